@@ -1,0 +1,36 @@
+import type { Duplex } from 'node:stream';
+import type { X509Certificate } from 'node:crypto';
+
+/**
+ * What the upper layer sees of a transport: a byte stream plus, for TLS, the facts of the
+ * handshake. Plain TCP (`net.Socket`) and TLS (`SecureSocket`) both satisfy it. TLS-only facts
+ * stay on `tls`, so the upper layer never imports the TLS engine.
+ */
+export interface TransportConnection {
+  /** The byte stream; 'data', 'end', 'close', 'error' and backpressure as any Node Duplex. */
+  readonly stream: Duplex;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  /** Present only on a TLS connection whose handshake completed. */
+  readonly tls: TlsInfo | undefined;
+}
+
+/** Read-only facts of a completed TLS handshake. */
+export interface TlsInfo {
+  /** 'TLSv1.3', 'TLSv1.2', … as OpenSSL names it (SSL_get_version). */
+  readonly protocol: string;
+  /** OpenSSL cipher name, e.g. 'TLS_AES_256_GCM_SHA384' or 'ECDHE-RSA-AES128-GCM-SHA256'. */
+  readonly cipher: string;
+  /** Negotiated ALPN protocol, or undefined. */
+  readonly alpn: string | undefined;
+  /** True when the session was resumed (no full handshake). */
+  readonly resumed: boolean;
+  /** The peer's chain as sent, leaf first (empty if the peer sent no certificate). */
+  readonly peerCertificateChain: readonly X509Certificate[];
+  /** Leaf certificate of the peer, if any. */
+  readonly peerCertificate: X509Certificate | undefined;
+  /** SSL_get_verify_result: 0 (X509_V_OK) or the X509_V_ERR code, with its name and OpenSSL text. */
+  readonly verifyResult: { readonly code: number; readonly name: string; readonly text: string };
+}
