@@ -1,0 +1,417 @@
+import { InvalidOptionError } from '../errors.js';
+import type { TlsInfo } from '../transport/connection.js';
+import {
+  DICOM_APPLICATION_CONTEXT,
+  RejectReason,
+  RejectResult,
+  RejectSource,
+  type AAssociateAcPdu,
+  type AAssociateRjPdu,
+  type AAssociateRqPdu,
+  type SopClassCommonExtendedNegotiationItem,
+  type SopClassExtendedNegotiationItem,
+  type UserInformationItem,
+} from '../ul/pdu/types.js';
+import { checkCertificateBinding, type CertificateBinding } from './certificate-binding.js';
+import { AssociationRejectedError, NegotiationError } from './errors.js';
+import {
+  acceptViaCommonExtended,
+  answerSopClassExtended,
+  interpretSopClassExtended,
+  type SopClassCommonExtendedHandler,
+  type SopClassExtendedHandler,
+} from './extended-negotiation.js';
+import {
+  AcceptedContexts,
+  answerPresentationContexts,
+  buildPresentationContexts,
+  checkRequestedContextIds,
+  interpretPresentationContexts,
+  isValidUid,
+  type PresentationContextPolicy,
+  type RequestedContext,
+} from './presentation-context.js';
+import {
+  answerRoleSelection,
+  buildRoleSelectionItems,
+  roleOutcomes,
+  type RoleOutcomes,
+  type RoleProposal,
+} from './role-selection.js';
+import {
+  buildUserIdentityRq,
+  evaluateUserIdentity,
+  interpretUserIdentityAc,
+  USER_IDENTITY_REJECTION,
+  type ReceivedUserIdentity,
+  type UserIdentityHandler,
+  type UserIdentityRequest,
+  type UserIdentityResult,
+} from './user-identity.js';
+
+/**
+ * This implementation's Implementation Class UID (PS3.7 D.3.3.2). Root 2.25 (ISO/IEC 9834-8:
+ * a UUID as one decimal integer, no registration needed): UUID
+ * 7d4542d7-939f-4451-a15c-59f0c7401718, generated once for dicom-tls and never to be reused.
+ */
+export const IMPLEMENTATION_CLASS_UID = '2.25.166513123675129007072215873388596434712';
+/** Implementation Version Name (D.3.3.2): at most 16 characters; bump with the release. */
+export const IMPLEMENTATION_VERSION_NAME = 'DICOMTLS_010';
+/** Our default receive limit for P-DATA-TF PDUs (0x51), the value DCMTK uses too. */
+export const DEFAULT_MAXIMUM_LENGTH = 16384;
+
+function checkMaximumLength(option: string, v: number | undefined): number {
+  if (v === undefined) return DEFAULT_MAXIMUM_LENGTH;
+  // 0 = no limit (PS3.8 D.1); otherwise enough for a PDV header and some data, within 32 bits.
+  if (!Number.isInteger(v) || (v !== 0 && (v < 256 || v > 0xffffffff))) {
+    throw new InvalidOptionError(option, 'must be 0 (no limit) or an integer 256–4294967295');
+  }
+  return v;
+}
+
+/**
+ * PS3.5 Table 6.2-1 (AE): 1–16 characters of the default repertoire without backslash or
+ * control characters, leading and trailing spaces not significant, not all spaces.
+ */
+export function checkAeTitle(option: string, v: string): string {
+  const t = v.trim();
+  if (t.length === 0 || t.length > 16 || !/^[\x20-\x7e]+$/.test(t) || t.includes('\\')) {
+    throw new InvalidOptionError(option, `'${v}' is not a valid AE title (1–16 printable ASCII characters, no backslash)`);
+  }
+  return t;
+}
+
+function emptyUserInformation(): UserInformationItem {
+  return {
+    maximumLength: undefined,
+    implementationClassUid: undefined,
+    implementationVersionName: undefined,
+    asynchronousOperationsWindow: undefined,
+    roleSelections: [],
+    sopClassExtendedNegotiations: [],
+    sopClassCommonExtendedNegotiations: [],
+    userIdentityRq: undefined,
+    userIdentityAc: undefined,
+    unknownSubItems: [],
+  };
+}
+
+function checkImplementation(uid: string | undefined, name: string | undefined): { uid: string; name: string } {
+  const u = uid ?? IMPLEMENTATION_CLASS_UID;
+  const n = name ?? IMPLEMENTATION_VERSION_NAME;
+  if (!isValidUid(u)) throw new InvalidOptionError('implementationClassUid', `'${u}' is not a valid UID`);
+  if (n.length < 1 || n.length > 16 || !/^[\x20-\x7e]+$/.test(n)) {
+    throw new InvalidOptionError('implementationVersionName', 'must be 1–16 printable ASCII characters');
+  }
+  return { uid: u, name: n };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Acceptor
+
+/** What the acceptor knows of the connection the RQ came on. */
+export interface AcceptorContext {
+  readonly tls?: TlsInfo | undefined;
+  readonly remoteAddress?: string | undefined;
+}
+
+/** The acceptor's whole negotiation policy (the SCP's configuration). */
+export interface AcceptorPolicy {
+  /** Called AE titles we answer to (compared without padding); undefined: any. */
+  readonly aeTitle?: string | readonly string[] | ((calledAeTitle: string) => boolean);
+  /** Calling AE titles we accept; undefined: any. */
+  readonly callingAeTitles?:
+    | readonly string[]
+    | ((callingAeTitle: string, context: AcceptorContext) => boolean | Promise<boolean>);
+  /** Calling AE titles bound to TLS client certificates (see certificate-binding.ts). */
+  readonly certificateBindings?: readonly CertificateBinding[];
+  /** Reject calling AE titles without a binding. Default false. */
+  readonly requireCertificateBinding?: boolean;
+  readonly presentationContexts: PresentationContextPolicy;
+  readonly userIdentity?: UserIdentityHandler;
+  /** Reject associations without a (checked) user identity. Default false. */
+  readonly requireUserIdentity?: boolean;
+  readonly sopClassExtended?: SopClassExtendedHandler;
+  readonly sopClassCommonExtended?: SopClassCommonExtendedHandler;
+  /** Reject (1, 1, 1) when no presentation context could be accepted, as DCMTK's DcmSCP does. Default false: accept with all rejected. */
+  readonly rejectWhenNoContextAccepted?: boolean;
+  /** Our receive limit for P-DATA-TF PDUs, sent in 0x51. Default 16384; 0 = no limit. */
+  readonly maximumLength?: number;
+  readonly implementationClassUid?: string;
+  readonly implementationVersionName?: string;
+}
+
+/** The facts of an accepted association, for the side that accepted it. */
+export interface AcceptedAssociation {
+  readonly accept: AAssociateAcPdu;
+  readonly contexts: AcceptedContexts;
+  readonly roles: RoleOutcomes;
+  readonly callingAeTitle: string;
+  readonly calledAeTitle: string;
+  /** Our receive limit (what we put in 0x51). */
+  readonly maximumLength: number;
+  /** The peer's receive limit from its 0x51: the largest P-DATA-TF we may send. 0 = no limit (also when absent). */
+  readonly peerMaximumLength: number;
+  readonly peerImplementationClassUid: string | undefined;
+  readonly peerImplementationVersionName: string | undefined;
+  /** The checked identity, when one was sent and a handler accepted it (or was not configured). */
+  readonly userIdentity: ReceivedUserIdentity | undefined;
+  /** 0x57 items received (informational; no answer exists). */
+  readonly sopClassCommonExtended: readonly SopClassCommonExtendedNegotiationItem[];
+}
+
+export interface RejectedAssociation {
+  readonly reject: AAssociateRjPdu;
+  /** Why, in words, for the diagnostics channel and logs (never sent to the peer). */
+  readonly why: string;
+}
+
+function rj(result: number, source: number, reason: number): AAssociateRjPdu {
+  return { type: 'A-ASSOCIATE-RJ', result, source, reason };
+}
+
+/** A-ASSOCIATE-RJ the server sends when it has too many associations (PS3.8 Table 9-21: 2, 3, 2). */
+export function tooManyAssociationsRejection(): AAssociateRjPdu {
+  return rj(RejectResult.RejectedTransient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+}
+/** A-ASSOCIATE-RJ for temporary congestion (2, 3, 1), e.g. while shutting down. */
+export function temporaryCongestionRejection(): AAssociateRjPdu {
+  return rj(RejectResult.RejectedTransient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
+}
+
+function matchesCalled(policy: AcceptorPolicy['aeTitle'], called: string): boolean {
+  if (policy === undefined) return true;
+  if (typeof policy === 'function') return policy(called);
+  const list = typeof policy === 'string' ? [policy] : policy;
+  return list.some((t) => t.trim() === called);
+}
+
+/**
+ * The acceptor's decision on an A-ASSOCIATE-RQ (PS3.7 D.3, PS3.8 7.1). Checks in this order,
+ * first failure wins: protocol version (1, 2, 2), application context name (1, 1, 2), called AE
+ * title (1, 1, 7), calling AE title and its certificate binding (1, 1, 3), user identity
+ * (USER_IDENTITY_REJECTION). Then presentation contexts with role selection, extended
+ * negotiation, maximum length, implementation identification and asynchronous operations
+ * window (answered 1/1: we do not support asynchronous operations, D.3.3.3).
+ *
+ * Throws InvalidAssociateRequestError for an RQ with invalid presentation context IDs (the
+ * caller A-ABORTs).
+ */
+export async function negotiateAssociation(
+  rq: AAssociateRqPdu,
+  policy: AcceptorPolicy,
+  context: AcceptorContext = {},
+): Promise<AcceptedAssociation | RejectedAssociation> {
+  const maximumLength = checkMaximumLength('maximumLength', policy.maximumLength);
+  const impl = checkImplementation(policy.implementationClassUid, policy.implementationVersionName);
+  checkRequestedContextIds(rq.presentationContexts);
+  const called = rq.calledAeTitle.trim();
+  const calling = rq.callingAeTitle.trim();
+
+  // PS3.8 9.3.2: bit 0 of the protocol version is version 1, the only one defined.
+  if ((rq.protocolVersion & 1) === 0) {
+    return {
+      reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceProviderAcse, RejectReason.ProtocolVersionNotSupported),
+      why: `protocol version 0x${rq.protocolVersion.toString(16).padStart(4, '0')} does not include version 1`,
+    };
+  }
+  if (rq.applicationContextName !== DICOM_APPLICATION_CONTEXT) {
+    return {
+      reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.ApplicationContextNameNotSupported),
+      why: `application context name '${rq.applicationContextName}' is not ${DICOM_APPLICATION_CONTEXT}`,
+    };
+  }
+  if (!matchesCalled(policy.aeTitle, called)) {
+    return {
+      reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CalledAeTitleNotRecognized),
+      why: `called AE title '${called}' is not one of ours`,
+    };
+  }
+  const callingOk =
+    policy.callingAeTitles === undefined
+      ? true
+      : typeof policy.callingAeTitles === 'function'
+        ? await policy.callingAeTitles(calling, context)
+        : policy.callingAeTitles.some((t) => t.trim() === calling);
+  if (!callingOk) {
+    return {
+      reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CallingAeTitleNotRecognized),
+      why: `calling AE title '${calling}' is not accepted`,
+    };
+  }
+  if (policy.certificateBindings !== undefined || policy.requireCertificateBinding === true) {
+    const bindingFailure = checkCertificateBinding(calling, context.tls?.peerCertificate, policy.certificateBindings ?? [], {
+      requireBinding: policy.requireCertificateBinding === true,
+    });
+    if (bindingFailure !== undefined) {
+      return {
+        reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CallingAeTitleNotRecognized),
+        why: bindingFailure,
+      };
+    }
+  }
+  const ui = rq.userInformation;
+  const identity = await evaluateUserIdentity(
+    ui.userIdentityRq,
+    policy.userIdentity,
+    { callingAeTitle: calling, calledAeTitle: called, tls: context.tls },
+    { required: policy.requireUserIdentity === true },
+  );
+  if (!identity.accept) {
+    const r = USER_IDENTITY_REJECTION;
+    return { reject: rj(r.result, r.source, r.reason), why: identity.why };
+  }
+
+  const extContext = { callingAeTitle: calling, calledAeTitle: called };
+  // 0x57: SOP classes the handler accepts by their related general SOP class.
+  const viaCommon = await acceptViaCommonExtended(ui.sopClassCommonExtendedNegotiations, policy.sopClassCommonExtended, extContext);
+  const pcPolicy: PresentationContextPolicy =
+    viaCommon.size === 0
+      ? policy.presentationContexts
+      : {
+          ...policy.presentationContexts,
+          acceptAbstractSyntax: (uid) =>
+            viaCommon.has(uid) || policy.presentationContexts.acceptAbstractSyntax?.(uid) === true,
+        };
+  const supported = policy.presentationContexts.supported ?? [];
+  const roleAnswers = answerRoleSelection(ui.roleSelections, (uid) => supported.find((s) => s.abstractSyntax === uid)?.roles);
+  const roles = roleOutcomes(ui.roleSelections, roleAnswers);
+  const pc = answerPresentationContexts(rq.presentationContexts, pcPolicy, roles);
+  if (pc.accepted.length === 0 && policy.rejectWhenNoContextAccepted === true) {
+    return {
+      reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.NoReasonGiven),
+      why: 'no proposed presentation context could be accepted',
+    };
+  }
+  const acceptedSyntaxes = new Set(pc.accepted.map((c) => c.abstractSyntax));
+  const extAnswers = await answerSopClassExtended(ui.sopClassExtendedNegotiations, policy.sopClassExtended, acceptedSyntaxes, extContext);
+
+  const accept: AAssociateAcPdu = {
+    type: 'A-ASSOCIATE-AC',
+    protocolVersion: 1,
+    // Echoed as received (PS3.8 9.3.3: not to be tested on receipt).
+    calledAeTitle: rq.calledAeTitle,
+    callingAeTitle: rq.callingAeTitle,
+    applicationContextName: DICOM_APPLICATION_CONTEXT,
+    presentationContexts: pc.results,
+    userInformation: {
+      ...emptyUserInformation(),
+      maximumLength,
+      implementationClassUid: impl.uid,
+      implementationVersionName: impl.name,
+      asynchronousOperationsWindow:
+        ui.asynchronousOperationsWindow === undefined ? undefined : { maxOperationsInvoked: 1, maxOperationsPerformed: 1 },
+      roleSelections: roleAnswers,
+      sopClassExtendedNegotiations: extAnswers,
+      userIdentityAc: identity.ac,
+    },
+  };
+  return {
+    accept,
+    contexts: new AcceptedContexts(pc.accepted, pc.rejected),
+    roles,
+    callingAeTitle: calling,
+    calledAeTitle: called,
+    maximumLength,
+    peerMaximumLength: ui.maximumLength ?? 0,
+    peerImplementationClassUid: ui.implementationClassUid,
+    peerImplementationVersionName: ui.implementationVersionName,
+    userIdentity: identity.identity,
+    sopClassCommonExtended: ui.sopClassCommonExtendedNegotiations,
+  };
+}
+
+/** Narrowing helper for the result of negotiateAssociation. */
+export function isRejected(r: AcceptedAssociation | RejectedAssociation): r is RejectedAssociation {
+  return 'reject' in r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requestor
+
+export interface AssociateRqOptions {
+  readonly callingAeTitle: string;
+  readonly calledAeTitle: string;
+  readonly presentationContexts: readonly RequestedContext[];
+  readonly roles?: readonly RoleProposal[];
+  readonly userIdentity?: UserIdentityRequest;
+  /** Our receive limit for P-DATA-TF PDUs. Default 16384; 0 = no limit. */
+  readonly maximumLength?: number;
+  readonly sopClassExtended?: readonly SopClassExtendedNegotiationItem[];
+  readonly sopClassCommonExtended?: readonly SopClassCommonExtendedNegotiationItem[];
+  readonly implementationClassUid?: string;
+  readonly implementationVersionName?: string;
+}
+
+/** Requestor side: the A-ASSOCIATE-RQ for these options (validated, InvalidOptionError naming the option). */
+export function buildAssociateRq(options: AssociateRqOptions): AAssociateRqPdu {
+  const calling = checkAeTitle('callingAeTitle', options.callingAeTitle);
+  const called = checkAeTitle('calledAeTitle', options.calledAeTitle);
+  if (options.presentationContexts.length === 0) {
+    throw new InvalidOptionError('presentationContexts', 'at least one presentation context is required');
+  }
+  const impl = checkImplementation(options.implementationClassUid, options.implementationVersionName);
+  return {
+    type: 'A-ASSOCIATE-RQ',
+    protocolVersion: 1,
+    calledAeTitle: called,
+    callingAeTitle: calling,
+    applicationContextName: DICOM_APPLICATION_CONTEXT,
+    presentationContexts: buildPresentationContexts(options.presentationContexts),
+    userInformation: {
+      ...emptyUserInformation(),
+      maximumLength: checkMaximumLength('maximumLength', options.maximumLength),
+      implementationClassUid: impl.uid,
+      implementationVersionName: impl.name,
+      roleSelections: buildRoleSelectionItems(options.roles ?? []),
+      sopClassExtendedNegotiations: options.sopClassExtended ?? [],
+      sopClassCommonExtendedNegotiations: options.sopClassCommonExtended ?? [],
+      userIdentityRq: options.userIdentity === undefined ? undefined : buildUserIdentityRq(options.userIdentity),
+    },
+  };
+}
+
+/** The facts of an accepted association, for the side that requested it. */
+export interface NegotiatedAssociation {
+  readonly contexts: AcceptedContexts;
+  readonly roles: RoleOutcomes;
+  /** Our receive limit (what we sent in 0x51). */
+  readonly maximumLength: number;
+  /** The acceptor's receive limit: the largest P-DATA-TF we may send. 0 = no limit (also when absent). */
+  readonly peerMaximumLength: number;
+  readonly peerImplementationClassUid: string | undefined;
+  readonly peerImplementationVersionName: string | undefined;
+  readonly userIdentity: UserIdentityResult;
+  /** The acceptor's 0x56 answers by SOP class; a SOP class not in the map: extended features not agreed. */
+  readonly sopClassExtended: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
+ * Requestor side: read the A-ASSOCIATE-AC against our RQ. Throws NegotiationError when the AC
+ * breaks the rules (the caller A-ABORTs): another application context name, an answer for an
+ * unknown context, a transfer syntax we did not propose.
+ */
+export function interpretAssociateAc(rq: AAssociateRqPdu, ac: AAssociateAcPdu): NegotiatedAssociation {
+  if (ac.applicationContextName !== rq.applicationContextName) {
+    throw new NegotiationError(
+      `A-ASSOCIATE-AC application context name '${ac.applicationContextName}' differs from the proposed '${rq.applicationContextName}'`,
+    );
+  }
+  const roles = roleOutcomes(rq.userInformation.roleSelections, ac.userInformation.roleSelections);
+  const contexts = interpretPresentationContexts(rq.presentationContexts, ac.presentationContexts, roles);
+  return {
+    contexts,
+    roles,
+    maximumLength: rq.userInformation.maximumLength ?? 0,
+    peerMaximumLength: ac.userInformation.maximumLength ?? 0,
+    peerImplementationClassUid: ac.userInformation.implementationClassUid,
+    peerImplementationVersionName: ac.userInformation.implementationVersionName,
+    userIdentity: interpretUserIdentityAc(rq.userInformation.userIdentityRq, ac.userInformation.userIdentityAc),
+    sopClassExtended: interpretSopClassExtended(ac.userInformation.sopClassExtendedNegotiations),
+  };
+}
+
+/** Requestor side: the typed error for a received A-ASSOCIATE-RJ. */
+export function associationRejectedError(pdu: AAssociateRjPdu): AssociationRejectedError {
+  return new AssociationRejectedError(pdu);
+}
