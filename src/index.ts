@@ -3,10 +3,90 @@ export * from './errors.js';
 export { channelNames } from './diagnostics.js';
 export type { TransportConnection, TlsInfo } from './transport/connection.js';
 export * from './ul/pdu/types.js';
-export * from './acse/errors.js';
-export * from './acse/presentation-context.js';
-export * from './acse/role-selection.js';
-export * from './acse/user-identity.js';
-export * from './acse/extended-negotiation.js';
-export * from './acse/certificate-binding.js';
-export * from './acse/negotiate.js';
+// Association negotiation (PS3.7 Annex D.3, PS3.8 7.1). Explicit lists: the transfer syntax
+// constants and UID/AE-title checks used inside acse/ stay internal (the dictionary owns UIDs).
+export {
+  AssociationRejectedError,
+  NoAcceptedContextError,
+  NegotiationError,
+  InvalidAssociateRequestError,
+  describeRejection,
+  rejectResultNames,
+  rejectSourceNames,
+  rejectReasonNames,
+} from './acse/errors.js';
+export {
+  AcceptedContexts,
+  buildPresentationContexts,
+  answerPresentationContexts,
+  interpretPresentationContexts,
+  supportedTransferSyntaxes,
+  presentationContextResultNames,
+  MAX_PRESENTATION_CONTEXTS,
+  DEFAULT_TRANSFER_SYNTAXES,
+} from './acse/presentation-context.js';
+export type {
+  RequestedContext,
+  SupportedAbstractSyntax,
+  PresentationContextPolicy,
+  AcceptedContext,
+  RejectedContext,
+  ContextSelection,
+} from './acse/presentation-context.js';
+export {
+  DEFAULT_ROLES,
+  buildRoleSelectionItems,
+  answerRoleSelection,
+  negotiatedRoles,
+  roleOutcomes,
+} from './acse/role-selection.js';
+export type { NegotiatedRoles, RoleProposal, RoleSelectionPolicy, RoleOutcomes } from './acse/role-selection.js';
+export {
+  buildUserIdentityRq,
+  decodeUserIdentityRq,
+  evaluateUserIdentity,
+  interpretUserIdentityAc,
+  USER_IDENTITY_REJECTION,
+} from './acse/user-identity.js';
+export type {
+  UserIdentityTypeName,
+  UserIdentityRequest,
+  ReceivedUserIdentity,
+  UserIdentityContext,
+  UserIdentityDecision,
+  UserIdentityHandler,
+  UserIdentityOutcome,
+  UserIdentityResult,
+} from './acse/user-identity.js';
+export {
+  answerSopClassExtended,
+  acceptViaCommonExtended,
+  interpretSopClassExtended,
+} from './acse/extended-negotiation.js';
+export type {
+  ExtendedNegotiationContext,
+  SopClassExtendedHandler,
+  SopClassCommonExtendedHandler,
+} from './acse/extended-negotiation.js';
+export { certificateMatches, checkCertificateBinding } from './acse/certificate-binding.js';
+export type { CertificateIdentity, CertificateBinding } from './acse/certificate-binding.js';
+export {
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION_NAME,
+  DEFAULT_MAXIMUM_LENGTH,
+  negotiateAssociation,
+  isRejected,
+  tooManyAssociationsRejection,
+  temporaryCongestionRejection,
+  buildAssociateRq,
+  interpretAssociateAc,
+  associationRejectedError,
+} from './acse/negotiate.js';
+export type {
+  AcceptorContext,
+  AcceptorPolicy,
+  AcceptedAssociation,
+  RejectedAssociation,
+  AssociateRqOptions,
+  NegotiatedAssociation,
+} from './acse/negotiate.js';

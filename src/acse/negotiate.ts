@@ -227,16 +227,24 @@ export async function negotiateAssociation(
       why: `called AE title '${called}' is not one of ours`,
     };
   }
-  const callingOk =
-    policy.callingAeTitles === undefined
-      ? true
-      : typeof policy.callingAeTitles === 'function'
-        ? await policy.callingAeTitles(calling, context)
-        : policy.callingAeTitles.some((t) => t.trim() === calling);
+  let callingOk: boolean;
+  let callingWhy = `calling AE title '${calling}' is not accepted`;
+  try {
+    callingOk =
+      policy.callingAeTitles === undefined
+        ? true
+        : typeof policy.callingAeTitles === 'function'
+          ? (await policy.callingAeTitles(calling, context)) === true
+          : policy.callingAeTitles.some((t) => t.trim() === calling);
+  } catch (err) {
+    // A failing check must not let the peer in: treat as not recognised.
+    callingOk = false;
+    callingWhy = `calling AE title check for '${calling}' failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
   if (!callingOk) {
     return {
       reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CallingAeTitleNotRecognized),
-      why: `calling AE title '${calling}' is not accepted`,
+      why: callingWhy,
     };
   }
   if (policy.certificateBindings !== undefined || policy.requireCertificateBinding === true) {

@@ -173,8 +173,9 @@ export function answerPresentationContexts(
   const accepted: AcceptedContext[] = [];
   const rejected: RejectedContext[] = [];
   const reject = (c: PresentationContextRqItem, result: PresentationContextResultCode): void => {
-    // The transfer syntax sub-item is not significant on rejection; we send an empty one.
-    results.push({ id: c.id, result, transferSyntax: '' });
+    // The transfer syntax is not significant on rejection (PS3.8 9.3.3.2) but the sub-item is
+    // still sent; echoing the first proposed one avoids a zero-length UID that strict peers choke on.
+    results.push({ id: c.id, result, transferSyntax: c.transferSyntaxes[0] ?? '' });
     rejected.push({ id: c.id, abstractSyntax: c.abstractSyntax, result });
   };
   for (const c of contexts) {

@@ -59,6 +59,7 @@ test('every rejection reason (PS3.8 Table 9-21), table-driven', async () => {
     { name: 'called AE title (list)', policy: { aeTitle: ['A', 'B'] }, rsr: [1, 1, 7], why: /STORE_SCP/ },
     { name: 'called AE title (function)', policy: { aeTitle: (t) => t === 'X' }, rsr: [1, 1, 7], why: /STORE_SCP/ },
     { name: 'calling AE title (list)', rq: { callingAeTitle: 'INTRUDER' }, rsr: [1, 1, 3], why: /calling AE title 'INTRUDER'/ },
+    { name: 'calling AE title (throwing function)', policy: { callingAeTitles: () => { throw new Error('directory down'); } }, rsr: [1, 1, 3], why: /failed: directory down/ },
     { name: 'calling AE title (async function)', policy: { callingAeTitles: async (t) => t === 'X' }, rsr: [1, 1, 3], why: /ECHOSCU/ },
     { name: 'certificate binding: wrong certificate', rq: { callingAeTitle: 'MODALITY_A' }, policy: { certificateBindings: [{ aeTitle: 'MODALITY_A', certificates: [{ sha256Fingerprint: certA.fingerprint256 }] }] }, tls: fakeTls(certB), rsr: [1, 1, 3], why: /CN=MODALITY_B/ },
     { name: 'certificate binding: no TLS', rq: { callingAeTitle: 'MODALITY_A' }, policy: { certificateBindings: [{ aeTitle: 'MODALITY_A', certificates: [{ subject: 'CN=MODALITY_A' }] }] }, rsr: [1, 1, 3], why: /presented none/ },
@@ -101,7 +102,7 @@ test('acceptance: AC contents, max length both ways, implementation, async windo
   assert.equal(ac.protocolVersion, 1);
   assert.deepEqual(ac.presentationContexts, [
     { id: 1, result: 0, transferSyntax: IMPLICIT_LE },
-    { id: 3, result: 4, transferSyntax: '' },
+    { id: 3, result: 4, transferSyntax: JPEG_BASELINE },
     { id: 5, result: 0, transferSyntax: EXPLICIT_LE },
   ]);
   assert.equal(ac.userInformation.maximumLength, 65536);

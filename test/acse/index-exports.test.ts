@@ -1,0 +1,10 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as api from '../../src/index.js';
+
+test('the public surface exposes the negotiation entry points', () => {
+  for (const name of ['negotiateAssociation', 'buildAssociateRq', 'interpretAssociateAc', 'AcceptedContexts', 'AssociationRejectedError', 'tooManyAssociationsRejection', 'evaluateUserIdentity', 'checkCertificateBinding'] as const) {
+    assert.equal(typeof api[name], 'function', name);
+  }
+  assert.equal(api.IMPLEMENTATION_VERSION_NAME, 'DICOMTLS_010');
+});
