@@ -232,6 +232,11 @@ export class AcceptedContexts {
     return [...this.#byId.values()].sort((a, b) => a.id - b.id);
   }
 
+  /** The accepted contexts keyed by presentation context ID. */
+  get byId(): ReadonlyMap<number, AcceptedContext> {
+    return this.#byId;
+  }
+
   get size(): number {
     return this.#byId.size;
   }

@@ -144,15 +144,16 @@ export function decodeUserIdentityRq(
 }
 
 /**
- * The A-ASSOCIATE-RJ for a rejected identity: rejected-permanent, DICOM UL service-user,
- * no-reason-given. PS3.7 D.3.3.7 leaves the values to the acceptor; the identity check is a
- * decision of the service user and retrying the same credentials will not help, hence
- * permanent. (DCMTK 3.6.7's SCPs do not check identities; pynetdicom answers 2/2/1.)
+ * The A-ASSOCIATE-RJ for a rejected identity. PS3.7 D.3.3.7 says an association rejected for an
+ * authorization failure is indicated with rejected-permanent and source "DICOM UL service
+ * provider (ACSE related function)" (2); of that source's reasons (PS3.8 Table 9-21) only
+ * no-reason-given (1) fits. pynetdicom's acceptor sends 2/2/1 (transient) instead; DCMTK 3.6.7's
+ * SCPs do not check identities at all.
  */
 export const USER_IDENTITY_REJECTION = Object.freeze({
   result: RejectResult.RejectedPermanent,
-  source: RejectSource.ServiceUser,
-  reason: RejectReason.NoReasonGiven,
+  source: RejectSource.ServiceProviderAcse,
+  reason: RejectReason.AcseNoReasonGiven,
 });
 
 /** Outcome of the acceptor's identity check. `ac` is the 0x59 item to put in our AC, if any. */

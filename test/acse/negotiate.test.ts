@@ -64,8 +64,8 @@ test('every rejection reason (PS3.8 Table 9-21), table-driven', async () => {
     { name: 'certificate binding: wrong certificate', rq: { callingAeTitle: 'MODALITY_A' }, policy: { certificateBindings: [{ aeTitle: 'MODALITY_A', certificates: [{ sha256Fingerprint: certA.fingerprint256 }] }] }, tls: fakeTls(certB), rsr: [1, 1, 3], why: /CN=MODALITY_B/ },
     { name: 'certificate binding: no TLS', rq: { callingAeTitle: 'MODALITY_A' }, policy: { certificateBindings: [{ aeTitle: 'MODALITY_A', certificates: [{ subject: 'CN=MODALITY_A' }] }] }, rsr: [1, 1, 3], why: /presented none/ },
     { name: 'certificate binding required', policy: { requireCertificateBinding: true }, tls: fakeTls(certA), rsr: [1, 1, 3], why: /no certificate binding/ },
-    { name: 'user identity rejected', rq: { userInformation: { ...rq.userInformation, userIdentityRq: buildAssociateRq({ ...options, userIdentity: { type: 'username-passcode', username: 'u', passcode: 'bad' } }).userInformation.userIdentityRq } }, policy: { userIdentity: (id) => id.passcode === 'good' }, rsr: [1, 1, 1], why: /rejected by the handler/ },
-    { name: 'user identity required', policy: { requireUserIdentity: true, userIdentity: () => true }, rsr: [1, 1, 1], why: /requires one/ },
+    { name: 'user identity rejected', rq: { userInformation: { ...rq.userInformation, userIdentityRq: buildAssociateRq({ ...options, userIdentity: { type: 'username-passcode', username: 'u', passcode: 'bad' } }).userInformation.userIdentityRq } }, policy: { userIdentity: (id) => id.passcode === 'good' }, rsr: [1, 2, 1], why: /rejected by the handler/ },
+    { name: 'user identity required', policy: { requireUserIdentity: true, userIdentity: () => true }, rsr: [1, 2, 1], why: /requires one/ },
     { name: 'nothing accepted, when so configured', policy: { presentationContexts: { supported: [] }, rejectWhenNoContextAccepted: true }, rsr: [1, 1, 1], why: /no proposed presentation context/ },
   ];
   for (const c of cases) {

@@ -191,6 +191,8 @@ test('lookup: exact, fallback to explicit then implicit LE, role filter, and err
   assert.equal(ctx.find(MR_IMAGE_STORAGE, { requestorRole: 'scu' }), undefined);
   assert.equal(ctx.find(MR_IMAGE_STORAGE, { requestorRole: 'scp' })?.id, 7);
   assert.deepEqual(ctx.all.map((c) => c.id), [3, 5, 7]);
+  assert.equal(ctx.byId.get(7)?.abstractSyntax, MR_IMAGE_STORAGE);
+  assert.equal(ctx.get(9), undefined, 'rejected contexts are not in the map');
   const why = (f: () => unknown, re: RegExp) =>
     assert.throws(f, (e: unknown) => e instanceof NoAcceptedContextError && e.code === 'DICOM_ERR_NO_ACCEPTED_CONTEXT' && re.test(e.message));
   why(() => ctx.select(VERIFICATION), /abstract-syntax-not-supported/);

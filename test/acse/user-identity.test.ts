@@ -78,7 +78,7 @@ test('rejection: false, {accept:false}, a throwing handler, required-but-missing
   assert.ok(!bad.accept && /UTF-8/.test(bad.why));
   const unknownType = await evaluateUserIdentity({ ...item, identityType: 9 as never }, () => true, ctx);
   assert.ok(!unknownType.accept && /type 9/.test(unknownType.why));
-  assert.deepEqual({ ...USER_IDENTITY_REJECTION }, { result: 1, source: 1, reason: 1 });
+  assert.deepEqual({ ...USER_IDENTITY_REJECTION }, { result: 1, source: 2, reason: 1 }); // PS3.7 D.3.3.7
 });
 
 test('no handler: identity ignored, no 0x59 (acceptor without user identity support)', async () => {
