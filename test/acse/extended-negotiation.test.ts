@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  acceptViaCommonExtended,
+  answerSopClassExtended,
+  interpretSopClassExtended,
+} from '../../src/acse/extended-negotiation.js';
+import { CT_IMAGE_STORAGE, PATIENT_ROOT_FIND } from './uids.js';
+
+const ctx = { callingAeTitle: 'SCU', calledAeTitle: 'SCP' };
+const info = (...b: number[]) => Uint8Array.from(b);
+
+test('0x56: no handler, nothing answered; answers only accepted, proposed SOP classes, once each', async () => {
+  const proposed = [
+    { sopClassUid: PATIENT_ROOT_FIND, serviceClassApplicationInformation: info(1, 1) },
+    { sopClassUid: PATIENT_ROOT_FIND, serviceClassApplicationInformation: info(0) },
+    { sopClassUid: CT_IMAGE_STORAGE, serviceClassApplicationInformation: info(2) },
+    { sopClassUid: '1.2.3', serviceClassApplicationInformation: info(3) },
+  ];
+  const accepted = new Set([PATIENT_ROOT_FIND, CT_IMAGE_STORAGE]);
+  assert.deepEqual(await answerSopClassExtended(proposed, undefined, accepted, ctx), []);
+  const calls: string[] = [];
+  const answers = await answerSopClassExtended(
+    proposed,
+    async (uid, appInfo, c) => {
+      calls.push(uid);
+      assert.deepEqual(c, ctx);
+      return uid === CT_IMAGE_STORAGE ? undefined : Uint8Array.from(appInfo, (b) => b & 0);
+    },
+    accepted,
+    ctx,
+  );
+  assert.deepEqual(calls, [PATIENT_ROOT_FIND, CT_IMAGE_STORAGE], 'the not-accepted 1.2.3 and the duplicate are not asked');
+  assert.deepEqual(answers, [{ sopClassUid: PATIENT_ROOT_FIND, serviceClassApplicationInformation: info(0, 0) }]);
+  assert.deepEqual(await answerSopClassExtended(proposed, () => { throw new Error('bug'); }, accepted, ctx), []);
+});
+
+test('0x57: the handler can only add SOP classes that were proposed', async () => {
+  const items = [{ sopClassUid: '1.2.3.5', serviceClassUid: '1.2.840.10008.4.2', relatedGeneralSopClassUids: [CT_IMAGE_STORAGE] }];
+  assert.deepEqual([...(await acceptViaCommonExtended(items, () => ['1.2.3.5', '6.6.6'], ctx))], ['1.2.3.5']);
+  assert.deepEqual([...(await acceptViaCommonExtended(items, undefined, ctx))], []);
+  assert.deepEqual([...(await acceptViaCommonExtended([], () => ['1.2.3.5'], ctx))], []);
+  assert.deepEqual([...(await acceptViaCommonExtended(items, async () => { throw new Error('x'); }, ctx))], []);
+});
+
+test('requestor: first 0x56 answer per SOP class wins', () => {
+  const m = interpretSopClassExtended([
+    { sopClassUid: PATIENT_ROOT_FIND, serviceClassApplicationInformation: info(1) },
+    { sopClassUid: PATIENT_ROOT_FIND, serviceClassApplicationInformation: info(2) },
+  ]);
+  assert.deepEqual([...m], [[PATIENT_ROOT_FIND, info(1)]]);
+});
