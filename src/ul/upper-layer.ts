@@ -222,18 +222,22 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 
   // ---- conveniences over the primitives --------------------------------------------------------
 
-  /** Resolves with the A-ASSOCIATE-AC; rejects on A-ASSOCIATE-RJ, abort or close. */
+  /**
+   * Resolves with the A-ASSOCIATE-AC; rejects with AssociationRejectedError on A-ASSOCIATE-RJ, or
+   * with the first error (protocol error, abort, ARTIM) as soon as the association aborts or closes.
+   */
   associated(): Promise<AAssociateAcPdu> {
     if (this.#ac !== undefined && !this.#finished) return Promise.resolve(this.#ac);
     if (this.#finished) return Promise.reject(this.#error ?? new AssociationClosedError());
     return new Promise((resolve, reject) => {
       const done = (): void => {
-        this.off('accepted', onAc).off('rejected', onRj).off('closed', onClosed);
+        this.off('accepted', onAc).off('rejected', onRj).off('aborted', onAbort).off('providerAborted', onAbort).off('closed', onClosed);
       };
       const onAc = (ac: AAssociateAcPdu): void => (done(), resolve(ac));
       const onRj = (rj: AAssociateRjPdu): void => (done(), reject(new AssociationRejectedError(rj.result, rj.source, rj.reason)));
+      const onAbort = (e: AssociationAbortedError): void => (done(), reject(this.#error ?? e));
       const onClosed = (i: { readonly error: DicomError | undefined }): void => (done(), reject(i.error ?? new AssociationClosedError()));
-      this.on('accepted', onAc).on('rejected', onRj).on('closed', onClosed);
+      this.on('accepted', onAc).on('rejected', onRj).on('aborted', onAbort).on('providerAborted', onAbort).on('closed', onClosed);
     });
   }
 
