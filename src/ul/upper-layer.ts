@@ -214,7 +214,10 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     const t = this.#transport;
     if (t === undefined) {
       if (this.#sm.accepts('Evt15')) this.#dispatch({ event: 'Evt15' });
-      else if (this.#sm.state === 'Sta1') this.#finish();
+      else if (this.#sm.state === 'Sta1') {
+        this.#finish();
+        this.#flushOutbox();
+      }
       return;
     }
     t.stream.destroy();
@@ -444,6 +447,10 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     s.on('error', (error: unknown) => {
       this.#transportError ??= error;
     });
+    // A peer FIN on a half-open-capable Duplex: end our side too, so the stream closes.
+    s.on('end', () => {
+      if (!s.writableEnded) s.end();
+    });
     s.on('close', () => this.#onClose());
     if (s.destroyed) queueMicrotask(() => this.#onClose());
   }
@@ -485,7 +492,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
           return;
         }
         const kind = sniffTransport(bytes);
-        if (kind === 'tls' || kind === 'http') {
+        // Only a plain connection can receive raw TLS records; on TLS we see decrypted bytes.
+        if ((kind === 'tls' && this.#transport?.tls === undefined) || kind === 'http') {
           this.#sniffed = true;
           this.#readerFailed = true;
           const error = new TransportMismatchError(kind, this.#sm.role, bytes);

@@ -214,3 +214,81 @@ test('requestor abort while the peer never answers the A-ASSOCIATE-RQ (Sta5 → 
     await lb.close();
   }
 });
+
+test('an A-ABORT with service-provider source from the peer is an A-P-ABORT (origin peer); AA-3 closes', async () => {
+  const { lb, ul, peer } = await acceptorWithRawPeer();
+  try {
+    const pAborted = new Promise<{ origin: string; source: number; reason: number }>((resolve) => ul.once('providerAborted', resolve));
+    peer.write(encodePdu(rqPdu()));
+    await peer.nextPdu();
+    peer.write(new Uint8Array(abortBytes(2, 5)));
+    const e = await pAborted;
+    assert.deepEqual([e.origin, e.source, e.reason], ['peer', 2, 5]);
+    await peer.ended(); // AA-3 closed the transport without waiting for the peer
+    assert.equal((await ul.whenClosed()).error?.code, 'DICOM_ERR_ASSOCIATION_ABORTED');
+  } finally {
+    await finish(lb, peer);
+  }
+});
+
+test('AE-6 provider check: checkAssociateRq rejects (transient, congestion) without an indication to the user', async () => {
+  let indications = 0;
+  const { lb, ul, peer } = await acceptorWithRawPeer({
+    checkAssociateRq: () => ({ type: 'A-ASSOCIATE-RJ', result: 2, source: 3, reason: 1 }),
+  });
+  ul.on('associateIndication', () => indications++);
+  try {
+    peer.write(encodePdu(rqPdu()));
+    assert.deepEqual([...((await peer.nextPdu()) ?? [])], [0x03, 0, 0, 0, 0, 4, 0, 2, 3, 1]);
+    assert.equal(ul.state, 'Sta13');
+    // Sta13: an invalid PDU is answered by AA-7 (A-ABORT, no indication), the rest is ignored.
+    peer.write(encodePdu(pdata(new Uint8Array([1]))));
+    peer.write(new Uint8Array([0x0b, 0, 0, 0, 0, 4, 0, 0, 0, 0]));
+    assert.deepEqual([...((await peer.nextPdu()) ?? [])], abortBytes(2, 1));
+    peer.socket.end();
+    assert.ok((await ul.whenClosed()).error instanceof PduDecodeError, 'the garbage after the rejection is the reported error');
+    assert.equal(indications, 0);
+  } finally {
+    await finish(lb, peer);
+  }
+});
+
+async function writeByteByByte(peer: ScriptedPeer, bytes: Uint8Array): Promise<void> {
+  peer.socket.setNoDelay(true);
+  for (const b of bytes) {
+    peer.write(new Uint8Array([b]));
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+test('any chunking: an A-ASSOCIATE-RQ and a P-DATA-TF sent one byte at a time', async () => {
+  const { lb, ul, errors, peer } = await acceptorWithRawPeer();
+  try {
+    await writeByteByByte(peer, encodePdu(rqPdu()));
+    assert.equal((await peer.nextPdu())?.[0], 0x02);
+    const got = new Promise<number[]>((resolve) => ul.once('pData', (p) => resolve([...p.pdvs[0]!.data])));
+    await writeByteByByte(peer, encodePdu(pdata(new Uint8Array([9, 8, 7]))));
+    assert.deepEqual(await got, [9, 8, 7]);
+    assert.deepEqual(errors, []);
+    peer.write(encodePdu({ type: 'A-RELEASE-RQ' }));
+    ul.once('releaseIndication', () => ul.respondRelease());
+    assert.equal((await peer.nextPdu())?.[0], 0x06);
+    peer.socket.end();
+    assert.deepEqual(await ul.whenClosed(), { error: undefined });
+  } finally {
+    await finish(lb, peer);
+  }
+});
+
+test('a TLS ClientHello trickling in one byte at a time is still recognised', async () => {
+  const { lb, ul, errors, peer } = await acceptorWithRawPeer();
+  try {
+    await writeByteByByte(peer, new Uint8Array([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x03]));
+    assert.deepEqual([...((await peer.nextPdu()) ?? [])], abortBytes(2, 1));
+    assert.ok(errors[0] instanceof TransportMismatchError);
+    peer.socket.end();
+    await ul.whenClosed();
+  } finally {
+    await finish(lb, peer);
+  }
+});
