@@ -9,23 +9,20 @@ import type { Duplex } from 'node:stream';
 import { channelNames, publish } from '../diagnostics.js';
 import { DicomError, InvalidOptionError, TimeoutError } from '../errors.js';
 import type { TransportConnection } from '../transport/connection.js';
-import { PduDecodeError, PduTooLargeError } from './errors.js';
 import type { AssociationActions, FsmInput, UserPrimitive } from './fsm/actions.js';
 import { defaultCheckAssociateRq, receivedPduEvent } from './fsm/actions.js';
 import type { State } from './fsm/ids.js';
 import { StateMachine, type Transition } from './fsm/state-machine.js';
 import { encodePduParts } from './pdu/encode.js';
-import { PduReader } from './pdu/pdu-reader.js';
-import { sniffTransport } from './pdu/sniff.js';
+import { InboundFramer, type InboundItem } from './inbound-framer.js';
 import { TypedEmitter } from './upper-layer-events.js';
 import type { AAssociateAcPdu, AAssociateRjPdu, AAssociateRqPdu, PDataTfPdu, Pdu } from './pdu/types.js';
-import { AbortReason, AbortSource } from './pdu/types.js';
+import { AbortSource } from './pdu/types.js';
 import {
   AssociationAbortedError,
   AssociationClosedError,
   AssociationRejectedError,
   PduExceedsPeerMaximumError,
-  TransportMismatchError,
 } from './upper-layer-errors.js';
 
 export interface UpperLayerOptions {
@@ -74,10 +71,7 @@ export interface UpperLayerEvents {
   closed: (info: { readonly error: DicomError | undefined }) => void;
 }
 
-type InboxItem =
-  | { readonly kind: 'pdu'; readonly pdu: Pdu }
-  | { readonly kind: 'invalid'; readonly reason: number; readonly error: DicomError }
-  | { readonly kind: 'close'; readonly cause: unknown };
+type InboxItem = InboundItem | { readonly kind: 'close'; readonly cause: unknown };
 
 type Outbox = { readonly kind: 'primitive'; readonly primitive: UserPrimitive } | { readonly kind: 'closed' };
 
@@ -86,16 +80,12 @@ const DEFAULT_ARTIM_MS = 30_000;
 
 export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   readonly #sm: StateMachine;
-  readonly #reader: PduReader;
+  readonly #framer: InboundFramer;
   readonly #artimMs: number;
   readonly #check: (rq: AAssociateRqPdu) => AAssociateRjPdu | undefined;
   #transport: TransportConnection | undefined;
   #source: TransportSource | undefined;
   #artim: NodeJS.Timeout | undefined;
-  /** First bytes held until three are in, to sniff the protocol before framing. */
-  #preamble: Uint8Array | undefined;
-  #sniffed = false;
-  #readerFailed = false;
   #paused = false;
   #draining = false;
   #flushing = false;
@@ -115,7 +105,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     if (!Number.isFinite(artim) || artim <= 0) throw new InvalidOptionError('artimTimeout', `must be a positive number of milliseconds, got ${String(artim)}`);
     this.#artimMs = artim;
     const maxPduLength = options.maxPduLength ?? DEFAULT_MAX_PDU;
-    this.#reader = new PduReader(
+    this.#framer = new InboundFramer(
       options.maxAssociatePduLength === undefined ? { maxPduLength } : { maxPduLength, maxAssociatePduLength: options.maxAssociatePduLength },
     );
     const extra = options.checkAssociateRq;
@@ -480,40 +470,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   }
 
   #onData(chunk: Uint8Array): void {
-    if (this.#readerFailed || this.#transportClosed || this.#sm.state === 'Sta1') return;
-    let bytes = chunk;
-    if (!this.#sniffed) {
-      bytes = this.#preamble === undefined ? chunk : Buffer.concat([this.#preamble, chunk]);
-      this.#preamble = undefined;
-      const first = bytes[0] as number;
-      if (first < 0x01 || first > 0x07) {
-        if (bytes.length < 3) {
-          this.#preamble = bytes;
-          return;
-        }
-        const kind = sniffTransport(bytes);
-        // Only a plain connection can receive raw TLS records; on TLS we see decrypted bytes.
-        if ((kind === 'tls' && this.#transport?.tls === undefined) || kind === 'http') {
-          this.#sniffed = true;
-          this.#readerFailed = true;
-          const error = new TransportMismatchError(kind, this.#sm.role, bytes);
-          this.#inbox.push({ kind: 'invalid', reason: AbortReason.UnrecognizedPdu, error });
-          this.#drainInbox();
-          return;
-        }
-      }
-      this.#sniffed = true;
-    }
-    try {
-      this.#reader.feed(bytes, (pdu) => this.#inbox.push({ kind: 'pdu', pdu }));
-    } catch (e) {
-      this.#readerFailed = true;
-      const error =
-        e instanceof PduDecodeError || e instanceof PduTooLargeError
-          ? e
-          : new PduDecodeError('PDU', 'undecodable PDU', AbortReason.NotSpecified, { cause: e });
-      this.#inbox.push({ kind: 'invalid', reason: error.abortReason, error });
-    }
+    if (this.#framer.failed || this.#transportClosed || this.#sm.state === 'Sta1') return;
+    this.#framer.push(chunk, this.#transport?.tls === undefined, this.#sm.role, this.#inbox);
     this.#drainInbox();
   }
 
