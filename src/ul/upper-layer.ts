@@ -353,12 +353,9 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   }
 
   #onTransition(t: Transition): void {
-    const kind = LIFECYCLE[t.action];
-    if (kind !== undefined && !(t.action === 'AE-6' && t.to === 'Sta13')) {
-      publish(channelNames.association, { association: this, kind, detail: t });
-    } else if (t.action === 'AE-6') {
-      publish(channelNames.association, { association: this, kind: 'rejected', detail: t });
-    }
+    // AE-6 is a request passed on to the user (Sta3) or the provider's own rejection (Sta13).
+    const kind = t.action === 'AE-6' ? (t.to === 'Sta3' ? 'requested' : 'rejected') : LIFECYCLE[t.action];
+    if (kind !== undefined) publish(channelNames.association, { association: this, kind, detail: t });
     if (t.to === 'Sta1' && (this.#transport === undefined || this.#transportClosed)) this.#finish();
   }
 
@@ -515,7 +512,6 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 /** Association life-cycle notifications (diagnostics `association` channel), by action. */
 const LIFECYCLE: { readonly [action: string]: 'requested' | 'accepted' | 'rejected' | 'released' | 'aborted' } = {
   'AE-1': 'requested',
-  'AE-6': 'requested',
   'AE-3': 'accepted',
   'AE-7': 'accepted',
   'AE-4': 'rejected',

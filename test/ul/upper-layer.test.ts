@@ -200,9 +200,12 @@ test('a throwing listener does not break the association; connect failure is an 
   assert.equal((await ul.whenClosed()).error?.code, 'DICOM_ERR_ASSOCIATION_ABORTED');
 });
 
-test('PDUs sent and received are published on the diagnostics channels', async () => {
+test('PDUs sent/received and the association life cycle are published on the diagnostics channels', async () => {
   const sent: string[] = [];
   const received: string[] = [];
+  const lifecycle: string[] = [];
+  const onLifecycle = (m: unknown): void => void lifecycle.push((m as { kind: string }).kind);
+  diagnosticsChannel.subscribe(channelNames.association, onLifecycle);
   const onSent = (m: unknown): void => void sent.push((m as { pdu: { type: string } }).pdu.type);
   const onReceived = (m: unknown): void => void received.push((m as { pdu: { type: string } }).pdu.type);
   diagnosticsChannel.subscribe(channelNames.pduSent, onSent);
@@ -215,7 +218,9 @@ test('PDUs sent and received are published on the diagnostics channels', async (
     await acceptor.whenClosed();
     assert.deepEqual(sent.sort(), ['A-ASSOCIATE-AC', 'A-ASSOCIATE-RQ', 'A-RELEASE-RP', 'A-RELEASE-RQ']);
     assert.deepEqual(received.sort(), ['A-ASSOCIATE-AC', 'A-ASSOCIATE-RQ', 'A-RELEASE-RP', 'A-RELEASE-RQ']);
+    assert.deepEqual(lifecycle.sort(), ['accepted', 'accepted', 'released', 'released', 'requested', 'requested']);
   } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onLifecycle);
     diagnosticsChannel.unsubscribe(channelNames.pduSent, onSent);
     diagnosticsChannel.unsubscribe(channelNames.pduReceived, onReceived);
     await done();
