@@ -4,6 +4,15 @@
  * PS3.8 Section 7 (A-ASSOCIATE, P-DATA, A-RELEASE, A-ABORT requests/responses as methods;
  * indications/confirmations as typed events). Negotiation and DIMSE are the user's business:
  * this layer only carries PDUs.
+ *
+ *   requestor: ul = new UpperLayer(opts); ul.requestAssociation(connectFn, rq);
+ *              ac = await ul.associated(); ul.sendPData(pdu); ul.on('pData', …); await ul.release();
+ *   acceptor:  ul = new UpperLayer(opts); ul.on('associateIndication', rq => ul.acceptAssociation(ac));
+ *              ul.acceptConnection(transport); … ul.on('releaseIndication', () => ul.respondRelease());
+ *
+ * Empty cells of Table 9-10 make a primitive throw InvalidStateEventError (nothing changes).
+ * ARTIM runs only where PS3.8 runs it (Sta2, Sta13); waiting for an A-ASSOCIATE-AC (Sta5) or an
+ * A-RELEASE-RP (Sta7) is bounded by the caller, who calls abort() when its own timeout fires.
  */
 import type { Duplex } from 'node:stream';
 import { channelNames, publish } from '../diagnostics.js';

@@ -226,3 +226,25 @@ test('PDUs sent/received and the association life cycle are published on the dia
     await done();
   }
 });
+
+test('requestAssociation with an already open TransportConnection: AE-1 and AE-2 run at once', async () => {
+  const lb = await loopback();
+  try {
+    const acceptor = new UpperLayer();
+    acceptor.on('associateIndication', (rq) => acceptor.acceptAssociation(acFor(rq)));
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    const requestor = new UpperLayer();
+    const transport = await lb.connect();
+    acceptor.acceptConnection(plainTransport(await lb.nextAccepted()));
+    requestor.requestAssociation(transport, rqPdu());
+    assert.equal(requestor.state, 'Sta5', 'Evt2 followed AE-1 without a turn of the event loop');
+    assert.equal(requestor.role, 'requestor');
+    await requestor.associated();
+    assert.equal(acceptor.role, 'acceptor');
+    await requestor.release();
+    assert.deepEqual(await acceptor.whenClosed(), { error: undefined });
+    assert.equal(requestor.isClosed, true);
+  } finally {
+    await lb.close();
+  }
+});
