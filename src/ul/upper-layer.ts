@@ -24,7 +24,9 @@ import type { State } from './fsm/ids.js';
 import { StateMachine, type Transition } from './fsm/state-machine.js';
 import { encodePduParts } from './pdu/encode.js';
 import { InboundFramer, type InboundItem } from './inbound-framer.js';
-import { TypedEmitter } from './upper-layer-events.js';
+import { TypedEmitter, type UpperLayerEvents } from './upper-layer-events.js';
+
+export type { UpperLayerEvents } from './upper-layer-events.js';
 import type { AAssociateAcPdu, AAssociateRjPdu, AAssociateRqPdu, PDataTfPdu, Pdu } from './pdu/types.js';
 import { AbortSource } from './pdu/types.js';
 import {
@@ -55,30 +57,6 @@ export interface UpperLayerOptions {
 
 /** How the requestor gets its transport: an open connection, or a function that opens one (AE-1). */
 export type TransportSource = TransportConnection | (() => Promise<TransportConnection>);
-
-/** Indications and confirmations (PS3.8 7), plus the transport's end. Listeners may not break the layer. */
-export interface UpperLayerEvents {
-  /** A-ASSOCIATE indication (acceptor, Sta3): answer with acceptAssociation or rejectAssociation. */
-  associateIndication: (rq: AAssociateRqPdu) => void;
-  /** A-ASSOCIATE confirmation, accepted (requestor, Sta6). */
-  accepted: (ac: AAssociateAcPdu) => void;
-  /** A-ASSOCIATE confirmation, rejected (requestor); the transport is then closed. */
-  rejected: (rj: AAssociateRjPdu) => void;
-  /** P-DATA indication: the PDVs of one P-DATA-TF; `data` views the received bytes. */
-  pData: (pdu: PDataTfPdu) => void;
-  /** A-RELEASE indication: answer with respondRelease (`collision`: both sides asked, AR-8). */
-  releaseIndication: (info: { readonly collision: boolean }) => void;
-  /** A-RELEASE confirmation. */
-  released: (info: { readonly collision: boolean }) => void;
-  /** A-ABORT indication: the peer's service user aborted (origin 'peer-user'). */
-  aborted: (error: AssociationAbortedError) => void;
-  /** A-P-ABORT indication: a provider aborted (origin 'peer', 'local' or 'transport'). */
-  providerAborted: (error: AssociationAbortedError) => void;
-  /** A malformed/oversized PDU, or another protocol on the wire (TransportMismatchError). */
-  protocolError: (error: DicomError) => void;
-  /** Last event: state Sta1, transport closed, timer stopped. `error` says why, if not a clean end. */
-  closed: (info: { readonly error: DicomError | undefined }) => void;
-}
 
 type InboxItem = InboundItem | { readonly kind: 'close'; readonly cause: unknown };
 
