@@ -1,6 +1,7 @@
 /**
- * The upper layer's notifications (UpperLayerEvents) and a minimal typed event emitter for notifications (style rule 8): many listeners, and a listener
- * that throws never breaks the emitter's owner; the error goes to `onListenerError` instead.
+ * The upper layer's notifications (UpperLayerEvents) and a minimal typed emitter for them
+ * (style rule 8): many listeners, and a listener that throws never breaks the emitter's owner;
+ * the error goes to `onListenerError` instead.
  */
 import type { DicomError } from '../errors.js';
 import type { AAssociateAcPdu, AAssociateRjPdu, AAssociateRqPdu, PDataTfPdu } from './pdu/types.js';
