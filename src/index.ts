@@ -90,3 +90,8 @@ export type {
   AssociateRqOptions,
   NegotiatedAssociation,
 } from './acse/negotiate.js';
+export { PduDecodeError, PduTooLargeError, PduEncodeError, type AbortReasonCode } from './ul/errors.js';
+export { encodePdu, encodePduParts } from './ul/pdu/encode.js';
+export { decodePdu, isKnownPduType } from './ul/pdu/decode.js';
+export { PduReader, type PduReaderOptions } from './ul/pdu/pdu-reader.js';
+export { sniffTransport, type SniffedTransport } from './ul/pdu/sniff.js';

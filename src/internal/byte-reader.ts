@@ -1,0 +1,73 @@
+/**
+ * Big-endian cursor over a Uint8Array with bounds checks. Every read names the field it reads,
+ * so a truncated input is reported as "<field>: needs N bytes, M left" rather than as a
+ * RangeError from deep inside a DataView. The caller chooses the error type through `fail`.
+ */
+export type TruncationHandler = (field: string, needed: number, available: number) => never;
+
+export class ByteReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #end: number;
+  readonly #fail: TruncationHandler;
+  #offset: number;
+
+  constructor(bytes: Uint8Array, fail: TruncationHandler, start = 0, end = bytes.length) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#offset = start;
+    this.#end = end;
+    this.#fail = fail;
+  }
+
+  get offset(): number {
+    return this.#offset;
+  }
+
+  get remaining(): number {
+    return this.#end - this.#offset;
+  }
+
+  #need(n: number, field: string): number {
+    const at = this.#offset;
+    if (n > this.#end - at) this.#fail(field, n, this.#end - at);
+    this.#offset = at + n;
+    return at;
+  }
+
+  u8(field: string): number {
+    return this.#view.getUint8(this.#need(1, field));
+  }
+
+  u16(field: string): number {
+    return this.#view.getUint16(this.#need(2, field));
+  }
+
+  u32(field: string): number {
+    return this.#view.getUint32(this.#need(4, field));
+  }
+
+  skip(n: number, field: string): void {
+    this.#need(n, field);
+  }
+
+  /** A view (no copy) of the next `n` bytes. */
+  bytes(n: number, field: string): Uint8Array {
+    const at = this.#need(n, field);
+    return this.#bytes.subarray(at, at + n);
+  }
+
+  /** One byte per character (ISO 646 / latin1): PS3.8 fields are ASCII. */
+  latin1(n: number, field: string): string {
+    const at = this.#need(n, field);
+    let s = '';
+    for (let i = at; i < at + n; i++) s += String.fromCharCode(this.#bytes[i] as number);
+    return s;
+  }
+
+  /** A reader over the next `n` bytes, sharing the same buffer; this reader moves past them. */
+  sub(n: number, field: string): ByteReader {
+    const at = this.#need(n, field);
+    return new ByteReader(this.#bytes, this.#fail, at, at + n);
+  }
+}

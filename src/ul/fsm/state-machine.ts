@@ -1,0 +1,99 @@
+/**
+ * The PS3.8 9.2 DICOM upper layer protocol machine of one association: the current state, and
+ * `dispatch` that looks an event up in Table 9-10, runs the action and moves to the next state.
+ * Each transition is published on the `stateTransition` diagnostics channel.
+ */
+import { channelNames, publish } from '../../diagnostics.js';
+import type { AssociationActions, AssociationContext, FsmInput } from './actions.js';
+import { ACTIONS } from './actions.js';
+import { InvalidStateEventError } from './errors.js';
+import type { ActionName, EventId, State } from './ids.js';
+import { ACTION_NEXT_STATE, lookupTransition, type NextState } from './transition-table.js';
+
+/** One transition taken: the row of Table 9-10 that applied. */
+export interface Transition {
+  readonly from: State;
+  readonly event: EventId;
+  readonly action: ActionName;
+  readonly to: State;
+}
+
+export interface StateMachineOptions {
+  /** What diagnostics messages name as `association` (the upper layer passes itself). */
+  readonly association?: unknown;
+  /** Called after every transition (after the diagnostics publish). */
+  readonly onTransition?: (transition: Transition) => void;
+}
+
+export class StateMachine {
+  #state: State = 'Sta1';
+  readonly #ctx: AssociationContext;
+  readonly #association: unknown;
+  readonly #onTransition: ((t: Transition) => void) | undefined;
+  /** Events raised by actions while an action runs wait here, so each action runs to completion. */
+  readonly #queue: FsmInput[] = [];
+  #running = false;
+
+  constructor(io: AssociationActions, options: StateMachineOptions = {}) {
+    this.#ctx = { io, role: undefined, associateRq: undefined };
+    this.#association = options.association;
+    this.#onTransition = options.onTransition;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** 'requestor' after Evt1, 'acceptor' after Evt5. */
+  get role(): 'requestor' | 'acceptor' | undefined {
+    return this.#ctx.role;
+  }
+
+  /** True when Table 9-10 has an action for `event` in the current state. */
+  accepts(event: EventId): boolean {
+    return lookupTransition(this.#state, event) !== undefined;
+  }
+
+  /**
+   * Process one event. An empty cell of Table 9-10 (the one place they are handled) throws
+   * InvalidStateEventError and leaves the state unchanged. An event raised from inside an action
+   * is queued and processed once that action has finished.
+   */
+  dispatch(input: FsmInput): void {
+    if (lookupTransition(this.#state, input.event) === undefined && !this.#running) {
+      throw new InvalidStateEventError(this.#state, input.event);
+    }
+    this.#queue.push(input);
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+        this.#step(next);
+      }
+    } finally {
+      this.#running = false;
+      this.#queue.length = 0;
+    }
+  }
+
+  #step(input: FsmInput): void {
+    const from = this.#state;
+    const action = lookupTransition(from, input.event);
+    // Only a queued event can get here without a cell: the transition before it made it moot
+    // (e.g. a transport close after AA-2 already closed it in Sta1). It is dropped.
+    if (action === undefined) return;
+    const outcome = (ACTIONS[action] as (c: AssociationContext, i: FsmInput) => string | void)(this.#ctx, input);
+    const to = resolveNext(ACTION_NEXT_STATE[action], outcome);
+    this.#state = to;
+    const transition: Transition = { from, event: input.event, action, to };
+    publish(channelNames.stateTransition, () => ({ association: this.#association, ...transition }));
+    this.#onTransition?.(transition);
+  }
+}
+
+function resolveNext(next: NextState, outcome: string | void): State {
+  if (typeof next === 'string') return next;
+  const to = outcome === undefined ? undefined : next[outcome];
+  if (to === undefined) throw new Error(`internal: conditional action returned ${String(outcome)}`);
+  return to;
+}

@@ -1,0 +1,102 @@
+/**
+ * Incremental PDU framing over a byte stream (PS3.8 9.3.1: 1-byte type, 1 reserved byte,
+ * 4-byte big-endian PDU-length). Accepts any chunking. The PDU type is checked from the first
+ * byte and the announced length against the limit as soon as the 6-byte header is in, so a
+ * hostile or confused peer (a TLS ClientHello on a plain port reads as a 369 MB PDU) never makes
+ * us buffer more than one header. Chunks are queued, not concatenated; a PDU inside one chunk
+ * is decoded from a view of it.
+ */
+import { ChunkQueue } from '../../internal/chunk-queue.js';
+import { InvalidOptionError } from '../../errors.js';
+import { PduDecodeError, PduTooLargeError } from '../errors.js';
+import { decodePdu, isKnownPduType } from './decode.js';
+import { AbortReason, PduTypeCode, type Pdu } from './types.js';
+
+const HEADER = 6;
+/** Default bound for association PDUs, whose size the max-length negotiation does not cover. */
+const DEFAULT_MAX_ASSOCIATE = 1024 * 1024;
+
+export interface PduReaderOptions {
+  /**
+   * Largest PDU-length (bytes after the 6-byte header) accepted for P-DATA-TF and the fixed-size
+   * PDUs: our own Maximum-length-received plus the 6 bytes of PDV header slack is the caller's
+   * choice. Must be a positive integer (0, "no limit" in negotiation, is not allowed here).
+   */
+  readonly maxPduLength: number;
+  /**
+   * Largest PDU-length accepted for A-ASSOCIATE-RQ/-AC, which may carry large user identity
+   * assertions (SAML, JWT). Default max(maxPduLength, 1 MiB).
+   */
+  readonly maxAssociatePduLength?: number;
+}
+
+function checkLimit(name: string, v: number | undefined): void {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < 4 || v > 0xffffffff) {
+    throw new InvalidOptionError(name, `must be an integer 4–4294967295, got ${String(v)}`);
+  }
+}
+
+export class PduReader {
+  readonly #queue = new ChunkQueue();
+  readonly #maxPduLength: number;
+  readonly #maxAssociatePduLength: number;
+  /** Once a stream is malformed it stays malformed: every later push rethrows. */
+  #failed: Error | undefined;
+
+  constructor(opts: PduReaderOptions) {
+    checkLimit('maxPduLength', opts?.maxPduLength);
+    if (opts?.maxPduLength === undefined) throw new InvalidOptionError('maxPduLength', 'is required');
+    checkLimit('maxAssociatePduLength', opts.maxAssociatePduLength);
+    this.#maxPduLength = opts.maxPduLength;
+    this.#maxAssociatePduLength = opts.maxAssociatePduLength ?? Math.max(opts.maxPduLength, DEFAULT_MAX_ASSOCIATE);
+  }
+
+  /** Bytes received and not yet returned as a PDU. */
+  get bufferedBytes(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Add received bytes; return the PDUs they complete, in order. Throws PduDecodeError or
+   * PduTooLargeError when the stream is malformed; the PDUs completed earlier in the same chunk
+   * are then lost, so callers that must see them use `feed`.
+   */
+  push(chunk: Uint8Array): Pdu[] {
+    const out: Pdu[] = [];
+    this.feed(chunk, (pdu) => out.push(pdu));
+    return out;
+  }
+
+  /** As `push`, but hands each PDU to `onPdu` as soon as it is decoded, before any later error. */
+  feed(chunk: Uint8Array, onPdu: (pdu: Pdu) => void): void {
+    if (this.#failed !== undefined) throw this.#failed;
+    this.#queue.push(chunk);
+    for (;;) {
+      const pdu = this.#next();
+      if (pdu === undefined) return;
+      onPdu(pdu);
+    }
+  }
+
+  #next(): Pdu | undefined {
+    const q = this.#queue;
+    if (q.length === 0) return undefined;
+    try {
+      const type = q.peekByte(0);
+      if (!isKnownPduType(type)) {
+        throw new PduDecodeError('PDU-type', `unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}`, AbortReason.UnrecognizedPdu, { pduType: type });
+      }
+      if (q.length < HEADER) return undefined;
+      const length = q.peekU32(2);
+      const isAssociate = type === PduTypeCode['A-ASSOCIATE-RQ'] || type === PduTypeCode['A-ASSOCIATE-AC'];
+      const limit = isAssociate ? this.#maxAssociatePduLength : this.#maxPduLength;
+      if (length > limit) throw new PduTooLargeError(type, length, limit);
+      if (q.length < HEADER + length) return undefined;
+      return decodePdu(q.take(HEADER + length));
+    } catch (e) {
+      this.#failed = e as Error;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The upper layer's notifications (UpperLayerEvents) and a minimal typed emitter for them
+ * (style rule 8): many listeners, and a listener that throws never breaks the emitter's owner;
+ * the error goes to `onListenerError` instead.
+ */
+import type { DicomError } from '../errors.js';
+import type { AAssociateAcPdu, AAssociateRjPdu, AAssociateRqPdu, PDataTfPdu } from './pdu/types.js';
+import type { AssociationAbortedError } from './upper-layer-errors.js';
+
+type Listener = (...args: unknown[]) => void;
+
+
+export class TypedEmitter<Events extends { [K in keyof Events]: (...args: never[]) => void }> {
+  readonly #listeners = new Map<keyof Events, Set<Listener>>();
+  readonly #onListenerError: (event: keyof Events, error: unknown) => void;
+
+  constructor(onListenerError: (event: keyof Events, error: unknown) => void) {
+    this.#onListenerError = onListenerError;
+  }
+
+  on<K extends keyof Events>(event: K, listener: Events[K]): this {
+    let set = this.#listeners.get(event);
+    if (set === undefined) this.#listeners.set(event, (set = new Set()));
+    set.add(listener as unknown as Listener);
+    return this;
+  }
+
+  off<K extends keyof Events>(event: K, listener: Events[K]): this {
+    const set = this.#listeners.get(event);
+    if (set === undefined) return this;
+    set.delete(listener as unknown as Listener);
+    for (const l of set) if ((l as { original?: unknown }).original === listener) set.delete(l);
+    return this;
+  }
+
+  once<K extends keyof Events>(event: K, listener: Events[K]): this {
+    const wrapper = Object.assign(
+      (...args: unknown[]) => {
+        this.#listeners.get(event)?.delete(wrapper);
+        (listener as unknown as Listener)(...args);
+      },
+      { original: listener },
+    );
+    let set = this.#listeners.get(event);
+    if (set === undefined) this.#listeners.set(event, (set = new Set()));
+    set.add(wrapper);
+    return this;
+  }
+
+  listenerCount(event: keyof Events): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+
+  /** Call every listener; a throwing one is reported and the others still run. */
+  protected emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
+    const set = this.#listeners.get(event);
+    if (set === undefined) return;
+    for (const l of [...set]) {
+      try {
+        l(...(args as unknown[]));
+      } catch (error) {
+        this.#onListenerError(event, error);
+      }
+    }
+  }
+}
+
+/** Indications and confirmations (PS3.8 7), plus the transport's end. Listeners may not break the layer. */
+export interface UpperLayerEvents {
+  /** A-ASSOCIATE indication (acceptor, Sta3): answer with acceptAssociation or rejectAssociation. */
+  associateIndication: (rq: AAssociateRqPdu) => void;
+  /** A-ASSOCIATE confirmation, accepted (requestor, Sta6). */
+  accepted: (ac: AAssociateAcPdu) => void;
+  /** A-ASSOCIATE confirmation, rejected (requestor); the transport is then closed. */
+  rejected: (rj: AAssociateRjPdu) => void;
+  /** P-DATA indication: the PDVs of one P-DATA-TF; `data` views the received bytes. */
+  pData: (pdu: PDataTfPdu) => void;
+  /** A-RELEASE indication: answer with respondRelease (`collision`: both sides asked, AR-8). */
+  releaseIndication: (info: { readonly collision: boolean }) => void;
+  /** A-RELEASE confirmation. */
+  released: (info: { readonly collision: boolean }) => void;
+  /** A-ABORT indication: the peer's service user aborted (origin 'peer-user'). */
+  aborted: (error: AssociationAbortedError) => void;
+  /** A-P-ABORT indication: a provider aborted (origin 'peer', 'local' or 'transport'). */
+  providerAborted: (error: AssociationAbortedError) => void;
+  /** A malformed/oversized PDU, or another protocol on the wire (TransportMismatchError). */
+  protocolError: (error: DicomError) => void;
+  /** Last event: state Sta1, transport closed, timer stopped. `error` says why, if not a clean end. */
+  closed: (info: { readonly error: DicomError | undefined }) => void;
+}

@@ -1,0 +1,512 @@
+/**
+ * The PS3.8 upper layer of one association: a TransportConnection, a PduReader, the Section 9.2
+ * state machine and the one ARTIM timer. The service user talks to it in the primitives of
+ * PS3.8 Section 7 (A-ASSOCIATE, P-DATA, A-RELEASE, A-ABORT requests/responses as methods;
+ * indications/confirmations as typed events). Negotiation and DIMSE are the user's business:
+ * this layer only carries PDUs.
+ *
+ *   requestor: ul = new UpperLayer(opts); ul.requestAssociation(connectFn, rq);
+ *              ac = await ul.associated(); ul.sendPData(pdu); ul.on('pData', …); await ul.release();
+ *   acceptor:  ul = new UpperLayer(opts); ul.on('associateIndication', rq => ul.acceptAssociation(ac));
+ *              ul.acceptConnection(transport); … ul.on('releaseIndication', () => ul.respondRelease());
+ *
+ * Empty cells of Table 9-10 make a primitive throw InvalidStateEventError (nothing changes).
+ * ARTIM runs only where PS3.8 runs it (Sta2, Sta13); waiting for an A-ASSOCIATE-AC (Sta5) or an
+ * A-RELEASE-RP (Sta7) is bounded by the caller, who calls abort() when its own timeout fires.
+ */
+import type { Duplex } from 'node:stream';
+import { channelNames, publish } from '../diagnostics.js';
+import { DicomError, InvalidOptionError, TimeoutError } from '../errors.js';
+import type { TransportConnection } from '../transport/connection.js';
+import type { AssociationActions, FsmInput, UserPrimitive } from './fsm/actions.js';
+import { defaultCheckAssociateRq, receivedPduEvent } from './fsm/actions.js';
+import type { State } from './fsm/ids.js';
+import { StateMachine, type Transition } from './fsm/state-machine.js';
+import { encodePduParts } from './pdu/encode.js';
+import { InboundFramer, type InboundItem } from './inbound-framer.js';
+import { TypedEmitter, type UpperLayerEvents } from './upper-layer-events.js';
+
+export type { UpperLayerEvents } from './upper-layer-events.js';
+import type { AAssociateAcPdu, AAssociateRjPdu, AAssociateRqPdu, PDataTfPdu, Pdu } from './pdu/types.js';
+import { AbortSource } from './pdu/types.js';
+import {
+  AssociationAbortedError,
+  AssociationClosedError,
+  AssociationRejectedError,
+  PduExceedsPeerMaximumError,
+} from './upper-layer-errors.js';
+
+export interface UpperLayerOptions {
+  /**
+   * Largest PDU-length accepted on receive for P-DATA-TF (and the fixed-size PDUs): give the
+   * Maximum-length-received you advertise. A larger PDU aborts the association (A-ABORT, reason
+   * 6) before its body is buffered. Default 1 MiB.
+   */
+  readonly maxPduLength?: number;
+  /** Largest A-ASSOCIATE-RQ/-AC accepted (user identity assertions can be big). Default max(maxPduLength, 1 MiB). */
+  readonly maxAssociatePduLength?: number;
+  /** ARTIM timer (PS3.8 9.1.5) in milliseconds. Default 30 000. */
+  readonly artimTimeout?: number;
+  /**
+   * Provider-level check of an A-ASSOCIATE-RQ in AE-6 (e.g. temporary congestion), run after the
+   * protocol-version check: return the A-ASSOCIATE-RJ to send, or undefined to pass the request
+   * on to the service user as an A-ASSOCIATE indication.
+   */
+  readonly checkAssociateRq?: (rq: AAssociateRqPdu) => AAssociateRjPdu | undefined;
+}
+
+/** How the requestor gets its transport: an open connection, or a function that opens one (AE-1). */
+export type TransportSource = TransportConnection | (() => Promise<TransportConnection>);
+
+type InboxItem = InboundItem | { readonly kind: 'close'; readonly cause: unknown };
+
+type Outbox = { readonly kind: 'primitive'; readonly primitive: UserPrimitive } | { readonly kind: 'closed' };
+
+const DEFAULT_MAX_PDU = 1024 * 1024;
+const DEFAULT_ARTIM_MS = 30_000;
+
+export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
+  readonly #sm: StateMachine;
+  readonly #framer: InboundFramer;
+  readonly #artimMs: number;
+  readonly #check: (rq: AAssociateRqPdu) => AAssociateRjPdu | undefined;
+  #transport: TransportConnection | undefined;
+  #source: TransportSource | undefined;
+  #artim: NodeJS.Timeout | undefined;
+  #paused = false;
+  #draining = false;
+  #flushing = false;
+  readonly #inbox: InboxItem[] = [];
+  readonly #outbox: Outbox[] = [];
+  #transportClosed = false;
+  #transportError: unknown;
+  #finished = false;
+  #error: DicomError | undefined;
+  #ac: AAssociateAcPdu | undefined;
+  #peerMaxPduLength = 0;
+  readonly #encoded = new WeakMap<Pdu, Uint8Array[]>();
+
+  constructor(options: UpperLayerOptions = {}) {
+    super((event, error) => publish(channelNames.association, { association: this, kind: 'listener-error', detail: { event, error } }));
+    const artim = options.artimTimeout ?? DEFAULT_ARTIM_MS;
+    if (!Number.isFinite(artim) || artim <= 0) throw new InvalidOptionError('artimTimeout', `must be a positive number of milliseconds, got ${String(artim)}`);
+    this.#artimMs = artim;
+    const maxPduLength = options.maxPduLength ?? DEFAULT_MAX_PDU;
+    this.#framer = new InboundFramer(
+      options.maxAssociatePduLength === undefined ? { maxPduLength } : { maxPduLength, maxAssociatePduLength: options.maxAssociatePduLength },
+    );
+    const extra = options.checkAssociateRq;
+    this.#check = (rq) => defaultCheckAssociateRq(rq) ?? extra?.(rq);
+    this.#sm = new StateMachine(this.#actions(), { association: this, onTransition: (t) => this.#onTransition(t) });
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  /** Current state of the PS3.8 9.2 state machine. */
+  get state(): State {
+    return this.#sm.state;
+  }
+  get role(): 'requestor' | 'acceptor' | undefined {
+    return this.#sm.role;
+  }
+  get transport(): TransportConnection | undefined {
+    return this.#transport;
+  }
+  /** The peer's Maximum-length-received (0 = no limit) from its A-ASSOCIATE-RQ or -AC. */
+  get peerMaxPduLength(): number {
+    return this.#peerMaxPduLength;
+  }
+  /** True once `closed` was emitted. */
+  get isClosed(): boolean {
+    return this.#finished;
+  }
+  /** True when the last write filled the transport's buffer: wait for `drain()` before more. */
+  get needsDrain(): boolean {
+    return this.#transport?.stream.writableNeedDrain ?? false;
+  }
+
+  // ---- service-user primitives (PS3.8 7) -------------------------------------------------------
+
+  /** A-ASSOCIATE request (Evt1): open the transport (AE-1), then send `rq` (AE-2). */
+  requestAssociation(source: TransportSource, rq: AAssociateRqPdu): void {
+    if (this.#sm.accepts('Evt1')) {
+      this.#preEncode(rq);
+      this.#source = source;
+    }
+    this.#dispatch({ event: 'Evt1', pdu: rq });
+  }
+
+  /** Transport connection indication (Evt5) on an accepted connection: ARTIM runs until the A-ASSOCIATE-RQ. */
+  acceptConnection(transport: TransportConnection): void {
+    if (this.#sm.accepts('Evt5')) this.#attach(transport);
+    this.#dispatch({ event: 'Evt5' });
+  }
+
+  /** A-ASSOCIATE response, accept (Evt7). */
+  acceptAssociation(ac: AAssociateAcPdu): void {
+    if (this.#sm.accepts('Evt7')) this.#preEncode(ac);
+    this.#dispatch({ event: 'Evt7', pdu: ac });
+  }
+
+  /** A-ASSOCIATE response, reject (Evt8); the peer is expected to close, ARTIM guards it. */
+  rejectAssociation(rj: AAssociateRjPdu): void {
+    if (this.#sm.accepts('Evt8')) this.#preEncode(rj);
+    this.#dispatch({ event: 'Evt8', pdu: rj });
+  }
+
+  /**
+   * P-DATA request (Evt9). Returns false when the transport's buffer is full: await `drain()`
+   * before sending more. Throws PduExceedsPeerMaximumError above the peer's maximum length.
+   */
+  sendPData(pdu: PDataTfPdu): boolean {
+    if (this.#sm.accepts('Evt9')) {
+      let length = 0;
+      for (const pdv of pdu.pdvs) length += 6 + pdv.data.length;
+      if (this.#peerMaxPduLength > 0 && length > this.#peerMaxPduLength) throw new PduExceedsPeerMaximumError(length, this.#peerMaxPduLength);
+      this.#preEncode(pdu);
+    }
+    this.#dispatch({ event: 'Evt9', pdu });
+    return !this.needsDrain;
+  }
+
+  /** A-RELEASE request (Evt11). */
+  requestRelease(): void {
+    this.#dispatch({ event: 'Evt11' });
+  }
+
+  /** A-RELEASE response (Evt14), after a `releaseIndication` or a collision `released`. */
+  respondRelease(): void {
+    this.#dispatch({ event: 'Evt14' });
+  }
+
+  /** A-ABORT request (Evt15): sends A-ABORT (service-user source); in Sta4 just drops the connection attempt. */
+  abort(): void {
+    this.#dispatch({ event: 'Evt15' });
+  }
+
+  /** Tear down now whatever the state: the transport is destroyed and its close drives the machine. */
+  destroy(cause?: unknown): void {
+    if (this.#finished) return;
+    if (cause instanceof DicomError) this.#error ??= cause;
+    const t = this.#transport;
+    if (t === undefined) {
+      if (this.#sm.accepts('Evt15')) this.#dispatch({ event: 'Evt15' });
+      else if (this.#sm.state === 'Sta1') {
+        this.#finish();
+        this.#flushOutbox();
+      }
+      return;
+    }
+    t.stream.destroy();
+  }
+
+  // ---- conveniences over the primitives --------------------------------------------------------
+
+  /**
+   * Resolves with the A-ASSOCIATE-AC; rejects with AssociationRejectedError on A-ASSOCIATE-RJ, or
+   * with the first error (protocol error, abort, ARTIM) as soon as the association aborts or closes.
+   */
+  associated(): Promise<AAssociateAcPdu> {
+    if (this.#ac !== undefined && !this.#finished) return Promise.resolve(this.#ac);
+    if (this.#finished) return Promise.reject(this.#error ?? new AssociationClosedError());
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        this.off('accepted', onAc).off('rejected', onRj).off('aborted', onAbort).off('providerAborted', onAbort).off('closed', onClosed);
+      };
+      const onAc = (ac: AAssociateAcPdu): void => (done(), resolve(ac));
+      const onRj = (rj: AAssociateRjPdu): void => (done(), reject(new AssociationRejectedError(rj)));
+      const onAbort = (e: AssociationAbortedError): void => (done(), reject(this.#error ?? e));
+      const onClosed = (i: { readonly error: DicomError | undefined }): void => (done(), reject(i.error ?? new AssociationClosedError()));
+      this.on('accepted', onAc).on('rejected', onRj).on('aborted', onAbort).on('providerAborted', onAbort).on('closed', onClosed);
+    });
+  }
+
+  /**
+   * A-RELEASE request, answering a release collision itself (AR-8 → respond in Sta9; AR-10 →
+   * respond in Sta12); resolves once the transport is closed, rejects if the association aborts.
+   */
+  release(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onIndication = (): void => {
+        if (this.#sm.state === 'Sta9') this.respondRelease();
+      };
+      const onReleased = (): void => {
+        if (this.#sm.state === 'Sta12') this.respondRelease();
+      };
+      const onClosed = (i: { readonly error: DicomError | undefined }): void => {
+        this.off('releaseIndication', onIndication).off('released', onReleased).off('closed', onClosed);
+        if (i.error === undefined) resolve();
+        else reject(i.error);
+      };
+      this.on('releaseIndication', onIndication).on('released', onReleased).on('closed', onClosed);
+      try {
+        this.requestRelease();
+      } catch (e) {
+        this.off('releaseIndication', onIndication).off('released', onReleased).off('closed', onClosed);
+        reject(e);
+      }
+    });
+  }
+
+  /** Resolves when `closed` has been emitted (at once if it has). */
+  whenClosed(): Promise<{ readonly error: DicomError | undefined }> {
+    if (this.#finished) return Promise.resolve({ error: this.#error });
+    return new Promise((resolve) => this.once('closed', resolve));
+  }
+
+  /** Resolves when the transport can take more writes; rejects with AssociationClosedError once it is gone. */
+  drain(): Promise<void> {
+    const s = this.#transport?.stream;
+    if (s === undefined || s.destroyed || this.#transportClosed) return Promise.reject(new AssociationClosedError());
+    if (!s.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onDrain = (): void => (s.off('close', onClose), resolve());
+      const onClose = (): void => (s.off('drain', onDrain), reject(new AssociationClosedError()));
+      s.once('drain', onDrain).once('close', onClose);
+    });
+  }
+
+  /** Stop reading from the transport (the consumer is slow). PDUs already framed wait. */
+  pause(): void {
+    this.#paused = true;
+    this.#transport?.stream.pause();
+  }
+
+  /** Resume reading after `pause()`. */
+  resume(): void {
+    this.#paused = false;
+    this.#drainInbox();
+    if (!this.#paused) this.#transport?.stream.resume();
+  }
+  get isPaused(): boolean {
+    return this.#paused;
+  }
+
+  // ---- state machine plumbing ------------------------------------------------------------------
+
+  #preEncode(pdu: Pdu): void {
+    // Encoding first makes a bad PDU from the user throw here, before any state change.
+    this.#encoded.set(pdu, encodePduParts(pdu));
+  }
+
+  /** Dispatch, then hand out the primitives the transition produced (never from inside an action). */
+  #dispatch(input: FsmInput): void {
+    this.#sm.dispatch(input);
+    this.#flushOutbox();
+  }
+
+  #flushOutbox(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      for (let o = this.#outbox.shift(); o !== undefined; o = this.#outbox.shift()) {
+        if (o.kind === 'closed') this.emit('closed', { error: this.#error });
+        else this.#deliver(o.primitive);
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #deliver(p: UserPrimitive): void {
+    switch (p.type) {
+      case 'A-ASSOCIATE indication':
+        this.#peerMaxPduLength = p.rq.userInformation.maximumLength ?? 0;
+        return this.emit('associateIndication', p.rq);
+      case 'A-ASSOCIATE confirmation (accept)':
+        this.#ac = p.ac;
+        this.#peerMaxPduLength = p.ac.userInformation.maximumLength ?? 0;
+        return this.emit('accepted', p.ac);
+      case 'A-ASSOCIATE confirmation (reject)':
+        return this.emit('rejected', p.rj);
+      case 'P-DATA indication':
+        return this.emit('pData', p.pdu);
+      case 'A-RELEASE indication':
+        return this.emit('releaseIndication', { collision: p.collision });
+      case 'A-RELEASE confirmation':
+        return this.emit('released', { collision: p.collision });
+      case 'A-ABORT indication': {
+        const e = new AssociationAbortedError('peer-user', p.source, p.reason);
+        this.#error ??= e;
+        return this.emit('aborted', e);
+      }
+      case 'A-P-ABORT indication': {
+        const cause = p.cause ?? (p.origin === 'transport' ? this.#transportError : undefined);
+        const e = new AssociationAbortedError(p.origin, AbortSource.ServiceProvider, p.reason, cause === undefined ? undefined : { cause });
+        this.#error ??= e;
+        return this.emit('providerAborted', e);
+      }
+    }
+  }
+
+  #onTransition(t: Transition): void {
+    // AE-6 is a request passed on to the user (Sta3) or the provider's own rejection (Sta13).
+    const kind = t.action === 'AE-6' ? (t.to === 'Sta3' ? 'requested' : 'rejected') : LIFECYCLE[t.action];
+    if (kind !== undefined) publish(channelNames.association, { association: this, kind, detail: t });
+    if (t.to === 'Sta1' && (this.#transport === undefined || this.#transportClosed)) this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#stopArtim();
+    this.#outbox.push({ kind: 'closed' });
+  }
+
+  #actions(): AssociationActions {
+    return {
+      connectTransport: () => this.#connect(),
+      sendPdu: (pdu) => this.#send(pdu),
+      closeTransport: () => this.#close(),
+      startArtim: () => {
+        this.#stopArtim();
+        this.#artim = setTimeout(() => {
+          this.#artim = undefined;
+          this.#error ??= new TimeoutError('ARTIM', `ARTIM timer expired after ${this.#artimMs} ms in ${this.#sm.state} (PS3.8 9.1.5)`);
+          this.#safeDispatch({ event: 'Evt18' });
+        }, this.#artimMs);
+      },
+      stopArtim: () => this.#stopArtim(),
+      deliver: (primitive) => void this.#outbox.push({ kind: 'primitive', primitive }),
+      checkAssociateRq: (rq) => this.#check(rq),
+    };
+  }
+
+  #stopArtim(): void {
+    if (this.#artim !== undefined) clearTimeout(this.#artim);
+    this.#artim = undefined;
+  }
+
+  /** Transport and timer events come from callbacks: an unexpected failure tears down, never throws. */
+  #safeDispatch(input: FsmInput): void {
+    try {
+      this.#dispatch(input);
+    } catch (error) {
+      this.#error ??= error instanceof DicomError ? error : new DicomError('DICOM_ERR_UL_INTERNAL', 'upper layer failure', { cause: error });
+      this.#transport?.stream.destroy();
+    }
+  }
+
+  // ---- transport -------------------------------------------------------------------------------
+
+  #connect(): void {
+    const source = this.#source;
+    this.#source = undefined;
+    if (source === undefined) throw new Error('internal: AE-1 without a transport source');
+    if (typeof source !== 'function') {
+      this.#attach(source);
+      this.#sm.dispatch({ event: 'Evt2' }); // queued: runs right after AE-1
+      return;
+    }
+    source().then(
+      (t) => {
+        if (this.#sm.state !== 'Sta4') {
+          t.stream.destroy(); // aborted while connecting (AA-2)
+          return;
+        }
+        this.#attach(t);
+        this.#safeDispatch({ event: 'Evt2' });
+      },
+      (error: unknown) => {
+        this.#transportError = error;
+        if (this.#sm.state === 'Sta4') this.#safeDispatch({ event: 'Evt17', cause: error });
+      },
+    );
+  }
+
+  #attach(t: TransportConnection): void {
+    this.#transport = t;
+    const s: Duplex = t.stream;
+    s.on('data', (chunk: Uint8Array) => this.#onData(chunk));
+    s.on('error', (error: unknown) => {
+      this.#transportError ??= error;
+    });
+    // A peer FIN on a half-open-capable Duplex: end our side too, so the stream closes.
+    s.on('end', () => {
+      if (!s.writableEnded) s.end();
+    });
+    s.on('close', () => this.#onClose());
+    if (s.destroyed) queueMicrotask(() => this.#onClose());
+  }
+
+  #send(pdu: Pdu): void {
+    const s = this.#transport?.stream;
+    const parts = this.#encoded.get(pdu) ?? encodePduParts(pdu);
+    this.#encoded.delete(pdu);
+    if (s === undefined || s.destroyed || s.writableEnded) return;
+    for (const p of parts) s.write(p);
+    publish(channelNames.pduSent, { association: this, pdu });
+  }
+
+  #close(): void {
+    const s = this.#transport?.stream;
+    if (s === undefined || s.destroyed) return; // Sta4: the pending connect is dropped when it lands
+    // Flush what is queued (the last PDU), then let go: no waiting on a peer that may never close.
+    s.end(() => s.destroy());
+  }
+
+  #onClose(): void {
+    if (this.#transportClosed) return;
+    this.#transportClosed = true;
+    this.#stopArtim();
+    this.#inbox.push({ kind: 'close', cause: this.#transportError });
+    this.#drainInbox();
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#framer.failed || this.#transportClosed || this.#sm.state === 'Sta1') return;
+    this.#framer.push(chunk, this.#transport?.tls === undefined, this.#sm.role, this.#inbox);
+    this.#drainInbox();
+  }
+
+  #drainInbox(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      // Once the transport is closed, flow control is moot: everything framed is delivered.
+      while (!this.#paused || this.#transportClosed) {
+        const item = this.#inbox.shift();
+        if (item === undefined) break;
+        this.#process(item);
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #process(item: InboxItem): void {
+    if (item.kind === 'close') {
+      if (this.#sm.state === 'Sta1') {
+        this.#finish();
+        this.#flushOutbox();
+      } else {
+        this.#safeDispatch({ event: 'Evt17', cause: item.cause });
+      }
+      return;
+    }
+    if (this.#sm.state === 'Sta1') return;
+    if (item.kind === 'pdu') {
+      publish(channelNames.pduReceived, { association: this, pdu: item.pdu });
+      this.#safeDispatch(receivedPduEvent(item.pdu));
+      return;
+    }
+    this.#error ??= item.error;
+    this.emit('protocolError', item.error);
+    this.#safeDispatch({ event: 'Evt19', reason: item.reason, cause: item.error });
+  }
+}
+
+/** Association life-cycle notifications (diagnostics `association` channel), by action. */
+const LIFECYCLE: { readonly [action: string]: 'requested' | 'accepted' | 'rejected' | 'released' | 'aborted' } = {
+  'AE-1': 'requested',
+  'AE-3': 'accepted',
+  'AE-7': 'accepted',
+  'AE-4': 'rejected',
+  'AE-8': 'rejected',
+  'AR-3': 'released',
+  'AR-4': 'released',
+  'AA-1': 'aborted',
+  'AA-3': 'aborted',
+  'AA-4': 'aborted',
+  'AA-8': 'aborted',
+};

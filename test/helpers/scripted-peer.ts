@@ -1,0 +1,60 @@
+/** A raw peer over a real socket: writes whatever bytes a test scripts, reads PDUs back verbatim. */
+import type net from 'node:net';
+
+export class ScriptedPeer {
+  readonly socket: net.Socket;
+  #buffer = Buffer.alloc(0);
+  #ended = false;
+  #wake: (() => void) | undefined;
+  /** Resolves when the socket has closed (the other side let go, or we did). */
+  readonly closed: Promise<void>;
+
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (c: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, c]);
+      this.#wake?.();
+    });
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#ended = true;
+        this.#wake?.();
+        resolve();
+      }),
+    );
+    socket.once('end', () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+  }
+
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  /** The next complete PDU (header + body) as sent, or undefined if the stream ended first. */
+  async nextPdu(): Promise<Buffer | undefined> {
+    for (;;) {
+      if (this.#buffer.length >= 6) {
+        const total = 6 + this.#buffer.readUInt32BE(2);
+        if (this.#buffer.length >= total) {
+          const pdu = this.#buffer.subarray(0, total);
+          this.#buffer = this.#buffer.subarray(total);
+          return pdu;
+        }
+      }
+      if (this.#ended) return undefined;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+  }
+
+  /** Resolves when the peer half-closed or closed the connection (we saw 'end' or 'close'). */
+  async ended(): Promise<void> {
+    while (!this.#ended) {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+  }
+}

@@ -1,0 +1,250 @@
+/** The upper layer over real loopback TCP, both ends being our UpperLayer. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { UpperLayer } from '../../src/ul/upper-layer.js';
+import { AssociationRejectedError, PduExceedsPeerMaximumError } from '../../src/ul/upper-layer-errors.js';
+import { InvalidStateEventError } from '../../src/ul/fsm/errors.js';
+import { channelNames } from '../../src/diagnostics.js';
+import type { PDataTfPdu } from '../../src/ul/pdu/types.js';
+import { loopback, plainTransport } from '../helpers/loopback.js';
+import { acFor, pdata, rejectCalledAe, rqPdu } from './fixtures.js';
+
+/** Acceptor UL on the next accepted socket, requestor UL connecting; both tracked for transitions. */
+async function pair(opts: { accept?: boolean; acceptorMax?: number; acceptorPduLimit?: number } = {}) {
+  const lb = await loopback();
+  const acceptor = new UpperLayer(opts.acceptorPduLimit === undefined ? {} : { maxPduLength: opts.acceptorPduLimit });
+  const requestor = new UpperLayer();
+  const trail = new Map<UpperLayer, string[]>([[acceptor, []], [requestor, []]]);
+  const onTransition = (m: unknown): void => {
+    const t = m as { association: UpperLayer; to: string };
+    trail.get(t.association)?.push(t.to);
+  };
+  diagnosticsChannel.subscribe(channelNames.stateTransition, onTransition);
+  void lb.nextAccepted().then((s) => acceptor.acceptConnection(plainTransport(s)));
+  acceptor.on('associateIndication', (rq) => {
+    if (opts.accept === false) acceptor.rejectAssociation(rejectCalledAe);
+    else acceptor.acceptAssociation(acFor(rq, opts.acceptorMax ?? 16384));
+  });
+  requestor.requestAssociation(() => lb.connect(), rqPdu());
+  const done = async (): Promise<void> => {
+    diagnosticsChannel.unsubscribe(channelNames.stateTransition, onTransition);
+    await lb.close();
+  };
+  return { lb, acceptor, requestor, trail, done };
+}
+
+test('normal association, P-DATA both ways, release: both ends end in Sta1 with no error', async () => {
+  const { acceptor, requestor, trail, done } = await pair();
+  try {
+    const ac = await requestor.associated();
+    assert.equal(ac.calledAeTitle, 'ACCEPTOR');
+    assert.equal(requestor.state, 'Sta6');
+    assert.equal(requestor.peerMaxPduLength, 16384);
+
+    const gotByAcceptor = new Promise<PDataTfPdu>((resolve) => acceptor.once('pData', resolve));
+    assert.equal(requestor.sendPData(pdata(new Uint8Array([1, 2, 3]))), true);
+    assert.deepEqual([...(await gotByAcceptor).pdvs[0]!.data], [1, 2, 3]);
+    const gotByRequestor = new Promise<PDataTfPdu>((resolve) => requestor.once('pData', resolve));
+    acceptor.sendPData(pdata(new Uint8Array([4, 5]), false));
+    const back = await gotByRequestor;
+    assert.equal(back.pdvs[0]!.isCommand, false);
+    assert.deepEqual([...back.pdvs[0]!.data], [4, 5]);
+
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    const acceptorClosed = acceptor.whenClosed();
+    await requestor.release();
+    assert.deepEqual(await acceptorClosed, { error: undefined });
+    assert.equal(requestor.state, 'Sta1');
+    assert.equal(acceptor.state, 'Sta1');
+    assert.deepEqual(trail.get(requestor), ['Sta4', 'Sta5', 'Sta6', 'Sta6', 'Sta6', 'Sta7', 'Sta1']);
+    assert.deepEqual(trail.get(acceptor), ['Sta2', 'Sta3', 'Sta6', 'Sta6', 'Sta6', 'Sta8', 'Sta13', 'Sta1']);
+  } finally {
+    await done();
+  }
+});
+
+test('rejection: the requestor gets AssociationRejectedError with result/source/reason; both close cleanly', async () => {
+  const { acceptor, requestor, done } = await pair({ accept: false });
+  try {
+    await assert.rejects(requestor.associated(), (e: unknown) => {
+      assert.ok(e instanceof AssociationRejectedError);
+      assert.equal(e.code, 'DICOM_ERR_ASSOCIATION_REJECTED');
+      assert.deepEqual([e.result, e.source, e.reason], [1, 1, 7]);
+      return true;
+    });
+    assert.deepEqual(await requestor.whenClosed(), { error: undefined });
+    assert.deepEqual(await acceptor.whenClosed(), { error: undefined });
+  } finally {
+    await done();
+  }
+});
+
+test('release collision: requestor goes Sta7→Sta9→Sta11→Sta1, acceptor Sta7→Sta10→Sta12→Sta13→Sta1', async () => {
+  const { acceptor, requestor, trail, done } = await pair();
+  try {
+    await requestor.associated();
+    await new Promise<void>((resolve) => (acceptor.state === 'Sta6' ? resolve() : acceptor.once('pData', () => resolve())));
+    const seen: string[] = [];
+    requestor.on('releaseIndication', (i) => seen.push(`rq-indication:${i.collision}`));
+    requestor.on('released', (i) => seen.push(`rq-released:${i.collision}`));
+    acceptor.on('releaseIndication', (i) => seen.push(`ac-indication:${i.collision}`));
+    acceptor.on('released', (i) => seen.push(`ac-released:${i.collision}`));
+    // Both ask in the same tick: each A-RELEASE-RQ crosses the other on the wire.
+    await Promise.all([requestor.release(), acceptor.release()]);
+    assert.deepEqual(trail.get(requestor)!.slice(-4), ['Sta7', 'Sta9', 'Sta11', 'Sta1']);
+    assert.deepEqual(trail.get(acceptor)!.slice(-5), ['Sta7', 'Sta10', 'Sta12', 'Sta13', 'Sta1']);
+    assert.deepEqual(seen.sort(), ['ac-indication:true', 'ac-released:true', 'rq-indication:true', 'rq-released:false']);
+  } finally {
+    await done();
+  }
+});
+
+test('A-ABORT by the requestor: the acceptor gets an A-ABORT indication (service-user source)', async () => {
+  const { acceptor, requestor, done } = await pair();
+  try {
+    await requestor.associated();
+    const aborted = new Promise<unknown>((resolve) => acceptor.once('aborted', resolve));
+    requestor.abort();
+    assert.equal(requestor.state, 'Sta13');
+    const e = (await aborted) as { origin: string; source: number; code: string };
+    assert.deepEqual([e.code, e.origin, e.source], ['DICOM_ERR_ASSOCIATION_ABORTED', 'peer-user', 0]);
+    const closedA = await acceptor.whenClosed();
+    assert.equal(closedA.error?.code, 'DICOM_ERR_ASSOCIATION_ABORTED');
+    assert.deepEqual(await requestor.whenClosed(), { error: undefined });
+  } finally {
+    await done();
+  }
+});
+
+test('primitives in the wrong state throw InvalidStateEventError and change nothing; a bad PDU throws before sending', async () => {
+  const { acceptor, requestor, done } = await pair();
+  try {
+    assert.throws(() => requestor.sendPData(pdata(new Uint8Array(1))), InvalidStateEventError);
+    await requestor.associated();
+    assert.throws(() => requestor.respondRelease(), (e: unknown) => e instanceof InvalidStateEventError && e.state === 'Sta6');
+    assert.throws(() => requestor.sendPData({ type: 'P-DATA-TF', pdvs: [{ presentationContextId: 2, isCommand: true, isLast: true, data: new Uint8Array(1) }] }), /Presentation-context-ID/);
+    assert.equal(requestor.state, 'Sta6');
+    // The acceptor advertised 16384: a larger P-DATA-TF is refused locally (PS3.8 D.1).
+    assert.throws(() => requestor.sendPData(pdata(new Uint8Array(20000))), PduExceedsPeerMaximumError);
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    await requestor.release();
+  } finally {
+    await done();
+  }
+});
+
+test('backpressure: pause() stops P-DATA indications and reading; drain() waits for the reader to catch up', async () => {
+  const { acceptor, requestor, done } = await pair({ acceptorMax: 0, acceptorPduLimit: 8 * 1024 * 1024 });
+  try {
+    await requestor.associated();
+    const received: number[] = [];
+    let slow = true;
+    acceptor.on('pData', (p) => {
+      received.push(p.pdvs[0]!.data.length);
+      if (slow) acceptor.pause();
+    });
+    const big = new Uint8Array(4 * 1024 * 1024);
+    let writable = true;
+    let sent = 0;
+    for (; sent < 4 && writable; sent++) writable = requestor.sendPData(pdata(big, false));
+    assert.equal(writable, false, 'a 4 MiB PDU fills the socket buffer');
+    assert.equal(requestor.needsDrain, true);
+    const drained = requestor.drain();
+    // Let the acceptor get its first PDU and pause; nothing else may arrive while paused.
+    while (received.length === 0) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(received.length, 1);
+    assert.equal(acceptor.isPaused, true);
+    assert.equal(acceptor.transport!.stream.isPaused(), true);
+    slow = false;
+    acceptor.resume();
+    await drained;
+    while (received.length < sent) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(received, new Array(sent).fill(big.length), 'every PDU arrives once reading resumes');
+  } finally {
+    await done();
+  }
+});
+
+test('a throwing listener does not break the association; connect failure is an A-P-ABORT (transport)', async () => {
+  const { acceptor, requestor, done } = await pair();
+  try {
+    requestor.on('accepted', () => {
+      throw new Error('listener bug');
+    });
+    await requestor.associated();
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    await requestor.release();
+  } finally {
+    await done();
+  }
+  const lb = await loopback();
+  const port = lb.port;
+  await lb.close();
+  const ul = new UpperLayer();
+  const pAbort = new Promise<{ origin: string; cause?: unknown }>((resolve) => ul.once('providerAborted', resolve));
+  const { connect } = await import('node:net');
+  ul.requestAssociation(
+    () =>
+      new Promise((resolve, reject) => {
+        const s = connect(port, '127.0.0.1');
+        s.once('error', reject);
+        s.once('connect', () => resolve(plainTransport(s)));
+      }),
+    rqPdu(),
+  );
+  const e = await pAbort;
+  assert.equal(e.origin, 'transport');
+  assert.equal((e.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED');
+  assert.equal((await ul.whenClosed()).error?.code, 'DICOM_ERR_ASSOCIATION_ABORTED');
+});
+
+test('PDUs sent/received and the association life cycle are published on the diagnostics channels', async () => {
+  const sent: string[] = [];
+  const received: string[] = [];
+  const lifecycle: string[] = [];
+  const onLifecycle = (m: unknown): void => void lifecycle.push((m as { kind: string }).kind);
+  diagnosticsChannel.subscribe(channelNames.association, onLifecycle);
+  const onSent = (m: unknown): void => void sent.push((m as { pdu: { type: string } }).pdu.type);
+  const onReceived = (m: unknown): void => void received.push((m as { pdu: { type: string } }).pdu.type);
+  diagnosticsChannel.subscribe(channelNames.pduSent, onSent);
+  diagnosticsChannel.subscribe(channelNames.pduReceived, onReceived);
+  const { acceptor, requestor, done } = await pair();
+  try {
+    await requestor.associated();
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    await requestor.release();
+    await acceptor.whenClosed();
+    assert.deepEqual(sent.sort(), ['A-ASSOCIATE-AC', 'A-ASSOCIATE-RQ', 'A-RELEASE-RP', 'A-RELEASE-RQ']);
+    assert.deepEqual(received.sort(), ['A-ASSOCIATE-AC', 'A-ASSOCIATE-RQ', 'A-RELEASE-RP', 'A-RELEASE-RQ']);
+    assert.deepEqual(lifecycle.sort(), ['accepted', 'accepted', 'released', 'released', 'requested', 'requested']);
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onLifecycle);
+    diagnosticsChannel.unsubscribe(channelNames.pduSent, onSent);
+    diagnosticsChannel.unsubscribe(channelNames.pduReceived, onReceived);
+    await done();
+  }
+});
+
+test('requestAssociation with an already open TransportConnection: AE-1 and AE-2 run at once', async () => {
+  const lb = await loopback();
+  try {
+    const acceptor = new UpperLayer();
+    acceptor.on('associateIndication', (rq) => acceptor.acceptAssociation(acFor(rq)));
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    const requestor = new UpperLayer();
+    const transport = await lb.connect();
+    acceptor.acceptConnection(plainTransport(await lb.nextAccepted()));
+    requestor.requestAssociation(transport, rqPdu());
+    assert.equal(requestor.state, 'Sta5', 'Evt2 followed AE-1 without a turn of the event loop');
+    assert.equal(requestor.role, 'requestor');
+    await requestor.associated();
+    assert.equal(acceptor.role, 'acceptor');
+    await requestor.release();
+    assert.deepEqual(await acceptor.whenClosed(), { error: undefined });
+    assert.equal(requestor.isClosed, true);
+  } finally {
+    await lb.close();
+  }
+});
