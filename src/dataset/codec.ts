@@ -1,0 +1,158 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { TransferSyntax, transferSyntaxProperties } from '../dictionary/uids.js';
+import { dcmjs } from './dcmjs.js';
+import type { DcmjsDict } from './dcmjs.js';
+import { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
+import { checkDatasetFraming } from './framing.js';
+
+/**
+ * Dataset ⇄ bytes for the uncompressed transfer syntaxes, without a Part 10 header — what travels
+ * in P-DATA (PS3.7 6.3.1): C-FIND identifiers, N-service attribute lists, small datasets.
+ * Encoding and the dictionary are dcmjs's (DicomMessage._read / DicomMessage.write on raw buffer
+ * streams). Deflate (PS3.5 A.5: raw RFC 1951 deflate of the explicit VR little endian encoding) is
+ * done here with node:zlib, so the inflated size can be bounded.
+ *
+ * Character sets: dcmjs decodes text with the dataset's Specific Character Set and presents
+ * it as Unicode, rewriting (0008,0005) to ISO_IR 192; re-encoding writes UTF-8. Semantics are
+ * kept, bytes of non-UTF-8 text are not: bit-preserving storage must not go through here.
+ */
+
+/** A naturalized dataset (dcmjs): keyword → value, sequences as arrays of datasets. */
+export type NaturalDataset = Record<string, unknown>;
+
+/** Inflated datasets larger than this are refused unless the caller raises the bound. */
+export const DEFAULT_MAX_INFLATED_LENGTH = 64 * 1024 * 1024;
+
+interface Syntax {
+  /** The syntax dcmjs is asked to read/write the (inflated) bytes in. */
+  readonly inner: string;
+  readonly littleEndian: boolean;
+  readonly deflated: boolean;
+}
+
+function syntaxOf(uid: string): Syntax {
+  const p = transferSyntaxProperties(uid);
+  switch (uid) {
+    case TransferSyntax.ImplicitVrLittleEndian:
+    case TransferSyntax.ExplicitVrLittleEndian:
+    case TransferSyntax.ExplicitVrBigEndian:
+      return { inner: uid, littleEndian: p.littleEndian, deflated: false };
+    case TransferSyntax.DeflatedExplicitVrLittleEndian:
+      return { inner: TransferSyntax.ExplicitVrLittleEndian, littleEndian: true, deflated: true };
+    default:
+      // Encapsulated syntaxes only differ in Pixel Data, which these helpers never carry; the rest
+      // of such a dataset is explicit VR little endian (PS3.5 A.4) and can be read as that.
+      if (!p.deflated && p.littleEndian && !p.implicitVr) {
+        return { inner: TransferSyntax.ExplicitVrLittleEndian, littleEndian: true, deflated: false };
+      }
+      throw new UnsupportedTransferSyntaxError(uid, `transfer syntax ${uid} is not supported for dataset encoding`);
+  }
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  // dcmjs reads from an ArrayBuffer from offset 0; give it exactly these bytes.
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+    return bytes.buffer;
+  }
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+/** Decode dataset bytes (no Part 10 header) in `transferSyntaxUid` to dcmjs's denaturalized form. */
+export function decodeDatasetDict(
+  bytes: Uint8Array,
+  transferSyntaxUid: string,
+  options: { readonly maxInflatedLength?: number } = {},
+): DcmjsDict {
+  const s = syntaxOf(transferSyntaxUid);
+  let raw = bytes;
+  if (s.deflated) {
+    const max = options.maxInflatedLength ?? DEFAULT_MAX_INFLATED_LENGTH;
+    try {
+      raw = inflateRawSync(bytes, { maxOutputLength: max });
+    } catch (cause) {
+      throw new DatasetDecodeError(transferSyntaxUid, `deflated dataset could not be inflated (limit ${max} bytes): ${(cause as Error).message}`, { cause });
+    }
+  }
+  if (raw.length === 0) return {};
+  try {
+    checkDatasetFraming(raw, s.inner === TransferSyntax.ImplicitVrLittleEndian, s.littleEndian);
+    const stream = new dcmjs.data.ReadBufferStream(toArrayBuffer(raw), s.littleEndian, { noCopy: false });
+    const dict = dcmjs.data.DicomMessage._read(stream, s.inner, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false });
+    // The framing was checked, so dcmjs must consume exactly the whole buffer.
+    if (stream.offset !== raw.length) {
+      throw new Error(`stopped at offset ${stream.offset} of ${raw.length}`);
+    }
+    return dict;
+  } catch (cause) {
+    if (cause instanceof DatasetDecodeError) throw cause;
+    throw new DatasetDecodeError(transferSyntaxUid, `dataset could not be decoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/** Encode a dcmjs denaturalized dataset in `transferSyntaxUid` (no Part 10 header). */
+export function encodeDatasetDict(dict: DcmjsDict, transferSyntaxUid: string): Uint8Array {
+  const s = syntaxOf(transferSyntaxUid);
+  let out: Uint8Array;
+  try {
+    const stream = new dcmjs.data.WriteBufferStream(4096, s.littleEndian);
+    dcmjs.data.DicomMessage.write(dict, stream, s.inner, { allowInvalidVRLength: false });
+    out = new Uint8Array(stream.getBuffer());
+  } catch (cause) {
+    throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be encoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+  if (s.deflated) {
+    const d = deflateRawSync(out);
+    out = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+  return out;
+}
+
+/** Decode dataset bytes to a naturalized dataset (`{ PatientName: …, StudyInstanceUID: … }`). */
+export function decodeDataset(
+  bytes: Uint8Array,
+  transferSyntaxUid: string,
+  options: { readonly maxInflatedLength?: number } = {},
+): NaturalDataset {
+  const dict = decodeDatasetDict(bytes, transferSyntaxUid, options);
+  try {
+    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict);
+  } catch (cause) {
+    throw new DatasetDecodeError(transferSyntaxUid, `dataset could not be naturalized: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Encode a naturalized dataset. Unknown keywords are an error (dcmjs would drop them silently). */
+export function encodeDataset(dataset: NaturalDataset, transferSyntaxUid: string): Uint8Array {
+  let dict: DcmjsDict;
+  try {
+    dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
+  } catch (cause) {
+    throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be denaturalized: ${(cause as Error).message}`, { cause });
+  }
+  checkAllKept(dataset, dict, transferSyntaxUid);
+  return encodeDatasetDict(dict, transferSyntaxUid);
+}
+
+function checkAllKept(dataset: NaturalDataset, dict: DcmjsDict, ts: string): void {
+  const keys = Object.keys(dataset).filter((k) => k !== '_vrMap' && k !== '_meta');
+  // dcmjs drops a keyword it does not know without a word; refuse instead.
+  const unknown = keys.filter((k) => !/^[0-9A-Fa-f]{8}$/.test(k) && dcmjs.data.DicomMetaDictionary.nameMap[k] === undefined);
+  if (unknown.length > 0 || keys.length !== Object.keys(dict).length) {
+    throw new DatasetEncodeError(ts, `unknown attribute keyword(s): ${unknown.join(', ')}`);
+  }
+}
+
+/**
+ * Re-encode a dataset from one uncompressed transfer syntax to another (e.g. a C-FIND identifier
+ * received in explicit VR big endian, answered in implicit VR little endian). Values, not bytes,
+ * are kept: see the character-set note above.
+ */
+export function transcodeDataset(bytes: Uint8Array, fromTransferSyntaxUid: string, toTransferSyntaxUid: string): Uint8Array {
+  if (fromTransferSyntaxUid === toTransferSyntaxUid) return bytes;
+  for (const uid of [fromTransferSyntaxUid, toTransferSyntaxUid]) {
+    if (transferSyntaxProperties(uid).encapsulated) {
+      throw new UnsupportedTransferSyntaxError(uid, `cannot transcode to or from the encapsulated transfer syntax ${uid}`);
+    }
+  }
+  return encodeDatasetDict(decodeDatasetDict(bytes, fromTransferSyntaxUid), toTransferSyntaxUid);
+}
