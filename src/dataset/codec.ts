@@ -1,5 +1,5 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { TransferSyntax, transferSyntaxProperties } from '../dictionary/uids.js';
+import { TransferSyntax, isKnownTransferSyntax, transferSyntaxProperties } from '../dictionary/uids.js';
 import { dcmjs } from './dcmjs.js';
 import type { DcmjsDict } from './dcmjs.js';
 import { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
@@ -40,6 +40,9 @@ function syntaxOf(uid: string): Syntax {
     case TransferSyntax.DeflatedExplicitVrLittleEndian:
       return { inner: TransferSyntax.ExplicitVrLittleEndian, littleEndian: true, deflated: true };
     default:
+      if (!isKnownTransferSyntax(uid)) {
+        throw new UnsupportedTransferSyntaxError(uid, `${uid} is not a transfer syntax this implementation knows`);
+      }
       // Encapsulated syntaxes only differ in Pixel Data, which these helpers never carry; the rest
       // of such a dataset is explicit VR little endian (PS3.5 A.4) and can be read as that.
       if (!p.deflated && p.littleEndian && !p.implicitVr) {
@@ -54,7 +57,59 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
     return bytes.buffer;
   }
-  return bytes.slice().buffer as ArrayBuffer;
+  // Uint8Array.prototype.slice copies; Buffer#slice would return a view of the shared pool.
+  return Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
+}
+
+/** Word size of the binary VRs whose values change byte order with the transfer syntax (PS3.5 7.3). */
+const WORD_SIZE: Readonly<Record<string, number>> = { OW: 2, OL: 4, OF: 4, OD: 8, OV: 8 };
+
+function swapBuffer(value: unknown, size: number): unknown {
+  if (!(value instanceof ArrayBuffer)) return value;
+  const out = new Uint8Array(value.slice(0));
+  for (let i = 0; i + size <= out.length; i += size) out.subarray(i, i + size).reverse();
+  return out.buffer;
+}
+
+/**
+ * dcmjs reads and writes OW/OL/OF/OD/OV values as raw bytes whatever the byte order, so in
+ * Explicit VR Big Endian their words would come out unswapped (checked against dcmconv +tb).
+ * This returns a copy of `dict` with those values byte-swapped, recursing into sequences.
+ */
+function swapBinaryWords(dict: DcmjsDict): DcmjsDict {
+  const out: DcmjsDict = {};
+  for (const [tag, el] of Object.entries(dict)) {
+    const size = WORD_SIZE[el.vr];
+    if (size !== undefined && Array.isArray(el.Value)) {
+      // A fresh element, without dcmjs's `_rawValue`: dcmjs writes that instead of Value when it
+      // thinks they are equal, and two ArrayBuffers always compare equal in its deepEqual.
+      out[tag] = { vr: el.vr, Value: el.Value.map((v) => swapBuffer(v, size)) };
+    } else if (el.vr === 'SQ' && Array.isArray(el.Value)) {
+      out[tag] = { vr: el.vr, Value: el.Value.map((item) => swapBinaryWords(item as DcmjsDict)) };
+    } else {
+      out[tag] = el;
+    }
+  }
+  return out;
+}
+
+/** String VRs whose trailing spaces (or NUL, for UI) are padding, not content (PS3.5 Table 6.2-1). */
+const PADDED_TEXT_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'SH', 'ST', 'TM', 'UC', 'UI', 'UT']);
+
+/**
+ * dcmjs leaves the pad byte on some values (a 17-character DA range such as "20240101-20241231"
+ * comes back with its trailing space), which would break C-FIND range matching; strip it here.
+ */
+function trimPadding(dict: DcmjsDict): DcmjsDict {
+  for (const el of Object.values(dict)) {
+    if (!Array.isArray(el.Value)) continue;
+    if (PADDED_TEXT_VRS.has(el.vr)) {
+      el.Value = el.Value.map((v) => (typeof v === 'string' ? v.replace(/[ \0]+$/, '') : v));
+    } else if (el.vr === 'SQ') {
+      for (const item of el.Value) trimPadding(item as DcmjsDict);
+    }
+  }
+  return dict;
 }
 
 /** Decode dataset bytes (no Part 10 header) in `transferSyntaxUid` to dcmjs's denaturalized form. */
@@ -82,7 +137,8 @@ export function decodeDatasetDict(
     if (stream.offset !== raw.length) {
       throw new Error(`stopped at offset ${stream.offset} of ${raw.length}`);
     }
-    return dict;
+    trimPadding(dict);
+    return s.littleEndian ? dict : swapBinaryWords(dict);
   } catch (cause) {
     if (cause instanceof DatasetDecodeError) throw cause;
     throw new DatasetDecodeError(transferSyntaxUid, `dataset could not be decoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
@@ -95,7 +151,7 @@ export function encodeDatasetDict(dict: DcmjsDict, transferSyntaxUid: string): U
   let out: Uint8Array;
   try {
     const stream = new dcmjs.data.WriteBufferStream(4096, s.littleEndian);
-    dcmjs.data.DicomMessage.write(dict, stream, s.inner, { allowInvalidVRLength: false });
+    dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false });
     out = new Uint8Array(stream.getBuffer());
   } catch (cause) {
     throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be encoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
@@ -121,24 +177,30 @@ export function decodeDataset(
   }
 }
 
-/** Encode a naturalized dataset. Unknown keywords are an error (dcmjs would drop them silently). */
+/** Encode a naturalized dataset. Unknown keywords are an error (dcmjs would log and drop them). */
 export function encodeDataset(dataset: NaturalDataset, transferSyntaxUid: string): Uint8Array {
+  syntaxOf(transferSyntaxUid);
+  checkKeywords(dataset, transferSyntaxUid, '');
   let dict: DcmjsDict;
   try {
     dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
   } catch (cause) {
     throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be denaturalized: ${(cause as Error).message}`, { cause });
   }
-  checkAllKept(dataset, dict, transferSyntaxUid);
   return encodeDatasetDict(dict, transferSyntaxUid);
 }
 
-function checkAllKept(dataset: NaturalDataset, dict: DcmjsDict, ts: string): void {
-  const keys = Object.keys(dataset).filter((k) => k !== '_vrMap' && k !== '_meta');
-  // dcmjs drops a keyword it does not know without a word; refuse instead.
-  const unknown = keys.filter((k) => !/^[0-9A-Fa-f]{8}$/.test(k) && dcmjs.data.DicomMetaDictionary.nameMap[k] === undefined);
-  if (unknown.length > 0 || keys.length !== Object.keys(dict).length) {
-    throw new DatasetEncodeError(ts, `unknown attribute keyword(s): ${unknown.join(', ')}`);
+/** Every keyword must be in the dictionary (or be a tag in hex), in sequence items too. */
+function checkKeywords(dataset: NaturalDataset, ts: string, path: string): void {
+  for (const [key, value] of Object.entries(dataset)) {
+    if (key === '_vrMap' || key === '_meta' || /^[0-9A-Fa-f]{8}$/.test(key)) continue;
+    const entry = dcmjs.data.DicomMetaDictionary.nameMap[key] as { vr?: string } | undefined;
+    if (entry === undefined) throw new DatasetEncodeError(ts, `unknown attribute keyword ${path}${key}`);
+    if (entry.vr === 'SQ' && Array.isArray(value)) {
+      value.forEach((item, i) => {
+        if (item !== null && typeof item === 'object') checkKeywords(item as NaturalDataset, ts, `${path}${key}[${i}].`);
+      });
+    }
   }
 }
 
