@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { DimseAssembler } from '../../src/dimse/assembler.js';
 import { fragmentMessage } from '../../src/dimse/fragmenter.js';
 import { decodeCommand, encodeCommand } from '../../src/dimse/messages.js';
 import type { DimseCommand } from '../../src/dimse/messages.js';
 import { encodeCommandSet, decodeCommandSet } from '../../src/dimse/command-set.js';
-import type { PresentationDataValue } from '../../src/ul/pdu/types.js';
+import { associateAc, pDataTf, pdu, pdus, pdvsOf } from '../helpers/scripted-ul.js';
 
 /**
  * DCMTK's echoscu against a scripted acceptor: the upper-layer PDUs are written by hand here
@@ -24,92 +24,6 @@ function hasEchoscu(): boolean {
   } catch {
     return false;
   }
-}
-
-/** Reads whole PDUs (PS3.8 9.3: type, reserved, 4-byte big-endian length) from a socket. */
-async function* pdus(socket: Socket): AsyncGenerator<{ type: number; body: Buffer }> {
-  let buf = Buffer.alloc(0);
-  for await (const chunk of socket) {
-    buf = Buffer.concat([buf, chunk as Buffer]);
-    while (buf.length >= 6 && buf.length >= 6 + buf.readUInt32BE(2)) {
-      const len = buf.readUInt32BE(2);
-      yield { type: buf[0]!, body: buf.subarray(6, 6 + len) };
-      buf = buf.subarray(6 + len);
-    }
-  }
-}
-
-function item(type: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h[0] = type;
-  h.writeUInt16BE(body.length, 2);
-  return Buffer.concat([h, body]);
-}
-
-function pdu(type: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(6);
-  h[0] = type;
-  h.writeUInt32BE(body.length, 2);
-  return Buffer.concat([h, body]);
-}
-
-/** A-ASSOCIATE-AC accepting the first presentation context of `rq` with its first transfer syntax. */
-function associateAc(rq: Buffer, maxLength: number): { ac: Buffer; pcId: number; peerMax: number } {
-  let o = 68;
-  let pcId = 0;
-  let ts = '';
-  let peerMax = 0;
-  while (o < rq.length) {
-    const type = rq[o]!;
-    const len = rq.readUInt16BE(o + 2);
-    const body = rq.subarray(o + 4, o + 4 + len);
-    if (type === 0x20 && pcId === 0) {
-      pcId = body[0]!;
-      for (let s = 4; s < body.length; ) {
-        const sl = body.readUInt16BE(s + 2);
-        if (body[s] === 0x40 && ts === '') ts = body.subarray(s + 4, s + 4 + sl).toString('latin1');
-        s += 4 + sl;
-      }
-    }
-    if (type === 0x50) {
-      for (let s = 0; s < body.length; ) {
-        const sl = body.readUInt16BE(s + 2);
-        if (body[s] === 0x51) peerMax = body.readUInt32BE(s + 4);
-        s += 4 + sl;
-      }
-    }
-    o += 4 + len;
-  }
-  const fixed = Buffer.from(rq.subarray(0, 68));
-  const maxItem = Buffer.alloc(4);
-  maxItem.writeUInt32BE(maxLength);
-  const ac = Buffer.concat([
-    fixed,
-    item(0x10, Buffer.from('1.2.840.10008.3.1.1.1')),
-    item(0x21, Buffer.concat([Buffer.from([pcId, 0, 0, 0]), item(0x40, Buffer.from(ts, 'latin1'))])),
-    item(0x50, Buffer.concat([item(0x51, maxItem), item(0x52, Buffer.from('1.2.3.4'))])),
-  ]);
-  return { ac: pdu(0x02, ac), pcId, peerMax };
-}
-
-/** PDVs of a P-DATA-TF body (PS3.8 9.3.5.1). */
-function pdvsOf(body: Buffer): PresentationDataValue[] {
-  const out: PresentationDataValue[] = [];
-  for (let o = 0; o < body.length; ) {
-    const len = body.readUInt32BE(o);
-    const mch = body[o + 5]!;
-    out.push({ presentationContextId: body[o + 4]!, isCommand: (mch & 1) !== 0, isLast: (mch & 2) !== 0, data: body.subarray(o + 6, o + 4 + len) });
-    o += 4 + len;
-  }
-  return out;
-}
-
-function pDataTf(p: PresentationDataValue): Buffer {
-  const h = Buffer.alloc(6);
-  h.writeUInt32BE(p.data.length + 2, 0);
-  h[4] = p.presentationContextId;
-  h[5] = (p.isCommand ? 1 : 0) | (p.isLast ? 2 : 0);
-  return pdu(0x04, Buffer.concat([h, p.data]));
 }
 
 test('echoscu: its C-ECHO-RQ round-trips byte for byte, and it accepts our fragmented C-ECHO-RSP', async (t) => {
