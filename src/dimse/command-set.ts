@@ -75,7 +75,8 @@ function encodeString(keyword: string, vr: Vr, value: unknown): Uint8Array {
   if (vr === 'LO' && value.length > 64) throw new CommandSetEncodeError(keyword, 'longer than 64 characters');
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c > 0x7e || c === 0x5c || (c < 0x20 && vr !== 'LO')) {
+    // Default repertoire only; LO may carry ESC (for ISO 2022 escapes), never other controls.
+    if (c > 0x7e || c === 0x5c || (c < 0x20 && !(vr === 'LO' && c === 0x1b))) {
       throw new CommandSetEncodeError(keyword, `character 0x${c.toString(16)} not allowed in ${vr}`);
     }
   }
