@@ -55,8 +55,16 @@ async function connectWhenListening(port: number, child: ChildProcess): Promise<
   }
 }
 
-test('storescp stores our fragmented C-STORE bit for bit and answers Success', async (t) => {
-  if (!hasStorescp()) return t.skip('DCMTK storescp not installed');
+interface Outcome {
+  responses: DimseCommand[];
+  largestPduLength: number;
+  aborted: boolean;
+  files: Buffer[];
+  dataset: Uint8Array;
+}
+
+/** One association to a fresh storescp (max PDU 4096): C-STORE with fragments sized for `announcedMax + extra`. */
+async function storeOnce(extra: number): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'dimse-store-'));
   const port = await freePort();
   const child = spawn('storescp', ['+B', '-pdu', '4096', '-od', dir, '-aet', 'STORESCP', String(port)], { stdio: 'ignore' });
@@ -95,6 +103,7 @@ test('storescp stores our fragmented C-STORE bit for bit and answers Success', a
       TransferSyntax.ExplicitVrLittleEndian,
     );
     const responses: DimseCommand[] = [];
+    let aborted = false;
     const asm = new DimseAssembler({ onCommand() {}, onMessage: (c) => void responses.push(c) });
     let peerMax = 0;
     let largestPduLength = 0;
@@ -111,7 +120,7 @@ test('storescp stores our fragmented C-STORE bit for bit and answers Success', a
           affectedSopInstanceUid: sopInstanceUid,
           priority: 0,
         });
-        for (const p of fragmentMessage(command, dataset, { presentationContextId: 1, maxPduLength: peerMax })) {
+        for (const p of fragmentMessage(command, dataset, { presentationContextId: 1, maxPduLength: peerMax + extra })) {
           const bytes = pDataTf(p);
           largestPduLength = Math.max(largestPduLength, bytes.readUInt32BE(2));
           socket.write(bytes);
@@ -122,25 +131,44 @@ test('storescp stores our fragmented C-STORE bit for bit and answers Success', a
       } else if (type === 0x06) {
         socket.end();
         break;
+      } else if (type === 0x07) {
+        aborted = true;
+        break;
       } else {
         assert.fail(`unexpected PDU type ${type}`);
       }
     }
-    assert.equal(largestPduLength, 4096, 'PDU length field equals the announced maximum');
-    assert.equal(maxFragmentLength(4096), 4090);
-    assert.equal(responses.length, 1);
-    const rsp = responses[0]!;
-    assert.equal(rsp.type, 'C-STORE-RSP');
-    assert.equal(rsp.type === 'C-STORE-RSP' && rsp.status, 0);
-    assert.equal(rsp.type === 'C-STORE-RSP' && rsp.affectedSopInstanceUid, sopInstanceUid);
-    const files = readdirSync(dir);
-    assert.equal(files.length, 1);
-    const file = readFileSync(join(dir, files[0]!));
-    const body = file.subarray(132 + 12 + file.readUInt32LE(140));
-    assert.deepEqual(Buffer.from(body), Buffer.from(dataset), 'storescp kept our dataset bytes');
+    socket.destroy();
+    const files = readdirSync(dir).map((f) => readFileSync(join(dir, f)));
+    return { responses, largestPduLength, aborted, files, dataset };
   } finally {
     child.kill();
     await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('storescp stores our C-STORE fragmented to exactly its maximum, bit for bit, and answers Success', async (t) => {
+  if (!hasStorescp()) return t.skip('DCMTK storescp not installed');
+  const { responses, largestPduLength, aborted, files, dataset } = await storeOnce(0);
+  assert.ok(!aborted);
+  assert.equal(largestPduLength, 4096, 'PDU length field equals the announced maximum');
+  assert.equal(maxFragmentLength(4096), 4090);
+  assert.equal(responses.length, 1);
+  const rsp = responses[0]!;
+  assert.equal(rsp.type, 'C-STORE-RSP');
+  assert.equal(rsp.type === 'C-STORE-RSP' && rsp.status, 0);
+  assert.equal(rsp.type === 'C-STORE-RSP' && rsp.affectedSopInstanceUid, '1.2.826.0.1.3680043.2.1125.99.1');
+  assert.equal(files.length, 1);
+  const file = files[0]!;
+  const body = file.subarray(132 + 12 + file.readUInt32LE(140));
+  assert.deepEqual(Buffer.from(body), Buffer.from(dataset), 'storescp kept our dataset bytes');
+});
+
+test('one byte over the announced maximum and storescp aborts: the size rule is tight', async (t) => {
+  if (!hasStorescp()) return t.skip('DCMTK storescp not installed');
+  const { aborted, largestPduLength, files } = await storeOnce(1);
+  assert.equal(largestPduLength, 4097);
+  assert.ok(aborted, 'A-ABORT received');
+  assert.equal(files.length, 0);
 });
