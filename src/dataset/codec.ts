@@ -13,8 +13,9 @@ import { checkDatasetFraming } from './framing.js';
  * done here with node:zlib, so the inflated size can be bounded.
  *
  * Character sets: dcmjs decodes text with the dataset's Specific Character Set and presents
- * it as Unicode, rewriting (0008,0005) to ISO_IR 192; re-encoding writes UTF-8. Semantics are
- * kept, bytes of non-UTF-8 text are not: bit-preserving storage must not go through here.
+ * it as Unicode, rewriting (0008,0005) to ISO_IR 192; encoding always writes UTF-8, so
+ * encodeDataset declares ISO_IR 192 whenever a value is not ASCII. Semantics are kept, bytes of
+ * non-UTF-8 text are not: bit-preserving storage must not go through here.
  */
 
 /** A naturalized dataset (dcmjs): keyword → value, sequences as arrays of datasets. */
@@ -183,11 +184,30 @@ export function encodeDataset(dataset: NaturalDataset, transferSyntaxUid: string
   checkKeywords(dataset, transferSyntaxUid, '');
   let dict: DcmjsDict;
   try {
-    dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
+    dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(declareUtf8IfNeeded(dataset));
   } catch (cause) {
     throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be denaturalized: ${(cause as Error).message}`, { cause });
   }
   return encodeDatasetDict(dict, transferSyntaxUid);
+}
+
+function hasNonAscii(value: unknown): boolean {
+  if (typeof value === 'string') return /[^\x00-\x7f]/.test(value);
+  if (Array.isArray(value)) return value.some(hasNonAscii);
+  if (value !== null && typeof value === 'object' && !(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value)) {
+    return Object.entries(value).some(([k, v]) => k !== '_vrMap' && hasNonAscii(v));
+  }
+  return false;
+}
+
+/**
+ * dcmjs writes every text value as UTF-8 whatever Specific Character Set (0008,0005) says. So
+ * when any text is outside ASCII the dataset must say ISO_IR 192 (PS3.5 6.1.2.3, Table 6.1-2),
+ * otherwise a peer would read UTF-8 bytes as Latin-1 or ASCII. Pure-ASCII datasets are unchanged.
+ */
+function declareUtf8IfNeeded(dataset: NaturalDataset): NaturalDataset {
+  if (dataset['SpecificCharacterSet'] === 'ISO_IR 192' || !hasNonAscii(dataset)) return dataset;
+  return { ...dataset, SpecificCharacterSet: 'ISO_IR 192' };
 }
 
 /** Every keyword must be in the dictionary (or be a tag in hex), in sequence items too. */

@@ -172,3 +172,23 @@ test('unknown keywords inside sequence items are refused too, with their path', 
     (e: unknown) => e instanceof DatasetEncodeError && /ReferencedSeriesSequence\[0\]\.Bogus/.test(e.message),
   );
 });
+
+test('character sets: Latin-1 from a peer decodes to Unicode; non-ASCII text is sent declared as ISO_IR 192', () => {
+  // (0008,0005) CS "ISO_IR 100", (0010,0010) PN "Müller" in ISO 8859-1, as DCMTK would send it.
+  const latin1 = Buffer.concat([
+    Buffer.from('08000500' + '4353' + '0a00', 'hex'),
+    Buffer.from('ISO_IR 100', 'latin1'),
+    Buffer.from('10001000' + '504e' + '0600', 'hex'),
+    Buffer.from('M\u00fcller', 'latin1'),
+  ]);
+  const d = decodeDataset(latin1, ELE);
+  assert.deepEqual(d['PatientName'], [{ Alphabetic: 'M\u00fcller' }]);
+  for (const input of [{ PatientName: 'M\u00fcller' }, { SpecificCharacterSet: 'ISO_IR 100', PatientName: 'M\u00fcller' }]) {
+    const bytes = Buffer.from(encodeDataset(input, ELE));
+    assert.ok(bytes.includes(Buffer.from('ISO_IR 192')), 'declared UTF-8');
+    assert.ok(bytes.includes(Buffer.from('M\u00fcller', 'utf8')));
+    assert.deepEqual(decodeDataset(bytes, ELE)['PatientName'], [{ Alphabetic: 'M\u00fcller' }]);
+  }
+  // Pure ASCII: no character set added.
+  assert.ok(!Buffer.from(encodeDataset({ PatientName: 'Doe' }, ELE)).includes(Buffer.from('ISO_IR')));
+});
