@@ -89,7 +89,16 @@ export class DimseAssembler {
   push(pdvs: readonly PresentationDataValue[] | PresentationDataValue): Promise<void> {
     const list = Array.isArray(pdvs) ? (pdvs as readonly PresentationDataValue[]) : [pdvs as PresentationDataValue];
     const run = this.#tail.then(async () => {
-      for (const pdv of list) await this.#one(pdv);
+      try {
+        for (const pdv of list) await this.#one(pdv);
+      } catch (error) {
+        // Whatever failed (the peer, a handler, a sink), the message stream is now unusable.
+        if (this.#state.kind !== 'failed') {
+          if (this.#state.kind === 'dataset') this.#state.sink?.abort?.(error as Error);
+          this.#state = { kind: 'failed', error: error as Error };
+        }
+        throw error;
+      }
     });
     // Keep the chain alive after a failure so later pushes report the same error in order.
     this.#tail = run.catch(() => undefined);

@@ -1,5 +1,8 @@
 import { InvalidOptionError } from '../errors.js';
 import type { PresentationDataValue } from '../ul/pdu/types.js';
+import { InvalidCommandError } from './errors.js';
+import { commandHasDataset, encodeCommand } from './messages.js';
+import type { DimseCommand } from './messages.js';
 
 /**
  * Splits one DIMSE message into presentation-data-value items (PS3.8 Annex E, PS3.7 Section 6.3.1):
@@ -133,4 +136,24 @@ export async function* fragmentMessageAsync(
     yield* d.push(chunk);
   }
   yield d.finish();
+}
+
+/**
+ * Encode `command` and fragment it with its dataset, checking that a dataset is given exactly when
+ * the command announces one (CommandDataSetType, PS3.7 E.1-1) — the usual entry point for services.
+ */
+export function fragmentCommand(
+  command: DimseCommand,
+  dataset: AsyncDatasetSource | undefined,
+  options: FragmentOptions,
+): AsyncGenerator<PresentationDataValue, void, undefined> {
+  const announces = commandHasDataset(command);
+  if (announces !== (dataset !== undefined)) {
+    throw new InvalidCommandError(
+      command.type,
+      'CommandDataSetType',
+      announces ? 'the command announces a dataset but none was given' : 'a dataset was given but the command announces none',
+    );
+  }
+  return fragmentMessageAsync(encodeCommand(command), dataset, options);
 }

@@ -245,3 +245,16 @@ test('property: fragment → assemble is the identity for every command, dataset
     { numRuns: 200 },
   );
 });
+
+test('a throwing handler leaves the assembler failed, not half-way', async () => {
+  const boom = new Error('handler bug');
+  const asm = new DimseAssembler({
+    onCommand() {
+      throw boom;
+    },
+    onMessage() {},
+  });
+  await assert.rejects(asm.push(pdvs(ECHO, undefined, 0)), (e) => e === boom);
+  await assert.rejects(asm.push(pdvs(ECHO, undefined, 0)), (e) => e === boom);
+  assert.ok(!asm.idle);
+});

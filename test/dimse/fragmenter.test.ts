@@ -80,3 +80,21 @@ test('presentation context id must be odd 1–255', () => {
     assert.throws(() => [...fragmentMessage(bytes(1), undefined, { presentationContextId: id, maxPduLength: 0 })], InvalidOptionError);
   }
 });
+
+test('fragmentCommand encodes the command and insists the dataset matches CommandDataSetType', async () => {
+  const { fragmentCommand } = await import('../../src/dimse/fragmenter.js');
+  const { decodeCommand } = await import('../../src/dimse/messages.js');
+  const { InvalidCommandError } = await import('../../src/dimse/errors.js');
+  const opts = { presentationContextId: 1, maxPduLength: 0 };
+  const out: PresentationDataValue[] = [];
+  for await (const p of fragmentCommand({ type: 'C-FIND-RQ', messageId: 3, affectedSopClassUid: '1.2.840.10008.5.1.4.1.2.2.1', priority: 0 }, bytes(12), opts)) {
+    out.push(p);
+  }
+  assert.deepEqual(shape(out).slice(1), ['D12!']);
+  assert.equal(decodeCommand(out[0]!.data).type, 'C-FIND-RQ');
+  assert.throws(() => fragmentCommand({ type: 'C-ECHO-RQ', messageId: 1, affectedSopClassUid: '1.2' }, bytes(1), opts), InvalidCommandError);
+  assert.throws(
+    () => fragmentCommand({ type: 'C-STORE-RQ', messageId: 1, affectedSopClassUid: '1.2', affectedSopInstanceUid: '1.3', priority: 0 }, undefined, opts),
+    InvalidCommandError,
+  );
+});
