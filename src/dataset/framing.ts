@@ -21,6 +21,14 @@ export const MAX_SEQUENCE_DEPTH = 64;
 
 export class FramingError extends Error {}
 
+/** The item structure of one dataset level: for each sequence tag, its items in order. */
+export type SequenceLevel = Map<number, SequenceItem[]>;
+export interface SequenceItem {
+  /** The item holds no element (PS3.4 uses such items, e.g. universal sequence matching in C-FIND). */
+  readonly empty: boolean;
+  readonly children: SequenceLevel;
+}
+
 interface Ctx {
   readonly view: DataView;
   readonly le: boolean;
@@ -39,7 +47,15 @@ function readTag(c: Ctx, o: number): number {
  * Walk elements from `o` to `end`. With `inItem` an undefined-length item ends at an item
  * delimiter, whose end offset is returned. Returns the offset after the last element.
  */
-function walkElements(c: Ctx, o: number, end: number, implicit: boolean, depth: number, inUndefinedItem: boolean): number {
+function walkElements(
+  c: Ctx,
+  o: number,
+  end: number,
+  implicit: boolean,
+  depth: number,
+  inUndefinedItem: boolean,
+  level: SequenceLevel,
+): number {
   if (depth > MAX_SEQUENCE_DEPTH) throw new FramingError(`sequences nested deeper than ${MAX_SEQUENCE_DEPTH}`);
   while (o < end) {
     if (end - o < 8) throw new FramingError(`element header truncated at offset ${o}`);
@@ -73,7 +89,7 @@ function walkElements(c: Ctx, o: number, end: number, implicit: boolean, depth: 
         o = walkFragments(c, o, end);
       } else if (vr === undefined || vr === 'SQ' || vr === 'UN') {
         // Implicit VR or UN with undefined length: a sequence, its items in implicit VR (PS3.5 6.2.2).
-        o = walkSequence(c, o, end, implicit || vr === 'UN', depth + 1);
+        o = walkSequence(c, o, end, implicit || vr === 'UN', depth + 1, itemsOf(level, tag));
       } else {
         throw new FramingError(`${tagName(tag)} ${vr} cannot have an undefined length`);
       }
@@ -82,34 +98,46 @@ function walkElements(c: Ctx, o: number, end: number, implicit: boolean, depth: 
     if (length > end - o) {
       throw new FramingError(`${tagName(tag)} value length ${length} at offset ${o - header} runs past the end (${end - o} bytes left)`);
     }
-    if (vr === 'SQ') walkDefinedSequence(c, o, o + length, implicit, depth + 1);
+    if (vr === 'SQ') walkDefinedSequence(c, o, o + length, implicit, depth + 1, itemsOf(level, tag));
     o += length;
   }
   if (inUndefinedItem) throw new FramingError('undefined-length item has no item delimiter');
   return o;
 }
 
-function walkItemAt(c: Ctx, o: number, end: number, implicit: boolean, depth: number): number {
+function itemsOf(level: SequenceLevel, tag: number): SequenceItem[] {
+  const items: SequenceItem[] = [];
+  level.set(tag, items);
+  return items;
+}
+
+function walkItemAt(c: Ctx, o: number, end: number, implicit: boolean, depth: number, items: SequenceItem[]): number {
   if (end - o < 8) throw new FramingError(`item header truncated at offset ${o}`);
   const tag = readTag(c, o);
   if (tag !== ITEM) throw new FramingError(`expected an item (FFFE,E000) at offset ${o}, found ${tagName(tag)}`);
   const length = c.view.getUint32(o + 4, c.le);
   o += 8;
-  if (length === UNDEFINED) return walkElements(c, o, end, implicit, depth, true);
+  const children: SequenceLevel = new Map();
+  if (length === UNDEFINED) {
+    const after = walkElements(c, o, end, implicit, depth, true, children);
+    items.push({ empty: after === o + 8, children });
+    return after;
+  }
   if (length > end - o) throw new FramingError(`item length ${length} at offset ${o - 8} runs past its container`);
-  walkElements(c, o, o + length, implicit, depth, false);
+  walkElements(c, o, o + length, implicit, depth, false, children);
+  items.push({ empty: length === 0, children });
   return o + length;
 }
 
-function walkDefinedSequence(c: Ctx, o: number, end: number, implicit: boolean, depth: number): void {
-  while (o < end) o = walkItemAt(c, o, end, implicit, depth);
+function walkDefinedSequence(c: Ctx, o: number, end: number, implicit: boolean, depth: number, items: SequenceItem[]): void {
+  while (o < end) o = walkItemAt(c, o, end, implicit, depth, items);
 }
 
-function walkSequence(c: Ctx, o: number, end: number, implicit: boolean, depth: number): number {
+function walkSequence(c: Ctx, o: number, end: number, implicit: boolean, depth: number, items: SequenceItem[]): number {
   for (;;) {
     if (end - o < 8) throw new FramingError('undefined-length sequence has no sequence delimiter');
     if (readTag(c, o) === SEQUENCE_DELIMITER) return o + 8;
-    o = walkItemAt(c, o, end, implicit, depth);
+    o = walkItemAt(c, o, end, implicit, depth, items);
   }
 }
 
@@ -125,8 +153,13 @@ function walkFragments(c: Ctx, o: number, end: number): number {
   }
 }
 
-/** Throws {@link FramingError} unless `bytes` is a well-framed dataset in the given encoding. */
-export function checkDatasetFraming(bytes: Uint8Array, implicitVr: boolean, littleEndian: boolean): void {
+/**
+ * Throws {@link FramingError} unless `bytes` is a well-framed dataset in the given encoding;
+ * returns the item structure of its sequences.
+ */
+export function checkDatasetFraming(bytes: Uint8Array, implicitVr: boolean, littleEndian: boolean): SequenceLevel {
   const c: Ctx = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), le: littleEndian };
-  walkElements(c, 0, bytes.length, implicitVr, 0, false);
+  const level: SequenceLevel = new Map();
+  walkElements(c, 0, bytes.length, implicitVr, 0, false, level);
+  return level;
 }
