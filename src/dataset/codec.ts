@@ -3,7 +3,7 @@ import { TransferSyntax, isKnownTransferSyntax, transferSyntaxProperties } from 
 import { dcmjs } from './dcmjs.js';
 import type { DcmjsDict } from './dcmjs.js';
 import { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
-import { checkDatasetFraming } from './framing.js';
+import { checkDatasetFraming, defineSequenceLengths } from './framing.js';
 import type { SequenceLevel } from './framing.js';
 
 /**
@@ -138,6 +138,13 @@ function restoreEmptyItems(dict: DcmjsDict, level: SequenceLevel): void {
   }
 }
 
+/** Implicit VR: the dictionary says which tags are sequences. */
+function isSequenceTag(tag: number): boolean {
+  const h = tag.toString(16).padStart(8, '0').toUpperCase();
+  const entry = dcmjs.data.DicomMetaDictionary.dictionary[`(${h.slice(0, 4)},${h.slice(4)})`];
+  return entry?.vr === 'SQ';
+}
+
 /** Decode dataset bytes (no Part 10 header) in `transferSyntaxUid` to dcmjs's denaturalized form. */
 export function decodeDatasetDict(
   bytes: Uint8Array,
@@ -156,7 +163,9 @@ export function decodeDatasetDict(
   }
   if (raw.length === 0) return {};
   try {
-    const structure = checkDatasetFraming(raw, s.inner === TransferSyntax.ImplicitVrLittleEndian, s.littleEndian);
+    const implicit = s.inner === TransferSyntax.ImplicitVrLittleEndian;
+    const structure = checkDatasetFraming(raw, implicit, s.littleEndian, isSequenceTag);
+    raw = defineSequenceLengths(raw, implicit, s.littleEndian, isSequenceTag);
     const stream = new dcmjs.data.ReadBufferStream(toArrayBuffer(raw), s.littleEndian, { noCopy: false });
     const dict = dcmjs.data.DicomMessage._read(stream, s.inner, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false });
     // The framing was checked, so dcmjs must consume exactly the whole buffer.

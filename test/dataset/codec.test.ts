@@ -176,6 +176,25 @@ test('empty sequence items survive decoding (dcmjs alone drops them)', () => {
   assert.deepEqual(strip(decodeDataset(defined, ELE)), { ReferencedSeriesSequence: [{}] });
 });
 
+test('a binary value holding the item-delimiter bytes does not end its item early', () => {
+  // dcmjs alone scans undefined-length items for FFFE,E00D and would cut this OB value short.
+  const evil = new Uint8Array([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0, 1, 2, 3, 4]);
+  const d = { IconImageSequence: [{ Rows: 2, PixelData: [evil.buffer], _vrMap: { PixelData: 'OB' } }], PatientID: 'X' };
+  for (const ts of [ELE, EBE, DEFL]) {
+    const back = decodeDataset(encodeDataset(d, ts), ts) as { IconImageSequence: { PixelData: ArrayBuffer[] }[] };
+    assert.deepEqual([...new Uint8Array(back.IconImageSequence[0]!.PixelData[0]!)], [...evil], ts);
+  }
+});
+
+test('implicit VR: defined-length sequences (found through the dictionary) keep empty items', () => {
+  // (0008,1115) length 26: an empty item, then an item with (0020,0011) IS "7 " — as DCMTK writes it.
+  const bytes = Buffer.from(
+    '08001511' + '1a000000' + 'feff00e0' + '00000000' + 'feff00e0' + '0a000000' + '20001100' + '02000000' + '3720',
+    'hex',
+  );
+  assert.deepEqual(strip(decodeDataset(bytes, ILE)), { ReferencedSeriesSequence: [{}, { SeriesNumber: 7 }] });
+});
+
 test('unknown keywords inside sequence items are refused too, with their path', () => {
   assert.throws(
     () => encodeDataset({ ReferencedSeriesSequence: [{ SeriesInstanceUID: '1.2', Bogus: 1 }] }, ILE),
