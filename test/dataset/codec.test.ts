@@ -248,3 +248,23 @@ test('property: random identifiers round-trip in every uncompressed transfer syn
     { numRuns: 300 },
   );
 });
+
+test('property: mutated datasets decode or fail with DatasetDecodeError, never anything else', () => {
+  const samples = [ILE, ELE, EBE].map((ts) => ({ ts, bytes: Buffer.from(encodeDataset(identifier, ts)) }));
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...samples),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      ({ ts, bytes }, edits) => {
+        const b = Buffer.from(bytes);
+        for (const [i, v] of edits) b[i % b.length] = v;
+        try {
+          decodeDataset(b, ts);
+        } catch (e) {
+          assert.ok(e instanceof DatasetDecodeError, String(e));
+        }
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
