@@ -1,0 +1,147 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { IndexDb } from '../../src/store/index-db.js';
+import { findMatches, instancesFor, type InformationModel, type NaturalizedDataset, type FindOptions } from '../../src/store/query.js';
+import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
+import { tempDir } from '../helpers/dicom-data.js';
+import { storeKnownDataset, knownInstances, knownDataset } from '../helpers/query-dataset.js';
+import type { FileStore } from '../../src/store/file-store.js';
+
+let index: IndexDb;
+let store: FileStore;
+let cleanup: () => Promise<void>;
+
+before(async () => {
+  const t = await tempDir('query');
+  cleanup = t.remove;
+  index = new IndexDb(join(t.dir, 'index.sqlite'));
+  store = await storeKnownDataset(join(t.dir, 'files'), index);
+});
+after(async () => {
+  index.close();
+  await cleanup();
+});
+
+async function find(model: InformationModel, identifier: NaturalizedDataset, options?: FindOptions) {
+  const out: Record<string, unknown>[] = [];
+  for await (const m of findMatches(index, model, identifier, options)) out.push(m as Record<string, unknown>);
+  return out;
+}
+async function keys(model: InformationModel, identifier: NaturalizedDataset, key: string, options?: FindOptions) {
+  return (await find(model, { ...identifier, [key]: identifier[key] ?? '' }, options)).map((m) => m[key]).sort();
+}
+
+test('PATIENT level: single value, wildcard, universal, PN case rules, GLOB escaping', async () => {
+  const P = { QueryRetrieveLevel: 'PATIENT' };
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientID: '' }, 'PatientID'), ['PID001', 'PID002', 'PID[3]']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientName: 'DOE*', PatientID: '' }, 'PatientID'), ['PID001', 'PID002']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientName: [{ Alphabetic: 'DOE^JOHN' }], PatientID: '' }, 'PatientID'), ['PID001']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientName: 'doe*', PatientID: '' }, 'PatientID'), []);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientName: 'doe*', PatientID: '' }, 'PatientID', { caseInsensitivePersonName: true }), ['PID001', 'PID002']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientName: 'SMITH^BOB', PatientID: '' }, 'PatientID', { caseInsensitivePersonName: true }), ['PID[3]']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientID: '?ID00?' }, 'PatientID'), ['PID001', 'PID002']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientID: 'PID[*' }, 'PatientID'), ['PID[3]']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientID: 'PID[3]' }, 'PatientID'), ['PID[3]']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientID: 'PID00' }, 'PatientID'), []);
+  const [john] = await find('PATIENT_ROOT', { ...P, PatientID: 'PID001', PatientName: '', PatientBirthDate: '', NumberOfPatientRelatedStudies: '', NumberOfPatientRelatedInstances: '', OtherPatientIDs: '' });
+  // Exactly the requested keys plus QueryRetrieveLevel; an unsupported key comes back empty.
+  assert.deepEqual(john, {
+    QueryRetrieveLevel: 'PATIENT',
+    PatientID: 'PID001',
+    PatientName: [{ Alphabetic: 'DOE^JOHN' }],
+    PatientBirthDate: '19700101',
+    NumberOfPatientRelatedStudies: 2,
+    NumberOfPatientRelatedInstances: 4,
+    OtherPatientIDs: '',
+  });
+  assert.deepEqual(await keys('PATIENT_ROOT', { ...P, PatientBirthDate: '19800101-', PatientID: '' }, 'PatientID'), ['PID002']);
+});
+
+test('STUDY level (Study Root): date and time ranges, list of UIDs, ModalitiesInStudy, derived counts', async () => {
+  const S = { QueryRetrieveLevel: 'STUDY' };
+  const uids = (id: NaturalizedDataset) => keys('STUDY_ROOT', { ...S, ...id }, 'StudyInstanceUID');
+  assert.deepEqual(await uids({ StudyDate: '20200101-20211231' }), ['1.2.826.0.2.1', '1.2.826.0.2.2']);
+  assert.deepEqual(await uids({ StudyDate: '-20191231' }), ['1.2.826.0.2.3']);
+  assert.deepEqual(await uids({ StudyDate: '20210101-' }), ['1.2.826.0.2.2']);
+  assert.deepEqual(await uids({ StudyDate: '20190310' }), ['1.2.826.0.2.3']);
+  assert.deepEqual(await uids({ StudyDate: '' }), ['1.2.826.0.2.1', '1.2.826.0.2.2', '1.2.826.0.2.3', '1.2.826.0.2.4']);
+  assert.deepEqual(await uids({ StudyTime: '0800-1100' }), ['1.2.826.0.2.1', '1.2.826.0.2.2']);
+  assert.deepEqual(await uids({ StudyTime: '2359-' }), ['1.2.826.0.2.3']);
+  assert.deepEqual(await uids({ StudyTime: '-0830' }), ['1.2.826.0.2.2']);
+  assert.deepEqual(await uids({ StudyTime: '1015' }), ['1.2.826.0.2.1']);
+  assert.deepEqual(await uids({ StudyInstanceUID: '1.2.826.0.2.1\\1.2.826.0.2.3' }), ['1.2.826.0.2.1', '1.2.826.0.2.3']);
+  assert.deepEqual(await uids({ StudyInstanceUID: ['1.2.826.0.2.4', '9.9'] }), ['1.2.826.0.2.4']);
+  assert.deepEqual(await uids({ ModalitiesInStudy: 'MR' }), ['1.2.826.0.2.1', '1.2.826.0.2.3']);
+  assert.deepEqual(await uids({ ModalitiesInStudy: ['OT', 'CT'] }), ['1.2.826.0.2.1', '1.2.826.0.2.2', '1.2.826.0.2.4']);
+  assert.deepEqual(await uids({ AccessionNumber: 'ACC?' }), ['1.2.826.0.2.1', '1.2.826.0.2.2', '1.2.826.0.2.3']);
+  assert.deepEqual(await uids({ ReferringPhysicianName: 'SMITH*' }), ['1.2.826.0.2.1']);
+  assert.deepEqual(await uids({ PatientName: 'DOE^JANE' }), ['1.2.826.0.2.3']);
+  assert.deepEqual(await uids({ StudyDescription: 'CT*', StudyDate: '-20201231' }), ['1.2.826.0.2.1']);
+  const [st1] = await find('STUDY_ROOT', { ...S, StudyInstanceUID: '1.2.826.0.2.1', ModalitiesInStudy: '', NumberOfStudyRelatedSeries: '', NumberOfStudyRelatedInstances: '', StudyTime: '', SpecificCharacterSet: '' });
+  assert.deepEqual(st1, {
+    QueryRetrieveLevel: 'STUDY',
+    SpecificCharacterSet: '',
+    StudyInstanceUID: '1.2.826.0.2.1',
+    ModalitiesInStudy: ['CT', 'MR'],
+    NumberOfStudyRelatedSeries: 2,
+    NumberOfStudyRelatedInstances: 3,
+    StudyTime: '101500',
+  });
+});
+
+test('STUDY level (Patient Root) needs the PatientID unique key', async () => {
+  await assert.rejects(find('PATIENT_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '' }), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.invalidQuery && e.status === 0xa900);
+  await assert.rejects(find('PATIENT_ROOT', { QueryRetrieveLevel: 'STUDY', PatientID: 'PID*', StudyInstanceUID: '' }), StoreError);
+  assert.deepEqual(await keys('PATIENT_ROOT', { QueryRetrieveLevel: 'STUDY', PatientID: 'PID001' }, 'StudyInstanceUID'), ['1.2.826.0.2.1', '1.2.826.0.2.2']);
+  await assert.rejects(find('STUDY_ROOT', { QueryRetrieveLevel: 'PATIENT', PatientID: '' }), /Study Root has no PATIENT level/);
+  await assert.rejects(find('STUDY_ROOT', { PatientID: '' }), /QueryRetrieveLevel/);
+});
+
+test('SERIES and IMAGE levels, with their unique keys above', async () => {
+  await assert.rejects(find('STUDY_ROOT', { QueryRetrieveLevel: 'SERIES', Modality: 'CT' }), /StudyInstanceUID/);
+  const se = await find('STUDY_ROOT', { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: '1.2.826.0.2.1', SeriesInstanceUID: '', Modality: '', SeriesNumber: '', NumberOfSeriesRelatedInstances: '' });
+  assert.deepEqual(se, [
+    { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: '1.2.826.0.2.1', SeriesInstanceUID: '1.2.826.0.2.1.1', Modality: 'CT', SeriesNumber: 1, NumberOfSeriesRelatedInstances: 2 },
+    { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: '1.2.826.0.2.1', SeriesInstanceUID: '1.2.826.0.2.1.2', Modality: 'MR', SeriesNumber: 2, NumberOfSeriesRelatedInstances: 1 },
+  ]);
+  assert.deepEqual(await keys('STUDY_ROOT', { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: '1.2.826.0.2.1', Modality: 'MR' }, 'SeriesInstanceUID'), ['1.2.826.0.2.1.2']);
+  assert.deepEqual(await keys('STUDY_ROOT', { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: '1.2.826.0.2.1', SeriesNumber: 2 }, 'SeriesInstanceUID'), ['1.2.826.0.2.1.2']);
+  assert.deepEqual(await keys('PATIENT_ROOT', { QueryRetrieveLevel: 'SERIES', PatientID: 'PID002', StudyInstanceUID: '1.2.826.0.2.3' }, 'SeriesInstanceUID'), ['1.2.826.0.2.3.1']);
+  await assert.rejects(find('PATIENT_ROOT', { QueryRetrieveLevel: 'IMAGE', PatientID: 'PID002', StudyInstanceUID: '1.2.826.0.2.3' }), /SeriesInstanceUID/);
+  const img = { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: '1.2.826.0.2.3', SeriesInstanceUID: '1.2.826.0.2.3.1' };
+  assert.deepEqual(await keys('STUDY_ROOT', img, 'SOPInstanceUID'), ['1.2.826.0.2.3.1.1', '1.2.826.0.2.3.1.2']);
+  assert.deepEqual(await keys('STUDY_ROOT', { ...img, InstanceNumber: '2' }, 'SOPInstanceUID'), ['1.2.826.0.2.3.1.2']);
+  assert.deepEqual(await keys('STUDY_ROOT', { ...img, SOPInstanceUID: '1.2.826.0.2.3.1.1\\1.2.826.0.2.3.1.9' }, 'InstanceNumber'), [1]);
+  // A key below the query level is not matched and comes back empty.
+  assert.deepEqual(await find('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.2.4', SOPInstanceUID: '9.9' }), [{ QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.2.4', SOPInstanceUID: '' }]);
+});
+
+test('paged results stay consistent while stores go on between pages', async () => {
+  const seen: string[] = [];
+  let stored = false;
+  for await (const m of findMatches(index, 'STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '' }, { pageSize: 1 })) {
+    seen.push(String(m['StudyInstanceUID']));
+    if (!stored) {
+      stored = true;
+      const spec = { ...knownInstances[0]!, SOPInstanceUID: '1.2.826.0.2.1.1.99', InstanceNumber: '99' };
+      await store.store({ sopClassUid: spec.SOPClassUID!, sopInstanceUid: spec.SOPInstanceUID, transferSyntaxUid: '1.2.840.10008.1.2.1' }, (async function* () {
+        yield knownDataset(spec);
+      })());
+    }
+  }
+  assert.deepEqual(seen, ['1.2.826.0.2.1', '1.2.826.0.2.2', '1.2.826.0.2.3', '1.2.826.0.2.4']);
+  assert.equal(index.removeInstance('1.2.826.0.2.1.1.99'), true);
+});
+
+test('instancesFor: files for C-MOVE / C-GET at each level, lists of UIDs allowed', () => {
+  const sops = (level: Parameters<typeof instancesFor>[1], k: NaturalizedDataset) => instancesFor(index, level, k).map((f) => f.SOPInstanceUID).sort();
+  assert.deepEqual(sops('PATIENT', { PatientID: 'PID002' }), ['1.2.826.0.2.3.1.1', '1.2.826.0.2.3.1.2']);
+  assert.equal(sops('STUDY', { StudyInstanceUID: '1.2.826.0.2.1\\1.2.826.0.2.4' }).length, 4);
+  assert.deepEqual(sops('SERIES', { StudyInstanceUID: '1.2.826.0.2.1', SeriesInstanceUID: ['1.2.826.0.2.1.2'] }), ['1.2.826.0.2.1.2.1']);
+  assert.deepEqual(sops('SERIES', { StudyInstanceUID: '1.2.826.0.2.2', SeriesInstanceUID: '1.2.826.0.2.1.2' }), []);
+  const [file] = instancesFor(index, 'IMAGE', { SOPInstanceUID: '1.2.826.0.2.4.1.1' });
+  assert.ok(file?.path.endsWith('1.2.826.0.2.4/1.2.826.0.2.4.1/1.2.826.0.2.4.1.1.dcm'));
+  assert.equal(file?.transferSyntaxUid, '1.2.840.10008.1.2.1');
+  assert.throws(() => instancesFor(index, 'SERIES', { StudyInstanceUID: '1.2.826.0.2.1' }), /SeriesInstanceUID/);
+});
