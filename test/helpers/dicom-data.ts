@@ -131,6 +131,6 @@ export async function dcmdump(path: string, args: readonly string[] = []): Promi
 export function dumpValue(dump: string, tag: string): string | undefined {
   const line = dump.split('\n').find((l) => l.trimStart().startsWith(`(${tag.toLowerCase()})`));
   if (line === undefined) return undefined;
-  const m = /\[([^\]]*)\]/.exec(line) ?? /=(\S+)/.exec(line);
+  const m = /\[(.*)\]/.exec(line) ?? /=(\S+)/.exec(line);
   return m?.[1];
 }
