@@ -149,27 +149,42 @@ export class FileStore {
     const deflated = meta.transferSyntaxUid === deflatedExplicitVrLittleEndian;
     const scanner = deflated ? undefined : this.#scanner(meta.transferSyntaxUid);
     try {
+      // A refusal (disk full, unparseable data set) still consumes the rest of the data set, so
+      // the peer gets its C-STORE-RSP after the last fragment and the association goes on.
+      let refusal: StoreError | undefined;
+      const refuse = async (error: StoreError): Promise<void> => {
+        refusal = error;
+        await handle?.close().catch(() => undefined);
+        handle = undefined;
+        await rm(tempPath, { force: true }).catch(() => undefined);
+      };
       try {
         handle = await open(tempPath, 'wx');
         await handle.write(header);
       } catch (error) {
-        throw storeErrorFromFs(error, `cannot create ${tempPath}`);
+        await refuse(storeErrorFromFs(error, `cannot create ${tempPath}`));
       }
       try {
         for await (const chunk of dataset) {
-          if (scanner !== undefined && !scanner.done && scanner.consumed < this.#maxScan) scanner.push(chunk);
+          datasetSize += chunk.byteLength;
+          if (refusal !== undefined) continue;
+          try {
+            if (scanner !== undefined && !scanner.done && scanner.consumed < this.#maxScan) scanner.push(chunk);
+          } catch (error) {
+            await refuse(error instanceof StoreError ? error : new StoreError(storeErrorCodes.cannotUnderstand, String(error), { cause: error }));
+            continue;
+          }
           try {
             // Awaiting each write is the backpressure: the next chunk is pulled after it lands.
-            await handle.write(chunk);
+            await handle!.write(chunk);
           } catch (error) {
-            throw storeErrorFromFs(error, `cannot write ${tempPath}`);
+            await refuse(storeErrorFromFs(error, `cannot write ${tempPath}`));
           }
-          datasetSize += chunk.byteLength;
         }
       } catch (error) {
-        if (error instanceof StoreError) throw error;
         throw new StoreError(storeErrorCodes.aborted, `the data set stream failed after ${datasetSize} bytes: ${String(error)}`, { cause: error });
       }
+      if (refusal !== undefined || handle === undefined) throw refusal ?? new StoreError(storeErrorCodes.io, 'the file was closed');
       try {
         if (this.fsync !== 'none') await handle.sync();
         await handle.close();

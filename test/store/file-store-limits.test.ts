@@ -99,13 +99,17 @@ test('a full disk (2 MiB tmpfs) answers A700, removes the partial file and keeps
       yield encodeDataset([...specElements(small), [0x7fe00010, 'OB', new Uint8Array(100_000).fill(1)]]);
     })());
     const before = await fileDatasetHash(first.path);
-    await assert.rejects(store.store(meta, bigDataset(3 * 1024 * 1024).gen()), (e: unknown) => {
+    let produced = 0;
+    const big = bigDataset(3 * 1024 * 1024, () => produced++);
+    await assert.rejects(store.store(meta, big.gen()), (e: unknown) => {
       assert.ok(e instanceof StoreError);
       assert.equal(e.code, storeErrorCodes.outOfResources);
       assert.equal(e.status, 0xa700);
       assert.equal((e.cause as { code?: string }).code, 'ENOSPC');
       return true;
     });
+    // The whole data set was still consumed: the peer gets its answer after the last fragment.
+    assert.equal(produced, 48);
     const files = (await readdir(mnt, { recursive: true })).map(String);
     assert.deepEqual(files.filter((f) => f.includes('partial')), []);
     assert.equal(files.filter((f) => f.endsWith('.dcm')).length, 1);

@@ -153,8 +153,17 @@ test('a data set that does not parse or does not match the command answers C000 
     const s = spec(1);
     const noStudy = encodeDataset(specElements({ ...s, StudyInstanceUID: '' }));
     await assert.rejects(store.store(meta(s), chunked(noStudy, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand && e.status === storeStatus.cannotUnderstand);
-    const garbage = Buffer.from('this is not a data set at all, no, not at all....');
-    await assert.rejects(store.store(meta(s), chunked(garbage, [50])), (e: unknown) => e instanceof StoreError && e.status === 0xc000);
+    const garbage = Buffer.from('this is not a data set at all, no, not at all....'.repeat(20));
+    let pulled = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const c of chunked(garbage, [50])) {
+        pulled += c.length;
+        yield c;
+      }
+    }
+    await assert.rejects(store.store(meta(s), counted()), (e: unknown) => e instanceof StoreError && e.status === 0xc000);
+    // Refused, but drained to the end so the association can carry on.
+    assert.equal(pulled, garbage.length);
     const other = encodeDataset(specElements({ ...s, SOPInstanceUID: '1.2.3.999' }));
     await assert.rejects(store.store(meta(s), chunked(other, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.datasetMismatch && e.status === 0xa900);
     assert.deepEqual(await listAll(dir), []);
