@@ -192,7 +192,12 @@ export class FileStore {
       } catch (error) {
         throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
       }
-      const values = scanner?.values ?? (await this.#scanFile(tempPath, header.length)).values;
+      // Deflated data sets, and heads longer than maxScanBytes, are scanned again from the
+      // temp file, after the peer is done sending.
+      const values =
+        scanner !== undefined && (scanner.done || scanner.consumed < this.#maxScan)
+          ? scanner.values
+          : (await this.#scanFile(tempPath, header.length, meta.transferSyntaxUid)).values;
       const attributes = this.#attributes(values, meta);
       const finalPath = await this.#place(tempPath, attributes);
       const size = header.length + datasetSize;
@@ -238,22 +243,24 @@ export class FileStore {
     });
   }
 
-  /** Fallback for a deflated data set: inflate the temp file's head (PS3.5 A.5) and scan it. */
-  async #scanFile(path: string, offset: number): Promise<DatasetHeadScanner> {
-    const scanner = this.#scanner('1.2.840.10008.1.2.1');
+  /** Scan the data set in the temp file, inflating a deflated one (PS3.5 A.5); no byte cap. */
+  async #scanFile(path: string, offset: number, transferSyntaxUid: string): Promise<DatasetHeadScanner> {
+    const deflated = transferSyntaxUid === deflatedExplicitVrLittleEndian;
+    const scanner = this.#scanner(deflated ? '1.2.840.10008.1.2.1' : transferSyntaxUid);
     const file = createReadStream(path, { start: offset });
-    const inflater = createInflateRaw();
-    file.on('error', (error) => inflater.destroy(error));
+    const inflater = deflated ? createInflateRaw() : undefined;
+    if (inflater !== undefined) file.on('error', (error) => inflater.destroy(error));
     try {
-      for await (const chunk of file.pipe(inflater)) {
+      for await (const chunk of inflater === undefined ? file : file.pipe(inflater)) {
         scanner.push(chunk as Buffer);
-        if (scanner.done || scanner.consumed >= this.#maxScan) break;
+        if (scanner.done) break;
       }
     } catch (error) {
-      throw new StoreError(storeErrorCodes.cannotUnderstand, `cannot inflate the deflated data set: ${String(error)}`, { cause: error });
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(storeErrorCodes.cannotUnderstand, `cannot read the data set back: ${String(error)}`, { cause: error });
     } finally {
       file.destroy();
-      inflater.destroy();
+      inflater?.destroy();
     }
     return scanner;
   }

@@ -204,6 +204,20 @@ test('an interrupted store leaves no complete-looking file; leftovers are remove
   }
 });
 
+test('a head longer than maxScanBytes is scanned again from the temp file', async () => {
+  const { dir, remove } = await tempDir('store');
+  try {
+    const store = await FileStore.open({ root: dir, maxScanBytes: 100 });
+    const s = spec(3);
+    // A long private element before the study and series UIDs pushes them past 100 bytes.
+    const dataset = encodeDataset([...specElements(s), [0x00091010, 'UN', new Uint8Array(5000)]]);
+    const stored = await store.store(meta(s), chunked(dataset, [30]));
+    assert.equal(stored.seriesInstanceUid, s.SeriesInstanceUID);
+  } finally {
+    await remove();
+  }
+});
+
 test('options are validated by name', async () => {
   await assert.rejects(FileStore.open({ root: '/tmp/x', duplicates: 'maybe' as never }), /duplicates/);
   await assert.rejects(FileStore.open({ root: '/tmp/x', fsync: 'always' as never }), /fsync/);
