@@ -223,6 +223,9 @@ export function decodePart10Header(bytes: Uint8Array, options: { readonly final?
     throw new Part10Error(part10ErrorCodes.truncated, 'preamble', `only ${bytes.length} bytes: the preamble and DICM prefix need 132`);
   }
   if (bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 || bytes[131] !== 0x4d) {
+    if (bytes[0] === 0x44 && bytes[1] === 0x49 && bytes[2] === 0x43 && bytes[3] === 0x4d) {
+      throw new Part10Error(part10ErrorCodes.notPart10, 'preamble', "'DICM' at offset 0: the 128-byte preamble is missing (PS3.10 7.1)");
+    }
     const raw = looksLikeRawDataset(bytes);
     throw new Part10Error(
       part10ErrorCodes.notPart10,

@@ -48,8 +48,13 @@ export interface StoreRequestMeta {
   readonly sopInstanceUid: string;
   /** The presentation context's transfer syntax: how the data set bytes are encoded. */
   readonly transferSyntaxUid: string;
-  /** Calling AE title, recorded as SourceApplicationEntityTitle (0002,0016). */
+  /**
+   * Calling AE title, recorded as SourceApplicationEntityTitle (0002,0016) as DCMTK and dcm4che
+   * do, and as SendingApplicationEntityTitle (0002,0017).
+   */
   readonly callingAeTitle?: string;
+  /** Called AE title (this server), recorded as ReceivingApplicationEntityTitle (0002,0018). */
+  readonly calledAeTitle?: string;
 }
 
 export interface StoredInstance {
@@ -142,6 +147,8 @@ export class FileStore {
       MediaStorageSOPInstanceUID: meta.sopInstanceUid,
       TransferSyntaxUID: meta.transferSyntaxUid,
       SourceApplicationEntityTitle: meta.callingAeTitle?.trim() || undefined,
+      SendingApplicationEntityTitle: meta.callingAeTitle?.trim() || undefined,
+      ReceivingApplicationEntityTitle: meta.calledAeTitle?.trim() || undefined,
     });
     const tempPath = join(this.root, `.${meta.sopInstanceUid}${partialMarker}${randomBytes(6).toString('hex')}`);
     let handle: FileHandle | undefined;

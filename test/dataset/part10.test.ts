@@ -120,6 +120,9 @@ test('a raw data set without meta is reported as such', async () => {
       assert.match(e.message, /raw data set/);
       return true;
     });
+    const full = await readFile(await dump2dcm(dir, 'full.dcm', dumpText(spec), ['+te']));
+    await writeFile(join(dir, 'nopreamble.dcm'), full.subarray(128));
+    await assert.rejects(readPart10Header(join(dir, 'nopreamble.dcm')), (e: unknown) => e instanceof Part10Error && e.code === part10ErrorCodes.notPart10 && /preamble is missing/.test(e.message));
     await writeFile(join(dir, 'text.txt'), 'hello, this is not DICOM at all'.repeat(10));
     await assert.rejects(readPart10Header(join(dir, 'text.txt')), (e: unknown) => e instanceof Part10Error && e.code === part10ErrorCodes.notPart10 && !e.looksLikeRawDataset);
   } finally {

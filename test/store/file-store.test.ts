@@ -42,7 +42,7 @@ async function listAll(dir: string): Promise<string[]> {
 }
 
 function meta(s: InstanceSpec, ts = explicitLE) {
-  return { sopClassUid: s.SOPClassUID ?? ctImageStorage, sopInstanceUid: s.SOPInstanceUID, transferSyntaxUid: ts, callingAeTitle: 'STORESCU' };
+  return { sopClassUid: s.SOPClassUID ?? ctImageStorage, sopInstanceUid: s.SOPInstanceUID, transferSyntaxUid: ts, callingAeTitle: 'STORESCU', calledAeTitle: 'OUR_SCP' };
 }
 
 test('stores a data set bit-for-bit under study/series/instance, readable by dcmdump', async () => {
@@ -59,9 +59,12 @@ test('stores a data set bit-for-bit under study/series/instance, readable by dcm
     const header = await readPart10Header(stored.path);
     assert.equal(sha(file.subarray(header.datasetOffset)), sha(dataset));
     assert.equal(header.meta.SourceApplicationEntityTitle, 'STORESCU');
+    assert.equal(header.meta.SendingApplicationEntityTitle, 'STORESCU');
+    assert.equal(header.meta.ReceivingApplicationEntityTitle, 'OUR_SCP');
     const dump = await dcmdump(stored.path, ['-Un']);
     assert.equal(dumpValue(dump, '0002,0003'), s.SOPInstanceUID);
     assert.equal(dumpValue(dump, '0010,0010'), 'DOE^JOHN');
+    assert.equal(dumpValue(dump, '0002,0018'), 'OUR_SCP');
     assert.equal(stored.attributes.PatientID, 'PID001');
     assert.deepEqual(await listAll(dir), [s.StudyInstanceUID, join(s.StudyInstanceUID, s.SeriesInstanceUID), join(s.StudyInstanceUID, s.SeriesInstanceUID, `${s.SOPInstanceUID}.dcm`)]);
   } finally {
