@@ -141,7 +141,7 @@ function hex(tag: number): string {
 
 function checkUid(name: string, uid: string): void {
   // PS3.5 9.1: digits and dots, at most 64 characters.
-  if (uid.length === 0 || uid.length > 64 || !/^[0-9.]+$/.test(uid)) {
+  if (uid.length === 0 || uid.length > 64 || !/^\d+(\.\d+)*$/.test(uid)) {
     throw new Part10Error(part10ErrorCodes.invalidMeta, name, `${name} is not a valid UID: ${JSON.stringify(uid)}`);
   }
 }

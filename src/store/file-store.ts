@@ -76,7 +76,9 @@ export interface StoredInstance {
 const partialMarker = '.partial-';
 const implicitVrLittleEndian = '1.2.840.10008.1.2';
 const explicitVrBigEndian = '1.2.840.10008.1.2.2';
-const uidPattern = /^[0-9.]{1,64}$/;
+// PS3.5 9.1: numeric components separated by single dots. Never '.' or '..': UIDs become
+// directory and file names, so this is also what keeps a data set from escaping the root.
+const uidPattern = /^(?=.{1,64}$)\d+(\.\d+)*$/;
 
 function checkOption<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;

@@ -198,6 +198,11 @@ function responseValue(kind: Kind, raw: unknown): NaturalizedValue {
   return s.includes('\\') ? s.split('\\') : s;
 }
 
+function emptyLike(value: NaturalizedValue): NaturalizedValue {
+  const isSequence = Array.isArray(value) && value.some((v) => typeof v === 'object' && v !== null && !('Alphabetic' in v) && !('Ideographic' in v) && !('Phonetic' in v));
+  return isSequence || (Array.isArray(value) && value.length === 0) ? [] : '';
+}
+
 function joins(upTo: QueryLevel): string {
   const parts = ['patient p'];
   if (levelRank[upTo] >= 1) parts.push('JOIN study st ON st.patient_fk = p.id');
@@ -252,7 +257,9 @@ export async function* findMatches(
       const match: Record<string, NaturalizedValue> = { QueryRetrieveLevel: queryLevel };
       if ('SpecificCharacterSet' in identifier) match['SpecificCharacterSet'] = String(row['charset_'] ?? '');
       const byKey = new Map(selected.map(([k, a], n) => [k, responseValue(a.kind, row[`c${n}`])]));
-      for (const key of requested) match[key] = byKey.has(key) ? byKey.get(key) : '';
+      // An unsupported key comes back zero-length (PS3.4 C.4.1.1.3.2): a sequence as a
+      // sequence with no items, anything else as an empty value.
+      for (const key of requested) match[key] = byKey.has(key) ? byKey.get(key) : emptyLike(identifier[key]);
       yield match;
     }
     if (rows.length < pageSize) return;

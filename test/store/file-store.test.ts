@@ -156,6 +156,12 @@ test('a data set that does not parse or does not match the command answers C000 
     const s = spec(1);
     const noStudy = encodeDataset(specElements({ ...s, StudyInstanceUID: '' }));
     await assert.rejects(store.store(meta(s), chunked(noStudy, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand && e.status === storeStatus.cannotUnderstand);
+    // UIDs name directories: '..' and friends must never get that far.
+    for (const bad of ['..', '1..2', '.', '1.2.']) {
+      const ds = encodeDataset(specElements({ ...s, StudyInstanceUID: bad }));
+      await assert.rejects(store.store(meta(s), chunked(ds, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand, bad);
+    }
+    await assert.rejects(store.store({ ...meta(s), sopInstanceUid: '../x' }, chunked(noStudy, [50])), /sopInstanceUid/);
     const garbage = Buffer.from('this is not a data set at all, no, not at all....'.repeat(20));
     let pulled = 0;
     async function* counted(): AsyncGenerator<Uint8Array> {

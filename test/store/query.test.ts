@@ -115,6 +115,9 @@ test('SERIES and IMAGE levels, with their unique keys above', async () => {
   assert.deepEqual(await keys('STUDY_ROOT', { ...img, SOPInstanceUID: '1.2.826.0.2.3.1.1\\1.2.826.0.2.3.1.9' }, 'InstanceNumber'), [1]);
   // A key below the query level is not matched and comes back empty.
   assert.deepEqual(await find('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.2.4', SOPInstanceUID: '9.9' }), [{ QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.2.4', SOPInstanceUID: '' }]);
+  // An unsupported sequence key comes back as an empty sequence; dcmjs's _vrMap is not a key.
+  const [withSeq] = await find('STUDY_ROOT', { _vrMap: {}, QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.2.4', ProcedureCodeSequence: [{ CodeValue: '' }] });
+  assert.deepEqual(withSeq, { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.2.4', ProcedureCodeSequence: [] });
 });
 
 test('paged results stay consistent while stores go on between pages', async () => {
