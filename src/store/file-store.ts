@@ -203,11 +203,11 @@ export class FileStore {
       }
       // Deflated data sets, and heads longer than maxScanBytes, are scanned again from the
       // temp file, after the peer is done sending.
-      const values =
+      const scanned =
         scanner !== undefined && (scanner.done || scanner.consumed < this.#maxScan)
-          ? scanner.values
-          : (await this.#scanFile(tempPath, header.length, meta.transferSyntaxUid)).values;
-      const attributes = this.#attributes(values, meta);
+          ? scanner
+          : await this.#scanFile(tempPath, header.length, meta.transferSyntaxUid);
+      const attributes = this.#attributes(scanned, meta);
       const finalPath = await this.#place(tempPath, attributes);
       const size = header.length + datasetSize;
       let replaced = finalPath.replaced;
@@ -274,11 +274,18 @@ export class FileStore {
     return scanner;
   }
 
-  #attributes(values: DatasetHeadScanner['values'], meta: StoreRequestMeta): StoredInstance['attributes'] {
+  #attributes(scanned: DatasetHeadScanner, meta: StoreRequestMeta): StoredInstance['attributes'] {
+    const values = scanned.values;
     const charset = headText(values.get(0x0008_0005), false);
     // ISO_IR 192 is UTF-8; other single-byte sets are read as Latin-1 (exact for ISO_IR 100).
     const utf8 = charset.split('\\').includes('ISO_IR 192');
     const text = (tag: number): string => headText(values.get(tag), utf8);
+    const items = (sequence: number, keys: Record<string, number>): Record<string, string>[] =>
+      (scanned.sequences.get(sequence) ?? []).map((item) => {
+        const out: Record<string, string> = {};
+        for (const [keyword, tag] of Object.entries(keys)) out[keyword] = headText(item.get(tag), utf8);
+        return out;
+      });
     const attributes = {
       SpecificCharacterSet: charset,
       PatientID: text(0x0010_0020),
@@ -299,6 +306,8 @@ export class FileStore {
       SOPInstanceUID: text(0x0008_0018),
       SOPClassUID: text(0x0008_0016),
       InstanceNumber: text(0x0020_0013),
+      ProcedureCodeSequence: items(0x0008_1032, { CodeValue: 0x0008_0100, CodingSchemeDesignator: 0x0008_0102, CodeMeaning: 0x0008_0104 }),
+      RequestAttributesSequence: items(0x0040_0275, { RequestedProcedureID: 0x0040_1001, ScheduledProcedureStepID: 0x0040_0009 }),
     };
     for (const key of ['StudyInstanceUID', 'SeriesInstanceUID'] as const) {
       if (!uidPattern.test(attributes[key])) {

@@ -21,10 +21,14 @@ export interface InstanceRecord {
   readonly StudyID: string;
   readonly StudyDescription: string;
   readonly ReferringPhysicianName: string;
+  /** Items (CodeValue, CodingSchemeDesignator, CodeMeaning); stored as JSON for sequence matching. */
+  readonly ProcedureCodeSequence?: readonly Readonly<Record<string, string>>[];
   readonly SeriesInstanceUID: string;
   readonly Modality: string;
   readonly SeriesNumber: string;
   readonly SeriesDescription: string;
+  /** Items (RequestedProcedureID, ScheduledProcedureStepID); stored as JSON. */
+  readonly RequestAttributesSequence?: readonly Readonly<Record<string, string>>[];
   readonly SOPInstanceUID: string;
   readonly SOPClassUID: string;
   readonly InstanceNumber: string;
@@ -63,6 +67,7 @@ CREATE TABLE IF NOT EXISTS study (
   study_id TEXT NOT NULL DEFAULT '',
   study_description TEXT NOT NULL DEFAULT '',
   referring_physician_name TEXT NOT NULL DEFAULT '',
+  procedure_codes TEXT NOT NULL DEFAULT '[]',
   charset TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS study_patient ON study(patient_fk);
@@ -74,6 +79,7 @@ CREATE TABLE IF NOT EXISTS series (
   modality TEXT NOT NULL DEFAULT '',
   series_number TEXT NOT NULL DEFAULT '',
   series_description TEXT NOT NULL DEFAULT '',
+  request_attributes TEXT NOT NULL DEFAULT '[]',
   charset TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS series_study ON series(study_fk);
@@ -130,18 +136,20 @@ export class IndexDb {
           patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex, charset = excluded.charset
         RETURNING id`);
       const upsertStudy = db.prepare(`INSERT INTO study (patient_fk, study_uid, study_date, study_time, accession_number,
-          study_id, study_description, referring_physician_name, charset)
+          study_id, study_description, referring_physician_name, procedure_codes, charset)
         VALUES (@patientFk, @StudyInstanceUID, @StudyDate, @StudyTime, @AccessionNumber, @StudyID, @StudyDescription,
-          @ReferringPhysicianName, @SpecificCharacterSet)
+          @ReferringPhysicianName, @procedureCodes, @SpecificCharacterSet)
         ON CONFLICT(study_uid) DO UPDATE SET patient_fk = excluded.patient_fk, study_date = excluded.study_date,
           study_time = excluded.study_time, accession_number = excluded.accession_number, study_id = excluded.study_id,
           study_description = excluded.study_description, referring_physician_name = excluded.referring_physician_name,
-          charset = excluded.charset
+          procedure_codes = excluded.procedure_codes, charset = excluded.charset
         RETURNING id`);
-      const upsertSeries = db.prepare(`INSERT INTO series (study_fk, series_uid, modality, series_number, series_description, charset)
-        VALUES (@studyFk, @SeriesInstanceUID, @Modality, @SeriesNumber, @SeriesDescription, @SpecificCharacterSet)
+      const upsertSeries = db.prepare(`INSERT INTO series (study_fk, series_uid, modality, series_number, series_description,
+          request_attributes, charset)
+        VALUES (@studyFk, @SeriesInstanceUID, @Modality, @SeriesNumber, @SeriesDescription, @requestAttributes, @SpecificCharacterSet)
         ON CONFLICT(series_uid) DO UPDATE SET study_fk = excluded.study_fk, modality = excluded.modality,
-          series_number = excluded.series_number, series_description = excluded.series_description, charset = excluded.charset
+          series_number = excluded.series_number, series_description = excluded.series_description,
+          request_attributes = excluded.request_attributes, charset = excluded.charset
         RETURNING id`);
       const previous = db.prepare<[string], { path: string }>('SELECT path FROM instance WHERE sop_uid = ?');
       const upsertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, path,
@@ -162,10 +170,14 @@ export class IndexDb {
       // One transaction per stored instance: the index never shows half an instance.
       this.#add = db.transaction((record: InstanceRecord): string | undefined => {
         const old = previous.get(record.SOPInstanceUID)?.path;
-        const patientFk = (upsertPatient.get(record) as { id: number }).id;
-        const studyFk = (upsertStudy.get({ ...record, patientFk }) as { id: number }).id;
-        const seriesFk = (upsertSeries.get({ ...record, studyFk }) as { id: number }).id;
-        upsertInstance.run({ ...record, seriesFk, storedAt: new Date().toISOString() });
+        // Arrays cannot be bound: the sequences go in as JSON text.
+        const { ProcedureCodeSequence, RequestAttributesSequence, ...row } = record;
+        const patientFk = (upsertPatient.get(row) as { id: number }).id;
+        const procedureCodes = JSON.stringify(ProcedureCodeSequence ?? []);
+        const studyFk = (upsertStudy.get({ ...row, patientFk, procedureCodes }) as { id: number }).id;
+        const requestAttributes = JSON.stringify(RequestAttributesSequence ?? []);
+        const seriesFk = (upsertSeries.get({ ...row, studyFk, requestAttributes }) as { id: number }).id;
+        upsertInstance.run({ ...row, seriesFk, storedAt: new Date().toISOString() });
         // A re-sent instance may have moved to another series or study: drop emptied parents.
         if (old !== undefined) prune();
         return old;

@@ -25,12 +25,14 @@ export interface FindOptions {
   readonly pageSize?: number;
 }
 
-type Kind = 'text' | 'PN' | 'UI' | 'DA' | 'TM' | 'DT' | 'IS' | 'modalities' | 'count';
+type Kind = 'text' | 'PN' | 'UI' | 'DA' | 'TM' | 'DT' | 'IS' | 'modalities' | 'count' | 'sequence';
 interface Attribute {
   readonly level: QueryLevel;
   readonly kind: Kind;
-  /** SQL expression of the value in the joined row. */
+  /** SQL expression of the value in the joined row (for a sequence: a JSON array of items). */
   readonly sql: string;
+  /** For a sequence: the keys its items may be matched on and return. */
+  readonly nested?: readonly string[];
 }
 
 const levelRank: Readonly<Record<QueryLevel, number>> = { PATIENT: 0, STUDY: 1, SERIES: 2, IMAGE: 3 };
@@ -56,6 +58,7 @@ const attributes: Readonly<Record<string, Attribute>> = {
   StudyID: { level: 'STUDY', kind: 'text', sql: 'st.study_id' },
   StudyDescription: { level: 'STUDY', kind: 'text', sql: 'st.study_description' },
   ReferringPhysicianName: { level: 'STUDY', kind: 'PN', sql: 'st.referring_physician_name' },
+  ProcedureCodeSequence: { level: 'STUDY', kind: 'sequence', sql: 'st.procedure_codes', nested: ['CodeValue', 'CodingSchemeDesignator', 'CodeMeaning'] },
   ModalitiesInStudy: { level: 'STUDY', kind: 'modalities', sql: "(SELECT group_concat(m, '\\') FROM (SELECT DISTINCT y.modality AS m FROM series y WHERE y.study_fk = st.id AND y.modality <> '' ORDER BY 1))" },
   NumberOfStudyRelatedSeries: { level: 'STUDY', kind: 'count', sql: '(SELECT count(*) FROM series y WHERE y.study_fk = st.id)' },
   NumberOfStudyRelatedInstances: { level: 'STUDY', kind: 'count', sql: '(SELECT count(*) FROM series y JOIN instance z ON z.series_fk = y.id WHERE y.study_fk = st.id)' },
@@ -63,6 +66,7 @@ const attributes: Readonly<Record<string, Attribute>> = {
   Modality: { level: 'SERIES', kind: 'text', sql: 'se.modality' },
   SeriesNumber: { level: 'SERIES', kind: 'IS', sql: 'se.series_number' },
   SeriesDescription: { level: 'SERIES', kind: 'text', sql: 'se.series_description' },
+  RequestAttributesSequence: { level: 'SERIES', kind: 'sequence', sql: 'se.request_attributes', nested: ['RequestedProcedureID', 'ScheduledProcedureStepID'] },
   NumberOfSeriesRelatedInstances: { level: 'SERIES', kind: 'count', sql: '(SELECT count(*) FROM instance z WHERE z.series_fk = se.id)' },
   SOPInstanceUID: { level: 'IMAGE', kind: 'UI', sql: 'i.sop_uid' },
   SOPClassUID: { level: 'IMAGE', kind: 'UI', sql: 'i.sop_class_uid' },
@@ -129,7 +133,9 @@ function globEscape(s: string): string {
 }
 
 /** SQL condition for one key (PS3.4 C.2.2.2.1-C.2.2.2.5); undefined for universal matching. */
-function condition(key: string, attr: Attribute, values: readonly string[], params: unknown[], options: FindOptions): string | undefined {
+function condition(key: string, attr: Attribute, raw: NaturalizedValue, params: unknown[], options: FindOptions): string | undefined {
+  if (attr.kind === 'sequence') return sequenceCondition(key, attr, raw, params, options);
+  const values = keyValues(raw);
   if (values.length === 0 || attr.kind === 'count') return undefined;
   const one = (v: string, kind: Kind, col: string = attr.sql): string => {
     if (kind === 'DA' || kind === 'DT' || kind === 'TM') {
@@ -182,6 +188,42 @@ function condition(key: string, attr: Attribute, values: readonly string[], para
   }
   if (values.length > 1) throw invalid(`${key} has ${values.length} values; only UIDs may be matched by list`);
   return one(values[0]!, attr.kind);
+}
+
+/** The one item of a sequence key (PS3.4 C.2.2.2.6), or undefined when it has none. */
+function queryItem(key: string, raw: NaturalizedValue): Readonly<Record<string, NaturalizedValue>> | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (list.length === 0) return undefined;
+  if (list.length > 1 || typeof list[0] !== 'object' || list[0] === null) throw invalid(`${key} must hold a single item (PS3.4 C.2.2.2.6)`);
+  return list[0] as Record<string, NaturalizedValue>;
+}
+
+/**
+ * Sequence matching (PS3.4 C.2.2.2.6): a stored item matches when every key of the query item
+ * matches it; the sequence matches when any of its items does. Empty keys match universally.
+ */
+function sequenceCondition(key: string, attr: Attribute, raw: NaturalizedValue, params: unknown[], options: FindOptions): string | undefined {
+  const item = queryItem(key, raw);
+  if (item === undefined) return undefined;
+  const parts: string[] = [];
+  for (const nested of attr.nested ?? []) {
+    const values = keyValues(item[nested]);
+    if (values.length === 0) continue;
+    if (values.length > 1) throw invalid(`${key} > ${nested} has ${values.length} values`);
+    const inner: Attribute = { level: attr.level, kind: 'text', sql: `json_extract(j.value, '$.${nested}')` };
+    parts.push(condition(nested, inner, values[0], params, options)!);
+  }
+  if (parts.length === 0) return undefined;
+  return `EXISTS (SELECT 1 FROM json_each(${attr.sql}) j WHERE ${parts.join(' AND ')})`;
+}
+
+function sequenceResponse(attr: Attribute, raw: unknown, requested: NaturalizedValue): NaturalizedValue {
+  const item = queryItem('sequence', requested);
+  const asked = Object.keys(item ?? {}).filter((k) => k !== '_vrMap');
+  const keys = asked.length > 0 ? asked : (attr.nested ?? []);
+  const stored = JSON.parse(String(raw ?? '[]')) as Record<string, string>[];
+  return stored.map((s) => Object.fromEntries(keys.map((k) => [k, s[k] ?? ''])));
 }
 
 function responseValue(kind: Kind, raw: unknown): NaturalizedValue {
@@ -240,7 +282,7 @@ export async function* findMatches(
     const attr = attributes[key];
     if (attr === undefined || levelRank[attr.level] > levelRank[queryLevel]) continue;
     selected.push([key, attr]);
-    const c = condition(key, attr, keyValues(identifier[key]), params, options);
+    const c = condition(key, attr, identifier[key], params, options);
     if (c !== undefined) where.push(c);
   }
   const table = levelTable[queryLevel];
@@ -256,7 +298,9 @@ export async function* findMatches(
     for (const row of rows) {
       const match: Record<string, NaturalizedValue> = { QueryRetrieveLevel: queryLevel };
       if ('SpecificCharacterSet' in identifier) match['SpecificCharacterSet'] = String(row['charset_'] ?? '');
-      const byKey = new Map(selected.map(([k, a], n) => [k, responseValue(a.kind, row[`c${n}`])]));
+      const byKey = new Map(
+        selected.map(([k, a], n) => [k, a.kind === 'sequence' ? sequenceResponse(a, row[`c${n}`], identifier[k]) : responseValue(a.kind, row[`c${n}`])]),
+      );
       // An unsupported key comes back zero-length (PS3.4 C.4.1.1.3.2): a sequence as a
       // sequence with no items, anything else as an empty value.
       for (const key of requested) match[key] = byKey.has(key) ? byKey.get(key) : emptyLike(identifier[key]);

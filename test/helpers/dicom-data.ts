@@ -134,3 +134,16 @@ export function dumpValue(dump: string, tag: string): string | undefined {
   const m = /\[(.*)\]/.exec(line) ?? /=(\S+)/.exec(line);
   return m?.[1];
 }
+
+/** The value of an SQ element: defined-length items (PS3.5 7.5.1), explicit VR LE. */
+export function encodeSequence(items: readonly (readonly Element[])[]): Buffer {
+  return Buffer.concat(
+    items.map((elements) => {
+      const body = encodeDataset(elements);
+      const h = Buffer.alloc(8);
+      h.writeUInt32LE(0xe000fffe, 0);
+      h.writeUInt32LE(body.length, 4);
+      return Buffer.concat([h, body]);
+    }),
+  );
+}

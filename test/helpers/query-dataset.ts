@@ -1,6 +1,6 @@
 import { FileStore } from '../../src/store/file-store.js';
 import type { IndexDb } from '../../src/store/index-db.js';
-import { ctImageStorage, encodeDataset, specElements, type InstanceSpec } from './dicom-data.js';
+import { ctImageStorage, encodeDataset, encodeSequence, specElements, type Element, type InstanceSpec } from './dicom-data.js';
 
 const p1 = { PatientID: 'PID001', PatientName: 'DOE^JOHN', PatientBirthDate: '19700101', PatientSex: 'M' };
 const p2 = { PatientID: 'PID002', PatientName: 'DOE^JANE', PatientBirthDate: '19851231', PatientSex: 'F' };
@@ -31,8 +31,27 @@ export const knownInstances: readonly InstanceSpec[] = [
   ...series('1.2.826.0.2.4.1', 'OT', '7', 1).map((i) => ({ ...p3, ...st4, ...i })),
 ];
 
+/** Sequences for sequence matching: a procedure code on study 1, request attributes on series 1.2.826.0.2.3.1. */
+function sequences(spec: InstanceSpec): Element[] {
+  const out: Element[] = [];
+  if (spec.StudyInstanceUID === '1.2.826.0.2.1') {
+    out.push([0x00081032, 'SQ', encodeSequence([[[0x00080100, 'SH', 'CTHEAD'], [0x00080102, 'SH', 'LOCAL'], [0x00080104, 'LO', 'CT Head']]])]);
+  }
+  if (spec.SeriesInstanceUID === '1.2.826.0.2.3.1') {
+    out.push([
+      0x00400275,
+      'SQ',
+      encodeSequence([
+        [[0x00401001, 'SH', 'RP100'], [0x00400009, 'SH', 'SPS7']],
+        [[0x00401001, 'SH', 'RP101'], [0x00400009, 'SH', 'SPS8']],
+      ]),
+    ]);
+  }
+  return out;
+}
+
 export function knownDataset(spec: InstanceSpec): Buffer {
-  return encodeDataset([...specElements(spec), [0x7fe00010, 'OB', new Uint8Array(64)]]);
+  return encodeDataset([...specElements(spec), ...sequences(spec), [0x7fe00010, 'OB', new Uint8Array(64)]]);
 }
 
 /** Store the known data set through the file store into `root`, indexing into `index`. */

@@ -58,8 +58,8 @@ test('keeps top-level identifying values only, past nested undefined-length sequ
         assert.equal(headText(scanner.values.get(0x0020000d), false), '1.2.3.4');
         assert.equal(headText(scanner.values.get(0x0020000e), false), '1.2.3.4.5');
         assert.equal(scanner.values.has(0x00081150), false);
-        // It stopped at (0028,0010), before the pixel data.
-        assert.ok(scanner.consumed < bytes.length - 100);
+        // It stopped at the pixel data header, before its value.
+        assert.equal(scanner.consumed, bytes.length - 100);
       }),
       { numRuns: 200 },
     );
@@ -91,4 +91,42 @@ test('malformed bytes give StoreError(cannotUnderstand), never another error', (
     }),
     { numRuns: 3000 },
   );
+});
+
+test('keeps the items of the identifying sequences, defined or undefined lengths, in every chunking', () => {
+  for (const explicit of [true, false]) {
+    const a = encodeDataset([[0x00400009, 'SH', 'SPS1'], [0x00401001, 'SH', 'RP1'], [0x00400007, 'LO', 'skipped']], { explicit });
+    const b = encodeDataset([[0x00401001, 'SH', 'RP2']], { explicit });
+    const code = encodeDataset([[0x00080100, 'SH', 'C1'], [0x00080102, 'SH', 'L'], [0x00080104, 'LO', 'Head CT']], { explicit });
+    const codeItem = item(code, false);
+    const requestItems = Buffer.concat([item(a, false), item(b, true)]);
+    const bytes = Buffer.concat([
+      elementHeader(0x00081032, 'SQ', codeItem.length, explicit),
+      codeItem,
+      encodeDataset([[0x0020000d, 'UI', '1.2']], { explicit }),
+      elementHeader(0x00400275, 'SQ', 0xffffffff, explicit),
+      requestItems,
+      seqDelimiter(),
+      elementHeader(0x7fe00010, 'OB', 10, explicit),
+      Buffer.alloc(10),
+    ]);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 32 }), { minLength: 1, maxLength: 6 }), (sizes) => {
+        const scanner = scan(bytes, sizes, explicit);
+        const text = (m: ReadonlyMap<number, unknown> | undefined, tag: number) => headText(m?.get(tag) as never, false);
+        const request = scanner.sequences.get(0x00400275) ?? [];
+        assert.equal(request.length, 2);
+        assert.equal(text(request[0], 0x00401001), 'RP1');
+        assert.equal(text(request[0], 0x00400009), 'SPS1');
+        assert.equal(request[0]!.has(0x00400007), false);
+        assert.equal(text(request[1], 0x00401001), 'RP2');
+        const codes = scanner.sequences.get(0x00081032) ?? [];
+        assert.equal(codes.length, 1);
+        assert.equal(text(codes[0], 0x00080104), 'Head CT');
+        assert.equal(text(scanner.values as never, 0x0020000d), '1.2');
+        assert.equal(scanner.done, true);
+      }),
+      { numRuns: 150 },
+    );
+  }
 });

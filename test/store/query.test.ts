@@ -120,6 +120,29 @@ test('SERIES and IMAGE levels, with their unique keys above', async () => {
   assert.deepEqual(withSeq, { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.2.4', ProcedureCodeSequence: [] });
 });
 
+test('sequence matching on ProcedureCodeSequence and RequestAttributesSequence items', async () => {
+  const S = { QueryRetrieveLevel: 'STUDY' };
+  assert.deepEqual(await keys('STUDY_ROOT', { ...S, ProcedureCodeSequence: [{ CodeValue: 'CTHEAD' }] }, 'StudyInstanceUID'), ['1.2.826.0.2.1']);
+  assert.deepEqual(await keys('STUDY_ROOT', { ...S, ProcedureCodeSequence: [{ CodeValue: 'CT*', CodingSchemeDesignator: 'OTHER' }] }, 'StudyInstanceUID'), []);
+  // An item with only empty keys is universal: every study, each with its (maybe empty) items.
+  const all = await find('STUDY_ROOT', { ...S, StudyInstanceUID: '', ProcedureCodeSequence: [{ CodeMeaning: '' }] });
+  assert.equal(all.length, 4);
+  assert.deepEqual(all.find((m) => m['StudyInstanceUID'] === '1.2.826.0.2.1')?.['ProcedureCodeSequence'], [{ CodeMeaning: 'CT Head' }]);
+  assert.deepEqual(all.find((m) => m['StudyInstanceUID'] === '1.2.826.0.2.2')?.['ProcedureCodeSequence'], []);
+  const SE = { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: '1.2.826.0.2.3' };
+  const [series] = await find('STUDY_ROOT', { ...SE, SeriesInstanceUID: '', RequestAttributesSequence: [{ RequestedProcedureID: 'RP101' }] });
+  assert.deepEqual(series, {
+    QueryRetrieveLevel: 'SERIES',
+    StudyInstanceUID: '1.2.826.0.2.3',
+    SeriesInstanceUID: '1.2.826.0.2.3.1',
+    RequestAttributesSequence: [{ RequestedProcedureID: 'RP100' }, { RequestedProcedureID: 'RP101' }],
+  });
+  // Both keys must match within the same item.
+  assert.deepEqual(await find('STUDY_ROOT', { ...SE, RequestAttributesSequence: [{ RequestedProcedureID: 'RP100', ScheduledProcedureStepID: 'SPS8' }] }), []);
+  assert.equal((await find('STUDY_ROOT', { ...SE, RequestAttributesSequence: [{ RequestedProcedureID: 'RP100', ScheduledProcedureStepID: 'SPS7' }] })).length, 1);
+  await assert.rejects(find('STUDY_ROOT', { ...SE, RequestAttributesSequence: [{}, {}] }), /single item/);
+});
+
 test('paged results stay consistent while stores go on between pages', async () => {
   const seen: string[] = [];
   let stored = false;
