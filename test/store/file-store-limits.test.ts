@@ -7,7 +7,6 @@ import { readdir, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { fileURLToPath } from 'node:url';
 import { FileStore } from '../../src/store/file-store.js';
 import { IndexDb } from '../../src/store/index-db.js';
 import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
@@ -163,5 +162,3 @@ test('a process killed mid-instance leaves only a partial file, removed at the n
     await remove();
   }
 });
-
-void fileURLToPath;
