@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { IndexDb } from '../../src/store/index-db.js';
 import { findMatches, instancesFor, type InformationModel, type NaturalizedDataset, type FindOptions } from '../../src/store/query.js';
 import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
-import { tempDir } from '../helpers/dicom-data.js';
+import { writeFile } from 'node:fs/promises';
+import { dcmdump, dumpValue, tempDir } from '../helpers/dicom-data.js';
 import { storeKnownDataset, knownInstances, knownDataset } from '../helpers/query-dataset.js';
 import type { FileStore } from '../../src/store/file-store.js';
 
@@ -170,4 +171,44 @@ test('instancesFor: files for C-MOVE / C-GET at each level, lists of UIDs allowe
   assert.ok(file?.path.endsWith('1.2.826.0.2.4/1.2.826.0.2.4.1/1.2.826.0.2.4.1.1.dcm'));
   assert.equal(file?.transferSyntaxUid, '1.2.840.10008.1.2.1');
   assert.throws(() => instancesFor(index, 'SERIES', { StudyInstanceUID: '1.2.826.0.2.1' }), /SeriesInstanceUID/);
+});
+
+test('matches are dcmjs naturalized data sets: dcmjs encodes them and dcmdump reads the values', async () => {
+  type DcmjsData = {
+    DicomMetaDictionary: { denaturalizeDataset(d: unknown): Record<string, unknown> };
+    DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
+  };
+  // dcmjs ships no types; the DIMSE layer owns its typing, this test only checks the shape.
+  const dcmjs = ((await import('dcmjs' as string)) as { default: { data: DcmjsData } }).default.data;
+  const [match] = await find('STUDY_ROOT', {
+    QueryRetrieveLevel: 'STUDY',
+    StudyInstanceUID: '1.2.826.0.2.1',
+    PatientName: '',
+    ReferringPhysicianName: '',
+    ModalitiesInStudy: '',
+    NumberOfStudyRelatedInstances: '',
+    StudyTime: '',
+    ProcedureCodeSequence: [{ CodeValue: '' }],
+  });
+  const dict = new dcmjs.DicomDict({
+    '00020002': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.2.2.1'] },
+    '00020003': { vr: 'UI', Value: ['1.2.3'] },
+    '00020010': { vr: 'UI', Value: ['1.2.840.10008.1.2.1'] },
+  });
+  dict.dict = dcmjs.DicomMetaDictionary.denaturalizeDataset(match);
+  const t = await tempDir('dcmjs');
+  try {
+    const path = join(t.dir, 'match.dcm');
+    await writeFile(path, Buffer.from(dict.write()));
+    const dump = await dcmdump(path);
+    assert.equal(dumpValue(dump, '0010,0010'), 'DOE^JOHN');
+    assert.equal(dumpValue(dump, '0008,0090'), 'SMITH^ANNA');
+    assert.equal(dumpValue(dump, '0008,0061'), 'CT\\MR');
+    assert.equal(dumpValue(dump, '0020,1208'), '3');
+    assert.equal(dumpValue(dump, '0008,0030'), '101500');
+    assert.equal(dumpValue(dump, '0008,0100'), 'CTHEAD');
+    assert.equal(dumpValue(dump, '0008,0052'), 'STUDY');
+  } finally {
+    await t.remove();
+  }
 });
