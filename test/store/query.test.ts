@@ -5,9 +5,9 @@ import { IndexDb } from '../../src/store/index-db.js';
 import { findMatches, instancesFor, type InformationModel, type NaturalizedDataset, type FindOptions } from '../../src/store/query.js';
 import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
 import { writeFile } from 'node:fs/promises';
-import { dcmdump, dumpValue, tempDir } from '../helpers/dicom-data.js';
+import { dcmdump, dumpValue, encodeDataset, specElements, tempDir } from '../helpers/dicom-data.js';
 import { storeKnownDataset, knownInstances, knownDataset } from '../helpers/query-dataset.js';
-import type { FileStore } from '../../src/store/file-store.js';
+import { FileStore } from '../../src/store/file-store.js';
 
 let index: IndexDb;
 let store: FileStore;
@@ -209,6 +209,28 @@ test('matches are dcmjs naturalized data sets: dcmjs encodes them and dcmdump re
     assert.equal(dumpValue(dump, '0008,0100'), 'CTHEAD');
     assert.equal(dumpValue(dump, '0008,0052'), 'STUDY');
   } finally {
+    await t.remove();
+  }
+});
+
+test('ISO_IR 192 and ISO_IR 100 names are decoded before they are indexed and matched', async () => {
+  const t = await tempDir('charset');
+  const local = new IndexDb(':memory:');
+  try {
+    const fs = await FileStore.open({ root: t.dir, index: local });
+    const base = { StudyInstanceUID: '1.5.1', SeriesInstanceUID: '1.5.1.1', SOPClassUID: '1.2.840.10008.5.1.4.1.1.7' };
+    const utf8 = encodeDataset(specElements({ ...base, SOPInstanceUID: '1.5.1.1.1', PatientID: 'U', PatientName: 'MÜLLER^HANS', SpecificCharacterSet: 'ISO_IR 192' }));
+    const latin1 = encodeDataset([...specElements({ ...base, StudyInstanceUID: '1.5.2', SeriesInstanceUID: '1.5.2.1', SOPInstanceUID: '1.5.2.1.1', PatientID: 'L', SpecificCharacterSet: 'ISO_IR 100' }), [0x00100010, 'PN', Buffer.from('MÜLLER^EVA', 'latin1')]]);
+    for (const [ds, sop] of [[utf8, '1.5.1.1.1'], [latin1, '1.5.2.1.1']] as const) {
+      await fs.store({ sopClassUid: base.SOPClassUID, sopInstanceUid: sop, transferSyntaxUid: '1.2.840.10008.1.2.1' }, (async function* () {
+        yield ds;
+      })());
+    }
+    const names: unknown[] = [];
+    for await (const m of findMatches(local, 'PATIENT_ROOT', { QueryRetrieveLevel: 'PATIENT', PatientName: 'MÜ*', SpecificCharacterSet: '' })) names.push([m['PatientName'], m['SpecificCharacterSet']]);
+    assert.deepEqual(names, [[[{ Alphabetic: 'MÜLLER^HANS' }], 'ISO_IR 192'], [[{ Alphabetic: 'MÜLLER^EVA' }], 'ISO_IR 100']]);
+  } finally {
+    local.close();
     await t.remove();
   }
 });
