@@ -57,3 +57,17 @@ test('ChunkQueue peeks across chunks, takes views inside a chunk and copies acro
   assert.throws(() => q.take(1), RangeError);
   assert.throws(() => q.peekByte(0), RangeError);
 });
+
+test('ChunkQueue keeps order across thousands of chunks while dropping consumed ones', () => {
+  const q = new ChunkQueue();
+  let next = 0;
+  let expect = 0;
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 97; i++) q.push(Uint8Array.of(next++ & 0xff));
+    const got = q.take(Math.min(q.length, 61 + (round % 40)));
+    for (const b of got) assert.equal(b, expect++ & 0xff);
+  }
+  const rest = q.take(q.length);
+  for (const b of rest) assert.equal(b, expect++ & 0xff);
+  assert.equal(expect, next);
+});

@@ -90,6 +90,10 @@ export class PduReader {
       if (q.length < HEADER) return undefined;
       const length = q.peekU32(2);
       const isAssociate = type === PduTypeCode['A-ASSOCIATE-RQ'] || type === PduTypeCode['A-ASSOCIATE-AC'];
+      if (!isAssociate && type !== PduTypeCode['P-DATA-TF'] && length !== 4) {
+        // A-ASSOCIATE-RJ, A-RELEASE-RQ/-RP and A-ABORT are always 4 long (Tables 9-21, 9-24 … 9-26).
+        throw new PduDecodeError('PDU-length', `must be 4 for this PDU type, got ${length}`, AbortReason.InvalidPduParameterValue, { pduType: type });
+      }
       const limit = isAssociate ? this.#maxAssociatePduLength : this.#maxPduLength;
       if (length > limit) throw new PduTooLargeError(type, length, limit);
       if (q.length < HEADER + length) return undefined;

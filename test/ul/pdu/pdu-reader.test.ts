@@ -94,6 +94,29 @@ test('exactly the limit is accepted; association PDUs have their own larger defa
   assert.throws(() => new PduReader({ maxPduLength: 64, maxAssociatePduLength: 204 }).push(F.ECHOSCU_RQ), PduTooLargeError);
 });
 
+test('a fixed-size PDU announcing another length than 4 is refused from its header', () => {
+  const reader = new PduReader({ maxPduLength: 1 << 20 });
+  assert.throws(
+    () => reader.push(hexBytes('05 00 00010000')),
+    (e: unknown) => e instanceof PduDecodeError && e.field === 'PDU-length' && e.abortReason === AbortReason.InvalidPduParameterValue,
+  );
+});
+
+test('many tiny chunks queued for one large PDU are taken in one piece', () => {
+  const body = 60_000;
+  const pdu = new Uint8Array(6 + body);
+  pdu.set([0x04, 0, 0, 0, (body >> 8) & 0xff, body & 0xff, 0, 0, ((body - 4) >> 8) & 0xff, (body - 4) & 0xff, 1, 0]);
+  pdu.fill(9, 12);
+  const reader = new PduReader({ maxPduLength: 1 << 20 });
+  const got: Pdu[] = [];
+  for (let i = 0; i < pdu.length; i += 7) got.push(...reader.push(pdu.subarray(i, i + 7)));
+  assert.equal(got.length, 1);
+  assert.ok(got[0]?.type === 'P-DATA-TF');
+  assert.equal(got[0].pdvs[0]!.data.length, body - 6);
+  assert.ok(got[0].pdvs[0]!.data.every((x) => x === 9));
+  assert.equal(reader.bufferedBytes, 0);
+});
+
 test('an unknown PDU type is refused from the first byte: a TLS ClientHello on a plain port', () => {
   const reader = new PduReader({ maxPduLength: 16384 });
   assert.throws(
