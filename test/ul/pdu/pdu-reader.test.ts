@@ -119,10 +119,26 @@ test('many tiny chunks queued for one large PDU are taken in one piece', () => {
 
 test('an unknown PDU type is refused from the first byte: a TLS ClientHello on a plain port', () => {
   const reader = new PduReader({ maxPduLength: 16384 });
+  // The first byte of a stream that could open a TLS record waits for the version bytes…
+  assert.deepEqual(reader.push(Uint8Array.of(0x16)), []);
   assert.throws(
-    () => reader.push(Uint8Array.of(0x16)),
-    (e: unknown) => e instanceof PduDecodeError && e.abortReason === AbortReason.UnrecognizedPdu && e.pduType === 0x16,
+    () => reader.push(Uint8Array.of(0x03, 0x01, 0x02, 0x00)),
+    (e: unknown) =>
+      e instanceof PduDecodeError &&
+      e.abortReason === AbortReason.UnrecognizedPdu &&
+      e.pduType === 0x16 &&
+      e.sniffed === 'tls' &&
+      /TLS on a plain DICOM port/.test(e.message),
   );
+  // …other unknown first bytes fail at once, and HTTP is named too.
+  assert.throws(() => new PduReader({ maxPduLength: 100 }).push(Uint8Array.of(0x00)), (e: unknown) => e instanceof PduDecodeError && e.sniffed === undefined);
+  assert.throws(
+    () => new PduReader({ maxPduLength: 100 }).push(new TextEncoder().encode('GET / HTTP/1.1\r\n')),
+    (e: unknown) => e instanceof PduDecodeError && e.sniffed === 'http',
+  );
+  // After a first good PDU, a 0x16 is just an unrecognized PDU.
+  const later = new PduReader({ maxPduLength: 100 });
+  assert.throws(() => later.push(Uint8Array.of(...F.ECHOSCU_RELEASE_RQ, 0x16)), (e: unknown) => e instanceof PduDecodeError && e.sniffed === undefined);
 });
 
 test('a malformed PDU after good ones: push throws, feed delivers the good ones first', () => {
