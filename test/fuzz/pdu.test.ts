@@ -95,3 +95,51 @@ test('fuzz: the reader on random streams and chunkings returns PDUs or throws ty
     { numRuns: 500 },
   );
 });
+
+test('property: on any chunking, the reader fails exactly as decodePdu does on the same malformed PDU', () => {
+  fc.assert(
+    fc.property(
+      anyPdu.map((p) => encodePdu(p)),
+      fc.oneof(fc.constantFrom(F.ECHOSCU_RQ, F.STORESCP_AC, F.STORESCU_JWT_RQ), anyPdu.map((p) => encodePdu(p))),
+      mutation.map((m) => ({ ...m, repairLength: true })),
+      fc.nat(),
+      (good, src, m, seed) => {
+        const bad = mutate(src, m);
+        fc.pre(bad.length >= 6);
+        let expected: unknown;
+        try {
+          decodePdu(bad);
+        } catch (e) {
+          expected = e;
+        }
+        const stream = Uint8Array.from([...good, ...bad]);
+        // A chunking derived from the seed: cut every 1–37 bytes.
+        const cuts: number[] = [];
+        for (let at = 0, s = seed; ; ) {
+          at += 1 + (s % 37);
+          s = (s * 1103515245 + 12345) >>> 0;
+          if (at >= stream.length) break;
+          cuts.push(at);
+        }
+        const reader = new PduReader({ maxPduLength: 1 << 20 });
+        const got: unknown[] = [];
+        let thrown: unknown;
+        try {
+          for (const c of splitAt(stream, cuts)) reader.feed(c, (p) => got.push(p));
+        } catch (e) {
+          thrown = e;
+        }
+        assert.deepEqual(got[0], decodePdu(good));
+        if (expected === undefined) {
+          assert.equal(thrown, undefined);
+          assert.deepEqual(got[1], decodePdu(bad));
+        } else {
+          assert.ok(expected instanceof PduDecodeError && thrown instanceof PduDecodeError, String(thrown));
+          assert.equal(thrown.field, expected.field);
+          assert.equal(thrown.abortReason, expected.abortReason);
+        }
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
