@@ -61,12 +61,12 @@ export class TestPki {
       const db = this.write(`${name}.index`, '');
       const conf = this.write(`${name}.cnf`, [
         '[ca]', 'default_ca = d', '[d]', `database = ${db}`, `new_certs_dir = ${this.dir}`,
+        `serial = ${this.write(`${name}.srl`, `${serial.replace(/^0x/, '').toUpperCase()}\n`)}`,
         'default_md = sha256', 'policy = p', 'unique_subject = no', 'email_in_dn = no',
         'copy_extensions = none', '[p]', 'commonName = supplied',
         '[v3]', ...(opts.ext ?? []), ''].join('\n'));
-      this.write(`${name}.srl`, `${serial.replace(/^0x/, '').toUpperCase().padStart(2, '0')}\n`);
       openssl(['ca', '-batch', '-config', conf, '-in', csr, '-out', cert, '-notext',
-        '-extfile', conf, '-extensions', 'v3', '-rand_serial',
+        '-extfile', conf, '-extensions', 'v3',
         ...(opts.issuer ? ['-cert', opts.issuer.cert, '-keyfile', opts.issuer.key] : ['-selfsign', '-keyfile', key]),
         '-startdate', opts.notBefore ?? '20200101000000Z', '-enddate', opts.notAfter ?? '20400101000000Z']);
     } else {
@@ -93,6 +93,23 @@ export class TestPki {
         `extendedKeyUsage = ${eku}`, 'subjectAltName = DNS:localhost, IP:127.0.0.1'],
       days: 30,
     });
+  }
+
+  /** A CRL of `issuer` listing `revoked` (made with `openssl ca -revoke` / `-gencrl`). */
+  crl(name: string, issuer: CertFiles, revoked: CertFiles[] = [], format: 'PEM' | 'DER' = 'PEM'): string {
+    const db = this.write(`${name}.crlindex`, '');
+    const conf = this.write(`${name}.crl.cnf`, [
+      '[ca]', 'default_ca = d', '[d]', `database = ${db}`, 'default_md = sha256',
+      'default_crl_days = 30', `crlnumber = ${this.write(`${name}.crlnumber`, '01\n')}`, ''].join('\n'));
+    for (const r of revoked) {
+      openssl(['ca', '-config', conf, '-revoke', r.cert, '-keyfile', issuer.key, '-cert', issuer.cert]);
+    }
+    const pem = this.path(`${name}.crl.pem`);
+    openssl(['ca', '-config', conf, '-gencrl', '-keyfile', issuer.key, '-cert', issuer.cert, '-out', pem]);
+    if (format === 'PEM') return pem;
+    const der = this.path(`${name}.crl.der`);
+    openssl(['crl', '-in', pem, '-outform', 'DER', '-out', der]);
+    return der;
   }
 
   cleanup(): void { rmSync(this.dir, { recursive: true, force: true }); }

@@ -114,6 +114,7 @@ export const X509_STORE_CTX_get_error_depth = lib.func('int X509_STORE_CTX_get_e
 export const X509_STORE_CTX_get_current_cert = lib.func('X509 *X509_STORE_CTX_get_current_cert(const X509_STORE_CTX *c)');
 export const X509_STORE_CTX_get0_chain = lib.func('OPENSSL_STACK *X509_STORE_CTX_get0_chain(const X509_STORE_CTX *c)');
 export const X509_STORE_CTX_set_purpose = lib.func('int X509_STORE_CTX_set_purpose(X509_STORE_CTX *c, int purpose)');
+export const X509_STORE_CTX_get0_param = lib.func('X509_VERIFY_PARAM *X509_STORE_CTX_get0_param(const X509_STORE_CTX *c)');
 export const X509_verify_cert = lib.func('int X509_verify_cert(X509_STORE_CTX *c)');
 export const X509_STORE_get0_param = lib.func('X509_VERIFY_PARAM *X509_STORE_get0_param(const X509_STORE *s)');
 export const X509_VERIFY_PARAM_set_flags = lib.func('int X509_VERIFY_PARAM_set_flags(X509_VERIFY_PARAM *p, unsigned long flags)');
