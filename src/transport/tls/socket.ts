@@ -65,6 +65,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #callbackError: { error: unknown } | undefined;
   #callbackDepth = 0;
   #inDrive = false;
+  #destroyRequested = false;
   #deferred: (() => void)[] = [];
   #pendingWrite: { chunk: Buffer; cb: (e?: Error | null) => void } | undefined;
   #pendingFinal: ((e?: Error | null) => void) | undefined;
@@ -235,7 +236,9 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     try {
       if (!this.#handshakeDone) {
         const r = S.SSL_do_handshake(this.#ssl) as number;
-        if (r === 1 && this.#callbackError === undefined) {
+        if (this.#destroyRequested) {
+          // the user destroyed the socket from a callback: the deferred destroy rejects the handshake
+        } else if (r === 1 && this.#callbackError === undefined) {
           this.#completeHandshake();
         } else {
           const err = r === 1 ? SslError.Ssl : (S.SSL_get_error(this.#ssl, r) as number);
@@ -446,7 +449,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   }
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    if (this.#whenSafe(() => this._destroy(err, cb))) return;
+    if (this.#whenSafe(() => this._destroy(err, cb))) { this.#destroyRequested = true; return; }
     if (!this.#handshakeDone && !this.#handshakeFailed) {
       this.#handshakeFailed = true;
       this.#rejectHandshake?.(new TlsHandshakeError({
