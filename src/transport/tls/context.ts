@@ -12,16 +12,15 @@ import { publish, channel, channelNames, type ChannelName } from '../../diagnost
 import { drainErrors } from './openssl/lib.js';
 import * as S from './openssl/ssl.js';
 import { resolveProfile, type ProfileName, type ProtocolName } from './profiles.js';
-import {
-  KeyMismatchError, TlsConfigurationError, UnableToReadPrivateKeyError,
-  type AlertInfo, type VerifyFailure,
-} from './errors.js';
+import { KeyMismatchError, TlsConfigurationError, type AlertInfo, type VerifyFailure } from './errors.js';
 import { certificateString } from './certificate-string.js';
 import { x509ErrorName } from './x509-errors.js';
-import { configureTrust, loadIdentity, type LoadedIdentity } from './engine-identity.js';
+import { loadIdentity, type LoadedIdentity, type IdentityOptions, type PasswordCallback } from './identity.js';
+import { configureTrust } from './trust.js';
+import type { Source } from './x509-sources.js';
 import type { SecureSocket } from './socket.js';
 
-export type Source = string | Buffer;
+export type { Source, IdentityOptions, PasswordCallback };
 export type TlsRole = 'client' | 'server';
 
 /** SSL_VERIFY_* flags (ssl.h), as the seeds name them. */
@@ -38,7 +37,6 @@ export interface VerifyContext {
 /** Return 0 = stop (alert sent, handshake fails), 1 = continue, or `ok` for the default. */
 export type VerifyCallback = (ok: 0 | 1, certificateString: string, error: number, errorString: string,
   context: VerifyContext) => number;
-export type PasswordCallback = (maxLength: number, writing: boolean) => string | Buffer | undefined;
 export interface InfoEvent {
   readonly where: number; readonly state: string; readonly ret: number;
   readonly loop: boolean; readonly exit: boolean; readonly read: boolean; readonly write: boolean;
@@ -51,9 +49,6 @@ export interface ClientCertificateRequest {
   readonly acceptableIssuers: string[];
   readonly acceptableIssuersDer: Buffer[];
   readonly socket: SecureSocket;
-}
-export interface IdentityOptions {
-  cert?: Source; key?: Source; chain?: Source[]; pkcs12?: Source; password?: string;
 }
 export type ClientCertificateCallback = (req: ClientCertificateRequest) => IdentityOptions | undefined;
 
@@ -125,9 +120,6 @@ export class SecureContext {
   readonly options: Readonly<SecureContextOptions>;
   readonly #native: NativeState;
   #alpnWire: Buffer | undefined;
-  #currentPassword: string | undefined;
-  #passwordAsked = false;
-  #passwordError: unknown;
   #active = 0;
   #disposed = false;
   #hooks: { verify: boolean; info: boolean; clientCert: boolean };
@@ -172,9 +164,8 @@ export class SecureContext {
     const f = this.options.verifyCallback;
     return f === undefined ? ok : f(ok, certificateString, error, errorString, context);
   }
-  /** Private-key password. Default: `identity.password`, else the registered function. */
+  /** Private-key password (an `identity.password` wins). Default: the registered function. */
   onPassword(maxLength: number, writing: boolean): string | Buffer | undefined {
-    if (this.#currentPassword !== undefined) return this.#currentPassword;
     return this.options.passwordCallback?.(maxLength, writing);
   }
   /** Handshake information. Default: the registered function, else nothing. */
@@ -258,18 +249,13 @@ export class SecureContext {
     const suites = o.cipherSuites ?? profile.cipherSuites;
     if (S.SSL_CTX_set_ciphersuites(ctx, suites) !== 1) fail('cipherSuites', `OpenSSL refused "${suites}"`);
 
-    // Password callback: registered first, identity loading below may need it.
-    const passwordCb = this.#register((buf: unknown, size: number, rwflag: number): number => this.#password(buf, size, rwflag), S.PasswordCb);
-    S.SSL_CTX_set_default_passwd_cb(ctx, passwordCb);
-    this.#passwordCallbackPtr = passwordCb;
-
     if (o.identity !== undefined) {
       const id = this.loadIdentity(o.identity);
       try {
         if (S.SSL_CTX_use_certificate(ctx, id.cert) !== 1) fail('identity.cert', 'OpenSSL refused the certificate');
         for (const c of id.chain) if (S.SSL_CTX_add1_chain_cert(ctx, c) !== 1) fail('identity.chain', 'OpenSSL refused a chain certificate');
         if (S.SSL_CTX_use_PrivateKey(ctx, id.key) !== 1 || S.SSL_CTX_check_private_key(ctx) !== 1) {
-          throw new KeyMismatchError('the private key does not match the certificate', { openssl: drainErrors() });
+          throw new KeyMismatchError('the private key does not match the certificate', drainErrors());
         }
       } finally {
         id.free();
@@ -277,9 +263,10 @@ export class SecureContext {
     }
 
     const store = S.SSL_CTX_get_cert_store(ctx);
-    const crl = o.crl ?? [];
-    configureTrust(store, { ca: o.ca ?? [], crl, crlCheck: o.crlCheck ?? 'leaf' });
-    if (o.systemRoots === true && S.SSL_CTX_set_default_verify_paths(ctx) !== 1) fail('systemRoots', 'cannot load the system roots');
+    configureTrust(store, {
+      ca: o.ca ?? [], crl: o.crl ?? [], systemRoots: o.systemRoots === true,
+      ...(o.crlCheck !== undefined ? { crlCheck: o.crlCheck } : {}),
+    });
 
     const mode = o.verifyMode ?? (this.role === 'client' ? VerifyMode.Peer : VerifyMode.Peer | VerifyMode.FailIfNoPeerCert);
     if (!Number.isInteger(mode) || mode < 0 || mode > 0x0f) throw new InvalidOptionError('verifyMode', 'must be a combination of VerifyMode flags');
@@ -339,49 +326,12 @@ export class SecureContext {
     drainErrors();
   }
 
-  #passwordCallbackPtr: unknown;
-
-  /** @internal load an identity with this context's password hooks; typed errors on failure. */
+  /** @internal load an identity with this context's password hook; typed errors on failure. */
   loadIdentity(id: IdentityOptions): LoadedIdentity {
-    this.#currentPassword = id.password;
-    this.#passwordAsked = false;
-    this.#passwordError = undefined;
-    try {
-      return loadIdentity(id, this.#passwordCallbackPtr);
-    } catch (e) {
-      if (e instanceof UnableToReadPrivateKeyError) {
-        const given = id.password !== undefined || this.options.passwordCallback !== undefined
-          || Object.getPrototypeOf(this).onPassword !== SecureContext.prototype.onPassword;
-        const why = this.#passwordError !== undefined ? 'the password callback threw'
-          : this.#passwordAsked && !given ? 'the key is encrypted and no password was given'
-            : this.#passwordAsked ? 'wrong password' : undefined;
-        if (why !== undefined) {
-          throw new UnableToReadPrivateKeyError(`unable to read the private key: ${why}`,
-            { openssl: e.openssl, cause: this.#passwordError });
-        }
-      }
-      throw e;
-    } finally {
-      this.#currentPassword = undefined;
-    }
+    return loadIdentity(id, (max, writing) => this.onPassword(max, writing));
   }
 
   // ---- trampolines: run inside OpenSSL; never throw into native code -----------------------
-  #password(buf: unknown, size: number, rwflag: number): number {
-    this.#passwordAsked = true;
-    try {
-      const pw = this.onPassword(size, rwflag === 1);
-      if (pw === undefined) return 0;
-      const bytes = typeof pw === 'string' ? Buffer.from(pw, 'utf8') : pw;
-      if (bytes.length > size) return -1;
-      if (bytes.length > 0) S.koffi.encode(buf as never, S.koffi.array('uint8_t', bytes.length) as never, Array.from(bytes));
-      return bytes.length;
-    } catch (e) {
-      this.#passwordError = e;
-      return -1;
-    }
-  }
-
   #verify(ok: number, store: unknown): number {
     storeIdx ??= S.SSL_get_ex_data_X509_STORE_CTX_idx() as number;
     const conn = connectionsBySsl.get(S.addressOf(S.X509_STORE_CTX_get_ex_data(store, storeIdx)));

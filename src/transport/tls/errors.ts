@@ -98,32 +98,11 @@ export class TlsError extends DicomError {
   }
 }
 
-/** The private key could not be read: unreadable, wrong or missing password. */
-export class UnableToReadPrivateKeyError extends DicomError {
-  readonly openssl: readonly OpenSslErrorEntry[];
-  constructor(message: string, init: { openssl?: readonly OpenSslErrorEntry[]; cause?: unknown } = {}) {
-    super('DICOM_TLS_ERR_PRIVATE_KEY', message, { cause: init.cause });
-    this.openssl = init.openssl ?? [];
-  }
-}
-
-/** The certificate (or chain) could not be read. */
-export class UnableToReadCertificateError extends DicomError {
-  readonly openssl: readonly OpenSslErrorEntry[];
-  constructor(message: string, init: { openssl?: readonly OpenSslErrorEntry[]; cause?: unknown } = {}) {
-    super('DICOM_TLS_ERR_CERTIFICATE', message, { cause: init.cause });
-    this.openssl = init.openssl ?? [];
-  }
-}
-
-/** The private key does not belong to the certificate. */
-export class KeyMismatchError extends DicomError {
-  readonly openssl: readonly OpenSslErrorEntry[];
-  constructor(message: string, init: { openssl?: readonly OpenSslErrorEntry[] } = {}) {
-    super('DICOM_TLS_ERR_KEY_MISMATCH', message);
-    this.openssl = init.openssl ?? [];
-  }
-}
+// Reading certificates, keys, trust anchors and CRLs: the x509 module's typed errors, re-exported
+// so the TLS layer has one error surface.
+export {
+  UnableToReadPrivateKeyError, UnableToReadCertificateError, KeyMismatchError, TrustStoreError,
+} from './x509-load-errors.js';
 
 /** An unknown security profile, or a legacy one without `allowLegacyProfiles`. */
 export class UnknownProfileError extends DicomError {
