@@ -179,7 +179,13 @@ function loadPkcs12(source: Source, ask: PasswordCallback): { cert: Ptr; key: Pt
     const cert: Ptr[] = [null];
     const ca: Ptr[] = [null];
     if (PKCS12_parse(p12, pass, pkey, cert, ca) !== 1) {
-      throw new UnableToReadPrivateKeyError('unreadable', `${where} could not be decoded`, drainErrors());
+      const errors = drainErrors();
+      // OpenSSL 3 keeps RC2-40 / 3DES (the `-legacy` PKCS#12 ciphers) in the legacy provider,
+      // which Node does not load by default: say so instead of a bare "unsupported".
+      const legacy = errors.some((e) => e.reason === 'unsupported');
+      throw new UnableToReadPrivateKeyError('unreadable', legacy
+        ? `${where} uses a legacy cipher (RC2-40 or 3DES) this OpenSSL does not load; re-export it with AES (openssl pkcs12 -export without -legacy)`
+        : `${where} could not be decoded`, errors);
     }
     const chain: Ptr[] = [];
     if (ca[0] !== null) {
