@@ -196,6 +196,11 @@ export interface SClientOptions extends PeerTlsOptions {
   servername?: string;
   /** Written to stdin; stdin is then closed, which makes s_client close the connection. */
   input?: string;
+  /**
+   * Keep stdin open: s_client then stays until the server closes or sends an alert, so an alert
+   * the server sends after the client's last flight (TLS 1.3 client-certificate failures) is seen.
+   */
+  keepStdinOpen?: boolean;
   /** Kill after this many ms (a hang guard, not an assertion). Default 20 s. */
   killAfter?: number;
 }
@@ -220,7 +225,8 @@ export async function runSClient(o: SClientOptions): Promise<SClientResult> {
   const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const cap = new Captured(child);
   const guard = setTimeout(() => child.kill('SIGKILL'), o.killAfter ?? 20_000);
-  child.stdin.end(o.input ?? '');
+  if (o.keepStdinOpen === true) child.stdin.write(o.input ?? '');
+  else child.stdin.end(o.input ?? '');
   const code = await cap.exited;
   clearTimeout(guard);
   return {
