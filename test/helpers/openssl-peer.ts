@@ -79,9 +79,12 @@ export function parseAcceptableCaNames(text: string): string[] {
   return names;
 }
 
-/** s_client's final `Verify return code: N (text)`, or undefined when the handshake did not get there. */
+/**
+ * s_client's `Verify return code: N (text)` (SSL_get_verify_result), or undefined when the
+ * handshake did not get there. TLS 1.2 prints it only inside the indented SSL-Session block.
+ */
 export function parseVerifyReturnCode(text: string): number | undefined {
-  const m = /^Verify return code: (\d+)/m.exec(text);
+  const m = /^\s*Verify return code: (\d+)/m.exec(text);
   return m === null ? undefined : Number(m[1]);
 }
 

@@ -9,6 +9,7 @@
  * handshake (alert sent), 1 continues to an established connection, `ok` is OpenSSL's default.
  */
 import { describe, test } from 'node:test';
+import { X509Certificate } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { scenarioPki, type Identity } from '../../helpers/pki.js';
 import { startSServer, runSClient, callKey, type PeerTlsOptions, type SClientResult } from '../../helpers/openssl-peer.js';
@@ -31,7 +32,15 @@ interface Scenario {
   theirs: PeerTlsOptions;
   /** The first failure OpenSSL reports, or undefined when the chain verifies. */
   fails?: { depth: number; error: number; errorName: string };
+  /**
+   * s_client's own callback returns 0 on this error whatever -verify_return_error says (its
+   * `-verify_depth` limit), so with policy 1 only the calls up to that error are comparable.
+   */
+  appStops?: boolean;
 }
+
+type Protocol = 'tls1_3' | 'tls1_2';
+const ourProtocol = (p: Protocol): Partial<SecureContextOptions> => (p === 'tls1_2' ? { maxProtocol: 'TLSv1.2' } : {});
 
 const trust = { ours: { ca: [pki.trustRoot] }, theirs: { CAfile: pki.trustRoot } };
 
@@ -74,11 +83,24 @@ export const serverScenarios: Scenario[] = [
   { name: 'host name matches', server: pki.valid,
     ours: { ca: [pki.trustRoot], verifyHost: 'localhost' },
     theirs: { CAfile: pki.trustRoot, verifyHostname: 'localhost' } },
+  // The identity check runs before the chain walk: the mismatch is the first call, at depth 0.
+  { name: 'IP address mismatch', server: pki.hostMismatch,
+    ours: { ca: [pki.trustRoot], verifyHost: '127.0.0.1' },
+    theirs: { CAfile: pki.trustRoot, extraArgs: ['-verify_ip', '127.0.0.1'] },
+    fails: { depth: 0, error: 64, errorName: 'X509_V_ERR_IP_ADDRESS_MISMATCH' } },
+  { name: 'IP address matches', server: pki.valid,
+    ours: { ca: [pki.trustRoot], verifyHost: '127.0.0.1' },
+    theirs: { CAfile: pki.trustRoot, extraArgs: ['-verify_ip', '127.0.0.1'] } },
+  { name: 'verify depth exceeded', server: pki.chain, serverChain: pki.intermediate.cert,
+    ours: { ca: [pki.trustRoot], verifyDepth: 0 },
+    theirs: { CAfile: pki.trustRoot, extraArgs: ['-verify_depth', '0'] },
+    fails: { depth: 1, error: 22, errorName: 'X509_V_ERR_CERT_CHAIN_TOO_LONG' }, appStops: true },
 ];
 
 /** One s_server for one connection; returns what the connection produced and the alerts s_server received. */
-async function againstSServer<T>(s: Scenario, connect: (port: number) => Promise<T>): Promise<{ result: T; serverAlerts: number[]; serverOutput: string }> {
-  const server = await startSServer({ cert: s.server.cert, key: s.server.key, ...(s.serverChain === undefined ? {} : { chain: s.serverChain }) });
+async function againstSServer<T>(s: Scenario, connect: (port: number) => Promise<T>, protocol?: Protocol): Promise<{ result: T; serverAlerts: number[]; serverOutput: string }> {
+  const server = await startSServer({ cert: s.server.cert, key: s.server.key, ...(s.serverChain === undefined ? {} : { chain: s.serverChain }),
+    ...(protocol === undefined ? {} : { protocol }) });
   try {
     const result = await connect(server.port);
     await within(server.exited, 10_000, 's_server exit after the connection').catch(() => undefined);
@@ -88,63 +110,73 @@ async function againstSServer<T>(s: Scenario, connect: (port: number) => Promise
   }
 }
 
-async function oracle(s: Scenario, returnError: boolean): Promise<{ result: SClientResult; serverAlerts: number[] }> {
-  return againstSServer(s, (port) => runSClient({ port, ...s.theirs, verifyReturnError: returnError }));
+async function oracle(s: Scenario, returnError: boolean, protocol: Protocol = 'tls1_3'): Promise<{ result: SClientResult; serverAlerts: number[] }> {
+  return againstSServer(s, (port) => runSClient({ port, ...s.theirs, verifyReturnError: returnError }), protocol);
 }
 
-async function ours(s: Scenario, policy: Policy): Promise<{ result: ClientOutcome; serverAlerts: number[]; serverOutput: string }> {
+async function ours(s: Scenario, policy: Policy, protocol: Protocol = 'tls1_3'): Promise<{ result: ClientOutcome; serverAlerts: number[]; serverOutput: string }> {
   return againstSServer(s, async (port) => {
-    const outcome = await connectOurClient(port, s.ours, policy);
+    const outcome = await connectOurClient(port, { ...s.ours, ...ourProtocol(protocol) }, policy);
+    if (outcome.socket !== undefined) assert.equal(outcome.socket.protocol, protocol === 'tls1_2' ? 'TLSv1.2' : 'TLSv1.3');
     await closeSocket(outcome.socket);
     return outcome;
-  });
+  }, protocol);
 }
 
 for (const s of serverScenarios) {
   describe(`server scenario: ${s.name}`, () => {
-    test('callback returning 1: the same verify calls as openssl s_client prints, and the connection is established', async () => {
-      const { result: theirs } = await oracle(s, false);
-      const first = theirs.verifyCalls.find((c) => c.ok === 0);
-      // The oracle itself must show the scenario's failure, or the certificate set is wrong.
-      assert.deepEqual(first === undefined ? undefined : { depth: first.depth, error: first.error },
-        s.fails === undefined ? undefined : { depth: s.fails.depth, error: s.fails.error });
+    for (const protocol of ['tls1_3', 'tls1_2'] as const) {
+      test(`${protocol}: callback returning 1: the same verify calls as openssl s_client prints, and the connection is established`, async () => {
+        const { result: theirs } = await oracle(s, false, protocol);
+        const first = theirs.verifyCalls.find((c) => c.ok === 0);
+        // The oracle itself must show the scenario's failure, or the certificate set is wrong.
+        assert.deepEqual(first === undefined ? undefined : { depth: first.depth, error: first.error },
+          s.fails === undefined ? undefined : { depth: s.fails.depth, error: s.fails.error });
 
-      const { result } = await ours(s, 1);
-      assert.equal(result.error, undefined, `handshake failed: ${String(result.error)}`);
-      assert.deepEqual(result.calls.map(callKey), theirs.verifyCalls.map(callKey));
-      assert.deepEqual(result.calls.map((c) => subjectOf(c.certificateString)), theirs.verifyCalls.map((c) => c.subject));
-      for (const [i, c] of result.calls.entries()) {
-        if (c.ok === 0) {
-          assert.equal(c.errorString, theirs.verifyCalls[i]!.errorString, 'errorString is X509_verify_cert_error_string');
-          if (s.fails !== undefined && c.error === s.fails.error) assert.equal(c.errorName, s.fails.errorName);
+        const { result } = await ours(s, 1, protocol);
+        assert.equal(result.error, undefined, `handshake failed: ${String(result.error)}`);
+        // When s_client's own callback stops at the error, only the calls up to it are comparable.
+        const comparable = s.appStops === true ? result.calls.slice(0, theirs.verifyCalls.length) : result.calls;
+        assert.deepEqual(comparable.map(callKey), theirs.verifyCalls.map(callKey));
+        assert.deepEqual(comparable.map((c) => subjectOf(c.certificateString)), theirs.verifyCalls.map((c) => c.subject));
+        for (const [i, c] of comparable.entries()) {
+          if (c.ok === 0) {
+            assert.equal(c.errorString, theirs.verifyCalls[i]!.errorString, 'errorString is X509_verify_cert_error_string');
+            if (s.fails !== undefined && c.error === s.fails.error) assert.equal(c.errorName, s.fails.errorName);
+          }
+          assert.equal(c.role, 'client');
+          assert.equal(subjectOf(c.certificateString).replace(/ = /g, '=').replace(/, /g, '\n'), c.der.length > 0
+            ? new X509Certificate(c.der).subject : '', 'context.der is the certificate of the call');
         }
-        assert.equal(c.role, 'client');
-      }
-      assert.equal(result.socket!.verifyResult?.code, theirs.verifyReturnCode, 'SSL_get_verify_result as s_client reports it');
-    });
-
-    for (const policy of ['ok', 'none'] as const) {
-      test(`callback returning ${policy === 'ok' ? '`ok`' : 'nothing (no callback)'}: OpenSSL's default, as s_client -verify_return_error`, async () => {
-        const { result: theirs, serverAlerts: theirAlerts } = await oracle(s, true);
-        const { result, serverAlerts } = await ours(s, policy);
-        if (policy === 'ok') assert.deepEqual(result.calls.map(callKey), theirs.verifyCalls.map(callKey));
-        if (s.fails === undefined) {
-          assert.equal(result.error, undefined, `handshake failed: ${String(result.error)}`);
-          assert.equal(result.socket!.verifyResult?.code, 0);
-          return;
+        if (s.appStops !== true) {
+          assert.equal(result.socket!.verifyResult?.code, theirs.verifyReturnCode, 'SSL_get_verify_result as s_client reports it');
         }
-        const e = assertHandshakeError(result.error);
-        assert.equal(e.code, 'DICOM_TLS_ERR_HANDSHAKE');
-        assert.ok(e.verifyFailure, 'the handshake error names the verify failure');
-        assert.equal(e.verifyFailure.depth, s.fails.depth);
-        assert.equal(e.verifyFailure.error, s.fails.error);
-        assert.equal(e.verifyFailure.errorName, s.fails.errorName);
-        assert.equal(e.verifyFailure.errorString, theirs.verifyCalls.at(-1)!.errorString);
-        assert.equal(subjectOf(e.verifyFailure.certificateString), theirs.verifyCalls.at(-1)!.subject);
-        assert.match(e.message, new RegExp(`depth ${s.fails.depth}.*${s.fails.errorName}`));
-        assert.ok(theirAlerts.length > 0, 's_server saw the alert s_client sent');
-        assert.deepEqual(serverAlerts, theirAlerts, 's_server received the same alert from us');
       });
+
+      for (const policy of ['ok', 'none'] as const) {
+        if (policy === 'none' && protocol === 'tls1_2') continue;
+        test(`${protocol}: callback returning ${policy === 'ok' ? '`ok`' : 'nothing (no callback)'}: OpenSSL's default, as s_client -verify_return_error`, async () => {
+          const { result: theirs, serverAlerts: theirAlerts } = await oracle(s, true, protocol);
+          const { result, serverAlerts } = await ours(s, policy, protocol);
+          if (policy === 'ok') assert.deepEqual(result.calls.map(callKey), theirs.verifyCalls.map(callKey));
+          if (s.fails === undefined) {
+            assert.equal(result.error, undefined, `handshake failed: ${String(result.error)}`);
+            assert.equal(result.socket!.verifyResult?.code, 0);
+            return;
+          }
+          const e = assertHandshakeError(result.error);
+          assert.equal(e.code, 'DICOM_TLS_ERR_HANDSHAKE');
+          assert.ok(e.verifyFailure, 'the handshake error names the verify failure');
+          assert.equal(e.verifyFailure.depth, s.fails.depth);
+          assert.equal(e.verifyFailure.error, s.fails.error);
+          assert.equal(e.verifyFailure.errorName, s.fails.errorName);
+          assert.equal(e.verifyFailure.errorString, theirs.verifyCalls.at(-1)!.errorString);
+          assert.equal(subjectOf(e.verifyFailure.certificateString), theirs.verifyCalls.at(-1)!.subject);
+          assert.match(e.message, new RegExp(`depth ${s.fails.depth}.*${s.fails.errorName}`));
+          assert.ok(theirAlerts.length > 0, 's_server saw the alert s_client sent');
+          assert.deepEqual(serverAlerts, theirAlerts, 's_server received the same alert from us');
+        });
+      }
     }
 
     test('callback returning 0: the handshake stops at the first call and the server sees the alert', async () => {
