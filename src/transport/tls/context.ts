@@ -12,7 +12,7 @@ import { publish, channel, channelNames, type ChannelName } from '../../diagnost
 import { drainErrors } from './openssl/lib.js';
 import * as S from './openssl/ssl.js';
 import { resolveProfile, type ProfileName, type ProtocolName } from './profiles.js';
-import { KeyMismatchError, TlsConfigurationError, type AlertInfo, type VerifyFailure } from './errors.js';
+import { KeyMismatchError, TlsConfigurationError, alertDescriptions, type AlertInfo, type VerifyFailure } from './errors.js';
 import { certificateString } from './certificate-string.js';
 import { x509ErrorName } from './x509-errors.js';
 import { loadIdentity, type LoadedIdentity, type IdentityOptions, type PasswordCallback } from './identity.js';
@@ -379,7 +379,7 @@ export class SecureContext {
     if (isAlert) {
       alertInfo = {
         level: (ret >> 8) === 2 ? 'fatal' : 'warning',
-        description: S.SSL_alert_desc_string_long(ret) as string,
+        description: alertDescription(ret & 0xff, S.SSL_alert_desc_string_long(ret) as string),
         code: ret & 0xff,
         direction: (where & S.SSL_CB.READ) !== 0 ? 'read' : 'write',
       };
@@ -465,6 +465,10 @@ export class SecureContext {
 
   /** @internal number of cached client sessions (tests). */
   get cachedSessions(): number { return this.#native.sessions.size; }
+}
+
+function alertDescription(code: number, openssl: string): string {
+  return openssl === 'unknown' ? alertDescriptions[code] ?? openssl : openssl;
 }
 
 function hasSubscribers(name: ChannelName): boolean {

@@ -22,6 +22,15 @@ export const sslErrorTable = {
   12: { name: 'SSL_ERROR_WANT_RETRY_VERIFY', meaning: 'verification must be retried' },
 } as const satisfies Record<number, { name: string; meaning: string }>;
 
+/**
+ * TLS alert descriptions OpenSSL 3.0's SSL_alert_desc_string_long calls "unknown" (RFC 8446 §6,
+ * RFC 7301 §3.2); used as a fallback.
+ */
+export const alertDescriptions: Readonly<Record<number, string>> = {
+  109: 'missing extension', 115: 'unknown PSK identity', 116: 'certificate required',
+  120: 'no application protocol',
+};
+
 export const SslError = {
   None: 0, Ssl: 1, WantRead: 2, WantWrite: 3, WantX509Lookup: 4, Syscall: 5, ZeroReturn: 6,
 } as const;
@@ -75,11 +84,13 @@ function handshakeMessage(init: {
     return `TLS handshake failed: certificate verify failed at depth ${v.depth}: ${v.errorString} (${v.errorName})`;
   }
   const a = init.alert;
-  if (a !== undefined) {
-    const who = a.direction === 'read' ? 'the peer sent' : 'we sent';
-    return `TLS handshake failed: ${who} the ${a.level} alert "${a.description}" (${a.code})`;
-  }
   const first = init.openssl?.[0];
+  if (a !== undefined) {
+    const alert = `the ${a.level} alert "${a.description}" (${a.code})`;
+    if (a.direction === 'read') return `TLS handshake failed: the peer sent ${alert}`;
+    const reason = first?.reason;
+    return reason !== undefined ? `TLS handshake failed: ${reason}; we sent ${alert}` : `TLS handshake failed: we sent ${alert}`;
+  }
   if (first !== undefined) return `TLS handshake failed: ${first.reason ?? first.text}`;
   if (init.sslError === SslError.Syscall || init.sslError === SslError.ZeroReturn) {
     return 'TLS handshake failed: the peer closed the connection during the handshake';

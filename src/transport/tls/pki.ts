@@ -19,7 +19,10 @@ import {
 } from './openssl/x509.js';
 import { loadIdentity, withPasswordCallback, type PasswordCallback } from './identity.js';
 import { certificateString } from './certificate-string.js';
-import { DicomError, InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError } from '../../errors.js';
+import { PkiError } from './x509-load-errors.js';
+
+export { PkiError };
 
 /** 'ec' = ECDSA P-256 (default: fast, small), 'rsa' = RSA 2048. */
 export type KeyType = 'ec' | 'rsa';
@@ -66,25 +69,18 @@ export interface NodeCertificateOptions {
   keyPassword?: string | PasswordCallback;
 }
 
-/** Building a certificate failed inside OpenSSL (should not happen with valid options). */
-export class PkiError extends DicomError {
-  constructor(message: string, openssl = drainErrors()) {
-    super('DICOM_TLS_ERR_PKI', `${message}${openssl.length ? ` (OpenSSL: ${openssl.map((e) => e.reason ?? e.text).join('; ')})` : ''}`);
-  }
-}
-
 /** Clock skew allowance: certificates start five minutes in the past. */
 const BACKDATE_SECONDS = 300;
 
 function check(ok: unknown, what: string): void {
-  if (ok !== 1) throw new PkiError(`${what} failed`);
+  if (ok !== 1) throw new PkiError(`${what} failed`, drainErrors());
 }
 
 function generateKey(keyType: KeyType): Ptr {
   const key = keyType === 'rsa'
     ? EVP_PKEY_Q_keygen(null, null, 'RSA', 'size_t', 2048)
     : EVP_PKEY_Q_keygen(null, null, 'EC', 'const char *', 'P-256');
-  if (key === null) throw new PkiError(`generating a ${keyType} key`);
+  if (key === null) throw new PkiError(`generating a ${keyType} key`, drainErrors());
   return key;
 }
 
@@ -114,7 +110,7 @@ function buildName(fields: ReadonlyArray<readonly [string, string]>): Ptr {
 
 function addExtension(x509: Ptr, ctx: Buffer, nid: number, value: string): void {
   const ext = X509V3_EXT_conf_nid(null, ctx, nid, value);
-  if (ext === null) throw new PkiError(`extension ${nid} = ${value}`);
+  if (ext === null) throw new PkiError(`extension ${nid} = ${value}`, drainErrors());
   const ok = X509_add_ext(x509, ext, -1);
   X509_EXTENSION_free(ext);
   check(ok, `adding extension ${nid}`);
@@ -140,9 +136,16 @@ function keyToPem(key: Ptr, password: string | PasswordCallback | undefined): st
     return toPem((bio) => PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(), pass, pass.length, null, null),
       'writing the encrypted key');
   }
-  const { value, use } = withPasswordCallback(password, (cb) =>
-    toPem((bio) => PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(), null, 0, cb, null), 'writing the encrypted key'));
-  if (!use.given) throw new PkiError('the password callback gave no password for the key being written');
+  const { value, use } = withPasswordCallback(password, (cb) => {
+    try {
+      return toPem((bio) => PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(), null, 0, cb, null), 'writing the encrypted key');
+    } catch (err) {
+      return err as PkiError;
+    }
+  });
+  if (use.error !== undefined) throw new PkiError(`the password callback failed: ${String(use.error)}`, drainErrors());
+  if (!use.given) throw new PkiError('the password callback gave no password for the key being written', drainErrors());
+  if (typeof value !== 'string') throw value;
   return value;
 }
 
@@ -167,9 +170,9 @@ function buildCertificate(o: BuildOptions): Ptr {
     const bn = BN_bin2bn(serialBytes, serialBytes.length, null);
     const serialOk = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x509)) !== null;
     BN_free(bn);
-    if (!serialOk) throw new PkiError('setting the serial number');
-    if (X509_gmtime_adj(X509_getm_notBefore(x509), -BACKDATE_SECONDS) === null) throw new PkiError('notBefore');
-    if (X509_gmtime_adj(X509_getm_notAfter(x509), o.days * 86400) === null) throw new PkiError('notAfter');
+    if (!serialOk) throw new PkiError('setting the serial number', drainErrors());
+    if (X509_gmtime_adj(X509_getm_notBefore(x509), -BACKDATE_SECONDS) === null) throw new PkiError('notBefore', drainErrors());
+    if (X509_gmtime_adj(X509_getm_notAfter(x509), o.days * 86400) === null) throw new PkiError('notAfter', drainErrors());
     const name = buildName(o.subject);
     try {
       check(X509_set_subject_name(x509, name), 'X509_set_subject_name');
@@ -183,7 +186,7 @@ function buildCertificate(o: BuildOptions): Ptr {
     const ctx = Buffer.alloc(X509V3_CTX_SIZE);
     X509V3_set_ctx(ctx, o.issuer ? o.issuer.cert : x509, x509, null, null, 0);
     for (const [nid, value] of o.extensions) addExtension(x509, ctx, nid, value);
-    if ((X509_sign(x509, o.issuer ? o.issuer.key : o.key, EVP_sha256()) as number) <= 0) throw new PkiError('signing');
+    if ((X509_sign(x509, o.issuer ? o.issuer.key : o.key, EVP_sha256()) as number) <= 0) throw new PkiError('signing', drainErrors());
     return x509;
   } catch (err) {
     X509_free(x509);
@@ -291,7 +294,7 @@ export function writePkcs12(options: Pkcs12Options): Buffer {
   try {
     for (const c of identity.chain) OPENSSL_sk_push(stack, c);
     const p12 = PKCS12_create(options.password, options.friendlyName ?? null, identity.key, identity.cert, stack, 0, 0, 0, 0, 0);
-    if (p12 === null) throw new PkiError('PKCS12_create');
+    if (p12 === null) throw new PkiError('PKCS12_create', drainErrors());
     try {
       const bio = BIO_new(BIO_s_mem());
       try {

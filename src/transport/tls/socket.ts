@@ -180,6 +180,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   get alpnProtocol(): string | undefined { return this.#info?.alpn; }
   get resumed(): boolean { return this.#info?.resumed ?? false; }
   get peerCertificateChain(): readonly X509Certificate[] { return this.#info?.peerCertificateChain ?? []; }
+  get peerCertificate(): X509Certificate | undefined { return this.#info?.peerCertificate; }
   /** DER of the peer's chain, leaf first. */
   get peerCertificateChainDer(): readonly Buffer[] { return this.#peerDer; }
   get verifyResult(): TlsInfo['verifyResult'] | undefined { return this.#info?.verifyResult; }
@@ -323,8 +324,13 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     const leaf = S.SSL_get0_peer_certificate(ssl);
     const stack = S.SSL_get_peer_cert_chain(ssl);
     const n = stack === null ? 0 : (S.OPENSSL_sk_num(stack) as number);
-    if (leaf !== null && (this.role === 'server' || n === 0)) der.push(derOf(leaf));
-    for (let i = 0; i < n; i++) der.push(derOf(S.OPENSSL_sk_value(stack, i)));
+    // Leaf first; the stack may or may not repeat it (client side always does), so skip a repeat.
+    if (leaf !== null) der.push(derOf(leaf));
+    for (let i = 0; i < n; i++) {
+      const d = derOf(S.OPENSSL_sk_value(stack, i));
+      if (i === 0 && der.length === 1 && d.equals(der[0]!)) continue;
+      der.push(d);
+    }
     this.#peerDer = der;
     const code = Number(S.SSL_get_verify_result(ssl));
     let chain: X509Certificate[] | undefined;

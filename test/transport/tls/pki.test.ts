@@ -9,7 +9,7 @@ import { configureTrust, verifyWithStore } from '../../../src/transport/tls/trus
 import { X509_STORE_free, X509_STORE_new } from '../../../src/transport/tls/openssl/x509.js';
 import { drainErrors } from '../../../src/transport/tls/openssl/lib.js';
 import { InvalidOptionError } from '../../../src/errors.js';
-import { UnableToReadPrivateKeyError } from '../../../src/transport/tls/x509-load-errors.js';
+import { PkiError, UnableToReadPrivateKeyError } from '../../../src/transport/tls/x509-load-errors.js';
 import { TestPki, openssl, opensslStatus } from '../../helpers/x509-openssl.js';
 
 const tmp = new TestPki();
@@ -130,5 +130,10 @@ test('invalid options are refused naming the option', () => {
   assert.throws(() => createCertificateAuthority({ subject: '/CN=x/NOTAFIELD=y' }), /NOTAFIELD=y/);
   assert.throws(() => createNodeCertificate({ certPem: ca.certPem, keyPem: rsaCa.keyPem, keyPassword: 'ca-secret' }, { commonName: 'x' }),
     (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'DICOM_TLS_ERR_KEY_MISMATCH');
+  assert.deepEqual(drainErrors(), []);
+  assert.throws(() => createCertificateAuthority({ subject: '/CN=x', keyPassword: () => undefined }),
+    (e: unknown) => e instanceof PkiError && /gave no password/.test(e.message));
+  assert.throws(() => createCertificateAuthority({ subject: '/CN=x', keyPassword: () => { throw new Error('no vault'); } }),
+    (e: unknown) => e instanceof PkiError && /no vault/.test(e.message));
   assert.deepEqual(drainErrors(), []);
 });
