@@ -9,7 +9,7 @@ import {
   X509_free, X509_get0_notAfter, X509_get0_notBefore, X509_get0_serialNumber,
   X509_get_extension_flags, X509_get_issuer_name, X509_get_subject_name, X509_NAME_print_ex,
   X509_PURPOSE_get0, X509_PURPOSE_get0_name, X509_PURPOSE_get_count, X509_PURPOSE_get_id,
-  XN_FLAG_ONELINE, koffiDecodeBytes, printToString, x509FromDer, type Ptr,
+  XN_FLAG_ONELINE, copyBytes, printToString, x509FromDer, type Ptr,
 } from './openssl/x509.js';
 import { drainErrors } from './openssl/lib.js';
 import { UnableToReadCertificateError } from './x509-load-errors.js';
@@ -32,7 +32,7 @@ export function serialHex(x509: Ptr): string {
   const serial = X509_get0_serialNumber(x509);
   const len = ASN1_STRING_length(serial) as number;
   if (len <= 0) return '00';
-  const bytes = koffiDecodeBytes(ASN1_STRING_get0_data(serial), len);
+  const bytes = copyBytes(ASN1_STRING_get0_data(serial), len);
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 

@@ -6,10 +6,10 @@
  * SSL_CTX_use_certificate / SSL_CTX_use_PrivateKey / SSL_CTX_add1_chain_cert (all take their own
  * reference), so `free()` may run right after installing.
  */
-import { drainErrors, koffi, type OpenSslErrorEntry } from './openssl/lib.js';
+import { drainErrors, type OpenSslErrorEntry } from './openssl/lib.js';
 import {
   BIO_free, EVP_PKEY_free, OPENSSL_sk_free, OPENSSL_sk_num, OPENSSL_sk_value, PEM_read_bio_PrivateKey,
-  PKCS12_free, PKCS12_parse, PKCS12_verify_mac, PemPasswordCb, X509_check_private_key, X509_free,
+  PKCS12_free, PKCS12_parse, PKCS12_verify_mac, X509_check_private_key, withPemPasswordCb, X509_free,
   d2i_PKCS12_bio, d2i_PKCS8PrivateKey_bio, d2i_PrivateKey_bio, memBioOf, type Ptr,
 } from './openssl/x509.js';
 import { describeSource, isPem, readCertificates, sourceBytes, type Source } from './x509-sources.js';
@@ -41,38 +41,33 @@ export interface LoadedIdentity {
 const PEM_BUFSIZE = 1024;
 
 /** What happened inside one password exchange, to name the cause when the read fails. */
-interface PasswordUse { asked: boolean; given: boolean; error: unknown }
+export interface PasswordUse { asked: boolean; given: boolean; error: unknown }
 
 /**
  * Run `read(cb)` with a registered pem_password_cb that forwards to `ask`. Always passing our
  * own callback also keeps OpenSSL from prompting on the terminal (its PEM_def_callback).
  */
-function withPasswordCallback<T>(ask: PasswordCallback, read: (cb: Ptr) => T): { value: T; use: PasswordUse } {
+export function withPasswordCallback<T>(ask: PasswordCallback, read: (cb: Ptr) => T): { value: T; use: PasswordUse } {
   const use: PasswordUse = { asked: false, given: false, error: undefined };
-  const cb = koffi.register((buf: Ptr, size: number, rwflag: number) => {
+  const value = withPemPasswordCb((size, rwflag) => {
     use.asked = true;
     try {
       const answer = ask(size, rwflag === 1);
-      if (answer === undefined) return -1;
+      if (answer === undefined) return undefined;
       const bytes = typeof answer === 'string' ? Buffer.from(answer, 'utf8') : answer;
       // The seeds: the password plus its terminator must fit the buffer OpenSSL gives.
       if (bytes.length >= size) {
         use.error = new RangeError(`the password is ${bytes.length} bytes; OpenSSL's buffer holds ${size - 1}`);
-        return -1;
+        return undefined;
       }
-      if (bytes.length > 0) koffi.encode(buf, koffi.array('uint8_t', bytes.length), [...bytes]);
       use.given = true;
-      return bytes.length;
+      return bytes;
     } catch (err) {
       use.error = err;
-      return -1;
+      return undefined;
     }
-  }, koffi.pointer(PemPasswordCb));
-  try {
-    return { value: read(cb), use };
-  } finally {
-    koffi.unregister(cb);
-  }
+  }, read);
+  return { value, use };
 }
 
 function keyError(use: PasswordUse, where: string, openssl: OpenSslErrorEntry[]): UnableToReadPrivateKeyError {
@@ -184,7 +179,13 @@ function loadPkcs12(source: Source, ask: PasswordCallback): { cert: Ptr; key: Pt
     const cert: Ptr[] = [null];
     const ca: Ptr[] = [null];
     if (PKCS12_parse(p12, pass, pkey, cert, ca) !== 1) {
-      throw new UnableToReadPrivateKeyError('unreadable', `${where} could not be decoded`, drainErrors());
+      const errors = drainErrors();
+      // OpenSSL 3 keeps RC2-40 / 3DES (the `-legacy` PKCS#12 ciphers) in the legacy provider,
+      // which Node does not load by default: say so instead of a bare "unsupported".
+      const legacy = errors.some((e) => e.reason === 'unsupported');
+      throw new UnableToReadPrivateKeyError('unreadable', legacy
+        ? `${where} uses a legacy cipher (RC2-40 or 3DES) this OpenSSL does not load; re-export it with AES (openssl pkcs12 -export without -legacy)`
+        : `${where} could not be decoded`, errors);
     }
     const chain: Ptr[] = [];
     if (ca[0] !== null) {

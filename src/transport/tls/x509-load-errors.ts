@@ -54,3 +54,12 @@ export class TrustStoreError extends DicomError {
     this.openssl = openssl;
   }
 }
+
+/** Building a certificate in pki.ts failed inside OpenSSL (not expected with valid options). */
+export class PkiError extends DicomError {
+  readonly openssl: readonly OpenSslErrorEntry[];
+  constructor(message: string, openssl: readonly OpenSslErrorEntry[] = []) {
+    super('DICOM_TLS_ERR_PKI', withReason(message, openssl));
+    this.openssl = openssl;
+  }
+}

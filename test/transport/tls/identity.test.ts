@@ -36,6 +36,8 @@ const certDer = pki.path('leaf.der');
 openssl(['x509', '-in', leaf.cert, '-outform', 'DER', '-out', certDer]);
 const p12 = pki.path('leaf.p12');
 openssl(['pkcs12', '-export', '-in', leaf.cert, '-inkey', leaf.key, '-certfile', inter.cert, '-out', p12, '-passout', `pass:${PASS}`]);
+const p12Legacy = pki.path('leaf-legacy.p12');
+openssl(['pkcs12', '-export', '-legacy', '-in', leaf.cert, '-inkey', leaf.key, '-out', p12Legacy, '-passout', `pass:${PASS}`]);
 const p12NoPass = pki.path('leaf-nopass.p12');
 openssl(['pkcs12', '-export', '-in', leaf.cert, '-inkey', leaf.key, '-out', p12NoPass, '-passout', 'pass:', '-keypbe', 'NONE', '-certpbe', 'NONE']);
 
@@ -156,4 +158,15 @@ test('unreadable certificate and key sources give typed errors', () => {
   assert.throws(() => loadIdentity({ pkcs12: Buffer.from('garbage') }),
     (e: unknown) => e instanceof UnableToReadCertificateError);
   assert.deepEqual(drainErrors(), []);
+});
+
+test('a legacy (RC2/3DES) PKCS#12 is named as such, with the way out', () => {
+  assert.throws(() => loadIdentity({ pkcs12: p12Legacy, password: PASS }),
+    (e: unknown) => e instanceof UnableToReadPrivateKeyError && /legacy cipher/.test(e.message));
+  assert.deepEqual(drainErrors(), []);
+});
+
+test('the password callback may answer a Buffer', () => {
+  const id = loadIdentity({ cert: leaf.cert, key: keys.pkcs8Encrypted }, () => Buffer.from(PASS));
+  id.free();
 });

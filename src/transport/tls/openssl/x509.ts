@@ -146,8 +146,7 @@ export const d2i_X509_bio = lib.func('X509 *d2i_X509_bio(BIO *bp, void *x)');
 export const d2i_PrivateKey_bio = lib.func('EVP_PKEY *d2i_PrivateKey_bio(BIO *bp, void *a)');
 export const d2i_PKCS8PrivateKey_bio = lib.func('EVP_PKEY *d2i_PKCS8PrivateKey_bio(BIO *bp, void *x, PemPasswordCb *cb, void *u)');
 export const PEM_write_bio_X509 = lib.func('int PEM_write_bio_X509(BIO *bp, const X509 *x)');
-export const PEM_write_bio_PrivateKey = lib.func('int PEM_write_bio_PrivateKey(BIO *bp, const EVP_PKEY *x, const void *enc, const void *kstr, int klen, void *cb, void *u)');
-export const PEM_write_bio_PKCS8PrivateKey = lib.func('int PEM_write_bio_PKCS8PrivateKey(BIO *bp, const EVP_PKEY *x, const void *enc, const void *kstr, int klen, void *cb, void *u)');
+export const PEM_write_bio_PKCS8PrivateKey = lib.func('int PEM_write_bio_PKCS8PrivateKey(BIO *bp, const EVP_PKEY *x, const void *enc, const void *kstr, int klen, PemPasswordCb *cb, void *u)');
 
 // ---- PKCS#12 (pkcs12.h) ----
 export const d2i_PKCS12_bio = lib.func('PKCS12 *d2i_PKCS12_bio(BIO *bp, void *p12)');
@@ -211,8 +210,28 @@ export function x509FromDer(der: Buffer): Ptr {
 }
 
 /** Copy `len` bytes that OpenSSL owns at `ptr` into a Buffer (valid only while the owner lives). */
-export function koffiDecodeBytes(ptr: Ptr, len: number): Buffer {
+export function copyBytes(ptr: Ptr, len: number): Buffer {
   if (len <= 0 || ptr === null) return Buffer.alloc(0);
   const arr = koffi.decode(ptr, koffi.array('uint8_t', len)) as ArrayLike<number>;
   return Buffer.from(arr as Uint8Array);
+}
+
+/**
+ * Run `use(cb)` with a registered pem_password_cb (pem.h) for the duration of the call only.
+ * `answer(size, rwflag)` returns the password bytes to copy into OpenSSL's buffer, or undefined
+ * to fail the read (-1). The caller has checked the length fits `size`.
+ */
+export function withPemPasswordCb<T>(answer: (size: number, rwflag: number) => Buffer | undefined,
+  use: (cb: Ptr) => T): T {
+  const cb = koffi.register((buf: Ptr, size: number, rwflag: number) => {
+    const bytes = answer(size, rwflag);
+    if (bytes === undefined) return -1;
+    if (bytes.length > 0) koffi.encode(buf, koffi.array('uint8_t', bytes.length), [...bytes]);
+    return bytes.length;
+  }, koffi.pointer(PemPasswordCb));
+  try {
+    return use(cb);
+  } finally {
+    koffi.unregister(cb);
+  }
 }
