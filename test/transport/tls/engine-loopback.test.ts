@@ -218,3 +218,29 @@ test('PKCS#12 identity for the server', async () => {
     await p.dispose();
   }
 });
+
+test('our server names its CA in CertificateRequest; our client picks the CA-B identity', async () => {
+  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, ca: [c.caBCert] });
+  let issuers: string[] = [];
+  const cctx = new SecureContext({
+    role: 'client', ca: [c.caCert],
+    clientCertificateCallback: (req) => {
+      issuers = req.acceptableIssuers;
+      return req.acceptableIssuers.some((n) => n.includes('CN = CA-B'))
+        ? { cert: c.clientBCert, key: c.clientBKey } : { cert: c.clientCert, key: c.clientKey };
+    },
+  });
+  const server = createSecureServer(sctx);
+  const { port } = await server.listen();
+  try {
+    const accepted = once(server, 'secureConnection');
+    const client = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx });
+    const [s] = (await accepted) as [SecureSocket];
+    assert.deepEqual(issuers, ['CN = CA-B, O = dicom-tls tests']);
+    assert.match(s.peerCertificate?.subject ?? '', /CN=Client of B/);
+    assert.equal(s.verifyResult?.code, 0);
+    client.destroy();
+  } finally {
+    await server.close(); cctx.dispose(); sctx.dispose();
+  }
+});
