@@ -24,10 +24,10 @@ async function pair(serverOpts: Partial<ConstructorParameters<typeof SecureConte
   }> {
   const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None, ...serverOpts });
   const cctx = new SecureContext({ role: 'client', ca: [c.caCert], ...clientOpts });
-  const server = createSecureServer(sctx);
+  const server = createSecureServer(sctx, undefined, { allowHalfOpen: true });
   const { port } = await server.listen(0, '127.0.0.1');
   const acceptedP = once(server, 'secureConnection');
-  const client = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx });
+  const client = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx, allowHalfOpen: true });
   const [accepted] = (await acceptedP) as [SecureSocket];
   return {
     server, client, accepted,
@@ -216,5 +216,31 @@ test('PKCS#12 identity for the server', async () => {
     assert.match(p.client.peerCertificate?.subject ?? '', /CN=localhost/);
   } finally {
     await p.dispose();
+  }
+});
+
+test('our server names its CA in CertificateRequest; our client picks the CA-B identity', async () => {
+  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, ca: [c.caBCert] });
+  let issuers: string[] = [];
+  const cctx = new SecureContext({
+    role: 'client', ca: [c.caCert],
+    clientCertificateCallback: (req) => {
+      issuers = req.acceptableIssuers;
+      return req.acceptableIssuers.some((n) => n.includes('CN = CA-B'))
+        ? { cert: c.clientBCert, key: c.clientBKey } : { cert: c.clientCert, key: c.clientKey };
+    },
+  });
+  const server = createSecureServer(sctx);
+  const { port } = await server.listen();
+  try {
+    const accepted = once(server, 'secureConnection');
+    const client = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx });
+    const [s] = (await accepted) as [SecureSocket];
+    assert.deepEqual(issuers, ['CN = CA-B, O = dicom-tls tests']);
+    assert.match(s.peerCertificate?.subject ?? '', /CN=Client of B/);
+    assert.equal(s.verifyResult?.code, 0);
+    client.destroy();
+  } finally {
+    await server.close(); cctx.dispose(); sctx.dispose();
   }
 });

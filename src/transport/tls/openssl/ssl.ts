@@ -235,3 +235,13 @@ export const SSL_CTX_set_min_proto_version = (ctx: unknown, v: number): number =
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, v, null)); // SSL_CTX_set_min_proto_version
 export const SSL_CTX_set_max_proto_version = (ctx: unknown, v: number): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MAX_PROTO_VERSION, v, null)); // SSL_CTX_set_max_proto_version
+
+// ---- acceptable CA names a server sends in CertificateRequest ----------------------------
+export const X509_STORE_get0_objects = lib.func('OPENSSL_STACK *X509_STORE_get0_objects(X509_STORE *st)');
+export const X509_OBJECT_get0_X509 = lib.func('X509 *X509_OBJECT_get0_X509(const void *obj)');
+export const X509_get_subject_name = lib.func('X509_NAME *X509_get_subject_name(const X509 *x)');
+export const X509_NAME_dup = lib.func('X509_NAME *X509_NAME_dup(const X509_NAME *n)');
+export const OPENSSL_sk_new_null = lib.func('OPENSSL_STACK *OPENSSL_sk_new_null()');
+export const OPENSSL_sk_push = lib.func('int OPENSSL_sk_push(OPENSSL_STACK *st, const void *data)');
+/** Takes ownership of the stack of X509_NAME. */
+export const SSL_CTX_set_client_CA_list = lib.func('void SSL_CTX_set_client_CA_list(SSL_CTX *ctx, OPENSSL_STACK *names)');
