@@ -93,8 +93,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (opts.timeout !== undefined) {
         timer = setTimeout(() => {
           const e = new TimeoutError('connect', `TLS connect to ${opts.host}:${opts.port} took longer than ${opts.timeout} ms`);
+          reject(e); // first, so the race settles with the timeout, not the handshake it aborts
           if (secure !== undefined) secure.destroy(); else sock.destroy();
-          reject(e);
         }, opts.timeout);
       }
     });
