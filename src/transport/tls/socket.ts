@@ -28,6 +28,11 @@ export interface SecureSocketOptions {
   verifyHost?: string;
   /** Key under which a client keeps its session for resumption (e.g. "host:port"). */
   sessionKey?: string;
+  /**
+   * Keep the writable side open after the peer ended (close_notify or FIN), as net.Socket's
+   * option of the same name. Default false: our side then ends (close_notify) automatically.
+   */
+  allowHalfOpen?: boolean;
 }
 
 export interface SecureConnectOptions extends SecureSocketOptions {
@@ -88,8 +93,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (opts.timeout !== undefined) {
         timer = setTimeout(() => {
           const e = new TimeoutError('connect', `TLS connect to ${opts.host}:${opts.port} took longer than ${opts.timeout} ms`);
+          reject(e); // first, so the race settles with the timeout, not the handshake it aborts
           if (secure !== undefined) secure.destroy(); else sock.destroy();
-          reject(e);
         }, opts.timeout);
       }
     });
@@ -101,6 +106,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       secure = new SecureSocket(sock, opts.context, {
         servername: opts.servername ?? opts.context.options.servername ?? opts.host,
         sessionKey: opts.sessionKey ?? `${opts.host}:${opts.port}`,
+        ...(opts.allowHalfOpen !== undefined ? { allowHalfOpen: opts.allowHalfOpen } : {}),
         ...(opts.verifyHost !== undefined ? { verifyHost: opts.verifyHost } : {}),
       });
       await Promise.race([secure.handshake(), timeout]);
@@ -114,7 +120,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   }
 
   constructor(socket: net.Socket, context: SecureContext, options: SecureSocketOptions = {}) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    super({ allowHalfOpen: options.allowHalfOpen === true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.context = context;
     this.role = context.role;
     this.sessionKey = context.role === 'client' && context.options.sessionResumption !== false ? options.sessionKey : undefined;
@@ -446,7 +452,11 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   override _final(cb: (e?: Error | null) => void): void {
     if (this.#whenSafe(() => this._final(cb))) return;
     if (this.#freed) { cb(); return; }
-    if (!this.#handshakeDone) { this.#pendingFinal = cb; return; }
+    if (!this.#handshakeDone) {
+      this.#pendingFinal = cb;
+      if (!this.#started) this.handshake().catch(() => undefined);
+      return;
+    }
     // Send close_notify, then half-close TCP; we can still read what the peer sends.
     const r = S.SSL_shutdown(this.#ssl) as number;
     if (r < 0) drainErrors();
