@@ -1,0 +1,34 @@
+/**
+ * Adapter for "ours" (dicom-tls). The runner pairs these with the other peers, so filling these
+ * in is all it takes to get the rows ours → ours, ours → DCMTK storescp and DCMTK storescu → ours
+ * (and the ratios) into the table:
+ *
+ * - `oursScp.start` must start a DicomServer in ITS OWN PROCESS (the runner reads its peak RSS from
+ *   /proc/<pid>/status), e.g. spawn `node dist/bench/peers/ours-scp.js <json ScpOptions>` built
+ *   like dcmjs-dimse-scp.ts: Storage + Verification SCP, Part 10 files into outDir (discard when
+ *   undefined), mutual TLS with tls.serverKey/serverCert/caCert, announce maxPdu when given.
+ * - `oursScu` must run DicomClient in a child process that times itself in-process and prints
+ *   {"seconds": n}, like dcmjs-dimse-scu.ts (store: all files on one association; echo: `count`
+ *   associations one after the other; storeConcurrent: one association per list, all at once).
+ * - `oursCli` (optional) is the same client driven through the CLI, timed as a whole command.
+ *
+ * Until DicomClient/DicomServer are merged these throw NotAvailableError and the runner prints n/a.
+ */
+import { NotAvailableError, type ScpPeer, type ScuPeer } from '../lib/types.js';
+
+const notYet = (what: string): never => {
+  throw new NotAvailableError(`${what} is not available yet (DicomClient/DicomServer not merged)`);
+};
+
+export const oursScp: ScpPeer = {
+  name: 'dicom-tls DicomServer',
+  start: async () => notYet('dicom-tls DicomServer'),
+};
+
+export const oursScu: ScuPeer = {
+  name: 'dicom-tls DicomClient',
+  timing: 'in-process',
+  store: async () => notYet('dicom-tls DicomClient'),
+  echo: async () => notYet('dicom-tls DicomClient'),
+  storeConcurrent: async () => notYet('dicom-tls DicomClient'),
+};
