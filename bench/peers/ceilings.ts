@@ -1,7 +1,7 @@
 /**
  * Ceilings with no DICOM in them: what the TLS layer alone can do on this machine.
  * - Node's own `tls` over loopback, sink in a child process, mutual auth, TLS 1.3;
- * - `openssl speed -evp aes-128-gcm` (16 KiB blocks, the TLS record size);
+ * - `openssl speed -evp aes-128-gcm` / `aes-256-gcm` (16 KiB blocks, the TLS record size);
  * - `openssl s_time`: full mutual-auth TLS 1.3 handshakes per second against `openssl s_server`.
  */
 import { spawn } from 'node:child_process';
@@ -67,9 +67,9 @@ export async function nodeTlsThroughput(tls: TlsFiles, totalBytes: number): Prom
   }
 }
 
-/** AES-128-GCM bulk speed of libcrypto on one core; parsed from `openssl speed -mr`. */
-export async function opensslSpeed(seconds: number): Promise<Measurement> {
-  const { stdout, stderr } = await run('openssl', ['speed', '-mr', '-evp', 'aes-128-gcm', '-seconds', String(seconds), '-bytes', '16384']);
+/** AEAD bulk speed of libcrypto on one core; parsed from `openssl speed -mr`. */
+export async function opensslSpeed(cipher: 'aes-128-gcm' | 'aes-256-gcm', seconds: number): Promise<Measurement> {
+  const { stdout, stderr } = await run('openssl', ['speed', '-mr', '-evp', cipher, '-seconds', String(seconds), '-bytes', '16384']);
   // "+R:<count>:<algorithm>:<seconds>": count blocks of 16384 bytes in that many seconds.
   const match = /^\+R:(\d+):[^:]+:([\d.]+)$/m.exec(stderr + stdout);
   if (match === null) throw new Error(`cannot parse openssl speed output:\n${stdout}`);
