@@ -172,9 +172,9 @@ function concurrentWorkload(secure: boolean, pair: Pair): Workload {
  * TLS 1.3, timed after the handshake). Absent module or export: n/a.
  */
 async function secureSocketCeiling(tls: TlsFiles, totalBytes: number): Promise<Measurement> {
-  const path = fileURLToPath(new URL('./tls-bench.js', import.meta.url));
-  if (!existsSync(path)) throw new NotAvailableError('bench/tls-bench.ts is not there yet');
-  const module = (await import(path)) as { secureSocketThroughput?: (t: TlsFiles, n: number) => Promise<Measurement> };
+  const url = new URL('./tls-bench.js', import.meta.url);
+  if (!existsSync(fileURLToPath(url))) throw new NotAvailableError('bench/tls-bench.ts is not there yet');
+  const module = (await import(url.href)) as { secureSocketThroughput?: (t: TlsFiles, n: number) => Promise<Measurement> };
   if (typeof module.secureSocketThroughput !== 'function') {
     throw new NotAvailableError('bench/tls-bench.ts does not export secureSocketThroughput(tls, totalBytes)');
   }
