@@ -47,15 +47,17 @@ function storescuArgs(port: number, tls: TlsFiles | undefined, files: readonly s
   return [...tlsArgs(tls, 'scu'), ...pduArgs(maxPdu), '-aet', 'BENCHSCU', '-aec', 'STORESCP', '127.0.0.1', String(port), ...files];
 }
 
+/** storescu exits 0 even when an instance was refused; an error line on its stderr means one was. */
+async function storescu(args: string[]): Promise<void> {
+  const result = await run('storescu', args, { env: DCMTK_ENV });
+  if (/^[EF]:/m.test(result.stderr)) throw new Error(`storescu reported errors:\n${result.stderr.slice(-2000)}`);
+}
+
 export const dcmtkScu: ScuPeer = {
   name: 'DCMTK storescu/echoscu',
   timing: 'whole command',
   async store(options: ScuStoreOptions) {
-    const result = await run('storescu', storescuArgs(options.port, options.tls, options.files, options.maxPdu), {
-      env: DCMTK_ENV,
-    });
-    // storescu exits 0 even when an instance was refused; a warning or error on stderr means one was.
-    if (/^[EF]:/m.test(result.stderr)) throw new Error(`storescu reported errors:\n${result.stderr.slice(-2000)}`);
+    await storescu(storescuArgs(options.port, options.tls, options.files, options.maxPdu));
     return undefined;
   },
   async echo(options: ScuEchoOptions) {
@@ -67,11 +69,7 @@ export const dcmtkScu: ScuPeer = {
     return undefined;
   },
   async storeConcurrent(options: ScuConcurrentOptions) {
-    await Promise.all(
-      options.filesPerClient.map((files) =>
-        run('storescu', storescuArgs(options.port, options.tls, files), { env: DCMTK_ENV }),
-      ),
-    );
+    await Promise.all(options.filesPerClient.map((files) => storescu(storescuArgs(options.port, options.tls, files))));
     return undefined;
   },
 };
