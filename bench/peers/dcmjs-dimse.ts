@@ -52,7 +52,11 @@ async function scu(input: object): Promise<number> {
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  // A hung association must not hang the bench.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve)).finally(() =>
+    clearTimeout(timer),
+  );
   if (code !== 0) throw new Error(`dcmjs-dimse SCU failed (${code}): ${err.trim().split('\n').slice(-6).join('\n')}`);
   return (JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number }).seconds;
 }
