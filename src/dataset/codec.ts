@@ -1,0 +1,240 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { TransferSyntax, isKnownTransferSyntax, transferSyntaxProperties } from '../dictionary/uids.js';
+import { dcmjs } from './dcmjs.js';
+import type { DcmjsDict } from './dcmjs.js';
+import { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
+import { checkDatasetFraming } from './framing.js';
+
+/**
+ * Dataset ⇄ bytes for the uncompressed transfer syntaxes, without a Part 10 header — what travels
+ * in P-DATA (PS3.7 6.3.1): C-FIND identifiers, N-service attribute lists, small datasets.
+ * Encoding and the dictionary are dcmjs's (DicomMessage._read / DicomMessage.write on raw buffer
+ * streams). Deflate (PS3.5 A.5: raw RFC 1951 deflate of the explicit VR little endian encoding) is
+ * done here with node:zlib, so the inflated size can be bounded.
+ *
+ * Character sets: dcmjs decodes text with the dataset's Specific Character Set and presents
+ * it as Unicode, rewriting (0008,0005) to ISO_IR 192; encoding always writes UTF-8, so
+ * encodeDataset declares ISO_IR 192 whenever a value is not ASCII. Semantics are kept, bytes of
+ * non-UTF-8 text are not: bit-preserving storage must not go through here.
+ */
+
+/** A naturalized dataset (dcmjs): keyword → value, sequences as arrays of datasets. */
+export type NaturalDataset = Record<string, unknown>;
+
+/** Inflated datasets larger than this are refused unless the caller raises the bound. */
+export const DEFAULT_MAX_INFLATED_LENGTH = 64 * 1024 * 1024;
+
+interface Syntax {
+  /** The syntax dcmjs is asked to read/write the (inflated) bytes in. */
+  readonly inner: string;
+  readonly littleEndian: boolean;
+  readonly deflated: boolean;
+}
+
+function syntaxOf(uid: string): Syntax {
+  const p = transferSyntaxProperties(uid);
+  switch (uid) {
+    case TransferSyntax.ImplicitVrLittleEndian:
+    case TransferSyntax.ExplicitVrLittleEndian:
+    case TransferSyntax.ExplicitVrBigEndian:
+      return { inner: uid, littleEndian: p.littleEndian, deflated: false };
+    case TransferSyntax.DeflatedExplicitVrLittleEndian:
+      return { inner: TransferSyntax.ExplicitVrLittleEndian, littleEndian: true, deflated: true };
+    default:
+      if (!isKnownTransferSyntax(uid)) {
+        throw new UnsupportedTransferSyntaxError(uid, `${uid} is not a transfer syntax this implementation knows`);
+      }
+      // Encapsulated syntaxes only differ in Pixel Data, which these helpers never carry; the rest
+      // of such a dataset is explicit VR little endian (PS3.5 A.4) and can be read as that.
+      if (!p.deflated && p.littleEndian && !p.implicitVr) {
+        return { inner: TransferSyntax.ExplicitVrLittleEndian, littleEndian: true, deflated: false };
+      }
+      throw new UnsupportedTransferSyntaxError(uid, `transfer syntax ${uid} is not supported for dataset encoding`);
+  }
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  // dcmjs reads from an ArrayBuffer from offset 0; give it exactly these bytes.
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+    return bytes.buffer;
+  }
+  // Uint8Array.prototype.slice copies; Buffer#slice would return a view of the shared pool.
+  return Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
+}
+
+/** Word size of the binary VRs whose values change byte order with the transfer syntax (PS3.5 7.3). */
+const WORD_SIZE: Readonly<Record<string, number>> = { OW: 2, OL: 4, OF: 4, OD: 8, OV: 8 };
+
+function swapBuffer(value: unknown, size: number): unknown {
+  if (!(value instanceof ArrayBuffer)) return value;
+  const out = new Uint8Array(value.slice(0));
+  for (let i = 0; i + size <= out.length; i += size) out.subarray(i, i + size).reverse();
+  return out.buffer;
+}
+
+/**
+ * dcmjs reads and writes OW/OL/OF/OD/OV values as raw bytes whatever the byte order, so in
+ * Explicit VR Big Endian their words would come out unswapped (checked against dcmconv +tb).
+ * This returns a copy of `dict` with those values byte-swapped, recursing into sequences.
+ */
+function swapBinaryWords(dict: DcmjsDict): DcmjsDict {
+  const out: DcmjsDict = {};
+  for (const [tag, el] of Object.entries(dict)) {
+    const size = WORD_SIZE[el.vr];
+    if (size !== undefined && Array.isArray(el.Value)) {
+      // A fresh element, without dcmjs's `_rawValue`: dcmjs writes that instead of Value when it
+      // thinks they are equal, and two ArrayBuffers always compare equal in its deepEqual.
+      out[tag] = { vr: el.vr, Value: el.Value.map((v) => swapBuffer(v, size)) };
+    } else if (el.vr === 'SQ' && Array.isArray(el.Value)) {
+      out[tag] = { vr: el.vr, Value: el.Value.map((item) => swapBinaryWords(item as DcmjsDict)) };
+    } else {
+      out[tag] = el;
+    }
+  }
+  return out;
+}
+
+/** String VRs whose trailing spaces (or NUL, for UI) are padding, not content (PS3.5 Table 6.2-1). */
+const PADDED_TEXT_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'SH', 'ST', 'TM', 'UC', 'UI', 'UT']);
+
+/**
+ * dcmjs leaves the pad byte on some values (a 17-character DA range such as "20240101-20241231"
+ * comes back with its trailing space), which would break C-FIND range matching; strip it here.
+ */
+function trimPadding(dict: DcmjsDict): DcmjsDict {
+  for (const el of Object.values(dict)) {
+    if (!Array.isArray(el.Value)) continue;
+    if (PADDED_TEXT_VRS.has(el.vr)) {
+      el.Value = el.Value.map((v) => (typeof v === 'string' ? v.replace(/[ \0]+$/, '') : v));
+    } else if (el.vr === 'SQ') {
+      for (const item of el.Value) trimPadding(item as DcmjsDict);
+    }
+  }
+  return dict;
+}
+
+/** Decode dataset bytes (no Part 10 header) in `transferSyntaxUid` to dcmjs's denaturalized form. */
+export function decodeDatasetDict(
+  bytes: Uint8Array,
+  transferSyntaxUid: string,
+  options: { readonly maxInflatedLength?: number } = {},
+): DcmjsDict {
+  const s = syntaxOf(transferSyntaxUid);
+  let raw = bytes;
+  if (s.deflated) {
+    const max = options.maxInflatedLength ?? DEFAULT_MAX_INFLATED_LENGTH;
+    try {
+      raw = inflateRawSync(bytes, { maxOutputLength: max });
+    } catch (cause) {
+      throw new DatasetDecodeError(transferSyntaxUid, `deflated dataset could not be inflated (limit ${max} bytes): ${(cause as Error).message}`, { cause });
+    }
+  }
+  if (raw.length === 0) return {};
+  try {
+    checkDatasetFraming(raw, s.inner === TransferSyntax.ImplicitVrLittleEndian, s.littleEndian);
+    const stream = new dcmjs.data.ReadBufferStream(toArrayBuffer(raw), s.littleEndian, { noCopy: false });
+    const dict = dcmjs.data.DicomMessage._read(stream, s.inner, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false });
+    // The framing was checked, so dcmjs must consume exactly the whole buffer.
+    if (stream.offset !== raw.length) {
+      throw new Error(`stopped at offset ${stream.offset} of ${raw.length}`);
+    }
+    trimPadding(dict);
+    return s.littleEndian ? dict : swapBinaryWords(dict);
+  } catch (cause) {
+    if (cause instanceof DatasetDecodeError) throw cause;
+    throw new DatasetDecodeError(transferSyntaxUid, `dataset could not be decoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/** Encode a dcmjs denaturalized dataset in `transferSyntaxUid` (no Part 10 header). */
+export function encodeDatasetDict(dict: DcmjsDict, transferSyntaxUid: string): Uint8Array {
+  const s = syntaxOf(transferSyntaxUid);
+  let out: Uint8Array;
+  try {
+    const stream = new dcmjs.data.WriteBufferStream(4096, s.littleEndian);
+    dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false });
+    out = new Uint8Array(stream.getBuffer());
+  } catch (cause) {
+    throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be encoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+  if (s.deflated) {
+    const d = deflateRawSync(out);
+    out = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+  return out;
+}
+
+/** Decode dataset bytes to a naturalized dataset (`{ PatientName: …, StudyInstanceUID: … }`). */
+export function decodeDataset(
+  bytes: Uint8Array,
+  transferSyntaxUid: string,
+  options: { readonly maxInflatedLength?: number } = {},
+): NaturalDataset {
+  const dict = decodeDatasetDict(bytes, transferSyntaxUid, options);
+  try {
+    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict);
+  } catch (cause) {
+    throw new DatasetDecodeError(transferSyntaxUid, `dataset could not be naturalized: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Encode a naturalized dataset. Unknown keywords are an error (dcmjs would log and drop them). */
+export function encodeDataset(dataset: NaturalDataset, transferSyntaxUid: string): Uint8Array {
+  syntaxOf(transferSyntaxUid);
+  checkKeywords(dataset, transferSyntaxUid, '');
+  let dict: DcmjsDict;
+  try {
+    dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(declareUtf8IfNeeded(dataset));
+  } catch (cause) {
+    throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be denaturalized: ${(cause as Error).message}`, { cause });
+  }
+  return encodeDatasetDict(dict, transferSyntaxUid);
+}
+
+function hasNonAscii(value: unknown): boolean {
+  if (typeof value === 'string') return /[^\x00-\x7f]/.test(value);
+  if (Array.isArray(value)) return value.some(hasNonAscii);
+  if (value !== null && typeof value === 'object' && !(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value)) {
+    return Object.entries(value).some(([k, v]) => k !== '_vrMap' && hasNonAscii(v));
+  }
+  return false;
+}
+
+/**
+ * dcmjs writes every text value as UTF-8 whatever Specific Character Set (0008,0005) says. So
+ * when any text is outside ASCII the dataset must say ISO_IR 192 (PS3.5 6.1.2.3, Table 6.1-2),
+ * otherwise a peer would read UTF-8 bytes as Latin-1 or ASCII. Pure-ASCII datasets are unchanged.
+ */
+function declareUtf8IfNeeded(dataset: NaturalDataset): NaturalDataset {
+  if (dataset['SpecificCharacterSet'] === 'ISO_IR 192' || !hasNonAscii(dataset)) return dataset;
+  return { ...dataset, SpecificCharacterSet: 'ISO_IR 192' };
+}
+
+/** Every keyword must be in the dictionary (or be a tag in hex), in sequence items too. */
+function checkKeywords(dataset: NaturalDataset, ts: string, path: string): void {
+  for (const [key, value] of Object.entries(dataset)) {
+    if (key === '_vrMap' || key === '_meta' || /^[0-9A-Fa-f]{8}$/.test(key)) continue;
+    const entry = dcmjs.data.DicomMetaDictionary.nameMap[key] as { vr?: string } | undefined;
+    if (entry === undefined) throw new DatasetEncodeError(ts, `unknown attribute keyword ${path}${key}`);
+    if (entry.vr === 'SQ' && Array.isArray(value)) {
+      value.forEach((item, i) => {
+        if (item !== null && typeof item === 'object') checkKeywords(item as NaturalDataset, ts, `${path}${key}[${i}].`);
+      });
+    }
+  }
+}
+
+/**
+ * Re-encode a dataset from one uncompressed transfer syntax to another (e.g. a C-FIND identifier
+ * received in explicit VR big endian, answered in implicit VR little endian). Values, not bytes,
+ * are kept: see the character-set note above.
+ */
+export function transcodeDataset(bytes: Uint8Array, fromTransferSyntaxUid: string, toTransferSyntaxUid: string): Uint8Array {
+  if (fromTransferSyntaxUid === toTransferSyntaxUid) return bytes;
+  for (const uid of [fromTransferSyntaxUid, toTransferSyntaxUid]) {
+    if (transferSyntaxProperties(uid).encapsulated) {
+      throw new UnsupportedTransferSyntaxError(uid, `cannot transcode to or from the encapsulated transfer syntax ${uid}`);
+    }
+  }
+  return encodeDatasetDict(decodeDatasetDict(bytes, fromTransferSyntaxUid), toTransferSyntaxUid);
+}

@@ -1,0 +1,41 @@
+/**
+ * The one place that loads dcmjs, typed with just what this project uses. dcmjs ships no type
+ * declarations; rather than a hand-written .d.ts of its whole surface, the module is imported
+ * through a non-literal specifier (typed `any` by TypeScript) and narrowed to this interface.
+ */
+
+/** A dcmjs "denaturalized" dataset: tag hex string → { vr, Value }. */
+export type DcmjsDict = Record<string, { vr: string; Value?: unknown[] }>;
+
+export interface DcmjsReadStream {
+  offset: number;
+}
+export interface DcmjsWriteStream {
+  getBuffer(): ArrayBuffer;
+  size: number;
+}
+
+export interface Dcmjs {
+  readonly data: {
+    readonly DicomMessage: {
+      /**
+       * Reads elements until the stream ends. The public `read` wraps this but logs a deprecation
+       * warning through loglevel, and this library never logs; so the underscore form is used.
+       */
+      _read(stream: DcmjsReadStream, syntax: string, options: Record<string, unknown>): DcmjsDict;
+      write(dict: DcmjsDict, stream: DcmjsWriteStream, syntax: string, options: Record<string, unknown>): number;
+    };
+    readonly ReadBufferStream: new (buffer: ArrayBuffer, littleEndian: boolean, options?: Record<string, unknown>) => DcmjsReadStream;
+    readonly WriteBufferStream: new (defaultSize: number, littleEndian: boolean) => DcmjsWriteStream;
+    readonly DicomMetaDictionary: {
+      naturalizeDataset(dict: DcmjsDict): Record<string, unknown>;
+      denaturalizeDataset(dataset: Record<string, unknown>): DcmjsDict;
+      /** keyword → dictionary entry. */
+      readonly nameMap: Record<string, unknown>;
+    };
+    readonly DicomDict: new (meta: DcmjsDict) => { dict: DcmjsDict; write(options?: Record<string, unknown>): ArrayBuffer };
+  };
+}
+
+const specifier: string = 'dcmjs';
+export const dcmjs: Dcmjs = ((await import(specifier)) as { default: Dcmjs }).default;

@@ -1,0 +1,237 @@
+import type { Writable } from 'node:stream';
+import { once } from 'node:events';
+import type { PresentationDataValue } from '../ul/pdu/types.js';
+import { MAX_COMMAND_SET_LENGTH } from './command-set.js';
+import { DimseProtocolError, DimseProtocolViolation } from './errors.js';
+import { commandHasDataset, decodeCommand } from './messages.js';
+import type { DimseCommand } from './messages.js';
+
+/**
+ * Reassembles DIMSE messages from the PDVs of one association (PS3.8 Annex E, PS3.7 6.3.1).
+ * The command is small and buffered; the dataset is streamed fragment by fragment to a sink the
+ * layer above supplies once it has seen the command, and each write is awaited, so a slow sink
+ * (a disk) holds back the caller, which holds back the socket.
+ *
+ * Rules enforced (any breach is a {@link DimseProtocolError}; the caller aborts the association):
+ * - a message is its command fragments then, if CommandDataSetType ≠ 0x0101, its dataset
+ *   fragments, all on one presentation context; no other message's fragments in between;
+ * - a dataset fragment never precedes or interrupts the command; a command that announces no
+ *   dataset is not followed by one, and one that announces a dataset gets it before the next command;
+ * - the command set stays below a size limit.
+ */
+
+/** Where the dataset bytes of one message go. `write` may return a promise: it is awaited. */
+export interface DatasetSink {
+  write(fragment: Uint8Array): void | Promise<void>;
+  /** The last fragment has been written. */
+  end(): void | Promise<void>;
+  /** The message will not complete (association aborted or protocol error). */
+  abort?(error: Error): void;
+}
+
+export interface AssemblerHandlers {
+  /**
+   * The command is complete. When `hasDataset` is true return the sink for its dataset; returning
+   * nothing discards the dataset bytes (e.g. a request about to be refused).
+   */
+  onCommand(
+    command: DimseCommand,
+    presentationContextId: number,
+    hasDataset: boolean,
+  ): DatasetSink | undefined | void | Promise<DatasetSink | undefined | void>;
+  /** The whole message (command and its dataset, if any) has arrived and the sink has ended. */
+  onMessage(command: DimseCommand, presentationContextId: number): void | Promise<void>;
+}
+
+export interface AssemblerOptions {
+  /** Largest command set accepted, bytes (default 64 KiB + 12). */
+  readonly maxCommandLength?: number;
+  /** Whether a presentation context id was accepted on this association; default: any. */
+  readonly isAcceptedContext?: (presentationContextId: number) => boolean;
+}
+
+type State =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'command'; readonly pcId: number; readonly parts: Uint8Array[]; length: number }
+  | {
+      readonly kind: 'dataset';
+      readonly pcId: number;
+      readonly command: DimseCommand;
+      readonly sink: DatasetSink | undefined;
+    }
+  | { readonly kind: 'failed'; readonly error: Error };
+
+export class DimseAssembler {
+  readonly #handlers: AssemblerHandlers;
+  readonly #maxCommandLength: number;
+  readonly #isAccepted: (id: number) => boolean;
+  #state: State = { kind: 'idle' };
+  #tail: Promise<void> = Promise.resolve();
+  /** Context of the last message when it had no dataset, to name a stray dataset fragment precisely. */
+  #lastNoDataset: number | undefined;
+
+  constructor(handlers: AssemblerHandlers, options: AssemblerOptions = {}) {
+    this.#handlers = handlers;
+    this.#maxCommandLength = options.maxCommandLength ?? MAX_COMMAND_SET_LENGTH + 12;
+    this.#isAccepted = options.isAcceptedContext ?? (() => true);
+  }
+
+  /** True between messages: no command or dataset is in progress. */
+  get idle(): boolean {
+    return this.#state.kind === 'idle';
+  }
+
+  /**
+   * Feed the PDVs of one P-DATA-TF, in order. The promise settles when every fragment has been
+   * handed on (sink writes awaited); the caller should not read more from the socket until then.
+   * Calls made before the previous one settled are queued, never reordered.
+   */
+  push(pdvs: readonly PresentationDataValue[] | PresentationDataValue): Promise<void> {
+    const list = Array.isArray(pdvs) ? (pdvs as readonly PresentationDataValue[]) : [pdvs as PresentationDataValue];
+    const run = this.#tail.then(async () => {
+      try {
+        for (const pdv of list) await this.#one(pdv);
+      } catch (error) {
+        // Whatever failed (the peer, a handler, a sink), the message stream is now unusable.
+        if (this.#state.kind !== 'failed') {
+          if (this.#state.kind === 'dataset') this.#state.sink?.abort?.(error as Error);
+          this.#state = { kind: 'failed', error: error as Error };
+        }
+        throw error;
+      }
+    });
+    // Keep the chain alive after a failure so later pushes report the same error in order.
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The association ended (released or aborted): abandon any message in progress. */
+  close(reason: Error = new DimseProtocolError(DimseProtocolViolation.Closed, 'association closed')): void {
+    const s = this.#state;
+    if (s.kind === 'dataset') s.sink?.abort?.(reason);
+    if (s.kind !== 'failed') this.#state = { kind: 'failed', error: reason };
+  }
+
+  #fail(error: DimseProtocolError): never {
+    const s = this.#state;
+    if (s.kind === 'dataset') s.sink?.abort?.(error);
+    this.#state = { kind: 'failed', error };
+    throw error;
+  }
+
+  async #one(pdv: PresentationDataValue): Promise<void> {
+    const s = this.#state;
+    const id = pdv.presentationContextId;
+    if (s.kind === 'failed') throw s.error;
+    if (!this.#isAccepted(id)) {
+      this.#fail(new DimseProtocolError(DimseProtocolViolation.UnknownPresentationContext, `PDV on presentation context ${id}, which was not accepted`, id));
+    }
+    switch (s.kind) {
+      case 'idle':
+        if (!pdv.isCommand) {
+          if (this.#lastNoDataset === id) {
+            this.#fail(new DimseProtocolError(DimseProtocolViolation.UnexpectedDataset, `dataset fragment on presentation context ${id} after a command with CommandDataSetType 0x0101`, id));
+          }
+          this.#fail(new DimseProtocolError(DimseProtocolViolation.DatasetBeforeCommand, `dataset fragment on presentation context ${id} before any command`, id));
+        }
+        this.#lastNoDataset = undefined;
+        this.#state = { kind: 'command', pcId: id, parts: [], length: 0 };
+        return this.#command(pdv);
+      case 'command':
+        if (id !== s.pcId) {
+          this.#fail(new DimseProtocolError(DimseProtocolViolation.InterleavedMessage, `fragment on presentation context ${id} while the command on ${s.pcId} is incomplete`, id));
+        }
+        if (!pdv.isCommand) {
+          this.#fail(new DimseProtocolError(DimseProtocolViolation.DatasetBeforeCommand, `dataset fragment before the last command fragment on presentation context ${id}`, id));
+        }
+        return this.#command(pdv);
+      case 'dataset':
+        if (id !== s.pcId) {
+          this.#fail(new DimseProtocolError(DimseProtocolViolation.InterleavedMessage, `fragment on presentation context ${id} while the dataset on ${s.pcId} is incomplete`, id));
+        }
+        if (pdv.isCommand) {
+          this.#fail(new DimseProtocolError(DimseProtocolViolation.MissingDataset, `${s.command.type} announced a dataset but a command fragment followed on presentation context ${id}`, id));
+        }
+        return this.#dataset(s, pdv);
+    }
+  }
+
+  async #command(pdv: PresentationDataValue): Promise<void> {
+    const s = this.#state as Extract<State, { kind: 'command' }>;
+    s.length += pdv.data.length;
+    if (s.length > this.#maxCommandLength) {
+      this.#fail(new DimseProtocolError(DimseProtocolViolation.CommandTooLarge, `command set exceeds ${this.#maxCommandLength} bytes`, s.pcId));
+    }
+    // The PDV data is a view into the received PDU; keep it only until the command completes.
+    s.parts.push(pdv.data);
+    if (!pdv.isLast) return;
+    const bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.length);
+    let command: DimseCommand;
+    try {
+      command = decodeCommand(bytes);
+    } catch (cause) {
+      this.#fail(new DimseProtocolError(DimseProtocolViolation.InvalidCommand, `invalid command set: ${(cause as Error).message}`, s.pcId, { cause }));
+    }
+    const hasDataset = commandHasDataset(command);
+    const pcId = s.pcId;
+    const sink = (await this.#handlers.onCommand(command, pcId, hasDataset)) ?? undefined;
+    if (hasDataset) {
+      this.#state = { kind: 'dataset', pcId, command, sink };
+      return;
+    }
+    // A dataset PDV right after a no-dataset command is reported as such, not as "before command".
+    this.#state = { kind: 'idle' };
+    this.#lastNoDataset = pcId;
+    await this.#handlers.onMessage(command, pcId);
+  }
+
+  async #dataset(s: Extract<State, { kind: 'dataset' }>, pdv: PresentationDataValue): Promise<void> {
+    try {
+      if (s.sink !== undefined && pdv.data.length > 0) await s.sink.write(pdv.data);
+      if (!pdv.isLast) return;
+      if (s.sink !== undefined) await s.sink.end();
+    } catch (error) {
+      // The sink failed (e.g. disk full): the message cannot complete; let the caller decide.
+      this.#state = { kind: 'failed', error: error as Error };
+      throw error;
+    }
+    this.#state = { kind: 'idle' };
+    this.#lastNoDataset = undefined;
+    await this.#handlers.onMessage(s.command, s.pcId);
+  }
+}
+
+/** A sink over a Node Writable that honours its backpressure (waits for 'drain'). */
+export function writableSink(writable: Writable): DatasetSink {
+  return {
+    async write(fragment) {
+      if (!writable.write(fragment)) await once(writable, 'drain');
+    },
+    async end() {
+      writable.end();
+      if (!writable.writableFinished) await once(writable, 'finish');
+    },
+    abort(error) {
+      writable.destroy(error);
+    },
+  };
+}
+
+/** A sink that keeps the fragments in memory (for small datasets: identifiers, N- service data). */
+export function collectSink(maxLength = 16 * 1024 * 1024): DatasetSink & { readonly bytes: () => Uint8Array } {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  return {
+    write(fragment) {
+      length += fragment.length;
+      if (length > maxLength) throw new RangeError(`dataset larger than ${maxLength} bytes`);
+      // Copy: the fragment is a view into a PDU buffer that the reader may reuse.
+      parts.push(Uint8Array.prototype.slice.call(fragment));
+    },
+    end() {},
+    bytes: () => {
+      const b = Buffer.concat(parts, length);
+      return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    },
+  };
+}

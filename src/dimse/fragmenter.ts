@@ -1,0 +1,159 @@
+import { InvalidOptionError } from '../errors.js';
+import type { PresentationDataValue } from '../ul/pdu/types.js';
+import { InvalidCommandError } from './errors.js';
+import { commandHasDataset, encodeCommand } from './messages.js';
+import type { DimseCommand } from './messages.js';
+
+/**
+ * Splits one DIMSE message into presentation-data-value items (PS3.8 Annex E, PS3.7 Section 6.3.1):
+ * the command fragments first, the last one with the last-fragment bit, then the dataset fragments,
+ * the last one likewise. Every PDV is meant to travel in its own P-DATA-TF PDU.
+ *
+ * Size rule (PS3.8 Annex D.1): the peer's Maximum Length is the largest *variable field* of a
+ * P-DATA-TF it accepts, i.e. the PDU length field. One PDV item in that field costs a 4-byte item
+ * length, 1-byte context id and 1-byte message control header, so a fragment may hold
+ * maxPduLength − 6 bytes. (The 6-byte PDU header is outside the variable field.)
+ *
+ * Dataset bytes are never copied: fragments are `subarray` views of the chunks given.
+ */
+
+/** PDV item header inside the P-DATA-TF variable field: item length (4) + context id (1) + control (1). */
+export const PDV_ITEM_HEADER_LENGTH = 6;
+/** P-DATA-TF PDU header: type (1) + reserved (1) + length (4). Not counted in Maximum Length. */
+export const PDU_HEADER_LENGTH = 6;
+/** Fragment size used when the peer announces no limit (Maximum Length 0, PS3.8 D.1): 1 MiB. */
+export const UNLIMITED_FRAGMENT_LENGTH = 0x100000;
+
+/** Largest fragment a PDV may carry for a peer's Maximum Length (0 = unlimited). */
+export function maxFragmentLength(maxPduLength: number): number {
+  if (!Number.isInteger(maxPduLength) || maxPduLength < 0 || maxPduLength > 0xffffffff) {
+    throw new InvalidOptionError('maxPduLength', `must be an integer 0–4294967295, got ${String(maxPduLength)}`);
+  }
+  if (maxPduLength === 0) return UNLIMITED_FRAGMENT_LENGTH;
+  if (maxPduLength <= PDV_ITEM_HEADER_LENGTH) {
+    throw new InvalidOptionError('maxPduLength', `${maxPduLength} leaves no room for data after the 6-byte PDV header`);
+  }
+  return Math.min(maxPduLength - PDV_ITEM_HEADER_LENGTH, UNLIMITED_FRAGMENT_LENGTH * 16);
+}
+
+export interface FragmentOptions {
+  /** Odd 1–255: the accepted presentation context the message travels on. */
+  readonly presentationContextId: number;
+  /** The peer's Maximum Length (user-information sub-item 0x51); 0 = no limit. */
+  readonly maxPduLength: number;
+}
+
+/** A dataset to send: whole, or as chunks (e.g. read from a file) — never concatenated here. */
+export type DatasetSource = Uint8Array | Iterable<Uint8Array>;
+export type AsyncDatasetSource = DatasetSource | AsyncIterable<Uint8Array>;
+
+function checkContextId(id: number): void {
+  if (!Number.isInteger(id) || id < 1 || id > 255 || id % 2 === 0) {
+    throw new InvalidOptionError('presentationContextId', `must be an odd integer 1–255, got ${String(id)}`);
+  }
+}
+
+/**
+ * Cuts a byte stream into fragments of at most `max` bytes, holding back the most recent fragment
+ * until it is known whether more follow, so that the last one gets the last-fragment bit.
+ */
+class Splitter {
+  readonly #id: number;
+  readonly #isCommand: boolean;
+  readonly #max: number;
+  #held: Uint8Array | undefined;
+
+  constructor(id: number, isCommand: boolean, max: number) {
+    this.#id = id;
+    this.#isCommand = isCommand;
+    this.#max = max;
+  }
+
+  *push(chunk: Uint8Array): Generator<PresentationDataValue> {
+    for (let o = 0; o < chunk.length; o += this.#max) {
+      if (this.#held !== undefined) yield this.#pdv(this.#held, false);
+      this.#held = chunk.subarray(o, Math.min(o + this.#max, chunk.length));
+    }
+  }
+
+  finish(): PresentationDataValue {
+    // An empty stream still needs one (empty) PDV with the last-fragment bit to end the message.
+    const last = this.#pdv(this.#held ?? new Uint8Array(0), true);
+    this.#held = undefined;
+    return last;
+  }
+
+  #pdv(data: Uint8Array, isLast: boolean): PresentationDataValue {
+    return { presentationContextId: this.#id, isCommand: this.#isCommand, isLast, data };
+  }
+}
+
+function isUint8Array(x: unknown): x is Uint8Array {
+  return x instanceof Uint8Array;
+}
+
+/**
+ * Fragment a message whose dataset (if any) is in memory or a synchronous iterable of chunks.
+ * `dataset` undefined means the command has no dataset (CommandDataSetType 0x0101).
+ */
+export function* fragmentMessage(
+  command: Uint8Array,
+  dataset: DatasetSource | undefined,
+  options: FragmentOptions,
+): Generator<PresentationDataValue, void, undefined> {
+  checkContextId(options.presentationContextId);
+  const max = maxFragmentLength(options.maxPduLength);
+  const c = new Splitter(options.presentationContextId, true, max);
+  yield* c.push(command);
+  yield c.finish();
+  if (dataset === undefined) return;
+  const d = new Splitter(options.presentationContextId, false, max);
+  if (isUint8Array(dataset)) yield* d.push(dataset);
+  else for (const chunk of dataset) yield* d.push(chunk);
+  yield d.finish();
+}
+
+/** Like {@link fragmentMessage}, for a dataset that arrives as an async iterable (a file stream). */
+export async function* fragmentMessageAsync(
+  command: Uint8Array,
+  dataset: AsyncDatasetSource | undefined,
+  options: FragmentOptions,
+): AsyncGenerator<PresentationDataValue, void, undefined> {
+  if (dataset === undefined || isUint8Array(dataset) || Symbol.iterator in dataset) {
+    yield* fragmentMessage(command, dataset as DatasetSource | undefined, options);
+    return;
+  }
+  checkContextId(options.presentationContextId);
+  const max = maxFragmentLength(options.maxPduLength);
+  const c = new Splitter(options.presentationContextId, true, max);
+  yield* c.push(command);
+  yield c.finish();
+  const d = new Splitter(options.presentationContextId, false, max);
+  for await (const chunk of dataset) {
+    if (!isUint8Array(chunk)) {
+      throw new InvalidOptionError('dataset', 'chunks must be Uint8Array (a Buffer is one); got a string or other value');
+    }
+    yield* d.push(chunk);
+  }
+  yield d.finish();
+}
+
+/**
+ * Encode `command` and fragment it with its dataset, checking that a dataset is given exactly when
+ * the command announces one (CommandDataSetType, PS3.7 E.1-1) — the usual entry point for services.
+ */
+export function fragmentCommand(
+  command: DimseCommand,
+  dataset: AsyncDatasetSource | undefined,
+  options: FragmentOptions,
+): AsyncGenerator<PresentationDataValue, void, undefined> {
+  const announces = commandHasDataset(command);
+  if (announces !== (dataset !== undefined)) {
+    throw new InvalidCommandError(
+      command.type,
+      'CommandDataSetType',
+      announces ? 'the command announces a dataset but none was given' : 'a dataset was given but the command announces none',
+    );
+  }
+  return fragmentMessageAsync(encodeCommand(command), dataset, options);
+}

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { InvalidOptionError } from '../../src/errors.js';
+import {
+  fragmentMessage,
+  fragmentMessageAsync,
+  maxFragmentLength,
+  UNLIMITED_FRAGMENT_LENGTH,
+} from '../../src/dimse/fragmenter.js';
+import type { PresentationDataValue } from '../../src/ul/pdu/types.js';
+
+const bytes = (n: number, seed = 0): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+const shape = (pdvs: PresentationDataValue[]): string[] =>
+  pdvs.map((p) => `${p.isCommand ? 'C' : 'D'}${p.data.length}${p.isLast ? '!' : ''}`);
+
+test('size rule: a fragment holds maxPduLength − 6 (PS3.8 D.1: Maximum Length is the P-DATA-TF variable field)', () => {
+  assert.equal(maxFragmentLength(16384), 16378);
+  assert.equal(maxFragmentLength(7), 1);
+  assert.equal(maxFragmentLength(0), UNLIMITED_FRAGMENT_LENGTH);
+  for (const bad of [1, 6, -1, 1.5, Number.NaN]) assert.throws(() => maxFragmentLength(bad), InvalidOptionError);
+});
+
+test('boundaries: payload exactly fills, one byte over, one byte under', () => {
+  const opts = { presentationContextId: 3, maxPduLength: 16 }; // 10 bytes per fragment
+  assert.deepEqual(shape([...fragmentMessage(bytes(10), bytes(10), opts)]), ['C10!', 'D10!']);
+  assert.deepEqual(shape([...fragmentMessage(bytes(11), bytes(11), opts)]), ['C10', 'C1!', 'D10', 'D1!']);
+  assert.deepEqual(shape([...fragmentMessage(bytes(9), bytes(20), opts)]), ['C9!', 'D10', 'D10!']);
+  assert.deepEqual(shape([...fragmentMessage(bytes(21), undefined, opts)]), ['C10', 'C10', 'C1!']);
+  // An empty dataset still ends with one last-fragment PDV.
+  assert.deepEqual(shape([...fragmentMessage(bytes(4), new Uint8Array(0), opts)]), ['C4!', 'D0!']);
+  for (const p of fragmentMessage(bytes(30), bytes(30), opts)) {
+    assert.equal(p.presentationContextId, 3);
+    // PDU = 6 header + PDV item (4 length + 1 id + 1 control + data) ≤ 6 + maxPduLength.
+    assert.ok(6 + p.data.length <= 16);
+  }
+});
+
+test('at several max PDU lengths the fragments reassemble to the input, and views are not copies', () => {
+  const command = bytes(80);
+  const dataset = bytes(100_003, 7);
+  for (const max of [7, 16, 17, 18, 92, 4096, 16384, 16384 + 6, 65536, 0]) {
+    const pdvs = [...fragmentMessage(command, dataset, { presentationContextId: 1, maxPduLength: max })];
+    const cmd = pdvs.filter((p) => p.isCommand);
+    const ds = pdvs.filter((p) => !p.isCommand);
+    assert.deepEqual(Buffer.concat(cmd.map((p) => p.data)), Buffer.from(command));
+    assert.deepEqual(Buffer.concat(ds.map((p) => p.data)), Buffer.from(dataset));
+    assert.deepEqual(pdvs.map((p) => p.isLast).filter(Boolean).length, 2);
+    assert.ok(cmd.at(-1)!.isLast && ds.at(-1)!.isLast && pdvs.indexOf(cmd.at(-1)!) === cmd.length - 1);
+    const limit = maxFragmentLength(max);
+    assert.ok(pdvs.every((p) => p.data.length <= limit && p.data.length > 0));
+    assert.ok(ds.every((p) => p.data.buffer === dataset.buffer), 'dataset fragments are views');
+  }
+});
+
+test('chunked and async datasets: fragments never span chunks and are views of them', async () => {
+  const chunks = [bytes(5), bytes(0), bytes(25, 1), bytes(3, 2)];
+  const opts = { presentationContextId: 5, maxPduLength: 16 };
+  const sync = [...fragmentMessage(bytes(2), chunks, opts)];
+  assert.deepEqual(shape(sync), ['C2!', 'D5', 'D10', 'D10', 'D5', 'D3!']);
+  const fromStream = [];
+  for await (const p of fragmentMessageAsync(bytes(2), Readable.from(chunks.map((c) => Buffer.from(c))), opts)) fromStream.push(p);
+  assert.deepEqual(shape(fromStream), shape(sync));
+  async function* gen(): AsyncGenerator<Uint8Array> {
+    for (const c of chunks) yield c;
+  }
+  const fromGen = [];
+  for await (const p of fragmentMessageAsync(bytes(2), gen(), opts)) fromGen.push(p);
+  assert.ok(fromGen.slice(1).every((p, i) => [chunks[0], chunks[2], chunks[2], chunks[2], chunks[3]][i]!.buffer === p.data.buffer));
+  const none = [];
+  for await (const p of fragmentMessageAsync(bytes(2), undefined, opts)) none.push(p);
+  assert.deepEqual(shape(none), ['C2!']);
+  await assert.rejects(async () => {
+    for await (const _ of fragmentMessageAsync(bytes(2), Readable.from(['text']), opts)) void _;
+  }, InvalidOptionError);
+});
+
+test('presentation context id must be odd 1–255', () => {
+  for (const id of [0, 2, 256, 1.5]) {
+    assert.throws(() => [...fragmentMessage(bytes(1), undefined, { presentationContextId: id, maxPduLength: 0 })], InvalidOptionError);
+  }
+});
+
+test('fragmentCommand encodes the command and insists the dataset matches CommandDataSetType', async () => {
+  const { fragmentCommand } = await import('../../src/dimse/fragmenter.js');
+  const { decodeCommand } = await import('../../src/dimse/messages.js');
+  const { InvalidCommandError } = await import('../../src/dimse/errors.js');
+  const opts = { presentationContextId: 1, maxPduLength: 0 };
+  const out: PresentationDataValue[] = [];
+  for await (const p of fragmentCommand({ type: 'C-FIND-RQ', messageId: 3, affectedSopClassUid: '1.2.840.10008.5.1.4.1.2.2.1', priority: 0 }, bytes(12), opts)) {
+    out.push(p);
+  }
+  assert.deepEqual(shape(out).slice(1), ['D12!']);
+  assert.equal(decodeCommand(out[0]!.data).type, 'C-FIND-RQ');
+  assert.throws(() => fragmentCommand({ type: 'C-ECHO-RQ', messageId: 1, affectedSopClassUid: '1.2' }, bytes(1), opts), InvalidCommandError);
+  assert.throws(
+    () => fragmentCommand({ type: 'C-STORE-RQ', messageId: 1, affectedSopClassUid: '1.2', affectedSopInstanceUid: '1.3', priority: 0 }, undefined, opts),
+    InvalidCommandError,
+  );
+});
