@@ -31,27 +31,33 @@ export class ByteWriter {
   }
 
   u8(v: number): this {
-    this.#view.setUint8(this.#reserve(1), v);
+    const at = this.#reserve(1);
+    this.#view.setUint8(at, v);
     return this;
   }
 
   u16(v: number): this {
-    this.#view.setUint16(this.#reserve(2), v);
+    const at = this.#reserve(2);
+    this.#view.setUint16(at, v);
     return this;
   }
 
   u32(v: number): this {
-    this.#view.setUint32(this.#reserve(4), v);
+    const at = this.#reserve(4);
+    this.#view.setUint32(at, v);
     return this;
   }
 
   zeros(n: number): this {
-    this.#buf.fill(0, this.#reserve(n), this.#len);
+    // Reserve first: it may replace #buf, and `this.#buf.fill(…, this.#reserve(n))` would write the old one.
+    const at = this.#reserve(n);
+    this.#buf.fill(0, at, this.#len);
     return this;
   }
 
   bytes(b: Uint8Array): this {
-    this.#buf.set(b, this.#reserve(b.length));
+    const at = this.#reserve(b.length);
+    this.#buf.set(b, at);
     return this;
   }
 
