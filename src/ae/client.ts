@@ -18,7 +18,9 @@ import { TransferSyntax, VerificationSopClass } from '../dictionary/uids.js';
 import type { CEchoRsp } from '../dimse/messages.js';
 import type { TlsInfo } from '../transport/connection.js';
 import type { SecureContext } from '../transport/tls/context.js';
+import { TlsError, TlsHandshakeError } from '../transport/tls/errors.js';
 import { UpperLayer } from '../ul/upper-layer.js';
+import { AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry } from '../services/scp/registry.js';
 import { echo } from '../services/scu/echo.js';
 import { Association } from './association.js';
@@ -67,6 +69,23 @@ function checkTimeout(name: string, v: number | undefined): number {
   if (v === undefined) return DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(v) || v < 0) throw new InvalidOptionError(`timeouts.${name}`, `must be a non-negative number of milliseconds, got ${String(v)}`);
   return v;
+}
+
+/**
+ * In TLS 1.3 the client's handshake is over before the server has checked the client
+ * certificate (RFC 8446 4.4.2): a server that rejects it sends its alert afterwards, and the
+ * association dies with a TLS read error. Before any PDU came back, that is the handshake failing.
+ */
+function lateTlsRejection(e: unknown): TlsHandshakeError | undefined {
+  if (!(e instanceof AssociationAbortedError) || e.origin !== 'transport') return undefined;
+  const cause = e.cause;
+  if (!(cause instanceof TlsError) || !/alert/.test(cause.message)) return undefined;
+  const what = cause.message.replace(/^TLS read failed: /, '');
+  return new TlsHandshakeError({
+    message: `TLS handshake failed: the peer rejected it after our side had finished (TLS 1.3): ${what}`,
+    openssl: cause.openssl,
+    cause,
+  });
 }
 
 export class DicomClient {
@@ -124,7 +143,7 @@ export class DicomClient {
       ac = await ul.associated();
     } catch (e) {
       // The typed connect/TLS failure beats the A-P-ABORT it caused.
-      throw timedOut ?? connectError ?? e;
+      throw timedOut ?? connectError ?? lateTlsRejection(e) ?? e;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }

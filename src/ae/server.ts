@@ -39,7 +39,6 @@ import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { TransportMismatchError } from '../ul/upper-layer-errors.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
 import { Association } from './association.js';
-import { recordFirstBytes } from './transport.js';
 
 export interface ServerTimeouts {
   /** ARTIM (PS3.8 9.1.5): wait for the A-ASSOCIATE-RQ after connect, and for the close after RJ/release. Default 30 000. */
@@ -103,6 +102,8 @@ export interface DicomServerEvents {
 }
 
 const DEFAULT_ARTIM_MS = 30_000;
+/** TLS record: alert (21), TLS 1.2 record version, length 2, fatal (2), protocol_version (70). */
+const TLS_PROTOCOL_VERSION_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
 
 function positive(option: string, v: number | undefined, fallback: number, allowZero = false): number {
   if (v === undefined) return fallback;
@@ -184,30 +185,43 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   }
 
   #listenTls(server: net.Server, context: SecureContext): void {
-    const recorders = new Map<string, () => Uint8Array>();
-    const key = (a: string | undefined, p: number | undefined): string => `${a ?? ''}|${p ?? ''}`;
-    // Registered before the SecureServer's own listener: sees the first bytes before the TLS engine.
-    server.on('connection', (s) => {
-      const k = key(s.remoteAddress, s.remotePort);
-      recorders.set(k, recordFirstBytes(s));
-      s.once('close', () => recorders.delete(k));
-    });
-    const secure = new SecureServer(context, { server, handshakeTimeout: this.#handshakeMs });
+    // The TLS engine gets each connection only after its first bytes were looked at: plain DICOM
+    // on this TLS port is then named as such (and told so with a TLS alert) instead of being a
+    // nameless handshake failure. The inner server never listens; it only hands sockets over.
+    const inner = new net.Server();
+    const secure = new SecureServer(context, { server: inner, handshakeTimeout: this.#handshakeMs });
     this.#secure = secure;
-    secure.on('secureConnection', (s) => {
-      recorders.get(key(s.remoteAddress, s.remotePort))?.();
-      this.#onTransport(s);
+    server.on('connection', (s) => {
+      const peer = { address: s.remoteAddress, port: s.remotePort };
+      const timer = setTimeout(() => s.destroy(), this.#handshakeMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        s.off('data', onFirst).off('close', cleanup);
+      };
+      const onFirst = (chunk: Buffer): void => {
+        cleanup();
+        s.pause();
+        if (sniffTransport(chunk) === 'dicom') {
+          const error = new TransportMismatchError('dicom', 'acceptor', chunk);
+          // A fatal protocol_version alert (RFC 8446 6.2): a DICOM peer recognises "TLS here".
+          s.end(TLS_PROTOCOL_VERSION_ALERT, () => s.destroy());
+          this.#reportHandshakeFailure(undefined, error, peer);
+          return;
+        }
+        s.unshift(chunk);
+        inner.emit('connection', s);
+        s.resume(); // pause() above made the stream non-flowing; the engine's 'data' listener needs it flowing
+
+      };
+      s.on('data', onFirst).on('close', cleanup);
     });
-    secure.on('handshakeError', (error, peer) => {
-      const bytes = recorders.get(key(peer.address, peer.port))?.() ?? new Uint8Array(0);
-      const e: DicomError = sniffTransport(bytes) === 'dicom' ? new TransportMismatchError('dicom', 'acceptor', bytes, { cause: error }) : error;
-      this.#reportHandshakeFailure(error, e, peer);
-    });
+    secure.on('secureConnection', (s) => this.#onTransport(s));
+    secure.on('handshakeError', (error, peer) => this.#reportHandshakeFailure(error, error, peer));
     secure.on('error', () => undefined);
   }
 
-  #reportHandshakeFailure(tlsError: TlsHandshakeError, error: DicomError, peer: { address: string | undefined; port: number | undefined }): void {
-    const v = (tlsError as Partial<TlsHandshakeError>).verifyFailure;
+  #reportHandshakeFailure(tlsError: TlsHandshakeError | undefined, error: DicomError, peer: { address: string | undefined; port: number | undefined }): void {
+    const v = tlsError?.verifyFailure;
     const failure: HandshakeFailure = {
       peer,
       depth: v?.depth,
@@ -215,7 +229,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
       errorName: v?.errorName,
       errorString: v?.errorString,
       certificateString: v?.certificateString,
-      alert: (tlsError as Partial<TlsHandshakeError>).alert,
+      alert: tlsError?.alert,
       error,
     };
     publish(channelNames.server, { kind: 'tls-handshake-failed', server: this, ...failure });
