@@ -45,6 +45,8 @@ export class TestPki {
   cert(name: string, opts: {
     subj: string; issuer?: CertFiles; ext?: string[]; days?: number; serial?: string;
     keyType?: 'ec' | 'rsa'; notBefore?: string; notAfter?: string; utf8?: boolean; multivalue?: boolean;
+    /** An X.509 v1 certificate: no extensions at all. */
+    v1?: boolean;
   }): CertFiles {
     const key = this.path(`${name}.key`);
     const csr = this.path(`${name}.csr`);
@@ -71,7 +73,7 @@ export class TestPki {
         '-startdate', opts.notBefore ?? '20200101000000Z', '-enddate', opts.notAfter ?? '20400101000000Z']);
     } else {
       openssl(['x509', '-req', '-in', csr, '-out', cert, '-days', String(opts.days ?? 30), '-sha256',
-        '-set_serial', serial, '-extfile', ext, '-extensions', 'v3',
+        '-set_serial', serial, ...(opts.v1 ? [] : ['-extfile', ext, '-extensions', 'v3']),
         ...(opts.issuer ? ['-CA', signer.cert, '-CAkey', signer.key] : ['-signkey', key])]);
     }
     return { cert, key, dir: this.dir };

@@ -48,6 +48,7 @@ const cases: Record<string, string> = {
   'short serial': pki.cert('shortserial', { subj: '/CN=Short', issuer: ca, serial: '1', ext: [] }).cert,
   'UTF-8 subject': pki.cert('utf8', { subj: '/CN=Müller Ærø 東京/O=Krankenhaus Zürich', issuer: ca, utf8: true, ext: [] }).cert,
   'multi-valued RDN': pki.cert('multi', { subj: '/CN=Multi+UID=42/O=Org/OU=A+OU=B', issuer: ca, multivalue: true, ext: [] }).cert,
+  'X.509 v1 self-signed (purposes answer "Yes (WARNING code=3)")': pki.cert('v1', { subj: '/CN=Version One', v1: true }).cert,
   'RSA self-signed without extensions': pki.cert('rsa', { subj: '/CN=Self', keyType: 'rsa', ext: [] }).cert,
 };
 
@@ -83,4 +84,9 @@ test('certificateString on a pointer equals the DER form and does not free the p
 test('bytes that are not a certificate give UnableToReadCertificateError', () => {
   assert.throws(() => certificateStringFromDer(Buffer.from('not a certificate')),
     (e: unknown) => e instanceof UnableToReadCertificateError && e.code === 'DICOM_TLS_ERR_CERTIFICATE');
+});
+
+test('a v1 certificate shows OpenSSL\'s "Yes (WARNING code=3)" purpose answers', () => {
+  const s = certificateStringFromDer(derOf(cases['X.509 v1 self-signed (purposes answer "Yes (WARNING code=3)")']!));
+  assert.match(s, /^ {3}CRL signing CA : Yes \(WARNING code=3\)$/m);
 });

@@ -59,10 +59,11 @@ test('server handshake with a client certificate, data both ways, close_notify e
     await client.waitFor(/from dicom-tls server/);
     assert.match(client.output(), /Verify return code: 0 \(ok\)/);
     assert.match(client.output(), /ALPN protocol: dicom/);
+    const closed = once(s, 'close');
     s.end(); // close_notify + FIN: s_client sees the end and exits
     s.resume();
     await client.exited;
-    await once(s, 'close');
+    await closed;
   } finally {
     await client.kill();
     await h.server.close();
