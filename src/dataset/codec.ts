@@ -3,7 +3,8 @@ import { TransferSyntax, isKnownTransferSyntax, transferSyntaxProperties } from 
 import { dcmjs } from './dcmjs.js';
 import type { DcmjsDict } from './dcmjs.js';
 import { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
-import { checkDatasetFraming } from './framing.js';
+import { checkDatasetFraming, defineSequenceLengths } from './framing.js';
+import type { SequenceLevel } from './framing.js';
 
 /**
  * Dataset ⇄ bytes for the uncompressed transfer syntaxes, without a Part 10 header — what travels
@@ -113,6 +114,37 @@ function trimPadding(dict: DcmjsDict): DcmjsDict {
   return dict;
 }
 
+/**
+ * dcmjs drops sequence items that hold no element, but an empty item means something (PS3.4
+ * C.2.2.2.6: in a C-FIND identifier it asks for the sequence back). Put them back where the
+ * framing walk saw them.
+ */
+function restoreEmptyItems(dict: DcmjsDict, level: SequenceLevel): void {
+  for (const [tag, items] of level) {
+    const el = dict[tag.toString(16).padStart(8, '0').toUpperCase()];
+    if (el === undefined || el.vr !== 'SQ') continue;
+    const present = (el.Value ?? []) as DcmjsDict[];
+    const nonEmpty = items.filter((i) => !i.empty);
+    if (present.length !== nonEmpty.length) {
+      throw new Error(`sequence ${tag.toString(16)} has ${items.length} items, ${present.length} were decoded`);
+    }
+    let k = 0;
+    el.Value = items.map((item) => {
+      if (item.empty) return {};
+      const d = present[k++]!;
+      restoreEmptyItems(d, item.children);
+      return d;
+    });
+  }
+}
+
+/** Implicit VR: the dictionary says which tags are sequences. */
+function isSequenceTag(tag: number): boolean {
+  const h = tag.toString(16).padStart(8, '0').toUpperCase();
+  const entry = dcmjs.data.DicomMetaDictionary.dictionary[`(${h.slice(0, 4)},${h.slice(4)})`];
+  return entry?.vr === 'SQ';
+}
+
 /** Decode dataset bytes (no Part 10 header) in `transferSyntaxUid` to dcmjs's denaturalized form. */
 export function decodeDatasetDict(
   bytes: Uint8Array,
@@ -131,13 +163,16 @@ export function decodeDatasetDict(
   }
   if (raw.length === 0) return {};
   try {
-    checkDatasetFraming(raw, s.inner === TransferSyntax.ImplicitVrLittleEndian, s.littleEndian);
+    const implicit = s.inner === TransferSyntax.ImplicitVrLittleEndian;
+    const structure = checkDatasetFraming(raw, implicit, s.littleEndian, isSequenceTag);
+    raw = defineSequenceLengths(raw, implicit, s.littleEndian, isSequenceTag);
     const stream = new dcmjs.data.ReadBufferStream(toArrayBuffer(raw), s.littleEndian, { noCopy: false });
     const dict = dcmjs.data.DicomMessage._read(stream, s.inner, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false });
     // The framing was checked, so dcmjs must consume exactly the whole buffer.
     if (stream.offset !== raw.length) {
       throw new Error(`stopped at offset ${stream.offset} of ${raw.length}`);
     }
+    restoreEmptyItems(dict, structure);
     trimPadding(dict);
     return s.littleEndian ? dict : swapBinaryWords(dict);
   } catch (cause) {

@@ -30,6 +30,8 @@ export interface Dcmjs {
     readonly DicomMetaDictionary: {
       naturalizeDataset(dict: DcmjsDict): Record<string, unknown>;
       denaturalizeDataset(dataset: Record<string, unknown>): DcmjsDict;
+      /** "(gggg,eeee)" (upper-case hex) → dictionary entry. */
+      readonly dictionary: Record<string, { vr?: string } | undefined>;
       /** keyword → dictionary entry. */
       readonly nameMap: Record<string, unknown>;
     };

@@ -21,10 +21,23 @@ export const MAX_SEQUENCE_DEPTH = 64;
 
 export class FramingError extends Error {}
 
+/** The item structure of one dataset level: for each sequence tag, its items in order. */
+export type SequenceLevel = Map<number, SequenceItem[]>;
+export interface SequenceItem {
+  /** The item holds no element (PS3.4 uses such items, e.g. universal sequence matching in C-FIND). */
+  readonly empty: boolean;
+  readonly children: SequenceLevel;
+}
+
 interface Ctx {
   readonly view: DataView;
   readonly le: boolean;
+  /** In implicit VR only the dictionary tells that a defined-length element is a sequence. */
+  readonly isSequenceTag: (tag: number) => boolean;
 }
+
+/** Dictionary lookup for implicit VR: is `tag` a sequence (VR SQ)? */
+export type SequenceTagTest = (tag: number) => boolean;
 
 function tagName(tag: number): string {
   const h = tag.toString(16).padStart(8, '0').toUpperCase();
@@ -39,7 +52,15 @@ function readTag(c: Ctx, o: number): number {
  * Walk elements from `o` to `end`. With `inItem` an undefined-length item ends at an item
  * delimiter, whose end offset is returned. Returns the offset after the last element.
  */
-function walkElements(c: Ctx, o: number, end: number, implicit: boolean, depth: number, inUndefinedItem: boolean): number {
+function walkElements(
+  c: Ctx,
+  o: number,
+  end: number,
+  implicit: boolean,
+  depth: number,
+  inUndefinedItem: boolean,
+  level: SequenceLevel,
+): number {
   if (depth > MAX_SEQUENCE_DEPTH) throw new FramingError(`sequences nested deeper than ${MAX_SEQUENCE_DEPTH}`);
   while (o < end) {
     if (end - o < 8) throw new FramingError(`element header truncated at offset ${o}`);
@@ -73,7 +94,7 @@ function walkElements(c: Ctx, o: number, end: number, implicit: boolean, depth: 
         o = walkFragments(c, o, end);
       } else if (vr === undefined || vr === 'SQ' || vr === 'UN') {
         // Implicit VR or UN with undefined length: a sequence, its items in implicit VR (PS3.5 6.2.2).
-        o = walkSequence(c, o, end, implicit || vr === 'UN', depth + 1);
+        o = walkSequence(c, o, end, implicit || vr === 'UN', depth + 1, itemsOf(level, tag));
       } else {
         throw new FramingError(`${tagName(tag)} ${vr} cannot have an undefined length`);
       }
@@ -82,34 +103,46 @@ function walkElements(c: Ctx, o: number, end: number, implicit: boolean, depth: 
     if (length > end - o) {
       throw new FramingError(`${tagName(tag)} value length ${length} at offset ${o - header} runs past the end (${end - o} bytes left)`);
     }
-    if (vr === 'SQ') walkDefinedSequence(c, o, o + length, implicit, depth + 1);
+    if (vr === 'SQ' || (vr === undefined && c.isSequenceTag(tag))) walkDefinedSequence(c, o, o + length, implicit, depth + 1, itemsOf(level, tag));
     o += length;
   }
   if (inUndefinedItem) throw new FramingError('undefined-length item has no item delimiter');
   return o;
 }
 
-function walkItemAt(c: Ctx, o: number, end: number, implicit: boolean, depth: number): number {
+function itemsOf(level: SequenceLevel, tag: number): SequenceItem[] {
+  const items: SequenceItem[] = [];
+  level.set(tag, items);
+  return items;
+}
+
+function walkItemAt(c: Ctx, o: number, end: number, implicit: boolean, depth: number, items: SequenceItem[]): number {
   if (end - o < 8) throw new FramingError(`item header truncated at offset ${o}`);
   const tag = readTag(c, o);
   if (tag !== ITEM) throw new FramingError(`expected an item (FFFE,E000) at offset ${o}, found ${tagName(tag)}`);
   const length = c.view.getUint32(o + 4, c.le);
   o += 8;
-  if (length === UNDEFINED) return walkElements(c, o, end, implicit, depth, true);
+  const children: SequenceLevel = new Map();
+  if (length === UNDEFINED) {
+    const after = walkElements(c, o, end, implicit, depth, true, children);
+    items.push({ empty: after === o + 8, children });
+    return after;
+  }
   if (length > end - o) throw new FramingError(`item length ${length} at offset ${o - 8} runs past its container`);
-  walkElements(c, o, o + length, implicit, depth, false);
+  walkElements(c, o, o + length, implicit, depth, false, children);
+  items.push({ empty: length === 0, children });
   return o + length;
 }
 
-function walkDefinedSequence(c: Ctx, o: number, end: number, implicit: boolean, depth: number): void {
-  while (o < end) o = walkItemAt(c, o, end, implicit, depth);
+function walkDefinedSequence(c: Ctx, o: number, end: number, implicit: boolean, depth: number, items: SequenceItem[]): void {
+  while (o < end) o = walkItemAt(c, o, end, implicit, depth, items);
 }
 
-function walkSequence(c: Ctx, o: number, end: number, implicit: boolean, depth: number): number {
+function walkSequence(c: Ctx, o: number, end: number, implicit: boolean, depth: number, items: SequenceItem[]): number {
   for (;;) {
     if (end - o < 8) throw new FramingError('undefined-length sequence has no sequence delimiter');
     if (readTag(c, o) === SEQUENCE_DELIMITER) return o + 8;
-    o = walkItemAt(c, o, end, implicit, depth);
+    o = walkItemAt(c, o, end, implicit, depth, items);
   }
 }
 
@@ -125,8 +158,108 @@ function walkFragments(c: Ctx, o: number, end: number): number {
   }
 }
 
-/** Throws {@link FramingError} unless `bytes` is a well-framed dataset in the given encoding. */
-export function checkDatasetFraming(bytes: Uint8Array, implicitVr: boolean, littleEndian: boolean): void {
-  const c: Ctx = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), le: littleEndian };
-  walkElements(c, 0, bytes.length, implicitVr, 0, false);
+/**
+ * Throws {@link FramingError} unless `bytes` is a well-framed dataset in the given encoding;
+ * returns the item structure of its sequences.
+ */
+export function checkDatasetFraming(
+  bytes: Uint8Array,
+  implicitVr: boolean,
+  littleEndian: boolean,
+  isSequenceTag: SequenceTagTest = () => false,
+): SequenceLevel {
+  const c: Ctx = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), le: littleEndian, isSequenceTag };
+  const level: SequenceLevel = new Map();
+  walkElements(c, 0, bytes.length, implicitVr, 0, false, level);
+  return level;
+}
+
+/**
+ * Rewrite undefined-length sequences and items with defined lengths (PS3.5 7.5.1 allows both).
+ * dcmjs finds the end of an undefined-length item by scanning its bytes for a delimiter pattern,
+ * so a binary value holding those 8 bytes would end the item early and be read wrong, silently.
+ * With defined lengths it reads exactly. Input must have passed {@link checkDatasetFraming}.
+ * Values are copied unchanged; UN values of undefined length and encapsulated Pixel Data are kept
+ * as they are (dcmjs reads those item by item).
+ */
+export function defineSequenceLengths(
+  bytes: Uint8Array,
+  implicitVr: boolean,
+  littleEndian: boolean,
+  isSequenceTag: SequenceTagTest = () => false,
+): Uint8Array {
+  const c: Ctx = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), le: littleEndian, isSequenceTag };
+  const parts: Uint8Array[] = [];
+  const { changed } = rewriteElements(c, bytes, 0, bytes.length, implicitVr, parts);
+  return changed ? Buffer.concat(parts) : bytes;
+}
+
+function u32(value: number, le: boolean): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, value, le);
+  return b;
+}
+
+/** Appends the rewritten elements from `o` to `end` (or to an item delimiter) to `out`. */
+function rewriteElements(
+  c: Ctx,
+  bytes: Uint8Array,
+  o: number,
+  end: number,
+  implicit: boolean,
+  out: Uint8Array[],
+): { next: number; length: number; changed: boolean } {
+  let length = 0;
+  let changed = false;
+  while (o < end) {
+    const tag = readTag(c, o);
+    if (tag === ITEM_DELIMITER) return { next: o + 8, length, changed: true };
+    const vr = implicit ? undefined : String.fromCharCode(bytes[o + 4]!, bytes[o + 5]!);
+    const header = implicit || LONG_VRS.has(vr!) ? (implicit ? 8 : 12) : 8;
+    const valueLength = header === 8 && !implicit ? c.view.getUint16(o + 6, c.le) : c.view.getUint32(o + header - 4, c.le);
+    const isSequence =
+      vr === 'SQ' || (implicit && (valueLength === UNDEFINED ? tag !== PIXEL_DATA : c.isSequenceTag(tag)));
+    if (!isSequence) {
+      // Verbatim, including undefined-length UN and encapsulated pixel data (their end is found by the walk).
+      const stop = valueLength === UNDEFINED ? skipUndefined(c, o + header, vr === 'UN') : o + header + valueLength;
+      out.push(bytes.subarray(o, stop));
+      length += stop - o;
+      o = stop;
+      continue;
+    }
+    const items: Uint8Array[] = [];
+    let itemsLength = 0;
+    let p = o + header;
+    const seqEnd = valueLength === UNDEFINED ? bytes.length : p + valueLength;
+    let inner = valueLength === UNDEFINED;
+    for (;;) {
+      if (valueLength !== UNDEFINED && p >= seqEnd) break;
+      const t = readTag(c, p);
+      if (t === SEQUENCE_DELIMITER) {
+        p += 8;
+        break;
+      }
+      const itemLength = c.view.getUint32(p + 4, c.le);
+      const children: Uint8Array[] = [];
+      const r =
+        itemLength === UNDEFINED
+          ? rewriteElements(c, bytes, p + 8, seqEnd, implicit, children)
+          : { ...rewriteElements(c, bytes, p + 8, p + 8 + itemLength, implicit, children), next: p + 8 + itemLength };
+      inner ||= r.changed || itemLength === UNDEFINED;
+      items.push(bytes.subarray(p, p + 4), u32(r.length, c.le), ...children);
+      itemsLength += 8 + r.length;
+      p = r.next;
+    }
+    out.push(bytes.subarray(o, o + header - 4), u32(itemsLength, c.le), ...items);
+    length += header + itemsLength;
+    changed ||= inner;
+    o = p;
+  }
+  return { next: o, length, changed };
+}
+
+/** End offset of an undefined-length value that is not rewritten: fragments or a UN sequence. */
+function skipUndefined(c: Ctx, o: number, isUn: boolean): number {
+  if (!isUn) return walkFragments(c, o, c.view.byteLength);
+  return walkSequence(c, o, c.view.byteLength, true, 1, []);
 }

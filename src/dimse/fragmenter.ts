@@ -92,6 +92,13 @@ function isUint8Array(x: unknown): x is Uint8Array {
   return x instanceof Uint8Array;
 }
 
+function checkChunk(chunk: unknown): Uint8Array {
+  if (!isUint8Array(chunk)) {
+    throw new InvalidOptionError('dataset', 'chunks must be Uint8Array (a Buffer is one); got a string or other value');
+  }
+  return chunk;
+}
+
 /**
  * Fragment a message whose dataset (if any) is in memory or a synchronous iterable of chunks.
  * `dataset` undefined means the command has no dataset (CommandDataSetType 0x0101).
@@ -109,7 +116,7 @@ export function* fragmentMessage(
   if (dataset === undefined) return;
   const d = new Splitter(options.presentationContextId, false, max);
   if (isUint8Array(dataset)) yield* d.push(dataset);
-  else for (const chunk of dataset) yield* d.push(chunk);
+  else for (const chunk of dataset) yield* d.push(checkChunk(chunk));
   yield d.finish();
 }
 
@@ -129,12 +136,7 @@ export async function* fragmentMessageAsync(
   yield* c.push(command);
   yield c.finish();
   const d = new Splitter(options.presentationContextId, false, max);
-  for await (const chunk of dataset) {
-    if (!isUint8Array(chunk)) {
-      throw new InvalidOptionError('dataset', 'chunks must be Uint8Array (a Buffer is one); got a string or other value');
-    }
-    yield* d.push(chunk);
-  }
+  for await (const chunk of dataset) yield* d.push(checkChunk(chunk));
   yield d.finish();
 }
 

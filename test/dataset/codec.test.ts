@@ -166,6 +166,35 @@ test('bad input is a typed error: unknown keyword, truncation, bad VR, deflate b
   );
 });
 
+test('empty sequence items survive decoding (dcmjs alone drops them)', () => {
+  const d = { ReferencedSeriesSequence: [{}, { SeriesInstanceUID: '1.2' }, {}], ReferencedStudySequence: [] };
+  for (const ts of [ILE, ELE, EBE, DEFL]) {
+    assert.deepEqual(strip(decodeDataset(encodeDataset(d, ts), ts)), d, ts);
+  }
+  // Defined-length empty item, as DCMTK writes it: (0008,1115) SQ length 8, item length 0.
+  const defined = Buffer.from('08001511' + '5351' + '0000' + '08000000' + 'feff00e0' + '00000000', 'hex');
+  assert.deepEqual(strip(decodeDataset(defined, ELE)), { ReferencedSeriesSequence: [{}] });
+});
+
+test('a binary value holding the item-delimiter bytes does not end its item early', () => {
+  // dcmjs alone scans undefined-length items for FFFE,E00D and would cut this OB value short.
+  const evil = new Uint8Array([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0, 1, 2, 3, 4]);
+  const d = { IconImageSequence: [{ Rows: 2, PixelData: [evil.buffer], _vrMap: { PixelData: 'OB' } }], PatientID: 'X' };
+  for (const ts of [ELE, EBE, DEFL]) {
+    const back = decodeDataset(encodeDataset(d, ts), ts) as { IconImageSequence: { PixelData: ArrayBuffer[] }[] };
+    assert.deepEqual([...new Uint8Array(back.IconImageSequence[0]!.PixelData[0]!)], [...evil], ts);
+  }
+});
+
+test('implicit VR: defined-length sequences (found through the dictionary) keep empty items', () => {
+  // (0008,1115) length 26: an empty item, then an item with (0020,0011) IS "7 " — as DCMTK writes it.
+  const bytes = Buffer.from(
+    '08001511' + '1a000000' + 'feff00e0' + '00000000' + 'feff00e0' + '0a000000' + '20001100' + '02000000' + '3720',
+    'hex',
+  );
+  assert.deepEqual(strip(decodeDataset(bytes, ILE)), { ReferencedSeriesSequence: [{}, { SeriesNumber: 7 }] });
+});
+
 test('unknown keywords inside sequence items are refused too, with their path', () => {
   assert.throws(
     () => encodeDataset({ ReferencedSeriesSequence: [{ SeriesInstanceUID: '1.2', Bogus: 1 }] }, ILE),
@@ -191,4 +220,51 @@ test('character sets: Latin-1 from a peer decodes to Unicode; non-ASCII text is 
   }
   // Pure ASCII: no character set added.
   assert.ok(!Buffer.from(encodeDataset({ PatientName: 'Doe' }, ELE)).includes(Buffer.from('ISO_IR')));
+});
+
+test('property: random identifiers round-trip in every uncompressed transfer syntax', () => {
+  const text = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9 ^._-]{0,${max}}$`)).map((s) => s.trim());
+  const uid = fc.array(fc.integer({ min: 1, max: 99999 }), { minLength: 2, maxLength: 8 }).map((a) => a.join('.'));
+  const item = fc.record(
+    { SeriesInstanceUID: uid, SeriesDescription: text(64), SeriesNumber: fc.integer({ min: 0, max: 9999 }) },
+    { requiredKeys: [] },
+  ).map((o) => ({ ...o })); // plain prototype: dcmjs cannot denaturalize null-prototype objects
+  const ds = fc.record(
+    {
+      PatientID: text(64),
+      AccessionNumber: text(16),
+      Modality: fc.constantFrom('CT', 'MR', 'OT', ''),
+      StudyInstanceUID: uid,
+      Rows: fc.integer({ min: 0, max: 0xffff }),
+      ReferencedSeriesSequence: fc.array(item, { maxLength: 3 }),
+    },
+    { requiredKeys: [] },
+  ).map((o) => ({ ...o }));
+  fc.assert(
+    fc.property(ds, fc.constantFrom(ILE, ELE, EBE, DEFL), (d, ts) => {
+      const back = strip(decodeDataset(encodeDataset(d, ts), ts)) as Record<string, unknown>;
+      assert.deepEqual(back, strip(d));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('property: mutated datasets decode or fail with DatasetDecodeError, never anything else', () => {
+  const samples = [ILE, ELE, EBE].map((ts) => ({ ts, bytes: Buffer.from(encodeDataset(identifier, ts)) }));
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...samples),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      ({ ts, bytes }, edits) => {
+        const b = Buffer.from(bytes);
+        for (const [i, v] of edits) b[i % b.length] = v;
+        try {
+          decodeDataset(b, ts);
+        } catch (e) {
+          assert.ok(e instanceof DatasetDecodeError, String(e));
+        }
+      },
+    ),
+    { numRuns: 1000 },
+  );
 });

@@ -26,7 +26,7 @@ function recorder(): { asm: DimseAssembler; got: Received[]; events: string[] } 
   const events: string[] = [];
   const sinks = new Map<DimseCommand, ReturnType<typeof collectSink>>();
   const asm = new DimseAssembler({
-    onCommand(command, pcId, hasDataset) {
+    onCommand(command, _pcId, hasDataset) {
       events.push(`command ${command.type}`);
       if (!hasDataset) return undefined;
       const s = collectSink();
