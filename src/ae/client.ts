@@ -18,13 +18,13 @@ import { TransferSyntax, VerificationSopClass } from '../dictionary/uids.js';
 import type { CEchoRsp } from '../dimse/messages.js';
 import type { TlsInfo } from '../transport/connection.js';
 import type { SecureContext } from '../transport/tls/context.js';
-import { TlsError, TlsHandshakeError } from '../transport/tls/errors.js';
+import type { TlsHandshakeError } from '../transport/tls/errors.js';
 import { UpperLayer } from '../ul/upper-layer.js';
 import { AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry } from '../services/scp/registry.js';
 import { echo } from '../services/scu/echo.js';
 import { Association } from './association.js';
-import { openTransport } from './transport.js';
+import { lateTlsRejection, openTransport } from './transport.js';
 
 export interface ClientTimeouts {
   /** TCP connect + TLS handshake, ms. Default 30 000. */
@@ -71,21 +71,9 @@ function checkTimeout(name: string, v: number | undefined): number {
   return v;
 }
 
-/**
- * In TLS 1.3 the client's handshake is over before the server has checked the client
- * certificate (RFC 8446 4.4.2): a server that rejects it sends its alert afterwards, and the
- * association dies with a TLS read error. Before any PDU came back, that is the handshake failing.
- */
-function lateTlsRejection(e: unknown): TlsHandshakeError | undefined {
-  if (!(e instanceof AssociationAbortedError) || e.origin !== 'transport') return undefined;
-  const cause = e.cause;
-  if (!(cause instanceof TlsError) || !/alert/.test(cause.message)) return undefined;
-  const what = cause.message.replace(/^TLS read failed: /, '');
-  return new TlsHandshakeError({
-    message: `TLS handshake failed: the peer rejected it after our side had finished (TLS 1.3): ${what}`,
-    openssl: cause.openssl,
-    cause,
-  });
+/** The association died of a TLS alert before any PDU came back: the handshake failed (TLS 1.3 ordering). */
+function lateRejection(e: unknown): TlsHandshakeError | undefined {
+  return e instanceof AssociationAbortedError && e.origin === 'transport' ? lateTlsRejection(e) : undefined;
 }
 
 export class DicomClient {
@@ -143,7 +131,7 @@ export class DicomClient {
       ac = await ul.associated();
     } catch (e) {
       // The typed connect/TLS failure beats the A-P-ABORT it caused.
-      throw timedOut ?? connectError ?? lateTlsRejection(e) ?? e;
+      throw timedOut ?? connectError ?? lateRejection(e) ?? e;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }

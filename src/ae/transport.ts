@@ -13,6 +13,53 @@ import { SecureSocket } from '../transport/tls/socket.js';
 import { sniffTransport } from '../ul/pdu/sniff.js';
 import { TransportMismatchError } from '../ul/upper-layer-errors.js';
 import { ConnectionError, ConnectionRefusedError } from './errors.js';
+import { TlsError, TlsHandshakeError } from '../transport/tls/errors.js';
+
+/** How long a TLS 1.3 client waits for the server's first post-handshake record (see settleTls13). */
+const TLS13_SETTLE_MS = 250;
+
+/**
+ * In TLS 1.3 the client's handshake is over before the server has checked the client
+ * certificate (RFC 8446 4.4.2). A server that rejects it answers with an alert; one that accepts
+ * it sends NewSessionTicket (OpenSSL servers, DCMTK's included, do by default). Waiting for that
+ * first record before the A-ASSOCIATE-RQ lets the rejection be read as what it is, instead of
+ * being lost to the connection reset our RQ provokes. Bounded: a server sending no ticket costs
+ * at most TLS13_SETTLE_MS once per association.
+ */
+async function settleTls13(secure: SecureSocket, raw: net.Socket): Promise<void> {
+  if (secure.protocol !== 'TLSv1.3') return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: unknown): void => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      secure.off('error', onError).off('close', onClose);
+      if (error === undefined) resolve();
+      else {
+        secure.destroy();
+        reject(lateTlsRejection(error) ?? error);
+      }
+    };
+    // The engine's own 'data' listener ran first; give its error a turn to surface.
+    const onData = (): void => void setImmediate(() => done());
+    const onError = (e: unknown): void => done(e);
+    const onClose = (): void => done(new TlsError('TLS connection closed right after the handshake'));
+    const timer = setTimeout(() => done(), TLS13_SETTLE_MS);
+    raw.on('data', onData);
+    secure.once('error', onError).once('close', onClose);
+  });
+}
+
+/** A TLS read error carrying the peer's alert right after the handshake: the handshake failed, named by the alert. */
+export function lateTlsRejection(e: unknown): TlsHandshakeError | undefined {
+  const cause = e instanceof Error && !(e instanceof TlsError) ? e.cause : e;
+  if (!(cause instanceof TlsError) || !/alert/.test(cause.message)) return undefined;
+  const what = cause.message.replace(/^TLS read failed: /, '');
+  return new TlsHandshakeError({
+    message: `TLS handshake failed: the peer rejected it after our side had finished (TLS 1.3): ${what}`,
+    openssl: cause.openssl,
+    cause,
+  });
+}
 
 /** Keeps the first bytes a socket receives (for the "wrong protocol on this port" report). */
 export function recordFirstBytes(socket: net.Socket, limit = 16): () => Uint8Array {
@@ -90,6 +137,7 @@ export async function openTransport(options: OpenTransportOptions): Promise<Tran
       throw e;
     }
     firstBytes();
+    await settleTls13(secure, socket);
     return secure;
   } finally {
     if (timer !== undefined) clearTimeout(timer);
