@@ -142,8 +142,10 @@ test('a DIMSE protocol violation aborts that association only; a concurrent one 
 });
 
 test('limits: one association too many is rejected 2/3/2 local-limit-exceeded; the slot frees on release', async () => {
-  await withServer({ maxAssociations: 1 }, async (port) => {
+  await withServer({ maxAssociations: 1 }, async (port, server) => {
+    const accepted = new Promise<Association>((resolve) => server.once('association', resolve));
     const first = await connect(port);
+    const serverSide = await accepted;
     await assert.rejects(connect(port), (e: unknown) => {
       assert.ok(e instanceof AssociationRejectedError);
       assert.deepEqual([e.result, e.source, e.reason], [2, 3, 2]);
@@ -151,6 +153,7 @@ test('limits: one association too many is rejected 2/3/2 local-limit-exceeded; t
       return true;
     });
     await first.release();
+    await serverSide.whenClosed(); // the slot frees when the server side has ended, just after our release
     const again = await connect(port);
     await again.echo();
     await again.release();
