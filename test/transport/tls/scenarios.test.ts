@@ -13,7 +13,7 @@ import { X509Certificate } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { scenarioPki, type Identity } from '../../helpers/pki.js';
 import { startSServer, runSClient, callKey, type PeerTlsOptions, type SClientResult } from '../../helpers/openssl-peer.js';
-import { SecureContext, type SecureContextOptions, type VerifyContext } from '../../../src/transport/tls/context.js';
+import { SecureContext, VerifyMode, type SecureContextOptions, type VerifyContext } from '../../../src/transport/tls/context.js';
 import { SecureSocket } from '../../../src/transport/tls/socket.js';
 import {
   connectOurClient, closeSocket, assertHandshakeError, subjectOf, within, certificateStringFromCli, type Policy, type ClientOutcome,
@@ -260,4 +260,19 @@ test('a verify callback that throws fails the handshake with that error as the c
   const e = assertHandshakeError(result);
   assert.equal(e.cause, boom);
   assert.equal(serverAlerts.length, 1, 'the server was told');
+});
+
+test('seeds: returning 0 sends the alert only with VERIFY_PEER; with verifyMode None the handshake goes on', async () => {
+  const s = serverScenarios.find((x) => x.name.startsWith('wrong purpose'))!;
+  const { result, serverAlerts } = await againstSServer(s, async (port) => {
+    const outcome = await connectOurClient(port, { ca: [pki.trustRoot], verifyMode: VerifyMode.None }, 0);
+    const verifyResult = outcome.socket?.verifyResult?.code;
+    await closeSocket(outcome.socket);
+    return { ...outcome, verifyResult };
+  });
+  assert.equal(result.error, undefined, String(result.error));
+  // OpenSSL still ran the chain check and stopped at the 0, but VERIFY_NONE ignores the verdict.
+  assert.deepEqual(result.calls.map(callKey), [{ depth: 0, ok: 0, error: 26 }]);
+  assert.equal(result.verifyResult, 26);
+  assert.deepEqual(serverAlerts, []);
 });
