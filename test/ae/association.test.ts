@@ -312,3 +312,25 @@ test('responseDatasetSink streams each response dataset to the caller\'s sink; t
     await client.release();
   });
 });
+
+test('a datasetSink that throws: the dataset is dropped, the request answered 0x0110, the association goes on', async () => {
+  await withServer({}, async (port, server) => {
+    let handled = 0;
+    server.handlers.register('C-STORE-RQ', {
+      datasetSink: () => {
+        throw new Error('disk not mounted');
+      },
+      handle: () => ((handled += 1), { status: Status.Success }),
+    });
+    const client = await connect(port);
+    const rsp = await client.association.request(
+      { type: 'C-STORE-RQ', affectedSopClassUid: SC, affectedSopInstanceUid: '1.2.3', priority: 0 },
+      { dataset: new Uint8Array(100_000) },
+    ).response;
+    assert.equal(rsp.command.status, Status.ProcessingFailure);
+    assert.equal((rsp.command as { errorComment?: string }).errorComment, 'disk not mounted');
+    assert.equal(handled, 0);
+    assert.equal((await client.echo()).status, Status.Success);
+    await client.release();
+  });
+});
