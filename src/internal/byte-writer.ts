@@ -31,25 +31,24 @@ export class ByteWriter {
   }
 
   u8(v: number): this {
-    const at = this.#reserve(1);
+    const at = this.#reserve(1); // before reading #view: reserving may replace it
     this.#view.setUint8(at, v);
     return this;
   }
 
   u16(v: number): this {
-    const at = this.#reserve(2);
+    const at = this.#reserve(2); // before reading #view: reserving may replace it
     this.#view.setUint16(at, v);
     return this;
   }
 
   u32(v: number): this {
-    const at = this.#reserve(4);
+    const at = this.#reserve(4); // before reading #view: reserving may replace it
     this.#view.setUint32(at, v);
     return this;
   }
 
   zeros(n: number): this {
-    // Reserve first: it may replace #buf, and `this.#buf.fill(…, this.#reserve(n))` would write the old one.
     const at = this.#reserve(n);
     this.#buf.fill(0, at, this.#len);
     return this;

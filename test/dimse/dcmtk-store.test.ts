@@ -107,6 +107,11 @@ async function storeOnce(extra: number): Promise<Outcome> {
     const asm = new DimseAssembler({ onCommand() {}, onMessage: (c) => void responses.push(c) });
     let peerMax = 0;
     let largestPduLength = 0;
+    let released = false;
+    // storescp aborts at the first oversize PDU and closes; the rest of our writes then meet a
+    // reset, which on Linux can discard the A-ABORT still unread in our receive buffer. A reset
+    // or a close with neither release nor response therefore counts as the abort.
+    try {
     for await (const { type, body } of pdus(socket)) {
       if (type === 0x02 && peerMax === 0) {
         const ac = parseAc(body);
@@ -129,6 +134,7 @@ async function storeOnce(extra: number): Promise<Outcome> {
         await asm.push(pdvsOf(body));
         if (responses.length > 0) socket.write(pdu(0x05, Buffer.alloc(4)));
       } else if (type === 0x06) {
+        released = true;
         socket.end();
         break;
       } else if (type === 0x07) {
@@ -138,6 +144,11 @@ async function storeOnce(extra: number): Promise<Outcome> {
         assert.fail(`unexpected PDU type ${type}`);
       }
     }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET' && (e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+      aborted = true;
+    }
+    if (!released && responses.length === 0) aborted = true;
     socket.destroy();
     const files = readdirSync(dir).map((f) => readFileSync(join(dir, f)));
     return { responses, largestPduLength, aborted, files, dataset };
