@@ -124,3 +124,36 @@ test('TLS client to a plain port and plain client to a TLS port: TransportMismat
     await secure.close({ timeout: 1000 });
   }
 });
+
+test('the seeds\' TLS callbacks through the SecureContext: a class-style server onVerify and a register-style client verifyCallback', async () => {
+  const pki = scenarioPki();
+  const serverCalls: string[] = [];
+  // Class style: this server accepts client certificates from the unknown CA too, and says so.
+  class LenientContext extends SecureContext {
+    override onVerify(ok: 0 | 1, certificateString: string, error: number, _s: string, context: { depth: number; errorName: string }): number {
+      serverCalls.push(`${context.depth}:${ok}:${ok === 1 ? 'OK' : context.errorName}:${certificateString.split('\n')[0]}`);
+      return 1;
+    }
+  }
+  const clientCalls: number[] = [];
+  const server = new DicomServer({ tls: new LenientContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] }) });
+  const { port } = await server.listen(0);
+  try {
+    const tls = new SecureContext({
+      role: 'client',
+      identity: { cert: pki.unknownCaLeaf.cert, key: pki.unknownCaLeaf.key },
+      ca: [pki.root.cert],
+      verifyCallback: (ok, _c, _e, _s, context) => {
+        clientCalls.push(context.depth);
+        return ok;
+      },
+    });
+    const client = await DicomClient.associate({ host: '127.0.0.1', port, tls, callingAeTitle: 'A', calledAeTitle: 'B', timeouts: quick });
+    assert.equal((await client.echo()).status, 0);
+    await client.release();
+    assert.ok(clientCalls.includes(0), 'the client callback saw the server leaf');
+    assert.ok(serverCalls.some((c) => c.startsWith('0:0:X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:Subject Name:')), serverCalls.join('\n'));
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});

@@ -116,3 +116,29 @@ test('connection refused is a typed error', async () => {
     (e: unknown) => e instanceof ConnectionRefusedError && e.code === 'DICOM_ERR_CONNECTION_REFUSED' && e.port === port,
   );
 });
+
+test('association life cycle on the diagnostics channel: accepted, released, rejected, aborted', async () => {
+  const kinds: string[] = [];
+  const onAssoc = (m: unknown): void => void kinds.push((m as { kind: string }).kind);
+  const rejected: unknown[] = [];
+  const onServer = (m: unknown): void => {
+    if ((m as { kind: string }).kind === 'association-rejected') rejected.push(m);
+  };
+  diagnosticsChannel.subscribe(channelNames.association, onAssoc);
+  diagnosticsChannel.subscribe(channelNames.server, onServer);
+  try {
+    await withServer({ callingAeTitles: ['GOOD'] }, async (port) => {
+      const c = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'GOOD', calledAeTitle: 'B', timeouts: quick });
+      await c.release();
+      await assert.rejects(DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'BAD', calledAeTitle: 'B', timeouts: quick }), AssociationRejectedError);
+      const d = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'GOOD', calledAeTitle: 'B', timeouts: quick });
+      await d.abort();
+    });
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onAssoc);
+    diagnosticsChannel.unsubscribe(channelNames.server, onServer);
+  }
+  for (const k of ['requested', 'accepted', 'released', 'rejected', 'aborted']) assert.ok(kinds.includes(k), `${k} in ${kinds.join(',')}`);
+  assert.equal(rejected.length, 1);
+  assert.match((rejected[0] as { why: string }).why, /BAD/);
+});
