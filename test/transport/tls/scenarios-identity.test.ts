@@ -158,10 +158,7 @@ describe('client-certificate selection from the acceptable issuer names', () => 
     }
   });
 
-  // Engine bug reported in /work/notes/tls-api.md ("Bugs found by pkitest"): a server context
-  // sends no acceptable CA names; remove the todo when it names its `ca` subjects.
-  test('against our own server trusting only CA-B: the same choice, and the server sees client B',
-    { todo: 'engine: server sends no CA names in CertificateRequest (tls-api.md, Bugs found by pkitest)' }, async () => {
+  test('against our own server trusting only CA-B: the same choice, and the server sees client B', async () => {
     const server = await startOurServer({ identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.caB.cert],
       verifyMode: VerifyMode.Peer | VerifyMode.FailIfNoPeerCert }, 'ok');
     try {
