@@ -15,14 +15,13 @@
  *   acceptor:  `registry.register('C-STORE-RQ', { datasetSink(rq, ctx) {…}, handle(rq, ctx) {…} })`
  */
 import { channelNames, publish } from '../diagnostics.js';
-import type { DicomError } from '../errors.js';
-import { TimeoutError } from '../errors.js';
+import { DicomError, TimeoutError } from '../errors.js';
 import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
 import type { RoleOutcomes } from '../acse/role-selection.js';
 import type { ReceivedUserIdentity, UserIdentityResult } from '../acse/user-identity.js';
 import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
 import { fragmentCommand, type AsyncDatasetSource } from '../dimse/fragmenter.js';
-import { commandSpecs, isRequest, type CCancelRq, type DimseCommand, type DimseRequest, type DimseResponse } from '../dimse/messages.js';
+import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest, type DimseResponse } from '../dimse/messages.js';
 import { Status, isPending } from '../dictionary/status.js';
 import type { TlsInfo } from '../transport/connection.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
@@ -31,9 +30,11 @@ import { AssociationClosedError, type AssociationAbortedError } from '../ul/uppe
 import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
 import { UnexpectedResponseError } from './errors.js';
 import { PendingRequest, type DimseResponseMessage } from './pending-request.js';
+import { responseFor } from './response.js';
 
 export type { DimseResponseMessage } from './pending-request.js';
 export { PendingRequest } from './pending-request.js';
+export { responseFor } from './response.js';
 
 /** The negotiated facts of an association (both sides). */
 export interface AssociationInfo {
@@ -453,7 +454,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   #protocolFailure(error: unknown): void {
     if (this.#closed) return;
-    this.#localError ??= error instanceof Error && 'code' in error ? (error as DicomError) : new AssociationClosedError('DIMSE failure', { cause: error });
+    this.#localError ??= error instanceof DicomError ? error : new AssociationClosedError('DIMSE failure', { cause: error });
     this.#safeAbort();
   }
 
@@ -495,21 +496,3 @@ export class Association extends TypedEmitter<AssociationEvents> {
 }
 
 type PDataPdvs = Parameters<DimseAssembler['push']>[0];
-
-/** The response to `request` with the handler's fields; identifying fields are filled from the request (PS3.7 9.3, 10.3). */
-export function responseFor(request: Exclude<DimseRequest, CCancelRq>, fields: Omit<ResponseFields, 'dataset'>, hasDataset: boolean): DimseResponse {
-  const type = request.type.replace(/-RQ$/, '-RSP') as DimseResponse['type'];
-  const spec = commandSpecs[type];
-  const allowed = new Set<string>([...spec.required, ...spec.optional]);
-  const r = request as unknown as Record<string, unknown>;
-  const out: Record<string, unknown> = { type, messageIdBeingRespondedTo: request.messageId };
-  const sopClass = r['affectedSopClassUid'] ?? r['requestedSopClassUid'];
-  const sopInstance = r['affectedSopInstanceUid'] ?? r['requestedSopInstanceUid'];
-  if (allowed.has('affectedSopClassUid') && sopClass !== undefined) out['affectedSopClassUid'] = sopClass;
-  if (allowed.has('affectedSopInstanceUid') && sopInstance !== undefined) out['affectedSopInstanceUid'] = sopInstance;
-  if (allowed.has('eventTypeId') && r['eventTypeId'] !== undefined) out['eventTypeId'] = r['eventTypeId'];
-  if (allowed.has('actionTypeId') && r['actionTypeId'] !== undefined) out['actionTypeId'] = r['actionTypeId'];
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
-  out['hasDataset'] = hasDataset;
-  return out as unknown as DimseResponse;
-}

@@ -142,8 +142,10 @@ test('a DIMSE protocol violation aborts that association only; a concurrent one 
 });
 
 test('limits: one association too many is rejected 2/3/2 local-limit-exceeded; the slot frees on release', async () => {
-  await withServer({ maxAssociations: 1 }, async (port) => {
+  await withServer({ maxAssociations: 1 }, async (port, server) => {
+    const accepted = new Promise<Association>((resolve) => server.once('association', resolve));
     const first = await connect(port);
+    const serverSide = await accepted;
     await assert.rejects(connect(port), (e: unknown) => {
       assert.ok(e instanceof AssociationRejectedError);
       assert.deepEqual([e.result, e.source, e.reason], [2, 3, 2]);
@@ -151,6 +153,7 @@ test('limits: one association too many is rejected 2/3/2 local-limit-exceeded; t
       return true;
     });
     await first.release();
+    await serverSide.whenClosed(); // the slot frees when the server side has ended, just after our release
     const again = await connect(port);
     await again.echo();
     await again.release();
@@ -231,4 +234,54 @@ test('message IDs are unique among outstanding requests and wrap after 65535', a
     await client.echo();
     await client.release();
   });
+});
+
+test('the acceptor sends a request to the requestor (C-GET style sub-operation): role selection, client-side handler with a sink', async () => {
+  const got: Buffer[] = [];
+  const clientHandlers = new (await import('../../src/services/scp/registry.js')).HandlerRegistry();
+  clientHandlers.register('C-STORE-RQ', {
+    datasetSink: () => ({ write: (f) => void got.push(Buffer.from(f)), end: () => undefined }),
+    handle: () => ({ status: Status.Success }),
+  });
+  const subStatuses: number[] = [];
+  await withServer(
+    { presentationContexts: { supported: [...policy.supported.filter((s) => s.abstractSyntax !== SC), { abstractSyntax: SC, roles: { scu: true, scp: true } }] } },
+    async (port, server) => {
+      server.handlers.register('C-ECHO-RQ', {
+        handle: async (_rq, ctx) => {
+          const sub = ctx.association.request(
+            { type: 'C-STORE-RQ', affectedSopClassUid: SC, affectedSopInstanceUid: '1.2.3', priority: 0 },
+            { dataset: [new Uint8Array([1, 2]), new Uint8Array([3])] },
+          );
+          subStatuses.push((await sub.response).command.status);
+          return { status: Status.Success };
+        },
+      });
+      const client = await connect(port, { handlers: clientHandlers, roles: [{ sopClassUid: SC, scuRole: true, scpRole: true }] });
+      assert.equal(client.association.contexts.select(SC, { requestorRole: 'scp' }).abstractSyntax, SC);
+      assert.equal((await client.echo()).status, Status.Success);
+      await client.release();
+    },
+  );
+  assert.deepEqual(subStatuses, [Status.Success]);
+  assert.deepEqual([...Buffer.concat(got)], [1, 2, 3]);
+});
+
+test('connect timer: a TLS peer that accepts TCP and never answers the ClientHello gives TimeoutError("connect")', async () => {
+  const { SecureContext } = await import('../../src/transport/tls/context.js');
+  const { scenarioPki } = await import('../helpers/pki.js');
+  const sockets: net.Socket[] = [];
+  const silent = net.createServer((s) => void sockets.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const port = (silent.address() as net.AddressInfo).port;
+    const tls = new SecureContext({ role: 'client', ca: [scenarioPki().root.cert] });
+    await assert.rejects(
+      DicomClient.associate({ host: '127.0.0.1', port, tls, callingAeTitle: 'A', calledAeTitle: 'B', timeouts: { connect: 100 } }),
+      (e: unknown) => e instanceof TimeoutError && e.timer === 'connect',
+    );
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
+  }
 });

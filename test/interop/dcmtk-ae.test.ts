@@ -15,6 +15,7 @@ import { DicomServer, type DicomServerOptions, type HandshakeFailure } from '../
 import type { Association } from '../../src/ae/association.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { TlsHandshakeError } from '../../src/transport/tls/errors.js';
+import { TransportMismatchError } from '../../src/ul/upper-layer-errors.js';
 import { Status } from '../../src/dictionary/status.js';
 import { StorageSopClass, VerificationSopClass } from '../../src/dictionary/uids.js';
 import { scenarioPki } from '../helpers/pki.js';
@@ -166,4 +167,22 @@ test('user identity from storescu --user/--password: accepted with the right pas
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('echoscu speaking TLS to our plain port, and plain to our TLS port: our server names the mismatch, echoscu fails fast', { skip }, async () => {
+  const pki = scenarioPki();
+  await withServer({}, async (port, server) => {
+    const saw = new Promise<Error>((resolve) => server.once('connectionError', resolve));
+    const r = await run('echoscu', ['+tls', pki.valid.key, pki.valid.cert, '+cf', pki.root.cert, '127.0.0.1', String(port)], 20_000);
+    assert.notEqual(r.code, 0, r.output);
+    const e = await saw;
+    assert.ok(e instanceof TransportMismatchError && e.detected === 'tls' && e.role === 'acceptor', String(e));
+  });
+  await withServer({ tls: ourServerTls() }, async (port, server) => {
+    const saw = new Promise<HandshakeFailure>((resolve) => server.once('handshakeError', resolve));
+    const r = await run('echoscu', ['127.0.0.1', String(port)], 20_000);
+    assert.notEqual(r.code, 0, r.output);
+    const f = await saw;
+    assert.ok(f.error instanceof TransportMismatchError && f.error.detected === 'dicom' && f.error.role === 'acceptor', String(f.error));
+  });
 });
