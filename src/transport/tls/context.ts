@@ -19,38 +19,18 @@ import { loadIdentity, type LoadedIdentity, type IdentityOptions, type PasswordC
 import { configureTrust } from './trust.js';
 import type { Source } from './x509-sources.js';
 import type { SecureSocket } from './socket.js';
+import {
+  VerifyMode, type VerifyContext, type VerifyCallback, type InfoEvent, type InfoCallback,
+  type ClientCertificateRequest, type ClientCertificateCallback,
+} from './callbacks.js';
 
 export type { Source, IdentityOptions, PasswordCallback };
 export type TlsRole = 'client' | 'server';
 
-/** SSL_VERIFY_* flags (ssl.h), as the seeds name them. */
-export const VerifyMode = { None: 0x00, Peer: 0x01, FailIfNoPeerCert: 0x02, ClientOnce: 0x04 } as const;
-
-export interface VerifyContext {
-  readonly depth: number;
-  readonly errorName: string;
-  readonly role: TlsRole;
-  readonly certificate: X509Certificate;
-  readonly der: Buffer;
-  readonly socket: SecureSocket;
-}
-/** Return 0 = stop (alert sent, handshake fails), 1 = continue, or `ok` for the default. */
-export type VerifyCallback = (ok: 0 | 1, certificateString: string, error: number, errorString: string,
-  context: VerifyContext) => number;
-export interface InfoEvent {
-  readonly where: number; readonly state: string; readonly ret: number;
-  readonly loop: boolean; readonly exit: boolean; readonly read: boolean; readonly write: boolean;
-  readonly alert: boolean; readonly handshakeStart: boolean; readonly handshakeDone: boolean;
-  readonly side: 'connect' | 'accept' | undefined;
-  readonly alertInfo?: AlertInfo;
-}
-export type InfoCallback = (event: InfoEvent, socket: SecureSocket) => void;
-export interface ClientCertificateRequest {
-  readonly acceptableIssuers: string[];
-  readonly acceptableIssuersDer: Buffer[];
-  readonly socket: SecureSocket;
-}
-export type ClientCertificateCallback = (req: ClientCertificateRequest) => IdentityOptions | undefined;
+export {
+  VerifyMode, type VerifyContext, type VerifyCallback, type InfoEvent, type InfoCallback,
+  type ClientCertificateRequest, type ClientCertificateCallback,
+} from './callbacks.js';
 
 export interface SecureContextOptions {
   role: TlsRole;
@@ -230,6 +210,10 @@ export class SecureContext {
 
   #configure(o: SecureContextOptions, profile: ReturnType<typeof resolveProfile>): void {
     const ctx = this.#native.ctx;
+    // Registered callbacks live as long as koffi keeps them; through a WeakRef they do not keep
+    // the context alive, so an undisposed, unreachable context is freed by the FinalizationRegistry
+    // (a live connection holds its context strongly, so no callback outlives its SSL_CTX).
+    const self = new WeakRef(this);
     const fail = (option: string, message: string): never => {
       throw new TlsConfigurationError(option, message, { openssl: drainErrors() });
     };
@@ -287,15 +271,15 @@ export class SecureContext {
 
     const mode = o.verifyMode ?? (this.role === 'client' ? VerifyMode.Peer : VerifyMode.Peer | VerifyMode.FailIfNoPeerCert);
     if (!Number.isInteger(mode) || mode < 0 || mode > 0x0f) throw new InvalidOptionError('verifyMode', 'must be a combination of VerifyMode flags');
-    const verifyCb = this.#register((ok: number, st: unknown): number => this.#verify(ok, st), S.VerifyCb);
+    const verifyCb = this.#register((ok: number, st: unknown): number => { const me = self.deref(); return me === undefined ? ok : me.#verify(ok, st); }, S.VerifyCb);
     S.SSL_CTX_set_verify(ctx, mode, verifyCb);
     if (o.verifyDepth !== undefined) S.SSL_CTX_set_verify_depth(ctx, o.verifyDepth);
 
     // The info callback is always on: it records the alerts a handshake error reports.
-    S.SSL_CTX_set_info_callback(ctx, this.#register((ssl: unknown, where: number, ret: number): void => this.#info(ssl, where, ret), S.InfoCb));
+    S.SSL_CTX_set_info_callback(ctx, this.#register((ssl: unknown, where: number, ret: number): void => { const me = self.deref(); if (me !== undefined) me.#info(ssl, where, ret); }, S.InfoCb));
     if (this.role === 'client' && this.#hooks.clientCert) {
       S.SSL_CTX_set_client_cert_cb(ctx, this.#register(
-        (ssl: unknown, x: unknown, k: unknown): number => this.#clientCert(ssl, x, k), S.ClientCertCb));
+        (ssl: unknown, x: unknown, k: unknown): number => { const me = self.deref(); return me === undefined ? 0 : me.#clientCert(ssl, x, k); }, S.ClientCertCb));
     }
 
     if (o.alpn !== undefined && o.alpn.length > 0) {
@@ -322,7 +306,7 @@ export class SecureContext {
       if (resume) {
         // Client sessions live in our per host:port map, not in OpenSSL's internal cache.
         S.SSL_CTX_set_session_cache_mode(ctx, S.SSL_SESS_CACHE_CLIENT | S.SSL_SESS_CACHE_NO_INTERNAL_STORE);
-        S.SSL_CTX_sess_set_new_cb(ctx, this.#register((ssl: unknown, sess: unknown): number => this.#newSession(ssl, sess), S.NewSessionCb));
+        S.SSL_CTX_sess_set_new_cb(ctx, this.#register((ssl: unknown, sess: unknown): number => { const me = self.deref(); return me === undefined ? 0 : me.#newSession(ssl, sess); }, S.NewSessionCb));
       } else S.SSL_CTX_set_session_cache_mode(ctx, 0);
     } else {
       const sid = Buffer.from('dicom-tls');

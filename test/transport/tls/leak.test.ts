@@ -115,3 +115,17 @@ test('dispose while a connection is open is deferred until the connection is gon
   assert.deepEqual(live.snapshot(), start);
   assert.throws(() => new SecureSocket(s.socket, cctx), /disposed/);
 });
+
+test('an undisposed context that becomes unreachable is freed by the FinalizationRegistry', async () => {
+  const start = live.snapshot();
+  for (let i = 0; i < 50; i++) {
+    // eslint-disable-next-line no-new
+    new SecureContext({ role: 'client', ca: [c.caCert], verifyCallback: (ok) => ok, alpn: ['dicom'] });
+  }
+  assert.ok(live.snapshot().sslCtx >= start.sslCtx + 1);
+  for (let i = 0; i < 50 && live.snapshot().sslCtx !== start.sslCtx; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual(live.snapshot(), start);
+});
