@@ -1,0 +1,124 @@
+/**
+ * Smaller behaviours of the services: Modality Worklist FIND from an application source and its
+ * cancellation (FE00 seen by the server), stream sources (raw data set and Part 10 stream),
+ * the transcoding limit, no fallback for encapsulated syntaxes, the association limit of the
+ * storing server, and a C-GET cancelled half-way.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DicomClient } from '../../src/ae/client.js';
+import type { Association } from '../../src/ae/association.js';
+import { AssociationRejectedError } from '../../src/acse/errors.js';
+import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { contextFor, part10StreamSource, storageContextsFor } from '../../src/services/scu/store.js';
+import { getContexts } from '../../src/services/scu/retrieve.js';
+import { readPart10Header } from '../../src/dataset/part10.js';
+import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { tempDir } from '../helpers/dicom-data.js';
+import { datasetHash, IMPLICIT_LE, spec, writeInstance } from '../helpers/services.js';
+
+const study1 = { PatientID: 'PID1', StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.1', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1' };
+const quick = { connect: 5000, association: 5000, dimse: 10000 };
+let dir: string;
+let remove: () => Promise<void>;
+let server: StorageServer;
+let port: number;
+const sent: { command: string; status?: number }[] = [];
+let worklistStopped: string | undefined;
+
+before(async () => {
+  ({ dir, remove } = await tempDir('services-units'));
+  server = await StorageServer.create({
+    aeTitle: 'UNITS',
+    storeRoot: join(dir, 'store'),
+    fsync: 'none',
+    limits: { maxAssociations: 2 },
+    async *worklist(identifier, signal) {
+      // An endless worklist: only a C-CANCEL ends it.
+      for (let n = 0; ; n++) {
+        if (signal.aborted) {
+          worklistStopped = 'cancelled';
+          return;
+        }
+        yield { AccessionNumber: `A${n}`, PatientName: identifier['PatientName'] ?? '', ScheduledProcedureStepSequence: [{ Modality: 'CT', ScheduledStationAETitle: 'CT1' }] };
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+  });
+  server.server.on('association', (a: Association) =>
+    a.on('message', (m) => m.direction === 'sent' && sent.push({ command: m.command.type, status: (m.command as { status?: number }).status })),
+  );
+  ({ port } = await server.listen(0));
+});
+after(async () => {
+  await server.close({ timeout: 1000 });
+  await remove();
+});
+
+test('Modality Worklist C-FIND from an application source; breaking out cancels and the SCP answers FE00', async () => {
+  const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'CT1', calledAeTitle: 'UNITS', presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.ModalityWorklistInformationModelFind, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }], timeouts: quick });
+  const got: unknown[] = [];
+  for await (const m of client.find('MODALITY_WORKLIST', { PatientName: 'DOE^*', AccessionNumber: '', ScheduledProcedureStepSequence: [{ Modality: 'CT' }] })) {
+    got.push(m['AccessionNumber']);
+    const sps = m['ScheduledProcedureStepSequence'] as Record<string, unknown>[];
+    assert.equal(sps[0]?.['ScheduledStationAETitle'], 'CT1');
+    if (got.length === 3) break;
+  }
+  assert.deepEqual(got, ['A0', 'A1', 'A2']);
+  const finals = sent.filter((s) => s.command === 'C-FIND-RSP' && s.status !== 0xff00);
+  assert.deepEqual(finals.map((f) => f.status), [0xfe00]);
+  assert.equal(worklistStopped, 'cancelled');
+  await client.release();
+});
+
+test('stream sources: a raw data set and a Part 10 stream; a file too large to transcode and an encapsulated one without its context fail alone', async () => {
+  await mkdir(join(dir, 'in'));
+  const a = await writeInstance(join(dir, 'in'), spec(40, { ...study1, SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1.40' }));
+  const b = await writeInstance(join(dir, 'in'), spec(41, { ...study1, SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1.41' }));
+  const c = await writeInstance(join(dir, 'in'), spec(42, { ...study1, SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1.42' }), { ts: IMPLICIT_LE });
+  const header = await readPart10Header(a.path);
+  const raw = { sopClassUid: header.meta.MediaStorageSOPClassUID, sopInstanceUid: header.meta.MediaStorageSOPInstanceUID, transferSyntaxUid: header.meta.TransferSyntaxUID, dataset: (await readFile(a.path)).subarray(header.datasetOffset) };
+  const streamed = await part10StreamSource(createReadStream(b.path, { highWaterMark: 100 }));
+  assert.equal(streamed.sopInstanceUid, '1.2.826.0.1.3680043.9.7777.1.1.41');
+  // Only explicit VR LE accepted: the implicit file needs transcoding, refused by a 1-byte limit.
+  const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'S', calledAeTitle: 'UNITS', presentationContexts: [{ abstractSyntax: raw.sopClassUid, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }], timeouts: quick });
+  const results = await client.store([raw, streamed, c.path], { maxTranscodeBytes: 1 });
+  assert.deepEqual(results.map((r) => r.outcome), ['Success', 'Success', 'Failure']);
+  assert.match(results[2]?.errorComment ?? '', /transcod/);
+  assert.equal(await datasetHash(server.index.findInstance(raw.sopInstanceUid)!.path), a.hash);
+  assert.equal(await datasetHash(server.index.findInstance(streamed.sopInstanceUid)!.path), b.hash);
+  // An encapsulated syntax has no fallback: no context means no send.
+  assert.equal(contextFor(client.association, raw.sopClassUid, TransferSyntax.JpegBaseline8Bit), undefined);
+  assert.equal(contextFor(client.association, raw.sopClassUid, IMPLICIT_LE)?.transferSyntax, TransferSyntax.ExplicitVrLittleEndian);
+  await client.release();
+  // storageContextsFor proposes each syntax alone plus Implicit VR LE as fallback.
+  const proposed = await storageContextsFor([join(dir, 'in')]);
+  assert.deepEqual(proposed.map((p) => [...p.transferSyntaxes].sort()), [[TransferSyntax.ExplicitVrLittleEndian, IMPLICIT_LE].sort()]);
+});
+
+test('limits: one association more than maxAssociations is rejected 2/3/2; a cancelled C-GET stops early with FE00', async () => {
+  const { presentationContexts, roles } = getContexts();
+  const first = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'G', calledAeTitle: 'UNITS', presentationContexts, roles, timeouts: quick });
+  const second = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'G2', calledAeTitle: 'UNITS', presentationContexts, roles, timeouts: quick });
+  await assert.rejects(
+    DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'G3', calledAeTitle: 'UNITS', presentationContexts, roles, timeouts: quick }),
+    (e: unknown) => e instanceof AssociationRejectedError && e.result === 2 && e.source === 3 && e.reason === 2,
+  );
+  await second.release();
+  const ac = new AbortController();
+  let received = 0;
+  const r = await first.get('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.1' }, {
+    signal: ac.signal,
+    onInstance: async (i) => {
+      for await (const _ of i.dataset) void _;
+      if (++received === 1) ac.abort();
+    },
+  });
+  assert.equal(r.outcome, "Cancel", JSON.stringify(r));
+  assert.equal(r.completed, 1);
+  assert.equal(r.remaining, 1);
+  await first.release();
+});
