@@ -3,6 +3,10 @@
  * on loopback, and handshakes per second, side by side in one run.
  *   node dist/bench/tls-bench.js [--mb 256] [--handshakes 1000]
  * Target (issue 2): SecureSocket throughput ≥ 90% of Node's.
+ *
+ * Also the bench runner's `ceiling/secure-socket` row (issue 6): `secureSocketThroughput`, measured
+ * like `nodeTlsThroughput` in peers/ceilings.ts (mutual auth, TLS 1.3, a sink in a child process
+ * on our own engine, timed after the handshake). Importing this module runs nothing else.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { captureTail, freePort, stopChild, waitForPort } from './lib/proc.js';
+import type { Measurement, TlsFiles } from './lib/types.js';
 import { SecureContext, VerifyMode } from '../src/transport/tls/context.js';
 import { createSecureServer } from '../src/transport/tls/server.js';
 import { SecureSocket } from '../src/transport/tls/socket.js';
@@ -133,4 +141,49 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const sinkScript = fileURLToPath(new URL('./peers/secure-socket-sink.js', import.meta.url));
+
+/**
+ * Raw TLS 1.3 bulk throughput of a SecureSocket client into a SecureSocket sink in a child
+ * process, mutual auth, 256 KiB writes, timed after the handshake until the sink's count is back.
+ */
+export async function secureSocketThroughput(tlsFiles: TlsFiles, totalBytes: number): Promise<Measurement> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [sinkScript, JSON.stringify({ port, key: tlsFiles.serverKey, cert: tlsFiles.serverCert, ca: tlsFiles.caCert })], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail = captureTail(child);
+  const context = new SecureContext({ role: 'client', identity: { cert: tlsFiles.clientCert, key: tlsFiles.clientKey }, ca: [tlsFiles.caCert], minProtocol: 'TLSv1.3', sessionResumption: false });
+  try {
+    await waitForPort(port, child).catch((e: Error) => {
+      throw new Error(`${e.message}\n${tail()}`);
+    });
+    const socket = await SecureSocket.connect({ host: '127.0.0.1', port, context, servername: 'localhost' });
+    const chunk = Buffer.alloc(256 * 1024, 0x5a);
+    const start = process.hrtime.bigint();
+    const reply: Buffer[] = [];
+    socket.on('data', (d: Buffer) => reply.push(Buffer.from(d)));
+    const closed = new Promise<void>((resolve, reject) => {
+      socket.once('end', resolve);
+      socket.once('error', reject);
+    });
+    let sent = 0;
+    while (sent < totalBytes) {
+      const n = Math.min(chunk.length, totalBytes - sent);
+      sent += n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await once(socket, 'drain');
+    }
+    socket.end();
+    await closed;
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    socket.destroy();
+    const received = Number(Buffer.concat(reply).readBigUInt64BE(0));
+    if (received !== totalBytes) throw new Error(`sink received ${received} of ${totalBytes} bytes`);
+    return { seconds, bytes: totalBytes, instances: 0 };
+  } finally {
+    context.dispose();
+    await stopChild(child);
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

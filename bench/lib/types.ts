@@ -55,6 +55,8 @@ export interface ScuEchoOptions {
   readonly tls: TlsFiles | undefined;
   /** Associations to make one after the other, each: connect, (handshake,) A-ASSOCIATE, C-ECHO, release. */
   readonly count: number;
+  /** Resume TLS sessions across the associations (one client context keeps the session); only ours supports it. */
+  readonly resume?: boolean;
 }
 
 export interface ScuConcurrentOptions {

@@ -15,27 +15,72 @@
  * - `oursCliStartup` is the CLI's own start-up: the command the 'startup' rows run, or
  *   NotAvailableError while dist/src/cli/main.js is not there.
  *
- * Until DicomClient/DicomServer are merged these throw NotAvailableError and the runner prints n/a.
+ * The CLI slots throw NotAvailableError until the CLI is merged; the runner prints n/a.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NotAvailableError, type ScpPeer, type ScuPeer } from '../lib/types.js';
+import { captureTail, peakRssKb, stopChild, waitForPort } from '../lib/proc.js';
+import { NotAvailableError, type ScpHandle, type ScpOptions, type ScpPeer, type ScuPeer, type TlsFiles } from '../lib/types.js';
 
 const notYet = (what: string): never => {
-  throw new NotAvailableError(`${what} is not available yet (DicomClient/DicomServer not merged)`);
+  throw new NotAvailableError(`${what} is not available yet (the CLI is not merged)`);
 };
 
+const scpScript = fileURLToPath(new URL('./ours-scp-main.js', import.meta.url));
+const scuScript = fileURLToPath(new URL('./ours-scu-main.js', import.meta.url));
+
+const tlsFor = (tls: TlsFiles | undefined, side: 'scp' | 'scu') =>
+  tls === undefined
+    ? null
+    : side === 'scp'
+      ? { key: tls.serverKey, cert: tls.serverCert, ca: tls.caCert }
+      : { key: tls.clientKey, cert: tls.clientCert, ca: tls.caCert };
+
+/** Our DicomServer in its own process (ours-scp-main.ts): its VmHWM is the SCP's peak RSS. */
 export const oursScp: ScpPeer = {
   name: 'dicom-tls DicomServer',
-  start: async () => notYet('dicom-tls DicomServer'),
+  async start(options: ScpOptions): Promise<ScpHandle> {
+    const json = JSON.stringify({ port: options.port, outDir: options.outDir ?? null, maxPdu: options.maxPdu ?? null, tls: tlsFor(options.tls, 'scp') });
+    const child = spawn(process.execPath, [scpScript, json], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail = captureTail(child);
+    try {
+      await waitForPort(options.port, child);
+    } catch (error) {
+      await stopChild(child);
+      throw new Error(`dicom-tls SCP did not start: ${(error as Error).message}\n${tail()}`);
+    }
+    return {
+      pid: child.pid!,
+      async stop() {
+        const peak = await peakRssKb(child.pid!);
+        await stopChild(child);
+        return { peakRssKb: peak };
+      },
+    };
+  },
 };
 
+async function scu(input: object): Promise<number> {
+  const child = spawn(process.execPath, [scuScript], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end(JSON.stringify(input));
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve)).finally(() => clearTimeout(timer));
+  if (code !== 0) throw new Error(`dicom-tls SCU failed (${code}): ${err.trim().split('\n').slice(-8).join('\n')}`);
+  return (JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number }).seconds;
+}
+
+/** Our DicomClient in its own process (ours-scu-main.ts), timing itself. */
 export const oursScu: ScuPeer = {
   name: 'dicom-tls DicomClient',
   timing: 'in-process',
-  store: async () => notYet('dicom-tls DicomClient'),
-  echo: async () => notYet('dicom-tls DicomClient'),
-  storeConcurrent: async () => notYet('dicom-tls DicomClient'),
+  store: (o) => scu({ mode: 'store', port: o.port, tls: tlsFor(o.tls, 'scu'), files: o.files, maxPdu: o.maxPdu ?? null }),
+  echo: (o) => scu({ mode: 'echo', port: o.port, tls: tlsFor(o.tls, 'scu'), count: o.count, resume: o.resume === true }),
+  storeConcurrent: (o) => scu({ mode: 'concurrent', port: o.port, tls: tlsFor(o.tls, 'scu'), filesPerClient: o.filesPerClient }),
 };
 
 export const oursCliScu: ScuPeer = {

@@ -1,0 +1,83 @@
+/**
+ * dicom-tls SCP in its own process, so the runner reads its peak RSS like DCMTK storescp's.
+ * Usage: node ours-scp-main.js <json>; json: { port, outDir|null, maxPdu|null, tls: {key, cert, ca}|null }.
+ *
+ * To disk: StorageServer (the default C-STORE handler into FileStore, indexed in SQLite); the
+ * index lives in a temp directory beside, not inside, outDir (the runner counts the files there).
+ * fsync policy 'none', as DCMTK storescp (it never fsyncs): like with like. BENCH_OURS_FSYNC
+ * overrides it ('file', 'file-and-directory'). Discard (`--ignore`): a DicomServer whose C-STORE
+ * handler drops the data set fragments as they arrive.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DicomServer } from '../../src/ae/server.js';
+import { StorageSopClass, VerificationSopClass } from '../../src/dictionary/uids.js';
+import { Status } from '../../src/dictionary/status.js';
+import { HandlerRegistry } from '../../src/services/scp/registry.js';
+import { STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
+import type { FsyncPolicy } from '../../src/store/file-store.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+
+interface Options {
+  readonly port: number;
+  readonly outDir: string | null;
+  readonly maxPdu: number | null;
+  readonly tls: { key: string; cert: string; ca: string } | null;
+}
+
+const options = JSON.parse(process.argv[2]!) as Options;
+const tls = options.tls === null ? undefined : new SecureContext({ role: 'server', identity: { cert: options.tls.cert, key: options.tls.key }, ca: [options.tls.ca] });
+const maxPdu = options.maxPdu ?? undefined;
+const aeTitle = 'STORESCP';
+let indexDir: string | undefined;
+
+let close: () => Promise<void>;
+if (options.outDir !== null) {
+  indexDir = mkdtempSync(join(tmpdir(), 'dicom-tls-bench-index-'));
+  const storage = await StorageServer.create({
+    aeTitle,
+    storeRoot: options.outDir,
+    index: join(indexDir, 'index.sqlite'),
+    fsync: (process.env['BENCH_OURS_FSYNC'] ?? 'none') as FsyncPolicy,
+    duplicates: 'overwrite',
+    ...(tls === undefined ? {} : { tls }),
+    limits: { idleTimeout: 0, ...(maxPdu === undefined ? {} : { maxPduLength: maxPdu }) },
+  });
+  await storage.listen(options.port, '127.0.0.1');
+  close = () => storage.close({ timeout: 1000 });
+} else {
+  const handlers = new HandlerRegistry();
+  handlers.register('C-STORE-RQ', {
+    datasetSink: () => ({ write: () => undefined, end: () => undefined }),
+    handle: () => ({ status: Status.Success }),
+  });
+  const server = new DicomServer({
+    aeTitle,
+    ...(tls === undefined ? {} : { tls }),
+    ...(maxPdu === undefined ? {} : { maxPduLength: maxPdu }),
+    presentationContexts: {
+      supported: [
+        { abstractSyntax: VerificationSopClass },
+        ...Object.values(StorageSopClass).map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: STORAGE_TRANSFER_SYNTAXES })),
+      ],
+    },
+    handlers,
+  });
+  await server.listen(options.port, '127.0.0.1');
+  close = () => server.close({ timeout: 1000 });
+}
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  void close()
+    .catch(() => undefined)
+    .finally(() => {
+      if (indexDir !== undefined) rmSync(indexDir, { recursive: true, force: true });
+      process.exit(0);
+    });
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,74 @@
+/**
+ * dicom-tls SCU (DicomClient) in its own process, timing itself in-process (the library figure,
+ * without Node's start-up), like dcmjs-dimse-scu.ts. Options as JSON on stdin; prints
+ * {"seconds": n}; exits non-zero if any instance was not stored with Success or an association failed.
+ *
+ * TLS: one client SecureContext for the whole run, as an application would keep it. With
+ * `resume` the context keeps the server's session ticket per host:port and every association
+ * after the first resumes (TLS 1.3 PSK, no certificate exchange); without it sessionResumption
+ * is off and every association is a full mutual-auth handshake.
+ */
+import { readFileSync } from 'node:fs';
+import { DicomClient } from '../../src/ae/client.js';
+import { storageContextsFor } from '../../src/services/scu/store.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+
+interface Options {
+  readonly mode: 'store' | 'echo' | 'concurrent';
+  readonly port: number;
+  readonly tls: { key: string; cert: string; ca: string } | null;
+  readonly files?: readonly string[];
+  readonly filesPerClient?: readonly (readonly string[])[];
+  readonly count?: number;
+  readonly resume?: boolean;
+  readonly maxPdu?: number | null;
+}
+
+const options = JSON.parse(readFileSync(0, 'utf8')) as Options;
+const tls =
+  options.tls === null
+    ? undefined
+    : new SecureContext({
+        role: 'client',
+        identity: { cert: options.tls.cert, key: options.tls.key },
+        ca: [options.tls.ca],
+        sessionResumption: options.resume === true,
+      });
+const base = {
+  host: '127.0.0.1',
+  port: options.port,
+  callingAeTitle: 'BENCHSCU',
+  calledAeTitle: 'STORESCP',
+  ...(tls === undefined ? {} : { tls }),
+  ...(options.maxPdu == null ? {} : { maxPduLength: options.maxPdu }),
+};
+
+async function store(files: readonly string[]): Promise<void> {
+  const client = await DicomClient.associate({ ...base, presentationContexts: await storageContextsFor(files) });
+  const results = await client.store(files);
+  await client.release();
+  const bad = results.filter((r) => r.outcome !== 'Success');
+  if (bad.length > 0) throw new Error(`${bad.length} of ${files.length} not stored: ${bad[0]!.errorComment ?? String(bad[0]!.error)}`);
+}
+
+const start = process.hrtime.bigint();
+if (options.mode === 'store') {
+  await store(options.files ?? []);
+} else if (options.mode === 'concurrent') {
+  await Promise.all((options.filesPerClient ?? []).map((files) => store(files)));
+} else {
+  let resumed = 0;
+  for (let i = 0; i < (options.count ?? 0); i++) {
+    const client = await DicomClient.associate(base);
+    if (client.tls?.resumed === true) resumed++;
+    await client.echo();
+    await client.release();
+  }
+  // A resumption row that silently did full handshakes would be a lie: say so, and fail.
+  if (options.resume === true && tls !== undefined && resumed < (options.count ?? 0) - 1) {
+    throw new Error(`only ${resumed} of ${options.count} associations resumed their TLS session`);
+  }
+}
+const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+tls?.dispose();
+process.stdout.write(`${JSON.stringify({ seconds })}\n`);
