@@ -40,7 +40,6 @@ if (options.outDir !== null) {
     storeRoot: options.outDir,
     index: join(indexDir, 'index.sqlite'),
     fsync: (process.env['BENCH_OURS_FSYNC'] ?? 'none') as FsyncPolicy,
-    duplicates: 'overwrite',
     ...(tls === undefined ? {} : { tls }),
     limits: { idleTimeout: 0, ...(maxPdu === undefined ? {} : { maxPduLength: maxPdu }) },
   });

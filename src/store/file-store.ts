@@ -170,9 +170,32 @@ export class FileStore {
         handle = undefined;
         await rm(tempPath, { force: true }).catch(() => undefined);
       };
+      // Writes are gathered and run behind the network: the header and the first fragment start
+      // one writev; fragments arriving meanwhile are gathered for the next, and only a batch of
+      // WRITE_BATCH bytes waits for the write in flight (that wait is the backpressure: at most
+      // ~2 × WRITE_BATCH bytes held). One awaited thread-pool write per fragment (16–64 KiB) was
+      // the old way: every one of them sat on the critical path of the C-STORE-RSP.
+      let batch: Uint8Array[] = [header];
+      let batched = header.length;
+      let inFlight: Promise<void> | undefined;
+      const kick = (): void => {
+        const parts = batch;
+        batch = [];
+        batched = 0;
+        if (refusal !== undefined || handle === undefined || parts.length === 0) return;
+        const write: Promise<void> = writeAll(handle, parts).then(
+          () => {
+            if (inFlight === write) inFlight = undefined;
+          },
+          async (error: unknown) => {
+            if (inFlight === write) inFlight = undefined;
+            if (refusal === undefined) await refuse(storeErrorFromFs(error, `cannot write ${tempPath}`));
+          },
+        );
+        inFlight = write;
+      };
       try {
         handle = await open(tempPath, 'wx');
-        await handle.write(header);
       } catch (error) {
         await refuse(storeErrorFromFs(error, `cannot create ${tempPath}`));
       }
@@ -183,19 +206,25 @@ export class FileStore {
           try {
             if (scanner !== undefined && !scanner.done && scanner.consumed < this.#maxScan) scanner.push(chunk);
           } catch (error) {
+            await inFlight;
             await refuse(error instanceof StoreError ? error : new StoreError(storeErrorCodes.cannotUnderstand, String(error), { cause: error }));
             continue;
           }
-          try {
-            // Awaiting each write is the backpressure: the next chunk is pulled after it lands.
-            await handle!.write(chunk);
-          } catch (error) {
-            await refuse(storeErrorFromFs(error, `cannot write ${tempPath}`));
+          batch.push(chunk);
+          batched += chunk.byteLength;
+          if (inFlight === undefined) kick();
+          else if (batched >= WRITE_BATCH) {
+            await inFlight;
+            kick();
           }
         }
       } catch (error) {
+        await inFlight;
         throw new StoreError(storeErrorCodes.aborted, `the data set stream failed after ${datasetSize} bytes: ${String(error)}`, { cause: error });
       }
+      await inFlight;
+      kick();
+      await inFlight;
       if (refusal !== undefined || handle === undefined) throw refusal ?? new StoreError(storeErrorCodes.io, 'the file was closed');
       try {
         if (this.fsync !== 'none') await handle.sync();
@@ -331,8 +360,18 @@ export class FileStore {
   async #place(tempPath: string, a: StoredInstance['attributes']): Promise<{ path: string; replaced: boolean }> {
     const dir = join(this.root, a.StudyInstanceUID, a.SeriesInstanceUID);
     const base = join(dir, a.SOPInstanceUID);
+    // The directory is made only when a link/rename says it is missing: a mkdir per instance
+    // was one more thread-pool round trip for the 199 instances of a series after the first.
+    const inDir = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'ENOENT') throw error;
+        await mkdir(dir, { recursive: true });
+        return fn();
+      }
+    };
     try {
-      await mkdir(dir, { recursive: true });
       const known = this.#index?.findInstance(a.SOPInstanceUID);
       if (this.duplicates === 'reject' && known !== undefined) {
         throw new StoreError(storeErrorCodes.duplicate, `${a.SOPInstanceUID} is already stored at ${known.path}`);
@@ -340,7 +379,7 @@ export class FileStore {
       let placed: { path: string; replaced: boolean };
       if (this.duplicates === 'overwrite') {
         const existed = await exists(`${base}.dcm`);
-        await rename(tempPath, `${base}.dcm`);
+        await inDir(() => rename(tempPath, `${base}.dcm`));
         placed = { path: `${base}.dcm`, replaced: existed };
       } else {
         // link() fails with EEXIST atomically: no check-then-rename race between two stores.
@@ -348,7 +387,7 @@ export class FileStore {
         for (let n = 0; ; n++) {
           const candidate = n === 0 ? `${base}.dcm` : `${base}.${n}.dcm`;
           try {
-            await link(tempPath, candidate);
+            await inDir(() => link(tempPath, candidate));
             placed = { path: candidate, replaced: false };
             break;
           } catch (error) {
@@ -370,6 +409,32 @@ export class FileStore {
     } catch (error) {
       throw storeErrorFromFs(error, `cannot place ${a.SOPInstanceUID}`);
     }
+  }
+}
+
+/** Bytes gathered while a write is in flight before the next fragment waits for it (see store()). */
+const WRITE_BATCH = 1 << 20;
+
+/** writev until every byte is on disk (a short write continues where it stopped). */
+async function writeAll(handle: FileHandle, parts: Uint8Array[]): Promise<void> {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  let rest = parts;
+  for (;;) {
+    const { bytesWritten } = await handle.writev(rest as NodeJS.ArrayBufferView[]);
+    total -= bytesWritten;
+    if (total <= 0) return;
+    let skip = bytesWritten;
+    const next: Uint8Array[] = [];
+    for (const p of rest) {
+      if (skip >= p.byteLength) {
+        skip -= p.byteLength;
+        continue;
+      }
+      next.push(skip > 0 ? p.subarray(skip) : p);
+      skip = 0;
+    }
+    rest = next;
   }
 }
 

@@ -231,3 +231,37 @@ test('options are validated by name', async () => {
   await assert.rejects(FileStore.open({ root: '/tmp/x', duplicates: 'maybe' as never }), /duplicates/);
   await assert.rejects(FileStore.open({ root: '/tmp/x', fsync: 'always' as never }), /fsync/);
 });
+
+test('writes behind the network: a 3 MiB data set in uneven, slowly arriving chunks is stored bit-for-bit; a missing series directory is made on demand', async () => {
+  const { dir, remove } = await tempDir('store-batch');
+  try {
+    const store = await FileStore.open({ root: dir, fsync: 'none' });
+    const s = spec(41);
+    const pixels = new Uint8Array(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31) & 0xff;
+    const dataset = encodeDataset([...specElements(s), [0x7fe00010, 'OB', pixels]]);
+    // Chunks above and below the batch size, with pauses, so writes are in flight while more arrives.
+    async function* slow(): AsyncGenerator<Uint8Array> {
+      let i = 0;
+      for await (const c of chunked(dataset, [16378, 1, 700_000, 5, 1_200_000, 65530])) {
+        if (i++ % 3 === 0) await new Promise((r) => setImmediate(r));
+        yield c;
+      }
+    }
+    const first = await store.store(meta(s), slow());
+    const file = await readFile(first.path);
+    const header = await readPart10Header(first.path);
+    assert.equal(sha(file.subarray(header.datasetOffset)), sha(dataset));
+    assert.equal(first.size, file.length);
+    // The series directory exists now; remove it under the store's feet: the next instance recreates it.
+    const { rm } = await import('node:fs/promises');
+    await rm(join(dir, s.StudyInstanceUID), { recursive: true });
+    const s2 = spec(42);
+    const d2 = encodeDataset([...specElements(s2), [0x7fe00010, 'OB', new Uint8Array(100).fill(3)]]);
+    const second = await store.store(meta(s2), chunked(d2, [10]));
+    assert.equal(sha((await readFile(second.path)).subarray((await readPart10Header(second.path)).datasetOffset)), sha(d2));
+    assert.deepEqual((await listAll(dir)).filter((f) => f.includes('partial')), []);
+  } finally {
+    await remove();
+  }
+});
