@@ -422,16 +422,31 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
-    // Many small writes (PDU header + body) become one SSL_write, hence one record.
-    const one = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
-    this._write(one, 'binary', cb);
+    // Corked or queued writes (PDU header + PDV header + fragment, several PDUs) arrive here
+    // together: one flush of all their records into one socket write, instead of a socket write
+    // (a syscall, a TCP segment with TCP_NODELAY) per chunk. Small batches are joined first so
+    // they travel as one record; large ones are not copied.
+    if (chunks.length === 1) { this._write(chunks[0]!.chunk, 'binary', cb); return; }
+    let total = 0;
+    for (const c of chunks) total += c.chunk.length;
+    if (total <= RECORD) { this._write(Buffer.concat(chunks.map((c) => c.chunk), total), 'binary', cb); return; }
+    const list = chunks.map((c) => c.chunk);
+    if (this.#whenSafe(() => this.#writeMany(list, cb))) return;
+    this.#writeMany(list, cb);
   }
 
-  #writeNow(chunk: Buffer, cb: (e?: Error | null) => void): void {
+  #writeMany(list: Buffer[], cb: (e?: Error | null) => void): void {
     if (this.#freed) { cb(new TlsError('write after the TLS connection was closed')); return; }
+    if (!this.#handshakeDone) { this._write(Buffer.concat(list), 'binary', cb); return; }
+    for (const chunk of list) if (!this.#encrypt(chunk, cb)) return;
+    if (this.#flush() || this.#socket.destroyed) cb();
+    else this.#waitingDrain = cb;
+  }
+
+  /** SSL_write all of `chunk` (records land in the write BIO; nothing is flushed). False after a failure (cb called). */
+  #encrypt(chunk: Buffer, cb: (e?: Error | null) => void): boolean {
     const ssl = this.#ssl;
     let off = 0;
-    let socketOk = true;
     while (off < chunk.length) {
       const len = Math.min(WRITE_SLICE, chunk.length - off);
       const n = S.SSL_write(ssl, off === 0 && len === chunk.length ? chunk : chunk.subarray(off, off + len), len) as number;
@@ -440,12 +455,19 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
         const e = new TlsError(`TLS write failed: ${this.#describeFailure(err)}`, { sslError: err, openssl: drainErrors() });
         cb(e);
         this.destroy(e);
-        return;
+        return false;
       }
       off += n;
-      socketOk = this.#flush();
+      // Bound what sits in the memory BIO (one slice at a time) for very large writes.
+      if (off < chunk.length) this.#flush();
     }
-    if (socketOk || this.#socket.destroyed) cb();
+    return true;
+  }
+
+  #writeNow(chunk: Buffer, cb: (e?: Error | null) => void): void {
+    if (this.#freed) { cb(new TlsError('write after the TLS connection was closed')); return; }
+    if (!this.#encrypt(chunk, cb)) return;
+    if (this.#flush() || this.#socket.destroyed) cb();
     else this.#waitingDrain = cb;
   }
 

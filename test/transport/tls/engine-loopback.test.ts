@@ -244,3 +244,30 @@ test('our server names its CA in CertificateRequest; our client picks the CA-B i
     await server.close(); cctx.dispose(); sctx.dispose();
   }
 });
+
+test('corked writes (small header, large body, small tail) arrive intact and in order: one flush for the batch', async () => {
+  const p = await pair();
+  try {
+    const parts = [randomBytes(12), randomBytes(40_000), randomBytes(5), randomBytes(20_000), randomBytes(3)];
+    const expected = Buffer.concat(parts);
+    const got = sha256Of(p.accepted, false);
+    let socketWrites = 0;
+    const raw = p.client.socket;
+    const origWrite = raw.write.bind(raw);
+    raw.write = ((...args: Parameters<typeof raw.write>) => {
+      socketWrites++;
+      return origWrite(...args);
+    }) as typeof raw.write;
+    p.client.cork();
+    for (const part of parts) p.client.write(part);
+    p.client.uncork();
+    raw.write = origWrite;
+    p.client.end();
+    const { hash, bytes } = await got;
+    assert.equal(bytes, expected.length);
+    assert.equal(hash, createHash('sha256').update(expected).digest('hex'));
+    assert.equal(socketWrites, 1, 'all records of the corked batch in one socket write');
+  } finally {
+    await p.dispose();
+  }
+});

@@ -1,0 +1,65 @@
+/**
+ * What the upper layer hands its transport: the parts of the PDUs sent in one tick (PDU header,
+ * PDV header, fragment views) go down together, so a TLS transport makes one flush and a TCP one
+ * one writev (with TCP_NODELAY, one write per part was one segment per part).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Duplex, PassThrough } from 'node:stream';
+import { UpperLayer } from '../../src/ul/upper-layer.js';
+import { decodePdu } from '../../src/ul/pdu/decode.js';
+import { encodePdu } from '../../src/ul/pdu/encode.js';
+import { acFor, pdata, rqPdu } from './fixtures.js';
+
+/** A transport that records each call the stream machinery makes: one entry per _write/_writev. */
+function recordingTransport(): { stream: Duplex; toUl: PassThrough; calls: Buffer[][] } {
+  const toUl = new PassThrough();
+  const calls: Buffer[][] = [];
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      calls.push([chunk]);
+      cb();
+    },
+    writev(chunks, cb) {
+      calls.push(chunks.map((c) => c.chunk as Buffer));
+      cb();
+    },
+  });
+  toUl.on('data', (d: Buffer) => stream.push(d));
+  return { stream, toUl, calls };
+}
+
+test('the parts of PDUs sent in one tick reach the transport in one writev, bytes in order', async () => {
+  const { stream, toUl, calls } = recordingTransport();
+  const ul = new UpperLayer();
+  ul.on('associateIndication', (rq) => ul.acceptAssociation(acFor(rq, 65536)));
+  ul.acceptConnection({ stream, remoteAddress: undefined, remotePort: undefined, localAddress: undefined, localPort: undefined, tls: undefined });
+  toUl.write(encodePdu(rqPdu()));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ul.state, 'Sta6');
+  calls.length = 0;
+  // Fragments above the copy threshold travel as views: header part + fragment part per PDU.
+  const a = new Uint8Array(5000).fill(1);
+  const b = new Uint8Array(7000).fill(2);
+  ul.sendPData(pdata(a, false));
+  ul.sendPData(pdata(b, false));
+  assert.equal(calls.length, 0, 'nothing is written before the tick ends');
+  await new Promise((r) => process.nextTick(r));
+  assert.equal(calls.length, 1, 'one writev for both PDUs');
+  assert.ok(calls[0]!.length >= 4);
+  const bytes = Buffer.concat(calls[0]!);
+  const first = decodePdu(bytes.subarray(0, 6 + bytes.readUInt32BE(2)));
+  assert.equal(first.type, 'P-DATA-TF');
+  assert.deepEqual(first.type === 'P-DATA-TF' && Buffer.from(first.pdvs[0]!.data), Buffer.from(a));
+  const rest = bytes.subarray(6 + bytes.readUInt32BE(2));
+  const second = decodePdu(rest);
+  assert.deepEqual(second.type === 'P-DATA-TF' && Buffer.from(second.pdvs[0]!.data), Buffer.from(b));
+  // A later tick is a later writev.
+  ul.sendPData(pdata(a, false));
+  await new Promise((r) => process.nextTick(r));
+  assert.equal(calls.length, 2);
+  ul.abort();
+  toUl.end();
+  await ul.whenClosed();
+});
