@@ -106,33 +106,49 @@ export async function listFiles(path: string): Promise<string[]> {
   return out;
 }
 
+/** Files whose headers are read at once while resolving (thread-pool round trips overlap). */
+const RESOLVE_CONCURRENCY = 8;
+
+async function resolvePath(path: string): Promise<Resolved | { path: string; error: Error }> {
+  try {
+    const header = await readPart10Header(path);
+    const size = (await stat(path)).size - header.datasetOffset;
+    return {
+      path,
+      sopClassUid: header.meta.MediaStorageSOPClassUID,
+      sopInstanceUid: header.meta.MediaStorageSOPInstanceUID,
+      transferSyntaxUid: header.meta.TransferSyntaxUID,
+      size,
+      header,
+    };
+  } catch (error) {
+    return { path, error: error as Error };
+  }
+}
+
 async function resolveSources(sources: readonly StoreSource[]): Promise<(Resolved | { path: string; error: Error })[]> {
-  const out: (Resolved | { path: string; error: Error })[] = [];
+  const out: (Resolved | { path: string; error: Error } | string)[] = [];
   for (const [i, s] of sources.entries()) {
     if (typeof s === 'string') {
-      for (const path of await listFiles(s)) {
-        try {
-          const header = await readPart10Header(path);
-          const size = (await stat(path)).size - header.datasetOffset;
-          out.push({
-            path,
-            sopClassUid: header.meta.MediaStorageSOPClassUID,
-            sopInstanceUid: header.meta.MediaStorageSOPInstanceUID,
-            transferSyntaxUid: header.meta.TransferSyntaxUID,
-            size,
-            header,
-          });
-        } catch (error) {
-          out.push({ path, error: error as Error });
-        }
-      }
+      out.push(...(await listFiles(s)));
     } else if (s !== null && typeof s === 'object' && typeof s.sopClassUid === 'string' && typeof s.sopInstanceUid === 'string' && typeof s.transferSyntaxUid === 'string' && s.dataset !== undefined) {
       out.push({ path: undefined, sopClassUid: s.sopClassUid, sopInstanceUid: s.sopInstanceUid, transferSyntaxUid: s.transferSyntaxUid, size: s.size, dataset: s.dataset });
     } else {
       throw new InvalidOptionError(`sources[${i}]`, 'must be a path or { sopClassUid, sopInstanceUid, transferSyntaxUid, dataset }');
     }
   }
-  return out;
+  // Headers are read RESOLVE_CONCURRENCY at a time, results in order: one by one, 200 small
+  // files took ~40-80 ms of sequential thread-pool round trips before the first byte was sent.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < out.length) {
+      const k = next++;
+      const item = out[k]!;
+      if (typeof item === 'string') out[k] = await resolvePath(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RESOLVE_CONCURRENCY, out.length) }, worker));
+  return out as (Resolved | { path: string; error: Error })[];
 }
 
 /** Uncompressed, so convertible explicit ↔ implicit VR (PS3.5 A.1-A.3). */
@@ -193,7 +209,22 @@ async function datasetBytes(r: Resolved): Promise<Uint8Array> {
   return Buffer.concat(parts);
 }
 
-async function sendOne(association: Association, r: Resolved, options: StoreOptions): Promise<StoreResult> {
+/**
+ * Files up to this size are read whole, one instance ahead: the read of instance n+1 overlaps
+ * the wait for the C-STORE-RSP of instance n. Streaming each small file (re-reading its header,
+ * open, read, close, a 1 MiB read buffer each) put ~6 thread-pool round trips and 1 MiB of
+ * garbage per instance on the critical path: 200 × 100 KB took ~3 ms per instance.
+ */
+const WHOLE_FILE_MAX = 4 << 20;
+
+function readWhole(r: Resolved | { path: string; error: Error } | undefined): Promise<Buffer> | undefined {
+  if (r === undefined || 'error' in r || r.path === undefined || r.header === undefined || r.size === undefined || r.size > WHOLE_FILE_MAX) return undefined;
+  const bytes = readFile(r.path);
+  bytes.catch(() => undefined); // reported by sendOne when it gets there; dropped if it never does
+  return bytes;
+}
+
+async function sendOne(association: Association, r: Resolved, options: StoreOptions, prefetched?: Promise<Buffer>): Promise<StoreResult> {
   const base = { path: r.path, sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, transferSyntaxUid: r.transferSyntaxUid };
   const failed = (error: Error, sent?: string): StoreResult => ({
     ...base,
@@ -212,7 +243,14 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
   let dataset: AsyncDatasetSource;
   let bytes = r.size ?? 0;
   if (context.transferSyntax === r.transferSyntaxUid) {
-    if (r.path !== undefined) {
+    if (r.path !== undefined && prefetched !== undefined) {
+      // A small file, read whole (usually while the previous instance was on the wire).
+      try {
+        dataset = (await prefetched).subarray(r.header!.datasetOffset);
+      } catch (error) {
+        return failed(error as Error, context.transferSyntax);
+      }
+    } else if (r.path !== undefined) {
       // A deflated file is sent deflated: the context's syntax says so (PS3.5 A.5).
       dataset = (await openPart10DatasetStream(r.path, { highWaterMark: readChunkSize(association) })).stream;
     } else {
@@ -278,7 +316,10 @@ function safe(fn: (() => void) | undefined): void {
 export async function storeInstances(association: Association, sources: readonly StoreSource[], options: StoreOptions = {}): Promise<StoreResult[]> {
   const resolved = await resolveSources(sources);
   const results: StoreResult[] = [];
+  let ahead = readWhole(resolved[0]);
   for (const [index, r] of resolved.entries()) {
+    const mine = ahead;
+    ahead = readWhole(resolved[index + 1]);
     if (options.signal?.aborted === true) break;
     if ('error' in r) {
       const result: StoreResult = {
@@ -299,7 +340,7 @@ export async function storeInstances(association: Association, sources: readonly
       continue;
     }
     safe(() => options.onProgress?.({ index, total: resolved.length, sopInstanceUid: r.sopInstanceUid, phase: 'sending' }));
-    const result = await sendOne(association, r, options);
+    const result = await sendOne(association, r, options, mine);
     results.push(result);
     safe(() => options.onProgress?.({ index, total: resolved.length, sopInstanceUid: r.sopInstanceUid, phase: 'done', result }));
   }
