@@ -9,12 +9,8 @@ import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { channelNames } from '../../src/diagnostics.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as { storeRoot: string; aeTitle?: string; maxPduLength?: number };
-const server = await StorageServer.create(
-  { aeTitle: config.aeTitle ?? 'CHILD-SCP', storeRoot: config.storeRoot, fsync: 'none', limits: { maxPduLength: config.maxPduLength ?? 65536 } },
-  {
-    onStored: (i) => process.stdout.write(`${JSON.stringify({ stored: i.sopInstanceUid, path: i.path})}\n`),
-  },
-);
+const server = await StorageServer.create({ aeTitle: config.aeTitle ?? 'CHILD-SCP', storeRoot: config.storeRoot, fsync: 'none', limits: { maxPduLength: config.maxPduLength ?? 65536 } });
+server.on('stored', (i) => process.stdout.write(`${JSON.stringify({ stored: i.sopInstanceUid, path: i.path })}\n`));
 // A store given up without an answer (the peer vanished) is only seen on the diagnostics channel.
 diagnosticsChannel.subscribe(channelNames.server, (m) => {
   const e = m as { kind?: string; sopInstanceUid?: string; error?: Error };

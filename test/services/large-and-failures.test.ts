@@ -10,6 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
@@ -80,10 +82,23 @@ test('a 60 MB multi-frame instance: byte-identical on disk, the server process p
     await new Promise((r) => setTimeout(r, 120)); // a sample or two of the idle server
     const base = await vmHwm(server.child.pid!);
     const liveFrom = server.lines.length;
-    const [r] = await client.store([big.path]);
+    // Every P-DATA-TF our client sends for it: read from disk in whole fragments, they should be full.
+    let pdus = 0;
+    let dataBytes = 0;
+    const onPdu = (m: unknown): void => {
+      const { association, pdu } = m as { association: unknown; pdu: { type: string; pdvs?: { data: Uint8Array }[] } };
+      if (association !== client.association.upperLayer || pdu.type !== 'P-DATA-TF') return;
+      pdus++;
+      for (const v of pdu.pdvs ?? []) dataBytes += v.data.byteLength;
+    };
+    diagnosticsChannel.subscribe(channelNames.pduSent, onPdu);
+    const [r] = await client.store([big.path]).finally(() => diagnosticsChannel.unsubscribe(channelNames.pduSent, onPdu));
     assert.equal(r?.status, 0, r?.errorComment);
     const peak = await vmHwm(server.child.pid!);
     await client.release();
+    // 65536 − 6 data bytes per PDV (PS3.8 D.1); a few more PDUs for the command and the last fragment.
+    assert.ok(dataBytes >= big.size);
+    assert.ok(pdus <= Math.ceil(big.size / (65536 - 6)) + 4, `${pdus} P-DATA-TF PDUs for ${big.size} bytes`);
     const stored = server.lines.find((l) => l['stored'] === s.SOPInstanceUID);
     assert.ok(stored, JSON.stringify(server.lines));
     assert.equal(await datasetHash(String(stored['path'])), big.hash);
