@@ -142,9 +142,9 @@ export type { QueryLevel, InformationModel, FindOptions, NaturalizedDataset, Nat
 // Services (PS3.4): storage, query/retrieve, storage commitment, DIMSE-N; the storing server.
 export { storeInstances, storageContextsFor, part10StreamSource, contextFor, listFiles } from './services/scu/store.js';
 export type { StoreSource, StoreOptions, StoreResult, StoreProgress, DatasetStreamSource } from './services/scu/store.js';
-export { find, queryModels, sopClassFor } from './services/scu/find.js';
+export { find as cFind, queryModels, sopClassFor } from './services/scu/find.js';
 export type { FindOptions as FindRequestOptions, QueryModelName } from './services/scu/find.js';
-export { move, get, getContexts, COMMON_STORAGE_SOP_CLASSES } from './services/scu/retrieve.js';
+export { move as cMove, get as cGet, getContexts, COMMON_STORAGE_SOP_CLASSES } from './services/scu/retrieve.js';
 export type { RetrieveOptions, RetrieveProgress, RetrieveResult, GetOptions } from './services/scu/retrieve.js';
 export { nEventReport, nGet, nSet, nAction, nCreate, nDelete } from './services/scu/n-services.js';
 export type { NResult, NOptions, NInstance } from './services/scu/n-services.js';

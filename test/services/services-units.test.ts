@@ -122,3 +122,40 @@ test('limits: one association more than maxAssociations is rejected 2/3/2; a can
   assert.equal(r.remaining, 1);
   await first.release();
 });
+
+test('bad requests get the standard failure status and the association goes on', async () => {
+  const ct = '1.2.840.10008.5.1.4.1.1.2';
+  const client = await DicomClient.associate({
+    host: '127.0.0.1',
+    port,
+    callingAeTitle: 'BAD',
+    calledAeTitle: 'UNITS',
+    presentationContexts: [
+      { abstractSyntax: ct, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
+      { abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
+      { abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
+    ],
+    timeouts: quick,
+  });
+  const a = client.association;
+  const garbage = Uint8Array.from([0x08, 0x00, 0x18, 0x00, 0x55, 0x49, 0xff, 0x7f, 1, 2, 3]);
+  // An identifier that cannot be decoded: C000 unable to process.
+  const find = await a.request({ type: 'C-FIND-RQ', affectedSopClassUid: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind, priority: 0 }, { dataset: garbage }).response;
+  assert.equal(find.command.status, 0xc000);
+  // A data set whose SOP Instance UID is not the command's: A900, nothing stored.
+  const f = await writeInstance(dir, spec(50, { ...study1, SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1.50' }));
+  const header = await readPart10Header(f.path);
+  const bytes = (await readFile(f.path)).subarray(header.datasetOffset);
+  const mismatch = await a.request({ type: 'C-STORE-RQ', affectedSopClassUid: ct, affectedSopInstanceUid: '1.2.826.0.1.3680043.9.7777.1.1.51', priority: 0 }, { dataset: bytes }).response;
+  assert.equal(mismatch.command.status, 0xa900);
+  assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.51'), undefined);
+  // A data set that is not one: C000 cannot understand.
+  const broken = await a.request({ type: 'C-STORE-RQ', affectedSopClassUid: ct, affectedSopInstanceUid: '1.2.826.0.1.3680043.9.7777.1.1.52', priority: 0 }, { dataset: garbage }).response;
+  assert.equal(broken.command.status & 0xf000, 0xc000);
+  // A move without the key of its level: A900.
+  await assert.rejects(client.move('STUDY_ROOT', { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: '1.2.3' }, 'X'), (e: unknown) => (e as { status?: number }).status === 0xa900);
+  // Still usable.
+  const [ok] = await client.store([f.path]);
+  assert.equal(ok?.status, 0);
+  await client.release();
+});
