@@ -159,3 +159,28 @@ test('bad requests get the standard failure status and the association goes on',
   assert.equal(ok?.status, 0);
   await client.release();
 });
+
+test('a source that fails mid-data-set: that instance fails, the association is aborted (half a message was sent), the server keeps nothing of it', async () => {
+  const ct = '1.2.840.10008.5.1.4.1.1.2';
+  const f = await writeInstance(dir, spec(60, { ...study1, SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1.60' }), { pixels: 200_000 });
+  const header = await readPart10Header(f.path);
+  const bytes = (await readFile(f.path)).subarray(header.datasetOffset);
+  async function* failing(): AsyncGenerator<Uint8Array> {
+    yield bytes.subarray(0, 100_000);
+    throw new Error('disk read failed');
+  }
+  const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'HALF', calledAeTitle: 'UNITS', presentationContexts: [{ abstractSyntax: ct, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }], timeouts: quick });
+  const results = await client.store([
+    { sopClassUid: ct, sopInstanceUid: '1.2.826.0.1.3680043.9.7777.1.1.60', transferSyntaxUid: TransferSyntax.ExplicitVrLittleEndian, dataset: failing() },
+    f.path,
+  ]);
+  assert.deepEqual(results.map((r) => r.outcome), ['Failure', 'Failure']);
+  assert.match(results[0]?.errorComment ?? '', /disk read failed/);
+  assert.equal(client.association.isClosed, true);
+  // The server sees the abort and removes its temporary file (polled, no timing assumed).
+  const { readdir } = await import('node:fs/promises');
+  const partials = async (): Promise<string[]> => (await readdir(join(dir, 'store'))).filter((n) => n.includes('.partial-'));
+  for (let i = 0; i < 100 && (await partials()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await partials(), []);
+  assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.60'), undefined);
+});
