@@ -184,3 +184,17 @@ test('a source that fails mid-data-set: that instance fails, the association is 
   assert.deepEqual(await partials(), []);
   assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.60'), undefined);
 });
+
+test('limits: an association idle longer than limits.idleTimeout is aborted by the server', async () => {
+  const idle = await StorageServer.create({ aeTitle: 'IDLE', storeRoot: join(dir, 'idle'), fsync: 'none', limits: { idleTimeout: 150, maxPduLength: 32768 } });
+  const { port: p } = await idle.listen(0);
+  try {
+    const client = await DicomClient.associate({ host: '127.0.0.1', port: p, callingAeTitle: 'SLEEPY', calledAeTitle: 'IDLE', timeouts: quick });
+    assert.equal(client.association.peerMaxPduLength, 32768);
+    assert.equal((await client.echo()).status, 0);
+    const { error } = await client.association.whenClosed();
+    assert.ok(error !== undefined, 'closed by the server, not released');
+  } finally {
+    await idle.close({ timeout: 1000 });
+  }
+});
