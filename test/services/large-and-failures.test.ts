@@ -123,7 +123,7 @@ test(`a 60 MB multi-frame instance${tls ? ' over TLS' : ''}: byte-identical on d
 });
 }
 
-test('a client killed mid-instance: no complete-looking file, no partial left, and the server serves the next one', async () => {
+test('a client killed mid-instance: no complete-looking file, no partial left, and the server serves another association during and after', async () => {
   const server = await startChild(join(dir, 'kill-store'));
   try {
     await mkdir(join(dir, 'kill-in'));
@@ -146,19 +146,24 @@ test('a client killed mid-instance: no complete-looking file, no partial left, a
       child.stdout.on('data', (d: Buffer) => d.toString().includes('sending') && resolve());
       child.once('exit', (code) => reject(new Error(`client exited early with ${code}`)));
     });
+    // Another client, on its own association, stores while the big instance is in flight…
+    const ids = (n: number) => ({ SOPInstanceUID: `1.2.826.0.1.3680043.9.7777.6.1.${n}`, StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.6', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7777.6.1' });
+    const during = await writeInstance(join(dir, 'kill-in'), spec(201, ids(201)));
+    const after = await writeInstance(join(dir, 'kill-in'), spec(202, ids(202)));
+    const other = await DicomClient.associate({ host: '127.0.0.1', port: server.port, callingAeTitle: 'OTHER', calledAeTitle: 'CHILD-SCP', presentationContexts: await storageContextsFor([during.path]), timeouts: quick });
+    assert.equal((await other.store([during.path]))[0]?.status, 0);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
     // The server notices the lost connection and gives up the instance.
     for (let i = 0; i < 100 && !server.lines.some((l) => l['failed'] !== undefined); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(server.lines.some((l) => l['failed'] === s.SOPInstanceUID), JSON.stringify(server.lines));
     const left = (await readdir(join(dir, 'kill-store'), { recursive: true })).map(String);
-    assert.deepEqual(left.filter((f) => f.endsWith('.dcm') || f.includes('.partial-')), []);
-    // And it goes on serving.
-    const small = await writeInstance(join(dir, 'kill-in'), spec(201, { SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.6.1.201', StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.6', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7777.6.1' }));
-    const client = await DicomClient.associate({ host: '127.0.0.1', port: server.port, callingAeTitle: 'NEXT', calledAeTitle: 'CHILD-SCP', presentationContexts: await storageContextsFor([small.path]), timeouts: quick });
-    const [r] = await client.store([small.path]);
-    assert.equal(r?.status, 0);
-    await client.release();
+    assert.deepEqual(left.filter((f) => f.includes(s.SOPInstanceUID)), []);
+    assert.deepEqual(left.filter((f) => f.includes('.partial-')), []);
+    // …and goes on storing on that same association after the kill.
+    assert.equal((await other.store([after.path]))[0]?.status, 0);
+    for (const f of [during, after]) assert.ok(server.lines.some((l) => String(l['path'] ?? '').endsWith(`${f.path.split('/').pop()}`)), f.path);
+    await other.release();
   } finally {
     await server.stop();
   }

@@ -1,8 +1,9 @@
 /**
  * Smaller behaviours of the services: Modality Worklist FIND from an application source and its
  * cancellation (FE00 seen by the server), stream sources (raw data set and Part 10 stream),
- * the transcoding limit, no fallback for encapsulated syntaxes, the association limit of the
- * storing server, and a C-GET cancelled half-way.
+ * the transcoding limit, no fallback for encapsulated syntaxes, the association and idle limits
+ * of the storing server, a C-GET cancelled half-way, failure statuses for bad requests, a source
+ * failing mid-data-set, deflated files.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { getContexts } from '../../src/services/scu/retrieve.js';
 import { readPart10Header } from '../../src/dataset/part10.js';
 import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { tempDir } from '../helpers/dicom-data.js';
+import { hasDcmtk } from '../helpers/dcmtk.js';
 import { datasetHash, IMPLICIT_LE, spec, writeInstance } from '../helpers/services.js';
 
 const study1 = { PatientID: 'PID1', StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.1', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1' };
@@ -196,5 +198,37 @@ test('limits: an association idle longer than limits.idleTimeout is aborted by t
     assert.ok(error !== undefined, 'closed by the server, not released');
   } finally {
     await idle.close({ timeout: 1000 });
+  }
+});
+
+test('a deflated file travels deflated when accepted, and is inflated and transcoded to Implicit VR LE when not', { skip: hasDcmtk('dcmconv') ? false : 'dcmconv missing' }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { createHash } = await import('node:crypto');
+  const src = await writeInstance(dir, spec(70, { ...study1, SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1.70' }), { pixels: 50_000 });
+  const deflated = join(dir, 'deflated.dcm');
+  execFileSync('dcmconv', ['+td', src.path, deflated]);
+  const header = await readPart10Header(deflated);
+  assert.equal(header.meta.TransferSyntaxUID, TransferSyntax.DeflatedExplicitVrLittleEndian);
+  const ct = '1.2.840.10008.5.1.4.1.1.2';
+  const asIs = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'DEFL', calledAeTitle: 'UNITS', presentationContexts: await storageContextsFor([deflated]), timeouts: quick });
+  const [r] = await asIs.store([deflated]);
+  assert.equal(r?.status, 0, r?.errorComment);
+  assert.equal(r?.sentTransferSyntaxUid, TransferSyntax.DeflatedExplicitVrLittleEndian);
+  const stored = server.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.70')!;
+  assert.equal(stored.transferSyntaxUid, TransferSyntax.DeflatedExplicitVrLittleEndian);
+  assert.equal(await datasetHash(stored.path), createHash('sha256').update((await readFile(deflated)).subarray(header.datasetOffset)).digest('hex'));
+  await asIs.release();
+  // Only Implicit VR LE accepted: inflated and transcoded; overwrite is refused (duplicate), so use another server.
+  const other = await StorageServer.create({ aeTitle: 'IMPL', storeRoot: join(dir, 'impl'), fsync: 'none' });
+  const { port: p } = await other.listen(0);
+  try {
+    const c = await DicomClient.associate({ host: '127.0.0.1', port: p, callingAeTitle: 'DEFL', calledAeTitle: 'IMPL', presentationContexts: [{ abstractSyntax: ct, transferSyntaxes: [IMPLICIT_LE] }], timeouts: quick });
+    const [t] = await c.store([deflated]);
+    assert.equal(t?.status, 0, t?.errorComment);
+    assert.equal(t?.sentTransferSyntaxUid, IMPLICIT_LE);
+    assert.equal(other.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.70')?.transferSyntaxUid, IMPLICIT_LE);
+    await c.release();
+  } finally {
+    await other.close({ timeout: 1000 });
   }
 });
