@@ -232,3 +232,24 @@ test('a deflated file travels deflated when accepted, and is inflated and transc
     await other.close({ timeout: 1000 });
   }
 });
+
+test('part10StreamSource: every chunking of a Part 10 stream gives the same header and the exact data set bytes', async () => {
+  const f = await writeInstance(dir, spec(80, { ...study1, SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1.80' }), { pixels: 600 });
+  const whole = await readFile(f.path);
+  const { datasetOffset } = await readPart10Header(f.path);
+  for (const size of [1, 2, 7, 128, 131, 132, 133, datasetOffset - 1, datasetOffset, datasetOffset + 1, 4096, whole.length]) {
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (let o = 0; o < whole.length; o += size) yield whole.subarray(o, o + size);
+    }
+    const src = await part10StreamSource(chunks());
+    assert.equal(src.sopInstanceUid, '1.2.826.0.1.3680043.9.7777.1.1.80', `chunk ${size}`);
+    assert.equal(src.transferSyntaxUid, TransferSyntax.ExplicitVrLittleEndian);
+    const parts: Uint8Array[] = [];
+    for await (const c of src.dataset as AsyncIterable<Uint8Array>) parts.push(c);
+    assert.ok(Buffer.concat(parts).equals(whole.subarray(datasetOffset)), `chunk ${size}`);
+  }
+  // Not Part 10, or ending inside the meta group: a typed error, not a hang.
+  const part10Error = (e: unknown): boolean => typeof (e as { code?: string }).code === 'string' && (e as { code: string }).code.startsWith('DICOM_ERR_PART10');
+  await assert.rejects(part10StreamSource((async function* () { yield Buffer.alloc(300); })()), part10Error);
+  await assert.rejects(part10StreamSource((async function* () { yield whole.subarray(0, 150); })()), part10Error);
+});
