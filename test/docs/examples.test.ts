@@ -91,3 +91,35 @@ test('client-certificate-callback example sends no certificate when none fits, a
     await server.kill();
   }
 });
+
+test('tls-diagnostics example: the channels report verify calls, the handshake and alerts', async () => {
+  const { port, server } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey]);
+  try {
+    const r = await run('tls-diagnostics', ['--port', String(port), '--ca', c.caCert]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 3), [
+      'verify depth=1 ok=1 error=0 (ok) -> 1',
+      'verify depth=0 ok=1 error=0 (ok) -> 1',
+      `handshake TLSv1.3 ${/TLS_AES_\S+/.exec(r.stdout)?.[0]} resumed=false`,
+    ]);
+    assert.ok(lines.includes('alert write warning "close notify"'), r.stdout);
+  } finally {
+    await server.kill();
+  }
+});
+
+test('tls-diagnostics example: a refused certificate shows the verify call, the alert sent and the failure', async () => {
+  const { port, server } = await startSServer(['-cert', c.emailCert, '-key', c.emailKey]);
+  try {
+    const r = await run('tls-diagnostics', ['--port', String(port), '--ca', c.caCert]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'verify depth=0 ok=0 error=26 (unsuitable certificate purpose) -> 0',
+      'alert write fatal "unsupported certificate"',
+      'handshake failed: TLS handshake failed: certificate verify failed at depth 0: unsuitable certificate purpose (X509_V_ERR_INVALID_PURPOSE)',
+    ]);
+  } finally {
+    await server.kill();
+  }
+});
