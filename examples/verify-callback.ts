@@ -29,7 +29,7 @@ const ca = values.ca;
 
 function show(style: string, ok: 0 | 1, error: number, errorString: string, context: VerifyContext, certificateString: string): void {
   console.log(`[${style}] verify depth=${context.depth} ok=${ok} error=${error} ${context.errorName} "${errorString}"`);
-  // The first line of the seeds' certificate string names the certificate.
+  // The first line of the certificate string (Subject Name: …) names the certificate.
   console.log(`[${style}]   ${certificateString.split('\n')[0]}`);
 }
 
