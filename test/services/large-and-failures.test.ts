@@ -138,7 +138,9 @@ test('a client killed mid-instance: no complete-looking file, no partial left, a
       let sent = 0;
       const { channelNames } = await import(${JSON.stringify(clientUrl)});
       const dc = await import('node:diagnostics_channel');
-      dc.subscribe(channelNames.pduSent, () => { if (++sent === 100) process.stdout.write('sending\\n'); });
+      // After 100 PDUs the client says so and then blocks (until killed): however fast the
+      // transfer, the instance is still in flight when the kill comes (stdout to a pipe is synchronous).
+      dc.subscribe(channelNames.pduSent, () => { if (++sent === 100) { process.stdout.write('sending\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000); } });
       await client.store(sources);
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
