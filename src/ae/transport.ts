@@ -24,10 +24,13 @@ const TLS13_SETTLE_MS = 250;
  * it sends NewSessionTicket (OpenSSL servers, DCMTK's included, do by default). Waiting for that
  * first record before the A-ASSOCIATE-RQ lets the rejection be read as what it is, instead of
  * being lost to the connection reset our RQ provokes. Bounded: a server sending no ticket costs
- * at most TLS13_SETTLE_MS once per association.
+ * at most TLS13_SETTLE_MS once per association. Only full handshakes wait (see below).
  */
-async function settleTls13(secure: SecureSocket, raw: net.Socket): Promise<void> {
-  if (secure.protocol !== 'TLSv1.3') return;
+export async function settleTls13(secure: Pick<SecureSocket, 'protocol' | 'resumed' | 'once' | 'off' | 'destroy'>, raw: Pick<net.Socket, 'on' | 'off'>): Promise<void> {
+  // A resumed session (PSK, RFC 8446 2.2) sends no certificates: there is nothing left for the
+  // server to reject after our Finished, so the A-ASSOCIATE-RQ goes at once. Waiting for the
+  // ticket cost one server round trip per association (bench: ~2-3 ms of ~5 ms with resumption).
+  if (secure.protocol !== 'TLSv1.3' || secure.resumed) return;
   await new Promise<void>((resolve, reject) => {
     const done = (error?: unknown): void => {
       clearTimeout(timer);
