@@ -274,16 +274,29 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
 
   #readLoop(): void {
     const ssl = this.#ssl;
+    // Records decrypted in one go land side by side in the slab and are pushed as ONE chunk:
+    // fewer pushes, and a PDU spanning several 16 KiB records stays one contiguous view that the
+    // PDU reader takes without copying (it copied every P-DATA-TF larger than a record).
+    let start = this.#slabOff;
+    const pushPending = (): void => {
+      if (this.#slabOff > start && !this.push(this.#slab.subarray(start, this.#slabOff))) this.#readPaused = true;
+      start = this.#slabOff;
+    };
     while (!this.#readPaused && !this.#recvEnded && !this.#freed) {
-      if (SLAB - this.#slabOff < RECORD) { this.#slab = Buffer.allocUnsafe(SLAB); this.#slabOff = 0; }
+      if (SLAB - this.#slabOff < RECORD) {
+        pushPending();
+        if (this.#readPaused) break;
+        this.#slab = Buffer.allocUnsafe(SLAB);
+        this.#slabOff = 0;
+        start = 0;
+      }
       const view = this.#slabOff === 0 ? this.#slab : this.#slab.subarray(this.#slabOff);
       const n = S.SSL_read(ssl, view, SLAB - this.#slabOff) as number;
       if (n > 0) {
-        const chunk = this.#slab.subarray(this.#slabOff, this.#slabOff + n);
         this.#slabOff += n;
-        if (!this.push(chunk)) this.#readPaused = true;
         continue;
       }
+      pushPending();
       const err = S.SSL_get_error(ssl, n) as number;
       if (err === SslError.WantRead || err === SslError.WantWrite) break;
       if (err === SslError.ZeroReturn) { // close_notify received
@@ -295,6 +308,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       this.#fatal(new TlsError(`TLS read failed: ${this.#describeFailure(err)}`, { sslError: err, openssl: drainErrors() }));
       return;
     }
+    if (!this.#freed) pushPending();
     if (this.#readPaused && !this.#socket.isPaused()) this.#socket.pause();
   }
 

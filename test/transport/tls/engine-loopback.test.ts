@@ -299,3 +299,29 @@ test('corked writes (small header, large body, small tail) arrive intact and in 
     await p.dispose();
   }
 });
+
+test('records decrypted together are pushed as one chunk: a 64 KiB write read in one go arrives in chunks larger than a record', async () => {
+  const p = await pair();
+  try {
+    const data = randomBytes(200_000);
+    // Hold the receiver's TCP reads so several records are waiting when it reads again.
+    p.accepted.socket.pause();
+    const sizes: number[] = [];
+    const parts: Buffer[] = [];
+    const all = new Promise<void>((resolve) => {
+      p.accepted.on('data', (d: Buffer) => {
+        sizes.push(d.length);
+        parts.push(Buffer.from(d));
+        if (parts.reduce((n, b) => n + b.length, 0) >= data.length) resolve();
+      });
+    });
+    p.client.write(data);
+    await new Promise((r) => setTimeout(r, 50));
+    p.accepted.socket.resume();
+    await all;
+    assert.ok(Buffer.concat(parts).equals(data));
+    assert.ok(Math.max(...sizes) > 16384, `chunk sizes ${sizes.join(',')}`);
+  } finally {
+    await p.dispose();
+  }
+});
