@@ -15,7 +15,7 @@ import { DicomServer } from '../../src/ae/server.js';
 import { StorageSopClass, VerificationSopClass } from '../../src/dictionary/uids.js';
 import { Status } from '../../src/dictionary/status.js';
 import { HandlerRegistry } from '../../src/services/scp/registry.js';
-import { STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
+import { STORAGE_MAX_PDU_LENGTH, STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
 import type { FsyncPolicy } from '../../src/store/file-store.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 
@@ -54,7 +54,7 @@ if (options.outDir !== null) {
   const server = new DicomServer({
     aeTitle,
     ...(tls === undefined ? {} : { tls }),
-    ...(maxPdu === undefined ? {} : { maxPduLength: maxPdu }),
+    maxPduLength: maxPdu ?? STORAGE_MAX_PDU_LENGTH, // as StorageServer, so both modes announce the same
     presentationContexts: {
       supported: [
         { abstractSyntax: VerificationSopClass },

@@ -63,6 +63,8 @@ test('C-STORE: a directory over one association, each file in its own syntax, pe
   assert.equal(results.filter((r) => r.transferSyntaxUid === IMPLICIT_LE).length, 1);
   assert.deepEqual(progress.slice(0, 2), ['sending:0', 'done:0']);
   assert.equal(progress.length, 12);
+  // StorageServer announces 256 KiB by default: the client fragments to it (PS3.8 D.1).
+  assert.equal(client.association.peerMaxPduLength, 262144);
   for (const f of files) {
     const stored = server.index.findInstance(f.uid);
     assert.ok(stored !== undefined, f.uid);

@@ -44,7 +44,10 @@ export interface StorageServerConfig {
   readonly limits?: {
     /** Concurrent associations; one more is rejected 2/3/2. Default 64. */
     readonly maxAssociations?: number;
-    /** Our Maximum Length (largest P-DATA-TF accepted). Default 65536. */
+    /**
+     * Our Maximum Length (largest P-DATA-TF accepted). Default 262144: fewer, larger PDUs per
+     * instance (per-PDU work in both peers); one PDU is buffered per association while it arrives.
+     */
     readonly maxPduLength?: number;
     /** Abort an association idle this long, ms. Default 60 000; 0 = never. */
     readonly idleTimeout?: number;
@@ -82,6 +85,9 @@ export interface StorageServerEvents {
   /** An instance was refused or failed to store (the status answered is `error.status` for a StoreError). */
   storeFailed: (error: Error, request: CStoreRq, association: Association) => void;
 }
+
+/** StorageServer's default Maximum Length (see `limits.maxPduLength`). */
+export const STORAGE_MAX_PDU_LENGTH = 262144;
 
 export class StorageServer extends TypedEmitter<StorageServerEvents> {
   readonly server: DicomServer;
@@ -142,7 +148,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       presentationContexts: { supported },
       handlers,
       maxAssociations: limits.maxAssociations ?? 64,
-      maxPduLength: limits.maxPduLength ?? 65536,
+      maxPduLength: limits.maxPduLength ?? STORAGE_MAX_PDU_LENGTH,
       timeouts: { ...config.server?.timeouts, idle: limits.idleTimeout ?? 60_000 },
     });
     self = new StorageServer(server, store, index, ownIndex);
