@@ -1,0 +1,484 @@
+/**
+ * SecureContext: the shared configuration of many TLS connections, one OpenSSL SSL_CTX.
+ * The seeds' four callbacks are available in both styles: a function in the options (register
+ * style) or a subclass overriding onVerify / onPassword / onInfo / onClientCertificate (class
+ * style). Without either, OpenSSL's default behaviour applies (verify returns `ok`).
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { InvalidOptionError } from '../../errors.js';
+import { publish, channel, channelNames, type ChannelName } from '../../diagnostics.js';
+import { drainErrors } from './openssl/lib.js';
+import * as S from './openssl/ssl.js';
+import { resolveProfile, type ProfileName, type ProtocolName } from './profiles.js';
+import { KeyMismatchError, TlsConfigurationError, alertDescriptions, type AlertInfo, type VerifyFailure } from './errors.js';
+import { certificateString } from './certificate-string.js';
+import { x509ErrorName } from './x509-errors.js';
+import { loadIdentity, type LoadedIdentity, type IdentityOptions, type PasswordCallback } from './identity.js';
+import { configureTrust } from './trust.js';
+import type { Source } from './x509-sources.js';
+import type { SecureSocket } from './socket.js';
+
+export type { Source, IdentityOptions, PasswordCallback };
+export type TlsRole = 'client' | 'server';
+
+/** SSL_VERIFY_* flags (ssl.h), as the seeds name them. */
+export const VerifyMode = { None: 0x00, Peer: 0x01, FailIfNoPeerCert: 0x02, ClientOnce: 0x04 } as const;
+
+export interface VerifyContext {
+  readonly depth: number;
+  readonly errorName: string;
+  readonly role: TlsRole;
+  readonly certificate: X509Certificate;
+  readonly der: Buffer;
+  readonly socket: SecureSocket;
+}
+/** Return 0 = stop (alert sent, handshake fails), 1 = continue, or `ok` for the default. */
+export type VerifyCallback = (ok: 0 | 1, certificateString: string, error: number, errorString: string,
+  context: VerifyContext) => number;
+export interface InfoEvent {
+  readonly where: number; readonly state: string; readonly ret: number;
+  readonly loop: boolean; readonly exit: boolean; readonly read: boolean; readonly write: boolean;
+  readonly alert: boolean; readonly handshakeStart: boolean; readonly handshakeDone: boolean;
+  readonly side: 'connect' | 'accept' | undefined;
+  readonly alertInfo?: AlertInfo;
+}
+export type InfoCallback = (event: InfoEvent, socket: SecureSocket) => void;
+export interface ClientCertificateRequest {
+  readonly acceptableIssuers: string[];
+  readonly acceptableIssuersDer: Buffer[];
+  readonly socket: SecureSocket;
+}
+export type ClientCertificateCallback = (req: ClientCertificateRequest) => IdentityOptions | undefined;
+
+export interface SecureContextOptions {
+  role: TlsRole;
+  profile?: ProfileName;
+  allowLegacyProfiles?: boolean;
+  minProtocol?: ProtocolName; maxProtocol?: ProtocolName;
+  ciphers?: string; cipherSuites?: string;
+  identity?: IdentityOptions;
+  passwordCallback?: PasswordCallback;
+  ca?: Source[]; systemRoots?: boolean;
+  crl?: Source[]; crlCheck?: 'leaf' | 'chain';
+  verifyMode?: number; verifyDepth?: number;
+  verifyHost?: string;
+  alpn?: string[];
+  servername?: string;
+  sessionResumption?: boolean;
+  keyLogFile?: string;
+  verifyCallback?: VerifyCallback; infoCallback?: InfoCallback;
+  clientCertificateCallback?: ClientCertificateCallback;
+}
+
+/**
+ * What the context needs from a connection while OpenSSL runs a callback for it. SecureSocket
+ * implements it; the map below finds it from the SSL* OpenSSL hands to the callback.
+ * @internal
+ */
+export interface ConnectionHooks {
+  readonly secureSocket: SecureSocket;
+  readonly sessionKey: string | undefined;
+  recordVerifyFailure(f: VerifyFailure): void;
+  recordAlert(a: AlertInfo): void;
+  recordCallbackError(e: unknown): void;
+  enterCallback(): void;
+  leaveCallback(): void;
+}
+/** @internal SSL* address → its connection. */
+export const connectionsBySsl = new Map<bigint, ConnectionHooks>();
+
+/** Native resources of one context, kept apart so a FinalizationRegistry can free them. */
+interface NativeState {
+  ctx: unknown;
+  callbacks: unknown[];
+  sessions: Map<string, unknown>;
+  keylogFd: number | undefined;
+  freed: boolean;
+}
+
+function freeNative(n: NativeState): void {
+  if (n.freed) return;
+  n.freed = true;
+  for (const s of n.sessions.values()) { S.SSL_SESSION_free(s); S.live.add('sessions', -1); }
+  n.sessions.clear();
+  S.SSL_CTX_free(n.ctx);
+  S.live.add('sslCtx', -1);
+  // Unregister only after SSL_CTX_free: no SSL of this context is alive (see #release).
+  for (const cb of n.callbacks) S.unregisterCallback(cb);
+  n.callbacks.length = 0;
+  if (n.keylogFd !== undefined) closeSync(n.keylogFd);
+}
+const finalizer = new FinalizationRegistry<NativeState>(freeNative);
+
+let storeIdx: number | undefined;
+
+export class SecureContext {
+  readonly role: TlsRole;
+  readonly profile: ProfileName;
+  readonly options: Readonly<SecureContextOptions>;
+  readonly #native: NativeState;
+  #alpnWire: Buffer | undefined;
+  #active = 0;
+  #disposed = false;
+  #hooks: { verify: boolean; info: boolean; clientCert: boolean };
+
+  constructor(options: SecureContextOptions) {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
+    if (options.role !== 'client' && options.role !== 'server') {
+      throw new InvalidOptionError('role', `must be 'client' or 'server', got ${String(options.role)}`);
+    }
+    this.role = options.role;
+    this.options = Object.freeze({ ...options });
+    const profile = resolveProfile(options.profile, options.allowLegacyProfiles === true);
+    this.profile = profile.name;
+    const proto = Object.getPrototypeOf(this) as SecureContext;
+    this.#hooks = {
+      verify: options.verifyCallback !== undefined || proto.onVerify !== SecureContext.prototype.onVerify,
+      info: options.infoCallback !== undefined || proto.onInfo !== SecureContext.prototype.onInfo,
+      clientCert: options.clientCertificateCallback !== undefined
+        || proto.onClientCertificate !== SecureContext.prototype.onClientCertificate,
+    };
+
+    const ctx = S.SSL_CTX_new(this.role === 'client' ? S.TLS_client_method() : S.TLS_server_method());
+    if (ctx === null) throw new TlsConfigurationError('role', 'SSL_CTX_new failed', { openssl: drainErrors() });
+    S.live.add('sslCtx');
+    this.#native = { ctx, callbacks: [], sessions: new Map(), keylogFd: undefined, freed: false };
+    finalizer.register(this, this.#native, this);
+    try {
+      this.#configure(options, profile);
+    } catch (e) {
+      drainErrors();
+      this.dispose();
+      throw e;
+    }
+  }
+
+  /** @internal the SSL_CTX pointer. */
+  get nativeHandle(): unknown { return this.#native.ctx; }
+
+  // ---- class-style hooks: override in a subclass -------------------------------------------
+  /** Seeds' verify callback. Default: the registered function, else OpenSSL's default (`ok`). */
+  onVerify(ok: 0 | 1, certificateString: string, error: number, errorString: string, context: VerifyContext): number {
+    const f = this.options.verifyCallback;
+    return f === undefined ? ok : f(ok, certificateString, error, errorString, context);
+  }
+  /** Private-key password (an `identity.password` wins). Default: the registered function. */
+  onPassword(maxLength: number, writing: boolean): string | Buffer | undefined {
+    return this.options.passwordCallback?.(maxLength, writing);
+  }
+  /** Handshake information. Default: the registered function, else nothing. */
+  onInfo(event: InfoEvent, socket: SecureSocket): void {
+    this.options.infoCallback?.(event, socket);
+  }
+  /** A server asked for a client certificate and none is configured. Default: the registered function. */
+  onClientCertificate(request: ClientCertificateRequest): IdentityOptions | undefined {
+    return this.options.clientCertificateCallback?.(request);
+  }
+
+  /** Free the SSL_CTX and unregister callbacks; deferred until the last connection is gone. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#active === 0) this.#releaseNative();
+  }
+  get disposed(): boolean { return this.#disposed; }
+
+  #releaseNative(): void {
+    finalizer.unregister(this);
+    freeNative(this.#native);
+  }
+
+  /** @internal a connection starts using the context. */
+  acquire(): void {
+    if (this.#disposed) throw new InvalidOptionError('context', 'this SecureContext has been disposed');
+    this.#active++;
+  }
+  /** @internal a connection freed its SSL. */
+  release(): void {
+    this.#active--;
+    if (this.#active === 0 && this.#disposed) this.#releaseNative();
+  }
+
+  /** @internal set up a new SSL object for a connection (SNI, host check, session reuse). */
+  prepareSsl(ssl: unknown, conn: { servername: string | undefined; verifyHost: string | undefined; sessionKey: string | undefined }): void {
+    if (this.role === 'client') {
+      const sni = conn.servername;
+      if (sni !== undefined && sni !== '' && isIP(sni) === 0) S.SSL_set_tlsext_host_name(ssl, sni);
+      const key = conn.sessionKey;
+      if (key !== undefined) {
+        const sess = this.#native.sessions.get(key);
+        if (sess !== undefined) S.SSL_set_session(ssl, sess);
+      }
+    }
+    const host = conn.verifyHost;
+    if (host !== undefined && host !== '') {
+      const param = S.SSL_get0_param(ssl);
+      const ok = isIP(host) !== 0 ? S.X509_VERIFY_PARAM_set1_ip_asc(param, host) : S.X509_VERIFY_PARAM_set1_host(param, host, 0);
+      if (ok !== 1) throw new TlsConfigurationError('verifyHost', `OpenSSL refused "${host}"`, { openssl: drainErrors() });
+    }
+  }
+
+  #register(fn: (...args: never[]) => unknown, proto: unknown): unknown {
+    const p = S.registerCallback(fn, proto);
+    this.#native.callbacks.push(p);
+    return p;
+  }
+
+  #configure(o: SecureContextOptions, profile: ReturnType<typeof resolveProfile>): void {
+    const ctx = this.#native.ctx;
+    const fail = (option: string, message: string): never => {
+      throw new TlsConfigurationError(option, message, { openssl: drainErrors() });
+    };
+    // Renegotiation refused (issue 2); no TLS compression (CRIME); server picks the cipher.
+    S.SSL_CTX_set_options(ctx, S.SSL_OP_NO_RENEGOTIATION | S.SSL_OP_NO_COMPRESSION
+      | (this.role === 'server' ? S.SSL_OP_CIPHER_SERVER_PREFERENCE : 0n));
+    S.SSL_CTX_set_mode(ctx, S.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | S.SSL_MODE_AUTO_RETRY);
+    if (profile.securityLevel !== undefined) S.SSL_CTX_set_security_level(ctx, profile.securityLevel);
+
+    const minP = o.minProtocol ?? profile.minProtocol;
+    const maxP = o.maxProtocol ?? profile.maxProtocol;
+    for (const [name, v] of [['minProtocol', minP], ['maxProtocol', maxP]] as const) {
+      if (!Object.hasOwn(S.PROTOCOL_VERSION, v)) throw new InvalidOptionError(name, `unknown protocol "${v}"`);
+    }
+    if (S.SSL_CTX_set_min_proto_version(ctx, S.PROTOCOL_VERSION[minP]) !== 1) fail('minProtocol', `cannot set ${minP}`);
+    if (S.SSL_CTX_set_max_proto_version(ctx, S.PROTOCOL_VERSION[maxP]) !== 1) fail('maxProtocol', `cannot set ${maxP}`);
+    const ciphers = o.ciphers ?? profile.ciphers;
+    if (S.SSL_CTX_set_cipher_list(ctx, ciphers) !== 1) fail('ciphers', `OpenSSL accepts none of "${ciphers}"`);
+    const suites = o.cipherSuites ?? profile.cipherSuites;
+    if (S.SSL_CTX_set_ciphersuites(ctx, suites) !== 1) fail('cipherSuites', `OpenSSL refused "${suites}"`);
+
+    if (o.identity !== undefined) {
+      const id = this.loadIdentity(o.identity);
+      try {
+        if (S.SSL_CTX_use_certificate(ctx, id.cert) !== 1) fail('identity.cert', 'OpenSSL refused the certificate');
+        for (const c of id.chain) if (S.SSL_CTX_add1_chain_cert(ctx, c) !== 1) fail('identity.chain', 'OpenSSL refused a chain certificate');
+        if (S.SSL_CTX_use_PrivateKey(ctx, id.key) !== 1 || S.SSL_CTX_check_private_key(ctx) !== 1) {
+          throw new KeyMismatchError('the private key does not match the certificate', drainErrors());
+        }
+      } finally {
+        id.free();
+      }
+    }
+
+    const store = S.SSL_CTX_get_cert_store(ctx);
+    configureTrust(store, {
+      ca: o.ca ?? [], crl: o.crl ?? [], systemRoots: o.systemRoots === true,
+      ...(o.crlCheck !== undefined ? { crlCheck: o.crlCheck } : {}),
+    });
+
+    const mode = o.verifyMode ?? (this.role === 'client' ? VerifyMode.Peer : VerifyMode.Peer | VerifyMode.FailIfNoPeerCert);
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0x0f) throw new InvalidOptionError('verifyMode', 'must be a combination of VerifyMode flags');
+    const verifyCb = this.#register((ok: number, st: unknown): number => this.#verify(ok, st), S.VerifyCb);
+    S.SSL_CTX_set_verify(ctx, mode, verifyCb);
+    if (o.verifyDepth !== undefined) S.SSL_CTX_set_verify_depth(ctx, o.verifyDepth);
+
+    // The info callback is always on: it records the alerts a handshake error reports.
+    S.SSL_CTX_set_info_callback(ctx, this.#register((ssl: unknown, where: number, ret: number): void => this.#info(ssl, where, ret), S.InfoCb));
+    if (this.role === 'client' && this.#hooks.clientCert) {
+      S.SSL_CTX_set_client_cert_cb(ctx, this.#register(
+        (ssl: unknown, x: unknown, k: unknown): number => this.#clientCert(ssl, x, k), S.ClientCertCb));
+    }
+
+    if (o.alpn !== undefined && o.alpn.length > 0) {
+      const parts = o.alpn.map((p) => {
+        const b = Buffer.from(p, 'latin1');
+        if (b.length === 0 || b.length > 255) throw new InvalidOptionError('alpn', `protocol names are 1..255 bytes ("${p}")`);
+        return Buffer.concat([Buffer.from([b.length]), b]);
+      });
+      const wire = Buffer.concat(parts);
+      this.#alpnWire = wire;
+      if (this.role === 'client') {
+        if (S.SSL_CTX_set_alpn_protos(ctx, wire, wire.length) !== 0) fail('alpn', 'OpenSSL refused the list'); // 0 = success here
+      } else {
+        S.SSL_CTX_set_alpn_select_cb(ctx, this.#register((_ssl: unknown, out: unknown, outlen: unknown, inp: unknown, inlen: number): number => {
+          const r = S.SSL_select_next_proto(out, outlen, wire, wire.length, inp, inlen);
+          // No overlap: fatal no_application_protocol alert, as DCMTK does for 'dicom'.
+          return r === S.OPENSSL_NPN_NEGOTIATED ? S.SSL_TLSEXT_ERR_OK : S.SSL_TLSEXT_ERR_ALERT_FATAL;
+        }, S.AlpnSelectCb), null);
+      }
+    }
+
+    const resume = o.sessionResumption !== false;
+    if (this.role === 'client') {
+      if (resume) {
+        // Client sessions live in our per host:port map, not in OpenSSL's internal cache.
+        S.SSL_CTX_set_session_cache_mode(ctx, S.SSL_SESS_CACHE_CLIENT | S.SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        S.SSL_CTX_sess_set_new_cb(ctx, this.#register((ssl: unknown, sess: unknown): number => this.#newSession(ssl, sess), S.NewSessionCb));
+      } else S.SSL_CTX_set_session_cache_mode(ctx, 0);
+    } else {
+      const sid = Buffer.from('dicom-tls');
+      S.SSL_CTX_set_session_id_context(ctx, sid, sid.length);
+      if (!resume) {
+        S.SSL_CTX_set_session_cache_mode(ctx, 0);
+        S.SSL_CTX_set_options(ctx, S.SSL_OP_NO_TICKET);
+      } else S.SSL_CTX_set_session_cache_mode(ctx, S.SSL_SESS_CACHE_SERVER);
+    }
+
+    if (o.keyLogFile !== undefined) {
+      const fd = openSync(o.keyLogFile, 'a', 0o600);
+      this.#native.keylogFd = fd;
+      S.SSL_CTX_set_keylog_callback(ctx, this.#register((_ssl: unknown, line: string): void => {
+        writeSync(fd, `${line}\n`);
+      }, S.KeylogCb));
+    }
+    drainErrors();
+  }
+
+  /** @internal load an identity with this context's password hook; typed errors on failure. */
+  loadIdentity(id: IdentityOptions): LoadedIdentity {
+    return loadIdentity(id, (max, writing) => this.onPassword(max, writing));
+  }
+
+  // ---- trampolines: run inside OpenSSL; never throw into native code -----------------------
+  #verify(ok: number, store: unknown): number {
+    storeIdx ??= S.SSL_get_ex_data_X509_STORE_CTX_idx() as number;
+    const conn = connectionsBySsl.get(S.addressOf(S.X509_STORE_CTX_get_ex_data(store, storeIdx)));
+    if (conn === undefined) return ok;
+    conn.enterCallback();
+    try {
+      const error = S.X509_STORE_CTX_get_error(store) as number;
+      const depth = S.X509_STORE_CTX_get_error_depth(store) as number;
+      const detailed = this.#hooks.verify || ok === 0;
+      let result = ok;
+      let certString = '';
+      let errorString = '';
+      const cert = S.X509_STORE_CTX_get_current_cert(store);
+      if (detailed || hasSubscribers(channelNames.tlsVerify)) {
+        certString = cert === null ? '' : certificateString(cert);
+        errorString = S.X509_verify_cert_error_string(error) as string;
+      }
+      if (this.#hooks.verify) {
+        const der = cert === null ? Buffer.alloc(0) : derOf(cert);
+        const context: VerifyContext = {
+          depth, errorName: x509ErrorName(error), role: this.role,
+          get certificate() { return new X509Certificate(der); }, der, socket: conn.secureSocket,
+        };
+        result = this.onVerify(ok as 0 | 1, certString, error, errorString, context);
+        result = typeof result === 'number' && result !== 0 ? 1 : 0;
+      }
+      publish(channelNames.tlsVerify, () => ({ connection: conn.secureSocket, depth, ok, error, errorString, certificateString: certString, result }));
+      if (result === 0) {
+        conn.recordVerifyFailure({ depth, error, errorName: x509ErrorName(error), errorString, certificateString: certString });
+      }
+      return result;
+    } catch (e) {
+      conn.recordCallbackError(e);
+      return 0;
+    } finally {
+      conn.leaveCallback();
+    }
+  }
+
+  #info(ssl: unknown, where: number, ret: number): void {
+    const conn = connectionsBySsl.get(S.addressOf(ssl));
+    if (conn === undefined) return;
+    const isAlert = (where & S.SSL_CB.ALERT) !== 0;
+    let alertInfo: AlertInfo | undefined;
+    if (isAlert) {
+      alertInfo = {
+        level: (ret >> 8) === 2 ? 'fatal' : 'warning',
+        description: alertDescription(ret & 0xff, S.SSL_alert_desc_string_long(ret) as string),
+        code: ret & 0xff,
+        direction: (where & S.SSL_CB.READ) !== 0 ? 'read' : 'write',
+      };
+      if (alertInfo.level === 'fatal') conn.recordAlert(alertInfo);
+    }
+    if (!this.#hooks.info && !hasSubscribers(channelNames.tlsInfo)) return;
+    const event: InfoEvent = {
+      where, ret, state: S.SSL_state_string_long(ssl) as string,
+      loop: (where & S.SSL_CB.LOOP) !== 0, exit: (where & S.SSL_CB.EXIT) !== 0,
+      read: (where & S.SSL_CB.READ) !== 0, write: (where & S.SSL_CB.WRITE) !== 0, alert: isAlert,
+      handshakeStart: (where & S.SSL_CB.HANDSHAKE_START) !== 0, handshakeDone: (where & S.SSL_CB.HANDSHAKE_DONE) !== 0,
+      side: (where & S.SSL_CB.ST_CONNECT) !== 0 ? 'connect' : (where & S.SSL_CB.ST_ACCEPT) !== 0 ? 'accept' : undefined,
+      ...(alertInfo !== undefined ? { alertInfo } : {}),
+    };
+    publish(channelNames.tlsInfo, () => ({ connection: conn.secureSocket, where, state: event.state, alert: alertInfo }));
+    if (!this.#hooks.info) return;
+    conn.enterCallback();
+    try {
+      this.onInfo(event, conn.secureSocket);
+    } catch (e) {
+      conn.recordCallbackError(e);
+    } finally {
+      conn.leaveCallback();
+    }
+  }
+
+  #clientCert(ssl: unknown, x509Out: unknown, pkeyOut: unknown): number {
+    const conn = connectionsBySsl.get(S.addressOf(ssl));
+    if (conn === undefined) return 0;
+    conn.enterCallback();
+    try {
+      const names = S.SSL_get_client_CA_list(ssl);
+      const n = names === null ? 0 : (S.OPENSSL_sk_num(names) as number);
+      const acceptableIssuers: string[] = [];
+      const acceptableIssuersDer: Buffer[] = [];
+      const bio = S.BIO_new(S.BIO_s_mem());
+      try {
+        for (let i = 0; i < n; i++) {
+          const name = S.OPENSSL_sk_value(names, i);
+          S.X509_NAME_print_ex(bio, name, 0, S.XN_FLAG_ONELINE);
+          acceptableIssuers.push(S.readMemBio(bio).toString('utf8'));
+          const pder: unknown[] = [null];
+          const plen: number[] = [0];
+          if (S.X509_NAME_get0_der(name, pder, plen) === 1) {
+            acceptableIssuersDer.push(Buffer.from(S.koffi.view(pder[0] as never, Number(plen[0])) as ArrayBuffer));
+          }
+        }
+      } finally {
+        S.BIO_free(bio);
+      }
+      const chosen = this.onClientCertificate({ acceptableIssuers, acceptableIssuersDer, socket: conn.secureSocket });
+      if (chosen === undefined) return 0;
+      const id = this.loadIdentity(chosen);
+      try {
+        for (const c of id.chain) S.SSL_add1_chain_cert(ssl, c);
+        // OpenSSL takes ownership of what we hand out: give it references of its own.
+        S.X509_up_ref(id.cert);
+        S.EVP_PKEY_up_ref(id.key);
+        S.koffi.encode(x509Out as never, 'void *', id.cert);
+        S.koffi.encode(pkeyOut as never, 'void *', id.key);
+        return 1;
+      } finally {
+        id.free();
+      }
+    } catch (e) {
+      conn.recordCallbackError(e);
+      return 0;
+    } finally {
+      conn.leaveCallback();
+    }
+  }
+
+  #newSession(ssl: unknown, sess: unknown): number {
+    const conn = connectionsBySsl.get(S.addressOf(ssl));
+    const key = conn?.sessionKey;
+    if (key === undefined || this.#disposed) return 0;
+    const old = this.#native.sessions.get(key);
+    if (old !== undefined) S.SSL_SESSION_free(old);
+    else S.live.add('sessions');
+    this.#native.sessions.set(key, sess);
+    return 1; // we keep the reference OpenSSL handed us
+  }
+
+  /** @internal number of cached client sessions (tests). */
+  get cachedSessions(): number { return this.#native.sessions.size; }
+}
+
+function alertDescription(code: number, openssl: string): string {
+  return openssl === 'unknown' ? alertDescriptions[code] ?? openssl : openssl;
+}
+
+function hasSubscribers(name: ChannelName): boolean {
+  return channel(name).hasSubscribers;
+}
+
+const derBio = { bio: undefined as unknown };
+/** DER of an X509*, through one reused memory BIO. */
+export function derOf(x509: unknown): Buffer {
+  derBio.bio ??= S.BIO_new(S.BIO_s_mem());
+  S.i2d_X509_bio(derBio.bio, x509);
+  return S.readMemBio(derBio.bio);
+}

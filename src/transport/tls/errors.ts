@@ -1,0 +1,136 @@
+/**
+ * Errors of the TLS layer. All extend DicomError (stable `code`, kept `cause`).
+ * OpenSSL's SSL_get_error space is mapped in ONE table: `sslErrorTable`.
+ */
+import { DicomError } from '../../errors.js';
+import type { OpenSslErrorEntry } from './openssl/lib.js';
+
+/** SSL_get_error results (ssl.h, OpenSSL 3.0) with their names and a plain meaning. */
+export const sslErrorTable = {
+  0: { name: 'SSL_ERROR_NONE', meaning: 'no error' },
+  1: { name: 'SSL_ERROR_SSL', meaning: 'a TLS protocol or library failure' },
+  2: { name: 'SSL_ERROR_WANT_READ', meaning: 'more data from the peer is needed' },
+  3: { name: 'SSL_ERROR_WANT_WRITE', meaning: 'data must be sent to the peer first' },
+  4: { name: 'SSL_ERROR_WANT_X509_LOOKUP', meaning: 'a certificate callback asked to be called again' },
+  5: { name: 'SSL_ERROR_SYSCALL', meaning: 'the connection ended unexpectedly' },
+  6: { name: 'SSL_ERROR_ZERO_RETURN', meaning: 'the peer closed the TLS connection (close_notify)' },
+  7: { name: 'SSL_ERROR_WANT_CONNECT', meaning: 'connect pending' },
+  8: { name: 'SSL_ERROR_WANT_ACCEPT', meaning: 'accept pending' },
+  9: { name: 'SSL_ERROR_WANT_ASYNC', meaning: 'asynchronous engine pending' },
+  10: { name: 'SSL_ERROR_WANT_ASYNC_JOB', meaning: 'no asynchronous job available' },
+  11: { name: 'SSL_ERROR_WANT_CLIENT_HELLO_CB', meaning: 'client hello callback pending' },
+  12: { name: 'SSL_ERROR_WANT_RETRY_VERIFY', meaning: 'verification must be retried' },
+} as const satisfies Record<number, { name: string; meaning: string }>;
+
+/**
+ * TLS alert descriptions OpenSSL 3.0's SSL_alert_desc_string_long calls "unknown" (RFC 8446 §6,
+ * RFC 7301 §3.2); used as a fallback.
+ */
+export const alertDescriptions: Readonly<Record<number, string>> = {
+  109: 'missing extension', 115: 'unknown PSK identity', 116: 'certificate required',
+  120: 'no application protocol',
+};
+
+export const SslError = {
+  None: 0, Ssl: 1, WantRead: 2, WantWrite: 3, WantX509Lookup: 4, Syscall: 5, ZeroReturn: 6,
+} as const;
+
+export function sslErrorName(code: number): string {
+  return (sslErrorTable as Record<number, { name: string }>)[code]?.name ?? `SSL_ERROR_${code}`;
+}
+
+export interface VerifyFailure {
+  readonly depth: number;
+  readonly error: number;
+  readonly errorName: string;
+  readonly errorString: string;
+  readonly certificateString: string;
+}
+export interface AlertInfo {
+  readonly level: 'warning' | 'fatal';
+  readonly description: string;
+  readonly code: number;
+  readonly direction: 'read' | 'write';
+}
+
+/** The TLS handshake failed. The message says in one sentence what failed. */
+export class TlsHandshakeError extends DicomError {
+  readonly verifyFailure: VerifyFailure | undefined;
+  readonly alert: AlertInfo | undefined;
+  readonly openssl: readonly OpenSslErrorEntry[];
+  readonly sslError: number | undefined;
+  constructor(init: {
+    verifyFailure?: VerifyFailure | undefined; alert?: AlertInfo | undefined;
+    openssl?: readonly OpenSslErrorEntry[]; sslError?: number; cause?: unknown; message?: string;
+  }) {
+    super('DICOM_TLS_ERR_HANDSHAKE', init.message ?? handshakeMessage(init), { cause: init.cause });
+    this.verifyFailure = init.verifyFailure;
+    this.alert = init.alert;
+    this.openssl = init.openssl ?? [];
+    this.sslError = init.sslError;
+  }
+}
+
+function handshakeMessage(init: {
+  verifyFailure?: VerifyFailure | undefined; alert?: AlertInfo | undefined;
+  openssl?: readonly OpenSslErrorEntry[]; sslError?: number; cause?: unknown;
+}): string {
+  if (init.cause !== undefined) {
+    const m = init.cause instanceof Error ? init.cause.message : String(init.cause);
+    return `TLS handshake failed: a callback threw: ${m}`;
+  }
+  const v = init.verifyFailure;
+  if (v !== undefined) {
+    return `TLS handshake failed: certificate verify failed at depth ${v.depth}: ${v.errorString} (${v.errorName})`;
+  }
+  const a = init.alert;
+  const first = init.openssl?.[0];
+  if (a !== undefined) {
+    const alert = `the ${a.level} alert "${a.description}" (${a.code})`;
+    if (a.direction === 'read') return `TLS handshake failed: the peer sent ${alert}`;
+    const reason = first?.reason;
+    return reason !== undefined ? `TLS handshake failed: ${reason}; we sent ${alert}` : `TLS handshake failed: we sent ${alert}`;
+  }
+  if (first !== undefined) return `TLS handshake failed: ${first.reason ?? first.text}`;
+  if (init.sslError === SslError.Syscall || init.sslError === SslError.ZeroReturn) {
+    return 'TLS handshake failed: the peer closed the connection during the handshake';
+  }
+  return `TLS handshake failed (${sslErrorName(init.sslError ?? 0)})`;
+}
+
+/** A TLS failure after the handshake (SSL_read/SSL_write/SSL_shutdown), or on the socket. */
+export class TlsError extends DicomError {
+  readonly sslError: number | undefined;
+  readonly openssl: readonly OpenSslErrorEntry[];
+  constructor(message: string, init: { sslError?: number; openssl?: readonly OpenSslErrorEntry[]; cause?: unknown } = {}) {
+    super('DICOM_TLS_ERR_IO', message, { cause: init.cause });
+    this.sslError = init.sslError;
+    this.openssl = init.openssl ?? [];
+  }
+}
+
+// Reading certificates, keys, trust anchors and CRLs: the x509 module's typed errors, re-exported
+// so the TLS layer has one error surface.
+export {
+  UnableToReadPrivateKeyError, UnableToReadCertificateError, KeyMismatchError, TrustStoreError,
+} from './x509-load-errors.js';
+
+/** An unknown security profile, or a legacy one without `allowLegacyProfiles`. */
+export class UnknownProfileError extends DicomError {
+  readonly profile: string;
+  constructor(profile: string, message: string) {
+    super('DICOM_TLS_ERR_PROFILE', message);
+    this.profile = profile;
+  }
+}
+
+/** A context option OpenSSL refused (cipher list, protocol range, CA file, ALPN …). */
+export class TlsConfigurationError extends DicomError {
+  readonly option: string;
+  readonly openssl: readonly OpenSslErrorEntry[];
+  constructor(option: string, message: string, init: { openssl?: readonly OpenSslErrorEntry[] } = {}) {
+    super('DICOM_TLS_ERR_CONFIG', `${option}: ${message}`);
+    this.option = option;
+    this.openssl = init.openssl ?? [];
+  }
+}

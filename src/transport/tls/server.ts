@@ -1,0 +1,101 @@
+/**
+ * SecureServer: accepts TCP connections on a listening net.Server and runs the TLS handshake on
+ * each. Established connections are announced with 'secureConnection'; failed handshakes with
+ * 'handshakeError' (the TlsHandshakeError and the peer's address), never with 'error', so a bad
+ * peer cannot take the server down.
+ */
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { SecureContext } from './context.js';
+import { SecureSocket } from './socket.js';
+import type { TlsHandshakeError } from './errors.js';
+import { InvalidOptionError } from '../../errors.js';
+
+export interface SecureServerOptions {
+  /** Use this (possibly already listening) net.Server instead of creating one. */
+  server?: net.Server;
+  /** Milliseconds a peer has to complete the handshake (default 30 000). */
+  handshakeTimeout?: number;
+}
+
+export interface SecureServerEvents {
+  secureConnection: [socket: SecureSocket];
+  handshakeError: [error: TlsHandshakeError, peer: { address: string | undefined; port: number | undefined }];
+  error: [error: Error];
+  close: [];
+}
+
+export class SecureServer extends EventEmitter<SecureServerEvents> {
+  readonly context: SecureContext;
+  readonly #server: net.Server;
+  readonly #connections = new Set<SecureSocket>();
+  readonly #handshakeTimeout: number;
+
+  constructor(context: SecureContext, options: SecureServerOptions = {}) {
+    super();
+    if (context.role !== 'server') throw new InvalidOptionError('context', 'a SecureServer needs a server-role SecureContext');
+    this.context = context;
+    this.#handshakeTimeout = options.handshakeTimeout ?? 30_000;
+    this.#server = options.server ?? net.createServer({ allowHalfOpen: true });
+    this.#server.on('connection', (sock) => this.#accept(sock));
+    this.#server.on('error', (e) => this.emit('error', e));
+    this.#server.on('close', () => this.emit('close'));
+  }
+
+  get netServer(): net.Server { return this.#server; }
+  /** Connections that are handshaking or established. */
+  get connections(): ReadonlySet<SecureSocket> { return this.#connections; }
+
+  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  address(): AddressInfo | undefined {
+    return (this.#server.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** Stop accepting, destroy every open connection, resolve when the listener has closed. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      for (const c of this.#connections) c.destroy();
+      if (!this.#server.listening) { resolve(); return; }
+      this.#server.close(() => resolve());
+    });
+  }
+
+  #accept(sock: net.Socket): void {
+    const peer = { address: sock.remoteAddress, port: sock.remotePort };
+    let secure: SecureSocket;
+    try {
+      secure = new SecureSocket(sock, this.context);
+    } catch (e) {
+      sock.destroy();
+      this.emit('handshakeError', e as TlsHandshakeError, peer);
+      return;
+    }
+    this.#connections.add(secure);
+    secure.once('close', () => this.#connections.delete(secure));
+    const timer = setTimeout(() => secure.destroy(), this.#handshakeTimeout);
+    secure.handshake().then(() => {
+      clearTimeout(timer);
+      this.emit('secureConnection', secure);
+    }, (e: TlsHandshakeError) => {
+      clearTimeout(timer);
+      this.emit('handshakeError', e, peer);
+    });
+  }
+}
+
+export function createSecureServer(context: SecureContext, onConnection?: (s: SecureSocket) => void,
+  options?: SecureServerOptions): SecureServer {
+  const server = new SecureServer(context, options);
+  if (onConnection !== undefined) server.on('secureConnection', onConnection);
+  return server;
+}

@@ -1,0 +1,516 @@
+/**
+ * SecureSocket: a Node Duplex that runs one OpenSSL `SSL` over two memory BIOs on top of a
+ * net.Socket. Ciphertext from the socket goes into the read BIO, OpenSSL's output is drained from
+ * the write BIO into the socket. Backpressure both ways: a full readable side pauses the socket,
+ * a full socket holds back the write callback.
+ *
+ * Rules (tls-engine.md): never re-enter the SSL from a callback; calls the user makes during a
+ * callback are deferred until OpenSSL returns; a callback that throws fails the handshake with
+ * that error as `cause`; the error queue is drained after every failing call; the SSL is freed
+ * exactly once.
+ */
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import { X509Certificate } from 'node:crypto';
+import { TimeoutError } from '../../errors.js';
+import { publish, channelNames } from '../../diagnostics.js';
+import type { TlsInfo, TransportConnection } from '../connection.js';
+import { drainErrors } from './openssl/lib.js';
+import * as S from './openssl/ssl.js';
+import { connectionsBySsl, derOf, type ConnectionHooks, type SecureContext, type TlsRole } from './context.js';
+import { SslError, TlsError, TlsHandshakeError, type AlertInfo, type VerifyFailure } from './errors.js';
+import { x509ErrorName } from './x509-errors.js';
+
+export interface SecureSocketOptions {
+  /** SNI sent by a client; defaults to the context's `servername`. */
+  servername?: string;
+  /** Host name or IP checked against the peer's leaf; defaults to the context's `verifyHost`. */
+  verifyHost?: string;
+  /** Key under which a client keeps its session for resumption (e.g. "host:port"). */
+  sessionKey?: string;
+}
+
+export interface SecureConnectOptions extends SecureSocketOptions {
+  host: string;
+  port: number;
+  context: SecureContext;
+  /** Milliseconds for TCP connect + TLS handshake together. */
+  timeout?: number;
+}
+
+/** Plaintext handed to one SSL_write: large, so OpenSSL emits full 16 KB records. */
+const WRITE_SLICE = 1 << 20;
+/** Max plaintext of one TLS record (RFC 8446 §5.1): one SSL_read returns at most this. */
+const RECORD = 16384;
+/** Reads land in a slab; each chunk pushed is a view of it (no copy, no per-read allocation). */
+const SLAB = 256 * 1024;
+
+export class SecureSocket extends Duplex implements TransportConnection, ConnectionHooks {
+  readonly context: SecureContext;
+  readonly role: TlsRole;
+  readonly sessionKey: string | undefined;
+  readonly #socket: net.Socket;
+  #ssl: unknown;
+  #rbio: unknown;
+  #sslAddr: bigint;
+  #freed = false;
+  #started = false;
+  #handshakeDone = false;
+  #handshakeFailed = false;
+  #handshake: Promise<void> | undefined;
+  #resolveHandshake: (() => void) | undefined;
+  #rejectHandshake: ((e: Error) => void) | undefined;
+  #verifyFailure: VerifyFailure | undefined;
+  #alert: AlertInfo | undefined;
+  #callbackError: { error: unknown } | undefined;
+  #callbackDepth = 0;
+  #inDrive = false;
+  #destroyRequested = false;
+  #deferred: (() => void)[] = [];
+  #pendingWrite: { chunk: Buffer; cb: (e?: Error | null) => void } | undefined;
+  #pendingFinal: ((e?: Error | null) => void) | undefined;
+  #readPaused = false;
+  #recvEnded = false;
+  #waitingDrain: ((e?: Error | null) => void) | undefined;
+  #slab = Buffer.allocUnsafe(SLAB);
+  #slabOff = 0;
+  #info: TlsInfo | undefined;
+  #peerDer: Buffer[] = [];
+  readonly #addr: { remoteAddress?: string | undefined; remotePort?: number | undefined; localAddress?: string | undefined; localPort?: number | undefined };
+
+  /** Connect over TCP and complete the handshake. */
+  static async connect(opts: SecureConnectOptions): Promise<SecureSocket> {
+    const sock = net.connect({ host: opts.host, port: opts.port, allowHalfOpen: true });
+    let timer: NodeJS.Timeout | undefined;
+    let secure: SecureSocket | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      if (opts.timeout !== undefined) {
+        timer = setTimeout(() => {
+          const e = new TimeoutError('connect', `TLS connect to ${opts.host}:${opts.port} took longer than ${opts.timeout} ms`);
+          if (secure !== undefined) secure.destroy(); else sock.destroy();
+          reject(e);
+        }, opts.timeout);
+      }
+    });
+    try {
+      await Promise.race([new Promise<void>((resolve, reject) => {
+        sock.once('connect', resolve);
+        sock.once('error', reject);
+      }), timeout]);
+      secure = new SecureSocket(sock, opts.context, {
+        servername: opts.servername ?? opts.context.options.servername ?? opts.host,
+        sessionKey: opts.sessionKey ?? `${opts.host}:${opts.port}`,
+        ...(opts.verifyHost !== undefined ? { verifyHost: opts.verifyHost } : {}),
+      });
+      await Promise.race([secure.handshake(), timeout]);
+      return secure;
+    } catch (e) {
+      if (secure !== undefined) secure.destroy(); else sock.destroy();
+      throw e;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  constructor(socket: net.Socket, context: SecureContext, options: SecureSocketOptions = {}) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    this.context = context;
+    this.role = context.role;
+    this.sessionKey = context.role === 'client' && context.options.sessionResumption !== false ? options.sessionKey : undefined;
+    this.#socket = socket;
+    this.#addr = {
+      remoteAddress: socket.remoteAddress, remotePort: socket.remotePort,
+      localAddress: socket.localAddress, localPort: socket.localPort,
+    };
+    context.acquire();
+    const ssl = S.SSL_new(context.nativeHandle);
+    if (ssl === null) {
+      context.release();
+      throw new TlsError('SSL_new failed', { openssl: drainErrors() });
+    }
+    S.live.add('ssl');
+    this.#ssl = ssl;
+    this.#sslAddr = S.addressOf(ssl);
+    const rbio = S.BIO_new(S.BIO_s_mem());
+    const wbio = S.BIO_new(S.BIO_s_mem());
+    S.SSL_set_bio(ssl, rbio, wbio); // the SSL owns both BIOs from here on
+    this.#rbio = rbio;
+    this.#wbio = wbio;
+    connectionsBySsl.set(this.#sslAddr, this);
+    try {
+      context.prepareSsl(ssl, {
+        servername: options.servername ?? context.options.servername,
+        verifyHost: options.verifyHost ?? context.options.verifyHost,
+        sessionKey: this.sessionKey,
+      });
+    } catch (e) {
+      this.#free();
+      throw e;
+    }
+    if (this.role === 'client') S.SSL_set_connect_state(ssl); else S.SSL_set_accept_state(ssl);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onSocketEnd());
+    socket.on('error', (e) => this.#onSocketError(e));
+    socket.on('close', () => this.#onSocketClose());
+    socket.on('drain', () => {
+      const cb = this.#waitingDrain;
+      this.#waitingDrain = undefined;
+      cb?.();
+    });
+  }
+  #wbio: unknown;
+
+  // ---- TransportConnection ---------------------------------------------------------------------
+  get stream(): Duplex { return this; }
+  get remoteAddress(): string | undefined { return this.#addr.remoteAddress; }
+  get remotePort(): number | undefined { return this.#addr.remotePort; }
+  get localAddress(): string | undefined { return this.#addr.localAddress; }
+  get localPort(): number | undefined { return this.#addr.localPort; }
+  get tls(): TlsInfo | undefined { return this.#info; }
+  /** Same as `tls`: the facts of the completed handshake. */
+  get tlsInfo(): TlsInfo | undefined { return this.#info; }
+  /** The underlying TCP socket. */
+  get socket(): net.Socket { return this.#socket; }
+  /** @internal ConnectionHooks: the object handed to user callbacks. */
+  get secureSocket(): SecureSocket { return this; }
+
+  get protocol(): string | undefined { return this.#info?.protocol; }
+  get cipher(): string | undefined { return this.#info?.cipher; }
+  get alpnProtocol(): string | undefined { return this.#info?.alpn; }
+  get resumed(): boolean { return this.#info?.resumed ?? false; }
+  get peerCertificateChain(): readonly X509Certificate[] { return this.#info?.peerCertificateChain ?? []; }
+  get peerCertificate(): X509Certificate | undefined { return this.#info?.peerCertificate; }
+  /** DER of the peer's chain, leaf first. */
+  get peerCertificateChainDer(): readonly Buffer[] { return this.#peerDer; }
+  get verifyResult(): TlsInfo['verifyResult'] | undefined { return this.#info?.verifyResult; }
+  get handshakeComplete(): boolean { return this.#handshakeDone; }
+
+  /** Start (if needed) and await the handshake. Rejects with TlsHandshakeError. */
+  handshake(): Promise<void> {
+    if (this.#handshake === undefined) {
+      this.#handshake = new Promise<void>((resolve, reject) => {
+        this.#resolveHandshake = resolve;
+        this.#rejectHandshake = reject;
+      });
+      if (this.#handshakeDone) this.#resolveHandshake?.();
+      else if (this.#freed) this.#rejectHandshake?.(new TlsHandshakeError({ message: 'TLS handshake failed: the connection was closed' }));
+    }
+    if (!this.#started) {
+      this.#started = true;
+      this.#drive();
+    }
+    return this.#handshake;
+  }
+
+  // ---- ConnectionHooks (called by the context's trampolines inside OpenSSL) ----------------
+  /** @internal */ recordVerifyFailure(f: VerifyFailure): void { this.#verifyFailure ??= f; }
+  /** @internal */ recordAlert(a: AlertInfo): void { this.#alert ??= a; }
+  /** @internal */ recordCallbackError(e: unknown): void { this.#callbackError ??= { error: e }; }
+  /** @internal */ enterCallback(): void { this.#callbackDepth++; }
+  /** @internal */ leaveCallback(): void { this.#callbackDepth--; }
+
+  /** Run now, or after OpenSSL returns when called from inside a callback. */
+  #whenSafe(fn: () => void): boolean {
+    if (this.#callbackDepth > 0 || this.#inDrive) {
+      this.#deferred.push(fn);
+      return true;
+    }
+    return false;
+  }
+
+  // ---- the engine --------------------------------------------------------------------------
+  #onData(chunk: Buffer): void {
+    if (this.#freed) return;
+    let off = 0;
+    while (off < chunk.length) {
+      const n = S.BIO_write(this.#rbio, off === 0 ? chunk : chunk.subarray(off), chunk.length - off) as number;
+      if (n <= 0) { this.#fatal(new TlsError('BIO_write failed', { openssl: drainErrors() })); return; }
+      off += n;
+    }
+    if (this.#started) this.#drive();
+  }
+
+  #drive(): void {
+    if (this.#freed || this.#inDrive) return;
+    this.#inDrive = true;
+    try {
+      if (!this.#handshakeDone) {
+        const r = S.SSL_do_handshake(this.#ssl) as number;
+        if (this.#destroyRequested) {
+          // the user destroyed the socket from a callback: the deferred destroy rejects the handshake
+        } else if (r === 1 && this.#callbackError === undefined) {
+          this.#completeHandshake();
+        } else {
+          const err = r === 1 ? SslError.Ssl : (S.SSL_get_error(this.#ssl, r) as number);
+          if (this.#callbackError !== undefined || (err !== SslError.WantRead && err !== SslError.WantWrite)) {
+            this.#flush();
+            this.#failHandshake(err);
+            return;
+          }
+        }
+      }
+      if (this.#handshakeDone) this.#readLoop();
+    } finally {
+      this.#inDrive = false;
+      if (!this.#freed) this.#flush();
+      this.#runDeferred();
+    }
+  }
+
+  #runDeferred(): void {
+    while (this.#deferred.length > 0 && this.#callbackDepth === 0 && !this.#inDrive) {
+      const fn = this.#deferred.shift()!;
+      fn();
+    }
+  }
+
+  #readLoop(): void {
+    const ssl = this.#ssl;
+    while (!this.#readPaused && !this.#recvEnded && !this.#freed) {
+      if (SLAB - this.#slabOff < RECORD) { this.#slab = Buffer.allocUnsafe(SLAB); this.#slabOff = 0; }
+      const view = this.#slabOff === 0 ? this.#slab : this.#slab.subarray(this.#slabOff);
+      const n = S.SSL_read(ssl, view, SLAB - this.#slabOff) as number;
+      if (n > 0) {
+        const chunk = this.#slab.subarray(this.#slabOff, this.#slabOff + n);
+        this.#slabOff += n;
+        if (!this.push(chunk)) this.#readPaused = true;
+        continue;
+      }
+      const err = S.SSL_get_error(ssl, n) as number;
+      if (err === SslError.WantRead || err === SslError.WantWrite) break;
+      if (err === SslError.ZeroReturn) { // close_notify received
+        this.#recvEnded = true;
+        this.push(null);
+        break;
+      }
+      if (this.#callbackError !== undefined) { this.#fatal(this.#callbackError.error); return; }
+      this.#fatal(new TlsError(`TLS read failed: ${this.#describeFailure(err)}`, { sslError: err, openssl: drainErrors() }));
+      return;
+    }
+    if (this.#readPaused && !this.#socket.isPaused()) this.#socket.pause();
+  }
+
+  #describeFailure(err: number): string {
+    if (this.#alert !== undefined) return `${this.#alert.direction === 'read' ? 'the peer sent' : 'we sent'} the alert "${this.#alert.description}"`;
+    return err === SslError.Syscall ? 'the connection ended unexpectedly' : 'protocol error';
+  }
+
+  /** Move everything OpenSSL produced into the socket. Returns false if the socket is full. */
+  #flush(): boolean {
+    let ok = true;
+    for (;;) {
+      const pending = S.BIO_pending(this.#wbio);
+      if (pending <= 0) return ok;
+      const buf = Buffer.allocUnsafe(pending);
+      const n = S.BIO_read(this.#wbio, buf, pending) as number;
+      if (n <= 0) { drainErrors(); return ok; }
+      if (!this.#socket.destroyed && this.#socket.writable) ok = this.#socket.write(n === pending ? buf : buf.subarray(0, n));
+    }
+  }
+
+  #completeHandshake(): void {
+    this.#handshakeDone = true;
+    const ssl = this.#ssl;
+    const cipher = S.SSL_get_current_cipher(ssl);
+    const dataOut: unknown[] = [null];
+    const lenOut: number[] = [0];
+    S.SSL_get0_alpn_selected(ssl, dataOut, lenOut);
+    const alpnLen = Number(lenOut[0]);
+    const alpn = alpnLen > 0 && dataOut[0] !== null
+      ? Buffer.from(S.koffi.view(dataOut[0] as never, alpnLen) as ArrayBuffer).toString('latin1') : undefined;
+    // Peer chain as sent, leaf first. On a server SSL_get_peer_cert_chain omits the leaf.
+    const der: Buffer[] = [];
+    const leaf = S.SSL_get0_peer_certificate(ssl);
+    const stack = S.SSL_get_peer_cert_chain(ssl);
+    const n = stack === null ? 0 : (S.OPENSSL_sk_num(stack) as number);
+    // Leaf first; the stack may or may not repeat it (client side always does), so skip a repeat.
+    if (leaf !== null) der.push(derOf(leaf));
+    for (let i = 0; i < n; i++) {
+      const d = derOf(S.OPENSSL_sk_value(stack, i));
+      if (i === 0 && der.length === 1 && d.equals(der[0]!)) continue;
+      der.push(d);
+    }
+    this.#peerDer = der;
+    const code = Number(S.SSL_get_verify_result(ssl));
+    let chain: X509Certificate[] | undefined;
+    this.#info = Object.freeze({
+      protocol: S.SSL_get_version(ssl) as string,
+      cipher: cipher === null ? '' : (S.SSL_CIPHER_get_name(cipher) as string),
+      alpn,
+      resumed: S.SSL_session_reused(ssl) === 1,
+      get peerCertificateChain(): readonly X509Certificate[] { return (chain ??= der.map((d) => new X509Certificate(d))); },
+      get peerCertificate(): X509Certificate | undefined { return this.peerCertificateChain[0]; },
+      verifyResult: { code, name: x509ErrorName(code), text: S.X509_verify_cert_error_string(code) as string },
+    });
+    publish(channelNames.tlsHandshake, () => ({ connection: this, protocol: this.#info!.protocol, cipher: this.#info!.cipher, alpn, resumed: this.#info!.resumed }));
+    this.#resolveHandshake?.();
+    const w = this.#pendingWrite;
+    if (w !== undefined) {
+      this.#pendingWrite = undefined;
+      this.#deferred.push(() => this.#writeNow(w.chunk, w.cb));
+    }
+    const f = this.#pendingFinal;
+    if (f !== undefined) {
+      this.#pendingFinal = undefined;
+      this.#deferred.push(() => this._final(f));
+    }
+  }
+
+  #failHandshake(sslError: number): void {
+    if (this.#handshakeFailed) return;
+    this.#handshakeFailed = true;
+    const openssl = drainErrors();
+    const err = new TlsHandshakeError({
+      verifyFailure: this.#verifyFailure, alert: this.#alert, openssl, sslError,
+      ...(this.#callbackError !== undefined ? { cause: this.#callbackError.error } : {}),
+    });
+    publish(channelNames.tlsHandshakeFailed, { connection: this, error: err });
+    this.#rejectHandshake?.(err);
+    this.#failPending(err);
+    // The alert (if any) is already flushed; end TCP after it and free the SSL.
+    this.#socket.end();
+    this.destroy();
+  }
+
+  #failPending(err: Error): void {
+    const w = this.#pendingWrite;
+    this.#pendingWrite = undefined;
+    w?.cb(err);
+    const f = this.#pendingFinal;
+    this.#pendingFinal = undefined;
+    f?.(err);
+    const d = this.#waitingDrain;
+    this.#waitingDrain = undefined;
+    d?.(err);
+  }
+
+  #fatal(e: unknown): void {
+    const err = e instanceof Error ? e : new TlsError(String(e), { cause: e });
+    if (!this.#handshakeDone) {
+      this.#callbackError ??= { error: err };
+      this.#failHandshake(SslError.Ssl);
+      return;
+    }
+    this.destroy(err);
+  }
+
+  // ---- Duplex ------------------------------------------------------------------------------
+  override _read(): void {
+    if (!this.#readPaused) return;
+    this.#readPaused = false;
+    if (this.#socket.isPaused()) this.#socket.resume();
+    if (this.#handshakeDone && !this.#inDrive) this.#drive();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (this.#whenSafe(() => this._write(chunk, _enc, cb))) return;
+    if (this.#freed) { cb(new TlsError('write after the TLS connection was closed')); return; }
+    if (!this.#handshakeDone) {
+      this.#pendingWrite = { chunk, cb };
+      if (!this.#started) this.handshake().catch(() => undefined);
+      return;
+    }
+    this.#writeNow(chunk, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
+    // Many small writes (PDU header + body) become one SSL_write, hence one record.
+    const one = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
+    this._write(one, 'binary', cb);
+  }
+
+  #writeNow(chunk: Buffer, cb: (e?: Error | null) => void): void {
+    if (this.#freed) { cb(new TlsError('write after the TLS connection was closed')); return; }
+    const ssl = this.#ssl;
+    let off = 0;
+    let socketOk = true;
+    while (off < chunk.length) {
+      const len = Math.min(WRITE_SLICE, chunk.length - off);
+      const n = S.SSL_write(ssl, off === 0 && len === chunk.length ? chunk : chunk.subarray(off, off + len), len) as number;
+      if (n <= 0) {
+        const err = S.SSL_get_error(ssl, n) as number;
+        const e = new TlsError(`TLS write failed: ${this.#describeFailure(err)}`, { sslError: err, openssl: drainErrors() });
+        cb(e);
+        this.destroy(e);
+        return;
+      }
+      off += n;
+      socketOk = this.#flush();
+    }
+    if (socketOk || this.#socket.destroyed) cb();
+    else this.#waitingDrain = cb;
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    if (this.#whenSafe(() => this._final(cb))) return;
+    if (this.#freed) { cb(); return; }
+    if (!this.#handshakeDone) { this.#pendingFinal = cb; return; }
+    // Send close_notify, then half-close TCP; we can still read what the peer sends.
+    const r = S.SSL_shutdown(this.#ssl) as number;
+    if (r < 0) drainErrors();
+    this.#flush();
+    this.#socket.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    if (this.#whenSafe(() => this._destroy(err, cb))) { this.#destroyRequested = true; return; }
+    if (!this.#handshakeDone && !this.#handshakeFailed) {
+      this.#handshakeFailed = true;
+      this.#rejectHandshake?.(new TlsHandshakeError({
+        message: 'TLS handshake failed: the connection was closed before it completed',
+        ...(err !== null ? { cause: err } : {}),
+      }));
+    }
+    this.#failPending(err ?? new TlsError('the TLS connection was closed'));
+    this.#free();
+    if (!this.#socket.destroyed) {
+      if (this.#socket.writableEnded || err === null) this.#socket.destroySoon(); else this.#socket.destroy();
+    }
+    cb(err);
+  }
+
+  #free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    connectionsBySsl.delete(this.#sslAddr);
+    S.SSL_free(this.#ssl); // also frees both memory BIOs
+    drainErrors();
+    S.live.add('ssl', -1);
+    this.#ssl = null;
+    this.context.release();
+  }
+
+  // ---- socket events -----------------------------------------------------------------------
+  #onSocketEnd(): void {
+    if (this.#freed) return;
+    if (!this.#handshakeDone) {
+      if (this.#started) { this.#drive(); if (!this.#handshakeDone) this.#failHandshake(SslError.Syscall); }
+      else this.destroy();
+      return;
+    }
+    this.#drive(); // decrypt what is still buffered (close_notify may be in it)
+    if (!this.#recvEnded) { // TCP FIN without close_notify: end the readable side anyway
+      this.#recvEnded = true;
+      this.push(null);
+    }
+  }
+
+  #onSocketError(e: Error): void {
+    if (!this.#handshakeDone) {
+      this.#callbackError ??= { error: e };
+      if (!this.#handshakeFailed) { this.#handshakeFailed = true; this.#rejectHandshake?.(new TlsHandshakeError({ cause: e, message: `TLS handshake failed: ${e.message}` })); }
+      this.destroy();
+      return;
+    }
+    this.destroy(e);
+  }
+
+  #onSocketClose(): void {
+    if (!this.destroyed) {
+      if (!this.#recvEnded && this.#handshakeDone) { this.#recvEnded = true; this.push(null); }
+      this.destroy();
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Engine-test fixtures: a small certificate set made with the `openssl` CLI at test time, and
+ * `openssl s_server` / `s_client` processes. (The full scenario PKI lives in test/helpers/pki.ts
+ * on the pkitest branch; this is just what the engine tests need.)
+ */
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+
+export interface EngineCerts {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  serverCert: string; serverKey: string;
+  clientCert: string; clientKey: string;
+  /** Leaf whose only EKU is emailProtection (the seeds' INVALID_PURPOSE example). */
+  emailCert: string; emailKey: string;
+  /** The client key encrypted (PKCS#8, AES-256) with password "secret". */
+  encryptedKey: string;
+  /** Second CA (CA-B) and a client certificate it issued. */
+  caBCert: string; clientBCert: string; clientBKey: string;
+  cleanup(): void;
+}
+
+function ossl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function makeCa(dir: string, name: string, cn: string): void {
+  ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`,
+    '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${cn}/O=dicom-tls tests`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+}
+
+function makeLeaf(dir: string, ca: string, name: string, cn: string, ext: string): void {
+  ossl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`,
+    '-out', `${name}.csr`, '-subj', `/CN=${cn}`], dir);
+  writeFileSync(join(dir, `${name}.ext`), ext);
+  ossl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial',
+    '-out', `${name}.pem`, '-days', '30', '-extfile', `${name}.ext`], dir);
+}
+
+export function makeEngineCerts(): EngineCerts {
+  const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-engine-'));
+  makeCa(dir, 'ca', 'Engine Test CA');
+  makeCa(dir, 'cab', 'CA-B');
+  const both = 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n';
+  makeLeaf(dir, 'ca', 'server', 'localhost', `${both}extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n`);
+  makeLeaf(dir, 'ca', 'client', 'Test Client', `${both}extendedKeyUsage=clientAuth\n`);
+  makeLeaf(dir, 'ca', 'email', 'Email Only', `${both}extendedKeyUsage=emailProtection\nsubjectAltName=DNS:localhost\n`);
+  makeLeaf(dir, 'cab', 'clientb', 'Client of B', `${both}extendedKeyUsage=clientAuth\n`);
+  ossl(['pkcs8', '-topk8', '-in', 'client.key', '-out', 'client-enc.key', '-v2', 'aes-256-cbc', '-passout', 'pass:secret'], dir);
+  const p = (f: string): string => join(dir, f);
+  return {
+    dir, caCert: p('ca.pem'), caKey: p('ca.key'),
+    serverCert: p('server.pem'), serverKey: p('server.key'),
+    clientCert: p('client.pem'), clientKey: p('client.key'),
+    emailCert: p('email.pem'), emailKey: p('email.key'),
+    encryptedKey: p('client-enc.key'),
+    caBCert: p('cab.pem'), clientBCert: p('clientb.pem'), clientBKey: p('clientb.key'),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface OpensslProcess {
+  proc: ChildProcessWithoutNullStreams;
+  output(): string;
+  waitFor(re: RegExp): Promise<string>;
+  exited: Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+/** Spawn `openssl <args>` with stdin kept open as a pipe. */
+export function spawnOpenssl(args: string[]): OpensslProcess {
+  const proc = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  const waiters: { re: RegExp; resolve: (s: string) => void }[] = [];
+  const onData = (d: Buffer): void => {
+    out += d.toString('latin1');
+    for (const w of [...waiters]) {
+      if (w.re.test(out)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(out); }
+    }
+  };
+  proc.stdout.on('data', onData);
+  proc.stderr.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    proc,
+    output: () => out,
+    waitFor: (re) => new Promise<string>((resolve, reject) => {
+      if (re.test(out)) { resolve(out); return; }
+      waiters.push({ re, resolve });
+      void exited.then(() => setTimeout(() => { if (!re.test(out)) reject(new Error(`openssl exited before ${re}; output:\n${out}`)); }, 50));
+    }),
+    exited,
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Start `openssl s_server` and wait until it accepts. */
+export async function startSServer(args: string[]): Promise<{ port: number; server: OpensslProcess }> {
+  const port = await freePort();
+  const server = spawnOpenssl(['s_server', '-accept', `127.0.0.1:${port}`, '-naccept', '1', ...args]);
+  await server.waitFor(/ACCEPT/);
+  return { port, server };
+}
