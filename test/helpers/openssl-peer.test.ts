@@ -65,7 +65,8 @@ test('parses s_server traces; detail lines and the non-numbered error line are n
 test('parses alerts, CA names and the verify return code', () => {
   assert.deepEqual(parseAlerts('x:ssl3_read_bytes:sslv3 alert unsupported certificate:../ssl/record/rec_layer_s3.c:1601:SSL alert number 43\n'), [43]);
   assert.deepEqual(parseAcceptableCaNames('---\nAcceptable client certificate CA names\nCN = CA-B, O = Hospital B\nRequested Signature Algorithms: x\n'), ['CN = CA-B, O = Hospital B']);
-  assert.equal(parseVerifyReturnCode('    Verify return code: 21 (unable to verify the first certificate)\n'), undefined);
+  assert.equal(parseVerifyReturnCode('SSL-Session:\n    Verify return code: 21 (unable to verify the first certificate)\n'), 21);
+  assert.equal(parseVerifyReturnCode('no peer certificate available\n'), undefined);
   assert.equal(parseVerifyReturnCode('Verify return code: 21 (unable to verify the first certificate)\n'), 21);
   assert.deepEqual(parseVerifyTrace(''), []);
 });

@@ -79,9 +79,12 @@ export function parseAcceptableCaNames(text: string): string[] {
   return names;
 }
 
-/** s_client's final `Verify return code: N (text)`, or undefined when the handshake did not get there. */
+/**
+ * s_client's `Verify return code: N (text)` (SSL_get_verify_result), or undefined when the
+ * handshake did not get there. TLS 1.2 prints it only inside the indented SSL-Session block.
+ */
 export function parseVerifyReturnCode(text: string): number | undefined {
-  const m = /^Verify return code: (\d+)/m.exec(text);
+  const m = /^\s*Verify return code: (\d+)/m.exec(text);
   return m === null ? undefined : Number(m[1]);
 }
 
@@ -196,6 +199,11 @@ export interface SClientOptions extends PeerTlsOptions {
   servername?: string;
   /** Written to stdin; stdin is then closed, which makes s_client close the connection. */
   input?: string;
+  /**
+   * Keep stdin open: s_client then stays until the server closes or sends an alert, so an alert
+   * the server sends after the client's last flight (TLS 1.3 client-certificate failures) is seen.
+   */
+  keepStdinOpen?: boolean;
   /** Kill after this many ms (a hang guard, not an assertion). Default 20 s. */
   killAfter?: number;
 }
@@ -220,7 +228,8 @@ export async function runSClient(o: SClientOptions): Promise<SClientResult> {
   const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const cap = new Captured(child);
   const guard = setTimeout(() => child.kill('SIGKILL'), o.killAfter ?? 20_000);
-  child.stdin.end(o.input ?? '');
+  if (o.keepStdinOpen === true) child.stdin.write(o.input ?? '');
+  else child.stdin.end(o.input ?? '');
   const code = await cap.exited;
   clearTimeout(guard);
   return {

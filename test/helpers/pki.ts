@@ -46,6 +46,11 @@ export interface ScenarioPki {
   trustRoot: string;
   /** root + intermediate CRLs in one file (for whole-chain checks). */
   crlAll: string;
+  /**
+   * Root certificate followed by both CRLs, for `openssl s_client/s_server -CAfile`: their `-CRL`
+   * option reads only the first CRL of a file, a CAfile loads every certificate and CRL in it.
+   */
+  trustRootWithCrls: string;
 
   /** Leaf signed directly by root; serverAuth+clientAuth, SAN DNS:localhost IP:127.0.0.1. */
   valid: Identity;
@@ -279,6 +284,8 @@ function generate(): ScenarioPki {
   for (const ca of [root, intermediate, unknownCa, caA, caB]) ca.gencrl();
   const crlAll = join(dir, 'crl-all.pem');
   writeFileSync(crlAll, readFileSync(root.crl, 'utf8') + readFileSync(intermediate.crl, 'utf8'));
+  const trustRootWithCrls = join(dir, 'root-with-crls.pem');
+  writeFileSync(trustRootWithCrls, readFileSync(root.cert, 'utf8') + readFileSync(crlAll, 'utf8'));
 
   const encryptedKeyTraditional = join(leaves, 'valid.key.traditional.pem');
   openssl(['ec', '-in', valid.key, '-aes256', '-passout', `pass:${PKI_PASSWORD}`, '-out', encryptedKeyTraditional]);
@@ -293,7 +300,7 @@ function generate(): ScenarioPki {
 
   return {
     dir, root: root.files(), intermediate: intermediate.files(), unknownCa: unknownCa.files(),
-    caA: caA.files(), caB: caB.files(), trustRoot: root.cert, crlAll,
+    caA: caA.files(), caB: caB.files(), trustRoot: root.cert, crlAll, trustRootWithCrls,
     valid, chain, missingIntermediate, expired, notYetValid, wrongPurpose, selfSigned, unknownCaLeaf,
     notCaIntermediate, revoked, hostMismatch, clientA, clientB,
     encryptedKeyTraditional, encryptedKeyPkcs8, pkcs12, validDer,
