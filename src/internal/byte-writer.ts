@@ -31,27 +31,32 @@ export class ByteWriter {
   }
 
   u8(v: number): this {
-    this.#view.setUint8(this.#reserve(1), v);
+    const at = this.#reserve(1); // before reading #view: reserving may replace it
+    this.#view.setUint8(at, v);
     return this;
   }
 
   u16(v: number): this {
-    this.#view.setUint16(this.#reserve(2), v);
+    const at = this.#reserve(2); // before reading #view: reserving may replace it
+    this.#view.setUint16(at, v);
     return this;
   }
 
   u32(v: number): this {
-    this.#view.setUint32(this.#reserve(4), v);
+    const at = this.#reserve(4); // before reading #view: reserving may replace it
+    this.#view.setUint32(at, v);
     return this;
   }
 
   zeros(n: number): this {
-    this.#buf.fill(0, this.#reserve(n), this.#len);
+    const at = this.#reserve(n);
+    this.#buf.fill(0, at, this.#len);
     return this;
   }
 
   bytes(b: Uint8Array): this {
-    this.#buf.set(b, this.#reserve(b.length));
+    const at = this.#reserve(b.length);
+    this.#buf.set(b, at);
     return this;
   }
 

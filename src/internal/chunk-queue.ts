@@ -3,9 +3,13 @@
  * push: a consumer peeks header bytes in place and takes a whole frame at once, which is a view
  * when the frame lies inside one chunk and a single copy when it spans several.
  */
+const EMPTY = new Uint8Array(0);
+
 export class ChunkQueue {
   #chunks: Uint8Array[] = [];
-  /** Read offset into #chunks[0]. */
+  /** Index of the first unconsumed chunk (consumed ones are dropped in batches, not shifted one by one). */
+  #first = 0;
+  /** Read offset into #chunks[#first]. */
   #head = 0;
   #length = 0;
 
@@ -23,7 +27,8 @@ export class ChunkQueue {
   /** The byte at `index` from the read position; the caller ensures index < length. */
   peekByte(index: number): number {
     let i = index + this.#head;
-    for (const c of this.#chunks) {
+    for (let k = this.#first; k < this.#chunks.length; k++) {
+      const c = this.#chunks[k] as Uint8Array;
       if (i < c.length) return c[i] as number;
       i -= c.length;
     }
@@ -42,32 +47,39 @@ export class ChunkQueue {
   take(n: number): Uint8Array {
     if (n > this.#length) throw new RangeError(`ChunkQueue.take(${n}) beyond ${this.#length} queued bytes`);
     this.#length -= n;
-    const first = this.#chunks[0];
+    const first = this.#chunks[this.#first];
     if (n === 0 || first === undefined) return new Uint8Array(0);
+    let out: Uint8Array;
     if (first.length - this.#head >= n) {
-      const out = first.subarray(this.#head, this.#head + n);
+      out = first.subarray(this.#head, this.#head + n);
       this.#head += n;
-      if (this.#head === first.length) {
-        this.#chunks.shift();
-        this.#head = 0;
-      }
-      return out;
-    }
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.#chunks[0] as Uint8Array;
-      const avail = c.length - this.#head;
-      const want = Math.min(avail, n - filled);
-      out.set(c.subarray(this.#head, this.#head + want), filled);
-      filled += want;
-      if (want === avail) {
-        this.#chunks.shift();
-        this.#head = 0;
-      } else {
-        this.#head += want;
+      if (this.#head === first.length) this.#dropFirst();
+    } else {
+      out = new Uint8Array(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.#chunks[this.#first] as Uint8Array;
+        const avail = c.length - this.#head;
+        const want = Math.min(avail, n - filled);
+        out.set(c.subarray(this.#head, this.#head + want), filled);
+        filled += want;
+        if (want === avail) this.#dropFirst();
+        else this.#head += want;
       }
     }
     return out;
+  }
+
+  #dropFirst(): void {
+    this.#chunks[this.#first] = EMPTY; // release the chunk now
+    this.#first++;
+    this.#head = 0;
+    if (this.#first === this.#chunks.length) {
+      this.#chunks = [];
+      this.#first = 0;
+    } else if (this.#first >= 1024 && this.#first * 2 >= this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#first);
+      this.#first = 0;
+    }
   }
 }

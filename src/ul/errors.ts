@@ -5,6 +5,7 @@
  */
 import { DicomError } from '../errors.js';
 import { AbortReason } from './pdu/types.js';
+import type { SniffedTransport } from './pdu/sniff.js';
 
 /** An A-ABORT reason/diag. value of PS3.8 Table 9-26 (source = service provider). */
 export type AbortReasonCode = (typeof AbortReason)[keyof typeof AbortReason];
@@ -18,17 +19,23 @@ export class PduDecodeError extends DicomError {
   readonly abortReason: AbortReasonCode;
   /** PDU-type octet of the offending PDU, when it was known. */
   readonly pduType: number | undefined;
+  /**
+   * Set when the very first bytes of a connection were not DICOM but recognisably another
+   * protocol ('tls': the peer speaks TLS on a plain DICOM port; 'http'); undefined otherwise.
+   */
+  readonly sniffed: SniffedTransport | undefined;
 
   constructor(
     field: string,
     message: string,
     abortReason: AbortReasonCode,
-    options?: { cause?: unknown; pduType?: number },
+    options?: { cause?: unknown; pduType?: number; sniffed?: SniffedTransport },
   ) {
     super('DICOM_ERR_PDU_MALFORMED', `${field}: ${message}`, options);
     this.field = field;
     this.abortReason = abortReason;
     this.pduType = options?.pduType;
+    this.sniffed = options?.sniffed;
   }
 }
 

@@ -63,6 +63,8 @@ export interface SecureContextOptions {
   ca?: Source[]; systemRoots?: boolean;
   crl?: Source[]; crlCheck?: 'leaf' | 'chain';
   verifyMode?: number; verifyDepth?: number;
+  /** Server: name the `ca` subjects in CertificateRequest (default true). */
+  sendCaNames?: boolean;
   verifyHost?: string;
   alpn?: string[];
   servername?: string;
@@ -267,6 +269,21 @@ export class SecureContext {
       ca: o.ca ?? [], crl: o.crl ?? [], systemRoots: o.systemRoots === true,
       ...(o.crlCheck !== undefined ? { crlCheck: o.crlCheck } : {}),
     });
+
+    // A server names its trust anchors in CertificateRequest, as `openssl s_server -CAfile`
+    // does, so a client holding several identities can pick (the client-certificate callback).
+    if (this.role === 'server' && o.sendCaNames !== false) {
+      const objs = S.X509_STORE_get0_objects(store);
+      const count = objs === null ? 0 : (S.OPENSSL_sk_num(objs) as number);
+      if (count > 0) {
+        const names = S.OPENSSL_sk_new_null();
+        for (let i = 0; i < count; i++) {
+          const x = S.X509_OBJECT_get0_X509(S.OPENSSL_sk_value(objs, i));
+          if (x !== null) S.OPENSSL_sk_push(names, S.X509_NAME_dup(S.X509_get_subject_name(x)));
+        }
+        S.SSL_CTX_set_client_CA_list(ctx, names);
+      }
+    }
 
     const mode = o.verifyMode ?? (this.role === 'client' ? VerifyMode.Peer : VerifyMode.Peer | VerifyMode.FailIfNoPeerCert);
     if (!Number.isInteger(mode) || mode < 0 || mode > 0x0f) throw new InvalidOptionError('verifyMode', 'must be a combination of VerifyMode flags');

@@ -13,6 +13,7 @@ import {
   d2i_PKCS12_bio, d2i_PKCS8PrivateKey_bio, d2i_PrivateKey_bio, memBioOf, type Ptr,
 } from './openssl/x509.js';
 import { describeSource, isPem, readCertificates, sourceBytes, type Source } from './x509-sources.js';
+import { InvalidOptionError } from '../../errors.js';
 import { KeyMismatchError, UnableToReadCertificateError, UnableToReadPrivateKeyError } from './x509-load-errors.js';
 
 export type { Source } from './x509-sources.js';
@@ -217,6 +218,9 @@ export function loadIdentity(options: IdentityOptions, passwordCallback?: Passwo
   let cert: Ptr;
   let key: Ptr;
   const chain: Ptr[] = [];
+  if (options.pkcs12 !== undefined && (options.cert !== undefined || options.key !== undefined)) {
+    throw new InvalidOptionError('identity', 'give cert and key, or pkcs12, not both');
+  }
   if (options.pkcs12 !== undefined) {
     const loaded = loadPkcs12(options.pkcs12, ask);
     cert = loaded.cert;

@@ -3,7 +3,7 @@
  * certificates for DICOM TLS peers, with the extensions RFC 5280 §4.2 and BCP 195 peers expect:
  * basicConstraints, keyUsage, extendedKeyUsage serverAuth + clientAuth (a DICOM node usually both
  * accepts and initiates associations), subjectAltName, subject and authority key identifiers.
- * Output is PEM (the key optionally encrypted as PKCS#8 AES-256-CBC) and PKCS#12.
+ * Output is PEM (the key optionally encrypted as PKCS#8 AES-256-CBC), PKCS#12, and CRLs.
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -16,7 +16,13 @@ import {
   X509V3_set_ctx, X509_add_ext, X509_free, X509_get_serialNumber, X509_get_subject_name, X509_getm_notAfter,
   X509_getm_notBefore, X509_gmtime_adj, X509_new, X509_set_issuer_name, X509_set_pubkey,
   X509_set_subject_name, X509_set_version, X509_sign, drainBio, i2d_PKCS12_bio, type Ptr,
+  ASN1_INTEGER_free, ASN1_INTEGER_new, ASN1_INTEGER_set_int64, ASN1_TIME_free, ASN1_TIME_new,
+  PEM_write_bio_X509_CRL, X509_CRL_add0_revoked, X509_CRL_add1_ext_i2d, X509_CRL_add_ext, X509_CRL_free,
+  X509_CRL_new, X509_CRL_set1_lastUpdate, X509_CRL_set1_nextUpdate, X509_CRL_set_issuer_name,
+  X509_CRL_set_version, X509_CRL_sign, X509_CRL_sort, X509_REVOKED_free, X509_REVOKED_new,
+  X509_REVOKED_set_revocationDate, X509_REVOKED_set_serialNumber, X509_get0_serialNumber,
 } from './openssl/x509.js';
+import { readCertificates } from './x509-sources.js';
 import { loadIdentity, withPasswordCallback, type PasswordCallback } from './identity.js';
 import { certificateString } from './certificate-string.js';
 import { InvalidOptionError } from '../../errors.js';
@@ -309,6 +315,75 @@ export function writePkcs12(options: Pkcs12Options): Buffer {
   } finally {
     OPENSSL_sk_free(stack);
     identity.free();
+    drainErrors();
+  }
+}
+
+export interface CrlOptions {
+  /** Certificates (PEM or DER, one or several each) to list as revoked. */
+  revoked?: ReadonlyArray<string | Buffer>;
+  /** Days until nextUpdate (default 30). */
+  days?: number;
+  /** The cRLNumber extension (RFC 5280 §5.2.3), increasing with each CRL the CA issues. */
+  crlNumber?: number;
+}
+
+/**
+ * A v2 CRL (RFC 5280 §5) signed by `ca`, listing the given certificates as revoked now, with the
+ * authority key identifier and cRLNumber extensions. Returns PEM.
+ */
+export function createCrl(ca: SigningAuthority, options: CrlOptions = {}): string {
+  const days = validDays(options.days ?? 30, 'days');
+  const crlNumber = options.crlNumber ?? 1;
+  if (!Number.isSafeInteger(crlNumber) || crlNumber < 0) throw new InvalidOptionError('crlNumber', 'must be a non-negative integer');
+  const revoked = (options.revoked ?? []).flatMap((r) => {
+    const { certs, failed } = readCertificates(Buffer.from(r));
+    if (failed || certs.length === 0) {
+      for (const c of certs) X509_free(c);
+      drainErrors();
+      throw new InvalidOptionError('revoked', 'holds an entry that is not a certificate');
+    }
+    return certs;
+  });
+  const signer = loadIdentity({ cert: Buffer.from(ca.certPem), key: Buffer.from(ca.keyPem),
+    ...(ca.keyPassword !== undefined ? { password: ca.keyPassword } : {}) });
+  const crl = X509_CRL_new();
+  const now = ASN1_TIME_new();
+  const next = ASN1_TIME_new();
+  const number = ASN1_INTEGER_new();
+  try {
+    check(X509_CRL_set_version(crl, 1), 'X509_CRL_set_version'); // 1 = v2
+    check(X509_CRL_set_issuer_name(crl, X509_get_subject_name(signer.cert)), 'X509_CRL_set_issuer_name');
+    if (X509_gmtime_adj(now, 0) === null || X509_gmtime_adj(next, days * 86400) === null) throw new PkiError('CRL times', drainErrors());
+    check(X509_CRL_set1_lastUpdate(crl, now), 'X509_CRL_set1_lastUpdate');
+    check(X509_CRL_set1_nextUpdate(crl, next), 'X509_CRL_set1_nextUpdate');
+    for (const cert of revoked) {
+      const entry = X509_REVOKED_new();
+      if (X509_REVOKED_set_serialNumber(entry, X509_get0_serialNumber(cert)) !== 1 ||
+        X509_REVOKED_set_revocationDate(entry, now) !== 1 || X509_CRL_add0_revoked(crl, entry) !== 1) {
+        X509_REVOKED_free(entry);
+        throw new PkiError('adding a revoked entry', drainErrors());
+      }
+    }
+    check(X509_CRL_sort(crl), 'X509_CRL_sort');
+    const ctx = Buffer.alloc(X509V3_CTX_SIZE);
+    X509V3_set_ctx(ctx, signer.cert, null, null, crl, 0);
+    const akid = X509V3_EXT_conf_nid(null, ctx, NID.authority_key_identifier, 'keyid:always');
+    if (akid === null) throw new PkiError('CRL authority key identifier', drainErrors());
+    const added = X509_CRL_add_ext(crl, akid, -1);
+    X509_EXTENSION_free(akid);
+    check(added, 'X509_CRL_add_ext');
+    check(ASN1_INTEGER_set_int64(number, crlNumber), 'ASN1_INTEGER_set_int64');
+    check(X509_CRL_add1_ext_i2d(crl, NID.crl_number, number, 0, 0), 'cRLNumber');
+    if ((X509_CRL_sign(crl, signer.key, EVP_sha256()) as number) <= 0) throw new PkiError('signing the CRL', drainErrors());
+    return toPem((bio) => PEM_write_bio_X509_CRL(bio, crl), 'writing the CRL');
+  } finally {
+    ASN1_INTEGER_free(number);
+    ASN1_TIME_free(next);
+    ASN1_TIME_free(now);
+    X509_CRL_free(crl);
+    for (const c of revoked) X509_free(c);
+    signer.free();
     drainErrors();
   }
 }

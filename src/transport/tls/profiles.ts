@@ -73,7 +73,7 @@ export const profiles = {
   'legacy-null': {
     section: 'B.1 (NULL)', title: 'Authentication without encryption (retired, LEGACY, NO CONFIDENTIALITY)',
     status: 'retired', legacy: true, minProtocol: 'TLSv1', maxProtocol: 'TLSv1.2',
-    ciphers: 'NULL-SHA256:NULL-SHA', cipherSuites: '', securityLevel: 0,
+    ciphers: 'ECDHE-ECDSA-NULL-SHA:ECDHE-RSA-NULL-SHA:NULL-SHA256:NULL-SHA', cipherSuites: '', securityLevel: 0,
   },
 } as const satisfies Record<string, ProfileDefinition>;
 

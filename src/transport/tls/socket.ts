@@ -66,6 +66,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #callbackDepth = 0;
   #inDrive = false;
   #destroyRequested = false;
+  #hadError = false;
   #deferred: (() => void)[] = [];
   #pendingWrite: { chunk: Buffer; cb: (e?: Error | null) => void } | undefined;
   #pendingFinal: ((e?: Error | null) => void) | undefined;
@@ -456,6 +457,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
     if (this.#whenSafe(() => this._destroy(err, cb))) { this.#destroyRequested = true; return; }
+    if (err !== null) this.#hadError = true;
     if (!this.#handshakeDone && !this.#handshakeFailed) {
       this.#handshakeFailed = true;
       this.#rejectHandshake?.(new TlsHandshakeError({
@@ -475,6 +477,9 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     if (this.#freed) return;
     this.#freed = true;
     connectionsBySsl.delete(this.#sslAddr);
+    // An SSL freed without shutdown makes OpenSSL invalidate its session (ssl_clear_bad_session).
+    // A clean close or a plain destroy after a good handshake keeps it resumable; errors do not.
+    if (this.#handshakeDone && !this.#hadError) S.SSL_set_shutdown(this.#ssl, S.SSL_SENT_SHUTDOWN | S.SSL_RECEIVED_SHUTDOWN);
     S.SSL_free(this.#ssl); // also frees both memory BIOs
     drainErrors();
     S.live.add('ssl', -1);

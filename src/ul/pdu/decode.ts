@@ -52,6 +52,26 @@ class Ctx {
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(2, '0')}`;
 
+/** Item names as PS3.8 / PS3.7 spell them, for error messages. */
+const ITEM_NAMES: ReadonlyMap<number, string> = new Map([
+  [ItemType.ApplicationContext, 'Application-Context'],
+  [ItemType.PresentationContextRq, 'Presentation-Context'],
+  [ItemType.PresentationContextAc, 'Presentation-Context'],
+  [ItemType.AbstractSyntax, 'Abstract-Syntax'],
+  [ItemType.TransferSyntax, 'Transfer-Syntax'],
+  [ItemType.UserInformation, 'User-Information'],
+  [ItemType.MaximumLength, 'Maximum-Length'],
+  [ItemType.ImplementationClassUid, 'Implementation-Class-UID'],
+  [ItemType.AsynchronousOperationsWindow, 'Asynchronous-Operations-Window'],
+  [ItemType.ScpScuRoleSelection, 'SCP/SCU-Role-Selection'],
+  [ItemType.ImplementationVersionName, 'Implementation-Version-Name'],
+  [ItemType.SopClassExtendedNegotiation, 'SOP-Class-Extended-Negotiation'],
+  [ItemType.SopClassCommonExtendedNegotiation, 'SOP-Class-Common-Extended-Negotiation'],
+  [ItemType.UserIdentityRq, 'User-Identity-Negotiation'],
+  [ItemType.UserIdentityAc, 'User-Identity-Negotiation'],
+]);
+const itemName = (type: number): string => ITEM_NAMES.get(type) ?? `item(${hex(type)})`;
+
 /** UID per PS3.8 Annex F; a trailing NUL or space (sent by some peers) is dropped. */
 function readUid(r: ByteReader, n: number, field: string): string {
   return r.latin1(n, field).replace(/[\0 ]+$/, '');
@@ -74,7 +94,7 @@ function* items(r: ByteReader, field: string): Generator<Item> {
     const type = r.u8(`${field}.Item-type`);
     r.skip(1, `${field}.Reserved`);
     const length = r.u16(`${field}.Item-length`);
-    yield { type, length, body: r.sub(length, `${field}(${hex(type)}).Item-value`) };
+    yield { type, length, body: r.sub(length, `${field}.${itemName(type)}.Item-value`) };
   }
 }
 

@@ -10,6 +10,7 @@ import { ChunkQueue } from '../../internal/chunk-queue.js';
 import { InvalidOptionError } from '../../errors.js';
 import { PduDecodeError, PduTooLargeError } from '../errors.js';
 import { decodePdu, isKnownPduType } from './decode.js';
+import { sniffTransport } from './sniff.js';
 import { AbortReason, PduTypeCode, type Pdu } from './types.js';
 
 const HEADER = 6;
@@ -43,6 +44,8 @@ export class PduReader {
   readonly #maxAssociatePduLength: number;
   /** Once a stream is malformed it stays malformed: every later push rethrows. */
   #failed: Error | undefined;
+  /** No byte taken yet: the stream's first bytes may be sniffed for another protocol. */
+  #atStart = true;
 
   constructor(opts: PduReaderOptions) {
     checkLimit('maxPduLength', opts?.maxPduLength);
@@ -85,18 +88,39 @@ export class PduReader {
     try {
       const type = q.peekByte(0);
       if (!isKnownPduType(type)) {
-        throw new PduDecodeError('PDU-type', `unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}`, AbortReason.UnrecognizedPdu, { pduType: type });
+        // At the start of a stream, a TLS record (0x14–0x17) or HTTP text waits for the three
+        // bytes that tell it apart, so the error can say "TLS on a plain DICOM port".
+        if (this.#atStart && q.length < 3 && ((type >= 0x14 && type <= 0x17) || (type >= 0x41 && type <= 0x5a))) return undefined;
+        throw this.#unrecognized(type);
       }
       if (q.length < HEADER) return undefined;
       const length = q.peekU32(2);
       const isAssociate = type === PduTypeCode['A-ASSOCIATE-RQ'] || type === PduTypeCode['A-ASSOCIATE-AC'];
+      if (!isAssociate && type !== PduTypeCode['P-DATA-TF'] && length !== 4) {
+        // A-ASSOCIATE-RJ, A-RELEASE-RQ/-RP and A-ABORT are always 4 long (Tables 9-21, 9-24 … 9-26).
+        throw new PduDecodeError('PDU-length', `must be 4 for this PDU type, got ${length}`, AbortReason.InvalidPduParameterValue, { pduType: type });
+      }
       const limit = isAssociate ? this.#maxAssociatePduLength : this.#maxPduLength;
       if (length > limit) throw new PduTooLargeError(type, length, limit);
       if (q.length < HEADER + length) return undefined;
+      this.#atStart = false;
       return decodePdu(q.take(HEADER + length));
     } catch (e) {
       this.#failed = e as Error;
       throw e;
     }
+  }
+
+  #unrecognized(type: number): PduDecodeError {
+    const hex = `0x${type.toString(16).padStart(2, '0')}`;
+    if (this.#atStart) {
+      const first = Uint8Array.from({ length: Math.min(this.#queue.length, 16) }, (_, i) => this.#queue.peekByte(i));
+      const sniffed = sniffTransport(first);
+      if (sniffed === 'tls' || sniffed === 'http') {
+        const what = sniffed === 'tls' ? 'a TLS handshake: the peer speaks TLS on a plain DICOM port' : 'HTTP: the peer speaks HTTP, not DICOM';
+        return new PduDecodeError('PDU-type', `unrecognized PDU type ${hex}; the first bytes are ${what}`, AbortReason.UnrecognizedPdu, { pduType: type, sniffed });
+      }
+    }
+    return new PduDecodeError('PDU-type', `unrecognized PDU type ${hex}`, AbortReason.UnrecognizedPdu, { pduType: type });
   }
 }

@@ -10,6 +10,7 @@ import {
 } from '../../../src/transport/tls/x509-load-errors.js';
 import { TestPki, openssl } from '../../helpers/x509-openssl.js';
 import { X509Certificate } from 'node:crypto';
+import { InvalidOptionError } from '../../../src/errors.js';
 
 const pki = new TestPki();
 after(() => pki.cleanup());
@@ -169,4 +170,18 @@ test('a legacy (RC2/3DES) PKCS#12 is named as such, with the way out', () => {
 test('the password callback may answer a Buffer', () => {
   const id = loadIdentity({ cert: leaf.cert, key: keys.pkcs8Encrypted }, () => Buffer.from(PASS));
   id.free();
+});
+
+test('traditional encrypted PEM: wrong password is named, and the callback sees OpenSSL\'s buffer size', () => {
+  const r = recorder('wrong');
+  assert.throws(() => loadIdentity({ cert: rsa.cert, key: keys.traditionalEncrypted }, r.cb),
+    (e: unknown) => e instanceof UnableToReadPrivateKeyError && e.reason === 'wrong-password');
+  assert.equal(r.calls[0]![0], 1024);
+  assert.equal(r.calls[0]![1], false);
+  assert.deepEqual(drainErrors(), []);
+});
+
+test('cert/key together with pkcs12 is refused naming the option', () => {
+  assert.throws(() => loadIdentity({ pkcs12: p12, cert: leaf.cert, password: PASS }),
+    (e: unknown) => e instanceof InvalidOptionError && e.option === 'identity');
 });

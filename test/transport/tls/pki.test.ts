@@ -1,8 +1,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import {
-  createCertificateAuthority, createNodeCertificate, writePkcs12,
+  createCertificateAuthority, createCrl, createNodeCertificate, writePkcs12,
 } from '../../../src/transport/tls/pki.js';
 import { loadIdentity } from '../../../src/transport/tls/identity.js';
 import { configureTrust, verifyWithStore } from '../../../src/transport/tls/trust.js';
@@ -135,5 +136,37 @@ test('invalid options are refused naming the option', () => {
     (e: unknown) => e instanceof PkiError && /gave no password/.test(e.message));
   assert.throws(() => createCertificateAuthority({ subject: '/CN=x', keyPassword: () => { throw new Error('no vault'); } }),
     (e: unknown) => e instanceof PkiError && /no vault/.test(e.message));
+  assert.deepEqual(drainErrors(), []);
+});
+
+test('createCrl: openssl verifies its signature and reports the listed certificate as revoked', () => {
+  const good = createNodeCertificate(ca, { commonName: 'still good' });
+  const bad = createNodeCertificate(ca, { commonName: 'revoked one' });
+  const crlPem = createCrl(ca, { revoked: [bad.certPem], crlNumber: 7, days: 3 });
+  const crlPath = tmp.write('dev.crl.pem', crlPem);
+  const info = openssl(['crl', '-in', crlPath, '-CAfile', caPath, '-noout', '-text']);
+  assert.match(info, /X509v3 CRL Number: \n\s+7/);
+  assert.match(info, /X509v3 Authority Key Identifier/);
+  assert.match(info, /Version 2 \(0x1\)/);
+  // `openssl crl -CAfile` checks the CRL's signature and says so on stderr.
+  const check = spawnSync('openssl', ['crl', '-in', crlPath, '-CAfile', caPath, '-noout'], { encoding: 'utf8' });
+  assert.equal(check.status, 0);
+  assert.match(check.stderr, /verify OK/);
+  const badPath = tmp.write('revoked-one.pem', bad.certPem);
+  const goodPath = tmp.write('still-good.pem', good.certPem);
+  const verdict = (p: string) => opensslStatus(['verify', '-crl_check', '-CAfile', caPath, '-CRLfile', crlPath, p]).out;
+  assert.match(verdict(badPath), /error 23 at 0 depth lookup: certificate revoked/);
+  assert.match(verdict(goodPath), /: OK/);
+  // And our own store agrees.
+  const store = X509_STORE_new();
+  const id = loadIdentity({ cert: Buffer.from(bad.certPem), key: Buffer.from(bad.keyPem) });
+  try {
+    configureTrust(store, { ca: [Buffer.from(ca.certPem)], crl: [Buffer.from(crlPem)] });
+    assert.equal(verifyWithStore(store, id.cert).errorName, 'X509_V_ERR_CERT_REVOKED');
+  } finally {
+    id.free();
+    X509_STORE_free(store);
+  }
+  assert.throws(() => createCrl(ca, { revoked: ['not a certificate'] }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'revoked');
   assert.deepEqual(drainErrors(), []);
 });

@@ -69,6 +69,7 @@ export const SSL_do_handshake = lib.func('int SSL_do_handshake(SSL *ssl)');
 export const SSL_read = lib.func('int SSL_read(SSL *ssl, void *buf, int num)');
 export const SSL_write = lib.func('int SSL_write(SSL *ssl, const void *buf, int num)');
 export const SSL_shutdown = lib.func('int SSL_shutdown(SSL *ssl)');
+export const SSL_set_shutdown = lib.func('void SSL_set_shutdown(SSL *ssl, int mode)');
 export const SSL_get_shutdown = lib.func('int SSL_get_shutdown(const SSL *ssl)');
 export const SSL_get_error = lib.func('int SSL_get_error(const SSL *ssl, int ret)');
 export const SSL_is_init_finished = lib.func('int SSL_is_init_finished(const SSL *ssl)');
@@ -151,6 +152,7 @@ export const SSL_OP_NO_TICKET = 1n << 14n;
 export const SSL_OP_NO_COMPRESSION = 1n << 17n;
 export const SSL_OP_CIPHER_SERVER_PREFERENCE = 1n << 22n;
 export const SSL_OP_NO_RENEGOTIATION = 1n << 30n;
+export const SSL_SENT_SHUTDOWN = 1;
 export const SSL_RECEIVED_SHUTDOWN = 2;
 export const SSL_TLSEXT_ERR_OK = 0;
 export const SSL_TLSEXT_ERR_ALERT_FATAL = 2;
@@ -233,3 +235,13 @@ export const SSL_CTX_set_min_proto_version = (ctx: unknown, v: number): number =
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, v, null)); // SSL_CTX_set_min_proto_version
 export const SSL_CTX_set_max_proto_version = (ctx: unknown, v: number): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MAX_PROTO_VERSION, v, null)); // SSL_CTX_set_max_proto_version
+
+// ---- acceptable CA names a server sends in CertificateRequest ----------------------------
+export const X509_STORE_get0_objects = lib.func('OPENSSL_STACK *X509_STORE_get0_objects(X509_STORE *st)');
+export const X509_OBJECT_get0_X509 = lib.func('X509 *X509_OBJECT_get0_X509(const void *obj)');
+export const X509_get_subject_name = lib.func('X509_NAME *X509_get_subject_name(const X509 *x)');
+export const X509_NAME_dup = lib.func('X509_NAME *X509_NAME_dup(const X509_NAME *n)');
+export const OPENSSL_sk_new_null = lib.func('OPENSSL_STACK *OPENSSL_sk_new_null()');
+export const OPENSSL_sk_push = lib.func('int OPENSSL_sk_push(OPENSSL_STACK *st, const void *data)');
+/** Takes ownership of the stack of X509_NAME. */
+export const SSL_CTX_set_client_CA_list = lib.func('void SSL_CTX_set_client_CA_list(SSL_CTX *ctx, OPENSSL_STACK *names)');

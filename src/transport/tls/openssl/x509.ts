@@ -96,7 +96,7 @@ export const X509_EXTENSION_free = lib.func('void X509_EXTENSION_free(void *a)')
 // obj_mac.h NIDs of the extensions pki.ts builds.
 export const NID = {
   basic_constraints: 87, key_usage: 83, ext_key_usage: 126, subject_key_identifier: 82,
-  authority_key_identifier: 90, subject_alt_name: 85,
+  authority_key_identifier: 90, subject_alt_name: 85, crl_number: 88,
 } as const;
 
 // ---- stores and verification (x509_vfy.h) ----
@@ -127,6 +127,26 @@ export const X509_V_FLAG_CRL_CHECK_ALL = 0x8;
 
 // ---- CRLs ----
 export const X509_CRL_free = lib.func('void X509_CRL_free(X509_CRL *a)');
+export const X509_CRL_new = lib.func('X509_CRL *X509_CRL_new()');
+export const X509_CRL_set_version = lib.func('int X509_CRL_set_version(X509_CRL *x, long version)');
+export const X509_CRL_set_issuer_name = lib.func('int X509_CRL_set_issuer_name(X509_CRL *x, const X509_NAME *name)');
+export const X509_CRL_set1_lastUpdate = lib.func('int X509_CRL_set1_lastUpdate(X509_CRL *x, const ASN1_TIME *tm)');
+export const X509_CRL_set1_nextUpdate = lib.func('int X509_CRL_set1_nextUpdate(X509_CRL *x, const ASN1_TIME *tm)');
+export const X509_CRL_add0_revoked = lib.func('int X509_CRL_add0_revoked(X509_CRL *crl, void *rev)');
+export const X509_CRL_sort = lib.func('int X509_CRL_sort(X509_CRL *crl)');
+export const X509_CRL_add_ext = lib.func('int X509_CRL_add_ext(X509_CRL *x, void *ex, int loc)');
+export const X509_CRL_add1_ext_i2d = lib.func('int X509_CRL_add1_ext_i2d(X509_CRL *x, int nid, void *value, int crit, unsigned long flags)');
+export const X509_CRL_sign = lib.func('int X509_CRL_sign(X509_CRL *x, EVP_PKEY *pkey, const void *md)');
+export const PEM_write_bio_X509_CRL = lib.func('int PEM_write_bio_X509_CRL(BIO *bp, const X509_CRL *x)');
+export const X509_REVOKED_new = lib.func('void *X509_REVOKED_new()');
+export const X509_REVOKED_free = lib.func('void X509_REVOKED_free(void *r)');
+export const X509_REVOKED_set_serialNumber = lib.func('int X509_REVOKED_set_serialNumber(void *r, const ASN1_INTEGER *serial)');
+export const X509_REVOKED_set_revocationDate = lib.func('int X509_REVOKED_set_revocationDate(void *r, ASN1_TIME *tm)');
+export const ASN1_TIME_new = lib.func('ASN1_TIME *ASN1_TIME_new()');
+export const ASN1_TIME_free = lib.func('void ASN1_TIME_free(ASN1_TIME *t)');
+export const ASN1_INTEGER_new = lib.func('ASN1_INTEGER *ASN1_INTEGER_new()');
+export const ASN1_INTEGER_free = lib.func('void ASN1_INTEGER_free(ASN1_INTEGER *a)');
+export const ASN1_INTEGER_set_int64 = lib.func('int ASN1_INTEGER_set_int64(ASN1_INTEGER *a, int64_t r)');
 export const PEM_read_bio_X509_CRL = lib.func('X509_CRL *PEM_read_bio_X509_CRL(BIO *bp, void *x, void *cb, void *u)');
 export const d2i_X509_CRL_bio = lib.func('X509_CRL *d2i_X509_CRL_bio(BIO *bp, void *crl)');
 

@@ -1,0 +1,353 @@
+import { open } from 'node:fs/promises';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { createInflateRaw } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { DicomError } from '../errors.js';
+
+/**
+ * PS3.10 Section 7.1: the DICOM File Meta Information. A 128-byte preamble, the prefix 'DICM',
+ * then the group 0002 elements, always Explicit VR Little Endian, led by their group length.
+ * The data set that follows is encoded in TransferSyntaxUID.
+ */
+
+/** Explicit VR Little Endian (PS3.5 A.2): the encoding of the meta group itself. */
+export const explicitVrLittleEndian = '1.2.840.10008.1.2.1';
+/** Deflated Explicit VR Little Endian (PS3.5 A.5): the data set after the meta group is raw deflate. */
+export const deflatedExplicitVrLittleEndian = '1.2.840.10008.1.2.1.99';
+
+/** This library's Implementation Class UID (PS3.7 D.3.3.2), a UUID-derived UID (PS3.5 B.2). */
+export const implementationClassUid = '2.25.193317958575812336860653162149919462863';
+/** This library's Implementation Version Name (SH, at most 16 characters). */
+export const implementationVersionName = 'DICOM-TLS_010';
+
+/** Values of the File Meta Information, named by their PS3.6 keywords. */
+export interface FileMetaInformation {
+  /** (0002,0001) OB, two bytes; 00 01 for this version of PS3.10. */
+  readonly FileMetaInformationVersion?: Uint8Array;
+  /** (0002,0002) */
+  readonly MediaStorageSOPClassUID: string;
+  /** (0002,0003) */
+  readonly MediaStorageSOPInstanceUID: string;
+  /** (0002,0010) */
+  readonly TransferSyntaxUID: string;
+  /** (0002,0012) */
+  readonly ImplementationClassUID: string;
+  /** (0002,0013) */
+  readonly ImplementationVersionName?: string;
+  /** (0002,0016): the AE title of the sender, for a received instance the calling AE. */
+  readonly SourceApplicationEntityTitle?: string;
+  /** (0002,0017) */
+  readonly SendingApplicationEntityTitle?: string;
+  /** (0002,0018) */
+  readonly ReceivingApplicationEntityTitle?: string;
+  /** (0002,0100) */
+  readonly PrivateInformationCreatorUID?: string;
+}
+
+/** What is known of a Part 10 file after reading its head. */
+export interface Part10Header {
+  readonly meta: FileMetaInformation;
+  /** Byte offset of the first byte after the meta group: where the data set starts. */
+  readonly datasetOffset: number;
+  /** True when the data set is raw-deflated (Deflated Explicit VR Little Endian). */
+  readonly deflated: boolean;
+  /** Departures from PS3.10 that were tolerated (odd lengths, wrong group length, …). */
+  readonly warnings: readonly string[];
+}
+
+export const part10ErrorCodes = {
+  /** No 'DICM' prefix at offset 128: not a Part 10 file (maybe a raw data set). */
+  notPart10: 'DICOM_ERR_PART10_NOT_PART10',
+  /** The bytes end inside the preamble, prefix or meta group; `field` names where. */
+  truncated: 'DICOM_ERR_PART10_TRUNCATED',
+  /** The meta group is malformed or misses a required element; `field` names it. */
+  invalidMeta: 'DICOM_ERR_PART10_INVALID_META',
+  /** The meta group is larger than the caller's limit. */
+  metaTooLarge: 'DICOM_ERR_PART10_META_TOO_LARGE',
+} as const;
+
+/** A Part 10 file (or its head) cannot be read as one; `field` names what is wrong. */
+export class Part10Error extends DicomError {
+  readonly field: string;
+  /** For `notPart10`: the bytes look like a data set without File Meta Information. */
+  readonly looksLikeRawDataset: boolean;
+  constructor(
+    code: (typeof part10ErrorCodes)[keyof typeof part10ErrorCodes],
+    field: string,
+    message: string,
+    options?: { cause?: unknown; looksLikeRawDataset?: boolean },
+  ) {
+    super(code, message, options);
+    this.field = field;
+    this.looksLikeRawDataset = options?.looksLikeRawDataset ?? false;
+  }
+}
+
+const preambleLength = 128;
+const prefixEnd = 132;
+const textEncoder = new TextEncoder();
+
+// PS3.5 7.1.2: these explicit VRs have 2 reserved bytes and a 4-byte length.
+const longVrs = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+
+const metaKeywords: Readonly<Record<number, keyof FileMetaInformation>> = {
+  0x0002_0001: 'FileMetaInformationVersion',
+  0x0002_0002: 'MediaStorageSOPClassUID',
+  0x0002_0003: 'MediaStorageSOPInstanceUID',
+  0x0002_0010: 'TransferSyntaxUID',
+  0x0002_0012: 'ImplementationClassUID',
+  0x0002_0013: 'ImplementationVersionName',
+  0x0002_0016: 'SourceApplicationEntityTitle',
+  0x0002_0017: 'SendingApplicationEntityTitle',
+  0x0002_0018: 'ReceivingApplicationEntityTitle',
+  0x0002_0100: 'PrivateInformationCreatorUID',
+};
+
+/** One explicit VR LE element, padded to even length (PS3.5 7.1.2, 6.2: UI pads with NUL). */
+function encodeElement(tag: number, vr: string, value: Uint8Array): Uint8Array {
+  const padded = value.length % 2 === 0 ? value : concat([value, Uint8Array.of(vr === 'UI' || vr === 'OB' ? 0 : 0x20)]);
+  const long = longVrs.has(vr);
+  const out = new Uint8Array((long ? 12 : 8) + padded.length);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, tag >>> 16, true);
+  view.setUint16(2, tag & 0xffff, true);
+  out[4] = vr.charCodeAt(0);
+  out[5] = vr.charCodeAt(1);
+  if (long) view.setUint32(8, padded.length, true);
+  else {
+    if (padded.length > 0xffff) throw new Part10Error(part10ErrorCodes.invalidMeta, vr, `value of (${hex(tag)}) too long for ${vr}`);
+    view.setUint16(6, padded.length, true);
+  }
+  out.set(padded, long ? 12 : 8);
+  return out;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function hex(tag: number): string {
+  const s = tag.toString(16).toUpperCase().padStart(8, '0');
+  return `${s.slice(0, 4)},${s.slice(4)}`;
+}
+
+function checkUid(name: string, uid: string): void {
+  // PS3.5 9.1: digits and dots, at most 64 characters.
+  if (uid.length === 0 || uid.length > 64 || !/^\d+(\.\d+)*$/.test(uid)) {
+    throw new Part10Error(part10ErrorCodes.invalidMeta, name, `${name} is not a valid UID: ${JSON.stringify(uid)}`);
+  }
+}
+
+/**
+ * Encode preamble, 'DICM' and the meta group (PS3.10 7.1), group length first.
+ * ImplementationClassUID defaults to this library's.
+ */
+export function encodeFileMetaInformation(
+  meta: Omit<FileMetaInformation, 'ImplementationClassUID'> & { readonly ImplementationClassUID?: string },
+): Uint8Array {
+  const full: FileMetaInformation = {
+    ImplementationVersionName: meta.ImplementationClassUID === undefined ? implementationVersionName : undefined,
+    ...meta,
+    ImplementationClassUID: meta.ImplementationClassUID ?? implementationClassUid,
+  };
+  checkUid('MediaStorageSOPClassUID', full.MediaStorageSOPClassUID);
+  checkUid('MediaStorageSOPInstanceUID', full.MediaStorageSOPInstanceUID);
+  checkUid('TransferSyntaxUID', full.TransferSyntaxUID);
+  checkUid('ImplementationClassUID', full.ImplementationClassUID);
+  const text = (name: string, value: string, max: number): Uint8Array => {
+    if (value.length > max || !/^[\x20-\x7e]*$/.test(value)) {
+      throw new Part10Error(part10ErrorCodes.invalidMeta, name, `${name} must be at most ${max} printable ASCII characters`);
+    }
+    return textEncoder.encode(value);
+  };
+  const elements: Uint8Array[] = [
+    encodeElement(0x0002_0001, 'OB', full.FileMetaInformationVersion ?? Uint8Array.of(0, 1)),
+    encodeElement(0x0002_0002, 'UI', textEncoder.encode(full.MediaStorageSOPClassUID)),
+    encodeElement(0x0002_0003, 'UI', textEncoder.encode(full.MediaStorageSOPInstanceUID)),
+    encodeElement(0x0002_0010, 'UI', textEncoder.encode(full.TransferSyntaxUID)),
+    encodeElement(0x0002_0012, 'UI', textEncoder.encode(full.ImplementationClassUID)),
+  ];
+  if (full.ImplementationVersionName) elements.push(encodeElement(0x0002_0013, 'SH', text('ImplementationVersionName', full.ImplementationVersionName, 16)));
+  if (full.SourceApplicationEntityTitle) elements.push(encodeElement(0x0002_0016, 'AE', text('SourceApplicationEntityTitle', full.SourceApplicationEntityTitle, 16)));
+  if (full.SendingApplicationEntityTitle) elements.push(encodeElement(0x0002_0017, 'AE', text('SendingApplicationEntityTitle', full.SendingApplicationEntityTitle, 16)));
+  if (full.ReceivingApplicationEntityTitle) elements.push(encodeElement(0x0002_0018, 'AE', text('ReceivingApplicationEntityTitle', full.ReceivingApplicationEntityTitle, 16)));
+  if (full.PrivateInformationCreatorUID) {
+    checkUid('PrivateInformationCreatorUID', full.PrivateInformationCreatorUID);
+    elements.push(encodeElement(0x0002_0100, 'UI', textEncoder.encode(full.PrivateInformationCreatorUID)));
+  }
+  const body = concat(elements);
+  const groupLength = new Uint8Array(4);
+  new DataView(groupLength.buffer).setUint32(0, body.length, true);
+  const prefix = new Uint8Array(prefixEnd);
+  prefix.set(textEncoder.encode('DICM'), preambleLength);
+  return concat([prefix, encodeElement(0x0002_0000, 'UL', groupLength), body]);
+}
+
+/** Heuristic for a data set without meta: a plausible even-group tag at offset 0 (PS3.5 7.1). */
+function looksLikeRawDataset(bytes: Uint8Array): boolean {
+  if (bytes.length < 8) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const group = view.getUint16(0, true);
+  if (group < 0x0002 || group > 0x0028 || group % 2 !== 0) return false;
+  const vr = String.fromCharCode(bytes[4] ?? 0, bytes[5] ?? 0);
+  return /^[A-Z]{2}$/.test(vr) || view.getUint32(4, true) < 0x10000;
+}
+
+function decodeText(bytes: Uint8Array): string {
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
+  let start = 0;
+  while (start < end && bytes[start] === 0x20) start++;
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+}
+
+/**
+ * Decode the head of a Part 10 file: preamble, prefix and meta group. Pure and synchronous;
+ * throws Part10Error with code `truncated` when `bytes` ends before the data set starts (read
+ * more and call again). With `final: true`, `bytes` is the whole file, so ending right after a
+ * meta element means an empty data set. Tolerates a wrong group length and odd value lengths, with a warning.
+ */
+export function decodePart10Header(bytes: Uint8Array, options: { readonly final?: boolean } = {}): Part10Header {
+  if (bytes.length < prefixEnd) {
+    if (bytes.length >= 8 && looksLikeRawDataset(bytes)) {
+      throw new Part10Error(part10ErrorCodes.notPart10, 'preamble', 'no DICM prefix: this looks like a raw data set without File Meta Information (PS3.10 7.1)', { looksLikeRawDataset: true });
+    }
+    throw new Part10Error(part10ErrorCodes.truncated, 'preamble', `only ${bytes.length} bytes: the preamble and DICM prefix need 132`);
+  }
+  if (bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 || bytes[131] !== 0x4d) {
+    if (bytes[0] === 0x44 && bytes[1] === 0x49 && bytes[2] === 0x43 && bytes[3] === 0x4d) {
+      throw new Part10Error(part10ErrorCodes.notPart10, 'preamble', "'DICM' at offset 0: the 128-byte preamble is missing (PS3.10 7.1)");
+    }
+    const raw = looksLikeRawDataset(bytes);
+    throw new Part10Error(
+      part10ErrorCodes.notPart10,
+      'prefix',
+      raw
+        ? 'no DICM prefix at offset 128: this looks like a raw data set without File Meta Information (PS3.10 7.1)'
+        : 'no DICM prefix at offset 128: not a DICOM Part 10 file',
+      { looksLikeRawDataset: raw },
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const warnings: string[] = [];
+  const values: Record<string, unknown> = {};
+  let pos = prefixEnd;
+  let groupEnd: number | undefined;
+  for (;;) {
+    if (pos === bytes.length && options.final === true && pos > prefixEnd) break;
+    if (pos + 2 > bytes.length) throw new Part10Error(part10ErrorCodes.truncated, 'meta element tag', 'the bytes end inside the meta group');
+    const group = view.getUint16(pos, true);
+    if (group !== 0x0002) break;
+    if (pos + 8 > bytes.length) throw new Part10Error(part10ErrorCodes.truncated, 'meta element header', 'the bytes end inside a meta element header');
+    const tag = (group << 16) | view.getUint16(pos + 2, true);
+    const vr = String.fromCharCode(bytes[pos + 4] ?? 0, bytes[pos + 5] ?? 0);
+    if (!/^[A-Z]{2}$/.test(vr)) {
+      throw new Part10Error(part10ErrorCodes.invalidMeta, `(${hex(tag)}) VR`, `meta element (${hex(tag)}) has no explicit VR: the meta group must be Explicit VR Little Endian (PS3.10 7.1)`);
+    }
+    let length: number;
+    let headerLength: number;
+    if (longVrs.has(vr)) {
+      if (pos + 12 > bytes.length) throw new Part10Error(part10ErrorCodes.truncated, `(${hex(tag)}) length`, 'the bytes end inside a meta element header');
+      length = view.getUint32(pos + 8, true);
+      headerLength = 12;
+    } else {
+      length = view.getUint16(pos + 6, true);
+      headerLength = 8;
+    }
+    if (length === 0xffffffff) {
+      throw new Part10Error(part10ErrorCodes.invalidMeta, `(${hex(tag)}) length`, `meta element (${hex(tag)}) has undefined length`);
+    }
+    const valueStart = pos + headerLength;
+    if (valueStart + length > bytes.length) {
+      throw new Part10Error(part10ErrorCodes.truncated, `(${hex(tag)}) value`, `the bytes end inside the value of meta element (${hex(tag)})`);
+    }
+    if (length % 2 === 1) warnings.push(`meta element (${hex(tag)}) has odd length ${length}`);
+    const value = bytes.subarray(valueStart, valueStart + length);
+    if (tag === 0x0002_0000) {
+      if (vr !== 'UL' || length !== 4) throw new Part10Error(part10ErrorCodes.invalidMeta, 'FileMetaInformationGroupLength', 'group length must be UL of 4 bytes');
+      groupEnd = valueStart + length + view.getUint32(valueStart, true);
+    } else {
+      const keyword = metaKeywords[tag];
+      if (keyword === 'FileMetaInformationVersion') values[keyword] = Uint8Array.from(value);
+      else if (keyword !== undefined) values[keyword] = decodeText(value);
+    }
+    pos = valueStart + length;
+  }
+  if (groupEnd === undefined) warnings.push('no FileMetaInformationGroupLength (0002,0000)');
+  else if (groupEnd !== pos) warnings.push(`FileMetaInformationGroupLength says the meta group ends at ${groupEnd}, its elements end at ${pos}`);
+  for (const required of ['MediaStorageSOPClassUID', 'MediaStorageSOPInstanceUID', 'TransferSyntaxUID'] as const) {
+    if (typeof values[required] !== 'string' || values[required] === '') {
+      throw new Part10Error(part10ErrorCodes.invalidMeta, required, `the meta group has no ${required} (PS3.10 7.1)`);
+    }
+  }
+  if (values['ImplementationClassUID'] === undefined) {
+    warnings.push('no ImplementationClassUID (0002,0012)');
+    values['ImplementationClassUID'] = '';
+  }
+  const meta = values as unknown as FileMetaInformation;
+  return { meta, datasetOffset: pos, deflated: meta.TransferSyntaxUID === deflatedExplicitVrLittleEndian, warnings };
+}
+
+export interface ReadPart10HeaderOptions {
+  /** Largest head read while looking for the end of the meta group; default 1 MiB. */
+  readonly maxMetaBytes?: number;
+}
+
+/**
+ * Read only the head of a Part 10 file and decode its meta group. The data set is not read:
+ * stream it with `openPart10DatasetStream` or `fs.createReadStream(path, { start: datasetOffset })`.
+ */
+export async function readPart10Header(path: string, options: ReadPart10HeaderOptions = {}): Promise<Part10Header> {
+  const max = options.maxMetaBytes ?? 1 << 20;
+  const handle = await open(path, 'r');
+  try {
+    let size = 4096;
+    for (;;) {
+      const buffer = Buffer.alloc(size);
+      const { bytesRead } = await handle.read(buffer, 0, size, 0);
+      const head = buffer.subarray(0, bytesRead);
+      try {
+        return decodePart10Header(head, { final: bytesRead < size });
+      } catch (error) {
+        // The data set may start right at the end of what was read: only re-read when more exists.
+        if (!(error instanceof Part10Error) || error.code !== part10ErrorCodes.truncated || bytesRead < size) throw error;
+        if (size >= max) throw new Part10Error(part10ErrorCodes.metaTooLarge, 'meta group', `the meta group is larger than ${max} bytes`, { cause: error });
+        size = Math.min(size * 4, max);
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface Part10DatasetStream {
+  readonly header: Part10Header;
+  /** The data set bytes from disk, never the whole file in memory. */
+  readonly stream: Readable;
+}
+
+/**
+ * Open the data set of a Part 10 file as a stream. With `inflate: true`, a deflated data set
+ * (PS3.5 A.5) is inflated on the fly to Explicit VR Little Endian; otherwise bytes are as stored.
+ */
+export async function openPart10DatasetStream(
+  path: string,
+  options: ReadPart10HeaderOptions & { readonly inflate?: boolean; readonly highWaterMark?: number } = {},
+): Promise<Part10DatasetStream> {
+  const header = await readPart10Header(path, options);
+  const file: ReadStream = createReadStream(path, { start: header.datasetOffset, highWaterMark: options.highWaterMark ?? 64 * 1024 });
+  if (options.inflate === true && header.deflated) {
+    const inflater = createInflateRaw();
+    file.on('error', (error) => inflater.destroy(error));
+    return { header, stream: file.pipe(inflater) };
+  }
+  return { header, stream: file };
+}

@@ -1,0 +1,273 @@
+import { StoreError, storeErrorCodes } from './errors.js';
+
+/**
+ * A push parser that watches a data set stream go by and keeps only the values of a few
+ * top-level elements (the identifying attributes, PS3.3 C.7.1-C.12.1, all in groups 0008-0020).
+ * It never buffers more than one wanted value: other values are skipped by count, nested
+ * sequences and items are walked by their delimiters (PS3.5 7.5), so a 60 MB instance passes
+ * through in flat memory. It stops looking at the first top-level tag past `stopAfterTag`.
+ * Items of a few sequences (`identifyingSequences`) are kept one level deep, for sequence matching.
+ */
+
+/** Tags (group << 16 | element) → VR, used for implicit VR data sets (PS3.6). */
+export const identifyingTags = {
+  0x0008_0005: 'CS', // SpecificCharacterSet
+  0x0008_0016: 'UI', // SOPClassUID
+  0x0008_0018: 'UI', // SOPInstanceUID
+  0x0008_0020: 'DA', // StudyDate
+  0x0008_0030: 'TM', // StudyTime
+  0x0008_0050: 'SH', // AccessionNumber
+  0x0008_0060: 'CS', // Modality
+  0x0008_0090: 'PN', // ReferringPhysicianName
+  0x0008_1030: 'LO', // StudyDescription
+  0x0008_103e: 'LO', // SeriesDescription
+  0x0010_0010: 'PN', // PatientName
+  0x0010_0020: 'LO', // PatientID
+  0x0010_0030: 'DA', // PatientBirthDate
+  0x0010_0040: 'CS', // PatientSex
+  0x0020_000d: 'UI', // StudyInstanceUID
+  0x0020_000e: 'UI', // SeriesInstanceUID
+  0x0020_0010: 'SH', // StudyID
+  0x0020_0011: 'IS', // SeriesNumber
+  0x0020_0013: 'IS', // InstanceNumber
+} as const satisfies Record<number, string>;
+
+/**
+ * Sequences whose items are kept (one level deep), for sequence matching (PS3.4 C.2.2.2.6):
+ * sequence tag → nested tags → VR. Both are keys of the query/retrieve tables (PS3.4 C.6.2.1).
+ */
+export const identifyingSequences = {
+  // ProcedureCodeSequence > CodeValue, CodingSchemeDesignator, CodeMeaning
+  0x0008_1032: { 0x0008_0100: 'SH', 0x0008_0102: 'SH', 0x0008_0104: 'LO' },
+  // RequestAttributesSequence > RequestedProcedureID, ScheduledProcedureStepID
+  0x0040_0275: { 0x0040_1001: 'SH', 0x0040_0009: 'SH' },
+} as const satisfies Record<number, Record<number, string>>;
+
+const longVrs = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+const undefinedLength = 0xffffffff;
+const itemTag = 0xfffe_e000;
+const itemDelimitationTag = 0xfffe_e00d;
+const sequenceDelimitationTag = 0xfffe_e0dd;
+
+export interface HeadScannerOptions {
+  readonly explicitVr: boolean;
+  readonly bigEndian?: boolean;
+  /** Which top-level tags to keep, with their VR for implicit VR; default `identifyingTags`. */
+  readonly wanted?: Readonly<Record<number, string>>;
+  /** Which top-level sequences to keep items of; default `identifyingSequences`. */
+  readonly wantedSequences?: Readonly<Record<number, Readonly<Record<number, string>>>>;
+  /** Stop at the first top-level tag above this one; default (0040,FFFF). */
+  readonly stopAfterTag?: number;
+  /** Longest value kept; a longer wanted value is skipped. Default 64 KiB. */
+  readonly maxValueLength?: number;
+  /** Most items kept per sequence; default 64. */
+  readonly maxItems?: number;
+}
+
+/** One kept value: its VR (explicit, or from `wanted`) and raw bytes. */
+export interface HeadValue {
+  readonly vr: string;
+  readonly bytes: Buffer;
+}
+
+interface Level {
+  /** A sequence ends at its delimiter or at `end`; so does an item. */
+  readonly kind: 'sequence' | 'item';
+  readonly implicit: boolean;
+  /** Absolute end offset for a defined length. */
+  readonly end?: number;
+  /** For a kept sequence (top level): its tag; for an item of one: where its values go. */
+  readonly keep?: number | Map<number, HeadValue>;
+}
+
+export class DatasetHeadScanner {
+  readonly #bigEndian: boolean;
+  readonly #explicit: boolean;
+  readonly #wanted: Readonly<Record<number, string>>;
+  readonly #wantedSequences: Readonly<Record<number, Readonly<Record<number, string>>>>;
+  readonly #stopAfter: number;
+  readonly #maxValue: number;
+  readonly #maxItems: number;
+  readonly #values = new Map<number, HeadValue>();
+  readonly #sequences = new Map<number, Map<number, HeadValue>[]>();
+  readonly #stack: Level[] = [];
+  readonly #header = Buffer.alloc(12);
+  #headerFill = 0;
+  #skip = 0;
+  #collect: { tag: number; vr: string; parts: Buffer[]; remaining: number; into: Map<number, HeadValue> } | undefined;
+  #done = false;
+  #consumed = 0;
+
+  constructor(options: HeadScannerOptions) {
+    this.#explicit = options.explicitVr;
+    this.#bigEndian = options.bigEndian ?? false;
+    this.#wanted = options.wanted ?? identifyingTags;
+    this.#wantedSequences = options.wantedSequences ?? identifyingSequences;
+    this.#stopAfter = options.stopAfterTag ?? 0x0040_ffff;
+    this.#maxValue = options.maxValueLength ?? 64 * 1024;
+    this.#maxItems = options.maxItems ?? 64;
+  }
+
+  /** True once past `stopAfterTag` at top level: later chunks need not be pushed. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Bytes looked at so far. */
+  get consumed(): number {
+    return this.#consumed;
+  }
+
+  get values(): ReadonlyMap<number, HeadValue> {
+    return this.#values;
+  }
+
+  /** Kept items of the wanted sequences: sequence tag → items → nested tag → value. */
+  get sequences(): ReadonlyMap<number, readonly ReadonlyMap<number, HeadValue>[]> {
+    return this.#sequences;
+  }
+
+  /** Feed the next chunk; throws StoreError (cannotUnderstand) on bytes that are not a data set. */
+  push(chunk: Uint8Array): void {
+    if (this.#done) return;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let pos = 0;
+    while (pos < buf.length && !this.#done) {
+      if (this.#skip > 0) {
+        const n = Math.min(this.#skip, buf.length - pos);
+        this.#skip -= n;
+        pos += n;
+        this.#consumed += n;
+        continue;
+      }
+      const c = this.#collect;
+      if (c !== undefined) {
+        const n = Math.min(c.remaining, buf.length - pos);
+        c.parts.push(Buffer.from(buf.subarray(pos, pos + n)));
+        c.remaining -= n;
+        pos += n;
+        this.#consumed += n;
+        if (c.remaining === 0) {
+          c.into.set(c.tag, { vr: c.vr, bytes: Buffer.concat(c.parts) });
+          this.#collect = undefined;
+        }
+        continue;
+      }
+      if (this.#headerFill === 0) this.#closeDefinedLevels();
+      const implicit = this.#stack.length > 0 ? this.#stack[this.#stack.length - 1]!.implicit : !this.#explicit;
+      // Fill the 8-byte header, then 4 more for explicit long VRs.
+      const need = this.#headerNeed(implicit);
+      const n = Math.min(need - this.#headerFill, buf.length - pos);
+      buf.copy(this.#header, this.#headerFill, pos, pos + n);
+      this.#headerFill += n;
+      pos += n;
+      this.#consumed += n;
+      if (this.#headerFill < need || this.#headerNeed(implicit) > this.#headerFill) continue;
+      this.#element(implicit);
+      this.#headerFill = 0;
+    }
+  }
+
+  /** Leave the defined-length sequences and items that end here. */
+  #closeDefinedLevels(): void {
+    for (;;) {
+      const top = this.#stack[this.#stack.length - 1];
+      if (top?.end === undefined || this.#consumed < top.end) return;
+      if (this.#consumed > top.end) throw this.#error('an element runs past the end of its sequence or item');
+      this.#stack.pop();
+    }
+  }
+
+  #u16(offset: number): number {
+    return this.#bigEndian ? this.#header.readUInt16BE(offset) : this.#header.readUInt16LE(offset);
+  }
+  #u32(offset: number): number {
+    return this.#bigEndian ? this.#header.readUInt32BE(offset) : this.#header.readUInt32LE(offset);
+  }
+
+  #headerNeed(implicit: boolean): number {
+    if (this.#headerFill < 8) return 8;
+    const group = this.#u16(0);
+    if (group === 0xfffe || implicit) return 8;
+    const vr = this.#header.toString('latin1', 4, 6);
+    return longVrs.has(vr) ? 12 : 8;
+  }
+
+  #element(implicit: boolean): void {
+    const tag = ((this.#u16(0) << 16) | this.#u16(2)) >>> 0;
+    const parent = this.#stack[this.#stack.length - 1];
+    if (tag >>> 16 === 0xfffe) {
+      const length = this.#u32(4);
+      if (tag === itemTag) {
+        if (parent?.kind !== 'sequence') throw this.#error('an item tag outside a sequence');
+        const end = length === undefinedLength ? undefined : this.#consumed + length;
+        let keep: Map<number, HeadValue> | undefined;
+        if (typeof parent.keep === 'number') {
+          const items = this.#sequences.get(parent.keep)!;
+          if (items.length < this.#maxItems) items.push((keep = new Map()));
+        }
+        if (keep === undefined && end !== undefined) this.#skip = length;
+        else this.#stack.push({ kind: 'item', implicit: parent.implicit, end, keep });
+      } else if (tag === itemDelimitationTag) {
+        if (this.#stack.pop()?.kind !== 'item') throw this.#error('an item delimiter outside an item');
+      } else if (tag === sequenceDelimitationTag) {
+        if (this.#stack.pop()?.kind !== 'sequence') throw this.#error('a sequence delimiter outside a sequence');
+      } else {
+        throw this.#error(`unknown delimiter tag (${tag.toString(16)})`);
+      }
+      return;
+    }
+    if (parent === undefined && tag > this.#stopAfter) {
+      this.#done = true;
+      return;
+    }
+    if (parent?.kind === 'sequence') throw this.#error(`element (${tag.toString(16).padStart(8, '0')}) directly inside a sequence`);
+    let vr: string;
+    let length: number;
+    const wantedHere = parent === undefined ? this.#wanted : parent.keep instanceof Map ? this.#wantedSequences[this.#keptSequenceTag()] : undefined;
+    if (implicit) {
+      vr = wantedHere?.[tag] ?? (parent === undefined && this.#wantedSequences[tag] !== undefined ? 'SQ' : 'UN');
+      length = this.#u32(4);
+    } else {
+      vr = this.#header.toString('latin1', 4, 6);
+      if (!/^[A-Z]{2}$/.test(vr)) throw this.#error(`no valid explicit VR for tag (${tag.toString(16).padStart(8, '0')})`);
+      length = longVrs.has(vr) ? this.#u32(8) : this.#u16(6);
+    }
+    const keepSequence = parent === undefined && this.#wantedSequences[tag] !== undefined && (vr === 'SQ' || (implicit && vr !== 'UN'));
+    if (length === undefinedLength || keepSequence) {
+      // An undefined length is a sequence (or encapsulated pixel data, or explicit UN whose
+      // content is implicit VR LE, PS3.5 6.2.2): walk its items to find the end.
+      if (keepSequence) this.#sequences.set(tag, []);
+      const end = length === undefinedLength ? undefined : this.#consumed + length;
+      this.#stack.push({ kind: 'sequence', implicit: implicit || vr === 'UN', end, keep: keepSequence ? tag : undefined });
+      return;
+    }
+    const into = parent === undefined ? this.#values : parent.keep instanceof Map ? parent.keep : undefined;
+    if (into !== undefined && wantedHere?.[tag] !== undefined && length <= this.#maxValue && vr !== 'SQ') {
+      if (length === 0) into.set(tag, { vr, bytes: Buffer.alloc(0) });
+      else this.#collect = { tag, vr, parts: [], remaining: length, into };
+      return;
+    }
+    this.#skip = length;
+  }
+
+  /** The tag of the kept sequence the current item belongs to. */
+  #keptSequenceTag(): number {
+    const sequence = this.#stack[this.#stack.length - 2];
+    return typeof sequence?.keep === 'number' ? sequence.keep : -1;
+  }
+
+  #error(what: string): StoreError {
+    return new StoreError(storeErrorCodes.cannotUnderstand, `data set parse failed near byte ${this.#consumed}: ${what}`);
+  }
+}
+
+/** Decode a kept text value: trailing NUL/space padding removed (PS3.5 6.2), ISO_IR 192 as UTF-8. */
+export function headText(value: HeadValue | undefined, utf8: boolean): string {
+  if (value === undefined) return '';
+  let end = value.bytes.length;
+  while (end > 0 && (value.bytes[end - 1] === 0 || value.bytes[end - 1] === 0x20)) end--;
+  let start = 0;
+  while (start < end && value.bytes[start] === 0x20) start++;
+  return value.bytes.toString(utf8 ? 'utf8' : 'latin1', start, end);
+}

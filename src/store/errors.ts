@@ -1,0 +1,83 @@
+import { DicomError } from '../errors.js';
+
+/**
+ * DIMSE status codes the store answers with (PS3.4 B.2.3 for C-STORE, C.4.1.1.4 for C-FIND,
+ * PS3.7 C.4 for the general ones). Local named numbers: the shared dictionary (status.ts on
+ * branch dimse) is written in parallel; these should be replaced by imports from it once merged.
+ */
+export const storeStatus = {
+  /** 0000: Success. */
+  success: 0x0000,
+  /** A700: Refused, out of resources (PS3.4 B.2.3). */
+  outOfResources: 0xa700,
+  /** A900: Error, data set does not match SOP Class (PS3.4 B.2.3). */
+  datasetDoesNotMatchSopClass: 0xa900,
+  /** C000: Error, cannot understand (PS3.4 B.2.3; Cxxx). */
+  cannotUnderstand: 0xc000,
+  /** 0110: Processing failure (PS3.7 C.4). */
+  processingFailure: 0x0110,
+  /** 0111: Duplicate SOP Instance (PS3.7 C.4): the 'reject' duplicate policy. */
+  duplicateSopInstance: 0x0111,
+  /** A700: C-FIND Refused, out of resources (PS3.4 C.4.1.1.4). */
+  findOutOfResources: 0xa700,
+  /** A900: C-FIND Identifier does not match SOP Class (PS3.4 C.4.1.1.4). */
+  identifierDoesNotMatchSopClass: 0xa900,
+  /** C000: C-FIND Unable to process (PS3.4 C.4.1.1.4; Cxxx). */
+  unableToProcess: 0xc000,
+} as const;
+
+export const storeErrorCodes = {
+  /** The disk is full or a quota or file-handle limit is reached. */
+  outOfResources: 'DICOM_ERR_STORE_OUT_OF_RESOURCES',
+  /** The data set could not be parsed or lacks identifying attributes. */
+  cannotUnderstand: 'DICOM_ERR_STORE_CANNOT_UNDERSTAND',
+  /** The data set's SOP Class or Instance UID differs from the command's. */
+  datasetMismatch: 'DICOM_ERR_STORE_DATASET_MISMATCH',
+  /** The SOP instance is already stored and the duplicate policy is 'reject'. */
+  duplicate: 'DICOM_ERR_STORE_DUPLICATE',
+  /** Another I/O failure (EIO, permissions, …). */
+  io: 'DICOM_ERR_STORE_IO',
+  /** The data set stream ended early or failed (peer gone, association aborted). */
+  aborted: 'DICOM_ERR_STORE_ABORTED',
+  /** A query identifier is not valid for the information model and level. */
+  invalidQuery: 'DICOM_ERR_STORE_INVALID_QUERY',
+  /** The index database failed. */
+  index: 'DICOM_ERR_STORE_INDEX',
+} as const;
+
+export type StoreErrorCode = (typeof storeErrorCodes)[keyof typeof storeErrorCodes];
+
+/** The one table from store error to DIMSE status. */
+export const statusForStoreError: Readonly<Record<StoreErrorCode, number>> = {
+  [storeErrorCodes.outOfResources]: storeStatus.outOfResources,
+  [storeErrorCodes.cannotUnderstand]: storeStatus.cannotUnderstand,
+  [storeErrorCodes.datasetMismatch]: storeStatus.datasetDoesNotMatchSopClass,
+  [storeErrorCodes.duplicate]: storeStatus.duplicateSopInstance,
+  [storeErrorCodes.io]: storeStatus.processingFailure,
+  [storeErrorCodes.aborted]: storeStatus.processingFailure,
+  [storeErrorCodes.invalidQuery]: storeStatus.identifierDoesNotMatchSopClass,
+  [storeErrorCodes.index]: storeStatus.processingFailure,
+};
+
+/** errno codes that mean "no room": answered as out of resources. */
+const resourceErrnos = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EMFILE', 'ENFILE', 'ENOMEM']);
+
+/** A store, index or query failure, with the DIMSE status it answers. */
+export class StoreError extends DicomError {
+  /** The DIMSE status to answer (from `statusForStoreError`). */
+  readonly status: number;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = statusForStoreError[code];
+  }
+}
+
+/** Map a file-system error to a StoreError (ENOSPC → out of resources, others → I/O). */
+export function storeErrorFromFs(error: unknown, what: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const errno = (error as { code?: unknown } | null)?.code;
+  if (typeof errno === 'string' && resourceErrnos.has(errno)) {
+    return new StoreError(storeErrorCodes.outOfResources, `${what}: ${errno}`, { cause: error });
+  }
+  return new StoreError(storeErrorCodes.io, `${what}: ${typeof errno === 'string' ? errno : String(error)}`, { cause: error });
+}

@@ -1,0 +1,383 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
+import { createInflateRaw } from 'node:zlib';
+import { InvalidOptionError } from '../errors.js';
+import { publish, channelNames } from '../diagnostics.js';
+import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation } from '../dataset/part10.js';
+import { DatasetHeadScanner, headText } from './dataset-head.js';
+import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
+import type { IndexDb, InstanceRecord } from './index-db.js';
+
+/**
+ * The default C-STORE sink (PS3.4 B.2.2): the received data set is written bit-for-bit after a
+ * File Meta Information header (PS3.10 7.1) to a temporary file, then renamed into
+ * <root>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm only when complete.
+ */
+
+export const duplicatePolicies = ['overwrite', 'reject', 'keep-both'] as const;
+export type DuplicatePolicy = (typeof duplicatePolicies)[number];
+
+/**
+ * 'file': fsync the file before the rename (survives power loss once answered);
+ * 'file-and-directory': also fsync the directory after the rename; 'none': leave it to the OS.
+ * Measured on the project's 2-core VM (ext4 on virtio, 300 instances of 256 KiB): 2-7 ms per
+ * instance under every policy, the run-to-run noise larger than any difference; on disks that
+ * honour flushes expect one flush latency per instance for 'file', two for 'file-and-directory'.
+ */
+export const fsyncPolicies = ['file', 'file-and-directory', 'none'] as const;
+export type FsyncPolicy = (typeof fsyncPolicies)[number];
+
+export interface FileStoreOptions {
+  /** Root directory; created if missing. */
+  readonly root: string;
+  /** Default 'reject'. */
+  readonly duplicates?: DuplicatePolicy;
+  /** Default 'file'. */
+  readonly fsync?: FsyncPolicy;
+  /** When given, each stored instance is recorded in it (one transaction). */
+  readonly index?: IndexDb;
+  /** Stop looking for identifying attributes after this many bytes of data set; default 16 MiB. */
+  readonly maxScanBytes?: number;
+}
+
+/** What the C-STORE command and presentation context say about the instance. */
+export interface StoreRequestMeta {
+  /** Affected SOP Class UID (0000,0002). */
+  readonly sopClassUid: string;
+  /** Affected SOP Instance UID (0000,1000). */
+  readonly sopInstanceUid: string;
+  /** The presentation context's transfer syntax: how the data set bytes are encoded. */
+  readonly transferSyntaxUid: string;
+  /**
+   * Calling AE title, recorded as SourceApplicationEntityTitle (0002,0016) as DCMTK and dcm4che
+   * do, and as SendingApplicationEntityTitle (0002,0017).
+   */
+  readonly callingAeTitle?: string;
+  /** Called AE title (this server), recorded as ReceivingApplicationEntityTitle (0002,0018). */
+  readonly calledAeTitle?: string;
+}
+
+export interface StoredInstance {
+  readonly path: string;
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly studyInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly transferSyntaxUid: string;
+  /** File size: meta header plus data set. */
+  readonly size: number;
+  readonly datasetSize: number;
+  /** A previous copy was replaced ('overwrite'). */
+  readonly replaced: boolean;
+  /** The identifying attributes found in the data set (what the index records). */
+  readonly attributes: Omit<InstanceRecord, 'path' | 'transferSyntaxUid' | 'size'>;
+}
+
+const partialMarker = '.partial-';
+const implicitVrLittleEndian = '1.2.840.10008.1.2';
+const explicitVrBigEndian = '1.2.840.10008.1.2.2';
+// PS3.5 9.1: numeric components separated by single dots. Never '.' or '..': UIDs become
+// directory and file names, so this is also what keeps a data set from escaping the root.
+const uidPattern = /^(?=.{1,64}$)\d+(\.\d+)*$/;
+
+function checkOption<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) throw new InvalidOptionError(name, `must be one of ${allowed.join(', ')}; got ${String(value)}`);
+  return value;
+}
+
+export class FileStore {
+  readonly root: string;
+  readonly duplicates: DuplicatePolicy;
+  readonly fsync: FsyncPolicy;
+  readonly #index: IndexDb | undefined;
+  readonly #maxScan: number;
+
+  private constructor(options: FileStoreOptions) {
+    if (typeof options.root !== 'string' || options.root === '') throw new InvalidOptionError('root', 'must be a directory path');
+    this.root = resolve(options.root);
+    this.duplicates = checkOption('duplicates', options.duplicates, duplicatePolicies, 'reject');
+    this.fsync = checkOption('fsync', options.fsync, fsyncPolicies, 'file');
+    this.#index = options.index;
+    this.#maxScan = options.maxScanBytes ?? 16 << 20;
+  }
+
+  /** Create the root if needed and remove temporary files left by an interrupted run. */
+  static async open(options: FileStoreOptions): Promise<FileStore> {
+    const store = new FileStore(options);
+    await mkdir(store.root, { recursive: true });
+    const removed = await store.removePartials();
+    if (removed.length > 0) publish(channelNames.server, () => ({ kind: 'store-partials-removed', files: removed }));
+    return store;
+  }
+
+  /** Delete `.<uid>.partial-<random>` files in the root; returns their names. */
+  async removePartials(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await readdir(this.root)) {
+      if (name.startsWith('.') && name.includes(partialMarker)) {
+        await rm(join(this.root, name), { force: true });
+        removed.push(name);
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * A Writable sink for one data set (for the DIMSE assembler): write the data set bytes, end it,
+   * and `result` settles once the file is complete and renamed (or failed and cleaned up).
+   * Destroying the writable with an error aborts the store.
+   */
+  createSink(meta: StoreRequestMeta): { writable: Writable; result: Promise<StoredInstance> } {
+    const writable = new PassThrough({ highWaterMark: 256 * 1024 });
+    // The error reaches the caller through `result` (the iterator sees it); the stream may be
+    // destroyed before iteration starts, so keep it from becoming an uncaught 'error' event.
+    writable.on('error', () => undefined);
+    const result = this.store(meta, writable);
+    // The caller awaits `result`; avoid an unhandled rejection if it only watches the writable.
+    result.catch(() => undefined);
+    return { writable, result };
+  }
+
+  /** Store one instance whose data set arrives as chunks; resolves when the final file exists. */
+  async store(meta: StoreRequestMeta, dataset: AsyncIterable<Uint8Array>): Promise<StoredInstance> {
+    for (const [name, uid] of [['sopClassUid', meta.sopClassUid], ['sopInstanceUid', meta.sopInstanceUid], ['transferSyntaxUid', meta.transferSyntaxUid]] as const) {
+      if (typeof uid !== 'string' || !uidPattern.test(uid)) throw new InvalidOptionError(name, `is not a valid UID: ${JSON.stringify(uid)}`);
+    }
+    const header = encodeFileMetaInformation({
+      MediaStorageSOPClassUID: meta.sopClassUid,
+      MediaStorageSOPInstanceUID: meta.sopInstanceUid,
+      TransferSyntaxUID: meta.transferSyntaxUid,
+      SourceApplicationEntityTitle: meta.callingAeTitle?.trim() || undefined,
+      SendingApplicationEntityTitle: meta.callingAeTitle?.trim() || undefined,
+      ReceivingApplicationEntityTitle: meta.calledAeTitle?.trim() || undefined,
+    });
+    const tempPath = join(this.root, `.${meta.sopInstanceUid}${partialMarker}${randomBytes(6).toString('hex')}`);
+    let handle: FileHandle | undefined;
+    let datasetSize = 0;
+    const deflated = meta.transferSyntaxUid === deflatedExplicitVrLittleEndian;
+    const scanner = deflated ? undefined : this.#scanner(meta.transferSyntaxUid);
+    try {
+      // A refusal (disk full, unparseable data set) still consumes the rest of the data set, so
+      // the peer gets its C-STORE-RSP after the last fragment and the association goes on.
+      let refusal: StoreError | undefined;
+      const refuse = async (error: StoreError): Promise<void> => {
+        refusal = error;
+        await handle?.close().catch(() => undefined);
+        handle = undefined;
+        await rm(tempPath, { force: true }).catch(() => undefined);
+      };
+      try {
+        handle = await open(tempPath, 'wx');
+        await handle.write(header);
+      } catch (error) {
+        await refuse(storeErrorFromFs(error, `cannot create ${tempPath}`));
+      }
+      try {
+        for await (const chunk of dataset) {
+          datasetSize += chunk.byteLength;
+          if (refusal !== undefined) continue;
+          try {
+            if (scanner !== undefined && !scanner.done && scanner.consumed < this.#maxScan) scanner.push(chunk);
+          } catch (error) {
+            await refuse(error instanceof StoreError ? error : new StoreError(storeErrorCodes.cannotUnderstand, String(error), { cause: error }));
+            continue;
+          }
+          try {
+            // Awaiting each write is the backpressure: the next chunk is pulled after it lands.
+            await handle!.write(chunk);
+          } catch (error) {
+            await refuse(storeErrorFromFs(error, `cannot write ${tempPath}`));
+          }
+        }
+      } catch (error) {
+        throw new StoreError(storeErrorCodes.aborted, `the data set stream failed after ${datasetSize} bytes: ${String(error)}`, { cause: error });
+      }
+      if (refusal !== undefined || handle === undefined) throw refusal ?? new StoreError(storeErrorCodes.io, 'the file was closed');
+      try {
+        if (this.fsync !== 'none') await handle.sync();
+        await handle.close();
+        handle = undefined;
+      } catch (error) {
+        throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
+      }
+      // Deflated data sets, and heads longer than maxScanBytes, are scanned again from the
+      // temp file, after the peer is done sending.
+      const scanned =
+        scanner !== undefined && (scanner.done || scanner.consumed < this.#maxScan)
+          ? scanner
+          : await this.#scanFile(tempPath, header.length, meta.transferSyntaxUid);
+      const attributes = this.#attributes(scanned, meta);
+      const finalPath = await this.#place(tempPath, attributes);
+      const size = header.length + datasetSize;
+      let replaced = finalPath.replaced;
+      if (this.#index !== undefined) {
+        try {
+          const old = this.#index.addInstance({ ...attributes, path: finalPath.path, transferSyntaxUid: meta.transferSyntaxUid, size });
+          if (old !== undefined && old !== finalPath.path && this.duplicates === 'overwrite') {
+            await rm(old, { force: true });
+            replaced = true;
+          }
+        } catch (error) {
+          // Not indexed means not retrievable: do not keep a file the server cannot account for.
+          if (!finalPath.replaced) await rm(finalPath.path, { force: true });
+          throw error;
+        }
+      }
+      publish(channelNames.server, () => ({ kind: 'stored', path: finalPath.path, sopInstanceUid: meta.sopInstanceUid, size }));
+      return {
+        path: finalPath.path,
+        sopClassUid: meta.sopClassUid,
+        sopInstanceUid: meta.sopInstanceUid,
+        studyInstanceUid: attributes.StudyInstanceUID,
+        seriesInstanceUid: attributes.SeriesInstanceUID,
+        transferSyntaxUid: meta.transferSyntaxUid,
+        size,
+        datasetSize,
+        replaced,
+        attributes,
+      };
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      await rm(tempPath, { force: true }).catch(() => undefined);
+      publish(channelNames.server, () => ({ kind: 'store-failed', sopInstanceUid: meta.sopInstanceUid, error }));
+      throw error instanceof StoreError ? error : storeErrorFromFs(error, 'store failed');
+    }
+  }
+
+  #scanner(transferSyntaxUid: string): DatasetHeadScanner {
+    return new DatasetHeadScanner({
+      explicitVr: transferSyntaxUid !== implicitVrLittleEndian,
+      bigEndian: transferSyntaxUid === explicitVrBigEndian,
+    });
+  }
+
+  /** Scan the data set in the temp file, inflating a deflated one (PS3.5 A.5); no byte cap. */
+  async #scanFile(path: string, offset: number, transferSyntaxUid: string): Promise<DatasetHeadScanner> {
+    const deflated = transferSyntaxUid === deflatedExplicitVrLittleEndian;
+    const scanner = this.#scanner(deflated ? '1.2.840.10008.1.2.1' : transferSyntaxUid);
+    const file = createReadStream(path, { start: offset });
+    const inflater = deflated ? createInflateRaw() : undefined;
+    if (inflater !== undefined) file.on('error', (error) => inflater.destroy(error));
+    try {
+      for await (const chunk of inflater === undefined ? file : file.pipe(inflater)) {
+        scanner.push(chunk as Buffer);
+        if (scanner.done) break;
+      }
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(storeErrorCodes.cannotUnderstand, `cannot read the data set back: ${String(error)}`, { cause: error });
+    } finally {
+      file.destroy();
+      inflater?.destroy();
+    }
+    return scanner;
+  }
+
+  #attributes(scanned: DatasetHeadScanner, meta: StoreRequestMeta): StoredInstance['attributes'] {
+    const values = scanned.values;
+    const charset = headText(values.get(0x0008_0005), false);
+    // ISO_IR 192 is UTF-8; other single-byte sets are read as Latin-1 (exact for ISO_IR 100).
+    const utf8 = charset.split('\\').includes('ISO_IR 192');
+    const text = (tag: number): string => headText(values.get(tag), utf8);
+    const items = (sequence: number, keys: Record<string, number>): Record<string, string>[] =>
+      (scanned.sequences.get(sequence) ?? []).map((item) => {
+        const out: Record<string, string> = {};
+        for (const [keyword, tag] of Object.entries(keys)) out[keyword] = headText(item.get(tag), utf8);
+        return out;
+      });
+    const attributes = {
+      SpecificCharacterSet: charset,
+      PatientID: text(0x0010_0020),
+      PatientName: text(0x0010_0010),
+      PatientBirthDate: text(0x0010_0030),
+      PatientSex: text(0x0010_0040),
+      StudyInstanceUID: text(0x0020_000d),
+      StudyDate: text(0x0008_0020),
+      StudyTime: text(0x0008_0030),
+      AccessionNumber: text(0x0008_0050),
+      StudyID: text(0x0020_0010),
+      StudyDescription: text(0x0008_1030),
+      ReferringPhysicianName: text(0x0008_0090),
+      SeriesInstanceUID: text(0x0020_000e),
+      Modality: text(0x0008_0060),
+      SeriesNumber: text(0x0020_0011),
+      SeriesDescription: text(0x0008_103e),
+      SOPInstanceUID: text(0x0008_0018),
+      SOPClassUID: text(0x0008_0016),
+      InstanceNumber: text(0x0020_0013),
+      ProcedureCodeSequence: items(0x0008_1032, { CodeValue: 0x0008_0100, CodingSchemeDesignator: 0x0008_0102, CodeMeaning: 0x0008_0104 }),
+      RequestAttributesSequence: items(0x0040_0275, { RequestedProcedureID: 0x0040_1001, ScheduledProcedureStepID: 0x0040_0009 }),
+    };
+    for (const key of ['StudyInstanceUID', 'SeriesInstanceUID'] as const) {
+      if (!uidPattern.test(attributes[key])) {
+        throw new StoreError(storeErrorCodes.cannotUnderstand, `the data set has no valid ${key} (found ${JSON.stringify(attributes[key])})`);
+      }
+    }
+    // PS3.4 B.2.3: the data set must be the instance the command announces.
+    if (attributes.SOPInstanceUID !== meta.sopInstanceUid || attributes.SOPClassUID !== meta.sopClassUid) {
+      throw new StoreError(
+        storeErrorCodes.datasetMismatch,
+        `the data set is ${attributes.SOPClassUID || '(no class)'} / ${attributes.SOPInstanceUID || '(no instance)'}, the command says ${meta.sopClassUid} / ${meta.sopInstanceUid}`,
+      );
+    }
+    return attributes;
+  }
+
+  /** Move the complete temp file to its final name under the duplicate policy. */
+  async #place(tempPath: string, a: StoredInstance['attributes']): Promise<{ path: string; replaced: boolean }> {
+    const dir = join(this.root, a.StudyInstanceUID, a.SeriesInstanceUID);
+    const base = join(dir, a.SOPInstanceUID);
+    try {
+      await mkdir(dir, { recursive: true });
+      const known = this.#index?.findInstance(a.SOPInstanceUID);
+      if (this.duplicates === 'reject' && known !== undefined) {
+        throw new StoreError(storeErrorCodes.duplicate, `${a.SOPInstanceUID} is already stored at ${known.path}`);
+      }
+      let placed: { path: string; replaced: boolean };
+      if (this.duplicates === 'overwrite') {
+        const existed = await exists(`${base}.dcm`);
+        await rename(tempPath, `${base}.dcm`);
+        placed = { path: `${base}.dcm`, replaced: existed };
+      } else {
+        // link() fails with EEXIST atomically: no check-then-rename race between two stores.
+        placed = { path: '', replaced: false };
+        for (let n = 0; ; n++) {
+          const candidate = n === 0 ? `${base}.dcm` : `${base}.${n}.dcm`;
+          try {
+            await link(tempPath, candidate);
+            placed = { path: candidate, replaced: false };
+            break;
+          } catch (error) {
+            if ((error as { code?: string }).code !== 'EEXIST') throw error;
+            if (this.duplicates === 'reject') throw new StoreError(storeErrorCodes.duplicate, `${a.SOPInstanceUID} is already stored at ${candidate}`);
+          }
+        }
+        await unlink(tempPath);
+      }
+      if (this.fsync === 'file-and-directory') {
+        const d = await open(dir, 'r');
+        try {
+          await d.sync();
+        } finally {
+          await d.close();
+        }
+      }
+      return placed;
+    } catch (error) {
+      throw storeErrorFromFs(error, `cannot place ${a.SOPInstanceUID}`);
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

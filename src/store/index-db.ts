@@ -1,0 +1,235 @@
+import Database from 'better-sqlite3';
+import { StoreError, storeErrorCodes } from './errors.js';
+
+/**
+ * The embedded index of stored instances: SQLite (better-sqlite3, synchronous, WAL mode) with
+ * one table per level of the PS3.4 C.6 query/retrieve information models. Columns hold the
+ * values as text with padding removed; PN is kept whole (all component groups).
+ */
+
+/** What the index records for one stored instance; keys are PS3.6 keywords. */
+export interface InstanceRecord {
+  readonly SpecificCharacterSet: string;
+  readonly PatientID: string;
+  readonly PatientName: string;
+  readonly PatientBirthDate: string;
+  readonly PatientSex: string;
+  readonly StudyInstanceUID: string;
+  readonly StudyDate: string;
+  readonly StudyTime: string;
+  readonly AccessionNumber: string;
+  readonly StudyID: string;
+  readonly StudyDescription: string;
+  readonly ReferringPhysicianName: string;
+  /** Items (CodeValue, CodingSchemeDesignator, CodeMeaning); stored as JSON for sequence matching. */
+  readonly ProcedureCodeSequence?: readonly Readonly<Record<string, string>>[];
+  readonly SeriesInstanceUID: string;
+  readonly Modality: string;
+  readonly SeriesNumber: string;
+  readonly SeriesDescription: string;
+  /** Items (RequestedProcedureID, ScheduledProcedureStepID); stored as JSON. */
+  readonly RequestAttributesSequence?: readonly Readonly<Record<string, string>>[];
+  readonly SOPInstanceUID: string;
+  readonly SOPClassUID: string;
+  readonly InstanceNumber: string;
+  /** File path, absolute. */
+  readonly path: string;
+  readonly transferSyntaxUid: string;
+  /** File size in bytes. */
+  readonly size: number;
+}
+
+/** A stored instance's file, as needed for C-MOVE / C-GET sub-operations. */
+export interface StoredFile {
+  readonly SOPInstanceUID: string;
+  readonly SOPClassUID: string;
+  readonly transferSyntaxUid: string;
+  readonly path: string;
+  readonly size: number;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS patient (
+  id INTEGER PRIMARY KEY,
+  patient_id TEXT NOT NULL UNIQUE,
+  patient_name TEXT NOT NULL DEFAULT '',
+  patient_birth_date TEXT NOT NULL DEFAULT '',
+  patient_sex TEXT NOT NULL DEFAULT '',
+  charset TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS study (
+  id INTEGER PRIMARY KEY,
+  patient_fk INTEGER NOT NULL REFERENCES patient(id),
+  study_uid TEXT NOT NULL UNIQUE,
+  study_date TEXT NOT NULL DEFAULT '',
+  study_time TEXT NOT NULL DEFAULT '',
+  accession_number TEXT NOT NULL DEFAULT '',
+  study_id TEXT NOT NULL DEFAULT '',
+  study_description TEXT NOT NULL DEFAULT '',
+  referring_physician_name TEXT NOT NULL DEFAULT '',
+  procedure_codes TEXT NOT NULL DEFAULT '[]',
+  charset TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS study_patient ON study(patient_fk);
+CREATE INDEX IF NOT EXISTS study_date ON study(study_date);
+CREATE TABLE IF NOT EXISTS series (
+  id INTEGER PRIMARY KEY,
+  study_fk INTEGER NOT NULL REFERENCES study(id),
+  series_uid TEXT NOT NULL UNIQUE,
+  modality TEXT NOT NULL DEFAULT '',
+  series_number TEXT NOT NULL DEFAULT '',
+  series_description TEXT NOT NULL DEFAULT '',
+  request_attributes TEXT NOT NULL DEFAULT '[]',
+  charset TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS series_study ON series(study_fk);
+CREATE TABLE IF NOT EXISTS instance (
+  id INTEGER PRIMARY KEY,
+  series_fk INTEGER NOT NULL REFERENCES series(id),
+  sop_uid TEXT NOT NULL UNIQUE,
+  sop_class_uid TEXT NOT NULL,
+  instance_number TEXT NOT NULL DEFAULT '',
+  path TEXT NOT NULL,
+  transfer_syntax TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  charset TEXT NOT NULL DEFAULT '',
+  stored_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instance_series ON instance(series_fk);
+`;
+
+export interface IndexDbOptions {
+  /** Open read-only (a second connection for queries); default false. */
+  readonly readonly?: boolean;
+}
+
+export class IndexDb {
+  readonly #db: Database.Database;
+  readonly #add: (record: InstanceRecord) => string | undefined;
+  readonly #find: Database.Statement<[string], StoredFile>;
+  readonly #remove: (sopUid: string) => boolean;
+
+  /** Open or create the index at `path` (':memory:' for a throw-away one). */
+  constructor(path: string, options: IndexDbOptions = {}) {
+    try {
+      this.#db = new Database(path, { readonly: options.readonly ?? false });
+      if (options.readonly !== true) {
+        // WAL: readers (C-FIND) see a consistent snapshot while an instance is being indexed.
+        this.#db.pragma('journal_mode = WAL');
+        this.#db.pragma('foreign_keys = ON');
+        this.#db.exec(schema);
+      }
+    } catch (error) {
+      throw new StoreError(storeErrorCodes.index, `cannot open index ${path}: ${String(error)}`, { cause: error });
+    }
+    this.#db.function('dicom_tm', { deterministic: true }, (value: unknown) => normalizeTime(String(value ?? ''), '0'));
+    const db = this.#db;
+    if (options.readonly === true) {
+      this.#add = () => {
+        throw new StoreError(storeErrorCodes.index, 'the index is open read-only');
+      };
+      this.#remove = this.#add as unknown as (sopUid: string) => boolean;
+    } else {
+      const upsertPatient = db.prepare(`INSERT INTO patient (patient_id, patient_name, patient_birth_date, patient_sex, charset)
+        VALUES (@PatientID, @PatientName, @PatientBirthDate, @PatientSex, @SpecificCharacterSet)
+        ON CONFLICT(patient_id) DO UPDATE SET patient_name = excluded.patient_name,
+          patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex, charset = excluded.charset
+        RETURNING id`);
+      const upsertStudy = db.prepare(`INSERT INTO study (patient_fk, study_uid, study_date, study_time, accession_number,
+          study_id, study_description, referring_physician_name, procedure_codes, charset)
+        VALUES (@patientFk, @StudyInstanceUID, @StudyDate, @StudyTime, @AccessionNumber, @StudyID, @StudyDescription,
+          @ReferringPhysicianName, @procedureCodes, @SpecificCharacterSet)
+        ON CONFLICT(study_uid) DO UPDATE SET patient_fk = excluded.patient_fk, study_date = excluded.study_date,
+          study_time = excluded.study_time, accession_number = excluded.accession_number, study_id = excluded.study_id,
+          study_description = excluded.study_description, referring_physician_name = excluded.referring_physician_name,
+          procedure_codes = excluded.procedure_codes, charset = excluded.charset
+        RETURNING id`);
+      const upsertSeries = db.prepare(`INSERT INTO series (study_fk, series_uid, modality, series_number, series_description,
+          request_attributes, charset)
+        VALUES (@studyFk, @SeriesInstanceUID, @Modality, @SeriesNumber, @SeriesDescription, @requestAttributes, @SpecificCharacterSet)
+        ON CONFLICT(series_uid) DO UPDATE SET study_fk = excluded.study_fk, modality = excluded.modality,
+          series_number = excluded.series_number, series_description = excluded.series_description,
+          request_attributes = excluded.request_attributes, charset = excluded.charset
+        RETURNING id`);
+      const previous = db.prepare<[string], { path: string }>('SELECT path FROM instance WHERE sop_uid = ?');
+      const upsertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, path,
+          transfer_syntax, size, charset, stored_at)
+        VALUES (@seriesFk, @SOPInstanceUID, @SOPClassUID, @InstanceNumber, @path, @transferSyntaxUid, @size,
+          @SpecificCharacterSet, @storedAt)
+        ON CONFLICT(sop_uid) DO UPDATE SET series_fk = excluded.series_fk, sop_class_uid = excluded.sop_class_uid,
+          instance_number = excluded.instance_number, path = excluded.path, transfer_syntax = excluded.transfer_syntax,
+          size = excluded.size, charset = excluded.charset, stored_at = excluded.stored_at`);
+      const pruneSeries = db.prepare('DELETE FROM series WHERE NOT EXISTS (SELECT 1 FROM instance WHERE series_fk = series.id)');
+      const pruneStudy = db.prepare('DELETE FROM study WHERE NOT EXISTS (SELECT 1 FROM series WHERE study_fk = study.id)');
+      const prunePatient = db.prepare('DELETE FROM patient WHERE NOT EXISTS (SELECT 1 FROM study WHERE patient_fk = patient.id)');
+      const prune = (): void => {
+        pruneSeries.run();
+        pruneStudy.run();
+        prunePatient.run();
+      };
+      // One transaction per stored instance: the index never shows half an instance.
+      this.#add = db.transaction((record: InstanceRecord): string | undefined => {
+        const old = previous.get(record.SOPInstanceUID)?.path;
+        // Arrays cannot be bound: the sequences go in as JSON text.
+        const { ProcedureCodeSequence, RequestAttributesSequence, ...row } = record;
+        const patientFk = (upsertPatient.get(row) as { id: number }).id;
+        const procedureCodes = JSON.stringify(ProcedureCodeSequence ?? []);
+        const studyFk = (upsertStudy.get({ ...row, patientFk, procedureCodes }) as { id: number }).id;
+        const requestAttributes = JSON.stringify(RequestAttributesSequence ?? []);
+        const seriesFk = (upsertSeries.get({ ...row, studyFk, requestAttributes }) as { id: number }).id;
+        upsertInstance.run({ ...row, seriesFk, storedAt: new Date().toISOString() });
+        // A re-sent instance may have moved to another series or study: drop emptied parents.
+        if (old !== undefined) prune();
+        return old;
+      });
+      const deleteInstance = db.prepare('DELETE FROM instance WHERE sop_uid = ?');
+      this.#remove = db.transaction((sopUid: string): boolean => {
+        const removed = deleteInstance.run(sopUid).changes > 0;
+        if (removed) prune();
+        return removed;
+      });
+    }
+    this.#find = db.prepare(`SELECT sop_uid AS SOPInstanceUID, sop_class_uid AS SOPClassUID,
+      transfer_syntax AS transferSyntaxUid, path, size FROM instance WHERE sop_uid = ?`);
+  }
+
+  /** Record a stored instance (one transaction); returns the path it replaced, if any. */
+  addInstance(record: InstanceRecord): string | undefined {
+    try {
+      return this.#add(record);
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(storeErrorCodes.index, `cannot index ${record.SOPInstanceUID}: ${String(error)}`, { cause: error });
+    }
+  }
+
+  /** The stored file of one SOP instance, if indexed. */
+  findInstance(sopInstanceUid: string): StoredFile | undefined {
+    return this.#find.get(sopInstanceUid);
+  }
+
+  /** Forget one SOP instance (and parents left empty); true if it was indexed. */
+  removeInstance(sopInstanceUid: string): boolean {
+    return this.#remove(sopInstanceUid);
+  }
+
+  /** The connection, for query.ts (not part of the public surface). */
+  get connection(): Database.Database {
+    return this.#db;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+/**
+ * TM normalized for comparison (PS3.5 6.2 TM: HHMMSS.FFFFFF, components may be omitted from
+ * the right): missing digits filled with `fill` ('0' for a lower bound, '9' for an upper).
+ */
+export function normalizeTime(value: string, fill: '0' | '9'): string {
+  const v = value.trim().replace(/:/g, '');
+  if (v === '') return '';
+  const [whole = '', fraction = ''] = v.split('.');
+  return `${whole.padEnd(6, fill).slice(0, 6)}.${fraction.padEnd(6, fill).slice(0, 6)}`;
+}

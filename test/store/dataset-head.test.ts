@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DatasetHeadScanner, headText } from '../../src/store/dataset-head.js';
+import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
+import { elementHeader, encodeDataset } from '../helpers/dicom-data.js';
+
+const item = (body: Buffer, undefinedLength: boolean): Buffer => {
+  const h = Buffer.alloc(8);
+  h.writeUInt32LE(0xe000fffe, 0);
+  h.writeUInt32LE(undefinedLength ? 0xffffffff : body.length, 4);
+  const d = Buffer.alloc(undefinedLength ? 8 : 0);
+  if (undefinedLength) d.writeUInt32LE(0xe00dfffe, 0);
+  return Buffer.concat([h, body, d]);
+};
+const seqDelimiter = (): Buffer => {
+  const d = Buffer.alloc(8);
+  d.writeUInt32LE(0xe0ddfffe, 0);
+  return d;
+};
+
+/** A data set with nested undefined-length sequences before the wanted values. */
+function tricky(explicit: boolean): Buffer {
+  const inner = encodeDataset([[0x00081150, 'UI', '1.2.3'], [0x00100010, 'PN', 'NOT^TOPLEVEL']], { explicit });
+  const nested = Buffer.concat([elementHeader(0x00081115, 'SQ', 0xffffffff, explicit), item(inner, true), seqDelimiter()]);
+  const outerItem = Buffer.concat([item(Buffer.concat([nested, inner]), true), item(inner, false)]);
+  return Buffer.concat([
+    encodeDataset([[0x00080005, 'CS', 'ISO_IR 192'], [0x00080016, 'UI', '1.2.840.10008.5.1.4.1.1.7']], { explicit }),
+    elementHeader(0x00081110, 'SQ', 0xffffffff, explicit),
+    outerItem,
+    seqDelimiter(),
+    encodeDataset([[0x00100010, 'PN', 'MÜLLER^HANS'], [0x0020000d, 'UI', '1.2.3.4'], [0x0020000e, 'UI', '1.2.3.4.5'], [0x00280010, 'US', Uint8Array.of(0, 2)]], { explicit }),
+    elementHeader(0x7fe00010, 'OB', 100, explicit),
+    Buffer.alloc(100),
+  ]);
+}
+
+function scan(bytes: Buffer, sizes: readonly number[], explicit: boolean): DatasetHeadScanner {
+  const scanner = new DatasetHeadScanner({ explicitVr: explicit });
+  let pos = 0;
+  let i = 0;
+  while (pos < bytes.length && !scanner.done) {
+    const n = Math.max(1, sizes[i++ % sizes.length] ?? 1);
+    scanner.push(bytes.subarray(pos, pos + n));
+    pos += n;
+  }
+  return scanner;
+}
+
+test('keeps top-level identifying values only, past nested undefined-length sequences, in every chunking', () => {
+  for (const explicit of [true, false]) {
+    const bytes = tricky(explicit);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 10 }), (sizes) => {
+        const scanner = scan(bytes, sizes, explicit);
+        assert.equal(scanner.done, true);
+        assert.equal(headText(scanner.values.get(0x00100010), true), 'MÜLLER^HANS');
+        assert.equal(headText(scanner.values.get(0x0020000d), false), '1.2.3.4');
+        assert.equal(headText(scanner.values.get(0x0020000e), false), '1.2.3.4.5');
+        assert.equal(scanner.values.has(0x00081150), false);
+        // It stopped at the pixel data header, before its value.
+        assert.equal(scanner.consumed, bytes.length - 100);
+      }),
+      { numRuns: 200 },
+    );
+    const oneByte = scan(bytes, [1], explicit);
+    assert.equal(headText(oneByte.values.get(0x00080005), false), 'ISO_IR 192');
+  }
+});
+
+test('a wanted value longer than the limit is skipped, not buffered', () => {
+  const bytes = encodeDataset([[0x00081030, 'LO', 'x'.repeat(100)], [0x0020000d, 'UI', '1.2']]);
+  const scanner = new DatasetHeadScanner({ explicitVr: true, maxValueLength: 10 });
+  scanner.push(bytes);
+  assert.equal(scanner.values.has(0x00081030), false);
+  assert.equal(headText(scanner.values.get(0x0020000d), false), '1.2');
+});
+
+test('malformed bytes give StoreError(cannotUnderstand), never another error', () => {
+  assert.throws(() => new DatasetHeadScanner({ explicitVr: true }).push(Buffer.from('\x08\x00\x16\x00!!\x02\x00')), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand);
+  const stray = Buffer.alloc(8);
+  stray.writeUInt32LE(0xe00dfffe, 0);
+  assert.throws(() => new DatasetHeadScanner({ explicitVr: false }).push(stray), StoreError);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 400 }), fc.boolean(), (bytes, explicit) => {
+      try {
+        new DatasetHeadScanner({ explicitVr: explicit }).push(bytes);
+      } catch (e) {
+        assert.ok(e instanceof StoreError, String(e));
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('keeps the items of the identifying sequences, defined or undefined lengths, in every chunking', () => {
+  for (const explicit of [true, false]) {
+    const a = encodeDataset([[0x00400009, 'SH', 'SPS1'], [0x00401001, 'SH', 'RP1'], [0x00400007, 'LO', 'skipped']], { explicit });
+    const b = encodeDataset([[0x00401001, 'SH', 'RP2']], { explicit });
+    const code = encodeDataset([[0x00080100, 'SH', 'C1'], [0x00080102, 'SH', 'L'], [0x00080104, 'LO', 'Head CT']], { explicit });
+    const codeItem = item(code, false);
+    const requestItems = Buffer.concat([item(a, false), item(b, true)]);
+    const bytes = Buffer.concat([
+      elementHeader(0x00081032, 'SQ', codeItem.length, explicit),
+      codeItem,
+      encodeDataset([[0x0020000d, 'UI', '1.2']], { explicit }),
+      elementHeader(0x00400275, 'SQ', 0xffffffff, explicit),
+      requestItems,
+      seqDelimiter(),
+      elementHeader(0x7fe00010, 'OB', 10, explicit),
+      Buffer.alloc(10),
+    ]);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 32 }), { minLength: 1, maxLength: 6 }), (sizes) => {
+        const scanner = scan(bytes, sizes, explicit);
+        const text = (m: ReadonlyMap<number, unknown> | undefined, tag: number) => headText(m?.get(tag) as never, false);
+        const request = scanner.sequences.get(0x00400275) ?? [];
+        assert.equal(request.length, 2);
+        assert.equal(text(request[0], 0x00401001), 'RP1');
+        assert.equal(text(request[0], 0x00400009), 'SPS1');
+        assert.equal(request[0]!.has(0x00400007), false);
+        assert.equal(text(request[1], 0x00401001), 'RP2');
+        const codes = scanner.sequences.get(0x00081032) ?? [];
+        assert.equal(codes.length, 1);
+        assert.equal(text(codes[0], 0x00080104), 'Head CT');
+        assert.equal(text(scanner.values as never, 0x0020000d), '1.2');
+        assert.equal(scanner.done, true);
+      }),
+      { numRuns: 150 },
+    );
+  }
+});

@@ -1,0 +1,233 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { FileStore } from '../../src/store/file-store.js';
+import { IndexDb } from '../../src/store/index-db.js';
+import { StoreError, storeErrorCodes, storeStatus } from '../../src/store/errors.js';
+import { readPart10Header } from '../../src/dataset/part10.js';
+import { ctImageStorage, dcmdump, dump2dcm, dumpText, dumpValue, encodeDataset, specElements, tempDir, type InstanceSpec } from '../helpers/dicom-data.js';
+
+const explicitLE = '1.2.840.10008.1.2.1';
+
+function spec(n: number): InstanceSpec {
+  return {
+    PatientName: 'DOE^JOHN',
+    PatientID: 'PID001',
+    StudyInstanceUID: '1.2.826.0.1.1',
+    SeriesInstanceUID: '1.2.826.0.1.1.2',
+    SOPInstanceUID: `1.2.826.0.1.1.2.${n}`,
+    SOPClassUID: ctImageStorage,
+    Modality: 'CT',
+    InstanceNumber: String(n),
+  };
+}
+
+async function* chunked(bytes: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
+  let pos = 0;
+  let i = 0;
+  while (pos < bytes.length) {
+    const n = Math.max(1, sizes[i++ % sizes.length] ?? 1);
+    yield bytes.subarray(pos, pos + n);
+    pos += n;
+  }
+}
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+async function listAll(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).map(String).sort();
+}
+
+function meta(s: InstanceSpec, ts = explicitLE) {
+  return { sopClassUid: s.SOPClassUID ?? ctImageStorage, sopInstanceUid: s.SOPInstanceUID, transferSyntaxUid: ts, callingAeTitle: 'STORESCU', calledAeTitle: 'OUR_SCP' };
+}
+
+test('stores a data set bit-for-bit under study/series/instance, readable by dcmdump', async () => {
+  const { dir, remove } = await tempDir('store');
+  try {
+    const store = await FileStore.open({ root: dir });
+    const s = spec(1);
+    const dataset = encodeDataset([...specElements(s), [0x7fe00010, 'OB', new Uint8Array(1000).fill(7)]]);
+    const stored = await store.store(meta(s), chunked(dataset, [100, 7, 3000]));
+    assert.equal(stored.path, join(dir, s.StudyInstanceUID, s.SeriesInstanceUID, `${s.SOPInstanceUID}.dcm`));
+    assert.equal(stored.datasetSize, dataset.length);
+    const file = await readFile(stored.path);
+    assert.equal(stored.size, file.length);
+    const header = await readPart10Header(stored.path);
+    assert.equal(sha(file.subarray(header.datasetOffset)), sha(dataset));
+    assert.equal(header.meta.SourceApplicationEntityTitle, 'STORESCU');
+    assert.equal(header.meta.SendingApplicationEntityTitle, 'STORESCU');
+    assert.equal(header.meta.ReceivingApplicationEntityTitle, 'OUR_SCP');
+    const dump = await dcmdump(stored.path, ['-Un']);
+    assert.equal(dumpValue(dump, '0002,0003'), s.SOPInstanceUID);
+    assert.equal(dumpValue(dump, '0010,0010'), 'DOE^JOHN');
+    assert.equal(dumpValue(dump, '0002,0018'), 'OUR_SCP');
+    assert.equal(stored.attributes.PatientID, 'PID001');
+    assert.deepEqual(await listAll(dir), [s.StudyInstanceUID, join(s.StudyInstanceUID, s.SeriesInstanceUID), join(s.StudyInstanceUID, s.SeriesInstanceUID, `${s.SOPInstanceUID}.dcm`)]);
+  } finally {
+    await remove();
+  }
+});
+
+test('finds the identifying attributes in every transfer syntax, behind undefined-length sequences, in any chunking', async () => {
+  const { dir, remove } = await tempDir('store');
+  try {
+    // A sequence in group 0008, before the study and series UIDs, with nested undefined lengths.
+    const sequence = [
+      '(0008,1110) SQ (Sequence with undefined length #=1)',
+      '  (fffe,e000) na (Item with undefined length #=2)',
+      '    (0008,1150) UI [1.2.3]',
+      '    (0008,1155) UI [1.2.3.4]',
+      '  (fffe,e00d) na (ItemDelimitationItem)',
+      '(fffe,e0dd) na (SequenceDelimitationItem)',
+    ];
+    const cases = [['+te', '-e'], ['+ti', '-e'], ['+tb'], ['+te'], ['+td']] as const;
+    let n = 10;
+    for (const flags of cases) {
+      const s = spec(n++);
+      const src = await dump2dcm(dir, `src${n}.dcm`, dumpText(s, sequence), flags);
+      const header = await readPart10Header(src);
+      const dataset = (await readFile(src)).subarray(header.datasetOffset);
+      const sizes = await fc.sample(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 8 }), 3);
+      for (const [k, chunking] of sizes.entries()) {
+        const root = join(dir, `root-${n}-${k}`);
+        const store = await FileStore.open({ root, duplicates: 'overwrite', fsync: 'none' });
+        const stored = await store.store(meta(s, header.meta.TransferSyntaxUID), chunked(dataset, chunking));
+        assert.equal(stored.studyInstanceUid, s.StudyInstanceUID, flags.join(' '));
+        assert.equal(stored.seriesInstanceUid, s.SeriesInstanceUID);
+        assert.equal(stored.attributes.PatientName, 'DOE^JOHN');
+        assert.equal(stored.attributes.InstanceNumber, s.InstanceNumber);
+        const out = await readFile(stored.path);
+        assert.equal(sha(out.subarray(out.length - dataset.length)), sha(dataset));
+        // DCMTK reads what we wrote, in the same transfer syntax.
+        const dump = await dcmdump(stored.path, ['-Un']);
+        assert.equal(dumpValue(dump, '0008,1155'), '1.2.3.4');
+      }
+    }
+  } finally {
+    await remove();
+  }
+});
+
+test('duplicate policies: reject answers 0111, overwrite replaces, keep-both keeps both', async () => {
+  const { dir, remove } = await tempDir('store');
+  try {
+    const s = spec(1);
+    const first = encodeDataset([...specElements(s), [0x00081030, 'LO', 'FIRST']]);
+    const second = encodeDataset([...specElements(s), [0x00081030, 'LO', 'SECOND']]);
+    for (const policy of ['reject', 'overwrite', 'keep-both'] as const) {
+      const root = join(dir, policy);
+      const index = new IndexDb(':memory:');
+      const store = await FileStore.open({ root, duplicates: policy, index });
+      const a = await store.store(meta(s), chunked(first, [64]));
+      if (policy === 'reject') {
+        await assert.rejects(store.store(meta(s), chunked(second, [64])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.duplicate && e.status === 0x0111);
+        assert.match((await readFile(a.path)).toString('latin1'), /FIRST/);
+        // The file-system check holds without an index too (link() is atomic).
+        const bare = await FileStore.open({ root, duplicates: 'reject' });
+        await assert.rejects(bare.store(meta(s), chunked(second, [64])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.duplicate);
+      } else if (policy === 'overwrite') {
+        const b = await store.store(meta(s), chunked(second, [64]));
+        assert.equal(b.path, a.path);
+        assert.equal(b.replaced, true);
+        assert.match((await readFile(a.path)).toString('latin1'), /SECOND/);
+      } else {
+        const b = await store.store(meta(s), chunked(second, [64]));
+        assert.notEqual(b.path, a.path);
+        assert.match((await readFile(a.path)).toString('latin1'), /FIRST/);
+        assert.match((await readFile(b.path)).toString('latin1'), /SECOND/);
+        assert.equal(index.findInstance(s.SOPInstanceUID)?.path, b.path);
+      }
+      assert.deepEqual((await listAll(root)).filter((f) => f.includes('partial')), []);
+      index.close();
+    }
+  } finally {
+    await remove();
+  }
+});
+
+test('a data set that does not parse or does not match the command answers C000 / A900 and leaves nothing', async () => {
+  const { dir, remove } = await tempDir('store');
+  try {
+    const store = await FileStore.open({ root: dir });
+    const s = spec(1);
+    const noStudy = encodeDataset(specElements({ ...s, StudyInstanceUID: '' }));
+    await assert.rejects(store.store(meta(s), chunked(noStudy, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand && e.status === storeStatus.cannotUnderstand);
+    // UIDs name directories: '..' and friends must never get that far.
+    for (const bad of ['..', '1..2', '.', '1.2.']) {
+      const ds = encodeDataset(specElements({ ...s, StudyInstanceUID: bad }));
+      await assert.rejects(store.store(meta(s), chunked(ds, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand, bad);
+    }
+    await assert.rejects(store.store({ ...meta(s), sopInstanceUid: '../x' }, chunked(noStudy, [50])), /sopInstanceUid/);
+    const garbage = Buffer.from('this is not a data set at all, no, not at all....'.repeat(20));
+    let pulled = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const c of chunked(garbage, [50])) {
+        pulled += c.length;
+        yield c;
+      }
+    }
+    await assert.rejects(store.store(meta(s), counted()), (e: unknown) => e instanceof StoreError && e.status === 0xc000);
+    // Refused, but drained to the end so the association can carry on.
+    assert.equal(pulled, garbage.length);
+    const other = encodeDataset(specElements({ ...s, SOPInstanceUID: '1.2.3.999' }));
+    await assert.rejects(store.store(meta(s), chunked(other, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.datasetMismatch && e.status === 0xa900);
+    assert.deepEqual(await listAll(dir), []);
+  } finally {
+    await remove();
+  }
+});
+
+test('an interrupted store leaves no complete-looking file; leftovers are removed at open', async () => {
+  const { dir, remove } = await tempDir('store');
+  try {
+    const store = await FileStore.open({ root: dir });
+    const s = spec(1);
+    const dataset = encodeDataset([...specElements(s), [0x7fe00010, 'OB', new Uint8Array(200_000)]]);
+    async function* dying(): AsyncGenerator<Uint8Array> {
+      yield dataset.subarray(0, 100_000);
+      throw new Error('peer aborted the association');
+    }
+    await assert.rejects(store.store(meta(s), dying()), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.aborted && e.status === 0x0110);
+    // Writable sink destroyed mid-way: same outcome.
+    const { writable, result } = store.createSink(meta(s));
+    writable.write(dataset.subarray(0, 50_000));
+    writable.destroy(new Error('socket closed'));
+    await assert.rejects(result, (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.aborted);
+    assert.deepEqual(await listAll(dir), []);
+    // A crashed process leaves `.uid.partial-xxxx` behind: never a .dcm, and removed at next open.
+    await writeFile(join(dir, `.${s.SOPInstanceUID}.partial-abcdef`), dataset.subarray(0, 1000));
+    await mkdir(join(dir, 'keep'));
+    const reopened = await FileStore.open({ root: dir });
+    assert.deepEqual(await listAll(dir), ['keep']);
+    // The sink works end to end too.
+    const sink = reopened.createSink(meta(s));
+    sink.writable.end(dataset);
+    const stored = await sink.result;
+    assert.equal(stored.datasetSize, dataset.length);
+  } finally {
+    await remove();
+  }
+});
+
+test('a head longer than maxScanBytes is scanned again from the temp file', async () => {
+  const { dir, remove } = await tempDir('store');
+  try {
+    const store = await FileStore.open({ root: dir, maxScanBytes: 100 });
+    const s = spec(3);
+    // A long private element before the study and series UIDs pushes them past 100 bytes.
+    const dataset = encodeDataset([...specElements(s), [0x00091010, 'UN', new Uint8Array(5000)]]);
+    const stored = await store.store(meta(s), chunked(dataset, [30]));
+    assert.equal(stored.seriesInstanceUid, s.SeriesInstanceUID);
+  } finally {
+    await remove();
+  }
+});
+
+test('options are validated by name', async () => {
+  await assert.rejects(FileStore.open({ root: '/tmp/x', duplicates: 'maybe' as never }), /duplicates/);
+  await assert.rejects(FileStore.open({ root: '/tmp/x', fsync: 'always' as never }), /fsync/);
+});

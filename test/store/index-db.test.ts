@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { IndexDb, normalizeTime, type InstanceRecord } from '../../src/store/index-db.js';
+import { tempDir } from '../helpers/dicom-data.js';
+
+const record = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
+  SpecificCharacterSet: '',
+  PatientID: 'P1',
+  PatientName: 'A^B',
+  PatientBirthDate: '',
+  PatientSex: '',
+  StudyInstanceUID: '1.1',
+  StudyDate: '20200101',
+  StudyTime: '',
+  AccessionNumber: '',
+  StudyID: '',
+  StudyDescription: '',
+  ReferringPhysicianName: '',
+  SeriesInstanceUID: '1.1.1',
+  Modality: 'CT',
+  SeriesNumber: '1',
+  SeriesDescription: '',
+  SOPInstanceUID: '1.1.1.1',
+  SOPClassUID: '1.2',
+  InstanceNumber: '1',
+  path: '/x/1.dcm',
+  transferSyntaxUid: '1.2.840.10008.1.2.1',
+  size: 10,
+  ...over,
+});
+
+test('WAL mode; a second read-only connection sees committed instances', async () => {
+  const { dir, remove } = await tempDir('index');
+  try {
+    const path = join(dir, 'index.sqlite');
+    const db = new IndexDb(path);
+    assert.equal(db.connection.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.addInstance(record()), undefined);
+    const reader = new IndexDb(path, { readonly: true });
+    assert.equal(reader.findInstance('1.1.1.1')?.path, '/x/1.dcm');
+    assert.throws(() => reader.addInstance(record()), /read-only/);
+    reader.close();
+    db.close();
+  } finally {
+    await remove();
+  }
+});
+
+test('a re-sent instance that moved series replaces the row and prunes the emptied parents', () => {
+  const db = new IndexDb(':memory:');
+  db.addInstance(record());
+  const old = db.addInstance(record({ StudyInstanceUID: '1.2', SeriesInstanceUID: '1.2.1', PatientID: 'P2', path: '/x/2.dcm' }));
+  assert.equal(old, '/x/1.dcm');
+  const count = (t: string) => (db.connection.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+  assert.deepEqual([count('patient'), count('study'), count('series'), count('instance')], [1, 1, 1, 1]);
+  assert.equal(db.removeInstance('1.1.1.1'), true);
+  assert.deepEqual([count('patient'), count('study'), count('series'), count('instance')], [0, 0, 0, 0]);
+  assert.equal(db.removeInstance('1.1.1.1'), false);
+  db.close();
+});
+
+test('a failing insert leaves the index unchanged (one transaction per instance)', () => {
+  const db = new IndexDb(':memory:');
+  db.addInstance(record());
+  // size NOT NULL: the instance insert fails after patient/study/series upserts ran.
+  assert.throws(() => db.addInstance(record({ SOPInstanceUID: '9.9', SeriesInstanceUID: '9.9.1', StudyInstanceUID: '9.9.2', size: null as never })), /DICOM_ERR_STORE_INDEX|cannot index/);
+  const n = (db.connection.prepare('SELECT count(*) AS n FROM series').get() as { n: number }).n;
+  assert.equal(n, 1);
+  db.close();
+});
+
+test('normalizeTime pads the omitted components for range bounds', () => {
+  assert.equal(normalizeTime('10', '0'), '100000.000000');
+  assert.equal(normalizeTime('10', '9'), '109999.999999');
+  assert.equal(normalizeTime('235959.5', '0'), '235959.500000');
+  assert.equal(normalizeTime('10:15', '0'), '101500.000000');
+  assert.equal(normalizeTime('', '0'), '');
+});
