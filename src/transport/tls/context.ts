@@ -230,6 +230,10 @@ export class SecureContext {
 
   #configure(o: SecureContextOptions, profile: ReturnType<typeof resolveProfile>): void {
     const ctx = this.#native.ctx;
+    // Registered callbacks live as long as koffi keeps them; through a WeakRef they do not keep
+    // the context alive, so an undisposed, unreachable context is freed by the FinalizationRegistry
+    // (a live connection holds its context strongly, so no callback outlives its SSL_CTX).
+    const self = new WeakRef(this);
     const fail = (option: string, message: string): never => {
       throw new TlsConfigurationError(option, message, { openssl: drainErrors() });
     };
@@ -287,15 +291,15 @@ export class SecureContext {
 
     const mode = o.verifyMode ?? (this.role === 'client' ? VerifyMode.Peer : VerifyMode.Peer | VerifyMode.FailIfNoPeerCert);
     if (!Number.isInteger(mode) || mode < 0 || mode > 0x0f) throw new InvalidOptionError('verifyMode', 'must be a combination of VerifyMode flags');
-    const verifyCb = this.#register((ok: number, st: unknown): number => this.#verify(ok, st), S.VerifyCb);
+    const verifyCb = this.#register((ok: number, st: unknown): number => { const me = self.deref(); return me === undefined ? ok : me.#verify(ok, st); }, S.VerifyCb);
     S.SSL_CTX_set_verify(ctx, mode, verifyCb);
     if (o.verifyDepth !== undefined) S.SSL_CTX_set_verify_depth(ctx, o.verifyDepth);
 
     // The info callback is always on: it records the alerts a handshake error reports.
-    S.SSL_CTX_set_info_callback(ctx, this.#register((ssl: unknown, where: number, ret: number): void => this.#info(ssl, where, ret), S.InfoCb));
+    S.SSL_CTX_set_info_callback(ctx, this.#register((ssl: unknown, where: number, ret: number): void => { const me = self.deref(); if (me !== undefined) me.#info(ssl, where, ret); }, S.InfoCb));
     if (this.role === 'client' && this.#hooks.clientCert) {
       S.SSL_CTX_set_client_cert_cb(ctx, this.#register(
-        (ssl: unknown, x: unknown, k: unknown): number => this.#clientCert(ssl, x, k), S.ClientCertCb));
+        (ssl: unknown, x: unknown, k: unknown): number => { const me = self.deref(); return me === undefined ? 0 : me.#clientCert(ssl, x, k); }, S.ClientCertCb));
     }
 
     if (o.alpn !== undefined && o.alpn.length > 0) {
@@ -322,7 +326,7 @@ export class SecureContext {
       if (resume) {
         // Client sessions live in our per host:port map, not in OpenSSL's internal cache.
         S.SSL_CTX_set_session_cache_mode(ctx, S.SSL_SESS_CACHE_CLIENT | S.SSL_SESS_CACHE_NO_INTERNAL_STORE);
-        S.SSL_CTX_sess_set_new_cb(ctx, this.#register((ssl: unknown, sess: unknown): number => this.#newSession(ssl, sess), S.NewSessionCb));
+        S.SSL_CTX_sess_set_new_cb(ctx, this.#register((ssl: unknown, sess: unknown): number => { const me = self.deref(); return me === undefined ? 0 : me.#newSession(ssl, sess); }, S.NewSessionCb));
       } else S.SSL_CTX_set_session_cache_mode(ctx, 0);
     } else {
       const sid = Buffer.from('dicom-tls');

@@ -112,7 +112,7 @@ export class TlsError extends DicomError {
 // Reading certificates, keys, trust anchors and CRLs: the x509 module's typed errors, re-exported
 // so the TLS layer has one error surface.
 export {
-  UnableToReadPrivateKeyError, UnableToReadCertificateError, KeyMismatchError, TrustStoreError,
+  UnableToReadPrivateKeyError, UnableToReadCertificateError, KeyMismatchError, TrustStoreError, PkiError,
 } from './x509-load-errors.js';
 
 /** An unknown security profile, or a legacy one without `allowLegacyProfiles`. */

@@ -17,6 +17,8 @@ export interface SecureServerOptions {
   server?: net.Server;
   /** Milliseconds a peer has to complete the handshake (default 30 000). */
   handshakeTimeout?: number;
+  /** Passed to each SecureSocket: keep writing after the peer ended (default false). */
+  allowHalfOpen?: boolean;
 }
 
 export interface SecureServerEvents {
@@ -31,12 +33,14 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
   readonly #server: net.Server;
   readonly #connections = new Set<SecureSocket>();
   readonly #handshakeTimeout: number;
+  readonly #allowHalfOpen: boolean;
 
   constructor(context: SecureContext, options: SecureServerOptions = {}) {
     super();
     if (context.role !== 'server') throw new InvalidOptionError('context', 'a SecureServer needs a server-role SecureContext');
     this.context = context;
     this.#handshakeTimeout = options.handshakeTimeout ?? 30_000;
+    this.#allowHalfOpen = options.allowHalfOpen === true;
     this.#server = options.server ?? net.createServer({ allowHalfOpen: true });
     this.#server.on('connection', (sock) => this.#accept(sock));
     this.#server.on('error', (e) => this.emit('error', e));
@@ -74,7 +78,7 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
     const peer = { address: sock.remoteAddress, port: sock.remotePort };
     let secure: SecureSocket;
     try {
-      secure = new SecureSocket(sock, this.context);
+      secure = new SecureSocket(sock, this.context, { allowHalfOpen: this.#allowHalfOpen });
     } catch (e) {
       sock.destroy();
       this.emit('handshakeError', e as TlsHandshakeError, peer);

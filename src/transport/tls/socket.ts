@@ -28,6 +28,11 @@ export interface SecureSocketOptions {
   verifyHost?: string;
   /** Key under which a client keeps its session for resumption (e.g. "host:port"). */
   sessionKey?: string;
+  /**
+   * Keep the writable side open after the peer ended (close_notify or FIN), as net.Socket's
+   * option of the same name. Default false: our side then ends (close_notify) automatically.
+   */
+  allowHalfOpen?: boolean;
 }
 
 export interface SecureConnectOptions extends SecureSocketOptions {
@@ -101,6 +106,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       secure = new SecureSocket(sock, opts.context, {
         servername: opts.servername ?? opts.context.options.servername ?? opts.host,
         sessionKey: opts.sessionKey ?? `${opts.host}:${opts.port}`,
+        ...(opts.allowHalfOpen !== undefined ? { allowHalfOpen: opts.allowHalfOpen } : {}),
         ...(opts.verifyHost !== undefined ? { verifyHost: opts.verifyHost } : {}),
       });
       await Promise.race([secure.handshake(), timeout]);
@@ -114,7 +120,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   }
 
   constructor(socket: net.Socket, context: SecureContext, options: SecureSocketOptions = {}) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    super({ allowHalfOpen: options.allowHalfOpen === true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.context = context;
     this.role = context.role;
     this.sessionKey = context.role === 'client' && context.options.sessionResumption !== false ? options.sessionKey : undefined;

@@ -24,10 +24,10 @@ async function pair(serverOpts: Partial<ConstructorParameters<typeof SecureConte
   }> {
   const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None, ...serverOpts });
   const cctx = new SecureContext({ role: 'client', ca: [c.caCert], ...clientOpts });
-  const server = createSecureServer(sctx);
+  const server = createSecureServer(sctx, undefined, { allowHalfOpen: true });
   const { port } = await server.listen(0, '127.0.0.1');
   const acceptedP = once(server, 'secureConnection');
-  const client = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx });
+  const client = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx, allowHalfOpen: true });
   const [accepted] = (await acceptedP) as [SecureSocket];
   return {
     server, client, accepted,

@@ -5,6 +5,9 @@
  * from the acceptable issuer names the server sends (CertificateRequest certificate_authorities).
  */
 import { describe, test } from 'node:test';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { scenarioPki, PKI_PASSWORD } from '../../helpers/pki.js';
 import { startSServer, runSClient, callKey } from '../../helpers/openssl-peer.js';
@@ -95,6 +98,34 @@ for (const [kind, key] of encrypted) {
   });
 }
 
+describe('identity and trust from buffers, DER and directories', () => {
+  test('DER certificate buffer + encrypted PKCS#8 key buffer with its password: s_client verifies our server', async () => {
+    await servesVerifiably({ identity: { cert: readFileSync(pki.validDer), key: readFileSync(pki.encryptedKeyPkcs8), password: PKI_PASSWORD } });
+  });
+
+  test('trust anchors as a buffer and as a plain directory give the same verify calls as s_client -CAfile', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-ca-dir-'));
+    try {
+      copyFileSync(pki.trustRoot, join(dir, 'root.pem'));
+      for (const ca of [[readFileSync(pki.trustRoot)], [dir]]) {
+        const server = await startSServer({ cert: pki.wrongPurpose.cert, key: pki.wrongPurpose.key, naccept: 2 });
+        try {
+          const theirs = await runSClient({ port: server.port, CAfile: pki.trustRoot });
+          const { calls, socket, error } = await connectOurClient(server.port, { ca }, 1);
+          assert.equal(error, undefined, String(error));
+          await closeSocket(socket);
+          assert.deepEqual(calls.map(callKey), theirs.verifyCalls.map(callKey));
+          assert.deepEqual(calls.map(callKey), [{ depth: 0, ok: 0, error: 26 }, { depth: 1, ok: 1 }, { depth: 0, ok: 1 }]);
+        } finally {
+          await server.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('PKCS#12 identity', () => {
   test('with its password: our server is verified by s_client', async () => {
     await servesVerifiably({ identity: { pkcs12: pki.pkcs12, password: PKI_PASSWORD } });
@@ -158,10 +189,7 @@ describe('client-certificate selection from the acceptable issuer names', () => 
     }
   });
 
-  // Engine bug reported in /work/notes/tls-api.md ("Bugs found by pkitest"): a server context
-  // sends no acceptable CA names; remove the todo when it names its `ca` subjects.
-  test('against our own server trusting only CA-B: the same choice, and the server sees client B',
-    { todo: 'engine: server sends no CA names in CertificateRequest (tls-api.md, Bugs found by pkitest)' }, async () => {
+  test('against our own server trusting only CA-B: the same choice, and the server sees client B', async () => {
     const server = await startOurServer({ identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.caB.cert],
       verifyMode: VerifyMode.Peer | VerifyMode.FailIfNoPeerCert }, 'ok');
     try {

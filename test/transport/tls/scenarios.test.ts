@@ -13,7 +13,7 @@ import { X509Certificate } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { scenarioPki, type Identity } from '../../helpers/pki.js';
 import { startSServer, runSClient, callKey, type PeerTlsOptions, type SClientResult } from '../../helpers/openssl-peer.js';
-import { SecureContext, type SecureContextOptions, type VerifyContext } from '../../../src/transport/tls/context.js';
+import { SecureContext, VerifyMode, type SecureContextOptions, type VerifyContext } from '../../../src/transport/tls/context.js';
 import { SecureSocket } from '../../../src/transport/tls/socket.js';
 import {
   connectOurClient, closeSocket, assertHandshakeError, subjectOf, within, certificateStringFromCli, type Policy, type ClientOutcome,
@@ -128,6 +128,7 @@ for (const s of serverScenarios) {
     for (const protocol of ['tls1_3', 'tls1_2'] as const) {
       test(`${protocol}: callback returning 1: the same verify calls as openssl s_client prints, and the connection is established`, async () => {
         const { result: theirs } = await oracle(s, false, protocol);
+        assert.ok(theirs.verifyCalls.length > 0, `no verify trace parsed from s_client:\n${theirs.output}`);
         const first = theirs.verifyCalls.find((c) => c.ok === 0);
         // The oracle itself must show the scenario's failure, or the certificate set is wrong.
         assert.deepEqual(first === undefined ? undefined : { depth: first.depth, error: first.error },
@@ -239,4 +240,39 @@ test('class style: an overridden onVerify sees the same calls and its answer dec
       assert.deepEqual(seen.map(callKey), [{ depth: 0, ok: 0, error: 26 }]);
     }
   }
+});
+
+test('a verify callback that throws fails the handshake with that error as the cause; s_server sees the alert', async () => {
+  const s = serverScenarios.find((x) => x.name === 'valid chain')!;
+  const boom = new Error('policy database unavailable');
+  const { result, serverAlerts } = await againstSServer(s, async (port) => {
+    const context = new SecureContext({ role: 'client', ca: [pki.trustRoot], verifyCallback: () => { throw boom; } });
+    try {
+      const socket = await SecureSocket.connect({ host: '127.0.0.1', port, context });
+      await closeSocket(socket);
+      return undefined;
+    } catch (e) {
+      return e;
+    } finally {
+      context.dispose();
+    }
+  });
+  const e = assertHandshakeError(result);
+  assert.equal(e.cause, boom);
+  assert.equal(serverAlerts.length, 1, 'the server was told');
+});
+
+test('seeds: returning 0 sends the alert only with VERIFY_PEER; with verifyMode None the handshake goes on', async () => {
+  const s = serverScenarios.find((x) => x.name.startsWith('wrong purpose'))!;
+  const { result, serverAlerts } = await againstSServer(s, async (port) => {
+    const outcome = await connectOurClient(port, { ca: [pki.trustRoot], verifyMode: VerifyMode.None }, 0);
+    const verifyResult = outcome.socket?.verifyResult?.code;
+    await closeSocket(outcome.socket);
+    return { ...outcome, verifyResult };
+  });
+  assert.equal(result.error, undefined, String(result.error));
+  // OpenSSL still ran the chain check and stopped at the 0, but VERIFY_NONE ignores the verdict.
+  assert.deepEqual(result.calls.map(callKey), [{ depth: 0, ok: 0, error: 26 }]);
+  assert.equal(result.verifyResult, 26);
+  assert.deepEqual(serverAlerts, []);
 });

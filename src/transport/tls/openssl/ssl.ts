@@ -19,19 +19,14 @@ export const SSL_CTX_set_options = lib.func('uint64_t SSL_CTX_set_options(SSL_CT
 export const SSL_CTX_set_security_level = lib.func('void SSL_CTX_set_security_level(SSL_CTX *ctx, int level)');
 export const SSL_CTX_set_cipher_list = lib.func('int SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *str)');
 export const SSL_CTX_set_ciphersuites = lib.func('int SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *str)');
-export const SSL_CTX_use_certificate_chain_file = lib.func('int SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx, const char *file)');
-export const SSL_CTX_use_PrivateKey_file = lib.func('int SSL_CTX_use_PrivateKey_file(SSL_CTX *ctx, const char *file, int type)');
 export const SSL_CTX_use_certificate = lib.func('int SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)');
 export const SSL_CTX_use_PrivateKey = lib.func('int SSL_CTX_use_PrivateKey(SSL_CTX *ctx, EVP_PKEY *pkey)');
 export const SSL_CTX_check_private_key = lib.func('int SSL_CTX_check_private_key(const SSL_CTX *ctx)');
-export const SSL_CTX_load_verify_locations = lib.func('int SSL_CTX_load_verify_locations(SSL_CTX *ctx, const char *file, const char *dir)');
-export const SSL_CTX_set_default_verify_paths = lib.func('int SSL_CTX_set_default_verify_paths(SSL_CTX *ctx)');
 export const SSL_CTX_get_cert_store = lib.func('X509_STORE *SSL_CTX_get_cert_store(const SSL_CTX *ctx)');
 export const SSL_CTX_set_verify_depth = lib.func('void SSL_CTX_set_verify_depth(SSL_CTX *ctx, int depth)');
 export const SSL_CTX_set_session_id_context = lib.func('int SSL_CTX_set_session_id_context(SSL_CTX *ctx, const void *sid, unsigned int len)');
 export const SSL_CTX_set_alpn_protos = lib.func('int SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const void *protos, unsigned int len)');
 export const SSL_select_next_proto = lib.func('int SSL_select_next_proto(void *out, void *outlen, const void *server, unsigned int server_len, const void *client, unsigned int client_len)');
-export const SSL_CTX_get0_param = lib.func('X509_VERIFY_PARAM *SSL_CTX_get0_param(SSL_CTX *ctx)');
 
 // ---- callback prototypes -----------------------------------------------------------------
 /** SSL_verify_cb: `int (*)(int preverify_ok, X509_STORE_CTX *)`. */
@@ -40,8 +35,6 @@ export const VerifyCb = koffi.proto('int dicomtls_VerifyCb(int ok, X509_STORE_CT
 export const InfoCb = koffi.proto('void dicomtls_InfoCb(SSL *ssl, int where, int ret)');
 /** SSL_CTX_set_client_cert_cb: `int (*)(SSL *, X509 **, EVP_PKEY **)`. */
 export const ClientCertCb = koffi.proto('int dicomtls_ClientCertCb(SSL *ssl, void *x509Out, void *pkeyOut)');
-/** pem_password_cb: `int (*)(char *buf, int size, int rwflag, void *u)`. */
-export const PasswordCb = koffi.proto('int dicomtls_PasswordCb(void *buf, int size, int rwflag, void *u)');
 /** SSL_CTX_alpn_select_cb_func. */
 export const AlpnSelectCb = koffi.proto('int dicomtls_AlpnSelectCb(SSL *ssl, void *out, void *outlen, const void *in, unsigned int inlen, void *arg)');
 /** SSL_CTX_keylog_cb_func: `void (*)(const SSL *, const char *line)`. */
@@ -52,7 +45,6 @@ export const NewSessionCb = koffi.proto('int dicomtls_NewSessionCb(SSL *ssl, SSL
 export const SSL_CTX_set_verify = lib.func('void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, dicomtls_VerifyCb *cb)');
 export const SSL_CTX_set_info_callback = lib.func('void SSL_CTX_set_info_callback(SSL_CTX *ctx, dicomtls_InfoCb *cb)');
 export const SSL_CTX_set_client_cert_cb = lib.func('void SSL_CTX_set_client_cert_cb(SSL_CTX *ctx, dicomtls_ClientCertCb *cb)');
-export const SSL_CTX_set_default_passwd_cb = lib.func('void SSL_CTX_set_default_passwd_cb(SSL_CTX *ctx, dicomtls_PasswordCb *cb)');
 export const SSL_CTX_set_alpn_select_cb = lib.func('void SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, dicomtls_AlpnSelectCb *cb, void *arg)');
 export const SSL_CTX_set_keylog_callback = lib.func('void SSL_CTX_set_keylog_callback(SSL_CTX *ctx, dicomtls_KeylogCb *cb)');
 export const SSL_CTX_sess_set_new_cb = lib.func('void SSL_CTX_sess_set_new_cb(SSL_CTX *ctx, dicomtls_NewSessionCb *cb)');
@@ -102,20 +94,12 @@ export const X509_STORE_CTX_get_error_depth = lib.func('int X509_STORE_CTX_get_e
 export const X509_verify_cert_error_string = lib.func('const char *X509_verify_cert_error_string(long n)');
 export const X509_VERIFY_PARAM_set1_host = lib.func('int X509_VERIFY_PARAM_set1_host(X509_VERIFY_PARAM *p, const char *name, size_t len)');
 export const X509_VERIFY_PARAM_set1_ip_asc = lib.func('int X509_VERIFY_PARAM_set1_ip_asc(X509_VERIFY_PARAM *p, const char *ipasc)');
-export const X509_VERIFY_PARAM_set_flags = lib.func('int X509_VERIFY_PARAM_set_flags(X509_VERIFY_PARAM *p, unsigned long flags)');
 export const X509_free = lib.func('void X509_free(X509 *x)');
 export const X509_up_ref = lib.func('int X509_up_ref(X509 *x)');
 export const EVP_PKEY_up_ref = lib.func('int EVP_PKEY_up_ref(EVP_PKEY *k)');
 export const EVP_PKEY_free = lib.func('void EVP_PKEY_free(EVP_PKEY *k)');
 export const i2d_X509_bio = lib.func('int i2d_X509_bio(BIO *bp, X509 *x)');
 export const X509_NAME_print_ex = lib.func('int X509_NAME_print_ex(BIO *out, const X509_NAME *nm, int indent, unsigned long flags)');
-export const i2d_X509_NAME = lib.func('int i2d_X509_NAME(const X509_NAME *a, void *pp)');
-export const PEM_read_bio_X509 = lib.func('X509 *PEM_read_bio_X509(BIO *bp, void *x, void *cb, void *u)');
-export const PEM_read_bio_PrivateKey = lib.func('EVP_PKEY *PEM_read_bio_PrivateKey(BIO *bp, void *x, dicomtls_PasswordCb *cb, void *u)');
-export const X509_STORE_add_lookup = lib.func('X509_LOOKUP *X509_STORE_add_lookup(X509_STORE *v, X509_LOOKUP_METHOD *m)');
-export const X509_LOOKUP_file = lib.func('X509_LOOKUP_METHOD *X509_LOOKUP_file()');
-export const X509_load_cert_crl_file = lib.func('int X509_load_cert_crl_file(X509_LOOKUP *ctx, const char *file, int type)');
-export const X509_STORE_set_flags = lib.func('int X509_STORE_set_flags(X509_STORE *ctx, unsigned long flags)');
 
 // ---- stacks -------------------------------------------------------------------------------
 export const OPENSSL_sk_num = lib.func('int OPENSSL_sk_num(const OPENSSL_STACK *st)');
@@ -158,8 +142,6 @@ export const SSL_TLSEXT_ERR_OK = 0;
 export const SSL_TLSEXT_ERR_ALERT_FATAL = 2;
 export const SSL_TLSEXT_ERR_NOACK = 3;
 export const OPENSSL_NPN_NEGOTIATED = 1;
-export const X509_V_FLAG_CRL_CHECK = 0x4;
-export const X509_V_FLAG_CRL_CHECK_ALL = 0x8;
 // XN_FLAG_ONELINE (x509.h) = ASN1_STRFLGS_RFC2253 (0x317) | ASN1_STRFLGS_ESC_QUOTE (8)
 //   | XN_FLAG_SEP_CPLUS_SPC (2<<16) | XN_FLAG_SPC_EQ (1<<23) | XN_FLAG_FN_SN (0)
 export const XN_FLAG_ONELINE = 0x82031f;
@@ -219,11 +201,7 @@ export function addressOf(p: unknown): bigint {
 }
 export { koffi };
 
-// ---- trust helpers (temporary until the x509 branch's trust.ts / identity.ts land) ------
-export const X509_STORE_add_cert = lib.func('int X509_STORE_add_cert(X509_STORE *st, X509 *x)');
-export const X509_STORE_add_crl = lib.func('int X509_STORE_add_crl(X509_STORE *st, X509_CRL *x)');
-export const PEM_read_bio_X509_CRL = lib.func('X509_CRL *PEM_read_bio_X509_CRL(BIO *bp, void *x, void *cb, void *u)');
-export const X509_CRL_free = lib.func('void X509_CRL_free(X509_CRL *x)');
+// ---- chains, modes, protocol range (macros over SSL_CTX_ctrl) ----------------------------
 export const X509_NAME_get0_der = lib.func('int X509_NAME_get0_der(const X509_NAME *nm, _Out_ void **pder, _Out_ size_t *pderlen)');
 export const SSL_CTX_add1_chain_cert = (ctx: unknown, x509: unknown): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1, x509)); // SSL_CTX_add1_chain_cert
