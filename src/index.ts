@@ -113,6 +113,32 @@ export { IndexDb } from './store/index-db.js';
 export type { IndexDbOptions, InstanceRecord, StoredFile } from './store/index-db.js';
 export { findMatches, instancesFor, queryLevels, informationModels } from './store/query.js';
 export type { QueryLevel, InformationModel, FindOptions, NaturalizedDataset, NaturalizedValue } from './store/query.js';
+// Application entities: client (SCU), server (SCP), the association and its DIMSE exchange.
+export { DicomClient, DEFAULT_CLIENT_CONTEXTS } from './ae/client.js';
+export type { DicomClientOptions, ClientTimeouts } from './ae/client.js';
+export { DicomServer } from './ae/server.js';
+export type { DicomServerOptions, DicomServerEvents, ServerTimeouts, HandshakeFailure, AssociationRejection } from './ae/server.js';
+export { Association, PendingRequest, responseFor } from './ae/association.js';
+export type {
+  AssociationInfo,
+  AssociationOptions,
+  AssociationEvents,
+  RequestCommand,
+  RequestOptions,
+  DimseResponseMessage,
+} from './ae/association.js';
+export {
+  ConnectionRefusedError,
+  ConnectionError,
+  UnexpectedResponseError,
+  HandlerAlreadyRegisteredError,
+  DimseStatusError,
+} from './ae/errors.js';
+export { TransportMismatchError, AssociationAbortedError, AssociationClosedError } from './ul/upper-layer-errors.js';
+export { HandlerRegistry } from './services/scp/registry.js';
+export type { DimseHandler, RequestName, ResponseFields, RequestContext, HandleContext } from './services/scp/registry.js';
+export { verificationHandler } from './services/scp/verification.js';
+export { echo } from './services/scu/echo.js';
 
 // Transport: plain TCP and the TLS layer (OpenSSL through koffi).
 export { connectTcp, listenTcp, tcpConnection, type TcpListener } from './transport/tcp.js';

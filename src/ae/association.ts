@@ -1,0 +1,498 @@
+/**
+ * An established association (PS3.7 Section 7, PS3.8 Section 7) on top of the upper layer: the
+ * negotiated facts, DIMSE messages out (fragmenter → one PDV per P-DATA-TF within the peer's
+ * Maximum Length, each write waiting for the transport to drain) and in (assembler: the command
+ * is buffered, the dataset streamed to a sink the receiver chooses, reading paused until the sink
+ * has taken each PDU), Message ID allocation, responses matched to requests, SCP handlers
+ * (services/scp/registry.ts), DIMSE and idle timers, release and abort.
+ *
+ * Anything the peer does wrong at the DIMSE level (a broken fragment sequence, a response to no
+ * request) aborts this association only (A-ABORT), and every outstanding request is rejected
+ * with the reason.
+ *
+ * Extension points for services:
+ *   requestor: `association.request(command, { dataset, responseDatasetSink })` → PendingRequest
+ *   acceptor:  `registry.register('C-STORE-RQ', { datasetSink(rq, ctx) {…}, handle(rq, ctx) {…} })`
+ */
+import { channelNames, publish } from '../diagnostics.js';
+import { DicomError, TimeoutError } from '../errors.js';
+import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
+import type { RoleOutcomes } from '../acse/role-selection.js';
+import type { ReceivedUserIdentity, UserIdentityResult } from '../acse/user-identity.js';
+import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
+import { fragmentCommand, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest, type DimseResponse } from '../dimse/messages.js';
+import { Status, isPending } from '../dictionary/status.js';
+import type { TlsInfo } from '../transport/connection.js';
+import type { UpperLayer } from '../ul/upper-layer.js';
+import { TypedEmitter } from '../ul/upper-layer-events.js';
+import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
+import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
+import { UnexpectedResponseError } from './errors.js';
+import { PendingRequest, type DimseResponseMessage } from './pending-request.js';
+import { responseFor } from './response.js';
+
+export type { DimseResponseMessage } from './pending-request.js';
+export { PendingRequest } from './pending-request.js';
+export { responseFor } from './response.js';
+
+/** The negotiated facts of an association (both sides). */
+export interface AssociationInfo {
+  readonly role: 'requestor' | 'acceptor';
+  readonly callingAeTitle: string;
+  readonly calledAeTitle: string;
+  readonly contexts: AcceptedContexts;
+  readonly roles: RoleOutcomes;
+  /** Our Maximum Length (0x51 we sent). */
+  readonly maxPduLength: number;
+  /** The peer's Maximum Length: the largest P-DATA-TF variable field we send; 0 = no limit. */
+  readonly peerMaxPduLength: number;
+  readonly peerImplementationClassUid: string | undefined;
+  readonly peerImplementationVersionName: string | undefined;
+  /** Acceptor: the identity the requestor gave and the handler accepted. */
+  readonly userIdentity?: ReceivedUserIdentity | undefined;
+  /** Requestor: what the acceptor said about our identity. */
+  readonly userIdentityResult?: UserIdentityResult | undefined;
+}
+
+export interface AssociationOptions {
+  /** Handlers for requests the peer sends us (an SCP; or an SCU receiving C-STORE sub-operations of C-GET). */
+  readonly handlers?: HandlerRegistry | undefined;
+  /** Milliseconds to wait for each response of a request (restarted by every Pending one). 0 = forever. Default 30 000. */
+  readonly dimseTimeout?: number | undefined;
+  /** Abort after this many milliseconds without a message either way. Undefined/0 = never. */
+  readonly idleTimeout?: number | undefined;
+  /** Milliseconds to wait for the A-RELEASE-RP before aborting. Default 30 000. */
+  readonly releaseTimeout?: number | undefined;
+  /** Largest request dataset collected in memory for a handler without a sink. Default 64 MiB. */
+  readonly maxCollectedDataset?: number | undefined;
+}
+
+/** A request to send: any request but C-CANCEL-RQ, its Message ID filled in when absent. */
+export type RequestCommand = Exclude<DimseRequest, CCancelRq> extends infer R
+  ? R extends { readonly messageId: number }
+    ? Omit<R, 'messageId'> & { readonly messageId?: number }
+    : never
+  : never;
+
+export interface RequestOptions {
+  /** The request's dataset: bytes already encoded in the context's transfer syntax, chunks, or an async iterable (a file stream). */
+  readonly dataset?: AsyncDatasetSource | undefined;
+  /** Accepted context to send on; default: the first accepted context of the request's SOP class. */
+  readonly presentationContextId?: number | undefined;
+  /** Where each response's dataset goes (e.g. a C-FIND match parser); default: collected in memory. */
+  readonly responseDatasetSink?: ((response: DimseResponse) => DatasetSink | undefined) | undefined;
+  /** Overrides the association's DIMSE timeout for this request. */
+  readonly timeout?: number | undefined;
+}
+
+export interface AssociationEvents {
+  /** A DIMSE message was sent or received (also published on the `dimse` diagnostics channel). */
+  message: (m: { readonly direction: 'sent' | 'received'; readonly command: DimseCommand; readonly presentationContextId: number }) => void;
+  /** Released normally (A-RELEASE). */
+  released: () => void;
+  /** Aborted, by either side or the provider. */
+  aborted: (error: DicomError) => void;
+  /** The association is over; `error` says why when it did not end by release. */
+  closed: (info: { readonly error: DicomError | undefined }) => void;
+}
+
+interface Incoming {
+  readonly command: Exclude<DimseRequest, CCancelRq>;
+  readonly context: AcceptedContext;
+  readonly controller: AbortController;
+  readonly collected: (DatasetSink & { bytes(): Uint8Array }) | undefined;
+}
+
+const DEFAULT_DIMSE_MS = 30_000;
+const DEFAULT_RELEASE_MS = 30_000;
+
+export class Association extends TypedEmitter<AssociationEvents> {
+  readonly #ul: UpperLayer;
+  readonly #info: AssociationInfo;
+  readonly #handlers: HandlerRegistry | undefined;
+  readonly #dimseMs: number;
+  readonly #idleMs: number;
+  readonly #releaseMs: number;
+  readonly #maxCollected: number;
+  readonly #assembler: DimseAssembler;
+  readonly #pending = new Map<number, { request: PendingRequest; timer: NodeJS.Timeout | undefined; timeout: number; sink: RequestOptions['responseDatasetSink'] }>();
+  readonly #running = new Map<number, AbortController>();
+  #nextId = 1;
+  #sendTail: Promise<void> = Promise.resolve();
+  #handlerTail: Promise<void> = Promise.resolve();
+  #incoming: Incoming | undefined;
+  #incomingResponse: { collected: (DatasetSink & { bytes(): Uint8Array }) | undefined } | undefined;
+  #inflight = 0;
+  #idle: NodeJS.Timeout | undefined;
+  #localError: DicomError | undefined;
+  #closed = false;
+  #closeInfo: { readonly error: DicomError | undefined } | undefined;
+  #released = false;
+
+  constructor(ul: UpperLayer, info: AssociationInfo, options: AssociationOptions = {}) {
+    super((event, error) => publish(channelNames.association, { association: this, kind: 'listener-error', detail: { event, error } }));
+    this.#ul = ul;
+    this.#info = info;
+    this.#handlers = options.handlers;
+    this.#dimseMs = options.dimseTimeout ?? DEFAULT_DIMSE_MS;
+    this.#idleMs = options.idleTimeout ?? 0;
+    this.#releaseMs = options.releaseTimeout ?? DEFAULT_RELEASE_MS;
+    this.#maxCollected = options.maxCollectedDataset ?? 64 * 1024 * 1024;
+    this.#assembler = new DimseAssembler(
+      {
+        onCommand: (c, id, has) => this.#onCommand(c, id, has),
+        onMessage: (c, id) => this.#onMessage(c, id),
+      },
+      { isAcceptedContext: (id) => info.contexts.get(id) !== undefined },
+    );
+    ul.on('pData', (pdu) => this.#onPData(pdu.pdvs));
+    ul.on('releaseIndication', (i) => {
+      // The peer asked; answer (a collision we started is answered by UpperLayer.release()).
+      this.#released = true;
+      if (!i.collision) this.#ul.respondRelease();
+    });
+    ul.on('released', () => {
+      this.#released = true;
+    });
+    ul.on('aborted', (e) => this.#onAborted(e));
+    ul.on('providerAborted', (e) => this.#onAborted(e));
+    ul.on('closed', (i) => this.#onClosed(i.error));
+    if (ul.isClosed) queueMicrotask(() => this.#onClosed(undefined));
+    this.#touch();
+  }
+
+  // ---- facts -----------------------------------------------------------------------------------
+
+  get role(): 'requestor' | 'acceptor' {
+    return this.#info.role;
+  }
+  get callingAeTitle(): string {
+    return this.#info.callingAeTitle;
+  }
+  get calledAeTitle(): string {
+    return this.#info.calledAeTitle;
+  }
+  /** The accepted presentation contexts (`select(sopClass)` picks one to send on). */
+  get contexts(): AcceptedContexts {
+    return this.#info.contexts;
+  }
+  get info(): AssociationInfo {
+    return this.#info;
+  }
+  get maxPduLength(): number {
+    return this.#info.maxPduLength;
+  }
+  get peerMaxPduLength(): number {
+    return this.#info.peerMaxPduLength;
+  }
+  /** The peer's TLS facts (protocol, cipher, certificate chain, verify result); undefined over plain TCP. */
+  get tls(): TlsInfo | undefined {
+    return this.#ul.transport?.tls;
+  }
+  get remoteAddress(): string | undefined {
+    return this.#ul.transport?.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.#ul.transport?.remotePort;
+  }
+  /** The PS3.8 upper layer underneath (its state, and the object on the ul/association diagnostics channels). */
+  get upperLayer(): UpperLayer {
+    return this.#ul;
+  }
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+  /** Requests sent and not yet answered with a final response. */
+  get outstandingRequests(): number {
+    return this.#pending.size;
+  }
+
+  /** Resolves when the association is over (released, aborted or lost). */
+  whenClosed(): Promise<{ readonly error: DicomError | undefined }> {
+    if (this.#closeInfo !== undefined) return Promise.resolve(this.#closeInfo);
+    return new Promise((resolve) => this.once('closed', resolve));
+  }
+
+  // ---- requestor side of a message exchange ----------------------------------------------------
+
+  /** The next free Message ID (PS3.7 9.3.1.1: unique among this association's outstanding requests), 1–65535. */
+  nextMessageId(): number {
+    for (let i = 0; i < 0xffff; i++) {
+      const id = this.#nextId;
+      this.#nextId = id === 0xffff ? 1 : id + 1;
+      if (!this.#pending.has(id)) return id;
+    }
+    throw new RangeError('all 65535 message IDs are outstanding');
+  }
+
+  /**
+   * Send a request with its dataset (if the command has one) and return the handle that yields
+   * its responses. The send itself is awaited inside: a write that fills the socket waits for
+   * drain. A send failure rejects the handle's `response` (and its iterator).
+   */
+  request(command: RequestCommand, options: RequestOptions = {}): PendingRequest {
+    const messageId = command.messageId ?? this.nextMessageId();
+    const full = { ...command, messageId } as Exclude<DimseRequest, CCancelRq>;
+    const sop = 'affectedSopClassUid' in full ? full.affectedSopClassUid : full.requestedSopClassUid;
+    const pcId = options.presentationContextId ?? this.#info.contexts.select(sop).id;
+    const handle = new PendingRequest(full, pcId, () =>
+      this.#enqueueSend({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId),
+    );
+    if (this.#closed) {
+      handle.fail(this.#closeError());
+      return handle;
+    }
+    const entry = { request: handle, timer: undefined as NodeJS.Timeout | undefined, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink };
+    this.#pending.set(messageId, entry);
+    this.#enqueueSend(full, options.dataset, pcId).then(
+      () => this.#armTimer(messageId),
+      (e: unknown) => {
+        this.#pending.delete(messageId);
+        handle.fail(e);
+      },
+    );
+    return handle;
+  }
+
+  // ---- end of the association ------------------------------------------------------------------
+
+  /** A-RELEASE: waits for queued sends, then for the A-RELEASE-RP (at most the release timeout, then aborts). */
+  async release(): Promise<void> {
+    if (this.#closed) throw this.#closeError();
+    await this.#sendTail;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = new TimeoutError('association', `no A-RELEASE-RP within ${this.#releaseMs} ms; association aborted`);
+        this.#localError ??= e;
+        this.#safeAbort();
+        reject(e);
+      }, this.#releaseMs);
+    });
+    try {
+      await Promise.race([this.#ul.release(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A-ABORT (service-user source); resolves once the transport is closed. */
+  async abort(): Promise<void> {
+    this.#safeAbort();
+    await this.whenClosed();
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  /** Messages go out one at a time, whole, in the order asked (PS3.8 Annex E: no interleaving). */
+  #enqueueSend(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
+    const run = this.#sendTail.then(() => this.#sendNow(command, dataset, pcId));
+    this.#sendTail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #sendNow(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
+    if (this.#closed) throw this.#closeError();
+    const pdvs = fragmentCommand(command, dataset, { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength });
+    this.#notify('sent', command, pcId);
+    for await (const pdv of pdvs) {
+      if (this.#closed) throw this.#closeError();
+      if (!this.#ul.sendPData({ type: 'P-DATA-TF', pdvs: [pdv] })) await this.#ul.drain();
+      this.#touch();
+    }
+  }
+
+  #notify(direction: 'sent' | 'received', command: DimseCommand, presentationContextId: number): void {
+    publish(channelNames.dimse, () => ({ association: this, direction, command, presentationContextId }));
+    this.emit('message', { direction, command, presentationContextId });
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------------
+
+  #onPData(pdvs: PDataPdvs): void {
+    this.#touch();
+    // Hold reading until the assembler (and the dataset sink behind it) has taken this PDU.
+    this.#inflight++;
+    this.#ul.pause();
+    this.#assembler.push(pdvs).then(
+      () => {
+        if (--this.#inflight === 0 && !this.#closed) this.#ul.resume();
+      },
+      (error: unknown) => {
+        this.#inflight--;
+        this.#protocolFailure(error);
+      },
+    );
+  }
+
+  async #onCommand(command: DimseCommand, pcId: number, hasDataset: boolean): Promise<DatasetSink | undefined> {
+    this.#notify('received', command, pcId);
+    if (isRequest(command)) {
+      if (command.type === 'C-CANCEL-RQ') {
+        this.#running.get(command.messageIdBeingRespondedTo)?.abort(new Error('C-CANCEL-RQ received'));
+        return undefined;
+      }
+      const context = this.#info.contexts.get(pcId) as AcceptedContext;
+      const controller = new AbortController();
+      this.#running.set(command.messageId, controller);
+      const handler = this.#handlers?.get(command.type);
+      const rc: RequestContext = { association: this, presentationContext: context, signal: controller.signal };
+      let sink: DatasetSink | undefined;
+      if (handler?.datasetSink !== undefined) sink = await handler.datasetSink(command as never, rc);
+      // No handler: the dataset is read and dropped, the request answered "unrecognized operation".
+      const collected = hasDataset && sink === undefined && handler !== undefined ? collectSink(this.#maxCollected) : undefined;
+      this.#incoming = { command, context, controller, collected };
+      return sink ?? collected;
+    }
+    const id = command.messageIdBeingRespondedTo;
+    const entry = this.#pending.get(id);
+    if (entry === undefined) throw new UnexpectedResponseError(id, `${command.type} answers message ID ${id}, which has no outstanding request`);
+    const expected = entry.request.command.type.replace(/-RQ$/, '-RSP');
+    if (command.type !== expected) {
+      throw new UnexpectedResponseError(id, `${command.type} answers message ID ${id}, a ${entry.request.command.type}`);
+    }
+    this.#armTimer(id);
+    const sink = hasDataset ? entry.sink?.(command) : undefined;
+    const collected = hasDataset && sink === undefined ? collectSink(this.#maxCollected) : undefined;
+    this.#incomingResponse = { collected };
+    return sink ?? collected;
+  }
+
+  #onMessage(command: DimseCommand, pcId: number): void {
+    if (isRequest(command)) {
+      if (command.type === 'C-CANCEL-RQ') return;
+      const incoming = this.#incoming;
+      this.#incoming = undefined;
+      if (incoming === undefined) return;
+      // Not awaited: a C-CANCEL-RQ must get through while a C-FIND handler runs. Requests are
+      // answered in order (asynchronous operations window 1/1, PS3.7 D.3.3.3).
+      this.#handlerTail = this.#handlerTail.then(() => this.#runHandler(incoming));
+      return;
+    }
+    const id = command.messageIdBeingRespondedTo;
+    const entry = this.#pending.get(id);
+    const collected = this.#incomingResponse?.collected;
+    this.#incomingResponse = undefined;
+    if (entry === undefined) return;
+    const final = !isPending(command.status);
+    if (final) {
+      this.#pending.delete(id);
+      if (entry.timer !== undefined) clearTimeout(entry.timer);
+    }
+    entry.request.deliver({ command, presentationContextId: pcId, dataset: collected?.bytes() }, final);
+  }
+
+  async #runHandler(incoming: Incoming): Promise<void> {
+    const { command, context, controller } = incoming;
+    try {
+      const handler = this.#handlers?.get(command.type);
+      let fields: ResponseFields;
+      if (handler === undefined) {
+        fields = { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` };
+      } else {
+        try {
+          fields = await handler.handle(command as never, {
+            association: this,
+            presentationContext: context,
+            signal: controller.signal,
+            dataset: incoming.collected?.bytes(),
+            respond: (f) => this.#respond(command, context.id, f),
+          });
+        } catch (error) {
+          if (this.#closed) return;
+          const m = error instanceof Error ? error.message : String(error);
+          fields = { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) };
+        }
+      }
+      if (this.#closed) return;
+      try {
+        await this.#respond(command, context.id, fields);
+      } catch (error) {
+        // A response the handler built badly still gets an answer; a closed association gets none.
+        if (this.#closed) return;
+        const m = error instanceof Error ? error.message : String(error);
+        await this.#respond(command, context.id, { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) });
+      }
+    } catch {
+      // The association ended while answering: nothing left to tell the peer.
+    } finally {
+      this.#running.delete(command.messageId);
+    }
+  }
+
+  #respond(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> {
+    const { dataset, ...rest } = fields;
+    return this.#enqueueSend(responseFor(request, rest, dataset !== undefined), dataset, pcId);
+  }
+
+  // ---- timers and failures -----------------------------------------------------------------------
+
+  #armTimer(id: number): void {
+    const entry = this.#pending.get(id);
+    if (entry === undefined) return;
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (entry.timeout <= 0) return;
+    entry.timer = setTimeout(() => {
+      const e = new TimeoutError('dimse', `no response to ${entry.request.command.type} (message ID ${id}) within ${entry.timeout} ms; association aborted`);
+      this.#localError ??= e;
+      this.#pending.delete(id);
+      entry.request.fail(e);
+      this.#safeAbort();
+    }, entry.timeout);
+  }
+
+  #touch(): void {
+    if (this.#idleMs <= 0 || this.#closed) return;
+    if (this.#idle !== undefined) clearTimeout(this.#idle);
+    this.#idle = setTimeout(() => {
+      this.#localError ??= new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`);
+      this.#safeAbort();
+    }, this.#idleMs);
+  }
+
+  #protocolFailure(error: unknown): void {
+    if (this.#closed) return;
+    this.#localError ??= error instanceof DicomError ? error : new AssociationClosedError('DIMSE failure', { cause: error });
+    this.#safeAbort();
+  }
+
+  #safeAbort(): void {
+    if (this.#closed) return;
+    try {
+      this.#ul.abort();
+    } catch {
+      // Not abortable in this state (e.g. already closing): tear the transport down instead.
+      this.#ul.destroy(this.#localError);
+    }
+  }
+
+  #closeError(): DicomError {
+    return this.#localError ?? this.#closeInfo?.error ?? new AssociationClosedError();
+  }
+
+  #onAborted(error: AssociationAbortedError): void {
+    this.emit('aborted', this.#localError ?? error);
+  }
+
+  #onClosed(ulError: DicomError | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#idle !== undefined) clearTimeout(this.#idle);
+    const error = this.#localError ?? ulError;
+    this.#closeInfo = { error };
+    const reason = error ?? new AssociationClosedError(this.#released ? 'the association was released before the response arrived' : 'the association was aborted');
+    for (const [, entry] of this.#pending) {
+      if (entry.timer !== undefined) clearTimeout(entry.timer);
+      entry.request.fail(reason);
+    }
+    this.#pending.clear();
+    for (const c of this.#running.values()) c.abort(reason);
+    this.#assembler.close(reason);
+    if (this.#released && error === undefined) this.emit('released');
+    this.emit('closed', this.#closeInfo);
+  }
+}
+
+type PDataPdvs = Parameters<DimseAssembler['push']>[0];

@@ -1,0 +1,183 @@
+/**
+ * DicomClient: the association requestor (SCU). `DicomClient.associate()` opens TCP or TLS,
+ * sends the A-ASSOCIATE-RQ and resolves once the A-ASSOCIATE-AC is read and checked; then
+ * `echo()`, any other service over `association.request(…)`, `release()` or `abort()`.
+ *
+ * Failures are typed: ConnectionRefusedError, TlsHandshakeError (depth, X509 error, certificate
+ * string, alert), TransportMismatchError (TLS to a plain port, plain to a TLS port),
+ * AssociationRejectedError (result/source/reason in the standard's words), NegotiationError (a bad
+ * A-ASSOCIATE-AC; we abort), TimeoutError with `timer` 'connect' | 'association' | 'dimse'.
+ */
+import { InvalidOptionError, TimeoutError } from '../errors.js';
+import { buildAssociateRq, interpretAssociateAc, type AssociateRqOptions } from '../acse/negotiate.js';
+import type { RequestedContext } from '../acse/presentation-context.js';
+import type { RoleProposal } from '../acse/role-selection.js';
+import type { UserIdentityRequest } from '../acse/user-identity.js';
+import { NegotiationError } from '../acse/errors.js';
+import { TransferSyntax, VerificationSopClass } from '../dictionary/uids.js';
+import type { CEchoRsp } from '../dimse/messages.js';
+import type { TlsInfo } from '../transport/connection.js';
+import type { SecureContext } from '../transport/tls/context.js';
+import type { TlsHandshakeError } from '../transport/tls/errors.js';
+import { UpperLayer } from '../ul/upper-layer.js';
+import { AssociationAbortedError } from '../ul/upper-layer-errors.js';
+import type { HandlerRegistry } from '../services/scp/registry.js';
+import { echo } from '../services/scu/echo.js';
+import { Association } from './association.js';
+import { lateTlsRejection, openTransport } from './transport.js';
+
+export interface ClientTimeouts {
+  /** TCP connect + TLS handshake, ms. Default 30 000. */
+  readonly connect?: number;
+  /** Wait for the A-ASSOCIATE-AC/-RJ and for the A-RELEASE-RP (ARTIM-like), ms. Default 30 000. */
+  readonly association?: number;
+  /** Wait for each DIMSE response, ms (0 = forever). Default 30 000. */
+  readonly dimse?: number;
+  /** Abort when nothing is exchanged for this long, ms. Default: never. */
+  readonly idle?: number;
+}
+
+export interface DicomClientOptions {
+  readonly host: string;
+  readonly port: number;
+  /** A client-role SecureContext for DICOM over TLS (PS3.15 B.1); absent: plain TCP. */
+  readonly tls?: SecureContext | undefined;
+  /** SNI and host name to verify (when the context checks it); default `host`. */
+  readonly servername?: string | undefined;
+  readonly callingAeTitle: string;
+  readonly calledAeTitle: string;
+  /** Contexts to propose; default: Verification with Explicit and Implicit VR Little Endian. */
+  readonly presentationContexts?: readonly RequestedContext[] | undefined;
+  readonly roles?: readonly RoleProposal[] | undefined;
+  readonly userIdentity?: UserIdentityRequest | undefined;
+  /** Our Maximum Length (0x51): the largest P-DATA-TF we accept. Default 16384; 0 = no limit. */
+  readonly maxPduLength?: number | undefined;
+  readonly timeouts?: ClientTimeouts | undefined;
+  /** Handlers for requests the acceptor sends us (C-STORE sub-operations of C-GET, N-EVENT-REPORT). */
+  readonly handlers?: HandlerRegistry | undefined;
+  /** Further A-ASSOCIATE-RQ options (extended negotiation, implementation identification). */
+  readonly associateRq?: Partial<Omit<AssociateRqOptions, 'callingAeTitle' | 'calledAeTitle' | 'presentationContexts' | 'roles' | 'userIdentity' | 'maximumLength'>>;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export const DEFAULT_CLIENT_CONTEXTS: readonly RequestedContext[] = Object.freeze([
+  { abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] },
+]);
+
+function checkTimeout(name: string, v: number | undefined): number {
+  if (v === undefined) return DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(v) || v < 0) throw new InvalidOptionError(`timeouts.${name}`, `must be a non-negative number of milliseconds, got ${String(v)}`);
+  return v;
+}
+
+/** The association died of a TLS alert before any PDU came back: the handshake failed (TLS 1.3 ordering). */
+function lateRejection(e: unknown): TlsHandshakeError | undefined {
+  return e instanceof AssociationAbortedError && e.origin === 'transport' ? lateTlsRejection(e) : undefined;
+}
+
+export class DicomClient {
+  /** The established association: the extension point for every other service (`association.request`). */
+  readonly association: Association;
+
+  private constructor(association: Association) {
+    this.association = association;
+  }
+
+  /** Connect, negotiate, and resolve with a client on an established association. */
+  static async associate(options: DicomClientOptions): Promise<DicomClient> {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
+    if (typeof options.host !== 'string' || options.host.length === 0) throw new InvalidOptionError('host', 'must be a non-empty string');
+    if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new InvalidOptionError('port', `must be an integer 1–65535, got ${String(options.port)}`);
+    if (options.tls !== undefined && options.tls.role !== 'client') throw new InvalidOptionError('tls', 'needs a SecureContext with role "client"');
+    const t = options.timeouts ?? {};
+    const connectMs = checkTimeout('connect', t.connect);
+    const associationMs = checkTimeout('association', t.association);
+    const dimseMs = checkTimeout('dimse', t.dimse);
+    const idleMs = t.idle === undefined ? 0 : checkTimeout('idle', t.idle);
+    const rq = buildAssociateRq({
+      ...options.associateRq,
+      callingAeTitle: options.callingAeTitle,
+      calledAeTitle: options.calledAeTitle,
+      presentationContexts: options.presentationContexts ?? DEFAULT_CLIENT_CONTEXTS,
+      ...(options.roles === undefined ? {} : { roles: options.roles }),
+      ...(options.userIdentity === undefined ? {} : { userIdentity: options.userIdentity }),
+      ...(options.maxPduLength === undefined ? {} : { maximumLength: options.maxPduLength }),
+    });
+    const maxPdu = rq.userInformation.maximumLength ?? 0;
+    const ul = new UpperLayer({ maxPduLength: maxPdu === 0 ? 0xffffffff : maxPdu, artimTimeout: associationMs > 0 ? associationMs : DEFAULT_TIMEOUT_MS });
+    // The connect timer bounds TCP + TLS; the association timer then bounds the wait for AC/RJ.
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut: TimeoutError | undefined;
+    const source = async () => {
+      const transport = await openTransport({ host: options.host, port: options.port, tls: options.tls, servername: options.servername, timeout: connectMs });
+      if (associationMs > 0) {
+        timer = setTimeout(() => {
+          timedOut = new TimeoutError('association', `no A-ASSOCIATE-AC or -RJ from ${options.host}:${options.port} within ${associationMs} ms`);
+          ul.destroy(timedOut);
+        }, associationMs);
+      }
+      return transport;
+    };
+    let connectError: unknown;
+    const wrapped = () =>
+      source().catch((e: unknown) => {
+        connectError = e;
+        throw e;
+      });
+    ul.requestAssociation(wrapped, rq);
+    let ac;
+    try {
+      ac = await ul.associated();
+    } catch (e) {
+      // The typed connect/TLS failure beats the A-P-ABORT it caused.
+      throw timedOut ?? connectError ?? lateRejection(e) ?? e;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+    let negotiated;
+    try {
+      negotiated = interpretAssociateAc(rq, ac);
+    } catch (e) {
+      ul.abort();
+      throw e instanceof NegotiationError ? e : new NegotiationError('the A-ASSOCIATE-AC could not be interpreted', { cause: e });
+    }
+    const association = new Association(
+      ul,
+      {
+        role: 'requestor',
+        callingAeTitle: rq.callingAeTitle,
+        calledAeTitle: rq.calledAeTitle,
+        contexts: negotiated.contexts,
+        roles: negotiated.roles,
+        maxPduLength: negotiated.maximumLength,
+        peerMaxPduLength: negotiated.peerMaximumLength,
+        peerImplementationClassUid: negotiated.peerImplementationClassUid,
+        peerImplementationVersionName: negotiated.peerImplementationVersionName,
+        userIdentityResult: negotiated.userIdentity,
+      },
+      { handlers: options.handlers, dimseTimeout: dimseMs, idleTimeout: idleMs, releaseTimeout: associationMs > 0 ? associationMs : DEFAULT_TIMEOUT_MS },
+    );
+    return new DicomClient(association);
+  }
+
+  /** The server's TLS facts (protocol, cipher, certificate chain, verify result); undefined over plain TCP. */
+  get tls(): TlsInfo | undefined {
+    return this.association.tls;
+  }
+
+  /** C-ECHO (Verification): resolves with the C-ECHO-RSP; non-Success rejects with DimseStatusError. */
+  echo(options: { readonly timeout?: number } = {}): Promise<CEchoRsp> {
+    return echo(this.association, options);
+  }
+
+  /** A-RELEASE; resolves when the A-RELEASE-RP has arrived and the connection is closed. */
+  release(): Promise<void> {
+    return this.association.release();
+  }
+
+  /** A-ABORT; resolves when the connection is closed. */
+  abort(): Promise<void> {
+    return this.association.abort();
+  }
+}

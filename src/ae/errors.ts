@@ -1,0 +1,61 @@
+/**
+ * Errors of the application-entity layer (DicomClient, DicomServer, Association). Timeouts use
+ * the shared TimeoutError (`timer`: 'connect' | 'association' | 'dimse' | 'idle'); rejection,
+ * abort and transport-mismatch errors come from the upper layer (ul/upper-layer-errors.ts).
+ */
+import { DicomError } from '../errors.js';
+
+/** Nothing listens at host:port (ECONNREFUSED). */
+export class ConnectionRefusedError extends DicomError {
+  readonly host: string;
+  readonly port: number;
+  constructor(host: string, port: number, options?: { cause?: unknown }) {
+    super('DICOM_ERR_CONNECTION_REFUSED', `connection to ${host}:${port} refused: nothing listens there`, options);
+    this.host = host;
+    this.port = port;
+  }
+}
+
+/** The TCP connection could not be made for another reason (host unreachable, DNS, reset). */
+export class ConnectionError extends DicomError {
+  readonly host: string;
+  readonly port: number;
+  constructor(host: string, port: number, message: string, options?: { cause?: unknown }) {
+    super('DICOM_ERR_CONNECTION', `connection to ${host}:${port} failed: ${message}`, options);
+    this.host = host;
+    this.port = port;
+  }
+}
+
+/**
+ * The peer broke the DIMSE message exchange above the fragment rules: a response to a message ID
+ * we never sent, a response of the wrong kind, a second final response. The association is
+ * aborted (PS3.7 9.1, 10.1: responses answer an outstanding request).
+ */
+export class UnexpectedResponseError extends DicomError {
+  readonly messageId: number;
+  constructor(messageId: number, message: string) {
+    super('DICOM_ERR_DIMSE_UNEXPECTED_RESPONSE', message);
+    this.messageId = messageId;
+  }
+}
+
+/** A handler for this DIMSE command is already registered (exactly one per service, rule 8). */
+export class HandlerAlreadyRegisteredError extends DicomError {
+  readonly command: string;
+  constructor(command: string) {
+    super('DICOM_ERR_HANDLER_ALREADY_REGISTERED', `a handler for ${command} is already registered`);
+    this.command = command;
+  }
+}
+
+/** A DIMSE response came back with a failure (or cancel) status. `status` is the code. */
+export class DimseStatusError extends DicomError {
+  readonly status: number;
+  readonly command: string;
+  constructor(command: string, status: number, message: string) {
+    super('DICOM_ERR_DIMSE_STATUS', message);
+    this.status = status;
+    this.command = command;
+  }
+}

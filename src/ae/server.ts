@@ -1,0 +1,331 @@
+/**
+ * DicomServer: the association acceptor (SCP). Listens on plain TCP or, given a server-role
+ * SecureContext, on TLS (the TLS layer's SecureServer runs each handshake); negotiates every
+ * A-ASSOCIATE-RQ with the acceptor policy of acse/negotiate.ts; answers requests with the one
+ * handler registered per DIMSE command (C-ECHO: Success by default).
+ *
+ * Limits: `maxAssociations` (one more is answered A-ASSOCIATE-RJ 2/3/2 local-limit-exceeded,
+ * PS3.8 Table 9-21), our Maximum Length, ARTIM for a connection that never sends its RQ, an idle
+ * timer per association. `close()` stops listening, answers late RQs 2/3/1 temporary-congestion,
+ * waits for associations to be released and aborts the rest after a grace period.
+ *
+ * A failed TLS handshake is reported with the peer's address, the failing depth, the X509 error
+ * and the peer certificate as the seeds' certificate string: as the `handshakeError` event and on
+ * the `server` diagnostics channel (kind 'tls-handshake-failed').
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { channelNames, publish } from '../diagnostics.js';
+import { InvalidOptionError, type DicomError } from '../errors.js';
+import {
+  DEFAULT_MAXIMUM_LENGTH,
+  isRejected,
+  negotiateAssociation,
+  temporaryCongestionRejection,
+  tooManyAssociationsRejection,
+  type AcceptorPolicy,
+} from '../acse/negotiate.js';
+import type { PresentationContextPolicy } from '../acse/presentation-context.js';
+import { VerificationSopClass } from '../dictionary/uids.js';
+import type { TransportConnection } from '../transport/connection.js';
+import { tcpConnection } from '../transport/tcp.js';
+import type { SecureContext } from '../transport/tls/context.js';
+import type { TlsHandshakeError, AlertInfo } from '../transport/tls/errors.js';
+import { SecureServer } from '../transport/tls/server.js';
+import { sniffTransport } from '../ul/pdu/sniff.js';
+import type { AAssociateRjPdu } from '../ul/pdu/types.js';
+import { UpperLayer } from '../ul/upper-layer.js';
+import { TypedEmitter } from '../ul/upper-layer-events.js';
+import { TransportMismatchError } from '../ul/upper-layer-errors.js';
+import { HandlerRegistry } from '../services/scp/registry.js';
+import { Association } from './association.js';
+
+export interface ServerTimeouts {
+  /** ARTIM (PS3.8 9.1.5): wait for the A-ASSOCIATE-RQ after connect, and for the close after RJ/release. Default 30 000. */
+  readonly artim?: number;
+  /** TLS handshake, ms. Default: the ARTIM value. */
+  readonly handshake?: number;
+  /** Abort an association when nothing is exchanged for this long, ms. Default: never. */
+  readonly idle?: number;
+  /** Wait for each response to a request the server sends (C-GET sub-operations, N-EVENT-REPORT), ms. Default 30 000. */
+  readonly dimse?: number;
+}
+
+export interface DicomServerOptions extends Omit<AcceptorPolicy, 'presentationContexts' | 'maximumLength'> {
+  /** Accepted abstract and transfer syntaxes; default: Verification only. */
+  readonly presentationContexts?: PresentationContextPolicy;
+  /** A server-role SecureContext: listen for DICOM over TLS. Absent: plain TCP. */
+  readonly tls?: SecureContext | undefined;
+  /** Concurrent associations (negotiating or established). Default 64. */
+  readonly maxAssociations?: number;
+  /** Our Maximum Length (0x51): the largest P-DATA-TF we accept. Default 16384; 0 = no limit. */
+  readonly maxPduLength?: number;
+  readonly timeouts?: ServerTimeouts;
+  /** Handlers by DIMSE request; default: a registry answering C-ECHO. Also reachable as `server.handlers`. */
+  readonly handlers?: HandlerRegistry;
+}
+
+/** A TLS handshake that failed on the server, with what DCMTK and Orthanc do not tell. */
+export interface HandshakeFailure {
+  readonly peer: { readonly address: string | undefined; readonly port: number | undefined };
+  /** Depth in the peer's chain where verification failed (0 = its own certificate). */
+  readonly depth: number | undefined;
+  /** X509_V_ERR code, its name and OpenSSL's text. */
+  readonly code: number | undefined;
+  readonly errorName: string | undefined;
+  readonly errorString: string | undefined;
+  /** The failing certificate as the seeds' certificate string. */
+  readonly certificateString: string | undefined;
+  /** The TLS alert sent or received, if any. */
+  readonly alert: AlertInfo | undefined;
+  /** TlsHandshakeError, or TransportMismatchError when plain DICOM arrived on the TLS port. */
+  readonly error: DicomError;
+}
+
+export interface AssociationRejection {
+  readonly reject: AAssociateRjPdu;
+  /** Why, in words (never sent to the peer). */
+  readonly why: string;
+  readonly callingAeTitle: string;
+  readonly calledAeTitle: string;
+  readonly remoteAddress: string | undefined;
+}
+
+export interface DicomServerEvents {
+  /** An association was accepted (its `tls` holds the peer's TLS facts). */
+  association: (association: Association) => void;
+  /** An A-ASSOCIATE-RQ was rejected. */
+  rejected: (rejection: AssociationRejection) => void;
+  handshakeError: (failure: HandshakeFailure) => void;
+  /** A connection ended in a protocol error (another protocol on the port, a malformed PDU). */
+  connectionError: (error: DicomError, peer: { readonly address: string | undefined; readonly port: number | undefined }) => void;
+}
+
+const DEFAULT_ARTIM_MS = 30_000;
+/** TLS record: alert (21), TLS 1.2 record version, length 2, fatal (2), protocol_version (70). */
+const TLS_PROTOCOL_VERSION_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
+
+function positive(option: string, v: number | undefined, fallback: number, allowZero = false): number {
+  if (v === undefined) return fallback;
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new InvalidOptionError(option, `must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(v)}`);
+  return v;
+}
+
+export class DicomServer extends TypedEmitter<DicomServerEvents> {
+  readonly handlers: HandlerRegistry;
+  readonly #policy: AcceptorPolicy;
+  readonly #tls: SecureContext | undefined;
+  readonly #maxAssociations: number;
+  readonly #maxPdu: number;
+  readonly #artimMs: number;
+  readonly #handshakeMs: number;
+  readonly #idleMs: number;
+  readonly #dimseMs: number;
+  readonly #associations = new Set<Association>();
+  readonly #upperLayers = new Set<UpperLayer>();
+  readonly #sockets = new Set<net.Socket>();
+  #negotiating = 0;
+  #net: net.Server | undefined;
+  #secure: SecureServer | undefined;
+  #closing = false;
+
+  constructor(options: DicomServerOptions = {}) {
+    super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
+    if (options.tls !== undefined && options.tls.role !== 'server') throw new InvalidOptionError('tls', 'needs a SecureContext with role "server"');
+    const { tls, maxAssociations, maxPduLength, timeouts, handlers, presentationContexts, ...policy } = options;
+    this.#maxPdu = maxPduLength ?? DEFAULT_MAXIMUM_LENGTH;
+    this.#policy = {
+      ...policy,
+      presentationContexts: presentationContexts ?? { supported: [{ abstractSyntax: VerificationSopClass }] },
+      maximumLength: this.#maxPdu,
+    };
+    this.#tls = tls;
+    this.#maxAssociations = positive('maxAssociations', maxAssociations, 64);
+    this.#artimMs = positive('timeouts.artim', timeouts?.artim, DEFAULT_ARTIM_MS);
+    this.#handshakeMs = positive('timeouts.handshake', timeouts?.handshake, this.#artimMs);
+    this.#idleMs = positive('timeouts.idle', timeouts?.idle, 0, true);
+    this.#dimseMs = positive('timeouts.dimse', timeouts?.dimse, 30_000, true);
+    this.handlers = handlers ?? new HandlerRegistry();
+  }
+
+  /** Established associations. */
+  get associations(): ReadonlySet<Association> {
+    return this.#associations;
+  }
+
+  get address(): AddressInfo | undefined {
+    return (this.#net?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** Start listening (default: an ephemeral port on 127.0.0.1). */
+  async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    if (this.#net !== undefined) throw new InvalidOptionError('listen', 'the server is already listening');
+    const server = net.createServer({ allowHalfOpen: true });
+    this.#net = server;
+    server.on('connection', (s) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+    if (this.#tls === undefined) {
+      server.on('connection', (s) => {
+        s.setNoDelay(true);
+        this.#onTransport(tcpConnection(s));
+      });
+    } else {
+      this.#listenTls(server, this.#tls);
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  #listenTls(server: net.Server, context: SecureContext): void {
+    // The TLS engine gets each connection only after its first bytes were looked at: plain DICOM
+    // on this TLS port is then named as such (and told so with a TLS alert) instead of being a
+    // nameless handshake failure. The inner server never listens; it only hands sockets over.
+    const inner = new net.Server();
+    const secure = new SecureServer(context, { server: inner, handshakeTimeout: this.#handshakeMs });
+    this.#secure = secure;
+    server.on('connection', (s) => {
+      const peer = { address: s.remoteAddress, port: s.remotePort };
+      const timer = setTimeout(() => s.destroy(), this.#handshakeMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        s.off('data', onFirst).off('close', cleanup);
+      };
+      const onFirst = (chunk: Buffer): void => {
+        cleanup();
+        s.pause();
+        if (sniffTransport(chunk) === 'dicom') {
+          const error = new TransportMismatchError('dicom', 'acceptor', chunk);
+          // A fatal protocol_version alert (RFC 8446 6.2): a DICOM peer recognises "TLS here".
+          s.end(TLS_PROTOCOL_VERSION_ALERT, () => s.destroy());
+          this.#reportHandshakeFailure(undefined, error, peer);
+          return;
+        }
+        s.unshift(chunk);
+        inner.emit('connection', s);
+        s.resume(); // pause() above made the stream non-flowing; the engine's 'data' listener needs it flowing
+
+      };
+      s.on('data', onFirst).on('close', cleanup);
+    });
+    secure.on('secureConnection', (s) => this.#onTransport(s));
+    secure.on('handshakeError', (error, peer) => this.#reportHandshakeFailure(error, error, peer));
+    secure.on('error', () => undefined);
+  }
+
+  #reportHandshakeFailure(tlsError: TlsHandshakeError | undefined, error: DicomError, peer: { address: string | undefined; port: number | undefined }): void {
+    const v = tlsError?.verifyFailure;
+    const failure: HandshakeFailure = {
+      peer,
+      depth: v?.depth,
+      code: v?.error,
+      errorName: v?.errorName,
+      errorString: v?.errorString,
+      certificateString: v?.certificateString,
+      alert: tlsError?.alert,
+      error,
+    };
+    publish(channelNames.server, { kind: 'tls-handshake-failed', server: this, ...failure });
+    this.emit('handshakeError', failure);
+  }
+
+  #onTransport(transport: TransportConnection): void {
+    const peer = { address: transport.remoteAddress, port: transport.remotePort };
+    const ul = new UpperLayer({
+      maxPduLength: this.#maxPdu === 0 ? 0xffffffff : this.#maxPdu,
+      artimTimeout: this.#artimMs,
+      // Provider-level refusals in AE-6, before the policy runs (PS3.8 Table 9-21, source 3).
+      checkAssociateRq: () =>
+        this.#closing
+          ? temporaryCongestionRejection()
+          : this.#associations.size + this.#negotiating >= this.#maxAssociations
+            ? tooManyAssociationsRejection()
+            : undefined,
+    });
+    this.#upperLayers.add(ul);
+    ul.on('protocolError', (e) => this.emit('connectionError', e, peer));
+    ul.on('closed', () => this.#upperLayers.delete(ul));
+    ul.on('associateIndication', (rq) => {
+      this.#negotiating++;
+      void negotiateAssociation(rq, this.#policy, { tls: transport.tls, remoteAddress: transport.remoteAddress })
+        .then(
+          (result) => {
+            if (ul.state !== 'Sta3') return; // the peer left while we decided
+            if (isRejected(result)) {
+              ul.rejectAssociation(result.reject);
+              const rejection: AssociationRejection = {
+                reject: result.reject,
+                why: result.why,
+                callingAeTitle: rq.callingAeTitle.trim(),
+                calledAeTitle: rq.calledAeTitle.trim(),
+                remoteAddress: transport.remoteAddress,
+              };
+              publish(channelNames.server, { kind: 'association-rejected', server: this, ...rejection });
+              this.emit('rejected', rejection);
+              return;
+            }
+            ul.acceptAssociation(result.accept);
+            const association = new Association(
+              ul,
+              {
+                role: 'acceptor',
+                callingAeTitle: result.callingAeTitle,
+                calledAeTitle: result.calledAeTitle,
+                contexts: result.contexts,
+                roles: result.roles,
+                maxPduLength: result.maximumLength,
+                peerMaxPduLength: result.peerMaximumLength,
+                peerImplementationClassUid: result.peerImplementationClassUid,
+                peerImplementationVersionName: result.peerImplementationVersionName,
+                userIdentity: result.userIdentity,
+              },
+              { handlers: this.handlers, idleTimeout: this.#idleMs, dimseTimeout: this.#dimseMs, releaseTimeout: this.#artimMs },
+            );
+            this.#associations.add(association);
+            association.once('closed', () => this.#associations.delete(association));
+            this.emit('association', association);
+          },
+          // An RQ the policy cannot even read (bad context IDs): no RJ reason fits, abort (PS3.8 9.3.8).
+          () => {
+            if (ul.state === 'Sta3') ul.abort();
+          },
+        )
+        .finally(() => this.#negotiating--);
+    });
+    ul.acceptConnection(transport);
+  }
+
+  /**
+   * Stop accepting connections; answer late A-ASSOCIATE-RQs with 2/3/1; wait up to `timeout` ms
+   * (default 10 000) for established associations to be released, then abort the rest.
+   */
+  async close(options: { readonly timeout?: number } = {}): Promise<void> {
+    const server = this.#net;
+    if (server === undefined) return;
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Connections still waiting to send their RQ have nothing to lose.
+    for (const ul of this.#upperLayers) if (ul.state === 'Sta2') ul.destroy();
+    const waitAll = Promise.all([...this.#associations].map((a) => a.whenClosed()));
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeout ?? 10_000)));
+    await Promise.race([waitAll, grace]);
+    clearTimeout(timer);
+    await Promise.all([...this.#associations].map((a) => a.abort()));
+    for (const ul of this.#upperLayers) ul.destroy();
+    // Handshakes in progress and anything else left.
+    for (const s of this.#sockets) s.destroy();
+    if (this.#secure !== undefined) await this.#secure.close();
+    await closed;
+    this.#net = undefined;
+    this.#secure = undefined;
+    this.#closing = false;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Opening the requestor's transport (PS3.8 9.1.1, AE-1) for DicomClient: plain TCP or TLS with a
+ * SecureContext, with the failures named: connection refused, TLS handshake failed (the TLS
+ * layer's TlsHandshakeError: depth, X509 error, certificate string, alert), a plain DICOM port
+ * answering our ClientHello (TransportMismatchError 'dicom'), and the connect timer.
+ */
+import net from 'node:net';
+import { TimeoutError } from '../errors.js';
+import type { TransportConnection } from '../transport/connection.js';
+import { tcpConnection } from '../transport/tcp.js';
+import type { SecureContext } from '../transport/tls/context.js';
+import { SecureSocket } from '../transport/tls/socket.js';
+import { sniffTransport } from '../ul/pdu/sniff.js';
+import { TransportMismatchError } from '../ul/upper-layer-errors.js';
+import { ConnectionError, ConnectionRefusedError } from './errors.js';
+import { TlsError, TlsHandshakeError } from '../transport/tls/errors.js';
+
+/** How long a TLS 1.3 client waits for the server's first post-handshake record (see settleTls13). */
+const TLS13_SETTLE_MS = 250;
+
+/**
+ * In TLS 1.3 the client's handshake is over before the server has checked the client
+ * certificate (RFC 8446 4.4.2). A server that rejects it answers with an alert; one that accepts
+ * it sends NewSessionTicket (OpenSSL servers, DCMTK's included, do by default). Waiting for that
+ * first record before the A-ASSOCIATE-RQ lets the rejection be read as what it is, instead of
+ * being lost to the connection reset our RQ provokes. Bounded: a server sending no ticket costs
+ * at most TLS13_SETTLE_MS once per association.
+ */
+async function settleTls13(secure: SecureSocket, raw: net.Socket): Promise<void> {
+  if (secure.protocol !== 'TLSv1.3') return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: unknown): void => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      secure.off('error', onError).off('close', onClose);
+      if (error === undefined) resolve();
+      else {
+        secure.destroy();
+        reject(lateTlsRejection(error) ?? error);
+      }
+    };
+    // The engine's own 'data' listener ran first; give its error a turn to surface.
+    const onData = (): void => void setImmediate(() => done());
+    const onError = (e: unknown): void => done(e);
+    const onClose = (): void => done(new TlsError('TLS connection closed right after the handshake'));
+    const timer = setTimeout(() => done(), TLS13_SETTLE_MS);
+    raw.on('data', onData);
+    secure.once('error', onError).once('close', onClose);
+  });
+}
+
+/** A TLS read error carrying the peer's alert right after the handshake: the handshake failed, named by the alert. */
+export function lateTlsRejection(e: unknown): TlsHandshakeError | undefined {
+  const cause = e instanceof Error && !(e instanceof TlsError) ? e.cause : e;
+  if (!(cause instanceof TlsError) || !/alert/.test(cause.message)) return undefined;
+  const what = cause.message.replace(/^TLS read failed: /, '');
+  return new TlsHandshakeError({
+    message: `TLS handshake failed: the peer rejected it after our side had finished (TLS 1.3): ${what}`,
+    openssl: cause.openssl,
+    cause,
+  });
+}
+
+/** Keeps the first bytes a socket receives (for the "wrong protocol on this port" report). */
+export function recordFirstBytes(socket: net.Socket, limit = 16): () => Uint8Array {
+  const parts: Buffer[] = [];
+  let length = 0;
+  const onData = (chunk: Buffer): void => {
+    parts.push(Buffer.from(chunk.subarray(0, limit - length)));
+    length += Math.min(chunk.length, limit - length);
+    if (length >= limit) socket.off('data', onData);
+  };
+  socket.on('data', onData);
+  return () => {
+    socket.off('data', onData);
+    return Buffer.concat(parts);
+  };
+}
+
+function connectSocket(host: string, port: number, deadline: Promise<never>): Promise<net.Socket> {
+  const socket = net.connect({ host, port, allowHalfOpen: true });
+  socket.setNoDelay(true);
+  const connected = new Promise<net.Socket>((resolve, reject) => {
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      reject(e.code === 'ECONNREFUSED' ? new ConnectionRefusedError(host, port, { cause: e }) : new ConnectionError(host, port, e.message, { cause: e }));
+    });
+  });
+  return Promise.race([connected, deadline]).catch((e: unknown) => {
+    socket.destroy();
+    throw e;
+  });
+}
+
+export interface OpenTransportOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: SecureContext | undefined;
+  /** SNI / host name to verify; default `host`. */
+  readonly servername?: string | undefined;
+  /** Milliseconds for TCP connect plus TLS handshake. */
+  readonly timeout?: number | undefined;
+}
+
+export async function openTransport(options: OpenTransportOptions): Promise<TransportConnection> {
+  const { host, port } = options;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    if (options.timeout !== undefined && options.timeout > 0) {
+      timer = setTimeout(
+        () => reject(new TimeoutError('connect', `connecting to ${host}:${port}${options.tls ? ' (TCP + TLS handshake)' : ''} took longer than ${options.timeout} ms`)),
+        options.timeout,
+      );
+    }
+  });
+  deadline.catch(() => undefined);
+  try {
+    const socket = await connectSocket(host, port, deadline);
+    if (options.tls === undefined) return tcpConnection(socket);
+    const firstBytes = recordFirstBytes(socket);
+    let secure: SecureSocket;
+    try {
+      secure = new SecureSocket(socket, options.tls, { servername: options.servername ?? options.tls.options.servername ?? host, sessionKey: `${host}:${port}` });
+    } catch (e) {
+      socket.destroy();
+      throw e;
+    }
+    try {
+      await Promise.race([secure.handshake(), deadline]);
+    } catch (e) {
+      secure.destroy();
+      const bytes = firstBytes();
+      if (sniffTransport(bytes) === 'dicom') throw new TransportMismatchError('dicom', 'requestor', bytes, { cause: e });
+      throw e;
+    }
+    firstBytes();
+    await settleTls13(secure, socket);
+    return secure;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
