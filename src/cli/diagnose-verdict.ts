@@ -72,6 +72,10 @@ export function judge(tls: TlsProbe | null, plain: AssociationOutcome | null, as
       hints.push(alertHint(tls.alert.code, tls), ...verifyHints(tls.verify, hint));
       return { verdict: `The TLS handshake failed: the peer refused it with the alert "${tls.alert.description}".`, hints, exitCode: ExitCode.HandshakeFailed };
     }
+    if (tls.clientCertificateRequested !== null && !tls.clientCertificateGiven) {
+      hints.push(alertHint(116, tls), ...verifyHints(tls.verify, hint));
+      return { verdict: 'The TLS handshake failed: the server asked for a client certificate, none was given, and it closed the connection.', hints, exitCode: ExitCode.HandshakeFailed };
+    }
     if (tls.verify.length === 0 && tls.info.length <= 3 && !/alert/.test(tls.failure ?? '')) {
       hints.push('the peer does not answer as a TLS server: check the port, and whether it expects plain DICOM (--no-tls)');
     }
