@@ -130,6 +130,10 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   if (positionals.length > 0) throw usageError(`serve takes no arguments (got "${positionals[0]}"); see dicom-tls serve --help`);
   const out = new Output(io, values);
   const log = logger(out);
+  // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve).once('SIGTERM', resolve);
+  });
   const s = serveSettings(values, io.cwd);
   try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const dev = await ensurePki(s, log);
@@ -182,10 +186,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   }
 
   // Stop cleanly: refuse new associations, let those in flight finish (their instances land), then close the index.
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const on = (sig: NodeJS.Signals): void => resolve(sig);
-    process.once('SIGINT', on).once('SIGTERM', on);
-  });
+  const signal = await stopSignal;
   log('stopping', `${signal}: stopping (no new associations; waiting for those in progress)`);
   const force = (): void => { log('stopped', 'second signal: exiting now'); process.exit(ExitCode.Interrupted); };
   process.once('SIGINT', force).once('SIGTERM', force);
