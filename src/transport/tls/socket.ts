@@ -93,8 +93,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (opts.timeout !== undefined) {
         timer = setTimeout(() => {
           const e = new TimeoutError('connect', `TLS connect to ${opts.host}:${opts.port} took longer than ${opts.timeout} ms`);
+          reject(e); // first, so the race settles with the timeout, not the handshake it aborts
           if (secure !== undefined) secure.destroy(); else sock.destroy();
-          reject(e);
         }, opts.timeout);
       }
     });
@@ -452,7 +452,11 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   override _final(cb: (e?: Error | null) => void): void {
     if (this.#whenSafe(() => this._final(cb))) return;
     if (this.#freed) { cb(); return; }
-    if (!this.#handshakeDone) { this.#pendingFinal = cb; return; }
+    if (!this.#handshakeDone) {
+      this.#pendingFinal = cb;
+      if (!this.#started) this.handshake().catch(() => undefined);
+      return;
+    }
     // Send close_notify, then half-close TCP; we can still read what the peer sends.
     const r = S.SSL_shutdown(this.#ssl) as number;
     if (r < 0) drainErrors();

@@ -244,3 +244,19 @@ test('host name check: mismatch fails with X509_V_ERR_HOSTNAME_MISMATCH', async 
       (e: TlsHandshakeError) => e.verifyFailure?.error === 62 && e.verifyFailure.depth === 0);
   } finally { await server.kill(); ctx.dispose(); }
 });
+
+test('SNI: the client sends the servername; an IP address host sends none', async () => {
+  for (const servername of ['dicom.example', undefined]) {
+    const { port, server } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey, '-servername', 'dicom.example',
+      '-cert2', c.serverCert, '-key2', c.serverKey]);
+    const ctx = clientContext();
+    try {
+      const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: ctx, ...(servername !== undefined ? { servername } : {}) });
+      s.write('sni-check\n');
+      const out = await server.waitFor(/^sni-check$/m);
+      if (servername !== undefined) assert.match(out, /Hostname in TLS extension: "dicom\.example"/);
+      else assert.doesNotMatch(out, /Hostname in TLS extension/);
+      s.destroy();
+    } finally { await server.kill(); ctx.dispose(); }
+  }
+});
