@@ -129,6 +129,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #closed = false;
   #closeInfo: { readonly error: DicomError | undefined } | undefined;
   #released = false;
+  #aborting = false;
 
   constructor(ul: UpperLayer, info: AssociationInfo, options: AssociationOptions = {}) {
     super((event, error) => publish(channelNames.association, { association: this, kind: 'listener-error', detail: { event, error } }));
@@ -312,6 +313,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   #onPData(pdvs: PDataPdvs): void {
     this.#touch();
+    // After we aborted, PDUs still in flight (PS3.8 Sta13) are dropped unread by DIMSE.
+    if (this.#aborting) return;
     // Hold reading until the assembler (and the dataset sink behind it) has taken this PDU.
     this.#inflight++;
     this.#ul.pause();
@@ -459,13 +462,17 @@ export class Association extends TypedEmitter<AssociationEvents> {
   }
 
   #safeAbort(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#aborting) return;
+    this.#aborting = true;
     try {
       this.#ul.abort();
     } catch {
       // Not abortable in this state (e.g. already closing): tear the transport down instead.
       this.#ul.destroy(this.#localError);
     }
+    // Reading may be paused behind a sink: resume, or the peer's close would never be seen
+    // and the association would sit in Sta13 until ARTIM.
+    if (!this.#closed) this.#ul.resume();
   }
 
   #closeError(): DicomError {

@@ -142,3 +142,12 @@ test('association life cycle on the diagnostics channel: accepted, released, rej
   assert.equal(rejected.length, 1);
   assert.match((rejected[0] as { why: string }).why, /BAD/);
 });
+
+test('options are checked at the public boundary, naming the option', async () => {
+  const { InvalidOptionError } = await import('../../src/errors.js');
+  const base = { host: '127.0.0.1', port: 104, callingAeTitle: 'A', calledAeTitle: 'B' };
+  await assert.rejects(DicomClient.associate({ ...base, port: 0 }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'port');
+  await assert.rejects(DicomClient.associate({ ...base, calledAeTitle: 'THIS-TITLE-IS-TOO-LONG' }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'calledAeTitle');
+  await assert.rejects(DicomClient.associate({ ...base, timeouts: { dimse: -1 } }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'timeouts.dimse');
+  assert.throws(() => new DicomServer({ maxAssociations: 0 }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'maxAssociations');
+});
