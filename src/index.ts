@@ -105,14 +105,6 @@ export * from './dimse/messages.js';
 export * from './dimse/fragmenter.js';
 export * from './dimse/assembler.js';
 export * from './dataset/index.js';
-export * from './dataset/part10.js';
-export * from './store/errors.js';
-export { FileStore, duplicatePolicies, fsyncPolicies } from './store/file-store.js';
-export type { DuplicatePolicy, FsyncPolicy, FileStoreOptions, StoreRequestMeta, StoredInstance } from './store/file-store.js';
-export { IndexDb } from './store/index-db.js';
-export type { IndexDbOptions, InstanceRecord, StoredFile } from './store/index-db.js';
-export { findMatches, instancesFor, queryLevels, informationModels } from './store/query.js';
-export type { QueryLevel, InformationModel, FindOptions, NaturalizedDataset, NaturalizedValue } from './store/query.js';
 // Application entities: client (SCU), server (SCP), the association and its DIMSE exchange.
 export { DicomClient, DEFAULT_CLIENT_CONTEXTS } from './ae/client.js';
 export type { DicomClientOptions, ClientTimeouts } from './ae/client.js';
@@ -139,6 +131,33 @@ export { HandlerRegistry } from './services/scp/registry.js';
 export type { DimseHandler, RequestName, ResponseFields, RequestContext, HandleContext } from './services/scp/registry.js';
 export { verificationHandler } from './services/scp/verification.js';
 export { echo } from './services/scu/echo.js';
+export * from './dataset/part10.js';
+export * from './store/errors.js';
+export { FileStore, duplicatePolicies, fsyncPolicies } from './store/file-store.js';
+export type { DuplicatePolicy, FsyncPolicy, FileStoreOptions, StoreRequestMeta, StoredInstance } from './store/file-store.js';
+export { IndexDb } from './store/index-db.js';
+export type { IndexDbOptions, InstanceRecord, StoredFile } from './store/index-db.js';
+export { findMatches, instancesFor, queryLevels, informationModels } from './store/query.js';
+export type { QueryLevel, InformationModel, FindOptions, NaturalizedDataset, NaturalizedValue } from './store/query.js';
+// Services (PS3.4): storage, query/retrieve, storage commitment, DIMSE-N; the storing server.
+export { storeInstances, storageContextsFor, part10StreamSource, contextFor, listFiles } from './services/scu/store.js';
+export type { StoreSource, StoreOptions, StoreResult, StoreProgress, DatasetStreamSource } from './services/scu/store.js';
+export { find, queryModels, sopClassFor } from './services/scu/find.js';
+export type { FindOptions as FindRequestOptions, QueryModelName } from './services/scu/find.js';
+export { move, get, getContexts, COMMON_STORAGE_SOP_CLASSES } from './services/scu/retrieve.js';
+export type { RetrieveOptions, RetrieveProgress, RetrieveResult, GetOptions } from './services/scu/retrieve.js';
+export { nEventReport, nGet, nSet, nAction, nCreate, nDelete } from './services/scu/n-services.js';
+export type { NResult, NOptions, NInstance } from './services/scu/n-services.js';
+export { CommitmentReceiver, requestStorageCommitment, parseCommitmentReport, newTransactionUid } from './services/scu/commitment.js';
+export type { SopReference, CommitmentReport } from './services/scu/commitment.js';
+export { storageHandler } from './services/scp/storage.js';
+export type { StorageHandlerOptions, ReceivedInstance } from './services/scp/storage.js';
+export { findHandler, moveHandler, getHandler, lookupAe } from './services/scp/query-retrieve.js';
+export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions } from './services/scp/query-retrieve.js';
+export { commitmentHandler } from './services/scp/commitment.js';
+export type { CommitmentHandlerOptions } from './services/scp/commitment.js';
+export { StorageServer, STORAGE_TRANSFER_SYNTAXES } from './services/scp/storage-server.js';
+export type { StorageServerConfig } from './services/scp/storage-server.js';
 
 // Transport: plain TCP and the TLS layer (OpenSSL through koffi).
 export { connectTcp, listenTcp, tcpConnection, type TcpListener } from './transport/tcp.js';

@@ -21,7 +21,8 @@ import type { SecureContext } from '../transport/tls/context.js';
 import type { TlsHandshakeError } from '../transport/tls/errors.js';
 import { UpperLayer } from '../ul/upper-layer.js';
 import { AssociationAbortedError } from '../ul/upper-layer-errors.js';
-import type { HandlerRegistry } from '../services/scp/registry.js';
+import { HandlerRegistry } from '../services/scp/registry.js';
+import * as services from '../services/scu/client-services.js';
 import { echo } from '../services/scu/echo.js';
 import { Association } from './association.js';
 import { lateTlsRejection, openTransport } from './transport.js';
@@ -60,6 +61,7 @@ export interface DicomClientOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const commitmentReceivers = new WeakMap<DicomClient, services.CommitmentReceiver>();
 
 export const DEFAULT_CLIENT_CONTEXTS: readonly RequestedContext[] = Object.freeze([
   { abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] },
@@ -79,9 +81,12 @@ function lateRejection(e: unknown): TlsHandshakeError | undefined {
 export class DicomClient {
   /** The established association: the extension point for every other service (`association.request`). */
   readonly association: Association;
+  /** Handlers for requests the acceptor sends us (C-GET sub-operations, N-EVENT-REPORT). */
+  readonly handlers: HandlerRegistry;
 
-  private constructor(association: Association) {
+  private constructor(association: Association, handlers: HandlerRegistry) {
     this.association = association;
+    this.handlers = handlers;
   }
 
   /** Connect, negotiate, and resolve with a client on an established association. */
@@ -142,6 +147,7 @@ export class DicomClient {
       ul.abort();
       throw e instanceof NegotiationError ? e : new NegotiationError('the A-ASSOCIATE-AC could not be interpreted', { cause: e });
     }
+    const handlers = options.handlers ?? new HandlerRegistry();
     const association = new Association(
       ul,
       {
@@ -156,9 +162,9 @@ export class DicomClient {
         peerImplementationVersionName: negotiated.peerImplementationVersionName,
         userIdentityResult: negotiated.userIdentity,
       },
-      { handlers: options.handlers, dimseTimeout: dimseMs, idleTimeout: idleMs, releaseTimeout: associationMs > 0 ? associationMs : DEFAULT_TIMEOUT_MS },
+      { handlers, dimseTimeout: dimseMs, idleTimeout: idleMs, releaseTimeout: associationMs > 0 ? associationMs : DEFAULT_TIMEOUT_MS },
     );
-    return new DicomClient(association);
+    return new DicomClient(association, handlers);
   }
 
   /** The server's TLS facts (protocol, cipher, certificate chain, verify result); undefined over plain TCP. */
@@ -169,6 +175,43 @@ export class DicomClient {
   /** C-ECHO (Verification): resolves with the C-ECHO-RSP; non-Success rejects with DimseStatusError. */
   echo(options: { readonly timeout?: number } = {}): Promise<CEchoRsp> {
     return echo(this.association, options);
+  }
+
+  // ---- services (services/scu/) ---------------------------------------------------------------
+
+  /** C-STORE files, directories or streams (services/scu/store.ts); one result per instance. */
+  store(sources: readonly services.StoreSource[], options?: services.StoreOptions): Promise<services.StoreResult[]> {
+    return services.storeInstances(this.association, sources, options);
+  }
+
+  /** C-FIND: the matches as an async iterator; leaving the loop early sends C-CANCEL. */
+  find(model: services.QueryModelName, identifier: services.NaturalDataset, options?: services.FindOptions): AsyncGenerator<services.NaturalDataset> {
+    return services.find(this.association, model, identifier, options);
+  }
+
+  /** C-MOVE to `destination`; progress from the Pending responses. */
+  move(model: services.QueryModelName, identifier: services.NaturalDataset, destination: string, options?: services.RetrieveOptions): Promise<services.RetrieveResult> {
+    return services.move(this.association, model, identifier, destination, options);
+  }
+
+  /** C-GET; instances arrive on this association into `options.store` or `options.onInstance`. */
+  get(model: services.QueryModelName, identifier: services.NaturalDataset, options?: services.GetOptions): Promise<services.RetrieveResult> {
+    return services.get(this.association, this.handlers, model, identifier, options);
+  }
+
+  /**
+   * Storage Commitment (PS3.4 J.3): N-ACTION, then the N-EVENT-REPORT on this association.
+   * Resolves with the report (committed and failed instances).
+   */
+  async commit(references: readonly services.SopReference[], options: { readonly timeout?: number } = {}): Promise<services.CommitmentReport> {
+    let receiver = commitmentReceivers.get(this);
+    if (receiver === undefined) {
+      receiver = new services.CommitmentReceiver();
+      if (!this.handlers.has('N-EVENT-REPORT-RQ')) this.handlers.register('N-EVENT-REPORT-RQ', receiver.handler);
+      commitmentReceivers.set(this, receiver);
+    }
+    const transactionUid = await services.requestStorageCommitment(this.association, references, options);
+    return receiver.wait(transactionUid, options.timeout);
   }
 
   /** A-RELEASE; resolves when the A-RELEASE-RP has arrived and the connection is closed. */

@@ -1,0 +1,126 @@
+/**
+ * Storage Commitment Push Model SCP (PS3.4 J.3): the N-ACTION-RQ (Request Storage Commitment) is
+ * answered at once; each referenced instance is then checked against the index (stored, same SOP
+ * class, file present) and the result sent as N-EVENT-REPORT-RQ (Event Type ID 1: all committed,
+ * 2: failures, with Failure Reason 0112 no such object instance or 0119 class/instance conflict;
+ * PS3.4 J.3.3, Table J.3-2): on the same association when it is still open, else on a new
+ * association to the requesting AE (configured like a move destination), proposing the SCP role
+ * for the Storage Commitment SOP class (PS3.4 J.3.3.1).
+ */
+import { stat } from 'node:fs/promises';
+import { DicomClient } from '../../ae/client.js';
+import type { Association } from '../../ae/association.js';
+import { channelNames, publish } from '../../diagnostics.js';
+import { decodeDataset, type NaturalDataset } from '../../dataset/codec.js';
+import { Status } from '../../dictionary/status.js';
+import { NormalizedSopClass, TransferSyntax } from '../../dictionary/uids.js';
+import type { IndexDb } from '../../store/index-db.js';
+import { nEventReport } from '../scu/n-services.js';
+import { parseCommitmentReport, type SopReference } from '../scu/commitment.js';
+import { lookupAe, type MoveHandlerOptions } from './query-retrieve.js';
+import type { DimseHandler } from './registry.js';
+
+export interface CommitmentHandlerOptions {
+  readonly index: IndexDb;
+  /** Where to reach a requesting AE when its association is gone (same shape as move destinations). */
+  readonly destinations?: MoveHandlerOptions['destinations'];
+  /** 'auto' (default): same association if still open, else a new one; 'new-association': always a new one. */
+  readonly report?: 'auto' | 'new-association';
+  /** Milliseconds for the association and response of a report sent on a new association. Default 30 000. */
+  readonly timeout?: number;
+}
+
+/** Failure Reason values (PS3.4 J.3.3.1.1 / Table J.3-2 via PS3.7 C.5). */
+const NoSuchObjectInstance = 0x0112;
+const ClassInstanceConflict = 0x0119;
+
+async function check(index: IndexDb, refs: readonly SopReference[]): Promise<NaturalDataset[]> {
+  const out: NaturalDataset[] = [];
+  for (const r of refs) {
+    const stored = index.findInstance(r.sopInstanceUid);
+    let reason: number | undefined;
+    if (stored === undefined) reason = NoSuchObjectInstance;
+    else if (stored.SOPClassUID !== r.sopClassUid) reason = ClassInstanceConflict;
+    else {
+      try {
+        if ((await stat(stored.path)).size !== stored.size) reason = NoSuchObjectInstance;
+      } catch {
+        reason = NoSuchObjectInstance;
+      }
+    }
+    out.push({ ReferencedSOPClassUID: r.sopClassUid, ReferencedSOPInstanceUID: r.sopInstanceUid, ...(reason === undefined ? {} : { FailureReason: reason }) });
+  }
+  return out;
+}
+
+async function sendReport(association: Association, options: CommitmentHandlerOptions, transactionUid: string, results: readonly NaturalDataset[]): Promise<void> {
+  const committed = results.filter((r) => r['FailureReason'] === undefined);
+  const failed = results.filter((r) => r['FailureReason'] !== undefined);
+  const info: Record<string, unknown> = { TransactionUID: transactionUid };
+  if (committed.length > 0) info['ReferencedSOPSequence'] = committed;
+  if (failed.length > 0) info['FailedSOPSequence'] = failed;
+  const report = {
+    sopClassUid: NormalizedSopClass.StorageCommitmentPushModel,
+    sopInstanceUid: NormalizedSopClass.StorageCommitmentPushModelInstance,
+    eventTypeId: failed.length > 0 ? 2 : 1,
+    eventInformation: info as NaturalDataset,
+  };
+  const t = options.timeout ?? 30_000;
+  if (options.report !== 'new-association' && !association.isClosed) {
+    try {
+      await nEventReport(association, report, { timeout: t });
+      publish(channelNames.server, () => ({ kind: 'commitment-reported', transactionUid, via: 'same-association' }));
+      return;
+    } catch {
+      if (!association.isClosed) throw new Error('the N-EVENT-REPORT was refused');
+      // Gone in the meantime: fall through to a new association.
+    }
+  }
+  const ae = association.callingAeTitle;
+  const remote = options.destinations === undefined ? undefined : lookupAe(options.destinations, ae);
+  if (remote === undefined) throw new Error(`no address configured for ${ae} to send the commitment report to`);
+  const client = await DicomClient.associate({
+    host: remote.host,
+    port: remote.port,
+    tls: remote.tls,
+    callingAeTitle: remote.callingAeTitle ?? association.calledAeTitle,
+    calledAeTitle: ae,
+    presentationContexts: [{ abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }],
+    roles: [{ sopClassUid: NormalizedSopClass.StorageCommitmentPushModel, scuRole: false, scpRole: true }],
+    timeouts: { connect: t, association: t, dimse: t },
+  });
+  try {
+    await nEventReport(client.association, report, { timeout: t });
+    publish(channelNames.server, () => ({ kind: 'commitment-reported', transactionUid, via: 'new-association' }));
+  } finally {
+    await client.release().catch(() => client.abort().catch(() => undefined));
+  }
+}
+
+/** The N-ACTION-RQ handler of the Storage Commitment Push Model SCP. */
+export function commitmentHandler(options: CommitmentHandlerOptions): DimseHandler<'N-ACTION-RQ'> {
+  return {
+    handle(request, context) {
+      if (request.requestedSopClassUid !== NormalizedSopClass.StorageCommitmentPushModel) return { status: Status.NoSuchSopClass };
+      if (request.requestedSopInstanceUid !== NormalizedSopClass.StorageCommitmentPushModelInstance) return { status: Status.NoSuchSopInstance };
+      if (request.actionTypeId !== 1) return { status: Status.NoSuchActionType };
+      if (context.dataset === undefined) return { status: Status.MissingAttribute, errorComment: 'no Action Information' };
+      let info: NaturalDataset;
+      try {
+        info = decodeDataset(context.dataset, context.presentationContext.transferSyntax);
+      } catch (error) {
+        return { status: Status.InvalidArgumentValue, errorComment: String((error as Error).message).slice(0, 64) };
+      }
+      const parsed = parseCommitmentReport(info, context.association.callingAeTitle);
+      if (parsed.transactionUid === '' || parsed.committed.length === 0) return { status: Status.MissingAttributeValue, errorComment: 'TransactionUID and ReferencedSOPSequence are required' };
+      const association = context.association;
+      // After the N-ACTION-RSP has been queued (the handler's answer goes out first).
+      setImmediate(() => {
+        check(options.index, parsed.committed)
+          .then((results) => sendReport(association, options, parsed.transactionUid, results))
+          .catch((error: unknown) => publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: parsed.transactionUid, error })));
+      });
+      return { status: Status.Success };
+    },
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * Query/Retrieve SCP (PS3.4 C.4) over the embedded index: C-FIND answered from IndexDb with the
+ * standard matching rules (store/query.ts), C-MOVE to destinations configured by AE title (a new
+ * association as requestor, PS3.4 C.4.2.2), C-GET on the same association (PS3.4 C.4.3.2). Pending
+ * responses carry the sub-operation counts; C-CANCEL-RQ stops before the next match or instance.
+ * Modality Worklist FIND (PS3.4 K.4) is answered by an application source when one is given.
+ */
+import { DicomClient } from '../../ae/client.js';
+import type { Association } from '../../ae/association.js';
+import { decodeDataset, encodeDataset, type NaturalDataset } from '../../dataset/codec.js';
+import { QueryRetrieveStatus, Status } from '../../dictionary/status.js';
+import { QueryRetrieveSopClass, TransferSyntax } from '../../dictionary/uids.js';
+import type { CGetRq, CMoveRq } from '../../dimse/messages.js';
+import type { SecureContext } from '../../transport/tls/context.js';
+import type { IndexDb, StoredFile } from '../../store/index-db.js';
+import { findMatches, instancesFor, keyValues, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
+import { StoreError } from '../../store/errors.js';
+import { storeInstances, type StoreResult } from '../scu/store.js';
+import type { DimseHandler, HandleContext, ResponseFields } from './registry.js';
+
+/** Where C-MOVE (and Storage Commitment reports on a new association) go for an AE title. */
+export interface RemoteAe {
+  readonly host: string;
+  readonly port: number;
+  /** A client-role SecureContext: reach this AE over TLS. */
+  readonly tls?: SecureContext | undefined;
+  /** Our calling AE title towards it; default: the called AE title of the association that asked. */
+  readonly callingAeTitle?: string;
+  /** Our Maximum Length towards it. */
+  readonly maxPduLength?: number;
+}
+
+const modelOf: Readonly<Record<string, InformationModel>> = {
+  [QueryRetrieveSopClass.PatientRootQueryRetrieveInformationModelFind]: 'PATIENT_ROOT',
+  [QueryRetrieveSopClass.PatientRootQueryRetrieveInformationModelMove]: 'PATIENT_ROOT',
+  [QueryRetrieveSopClass.PatientRootQueryRetrieveInformationModelGet]: 'PATIENT_ROOT',
+  [QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind]: 'STUDY_ROOT',
+  [QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove]: 'STUDY_ROOT',
+  [QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelGet]: 'STUDY_ROOT',
+};
+
+function failure(error: unknown): ResponseFields {
+  const comment = (error instanceof Error ? error.message : String(error)).slice(0, 64);
+  return { status: error instanceof StoreError ? error.status : QueryRetrieveStatus.UnableToProcess, errorComment: comment };
+}
+
+function identifierOf(context: HandleContext): NaturalDataset {
+  if (context.dataset === undefined) throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', 'the request has no identifier');
+  return decodeDataset(context.dataset, context.presentationContext.transferSyntax);
+}
+
+export interface FindHandlerOptions {
+  readonly index: IndexDb;
+  /** Matches for a Modality Worklist query; absent: the worklist SOP class is answered "not supported". */
+  readonly worklist?: (identifier: NaturalDataset, signal: AbortSignal) => AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
+  readonly match?: IndexFindOptions;
+}
+
+/** C-FIND-RQ: each match a Pending response (PS3.4 C.4.1.2), then Success, or Cancel when cancelled. */
+export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-RQ'> {
+  return {
+    async handle(request, context) {
+      const ts = context.presentationContext.transferSyntax;
+      let identifier: NaturalDataset;
+      let matches: AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
+      try {
+        identifier = identifierOf(context);
+        if (request.affectedSopClassUid === QueryRetrieveSopClass.ModalityWorklistInformationModelFind) {
+          if (options.worklist === undefined) return { status: Status.SopClassNotSupported, errorComment: 'no worklist source' };
+          matches = options.worklist(identifier, context.signal);
+        } else {
+          const model = modelOf[request.affectedSopClassUid];
+          if (model === undefined) return { status: Status.SopClassNotSupported };
+          matches = findMatches(options.index, model, identifier as never, options.match);
+        }
+        for await (const match of matches) {
+          if (context.signal.aborted) return { status: Status.Cancel };
+          // Each match travels in the context's syntax; the Specific Character Set says how text is encoded.
+          await context.respond({ status: Status.Pending, dataset: encodeDataset(match, ts) });
+        }
+      } catch (error) {
+        return failure(error);
+      }
+      return context.signal.aborted ? { status: Status.Cancel } : { status: Status.Success };
+    },
+  };
+}
+
+interface Counts {
+  remaining: number;
+  completed: number;
+  failed: number;
+  warning: number;
+  readonly failedUids: string[];
+}
+
+function countsFields(c: Counts, final: boolean): ResponseFields {
+  return {
+    status: Status.Pending,
+    numberOfRemainingSuboperations: final ? undefined : c.remaining,
+    numberOfCompletedSuboperations: c.completed,
+    numberOfFailedSuboperations: c.failed,
+    numberOfWarningSuboperations: c.warning,
+  } as ResponseFields;
+}
+
+function tally(c: Counts, r: StoreResult): void {
+  c.remaining--;
+  if (r.outcome === 'Success') c.completed++;
+  else if (r.outcome === 'Warning') c.warning++;
+  else {
+    c.failed++;
+    if (r.sopInstanceUid !== '') c.failedUids.push(r.sopInstanceUid);
+  }
+}
+
+/** The final response of a retrieve (PS3.4 C.4.2.1.5, C.4.3.1.4): counts, status, Failed SOP Instance UID List. */
+function finalFields(c: Counts, cancelled: boolean, ts: string): ResponseFields {
+  const status = cancelled ? Status.Cancel : c.failed > 0 || c.warning > 0 ? QueryRetrieveStatus.SuboperationsCompleteWithFailures : Status.Success;
+  const notDone = cancelled ? c.remaining : 0;
+  const fields: Record<string, unknown> = { ...countsFields(c, !cancelled), status };
+  if (cancelled) fields['numberOfRemainingSuboperations'] = notDone;
+  if (c.failedUids.length > 0) fields['dataset'] = encodeDataset({ FailedSOPInstanceUIDList: c.failedUids }, ts);
+  return fields as unknown as ResponseFields;
+}
+
+function filesFor(index: IndexDb, request: CMoveRq | CGetRq, context: HandleContext): { files: StoredFile[]; identifier: NaturalDataset } {
+  const identifier = identifierOf(context);
+  const model = modelOf[request.affectedSopClassUid];
+  if (model === undefined) throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', `unknown retrieve SOP class ${request.affectedSopClassUid}`);
+  const level = keyValues(identifier['QueryRetrieveLevel'] as never)[0] as QueryLevel | undefined;
+  if (model === 'STUDY_ROOT' && level === 'PATIENT') throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', 'Study Root has no PATIENT level');
+  return { files: instancesFor(index, level as QueryLevel, identifier as never), identifier };
+}
+
+async function sendAll(
+  association: Association,
+  files: readonly StoredFile[],
+  context: HandleContext,
+  originator: { aeTitle: string; messageId: number } | undefined,
+): Promise<ResponseFields> {
+  const c: Counts = { remaining: files.length, completed: 0, failed: 0, warning: 0, failedUids: [] };
+  let cancelled = false;
+  for (const file of files) {
+    if (context.signal.aborted) {
+      cancelled = true;
+      break;
+    }
+    const [r] = await storeInstances(association, [file.path], { ...(originator === undefined ? {} : { moveOriginator: originator }) });
+    tally(c, r ?? ({ outcome: 'Failure', sopInstanceUid: file.SOPInstanceUID } as StoreResult));
+    if (r !== undefined && r.outcome === 'Failure' && r.sopInstanceUid === '') c.failedUids.push(file.SOPInstanceUID);
+    if (c.remaining > 0) await context.respond(countsFields(c, false));
+  }
+  return finalFields(c, cancelled, context.presentationContext.transferSyntax);
+}
+
+export interface MoveHandlerOptions {
+  readonly index: IndexDb;
+  /** Move destinations by AE title (PS3.4 C.4.2.2.1: an unknown one is refused with A801). */
+  readonly destinations: Readonly<Record<string, RemoteAe>> | ((aeTitle: string) => RemoteAe | undefined);
+  /** Timeouts of the association to the destination (ms). Default 30 000 each. */
+  readonly timeout?: number;
+}
+
+/** Find where an AE title lives. */
+export function lookupAe(destinations: MoveHandlerOptions['destinations'], aeTitle: string): RemoteAe | undefined {
+  const title = aeTitle.trim();
+  return typeof destinations === 'function' ? destinations(title) : Object.prototype.hasOwnProperty.call(destinations, title) ? destinations[title] : undefined;
+}
+
+/** The contexts to propose for sending stored files: each SOP class with each file syntax, plus Implicit VR LE. */
+function contextsForFiles(files: readonly StoredFile[]) {
+  const pairs = new Map<string, Set<string>>();
+  for (const f of files) {
+    const set = pairs.get(f.SOPClassUID) ?? new Set<string>();
+    set.add(f.transferSyntaxUid);
+    set.add(TransferSyntax.ExplicitVrLittleEndian);
+    set.add(TransferSyntax.ImplicitVrLittleEndian);
+    pairs.set(f.SOPClassUID, set);
+  }
+  return [...pairs].map(([abstractSyntax, ts]) => ({ abstractSyntax, transferSyntaxes: [...ts], separateContextPerTransferSyntax: true }));
+}
+
+/** C-MOVE-RQ: a new association to the destination, one C-STORE per matching instance. */
+export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-RQ'> {
+  return {
+    async handle(request, context) {
+      let files: StoredFile[];
+      try {
+        files = filesFor(options.index, request, context).files;
+      } catch (error) {
+        return failure(error);
+      }
+      const destination = lookupAe(options.destinations, request.moveDestination);
+      if (destination === undefined) return { status: QueryRetrieveStatus.MoveDestinationUnknown, errorComment: `unknown destination ${request.moveDestination.trim()}`.slice(0, 64) };
+      if (files.length === 0) return { status: Status.Success, numberOfCompletedSuboperations: 0, numberOfFailedSuboperations: 0, numberOfWarningSuboperations: 0 };
+      const t = options.timeout ?? 30_000;
+      let client: DicomClient;
+      try {
+        client = await DicomClient.associate({
+          host: destination.host,
+          port: destination.port,
+          tls: destination.tls,
+          callingAeTitle: destination.callingAeTitle ?? context.association.calledAeTitle,
+          calledAeTitle: request.moveDestination.trim(),
+          presentationContexts: contextsForFiles(files),
+          ...(destination.maxPduLength === undefined ? {} : { maxPduLength: destination.maxPduLength }),
+          timeouts: { connect: t, association: t, dimse: t },
+        });
+      } catch (error) {
+        return { status: QueryRetrieveStatus.OutOfResourcesUnableToPerformSuboperations, errorComment: `cannot reach ${request.moveDestination.trim()}: ${String((error as Error).message)}`.slice(0, 64) };
+      }
+      try {
+        return await sendAll(client.association, files, context, { aeTitle: context.association.callingAeTitle, messageId: request.messageId });
+      } finally {
+        await client.release().catch(() => client.abort().catch(() => undefined));
+      }
+    },
+  };
+}
+
+/** C-GET-RQ: C-STORE sub-operations on the same association, our side in the Storage SCP role. */
+export function getHandler(options: { readonly index: IndexDb }): DimseHandler<'C-GET-RQ'> {
+  return {
+    async handle(request, context) {
+      let files: StoredFile[];
+      try {
+        files = filesFor(options.index, request, context).files;
+      } catch (error) {
+        return failure(error);
+      }
+      return sendAll(context.association, files, context, undefined);
+    },
+  };
+}

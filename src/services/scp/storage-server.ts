@@ -1,0 +1,143 @@
+/**
+ * A storing DICOM node in one object: a DicomServer accepting every Storage SOP class (C-STORE
+ * into a FileStore, indexed in SQLite), Query/Retrieve FIND/MOVE/GET over that index (Patient and
+ * Study Root; Modality Worklist when a source is given), Storage Commitment Push Model and
+ * Verification — configured by one plain object (AE title, store root, index, move destinations,
+ * duplicate policy, limits, TLS, AE-title ↔ certificate bindings).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { CertificateBinding } from '../../acse/certificate-binding.js';
+import type { AcceptorPolicy } from '../../acse/negotiate.js';
+import type { SupportedAbstractSyntax } from '../../acse/presentation-context.js';
+import { DicomServer, type DicomServerOptions } from '../../ae/server.js';
+import type { NaturalDataset } from '../../dataset/codec.js';
+import { InvalidOptionError } from '../../errors.js';
+import { NormalizedSopClass, QueryRetrieveSopClass, StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
+import type { SecureContext } from '../../transport/tls/context.js';
+import { FileStore, type DuplicatePolicy, type FsyncPolicy, type StoredInstance } from '../../store/file-store.js';
+import { IndexDb } from '../../store/index-db.js';
+import { commitmentHandler } from './commitment.js';
+import { findHandler, getHandler, moveHandler, type RemoteAe } from './query-retrieve.js';
+import { HandlerRegistry } from './registry.js';
+import { storageHandler } from './storage.js';
+
+export interface StorageServerConfig {
+  /** The AE title(s) we answer to. */
+  readonly aeTitle: string | readonly string[];
+  /** Where instances are stored (<root>/<study>/<series>/<instance>.dcm). */
+  readonly storeRoot: string;
+  /** The SQLite index: a path, an open IndexDb, or default <storeRoot>/.index.sqlite. */
+  readonly index?: string | IndexDb;
+  /** Default 'reject' (answer 0111 Duplicate SOP Instance). */
+  readonly duplicates?: DuplicatePolicy;
+  readonly fsync?: FsyncPolicy;
+  /** C-MOVE destinations (and Storage Commitment report addresses) by AE title. */
+  readonly destinations?: Readonly<Record<string, RemoteAe>>;
+  /** A server-role SecureContext: DICOM over TLS (PS3.15 B.1). */
+  readonly tls?: SecureContext;
+  readonly limits?: {
+    /** Concurrent associations; one more is rejected 2/3/2. Default 64. */
+    readonly maxAssociations?: number;
+    /** Our Maximum Length (largest P-DATA-TF accepted). Default 65536. */
+    readonly maxPduLength?: number;
+    /** Abort an association idle this long, ms. Default 60 000; 0 = never. */
+    readonly idleTimeout?: number;
+  };
+  /** Calling AE titles bound to TLS client certificates (rejected 1/1/3 on mismatch). */
+  readonly certificateBindings?: readonly CertificateBinding[];
+  readonly requireCertificateBinding?: boolean;
+  /** Calling AE titles accepted; default any. */
+  readonly callingAeTitles?: AcceptorPolicy['callingAeTitles'];
+  /** Transfer syntaxes accepted for storage, in preference order; default: every known one, uncompressed first. */
+  readonly transferSyntaxes?: readonly string[];
+  /** Modality Worklist source (PS3.4 K): matches for an identifier. */
+  readonly worklist?: (identifier: NaturalDataset, signal: AbortSignal) => AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
+  /** Storage Commitment report path; default 'auto'. */
+  readonly commitmentReport?: 'auto' | 'new-association';
+  /** Further DicomServer options (timeouts, user identity, …). */
+  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPduLength' | 'certificateBindings'>;
+}
+
+const uncompressedFirst = [
+  TransferSyntax.ExplicitVrLittleEndian,
+  TransferSyntax.ImplicitVrLittleEndian,
+  TransferSyntax.DeflatedExplicitVrLittleEndian,
+  TransferSyntax.ExplicitVrBigEndian,
+];
+/** Every registered transfer syntax but the referenced-pixel-data ones (JPIP), uncompressed first. */
+export const STORAGE_TRANSFER_SYNTAXES: readonly string[] = [
+  ...uncompressedFirst,
+  ...Object.values(TransferSyntax).filter((ts) => !(uncompressedFirst as string[]).includes(ts) && !/^1\.2\.840\.10008\.1\.2\.4\.(94|95|204|205)$/.test(ts)),
+];
+
+export class StorageServer {
+  readonly server: DicomServer;
+  readonly store: FileStore;
+  readonly index: IndexDb;
+  readonly #ownIndex: boolean;
+
+  private constructor(server: DicomServer, store: FileStore, index: IndexDb, ownIndex: boolean) {
+    this.server = server;
+    this.store = store;
+    this.index = index;
+    this.#ownIndex = ownIndex;
+  }
+
+  /** Open the store and index and build the server (call `listen` to start). */
+  static async create(config: StorageServerConfig, events: { readonly onStored?: (i: StoredInstance) => void; readonly onStoreFailed?: (e: Error) => void } = {}): Promise<StorageServer> {
+    if (config === null || typeof config !== 'object') throw new InvalidOptionError('config', 'must be an object');
+    if (typeof config.storeRoot !== 'string' || config.storeRoot === '') throw new InvalidOptionError('storeRoot', 'must be a directory path');
+    await mkdir(config.storeRoot, { recursive: true });
+    const ownIndex = !(config.index instanceof IndexDb);
+    const index = config.index instanceof IndexDb ? config.index : new IndexDb(config.index ?? join(config.storeRoot, '.index.sqlite'));
+    const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'reject', fsync: config.fsync ?? 'file' });
+    const ts = config.transferSyntaxes ?? STORAGE_TRANSFER_SYNTAXES;
+    const both = { scu: true, scp: true } as const;
+    const supported: SupportedAbstractSyntax[] = [
+      { abstractSyntax: VerificationSopClass },
+      // Role selection answered for storage: a C-GET requestor may be the Storage SCP (PS3.4 C.4.3).
+      ...Object.values(StorageSopClass).map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: ts, roles: both })),
+      ...Object.values(QueryRetrieveSopClass)
+        .filter((uid) => uid !== QueryRetrieveSopClass.ModalityWorklistInformationModelFind || config.worklist !== undefined)
+        .map((abstractSyntax) => ({ abstractSyntax })),
+      { abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel },
+    ];
+    const handlers = new HandlerRegistry();
+    handlers.register('C-STORE-RQ', storageHandler({ store, ...(events.onStored ? { onStored: events.onStored } : {}), ...(events.onStoreFailed ? { onFailed: events.onStoreFailed } : {}) }));
+    handlers.register('C-FIND-RQ', findHandler({ index, ...(config.worklist ? { worklist: config.worklist } : {}) }));
+    handlers.register('C-MOVE-RQ', moveHandler({ index, destinations: config.destinations ?? {} }));
+    handlers.register('C-GET-RQ', getHandler({ index }));
+    handlers.register('N-ACTION-RQ', commitmentHandler({ index, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto' }));
+    const limits = config.limits ?? {};
+    const server = new DicomServer({
+      ...config.server,
+      aeTitle: config.aeTitle as string | readonly string[],
+      ...(config.tls === undefined ? {} : { tls: config.tls }),
+      ...(config.callingAeTitles === undefined ? {} : { callingAeTitles: config.callingAeTitles }),
+      ...(config.certificateBindings === undefined ? {} : { certificateBindings: config.certificateBindings }),
+      ...(config.requireCertificateBinding === undefined ? {} : { requireCertificateBinding: config.requireCertificateBinding }),
+      presentationContexts: { supported },
+      handlers,
+      maxAssociations: limits.maxAssociations ?? 64,
+      maxPduLength: limits.maxPduLength ?? 65536,
+      timeouts: { ...config.server?.timeouts, idle: limits.idleTimeout ?? 60_000 },
+    });
+    return new StorageServer(server, store, index, ownIndex);
+  }
+
+  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    return this.server.listen(port, host);
+  }
+
+  get address(): AddressInfo | undefined {
+    return this.server.address;
+  }
+
+  /** Stop the server (see DicomServer.close) and close the index if it was opened here. */
+  async close(options: { readonly timeout?: number } = {}): Promise<void> {
+    await this.server.close(options);
+    if (this.#ownIndex) this.index.close();
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * Storage Service Class SCU (PS3.4 Annex B, PS3.7 9.1.1): C-STORE of Part 10 files, whole
+ * directories or data sets given as streams, many instances over one association.
+ *
+ * Each instance travels on a context with its own transfer syntax when the peer accepted one,
+ * streamed from disk in chunks that are whole multiples of the peer's fragment size (so the
+ * P-DATA-TF PDUs are as large as the peer allows); nothing is ever loaded whole. Only when no
+ * such context exists and both syntaxes are uncompressed is the data set transcoded (explicit ↔
+ * implicit VR, in memory, up to `maxTranscodeBytes`); encapsulated pixel data is never touched.
+ * The same code sends the C-STORE sub-operations of C-MOVE (new association) and C-GET (same
+ * association, our side acting in the SCP role).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Association } from '../../ae/association.js';
+import type { AcceptedContext, RequestedContext } from '../../acse/presentation-context.js';
+import { InvalidOptionError, type DicomError } from '../../errors.js';
+import { decodePart10Header, openPart10DatasetStream, readPart10Header, type Part10Header } from '../../dataset/part10.js';
+import { transcodeDataset } from '../../dataset/codec.js';
+import { maxFragmentLength } from '../../dimse/fragmenter.js';
+import type { AsyncDatasetSource } from '../../dimse/fragmenter.js';
+import type { CStoreRsp } from '../../dimse/messages.js';
+import { Priority } from '../../dictionary/command-field.js';
+import { StatusClass, statusClass } from '../../dictionary/status.js';
+import { TransferSyntax, transferSyntaxProperties } from '../../dictionary/uids.js';
+
+/** A data set to send that is not a file: its identity and encoding, and its bytes (no Part 10 header). */
+export interface DatasetStreamSource {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly transferSyntaxUid: string;
+  readonly dataset: AsyncDatasetSource;
+  /** Bytes, when known (progress only). */
+  readonly size?: number;
+}
+
+/** A file path (a Part 10 file or a directory searched recursively) or a data set stream. */
+export type StoreSource = string | DatasetStreamSource;
+
+/** The result of one instance: the C-STORE-RSP status, or the error that kept it from being sent. */
+export interface StoreResult {
+  /** The file path, or undefined for a stream source. */
+  readonly path: string | undefined;
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  /** The file's (or stream's) transfer syntax. */
+  readonly transferSyntaxUid: string;
+  /** The transfer syntax it travelled in (differs when transcoded). */
+  readonly sentTransferSyntaxUid: string | undefined;
+  /** C-STORE-RSP Status, or undefined when it was never sent (`error` says why). */
+  readonly status: number | undefined;
+  /** 'Success' | 'Warning' | 'Failure' (a local error is a Failure). */
+  readonly outcome: 'Success' | 'Warning' | 'Failure';
+  readonly errorComment: string | undefined;
+  readonly response: CStoreRsp | undefined;
+  readonly error: DicomError | Error | undefined;
+  readonly bytes: number;
+}
+
+/** Progress of one send: before an instance starts (`sent` 0) and when it is answered. */
+export interface StoreProgress {
+  readonly index: number;
+  readonly total: number;
+  readonly sopInstanceUid: string;
+  readonly phase: 'sending' | 'done';
+  readonly result?: StoreResult;
+}
+
+export interface StoreOptions {
+  readonly priority?: number;
+  /** Called before each instance is sent and once its answer is in. A throwing listener is ignored. */
+  readonly onProgress?: (progress: StoreProgress) => void;
+  /** C-MOVE sub-operations: the originator's AE title and Message ID (PS3.7 9.3.1.1). */
+  readonly moveOriginator?: { readonly aeTitle: string; readonly messageId: number };
+  /** Largest data set transcoded in memory when no context has the file's own syntax. Default 64 MiB. */
+  readonly maxTranscodeBytes?: number;
+  /** Stop before the next instance when aborted (C-CANCEL of the C-MOVE/C-GET that sends them). */
+  readonly signal?: AbortSignal;
+  /** Milliseconds to wait for each C-STORE-RSP. */
+  readonly timeout?: number;
+}
+
+interface Resolved {
+  readonly path: string | undefined;
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly transferSyntaxUid: string;
+  readonly size: number | undefined;
+  readonly header?: Part10Header;
+  readonly dataset?: AsyncDatasetSource;
+}
+
+const DEFAULT_MAX_TRANSCODE = 64 * 1024 * 1024;
+
+/** Every regular file under `path` (or `path` itself), sorted for a stable order. */
+export async function listFiles(path: string): Promise<string[]> {
+  const s = await stat(path);
+  if (!s.isDirectory()) return [path];
+  const out: string[] = [];
+  for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith('.')) continue; // temporary files of a store in progress, dot files
+    const full = join(path, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(full)));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+}
+
+async function resolveSources(sources: readonly StoreSource[]): Promise<(Resolved | { path: string; error: Error })[]> {
+  const out: (Resolved | { path: string; error: Error })[] = [];
+  for (const [i, s] of sources.entries()) {
+    if (typeof s === 'string') {
+      for (const path of await listFiles(s)) {
+        try {
+          const header = await readPart10Header(path);
+          const size = (await stat(path)).size - header.datasetOffset;
+          out.push({
+            path,
+            sopClassUid: header.meta.MediaStorageSOPClassUID,
+            sopInstanceUid: header.meta.MediaStorageSOPInstanceUID,
+            transferSyntaxUid: header.meta.TransferSyntaxUID,
+            size,
+            header,
+          });
+        } catch (error) {
+          out.push({ path, error: error as Error });
+        }
+      }
+    } else if (s !== null && typeof s === 'object' && typeof s.sopClassUid === 'string' && typeof s.sopInstanceUid === 'string' && typeof s.transferSyntaxUid === 'string' && s.dataset !== undefined) {
+      out.push({ path: undefined, sopClassUid: s.sopClassUid, sopInstanceUid: s.sopInstanceUid, transferSyntaxUid: s.transferSyntaxUid, size: s.size, dataset: s.dataset });
+    } else {
+      throw new InvalidOptionError(`sources[${i}]`, 'must be a path or { sopClassUid, sopInstanceUid, transferSyntaxUid, dataset }');
+    }
+  }
+  return out;
+}
+
+/** Uncompressed, so convertible explicit ↔ implicit VR (PS3.5 A.1-A.3). */
+function convertible(ts: string): boolean {
+  const p = transferSyntaxProperties(ts);
+  return !p.encapsulated && !p.referencedPixelData;
+}
+
+/**
+ * The presentation contexts to propose for sending these sources: for each SOP class and each
+ * transfer syntax found, one context with that syntax alone, plus one with Implicit VR Little
+ * Endian (the default every SCP must accept, PS3.5 10.1) for syntaxes that can be converted.
+ */
+export async function storageContextsFor(sources: readonly StoreSource[]): Promise<RequestedContext[]> {
+  const pairs = new Map<string, Set<string>>();
+  for (const r of await resolveSources(sources)) {
+    if ('error' in r) continue;
+    const set = pairs.get(r.sopClassUid) ?? new Set<string>();
+    set.add(r.transferSyntaxUid);
+    if (convertible(r.transferSyntaxUid)) set.add(TransferSyntax.ImplicitVrLittleEndian);
+    pairs.set(r.sopClassUid, set);
+  }
+  return [...pairs].map(([abstractSyntax, ts]) => ({ abstractSyntax, transferSyntaxes: [...ts], separateContextPerTransferSyntax: true }));
+}
+
+/** The context to send an instance on: its own syntax first, then (if convertible) explicit/implicit LE. */
+export function contextFor(association: Association, sopClassUid: string, transferSyntaxUid: string): AcceptedContext | undefined {
+  // The sender of C-STORE-RQ is the Storage SCU: the requestor as SCU, or (C-GET) the acceptor,
+  // the requestor then being the Storage SCP by role selection (PS3.7 D.3.3.4).
+  const requestorRole = association.role === 'requestor' ? 'scu' : 'scp';
+  return association.contexts.find(sopClassUid, {
+    transferSyntax: transferSyntaxUid,
+    fallbackTransferSyntaxes: convertible(transferSyntaxUid) ? [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] : [],
+    requestorRole,
+  });
+}
+
+/** Chunk size for reading from disk: a whole number of fragments, about 1 MiB. */
+function readChunkSize(association: Association): number {
+  const fragment = maxFragmentLength(association.peerMaxPduLength);
+  return fragment * Math.max(1, Math.floor((1 << 20) / fragment));
+}
+
+function outcomeOf(status: number): StoreResult['outcome'] {
+  const c = statusClass(status);
+  return c === StatusClass.Success ? 'Success' : c === StatusClass.Warning ? 'Warning' : 'Failure';
+}
+
+async function datasetBytes(r: Resolved): Promise<Uint8Array> {
+  if (r.path !== undefined) {
+    const file = await readFile(r.path);
+    return file.subarray(r.header!.datasetOffset);
+  }
+  const d = r.dataset!;
+  if (d instanceof Uint8Array) return d;
+  const parts: Uint8Array[] = [];
+  for await (const c of d as AsyncIterable<Uint8Array>) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+async function sendOne(association: Association, r: Resolved, options: StoreOptions): Promise<StoreResult> {
+  const base = { path: r.path, sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, transferSyntaxUid: r.transferSyntaxUid };
+  const failed = (error: Error, sent?: string): StoreResult => ({
+    ...base,
+    sentTransferSyntaxUid: sent,
+    status: undefined,
+    outcome: 'Failure',
+    errorComment: error.message,
+    response: undefined,
+    error,
+    bytes: 0,
+  });
+  const context = contextFor(association, r.sopClassUid, r.transferSyntaxUid);
+  if (context === undefined) {
+    return failed(new InvalidOptionError('sources', `no accepted presentation context can carry ${r.sopClassUid} in ${r.transferSyntaxUid}`));
+  }
+  let dataset: AsyncDatasetSource;
+  let bytes = r.size ?? 0;
+  if (context.transferSyntax === r.transferSyntaxUid) {
+    if (r.path !== undefined) {
+      // A deflated file is sent deflated: the context's syntax says so (PS3.5 A.5).
+      dataset = (await openPart10DatasetStream(r.path, { highWaterMark: readChunkSize(association) })).stream;
+    } else {
+      dataset = r.dataset!;
+    }
+  } else {
+    const max = options.maxTranscodeBytes ?? DEFAULT_MAX_TRANSCODE;
+    if (r.size !== undefined && r.size > max) {
+      return failed(new InvalidOptionError('maxTranscodeBytes', `${r.sopInstanceUid} (${r.size} bytes) would need transcoding to ${context.transferSyntax}, above the limit of ${max} bytes`));
+    }
+    try {
+      const converted = transcodeDataset(await datasetBytes(r), r.transferSyntaxUid, context.transferSyntax);
+      dataset = converted;
+      bytes = converted.byteLength;
+    } catch (error) {
+      return failed(error as Error, context.transferSyntax);
+    }
+  }
+  const pending = association.request(
+    {
+      type: 'C-STORE-RQ',
+      affectedSopClassUid: r.sopClassUid,
+      affectedSopInstanceUid: r.sopInstanceUid,
+      priority: options.priority ?? Priority.Medium,
+      ...(options.moveOriginator === undefined
+        ? {}
+        : { moveOriginatorApplicationEntityTitle: options.moveOriginator.aeTitle, moveOriginatorMessageId: options.moveOriginator.messageId }),
+    },
+    { dataset, presentationContextId: context.id, ...(options.timeout === undefined ? {} : { timeout: options.timeout }) },
+  );
+  try {
+    const rsp = (await pending.response).command as CStoreRsp;
+    return {
+      ...base,
+      sentTransferSyntaxUid: context.transferSyntax,
+      status: rsp.status,
+      outcome: outcomeOf(rsp.status),
+      errorComment: rsp.errorComment,
+      response: rsp,
+      error: undefined,
+      bytes,
+    };
+  } catch (error) {
+    if (typeof (dataset as { destroy?: unknown }).destroy === 'function') (dataset as unknown as { destroy(): void }).destroy();
+    return failed(error as Error, context.transferSyntax);
+  }
+}
+
+function safe(fn: (() => void) | undefined): void {
+  try {
+    fn?.();
+  } catch {
+    // A listener never breaks the send (architecture rule 8).
+  }
+}
+
+/**
+ * Send every instance of `sources` (files, directories, streams) over `association`, one after
+ * the other, and resolve with one result per instance in order. A failure of one instance (a
+ * refused status, an unreadable file, no fitting context) is its result, not an exception; a
+ * lost association fails the instance in flight and every later one.
+ */
+export async function storeInstances(association: Association, sources: readonly StoreSource[], options: StoreOptions = {}): Promise<StoreResult[]> {
+  const resolved = await resolveSources(sources);
+  const results: StoreResult[] = [];
+  for (const [index, r] of resolved.entries()) {
+    if (options.signal?.aborted === true) break;
+    if ('error' in r) {
+      const result: StoreResult = {
+        path: r.path,
+        sopClassUid: '',
+        sopInstanceUid: '',
+        transferSyntaxUid: '',
+        sentTransferSyntaxUid: undefined,
+        status: undefined,
+        outcome: 'Failure',
+        errorComment: r.error.message,
+        response: undefined,
+        error: r.error,
+        bytes: 0,
+      };
+      results.push(result);
+      safe(() => options.onProgress?.({ index, total: resolved.length, sopInstanceUid: '', phase: 'done', result }));
+      continue;
+    }
+    safe(() => options.onProgress?.({ index, total: resolved.length, sopInstanceUid: r.sopInstanceUid, phase: 'sending' }));
+    const result = await sendOne(association, r, options);
+    results.push(result);
+    safe(() => options.onProgress?.({ index, total: resolved.length, sopInstanceUid: r.sopInstanceUid, phase: 'done', result }));
+  }
+  return results;
+}
+
+/**
+ * A Part 10 stream (a file as bytes from anywhere): its meta header is read from the first
+ * chunks, the data set follows as a stream. Resolves once the header is in.
+ */
+export async function part10StreamSource(stream: AsyncIterable<Uint8Array>, options: { readonly maxMetaBytes?: number } = {}): Promise<DatasetStreamSource> {
+  const it = stream[Symbol.asyncIterator]();
+  const max = options.maxMetaBytes ?? 1 << 20;
+  let head = Buffer.alloc(0);
+  let header: Part10Header | undefined;
+  let done = false;
+  while (header === undefined) {
+    const n = await it.next();
+    done = n.done === true;
+    if (!done) head = Buffer.concat([head, n.value as Uint8Array]);
+    try {
+      header = decodePart10Header(head, { final: done });
+    } catch (error) {
+      if (done || head.length > max || (error as { code?: string }).code !== 'DICOM_ERR_PART10_TRUNCATED') throw error;
+    }
+  }
+  const rest = head.subarray(header.datasetOffset);
+  const finished = done;
+  async function* dataset(): AsyncGenerator<Uint8Array> {
+    if (rest.length > 0) yield rest;
+    if (finished) return;
+    for (let n = await it.next(); n.done !== true; n = await it.next()) yield n.value as Uint8Array;
+  }
+  return {
+    sopClassUid: header.meta.MediaStorageSOPClassUID,
+    sopInstanceUid: header.meta.MediaStorageSOPInstanceUID,
+    transferSyntaxUid: header.meta.TransferSyntaxUID,
+    dataset: dataset(),
+  };
+}

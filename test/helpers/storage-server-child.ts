@@ -1,0 +1,40 @@
+/**
+ * A StorageServer in its own process, for tests that measure its memory (VmHWM in
+ * /proc/<pid>/status) or kill a peer mid-instance. argv[2]: JSON { storeRoot, aeTitle, maxPduLength }.
+ * Prints one line `{"port":N}` once listening; each stored or failed instance as a JSON line.
+ * Exits on SIGTERM after closing the server.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { channelNames } from '../../src/diagnostics.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as { storeRoot: string; aeTitle?: string; maxPduLength?: number };
+const server = await StorageServer.create(
+  { aeTitle: config.aeTitle ?? 'CHILD-SCP', storeRoot: config.storeRoot, fsync: 'none', limits: { maxPduLength: config.maxPduLength ?? 65536 } },
+  {
+    onStored: (i) => process.stdout.write(`${JSON.stringify({ stored: i.sopInstanceUid, path: i.path})}\n`),
+  },
+);
+// A store given up without an answer (the peer vanished) is only seen on the diagnostics channel.
+diagnosticsChannel.subscribe(channelNames.server, (m) => {
+  const e = m as { kind?: string; sopInstanceUid?: string; error?: Error };
+  if (e.kind === 'store-failed') process.stdout.write(`${JSON.stringify({ failed: e.sopInstanceUid, why: String(e.error?.message) })}\n`);
+});
+// Under --expose-gc, collect often: garbage not yet collected would blur the peak RSS measured
+// by the parent, which is meant to show what the server holds on to.
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc !== undefined) {
+  // Array buffers are freed by a sweeper after the collection: sample a moment later.
+  setInterval(() => {
+    gc();
+    setTimeout(() => {
+      const m = process.memoryUsage();
+      process.stdout.write(`${JSON.stringify({ live: m.heapUsed + m.external })}\n`);
+    }, 10);
+  }, 50).unref();
+}
+const { port } = await server.listen(0);
+process.stdout.write(`${JSON.stringify({ port })}\n`);
+process.on('SIGTERM', () => {
+  void server.close({ timeout: 500 }).then(() => process.exit(0));
+});
