@@ -16,10 +16,9 @@ import { serveSettings, type ServeSettings } from './serve-config.js';
 import { buildContext, contextOptionsFrom } from './tls-options.js';
 import { channelNames } from '../diagnostics.js';
 import type { CommandModule } from './command.js';
-import type { DicomServer } from '../ae/server.js';
 import type { Association } from '../ae/association.js';
-import type { HandlerRegistry } from '../services/scp/registry.js';
-import type { FileStore } from '../store/file-store.js';
+import type { StorageServer } from '../services/scp/storage-server.js';
+import type { StoredInstance } from '../store/file-store.js';
 
 const serveOptions = {
   ...commonOptions, ...passwordOptions,
@@ -55,42 +54,6 @@ async function ensurePki(s: ServeSettings, log: ReturnType<typeof logger>): Prom
     log('pki-created', `created a development PKI in ${dir} (CA: ${files.ca}); give the CA and a client certificate to each peer`, { directory: dir, ca: files.ca });
   }
   return files;
-}
-
-/** C-STORE SCP (PS3.4 B.2.2): each data set streams into the file store; the status comes from its typed errors. */
-function storageHandler(store: FileStore, inFlight: Set<Promise<unknown>>, log: ReturnType<typeof logger>): Parameters<HandlerRegistry['register']>[1] {
-  const results = new WeakMap<object, Promise<import('../store/file-store.js').StoredInstance>>();
-  return {
-    datasetSink(request: { affectedSopClassUid: string; affectedSopInstanceUid: string }, ctx) {
-      const { writable, result } = store.createSink({
-        sopClassUid: request.affectedSopClassUid, sopInstanceUid: request.affectedSopInstanceUid,
-        transferSyntaxUid: ctx.presentationContext.transferSyntax,
-        callingAeTitle: ctx.association.callingAeTitle, calledAeTitle: ctx.association.calledAeTitle,
-      });
-      results.set(request, result);
-      const tracked = result.catch(() => undefined);
-      inFlight.add(tracked);
-      void tracked.finally(() => inFlight.delete(tracked));
-      return {
-        write: (fragment: Uint8Array) => writable.write(fragment) ? undefined : new Promise<void>((r) => writable.once('drain', () => r())),
-        end: () => { writable.end(); },
-        abort: (e: Error) => { writable.destroy(e); },
-      };
-    },
-    async handle(request: { affectedSopInstanceUid: string }, ctx) {
-      const result = results.get(request);
-      if (result === undefined) return { status: 0xa900, errorComment: 'no data set' };
-      try {
-        const stored = await result;
-        log('stored', `stored ${stored.sopInstanceUid} from ${ctx.association.callingAeTitle} (${stored.size} bytes) in ${stored.path}`, { sopInstanceUid: stored.sopInstanceUid, path: stored.path, callingAeTitle: ctx.association.callingAeTitle });
-        return { status: 0x0000 };
-      } catch (e) {
-        const status = (e as { status?: number }).status ?? 0x0110;
-        log('store-failed', `could not store ${request.affectedSopInstanceUid}: ${(e as Error).message} (status 0x${status.toString(16).padStart(4, '0')})`, { sopInstanceUid: request.affectedSopInstanceUid, status });
-        return { status, errorComment: (e as Error).message.slice(0, 64) };
-      }
-    },
-  } as Parameters<HandlerRegistry['register']>[1];
 }
 
 function peerOf(a: Association): string {
@@ -139,34 +102,31 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const dev = await ensurePki(s, log);
   const contextOptions = await contextOptionsFrom(s.tls, 'server', io);
   const context = await buildContext(contextOptions!);
-  const [{ DicomServer }, { HandlerRegistry }, { FileStore }, { IndexDb }, uids] = await Promise.all([
-    import('../ae/server.js'), import('../services/scp/registry.js'), import('../store/file-store.js'), import('../store/index-db.js'), import('../dictionary/uids.js'),
-  ]);
+  // C-MOVE destinations reached over TLS use our identity and trust as a client.
+  const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
+  const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
+  const [{ StorageServer }, { IndexDb }] = await Promise.all([import('../services/scp/storage-server.js'), import('../store/index-db.js')]);
   const index = new IndexDb(join(s.data, 'index.sqlite'));
-  const store = await FileStore.open({ root: join(s.data, 'files'), index });
-  const inFlight = new Set<Promise<unknown>>();
-  const handlers = new HandlerRegistry();
-  handlers.register('C-STORE-RQ', storageHandler(store, inFlight, log) as never);
-  const storage = new Set<string>(Object.values(uids.StorageSopClass));
-  const presentationContexts = {
-    supported: [{ abstractSyntax: uids.VerificationSopClass }],
-    acceptAbstractSyntax: (uid: string) => storage.has(uid) || uid.startsWith('1.2.840.10008.5.1.4.1.1.'),
-    defaultTransferSyntaxes: [...new Set([uids.TransferSyntax.ExplicitVrLittleEndian, uids.TransferSyntax.ImplicitVrLittleEndian, ...Object.values(uids.TransferSyntax)])],
+  const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
+  const events = {
+    onStored: (i: StoredInstance) => log('stored', `stored ${i.sopInstanceUid} (${i.size} bytes) in ${i.path}`, { sopInstanceUid: i.sopInstanceUid, path: i.path, size: i.size }),
+    onStoreFailed: (e: Error) => log('store-failed', `an instance could not be stored: ${e.message}`, { error: e.message, code: (e as { code?: string }).code }),
   };
-  const policy = {
-    aeTitle: s.aet, presentationContexts, handlers, maxAssociations: s.maxAssociations,
+  const config = {
+    aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations,
+    limits: { maxAssociations: s.maxAssociations },
     ...(s.bindings.length > 0 ? { certificateBindings: s.bindings } : {}), requireCertificateBinding: s.requireBinding,
   };
   const unsubscribe = subscribe(log);
-  const servers: DicomServer[] = [];
-  const tlsServer = new DicomServer({ ...policy, tls: context });
-  tlsServer.on('association', onAssociation(log, false));
+  const servers: StorageServer[] = [];
+  const tlsServer = await StorageServer.create({ ...config, tls: context }, events);
+  tlsServer.server.on('association', onAssociation(log, false));
   servers.push(tlsServer);
   const address = await tlsServer.listen(s.port, s.host);
   let plainAddress;
   if (s.plainPort !== undefined) {
-    const plain = new DicomServer(policy);
-    plain.on('association', onAssociation(log, true));
+    const plain = await StorageServer.create(config, events);
+    plain.server.on('association', onAssociation(log, true));
     servers.push(plain);
     plainAddress = await plain.listen(s.plainPort, s.host);
   }
@@ -191,10 +151,10 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const force = (): void => { log('stopped', 'second signal: exiting now'); process.exit(ExitCode.Interrupted); };
   process.once('SIGINT', force).once('SIGTERM', force);
   await Promise.all(servers.map((srv) => srv.close({ timeout: 30_000 })));
-  await Promise.all([...inFlight]);
   unsubscribe();
   index.close();
   context.dispose();
+  clientContext?.dispose();
   log('stopped', 'stopped cleanly');
   return ExitCode.Ok;
 }
