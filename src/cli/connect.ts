@@ -7,8 +7,9 @@ import { buildContext } from './tls-options.js';
 import { CliError, fromSystemError } from './errors.js';
 import type { DicomClient } from '../ae/client.js';
 import type { RequestedContext } from '../acse/presentation-context.js';
+import type { RoleProposal } from '../acse/role-selection.js';
 
-export async function connectClient(s: ClientSettings, extra: { presentationContexts?: readonly RequestedContext[] } = {})
+export async function connectClient(s: ClientSettings, extra: { presentationContexts?: readonly RequestedContext[]; roles?: readonly RoleProposal[] } = {})
   : Promise<{ client: DicomClient; dispose(): void }> {
   const context = s.tls === undefined ? undefined : await buildContext(s.tls);
   const { DicomClient } = await import('../ae/client.js');
@@ -17,6 +18,7 @@ export async function connectClient(s: ClientSettings, extra: { presentationCont
       host: s.host, port: s.port, tls: context, callingAeTitle: s.callingAeTitle, calledAeTitle: s.calledAeTitle,
       ...(s.tls?.verifyHost !== undefined ? { servername: s.tls.verifyHost } : {}),
       ...(extra.presentationContexts !== undefined ? { presentationContexts: extra.presentationContexts } : {}),
+      ...(extra.roles !== undefined ? { roles: extra.roles } : {}),
       ...(s.timeout !== undefined ? { timeouts: { connect: s.timeout, association: s.timeout, dimse: s.timeout } } : {}),
     });
     return { client, dispose: () => context?.dispose() };
@@ -47,4 +49,15 @@ function causeOfConnect(e: unknown): unknown {
   const err = e as { code?: string; cause?: { code?: string } };
   if (err?.code === 'DICOM_ERR_CONNECTION' && ['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_NODATA'].includes(err.cause?.code ?? '')) return err.cause;
   return e;
+}
+
+/**
+ * End the association after `e`: a failure status leaves it usable, so release it politely
+ * (A-RELEASE); anything else (lost connection, protocol error, timeout) aborts it.
+ */
+export async function endAfterError(client: DicomClient, e: unknown): Promise<void> {
+  if ((e as { code?: string })?.code === 'DICOM_ERR_DIMSE_STATUS') {
+    try { await client.release(); return; } catch { /* fall through to abort */ }
+  }
+  await client.abort().catch(() => undefined);
 }

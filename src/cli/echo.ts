@@ -6,7 +6,7 @@ import { clientOptions, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { ExitCode, usageError } from './errors.js';
 import { Output } from './io.js';
-import { connectClient } from './connect.js';
+import { connectClient, endAfterError } from './connect.js';
 import type { CommandModule } from './command.js';
 
 export const help = `Usage: dicom-tls echo HOST:PORT [options]
@@ -41,7 +41,7 @@ export const command: CommandModule = {
       for (let i = 0; i < repeat; i++) statuses.push((await client.echo()).status);
       await client.release();
     } catch (e) {
-      await client.abort().catch(() => undefined);
+      await endAfterError(client, e);
       throw e;
     } finally {
       dispose();

@@ -2,7 +2,7 @@
  * The files `store` sends: files, folders (recursively) and glob patterns (`*`, `?`, `**`),
  * expanded here because Node 20 has no fs.glob and shells on Windows do not expand them.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { fileError } from './errors.js';
 
@@ -27,9 +27,35 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Every regular file named by the arguments, in a stable order, without duplicates. */
-export function expandInputs(inputs: readonly string[], cwd: string): string[] {
-  const out: string[] = [];
+/** PS3.10 7.1: a 128-byte preamble, then "DICM". */
+export function isPart10(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const b = Buffer.alloc(132);
+    return readSync(fd, b, 0, 132, 0) === 132 && b.toString('latin1', 128, 132) === 'DICM';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Every file to send, in a stable order, without duplicates. Files named one by one are always
+ * tried (a non-DICOM one is reported as failed); files found in folders or by a glob are sent only
+ * when they are Part 10 files, the others counted as skipped (README, DICOMDIR-less dumps, …).
+ */
+export function expandInputs(inputs: readonly string[], cwd: string): { files: string[]; skipped: string[] } {
+  const found = collect(inputs, cwd);
+  const files: string[] = [];
+  const skipped: string[] = [];
+  for (const f of found) (f.explicit || isPart10(f.path) ? files : skipped).push(f.path);
+  return { files: [...new Set(files)], skipped };
+}
+
+function collect(inputs: readonly string[], cwd: string): Array<{ path: string; explicit: boolean }> {
+  const out: Array<{ path: string; explicit: boolean }> = [];
   for (const input of inputs) {
     if (/[*?]/.test(input)) {
       const abs = resolve(cwd, input).split(sep).join('/');
@@ -40,13 +66,17 @@ export function expandInputs(inputs: readonly string[], cwd: string): string[] {
       try { walk(base, all); } catch (e) { throw fileError(`cannot read ${base}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
       const matched = all.filter((f) => re.test(f.split(sep).join('/')));
       if (matched.length === 0) throw fileError(`no file matches ${input}`);
-      out.push(...matched);
+      out.push(...matched.map((path) => ({ path, explicit: false })));
       continue;
     }
     const p = resolve(cwd, input);
     let st;
     try { st = statSync(p); } catch (e) { throw fileError(`${input}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String(e)}`, e); }
-    if (st.isDirectory()) walk(p, out); else out.push(p);
+    if (st.isDirectory()) {
+      const all: string[] = [];
+      walk(p, all);
+      out.push(...all.map((path) => ({ path, explicit: false })));
+    } else out.push({ path: p, explicit: true });
   }
-  return [...new Set(out)];
+  return out;
 }

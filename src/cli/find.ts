@@ -1,11 +1,10 @@
 /**
- * `dicom-tls find HOST:PORT -k Key=value…`: C-FIND, results as a table or JSON. The query SCU
- * (services/scu) is not in this build yet: keys are parsed and checked, then the command ends with
- * "not available in this build".
+ * `dicom-tls find HOST:PORT -k Key=value…`: C-FIND (PS3.4 C.4.1), results as a table or JSON.
  */
 import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { unavailableError } from './errors.js';
+import { ExitCode } from './errors.js';
+import { connectClient, endAfterError } from './connect.js';
 import { Output, table } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp, queryRoots } from './query-keys.js';
 import type { CommandModule } from './command.js';
@@ -45,7 +44,24 @@ export const command: CommandModule = {
     const level = levelFrom(values.level, keys, 'STUDY');
     const root = oneOf(values.root, 'root', queryRoots) ?? 'study';
     const settings = await clientSettings(values, positionals[0], io);
-    out.debug(`C-FIND ${root} root at ${level}: ${JSON.stringify(identifier(keys, level))} to ${settings.host}:${settings.port}`);
-    throw unavailableError('find (the C-FIND SCU)');
+    const model = root === 'patient' ? 'PATIENT_ROOT' : root === 'worklist' ? 'MODALITY_WORKLIST' : 'STUDY_ROOT';
+    const ident = identifier(keys, root === 'worklist' ? undefined : level);
+    out.debug(`C-FIND ${model}: ${JSON.stringify(ident)} to ${settings.host}:${settings.port}`);
+    const [{ sopClassFor }, { TransferSyntax }] = await Promise.all([import('../services/scu/find.js'), import('../dictionary/uids.js')]);
+    const presentationContexts = [{ abstractSyntax: sopClassFor(model, 'find'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }];
+    const { client, dispose } = await connectClient(settings, { presentationContexts });
+    const matches: Array<Record<string, unknown>> = [];
+    try {
+      for await (const m of client.find(model, ident, settings.timeout !== undefined ? { timeout: settings.timeout } : {})) matches.push(m);
+      await client.release();
+    } catch (e) {
+      await endAfterError(client, e);
+      throw e;
+    } finally {
+      dispose();
+    }
+    const columns = keys.map((k) => k.keyword).filter((k) => k !== 'QueryRetrieveLevel');
+    reportMatches(out, columns.length > 0 ? columns : [...new Set(matches.flatMap((m) => Object.keys(m)))], matches);
+    return ExitCode.Ok;
   },
 };

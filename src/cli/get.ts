@@ -1,14 +1,14 @@
 /**
  * `dicom-tls get HOST:PORT -k Key=value… --out DIR`: C-GET, the instances arriving as C-STORE
- * sub-operations on the same association and written to DIR. The retrieve SCU (services/scu) is
- * not in this build yet: options are checked, then the command ends with "not available in this
- * build".
+ * sub-operations on the same association (PS3.4 C.4.3) and written to DIR.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { fileError, unavailableError, usageError } from './errors.js';
+import { fileError, usageError } from './errors.js';
+import { connectClient, endAfterError } from './connect.js';
+import { retrieveOutcome } from './move.js';
 import { Output } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
 import type { CommandModule } from './command.js';
@@ -38,11 +38,33 @@ export const command: CommandModule = {
     const keys = await parseQueryKeys(values.query ?? []);
     if (keys.length === 0) throw usageError('get needs at least one -k key (e.g. -k StudyInstanceUID=…)');
     const level = levelFrom(values.level, keys, 'STUDY');
-    oneOf(values.root, 'root', ['patient', 'study'] as const);
+    const root = oneOf(values.root, 'root', ['patient', 'study'] as const) ?? 'study';
     const settings = await clientSettings(values, positionals[0], io);
     const dir = resolve(io.cwd, values.out ?? '.');
     try { mkdirSync(dir, { recursive: true }); } catch (e) { throw fileError(`cannot create ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
     out.debug(`C-GET ${JSON.stringify(identifier(keys, level))} from ${settings.host}:${settings.port} into ${dir}`);
-    throw unavailableError('get (the C-GET SCU)');
+    const model = root === 'patient' ? 'PATIENT_ROOT' : 'STUDY_ROOT';
+    const [{ getContexts }, { FileStore }] = await Promise.all([import('../services/scu/retrieve.js'), import('../store/file-store.js')]);
+    const store = await FileStore.open({ root: dir, duplicates: 'overwrite' });
+    const { presentationContexts, roles } = getContexts({ models: [model] });
+    const { client, dispose } = await connectClient(settings, { presentationContexts, roles });
+    let received = 0;
+    const bar = out.progress('receiving', 0);
+    let result;
+    try {
+      result = await client.get(model, identifier(keys, level), {
+        store, onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
+        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+      });
+      await client.release();
+    } catch (e) {
+      await endAfterError(client, e);
+      throw e;
+    } finally {
+      bar.done();
+      dispose();
+    }
+    if (!out.json) out.line(`${received} instance${received === 1 ? '' : 's'} written under ${dir}`);
+    return retrieveOutcome(out, 'C-GET', result);
   },
 };

@@ -55,7 +55,7 @@ export class Output {
 export class Progress {
   readonly #out: Writable & { isTTY?: boolean; columns?: number };
   readonly #label: string;
-  readonly #total: number;
+  #total: number;
   readonly #enabled: boolean;
   #current = 0;
   #drawn = false;
@@ -67,6 +67,8 @@ export class Progress {
     this.#enabled = enabled && out.isTTY === true;
   }
   get enabled(): boolean { return this.#enabled; }
+  /** The total once known (C-MOVE/C-GET learn it from the first Pending response). */
+  set total(n: number) { this.#total = n; }
   tick(by = 1): void { this.update(this.#current + by); }
   update(current: number): void {
     this.#current = current;
@@ -75,6 +77,11 @@ export class Progress {
     // Redraw at most ~20 times a second, and always for the last step.
     if (now - this.#lastDraw < 50 && current < this.#total) return;
     this.#lastDraw = now;
+    if (this.#total <= 0) {
+      this.#out.write(`\r${this.#label}: ${current}\x1b[K`);
+      this.#drawn = true;
+      return;
+    }
     const width = Math.max(10, Math.min(40, (this.#out.columns ?? 80) - this.#label.length - 20));
     const frac = this.#total > 0 ? Math.min(1, current / this.#total) : 0;
     const filled = Math.round(frac * width);

@@ -1,11 +1,11 @@
 /**
  * `dicom-tls move HOST:PORT --dest AE -k Key=value…`: C-MOVE with progress from the pending
- * responses. The retrieve SCU (services/scu) is not in this build yet: options are checked, then
- * the command ends with "not available in this build".
+ * responses (PS3.4 C.4.2).
  */
 import { clientOptions, oneOf, parse, parseAeTitle } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { ExitCode, unavailableError, usageError } from './errors.js';
+import { CliError, ExitCode, usageError } from './errors.js';
+import { connectClient, endAfterError } from './connect.js';
 import { Output } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
 import type { CommandModule } from './command.js';
@@ -29,10 +29,19 @@ Examples:
 
 export interface SubOperations { remaining?: number | undefined; completed: number; failed: number; warning: number }
 
-export function reportSubOperations(out: Output, verb: string, s: SubOperations): number {
-  if (out.json) out.document({ completed: s.completed, failed: s.failed, warning: s.warning });
+export function reportSubOperations(out: Output, verb: string, s: SubOperations, extra: Record<string, unknown> = {}): number {
+  if (out.json) out.document({ completed: s.completed, failed: s.failed, warning: s.warning, ...extra });
   else out.line(`${verb}: completed ${s.completed}, warnings ${s.warning}, failed ${s.failed}`);
+  if (s.failed > 0 && !out.json) out.note(`error: ${s.failed} sub-operations failed. [DICOM_ERR_PARTIAL]`);
   return s.failed > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
+}
+
+/** The final C-MOVE/C-GET response: a refusal is an error (exit 15), failed sub-operations exit 16. */
+export function retrieveOutcome(out: Output, verb: string, r: { status: number; outcome: string; completed: number; failed: number; warning: number; errorComment: string | undefined; failedSopInstanceUids: readonly string[] }): number {
+  if (r.outcome === 'Failure' && r.completed === 0 && r.failed === 0 && r.warning === 0) {
+    throw new CliError('DICOM_ERR_DIMSE_STATUS', `${verb} failed with status 0x${r.status.toString(16).padStart(4, '0')}${r.errorComment ? ` (${r.errorComment})` : ''}`);
+  }
+  return reportSubOperations(out, verb, r, { status: r.status, outcome: r.outcome, failedSopInstanceUids: r.failedSopInstanceUids });
 }
 
 export const command: CommandModule = {
@@ -45,9 +54,28 @@ export const command: CommandModule = {
     const keys = await parseQueryKeys(values.query ?? []);
     if (keys.length === 0) throw usageError('move needs at least one -k key (e.g. -k StudyInstanceUID=…)');
     const level = levelFrom(values.level, keys, 'STUDY');
-    oneOf(values.root, 'root', ['patient', 'study'] as const);
+    const root = oneOf(values.root, 'root', ['patient', 'study'] as const) ?? 'study';
     const settings = await clientSettings(values, positionals[0], io);
     out.debug(`C-MOVE to ${dest}: ${JSON.stringify(identifier(keys, level))} via ${settings.host}:${settings.port}`);
-    throw unavailableError('move (the C-MOVE SCU)');
+    const model = root === 'patient' ? 'PATIENT_ROOT' : 'STUDY_ROOT';
+    const [{ sopClassFor }, { TransferSyntax }] = await Promise.all([import('../services/scu/find.js'), import('../dictionary/uids.js')]);
+    const presentationContexts = [{ abstractSyntax: sopClassFor(model, 'move'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }];
+    const { client, dispose } = await connectClient(settings, { presentationContexts });
+    const bar = out.progress(`moving to ${dest}`, 0);
+    let result;
+    try {
+      result = await client.move(model, identifier(keys, level), dest, {
+        onProgress: (p) => { const done = p.completed + p.failed + p.warning; if (p.remaining !== undefined) bar.total = done + p.remaining; bar.update(done); },
+        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+      });
+      await client.release();
+    } catch (e) {
+      await endAfterError(client, e);
+      throw e;
+    } finally {
+      bar.done();
+      dispose();
+    }
+    return retrieveOutcome(out, 'C-MOVE', result);
   },
 };

@@ -1,11 +1,11 @@
 /**
  * `dicom-tls store HOST:PORT FILE|DIR|GLOB…`: C-STORE every file over one association, with a
- * summary of sent / warning / failed. The storage SCU (services/scu) is not in this build yet:
- * the files are collected and checked, then the command ends with "not available in this build".
+ * summary of sent / warning / failed, and a progress bar on a terminal.
  */
 import { clientOptions, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { CliError, ExitCode, unavailableError, usageError } from './errors.js';
+import { CliError, ExitCode, usageError } from './errors.js';
+import { connectClient, endAfterError } from './connect.js';
 import { expandInputs } from './files.js';
 import { Output, table } from './io.js';
 import type { CommandModule } from './command.js';
@@ -50,9 +50,33 @@ export const command: CommandModule = {
     const [peer, ...inputs] = positionals;
     if (inputs.length === 0) throw usageError('store needs at least one FILE, DIR or GLOB after HOST:PORT');
     const settings = await clientSettings(values, peer, io);
-    const files = expandInputs(inputs, io.cwd);
-    if (files.length === 0) throw new CliError('DICOM_ERR_FILE', 'the folders given hold no files');
+    const { files, skipped } = expandInputs(inputs, io.cwd);
+    if (skipped.length > 0) out.note(`skipping ${skipped.length} file${skipped.length === 1 ? '' : 's'} that are not DICOM Part 10 files${out.verbose ? `: ${skipped.join(', ')}` : ' (--verbose lists them)'}`);
+    if (files.length === 0) throw new CliError('DICOM_ERR_FILE', 'the folders and patterns given hold no DICOM Part 10 files');
     out.debug(`${files.length} files for ${settings.calledAeTitle}@${settings.host}:${settings.port}`);
-    throw unavailableError('store (the C-STORE SCU)');
+    const { storageContextsFor } = await import('../services/scu/store.js');
+    const presentationContexts = await storageContextsFor(files);
+    if (presentationContexts.length === 0) throw new CliError('DICOM_ERR_FILE', `none of the ${files.length} files is a DICOM Part 10 file`);
+    const { client, dispose } = await connectClient(settings, { presentationContexts });
+    const bar = out.progress('storing', files.length);
+    let raw;
+    try {
+      raw = await client.store(files, {
+        onProgress: (p) => { if (p.phase === 'done') bar.update(p.index + 1); },
+        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+      });
+      await client.release();
+    } catch (e) {
+      await endAfterError(client, e);
+      throw e;
+    } finally {
+      bar.done();
+      dispose();
+    }
+    return reportStore(out, raw.map((r) => ({
+      file: r.path ?? '(stream)', sopInstanceUid: r.sopInstanceUid, ...(r.status !== undefined ? { status: r.status } : {}),
+      outcome: r.outcome === 'Success' ? 'sent' : r.outcome === 'Warning' ? 'warning' : 'failed',
+      ...(r.outcome !== 'Success' ? { error: r.errorComment ?? r.error?.message ?? '' } : {}),
+    })));
   },
 };
