@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
 
@@ -160,10 +160,30 @@ test('diagnose against serve: no problem found, C-ECHO Success', async () => {
   assert.match((JSON.parse(plain.stdout) as { verdict: string }).verdict, /DICOM without TLS/);
 });
 
-test('SIGTERM stops cleanly (exit 0); a second run reuses the PKI', async () => {
+test('SIGTERM during a 64 MB C-STORE: the instance in flight lands, then serve stops cleanly (exit 0)', async () => {
+  // A large instance: the small CT plus Pixel Data (7FE0,0010) OB appended (the last tag; explicit VR LE).
+  const big = join(tmp.dir, 'big.dcm');
+  writeFileSync(join(tmp.dir, 'big.dump'), ['(0008,0016) UI =CTImageStorage', '(0008,0018) UI [1.2.826.0.1.3680043.2.1125.9.99]',
+    '(0010,0020) LO [BIG]', '(0020,000d) UI [1.2.826.0.1.3680043.2.1125.9]', '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.9.3]', ''].join('\n'));
+  execFileSync('dump2dcm', ['+te', 'big.dump', 'big.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
+  const size = 64 * 1024 * 1024;
+  const head = Buffer.alloc(12);
+  head.writeUInt16LE(0x7fe0, 0); head.writeUInt16LE(0x0010, 2); head.write('OB', 4, 'latin1'); head.writeUInt32LE(size, 8);
+  appendFileSync(big, Buffer.concat([head, Buffer.alloc(size, 0x5a)]));
+  const scu = spawn('storescu', ['+tls', pki('client-key.pem'), pki('client.pem'), '+cf', pki('ca.pem'), '-aec', 'DICOM-TLS', '-aet', 'BIGSCU', '127.0.0.1', String(tlsPort), big], { stdio: 'ignore' });
+  const scuExit = new Promise<number | null>((r) => scu.once('exit', (c) => r(c)));
+  await waitFor(/association BIGSCU → DICOM-TLS/);
   const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
   server.kill('SIGTERM');
+  assert.equal(await scuExit, 0, 'storescu got Success');
   assert.equal(await exited, 0);
+  const stored = walk(join(tmp.dir, 'dicom-tls-data', 'files')).find((f) => f.endsWith('1.2.826.0.1.3680043.2.1125.9.99.dcm'));
+  assert.ok(stored !== undefined, stdout);
+  assert.ok(statSync(stored).size > size);
+  assert.ok(stdout.indexOf('stored 1.2.826.0.1.3680043.2.1125.9.99') < stdout.indexOf('stopped cleanly'));
+});
+
+test('a second run reuses the PKI and stops on SIGINT', async () => {
   assert.match(stdout, /SIGTERM: stopping/);
   assert.match(stdout, /stopped cleanly/);
   const again = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
