@@ -6,6 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { scenarioPki, type Identity } from '../helpers/pki.js';
 import { startSServer, runSClient, callKey, type PeerTlsOptions } from '../helpers/openssl-peer.js';
 import { runCli, oneSentenceError } from '../helpers/cli.js';
@@ -89,4 +90,54 @@ test('diagnose: refused port and unknown host are one-sentence errors with their
   const unknown = await runCli(['diagnose', 'no-such-host.invalid:2762', '--ca', pki.trustRoot]);
   assert.equal(unknown.code, 6);
   assert.equal(oneSentenceError(unknown).code, 'DICOM_ERR_UNKNOWN_HOST');
+});
+
+/** A DCMTK storescp on a free port; TLS when `tls` names its key, certificate and CA. */
+async function startStorescp(tls?: { key: string; cert: string; ca: string }): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+  const args = [...(tls ? ['+tls', tls.key, tls.cert, '+cf', tls.ca] : []), '--ignore', String(port)];
+  const child = spawn('storescp', args, { stdio: 'ignore' });
+  // Wait until it accepts connections (a readiness poll, not a timed assertion).
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1').once('connect', () => { c.destroy(); resolve(true); }).once('error', () => resolve(false));
+    });
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+}
+
+test('diagnose vs DCMTK storescp without TLS: "DICOM without TLS", exit 12; with --no-tls: no problem', async () => {
+  const scp = await startStorescp();
+  try {
+    const r = await runCli(['diagnose', `127.0.0.1:${scp.port}`, '--ca', pki.trustRoot, '--json', '--timeout', '5']);
+    assert.equal(r.code, 12, r.stdout + r.stderr);
+    const doc = JSON.parse(r.stdout) as DiagnoseJson;
+    assert.equal(doc.tls?.handshake, 'failed');
+    assert.match(doc.verdict, /speaks DICOM without TLS/);
+    const plain = await runCli(['diagnose', `127.0.0.1:${scp.port}`, '--no-tls', '--json']);
+    assert.equal(plain.code, 0, plain.stdout);
+    const p = JSON.parse(plain.stdout) as DiagnoseJson;
+    assert.equal(p.association.result, 'accepted');
+    assert.equal(p.echo.status, 'Success');
+  } finally {
+    await scp.stop();
+  }
+});
+
+test('diagnose vs DCMTK storescp with TLS and mutual authentication: no problem found', async () => {
+  const scp = await startStorescp({ key: pki.valid.key, cert: pki.valid.cert, ca: pki.trustRoot });
+  try {
+    const r = await runCli(['diagnose', `127.0.0.1:${scp.port}`, '--ca', pki.trustRoot, '--cert', pki.valid.cert, '--key', pki.valid.key, '--json']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const doc = JSON.parse(r.stdout) as DiagnoseJson;
+    assert.equal(doc.tls?.handshake, 'ok');
+    assert.equal(doc.association.result, 'accepted');
+    assert.equal(doc.echo.status, 'Success');
+  } finally {
+    await scp.stop();
+  }
 });
