@@ -8,7 +8,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 export const channelNames = {
   /** TLS handshake information callback events: { connection, where, state, alert? } */
   tlsInfo: 'dicom-tls:tls:info',
-  /** Every verify-callback call: { connection, depth, ok, error, errorString, certificateString } */
+  /** Every verify-callback call: { connection, depth, ok, error, errorString, certificateString, result } */
   tlsVerify: 'dicom-tls:tls:verify',
   /** A TLS handshake completed: { connection, protocol, cipher, alpn, resumed } */
   tlsHandshake: 'dicom-tls:tls:handshake',
@@ -20,11 +20,11 @@ export const channelNames = {
   pduReceived: 'dicom-tls:ul:pdu-received',
   /** A state-machine transition: { association, from, event, action, to } */
   stateTransition: 'dicom-tls:ul:transition',
-  /** Association life cycle: { association, kind: 'requested'|'accepted'|'rejected'|'released'|'aborted', detail } */
+  /** Association life cycle: { association, kind: 'requested'|'accepted'|'rejected'|'released'|'aborted'|'listener-error', detail } */
   association: 'dicom-tls:association',
-  /** A DIMSE message sent or received: { association, direction, command } */
+  /** A DIMSE message sent or received: { association, direction, command, presentationContextId } */
   dimse: 'dicom-tls:dimse',
-  /** Storage/server events: { kind, … } */
+  /** Server events: { kind: 'tls-handshake-failed'|'association-rejected'|'stored'|'store-failed'|'store-partials-removed'|'listener-error', … } */
   server: 'dicom-tls:server',
 } as const;
 

@@ -17,11 +17,9 @@
 import { channelNames, publish } from '../diagnostics.js';
 import { DicomError, TimeoutError } from '../errors.js';
 import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
-import type { RoleOutcomes } from '../acse/role-selection.js';
-import type { ReceivedUserIdentity, UserIdentityResult } from '../acse/user-identity.js';
 import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
 import { fragmentCommand, type AsyncDatasetSource } from '../dimse/fragmenter.js';
-import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest, type DimseResponse } from '../dimse/messages.js';
+import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest } from '../dimse/messages.js';
 import { Status, isPending } from '../dictionary/status.js';
 import type { TlsInfo } from '../transport/connection.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
@@ -29,79 +27,23 @@ import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
 import { UnexpectedResponseError } from './errors.js';
-import { PendingRequest, type DimseResponseMessage } from './pending-request.js';
+import { PendingRequest } from './pending-request.js';
+import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
 
 export type { DimseResponseMessage } from './pending-request.js';
 export { PendingRequest } from './pending-request.js';
 export { responseFor } from './response.js';
 
-/** The negotiated facts of an association (both sides). */
-export interface AssociationInfo {
-  readonly role: 'requestor' | 'acceptor';
-  readonly callingAeTitle: string;
-  readonly calledAeTitle: string;
-  readonly contexts: AcceptedContexts;
-  readonly roles: RoleOutcomes;
-  /** Our Maximum Length (0x51 we sent). */
-  readonly maxPduLength: number;
-  /** The peer's Maximum Length: the largest P-DATA-TF variable field we send; 0 = no limit. */
-  readonly peerMaxPduLength: number;
-  readonly peerImplementationClassUid: string | undefined;
-  readonly peerImplementationVersionName: string | undefined;
-  /** Acceptor: the identity the requestor gave and the handler accepted. */
-  readonly userIdentity?: ReceivedUserIdentity | undefined;
-  /** Requestor: what the acceptor said about our identity. */
-  readonly userIdentityResult?: UserIdentityResult | undefined;
-}
-
-export interface AssociationOptions {
-  /** Handlers for requests the peer sends us (an SCP; or an SCU receiving C-STORE sub-operations of C-GET). */
-  readonly handlers?: HandlerRegistry | undefined;
-  /** Milliseconds to wait for each response of a request (restarted by every Pending one). 0 = forever. Default 30 000. */
-  readonly dimseTimeout?: number | undefined;
-  /** Abort after this many milliseconds without a message either way. Undefined/0 = never. */
-  readonly idleTimeout?: number | undefined;
-  /** Milliseconds to wait for the A-RELEASE-RP before aborting. Default 30 000. */
-  readonly releaseTimeout?: number | undefined;
-  /** Largest request dataset collected in memory for a handler without a sink. Default 64 MiB. */
-  readonly maxCollectedDataset?: number | undefined;
-}
-
-/** A request to send: any request but C-CANCEL-RQ, its Message ID filled in when absent. */
-export type RequestCommand = Exclude<DimseRequest, CCancelRq> extends infer R
-  ? R extends { readonly messageId: number }
-    ? Omit<R, 'messageId'> & { readonly messageId?: number }
-    : never
-  : never;
-
-export interface RequestOptions {
-  /** The request's dataset: bytes already encoded in the context's transfer syntax, chunks, or an async iterable (a file stream). */
-  readonly dataset?: AsyncDatasetSource | undefined;
-  /** Accepted context to send on; default: the first accepted context of the request's SOP class. */
-  readonly presentationContextId?: number | undefined;
-  /** Where each response's dataset goes (e.g. a C-FIND match parser); default: collected in memory. */
-  readonly responseDatasetSink?: ((response: DimseResponse) => DatasetSink | undefined) | undefined;
-  /** Overrides the association's DIMSE timeout for this request. */
-  readonly timeout?: number | undefined;
-}
-
-export interface AssociationEvents {
-  /** A DIMSE message was sent or received (also published on the `dimse` diagnostics channel). */
-  message: (m: { readonly direction: 'sent' | 'received'; readonly command: DimseCommand; readonly presentationContextId: number }) => void;
-  /** Released normally (A-RELEASE). */
-  released: () => void;
-  /** Aborted, by either side or the provider. */
-  aborted: (error: DicomError) => void;
-  /** The association is over; `error` says why when it did not end by release. */
-  closed: (info: { readonly error: DicomError | undefined }) => void;
-}
+export type { AssociationInfo, AssociationOptions, RequestCommand, RequestOptions, AssociationEvents } from './association-types.js';
 
 interface Incoming {
   readonly command: Exclude<DimseRequest, CCancelRq>;
   readonly context: AcceptedContext;
   readonly controller: AbortController;
   readonly collected: (DatasetSink & { bytes(): Uint8Array }) | undefined;
+  /** The handler's datasetSink threw: the dataset is dropped and the request answered Processing failure. */
+  readonly sinkError?: unknown;
 }
 
 const DEFAULT_DIMSE_MS = 30_000;
@@ -342,7 +284,15 @@ export class Association extends TypedEmitter<AssociationEvents> {
       const handler = this.#handlers?.get(command.type);
       const rc: RequestContext = { association: this, presentationContext: context, signal: controller.signal };
       let sink: DatasetSink | undefined;
-      if (handler?.datasetSink !== undefined) sink = await handler.datasetSink(command as never, rc);
+      if (handler?.datasetSink !== undefined) {
+        try {
+          sink = await handler.datasetSink(command as never, rc);
+        } catch (sinkError) {
+          // The handler could not take the dataset (e.g. cannot open a file): read and drop it, answer a failure.
+          this.#incoming = { command, context, controller, collected: undefined, sinkError };
+          return undefined;
+        }
+      }
       // No handler: the dataset is read and dropped, the request answered "unrecognized operation".
       const collected = hasDataset && sink === undefined && handler !== undefined ? collectSink(this.#maxCollected) : undefined;
       this.#incoming = { command, context, controller, collected };
@@ -393,6 +343,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
       let fields: ResponseFields;
       if (handler === undefined) {
         fields = { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` };
+      } else if (incoming.sinkError !== undefined) {
+        const m = incoming.sinkError instanceof Error ? incoming.sinkError.message : String(incoming.sinkError);
+        fields = { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) };
       } else {
         try {
           fields = await handler.handle(command as never, {

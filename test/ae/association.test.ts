@@ -285,3 +285,52 @@ test('connect timer: a TLS peer that accepts TCP and never answers the ClientHel
     await new Promise<void>((r) => silent.close(() => r()));
   }
 });
+
+test('responseDatasetSink streams each response dataset to the caller\'s sink; the message event sees every message', async () => {
+  await withServer({}, async (port, server) => {
+    server.handlers.register('C-FIND-RQ', {
+      handle: async (_rq, ctx) => {
+        await ctx.respond({ status: Status.Pending, dataset: new Uint8Array(10_000).fill(7) });
+        return { status: Status.Success };
+      },
+    });
+    const client = await connect(port, { maxPduLength: 4096 });
+    const seen: string[] = [];
+    client.association.on('message', (m) => seen.push(`${m.direction}:${m.command.type}`));
+    const streamed: number[] = [];
+    const pending = client.association.request(
+      { type: 'C-FIND-RQ', affectedSopClassUid: FIND, priority: 0 },
+      { dataset: new Uint8Array([1]), responseDatasetSink: () => ({ write: (f) => void streamed.push(f.length), end: () => undefined }) },
+    );
+    const all = [];
+    for await (const r of pending) all.push(r);
+    assert.deepEqual(all.map((r) => [r.command.status, r.dataset]), [[Status.Pending, undefined], [Status.Success, undefined]]);
+    assert.equal(streamed.reduce((a, b) => a + b, 0), 10_000);
+    // The server fragments to our 4096 maximum: one sink write per PDV of at most 4090 bytes.
+    assert.deepEqual(streamed, [4090, 4090, 1820]);
+    assert.deepEqual(seen, ['sent:C-FIND-RQ', 'received:C-FIND-RSP', 'received:C-FIND-RSP']);
+    await client.release();
+  });
+});
+
+test('a datasetSink that throws: the dataset is dropped, the request answered 0x0110, the association goes on', async () => {
+  await withServer({}, async (port, server) => {
+    let handled = 0;
+    server.handlers.register('C-STORE-RQ', {
+      datasetSink: () => {
+        throw new Error('disk not mounted');
+      },
+      handle: () => ((handled += 1), { status: Status.Success }),
+    });
+    const client = await connect(port);
+    const rsp = await client.association.request(
+      { type: 'C-STORE-RQ', affectedSopClassUid: SC, affectedSopInstanceUid: '1.2.3', priority: 0 },
+      { dataset: new Uint8Array(100_000) },
+    ).response;
+    assert.equal(rsp.command.status, Status.ProcessingFailure);
+    assert.equal((rsp.command as { errorComment?: string }).errorComment, 'disk not mounted');
+    assert.equal(handled, 0);
+    assert.equal((await client.echo()).status, Status.Success);
+    await client.release();
+  });
+});

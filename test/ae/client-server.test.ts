@@ -151,3 +151,12 @@ test('options are checked at the public boundary, naming the option', async () =
   await assert.rejects(DicomClient.associate({ ...base, timeouts: { dimse: -1 } }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'timeouts.dimse');
   assert.throws(() => new DicomServer({ maxAssociations: 0 }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'maxAssociations');
 });
+
+test('maximum length 0 (no limit, PS3.8 D.1) on both sides still carries messages', async () => {
+  await withServer({ maxPduLength: 0 }, async (port) => {
+    const c = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'A', calledAeTitle: 'B', maxPduLength: 0, timeouts: quick });
+    assert.deepEqual([c.association.maxPduLength, c.association.peerMaxPduLength], [0, 0]);
+    assert.equal((await c.echo()).status, Status.Success);
+    await c.release();
+  });
+});

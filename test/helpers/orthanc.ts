@@ -32,11 +32,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The Orthanc binary to run (ORTHANC_BIN, else PATH, else the Debian location), or undefined. */
+/**
+ * The Orthanc binary to run, or undefined: ORTHANC_BIN when set (and only it, so that a wrong
+ * value shows as a skip), else `Orthanc` on the PATH, else the Debian location.
+ */
 export function findOrthanc(): string | undefined {
-  const candidates = [process.env['ORTHANC_BIN'], 'Orthanc', '/usr/sbin/Orthanc'];
+  const fromEnv = process.env['ORTHANC_BIN'];
+  const candidates = fromEnv !== undefined && fromEnv !== '' ? [fromEnv] : ['Orthanc', '/usr/sbin/Orthanc'];
   for (const c of candidates) {
-    if (c === undefined || c === '') continue;
     try {
       execFileSync(c, ['--version'], { stdio: 'ignore' });
       return c;

@@ -7,14 +7,23 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { channelNames } from '../../src/diagnostics.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
 
-const config = JSON.parse(process.argv[2] ?? '{}') as { storeRoot: string; aeTitle?: string; maxPduLength?: number };
-const server = await StorageServer.create(
-  { aeTitle: config.aeTitle ?? 'CHILD-SCP', storeRoot: config.storeRoot, fsync: 'none', limits: { maxPduLength: config.maxPduLength ?? 65536 } },
-  {
-    onStored: (i) => process.stdout.write(`${JSON.stringify({ stored: i.sopInstanceUid, path: i.path})}\n`),
-  },
-);
+const config = JSON.parse(process.argv[2] ?? '{}') as {
+  storeRoot: string;
+  aeTitle?: string;
+  maxPduLength?: number;
+  /** PEM paths: listen for DICOM over TLS, requiring a client certificate under `ca`. */
+  tls?: { cert: string; key: string; ca: string };
+};
+const server = await StorageServer.create({
+  aeTitle: config.aeTitle ?? 'CHILD-SCP',
+  storeRoot: config.storeRoot,
+  fsync: 'none',
+  limits: { maxPduLength: config.maxPduLength ?? 65536 },
+  ...(config.tls === undefined ? {} : { tls: new SecureContext({ role: 'server', identity: { cert: config.tls.cert, key: config.tls.key }, ca: [config.tls.ca] }) }),
+});
+server.on('stored', (i) => process.stdout.write(`${JSON.stringify({ stored: i.sopInstanceUid, path: i.path })}\n`));
 // A store given up without an answer (the peer vanished) is only seen on the diagnostics channel.
 diagnosticsChannel.subscribe(channelNames.server, (m) => {
   const e = m as { kind?: string; sopInstanceUid?: string; error?: Error };
@@ -24,13 +33,12 @@ diagnosticsChannel.subscribe(channelNames.server, (m) => {
 // by the parent, which is meant to show what the server holds on to.
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc !== undefined) {
-  // Array buffers are freed by a sweeper after the collection: sample a moment later.
+  // Run with --no-concurrent-array-buffer-sweeping: the buffers freed by this collection are
+  // then accounted for when it returns, so `external` is what is still referenced.
   setInterval(() => {
     gc();
-    setTimeout(() => {
-      const m = process.memoryUsage();
-      process.stdout.write(`${JSON.stringify({ live: m.heapUsed + m.external })}\n`);
-    }, 10);
+    const m = process.memoryUsage();
+    process.stdout.write(`${JSON.stringify({ live: m.heapUsed + m.external })}\n`);
   }, 50).unref();
 }
 const { port } = await server.listen(0);

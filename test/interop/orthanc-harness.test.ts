@@ -268,6 +268,17 @@ describe('Orthanc harness with DCMTK peers', { skip }, () => {
     }
   });
 
+  test('REST upload stores a Part 10 file; file() gives its data set back unchanged', async () => {
+    const other = await dump2dcm(tmp.dir, 'uploaded.dcm', dumpText({
+      PatientID: 'HARNESS2', StudyInstanceUID: `${study}.9`, SeriesInstanceUID: `${study}.9.1`,
+      SOPInstanceUID: `${study}.9.1.1`, Modality: 'OT',
+    }));
+    const id = await plain.upload(readFileSync(other));
+    assert.equal((await plain.find('Patient', { PatientID: 'HARNESS2' })).length, 1);
+    assert.ok(datasetOf(await plain.file(id)).equals(datasetOf(readFileSync(other))));
+    assert.ok((await plain.instances()).includes(id));
+  });
+
   test('plain DICOM: echoscu, storescu and findscu against a plain instance', async () => {
     const port = String(plain.dicomPort);
     const echo = await runTool('echoscu', ['-aec', plain.aet, '127.0.0.1', port]);

@@ -202,7 +202,7 @@ test('Storage Commitment on the same association: committed and failed instances
   await client.release();
 });
 
-test('Storage Commitment on a new association: the SCP opens one to the requesting AE (SCP role)', async () => {
+test('Storage Commitment on a new association (forced, or when the same association refuses the report): the SCP opens one to the requesting AE (SCP role)', async () => {
   const receiver = new CommitmentReceiver();
   const handlers = new HandlerRegistry().register('N-EVENT-REPORT-RQ', receiver.handler);
   const ours = new DicomServer({
@@ -211,9 +211,21 @@ test('Storage Commitment on a new association: the SCP opens one to the requesti
     presentationContexts: { supported: [{ abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel, roles: { scu: false, scp: true } }] },
   });
   const { port: ourPort } = await ours.listen(0);
-  const scp = await StorageServer.create({ aeTitle: 'COMMIT-SCP', storeRoot: join(dir, 'store'), index: server.index, fsync: 'none', commitmentReport: 'new-association', destinations: { 'COMMIT-SCU': { host: '127.0.0.1', port: ourPort } } });
+  const destinations = { 'COMMIT-SCU': { host: '127.0.0.1', port: ourPort } };
+  const scp = await StorageServer.create({ aeTitle: 'COMMIT-SCP', storeRoot: join(dir, 'store'), index: server.index, fsync: 'none', commitmentReport: 'new-association', destinations });
   const { port: scpPort } = await scp.listen(0);
+  // 'auto': tried on the same association first; this requestor has no N-EVENT-REPORT handler
+  // there (answers 0211 unrecognized), so the report goes to its own SCP instead.
+  const auto = await StorageServer.create({ aeTitle: 'COMMIT-AUTO', storeRoot: join(dir, 'store'), index: server.index, fsync: 'none', destinations });
+  const { port: autoPort } = await auto.listen(0);
   try {
+    const c2 = await DicomClient.associate({ host: '127.0.0.1', port: autoPort, callingAeTitle: 'COMMIT-SCU', calledAeTitle: 'COMMIT-AUTO', presentationContexts: [{ abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }], timeouts: quick });
+    const { requestStorageCommitment: rsc } = await import('../../src/services/scu/commitment.js');
+    const uid2 = await rsc(c2.association, [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: files[3]!.uid }]);
+    const r2 = await receiver.wait(uid2, 10_000);
+    assert.equal(r2.fromAeTitle, 'COMMIT-AUTO');
+    assert.deepEqual(r2.committed.map((r) => r.sopInstanceUid), [files[3]!.uid]);
+    await c2.release();
     const client = await DicomClient.associate({ host: '127.0.0.1', port: scpPort, callingAeTitle: 'COMMIT-SCU', calledAeTitle: 'COMMIT-SCP', presentationContexts: [{ abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }], timeouts: quick });
     const { requestStorageCommitment } = await import('../../src/services/scu/commitment.js');
     const uid = await requestStorageCommitment(client.association, [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: files[2]!.uid }]);
@@ -224,6 +236,7 @@ test('Storage Commitment on a new association: the SCP opens one to the requesti
     assert.equal(report.fromAeTitle, 'COMMIT-SCP');
   } finally {
     await scp.close({ timeout: 1000 }).catch(() => undefined);
+    await auto.close({ timeout: 1000 }).catch(() => undefined);
     await ours.close({ timeout: 1000 });
   }
 });

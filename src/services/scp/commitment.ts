@@ -3,7 +3,7 @@
  * answered at once; each referenced instance is then checked against the index (stored, same SOP
  * class, file present) and the result sent as N-EVENT-REPORT-RQ (Event Type ID 1: all committed,
  * 2: failures, with Failure Reason 0112 no such object instance or 0119 class/instance conflict;
- * PS3.4 J.3.3, Table J.3-2): on the same association when it is still open, else on a new
+ * PS3.4 J.3.3, Table J.3-2): on the same association when it is still open and takes it, else on a new
  * association to the requesting AE (configured like a move destination), proposing the SCP role
  * for the Storage Commitment SOP class (PS3.4 J.3.3.1).
  */
@@ -66,18 +66,19 @@ async function sendReport(association: Association, options: CommitmentHandlerOp
     eventInformation: info as NaturalDataset,
   };
   const t = options.timeout ?? 30_000;
+  const ae = association.callingAeTitle;
+  const remote = options.destinations === undefined ? undefined : lookupAe(options.destinations, ae);
   if (options.report !== 'new-association' && !association.isClosed) {
     try {
       await nEventReport(association, report, { timeout: t });
       publish(channelNames.server, () => ({ kind: 'commitment-reported', transactionUid, via: 'same-association' }));
       return;
-    } catch {
-      if (!association.isClosed) throw new Error('the N-EVENT-REPORT was refused');
-      // Gone in the meantime: fall through to a new association.
+    } catch (error) {
+      // Gone in the meantime, or refused there (a requestor that only takes reports on its own
+      // SCP): try a new association when we know where the AE lives.
+      if (remote === undefined) throw error;
     }
   }
-  const ae = association.callingAeTitle;
-  const remote = options.destinations === undefined ? undefined : lookupAe(options.destinations, ae);
   if (remote === undefined) throw new Error(`no address configured for ${ae} to send the commitment report to`);
   const client = await DicomClient.associate({
     host: remote.host,

@@ -219,7 +219,10 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
   };
 }
 
-/** C-GET-RQ: C-STORE sub-operations on the same association, our side in the Storage SCP role. */
+/**
+ * C-GET-RQ: C-STORE sub-operations on the same association (PS3.4 C.4.3.2), on contexts where
+ * the requestor took the Storage SCP role by role selection; we act as the Storage SCU.
+ */
 export function getHandler(options: { readonly index: IndexDb }): DimseHandler<'C-GET-RQ'> {
   return {
     async handle(request, context) {

@@ -12,6 +12,10 @@ import type { CertificateBinding } from '../../acse/certificate-binding.js';
 import type { AcceptorPolicy } from '../../acse/negotiate.js';
 import type { SupportedAbstractSyntax } from '../../acse/presentation-context.js';
 import { DicomServer, type DicomServerOptions } from '../../ae/server.js';
+import type { Association } from '../../ae/association.js';
+import { channelNames, publish } from '../../diagnostics.js';
+import type { CStoreRq } from '../../dimse/messages.js';
+import { TypedEmitter } from '../../ul/upper-layer-events.js';
 import type { NaturalDataset } from '../../dataset/codec.js';
 import { InvalidOptionError } from '../../errors.js';
 import { NormalizedSopClass, QueryRetrieveSopClass, StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
@@ -72,13 +76,21 @@ export const STORAGE_TRANSFER_SYNTAXES: readonly string[] = [
   ...Object.values(TransferSyntax).filter((ts) => !(uncompressedFirst as string[]).includes(ts) && !/^1\.2\.840\.10008\.1\.2\.4\.(94|95|204|205)$/.test(ts)),
 ];
 
-export class StorageServer {
+export interface StorageServerEvents {
+  /** An instance was stored (complete file, indexed). */
+  stored: (instance: StoredInstance, association: Association) => void;
+  /** An instance was refused or failed to store (the status answered is `error.status` for a StoreError). */
+  storeFailed: (error: Error, request: CStoreRq, association: Association) => void;
+}
+
+export class StorageServer extends TypedEmitter<StorageServerEvents> {
   readonly server: DicomServer;
   readonly store: FileStore;
   readonly index: IndexDb;
   readonly #ownIndex: boolean;
 
   private constructor(server: DicomServer, store: FileStore, index: IndexDb, ownIndex: boolean) {
+    super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
     this.server = server;
     this.store = store;
     this.index = index;
@@ -86,7 +98,7 @@ export class StorageServer {
   }
 
   /** Open the store and index and build the server (call `listen` to start). */
-  static async create(config: StorageServerConfig, events: { readonly onStored?: (i: StoredInstance) => void; readonly onStoreFailed?: (e: Error) => void } = {}): Promise<StorageServer> {
+  static async create(config: StorageServerConfig): Promise<StorageServer> {
     if (config === null || typeof config !== 'object') throw new InvalidOptionError('config', 'must be an object');
     if (typeof config.storeRoot !== 'string' || config.storeRoot === '') throw new InvalidOptionError('storeRoot', 'must be a directory path');
     await mkdir(config.storeRoot, { recursive: true });
@@ -105,7 +117,16 @@ export class StorageServer {
       { abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel },
     ];
     const handlers = new HandlerRegistry();
-    handlers.register('C-STORE-RQ', storageHandler({ store, ...(events.onStored ? { onStored: events.onStored } : {}), ...(events.onStoreFailed ? { onFailed: events.onStoreFailed } : {}) }));
+    // The handler is built before the emitter exists: relay through a late-bound reference.
+    let self: StorageServer | undefined;
+    handlers.register(
+      'C-STORE-RQ',
+      storageHandler({
+        store,
+        onStored: (instance, context) => self?.emit('stored', instance, context.association),
+        onFailed: (error, request, context) => self?.emit('storeFailed', error, request, context.association),
+      }),
+    );
     handlers.register('C-FIND-RQ', findHandler({ index, ...(config.worklist ? { worklist: config.worklist } : {}) }));
     handlers.register('C-MOVE-RQ', moveHandler({ index, destinations: config.destinations ?? {} }));
     handlers.register('C-GET-RQ', getHandler({ index }));
@@ -124,7 +145,8 @@ export class StorageServer {
       maxPduLength: limits.maxPduLength ?? 65536,
       timeouts: { ...config.server?.timeouts, idle: limits.idleTimeout ?? 60_000 },
     });
-    return new StorageServer(server, store, index, ownIndex);
+    self = new StorageServer(server, store, index, ownIndex);
+    return self;
   }
 
   listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {

@@ -9,7 +9,6 @@
  * understand); 0110 for anything else. An association that ends mid-instance aborts the sink:
  * the temporary file is removed and no response is sent.
  */
-import { once } from 'node:events';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { DatasetSink } from '../../dimse/assembler.js';
 import type { CStoreRq } from '../../dimse/messages.js';
@@ -48,18 +47,30 @@ function errorComment(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).slice(0, 64);
 }
 
-/** A DatasetSink writing into a PassThrough with backpressure; settles early if `done` does. */
+/**
+ * A DatasetSink writing into a stream with backpressure: a write that fills the stream waits for
+ * 'drain' (or for the consumer to finish or the stream to close). Listeners are added once, not
+ * per wait: a 60 MB instance waits thousands of times.
+ */
 function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThrough({ highWaterMark: 256 * 1024 })): { sink: DatasetSink; stream: Writable } {
   stream.on('error', () => undefined);
   let settled = false;
-  const finished = done.then(
-    () => void (settled = true),
-    () => void (settled = true),
-  );
+  let wake: (() => void) | undefined;
+  const wakeUp = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  stream.on('drain', wakeUp).on('close', wakeUp);
+  const finish = (): void => {
+    settled = true;
+    wakeUp();
+  };
+  done.then(finish, finish);
   const sink: DatasetSink = {
     async write(fragment) {
       if (settled || stream.destroyed) return; // the consumer is gone: drop the rest
-      if (!stream.write(fragment)) await Promise.race([once(stream, 'drain'), finished, once(stream, 'close')]);
+      if (!stream.write(fragment)) await new Promise<void>((resolve) => (wake = resolve));
     },
     end() {
       if (!stream.destroyed) stream.end();

@@ -175,6 +175,8 @@ export function getContexts(options: {
   readonly models?: readonly QueryModelName[];
   readonly storageSopClasses?: readonly string[];
   readonly transferSyntaxes?: readonly string[];
+  /** Also propose the SCU role for the storage classes (to C-STORE on the same association). Default false. */
+  readonly scuRole?: boolean;
 } = {}): { presentationContexts: RequestedContext[]; roles: RoleProposal[] } {
   const ts = options.transferSyntaxes ?? [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian];
   const models = options.models ?? ['STUDY_ROOT', 'PATIENT_ROOT'];
@@ -184,6 +186,6 @@ export function getContexts(options: {
       ...models.map((m) => ({ abstractSyntax: sopClassFor(m, 'get'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] })),
       ...classes.map((c) => ({ abstractSyntax: c, transferSyntaxes: ts })),
     ],
-    roles: classes.map((c) => ({ sopClassUid: c, scuRole: false, scpRole: true })),
+    roles: classes.map((c) => ({ sopClassUid: c, scuRole: options.scuRole === true, scpRole: true })),
   };
 }

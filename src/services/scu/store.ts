@@ -257,6 +257,10 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
     };
   } catch (error) {
     if (typeof (dataset as { destroy?: unknown }).destroy === 'function') (dataset as unknown as { destroy(): void }).destroy();
+    // No response and the association still open: the send itself failed (the source threw
+    // mid-data-set), so the peer holds half a message. Nothing sane can follow it on this
+    // association (PS3.8 Annex E): abort, and every later instance fails with that reason.
+    if (!association.isClosed) await association.abort().catch(() => undefined);
     return failed(error as Error, context.transferSyntax);
   }
 }

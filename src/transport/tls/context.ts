@@ -356,8 +356,7 @@ export class SecureContext {
           depth, errorName: x509ErrorName(error), role: this.role,
           get certificate() { return new X509Certificate(der); }, der, socket: conn.secureSocket,
         };
-        result = this.onVerify(ok as 0 | 1, certString, error, errorString, context);
-        result = typeof result === 'number' && result !== 0 ? 1 : 0;
+        result = verifyAnswer(this.onVerify(ok as 0 | 1, certString, error, errorString, context));
       }
       publish(channelNames.tlsVerify, () => ({ connection: conn.secureSocket, depth, ok, error, errorString, certificateString: certString, result }));
       if (result === 0) {
@@ -483,3 +482,23 @@ export function derOf(x509: unknown): Buffer {
   S.i2d_X509_bio(derBio.bio, x509);
   return S.readMemBio(derBio.bio);
 }
+
+/**
+ * The verify callback's answer as OpenSSL takes it: non-zero continues, 0 stops. A boolean is
+ * taken for what it says. A Promise (an `async` callback) cannot be waited for — OpenSSL 3.0 has
+ * no retry-verify — so it fails the handshake with an error that says so, instead of being read
+ * as a silent 0.
+ */
+function verifyAnswer(answer: unknown): number {
+  if (typeof answer === 'number') return answer !== 0 ? 1 : 0;
+  if (typeof answer === 'boolean') return answer ? 1 : 0;
+  if (typeof (answer as { then?: unknown } | null)?.then === 'function') {
+    (answer as Promise<unknown>).then(undefined, () => undefined);
+    throw new InvalidOptionError(
+      'verifyCallback',
+      'returned a Promise: the verify callback runs inside the handshake and must answer synchronously (0, 1 or ok); do asynchronous checks after the handshake',
+    );
+  }
+  throw new InvalidOptionError('verifyCallback', `must return 0, 1 or ok, not ${answer === null ? 'null' : typeof answer}`);
+}
+

@@ -71,7 +71,7 @@ export const profiles = {
     ciphers: 'AES128-SHA:DES-CBC3-SHA', cipherSuites: '', securityLevel: 0,
   },
   'legacy-null': {
-    section: 'B.1 (NULL)', title: 'Authentication without encryption (retired, LEGACY, NO CONFIDENTIALITY)',
+    section: 'none (not a PS3.15 profile)', title: 'Authentication without encryption (retired, LEGACY, NO CONFIDENTIALITY)',
     status: 'retired', legacy: true, minProtocol: 'TLSv1', maxProtocol: 'TLSv1.2',
     ciphers: 'ECDHE-ECDSA-NULL-SHA:ECDHE-RSA-NULL-SHA:NULL-SHA256:NULL-SHA', cipherSuites: '', securityLevel: 0,
   },

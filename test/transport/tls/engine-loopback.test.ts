@@ -244,3 +244,31 @@ test('our server names its CA in CertificateRequest; our client picks the CA-B i
     await server.close(); cctx.dispose(); sctx.dispose();
   }
 });
+
+test('verify callback answers: a boolean counts as 1/0; an async callback fails the handshake and says why', async () => {
+  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
+  const server = createSecureServer(sctx);
+  server.on('handshakeError', () => undefined);
+  const { port } = await server.listen(0, '127.0.0.1');
+  try {
+    const yes = new SecureContext({ role: 'client', ca: [c.caCert], verifyCallback: () => true as unknown as number });
+    const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: yes });
+    s.destroy();
+    yes.dispose();
+
+    const no = new SecureContext({ role: 'client', ca: [c.caCert], verifyCallback: () => false as unknown as number });
+    await assert.rejects(SecureSocket.connect({ host: '127.0.0.1', port, context: no }), { code: 'DICOM_TLS_ERR_HANDSHAKE' });
+    no.dispose();
+
+    const later = new SecureContext({ role: 'client', ca: [c.caCert], verifyCallback: (async () => 1) as unknown as () => number });
+    await assert.rejects(SecureSocket.connect({ host: '127.0.0.1', port, context: later }), (e: Error & { code: string; cause?: Error & { code?: string } }) => {
+      assert.equal(e.code, 'DICOM_TLS_ERR_HANDSHAKE');
+      assert.equal(e.cause?.code, 'DICOM_ERR_INVALID_OPTION');
+      assert.match(e.cause?.message ?? '', /returned a Promise.*synchronously/);
+      return true;
+    });
+    later.dispose();
+  } finally {
+    await server.close(); sctx.dispose();
+  }
+});

@@ -1,0 +1,109 @@
+/** Process helpers: spawn and time commands, wait for a listening port, read peak RSS. */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface CommandResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time from spawn to exit, in seconds. */
+  readonly seconds: number;
+}
+
+/**
+ * DCMTK on Debian is built with Nagle's algorithm left on unless TCP_NODELAY is set in the
+ * environment (dcmnet reads it), which makes small-instance transfers ~90× slower; every DCMTK
+ * process in the bench gets it, on both ends.
+ */
+export const DCMTK_ENV: NodeJS.ProcessEnv = { ...process.env, TCP_NODELAY: '1' };
+
+/** Runs a command to completion; rejects on a non-zero exit with the tail of its output. */
+export async function run(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { allowFailure?: boolean; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  const start = process.hrtime.bigint();
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  // A hung peer must not hang the bench: every command gets a generous deadline.
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  }).finally(() => clearTimeout(timer));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (code !== 0 && options.allowFailure !== true) {
+    const tail = (stderr || stdout).trim().split('\n').slice(-8).join('\n');
+    throw new Error(`${command} ${args.slice(0, 6).join(' ')}… exited with ${code}:\n${tail}`);
+  }
+  return { code, stdout, stderr, seconds };
+}
+
+/** An unused TCP port on 127.0.0.1 (the kernel picks it; a tiny race with other processes remains). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** Waits until something accepts TCP connections on the port (probe connections are closed at once). */
+export async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`peer exited (${child.exitCode ?? child.signalCode}) before listening on ${port}`);
+    }
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** VmHWM (peak resident set) of a live process, in kB; undefined once it has gone. */
+export async function peakRssKb(pid: number): Promise<number | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stops a child with SIGTERM (SIGKILL after a grace period) and waits for it to be gone. */
+export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(timer);
+}
+
+/** Collects a child's stderr (bounded) so a failing peer can say why. */
+export function captureTail(child: ChildProcess): () => string {
+  let text = '';
+  const take = (d: Buffer | string): void => {
+    text = (text + d.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  return () => text;
+}

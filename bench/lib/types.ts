@@ -1,0 +1,90 @@
+/**
+ * The contracts between the bench runner, the workloads and the peers. A peer is one DICOM
+ * implementation seen from the bench: an SCP it can start in its own process, and an SCU it can
+ * drive. Any SCU can be paired with any SCP, which is how the mixed pairs (our client → DCMTK
+ * `storescp`, DCMTK `storescu` → our server) come for free once "ours" is available.
+ */
+
+/** One timed run of one workload. */
+export interface Measurement {
+  readonly seconds: number;
+  /** Payload bytes moved (file sizes for C-STORE, 0 for association-rate runs). */
+  readonly bytes: number;
+  /** Instances stored, or associations made for the association-rate workloads. */
+  readonly instances: number;
+  /** Peak resident set of the SCP process (VmHWM), when the workload measures one. */
+  readonly peakRssKb?: number;
+}
+
+/** PEM files of the bench's development PKI (EC P-256, one CA, serverAuth+clientAuth). */
+export interface TlsFiles {
+  readonly caCert: string;
+  readonly serverCert: string;
+  readonly serverKey: string;
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
+export interface ScpOptions {
+  readonly port: number;
+  /** undefined: plain TCP. */
+  readonly tls: TlsFiles | undefined;
+  /** Directory to store received instances in; undefined: receive and discard (`--ignore`). */
+  readonly outDir: string | undefined;
+  /** Maximum receive PDU length the SCP announces; undefined: the peer's default. */
+  readonly maxPdu?: number;
+}
+
+export interface ScpHandle {
+  /** Process id of the SCP, so the runner can read its peak RSS. */
+  readonly pid: number;
+  /** Stops the SCP; returns its peak RSS (VmHWM) read just before it was stopped. */
+  stop(): Promise<{ peakRssKb: number | undefined }>;
+}
+
+export interface ScuStoreOptions {
+  readonly port: number;
+  readonly tls: TlsFiles | undefined;
+  /** Part 10 files, all sent on one association. */
+  readonly files: readonly string[];
+  readonly maxPdu?: number;
+}
+
+export interface ScuEchoOptions {
+  readonly port: number;
+  readonly tls: TlsFiles | undefined;
+  /** Associations to make one after the other, each: connect, (handshake,) A-ASSOCIATE, C-ECHO, release. */
+  readonly count: number;
+}
+
+export interface ScuConcurrentOptions {
+  readonly port: number;
+  readonly tls: TlsFiles | undefined;
+  /** One list of files per client; all clients start at once. */
+  readonly filesPerClient: readonly (readonly string[])[];
+}
+
+/**
+ * What an SCU reports: undefined means "time me as a whole command" (process spawn to exit);
+ * a number is the SCU's own in-process measurement in seconds (library figure).
+ */
+export type ScuTiming = number | undefined;
+
+export interface ScpPeer {
+  readonly name: string;
+  start(options: ScpOptions): Promise<ScpHandle>;
+}
+
+export interface ScuPeer {
+  readonly name: string;
+  /** "whole command" when the SCU is a CLI timed from spawn to exit, else "in-process". */
+  readonly timing: 'whole command' | 'in-process';
+  store(options: ScuStoreOptions): Promise<ScuTiming>;
+  echo(options: ScuEchoOptions): Promise<ScuTiming>;
+  storeConcurrent(options: ScuConcurrentOptions): Promise<ScuTiming>;
+}
+
+/** Thrown by a peer or workload that cannot run on this machine or in this build yet. */
+export class NotAvailableError extends Error {
+  override readonly name = 'NotAvailableError';
+}
