@@ -1,0 +1,62 @@
+/**
+ * What every client command (echo, store, find, move, get, diagnose) resolves from its options
+ * before connecting: the peer, AE titles, timeout and the TLS context options.
+ */
+import { parseAeTitle, parsePeer, parseSeconds } from './args.js';
+import { contextOptionsFrom, type TlsCliValues } from './tls-options.js';
+import type { Io } from './io.js';
+import type { SecureContextOptions } from '../transport/tls/context.js';
+
+export const DEFAULT_CALLING_AE = 'DICOM-TLS';
+export const DEFAULT_CALLED_AE = 'ANY-SCP';
+
+export interface ClientCliValues extends TlsCliValues {
+  aet?: string | undefined;
+  call?: string | undefined;
+  timeout?: string | undefined;
+}
+
+export interface ClientSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly callingAeTitle: string;
+  readonly calledAeTitle: string;
+  /** ms, or undefined for the library's defaults. */
+  readonly timeout: number | undefined;
+  /** undefined with --no-tls. */
+  readonly tls: SecureContextOptions | undefined;
+}
+
+export async function clientSettings(values: ClientCliValues, peer: string | undefined, io: Io): Promise<ClientSettings> {
+  const { host, port } = parsePeer(peer);
+  const callingAeTitle = parseAeTitle(values.aet, 'aet', DEFAULT_CALLING_AE);
+  const calledAeTitle = parseAeTitle(values.call, 'call', DEFAULT_CALLED_AE);
+  const timeout = parseSeconds(values.timeout);
+  const tls = await contextOptionsFrom(values, 'client', io);
+  return { host, port, callingAeTitle, calledAeTitle, timeout, tls };
+}
+
+/** The help block of the options shared by client commands (DCMTK names where they exist). */
+export const clientOptionsHelp = `Connection:
+  HOST:PORT              the peer (e.g. pacs.example.org:2762)
+  --aet AE               our AE title (calling; default ${DEFAULT_CALLING_AE})
+  --call AE              the peer's AE title (called; default ${DEFAULT_CALLED_AE})
+  --timeout SECONDS      connect, association and response timeout (default 30)
+TLS (DICOM over TLS is the default; PS3.15 B.12):
+  --no-tls               plain DICOM (no TLS)
+  --cert FILE            our certificate (PEM or DER; a PEM may hold the chain)
+  --key FILE             our private key (PEM or DER; may be encrypted)
+  --pkcs12 FILE          our certificate + key as PKCS#12 instead of --cert/--key
+  --password-file FILE | --password-env NAME | --ask-password
+                         password of an encrypted key or PKCS#12
+  --ca FILE|DIR          trusted CA certificates (repeatable)
+  --crl FILE             certificate revocation list (repeatable)
+  --crl-check leaf|all   check the peer's certificate only, or the whole chain
+  --profile NAME         bcp195-rfc8996 (default, B.12), bcp195-rfc8996-modified (B.13),
+                         bcp195-nd, bcp195, bcp195-extended (retired), legacy-aes, legacy-null
+  --peer-cert require|verify|ignore
+                         verify the peer's certificate (default require); ignore = no checks
+  --verify-host NAME     check the peer's certificate names NAME (host name or IP)
+Output:
+  --json                 one JSON document on stdout
+  --verbose, -v          protocol detail and stack traces`;

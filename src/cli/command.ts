@@ -1,0 +1,28 @@
+/**
+ * The shape of one command module and the registry main.ts uses. Modules are imported only when
+ * their command runs (start-up stays fast: `dicom-tls --help` loads no OpenSSL and no SQLite).
+ */
+import type { Io } from './io.js';
+
+export interface CommandModule {
+  /** Full help: usage, options, examples. */
+  readonly help: string;
+  /** Run with the arguments after the command name; resolves with the exit code. */
+  run(argv: readonly string[], io: Io): Promise<number>;
+}
+
+export interface CommandEntry {
+  readonly summary: string;
+  readonly load: () => Promise<CommandModule>;
+}
+
+export const commands: Readonly<Record<string, CommandEntry>> = {
+  serve: { summary: 'run a secure Storage + Query/Retrieve SCP (creates a development PKI on first run)', load: async () => (await import('./serve.js')).command },
+  echo: { summary: 'C-ECHO a peer: is it there, does TLS work, does it accept us?', load: async () => (await import('./echo.js')).command },
+  store: { summary: 'send DICOM files, folders or globs (C-STORE)', load: async () => (await import('./store.js')).command },
+  find: { summary: 'query a peer (C-FIND) with -k Tag=value keys', load: async () => (await import('./find.js')).command },
+  move: { summary: 'ask a peer to send instances to a destination AE (C-MOVE)', load: async () => (await import('./move.js')).command },
+  get: { summary: 'retrieve instances into a folder (C-GET)', load: async () => (await import('./get.js')).command },
+  diagnose: { summary: 'tell why a secure DICOM connection fails, and how to fix it', load: async () => (await import('./diagnose.js')).command },
+  pki: { summary: 'create a CA and node certificates for DICOM TLS; inspect certificates', load: async () => (await import('./pki.js')).command },
+};

@@ -1,0 +1,63 @@
+/**
+ * Opening a DicomClient from resolved client settings: the SecureContext is built here (lazily,
+ * so --help never loads OpenSSL) and key/password errors become plain sentences.
+ */
+import type { ClientSettings } from './client-options.js';
+import { buildContext } from './tls-options.js';
+import { CliError, fromSystemError } from './errors.js';
+import type { DicomClient } from '../ae/client.js';
+import type { RequestedContext } from '../acse/presentation-context.js';
+import type { RoleProposal } from '../acse/role-selection.js';
+
+export async function connectClient(s: ClientSettings, extra: { presentationContexts?: readonly RequestedContext[]; roles?: readonly RoleProposal[] } = {})
+  : Promise<{ client: DicomClient; dispose(): void }> {
+  const context = s.tls === undefined ? undefined : await buildContext(s.tls);
+  const { DicomClient } = await import('../ae/client.js');
+  try {
+    const client = await DicomClient.associate({
+      host: s.host, port: s.port, tls: context, callingAeTitle: s.callingAeTitle, calledAeTitle: s.calledAeTitle,
+      ...(s.tls?.verifyHost !== undefined ? { servername: s.tls.verifyHost } : {}),
+      ...(extra.presentationContexts !== undefined ? { presentationContexts: extra.presentationContexts } : {}),
+      ...(extra.roles !== undefined ? { roles: extra.roles } : {}),
+      ...(s.timeout !== undefined ? { timeouts: { connect: s.timeout, association: s.timeout, dimse: s.timeout } } : {}),
+    });
+    return { client, dispose: () => context?.dispose() };
+  } catch (e) {
+    context?.dispose();
+    if (context !== undefined && await plainDicomAnswers(e, s)) {
+      throw new CliError('DICOM_ERR_UL_TRANSPORT_MISMATCH', `${s.host}:${s.port} speaks plain DICOM, not DICOM over TLS: use --no-tls, or the peer's TLS port`, { cause: e });
+    }
+    throw fromSystemError(causeOfConnect(e), s);
+  }
+}
+
+/**
+ * A TLS handshake that died without an alert (reset, closed, garbage) may have met a plain DICOM
+ * port: ask it with a plain A-ASSOCIATE-RQ, as `diagnose` does, to say so in the error.
+ */
+async function plainDicomAnswers(e: unknown, s: ClientSettings): Promise<boolean> {
+  const err = e as { code?: string; alert?: unknown };
+  if (err?.code !== 'DICOM_TLS_ERR_HANDSHAKE' || err.alert !== undefined || /alert/.test(String((e as Error).message))) return false;
+  const { probePlainDicom } = await import('./diagnose-probe.js');
+  const r = await probePlainDicom({ host: s.host, port: s.port, timeout: Math.min(s.timeout ?? 5000, 5000) },
+    { callingAeTitle: s.callingAeTitle, calledAeTitle: s.calledAeTitle });
+  return r.result === 'accepted' || r.result === 'rejected' || r.result === 'aborted';
+}
+
+/** A ConnectionError whose cause is a DNS failure is an unknown host (its own exit code). */
+function causeOfConnect(e: unknown): unknown {
+  const err = e as { code?: string; cause?: { code?: string } };
+  if (err?.code === 'DICOM_ERR_CONNECTION' && ['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_NODATA'].includes(err.cause?.code ?? '')) return err.cause;
+  return e;
+}
+
+/**
+ * End the association after `e`: a failure status leaves it usable, so release it politely
+ * (A-RELEASE); anything else (lost connection, protocol error, timeout) aborts it.
+ */
+export async function endAfterError(client: DicomClient, e: unknown): Promise<void> {
+  if ((e as { code?: string })?.code === 'DICOM_ERR_DIMSE_STATUS') {
+    try { await client.release(); return; } catch { /* fall through to abort */ }
+  }
+  await client.abort().catch(() => undefined);
+}

@@ -1,0 +1,67 @@
+/**
+ * `dicom-tls find HOST:PORT -k Key=value…`: C-FIND (PS3.4 C.4.1), results as a table or JSON.
+ */
+import { clientOptions, oneOf, parse } from './args.js';
+import { clientOptionsHelp, clientSettings } from './client-options.js';
+import { ExitCode } from './errors.js';
+import { connectClient, endAfterError } from './connect.js';
+import { Output, table } from './io.js';
+import { identifier, levelFrom, parseQueryKeys, queryKeyHelp, queryRoots } from './query-keys.js';
+import type { CommandModule } from './command.js';
+
+export const help = `Usage: dicom-tls find HOST:PORT -k KEY[=VALUE]... [options]
+
+Queries the peer with C-FIND (Patient Root, Study Root or Modality Worklist) and prints the
+matches as a table (the keys asked for are the columns) or, with --json, as an array.
+
+Query:
+${queryKeyHelp}
+
+${clientOptionsHelp}
+
+Examples:
+  dicom-tls find localhost:2762 --ca ca.pem --cert client.pem --key client-key.pem \\
+      --level STUDY -k PatientName='DOE^*' -k StudyDate=20240101-20241231 -k StudyInstanceUID
+  dicom-tls find pacs:11112 --no-tls --call PACS --root patient --level PATIENT -k PatientID -k PatientName --json`;
+
+export const findOptions = { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' } } as const;
+
+/** Matches as a table whose columns are the keys asked for (in order), or a JSON array. */
+export function reportMatches(out: Output, columns: readonly string[], matches: ReadonlyArray<Record<string, unknown>>): void {
+  if (out.json) { out.document(matches); return; }
+  const text = (v: unknown): string => v === undefined || v === null ? '' : Array.isArray(v) ? v.map(text).join('\\')
+    : typeof v === 'object' ? (('Alphabetic' in (v as object)) ? String((v as { Alphabetic: unknown }).Alphabetic) : JSON.stringify(v)) : String(v);
+  out.line(table(columns, matches.map((m) => columns.map((c) => text(m[c])))));
+  out.line(`${matches.length} match${matches.length === 1 ? '' : 'es'}`);
+}
+
+export const command: CommandModule = {
+  help,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, findOptions);
+    const out = new Output(io, values);
+    const keys = await parseQueryKeys(values.query ?? []);
+    const level = levelFrom(values.level, keys, 'STUDY');
+    const root = oneOf(values.root, 'root', queryRoots) ?? 'study';
+    const settings = await clientSettings(values, positionals[0], io);
+    const model = root === 'patient' ? 'PATIENT_ROOT' : root === 'worklist' ? 'MODALITY_WORKLIST' : 'STUDY_ROOT';
+    const ident = identifier(keys, root === 'worklist' ? undefined : level);
+    out.debug(`C-FIND ${model}: ${JSON.stringify(ident)} to ${settings.host}:${settings.port}`);
+    const [{ sopClassFor }, { TransferSyntax }] = await Promise.all([import('../services/scu/find.js'), import('../dictionary/uids.js')]);
+    const presentationContexts = [{ abstractSyntax: sopClassFor(model, 'find'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }];
+    const { client, dispose } = await connectClient(settings, { presentationContexts });
+    const matches: Array<Record<string, unknown>> = [];
+    try {
+      for await (const m of client.find(model, ident, settings.timeout !== undefined ? { timeout: settings.timeout } : {})) matches.push(m);
+      await client.release();
+    } catch (e) {
+      await endAfterError(client, e);
+      throw e;
+    } finally {
+      dispose();
+    }
+    const columns = keys.map((k) => k.keyword).filter((k) => k !== 'QueryRetrieveLevel');
+    reportMatches(out, columns.length > 0 ? columns : [...new Set(matches.flatMap((m) => Object.keys(m)))], matches);
+    return ExitCode.Ok;
+  },
+};

@@ -1,0 +1,102 @@
+/**
+ * What a command may touch of the outside world, passed in (so commands are testable in-process
+ * too), and the output conventions: human text by default, exactly one JSON document on stdout
+ * with --json, and a progress bar that draws only when stderr is a terminal.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+export interface Io {
+  readonly stdout: Writable & { isTTY?: boolean; columns?: number };
+  readonly stderr: Writable & { isTTY?: boolean; columns?: number };
+  readonly stdin: Readable;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+export function processIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+}
+
+/** Output mode of one run. */
+export class Output {
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly io: Io;
+  constructor(io: Io, o: { json?: boolean | undefined; verbose?: boolean | undefined }) {
+    this.io = io;
+    this.json = o.json === true;
+    this.verbose = o.verbose === true;
+  }
+  /** A line for people (stdout in human mode; stderr with --json so stdout stays one document). */
+  line(text = ''): void {
+    (this.json ? this.io.stderr : this.io.stdout).write(`${text}\n`);
+  }
+  /** Progress/notes that are never data: always stderr. */
+  note(text: string): void {
+    this.io.stderr.write(`${text}\n`);
+  }
+  /** Only with --verbose. */
+  debug(text: string): void {
+    if (this.verbose) this.io.stderr.write(`${text}\n`);
+  }
+  /** The one JSON document of a --json run. */
+  document(value: unknown): void {
+    this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+  progress(label: string, total: number): Progress {
+    return new Progress(this.io.stderr, label, total, !this.json);
+  }
+}
+
+/**
+ * `label [#####-----] 12/40` redrawn in place on a terminal; on a pipe or file it draws nothing
+ * (so logs and `| tee` stay clean). `done()` erases the bar.
+ */
+export class Progress {
+  readonly #out: Writable & { isTTY?: boolean; columns?: number };
+  readonly #label: string;
+  #total: number;
+  readonly #enabled: boolean;
+  #current = 0;
+  #drawn = false;
+  #lastDraw = 0;
+  constructor(out: Writable & { isTTY?: boolean; columns?: number }, label: string, total: number, enabled: boolean) {
+    this.#out = out;
+    this.#label = label;
+    this.#total = total;
+    this.#enabled = enabled && out.isTTY === true;
+  }
+  get enabled(): boolean { return this.#enabled; }
+  /** The total once known (C-MOVE/C-GET learn it from the first Pending response). */
+  set total(n: number) { this.#total = n; }
+  tick(by = 1): void { this.update(this.#current + by); }
+  update(current: number): void {
+    this.#current = current;
+    if (!this.#enabled) return;
+    const now = Date.now();
+    // Redraw at most ~20 times a second, and always for the last step.
+    if (now - this.#lastDraw < 50 && current < this.#total) return;
+    this.#lastDraw = now;
+    if (this.#total <= 0) {
+      this.#out.write(`\r${this.#label}: ${current}\x1b[K`);
+      this.#drawn = true;
+      return;
+    }
+    const width = Math.max(10, Math.min(40, (this.#out.columns ?? 80) - this.#label.length - 20));
+    const frac = this.#total > 0 ? Math.min(1, current / this.#total) : 0;
+    const filled = Math.round(frac * width);
+    this.#out.write(`\r${this.#label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${current}/${this.#total}\x1b[K`);
+    this.#drawn = true;
+  }
+  done(): void {
+    if (this.#drawn) this.#out.write('\r\x1b[K');
+    this.#drawn = false;
+  }
+}
+
+/** A plain-text table: columns padded to the widest cell. */
+export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [fmt(headers), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+/**
+ * The `dicom-tls` binary: picks the command, loads only its module, and turns any failure into
+ * one sentence, the typed code and the exit code of its class (errors.ts). Stack traces only with
+ * --verbose.
+ */
+import { commands } from './command.js';
+import { ExitCode, usageError, errorJson, exitCodeFor, exitCodeTable, formatError } from './errors.js';
+import { processIo, type Io } from './io.js';
+
+const VERSION = '0.1.0';
+
+export function exitCodesHelp(): string {
+  const rows = exitCodeTable.map((r) => `  ${String(r.exit).padStart(3)}  ${r.meaning}${r.codes.length > 0 ? `\n       ${r.codes.join(', ')}` : ''}`);
+  return ['Exit codes (one per error class; errors print "error: <sentence> [<CODE>]"):', ...rows].join('\n');
+}
+
+function globalHelp(): string {
+  const names = Object.keys(commands);
+  const width = Math.max(...names.map((n) => n.length));
+  return `dicom-tls ${VERSION}: secure DICOM networking (DICOM over TLS, PS3.15 Annex B)
+
+Usage: dicom-tls <command> [options]
+
+Commands:
+${names.map((n) => `  ${n.padEnd(width)}  ${commands[n]!.summary}`).join('\n')}
+
+Every command takes --help (options and examples), --json (one JSON document on stdout) and
+--verbose (stack traces and protocol detail). Passwords come from --password-file FILE,
+--password-env NAME or --ask-password, never from the command line itself.
+
+Examples:
+  dicom-tls serve                                  # TLS on 2762, data in ./dicom-tls-data
+  dicom-tls echo localhost:2762 --ca dicom-tls-data/pki/ca.pem \\
+      --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
+  dicom-tls diagnose pacs.example.org:2762 --ca hospital-ca.pem
+  dicom-tls pki init ./pki --host pacs.example.org --ip 10.0.0.5
+
+${exitCodesHelp()}`;
+}
+
+/** Run one command line; resolves with the exit code. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const topic = first === 'help' ? rest[0] : undefined;
+    if (topic === 'exit-codes') { io.stdout.write(`${exitCodesHelp()}\n`); return ExitCode.Ok; }
+    if (topic !== undefined && commands[topic] !== undefined) {
+      io.stdout.write(`${(await commands[topic]!.load()).help}\n`);
+      return ExitCode.Ok;
+    }
+    io.stdout.write(`${globalHelp()}\n`);
+    return first === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  if (first === '--version' || first === '-V') { io.stdout.write(`${VERSION}\n`); return ExitCode.Ok; }
+  const verbose = rest.includes('--verbose') || rest.includes('-v');
+  const json = rest.includes('--json');
+  const entry = commands[first];
+  if (entry === undefined) {
+    return report(usageError(`unknown command "${first}": run dicom-tls --help for the list`), io, verbose, json);
+  }
+  try {
+    const mod = await entry.load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(`${mod.help}\n`);
+      return ExitCode.Ok;
+    }
+    return await mod.run(rest, io);
+  } catch (e) {
+    return report(e, io, verbose, json);
+  }
+}
+
+function report(e: unknown, io: Io, verbose: boolean, json: boolean): number {
+  if (json) io.stdout.write(`${JSON.stringify(errorJson(e), null, 2)}\n`);
+  io.stderr.write(`${formatError(e, verbose)}\n`);
+  return exitCodeFor(e);
+}
+
+// Run when executed as the bin (not when imported by a test).
+const invoked = process.argv[1] !== undefined && /(?:^|[\\/])(?:main\.js|dicom-tls)$/.test(process.argv[1]);
+if (invoked) {
+  const code = await main(process.argv.slice(2), processIo());
+  // `serve` resolves only after a clean shutdown; every other command is done here. Exiting
+  // explicitly keeps a peer's half-closed socket from holding the process open.
+  process.exit(code);
+}

@@ -1,0 +1,81 @@
+/**
+ * `dicom-tls move HOST:PORT --dest AE -k Key=value…`: C-MOVE with progress from the pending
+ * responses (PS3.4 C.4.2).
+ */
+import { clientOptions, oneOf, parse, parseAeTitle } from './args.js';
+import { clientOptionsHelp, clientSettings } from './client-options.js';
+import { CliError, ExitCode, usageError } from './errors.js';
+import { connectClient, endAfterError } from './connect.js';
+import { Output } from './io.js';
+import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
+import type { CommandModule } from './command.js';
+
+export const help = `Usage: dicom-tls move HOST:PORT --dest AE -k KEY=VALUE... [options]
+
+Asks the peer (C-MOVE) to send the matching instances to the AE title --dest (which the peer must
+know: host, port, TLS). Progress comes from the pending responses (remaining, completed, failed,
+warning). Exit code 16 when some sub-operations failed.
+
+Query:
+${queryKeyHelp.replace('worklist', 'patient | study').replace(' | patient | study', '')}
+  --dest AE              move destination AE title (required)
+
+${clientOptionsHelp}
+
+Examples:
+  dicom-tls move localhost:2762 --dest MYWORKSTATION --level STUDY \\
+      -k StudyInstanceUID=1.2.840.113619.2.1.1 --ca ca.pem --cert client.pem --key client-key.pem
+  dicom-tls move pacs:11112 --no-tls --call PACS --dest ARCHIVE2 --level PATIENT -k PatientID=12345`;
+
+export interface SubOperations { remaining?: number | undefined; completed: number; failed: number; warning: number }
+
+export function reportSubOperations(out: Output, verb: string, s: SubOperations, extra: Record<string, unknown> = {}): number {
+  if (out.json) out.document({ completed: s.completed, failed: s.failed, warning: s.warning, ...extra });
+  else out.line(`${verb}: completed ${s.completed}, warnings ${s.warning}, failed ${s.failed}`);
+  if (s.failed > 0 && !out.json) out.note(`error: ${s.failed} sub-operations failed. [DICOM_ERR_PARTIAL]`);
+  return s.failed > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
+}
+
+/** The final C-MOVE/C-GET response: a refusal is an error (exit 15), failed sub-operations exit 16. */
+export function retrieveOutcome(out: Output, verb: string, r: { status: number; outcome: string; completed: number; failed: number; warning: number; errorComment: string | undefined; failedSopInstanceUids: readonly string[] }): number {
+  if (r.outcome === 'Failure' && r.completed === 0 && r.failed === 0 && r.warning === 0) {
+    throw new CliError('DICOM_ERR_DIMSE_STATUS', `${verb} failed with status 0x${r.status.toString(16).padStart(4, '0')}${r.errorComment ? ` (${r.errorComment})` : ''}`);
+  }
+  return reportSubOperations(out, verb, r, { status: r.status, outcome: r.outcome, failedSopInstanceUids: r.failedSopInstanceUids });
+}
+
+export const command: CommandModule = {
+  help,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' }, dest: { type: 'string' } });
+    const out = new Output(io, values);
+    if (values.dest === undefined) throw usageError('move needs --dest AE (the AE title that receives the instances)');
+    const dest = parseAeTitle(values.dest, 'dest', '');
+    const keys = await parseQueryKeys(values.query ?? []);
+    if (keys.length === 0) throw usageError('move needs at least one -k key (e.g. -k StudyInstanceUID=…)');
+    const level = levelFrom(values.level, keys, 'STUDY');
+    const root = oneOf(values.root, 'root', ['patient', 'study'] as const) ?? 'study';
+    const settings = await clientSettings(values, positionals[0], io);
+    out.debug(`C-MOVE to ${dest}: ${JSON.stringify(identifier(keys, level))} via ${settings.host}:${settings.port}`);
+    const model = root === 'patient' ? 'PATIENT_ROOT' : 'STUDY_ROOT';
+    const [{ sopClassFor }, { TransferSyntax }] = await Promise.all([import('../services/scu/find.js'), import('../dictionary/uids.js')]);
+    const presentationContexts = [{ abstractSyntax: sopClassFor(model, 'move'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }];
+    const { client, dispose } = await connectClient(settings, { presentationContexts });
+    const bar = out.progress(`moving to ${dest}`, 0);
+    let result;
+    try {
+      result = await client.move(model, identifier(keys, level), dest, {
+        onProgress: (p) => { const done = p.completed + p.failed + p.warning; if (p.remaining !== undefined) bar.total = done + p.remaining; bar.update(done); },
+        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+      });
+      await client.release();
+    } catch (e) {
+      await endAfterError(client, e);
+      throw e;
+    } finally {
+      bar.done();
+      dispose();
+    }
+    return retrieveOutcome(out, 'C-MOVE', result);
+  },
+};

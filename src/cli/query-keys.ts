@@ -1,0 +1,76 @@
+/**
+ * Query keys the way DCMTK's findscu/movescu/getscu take them: `-k Keyword=value`,
+ * `-k gggg,eeee=value`, or just `-k Keyword` for a return key (asked for, empty). Values follow
+ * PS3.4 C.2.2.2 matching (wildcards `*` `?`, ranges `a-b`, UID lists `a\b`) and are passed on as
+ * text; the matching is the SCP's business.
+ */
+import { usageError } from './errors.js';
+
+export const queryLevels = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'] as const;
+export type QueryLevelName = (typeof queryLevels)[number];
+export const queryRoots = ['patient', 'study', 'worklist'] as const;
+export type QueryRoot = (typeof queryRoots)[number];
+
+/** Keywords of the keys people use most, so the common case needs no dictionary load. */
+const COMMON: Readonly<Record<string, string>> = {
+  '0008,0018': 'SOPInstanceUID', '0008,0020': 'StudyDate', '0008,0030': 'StudyTime', '0008,0050': 'AccessionNumber',
+  '0008,0052': 'QueryRetrieveLevel', '0008,0060': 'Modality', '0008,0061': 'ModalitiesInStudy', '0008,1030': 'StudyDescription',
+  '0008,103E': 'SeriesDescription', '0010,0010': 'PatientName', '0010,0020': 'PatientID', '0010,0030': 'PatientBirthDate',
+  '0010,0040': 'PatientSex', '0020,000D': 'StudyInstanceUID', '0020,000E': 'SeriesInstanceUID', '0020,0010': 'StudyID',
+  '0020,0011': 'SeriesNumber', '0020,0013': 'InstanceNumber', '0020,1208': 'NumberOfStudyRelatedInstances',
+};
+const COMMON_KEYWORDS = new Set(Object.values(COMMON));
+
+export interface QueryKey { readonly keyword: string; readonly value: string }
+
+/** Parses `-k` texts into keywords and values; unknown keywords/tags are usage errors. */
+export async function parseQueryKeys(texts: readonly string[]): Promise<QueryKey[]> {
+  const keys: QueryKey[] = [];
+  for (const text of texts) {
+    const eq = text.indexOf('=');
+    const name = (eq < 0 ? text : text.slice(0, eq)).trim();
+    const value = eq < 0 ? '' : text.slice(eq + 1);
+    keys.push({ keyword: await keywordOf(name), value });
+  }
+  return keys;
+}
+
+async function keywordOf(name: string): Promise<string> {
+  const tag = /^\(?([0-9A-Fa-f]{4}),?([0-9A-Fa-f]{4})\)?$/.exec(name);
+  if (tag !== null) {
+    const key = `${tag[1]!.toUpperCase()},${tag[2]!.toUpperCase()}`;
+    if (COMMON[key] !== undefined) return COMMON[key]!;
+    const { dcmjs } = await import('../dataset/dcmjs.js');
+    const entry = dcmjs.data.DicomMetaDictionary.dictionary[`(${key})`] as { name?: string } | undefined;
+    if (entry?.name === undefined) throw usageError(`-k ${name}: the tag (${key}) is not in the DICOM dictionary`);
+    return entry.name;
+  }
+  if (/^[A-Za-z][A-Za-z0-9]*$/.test(name)) {
+    if (COMMON_KEYWORDS.has(name)) return name;
+    const { dcmjs } = await import('../dataset/dcmjs.js');
+    if (dcmjs.data.DicomMetaDictionary.nameMap[name] === undefined) throw usageError(`-k ${name}: no such DICOM keyword (e.g. PatientName, StudyDate, 0010,0020)`);
+    return name;
+  }
+  throw usageError(`-k ${name}: give a keyword (PatientName) or a tag (0010,0010), then =value`);
+}
+
+/** The identifier data set (naturalized, dcmjs style) with QueryRetrieveLevel set. */
+export function identifier(keys: readonly QueryKey[], level: QueryLevelName | undefined): Record<string, string> {
+  const ds: Record<string, string> = {};
+  for (const k of keys) ds[k.keyword] = k.value;
+  if (level !== undefined) ds.QueryRetrieveLevel = level;
+  return ds;
+}
+
+/** The level from --level or, like findscu, from a QueryRetrieveLevel key. */
+export function levelFrom(option: string | undefined, keys: readonly QueryKey[], fallback: QueryLevelName): QueryLevelName {
+  const text = (option ?? keys.find((k) => k.keyword === 'QueryRetrieveLevel')?.value ?? fallback).toUpperCase();
+  if (!(queryLevels as readonly string[]).includes(text)) throw usageError(`--level must be one of ${queryLevels.join(', ')}; got "${text}"`);
+  return text as QueryLevelName;
+}
+
+export const queryKeyHelp = `  -k, --query KEY[=VALUE] a matching key (repeatable): keyword or gggg,eeee, e.g.
+                         -k PatientName=DOE^* -k StudyDate=20240101-20240131 -k 0020,000D
+                         (no value: a return key)
+  --level L              PATIENT | STUDY | SERIES | IMAGE (or -k QueryRetrieveLevel=L)
+  --root R               information model: patient | study (default) | worklist`;

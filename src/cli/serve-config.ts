@@ -1,0 +1,143 @@
+/**
+ * `serve` settings: the JSON config file (every option, AE-title ↔ certificate bindings, move
+ * destinations) merged under the command line (the command line wins). Relative paths in the file
+ * are relative to the file. Every mistake is a usage error naming the field.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileError, usageError } from './errors.js';
+import { parseAeTitle, parsePort } from './args.js';
+import type { TlsCliValues } from './tls-options.js';
+import type { CertificateBinding, CertificateIdentity } from '../acse/certificate-binding.js';
+
+export interface MoveDestination { host: string; port: number; tls: boolean }
+
+export interface ServeSettings {
+  aet: string;
+  port: number;
+  plainPort: number | undefined;
+  host: string;
+  data: string;
+  maxAssociations: number;
+  tls: TlsCliValues;
+  bindings: CertificateBinding[];
+  requireBinding: boolean;
+  moveDestinations: Record<string, MoveDestination>;
+}
+
+type Json = Record<string, unknown>;
+
+function field<T>(o: Json, name: string, where: string, check: (v: unknown) => v is T, expect: string): T | undefined {
+  const v = o[name];
+  if (v === undefined) return undefined;
+  if (!check(v)) throw usageError(`config ${where}${name} must be ${expect}`);
+  return v;
+}
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'tls', 'bindings', 'requireBinding', 'moveDestinations']);
+const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'peerCert', 'passwordFile', 'passwordEnv']);
+
+export function readConfig(path: string): { json: Json; base: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw fileError(`cannot read the config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw usageError(`the config file ${path} is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(json)) throw usageError(`the config file ${path} must hold a JSON object`);
+  for (const k of Object.keys(json)) if (!KNOWN.has(k)) throw usageError(`config: unknown field "${k}" (known: ${[...KNOWN].join(', ')})`);
+  return { json, base: dirname(resolve(path)) };
+}
+
+function bindingsFrom(v: unknown): CertificateBinding[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw usageError('config bindings must be an array of { "aet", and "subject" | "fingerprint" | "issuer"+"serial" }');
+  const byAe = new Map<string, CertificateIdentity[]>();
+  v.forEach((b, i) => {
+    if (!isObject(b) || !isString(b.aet)) throw usageError(`config bindings[${i}] needs "aet"`);
+    const aet = parseAeTitle(b.aet, `config bindings[${i}].aet`, '');
+    let id: CertificateIdentity;
+    if (isString(b.fingerprint)) id = { sha256Fingerprint: b.fingerprint };
+    else if (isString(b.issuer) && isString(b.serial)) id = { issuer: toNodeDn(b.issuer), serialNumber: b.serial };
+    else if (isString(b.subject)) id = { subject: toNodeDn(b.subject) };
+    else throw usageError(`config bindings[${i}] needs "subject", "fingerprint" (SHA-256) or "issuer" and "serial"`);
+    byAe.set(aet, [...(byAe.get(aet) ?? []), id]);
+  });
+  return [...byAe].map(([aeTitle, certificates]) => ({ aeTitle, certificates }));
+}
+
+/**
+ * Names as people copy them from `pki inspect` ("CN = x, O = y") or openssl ("CN=x, O=y") into
+ * the form Node's X509Certificate.subject uses ("O=y\nCN=x" in certificate order); the order of
+ * the one-line form is kept, so give it as the certificate shows it.
+ */
+function toNodeDn(text: string): string {
+  if (text.includes('\n')) return text;
+  return text.split(/,\s*(?=[A-Za-z.0-9]+\s*=)/).map((p) => p.replace(/\s*=\s*/, '=').trim()).join('\n');
+}
+
+function destinationsFrom(v: unknown): Record<string, MoveDestination> {
+  if (v === undefined) return {};
+  if (!isObject(v)) throw usageError('config moveDestinations must be an object { "AE": { "host", "port", "tls" } }');
+  const out: Record<string, MoveDestination> = {};
+  for (const [ae, d] of Object.entries(v)) {
+    parseAeTitle(ae, `config moveDestinations key`, '');
+    if (!isObject(d) || !isString(d.host) || !isNumber(d.port)) throw usageError(`config moveDestinations.${ae} needs "host" (string) and "port" (number)`);
+    out[ae] = { host: d.host, port: parsePort(String(d.port), `config moveDestinations.${ae}.port`), tls: d.tls !== false };
+  }
+  return out;
+}
+
+export interface ServeCliValues extends TlsCliValues {
+  port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
+  config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined;
+}
+
+export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
+  const { json, base } = v.config !== undefined ? readConfig(resolve(cwd, v.config)) : { json: {} as Json, base: cwd };
+  const path = (p: string | undefined, from: string): string | undefined => (p === undefined ? undefined : resolve(from, p));
+  const tlsJson = field(json, 'tls', '', isObject, 'an object') ?? {};
+  for (const k of Object.keys(tlsJson)) if (!KNOWN_TLS.has(k)) throw usageError(`config: unknown field "tls.${k}" (known: ${[...KNOWN_TLS].join(', ')})`);
+  const portText = v.port ?? (json.port !== undefined ? String(field(json, 'port', '', isNumber, 'a port number')) : undefined);
+  const plainText = v['plain-port'] ?? (json.plainPort !== undefined ? String(field(json, 'plainPort', '', isNumber, 'a port number')) : undefined);
+  const port = portText === '0' ? 0 : parsePort(portText ?? '2762', 'port');
+  const plainPort = plainText === undefined ? undefined : plainText === '0' ? 0 : parsePort(plainText, 'plain-port');
+  const maxText = v['max-associations'] ?? (json.maxAssociations !== undefined ? String(field(json, 'maxAssociations', '', isNumber, 'a number')) : undefined);
+  const maxAssociations = maxText === undefined ? 64 : Number(maxText);
+  if (!Number.isInteger(maxAssociations) || maxAssociations < 1) throw usageError(`--max-associations must be a whole number ≥ 1, got "${maxText}"`);
+  const cliTls = v.cert !== undefined || v.pkcs12 !== undefined;
+  const tls: TlsCliValues = {
+    cert: cliTls ? path(v.cert, cwd) : path(field(tlsJson, 'cert', 'tls.', isString, 'a path'), base),
+    key: cliTls ? path(v.key, cwd) : path(field(tlsJson, 'key', 'tls.', isString, 'a path'), base),
+    pkcs12: cliTls ? path(v.pkcs12, cwd) : path(field(tlsJson, 'pkcs12', 'tls.', isString, 'a path'), base),
+    ca: v.ca?.map((c) => resolve(cwd, c)) ?? field(tlsJson, 'ca', 'tls.', isStrings, 'an array of paths')?.map((c) => resolve(base, c)),
+    crl: v.crl?.map((c) => resolve(cwd, c)) ?? field(tlsJson, 'crl', 'tls.', isStrings, 'an array of paths')?.map((c) => resolve(base, c)),
+    'crl-check': v['crl-check'] ?? field(tlsJson, 'crlCheck', 'tls.', isString, '"leaf" or "all"'),
+    profile: v.profile ?? field(tlsJson, 'profile', 'tls.', isString, 'a profile name'),
+    'peer-cert': v['peer-cert'] ?? field(tlsJson, 'peerCert', 'tls.', isString, '"require", "verify" or "ignore"'),
+    'password-file': v['password-file'] ?? path(field(tlsJson, 'passwordFile', 'tls.', isString, 'a path'), base),
+    'password-env': v['password-env'] ?? field(tlsJson, 'passwordEnv', 'tls.', isString, 'a variable name'),
+    'ask-password': v['ask-password'],
+  };
+  return {
+    aet: parseAeTitle(v.aet ?? field(json, 'aet', '', isString, 'an AE title'), 'aet', 'DICOM-TLS'),
+    port, plainPort,
+    host: v.host ?? field(json, 'host', '', isString, 'an address') ?? '0.0.0.0',
+    data: resolve(v.data !== undefined ? cwd : base, v.data ?? field(json, 'data', '', isString, 'a directory') ?? (v.config !== undefined ? resolve(cwd, 'dicom-tls-data') : 'dicom-tls-data')),
+    maxAssociations, tls,
+    bindings: bindingsFrom(json.bindings),
+    requireBinding: field(json, 'requireBinding', '', isBool, 'true or false') ?? false,
+    moveDestinations: destinationsFrom(json.moveDestinations),
+  };
+}

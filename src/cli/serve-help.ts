@@ -1,0 +1,48 @@
+/** The help of `dicom-tls serve` (kept apart so `serve --help` loads no server code). */
+export const help = `Usage: dicom-tls serve [options]
+
+The main job: a secure Storage + Query/Retrieve SCP with embedded defaults.
+  - On first run it creates a development PKI in DATA/pki (CA, server and client certificates)
+    and prints where the CA is: give that CA and the client certificate to the peers.
+  - Listens for DICOM over TLS on port 2762 (PS3.15 B.12, mutual authentication); plain DICOM
+    only on --plain-port when asked.
+  - Stores every instance under DATA/files with an embedded index (SQLite) answering C-FIND,
+    C-MOVE and C-GET.
+  - Prints how to connect (a dicom-tls echo line and a DCMTK echoscu line), logs each association
+    and each failed handshake (peer, failing certificate, reason).
+  - SIGINT/SIGTERM stop it cleanly: no new associations, instances in flight are finished.
+
+Options:
+  --port N               DICOM over TLS port (default 2762; 0 = any free port)
+  --plain-port N         also listen for plain DICOM on N (off unless given)
+  --host ADDRESS         listen address (default 0.0.0.0)
+  --data DIR             data directory (default ./dicom-tls-data)
+  --config FILE          JSON configuration (every option below, plus AE-title bindings and move
+                         destinations); command-line options win over the file
+  --aet AE               our AE title (default DICOM-TLS)
+  --cert FILE --key FILE | --pkcs12 FILE
+                         server identity (default: DATA/pki/server.pem and server-key.pem)
+  --password-file FILE | --password-env NAME | --ask-password
+                         password of an encrypted key or PKCS#12
+  --ca FILE|DIR          CAs trusted for client certificates (repeatable; default DATA/pki/ca.pem)
+  --crl FILE, --crl-check leaf|all, --profile NAME
+                         revocation and PS3.15 profile, as for the client commands
+  --peer-cert require|verify|ignore
+                         client certificates: required (default), checked when sent, or ignored
+  --max-associations N   concurrent associations (default 64)
+  --json                 log events as JSON lines on stdout
+  --verbose, -v          more detail in the log
+
+Config file (JSON), e.g.:
+  { "aet": "PACS", "port": 2762, "plainPort": 11112, "data": "/srv/dicom",
+    "tls": { "cert": "server.pem", "key": "server-key.pem", "ca": ["ca.pem"], "peerCert": "require",
+             "profile": "bcp195-rfc8996" },
+    "bindings": [ { "aet": "CT1", "subject": "CN = ct1.example.org" },
+                  { "aet": "MR1", "fingerprint": "AB:CD:…" } ],
+    "moveDestinations": { "WS1": { "host": "10.0.0.7", "port": 2762, "tls": true } } }
+  Relative paths in the file are relative to the file.
+
+Examples:
+  dicom-tls serve
+  dicom-tls serve --data /srv/dicom --aet PACS --plain-port 11112
+  dicom-tls serve --config /etc/dicom-tls.json`;

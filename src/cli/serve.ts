@@ -1,0 +1,162 @@
+/**
+ * `dicom-tls serve`: the main job. A Storage SCP over DICOM TLS with embedded defaults: a
+ * development PKI made on first run, files + SQLite index in the data directory, a log of every
+ * association and failed handshake (from the library's diagnostics channels), and a clean stop on
+ * SIGINT/SIGTERM that lets instances in flight finish.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, relative } from 'node:path';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { commonOptions, parse, passwordOptions, tlsOptions } from './args.js';
+import { ExitCode, fileError, usageError } from './errors.js';
+import { Output, type Io } from './io.js';
+import { help } from './serve-help.js';
+import { serveSettings, type ServeSettings } from './serve-config.js';
+import { buildContext, contextOptionsFrom } from './tls-options.js';
+import { channelNames } from '../diagnostics.js';
+import type { CommandModule } from './command.js';
+import type { Association } from '../ae/association.js';
+import type { StorageServer } from '../services/scp/storage-server.js';
+import type { StoredInstance } from '../store/file-store.js';
+
+const serveOptions = {
+  ...commonOptions, ...passwordOptions,
+  key: tlsOptions.key, cert: tlsOptions.cert, pkcs12: tlsOptions.pkcs12, ca: tlsOptions.ca, crl: tlsOptions.crl,
+  'crl-check': tlsOptions['crl-check'], profile: tlsOptions.profile, 'peer-cert': tlsOptions['peer-cert'],
+  port: { type: 'string' }, 'plain-port': { type: 'string' }, host: { type: 'string' }, data: { type: 'string' },
+  config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' },
+} as const;
+
+/** A log line: `2026-11-22T03:20:00Z message` (or one JSON object per line with --json). */
+function logger(out: Output): (event: string, text: string, fields?: Record<string, unknown>) => void {
+  return (event, text, fields = {}) => {
+    if (out.json) out.io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, message: text, ...fields })}\n`);
+    else out.io.stdout.write(`${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${text}\n`);
+  };
+}
+
+/** First run: the development PKI in DATA/pki, unless an identity was given. */
+async function ensurePki(s: ServeSettings, log: ReturnType<typeof logger>): Promise<{ ca: string; client: string; clientKey: string } | undefined> {
+  if (s.tls.cert !== undefined || s.tls.pkcs12 !== undefined) return undefined;
+  const dir = join(s.data, 'pki');
+  const files = { ca: join(dir, 'ca.pem'), client: join(dir, 'client.pem'), clientKey: join(dir, 'client-key.pem') };
+  s.tls.cert = join(dir, 'server.pem');
+  s.tls.key = join(dir, 'server-key.pem');
+  s.tls.ca ??= [files.ca];
+  if (!existsSync(files.ca)) {
+    const { createDevelopmentPki } = await import('./pki.js');
+    const name = hostname();
+    createDevelopmentPki(dir, {
+      hosts: ['localhost', ...(name && name !== 'localhost' ? [name] : [])], ips: ['127.0.0.1', '::1'],
+      days: 825, keyType: 'ec', encrypt: false, pkcs12: false, password: undefined, force: false,
+    }, await import('../transport/tls/pki.js'));
+    log('pki-created', `created a development PKI in ${dir} (CA: ${files.ca}); give the CA and a client certificate to each peer`, { directory: dir, ca: files.ca });
+  }
+  return files;
+}
+
+function peerOf(a: Association): string {
+  return `${a.remoteAddress ?? '?'}:${a.remotePort ?? '?'}`;
+}
+
+/** Log lines from the library's diagnostics channels: failed handshakes and rejected associations. */
+function subscribe(log: ReturnType<typeof logger>): () => void {
+  const onServer = (m: unknown): void => {
+    const e = m as { kind?: string; peer?: { address?: string; port?: number }; depth?: number; errorName?: string; errorString?: string; certificateString?: string; alert?: { description: string; direction: string }; error?: { message: string; code: string }; why?: string; callingAeTitle?: string; calledAeTitle?: string; remoteAddress?: string };
+    if (e.kind === 'tls-handshake-failed') {
+      const subject = e.certificateString !== undefined ? /^Subject Name: (.*)$/m.exec(e.certificateString)?.[1] : undefined;
+      const cert = subject !== undefined ? `, certificate at depth ${e.depth ?? '?'}: ${subject}` : '';
+      const reason = e.errorName !== undefined ? `${e.errorString} (${e.errorName})` : e.error?.message ?? 'unknown';
+      log('handshake-failed', `TLS handshake from ${e.peer?.address ?? '?'}:${e.peer?.port ?? '?'} failed${cert}: ${reason}`,
+        { peer: e.peer, depth: e.depth, errorName: e.errorName, errorString: e.errorString, certificateString: e.certificateString, alert: e.alert, code: e.error?.code });
+    } else if (e.kind === 'association-rejected') {
+      log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
+    }
+  };
+  diagnosticsChannel.subscribe(channelNames.server, onServer);
+  return () => diagnosticsChannel.unsubscribe(channelNames.server, onServer);
+}
+
+function onAssociation(log: ReturnType<typeof logger>, plain: boolean) {
+  return (a: Association): void => {
+    const tls = a.tls;
+    const who = tls?.peerCertificate?.subject.replace(/\n/g, ', ');
+    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${who !== undefined ? `, certificate ${who}` : ''}`}`,
+      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, subject: who ?? null } });
+    void a.whenClosed().then(({ error }) => log('association-end', `association from ${a.callingAeTitle} (${peerOf(a)}) ${error === undefined ? 'released' : `ended: ${error.message}`}`, { callingAeTitle: a.callingAeTitle, peer: peerOf(a), error: error?.message ?? null }));
+  };
+}
+
+async function serve(argv: readonly string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, serveOptions);
+  if (positionals.length > 0) throw usageError(`serve takes no arguments (got "${positionals[0]}"); see dicom-tls serve --help`);
+  const out = new Output(io, values);
+  const log = logger(out);
+  // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve).once('SIGTERM', resolve);
+  });
+  const s = serveSettings(values, io.cwd);
+  try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
+  const dev = await ensurePki(s, log);
+  const contextOptions = await contextOptionsFrom(s.tls, 'server', io);
+  const context = await buildContext(contextOptions!);
+  // C-MOVE destinations reached over TLS use our identity and trust as a client.
+  const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
+  const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
+  const [{ StorageServer }, { IndexDb }] = await Promise.all([import('../services/scp/storage-server.js'), import('../store/index-db.js')]);
+  const index = new IndexDb(join(s.data, 'index.sqlite'));
+  const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
+  const events = {
+    onStored: (i: StoredInstance) => log('stored', `stored ${i.sopInstanceUid} (${i.size} bytes) in ${i.path}`, { sopInstanceUid: i.sopInstanceUid, path: i.path, size: i.size }),
+    onStoreFailed: (e: Error) => log('store-failed', `an instance could not be stored: ${e.message}`, { error: e.message, code: (e as { code?: string }).code }),
+  };
+  const config = {
+    aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations,
+    limits: { maxAssociations: s.maxAssociations },
+    ...(s.bindings.length > 0 ? { certificateBindings: s.bindings } : {}), requireCertificateBinding: s.requireBinding,
+  };
+  const unsubscribe = subscribe(log);
+  const servers: StorageServer[] = [];
+  const tlsServer = await StorageServer.create({ ...config, tls: context }, events);
+  tlsServer.server.on('association', onAssociation(log, false));
+  servers.push(tlsServer);
+  const address = await tlsServer.listen(s.port, s.host);
+  let plainAddress;
+  if (s.plainPort !== undefined) {
+    const plain = await StorageServer.create(config, events);
+    plain.server.on('association', onAssociation(log, true));
+    servers.push(plain);
+    plainAddress = await plain.listen(s.plainPort, s.host);
+  }
+  const moveCount = Object.keys(s.moveDestinations).length;
+  log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}`,
+    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount });
+  if (!out.json) {
+    const rel = (p: string): string => { const r = relative(io.cwd, p); return r.startsWith('..') ? p : r; };
+    const ca = dev?.ca ?? s.tls.ca?.[0] ?? '<ca.pem>';
+    const cert = dev?.client ?? '<client.pem>';
+    const key = dev?.clientKey ?? '<client-key.pem>';
+    out.line('Connect with:');
+    out.line(`  dicom-tls echo localhost:${address.port} --call ${s.aet} --ca ${rel(ca)} --cert ${rel(cert)} --key ${rel(key)}`);
+    out.line(`  echoscu +tls ${rel(key)} ${rel(cert)} +cf ${rel(ca)} -aec ${s.aet} localhost ${address.port}`);
+    if (plainAddress !== undefined) out.line(`  echoscu -aec ${s.aet} localhost ${plainAddress.port}          (plain DICOM)`);
+    out.line('Stop with Ctrl-C (instances in flight are finished first).');
+  }
+
+  // Stop cleanly: refuse new associations, let those in flight finish (their instances land), then close the index.
+  const signal = await stopSignal;
+  log('stopping', `${signal}: stopping (no new associations; waiting for those in progress)`);
+  const force = (): void => { log('stopped', 'second signal: exiting now'); process.exit(ExitCode.Interrupted); };
+  process.once('SIGINT', force).once('SIGTERM', force);
+  await Promise.all(servers.map((srv) => srv.close({ timeout: 30_000 })));
+  unsubscribe();
+  index.close();
+  context.dispose();
+  clientContext?.dispose();
+  log('stopped', 'stopped cleanly');
+  return ExitCode.Ok;
+}
+
+export const command: CommandModule = { help, run: serve };

@@ -1,0 +1,82 @@
+/**
+ * `dicom-tls store HOST:PORT FILE|DIR|GLOB…`: C-STORE every file over one association, with a
+ * summary of sent / warning / failed, and a progress bar on a terminal.
+ */
+import { clientOptions, parse } from './args.js';
+import { clientOptionsHelp, clientSettings } from './client-options.js';
+import { CliError, ExitCode, usageError } from './errors.js';
+import { connectClient, endAfterError } from './connect.js';
+import { expandInputs } from './files.js';
+import { Output, table } from './io.js';
+import type { CommandModule } from './command.js';
+
+export const help = `Usage: dicom-tls store HOST:PORT FILE|DIR|GLOB... [options]
+
+Sends DICOM Part 10 files (folders recursively, globs like 'scans/**/*.dcm') with C-STORE over one
+association, proposing each instance's own transfer syntax, and prints a summary of sent,
+warning and failed instances. Exit code 16 when some instances failed.
+
+${clientOptionsHelp}
+
+Examples:
+  dicom-tls store localhost:2762 ./study1 --ca dicom-tls-data/pki/ca.pem \\
+      --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
+  dicom-tls store pacs:11112 --no-tls --call PACS 'scans/**/*.dcm'`;
+
+export interface StoreResult { file: string; sopInstanceUid?: string; status?: number; outcome: 'sent' | 'warning' | 'failed'; error?: string }
+
+/** Summary lines (human) or document (--json) of a store run. */
+export function reportStore(out: Output, results: readonly StoreResult[]): number {
+  const count = (o: StoreResult['outcome']): number => results.filter((r) => r.outcome === o).length;
+  const summary = { sent: count('sent'), warning: count('warning'), failed: count('failed') };
+  if (out.json) out.document({ ...summary, results });
+  else {
+    const bad = results.filter((r) => r.outcome !== 'sent');
+    if (bad.length > 0) out.line(table(['file', 'outcome', 'status', 'reason'], bad.map((r) => [r.file, r.outcome, r.status === undefined ? '' : `0x${r.status.toString(16).padStart(4, '0')}`, r.error ?? ''])));
+    out.line(`sent ${summary.sent}, warnings ${summary.warning}, failed ${summary.failed} (of ${results.length})`);
+  }
+  if (summary.failed > 0) {
+    if (!out.json) out.note(`error: ${summary.failed} of ${results.length} instances were not stored. [DICOM_ERR_PARTIAL]`);
+    return ExitCode.PartialFailure;
+  }
+  return ExitCode.Ok;
+}
+
+export const command: CommandModule = {
+  help,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, clientOptions);
+    const out = new Output(io, values);
+    const [peer, ...inputs] = positionals;
+    if (inputs.length === 0) throw usageError('store needs at least one FILE, DIR or GLOB after HOST:PORT');
+    const settings = await clientSettings(values, peer, io);
+    const { files, skipped } = expandInputs(inputs, io.cwd);
+    if (skipped.length > 0) out.note(`skipping ${skipped.length} file${skipped.length === 1 ? '' : 's'} that are not DICOM Part 10 files${out.verbose ? `: ${skipped.join(', ')}` : ' (--verbose lists them)'}`);
+    if (files.length === 0) throw new CliError('DICOM_ERR_FILE', 'the folders and patterns given hold no DICOM Part 10 files');
+    out.debug(`${files.length} files for ${settings.calledAeTitle}@${settings.host}:${settings.port}`);
+    const { storageContextsFor } = await import('../services/scu/store.js');
+    const presentationContexts = await storageContextsFor(files);
+    if (presentationContexts.length === 0) throw new CliError('DICOM_ERR_FILE', `none of the ${files.length} files is a DICOM Part 10 file`);
+    const { client, dispose } = await connectClient(settings, { presentationContexts });
+    const bar = out.progress('storing', files.length);
+    let raw;
+    try {
+      raw = await client.store(files, {
+        onProgress: (p) => { if (p.phase === 'done') bar.update(p.index + 1); },
+        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+      });
+      await client.release();
+    } catch (e) {
+      await endAfterError(client, e);
+      throw e;
+    } finally {
+      bar.done();
+      dispose();
+    }
+    return reportStore(out, raw.map((r) => ({
+      file: r.path ?? '(stream)', sopInstanceUid: r.sopInstanceUid, ...(r.status !== undefined ? { status: r.status } : {}),
+      outcome: r.outcome === 'Success' ? 'sent' : r.outcome === 'Warning' ? 'warning' : 'failed',
+      ...(r.outcome !== 'Success' ? { error: r.errorComment ?? r.error?.message ?? '' } : {}),
+    })));
+  },
+};

@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli, oneSentenceError } from '../helpers/cli.js';
+
+const COMMANDS = ['serve', 'echo', 'store', 'find', 'move', 'get', 'diagnose', 'pki'];
+
+test('dicom-tls --help lists every command and the exit-code table', async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0);
+  for (const c of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${c} `, 'm'));
+  assert.match(r.stdout, /Exit codes/);
+  for (const code of [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]) assert.match(r.stdout, new RegExp(`^ +${code}  `, 'm'));
+});
+
+test('no command prints the help and exits 2 (usage)', async () => {
+  const r = await runCli([]);
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /Usage: dicom-tls <command>/);
+});
+
+for (const c of COMMANDS) {
+  test(`dicom-tls ${c} --help shows usage and examples`, async () => {
+    const r = await runCli([c, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Usage:/);
+    assert.match(r.stdout, /Examples:/);
+    assert.match(r.stdout, new RegExp(`dicom-tls ${c}`));
+  });
+}
+
+test('an unknown command is a usage error: one sentence, exit 2', async () => {
+  const r = await runCli(['frobnicate']);
+  assert.equal(r.code, 2);
+  assert.equal(oneSentenceError(r).code, 'DICOM_ERR_USAGE');
+});
+
+test('an unknown option names the option, exit 2', async () => {
+  const r = await runCli(['pki', 'inspect', '--nope', 'x.pem']);
+  assert.equal(r.code, 2);
+  const e = oneSentenceError(r);
+  assert.equal(e.code, 'DICOM_ERR_USAGE');
+  assert.match(e.sentence, /--nope/);
+});
+
+test('--json turns an error into one JSON document on stdout', async () => {
+  const r = await runCli(['pki', 'inspect', '/nonexistent/file.pem', '--json']);
+  assert.equal(r.code, 3);
+  const doc = JSON.parse(r.stdout) as { error: { code: string; exitCode: number; message: string } };
+  assert.deepEqual([doc.error.code, doc.error.exitCode], ['DICOM_ERR_FILE', 3]);
+});
+
+test('--verbose adds the stack trace; without it there is none', async () => {
+  const plain = await runCli(['pki', 'inspect', '/nonexistent/file.pem']);
+  oneSentenceError(plain);
+  const verbose = await runCli(['pki', 'inspect', '/nonexistent/file.pem', '--verbose']);
+  assert.equal(verbose.code, 3);
+  assert.match(verbose.stderr, /\n\s+at /);
+});

@@ -1,0 +1,117 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
+
+const tmp = tempDir('cli-pki-');
+after(() => tmp.cleanup());
+
+function openssl(args: string[]): string {
+  return execFileSync('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] }).toString('utf8');
+}
+function opensslOk(args: string[]): boolean {
+  return spawnSync('openssl', args, { stdio: 'ignore' }).status === 0;
+}
+
+/** What `openssl x509` prints for a certificate, in the seeds' certificate-string lines (the oracle). */
+function expectedString(certPath: string): string {
+  const out = openssl(['x509', '-in', certPath, '-noout', '-nameopt', 'oneline', '-subject', '-issuer', '-dates', '-serial', '-purpose']).split('\n');
+  const field = (prefix: string): string => out.find((l) => l.startsWith(prefix))!.slice(prefix.length);
+  const hex = field('serial=').toLowerCase();
+  const serial = (hex.length % 2 ? `0${hex}` : hex).match(/../g)!.join(':');
+  const ca = /CA:TRUE/.test(openssl(['x509', '-in', certPath, '-noout', '-text']));
+  const purposes = out.slice(out.indexOf('Certificate purposes:') + 1).filter((l) => l.length > 0);
+  return [`Subject Name: ${field('subject=')}`, `Issuer Name: ${field('issuer=')}`, `Valid From: ${field('notBefore=')}`,
+    `Valid To: ${field('notAfter=')}`, `Serial Number: ${serial}`, `Basic Constraints:${ca ? 'CA' : 'Not a CA'} (Certificate Authority)`,
+    'Certificate purposes:', ...purposes.map((p) => `   ${p.trim()}`)].join('\n');
+}
+
+test('pki init makes a CA and server/client certificates openssl accepts for DICOM TLS', async () => {
+  const r = await runCli(['pki', 'init', 'p', '--host', 'pacs.example.test', '--host', 'localhost', '--ip', '10.1.2.3'], { cwd: tmp.dir });
+  assert.equal(r.code, 0, r.stderr);
+  const p = join(tmp.dir, 'p');
+  for (const who of ['server', 'client']) {
+    const cert = join(p, `${who}.pem`);
+    // Both purposes on both certificates: a DICOM node accepts and initiates associations.
+    assert.ok(opensslOk(['verify', '-x509_strict', '-CAfile', join(p, 'ca.pem'), '-purpose', 'sslserver', cert]), `${who} as server`);
+    assert.ok(opensslOk(['verify', '-x509_strict', '-CAfile', join(p, 'ca.pem'), '-purpose', 'sslclient', cert]), `${who} as client`);
+    const ext = openssl(['x509', '-in', cert, '-noout', '-ext', 'subjectAltName,extendedKeyUsage']);
+    assert.match(ext, /DNS:pacs\.example\.test, DNS:localhost, IP Address:10\.1\.2\.3/);
+    assert.match(ext, /TLS Web Server Authentication, TLS Web Client Authentication/);
+    assert.equal(statSync(join(p, `${who}-key.pem`)).mode & 0o777, 0o600);
+    // The key belongs to the certificate.
+    assert.equal(openssl(['pkey', '-in', join(p, `${who}-key.pem`), '-pubout']), openssl(['x509', '-in', cert, '-noout', '-pubkey']));
+  }
+  assert.match(openssl(['x509', '-in', join(p, 'ca.pem'), '-noout', '-text']), /CA:TRUE/);
+});
+
+test('pki inspect prints exactly what openssl x509 shows, for each certificate of a bundle', async () => {
+  const p = join(tmp.dir, 'p');
+  for (const f of ['ca.pem', 'server.pem', 'client.pem']) {
+    const r = await runCli(['pki', 'inspect', join(p, f)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trimEnd(), expectedString(join(p, f)));
+  }
+  const bundle = join(tmp.dir, 'bundle.pem');
+  writeFileSync(bundle, readFileSync(join(p, 'server.pem'), 'utf8') + readFileSync(join(p, 'ca.pem'), 'utf8'));
+  const r = await runCli(['pki', 'inspect', bundle, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as { certificates: { certificateString: string }[] };
+  assert.deepEqual(doc.certificates.map((c) => c.certificateString), [expectedString(join(p, 'server.pem')), expectedString(join(p, 'ca.pem'))]);
+  // DER too.
+  const der = join(tmp.dir, 'server.der');
+  openssl(['x509', '-in', join(p, 'server.pem'), '-outform', 'DER', '-out', der]);
+  const d = await runCli(['pki', 'inspect', der]);
+  assert.equal(d.stdout.trimEnd(), expectedString(join(p, 'server.pem')));
+});
+
+test('pki init refuses to overwrite: one sentence, exit 3 (file)', async () => {
+  const r = await runCli(['pki', 'init', 'p'], { cwd: tmp.dir });
+  assert.equal(r.code, 3);
+  assert.equal(oneSentenceError(r).code, 'DICOM_ERR_FILE');
+});
+
+test('pki init --encrypt --pkcs12: keys and bundles open with the password and only with it', async () => {
+  const pw = join(tmp.dir, 'pw.txt');
+  writeFileSync(pw, 'correct horse\n');
+  const r = await runCli(['pki', 'init', 'enc', '--encrypt', '--pkcs12', '--password-file', pw], { cwd: tmp.dir });
+  assert.equal(r.code, 0, r.stderr);
+  const e = join(tmp.dir, 'enc');
+  assert.match(readFileSync(join(e, 'server-key.pem'), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
+  assert.ok(opensslOk(['pkey', '-in', join(e, 'server-key.pem'), '-passin', 'pass:correct horse', '-noout']));
+  assert.ok(!opensslOk(['pkey', '-in', join(e, 'server-key.pem'), '-passin', 'pass:wrong', '-noout']));
+  assert.ok(opensslOk(['pkcs12', '-in', join(e, 'client.p12'), '-passin', 'pass:correct horse', '-nokeys', '-out', '/dev/null']));
+  // inspect a PKCS#12: leaf then CA, the password from the environment.
+  const ok = await runCli(['pki', 'inspect', join(e, 'client.p12'), '--password-env', 'P12PASS'], { env: { P12PASS: 'correct horse' } });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trimEnd(), `${expectedString(join(e, 'client.pem'))}\n\n${expectedString(join(e, 'ca.pem'))}`);
+  // Wrong password: one sentence, exit 4.
+  const bad = await runCli(['pki', 'inspect', join(e, 'client.p12'), '--password-env', 'P12PASS'], { env: { P12PASS: 'nope' } });
+  assert.equal(bad.code, 4);
+  assert.equal(oneSentenceError(bad).code, 'DICOM_TLS_ERR_PRIVATE_KEY');
+  // --encrypt without a password source.
+  const none = await runCli(['pki', 'init', 'enc2', '--encrypt'], { cwd: tmp.dir });
+  assert.equal(none.code, 4);
+  assert.match(oneSentenceError(none).sentence, /--password-file/);
+  // --ask-password without a terminal says what to use instead.
+  const tty = await runCli(['pki', 'init', 'enc3', '--encrypt', '--ask-password'], { cwd: tmp.dir });
+  assert.equal(tty.code, 4);
+  assert.match(oneSentenceError(tty).sentence, /needs a terminal/);
+});
+
+test('pki issue adds a client-only certificate from an encrypted CA', async () => {
+  const e = join(tmp.dir, 'enc');
+  const pw = join(tmp.dir, 'pw.txt');
+  const r = await runCli(['pki', 'issue', 'modality1', '--dir', e, '--client-only', '--host', 'ct1.example.test', '--password-file', pw]);
+  assert.equal(r.code, 0, r.stderr);
+  const cert = join(e, 'modality1.pem');
+  assert.ok(opensslOk(['verify', '-CAfile', join(e, 'ca.pem'), '-purpose', 'sslclient', cert]));
+  assert.ok(!opensslOk(['verify', '-CAfile', join(e, 'ca.pem'), '-purpose', 'sslserver', cert]));
+  assert.match(openssl(['x509', '-in', cert, '-noout', '-subject']), /CN = modality1/);
+  // The CA key is encrypted: without the password the key cannot be read (exit 4).
+  const bad = await runCli(['pki', 'issue', 'modality2', '--dir', e]);
+  assert.equal(bad.code, 4);
+  assert.equal(oneSentenceError(bad).code, 'DICOM_TLS_ERR_PRIVATE_KEY');
+});

@@ -1,0 +1,197 @@
+/**
+ * The README's main job, as a user runs it: `dicom-tls serve` on a fresh data directory, then a
+ * second process's `dicom-tls echo` and DCMTK's echoscu/storescu with the generated PKI; then the
+ * failures a user meets (each one sentence, each its own exit code) and a clean stop on SIGTERM.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
+
+const tmp = tempDir('cli-serve-');
+let server: ChildProcessWithoutNullStreams;
+let stdout = '';
+let tlsPort = 0;
+let plainPort = 0;
+const pki = (f: string): string => join(tmp.dir, 'dicom-tls-data', 'pki', f);
+const trusted = (): string[] => ['--call', 'DICOM-TLS', '--ca', pki('ca.pem'), '--cert', pki('client.pem'), '--key', pki('client-key.pem')];
+
+function waitFor(re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    // A hang guard, not a timed assertion: a line that never comes fails with the log so far.
+    const guard = setTimeout(() => { server.stdout.off('data', check); reject(new Error(`no line ${re} in the serve log:\n${stdout}`)); }, 30_000);
+    const check = (): void => {
+      const m = re.exec(stdout);
+      if (m !== null) { clearTimeout(guard); server.stdout.off('data', check); resolve(m); }
+    };
+    server.stdout.on('data', check);
+    server.once('exit', (code) => reject(new Error(`serve exited (${code}) before ${re}:\n${stdout}`)));
+    check();
+  });
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => statSync(join(dir, n)).isDirectory() ? walk(join(dir, n)) : [join(dir, n)]);
+}
+
+before(async () => {
+  server = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--plain-port', '0'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  server.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  server.stderr.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  const m = await waitFor(/listening for DICOM over TLS on 127\.0\.0\.1:(\d+) as AE DICOM-TLS, plain DICOM on 127\.0\.0\.1:(\d+)/);
+  tlsPort = Number(m[1]);
+  plainPort = Number(m[2]);
+});
+
+after(async () => {
+  if (server.exitCode === null) { server.kill('SIGKILL'); await new Promise((r) => server.once('exit', r)); }
+  tmp.cleanup();
+});
+
+test('first run creates a development PKI, says where the CA is and how to connect', async () => {
+  assert.match(stdout, new RegExp(`created a development PKI in .*CA: ${pki('ca.pem').replace(/[.]/g, '\\.')}`));
+  for (const f of ['ca.pem', 'server.pem', 'server-key.pem', 'client.pem', 'client-key.pem']) assert.ok(existsSync(pki(f)), f);
+  await waitFor(/Stop with Ctrl-C/);
+  assert.match(stdout, new RegExp(`dicom-tls echo localhost:${tlsPort} --call DICOM-TLS --ca dicom-tls-data/pki/ca\\.pem --cert dicom-tls-data/pki/client\\.pem --key dicom-tls-data/pki/client-key\\.pem`));
+  assert.match(stdout, new RegExp(`echoscu \\+tls dicom-tls-data/pki/client-key\\.pem dicom-tls-data/pki/client\\.pem \\+cf dicom-tls-data/pki/ca\\.pem -aec DICOM-TLS localhost ${tlsPort}`));
+});
+
+test('dicom-tls echo with the printed line succeeds over TLS', async () => {
+  const line = /^ {2}dicom-tls (echo .*)$/m.exec(stdout)![1]!.split(' ');
+  const r = await runCli(line, { cwd: tmp.dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /C-ECHO DICOM-TLS → DICOM-TLS@localhost:\d+: Success over TLSv1\.3/);
+  const j = await runCli(['echo', `127.0.0.1:${tlsPort}`, ...trusted(), '--json']);
+  const doc = JSON.parse(j.stdout) as { tls: { protocol: string }; echo: { status: number }[] };
+  assert.equal(doc.echo[0]!.status, 0);
+  assert.match(doc.tls.protocol, /^TLSv1\.[23]$/);
+  await waitFor(/association DICOM-TLS → DICOM-TLS from 127\.0\.0\.1:\d+ over TLSv1\.3, certificate CN=dicom-tls client/);
+});
+
+test('DCMTK echoscu (the printed line) and storescu over TLS; the instance lands in the data directory', async () => {
+  const line = /^ {2}(echoscu \+tls .*)$/m.exec(stdout)![1]!.split(' ');
+  execFileSync(line[0]!, line.slice(1), { cwd: tmp.dir, stdio: 'pipe' });
+  writeFileSync(join(tmp.dir, 'ct.dump'), [
+    '(0008,0016) UI =CTImageStorage', '(0008,0018) UI [1.2.826.0.1.3680043.2.1125.9.1]', '(0008,0060) CS [CT]',
+    '(0010,0010) PN [DOE^JOHN]', '(0010,0020) LO [CLI-12345]', '(0020,000d) UI [1.2.826.0.1.3680043.2.1125.9]',
+    '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.9.2]', ''].join('\n'));
+  execFileSync('dump2dcm', ['+te', 'ct.dump', 'ct.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
+  execFileSync('storescu', ['+tls', pki('client-key.pem'), pki('client.pem'), '+cf', pki('ca.pem'), '-aec', 'DICOM-TLS', '127.0.0.1', String(tlsPort), 'ct.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
+  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.9\.1 \(\d+ bytes\)/);
+  const stored = walk(join(tmp.dir, 'dicom-tls-data', 'files')).filter((f) => f.endsWith('.dcm'));
+  assert.equal(stored.length, 1);
+  assert.match(execFileSync('dcmdump', [stored[0]!]).toString(), /CLI-12345/);
+  // Plain DICOM only where asked: the plain port answers echoscu without TLS.
+  execFileSync('echoscu', ['-aec', 'DICOM-TLS', '127.0.0.1', String(plainPort)], { stdio: 'pipe' });
+});
+
+test('no client certificate: one sentence, exit 11, and the server logs the failed handshake', async () => {
+  const r = await runCli(['echo', `127.0.0.1:${tlsPort}`, '--call', 'DICOM-TLS', '--ca', pki('ca.pem')]);
+  assert.equal(r.code, 11);
+  assert.equal(oneSentenceError(r).code, 'DICOM_TLS_ERR_HANDSHAKE');
+  await waitFor(/TLS handshake from 127\.0\.0\.1:\d+ failed: .*peer did not return a certificate/);
+});
+
+test('a client certificate from another CA is rejected by the server (exit 11, the server names the certificate)', async () => {
+  const other = join(tmp.dir, 'other');
+  assert.equal((await runCli(['pki', 'init', other])).code, 0);
+  const r = await runCli(['echo', `127.0.0.1:${tlsPort}`, '--call', 'DICOM-TLS', '--ca', pki('ca.pem'), '--cert', join(other, 'client.pem'), '--key', join(other, 'client-key.pem')]);
+  assert.equal(r.code, 11);
+  oneSentenceError(r);
+  await waitFor(/failed, certificate at depth 0: CN = dicom-tls client, O = dicom-tls development PKI: unable to get local issuer certificate \(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY\)/);
+  // The other way round: we do not trust the server's CA (exit 10: we rejected its certificate).
+  const ours = await runCli(['echo', `127.0.0.1:${tlsPort}`, '--call', 'DICOM-TLS', '--ca', join(other, 'ca.pem'), '--cert', pki('client.pem'), '--key', pki('client-key.pem')]);
+  assert.equal(ours.code, 10);
+  assert.match(oneSentenceError(ours).sentence, /certificate verify failed at depth \d/);
+});
+
+test('TLS/plain mismatch in both directions: exit 12', async () => {
+  const plainToTls = await runCli(['echo', `127.0.0.1:${tlsPort}`, '--no-tls', '--call', 'DICOM-TLS']);
+  assert.equal(plainToTls.code, 12);
+  assert.equal(oneSentenceError(plainToTls).code, 'DICOM_ERR_UL_TLS_ON_PLAIN_PORT');
+  const tlsToPlain = await runCli(['echo', `127.0.0.1:${plainPort}`, ...trusted()]);
+  assert.equal(tlsToPlain.code, 12);
+  assert.match(oneSentenceError(tlsToPlain).sentence, /speaks plain DICOM.*--no-tls|with plain DICOM: this is a plain \(non-TLS\) port/);
+});
+
+test('wrong called AE title: association rejected, exit 13', async () => {
+  const r = await runCli(['echo', `127.0.0.1:${tlsPort}`, ...trusted(), '--call', 'NOT-HERE']);
+  assert.equal(r.code, 13);
+  assert.match(oneSentenceError(r).sentence, /called-AE-title-not-recognized/);
+});
+
+test('encrypted client key: right password works, wrong password is exit 4', async () => {
+  const pw = join(tmp.dir, 'pw.txt');
+  writeFileSync(pw, 'correct horse\n');
+  const issued = await runCli(['pki', 'issue', 'modality', '--dir', join(tmp.dir, 'dicom-tls-data', 'pki'), '--client-only', '--encrypt', '--password-file', pw]);
+  assert.equal(issued.code, 0, issued.stderr);
+  const args = ['echo', `127.0.0.1:${tlsPort}`, '--call', 'DICOM-TLS', '--ca', pki('ca.pem'), '--cert', pki('modality.pem'), '--key', pki('modality-key.pem')];
+  assert.equal((await runCli([...args, '--password-file', pw])).code, 0);
+  const wrong = await runCli([...args, '--password-env', 'PW'], { env: { PW: 'battery staple' } });
+  assert.equal(wrong.code, 4);
+  assert.match(oneSentenceError(wrong).sentence, /wrong password/);
+  const missing = await runCli(args);
+  assert.equal(missing.code, 4);
+  assert.match(oneSentenceError(missing).sentence, /--password-file/);
+});
+
+test('refused port and unknown host: exit 7 and 6', async () => {
+  const refused = await runCli(['echo', '127.0.0.1:1', ...trusted()]);
+  assert.equal(refused.code, 7);
+  oneSentenceError(refused);
+  const unknown = await runCli(['echo', 'no-such-host.invalid:2762', ...trusted()]);
+  assert.equal(unknown.code, 6);
+  oneSentenceError(unknown);
+});
+
+test('diagnose against serve: no problem found, C-ECHO Success', async () => {
+  const r = await runCli(['diagnose', `127.0.0.1:${tlsPort}`, ...trusted(), '--json']);
+  assert.equal(r.code, 0, r.stdout);
+  const doc = JSON.parse(r.stdout) as { tls: { handshake: string; verify: { ok: boolean }[] }; association: { result: string }; echo: { status: string }; verdict: string };
+  assert.equal(doc.tls.handshake, 'ok');
+  assert.ok(doc.tls.verify.every((v) => v.ok));
+  assert.equal(doc.association.result, 'accepted');
+  assert.equal(doc.echo.status, 'Success');
+  assert.match(doc.verdict, /^No problem found/);
+  const plain = await runCli(['diagnose', `127.0.0.1:${plainPort}`, ...trusted(), '--json']);
+  assert.equal(plain.code, 12);
+  assert.match((JSON.parse(plain.stdout) as { verdict: string }).verdict, /DICOM without TLS/);
+});
+
+test('SIGTERM during a 64 MB C-STORE: the instance in flight lands, then serve stops cleanly (exit 0)', async () => {
+  // A large instance: the small CT plus Pixel Data (7FE0,0010) OB appended (the last tag; explicit VR LE).
+  const big = join(tmp.dir, 'big.dcm');
+  writeFileSync(join(tmp.dir, 'big.dump'), ['(0008,0016) UI =CTImageStorage', '(0008,0018) UI [1.2.826.0.1.3680043.2.1125.9.99]',
+    '(0010,0020) LO [BIG]', '(0020,000d) UI [1.2.826.0.1.3680043.2.1125.9]', '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.9.3]', ''].join('\n'));
+  execFileSync('dump2dcm', ['+te', 'big.dump', 'big.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
+  const size = 64 * 1024 * 1024;
+  const head = Buffer.alloc(12);
+  head.writeUInt16LE(0x7fe0, 0); head.writeUInt16LE(0x0010, 2); head.write('OB', 4, 'latin1'); head.writeUInt32LE(size, 8);
+  appendFileSync(big, Buffer.concat([head, Buffer.alloc(size, 0x5a)]));
+  const scu = spawn('storescu', ['+tls', pki('client-key.pem'), pki('client.pem'), '+cf', pki('ca.pem'), '-aec', 'DICOM-TLS', '-aet', 'BIGSCU', '127.0.0.1', String(tlsPort), big], { stdio: 'ignore' });
+  const scuExit = new Promise<number | null>((r) => scu.once('exit', (c) => r(c)));
+  await waitFor(/association BIGSCU → DICOM-TLS/);
+  const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
+  server.kill('SIGTERM');
+  assert.equal(await scuExit, 0, 'storescu got Success');
+  assert.equal(await exited, 0);
+  const stored = walk(join(tmp.dir, 'dicom-tls-data', 'files')).find((f) => f.endsWith('1.2.826.0.1.3680043.2.1125.9.99.dcm'));
+  assert.ok(stored !== undefined, stdout);
+  assert.ok(statSync(stored).size > size);
+  assert.ok(stdout.indexOf('stored 1.2.826.0.1.3680043.2.1125.9.99') < stdout.indexOf('stopped cleanly'));
+});
+
+test('a second run reuses the PKI and stops on SIGINT', async () => {
+  assert.match(stdout, /SIGTERM: stopping/);
+  assert.match(stdout, /stopped cleanly/);
+  const again = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  again.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  await new Promise<void>((resolve) => again.stdout.on('data', () => { if (/Stop with Ctrl-C/.test(out)) resolve(); }));
+  const code = new Promise<number | null>((r) => again.once('exit', (c) => r(c)));
+  again.kill('SIGINT');
+  assert.equal(await code, 0);
+  assert.doesNotMatch(out, /created a development PKI/);
+});

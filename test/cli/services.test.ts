@@ -1,0 +1,134 @@
+/**
+ * store / find / get / move as a user runs them, against `dicom-tls serve` started from a JSON
+ * config (AE title, AE-title ↔ certificate binding, a C-MOVE destination that is a real DCMTK
+ * storescp), with DCMTK-made files.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { CLI, runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
+
+const tmp = tempDir('cli-services-');
+let server: ChildProcessWithoutNullStreams;
+let storescp: ChildProcess;
+let log = '';
+let port = 0;
+const data = join(tmp.dir, 'data');
+const pki = (f: string): string => join(data, 'pki', f);
+const tls = (aet = 'MODALITY'): string[] => ['--aet', aet, '--call', 'PACS', '--ca', pki('ca.pem'), '--cert', pki('client.pem'), '--key', pki('client-key.pem')];
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => statSync(join(dir, n)).isDirectory() ? walk(join(dir, n)) : [join(dir, n)]);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+}
+
+/** A CT instance made with DCMTK's dump2dcm (no committed binaries). */
+function makeInstance(dir: string, n: number, patientId: string): string {
+  const dump = join(dir, `i${n}.dump`);
+  writeFileSync(dump, ['(0008,0016) UI =CTImageStorage', `(0008,0018) UI [1.2.826.0.1.3680043.2.1125.7.${n}]`, '(0008,0020) DA [20240115]',
+    '(0008,0060) CS [CT]', `(0010,0010) PN [PATIENT^${patientId}]`, `(0010,0020) LO [${patientId}]`,
+    `(0020,000d) UI [1.2.826.0.1.3680043.2.1125.7.${patientId.length}]`, `(0020,000e) UI [1.2.826.0.1.3680043.2.1125.7.${patientId.length}.1]`, ''].join('\n'));
+  const file = join(dir, `i${n}.dcm`);
+  execFileSync('dump2dcm', ['+te', dump, file]);
+  return file;
+}
+
+before(async () => {
+  const moveDir = join(tmp.dir, 'moved');
+  mkdirSync(moveDir);
+  const movePort = await freePort();
+  storescp = spawn('storescp', ['-od', moveDir, '-aet', 'ARCHIVE', String(movePort)], { stdio: 'ignore' });
+  // The subject as `dicom-tls pki inspect` prints it: the client certificate may call itself MODALITY.
+  writeFileSync(join(tmp.dir, 'serve.json'), JSON.stringify({
+    aet: 'PACS', host: '127.0.0.1', port: 0, data: 'data',
+    bindings: [{ aet: 'MODALITY', subject: 'CN = dicom-tls client, O = dicom-tls development PKI' }],
+    moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: movePort, tls: false } },
+  }));
+  server = spawn(process.execPath, [CLI, 'serve', '--config', join(tmp.dir, 'serve.json')], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  server.stdout.setEncoding('utf8').on('data', (d: string) => { log += d; });
+  server.stderr.setEncoding('utf8').on('data', (d: string) => { log += d; });
+  port = await new Promise<number>((resolve, reject) => {
+    const check = (): void => { const m = /on 127\.0\.0\.1:(\d+) as AE PACS/.exec(log); if (m) resolve(Number(m[1])); };
+    server.stdout.on('data', check);
+    server.once('exit', (c) => reject(new Error(`serve exited ${c}: ${log}`)));
+  });
+  mkdirSync(join(tmp.dir, 'in', 'sub'), { recursive: true });
+  makeInstance(join(tmp.dir, 'in'), 1, 'P1');
+  makeInstance(join(tmp.dir, 'in', 'sub'), 2, 'P22');
+  makeInstance(join(tmp.dir, 'in', 'sub'), 3, 'P22');
+});
+
+after(async () => {
+  for (const p of [server, storescp]) if (p.exitCode === null && p.signalCode === null) { p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r)); }
+  tmp.cleanup();
+});
+
+test('store a folder recursively and a glob: summary and JSON results', async () => {
+  const r = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in', 'sub'), ...tls()]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /sent 2, warnings 0, failed 0 \(of 2\)/);
+  const g = await runCli(['store', `127.0.0.1:${port}`, 'in/*.dcm', ...tls(), '--json'], { cwd: tmp.dir });
+  assert.equal(g.code, 0, g.stderr);
+  const doc = JSON.parse(g.stdout) as { sent: number; results: { sopInstanceUid: string }[] };
+  assert.equal(doc.sent, 1);
+  assert.equal(doc.results[0]!.sopInstanceUid, '1.2.826.0.1.3680043.2.1125.7.1');
+  assert.equal(walk(join(data, 'files')).filter((f) => f.endsWith('.dcm')).length, 3);
+});
+
+test('storing a duplicate: the failed instance is listed, exit 16', async () => {
+  const r = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in', 'i1.dcm'), ...tls()]);
+  assert.equal(r.code, 16);
+  assert.match(r.stdout, /failed +0x0111/);
+  assert.match(r.stderr, /^error: 1 of 1 instances were not stored\. \[DICOM_ERR_PARTIAL\]$/m);
+});
+
+test('find: a table of the keys asked for, and JSON', async () => {
+  const r = await runCli(['find', `127.0.0.1:${port}`, ...tls(), '--level', 'STUDY', '-k', 'PatientID=P2*', '-k', 'PatientName', '-k', '0020,000D']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^PatientID +PatientName +StudyInstanceUID$/m);
+  assert.match(r.stdout, /^P22 +PATIENT\^P22 +1\.2\.826\.0\.1\.3680043\.2\.1125\.7\.3$/m);
+  assert.match(r.stdout, /^1 match$/m);
+  const j = await runCli(['find', `127.0.0.1:${port}`, ...tls(), '--level', 'IMAGE', '-k', 'PatientID=P22', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.2.1125.7.3', '-k', 'SeriesInstanceUID=1.2.826.0.1.3680043.2.1125.7.3.1', '-k', 'SOPInstanceUID', '--json']);
+  const matches = JSON.parse(j.stdout) as { SOPInstanceUID: string }[];
+  assert.deepEqual(matches.map((m) => m.SOPInstanceUID).sort(), ['1.2.826.0.1.3680043.2.1125.7.2', '1.2.826.0.1.3680043.2.1125.7.3']);
+  const bad = await runCli(['find', `127.0.0.1:${port}`, ...tls(), '-k', 'NoSuchKeyword=1']);
+  assert.equal(bad.code, 2);
+  oneSentenceError(bad);
+});
+
+test('get: the study arrives in the folder, the data set byte-identical', async () => {
+  const out = join(tmp.dir, 'got');
+  const r = await runCli(['get', `127.0.0.1:${port}`, ...tls(), '--level', 'STUDY', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.2.1125.7.3', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /C-GET: completed 2, warnings 0, failed 0/);
+  const files = walk(out).filter((f) => f.endsWith('.dcm'));
+  assert.equal(files.length, 2);
+  const original = readFileSync(join(tmp.dir, 'in', 'sub', 'i2.dcm'));
+  const got = readFileSync(files.find((f) => f.endsWith('.7.2.dcm'))!);
+  const tail = (b: Buffer): Buffer => b.subarray(b.indexOf(Buffer.from([0x08, 0x00, 0x16, 0x00])));
+  assert.ok(tail(got).equals(tail(original)), 'data set differs');
+});
+
+test('move to the configured destination (a DCMTK storescp); an unknown destination is exit 15', async () => {
+  const r = await runCli(['move', `127.0.0.1:${port}`, ...tls(), '--dest', 'ARCHIVE', '--level', 'PATIENT', '--root', 'patient', '-k', 'PatientID=P1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /C-MOVE: completed 1, warnings 0, failed 0/);
+  assert.equal(readdirSync(join(tmp.dir, 'moved')).length, 1);
+  const bad = await runCli(['move', `127.0.0.1:${port}`, ...tls(), '--dest', 'NOWHERE', '-k', 'PatientID=P1', '--level', 'PATIENT', '--root', 'patient']);
+  assert.equal(bad.code, 15);
+  assert.equal(oneSentenceError(bad).code, 'DICOM_ERR_DIMSE_STATUS');
+});
+
+test('the AE title is bound to the certificate: another AE title with the same certificate is rejected, exit 13', async () => {
+  const r = await runCli(['echo', `127.0.0.1:${port}`, ...tls('SPOOFER')]);
+  assert.equal(r.code, 13);
+  assert.match(oneSentenceError(r).sentence, /calling-AE-title-not-recognized/);
+});
