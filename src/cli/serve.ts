@@ -119,13 +119,16 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   };
   const unsubscribe = subscribe(log);
   const servers: StorageServer[] = [];
-  const tlsServer = await StorageServer.create({ ...config, tls: context }, events);
+  // StorageServer emits 'stored'/'storeFailed' (services); wired here after creation.
+  const withEvents = (server: StorageServer): StorageServer =>
+    server.on('stored', (i) => events.onStored(i)).on('storeFailed', (e) => events.onStoreFailed(e));
+  const tlsServer = withEvents(await StorageServer.create({ ...config, tls: context }));
   tlsServer.server.on('association', onAssociation(log, false));
   servers.push(tlsServer);
   const address = await tlsServer.listen(s.port, s.host);
   let plainAddress;
   if (s.plainPort !== undefined) {
-    const plain = await StorageServer.create(config, events);
+    const plain = withEvents(await StorageServer.create(config));
     plain.server.on('association', onAssociation(log, true));
     servers.push(plain);
     plainAddress = await plain.listen(s.plainPort, s.host);
