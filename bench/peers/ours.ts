@@ -15,12 +15,12 @@
  * - `oursCliStartup` is the CLI's own start-up: the command the 'startup' rows run, or
  *   NotAvailableError while dist/src/cli/main.js is not there.
  *
- * The CLI slots throw NotAvailableError until the CLI is merged; the runner prints n/a.
+ * The CLI slots throw NotAvailableError while dist/src/cli/main.js is missing; the runner prints n/a.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { captureTail, peakRssKb, stopChild, waitForPort } from '../lib/proc.js';
+import { captureTail, peakRssKb, run, stopChild, waitForPort } from '../lib/proc.js';
 import { NotAvailableError, type ScpHandle, type ScpOptions, type ScpPeer, type ScuPeer, type TlsFiles } from '../lib/types.js';
 
 const notYet = (what: string): never => {
@@ -83,12 +83,37 @@ export const oursScu: ScuPeer = {
   storeConcurrent: (o) => scu({ mode: 'concurrent', port: o.port, tls: tlsFor(o.tls, 'scu'), filesPerClient: o.filesPerClient }),
 };
 
+const cliArgs = (port: number, tls: TlsFiles | undefined): string[] => [
+  `127.0.0.1:${port}`,
+  '--aet',
+  'BENCHSCU',
+  '--call',
+  'STORESCP',
+  ...(tls === undefined ? ['--no-tls'] : ['--cert', tls.clientCert, '--key', tls.clientKey, '--ca', tls.caCert]),
+];
+
+function cli(args: string[]): Promise<unknown> {
+  if (!existsSync(cliMain)) notYet('the dicom-tls CLI');
+  // A non-zero exit (a failed instance is exit 16) rejects: nothing lost goes unnoticed.
+  return run(process.execPath, [cliMain, ...args]);
+}
+
+/** The CLI (`dicom-tls store`, `dicom-tls echo`), timed as a whole command like storescu/echoscu. */
 export const oursCliScu: ScuPeer = {
   name: 'dicom-tls CLI',
   timing: 'whole command',
-  store: async () => notYet('the dicom-tls CLI store command'),
-  echo: async () => notYet('the dicom-tls CLI echo command'),
-  storeConcurrent: async () => notYet('the dicom-tls CLI store command'),
+  async store(o) {
+    await cli(['store', ...cliArgs(o.port, o.tls), ...o.files]);
+    return undefined;
+  },
+  async echo(o) {
+    for (let i = 0; i < o.count; i++) await cli(['echo', ...cliArgs(o.port, o.tls)]);
+    return undefined;
+  },
+  async storeConcurrent(o) {
+    await Promise.all(o.filesPerClient.map((files) => cli(['store', ...cliArgs(o.port, o.tls), ...files])));
+    return undefined;
+  },
 };
 
 const cliMain = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
