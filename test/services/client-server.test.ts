@@ -65,6 +65,8 @@ test('C-STORE: a directory over one association, each file in its own syntax, pe
   assert.equal(progress.length, 12);
   // StorageServer announces 256 KiB by default: the client fragments to it (PS3.8 D.1).
   assert.equal(client.association.peerMaxPduLength, 262144);
+  // fsync 'none': the index it opened does not fsync its WAL per instance either.
+  assert.equal(server.index.synchronous, 'normal');
   for (const f of files) {
     const stored = server.index.findInstance(f.uid);
     assert.ok(stored !== undefined, f.uid);

@@ -77,3 +77,17 @@ test('normalizeTime pads the omitted components for range bounds', () => {
   assert.equal(normalizeTime('10:15', '0'), '101500.000000');
   assert.equal(normalizeTime('', '0'), '');
 });
+
+test('synchronous: FULL by default (a WAL fsync per stored instance), NORMAL on request (for a store without fsync)', async () => {
+  const { dir, remove } = await tempDir('index-sync');
+  try {
+    const full = new IndexDb(join(dir, 'a.sqlite'));
+    assert.equal(full.synchronous, 'full');
+    full.close();
+    const normal = new IndexDb(join(dir, 'b.sqlite'), { synchronous: 'normal' });
+    assert.equal(normal.synchronous, 'normal');
+    normal.close();
+  } finally {
+    await remove();
+  }
+});

@@ -36,6 +36,7 @@ export interface StorageServerConfig {
   readonly index?: string | IndexDb;
   /** Default 'reject' (answer 0111 Duplicate SOP Instance). */
   readonly duplicates?: DuplicatePolicy;
+  /** FileStore fsync policy (default 'file'); with 'none' an index opened here also skips the per-commit WAL fsync. */
   readonly fsync?: FsyncPolicy;
   /** C-MOVE destinations (and Storage Commitment report addresses) by AE title. */
   readonly destinations?: Readonly<Record<string, RemoteAe>>;
@@ -109,7 +110,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     if (typeof config.storeRoot !== 'string' || config.storeRoot === '') throw new InvalidOptionError('storeRoot', 'must be a directory path');
     await mkdir(config.storeRoot, { recursive: true });
     const ownIndex = !(config.index instanceof IndexDb);
-    const index = config.index instanceof IndexDb ? config.index : new IndexDb(config.index ?? join(config.storeRoot, '.index.sqlite'));
+    const index = config.index instanceof IndexDb ? config.index : new IndexDb(config.index ?? join(config.storeRoot, '.index.sqlite'), { synchronous: config.fsync === 'none' ? 'normal' : 'full' });
     const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'reject', fsync: config.fsync ?? 'file' });
     const ts = config.transferSyntaxes ?? STORAGE_TRANSFER_SYNTAXES;
     const both = { scu: true, scp: true } as const;
