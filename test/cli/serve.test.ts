@@ -79,7 +79,7 @@ test('DCMTK echoscu (the printed line) and storescu over TLS; the instance lands
     '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.9.2]', ''].join('\n'));
   execFileSync('dump2dcm', ['+te', 'ct.dump', 'ct.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
   execFileSync('storescu', ['+tls', pki('client-key.pem'), pki('client.pem'), '+cf', pki('ca.pem'), '-aec', 'DICOM-TLS', '127.0.0.1', String(tlsPort), 'ct.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
-  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.9\.1 \(\d+ bytes\)/);
+  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.9\.1 from STORESCU \(\d+ bytes\)/);
   const stored = walk(join(tmp.dir, 'dicom-tls-data', 'files')).filter((f) => f.endsWith('.dcm'));
   assert.equal(stored.length, 1);
   assert.match(execFileSync('dcmdump', [stored[0]!]).toString(), /CLI-12345/);
