@@ -42,11 +42,12 @@ export function askPassword(io: Io, prompt: string): Promise<string> {
   if (stdin.isTTY !== true || typeof stdin.setRawMode !== 'function') {
     return Promise.reject(new CliError(CliCode.password, '--ask-password needs a terminal; use --password-file or --password-env in scripts'));
   }
-  io.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let value = '';
     const wasRaw = stdin.isRaw;
+    // Echo off before the prompt shows: whatever is typed after seeing it is never echoed.
     stdin.setRawMode(true);
+    io.stderr.write(prompt);
     stdin.resume();
     stdin.setEncoding('utf8');
     const done = (err?: Error): void => {
