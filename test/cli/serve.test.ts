@@ -87,6 +87,20 @@ test('DCMTK echoscu (the printed line) and storescu over TLS; the instance lands
   execFileSync('echoscu', ['-aec', 'DICOM-TLS', '127.0.0.1', String(plainPort)], { stdio: 'pipe' });
 });
 
+test('dicom-tls store (second terminal, generated PKI) stores into the data directory', async () => {
+  const r = await runCli(['store', `localhost:${tlsPort}`, 'ct.dcm', ...trusted()], { cwd: tmp.dir });
+  // ct.dcm was stored by storescu above: the server's duplicate policy refuses it (0111), the summary says so.
+  assert.equal(r.code, 16, r.stdout + r.stderr);
+  assert.match(r.stdout, /sent 0, warnings 0, failed 1/);
+  writeFileSync(join(tmp.dir, 'ct2.dump'), ['(0008,0016) UI =CTImageStorage', '(0008,0018) UI [1.2.826.0.1.3680043.2.1125.9.5]',
+    '(0010,0020) LO [CLI-STORE]', '(0020,000d) UI [1.2.826.0.1.3680043.2.1125.9]', '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.9.2]', ''].join('\n'));
+  execFileSync('dump2dcm', ['+te', 'ct2.dump', 'ct2.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
+  const ok = await runCli(['store', `localhost:${tlsPort}`, 'ct2.dcm', ...trusted()], { cwd: tmp.dir });
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /sent 1, warnings 0, failed 0 \(of 1\)/);
+  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.9\.5 from DICOM-TLS/);
+});
+
 test('no client certificate: one sentence, exit 11, and the server logs the failed handshake', async () => {
   const r = await runCli(['echo', `127.0.0.1:${tlsPort}`, '--call', 'DICOM-TLS', '--ca', pki('ca.pem')]);
   assert.equal(r.code, 11);
