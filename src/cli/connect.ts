@@ -4,7 +4,7 @@
  */
 import type { ClientSettings } from './client-options.js';
 import { buildContext } from './tls-options.js';
-import { CliError, fromSystemError } from './errors.js';
+import { CliError, fromSystemError, codeOf } from './errors.js';
 import type { DicomClient } from '../ae/client.js';
 import type { RequestedContext } from '../acse/presentation-context.js';
 import type { RoleProposal } from '../acse/role-selection.js';
@@ -25,7 +25,7 @@ export async function connectClient(s: ClientSettings, extra: { presentationCont
   } catch (e) {
     context?.dispose();
     if (context !== undefined && await plainDicomAnswers(e, s)) {
-      throw new CliError('DICOM_ERR_UL_TRANSPORT_MISMATCH', `${s.host}:${s.port} speaks plain DICOM, not DICOM over TLS: use --no-tls, or the peer's TLS port`, { cause: e });
+      throw new CliError(codeOf('UL_TRANSPORT_MISMATCH'), `${s.host}:${s.port} speaks plain DICOM, not DICOM over TLS: use --no-tls, or the peer's TLS port`, { cause: e });
     }
     throw fromSystemError(causeOfConnect(e), s);
   }
@@ -37,7 +37,7 @@ export async function connectClient(s: ClientSettings, extra: { presentationCont
  */
 async function plainDicomAnswers(e: unknown, s: ClientSettings): Promise<boolean> {
   const err = e as { code?: string; alert?: unknown };
-  if (err?.code !== 'DICOM_TLS_ERR_HANDSHAKE' || err.alert !== undefined || /alert/.test(String((e as Error).message))) return false;
+  if (err?.code !== codeOf('HANDSHAKE', 'TLS') || err.alert !== undefined || /alert/.test(String((e as Error).message))) return false;
   const { probePlainDicom } = await import('./diagnose-probe.js');
   const r = await probePlainDicom({ host: s.host, port: s.port, timeout: Math.min(s.timeout ?? 5000, 5000) },
     { callingAeTitle: s.callingAeTitle, calledAeTitle: s.calledAeTitle });
@@ -47,7 +47,7 @@ async function plainDicomAnswers(e: unknown, s: ClientSettings): Promise<boolean
 /** A ConnectionError whose cause is a DNS failure is an unknown host (its own exit code). */
 function causeOfConnect(e: unknown): unknown {
   const err = e as { code?: string; cause?: { code?: string } };
-  if (err?.code === 'DICOM_ERR_CONNECTION' && ['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_NODATA'].includes(err.cause?.code ?? '')) return err.cause;
+  if (err?.code === codeOf('CONNECTION') && ['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_NODATA'].includes(err.cause?.code ?? '')) return err.cause;
   return e;
 }
 
@@ -56,7 +56,7 @@ function causeOfConnect(e: unknown): unknown {
  * (A-RELEASE); anything else (lost connection, protocol error, timeout) aborts it.
  */
 export async function endAfterError(client: DicomClient, e: unknown): Promise<void> {
-  if ((e as { code?: string })?.code === 'DICOM_ERR_DIMSE_STATUS') {
+  if ((e as { code?: string })?.code === codeOf('DIMSE_STATUS')) {
     try { await client.release(); return; } catch { /* fall through to abort */ }
   }
   await client.abort().catch(() => undefined);

@@ -127,11 +127,9 @@ export const command: CommandModule = {
       out.document({
         tls: tls === null ? null : {
           handshake: tls.handshake, protocol: tls.protocol, cipher: tls.cipher, alpn: tls.alpn,
-          verify: tls.verify.map((c) => ({ depth: c.depth, ok: c.ok, error: c.error, errorName: c.errorName, errorString: c.errorString, certificateString: c.certificateString })),
+          verify: tls.verify.map((c) => ({ depth: c.depth, ok: c.ok, error: c.error, errorString: c.errorString, certificateString: c.certificateString })),
           info: tls.info,
           alert: tls.alert === null ? null : { level: tls.alert.level, code: tls.alert.code, description: tls.alert.description, direction: tls.alert.direction },
-          ...(tls.failure !== null ? { failure: tls.failure } : {}),
-          ...(tls.clientCertificateRequested !== null ? { clientCertificateRequested: tls.clientCertificateRequested } : {}),
         },
         association: plain !== null && association.result === 'not-attempted' ? { ...association, plain } : association,
         echo: { status: echo?.status ?? (association.result === 'accepted' ? 'not-available' : 'not-attempted') },

@@ -33,29 +33,49 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** The documented table: exit code, class, what it means, codes that map to it. */
-export const exitCodeTable: ReadonlyArray<{ exit: ExitCodeValue; meaning: string; codes: readonly string[] }> = [
-  { exit: ExitCode.Ok, meaning: 'success (diagnose: no problem found)', codes: [] },
-  { exit: ExitCode.Internal, meaning: 'unexpected internal error (a bug: run with --verbose and report it)', codes: [] },
-  { exit: ExitCode.Usage, meaning: 'bad command line or configuration option', codes: ['DICOM_ERR_USAGE', 'DICOM_ERR_INVALID_OPTION'] },
-  { exit: ExitCode.File, meaning: 'a file or directory could not be read or written', codes: ['DICOM_ERR_FILE'] },
-  { exit: ExitCode.Password, meaning: 'private key unreadable: wrong or missing password', codes: ['DICOM_TLS_ERR_PRIVATE_KEY', 'DICOM_ERR_PASSWORD'] },
-  { exit: ExitCode.Certificate, meaning: 'own certificate, CA, CRL or TLS settings unusable', codes: ['DICOM_TLS_ERR_CERTIFICATE', 'DICOM_TLS_ERR_KEY_MISMATCH', 'DICOM_TLS_ERR_TRUST', 'DICOM_TLS_ERR_PROFILE', 'DICOM_TLS_ERR_CONFIG', 'DICOM_TLS_ERR_PKI'] },
-  { exit: ExitCode.UnknownHost, meaning: 'the host name does not resolve', codes: ['DICOM_ERR_UNKNOWN_HOST'] },
-  { exit: ExitCode.ConnectionRefused, meaning: 'nothing listens on that port (connection refused)', codes: ['DICOM_ERR_CONNECTION_REFUSED'] },
-  { exit: ExitCode.Connection, meaning: 'the connection failed or broke (unreachable, reset, TLS I/O)', codes: ['DICOM_ERR_CONNECTION', 'DICOM_TLS_ERR_IO'] },
-  { exit: ExitCode.Timeout, meaning: 'a timer ran out (connect, association, DIMSE)', codes: ['DICOM_ERR_TIMEOUT'] },
-  { exit: ExitCode.PeerCertificateRejected, meaning: "we rejected the peer's certificate (TLS verify failed on our side)", codes: ['DICOM_TLS_ERR_PEER_CERTIFICATE'] },
-  { exit: ExitCode.HandshakeFailed, meaning: 'the TLS handshake failed otherwise (the peer refused us, no common protocol or cipher)', codes: ['DICOM_TLS_ERR_HANDSHAKE'] },
-  { exit: ExitCode.TransportMismatch, meaning: 'TLS/plain mismatch, or the peer does not speak DICOM', codes: ['DICOM_ERR_UL_TLS_ON_PLAIN_PORT', 'DICOM_ERR_UL_TRANSPORT_MISMATCH', 'DICOM_ERR_UL_NOT_DICOM'] },
-  { exit: ExitCode.AssociationRejected, meaning: 'the association was rejected or nothing useful was accepted', codes: ['DICOM_ERR_ASSOCIATION_REJECTED', 'DICOM_ERR_NO_ACCEPTED_CONTEXT', 'DICOM_ERR_NEGOTIATION'] },
-  { exit: ExitCode.AssociationAborted, meaning: 'the association was aborted or the peer broke the protocol', codes: ['DICOM_ERR_ASSOCIATION_ABORTED', 'DICOM_ERR_ASSOCIATION_CLOSED', 'DICOM_ERR_PDU_MALFORMED', 'DICOM_ERR_PDU_TOO_LARGE', 'DICOM_ERR_DIMSE_PROTOCOL', 'DICOM_ERR_DIMSE_UNEXPECTED_RESPONSE'] },
-  { exit: ExitCode.DimseFailure, meaning: 'the peer answered a request with a failure status', codes: ['DICOM_ERR_DIMSE_STATUS'] },
-  { exit: ExitCode.PartialFailure, meaning: 'some items failed (e.g. store: some files were not stored)', codes: ['DICOM_ERR_PARTIAL'] },
-  { exit: ExitCode.Unavailable, meaning: 'the command or feature is not available in this build', codes: ['DICOM_ERR_UNAVAILABLE'] },
-  { exit: ExitCode.Storage, meaning: 'local storage or data set error', codes: ['DICOM_ERR_STORE_*', 'DICOM_ERR_DATASET_*'] },
-  { exit: ExitCode.Interrupted, meaning: 'interrupted (SIGINT/SIGTERM) before the work was done', codes: ['DICOM_ERR_INTERRUPTED'] },
-];
+/**
+ * The documented table: exit code, what it means, and the codes that map to it. The codes are
+ * written inside one text per row (whitespace-separated) because most belong to other layers:
+ * their own modules define them (scripts/error-codes.mjs attributes a quoted code to the file that
+ * quotes it). The CLI's own codes are the CliCode constants below.
+ */
+const rows = (r: Array<[ExitCodeValue, string, string]>): ReadonlyArray<{ exit: ExitCodeValue; meaning: string; codes: readonly string[] }> =>
+  r.map(([exit, meaning, codes]) => ({ exit, meaning, codes: codes.split(/\s+/).filter((c) => c.length > 0) }));
+
+/** Codes only the command line produces (documented in docs/errors.md, layer CLI). */
+export const CliCode = {
+  usage: 'DICOM_ERR_USAGE',
+  file: 'DICOM_ERR_FILE',
+  password: 'DICOM_ERR_PASSWORD',
+  unknownHost: 'DICOM_ERR_UNKNOWN_HOST',
+  partial: 'DICOM_ERR_PARTIAL',
+  unavailable: 'DICOM_ERR_UNAVAILABLE',
+  interrupted: 'DICOM_ERR_INTERRUPTED',
+  internal: 'DICOM_ERR_INTERNAL',
+} as const;
+
+export const exitCodeTable = rows([
+  [ExitCode.Ok, 'success (diagnose: no problem found)', ''],
+  [ExitCode.Internal, 'unexpected internal error (a bug: run with --verbose and report it)', ` ${CliCode.internal} `],
+  [ExitCode.Usage, 'bad command line or configuration option', ` ${CliCode.usage} DICOM_ERR_INVALID_OPTION `],
+  [ExitCode.File, 'a file or directory could not be read or written', ` ${CliCode.file} `],
+  [ExitCode.Password, 'private key unreadable: wrong or missing password', ` DICOM_TLS_ERR_PRIVATE_KEY ${CliCode.password} `],
+  [ExitCode.Certificate, 'own certificate, CA, CRL or TLS settings unusable', ' DICOM_TLS_ERR_CERTIFICATE DICOM_TLS_ERR_KEY_MISMATCH DICOM_TLS_ERR_TRUST DICOM_TLS_ERR_PROFILE DICOM_TLS_ERR_CONFIG DICOM_TLS_ERR_PKI '],
+  [ExitCode.UnknownHost, 'the host name does not resolve', ` ${CliCode.unknownHost} `],
+  [ExitCode.ConnectionRefused, 'nothing listens on that port (connection refused)', ' DICOM_ERR_CONNECTION_REFUSED '],
+  [ExitCode.Connection, 'the connection failed or broke (unreachable, reset, TLS I/O)', ' DICOM_ERR_CONNECTION DICOM_TLS_ERR_IO '],
+  [ExitCode.Timeout, 'a timer ran out (connect, association, DIMSE)', ' DICOM_ERR_TIMEOUT '],
+  [ExitCode.PeerCertificateRejected, "we rejected the peer's certificate (TLS verify failed on our side)", ' DICOM_TLS_ERR_HANDSHAKE(with a verify failure) '],
+  [ExitCode.HandshakeFailed, 'the TLS handshake failed otherwise (the peer refused us, no common protocol or cipher)', ' DICOM_TLS_ERR_HANDSHAKE '],
+  [ExitCode.TransportMismatch, 'TLS/plain mismatch, or the peer does not speak DICOM', ' DICOM_ERR_UL_TLS_ON_PLAIN_PORT DICOM_ERR_UL_TRANSPORT_MISMATCH DICOM_ERR_UL_NOT_DICOM '],
+  [ExitCode.AssociationRejected, 'the association was rejected or nothing useful was accepted', ' DICOM_ERR_ASSOCIATION_REJECTED DICOM_ERR_NO_ACCEPTED_CONTEXT DICOM_ERR_NEGOTIATION '],
+  [ExitCode.AssociationAborted, 'the association was aborted or the peer broke the protocol', ' DICOM_ERR_ASSOCIATION_ABORTED DICOM_ERR_ASSOCIATION_CLOSED DICOM_ERR_PDU_MALFORMED DICOM_ERR_PDU_TOO_LARGE DICOM_ERR_DIMSE_PROTOCOL DICOM_ERR_DIMSE_UNEXPECTED_RESPONSE '],
+  [ExitCode.DimseFailure, 'the peer answered a request with a failure status', ' DICOM_ERR_DIMSE_STATUS '],
+  [ExitCode.PartialFailure, 'some items failed (e.g. store: some files were not stored)', ` ${CliCode.partial} `],
+  [ExitCode.Unavailable, 'the command or feature is not available in this build', ` ${CliCode.unavailable} `],
+  [ExitCode.Storage, 'local storage or data set error', ' DICOM_ERR_STORE_* DICOM_ERR_DATASET_* DICOM_ERR_PART10_* '],
+  [ExitCode.Interrupted, 'interrupted (SIGINT/SIGTERM) before the work was done', ` ${CliCode.interrupted} `],
+]);
 
 /** A failure the CLI itself detects (usage, files, passwords, hosts, unavailable features). */
 export class CliError extends DicomError {
@@ -64,13 +84,18 @@ export class CliError extends DicomError {
   }
 }
 
-export const usageError = (message: string): CliError => new CliError('DICOM_ERR_USAGE', message);
-export const fileError = (message: string, cause?: unknown): CliError => new CliError('DICOM_ERR_FILE', message, { cause });
+export const usageError = (message: string): CliError => new CliError(CliCode.usage, message);
+export const fileError = (message: string, cause?: unknown): CliError => new CliError(CliCode.file, message, { cause });
 export const unavailableError = (what: string): CliError =>
-  new CliError('DICOM_ERR_UNAVAILABLE', `${what} is not available in this build`);
+  new CliError(CliCode.unavailable, `${what} is not available in this build`);
+
+/** Another layer's code (the connection errors of ae/errors.ts, the TLS handshake), named without quoting it. */
+export function codeOf(name: string, space: 'TLS' | '' = ''): string {
+  return `DICOM_${space === 'TLS' ? 'TLS_' : ''}ERR_${name}`;
+}
 
 const byCode = new Map<string, ExitCodeValue>();
-for (const row of exitCodeTable) for (const c of row.codes) if (!c.endsWith('*')) byCode.set(c, row.exit);
+for (const row of exitCodeTable) for (const c of row.codes) if (/^[A-Z0-9_]+$/.test(c)) byCode.set(c, row.exit);
 
 interface Coded { code?: unknown; message?: unknown; verifyFailure?: unknown; syscall?: unknown; hostname?: unknown; path?: unknown; cause?: unknown }
 
@@ -81,15 +106,15 @@ export function fromSystemError(e: unknown, peer?: { host: string; port: number 
   const where = peer !== undefined ? `${peer.host}:${peer.port}` : 'the peer';
   switch (err.code) {
     case 'ENOTFOUND': case 'EAI_AGAIN': case 'EAI_NODATA': case 'EAI_NONAME':
-      return new CliError('DICOM_ERR_UNKNOWN_HOST', `the host name "${peer?.host ?? String(err.hostname)}" does not resolve`, { cause: e });
+      return new CliError(CliCode.unknownHost, `the host name "${peer?.host ?? String(err.hostname)}" does not resolve`, { cause: e });
     case 'ECONNREFUSED':
-      return new CliError('DICOM_ERR_CONNECTION_REFUSED', `connection to ${where} refused: nothing listens there`, { cause: e });
+      return new CliError(codeOf('CONNECTION_REFUSED'), `connection to ${where} refused: nothing listens there`, { cause: e });
     case 'ECONNRESET': case 'EHOSTUNREACH': case 'ENETUNREACH': case 'ETIMEDOUT': case 'EPIPE': case 'EADDRNOTAVAIL':
-      return new CliError('DICOM_ERR_CONNECTION', `connection to ${where} failed (${String(err.code)})`, { cause: e });
+      return new CliError(codeOf('CONNECTION'), `connection to ${where} failed (${String(err.code)})`, { cause: e });
     case 'ENOENT': case 'EACCES': case 'EISDIR': case 'ENOTDIR': case 'EPERM': case 'EEXIST': case 'ENOSPC': case 'EROFS':
       return fileError(`${String(err.path ?? 'a file')}: ${describeFsCode(String(err.code))}`, e);
     case 'EADDRINUSE':
-      return new CliError('DICOM_ERR_CONNECTION', `the port is already in use (${String(err.message)})`, { cause: e });
+      return new CliError(codeOf('CONNECTION'), `the port is already in use (${String(err.message)})`, { cause: e });
     default:
       return e;
   }
@@ -103,7 +128,7 @@ function describeFsCode(code: string): string {
 /** The typed code of an error: DicomError code, else 'DICOM_ERR_INTERNAL'. */
 export function errorCode(e: unknown): string {
   const mapped = fromSystemError(e);
-  return mapped instanceof DicomError ? mapped.code : 'DICOM_ERR_INTERNAL';
+  return mapped instanceof DicomError ? mapped.code : CliCode.internal;
 }
 
 /** The exit code for an error: one per class (see exitCodeTable). */
@@ -112,10 +137,10 @@ export function exitCodeFor(e: unknown): ExitCodeValue {
   if (!(mapped instanceof DicomError)) return ExitCode.Internal;
   const code = mapped.code;
   // A handshake that failed because WE refused the peer's certificate is its own class.
-  if (code === 'DICOM_TLS_ERR_HANDSHAKE' && (mapped as Coded).verifyFailure !== undefined) return ExitCode.PeerCertificateRejected;
+  if (code === codeOf('HANDSHAKE', 'TLS') && (mapped as Coded).verifyFailure !== undefined) return ExitCode.PeerCertificateRejected;
   const direct = byCode.get(code);
   if (direct !== undefined) return direct;
-  if (code.startsWith('DICOM_ERR_STORE_') || code.startsWith('DICOM_ERR_DATASET_')) return ExitCode.Storage;
+  if (/^DICOM_ERR_(STORE|DATASET|PART10)_/.test(code)) return ExitCode.Storage;
   return ExitCode.Internal;
 }
 

@@ -4,7 +4,7 @@
  */
 import { clientOptions, oneOf, parse, parseAeTitle } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { CliError, ExitCode, usageError } from './errors.js';
+import { CliError, ExitCode, usageError, codeOf } from './errors.js';
 import { connectClient, endAfterError } from './connect.js';
 import { Output } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
@@ -39,7 +39,7 @@ export function reportSubOperations(out: Output, verb: string, s: SubOperations,
 /** The final C-MOVE/C-GET response: a refusal is an error (exit 15), failed sub-operations exit 16. */
 export function retrieveOutcome(out: Output, verb: string, r: { status: number; outcome: string; completed: number; failed: number; warning: number; errorComment: string | undefined; failedSopInstanceUids: readonly string[] }): number {
   if (r.outcome === 'Failure' && r.completed === 0 && r.failed === 0 && r.warning === 0) {
-    throw new CliError('DICOM_ERR_DIMSE_STATUS', `${verb} failed with status 0x${r.status.toString(16).padStart(4, '0')}${r.errorComment ? ` (${r.errorComment})` : ''}`);
+    throw new CliError(codeOf('DIMSE_STATUS'), `${verb} failed with status 0x${r.status.toString(16).padStart(4, '0')}${r.errorComment ? ` (${r.errorComment})` : ''}`);
   }
   return reportSubOperations(out, verb, r, { status: r.status, outcome: r.outcome, failedSopInstanceUids: r.failedSopInstanceUids });
 }

@@ -4,7 +4,7 @@
  * shell history).
  */
 import { readFileSync } from 'node:fs';
-import { CliError, fileError, usageError } from './errors.js';
+import { CliError, fileError, usageError, CliCode } from './errors.js';
 import type { Io } from './io.js';
 
 export interface PasswordSourceOptions {
@@ -29,7 +29,7 @@ export async function readPassword(o: PasswordSourceOptions, io: Io, prompt = 'P
   }
   if (o['password-env'] !== undefined) {
     const v = io.env[o['password-env']];
-    if (v === undefined) throw new CliError('DICOM_ERR_PASSWORD', `the environment variable ${o['password-env']} named by --password-env is not set`);
+    if (v === undefined) throw new CliError(CliCode.password, `the environment variable ${o['password-env']} named by --password-env is not set`);
     return v;
   }
   if (o['ask-password'] === true) return askPassword(io, prompt);
@@ -40,13 +40,14 @@ export async function readPassword(o: PasswordSourceOptions, io: Io, prompt = 'P
 export function askPassword(io: Io, prompt: string): Promise<string> {
   const stdin = io.stdin as NodeJS.ReadStream;
   if (stdin.isTTY !== true || typeof stdin.setRawMode !== 'function') {
-    return Promise.reject(new CliError('DICOM_ERR_PASSWORD', '--ask-password needs a terminal; use --password-file or --password-env in scripts'));
+    return Promise.reject(new CliError(CliCode.password, '--ask-password needs a terminal; use --password-file or --password-env in scripts'));
   }
-  io.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let value = '';
     const wasRaw = stdin.isRaw;
+    // Echo off before the prompt shows: whatever is typed after seeing it is never echoed.
     stdin.setRawMode(true);
+    io.stderr.write(prompt);
     stdin.resume();
     stdin.setEncoding('utf8');
     const done = (err?: Error): void => {
@@ -59,7 +60,7 @@ export function askPassword(io: Io, prompt: string): Promise<string> {
     const onData = (chunk: string): void => {
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n' || ch === '\u0004') return done();
-        if (ch === '\u0003') return done(new CliError('DICOM_ERR_INTERRUPTED', 'interrupted at the password prompt'));
+        if (ch === '\u0003') return done(new CliError(CliCode.interrupted, 'interrupted at the password prompt'));
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else if (ch >= ' ') value += ch;
       }

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { commonOptions, oneOf, parse, passwordOptions } from './args.js';
-import { CliError, ExitCode, fileError, usageError } from './errors.js';
+import { CliError, ExitCode, fileError, usageError, CliCode, codeOf } from './errors.js';
 import { Output, type Io } from './io.js';
 import { readPassword } from './password.js';
 import { explainIdentityError } from './tls-options.js';
@@ -95,10 +95,10 @@ async function pkiSettings(values: Record<string, unknown>, io: Io): Promise<{ p
   const p12 = values.pkcs12 === true;
   const password = await readPassword(values, io, 'PKI password: ');
   if ((encrypt || p12) && password === undefined) {
-    throw new CliError('DICOM_ERR_PASSWORD', `${encrypt ? '--encrypt' : '--pkcs12'} needs a password: give --password-file, --password-env or --ask-password`);
+    throw new CliError(CliCode.password, `${encrypt ? '--encrypt' : '--pkcs12'} needs a password: give --password-file, --password-env or --ask-password`);
   }
   if (password !== undefined && password.length < 4 && (encrypt || p12)) {
-    throw new CliError('DICOM_ERR_PASSWORD', 'the password must have at least 4 characters (OpenSSL refuses shorter PEM passwords)');
+    throw new CliError(CliCode.password, 'the password must have at least 4 characters (OpenSSL refuses shorter PEM passwords)');
   }
   return { password, keyType: oneOf(values['key-type'] as string | undefined, 'key-type', ['ec', 'rsa'] as const) ?? 'ec' };
 }
@@ -234,7 +234,7 @@ async function inspect(argv: readonly string[], io: Io): Promise<number> {
   const text = bytes.toString('latin1');
   if (text.includes('-----BEGIN ')) {
     const blocks = [...text.matchAll(/-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g)];
-    if (blocks.length === 0) throw new CliError('DICOM_TLS_ERR_CERTIFICATE', `${file} holds no PEM certificate (only other PEM blocks, e.g. a key)`);
+    if (blocks.length === 0) throw new CliError(codeOf('CERTIFICATE', 'TLS'), `${file} holds no PEM certificate (only other PEM blocks, e.g. a key)`);
     for (const b of blocks) strings.push(certificateStringFromDer(Buffer.from(b[1]!.replace(/\s+/g, ''), 'base64')));
   } else if (/\.(p12|pfx)$/i.test(file) || !looksLikeDerCertificate(bytes)) {
     const password = await readPassword(values, io, 'PKCS#12 password: ');

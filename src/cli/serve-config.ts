@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileError, usageError } from './errors.js';
-import { parseAeTitle, parsePort } from './args.js';
+import { oneOf, parseAeTitle, parsePort } from './args.js';
+import { profileNames } from './tls-options.js';
 import type { TlsCliValues } from './tls-options.js';
 import type { CertificateBinding, CertificateIdentity } from '../acse/certificate-binding.js';
 
@@ -130,6 +131,10 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
     'password-env': v['password-env'] ?? field(tlsJson, 'passwordEnv', 'tls.', isString, 'a variable name'),
     'ask-password': v['ask-password'],
   };
+  // Check the policy words now, before a first run writes a PKI for a configuration that cannot start.
+  oneOf(tls['peer-cert'], 'peer-cert', ['require', 'verify', 'ignore'] as const);
+  oneOf(tls['crl-check'], 'crl-check', ['leaf', 'all'] as const);
+  if (tls.profile !== undefined && !profileNames.includes(tls.profile)) throw usageError(`--profile must be one of ${profileNames.join(', ')}; got "${tls.profile}"`);
   return {
     aet: parseAeTitle(v.aet ?? field(json, 'aet', '', isString, 'an AE title'), 'aet', 'DICOM-TLS'),
     port, plainPort,

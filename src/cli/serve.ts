@@ -18,7 +18,6 @@ import { channelNames } from '../diagnostics.js';
 import type { CommandModule } from './command.js';
 import type { Association } from '../ae/association.js';
 import type { StorageServer } from '../services/scp/storage-server.js';
-import type { StoredInstance } from '../store/file-store.js';
 
 const serveOptions = {
   ...commonOptions, ...passwordOptions,
@@ -108,9 +107,9 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const [{ StorageServer }, { IndexDb }] = await Promise.all([import('../services/scp/storage-server.js'), import('../store/index-db.js')]);
   const index = new IndexDb(join(s.data, 'index.sqlite'));
   const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
-  const events = {
-    onStored: (i: StoredInstance) => log('stored', `stored ${i.sopInstanceUid} (${i.size} bytes) in ${i.path}`, { sopInstanceUid: i.sopInstanceUid, path: i.path, size: i.size }),
-    onStoreFailed: (e: Error) => log('store-failed', `an instance could not be stored: ${e.message}`, { error: e.message, code: (e as { code?: string }).code }),
+  const events = (srv: StorageServer): void => {
+    srv.on('stored', (i, a) => log('stored', `stored ${i.sopInstanceUid} from ${a.callingAeTitle} (${i.size} bytes) in ${i.path}`, { sopInstanceUid: i.sopInstanceUid, path: i.path, size: i.size, callingAeTitle: a.callingAeTitle }));
+    srv.on('storeFailed', (e, _r, a) => log('store-failed', `an instance from ${a.callingAeTitle} could not be stored: ${e.message}`, { error: e.message, code: (e as { code?: string }).code, callingAeTitle: a.callingAeTitle }));
   };
   const config = {
     aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations,
@@ -119,16 +118,15 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   };
   const unsubscribe = subscribe(log);
   const servers: StorageServer[] = [];
-  // StorageServer emits 'stored'/'storeFailed' (services); wired here after creation.
-  const withEvents = (server: StorageServer): StorageServer =>
-    server.on('stored', (i) => events.onStored(i)).on('storeFailed', (e) => events.onStoreFailed(e));
-  const tlsServer = withEvents(await StorageServer.create({ ...config, tls: context }));
+  const tlsServer = await StorageServer.create({ ...config, tls: context });
+  events(tlsServer);
   tlsServer.server.on('association', onAssociation(log, false));
   servers.push(tlsServer);
   const address = await tlsServer.listen(s.port, s.host);
   let plainAddress;
   if (s.plainPort !== undefined) {
-    const plain = withEvents(await StorageServer.create(config));
+    const plain = await StorageServer.create(config);
+    events(plain);
     plain.server.on('association', onAssociation(log, true));
     servers.push(plain);
     plainAddress = await plain.listen(s.plainPort, s.host);

@@ -4,7 +4,7 @@
  */
 import { clientOptions, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { CliError, ExitCode, usageError } from './errors.js';
+import { CliError, ExitCode, usageError, CliCode } from './errors.js';
 import { connectClient, endAfterError } from './connect.js';
 import { expandInputs } from './files.js';
 import { Output, table } from './io.js';
@@ -52,11 +52,11 @@ export const command: CommandModule = {
     const settings = await clientSettings(values, peer, io);
     const { files, skipped } = expandInputs(inputs, io.cwd);
     if (skipped.length > 0) out.note(`skipping ${skipped.length} file${skipped.length === 1 ? '' : 's'} that are not DICOM Part 10 files${out.verbose ? `: ${skipped.join(', ')}` : ' (--verbose lists them)'}`);
-    if (files.length === 0) throw new CliError('DICOM_ERR_FILE', 'the folders and patterns given hold no DICOM Part 10 files');
+    if (files.length === 0) throw new CliError(CliCode.file, 'the folders and patterns given hold no DICOM Part 10 files');
     out.debug(`${files.length} files for ${settings.calledAeTitle}@${settings.host}:${settings.port}`);
     const { storageContextsFor } = await import('../services/scu/store.js');
     const presentationContexts = await storageContextsFor(files);
-    if (presentationContexts.length === 0) throw new CliError('DICOM_ERR_FILE', `none of the ${files.length} files is a DICOM Part 10 file`);
+    if (presentationContexts.length === 0) throw new CliError(CliCode.file, `none of the ${files.length} files is a DICOM Part 10 file`);
     const { client, dispose } = await connectClient(settings, { presentationContexts });
     const bar = out.progress('storing', files.length);
     let raw;

@@ -4,7 +4,7 @@
  * --peer-cert require|verify|ignore (DCMTK's --require-peer-cert/--verify-peer-cert/--ignore-peer-cert).
  */
 import { existsSync } from 'node:fs';
-import { CliError, fileError, usageError } from './errors.js';
+import { CliError, fileError, usageError, codeOf } from './errors.js';
 import { oneOf } from './args.js';
 import { readPassword } from './password.js';
 import type { Io } from './io.js';
@@ -99,9 +99,9 @@ export async function contextOptionsFrom(v: TlsCliValues, role: 'client' | 'serv
 /** Library key/password errors in the CLI's words: say which option to use. */
 export function explainIdentityError(e: unknown): unknown {
   const err = e as { code?: string; reason?: string; message?: string };
-  if (err?.code === 'DICOM_TLS_ERR_PRIVATE_KEY') {
+  if (err?.code === codeOf('PRIVATE_KEY', 'TLS')) {
     if (err.reason === 'missing-password') {
-      return new CliError('DICOM_TLS_ERR_PRIVATE_KEY', `${String(err.message)}; give the password with --password-file, --password-env or --ask-password`, { cause: e });
+      return new CliError(codeOf('PRIVATE_KEY', 'TLS'), `${String(err.message)}; give the password with --password-file, --password-env or --ask-password`, { cause: e });
     }
   }
   return e;

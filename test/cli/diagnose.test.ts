@@ -141,3 +141,18 @@ test('diagnose vs DCMTK storescp with TLS and mutual authentication: no problem 
     await scp.stop();
   }
 });
+
+test('diagnose --json has exactly the keys the issue specifies', async () => {
+  const server = await startSServer({ cert: pki.wrongPurpose.cert, key: pki.wrongPurpose.key, naccept: 1 });
+  try {
+    const r = await runCli(['diagnose', `127.0.0.1:${server.port}`, '--json', '--timeout', '2', '--ca', pki.trustRoot]);
+    const doc = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(doc), ['tls', 'association', 'echo', 'verdict', 'hints']);
+    assert.deepEqual(Object.keys(doc.tls!), ['handshake', 'protocol', 'cipher', 'alpn', 'verify', 'info', 'alert']);
+    for (const v of doc.tls!.verify as object[]) assert.deepEqual(Object.keys(v), ['depth', 'ok', 'error', 'errorString', 'certificateString']);
+    assert.ok('result' in doc.association!);
+    assert.deepEqual(Object.keys(doc.echo!), ['status']);
+  } finally {
+    await server.close();
+  }
+});

@@ -56,3 +56,24 @@ test('--verbose adds the stack trace; without it there is none', async () => {
   assert.equal(verbose.code, 3);
   assert.match(verbose.stderr, /\n\s+at /);
 });
+
+test('serve refuses a bad config before it writes anything: exit 2, the field named', async () => {
+  const { tempDir } = await import('../helpers/cli.js');
+  const { writeFileSync, existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const tmp = tempDir('cli-config-');
+  try {
+    writeFileSync(join(tmp.dir, 'a.json'), JSON.stringify({ aet: 'PACS', colour: 'blue' }));
+    const unknown = await runCli(['serve', '--config', 'a.json'], { cwd: tmp.dir });
+    assert.equal(unknown.code, 2);
+    assert.match(oneSentenceError(unknown).sentence, /unknown field "colour"/);
+    writeFileSync(join(tmp.dir, 'b.json'), JSON.stringify({ tls: { peerCert: 'sometimes' } }));
+    const policy = await runCli(['serve', '--config', 'b.json'], { cwd: tmp.dir });
+    assert.equal(policy.code, 2);
+    writeFileSync(join(tmp.dir, 'c.json'), '{ not json');
+    assert.equal((await runCli(['serve', '--config', 'c.json'], { cwd: tmp.dir })).code, 2);
+    assert.ok(!existsSync(join(tmp.dir, 'dicom-tls-data')), 'nothing written for a bad config');
+  } finally {
+    tmp.cleanup();
+  }
+});

@@ -115,3 +115,21 @@ test('pki issue adds a client-only certificate from an encrypted CA', async () =
   assert.equal(bad.code, 4);
   assert.equal(oneSentenceError(bad).code, 'DICOM_TLS_ERR_PRIVATE_KEY');
 });
+
+test('--ask-password prompts on a terminal without echoing what is typed', async (t) => {
+  if (spawnSync('script', ['--version'], { stdio: 'ignore' }).status !== 0) { t.skip('util-linux script (a pseudo-terminal) is not installed'); return; }
+  const { spawn } = await import('node:child_process');
+  const { CLI } = await import('../helpers/cli.js');
+  // `script` gives the CLI a pseudo-terminal; the password is typed only once the prompt shows (raw mode is on then).
+  const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} pki init tty --encrypt --ask-password`, '/dev/null'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let typed = false;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    if (!typed && out.includes('PKI password: ')) { typed = true; child.stdin.write('typed-secret\r'); }
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 0, out);
+  assert.ok(!out.includes('typed-secret'), `the password was echoed:\n${out}`);
+  assert.ok(opensslOk(['pkey', '-in', join(tmp.dir, 'tty', 'client-key.pem'), '-passin', 'pass:typed-secret', '-noout']));
+});

@@ -79,12 +79,26 @@ test('DCMTK echoscu (the printed line) and storescu over TLS; the instance lands
     '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.9.2]', ''].join('\n'));
   execFileSync('dump2dcm', ['+te', 'ct.dump', 'ct.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
   execFileSync('storescu', ['+tls', pki('client-key.pem'), pki('client.pem'), '+cf', pki('ca.pem'), '-aec', 'DICOM-TLS', '127.0.0.1', String(tlsPort), 'ct.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
-  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.9\.1 \(\d+ bytes\)/);
+  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.9\.1 from STORESCU \(\d+ bytes\)/);
   const stored = walk(join(tmp.dir, 'dicom-tls-data', 'files')).filter((f) => f.endsWith('.dcm'));
   assert.equal(stored.length, 1);
   assert.match(execFileSync('dcmdump', [stored[0]!]).toString(), /CLI-12345/);
   // Plain DICOM only where asked: the plain port answers echoscu without TLS.
   execFileSync('echoscu', ['-aec', 'DICOM-TLS', '127.0.0.1', String(plainPort)], { stdio: 'pipe' });
+});
+
+test('dicom-tls store (second terminal, generated PKI) stores into the data directory', async () => {
+  const r = await runCli(['store', `localhost:${tlsPort}`, 'ct.dcm', ...trusted()], { cwd: tmp.dir });
+  // ct.dcm was stored by storescu above: the server's duplicate policy refuses it (0111), the summary says so.
+  assert.equal(r.code, 16, r.stdout + r.stderr);
+  assert.match(r.stdout, /sent 0, warnings 0, failed 1/);
+  writeFileSync(join(tmp.dir, 'ct2.dump'), ['(0008,0016) UI =CTImageStorage', '(0008,0018) UI [1.2.826.0.1.3680043.2.1125.9.5]',
+    '(0010,0020) LO [CLI-STORE]', '(0020,000d) UI [1.2.826.0.1.3680043.2.1125.9]', '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.9.2]', ''].join('\n'));
+  execFileSync('dump2dcm', ['+te', 'ct2.dump', 'ct2.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
+  const ok = await runCli(['store', `localhost:${tlsPort}`, 'ct2.dcm', ...trusted()], { cwd: tmp.dir });
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /sent 1, warnings 0, failed 0 \(of 1\)/);
+  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.9\.5 from DICOM-TLS/);
 });
 
 test('no client certificate: one sentence, exit 11, and the server logs the failed handshake', async () => {
