@@ -265,3 +265,30 @@ test('writes behind the network: a 3 MiB data set in uneven, slowly arriving chu
     await remove();
   }
 });
+
+test('a small data set is written whole at its end (no temp file while it arrives); a large one is written while it arrives', async () => {
+  const { dir, remove } = await tempDir('store-small-sync');
+  try {
+    const store = await FileStore.open({ root: dir, fsync: 'file' });
+    const partials = async (): Promise<string[]> => (await readdir(dir)).filter((f) => f.includes('.partial-'));
+    for (const [n, size, expectEarly] of [[51, 200_000, false], [52, 3 * 1024 * 1024, true]] as const) {
+      const s = spec(n);
+      const dataset = encodeDataset([...specElements(s), [0x7fe00010, 'OB', new Uint8Array(size).fill(n)]]);
+      let seenWhileArriving = false;
+      async function* watched(): AsyncGenerator<Uint8Array> {
+        for await (const c of chunked(dataset, [65536])) {
+          yield c;
+          await new Promise((r) => setImmediate(r));
+          if ((await partials()).length > 0) seenWhileArriving = true;
+        }
+      }
+      const stored = await store.store(meta(s), watched());
+      assert.equal(seenWhileArriving, expectEarly, `${size} bytes`);
+      const file = await readFile(stored.path);
+      assert.equal(sha(file.subarray((await readPart10Header(stored.path)).datasetOffset)), sha(dataset));
+      assert.deepEqual(await partials(), []);
+    }
+  } finally {
+    await remove();
+  }
+});

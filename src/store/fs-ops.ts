@@ -1,0 +1,105 @@
+/**
+ * File operations of the FileStore in two flavours: thread-pool (promises) for instances written
+ * behind the network, synchronous for small ones written whole at the end (file-store.ts
+ * #writeSmall says why), with the same shape so #place runs either.
+ */
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import { link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+
+/** The file operations of #place: thread-pool (large instances) or synchronous (small ones). */
+export interface PlaceOps {
+  link(from: string, to: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  mkdir(path: string): Promise<unknown>;
+  exists(path: string): Promise<boolean>;
+  syncDir(path: string): Promise<void>;
+}
+
+export const asyncOps: PlaceOps = {
+  link,
+  rename,
+  unlink,
+  mkdir: (path) => mkdir(path, { recursive: true }),
+  exists,
+  async syncDir(path) {
+    const d = await open(path, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  },
+};
+
+// async wrappers: a throw becomes a rejection, as with the thread-pool calls; no round trip.
+export const syncOps: PlaceOps = {
+  link: async (from, to) => linkSync(from, to),
+  rename: async (from, to) => renameSync(from, to),
+  unlink: async (path) => unlinkSync(path),
+  mkdir: async (path) => mkdirSync(path, { recursive: true }),
+  exists: async (path) => existsSync(path),
+  async syncDir(path) {
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  },
+};
+
+/** writevSync until every byte is written. */
+export function writeAllSync(fd: number, parts: Uint8Array[]): void {
+  let rest = parts;
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  while (total > 0) {
+    const n = writevSync(fd, rest as NodeJS.ArrayBufferView[]);
+    total -= n;
+    if (total <= 0) return;
+    let skip = n;
+    const next: Uint8Array[] = [];
+    for (const p of rest) {
+      if (skip >= p.byteLength) {
+        skip -= p.byteLength;
+        continue;
+      }
+      next.push(skip > 0 ? p.subarray(skip) : p);
+      skip = 0;
+    }
+    rest = next;
+  }
+}
+
+/** writev until every byte is on disk (a short write continues where it stopped). */
+export async function writeAll(handle: FileHandle, parts: Uint8Array[]): Promise<void> {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  let rest = parts;
+  for (;;) {
+    const { bytesWritten } = await handle.writev(rest as NodeJS.ArrayBufferView[]);
+    total -= bytesWritten;
+    if (total <= 0) return;
+    let skip = bytesWritten;
+    const next: Uint8Array[] = [];
+    for (const p of rest) {
+      if (skip >= p.byteLength) {
+        skip -= p.byteLength;
+        continue;
+      }
+      next.push(skip > 0 ? p.subarray(skip) : p);
+      skip = 0;
+    }
+    rest = next;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
