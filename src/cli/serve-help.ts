@@ -38,9 +38,14 @@ Config file (JSON), e.g.:
     "tls": { "cert": "server.pem", "key": "server-key.pem", "ca": ["ca.pem"], "peerCert": "require",
              "profile": "bcp195-rfc8996" },
     "bindings": [ { "aet": "CT1", "subject": "CN = ct1.example.org" },
-                  { "aet": "MR1", "fingerprint": "AB:CD:…" } ],
+                  { "aet": "MR1", "fingerprint": "AB:CD:…" },
+                  { "aet": "US1", "issuer": "CN = Hospital CA", "serial": "3d:bf:…" } ],
+    "requireBinding": false,
     "moveDestinations": { "WS1": { "host": "10.0.0.7", "port": 2762, "tls": true } } }
-  Relative paths in the file are relative to the file.
+  Relative paths in the file are relative to the file. A bound AE title is accepted only from a
+  peer whose TLS certificate matches (subject as \`dicom-tls pki inspect\` prints it, SHA-256
+  fingerprint, or issuer + serial); requireBinding: true rejects every unbound calling AE title.
+  tls may also hold "passwordFile" or "passwordEnv" for an encrypted key.
 
 Examples:
   dicom-tls serve
