@@ -8,7 +8,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DicomClient } from '../../src/ae/client.js';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../src/acse/negotiate.js';
+import {
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION_NAME,
+  buildAssociateRq,
+  isRejected,
+  negotiateAssociation,
+  temporaryCongestionRejection,
+  tooManyAssociationsRejection,
+  type AcceptorPolicy,
+} from '../../src/acse/negotiate.js';
+import type { AAssociateRjPdu, AAssociateRqPdu } from '../../src/ul/pdu/types.js';
 import { DEFAULT_TRANSFER_SYNTAXES, MAX_PRESENTATION_CONTEXTS, type RequestedContext } from '../../src/acse/presentation-context.js';
 import { implementationClassUid, implementationVersionName } from '../../src/dataset/part10.js';
 import { NormalizedSopClass, QueryRetrieveSopClass, StorageSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
@@ -87,6 +97,50 @@ test('the PS3.15 profile table names every profile of profiles.ts with its secti
     if (p.section.startsWith('B.')) assert.ok(ps315!.startsWith(`${p.section} `), `${name}: ${ps315} vs ${p.section}`);
     else assert.match(ps315!, /^none/);
   }
+});
+
+const verification = [{ abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [...DEFAULT_TRANSFER_SYNTAXES] }];
+const basePolicy: AcceptorPolicy = { aeTitle: 'SCP', callingAeTitles: ['SCU'], presentationContexts: { supported: [{ abstractSyntax: '1.2.840.10008.1.1' }] } };
+const baseRq = buildAssociateRq({ callingAeTitle: 'SCU', calledAeTitle: 'SCP', presentationContexts: verification });
+
+async function rejection(rq: AAssociateRqPdu, policy: AcceptorPolicy = basePolicy): Promise<AAssociateRjPdu> {
+  const r = await negotiateAssociation(rq, policy);
+  assert.ok(isRejected(r), 'expected a rejection');
+  return r.reject;
+}
+
+test('the acceptance checks table gives the A-ASSOCIATE-RJ the code sends for each check', async () => {
+  const rows = [...section('##### 4.2.1.4 Association acceptance policy', 'An RQ with invalid').matchAll(/^\| ([^|]+) \| (\d)\/(\d)\/(\d) \|$/gm)];
+  const scenarios: [RegExp, () => Promise<AAssociateRjPdu> | AAssociateRjPdu][] = [
+    [/^Server closing/, () => temporaryCongestionRejection()],
+    [/^Too many associations/, () => tooManyAssociationsRejection()],
+    [/^Protocol version/, () => rejection({ ...baseRq, protocolVersion: 2 })],
+    [/^Application context name/, () => rejection({ ...baseRq, applicationContextName: '1.2.3.4' })],
+    [/^Called AE title/, () => rejection({ ...baseRq, calledAeTitle: 'OTHER' })],
+    [/^Calling AE title/, () => rejection({ ...baseRq, callingAeTitle: 'STRANGER' })],
+    [/^Certificate binding/, () => rejection(baseRq, { ...basePolicy, requireCertificateBinding: true })],
+    [/^User identity/, () => rejection(
+      buildAssociateRq({ callingAeTitle: 'SCU', calledAeTitle: 'SCP', presentationContexts: verification, userIdentity: { type: 'username', username: 'eve' } }),
+      { ...basePolicy, userIdentity: () => false },
+    )],
+  ];
+  assert.equal(rows.length, scenarios.length, `the table has ${rows.length} rows`);
+  for (const [, check, result, source, reason] of rows) {
+    const scenario = scenarios.find(([re]) => re.test(check!));
+    assert.ok(scenario !== undefined, `no scenario for "${check}"`);
+    const rj = await scenario[1]();
+    assert.deepEqual([rj.result, rj.source, rj.reason], [Number(result), Number(source), Number(reason)], check);
+  }
+});
+
+test('an Asynchronous Operations Window proposal is answered 1/1, as stated', async () => {
+  assert.match(doc, /Asynchronous Operations Window proposal is answered\s+1\/1/);
+  const rq: AAssociateRqPdu = { ...baseRq, userInformation: { ...baseRq.userInformation, asynchronousOperationsWindow: { maxOperationsInvoked: 8, maxOperationsPerformed: 8 } } };
+  const r = await negotiateAssociation(rq, basePolicy);
+  assert.ok(!isRejected(r));
+  assert.deepEqual(r.accept.userInformation.asynchronousOperationsWindow, { maxOperationsInvoked: 1, maxOperationsPerformed: 1 });
+  // And the requestor never proposes one.
+  assert.equal(baseRq.userInformation.asynchronousOperationsWindow, undefined);
 });
 
 // ---- against a running StorageServer -------------------------------------------------------
