@@ -49,14 +49,8 @@ import {
   type UserIdentityResult,
 } from './user-identity.js';
 
-/**
- * This implementation's Implementation Class UID (PS3.7 D.3.3.2). Root 2.25 (ISO/IEC 9834-8:
- * a UUID as one decimal integer, no registration needed): UUID
- * 7d4542d7-939f-4451-a15c-59f0c7401718, generated once for dicom-tls and never to be reused.
- */
-export const IMPLEMENTATION_CLASS_UID = '2.25.166513123675129007072215873388596434712';
-/** Implementation Version Name (D.3.3.2): at most 16 characters; bump with the release. */
-export const IMPLEMENTATION_VERSION_NAME = 'DICOMTLS_010';
+export { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../implementation.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../implementation.js';
 /** Our default receive limit for P-DATA-TF PDUs (0x51), the value DCMTK uses too. */
 export const DEFAULT_MAXIMUM_LENGTH = 16384;
 

@@ -65,7 +65,7 @@ export const exitCodeTable = rows([
   [ExitCode.ConnectionRefused, 'nothing listens on that port (connection refused)', ' DICOM_ERR_CONNECTION_REFUSED '],
   [ExitCode.Connection, 'the connection failed or broke (unreachable, reset, TLS I/O)', ' DICOM_ERR_CONNECTION DICOM_TLS_ERR_IO '],
   [ExitCode.Timeout, 'a timer ran out (connect, association, DIMSE)', ' DICOM_ERR_TIMEOUT '],
-  [ExitCode.PeerCertificateRejected, "we rejected the peer's certificate (TLS verify failed on our side)", ' DICOM_TLS_ERR_HANDSHAKE(with a verify failure) '],
+  [ExitCode.PeerCertificateRejected, "we rejected the peer's certificate (TLS verify failed on our side)", ' DICOM_TLS_ERR_HANDSHAKE '], // the error carries verifyFailure: told apart in exitCodeFor
   [ExitCode.HandshakeFailed, 'the TLS handshake failed otherwise (the peer refused us, no common protocol or cipher)', ' DICOM_TLS_ERR_HANDSHAKE '],
   [ExitCode.TransportMismatch, 'TLS/plain mismatch, or the peer does not speak DICOM', ' DICOM_ERR_UL_TLS_ON_PLAIN_PORT DICOM_ERR_UL_TRANSPORT_MISMATCH DICOM_ERR_UL_NOT_DICOM '],
   [ExitCode.AssociationRejected, 'the association was rejected or nothing useful was accepted', ' DICOM_ERR_ASSOCIATION_REJECTED DICOM_ERR_NO_ACCEPTED_CONTEXT DICOM_ERR_NEGOTIATION '],

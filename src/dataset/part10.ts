@@ -15,10 +15,9 @@ export const explicitVrLittleEndian = '1.2.840.10008.1.2.1';
 /** Deflated Explicit VR Little Endian (PS3.5 A.5): the data set after the meta group is raw deflate. */
 export const deflatedExplicitVrLittleEndian = '1.2.840.10008.1.2.1.99';
 
-/** This library's Implementation Class UID (PS3.7 D.3.3.2), a UUID-derived UID (PS3.5 B.2). */
-export const implementationClassUid = '2.25.193317958575812336860653162149919462863';
-/** This library's Implementation Version Name (SH, at most 16 characters). */
-export const implementationVersionName = 'DICOM-TLS_010';
+/** The File Meta Information names the same implementation as our associations do. */
+export { IMPLEMENTATION_CLASS_UID as implementationClassUid, IMPLEMENTATION_VERSION_NAME as implementationVersionName } from '../implementation.js';
+import { IMPLEMENTATION_CLASS_UID as implementationClassUid, IMPLEMENTATION_VERSION_NAME as implementationVersionName } from '../implementation.js';
 
 /** Values of the File Meta Information, named by their PS3.6 keywords. */
 export interface FileMetaInformation {

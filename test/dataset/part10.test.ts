@@ -62,7 +62,7 @@ test('a file we write is read by dcmdump with equal values', async () => {
     assert.equal(dumpValue(dump, '0002,0003'), spec.SOPInstanceUID);
     assert.equal(dumpValue(dump, '0002,0010'), '1.2.840.10008.1.2.1');
     assert.equal(dumpValue(dump, '0002,0012'), implementationClassUid);
-    assert.equal(dumpValue(dump, '0002,0013'), 'DICOM-TLS_010');
+    assert.equal(dumpValue(dump, '0002,0013'), 'DICOMTLS_010');
     assert.equal(dumpValue(dump, '0002,0016'), 'SENDER');
     assert.match(dump, /\(0002,0001\) OB 00\\01/);
     assert.equal(dumpValue(dump, '0010,0010'), 'DOE^JOHN');
