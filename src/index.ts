@@ -156,7 +156,7 @@ export { findHandler, moveHandler, getHandler, lookupAe } from './services/scp/q
 export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions } from './services/scp/query-retrieve.js';
 export { commitmentHandler } from './services/scp/commitment.js';
 export type { CommitmentHandlerOptions } from './services/scp/commitment.js';
-export { StorageServer, STORAGE_TRANSFER_SYNTAXES } from './services/scp/storage-server.js';
+export { StorageServer, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH } from './services/scp/storage-server.js';
 export type { StorageServerConfig } from './services/scp/storage-server.js';
 
 // Transport: plain TCP and the TLS layer (OpenSSL through koffi).

@@ -15,6 +15,7 @@ test('services exports', () => {
     assert.equal(typeof (api as Record<string, unknown>)[name], 'function', name);
   }
   assert.ok(api.STORAGE_TRANSFER_SYNTAXES.includes(api.TransferSyntax.JpegBaseline8Bit));
+  assert.equal(api.STORAGE_MAX_PDU_LENGTH, 262144);
   assert.equal(api.queryModels.STUDY_ROOT.get, api.QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelGet);
   assert.match(api.newTransactionUid(), /^2\.25\.\d+$/);
 });
