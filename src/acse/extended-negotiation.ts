@@ -63,14 +63,15 @@ export async function answerSopClassExtended(
     } catch {
       answer = undefined;
     }
-    if (answer !== undefined) out.push({ sopClassUid: item.sopClassUid, serviceClassApplicationInformation: answer });
+    // Anything but bytes (an untyped handler) is no answer: it would only fail later, in the encoder.
+    if (answer instanceof Uint8Array) out.push({ sopClassUid: item.sopClassUid, serviceClassApplicationInformation: answer });
   }
   return out;
 }
 
 /**
  * Acceptor side: SOP classes to accept on the strength of 0x57 items. Only UIDs that were
- * actually proposed in the items are kept; a throwing handler adds nothing.
+ * actually proposed in the items are kept; a throwing handler, or one that answers no list, adds nothing.
  */
 export async function acceptViaCommonExtended(
   proposed: readonly SopClassCommonExtendedNegotiationItem[],
@@ -84,6 +85,7 @@ export async function acceptViaCommonExtended(
   } catch {
     return new Set();
   }
+  if (!Array.isArray(uids)) return new Set(); // an untyped handler's odd answer adds nothing, as a throw does
   const known = new Set(proposed.map((p) => p.sopClassUid));
   return new Set(uids.filter((u) => known.has(u)));
 }

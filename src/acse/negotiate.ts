@@ -215,10 +215,19 @@ export async function negotiateAssociation(
       why: `application context name '${rq.applicationContextName}' is not ${DICOM_APPLICATION_CONTEXT}`,
     };
   }
-  if (!matchesCalled(policy.aeTitle, called)) {
+  let calledOk: boolean;
+  let calledWhy = `called AE title '${called}' is not one of ours`;
+  try {
+    calledOk = matchesCalled(policy.aeTitle, called);
+  } catch (err) {
+    // As for the calling AE title below: a failing check rejects, it never escapes as a foreign error.
+    calledOk = false;
+    calledWhy = `called AE title check for '${called}' failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (!calledOk) {
     return {
       reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CalledAeTitleNotRecognized),
-      why: `called AE title '${called}' is not one of ours`,
+      why: calledWhy,
     };
   }
   let callingOk: boolean;

@@ -1,3 +1,4 @@
+import { TransferSyntax } from '../dictionary/uids.js';
 import { InvalidOptionError } from '../errors.js';
 import {
   PresentationContextResult,
@@ -16,10 +17,7 @@ import { DEFAULT_ROLES, type NegotiatedRoles, type RoleOutcomes } from './role-s
  * Requestor again: read the AC into a typed map of what can be used.
  */
 
-// Transfer syntaxes used by the fallbacks below. They belong in src/dictionary/uids.ts once the
-// dictionary branch lands; kept local so this layer does not wait for it.
-export const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
-export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
+const { ExplicitVrLittleEndian, ImplicitVrLittleEndian } = TransferSyntax;
 
 /** PS3.5 9.1: a UID is 1–64 characters of digits and dots, components without leading zeros. */
 const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
@@ -105,8 +103,8 @@ export interface PresentationContextPolicy {
 }
 
 export const DEFAULT_TRANSFER_SYNTAXES: readonly string[] = Object.freeze([
-  EXPLICIT_VR_LITTLE_ENDIAN,
-  IMPLICIT_VR_LITTLE_ENDIAN,
+  ExplicitVrLittleEndian,
+  ImplicitVrLittleEndian,
 ]);
 
 /** Transfer syntaxes the acceptor would use for an abstract syntax, or undefined if unsupported. */
@@ -217,6 +215,12 @@ export interface ContextSelection {
   readonly requestorRole?: 'scu' | 'scp';
 }
 
+/** The transfer syntaxes a selection accepts, in order: the preferred one, then the fallbacks. */
+function wantedTransferSyntaxes(selection: ContextSelection): string[] {
+  if (selection.transferSyntax === undefined) return [];
+  return [selection.transferSyntax, ...(selection.fallbackTransferSyntaxes ?? [ExplicitVrLittleEndian, ImplicitVrLittleEndian])];
+}
+
 /** The negotiated presentation contexts of one association, indexed for sending. */
 export class AcceptedContexts {
   readonly #byId: ReadonlyMap<number, AcceptedContext>;
@@ -255,11 +259,7 @@ export class AcceptedContexts {
         (role === undefined || (role === 'scu' ? c.roles.requestorIsScu : c.roles.requestorIsScp)),
     );
     if (selection.transferSyntax === undefined) return candidates[0];
-    const wanted = [
-      selection.transferSyntax,
-      ...(selection.fallbackTransferSyntaxes ?? [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN]),
-    ];
-    for (const ts of wanted) {
+    for (const ts of wantedTransferSyntaxes(selection)) {
       const hit = candidates.find((c) => c.transferSyntax === ts);
       if (hit !== undefined) return hit;
     }
@@ -270,13 +270,7 @@ export class AcceptedContexts {
   select(abstractSyntax: string, selection: ContextSelection = {}): AcceptedContext {
     const hit = this.find(abstractSyntax, selection);
     if (hit !== undefined) return hit;
-    const wanted =
-      selection.transferSyntax === undefined
-        ? []
-        : [
-            selection.transferSyntax,
-            ...(selection.fallbackTransferSyntaxes ?? [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN]),
-          ];
+    const wanted = wantedTransferSyntaxes(selection);
     const same = this.all.filter((c) => c.abstractSyntax === abstractSyntax);
     const rej = this.rejected.find((r) => r.abstractSyntax === abstractSyntax);
     let why: string;

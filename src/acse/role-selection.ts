@@ -110,8 +110,9 @@ export interface RoleOutcomes {
 
 /**
  * Both sides: compute the outcome from the RQ's and AC's 0x54 items. With `strict`, an AC item
- * for a SOP class that was not proposed, or granting an unproposed role, is a NegotiationError
- * (used by the requestor to check its peer).
+ * for a SOP class that was not proposed, or granting an unproposed role, is a NegotiationError.
+ * interpretAssociateAc does not ask for it: such an answer grants nothing (negotiatedRoles), so
+ * the requestor tolerates it; `strict` is for checking an acceptor's own answers.
  */
 export function roleOutcomes(
   proposed: readonly RoleSelectionItem[],

@@ -1,6 +1,6 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { TransferSyntax, isKnownTransferSyntax, transferSyntaxProperties } from '../dictionary/uids.js';
-import { dcmjs } from './dcmjs.js';
+import { dcmjs, quietly } from './dcmjs.js';
 import type { DcmjsDict } from './dcmjs.js';
 import { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
 import { checkDatasetFraming, defineSequenceLengths } from './framing.js';
@@ -167,7 +167,7 @@ export function decodeDatasetDict(
     const structure = checkDatasetFraming(raw, implicit, s.littleEndian, isSequenceTag);
     raw = defineSequenceLengths(raw, implicit, s.littleEndian, isSequenceTag);
     const stream = new dcmjs.data.ReadBufferStream(toArrayBuffer(raw), s.littleEndian, { noCopy: false });
-    const dict = dcmjs.data.DicomMessage._read(stream, s.inner, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false });
+    const dict = quietly(() => dcmjs.data.DicomMessage._read(stream, s.inner, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false }));
     // The framing was checked, so dcmjs must consume exactly the whole buffer.
     if (stream.offset !== raw.length) {
       throw new Error(`stopped at offset ${stream.offset} of ${raw.length}`);
@@ -187,7 +187,7 @@ export function encodeDatasetDict(dict: DcmjsDict, transferSyntaxUid: string): U
   let out: Uint8Array;
   try {
     const stream = new dcmjs.data.WriteBufferStream(4096, s.littleEndian);
-    dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false });
+    quietly(() => dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false }));
     out = new Uint8Array(stream.getBuffer());
   } catch (cause) {
     throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be encoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
@@ -207,7 +207,7 @@ export function decodeDataset(
 ): NaturalDataset {
   const dict = decodeDatasetDict(bytes, transferSyntaxUid, options);
   try {
-    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict);
+    return quietly(() => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict));
   } catch (cause) {
     throw new DatasetDecodeError(transferSyntaxUid, `dataset could not be naturalized: ${(cause as Error).message}`, { cause });
   }
@@ -219,7 +219,7 @@ export function encodeDataset(dataset: NaturalDataset, transferSyntaxUid: string
   checkKeywords(dataset, transferSyntaxUid, '');
   let dict: DcmjsDict;
   try {
-    dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(declareUtf8IfNeeded(dataset));
+    dict = quietly(() => dcmjs.data.DicomMetaDictionary.denaturalizeDataset(declareUtf8IfNeeded(dataset)));
   } catch (cause) {
     throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be denaturalized: ${(cause as Error).message}`, { cause });
   }

@@ -16,7 +16,17 @@ export interface DcmjsWriteStream {
   size: number;
 }
 
+/** dcmjs's bundled loglevel logger: the root of its own log tree (not the host's loglevel). */
+export interface DcmjsLog {
+  readonly levels: { readonly SILENT: number };
+  getLevel(): number;
+  setLevel(level: number, persist?: boolean): void;
+  /** Re-derives child loggers (dcmjs's "validation.dcmjs") from the root's level. */
+  rebuild(): void;
+}
+
 export interface Dcmjs {
+  readonly log: DcmjsLog;
   readonly data: {
     readonly DicomMessage: {
       /**
@@ -53,4 +63,28 @@ export const dcmjs: Dcmjs = {
     loaded ??= require('dcmjs') as Dcmjs;
     return loaded.data;
   },
+  get log(): DcmjsLog {
+    loaded ??= require('dcmjs') as Dcmjs;
+    return loaded.log;
+  },
 };
+
+/**
+ * Run a dcmjs call with its logger silenced, then restore the level. dcmjs reports bad values
+ * (e.g. an FD of 3 bytes from a peer) with console.error through loglevel and goes on; this
+ * library never logs (the failure reaches the caller as a typed error instead), and a peer must
+ * not be able to write to the host's stderr. Scoped per call, so a host that uses dcmjs itself
+ * keeps its logging. The calls are synchronous: nothing else runs while the level is changed.
+ */
+export function quietly<T>(fn: () => T): T {
+  const log = dcmjs.log;
+  const level = log.getLevel();
+  log.setLevel(log.levels.SILENT, false);
+  log.rebuild();
+  try {
+    return fn();
+  } finally {
+    log.setLevel(level, false);
+    log.rebuild();
+  }
+}

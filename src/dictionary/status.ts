@@ -67,7 +67,7 @@ export const StorageStatus = {
 /** Query/Retrieve status codes, PS3.4 Tables C.4-1, C.4-2, C.4-3. */
 export const QueryRetrieveStatus = {
   OutOfResources: 0xa700,
-  /** C-FIND/C-GET: refused, out of resources, unable to calculate number of matches. */
+  /** C-MOVE/C-GET: refused, out of resources, unable to calculate number of matches (C-FIND has only A700). */
   OutOfResourcesUnableToCalculateMatches: 0xa701,
   /** C-MOVE/C-GET: refused, out of resources, unable to perform sub-operations. */
   OutOfResourcesUnableToPerformSuboperations: 0xa702,

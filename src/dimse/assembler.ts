@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import { once } from 'node:events';
 import type { PresentationDataValue } from '../ul/pdu/types.js';
 import { MAX_COMMAND_SET_LENGTH } from './command-set.js';
 import { DimseProtocolError, DimseProtocolViolation } from './errors.js';
@@ -201,15 +200,36 @@ export class DimseAssembler {
   }
 }
 
+/**
+ * Wait for `event` on a Writable, or fail when it closes first. `events.once` alone only rejects
+ * on 'error': a Writable destroyed without an error never emits 'drain' or 'finish', and the
+ * assembler (and with it the socket) would wait forever.
+ */
+function eventOrClose(writable: Writable, event: 'drain' | 'finish'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      writable.off(event, onEvent).off('close', onClose).off('error', onError);
+    };
+    const onEvent = (): void => (cleanup(), resolve());
+    const onError = (error: Error): void => (cleanup(), reject(error));
+    const onClose = (): void => {
+      cleanup();
+      reject(writable.errored ?? new DimseProtocolError(DimseProtocolViolation.SinkClosed, `dataset sink closed before '${event}'`));
+    };
+    if (writable.destroyed) return onClose();
+    writable.on(event, onEvent).on('close', onClose).on('error', onError);
+  });
+}
+
 /** A sink over a Node Writable that honours its backpressure (waits for 'drain'). */
 export function writableSink(writable: Writable): DatasetSink {
   return {
     async write(fragment) {
-      if (!writable.write(fragment)) await once(writable, 'drain');
+      if (!writable.write(fragment)) await eventOrClose(writable, 'drain');
     },
     async end() {
       writable.end();
-      if (!writable.writableFinished) await once(writable, 'finish');
+      if (!writable.writableFinished) await eventOrClose(writable, 'finish');
     },
     abort(error) {
       writable.destroy(error);
@@ -224,7 +244,8 @@ export function collectSink(maxLength = 16 * 1024 * 1024): DatasetSink & { reado
   return {
     write(fragment) {
       length += fragment.length;
-      if (length > maxLength) throw new RangeError(`dataset larger than ${maxLength} bytes`);
+      // A peer-controlled size against a local bound: a typed error, so the association aborts cleanly.
+      if (length > maxLength) throw new DimseProtocolError(DimseProtocolViolation.DatasetTooLarge, `dataset larger than ${maxLength} bytes`);
       // Copy: the fragment is a view into a PDU buffer that the reader may reuse.
       parts.push(Uint8Array.prototype.slice.call(fragment));
     },

@@ -36,9 +36,13 @@ export const DimseProtocolViolation = {
   UnexpectedDataset: 'unexpected-dataset',
   MissingDataset: 'missing-dataset',
   CommandTooLarge: 'command-too-large',
+  /** A dataset collected in memory outgrew the receiver's limit (collectSink). */
+  DatasetTooLarge: 'dataset-too-large',
   InvalidCommand: 'invalid-command',
   UnknownPresentationContext: 'unknown-presentation-context',
   Closed: 'closed',
+  /** The Writable behind a writableSink closed before the dataset was written to it. */
+  SinkClosed: 'sink-closed',
 } as const;
 export type DimseProtocolViolationName = (typeof DimseProtocolViolation)[keyof typeof DimseProtocolViolation];
 

@@ -100,6 +100,16 @@ function checkChunk(chunk: unknown): Uint8Array {
 }
 
 /**
+ * The dataset itself must be bytes or an (async) iterable of chunks: a string or number from an
+ * untyped caller would otherwise fail as a TypeError deep inside `for…of` / `in`.
+ */
+function checkDatasetSource(dataset: unknown, allowAsync: boolean): void {
+  if (dataset === undefined || isUint8Array(dataset)) return;
+  if (typeof dataset === 'object' && dataset !== null && (Symbol.iterator in dataset || (allowAsync && Symbol.asyncIterator in dataset))) return;
+  throw new InvalidOptionError('dataset', `must be a Uint8Array or an iterable of Uint8Array chunks; got ${dataset === null ? 'null' : typeof dataset}`);
+}
+
+/**
  * Fragment a message whose dataset (if any) is in memory or a synchronous iterable of chunks.
  * `dataset` undefined means the command has no dataset (CommandDataSetType 0x0101).
  */
@@ -109,6 +119,7 @@ export function* fragmentMessage(
   options: FragmentOptions,
 ): Generator<PresentationDataValue, void, undefined> {
   checkContextId(options.presentationContextId);
+  checkDatasetSource(dataset, false);
   const max = maxFragmentLength(options.maxPduLength);
   const c = new Splitter(options.presentationContextId, true, max);
   yield* c.push(command);
@@ -126,6 +137,7 @@ export async function* fragmentMessageAsync(
   dataset: AsyncDatasetSource | undefined,
   options: FragmentOptions,
 ): AsyncGenerator<PresentationDataValue, void, undefined> {
+  checkDatasetSource(dataset, true);
   if (dataset === undefined || isUint8Array(dataset) || Symbol.iterator in dataset) {
     yield* fragmentMessage(command, dataset as DatasetSource | undefined, options);
     return;

@@ -19,7 +19,7 @@ export class ByteWriter {
   #reserve(n: number): number {
     const at = this.#len;
     if (at + n > this.#buf.length) {
-      let cap = this.#buf.length * 2;
+      let cap = Math.max(this.#buf.length * 2, 64); // a 0-byte buffer doubles to 0 forever
       while (cap < at + n) cap *= 2;
       const next = new Uint8Array(cap);
       next.set(this.#buf.subarray(0, at));

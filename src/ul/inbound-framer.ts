@@ -7,7 +7,7 @@
 import { DicomError } from '../errors.js';
 import { PduDecodeError, PduTooLargeError } from './errors.js';
 import { PduReader, type PduReaderOptions } from './pdu/pdu-reader.js';
-import { sniffTransport } from './pdu/sniff.js';
+import { bytesToSniff, sniffTransport } from './pdu/sniff.js';
 import { AbortReason, type Pdu } from './pdu/types.js';
 import { TransportMismatchError } from './upper-layer-errors.js';
 
@@ -18,7 +18,7 @@ export type InboundItem =
 
 export class InboundFramer {
   readonly #reader: PduReader;
-  /** First bytes held until three are in, when the first byte is no PDU type. */
+  /** First bytes held until enough are in to sniff (bytesToSniff), when the first byte is no PDU type. */
   #preamble: Uint8Array | undefined;
   #sniffed = false;
   #failed = false;
@@ -44,8 +44,8 @@ export class InboundFramer {
       const first = bytes[0];
       if (first === undefined) return;
       if (first < 0x01 || first > 0x07) {
-        // Not a PDU type: sniff (three bytes tell TLS) before the reader calls it "unrecognized".
-        if (bytes.length < 3) {
+        // Not a PDU type: sniff (three bytes tell TLS, four HTTP) before the reader calls it "unrecognized".
+        if (bytes.length < Math.max(3, bytesToSniff(first))) {
           this.#preamble = bytes;
           return;
         }

@@ -41,6 +41,18 @@ test('0x57: the handler can only add SOP classes that were proposed', async () =
   assert.deepEqual([...(await acceptViaCommonExtended(items, undefined, ctx))], []);
   assert.deepEqual([...(await acceptViaCommonExtended([], () => ['1.2.3.5'], ctx))], []);
   assert.deepEqual([...(await acceptViaCommonExtended(items, async () => { throw new Error('x'); }, ctx))], []);
+  // A handler answering something other than a list (an untyped caller) adds nothing, like a throwing one.
+  for (const bad of [undefined, null, '1.2.3.5', 7]) {
+    assert.deepEqual([...(await acceptViaCommonExtended(items, (() => bad) as unknown as () => string[], ctx))], [], String(bad));
+  }
+});
+
+test('0x56: an answer that is not bytes (an untyped handler) is not sent', async () => {
+  const proposed = [{ sopClassUid: PATIENT_ROOT_FIND, serviceClassApplicationInformation: info(1) }];
+  const accepted = new Set([PATIENT_ROOT_FIND]);
+  for (const bad of ['yes', 1, null, [1]]) {
+    assert.deepEqual(await answerSopClassExtended(proposed, (() => bad) as unknown as () => Uint8Array, accepted, ctx), [], String(bad));
+  }
 });
 
 test('requestor: first 0x56 answer per SOP class wins', () => {

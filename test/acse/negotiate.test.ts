@@ -58,6 +58,7 @@ test('every rejection reason (PS3.8 Table 9-21), table-driven', async () => {
     { name: 'called AE title (string)', rq: { calledAeTitle: 'ELSEWHERE' }, rsr: [1, 1, 7], why: /called AE title 'ELSEWHERE'/ },
     { name: 'called AE title (list)', policy: { aeTitle: ['A', 'B'] }, rsr: [1, 1, 7], why: /STORE_SCP/ },
     { name: 'called AE title (function)', policy: { aeTitle: (t) => t === 'X' }, rsr: [1, 1, 7], why: /STORE_SCP/ },
+    { name: 'called AE title (throwing function)', policy: { aeTitle: () => { throw new Error('registry down'); } }, rsr: [1, 1, 7], why: /failed: registry down/ },
     { name: 'calling AE title (list)', rq: { callingAeTitle: 'INTRUDER' }, rsr: [1, 1, 3], why: /calling AE title 'INTRUDER'/ },
     { name: 'calling AE title (throwing function)', policy: { callingAeTitles: () => { throw new Error('directory down'); } }, rsr: [1, 1, 3], why: /failed: directory down/ },
     { name: 'calling AE title (async function)', policy: { callingAeTitles: async (t) => t === 'X' }, rsr: [1, 1, 3], why: /ECHOSCU/ },

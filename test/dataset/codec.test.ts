@@ -268,3 +268,32 @@ test('property: mutated datasets decode or fail with DatasetDecodeError, never a
     { numRuns: 1000 },
   );
 });
+
+/** Run `fn` synchronously and return what was written to stdout/stderr meanwhile (dcmjs logs through console). */
+function outputOf(fn: () => void): string {
+  let written = '';
+  const capture = (chunk: unknown): boolean => ((written += String(chunk)), true);
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  process.stdout.write = capture as typeof process.stdout.write;
+  process.stderr.write = capture as typeof process.stderr.write;
+  try {
+    fn();
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+  return written;
+}
+
+test('peer bytes dcmjs complains about give a typed error and print nothing (the library never logs)', () => {
+  // (0018,9087) FD with length 3: dcmjs logs "Invalid length for fixed length tag" through console.error.
+  const fd3 = Uint8Array.from([0x18, 0x00, 0x87, 0x90, 0x46, 0x44, 0x03, 0x00, 1, 2, 3]);
+  const printed = outputOf(() => assert.throws(() => decodeDataset(fd3, ELE), DatasetDecodeError));
+  assert.equal(printed, '');
+  // The same in implicit VR, where only the dictionary knows the VR.
+  const fd3i = Uint8Array.from([0x18, 0x00, 0x87, 0x90, 0x03, 0x00, 0x00, 0x00, 1, 2, 3]);
+  assert.equal(outputOf(() => assert.throws(() => decodeDataset(fd3i, ILE), DatasetDecodeError)), '');
+  // dcmjs's own logger is left as it was.
+  assert.notEqual(dcmjs.log.getLevel(), dcmjs.log.levels.SILENT);
+});

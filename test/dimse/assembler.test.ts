@@ -258,3 +258,30 @@ test('a throwing handler leaves the assembler failed, not half-way', async () =>
   await assert.rejects(asm.push(pdvs(ECHO, undefined, 0)), (e) => e === boom);
   assert.ok(!asm.idle);
 });
+
+test('a dataset over the collectSink limit is a typed DIMSE error, not a RangeError', async () => {
+  const asm = new DimseAssembler({ onCommand: (_c, _p, has) => (has ? collectSink(10) : undefined), onMessage() {} });
+  await assert.rejects(
+    asm.push(pdvs(STORE, new Uint8Array(30), 16)),
+    (e) => e instanceof DimseProtocolError && e.code === 'DICOM_ERR_DIMSE_PROTOCOL' && e.violation === 'dataset-too-large',
+  );
+});
+
+// The timeout is a hang guard only: before the fix the push never settled.
+test('writableSink rejects when its Writable is destroyed while a write waits for drain', { timeout: 10_000 }, async () => {
+  const w = new Writable({ highWaterMark: 4, write() {} }); // never calls back: no drain ever
+  const asm = new DimseAssembler({ onCommand: () => writableSink(w), onMessage() {} });
+  const all = asm.push(pdvs(STORE, new Uint8Array(50), 16));
+  await new Promise((r) => setImmediate(r));
+  w.destroy();
+  await assert.rejects(all, (e) => e instanceof DimseProtocolError && e.violation === 'sink-closed');
+});
+
+test('writableSink rejects at end when its Writable closes before finishing', { timeout: 10_000 }, async () => {
+  const w = new Writable({ final() {}, write(_c, _e, cb) { cb(); } }); // final never calls back: no finish
+  const asm = new DimseAssembler({ onCommand: () => writableSink(w), onMessage() {} });
+  const all = asm.push(pdvs(STORE, new Uint8Array(5), 16));
+  await new Promise((r) => setImmediate(r));
+  w.destroy();
+  await assert.rejects(all, (e) => e instanceof DimseProtocolError && e.violation === 'sink-closed');
+});

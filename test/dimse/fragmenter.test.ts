@@ -98,3 +98,13 @@ test('fragmentCommand encodes the command and insists the dataset matches Comman
     InvalidCommandError,
   );
 });
+
+test('a dataset that is not bytes or an iterable of bytes is an InvalidOptionError, sync or async', async () => {
+  const opts = { presentationContextId: 1, maxPduLength: 0 };
+  for (const bad of ['text', 42, null] as unknown[]) {
+    assert.throws(() => [...fragmentMessage(bytes(2), bad as Uint8Array, opts)], InvalidOptionError, String(bad));
+    await assert.rejects(async () => {
+      for await (const _ of fragmentMessageAsync(bytes(2), bad as Uint8Array, opts)) void _;
+    }, InvalidOptionError, String(bad));
+  }
+});

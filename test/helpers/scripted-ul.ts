@@ -33,6 +33,16 @@ export function pdu(type: number, body: Buffer): Buffer {
   return Buffer.concat([h, body]);
 }
 
+/** The Maximum Length sub-item (0x51, PS3.8 D.1) of a User Information item body, else `otherwise`. */
+function maximumLengthIn(userInformation: Buffer, otherwise: number): number {
+  for (let s = 0; s < userInformation.length; ) {
+    const sl = userInformation.readUInt16BE(s + 2);
+    if (userInformation[s] === 0x51) return userInformation.readUInt32BE(s + 4);
+    s += 4 + sl;
+  }
+  return otherwise;
+}
+
 /** A-ASSOCIATE-AC accepting the first presentation context of `rq` with its first transfer syntax. */
 export function associateAc(rq: Buffer, maxLength: number): { ac: Buffer; pcId: number; peerMax: number } {
   let o = 68;
@@ -51,13 +61,7 @@ export function associateAc(rq: Buffer, maxLength: number): { ac: Buffer; pcId: 
         s += 4 + sl;
       }
     }
-    if (type === 0x50) {
-      for (let s = 0; s < body.length; ) {
-        const sl = body.readUInt16BE(s + 2);
-        if (body[s] === 0x51) peerMax = body.readUInt32BE(s + 4);
-        s += 4 + sl;
-      }
-    }
+    if (type === 0x50) peerMax = maximumLengthIn(body, peerMax);
     o += 4 + len;
   }
   const fixed = Buffer.from(rq.subarray(0, 68));
@@ -136,13 +140,7 @@ export function parseAc(ac: Buffer): { result: number; peerMax: number } {
     const len = ac.readUInt16BE(o + 2);
     const body = ac.subarray(o + 4, o + 4 + len);
     if (type === 0x21 && result === -1) result = body[2]!;
-    if (type === 0x50) {
-      for (let s = 0; s < body.length; ) {
-        const sl = body.readUInt16BE(s + 2);
-        if (body[s] === 0x51) peerMax = body.readUInt32BE(s + 4);
-        s += 4 + sl;
-      }
-    }
+    if (type === 0x50) peerMax = maximumLengthIn(body, peerMax);
     o += 4 + len;
   }
   return { result, peerMax };

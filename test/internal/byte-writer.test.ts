@@ -8,3 +8,9 @@ test('bytes() and zeros() that make the writer grow land in the grown buffer', (
   const out = w.finish();
   assert.deepEqual([...out], [1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8]);
 });
+
+test('a writer created with capacity 0 grows (doubling 0 never would)', () => {
+  const w = new ByteWriter(0);
+  w.u8(1).u16(0x0203);
+  assert.deepEqual([...w.finish()], [1, 2, 3]);
+});

@@ -1,19 +1,9 @@
 /** Small PDUs for upper-layer tests. */
 import type { AAssociateAcPdu, AAssociateRjPdu, AAssociateRqPdu, PDataTfPdu, UserInformationItem } from '../../src/ul/pdu/types.js';
+import { userInformation } from '../helpers/user-information.js';
 
 export function userInfo(maximumLength: number | undefined): UserInformationItem {
-  return {
-    maximumLength,
-    implementationClassUid: '1.2.826.0.1.3680043.10.1',
-    implementationVersionName: 'DICOM_TLS_TEST',
-    asynchronousOperationsWindow: undefined,
-    roleSelections: [],
-    sopClassExtendedNegotiations: [],
-    sopClassCommonExtendedNegotiations: [],
-    userIdentityRq: undefined,
-    userIdentityAc: undefined,
-    unknownSubItems: [],
-  };
+  return userInformation({ maximumLength, implementationClassUid: '1.2.826.0.1.3680043.10.1', implementationVersionName: 'DICOM_TLS_TEST' });
 }
 
 export const VERIFICATION = '1.2.840.10008.1.1';

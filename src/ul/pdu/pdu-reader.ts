@@ -10,7 +10,7 @@ import { ChunkQueue } from '../../internal/chunk-queue.js';
 import { InvalidOptionError } from '../../errors.js';
 import { PduDecodeError, PduTooLargeError } from '../errors.js';
 import { decodePdu, isKnownPduType } from './decode.js';
-import { sniffTransport } from './sniff.js';
+import { bytesToSniff, sniffTransport } from './sniff.js';
 import { AbortReason, PduTypeCode, type Pdu } from './types.js';
 
 const HEADER = 6;
@@ -88,9 +88,9 @@ export class PduReader {
     try {
       const type = q.peekByte(0);
       if (!isKnownPduType(type)) {
-        // At the start of a stream, a TLS record (0x14–0x17) or HTTP text waits for the three
-        // bytes that tell it apart, so the error can say "TLS on a plain DICOM port".
-        if (this.#atStart && q.length < 3 && ((type >= 0x14 && type <= 0x17) || (type >= 0x41 && type <= 0x5a))) return undefined;
+        // At the start of a stream, a TLS record (0x14–0x17) or HTTP text waits for the bytes
+        // that tell it apart, so the error can say "TLS on a plain DICOM port" or "HTTP".
+        if (this.#atStart && q.length < bytesToSniff(type)) return undefined;
         throw this.#unrecognized(type);
       }
       if (q.length < HEADER) return undefined;

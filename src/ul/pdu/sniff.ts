@@ -14,6 +14,18 @@ export type SniffedTransport = 'tls' | 'dicom' | 'http' | 'unknown';
 const HTTP_PREFIXES = ['GET ', 'POST ', 'PUT ', 'HEAD ', 'DELETE ', 'OPTIONS ', 'PATCH ', 'CONNECT ', 'TRACE ', 'PRI * ', 'HTTP/'];
 
 /**
+ * How many first bytes `sniffTransport` needs to recognise another protocol that starts with
+ * `firstByte`: 3 for a TLS record header, 4 for an HTTP method (the shortest prefix it matches,
+ * "GET "), 0 when no other protocol starts that way. Callers wait for this many bytes so the
+ * answer does not depend on how the stream was chunked.
+ */
+export function bytesToSniff(firstByte: number): number {
+  if (firstByte >= 0x14 && firstByte <= 0x17) return 3;
+  if (firstByte >= 0x41 && firstByte <= 0x5a) return 4;
+  return 0;
+}
+
+/**
  * Classify the first bytes received on a connection. Three bytes decide TLS, two decide DICOM
  * and more make it surer; 'unknown' when nothing matches (or too few bytes to say).
  */

@@ -3,7 +3,8 @@ import type { AssociationActions, FsmInput, UserPrimitive } from '../../../src/u
 import { defaultCheckAssociateRq } from '../../../src/ul/fsm/actions.js';
 import type { EventId, State } from '../../../src/ul/fsm/ids.js';
 import { StateMachine, type Transition } from '../../../src/ul/fsm/state-machine.js';
-import type { AAssociateRqPdu, Pdu, UserInformationItem } from '../../../src/ul/pdu/types.js';
+import type { AAssociateRqPdu, Pdu } from '../../../src/ul/pdu/types.js';
+import { userInformation } from '../../helpers/user-information.js';
 
 export type Effect =
   | { kind: 'connect' }
@@ -44,18 +45,7 @@ export class RecordingActions implements AssociationActions {
   }
 }
 
-const userInformation: UserInformationItem = {
-  maximumLength: 16384,
-  implementationClassUid: '1.2.3.4',
-  implementationVersionName: undefined,
-  asynchronousOperationsWindow: undefined,
-  roleSelections: [],
-  sopClassExtendedNegotiations: [],
-  sopClassCommonExtendedNegotiations: [],
-  userIdentityRq: undefined,
-  userIdentityAc: undefined,
-  unknownSubItems: [],
-};
+const UI = userInformation({ maximumLength: 16384, implementationClassUid: '1.2.3.4' });
 
 export const rq: AAssociateRqPdu = {
   type: 'A-ASSOCIATE-RQ',
@@ -64,7 +54,7 @@ export const rq: AAssociateRqPdu = {
   callingAeTitle: 'CALLING',
   applicationContextName: '1.2.840.10008.3.1.1.1',
   presentationContexts: [{ id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }],
-  userInformation,
+  userInformation: UI,
 };
 
 /** A representative input for each event of Table 9-10. */
@@ -83,7 +73,7 @@ export function sampleInput(event: EventId): FsmInput {
           callingAeTitle: 'CALLING',
           applicationContextName: '1.2.840.10008.3.1.1.1',
           presentationContexts: [{ id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2' }],
-          userInformation,
+          userInformation: UI,
         },
       };
     case 'Evt4':

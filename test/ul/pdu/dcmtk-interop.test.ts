@@ -14,6 +14,7 @@ import { encodePdu, encodePduParts } from '../../../src/ul/pdu/encode.js';
 import { PduReader } from '../../../src/ul/pdu/pdu-reader.js';
 import type { AAssociateRqPdu, Pdu } from '../../../src/ul/pdu/types.js';
 import * as F from './fixtures-dcmtk.js';
+import { userInformation } from '../../helpers/user-information.js';
 
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, '127.0.0.1');
@@ -79,18 +80,13 @@ test('our encoded PDUs are accepted by DCMTK storescp; its answers decode', asyn
         { id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2.1', '1.2.840.10008.1.2'] },
         { id: 3, abstractSyntax: '1.2.3.4.5.6.7', transferSyntaxes: ['1.2.840.10008.1.2'] },
       ],
-      userInformation: {
+      userInformation: userInformation({
         maximumLength: 32768,
         implementationClassUid: '1.2.826.0.1.3680043.10.1234',
         implementationVersionName: 'DICOM_TLS_010',
-        asynchronousOperationsWindow: undefined,
         roleSelections: [{ sopClassUid: '1.2.840.10008.1.1', scuRole: true, scpRole: false }],
-        sopClassExtendedNegotiations: [],
-        sopClassCommonExtendedNegotiations: [],
-        userIdentityRq: undefined,
-        userIdentityAc: undefined,
         unknownSubItems: [{ itemType: 0x7e, data: Uint8Array.of(1, 2) }],
-      },
+      }),
     };
     socket.write(encodePdu(rq));
     const ac = await next();

@@ -5,19 +5,9 @@ import { decodePdu } from '../../../src/ul/pdu/decode.js';
 import { encodePdu, encodePduParts } from '../../../src/ul/pdu/encode.js';
 import type { AAssociateAcPdu, AAssociateRqPdu, Pdu, UserInformationItem } from '../../../src/ul/pdu/types.js';
 import { toHex } from '../../helpers/hex.js';
+import { userInformation } from '../../helpers/user-information.js';
 
-const UI: UserInformationItem = {
-  maximumLength: 16384,
-  implementationClassUid: '1.2.3',
-  implementationVersionName: undefined,
-  asynchronousOperationsWindow: undefined,
-  roleSelections: [],
-  sopClassExtendedNegotiations: [],
-  sopClassCommonExtendedNegotiations: [],
-  userIdentityRq: undefined,
-  userIdentityAc: undefined,
-  unknownSubItems: [],
-};
+const UI: UserInformationItem = userInformation({ maximumLength: 16384, implementationClassUid: '1.2.3' });
 const RQ: AAssociateRqPdu = {
   type: 'A-ASSOCIATE-RQ',
   protocolVersion: 1,

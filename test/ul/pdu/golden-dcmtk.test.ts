@@ -5,21 +5,11 @@ import { encodePdu } from '../../../src/ul/pdu/encode.js';
 import type { UserInformationItem } from '../../../src/ul/pdu/types.js';
 import { toHex } from '../../helpers/hex.js';
 import * as F from './fixtures-dcmtk.js';
+import { userInformation } from '../../helpers/user-information.js';
 
 const te = new TextEncoder();
 
-const DCMTK_UI: UserInformationItem = {
-  maximumLength: 16384,
-  implementationClassUid: '1.2.276.0.7230010.3.0.3.6.7',
-  implementationVersionName: 'OFFIS_DCMTK_367',
-  asynchronousOperationsWindow: undefined,
-  roleSelections: [],
-  sopClassExtendedNegotiations: [],
-  sopClassCommonExtendedNegotiations: [],
-  userIdentityRq: undefined,
-  userIdentityAc: undefined,
-  unknownSubItems: [],
-};
+const DCMTK_UI: UserInformationItem = userInformation({ maximumLength: 16384, implementationClassUid: '1.2.276.0.7230010.3.0.3.6.7', implementationVersionName: 'OFFIS_DCMTK_367' });
 
 const HEAD = { protocolVersion: 1, calledAeTitle: 'B', callingAeTitle: 'A', applicationContextName: '1.2.840.10008.3.1.1.1' };
 

@@ -9,22 +9,12 @@ import { decodePdu } from '../../../src/ul/pdu/decode.js';
 import { encodePdu } from '../../../src/ul/pdu/encode.js';
 import type { UserInformationItem } from '../../../src/ul/pdu/types.js';
 import { be, hexBytes, toHex } from '../../helpers/hex.js';
+import { userInformation } from '../../helpers/user-information.js';
 
 const te = new TextEncoder();
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
-const EMPTY_UI: UserInformationItem = {
-  maximumLength: undefined,
-  implementationClassUid: undefined,
-  implementationVersionName: undefined,
-  asynchronousOperationsWindow: undefined,
-  roleSelections: [],
-  sopClassExtendedNegotiations: [],
-  sopClassCommonExtendedNegotiations: [],
-  userIdentityRq: undefined,
-  userIdentityAc: undefined,
-  unknownSubItems: [],
-};
+const EMPTY_UI: UserInformationItem = userInformation();
 
 const FIXED = `
   0001 0000                         # protocol version 1, reserved

@@ -156,3 +156,18 @@ test('options are validated and name the option', () => {
   assert.throws(() => new PduReader({} as { maxPduLength: number }), InvalidOptionError);
   assert.throws(() => new PduReader({ maxPduLength: 100, maxAssociatePduLength: -1 }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'maxAssociatePduLength');
 });
+
+test('HTTP is named whatever the chunking of its first bytes', () => {
+  const get = new TextEncoder().encode('GET / HTTP/1.1\r\n');
+  for (let cut = 1; cut < get.length; cut++) {
+    const reader = new PduReader({ maxPduLength: 100 });
+    let error: unknown;
+    try {
+      reader.push(get.subarray(0, cut));
+      reader.push(get.subarray(cut));
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof PduDecodeError && error.sniffed === 'http', `split after ${cut} bytes: ${String(error)}`);
+  }
+});
