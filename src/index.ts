@@ -133,6 +133,7 @@ export {
   UnexpectedResponseError,
   HandlerAlreadyRegisteredError,
   DimseStatusError,
+  MessageIdsExhaustedError,
 } from './ae/errors.js';
 export { TransportMismatchError, AssociationAbortedError, AssociationClosedError } from './ul/upper-layer-errors.js';
 export { HandlerRegistry } from './services/scp/registry.js';

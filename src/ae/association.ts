@@ -26,7 +26,7 @@ import type { UpperLayer } from '../ul/upper-layer.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
-import { UnexpectedResponseError } from './errors.js';
+import { MessageIdsExhaustedError, UnexpectedResponseError } from './errors.js';
 import { PendingRequest } from './pending-request.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
@@ -166,7 +166,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
       this.#nextId = id === 0xffff ? 1 : id + 1;
       if (!this.#pending.has(id)) return id;
     }
-    throw new RangeError('all 65535 message IDs are outstanding');
+    throw new MessageIdsExhaustedError();
   }
 
   /**

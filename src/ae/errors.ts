@@ -59,3 +59,10 @@ export class DimseStatusError extends DicomError {
     this.command = command;
   }
 }
+
+/** Every Message ID (1–65535) is taken by an outstanding request on this association (PS3.7 9.3.1.1). */
+export class MessageIdsExhaustedError extends DicomError {
+  constructor() {
+    super('DICOM_ERR_MESSAGE_IDS_EXHAUSTED', 'all 65535 message IDs are taken by outstanding requests on this association');
+  }
+}
