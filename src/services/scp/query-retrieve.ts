@@ -114,9 +114,21 @@ function tally(c: Counts, r: StoreResult): void {
   }
 }
 
-/** The final response of a retrieve (PS3.4 C.4.2.1.5, C.4.3.1.4): counts, status, Failed SOP Instance UID List. */
+/**
+ * The final response of a retrieve (PS3.4 C.4.2.1.5, C.4.3.1.4): counts, status, Failed SOP
+ * Instance UID List. The SCU reads Warning (B000) as "some sub-operations did not succeed" and
+ * Failure or Refused as "all were unsuccessful" (PS3.4 C.4.2.2.1, C.4.3.2.1), so a retrieve where
+ * every sub-operation failed is A702 (Refused: unable to perform sub-operations), not B000.
+ */
 function finalFields(c: Counts, cancelled: boolean, ts: string): ResponseFields {
-  const status = cancelled ? Status.Cancel : c.failed > 0 || c.warning > 0 ? QueryRetrieveStatus.SuboperationsCompleteWithFailures : Status.Success;
+  const allFailed = c.failed > 0 && c.completed === 0 && c.warning === 0;
+  const status = cancelled
+    ? Status.Cancel
+    : allFailed
+      ? QueryRetrieveStatus.OutOfResourcesUnableToPerformSuboperations
+      : c.failed > 0 || c.warning > 0
+        ? QueryRetrieveStatus.SuboperationsCompleteWithFailures
+        : Status.Success;
   const notDone = cancelled ? c.remaining : 0;
   const fields: Record<string, unknown> = { ...countsFields(c, !cancelled), status };
   if (cancelled) fields['numberOfRemainingSuboperations'] = notDone;

@@ -1,0 +1,79 @@
+/**
+ * Final statuses of the Query/Retrieve SCP that a StorageServer answers: a retrieve whose
+ * sub-operations all failed (PS3.4 C.4.2.2.1: Failure or Refused), some failed (B000).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DicomClient } from '../../src/ae/client.js';
+import { DimseStatusError } from '../../src/ae/errors.js';
+import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { storageContextsFor } from '../../src/services/scu/store.js';
+import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { tempDir } from '../helpers/dicom-data.js';
+import { spec, writeInstance } from '../helpers/services.js';
+
+const quick = { connect: 5000, association: 5000, dimse: 10000 };
+const qrContexts = [
+  QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind,
+  QueryRetrieveSopClass.PatientRootQueryRetrieveInformationModelFind,
+  QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove,
+].map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }));
+const study = '1.2.826.0.1.3680043.9.7777.1';
+const series = `${study}.1`;
+const uids = [1, 4].map((n) => `${series}.${n}`);
+
+let dir: string;
+let remove: () => Promise<void>;
+let src: StorageServer;
+let dest: StorageServer;
+
+before(async () => {
+  ({ dir, remove } = await tempDir('qr-status'));
+  await mkdir(join(dir, 'in'));
+  for (const n of [1, 4]) await writeInstance(join(dir, 'in'), spec(n));
+  dest = await StorageServer.create({ aeTitle: 'DEST', storeRoot: join(dir, 'dest'), fsync: 'none' });
+  const { port: destPort } = await dest.listen(0);
+  src = await StorageServer.create({ aeTitle: 'SRC', storeRoot: join(dir, 'src'), fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: destPort } } });
+  await src.listen(0);
+  const sources = [join(dir, 'in')];
+  const client = await connect(await storageContextsFor(sources));
+  for (const r of await client.store(sources)) assert.equal(r.status, 0, r.errorComment);
+  await client.release();
+});
+
+after(async () => {
+  await src.close({ timeout: 1000 }).catch(() => undefined);
+  await dest.close({ timeout: 1000 });
+  await remove();
+});
+
+function connect(presentationContexts: Parameters<typeof DicomClient.associate>[0]['presentationContexts'], server: StorageServer = src, calledAeTitle = 'SRC'): Promise<DicomClient> {
+  return DicomClient.associate({ host: '127.0.0.1', port: server.address!.port, callingAeTitle: 'SCU', calledAeTitle, presentationContexts, timeouts: quick });
+}
+
+test('C-MOVE: some sub-operations failed is B000 (Warning); all failed is A702 (Refused), with the counts and the failed UIDs', async () => {
+  const client = await connect(qrContexts);
+  try {
+    const image = (list: string[]) => ({ QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: study, SeriesInstanceUID: series, SOPInstanceUID: list });
+    const first = await client.move('STUDY_ROOT', image([uids[0]!]), 'DEST');
+    assert.equal(first.outcome, 'Success');
+    // DEST refuses duplicates (0111): the first instance fails, the second is stored.
+    const some = await client.move('STUDY_ROOT', image(uids), 'DEST');
+    assert.equal(some.status, 0xb000);
+    assert.equal(some.outcome, 'Warning');
+    assert.deepEqual([some.completed, some.failed], [1, 1]);
+    assert.deepEqual(some.failedSopInstanceUids, [uids[0]]);
+    // Now both are duplicates: every sub-operation fails, which the SCU must read as a failure.
+    await assert.rejects(client.move('STUDY_ROOT', image(uids), 'DEST'), (e: unknown) => {
+      assert.ok(e instanceof DimseStatusError);
+      assert.equal(e.status, 0xa702);
+      const progress = (e as unknown as { progress: { completed: number; failed: number } }).progress;
+      assert.deepEqual([progress.completed, progress.failed], [0, 2]);
+      return true;
+    });
+  } finally {
+    await client.release();
+  }
+});
