@@ -1,6 +1,7 @@
 /**
- * Final statuses of the Query/Retrieve SCP that a StorageServer answers: a retrieve whose
- * sub-operations all failed (PS3.4 C.4.2.2.1: Failure or Refused), some failed (B000).
+ * Final and pending statuses of the Query/Retrieve SCP that a StorageServer answers: a retrieve
+ * whose sub-operations all failed (PS3.4 C.4.2.2.1: Failure or Refused), some failed (B000);
+ * C-FIND with keys the index cannot match (FF01, PS3.4 C.4.1.1.4).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { DimseStatusError } from '../../src/ae/errors.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
 import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { decodeDataset, encodeDataset } from '../../src/dataset/codec.js';
 import { tempDir } from '../helpers/dicom-data.js';
 import { spec, writeInstance } from '../helpers/services.js';
 
@@ -73,6 +75,45 @@ test('C-MOVE: some sub-operations failed is B000 (Warning); all failed is A702 (
       assert.deepEqual([progress.completed, progress.failed], [0, 2]);
       return true;
     });
+  } finally {
+    await client.release();
+  }
+});
+
+/** The raw C-FIND responses (status and identifier) for one identifier. */
+async function findRaw(client: DicomClient, identifier: Record<string, unknown>): Promise<{ status: number; match?: Record<string, unknown> }[]> {
+  const sopClass = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;
+  const context = client.association.contexts.select(sopClass, { requestorRole: 'scu' });
+  const pending = client.association.request(
+    { type: 'C-FIND-RQ', affectedSopClassUid: sopClass, priority: 0 },
+    { dataset: encodeDataset(identifier, context.transferSyntax), presentationContextId: context.id },
+  );
+  const out: { status: number; match?: Record<string, unknown> }[] = [];
+  for await (const m of pending) {
+    const status = m.command.status as number;
+    out.push(m.dataset === undefined ? { status } : { status, match: decodeDataset(m.dataset, context.transferSyntax) as Record<string, unknown> });
+  }
+  return out;
+}
+
+test('C-FIND: FF01 on each match when the identifier has keys the index cannot match or return, FF00 otherwise', async () => {
+  const client = await connect(qrContexts);
+  try {
+    const supported = await findRaw(client, { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: study, StudyDate: '', SpecificCharacterSet: '' });
+    assert.deepEqual(supported.map((r) => r.status), [0xff00, 0x0000]);
+    // Institution Name (0008,0080) is not in the index: returned empty, the match is FF01.
+    const unknown = await findRaw(client, { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: study, InstitutionName: '' });
+    assert.deepEqual(unknown.map((r) => r.status), [0xff01, 0x0000]);
+    assert.equal(unknown[0]!.match!['InstitutionName'] ?? '', '');
+    // A count key with a value is not matched on.
+    const count = await findRaw(client, { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: study, NumberOfStudyRelatedInstances: '7' });
+    assert.deepEqual(count.map((r) => r.status), [0xff01, 0x0000]);
+    // A sequence item key the index does not keep.
+    const nested = await findRaw(client, { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: study, ProcedureCodeSequence: [{ CodeValue: '', CodingSchemeVersion: '' }] });
+    assert.deepEqual(nested.map((r) => r.status), [0xff01, 0x0000]);
+    // No match, no pending response at all.
+    const none = await findRaw(client, { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '9.9.9', InstitutionName: '' });
+    assert.deepEqual(none.map((r) => r.status), [0x0000]);
   } finally {
     await client.release();
   }

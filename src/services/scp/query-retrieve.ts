@@ -13,7 +13,7 @@ import { QueryRetrieveSopClass, TransferSyntax } from '../../dictionary/uids.js'
 import type { CGetRq, CMoveRq } from '../../dimse/messages.js';
 import type { SecureContext } from '../../transport/tls/context.js';
 import type { IndexDb, StoredFile } from '../../store/index-db.js';
-import { findMatches, instancesFor, keyValues, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
+import { findMatches, instancesFor, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
 import { StoreError } from '../../store/errors.js';
 import { storeInstances, type StoreResult } from '../scu/store.js';
 import type { DimseHandler, HandleContext, ResponseFields } from './registry.js';
@@ -63,6 +63,9 @@ export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-R
       const ts = context.presentationContext.transferSyntax;
       let identifier: NaturalDataset;
       let matches: AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
+      // FF00 for each match, FF01 when the identifier has keys the index cannot match or return
+      // (PS3.4 C.4.1.1.4); a worklist source answers for its own keys.
+      let pendingStatus: number = Status.Pending;
       try {
         identifier = identifierOf(context);
         if (request.affectedSopClassUid === QueryRetrieveSopClass.ModalityWorklistInformationModelFind) {
@@ -72,11 +75,12 @@ export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-R
           const model = modelOf[request.affectedSopClassUid];
           if (model === undefined) return { status: Status.SopClassNotSupported };
           matches = findMatches(options.index, model, identifier as never, options.match);
+          if (unsupportedKeys(identifier as never).length > 0) pendingStatus = QueryRetrieveStatus.PendingWarningOptionalKeysNotSupported;
         }
         for await (const match of matches) {
           if (context.signal.aborted) return { status: Status.Cancel };
           // Each match travels in the context's syntax; the Specific Character Set says how text is encoded.
-          await context.respond({ status: Status.Pending, dataset: encodeDataset(match, ts) });
+          await context.respond({ status: pendingStatus, dataset: encodeDataset(match, ts) });
         }
       } catch (error) {
         return failure(error);
