@@ -1,7 +1,8 @@
 /**
  * Final and pending statuses of the Query/Retrieve SCP that a StorageServer answers: a retrieve
  * whose sub-operations all failed (PS3.4 C.4.2.2.1: Failure or Refused), some failed (B000);
- * C-FIND with keys the index cannot match (FF01, PS3.4 C.4.1.1.4).
+ * C-FIND with keys the index cannot match (FF01, PS3.4 C.4.1.1.4); Person Name matching case
+ * (PS3.4 C.2.2.2.1) as configured.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,5 +117,26 @@ test('C-FIND: FF01 on each match when the identifier has keys the index cannot m
     assert.deepEqual(none.map((r) => r.status), [0x0000]);
   } finally {
     await client.release();
+  }
+});
+
+test('C-FIND: Person Name matches case-insensitively by default in StorageServer; caseInsensitivePersonName: false makes it exact', async () => {
+  const names = async (server: StorageServer, aet: string): Promise<string[]> => {
+    const client = await connect(qrContexts, server, aet);
+    try {
+      const out: string[] = [];
+      for await (const m of client.find('PATIENT_ROOT', { QueryRetrieveLevel: 'PATIENT', PatientID: '', PatientName: 'test^p1' })) out.push(String(m['PatientID']));
+      return out;
+    } finally {
+      await client.release();
+    }
+  };
+  assert.deepEqual(await names(src, 'SRC'), ['PID1']);
+  const exact = await StorageServer.create({ aeTitle: 'EXACT', storeRoot: join(dir, 'src'), index: src.index, fsync: 'none', caseInsensitivePersonName: false });
+  await exact.listen(0);
+  try {
+    assert.deepEqual(await names(exact, 'EXACT'), []);
+  } finally {
+    await exact.close({ timeout: 1000 });
   }
 });

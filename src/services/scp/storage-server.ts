@@ -52,6 +52,12 @@ export interface StorageServerConfig {
   /** Calling AE titles bound to TLS client certificates (rejected 1/1/3 on mismatch). */
   readonly certificateBindings?: readonly CertificateBinding[];
   readonly requireCertificateBinding?: boolean;
+  /**
+   * C-FIND Person Name matching ignores case (PS3.4 C.2.2.2.1 allows it): `doe*` finds `DOE^JOHN`.
+   * Default true, as most archives do for a person typing a name; false matches exactly, as
+   * DCMTK's dcmqrscp does.
+   */
+  readonly caseInsensitivePersonName?: boolean;
   /** Calling AE titles accepted; default any. */
   readonly callingAeTitles?: AcceptorPolicy['callingAeTitles'];
   /** Transfer syntaxes accepted for storage, in preference order; default: every known one, uncompressed first. */
@@ -127,7 +133,9 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
         onFailed: (error, request, context) => self?.emit('storeFailed', error, request, context.association),
       }),
     );
-    handlers.register('C-FIND-RQ', findHandler({ index, ...(config.worklist ? { worklist: config.worklist } : {}) }));
+    const caseInsensitivePersonName = config.caseInsensitivePersonName ?? true;
+    if (typeof caseInsensitivePersonName !== 'boolean') throw new InvalidOptionError('caseInsensitivePersonName', 'must be a boolean');
+    handlers.register('C-FIND-RQ', findHandler({ index, match: { caseInsensitivePersonName }, ...(config.worklist ? { worklist: config.worklist } : {}) }));
     handlers.register('C-MOVE-RQ', moveHandler({ index, destinations: config.destinations ?? {} }));
     handlers.register('C-GET-RQ', getHandler({ index }));
     handlers.register('N-ACTION-RQ', commitmentHandler({ index, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto' }));
