@@ -140,3 +140,27 @@ test('C-FIND: Person Name matches case-insensitively by default in StorageServer
     await exact.close({ timeout: 1000 });
   }
 });
+
+test('StorageServer.create: a bad AE title is refused up front; a bad option found later leaves no index file open', async () => {
+  const { readdirSync, readlinkSync } = await import('node:fs');
+  const root = join(dir, 'bad-config');
+  const openIndexFiles = (): number =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(join(root, '.index.sqlite'));
+      } catch {
+        return false; // closed meanwhile (the directory's own descriptor)
+      }
+    }).length;
+  await assert.rejects(StorageServer.create({ aeTitle: '', storeRoot: root, fsync: 'none' }), (e: unknown) => (e as { code?: string }).code === 'DICOM_ERR_INVALID_OPTION');
+  await assert.rejects(StorageServer.create({ aeTitle: ['OK', 'A-TITLE-LONGER-THAN-16'], storeRoot: root, fsync: 'none' }), (e: unknown) => (e as { code?: string }).code === 'DICOM_ERR_INVALID_OPTION');
+  // Found by the FileStore, after the index was opened.
+  await assert.rejects(StorageServer.create({ aeTitle: 'OK', storeRoot: root, fsync: 'sometimes' as never }), (e: unknown) => (e as { code?: string }).code === 'DICOM_ERR_INVALID_OPTION');
+  await assert.rejects(StorageServer.create({ aeTitle: 'OK', storeRoot: root, duplicates: 'bogus' as never }), (e: unknown) => (e as { code?: string }).code === 'DICOM_ERR_INVALID_OPTION');
+  assert.equal(openIndexFiles(), 0);
+  // The same root opens (and closes) normally afterwards.
+  const ok = await StorageServer.create({ aeTitle: 'OK', storeRoot: root, fsync: 'none' });
+  assert.ok(openIndexFiles() > 0, "the check sees an open index (and its WAL)");
+  await ok.close();
+  assert.equal(openIndexFiles(), 0);
+});
