@@ -8,7 +8,7 @@ import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { fileError, usageError } from './errors.js';
 import { connectClient, endAfterError } from './connect.js';
-import { retrieveOutcome } from './move.js';
+import { failedSubOperations, retrieveOutcome } from './move.js';
 import { Output } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
 import type { CommandModule } from './command.js';
@@ -59,7 +59,8 @@ export const command: CommandModule = {
       await client.release();
     } catch (e) {
       await endAfterError(client, e);
-      throw e;
+      result = failedSubOperations(e);
+      if (result === undefined) throw e;
     } finally {
       bar.done();
       dispose();

@@ -36,6 +36,17 @@ export function reportSubOperations(out: Output, verb: string, s: SubOperations,
   return s.failed > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
 }
 
+/**
+ * A Failure final response after sub-operations were tried (A702: every one failed, PS3.4
+ * C.4.2.2.1) is a retrieve with failed sub-operations (exit 16 with the counts), not a refusal;
+ * undefined for anything else.
+ */
+export function failedSubOperations(e: unknown): Parameters<typeof retrieveOutcome>[2] | undefined {
+  const err = e as { code?: string; status?: number; progress?: { completed: number; failed: number; warning: number }; failedSopInstanceUids?: readonly string[] };
+  if (err?.code !== codeOf('DIMSE_STATUS') || err.progress === undefined || err.progress.failed === 0 || typeof err.status !== 'number') return undefined;
+  return { ...err.progress, status: err.status, outcome: 'Failure', errorComment: undefined, failedSopInstanceUids: err.failedSopInstanceUids ?? [] };
+}
+
 /** The final C-MOVE/C-GET response: a refusal is an error (exit 15), failed sub-operations exit 16. */
 export function retrieveOutcome(out: Output, verb: string, r: { status: number; outcome: string; completed: number; failed: number; warning: number; errorComment: string | undefined; failedSopInstanceUids: readonly string[] }): number {
   if (r.outcome === 'Failure' && r.completed === 0 && r.failed === 0 && r.warning === 0) {
@@ -71,7 +82,8 @@ export const command: CommandModule = {
       await client.release();
     } catch (e) {
       await endAfterError(client, e);
-      throw e;
+      result = failedSubOperations(e);
+      if (result === undefined) throw e;
     } finally {
       bar.done();
       dispose();

@@ -258,6 +258,31 @@ function registerFunctions(index: IndexDb): void {
   index.connection.function('dicom_pn_alpha', { deterministic: true }, (v: unknown) => String(v ?? '').split('=')[0] ?? '');
 }
 
+/** Identifier elements that are not keys (PS3.4 C.4.1.1.3): the level, the character set, dcmjs's VR map. */
+const notKeys: ReadonlySet<string> = new Set(['QueryRetrieveLevel', 'SpecificCharacterSet', '_vrMap']);
+
+/**
+ * The keys of `identifier` the index does not support for existence or matching (PS3.4
+ * C.4.1.1.3.2): keys it does not keep (they come back zero-length), sequence item keys it does not
+ * keep, and return-only keys (the related-counts) given a value to match. A non-empty list makes
+ * each match a Pending response with status FF01 (PS3.4 C.4.1.1.4). Keys of a level below the
+ * query level are not listed: a hierarchical query does not ask for them (PS3.4 C.4.1.3.1).
+ */
+export function unsupportedKeys(identifier: NaturalizedDataset): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(identifier)) {
+    if (notKeys.has(key)) continue;
+    const attr = attributes[key];
+    if (attr === undefined) out.push(key);
+    else if (attr.kind === 'count' && keyValues(identifier[key]).length > 0) out.push(key);
+    else if (attr.kind === 'sequence') {
+      const item = queryItem(key, identifier[key]);
+      for (const nested of Object.keys(item ?? {})) if (!notKeys.has(nested) && !(attr.nested ?? []).includes(nested)) out.push(`${key}>${nested}`);
+    }
+  }
+  return out;
+}
+
 /**
  * C-FIND (PS3.4 C.4.1.3.1): the matches of `identifier` as naturalized data sets holding exactly
  * the requested keys plus QueryRetrieveLevel (and SpecificCharacterSet when requested). Unknown
@@ -274,7 +299,7 @@ export async function* findMatches(
   const queryLevel = level(identifier);
   checkHierarchy(model, queryLevel, identifier);
   registerFunctions(index);
-  const requested = Object.keys(identifier).filter((k) => k !== 'QueryRetrieveLevel' && k !== '_vrMap' && k !== 'SpecificCharacterSet');
+  const requested = Object.keys(identifier).filter((k) => !notKeys.has(k));
   const params: unknown[] = [];
   const where: string[] = [];
   const selected: [string, Attribute][] = [];

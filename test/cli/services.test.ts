@@ -45,12 +45,14 @@ before(async () => {
   const moveDir = join(tmp.dir, 'moved');
   mkdirSync(moveDir);
   const movePort = await freePort();
+  const plainPort = await freePort();
   storescp = spawn('storescp', ['-od', moveDir, '-aet', 'ARCHIVE', String(movePort)], { stdio: 'ignore' });
   // The subject as `dicom-tls pki inspect` prints it: the client certificate may call itself MODALITY.
   writeFileSync(join(tmp.dir, 'serve.json'), JSON.stringify({
-    aet: 'PACS', host: '127.0.0.1', port: 0, data: 'data',
+    aet: 'PACS', host: '127.0.0.1', port: 0, plainPort, data: 'data',
     bindings: [{ aet: 'MODALITY', subject: 'CN = dicom-tls client, O = dicom-tls development PKI' }],
-    moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: movePort, tls: false } },
+    // PACS is the server itself (its plain port): what it already holds is refused there as a duplicate.
+    moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: movePort, tls: false }, PACS: { host: '127.0.0.1', port: plainPort, tls: false } },
   }));
   server = spawn(process.execPath, [CLI, 'serve', '--config', join(tmp.dir, 'serve.json')], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
   server.stdout.setEncoding('utf8').on('data', (d: string) => { log += d; });
@@ -125,6 +127,19 @@ test('move to the configured destination (a DCMTK storescp); an unknown destinat
   const bad = await runCli(['move', `127.0.0.1:${port}`, ...tls(), '--dest', 'NOWHERE', '-k', 'PatientID=P1', '--level', 'PATIENT', '--root', 'patient']);
   assert.equal(bad.code, 15);
   assert.equal(oneSentenceError(bad).code, 'DICOM_ERR_DIMSE_STATUS');
+});
+
+test('move where every sub-operation fails (the peer answers A702): the counts and exit 16, as for some failures', async () => {
+  const r = await runCli(['move', `127.0.0.1:${port}`, ...tls(), '--dest', 'PACS', '--level', 'PATIENT', '--root', 'patient', '-k', 'PatientID=P1']);
+  assert.equal(r.code, 16, r.stderr);
+  assert.match(r.stdout, /C-MOVE: completed 0, warnings 0, failed 1/);
+  assert.match(r.stderr, /1 sub-operations failed\. \[DICOM_ERR_PARTIAL\]/);
+  const j = await runCli(['move', `127.0.0.1:${port}`, ...tls(), '--dest', 'PACS', '--level', 'PATIENT', '--root', 'patient', '-k', 'PatientID=P1', '--json']);
+  assert.equal(j.code, 16, j.stderr);
+  const doc = JSON.parse(j.stdout) as { status: number; failed: number; failedSopInstanceUids: string[] };
+  assert.equal(doc.status, 0xa702);
+  assert.equal(doc.failed, 1);
+  assert.deepEqual(doc.failedSopInstanceUids, ['1.2.826.0.1.3680043.2.1125.7.1']);
 });
 
 test('the AE title is bound to the certificate: another AE title with the same certificate is rejected, exit 13', async () => {

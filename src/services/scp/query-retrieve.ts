@@ -13,7 +13,7 @@ import { QueryRetrieveSopClass, TransferSyntax } from '../../dictionary/uids.js'
 import type { CGetRq, CMoveRq } from '../../dimse/messages.js';
 import type { SecureContext } from '../../transport/tls/context.js';
 import type { IndexDb, StoredFile } from '../../store/index-db.js';
-import { findMatches, instancesFor, keyValues, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
+import { findMatches, instancesFor, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
 import { StoreError } from '../../store/errors.js';
 import { storeInstances, type StoreResult } from '../scu/store.js';
 import type { DimseHandler, HandleContext, ResponseFields } from './registry.js';
@@ -63,6 +63,9 @@ export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-R
       const ts = context.presentationContext.transferSyntax;
       let identifier: NaturalDataset;
       let matches: AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
+      // FF00 for each match, FF01 when the identifier has keys the index cannot match or return
+      // (PS3.4 C.4.1.1.4); a worklist source answers for its own keys.
+      let pendingStatus: number = Status.Pending;
       try {
         identifier = identifierOf(context);
         if (request.affectedSopClassUid === QueryRetrieveSopClass.ModalityWorklistInformationModelFind) {
@@ -72,11 +75,12 @@ export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-R
           const model = modelOf[request.affectedSopClassUid];
           if (model === undefined) return { status: Status.SopClassNotSupported };
           matches = findMatches(options.index, model, identifier as never, options.match);
+          if (unsupportedKeys(identifier as never).length > 0) pendingStatus = QueryRetrieveStatus.PendingWarningOptionalKeysNotSupported;
         }
         for await (const match of matches) {
           if (context.signal.aborted) return { status: Status.Cancel };
           // Each match travels in the context's syntax; the Specific Character Set says how text is encoded.
-          await context.respond({ status: Status.Pending, dataset: encodeDataset(match, ts) });
+          await context.respond({ status: pendingStatus, dataset: encodeDataset(match, ts) });
         }
       } catch (error) {
         return failure(error);
@@ -114,9 +118,21 @@ function tally(c: Counts, r: StoreResult): void {
   }
 }
 
-/** The final response of a retrieve (PS3.4 C.4.2.1.5, C.4.3.1.4): counts, status, Failed SOP Instance UID List. */
+/**
+ * The final response of a retrieve (PS3.4 C.4.2.1.5, C.4.3.1.4): counts, status, Failed SOP
+ * Instance UID List. The SCU reads Warning (B000) as "some sub-operations did not succeed" and
+ * Failure or Refused as "all were unsuccessful" (PS3.4 C.4.2.2.1, C.4.3.2.1), so a retrieve where
+ * every sub-operation failed is A702 (Refused: unable to perform sub-operations), not B000.
+ */
 function finalFields(c: Counts, cancelled: boolean, ts: string): ResponseFields {
-  const status = cancelled ? Status.Cancel : c.failed > 0 || c.warning > 0 ? QueryRetrieveStatus.SuboperationsCompleteWithFailures : Status.Success;
+  const allFailed = c.failed > 0 && c.completed === 0 && c.warning === 0;
+  const status = cancelled
+    ? Status.Cancel
+    : allFailed
+      ? QueryRetrieveStatus.OutOfResourcesUnableToPerformSuboperations
+      : c.failed > 0 || c.warning > 0
+        ? QueryRetrieveStatus.SuboperationsCompleteWithFailures
+        : Status.Success;
   const notDone = cancelled ? c.remaining : 0;
   const fields: Record<string, unknown> = { ...countsFields(c, !cancelled), status };
   if (cancelled) fields['numberOfRemainingSuboperations'] = notDone;

@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { CertificateBinding } from '../../acse/certificate-binding.js';
-import type { AcceptorPolicy } from '../../acse/negotiate.js';
+import { checkAeTitle, type AcceptorPolicy } from '../../acse/negotiate.js';
 import type { SupportedAbstractSyntax } from '../../acse/presentation-context.js';
 import { DicomServer, type DicomServerOptions } from '../../ae/server.js';
 import type { Association } from '../../ae/association.js';
@@ -56,6 +56,12 @@ export interface StorageServerConfig {
   /** Calling AE titles bound to TLS client certificates (rejected 1/1/3 on mismatch). */
   readonly certificateBindings?: readonly CertificateBinding[];
   readonly requireCertificateBinding?: boolean;
+  /**
+   * C-FIND Person Name matching ignores case (PS3.4 C.2.2.2.1 allows it): `doe*` finds `DOE^JOHN`.
+   * Default true, as most archives do for a person typing a name; false matches exactly, as
+   * DCMTK's dcmqrscp does.
+   */
+  readonly caseInsensitivePersonName?: boolean;
   /** Calling AE titles accepted; default any. */
   readonly callingAeTitles?: AcceptorPolicy['callingAeTitles'];
   /** Transfer syntaxes accepted for storage, in preference order; default: every known one, uncompressed first. */
@@ -108,9 +114,25 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   static async create(config: StorageServerConfig): Promise<StorageServer> {
     if (config === null || typeof config !== 'object') throw new InvalidOptionError('config', 'must be an object');
     if (typeof config.storeRoot !== 'string' || config.storeRoot === '') throw new InvalidOptionError('storeRoot', 'must be a directory path');
+    // The acceptor compares called AE titles with these (PS3.5 AE); an empty or overlong one
+    // would refuse every association 1/1/7 without saying why.
+    const titles = typeof config.aeTitle === 'string' ? [config.aeTitle] : Array.isArray(config.aeTitle) ? config.aeTitle : [];
+    if (titles.length === 0) throw new InvalidOptionError('aeTitle', 'must be an AE title or a non-empty list of them');
+    for (const t of titles) checkAeTitle('aeTitle', t);
     await mkdir(config.storeRoot, { recursive: true });
     const ownIndex = !(config.index instanceof IndexDb);
     const index = config.index instanceof IndexDb ? config.index : new IndexDb(config.index ?? join(config.storeRoot, '.index.sqlite'), { synchronous: config.fsync === 'none' ? 'normal' : 'full' });
+    try {
+      return await StorageServer.#build(config, index, ownIndex);
+    } catch (error) {
+      // A bad option (AE title, limits, policy) found after the index was opened here: do not
+      // leave the SQLite file open behind a rejected create.
+      if (ownIndex) index.close();
+      throw error;
+    }
+  }
+
+  static async #build(config: StorageServerConfig, index: IndexDb, ownIndex: boolean): Promise<StorageServer> {
     const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'reject', fsync: config.fsync ?? 'file' });
     const ts = config.transferSyntaxes ?? STORAGE_TRANSFER_SYNTAXES;
     const both = { scu: true, scp: true } as const;
@@ -134,7 +156,9 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
         onFailed: (error, request, context) => self?.emit('storeFailed', error, request, context.association),
       }),
     );
-    handlers.register('C-FIND-RQ', findHandler({ index, ...(config.worklist ? { worklist: config.worklist } : {}) }));
+    const caseInsensitivePersonName = config.caseInsensitivePersonName ?? true;
+    if (typeof caseInsensitivePersonName !== 'boolean') throw new InvalidOptionError('caseInsensitivePersonName', 'must be a boolean');
+    handlers.register('C-FIND-RQ', findHandler({ index, match: { caseInsensitivePersonName }, ...(config.worklist ? { worklist: config.worklist } : {}) }));
     handlers.register('C-MOVE-RQ', moveHandler({ index, destinations: config.destinations ?? {} }));
     handlers.register('C-GET-RQ', getHandler({ index }));
     handlers.register('N-ACTION-RQ', commitmentHandler({ index, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto' }));

@@ -97,8 +97,10 @@ async function retrieve(
       }
       const c = statusClass(rsp.status);
       if (c === StatusClass.Failure) {
+        // A702 after sub-operations (all failed, PS3.4 C.4.2.2.1) still carries the counts and the list.
         throw Object.assign(new DimseStatusError(rsp.type, rsp.status, `${kind === 'move' ? 'C-MOVE' : 'C-GET'} failed: ${formatStatus(rsp.status)}${rsp.errorComment ? ` (${rsp.errorComment})` : ''}`), {
           progress,
+          failedSopInstanceUids: failedUids,
         });
       }
       return {
