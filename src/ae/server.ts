@@ -19,6 +19,7 @@ import { channelNames, publish } from '../diagnostics.js';
 import { InvalidOptionError, type DicomError } from '../errors.js';
 import {
   DEFAULT_MAXIMUM_LENGTH,
+  checkAeTitle,
   isRejected,
   negotiateAssociation,
   temporaryCongestionRejection,
@@ -133,6 +134,9 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
     if (options.tls !== undefined && options.tls.role !== 'server') throw new InvalidOptionError('tls', 'needs a SecureContext with role "server"');
     const { tls, maxAssociations, maxPduLength, timeouts, handlers, presentationContexts, ...policy } = options;
+    // An empty or overlong title would refuse every association 1/1/7 without saying why.
+    const titles = typeof policy.aeTitle === 'string' ? [policy.aeTitle] : Array.isArray(policy.aeTitle) ? policy.aeTitle : [];
+    for (const t of titles) checkAeTitle('aeTitle', t);
     this.#maxPdu = maxPduLength ?? DEFAULT_MAXIMUM_LENGTH;
     this.#policy = {
       ...policy,

@@ -160,3 +160,10 @@ test('maximum length 0 (no limit, PS3.8 D.1) on both sides still carries message
     await c.release();
   });
 });
+
+test('an invalid AE title for the server is refused when it is built, naming the option', () => {
+  for (const aeTitle of ['', 'THIS-TITLE-IS-TOO-LONG', ['OK', 'BAD\\TITLE']]) {
+    assert.throws(() => new DicomServer({ aeTitle }), { code: 'DICOM_ERR_INVALID_OPTION', option: 'aeTitle' });
+  }
+  assert.doesNotThrow(() => new DicomServer({ aeTitle: ['MY-SCP', 'OTHER'] }));
+});
