@@ -37,12 +37,21 @@ const tlsFor = (tls: TlsFiles | undefined, side: 'scp' | 'scu') =>
       ? { key: tls.serverKey, cert: tls.serverCert, ca: tls.caCert }
       : { key: tls.clientKey, cert: tls.clientCert, ca: tls.caCert };
 
+/**
+ * BENCH_CPU_PROF=<dir>: run our SCP and SCU children under `node --cpu-prof` into <dir> (profiling
+ * the hot path; NODE_OPTIONS refuses --cpu-prof). The figures of such a run are not comparable.
+ */
+function profileArgs(name: string): string[] {
+  const dir = process.env['BENCH_CPU_PROF'];
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+}
+
 /** Our DicomServer in its own process (ours-scp-main.ts): its VmHWM is the SCP's peak RSS. */
 export const oursScp: ScpPeer = {
   name: 'dicom-tls DicomServer',
   async start(options: ScpOptions): Promise<ScpHandle> {
     const json = JSON.stringify({ port: options.port, outDir: options.outDir ?? null, maxPdu: options.maxPdu ?? null, tls: tlsFor(options.tls, 'scp') });
-    const child = spawn(process.execPath, [scpScript, json], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...profileArgs('scp'), scpScript, json], { stdio: ['ignore', 'pipe', 'pipe'] });
     const tail = captureTail(child);
     try {
       await waitForPort(options.port, child);
@@ -62,7 +71,7 @@ export const oursScp: ScpPeer = {
 };
 
 async function scu(input: object): Promise<number> {
-  const child = spawn(process.execPath, [scuScript], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profileArgs('scu'), scuScript], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end(JSON.stringify(input));
   let out = '';
   let err = '';

@@ -74,6 +74,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   #source: TransportSource | undefined;
   #artim: NodeJS.Timeout | undefined;
   #paused = false;
+  /** Whether pause() has actually paused the transport stream (see pause()). */
+  #streamPaused = false;
   #corked = false;
   #draining = false;
   #flushing = false;
@@ -267,17 +269,24 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     });
   }
 
-  /** Stop reading from the transport (the consumer is slow). PDUs already framed wait. */
+  /**
+   * Stop reading from the transport (the consumer is slow). PDUs already framed wait. The
+   * transport itself is paused only when more data arrives meanwhile (in #onData): a consumer
+   * that resumes within the same tick, as DIMSE does after every PDU with a synchronous sink,
+   * then costs no stream pause/resume round trip (a nextTick and a read attempt per PDU).
+   */
   pause(): void {
     this.#paused = true;
-    this.#transport?.stream.pause();
   }
 
   /** Resume reading after `pause()`. */
   resume(): void {
     this.#paused = false;
     this.#drainInbox();
-    if (!this.#paused) this.#transport?.stream.resume();
+    if (!this.#paused && this.#streamPaused) {
+      this.#streamPaused = false;
+      this.#transport?.stream.resume();
+    }
   }
   get isPaused(): boolean {
     return this.#paused;
@@ -469,6 +478,11 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     if (this.#framer.failed || this.#transportClosed || this.#sm.state === 'Sta1') return;
     this.#framer.push(chunk, this.#transport?.tls === undefined, this.#sm.role, this.#inbox);
     this.#drainInbox();
+    // Data arrived while paused: now hold the transport (at most this one chunk waits framed).
+    if (this.#paused && !this.#streamPaused) {
+      this.#streamPaused = true;
+      this.#transport?.stream.pause();
+    }
   }
 
   #drainInbox(): void {
