@@ -49,49 +49,46 @@ export const syncOps: PlaceOps = {
   },
 };
 
+/** What is left of `parts` after a writev wrote its first `written` bytes (a short write). */
+function unwritten(parts: Uint8Array[], written: number): Uint8Array[] {
+  let skip = written;
+  const rest: Uint8Array[] = [];
+  for (const p of parts) {
+    if (skip >= p.byteLength) {
+      skip -= p.byteLength;
+      continue;
+    }
+    rest.push(skip > 0 ? p.subarray(skip) : p);
+    skip = 0;
+  }
+  return rest;
+}
+
+function byteLength(parts: Uint8Array[]): number {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  return total;
+}
+
 /** writevSync until every byte is written. */
 export function writeAllSync(fd: number, parts: Uint8Array[]): void {
   let rest = parts;
-  let total = 0;
-  for (const p of parts) total += p.byteLength;
+  let total = byteLength(parts);
   while (total > 0) {
     const n = writevSync(fd, rest as NodeJS.ArrayBufferView[]);
     total -= n;
-    if (total <= 0) return;
-    let skip = n;
-    const next: Uint8Array[] = [];
-    for (const p of rest) {
-      if (skip >= p.byteLength) {
-        skip -= p.byteLength;
-        continue;
-      }
-      next.push(skip > 0 ? p.subarray(skip) : p);
-      skip = 0;
-    }
-    rest = next;
+    rest = unwritten(rest, n);
   }
 }
 
 /** writev until every byte is on disk (a short write continues where it stopped). */
 export async function writeAll(handle: FileHandle, parts: Uint8Array[]): Promise<void> {
-  let total = 0;
-  for (const p of parts) total += p.byteLength;
   let rest = parts;
-  for (;;) {
+  let total = byteLength(parts);
+  while (total > 0) {
     const { bytesWritten } = await handle.writev(rest as NodeJS.ArrayBufferView[]);
     total -= bytesWritten;
-    if (total <= 0) return;
-    let skip = bytesWritten;
-    const next: Uint8Array[] = [];
-    for (const p of rest) {
-      if (skip >= p.byteLength) {
-        skip -= p.byteLength;
-        continue;
-      }
-      next.push(skip > 0 ? p.subarray(skip) : p);
-      skip = 0;
-    }
-    rest = next;
+    rest = unwritten(rest, bytesWritten);
   }
 }
 
