@@ -1,7 +1,7 @@
 /**
  * Small certificate factory for the x509 unit tests, driven by the `openssl` CLI at test time
  * (no committed keys). Independent of src/: the CLI is the oracle the tests compare against.
- * The scenario oracle for the TLS integration tests lives in test/helpers/pki.ts (branch pkitest).
+ * The scenario oracle for the TLS integration tests lives in test/helpers/pki.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * Engine-test fixtures: a small certificate set made with the `openssl` CLI at test time, and
- * `openssl s_server` / `s_client` processes. (The full scenario PKI lives in test/helpers/pki.ts
- * on the pkitest branch; this is just what the engine tests need.)
+ * `openssl s_server` / `s_client` processes. (The full scenario PKI lives in test/helpers/pki.ts;
+ * this is just what the engine tests need.)
  */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
