@@ -107,3 +107,43 @@ export function captureTail(child: ChildProcess): () => string {
   child.stderr?.on('data', take);
   return () => text;
 }
+
+/**
+ * Start a Node SCP script in a child process (`node [...nodeArgs] script json`), wait until it
+ * listens on `port`, and return a handle whose stop() reports the child's peak RSS.
+ */
+export async function startNodeScp(label: string, port: number, nodeArgs: readonly string[]): Promise<{ pid: number; stop(): Promise<{ peakRssKb: number | undefined }> }> {
+  const child = spawn(process.execPath, [...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail = captureTail(child);
+  try {
+    await waitForPort(port, child);
+  } catch (error) {
+    await stopChild(child);
+    throw new Error(`${label} did not start: ${(error as Error).message}\n${tail()}`);
+  }
+  return {
+    pid: child.pid!,
+    async stop() {
+      const peak = await peakRssKb(child.pid!);
+      await stopChild(child);
+      return { peakRssKb: peak };
+    },
+  };
+}
+
+/**
+ * Run a Node SCU script in a child process with `input` as JSON on stdin; its last stdout line is
+ * `{ "seconds": n }`, its own timing. A hung association must not hang the bench: killed after 5 min.
+ */
+export async function runNodeScu(label: string, nodeArgs: readonly string[], input: object, stderrLines = 8): Promise<number> {
+  const child = spawn(process.execPath, [...nodeArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin!.end(JSON.stringify(input));
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve)).finally(() => clearTimeout(timer));
+  if (code !== 0) throw new Error(`${label} failed (${code}): ${err.trim().split('\n').slice(-stderrLines).join('\n')}`);
+  return (JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number }).seconds;
+}

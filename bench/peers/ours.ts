@@ -17,10 +17,9 @@
  *
  * The CLI slots throw NotAvailableError while dist/src/cli/main.js is missing; the runner prints n/a.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { captureTail, peakRssKb, run, stopChild, waitForPort } from '../lib/proc.js';
+import { run, runNodeScu, startNodeScp } from '../lib/proc.js';
 import { NotAvailableError, type ScpHandle, type ScpOptions, type ScpPeer, type ScuPeer, type TlsFiles } from '../lib/types.js';
 
 const notYet = (what: string): never => {
@@ -51,36 +50,12 @@ export const oursScp: ScpPeer = {
   name: 'dicom-tls DicomServer',
   async start(options: ScpOptions): Promise<ScpHandle> {
     const json = JSON.stringify({ port: options.port, outDir: options.outDir ?? null, maxPdu: options.maxPdu ?? null, tls: tlsFor(options.tls, 'scp') });
-    const child = spawn(process.execPath, [...profileArgs('scp'), scpScript, json], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const tail = captureTail(child);
-    try {
-      await waitForPort(options.port, child);
-    } catch (error) {
-      await stopChild(child);
-      throw new Error(`dicom-tls SCP did not start: ${(error as Error).message}\n${tail()}`);
-    }
-    return {
-      pid: child.pid!,
-      async stop() {
-        const peak = await peakRssKb(child.pid!);
-        await stopChild(child);
-        return { peakRssKb: peak };
-      },
-    };
+    return startNodeScp('dicom-tls SCP', options.port, [...profileArgs('scp'), scpScript, json]);
   },
 };
 
-async function scu(input: object): Promise<number> {
-  const child = spawn(process.execPath, [...profileArgs('scu'), scuScript], { stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end(JSON.stringify(input));
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve)).finally(() => clearTimeout(timer));
-  if (code !== 0) throw new Error(`dicom-tls SCU failed (${code}): ${err.trim().split('\n').slice(-8).join('\n')}`);
-  return (JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number }).seconds;
+function scu(input: object): Promise<number> {
+  return runNodeScu('dicom-tls SCU', [...profileArgs('scu'), scuScript], input, 8);
 }
 
 /** Our DicomClient in its own process (ours-scu-main.ts), timing itself. */
