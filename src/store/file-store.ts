@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, fsyncSync, openSync, rmSync } from 'node:fs';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PassThrough, type Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { WritableChannel } from '../internal/writable-channel.js';
 import { createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
@@ -96,6 +97,9 @@ export class FileStore {
   readonly fsync: FsyncPolicy;
   readonly #index: IndexDb | undefined;
   readonly #maxScan: number;
+  /** Temporary names: `.<uid>.partial-<random per store><counter>`, no random bytes per instance. */
+  readonly #run = randomBytes(4).toString('hex');
+  #n = 0;
 
   private constructor(options: FileStoreOptions) {
     if (typeof options.root !== 'string' || options.root === '') throw new InvalidOptionError('root', 'must be a directory path');
@@ -133,7 +137,7 @@ export class FileStore {
    * Destroying the writable with an error aborts the store.
    */
   createSink(meta: StoreRequestMeta): { writable: Writable; result: Promise<StoredInstance> } {
-    const writable = new PassThrough({ highWaterMark: 256 * 1024 });
+    const writable = new WritableChannel(256 * 1024);
     // The error reaches the caller through `result` (the iterator sees it); the stream may be
     // destroyed before iteration starts, so keep it from becoming an uncaught 'error' event.
     writable.on('error', () => undefined);
@@ -156,7 +160,7 @@ export class FileStore {
       SendingApplicationEntityTitle: meta.callingAeTitle?.trim() || undefined,
       ReceivingApplicationEntityTitle: meta.calledAeTitle?.trim() || undefined,
     });
-    const tempPath = join(this.root, `.${meta.sopInstanceUid}${partialMarker}${randomBytes(6).toString('hex')}`);
+    const tempPath = join(this.root, `.${meta.sopInstanceUid}${partialMarker}${this.#run}${(this.#n++).toString(36)}`);
     let handle: FileHandle | undefined;
     let datasetSize = 0;
     const deflated = meta.transferSyntaxUid === deflatedExplicitVrLittleEndian;

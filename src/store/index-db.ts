@@ -142,7 +142,10 @@ export class IndexDb {
         VALUES (@PatientID, @PatientName, @PatientBirthDate, @PatientSex, @SpecificCharacterSet)
         ON CONFLICT(patient_id) DO UPDATE SET patient_name = excluded.patient_name,
           patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex, charset = excluded.charset
+        WHERE (patient_name, patient_birth_date, patient_sex, charset)
+          IS NOT (excluded.patient_name, excluded.patient_birth_date, excluded.patient_sex, excluded.charset)
         RETURNING id`);
+      const patientId = db.prepare<[string], { id: number }>('SELECT id FROM patient WHERE patient_id = ?');
       const upsertStudy = db.prepare(`INSERT INTO study (patient_fk, study_uid, study_date, study_time, accession_number,
           study_id, study_description, referring_physician_name, procedure_codes, charset)
         VALUES (@patientFk, @StudyInstanceUID, @StudyDate, @StudyTime, @AccessionNumber, @StudyID, @StudyDescription,
@@ -151,14 +154,23 @@ export class IndexDb {
           study_time = excluded.study_time, accession_number = excluded.accession_number, study_id = excluded.study_id,
           study_description = excluded.study_description, referring_physician_name = excluded.referring_physician_name,
           procedure_codes = excluded.procedure_codes, charset = excluded.charset
+        WHERE (patient_fk, study_date, study_time, accession_number, study_id, study_description, referring_physician_name,
+            procedure_codes, charset)
+          IS NOT (excluded.patient_fk, excluded.study_date, excluded.study_time, excluded.accession_number, excluded.study_id,
+            excluded.study_description, excluded.referring_physician_name, excluded.procedure_codes, excluded.charset)
         RETURNING id`);
+      const studyId = db.prepare<[string], { id: number }>('SELECT id FROM study WHERE study_uid = ?');
       const upsertSeries = db.prepare(`INSERT INTO series (study_fk, series_uid, modality, series_number, series_description,
           request_attributes, charset)
         VALUES (@studyFk, @SeriesInstanceUID, @Modality, @SeriesNumber, @SeriesDescription, @requestAttributes, @SpecificCharacterSet)
         ON CONFLICT(series_uid) DO UPDATE SET study_fk = excluded.study_fk, modality = excluded.modality,
           series_number = excluded.series_number, series_description = excluded.series_description,
           request_attributes = excluded.request_attributes, charset = excluded.charset
+        WHERE (study_fk, modality, series_number, series_description, request_attributes, charset)
+          IS NOT (excluded.study_fk, excluded.modality, excluded.series_number, excluded.series_description,
+            excluded.request_attributes, excluded.charset)
         RETURNING id`);
+      const seriesId = db.prepare<[string], { id: number }>('SELECT id FROM series WHERE series_uid = ?');
       const previous = db.prepare<[string], { path: string }>('SELECT path FROM instance WHERE sop_uid = ?');
       const upsertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, path,
           transfer_syntax, size, charset, stored_at)
@@ -180,11 +192,14 @@ export class IndexDb {
         const old = previous.get(record.SOPInstanceUID)?.path;
         // Arrays cannot be bound: the sequences go in as JSON text.
         const { ProcedureCodeSequence, RequestAttributesSequence, ...row } = record;
-        const patientFk = (upsertPatient.get(row) as { id: number }).id;
+        // An upsert whose row is unchanged writes nothing and returns nothing (its WHERE): the
+        // instances of one series then dirty only the instance table's pages, where rewriting
+        // three unchanged parent rows made most of each commit's WAL pages.
+        const patientFk = ((upsertPatient.get(row) as { id: number } | undefined) ?? patientId.get(row.PatientID)!).id;
         const procedureCodes = JSON.stringify(ProcedureCodeSequence ?? []);
-        const studyFk = (upsertStudy.get({ ...row, patientFk, procedureCodes }) as { id: number }).id;
+        const studyFk = ((upsertStudy.get({ ...row, patientFk, procedureCodes }) as { id: number } | undefined) ?? studyId.get(row.StudyInstanceUID)!).id;
         const requestAttributes = JSON.stringify(RequestAttributesSequence ?? []);
-        const seriesFk = (upsertSeries.get({ ...row, studyFk, requestAttributes }) as { id: number }).id;
+        const seriesFk = ((upsertSeries.get({ ...row, studyFk, requestAttributes }) as { id: number } | undefined) ?? seriesId.get(row.SeriesInstanceUID)!).id;
         upsertInstance.run({ ...row, seriesFk, storedAt: new Date().toISOString() });
         // A re-sent instance may have moved to another series or study: drop emptied parents.
         if (old !== undefined) prune();
