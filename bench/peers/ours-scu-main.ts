@@ -71,4 +71,6 @@ if (options.mode === 'store') {
 }
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 tls?.dispose();
-process.stdout.write(`${JSON.stringify({ seconds })}\n`);
+// cpuMs: this process's own CPU over the whole run (start-up included), for A/B work on a busy host.
+const cpu = process.cpuUsage();
+process.stdout.write(`${JSON.stringify({ seconds, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
