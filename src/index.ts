@@ -68,6 +68,13 @@ export type {
   SopClassExtendedHandler,
   SopClassCommonExtendedHandler,
 } from './acse/extended-negotiation.js';
+export {
+  answerAsynchronousOperations,
+  acceptorOperations,
+  requestorOperations,
+  SYNCHRONOUS_OPERATIONS,
+} from './acse/asynchronous-operations.js';
+export type { AsynchronousOperations, AsynchronousOperationsWindow } from './acse/asynchronous-operations.js';
 export { certificateMatches, checkCertificateBinding } from './acse/certificate-binding.js';
 export type { CertificateIdentity, CertificateBinding } from './acse/certificate-binding.js';
 export {
@@ -141,7 +148,7 @@ export type { DimseHandler, RequestName, ResponseFields, RequestContext, HandleC
 export { verificationHandler } from './services/scp/verification.js';
 export { echo } from './services/scu/echo.js';
 // Services (PS3.4): storage, query/retrieve, storage commitment, DIMSE-N; the storing server.
-export { storeInstances, storageContextsFor, part10StreamSource, contextFor, listFiles } from './services/scu/store.js';
+export { storeInstances, storageContextsFor, part10StreamSource, contextFor, listFiles, DEFAULT_STORE_WINDOW } from './services/scu/store.js';
 export type { StoreSource, StoreOptions, StoreResult, StoreProgress, DatasetStreamSource } from './services/scu/store.js';
 export { find as cFind, queryModels, sopClassFor } from './services/scu/find.js';
 export type { FindOptions as FindRequestOptions, QueryModelName } from './services/scu/find.js';
@@ -157,7 +164,7 @@ export { findHandler, moveHandler, getHandler, lookupAe } from './services/scp/q
 export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions } from './services/scp/query-retrieve.js';
 export { commitmentHandler } from './services/scp/commitment.js';
 export type { CommitmentHandlerOptions } from './services/scp/commitment.js';
-export { StorageServer, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH } from './services/scp/storage-server.js';
+export { StorageServer, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH, STORAGE_ASYNCHRONOUS_OPERATIONS } from './services/scp/storage-server.js';
 export type { StorageServerConfig } from './services/scp/storage-server.js';
 
 // Transport: plain TCP and the TLS layer (OpenSSL through koffi).

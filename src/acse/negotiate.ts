@@ -12,6 +12,14 @@ import {
   type SopClassExtendedNegotiationItem,
   type UserInformationItem,
 } from '../ul/pdu/types.js';
+import {
+  acceptorOperations,
+  answerAsynchronousOperations,
+  checkAsynchronousOperationsWindow,
+  requestorOperations,
+  type AsynchronousOperations,
+  type AsynchronousOperationsWindow,
+} from './asynchronous-operations.js';
 import { checkCertificateBinding, type CertificateBinding } from './certificate-binding.js';
 import { AssociationRejectedError, NegotiationError } from './errors.js';
 import {
@@ -131,6 +139,13 @@ export interface AcceptorPolicy {
   readonly rejectWhenNoContextAccepted?: boolean;
   /** Our receive limit for P-DATA-TF PDUs, sent in 0x51. Default 16384; 0 = no limit. */
   readonly maximumLength?: number;
+  /**
+   * The most we allow in an Asynchronous Operations Window (PS3.7 D.3.3.3), in the standard's
+   * terms (requestor's side; 0 = unlimited): `maxOperationsInvoked` requests the requestor may
+   * have outstanding with us, `maxOperationsPerformed` of ours it may be asked to perform at once.
+   * A proposal is answered with each value narrowed to these. Absent: a proposal is answered 1/1.
+   */
+  readonly asynchronousOperations?: AsynchronousOperationsWindow;
   readonly implementationClassUid?: string;
   readonly implementationVersionName?: string;
 }
@@ -152,6 +167,8 @@ export interface AcceptedAssociation {
   readonly userIdentity: ReceivedUserIdentity | undefined;
   /** 0x57 items received (informational; no answer exists). */
   readonly sopClassCommonExtended: readonly SopClassCommonExtendedNegotiationItem[];
+  /** The agreed Asynchronous Operations Window in our terms (1/1 when not negotiated). */
+  readonly asynchronousOperations: AsynchronousOperations;
 }
 
 export interface RejectedAssociation {
@@ -185,8 +202,9 @@ function matchesCalled(policy: AcceptorPolicy['aeTitle'], called: string): boole
  * first failure wins: protocol version (1, 2, 2), application context name (1, 1, 2), called AE
  * title (1, 1, 7), calling AE title and its certificate binding (1, 1, 3), user identity
  * (USER_IDENTITY_REJECTION). Then presentation contexts with role selection, extended
- * negotiation, maximum length, implementation identification and asynchronous operations
- * window (answered 1/1: we do not support asynchronous operations, D.3.3.3).
+ * negotiation, maximum length, implementation identification and the asynchronous operations
+ * window (D.3.3.3: answered only when proposed, narrowed to `policy.asynchronousOperations`, 1/1
+ * without that policy).
  *
  * Throws InvalidAssociateRequestError for an RQ with invalid presentation context IDs (the
  * caller A-ABORTs).
@@ -198,6 +216,7 @@ export async function negotiateAssociation(
 ): Promise<AcceptedAssociation | RejectedAssociation> {
   const maximumLength = checkMaximumLength('maximumLength', policy.maximumLength);
   const impl = checkImplementation(policy.implementationClassUid, policy.implementationVersionName);
+  const asyncAllowed = checkAsynchronousOperationsWindow('asynchronousOperations', policy.asynchronousOperations);
   checkRequestedContextIds(rq.presentationContexts);
   const called = rq.calledAeTitle.trim();
   const calling = rq.callingAeTitle.trim();
@@ -296,6 +315,7 @@ export async function negotiateAssociation(
   }
   const acceptedSyntaxes = new Set(pc.accepted.map((c) => c.abstractSyntax));
   const extAnswers = await answerSopClassExtended(ui.sopClassExtendedNegotiations, policy.sopClassExtended, acceptedSyntaxes, extContext);
+  const asyncAnswer = answerAsynchronousOperations(ui.asynchronousOperationsWindow, asyncAllowed);
 
   const accept: AAssociateAcPdu = {
     type: 'A-ASSOCIATE-AC',
@@ -310,8 +330,7 @@ export async function negotiateAssociation(
       maximumLength,
       implementationClassUid: impl.uid,
       implementationVersionName: impl.name,
-      asynchronousOperationsWindow:
-        ui.asynchronousOperationsWindow === undefined ? undefined : { maxOperationsInvoked: 1, maxOperationsPerformed: 1 },
+      asynchronousOperationsWindow: asyncAnswer,
       roleSelections: roleAnswers,
       sopClassExtendedNegotiations: extAnswers,
       userIdentityAc: identity.ac,
@@ -329,6 +348,7 @@ export async function negotiateAssociation(
     peerImplementationVersionName: ui.implementationVersionName,
     userIdentity: identity.identity,
     sopClassCommonExtended: ui.sopClassCommonExtendedNegotiations,
+    asynchronousOperations: acceptorOperations(asyncAnswer),
   };
 }
 
@@ -350,6 +370,11 @@ export interface AssociateRqOptions {
   readonly maximumLength?: number;
   readonly sopClassExtended?: readonly SopClassExtendedNegotiationItem[];
   readonly sopClassCommonExtended?: readonly SopClassCommonExtendedNegotiationItem[];
+  /**
+   * Propose an Asynchronous Operations Window (PS3.7 D.3.3.3; 0 = unlimited). Absent: the
+   * sub-item is not sent and operations stay synchronous (as DCMTK's tools do).
+   */
+  readonly asynchronousOperations?: AsynchronousOperationsWindow;
   readonly implementationClassUid?: string;
   readonly implementationVersionName?: string;
 }
@@ -374,6 +399,7 @@ export function buildAssociateRq(options: AssociateRqOptions): AAssociateRqPdu {
       maximumLength: checkMaximumLength('maximumLength', options.maximumLength),
       implementationClassUid: impl.uid,
       implementationVersionName: impl.name,
+      asynchronousOperationsWindow: checkAsynchronousOperationsWindow('asynchronousOperations', options.asynchronousOperations),
       roleSelections: buildRoleSelectionItems(options.roles ?? []),
       sopClassExtendedNegotiations: options.sopClassExtended ?? [],
       sopClassCommonExtendedNegotiations: options.sopClassCommonExtended ?? [],
@@ -395,6 +421,8 @@ export interface NegotiatedAssociation {
   readonly userIdentity: UserIdentityResult;
   /** The acceptor's 0x56 answers by SOP class; a SOP class not in the map: extended features not agreed. */
   readonly sopClassExtended: ReadonlyMap<string, Uint8Array>;
+  /** The agreed Asynchronous Operations Window in our terms: `invoked` is how many requests we may have outstanding. */
+  readonly asynchronousOperations: AsynchronousOperations;
 }
 
 /**
@@ -419,6 +447,7 @@ export function interpretAssociateAc(rq: AAssociateRqPdu, ac: AAssociateAcPdu): 
     peerImplementationVersionName: ac.userInformation.implementationVersionName,
     userIdentity: interpretUserIdentityAc(rq.userInformation.userIdentityRq, ac.userInformation.userIdentityAc),
     sopClassExtended: interpretSopClassExtended(ac.userInformation.sopClassExtendedNegotiations),
+    asynchronousOperations: requestorOperations(rq.userInformation.asynchronousOperationsWindow, ac.userInformation.asynchronousOperationsWindow),
   };
 }
 

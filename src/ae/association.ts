@@ -189,7 +189,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
     const entry = { request: handle, timer: undefined as NodeJS.Timeout | undefined, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink };
     this.#pending.set(messageId, entry);
     this.#enqueueSend(full, options.dataset, pcId).then(
-      () => this.#armTimer(messageId),
+      () => {
+        handle.markSent();
+        this.#armTimer(messageId);
+      },
       (e: unknown) => {
         this.#pending.delete(messageId);
         handle.fail(e);
@@ -318,8 +321,11 @@ export class Association extends TypedEmitter<AssociationEvents> {
       const incoming = this.#incoming;
       this.#incoming = undefined;
       if (incoming === undefined) return;
-      // Not awaited: a C-CANCEL-RQ must get through while a C-FIND handler runs. Requests are
-      // answered in order (asynchronous operations window 1/1, PS3.7 D.3.3.3).
+      // Not awaited: a C-CANCEL-RQ must get through while a C-FIND handler runs, and within an
+      // Asynchronous Operations Window (PS3.7 D.3.3.3) the next requests arrive (their data sets
+      // streaming into their own sinks) while this one is handled. Handlers run one at a time, in
+      // the order the requests came, so responses go out in that order too: we perform one
+      // operation at a time, whatever window was agreed for invoking.
       this.#handlerTail = this.#handlerTail.then(() => this.#runHandler(incoming));
       return;
     }

@@ -10,6 +10,7 @@
  */
 import { InvalidOptionError, TimeoutError } from '../errors.js';
 import { buildAssociateRq, interpretAssociateAc, type AssociateRqOptions } from '../acse/negotiate.js';
+import type { AsynchronousOperationsWindow } from '../acse/asynchronous-operations.js';
 import type { RequestedContext } from '../acse/presentation-context.js';
 import type { RoleProposal } from '../acse/role-selection.js';
 import type { UserIdentityRequest } from '../acse/user-identity.js';
@@ -53,11 +54,18 @@ export interface DicomClientOptions {
   readonly userIdentity?: UserIdentityRequest | undefined;
   /** Our Maximum Length (0x51): the largest P-DATA-TF we accept. Default 16384; 0 = no limit. */
   readonly maxPduLength?: number | undefined;
+  /**
+   * Propose an Asynchronous Operations Window (PS3.7 D.3.3.3): how many requests we want to keep
+   * outstanding (`maxOperationsInvoked`) and how many of the acceptor's we perform at once
+   * (`maxOperationsPerformed`); 0 = unlimited. Absent: not proposed, operations are synchronous.
+   * What was agreed is `association.info.asynchronousOperations`; `store()` uses it.
+   */
+  readonly asynchronousOperations?: AsynchronousOperationsWindow | undefined;
   readonly timeouts?: ClientTimeouts | undefined;
   /** Handlers for requests the acceptor sends us (C-STORE sub-operations of C-GET, N-EVENT-REPORT). */
   readonly handlers?: HandlerRegistry | undefined;
   /** Further A-ASSOCIATE-RQ options (extended negotiation, implementation identification). */
-  readonly associateRq?: Partial<Omit<AssociateRqOptions, 'callingAeTitle' | 'calledAeTitle' | 'presentationContexts' | 'roles' | 'userIdentity' | 'maximumLength'>>;
+  readonly associateRq?: Partial<Omit<AssociateRqOptions, 'callingAeTitle' | 'calledAeTitle' | 'presentationContexts' | 'roles' | 'userIdentity' | 'maximumLength' | 'asynchronousOperations'>>;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -108,6 +116,7 @@ export class DicomClient {
       ...(options.roles === undefined ? {} : { roles: options.roles }),
       ...(options.userIdentity === undefined ? {} : { userIdentity: options.userIdentity }),
       ...(options.maxPduLength === undefined ? {} : { maximumLength: options.maxPduLength }),
+      ...(options.asynchronousOperations === undefined ? {} : { asynchronousOperations: options.asynchronousOperations }),
     });
     const maxPdu = rq.userInformation.maximumLength ?? 0;
     const ul = new UpperLayer({ maxPduLength: maxPdu === 0 ? 0xffffffff : maxPdu, artimTimeout: associationMs > 0 ? associationMs : DEFAULT_TIMEOUT_MS });
@@ -161,6 +170,7 @@ export class DicomClient {
         peerImplementationClassUid: negotiated.peerImplementationClassUid,
         peerImplementationVersionName: negotiated.peerImplementationVersionName,
         userIdentityResult: negotiated.userIdentity,
+        asynchronousOperations: negotiated.asynchronousOperations,
       },
       { handlers, dimseTimeout: dimseMs, idleTimeout: idleMs, releaseTimeout: associationMs > 0 ? associationMs : DEFAULT_TIMEOUT_MS },
     );

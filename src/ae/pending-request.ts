@@ -22,6 +22,15 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
   readonly presentationContextId: number;
   /** Settles with the final (non-Pending) response; rejects when the association ends first or times out. */
   readonly response: Promise<DimseResponseMessage>;
+  /**
+   * Resolves once the request (command and data set) is written out, which may be long before its
+   * response; rejects when the send fails. Lets a sender keep several requests outstanding
+   * within an Asynchronous Operations Window (PS3.7 D.3.3.3) without queueing their data ahead.
+   */
+  readonly sent: Promise<void>;
+  #sentResolve!: () => void;
+  #sentReject!: (e: unknown) => void;
+  #sentSettled = false;
   readonly #queue: DimseResponseMessage[] = [];
   readonly #waiters: Waiter[] = [];
   readonly #cancel: () => Promise<void>;
@@ -40,8 +49,13 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    // Callers that only iterate must not get an unhandled rejection from `response`.
+    this.sent = new Promise((resolve, reject) => {
+      this.#sentResolve = resolve;
+      this.#sentReject = reject;
+    });
+    // Callers that only iterate must not get an unhandled rejection from `response` or `sent`.
     this.response.catch(() => undefined);
+    this.sent.catch(() => undefined);
   }
 
   get settled(): boolean {
@@ -66,8 +80,19 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
     }
   }
 
+  /** @internal the request is written out. */
+  markSent(): void {
+    if (this.#sentSettled) return;
+    this.#sentSettled = true;
+    this.#sentResolve();
+  }
+
   /** @internal the request cannot complete. */
   fail(error: unknown): void {
+    if (!this.#sentSettled) {
+      this.#sentSettled = true;
+      this.#sentReject(error);
+    }
     if (this.#done) return;
     this.#done = true;
     this.#error = error;

@@ -26,6 +26,7 @@ import {
   tooManyAssociationsRejection,
   type AcceptorPolicy,
 } from '../acse/negotiate.js';
+import { checkAsynchronousOperationsWindow } from '../acse/asynchronous-operations.js';
 import type { PresentationContextPolicy } from '../acse/presentation-context.js';
 import { VerificationSopClass } from '../dictionary/uids.js';
 import type { TransportConnection } from '../transport/connection.js';
@@ -137,6 +138,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     // An empty or overlong title would refuse every association 1/1/7 without saying why.
     const titles = typeof policy.aeTitle === 'string' ? [policy.aeTitle] : Array.isArray(policy.aeTitle) ? policy.aeTitle : [];
     for (const t of titles) checkAeTitle('aeTitle', t);
+    checkAsynchronousOperationsWindow('asynchronousOperations', policy.asynchronousOperations);
     this.#maxPdu = maxPduLength ?? DEFAULT_MAXIMUM_LENGTH;
     this.#policy = {
       ...policy,
@@ -289,6 +291,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
                 peerImplementationClassUid: result.peerImplementationClassUid,
                 peerImplementationVersionName: result.peerImplementationVersionName,
                 userIdentity: result.userIdentity,
+                asynchronousOperations: result.asynchronousOperations,
               },
               { handlers: this.handlers, idleTimeout: this.#idleMs, dimseTimeout: this.#dimseMs, releaseTimeout: this.#artimMs },
             );

@@ -8,8 +8,12 @@ import { CliError, fromSystemError, codeOf } from './errors.js';
 import type { DicomClient } from '../ae/client.js';
 import type { RequestedContext } from '../acse/presentation-context.js';
 import type { RoleProposal } from '../acse/role-selection.js';
+import type { AsynchronousOperationsWindow } from '../acse/asynchronous-operations.js';
 
-export async function connectClient(s: ClientSettings, extra: { presentationContexts?: readonly RequestedContext[]; roles?: readonly RoleProposal[] } = {})
+export async function connectClient(
+  s: ClientSettings,
+  extra: { presentationContexts?: readonly RequestedContext[]; roles?: readonly RoleProposal[]; asynchronousOperations?: AsynchronousOperationsWindow } = {},
+)
   : Promise<{ client: DicomClient; dispose(): void }> {
   const context = s.tls === undefined ? undefined : await buildContext(s.tls);
   const { DicomClient } = await import('../ae/client.js');
@@ -19,6 +23,7 @@ export async function connectClient(s: ClientSettings, extra: { presentationCont
       ...(s.tls?.verifyHost !== undefined ? { servername: s.tls.verifyHost } : {}),
       ...(extra.presentationContexts !== undefined ? { presentationContexts: extra.presentationContexts } : {}),
       ...(extra.roles !== undefined ? { roles: extra.roles } : {}),
+      ...(extra.asynchronousOperations !== undefined ? { asynchronousOperations: extra.asynchronousOperations } : {}),
       ...(s.timeout !== undefined ? { timeouts: { connect: s.timeout, association: s.timeout, dimse: s.timeout } } : {}),
     });
     return { client, dispose: () => context?.dispose() };

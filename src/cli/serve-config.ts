@@ -20,6 +20,8 @@ export interface ServeSettings {
   host: string;
   data: string;
   maxAssociations: number;
+  /** Most C-STORE-RQs (any requests) a peer may keep outstanding, when it proposes a window (PS3.7 D.3.3.3). */
+  asyncWindow: number;
   tls: TlsCliValues;
   bindings: CertificateBinding[];
   requireBinding: boolean;
@@ -40,7 +42,7 @@ const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'tls', 'bindings', 'requireBinding', 'moveDestinations']);
+const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations']);
 const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'peerCert', 'passwordFile', 'passwordEnv']);
 
 export function readConfig(path: string): { json: Json; base: string } {
@@ -102,7 +104,7 @@ function destinationsFrom(v: unknown): Record<string, MoveDestination> {
 
 export interface ServeCliValues extends TlsCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
-  config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined;
+  config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
 }
 
 export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
@@ -117,6 +119,9 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
   const maxText = v['max-associations'] ?? (json.maxAssociations !== undefined ? String(field(json, 'maxAssociations', '', isNumber, 'a number')) : undefined);
   const maxAssociations = maxText === undefined ? 64 : Number(maxText);
   if (!Number.isInteger(maxAssociations) || maxAssociations < 1) throw usageError(`--max-associations must be a whole number ≥ 1, got "${maxText}"`);
+  const windowText = v['async-window'] ?? (json.asyncWindow !== undefined ? String(field(json, 'asyncWindow', '', isNumber, 'a number')) : undefined);
+  const asyncWindow = windowText === undefined ? 16 : Number(windowText);
+  if (!/^\d+$/.test(windowText ?? '16') || asyncWindow > 65535) throw usageError(`--async-window must be a whole number 0–65535 (0 = unlimited), got "${windowText}"`);
   const cliTls = v.cert !== undefined || v.pkcs12 !== undefined;
   const tls: TlsCliValues = {
     cert: cliTls ? path(v.cert, cwd) : path(field(tlsJson, 'cert', 'tls.', isString, 'a path'), base),
@@ -140,7 +145,7 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
     port, plainPort,
     host: v.host ?? field(json, 'host', '', isString, 'an address') ?? '0.0.0.0',
     data: resolve(v.data !== undefined ? cwd : base, v.data ?? field(json, 'data', '', isString, 'a directory') ?? (v.config !== undefined ? resolve(cwd, 'dicom-tls-data') : 'dicom-tls-data')),
-    maxAssociations, tls,
+    maxAssociations, asyncWindow, tls,
     bindings: bindingsFrom(json.bindings),
     requireBinding: field(json, 'requireBinding', '', isBool, 'true or false') ?? false,
     moveDestinations: destinationsFrom(json.moveDestinations),

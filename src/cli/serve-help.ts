@@ -30,6 +30,9 @@ Options:
   --peer-cert require|verify|ignore
                          client certificates: required (default), checked when sent, or ignored
   --max-associations N   concurrent associations (default 64)
+  --async-window N       requests a peer may keep outstanding when it proposes an Asynchronous
+                         Operations Window (PS3.7 D.3.3.3; default 16, 0 = unlimited, 1 = answer
+                         every proposal synchronously); they are answered in order
   --json                 log events as JSON lines on stdout
   --verbose, -v          more detail in the log
 

@@ -24,7 +24,7 @@ const serveOptions = {
   key: tlsOptions.key, cert: tlsOptions.cert, pkcs12: tlsOptions.pkcs12, ca: tlsOptions.ca, crl: tlsOptions.crl,
   'crl-check': tlsOptions['crl-check'], profile: tlsOptions.profile, 'peer-cert': tlsOptions['peer-cert'],
   port: { type: 'string' }, 'plain-port': { type: 'string' }, host: { type: 'string' }, data: { type: 'string' },
-  config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' },
+  config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
 } as const;
 
 /** A log line: `2026-11-22T03:20:00Z message` (or one JSON object per line with --json). */
@@ -81,8 +81,11 @@ function onAssociation(log: ReturnType<typeof logger>, plain: boolean) {
   return (a: Association): void => {
     const tls = a.tls;
     const who = tls?.peerCertificate?.subject.replace(/\n/g, ', ');
-    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${who !== undefined ? `, certificate ${who}` : ''}`}`,
-      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, subject: who ?? null } });
+    // The peer's side of the window (PS3.7 D.3.3.3): how many requests it may keep outstanding with us.
+    const window = a.info.asynchronousOperations.performed;
+    const windowText = window === 1 ? '' : `, up to ${window === 0 ? 'any number of' : window} requests outstanding`;
+    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${who !== undefined ? `, certificate ${who}` : ''}`}${windowText}`,
+      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, subject: who ?? null }, asynchronousOperationsWindow: window });
     void a.whenClosed().then(({ error }) => log('association-end', `association from ${a.callingAeTitle} (${peerOf(a)}) ${error === undefined ? 'released' : `ended: ${error.message}`}`, { callingAeTitle: a.callingAeTitle, peer: peerOf(a), error: error?.message ?? null }));
   };
 }
@@ -113,7 +116,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   };
   const config = {
     aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations,
-    limits: { maxAssociations: s.maxAssociations },
+    limits: { maxAssociations: s.maxAssociations, asynchronousOperations: { maxOperationsInvoked: s.asyncWindow, maxOperationsPerformed: 1 } },
     ...(s.bindings.length > 0 ? { certificateBindings: s.bindings } : {}), requireCertificateBinding: s.requireBinding,
   };
   const unsubscribe = subscribe(log);

@@ -334,3 +334,63 @@ test('a datasetSink that throws: the dataset is dropped, the request answered 0x
     await client.release();
   });
 });
+
+test('within an agreed window: requests queue behind a running handler, a C-CANCEL reaches a queued one, answers go back in order; `sent` precedes the response', { timeout: 30_000 }, async () => {
+  await withServer({ asynchronousOperations: { maxOperationsInvoked: 4, maxOperationsPerformed: 1 } }, async (port, server) => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: string[] = [];
+    server.handlers.register('C-FIND-RQ', {
+      handle: async (rq, ctx) => {
+        const tag = String(ctx.dataset?.[0]);
+        started.push(`${tag}${ctx.signal.aborted ? ':cancelled' : ''}`);
+        if (ctx.signal.aborted) return { status: Status.Cancel };
+        if (tag === '1') await gate;
+        return { status: Status.Success };
+      },
+    });
+    // What the acceptor has read, from the moment the association exists.
+    const acceptorSeen: string[] = [];
+    const wakers = new Set<() => void>();
+    server.once('association', (a: Association) =>
+      a.on('message', (m) => {
+        if (m.direction === 'received') acceptorSeen.push(m.command.type);
+        for (const w of wakers) w();
+      }),
+    );
+    const acceptorHasRead = (type: string): Promise<void> =>
+      new Promise((resolve) => {
+        const w = (): void => {
+          if (!acceptorSeen.includes(type)) return;
+          wakers.delete(w);
+          resolve();
+        };
+        wakers.add(w);
+        w();
+      });
+    const client = await connect(port, { asynchronousOperations: { maxOperationsInvoked: 4, maxOperationsPerformed: 1 } });
+    assert.deepEqual(client.association.info.asynchronousOperations, { invoked: 4, performed: 1 });
+    const received: string[] = [];
+    client.association.on('message', (m) => {
+      if (m.direction === 'received') received.push(`${m.command.type}:${'messageIdBeingRespondedTo' in m.command ? m.command.messageIdBeingRespondedTo : ''}`);
+    });
+    const rq = { type: 'C-FIND-RQ', affectedSopClassUid: FIND, priority: 0 } as const;
+    const p1 = client.association.request(rq, { dataset: new Uint8Array([1, 0]) });
+    const p2 = client.association.request(rq, { dataset: new Uint8Array([2, 0]) });
+    const p3 = client.association.request(rq, { dataset: new Uint8Array([3, 0]) });
+    // All three are on the wire while the first handler still waits: the sends do not wait for responses.
+    await Promise.all([p1.sent, p2.sent, p3.sent]);
+    assert.equal(client.association.outstandingRequests, 3);
+    await p2.cancel();
+    // The acceptor has read all three (and the cancel) while handler 1 holds the others back.
+    await acceptorHasRead('C-CANCEL-RQ');
+    assert.deepEqual(acceptorSeen, ['C-FIND-RQ', 'C-FIND-RQ', 'C-FIND-RQ', 'C-CANCEL-RQ']);
+    assert.deepEqual(started, ['1']);
+    release();
+    const statuses = await Promise.all([p1, p2, p3].map(async (p) => (await p.response).command.status));
+    assert.deepEqual(statuses, [Status.Success, Status.Cancel, Status.Success]);
+    assert.deepEqual(started, ['1', '2:cancelled', '3']);
+    assert.deepEqual(received, [`C-FIND-RSP:${p1.messageId}`, `C-FIND-RSP:${p2.messageId}`, `C-FIND-RSP:${p3.messageId}`]);
+    await client.release();
+  });
+});

@@ -72,6 +72,16 @@ test('serve refuses a bad config before it writes anything: exit 2, the field na
     assert.equal(policy.code, 2);
     writeFileSync(join(tmp.dir, 'c.json'), '{ not json');
     assert.equal((await runCli(['serve', '--config', 'c.json'], { cwd: tmp.dir })).code, 2);
+    writeFileSync(join(tmp.dir, 'd.json'), JSON.stringify({ asyncWindow: 'many' }));
+    const window = await runCli(['serve', '--config', 'd.json'], { cwd: tmp.dir });
+    assert.equal(window.code, 2);
+    assert.match(oneSentenceError(window).sentence, /config asyncWindow must be a number/i);
+    const negative = await runCli(['serve', '--async-window', '-1'], { cwd: tmp.dir });
+    assert.equal(negative.code, 2);
+    assert.match(negative.stderr, /--async-window/);
+    const huge = await runCli(['serve', '--async-window', '70000'], { cwd: tmp.dir });
+    assert.equal(huge.code, 2);
+    assert.match(oneSentenceError(huge).sentence, /--async-window must be a whole number 0–65535/i);
     assert.ok(!existsSync(join(tmp.dir, 'dicom-tls-data')), 'nothing written for a bad config');
   } finally {
     tmp.cleanup();

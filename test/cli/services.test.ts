@@ -24,6 +24,20 @@ function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => statSync(join(dir, n)).isDirectory() ? walk(join(dir, n)) : [join(dir, n)]);
 }
 
+/** The first match of `re` in the server's log after position `from`, once it is there. */
+function logAfter(from: number, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const m = re.exec(log.slice(from));
+      if (m === null) return;
+      server.stdout.off('data', check);
+      resolve(m);
+    };
+    server.stdout.on('data', check);
+    check();
+  });
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
@@ -49,7 +63,7 @@ before(async () => {
   storescp = spawn('storescp', ['-od', moveDir, '-aet', 'ARCHIVE', String(movePort)], { stdio: 'ignore' });
   // The subject as `dicom-tls pki inspect` prints it: the client certificate may call itself MODALITY.
   writeFileSync(join(tmp.dir, 'serve.json'), JSON.stringify({
-    aet: 'PACS', host: '127.0.0.1', port: 0, plainPort, data: 'data',
+    aet: 'PACS', host: '127.0.0.1', port: 0, plainPort, data: 'data', asyncWindow: 3,
     bindings: [{ aet: 'MODALITY', subject: 'CN = dicom-tls client, O = dicom-tls development PKI' }],
     // PACS is the server itself (its plain port): what it already holds is refused there as a duplicate.
     moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: movePort, tls: false }, PACS: { host: '127.0.0.1', port: plainPort, tls: false } },
@@ -83,6 +97,24 @@ test('store a folder recursively and a glob: summary and JSON results', async ()
   assert.equal(doc.sent, 1);
   assert.equal(doc.results[0]!.sopInstanceUid, '1.2.826.0.1.3680043.2.1125.7.1');
   assert.equal(walk(join(data, 'files')).filter((f) => f.endsWith('.dcm')).length, 3);
+});
+
+test('store proposes an Asynchronous Operations Window (default 8), narrowed to the config\'s asyncWindow 3; --async-window 1 proposes none', async () => {
+  const before = log.length;
+  const r = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in'), ...tls(), '--verbose']);
+  assert.equal(r.code, 16, r.stderr); // stored by the test above: duplicates now
+  assert.match(r.stdout + r.stderr, /asynchronous operations window: 3 C-STOREs outstanding \(proposed 8\)/);
+  assert.match(r.stdout, /sent 0, warnings 0, failed 3 \(of 3\)/);
+  await logAfter(before, /association MODALITY → PACS from [^\n]*, up to 3 requests outstanding\n/);
+  const mark = log.length;
+  const one = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in', 'i1.dcm'), ...tls(), '--async-window', '1', '--verbose']);
+  assert.equal(one.code, 16, one.stderr);
+  assert.match(one.stdout + one.stderr, /asynchronous operations window: 1 C-STORE outstanding\n/);
+  const line = await logAfter(mark, /association MODALITY → PACS from [^\n]*\n/);
+  assert.ok(!line[0].includes('outstanding'), line[0]);
+  const bad = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in', 'i1.dcm'), ...tls(), '--async-window', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--async-window must be a whole number 1–65535, got "0"/);
 });
 
 test('storing a duplicate: the failed instance is listed, exit 16', async () => {

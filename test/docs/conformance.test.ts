@@ -22,7 +22,9 @@ import type { AAssociateRjPdu, AAssociateRqPdu } from '../../src/ul/pdu/types.js
 import { DEFAULT_TRANSFER_SYNTAXES, MAX_PRESENTATION_CONTEXTS, type RequestedContext } from '../../src/acse/presentation-context.js';
 import { implementationClassUid, implementationVersionName } from '../../src/dataset/part10.js';
 import { NormalizedSopClass, QueryRetrieveSopClass, StorageSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
-import { STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
+import { STORAGE_ASYNCHRONOUS_OPERATIONS, STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
+import { DEFAULT_STORE_WINDOW } from '../../src/services/scu/store.js';
+import { DEFAULT_ASYNC_WINDOW } from '../../src/cli/store.js';
 import { statusForStoreError } from '../../src/store/errors.js';
 import { profiles } from '../../src/transport/tls/profiles.js';
 import { tempDir } from '../helpers/dicom-data.js';
@@ -133,14 +135,25 @@ test('the acceptance checks table gives the A-ASSOCIATE-RJ the code sends for ea
   }
 });
 
-test('an Asynchronous Operations Window proposal is answered 1/1, as stated', async () => {
-  assert.match(doc, /Asynchronous Operations Window proposal is answered\s+1\/1/);
-  const rq: AAssociateRqPdu = { ...baseRq, userInformation: { ...baseRq.userInformation, asynchronousOperationsWindow: { maxOperationsInvoked: 8, maxOperationsPerformed: 8 } } };
+test('the Asynchronous Operations Window answers, as stated', async () => {
+  assert.match(doc, /maximum operations invoked \*\*16\*\*/);
+  assert.match(doc, /maximum operations performed \*\*1\*\*/);
+  assert.match(doc, /A plain `DicomServer` without `asynchronousOperations` answers a proposal 1\/1/);
+  assert.match(doc, /`dicom-tls store`\s+proposes invoked 8, performed 1/);
+  const rq: AAssociateRqPdu = { ...baseRq, userInformation: { ...baseRq.userInformation, asynchronousOperationsWindow: { maxOperationsInvoked: 32, maxOperationsPerformed: 8 } } };
   const r = await negotiateAssociation(rq, basePolicy);
   assert.ok(!isRejected(r));
   assert.deepEqual(r.accept.userInformation.asynchronousOperationsWindow, { maxOperationsInvoked: 1, maxOperationsPerformed: 1 });
-  // And the requestor never proposes one.
+  const storage = await negotiateAssociation(rq, { ...basePolicy, asynchronousOperations: STORAGE_ASYNCHRONOUS_OPERATIONS });
+  assert.ok(!isRejected(storage));
+  assert.deepEqual(storage.accept.userInformation.asynchronousOperationsWindow, { maxOperationsInvoked: 16, maxOperationsPerformed: 1 });
+  // No proposal, no sub-item; and the requestor proposes none unless asked.
+  const none = await negotiateAssociation(baseRq, { ...basePolicy, asynchronousOperations: STORAGE_ASYNCHRONOUS_OPERATIONS });
+  assert.ok(!isRejected(none));
+  assert.equal(none.accept.userInformation.asynchronousOperationsWindow, undefined);
   assert.equal(baseRq.userInformation.asynchronousOperationsWindow, undefined);
+  assert.equal(DEFAULT_ASYNC_WINDOW, 8);
+  assert.equal(DEFAULT_STORE_WINDOW, 16);
 });
 
 // ---- against a running StorageServer -------------------------------------------------------

@@ -8,6 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { AsynchronousOperationsWindow } from '../../acse/asynchronous-operations.js';
 import type { CertificateBinding } from '../../acse/certificate-binding.js';
 import { checkAeTitle, type AcceptorPolicy } from '../../acse/negotiate.js';
 import type { SupportedAbstractSyntax } from '../../acse/presentation-context.js';
@@ -52,6 +53,15 @@ export interface StorageServerConfig {
     readonly maxPduLength?: number;
     /** Abort an association idle this long, ms. Default 60 000; 0 = never. */
     readonly idleTimeout?: number;
+    /**
+     * The most we allow in an Asynchronous Operations Window (PS3.7 D.3.3.3; 0 = unlimited).
+     * Default `STORAGE_ASYNCHRONOUS_OPERATIONS` (16 invoked, 1 performed): a Storage SCU that
+     * proposes a window may keep up to 16 C-STORE-RQs outstanding, their data sets streaming in
+     * while the earlier ones are answered, in order; we send our own requests (C-GET
+     * sub-operations) one at a time. `{ maxOperationsInvoked: 1, maxOperationsPerformed: 1 }`
+     * answers every proposal synchronously.
+     */
+    readonly asynchronousOperations?: AsynchronousOperationsWindow;
   };
   /** Calling AE titles bound to TLS client certificates (rejected 1/1/3 on mismatch). */
   readonly certificateBindings?: readonly CertificateBinding[];
@@ -71,7 +81,7 @@ export interface StorageServerConfig {
   /** Storage Commitment report path; default 'auto'. */
   readonly commitmentReport?: 'auto' | 'new-association';
   /** Further DicomServer options (timeouts, user identity, …). */
-  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPduLength' | 'certificateBindings'>;
+  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations'>;
 }
 
 const uncompressedFirst = [
@@ -92,6 +102,9 @@ export interface StorageServerEvents {
   /** An instance was refused or failed to store (the status answered is `error.status` for a StoreError). */
   storeFailed: (error: Error, request: CStoreRq, association: Association) => void;
 }
+
+/** StorageServer's default Asynchronous Operations Window limit (see `limits.asynchronousOperations`). */
+export const STORAGE_ASYNCHRONOUS_OPERATIONS: AsynchronousOperationsWindow = Object.freeze({ maxOperationsInvoked: 16, maxOperationsPerformed: 1 });
 
 /** StorageServer's default Maximum Length (see `limits.maxPduLength`). */
 export const STORAGE_MAX_PDU_LENGTH = 262144;
@@ -174,6 +187,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       handlers,
       maxAssociations: limits.maxAssociations ?? 64,
       maxPduLength: limits.maxPduLength ?? STORAGE_MAX_PDU_LENGTH,
+      asynchronousOperations: limits.asynchronousOperations ?? STORAGE_ASYNCHRONOUS_OPERATIONS,
       timeouts: { ...config.server?.timeouts, idle: limits.idleTimeout ?? 60_000 },
     });
     self = new StorageServer(server, store, index, ownIndex);

@@ -12,7 +12,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Association } from '../../ae/association.js';
+import type { Association, PendingRequest } from '../../ae/association.js';
 import type { AcceptedContext, RequestedContext } from '../../acse/presentation-context.js';
 import { InvalidOptionError, type DicomError } from '../../errors.js';
 import { decodePart10Header, openPart10DatasetStream, readPart10Header, type Part10Header } from '../../dataset/part10.js';
@@ -78,6 +78,12 @@ export interface StoreOptions {
   readonly signal?: AbortSignal;
   /** Milliseconds to wait for each C-STORE-RSP. */
   readonly timeout?: number;
+  /**
+   * Most C-STORE-RQs kept outstanding when the negotiated Asynchronous Operations Window allows
+   * more than one (`association.info.asynchronousOperations.invoked`; 0 there = unlimited).
+   * Default 16 (`DEFAULT_STORE_WINDOW`).
+   */
+  readonly maxOutstanding?: number;
 }
 
 interface Resolved {
@@ -224,7 +230,13 @@ function readWhole(r: Resolved | { path: string; error: Error } | undefined): Pr
   return bytes;
 }
 
-async function sendOne(association: Association, r: Resolved, options: StoreOptions, prefetched?: Promise<Buffer>): Promise<StoreResult> {
+/** An instance on its way: `sent` settles when its C-STORE-RQ is written out, `result` when it is answered. */
+interface InFlight {
+  readonly sent: Promise<void>;
+  readonly result: Promise<StoreResult>;
+}
+
+async function sendOne(association: Association, r: Resolved, options: StoreOptions, prefetched?: Promise<Buffer>): Promise<StoreResult | InFlight> {
   const base = { path: r.path, sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, transferSyntaxUid: r.transferSyntaxUid };
   const failed = (error: Error, sent?: string): StoreResult => ({
     ...base,
@@ -269,7 +281,7 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
       return failed(error as Error, context.transferSyntax);
     }
   }
-  const pending = association.request(
+  const request = association.request(
     {
       type: 'C-STORE-RQ',
       affectedSopClassUid: r.sopClassUid,
@@ -281,11 +293,25 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
     },
     { dataset, presentationContextId: context.id, ...(options.timeout === undefined ? {} : { timeout: options.timeout }) },
   );
+  // Only a stream needs its source kept (to destroy it on failure): a whole-file buffer is let go
+  // once written, not held while its response is awaited behind others in the window.
+  const source = typeof (dataset as { destroy?: unknown }).destroy === 'function' ? (dataset as unknown as { destroy(): void }) : undefined;
+  return { sent: request.sent, result: answered(association, request, base, context.transferSyntax, bytes, source) };
+}
+
+async function answered(
+  association: Association,
+  request: PendingRequest,
+  base: Pick<StoreResult, 'path' | 'sopClassUid' | 'sopInstanceUid' | 'transferSyntaxUid'>,
+  sentTransferSyntaxUid: string,
+  bytes: number,
+  source: { destroy(): void } | undefined,
+): Promise<StoreResult> {
   try {
-    const rsp = (await pending.response).command as CStoreRsp;
+    const rsp = (await request.response).command as CStoreRsp;
     return {
       ...base,
-      sentTransferSyntaxUid: context.transferSyntax,
+      sentTransferSyntaxUid,
       status: rsp.status,
       outcome: outcomeOf(rsp.status),
       errorComment: rsp.errorComment,
@@ -294,12 +320,21 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
       bytes,
     };
   } catch (error) {
-    if (typeof (dataset as { destroy?: unknown }).destroy === 'function') (dataset as unknown as { destroy(): void }).destroy();
+    source?.destroy();
     // No response and the association still open: the send itself failed (the source threw
     // mid-data-set), so the peer holds half a message. Nothing sane can follow it on this
     // association (PS3.8 Annex E): abort, and every later instance fails with that reason.
     if (!association.isClosed) await association.abort().catch(() => undefined);
-    return failed(error as Error, context.transferSyntax);
+    return {
+      ...base,
+      sentTransferSyntaxUid,
+      status: undefined,
+      outcome: 'Failure',
+      errorComment: (error as Error).message,
+      response: undefined,
+      error: error as Error,
+      bytes: 0,
+    };
   }
 }
 
@@ -311,22 +346,46 @@ function safe(fn: (() => void) | undefined): void {
   }
 }
 
+/** Most C-STOREs kept outstanding when the peer allows more (or an unlimited number, 0). */
+export const DEFAULT_STORE_WINDOW = 16;
+
+/** How many C-STORE-RQs may be outstanding: the negotiated window (PS3.7 D.3.3.3), capped. */
+function storeWindow(association: Association, options: StoreOptions): number {
+  const cap = options.maxOutstanding ?? DEFAULT_STORE_WINDOW;
+  if (!Number.isInteger(cap) || cap < 1) throw new InvalidOptionError('maxOutstanding', `must be an integer ≥ 1, got ${String(cap)}`);
+  const invoked = association.info.asynchronousOperations.invoked;
+  return invoked === 0 ? cap : Math.min(invoked, cap);
+}
+
 /**
- * Send every instance of `sources` (files, directories, streams) over `association`, one after
- * the other, and resolve with one result per instance in order. A failure of one instance (a
+ * Send every instance of `sources` (files, directories, streams) over `association` and resolve
+ * with one result per instance in source order. With an Asynchronous Operations Window of 1 (the
+ * default, PS3.7 D.3.3.3) each C-STORE-RSP is awaited before the next instance; with a larger
+ * negotiated window the next instance is sent as soon as the previous one is written out, up to
+ * that many (at most `maxOutstanding`) awaiting their answers. A failure of one instance (a
  * refused status, an unreadable file, no fitting context) is its result, not an exception; a
- * lost association fails the instance in flight and every later one.
+ * lost association fails the instances in flight and every later one.
  */
 export async function storeInstances(association: Association, sources: readonly StoreSource[], options: StoreOptions = {}): Promise<StoreResult[]> {
+  const window = storeWindow(association, options);
   const resolved = await resolveSources(sources);
+  const total = resolved.length;
   const results: StoreResult[] = [];
+  const outstanding = new Set<Promise<void>>();
+  const done = (index: number, sopInstanceUid: string, result: StoreResult): void => {
+    results[index] = result;
+    safe(() => options.onProgress?.({ index, total, sopInstanceUid, phase: 'done', result }));
+  };
   let ahead = readWhole(resolved[0]);
   for (const [index, r] of resolved.entries()) {
+    // A free place in the window first (window 1: the previous instance's answer, as ever); the
+    // read of the instance after this one then overlaps this one's send.
+    while (outstanding.size >= window) await Promise.race(outstanding);
     const mine = ahead;
     ahead = readWhole(resolved[index + 1]);
     if (options.signal?.aborted === true) break;
     if ('error' in r) {
-      const result: StoreResult = {
+      done(index, '', {
         path: r.path,
         sopClassUid: '',
         sopInstanceUid: '',
@@ -338,16 +397,30 @@ export async function storeInstances(association: Association, sources: readonly
         response: undefined,
         error: r.error,
         bytes: 0,
-      };
-      results.push(result);
-      safe(() => options.onProgress?.({ index, total: resolved.length, sopInstanceUid: '', phase: 'done', result }));
+      });
       continue;
     }
-    safe(() => options.onProgress?.({ index, total: resolved.length, sopInstanceUid: r.sopInstanceUid, phase: 'sending' }));
-    const result = await sendOne(association, r, options, mine);
-    results.push(result);
-    safe(() => options.onProgress?.({ index, total: resolved.length, sopInstanceUid: r.sopInstanceUid, phase: 'done', result }));
+    safe(() => options.onProgress?.({ index, total, sopInstanceUid: r.sopInstanceUid, phase: 'sending' }));
+    const started = await sendOne(association, r, options, mine);
+    if (!('sent' in started)) {
+      done(index, r.sopInstanceUid, started);
+      continue;
+    }
+    const settled: Promise<void> = started.result.then((result) => {
+      outstanding.delete(settled);
+      done(index, r.sopInstanceUid, result);
+    });
+    outstanding.add(settled);
+    // The next instance follows once this one is on the wire (not queued behind it in memory).
+    // A failed send is this instance's result and aborts the association: wait for that, so the
+    // later instances fail with its reason instead of racing the abort.
+    try {
+      await started.sent;
+    } catch {
+      await settled;
+    }
   }
+  await Promise.all(outstanding);
   return results;
 }
 
