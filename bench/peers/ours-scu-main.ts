@@ -44,7 +44,13 @@ const base = {
 };
 
 async function store(files: readonly string[]): Promise<void> {
-  const client = await DicomClient.associate({ ...base, presentationContexts: await storageContextsFor(files) });
+  // Proposes an Asynchronous Operations Window (PS3.7 D.3.3.3), as `dicom-tls store` does: a peer
+  // that answers without one (DCMTK) keeps it synchronous; our StorageServer allows 16.
+  const client = await DicomClient.associate({
+    ...base,
+    presentationContexts: await storageContextsFor(files),
+    asynchronousOperations: { maxOperationsInvoked: 16, maxOperationsPerformed: 1 },
+  });
   const results = await client.store(files);
   await client.release();
   const bad = results.filter((r) => r.outcome !== 'Success');
