@@ -90,6 +90,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #slab = Buffer.allocUnsafe(FIRST_SLAB);
   #slabOff = 0;
   #outBuf: Buffer | undefined;
+  /** Gathers small chunks into full records in #writeMany (SSL_write has consumed it when it returns). */
+  #staging: Buffer | undefined;
   #info: TlsInfo | undefined;
   #peerDer: Buffer[] = [];
   readonly #addr: { remoteAddress?: string | undefined; remotePort?: number | undefined; localAddress?: string | undefined; localPort?: number | undefined };
@@ -458,9 +460,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
 
   override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
     // Corked or queued writes (PDU header + PDV header + fragment, several PDUs) arrive here
-    // together: one flush of all their records into one socket write, instead of a socket write
-    // (a syscall, a TCP segment with TCP_NODELAY) per chunk. Small batches are joined first so
-    // they travel as one record; large ones are not copied.
+    // together: encrypted as one stream of full records and flushed into one socket write,
+    // instead of a record and a socket write (a syscall, a TCP segment with TCP_NODELAY) per chunk.
     if (chunks.length === 1) { this._write(chunks[0]!.chunk, 'binary', cb); return; }
     let total = 0;
     for (const c of chunks) total += c.chunk.length;
@@ -470,10 +471,41 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.#writeMany(list, cb);
   }
 
+  /**
+   * Encrypt `list` as one byte stream cut into full 16 KiB records: small chunks (PDU and PDV
+   * headers) and the ends of large ones are gathered in a staging buffer with what follows them,
+   * whole records of large chunks go to SSL_write without a copy. A record per chunk gave the
+   * receiver a 6-byte record before every fragment (one more record to read and decrypt, one more
+   * read for a blocking peer such as DCMTK).
+   */
   #writeMany(list: Buffer[], cb: (e?: Error | null) => void): void {
     if (this.#freed) { cb(new TlsError('write after the TLS connection was closed')); return; }
     if (!this.#handshakeDone) { this._write(Buffer.concat(list), 'binary', cb); return; }
-    for (const chunk of list) if (!this.#encrypt(chunk, cb)) return;
+    const staging = (this.#staging ??= Buffer.allocUnsafe(RECORD));
+    let fill = 0;
+    for (const chunk of list) {
+      let off = 0;
+      if (fill > 0) {
+        const n = Math.min(RECORD - fill, chunk.length);
+        chunk.copy(staging, fill, 0, n);
+        fill += n;
+        off = n;
+        if (fill === RECORD) {
+          if (!this.#encrypt(staging, cb)) return;
+          fill = 0;
+        }
+      }
+      const whole = Math.floor((chunk.length - off) / RECORD) * RECORD;
+      if (whole > 0) {
+        if (!this.#encrypt(chunk.subarray(off, off + whole), cb)) return;
+        off += whole;
+      }
+      if (off < chunk.length) {
+        chunk.copy(staging, fill, off);
+        fill += chunk.length - off;
+      }
+    }
+    if (fill > 0 && !this.#encrypt(staging.subarray(0, fill), cb)) return;
     if (this.#flush() || this.#socket.destroyed) cb();
     else this.#waitingDrain = cb;
   }
