@@ -314,7 +314,13 @@ export class SecureContext {
       if (!resume) {
         S.SSL_CTX_set_session_cache_mode(ctx, 0);
         S.SSL_CTX_set_options(ctx, S.SSL_OP_NO_TICKET);
-      } else S.SSL_CTX_set_session_cache_mode(ctx, S.SSL_SESS_CACHE_SERVER);
+      } else {
+        S.SSL_CTX_set_session_cache_mode(ctx, S.SSL_SESS_CACHE_SERVER);
+        // TLS 1.3: one NewSessionTicket per handshake, not OpenSSL's default two. A DICOM client
+        // resumes one session per peer at a time; each ticket is the session (with the client's
+        // certificate chain) serialized and encrypted by us and parsed by every client.
+        S.SSL_CTX_set_num_tickets(ctx, 1);
+      }
     }
 
     if (o.keyLogFile !== undefined) {

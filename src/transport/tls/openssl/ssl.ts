@@ -24,6 +24,7 @@ export const SSL_CTX_use_PrivateKey = lib.func('int SSL_CTX_use_PrivateKey(SSL_C
 export const SSL_CTX_check_private_key = lib.func('int SSL_CTX_check_private_key(const SSL_CTX *ctx)');
 export const SSL_CTX_get_cert_store = lib.func('X509_STORE *SSL_CTX_get_cert_store(const SSL_CTX *ctx)');
 export const SSL_CTX_set_verify_depth = lib.func('void SSL_CTX_set_verify_depth(SSL_CTX *ctx, int depth)');
+export const SSL_CTX_set_num_tickets = lib.func('int SSL_CTX_set_num_tickets(SSL_CTX *ctx, size_t num_tickets)');
 export const SSL_CTX_set_session_id_context = lib.func('int SSL_CTX_set_session_id_context(SSL_CTX *ctx, const void *sid, unsigned int len)');
 export const SSL_CTX_set_alpn_protos = lib.func('int SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const void *protos, unsigned int len)');
 export const SSL_select_next_proto = lib.func('int SSL_select_next_proto(void *out, void *outlen, const void *server, unsigned int server_len, const void *client, unsigned int client_len)');
