@@ -98,6 +98,19 @@ CREATE TABLE IF NOT EXISTS instance (
 CREATE INDEX IF NOT EXISTS instance_series ON instance(series_fk);
 `;
 
+/** The patient, study and series rows last written, by their values and ids. */
+interface Parents {
+  readonly patientKey: string;
+  readonly patientFk: number;
+  readonly studyKey: string;
+  readonly studyFk: number;
+  readonly seriesKey: string;
+  readonly seriesFk: number;
+}
+
+/** One string for a row's values (unit separator between them: never in a DICOM text value we index). */
+const keyOf = (...values: (string | number)[]): string => values.join('\u001f');
+
 export interface IndexDbOptions {
   /** Open read-only (a second connection for queries); default false. */
   readonly readonly?: boolean;
@@ -115,6 +128,8 @@ export class IndexDb {
   readonly #add: (record: InstanceRecord) => string | undefined;
   readonly #find: Database.Statement<[string], StoredFile>;
   readonly #remove: (sopUid: string) => boolean;
+  /** The parent rows this connection wrote last (see addInstance). */
+  #parents: Parents | undefined;
 
   /** Open or create the index at `path` (':memory:' for a throw-away one). */
   constructor(path: string, options: IndexDbOptions = {}) {
@@ -187,30 +202,75 @@ export class IndexDb {
         pruneStudy.run();
         prunePatient.run();
       };
+      const insertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, path,
+          transfer_syntax, size, charset, stored_at)
+        VALUES (@seriesFk, @SOPInstanceUID, @SOPClassUID, @InstanceNumber, @path, @transferSyntaxUid, @size,
+          @SpecificCharacterSet, @storedAt)
+        ON CONFLICT(sop_uid) DO NOTHING RETURNING id`);
       // One transaction per stored instance: the index never shows half an instance.
-      this.#add = db.transaction((record: InstanceRecord): string | undefined => {
-        const old = previous.get(record.SOPInstanceUID)?.path;
+      const add = db.transaction((record: InstanceRecord, parents: Parents | undefined): { old: string | undefined; parents: Parents } => {
         // Arrays cannot be bound: the sequences go in as JSON text.
         const { ProcedureCodeSequence, RequestAttributesSequence, ...row } = record;
-        // An upsert whose row is unchanged writes nothing and returns nothing (its WHERE): the
-        // instances of one series then dirty only the instance table's pages, where rewriting
-        // three unchanged parent rows made most of each commit's WAL pages.
-        const patientFk = ((upsertPatient.get(row) as { id: number } | undefined) ?? patientId.get(row.PatientID)!).id;
         const procedureCodes = JSON.stringify(ProcedureCodeSequence ?? []);
-        const studyFk = ((upsertStudy.get({ ...row, patientFk, procedureCodes }) as { id: number } | undefined) ?? studyId.get(row.StudyInstanceUID)!).id;
         const requestAttributes = JSON.stringify(RequestAttributesSequence ?? []);
-        const seriesFk = ((upsertSeries.get({ ...row, studyFk, requestAttributes }) as { id: number } | undefined) ?? seriesId.get(row.SeriesInstanceUID)!).id;
-        upsertInstance.run({ ...row, seriesFk, storedAt: new Date().toISOString() });
-        // A re-sent instance may have moved to another series or study: drop emptied parents.
-        if (old !== undefined) prune();
-        return old;
+        // Parent rows equal to the ones this connection wrote last need no statement at all (the
+        // instances of a series share them). Otherwise an upsert whose row is unchanged writes
+        // nothing and returns nothing (its WHERE), and the id is read. Rewriting three unchanged
+        // parent rows per instance made most of each commit's WAL pages.
+        const patientKey = keyOf(row.PatientID, row.PatientName, row.PatientBirthDate, row.PatientSex, row.SpecificCharacterSet);
+        const patientFk =
+          parents?.patientKey === patientKey
+            ? parents.patientFk
+            : ((upsertPatient.get(row) as { id: number } | undefined) ?? patientId.get(row.PatientID)!).id;
+        const studyKey = keyOf(patientFk, row.StudyInstanceUID, row.StudyDate, row.StudyTime, row.AccessionNumber, row.StudyID,
+          row.StudyDescription, row.ReferringPhysicianName, procedureCodes, row.SpecificCharacterSet);
+        const studyFk =
+          parents?.studyKey === studyKey
+            ? parents.studyFk
+            : ((upsertStudy.get({ ...row, patientFk, procedureCodes }) as { id: number } | undefined) ?? studyId.get(row.StudyInstanceUID)!).id;
+        const seriesKey = keyOf(studyFk, row.SeriesInstanceUID, row.Modality, row.SeriesNumber, row.SeriesDescription, requestAttributes,
+          row.SpecificCharacterSet);
+        const seriesFk =
+          parents?.seriesKey === seriesKey
+            ? parents.seriesFk
+            : ((upsertSeries.get({ ...row, studyFk, requestAttributes }) as { id: number } | undefined) ?? seriesId.get(row.SeriesInstanceUID)!).id;
+        const values = { ...row, seriesFk, storedAt: new Date().toISOString() };
+        // A new instance is one statement; a re-sent one reads the path it replaces, then updates.
+        let old: string | undefined;
+        if (insertInstance.get(values) === undefined) {
+          old = previous.get(record.SOPInstanceUID)?.path;
+          upsertInstance.run(values);
+          // It may have moved to another series or study: drop emptied parents.
+          prune();
+        }
+        return { old, parents: { patientKey, patientFk, studyKey, studyFk, seriesKey, seriesFk } };
       });
+      this.#add = (record: InstanceRecord): string | undefined => {
+        const parents = this.#parents;
+        this.#parents = undefined; // kept only once this transaction has committed
+        try {
+          const done = add(record, parents);
+          this.#parents = done.old === undefined ? done.parents : undefined;
+          return done.old;
+        } catch (error) {
+          // A parent row deleted or changed by another connection since: the foreign key caught
+          // the remembered id. Once more, with every parent written through.
+          if (parents === undefined || (error as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+          const done = add(record, undefined);
+          this.#parents = done.old === undefined ? done.parents : undefined;
+          return done.old;
+        }
+      };
       const deleteInstance = db.prepare('DELETE FROM instance WHERE sop_uid = ?');
-      this.#remove = db.transaction((sopUid: string): boolean => {
+      const remove = db.transaction((sopUid: string): boolean => {
         const removed = deleteInstance.run(sopUid).changes > 0;
         if (removed) prune();
         return removed;
       });
+      this.#remove = (sopUid: string): boolean => {
+        this.#parents = undefined; // a parent may have been pruned
+        return remove(sopUid);
+      };
     }
     this.#find = db.prepare(`SELECT sop_uid AS SOPInstanceUID, sop_class_uid AS SOPClassUID,
       transfer_syntax AS transferSyntaxUid, path, size FROM instance WHERE sop_uid = ?`);

@@ -91,3 +91,33 @@ test('synchronous: FULL by default (a WAL fsync per stored instance), NORMAL on 
     await remove();
   }
 });
+
+test('instances of one series write their parent rows once; values that change are written, a parent deleted by another connection is recreated', async () => {
+  const { dir, remove } = await tempDir('index');
+  try {
+    const path = join(dir, 'index.sqlite');
+    const db = new IndexDb(path, { synchronous: 'normal' });
+    const changes = (): number => (db.connection.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    db.addInstance(record());
+    const before = changes();
+    db.addInstance(record({ SOPInstanceUID: '1.1.1.2', path: '/x/2.dcm' }));
+    assert.equal(changes() - before, 1, 'the second instance of the series is one row written, its parents untouched');
+    // A corrected patient name reaches the row (the remembered parents are keyed by their values).
+    db.addInstance(record({ SOPInstanceUID: '1.1.1.3', path: '/x/3.dcm', PatientName: 'A^C' }));
+    const name = (db.connection.prepare('SELECT patient_name AS n FROM patient').get() as { n: string }).n;
+    assert.equal(name, 'A^C');
+    // Another connection (another process on the same file) deletes the whole series under us.
+    const other = new IndexDb(path);
+    for (const uid of ['1.1.1.1', '1.1.1.2', '1.1.1.3']) assert.equal(other.removeInstance(uid), true);
+    other.close();
+    // The remembered series id is gone: the foreign key catches it and the parents are written again.
+    assert.equal(db.addInstance(record({ SOPInstanceUID: '1.1.1.4', path: '/x/4.dcm', PatientName: 'A^C' })), undefined);
+    const row = db.connection
+      .prepare('SELECT p.patient_name AS name, s.series_uid AS series FROM instance i JOIN series s ON i.series_fk = s.id JOIN study t ON s.study_fk = t.id JOIN patient p ON t.patient_fk = p.id WHERE i.sop_uid = ?')
+      .get('1.1.1.4') as { name: string; series: string };
+    assert.deepEqual(row, { name: 'A^C', series: '1.1.1' });
+    db.close();
+  } finally {
+    await remove();
+  }
+});
