@@ -20,6 +20,7 @@ import * as S from './openssl/ssl.js';
 import { connectionsBySsl, derOf, type ConnectionHooks, type SecureContext, type TlsRole } from './context.js';
 import { SslError, TlsError, TlsHandshakeError, type AlertInfo, type VerifyFailure } from './errors.js';
 import { x509ErrorName } from './x509-errors.js';
+import { RECORD, emitRecords } from './records.js';
 
 export interface SecureSocketOptions {
   /** SNI sent by a client; defaults to the context's `servername`. */
@@ -45,8 +46,6 @@ export interface SecureConnectOptions extends SecureSocketOptions {
 
 /** Plaintext handed to one SSL_write: large, so OpenSSL emits full 16 KB records. */
 const WRITE_SLICE = 1 << 20;
-/** Max plaintext of one TLS record (RFC 8446 §5.1): one SSL_read returns at most this. */
-const RECORD = 16384;
 /**
  * Reads land in a slab; each chunk pushed is a view of it (no copy, no per-read allocation). The
  * first slab is small (most connections carry little); once one fills, the connection is moving
@@ -474,41 +473,12 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.#writeMany(list, cb);
   }
 
-  /**
-   * Encrypt `list` as one byte stream cut into full 16 KiB records: small chunks (PDU and PDV
-   * headers) and the ends of large ones are gathered in a staging buffer with what follows them,
-   * whole records of large chunks go to SSL_write without a copy. A record per chunk gave the
-   * receiver a 6-byte record before every fragment (one more record to read and decrypt, one more
-   * read for a blocking peer such as DCMTK).
-   */
+  /** Encrypt `list` as one byte stream of full records (records.ts) and flush it in one socket write. */
   #writeMany(list: Buffer[], cb: (e?: Error | null) => void): void {
     if (this.#freed) { cb(new TlsError('write after the TLS connection was closed')); return; }
     if (!this.#handshakeDone) { this._write(Buffer.concat(list), 'binary', cb); return; }
     const staging = (this.#staging ??= Buffer.allocUnsafe(RECORD));
-    let fill = 0;
-    for (const chunk of list) {
-      let off = 0;
-      if (fill > 0) {
-        const n = Math.min(RECORD - fill, chunk.length);
-        chunk.copy(staging, fill, 0, n);
-        fill += n;
-        off = n;
-        if (fill === RECORD) {
-          if (!this.#encrypt(staging, cb)) return;
-          fill = 0;
-        }
-      }
-      const whole = Math.floor((chunk.length - off) / RECORD) * RECORD;
-      if (whole > 0) {
-        if (!this.#encrypt(chunk.subarray(off, off + whole), cb)) return;
-        off += whole;
-      }
-      if (off < chunk.length) {
-        chunk.copy(staging, fill, off);
-        fill += chunk.length - off;
-      }
-    }
-    if (fill > 0 && !this.#encrypt(staging.subarray(0, fill), cb)) return;
+    if (!emitRecords(list, staging, (piece) => this.#encrypt(piece as Buffer, cb))) return;
     if (this.#flush() || this.#socket.destroyed) cb();
     else this.#waitingDrain = cb;
   }
