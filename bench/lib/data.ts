@@ -19,6 +19,8 @@ const IMPLEMENTATION_CLASS_UID = `${ROOT}.1`;
 
 export interface DataSet {
   readonly small: readonly string[];
+  /** 20 more small instances (their own study): the untimed association that warms an SCP. */
+  readonly warm: readonly string[];
   readonly large: readonly string[];
   readonly smallBytes: number;
   readonly largeBytes: number;
@@ -31,6 +33,8 @@ interface Spec {
   readonly rows: number;
   readonly columns: number;
   readonly frames: number | undefined;
+  /** Study number under the bench UID root; default 1 (small) or 2 (multi-frame). */
+  readonly study?: number;
 }
 
 /** VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 §7.1.2). */
@@ -63,7 +67,7 @@ const us = (g: number, e: number, v: number): Buffer => {
 
 /** Everything up to and including the Pixel Data element header; the pixel bytes follow. */
 function header(spec: Spec, index: number, pixelBytes: number): Buffer {
-  const study = `${ROOT}.2.${spec.frames === undefined ? 1 : 2}`;
+  const study = `${ROOT}.2.${spec.study ?? (spec.frames === undefined ? 1 : 2)}`;
   const series = `${study}.1`;
   const instance = `${series}.${index + 1}`;
   const meta = Buffer.concat([
@@ -183,5 +187,14 @@ export async function ensureData(dataDir: string): Promise<DataSet> {
     columns: 512,
     frames: 100,
   });
-  return { small: small.files, large: large.files, smallBytes: small.bytes, largeBytes: large.bytes };
+  const warm = await ensure({
+    dir: join(dataDir, 'warm'),
+    count: 20,
+    sopClass: SECONDARY_CAPTURE,
+    rows: 224,
+    columns: 224,
+    frames: undefined,
+    study: 3,
+  });
+  return { small: small.files, warm: warm.files, large: large.files, smallBytes: small.bytes, largeBytes: large.bytes };
 }
