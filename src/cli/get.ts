@@ -7,8 +7,8 @@ import { resolve } from 'node:path';
 import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { fileError, usageError } from './errors.js';
-import { connectClient, endAfterError } from './connect.js';
-import { failedSubOperations, retrieveOutcome } from './move.js';
+import { connectClient } from './connect.js';
+import { retrieveOutcome, runRetrieve } from './move.js';
 import { Output } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
 import type { CommandModule } from './command.js';
@@ -50,21 +50,12 @@ export const command: CommandModule = {
     const { client, dispose } = await connectClient(settings, { presentationContexts, roles });
     let received = 0;
     const bar = out.progress('receiving', 0);
-    let result;
-    try {
-      result = await client.get(model, identifier(keys, level), {
+    const result = await runRetrieve(client, dispose, bar, () =>
+      client.get(model, identifier(keys, level), {
         store, onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
         ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
-      });
-      await client.release();
-    } catch (e) {
-      await endAfterError(client, e);
-      result = failedSubOperations(e);
-      if (result === undefined) throw e;
-    } finally {
-      bar.done();
-      dispose();
-    }
+      }),
+    );
     if (!out.json) out.line(`${received} instance${received === 1 ? '' : 's'} written under ${dir}`);
     return retrieveOutcome(out, 'C-GET', result);
   },

@@ -9,6 +9,7 @@ import { connectClient, endAfterError } from './connect.js';
 import { Output } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
 import type { CommandModule } from './command.js';
+import type { DicomClient } from '../ae/client.js';
 
 export const help = `Usage: dicom-tls move HOST:PORT --dest AE -k KEY=VALUE... [options]
 
@@ -41,7 +42,7 @@ export function reportSubOperations(out: Output, verb: string, s: SubOperations,
  * C.4.2.2.1) is a retrieve with failed sub-operations (exit 16 with the counts), not a refusal;
  * undefined for anything else.
  */
-export function failedSubOperations(e: unknown): Parameters<typeof retrieveOutcome>[2] | undefined {
+function failedSubOperations(e: unknown): Parameters<typeof retrieveOutcome>[2] | undefined {
   const err = e as { code?: string; status?: number; progress?: { completed: number; failed: number; warning: number }; failedSopInstanceUids?: readonly string[] };
   if (err?.code !== codeOf('DIMSE_STATUS') || err.progress === undefined || err.progress.failed === 0 || typeof err.status !== 'number') return undefined;
   return { ...err.progress, status: err.status, outcome: 'Failure', errorComment: undefined, failedSopInstanceUids: err.failedSopInstanceUids ?? [] };
@@ -53,6 +54,32 @@ export function retrieveOutcome(out: Output, verb: string, r: { status: number; 
     throw new CliError(codeOf('DIMSE_STATUS'), `${verb} failed with status 0x${r.status.toString(16).padStart(4, '0')}${r.errorComment ? ` (${r.errorComment})` : ''}`);
   }
   return reportSubOperations(out, verb, r, { status: r.status, outcome: r.outcome, failedSopInstanceUids: r.failedSopInstanceUids });
+}
+
+/**
+ * Run the C-MOVE/C-GET `retrieve` on `client` and release; after a failure, end the association
+ * and keep failed sub-operations as a result (see failedSubOperations). The progress bar and the
+ * connection are closed either way.
+ */
+export async function runRetrieve(
+  client: DicomClient,
+  dispose: () => void,
+  bar: { done(): void },
+  retrieve: () => Promise<Parameters<typeof retrieveOutcome>[2]>,
+): Promise<Parameters<typeof retrieveOutcome>[2]> {
+  try {
+    const result = await retrieve();
+    await client.release();
+    return result;
+  } catch (e) {
+    await endAfterError(client, e);
+    const result = failedSubOperations(e);
+    if (result === undefined) throw e;
+    return result;
+  } finally {
+    bar.done();
+    dispose();
+  }
 }
 
 export const command: CommandModule = {
@@ -73,21 +100,12 @@ export const command: CommandModule = {
     const presentationContexts = [{ abstractSyntax: sopClassFor(model, 'move'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }];
     const { client, dispose } = await connectClient(settings, { presentationContexts });
     const bar = out.progress(`moving to ${dest}`, 0);
-    let result;
-    try {
-      result = await client.move(model, identifier(keys, level), dest, {
+    const result = await runRetrieve(client, dispose, bar, () =>
+      client.move(model, identifier(keys, level), dest, {
         onProgress: (p) => { const done = p.completed + p.failed + p.warning; if (p.remaining !== undefined) bar.total = done + p.remaining; bar.update(done); },
         ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
-      });
-      await client.release();
-    } catch (e) {
-      await endAfterError(client, e);
-      result = failedSubOperations(e);
-      if (result === undefined) throw e;
-    } finally {
-      bar.done();
-      dispose();
-    }
+      }),
+    );
     return retrieveOutcome(out, 'C-MOVE', result);
   },
 };
