@@ -33,6 +33,12 @@ async function endEntity(dir: string, name: string, ca: { cert: string; key: str
   return { cert, key };
 }
 
+/** One side's key, certificate and CA, as the child-process peers take them (null: plain TCP). */
+export function tlsFor(tls: TlsFiles | undefined, side: 'scp' | 'scu'): { key: string; cert: string; ca: string } | null {
+  if (tls === undefined) return null;
+  return side === 'scp' ? { key: tls.serverKey, cert: tls.serverCert, ca: tls.caCert } : { key: tls.clientKey, cert: tls.clientCert, ca: tls.caCert };
+}
+
 export async function makePki(): Promise<{ dir: string; files: TlsFiles }> {
   const dir = await mkdtemp(join(tmpdir(), 'dicom-tls-bench-pki-'));
   const caKey = join(dir, 'ca.key');

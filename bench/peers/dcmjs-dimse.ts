@@ -3,18 +3,12 @@
  * itself in-process. See dcmjs-dimse-scp.ts and dcmjs-dimse-scu.ts.
  */
 import { fileURLToPath } from 'node:url';
+import { tlsFor } from '../lib/pki.js';
 import { runNodeScu, startNodeScp } from '../lib/proc.js';
 import type { ScpHandle, ScpOptions, ScpPeer, ScuPeer, TlsFiles } from '../lib/types.js';
 
 const scpScript = fileURLToPath(new URL('./dcmjs-dimse-scp.js', import.meta.url));
 const scuScript = fileURLToPath(new URL('./dcmjs-dimse-scu.js', import.meta.url));
-
-const tlsFor = (tls: TlsFiles | undefined, side: 'scp' | 'scu') =>
-  tls === undefined
-    ? null
-    : side === 'scp'
-      ? { key: tls.serverKey, cert: tls.serverCert, ca: tls.caCert }
-      : { key: tls.clientKey, cert: tls.clientCert, ca: tls.caCert };
 
 export const dcmjsDimseScp: ScpPeer = {
   name: 'dcmjs-dimse Server',

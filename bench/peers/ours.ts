@@ -19,22 +19,12 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { tlsFor } from '../lib/pki.js';
 import { run, runNodeScu, startNodeScp } from '../lib/proc.js';
 import { NotAvailableError, type ScpHandle, type ScpOptions, type ScpPeer, type ScuPeer, type TlsFiles } from '../lib/types.js';
 
-const notYet = (what: string): never => {
-  throw new NotAvailableError(`${what} is not available yet (the CLI is not merged)`);
-};
-
 const scpScript = fileURLToPath(new URL('./ours-scp-main.js', import.meta.url));
 const scuScript = fileURLToPath(new URL('./ours-scu-main.js', import.meta.url));
-
-const tlsFor = (tls: TlsFiles | undefined, side: 'scp' | 'scu') =>
-  tls === undefined
-    ? null
-    : side === 'scp'
-      ? { key: tls.serverKey, cert: tls.serverCert, ca: tls.caCert }
-      : { key: tls.clientKey, cert: tls.clientCert, ca: tls.caCert };
 
 /**
  * BENCH_CPU_PROF=<dir>: run our SCP and SCU children under `node --cpu-prof` into <dir> (profiling
@@ -77,7 +67,7 @@ const cliArgs = (port: number, tls: TlsFiles | undefined): string[] => [
 ];
 
 function cli(args: string[]): Promise<unknown> {
-  if (!existsSync(cliMain)) notYet('the dicom-tls CLI');
+  if (!existsSync(cliMain)) throw new NotAvailableError('dist/src/cli/main.js is not there yet');
   // A non-zero exit (a failed instance is exit 16) rejects: nothing lost goes unnoticed.
   return run(process.execPath, [cliMain, ...args]);
 }
