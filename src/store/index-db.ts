@@ -248,18 +248,17 @@ export class IndexDb {
       this.#add = (record: InstanceRecord): string | undefined => {
         const parents = this.#parents;
         this.#parents = undefined; // kept only once this transaction has committed
+        let done: ReturnType<typeof add>;
         try {
-          const done = add(record, parents);
-          this.#parents = done.old === undefined ? done.parents : undefined;
-          return done.old;
+          done = add(record, parents);
         } catch (error) {
           // A parent row deleted or changed by another connection since: the foreign key caught
           // the remembered id. Once more, with every parent written through.
           if (parents === undefined || (error as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-          const done = add(record, undefined);
-          this.#parents = done.old === undefined ? done.parents : undefined;
-          return done.old;
+          done = add(record, undefined);
         }
+        this.#parents = done.old === undefined ? done.parents : undefined;
+        return done.old;
       };
       const deleteInstance = db.prepare('DELETE FROM instance WHERE sop_uid = ?');
       const remove = db.transaction((sopUid: string): boolean => {
