@@ -84,10 +84,11 @@ test('the client rejects a server certificate it cannot verify: TlsHandshakeErro
       DicomClient.associate({ host: '127.0.0.1', port, tls: clientContext(pki.valid, pki.unknownCa.cert), callingAeTitle: 'A', calledAeTitle: 'B', timeouts: quick }),
       (e: unknown) => {
         assert.ok(e instanceof TlsHandshakeError, String(e));
-        // The server sends its root too; the root is self-signed and not ours: depth 1.
-        assert.equal(e.verifyFailure?.depth, 1);
-        assert.equal(e.verifyFailure?.errorName, 'X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN');
-        assert.match(e.verifyFailure?.certificateString ?? '', /^Subject Name: CN = Test Root CA/);
+        // The server sends its leaf without the root (RFC 8446 4.4.2), and the leaf's issuer is
+        // not among the CAs this client trusts: depth 0.
+        assert.equal(e.verifyFailure?.depth, 0);
+        assert.equal(e.verifyFailure?.errorName, 'X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+        assert.match(e.verifyFailure?.certificateString ?? '', /^Subject Name: CN = localhost.*\nIssuer Name: CN = Test Root CA/);
         return true;
       },
     );

@@ -235,8 +235,10 @@ export class SecureContext {
     const suites = o.cipherSuites ?? profile.cipherSuites;
     if (S.SSL_CTX_set_ciphersuites(ctx, suites) !== 1) fail('cipherSuites', `OpenSSL refused "${suites}"`);
 
+    let buildChain = false;
     if (o.identity !== undefined) {
       const id = this.loadIdentity(o.identity);
+      buildChain = id.chain.length === 0;
       try {
         if (S.SSL_CTX_use_certificate(ctx, id.cert) !== 1) fail('identity.cert', 'OpenSSL refused the certificate');
         for (const c of id.chain) if (S.SSL_CTX_add1_chain_cert(ctx, c) !== 1) fail('identity.chain', 'OpenSSL refused a chain certificate');
@@ -253,6 +255,16 @@ export class SecureContext {
       ca: o.ca ?? [], crl: o.crl ?? [], systemRoots: o.systemRoots === true,
       ...(o.crlCheck !== undefined ? { crlCheck: o.crlCheck } : {}),
     });
+
+    // A certificate given without its chain goes out with the chain found in the trust store,
+    // as OpenSSL's auto-chaining would send it, but built once here rather than verified again
+    // at every handshake, and without the self-signed root, which the peer must hold anyway
+    // (RFC 8446 4.4.2): one certificate less for every peer to parse. No issuer found: the
+    // certificate alone, as before.
+    if (buildChain) {
+      S.SSL_CTX_build_cert_chain(ctx, S.SSL_BUILD_CHAIN_FLAG_NO_ROOT | S.SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR | S.SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
+      drainErrors();
+    }
 
     // A server names its trust anchors in CertificateRequest, as `openssl s_server -CAfile`
     // does, so a client holding several identities can pick (the client-certificate callback).

@@ -121,6 +121,7 @@ export const SSL_CTRL_SET_SESS_CACHE_SIZE = 42; // SSL_CTX_sess_set_cache_size
 export const SSL_CTRL_SET_SESS_CACHE_MODE = 44; // SSL_CTX_set_session_cache_mode
 export const SSL_CTRL_SET_TLSEXT_HOSTNAME = 55; // SSL_set_tlsext_host_name(s, name)
 export const SSL_CTRL_CHAIN_CERT = 89; // SSL_add1_chain_cert(s, x) = SSL_ctrl(s, 89, 1, x)
+export const SSL_CTRL_BUILD_CERT_CHAIN = 105; // SSL_CTX_build_cert_chain(ctx, flags)
 export const SSL_CTRL_SET_MIN_PROTO_VERSION = 123; // SSL_CTX_set_min_proto_version
 export const SSL_CTRL_SET_MAX_PROTO_VERSION = 124; // SSL_CTX_set_max_proto_version
 export const BIO_CTRL_PENDING = 10; // BIO_pending(b) = BIO_ctrl(b, BIO_CTRL_PENDING, 0, NULL)
@@ -134,6 +135,9 @@ export const SSL_SESS_CACHE_CLIENT = 0x1;
 export const SSL_SESS_CACHE_SERVER = 0x2;
 export const SSL_SESS_CACHE_NO_INTERNAL_STORE = 0x200;
 export const SSL_OP_NO_TICKET = 1n << 14n;
+export const SSL_BUILD_CHAIN_FLAG_NO_ROOT = 0x2;
+export const SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR = 0x8;
+export const SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR = 0x10;
 export const SSL_OP_NO_COMPRESSION = 1n << 17n;
 export const SSL_OP_CIPHER_SERVER_PREFERENCE = 1n << 22n;
 export const SSL_OP_NO_RENEGOTIATION = 1n << 30n;
@@ -208,6 +212,10 @@ export const SSL_CTX_add1_chain_cert = (ctx: unknown, x509: unknown): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1, x509)); // SSL_CTX_add1_chain_cert
 export const SSL_CTX_set_mode = (ctx: unknown, mode: number): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, mode, null)); // SSL_CTX_set_mode
+export const SSL_CTX_build_cert_chain = (ctx: unknown, flags: number): number =>
+  Number(SSL_CTX_ctrl(ctx, SSL_CTRL_BUILD_CERT_CHAIN, flags, null)); // SSL_CTX_build_cert_chain
+export const SSL_CTX_sess_set_cache_size = (ctx: unknown, size: number): number =>
+  Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_SIZE, size, null)); // SSL_CTX_sess_set_cache_size
 export const SSL_CTX_set_session_cache_mode = (ctx: unknown, mode: number): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, mode, null)); // SSL_CTX_set_session_cache_mode
 export const SSL_CTX_set_min_proto_version = (ctx: unknown, v: number): number =>

@@ -1,0 +1,99 @@
+// What a context sends of its own chain, seen from real `openssl s_client` processes: the chain
+// is built once from the trust store without the root, and an explicit chain is sent as given.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { SecureContext, VerifyMode } from '../../../src/transport/tls/context.js';
+import { createSecureServer } from '../../../src/transport/tls/server.js';
+import { SecureSocket } from '../../../src/transport/tls/socket.js';
+import { scenarioPki } from '../../helpers/pki.js';
+import { runSClient } from '../../helpers/openssl-peer.js';
+
+/** A server that greets and closes each connection; `run` gets its port. */
+async function withServer(ctx: SecureContext, run: (port: number) => Promise<void>): Promise<void> {
+  const server = createSecureServer(ctx, (s) => {
+    s.on('error', () => undefined);
+    s.resume();
+    s.end('hello\n');
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  try {
+    await run(port);
+  } finally {
+    await server.close();
+    ctx.dispose();
+  }
+}
+
+/** Subjects of the certificates the server sent, in order (s_client -showcerts). */
+function sentSubjects(output: string): string[] {
+  return [...output.matchAll(/^ *\d+ s:(.*)$/gm)].map((m) => m[1]!.trim());
+}
+
+test('a certificate given alone goes out with its intermediate from the trust store, not the root', async () => {
+  const pki = scenarioPki();
+  const ctx = new SecureContext({
+    role: 'server', identity: { cert: pki.chain.cert, key: pki.chain.key },
+    ca: [pki.root.cert, pki.intermediate.cert], verifyMode: VerifyMode.None,
+  });
+  await withServer(ctx, async (port) => {
+    const r = await runSClient({ port, CAfile: pki.trustRoot, verifyReturnError: true, extraArgs: ['-showcerts'] });
+    assert.equal(r.verifyReturnCode, 0, r.output);
+    const sent = sentSubjects(r.stdout);
+    assert.equal(sent.length, 2, r.stdout);
+    assert.match(sent[0]!, /CN ?= ?localhost/);
+    assert.match(sent[1]!, /Test Intermediate CA/);
+    assert.ok(!sent.some((s) => /Test Root/i.test(s)), `the root was sent: ${sent.join(' | ')}`);
+  });
+});
+
+test('a leaf issued by the root goes out alone; its peer verifies it against the root it holds', async () => {
+  const pki = scenarioPki();
+  const ctx = new SecureContext({
+    role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert], verifyMode: VerifyMode.None,
+  });
+  await withServer(ctx, async (port) => {
+    const r = await runSClient({ port, CAfile: pki.trustRoot, verifyReturnError: true, extraArgs: ['-showcerts'] });
+    assert.equal(r.verifyReturnCode, 0, r.output);
+    assert.equal(sentSubjects(r.stdout).length, 1, r.stdout);
+  });
+});
+
+test('an explicit chain is sent exactly as given, root included', async () => {
+  const pki = scenarioPki();
+  const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-chain-'));
+  try {
+    const bundle = join(dir, 'bundle.pem');
+    writeFileSync(bundle, [pki.chain.cert, pki.intermediate.cert, pki.root.cert].map((f) => readFileSync(f, 'utf8')).join(''));
+    const ctx = new SecureContext({ role: 'server', identity: { cert: bundle, key: pki.chain.key }, verifyMode: VerifyMode.None });
+    await withServer(ctx, async (port) => {
+      const r = await runSClient({ port, CAfile: pki.trustRoot, verifyReturnError: true, extraArgs: ['-showcerts'] });
+      assert.equal(r.verifyReturnCode, 0, r.output);
+      assert.equal(sentSubjects(r.stdout).length, 3, r.stdout);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a client sends its chain without the root too', async () => {
+  const pki = scenarioPki();
+  const sctx = new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] });
+  const cctx = new SecureContext({ role: 'client', identity: { cert: pki.chain.cert, key: pki.chain.key }, ca: [pki.root.cert, pki.intermediate.cert] });
+  const server = createSecureServer(sctx);
+  const { port } = await server.listen(0, '127.0.0.1');
+  try {
+    const accepted = once(server, 'secureConnection') as Promise<[SecureSocket]>;
+    const client = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx, servername: 'localhost' });
+    const [s] = await accepted;
+    assert.deepEqual(s.peerCertificateChain.map((c) => c.subject.split('\n')[0]), ['CN=localhost', 'CN=Test Intermediate CA']);
+    client.destroy();
+  } finally {
+    await server.close();
+    sctx.dispose();
+    cctx.dispose();
+  }
+});
