@@ -61,9 +61,11 @@ test('thousands of handshakes keep memory flat and free every OpenSSL object and
     }
   };
   try {
-    await round(400, 0); // warm-up: JIT, allocator pools, session caches reach steady state
+    // Warm-up: JIT, allocator pools and the server's session cache reach their steady state (RSS
+    // still rose by ~20 MB over the first 2000 handshakes after a 400-handshake warm-up, leak or not).
+    await round(1600, 0);
     const rss1 = await settle();
-    await round(2000, 400);
+    await round(2000, 1600);
     // wait for the server side of the last connections to finish closing
     while (server.connections.size > 0) await new Promise((r) => setTimeout(r, 10));
     const rss2 = await settle();

@@ -1,7 +1,9 @@
-// What a context sends of its own chain, seen from real `openssl s_client` processes: the chain
-// is built once from the trust store without the root, and an explicit chain is sent as given.
+// What a context sends of its own chain, and how a server resumes sessions, seen from real
+// `openssl s_client` processes: the chain is built once from the trust store without the root,
+// an explicit chain is sent as given, and TLS 1.3 tickets name a session kept by the server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,5 +97,32 @@ test('a client sends its chain without the root too', async () => {
     await server.close();
     sctx.dispose();
     cctx.dispose();
+  }
+});
+
+test('TLS 1.3 resumption: the ticket names a session the server keeps, and s_client resumes with it', async () => {
+  const pki = scenarioPki();
+  const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-ticket-'));
+  const ctx = new SecureContext({
+    role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert], verifyMode: VerifyMode.Peer | VerifyMode.FailIfNoPeerCert,
+  });
+  try {
+    await withServer(ctx, async (port) => {
+      const session = join(dir, 'session.pem');
+      const client = { port, CAfile: pki.trustRoot, cert: pki.valid.cert, key: pki.valid.key, keepStdinOpen: true };
+      const first = await runSClient({ ...client, extraArgs: ['-sess_out', session] });
+      assert.match(first.stdout, /^New, TLSv1\.3/m, first.output);
+      // A stateless ticket would carry the whole session, the client's certificate included
+      // (hundreds of bytes); a stateful one is a session id.
+      const text = execFileSync('openssl', ['sess_id', '-in', session, '-noout', '-text']).toString();
+      const ticket = /TLS session ticket:\n((?: +[0-9a-f]{4} - .*\n)+)/.exec(text);
+      assert.ok(ticket !== null, text);
+      const ticketBytes = [...ticket[1]!.matchAll(/ - ((?:[0-9a-f]{2}[ -]?)+)/g)].reduce((n, m) => n + m[1]!.trim().split(/[ -]+/).length, 0);
+      assert.ok(ticketBytes > 0 && ticketBytes <= 64, `ticket of ${ticketBytes} bytes:\n${text}`);
+      const second = await runSClient({ ...client, extraArgs: ['-sess_in', session] });
+      assert.match(second.stdout, /^Reused, TLSv1\.3/m, second.output);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
