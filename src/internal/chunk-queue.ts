@@ -1,7 +1,8 @@
 /**
  * FIFO of received chunks. Bytes are read across chunk boundaries without concatenating on every
  * push: a consumer peeks header bytes in place and takes a whole frame at once, which is a view
- * when the frame lies inside one chunk and a single copy when it spans several.
+ * when the frame lies inside one chunk, or in chunks that are side by side in one ArrayBuffer
+ * (the TLS layer hands out consecutive pieces of one receive slab), and a single copy otherwise.
  */
 const EMPTY = new Uint8Array(0);
 
@@ -49,25 +50,47 @@ export class ChunkQueue {
     this.#length -= n;
     const first = this.#chunks[this.#first];
     if (n === 0 || first === undefined) return new Uint8Array(0);
-    let out: Uint8Array;
     if (first.length - this.#head >= n) {
-      out = first.subarray(this.#head, this.#head + n);
+      const out = first.subarray(this.#head, this.#head + n);
       this.#head += n;
       if (this.#head === first.length) this.#dropFirst();
-    } else {
-      out = new Uint8Array(n);
-      let filled = 0;
-      while (filled < n) {
-        const c = this.#chunks[this.#first] as Uint8Array;
-        const avail = c.length - this.#head;
-        const want = Math.min(avail, n - filled);
-        out.set(c.subarray(this.#head, this.#head + want), filled);
-        filled += want;
-        if (want === avail) this.#dropFirst();
-        else this.#head += want;
-      }
+      return out;
     }
+    if (this.#adjacent(n)) {
+      const out = new Uint8Array(first.buffer, first.byteOffset + this.#head, n);
+      this.#consume(n, undefined);
+      return out;
+    }
+    const out = new Uint8Array(n);
+    this.#consume(n, out);
     return out;
+  }
+
+  /** The next n bytes lie in chunks that follow each other in one ArrayBuffer. */
+  #adjacent(n: number): boolean {
+    let prev = this.#chunks[this.#first] as Uint8Array;
+    let have = prev.length - this.#head;
+    for (let k = this.#first + 1; have < n; k++) {
+      const c = this.#chunks[k] as Uint8Array;
+      if (c.buffer !== prev.buffer || c.byteOffset !== prev.byteOffset + prev.length) return false;
+      have += c.length;
+      prev = c;
+    }
+    return true;
+  }
+
+  /** Drop the next n bytes (n <= bytes queued before the caller lowered #length), copying them into `out` if given. */
+  #consume(n: number, out: Uint8Array | undefined): void {
+    let done = 0;
+    while (done < n) {
+      const c = this.#chunks[this.#first] as Uint8Array;
+      const avail = c.length - this.#head;
+      const want = Math.min(avail, n - done);
+      out?.set(c.subarray(this.#head, this.#head + want), done);
+      done += want;
+      if (want === avail) this.#dropFirst();
+      else this.#head += want;
+    }
   }
 
   #dropFirst(): void {

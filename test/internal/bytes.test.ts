@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ByteReader } from '../../src/internal/byte-reader.js';
 import { ByteWriter } from '../../src/internal/byte-writer.js';
 import { ChunkQueue } from '../../src/internal/chunk-queue.js';
@@ -56,6 +57,57 @@ test('ChunkQueue peeks across chunks, takes views inside a chunk and copies acro
   assert.equal(q.length, 0);
   assert.throws(() => q.take(1), RangeError);
   assert.throws(() => q.peekByte(0), RangeError);
+});
+
+test('ChunkQueue takes a view across chunks that lie side by side in one buffer, and copies otherwise', () => {
+  const slab = Uint8Array.from({ length: 32 }, (_, i) => i);
+  const q = new ChunkQueue();
+  q.push(slab.subarray(0, 5));
+  q.push(slab.subarray(5, 12));
+  q.push(slab.subarray(12, 20));
+  const spanning = q.take(15);
+  assert.equal(spanning.buffer, slab.buffer, 'view, no copy');
+  assert.equal(spanning.byteOffset, 0);
+  assert.deepEqual([...spanning], [...slab.subarray(0, 15)]);
+  // A gap (bytes 20–21 never pushed) and a chunk from another buffer: copies.
+  q.push(slab.subarray(22, 26));
+  q.push(Uint8Array.of(100, 101));
+  const gap = q.take(7);
+  assert.notEqual(gap.buffer, slab.buffer);
+  assert.deepEqual([...gap], [15, 16, 17, 18, 19, 22, 23]);
+  const other = q.take(4);
+  assert.notEqual(other.buffer, slab.buffer);
+  assert.deepEqual([...other], [24, 25, 100, 101]);
+  assert.equal(q.length, 0);
+});
+
+test('ChunkQueue: any mix of slab pieces and separate chunks, taken in any sizes, gives the bytes back in order', () => {
+  fc.assert(fc.property(
+    fc.uint8Array({ minLength: 1, maxLength: 400 }),
+    fc.array(fc.record({ len: fc.integer({ min: 0, max: 60 }), own: fc.boolean() }), { minLength: 1, maxLength: 40 }),
+    fc.array(fc.integer({ min: 0, max: 90 }), { minLength: 1, maxLength: 40 }),
+    (data, pieces, takes) => {
+      // The data, cut into pieces: each either a view of one shared slab or a copy of its own.
+      const q = new ChunkQueue();
+      let off = 0;
+      for (const p of pieces) {
+        if (off >= data.length) break;
+        const piece = data.subarray(off, Math.min(data.length, off + p.len));
+        q.push(p.own ? piece.slice() : piece);
+        off += piece.length;
+      }
+      if (off < data.length) q.push(data.subarray(off));
+      const got: number[] = [];
+      for (const t of takes) {
+        const n = Math.min(t, q.length);
+        const part = q.take(n);
+        assert.equal(part.length, n);
+        got.push(...part);
+      }
+      got.push(...q.take(q.length));
+      assert.deepEqual(got, [...data]);
+    },
+  ));
 });
 
 test('ChunkQueue keeps order across thousands of chunks while dropping consumed ones', () => {
