@@ -30,6 +30,7 @@ import { MessageIdsExhaustedError, UnexpectedResponseError } from './errors.js';
 import { PendingRequest } from './pending-request.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
+import { LazyAbort } from './lazy-abort.js';
 
 export type { DimseResponseMessage } from './pending-request.js';
 export { PendingRequest } from './pending-request.js';
@@ -40,7 +41,7 @@ export type { AssociationInfo, AssociationOptions, RequestCommand, RequestOption
 interface Incoming {
   readonly command: Exclude<DimseRequest, CCancelRq>;
   readonly context: AcceptedContext;
-  readonly controller: AbortController;
+  readonly controller: LazyAbort;
   readonly collected: (DatasetSink & { bytes(): Uint8Array }) | undefined;
   /** The handler's datasetSink threw: the dataset is dropped and the request answered Processing failure. */
   readonly sinkError?: unknown;
@@ -59,7 +60,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   readonly #maxCollected: number;
   readonly #assembler: DimseAssembler;
   readonly #pending = new Map<number, { request: PendingRequest; timer: NodeJS.Timeout | undefined; timeout: number; sink: RequestOptions['responseDatasetSink'] }>();
-  readonly #running = new Map<number, AbortController>();
+  readonly #running = new Map<number, LazyAbort>();
   #nextId = 1;
   #sendTail: Promise<void> = Promise.resolve();
   #handlerTail: Promise<void> = Promise.resolve();
@@ -282,10 +283,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
         return undefined;
       }
       const context = this.#info.contexts.get(pcId) as AcceptedContext;
-      const controller = new AbortController();
+      const controller = new LazyAbort();
       this.#running.set(command.messageId, controller);
       const handler = this.#handlers?.get(command.type);
-      const rc: RequestContext = { association: this, presentationContext: context, signal: controller.signal };
+      const rc: RequestContext = { association: this, presentationContext: context, get signal() { return controller.signal; } };
       let sink: DatasetSink | undefined;
       if (handler?.datasetSink !== undefined) {
         try {
@@ -357,7 +358,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
           fields = await handler.handle(command as never, {
             association: this,
             presentationContext: context,
-            signal: controller.signal,
+            get signal() { return controller.signal; },
             dataset: incoming.collected?.bytes(),
             respond: (f) => this.#respond(command, context.id, f),
           });
