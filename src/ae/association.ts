@@ -18,11 +18,12 @@ import { channelNames, publish } from '../diagnostics.js';
 import { DicomError, TimeoutError } from '../errors.js';
 import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
 import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
-import { fragmentCommand, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import { fragmentCommand, fragmentCommandSync, isInMemory, type AsyncDatasetSource } from '../dimse/fragmenter.js';
 import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest } from '../dimse/messages.js';
 import { Status, isPending } from '../dictionary/status.js';
 import type { TlsInfo } from '../transport/connection.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
+import type { PresentationDataValue } from '../ul/pdu/types.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
@@ -241,13 +242,28 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   async #sendNow(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
     if (this.#closed) throw this.#closeError();
-    const pdvs = fragmentCommand(command, dataset, { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength });
+    const options = { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength };
+    // In memory (every response, most requests): a synchronous generator, no promise per fragment.
+    const pdvs = isInMemory(dataset) ? fragmentCommandSync(command, dataset, options) : fragmentCommand(command, dataset, options);
     this.#notify('sent', command, pcId);
-    for await (const pdv of pdvs) {
-      if (this.#closed) throw this.#closeError();
-      if (!this.#ul.sendPData({ type: 'P-DATA-TF', pdvs: [pdv] })) await this.#ul.drain();
-      this.#touch();
+    if (Symbol.asyncIterator in pdvs) {
+      for await (const pdv of pdvs) await this.#sendPdv(pdv);
+    } else {
+      for (const pdv of pdvs) {
+        const wait = this.#sendPdv(pdv);
+        if (wait !== undefined) await wait;
+      }
     }
+  }
+
+  /** One PDV in its own P-DATA-TF; a promise only when the transport asks us to wait for 'drain'. */
+  #sendPdv(pdv: PresentationDataValue): Promise<void> | undefined {
+    if (this.#closed) throw this.#closeError();
+    if (this.#ul.sendPData({ type: 'P-DATA-TF', pdvs: [pdv] })) {
+      this.#touch();
+      return undefined;
+    }
+    return this.#ul.drain().then(() => this.#touch());
   }
 
   #notify(direction: 'sent' | 'received', command: DimseCommand, presentationContextId: number): void {

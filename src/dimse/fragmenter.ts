@@ -161,6 +161,25 @@ export function fragmentCommand(
   dataset: AsyncDatasetSource | undefined,
   options: FragmentOptions,
 ): AsyncGenerator<PresentationDataValue, void, undefined> {
+  checkAnnounced(command, dataset);
+  return fragmentMessageAsync(encodeCommand(command), dataset, options);
+}
+
+/**
+ * {@link fragmentCommand} for a dataset already in memory (or none, as in every response): a
+ * synchronous generator, so a sender pays no promise per fragment.
+ */
+export function fragmentCommandSync(
+  command: DimseCommand,
+  dataset: DatasetSource | undefined,
+  options: FragmentOptions,
+): Generator<PresentationDataValue, void, undefined> {
+  checkAnnounced(command, dataset);
+  return fragmentMessage(encodeCommand(command), dataset, options);
+}
+
+/** A dataset must be given exactly when the command announces one (CommandDataSetType). */
+function checkAnnounced(command: DimseCommand, dataset: unknown): void {
   const announces = commandHasDataset(command);
   if (announces !== (dataset !== undefined)) {
     throw new InvalidCommandError(
@@ -169,5 +188,9 @@ export function fragmentCommand(
       announces ? 'the command announces a dataset but none was given' : 'a dataset was given but the command announces none',
     );
   }
-  return fragmentMessageAsync(encodeCommand(command), dataset, options);
+}
+
+/** The dataset is in memory: bytes or a synchronous iterable of chunks (or there is none). */
+export function isInMemory(dataset: AsyncDatasetSource | undefined): dataset is DatasetSource | undefined {
+  return dataset === undefined || isUint8Array(dataset) || (typeof dataset === 'object' && dataset !== null && Symbol.iterator in dataset);
 }
