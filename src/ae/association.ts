@@ -18,7 +18,7 @@ import { channelNames, publish } from '../diagnostics.js';
 import { DicomError, TimeoutError } from '../errors.js';
 import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
 import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
-import { fragmentCommand, fragmentCommandSync, isInMemory, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import { fragmentCommand, type AsyncDatasetSource } from '../dimse/fragmenter.js';
 import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest } from '../dimse/messages.js';
 import { Status, isPending } from '../dictionary/status.js';
 import type { TlsInfo } from '../transport/connection.js';
@@ -242,10 +242,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   async #sendNow(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
     if (this.#closed) throw this.#closeError();
-    const options = { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength };
-    // In memory (every response, most requests): a synchronous generator, no promise per fragment.
-    const pdvs = isInMemory(dataset) ? fragmentCommandSync(command, dataset, options) : fragmentCommand(command, dataset, options);
+    const pdvs = fragmentCommand(command, dataset, { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength });
     this.#notify('sent', command, pcId);
+    // A dataset in memory (every response, most requests) comes as a synchronous generator: no
+    // promise per fragment, a wait only when the transport asks for 'drain'.
     if (Symbol.asyncIterator in pdvs) {
       for await (const pdv of pdvs) await this.#sendPdv(pdv);
     } else {

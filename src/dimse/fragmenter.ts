@@ -155,27 +155,17 @@ export async function* fragmentMessageAsync(
 /**
  * Encode `command` and fragment it with its dataset, checking that a dataset is given exactly when
  * the command announces one (CommandDataSetType, PS3.7 E.1-1) — the usual entry point for services.
+ * A dataset in memory (or none, as in every response) gives a synchronous generator, so a sender
+ * pays no promise per fragment; a stream gives an async one.
  */
 export function fragmentCommand(
   command: DimseCommand,
   dataset: AsyncDatasetSource | undefined,
   options: FragmentOptions,
-): AsyncGenerator<PresentationDataValue, void, undefined> {
+): Generator<PresentationDataValue, void, undefined> | AsyncGenerator<PresentationDataValue, void, undefined> {
   checkAnnounced(command, dataset);
-  return fragmentMessageAsync(encodeCommand(command), dataset, options);
-}
-
-/**
- * {@link fragmentCommand} for a dataset already in memory (or none, as in every response): a
- * synchronous generator, so a sender pays no promise per fragment.
- */
-export function fragmentCommandSync(
-  command: DimseCommand,
-  dataset: DatasetSource | undefined,
-  options: FragmentOptions,
-): Generator<PresentationDataValue, void, undefined> {
-  checkAnnounced(command, dataset);
-  return fragmentMessage(encodeCommand(command), dataset, options);
+  const encoded = encodeCommand(command);
+  return isInMemory(dataset) ? fragmentMessage(encoded, dataset, options) : fragmentMessageAsync(encoded, dataset, options);
 }
 
 /** A dataset must be given exactly when the command announces one (CommandDataSetType). */
@@ -191,6 +181,6 @@ function checkAnnounced(command: DimseCommand, dataset: unknown): void {
 }
 
 /** The dataset is in memory: bytes or a synchronous iterable of chunks (or there is none). */
-export function isInMemory(dataset: AsyncDatasetSource | undefined): dataset is DatasetSource | undefined {
+function isInMemory(dataset: AsyncDatasetSource | undefined): dataset is DatasetSource | undefined {
   return dataset === undefined || isUint8Array(dataset) || (typeof dataset === 'object' && dataset !== null && Symbol.iterator in dataset);
 }

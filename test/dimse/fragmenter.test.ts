@@ -99,25 +99,25 @@ test('fragmentCommand encodes the command and insists the dataset matches Comman
   );
 });
 
-test('fragmentCommandSync gives the same PDVs as fragmentCommand for a dataset in memory, and the same checks', async () => {
-  const { fragmentCommand, fragmentCommandSync, isInMemory } = await import('../../src/dimse/fragmenter.js');
-  const { InvalidCommandError } = await import('../../src/dimse/errors.js');
+test('fragmentCommand: a dataset in memory gives a synchronous generator, a stream an async one, with the same PDVs', async () => {
+  const { fragmentCommand } = await import('../../src/dimse/fragmenter.js');
   const opts = { presentationContextId: 5, maxPduLength: 64 };
   const store = { type: 'C-STORE-RQ', messageId: 9, affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.7', affectedSopInstanceUid: '1.2.3.4', priority: 0 } as const;
-  for (const dataset of [bytes(200), [bytes(10), bytes(0), bytes(150)]]) {
-    const viaAsync: PresentationDataValue[] = [];
-    for await (const p of fragmentCommand(store, dataset, opts)) viaAsync.push(p);
-    assert.deepEqual([...fragmentCommandSync(store, dataset, opts)], viaAsync);
-  }
+  const chunks = [bytes(10), bytes(0), bytes(150)];
+  const streamed = fragmentCommand(store, (async function* () { yield* chunks; })(), opts);
+  assert.ok(Symbol.asyncIterator in streamed);
+  const viaStream: PresentationDataValue[] = [];
+  for await (const p of streamed) viaStream.push(p);
+  const inMemory = fragmentCommand(store, chunks, opts);
+  assert.ok(!(Symbol.asyncIterator in inMemory) && Symbol.iterator in inMemory);
+  assert.deepEqual([...(inMemory as Iterable<PresentationDataValue>)], viaStream);
+  const whole = [...(fragmentCommand(store, Buffer.concat(chunks), opts) as Iterable<PresentationDataValue>)];
+  const datasetBytes = (pdvs: PresentationDataValue[]): number[] => pdvs.filter((p) => !p.isCommand).flatMap((p) => [...p.data]);
+  assert.deepEqual(datasetBytes(whole), datasetBytes(viaStream));
   const rsp = { type: 'C-STORE-RSP', messageIdBeingRespondedTo: 9, affectedSopClassUid: '1.2', affectedSopInstanceUid: '1.3', status: 0 } as const;
-  const answer = [...fragmentCommandSync(rsp, undefined, opts)];
+  const answer = [...(fragmentCommand(rsp, undefined, opts) as Iterable<PresentationDataValue>)];
   assert.ok(answer.every((p) => p.isCommand && p.presentationContextId === 5));
   assert.deepEqual(answer.map((p) => p.isLast), [...answer.slice(1).map(() => false), true]);
-  assert.throws(() => fragmentCommandSync(store, undefined, opts), InvalidCommandError);
-  assert.equal(isInMemory(undefined), true);
-  assert.equal(isInMemory(bytes(1)), true);
-  assert.equal(isInMemory([bytes(1)]), true);
-  assert.equal(isInMemory((async function* () { yield bytes(1); })()), false);
 });
 
 test('a dataset that is not bytes or an iterable of bytes is an InvalidOptionError, sync or async', async () => {

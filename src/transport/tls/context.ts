@@ -95,7 +95,7 @@ function freeNative(n: NativeState): void {
 const finalizer = new FinalizationRegistry<NativeState>(freeNative);
 
 /** Sessions a server keeps for resumption (each ~25 KB of memory with the client's certificate). */
-export const SERVER_SESSION_CACHE_SIZE = 256;
+const SERVER_SESSION_CACHE_SIZE = 256;
 
 let storeIdx: number | undefined;
 
