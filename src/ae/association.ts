@@ -424,7 +424,11 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   #touch(): void {
     if (this.#idleMs <= 0 || this.#closed) return;
-    if (this.#idle !== undefined) clearTimeout(this.#idle);
+    // Called for every PDU each way: restart the one timer rather than make a new one each time.
+    if (this.#idle !== undefined) {
+      this.#idle.refresh();
+      return;
+    }
     this.#idle = setTimeout(() => {
       this.#localError ??= new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`);
       this.#safeAbort();
