@@ -11,6 +11,7 @@ import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DicomClient } from '../../src/ae/client.js';
 import type { AssociationRejection } from '../../src/ae/server.js';
+import type { Association } from '../../src/ae/association.js';
 import { AssociationRejectedError } from '../../src/acse/errors.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
@@ -111,4 +112,29 @@ test('a calling AE title the client certificate is not bound to: rejected 1/1/3 
   const r = await rejected;
   assert.equal(r.callingAeTitle, 'HOSPITAL-B');
   assert.match(r.why, /certificate|binding|bound/i);
+});
+
+test('a resumed TLS session still carries the client certificate: the binding holds, and a wrong title is still refused', async () => {
+  const tls = clientTls();
+  const base = { host: '127.0.0.1', port, tls, calledAeTitle: 'TLS-SCP', timeouts: quick };
+  try {
+    const first = await DicomClient.associate({ ...base, callingAeTitle: 'HOSPITAL-A' });
+    assert.equal(first.tls?.resumed, false);
+    await first.echo();
+    await first.release();
+    const accepted = new Promise<Association>((resolve) => server.server.once('association', resolve));
+    const again = await DicomClient.associate({ ...base, callingAeTitle: 'HOSPITAL-A' });
+    assert.equal(again.tls?.resumed, true, 'the second association resumed the session');
+    const seen = (await accepted).tls;
+    assert.equal(seen?.resumed, true);
+    assert.match(seen?.peerCertificate?.subject ?? '', /CN=Client A/);
+    await again.echo();
+    await again.release();
+    await assert.rejects(
+      DicomClient.associate({ ...base, callingAeTitle: 'HOSPITAL-B' }),
+      (e: unknown) => e instanceof AssociationRejectedError && e.reason === 3,
+    );
+  } finally {
+    tls.dispose();
+  }
 });
