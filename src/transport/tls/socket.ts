@@ -464,10 +464,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     // Corked or queued writes (PDU header + PDV header + fragment, several PDUs) arrive here
     // together: encrypted as one stream of full records and flushed into one socket write,
     // instead of a record and a socket write (a syscall, a TCP segment with TCP_NODELAY) per chunk.
+    // A batch of one record or less goes out as one record too (records.ts gathers it).
     if (chunks.length === 1) { this._write(chunks[0]!.chunk, 'binary', cb); return; }
-    let total = 0;
-    for (const c of chunks) total += c.chunk.length;
-    if (total <= RECORD) { this._write(Buffer.concat(chunks.map((c) => c.chunk), total), 'binary', cb); return; }
     const list = chunks.map((c) => c.chunk);
     if (this.#whenSafe(() => this.#writeMany(list, cb))) return;
     this.#writeMany(list, cb);
