@@ -2,7 +2,8 @@
  * FIFO of received chunks. Bytes are read across chunk boundaries without concatenating on every
  * push: a consumer peeks header bytes in place and takes a whole frame at once, which is a view
  * when the frame lies inside one chunk, or in chunks that are side by side in one ArrayBuffer
- * (the TLS layer hands out consecutive pieces of one receive slab), and a single copy otherwise.
+ * (the TLS layer hands out consecutive pieces of one receive slab), and a single copy otherwise;
+ * or, where the consumer can use it so, as a view per chunk (`takeViews`).
  */
 const EMPTY = new Uint8Array(0);
 
@@ -66,6 +67,44 @@ export class ChunkQueue {
     return out;
   }
 
+  /**
+   * How many pieces `takeViews(n)` would return (n <= length): 1 when the next n bytes are one
+   * view (inside one chunk, or chunks side by side in one ArrayBuffer), else the chunks they span.
+   * Counting stops at `max`.
+   */
+  piecesOf(n: number, max = Infinity): number {
+    const first = this.#chunks[this.#first];
+    if (first === undefined || first.length - this.#head >= n || this.#adjacent(n)) return 1;
+    let have = first.length - this.#head;
+    let pieces = 1;
+    for (let k = this.#first + 1; have < n && pieces < max; k++) {
+      have += (this.#chunks[k] as Uint8Array).length;
+      pieces++;
+    }
+    return pieces;
+  }
+
+  /** Drop the next `n` bytes (n <= length). */
+  skip(n: number): void {
+    if (n > this.#length) throw new RangeError(`ChunkQueue.skip(${n}) beyond ${this.#length} queued bytes`);
+    this.#length -= n;
+    this.#consume(n, undefined);
+  }
+
+  /**
+   * Remove the next `n` bytes (0 < n <= length) as views of the chunks they lie in, in order, with
+   * no copy: one view when `take` would give one, else a view per chunk spanned.
+   */
+  takeViews(n: number): Uint8Array[] {
+    if (n > this.#length) throw new RangeError(`ChunkQueue.takeViews(${n}) beyond ${this.#length} queued bytes`);
+    if (n === 0) return [];
+    if (this.piecesOf(n) === 1) return [this.take(n)];
+    this.#length -= n;
+    const views: Uint8Array[] = [];
+    this.#consume(n, undefined, views);
+    return views;
+  }
+
   /** The next n bytes lie in chunks that follow each other in one ArrayBuffer. */
   #adjacent(n: number): boolean {
     let prev = this.#chunks[this.#first] as Uint8Array;
@@ -79,14 +118,18 @@ export class ChunkQueue {
     return true;
   }
 
-  /** Drop the next n bytes (n <= bytes queued before the caller lowered #length), copying them into `out` if given. */
-  #consume(n: number, out: Uint8Array | undefined): void {
+  /**
+   * Drop the next n bytes (n <= bytes queued before the caller lowered #length), copying them
+   * into `out`, or collecting their views in `views`, if given.
+   */
+  #consume(n: number, out: Uint8Array | undefined, views?: Uint8Array[]): void {
     let done = 0;
     while (done < n) {
       const c = this.#chunks[this.#first] as Uint8Array;
       const avail = c.length - this.#head;
       const want = Math.min(avail, n - done);
       out?.set(c.subarray(this.#head, this.#head + want), done);
+      views?.push(c.subarray(this.#head, this.#head + want));
       done += want;
       if (want === avail) this.#dropFirst();
       else this.#head += want;
