@@ -73,7 +73,10 @@ export interface UpperLayerEvents {
   accepted: (ac: AAssociateAcPdu) => void;
   /** A-ASSOCIATE confirmation, rejected (requestor); the transport is then closed. */
   rejected: (rj: AAssociateRjPdu) => void;
-  /** P-DATA indication: the PDVs of one P-DATA-TF; `data` views the received bytes. */
+  /**
+   * P-DATA indication: the PDVs of one P-DATA-TF; `data` views the received bytes. A large PDV
+   * item that arrived in several reads comes as consecutive pieces, all but the last `continued`.
+   */
   pData: (pdu: PDataTfPdu) => void;
   /** A-RELEASE indication: answer with respondRelease (`collision`: both sides asked, AR-8). */
   releaseIndication: (info: { readonly collision: boolean }) => void;

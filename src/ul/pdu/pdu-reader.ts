@@ -11,7 +11,7 @@ import { InvalidOptionError } from '../../errors.js';
 import { PduDecodeError, PduTooLargeError } from '../errors.js';
 import { decodePdu, isKnownPduType } from './decode.js';
 import { bytesToSniff, sniffTransport } from './sniff.js';
-import { AbortReason, PduTypeCode, type Pdu } from './types.js';
+import { AbortReason, PduTypeCode, type PDataTfPdu, type Pdu, type PresentationDataValue } from './types.js';
 
 const HEADER = 6;
 /** Default bound for association PDUs, whose size the max-length negotiation does not cover. */
@@ -29,7 +29,20 @@ export interface PduReaderOptions {
    * assertions (SAML, JWT). Default max(maxPduLength, 1 MiB).
    */
   readonly maxAssociatePduLength?: number;
+  /**
+   * Decode a P-DATA-TF of one PDV item whose bytes arrived in separate chunks without copying it
+   * together: its value becomes consecutive PDVs, one view per chunk, all but the last marked
+   * `continued` (isLast only on the last). Pieces under SPLIT_MIN_PIECE bytes on average are copied
+   * into one as before, and so are values under twice that. Default false: every PDV is one item
+   * as on the wire.
+   */
+  readonly splitDataValues?: boolean;
 }
+
+/** Smallest average piece worth a PDV of its own; below it (a peer writing tiny segments or records) one copy is cheaper. */
+const SPLIT_MIN_PIECE = 8 * 1024;
+/** PDV item header: 4-byte Item-length, Presentation-context-ID, Message control header. */
+const PDV_HEADER = 6;
 
 function checkLimit(name: string, v: number | undefined): void {
   if (v === undefined) return;
@@ -42,6 +55,7 @@ export class PduReader {
   readonly #queue = new ChunkQueue();
   readonly #maxPduLength: number;
   readonly #maxAssociatePduLength: number;
+  readonly #split: boolean;
   /** Once a stream is malformed it stays malformed: every later push rethrows. */
   #failed: Error | undefined;
   /** No byte taken yet: the stream's first bytes may be sniffed for another protocol. */
@@ -53,6 +67,7 @@ export class PduReader {
     checkLimit('maxAssociatePduLength', opts.maxAssociatePduLength);
     this.#maxPduLength = opts.maxPduLength;
     this.#maxAssociatePduLength = opts.maxAssociatePduLength ?? Math.max(opts.maxPduLength, DEFAULT_MAX_ASSOCIATE);
+    this.#split = opts.splitDataValues === true;
   }
 
   /** Bytes received and not yet returned as a PDU. */
@@ -104,11 +119,42 @@ export class PduReader {
       if (length > limit) throw new PduTooLargeError(type, length, limit);
       if (q.length < HEADER + length) return undefined;
       this.#atStart = false;
+      if (this.#split && type === PduTypeCode['P-DATA-TF']) {
+        const pieces = this.#splitPData(length);
+        if (pieces !== undefined) return pieces;
+      }
       return decodePdu(q.take(HEADER + length));
     } catch (e) {
       this.#failed = e as Error;
       throw e;
     }
+  }
+
+  /**
+   * The whole P-DATA-TF (PDU-length `length`) is queued. When it is one PDV item spread over
+   * chunks, take its value as views; anything else (several items, an item that does not fill the
+   * PDU, an even context ID, tiny pieces) is left to decodePdu, which copies and checks it all.
+   */
+  #splitPData(length: number): PDataTfPdu | undefined {
+    const q = this.#queue;
+    if (length < PDV_HEADER + 2 * SPLIT_MIN_PIECE || q.peekU32(HEADER) !== length - 4) return undefined;
+    const presentationContextId = q.peekByte(HEADER + 4);
+    if (presentationContextId % 2 === 0) return undefined;
+    const valueLength = length - PDV_HEADER;
+    const maxPieces = Math.floor(valueLength / SPLIT_MIN_PIECE);
+    // The value as it lies after the PDU and item headers: one view needs no split, too many small
+    // pieces are better copied.
+    const pieces = q.piecesOf(HEADER + length, maxPieces + 2);
+    if (pieces === 1 || pieces > maxPieces + 1) return undefined;
+    const mch = q.peekByte(HEADER + 5);
+    q.skip(HEADER + PDV_HEADER);
+    const views = q.takeViews(valueLength);
+    const isCommand = (mch & 0x01) !== 0;
+    const isLast = (mch & 0x02) !== 0;
+    const last = views.length - 1;
+    const pdvs = views.map((data, i): PresentationDataValue =>
+      i < last ? { presentationContextId, isCommand, isLast: false, data, continued: true } : { presentationContextId, isCommand, isLast, data });
+    return { type: 'P-DATA-TF', pdvs };
   }
 
   #unrecognized(type: number): PduDecodeError {

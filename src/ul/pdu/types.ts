@@ -199,10 +199,16 @@ export interface PresentationDataValue {
   readonly presentationContextId: number;
   /** Message control header bit 0. */
   readonly isCommand: boolean;
-  /** Message control header bit 1. */
+  /** Message control header bit 1 (on a piece that `continued`, false: the last piece carries it). */
   readonly isLast: boolean;
   /** The fragment; on decode a view into the received bytes (no copy). */
   readonly data: Uint8Array;
+  /**
+   * Set on decode only, by a PduReader with `splitDataValues`: this entry is a piece of one PDV
+   * item whose value arrived in several reads, and the next entry continues it (same context and
+   * command bit). The item on the wire is the pieces' data joined; the last piece has no flag.
+   */
+  readonly continued?: true;
 }
 
 /** PS3.8 9.3.5, Table 9-22. */
