@@ -24,6 +24,8 @@ import type { CStoreRsp } from '../../dimse/messages.js';
 import { Priority } from '../../dictionary/command-field.js';
 import { StatusClass, statusClass } from '../../dictionary/status.js';
 import { TransferSyntax, transferSyntaxProperties } from '../../dictionary/uids.js';
+import { channel, channelNames } from '../../diagnostics.js';
+import { fileChunks } from './file-chunks.js';
 
 /** A data set to send that is not a file: its identity and encoding, and its bytes (no Part 10 header). */
 export interface DatasetStreamSource {
@@ -211,6 +213,14 @@ export function contextFor(association: Association, sopClassUid: string, transf
   });
 }
 
+/**
+ * A file's read buffer may be filled again once the transport has nothing queued (every byte
+ * handed to it copied out) and nobody watches sent PDUs (a subscriber may keep their views).
+ */
+function mayReuseBuffers(association: Association): boolean {
+  return association.upperLayer.transport?.stream.writableLength === 0 && !channel(channelNames.pduSent).hasSubscribers;
+}
+
 /** Chunk size for reading from disk: a whole number of fragments, about 1 MiB. */
 function readChunkSize(association: Association): number {
   const fragment = maxFragmentLength(association.peerMaxPduLength);
@@ -281,8 +291,10 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
       // A small file, read whole (usually while the previous instance was on the wire).
       if (prefetched instanceof Error) return failed(prefetched, context.transferSyntax);
       dataset = prefetched.subarray(r.header!.datasetOffset);
-    } else if (r.path !== undefined) {
+    } else if (r.path !== undefined && r.header !== undefined) {
       // A deflated file is sent deflated: the context's syntax says so (PS3.5 A.5).
+      dataset = fileChunks(r.path, r.header.datasetOffset, readChunkSize(association), () => mayReuseBuffers(association));
+    } else if (r.path !== undefined) {
       dataset = (await openPart10DatasetStream(r.path, { highWaterMark: readChunkSize(association) })).stream;
     } else {
       dataset = r.dataset!;

@@ -1,0 +1,51 @@
+/**
+ * The data set of a file being sent, read in chunks into two buffers used in turn. A fresh
+ * buffer per chunk (what a file ReadStream does) is memory the kernel must map and clear before
+ * it copies the file in: reading 52 MB that way took twice the CPU of reading it into a buffer
+ * used before, and the sending process is the bottleneck of a large transfer.
+ *
+ * A buffer is reused only when nothing can still refer to it, as `mayReuse` tells at the moment
+ * of the read: its chunk was handed on two chunks ago (the fragmenter holds back the last piece
+ * of a chunk until it sees the next one) and the transport has nothing queued, so every byte
+ * handed to it has been copied out. Otherwise a fresh buffer is taken, as before.
+ */
+import { open } from 'node:fs/promises';
+
+export interface FileChunks extends AsyncIterable<Uint8Array> {
+  /** Stop reading and close the file (a send that failed part-way). */
+  destroy(): void;
+}
+
+/**
+ * Bytes `start`… of the file at `path`, in chunks of `chunkSize` (the last one shorter). The file
+ * is opened at the first read, and closed at the end, on `destroy`, or when iteration stops.
+ */
+export function fileChunks(path: string, start: number, chunkSize: number, mayReuse: () => boolean): FileChunks {
+  let destroyed = false;
+  async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
+    const file = await open(path, 'r');
+    try {
+      const used: (Buffer | undefined)[] = [undefined, undefined];
+      let position = start;
+      for (let turn = 0; !destroyed; turn ^= 1) {
+        const earlier = used[turn];
+        const buffer = earlier !== undefined && mayReuse() ? earlier : Buffer.allocUnsafeSlow(chunkSize);
+        const { bytesRead } = await file.read(buffer, 0, chunkSize, position);
+        if (bytesRead === 0 || destroyed) return;
+        position += bytesRead;
+        used[turn] = buffer;
+        yield bytesRead === chunkSize ? buffer : buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  const iterator = chunks();
+  return {
+    [Symbol.asyncIterator]: () => iterator,
+    destroy(): void {
+      destroyed = true;
+      iterator.return(undefined).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Sending a file from two read buffers used in turn: the bytes are right in every case, a buffer
+ * is refilled only when the sender says nothing can still refer to it, and a large instance sent
+ * that way (plain and TLS, with and without a watcher of sent PDUs) arrives byte-identical.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { channelNames } from '../../src/diagnostics.js';
+import { DicomClient } from '../../src/ae/client.js';
+import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { fileChunks } from '../../src/services/scu/file-chunks.js';
+import { storageContextsFor } from '../../src/services/scu/store.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+import { tempDir } from '../helpers/dicom-data.js';
+import { scenarioPki } from '../helpers/pki.js';
+import { datasetHash, spec, writeBigInstance } from '../helpers/services.js';
+
+const quick = { connect: 5000, association: 5000, dimse: 60_000 };
+let dir: string;
+let remove: () => Promise<void>;
+
+before(async () => {
+  ({ dir, remove } = await tempDir('file-chunks'));
+});
+after(async () => {
+  await remove();
+});
+
+async function sample(name: string, n: number): Promise<{ path: string; bytes: Buffer }> {
+  const bytes = Buffer.from(Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
+  const path = join(dir, name);
+  await writeFile(path, bytes);
+  return { path, bytes };
+}
+
+test('chunks from an offset, the last one short; two buffers in turn while reuse is allowed, fresh ones when not', async () => {
+  const { path, bytes } = await sample('seven.bin', 7000);
+  for (const reuse of [true, false]) {
+    const got: Uint8Array[] = [];
+    const copies: Buffer[] = [];
+    let asked = 0;
+    for await (const c of fileChunks(path, 100, 1000, () => (asked++, reuse))) {
+      // What a sender still holds (the fragmenter keeps the previous chunk's last piece) is intact.
+      if (copies.length > 0) assert.deepEqual(Buffer.from(got.at(-1)!), copies.at(-1));
+      got.push(c);
+      copies.push(Buffer.from(c));
+    }
+    assert.deepEqual(Buffer.concat(copies), bytes.subarray(100));
+    assert.deepEqual(copies.map((c) => c.length), [1000, 1000, 1000, 1000, 1000, 1000, 900]);
+    const buffers = new Set(got.map((c) => c.buffer));
+    assert.equal(buffers.size, reuse ? 2 : 7);
+    assert.notEqual(got[0]!.buffer, got[1]!.buffer, 'never the buffer of the chunk just before');
+    assert.equal(asked, 6, 'asked before each refill of a buffer used two chunks ago');
+  }
+});
+
+test('destroy stops the reading and closes the file; an empty range gives nothing', async () => {
+  const { path } = await sample('three.bin', 3000);
+  const source = fileChunks(path, 0, 1000, () => true);
+  const seen: number[] = [];
+  for await (const c of source) {
+    seen.push(c.length);
+    source.destroy();
+  }
+  assert.deepEqual(seen, [1000]);
+  const fds = async (): Promise<string[]> => {
+    const { readdir, readlink } = await import('node:fs/promises');
+    const out: string[] = [];
+    for (const fd of await readdir('/proc/self/fd')) out.push(await readlink(`/proc/self/fd/${fd}`).catch(() => ''));
+    return out;
+  };
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!(await fds()).includes(path), 'the file is closed');
+  const empty: Uint8Array[] = [];
+  for await (const c of fileChunks(path, 3000, 1000, () => true)) empty.push(c);
+  assert.deepEqual(empty, []);
+});
+
+for (const tls of [false, true]) {
+  test(`a 6 MB instance${tls ? ' over TLS' : ''} sent from reused buffers is stored byte-identical; a watcher of sent PDUs keeps intact views`, async () => {
+    const pki = scenarioPki();
+    const server = await StorageServer.create({
+      aeTitle: 'STORE-SCP',
+      storeRoot: join(dir, `store-${tls}`),
+      fsync: 'none',
+      ...(tls ? { tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] }) } : {}),
+    });
+    const { port } = await server.listen(0);
+    try {
+      await mkdir(join(dir, `in-${tls}`), { recursive: true });
+      const a = await writeBigInstance(join(dir, `in-${tls}`), spec(300, { SOPInstanceUID: `1.2.826.0.1.3680043.9.7777.30.${tls ? 1 : 0}.1` }), 6 * 1024 * 1024);
+      const b = await writeBigInstance(join(dir, `in-${tls}`), spec(301, { SOPInstanceUID: `1.2.826.0.1.3680043.9.7777.30.${tls ? 1 : 0}.2` }), 6 * 1024 * 1024);
+      const client = await DicomClient.associate({
+        host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'STORE-SCP', timeouts: quick,
+        presentationContexts: await storageContextsFor([a.path, b.path]),
+        ...(tls ? { tls: new SecureContext({ role: 'client', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] }) } : {}),
+      });
+      try {
+        // No watcher: buffers are reused.
+        assert.equal((await client.store([a.path]))[0]?.status, 0);
+        // A watcher keeping every sent data set fragment: what it holds must still be the file.
+        const kept: Uint8Array[] = [];
+        const onPdu = (m: unknown): void => {
+          const { association, pdu } = m as { association: unknown; pdu: { type: string; pdvs?: { isCommand: boolean; data: Uint8Array }[] } };
+          if (association !== client.association.upperLayer || pdu.type !== 'P-DATA-TF') return;
+          for (const v of pdu.pdvs ?? []) if (!v.isCommand) kept.push(v.data);
+        };
+        diagnosticsChannel.subscribe(channelNames.pduSent, onPdu);
+        const [rb] = await client.store([b.path]).finally(() => diagnosticsChannel.unsubscribe(channelNames.pduSent, onPdu));
+        assert.equal(rb?.status, 0);
+        const file = await readFile(b.path);
+        const datasetStart = file.length - b.size;
+        assert.ok(Buffer.concat(kept).equals(file.subarray(datasetStart)), 'the views a watcher kept are the bytes sent');
+      } finally {
+        await client.release();
+      }
+      for (const x of [a, b]) {
+        const uid = x === a ? `1.2.826.0.1.3680043.9.7777.30.${tls ? 1 : 0}.1` : `1.2.826.0.1.3680043.9.7777.30.${tls ? 1 : 0}.2`;
+        const stored = server.index.findInstance(uid);
+        assert.ok(stored, uid);
+        assert.equal(await datasetHash(stored.path), x.hash);
+      }
+    } finally {
+      await server.close({ timeout: 1000 });
+    }
+  });
+}
