@@ -5,7 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, open, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { channelNames } from '../../src/diagnostics.js';
@@ -42,7 +43,7 @@ test('chunks from an offset, the last one short; two buffers in turn while reuse
     const got: Uint8Array[] = [];
     const copies: Buffer[] = [];
     let asked = 0;
-    for await (const c of fileChunks(path, 100, 1000, () => (asked++, reuse))) {
+    for await (const c of fileChunks(await open(path, 'r'), 100, 1000, () => (asked++, reuse))) {
       // What a sender still holds (the fragmenter keeps the previous chunk's last piece) is intact.
       if (copies.length > 0) assert.deepEqual(Buffer.from(got.at(-1)!), copies.at(-1));
       got.push(c);
@@ -57,25 +58,34 @@ test('chunks from an offset, the last one short; two buffers in turn while reuse
   }
 });
 
-test('destroy stops the reading and closes the file; an empty range gives nothing', async () => {
+async function isOpen(path: string): Promise<boolean> {
+  for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === path) return true;
+  return false;
+}
+
+test('the file is closed at the end, on destroy mid-way, and on destroy before the first read', async () => {
   const { path } = await sample('three.bin', 3000);
-  const source = fileChunks(path, 0, 1000, () => true);
+  const whole: number[] = [];
+  for await (const c of fileChunks(await open(path, 'r'), 0, 1000, () => true)) whole.push(c.length);
+  assert.deepEqual(whole, [1000, 1000, 1000]);
+  assert.equal(await isOpen(path), false, 'closed after the last chunk');
+
+  const midway = fileChunks(await open(path, 'r'), 0, 1000, () => true);
   const seen: number[] = [];
-  for await (const c of source) {
+  for await (const c of midway) {
     seen.push(c.length);
-    source.destroy();
+    midway.destroy();
   }
   assert.deepEqual(seen, [1000]);
-  const fds = async (): Promise<string[]> => {
-    const { readdir, readlink } = await import('node:fs/promises');
-    const out: string[] = [];
-    for (const fd of await readdir('/proc/self/fd')) out.push(await readlink(`/proc/self/fd/${fd}`).catch(() => ''));
-    return out;
-  };
   await new Promise((r) => setTimeout(r, 20));
-  assert.ok(!(await fds()).includes(path), 'the file is closed');
+  assert.equal(await isOpen(path), false, 'closed by destroy mid-way');
+
+  fileChunks(await open(path, 'r'), 0, 1000, () => true).destroy();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await isOpen(path), false, 'closed by destroy before any read');
+
   const empty: Uint8Array[] = [];
-  for await (const c of fileChunks(path, 3000, 1000, () => true)) empty.push(c);
+  for await (const c of fileChunks(await open(path, 'r'), 3000, 1000, () => true)) empty.push(c);
   assert.deepEqual(empty, []);
 });
 
@@ -128,3 +138,28 @@ for (const tls of [false, true]) {
     }
   });
 }
+
+test('a large file gone between listing and sending fails alone; the association goes on', async () => {
+  const server = await StorageServer.create({ aeTitle: 'STORE-SCP', storeRoot: join(dir, 'store-gone'), fsync: 'none' });
+  const { port } = await server.listen(0);
+  try {
+    await mkdir(join(dir, 'in-gone'), { recursive: true });
+    const files = await Promise.all([310, 311, 312].map((n) => writeBigInstance(join(dir, 'in-gone'), spec(n, { SOPInstanceUID: `1.2.826.0.1.3680043.9.7777.31.${n}` }), 5 * 1024 * 1024)));
+    const paths = files.map((f) => f.path);
+    const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'STORE-SCP', timeouts: quick, presentationContexts: await storageContextsFor(paths) });
+    try {
+      const results = await client.store(paths, {
+        onProgress: (p) => {
+          if (p.phase === 'sending' && p.index === 0) rmSync(paths[1]!);
+        },
+      });
+      assert.deepEqual(results.map((r) => r.outcome), ['Success', 'Failure', 'Success']);
+      assert.match(results[1]!.errorComment ?? '', /ENOENT.*open/);
+      assert.equal(results[1]!.response, undefined, 'nothing was sent for it');
+    } finally {
+      await client.release();
+    }
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});

@@ -9,21 +9,24 @@
  * of a chunk until it sees the next one) and the transport has nothing queued, so every byte
  * handed to it has been copied out. Otherwise a fresh buffer is taken, as before.
  */
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 
 export interface FileChunks extends AsyncIterable<Uint8Array> {
-  /** Stop reading and close the file (a send that failed part-way). */
+  /** Stop reading and close the file (a send that failed, or never started). */
   destroy(): void;
 }
 
 /**
- * Bytes `start`… of the file at `path`, in chunks of `chunkSize` (the last one shorter). The file
- * is opened at the first read, and closed at the end, on `destroy`, or when iteration stops.
+ * Bytes `start`… of the open `file`, in chunks of `chunkSize` (the last one shorter). The file is
+ * closed at the end, when iteration stops, or on `destroy`, whichever comes first.
  */
-export function fileChunks(path: string, start: number, chunkSize: number, mayReuse: () => boolean): FileChunks {
+export function fileChunks(file: FileHandle, start: number, chunkSize: number, mayReuse: () => boolean): FileChunks {
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= file.close().catch(() => undefined));
+  let started = false;
   let destroyed = false;
   async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
-    const file = await open(path, 'r');
+    started = true;
     try {
       const used: (Buffer | undefined)[] = [undefined, undefined];
       let position = start;
@@ -37,7 +40,7 @@ export function fileChunks(path: string, start: number, chunkSize: number, mayRe
         yield bytesRead === chunkSize ? buffer : buffer.subarray(0, bytesRead);
       }
     } finally {
-      await file.close();
+      await close();
     }
   }
   const iterator = chunks();
@@ -45,6 +48,8 @@ export function fileChunks(path: string, start: number, chunkSize: number, mayRe
     [Symbol.asyncIterator]: () => iterator,
     destroy(): void {
       destroyed = true;
+      // A generator never started does not run its finally on return(): close here.
+      if (!started) void close();
       iterator.return(undefined).catch(() => undefined);
     },
   };

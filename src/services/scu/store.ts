@@ -11,7 +11,7 @@
  * association, our side acting in the SCP role).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Association, PendingRequest } from '../../ae/association.js';
 import type { AcceptedContext, RequestedContext } from '../../acse/presentation-context.js';
@@ -292,8 +292,15 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
       if (prefetched instanceof Error) return failed(prefetched, context.transferSyntax);
       dataset = prefetched.subarray(r.header!.datasetOffset);
     } else if (r.path !== undefined && r.header !== undefined) {
-      // A deflated file is sent deflated: the context's syntax says so (PS3.5 A.5).
-      dataset = fileChunks(r.path, r.header.datasetOffset, readChunkSize(association), () => mayReuseBuffers(association));
+      // A deflated file is sent deflated: the context's syntax says so (PS3.5 A.5). Opened here,
+      // before the command goes out: a file gone since it was listed fails alone.
+      let file: FileHandle;
+      try {
+        file = await open(r.path, 'r');
+      } catch (error) {
+        return failed(error as Error, context.transferSyntax);
+      }
+      dataset = fileChunks(file, r.header.datasetOffset, readChunkSize(association), () => mayReuseBuffers(association));
     } else if (r.path !== undefined) {
       dataset = (await openPart10DatasetStream(r.path, { highWaterMark: readChunkSize(association) })).stream;
     } else {
