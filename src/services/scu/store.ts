@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Association, PendingRequest } from '../../ae/association.js';
 import type { AcceptedContext, RequestedContext } from '../../acse/presentation-context.js';
 import { InvalidOptionError, type DicomError } from '../../errors.js';
-import { decodePart10Header, openPart10DatasetStream, readPart10HeaderSync, type Part10Header } from '../../dataset/part10.js';
+import { decodePart10Header, readPart10HeaderSync, type Part10Header } from '../../dataset/part10.js';
 import { transcodeDataset } from '../../dataset/codec.js';
 import { maxFragmentLength } from '../../dimse/fragmenter.js';
 import type { AsyncDatasetSource } from '../../dimse/fragmenter.js';
@@ -291,7 +291,7 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
       // A small file, read whole (usually while the previous instance was on the wire).
       if (prefetched instanceof Error) return failed(prefetched, context.transferSyntax);
       dataset = prefetched.subarray(r.header!.datasetOffset);
-    } else if (r.path !== undefined && r.header !== undefined) {
+    } else if (r.path !== undefined) {
       // A deflated file is sent deflated: the context's syntax says so (PS3.5 A.5). Opened here,
       // before the command goes out: a file gone since it was listed fails alone.
       let file: FileHandle;
@@ -300,9 +300,7 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
       } catch (error) {
         return failed(error as Error, context.transferSyntax);
       }
-      dataset = fileChunks(file, r.header.datasetOffset, readChunkSize(association), () => mayReuseBuffers(association));
-    } else if (r.path !== undefined) {
-      dataset = (await openPart10DatasetStream(r.path, { highWaterMark: readChunkSize(association) })).stream;
+      dataset = fileChunks(file, r.header!.datasetOffset, readChunkSize(association), () => mayReuseBuffers(association));
     } else {
       dataset = r.dataset!;
     }
