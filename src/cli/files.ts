@@ -5,9 +5,10 @@
 import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { fileError } from './errors.js';
+import { codeUnitOrder } from '../internal/code-unit-order.js';
 
 function walk(dir: string, out: string[]): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => codeUnitOrder(a.name, b.name))) {
     const p = join(dir, entry.name);
     if (entry.isDirectory()) walk(p, out);
     else if (entry.isFile()) out.push(p);

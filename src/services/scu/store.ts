@@ -26,6 +26,7 @@ import { StatusClass, statusClass } from '../../dictionary/status.js';
 import { TransferSyntax, transferSyntaxProperties } from '../../dictionary/uids.js';
 import { channel, channelNames } from '../../diagnostics.js';
 import { fileChunks } from './file-chunks.js';
+import { codeUnitOrder } from '../../internal/code-unit-order.js';
 
 /** A data set to send that is not a file: its identity and encoding, and its bytes (no Part 10 header). */
 export interface DatasetStreamSource {
@@ -132,7 +133,7 @@ async function collectFiles(path: string, out: string[], slices: Slices): Promis
     out.push(path);
     return;
   }
-  for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => codeUnitOrder(a.name, b.name))) {
     if (entry.name.startsWith('.')) continue; // temporary files of a store in progress, dot files
     const full = join(path, entry.name);
     if (entry.isDirectory()) await collectFiles(full, out, slices);
