@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = `${root}dist/src/cli/main.js`;
+const bin = `${root}dist/cli/dicom-tls.js`;
 const page = `${root}docs/cli.md`;
 const commands = ['serve', 'echo', 'store', 'find', 'move', 'get', 'diagnose', 'pki'];
 

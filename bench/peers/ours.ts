@@ -13,9 +13,9 @@
  * - `oursCliScu` is the same client driven through the CLI (`dicom-tls store …`, `dicom-tls echo …`),
  *   timed as a whole command (spawn to exit), like DCMTK's storescu/echoscu rows.
  * - `oursCliStartup` is the CLI's own start-up: the command the 'startup' rows run, or
- *   NotAvailableError while dist/src/cli/main.js is not there.
+ *   NotAvailableError while dist/cli/dicom-tls.js is not there.
  *
- * The CLI slots throw NotAvailableError while dist/src/cli/main.js is missing; the runner prints n/a.
+ * The CLI slots throw NotAvailableError while dist/cli/dicom-tls.js is missing; the runner prints n/a.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -67,7 +67,7 @@ const cliArgs = (port: number, tls: TlsFiles | undefined): string[] => [
 ];
 
 function cli(args: string[]): Promise<unknown> {
-  if (!existsSync(cliMain)) throw new NotAvailableError('dist/src/cli/main.js is not there yet');
+  if (!existsSync(cliMain)) throw new NotAvailableError('dist/cli/dicom-tls.js is not there yet');
   // A non-zero exit (a failed instance is exit 16) rejects: nothing lost goes unnoticed.
   return run(process.execPath, [cliMain, ...args]);
 }
@@ -90,10 +90,11 @@ export const oursCliScu: ScuPeer = {
   },
 };
 
-const cliMain = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The executable as installed (`npm run build` bundles it): dist/bench/peers → dist/cli. */
+const cliMain = fileURLToPath(new URL('../../cli/dicom-tls.js', import.meta.url));
 
 /** The command whose run time is the CLI's start-up cost (it counts in every whole-command figure). */
 export function oursCliStartup(): { command: string; args: string[] } {
-  if (!existsSync(cliMain)) throw new NotAvailableError('dist/src/cli/main.js is not there yet');
+  if (!existsSync(cliMain)) throw new NotAvailableError('dist/cli/dicom-tls.js is not there yet');
   return { command: process.execPath, args: [cliMain, '--version'] };
 }

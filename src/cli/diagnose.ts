@@ -43,18 +43,6 @@ Examples:
 
 interface EchoResult { status: string }
 
-/** C-ECHO over a fresh association through the AE layer, when this build has it. */
-async function tryEcho(run: (m: Record<string, unknown>) => Promise<EchoResult>): Promise<EchoResult | null> {
-  const specifier = '../ae/client.js';
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(specifier) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-  return run(mod);
-}
-
 export const command: CommandModule = {
   help,
   async run(argv, io) {
@@ -103,9 +91,8 @@ export const command: CommandModule = {
       association = await probeMod.probePlainDicom(target, request);
     }
     if (association.result === 'accepted' && association.verificationAccepted) {
-      echo = await tryEcho(async (mod) => {
-        const DicomClient = mod.DicomClient as { associate(o: object): Promise<{ echo(): Promise<{ status: number }>; release(): Promise<void>; abort(): Promise<void> }> };
-        const { SecureContext } = await import('../transport/tls/context.js');
+      echo = await (async (): Promise<EchoResult> => {
+        const [{ DicomClient }, { SecureContext }] = await Promise.all([import('../ae/client.js'), import('../transport/tls/context.js')]);
         const ctx = base === undefined ? undefined : new SecureContext({ ...base, verifyMode: 0x01, verifyCallback: () => 1 });
         try {
           const client = await DicomClient.associate({ host, port, tls: ctx, callingAeTitle, calledAeTitle, timeouts: { connect: timeout, association: timeout, dimse: timeout } });
@@ -120,7 +107,7 @@ export const command: CommandModule = {
         } finally {
           ctx?.dispose();
         }
-      });
+      })();
     }
     const v = judge(tls, plain, association, echo, x509ErrorHint);
     if (out.json) {

@@ -1,12 +1,11 @@
-#!/usr/bin/env node
 /**
- * The `dicom-tls` binary: picks the command, loads only its module, and turns any failure into
+ * The `dicom-tls` command line (run by bin.ts): picks the command, loads only its module, and turns any failure into
  * one sentence, the typed code and the exit code of its class (errors.ts). Stack traces only with
  * --verbose.
  */
 import { commands } from './command.js';
 import { ExitCode, usageError, errorJson, exitCodeFor, exitCodeTable, formatError } from './errors.js';
-import { processIo, type Io } from './io.js';
+import type { Io } from './io.js';
 
 const VERSION = '0.1.0';
 
@@ -75,13 +74,4 @@ function report(e: unknown, io: Io, verbose: boolean, json: boolean): number {
   if (json) io.stdout.write(`${JSON.stringify(errorJson(e), null, 2)}\n`);
   io.stderr.write(`${formatError(e, verbose)}\n`);
   return exitCodeFor(e);
-}
-
-// Run when executed as the bin (not when imported by a test).
-const invoked = process.argv[1] !== undefined && /(?:^|[\\/])(?:main\.js|dicom-tls)$/.test(process.argv[1]);
-if (invoked) {
-  const code = await main(process.argv.slice(2), processIo());
-  // `serve` resolves only after a clean shutdown; every other command is done here. Exiting
-  // explicitly keeps a peer's half-closed socket from holding the process open.
-  process.exit(code);
 }

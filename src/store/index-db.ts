@@ -1,5 +1,9 @@
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { StoreError, storeErrorCodes } from './errors.js';
+
+// Required, not imported: see the same note in transport/tls/openssl/lib.ts.
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
 /**
  * The embedded index of stored instances: SQLite (better-sqlite3, synchronous, WAL mode) with
@@ -124,9 +128,9 @@ export interface IndexDbOptions {
 }
 
 export class IndexDb {
-  readonly #db: Database.Database;
+  readonly #db: BetterSqlite3.Database;
   readonly #add: (record: InstanceRecord) => string | undefined;
-  readonly #find: Database.Statement<[string], StoredFile>;
+  readonly #find: BetterSqlite3.Statement<[string], StoredFile>;
   readonly #remove: (sopUid: string) => boolean;
   /** The parent rows this connection wrote last (see addInstance). */
   #parents: Parents | undefined;
@@ -296,7 +300,7 @@ export class IndexDb {
   }
 
   /** The connection, for query.ts (not part of the public surface). */
-  get connection(): Database.Database {
+  get connection(): BetterSqlite3.Database {
     return this.#db;
   }
 

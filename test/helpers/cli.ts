@@ -1,5 +1,5 @@
 /**
- * Runs the built `dicom-tls` binary as a user would (`node dist/src/cli/main.js …`), in a
+ * Runs the built `dicom-tls` binary as a user would (`node dist/cli/dicom-tls.js …`, the bundled executable), in a
  * directory of the test's choosing, and collects exit code, stdout and stderr.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** dist/test/helpers/cli.js → dist/src/cli/main.js */
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** dist/test/helpers/cli.js → dist/cli/dicom-tls.js */
+export const CLI = fileURLToPath(new URL('../../cli/dicom-tls.js', import.meta.url));
 
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 

@@ -6,7 +6,11 @@
  * Symbol tables for each area live beside this file (ssl.ts, x509.ts, …) and bind through
  * `lib`. Nothing outside src/transport/tls/openssl/ imports koffi.
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+
+// Required, not imported: in the bundled executable (dist/dicom-tls.js) an import of a package
+// is hoisted to the top and loaded by every command, `--version` too; this loads with the module.
+const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
 
 export { koffi };
 export const lib = koffi.load(null);
