@@ -18,7 +18,7 @@ import { channelNames, publish } from '../diagnostics.js';
 import { DicomError, TimeoutError } from '../errors.js';
 import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
 import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
-import { fragmentCommand, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import { fragmentCommandBatches, type AsyncDatasetSource } from '../dimse/fragmenter.js';
 import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest } from '../dimse/messages.js';
 import { Status, isPending } from '../dictionary/status.js';
 import type { TlsInfo } from '../transport/connection.js';
@@ -242,17 +242,23 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   async #sendNow(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
     if (this.#closed) throw this.#closeError();
-    const pdvs = fragmentCommand(command, dataset, { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength });
+    const pdvs = fragmentCommandBatches(command, dataset, { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength });
     this.#notify('sent', command, pcId);
-    // A dataset in memory (every response, most requests) comes as a synchronous generator: no
-    // promise per fragment, a wait only when the transport asks for 'drain'.
+    // A dataset in memory (every response, most requests) comes as a synchronous generator, a
+    // stream as batches, one per chunk read: no promise per fragment, a wait only when the
+    // transport asks for 'drain'.
     if (Symbol.asyncIterator in pdvs) {
-      for await (const pdv of pdvs) await this.#sendPdv(pdv);
+      for await (const batch of pdvs) await this.#sendPdvs(batch);
     } else {
-      for (const pdv of pdvs) {
-        const wait = this.#sendPdv(pdv);
-        if (wait !== undefined) await wait;
-      }
+      await this.#sendPdvs(pdvs);
+    }
+  }
+
+  /** Each PDV in its own P-DATA-TF, waiting only when the transport asks for 'drain'. */
+  async #sendPdvs(pdvs: Iterable<PresentationDataValue>): Promise<void> {
+    for (const pdv of pdvs) {
+      const wait = this.#sendPdv(pdv);
+      if (wait !== undefined) await wait;
     }
   }
 

@@ -69,11 +69,13 @@ class Splitter {
     this.#max = max;
   }
 
-  *push(chunk: Uint8Array): Generator<PresentationDataValue> {
+  /** Appends to `out` the fragments of `chunk` that are known not to be the last. */
+  push(chunk: Uint8Array, out: PresentationDataValue[]): PresentationDataValue[] {
     for (let o = 0; o < chunk.length; o += this.#max) {
-      if (this.#held !== undefined) yield this.#pdv(this.#held, false);
+      if (this.#held !== undefined) out.push(this.#pdv(this.#held, false));
       this.#held = chunk.subarray(o, Math.min(o + this.#max, chunk.length));
     }
+    return out;
   }
 
   finish(): PresentationDataValue {
@@ -121,14 +123,19 @@ export function* fragmentMessage(
   checkContextId(options.presentationContextId);
   checkDatasetSource(dataset, false);
   const max = maxFragmentLength(options.maxPduLength);
-  const c = new Splitter(options.presentationContextId, true, max);
-  yield* c.push(command);
-  yield c.finish();
+  yield* commandFragments(command, options.presentationContextId, max);
   if (dataset === undefined) return;
   const d = new Splitter(options.presentationContextId, false, max);
-  if (isUint8Array(dataset)) yield* d.push(dataset);
-  else for (const chunk of dataset) yield* d.push(checkChunk(chunk));
+  if (isUint8Array(dataset)) yield* d.push(dataset, []);
+  else for (const chunk of dataset) yield* d.push(checkChunk(chunk), []);
   yield d.finish();
+}
+
+function commandFragments(command: Uint8Array, presentationContextId: number, max: number): PresentationDataValue[] {
+  const c = new Splitter(presentationContextId, true, max);
+  const out = c.push(command, []);
+  out.push(c.finish());
+  return out;
 }
 
 /** Like {@link fragmentMessage}, for a dataset that arrives as an async iterable (a file stream). */
@@ -142,14 +149,31 @@ export async function* fragmentMessageAsync(
     yield* fragmentMessage(command, dataset as DatasetSource | undefined, options);
     return;
   }
+  for await (const batch of fragmentMessageBatches(command, dataset, options)) yield* batch;
+}
+
+/**
+ * Like {@link fragmentMessageAsync}, with the PDVs in batches: the command's first, then those of
+ * each chunk of the dataset together (the last fragment of a chunk travels with the next batch,
+ * once it is known whether it is the last). A sender awaits once per chunk instead of once per
+ * fragment: with a peer's 16 KiB PDUs a 52 MB instance is ~3,200 fragments, and a promise for
+ * each was a tenth of the sending process's CPU.
+ */
+export async function* fragmentMessageBatches(
+  command: Uint8Array,
+  dataset: AsyncIterable<Uint8Array>,
+  options: FragmentOptions,
+): AsyncGenerator<PresentationDataValue[], void, undefined> {
+  checkDatasetSource(dataset, true);
   checkContextId(options.presentationContextId);
   const max = maxFragmentLength(options.maxPduLength);
-  const c = new Splitter(options.presentationContextId, true, max);
-  yield* c.push(command);
-  yield c.finish();
+  yield commandFragments(command, options.presentationContextId, max);
   const d = new Splitter(options.presentationContextId, false, max);
-  for await (const chunk of dataset) yield* d.push(checkChunk(chunk));
-  yield d.finish();
+  for await (const chunk of dataset) {
+    const batch = d.push(checkChunk(chunk), []);
+    if (batch.length > 0) yield batch;
+  }
+  yield [d.finish()];
 }
 
 /**
@@ -166,6 +190,20 @@ export function fragmentCommand(
   checkAnnounced(command, dataset);
   const encoded = encodeCommand(command);
   return isInMemory(dataset) ? fragmentMessage(encoded, dataset, options) : fragmentMessageAsync(encoded, dataset, options);
+}
+
+/**
+ * {@link fragmentCommand} for a sender: the same synchronous generator of PDVs for a dataset in
+ * memory, and for a stream an async generator of batches ({@link fragmentMessageBatches}).
+ */
+export function fragmentCommandBatches(
+  command: DimseCommand,
+  dataset: AsyncDatasetSource | undefined,
+  options: FragmentOptions,
+): Generator<PresentationDataValue, void, undefined> | AsyncGenerator<PresentationDataValue[], void, undefined> {
+  checkAnnounced(command, dataset);
+  const encoded = encodeCommand(command);
+  return isInMemory(dataset) ? fragmentMessage(encoded, dataset, options) : fragmentMessageBatches(encoded, dataset as AsyncIterable<Uint8Array>, options);
 }
 
 /** A dataset must be given exactly when the command announces one (CommandDataSetType). */

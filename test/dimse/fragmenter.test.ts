@@ -5,6 +5,7 @@ import { InvalidOptionError } from '../../src/errors.js';
 import {
   fragmentMessage,
   fragmentMessageAsync,
+  fragmentMessageBatches,
   maxFragmentLength,
   UNLIMITED_FRAGMENT_LENGTH,
 } from '../../src/dimse/fragmenter.js';
@@ -128,4 +129,29 @@ test('a dataset that is not bytes or an iterable of bytes is an InvalidOptionErr
       for await (const _ of fragmentMessageAsync(bytes(2), bad as Uint8Array, opts)) void _;
     }, InvalidOptionError, String(bad));
   }
+});
+
+test('fragmentMessageBatches: the command first, then one batch per chunk read, a fragment that may be the last held for the next', async () => {
+  const opts = { presentationContextId: 7, maxPduLength: 16 }; // 10 bytes per fragment
+  const reads: number[] = [];
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for (const [i, n] of [25, 0, 5, 10].entries()) {
+      reads.push(i);
+      yield bytes(n, i);
+    }
+  }
+  const batches: string[][] = [];
+  const seenReads: number[][] = [];
+  for await (const batch of fragmentMessageBatches(bytes(12), chunks(), opts)) {
+    batches.push(shape(batch));
+    seenReads.push([...reads]);
+  }
+  // 25 → D10 D10 out, D5 held; 0 → nothing (no empty batch); 5 → the held D5 out, D5 held;
+  // 10 → the held D5 out, D10 held; the end → D10 with the last-fragment bit.
+  assert.deepEqual(batches, [['C10', 'C2!'], ['D10', 'D10'], ['D5'], ['D5'], ['D10!']]);
+  // The command goes out before the first chunk is read; each batch once its chunk is in.
+  assert.deepEqual(seenReads, [[], [0], [0, 1, 2], [0, 1, 2, 3], [0, 1, 2, 3]]);
+  const flat = [];
+  for await (const p of fragmentMessageAsync(bytes(12), chunks(), opts)) flat.push(p);
+  assert.deepEqual(shape(flat), batches.flat());
 });
