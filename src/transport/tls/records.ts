@@ -12,25 +12,28 @@ export const RECORD = 16384;
 
 /**
  * Call `emit` with consecutive pieces of `list`'s bytes, in order: each piece is either a view of
- * a chunk holding whole records, or `staging` (reused, RECORD bytes long) holding one record's
- * worth, or the final remainder. `emit` must be done with a staging piece when it returns (SSL_write
- * is). Stops and returns false as soon as `emit` does.
+ * a chunk holding whole records, or `staging` (reused, a whole number of records long) full, or
+ * the final remainder. `emit` must be done with a staging piece when it returns (SSL_write is).
+ * Stops and returns false as soon as `emit` does.
  */
 export function emitRecords(list: readonly Uint8Array[], staging: Uint8Array, emit: (piece: Uint8Array) => boolean): boolean {
-  if (staging.length !== RECORD) throw new RangeError(`staging must be ${RECORD} bytes`);
+  const size = staging.length;
+  if (size === 0 || size % RECORD !== 0) throw new RangeError(`staging must be a whole number of ${RECORD}-byte records`);
   let fill = 0;
   for (const chunk of list) {
     let off = 0;
     if (fill > 0) {
-      const n = Math.min(RECORD - fill, chunk.length);
+      const n = Math.min(size - fill, chunk.length);
       staging.set(chunk.subarray(0, n), fill);
       fill += n;
       off = n;
-      if (fill === RECORD) {
+      if (fill === size) {
         if (!emit(staging)) return false;
         fill = 0;
       }
     }
+    // Here staging is empty or the chunk is used up. Whole records of the rest go as a view,
+    // the tail into staging (less than a record, so it fits).
     const whole = Math.floor((chunk.length - off) / RECORD) * RECORD;
     if (whole > 0) {
       if (!emit(chunk.subarray(off, off + whole))) return false;

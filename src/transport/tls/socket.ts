@@ -46,6 +46,8 @@ export interface SecureConnectOptions extends SecureSocketOptions {
 
 /** Plaintext handed to one SSL_write: large, so OpenSSL emits full 16 KB records. */
 const WRITE_SLICE = 1 << 20;
+/** Records gathered per SSL_write when writes do not line up with records (see records.ts). */
+const STAGING_RECORDS = 4;
 /**
  * Reads land in a slab; each chunk pushed is a view of it (no copy, no per-read allocation). The
  * first slab is small (most connections carry little); once one fills, the connection is moving
@@ -475,7 +477,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #writeMany(list: Buffer[], cb: (e?: Error | null) => void): void {
     if (this.#freed) { cb(new TlsError('write after the TLS connection was closed')); return; }
     if (!this.#handshakeDone) { this._write(Buffer.concat(list), 'binary', cb); return; }
-    const staging = (this.#staging ??= Buffer.allocUnsafe(RECORD));
+    const staging = (this.#staging ??= Buffer.allocUnsafe(STAGING_RECORDS * RECORD));
     if (!emitRecords(list, staging, (piece) => this.#encrypt(piece as Buffer, cb))) return;
     if (this.#flush() || this.#socket.destroyed) cb();
     else this.#waitingDrain = cb;

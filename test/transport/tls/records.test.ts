@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RECORD, emitRecords } from '../../../src/transport/tls/records.js';
 
-function run(list: Uint8Array[]): Uint8Array[] {
-  const staging = new Uint8Array(RECORD);
+function run(list: Uint8Array[], records = 1): Uint8Array[] {
+  const staging = new Uint8Array(records * RECORD);
   const pieces: Uint8Array[] = [];
   // Copy each piece: staging is reused by the next call.
   assert.equal(emitRecords(list, staging, (p) => (pieces.push(Uint8Array.from(p)), true)), true);
@@ -27,12 +27,24 @@ test('whole records of a large chunk are passed as a view of it, not copied', ()
   assert.equal(seen[1]!.length, 100);
 });
 
-test('any batch: the pieces are the bytes in order, every piece but the last a whole number of records', () => {
+test('16 KiB PDUs (a DCMTK peer) through a four-record staging: one SSL_write per four records', () => {
+  const list: Uint8Array[] = [];
+  for (let i = 0; i < 8; i++) list.push(new Uint8Array(12).fill(i), new Uint8Array(RECORD - 6).fill(100 + i));
+  const pieces = run(list, 4);
+  assert.deepEqual(pieces.map((p) => p.length), [4 * RECORD, 4 * RECORD, 8 * (RECORD + 6) - 8 * RECORD]);
+  assert.deepEqual(Buffer.concat(pieces), Buffer.concat(list));
+});
+
+test('a staging that is not a whole number of records is refused', () => {
+  for (const n of [0, RECORD - 1, RECORD + 1]) assert.throws(() => emitRecords([], new Uint8Array(n), () => true), RangeError);
+});
+
+test('any batch, any staging of one to four records: the bytes in order, every piece but the last whole records', () => {
   fc.assert(
-    fc.property(fc.array(fc.integer({ min: 0, max: 3 * RECORD + 7 }), { maxLength: 12 }), fc.integer(), (lengths, seed) => {
+    fc.property(fc.array(fc.integer({ min: 0, max: 3 * RECORD + 7 }), { maxLength: 12 }), fc.integer(), fc.integer({ min: 1, max: 4 }), (lengths, seed, records) => {
       let x = seed;
       const list = lengths.map((n) => Uint8Array.from({ length: n }, () => (x = (x * 1103515245 + 12345) & 0xff)));
-      const pieces = run(list);
+      const pieces = run(list, records);
       assert.deepEqual(Buffer.concat(pieces), Buffer.concat(list));
       pieces.slice(0, -1).forEach((p) => assert.equal(p.length % RECORD, 0, 'a short record before the end'));
       for (const p of pieces) assert.ok(p.length > 0);
