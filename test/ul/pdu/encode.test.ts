@@ -89,3 +89,15 @@ test('encodePduParts: large P-DATA fragments are the caller\'s own views, header
   assert.equal(toHex(parts[2]!), '000000050302010203');
   assert.deepEqual(encodePduParts({ type: 'A-RELEASE-RQ' }), [encodePdu({ type: 'A-RELEASE-RQ' })]);
 });
+
+test('encodePduParts: one large fragment (the usual P-DATA-TF) is a 12-byte header and the fragment itself', () => {
+  const data = new Uint8Array(20_000).fill(9).subarray(1, 16_379); // 16378 bytes: a 16 KiB PDU's worth
+  for (const [isCommand, isLast, control] of [[false, true, '02'], [false, false, '00'], [true, true, '03'], [true, false, '01']] as const) {
+    const pdu: Pdu = { type: 'P-DATA-TF', pdvs: [{ presentationContextId: 5, isCommand, isLast, data }] };
+    const parts = encodePduParts(pdu);
+    // PDU-length 16384 = 6 + 16378; item length 16380 = 16378 + context ID + control header.
+    assert.equal(toHex(parts[0]!), '0400' + '00004000' + '00003ffc' + '05' + control);
+    assert.equal(parts[1], data, 'the fragment itself, not a copy');
+    assert.deepEqual(Buffer.concat(parts), Buffer.from(encodePdu(pdu)));
+  }
+});
