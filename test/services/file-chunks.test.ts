@@ -1,7 +1,8 @@
 /**
- * Sending a file from two read buffers used in turn: the bytes are right in every case, a buffer
- * is refilled only when the sender says nothing can still refer to it, and a large instance sent
- * that way (plain and TLS, with and without a watcher of sent PDUs) arrives byte-identical.
+ * Sending a file from two read buffers used in turn (in chunks, or whole for small files): the
+ * bytes are right in every case, a buffer is refilled only when the sender says nothing can still
+ * refer to it, and instances sent that way (plain and TLS, with and without a watcher of sent
+ * PDUs) arrive byte-identical.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,12 +13,12 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
-import { fileChunks } from '../../src/services/scu/file-chunks.js';
+import { WholeFiles, fileChunks } from '../../src/services/scu/file-chunks.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { tempDir } from '../helpers/dicom-data.js';
 import { scenarioPki } from '../helpers/pki.js';
-import { datasetHash, spec, writeBigInstance } from '../helpers/services.js';
+import { datasetHash, spec, writeBigInstance, writeInstance } from '../helpers/services.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 60_000 };
 let dir: string;
@@ -89,6 +90,20 @@ test('the file is closed at the end, on destroy mid-way, and on destroy before t
   assert.deepEqual(empty, []);
 });
 
+test('whole files: two buffers in turn while reuse is allowed, fresh ones when not, grown for a larger file', async () => {
+  const files = [await sample('w1.bin', 5000), await sample('w2.bin', 3000), await sample('w3.bin', 200_000), await sample('w4.bin', 10)];
+  for (const reuse of [true, false]) {
+    const whole = new WholeFiles();
+    const got = files.map((f) => whole.read(f.path, reuse));
+    got.forEach((g, i) => assert.deepEqual(g, files[i]!.bytes));
+    assert.notEqual(got[0]!.buffer, got[1]!.buffer, 'never the buffer of the file just before');
+    // The 200 KB file does not fit the first buffer: a larger one takes its place.
+    assert.notEqual(got[2]!.buffer, got[0]!.buffer);
+    assert.equal(got[3]!.buffer === got[1]!.buffer, reuse);
+  }
+  assert.throws(() => new WholeFiles().read(join(dir, 'no-such-file.dcm'), true), { code: 'ENOENT' });
+});
+
 for (const tls of [false, true]) {
   test(`a 6 MB instance${tls ? ' over TLS' : ''} sent from reused buffers is stored byte-identical; a watcher of sent PDUs keeps intact views`, async () => {
     const pki = scenarioPki();
@@ -132,6 +147,60 @@ for (const tls of [false, true]) {
         const stored = server.index.findInstance(uid);
         assert.ok(stored, uid);
         assert.equal(await datasetHash(stored.path), x.hash);
+      }
+    } finally {
+      await server.close({ timeout: 1000 });
+    }
+  });
+}
+
+for (const tls of [false, true]) {
+  test(`small instances${tls ? ' over TLS' : ''} read whole into reused buffers are stored byte-identical, with and without a watcher`, async () => {
+    const pki = scenarioPki();
+    const server = await StorageServer.create({
+      aeTitle: 'STORE-SCP',
+      storeRoot: join(dir, `small-store-${tls}`),
+      fsync: 'none',
+      ...(tls ? { tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] }) } : {}),
+    });
+    const { port } = await server.listen(0);
+    try {
+      const inDir = join(dir, `small-in-${tls}`);
+      await mkdir(inDir, { recursive: true });
+      // Sizes around the 128 KiB first buffer, and one far larger (the buffers grow).
+      const sent = [];
+      for (const [i, pixels] of [[0, 1000], [1, 120_000], [2, 140_000], [3, 10], [4, 900_000], [5, 50_000], [6, 60_000]] as const) {
+        sent.push({ uid: `1.2.826.0.1.3680043.9.7777.31.${tls ? 1 : 0}.${i}`, ...(await writeInstance(inDir, spec(400 + i, { SOPInstanceUID: `1.2.826.0.1.3680043.9.7777.31.${tls ? 1 : 0}.${i}` }), { pixels })) });
+      }
+      const paths = sent.map((x) => x.path);
+      const client = await DicomClient.associate({
+        host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'STORE-SCP', timeouts: quick,
+        presentationContexts: await storageContextsFor(paths),
+        ...(tls ? { tls: new SecureContext({ role: 'client', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] }) } : {}),
+      });
+      try {
+        assert.deepEqual((await client.store(paths.slice(0, 4))).map((r) => r.status), [0, 0, 0, 0]);
+        const kept: Uint8Array[] = [];
+        const onPdu = (m: unknown): void => {
+          const { association, pdu } = m as { association: unknown; pdu: { type: string; pdvs?: { isCommand: boolean; data: Uint8Array }[] } };
+          if (association !== client.association.upperLayer || pdu.type !== 'P-DATA-TF') return;
+          for (const v of pdu.pdvs ?? []) if (!v.isCommand) kept.push(v.data);
+        };
+        diagnosticsChannel.subscribe(channelNames.pduSent, onPdu);
+        const rest = await client.store(paths.slice(4)).finally(() => diagnosticsChannel.unsubscribe(channelNames.pduSent, onPdu));
+        assert.deepEqual(rest.map((r) => r.status), [0, 0, 0]);
+        const expected = await Promise.all(paths.slice(4).map(async (p, k) => {
+          const file = await readFile(p);
+          return file.subarray(file.length - rest[k]!.bytes);
+        }));
+        assert.ok(Buffer.concat(kept).equals(Buffer.concat(expected)), 'the views a watcher kept are the bytes sent');
+      } finally {
+        await client.release();
+      }
+      for (const x of sent) {
+        const stored = server.index.findInstance(x.uid);
+        assert.ok(stored, x.uid);
+        assert.equal(await datasetHash(stored.path), await datasetHash(x.path), x.uid);
       }
     } finally {
       await server.close({ timeout: 1000 });

@@ -9,6 +9,7 @@
  * of a chunk until it sees the next one) and the transport has nothing queued, so every byte
  * handed to it has been copied out. Otherwise a fresh buffer is taken, as before.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 export interface FileChunks extends AsyncIterable<Uint8Array> {
@@ -53,4 +54,36 @@ export function fileChunks(file: FileHandle, start: number, chunkSize: number, m
       iterator.return(undefined).catch(() => undefined);
     },
   };
+}
+
+/**
+ * Small files read whole, into two buffers used in turn (grown to the largest file seen) instead
+ * of a fresh buffer per file: 100 KB of new external memory per instance made V8 mark the old
+ * generation every few hundred instances. The same rule as above decides when a buffer may be
+ * filled again: `mayReuse` at the moment of the read (its instance went out two reads ago).
+ */
+export class WholeFiles {
+  readonly #used: (Buffer | undefined)[] = [undefined, undefined];
+  #turn = 0;
+
+  /** The bytes of the file at `path`. Throws what the file system throws. */
+  read(path: string, mayReuse: boolean): Buffer {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const earlier = this.#used[this.#turn];
+      const buffer = mayReuse && earlier !== undefined && earlier.length >= size ? earlier : Buffer.allocUnsafeSlow(Math.max(size, 128 * 1024));
+      this.#used[this.#turn] = buffer;
+      this.#turn ^= 1;
+      let n = 0;
+      while (n < size) {
+        const got = readSync(fd, buffer, n, size - n, n);
+        if (got === 0) break; // shrank since fstat: what is there
+        n += got;
+      }
+      return buffer.subarray(0, n);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }

@@ -10,7 +10,7 @@
  * The same code sends the C-STORE sub-operations of C-MOVE (new association) and C-GET (same
  * association, our side acting in the SCP role).
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Association, PendingRequest } from '../../ae/association.js';
@@ -25,7 +25,7 @@ import { Priority } from '../../dictionary/command-field.js';
 import { StatusClass, statusClass } from '../../dictionary/status.js';
 import { TransferSyntax, transferSyntaxProperties } from '../../dictionary/uids.js';
 import { channel, channelNames } from '../../diagnostics.js';
-import { fileChunks } from './file-chunks.js';
+import { WholeFiles, fileChunks } from './file-chunks.js';
 import { codeUnitOrder } from '../../internal/code-unit-order.js';
 
 /** A data set to send that is not a file: its identity and encoding, and its bytes (no Part 10 header). */
@@ -254,10 +254,10 @@ async function datasetBytes(r: Resolved): Promise<Uint8Array> {
  */
 const WHOLE_FILE_MAX = 4 << 20;
 
-function readWhole(r: Resolved | { path: string; error: Error } | undefined): Buffer | Error | undefined {
+function readWhole(files: WholeFiles, r: Resolved | { path: string; error: Error } | undefined, mayReuse: boolean): Buffer | Error | undefined {
   if (r === undefined || 'error' in r || r.path === undefined || r.header === undefined || r.size === undefined || r.size > WHOLE_FILE_MAX) return undefined;
   try {
-    return readFileSync(r.path);
+    return files.read(r.path, mayReuse);
   } catch (error) {
     return error as Error; // reported by sendOne when it gets there
   }
@@ -414,11 +414,12 @@ export async function storeInstances(association: Association, sources: readonly
     safe(() => options.onProgress?.({ index, total, sopInstanceUid, phase: 'done', result }));
   };
   let ahead: { index: number; bytes: Buffer | Error | undefined } | undefined;
+  const wholeFiles = new WholeFiles();
   for (const [index, r] of resolved.entries()) {
     // A free place in the window first (window 1: the previous instance's answer, as ever).
     while (outstanding.size >= window) await Promise.race(outstanding);
     if (options.signal?.aborted === true) break;
-    const mine = ahead?.index === index ? ahead.bytes : readWhole(r);
+    const mine = ahead?.index === index ? ahead.bytes : readWhole(wholeFiles, r, mayReuseBuffers(association));
     ahead = undefined;
     if ('error' in r) {
       done(index, '', {
@@ -457,7 +458,7 @@ export async function storeInstances(association: Association, sources: readonly
       continue;
     }
     // This one is on the wire: read the next one while the peer works.
-    ahead = { index: index + 1, bytes: readWhole(resolved[index + 1]) };
+    ahead = { index: index + 1, bytes: readWhole(wholeFiles, resolved[index + 1], mayReuseBuffers(association)) };
   }
   await Promise.all(outstanding);
   return results;
