@@ -14,7 +14,7 @@ import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { WholeFiles, fileChunks } from '../../src/services/scu/file-chunks.js';
-import { storageContextsFor } from '../../src/services/scu/store.js';
+import { storageContextsFor, type StoreResult } from '../../src/services/scu/store.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { tempDir } from '../helpers/dicom-data.js';
 import { scenarioPki } from '../helpers/pki.js';
@@ -36,6 +36,22 @@ async function sample(name: string, n: number): Promise<{ path: string; bytes: B
   const path = join(dir, name);
   await writeFile(path, bytes);
   return { path, bytes };
+}
+
+/** Store `paths` while a watcher of sent PDUs keeps every data set fragment it sees, as a subscriber may. */
+async function storeWatched(client: DicomClient, paths: string[]): Promise<{ results: StoreResult[]; kept: Uint8Array[] }> {
+  const kept: Uint8Array[] = [];
+  const onPdu = (m: unknown): void => {
+    const { association, pdu } = m as { association: unknown; pdu: { type: string; pdvs?: { isCommand: boolean; data: Uint8Array }[] } };
+    if (association !== client.association.upperLayer || pdu.type !== 'P-DATA-TF') return;
+    for (const v of pdu.pdvs ?? []) if (!v.isCommand) kept.push(v.data);
+  };
+  diagnosticsChannel.subscribe(channelNames.pduSent, onPdu);
+  try {
+    return { results: await client.store(paths), kept };
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.pduSent, onPdu);
+  }
 }
 
 test('chunks from an offset, the last one short; two buffers in turn while reuse is allowed, fresh ones when not', async () => {
@@ -127,14 +143,7 @@ for (const tls of [false, true]) {
         // No watcher: buffers are reused.
         assert.equal((await client.store([a.path]))[0]?.status, 0);
         // A watcher keeping every sent data set fragment: what it holds must still be the file.
-        const kept: Uint8Array[] = [];
-        const onPdu = (m: unknown): void => {
-          const { association, pdu } = m as { association: unknown; pdu: { type: string; pdvs?: { isCommand: boolean; data: Uint8Array }[] } };
-          if (association !== client.association.upperLayer || pdu.type !== 'P-DATA-TF') return;
-          for (const v of pdu.pdvs ?? []) if (!v.isCommand) kept.push(v.data);
-        };
-        diagnosticsChannel.subscribe(channelNames.pduSent, onPdu);
-        const [rb] = await client.store([b.path]).finally(() => diagnosticsChannel.unsubscribe(channelNames.pduSent, onPdu));
+        const { results: [rb], kept } = await storeWatched(client, [b.path]);
         assert.equal(rb?.status, 0);
         const file = await readFile(b.path);
         const datasetStart = file.length - b.size;
@@ -180,14 +189,7 @@ for (const tls of [false, true]) {
       });
       try {
         assert.deepEqual((await client.store(paths.slice(0, 4))).map((r) => r.status), [0, 0, 0, 0]);
-        const kept: Uint8Array[] = [];
-        const onPdu = (m: unknown): void => {
-          const { association, pdu } = m as { association: unknown; pdu: { type: string; pdvs?: { isCommand: boolean; data: Uint8Array }[] } };
-          if (association !== client.association.upperLayer || pdu.type !== 'P-DATA-TF') return;
-          for (const v of pdu.pdvs ?? []) if (!v.isCommand) kept.push(v.data);
-        };
-        diagnosticsChannel.subscribe(channelNames.pduSent, onPdu);
-        const rest = await client.store(paths.slice(4)).finally(() => diagnosticsChannel.unsubscribe(channelNames.pduSent, onPdu));
+        const { results: rest, kept } = await storeWatched(client, paths.slice(4));
         assert.deepEqual(rest.map((r) => r.status), [0, 0, 0]);
         const expected = await Promise.all(paths.slice(4).map(async (p, k) => {
           const file = await readFile(p);
