@@ -1,7 +1,7 @@
 /**
- * The `dicom-tls` command line (run by bin.ts): picks the command, loads only its module, and turns any failure into
- * one sentence, the typed code and the exit code of its class (errors.ts). Stack traces only with
- * --verbose.
+ * The `dicom-tls` command line (bin.ts runs it): picks the command, loads only its module, and
+ * turns any failure into one sentence, the typed code and the exit code of its class (errors.ts).
+ * Stack traces only with --verbose.
  */
 import { commands } from './command.js';
 import { ExitCode, usageError, errorJson, exitCodeFor, exitCodeTable, formatError } from './errors.js';

@@ -8,8 +8,8 @@
  */
 import { createRequire } from 'node:module';
 
-// Required, not imported: in the bundled executable (dist/dicom-tls.js) an import of a package
-// is hoisted to the top and loaded by every command, `--version` too; this loads with the module.
+// Required, not imported: in the bundled executable (dist/cli/) an import of a package is
+// hoisted to the top and loaded by every command, `--version` too; this loads with the module.
 const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
 
 export { koffi };
