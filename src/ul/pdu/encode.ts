@@ -211,10 +211,14 @@ function putU32(b: Uint8Array, at: number, v: number): void {
   b[at + 3] = v & 0xff;
 }
 
+/** PS3.8 Annex E.2: the message control header (bit 0 command, bit 1 last fragment). */
+function controlHeader(pdv: PDataTfPdu['pdvs'][number]): number {
+  return (pdv.isCommand ? 0x01 : 0) | (pdv.isLast ? 0x02 : 0);
+}
+
 function pdvHeader(w: ByteWriter, pdv: PDataTfPdu['pdvs'][number]): void {
   // PS3.8 9.3.5.1 and Annex E.2: item length covers the context ID and the control header.
-  w.u32(pdv.data.length + 2).u8(pdv.presentationContextId);
-  w.u8((pdv.isCommand ? 0x01 : 0) | (pdv.isLast ? 0x02 : 0));
+  w.u32(pdv.data.length + 2).u8(pdv.presentationContextId).u8(controlHeader(pdv));
 }
 
 /** Encode one PDU into a single contiguous buffer. */
@@ -268,7 +272,7 @@ export function encodePduParts(pdu: Pdu): Uint8Array[] {
     putU32(h, 2, total);
     putU32(h, 6, pdv.data.length + 2);
     h[10] = pdv.presentationContextId;
-    h[11] = (pdv.isCommand ? 0x01 : 0) | (pdv.isLast ? 0x02 : 0);
+    h[11] = controlHeader(pdv);
     return [h, pdv.data];
   }
   const parts: Uint8Array[] = [];
