@@ -29,15 +29,13 @@ export function fileChunks(file: FileHandle, start: number, chunkSize: number, m
   async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
     started = true;
     try {
-      const used: (Buffer | undefined)[] = [undefined, undefined];
+      const buffers = new TwoBuffers();
       let position = start;
-      for (let turn = 0; !destroyed; turn ^= 1) {
-        const earlier = used[turn];
-        const buffer = earlier !== undefined && mayReuse() ? earlier : Buffer.allocUnsafeSlow(chunkSize);
+      while (!destroyed) {
+        const buffer = buffers.next(chunkSize, mayReuse);
         const { bytesRead } = await file.read(buffer, 0, chunkSize, position);
         if (bytesRead === 0 || destroyed) return;
         position += bytesRead;
-        used[turn] = buffer;
         yield bytesRead === chunkSize ? buffer : buffer.subarray(0, bytesRead);
       }
     } finally {
@@ -63,18 +61,14 @@ export function fileChunks(file: FileHandle, start: number, chunkSize: number, m
  * filled again: `mayReuse` at the moment of the read (its instance went out two reads ago).
  */
 export class WholeFiles {
-  readonly #used: (Buffer | undefined)[] = [undefined, undefined];
-  #turn = 0;
+  readonly #buffers = new TwoBuffers();
 
   /** The bytes of the file at `path`. Throws what the file system throws. */
   read(path: string, mayReuse: boolean): Buffer {
     const fd = openSync(path, 'r');
     try {
       const size = fstatSync(fd).size;
-      const earlier = this.#used[this.#turn];
-      const buffer = mayReuse && earlier !== undefined && earlier.length >= size ? earlier : Buffer.allocUnsafeSlow(Math.max(size, 128 * 1024));
-      this.#used[this.#turn] = buffer;
-      this.#turn ^= 1;
+      const buffer = this.#buffers.next(Math.max(size, 128 * 1024), () => mayReuse);
       let n = 0;
       while (n < size) {
         const got = readSync(fd, buffer, n, size - n, n);
@@ -85,5 +79,23 @@ export class WholeFiles {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/**
+ * Two buffers used in turn: `next` gives back the one it gave two calls ago when that one is
+ * large enough and `mayReuse()` says nothing refers to it any more (asked only then), else a
+ * fresh one of `size` bytes.
+ */
+class TwoBuffers {
+  readonly #used: (Buffer | undefined)[] = [undefined, undefined];
+  #turn = 0;
+
+  next(size: number, mayReuse: () => boolean): Buffer {
+    const earlier = this.#used[this.#turn];
+    const buffer = earlier !== undefined && earlier.length >= size && mayReuse() ? earlier : Buffer.allocUnsafeSlow(size);
+    this.#used[this.#turn] = buffer;
+    this.#turn ^= 1;
+    return buffer;
   }
 }
