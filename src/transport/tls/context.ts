@@ -49,6 +49,8 @@ export interface SecureContextOptions {
   alpn?: string[];
   servername?: string;
   sessionResumption?: boolean;
+  /** Seconds a session stays resumable, counted from the full handshake (default 7200). */
+  sessionLifetime?: number;
   keyLogFile?: string;
   verifyCallback?: VerifyCallback; infoCallback?: InfoCallback;
   clientCertificateCallback?: ClientCertificateCallback;
@@ -67,6 +69,8 @@ export interface ConnectionHooks {
   recordCallbackError(e: unknown): void;
   enterCallback(): void;
   leaveCallback(): void;
+  /** Server: the cached session this handshake resumed (a reference the caller must free). */
+  takeResumedSession(): unknown;
 }
 /** @internal SSL* address → its connection. */
 export const connectionsBySsl = new Map<bigint, ConnectionHooks>();
@@ -342,7 +346,12 @@ export class SecureContext {
         // TLS 1.3: one NewSessionTicket per handshake, not OpenSSL's default two: a DICOM client
         // resumes one session per peer at a time.
         S.SSL_CTX_set_num_tickets(ctx, 1);
+        S.SSL_CTX_set_session_ticket_cb(ctx, this.#register((ssl: unknown): number => { const me = self.deref(); if (me !== undefined) me.#ticket(ssl); return 1; }, S.GenerateTicketCb), null, null);
       }
+    }
+    if (o.sessionLifetime !== undefined) {
+      if (!Number.isInteger(o.sessionLifetime) || o.sessionLifetime < 1) throw new InvalidOptionError('sessionLifetime', `a whole number of seconds, at least 1 (got ${o.sessionLifetime})`);
+      S.SSL_CTX_set_timeout(ctx, o.sessionLifetime);
     }
 
     if (o.keyLogFile !== undefined) {
@@ -491,8 +500,25 @@ export class SecureContext {
     return 1; // we keep the reference OpenSSL handed us
   }
 
-  /** @internal number of cached client sessions (tests). */
-  get cachedSessions(): number { return this.#native.sessions.size; }
+  /**
+   * Server, TLS 1.3: OpenSSL is making the ticket for a handshake. After a resumption the ticket
+   * names a copy of the session that OpenSSL dated now, which would make a session resumable for
+   * ever by a client that comes back within its lifetime, its certificate never verified again.
+   * The copy gets what was left of the old session's lifetime instead (the ticket tells the
+   * client so), and the old session leaves the cache: an OpenSSL client uses a TLS 1.3 ticket
+   * once, so it would only have taken the place of another client's session.
+   */
+  #ticket(ssl: unknown): void {
+    const old = connectionsBySsl.get(S.addressOf(ssl))?.takeResumedSession();
+    if (old === undefined || old === null) return;
+    const left = Number(S.SSL_SESSION_get_time(old)) + Number(S.SSL_SESSION_get_timeout(old)) - Math.floor(Date.now() / 1000);
+    S.SSL_SESSION_set_timeout(S.SSL_get_session(ssl), Math.max(0, left));
+    S.SSL_CTX_remove_session(this.#native.ctx, old);
+    S.SSL_SESSION_free(old);
+  }
+
+  /** @internal number of cached sessions: a client's own, a server's in OpenSSL's cache (tests). */
+  get cachedSessions(): number { return this.role === 'client' ? this.#native.sessions.size : S.SSL_CTX_sess_number(this.#native.ctx); }
 }
 
 function alertDescription(code: number, openssl: string): string {

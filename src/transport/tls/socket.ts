@@ -72,6 +72,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #started = false;
   #handshakeDone = false;
   #handshakeFailed = false;
+  #watchResumption: boolean;
+  #resumedSession: unknown;
   #handshake: Promise<void> | undefined;
   #resolveHandshake: (() => void) | undefined;
   #rejectHandshake: ((e: Error) => void) | undefined;
@@ -137,6 +139,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.context = context;
     this.role = context.role;
     this.sessionKey = context.role === 'client' && context.options.sessionResumption !== false ? options.sessionKey : undefined;
+    this.#watchResumption = context.role === 'server' && context.options.sessionResumption !== false;
     this.#socket = socket;
     this.#addr = {
       remoteAddress: socket.remoteAddress, remotePort: socket.remotePort,
@@ -268,6 +271,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
             this.#failHandshake(err);
             return;
           }
+          if (this.#watchResumption) this.#keepResumedSession();
         }
       }
       if (this.#handshakeDone) this.#readLoop();
@@ -276,6 +280,23 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (!this.#freed) this.#flush();
       this.#runDeferred();
     }
+  }
+
+  /**
+   * Server: once OpenSSL has chosen to resume (known after the ClientHello), hold the cached
+   * session, so the ticket the context makes next can inherit its lifetime (context.ts, #ticket).
+   */
+  #keepResumedSession(): void {
+    if (S.SSL_session_reused(this.#ssl) !== 1) return;
+    this.#watchResumption = false;
+    this.#resumedSession = S.SSL_get1_session(this.#ssl);
+  }
+
+  /** @internal ConnectionHooks */
+  takeResumedSession(): unknown {
+    const s = this.#resumedSession;
+    this.#resumedSession = undefined;
+    return s;
   }
 
   #runDeferred(): void {
@@ -549,6 +570,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     if (this.#freed) return;
     this.#freed = true;
     connectionsBySsl.delete(this.#sslAddr);
+    const resumed = this.takeResumedSession();
+    if (resumed !== undefined && resumed !== null) S.SSL_SESSION_free(resumed);
     // An SSL freed without shutdown makes OpenSSL invalidate its session (ssl_clear_bad_session).
     // A clean close or a plain destroy after a good handshake keeps it resumable; errors do not.
     if (this.#handshakeDone && !this.#hadError) S.SSL_set_shutdown(this.#ssl, S.SSL_SENT_SHUTDOWN | S.SSL_RECEIVED_SHUTDOWN);

@@ -1,6 +1,7 @@
 // What a context sends of its own chain, and how a server resumes sessions, seen from real
 // `openssl s_client` processes: the chain is built once from the trust store without the root,
-// an explicit chain is sent as given, and TLS 1.3 tickets name a session kept by the server.
+// an explicit chain is sent as given, and TLS 1.3 tickets name a session kept by the server
+// for the lifetime of its full handshake.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -8,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { InvalidOptionError } from '../../../src/errors.js';
 import { SecureContext, VerifyMode } from '../../../src/transport/tls/context.js';
 import { createSecureServer } from '../../../src/transport/tls/server.js';
 import { SecureSocket } from '../../../src/transport/tls/socket.js';
@@ -125,4 +127,50 @@ test('TLS 1.3 resumption: the ticket names a session the server keeps, and s_cli
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** `openssl sess_id -text` of a saved session. */
+function sessionText(file: string): string {
+  return execFileSync('openssl', ['sess_id', '-in', file, '-noout', '-text']).toString();
+}
+
+test('a resumed TLS 1.3 session keeps the lifetime of its full handshake: the new ticket says what is left, and the chain ends on time', async () => {
+  // Lifetime L = 3 s from the full handshake at second T. OpenSSL dates the copy a resumption
+  // makes anew; were that kept, the ticket taken at ~T+2.2 would say 3 s and resume at ~T+4.5.
+  const pki = scenarioPki();
+  const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-lifetime-'));
+  const lifetime = 3;
+  const ctx = new SecureContext({
+    role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert],
+    verifyMode: VerifyMode.Peer | VerifyMode.FailIfNoPeerCert, sessionLifetime: lifetime,
+  });
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  try {
+    await withServer(ctx, async (port) => {
+      const [s1, s2] = [join(dir, 's1.pem'), join(dir, 's2.pem')];
+      const client = { port, CAfile: pki.trustRoot, cert: pki.valid.cert, key: pki.valid.key, keepStdinOpen: true, protocol: 'tls1_3' as const };
+      const t0 = Date.now();
+      const first = await runSClient({ ...client, extraArgs: ['-sess_out', s1] });
+      assert.match(first.stdout, /^New, TLSv1\.3/m, first.output);
+      assert.match(sessionText(s1), new RegExp(`lifetime hint: ${lifetime} \\(seconds\\)`));
+      await sleep(t0 + 2200 - Date.now());
+      const second = await runSClient({ ...client, extraArgs: ['-sess_in', s1, '-sess_out', s2] });
+      assert.match(second.stdout, /^Reused, TLSv1\.3/m, second.output);
+      const hint = /lifetime hint: (\d+) \(seconds\)/.exec(sessionText(s2));
+      assert.ok(hint !== null && Number(hint[1]) < lifetime, `the renewed ticket's lifetime: ${hint?.[1]} s`);
+      assert.equal(ctx.cachedSessions, 1, 'the used session left the cache');
+      await sleep(t0 + 4500 - Date.now());
+      const third = await runSClient({ ...client, extraArgs: ['-sess_in', s2] });
+      assert.match(third.stdout, /^New, TLSv1\.3/m, third.output);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sessionLifetime takes whole seconds, at least one', () => {
+  for (const bad of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(() => new SecureContext({ role: 'server', sessionLifetime: bad }), (e: InvalidOptionError) => e instanceof InvalidOptionError && e.option === 'sessionLifetime');
+  }
+  new SecureContext({ role: 'server', sessionLifetime: 60 }).dispose();
 });

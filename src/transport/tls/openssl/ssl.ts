@@ -42,6 +42,8 @@ export const AlpnSelectCb = koffi.proto('int dicomtls_AlpnSelectCb(SSL *ssl, voi
 export const KeylogCb = koffi.proto('void dicomtls_KeylogCb(SSL *ssl, const char *line)');
 /** SSL_CTX_sess_set_new_cb: `int (*)(SSL *, SSL_SESSION *)`; 1 = the callback keeps the reference. */
 export const NewSessionCb = koffi.proto('int dicomtls_NewSessionCb(SSL *ssl, SSL_SESSION *sess)');
+/** SSL_CTX_generate_session_ticket_fn: `int (*)(SSL *, void *arg)`; 0 fails the handshake. */
+export const GenerateTicketCb = koffi.proto('int dicomtls_GenerateTicketCb(SSL *ssl, void *arg)');
 
 export const SSL_CTX_set_verify = lib.func('void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, dicomtls_VerifyCb *cb)');
 export const SSL_CTX_set_info_callback = lib.func('void SSL_CTX_set_info_callback(SSL_CTX *ctx, dicomtls_InfoCb *cb)');
@@ -86,6 +88,14 @@ export const SSL_use_PrivateKey = lib.func('int SSL_use_PrivateKey(SSL *ssl, EVP
 export const SSL_set_session = lib.func('int SSL_set_session(SSL *ssl, SSL_SESSION *session)');
 export const SSL_SESSION_free = lib.func('void SSL_SESSION_free(SSL_SESSION *session)');
 export const SSL_SESSION_is_resumable = lib.func('int SSL_SESSION_is_resumable(const SSL_SESSION *s)');
+export const SSL_get_session = lib.func('SSL_SESSION *SSL_get_session(const SSL *ssl)');
+export const SSL_get1_session = lib.func('SSL_SESSION *SSL_get1_session(SSL *ssl)');
+export const SSL_SESSION_get_time = lib.func('long SSL_SESSION_get_time(const SSL_SESSION *s)');
+export const SSL_SESSION_get_timeout = lib.func('long SSL_SESSION_get_timeout(const SSL_SESSION *s)');
+export const SSL_SESSION_set_timeout = lib.func('long SSL_SESSION_set_timeout(SSL_SESSION *s, long t)');
+export const SSL_CTX_set_timeout = lib.func('long SSL_CTX_set_timeout(SSL_CTX *ctx, long t)');
+export const SSL_CTX_remove_session = lib.func('int SSL_CTX_remove_session(SSL_CTX *ctx, SSL_SESSION *s)');
+export const SSL_CTX_set_session_ticket_cb = lib.func('int SSL_CTX_set_session_ticket_cb(SSL_CTX *ctx, dicomtls_GenerateTicketCb *gen, void *dec, void *arg)');
 
 // ---- verify store context (used from inside the verify callback) ------------------------
 export const X509_STORE_CTX_get_ex_data = lib.func('SSL *X509_STORE_CTX_get_ex_data(const X509_STORE_CTX *ctx, int idx)');
@@ -117,6 +127,7 @@ export const BIO_ctrl = lib.func('long BIO_ctrl(BIO *bp, int cmd, long larg, voi
 
 // ---- constants (ssl.h / bio.h / x509_vfy.h / prov_ssl.h, OpenSSL 3.0) --------------------
 export const SSL_CTRL_MODE = 33; // SSL_CTX_set_mode(ctx, m) = SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, m, NULL)
+export const SSL_CTRL_SESS_NUMBER = 20; // SSL_CTX_sess_number
 export const SSL_CTRL_SET_SESS_CACHE_SIZE = 42; // SSL_CTX_sess_set_cache_size
 export const SSL_CTRL_SET_SESS_CACHE_MODE = 44; // SSL_CTX_set_session_cache_mode
 export const SSL_CTRL_SET_TLSEXT_HOSTNAME = 55; // SSL_set_tlsext_host_name(s, name)
@@ -216,6 +227,7 @@ export const SSL_CTX_build_cert_chain = (ctx: unknown, flags: number): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_BUILD_CERT_CHAIN, flags, null)); // SSL_CTX_build_cert_chain
 export const SSL_CTX_sess_set_cache_size = (ctx: unknown, size: number): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_SIZE, size, null)); // SSL_CTX_sess_set_cache_size
+export const SSL_CTX_sess_number = (ctx: unknown): number => Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SESS_NUMBER, 0, null));
 export const SSL_CTX_set_session_cache_mode = (ctx: unknown, mode: number): number =>
   Number(SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, mode, null)); // SSL_CTX_set_session_cache_mode
 export const SSL_CTX_set_min_proto_version = (ctx: unknown, v: number): number =>
