@@ -333,6 +333,9 @@ export class SecureContext {
       if (!resume) {
         S.SSL_CTX_set_session_cache_mode(ctx, 0);
         S.SSL_CTX_set_options(ctx, S.SSL_OP_NO_TICKET);
+        // TLS 1.3: no tickets at all. OpenSSL would still send two per handshake, naming sessions
+        // it does not keep, which a client would store and offer in vain.
+        S.SSL_CTX_set_num_tickets(ctx, 0);
       } else {
         // Sessions stay in the server's cache and a ticket only names one (stateful tickets,
         // SSL_OP_NO_TICKET under TLS 1.3; session ids under TLS 1.2). A stateless ticket is the

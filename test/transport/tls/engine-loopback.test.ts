@@ -153,6 +153,28 @@ test('session resumption between our own client and server', async () => {
   }
 });
 
+test('sessionResumption: false on either side: every handshake is a full one, and no ticket is sent or kept', async () => {
+  for (const off of ['server', 'client'] as const) {
+    const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None, sessionResumption: off !== 'server' });
+    const cctx = new SecureContext({ role: 'client', ca: [c.caCert], sessionResumption: off !== 'client' });
+    const server = createSecureServer(sctx, (s) => { s.write('x'); s.resume(); });
+    const { port } = await server.listen();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const a = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx });
+        await once(a, 'data'); // the server's tickets, if any, came before this
+        assert.equal(a.resumed, false, `${off} off, connection ${i + 1}`);
+        a.destroy();
+      }
+      assert.equal(cctx.cachedSessions, 0, `${off} off: the client kept no session`);
+      // A server that resumes keeps each full handshake's session: it cannot know the client won't come back with it.
+      assert.equal(sctx.cachedSessions, off === 'server' ? 0 : 2, `${off} off: sessions the server kept`);
+    } finally {
+      await server.close(); cctx.dispose(); sctx.dispose();
+    }
+  }
+});
+
 test('build-time checks: encrypted key with right / wrong / no password, key mismatch, unknown profile', () => {
   const ok = new SecureContext({ role: 'client', identity: { cert: c.clientCert, key: c.encryptedKey, password: 'secret' } });
   ok.dispose();
