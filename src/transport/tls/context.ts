@@ -63,7 +63,8 @@ export interface SecureContextOptions {
  */
 export interface ConnectionHooks {
   readonly secureSocket: SecureSocket;
-  readonly sessionKey: string | undefined;
+  /** Client: where the connection's session is kept (see prepareSsl); undefined keeps none. */
+  readonly sessionSlot: string | undefined;
   recordVerifyFailure(f: VerifyFailure): void;
   recordAlert(a: AlertInfo): void;
   recordCallbackError(e: unknown): void;
@@ -190,14 +191,21 @@ export class SecureContext {
     if (this.#active === 0 && this.#disposed) this.#releaseNative();
   }
 
-  /** @internal set up a new SSL object for a connection (SNI, host check, session reuse). */
-  prepareSsl(ssl: unknown, conn: { servername: string | undefined; verifyHost: string | undefined; sessionKey: string | undefined }): void {
+  /**
+   * @internal set up a new SSL object for a connection (SNI, host check, session reuse). Returns
+   * the slot its session is kept in: the session key with the server name sent and the host
+   * checked. A resumed handshake verifies no certificate, so a session verified for one host
+   * name must never be offered where another is expected.
+   */
+  prepareSsl(ssl: unknown, conn: { servername: string | undefined; verifyHost: string | undefined; sessionKey: string | undefined }): string | undefined {
+    let slot: string | undefined;
     if (this.role === 'client') {
       const sni = conn.servername;
-      if (sni !== undefined && sni !== '' && isIP(sni) === 0) S.SSL_set_tlsext_host_name(ssl, sni);
-      const key = conn.sessionKey;
-      if (key !== undefined) {
-        const sess = this.#native.sessions.get(key);
+      const sendSni = sni !== undefined && sni !== '' && isIP(sni) === 0;
+      if (sendSni) S.SSL_set_tlsext_host_name(ssl, sni);
+      if (conn.sessionKey !== undefined) {
+        slot = JSON.stringify([conn.sessionKey, sendSni ? sni : '', conn.verifyHost ?? '']);
+        const sess = this.#native.sessions.get(slot);
         if (sess !== undefined) S.SSL_set_session(ssl, sess);
       }
     }
@@ -207,6 +215,7 @@ export class SecureContext {
       const ok = isIP(host) !== 0 ? S.X509_VERIFY_PARAM_set1_ip_asc(param, host) : S.X509_VERIFY_PARAM_set1_host(param, host, 0);
       if (ok !== 1) throw new TlsConfigurationError('verifyHost', `OpenSSL refused "${host}"`, { openssl: drainErrors() });
     }
+    return slot;
   }
 
   #register(fn: (...args: never[]) => unknown, proto: unknown): unknown {
@@ -494,7 +503,7 @@ export class SecureContext {
 
   #newSession(ssl: unknown, sess: unknown): number {
     const conn = connectionsBySsl.get(S.addressOf(ssl));
-    const key = conn?.sessionKey;
+    const key = conn?.sessionSlot;
     if (key === undefined || this.#disposed) return 0;
     const old = this.#native.sessions.get(key);
     if (old !== undefined) S.SSL_SESSION_free(old);

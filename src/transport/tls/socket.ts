@@ -64,6 +64,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   readonly context: SecureContext;
   readonly role: TlsRole;
   readonly sessionKey: string | undefined;
+  /** @internal ConnectionHooks: the session key with the server name and the host check. */
+  readonly sessionSlot: string | undefined;
   readonly #socket: net.Socket;
   #ssl: unknown;
   #rbio: unknown;
@@ -161,7 +163,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.#wbio = wbio;
     connectionsBySsl.set(this.#sslAddr, this);
     try {
-      context.prepareSsl(ssl, {
+      this.sessionSlot = context.prepareSsl(ssl, {
         servername: options.servername ?? context.options.servername,
         verifyHost: options.verifyHost ?? context.options.verifyHost,
         sessionKey: this.sessionKey,

@@ -9,7 +9,7 @@ import { SecureContext, VerifyMode } from '../../../src/transport/tls/context.js
 import { createSecureServer, type SecureServer } from '../../../src/transport/tls/server.js';
 import { SecureSocket } from '../../../src/transport/tls/socket.js';
 import {
-  KeyMismatchError, TlsConfigurationError, UnableToReadPrivateKeyError, UnknownProfileError,
+  KeyMismatchError, TlsConfigurationError, TlsHandshakeError, UnableToReadPrivateKeyError, UnknownProfileError,
 } from '../../../src/transport/tls/errors.js';
 import { profiles, resolveProfile } from '../../../src/transport/tls/profiles.js';
 import { makeEngineCerts, type EngineCerts } from './engine-fixtures.js';
@@ -148,6 +148,34 @@ test('session resumption between our own client and server', async () => {
     const b = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx });
     assert.equal(b.resumed, true);
     b.destroy();
+  } finally {
+    await server.close(); cctx.dispose(); sctx.dispose();
+  }
+});
+
+test('a session is offered only with the server name and host check it was verified under', async () => {
+  // A resumed handshake verifies no certificate: a session kept for "localhost" offered where
+  // another name is expected would skip the host check.
+  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
+  const cctx = new SecureContext({ role: 'client', ca: [c.caCert] });
+  const server = createSecureServer(sctx, (s) => { s.on('error', () => undefined); s.write('x'); s.resume(); });
+  const { port } = await server.listen();
+  const connect = async (o: { verifyHost?: string; servername?: string }): Promise<boolean> => {
+    const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx, ...o });
+    await once(s, 'data'); // the ticket came before this
+    s.destroy();
+    return s.resumed;
+  };
+  try {
+    assert.equal(await connect({ verifyHost: 'localhost' }), false);
+    assert.equal(await connect({ verifyHost: 'localhost' }), true);
+    await assert.rejects(connect({ verifyHost: 'not-this-host.example' }), (e: TlsHandshakeError) =>
+      e instanceof TlsHandshakeError && e.verifyFailure?.errorName === 'X509_V_ERR_HOSTNAME_MISMATCH');
+    assert.equal(await connect({}), false, 'no host check is another slot too');
+    assert.equal(await connect({ servername: 'a.example' }), false);
+    assert.equal(await connect({ servername: 'b.example' }), false, 'another server name');
+    assert.equal(await connect({ servername: 'a.example' }), true);
+    assert.equal(await connect({ verifyHost: 'localhost' }), true, 'the first slot is still there');
   } finally {
     await server.close(); cctx.dispose(); sctx.dispose();
   }
