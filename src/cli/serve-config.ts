@@ -23,6 +23,8 @@ export interface ServeSettings {
   /** Most C-STORE-RQs (any requests) a peer may keep outstanding, when it proposes a window (PS3.7 D.3.3.3). */
   asyncWindow: number;
   tls: TlsCliValues;
+  /** Seconds a client may resume its TLS session from the full handshake; 0 = never (a full handshake every time). */
+  sessionLifetime: number;
   bindings: CertificateBinding[];
   requireBinding: boolean;
   moveDestinations: Record<string, MoveDestination>;
@@ -43,7 +45,10 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isS
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations']);
-const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'peerCert', 'passwordFile', 'passwordEnv']);
+const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
+
+/** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
+const MAX_SESSION_LIFETIME = 604_800;
 
 export function readConfig(path: string): { json: Json; base: string } {
   let text: string;
@@ -105,6 +110,7 @@ function destinationsFrom(v: unknown): Record<string, MoveDestination> {
 export interface ServeCliValues extends TlsCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
   config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
+  'session-lifetime'?: string | undefined;
 }
 
 export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
@@ -122,6 +128,11 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
   const windowText = v['async-window'] ?? (json.asyncWindow !== undefined ? String(field(json, 'asyncWindow', '', isNumber, 'a number')) : undefined);
   const asyncWindow = windowText === undefined ? 16 : Number(windowText);
   if (!/^\d+$/.test(windowText ?? '16') || asyncWindow > 65535) throw usageError(`--async-window must be a whole number 0–65535 (0 = unlimited), got "${windowText}"`);
+  const lifetimeText = v['session-lifetime'] ?? (tlsJson.sessionLifetime !== undefined ? String(field(tlsJson, 'sessionLifetime', 'tls.', isNumber, 'a whole number of seconds')) : undefined);
+  const sessionLifetime = Number(lifetimeText ?? '7200');
+  if (!/^\d+$/.test(lifetimeText ?? '7200') || sessionLifetime > MAX_SESSION_LIFETIME) {
+    throw usageError(`--session-lifetime must be a whole number of seconds, 0–${MAX_SESSION_LIFETIME} (0 = no session resumption), got "${lifetimeText}"`);
+  }
   const cliTls = v.cert !== undefined || v.pkcs12 !== undefined;
   const tls: TlsCliValues = {
     cert: cliTls ? path(v.cert, cwd) : path(field(tlsJson, 'cert', 'tls.', isString, 'a path'), base),
@@ -145,7 +156,7 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
     port, plainPort,
     host: v.host ?? field(json, 'host', '', isString, 'an address') ?? '0.0.0.0',
     data: resolve(v.data !== undefined ? cwd : base, v.data ?? field(json, 'data', '', isString, 'a directory') ?? (v.config !== undefined ? resolve(cwd, 'dicom-tls-data') : 'dicom-tls-data')),
-    maxAssociations, asyncWindow, tls,
+    maxAssociations, asyncWindow, tls, sessionLifetime,
     bindings: bindingsFrom(json.bindings),
     requireBinding: field(json, 'requireBinding', '', isBool, 'true or false') ?? false,
     moveDestinations: destinationsFrom(json.moveDestinations),

@@ -29,6 +29,9 @@ Options:
                          revocation and PS3.15 profile, as for the client commands
   --peer-cert require|verify|ignore
                          client certificates: required (default), checked when sent, or ignored
+  --session-lifetime S   seconds a client may resume its TLS session, counted from the full
+                         handshake that verified its certificate (default 7200; 0 = no resumption,
+                         the certificate is verified at every association)
   --max-associations N   concurrent associations (default 64)
   --async-window N       requests a peer may keep outstanding when it proposes an Asynchronous
                          Operations Window (PS3.7 D.3.3.3; default 16, 0 = unlimited, 1 = answer
@@ -39,7 +42,7 @@ Options:
 Config file (JSON), e.g.:
   { "aet": "PACS", "port": 2762, "plainPort": 11112, "data": "/srv/dicom",
     "tls": { "cert": "server.pem", "key": "server-key.pem", "ca": ["ca.pem"], "peerCert": "require",
-             "profile": "bcp195-rfc8996" },
+             "profile": "bcp195-rfc8996", "sessionLifetime": 3600 },
     "bindings": [ { "aet": "CT1", "subject": "CN = ct1.example.org" },
                   { "aet": "MR1", "fingerprint": "AB:CD:…" },
                   { "aet": "US1", "issuer": "CN = Hospital CA", "serial": "3d:bf:…" } ],

@@ -25,6 +25,7 @@ const serveOptions = {
   'crl-check': tlsOptions['crl-check'], profile: tlsOptions.profile, 'peer-cert': tlsOptions['peer-cert'],
   port: { type: 'string' }, 'plain-port': { type: 'string' }, host: { type: 'string' }, data: { type: 'string' },
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
+  'session-lifetime': { type: 'string' },
 } as const;
 
 /** A log line: `2026-11-22T03:20:00Z message` (or one JSON object per line with --json). */
@@ -103,7 +104,9 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const dev = await ensurePki(s, log);
   const contextOptions = await contextOptionsFrom(s.tls, 'server', io);
-  const context = await buildContext(contextOptions!);
+  // A resumed handshake verifies no certificate: the lifetime bounds how long one verification
+  // stands in for the next; 0 verifies the client's certificate at every association.
+  const context = await buildContext({ ...contextOptions!, ...(s.sessionLifetime === 0 ? { sessionResumption: false } : { sessionLifetime: s.sessionLifetime }) });
   // C-MOVE destinations reached over TLS use our identity and trust as a client.
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;

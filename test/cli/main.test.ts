@@ -82,6 +82,13 @@ test('serve refuses a bad config before it writes anything: exit 2, the field na
     const huge = await runCli(['serve', '--async-window', '70000'], { cwd: tmp.dir });
     assert.equal(huge.code, 2);
     assert.match(oneSentenceError(huge).sentence, /--async-window must be a whole number 0–65535/i);
+    for (const bad of ['-1', '1.5', '604801']) {
+      const lifetime = await runCli(['serve', `--session-lifetime=${bad}`], { cwd: tmp.dir });
+      assert.equal(lifetime.code, 2, bad);
+      assert.match(oneSentenceError(lifetime).sentence, /--session-lifetime must be a whole number of seconds, 0–604800/i);
+    }
+    writeFileSync(join(tmp.dir, 'e.json'), JSON.stringify({ tls: { sessionLifetime: '1h' } }));
+    assert.match(oneSentenceError(await runCli(['serve', '--config', 'e.json'], { cwd: tmp.dir })).sentence, /config tls\.sessionLifetime must be a whole number of seconds/i);
     assert.ok(!existsSync(join(tmp.dir, 'dicom-tls-data')), 'nothing written for a bad config');
   } finally {
     tmp.cleanup();

@@ -70,6 +70,39 @@ test('dicom-tls echo with the printed line succeeds over TLS', async () => {
   await waitFor(/association DICOM-TLS → DICOM-TLS from 127\.0\.0\.1:\d+ over TLSv1\.3, certificate CN=dicom-tls client/);
 });
 
+test('a client resumes its TLS session by default; --session-lifetime 0 verifies its certificate at every association', async () => {
+  const { DicomClient } = await import('../../src/ae/client.js');
+  const { SecureContext } = await import('../../src/transport/tls/context.js');
+  const ctx = new SecureContext({ role: 'client', ca: [pki('ca.pem')], identity: { cert: pki('client.pem'), key: pki('client-key.pem') } });
+  const resumed = async (port: number): Promise<boolean[]> => {
+    const out: boolean[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'RESUMER', calledAeTitle: 'DICOM-TLS', tls: ctx });
+      out.push(c.tls?.resumed === true);
+      await c.release();
+    }
+    return out;
+  };
+  const strict = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', join(tmp.dir, 'strict-data'),
+    '--cert', pki('server.pem'), '--key', pki('server-key.pem'), '--ca', pki('ca.pem'), '--session-lifetime', '0'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  try {
+    assert.deepEqual(await resumed(tlsPort), [false, true]);
+    let log = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      strict.stdout.setEncoding('utf8').on('data', (d: string) => {
+        log += d;
+        const m = /listening for DICOM over TLS on 127\.0\.0\.1:(\d+)/.exec(log);
+        if (m !== null) resolve(Number(m[1]));
+      });
+      strict.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${log}`)));
+    });
+    assert.deepEqual(await resumed(port), [false, false]);
+  } finally {
+    strict.kill('SIGKILL');
+    ctx.dispose();
+  }
+});
+
 test('DCMTK echoscu (the printed line) and storescu over TLS; the instance lands in the data directory', async () => {
   const line = /^ {2}(echoscu \+tls .*)$/m.exec(stdout)![1]!.split(' ');
   execFileSync(line[0]!, line.slice(1), { cwd: tmp.dir, stdio: 'pipe' });

@@ -362,7 +362,10 @@ export class SecureContext {
       }
     }
     if (o.sessionLifetime !== undefined) {
-      if (!Number.isInteger(o.sessionLifetime) || o.sessionLifetime < 1) throw new InvalidOptionError('sessionLifetime', `a whole number of seconds, at least 1 (got ${o.sessionLifetime})`);
+      // RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days.
+      if (!Number.isInteger(o.sessionLifetime) || o.sessionLifetime < 1 || o.sessionLifetime > 604_800) {
+        throw new InvalidOptionError('sessionLifetime', `a whole number of seconds, 1–604800 (7 days), got ${o.sessionLifetime}`);
+      }
       S.SSL_CTX_set_timeout(ctx, o.sessionLifetime);
     }
 
