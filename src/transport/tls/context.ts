@@ -525,11 +525,12 @@ export class SecureContext {
    */
   #ticket(ssl: unknown): void {
     const old = connectionsBySsl.get(S.addressOf(ssl))?.takeResumedSession();
-    if (old === undefined || old === null) return;
+    if (old === undefined) return;
     const left = Number(S.SSL_SESSION_get_time(old)) + Number(S.SSL_SESSION_get_timeout(old)) - Math.floor(Date.now() / 1000);
     S.SSL_SESSION_set_timeout(S.SSL_get_session(ssl), Math.max(0, left));
     S.SSL_CTX_remove_session(this.#native.ctx, old);
     S.SSL_SESSION_free(old);
+    S.live.add('sessions', -1);
   }
 
   /** @internal number of cached sessions: a client's own, a server's in OpenSSL's cache (tests). */

@@ -291,7 +291,10 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #keepResumedSession(): void {
     if (S.SSL_session_reused(this.#ssl) !== 1) return;
     this.#watchResumption = false;
-    this.#resumedSession = S.SSL_get1_session(this.#ssl);
+    const session = S.SSL_get1_session(this.#ssl);
+    if (session === null) return;
+    this.#resumedSession = session;
+    S.live.add('sessions');
   }
 
   /** @internal ConnectionHooks */
@@ -573,7 +576,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.#freed = true;
     connectionsBySsl.delete(this.#sslAddr);
     const resumed = this.takeResumedSession();
-    if (resumed !== undefined && resumed !== null) S.SSL_SESSION_free(resumed);
+    if (resumed !== undefined) { S.SSL_SESSION_free(resumed); S.live.add('sessions', -1); }
     // An SSL freed without shutdown makes OpenSSL invalidate its session (ssl_clear_bad_session).
     // A clean close or a plain destroy after a good handshake keeps it resumable; errors do not.
     if (this.#handshakeDone && !this.#hadError) S.SSL_set_shutdown(this.#ssl, S.SSL_SENT_SHUTDOWN | S.SSL_RECEIVED_SHUTDOWN);
