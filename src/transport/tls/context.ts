@@ -88,7 +88,7 @@ interface NativeState {
 function freeNative(n: NativeState): void {
   if (n.freed) return;
   n.freed = true;
-  for (const s of n.sessions.values()) { S.SSL_SESSION_free(s); S.live.add('sessions', -1); }
+  for (const s of n.sessions.values()) S.freeCountedSession(s);
   n.sessions.clear();
   S.SSL_CTX_free(n.ctx);
   S.live.add('sslCtx', -1);
@@ -529,8 +529,7 @@ export class SecureContext {
     const left = Number(S.SSL_SESSION_get_time(old)) + Number(S.SSL_SESSION_get_timeout(old)) - Math.floor(Date.now() / 1000);
     S.SSL_SESSION_set_timeout(S.SSL_get_session(ssl), Math.max(0, left));
     S.SSL_CTX_remove_session(this.#native.ctx, old);
-    S.SSL_SESSION_free(old);
-    S.live.add('sessions', -1);
+    S.freeCountedSession(old);
   }
 
   /** @internal number of cached sessions: a client's own, a server's in OpenSSL's cache (tests). */

@@ -576,7 +576,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.#freed = true;
     connectionsBySsl.delete(this.#sslAddr);
     const resumed = this.takeResumedSession();
-    if (resumed !== undefined) { S.SSL_SESSION_free(resumed); S.live.add('sessions', -1); }
+    if (resumed !== undefined) S.freeCountedSession(resumed);
     // An SSL freed without shutdown makes OpenSSL invalidate its session (ssl_clear_bad_session).
     // A clean close or a plain destroy after a good handshake keeps it resumable; errors do not.
     if (this.#handshakeDone && !this.#hadError) S.SSL_set_shutdown(this.#ssl, S.SSL_SENT_SHUTDOWN | S.SSL_RECEIVED_SHUTDOWN);

@@ -199,6 +199,12 @@ export const live = {
   snapshot(): Readonly<typeof counters> { return { ...counters }; },
 };
 
+/** SSL_SESSION_free for a reference we counted when we took it. */
+export function freeCountedSession(session: unknown): void {
+  SSL_SESSION_free(session);
+  counters.sessions--;
+}
+
 type RegisteredCallback = unknown;
 /** koffi.register with accounting; pair every call with `unregisterCallback`. */
 export function registerCallback(fn: (...args: never[]) => unknown, proto: unknown): RegisteredCallback {
