@@ -77,14 +77,17 @@ function machine(): Record<string, string> {
 
 function row(w: Workload, o: Outcome, byScenario: Map<string, { w: Workload; o: Outcome }[]>): string[] {
   const base = [w.id, w.peers, w.timing];
-  if (o.kind === 'n/a') return [...base, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a'];
-  if (o.runs.length === 0) return [...base, 'error', '', '', '', '', ''];
+  if (o.kind === 'n/a') return [...base, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a'];
+  if (o.runs.length === 0) return [...base, 'error', '', '', '', '', '', ''];
   const seconds = spread(o.runs.map((m) => m.seconds));
   const last = o.runs[0]!;
   const mbps = last.bytes > 0 ? formatNumber(megabytesPerSecond(last.bytes, seconds.median)) : '';
   const rate = last.instances > 0 ? formatNumber(last.instances / seconds.median) : '';
   const rss = o.runs.some((m) => m.peakRssKb !== undefined)
     ? formatNumber(median(o.runs.flatMap((m) => (m.peakRssKb === undefined ? [] : [m.peakRssKb / 1024]))))
+    : '';
+  const cpu = o.runs.some((m) => m.scpCpuMs !== undefined)
+    ? formatNumber(median(o.runs.flatMap((m) => (m.scpCpuMs === undefined ? [] : [m.scpCpuMs]))))
     : '';
   let vsDcmtk = '';
   let vsDimse = '';
@@ -97,13 +100,13 @@ function row(w: Workload, o: Outcome, byScenario: Map<string, { w: Workload; o: 
     vsDcmtk = formatSpeedRatio(seconds.median, medianOf('dcmtk'));
     vsDimse = w.kind === 'ours' ? formatSpeedRatio(seconds.median, medianOf('dcmjs-dimse')) : '';
   }
-  return [...base, `${formatSpread(seconds)}${o.kind === 'error' ? ' (errors)' : ''}`, mbps, rate, rss, vsDcmtk, vsDimse];
+  return [...base, `${formatSpread(seconds)}${o.kind === 'error' ? ' (errors)' : ''}`, mbps, rate, rss, cpu, vsDcmtk, vsDimse];
 }
 
 function table(results: { w: Workload; o: Outcome }[]): string {
   const byScenario = new Map<string, { w: Workload; o: Outcome }[]>();
   for (const r of results) byScenario.set(r.w.scenario, [...(byScenario.get(r.w.scenario) ?? []), r]);
-  const header = ['workload', 'peers (SCU → SCP)', 'timing', 's: median (min–max)', 'MB/s', 'inst/s · assoc/s', 'SCP peak RSS MB', 'ours/DCMTK', 'ours/dcmjs-dimse'];
+  const header = ['workload', 'peers (SCU → SCP)', 'timing', 's: median (min–max)', 'MB/s', 'inst/s · assoc/s', 'SCP peak RSS MB', 'SCP CPU ms', 'ours/DCMTK', 'ours/dcmjs-dimse'];
   const sections: string[] = [];
   for (const [scenario, rows] of byScenario) {
     sections.push(`### ${scenario}\n\n${markdownTable(header, rows.map((r) => row(r.w, r.o, byScenario)))}`);
@@ -178,6 +181,8 @@ async function main(): Promise<void> {
     '(other/ours: above 1 means ours is faster). "whole command" rows include process start-up; "in-process"',
     'rows are timed by the client itself. DCMTK runs with TCP_NODELAY=1 on both ends. TLS rows are TLS 1.3 with',
     'mutual authentication (EC P-256 dev PKI made with the openssl CLI at bench time). MB = 10^6 bytes.',
+    '"SCP CPU ms" is the median CPU time the SCP process (all its threads) spent during the timed part: it',
+    'moves far less than wall time on a busy host, and set beside the time it shows which side is the bottleneck.',
     '',
     '## Machine',
     '',

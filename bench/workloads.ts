@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataSet } from './lib/data.js';
-import { DCMTK_ENV, freePort, run } from './lib/proc.js';
+import { DCMTK_ENV, cpuMs, freePort, run } from './lib/proc.js';
 import { NotAvailableError, type Measurement, type ScpPeer, type ScuPeer, type ScuTiming, type TlsFiles } from './lib/types.js';
 import { nodeTlsThroughput, opensslSpeed, opensslSTime } from './peers/ceilings.js';
 import { dcmjsDimseScp, dcmjsDimseScu } from './peers/dcmjs-dimse.js';
@@ -52,6 +52,9 @@ const PAIRS = {
   oursCliToDcmtk: { key: 'ours-cli-to-dcmtk', kind: 'mixed', scu: oursCliScu, scp: storescp },
 } as const satisfies Record<string, Pair>;
 
+/** The measured fields that have a value (exactOptionalPropertyTypes: no explicit undefined). */
+const optional = (fields: { peakRssKb?: number | undefined; scpCpuMs?: number | undefined }): { peakRssKb?: number; scpCpuMs?: number } =>
+  Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 const label = (pair: Pair): string => `${pair.scu.name} → ${pair.scp.name}`;
 const sumBytes = async (files: readonly string[]): Promise<number> => {
   let total = 0;
@@ -68,19 +71,23 @@ async function withScp(
   tls: TlsFiles | undefined,
   options: { store: boolean; maxPdu?: number; expectFiles?: number; warmup?: (port: number) => Promise<unknown> },
   body: (port: number) => Promise<ScuTiming>,
-): Promise<{ seconds: number; peakRssKb: number | undefined }> {
+): Promise<{ seconds: number; peakRssKb: number | undefined; scpCpuMs: number | undefined }> {
   const port = await freePort();
   const outDir = options.store ? await mkdtemp(join(tmpdir(), 'dicom-tls-bench-out-')) : undefined;
   try {
     const scp = await pair.scp.start({ port, tls, outDir, ...(options.maxPdu === undefined ? {} : { maxPdu: options.maxPdu }) });
     let seconds: number;
     let peakRssKb: number | undefined;
+    let scpCpuMs: number | undefined;
     try {
       // A server runs for days: the warm rows let each SCP serve one untimed association first.
       await options.warmup?.(port);
+      const cpuBefore = await cpuMs(scp.pid);
       const start = process.hrtime.bigint();
       const reported = await body(port);
       seconds = reported ?? Number(process.hrtime.bigint() - start) / 1e9;
+      const cpuAfter = await cpuMs(scp.pid);
+      if (cpuBefore !== undefined && cpuAfter !== undefined) scpCpuMs = cpuAfter - cpuBefore;
     } finally {
       ({ peakRssKb } = await scp.stop());
     }
@@ -88,7 +95,7 @@ async function withScp(
       const count = (await readdir(outDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
       if (count !== options.expectFiles) throw new Error(`SCP stored ${count} of ${options.expectFiles} instances`);
     }
-    return { seconds, peakRssKb };
+    return { seconds, peakRssKb, scpCpuMs };
   } finally {
     if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
   }
@@ -118,7 +125,7 @@ function storeWorkload(
       const files = pick(ctx);
       const tls = secure ? ctx.tls : undefined;
       const warmFiles = warm ? (ctx.quick ? ctx.data.warm.slice(0, 5) : ctx.data.warm) : [];
-      const { seconds, peakRssKb } = await withScp(
+      const { seconds, peakRssKb, scpCpuMs } = await withScp(
         pair,
         tls,
         {
@@ -129,7 +136,7 @@ function storeWorkload(
         },
         (port) => pair.scu.store({ port, tls, files, ...(maxPdu === undefined ? {} : { maxPdu }) }),
       );
-      return { seconds, bytes: await sumBytes(files), instances: files.length, ...(peakRssKb === undefined ? {} : { peakRssKb }) };
+      return { seconds, bytes: await sumBytes(files), instances: files.length, ...optional({ peakRssKb, scpCpuMs }) };
     },
   };
 }
@@ -145,8 +152,8 @@ function echoWorkload(secure: boolean, pair: Pair): Workload {
     async measure(ctx) {
       const count = ctx.quick ? 20 : 200;
       const tls = secure ? ctx.tls : undefined;
-      const { seconds } = await withScp(pair, tls, { store: false }, (port) => pair.scu.echo({ port, tls, count }));
-      return { seconds, bytes: 0, instances: count };
+      const { seconds, scpCpuMs } = await withScp(pair, tls, { store: false }, (port) => pair.scu.echo({ port, tls, count }));
+      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs }) };
     },
   };
 }
@@ -166,10 +173,10 @@ function concurrentWorkload(secure: boolean, pair: Pair): Workload {
       const filesPerClient = Array.from({ length: clients }, (_, i) => files.slice(i * per, (i + 1) * per));
       const all = filesPerClient.flat();
       const tls = secure ? ctx.tls : undefined;
-      const { seconds, peakRssKb } = await withScp(pair, tls, { store: true, expectFiles: all.length }, (port) =>
+      const { seconds, peakRssKb, scpCpuMs } = await withScp(pair, tls, { store: true, expectFiles: all.length }, (port) =>
         pair.scu.storeConcurrent({ port, tls, filesPerClient }),
       );
-      return { seconds, bytes: await sumBytes(all), instances: all.length, ...(peakRssKb === undefined ? {} : { peakRssKb }) };
+      return { seconds, bytes: await sumBytes(all), instances: all.length, ...optional({ peakRssKb, scpCpuMs }) };
     },
   };
 }
@@ -248,8 +255,8 @@ export function allWorkloads(): Workload[] {
     timing: 'in-process',
     async measure(ctx) {
       const count = ctx.quick ? 20 : 200;
-      const { seconds } = await withScp(PAIRS.ours, ctx.tls, { store: false }, (port) => oursScu.echo({ port, tls: ctx.tls, count, resume: true }));
-      return { seconds, bytes: 0, instances: count };
+      const { seconds, scpCpuMs } = await withScp(PAIRS.ours, ctx.tls, { store: false }, (port) => oursScu.echo({ port, tls: ctx.tls, count, resume: true }));
+      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs }) };
     },
   });
   for (const secure of [true, false]) for (const pair of mainPairs) list.push(concurrentWorkload(secure, pair));

@@ -1,6 +1,6 @@
-/** Process helpers: spawn and time commands, wait for a listening port, read peak RSS. */
+/** Process helpers: spawn and time commands, wait for a listening port, read peak RSS and CPU time. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -82,6 +82,25 @@ export async function peakRssKb(pid: number): Promise<number | undefined> {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
     return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time a live process has used so far, all its threads, in ms (the first field of each
+ * thread's /proc/<pid>/task/<tid>/schedstat, nanoseconds on a CPU); undefined once it has gone.
+ * Read before and after a run, it is what the SCP spent on the run: unlike wall time it hardly
+ * moves when the host is busy, and it says which side of a pair is the bottleneck.
+ */
+export async function cpuMs(pid: number): Promise<number | undefined> {
+  try {
+    let ns = 0;
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      const stat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
+      ns += Number(stat.split(' ')[0]);
+    }
+    return ns / 1e6;
   } catch {
     return undefined;
   }

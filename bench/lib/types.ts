@@ -14,6 +14,8 @@ export interface Measurement {
   readonly instances: number;
   /** Peak resident set of the SCP process (VmHWM), when the workload measures one. */
   readonly peakRssKb?: number;
+  /** CPU time the SCP process spent during the timed part (all its threads), when there is one. */
+  readonly scpCpuMs?: number;
 }
 
 /** PEM files of the bench's development PKI (EC P-256, one CA, serverAuth+clientAuth). */
