@@ -83,12 +83,13 @@ function row(w: Workload, o: Outcome, byScenario: Map<string, { w: Workload; o: 
   const last = o.runs[0]!;
   const mbps = last.bytes > 0 ? formatNumber(megabytesPerSecond(last.bytes, seconds.median)) : '';
   const rate = last.instances > 0 ? formatNumber(last.instances / seconds.median) : '';
-  const rss = o.runs.some((m) => m.peakRssKb !== undefined)
-    ? formatNumber(median(o.runs.flatMap((m) => (m.peakRssKb === undefined ? [] : [m.peakRssKb / 1024]))))
-    : '';
-  const cpu = o.runs.some((m) => m.scpCpuMs !== undefined)
-    ? formatNumber(median(o.runs.flatMap((m) => (m.scpCpuMs === undefined ? [] : [m.scpCpuMs]))))
-    : '';
+  // The median of a field over the runs that measured it; empty when none did.
+  const medianField = (field: (m: Measurement) => number | undefined): string => {
+    const values = o.runs.flatMap((m) => field(m) ?? []);
+    return values.length > 0 ? formatNumber(median(values)) : '';
+  };
+  const rss = medianField((m) => (m.peakRssKb === undefined ? undefined : m.peakRssKb / 1024));
+  const cpu = medianField((m) => m.scpCpuMs);
   let vsDcmtk = '';
   let vsDimse = '';
   if (w.kind === 'ours' || w.kind === 'mixed') {
