@@ -1,7 +1,7 @@
 /**
  * Bundles the `dicom-tls` executable (dist/src/cli/bin.js, as tsc wrote it) into dist/cli/: the
  * entry dicom-tls.js and a few shared chunks, one set per command (each command is a dynamic
- * import, so `--version` loads none of them). Dependencies (koffi, better-sqlite3, dcmjs) stay
+ * import, so `--version` loads none of them). Dependencies (koffi, dcmjs) stay
  * outside and are resolved from node_modules at run time, as for the library.
  */
 import { build } from 'esbuild';
@@ -19,7 +19,7 @@ await build({
   splitting: true,
   platform: 'node',
   format: 'esm',
-  target: 'node20',
+  target: 'node22',
   packages: 'external',
   sourcemap: true,
   logLevel: 'warning',

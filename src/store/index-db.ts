@@ -1,12 +1,8 @@
-import { createRequire } from 'node:module';
-import type BetterSqlite3 from 'better-sqlite3';
 import { StoreError, storeErrorCodes } from './errors.js';
-
-// Required, not imported: see the same note in transport/tls/openssl/lib.ts.
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+import { sqlite, sqliteErrorCode, SQLITE_CONSTRAINT_FOREIGNKEY, transaction, type DatabaseSync, type StatementSync } from './sqlite.js';
 
 /**
- * The embedded index of stored instances: SQLite (better-sqlite3, synchronous, WAL mode) with
+ * The embedded index of stored instances: SQLite (Node's built-in `node:sqlite`, synchronous, WAL mode) with
  * one table per level of the PS3.4 C.6 query/retrieve information models. Columns hold the
  * values as text with padding removed; PN is kept whole (all component groups).
  */
@@ -128,9 +124,9 @@ export interface IndexDbOptions {
 }
 
 export class IndexDb {
-  readonly #db: BetterSqlite3.Database;
+  readonly #db: DatabaseSync;
   readonly #add: (record: InstanceRecord) => string | undefined;
-  readonly #find: BetterSqlite3.Statement<[string], StoredFile>;
+  readonly #find: StatementSync;
   readonly #remove: (sopUid: string) => boolean;
   /** The parent rows this connection wrote last (see addInstance). */
   #parents: Parents | undefined;
@@ -138,12 +134,12 @@ export class IndexDb {
   /** Open or create the index at `path` (':memory:' for a throw-away one). */
   constructor(path: string, options: IndexDbOptions = {}) {
     try {
-      this.#db = new Database(path, { readonly: options.readonly ?? false });
+      this.#db = new (sqlite().DatabaseSync)(path, { readOnly: options.readonly ?? false });
       if (options.readonly !== true) {
         // WAL: readers (C-FIND) see a consistent snapshot while an instance is being indexed.
-        this.#db.pragma('journal_mode = WAL');
-        this.#db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-        this.#db.pragma('foreign_keys = ON');
+        this.#db.exec('PRAGMA journal_mode = WAL');
+        this.#db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+        this.#db.exec('PRAGMA foreign_keys = ON');
         this.#db.exec(schema);
       }
     } catch (error) {
@@ -151,21 +147,27 @@ export class IndexDb {
     }
     this.#db.function('dicom_tm', { deterministic: true }, (value: unknown) => normalizeTime(String(value ?? ''), '0'));
     const db = this.#db;
+    // Statements bound with a whole record: keys the statement does not name are ignored.
+    const prepare = (sql: string): StatementSync => {
+      const statement = db.prepare(sql);
+      statement.setAllowUnknownNamedParameters(true);
+      return statement;
+    };
     if (options.readonly === true) {
       this.#add = () => {
         throw new StoreError(storeErrorCodes.index, 'the index is open read-only');
       };
       this.#remove = this.#add as unknown as (sopUid: string) => boolean;
     } else {
-      const upsertPatient = db.prepare(`INSERT INTO patient (patient_id, patient_name, patient_birth_date, patient_sex, charset)
+      const upsertPatient = prepare(`INSERT INTO patient (patient_id, patient_name, patient_birth_date, patient_sex, charset)
         VALUES (@PatientID, @PatientName, @PatientBirthDate, @PatientSex, @SpecificCharacterSet)
         ON CONFLICT(patient_id) DO UPDATE SET patient_name = excluded.patient_name,
           patient_birth_date = excluded.patient_birth_date, patient_sex = excluded.patient_sex, charset = excluded.charset
         WHERE (patient_name, patient_birth_date, patient_sex, charset)
           IS NOT (excluded.patient_name, excluded.patient_birth_date, excluded.patient_sex, excluded.charset)
         RETURNING id`);
-      const patientId = db.prepare<[string], { id: number }>('SELECT id FROM patient WHERE patient_id = ?');
-      const upsertStudy = db.prepare(`INSERT INTO study (patient_fk, study_uid, study_date, study_time, accession_number,
+      const patientId = db.prepare('SELECT id FROM patient WHERE patient_id = ?');
+      const upsertStudy = prepare(`INSERT INTO study (patient_fk, study_uid, study_date, study_time, accession_number,
           study_id, study_description, referring_physician_name, procedure_codes, charset)
         VALUES (@patientFk, @StudyInstanceUID, @StudyDate, @StudyTime, @AccessionNumber, @StudyID, @StudyDescription,
           @ReferringPhysicianName, @procedureCodes, @SpecificCharacterSet)
@@ -178,8 +180,8 @@ export class IndexDb {
           IS NOT (excluded.patient_fk, excluded.study_date, excluded.study_time, excluded.accession_number, excluded.study_id,
             excluded.study_description, excluded.referring_physician_name, excluded.procedure_codes, excluded.charset)
         RETURNING id`);
-      const studyId = db.prepare<[string], { id: number }>('SELECT id FROM study WHERE study_uid = ?');
-      const upsertSeries = db.prepare(`INSERT INTO series (study_fk, series_uid, modality, series_number, series_description,
+      const studyId = db.prepare('SELECT id FROM study WHERE study_uid = ?');
+      const upsertSeries = prepare(`INSERT INTO series (study_fk, series_uid, modality, series_number, series_description,
           request_attributes, charset)
         VALUES (@studyFk, @SeriesInstanceUID, @Modality, @SeriesNumber, @SeriesDescription, @requestAttributes, @SpecificCharacterSet)
         ON CONFLICT(series_uid) DO UPDATE SET study_fk = excluded.study_fk, modality = excluded.modality,
@@ -189,9 +191,9 @@ export class IndexDb {
           IS NOT (excluded.study_fk, excluded.modality, excluded.series_number, excluded.series_description,
             excluded.request_attributes, excluded.charset)
         RETURNING id`);
-      const seriesId = db.prepare<[string], { id: number }>('SELECT id FROM series WHERE series_uid = ?');
-      const previous = db.prepare<[string], { path: string }>('SELECT path FROM instance WHERE sop_uid = ?');
-      const upsertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, path,
+      const seriesId = db.prepare('SELECT id FROM series WHERE series_uid = ?');
+      const previous = db.prepare('SELECT path FROM instance WHERE sop_uid = ?');
+      const upsertInstance = prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, path,
           transfer_syntax, size, charset, stored_at)
         VALUES (@seriesFk, @SOPInstanceUID, @SOPClassUID, @InstanceNumber, @path, @transferSyntaxUid, @size,
           @SpecificCharacterSet, @storedAt)
@@ -206,13 +208,13 @@ export class IndexDb {
         pruneStudy.run();
         prunePatient.run();
       };
-      const insertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, path,
+      const insertInstance = prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, path,
           transfer_syntax, size, charset, stored_at)
         VALUES (@seriesFk, @SOPInstanceUID, @SOPClassUID, @InstanceNumber, @path, @transferSyntaxUid, @size,
           @SpecificCharacterSet, @storedAt)
         ON CONFLICT(sop_uid) DO NOTHING RETURNING id`);
       // One transaction per stored instance: the index never shows half an instance.
-      const add = db.transaction((record: InstanceRecord, parents: Parents | undefined): { old: string | undefined; parents: Parents } => {
+      const add = transaction(db, (record: InstanceRecord, parents: Parents | undefined): { old: string | undefined; parents: Parents } => {
         // Arrays cannot be bound: the sequences go in as JSON text.
         const { ProcedureCodeSequence, RequestAttributesSequence, ...row } = record;
         const procedureCodes = JSON.stringify(ProcedureCodeSequence ?? []);
@@ -225,24 +227,24 @@ export class IndexDb {
         const patientFk =
           parents?.patientKey === patientKey
             ? parents.patientFk
-            : ((upsertPatient.get(row) as { id: number } | undefined) ?? patientId.get(row.PatientID)!).id;
+            : ((upsertPatient.get(row) ?? patientId.get(row.PatientID)!) as { id: number }).id;
         const studyKey = keyOf(patientFk, row.StudyInstanceUID, row.StudyDate, row.StudyTime, row.AccessionNumber, row.StudyID,
           row.StudyDescription, row.ReferringPhysicianName, procedureCodes, row.SpecificCharacterSet);
         const studyFk =
           parents?.studyKey === studyKey
             ? parents.studyFk
-            : ((upsertStudy.get({ ...row, patientFk, procedureCodes }) as { id: number } | undefined) ?? studyId.get(row.StudyInstanceUID)!).id;
+            : ((upsertStudy.get({ ...row, patientFk, procedureCodes }) ?? studyId.get(row.StudyInstanceUID)!) as { id: number }).id;
         const seriesKey = keyOf(studyFk, row.SeriesInstanceUID, row.Modality, row.SeriesNumber, row.SeriesDescription, requestAttributes,
           row.SpecificCharacterSet);
         const seriesFk =
           parents?.seriesKey === seriesKey
             ? parents.seriesFk
-            : ((upsertSeries.get({ ...row, studyFk, requestAttributes }) as { id: number } | undefined) ?? seriesId.get(row.SeriesInstanceUID)!).id;
+            : ((upsertSeries.get({ ...row, studyFk, requestAttributes }) ?? seriesId.get(row.SeriesInstanceUID)!) as { id: number }).id;
         const values = { ...row, seriesFk, storedAt: new Date().toISOString() };
         // A new instance is one statement; a re-sent one reads the path it replaces, then updates.
         let old: string | undefined;
         if (insertInstance.get(values) === undefined) {
-          old = previous.get(record.SOPInstanceUID)?.path;
+          old = (previous.get(record.SOPInstanceUID) as { path: string } | undefined)?.path;
           upsertInstance.run(values);
           // It may have moved to another series or study: drop emptied parents.
           prune();
@@ -258,15 +260,15 @@ export class IndexDb {
         } catch (error) {
           // A parent row deleted or changed by another connection since: the foreign key caught
           // the remembered id. Once more, with every parent written through.
-          if (parents === undefined || (error as { code?: string }).code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+          if (parents === undefined || sqliteErrorCode(error) !== SQLITE_CONSTRAINT_FOREIGNKEY) throw error;
           done = add(record, undefined);
         }
         this.#parents = done.old === undefined ? done.parents : undefined;
         return done.old;
       };
       const deleteInstance = db.prepare('DELETE FROM instance WHERE sop_uid = ?');
-      const remove = db.transaction((sopUid: string): boolean => {
-        const removed = deleteInstance.run(sopUid).changes > 0;
+      const remove = transaction(db, (sopUid: string): boolean => {
+        const removed = Number(deleteInstance.run(sopUid).changes) > 0;
         if (removed) prune();
         return removed;
       });
@@ -291,7 +293,7 @@ export class IndexDb {
 
   /** The stored file of one SOP instance, if indexed. */
   findInstance(sopInstanceUid: string): StoredFile | undefined {
-    return this.#find.get(sopInstanceUid);
+    return this.#find.get(sopInstanceUid) as StoredFile | undefined;
   }
 
   /** Forget one SOP instance (and parents left empty); true if it was indexed. */
@@ -300,13 +302,13 @@ export class IndexDb {
   }
 
   /** The connection, for query.ts (not part of the public surface). */
-  get connection(): BetterSqlite3.Database {
+  get connection(): DatabaseSync {
     return this.#db;
   }
 
   /** The connection's SQLite `synchronous` level as in effect ('full', 'normal', …). */
   get synchronous(): string {
-    const level = Number(this.#db.pragma('synchronous', { simple: true }));
+    const level = Number((this.#db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous);
     return ['off', 'normal', 'full', 'extra'][level] ?? String(level);
   }
 

@@ -1,6 +1,7 @@
 import type { IndexDb, StoredFile } from './index-db.js';
 import { normalizeTime } from './index-db.js';
 import { StoreError, storeErrorCodes } from './errors.js';
+import type { SQLInputValue } from 'node:sqlite';
 
 /**
  * C-FIND against the index (PS3.4 C.2.2.2 matching, C.4.1 hierarchical search) and the retrieve
@@ -254,7 +255,7 @@ function joins(upTo: QueryLevel): string {
 }
 
 function registerFunctions(index: IndexDb): void {
-  // Idempotent: better-sqlite3 replaces a function registered again.
+  // Idempotent: SQLite replaces a function registered again.
   index.connection.function('dicom_pn_alpha', { deterministic: true }, (v: unknown) => String(v ?? '').split('=')[0] ?? '');
 }
 
@@ -319,7 +320,7 @@ export async function* findMatches(
   let last = 0;
   for (;;) {
     // No statement stays open across a yield: the one connection stays free for stores.
-    const rows = statement.all(...params, last, pageSize) as Record<string, unknown>[];
+    const rows = statement.all(...(params as SQLInputValue[]), last, pageSize) as Record<string, unknown>[];
     for (const row of rows) {
       const match: Record<string, NaturalizedValue> = { QueryRetrieveLevel: queryLevel };
       if ('SpecificCharacterSet' in identifier) match['SpecificCharacterSet'] = String(row['charset_'] ?? '');
@@ -359,5 +360,5 @@ export function instancesFor(index: IndexDb, retrieveLevel: QueryLevel, keys: Na
   }
   const sql = `SELECT i.sop_uid AS SOPInstanceUID, i.sop_class_uid AS SOPClassUID, i.transfer_syntax AS transferSyntaxUid,
     i.path AS path, i.size AS size FROM ${joins('IMAGE')} WHERE ${where.join(' AND ')} ORDER BY st.id, se.id, i.id`;
-  return index.connection.prepare(sql).all(...params) as StoredFile[];
+  return index.connection.prepare(sql).all(...(params as SQLInputValue[])) as unknown as StoredFile[];
 }
