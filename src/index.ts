@@ -179,11 +179,12 @@ export { SecureSocket, type SecureSocketOptions, type SecureConnectOptions } fro
 export { SecureServer, createSecureServer, type SecureServerOptions } from './transport/tls/server.js';
 export { profiles, defaultProfile, resolveProfile, type ProfileName, type ProfileDefinition, type ProtocolName } from './transport/tls/profiles.js';
 export {
-  TlsHandshakeError, TlsError, TlsConfigurationError, UnknownProfileError, UnableToReadPrivateKeyError,
+  TlsHandshakeError, HybridGroupRequiredError, TlsError, TlsConfigurationError, UnknownProfileError, UnableToReadPrivateKeyError,
   UnableToReadCertificateError, KeyMismatchError, TrustStoreError, PkiError, sslErrorTable,
   type VerifyFailure, type AlertInfo,
 } from './transport/tls/errors.js';
 export { certificateStringFromDer } from './transport/tls/certificate-string.js';
+export { HYBRID_GROUPS, availableHybridGroups, defaultGroups } from './transport/tls/groups.js';
 export { X509VerifyError, x509ErrorName, x509ErrorText, x509ErrorHint } from './transport/tls/x509-errors.js';
 export {
   createCertificateAuthority, createNodeCertificate, writePkcs12,

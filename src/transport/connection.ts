@@ -23,6 +23,11 @@ export interface TlsInfo {
   readonly protocol: string;
   /** OpenSSL cipher name, e.g. 'TLS_AES_256_GCM_SHA384' or 'ECDHE-RSA-AES128-GCM-SHA256'. */
   readonly cipher: string;
+  /**
+   * Key-exchange group, e.g. 'X25519MLKEM768' (hybrid post-quantum) or 'X25519'; undefined when
+   * the key exchange used none (TLS 1.2 RSA or DHE).
+   */
+  readonly group?: string | undefined;
   /** Negotiated ALPN protocol, or undefined. */
   readonly alpn: string | undefined;
   /** True when the session was resumed (no full handshake). */

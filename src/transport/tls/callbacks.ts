@@ -19,6 +19,15 @@ export interface VerifyContext {
   readonly certificate: X509Certificate;
   readonly der: Buffer;
   readonly socket: SecureSocket;
+  /**
+   * The chain OpenSSL has built so far (X509_STORE_CTX_get0_chain), the peer's certificate first,
+   * up to the trust anchor once found. Readable only while the callback runs.
+   */
+  readonly chain: readonly X509Certificate[];
+  readonly chainDer: readonly Buffer[];
+  /** The certificates the peer sent, its own first (X509_STORE_CTX_get0_untrusted). Only while the callback runs. */
+  readonly peerCertificates: readonly X509Certificate[];
+  readonly peerCertificatesDer: readonly Buffer[];
 }
 /** Return 0 = stop (alert sent, handshake fails), 1 = continue, or `ok` for the default. */
 export type VerifyCallback = (ok: 0 | 1, certificateString: string, error: number, errorString: string,
@@ -28,6 +37,8 @@ export interface InfoEvent {
   readonly loop: boolean; readonly exit: boolean; readonly read: boolean; readonly write: boolean;
   readonly alert: boolean; readonly handshakeStart: boolean; readonly handshakeDone: boolean;
   readonly side: 'connect' | 'accept' | undefined;
+  /** The key-exchange group once the hello messages have chosen it (e.g. 'X25519MLKEM768'), else undefined. */
+  readonly group: string | undefined;
   readonly alertInfo?: AlertInfo;
 }
 export type InfoCallback = (event: InfoEvent, socket: SecureSocket) => void;

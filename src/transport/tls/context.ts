@@ -17,6 +17,8 @@ import { certificateString } from './certificate-string.js';
 import { x509ErrorName } from './x509-errors.js';
 import { loadIdentity, type LoadedIdentity, type IdentityOptions, type PasswordCallback } from './identity.js';
 import { configureTrust } from './trust.js';
+import { defaultGroups, hybridOnlyGroups, isHybridGroup } from './groups.js';
+import { opensslVersion } from './openssl/lib.js';
 import type { Source } from './x509-sources.js';
 import type { SecureSocket } from './socket.js';
 import {
@@ -38,6 +40,17 @@ export interface SecureContextOptions {
   allowLegacyProfiles?: boolean;
   minProtocol?: ProtocolName; maxProtocol?: ProtocolName;
   ciphers?: string; cipherSuites?: string;
+  /**
+   * Key-exchange groups, preferred first: OpenSSL's colon-separated list or an array of names.
+   * Default: X25519MLKEM768 then the classical groups where the linked OpenSSL has the hybrid,
+   * else OpenSSL's own default (see groups.ts).
+   */
+  groups?: string | readonly string[];
+  /**
+   * Accept only a hybrid post-quantum key exchange (X25519MLKEM768, …): TLS 1.3 only, and a peer
+   * without such a group fails the handshake with HybridGroupRequiredError.
+   */
+  requireHybridGroup?: boolean;
   identity?: IdentityOptions;
   passwordCallback?: PasswordCallback;
   ca?: Source[]; systemRoots?: boolean;
@@ -68,6 +81,10 @@ export interface ConnectionHooks {
   recordVerifyFailure(f: VerifyFailure): void;
   recordAlert(a: AlertInfo): void;
   recordCallbackError(e: unknown): void;
+  /** The connection's own handshake-information callback, called after the context's. */
+  readonly infoCallback: InfoCallback | undefined;
+  /** A callback's returned Promise rejected after the callback had returned. */
+  failLater(e: unknown): void;
   enterCallback(): void;
   leaveCallback(): void;
   /** Server: the cached session this handshake resumed (a reference the caller must free). */
@@ -108,11 +125,15 @@ export class SecureContext {
   readonly role: TlsRole;
   readonly profile: ProfileName;
   readonly options: Readonly<SecureContextOptions>;
+  /** The key-exchange groups set on the context, or undefined for OpenSSL's default. */
+  get groups(): string | undefined { return this.#groups; }
+  #groups: string | undefined;
+  /** True when the context accepts only a hybrid post-quantum key exchange. */
+  get requiresHybridGroup(): boolean { return this.options.requireHybridGroup === true; }
   readonly #native: NativeState;
   #alpnWire: Buffer | undefined;
   #active = 0;
   #disposed = false;
-  #hooks: { verify: boolean; info: boolean; clientCert: boolean };
 
   constructor(options: SecureContextOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
@@ -123,13 +144,16 @@ export class SecureContext {
     this.options = Object.freeze({ ...options });
     const profile = resolveProfile(options.profile, options.allowLegacyProfiles === true);
     this.profile = profile.name;
-    const proto = Object.getPrototypeOf(this) as SecureContext;
-    this.#hooks = {
-      verify: options.verifyCallback !== undefined || proto.onVerify !== SecureContext.prototype.onVerify,
-      info: options.infoCallback !== undefined || proto.onInfo !== SecureContext.prototype.onInfo,
-      clientCert: options.clientCertificateCallback !== undefined
-        || proto.onClientCertificate !== SecureContext.prototype.onClientCertificate,
-    };
+    // onPassword runs inside this constructor, before a subclass's fields exist: an override
+    // written as a class field, or assigned later, could never be used for the identity. Both are
+    // refused here (a field fails the subclass's construction) instead of being ignored.
+    Object.defineProperty(this, 'onPassword', {
+      configurable: false, enumerable: false,
+      get: (): SecureContext['onPassword'] => Reflect.get(Object.getPrototypeOf(this) as object, 'onPassword', this) as SecureContext['onPassword'],
+      set: () => {
+        throw new InvalidOptionError('onPassword', 'the password hook runs inside the SecureContext constructor; override it as a method (onPassword(maxLength, writing) { … }), not as a class field or by assignment, or give passwordCallback / identity.password');
+      },
+    });
 
     const ctx = S.SSL_CTX_new(this.role === 'client' ? S.TLS_client_method() : S.TLS_server_method());
     if (ctx === null) throw new TlsConfigurationError('role', 'SSL_CTX_new failed', { openssl: drainErrors() });
@@ -239,7 +263,10 @@ export class SecureContext {
     S.SSL_CTX_set_mode(ctx, S.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | S.SSL_MODE_AUTO_RETRY);
     if (profile.securityLevel !== undefined) S.SSL_CTX_set_security_level(ctx, profile.securityLevel);
 
-    const minP = o.minProtocol ?? profile.minProtocol;
+    const requireHybrid = o.requireHybridGroup === true;
+    if (o.requireHybridGroup !== undefined && typeof o.requireHybridGroup !== 'boolean') throw new InvalidOptionError('requireHybridGroup', 'must be true or false');
+    // Hybrid groups exist only in TLS 1.3: requiring one raises the floor to TLS 1.3.
+    const minP = requireHybrid ? 'TLSv1.3' : o.minProtocol ?? profile.minProtocol;
     const maxP = o.maxProtocol ?? profile.maxProtocol;
     for (const [name, v] of [['minProtocol', minP], ['maxProtocol', maxP]] as const) {
       if (!Object.hasOwn(S.PROTOCOL_VERSION, v)) throw new InvalidOptionError(name, `unknown protocol "${v}"`);
@@ -250,6 +277,7 @@ export class SecureContext {
     if (S.SSL_CTX_set_cipher_list(ctx, ciphers) !== 1) fail('ciphers', `OpenSSL accepts none of "${ciphers}"`);
     const suites = o.cipherSuites ?? profile.cipherSuites;
     if (S.SSL_CTX_set_ciphersuites(ctx, suites) !== 1) fail('cipherSuites', `OpenSSL refused "${suites}"`);
+    this.#groups = this.#configureGroups(o, requireHybrid, maxP);
 
     let buildChain = false;
     if (o.identity !== undefined) {
@@ -305,7 +333,9 @@ export class SecureContext {
 
     // The info callback is always on: it records the alerts a handshake error reports.
     S.SSL_CTX_set_info_callback(ctx, this.#register((ssl: unknown, where: number, ret: number): void => { const me = self.deref(); if (me !== undefined) me.#info(ssl, where, ret); }, S.InfoCb));
-    if (this.role === 'client' && this.#hooks.clientCert) {
+    // Registered on every client: an override may be a class field or be assigned after
+    // construction (see #hasHook). Returning 0 is what OpenSSL does without a callback.
+    if (this.role === 'client') {
       S.SSL_CTX_set_client_cert_cb(ctx, this.#register(
         (ssl: unknown, x: unknown, k: unknown): number => { const me = self.deref(); return me === undefined ? 0 : me.#clientCert(ssl, x, k); }, S.ClientCertCb));
     }
@@ -379,9 +409,47 @@ export class SecureContext {
     drainErrors();
   }
 
+  #configureGroups(o: SecureContextOptions, requireHybrid: boolean, maxP: ProtocolName): string | undefined {
+    let list: string | undefined;
+    if (o.groups !== undefined) {
+      const given: unknown = o.groups;
+      const names = typeof given === 'string' ? given.split(':') : Array.isArray(given) ? given as unknown[] : undefined;
+      if (names === undefined || names.length === 0 || names.some((n) => typeof n !== 'string' || n === '')) {
+        throw new InvalidOptionError('groups', 'must be a colon-separated list or an array of group names, e.g. "X25519MLKEM768:X25519"');
+      }
+      list = names.join(':');
+      if (requireHybrid) {
+        const classic = (names as string[]).filter((n) => !isHybridGroup(n));
+        if (classic.length > 0) throw new InvalidOptionError('groups', `requireHybridGroup accepts only hybrid groups; ${classic.join(', ')} ${classic.length === 1 ? 'is' : 'are'} not`);
+      }
+    } else if (requireHybrid) {
+      list = hybridOnlyGroups();
+      if (list === undefined) {
+        throw new TlsConfigurationError('requireHybridGroup', `${opensslVersion()} has no hybrid post-quantum group (X25519MLKEM768 needs OpenSSL 3.5 or later)`);
+      }
+    } else {
+      list = defaultGroups();
+    }
+    if (requireHybrid && maxP !== 'TLSv1.3') {
+      throw new InvalidOptionError('requireHybridGroup', `hybrid groups need TLS 1.3, but maxProtocol is ${maxP}`);
+    }
+    if (list !== undefined && S.SSL_CTX_set1_groups_list(this.#native.ctx, list) !== 1) {
+      throw new TlsConfigurationError('groups', `OpenSSL ${opensslVersion()} does not know every group in "${list}"`, { openssl: drainErrors() });
+    }
+    return list;
+  }
+
   /** @internal load an identity with this context's password hook; typed errors on failure. */
   loadIdentity(id: IdentityOptions): LoadedIdentity {
     return loadIdentity(id, (max, writing) => this.onPassword(max, writing));
+  }
+
+  /**
+   * Whether a hook is set, looked up at each call: a registered function, a subclass method, or
+   * (honoured too) an override written as a class field or assigned after construction.
+   */
+  #hasHook(name: 'onVerify' | 'onInfo' | 'onClientCertificate', option: 'verifyCallback' | 'infoCallback' | 'clientCertificateCallback'): boolean {
+    return this.options[option] !== undefined || this[name] !== SecureContext.prototype[name];
   }
 
   // ---- trampolines: run inside OpenSSL; never throw into native code -----------------------
@@ -393,7 +461,8 @@ export class SecureContext {
     try {
       const error = S.X509_STORE_CTX_get_error(store) as number;
       const depth = S.X509_STORE_CTX_get_error_depth(store) as number;
-      const detailed = this.#hooks.verify || ok === 0;
+      const hook = this.#hasHook('onVerify', 'verifyCallback');
+      const detailed = hook || ok === 0;
       let result = ok;
       let certString = '';
       let errorString = '';
@@ -402,13 +471,36 @@ export class SecureContext {
         certString = cert === null ? '' : certificateString(cert);
         errorString = S.X509_verify_cert_error_string(error) as string;
       }
-      if (this.#hooks.verify) {
+      if (hook) {
         const der = cert === null ? Buffer.alloc(0) : derOf(cert);
+        const stacks = liveStacks(store);
         const context: VerifyContext = {
           depth, errorName: x509ErrorName(error), role: this.role,
           get certificate() { return new X509Certificate(der); }, der, socket: conn.secureSocket,
+          get chainDer() { return stacks.der('chain'); },
+          get chain() { return stacks.certs('chain'); },
+          get peerCertificatesDer() { return stacks.der('peer'); },
+          get peerCertificates() { return stacks.certs('peer'); },
         };
-        result = verifyAnswer(this.onVerify(ok as 0 | 1, certString, error, errorString, context));
+        try {
+          result = verifyAnswer(this.onVerify(ok as 0 | 1, certString, error, errorString, context));
+        } finally {
+          stacks.close();
+        }
+        if (ok === 1 && result === 0) {
+          // OpenSSL had accepted this certificate, so the store holds X509_V_OK (or an error an
+          // earlier call accepted): refusing it would fail with "unspecified" and an
+          // internal_error alert. A certificate refusal instead: X509_V_ERR_CERT_REJECTED, which
+          // OpenSSL answers with the bad_certificate alert.
+          S.X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+          publish(channelNames.tlsVerify, () => ({ connection: conn.secureSocket, depth, ok, error, errorString, certificateString: certString, result }));
+          conn.recordVerifyFailure({
+            depth, error: X509_V_ERR_CERT_REJECTED, errorName: x509ErrorName(X509_V_ERR_CERT_REJECTED),
+            errorString: S.X509_verify_cert_error_string(X509_V_ERR_CERT_REJECTED) as string,
+            certificateString: certString, refusedByCallback: true,
+          });
+          return 0;
+        }
       }
       publish(channelNames.tlsVerify, () => ({ connection: conn.secureSocket, depth, ok, error, errorString, certificateString: certString, result }));
       if (result === 0) {
@@ -437,20 +529,25 @@ export class SecureContext {
       };
       if (alertInfo.level === 'fatal') conn.recordAlert(alertInfo);
     }
-    if (!this.#hooks.info && !hasSubscribers(channelNames.tlsInfo)) return;
+    const contextHook = this.#hasHook('onInfo', 'infoCallback');
+    const socketHook = conn.infoCallback;
+    if (!contextHook && socketHook === undefined && !hasSubscribers(channelNames.tlsInfo)) return;
     const event: InfoEvent = {
       where, ret, state: S.SSL_state_string_long(ssl) as string,
       loop: (where & S.SSL_CB.LOOP) !== 0, exit: (where & S.SSL_CB.EXIT) !== 0,
       read: (where & S.SSL_CB.READ) !== 0, write: (where & S.SSL_CB.WRITE) !== 0, alert: isAlert,
       handshakeStart: (where & S.SSL_CB.HANDSHAKE_START) !== 0, handshakeDone: (where & S.SSL_CB.HANDSHAKE_DONE) !== 0,
       side: (where & S.SSL_CB.ST_CONNECT) !== 0 ? 'connect' : (where & S.SSL_CB.ST_ACCEPT) !== 0 ? 'accept' : undefined,
+      group: S.negotiatedGroup(ssl),
       ...(alertInfo !== undefined ? { alertInfo } : {}),
     };
-    publish(channelNames.tlsInfo, () => ({ connection: conn.secureSocket, where, state: event.state, alert: alertInfo }));
-    if (!this.#hooks.info) return;
+    publish(channelNames.tlsInfo, () => ({ connection: conn.secureSocket, where, state: event.state, group: event.group, alert: alertInfo }));
+    if (!contextHook && socketHook === undefined) return;
     conn.enterCallback();
     try {
-      this.onInfo(event, conn.secureSocket);
+      // The context's callback first, then the connection's own.
+      if (contextHook) infoAnswer(this.onInfo(event, conn.secureSocket), conn);
+      if (socketHook !== undefined) infoAnswer(socketHook(event, conn.secureSocket), conn);
     } catch (e) {
       conn.recordCallbackError(e);
     } finally {
@@ -460,7 +557,7 @@ export class SecureContext {
 
   #clientCert(ssl: unknown, x509Out: unknown, pkeyOut: unknown): number {
     const conn = connectionsBySsl.get(S.addressOf(ssl));
-    if (conn === undefined) return 0;
+    if (conn === undefined || !this.#hasHook('onClientCertificate', 'clientCertificateCallback')) return 0;
     conn.enterCallback();
     try {
       const names = S.SSL_get_client_CA_list(ssl);
@@ -536,12 +633,59 @@ export class SecureContext {
   get cachedSessions(): number { return this.role === 'client' ? this.#native.sessions.size : S.SSL_CTX_sess_number(this.#native.ctx); }
 }
 
+/**
+ * The info callback's return value is ignored. An `async` callback's Promise is not waited for,
+ * but its rejection is not lost either: it ends the connection like a throw would have.
+ */
+function infoAnswer(answer: unknown, conn: ConnectionHooks): void {
+  if (typeof (answer as { then?: unknown } | null)?.then === 'function') {
+    (answer as Promise<unknown>).then(undefined, (e: unknown) => conn.failLater(e));
+  }
+}
+
 function alertDescription(code: number, openssl: string): string {
   return openssl === 'unknown' ? alertDescriptions[code] ?? openssl : openssl;
 }
 
 function hasSubscribers(name: ChannelName): boolean {
   return channel(name).hasSubscribers;
+}
+
+/** X509_V_ERR_CERT_REJECTED (x509_vfy.h): OpenSSL maps it to the bad_certificate alert (42). */
+const X509_V_ERR_CERT_REJECTED = 28;
+
+/**
+ * The verify callback's view of the store's stacks: the chain built so far and the certificates
+ * the peer sent. Read on first access (most callbacks never look) and only while the callback
+ * runs: the store context is OpenSSL's and gone afterwards.
+ */
+function liveStacks(store: unknown): { der(which: 'chain' | 'peer'): readonly Buffer[]; certs(which: 'chain' | 'peer'): readonly X509Certificate[]; close(): void } {
+  let open = true;
+  const ders = new Map<string, readonly Buffer[]>();
+  const certs = new Map<string, readonly X509Certificate[]>();
+  const der = (which: 'chain' | 'peer'): readonly Buffer[] => {
+    let list = ders.get(which);
+    if (list === undefined) {
+      if (!open) throw new InvalidOptionError(`context.${which === 'chain' ? 'chain' : 'peerCertificates'}`, 'is readable only while the verify callback runs; read it there');
+      const sk = which === 'chain' ? S.X509_STORE_CTX_get0_chain(store) : S.X509_STORE_CTX_get0_untrusted(store);
+      const n = sk === null ? 0 : (S.OPENSSL_sk_num(sk) as number);
+      list = Object.freeze(Array.from({ length: n }, (_, i) => derOf(S.OPENSSL_sk_value(sk, i))));
+      ders.set(which, list);
+    }
+    return list;
+  };
+  return {
+    der,
+    certs(which) {
+      let list = certs.get(which);
+      if (list === undefined) {
+        list = Object.freeze(der(which).map((d) => new X509Certificate(d)));
+        certs.set(which, list);
+      }
+      return list;
+    },
+    close() { open = false; },
+  };
 }
 
 const derBio = { bio: undefined as unknown };
@@ -553,13 +697,14 @@ export function derOf(x509: unknown): Buffer {
 }
 
 /**
- * The verify callback's answer as OpenSSL takes it: non-zero continues, 0 stops. A boolean is
- * taken for what it says. A Promise (an `async` callback) cannot be waited for — OpenSSL 3.0 has
- * no retry-verify — so it fails the handshake with an error that says so, instead of being read
- * as a silent 0.
+ * The verify callback's answer as OpenSSL takes it: a non-zero number continues, 0 stops; `true`
+ * and `false` are taken for 1 and 0. Anything else (`undefined` — a forgotten `return` —, `null`,
+ * NaN, a string, an object) would be a guess, so it fails the handshake with an error that names
+ * it. A Promise (an `async` callback) cannot be waited for — the callback runs inside the
+ * handshake — and fails it the same way, with an error that says so.
  */
 function verifyAnswer(answer: unknown): number {
-  if (typeof answer === 'number') return answer !== 0 ? 1 : 0;
+  if (typeof answer === 'number' && !Number.isNaN(answer)) return answer !== 0 ? 1 : 0;
   if (typeof answer === 'boolean') return answer ? 1 : 0;
   if (typeof (answer as { then?: unknown } | null)?.then === 'function') {
     (answer as Promise<unknown>).then(undefined, () => undefined);
@@ -568,6 +713,6 @@ function verifyAnswer(answer: unknown): number {
       'returned a Promise: the verify callback runs inside the handshake and must answer synchronously (0, 1 or ok); do asynchronous checks after the handshake',
     );
   }
-  throw new InvalidOptionError('verifyCallback', `must return 0, 1 or ok, not ${answer === null ? 'null' : typeof answer}`);
+  const what = answer === null ? 'null' : typeof answer === 'number' ? 'NaN' : typeof answer;
+  throw new InvalidOptionError('verifyCallback', `must return 0, 1 or ok (or a boolean), not ${what}`);
 }
-

@@ -45,6 +45,8 @@ export interface VerifyFailure {
   readonly errorName: string;
   readonly errorString: string;
   readonly certificateString: string;
+  /** True when OpenSSL had accepted the certificate and the verify callback refused it. */
+  readonly refusedByCallback?: boolean;
 }
 export interface AlertInfo {
   readonly level: 'warning' | 'fatal';
@@ -53,21 +55,38 @@ export interface AlertInfo {
   readonly direction: 'read' | 'write';
 }
 
+type HandshakeInit = {
+  verifyFailure?: VerifyFailure | undefined; alert?: AlertInfo | undefined;
+  openssl?: readonly OpenSslErrorEntry[]; sslError?: number; cause?: unknown; message?: string;
+};
+
 /** The TLS handshake failed. The message says in one sentence what failed. */
 export class TlsHandshakeError extends DicomError {
   readonly verifyFailure: VerifyFailure | undefined;
   readonly alert: AlertInfo | undefined;
   readonly openssl: readonly OpenSslErrorEntry[];
   readonly sslError: number | undefined;
-  constructor(init: {
-    verifyFailure?: VerifyFailure | undefined; alert?: AlertInfo | undefined;
-    openssl?: readonly OpenSslErrorEntry[]; sslError?: number; cause?: unknown; message?: string;
-  }) {
-    super('DICOM_TLS_ERR_HANDSHAKE', init.message ?? handshakeMessage(init), { cause: init.cause });
+  constructor(init: HandshakeInit, code = 'DICOM_TLS_ERR_HANDSHAKE') {
+    super(code, init.message ?? handshakeMessage(init), { cause: init.cause });
     this.verifyFailure = init.verifyFailure;
     this.alert = init.alert;
     this.openssl = init.openssl ?? [];
     this.sslError = init.sslError;
+  }
+}
+
+/**
+ * The context requires a hybrid post-quantum key exchange (`requireHybridGroup`) and the handshake
+ * failed the way a peer without one fails it: no common group (handshake_failure) or no TLS 1.3
+ * (protocol_version). `offered` lists the groups we had.
+ */
+export class HybridGroupRequiredError extends TlsHandshakeError {
+  readonly offered: readonly string[];
+  constructor(init: HandshakeInit, offered: readonly string[]) {
+    const base = new TlsHandshakeError(init).message.replace(/^TLS handshake failed: /, '');
+    super({ ...init, message: `TLS handshake failed: no hybrid post-quantum key exchange with the peer, which this connection requires (requireHybridGroup; offered ${offered.join(', ')}): ${base}` },
+      'DICOM_TLS_ERR_NO_HYBRID_GROUP');
+    this.offered = offered;
   }
 }
 
@@ -80,6 +99,10 @@ function handshakeMessage(init: {
     return `TLS handshake failed: a callback threw: ${m}`;
   }
   const v = init.verifyFailure;
+  if (v?.refusedByCallback === true) {
+    const subject = /^Subject Name: (.*)$/m.exec(v.certificateString)?.[1];
+    return `TLS handshake failed: the verify callback refused the certificate at depth ${v.depth}${subject !== undefined ? ` (${subject})` : ''}, which OpenSSL had accepted (${v.errorName})`;
+  }
   if (v !== undefined) {
     return `TLS handshake failed: certificate verify failed at depth ${v.depth}: ${v.errorString} (${v.errorName})`;
   }

@@ -22,6 +22,8 @@ export interface SecureServerOptions {
 }
 
 export interface SecureServerEvents {
+  /** A TCP connection arrived; its handshake starts right after (set `socket.infoCallback` here). */
+  connection: [socket: SecureSocket];
   secureConnection: [socket: SecureSocket];
   handshakeError: [error: TlsHandshakeError, peer: { address: string | undefined; port: number | undefined }];
   error: [error: Error];
@@ -86,6 +88,8 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
     }
     this.#connections.add(secure);
     secure.once('close', () => this.#connections.delete(secure));
+    this.emit('connection', secure);
+    if (secure.destroyed) return;
     const timer = setTimeout(() => secure.destroy(), this.#handshakeTimeout);
     secure.handshake().then(() => {
       clearTimeout(timer);

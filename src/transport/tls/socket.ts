@@ -12,13 +12,14 @@
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
-import { TimeoutError } from '../../errors.js';
+import { InvalidOptionError, TimeoutError } from '../../errors.js';
 import { publish, channelNames } from '../../diagnostics.js';
 import type { TlsInfo, TransportConnection } from '../connection.js';
 import { drainErrors } from './openssl/lib.js';
 import * as S from './openssl/ssl.js';
 import { connectionsBySsl, derOf, type ConnectionHooks, type SecureContext, type TlsRole } from './context.js';
-import { SslError, TlsError, TlsHandshakeError, type AlertInfo, type VerifyFailure } from './errors.js';
+import type { InfoCallback } from './callbacks.js';
+import { HybridGroupRequiredError, SslError, TlsError, TlsHandshakeError, type AlertInfo, type VerifyFailure } from './errors.js';
 import { x509ErrorName } from './x509-errors.js';
 import { RECORD, emitRecords } from './records.js';
 
@@ -34,6 +35,11 @@ export interface SecureSocketOptions {
    * option of the same name. Default false: our side then ends (close_notify) automatically.
    */
   allowHalfOpen?: boolean;
+  /**
+   * This connection's own handshake-information callback, called after the context's (if any)
+   * for every event of this connection only. Also settable as `socket.infoCallback`.
+   */
+  infoCallback?: InfoCallback;
 }
 
 export interface SecureConnectOptions extends SecureSocketOptions {
@@ -66,6 +72,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   readonly sessionKey: string | undefined;
   /** @internal ConnectionHooks: the session key with the server name and the host check. */
   readonly sessionSlot: string | undefined;
+  /** This connection's own handshake-information callback (after the context's). */
+  infoCallback: InfoCallback | undefined;
   readonly #socket: net.Socket;
   #ssl: unknown;
   #rbio: unknown;
@@ -125,6 +133,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
         sessionKey: opts.sessionKey ?? `${opts.host}:${opts.port}`,
         ...(opts.allowHalfOpen !== undefined ? { allowHalfOpen: opts.allowHalfOpen } : {}),
         ...(opts.verifyHost !== undefined ? { verifyHost: opts.verifyHost } : {}),
+        ...(opts.infoCallback !== undefined ? { infoCallback: opts.infoCallback } : {}),
       });
       await Promise.race([secure.handshake(), timeout]);
       return secure;
@@ -140,6 +149,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     super({ allowHalfOpen: options.allowHalfOpen === true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.context = context;
     this.role = context.role;
+    if (options.infoCallback !== undefined && typeof options.infoCallback !== 'function') throw new InvalidOptionError('infoCallback', 'must be a function');
+    this.infoCallback = options.infoCallback;
     this.sessionKey = context.role === 'client' && context.options.sessionResumption !== false ? options.sessionKey : undefined;
     this.#watchResumption = context.role === 'server' && context.options.sessionResumption !== false;
     this.#socket = socket;
@@ -203,6 +214,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   get protocol(): string | undefined { return this.#info?.protocol; }
   get cipher(): string | undefined { return this.#info?.cipher; }
   get alpnProtocol(): string | undefined { return this.#info?.alpn; }
+  /** The key-exchange group, e.g. 'X25519MLKEM768' (hybrid post-quantum) or 'X25519'. */
+  get group(): string | undefined { return this.#info?.group; }
   get resumed(): boolean { return this.#info?.resumed ?? false; }
   get peerCertificateChain(): readonly X509Certificate[] { return this.#info?.peerCertificateChain ?? []; }
   get peerCertificate(): X509Certificate | undefined { return this.#info?.peerCertificate; }
@@ -232,6 +245,12 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   /** @internal */ recordVerifyFailure(f: VerifyFailure): void { this.#verifyFailure ??= f; }
   /** @internal */ recordAlert(a: AlertInfo): void { this.#alert ??= a; }
   /** @internal */ recordCallbackError(e: unknown): void { this.#callbackError ??= { error: e }; }
+  /** @internal a callback's Promise rejected: fail the handshake, or end the connection after it. */
+  failLater(e: unknown): void {
+    if (this.#freed) return;
+    if (this.#handshakeDone) { this.destroy(e instanceof Error ? e : new TlsError(String(e), { cause: e })); return; }
+    this.#fatal(e);
+  }
   /** @internal */ enterCallback(): void { this.#callbackDepth++; }
   /** @internal */ leaveCallback(): void { this.#callbackDepth--; }
 
@@ -410,11 +429,12 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       cipher: cipher === null ? '' : (S.SSL_CIPHER_get_name(cipher) as string),
       alpn,
       resumed: S.SSL_session_reused(ssl) === 1,
+      group: S.negotiatedGroup(ssl),
       get peerCertificateChain(): readonly X509Certificate[] { return (chain ??= der.map((d) => new X509Certificate(d))); },
       get peerCertificate(): X509Certificate | undefined { return this.peerCertificateChain[0]; },
       verifyResult: { code, name: x509ErrorName(code), text: S.X509_verify_cert_error_string(code) as string },
     });
-    publish(channelNames.tlsHandshake, () => ({ connection: this, protocol: this.#info!.protocol, cipher: this.#info!.cipher, alpn, resumed: this.#info!.resumed }));
+    publish(channelNames.tlsHandshake, () => ({ connection: this, protocol: this.#info!.protocol, cipher: this.#info!.cipher, group: this.#info!.group, alpn, resumed: this.#info!.resumed }));
     this.#resolveHandshake?.();
     const w = this.#pendingWrite;
     if (w !== undefined) {
@@ -432,16 +452,27 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     if (this.#handshakeFailed) return;
     this.#handshakeFailed = true;
     const openssl = drainErrors();
-    const err = new TlsHandshakeError({
+    const init = {
       verifyFailure: this.#verifyFailure, alert: this.#alert, openssl, sslError,
       ...(this.#callbackError !== undefined ? { cause: this.#callbackError.error } : {}),
-    });
+    };
+    const err = this.#lacksHybridGroup(init) ? new HybridGroupRequiredError(init, (this.context.groups ?? '').split(':')) : new TlsHandshakeError(init);
     publish(channelNames.tlsHandshakeFailed, { connection: this, error: err });
     this.#rejectHandshake?.(err);
     this.#failPending(err);
     // The alert (if any) is already flushed; end TCP after it and free the SSL.
     this.#socket.end();
     this.destroy();
+  }
+
+  /**
+   * With requireHybridGroup, a peer without a hybrid group fails the handshake with no common
+   * group (handshake_failure, "no suitable key share") or, TLS 1.2 only, protocol_version.
+   */
+  #lacksHybridGroup(init: { verifyFailure: VerifyFailure | undefined; alert: AlertInfo | undefined; cause?: unknown }): boolean {
+    if (!this.context.requiresHybridGroup || init.verifyFailure !== undefined || init.cause !== undefined) return false;
+    const code = init.alert?.code;
+    return code === 40 || code === 70; // handshake_failure, protocol_version
   }
 
   #failPending(error: Error | (() => Error)): void {

@@ -103,6 +103,10 @@ export const X509_STORE_CTX_get_current_cert = lib.func('X509 *X509_STORE_CTX_ge
 export const X509_STORE_CTX_get_error = lib.func('int X509_STORE_CTX_get_error(const X509_STORE_CTX *ctx)');
 export const X509_STORE_CTX_get_error_depth = lib.func('int X509_STORE_CTX_get_error_depth(const X509_STORE_CTX *ctx)');
 export const X509_verify_cert_error_string = lib.func('const char *X509_verify_cert_error_string(long n)');
+export const X509_STORE_CTX_set_error = lib.func('void X509_STORE_CTX_set_error(X509_STORE_CTX *ctx, int s)');
+export const X509_STORE_CTX_get0_chain = lib.func('OPENSSL_STACK *X509_STORE_CTX_get0_chain(const X509_STORE_CTX *ctx)');
+/** The certificates the peer sent (leaf first), as handed to X509_STORE_CTX_init by libssl. */
+export const X509_STORE_CTX_get0_untrusted = lib.func('OPENSSL_STACK *X509_STORE_CTX_get0_untrusted(const X509_STORE_CTX *ctx)');
 export const X509_VERIFY_PARAM_set1_host = lib.func('int X509_VERIFY_PARAM_set1_host(X509_VERIFY_PARAM *p, const char *name, size_t len)');
 export const X509_VERIFY_PARAM_set1_ip_asc = lib.func('int X509_VERIFY_PARAM_set1_ip_asc(X509_VERIFY_PARAM *p, const char *ipasc)');
 export const X509_free = lib.func('void X509_free(X509 *x)');
@@ -125,6 +129,22 @@ export const BIO_read = lib.func('int BIO_read(BIO *b, void *data, int dlen)');
 export const BIO_write = lib.func('int BIO_write(BIO *b, const void *data, int dlen)');
 export const BIO_ctrl = lib.func('long BIO_ctrl(BIO *bp, int cmd, long larg, void *parg)');
 
+// ---- key-exchange groups ------------------------------------------------------------------
+/** SSL_group_to_name (3.0): a group's name from the NID SSL_CTRL_GET_NEGOTIATED_GROUP returns. */
+export const SSL_group_to_name = lib.func('const char *SSL_group_to_name(SSL *ssl, int id)');
+/**
+ * SSL_get0_group_name exists from OpenSSL 3.2 on (Node 22+ link 3.5); Node 20's 3.0 lacks it, so
+ * it is optional here and negotiatedGroup() falls back to the 3.0 pair.
+ */
+export const SSL_get0_group_name: ((ssl: unknown) => string | null) | undefined = (() => {
+  try {
+    return lib.func('const char *SSL_get0_group_name(SSL *ssl)') as (ssl: unknown) => string | null;
+  } catch {
+    return undefined;
+  }
+})();
+const SSL_CTX_ctrl_str = lib.func('SSL_CTX_ctrl', 'long', ['SSL_CTX *', 'int', 'long', 'const char *']);
+
 // ---- constants (ssl.h / bio.h / x509_vfy.h / prov_ssl.h, OpenSSL 3.0) --------------------
 export const SSL_CTRL_MODE = 33; // SSL_CTX_set_mode(ctx, m) = SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, m, NULL)
 export const SSL_CTRL_SESS_NUMBER = 20; // SSL_CTX_sess_number
@@ -133,6 +153,8 @@ export const SSL_CTRL_SET_SESS_CACHE_MODE = 44; // SSL_CTX_set_session_cache_mod
 export const SSL_CTRL_SET_TLSEXT_HOSTNAME = 55; // SSL_set_tlsext_host_name(s, name)
 export const SSL_CTRL_CHAIN_CERT = 89; // SSL_add1_chain_cert(s, x) = SSL_ctrl(s, 89, 1, x)
 export const SSL_CTRL_BUILD_CERT_CHAIN = 105; // SSL_CTX_build_cert_chain(ctx, flags)
+export const SSL_CTRL_SET_GROUPS_LIST = 92; // SSL_CTX_set1_groups_list(ctx, s) = SSL_CTX_ctrl(ctx, 92, 0, s)
+export const SSL_CTRL_GET_NEGOTIATED_GROUP = 134; // SSL_get_negotiated_group(s) = SSL_ctrl(s, 134, 0, NULL)
 export const SSL_CTRL_SET_MIN_PROTO_VERSION = 123; // SSL_CTX_set_min_proto_version
 export const SSL_CTRL_SET_MAX_PROTO_VERSION = 124; // SSL_CTX_set_max_proto_version
 export const BIO_CTRL_PENDING = 10; // BIO_pending(b) = BIO_ctrl(b, BIO_CTRL_PENDING, 0, NULL)
@@ -179,6 +201,20 @@ export function BIO_pending(b: unknown): number {
 }
 export function SSL_set_tlsext_host_name(ssl: unknown, name: string): number {
   return Number(SSL_ctrl_str(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, name));
+}
+/** SSL_CTX_set1_groups_list: 1 when OpenSSL knows every group in the colon-separated list. */
+export function SSL_CTX_set1_groups_list(ctx: unknown, list: string): number {
+  return Number(SSL_CTX_ctrl_str(ctx, SSL_CTRL_SET_GROUPS_LIST, 0, list));
+}
+/** The key-exchange group of the handshake (TLS 1.3, or ECDHE in TLS 1.2), or undefined. */
+export function negotiatedGroup(ssl: unknown): string | undefined {
+  // SSL_get0_group_name reads the session's group: before the first hello there is no session
+  // and OpenSSL would dereference NULL.
+  if (SSL_get_session(ssl) === null) return undefined;
+  if (SSL_get0_group_name !== undefined) return SSL_get0_group_name(ssl) ?? undefined;
+  const nid = Number(SSL_ctrl(ssl, SSL_CTRL_GET_NEGOTIATED_GROUP, 0, null));
+  if (nid === 0) return undefined; // NID_undef: no group (RSA or DHE key exchange, or not yet known)
+  return (SSL_group_to_name(ssl, nid) as string | null) ?? undefined;
 }
 export function SSL_add1_chain_cert(ssl: unknown, x509: unknown): number {
   return Number(SSL_ctrl(ssl, SSL_CTRL_CHAIN_CERT, 1, x509));

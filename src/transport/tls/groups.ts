@@ -1,0 +1,67 @@
+/**
+ * Key-exchange groups (TLS 1.3 `supported_groups` / `key_share`, ECDHE curves in TLS 1.2).
+ *
+ * Traffic recorded today can be decrypted once a quantum computer exists; patient data must stay
+ * confidential longer than that. OpenSSL 3.5 (Node 22, 24, 26) offers hybrid groups that combine
+ * a classical exchange with ML-KEM, secure if either half holds. Where the linked OpenSSL has
+ * them, contexts offer X25519MLKEM768 first and the classical groups after it, so older peers
+ * (OpenSSL 3.0, DCMTK built on it) still connect with X25519 and no extra round trip.
+ * What the linked OpenSSL knows is probed, never inferred from its version number.
+ */
+import { drainErrors } from './openssl/lib.js';
+import * as S from './openssl/ssl.js';
+
+/** Hybrid (classical + ML-KEM) groups, preferred first, by OpenSSL's names (RFC draft ecdhe-mlkem). */
+export const HYBRID_GROUPS = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024'] as const;
+
+/**
+ * OpenSSL 3.0's own default list, the classical part of ours: a peer without hybrid groups sees
+ * what it always saw.
+ */
+const CLASSIC_GROUPS = ['X25519', 'secp256r1', 'X448', 'secp521r1', 'secp384r1', 'ffdhe2048', 'ffdhe3072', 'ffdhe4096', 'ffdhe6144', 'ffdhe8192'];
+
+const known = new Map<string, boolean>();
+
+/** Whether the linked OpenSSL accepts `group` (probed once on a scratch SSL_CTX, then cached). */
+export function groupAvailable(group: string): boolean {
+  let ok = known.get(group);
+  if (ok === undefined) {
+    const ctx = S.SSL_CTX_new(S.TLS_client_method());
+    try {
+      ok = S.SSL_CTX_set1_groups_list(ctx, group) === 1;
+    } finally {
+      S.SSL_CTX_free(ctx);
+      drainErrors();
+    }
+    known.set(group, ok);
+  }
+  return ok;
+}
+
+/** The hybrid groups this OpenSSL offers, preferred first (empty before OpenSSL 3.5). */
+export function availableHybridGroups(): string[] {
+  return HYBRID_GROUPS.filter(groupAvailable);
+}
+
+/** True for a hybrid group name (any spelling OpenSSL accepts, e.g. `x25519mlkem768`). */
+export function isHybridGroup(name: string): boolean {
+  const n = name.replace(/^[?*]+/, '').toLowerCase();
+  return HYBRID_GROUPS.some((g) => g.toLowerCase() === n);
+}
+
+/**
+ * The list a context sets when the caller gives none: X25519MLKEM768 first, then OpenSSL 3.0's
+ * classical list. `*` marks the groups the client sends a key share for (OpenSSL 3.5 syntax):
+ * both X25519MLKEM768 and X25519, so a peer without the hybrid answers with X25519 at once
+ * instead of a HelloRetryRequest. Undefined (OpenSSL's own default) where there is no hybrid.
+ */
+export function defaultGroups(): string | undefined {
+  if (!groupAvailable('X25519MLKEM768')) return undefined;
+  return ['*X25519MLKEM768', ...CLASSIC_GROUPS.map((g) => (g === 'X25519' ? '*X25519' : g))].join(':');
+}
+
+/** The list that requires a hybrid group: every hybrid group this OpenSSL has, with a key share for the first. */
+export function hybridOnlyGroups(): string | undefined {
+  const hybrid = availableHybridGroups();
+  return hybrid.length === 0 ? undefined : hybrid.join(':');
+}
