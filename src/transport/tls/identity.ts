@@ -42,40 +42,70 @@ export interface LoadedIdentity {
 const PEM_BUFSIZE = 1024;
 
 /** What happened inside one password exchange, to name the cause when the read fails. */
-export interface PasswordUse { asked: boolean; given: boolean; error: unknown }
+export interface PasswordUse {
+  asked: boolean; given: boolean; error: unknown;
+  /** The answer was `length` bytes but only `limit` fit (the password callback's maxLength minus its NUL). */
+  tooLong?: { length: number; limit: number };
+}
+
+/**
+ * The callback's answer as bytes, checked: a string (UTF-8) or a Buffer, or undefined for none.
+ * `limit` is the most bytes that fit (the seeds: the password plus its terminator must fit the
+ * buffer of `maxLength`). Anything else is refused with an error that names it, never guessed at.
+ */
+export function passwordBytes(answer: unknown, limit: number, use: PasswordUse): Buffer | undefined {
+  if (answer === undefined) return undefined;
+  if (typeof (answer as { then?: unknown } | null)?.then === 'function') {
+    (answer as Promise<unknown>).then(undefined, () => undefined);
+    use.error = new InvalidOptionError('passwordCallback', 'returned a Promise: OpenSSL asks while it reads the key and needs the answer at once; read the password first (file, environment, prompt), then build the context');
+    return undefined;
+  }
+  if (typeof answer !== 'string' && !Buffer.isBuffer(answer)) {
+    use.error = new InvalidOptionError('passwordCallback', `must return a string, a Buffer or undefined, not ${answer === null ? 'null' : typeof answer}`);
+    return undefined;
+  }
+  const bytes = typeof answer === 'string' ? Buffer.from(answer, 'utf8') : answer;
+  if (bytes.length > limit) {
+    use.tooLong = { length: bytes.length, limit };
+    return undefined;
+  }
+  use.given = true;
+  return bytes;
+}
 
 /**
  * Run `read(cb)` with a registered pem_password_cb that forwards to `ask`. Always passing our
- * own callback also keeps OpenSSL from prompting on the terminal (its PEM_def_callback).
+ * own callback also keeps OpenSSL from prompting on the terminal (its PEM_def_callback). The
+ * callback is asked once per read: OpenSSL's decoders may call pem_password_cb again after a
+ * refusal (a PEM key tried as several types), and get the same answer without asking again.
  */
 export function withPasswordCallback<T>(ask: PasswordCallback, read: (cb: Ptr) => T): { value: T; use: PasswordUse } {
   const use: PasswordUse = { asked: false, given: false, error: undefined };
+  let answer: { bytes: Buffer | undefined } | undefined;
   const value = withPemPasswordCb((size, rwflag) => {
-    use.asked = true;
-    try {
-      const answer = ask(size, rwflag === 1);
-      if (answer === undefined) return undefined;
-      const bytes = typeof answer === 'string' ? Buffer.from(answer, 'utf8') : answer;
-      // The seeds: the password plus its terminator must fit the buffer OpenSSL gives.
-      if (bytes.length >= size) {
-        use.error = new RangeError(`the password is ${bytes.length} bytes; OpenSSL's buffer holds ${size - 1}`);
-        return undefined;
+    if (answer === undefined) {
+      use.asked = true;
+      try {
+        answer = { bytes: passwordBytes(ask(size, rwflag === 1), size - 1, use) };
+      } catch (err) {
+        use.error = err;
+        answer = { bytes: undefined };
       }
-      use.given = true;
-      return bytes;
-    } catch (err) {
-      use.error = err;
-      return undefined;
     }
+    return answer.bytes;
   }, read);
   return { value, use };
 }
 
 function keyError(use: PasswordUse, where: string, openssl: OpenSslErrorEntry[]): UnableToReadPrivateKeyError {
+  if (use.tooLong !== undefined) {
+    return new UnableToReadPrivateKeyError('password-too-long',
+      `the password for ${where} is ${use.tooLong.length} bytes; at most ${use.tooLong.limit} fit (the password callback's maxLength, ${use.tooLong.limit + 1}, counts the terminating NUL)`, openssl);
+  }
   const opts = use.error === undefined ? undefined : { cause: use.error };
   if (use.error !== undefined) {
     return new UnableToReadPrivateKeyError(use.given ? 'wrong-password' : 'missing-password',
-      `the password callback failed for ${where}`, openssl, opts);
+      `the password callback failed for ${where}${use.error instanceof Error ? `: ${use.error.message}` : ''}`, openssl, opts);
   }
   if (use.asked && !use.given) {
     return new UnableToReadPrivateKeyError('missing-password', `${where} is encrypted and no password was given`, openssl);
@@ -162,15 +192,15 @@ function loadPkcs12(source: Source, ask: PasswordCallback): { cert: Ptr; key: Pt
     if (PKCS12_verify_mac(p12, null, 0) !== 1 && PKCS12_verify_mac(p12, '', 0) !== 1) {
       drainErrors();
       const use: PasswordUse = { asked: true, given: false, error: undefined };
-      let answer: string | Buffer | undefined;
+      let bytes: Buffer | undefined;
       try {
-        answer = ask(PEM_BUFSIZE, false);
+        // The same limit as for PEM keys: what fits OpenSSL's password buffer with its NUL.
+        bytes = passwordBytes(ask(PEM_BUFSIZE, false), PEM_BUFSIZE - 1, use);
       } catch (err) {
-        throw new UnableToReadPrivateKeyError('missing-password', `the password callback failed for ${where}`, [], { cause: err });
+        use.error = err;
       }
-      if (answer === undefined) throw keyError(use, where, []);
-      pass = typeof answer === 'string' ? answer : answer.toString('utf8');
-      use.given = true;
+      if (bytes === undefined) throw keyError(use, where, []);
+      pass = bytes.toString('utf8');
       if (PKCS12_verify_mac(p12, pass, -1) !== 1) throw keyError(use, where, drainErrors());
     } else {
       drainErrors();

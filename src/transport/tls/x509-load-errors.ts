@@ -14,8 +14,8 @@ function withReason(message: string, openssl: readonly OpenSslErrorEntry[]): str
 /** The private key could not be read: wrong or missing password, bad format, unreadable file. */
 export class UnableToReadPrivateKeyError extends DicomError {
   readonly openssl: readonly OpenSslErrorEntry[];
-  /** 'wrong-password' | 'missing-password' | 'unreadable' | 'not-a-key' */
-  readonly reason: 'wrong-password' | 'missing-password' | 'unreadable' | 'not-a-key';
+  /** 'wrong-password' | 'missing-password' | 'password-too-long' | 'unreadable' | 'not-a-key' */
+  readonly reason: 'wrong-password' | 'missing-password' | 'password-too-long' | 'unreadable' | 'not-a-key';
   constructor(reason: UnableToReadPrivateKeyError['reason'], message: string,
     openssl: readonly OpenSslErrorEntry[] = [], options?: { cause?: unknown }) {
     super('DICOM_TLS_ERR_PRIVATE_KEY', withReason(`unable to read private key: ${message}`, openssl), options);

@@ -1,0 +1,172 @@
+// Key-exchange groups: the hybrid post-quantum X25519MLKEM768 between our own client and server
+// (OpenSSL 3.5 in Node 22+), the classical fallback against the machine's OpenSSL 3.0 command, and
+// requireHybridGroup failing with a typed error against such a peer.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { SecureContext, VerifyMode, type InfoEvent, type SecureContextOptions } from '../../../src/transport/tls/context.js';
+import { createSecureServer } from '../../../src/transport/tls/server.js';
+import { SecureSocket } from '../../../src/transport/tls/socket.js';
+import { HybridGroupRequiredError, TlsConfigurationError, TlsHandshakeError } from '../../../src/transport/tls/errors.js';
+import { availableHybridGroups, defaultGroups, groupAvailable } from '../../../src/transport/tls/groups.js';
+import { InvalidOptionError } from '../../../src/errors.js';
+import { channelNames } from '../../../src/diagnostics.js';
+import { makeEngineCerts, spawnOpenssl, startSServer, freePort, type EngineCerts } from './engine-fixtures.js';
+
+let c: EngineCerts;
+before(() => { c = makeEngineCerts(); });
+after(() => c.cleanup());
+
+const hybrid = groupAvailable('X25519MLKEM768');
+const needsHybrid = hybrid ? {} : { skip: 'the linked OpenSSL has no X25519MLKEM768' };
+
+function client(extra: Partial<SecureContextOptions> = {}): SecureContext {
+  return new SecureContext({ role: 'client', ca: [c.caCert], verifyHost: 'localhost', ...extra });
+}
+function server(extra: Partial<SecureContextOptions> = {}): SecureContext {
+  return new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None, ...extra });
+}
+
+async function ours(serverOpts: Partial<SecureContextOptions>, clientOpts: Partial<SecureContextOptions>, onInfo?: (e: InfoEvent) => void) {
+  const sctx = server(serverOpts);
+  const cctx = client(clientOpts);
+  const srv = createSecureServer(sctx);
+  const { port } = await srv.listen(0, '127.0.0.1');
+  const accepted = once(srv, 'secureConnection');
+  const failed = once(srv, 'handshakeError');
+  try {
+    const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx, ...(onInfo ? { infoCallback: onInfo } : {}) });
+    const [a] = (await accepted) as [SecureSocket];
+    const r = { client: s.group, server: a.group, clientInfo: s.tlsInfo?.group };
+    s.destroy();
+    return r;
+  } catch (e) {
+    const [serverError] = (await Promise.race([failed, new Promise((r) => setTimeout(() => r([undefined]), 2000))])) as [unknown];
+    return { error: e, serverError };
+  } finally {
+    await srv.close();
+    cctx.dispose();
+    sctx.dispose();
+  }
+}
+
+test('the default list offers X25519MLKEM768 first, with key shares for it and X25519, where OpenSSL has it', needsHybrid, () => {
+  const list = defaultGroups();
+  assert.ok(list !== undefined);
+  assert.match(list, /^\*X25519MLKEM768:\*X25519:/);
+  assert.equal(client().groups, list);
+  assert.deepEqual(availableHybridGroups()[0], 'X25519MLKEM768');
+});
+
+test('our client and our server negotiate X25519MLKEM768; the group is in TlsInfo, the info events and the handshake channel', needsHybrid, async () => {
+  const events: InfoEvent[] = [];
+  const published: unknown[] = [];
+  const onMessage = (m: unknown): void => { published.push((m as { group?: unknown }).group); };
+  subscribe(channelNames.tlsHandshake, onMessage);
+  try {
+    const r = await ours({}, {}, (e) => events.push(e));
+    assert.deepEqual(r, { client: 'X25519MLKEM768', server: 'X25519MLKEM768', clientInfo: 'X25519MLKEM768' });
+    assert.equal(events.find((e) => e.handshakeDone)?.group, 'X25519MLKEM768');
+    assert.equal(events.find((e) => e.handshakeStart)?.group, undefined); // not chosen yet
+    assert.ok(published.includes('X25519MLKEM768'), String(published));
+  } finally {
+    unsubscribe(channelNames.tlsHandshake, onMessage);
+  }
+});
+
+test('groups option: a classical list negotiates that group; an array works too', async () => {
+  assert.deepEqual(await ours({}, { groups: 'secp384r1' }), { client: 'secp384r1', server: 'secp384r1', clientInfo: 'secp384r1' });
+  assert.deepEqual(await ours({ groups: ['X25519'] }, {}), { client: 'x25519', server: 'x25519', clientInfo: 'x25519' });
+});
+
+test('groups option mistakes are typed errors that name the option', () => {
+  assert.throws(() => client({ groups: 'NoSuchGroup' }), (e: unknown) => e instanceof TlsConfigurationError && e.option === 'groups' && /NoSuchGroup/.test(e.message));
+  assert.throws(() => client({ groups: '' }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'groups');
+  assert.throws(() => client({ groups: [42 as unknown as string] }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'groups');
+});
+
+test('requireHybridGroup: TLS 1.3 only, only hybrid groups; mistakes are refused at construction', needsHybrid, async () => {
+  const ctx = client({ requireHybridGroup: true });
+  assert.equal(ctx.requiresHybridGroup, true);
+  assert.equal(ctx.groups, availableHybridGroups().join(':'));
+  ctx.dispose();
+  assert.throws(() => client({ requireHybridGroup: true, groups: 'X25519MLKEM768:X25519' }),
+    (e: unknown) => e instanceof InvalidOptionError && e.option === 'groups' && /X25519 is not/.test(e.message));
+  assert.throws(() => client({ requireHybridGroup: true, maxProtocol: 'TLSv1.2' }),
+    (e: unknown) => e instanceof InvalidOptionError && e.option === 'requireHybridGroup');
+  assert.deepEqual(await ours({ requireHybridGroup: true }, { requireHybridGroup: true }),
+    { client: 'X25519MLKEM768', server: 'X25519MLKEM768', clientInfo: 'X25519MLKEM768' });
+  // Our default client meets a server that requires the hybrid.
+  assert.equal((await ours({ requireHybridGroup: true }, {}) as { client?: string }).client, 'X25519MLKEM768');
+});
+
+test('against an OpenSSL 3.0 s_server our default client falls back to X25519 without a HelloRetryRequest', async () => {
+  const { port, server: proc } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey]);
+  const states: string[] = [];
+  const ctx = client({ infoCallback: (e) => { if (e.loop) states.push(e.state); } });
+  try {
+    const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: ctx });
+    assert.equal(s.protocol, 'TLSv1.3');
+    assert.equal(s.group?.toLowerCase(), 'x25519');
+    // One ServerHello: the X25519 key share was already in the first ClientHello.
+    assert.equal(states.filter((st) => /read server hello/.test(st)).length, 1, states.join('|'));
+    s.destroy();
+  } finally { await proc.kill(); ctx.dispose(); }
+});
+
+test('an OpenSSL 3.0 s_client reaches our default server with a classical group', async () => {
+  const sctx = server();
+  const srv = createSecureServer(sctx);
+  const { port } = await srv.listen(0, '127.0.0.1');
+  const accepted = once(srv, 'secureConnection');
+  const peer = spawnOpenssl(['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', c.caCert]);
+  try {
+    const [a] = (await accepted) as [SecureSocket];
+    a.on('error', () => undefined); // the peer is killed below
+    assert.equal(a.group?.toLowerCase(), 'x25519');
+    const out = await peer.waitFor(/Server Temp Key: [^\n]*\n/);
+    assert.match(out, /Server Temp Key: X25519/);
+    a.destroy();
+  } finally { await peer.kill(); await srv.close(); sctx.dispose(); }
+});
+
+test('requireHybridGroup against an OpenSSL 3.0 s_server fails with HybridGroupRequiredError', needsHybrid, async () => {
+  const { port, server: proc } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey]);
+  const ctx = client({ requireHybridGroup: true });
+  try {
+    await assert.rejects(SecureSocket.connect({ host: '127.0.0.1', port, context: ctx }), (e: unknown) => {
+      assert.ok(e instanceof HybridGroupRequiredError && e instanceof TlsHandshakeError);
+      assert.equal(e.code, 'DICOM_TLS_ERR_NO_HYBRID_GROUP');
+      assert.equal(e.alert?.code, 40);
+      assert.deepEqual(e.offered, availableHybridGroups());
+      assert.match(e.message, /no hybrid post-quantum key exchange with the peer/);
+      return true;
+    });
+    await proc.waitFor(/no suitable key share/);
+  } finally { await proc.kill(); ctx.dispose(); }
+});
+
+test('a server with requireHybridGroup refuses an OpenSSL 3.0 s_client with HybridGroupRequiredError', needsHybrid, async () => {
+  const sctx = server({ requireHybridGroup: true });
+  const srv = createSecureServer(sctx);
+  const { port } = await srv.listen(0, '127.0.0.1');
+  const failed = once(srv, 'handshakeError');
+  const peer = spawnOpenssl(['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', c.caCert]);
+  try {
+    const [e] = (await failed) as [TlsHandshakeError];
+    assert.ok(e instanceof HybridGroupRequiredError, e.message);
+    assert.equal(e.alert?.direction, 'write');
+    assert.match(await peer.waitFor(/alert/), /handshake failure/);
+  } finally { await peer.kill(); await srv.close(); sctx.dispose(); }
+});
+
+test('a TLS 1.2-only peer meets requireHybridGroup: the same typed error', needsHybrid, async () => {
+  const port = await freePort();
+  const proc = spawnOpenssl(['s_server', '-accept', `127.0.0.1:${port}`, '-naccept', '1', '-tls1_2', '-cert', c.serverCert, '-key', c.serverKey]);
+  await proc.waitFor(/ACCEPT/);
+  const ctx = client({ requireHybridGroup: true });
+  try {
+    await assert.rejects(SecureSocket.connect({ host: '127.0.0.1', port, context: ctx }), HybridGroupRequiredError);
+  } finally { await proc.kill(); ctx.dispose(); }
+});
