@@ -12,7 +12,7 @@ import { publish, channel, channelNames, type ChannelName } from '../../diagnost
 import { drainErrors } from './openssl/lib.js';
 import * as S from './openssl/ssl.js';
 import { resolveProfile, type ProfileName, type ProtocolName } from './profiles.js';
-import { KeyMismatchError, TlsConfigurationError, alertDescriptions, type AlertInfo, type VerifyFailure } from './errors.js';
+import { KeyMismatchError, TlsConfigurationError, UnableToReadPrivateKeyError, alertDescriptions, type AlertInfo, type VerifyFailure } from './errors.js';
 import { certificateString } from './certificate-string.js';
 import { x509ErrorName } from './x509-errors.js';
 import { loadIdentity, type LoadedIdentity, type IdentityOptions, type PasswordCallback } from './identity.js';
@@ -184,7 +184,8 @@ export class SecureContext {
   }
   /** Handshake information. Default: the registered function, else nothing. */
   onInfo(event: InfoEvent, socket: SecureSocket): void {
-    this.options.infoCallback?.(event, socket);
+    // Returned, not dropped: an async callback's Promise is watched for a rejection (infoAnswer).
+    return this.options.infoCallback?.(event, socket);
   }
   /** A server asked for a client certificate and none is configured. Default: the registered function. */
   onClientCertificate(request: ClientCertificateRequest): IdentityOptions | undefined {
@@ -441,7 +442,18 @@ export class SecureContext {
 
   /** @internal load an identity with this context's password hook; typed errors on failure. */
   loadIdentity(id: IdentityOptions): LoadedIdentity {
-    return loadIdentity(id, (max, writing) => this.onPassword(max, writing));
+    try {
+      return loadIdentity(id, (max, writing) => this.onPassword(max, writing));
+    } catch (e) {
+      // A subclass whose onPassword is a class field: the field does not exist yet while this
+      // constructor runs (and is refused once it would be). Say so instead of a bare "no password".
+      if (e instanceof UnableToReadPrivateKeyError && e.reason === 'missing-password' && e.cause === undefined
+        && this.options.passwordCallback === undefined && id.password === undefined
+        && Object.getPrototypeOf(this) !== SecureContext.prototype && this.onPassword === SecureContext.prototype.onPassword) {
+        throw new UnableToReadPrivateKeyError('missing-password', `${e.message.replace(/^unable to read private key: /, '')}; a subclass must override onPassword as a method (a class field is set only after the constructor has read the key), or give passwordCallback / identity.password`, e.openssl);
+      }
+      throw e;
+    }
   }
 
   /**
