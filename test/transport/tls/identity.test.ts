@@ -116,9 +116,38 @@ test('a password callback that throws becomes the cause', () => {
     (e: unknown) => e instanceof UnableToReadPrivateKeyError && e.cause === boom);
 });
 
-test('a password longer than OpenSSL\'s buffer is refused, not truncated', () => {
-  assert.throws(() => loadIdentity({ cert: leaf.cert, key: keys.pkcs8Encrypted }, () => 'x'.repeat(1024)),
-    (e: unknown) => e instanceof UnableToReadPrivateKeyError && e.cause instanceof RangeError);
+test('a password longer than OpenSSL\'s buffer is refused as too long, not truncated, for PEM, DER and PKCS#12 alike', () => {
+  for (const id of [{ cert: leaf.cert, key: keys.pkcs8Encrypted }, { cert: rsa.cert, key: keys.traditionalEncrypted },
+    { cert: leaf.cert, key: keys.pkcs8EncryptedDer }, { pkcs12: p12 }]) {
+    const r = recorder('x'.repeat(1024));
+    assert.throws(() => loadIdentity(id, r.cb), (e: unknown) => e instanceof UnableToReadPrivateKeyError
+      && e.reason === 'password-too-long' && /is 1024 bytes; at most 1023 fit/.test(e.message), JSON.stringify(id));
+    assert.deepEqual(r.calls, [[1024, false]], JSON.stringify(id));
+  }
+  // 1023 bytes plus the NUL fit: it is tried (and is wrong).
+  assert.throws(() => loadIdentity({ pkcs12: p12 }, () => 'x'.repeat(1023)),
+    (e: unknown) => e instanceof UnableToReadPrivateKeyError && e.reason === 'wrong-password');
+  assert.deepEqual(drainErrors(), []);
+});
+
+test('a failed read asks the password callback once (no password, a refused answer)', () => {
+  for (const key of [keys.pkcs8Encrypted, keys.traditionalEncrypted, keys.pkcs8EncryptedDer]) {
+    for (const answer of [undefined, 'wrong']) {
+      const r = recorder(answer);
+      assert.throws(() => loadIdentity({ cert: key === keys.traditionalEncrypted ? rsa.cert : leaf.cert, key }, r.cb), UnableToReadPrivateKeyError);
+      assert.equal(r.calls.length, 1, `${key} ${String(answer)}`);
+    }
+  }
+});
+
+test('password callback answers that are not a string, a Buffer or undefined are refused, naming them', () => {
+  for (const [answer, text] of [[Promise.resolve(PASS), /returned a Promise/], [42, /not number/], [null, /not null/], [true, /not boolean/]] as const) {
+    for (const id of [{ cert: leaf.cert, key: keys.pkcs8Encrypted }, { pkcs12: p12 }]) {
+      assert.throws(() => loadIdentity(id, () => answer as unknown as string), (e: unknown) => e instanceof UnableToReadPrivateKeyError
+        && e.reason === 'missing-password' && e.cause instanceof InvalidOptionError && text.test(e.message), String(answer));
+    }
+  }
+  assert.deepEqual(drainErrors(), []);
 });
 
 test('PKCS#12 with password: key, certificate and chain; wrong and missing password are named', () => {
