@@ -32,6 +32,8 @@ export const tlsOptions = {
   crl: { type: 'string', multiple: true },
   'crl-check': { type: 'string' },
   profile: { type: 'string' },
+  groups: { type: 'string' },
+  'require-hybrid-group': { type: 'boolean' },
   'peer-cert': { type: 'string' },
   'verify-host': { type: 'string' },
   'no-tls': { type: 'boolean' },

@@ -54,6 +54,9 @@ TLS (DICOM over TLS is the default; PS3.15 B.12):
   --crl-check leaf|all   check the peer's certificate only, or the whole chain
   --profile NAME         bcp195-rfc8996 (default, B.12), bcp195-rfc8996-modified (B.13),
                          bcp195-nd, bcp195, bcp195-extended (retired), legacy-aes, legacy-null
+  --groups LIST          key-exchange groups, preferred first (OpenSSL names, colon-separated);
+                         default X25519MLKEM768 (hybrid post-quantum) then the classical groups
+  --require-hybrid-group accept only a hybrid post-quantum key exchange (TLS 1.3)
   --peer-cert require|verify|ignore
                          verify the peer's certificate (default require); ignore = no checks
   --verify-host NAME     check the peer's certificate names NAME (host name or IP)

@@ -27,12 +27,16 @@ export interface TlsProbe {
   handshake: 'ok' | 'failed';
   protocol: string | null;
   cipher: string | null;
+  /** Key-exchange group, e.g. X25519MLKEM768 (hybrid post-quantum) or x25519. */
+  group: string | null;
   alpn: string | null;
   verify: VerifyRecord[];
   info: string[];
   alert: (AlertInfo & { text: string }) | null;
   /** The one-sentence reason when the handshake failed. */
   failure: string | null;
+  /** The handshake failed for want of a hybrid group that requireHybridGroup asked for. */
+  noHybridGroup?: boolean;
   /** The server asked for a client certificate (CertificateRequest) and which CAs it names. */
   clientCertificateRequested: { acceptableIssuers: string[] } | null;
   /** A client certificate was configured (--cert/--pkcs12). */
@@ -67,7 +71,7 @@ export interface ProbeTarget { host: string; port: number; timeout: number; serv
 /** One TLS connection to the target; the socket stays open for the association probe when the handshake succeeded. */
 export async function probeTls(target: ProbeTarget, base: SecureContextOptions): Promise<{ probe: TlsProbe; socket: SecureSocket | undefined; context: SecureContext }> {
   const probe: TlsProbe = {
-    handshake: 'failed', protocol: null, cipher: null, alpn: null, verify: [], info: [], alert: null, failure: null,
+    handshake: 'failed', protocol: null, cipher: null, group: null, alpn: null, verify: [], info: [], alert: null, failure: null,
     clientCertificateRequested: null, clientCertificateGiven: base.identity !== undefined,
   };
   const context = new SecureContext({
@@ -99,6 +103,7 @@ export async function probeTls(target: ProbeTarget, base: SecureContextOptions):
     probe.handshake = 'ok';
     probe.protocol = socket.protocol ?? null;
     probe.cipher = socket.cipher ?? null;
+    probe.group = socket.group ?? null;
     probe.alpn = socket.alpnProtocol ?? null;
     return { probe, socket, context };
   } catch (e) {
@@ -107,6 +112,7 @@ export async function probeTls(target: ProbeTarget, base: SecureContextOptions):
       throw fromSystemError(e, target);
     }
     probe.failure = e.message;
+    if (e.code === 'DICOM_TLS_ERR_NO_HYBRID_GROUP') probe.noHybridGroup = true;
     if (e.alert !== undefined) probe.alert = { ...e.alert, text: alertText(e.alert) };
     return { probe, socket: undefined, context };
   }

@@ -68,6 +68,13 @@ export function judge(tls: TlsProbe | null, plain: AssociationOutcome | null, as
     if (plain?.result === 'accepted' || plain?.result === 'rejected' || plain?.result === 'aborted') {
       return { verdict: 'The peer speaks DICOM without TLS on this port: it does not accept DICOM over TLS here.', hints: ['use --no-tls for this port, or connect to the peer\'s TLS port (often 2762)'], exitCode: ExitCode.TransportMismatch };
     }
+    if (tls.noHybridGroup) {
+      return {
+        verdict: 'The TLS handshake failed: the peer has no hybrid post-quantum key exchange (X25519MLKEM768), which --require-hybrid-group asks for.',
+        hints: ['the peer\'s TLS library predates hybrid groups (OpenSSL before 3.5): upgrade it, or connect without --require-hybrid-group (the default still offers X25519MLKEM768 first and falls back to a classical group)'],
+        exitCode: ExitCode.HandshakeFailed,
+      };
+    }
     if (tls.alert !== null && tls.alert.direction === 'read') {
       hints.push(alertHint(tls.alert.code, tls), ...verifyHints(tls.verify, hint));
       return { verdict: `The TLS handshake failed: the peer refused it with the alert "${tls.alert.description}".`, hints, exitCode: ExitCode.HandshakeFailed };

@@ -18,7 +18,7 @@ export const help = `Usage: dicom-tls diagnose HOST:PORT [options]
 Tells why a secure DICOM connection to HOST:PORT fails or would fail:
   1. a TLS handshake that records OpenSSL's handshake trace and EVERY certificate check (it goes
      on past errors, like openssl s_client, so one run shows every problem in the chain), each
-     certificate, and the negotiated protocol, cipher and ALPN;
+     certificate, and the negotiated protocol, cipher, key-exchange group and ALPN;
   2. an A-ASSOCIATE-RQ (and C-ECHO) over that connection: a peer that speaks TLS but not DICOM,
      or DICOM without TLS, is named as such;
   3. a verdict (would the normal policy refuse?) and the fix in plain words, e.g. which extension
@@ -30,7 +30,7 @@ would use with echo/store.
 ${clientOptionsHelp.replace(/  --peer-cert[^\n]*\n[^\n]*\n/, '')}
 
 --json prints one object:
-  { "tls": { "handshake": "ok"|"failed", "protocol", "cipher", "alpn",
+  { "tls": { "handshake": "ok"|"failed", "protocol", "cipher", "group", "alpn",
              "verify": [ { "depth", "ok", "error", "errorString", "certificateString" } ],
              "info": [ ... ], "alert" },
     "association": { "result", ... }, "echo": { "status" }, "verdict", "hints": [ ... ] }
@@ -113,7 +113,7 @@ export const command: CommandModule = {
     if (out.json) {
       out.document({
         tls: tls === null ? null : {
-          handshake: tls.handshake, protocol: tls.protocol, cipher: tls.cipher, alpn: tls.alpn,
+          handshake: tls.handshake, protocol: tls.protocol, cipher: tls.cipher, group: tls.group, alpn: tls.alpn,
           verify: tls.verify.map((c) => ({ depth: c.depth, ok: c.ok, error: c.error, errorString: c.errorString, certificateString: c.certificateString })),
           info: tls.info,
           alert: tls.alert === null ? null : { level: tls.alert.level, code: tls.alert.code, description: tls.alert.description, direction: tls.alert.direction },
@@ -145,7 +145,7 @@ function printHuman(out: Output, host: string, port: number, tls: TlsProbe | nul
     const seen = new Set<string>();
     const certs = tls.verify.filter((c) => !seen.has(c.certificateString) && (seen.add(c.certificateString), true)).sort((a, b) => b.depth - a.depth);
     for (const c of certs) out.line(`\nCertificate at depth ${c.depth}:\n${c.certificateString.split('\n').map((l) => `  ${l}`).join('\n')}`);
-    out.line(`\nTLS: handshake ${tls.handshake}${tls.protocol !== null ? `, ${tls.protocol}, ${tls.cipher ?? ''}, ALPN ${tls.alpn ?? 'none'}` : ''}`);
+    out.line(`\nTLS: handshake ${tls.handshake}${tls.protocol !== null ? `, ${tls.protocol}, ${tls.cipher ?? ''}, key exchange ${tls.group ?? 'none'}${tls.group !== null && isHybrid(tls.group) ? ' (hybrid post-quantum)' : ''}, ALPN ${tls.alpn ?? 'none'}` : ''}`);
     if (tls.alert !== null) out.line(`     ${tls.alert.text}`);
     if (tls.failure !== null) out.line(`     ${tls.failure}`);
     if (tls.clientCertificateRequested !== null) {
@@ -160,6 +160,11 @@ function printHuman(out: Output, host: string, port: number, tls: TlsProbe | nul
     out.line('Fix:');
     for (const h of v.hints) out.line(`  - ${h}`);
   }
+}
+
+/** Hybrid groups mix a classical exchange with ML-KEM (names as OpenSSL 3.5 gives them). */
+function isHybrid(group: string): boolean {
+  return /mlkem/i.test(group) && !/^mlkem/i.test(group);
 }
 
 function describeAssociation(a: AssociationOutcome): string {

@@ -45,7 +45,7 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isS
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations']);
-const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
+const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
 
 /** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
 const MAX_SESSION_LIFETIME = 604_800;
@@ -142,6 +142,8 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
     crl: v.crl?.map((c) => resolve(cwd, c)) ?? field(tlsJson, 'crl', 'tls.', isStrings, 'an array of paths')?.map((c) => resolve(base, c)),
     'crl-check': v['crl-check'] ?? field(tlsJson, 'crlCheck', 'tls.', isString, '"leaf" or "all"'),
     profile: v.profile ?? field(tlsJson, 'profile', 'tls.', isString, 'a profile name'),
+    groups: v.groups ?? (isStrings(tlsJson.groups) ? tlsJson.groups.join(':') : field(tlsJson, 'groups', 'tls.', isString, 'a colon-separated list or an array of group names')),
+    'require-hybrid-group': v['require-hybrid-group'] ?? field(tlsJson, 'requireHybridGroup', 'tls.', isBool, 'true or false'),
     'peer-cert': v['peer-cert'] ?? field(tlsJson, 'peerCert', 'tls.', isString, '"require", "verify" or "ignore"'),
     'password-file': v['password-file'] ?? path(field(tlsJson, 'passwordFile', 'tls.', isString, 'a path'), base),
     'password-env': v['password-env'] ?? field(tlsJson, 'passwordEnv', 'tls.', isString, 'a variable name'),

@@ -27,6 +27,9 @@ Options:
   --ca FILE|DIR          CAs trusted for client certificates (repeatable; default DATA/pki/ca.pem)
   --crl FILE, --crl-check leaf|all, --profile NAME
                          revocation and PS3.15 profile, as for the client commands
+  --groups LIST, --require-hybrid-group
+                         key-exchange groups (default X25519MLKEM768 first, then the classical
+                         ones), or accept only a hybrid post-quantum one, as for the client commands
   --peer-cert require|verify|ignore
                          client certificates: required (default), checked when sent, or ignored
   --session-lifetime S   seconds a client may resume its TLS session, counted from the full
@@ -42,7 +45,7 @@ Options:
 Config file (JSON), e.g.:
   { "aet": "PACS", "port": 2762, "plainPort": 11112, "data": "/srv/dicom",
     "tls": { "cert": "server.pem", "key": "server-key.pem", "ca": ["ca.pem"], "peerCert": "require",
-             "profile": "bcp195-rfc8996", "sessionLifetime": 3600 },
+             "profile": "bcp195-rfc8996", "groups": ["X25519MLKEM768", "X25519"], "sessionLifetime": 3600 },
     "bindings": [ { "aet": "CT1", "subject": "CN = ct1.example.org" },
                   { "aet": "MR1", "fingerprint": "AB:CD:…" },
                   { "aet": "US1", "issuer": "CN = Hospital CA", "serial": "3d:bf:…" } ],

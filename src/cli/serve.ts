@@ -23,6 +23,7 @@ const serveOptions = {
   ...commonOptions, ...passwordOptions,
   key: tlsOptions.key, cert: tlsOptions.cert, pkcs12: tlsOptions.pkcs12, ca: tlsOptions.ca, crl: tlsOptions.crl,
   'crl-check': tlsOptions['crl-check'], profile: tlsOptions.profile, 'peer-cert': tlsOptions['peer-cert'],
+  groups: tlsOptions.groups, 'require-hybrid-group': tlsOptions['require-hybrid-group'],
   port: { type: 'string' }, 'plain-port': { type: 'string' }, host: { type: 'string' }, data: { type: 'string' },
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
@@ -85,8 +86,8 @@ function onAssociation(log: ReturnType<typeof logger>, plain: boolean) {
     // The peer's side of the window (PS3.7 D.3.3.3): how many requests it may keep outstanding with us.
     const window = a.info.asynchronousOperations.performed;
     const windowText = window === 1 ? '' : `, up to ${window === 0 ? 'any number of' : window} requests outstanding`;
-    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${who !== undefined ? `, certificate ${who}` : ''}`}${windowText}`,
-      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, subject: who ?? null }, asynchronousOperationsWindow: window });
+    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${tls?.group !== undefined ? ` (key exchange ${tls.group})` : ''}${who !== undefined ? `, certificate ${who}` : ''}`}${windowText}`,
+      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, group: tls.group ?? null, subject: who ?? null }, asynchronousOperationsWindow: window });
     void a.whenClosed().then(({ error }) => log('association-end', `association from ${a.callingAeTitle} (${peerOf(a)}) ${error === undefined ? 'released' : `ended: ${error.message}`}`, { callingAeTitle: a.callingAeTitle, peer: peerOf(a), error: error?.message ?? null }));
   };
 }

@@ -21,6 +21,8 @@ export interface TlsCliValues {
   crl?: string[] | undefined;
   'crl-check'?: string | undefined;
   profile?: string | undefined;
+  groups?: string | undefined;
+  'require-hybrid-group'?: boolean | undefined;
   'peer-cert'?: string | undefined;
   'verify-host'?: string | undefined;
   'no-tls'?: boolean | undefined;
@@ -51,7 +53,7 @@ function mustExist(path: string, option: string): string {
 /** Whether any TLS-only option was given (for "--no-tls with --cert makes no sense"). */
 function anyTlsOption(v: TlsCliValues): boolean {
   return [v.key, v.cert, v.pkcs12, v.ca?.length ? 'x' : undefined, v.crl?.length ? 'x' : undefined, v['crl-check'],
-    v.profile, v['peer-cert'], v['verify-host']].some((x) => x !== undefined);
+    v.profile, v.groups, v['require-hybrid-group'], v['peer-cert'], v['verify-host']].some((x) => x !== undefined);
 }
 
 /**
@@ -74,6 +76,11 @@ export async function contextOptionsFrom(v: TlsCliValues, role: 'client' | 'serv
     options.profile = profile;
     if (profile.startsWith('legacy-')) options.allowLegacyProfiles = true;
   }
+  if (v.groups !== undefined) {
+    if (!/^[?*]*[A-Za-z0-9_-]+(:[?*]*[A-Za-z0-9_-]+)*$/.test(v.groups)) throw usageError(`--groups must be group names separated by colons, e.g. X25519MLKEM768:X25519; got "${v.groups}"`);
+    options.groups = v.groups;
+  }
+  if (v['require-hybrid-group'] === true) options.requireHybridGroup = true;
   if (v.pkcs12 !== undefined) {
     options.identity = { pkcs12: mustExist(v.pkcs12, 'pkcs12'), ...(password !== undefined ? { password } : {}) };
   } else if (v.cert !== undefined) {

@@ -14,7 +14,7 @@ import { runCli, oneSentenceError } from '../helpers/cli.js';
 const pki = scenarioPki();
 
 interface DiagnoseJson {
-  tls: { handshake: string; protocol: string | null; verify: { depth: number; ok: boolean; error: number; errorString: string; certificateString: string }[]; info: string[]; alert: unknown } | null;
+  tls: { handshake: string; protocol: string | null; group?: string | null; verify: { depth: number; ok: boolean; error: number; errorString: string; certificateString: string }[]; info: string[]; alert: unknown } | null;
   association: { result: string };
   echo: { status: string };
   verdict: string;
@@ -137,6 +137,16 @@ test('diagnose vs DCMTK storescp with TLS and mutual authentication: no problem 
     assert.equal(doc.tls?.handshake, 'ok');
     assert.equal(doc.association.result, 'accepted');
     assert.equal(doc.echo.status, 'Success');
+    // DCMTK here is built on the system's OpenSSL 3.0: no hybrid group, the classical fallback.
+    // (DCMTK prefers secp256r1 as a server.)
+    assert.match(String(doc.tls?.group), /^(x25519|secp256r1|secp384r1|secp521r1|x448)$/i);
+    const text = await runCli(['diagnose', `127.0.0.1:${scp.port}`, '--ca', pki.trustRoot, '--cert', pki.valid.cert, '--key', pki.valid.key]);
+    assert.match(text.stdout, /TLS: handshake ok, TLSv1\.3, \S+, key exchange (x25519|secp256r1|secp384r1|secp521r1|x448), ALPN none/i);
+    // Requiring the hybrid against it: the handshake fails and says why.
+    const pq = await runCli(['diagnose', `127.0.0.1:${scp.port}`, '--ca', pki.trustRoot, '--cert', pki.valid.cert, '--key', pki.valid.key, '--require-hybrid-group', '--json']);
+    const pqDoc = JSON.parse(pq.stdout) as DiagnoseJson & { tls: { failure?: string } };
+    assert.equal(pqDoc.tls?.handshake, 'failed');
+    assert.match(pq.stdout, /the peer has no hybrid post-quantum key exchange/);
   } finally {
     await scp.stop();
   }
@@ -148,7 +158,7 @@ test('diagnose --json has exactly the keys the issue specifies', async () => {
     const r = await runCli(['diagnose', `127.0.0.1:${server.port}`, '--json', '--timeout', '2', '--ca', pki.trustRoot]);
     const doc = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
     assert.deepEqual(Object.keys(doc), ['tls', 'association', 'echo', 'verdict', 'hints']);
-    assert.deepEqual(Object.keys(doc.tls!), ['handshake', 'protocol', 'cipher', 'alpn', 'verify', 'info', 'alert']);
+    assert.deepEqual(Object.keys(doc.tls!), ['handshake', 'protocol', 'cipher', 'group', 'alpn', 'verify', 'info', 'alert']);
     for (const v of doc.tls!.verify as object[]) assert.deepEqual(Object.keys(v), ['depth', 'ok', 'error', 'errorString', 'certificateString']);
     assert.ok('result' in doc.association!);
     assert.deepEqual(Object.keys(doc.echo!), ['status']);
