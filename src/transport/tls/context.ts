@@ -591,9 +591,16 @@ export class SecureContext {
       } finally {
         S.BIO_free(bio);
       }
-      const chosen = this.onClientCertificate({ acceptableIssuers, acceptableIssuersDer, socket: conn.secureSocket });
+      const chosen: unknown = this.onClientCertificate({ acceptableIssuers, acceptableIssuersDer, socket: conn.secureSocket });
       if (chosen === undefined) return 0;
-      const id = this.loadIdentity(chosen);
+      if (typeof (chosen as { then?: unknown } | null)?.then === 'function') {
+        (chosen as Promise<unknown>).then(undefined, () => undefined);
+        throw new InvalidOptionError('clientCertificateCallback', 'returned a Promise: it runs inside the handshake and must answer synchronously (an identity or undefined); load the candidate identities beforehand');
+      }
+      if (chosen === null || typeof chosen !== 'object') {
+        throw new InvalidOptionError('clientCertificateCallback', `must return identity options ({ cert, key } or { pkcs12 }) or undefined, not ${chosen === null ? 'null' : typeof chosen}`);
+      }
+      const id = this.loadIdentity(chosen as IdentityOptions);
       try {
         for (const c of id.chain) S.SSL_add1_chain_cert(ssl, c);
         // OpenSSL takes ownership of what we hand out: give it references of its own.

@@ -226,3 +226,16 @@ test('an async info callback that rejects fails the handshake with its error as 
   assert.match(r.error!.message, /a callback threw: audit log unavailable/);
   assert.equal((await againstSServer(client({ infoCallback: () => 42 as unknown as void }))).ok, true);
 });
+
+test('client-certificate answers that are not identity options or undefined fail the handshake, naming them', async () => {
+  for (const [answer, text] of [[Promise.resolve({ cert: 'x' }), /returned a Promise/], [null, /not null/], [true, /not boolean/]] as const) {
+    const ctx = client({ clientCertificateCallback: () => answer as unknown as IdentityOptions });
+    const { port, server } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey, '-Verify', '1', '-CAfile', c.caCert]);
+    try {
+      const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: ctx }).catch((e: unknown) => e);
+      assert.ok(s instanceof TlsHandshakeError, String(answer));
+      assert.ok(s.cause instanceof InvalidOptionError && s.cause.option === 'clientCertificateCallback');
+      assert.match(s.message, text);
+    } finally { await server.kill(); ctx.dispose(); }
+  }
+});

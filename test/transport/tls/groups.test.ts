@@ -95,6 +95,8 @@ test('requireHybridGroup: TLS 1.3 only, only hybrid groups; mistakes are refused
     (e: unknown) => e instanceof InvalidOptionError && e.option === 'groups' && /X25519 is not/.test(e.message));
   assert.throws(() => client({ requireHybridGroup: true, maxProtocol: 'TLSv1.2' }),
     (e: unknown) => e instanceof InvalidOptionError && e.option === 'requireHybridGroup');
+  assert.throws(() => client({ requireHybridGroup: true, profile: 'bcp195-extended' }),
+    (e: unknown) => e instanceof InvalidOptionError && e.option === 'requireHybridGroup' && /TLS 1\.3/.test(e.message));
   assert.deepEqual(await ours({ requireHybridGroup: true }, { requireHybridGroup: true }),
     { client: 'X25519MLKEM768', server: 'X25519MLKEM768', clientInfo: 'X25519MLKEM768' });
   // Our default client meets a server that requires the hybrid.
