@@ -259,6 +259,20 @@ export function allWorkloads(): Workload[] {
       return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs }) };
     },
   });
+  // Handshakes with and without the hybrid post-quantum group: the echo-tls/ours row runs the
+  // default (X25519MLKEM768 between ours and ours); this one offers only X25519.
+  list.push({
+    id: 'echo-tls-classic/ours',
+    scenario: 'associations: connect + TLS handshake + A-ASSOCIATE + C-ECHO + release, ×200 (classical X25519 key exchange, not the hybrid X25519MLKEM768)',
+    kind: 'ours',
+    peers: label(PAIRS.ours),
+    timing: 'in-process',
+    async measure(ctx) {
+      const count = ctx.quick ? 20 : 200;
+      const { seconds, scpCpuMs } = await withScp(PAIRS.ours, ctx.tls, { store: false }, (port) => oursScu.echo({ port, tls: ctx.tls, count, groups: 'X25519' }));
+      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs }) };
+    },
+  });
   for (const secure of [true, false]) for (const pair of mainPairs) list.push(concurrentWorkload(secure, pair));
   list.push(
     // `echoscu --version` exits before DCMTK loads its data dictionary; a refused connection does

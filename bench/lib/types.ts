@@ -59,6 +59,11 @@ export interface ScuEchoOptions {
   readonly count: number;
   /** Resume TLS sessions across the associations (one client context keeps the session); only ours supports it. */
   readonly resume?: boolean;
+  /**
+   * Key-exchange groups the client offers (OpenSSL syntax); only ours supports it. With the
+   * default, ours ↔ ours negotiate the hybrid X25519MLKEM768; 'X25519' measures the classical one.
+   */
+  readonly groups?: string;
 }
 
 export interface ScuConcurrentOptions {

@@ -22,6 +22,8 @@ interface Options {
   readonly count?: number;
   readonly resume?: boolean;
   readonly maxPdu?: number | null;
+  /** Key-exchange groups to offer (echo rows); null: the default, X25519MLKEM768 first. */
+  readonly groups?: string | null;
 }
 
 const options = JSON.parse(readFileSync(0, 'utf8')) as Options;
@@ -33,6 +35,7 @@ const tls =
         identity: { cert: options.tls.cert, key: options.tls.key },
         ca: [options.tls.ca],
         sessionResumption: options.resume === true,
+        ...(options.groups == null ? {} : { groups: options.groups }),
       });
 const base = {
   host: '127.0.0.1',
@@ -64,15 +67,22 @@ if (options.mode === 'store') {
   await Promise.all((options.filesPerClient ?? []).map((files) => store(files)));
 } else {
   let resumed = 0;
+  const groups = new Set<string>();
   for (let i = 0; i < (options.count ?? 0); i++) {
     const client = await DicomClient.associate(base);
     if (client.tls?.resumed === true) resumed++;
+    if (client.tls !== undefined) groups.add(client.tls.group ?? 'none');
     await client.echo();
     await client.release();
   }
   // A resumption row that silently did full handshakes would be a lie: say so, and fail.
   if (options.resume === true && tls !== undefined && resumed < (options.count ?? 0) - 1) {
     throw new Error(`only ${resumed} of ${options.count} associations resumed their TLS session`);
+  }
+  // Likewise for the key exchange: a hybrid row must have run the hybrid, a classical row not.
+  const wanted = options.groups == null ? 'X25519MLKEM768' : options.groups.split(':')[0]!.replace(/^[*?]+/, '').toLowerCase();
+  if (tls !== undefined && options.resume !== true && [...groups].some((g) => g.toLowerCase() !== wanted.toLowerCase())) {
+    throw new Error(`key exchange ${[...groups].join(', ')}, expected ${wanted}`);
   }
 }
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
