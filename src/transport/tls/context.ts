@@ -17,8 +17,8 @@ import { certificateString } from './certificate-string.js';
 import { x509ErrorName } from './x509-errors.js';
 import { loadIdentity, type LoadedIdentity, type IdentityOptions, type PasswordCallback } from './identity.js';
 import { configureTrust } from './trust.js';
-import { defaultGroups, hybridOnlyGroups, isHybridGroup } from './groups.js';
-import { opensslVersion } from './openssl/lib.js';
+import { configureGroups } from './groups.js';
+import { clientCaNames, derOf, infoAnswer, liveStacks, verifyAnswer, X509_V_ERR_CERT_REJECTED } from './callback-answers.js';
 import type { Source } from './x509-sources.js';
 import type { SecureSocket } from './socket.js';
 import {
@@ -29,6 +29,7 @@ import {
 export type { Source, IdentityOptions, PasswordCallback };
 export type TlsRole = 'client' | 'server';
 
+export { derOf } from './callback-answers.js';
 export {
   VerifyMode, type VerifyContext, type VerifyCallback, type InfoEvent, type InfoCallback,
   type ClientCertificateRequest, type ClientCertificateCallback,
@@ -278,7 +279,7 @@ export class SecureContext {
     if (S.SSL_CTX_set_cipher_list(ctx, ciphers) !== 1) fail('ciphers', `OpenSSL accepts none of "${ciphers}"`);
     const suites = o.cipherSuites ?? profile.cipherSuites;
     if (S.SSL_CTX_set_ciphersuites(ctx, suites) !== 1) fail('cipherSuites', `OpenSSL refused "${suites}"`);
-    this.#groups = this.#configureGroups(o, requireHybrid, maxP);
+    this.#groups = configureGroups(ctx, o.groups, requireHybrid, maxP);
 
     let buildChain = false;
     if (o.identity !== undefined) {
@@ -408,36 +409,6 @@ export class SecureContext {
       }, S.KeylogCb));
     }
     drainErrors();
-  }
-
-  #configureGroups(o: SecureContextOptions, requireHybrid: boolean, maxP: ProtocolName): string | undefined {
-    let list: string | undefined;
-    if (o.groups !== undefined) {
-      const given: unknown = o.groups;
-      const names = typeof given === 'string' ? given.split(':') : Array.isArray(given) ? given as unknown[] : undefined;
-      if (names === undefined || names.length === 0 || names.some((n) => typeof n !== 'string' || n === '')) {
-        throw new InvalidOptionError('groups', 'must be a colon-separated list or an array of group names, e.g. "X25519MLKEM768:X25519"');
-      }
-      list = names.join(':');
-      if (requireHybrid) {
-        const classic = (names as string[]).filter((n) => !isHybridGroup(n));
-        if (classic.length > 0) throw new InvalidOptionError('groups', `requireHybridGroup accepts only hybrid groups; ${classic.join(', ')} ${classic.length === 1 ? 'is' : 'are'} not`);
-      }
-    } else if (requireHybrid) {
-      list = hybridOnlyGroups();
-      if (list === undefined) {
-        throw new TlsConfigurationError('requireHybridGroup', `${opensslVersion()} has no hybrid post-quantum group (X25519MLKEM768 needs OpenSSL 3.5 or later)`);
-      }
-    } else {
-      list = defaultGroups();
-    }
-    if (requireHybrid && maxP !== 'TLSv1.3') {
-      throw new InvalidOptionError('requireHybridGroup', `hybrid groups need TLS 1.3, but maxProtocol is ${maxP}`);
-    }
-    if (list !== undefined && S.SSL_CTX_set1_groups_list(this.#native.ctx, list) !== 1) {
-      throw new TlsConfigurationError('groups', `OpenSSL ${opensslVersion()} does not know every group in "${list}"`, { openssl: drainErrors() });
-    }
-    return list;
   }
 
   /** @internal load an identity with this context's password hook; typed errors on failure. */
@@ -572,25 +543,7 @@ export class SecureContext {
     if (conn === undefined || !this.#hasHook('onClientCertificate', 'clientCertificateCallback')) return 0;
     conn.enterCallback();
     try {
-      const names = S.SSL_get_client_CA_list(ssl);
-      const n = names === null ? 0 : (S.OPENSSL_sk_num(names) as number);
-      const acceptableIssuers: string[] = [];
-      const acceptableIssuersDer: Buffer[] = [];
-      const bio = S.BIO_new(S.BIO_s_mem());
-      try {
-        for (let i = 0; i < n; i++) {
-          const name = S.OPENSSL_sk_value(names, i);
-          S.X509_NAME_print_ex(bio, name, 0, S.XN_FLAG_ONELINE);
-          acceptableIssuers.push(S.readMemBio(bio).toString('utf8'));
-          const pder: unknown[] = [null];
-          const plen: number[] = [0];
-          if (S.X509_NAME_get0_der(name, pder, plen) === 1) {
-            acceptableIssuersDer.push(Buffer.from(S.koffi.view(pder[0] as never, Number(plen[0])) as ArrayBuffer));
-          }
-        }
-      } finally {
-        S.BIO_free(bio);
-      }
+      const { acceptableIssuers, acceptableIssuersDer } = clientCaNames(ssl);
       const chosen: unknown = this.onClientCertificate({ acceptableIssuers, acceptableIssuersDer, socket: conn.secureSocket });
       if (chosen === undefined) return 0;
       if (typeof (chosen as { then?: unknown } | null)?.then === 'function') {
@@ -652,86 +605,10 @@ export class SecureContext {
   get cachedSessions(): number { return this.role === 'client' ? this.#native.sessions.size : S.SSL_CTX_sess_number(this.#native.ctx); }
 }
 
-/**
- * The info callback's return value is ignored. An `async` callback's Promise is not waited for,
- * but its rejection is not lost either: it ends the connection like a throw would have.
- */
-function infoAnswer(answer: unknown, conn: ConnectionHooks): void {
-  if (typeof (answer as { then?: unknown } | null)?.then === 'function') {
-    (answer as Promise<unknown>).then(undefined, (e: unknown) => conn.failLater(e));
-  }
-}
-
 function alertDescription(code: number, openssl: string): string {
   return openssl === 'unknown' ? alertDescriptions[code] ?? openssl : openssl;
 }
 
 function hasSubscribers(name: ChannelName): boolean {
   return channel(name).hasSubscribers;
-}
-
-/** X509_V_ERR_CERT_REJECTED (x509_vfy.h): OpenSSL maps it to the bad_certificate alert (42). */
-const X509_V_ERR_CERT_REJECTED = 28;
-
-/**
- * The verify callback's view of the store's stacks: the chain built so far and the certificates
- * the peer sent. Read on first access (most callbacks never look) and only while the callback
- * runs: the store context is OpenSSL's and gone afterwards.
- */
-function liveStacks(store: unknown): { der(which: 'chain' | 'peer'): readonly Buffer[]; certs(which: 'chain' | 'peer'): readonly X509Certificate[]; close(): void } {
-  let open = true;
-  const ders = new Map<string, readonly Buffer[]>();
-  const certs = new Map<string, readonly X509Certificate[]>();
-  const der = (which: 'chain' | 'peer'): readonly Buffer[] => {
-    let list = ders.get(which);
-    if (list === undefined) {
-      if (!open) throw new InvalidOptionError(`context.${which === 'chain' ? 'chain' : 'peerCertificates'}`, 'is readable only while the verify callback runs; read it there');
-      const sk = which === 'chain' ? S.X509_STORE_CTX_get0_chain(store) : S.X509_STORE_CTX_get0_untrusted(store);
-      const n = sk === null ? 0 : (S.OPENSSL_sk_num(sk) as number);
-      list = Object.freeze(Array.from({ length: n }, (_, i) => derOf(S.OPENSSL_sk_value(sk, i))));
-      ders.set(which, list);
-    }
-    return list;
-  };
-  return {
-    der,
-    certs(which) {
-      let list = certs.get(which);
-      if (list === undefined) {
-        list = Object.freeze(der(which).map((d) => new X509Certificate(d)));
-        certs.set(which, list);
-      }
-      return list;
-    },
-    close() { open = false; },
-  };
-}
-
-const derBio = { bio: undefined as unknown };
-/** DER of an X509*, through one reused memory BIO. */
-export function derOf(x509: unknown): Buffer {
-  derBio.bio ??= S.BIO_new(S.BIO_s_mem());
-  S.i2d_X509_bio(derBio.bio, x509);
-  return S.readMemBio(derBio.bio);
-}
-
-/**
- * The verify callback's answer as OpenSSL takes it: a non-zero number continues, 0 stops; `true`
- * and `false` are taken for 1 and 0. Anything else (`undefined` — a forgotten `return` —, `null`,
- * NaN, a string, an object) would be a guess, so it fails the handshake with an error that names
- * it. A Promise (an `async` callback) cannot be waited for — the callback runs inside the
- * handshake — and fails it the same way, with an error that says so.
- */
-function verifyAnswer(answer: unknown): number {
-  if (typeof answer === 'number' && !Number.isNaN(answer)) return answer !== 0 ? 1 : 0;
-  if (typeof answer === 'boolean') return answer ? 1 : 0;
-  if (typeof (answer as { then?: unknown } | null)?.then === 'function') {
-    (answer as Promise<unknown>).then(undefined, () => undefined);
-    throw new InvalidOptionError(
-      'verifyCallback',
-      'returned a Promise: the verify callback runs inside the handshake and must answer synchronously (0, 1 or ok); do asynchronous checks after the handshake',
-    );
-  }
-  const what = answer === null ? 'null' : typeof answer === 'number' ? 'NaN' : typeof answer;
-  throw new InvalidOptionError('verifyCallback', `must return 0, 1 or ok (or a boolean), not ${what}`);
 }

@@ -8,8 +8,10 @@
  * (OpenSSL 3.0, DCMTK built on it) still connect with X25519 and no extra round trip.
  * What the linked OpenSSL knows is probed, never inferred from its version number.
  */
-import { drainErrors } from './openssl/lib.js';
+import { InvalidOptionError } from '../../errors.js';
+import { drainErrors, opensslVersion } from './openssl/lib.js';
 import * as S from './openssl/ssl.js';
+import { TlsConfigurationError } from './errors.js';
 
 /** Hybrid (classical + ML-KEM) groups, preferred first, by OpenSSL's names (RFC draft ecdhe-mlkem). */
 export const HYBRID_GROUPS = ['X25519MLKEM768', 'SecP256r1MLKEM768', 'SecP384r1MLKEM1024'] as const;
@@ -64,4 +66,38 @@ export function defaultGroups(): string | undefined {
 export function hybridOnlyGroups(): string | undefined {
   const hybrid = availableHybridGroups();
   return hybrid.length === 0 ? undefined : hybrid.join(':');
+}
+
+/**
+ * Set the context's groups: the caller's list, the hybrid-only list (requireHybridGroup), or the
+ * default. Returns what was set (undefined: OpenSSL's own default). Typed errors name the option.
+ */
+export function configureGroups(ctx: unknown, groups: string | readonly string[] | undefined, requireHybrid: boolean, maxP: string): string | undefined {
+  let list: string | undefined;
+  if (groups !== undefined) {
+    const given: unknown = groups;
+    const names = typeof given === 'string' ? given.split(':') : Array.isArray(given) ? given as unknown[] : undefined;
+    if (names === undefined || names.length === 0 || names.some((n) => typeof n !== 'string' || n === '')) {
+      throw new InvalidOptionError('groups', 'must be a colon-separated list or an array of group names, e.g. "X25519MLKEM768:X25519"');
+    }
+    list = names.join(':');
+    if (requireHybrid) {
+      const classic = (names as string[]).filter((n) => !isHybridGroup(n));
+      if (classic.length > 0) throw new InvalidOptionError('groups', `requireHybridGroup accepts only hybrid groups; ${classic.join(', ')} ${classic.length === 1 ? 'is' : 'are'} not`);
+    }
+  } else if (requireHybrid) {
+    list = hybridOnlyGroups();
+    if (list === undefined) {
+      throw new TlsConfigurationError('requireHybridGroup', `${opensslVersion()} has no hybrid post-quantum group (X25519MLKEM768 needs OpenSSL 3.5 or later)`);
+    }
+  } else {
+    list = defaultGroups();
+  }
+  if (requireHybrid && maxP !== 'TLSv1.3') {
+    throw new InvalidOptionError('requireHybridGroup', `hybrid groups need TLS 1.3, but maxProtocol is ${maxP}`);
+  }
+  if (list !== undefined && S.SSL_CTX_set1_groups_list(ctx, list) !== 1) {
+    throw new TlsConfigurationError('groups', `OpenSSL ${opensslVersion()} does not know every group in "${list}"`, { openssl: drainErrors() });
+  }
+  return list;
 }
