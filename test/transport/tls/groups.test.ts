@@ -172,3 +172,10 @@ test('a TLS 1.2-only peer meets requireHybridGroup: the same typed error', needs
     await assert.rejects(SecureSocket.connect({ host: '127.0.0.1', port, context: ctx }), HybridGroupRequiredError);
   } finally { await proc.kill(); ctx.dispose(); }
 });
+
+test('an OpenSSL without hybrid groups refuses requireHybridGroup at construction, naming itself', hybrid ? { skip: 'the linked OpenSSL has hybrid groups' } : {}, () => {
+  assert.equal(defaultGroups(), undefined);
+  assert.equal(client().groups, undefined); // OpenSSL's own default list
+  assert.throws(() => client({ requireHybridGroup: true }),
+    (e: unknown) => e instanceof TlsConfigurationError && e.option === 'requireHybridGroup' && /OpenSSL 3\.5/.test(e.message));
+});
