@@ -456,7 +456,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       verifyFailure: this.#verifyFailure, alert: this.#alert, openssl, sslError,
       ...(this.#callbackError !== undefined ? { cause: this.#callbackError.error } : {}),
     };
-    const err = this.#lacksHybridGroup(init) ? new HybridGroupRequiredError(init, (this.context.groups ?? '').split(':')) : new TlsHandshakeError(init);
+    const err = this.#lacksHybridGroup(init) ? new HybridGroupRequiredError(init, (this.context.groups ?? '').split(':').map((g) => g.replace(/^[*?]+/, ''))) : new TlsHandshakeError(init);
     publish(channelNames.tlsHandshakeFailed, { connection: this, error: err });
     this.#rejectHandshake?.(err);
     this.#failPending(err);
