@@ -45,6 +45,8 @@ export interface VerifyFailure {
   readonly errorName: string;
   readonly errorString: string;
   readonly certificateString: string;
+  /** More on why, when OpenSSL's text is short: e.g. the key size a security level refused. */
+  readonly detail?: string;
 }
 export interface AlertInfo {
   readonly level: 'warning' | 'fatal';
@@ -81,7 +83,7 @@ function handshakeMessage(init: {
   }
   const v = init.verifyFailure;
   if (v !== undefined) {
-    return `TLS handshake failed: certificate verify failed at depth ${v.depth}: ${v.errorString} (${v.errorName})`;
+    return `TLS handshake failed: certificate verify failed at depth ${v.depth}: ${v.errorString} (${v.errorName})${v.detail === undefined ? '' : `: ${v.detail}`}`;
   }
   const a = init.alert;
   const first = init.openssl?.[0];
