@@ -19,6 +19,7 @@ import { QueryRetrieveSopClass, VerificationSopClass } from '../dictionary/uids.
 import type { TlsInfo } from '../transport/connection.js';
 import { certificateMatches, type CertificateIdentity } from './certificate-binding.js';
 import type { ReceivedUserIdentity } from './user-identity.js';
+import type { NegotiatedRoles, RoleOutcomes } from './role-selection.js';
 
 export const PERMISSIONS = ['echo', 'store', 'query', 'retrieve'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -161,4 +162,15 @@ export function accessRules(rules: readonly AccessRule[] = []): AuthorizeHandler
     }
     return { permissions: [], rule: 'no rule applies' };
   };
+}
+
+/** Roles narrowed to what the requestor is permitted (the same object when everything is). */
+export function permittedRoles(outcomes: RoleOutcomes, permits: (uid: string, role: 'scu' | 'scp') => boolean): RoleOutcomes {
+  const narrow = (uid: string, r: NegotiatedRoles): NegotiatedRoles => {
+    const scu = r.requestorIsScu && permits(uid, 'scu');
+    const scp = r.requestorIsScp && permits(uid, 'scp');
+    return scu === r.requestorIsScu && scp === r.requestorIsScp ? r : { requestorIsScu: scu, requestorIsScp: scp };
+  };
+  const bySopClass = new Map([...outcomes.bySopClass].map(([uid, r]) => [uid, narrow(uid, r)] as const));
+  return { bySopClass, rolesFor: (uid) => bySopClass.get(uid) ?? narrow(uid, outcomes.rolesFor(uid)) };
 }

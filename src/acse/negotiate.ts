@@ -21,7 +21,7 @@ import {
   type AsynchronousOperationsWindow,
 } from './asynchronous-operations.js';
 import { checkCertificateBinding, type CertificateBinding } from './certificate-binding.js';
-import { permissionForContext, type AccessDecision, type AuthorizeHandler } from './access-control.js';
+import { permissionForContext, permittedRoles, type AccessDecision, type AuthorizeHandler } from './access-control.js';
 import { AssociationRejectedError, NegotiationError } from './errors.js';
 import {
   acceptViaCommonExtended,
@@ -44,7 +44,6 @@ import {
   answerRoleSelection,
   buildRoleSelectionItems,
   roleOutcomes,
-  type NegotiatedRoles,
   type RoleOutcomes,
   type RoleProposal,
 } from './role-selection.js';
@@ -383,17 +382,6 @@ export async function negotiateAssociation(
     asynchronousOperations: acceptorOperations(asyncAnswer),
     access,
   };
-}
-
-/** Roles narrowed to what the requestor is permitted (the same object when everything is). */
-function permittedRoles(outcomes: RoleOutcomes, permits: (uid: string, role: 'scu' | 'scp') => boolean): RoleOutcomes {
-  const narrow = (uid: string, r: NegotiatedRoles): NegotiatedRoles => {
-    const scu = r.requestorIsScu && permits(uid, 'scu');
-    const scp = r.requestorIsScp && permits(uid, 'scp');
-    return scu === r.requestorIsScu && scp === r.requestorIsScp ? r : { requestorIsScu: scu, requestorIsScp: scp };
-  };
-  const bySopClass = new Map([...outcomes.bySopClass].map(([uid, r]) => [uid, narrow(uid, r)] as const));
-  return { bySopClass, rolesFor: (uid) => bySopClass.get(uid) ?? narrow(uid, outcomes.rolesFor(uid)) };
 }
 
 /** Narrowing helper for the result of negotiateAssociation. */
