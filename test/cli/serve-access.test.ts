@@ -181,3 +181,18 @@ test('config mistakes are one sentence naming the field', async () => {
     assert.match(oneSentenceError(r).sentence, re);
   }
 });
+
+test('dicom-tls echo --user/--user-password-env: accepted with the right password, exit 13 (rejected) with a wrong one or without', async () => {
+  const echo = (extra: string[], env: NodeJS.ProcessEnv = {}) =>
+    runCli(['echo', `127.0.0.1:${guarded.plain}`, '--no-tls', '--call', 'GUARDED', ...extra], { env });
+  const ok = await echo(['--user', 'alice', '--user-password-env', 'PW'], { PW: 'wonder land' });
+  assert.equal(ok.code, 0, ok.stderr);
+  await guarded.waitFor(/association DICOM-TLS → GUARDED from [^\n]*, user alice; may echo, store, query/);
+  for (const r of [await echo(['--user', 'alice', '--user-password-env', 'PW'], { PW: 'wrong' }), await echo([])]) {
+    assert.equal(r.code, 13, r.stderr);
+    assert.match(oneSentenceError(r).sentence, /Association rejected: rejected-permanent, source DICOM UL service-provider \(ACSE related function\), reason no-reason-given/);
+  }
+  const bad = await echo(['--user-password-env', 'PW'], { PW: 'x' });
+  assert.equal(bad.code, 2);
+  assert.match(oneSentenceError(bad).sentence, /A user password needs --user NAME/);
+});
