@@ -77,6 +77,9 @@ export {
 export type { AsynchronousOperations, AsynchronousOperationsWindow } from './acse/asynchronous-operations.js';
 export { certificateMatches, checkCertificateBinding } from './acse/certificate-binding.js';
 export type { CertificateIdentity, CertificateBinding } from './acse/certificate-binding.js';
+export { accessRules, checkAccessRules, permissionForContext, permissionForRequest, DEFAULT_ACCESS_RULES, PERMISSIONS } from './acse/access-control.js';
+export type { AccessDecision, AccessPeer, AccessRule, AuthorizeHandler, Permission } from './acse/access-control.js';
+export { hashPassword, verifyPassword, parsePasswordFile, formatPasswordFile, passwordFileVerifier } from './ae/user-credentials.js';
 export {
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,

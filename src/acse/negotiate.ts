@@ -21,6 +21,7 @@ import {
   type AsynchronousOperationsWindow,
 } from './asynchronous-operations.js';
 import { checkCertificateBinding, type CertificateBinding } from './certificate-binding.js';
+import { permissionForContext, permittedRoles, type AccessDecision, type AuthorizeHandler } from './access-control.js';
 import { AssociationRejectedError, NegotiationError } from './errors.js';
 import {
   acceptViaCommonExtended,
@@ -133,6 +134,12 @@ export interface AcceptorPolicy {
   readonly userIdentity?: UserIdentityHandler;
   /** Reject associations without a (checked) user identity. Default false. */
   readonly requireUserIdentity?: boolean;
+  /**
+   * What the requestor may do (access-control.ts), decided after its AE title, certificate
+   * binding and user identity were accepted: contexts needing a permission it lacks are rejected
+   * (user-rejection), no permission at all rejects the association (1, 1, 3). Absent: no checks.
+   */
+  readonly authorize?: AuthorizeHandler;
   readonly sopClassExtended?: SopClassExtendedHandler;
   readonly sopClassCommonExtended?: SopClassCommonExtendedHandler;
   /** Reject (1, 1, 1) when no presentation context could be accepted, as DCMTK's DcmSCP does. Default false: accept with all rejected. */
@@ -169,6 +176,8 @@ export interface AcceptedAssociation {
   readonly sopClassCommonExtended: readonly SopClassCommonExtendedNegotiationItem[];
   /** The agreed Asynchronous Operations Window in our terms (1/1 when not negotiated). */
   readonly asynchronousOperations: AsynchronousOperations;
+  /** What `policy.authorize` granted; undefined without it. */
+  readonly access: AccessDecision | undefined;
 }
 
 export interface RejectedAssociation {
@@ -291,6 +300,22 @@ export async function negotiateAssociation(
     const r = USER_IDENTITY_REJECTION;
     return { reject: rj(r.result, r.source, r.reason), why: identity.why };
   }
+  let access: AccessDecision | undefined;
+  if (policy.authorize !== undefined) {
+    try {
+      access = await policy.authorize({ callingAeTitle: calling, calledAeTitle: called, tls: context.tls, remoteAddress: context.remoteAddress, userIdentity: identity.identity });
+    } catch (err) {
+      access = { permissions: [], rule: `the access check failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    if (access.permissions.length === 0) {
+      return {
+        reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CallingAeTitleNotRecognized),
+        why: `calling AE title '${calling}' may do nothing here (${access.rule ?? 'no permission'})`,
+      };
+    }
+  }
+  const granted = access === undefined ? undefined : new Set(access.permissions);
+  const permits = (uid: string, role: 'scu' | 'scp'): boolean => granted === undefined || granted.has(permissionForContext(uid, role));
 
   const extContext = { callingAeTitle: calling, calledAeTitle: called };
   // 0x57: SOP classes the handler accepts by their related general SOP class.
@@ -304,8 +329,14 @@ export async function negotiateAssociation(
             viaCommon.has(uid) || policy.presentationContexts.acceptAbstractSyntax?.(uid) === true,
         };
   const supported = policy.presentationContexts.supported ?? [];
-  const roleAnswers = answerRoleSelection(ui.roleSelections, (uid) => supported.find((s) => s.abstractSyntax === uid)?.roles);
-  const roles = roleOutcomes(ui.roleSelections, roleAnswers);
+  // A role the requestor may not hold is answered 0 (D.3.3.4.2); a context left with no role, or
+  // without its default SCU role, is rejected below as user-rejection.
+  const roleAnswers = answerRoleSelection(ui.roleSelections, (uid) => {
+    const r = supported.find((s) => s.abstractSyntax === uid)?.roles;
+    return r === undefined || granted === undefined ? r : { scu: r.scu && permits(uid, 'scu'), scp: r.scp && permits(uid, 'scp') };
+  });
+  const negotiatedRoles = roleOutcomes(ui.roleSelections, roleAnswers);
+  const roles = granted === undefined ? negotiatedRoles : permittedRoles(negotiatedRoles, permits);
   const pc = answerPresentationContexts(rq.presentationContexts, pcPolicy, roles);
   if (pc.accepted.length === 0 && policy.rejectWhenNoContextAccepted === true) {
     return {
@@ -349,6 +380,7 @@ export async function negotiateAssociation(
     userIdentity: identity.identity,
     sopClassCommonExtended: ui.sopClassCommonExtendedNegotiations,
     asynchronousOperations: acceptorOperations(asyncAnswer),
+    access,
   };
 }
 

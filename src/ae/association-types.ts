@@ -1,6 +1,7 @@
 /** The shapes around an Association: negotiated facts, options, request commands and events. */
 import type { DicomError } from '../errors.js';
 import type { AsynchronousOperations } from '../acse/asynchronous-operations.js';
+import type { AccessDecision } from '../acse/access-control.js';
 import type { AcceptedContexts } from '../acse/presentation-context.js';
 import type { RoleOutcomes } from '../acse/role-selection.js';
 import type { ReceivedUserIdentity, UserIdentityResult } from '../acse/user-identity.js';
@@ -26,6 +27,8 @@ export interface AssociationInfo {
   readonly userIdentity?: ReceivedUserIdentity | undefined;
   /** Requestor: what the acceptor said about our identity. */
   readonly userIdentityResult?: UserIdentityResult | undefined;
+  /** Acceptor: what the access check granted (every request is checked against it); undefined without one. */
+  readonly access?: AccessDecision | undefined;
   /**
    * The negotiated Asynchronous Operations Window (PS3.7 D.3.3.3) from this side's point of view:
    * `invoked` = requests we may have outstanding, `performed` = the peer's requests we may be

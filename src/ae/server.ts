@@ -41,6 +41,7 @@ import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { TransportMismatchError } from '../ul/upper-layer-errors.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
 import { Association } from './association.js';
+import { guardRequests } from './request-guard.js';
 
 export interface ServerTimeouts {
   /** ARTIM (PS3.8 9.1.5): wait for the A-ASSOCIATE-RQ after connect, and for the close after RJ/release. Default 30 000. */
@@ -115,6 +116,8 @@ function positive(option: string, v: number | undefined, fallback: number, allow
 
 export class DicomServer extends TypedEmitter<DicomServerEvents> {
   readonly handlers: HandlerRegistry;
+  /** `handlers` as associations see them: each request checked against the association's access first. */
+  readonly #guarded: HandlerRegistry;
   readonly #policy: AcceptorPolicy;
   readonly #tls: SecureContext | undefined;
   readonly #maxAssociations: number;
@@ -152,6 +155,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#idleMs = positive('timeouts.idle', timeouts?.idle, 0, true);
     this.#dimseMs = positive('timeouts.dimse', timeouts?.dimse, 30_000, true);
     this.handlers = handlers ?? new HandlerRegistry();
+    this.#guarded = guardRequests(this.handlers);
   }
 
   /** Established associations. */
@@ -292,8 +296,9 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
                 peerImplementationVersionName: result.peerImplementationVersionName,
                 userIdentity: result.userIdentity,
                 asynchronousOperations: result.asynchronousOperations,
+                access: result.access,
               },
-              { handlers: this.handlers, idleTimeout: this.#idleMs, dimseTimeout: this.#dimseMs, releaseTimeout: this.#artimMs },
+              { handlers: this.#guarded, idleTimeout: this.#idleMs, dimseTimeout: this.#dimseMs, releaseTimeout: this.#artimMs },
             );
             this.#associations.add(association);
             association.once('closed', () => this.#associations.delete(association));

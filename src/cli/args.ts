@@ -46,7 +46,15 @@ export const peerOptions = {
   timeout: { type: 'string' },
 } as const satisfies OptionSpec;
 
-export const clientOptions = { ...commonOptions, ...tlsOptions, ...peerOptions } as const satisfies OptionSpec;
+/** User Identity Negotiation (PS3.7 D.3.3.7) of a client: a user name, and its password from a file, a variable or a prompt. */
+export const userOptions = {
+  user: { type: 'string' },
+  'user-password-file': { type: 'string' },
+  'user-password-env': { type: 'string' },
+  'ask-user-password': { type: 'boolean' },
+} as const satisfies OptionSpec;
+
+export const clientOptions = { ...commonOptions, ...tlsOptions, ...peerOptions, ...userOptions } as const satisfies OptionSpec;
 
 export interface Parsed<V> {
   values: V;

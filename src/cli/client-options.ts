@@ -6,11 +6,18 @@ import { parseAeTitle, parsePeer, parseSeconds } from './args.js';
 import { contextOptionsFrom, type TlsCliValues } from './tls-options.js';
 import type { Io } from './io.js';
 import type { SecureContextOptions } from '../transport/tls/context.js';
+import type { UserIdentityRequest } from '../acse/user-identity.js';
+import { readPassword } from './password.js';
+import { usageError } from './errors.js';
 
 export const DEFAULT_CALLING_AE = 'DICOM-TLS';
 export const DEFAULT_CALLED_AE = 'ANY-SCP';
 
 export interface ClientCliValues extends TlsCliValues {
+  user?: string | undefined;
+  'user-password-file'?: string | undefined;
+  'user-password-env'?: string | undefined;
+  'ask-user-password'?: boolean | undefined;
   aet?: string | undefined;
   call?: string | undefined;
   timeout?: string | undefined;
@@ -25,6 +32,23 @@ export interface ClientSettings {
   readonly timeout: number | undefined;
   /** undefined with --no-tls. */
   readonly tls: SecureContextOptions | undefined;
+  /** --user: the identity sent in the A-ASSOCIATE-RQ (type 2 with a password, else type 1). */
+  readonly userIdentity: UserIdentityRequest | undefined;
+}
+
+/** --user NAME with --user-password-file | --user-password-env | --ask-user-password (type 2), or alone (type 1). */
+export async function userIdentityFrom(values: ClientCliValues, io: Io): Promise<UserIdentityRequest | undefined> {
+  const sources = [values['user-password-file'], values['user-password-env'], values['ask-user-password'] === true ? true : undefined].filter((v) => v !== undefined);
+  if (values.user === undefined) {
+    if (sources.length > 0) throw usageError('a user password needs --user NAME');
+    return undefined;
+  }
+  if (values.user === '') throw usageError('--user needs a user name');
+  if (sources.length > 1) throw usageError('give only one of --user-password-file, --user-password-env and --ask-user-password');
+  const passcode = await readPassword({ 'password-file': values['user-password-file'], 'password-env': values['user-password-env'], 'ask-password': values['ask-user-password'] }, io, `Password of ${values.user}: `);
+  if (passcode === undefined) return { type: 'username', username: values.user, positiveResponseRequested: false };
+  if (passcode === '') throw usageError('the user password is empty');
+  return { type: 'username-passcode', username: values.user, passcode, positiveResponseRequested: false };
 }
 
 export async function clientSettings(values: ClientCliValues, peer: string | undefined, io: Io): Promise<ClientSettings> {
@@ -33,7 +57,8 @@ export async function clientSettings(values: ClientCliValues, peer: string | und
   const calledAeTitle = parseAeTitle(values.call, 'call', DEFAULT_CALLED_AE);
   const timeout = parseSeconds(values.timeout);
   const tls = await contextOptionsFrom(values, 'client', io);
-  return { host, port, callingAeTitle, calledAeTitle, timeout, tls };
+  const userIdentity = await userIdentityFrom(values, io);
+  return { host, port, callingAeTitle, calledAeTitle, timeout, tls, userIdentity };
 }
 
 /** The help block of the options shared by client commands (DCMTK names where they exist). */
@@ -60,6 +85,10 @@ TLS (DICOM over TLS is the default; PS3.15 B.12):
   --peer-cert require|verify|ignore
                          verify the peer's certificate (default require); ignore = no checks
   --verify-host NAME     check the peer's certificate names NAME (host name or IP)
+User identity (PS3.7 D.3.3.7; a peer that requires one rejects the association without):
+  --user NAME            send this user name (alone: type 1)
+  --user-password-file FILE | --user-password-env NAME | --ask-user-password
+                         and its password (type 2; in clear text without TLS)
 Output:
   --json                 one JSON document on stdout
   --verbose, -v          protocol detail and stack traces`;

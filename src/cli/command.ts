@@ -24,5 +24,6 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
   move: { summary: 'ask a peer to send instances to a destination AE (C-MOVE)', load: async () => (await import('./move.js')).command },
   get: { summary: 'retrieve instances into a folder (C-GET)', load: async () => (await import('./get.js')).command },
   diagnose: { summary: 'tell why a secure DICOM connection fails, and how to fix it', load: async () => (await import('./diagnose.js')).command },
+  user: { summary: 'add, remove or list the users of serve --users (user identity passwords, scrypt)', load: async () => (await import('./user.js')).command },
   pki: { summary: 'create a CA and node certificates for DICOM TLS; inspect certificates', load: async () => (await import('./pki.js')).command },
 };

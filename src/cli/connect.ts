@@ -24,6 +24,7 @@ export async function connectClient(
       ...(extra.presentationContexts !== undefined ? { presentationContexts: extra.presentationContexts } : {}),
       ...(extra.roles !== undefined ? { roles: extra.roles } : {}),
       ...(extra.asynchronousOperations !== undefined ? { asynchronousOperations: extra.asynchronousOperations } : {}),
+      ...(s.userIdentity !== undefined ? { userIdentity: s.userIdentity } : {}),
       ...(s.timeout !== undefined ? { timeouts: { connect: s.timeout, association: s.timeout, dimse: s.timeout } } : {}),
     });
     return { client, dispose: () => context?.dispose() };

@@ -9,6 +9,7 @@ import { clientOptions, parse, parseAeTitle, parsePeer, parseSeconds } from './a
 import { DEFAULT_CALLED_AE, DEFAULT_CALLING_AE, clientOptionsHelp } from './client-options.js';
 import { contextOptionsFrom } from './tls-options.js';
 import { Output } from './io.js';
+import { usageError } from './errors.js';
 import type { CommandModule } from './command.js';
 import type { AssociationOutcome, TlsProbe } from './diagnose-probe.js';
 import type { Verdict } from './diagnose-verdict.js';
@@ -27,7 +28,7 @@ Exit code 0 when no problem is found, else the exit code of the problem (dicom-t
 Without --ca every chain fails with "unable to get local issuer certificate": give the CA you
 would use with echo/store.
 
-${clientOptionsHelp.replace(/  --peer-cert[^\n]*\n[^\n]*\n/, '')}
+${clientOptionsHelp.replace(/  --peer-cert[^\n]*\n[^\n]*\n/, '').replace(/User identity[^]*?(?=Output:)/, '')}
 
 --json prints one object:
   { "tls": { "handshake": "ok"|"failed", "protocol", "cipher", "group", "alpn",
@@ -47,6 +48,7 @@ export const command: CommandModule = {
   help,
   async run(argv, io) {
     const { values, positionals } = parse(argv, clientOptions);
+    if (values.user !== undefined) throw usageError('diagnose sends no user identity: leave out --user');
     const out = new Output(io, values);
     const { host, port } = parsePeer(positionals[0]);
     const callingAeTitle = parseAeTitle(values.aet, 'aet', DEFAULT_CALLING_AE);

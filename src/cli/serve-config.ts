@@ -10,6 +10,7 @@ import { oneOf, parseAeTitle, parsePort } from './args.js';
 import { profileNames } from './tls-options.js';
 import type { TlsCliValues } from './tls-options.js';
 import type { CertificateBinding, CertificateIdentity } from '../acse/certificate-binding.js';
+import { serveAccess, type ServeAccess, type ServeAccessCliValues } from './serve-access.js';
 
 export interface MoveDestination { host: string; port: number; tls: boolean }
 
@@ -28,6 +29,8 @@ export interface ServeSettings {
   bindings: CertificateBinding[];
   requireBinding: boolean;
   moveDestinations: Record<string, MoveDestination>;
+  /** Access rules and users (serve-access.ts). */
+  access: ServeAccess;
 }
 
 type Json = Record<string, unknown>;
@@ -44,7 +47,7 @@ const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations']);
+const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users']);
 const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
 
 /** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
@@ -107,7 +110,7 @@ function destinationsFrom(v: unknown): Record<string, MoveDestination> {
   return out;
 }
 
-export interface ServeCliValues extends TlsCliValues {
+export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
   config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
   'session-lifetime'?: string | undefined;
@@ -162,5 +165,6 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
     bindings: bindingsFrom(json.bindings),
     requireBinding: field(json, 'requireBinding', '', isBool, 'true or false') ?? false,
     moveDestinations: destinationsFrom(json.moveDestinations),
+    access: serveAccess(json, base, v, cwd),
   };
 }

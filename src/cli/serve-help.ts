@@ -39,6 +39,10 @@ Options:
   --async-window N       requests a peer may keep outstanding when it proposes an Asynchronous
                          Operations Window (PS3.7 D.3.3.3; default 16, 0 = unlimited, 1 = answer
                          every proposal synchronously); they are answered in order
+  --users FILE           check user identities (PS3.7 D.3.3.7: user name, or user name and
+                         password) against FILE (make it with dicom-tls user add); a wrong
+                         password is rejected (A-ASSOCIATE-RJ 1/2/1)
+  --require-user         reject associations that name no user (needs --users)
   --json                 log events as JSON lines on stdout
   --verbose, -v          more detail in the log
 
@@ -50,11 +54,21 @@ Config file (JSON), e.g.:
                   { "aet": "MR1", "fingerprint": "AB:CD:…" },
                   { "aet": "US1", "issuer": "CN = Hospital CA", "serial": "3d:bf:…" } ],
     "requireBinding": false,
-    "moveDestinations": { "WS1": { "host": "10.0.0.7", "port": 2762, "tls": true } } }
+    "moveDestinations": { "WS1": { "host": "10.0.0.7", "port": 2762, "tls": true } },
+    "access": [ { "aet": "CT1", "permissions": ["echo", "store"] },
+                { "aet": "WS1", "fingerprint": "AB:CD:…", "permissions": ["echo", "query", "retrieve"] },
+                { "aet": "*", "user": "alice", "permissions": ["echo", "query"] } ],
+    "users": { "file": "users", "require": false } }
   Relative paths in the file are relative to the file. A bound AE title is accepted only from a
   peer whose TLS certificate matches (subject as \`dicom-tls pki inspect\` prints it, SHA-256
   fingerprint, or issuer + serial); requireBinding: true rejects every unbound calling AE title.
   tls may also hold "passwordFile" or "passwordEnv" for an encrypted key.
+  access: who may echo, store, query and retrieve. The first rule whose "aet" ("*": any) and
+  certificate ("fingerprint", "subject", "issuer"+"serial", or "certificate": "any" for any
+  verified one) and "user" match decides; then the defaults: a verified client certificate may
+  do everything, any other peer (plain port, or TLS without a certificate) only echo and store.
+  Refused services are refused presentation contexts; "permissions": [] refuses the association
+  (calling AE title not recognised).
 
 Examples:
   dicom-tls serve

@@ -18,6 +18,7 @@ import { channelNames } from '../diagnostics.js';
 import type { CommandModule } from './command.js';
 import type { Association } from '../ae/association.js';
 import type { StorageServer } from '../services/scp/storage-server.js';
+import { passwordFileVerifier } from '../ae/user-credentials.js';
 
 const serveOptions = {
   ...commonOptions, ...passwordOptions,
@@ -27,6 +28,7 @@ const serveOptions = {
   port: { type: 'string' }, 'plain-port': { type: 'string' }, host: { type: 'string' }, data: { type: 'string' },
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
+  users: { type: 'string' }, 'require-user': { type: 'boolean' },
 } as const;
 
 /** A log line: `2026-11-22T03:20:00Z message` (or one JSON object per line with --json). */
@@ -86,8 +88,12 @@ function onAssociation(log: ReturnType<typeof logger>, plain: boolean) {
     // The peer's side of the window (PS3.7 D.3.3.3): how many requests it may keep outstanding with us.
     const window = a.info.asynchronousOperations.performed;
     const windowText = window === 1 ? '' : `, up to ${window === 0 ? 'any number of' : window} requests outstanding`;
-    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${tls?.group !== undefined ? ` (key exchange ${tls.group})` : ''}${who !== undefined ? `, certificate ${who}` : ''}`}${windowText}`,
-      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, group: tls.group ?? null, subject: who ?? null }, asynchronousOperationsWindow: window });
+    const user = a.info.userIdentity?.username;
+    const access = a.info.access;
+    const accessText = `${user !== undefined ? `, user ${user}` : ''}${access !== undefined ? `; may ${access.permissions.join(', ')} (${access.rule ?? 'access rules'})` : ''}`;
+    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${tls?.group !== undefined ? ` (key exchange ${tls.group})` : ''}${who !== undefined ? `, certificate ${who}` : ''}`}${windowText}${accessText}`,
+      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, group: tls.group ?? null, subject: who ?? null }, asynchronousOperationsWindow: window,
+        user: user ?? null, permissions: access?.permissions ?? null, accessRule: access?.rule ?? null });
     void a.whenClosed().then(({ error }) => log('association-end', `association from ${a.callingAeTitle} (${peerOf(a)}) ${error === undefined ? 'released' : `ended: ${error.message}`}`, { callingAeTitle: a.callingAeTitle, peer: peerOf(a), error: error?.message ?? null }));
   };
 }
@@ -122,6 +128,11 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations,
     limits: { maxAssociations: s.maxAssociations, asynchronousOperations: { maxOperationsInvoked: s.asyncWindow, maxOperationsPerformed: 1 } },
     ...(s.bindings.length > 0 ? { certificateBindings: s.bindings } : {}), requireCertificateBinding: s.requireBinding,
+    // Always on: without rules, a verified certificate may do everything, anyone else echo and store.
+    access: s.access.rules,
+    ...(s.access.usersFile === undefined ? {} : {
+      server: { userIdentity: passwordFileVerifier(s.access.usersFile), requireUserIdentity: s.access.requireUser },
+    }),
   };
   const unsubscribe = subscribe(log);
   const servers: StorageServer[] = [];

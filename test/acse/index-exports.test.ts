@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as api from '../../src/index.js';
 
 test('the public surface exposes the negotiation entry points', () => {
-  for (const name of ['negotiateAssociation', 'buildAssociateRq', 'interpretAssociateAc', 'AcceptedContexts', 'AssociationRejectedError', 'tooManyAssociationsRejection', 'evaluateUserIdentity', 'checkCertificateBinding'] as const) {
+  for (const name of ['negotiateAssociation', 'buildAssociateRq', 'interpretAssociateAc', 'AcceptedContexts', 'AssociationRejectedError', 'tooManyAssociationsRejection', 'evaluateUserIdentity', 'checkCertificateBinding', 'accessRules', 'passwordFileVerifier', 'hashPassword'] as const) {
     assert.equal(typeof api[name], 'function', name);
   }
   assert.equal(api.IMPLEMENTATION_VERSION_NAME, 'DICOMTLS_010');

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
 
 const tmp = tempDir('cli-pki-');
 after(() => tmp.cleanup());
@@ -45,6 +46,29 @@ test('pki init makes a CA and server/client certificates openssl accepts for DIC
     assert.equal(openssl(['pkey', '-in', join(p, `${who}-key.pem`), '-pubout']), openssl(['x509', '-in', cert, '-noout', '-pubkey']));
   }
   assert.match(openssl(['x509', '-in', join(p, 'ca.pem'), '-noout', '-text']), /CA:TRUE/);
+});
+
+test('pki init keys satisfy the strictest profile: B.13 loads them, openssl verifies them at its security level', async () => {
+  for (const keyType of ['ec', 'rsa'] as const) {
+    const dir = `strict-${keyType}`;
+    const r = await runCli(['pki', 'init', dir, '--key-type', keyType], { cwd: tmp.dir });
+    assert.equal(r.code, 0, r.stderr);
+    const p = join(tmp.dir, dir);
+    for (const who of ['server', 'client']) {
+      const cert = join(p, `${who}.pem`);
+      // Level 2 for RSA (2048 bits); EC P-256 also passes level 3 (EC of 256 bits or more, SHA-256).
+      const level = keyType === 'ec' ? '3' : '2';
+      assert.ok(opensslOk(['verify', '-auth_level', level, '-x509_strict', '-CAfile', join(p, 'ca.pem'), cert]), `${keyType} ${who} at level ${level}`);
+      const text = openssl(['x509', '-in', cert, '-noout', '-text']);
+      assert.match(text, keyType === 'ec' ? /Public-Key: \(256 bit\)/ : /Public-Key: \(2048 bit\)/);
+      assert.match(text, /Signature Algorithm: (ecdsa-with-SHA256|sha256WithRSAEncryption)/);
+      for (const profile of ['bcp195-rfc8996-modified', 'bcp195-rfc8996'] as const) {
+        const ctx = new SecureContext({ role: 'server', profile, identity: { cert, key: join(p, `${who}-key.pem`) }, ca: [join(p, 'ca.pem')] });
+        assert.ok(ctx.securityLevel >= 2);
+        ctx.dispose();
+      }
+    }
+  }
 });
 
 test('pki inspect prints exactly what openssl x509 shows, for each certificate of a bundle', async () => {

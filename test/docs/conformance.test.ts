@@ -19,6 +19,7 @@ import {
   type AcceptorPolicy,
 } from '../../src/acse/negotiate.js';
 import type { AAssociateRjPdu, AAssociateRqPdu } from '../../src/ul/pdu/types.js';
+import { accessRules } from '../../src/acse/access-control.js';
 import { DEFAULT_TRANSFER_SYNTAXES, MAX_PRESENTATION_CONTEXTS, type RequestedContext } from '../../src/acse/presentation-context.js';
 import { implementationClassUid, implementationVersionName } from '../../src/dataset/part10.js';
 import { NormalizedSopClass, QueryRetrieveSopClass, StorageSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
@@ -125,6 +126,7 @@ test('the acceptance checks table gives the A-ASSOCIATE-RJ the code sends for ea
       buildAssociateRq({ callingAeTitle: 'SCU', calledAeTitle: 'SCP', presentationContexts: verification, userIdentity: { type: 'username', username: 'eve' } }),
       { ...basePolicy, userIdentity: () => false },
     )],
+    [/^Access check/, () => rejection(baseRq, { ...basePolicy, authorize: accessRules([{ aeTitle: '*', permissions: [] }]) })],
   ];
   assert.equal(rows.length, scenarios.length, `the table has ${rows.length} rows`);
   for (const [, check, result, source, reason] of rows) {

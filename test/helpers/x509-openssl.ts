@@ -44,7 +44,7 @@ export class TestPki {
    */
   cert(name: string, opts: {
     subj: string; issuer?: CertFiles; ext?: string[]; days?: number; serial?: string;
-    keyType?: 'ec' | 'rsa'; notBefore?: string; notAfter?: string; utf8?: boolean; multivalue?: boolean;
+    keyType?: 'ec' | 'rsa'; /** RSA modulus size (default 2048). */ rsaBits?: number; notBefore?: string; notAfter?: string; utf8?: boolean; multivalue?: boolean;
     /** An X.509 v1 certificate: no extensions at all. */
     v1?: boolean;
   }): CertFiles {
@@ -52,7 +52,7 @@ export class TestPki {
     const csr = this.path(`${name}.csr`);
     const cert = this.path(`${name}.pem`);
     const ext = this.write(`${name}.ext`, `[v3]\n${(opts.ext ?? []).join('\n')}\n`);
-    if (opts.keyType === 'rsa') openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', key]);
+    if (opts.keyType === 'rsa') openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${opts.rsaBits ?? 2048}`, '-out', key]);
     else openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
     openssl(['req', '-new', '-key', key, '-subj', opts.subj, '-out', csr,
       ...(opts.utf8 ? ['-utf8'] : []), ...(opts.multivalue ? ['-multivalue-rdn'] : [])]);

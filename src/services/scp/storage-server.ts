@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { AsynchronousOperationsWindow } from '../../acse/asynchronous-operations.js';
 import type { CertificateBinding } from '../../acse/certificate-binding.js';
+import { accessRules, type AccessRule, type AuthorizeHandler } from '../../acse/access-control.js';
 import { checkAeTitle, type AcceptorPolicy } from '../../acse/negotiate.js';
 import type { SupportedAbstractSyntax } from '../../acse/presentation-context.js';
 import { DicomServer, type DicomServerOptions } from '../../ae/server.js';
@@ -74,6 +75,12 @@ export interface StorageServerConfig {
   readonly caseInsensitivePersonName?: boolean;
   /** Calling AE titles accepted; default any. */
   readonly callingAeTitles?: AcceptorPolicy['callingAeTitles'];
+  /**
+   * Who may echo, store, query and retrieve (acse/access-control.ts): rules, tried in order before
+   * the defaults (a verified TLS certificate: everything; anyone else: echo and store), or your
+   * own handler. Absent: no access control, every peer may do everything.
+   */
+  readonly access?: readonly AccessRule[] | AuthorizeHandler;
   /** Transfer syntaxes accepted for storage, in preference order; default: every known one, uncompressed first. */
   readonly transferSyntaxes?: readonly string[];
   /** Modality Worklist source (PS3.4 K): matches for an identifier. */
@@ -183,6 +190,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       ...(config.callingAeTitles === undefined ? {} : { callingAeTitles: config.callingAeTitles }),
       ...(config.certificateBindings === undefined ? {} : { certificateBindings: config.certificateBindings }),
       ...(config.requireCertificateBinding === undefined ? {} : { requireCertificateBinding: config.requireCertificateBinding }),
+      ...(config.access === undefined ? {} : { authorize: typeof config.access === 'function' ? config.access : accessRules(config.access) }),
       presentationContexts: { supported },
       handlers,
       maxAssociations: limits.maxAssociations ?? 64,

@@ -173,6 +173,9 @@ export class SecureContext {
   /** @internal the SSL_CTX pointer. */
   get nativeHandle(): unknown { return this.#native.ctx; }
 
+  /** The OpenSSL security level in force (the profile's, see security-profiles.md). */
+  get securityLevel(): number { return S.SSL_CTX_get_security_level(this.#native.ctx) as number; }
+
   // ---- class-style hooks: override in a subclass -------------------------------------------
   /** Seeds' verify callback. Default: the registered function, else OpenSSL's default (`ok`). */
   onVerify(ok: 0 | 1, certificateString: string, error: number, errorString: string, context: VerifyContext): number {
@@ -263,7 +266,9 @@ export class SecureContext {
     S.SSL_CTX_set_options(ctx, S.SSL_OP_NO_RENEGOTIATION | S.SSL_OP_NO_COMPRESSION
       | (this.role === 'server' ? S.SSL_OP_CIPHER_SERVER_PREFERENCE : 0n));
     S.SSL_CTX_set_mode(ctx, S.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | S.SSL_MODE_AUTO_RETRY);
-    if (profile.securityLevel !== undefined) S.SSL_CTX_set_security_level(ctx, profile.securityLevel);
+    // Always set, never left to the build's default (see profiles.ts): before the identity is
+    // loaded, which OpenSSL checks against it.
+    S.SSL_CTX_set_security_level(ctx, profile.securityLevel);
 
     const requireHybrid = o.requireHybridGroup === true;
     if (o.requireHybridGroup !== undefined && typeof o.requireHybridGroup !== 'boolean') throw new InvalidOptionError('requireHybridGroup', 'must be true or false');
@@ -286,8 +291,8 @@ export class SecureContext {
       const id = this.loadIdentity(o.identity);
       buildChain = id.chain.length === 0;
       try {
-        if (S.SSL_CTX_use_certificate(ctx, id.cert) !== 1) fail('identity.cert', 'OpenSSL refused the certificate');
-        for (const c of id.chain) if (S.SSL_CTX_add1_chain_cert(ctx, c) !== 1) fail('identity.chain', 'OpenSSL refused a chain certificate');
+        if (S.SSL_CTX_use_certificate(ctx, id.cert) !== 1) refusedCertificate('identity.cert', 'the certificate', id.cert, profile);
+        for (const c of id.chain) if (S.SSL_CTX_add1_chain_cert(ctx, c) !== 1) refusedCertificate('identity.chain', 'a chain certificate', c, profile);
         if (S.SSL_CTX_use_PrivateKey(ctx, id.key) !== 1 || S.SSL_CTX_check_private_key(ctx) !== 1) {
           throw new KeyMismatchError('the private key does not match the certificate', drainErrors());
         }
@@ -487,7 +492,9 @@ export class SecureContext {
       }
       publish(channelNames.tlsVerify, () => ({ connection: conn.secureSocket, depth, ok, error, errorString, certificateString: certString, result }));
       if (result === 0) {
-        conn.recordVerifyFailure({ depth, error, errorName: x509ErrorName(error), errorString, certificateString: certString });
+        const detail = error === X509_V_ERR_EE_KEY_TOO_SMALL || error === X509_V_ERR_CA_KEY_TOO_SMALL
+          ? keyTooSmallDetail(cert === null ? undefined : derOf(cert), this.profile, this.securityLevel) : undefined;
+        conn.recordVerifyFailure({ depth, error, errorName: x509ErrorName(error), errorString, certificateString: certString, ...(detail === undefined ? {} : { detail }) });
       }
       return result;
     } catch (e) {
@@ -603,6 +610,43 @@ export class SecureContext {
 
   /** @internal number of cached sessions: a client's own, a server's in OpenSSL's cache (tests). */
   get cachedSessions(): number { return this.role === 'client' ? this.#native.sessions.size : S.SSL_CTX_sess_number(this.#native.ctx); }
+}
+
+const X509_V_ERR_EE_KEY_TOO_SMALL = 66;
+const X509_V_ERR_CA_KEY_TOO_SMALL = 67;
+
+/** What a security level asks of keys (SSL_CTX_set_security_level(3)), for messages. */
+const LEVEL_FLOORS: Readonly<Record<number, string>> = {
+  0: 'no minimum', 1: 'RSA/DSA/DH of 1024 bits and EC of 160 bits or more',
+  2: 'RSA/DSA/DH of 2048 bits and EC of 224 bits or more', 3: 'RSA/DSA/DH of 3072 bits and EC of 256 bits or more',
+  4: 'RSA/DSA/DH of 7680 bits and EC of 384 bits or more', 5: 'RSA/DSA/DH of 15360 bits and EC of 512 bits or more',
+};
+
+/** "RSA 1024-bit" / "EC prime256v1 (256-bit)" from a certificate's DER; undefined if unreadable. */
+function keyDescription(der: Buffer): string | undefined {
+  try {
+    const key = new X509Certificate(der).publicKey;
+    const d = key.asymmetricKeyDetails;
+    if (d?.modulusLength !== undefined) return `${(key.asymmetricKeyType ?? 'RSA').toUpperCase()} ${d.modulusLength}-bit`;
+    if (d?.namedCurve !== undefined) return `EC ${d.namedCurve}`;
+    return key.asymmetricKeyType?.toUpperCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The why of X509_V_ERR_EE/CA_KEY_TOO_SMALL: the key, the profile and its level's floor. */
+function keyTooSmallDetail(der: Buffer | undefined, profile: ProfileName, level: number): string {
+  const key = der === undefined ? undefined : keyDescription(der);
+  return `${key === undefined ? 'the key' : `an ${key} key`} is below OpenSSL security level ${level} of profile ${profile} (${LEVEL_FLOORS[level] ?? 'see SSL_CTX_set_security_level'})`;
+}
+
+/** OpenSSL refused one of our own certificates: say why, the key size when the level was the reason. */
+function refusedCertificate(option: string, what: string, x509: unknown, profile: { name: ProfileName; securityLevel: number }): never {
+  const openssl = drainErrors();
+  const weak = openssl.some((e) => /key too small/.test(e.reason ?? ''));
+  const why = weak ? `: ${keyTooSmallDetail(derOf(x509), profile.name, profile.securityLevel)}` : openssl[0]?.reason !== undefined ? ` (${openssl[0].reason})` : '';
+  throw new TlsConfigurationError(option, `OpenSSL refused ${what}${why}`, { openssl });
 }
 
 function alertDescription(code: number, openssl: string): string {

@@ -47,6 +47,8 @@ export interface VerifyFailure {
   readonly certificateString: string;
   /** True when OpenSSL had accepted the certificate and the verify callback refused it. */
   readonly refusedByCallback?: boolean;
+  /** More on why, when OpenSSL's text is short: e.g. the key size a security level refused. */
+  readonly detail?: string;
 }
 export interface AlertInfo {
   readonly level: 'warning' | 'fatal';
@@ -104,7 +106,7 @@ function handshakeMessage(init: {
     return `TLS handshake failed: the verify callback refused the certificate at depth ${v.depth}${subject !== undefined ? ` (${subject})` : ''}, which OpenSSL had accepted (${v.errorName})`;
   }
   if (v !== undefined) {
-    return `TLS handshake failed: certificate verify failed at depth ${v.depth}: ${v.errorString} (${v.errorName})`;
+    return `TLS handshake failed: certificate verify failed at depth ${v.depth}: ${v.errorString} (${v.errorName})${v.detail === undefined ? '' : `: ${v.detail}`}`;
   }
   const a = init.alert;
   const first = init.openssl?.[0];

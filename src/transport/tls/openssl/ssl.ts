@@ -17,6 +17,7 @@ export const SSL_CTX_free = lib.func('void SSL_CTX_free(SSL_CTX *ctx)');
 export const SSL_CTX_ctrl = lib.func('long SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)');
 export const SSL_CTX_set_options = lib.func('uint64_t SSL_CTX_set_options(SSL_CTX *ctx, uint64_t op)');
 export const SSL_CTX_set_security_level = lib.func('void SSL_CTX_set_security_level(SSL_CTX *ctx, int level)');
+export const SSL_CTX_get_security_level = lib.func('int SSL_CTX_get_security_level(const SSL_CTX *ctx)');
 export const SSL_CTX_set_cipher_list = lib.func('int SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *str)');
 export const SSL_CTX_set_ciphersuites = lib.func('int SSL_CTX_set_ciphersuites(SSL_CTX *ctx, const char *str)');
 export const SSL_CTX_use_certificate = lib.func('int SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)');
