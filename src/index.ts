@@ -144,7 +144,9 @@ export {
   HandlerAlreadyRegisteredError,
   DimseStatusError,
   MessageIdsExhaustedError,
+  OperationsWindowExceededError,
 } from './ae/errors.js';
+export { BufferBudget } from './ae/buffer-budget.js';
 export { TransportMismatchError, AssociationAbortedError, AssociationClosedError } from './ul/upper-layer-errors.js';
 export { HandlerRegistry } from './services/scp/registry.js';
 export type { DimseHandler, RequestName, ResponseFields, RequestContext, HandleContext } from './services/scp/registry.js';

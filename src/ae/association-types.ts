@@ -6,6 +6,7 @@ import type { AcceptedContexts } from '../acse/presentation-context.js';
 import type { RoleOutcomes } from '../acse/role-selection.js';
 import type { ReceivedUserIdentity, UserIdentityResult } from '../acse/user-identity.js';
 import type { DatasetSink } from '../dimse/assembler.js';
+import type { BufferBudget } from './buffer-budget.js';
 import type { AsyncDatasetSource } from '../dimse/fragmenter.js';
 import type { CCancelRq, DimseCommand, DimseRequest, DimseResponse } from '../dimse/messages.js';
 import type { HandlerRegistry } from '../services/scp/registry.js';
@@ -48,6 +49,14 @@ export interface AssociationOptions {
   readonly releaseTimeout?: number | undefined;
   /** Largest request dataset collected in memory for a handler without a sink. Default 64 MiB. */
   readonly maxCollectedDataset?: number | undefined;
+  /**
+   * Request data sets held in memory (collected for handlers without a sink, waiting for their
+   * turn) before this association stops reading from its socket until handlers take them.
+   * Default 64 MiB; 0 = no limit. One data set being received always completes.
+   */
+  readonly maxBufferedBytes?: number | undefined;
+  /** A budget shared with other associations (a server's `maxBufferedBytes`): reading pauses while it is full. */
+  readonly bufferBudget?: BufferBudget | undefined;
 }
 
 /** A request to send: any request but C-CANCEL-RQ, its Message ID filled in when absent. */

@@ -27,7 +27,8 @@ import type { PresentationDataValue } from '../ul/pdu/types.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
-import { MessageIdsExhaustedError, UnexpectedResponseError } from './errors.js';
+import { MessageIdsExhaustedError, OperationsWindowExceededError, UnexpectedResponseError } from './errors.js';
+import { BufferBudget } from './buffer-budget.js';
 import { PendingRequest } from './pending-request.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
@@ -44,11 +45,19 @@ interface Incoming {
   readonly context: AcceptedContext;
   readonly controller: LazyAbort;
   readonly collected: (DatasetSink & { bytes(): Uint8Array }) | undefined;
+  /** Bytes of `collected` counted against the buffer budgets until the handler takes them. */
+  readonly held?: Held | undefined;
   /** The handler's datasetSink threw: the dataset is dropped and the request answered Processing failure. */
   readonly sinkError?: unknown;
 }
 
+interface Held {
+  bytes: number;
+}
+
 const DEFAULT_DIMSE_MS = 30_000;
+/** Default of `maxBufferedBytes`: request data sets held per association before reading pauses. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 const DEFAULT_RELEASE_MS = 30_000;
 
 export class Association extends TypedEmitter<AssociationEvents> {
@@ -59,6 +68,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
   readonly #idleMs: number;
   readonly #releaseMs: number;
   readonly #maxCollected: number;
+  readonly #budget: BufferBudget;
+  readonly #serverBudget: BufferBudget | undefined;
+  readonly #held = new Set<Held>();
+  /** Bytes of the request data set now arriving (the rest of #budget is queued for handlers). */
+  #arriving = 0;
+  /** The peer's requests received whose final response is not yet on its way (PS3.7 D.3.3.3). */
+  #performing = 0;
+  #whenClosed: Promise<unknown> | undefined;
   readonly #assembler: DimseAssembler;
   readonly #pending = new Map<number, { request: PendingRequest; timer: NodeJS.Timeout | undefined; timeout: number; sink: RequestOptions['responseDatasetSink'] }>();
   readonly #running = new Map<number, LazyAbort>();
@@ -84,6 +101,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#idleMs = options.idleTimeout ?? 0;
     this.#releaseMs = options.releaseTimeout ?? DEFAULT_RELEASE_MS;
     this.#maxCollected = options.maxCollectedDataset ?? 64 * 1024 * 1024;
+    this.#budget = new BufferBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+    this.#serverBudget = options.bufferBudget;
     this.#assembler = new DimseAssembler(
       {
         onCommand: (c, id, has) => this.#onCommand(c, id, has),
@@ -269,7 +288,29 @@ export class Association extends TypedEmitter<AssociationEvents> {
       this.#touch();
       return undefined;
     }
-    return this.#ul.drain().then(() => this.#touch());
+    return this.#drainWithin().then(() => this.#touch());
+  }
+
+  /**
+   * Wait for 'drain', at most the DIMSE timeout: a peer that stops reading (a zero TCP window)
+   * would otherwise hold this send, and every request or response queued behind it, forever; a
+   * DIMSE timer armed only after the send completes never starts. The A-ABORT cannot reach a
+   * peer that reads nothing, so the transport is torn down at once rather than after ARTIM.
+   */
+  #drainWithin(): Promise<void> {
+    const drain = this.#ul.drain();
+    if (this.#dimseMs <= 0) return drain;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = new TimeoutError('dimse', `the peer took none of our data for ${this.#dimseMs} ms (it stopped reading); association aborted`);
+        this.#localError ??= e;
+        this.#safeAbort();
+        this.#ul.destroy(e);
+        reject(e);
+      }, this.#dimseMs);
+    });
+    return Promise.race([drain, stalled]).finally(() => clearTimeout(timer));
   }
 
   #notify(direction: 'sent' | 'received', command: DimseCommand, presentationContextId: number): void {
@@ -304,6 +345,12 @@ export class Association extends TypedEmitter<AssociationEvents> {
         this.#running.get(command.messageIdBeingRespondedTo)?.abort(new Error('C-CANCEL-RQ received'));
         return undefined;
       }
+      // PS3.7 D.3.3.3: the peer agreed to keep at most this many requests outstanding with us.
+      // DIMSE has no status for "beyond the window", and answering would mean reading and
+      // holding the request anyway: a peer that breaks the agreement is aborted.
+      const window = this.#info.asynchronousOperations.performed;
+      if (window > 0 && this.#performing >= window) throw new OperationsWindowExceededError(window, command.type, command.messageId);
+      this.#performing++;
       const context = this.#info.contexts.get(pcId) as AcceptedContext;
       const controller = new LazyAbort();
       this.#running.set(command.messageId, controller);
@@ -320,9 +367,18 @@ export class Association extends TypedEmitter<AssociationEvents> {
         }
       }
       // No handler: the dataset is read and dropped, the request answered "unrecognized operation".
-      const collected = hasDataset && sink === undefined && handler !== undefined ? collectSink(this.#maxCollected) : undefined;
-      this.#incoming = { command, context, controller, collected };
-      return sink ?? collected;
+      const collecting = hasDataset && sink === undefined && handler !== undefined ? collectSink(this.#maxCollected) : undefined;
+      if (collecting === undefined) {
+        this.#incoming = { command, context, controller, collected: undefined };
+        return sink;
+      }
+      // A new data set to hold in memory: not while a budget is full (reading stays paused).
+      await this.#admit(true);
+      const held: Held = { bytes: 0 };
+      this.#held.add(held);
+      const collected = this.#budgeted(collecting, held);
+      this.#incoming = { command, context, controller, collected, held };
+      return collected;
     }
     const id = command.messageIdBeingRespondedTo;
     const entry = this.#pending.get(id);
@@ -343,6 +399,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
       if (command.type === 'C-CANCEL-RQ') return;
       const incoming = this.#incoming;
       this.#incoming = undefined;
+      this.#arriving = 0;
       if (incoming === undefined) return;
       // Not awaited: a C-CANCEL-RQ must get through while a C-FIND handler runs, and within an
       // Asynchronous Operations Window (PS3.7 D.3.3.3) the next requests arrive (their data sets
@@ -367,6 +424,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   async #runHandler(incoming: Incoming): Promise<void> {
     const { command, context, controller } = incoming;
+    // The handler takes the data set: it no longer waits in the queue, and reading may go on.
+    if (incoming.held !== undefined) this.#giveBack(incoming.held);
+    let performing = true;
+    const finalResponse = (): void => {
+      // The final response is on its way: the peer may invoke the next operation.
+      if (performing) this.#performing--;
+      performing = false;
+    };
     try {
       const handler = this.#handlers?.get(command.type);
       let fields: ResponseFields;
@@ -391,6 +456,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
         }
       }
       if (this.#closed) return;
+      finalResponse();
       try {
         await this.#respond(command, context.id, fields);
       } catch (error) {
@@ -402,8 +468,50 @@ export class Association extends TypedEmitter<AssociationEvents> {
     } catch {
       // The association ended while answering: nothing left to tell the peer.
     } finally {
+      finalResponse();
       this.#running.delete(command.messageId);
     }
+  }
+
+  // ---- request data sets held in memory ----------------------------------------------------------
+
+  /**
+   * Wait while this association's or the server's budget of held request data sets is full.
+   * `start`: a new data set is about to be collected. Otherwise a fragment of the one arriving
+   * was just counted: it waits only when earlier requests of this association hold bytes (its
+   * handlers free them without reading more), so one data set alone always completes and no
+   * wait depends on reading from this socket.
+   */
+  async #admit(start: boolean): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      const full = [this.#budget, this.#serverBudget].filter((b): b is BufferBudget => b?.full === true);
+      if (full.length === 0) return;
+      if (!start && this.#budget.held - this.#arriving <= 0) return;
+      await Promise.race([...full.map((b) => b.whenNotFull()), (this.#whenClosed ??= this.whenClosed())]);
+    }
+  }
+
+  /** A collecting sink that counts what it holds against the budgets and waits for room. */
+  #budgeted<S extends DatasetSink & { bytes(): Uint8Array }>(inner: S, held: Held): S {
+    return {
+      ...inner,
+      write: async (fragment: Uint8Array) => {
+        await inner.write(fragment);
+        held.bytes += fragment.length;
+        this.#arriving += fragment.length;
+        this.#budget.take(fragment.length);
+        this.#serverBudget?.take(fragment.length);
+        await this.#admit(false);
+      },
+    };
+  }
+
+  #giveBack(held: Held): void {
+    if (!this.#held.delete(held)) return;
+    this.#budget.give(held.bytes);
+    this.#serverBudget?.give(held.bytes);
+    held.bytes = 0;
   }
 
   #respond(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> {
@@ -486,6 +594,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
     }
     this.#pending.clear();
     for (const c of this.#running.values()) c.abort(reason());
+    // Nothing more will be handled here: the server's budget gets back what this association held.
+    for (const h of [...this.#held]) this.#giveBack(h);
     this.#assembler.close(reason);
     if (this.#released && error === undefined) this.emit('released');
     this.emit('closed', this.#closeInfo);

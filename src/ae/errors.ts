@@ -66,3 +66,18 @@ export class MessageIdsExhaustedError extends DicomError {
     super('DICOM_ERR_MESSAGE_IDS_EXHAUSTED', 'all 65535 message IDs are taken by outstanding requests on this association');
   }
 }
+
+/**
+ * The peer invoked more operations than the Asynchronous Operations Window it negotiated allows
+ * (PS3.7 D.3.3.3; 1 when none was negotiated): a request arrived while `window` of its requests
+ * were still unanswered. The association is aborted.
+ */
+export class OperationsWindowExceededError extends DicomError {
+  readonly window: number;
+  readonly messageId: number;
+  constructor(window: number, command: string, messageId: number) {
+    super('DICOM_ERR_OPERATIONS_WINDOW_EXCEEDED', `${command} (message ID ${messageId}) arrived while ${window} request${window === 1 ? ' was' : 's were'} outstanding, beyond the negotiated Asynchronous Operations Window of ${window} (PS3.7 D.3.3.3); association aborted`);
+    this.window = window;
+    this.messageId = messageId;
+  }
+}

@@ -40,7 +40,8 @@ import { UpperLayer } from '../ul/upper-layer.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { TransportMismatchError } from '../ul/upper-layer-errors.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
-import { Association } from './association.js';
+import { Association, DEFAULT_MAX_BUFFERED_BYTES } from './association.js';
+import { BufferBudget } from './buffer-budget.js';
 import { guardRequests } from './request-guard.js';
 
 export interface ServerTimeouts {
@@ -64,6 +65,13 @@ export interface DicomServerOptions extends Omit<AcceptorPolicy, 'presentationCo
   /** Our Maximum Length (0x51): the largest P-DATA-TF we accept. Default 16384; 0 = no limit. */
   readonly maxPduLength?: number;
   readonly timeouts?: ServerTimeouts;
+  /**
+   * Request data sets (identifiers, N-service data sets) held in memory across all associations
+   * before they stop reading from their sockets until handlers take them. Default 256 MiB; 0 = no limit.
+   */
+  readonly maxBufferedBytes?: number;
+  /** The same per association. Default 64 MiB; 0 = no limit. */
+  readonly maxBufferedBytesPerAssociation?: number;
   /** Handlers by DIMSE request; default: a registry answering C-ECHO. Also reachable as `server.handlers`. */
   readonly handlers?: HandlerRegistry;
 }
@@ -105,6 +113,8 @@ export interface DicomServerEvents {
 }
 
 const DEFAULT_ARTIM_MS = 30_000;
+/** Default of `maxBufferedBytes` (all associations of a server). */
+export const DEFAULT_SERVER_BUFFERED_BYTES = 256 * 1024 * 1024;
 /** TLS record: alert (21), TLS 1.2 record version, length 2, fatal (2), protocol_version (70). */
 const TLS_PROTOCOL_VERSION_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
 
@@ -126,6 +136,8 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   readonly #handshakeMs: number;
   readonly #idleMs: number;
   readonly #dimseMs: number;
+  readonly #budget: BufferBudget;
+  readonly #perAssociationBytes: number;
   readonly #associations = new Set<Association>();
   readonly #upperLayers = new Set<UpperLayer>();
   readonly #sockets = new Set<net.Socket>();
@@ -137,7 +149,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   constructor(options: DicomServerOptions = {}) {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
     if (options.tls !== undefined && options.tls.role !== 'server') throw new InvalidOptionError('tls', 'needs a SecureContext with role "server"');
-    const { tls, maxAssociations, maxPduLength, timeouts, handlers, presentationContexts, ...policy } = options;
+    const { tls, maxAssociations, maxPduLength, timeouts, handlers, presentationContexts, maxBufferedBytes, maxBufferedBytesPerAssociation, ...policy } = options;
     // An empty or overlong title would refuse every association 1/1/7 without saying why.
     const titles = typeof policy.aeTitle === 'string' ? [policy.aeTitle] : Array.isArray(policy.aeTitle) ? policy.aeTitle : [];
     for (const t of titles) checkAeTitle('aeTitle', t);
@@ -154,8 +166,15 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#handshakeMs = positive('timeouts.handshake', timeouts?.handshake, this.#artimMs);
     this.#idleMs = positive('timeouts.idle', timeouts?.idle, 0, true);
     this.#dimseMs = positive('timeouts.dimse', timeouts?.dimse, 30_000, true);
+    this.#budget = new BufferBudget(positive('maxBufferedBytes', maxBufferedBytes, DEFAULT_SERVER_BUFFERED_BYTES, true));
+    this.#perAssociationBytes = positive('maxBufferedBytesPerAssociation', maxBufferedBytesPerAssociation, DEFAULT_MAX_BUFFERED_BYTES, true);
     this.handlers = handlers ?? new HandlerRegistry();
     this.#guarded = guardRequests(this.handlers);
+  }
+
+  /** Request data set bytes now held in memory by this server's associations (see `maxBufferedBytes`). */
+  get bufferedBytes(): number {
+    return this.#budget.held;
   }
 
   /** Established associations. */
@@ -298,7 +317,14 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
                 asynchronousOperations: result.asynchronousOperations,
                 access: result.access,
               },
-              { handlers: this.#guarded, idleTimeout: this.#idleMs, dimseTimeout: this.#dimseMs, releaseTimeout: this.#artimMs },
+              {
+                handlers: this.#guarded,
+                idleTimeout: this.#idleMs,
+                dimseTimeout: this.#dimseMs,
+                releaseTimeout: this.#artimMs,
+                maxBufferedBytes: this.#perAssociationBytes,
+                bufferBudget: this.#budget,
+              },
             );
             this.#associations.add(association);
             association.once('closed', () => this.#associations.delete(association));

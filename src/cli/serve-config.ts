@@ -31,6 +31,40 @@ export interface ServeSettings {
   moveDestinations: Record<string, MoveDestination>;
   /** Access rules and users (serve-access.ts). */
   access: ServeAccess;
+  /** The config file's "limits" (docs/limits.md); absent keys keep the library defaults. */
+  limits: ServeLimits;
+}
+
+/** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
+export interface ServeLimits {
+  maxBufferedBytes?: number;
+  maxBufferedBytesPerAssociation?: number;
+  maxQueryMatches?: number;
+  maxConcurrentQueries?: number;
+  /** Milliseconds. */
+  moveTimeout?: number;
+}
+
+/** The minimum of each limit (0 = no limit where that is allowed). */
+const LIMIT_MINIMUM: Readonly<Record<keyof ServeLimits, number>> = {
+  maxBufferedBytes: 0,
+  maxBufferedBytesPerAssociation: 0,
+  maxQueryMatches: 0,
+  maxConcurrentQueries: 1,
+  moveTimeout: 1,
+};
+
+function limitsFrom(v: unknown): ServeLimits {
+  if (v === undefined) return {};
+  if (!isObject(v)) throw usageError(`config limits must be an object { ${Object.keys(LIMIT_MINIMUM).join(', ')} }`);
+  const out: ServeLimits = {};
+  for (const [k, n] of Object.entries(v)) {
+    if (!(k in LIMIT_MINIMUM)) throw usageError(`config: unknown field "limits.${k}" (known: ${Object.keys(LIMIT_MINIMUM).join(', ')})`);
+    const min = LIMIT_MINIMUM[k as keyof ServeLimits];
+    if (!isNumber(n) || n < min) throw usageError(`config limits.${k} must be a whole number ≥ ${min}, got ${JSON.stringify(n)}`);
+    out[k as keyof ServeLimits] = n;
+  }
+  return out;
 }
 
 type Json = Record<string, unknown>;
@@ -47,7 +81,7 @@ const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users']);
+const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits']);
 const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
 
 /** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
@@ -166,5 +200,6 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
     requireBinding: field(json, 'requireBinding', '', isBool, 'true or false') ?? false,
     moveDestinations: destinationsFrom(json.moveDestinations),
     access: serveAccess(json, base, v, cwd),
+    limits: limitsFrom(json.limits),
   };
 }

@@ -58,7 +58,9 @@ Config file (JSON), e.g.:
     "access": [ { "aet": "CT1", "permissions": ["echo", "store"] },
                 { "aet": "WS1", "fingerprint": "AB:CD:…", "permissions": ["echo", "query", "retrieve"] },
                 { "aet": "*", "user": "alice", "permissions": ["echo", "query"] } ],
-    "users": { "file": "users", "require": false } }
+    "users": { "file": "users", "require": false },
+    "limits": { "maxQueryMatches": 50000, "maxConcurrentQueries": 4, "moveTimeout": 20000,
+                "maxBufferedBytes": 268435456, "maxBufferedBytesPerAssociation": 67108864 } }
   Relative paths in the file are relative to the file. A bound AE title is accepted only from a
   peer whose TLS certificate matches (subject as \`dicom-tls pki inspect\` prints it, SHA-256
   fingerprint, or issuer + serial); requireBinding: true rejects every unbound calling AE title.
@@ -69,6 +71,7 @@ Config file (JSON), e.g.:
   do everything, any other peer (plain port, or TLS without a certificate) only echo and store.
   Refused services are refused presentation contexts; "permissions": [] refuses the association
   (calling AE title not recognised).
+  limits (each optional, the defaults shown): what a peer sees at each is in docs/limits.md.
 
 Examples:
   dicom-tls serve

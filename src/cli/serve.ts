@@ -126,7 +126,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   };
   const config = {
     aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations,
-    limits: { maxAssociations: s.maxAssociations, asynchronousOperations: { maxOperationsInvoked: s.asyncWindow, maxOperationsPerformed: 1 } },
+    limits: { ...s.limits, maxAssociations: s.maxAssociations, asynchronousOperations: { maxOperationsInvoked: s.asyncWindow, maxOperationsPerformed: 1 } },
     ...(s.bindings.length > 0 ? { certificateBindings: s.bindings } : {}), requireCertificateBinding: s.requireBinding,
     // Always on: without rules, a verified certificate may do everything, anyone else echo and store.
     access: s.access.rules,

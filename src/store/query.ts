@@ -24,7 +24,18 @@ export interface FindOptions {
   readonly caseInsensitivePersonName?: boolean;
   /** Rows fetched per index round trip; default 200. */
   readonly pageSize?: number;
+  /**
+   * Rows of the query level's table examined per step, default 2000. Between steps the event
+   * loop runs (new connections, C-ECHO, other queries): a query that matches few of many rows
+   * never holds the process for a whole table scan.
+   */
+  readonly scanChunk?: number;
 }
+
+const levelTableName: Readonly<Record<QueryLevel, string>> = { PATIENT: 'patient', STUDY: 'study', SERIES: 'series', IMAGE: 'instance' };
+
+/** Let timers and I/O run: a resolved promise alone (microtasks) would not. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 type Kind = 'text' | 'PN' | 'UI' | 'DA' | 'TM' | 'DT' | 'IS' | 'modalities' | 'count' | 'sequence';
 interface Attribute {
@@ -314,13 +325,18 @@ export async function* findMatches(
   const table = levelTable[queryLevel];
   const columns = selected.map(([, a], n) => `${a.sql} AS c${n}`);
   columns.unshift(`${table}.id AS rowid_`, `${table}.charset AS charset_`);
-  const sql = `SELECT ${columns.join(', ')} FROM ${joins(queryLevel)} WHERE ${[...where, `${table}.id > ?`].join(' AND ')} ORDER BY ${table}.id LIMIT ?`;
+  const sql = `SELECT ${columns.join(', ')} FROM ${joins(queryLevel)} WHERE ${[...where, `${table}.id > ?`, `${table}.id <= ?`].join(' AND ')} ORDER BY ${table}.id LIMIT ?`;
   const statement = index.connection.prepare(sql);
   const pageSize = options.pageSize ?? 200;
+  const scanChunk = options.scanChunk ?? 2000;
+  // Rows stored after the query started are not looked at: the scan has an end.
+  const top = Number((index.connection.prepare(`SELECT max(id) AS top FROM ${levelTableName[queryLevel]}`).get() as { top: number | null }).top ?? 0);
   let last = 0;
-  for (;;) {
+  while (last < top) {
+    // The level's rows in id ranges of at most scanChunk, at most pageSize matches at a time.
     // No statement stays open across a yield: the one connection stays free for stores.
-    const rows = statement.all(...(params as SQLInputValue[]), last, pageSize) as Record<string, unknown>[];
+    const end = Math.min(top, last + scanChunk);
+    const rows = statement.all(...(params as SQLInputValue[]), last, end, pageSize) as Record<string, unknown>[];
     for (const row of rows) {
       const match: Record<string, NaturalizedValue> = { QueryRetrieveLevel: queryLevel };
       if ('SpecificCharacterSet' in identifier) match['SpecificCharacterSet'] = String(row['charset_'] ?? '');
@@ -332,8 +348,8 @@ export async function* findMatches(
       for (const key of requested) match[key] = byKey.has(key) ? byKey.get(key) : emptyLike(identifier[key]);
       yield match;
     }
-    if (rows.length < pageSize) return;
-    last = Number(rows[rows.length - 1]!['rowid_']);
+    last = rows.length < pageSize ? end : Number(rows[rows.length - 1]!['rowid_']);
+    await yieldToEventLoop();
   }
 }
 

@@ -10,7 +10,9 @@ import type { Association } from '../../ae/association.js';
 import { decodeDataset, encodeDataset, type NaturalDataset } from '../../dataset/codec.js';
 import { QueryRetrieveStatus, Status } from '../../dictionary/status.js';
 import { QueryRetrieveSopClass, TransferSyntax } from '../../dictionary/uids.js';
-import type { CGetRq, CMoveRq } from '../../dimse/messages.js';
+import type { CFindRq, CGetRq, CMoveRq } from '../../dimse/messages.js';
+import { InvalidOptionError } from '../../errors.js';
+import { Semaphore } from '../../internal/semaphore.js';
 import type { SecureContext } from '../../transport/tls/context.js';
 import type { IndexDb, StoredFile } from '../../store/index-db.js';
 import { findMatches, instancesFor, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
@@ -54,41 +56,85 @@ export interface FindHandlerOptions {
   /** Matches for a Modality Worklist query; absent: the worklist SOP class is answered "not supported". */
   readonly worklist?: (identifier: NaturalDataset, signal: AbortSignal) => AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
   readonly match?: IndexFindOptions;
+  /**
+   * Most matches sent for one query, default 50 000; 0 = no limit. One more match ends the query
+   * with A700 (Refused: Out of Resources) after the Pending responses sent, its Error Comment
+   * saying to narrow the query: Success would claim a complete answer, Cancel (FE00) answers only
+   * a C-CANCEL-RQ (PS3.4 C.4.1.1.4, C.4.1.2.3).
+   */
+  readonly maxMatches?: number;
+  /**
+   * Queries run at once by this handler (a server), default 4; more wait their turn in arrival
+   * order (a C-CANCEL-RQ ends the wait with Cancel).
+   */
+  readonly maxConcurrent?: number;
+}
+
+/** Default of `maxMatches`. */
+export const DEFAULT_MAX_QUERY_MATCHES = 50_000;
+/** Default of `maxConcurrent`. */
+export const DEFAULT_MAX_CONCURRENT_QUERIES = 4;
+/** Matches sent between turns of the event loop (a source that never waits would hold it). */
+const MATCHES_PER_TURN = 64;
+
+function checkCount(option: string, v: number | undefined, fallback: number, allowZero: boolean): number {
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw new InvalidOptionError(option, `must be an integer ≥ ${allowZero ? 0 : 1}, got ${String(v)}`);
+  return v;
 }
 
 /** C-FIND-RQ: each match a Pending response (PS3.4 C.4.1.2), then Success, or Cancel when cancelled. */
 export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-RQ'> {
+  const maxMatches = checkCount('maxMatches', options.maxMatches, DEFAULT_MAX_QUERY_MATCHES, true);
+  const slots = new Semaphore(checkCount('maxConcurrent', options.maxConcurrent, DEFAULT_MAX_CONCURRENT_QUERIES, false));
   return {
     async handle(request, context) {
-      const ts = context.presentationContext.transferSyntax;
-      let identifier: NaturalDataset;
-      let matches: AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
-      // FF00 for each match, FF01 when the identifier has keys the index cannot match or return
-      // (PS3.4 C.4.1.1.4); a worklist source answers for its own keys.
-      let pendingStatus: number = Status.Pending;
+      const release = await slots.acquire(context.signal);
+      if (release === false) return { status: Status.Cancel };
       try {
-        identifier = identifierOf(context);
-        if (request.affectedSopClassUid === QueryRetrieveSopClass.ModalityWorklistInformationModelFind) {
-          if (options.worklist === undefined) return { status: Status.SopClassNotSupported, errorComment: 'no worklist source' };
-          matches = options.worklist(identifier, context.signal);
-        } else {
-          const model = modelOf[request.affectedSopClassUid];
-          if (model === undefined) return { status: Status.SopClassNotSupported };
-          matches = findMatches(options.index, model, identifier as never, options.match);
-          if (unsupportedKeys(identifier as never).length > 0) pendingStatus = QueryRetrieveStatus.PendingWarningOptionalKeysNotSupported;
-        }
-        for await (const match of matches) {
-          if (context.signal.aborted) return { status: Status.Cancel };
-          // Each match travels in the context's syntax; the Specific Character Set says how text is encoded.
-          await context.respond({ status: pendingStatus, dataset: encodeDataset(match, ts) });
-        }
-      } catch (error) {
-        return failure(error);
+        return await find(request, context);
+      } finally {
+        release();
       }
-      return context.signal.aborted ? { status: Status.Cancel } : { status: Status.Success };
     },
   };
+
+  async function find(request: CFindRq, context: HandleContext): Promise<ResponseFields> {
+    const ts = context.presentationContext.transferSyntax;
+    let identifier: NaturalDataset;
+    let matches: AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
+    // FF00 for each match, FF01 when the identifier has keys the index cannot match or return
+    // (PS3.4 C.4.1.1.4); a worklist source answers for its own keys.
+    let pendingStatus: number = Status.Pending;
+    try {
+      identifier = identifierOf(context);
+      if (request.affectedSopClassUid === QueryRetrieveSopClass.ModalityWorklistInformationModelFind) {
+        if (options.worklist === undefined) return { status: Status.SopClassNotSupported, errorComment: 'no worklist source' };
+        matches = options.worklist(identifier, context.signal);
+      } else {
+        const model = modelOf[request.affectedSopClassUid];
+        if (model === undefined) return { status: Status.SopClassNotSupported };
+        matches = findMatches(options.index, model, identifier as never, options.match);
+        if (unsupportedKeys(identifier as never).length > 0) pendingStatus = QueryRetrieveStatus.PendingWarningOptionalKeysNotSupported;
+      }
+      let sent = 0;
+      for await (const match of matches) {
+        if (context.signal.aborted) return { status: Status.Cancel };
+        if (maxMatches > 0 && sent === maxMatches) {
+          return { status: QueryRetrieveStatus.OutOfResources, errorComment: `more than ${maxMatches} matches: narrow the query` };
+        }
+        // Each match travels in the context's syntax; the Specific Character Set says how text is encoded.
+        await context.respond({ status: pendingStatus, dataset: encodeDataset(match, ts) });
+        if (++sent % MATCHES_PER_TURN === 0) await yieldToEventLoop();
+      }
+    } catch (error) {
+      return failure(error);
+    }
+    return context.signal.aborted ? { status: Status.Cancel } : { status: Status.Success };
+  }
 }
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 interface Counts {
   remaining: number;
@@ -174,9 +220,17 @@ export interface MoveHandlerOptions {
   readonly index: IndexDb;
   /** Move destinations by AE title (PS3.4 C.4.2.2.1: an unknown one is refused with A801). */
   readonly destinations: Readonly<Record<string, RemoteAe>> | ((aeTitle: string) => RemoteAe | undefined);
-  /** Timeouts of the association to the destination (ms). Default 30 000 each. */
+  /**
+   * Timeouts of the association to the destination (ms): connect, negotiate, each response, and
+   * each wait for the destination to take what we send (one that stops reading fails the
+   * instance and ends the move). Default 20 000: below a requestor's usual 30 s DIMSE timeout, so
+   * the requestor hears the final status (A702 or B000 with the counts) rather than timing out.
+   */
   readonly timeout?: number;
 }
+
+/** Default of `MoveHandlerOptions.timeout`. */
+export const DEFAULT_MOVE_TIMEOUT = 20_000;
 
 /** Find where an AE title lives. */
 export function lookupAe(destinations: MoveHandlerOptions['destinations'], aeTitle: string): RemoteAe | undefined {
@@ -210,7 +264,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
       const destination = lookupAe(options.destinations, request.moveDestination);
       if (destination === undefined) return { status: QueryRetrieveStatus.MoveDestinationUnknown, errorComment: `unknown destination ${request.moveDestination.trim()}`.slice(0, 64) };
       if (files.length === 0) return { status: Status.Success, numberOfCompletedSuboperations: 0, numberOfFailedSuboperations: 0, numberOfWarningSuboperations: 0 };
-      const t = options.timeout ?? 30_000;
+      const t = options.timeout ?? DEFAULT_MOVE_TIMEOUT;
       let client: DicomClient;
       try {
         client = await DicomClient.associate({

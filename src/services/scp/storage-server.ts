@@ -63,6 +63,16 @@ export interface StorageServerConfig {
      * answers every proposal synchronously.
      */
     readonly asynchronousOperations?: AsynchronousOperationsWindow;
+    /** Request data sets held in memory by all associations before reading pauses. Default 256 MiB; 0 = no limit. */
+    readonly maxBufferedBytes?: number;
+    /** The same per association. Default 64 MiB; 0 = no limit. */
+    readonly maxBufferedBytesPerAssociation?: number;
+    /** Matches sent for one C-FIND; one more ends it with A700. Default 50 000; 0 = no limit. */
+    readonly maxQueryMatches?: number;
+    /** C-FINDs run at once; more wait their turn. Default 4. */
+    readonly maxConcurrentQueries?: number;
+    /** C-MOVE: connect, response and send timeout towards the destination, ms. Default 20 000. */
+    readonly moveTimeout?: number;
   };
   /** Calling AE titles bound to TLS client certificates (rejected 1/1/3 on mismatch). */
   readonly certificateBindings?: readonly CertificateBinding[];
@@ -88,7 +98,7 @@ export interface StorageServerConfig {
   /** Storage Commitment report path; default 'auto'. */
   readonly commitmentReport?: 'auto' | 'new-association';
   /** Further DicomServer options (timeouts, user identity, …). */
-  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations'>;
+  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations' | 'maxBufferedBytes' | 'maxBufferedBytesPerAssociation'>;
 }
 
 const uncompressedFirst = [
@@ -178,11 +188,20 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     );
     const caseInsensitivePersonName = config.caseInsensitivePersonName ?? true;
     if (typeof caseInsensitivePersonName !== 'boolean') throw new InvalidOptionError('caseInsensitivePersonName', 'must be a boolean');
-    handlers.register('C-FIND-RQ', findHandler({ index, match: { caseInsensitivePersonName }, ...(config.worklist ? { worklist: config.worklist } : {}) }));
-    handlers.register('C-MOVE-RQ', moveHandler({ index, destinations: config.destinations ?? {} }));
+    const limits = config.limits ?? {};
+    handlers.register(
+      'C-FIND-RQ',
+      findHandler({
+        index,
+        match: { caseInsensitivePersonName },
+        ...(config.worklist ? { worklist: config.worklist } : {}),
+        ...(limits.maxQueryMatches === undefined ? {} : { maxMatches: limits.maxQueryMatches }),
+        ...(limits.maxConcurrentQueries === undefined ? {} : { maxConcurrent: limits.maxConcurrentQueries }),
+      }),
+    );
+    handlers.register('C-MOVE-RQ', moveHandler({ index, destinations: config.destinations ?? {}, ...(limits.moveTimeout === undefined ? {} : { timeout: limits.moveTimeout }) }));
     handlers.register('C-GET-RQ', getHandler({ index }));
     handlers.register('N-ACTION-RQ', commitmentHandler({ index, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto' }));
-    const limits = config.limits ?? {};
     const server = new DicomServer({
       ...config.server,
       aeTitle: config.aeTitle as string | readonly string[],
@@ -196,6 +215,8 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       maxAssociations: limits.maxAssociations ?? 64,
       maxPduLength: limits.maxPduLength ?? STORAGE_MAX_PDU_LENGTH,
       asynchronousOperations: limits.asynchronousOperations ?? STORAGE_ASYNCHRONOUS_OPERATIONS,
+      ...(limits.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: limits.maxBufferedBytes }),
+      ...(limits.maxBufferedBytesPerAssociation === undefined ? {} : { maxBufferedBytesPerAssociation: limits.maxBufferedBytesPerAssociation }),
       timeouts: { ...config.server?.timeouts, idle: limits.idleTimeout ?? 60_000 },
     });
     self = new StorageServer(server, store, index, ownIndex);
