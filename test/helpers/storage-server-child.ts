@@ -1,11 +1,12 @@
 /**
  * A StorageServer in its own process, for tests that measure its memory (VmHWM in
- * /proc/<pid>/status) or kill a peer mid-instance. argv[2]: JSON { storeRoot, aeTitle, maxPduLength }.
+ * /proc/<pid>/status) or kill a peer mid-instance. argv[2]: JSON { storeRoot, aeTitle, maxPduLength,
+ * tls, limits, destinations }.
  * Prints one line `{"port":N}` once listening; each stored or failed instance as a JSON line.
  * Exits on SIGTERM after closing the server.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { StorageServer, type StorageServerConfig } from '../../src/services/scp/storage-server.js';
 import { channelNames } from '../../src/diagnostics.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 
@@ -15,12 +16,17 @@ const config = JSON.parse(process.argv[2] ?? '{}') as {
   maxPduLength?: number;
   /** PEM paths: listen for DICOM over TLS, requiring a client certificate under `ca`. */
   tls?: { cert: string; key: string; ca: string };
+  /** More `limits` of the StorageServer config (maxPduLength above still applies). */
+  limits?: StorageServerConfig['limits'];
+  /** C-MOVE destinations over plain TCP. */
+  destinations?: Record<string, { host: string; port: number }>;
 };
 const server = await StorageServer.create({
   aeTitle: config.aeTitle ?? 'CHILD-SCP',
   storeRoot: config.storeRoot,
   fsync: 'none',
-  limits: { maxPduLength: config.maxPduLength ?? 65536 },
+  limits: { ...config.limits, maxPduLength: config.maxPduLength ?? 65536 },
+  ...(config.destinations === undefined ? {} : { destinations: config.destinations }),
   ...(config.tls === undefined ? {} : { tls: new SecureContext({ role: 'server', identity: { cert: config.tls.cert, key: config.tls.key }, ca: [config.tls.ca] }) }),
 });
 server.on('stored', (i) => process.stdout.write(`${JSON.stringify({ stored: i.sopInstanceUid, path: i.path })}\n`));
