@@ -234,3 +234,33 @@ test('ISO_IR 192 and ISO_IR 100 names are decoded before they are indexed and ma
     await t.remove();
   }
 });
+
+test('a large scan yields to the event loop between bounded chunks; a sparse match still finds every row', async () => {
+  const { addStudies } = await import('../helpers/many-studies.js');
+  const local = new IndexDb(':memory:');
+  try {
+    addStudies(local, 3000);
+    const S = { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '' };
+    // Consume as fast as possible (no waiting of our own): a timer queued before the query still
+    // runs long before its end, because the scan gives the event loop a turn between chunks.
+    let consumedWhenTimerRan = -1;
+    let consumed = 0;
+    setImmediate(() => (consumedWhenTimerRan = consumed));
+    for await (const _ of findMatches(local, 'STUDY_ROOT', S, { scanChunk: 500, pageSize: 100 })) consumed++;
+    assert.equal(consumed, 3000);
+    assert.ok(consumedWhenTimerRan >= 0 && consumedWhenTimerRan <= 500, `the event loop first ran after ${consumedWhenTimerRan} of 3000 matches`);
+    // Matches far apart (every 1000th study): each chunk of rows is examined once, none is missed.
+    const sparse = await (async () => {
+      const out: unknown[] = [];
+      for await (const m of findMatches(local, 'STUDY_ROOT', { ...S, AccessionNumber: '*000' }, { scanChunk: 64, pageSize: 2 })) out.push(m['AccessionNumber']);
+      return out;
+    })();
+    assert.deepEqual(sparse, ['A1000', 'A2000', 'A3000']);
+    // Pages within a chunk: a chunk with more matches than a page is read page by page.
+    let n = 0;
+    for await (const _ of findMatches(local, 'STUDY_ROOT', S, { scanChunk: 1000, pageSize: 7 })) n++;
+    assert.equal(n, 3000);
+  } finally {
+    local.close();
+  }
+});
