@@ -29,6 +29,12 @@ const server = await StorageServer.create({
   ...(config.destinations === undefined ? {} : { destinations: config.destinations }),
   ...(config.tls === undefined ? {} : { tls: new SecureContext({ role: 'server', identity: { cert: config.tls.cert, key: config.tls.key }, ca: [config.tls.ca] }) }),
 });
+// Why an association ended other than by release, for a test to read.
+server.server.on('association', (a) => {
+  void a.whenClosed().then(({ error }) => {
+    if (error !== undefined) process.stdout.write(`${JSON.stringify({ associationError: error.code, message: error.message, callingAeTitle: a.callingAeTitle })}\n`);
+  });
+});
 server.on('stored', (i) => process.stdout.write(`${JSON.stringify({ stored: i.sopInstanceUid, path: i.path })}\n`));
 // A store given up without an answer (the peer vanished) is only seen on the diagnostics channel.
 diagnosticsChannel.subscribe(channelNames.server, (m) => {
