@@ -14,7 +14,9 @@ import { HandlerRegistry } from '../../src/services/scp/registry.js';
 import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { Status } from '../../src/dictionary/status.js';
 import type { AsynchronousOperationsWindow } from '../../src/acse/asynchronous-operations.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
 import { encodeDataset } from '../helpers/dicom-data.js';
+import { scenarioPki } from '../helpers/pki.js';
 
 const FIND = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;
 const MiB = 1024 * 1024;
@@ -64,10 +66,11 @@ async function serverWith(options: DicomServerOptions): Promise<{ server: DicomS
   return { server, port, next };
 }
 
-function connect(port: number, window?: AsynchronousOperationsWindow, dimse = 0): Promise<DicomClient> {
+function connect(port: number, window?: AsynchronousOperationsWindow, dimse = 0, tls?: SecureContext): Promise<DicomClient> {
   return DicomClient.associate({
     host: '127.0.0.1',
     port,
+    ...(tls === undefined ? {} : { tls }),
     callingAeTitle: 'SCU',
     calledAeTitle: 'SCP',
     presentationContexts: [{ abstractSyntax: FIND, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
@@ -147,12 +150,16 @@ test('a negotiated window of 2: two requests outstanding are answered in order, 
   }
 });
 
-test('pipelined identifiers past the per-association budget: the server stops reading, then answers them all', async () => {
+for (const tls of [false, true]) {
+test(`pipelined identifiers past the per-association budget${tls ? ' over TLS' : ''}: the server stops reading, then answers them all`, async () => {
   const g = gatedFind();
   const cap = 4 * MiB;
-  const { server, port } = await serverWith({ handlers: g.registry, asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 }, maxBufferedBytesPerAssociation: cap });
+  const pki = scenarioPki();
+  const serverTls = tls ? { tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert, pki.caA.cert] }) } : {};
+  const clientTls = tls ? new SecureContext({ role: 'client', identity: { cert: pki.clientA.cert, key: pki.clientA.key }, ca: [pki.root.cert] }) : undefined;
+  const { server, port } = await serverWith({ handlers: g.registry, asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 }, maxBufferedBytesPerAssociation: cap, ...serverTls });
   try {
-    const client = await connect(port, { maxOperationsInvoked: 0, maxOperationsPerformed: 0 });
+    const client = await connect(port, { maxOperationsInvoked: 0, maxOperationsPerformed: 0 }, 0, clientTls);
     const bytes = identifier(MiB);
     const total = 64;
     let sent = 0;
@@ -184,6 +191,7 @@ test('pipelined identifiers past the per-association budget: the server stops re
     await server.close({ timeout: 1000 });
   }
 });
+}
 
 test('two associations against the per-server budget: together they hold no more than it and one identifier each', async () => {
   const g = gatedFind();
