@@ -28,7 +28,7 @@ import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
 import { MessageIdsExhaustedError, OperationsWindowExceededError, UnexpectedResponseError } from './errors.js';
-import { BufferBudget } from './buffer-budget.js';
+import { HeldDatasets, type HeldDataset } from './buffer-budget.js';
 import { PendingRequest } from './pending-request.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
@@ -46,13 +46,9 @@ interface Incoming {
   readonly controller: LazyAbort;
   readonly collected: (DatasetSink & { bytes(): Uint8Array }) | undefined;
   /** Bytes of `collected` counted against the buffer budgets until the handler takes them. */
-  readonly held?: Held | undefined;
+  readonly held?: HeldDataset | undefined;
   /** The handler's datasetSink threw: the dataset is dropped and the request answered Processing failure. */
   readonly sinkError?: unknown;
-}
-
-interface Held {
-  bytes: number;
 }
 
 const DEFAULT_DIMSE_MS = 30_000;
@@ -68,14 +64,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
   readonly #idleMs: number;
   readonly #releaseMs: number;
   readonly #maxCollected: number;
-  readonly #budget: BufferBudget;
-  readonly #serverBudget: BufferBudget | undefined;
-  readonly #held = new Set<Held>();
-  /** Bytes of the request data set now arriving (the rest of #budget is queued for handlers). */
-  #arriving = 0;
+  readonly #datasets: HeldDatasets;
   /** The peer's requests received whose final response is not yet on its way (PS3.7 D.3.3.3). */
   #performing = 0;
-  #whenClosed: Promise<unknown> | undefined;
   readonly #assembler: DimseAssembler;
   readonly #pending = new Map<number, { request: PendingRequest; timer: NodeJS.Timeout | undefined; timeout: number; sink: RequestOptions['responseDatasetSink'] }>();
   readonly #running = new Map<number, LazyAbort>();
@@ -101,8 +92,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#idleMs = options.idleTimeout ?? 0;
     this.#releaseMs = options.releaseTimeout ?? DEFAULT_RELEASE_MS;
     this.#maxCollected = options.maxCollectedDataset ?? 64 * 1024 * 1024;
-    this.#budget = new BufferBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
-    this.#serverBudget = options.bufferBudget;
+    this.#datasets = new HeldDatasets(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, options.bufferBudget, {
+      promise: new Promise((resolve) => this.once('closed', resolve)),
+      is: () => this.#closed,
+    });
     this.#assembler = new DimseAssembler(
       {
         onCommand: (c, id, has) => this.#onCommand(c, id, has),
@@ -373,10 +366,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
         return sink;
       }
       // A new data set to hold in memory: not while a budget is full (reading stays paused).
-      await this.#admit(true);
-      const held: Held = { bytes: 0 };
-      this.#held.add(held);
-      const collected = this.#budgeted(collecting, held);
+      await this.#datasets.admit(true);
+      const { sink: collected, held } = this.#datasets.collect(collecting);
       this.#incoming = { command, context, controller, collected, held };
       return collected;
     }
@@ -399,7 +390,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
       if (command.type === 'C-CANCEL-RQ') return;
       const incoming = this.#incoming;
       this.#incoming = undefined;
-      this.#arriving = 0;
+      this.#datasets.arrived();
       if (incoming === undefined) return;
       // Not awaited: a C-CANCEL-RQ must get through while a C-FIND handler runs, and within an
       // Asynchronous Operations Window (PS3.7 D.3.3.3) the next requests arrive (their data sets
@@ -425,7 +416,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   async #runHandler(incoming: Incoming): Promise<void> {
     const { command, context, controller } = incoming;
     // The handler takes the data set: it no longer waits in the queue, and reading may go on.
-    if (incoming.held !== undefined) this.#giveBack(incoming.held);
+    if (incoming.held !== undefined) this.#datasets.giveBack(incoming.held);
     let performing = true;
     const finalResponse = (): void => {
       // The final response is on its way: the peer may invoke the next operation.
@@ -471,47 +462,6 @@ export class Association extends TypedEmitter<AssociationEvents> {
       finalResponse();
       this.#running.delete(command.messageId);
     }
-  }
-
-  // ---- request data sets held in memory ----------------------------------------------------------
-
-  /**
-   * Wait while this association's or the server's budget of held request data sets is full.
-   * `start`: a new data set is about to be collected. Otherwise a fragment of the one arriving
-   * was just counted: it waits only when earlier requests of this association hold bytes (its
-   * handlers free them without reading more), so one data set alone always completes and no
-   * wait depends on reading from this socket.
-   */
-  async #admit(start: boolean): Promise<void> {
-    for (;;) {
-      if (this.#closed) return;
-      const full = [this.#budget, this.#serverBudget].filter((b): b is BufferBudget => b?.full === true);
-      if (full.length === 0) return;
-      if (!start && this.#budget.held - this.#arriving <= 0) return;
-      await Promise.race([...full.map((b) => b.whenNotFull()), (this.#whenClosed ??= this.whenClosed())]);
-    }
-  }
-
-  /** A collecting sink that counts what it holds against the budgets and waits for room. */
-  #budgeted<S extends DatasetSink & { bytes(): Uint8Array }>(inner: S, held: Held): S {
-    return {
-      ...inner,
-      write: async (fragment: Uint8Array) => {
-        await inner.write(fragment);
-        held.bytes += fragment.length;
-        this.#arriving += fragment.length;
-        this.#budget.take(fragment.length);
-        this.#serverBudget?.take(fragment.length);
-        await this.#admit(false);
-      },
-    };
-  }
-
-  #giveBack(held: Held): void {
-    if (!this.#held.delete(held)) return;
-    this.#budget.give(held.bytes);
-    this.#serverBudget?.give(held.bytes);
-    held.bytes = 0;
   }
 
   #respond(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> {
@@ -595,7 +545,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#pending.clear();
     for (const c of this.#running.values()) c.abort(reason());
     // Nothing more will be handled here: the server's budget gets back what this association held.
-    for (const h of [...this.#held]) this.#giveBack(h);
+    this.#datasets.giveBackAll();
     this.#assembler.close(reason);
     if (this.#released && error === undefined) this.emit('released');
     this.emit('closed', this.#closeInfo);

@@ -42,3 +42,78 @@ export class BufferBudget {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 }
+
+/** The bytes of one request data set held in memory, until its handler takes them. */
+export interface HeldDataset {
+  bytes: number;
+}
+
+/**
+ * One association's request data sets held in memory, counted against its own budget and the
+ * server's. The rules keep reading deadlock-free: a new data set waits while a budget is full;
+ * a fragment of the one arriving waits only when earlier requests of this association hold bytes
+ * (its handlers free them without reading more), so one data set alone always completes.
+ */
+export class HeldDatasets {
+  readonly #own: BufferBudget;
+  readonly #server: BufferBudget | undefined;
+  readonly #held = new Set<HeldDataset>();
+  readonly #closed: Promise<unknown>;
+  readonly #isClosed: () => boolean;
+  /** Bytes of the data set now arriving (the rest of #own is queued for handlers). */
+  #arriving = 0;
+
+  constructor(limit: number, server: BufferBudget | undefined, closed: { readonly promise: Promise<unknown>; readonly is: () => boolean }) {
+    this.#own = new BufferBudget(limit);
+    this.#server = server;
+    this.#closed = closed.promise;
+    this.#isClosed = closed.is;
+  }
+
+  /** Wait while a budget is full. `start`: a new data set is about to be collected. */
+  async admit(start: boolean): Promise<void> {
+    for (;;) {
+      if (this.#isClosed()) return;
+      const full = [this.#own, this.#server].filter((b): b is BufferBudget => b?.full === true);
+      if (full.length === 0) return;
+      if (!start && this.#own.held - this.#arriving <= 0) return;
+      await Promise.race([...full.map((b) => b.whenNotFull()), this.#closed]);
+    }
+  }
+
+  /** A collecting sink that counts what it holds against the budgets and waits for room. */
+  collect<S extends { write(fragment: Uint8Array): void | Promise<void> }>(inner: S): { sink: S; held: HeldDataset } {
+    const held: HeldDataset = { bytes: 0 };
+    this.#held.add(held);
+    const sink = {
+      ...inner,
+      write: async (fragment: Uint8Array) => {
+        await inner.write(fragment);
+        held.bytes += fragment.length;
+        this.#arriving += fragment.length;
+        this.#own.take(fragment.length);
+        this.#server?.take(fragment.length);
+        await this.admit(false);
+      },
+    };
+    return { sink, held };
+  }
+
+  /** The data set arriving is complete: it now waits for its handler. */
+  arrived(): void {
+    this.#arriving = 0;
+  }
+
+  /** The handler has taken the data set (or never will): its bytes count no more. */
+  giveBack(held: HeldDataset): void {
+    if (!this.#held.delete(held)) return;
+    this.#own.give(held.bytes);
+    this.#server?.give(held.bytes);
+    held.bytes = 0;
+  }
+
+  /** The association is over: the server's budget gets back all it held. */
+  giveBackAll(): void {
+    for (const h of [...this.#held]) this.giveBack(h);
+  }
+}
