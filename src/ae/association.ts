@@ -95,7 +95,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#datasets = new HeldDatasets(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, options.bufferBudget, {
       promise: new Promise((resolve) => this.once('closed', resolve)),
       is: () => this.#closed,
-    });
+    }, (budget, held, limit) => publish(channelNames.association, { association: this, kind: 'reading-paused', detail: { budget, held, limit } }));
     this.#assembler = new DimseAssembler(
       {
         onCommand: (c, id, has) => this.#onCommand(c, id, has),

@@ -60,14 +60,22 @@ export class HeldDatasets {
   readonly #held = new Set<HeldDataset>();
   readonly #closed: Promise<unknown>;
   readonly #isClosed: () => boolean;
+  readonly #onWait: ((which: 'association' | 'server', held: number, limit: number) => void) | undefined;
   /** Bytes of the data set now arriving (the rest of #own is queued for handlers). */
   #arriving = 0;
 
-  constructor(limit: number, server: BufferBudget | undefined, closed: { readonly promise: Promise<unknown>; readonly is: () => boolean }) {
+  /** `onWait`: reading pauses for a full budget (for the diagnostics channel). */
+  constructor(
+    limit: number,
+    server: BufferBudget | undefined,
+    closed: { readonly promise: Promise<unknown>; readonly is: () => boolean },
+    onWait?: (which: 'association' | 'server', held: number, limit: number) => void,
+  ) {
     this.#own = new BufferBudget(limit);
     this.#server = server;
     this.#closed = closed.promise;
     this.#isClosed = closed.is;
+    this.#onWait = onWait;
   }
 
   /** Wait while a budget is full. `start`: a new data set is about to be collected. */
@@ -77,6 +85,8 @@ export class HeldDatasets {
       const full = [this.#own, this.#server].filter((b): b is BufferBudget => b?.full === true);
       if (full.length === 0) return;
       if (!start && this.#own.held - this.#arriving <= 0) return;
+      const b = full[0]!;
+      this.#onWait?.(b === this.#own ? 'association' : 'server', b.held, b.limit);
       await Promise.race([...full.map((b) => b.whenNotFull()), this.#closed]);
     }
   }

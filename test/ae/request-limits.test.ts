@@ -7,6 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { DicomServer, type DicomServerOptions } from '../../src/ae/server.js';
 import type { Association, PendingRequest } from '../../src/ae/association.js';
@@ -81,6 +83,22 @@ function connect(port: number, window?: AsynchronousOperationsWindow, dimse = 0,
 
 function find(client: DicomClient, bytes: Uint8Array): PendingRequest {
   return client.association.request({ type: 'C-FIND-RQ', affectedSopClassUid: FIND, priority: 0 }, { dataset: bytes });
+}
+
+/** The budgets named by 'reading-paused' messages on the association channel while `fn` runs. */
+async function pausesDuring(fn: () => Promise<void>): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const on = (m: unknown): void => {
+    const e = m as { kind?: string; detail?: { budget?: string; held?: number; limit?: number } };
+    if (e.kind === 'reading-paused' && (e.detail?.held ?? 0) >= (e.detail?.limit ?? Infinity)) seen.add(String(e.detail?.budget));
+  };
+  diagnosticsChannel.subscribe(channelNames.association, on);
+  try {
+    await fn();
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, on);
+  }
+  return seen;
 }
 
 /** Resolves when `check` holds, polling; rejects after `guard` ms (a hang guard, not a timing bound). */
@@ -170,8 +188,11 @@ test(`pipelined identifiers past the per-association budget${tls ? ' over TLS' :
     try {
       await g.firstStarted;
       // The budget fills up, then the server reads no more: our sends stall on a full socket.
-      await until(() => server.bufferedBytes >= cap && client.association.upperLayer.needsDrain, 'the budget to fill');
-      await new Promise((r) => setTimeout(r, 300));
+      const paused = await pausesDuring(async () => {
+        await until(() => server.bufferedBytes >= cap && client.association.upperLayer.needsDrain, 'the budget to fill');
+        await new Promise((r) => setTimeout(r, 300));
+      });
+      assert.deepEqual([...paused], ['association'], 'reading-paused published, naming the association budget');
       const stalledAt = sent;
       // 64 MiB offered; what the server took is its budget, one identifier arriving and the
       // kernel's socket buffers (a few MiB), nowhere near all of it.
@@ -204,8 +225,11 @@ test('two associations against the per-server budget: together they hold no more
     const sample = setInterval(() => (peak = Math.max(peak, server.bufferedBytes)), 5);
     const requests = clients.flatMap((c) => Array.from({ length: 32 }, () => find(c, bytes)));
     try {
-      await until(() => server.bufferedBytes >= cap && clients.every((c) => c.association.upperLayer.needsDrain), 'both associations to stall');
-      await new Promise((r) => setTimeout(r, 300));
+      const paused = await pausesDuring(async () => {
+        await until(() => server.bufferedBytes >= cap && clients.every((c) => c.association.upperLayer.needsDrain), 'both associations to stall');
+        await new Promise((r) => setTimeout(r, 300));
+      });
+      assert.deepEqual([...paused], ['server']);
     } finally {
       clearInterval(sample);
     }
