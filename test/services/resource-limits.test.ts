@@ -189,7 +189,7 @@ test('pipelined C-FIND identifiers from a raw peer that reads nothing: the serve
       // Peak RSS: the budget held, plus the identifier a handler decodes, the query it runs and
       // the heap's slack between collections (measured +20 to +50 MiB; without the budget +190 MiB
       // and more, every identifier read).
-      assert.ok(grew < 5 * budget, `server peak RSS grew by ${mib(grew)} (budget ${mib(budget)}, offered ${mib(offered)})`);
+      assert.ok(grew < 6 * budget, `server peak RSS grew by ${mib(grew)} (budget ${mib(budget)}, offered ${mib(offered)})`);
     } finally {
       peer.socket.destroy();
     }
