@@ -64,7 +64,10 @@ export async function answerSopClassExtended(
       answer = undefined;
     }
     // Anything but bytes (an untyped handler) is no answer: it would only fail later, in the encoder.
-    if (answer instanceof Uint8Array) out.push({ sopClassUid: item.sopClassUid, serviceClassApplicationInformation: answer });
+    // …as is an answer too long for its sub-item (Table D.3-11: a 2-byte item length).
+    if (answer instanceof Uint8Array && answer.length <= 0xffff - 2 - item.sopClassUid.length) {
+      out.push({ sopClassUid: item.sopClassUid, serviceClassApplicationInformation: answer });
+    }
   }
   return out;
 }

@@ -12,6 +12,7 @@ import {
   type SopClassExtendedNegotiationItem,
   type UserInformationItem,
 } from '../ul/pdu/types.js';
+import { isAeTitleValue, printable } from '../ul/pdu/values.js';
 import {
   acceptorOperations,
   answerAsynchronousOperations,
@@ -240,7 +241,21 @@ export async function negotiateAssociation(
   if (rq.applicationContextName !== DICOM_APPLICATION_CONTEXT) {
     return {
       reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.ApplicationContextNameNotSupported),
-      why: `application context name '${rq.applicationContextName}' is not ${DICOM_APPLICATION_CONTEXT}`,
+      why: `application context name '${printable(rq.applicationContextName)}' is not ${DICOM_APPLICATION_CONTEXT}`,
+    };
+  }
+  // A title the AE VR cannot hold is not anyone's: rejected before any policy sees it (and so
+  // never echoed in an A-ASSOCIATE-AC, whose encoder could not carry it).
+  if (!isAeTitleValue(called)) {
+    return {
+      reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CalledAeTitleNotRecognized),
+      why: `called AE title '${printable(rq.calledAeTitle)}' is not a valid AE title`,
+    };
+  }
+  if (!isAeTitleValue(calling)) {
+    return {
+      reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CallingAeTitleNotRecognized),
+      why: `calling AE title '${printable(rq.callingAeTitle)}' is not a valid AE title`,
     };
   }
   let calledOk: boolean;
@@ -351,9 +366,9 @@ export async function negotiateAssociation(
   const accept: AAssociateAcPdu = {
     type: 'A-ASSOCIATE-AC',
     protocolVersion: 1,
-    // Echoed as received (PS3.8 9.3.3: not to be tested on receipt).
-    calledAeTitle: rq.calledAeTitle,
-    callingAeTitle: rq.callingAeTitle,
+    // Echoed as received, padding aside (PS3.8 9.3.3: not to be tested on receipt); checked above.
+    calledAeTitle: called,
+    callingAeTitle: calling,
     applicationContextName: DICOM_APPLICATION_CONTEXT,
     presentationContexts: pc.results,
     userInformation: {

@@ -6,6 +6,7 @@ import {
   type PresentationContextResultCode,
   type PresentationContextRqItem,
 } from '../ul/pdu/types.js';
+import { isWireUid } from '../ul/pdu/values.js';
 import { InvalidAssociateRequestError, NegotiationError, NoAcceptedContextError } from './errors.js';
 import { DEFAULT_ROLES, type NegotiatedRoles, type RoleOutcomes } from './role-selection.js';
 
@@ -172,17 +173,20 @@ export function answerPresentationContexts(
   const rejected: RejectedContext[] = [];
   const reject = (c: PresentationContextRqItem, result: PresentationContextResultCode): void => {
     // The transfer syntax is not significant on rejection (PS3.8 9.3.3.2) but the sub-item is
-    // still sent; echoing the first proposed one avoids a zero-length UID that strict peers choke on.
-    results.push({ id: c.id, result, transferSyntax: c.transferSyntaxes[0] ?? '' });
+    // still sent; echoing a proposed one avoids a zero-length UID that strict peers choke on. Only
+    // a valid UID is echoed: a peer's garbage would make our own encoder throw.
+    const echo = c.transferSyntaxes.find(isWireUid) ?? ImplicitVrLittleEndian;
+    results.push({ id: c.id, result, transferSyntax: echo });
     rejected.push({ id: c.id, abstractSyntax: c.abstractSyntax, result });
   };
   for (const c of contexts) {
-    const ours = supportedTransferSyntaxes(policy, c.abstractSyntax);
+    // A proposed syntax that is not a UID is nothing we support; the policy never sees it.
+    const ours = isWireUid(c.abstractSyntax) ? supportedTransferSyntaxes(policy, c.abstractSyntax) : undefined;
     if (ours === undefined) {
       reject(c, PresentationContextResult.AbstractSyntaxNotSupported);
       continue;
     }
-    const chosen = ours.find((ts) => c.transferSyntaxes.includes(ts));
+    const chosen = ours.find((ts) => isWireUid(ts) && c.transferSyntaxes.includes(ts));
     if (chosen === undefined) {
       reject(c, PresentationContextResult.TransferSyntaxesNotSupported);
       continue;

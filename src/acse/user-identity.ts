@@ -205,6 +205,11 @@ export async function evaluateUserIdentity(
       : typeof decision === 'object' && decision.accept === true && decision.serverResponse !== undefined
         ? decision.serverResponse
         : new Uint8Array(0);
+  // Table D.3-15: the response and its 2-byte length fill a sub-item of at most 65535 bytes.
+  // Checked here, where a refusal can still be answered, and not by the encoder of our AC.
+  if (!(serverResponse instanceof Uint8Array) || serverResponse.length > MAX_FIELD - 2) {
+    return { accept: false, why: `the user identity handler's server response is not bytes of at most ${MAX_FIELD - 2}` };
+  }
   return { accept: true, identity, ac: { serverResponse } };
 }
 

@@ -35,7 +35,9 @@ import type { SecureContext } from '../transport/tls/context.js';
 import type { TlsHandshakeError, AlertInfo } from '../transport/tls/errors.js';
 import { SecureServer } from '../transport/tls/server.js';
 import { sniffTransport } from '../ul/pdu/sniff.js';
-import type { AAssociateRjPdu } from '../ul/pdu/types.js';
+import type { AAssociateRjPdu, AAssociateRqPdu } from '../ul/pdu/types.js';
+import { InvalidAssociateRequestError } from '../acse/errors.js';
+import { failAssociation } from './guard.js';
 import { UpperLayer } from '../ul/upper-layer.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { TransportMismatchError } from '../ul/upper-layer-errors.js';
@@ -283,61 +285,70 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     ul.on('closed', () => this.#upperLayers.delete(ul));
     ul.on('associateIndication', (rq) => {
       this.#negotiating++;
-      void negotiateAssociation(rq, this.#policy, { tls: transport.tls, remoteAddress: transport.remoteAddress })
-        .then(
-          (result) => {
-            if (ul.state !== 'Sta3') return; // the peer left while we decided
-            if (isRejected(result)) {
-              ul.rejectAssociation(result.reject);
-              const rejection: AssociationRejection = {
-                reject: result.reject,
-                why: result.why,
-                callingAeTitle: rq.callingAeTitle.trim(),
-                calledAeTitle: rq.calledAeTitle.trim(),
-                remoteAddress: transport.remoteAddress,
-              };
-              publish(channelNames.server, { kind: 'association-rejected', server: this, ...rejection });
-              this.emit('rejected', rejection);
-              return;
-            }
-            ul.acceptAssociation(result.accept);
-            const association = new Association(
-              ul,
-              {
-                role: 'acceptor',
-                callingAeTitle: result.callingAeTitle,
-                calledAeTitle: result.calledAeTitle,
-                contexts: result.contexts,
-                roles: result.roles,
-                maxPduLength: result.maximumLength,
-                peerMaxPduLength: result.peerMaximumLength,
-                peerImplementationClassUid: result.peerImplementationClassUid,
-                peerImplementationVersionName: result.peerImplementationVersionName,
-                userIdentity: result.userIdentity,
-                asynchronousOperations: result.asynchronousOperations,
-                access: result.access,
-              },
-              {
-                handlers: this.#guarded,
-                idleTimeout: this.#idleMs,
-                dimseTimeout: this.#dimseMs,
-                releaseTimeout: this.#artimMs,
-                maxBufferedBytes: this.#perAssociationBytes,
-                bufferBudget: this.#budget,
-              },
-            );
-            this.#associations.add(association);
-            association.once('closed', () => this.#associations.delete(association));
-            this.emit('association', association);
-          },
-          // An RQ the policy cannot even read (bad context IDs): no RJ reason fits, abort (PS3.8 9.3.8).
-          () => {
-            if (ul.state === 'Sta3') ul.abort();
-          },
-        )
+      // The last-resort guard of this association: whatever its negotiation throws (a policy
+      // callback, a value we could not send back) aborts it alone; nothing reaches the process.
+      this.#negotiate(ul, rq, transport)
+        .catch((error: unknown) => failAssociation(ul, 'negotiation', error))
         .finally(() => this.#negotiating--);
     });
     ul.acceptConnection(transport);
+  }
+
+  async #negotiate(ul: UpperLayer, rq: AAssociateRqPdu, transport: TransportConnection): Promise<void> {
+    let result: Awaited<ReturnType<typeof negotiateAssociation>>;
+    try {
+      result = await negotiateAssociation(rq, this.#policy, { tls: transport.tls, remoteAddress: transport.remoteAddress });
+    } catch (error) {
+      // An RQ the policy cannot even read (bad context IDs): no RJ reason fits, abort (PS3.8 9.3.8).
+      if (error instanceof InvalidAssociateRequestError) {
+        if (ul.state === 'Sta3') ul.abort();
+        return;
+      }
+      throw error;
+    }
+    if (ul.state !== 'Sta3') return; // the peer left while we decided
+    if (isRejected(result)) {
+      ul.rejectAssociation(result.reject);
+      const rejection: AssociationRejection = {
+        reject: result.reject,
+        why: result.why,
+        callingAeTitle: rq.callingAeTitle.trim(),
+        calledAeTitle: rq.calledAeTitle.trim(),
+        remoteAddress: transport.remoteAddress,
+      };
+      publish(channelNames.server, { kind: 'association-rejected', server: this, ...rejection });
+      this.emit('rejected', rejection);
+      return;
+    }
+    ul.acceptAssociation(result.accept);
+    const association = new Association(
+      ul,
+      {
+        role: 'acceptor',
+        callingAeTitle: result.callingAeTitle,
+        calledAeTitle: result.calledAeTitle,
+        contexts: result.contexts,
+        roles: result.roles,
+        maxPduLength: result.maximumLength,
+        peerMaxPduLength: result.peerMaximumLength,
+        peerImplementationClassUid: result.peerImplementationClassUid,
+        peerImplementationVersionName: result.peerImplementationVersionName,
+        userIdentity: result.userIdentity,
+        asynchronousOperations: result.asynchronousOperations,
+        access: result.access,
+      },
+      {
+        handlers: this.#guarded,
+        idleTimeout: this.#idleMs,
+        dimseTimeout: this.#dimseMs,
+        releaseTimeout: this.#artimMs,
+        maxBufferedBytes: this.#perAssociationBytes,
+        bufferBudget: this.#budget,
+      },
+    );
+    this.#associations.add(association);
+    association.once('closed', () => this.#associations.delete(association));
+    this.emit('association', association);
   }
 
   /**

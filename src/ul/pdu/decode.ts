@@ -8,9 +8,16 @@
  * trailing spaces, UIDs lose a trailing NUL or space some peers add, unknown user-information
  * sub-items are kept verbatim (PS3.7 D.3.3). Every failure is a PduDecodeError carrying the
  * A-ABORT reason of PS3.8 Table 9-26.
+ *
+ * Values are validated here when A-ABORT is the answer to a bad one (UIDs of user-information
+ * sub-items, the version name, an accepted transfer syntax). Values PS3.8 answers otherwise are
+ * handed on as received and checked by the acceptor before anything else (acse/negotiate.ts):
+ * AE titles (A-ASSOCIATE-RJ 1/1/3, 1/1/7), the application context name (1/1/2) and proposed
+ * abstract and transfer syntaxes (presentation context result 3 or 4, the other contexts go on).
  */
 import { ByteReader } from '../../internal/byte-reader.js';
 import { PduDecodeError, type AbortReasonCode } from '../errors.js';
+import { isVersionName, isWireUid, printable } from './values.js';
 import {
   AbortReason,
   ItemType,
@@ -75,6 +82,17 @@ const itemName = (type: number): string => ITEM_NAMES.get(type) ?? `item(${hex(t
 /** UID per PS3.8 Annex F; a trailing NUL or space (sent by some peers) is dropped. */
 function readUid(r: ByteReader, n: number, field: string): string {
   return r.latin1(n, field).replace(/[\0 ]+$/, '');
+}
+
+/**
+ * A UID the receiver keeps or acts on (user-information sub-items, an accepted transfer syntax):
+ * one that is not a UID is an invalid PDU parameter value (A-ABORT reason 6), decided here
+ * rather than when something echoes it.
+ */
+function readCheckedUid(ctx: Ctx, r: ByteReader, n: number, field: string): string {
+  const v = readUid(r, n, field);
+  if (!isWireUid(v)) ctx.fail(field, `"${printable(v)}" is not a UID (PS3.8 Annex F)`, INVALID);
+  return v;
 }
 
 /** AE title: leading and trailing spaces are not significant (PS3.5 VR AE); NULs are tolerated. */
@@ -143,6 +161,11 @@ function decodePresentationContextAc(ctx: Ctx, it: Item, f: string): Presentatio
     if (transferSyntax !== undefined) ctx.fail(`${f}.Transfer-Syntax`, 'more than one transfer syntax sub-item', UNEXPECTED);
     transferSyntax = readUid(sub.body, sub.length, `${f}.Transfer-syntax-name`);
   }
+  // Not significant when rejected: kept only when it is a UID. Accepted: it must be one.
+  if (transferSyntax !== undefined && !isWireUid(transferSyntax)) {
+    if (result === 0) ctx.fail(`${f}.Transfer-syntax-name`, `"${printable(transferSyntax)}" is not a UID (PS3.8 Annex F)`, INVALID);
+    transferSyntax = '';
+  }
   // Not significant when the context is rejected, and some peers then leave it out.
   if (transferSyntax === undefined) {
     if (result === 0) ctx.fail(`${f}.Transfer-Syntax`, 'missing in an accepted presentation context', INVALID);
@@ -179,12 +202,17 @@ function decodeUserInformation(ctx: Ctx, it: Item, isRq: boolean, pduName: strin
       }
       case ItemType.ImplementationClassUid:
         once(implementationClassUid, 'Implementation-Class-UID');
-        implementationClassUid = readUid(r, sub.length, `${f}.Implementation-class-uid`);
+        implementationClassUid = readCheckedUid(ctx, r, sub.length, `${f}.Implementation-class-uid`);
         break;
-      case ItemType.ImplementationVersionName:
+      case ItemType.ImplementationVersionName: {
+        const sf = `${f}.Implementation-version-name`;
         once(implementationVersionName, 'Implementation-Version-Name');
-        implementationVersionName = r.latin1(sub.length, `${f}.Implementation-version-name`).replace(/^[ \0]+|[ \0]+$/g, '');
+        const name = r.latin1(sub.length, sf).replace(/^[ \0]+|[ \0]+$/g, '');
+        // PS3.7 D.3.3.2.3. An empty one says nothing and is taken as absent.
+        if (name.length > 0 && !isVersionName(name)) ctx.fail(sf, `"${printable(name)}" is not 1–16 characters of the default repertoire`, INVALID);
+        implementationVersionName = name.length > 0 ? name : undefined;
         break;
+      }
       case ItemType.AsynchronousOperationsWindow: {
         const sf = `${f}.Asynchronous-Operations-Window`;
         once(asynchronousOperationsWindow, 'Asynchronous-Operations-Window');
@@ -199,7 +227,7 @@ function decodeUserInformation(ctx: Ctx, it: Item, isRq: boolean, pduName: strin
         // PS3.7 Table D.3-9 / D.3-10.
         const sf = `${f}.SCP/SCU-Role-Selection`;
         const n = r.u16(`${sf}.UID-length`);
-        const sopClassUid = readUid(r, n, `${sf}.SOP-class-uid`);
+        const sopClassUid = readCheckedUid(ctx, r, n, `${sf}.SOP-class-uid`);
         const scu = r.u8(`${sf}.SCU-role`);
         const scp = r.u8(`${sf}.SCP-role`);
         if (scu > 1) ctx.fail(`${sf}.SCU-role`, `value ${scu} is not 0 or 1`, INVALID);
@@ -212,7 +240,7 @@ function decodeUserInformation(ctx: Ctx, it: Item, isRq: boolean, pduName: strin
         // PS3.7 Table D.3-11: the application information is the rest of the sub-item.
         const sf = `${f}.SOP-Class-Extended-Negotiation`;
         const n = r.u16(`${sf}.SOP-class-uid-length`);
-        const sopClassUid = readUid(r, n, `${sf}.SOP-class-uid`);
+        const sopClassUid = readCheckedUid(ctx, r, n, `${sf}.SOP-class-uid`);
         sopClassExtendedNegotiations.push({
           sopClassUid,
           serviceClassApplicationInformation: r.bytes(r.remaining, `${sf}.Service-class-application-information`),
@@ -223,13 +251,13 @@ function decodeUserInformation(ctx: Ctx, it: Item, isRq: boolean, pduName: strin
         // PS3.7 Table D.3-12.
         const sf = `${f}.SOP-Class-Common-Extended-Negotiation`;
         if (!isRq) ctx.fail(sf, 'sub-item 0x57 is allowed in A-ASSOCIATE-RQ only (PS3.7 D.3.3.6)', UNEXPECTED);
-        const sopClassUid = readUid(r, r.u16(`${sf}.SOP-class-uid-length`), `${sf}.SOP-class-uid`);
-        const serviceClassUid = readUid(r, r.u16(`${sf}.Service-class-uid-length`), `${sf}.Service-class-uid`);
+        const sopClassUid = readCheckedUid(ctx, r, r.u16(`${sf}.SOP-class-uid-length`), `${sf}.SOP-class-uid`);
+        const serviceClassUid = readCheckedUid(ctx, r, r.u16(`${sf}.Service-class-uid-length`), `${sf}.Service-class-uid`);
         const related = r.sub(r.u16(`${sf}.Related-general-sop-class-identification-length`), `${sf}.Related-general-sop-class-identification`);
         const relatedGeneralSopClassUids: string[] = [];
         while (related.remaining > 0) {
           const rn = related.u16(`${sf}.Related-general-sop-class-uid-length`);
-          relatedGeneralSopClassUids.push(readUid(related, rn, `${sf}.Related-general-sop-class-uid`));
+          relatedGeneralSopClassUids.push(readCheckedUid(ctx, related, rn, `${sf}.Related-general-sop-class-uid`));
         }
         expectEnd(ctx, r, sf);
         sopClassCommonExtendedNegotiations.push({ sopClassUid, serviceClassUid, relatedGeneralSopClassUids });
