@@ -366,9 +366,10 @@ export async function negotiateAssociation(
   const accept: AAssociateAcPdu = {
     type: 'A-ASSOCIATE-AC',
     protocolVersion: 1,
-    // Echoed as received, padding aside (PS3.8 9.3.3: not to be tested on receipt); checked above.
-    calledAeTitle: called,
-    callingAeTitle: calling,
+    // Echoed as received (PS3.8 9.3.3: not to be tested on receipt): checked above, and only
+    // padding differs between the trimmed and the received title.
+    calledAeTitle: rq.calledAeTitle.length <= 16 ? rq.calledAeTitle : called,
+    callingAeTitle: rq.callingAeTitle.length <= 16 ? rq.callingAeTitle : calling,
     applicationContextName: DICOM_APPLICATION_CONTEXT,
     presentationContexts: pc.results,
     userInformation: {

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { isRejected, negotiateAssociation, type AcceptorPolicy } from '../../src/acse/negotiate.js';
 import { InvalidAssociateRequestError } from '../../src/acse/errors.js';
 import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
+import { encodePdu } from '../../src/ul/pdu/encode.js';
 import { IMPLICIT_LE, isStorageSopClass, VERIFICATION } from './uids.js';
 
 // Whatever a decoder could hand us, the acceptor answers with an AC or an RJ, or says the RQ is
@@ -39,7 +40,7 @@ const policy: AcceptorPolicy = {
   sopClassCommonExtended: (items) => items.map((i) => i.sopClassUid),
 };
 
-test('fuzz: negotiateAssociation answers AC, RJ or a typed invalid-RQ error, never anything else', async () => {
+test('fuzz: negotiateAssociation answers an AC that encodes, an RJ or a typed invalid-RQ error, never anything else', async () => {
   let accepted = 0;
   let rejected = 0;
   await fc.assert(
@@ -52,6 +53,9 @@ test('fuzz: negotiateAssociation answers AC, RJ or a typed invalid-RQ error, nev
         } else {
           accepted++;
           assert.deepEqual(out.accept.presentationContexts.map((p) => p.id), rq.presentationContexts.map((p) => p.id));
+          // Whatever came in, the answer can be sent: nothing unencodable is echoed (a throw here
+          // was a server crash, the encoder running inside the negotiation's continuation).
+          encodePdu(out.accept);
         }
       } catch (e) {
         assert.ok(e instanceof InvalidAssociateRequestError, String(e));
