@@ -63,6 +63,22 @@ export { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../implem
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../implementation.js';
 /** Our default receive limit for P-DATA-TF PDUs (0x51), the value DCMTK uses too. */
 export const DEFAULT_MAXIMUM_LENGTH = 16384;
+/**
+ * The smallest Maximum Length (0x51) a requestor may announce by default. Below it every PDV
+ * carries a few bytes (at 7, one), so a peer could make us spend tens of times the CPU on every
+ * message; at 6 or less nothing fits at all. PS3.8 sets no minimum; real peers announce 4096 or
+ * more (DCMTK's own floor is 4096).
+ */
+export const DEFAULT_MIN_PEER_MAXIMUM_LENGTH = 1024;
+
+export function checkMinPeerMaximumLength(v: number | undefined): number {
+  if (v === undefined) return DEFAULT_MIN_PEER_MAXIMUM_LENGTH;
+  // 7: a 6-byte PDV header and one byte of data, the least a P-DATA-TF can carry.
+  if (!Number.isInteger(v) || v < 7 || v > 0xffffffff) {
+    throw new InvalidOptionError('minPeerMaximumLength', 'must be an integer 7–4294967295');
+  }
+  return v;
+}
 
 function checkMaximumLength(option: string, v: number | undefined): number {
   if (v === undefined) return DEFAULT_MAXIMUM_LENGTH;
@@ -148,6 +164,11 @@ export interface AcceptorPolicy {
   /** Our receive limit for P-DATA-TF PDUs, sent in 0x51. Default 16384; 0 = no limit. */
   readonly maximumLength?: number;
   /**
+   * Refuse (A-ASSOCIATE-RJ 1/1/1) a requestor whose Maximum Length is below this (0, no limit, is
+   * always fine): we would have to cut every message into PDUs of that size. Default 1024.
+   */
+  readonly minPeerMaximumLength?: number;
+  /**
    * The most we allow in an Asynchronous Operations Window (PS3.7 D.3.3.3), in the standard's
    * terms (requestor's side; 0 = unlimited): `maxOperationsInvoked` requests the requestor may
    * have outstanding with us, `maxOperationsPerformed` of ours it may be asked to perform at once.
@@ -227,6 +248,7 @@ export async function negotiateAssociation(
   const maximumLength = checkMaximumLength('maximumLength', policy.maximumLength);
   const impl = checkImplementation(policy.implementationClassUid, policy.implementationVersionName);
   const asyncAllowed = checkAsynchronousOperationsWindow('asynchronousOperations', policy.asynchronousOperations);
+  const minPeerMaximumLength = checkMinPeerMaximumLength(policy.minPeerMaximumLength);
   checkRequestedContextIds(rq.presentationContexts);
   const called = rq.calledAeTitle.trim();
   const calling = rq.callingAeTitle.trim();
@@ -305,6 +327,15 @@ export async function negotiateAssociation(
     }
   }
   const ui = rq.userInformation;
+  const peerMax = ui.maximumLength ?? 0;
+  if (peerMax !== 0 && peerMax < minPeerMaximumLength) {
+    // PS3.8 has no reason for it; the association is refused outright, before anything runs,
+    // rather than accepted and left unable to answer (a 6-byte limit fits no data at all).
+    return {
+      reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.NoReasonGiven),
+      why: `the requestor's maximum length ${peerMax} is below the ${minPeerMaximumLength} we send P-DATA-TF PDUs down to`,
+    };
+  }
   const identity = await evaluateUserIdentity(
     ui.userIdentityRq,
     policy.userIdentity,
@@ -390,7 +421,7 @@ export async function negotiateAssociation(
     callingAeTitle: calling,
     calledAeTitle: called,
     maximumLength,
-    peerMaximumLength: ui.maximumLength ?? 0,
+    peerMaximumLength: peerMax,
     peerImplementationClassUid: ui.implementationClassUid,
     peerImplementationVersionName: ui.implementationVersionName,
     userIdentity: identity.identity,
@@ -484,13 +515,17 @@ export function interpretAssociateAc(rq: AAssociateRqPdu, ac: AAssociateAcPdu): 
       `A-ASSOCIATE-AC application context name '${ac.applicationContextName}' differs from the proposed '${rq.applicationContextName}'`,
     );
   }
+  const peerMax = ac.userInformation.maximumLength ?? 0;
+  if (peerMax > 0 && peerMax < 7) {
+    throw new NegotiationError(`A-ASSOCIATE-AC maximum length ${peerMax} leaves no room for data after a PDV header`);
+  }
   const roles = roleOutcomes(rq.userInformation.roleSelections, ac.userInformation.roleSelections);
   const contexts = interpretPresentationContexts(rq.presentationContexts, ac.presentationContexts, roles);
   return {
     contexts,
     roles,
     maximumLength: rq.userInformation.maximumLength ?? 0,
-    peerMaximumLength: ac.userInformation.maximumLength ?? 0,
+    peerMaximumLength: peerMax,
     peerImplementationClassUid: ac.userInformation.implementationClassUid,
     peerImplementationVersionName: ac.userInformation.implementationVersionName,
     userIdentity: interpretUserIdentityAc(rq.userInformation.userIdentityRq, ac.userInformation.userIdentityAc),

@@ -33,6 +33,8 @@ import { PendingRequest } from './pending-request.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
 import { LazyAbort } from './lazy-abort.js';
+import { failAssociation } from './guard.js';
+import { safeErrorComment } from './error-comment.js';
 
 export type { DimseResponseMessage } from './pending-request.js';
 export { PendingRequest } from './pending-request.js';
@@ -450,14 +452,15 @@ export class Association extends TypedEmitter<AssociationEvents> {
       finalResponse();
       try {
         await this.#respond(command, context.id, fields);
-      } catch (error) {
+      } catch {
         // A response the handler built badly still gets an answer; a closed association gets none.
         if (this.#closed) return;
-        const m = error instanceof Error ? error.message : String(error);
-        await this.#respond(command, context.id, { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) });
+        await this.#respond(command, context.id, { status: Status.ProcessingFailure, errorComment: 'the response could not be built' });
       }
-    } catch {
-      // The association ended while answering: nothing left to tell the peer.
+    } catch (error) {
+      // Not even the failure response could be sent (e.g. the peer's Maximum Length fits no
+      // data): every request gets a response or the association ends now, never a silent wait.
+      if (!this.#closed) this.#localError ??= failAssociation(this.#ul, 'response', error);
     } finally {
       finalResponse();
       this.#running.delete(command.messageId);
@@ -466,6 +469,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   #respond(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> {
     const { dataset, ...rest } = fields;
+    // The one place Error Comments leave the server: never a path, always a valid LO.
+    if (rest.errorComment !== undefined) rest.errorComment = safeErrorComment(rest.errorComment);
     return this.#enqueueSend(responseFor(request, rest, dataset !== undefined), dataset, pcId);
   }
 

@@ -20,6 +20,7 @@ import { InvalidOptionError, type DicomError } from '../errors.js';
 import {
   DEFAULT_MAXIMUM_LENGTH,
   checkAeTitle,
+  checkMinPeerMaximumLength,
   isRejected,
   negotiateAssociation,
   temporaryCongestionRejection,
@@ -156,6 +157,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     const titles = typeof policy.aeTitle === 'string' ? [policy.aeTitle] : Array.isArray(policy.aeTitle) ? policy.aeTitle : [];
     for (const t of titles) checkAeTitle('aeTitle', t);
     checkAsynchronousOperationsWindow('asynchronousOperations', policy.asynchronousOperations);
+    checkMinPeerMaximumLength(policy.minPeerMaximumLength);
     this.#maxPdu = maxPduLength ?? DEFAULT_MAXIMUM_LENGTH;
     this.#policy = {
       ...policy,
@@ -276,7 +278,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
       checkAssociateRq: () =>
         this.#closing
           ? temporaryCongestionRejection()
-          : this.#associations.size + this.#negotiating >= this.#maxAssociations
+          : this.#activeAssociations() + this.#negotiating >= this.#maxAssociations
             ? tooManyAssociationsRejection()
             : undefined,
     });
@@ -292,6 +294,17 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
         .finally(() => this.#negotiating--);
     });
     ul.acceptConnection(transport);
+  }
+
+  /**
+   * Associations holding a slot. One we aborted (Sta13) waits only for its peer to close the
+   * socket, at most ARTIM: it does not count, or a peer keeping sockets open after provoking
+   * aborts would hold every slot.
+   */
+  #activeAssociations(): number {
+    let n = 0;
+    for (const a of this.#associations) if (a.upperLayer.state !== 'Sta13') n++;
+    return n;
   }
 
   async #negotiate(ul: UpperLayer, rq: AAssociateRqPdu, transport: TransportConnection): Promise<void> {

@@ -70,3 +70,20 @@ export function rawPData(contextId: number, isCommand: boolean, isLast: boolean,
 }
 
 export const A_RELEASE_RQ = Uint8Array.of(0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0);
+
+/** An implicit VR little endian command set of raw element values (no validation), group length first. */
+export function rawCommandSet(elements: readonly (readonly [element: number, value: Uint8Array | string | number])[]): Uint8Array {
+  const parts: number[] = [];
+  for (const [element, v] of [...elements].sort((a, b) => a[0] - b[0])) {
+    let value: number[];
+    if (typeof v === 'number') value = [v & 0xff, (v >> 8) & 0xff];
+    else {
+      value = [...(typeof v === 'string' ? Uint8Array.from(v, (c) => c.charCodeAt(0) & 0xff) : v)];
+      if (value.length % 2 === 1) value.push(0);
+    }
+    const len = value.length;
+    parts.push(0, 0, element & 0xff, element >> 8, len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, len >>> 24, ...value);
+  }
+  const gl = parts.length;
+  return Uint8Array.from([0, 0, 0, 0, 4, 0, 0, 0, gl & 0xff, (gl >> 8) & 0xff, (gl >> 16) & 0xff, gl >>> 24, ...parts]);
+}
