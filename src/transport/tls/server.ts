@@ -88,6 +88,11 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
     }
     this.#connections.add(secure);
     secure.once('close', () => this.#connections.delete(secure));
+    // A record that fails right after the handshake (a bad MAC in the flight that carries the
+    // client's Finished) errors the socket before 'secureConnection' gives it an owner: without a
+    // listener of our own that 'error' would end the process. Owners add theirs; the socket still
+    // closes and says why to them.
+    secure.on('error', () => undefined);
     this.emit('connection', secure);
     if (secure.destroyed) return;
     const timer = setTimeout(() => secure.destroy(), this.#handshakeTimeout);
