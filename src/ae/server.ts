@@ -229,7 +229,13 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
       const timer = setTimeout(() => s.destroy(), this.#handshakeMs);
       const cleanup = (): void => {
         clearTimeout(timer);
-        s.off('data', onFirst).off('close', cleanup);
+        s.off('data', onFirst).off('close', cleanup).off('end', onEnd);
+      };
+      // A peer that leaves before its first byte (FIN on a half-open-capable socket) is done:
+      // without this its socket would linger until the handshake timeout.
+      const onEnd = (): void => {
+        cleanup();
+        s.destroy();
       };
       const onFirst = (chunk: Buffer): void => {
         cleanup();
@@ -246,7 +252,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
         s.resume(); // pause() above made the stream non-flowing; the engine's 'data' listener needs it flowing
 
       };
-      s.on('data', onFirst).on('close', cleanup);
+      s.on('data', onFirst).on('close', cleanup).on('end', onEnd);
     });
     secure.on('secureConnection', (s) => this.#onTransport(s));
     secure.on('handshakeError', (error, peer) => this.#reportHandshakeFailure(error, error, peer));

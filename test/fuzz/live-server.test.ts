@@ -34,7 +34,7 @@ const SCALE = Number(process.env['FUZZ_RUNS'] ?? '1');
 const SEED = Number(process.env['FUZZ_SEED'] ?? '20261206');
 /** A hang guard only: a case normally ends in milliseconds. */
 const CASE_GUARD_MS = 15_000;
-const BATCH = 50;
+const BATCH = 100;
 
 interface Server {
   readonly child: ChildProcess;
@@ -124,7 +124,7 @@ function writeChunked(s: net.Socket, bytes: Uint8Array, cut: number): void {
 function endsOnPduBoundary(b: Uint8Array): boolean {
   let at = 0;
   while (at + 6 <= b.length) at += 6 + new DataView(b.buffer, b.byteOffset + at).getUint32(2);
-  return at === b.length;
+  return b.length > 0 && at === b.length;
 }
 
 /** One case: the RQ, then (after an AC) the rest, then our FIN; ends when the server has closed. */
@@ -152,8 +152,8 @@ async function runCaseInner(conv: Conversation, useTls: boolean, cut: number): P
   const run = (async (): Promise<Outcome> => {
     if (socket.destroyed) return 'closed';
     writeChunked(socket, conv.rq, cut);
-    // An RQ that does not end on a PDU boundary leaves the server waiting for bytes that never
-    // come (until ARTIM): say so at once with our FIN, so that every case is quick.
+    // An RQ that is empty or does not end on a PDU boundary leaves the server waiting for bytes
+    // that never come (until ARTIM): say so at once with our FIN, so that every case is quick.
     if (!endsOnPduBoundary(conv.rq)) socket.end();
     const first = await peer.nextPdu();
     see(first?.[0]);
@@ -236,9 +236,10 @@ test('live fuzz: grammar and byte mutations of conversations on the plain port',
   const seeds = seedConversations();
   const seen = await fuzz(
     'plain conversations',
-    600 * SCALE,
+    10000 * SCALE,
     fc.tuple(fc.nat(seeds.length - 1), attack, fc.nat(5000)).map(([s, a, cut]) => () => runCase(applyAttack(seeds[s]!, a), false, cut)),
   );
+  if (process.env['FUZZ_DEBUG']) console.log(JSON.stringify([...seen]));
   // Mutations reach past negotiation: some cases are answered, some aborted.
   assert.ok((seen.get('release') ?? 0) > 0 && (seen.get('abort') ?? 0) > 0, JSON.stringify([...seen]));
 });
@@ -247,7 +248,7 @@ test('live fuzz: the same over TLS (PDUs inside records)', async () => {
   const seeds = seedConversations();
   await fuzz(
     'TLS conversations',
-    100 * SCALE,
+    1500 * SCALE,
     fc.tuple(fc.nat(seeds.length - 1), attack, fc.nat(5000)).map(([s, a, cut]) => () => runCase(applyAttack(seeds[s]!, a), true, cut)),
   );
 });
@@ -258,12 +259,21 @@ function corrupting(raw: net.Socket, writes: readonly (readonly [offset: number,
   const d = new Duplex({
     write(chunk: Buffer, _enc, cb) {
       const b = Buffer.from(chunk);
-      for (const [off, v] of writes) if (off >= sent && off < sent + b.length) b[off - sent] = v;
+      let corrupted = false;
+      for (const [off, v] of writes) {
+        if (off >= sent && off < sent + b.length) {
+          b[off - sent] = v;
+          corrupted = true;
+        }
+      }
       let out = b;
       if (truncateAt !== undefined && sent + b.length > truncateAt) out = b.subarray(0, Math.max(0, truncateAt - sent));
+      // A corrupted ClientHello may announce more than it holds: the server would wait for the
+      // rest until its handshake timeout while the client waits for an answer. Our FIN ends that.
+      const firstFlight = sent === 0;
       sent += b.length;
       if (out.length > 0 && !raw.destroyed) raw.write(out);
-      if (truncateAt !== undefined && sent >= truncateAt) raw.end();
+      if ((truncateAt !== undefined && sent >= truncateAt) || (corrupted && firstFlight)) raw.end();
       cb();
     },
     read() {},
@@ -283,7 +293,7 @@ test('live fuzz: corrupted and truncated TLS record streams (handshake and appli
   const seeds = seedConversations();
   await fuzz(
     'TLS records',
-    100 * SCALE,
+    1500 * SCALE,
     fc
       .tuple(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(3000), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.option(fc.nat(3000), { nil: undefined }))
       .map(([s, writes, truncateAt]) => async (): Promise<Outcome> => {
@@ -304,8 +314,10 @@ test('live fuzz: corrupted and truncated TLS record streams (handshake and appli
           for (const p of conv.then) socket.write(p);
           socket.end();
         });
+        const t0 = Date.now();
         await done;
         clearTimeout(timer);
+        if (process.env['FUZZ_DEBUG'] && Date.now() - t0 > 1000) console.log('slow TLS case', Date.now() - t0, JSON.stringify({ s, writes, truncateAt }));
         const hung = !raw.destroyed && raw.readyState !== 'closed';
         socket.destroy();
         raw.destroy();
