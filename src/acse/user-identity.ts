@@ -9,6 +9,7 @@ import {
   type UserIdentityRqItem,
   type UserIdentityTypeCode,
 } from '../ul/pdu/types.js';
+import { printable } from '../ul/pdu/values.js';
 
 /**
  * User Identity Negotiation (PS3.7 D.3.3.7): sub-item 0x58 in the RQ, 0x59 in the AC.
@@ -195,7 +196,8 @@ export async function evaluateUserIdentity(
   }
   const accepted = decision === true || (typeof decision === 'object' && decision !== null && decision.accept === true);
   if (!accepted) {
-    const who = identity.username !== undefined ? ` '${identity.username}'` : '';
+    // The username is the peer's text: escaped, as it ends up in diagnostics and logs.
+    const who = identity.username !== undefined ? ` '${printable(identity.username)}'` : '';
     return { accept: false, why: `user identity (${identity.type}${who}) rejected by the handler` };
   }
   if (!identity.positiveResponseRequested) return { accept: true, identity, ac: undefined };

@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { DicomServer, type DicomServerOptions } from '../../src/ae/server.js';
 import { Status } from '../../src/dictionary/status.js';
@@ -123,4 +125,54 @@ test('user information sub-items with values that are not UIDs are answered A-AB
     }
     await echoStillWorks(port);
   });
+});
+
+test('the last-resort guard: an exception escaping negotiation aborts that association alone and is published', async () => {
+  const failed: { stage: string; error: Error }[] = [];
+  const onAssoc = (m: unknown): void => {
+    const e = m as { kind?: string; detail?: { stage: string; error: Error } };
+    if (e.kind === 'failed' && e.detail !== undefined) failed.push(e.detail);
+  };
+  diagnosticsChannel.subscribe(channelNames.association, onAssoc);
+  try {
+    // Two accepted SOP classes whose extended negotiation answers are each fine, together more
+    // than the User Information item's 2-byte length holds: the AC cannot be encoded (this ended
+    // the process), and a policy callback that throws.
+    const big = new Uint8Array(40_000);
+    await withServer(
+      {
+        presentationContexts: {
+          supported: [{ abstractSyntax: VERIFICATION }, { abstractSyntax: CT }],
+          acceptContext: (c) => {
+            if (c.id === 9) throw new Error('policy store down');
+            return true;
+          },
+        },
+        sopClassExtended: () => big,
+      },
+      async (port) => {
+        const ext = (uid: string): { type: number; value: Uint8Array } => ({ type: 0x56, value: Uint8Array.from([...lengthPrefixed(uid), 1]) });
+        const tooBig = await answerTo(
+          port,
+          rawAssociateRq({
+            contexts: [
+              { id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] },
+              { id: 3, abstractSyntax: CT, transferSyntaxes: [IMPLICIT_LE] },
+            ],
+            userItems: [maxLengthItem(16384), ext(VERIFICATION), ext(CT)],
+          }),
+        );
+        assert.deepEqual(tooBig, { type: 'A-ABORT', source: 0, reason: 0 });
+        const throwing = await answerTo(port, rawAssociateRq({ contexts: [{ id: 9, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }] }));
+        assert.deepEqual(throwing, { type: 'A-ABORT', source: 0, reason: 0 });
+        await echoStillWorks(port);
+      },
+    );
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onAssoc);
+  }
+  assert.deepEqual(failed.map((f) => f.stage), ['negotiation', 'negotiation']);
+  assert.match(failed[0]!.error.message, /User-Information/);
+  assert.match(failed[1]!.error.message, /policy store down/);
+  assert.equal((failed[0]!.error as { code?: string }).code, 'DICOM_ERR_ASSOCIATION_FAILED');
 });
