@@ -20,9 +20,9 @@ export function isAeTitleValue(value: string): boolean {
   return value.length >= 1 && value.length <= 16 && /^[\x20-\x5b\x5d-\x7e]+$/.test(value) && value.trim().length > 0;
 }
 
-/** Implementation Version Name (PS3.7 D.3.3.2.3): 1–16 characters of the default repertoire, no backslash. */
+/** Implementation Version Name (PS3.7 D.3.3.2.3): 1–16 characters of the default repertoire (what we send too). */
 export function isVersionName(value: string): boolean {
-  return value.length >= 1 && value.length <= 16 && /^[\x20-\x5b\x5d-\x7e]+$/.test(value);
+  return value.length >= 1 && value.length <= 16 && /^[\x20-\x7e]+$/.test(value);
 }
 
 /** A value for an error message or a diagnostics text: control and non-ASCII characters escaped. */
