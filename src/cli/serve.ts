@@ -77,8 +77,20 @@ function subscribe(log: ReturnType<typeof logger>): () => void {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }
   };
+  // An association its last-resort guard aborted: a defect worth a log line, the server goes on.
+  const onAssociationEvent = (m: unknown): void => {
+    const e = m as { kind?: string; association?: { transport?: { remoteAddress?: string } }; detail?: { stage?: string; error?: Error } };
+    if (e.kind !== 'failed') return;
+    const cause = e.detail?.error?.cause;
+    log('association-failed', `association from ${e.association?.transport?.remoteAddress ?? '?'} aborted after an internal failure (${e.detail?.stage ?? '?'}): ${e.detail?.error?.message ?? ''}`,
+      { stage: e.detail?.stage ?? null, error: e.detail?.error?.message ?? null, cause: cause instanceof Error ? cause.stack ?? cause.message : String(cause) });
+  };
   diagnosticsChannel.subscribe(channelNames.server, onServer);
-  return () => diagnosticsChannel.unsubscribe(channelNames.server, onServer);
+  diagnosticsChannel.subscribe(channelNames.association, onAssociationEvent);
+  return () => {
+    diagnosticsChannel.unsubscribe(channelNames.server, onServer);
+    diagnosticsChannel.unsubscribe(channelNames.association, onAssociationEvent);
+  };
 }
 
 function onAssociation(log: ReturnType<typeof logger>, plain: boolean) {
