@@ -303,9 +303,9 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   }
 
   /**
-   * Associations holding a slot. One we aborted (Sta13) waits only for its peer to close the
-   * socket, at most ARTIM: it does not count, or a peer keeping sockets open after provoking
-   * aborts would hold every slot.
+   * Associations holding a slot. One in Sta13 (we aborted or released it) waits only for its
+   * peer to close the socket, at most ARTIM: it does not count, or a peer keeping sockets open
+   * after provoking aborts would hold every slot.
    */
   #activeAssociations(): number {
     let n = 0;
