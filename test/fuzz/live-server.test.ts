@@ -246,11 +246,13 @@ test('live fuzz: grammar and byte mutations of conversations on the plain port',
 
 test('live fuzz: the same over TLS (PDUs inside records)', async () => {
   const seeds = seedConversations();
-  await fuzz(
+  const seen = await fuzz(
     'TLS conversations',
     1500 * SCALE,
     fc.tuple(fc.nat(seeds.length - 1), attack, fc.nat(5000)).map(([s, a, cut]) => () => runCase(applyAttack(seeds[s]!, a), true, cut)),
   );
+  // The handshakes succeed and the conversations run inside them.
+  assert.ok((seen.get('release') ?? 0) > 0 && (seen.get('abort') ?? 0) > 0, JSON.stringify([...seen]));
 });
 
 /** A duplex between the TLS client and its socket that corrupts the client's outgoing bytes. */
