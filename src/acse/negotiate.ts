@@ -115,7 +115,7 @@ export interface AcceptorPolicy {
   readonly maximumLength?: number;
   /**
    * Refuse (A-ASSOCIATE-RJ 1/1/1) a requestor whose Maximum Length is below this (0, no limit, is
-   * always fine): we would have to cut every message into PDUs of that size. Default 1024.
+   * always fine): we would have to cut every message into PDUs of that size. Default 256.
    */
   readonly minPeerMaximumLength?: number;
   /**

@@ -9,12 +9,13 @@ import { isValidUid } from './presentation-context.js';
 /** Our default receive limit for P-DATA-TF PDUs (0x51), the value DCMTK uses too. */
 export const DEFAULT_MAXIMUM_LENGTH = 16384;
 /**
- * The smallest Maximum Length (0x51) a requestor may announce by default. Below it every PDV
- * carries a few bytes (at 7, one), so a peer could make us spend tens of times the CPU on every
- * message; at 6 or less nothing fits at all. PS3.8 sets no minimum; real peers announce 4096 or
- * more (DCMTK's own floor is 4096).
+ * The smallest Maximum Length (0x51) a requestor may announce by default: the least this library
+ * lets its own users announce (`maximumLength` 256), so any two of our AEs always agree. Below it
+ * every PDV carries a few bytes (at 7, one), so a peer could make us spend tens of times the CPU
+ * on every message; at 6 or less nothing fits at all. PS3.8 sets no minimum; real peers announce
+ * 4096 or more (DCMTK's own floor is 4096).
  */
-export const DEFAULT_MIN_PEER_MAXIMUM_LENGTH = 1024;
+export const DEFAULT_MIN_PEER_MAXIMUM_LENGTH = 256;
 
 export function checkMinPeerMaximumLength(v: number | undefined): number {
   if (v === undefined) return DEFAULT_MIN_PEER_MAXIMUM_LENGTH;
