@@ -460,7 +460,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
     } catch (error) {
       // Not even the failure response could be sent (e.g. the peer's Maximum Length fits no
       // data): every request gets a response or the association ends now, never a silent wait.
-      if (!this.#closed) this.#localError ??= failAssociation(this.#ul, 'response', error);
+      // An association already ending (aborted, released: no longer Sta6) just has no one to tell.
+      if (!this.#closed && !this.#aborting && this.#ul.state === 'Sta6') {
+        this.#localError ??= failAssociation(this.#ul, 'response', error);
+      }
     } finally {
       finalResponse();
       this.#running.delete(command.messageId);

@@ -52,9 +52,10 @@ export function seedRq(identity = 0, extras = false): Uint8Array {
       calledAeTitle: 'FUZZ-SCP',
       presentationContexts: SEED_SYNTAXES.map((s) => ({ abstractSyntax: s, transferSyntaxes: [IMPLICIT_LE, EXPLICIT_LE] })),
       ...(userIdentity === undefined ? {} : { userIdentity }),
+      // The seeds pipeline their requests: a window, or the server rightly aborts (PS3.7 D.3.3.3).
+      asynchronousOperations: { maxOperationsInvoked: 4, maxOperationsPerformed: 1 },
       ...(extras
         ? {
-            asynchronousOperations: { maxOperationsInvoked: 4, maxOperationsPerformed: 1 },
             roles: [{ sopClassUid: CT, scuRole: true, scpRole: true }],
             sopClassExtended: [{ sopClassUid: STUDY_FIND, serviceClassApplicationInformation: Uint8Array.of(1, 1, 1) }],
             sopClassCommonExtended: [{ sopClassUid: CT, serviceClassUid: '1.2.840.10008.4.2', relatedGeneralSopClassUids: [] }],
