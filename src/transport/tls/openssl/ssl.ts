@@ -32,19 +32,19 @@ export const SSL_select_next_proto = lib.func('int SSL_select_next_proto(void *o
 
 // ---- callback prototypes -----------------------------------------------------------------
 /** SSL_verify_cb: `int (*)(int preverify_ok, X509_STORE_CTX *)`. */
-export const VerifyCb = koffi.proto('int dicomtls_VerifyCb(int ok, X509_STORE_CTX *store)');
+export const VerifyCb = lib.proto('int dicomtls_VerifyCb(int ok, X509_STORE_CTX *store)');
 /** SSL_CTX_set_info_callback: `void (*)(const SSL *, int where, int ret)`. */
-export const InfoCb = koffi.proto('void dicomtls_InfoCb(SSL *ssl, int where, int ret)');
+export const InfoCb = lib.proto('void dicomtls_InfoCb(SSL *ssl, int where, int ret)');
 /** SSL_CTX_set_client_cert_cb: `int (*)(SSL *, X509 **, EVP_PKEY **)`. */
-export const ClientCertCb = koffi.proto('int dicomtls_ClientCertCb(SSL *ssl, void *x509Out, void *pkeyOut)');
+export const ClientCertCb = lib.proto('int dicomtls_ClientCertCb(SSL *ssl, void *x509Out, void *pkeyOut)');
 /** SSL_CTX_alpn_select_cb_func. */
-export const AlpnSelectCb = koffi.proto('int dicomtls_AlpnSelectCb(SSL *ssl, void *out, void *outlen, const void *in, unsigned int inlen, void *arg)');
+export const AlpnSelectCb = lib.proto('int dicomtls_AlpnSelectCb(SSL *ssl, void *out, void *outlen, const void *in, unsigned int inlen, void *arg)');
 /** SSL_CTX_keylog_cb_func: `void (*)(const SSL *, const char *line)`. */
-export const KeylogCb = koffi.proto('void dicomtls_KeylogCb(SSL *ssl, const char *line)');
+export const KeylogCb = lib.proto('void dicomtls_KeylogCb(SSL *ssl, const char *line)');
 /** SSL_CTX_sess_set_new_cb: `int (*)(SSL *, SSL_SESSION *)`; 1 = the callback keeps the reference. */
-export const NewSessionCb = koffi.proto('int dicomtls_NewSessionCb(SSL *ssl, SSL_SESSION *sess)');
+export const NewSessionCb = lib.proto('int dicomtls_NewSessionCb(SSL *ssl, SSL_SESSION *sess)');
 /** SSL_CTX_generate_session_ticket_fn: `int (*)(SSL *, void *arg)`; 0 fails the handshake. */
-export const GenerateTicketCb = koffi.proto('int dicomtls_GenerateTicketCb(SSL *ssl, void *arg)');
+export const GenerateTicketCb = lib.proto('int dicomtls_GenerateTicketCb(SSL *ssl, void *arg)');
 
 export const SSL_CTX_set_verify = lib.func('void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, dicomtls_VerifyCb *cb)');
 export const SSL_CTX_set_info_callback = lib.func('void SSL_CTX_set_info_callback(SSL_CTX *ctx, dicomtls_InfoCb *cb)');
