@@ -81,7 +81,8 @@ test('a plain-TCP association through the public API never loads koffi; the firs
   assert.equal(out.afterEcho, false, 'koffi was loaded by a plain-TCP echo');
   // The control: the probe does see koffi once TLS is used, so "false" above means something.
   assert.equal(out.afterTls, true);
-  assert.match(out.version, new RegExp(`^OpenSSL ${process.versions.openssl.replace(/\./g, '\\.')}`));
+  // Node's version string may carry a build suffix ("3.0.13+quic") that OpenSSL's own lacks.
+  assert.ok(out.version.startsWith(`OpenSSL ${process.versions.openssl.replace(/\+.*$/, '')}`), out.version);
 });
 
 test('dicom-tls --help, --version, a command\'s --help and a plain-TCP echo never load koffi; pki inspect does', async () => {
