@@ -134,16 +134,11 @@ export const BIO_ctrl = lib.func('long BIO_ctrl(BIO *bp, int cmd, long larg, voi
 /** SSL_group_to_name (3.0): a group's name from the NID SSL_CTRL_GET_NEGOTIATED_GROUP returns. */
 export const SSL_group_to_name = lib.func('const char *SSL_group_to_name(SSL *ssl, int id)');
 /**
- * SSL_get0_group_name exists from OpenSSL 3.2 on (Node 22+ link 3.5); Node 20's 3.0 lacks it, so
- * it is optional here and negotiatedGroup() falls back to the 3.0 pair.
+ * SSL_get0_group_name exists from OpenSSL 3.2 on (Node 22.20+ link 3.5); the 3.0 of Node
+ * 22.15–22.19 lacks it, so it is optional here (bound on first use, undefined where missing) and
+ * negotiatedGroup() falls back to the 3.0 pair.
  */
-export const SSL_get0_group_name: ((ssl: unknown) => string | null) | undefined = (() => {
-  try {
-    return lib.func('const char *SSL_get0_group_name(SSL *ssl)') as (ssl: unknown) => string | null;
-  } catch {
-    return undefined;
-  }
-})();
+export const SSL_get0_group_name = lib.optional('const char *SSL_get0_group_name(SSL *ssl)');
 const SSL_CTX_ctrl_str = lib.func('SSL_CTX_ctrl', 'long', ['SSL_CTX *', 'int', 'long', 'const char *']);
 
 // ---- constants (ssl.h / bio.h / x509_vfy.h / prov_ssl.h, OpenSSL 3.0) --------------------
@@ -212,7 +207,8 @@ export function negotiatedGroup(ssl: unknown): string | undefined {
   // SSL_get0_group_name reads the session's group: before the first hello there is no session
   // and OpenSSL would dereference NULL.
   if (SSL_get_session(ssl) === null) return undefined;
-  if (SSL_get0_group_name !== undefined) return SSL_get0_group_name(ssl) ?? undefined;
+  const get0GroupName = SSL_get0_group_name();
+  if (get0GroupName !== undefined) return (get0GroupName(ssl) as string | null) ?? undefined;
   const nid = Number(SSL_ctrl(ssl, SSL_CTRL_GET_NEGOTIATED_GROUP, 0, null));
   if (nid === 0) return undefined; // NID_undef: no group (RSA or DHE key exchange, or not yet known)
   return (SSL_group_to_name(ssl, nid) as string | null) ?? undefined;
