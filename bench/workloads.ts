@@ -14,6 +14,7 @@ import { nodeTlsThroughput, opensslSpeed, opensslSTime } from './peers/ceilings.
 import { dcmjsDimseScp, dcmjsDimseScu } from './peers/dcmjs-dimse.js';
 import { dcmtkScu, storescp } from './peers/dcmtk.js';
 import { oursCliScu, oursCliStartup, oursScp, oursScu } from './peers/ours.js';
+import { indexWorkloads } from './index-bench.js';
 
 /** Which side of the ratios a row is on. */
 export type PeerKind = 'dcmtk' | 'dcmjs-dimse' | 'ours' | 'mixed' | 'ceiling';
@@ -285,6 +286,8 @@ export function allWorkloads(): Workload[] {
     startupWorkload('startup/node', 'ceiling', 'node -e 0 (the floor for any Node CLI)', () => ({ command: process.execPath, args: ['-e', '0'] })),
     startupWorkload('startup/ours-cli', 'ours', 'dicom-tls --version', oursCliStartup),
   );
+  // The store's index alone: add-instance and C-FIND cost (bench/index-bench.ts).
+  list.push(...indexWorkloads());
   list.push(
     {
       id: 'ceiling/node-tls',

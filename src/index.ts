@@ -185,7 +185,7 @@ export { SecureServer, createSecureServer, type SecureServerOptions } from './tr
 export { profiles, defaultProfile, resolveProfile, type ProfileName, type ProfileDefinition, type ProtocolName } from './transport/tls/profiles.js';
 export {
   TlsHandshakeError, HybridGroupRequiredError, TlsError, TlsConfigurationError, UnknownProfileError, UnableToReadPrivateKeyError,
-  UnableToReadCertificateError, KeyMismatchError, TrustStoreError, PkiError, sslErrorTable,
+  UnableToReadCertificateError, KeyMismatchError, TrustStoreError, PkiError, UnsupportedRuntimeError, sslErrorTable,
   type VerifyFailure, type AlertInfo,
 } from './transport/tls/errors.js';
 export { certificateStringFromDer } from './transport/tls/certificate-string.js';

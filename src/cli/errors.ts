@@ -72,7 +72,7 @@ export const exitCodeTable = rows([
   [ExitCode.AssociationAborted, 'the association was aborted or the peer broke the protocol', ' DICOM_ERR_ASSOCIATION_ABORTED DICOM_ERR_ASSOCIATION_CLOSED DICOM_ERR_PDU_MALFORMED DICOM_ERR_PDU_TOO_LARGE DICOM_ERR_DIMSE_PROTOCOL DICOM_ERR_DIMSE_UNEXPECTED_RESPONSE '],
   [ExitCode.DimseFailure, 'the peer answered a request with a failure status', ' DICOM_ERR_DIMSE_STATUS '],
   [ExitCode.PartialFailure, 'some items failed (e.g. store: some files were not stored)', ` ${CliCode.partial} `],
-  [ExitCode.Unavailable, 'the command or feature is not available in this build', ` ${CliCode.unavailable} `],
+  [ExitCode.Unavailable, 'the command or feature is not available in this build or runtime', ` ${CliCode.unavailable} DICOM_TLS_ERR_UNSUPPORTED_RUNTIME `],
   [ExitCode.Storage, 'local storage or data set error', ' DICOM_ERR_STORE_* DICOM_ERR_DATASET_* DICOM_ERR_PART10_* '],
   [ExitCode.Interrupted, 'interrupted (SIGINT/SIGTERM) before the work was done', ` ${CliCode.interrupted} `],
 ]);

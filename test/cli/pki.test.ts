@@ -5,6 +5,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
+import { certificateStringFromCli } from '../helpers/x509-openssl.js';
 
 const tmp = tempDir('cli-pki-');
 after(() => tmp.cleanup());
@@ -18,15 +19,7 @@ function opensslOk(args: string[]): boolean {
 
 /** What `openssl x509` prints for a certificate, in the seeds' certificate-string lines (the oracle). */
 function expectedString(certPath: string): string {
-  const out = openssl(['x509', '-in', certPath, '-noout', '-nameopt', 'oneline', '-subject', '-issuer', '-dates', '-serial', '-purpose']).split('\n');
-  const field = (prefix: string): string => out.find((l) => l.startsWith(prefix))!.slice(prefix.length);
-  const hex = field('serial=').toLowerCase();
-  const serial = (hex.length % 2 ? `0${hex}` : hex).match(/../g)!.join(':');
-  const ca = /CA:TRUE/.test(openssl(['x509', '-in', certPath, '-noout', '-text']));
-  const purposes = out.slice(out.indexOf('Certificate purposes:') + 1).filter((l) => l.length > 0);
-  return [`Subject Name: ${field('subject=')}`, `Issuer Name: ${field('issuer=')}`, `Valid From: ${field('notBefore=')}`,
-    `Valid To: ${field('notAfter=')}`, `Serial Number: ${serial}`, `Basic Constraints:${ca ? 'CA' : 'Not a CA'} (Certificate Authority)`,
-    'Certificate purposes:', ...purposes.map((p) => `   ${p.trim()}`)].join('\n');
+  return certificateStringFromCli(certPath).join('\n');
 }
 
 test('pki init makes a CA and server/client certificates openssl accepts for DICOM TLS', async () => {

@@ -159,3 +159,20 @@ export class TlsConfigurationError extends DicomError {
     this.openssl = init.openssl ?? [];
   }
 }
+
+/**
+ * This runtime cannot run the TLS engine: koffi has no build for the platform, the OpenSSL that
+ * Node links is older than 3.0, or the process lacks OpenSSL functions the engine binds.
+ * Thrown by the first TLS call (binding is lazy), once per process, naming all that is missing.
+ */
+export class UnsupportedRuntimeError extends DicomError {
+  /** e.g. "Node v24.22.3 (linux-x64, OpenSSL 3.5.9)". */
+  readonly runtime: string;
+  /** What is missing: OpenSSL function names, or what stands for the version or koffi. */
+  readonly missing: readonly string[];
+  constructor(runtime: string, missing: readonly string[], cause?: unknown) {
+    super('DICOM_TLS_ERR_UNSUPPORTED_RUNTIME', `TLS cannot run on ${runtime}: it lacks ${missing.join(', ')}`, { cause });
+    this.runtime = runtime;
+    this.missing = missing;
+  }
+}

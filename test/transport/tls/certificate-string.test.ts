@@ -5,32 +5,13 @@ import { readFileSync } from 'node:fs';
 import { certificateString, certificateStringFromDer } from '../../../src/transport/tls/certificate-string.js';
 import { X509_free, x509FromDer } from '../../../src/transport/tls/openssl/x509.js';
 import { UnableToReadCertificateError } from '../../../src/transport/tls/x509-load-errors.js';
-import { TestPki, openssl } from '../../helpers/x509-openssl.js';
+import { TestPki, certificateStringFromCli, linkedOpenSslVersion, purposeNames } from '../../helpers/x509-openssl.js';
 
 const pki = new TestPki();
 after(() => pki.cleanup());
 
 /** What the openssl command prints for the same certificate, turned into the seeds' lines. */
-function expectedFromCli(certPath: string): string[] {
-  const out = openssl(['x509', '-in', certPath, '-noout', '-nameopt', 'oneline',
-    '-subject', '-issuer', '-dates', '-serial', '-purpose']).split('\n');
-  const field = (prefix: string) => out.find((l) => l.startsWith(prefix))!.slice(prefix.length);
-  const serialHex = field('serial=').toLowerCase();
-  const serial = (serialHex.length % 2 ? `0${serialHex}` : serialHex).match(/../g)!.join(':');
-  const text = openssl(['x509', '-in', certPath, '-noout', '-text']);
-  const ca = /CA:TRUE/.test(text);
-  const purposes = out.slice(out.indexOf('Certificate purposes:') + 1).filter((l) => l.length > 0);
-  return [
-    `Subject Name: ${field('subject=')}`,
-    `Issuer Name: ${field('issuer=')}`,
-    `Valid From: ${field('notBefore=')}`,
-    `Valid To: ${field('notAfter=')}`,
-    `Serial Number: ${serial}`,
-    `Basic Constraints:${ca ? 'CA' : 'Not a CA'} (Certificate Authority)`,
-    'Certificate purposes:',
-    ...purposes.map((p) => `   ${p}`),
-  ];
-}
+const expectedFromCli = certificateStringFromCli;
 
 function derOf(path: string): Buffer {
   return new X509Certificate(readFileSync(path)).raw;
@@ -50,7 +31,22 @@ const cases: Record<string, string> = {
   'multi-valued RDN': pki.cert('multi', { subj: '/CN=Multi+UID=42/O=Org/OU=A+OU=B', issuer: ca, multivalue: true, ext: [] }).cert,
   'X.509 v1 self-signed (purposes answer "Yes (WARNING code=3)")': pki.cert('v1', { subj: '/CN=Version One', v1: true }).cert,
   'RSA self-signed without extensions': pki.cert('rsa', { subj: '/CN=Self', keyType: 'rsa', ext: [] }).cert,
+  // The purpose OpenSSL 3.2 added ("Code signing"): each condition of its leaf check once.
+  'code-signing leaf': pki.cert('codesign', { subj: '/CN=Signer', issuer: ca, ext: codeSign() }).cert,
+  'code-signing leaf whose keyUsage is not critical': pki.cert('codesign-kunc', {
+    subj: '/CN=Signer', issuer: ca, ext: codeSign({ ku: 'keyUsage = digitalSignature' }) }).cert,
+  'code-signing leaf that may also sign certificates': pki.cert('codesign-kucs', {
+    subj: '/CN=Signer', issuer: ca, ext: codeSign({ ku: 'keyUsage = critical, digitalSignature, keyCertSign' }) }).cert,
+  'code-signing leaf that is also a TLS server': pki.cert('codesign-server', {
+    subj: '/CN=Signer', issuer: ca, ext: codeSign({ eku: 'extendedKeyUsage = codeSigning, serverAuth' }) }).cert,
+  'code-signing leaf with anyExtendedKeyUsage': pki.cert('codesign-any', {
+    subj: '/CN=Signer', issuer: ca, ext: codeSign({ eku: 'extendedKeyUsage = codeSigning, anyExtendedKeyUsage' }) }).cert,
 };
+
+function codeSign(o: { ku?: string; eku?: string } = {}): string[] {
+  return ['basicConstraints = CA:FALSE', o.ku ?? 'keyUsage = critical, digitalSignature',
+    o.eku ?? 'extendedKeyUsage = codeSigning'];
+}
 
 for (const [name, path] of Object.entries(cases)) {
   test(`certificate string equals the openssl command line for line: ${name}`, () => {
@@ -58,6 +54,25 @@ for (const [name, path] of Object.entries(cases)) {
     assert.deepEqual(actual, expectedFromCli(path));
   });
 }
+
+test('the purposes block is the linked OpenSSL\'s table, including the purposes the openssl command lacks', () => {
+  // The oracle must not be vacuous: with a linked OpenSSL >= 3.2, "Code signing" answers Yes for
+  // a proper code-signing leaf and for a CA, whatever the openssl command's version.
+  const names = purposeNames(linkedOpenSslVersion);
+  const codeSigning = names.includes('Code signing');
+  const [major, minor] = linkedOpenSslVersion.split('.').map(Number) as [number, number];
+  assert.equal(codeSigning, major > 3 || minor >= 2);
+  const signer = certificateStringFromDer(derOf(cases['code-signing leaf']!));
+  const caString = certificateStringFromDer(derOf(ca.cert));
+  for (const s of [signer, caString]) {
+    assert.equal(s.split('\n').filter((l) => / : /.test(l)).length, names.length * 2);
+  }
+  if (codeSigning) {
+    assert.match(signer, /^ {3}Code signing : Yes$/m);
+    assert.match(caString, /^ {3}Code signing CA : Yes$/m);
+    assert.match(certificateStringFromDer(derOf(cases['code-signing leaf that is also a TLS server']!)), /^ {3}Code signing : No$/m);
+  }
+});
 
 test('the emailProtection-only leaf shows No for SSL client and SSL server, as in the seeds', () => {
   const s = certificateStringFromDer(derOf(cases['emailProtection-only EKU (the seeds INVALID_PURPOSE example)']!));

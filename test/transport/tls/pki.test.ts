@@ -119,6 +119,20 @@ test('PKCS#12 opens with openssl pkcs12 and round-trips through loadIdentity', (
   assert.deepEqual(drainErrors(), []);
 });
 
+test('PKCS#12 algorithms are the same on OpenSSL 3.0 and 3.5: PBES2/PBKDF2 AES-256-CBC bags, an HMAC-SHA256 MAC', () => {
+  // writePkcs12 takes the linked OpenSSL's defaults (PKCS12_create with 0s); 3.0 and 3.5 agree
+  // on them, and an OpenSSL 3.0 reader (the openssl command here) opens the result without the
+  // legacy provider. A future default a 3.0 peer cannot read would fail here.
+  const path = tmp.write('algorithms.p12', writePkcs12({ certPem: ecNode.certPem, keyPem: ecNode.keyPem, chainPem: [ca.certPem], password: 'pw' }));
+  // `-info` writes the algorithms on stderr.
+  const r = spawnSync('openssl', ['pkcs12', '-in', path, '-passin', 'pass:pw', '-info', '-noout'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const info = `${r.stdout}${r.stderr}`;
+  assert.match(info, /^MAC: sha256, Iteration \d+$/m);
+  assert.match(info, /^PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration \d+, PRF hmacWithSHA256$/m);
+  assert.match(info, /^Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration \d+, PRF hmacWithSHA256$/m);
+});
+
 test('invalid options are refused naming the option', () => {
   assert.throws(() => createNodeCertificate(ca, { commonName: '' }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'commonName');
   assert.throws(() => createNodeCertificate(ca, { commonName: 'x', ipAddresses: ['999.1.1.1'] }),

@@ -4,7 +4,6 @@
  * verify trace is the oracle (test/helpers/openssl-peer.ts).
  */
 import { once } from 'node:events';
-import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { SecureContext, type SecureContextOptions } from '../../../src/transport/tls/context.js';
 import { SecureSocket } from '../../../src/transport/tls/socket.js';
@@ -135,23 +134,5 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
-/** The seeds' certificate string for a certificate, rebuilt from the `openssl x509` command's output. */
-export function certificateStringFromCli(certPath: string): string[] {
-  const run = (args: string[]): string => execFileSync('openssl', args, { encoding: 'utf8' });
-  const out = run(['x509', '-in', certPath, '-noout', '-nameopt', 'oneline', '-subject', '-issuer', '-dates', '-serial', '-purpose']).split('\n');
-  const field = (prefix: string): string => out.find((l) => l.startsWith(prefix))!.slice(prefix.length);
-  let hex = field('serial=').toLowerCase();
-  if (hex.length % 2 === 1) hex = `0${hex}`;
-  const isCa = /CA:TRUE/.test(run(['x509', '-in', certPath, '-noout', '-ext', 'basicConstraints']));
-  const purposes = out.slice(out.indexOf('Certificate purposes:') + 1).filter((l) => l.trim().length > 0);
-  return [
-    `Subject Name: ${field('subject=')}`,
-    `Issuer Name: ${field('issuer=')}`,
-    `Valid From: ${field('notBefore=')}`,
-    `Valid To: ${field('notAfter=')}`,
-    `Serial Number: ${hex.match(/../g)!.join(':')}`,
-    `Basic Constraints:${isCa ? 'CA' : 'Not a CA'} (Certificate Authority)`,
-    'Certificate purposes:',
-    ...purposes.map((p) => `   ${p.trim()}`),
-  ];
-}
+/** The seeds' certificate string for a certificate, as the `openssl x509` command shows it (the one oracle). */
+export { certificateStringFromCli } from '../../helpers/x509-openssl.js';

@@ -6,30 +6,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { scenarioPki, PKI_PASSWORD, type Identity } from '../../helpers/pki.js';
 import { certificateString } from '../../../src/transport/tls/certificate-string.js';
 import { loadIdentity } from '../../../src/transport/tls/identity.js';
 import { configureTrust, verifyWithStore, type TrustOptions } from '../../../src/transport/tls/trust.js';
 import { X509_STORE_free, X509_STORE_new } from '../../../src/transport/tls/openssl/x509.js';
 import { drainErrors } from '../../../src/transport/tls/openssl/lib.js';
-import { opensslStatus } from '../../helpers/x509-openssl.js';
+import { certificateStringFromCli, opensslStatus } from '../../helpers/x509-openssl.js';
 
 const pki = scenarioPki();
 const identities = Object.entries(pki).filter((e): e is [string, Identity] =>
   typeof e[1] === 'object' && e[1] !== null && 'fullchain' in e[1]);
 
-function cliLines(cert: string): string[] {
-  const out = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-nameopt', 'oneline', '-subject', '-issuer',
-    '-dates', '-serial', '-purpose'], { encoding: 'utf8' }).split('\n');
-  const field = (p: string) => out.find((l) => l.startsWith(p))!.slice(p.length);
-  const hex = field('serial=').toLowerCase();
-  const ca = /CA:TRUE/.test(execFileSync('openssl', ['x509', '-in', cert, '-noout', '-text'], { encoding: 'utf8' }));
-  return [`Subject Name: ${field('subject=')}`, `Issuer Name: ${field('issuer=')}`, `Valid From: ${field('notBefore=')}`,
-    `Valid To: ${field('notAfter=')}`, `Serial Number: ${(hex.length % 2 ? `0${hex}` : hex).match(/../g)!.join(':')}`,
-    `Basic Constraints:${ca ? 'CA' : 'Not a CA'} (Certificate Authority)`, 'Certificate purposes:',
-    ...out.slice(out.indexOf('Certificate purposes:') + 1).filter(Boolean).map((l) => `   ${l}`)];
-}
+const cliLines = certificateStringFromCli;
 
 test('the scenario set has the identities this test walks', () => {
   assert.ok(identities.length >= 10, identities.map(([n]) => n).join(','));

@@ -3,40 +3,187 @@
  * running process itself is the library: `koffi.load(null)`. Loading a system libssl instead
  * would put two OpenSSL copies in one process, which interpose each other.
  *
- * Symbol tables for each area live beside this file (ssl.ts, x509.ts, …) and bind through
+ * Symbol tables for each area live beside this file (ssl.ts, x509.ts, …) and declare through
  * `lib`. Nothing outside src/transport/tls/openssl/ imports koffi.
+ *
+ * Binding is lazy and checked. `lib.func(…)` and `lib.proto(…)` only record a declaration when
+ * a module loads; the first call of any bound function (or first use of `koffi`) loads koffi,
+ * checks the linked OpenSSL's version, declares every recorded prototype and binds every recorded
+ * function at once. So a plain-TCP association, `dicom-tls --help` and `--version` never load
+ * koffi nor touch OpenSSL; and a runtime that cannot serve the engine (no koffi build for the
+ * platform, OpenSSL older than 3.0, a Node that does not export OpenSSL's symbols, a missing
+ * function) fails with ONE UnsupportedRuntimeError that names the runtime and everything missing,
+ * instead of koffi's message for the first symbol it happened to look up.
  */
 import { createRequire } from 'node:module';
+import type * as Koffi from 'koffi';
+import { UnsupportedRuntimeError } from '../errors.js';
 
-// Required, not imported: in the bundled executable (dist/cli/) an import of a package is
-// hoisted to the top and loaded by every command, `--version` too; this loads with the module.
-const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+type KoffiModule = typeof Koffi;
+type KoffiFunction = ReturnType<Koffi.LibraryHandle['func']>;
+/** koffi's two forms used here: a C prototype, or a name with result and argument type names. */
+type FuncArgs = [definition: string] | [name: string, result: string, args: string[]];
 
-export { koffi };
-export const lib = koffi.load(null);
+/** Opaque OpenSSL handles, declared once so every symbol table shares the same types. */
+const OPAQUE_TYPES = [
+  'SSL_CTX', 'SSL', 'SSL_METHOD', 'SSL_SESSION', 'SSL_CIPHER', 'BIO', 'BIO_METHOD', 'X509', 'X509_NAME',
+  'X509_STORE', 'X509_STORE_CTX', 'X509_CRL', 'X509_VERIFY_PARAM', 'X509_LOOKUP', 'X509_LOOKUP_METHOD',
+  'X509_PURPOSE', 'ASN1_TIME', 'ASN1_INTEGER', 'EVP_PKEY', 'PKCS12', 'OPENSSL_STACK',
+] as const;
 
-// Opaque OpenSSL handles. Declared once here so every symbol table shares the same types.
-export const SSL_CTX = koffi.opaque('SSL_CTX');
-export const SSL = koffi.opaque('SSL');
-export const SSL_METHOD = koffi.opaque('SSL_METHOD');
-export const SSL_SESSION = koffi.opaque('SSL_SESSION');
-export const SSL_CIPHER = koffi.opaque('SSL_CIPHER');
-export const BIO = koffi.opaque('BIO');
-export const BIO_METHOD = koffi.opaque('BIO_METHOD');
-export const X509 = koffi.opaque('X509');
-export const X509_NAME = koffi.opaque('X509_NAME');
-export const X509_STORE = koffi.opaque('X509_STORE');
-export const X509_STORE_CTX = koffi.opaque('X509_STORE_CTX');
-export const X509_CRL = koffi.opaque('X509_CRL');
-export const X509_VERIFY_PARAM = koffi.opaque('X509_VERIFY_PARAM');
-export const X509_LOOKUP = koffi.opaque('X509_LOOKUP');
-export const X509_LOOKUP_METHOD = koffi.opaque('X509_LOOKUP_METHOD');
-export const X509_PURPOSE = koffi.opaque('X509_PURPOSE');
-export const ASN1_TIME = koffi.opaque('ASN1_TIME');
-export const ASN1_INTEGER = koffi.opaque('ASN1_INTEGER');
-export const EVP_PKEY = koffi.opaque('EVP_PKEY');
-export const PKCS12 = koffi.opaque('PKCS12');
-export const STACK = koffi.opaque('OPENSSL_STACK');
+/** OpenSSL_version_num() of 3.0.0: 0xMNN00PP0 (major, minor, patch). */
+export const MINIMUM_OPENSSL_VERSION_NUMBER = 0x30000000;
+
+interface FuncDeclaration { readonly args: FuncArgs; readonly symbol: string; fn: KoffiFunction | undefined }
+interface Bound { readonly koffi: KoffiModule; readonly handle: Koffi.LibraryHandle }
+
+const protos: string[] = [];
+const funcs: FuncDeclaration[] = [];
+let bound: Bound | undefined;
+let refused: UnsupportedRuntimeError | undefined;
+
+/** "Node v24.22.3 (linux-x64, OpenSSL 3.5.9)": the runtime, as the error names it. */
+export function runtimeDescription(): string {
+  const openssl = process.versions.openssl === undefined ? 'no OpenSSL' : `OpenSSL ${process.versions.openssl}`;
+  return `Node ${process.version} (${process.platform}-${process.arch}, ${openssl})`;
+}
+
+/** The symbol a declaration binds: `'int SSL_read(SSL *ssl, …)'` → `SSL_read`. */
+function symbolOf(args: FuncArgs): string {
+  return args.length === 1 ? /([A-Za-z_][A-Za-z0-9_]*)\s*\(/.exec(args[0])?.[1] ?? args[0] : args[0];
+}
+
+/** handle.func over either form. */
+function bindOne(handle: Koffi.LibraryHandle, args: FuncArgs): KoffiFunction {
+  return (handle.func as (...a: FuncArgs) => KoffiFunction)(...args);
+}
+
+/** Why the linked OpenSSL is too old, or undefined when it is 3.0 or newer. */
+export function versionShortfall(versionNumber: number, versionText: string): string | undefined {
+  if (versionNumber >= MINIMUM_OPENSSL_VERSION_NUMBER) return undefined;
+  return `OpenSSL 3.0 or newer (it links ${versionText})`;
+}
+
+/**
+ * koffi's error for a symbol the process does not export. Any other error while binding (an
+ * unknown type name, a malformed prototype) is a bug in a symbol table and is thrown as it is.
+ */
+function isMissingSymbol(e: unknown): boolean {
+  return e instanceof Error && /^Cannot find function /.test(e.message);
+}
+
+function refuse(missing: string[], cause?: unknown): never {
+  refused = new UnsupportedRuntimeError(runtimeDescription(), missing, cause);
+  throw refused;
+}
+
+/** Load koffi, check the version, declare and bind everything recorded so far; once. */
+function bind(): Bound {
+  if (bound !== undefined) return bound;
+  if (refused !== undefined) throw refused;
+  let koffi: KoffiModule;
+  let handle: Koffi.LibraryHandle;
+  try {
+    koffi = createRequire(import.meta.url)('koffi') as KoffiModule;
+    handle = koffi.load(null);
+  } catch (e) {
+    refuse([`the koffi native module for ${process.platform}-${process.arch}`], e);
+  }
+  let versionNumber: number;
+  let versionText: string;
+  try {
+    versionNumber = Number(handle.func('unsigned long OpenSSL_version_num()')());
+    versionText = handle.func('const char *OpenSSL_version(int type)')(0) as string;
+  } catch (e) {
+    refuse(['OpenSSL_version_num and OpenSSL_version (this Node exports no OpenSSL symbols)'], e);
+  }
+  const tooOld = versionShortfall(versionNumber, versionText);
+  if (tooOld !== undefined) refuse([tooOld]);
+  for (const name of OPAQUE_TYPES) koffi.opaque(name);
+  for (const definition of protos) koffi.proto(definition);
+  // All or nothing: a runtime missing one function gets no bound function at all, so every
+  // TLS call meets the same error instead of some working and some failing.
+  const missing: string[] = [];
+  const fns: KoffiFunction[] = [];
+  let firstCause: unknown;
+  for (const f of funcs) {
+    try {
+      fns.push(bindOne(handle, f.args));
+    } catch (e) {
+      if (!isMissingSymbol(e)) throw e;
+      missing.push(f.symbol);
+      firstCause ??= e;
+    }
+  }
+  if (missing.length > 0) refuse([...new Set(missing)], firstCause);
+  funcs.forEach((f, i) => { f.fn = fns[i]; });
+  bound = { koffi, handle };
+  return bound;
+}
+
+/** A function declared after the first bind (a module loaded later): bound now, same check. */
+function resolveLate(declaration: FuncDeclaration): KoffiFunction {
+  const { handle } = bind();
+  if (declaration.fn === undefined) {
+    try {
+      declaration.fn = bindOne(handle, declaration.args);
+    } catch (e) {
+      if (!isMissingSymbol(e)) throw e;
+      throw new UnsupportedRuntimeError(runtimeDescription(), [declaration.symbol], e);
+    }
+  }
+  return declaration.fn;
+}
+
+/**
+ * Declarations for the symbol tables. `func` takes koffi's own forms (a C prototype, or name,
+ * result and argument types) and returns a function that binds on its first call; `proto`
+ * declares a callback prototype (named, so `func` strings and `koffi.pointer(name)` can use it)
+ * and returns its name; `optional` declares a function that only some OpenSSL versions have,
+ * checked on its own: it returns the bound function, or undefined where OpenSSL lacks it.
+ */
+export const lib = {
+  func(...args: FuncArgs): KoffiFunction {
+    const declaration: FuncDeclaration = { args, symbol: symbolOf(args), fn: undefined };
+    funcs.push(declaration);
+    const call = (...a: unknown[]): unknown => (declaration.fn ?? resolveLate(declaration))(...a);
+    return call as KoffiFunction;
+  },
+  proto(definition: string): string {
+    const name = /([A-Za-z_][A-Za-z0-9_]*)\s*\(/.exec(definition)?.[1];
+    if (name === undefined) throw new TypeError(`a callback prototype needs a name: ${definition}`);
+    protos.push(definition);
+    if (bound !== undefined) bound.koffi.proto(definition);
+    return name;
+  },
+  optional(...args: FuncArgs): () => KoffiFunction | undefined {
+    let state: { fn: KoffiFunction | undefined } | undefined;
+    return () => {
+      if (state !== undefined) return state.fn;
+      const { handle } = bind();
+      try {
+        state = { fn: bindOne(handle, args) };
+      } catch (e) {
+        if (!isMissingSymbol(e)) throw e;
+        state = { fn: undefined };
+      }
+      return state.fn;
+    };
+  },
+};
+
+/**
+ * koffi itself (register, pointer, encode, view, …), loaded and checked on first use like `lib`.
+ * A proxy, so the symbol tables keep koffi's own API and types.
+ */
+export const koffi: KoffiModule = new Proxy({} as KoffiModule, {
+  get: (_, key) => (bind().koffi as unknown as Record<string | symbol, unknown>)[key],
+});
+
+/** Whether koffi has been loaded and OpenSSL bound in this process (the lazy-load tests ask). */
+export function isBound(): boolean {
+  return bound !== undefined;
+}
 
 const OpenSSL_version = lib.func('const char *OpenSSL_version(int type)');
 const ERR_get_error = lib.func('unsigned long ERR_get_error()');
@@ -60,10 +207,12 @@ export interface OpenSslErrorEntry {
 
 /**
  * Empty the error queue and return what was on it, oldest first. Called after every failing
- * OpenSSL call: Node's own TLS shares this queue, so nothing may be left behind.
+ * OpenSSL call: Node's own TLS shares this queue, so nothing may be left behind. Before OpenSSL
+ * is bound nothing of ours can have queued an error, so the queue is left alone.
  */
 export function drainErrors(): OpenSslErrorEntry[] {
   const out: OpenSslErrorEntry[] = [];
+  if (bound === undefined) return out;
   const buf = Buffer.alloc(256);
   for (;;) {
     const code = Number(ERR_get_error());

@@ -32,19 +32,19 @@ export const SSL_select_next_proto = lib.func('int SSL_select_next_proto(void *o
 
 // ---- callback prototypes -----------------------------------------------------------------
 /** SSL_verify_cb: `int (*)(int preverify_ok, X509_STORE_CTX *)`. */
-export const VerifyCb = koffi.proto('int dicomtls_VerifyCb(int ok, X509_STORE_CTX *store)');
+export const VerifyCb = lib.proto('int dicomtls_VerifyCb(int ok, X509_STORE_CTX *store)');
 /** SSL_CTX_set_info_callback: `void (*)(const SSL *, int where, int ret)`. */
-export const InfoCb = koffi.proto('void dicomtls_InfoCb(SSL *ssl, int where, int ret)');
+export const InfoCb = lib.proto('void dicomtls_InfoCb(SSL *ssl, int where, int ret)');
 /** SSL_CTX_set_client_cert_cb: `int (*)(SSL *, X509 **, EVP_PKEY **)`. */
-export const ClientCertCb = koffi.proto('int dicomtls_ClientCertCb(SSL *ssl, void *x509Out, void *pkeyOut)');
+export const ClientCertCb = lib.proto('int dicomtls_ClientCertCb(SSL *ssl, void *x509Out, void *pkeyOut)');
 /** SSL_CTX_alpn_select_cb_func. */
-export const AlpnSelectCb = koffi.proto('int dicomtls_AlpnSelectCb(SSL *ssl, void *out, void *outlen, const void *in, unsigned int inlen, void *arg)');
+export const AlpnSelectCb = lib.proto('int dicomtls_AlpnSelectCb(SSL *ssl, void *out, void *outlen, const void *in, unsigned int inlen, void *arg)');
 /** SSL_CTX_keylog_cb_func: `void (*)(const SSL *, const char *line)`. */
-export const KeylogCb = koffi.proto('void dicomtls_KeylogCb(SSL *ssl, const char *line)');
+export const KeylogCb = lib.proto('void dicomtls_KeylogCb(SSL *ssl, const char *line)');
 /** SSL_CTX_sess_set_new_cb: `int (*)(SSL *, SSL_SESSION *)`; 1 = the callback keeps the reference. */
-export const NewSessionCb = koffi.proto('int dicomtls_NewSessionCb(SSL *ssl, SSL_SESSION *sess)');
+export const NewSessionCb = lib.proto('int dicomtls_NewSessionCb(SSL *ssl, SSL_SESSION *sess)');
 /** SSL_CTX_generate_session_ticket_fn: `int (*)(SSL *, void *arg)`; 0 fails the handshake. */
-export const GenerateTicketCb = koffi.proto('int dicomtls_GenerateTicketCb(SSL *ssl, void *arg)');
+export const GenerateTicketCb = lib.proto('int dicomtls_GenerateTicketCb(SSL *ssl, void *arg)');
 
 export const SSL_CTX_set_verify = lib.func('void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, dicomtls_VerifyCb *cb)');
 export const SSL_CTX_set_info_callback = lib.func('void SSL_CTX_set_info_callback(SSL_CTX *ctx, dicomtls_InfoCb *cb)');
@@ -134,16 +134,11 @@ export const BIO_ctrl = lib.func('long BIO_ctrl(BIO *bp, int cmd, long larg, voi
 /** SSL_group_to_name (3.0): a group's name from the NID SSL_CTRL_GET_NEGOTIATED_GROUP returns. */
 export const SSL_group_to_name = lib.func('const char *SSL_group_to_name(SSL *ssl, int id)');
 /**
- * SSL_get0_group_name exists from OpenSSL 3.2 on (Node 22+ link 3.5); Node 20's 3.0 lacks it, so
- * it is optional here and negotiatedGroup() falls back to the 3.0 pair.
+ * SSL_get0_group_name exists from OpenSSL 3.2 on (Node 22.20+ link 3.5); the 3.0 of Node
+ * 22.15–22.19 lacks it, so it is optional here (bound on first use, undefined where missing) and
+ * negotiatedGroup() falls back to the 3.0 pair.
  */
-export const SSL_get0_group_name: ((ssl: unknown) => string | null) | undefined = (() => {
-  try {
-    return lib.func('const char *SSL_get0_group_name(SSL *ssl)') as (ssl: unknown) => string | null;
-  } catch {
-    return undefined;
-  }
-})();
+export const SSL_get0_group_name = lib.optional('const char *SSL_get0_group_name(SSL *ssl)');
 const SSL_CTX_ctrl_str = lib.func('SSL_CTX_ctrl', 'long', ['SSL_CTX *', 'int', 'long', 'const char *']);
 
 // ---- constants (ssl.h / bio.h / x509_vfy.h / prov_ssl.h, OpenSSL 3.0) --------------------
@@ -212,7 +207,8 @@ export function negotiatedGroup(ssl: unknown): string | undefined {
   // SSL_get0_group_name reads the session's group: before the first hello there is no session
   // and OpenSSL would dereference NULL.
   if (SSL_get_session(ssl) === null) return undefined;
-  if (SSL_get0_group_name !== undefined) return SSL_get0_group_name(ssl) ?? undefined;
+  const get0GroupName = SSL_get0_group_name();
+  if (get0GroupName !== undefined) return (get0GroupName(ssl) as string | null) ?? undefined;
   const nid = Number(SSL_ctrl(ssl, SSL_CTRL_GET_NEGOTIATED_GROUP, 0, null));
   if (nid === 0) return undefined; // NID_undef: no group (RSA or DHE key exchange, or not yet known)
   return (SSL_group_to_name(ssl, nid) as string | null) ?? undefined;

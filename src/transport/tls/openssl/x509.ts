@@ -11,7 +11,7 @@ import { koffi, lib } from './lib.js';
 export type Ptr = unknown;
 
 // Password callback: pem.h `typedef int pem_password_cb (char *buf, int size, int rwflag, void *u)`.
-export const PemPasswordCb = koffi.proto('int PemPasswordCb(void *buf, int size, int rwflag, void *u)');
+export const PemPasswordCb = lib.proto('int PemPasswordCb(void *buf, int size, int rwflag, void *u)');
 
 // ---- memory BIOs (bio.h) ----
 export const BIO_s_mem = lib.func('const BIO_METHOD *BIO_s_mem()');
