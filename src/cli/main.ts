@@ -6,6 +6,7 @@
 import { commands } from './command.js';
 import { ExitCode, usageError, errorJson, exitCodeFor, exitCodeTable, formatError } from './errors.js';
 import type { Io } from './io.js';
+import { fromDcmtk } from './dcmtk-args.js';
 
 const VERSION = '0.1.0';
 
@@ -40,7 +41,14 @@ ${exitCodesHelp()}`;
 
 /** Run one command line; resolves with the exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
-  const [first, ...rest] = argv;
+  const [first, ...given] = argv;
+  let rest: string[];
+  try {
+    // DCMTK spellings (-aet, +tls KEY CERT, -P …) become ours before any option is read.
+    rest = fromDcmtk(given);
+  } catch (e) {
+    return report(e, io, given.includes('--verbose') || given.includes('-v'), given.includes('--json'));
+  }
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     if (topic === 'exit-codes') { io.stdout.write(`${exitCodesHelp()}\n`); return ExitCode.Ok; }
@@ -64,9 +72,16 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(`${mod.help}\n`);
       return ExitCode.Ok;
     }
-    return await mod.run(rest, io);
+    const stopDump = rest.includes('--debug')
+      ? (await import('./protocol-dump.js')).startProtocolDump((line) => io.stderr.write(`${line}\n`))
+      : undefined;
+    try {
+      return await mod.run(rest, io);
+    } finally {
+      stopDump?.();
+    }
   } catch (e) {
-    return report(e, io, verbose, json);
+    return report(e, io, verbose || rest.includes('--debug'), json);
   }
 }
 

@@ -1,0 +1,106 @@
+/**
+ * DCMTK's spellings (echoscu, storescu, findscu, movescu, getscu and dcmtls) rewritten into ours
+ * before parsing, so an existing DCMTK command line runs unchanged: `-aet`/`-aec`/`-aem`,
+ * `-P/-S/-W`, `-q/-v/-d`, `-to/-ta/-td`, `+tls KEY CERT`, `+cf`, `-ic`, `+px/+py/+pz/+pa/+pn` …
+ * and the peer as two arguments (`host port`). Multi-letter single-dash options must be rewritten
+ * first: node's parseArgs would read `-aet` as the flags -a -e -t. Spellings with no clean
+ * equivalent are refused with a sentence naming ours, never silently dropped.
+ */
+import { usageError } from './errors.js';
+
+/** One DCMTK spelling → our tokens; `arity` values are taken from the command line after it. */
+interface Rule { readonly arity: number; readonly to: (values: readonly string[]) => readonly string[] }
+
+const flag = (...to: string[]): Rule => ({ arity: 0, to: () => to });
+const valued = (option: string): Rule => ({ arity: 1, to: ([v]) => [option, v!] });
+const refuse = (why: string): Rule => ({ arity: 0, to: () => { throw usageError(why); } });
+
+const RULES: Readonly<Record<string, Rule>> = {
+  // Addressing (PS3.8 AE titles).
+  '-aet': valued('--aet'), '--aetitle': valued('--aet'),
+  '-aec': valued('--call'),
+  '-aem': valued('--dest'), '--move': valued('--dest'),
+  // Timeouts: DCMTK has four; ours is one bound for connect, association and responses.
+  '-to': valued('--timeout'), '-ta': valued('--timeout'), '--acse-timeout': valued('--timeout'),
+  '-td': valued('--timeout'), '--dimse-timeout': valued('--timeout'), '-ts': valued('--timeout'), '--socket-timeout': valued('--timeout'),
+  // Logging.
+  '-q': flag('--quiet'),
+  '-d': flag('--debug'),
+  '-ll': { arity: 1, to: ([l]) => logLevel(l!) }, '--log-level': { arity: 1, to: ([l]) => logLevel(l!) },
+  // Query information models.
+  '-P': flag('--root', 'patient'), '--patient': flag('--root', 'patient'),
+  '-S': flag('--root', 'study'), '--study': flag('--root', 'study'),
+  '-W': flag('--root', 'worklist'), '--worklist': flag('--root', 'worklist'),
+  '-O': refuse('-O (Patient/Study Only) is retired (PS3.4 C.6.3); use -P (Patient Root) or -S (Study Root)'),
+  '--psonly': refuse('--psonly (Patient/Study Only) is retired (PS3.4 C.6.3); use -P (Patient Root) or -S (Study Root)'),
+  // Output folder of getscu/movescu.
+  '-od': valued('--out'), '--output-directory': valued('--out'),
+  // storescu: folders are always scanned recursively here.
+  '+sd': flag(), '--scan-directories': flag(), '+r': flag(), '--recurse': flag(),
+  // dcmtls: TLS on/off and our identity.
+  '-tls': flag('--no-tls'), '--disable-tls': flag('--no-tls'),
+  '+tls': { arity: 2, to: ([key, cert]) => ['--key', key!, '--cert', cert!] },
+  '--enable-tls': { arity: 2, to: ([key, cert]) => ['--key', key!, '--cert', cert!] },
+  '+tla': flag(), '--anonymous-tls': flag(),
+  '+ps': flag('--ask-password'), '--std-passwd': flag('--ask-password'),
+  '+pw': refuse('+pw would put the password on the command line (visible to every user in ps): use --password-file FILE, --password-env NAME or +ps (ask)'),
+  '--use-passwd': refuse('--use-passwd would put the password on the command line (visible to every user in ps): use --password-file FILE, --password-env NAME or +ps (ask)'),
+  '-pw': flag(), '--null-passwd': flag(),
+  // Key and certificate files: PEM or DER is recognised from the content.
+  '-pem': flag(), '--pem-keys': flag(), '-der': flag(), '--der-keys': flag(),
+  // Trust.
+  '+cf': valued('--ca'), '--add-cert-file': valued('--ca'),
+  '+cd': valued('--ca'), '--add-cert-dir': valued('--ca'),
+  '+crl': valued('--crl'), '--add-crl-file': valued('--crl'),
+  '+crv': flag('--crl-check', 'leaf'), '--enable-crl-vfy': flag('--crl-check', 'leaf'),
+  '+cra': flag('--crl-check', 'all'), '--enable-crl-all': flag('--crl-check', 'all'),
+  '-rc': flag('--peer-cert', 'require'), '--require-peer-cert': flag('--peer-cert', 'require'),
+  '-vc': flag('--peer-cert', 'verify'), '--verify-peer-cert': flag('--peer-cert', 'verify'),
+  '-ic': flag('--peer-cert', 'ignore'), '--ignore-peer-cert': flag('--peer-cert', 'ignore'),
+  // PS3.15 Annex B profiles, DCMTK 3.6.7 names.
+  '+py': flag('--profile', 'bcp195-nd'), '--profile-bcp195-nd': flag('--profile', 'bcp195-nd'),
+  '+px': flag('--profile', 'bcp195'), '--profile-bcp195': flag('--profile', 'bcp195'),
+  '+pz': flag('--profile', 'bcp195-extended'), '--profile-bcp195-ex': flag('--profile', 'bcp195-extended'),
+  '+pa': flag('--profile', 'legacy-aes'), '--profile-aes': flag('--profile', 'legacy-aes'),
+  '+pn': flag('--profile', 'legacy-null'), '--profile-null': flag('--profile', 'legacy-null'),
+  '+cs': refuse('+cs (one cipher suite) is not offered: the --profile fixes the cipher suites (PS3.15 Annex B)'),
+  '--cipher': refuse('--cipher is not offered: the --profile fixes the cipher suites (PS3.15 Annex B)'),
+};
+
+function logLevel(level: string): readonly string[] {
+  const l = level.toLowerCase();
+  if (l === 'trace' || l === 'debug') return ['--debug'];
+  if (l === 'info') return ['--verbose'];
+  if (['warn', 'error', 'fatal', 'off'].includes(l)) return l === 'warn' ? [] : ['--quiet'];
+  throw usageError(`--log-level must be one of trace, debug, info, warn, error, fatal, off; got "${level}"`);
+}
+
+/**
+ * `argv` with DCMTK spellings replaced by ours; everything else unchanged and in order. After
+ * `--` nothing is touched.
+ */
+export function fromDcmtk(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--') { out.push(...argv.slice(i)); break; }
+    const rule = RULES[token];
+    if (rule === undefined) { out.push(token); continue; }
+    const values = argv.slice(i + 1, i + 1 + rule.arity);
+    if (values.length < rule.arity) throw usageError(`${token} needs ${rule.arity === 1 ? 'a value' : `${rule.arity} values`} (see --help)`);
+    out.push(...rule.to(values));
+    i += rule.arity;
+  }
+  return out;
+}
+
+/**
+ * DCMTK names the peer as two arguments, `host port`; ours is `host:port`. When the first
+ * positional has no port and the second is a port number, they are one peer.
+ */
+export function joinPeer(positionals: readonly string[]): string[] {
+  const [host, port, ...rest] = positionals;
+  if (host === undefined || port === undefined || !/^\d{1,5}$/.test(port)) return [...positionals];
+  if (/^\[.*\]:\d+$/.test(host) || /^[^:]+:\d+$/.test(host)) return [...positionals];
+  return [host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, ...rest];
+}
