@@ -5,6 +5,7 @@
 import type { ClientSettings } from './client-options.js';
 import { buildContext } from './tls-options.js';
 import { CliError, fromSystemError, codeOf } from './errors.js';
+import { explainRejection } from './reject-hint.js';
 import type { DicomClient } from '../ae/client.js';
 import type { RequestedContext } from '../acse/presentation-context.js';
 import type { RoleProposal } from '../acse/role-selection.js';
@@ -33,7 +34,7 @@ export async function connectClient(
     if (context !== undefined && await plainDicomAnswers(e, s)) {
       throw new CliError(codeOf('UL_TRANSPORT_MISMATCH'), `${s.host}:${s.port} speaks plain DICOM, not DICOM over TLS: use --no-tls, or the peer's TLS port`, { cause: e });
     }
-    throw fromSystemError(causeOfConnect(e), s);
+    throw fromSystemError(explainRejection(causeOfConnect(e), s), s);
   }
 }
 
