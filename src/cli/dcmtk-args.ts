@@ -104,3 +104,37 @@ export function joinPeer(positionals: readonly string[]): string[] {
   if (/^\[.*\]:\d+$/.test(host) || /^[^:]+:\d+$/.test(host)) return [...positionals];
   return [host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, ...rest];
 }
+
+/** `dicom-tls help dcmtk`: the DCMTK spellings and what they mean here. */
+export const dcmtkHelp = `DCMTK spellings (echoscu, storescu, findscu, movescu, getscu; dcmtls options)
+
+A DCMTK command line runs with "dicom-tls <command>" in front of its arguments instead of the
+DCMTK tool's name, e.g.
+  echoscu +tls dicom-tls-data/pki/client-key.pem dicom-tls-data/pki/client.pem \\
+      +cf dicom-tls-data/pki/ca.pem -aec DICOM-TLS localhost 2762
+  dicom-tls echo +tls dicom-tls-data/pki/client-key.pem dicom-tls-data/pki/client.pem \\
+      +cf dicom-tls-data/pki/ca.pem -aec DICOM-TLS localhost 2762
+
+  HOST PORT                    HOST:PORT
+  -aet, --aetitle AE           --aet AE
+  -aec, --call AE              --call AE
+  -aem, --move AE              --dest AE (move)
+  -to, -ta, -td, -ts SECONDS   --timeout SECONDS (one bound for all)
+  -q, -v, -d, -ll LEVEL        --quiet, --verbose, --debug
+  -k (gggg,eeee)=V, -k Keyword=V, -k Seq[0].Keyword=V
+                               the same (-k, --query)
+  -P, -S, -W                   --root patient | study | worklist
+  -od, --output-directory DIR  --out DIR (get)
+  +sd, +r                      accepted; folders are always read recursively
+  +tls, --enable-tls KEY CERT  --key KEY --cert CERT
+  -tls, --disable-tls          --no-tls
+  +tla, -pem, -der, -pw        accepted (PEM or DER is recognised from the file)
+  +ps, --std-passwd            --ask-password
+  +cf FILE, +cd DIR            --ca FILE|DIR
+  +crl FILE, +crv, +cra        --crl FILE, --crl-check leaf | all
+  -rc, -vc, -ic                --peer-cert require | verify | ignore
+  +py, +px, +pz, +pa, +pn      --profile bcp195-nd | bcp195 | bcp195-extended | legacy-aes | legacy-null
+  +pw PASSWORD, +cs CIPHER, -O refused with the option to use instead
+
+One difference: TLS is the default here (DCMTK's is plain DICOM): a DCMTK command line
+without +tls needs -tls (or --no-tls) to talk plain DICOM.`;

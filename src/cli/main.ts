@@ -6,7 +6,7 @@
 import { commands } from './command.js';
 import { ExitCode, usageError, errorJson, exitCodeFor, exitCodeTable, formatError } from './errors.js';
 import type { Io } from './io.js';
-import { fromDcmtk } from './dcmtk-args.js';
+import { dcmtkHelp, fromDcmtk } from './dcmtk-args.js';
 
 const VERSION = '0.1.0';
 
@@ -25,13 +25,15 @@ Usage: dicom-tls <command> [options]
 Commands:
 ${names.map((n) => `  ${n.padEnd(width)}  ${commands[n]!.summary}`).join('\n')}
 
-Every command takes --help (options and examples), --json (one JSON document on stdout) and
---verbose (stack traces and protocol detail). Passwords come from --password-file FILE,
---password-env NAME or --ask-password, never from the command line itself.
+Every command takes --help (options and examples), --json (one JSON document on stdout),
+--verbose (stack traces and protocol detail) and --debug (the protocol dump). DCMTK's
+spellings work too (-aet, -aec, +tls KEY CERT, +cf, HOST PORT …: dicom-tls help dcmtk).
+Passwords come from --password-file FILE, --password-env NAME or --ask-password, never from
+the command line itself.
 
 Examples:
   dicom-tls serve                                  # TLS on 2762, data in ./dicom-tls-data
-  dicom-tls echo localhost:2762 --ca dicom-tls-data/pki/ca.pem \\
+  dicom-tls echo localhost:2762 --call DICOM-TLS --ca dicom-tls-data/pki/ca.pem \\
       --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
   dicom-tls diagnose pacs.example.org:2762 --ca hospital-ca.pem
   dicom-tls pki init ./pki --host pacs.example.org --ip 10.0.0.5
@@ -52,6 +54,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     if (topic === 'exit-codes') { io.stdout.write(`${exitCodesHelp()}\n`); return ExitCode.Ok; }
+    if (topic === 'dcmtk') { io.stdout.write(`${dcmtkHelp}\n`); return ExitCode.Ok; }
     if (topic !== undefined && commands[topic] !== undefined) {
       io.stdout.write(`${(await commands[topic]!.load()).help}\n`);
       return ExitCode.Ok;

@@ -13,13 +13,13 @@ const CALLED_NOT_RECOGNIZED = 7;
 
 /** A CliError with the hint for an AE-title rejection, or `e` unchanged. */
 export function explainRejection(e: unknown, s: { callingAeTitle: string; calledAeTitle: string }): unknown {
-  const err = e as { code?: string; source?: number; reason?: number };
+  const err = e as { code?: string; source?: number; reason?: number; description?: { reason: string } };
   if (err?.code !== 'DICOM_ERR_ASSOCIATION_REJECTED' || err.source !== SERVICE_USER) return e;
   if (err.reason === CALLED_NOT_RECOGNIZED) {
-    return new CliError(err.code, `association rejected: the peer does not answer to the called AE title '${s.calledAeTitle}'; give its AE title with --call AE (${DEFAULT_SERVE_AE_HINT})`, { cause: e });
+    return new CliError(err.code, `association rejected (${err.description?.reason ?? 'called-AE-title-not-recognized'}): the peer does not answer to the called AE title '${s.calledAeTitle}'; give its AE title with --call AE (${DEFAULT_SERVE_AE_HINT})`, { cause: e });
   }
   if (err.reason === CALLING_NOT_RECOGNIZED) {
-    return new CliError(err.code, `association rejected: the peer does not accept our calling AE title '${s.callingAeTitle}'; give a title it knows with --aet AE, or ask its administrator to add '${s.callingAeTitle}'`, { cause: e });
+    return new CliError(err.code, `association rejected (${err.description?.reason ?? 'calling-AE-title-not-recognized'}): the peer does not accept our calling AE title '${s.callingAeTitle}'; give a title it knows with --aet AE, or ask its administrator to add '${s.callingAeTitle}'`, { cause: e });
   }
   return e;
 }
