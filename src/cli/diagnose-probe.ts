@@ -50,6 +50,20 @@ export type AssociationOutcome =
   | { result: 'not-dicom'; detected: string; firstBytes: string }
   | { result: 'no-answer' | 'closed' | 'not-attempted'; detail?: string };
 
+/**
+ * Services that speak first, recognised from their greeting: the port belongs to one of them.
+ * `sniffTransport` knows TLS, DICOM and HTTP; these are the other usual wrong ports.
+ */
+export function serviceFromBanner(bytes: Uint8Array): string | undefined {
+  const text = Buffer.from(bytes.subarray(0, 64)).toString('latin1');
+  if (text.startsWith('SSH-')) return 'SSH';
+  if (/^220[ -]/.test(text)) return /ftp/i.test(text) ? 'FTP' : 'SMTP';
+  if (text.startsWith('+OK')) return 'POP3';
+  if (text.startsWith('* OK')) return 'IMAP';
+  if (text.startsWith('HTTP/') || /^<(!doctype|html)/i.test(text)) return 'HTTP';
+  return undefined;
+}
+
 /** Infocallback lines in apps/lib/s_cb.c apps_ssl_info_callback's words. */
 function infoLine(e: InfoEvent): string | undefined {
   const str = e.side === 'connect' ? 'SSL_connect' : e.side === 'accept' ? 'SSL_accept' : 'undefined';
@@ -151,8 +165,9 @@ export function probeAssociation(stream: Duplex, a: AssociationRequest, timeout:
       const bytes = Buffer.concat(chunks, length);
       const kind = sniffTransport(bytes.subarray(0, 16));
       if (kind !== 'dicom') {
-        if (kind === 'unknown' && bytes.length < 8) return;
-        finish({ result: 'not-dicom', detected: kind, firstBytes: bytes.subarray(0, 16).toString('hex') });
+        const banner = serviceFromBanner(bytes);
+        if (kind === 'unknown' && banner === undefined && bytes.length < 8) return;
+        finish({ result: 'not-dicom', detected: banner ?? (kind === 'http' ? 'HTTP' : kind === 'tls' ? 'tls' : kind), firstBytes: bytes.subarray(0, 16).toString('hex') });
         return;
       }
       if (bytes.length < 6) return;

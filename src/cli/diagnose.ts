@@ -54,6 +54,9 @@ export const command: CommandModule = {
     const callingAeTitle = parseAeTitle(values.aet, 'aet', DEFAULT_CALLING_AE);
     const calledAeTitle = parseAeTitle(values.call, 'call', DEFAULT_CALLED_AE);
     const timeout = parseSeconds(values.timeout) ?? 10_000;
+    // A DICOM peer answers an A-ASSOCIATE-RQ at once: without --timeout, 3 s of silence after it
+    // (a TLS server that is not DICOM, a port that never talks) is the verdict, not a 10 s wait.
+    const answerTimeout = parseSeconds(values.timeout) ?? 3_000;
     const base = await contextOptionsFrom(values, 'client', io, { requireCa: false });
     const probeMod = await import('./diagnose-probe.js');
     const { judge } = await import('./diagnose-verdict.js');
@@ -76,7 +79,7 @@ export const command: CommandModule = {
       tls = r.probe;
       if (r.socket !== undefined) {
         try {
-          association = await probeMod.probeAssociation(r.socket, request, timeout);
+          association = await probeMod.probeAssociation(r.socket, request, answerTimeout);
         } catch (e) {
           // TLS 1.3: the server's verdict on our certificate arrives after our handshake ended.
           tls.handshake = 'failed';
@@ -86,11 +89,11 @@ export const command: CommandModule = {
           r.socket.destroy();
         }
       } else {
-        plain = await probeMod.probePlainDicom(target, request);
+        plain = await probeMod.probePlainDicom({ ...target, timeout: answerTimeout }, request);
       }
       r.context.dispose();
     } else {
-      association = await probeMod.probePlainDicom(target, request);
+      association = await probeMod.probePlainDicom({ ...target, timeout: answerTimeout }, request);
     }
     if (association.result === 'accepted' && association.verificationAccepted) {
       echo = await (async (): Promise<EchoResult> => {
