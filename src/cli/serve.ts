@@ -11,6 +11,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { commonOptions, parse, passwordOptions, tlsOptions } from './args.js';
 import { ExitCode, fileError, usageError } from './errors.js';
 import { Output, type Io } from './io.js';
+import { ensurePortsFree } from './port-check.js';
 import { help } from './serve-help.js';
 import { serveSettings, type ServeSettings } from './serve-config.js';
 import { buildContext, contextOptionsFrom } from './tls-options.js';
@@ -120,6 +121,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     process.once('SIGINT', resolve).once('SIGTERM', resolve);
   });
   const s = serveSettings(values, io.cwd);
+  await ensurePortsFree(s.host, [{ port: s.port, option: '--port' }, { port: s.plainPort, option: '--plain-port' }]);
   try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const dev = await ensurePki(s, log);
   const contextOptions = await contextOptionsFrom(s.tls, 'server', io);
