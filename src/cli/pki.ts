@@ -18,7 +18,8 @@ import type { CommandModule } from './command.js';
 export const help = `Usage:
   dicom-tls pki init DIR [options]        create a CA and server + client certificates in DIR
   dicom-tls pki issue NAME --dir DIR      issue one more node certificate from DIR's CA
-  dicom-tls pki inspect FILE              print each certificate in FILE (PEM, DER or PKCS#12)
+  dicom-tls pki inspect FILE              print each certificate in FILE (PEM, DER or PKCS#12):
+                                          names, subjectAltName, SHA-256 fingerprint, key, expiry
 
 Certificates are for DICOM TLS (PS3.15 B.12): EC P-256 (or RSA 2048) keys, SHA-256, basic
 constraints, key usage, extended key usage serverAuth + clientAuth (a DICOM node both accepts and
@@ -46,6 +47,7 @@ Options for init and issue:
   --json                print what was written as JSON
 Options for inspect:
   --password-file FILE | --password-env NAME | --ask-password   for a PKCS#12 file
+  --purposes            also OpenSSL's table of certificate purposes
 
 Examples:
   dicom-tls pki init ./pki --host pacs.example.org --ip 10.0.0.5
@@ -221,25 +223,29 @@ async function issue(argv: readonly string[], io: Io): Promise<number> {
   return ExitCode.Ok;
 }
 
-/** Every certificate in a PEM bundle, a DER certificate or a PKCS#12 file, as the seeds' strings. */
+/**
+ * Every certificate in a PEM bundle, a DER certificate or a PKCS#12 file: the seeds' certificate
+ * string and what an operator checks (subjectAltName, SHA-256 fingerprint, key, days to expiry);
+ * OpenSSL's purposes table only with --purposes.
+ */
 async function inspect(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { ...commonOptions, ...passwordOptions });
+  const { values, positionals } = parse(argv, { ...commonOptions, ...passwordOptions, purposes: { type: 'boolean' } });
   const out = new Output(io, values);
   if (positionals.length !== 1) throw usageError('pki inspect takes one file: dicom-tls pki inspect FILE');
   const file = resolve(io.cwd, positionals[0]!);
   let bytes: Buffer;
   try { bytes = readFileSync(file); } catch (e) { throw fileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const { certificateStringFromDer } = await import('../transport/tls/certificate-string.js');
-  const strings: string[] = [];
+  const { pemCertificates, summarize, summaryLines, withoutPurposes } = await import('./cert-summary.js');
+  const ders: Buffer[] = [];
   const text = bytes.toString('latin1');
   if (text.includes('-----BEGIN ')) {
-    const blocks = [...text.matchAll(/-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g)];
-    if (blocks.length === 0) throw new CliError(codeOf('CERTIFICATE', 'TLS'), `${file} holds no PEM certificate (only other PEM blocks, e.g. a key)`);
-    for (const b of blocks) strings.push(certificateStringFromDer(Buffer.from(b[1]!.replace(/\s+/g, ''), 'base64')));
+    ders.push(...pemCertificates(text));
+    if (ders.length === 0) throw new CliError(codeOf('CERTIFICATE', 'TLS'), `${file} holds no PEM certificate (only other PEM blocks, e.g. a key)`);
   } else if (/\.(p12|pfx)$/i.test(file) || !looksLikeDerCertificate(bytes)) {
     const password = await readPassword(values, io, 'PKCS#12 password: ');
     const { loadIdentity } = await import('../transport/tls/identity.js');
-    const { certificateString } = await import('../transport/tls/certificate-string.js');
+    const { derOf } = await import('../transport/tls/context.js');
     let id;
     try {
       id = loadIdentity({ pkcs12: file, ...(password !== undefined ? { password } : {}) });
@@ -247,15 +253,18 @@ async function inspect(argv: readonly string[], io: Io): Promise<number> {
       throw explainIdentityError(e);
     }
     try {
-      strings.push(certificateString(id.cert), ...id.chain.map((c) => certificateString(c)));
+      ders.push(derOf(id.cert), ...id.chain.map((c) => derOf(c)));
     } finally {
       id.free();
     }
   } else {
-    strings.push(certificateStringFromDer(bytes));
+    ders.push(bytes);
   }
-  if (out.json) out.document({ file, certificates: strings.map((s) => ({ certificateString: s })) });
-  else out.line(strings.join('\n\n'));
+  const certs = ders.map((der) => ({ certificateString: certificateStringFromDer(der), summary: summarize(der) }));
+  if (out.json) out.document({ file, certificates: certs.map((c) => ({ certificateString: c.certificateString, ...c.summary })) });
+  else {
+    out.line(certs.map((c) => [values.purposes === true ? c.certificateString : withoutPurposes(c.certificateString), ...summaryLines(c.summary)].join('\n')).join('\n\n'));
+  }
   return ExitCode.Ok;
 }
 
