@@ -21,6 +21,8 @@ import { fromSystemError } from './errors.js';
 
 export interface VerifyRecord {
   depth: number; ok: boolean; error: number; errorName: string; errorString: string; certificateString: string;
+  /** The certificate itself, for comparisons the strings cannot make (same name, other key). */
+  der?: Buffer;
 }
 
 export interface TlsProbe {
@@ -93,7 +95,7 @@ export async function probeTls(target: ProbeTarget, base: SecureContextOptions):
     // Verify the peer, always, so that every verify call is seen (0x01 = SSL_VERIFY_PEER).
     verifyMode: 0x01,
     verifyCallback: (ok, certificateString, error, errorString, ctx) => {
-      probe.verify.push({ depth: ctx.depth, ok: ok === 1, error, errorName: x509ErrorName(error), errorString, certificateString });
+      probe.verify.push({ depth: ctx.depth, ok: ok === 1, error, errorName: x509ErrorName(error), errorString, certificateString, der: ctx.der });
       return 1;
     },
     infoCallback: (event) => {

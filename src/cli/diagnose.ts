@@ -13,6 +13,7 @@ import { usageError } from './errors.js';
 import type { CommandModule } from './command.js';
 import type { AssociationOutcome, TlsProbe } from './diagnose-probe.js';
 import type { Verdict } from './diagnose-verdict.js';
+import { summarize, summaryLines, withoutPurposes } from './cert-summary.js';
 
 export const help = `Usage: dicom-tls diagnose HOST:PORT [options]
 
@@ -115,6 +116,10 @@ export const command: CommandModule = {
       })();
     }
     const v = judge(tls, plain, association, echo, x509ErrorHint);
+    if (tls !== null) {
+      const { sameNameHints, nameMismatchHints } = await import('./cert-hints.js');
+      v.hints.push(...nameMismatchHints(tls.verify, values['verify-host']), ...sameNameHints(tls.verify, values.ca ?? []));
+    }
     if (out.json) {
       out.document({
         tls: tls === null ? null : {
@@ -149,7 +154,10 @@ function printHuman(out: Output, host: string, port: number, tls: TlsProbe | nul
     }
     const seen = new Set<string>();
     const certs = tls.verify.filter((c) => !seen.has(c.certificateString) && (seen.add(c.certificateString), true)).sort((a, b) => b.depth - a.depth);
-    for (const c of certs) out.line(`\nCertificate at depth ${c.depth}:\n${c.certificateString.split('\n').map((l) => `  ${l}`).join('\n')}`);
+    for (const c of certs) {
+      const lines = [...withoutPurposes(c.certificateString).split('\n'), ...(c.der !== undefined && c.der.length > 0 ? summaryLines(summarize(c.der)) : [])];
+      out.line(`\nCertificate at depth ${c.depth}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    }
     out.line(`\nTLS: handshake ${tls.handshake}${tls.protocol !== null ? `, ${tls.protocol}, ${tls.cipher ?? ''}, key exchange ${tls.group ?? 'none'}${tls.group !== null && isHybrid(tls.group) ? ' (hybrid post-quantum)' : ''}, ALPN ${tls.alpn ?? 'none'}` : ''}`);
     if (tls.alert !== null) out.line(`     ${tls.alert.text}`);
     if (tls.failure !== null) out.line(`     ${tls.failure}`);

@@ -7,7 +7,8 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { commonOptions, oneOf, parse, passwordOptions } from './args.js';
 import { CliError, ExitCode, fileError, usageError, CliCode, codeOf } from './errors.js';
 import { Output, type Io } from './io.js';
@@ -34,7 +35,9 @@ Options for init and issue:
   --host NAME           DNS name for subjectAltName (repeatable; init default: localhost and
                         this machine's host name)
   --ip ADDRESS          IP address for subjectAltName (repeatable; init default: 127.0.0.1, ::1)
-  --cn NAME             common name (issue: default NAME; init: "<DIR name> CA" for the CA)
+  --name NAME           (init) the CA's name; a unique suffix is added so that two PKIs never
+                        share a CA name (default: the directory and this machine's host name)
+  --cn NAME             common name, exactly (issue: default NAME; init: the CA's, no suffix)
   --org NAME            organization (O) in every subject
   --days N              validity of node certificates (default 825; the CA gets 3650)
   --key-type ec|rsa     key algorithm (default ec = P-256)
@@ -70,6 +73,7 @@ const issueOptions = {
   pkcs12: { type: 'boolean' },
   force: { type: 'boolean' },
   dir: { type: 'string' },
+  name: { type: 'string' },
 } as const;
 
 interface Written { kind: string; path: string; description?: string }
@@ -114,13 +118,24 @@ async function init(argv: readonly string[], io: Io): Promise<number> {
   const written = createDevelopmentPki(dir, {
     hosts: values.host ?? ['localhost', ...(hostname() && hostname() !== 'localhost' ? [hostname()] : [])],
     ips: values.ip ?? ['127.0.0.1', '::1'],
-    ...(values.cn !== undefined ? { caName: values.cn } : {}),
+    caName: values.cn ?? uniqueCaName(values.name, dir),
     ...(values.org !== undefined ? { org: values.org } : {}),
     days: days(values.days, 825), keyType: settings.keyType, encrypt: values.encrypt === true,
     pkcs12: values.pkcs12 === true, password: settings.password, force: values.force === true,
   }, await import('../transport/tls/pki.js'));
   report(out, written, dir);
   return ExitCode.Ok;
+}
+
+/**
+ * "dicom-tls CA <name> a1b2c3": from --name, else the directory and host name, and a random suffix:
+ * two `pki init` runs (two machines, two serve data directories) never make CAs of one name,
+ * so "issuer X is not trusted" cannot hide that X is another CA with the same name.
+ */
+export function uniqueCaName(name: string | undefined, dir: string): string {
+  const base = name ?? `${basename(dirname(dir))}/${basename(dir)} on ${hostname() || 'localhost'}`;
+  // CN is at most 64 characters (RFC 5280 ub-common-name).
+  return `dicom-tls CA ${base.slice(0, 43)} ${randomBytes(3).toString('hex')}`;
 }
 
 export interface DevelopmentPkiOptions {
@@ -138,7 +153,7 @@ export function createDevelopmentPki(dir: string, o: DevelopmentPkiOptions, pki:
   const org: Array<readonly [string, string]> = o.org !== undefined ? [['O', o.org]] : [['O', 'dicom-tls development PKI']];
   const keyPassword = o.encrypt ? o.password : undefined;
   const ca = pki.createCertificateAuthority({
-    subject: [['CN', o.caName ?? 'dicom-tls development CA'], ...org], keyType: o.keyType,
+    subject: [['CN', o.caName ?? uniqueCaName(undefined, dir)], ...org], keyType: o.keyType,
     ...(keyPassword !== undefined ? { keyPassword } : {}),
   });
   const written: Written[] = [];
