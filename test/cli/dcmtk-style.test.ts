@@ -146,3 +146,13 @@ test('findscu -W with a sequence key runs unchanged through dicom-tls against wl
     await scp.stop();
   }
 });
+
+test("serve's log shows its certificate, the trusted CA and each client's certificate with the SHA-256 fingerprint the bindings use", async () => {
+  const fp = (f: string): string => execFileSync('openssl', ['x509', '-in', f, '-noout', '-fingerprint', '-sha256']).toString().trim().replace(/^.*=/, '');
+  const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  await waitFor(new RegExp(`certificate CN=localhost, O=dicom-tls development PKI: SAN DNS:localhost.*; SHA-256 ${esc(fp(pki('server.pem')))}; EC P-256; expires in \\d+ days`));
+  await waitFor(new RegExp(`trusted CA CN=dicom-tls CA [^:]*: SHA-256 ${esc(fp(pki('ca.pem')))}; EC P-256; expires in \\d+ days`));
+  const r = await runCli(['echo', ...dcmtkTls(), '-aet', 'FPCHECK', '-aec', 'DICOM-TLS', '127.0.0.1', String(port)]);
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(new RegExp(`association FPCHECK → DICOM-TLS .*certificate CN=dicom-tls client, O=dicom-tls development PKI \\(SHA-256 ${esc(fp(pki('client.pem')))}\\)`));
+});
