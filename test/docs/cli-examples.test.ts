@@ -1,9 +1,9 @@
 /**
  * Every example command that talks to localhost, as printed by `--help`, `help dcmtk`, serve's
  * start-up text, the README and docs/, runs as printed against a default `dicom-tls serve` in a
- * fresh directory: through a shell, with `dicom-tls` on the PATH as the README's install puts it
- * (`npx dicom-tls` resolves to the same program), the only change being serve's port (2762 here is
- * a free port). Examples naming other hosts (pacs.example.org …) are the reader's to adapt and
+ * fresh directory: through a shell, with `dicom-tls` on the PATH (as a global install puts it) and
+ * `npx dicom-tls` run by npx for the project (as after the README's `npm ci`), the only change
+ * being serve's port (2762 here is a free port). Examples naming other hosts (pacs.example.org …) are the reader's to adapt and
  * are only checked to name a command that exists.
  */
 import { test, before, after } from 'node:test';
@@ -107,8 +107,10 @@ test('every printed localhost example runs as printed against a default serve', 
   const failures: string[] = [];
   for (const e of [...local, ...startup]) {
     if (e.line.startsWith('echoscu') && !hasDcmtk('echoscu')) continue;
-    const line = e.line.replace(/^npx /, '').replace(/(localhost[: ])2762\b/g, `$1${port}`);
-    if (e.where !== 'serve start-up') assert.notEqual(line, e.line.replace(/^npx /, ''), `the example names no port 2762: ${e.line}`);
+    // `npx dicom-tls` as in the project's directory (README: npm ci), run from serve's directory.
+    const ported = e.line.replace(/(localhost[: ])2762\b/g, `$1${port}`);
+    if (e.where !== 'serve start-up') assert.notEqual(ported, e.line, `the example names no port 2762: ${e.line}`);
+    const line = ported.replace(/^npx dicom-tls /, `npx --prefix ${root} --no-install dicom-tls `);
     const r = await sh(line);
     if (r.code !== 0) failures.push(`${e.where}: ${e.line}\n  exit ${r.code}: ${r.output.trim()}`);
   }
