@@ -36,7 +36,8 @@ function printedExamples(): Array<{ where: string; line: string }> {
   const starts = ['dicom-tls', 'npx dicom-tls', 'echoscu'];
   const out: Array<{ where: string; line: string }> = [];
   const texts: Array<[string, string]> = [['dicom-tls --help', help(['--help'])], ['dicom-tls help dcmtk', help(['help', 'dcmtk'])]];
-  for (const c of ['serve', 'echo', 'store', 'find', 'move', 'get', 'diagnose', 'pki']) texts.push([`dicom-tls ${c} --help`, help([c, '--help'])]);
+  const listed = /^Commands:\n([\s\S]*?)\n\n/m.exec(help(['--help']))![1]!.split('\n').map((l) => l.trim().split(/\s+/)[0]!);
+  for (const c of listed) texts.push([`dicom-tls ${c} --help`, help([c, '--help'])]);
   texts.push(['README.md', readFileSync(join(root, 'README.md'), 'utf8')]);
   for (const f of readdirSync(join(root, 'docs')).filter((n) => n.endsWith('.md') && n !== 'cli.md')) {
     // Only fenced code: prose may quote half a command.
@@ -118,7 +119,9 @@ test('every printed localhost example runs as printed against a default serve', 
 });
 
 test('every printed example names a command that exists', () => {
-  const commands = new Set(['serve', 'echo', 'store', 'find', 'move', 'get', 'diagnose', 'pki', 'help', '--help', '--version']);
+  // The commands the program lists in its own help.
+  const listed = /^Commands:\n([\s\S]*?)\n\n/m.exec(help(['--help']))![1]!.split('\n').map((l) => l.trim().split(/\s+/)[0]!);
+  const commands = new Set([...listed, 'help', '--help', '--version']);
   for (const e of printedExamples()) {
     if (e.line.startsWith('echoscu')) continue;
     const word = e.line.replace(/^npx /, '').split(/\s+/)[1]!;
