@@ -59,3 +59,23 @@ export function nameMismatchHints(verify: ReadonlyArray<{ ok: boolean; error: nu
   return [`the certificate names ${names.length > 0 ? names.join(', ') : 'no subjectAltName at all'}${asked !== undefined ? `, not ${asked}` : ''}: `
     + `connect with one of these names (or --verify-host one of them), or issue a certificate whose subjectAltName includes ${asked ?? 'the name you connect with'}`];
 }
+
+/**
+ * A verify callback that changes nothing (it answers OpenSSL's own verdict) but keeps the
+ * certificate a host-name or IP check refused, so the error can name the names it carries.
+ */
+export function nameMismatchRecorder(): { verifyCallback: (ok: 0 | 1, s: string, error: number, e: string, ctx: { der: Buffer }) => 0 | 1; refused(): Buffer | undefined } {
+  let der: Buffer | undefined;
+  return {
+    verifyCallback: (ok, _s, error, _e, ctx) => {
+      if (ok === 0 && (error === HOSTNAME_MISMATCH || error === IP_MISMATCH)) der = Buffer.from(ctx.der);
+      return ok;
+    },
+    refused: () => der,
+  };
+}
+
+/** The names a certificate carries, for "connect with one of these". */
+export function certificateNames(der: Buffer): string[] {
+  try { return new X509Certificate(der).subjectAltName?.split(', ') ?? []; } catch { return []; }
+}

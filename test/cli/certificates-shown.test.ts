@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { scenarioPki } from '../helpers/pki.js';
 import { startSServer } from '../helpers/openssl-peer.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
 
 const pki = scenarioPki();
 const tmp = tempDir('cli-certs-');
@@ -63,6 +63,19 @@ test('diagnose shows SAN, fingerprint, key and expiry of each certificate, no pu
     assert.match(r.stdout, /Expires: in \d+ days/);
     assert.doesNotMatch(r.stdout, /Certificate purposes|SSL client CA/);
     assert.match(r.stdout, /the certificate names DNS:other\.example.*, not localhost/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('echo with a host-name mismatch: one sentence naming the names the certificate carries, exit 10', async () => {
+  const server = await startSServer({ cert: pki.hostMismatch.cert, key: pki.hostMismatch.key, naccept: 1 });
+  try {
+    const r = await runCli(['echo', `127.0.0.1:${server.port}`, '--ca', pki.trustRoot, '--verify-host', 'localhost', '--timeout', '5']);
+    assert.equal(r.code, 10, r.stdout + r.stderr);
+    const { sentence, code } = oneSentenceError(r);
+    assert.equal(code, 'DICOM_TLS_ERR_HANDSHAKE');
+    assert.match(sentence, /X509_V_ERR_HOSTNAME_MISMATCH.*the certificate names DNS:other\.example, not localhost/);
   } finally {
     await server.close();
   }
