@@ -33,6 +33,8 @@ const RULES: Readonly<Record<string, Rule>> = {
   '-W': flag('--root', 'worklist'), '--worklist': flag('--root', 'worklist'),
   '-O': refuse('-O (Patient/Study Only) is retired (PS3.4 C.6.3); use -P (Patient Root) or -S (Study Root)'),
   '--psonly': refuse('--psonly (Patient/Study Only) is retired (PS3.4 C.6.3); use -P (Patient Root) or -S (Study Root)'),
+  // movescu receiving the instances itself: ours only asks; the destination is a node the peer knows.
+  '+P': refuse('+P (movescu receiving on its own port) is not offered: dicom-tls move asks the peer to send to --dest AE; run dicom-tls serve as that destination, or retrieve with dicom-tls get'),
   // Output folder of getscu/movescu.
   '-od': valued('--out'), '--output-directory': valued('--out'),
   // storescu: folders are always scanned recursively here.
@@ -67,6 +69,13 @@ const RULES: Readonly<Record<string, Rule>> = {
   '--cipher': refuse('--cipher is not offered: the --profile fixes the cipher suites (PS3.15 Annex B)'),
 };
 
+const QUERY_COMMANDS = new Set(['find', 'move', 'get']);
+
+/** `PatientName`, `(0010,0010)`, `0010,0010=X`, `Seq[0].Keyword`: never a key file's name. */
+export function looksLikeQueryKey(text: string): boolean {
+  return text.includes('=') || /^\(?[0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\)?/.test(text) || /^[A-Z][A-Za-z0-9]*(\[\d+\](\..+)?)?$/.test(text);
+}
+
 function logLevel(level: string): readonly string[] {
   const l = level.toLowerCase();
   if (l === 'trace' || l === 'debug') return ['--debug'];
@@ -79,11 +88,17 @@ function logLevel(level: string): readonly string[] {
  * `argv` with DCMTK spellings replaced by ours; everything else unchanged and in order. After
  * `--` nothing is touched.
  */
-export function fromDcmtk(argv: readonly string[]): string[] {
+export function fromDcmtk(argv: readonly string[], command?: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
     if (token === '--') { out.push(...argv.slice(i)); break; }
+    // findscu's long --key is a query key; ours is the private key. A value that reads as a query
+    // key (Keyword, gggg,eeee, a sequence path, or anything with "=") is one, for the query commands.
+    if (token === '--key' && QUERY_COMMANDS.has(command ?? '') && argv[i + 1] !== undefined && looksLikeQueryKey(argv[i + 1]!)) {
+      out.push('--query', argv[++i]!);
+      continue;
+    }
     const rule = RULES[token];
     if (rule === undefined) { out.push(token); continue; }
     const values = argv.slice(i + 1, i + 1 + rule.arity);
@@ -121,8 +136,9 @@ DCMTK tool's name, e.g.
   -aem, --move AE              --dest AE (move)
   -to, -ta, -td, -ts SECONDS   --timeout SECONDS (one bound for all)
   -q, -v, -d, -ll LEVEL        --quiet, --verbose, --debug
-  -k (gggg,eeee)=V, -k Keyword=V, -k Seq[0].Keyword=V
-                               the same (-k, --query)
+  -k, --key (gggg,eeee)=V, Keyword=V, Seq[0].Keyword=V
+                               the same (-k, --query); find/move/get read --key as a
+                               query key when its value reads as one, else as --key FILE
   -P, -S, -W                   --root patient | study | worklist
   -od, --output-directory DIR  --out DIR (get)
   +sd, +r                      accepted; folders are always read recursively
@@ -134,7 +150,8 @@ DCMTK tool's name, e.g.
   +crl FILE, +crv, +cra        --crl FILE, --crl-check leaf | all
   -rc, -vc, -ic                --peer-cert require | verify | ignore
   +py, +px, +pz, +pa, +pn      --profile bcp195-nd | bcp195 | bcp195-extended | legacy-aes | legacy-null
-  +pw PASSWORD, +cs CIPHER, -O refused with the option to use instead
+  +pw PASSWORD, +cs CIPHER, -O, +P PORT
+                               refused with the option to use instead
 
 One difference: TLS is the default here (DCMTK's is plain DICOM): a DCMTK command line
 without +tls needs -tls (or --no-tls) to talk plain DICOM.`;

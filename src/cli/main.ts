@@ -47,7 +47,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   let rest: string[];
   try {
     // DCMTK spellings (-aet, +tls KEY CERT, -P …) become ours before any option is read.
-    rest = fromDcmtk(given);
+    rest = fromDcmtk(given, first);
   } catch (e) {
     return report(e, io, given.includes('--verbose') || given.includes('-v'), given.includes('--json'));
   }

@@ -55,6 +55,10 @@ test('fromDcmtk rewrites DCMTK spellings into ours and leaves ours alone', () =>
   assert.deepEqual(fromDcmtk(['--aetitle', 'ME', '--enable-tls', 'k', 'c', '--add-cert-file', 'ca', '--disable-tls', '-ll', 'debug']),
     ['--aet', 'ME', '--key', 'k', '--cert', 'c', '--ca', 'ca', '--no-tls', '--debug']);
   assert.deepEqual(fromDcmtk(['--aet', 'X', '-k', 'PatientName=A', 'host:1', '--', '-aet']), ['--aet', 'X', '-k', 'PatientName=A', 'host:1', '--', '-aet']);
+  // findscu's --key is a query key when it reads as one; our --key FILE otherwise.
+  assert.deepEqual(fromDcmtk(['--key', 'PatientName=DOE', '--key', '(0010,0020)', '--key', 'StudyDate', '--key', 'client-key.pem'], 'find'),
+    ['--query', 'PatientName=DOE', '--query', '(0010,0020)', '--query', 'StudyDate', '--key', 'client-key.pem']);
+  assert.deepEqual(fromDcmtk(['--key', 'PatientName=DOE'], 'echo'), ['--key', 'PatientName=DOE']);
   assert.throws(() => fromDcmtk(['+pw', 'secret']), /password on the command line.*--password-file/);
   assert.throws(() => fromDcmtk(['+tls', 'only-key']), /\+tls needs 2 values/);
 });
