@@ -1,7 +1,8 @@
 /**
  * Every example command that talks to localhost, as printed by `--help`, `help dcmtk`, serve's
  * start-up text, the README and docs/, runs as printed against a default `dicom-tls serve` in a
- * fresh directory: through a shell, with `dicom-tls` on the PATH (as a global install puts it) and
+ * fresh directory: through a shell, with `dicom-tls` on the PATH as the README's `npm install -g .`
+ * puts it (into a prefix of the test's own) and
  * `npx dicom-tls` run by npx for the project (as after the README's `npm ci`), the only change
  * being serve's port (2762 here is a free port). Examples naming other hosts (pacs.example.org …) are the reader's to adapt and
  * are only checked to name a command that exists.
@@ -9,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, tempDir } from '../helpers/cli.js';
@@ -17,7 +18,7 @@ import { hasDcmtk } from '../helpers/dcmtk.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const tmp = tempDir('cli-examples-');
-const bin = join(tmp.dir, 'bin');
+const bin = join(tmp.dir, 'global', 'bin');
 let server: ChildProcessWithoutNullStreams;
 let log = '';
 let port = 0;
@@ -66,9 +67,8 @@ function sh(line: string): Promise<{ code: number | null; output: string }> {
 }
 
 before(async () => {
-  mkdirSync(bin);
-  writeFileSync(join(bin, 'dicom-tls'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
-  chmodSync(join(bin, 'dicom-tls'), 0o755);
+  // The README's install, into a prefix of our own: a link to this folder, bin/dicom-tls on the PATH.
+  execFileSync('npm', ['install', '-g', '--prefix', join(tmp.dir, 'global'), root, '--offline', '--no-audit', '--no-fund'], { stdio: 'pipe' });
   server = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
   server.stdout.setEncoding('utf8').on('data', (d: string) => { log += d; });
   server.stderr.setEncoding('utf8').on('data', (d: string) => { log += d; });
