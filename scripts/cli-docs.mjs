@@ -28,6 +28,7 @@ export function render() {
     '```',
   ];
   for (const c of commands) parts.push('', `## ${c}`, '', '```text', help([c, '--help']), '```');
+  parts.push('', '## DCMTK spellings', '', '```text', help(['help', 'dcmtk']), '```');
   return `${parts.join('\n')}\n`;
 }
 

@@ -231,7 +231,9 @@ export async function negotiateAssociation(
     };
   }
   let calledOk: boolean;
-  let calledWhy = `called AE title '${called}' is not one of ours`;
+  // The log line names the titles we answer to: A-ASSOCIATE-RJ cannot carry them to the caller.
+  const ours = typeof policy.aeTitle === 'string' ? [policy.aeTitle] : Array.isArray(policy.aeTitle) ? policy.aeTitle as readonly string[] : undefined;
+  let calledWhy = `called AE title '${called}' is not one of ours${ours !== undefined ? ` (${ours.map((t) => `'${t.trim()}'`).join(', ')})` : ''}`;
   try {
     calledOk = matchesCalled(policy.aeTitle, called);
   } catch (err) {

@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { usageError } from './errors.js';
+import { joinPeer } from './dcmtk-args.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -13,6 +14,10 @@ export const commonOptions = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
+  /** The protocol dump (DCMTK's -d): every PDU, DIMSE command set and TLS event (protocol-dump.ts). */
+  debug: { type: 'boolean' },
+  /** DCMTK's -q: no notes on stderr; errors are still printed. */
+  quiet: { type: 'boolean' },
 } as const satisfies OptionSpec;
 
 /** Password sources for encrypted keys and PKCS#12 (never the password itself on the command line). */
@@ -66,7 +71,8 @@ export function parse<const O extends OptionSpec>(argv: readonly string[], optio
   : Parsed<ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: true }>>['values']> {
   try {
     const r = parseArgs({ args: [...argv], options, strict: true, allowPositionals });
-    return { values: r.values as never, positionals: r.positionals };
+    // Client commands also take DCMTK's `host port` (two arguments) for the peer.
+    return { values: r.values as never, positionals: 'call' in options ? joinPeer(r.positionals) : r.positionals };
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {

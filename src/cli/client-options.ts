@@ -63,7 +63,7 @@ export async function clientSettings(values: ClientCliValues, peer: string | und
 
 /** The help block of the options shared by client commands (DCMTK names where they exist). */
 export const clientOptionsHelp = `Connection:
-  HOST:PORT              the peer (e.g. pacs.example.org:2762)
+  HOST:PORT              the peer (e.g. pacs.example.org:2762; DCMTK's HOST PORT works too)
   --aet AE               our AE title (calling; default ${DEFAULT_CALLING_AE})
   --call AE              the peer's AE title (called; default ${DEFAULT_CALLED_AE})
   --timeout SECONDS      connect, association and response timeout (default 30)
@@ -91,4 +91,9 @@ User identity (PS3.7 D.3.3.7; a peer that requires one rejects the association w
                          and its password (type 2; in clear text without TLS)
 Output:
   --json                 one JSON document on stdout
-  --verbose, -v          protocol detail and stack traces`;
+  --verbose, -v          protocol detail and stack traces
+  --debug, -d            dump the protocol as DCMTK's -d does: TLS handshake and verify calls,
+                         every PDU with its items, every DIMSE command set
+  --quiet, -q            no notes on stderr (errors are still printed)
+DCMTK spellings are accepted too (dicom-tls help dcmtk): -aet, -aec, -aem, -to, +tls KEY CERT,
++cf FILE, +cd DIR, +crl FILE, -ic, -rc, +px/+py/+pz/+pa/+pn, -P/-S/-W, -q, -v, -d.`;

@@ -5,6 +5,8 @@
 import type { ClientSettings } from './client-options.js';
 import { buildContext } from './tls-options.js';
 import { CliError, fromSystemError, codeOf } from './errors.js';
+import { explainRejection } from './reject-hint.js';
+import { certificateNames, nameMismatchRecorder } from './cert-hints.js';
 import type { DicomClient } from '../ae/client.js';
 import type { RequestedContext } from '../acse/presentation-context.js';
 import type { RoleProposal } from '../acse/role-selection.js';
@@ -15,7 +17,8 @@ export async function connectClient(
   extra: { presentationContexts?: readonly RequestedContext[]; roles?: readonly RoleProposal[]; asynchronousOperations?: AsynchronousOperationsWindow } = {},
 )
   : Promise<{ client: DicomClient; dispose(): void }> {
-  const context = s.tls === undefined ? undefined : await buildContext(s.tls);
+  const names = s.tls?.verifyHost !== undefined ? nameMismatchRecorder() : undefined;
+  const context = s.tls === undefined ? undefined : await buildContext({ ...s.tls, ...(names !== undefined ? { verifyCallback: names.verifyCallback } : {}) });
   const { DicomClient } = await import('../ae/client.js');
   try {
     const client = await DicomClient.associate({
@@ -33,7 +36,9 @@ export async function connectClient(
     if (context !== undefined && await plainDicomAnswers(e, s)) {
       throw new CliError(codeOf('UL_TRANSPORT_MISMATCH'), `${s.host}:${s.port} speaks plain DICOM, not DICOM over TLS: use --no-tls, or the peer's TLS port`, { cause: e });
     }
-    throw fromSystemError(causeOfConnect(e), s);
+    const refused = names?.refused();
+    if (refused !== undefined) throw withCertificateNames(e, refused, s.tls!.verifyHost!);
+    throw fromSystemError(explainRejection(causeOfConnect(e), s), s);
   }
 }
 
@@ -66,4 +71,13 @@ export async function endAfterError(client: DicomClient, e: unknown): Promise<vo
     try { await client.release(); return; } catch { /* fall through to abort */ }
   }
   await client.abort().catch(() => undefined);
+}
+
+/** The handshake error for a name mismatch, naming the names the certificate carries (exit 10 kept). */
+function withCertificateNames(e: unknown, der: Buffer, asked: string): unknown {
+  const err = e as { code?: string; message?: string; verifyFailure?: unknown };
+  if (err?.code !== codeOf('HANDSHAKE', 'TLS') || err.verifyFailure === undefined) return e;
+  const names = certificateNames(der);
+  const said = `${String(err.message).replace(/\.$/, '')}: the certificate names ${names.length > 0 ? names.join(', ') : 'no subjectAltName'}, not ${asked}; connect with one of those names or --verify-host one of them`;
+  return Object.assign(new CliError(err.code, said, { cause: e }), { verifyFailure: err.verifyFailure });
 }

@@ -21,6 +21,8 @@ import { fromSystemError } from './errors.js';
 
 export interface VerifyRecord {
   depth: number; ok: boolean; error: number; errorName: string; errorString: string; certificateString: string;
+  /** The certificate itself, for comparisons the strings cannot make (same name, other key). */
+  der?: Buffer;
 }
 
 export interface TlsProbe {
@@ -49,6 +51,20 @@ export type AssociationOutcome =
   | { result: 'aborted'; source: number; reason: number }
   | { result: 'not-dicom'; detected: string; firstBytes: string }
   | { result: 'no-answer' | 'closed' | 'not-attempted'; detail?: string };
+
+/**
+ * Services that speak first, recognised from their greeting: the port belongs to one of them.
+ * `sniffTransport` knows TLS, DICOM and HTTP; these are the other usual wrong ports.
+ */
+export function serviceFromBanner(bytes: Uint8Array): string | undefined {
+  const text = Buffer.from(bytes.subarray(0, 64)).toString('latin1');
+  if (text.startsWith('SSH-')) return 'SSH';
+  if (/^220[ -]/.test(text)) return /ftp/i.test(text) ? 'FTP' : 'SMTP';
+  if (text.startsWith('+OK')) return 'POP3';
+  if (text.startsWith('* OK')) return 'IMAP';
+  if (text.startsWith('HTTP/') || /^<(!doctype|html)/i.test(text)) return 'HTTP';
+  return undefined;
+}
 
 /** Infocallback lines in apps/lib/s_cb.c apps_ssl_info_callback's words. */
 function infoLine(e: InfoEvent): string | undefined {
@@ -79,7 +95,7 @@ export async function probeTls(target: ProbeTarget, base: SecureContextOptions):
     // Verify the peer, always, so that every verify call is seen (0x01 = SSL_VERIFY_PEER).
     verifyMode: 0x01,
     verifyCallback: (ok, certificateString, error, errorString, ctx) => {
-      probe.verify.push({ depth: ctx.depth, ok: ok === 1, error, errorName: x509ErrorName(error), errorString, certificateString });
+      probe.verify.push({ depth: ctx.depth, ok: ok === 1, error, errorName: x509ErrorName(error), errorString, certificateString, der: ctx.der });
       return 1;
     },
     infoCallback: (event) => {
@@ -151,8 +167,9 @@ export function probeAssociation(stream: Duplex, a: AssociationRequest, timeout:
       const bytes = Buffer.concat(chunks, length);
       const kind = sniffTransport(bytes.subarray(0, 16));
       if (kind !== 'dicom') {
-        if (kind === 'unknown' && bytes.length < 8) return;
-        finish({ result: 'not-dicom', detected: kind, firstBytes: bytes.subarray(0, 16).toString('hex') });
+        const banner = serviceFromBanner(bytes);
+        if (kind === 'unknown' && banner === undefined && bytes.length < 8) return;
+        finish({ result: 'not-dicom', detected: banner ?? (kind === 'http' ? 'HTTP' : kind === 'tls' ? 'tls' : kind), firstBytes: bytes.subarray(0, 16).toString('hex') });
         return;
       }
       if (bytes.length < 6) return;

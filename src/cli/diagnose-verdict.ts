@@ -62,12 +62,22 @@ function associationHint(a: AssociationOutcome): string | undefined {
   return `the peer rejected the association (${a.reason}): check its configuration for our AE title and certificate`;
 }
 
+/** A port that belongs to another service (HTTP, SSH, SMTP …): name it and the usual DICOM ports. */
+function wrongService(service: string, overTls: boolean): Verdict {
+  return {
+    verdict: `This port speaks ${service}, not ${overTls ? 'DICOM over TLS' : 'DICOM'}: it belongs to another service.`,
+    hints: [`check the port number: DICOM over TLS is often on 2762, plain DICOM on 104 or 11112; ${service} ${service === 'HTTP' ? 'usually listens on 80, 443 or 8080' : service === 'SSH' ? 'usually listens on 22' : service === 'SMTP' ? 'usually listens on 25 or 587' : 'is not DICOM'}`],
+    exitCode: ExitCode.TransportMismatch,
+  };
+}
+
 export function judge(tls: TlsProbe | null, plain: AssociationOutcome | null, association: AssociationOutcome, echo: { status: string } | null, hint: HintLookup): Verdict {
   const hints: string[] = [];
   if (tls !== null && tls.handshake === 'failed') {
     if (plain?.result === 'accepted' || plain?.result === 'rejected' || plain?.result === 'aborted') {
       return { verdict: 'The peer speaks DICOM without TLS on this port: it does not accept DICOM over TLS here.', hints: ['use --no-tls for this port, or connect to the peer\'s TLS port (often 2762)'], exitCode: ExitCode.TransportMismatch };
     }
+    if (plain?.result === 'not-dicom' && plain.detected !== 'tls') return wrongService(plain.detected, true);
     if (tls.noHybridGroup) {
       return {
         verdict: 'The TLS handshake failed: the peer has no hybrid post-quantum key exchange (X25519MLKEM768), which --require-hybrid-group asks for.',
@@ -103,6 +113,9 @@ export function judge(tls: TlsProbe | null, plain: AssociationOutcome | null, as
   if (notDicom) {
     const what = tls !== null ? 'The peer speaks TLS but not DICOM on this port' : 'The peer does not speak DICOM on this port';
     const detail = association.result === 'not-dicom' ? ` (it answered with ${association.detected === 'tls' ? 'TLS' : association.detected})` : association.result === 'closed' ? ' (it closed the connection without answering)' : ' (no answer to the A-ASSOCIATE-RQ)';
+    if (association.result === 'not-dicom' && association.detected !== 'tls' && association.detected !== 'unknown' && !/PDU/.test(association.detected)) {
+      return wrongService(association.detected, tls !== null);
+    }
     if (association.result === 'not-dicom' && association.detected === 'tls') {
       return { verdict: 'The peer expects TLS on this port: the connection was made without TLS.', hints: ['leave out --no-tls and give --ca (and --cert/--key if the peer asks for a client certificate)'], exitCode: ExitCode.TransportMismatch };
     }

@@ -13,6 +13,7 @@ import { usageError } from './errors.js';
 import type { CommandModule } from './command.js';
 import type { AssociationOutcome, TlsProbe } from './diagnose-probe.js';
 import type { Verdict } from './diagnose-verdict.js';
+import { summarize, summaryLines, withoutPurposes } from './cert-summary.js';
 
 export const help = `Usage: dicom-tls diagnose HOST:PORT [options]
 
@@ -54,6 +55,9 @@ export const command: CommandModule = {
     const callingAeTitle = parseAeTitle(values.aet, 'aet', DEFAULT_CALLING_AE);
     const calledAeTitle = parseAeTitle(values.call, 'call', DEFAULT_CALLED_AE);
     const timeout = parseSeconds(values.timeout) ?? 10_000;
+    // A DICOM peer answers an A-ASSOCIATE-RQ at once: without --timeout, 3 s of silence after it
+    // (a TLS server that is not DICOM, a port that never talks) is the verdict, not a 10 s wait.
+    const answerTimeout = parseSeconds(values.timeout) ?? 3_000;
     const base = await contextOptionsFrom(values, 'client', io, { requireCa: false });
     const probeMod = await import('./diagnose-probe.js');
     const { judge } = await import('./diagnose-verdict.js');
@@ -76,7 +80,7 @@ export const command: CommandModule = {
       tls = r.probe;
       if (r.socket !== undefined) {
         try {
-          association = await probeMod.probeAssociation(r.socket, request, timeout);
+          association = await probeMod.probeAssociation(r.socket, request, answerTimeout);
         } catch (e) {
           // TLS 1.3: the server's verdict on our certificate arrives after our handshake ended.
           tls.handshake = 'failed';
@@ -86,11 +90,11 @@ export const command: CommandModule = {
           r.socket.destroy();
         }
       } else {
-        plain = await probeMod.probePlainDicom(target, request);
+        plain = await probeMod.probePlainDicom({ ...target, timeout: answerTimeout }, request);
       }
       r.context.dispose();
     } else {
-      association = await probeMod.probePlainDicom(target, request);
+      association = await probeMod.probePlainDicom({ ...target, timeout: answerTimeout }, request);
     }
     if (association.result === 'accepted' && association.verificationAccepted) {
       echo = await (async (): Promise<EchoResult> => {
@@ -112,6 +116,10 @@ export const command: CommandModule = {
       })();
     }
     const v = judge(tls, plain, association, echo, x509ErrorHint);
+    if (tls !== null) {
+      const { sameNameHints, nameMismatchHints } = await import('./cert-hints.js');
+      v.hints.push(...nameMismatchHints(tls.verify, values['verify-host']), ...sameNameHints(tls.verify, values.ca ?? []));
+    }
     if (out.json) {
       out.document({
         tls: tls === null ? null : {
@@ -146,7 +154,10 @@ function printHuman(out: Output, host: string, port: number, tls: TlsProbe | nul
     }
     const seen = new Set<string>();
     const certs = tls.verify.filter((c) => !seen.has(c.certificateString) && (seen.add(c.certificateString), true)).sort((a, b) => b.depth - a.depth);
-    for (const c of certs) out.line(`\nCertificate at depth ${c.depth}:\n${c.certificateString.split('\n').map((l) => `  ${l}`).join('\n')}`);
+    for (const c of certs) {
+      const lines = [...withoutPurposes(c.certificateString).split('\n'), ...(c.der !== undefined && c.der.length > 0 ? summaryLines(summarize(c.der)) : [])];
+      out.line(`\nCertificate at depth ${c.depth}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    }
     out.line(`\nTLS: handshake ${tls.handshake}${tls.protocol !== null ? `, ${tls.protocol}, ${tls.cipher ?? ''}, key exchange ${tls.group ?? 'none'}${tls.group !== null && isHybrid(tls.group) ? ' (hybrid post-quantum)' : ''}, ALPN ${tls.alpn ?? 'none'}` : ''}`);
     if (tls.alert !== null) out.line(`     ${tls.alert.text}`);
     if (tls.failure !== null) out.line(`     ${tls.failure}`);

@@ -20,10 +20,10 @@ one sentence with its own exit code (dicom-tls help exit-codes).
 ${clientOptionsHelp}
 
 Examples:
-  dicom-tls echo localhost:2762 --ca dicom-tls-data/pki/ca.pem \\
+  dicom-tls echo localhost:2762 --call DICOM-TLS --ca dicom-tls-data/pki/ca.pem \\
       --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
   dicom-tls echo pacs.example.org:2762 --ca hospital-ca.pem --pkcs12 me.p12 --ask-password --call PACS
-  dicom-tls echo localhost:11112 --no-tls --json`;
+  dicom-tls echo pacs:11112 --no-tls --call PACS --json`;
 
 export const command: CommandModule = {
   help,

@@ -20,8 +20,9 @@ ${queryKeyHelp}
 ${clientOptionsHelp}
 
 Examples:
-  dicom-tls find localhost:2762 --ca ca.pem --cert client.pem --key client-key.pem \\
-      --level STUDY -k PatientName='DOE^*' -k StudyDate=20240101-20241231 -k StudyInstanceUID
+  dicom-tls find localhost:2762 --call DICOM-TLS --ca dicom-tls-data/pki/ca.pem \\
+      --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem --level STUDY \\
+      -k PatientName='DOE^*' -k StudyDate=20240101-20241231 -k StudyInstanceUID
   dicom-tls find pacs:11112 --no-tls --call PACS --root patient --level PATIENT -k PatientID -k PatientName --json`;
 
 export const findOptions = { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' } } as const;

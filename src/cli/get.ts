@@ -26,8 +26,8 @@ ${queryKeyHelp.replace(' | worklist', '')}
 ${clientOptionsHelp}
 
 Examples:
-  dicom-tls get localhost:2762 --out ./retrieved --level SERIES \\
-      -k SeriesInstanceUID=1.2.3.4 --ca ca.pem --cert client.pem --key client-key.pem
+  dicom-tls get localhost:2762 --call DICOM-TLS --out ./retrieved --level SERIES -k SeriesInstanceUID=1.2.3.4 \\
+      --ca dicom-tls-data/pki/ca.pem --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
   dicom-tls get pacs:11112 --no-tls --call PACS --level STUDY -k StudyInstanceUID=1.2.3 --json`;
 
 export const command: CommandModule = {

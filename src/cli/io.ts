@@ -30,11 +30,14 @@ export function processIo(): Io {
 export class Output {
   readonly json: boolean;
   readonly verbose: boolean;
+  readonly quiet: boolean;
   readonly io: Io;
-  constructor(io: Io, o: { json?: boolean | undefined; verbose?: boolean | undefined }) {
+  constructor(io: Io, o: { json?: boolean | undefined; verbose?: boolean | undefined; debug?: boolean | undefined; quiet?: boolean | undefined }) {
     this.io = io;
     this.json = o.json === true;
-    this.verbose = o.verbose === true;
+    // DCMTK's -d implies -v.
+    this.verbose = o.verbose === true || o.debug === true;
+    this.quiet = o.quiet === true && !this.verbose;
   }
   /** A line for people (stdout in human mode; stderr with --json so stdout stays one document). */
   line(text = ''): void {
@@ -42,6 +45,7 @@ export class Output {
   }
   /** Progress/notes that are never data: always stderr. */
   note(text: string): void {
+    if (this.quiet) return;
     this.io.stderr.write(`${text}\n`);
   }
   /** Only with --verbose. */

@@ -6,6 +6,7 @@
 import { commands } from './command.js';
 import { ExitCode, usageError, errorJson, exitCodeFor, exitCodeTable, formatError } from './errors.js';
 import type { Io } from './io.js';
+import { dcmtkHelp, fromDcmtk } from './dcmtk-args.js';
 
 const VERSION = '0.1.0';
 
@@ -24,13 +25,15 @@ Usage: dicom-tls <command> [options]
 Commands:
 ${names.map((n) => `  ${n.padEnd(width)}  ${commands[n]!.summary}`).join('\n')}
 
-Every command takes --help (options and examples), --json (one JSON document on stdout) and
---verbose (stack traces and protocol detail). Passwords come from --password-file FILE,
---password-env NAME or --ask-password, never from the command line itself.
+Every command takes --help (options and examples), --json (one JSON document on stdout),
+--verbose (stack traces and protocol detail) and --debug (the protocol dump). DCMTK's
+spellings work too (-aet, -aec, +tls KEY CERT, +cf, HOST PORT …: dicom-tls help dcmtk).
+Passwords come from --password-file FILE, --password-env NAME or --ask-password, never from
+the command line itself.
 
 Examples:
   dicom-tls serve                                  # TLS on 2762, data in ./dicom-tls-data
-  dicom-tls echo localhost:2762 --ca dicom-tls-data/pki/ca.pem \\
+  dicom-tls echo localhost:2762 --call DICOM-TLS --ca dicom-tls-data/pki/ca.pem \\
       --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
   dicom-tls diagnose pacs.example.org:2762 --ca hospital-ca.pem
   dicom-tls pki init ./pki --host pacs.example.org --ip 10.0.0.5
@@ -40,10 +43,18 @@ ${exitCodesHelp()}`;
 
 /** Run one command line; resolves with the exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
-  const [first, ...rest] = argv;
+  const [first, ...given] = argv;
+  let rest: string[];
+  try {
+    // DCMTK spellings (-aet, +tls KEY CERT, -P …) become ours before any option is read.
+    rest = fromDcmtk(given, first);
+  } catch (e) {
+    return report(e, io, given.includes('--verbose') || given.includes('-v'), given.includes('--json'));
+  }
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     if (topic === 'exit-codes') { io.stdout.write(`${exitCodesHelp()}\n`); return ExitCode.Ok; }
+    if (topic === 'dcmtk') { io.stdout.write(`${dcmtkHelp}\n`); return ExitCode.Ok; }
     if (topic !== undefined && commands[topic] !== undefined) {
       io.stdout.write(`${(await commands[topic]!.load()).help}\n`);
       return ExitCode.Ok;
@@ -64,9 +75,16 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(`${mod.help}\n`);
       return ExitCode.Ok;
     }
-    return await mod.run(rest, io);
+    const stopDump = rest.includes('--debug')
+      ? (await import('./protocol-dump.js')).startProtocolDump((line) => io.stderr.write(`${line}\n`))
+      : undefined;
+    try {
+      return await mod.run(rest, io);
+    } finally {
+      stopDump?.();
+    }
   } catch (e) {
-    return report(e, io, verbose, json);
+    return report(e, io, verbose || rest.includes('--debug'), json);
   }
 }
 

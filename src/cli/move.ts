@@ -24,7 +24,7 @@ ${queryKeyHelp.replace('worklist', 'patient | study').replace(' | patient | stud
 ${clientOptionsHelp}
 
 Examples:
-  dicom-tls move localhost:2762 --dest MYWORKSTATION --level STUDY \\
+  dicom-tls move pacs.example.org:2762 --call PACS --dest MYWORKSTATION --level STUDY \\
       -k StudyInstanceUID=1.2.840.113619.2.1.1 --ca ca.pem --cert client.pem --key client-key.pem
   dicom-tls move pacs:11112 --no-tls --call PACS --dest ARCHIVE2 --level PATIENT -k PatientID=12345`;
 

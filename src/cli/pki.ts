@@ -7,7 +7,8 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { commonOptions, oneOf, parse, passwordOptions } from './args.js';
 import { CliError, ExitCode, fileError, usageError, CliCode, codeOf } from './errors.js';
 import { Output, type Io } from './io.js';
@@ -18,7 +19,8 @@ import type { CommandModule } from './command.js';
 export const help = `Usage:
   dicom-tls pki init DIR [options]        create a CA and server + client certificates in DIR
   dicom-tls pki issue NAME --dir DIR      issue one more node certificate from DIR's CA
-  dicom-tls pki inspect FILE              print each certificate in FILE (PEM, DER or PKCS#12)
+  dicom-tls pki inspect FILE              print each certificate in FILE (PEM, DER or PKCS#12):
+                                          names, subjectAltName, SHA-256 fingerprint, key, expiry
 
 Certificates are for DICOM TLS (PS3.15 B.12): EC P-256 (or RSA 2048) keys, SHA-256, basic
 constraints, key usage, extended key usage serverAuth + clientAuth (a DICOM node both accepts and
@@ -33,7 +35,9 @@ Options for init and issue:
   --host NAME           DNS name for subjectAltName (repeatable; init default: localhost and
                         this machine's host name)
   --ip ADDRESS          IP address for subjectAltName (repeatable; init default: 127.0.0.1, ::1)
-  --cn NAME             common name (issue: default NAME; init: "<DIR name> CA" for the CA)
+  --name NAME           (init) the CA's name; a unique suffix is added so that two PKIs never
+                        share a CA name (default: the directory and this machine's host name)
+  --cn NAME             common name, exactly (issue: default NAME; init: the CA's, no suffix)
   --org NAME            organization (O) in every subject
   --days N              validity of node certificates (default 825; the CA gets 3650)
   --key-type ec|rsa     key algorithm (default ec = P-256)
@@ -46,6 +50,7 @@ Options for init and issue:
   --json                print what was written as JSON
 Options for inspect:
   --password-file FILE | --password-env NAME | --ask-password   for a PKCS#12 file
+  --purposes            also OpenSSL's table of certificate purposes
 
 Examples:
   dicom-tls pki init ./pki --host pacs.example.org --ip 10.0.0.5
@@ -68,6 +73,7 @@ const issueOptions = {
   pkcs12: { type: 'boolean' },
   force: { type: 'boolean' },
   dir: { type: 'string' },
+  name: { type: 'string' },
 } as const;
 
 interface Written { kind: string; path: string; description?: string }
@@ -112,13 +118,24 @@ async function init(argv: readonly string[], io: Io): Promise<number> {
   const written = createDevelopmentPki(dir, {
     hosts: values.host ?? ['localhost', ...(hostname() && hostname() !== 'localhost' ? [hostname()] : [])],
     ips: values.ip ?? ['127.0.0.1', '::1'],
-    ...(values.cn !== undefined ? { caName: values.cn } : {}),
+    caName: values.cn ?? uniqueCaName(values.name, dir),
     ...(values.org !== undefined ? { org: values.org } : {}),
     days: days(values.days, 825), keyType: settings.keyType, encrypt: values.encrypt === true,
     pkcs12: values.pkcs12 === true, password: settings.password, force: values.force === true,
   }, await import('../transport/tls/pki.js'));
   report(out, written, dir);
   return ExitCode.Ok;
+}
+
+/**
+ * "dicom-tls CA <name> a1b2c3": from --name, else the directory and host name, and a random suffix:
+ * two `pki init` runs (two machines, two serve data directories) never make CAs of one name,
+ * so "issuer X is not trusted" cannot hide that X is another CA with the same name.
+ */
+export function uniqueCaName(name: string | undefined, dir: string): string {
+  const base = name ?? `${basename(dirname(dir))}/${basename(dir)} on ${hostname() || 'localhost'}`;
+  // CN is at most 64 characters (RFC 5280 ub-common-name).
+  return `dicom-tls CA ${base.slice(0, 43)} ${randomBytes(3).toString('hex')}`;
 }
 
 export interface DevelopmentPkiOptions {
@@ -136,7 +153,7 @@ export function createDevelopmentPki(dir: string, o: DevelopmentPkiOptions, pki:
   const org: Array<readonly [string, string]> = o.org !== undefined ? [['O', o.org]] : [['O', 'dicom-tls development PKI']];
   const keyPassword = o.encrypt ? o.password : undefined;
   const ca = pki.createCertificateAuthority({
-    subject: [['CN', o.caName ?? 'dicom-tls development CA'], ...org], keyType: o.keyType,
+    subject: [['CN', o.caName ?? uniqueCaName(undefined, dir)], ...org], keyType: o.keyType,
     ...(keyPassword !== undefined ? { keyPassword } : {}),
   });
   const written: Written[] = [];
@@ -221,25 +238,29 @@ async function issue(argv: readonly string[], io: Io): Promise<number> {
   return ExitCode.Ok;
 }
 
-/** Every certificate in a PEM bundle, a DER certificate or a PKCS#12 file, as the seeds' strings. */
+/**
+ * Every certificate in a PEM bundle, a DER certificate or a PKCS#12 file: the seeds' certificate
+ * string and what an operator checks (subjectAltName, SHA-256 fingerprint, key, days to expiry);
+ * OpenSSL's purposes table only with --purposes.
+ */
 async function inspect(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { ...commonOptions, ...passwordOptions });
+  const { values, positionals } = parse(argv, { ...commonOptions, ...passwordOptions, purposes: { type: 'boolean' } });
   const out = new Output(io, values);
   if (positionals.length !== 1) throw usageError('pki inspect takes one file: dicom-tls pki inspect FILE');
   const file = resolve(io.cwd, positionals[0]!);
   let bytes: Buffer;
   try { bytes = readFileSync(file); } catch (e) { throw fileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const { certificateStringFromDer } = await import('../transport/tls/certificate-string.js');
-  const strings: string[] = [];
+  const { pemCertificates, summarize, summaryLines, withoutPurposes } = await import('./cert-summary.js');
+  const ders: Buffer[] = [];
   const text = bytes.toString('latin1');
   if (text.includes('-----BEGIN ')) {
-    const blocks = [...text.matchAll(/-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g)];
-    if (blocks.length === 0) throw new CliError(codeOf('CERTIFICATE', 'TLS'), `${file} holds no PEM certificate (only other PEM blocks, e.g. a key)`);
-    for (const b of blocks) strings.push(certificateStringFromDer(Buffer.from(b[1]!.replace(/\s+/g, ''), 'base64')));
+    ders.push(...pemCertificates(text));
+    if (ders.length === 0) throw new CliError(codeOf('CERTIFICATE', 'TLS'), `${file} holds no PEM certificate (only other PEM blocks, e.g. a key)`);
   } else if (/\.(p12|pfx)$/i.test(file) || !looksLikeDerCertificate(bytes)) {
     const password = await readPassword(values, io, 'PKCS#12 password: ');
     const { loadIdentity } = await import('../transport/tls/identity.js');
-    const { certificateString } = await import('../transport/tls/certificate-string.js');
+    const { derOf } = await import('../transport/tls/context.js');
     let id;
     try {
       id = loadIdentity({ pkcs12: file, ...(password !== undefined ? { password } : {}) });
@@ -247,15 +268,18 @@ async function inspect(argv: readonly string[], io: Io): Promise<number> {
       throw explainIdentityError(e);
     }
     try {
-      strings.push(certificateString(id.cert), ...id.chain.map((c) => certificateString(c)));
+      ders.push(derOf(id.cert), ...id.chain.map((c) => derOf(c)));
     } finally {
       id.free();
     }
   } else {
-    strings.push(certificateStringFromDer(bytes));
+    ders.push(bytes);
   }
-  if (out.json) out.document({ file, certificates: strings.map((s) => ({ certificateString: s })) });
-  else out.line(strings.join('\n\n'));
+  const certs = ders.map((der) => ({ certificateString: certificateStringFromDer(der), summary: summarize(der) }));
+  if (out.json) out.document({ file, certificates: certs.map((c) => ({ certificateString: c.certificateString, ...c.summary })) });
+  else {
+    out.line(certs.map((c) => [values.purposes === true ? c.certificateString : withoutPurposes(c.certificateString), ...summaryLines(c.summary)].join('\n')).join('\n\n'));
+  }
   return ExitCode.Ok;
 }
 

@@ -21,7 +21,14 @@ const COMMON: Readonly<Record<string, string>> = {
 };
 const COMMON_KEYWORDS = new Set(Object.values(COMMON));
 
-export interface QueryKey { readonly keyword: string; readonly value: string }
+/** One step of a `-k` path: a keyword, and for a sequence the item index (`[0]`). */
+export interface KeyStep { readonly keyword: string; readonly item?: number }
+
+/**
+ * A parsed `-k`: `keyword` is the top-level attribute; `path` (findscu's sequence syntax,
+ * `ReferencedStudySequence[0].ReferencedSOPInstanceUID=…`) is set when it reaches into items.
+ */
+export interface QueryKey { readonly keyword: string; readonly value: string; readonly path?: readonly KeyStep[] }
 
 /** Parses `-k` texts into keywords and values; unknown keywords/tags are usage errors. */
 export async function parseQueryKeys(texts: readonly string[]): Promise<QueryKey[]> {
@@ -30,7 +37,15 @@ export async function parseQueryKeys(texts: readonly string[]): Promise<QueryKey
     const eq = text.indexOf('=');
     const name = (eq < 0 ? text : text.slice(0, eq)).trim();
     const value = eq < 0 ? '' : text.slice(eq + 1);
-    keys.push({ keyword: await keywordOf(name), value });
+    const segments = name.split('.');
+    if (segments.length === 1 && !name.endsWith(']')) { keys.push({ keyword: await keywordOf(name), value }); continue; }
+    const path: KeyStep[] = [];
+    for (const [i, segment] of segments.entries()) {
+      const m = /^(.+?)(?:\[(\d+)\])?$/.exec(segment.trim());
+      if (m === null || (m[2] === undefined && i < segments.length - 1)) throw usageError(`-k ${name}: each sequence in a path needs its item number, e.g. ReferencedStudySequence[0].ReferencedSOPInstanceUID`);
+      path.push({ keyword: await keywordOf(m[1]!), ...(m[2] !== undefined ? { item: Number(m[2]) } : {}) });
+    }
+    keys.push({ keyword: path[0]!.keyword, value, path });
   }
   return keys;
 }
@@ -54,10 +69,23 @@ async function keywordOf(name: string): Promise<string> {
   throw usageError(`-k ${name}: give a keyword (PatientName) or a tag (0010,0010), then =value`);
 }
 
-/** The identifier data set (naturalized, dcmjs style) with QueryRetrieveLevel set. */
-export function identifier(keys: readonly QueryKey[], level: QueryLevelName | undefined): Record<string, string> {
-  const ds: Record<string, string> = {};
-  for (const k of keys) ds[k.keyword] = k.value;
+/** The identifier data set (naturalized, dcmjs style: sequences are arrays of items) with QueryRetrieveLevel set. */
+export function identifier(keys: readonly QueryKey[], level: QueryLevelName | undefined): Record<string, unknown> {
+  const ds: Record<string, unknown> = {};
+  for (const k of keys) {
+    if (k.path === undefined) { ds[k.keyword] = k.value; continue; }
+    let node = ds;
+    for (const [i, step] of k.path.entries()) {
+      const last = i === k.path.length - 1;
+      if (step.item === undefined) { node[step.keyword] = k.value; break; }
+      // findscu: `Seq[0]` alone (no value) is an empty item, an item path makes the items up to it.
+      const items = Array.isArray(node[step.keyword]) ? node[step.keyword] as Record<string, unknown>[] : [];
+      node[step.keyword] = items;
+      while (items.length <= step.item) items.push({});
+      node = items[step.item]!;
+      if (last && k.value !== '') throw usageError(`-k ${k.path.map((p) => p.keyword).join('.')}: an item takes no value; name an attribute inside it`);
+    }
+  }
   if (level !== undefined) ds.QueryRetrieveLevel = level;
   return ds;
 }
@@ -69,8 +97,10 @@ export function levelFrom(option: string | undefined, keys: readonly QueryKey[],
   return text as QueryLevelName;
 }
 
-export const queryKeyHelp = `  -k, --query KEY[=VALUE] a matching key (repeatable): keyword or gggg,eeee, e.g.
+export const queryKeyHelp = `  -k, --query KEY[=VALUE] a matching key (repeatable): keyword, gggg,eeee or (gggg,eeee), e.g.
                          -k PatientName=DOE^* -k StudyDate=20240101-20240131 -k 0020,000D
-                         (no value: a return key)
+                         (no value: a return key); into sequences as findscu does:
+                         -k 'ReferencedStudySequence[0].ReferencedSOPInstanceUID=1.2.3'
   --level L              PATIENT | STUDY | SERIES | IMAGE (or -k QueryRetrieveLevel=L)
-  --root R               information model: patient | study (default) | worklist`;
+  --root R               information model: patient | study (default) | worklist
+                         (DCMTK's -P, -S, -W)`;

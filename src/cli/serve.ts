@@ -11,6 +11,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { commonOptions, parse, passwordOptions, tlsOptions } from './args.js';
 import { ExitCode, fileError, usageError } from './errors.js';
 import { Output, type Io } from './io.js';
+import { ensurePortsFree } from './port-check.js';
+import { logCertificates } from './serve-certificates.js';
 import { help } from './serve-help.js';
 import { serveSettings, type ServeSettings } from './serve-config.js';
 import { buildContext, contextOptionsFrom } from './tls-options.js';
@@ -103,8 +105,8 @@ function onAssociation(log: ReturnType<typeof logger>, plain: boolean) {
     const user = a.info.userIdentity?.username;
     const access = a.info.access;
     const accessText = `${user !== undefined ? `, user ${user}` : ''}${access !== undefined ? `; may ${access.permissions.join(', ')} (${access.rule ?? 'access rules'})` : ''}`;
-    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${tls?.group !== undefined ? ` (key exchange ${tls.group})` : ''}${who !== undefined ? `, certificate ${who}` : ''}`}${windowText}${accessText}`,
-      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, group: tls.group ?? null, subject: who ?? null }, asynchronousOperationsWindow: window,
+    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${tls?.group !== undefined ? ` (key exchange ${tls.group})` : ''}${who !== undefined ? `, certificate ${who} (SHA-256 ${tls!.peerCertificate!.fingerprint256})` : ''}`}${windowText}${accessText}`,
+      { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, group: tls.group ?? null, subject: who ?? null, sha256Fingerprint: tls.peerCertificate?.fingerprint256 ?? null }, asynchronousOperationsWindow: window,
         user: user ?? null, permissions: access?.permissions ?? null, accessRule: access?.rule ?? null });
     void a.whenClosed().then(({ error }) => log('association-end', `association from ${a.callingAeTitle} (${peerOf(a)}) ${error === undefined ? 'released' : `ended: ${error.message}`}`, { callingAeTitle: a.callingAeTitle, peer: peerOf(a), error: error?.message ?? null }));
   };
@@ -120,9 +122,11 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     process.once('SIGINT', resolve).once('SIGTERM', resolve);
   });
   const s = serveSettings(values, io.cwd);
+  await ensurePortsFree(s.host, [{ port: s.port, option: '--port' }, { port: s.plainPort, option: '--plain-port' }]);
   try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const dev = await ensurePki(s, log);
   const contextOptions = await contextOptionsFrom(s.tls, 'server', io);
+  logCertificates(s.tls.cert, s.tls.ca, log);
   // A resumed handshake verifies no certificate: the lifetime bounds how long one verification
   // stands in for the next; 0 verifies the client's certificate at every association.
   const context = await buildContext({ ...contextOptions!, ...(s.sessionLifetime === 0 ? { sessionResumption: false } : { sessionLifetime: s.sessionLifetime }) });

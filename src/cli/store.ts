@@ -25,7 +25,7 @@ Store:
 ${clientOptionsHelp}
 
 Examples:
-  dicom-tls store localhost:2762 ./study1 --ca dicom-tls-data/pki/ca.pem \\
+  dicom-tls store localhost:2762 ./study1 --call DICOM-TLS --ca dicom-tls-data/pki/ca.pem \\
       --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
   dicom-tls store pacs:11112 --no-tls --call PACS 'scans/**/*.dcm'`;
 

@@ -64,24 +64,58 @@ test('pki init keys satisfy the strictest profile: B.13 loads them, openssl veri
   }
 });
 
-test('pki inspect prints exactly what openssl x509 shows, for each certificate of a bundle', async () => {
+/**
+ * The certificate string must equal the oracle's, except that the purposes OpenSSL knows may be
+ * more than the machine's `openssl` CLI lists (3.5 added Code signing): the CLI's lines must all
+ * be there, in order.
+ */
+function assertSameCertificateString(actual: string, expected: string): void {
+  const head = (s: string): string => s.slice(0, s.indexOf('Certificate purposes:'));
+  assert.equal(head(actual), head(expected));
+  const ours = actual.slice(actual.indexOf('Certificate purposes:')).split('\n');
+  const theirs = expected.slice(expected.indexOf('Certificate purposes:')).split('\n');
+  let i = 0;
+  for (const line of ours) if (line === theirs[i]) i++;
+  assert.equal(i, theirs.length, `purposes ${theirs.slice(i).join(', ')} missing from:\n${actual}`);
+}
+
+/** What the summary lines must say, from openssl x509 itself. */
+function expectedSummary(certPath: string): RegExp[] {
+  const fp = openssl(['x509', '-in', certPath, '-noout', '-fingerprint', '-sha256']).trim().replace(/^.*=/, '');
+  const san = /X509v3 Subject Alternative Name:.*\n\s*(.*)/.exec(openssl(['x509', '-in', certPath, '-noout', '-text']))?.[1]?.trim();
+  const days = Math.floor((Date.parse(openssl(['x509', '-in', certPath, '-noout', '-enddate']).trim().replace('notAfter=', '')) - Date.now()) / 86_400_000);
+  return [new RegExp(`^SHA-256 Fingerprint: ${fp}$`, 'm'), /^Key: EC P-256$/m, new RegExp(`^Expires: in (${days}|${days - 1}) days \\(`, 'm'),
+    san === undefined ? /^Subject Alt Name: \(none\)$/m : new RegExp(`^Subject Alt Name: ${san.replace(/[.]/g, '\\.').replace(/IP Address:0:0:0:0:0:0:0:1/, 'IP Address:(0:0:0:0:0:0:0:1|::1)')}`, 'm')];
+}
+
+test('pki inspect shows names, SAN, SHA-256 fingerprint, key and expiry as openssl x509 does; purposes only with --purposes', async () => {
   const p = join(tmp.dir, 'p');
   for (const f of ['ca.pem', 'server.pem', 'client.pem']) {
     const r = await runCli(['pki', 'inspect', join(p, f)]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trimEnd(), expectedString(join(p, f)));
+    const expected = expectedString(join(p, f));
+    assert.ok(r.stdout.startsWith(expected.slice(0, expected.indexOf('Certificate purposes:'))), r.stdout);
+    assert.doesNotMatch(r.stdout, /Certificate purposes|SSL client CA/);
+    for (const re of expectedSummary(join(p, f))) assert.match(r.stdout, re);
+    const full = await runCli(['pki', 'inspect', join(p, f), '--purposes']);
+    assertSameCertificateString(full.stdout.trimEnd().split('\nSubject Alt Name:')[0]!, expected);
   }
   const bundle = join(tmp.dir, 'bundle.pem');
   writeFileSync(bundle, readFileSync(join(p, 'server.pem'), 'utf8') + readFileSync(join(p, 'ca.pem'), 'utf8'));
   const r = await runCli(['pki', 'inspect', bundle, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { certificates: { certificateString: string }[] };
-  assert.deepEqual(doc.certificates.map((c) => c.certificateString), [expectedString(join(p, 'server.pem')), expectedString(join(p, 'ca.pem'))]);
+  const doc = JSON.parse(r.stdout) as { certificates: { certificateString: string; sha256Fingerprint: string; subjectAltName: string[]; key: string; daysToExpiry: number }[] };
+  assertSameCertificateString(doc.certificates[0]!.certificateString, expectedString(join(p, 'server.pem')));
+  assertSameCertificateString(doc.certificates[1]!.certificateString, expectedString(join(p, 'ca.pem')));
+  assert.equal(doc.certificates[0]!.sha256Fingerprint, openssl(['x509', '-in', join(p, 'server.pem'), '-noout', '-fingerprint', '-sha256']).trim().replace(/^.*=/, ''));
+  assert.deepEqual(doc.certificates[0]!.subjectAltName, ['DNS:pacs.example.test', 'DNS:localhost', 'IP Address:10.1.2.3']);
+  assert.equal(doc.certificates[0]!.key, 'EC P-256');
+  assert.ok(doc.certificates[0]!.daysToExpiry > 800 && doc.certificates[0]!.daysToExpiry <= 825, String(doc.certificates[0]!.daysToExpiry));
   // DER too.
   const der = join(tmp.dir, 'server.der');
   openssl(['x509', '-in', join(p, 'server.pem'), '-outform', 'DER', '-out', der]);
-  const d = await runCli(['pki', 'inspect', der]);
-  assert.equal(d.stdout.trimEnd(), expectedString(join(p, 'server.pem')));
+  const d = await runCli(['pki', 'inspect', der, '--purposes']);
+  assertSameCertificateString(d.stdout.trimEnd().split('\nSubject Alt Name:')[0]!, expectedString(join(p, 'server.pem')));
 });
 
 test('pki init refuses to overwrite: one sentence, exit 3 (file)', async () => {
@@ -101,9 +135,11 @@ test('pki init --encrypt --pkcs12: keys and bundles open with the password and o
   assert.ok(!opensslOk(['pkey', '-in', join(e, 'server-key.pem'), '-passin', 'pass:wrong', '-noout']));
   assert.ok(opensslOk(['pkcs12', '-in', join(e, 'client.p12'), '-passin', 'pass:correct horse', '-nokeys', '-out', '/dev/null']));
   // inspect a PKCS#12: leaf then CA, the password from the environment.
-  const ok = await runCli(['pki', 'inspect', join(e, 'client.p12'), '--password-env', 'P12PASS'], { env: { P12PASS: 'correct horse' } });
+  const ok = await runCli(['pki', 'inspect', join(e, 'client.p12'), '--password-env', 'P12PASS', '--purposes'], { env: { P12PASS: 'correct horse' } });
   assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(ok.stdout.trimEnd(), `${expectedString(join(e, 'client.pem'))}\n\n${expectedString(join(e, 'ca.pem'))}`);
+  const [leaf, ca] = ok.stdout.trimEnd().split('\n\n').map((c) => c.split('\nSubject Alt Name:')[0]!);
+  assertSameCertificateString(leaf!, expectedString(join(e, 'client.pem')));
+  assertSameCertificateString(ca!, expectedString(join(e, 'ca.pem')));
   // Wrong password: one sentence, exit 4.
   const bad = await runCli(['pki', 'inspect', join(e, 'client.p12'), '--password-env', 'P12PASS'], { env: { P12PASS: 'nope' } });
   assert.equal(bad.code, 4);
