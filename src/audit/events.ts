@@ -1,0 +1,260 @@
+/**
+ * Builders for the audit messages this toolkit emits, one per PS3.15 A.5.3 message. Each takes
+ * plain facts and returns an AuditMessage with the field values A.5.3 prescribes.
+ */
+import { isIP } from 'node:net';
+import {
+  AuditSourceTypeCode, EventActionCode, EventId, EventOutcome, EventTypeCode, NetworkAccessPointTypeCode,
+  ParticipantObjectIdTypeCode, ParticipantObjectTypeCode, ParticipantObjectTypeCodeRole, RoleIdCode,
+} from './codes.js';
+import type { ActiveParticipant, AuditMessage, ParticipantObject } from './message.js';
+
+/** Who reports: AuditSourceIdentification (A.5.1). */
+export interface AuditSource {
+  readonly auditSourceId: string;
+  readonly auditEnterpriseSiteId?: string | undefined;
+}
+
+/** A DICOM node as an ActiveParticipant: its AE title and network address. */
+export interface Node {
+  /** AE title, or a process identity when there is none yet (before an A-ASSOCIATE-RQ). */
+  readonly aeTitle?: string | undefined;
+  readonly address?: string | undefined;
+}
+
+function source(s: AuditSource): AuditMessage['auditSource'] {
+  return { auditSourceId: s.auditSourceId, auditEnterpriseSiteId: s.auditEnterpriseSiteId, typeCode: AuditSourceTypeCode.ApplicationServer };
+}
+
+/** NetworkAccessPointTypeCode: 2 for an IP address, 1 for a host name (A.5.1). */
+/** An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d; the record names the IPv4 address. */
+function plainAddress(address: string | undefined): string | undefined {
+  return address?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
+function nap(address: string | undefined): Pick<ActiveParticipant, 'networkAccessPointId' | 'networkAccessPointTypeCode'> {
+  if (address === undefined || address === '') return {};
+  const a = plainAddress(address)!;
+  return { networkAccessPointId: a, networkAccessPointTypeCode: isIP(a) !== 0 ? NetworkAccessPointTypeCode.IpAddress : NetworkAccessPointTypeCode.MachineName };
+}
+
+function participant(node: Node, requestor: boolean, role?: typeof RoleIdCode[keyof typeof RoleIdCode]): ActiveParticipant {
+  const userId = node.aeTitle !== undefined && node.aeTitle !== '' ? node.aeTitle : (plainAddress(node.address) ?? 'unknown');
+  return {
+    userId,
+    // A.5.2.2: an AE title also appears as AlternativeUserID "AETITLES=…".
+    alternativeUserId: node.aeTitle !== undefined && node.aeTitle !== '' ? `AETITLES=${node.aeTitle}` : undefined,
+    userIsRequestor: requestor,
+    ...nap(node.address),
+    roleIdCodes: role === undefined ? [] : [role],
+  };
+}
+
+/** The process itself (A.5.3.1 "Application started"): process id and the AE titles it serves. */
+export interface Application {
+  readonly name: string;
+  readonly aeTitles?: readonly string[];
+  readonly launcher?: string | undefined;
+}
+
+/** A.5.3.1 Application Activity: start or stop of `serve` or of a long CLI run. */
+export function applicationActivity(src: AuditSource, app: Application, what: 'start' | 'stop', at = new Date()): AuditMessage {
+  const ps: ActiveParticipant[] = [{
+    userId: app.name,
+    alternativeUserId: app.aeTitles !== undefined && app.aeTitles.length > 0 ? `AETITLES=${app.aeTitles.join(';')}` : undefined,
+    userIsRequestor: false,
+    roleIdCodes: [RoleIdCode.Application],
+  }];
+  if (app.launcher !== undefined) ps.push({ userId: app.launcher, userIsRequestor: true, roleIdCodes: [RoleIdCode.ApplicationLauncher] });
+  return {
+    eventId: EventId.ApplicationActivity,
+    eventTypeCodes: [what === 'start' ? EventTypeCode.ApplicationStart : EventTypeCode.ApplicationStop],
+    eventActionCode: EventActionCode.Execute,
+    eventDateTime: at,
+    eventOutcomeIndicator: EventOutcome.Success,
+    activeParticipants: ps,
+    auditSource: source(src),
+  };
+}
+
+/** Facts of a refused node authentication (a TLS handshake, an identity, a certificate binding). */
+export interface NodeAuthenticationFailure {
+  readonly kind: 'tls-handshake' | 'user-identity' | 'certificate-binding';
+  /** The node that tried to authenticate. */
+  readonly peer: Node;
+  /** Us. */
+  readonly local: Node;
+  /** We accepted the connection (the peer is the requestor) or opened it. */
+  readonly localRole: 'acceptor' | 'requestor';
+  readonly description: string;
+  readonly certificateSubject?: string | undefined;
+  /** SHA-256 fingerprint, colon-separated hex, as OpenSSL prints it. */
+  readonly certificateFingerprint?: string | undefined;
+  readonly x509Error?: string | undefined;
+  readonly depth?: number | undefined;
+  /** 'local' when our verify callback / policy refused, 'peer' when the peer's alert refused. */
+  readonly refusedBy?: 'local' | 'peer' | undefined;
+  readonly userIdentity?: string | undefined;
+  readonly at?: Date;
+}
+
+/**
+ * A.5.3.13 Security Alert, EventTypeCode 110126 Node Authentication, outcome 4 (the attempt failed;
+ * the node keeps working). The alert subject is the peer node (110182 Node ID) and the facts are
+ * ParticipantObjectDetail pairs so a repository can index them.
+ */
+export function securityAlert(src: AuditSource, f: NodeAuthenticationFailure): AuditMessage {
+  const details: { type: string; value: string }[] = [{ type: 'Failure', value: f.kind }];
+  const add = (type: string, value: string | number | undefined): void => { if (value !== undefined) details.push({ type, value: String(value) }); };
+  add('CertificateSubject', f.certificateSubject);
+  add('CertificateSHA256', f.certificateFingerprint);
+  add('X509Error', f.x509Error);
+  add('X509ErrorDepth', f.depth);
+  add('RefusedBy', f.refusedBy);
+  add('UserIdentity', f.userIdentity);
+  const peerId = plainAddress(f.peer.address) ?? f.peer.aeTitle ?? 'unknown';
+  return {
+    eventId: EventId.SecurityAlert,
+    eventTypeCodes: [EventTypeCode.NodeAuthentication],
+    eventActionCode: EventActionCode.Execute,
+    eventDateTime: f.at ?? new Date(),
+    eventOutcomeIndicator: EventOutcome.MinorFailure,
+    eventOutcomeDescription: f.description,
+    activeParticipants: [
+      // The reporting process (us) and the performing node (the peer that tried).
+      participant(f.local, f.localRole === 'requestor'),
+      participant(f.peer, f.localRole === 'acceptor'),
+    ],
+    auditSource: source(src),
+    participantObjects: [{
+      id: peerId,
+      idTypeCode: ParticipantObjectIdTypeCode.NodeId,
+      typeCode: ParticipantObjectTypeCode.SystemObject,
+      typeCodeRole: ParticipantObjectTypeCodeRole.SecurityResource,
+      name: f.certificateSubject,
+      details,
+    }],
+  };
+}
+
+/** A.5.3.14 User Authentication: a user identity (PS3.7 D.3.3.7) accepted or refused. */
+export function userAuthentication(src: AuditSource, user: string, node: Node, local: Node, accepted: boolean, description?: string, at = new Date()): AuditMessage {
+  return {
+    eventId: EventId.UserAuthentication,
+    eventTypeCodes: [EventTypeCode.Login],
+    eventActionCode: EventActionCode.Execute,
+    eventDateTime: at,
+    eventOutcomeIndicator: accepted ? EventOutcome.Success : EventOutcome.MinorFailure,
+    eventOutcomeDescription: description,
+    activeParticipants: [
+      { userId: user, userIsRequestor: true, ...nap(node.address) },
+      participant(local, false),
+    ],
+    auditSource: source(src),
+  };
+}
+
+/** One study's share of a transfer: its patient and the SOP classes with instance counts. */
+export interface StudyTransfer {
+  readonly studyInstanceUid: string;
+  readonly patientId?: string | undefined;
+  readonly patientName?: string | undefined;
+  readonly accessionNumber?: string | undefined;
+  readonly sopClasses: ReadonlyMap<string, readonly string[]>;
+}
+
+function studyObjects(s: StudyTransfer, withInstances: boolean): ParticipantObject[] {
+  const objects: ParticipantObject[] = [{
+    id: s.studyInstanceUid,
+    idTypeCode: ParticipantObjectIdTypeCode.StudyInstanceUid,
+    typeCode: ParticipantObjectTypeCode.SystemObject,
+    typeCodeRole: ParticipantObjectTypeCodeRole.Report,
+    accessions: s.accessionNumber !== undefined && s.accessionNumber !== '' ? [s.accessionNumber] : [],
+    sopClasses: [...s.sopClasses].map(([uid, instances]) => ({ uid, numberOfInstances: instances.length, instances: withInstances ? instances : [] })),
+  }];
+  // A.5.3.6: the patient object is required; an instance without Patient ID still names one.
+  objects.push({
+    id: s.patientId !== undefined && s.patientId !== '' ? s.patientId : 'unknown',
+    idTypeCode: ParticipantObjectIdTypeCode.PatientNumber,
+    typeCode: ParticipantObjectTypeCode.Person,
+    typeCodeRole: ParticipantObjectTypeCodeRole.Patient,
+    name: s.patientName !== undefined && s.patientName !== '' ? s.patientName : undefined,
+  });
+  return objects;
+}
+
+export interface Transfer {
+  readonly source: Node;
+  readonly destination: Node;
+  /** Which side asked: the association requestor (C-STORE SCU, or C-MOVE/C-GET SCU). */
+  readonly requestor: 'source' | 'destination';
+  readonly study: StudyTransfer;
+  readonly outcome?: typeof EventOutcome[keyof typeof EventOutcome];
+  readonly description?: string | undefined;
+  readonly at?: Date;
+}
+
+/** A.5.3.6 DICOM Instances Transferred, one message per study. `action`: C the receiver, R the sender. */
+export function instancesTransferred(src: AuditSource, t: Transfer, action: 'C' | 'R'): AuditMessage {
+  return {
+    eventId: EventId.DicomInstancesTransferred,
+    eventActionCode: action,
+    eventDateTime: t.at ?? new Date(),
+    eventOutcomeIndicator: t.outcome ?? EventOutcome.Success,
+    eventOutcomeDescription: t.description,
+    activeParticipants: [
+      participant(t.source, t.requestor === 'source', RoleIdCode.Source),
+      participant(t.destination, t.requestor === 'destination', RoleIdCode.Destination),
+    ],
+    auditSource: source(src),
+    participantObjects: studyObjects(t.study, true),
+  };
+}
+
+/** A.5.3.3 Begin Transferring DICOM Instances: the sender starts a study. */
+export function beginTransferring(src: AuditSource, t: Transfer): AuditMessage {
+  return { ...instancesTransferred(src, t, 'R'), eventId: EventId.BeginTransferringDicomInstances, eventActionCode: EventActionCode.Execute };
+}
+
+/** A.5.3.5 DICOM Instances Accessed: instances read from the store for a retrieve. */
+export function instancesAccessed(src: AuditSource, requestor: Node, local: Node, study: StudyTransfer, action: 'R' | 'D' = 'R', at = new Date()): AuditMessage {
+  return {
+    eventId: EventId.DicomInstancesAccessed,
+    eventActionCode: action,
+    eventDateTime: at,
+    eventOutcomeIndicator: EventOutcome.Success,
+    activeParticipants: [participant(requestor, true), participant(local, false)],
+    auditSource: source(src),
+    participantObjects: studyObjects(study, false),
+  };
+}
+
+export interface QueryFacts {
+  readonly source: Node;
+  readonly destination: Node;
+  readonly sopClassUid: string;
+  /** The identifier exactly as received (A.5.3.12: ParticipantObjectQuery, base64). */
+  readonly dataset: Uint8Array;
+  readonly transferSyntaxUid: string;
+  readonly at?: Date;
+}
+
+/** A.5.3.12 Query: the C-FIND identifier, base64, with the transfer syntax it was encoded in. */
+export function query(src: AuditSource, q: QueryFacts): AuditMessage {
+  return {
+    eventId: EventId.Query,
+    eventActionCode: EventActionCode.Execute,
+    eventDateTime: q.at ?? new Date(),
+    eventOutcomeIndicator: EventOutcome.Success,
+    activeParticipants: [participant(q.source, true, RoleIdCode.Source), participant(q.destination, false, RoleIdCode.Destination)],
+    auditSource: source(src),
+    participantObjects: [{
+      id: q.sopClassUid,
+      idTypeCode: ParticipantObjectIdTypeCode.SopClassUid,
+      typeCode: ParticipantObjectTypeCode.SystemObject,
+      typeCodeRole: ParticipantObjectTypeCodeRole.Report,
+      query: q.dataset,
+      details: [{ type: 'TransferSyntax', value: q.transferSyntaxUid }],
+    }],
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * Delivery of syslog messages to an audit record repository: TLS (RFC 5425, octet counting, mutual
+ * authentication through a SecureContext), UDP (RFC 5426, one message per datagram) or a local
+ * file (one message per line). Everything goes through the AuditQueue first, then out in order.
+ *
+ * At-least-once over TLS: syslog over TLS has no acknowledgement, so a message written to the
+ * connection stays queued until the connection has stayed up for `confirmAfter` ms after the
+ * write (a repository that died would have closed or reset it by then). When the connection
+ * breaks, every queued message written within that time is sent again on the next connection:
+ * the repository may see it twice, never zero times. UDP and file have no such window (see
+ * docs/audit.md).
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { appendFileSync } from 'node:fs';
+import { publish, channelNames } from '../diagnostics.js';
+import type { SecureContext } from '../transport/tls/context.js';
+import { SecureSocket } from '../transport/tls/socket.js';
+import { AuditQueue } from './queue.js';
+import { octetCounted } from './syslog.js';
+
+/** Connections this module opened: their handshake failures are about the audit channel itself. */
+export const auditConnections = new WeakSet<object>();
+
+export type AuditTarget =
+  | { readonly kind: 'tls'; readonly host: string; readonly port: number; readonly context: SecureContext }
+  | { readonly kind: 'udp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'file'; readonly path: string };
+
+export interface AuditSenderOptions {
+  readonly target: AuditTarget;
+  readonly queue: AuditQueue;
+  /** Milliseconds a written message must survive on an open connection to count as delivered (TLS). Default 2000. */
+  readonly confirmAfter?: number;
+  /** Reconnect delay bounds in ms (doubling). Defaults 200 and 30000. */
+  readonly reconnectMin?: number;
+  readonly reconnectMax?: number;
+  /** Connect + handshake timeout in ms. Default 10000. */
+  readonly connectTimeout?: number;
+}
+
+/** Parse `syslog+tls://host:6514`, `syslog+udp://host:514` (also `syslog://`), `file:///path`. */
+export function parseAuditUrl(url: string): { kind: 'tls' | 'udp'; host: string; port: number } | { kind: 'file'; path: string } {
+  let u: URL;
+  try { u = new URL(url); } catch { throw new TypeError(`audit url '${url}' is not a URL (syslog+tls://host:6514, syslog+udp://host:514, file:///path)`); }
+  if (u.protocol === 'file:') return { kind: 'file', path: decodeURIComponent(u.pathname) };
+  const kind = u.protocol === 'syslog+tls:' ? 'tls' : u.protocol === 'syslog+udp:' || u.protocol === 'syslog:' ? 'udp' : undefined;
+  if (kind === undefined) throw new TypeError(`audit url '${url}': scheme must be syslog+tls:, syslog+udp: or file:`);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (host === '') throw new TypeError(`audit url '${url}' has no host`);
+  return { kind, host, port: u.port === '' ? (kind === 'tls' ? 6514 : 514) : Number(u.port) };
+}
+
+export class AuditSender {
+  readonly #target: AuditTarget;
+  readonly queue: AuditQueue;
+  readonly #confirmAfter: number;
+  readonly #min: number;
+  readonly #max: number;
+  readonly #connectTimeout: number;
+  #conn: SecureSocket | undefined;
+  #connecting = false;
+  #udp: UdpSocket | undefined;
+  /** Messages from the queue head already written on the current connection, with when. */
+  #written: number[] = [];
+  #confirmTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #delay: number;
+  #closed = false;
+  #busy = false;
+  #flushed: (() => void) | undefined;
+  /** Messages dropped because the queue was full. */
+  dropped = 0;
+  delivered = 0;
+
+  constructor(options: AuditSenderOptions) {
+    this.#target = options.target;
+    this.queue = options.queue;
+    this.#confirmAfter = options.confirmAfter ?? 2000;
+    this.#min = options.reconnectMin ?? 200;
+    this.#max = options.reconnectMax ?? 30000;
+    this.#connectTimeout = options.connectTimeout ?? 10000;
+    this.#delay = this.#min;
+  }
+
+  /** Queue one syslog message and start sending; never waits, never throws. */
+  send(message: Buffer): boolean {
+    if (this.#closed) return false;
+    let ok: boolean;
+    try {
+      ok = this.queue.push(message);
+    } catch (error) {
+      ok = false;
+      publish(channelNames.audit, () => ({ kind: 'queue-error', error }));
+    }
+    if (!ok) {
+      this.dropped++;
+      publish(channelNames.audit, () => ({ kind: 'queue-full', dropped: this.dropped, queued: this.queue.length, limit: this.queue.maxMessages }));
+      return false;
+    }
+    this.#pump();
+    return true;
+  }
+
+  /** Start sending what an earlier run left queued. */
+  start(): void { this.#pump(); }
+
+  #pump(): void {
+    if (this.#closed) return;
+    const t = this.#target;
+    if (t.kind === 'file') return this.#drainFile(t.path);
+    if (t.kind === 'udp') return this.#drainUdp(t.host, t.port);
+    if (this.#conn === undefined) return this.#connect();
+    while (this.#written.length < this.queue.length) {
+      const data = this.queue.at(this.#written.length)!;
+      const conn = this.#conn;
+      this.#written.push(Number.POSITIVE_INFINITY);
+      const i = this.#written.length - 1;
+      conn.write(octetCounted(data), (error) => {
+        if (error == null && conn === this.#conn && i < this.#written.length) this.#written[i] = Date.now();
+        this.#armConfirm();
+      });
+    }
+  }
+
+  #armConfirm(): void {
+    if (this.#confirmTimer !== undefined || this.#written.length === 0) return;
+    this.#confirmTimer = setTimeout(() => {
+      this.#confirmTimer = undefined;
+      const now = Date.now();
+      let n = 0;
+      while (n < this.#written.length && now - this.#written[n]! >= this.#confirmAfter) n++;
+      if (n > 0) this.#confirm(n);
+      this.#armConfirm();
+    }, this.#confirmAfter);
+    this.#confirmTimer.unref();
+  }
+
+  #confirm(n: number): void {
+    this.queue.shift(n);
+    this.#written.splice(0, n);
+    this.delivered += n;
+    publish(channelNames.audit, () => ({ kind: 'delivered', count: n, queued: this.queue.length }));
+  }
+
+  #connect(): void {
+    if (this.#connecting || this.#retryTimer !== undefined || this.queue.length === 0) return;
+    const t = this.#target as Extract<AuditTarget, { kind: 'tls' }>;
+    this.#connecting = true;
+    const pending = SecureSocket.connect({ host: t.host, port: t.port, context: t.context, timeout: this.#connectTimeout });
+    pending.then(
+      (conn) => {
+        this.#connecting = false;
+        auditConnections.add(conn);
+        if (this.#closed) { conn.destroy(); return; }
+        this.#conn = conn;
+        this.#delay = this.#min;
+        publish(channelNames.audit, () => ({ kind: 'connected', host: t.host, port: t.port }));
+        conn.on('data', () => undefined); // a repository sends nothing; keep the stream flowing
+        conn.on('error', () => undefined);
+        conn.on('close', () => this.#lost(conn));
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#connecting = false;
+        publish(channelNames.audit, () => ({ kind: 'connect-failed', host: t.host, port: t.port, error }));
+        this.#retry();
+      },
+    );
+  }
+
+  #lost(conn: SecureSocket): void {
+    if (conn !== this.#conn) return;
+    this.#conn = undefined;
+    if (this.#flushed !== undefined) {
+      // We ended after everything was written and the repository closed in answer: it read it all.
+      if (this.#written.length > 0) this.#confirm(this.#written.length);
+      this.#flushed();
+      return;
+    }
+    // Unconfirmed messages go again on the next connection (at-least-once).
+    this.#written = [];
+    if (this.#confirmTimer !== undefined) { clearTimeout(this.#confirmTimer); this.#confirmTimer = undefined; }
+    publish(channelNames.audit, () => ({ kind: 'disconnected', queued: this.queue.length }));
+    if (!this.#closed) this.#retry();
+  }
+
+  #retry(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => { this.#retryTimer = undefined; this.#pump(); }, this.#delay);
+    this.#retryTimer.unref();
+    this.#delay = Math.min(this.#max, this.#delay * 2);
+  }
+
+  #drainFile(path: string): void {
+    try {
+      while (this.queue.length > 0) {
+        appendFileSync(path, Buffer.concat([this.queue.at(0)!, Buffer.from('\n')]));
+        this.#confirm(1);
+      }
+    } catch (error) {
+      publish(channelNames.audit, () => ({ kind: 'connect-failed', path, error }));
+      this.#retry();
+    }
+  }
+
+  #drainUdp(host: string, port: number): void {
+    if (this.#busy) return;
+    this.#udp ??= createSocket(host.includes(':') ? 'udp6' : 'udp4').on('error', () => undefined);
+    this.#udp.unref();
+    const next = (): void => {
+      const data = this.queue.at(0);
+      if (data === undefined || this.#closed) { this.#busy = false; return; }
+      this.#busy = true;
+      this.#udp!.send(data, port, host, (error) => {
+        if (error != null) {
+          this.#busy = false;
+          publish(channelNames.audit, () => ({ kind: 'connect-failed', host, port, error }));
+          this.#retry();
+          return;
+        }
+        this.#confirm(1);
+        next();
+      });
+    };
+    next();
+  }
+
+  /**
+   * Stop: with `flush`, wait (up to `timeout` ms) until everything queued was written and the
+   * repository closed the connection after our close_notify, which means it read it all.
+   */
+  async close(options: { flush?: boolean; timeout?: number } = {}): Promise<void> {
+    const { flush = true, timeout = 5000 } = options;
+    if (flush && this.#target.kind === 'tls' && this.queue.length > 0) {
+      await new Promise<void>((resolve) => {
+        const guard = setTimeout(resolve, timeout);
+        guard.unref();
+        const check = (): void => {
+          const conn = this.#conn;
+          if (conn !== undefined && this.#written.length === this.queue.length && this.#written.every((w) => Number.isFinite(w))) {
+            this.#flushed = () => { clearTimeout(guard); resolve(); };
+            this.#closed = true;
+            conn.end();
+            return;
+          }
+          setTimeout(check, 20).unref();
+        };
+        check();
+      });
+    }
+    this.#closed = true;
+    if (this.#confirmTimer !== undefined) clearTimeout(this.#confirmTimer);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#conn?.destroy();
+    this.#udp?.close();
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * AuditTrail: turns what the library publishes on its diagnostics channels into DICOM audit
+ * messages (PS3.15 A.5) and hands them to an AuditSender. Nothing in the protocol layers calls
+ * it (architecture: cross-cutting consumers subscribe). A subscriber runs inside the publisher's
+ * call, so every handler here only records and queues: it never waits and never throws.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { hostname } from 'node:os';
+import { channelNames, publish } from '../diagnostics.js';
+import type { Association } from '../ae/association.js';
+import type { DimseCommand } from '../dimse/messages.js';
+import { TlsHandshakeError } from '../transport/tls/errors.js';
+import type { SecureSocket } from '../transport/tls/socket.js';
+import type { UpperLayer } from '../ul/upper-layer.js';
+import { EventOutcome } from './codes.js';
+import {
+  applicationActivity, instancesTransferred, query, securityAlert, userAuthentication,
+  type Application, type AuditSource, type NodeAuthenticationFailure, type StudyTransfer,
+} from './events.js';
+import { auditMessageToXml, type AuditMessage } from './message.js';
+import { auditConnections, type AuditSender } from './sender.js';
+import { syslogMessage } from './syslog.js';
+
+export interface AuditTrailOptions {
+  /** Where messages go; without one they are only published on `channelNames.audit` ('recorded'). */
+  readonly sender?: AuditSender | undefined;
+  /** AuditSourceID (PS3.15 A.5.1); default the host name. */
+  readonly auditSourceId?: string;
+  readonly auditEnterpriseSiteId?: string;
+  /** The process, for Application Activity: its name and the AE titles it serves. */
+  readonly application?: Application;
+  /** Our AE title, for participants before an association names one (a refused handshake). */
+  readonly localAeTitle?: string;
+}
+
+interface StudyAcc { patientId?: string | undefined; patientName?: string | undefined; accessionNumber?: string | undefined; sopClasses: Map<string, string[]> }
+interface AssociationAcc { association: Association; studies: Map<string, StudyAcc>; failures: number; identityRecorded: boolean }
+
+const C_FIND_RQ = 'C-FIND-RQ';
+
+export class AuditTrail {
+  readonly #sender: AuditSender | undefined;
+  readonly #src: AuditSource;
+  readonly #app: Application;
+  readonly #localAe: string | undefined;
+  readonly #subs: [string, (m: unknown) => void][] = [];
+  /** Per acceptor association (keyed by its upper layer): studies received, for A.5.3.6. */
+  readonly #assocs = new Map<UpperLayer, AssociationAcc>();
+  /** SOP Instance UID of a C-STORE-RQ being received → its association (until the 'stored' event). */
+  readonly #storing = new Map<string, AssociationAcc>();
+  /** One Security Alert per streak of failed audit-channel handshakes, not one per retry. */
+  #auditChannelAlerted = false;
+  #started = false;
+  /** Messages recorded (queued or published). */
+  recorded = 0;
+
+  constructor(options: AuditTrailOptions = {}) {
+    this.#sender = options.sender;
+    this.#src = { auditSourceId: options.auditSourceId ?? hostname(), auditEnterpriseSiteId: options.auditEnterpriseSiteId };
+    this.#app = options.application ?? { name: `dicom-tls[${process.pid}]` };
+    this.#localAe = options.localAeTitle;
+  }
+
+  /** Subscribe, send what an earlier run left queued, record Application Start. */
+  start(): this {
+    if (this.#started) return this;
+    this.#started = true;
+    this.#on(channelNames.tlsHandshakeFailed, (m) => this.#onHandshakeFailed(m as { connection: SecureSocket; error: TlsHandshakeError }));
+    this.#on(channelNames.server, (m) => this.#onServer(m as { kind: string } & Record<string, unknown>));
+    this.#on(channelNames.dimse, (m) => this.#onDimse(m as { association: Association; direction: 'sent' | 'received'; command: DimseCommand }));
+    this.#on(channelNames.requestDataset, (m) => this.#onRequestDataset(m as { association: Association; command: DimseCommand; transferSyntaxUid: string; dataset: Uint8Array }));
+    this.#on(channelNames.association, (m) => this.#onAssociation(m as { association: UpperLayer; kind: string }));
+    this.#on(channelNames.audit, (m) => { if ((m as { kind: string }).kind === 'connected') this.#auditChannelAlerted = false; });
+    this.#sender?.start();
+    this.record(applicationActivity(this.#src, this.#app, 'start'));
+    return this;
+  }
+
+  /** Record Application Stop, flush what associations still hold, unsubscribe, close the sender. */
+  async stop(options: { flushTimeout?: number } = {}): Promise<void> {
+    if (!this.#started) return;
+    for (const acc of this.#assocs.values()) this.#flushAssociation(acc);
+    this.#assocs.clear();
+    this.record(applicationActivity(this.#src, this.#app, 'stop'));
+    for (const [name, fn] of this.#subs) diagnosticsChannel.unsubscribe(name, fn);
+    this.#subs.length = 0;
+    this.#started = false;
+    await this.#sender?.close({ flush: true, timeout: options.flushTimeout ?? 5000 });
+  }
+
+  /** Encode, wrap in syslog, queue. Also published on `channelNames.audit` as { kind: 'recorded', message, xml }. */
+  record(message: AuditMessage): void {
+    const xml = auditMessageToXml(message);
+    this.recorded++;
+    publish(channelNames.audit, () => ({ kind: 'recorded', message, xml }));
+    this.#sender?.send(syslogMessage(xml, message.eventDateTime));
+  }
+
+  #on(name: string, fn: (m: unknown) => void): void {
+    const guarded = (m: unknown): void => {
+      try { fn(m); } catch (error) { publish(channelNames.audit, () => ({ kind: 'listener-error', channel: name, error })); }
+    };
+    diagnosticsChannel.subscribe(name, guarded);
+    this.#subs.push([name, guarded]);
+  }
+
+  #local(): { aeTitle?: string | undefined } { return { aeTitle: this.#localAe ?? this.#app.aeTitles?.[0] ?? this.#app.name }; }
+
+  #onHandshakeFailed({ connection, error }: { connection: SecureSocket; error: TlsHandshakeError }): void {
+    const ours = auditConnections.has(connection);
+    if (ours) {
+      if (this.#auditChannelAlerted) return;
+      this.#auditChannelAlerted = true;
+    }
+    const v = error.verifyFailure;
+    const refusedBy = v !== undefined || error.alert?.direction === 'write' ? 'local' : error.alert !== undefined ? 'peer' : undefined;
+    const subject = v !== undefined ? /^Subject Name: (.*)$/m.exec(v.certificateString)?.[1] ?? subjectLine(v.certificateString) : connection.tlsInfo?.peerCertificate?.subject.replace(/\n/g, ', ');
+    const f: NodeAuthenticationFailure = {
+      kind: 'tls-handshake',
+      peer: { address: connection.remoteAddress },
+      local: this.#local(),
+      localRole: connection.role === 'server' ? 'acceptor' : 'requestor',
+      description: `${ours ? 'audit repository connection: ' : ''}${error.message}`,
+      certificateSubject: subject,
+      certificateFingerprint: v?.fingerprint256,
+      x509Error: v?.errorName,
+      depth: v?.depth,
+      refusedBy,
+    };
+    const message = securityAlert(this.#src, f);
+    if (ours) publish(channelNames.audit, () => ({ kind: 'local-security-alert', description: f.description, message }));
+    this.record(message);
+  }
+
+  #onServer(m: { kind: string } & Record<string, unknown>): void {
+    if (m.kind === 'tls-handshake-failed') {
+      // TLS refusals arrive on tlsHandshakeFailed; here only what never reached TLS (plain DICOM on the TLS port).
+      if (m.error instanceof TlsHandshakeError) return;
+      const peer = m.peer as { address?: string } | undefined;
+      this.record(securityAlert(this.#src, {
+        kind: 'tls-handshake', peer: { address: peer?.address }, local: this.#local(), localRole: 'acceptor',
+        description: (m.error as Error | undefined)?.message ?? 'handshake failed', refusedBy: 'local',
+      }));
+      return;
+    }
+    if (m.kind === 'association-rejected') {
+      const check = m.check as 'certificate-binding' | 'user-identity' | undefined;
+      if (check === undefined) return;
+      const peer = { aeTitle: m.callingAeTitle as string, address: m.remoteAddress as string | undefined };
+      const local = { aeTitle: m.calledAeTitle as string };
+      const cert = m.peerCertificate as { subject: string; fingerprint256: string } | undefined;
+      const username = m.username as string | undefined;
+      this.record(securityAlert(this.#src, {
+        kind: check, peer, local, localRole: 'acceptor', description: m.why as string, refusedBy: 'local',
+        certificateSubject: cert?.subject.replace(/\n/g, ', '), certificateFingerprint: cert?.fingerprint256, userIdentity: username,
+      }));
+      if (check === 'user-identity') this.record(userAuthentication(this.#src, username ?? 'unknown', peer, local, false, m.why as string));
+      return;
+    }
+    if (m.kind === 'stored' || m.kind === 'store-failed') {
+      const uid = m.sopInstanceUid as string;
+      const acc = this.#storing.get(uid);
+      this.#storing.delete(uid);
+      if (acc === undefined) return;
+      if (m.kind === 'store-failed') { acc.failures++; return; }
+      const studyUid = (m.studyInstanceUid as string | undefined) ?? 'unknown';
+      let s = acc.studies.get(studyUid);
+      if (s === undefined) {
+        s = { patientId: m.patientId as string | undefined, patientName: m.patientName as string | undefined, accessionNumber: m.accessionNumber as string | undefined, sopClasses: new Map() };
+        acc.studies.set(studyUid, s);
+      }
+      const cls = m.sopClassUid as string;
+      const list = s.sopClasses.get(cls) ?? [];
+      list.push(uid);
+      s.sopClasses.set(cls, list);
+    }
+  }
+
+  #acc(association: Association): AssociationAcc {
+    const ul = association.upperLayer;
+    let acc = this.#assocs.get(ul);
+    if (acc === undefined) {
+      acc = { association, studies: new Map(), failures: 0, identityRecorded: false };
+      this.#assocs.set(ul, acc);
+      const ui = association.info.userIdentity;
+      if (association.role === 'acceptor' && ui?.username !== undefined) {
+        acc.identityRecorded = true;
+        this.record(userAuthentication(this.#src, ui.username, { aeTitle: association.callingAeTitle, address: association.remoteAddress }, { aeTitle: association.calledAeTitle }, true));
+      }
+    }
+    return acc;
+  }
+
+  #onDimse({ association, direction, command }: { association: Association; direction: 'sent' | 'received'; command: DimseCommand }): void {
+    if (association.role !== 'acceptor') return;
+    const acc = this.#acc(association);
+    if (direction === 'received' && command.type === 'C-STORE-RQ') this.#storing.set(command.affectedSopInstanceUid, acc);
+  }
+
+  #onRequestDataset({ association, command, transferSyntaxUid, dataset }: { association: Association; command: DimseCommand; transferSyntaxUid: string; dataset: Uint8Array }): void {
+    if (association.role !== 'acceptor' || command.type !== C_FIND_RQ) return;
+    this.record(query(this.#src, {
+      source: { aeTitle: association.callingAeTitle, address: association.remoteAddress },
+      destination: { aeTitle: association.calledAeTitle },
+      sopClassUid: command.affectedSopClassUid,
+      dataset,
+      transferSyntaxUid,
+    }));
+  }
+
+  #onAssociation({ association, kind }: { association: UpperLayer; kind: string }): void {
+    if (kind !== 'released' && kind !== 'aborted') return;
+    const acc = this.#assocs.get(association);
+    if (acc === undefined) return;
+    this.#assocs.delete(association);
+    this.#flushAssociation(acc, kind === 'aborted');
+  }
+
+  /** A.5.3.6, one message per study received on the association. */
+  #flushAssociation(acc: AssociationAcc, aborted = false): void {
+    const a = acc.association;
+    for (const [uid, s] of acc.studies) {
+      const study: StudyTransfer = { studyInstanceUid: uid, patientId: s.patientId, patientName: s.patientName, accessionNumber: s.accessionNumber, sopClasses: s.sopClasses };
+      const failed = acc.failures > 0 || aborted;
+      this.record(instancesTransferred(this.#src, {
+        source: { aeTitle: a.callingAeTitle, address: a.remoteAddress },
+        destination: { aeTitle: a.calledAeTitle },
+        requestor: 'source',
+        study,
+        outcome: failed ? EventOutcome.MinorFailure : EventOutcome.Success,
+        description: failed ? `${acc.failures} instance(s) not stored${aborted ? '; association aborted' : ''}` : undefined,
+      }, 'C'));
+    }
+    for (const [uid, v] of this.#storing) if (v === acc) this.#storing.delete(uid);
+  }
+}
+
+function subjectLine(certificateString: string): string | undefined {
+  return /subject\s*[=:]\s*(.*)$/im.exec(certificateString)?.[1];
+}
