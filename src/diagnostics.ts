@@ -26,6 +26,10 @@ export const channelNames = {
   dimse: 'dicom-tls:dimse',
   /** Server events: { kind: 'tls-handshake-failed'|'association-rejected'|'stored'|'store-failed'|'store-partials-removed'|'listener-error', … } */
   server: 'dicom-tls:server',
+  /** A request's data set (a C-FIND identifier …) held in memory, handed to its handler: { association, command, presentationContextId, transferSyntaxUid, dataset } */
+  requestDataset: 'dicom-tls:dimse:request-dataset',
+  /** The audit trail's delivery: { kind: 'connected'|'disconnected'|'connect-failed'|'delivered'|'queue-full'|'queue-error'|'local-security-alert', … } */
+  audit: 'dicom-tls:audit',
 } as const;
 
 export type ChannelName = (typeof channelNames)[keyof typeof channelNames];

@@ -156,6 +156,8 @@ export interface RejectedAssociation {
   readonly reject: AAssociateRjPdu;
   /** Why, in words, for the diagnostics channel and logs (never sent to the peer). */
   readonly why: string;
+  /** Which node-authentication check refused, when one did (the audit trail reports these as Security Alerts). */
+  readonly check?: 'certificate-binding' | 'user-identity';
 }
 
 function rj(result: number, source: number, reason: number): AAssociateRjPdu {
@@ -275,6 +277,7 @@ export async function negotiateAssociation(
       return {
         reject: rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.CallingAeTitleNotRecognized),
         why: bindingFailure,
+        check: 'certificate-binding',
       };
     }
   }
@@ -296,7 +299,7 @@ export async function negotiateAssociation(
   );
   if (!identity.accept) {
     const r = USER_IDENTITY_REJECTION;
-    return { reject: rj(r.result, r.source, r.reason), why: identity.why };
+    return { reject: rj(r.result, r.source, r.reason), why: identity.why, check: 'user-identity' };
   }
   let access: AccessDecision | undefined;
   if (policy.authorize !== undefined) {

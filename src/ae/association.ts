@@ -434,12 +434,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
         const m = incoming.sinkError instanceof Error ? incoming.sinkError.message : String(incoming.sinkError);
         fields = { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) };
       } else {
+        const dataset = incoming.collected?.bytes();
+        if (dataset !== undefined) publish(channelNames.requestDataset, () => ({ association: this, command, presentationContextId: context.id, transferSyntaxUid: context.transferSyntax, dataset }));
         try {
           fields = await handler.handle(command as never, {
             association: this,
             presentationContext: context,
             get signal() { return controller.signal; },
-            dataset: incoming.collected?.bytes(),
+            dataset,
             respond: (f) => this.#respond(command, context.id, f),
           });
         } catch (error) {

@@ -15,6 +15,7 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { X509Certificate } from 'node:crypto';
 import { channelNames, publish } from '../diagnostics.js';
 import { InvalidOptionError, type DicomError } from '../errors.js';
 import {
@@ -103,6 +104,12 @@ export interface AssociationRejection {
   readonly callingAeTitle: string;
   readonly calledAeTitle: string;
   readonly remoteAddress: string | undefined;
+  /** The node-authentication check that refused (certificate binding, user identity), if one did. */
+  readonly check?: 'certificate-binding' | 'user-identity' | undefined;
+  /** The user identity's username (types 1 and 2) when the identity was refused; never the passcode. */
+  readonly username?: string | undefined;
+  /** The peer's certificate, when TLS. */
+  readonly peerCertificate?: X509Certificate | undefined;
 }
 
 export interface DicomServerEvents {
@@ -334,6 +341,11 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
         callingAeTitle: rq.callingAeTitle.trim(),
         calledAeTitle: rq.calledAeTitle.trim(),
         remoteAddress: transport.remoteAddress,
+        check: result.check,
+        username: result.check === 'user-identity' && rq.userInformation.userIdentityRq !== undefined && rq.userInformation.userIdentityRq.identityType <= 2
+          ? Buffer.from(rq.userInformation.userIdentityRq.primaryField).toString('utf8')
+          : undefined,
+        peerCertificate: transport.tls?.peerCertificate,
       };
       publish(channelNames.server, { kind: 'association-rejected', server: this, ...rejection });
       this.emit('rejected', rejection);

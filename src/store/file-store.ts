@@ -277,7 +277,12 @@ export class FileStore {
           throw error;
         }
       }
-      publish(channelNames.server, () => ({ kind: 'stored', path: finalPath.path, sopInstanceUid: meta.sopInstanceUid, size }));
+      publish(channelNames.server, () => ({
+        kind: 'stored', path: finalPath.path, sopInstanceUid: meta.sopInstanceUid, size,
+        sopClassUid: meta.sopClassUid, studyInstanceUid: attributes.StudyInstanceUID, patientId: attributes.PatientID,
+        patientName: attributes.PatientName, accessionNumber: attributes.AccessionNumber,
+        callingAeTitle: meta.callingAeTitle?.trim(), calledAeTitle: meta.calledAeTitle?.trim(),
+      }));
       return {
         path: finalPath.path,
         sopClassUid: meta.sopClassUid,

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { InvalidOptionError } from '../../errors.js';
 import { publish, channel, channelNames, type ChannelName } from '../../diagnostics.js';
 import { drainErrors } from './openssl/lib.js';
@@ -485,7 +485,7 @@ export class SecureContext {
           conn.recordVerifyFailure({
             depth, error: X509_V_ERR_CERT_REJECTED, errorName: x509ErrorName(X509_V_ERR_CERT_REJECTED),
             errorString: S.X509_verify_cert_error_string(X509_V_ERR_CERT_REJECTED) as string,
-            certificateString: certString, refusedByCallback: true,
+            certificateString: certString, refusedByCallback: true, fingerprint256: fingerprint256(cert),
           });
           return 0;
         }
@@ -494,7 +494,7 @@ export class SecureContext {
       if (result === 0) {
         const detail = error === X509_V_ERR_EE_KEY_TOO_SMALL || error === X509_V_ERR_CA_KEY_TOO_SMALL
           ? keyTooSmallDetail(cert === null ? undefined : derOf(cert), this.profile, this.securityLevel) : undefined;
-        conn.recordVerifyFailure({ depth, error, errorName: x509ErrorName(error), errorString, certificateString: certString, ...(detail === undefined ? {} : { detail }) });
+        conn.recordVerifyFailure({ depth, error, errorName: x509ErrorName(error), errorString, certificateString: certString, fingerprint256: fingerprint256(cert), ...(detail === undefined ? {} : { detail }) });
       }
       return result;
     } catch (e) {
@@ -655,4 +655,10 @@ function alertDescription(code: number, openssl: string): string {
 
 function hasSubscribers(name: ChannelName): boolean {
   return channel(name).hasSubscribers;
+}
+
+/** SHA-256 of a refused certificate's DER, colon-separated upper-case hex (as `openssl x509 -fingerprint -sha256`). */
+function fingerprint256(cert: unknown): string | undefined {
+  if (cert === null || cert === undefined) return undefined;
+  return createHash('sha256').update(derOf(cert)).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }

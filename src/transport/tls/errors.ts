@@ -49,6 +49,8 @@ export interface VerifyFailure {
   readonly refusedByCallback?: boolean;
   /** More on why, when OpenSSL's text is short: e.g. the key size a security level refused. */
   readonly detail?: string;
+  /** SHA-256 fingerprint of the refused certificate (colon-separated hex), for audit records. */
+  readonly fingerprint256?: string | undefined;
 }
 export interface AlertInfo {
   readonly level: 'warning' | 'fatal';
