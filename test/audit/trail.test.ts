@@ -1,0 +1,141 @@
+/**
+ * AuditTrail against a real StorageServer over TLS: what it records for stores, queries, a refused
+ * certificate binding and refused handshakes (expired, unknown CA, wrong purpose, revoked), each
+ * message checked against the schema with xmllint.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { X509Certificate } from 'node:crypto';
+import { readFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AuditTrail } from '../../src/audit/trail.js';
+import { channelNames } from '../../src/diagnostics.js';
+import { DicomClient } from '../../src/ae/client.js';
+import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { storageContextsFor } from '../../src/services/scu/store.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { tempDir } from '../helpers/dicom-data.js';
+import { scenarioPki, type Identity } from '../helpers/pki.js';
+import { spec, writeInstance } from '../helpers/services.js';
+import { assertSchemaValid } from '../helpers/audit-schema.js';
+
+const quick = { connect: 5000, association: 5000, dimse: 10000 };
+let dir: string;
+let remove: () => Promise<void>;
+let server: StorageServer;
+let port: number;
+let trail: AuditTrail;
+const recorded: string[] = [];
+const onAudit = (m: unknown): void => {
+  const e = m as { kind: string; xml?: string };
+  if (e.kind === 'recorded') recorded.push(e.xml!);
+};
+
+function clientTls(identity: Identity = scenarioPki().valid): SecureContext {
+  return new SecureContext({ role: 'client', identity: { cert: identity.cert, key: identity.key }, ca: [scenarioPki().root.cert] });
+}
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const detail = (xml: string, type: string): string | undefined => {
+  const v = new RegExp(`<ParticipantObjectDetail type="${type}" value="([^"]*)"/>`).exec(xml)?.[1];
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+};
+const since = (n: number): string[] => recorded.slice(n);
+
+before(async () => {
+  ({ dir, remove } = await tempDir('audit-trail'));
+  await mkdir(join(dir, 'in'));
+  for (const n of [1, 4, 2]) await writeInstance(join(dir, 'in'), spec(n));
+  const pki = scenarioPki();
+  diagnosticsChannel.subscribe(channelNames.audit, onAudit);
+  trail = new AuditTrail({ auditSourceId: 'AUDIT-TEST', application: { name: 'dicom-tls serve', aeTitles: ['TLS-SCP'] } }).start();
+  server = await StorageServer.create({
+    aeTitle: 'TLS-SCP',
+    storeRoot: join(dir, 'store'),
+    fsync: 'none',
+    tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert], crl: [pki.root.crl], crlCheck: 'leaf' }),
+    certificateBindings: [{ aeTitle: 'HOSPITAL-A', certificates: [{ sha256Fingerprint: new X509Certificate(await readFile(pki.valid.cert)).fingerprint256 }] }],
+    requireCertificateBinding: true,
+  });
+  ({ port } = await server.listen(0));
+});
+
+after(async () => {
+  await server.close({ timeout: 1000 });
+  await trail.stop();
+  diagnosticsChannel.unsubscribe(channelNames.audit, onAudit);
+  await remove();
+});
+
+test('Application Start, then per-study Instances Transferred and a Query with the identifier, all schema-valid', async () => {
+  assert.match(recorded[0] ?? '', /csd-code="110100".*csd-code="110120"/);
+  const mark = recorded.length;
+  const client = await DicomClient.associate({
+    host: '127.0.0.1', port, tls: clientTls(), callingAeTitle: 'HOSPITAL-A', calledAeTitle: 'TLS-SCP',
+    presentationContexts: [
+      ...(await storageContextsFor([join(dir, 'in')])),
+      { abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
+    ],
+    timeouts: quick,
+  });
+  const stored = await client.store([join(dir, 'in')]);
+  assert.deepEqual(stored.map((r) => r.status), [0, 0, 0]);
+  for await (const _ of client.find('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', PatientID: 'PID1', StudyInstanceUID: '' })) void _;
+  await client.release();
+  const msgs = since(mark);
+  const transferred = msgs.filter((x) => x.includes('csd-code="110104"'));
+  // spec(1) and spec(4) are study .7777.1 (patient PID1), spec(2) is .7777.2 (PID2): two messages.
+  assert.equal(transferred.length, 2, msgs.join('\n'));
+  const s1 = transferred.find((x) => x.includes('ParticipantObjectID="1.2.826.0.1.3680043.9.7777.1"'))!;
+  assert.match(s1, /EventActionCode="C"/);
+  assert.match(s1, /<SOPClass UID="1.2.840.10008.5.1.4.1.1.2" NumberOfInstances="2">/);
+  assert.match(s1, /ParticipantObjectID="PID1" ParticipantObjectTypeCode="1" ParticipantObjectTypeCodeRole="1">/);
+  assert.match(s1, /UserID="HOSPITAL-A"[^>]*UserIsRequestor="true" NetworkAccessPointID="127.0.0.1" NetworkAccessPointTypeCode="2"><RoleIDCode csd-code="110153"/);
+  assert.match(s1, /UserID="TLS-SCP"[^>]*UserIsRequestor="false"><RoleIDCode csd-code="110152"/);
+  const queries = msgs.filter((x) => x.includes('csd-code="110112"'));
+  assert.equal(queries.length, 1);
+  const q = Buffer.from(/<ParticipantObjectQuery>([^<]*)</.exec(queries[0]!)![1]!, 'base64');
+  assert.ok(q.includes(Buffer.from('PID1')), 'the identifier as received');
+  assert.equal(detail(queries[0]!, 'TransferSyntax'), TransferSyntax.ExplicitVrLittleEndian);
+  await assertSchemaValid(msgs);
+});
+
+test('a calling AE title not bound to the certificate: one Security Alert naming the certificate', async () => {
+  const mark = recorded.length;
+  await assert.rejects(DicomClient.associate({ host: '127.0.0.1', port, tls: clientTls(), callingAeTitle: 'HOSPITAL-B', calledAeTitle: 'TLS-SCP', timeouts: quick }));
+  const alerts = since(mark).filter((x) => x.includes('csd-code="110113"'));
+  assert.equal(alerts.length, 1);
+  assert.equal(detail(alerts[0]!, 'Failure'), 'certificate-binding');
+  assert.equal(detail(alerts[0]!, 'CertificateSHA256'), new X509Certificate(await readFile(scenarioPki().valid.cert)).fingerprint256);
+  assert.match(alerts[0]!, /UserID="HOSPITAL-B"/);
+  await assertSchemaValid(since(mark));
+});
+
+for (const [name, identity, error] of [
+  ['expired', 'expired', 'X509_V_ERR_CERT_HAS_EXPIRED'],
+  ['unknown CA', 'unknownCaLeaf', 'X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY'],
+  ['wrong purpose', 'wrongPurpose', 'X509_V_ERR_INVALID_PURPOSE'],
+  ['revoked', 'revoked', 'X509_V_ERR_CERT_REVOKED'],
+] as const) {
+  test(`a refused client certificate (${name}): one Security Alert with ${error}, subject and fingerprint`, async () => {
+    const pki = scenarioPki();
+    const id = pki[identity];
+    const mark = recorded.length;
+    const failed = new Promise((resolve) => server.server.once('handshakeError', resolve));
+    await assert.rejects(DicomClient.associate({ host: '127.0.0.1', port, tls: clientTls(id), callingAeTitle: 'HOSPITAL-A', calledAeTitle: 'TLS-SCP', timeouts: quick }));
+    await failed;
+    const alerts = since(mark).filter((x) => x.includes('csd-code="110113"'));
+    // The server's refusal carries the X509 error; the client in this same process may record the alert it received.
+    const ours = alerts.filter((x) => detail(x, 'RefusedBy') === 'local');
+    assert.equal(ours.length, 1, alerts.join('\n'));
+    const a = ours[0]!;
+    assert.equal(detail(a, 'X509Error'), error);
+    assert.equal(detail(a, 'X509ErrorDepth'), '0');
+    assert.equal(detail(a, 'CertificateSHA256'), new X509Certificate(await readFile(id.cert)).fingerprint256);
+    assert.match(detail(a, 'CertificateSubject') ?? '', /CN ?= ?/);
+    assert.match(a, /NetworkAccessPointID="127.0.0.1"/);
+    for (const other of alerts.filter((x) => x !== a)) assert.equal(detail(other, 'RefusedBy'), 'peer');
+    await assertSchemaValid(since(mark));
+  });
+}
