@@ -18,8 +18,11 @@ import { SecureSocket } from '../transport/tls/socket.js';
 import { AuditQueue } from './queue.js';
 import { octetCounted } from './syslog.js';
 
-/** Connections this module opened: their handshake failures are about the audit channel itself. */
-export const auditConnections = new WeakSet<object>();
+/**
+ * Contexts of audit channels: a handshake failure on a connection made with one is about the audit
+ * channel itself (known before the connection exists, unlike the socket, which fails inside connect).
+ */
+export const auditContexts = new WeakSet<object>();
 
 export type AuditTarget =
   | { readonly kind: 'tls'; readonly host: string; readonly port: number; readonly context: SecureContext }
@@ -80,6 +83,7 @@ export class AuditSender {
     this.#max = options.reconnectMax ?? 30000;
     this.#connectTimeout = options.connectTimeout ?? 10000;
     this.#delay = this.#min;
+    if (this.#target.kind === 'tls') auditContexts.add(this.#target.context);
   }
 
   /** Queue one syslog message and start sending; never waits, never throws. */
@@ -150,7 +154,6 @@ export class AuditSender {
     pending.then(
       (conn) => {
         this.#connecting = false;
-        auditConnections.add(conn);
         if (this.#closed) { conn.destroy(); return; }
         this.#conn = conn;
         this.#delay = this.#min;

@@ -18,7 +18,7 @@ import {
   type Application, type AuditSource, type NodeAuthenticationFailure, type StudyTransfer,
 } from './events.js';
 import { auditMessageToXml, type AuditMessage } from './message.js';
-import { auditConnections, type AuditSender } from './sender.js';
+import { auditContexts, type AuditSender } from './sender.js';
 import { syslogMessage } from './syslog.js';
 
 export interface AuditTrailOptions {
@@ -107,7 +107,7 @@ export class AuditTrail {
   #local(): { aeTitle?: string | undefined } { return { aeTitle: this.#localAe ?? this.#app.aeTitles?.[0] ?? this.#app.name }; }
 
   #onHandshakeFailed({ connection, error }: { connection: SecureSocket; error: TlsHandshakeError }): void {
-    const ours = auditConnections.has(connection);
+    const ours = auditContexts.has(connection.context);
     if (ours) {
       if (this.#auditChannelAlerted) return;
       this.#auditChannelAlerted = true;
