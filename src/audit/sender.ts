@@ -42,15 +42,15 @@ export interface AuditSenderOptions {
 }
 
 /** Parse `syslog+tls://host:6514`, `syslog+udp://host:514` (also `syslog://`), `file:///path`. */
-export function parseAuditUrl(url: string): { kind: 'tls' | 'udp'; host: string; port: number } | { kind: 'file'; path: string } {
+export function parseAuditUrl(url: string): { kind: 'tls'; host: string; port: number } | { kind: 'udp'; host: string; port: number } | { kind: 'file'; path: string } {
   let u: URL;
   try { u = new URL(url); } catch { throw new TypeError(`audit url '${url}' is not a URL (syslog+tls://host:6514, syslog+udp://host:514, file:///path)`); }
   if (u.protocol === 'file:') return { kind: 'file', path: decodeURIComponent(u.pathname) };
-  const kind = u.protocol === 'syslog+tls:' ? 'tls' : u.protocol === 'syslog+udp:' || u.protocol === 'syslog:' ? 'udp' : undefined;
+  const kind: 'tls' | 'udp' | undefined = u.protocol === 'syslog+tls:' ? 'tls' : u.protocol === 'syslog+udp:' || u.protocol === 'syslog:' ? 'udp' : undefined;
   if (kind === undefined) throw new TypeError(`audit url '${url}': scheme must be syslog+tls:, syslog+udp: or file:`);
   const host = u.hostname.replace(/^\[|\]$/g, '');
   if (host === '') throw new TypeError(`audit url '${url}' has no host`);
-  return { kind, host, port: u.port === '' ? (kind === 'tls' ? 6514 : 514) : Number(u.port) };
+  return kind === 'tls' ? { kind, host, port: u.port === '' ? 6514 : Number(u.port) } : { kind, host, port: u.port === '' ? 514 : Number(u.port) };
 }
 
 export class AuditSender {
@@ -234,19 +234,24 @@ export class AuditSender {
    */
   async close(options: { flush?: boolean; timeout?: number } = {}): Promise<void> {
     const { flush = true, timeout = 5000 } = options;
-    if (flush && this.#target.kind === 'tls' && this.queue.length > 0) {
+    // Nothing to wait for without a connection: what is queued stays on disk for the next run.
+    if (flush && this.#target.kind === 'tls' && this.queue.length > 0 && (this.#conn !== undefined || this.#connecting)) {
       await new Promise<void>((resolve) => {
-        const guard = setTimeout(resolve, timeout);
-        guard.unref();
+        let settled = false;
+        const done = (): void => { if (!settled) { settled = true; clearTimeout(guard); resolve(); } };
+        // Both timers keep the process alive on purpose: a stopping process waits for the flush.
+        const guard = setTimeout(done, timeout);
         const check = (): void => {
+          if (settled) return;
           const conn = this.#conn;
           if (conn !== undefined && this.#written.length === this.queue.length && this.#written.every((w) => Number.isFinite(w))) {
-            this.#flushed = () => { clearTimeout(guard); resolve(); };
+            this.#flushed = done;
             this.#closed = true;
             conn.end();
             return;
           }
-          setTimeout(check, 20).unref();
+          if (this.#conn === undefined && !this.#connecting) { done(); return; }
+          setTimeout(check, 20);
         };
         check();
       });

@@ -11,6 +11,7 @@ import { profileNames } from './tls-options.js';
 import type { TlsCliValues } from './tls-options.js';
 import type { CertificateBinding, CertificateIdentity } from '../acse/certificate-binding.js';
 import { serveAccess, type ServeAccess, type ServeAccessCliValues } from './serve-access.js';
+import { auditSettings, type AuditSettings } from './audit-config.js';
 
 export interface MoveDestination { host: string; port: number; tls: boolean }
 
@@ -33,6 +34,8 @@ export interface ServeSettings {
   access: ServeAccess;
   /** The config file's "limits" (docs/limits.md); absent keys keep the library defaults. */
   limits: ServeLimits;
+  /** The IHE ATNA audit trail (audit-config.ts), when configured. */
+  audit: AuditSettings | undefined;
 }
 
 /** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
@@ -81,7 +84,7 @@ const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits']);
+const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits', 'audit']);
 const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
 
 /** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
@@ -148,6 +151,7 @@ export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
   config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
   'session-lifetime'?: string | undefined;
+  audit?: string | undefined;
 }
 
 export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
@@ -190,16 +194,18 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
   oneOf(tls['peer-cert'], 'peer-cert', ['require', 'verify', 'ignore'] as const);
   oneOf(tls['crl-check'], 'crl-check', ['leaf', 'all'] as const);
   if (tls.profile !== undefined && !profileNames.includes(tls.profile)) throw usageError(`--profile must be one of ${profileNames.join(', ')}; got "${tls.profile}"`);
+  const data = resolve(v.data !== undefined ? cwd : base, v.data ?? field(json, 'data', '', isString, 'a directory') ?? (v.config !== undefined ? resolve(cwd, 'dicom-tls-data') : 'dicom-tls-data'));
   return {
     aet: parseAeTitle(v.aet ?? field(json, 'aet', '', isString, 'an AE title'), 'aet', 'DICOM-TLS'),
     port, plainPort,
     host: v.host ?? field(json, 'host', '', isString, 'an address') ?? '0.0.0.0',
-    data: resolve(v.data !== undefined ? cwd : base, v.data ?? field(json, 'data', '', isString, 'a directory') ?? (v.config !== undefined ? resolve(cwd, 'dicom-tls-data') : 'dicom-tls-data')),
+    data,
     maxAssociations, asyncWindow, tls, sessionLifetime,
     bindings: bindingsFrom(json.bindings),
     requireBinding: field(json, 'requireBinding', '', isBool, 'true or false') ?? false,
     moveDestinations: destinationsFrom(json.moveDestinations),
     access: serveAccess(json, base, v, cwd),
     limits: limitsFrom(json.limits),
+    audit: auditSettings(json.audit, v.audit, base, data),
   };
 }

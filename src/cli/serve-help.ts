@@ -43,6 +43,9 @@ Options:
                          password) against FILE (make it with dicom-tls user add); a wrong
                          password is rejected (A-ASSOCIATE-RJ 1/2/1)
   --require-user         reject associations that name no user (needs --users)
+  --audit URL            send the IHE ATNA audit trail (DICOM audit messages, PS3.15 A.5) to
+                         syslog+tls://host:6514, syslog+udp://host:514 or file:///path; queued
+                         on disk in DATA/audit-queue while the repository is unreachable
   --json                 log events as JSON lines on stdout
   --verbose, -v          more detail in the log
 
@@ -60,7 +63,10 @@ Config file (JSON), e.g.:
                 { "aet": "*", "user": "alice", "permissions": ["echo", "query"] } ],
     "users": { "file": "users", "require": false },
     "limits": { "maxQueryMatches": 50000, "maxConcurrentQueries": 4, "moveTimeout": 20000,
-                "maxBufferedBytes": 268435456, "maxBufferedBytesPerAssociation": 67108864 } }
+                "maxBufferedBytes": 268435456, "maxBufferedBytesPerAssociation": 67108864 },
+    "audit": { "url": "syslog+tls://arr.example.org:6514", "auditSourceId": "PACS",
+               "queue": "audit-queue", "maxQueued": 10000,
+               "tls": { "cert": "audit.pem", "key": "audit-key.pem", "ca": ["arr-ca.pem"] } } }
   Relative paths in the file are relative to the file. A bound AE title is accepted only from a
   peer whose TLS certificate matches (subject as \`dicom-tls pki inspect\` prints it, SHA-256
   fingerprint, or issuer + serial); requireBinding: true rejects every unbound calling AE title.
@@ -72,6 +78,8 @@ Config file (JSON), e.g.:
   Refused services are refused presentation contexts; "permissions": [] refuses the association
   (calling AE title not recognised).
   limits (each optional, the defaults shown): what a peer sees at each is in docs/limits.md.
+  audit: what is recorded and the delivery guarantees are in docs/audit.md; without "tls" the
+  audit channel uses the server's own certificate, key and CA.
 
 Examples:
   dicom-tls serve

@@ -31,6 +31,7 @@ const serveOptions = {
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
+  audit: { type: 'string' },
 } as const;
 
 /** A log line: `2026-11-22T03:20:00Z message` (or one JSON object per line with --json). */
@@ -151,6 +152,9 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     }),
   };
   const unsubscribe = subscribe(log);
+  // The audit trail subscribes before the first association; Application Start is its first message.
+  const audit = s.audit === undefined ? undefined
+    : await (await import('./audit.js')).startAudit(s.audit, { name: `dicom-tls serve[${process.pid}]`, aeTitles: [s.aet] }, contextOptions, log);
   const servers: StorageServer[] = [];
   const tlsServer = await StorageServer.create({ ...config, tls: context });
   events(tlsServer);
@@ -187,6 +191,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   process.once('SIGINT', force).once('SIGTERM', force);
   await Promise.all(servers.map((srv) => srv.close({ timeout: 30_000 })));
   unsubscribe();
+  await audit?.stop();
   index.close();
   context.dispose();
   clientContext?.dispose();
