@@ -256,6 +256,11 @@ export class AuditSender {
         check();
       });
     }
+    if (flush && this.#target.kind === 'udp' && this.queue.length > 0) {
+      // Datagrams in flight: let the send callbacks empty the queue (bounded by `timeout`).
+      const until = Date.now() + timeout;
+      while (this.queue.length > 0 && this.#udp !== undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    }
     this.#closed = true;
     if (this.#confirmTimer !== undefined) clearTimeout(this.#confirmTimer);
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
