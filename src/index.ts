@@ -196,3 +196,16 @@ export {
   type CertificateAuthorityOptions, type NodeCertificateOptions, type GeneratedCertificate, type Pkcs12Options,
 } from './transport/tls/pki.js';
 export { opensslVersion, type OpenSslErrorEntry } from './transport/tls/openssl/lib.js';
+export { AuditTrail } from './audit/trail.js';
+export type { AuditTrailOptions } from './audit/trail.js';
+export { AuditSender, parseAuditUrl } from './audit/sender.js';
+export type { AuditSenderOptions, AuditTarget } from './audit/sender.js';
+export { AuditQueue } from './audit/queue.js';
+export type { AuditQueueOptions } from './audit/queue.js';
+export { auditMessageToXml } from './audit/message.js';
+export type { AuditMessage, ActiveParticipant, ParticipantObject } from './audit/message.js';
+export * as auditCodes from './audit/codes.js';
+export {
+  applicationActivity, securityAlert, userAuthentication, instancesTransferred, beginTransferring, instancesAccessed, query as auditQuery,
+} from './audit/events.js';
+export { syslogMessage, octetCounted, splitOctetCounted } from './audit/syslog.js';
