@@ -42,6 +42,10 @@ const detail = (xml: string, type: string): string | undefined => {
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 };
 const since = (n: number): string[] => recorded.slice(n);
+/** The acceptor records at its side's release, which may come just after the requestor's. */
+async function until(predicate: () => boolean): Promise<void> {
+  while (!predicate()) await new Promise((r) => setTimeout(r, 10));
+}
 
 before(async () => {
   ({ dir, remove } = await tempDir('audit-trail'));
@@ -83,6 +87,7 @@ test('Application Start, then per-study Instances Transferred and a Query with t
   assert.deepEqual(stored.map((r) => r.status), [0, 0, 0]);
   for await (const _ of client.find('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', PatientID: 'PID1', StudyInstanceUID: '' })) void _;
   await client.release();
+  await until(() => since(mark).filter((x) => x.includes('csd-code="110104"')).length >= 2);
   const msgs = since(mark);
   const transferred = msgs.filter((x) => x.includes('csd-code="110104"'));
   // spec(1) and spec(4) are study .7777.1 (patient PID1), spec(2) is .7777.2 (PID2): two messages.
@@ -139,3 +144,30 @@ for (const [name, identity, error] of [
     await assertSchemaValid(since(mark));
   });
 }
+
+test('user identity: accepted → User Authentication 0; wrong passcode → Security Alert and User Authentication 4, no passcode recorded', async () => {
+  const plain = await StorageServer.create({
+    aeTitle: 'ID-SCP', storeRoot: join(dir, 'id-store'), fsync: 'none',
+    server: { userIdentity: (id: { username?: string; passcode?: string }) => id.username === 'bob' && id.passcode === 'hunter2' },
+  });
+  try {
+    const { port: p } = await plain.listen(0);
+    const mark = recorded.length;
+    const ok = await DicomClient.associate({ host: '127.0.0.1', port: p, callingAeTitle: 'SCU', calledAeTitle: 'ID-SCP', userIdentity: { type: 'username-passcode', username: 'bob', passcode: 'hunter2' }, timeouts: quick });
+    await ok.echo();
+    await ok.release();
+    await assert.rejects(DicomClient.associate({ host: '127.0.0.1', port: p, callingAeTitle: 'SCU', calledAeTitle: 'ID-SCP', userIdentity: { type: 'username-passcode', username: 'bob', passcode: 'wrong-secret' }, timeouts: quick }));
+    const msgs = since(mark);
+    const auth = msgs.filter((x) => x.includes('csd-code="110114"'));
+    assert.deepEqual(auth.map((x) => /EventOutcomeIndicator="(\d+)"/.exec(x)![1]), ['0', '4']);
+    for (const a of auth) assert.match(a, /<ActiveParticipant UserID="bob" UserIsRequestor="true" NetworkAccessPointID="127.0.0.1"/);
+    const alerts = msgs.filter((x) => x.includes('csd-code="110113"'));
+    assert.equal(alerts.length, 1);
+    assert.equal(detail(alerts[0]!, 'Failure'), 'user-identity');
+    assert.equal(detail(alerts[0]!, 'UserIdentity'), 'bob');
+    assert.ok(!msgs.some((x) => x.includes('wrong-secret') || x.includes(b64('wrong-secret'))), 'the passcode is never recorded');
+    await assertSchemaValid(msgs);
+  } finally {
+    await plain.close({ timeout: 1000 });
+  }
+});
