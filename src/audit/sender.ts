@@ -10,11 +10,12 @@
  * the repository may see it twice, never zero times. UDP and file have no such window (see
  * docs/audit.md).
  */
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { appendFileSync } from 'node:fs';
 import { publish, channelNames } from '../diagnostics.js';
+import { InvalidOptionError } from '../errors.js';
 import type { SecureContext } from '../transport/tls/context.js';
 import { SecureSocket } from '../transport/tls/socket.js';
+import { datagramSender, type DatagramSender } from '../transport/udp.js';
 import { AuditQueue } from './queue.js';
 import { octetCounted } from './syslog.js';
 
@@ -44,12 +45,12 @@ export interface AuditSenderOptions {
 /** Parse `syslog+tls://host:6514`, `syslog+udp://host:514` (also `syslog://`), `file:///path`. */
 export function parseAuditUrl(url: string): { kind: 'tls'; host: string; port: number } | { kind: 'udp'; host: string; port: number } | { kind: 'file'; path: string } {
   let u: URL;
-  try { u = new URL(url); } catch { throw new TypeError(`audit url '${url}' is not a URL (syslog+tls://host:6514, syslog+udp://host:514, file:///path)`); }
+  try { u = new URL(url); } catch (cause) { throw new InvalidOptionError('audit url', `'${url}' is not a URL (syslog+tls://host:6514, syslog+udp://host:514, file:///path)`, { cause }); }
   if (u.protocol === 'file:') return { kind: 'file', path: decodeURIComponent(u.pathname) };
   const kind: 'tls' | 'udp' | undefined = u.protocol === 'syslog+tls:' ? 'tls' : u.protocol === 'syslog+udp:' || u.protocol === 'syslog:' ? 'udp' : undefined;
-  if (kind === undefined) throw new TypeError(`audit url '${url}': scheme must be syslog+tls:, syslog+udp: or file:`);
+  if (kind === undefined) throw new InvalidOptionError('audit url', `'${url}': scheme must be syslog+tls:, syslog+udp: or file:`);
   const host = u.hostname.replace(/^\[|\]$/g, '');
-  if (host === '') throw new TypeError(`audit url '${url}' has no host`);
+  if (host === '') throw new InvalidOptionError('audit url', `'${url}' has no host`);
   return kind === 'tls' ? { kind, host, port: u.port === '' ? 6514 : Number(u.port) } : { kind, host, port: u.port === '' ? 514 : Number(u.port) };
 }
 
@@ -62,7 +63,7 @@ export class AuditSender {
   readonly #connectTimeout: number;
   #conn: SecureSocket | undefined;
   #connecting = false;
-  #udp: UdpSocket | undefined;
+  #udp: DatagramSender | undefined;
   /** Messages from the queue head already written on the current connection, with when. */
   #written: number[] = [];
   #confirmTimer: NodeJS.Timeout | undefined;
@@ -208,8 +209,7 @@ export class AuditSender {
 
   #drainUdp(host: string, port: number): void {
     if (this.#busy) return;
-    this.#udp ??= createSocket(host.includes(':') ? 'udp6' : 'udp4').on('error', () => undefined);
-    this.#udp.unref();
+    this.#udp ??= datagramSender(host);
     const next = (): void => {
       const data = this.queue.at(0);
       if (data === undefined || this.#closed) { this.#busy = false; return; }
