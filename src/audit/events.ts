@@ -92,8 +92,8 @@ export interface NodeAuthenticationFailure {
   readonly certificateFingerprint?: string | undefined;
   readonly x509Error?: string | undefined;
   readonly depth?: number | undefined;
-  /** 'local' when our verify callback / policy refused, 'peer' when the peer's alert refused. */
-  readonly refusedBy?: 'local' | 'peer' | undefined;
+  /** 'verify-callback': our verify callback refused a certificate OpenSSL accepted; 'local': our side (OpenSSL's verification, our policy, an alert we sent); 'peer': the peer's alert. */
+  readonly refusedBy?: 'verify-callback' | 'local' | 'peer' | undefined;
   readonly userIdentity?: string | undefined;
   readonly at?: Date;
 }

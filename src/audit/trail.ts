@@ -113,7 +113,9 @@ export class AuditTrail {
       this.#auditChannelAlerted = true;
     }
     const v = error.verifyFailure;
-    const refusedBy = v !== undefined || error.alert?.direction === 'write' ? 'local' : error.alert !== undefined ? 'peer' : undefined;
+    // Which side refused: our verify callback (OpenSSL had accepted), our side otherwise (OpenSSL's
+    // verification, or an alert we sent), or the peer (its alert).
+    const refusedBy = v?.refusedByCallback === true ? 'verify-callback' : v !== undefined || error.alert?.direction === 'write' ? 'local' : error.alert !== undefined ? 'peer' : undefined;
     const subject = v !== undefined ? /^Subject Name: (.*)$/m.exec(v.certificateString)?.[1] ?? subjectLine(v.certificateString) : connection.tlsInfo?.peerCertificate?.subject.replace(/\n/g, ', ');
     const f: NodeAuthenticationFailure = {
       kind: 'tls-handshake',

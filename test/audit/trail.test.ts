@@ -171,3 +171,29 @@ test('user identity: accepted → User Authentication 0; wrong passcode → Secu
     await plain.close({ timeout: 1000 });
   }
 });
+
+test('a certificate OpenSSL accepts but our verify callback refuses: RefusedBy verify-callback, X509_V_ERR_CERT_REJECTED', async () => {
+  const pki = scenarioPki();
+  const strict = await StorageServer.create({
+    aeTitle: 'CB-SCP', storeRoot: join(dir, 'cb-store'), fsync: 'none',
+    tls: new SecureContext({
+      role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert],
+      // Refuses the leaf whatever OpenSSL says (a site policy, e.g. a pinned key).
+      verifyCallback: (ok, _s, _e, _es, ctx) => (ctx.depth === 0 ? 0 : ok),
+    }),
+  });
+  try {
+    const { port: p } = await strict.listen(0);
+    const mark = recorded.length;
+    const failed = new Promise((resolve) => strict.server.once('handshakeError', resolve));
+    await assert.rejects(DicomClient.associate({ host: '127.0.0.1', port: p, tls: clientTls(), callingAeTitle: 'A', calledAeTitle: 'CB-SCP', timeouts: quick }));
+    await failed;
+    const ours = since(mark).filter((x) => x.includes('csd-code="110113"') && detail(x, 'RefusedBy') === 'verify-callback');
+    assert.equal(ours.length, 1, since(mark).join('\n'));
+    assert.equal(detail(ours[0]!, 'X509Error'), 'X509_V_ERR_CERT_REJECTED');
+    assert.equal(detail(ours[0]!, 'CertificateSHA256'), new X509Certificate(await readFile(pki.valid.cert)).fingerprint256);
+    await assertSchemaValid(since(mark));
+  } finally {
+    await strict.close({ timeout: 1000 });
+  }
+});
