@@ -56,3 +56,4 @@ export async function startAudit(s: AuditSettings, app: { name: string; aeTitles
     },
   };
 }
+

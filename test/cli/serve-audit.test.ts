@@ -118,3 +118,33 @@ test('serve with the repository down, then up: every audit message of both runs 
   const stops = xml.map((x, i) => [x, i] as const).filter(([x]) => x.includes('csd-code="110121"')).map(([, i]) => i);
   assert.ok(starts[0]! < stops[0]! && stops[0]! < starts[1]! && starts[1]! < stops[1]!);
 });
+
+test('store --audit: Application Start and Stop around the run, a Security Alert when the peer certificate is refused', async () => {
+  const { StorageServer } = await import('../../src/services/scp/storage-server.js');
+  const { SecureContext } = await import('../../src/transport/tls/context.js');
+  const pki = scenarioPki();
+  const cwd = join(tmp.dir, 'client');
+  mkdirSync(join(cwd, 'in'), { recursive: true });
+  await writeInstance(join(cwd, 'in'), spec(2));
+  const server = await StorageServer.create({ aeTitle: 'SCP', storeRoot: join(cwd, 'store'), fsync: 'none', tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] }) });
+  try {
+    const { port } = await server.listen(0);
+    const log = join(cwd, 'audit.log');
+    const base = [`127.0.0.1:${port}`, join(cwd, 'in'), '--call', 'SCP', '--aet', 'MODALITY', '--cert', pki.valid.cert, '--key', pki.valid.key, '--audit', `file://${log}`, '--audit-queue', join(cwd, 'q')];
+    const ok = await runCli(['store', ...base, '--ca', pki.root.cert], { cwd });
+    assert.equal(ok.code, 0, ok.stderr);
+    // Our side refuses the server's certificate: its CA is not the one we trust.
+    const refused = await runCli(['store', ...base, '--ca', pki.unknownCa.cert], { cwd });
+    assert.notEqual(refused.code, 0);
+    const { readFileSync } = await import('node:fs');
+    const xml = readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => l.slice(l.indexOf('<?xml')));
+    await assertSchemaValid(xml);
+    const kinds = xml.map((x) => /<EventID csd-code="(\d+)"/.exec(x)![1]! + (/<EventTypeCode csd-code="(\d+)"/.exec(x)?.[1] ?? ''));
+    assert.deepEqual(kinds, ['110100110120', '110100110121', '110100110120', '110113110126', '110100110121']);
+    assert.match(xml[0]!, /UserID="dicom-tls store\[\d+\]" AlternativeUserID="AETITLES=MODALITY"/);
+    const value = /type="X509Error" value="([^"]*)"/.exec(xml[3]!)?.[1];
+    assert.equal(Buffer.from(value ?? '', 'base64').toString(), 'X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});
