@@ -65,7 +65,8 @@ export class AuditSender {
   #connecting = false;
   #udp: DatagramSender | undefined;
   /** Messages from the queue head already written on the current connection, with when. */
-  #written: number[] = [];
+  /** One entry per message written on this connection, in queue order; `at` is set when the write completed. */
+  #written: { at: number }[] = [];
   #confirmTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #delay: number;
@@ -118,10 +119,11 @@ export class AuditSender {
     while (this.#written.length < this.queue.length) {
       const data = this.queue.at(this.#written.length)!;
       const conn = this.#conn;
-      this.#written.push(Number.POSITIVE_INFINITY);
-      const i = this.#written.length - 1;
+      // An object, not an index: confirming shifts the list while later writes are pending.
+      const entry = { at: Number.POSITIVE_INFINITY };
+      this.#written.push(entry);
       conn.write(octetCounted(data), (error) => {
-        if (error == null && conn === this.#conn && i < this.#written.length) this.#written[i] = Date.now();
+        if (error == null && conn === this.#conn) entry.at = Date.now();
         this.#armConfirm();
       });
     }
@@ -133,7 +135,7 @@ export class AuditSender {
       this.#confirmTimer = undefined;
       const now = Date.now();
       let n = 0;
-      while (n < this.#written.length && now - this.#written[n]! >= this.#confirmAfter) n++;
+      while (n < this.#written.length && now - this.#written[n]!.at >= this.#confirmAfter) n++;
       if (n > 0) this.#confirm(n);
       this.#armConfirm();
     }, this.#confirmAfter);
@@ -244,7 +246,7 @@ export class AuditSender {
         const check = (): void => {
           if (settled) return;
           const conn = this.#conn;
-          if (conn !== undefined && this.#written.length === this.queue.length && this.#written.every((w) => Number.isFinite(w))) {
+          if (conn !== undefined && this.#written.length === this.queue.length && this.#written.every((w) => Number.isFinite(w.at))) {
             this.#flushed = done;
             this.#closed = true;
             conn.end();

@@ -171,3 +171,26 @@ test('an untrusted repository certificate: one local Security Alert, and DICOM s
     await trail.stop({ flushTimeout: 100 });
   }
 });
+
+test('100 kB messages with confirmations running between writes: the queue empties, each arrives once, whole', async () => {
+  const port = await freePort();
+  const r = repository('large', port);
+  await r.start();
+  const pki = scenarioPki();
+  const s = new AuditSender({
+    target: { kind: 'tls', host: '127.0.0.1', port, context: new SecureContext({ role: 'client', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] }) },
+    queue: new AuditQueue({ directory: join(dir, 'q-large') }),
+    // Confirmations run between writes (a message is confirmed 1 ms after its write completed).
+    confirmAfter: 1,
+  });
+  const trail = new AuditTrail({ sender: s, auditSourceId: 'RSYSLOG-TEST' }).start();
+  const big = 'x'.repeat(100_000);
+  for (let i = 0; i < 60; i++) trail.record(applicationActivity(src, { name: `run-L-${i}`, launcher: big }, 'start'));
+  await new Promise<void>((resolve) => {
+    const check = (): void => { if (s.queue.length === 0) resolve(); else setTimeout(check, 20); };
+    check();
+  });
+  const lines = await r.waitFor((m) => m.filter((l) => l.includes('run-L-')).length >= 60);
+  for (let i = 0; i < 60; i++) assert.equal(countOf(lines, 'L', i), 1);
+  await trail.stop();
+});
