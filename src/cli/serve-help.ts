@@ -43,7 +43,12 @@ Options:
                          password) against FILE (make it with dicom-tls user add); a wrong
                          password is rejected (A-ASSOCIATE-RJ 1/2/1)
   --require-user         reject associations that name no user (needs --users)
-  --json                 log events as JSON lines on stdout
+  --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent; each stored
+                         instance is a debug line
+  --log-format text|json human lines (default) or one JSON object per line on stdout with time,
+                         level, msg, event and the event's fields (--json: the same)
+  --log-phi              log patient name, ID, birth date, accession number as they are
+                         (default: "[redacted]" in fields and messages)
   --verbose, -v          more detail in the log
 
 Config file (JSON), e.g.:
