@@ -33,6 +33,8 @@ export interface ServeSettings {
   access: ServeAccess;
   /** The config file's "limits" (docs/limits.md); absent keys keep the library defaults. */
   limits: ServeLimits;
+  /** Seconds a stop waits for running associations before aborting them. */
+  stopTimeout: number;
 }
 
 /** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
@@ -81,7 +83,7 @@ const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits']);
+const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits', 'stopTimeout']);
 const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
 
 /** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
@@ -147,7 +149,7 @@ function destinationsFrom(v: unknown): Record<string, MoveDestination> {
 export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
   config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
-  'session-lifetime'?: string | undefined;
+  'session-lifetime'?: string | undefined; 'stop-timeout'?: string | undefined;
 }
 
 export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
@@ -170,6 +172,8 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
   if (!/^\d+$/.test(lifetimeText ?? '7200') || sessionLifetime > MAX_SESSION_LIFETIME) {
     throw usageError(`--session-lifetime must be a whole number of seconds, 0–${MAX_SESSION_LIFETIME} (0 = no session resumption), got "${lifetimeText}"`);
   }
+  const stopText = v['stop-timeout'] ?? (json.stopTimeout !== undefined ? String(field(json, 'stopTimeout', '', isNumber, 'a whole number of seconds')) : undefined);
+  if (!/^\d+$/.test(stopText ?? '30')) throw usageError(`--stop-timeout must be a whole number of seconds, got "${stopText}"`);
   const cliTls = v.cert !== undefined || v.pkcs12 !== undefined;
   const tls: TlsCliValues = {
     cert: cliTls ? path(v.cert, cwd) : path(field(tlsJson, 'cert', 'tls.', isString, 'a path'), base),
@@ -201,5 +205,6 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
     moveDestinations: destinationsFrom(json.moveDestinations),
     access: serveAccess(json, base, v, cwd),
     limits: limitsFrom(json.limits),
+    stopTimeout: Number(stopText ?? '30'),
   };
 }

@@ -43,6 +43,8 @@ Options:
                          password) against FILE (make it with dicom-tls user add); a wrong
                          password is rejected (A-ASSOCIATE-RJ 1/2/1)
   --require-user         reject associations that name no user (needs --users)
+  --stop-timeout S       on SIGTERM/SIGINT, wait up to S seconds for running associations, then
+                         abort them (default 30)
   --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent; each stored
                          instance is a debug line
   --log-format text|json human lines (default) or one JSON object per line on stdout with time,

@@ -14,6 +14,7 @@ import { Output, type Io } from './io.js';
 import { ensurePortsFree } from './port-check.js';
 import { logCertificates } from './serve-certificates.js';
 import { help } from './serve-help.js';
+import { gracefulStop, stopRequested } from './serve-signals.js';
 import { createServeLog, type ServeLog } from './serve-log.js';
 import { serveSettings, type ServeSettings } from './serve-config.js';
 import { buildContext, contextOptionsFrom } from './tls-options.js';
@@ -33,6 +34,7 @@ const serveOptions = {
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
+  'stop-timeout': { type: 'string' },
   'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },
 } as const;
 
@@ -100,8 +102,13 @@ function subscribe(log: ServeLog): () => void {
   };
 }
 
+/** The associations running now (for the stop and the metrics). */
+const running = new Set<Association>();
+
 function onAssociation(log: ServeLog, plain: boolean) {
   return (a: Association): void => {
+    running.add(a);
+    void a.whenClosed().then(() => running.delete(a));
     const tls = a.tls;
     const who = tls?.peerCertificate?.subject.replace(/\n/g, ', ');
     // The peer's side of the window (PS3.7 D.3.3.3): how many requests it may keep outstanding with us.
@@ -124,9 +131,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   // --json is the older spelling of --log-format json.
   const log = createServeLog(io.stdout, { level: values['log-level'], format: values['log-format'] ?? (out.json ? 'json' : undefined), phi: values['log-phi'] });
   // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve).once('SIGTERM', resolve);
-  });
+  const stopSignal = stopRequested(io.env);
   const s = serveSettings(values, io.cwd);
   await ensurePortsFree(s.host, [{ port: s.port, option: '--port' }, { port: s.plainPort, option: '--plain-port' }]);
   try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
@@ -173,7 +178,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   }
   const moveCount = Object.keys(s.moveDestinations).length;
   log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}`,
-    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount });
+    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount, pid: process.pid });
   if (log.format === 'text') {
     const rel = (p: string): string => { const r = relative(io.cwd, p); return r.startsWith('..') ? p : r; };
     const ca = dev?.ca ?? s.tls.ca?.[0] ?? '<ca.pem>';
@@ -188,10 +193,10 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
 
   // Stop cleanly: refuse new associations, let those in flight finish (their instances land), then close the index.
   const signal = await stopSignal;
-  log('stopping', `${signal}: stopping (no new associations; waiting for those in progress)`);
+  log('stopping', `${signal === 'parent-exited' ? 'the parent process (npm) exited' : signal}: stopping (no new associations; waiting up to ${s.stopTimeout} s for ${running.size} in progress)`, { reason: signal, running: running.size });
   const force = (): void => { log('stopped', 'second signal: exiting now'); process.exit(ExitCode.Interrupted); };
   process.once('SIGINT', force).once('SIGTERM', force);
-  await Promise.all(servers.map((srv) => srv.close({ timeout: 30_000 })));
+  await gracefulStop(servers, s.stopTimeout * 1000, () => running.size, log);
   unsubscribe();
   index.close();
   context.dispose();
