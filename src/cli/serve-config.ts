@@ -35,6 +35,16 @@ export interface ServeSettings {
   limits: ServeLimits;
   /** Seconds a stop waits for running associations before aborting them. */
   stopTimeout: number;
+  /** The health and metrics HTTP port, when asked for. */
+  http: { port: number; host: string } | undefined;
+  /** Make (first run) and use the development PKI in DATA/pki: needed when a config file names no certificate. */
+  devPki: boolean;
+  /** Reload the TLS files when they change (besides SIGHUP). */
+  watchCerts: boolean;
+  /** Warn this many days before a certificate or CRL runs out. */
+  expiryWarningDays: number;
+  /** The log: level, format, patient data (serve-log.ts). */
+  log: { level?: string | undefined; format?: string | undefined; phi?: boolean | undefined };
 }
 
 /** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
@@ -83,8 +93,8 @@ const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits', 'stopTimeout']);
-const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
+const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits', 'stopTimeout', 'http', 'log']);
+const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime', 'devPki', 'watch', 'expiryWarningDays']);
 
 /** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
 const MAX_SESSION_LIFETIME = 604_800;
@@ -150,6 +160,8 @@ export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
   config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
   'session-lifetime'?: string | undefined; 'stop-timeout'?: string | undefined;
+  'http-port'?: string | undefined; 'http-host'?: string | undefined; 'dev-pki'?: boolean | undefined; 'watch-certs'?: boolean | undefined;
+  'expiry-warning-days'?: string | undefined; 'log-level'?: string | undefined; 'log-format'?: string | undefined; 'log-phi'?: boolean | undefined;
 }
 
 export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
@@ -194,7 +206,32 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
   oneOf(tls['peer-cert'], 'peer-cert', ['require', 'verify', 'ignore'] as const);
   oneOf(tls['crl-check'], 'crl-check', ['leaf', 'all'] as const);
   if (tls.profile !== undefined && !profileNames.includes(tls.profile)) throw usageError(`--profile must be one of ${profileNames.join(', ')}; got "${tls.profile}"`);
+  const devPki = v['dev-pki'] === true || field(tlsJson, 'devPki', 'tls.', isBool, 'true or false') === true;
+  // A configured server has a real identity: the development PKI only when asked for, so a
+  // config that lost its certificate lines cannot come up with a throw-away CA.
+  if (v.config !== undefined && tls.cert === undefined && tls.pkcs12 === undefined && !devPki) {
+    throw usageError(`the config file ${v.config} names no server certificate: set tls.cert and tls.key (or tls.pkcs12), or ask for the development PKI with tls.devPki: true or --dev-pki`);
+  }
+  const httpJson = field(json, 'http', '', isObject, 'an object { "port", "host" }');
+  for (const k of Object.keys(httpJson ?? {})) if (k !== 'port' && k !== 'host') throw usageError(`config: unknown field "http.${k}" (known: port, host)`);
+  const httpText = v['http-port'] ?? (httpJson?.port !== undefined ? String(field(httpJson, 'port', 'http.', isNumber, 'a port number')) : undefined);
+  const http = httpText === undefined ? undefined : {
+    port: httpText === '0' ? 0 : parsePort(httpText, 'http-port'),
+    host: v['http-host'] ?? field(httpJson ?? {}, 'host', 'http.', isString, 'an address') ?? '127.0.0.1',
+  };
+  const warnText = v['expiry-warning-days'] ?? (tlsJson.expiryWarningDays !== undefined ? String(field(tlsJson, 'expiryWarningDays', 'tls.', isNumber, 'a whole number of days')) : undefined);
+  if (!/^\d+$/.test(warnText ?? '30')) throw usageError(`--expiry-warning-days must be a whole number of days, got "${warnText}"`);
+  const logJson = field(json, 'log', '', isObject, 'an object { "level", "format", "phi" }') ?? {};
+  for (const k of Object.keys(logJson)) if (!['level', 'format', 'phi'].includes(k)) throw usageError(`config: unknown field "log.${k}" (known: level, format, phi)`);
   return {
+    http, devPki,
+    watchCerts: v['watch-certs'] === true || field(tlsJson, 'watch', 'tls.', isBool, 'true or false') === true,
+    expiryWarningDays: Number(warnText ?? '30'),
+    log: {
+      level: v['log-level'] ?? field(logJson, 'level', 'log.', isString, 'a level name'),
+      format: v['log-format'] ?? field(logJson, 'format', 'log.', isString, '"text" or "json"'),
+      phi: v['log-phi'] ?? field(logJson, 'phi', 'log.', isBool, 'true or false'),
+    },
     aet: parseAeTitle(v.aet ?? field(json, 'aet', '', isString, 'an AE title'), 'aet', 'DICOM-TLS'),
     port, plainPort,
     host: v.host ?? field(json, 'host', '', isString, 'an address') ?? '0.0.0.0',

@@ -11,6 +11,7 @@ The main job: a secure Storage + Query/Retrieve SCP with embedded defaults.
   - Prints how to connect (a dicom-tls echo line and a DCMTK echoscu line), logs each association
     and each failed handshake (peer, failing certificate, reason).
   - SIGINT/SIGTERM stop it cleanly: no new associations, instances in flight are finished.
+    SIGHUP reloads the certificates. Running it as a service: docs/operations.md.
 
 Options:
   --port N               DICOM over TLS port (default 2762; 0 = any free port)
@@ -43,6 +44,14 @@ Options:
                          password) against FILE (make it with dicom-tls user add); a wrong
                          password is rejected (A-ASSOCIATE-RJ 1/2/1)
   --require-user         reject associations that name no user (needs --users)
+  --dev-pki              use (and on first run make) the development PKI in DATA/pki; needed when a
+                         --config file names no certificate (without --config it is the default)
+  --watch-certs          reload the TLS files when one changes (SIGHUP always reloads them: key,
+                         certificate, CAs, CRLs; running associations keep the previous ones)
+  --expiry-warning-days N
+                         warn N days before a certificate or CRL runs out (default 30)
+  --http-port N          serve /healthz, /readyz and /metrics (Prometheus) on N (off unless given)
+  --http-host ADDRESS    address of the HTTP port (default 127.0.0.1)
   --stop-timeout S       on SIGTERM/SIGINT, wait up to S seconds for running associations, then
                          abort them (default 30)
   --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent; each stored

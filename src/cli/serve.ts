@@ -15,6 +15,7 @@ import { ensurePortsFree } from './port-check.js';
 import { logCertificates } from './serve-certificates.js';
 import { help } from './serve-help.js';
 import { gracefulStop, stopRequested } from './serve-signals.js';
+import { startMetrics, startOperations } from './serve-ops.js';
 import { createServeLog, type ServeLog } from './serve-log.js';
 import { serveSettings, type ServeSettings } from './serve-config.js';
 import { buildContext, contextOptionsFrom } from './tls-options.js';
@@ -34,7 +35,8 @@ const serveOptions = {
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
-  'stop-timeout': { type: 'string' },
+  'stop-timeout': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
+  'dev-pki': { type: 'boolean' }, 'watch-certs': { type: 'boolean' }, 'expiry-warning-days': { type: 'string' },
   'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },
 } as const;
 
@@ -128,11 +130,11 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, serveOptions);
   if (positionals.length > 0) throw usageError(`serve takes no arguments (got "${positionals[0]}"); see dicom-tls serve --help`);
   const out = new Output(io, values);
-  // --json is the older spelling of --log-format json.
-  const log = createServeLog(io.stdout, { level: values['log-level'], format: values['log-format'] ?? (out.json ? 'json' : undefined), phi: values['log-phi'] });
   // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
   const stopSignal = stopRequested(io.env);
   const s = serveSettings(values, io.cwd);
+  // --json is the older spelling of --log-format json.
+  const log = createServeLog(io.stdout, { ...s.log, format: s.log.format ?? (out.json ? 'json' : undefined) });
   await ensurePortsFree(s.host, [{ port: s.port, option: '--port' }, { port: s.plainPort, option: '--plain-port' }]);
   try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const dev = await ensurePki(s, log);
@@ -140,7 +142,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   logCertificates(s.tls.cert, s.tls.ca, log);
   // A resumed handshake verifies no certificate: the lifetime bounds how long one verification
   // stands in for the next; 0 verifies the client's certificate at every association.
-  const context = await buildContext({ ...contextOptions!, ...(s.sessionLifetime === 0 ? { sessionResumption: false } : { sessionLifetime: s.sessionLifetime }) });
+  const session = s.sessionLifetime === 0 ? { sessionResumption: false } : { sessionLifetime: s.sessionLifetime };
+  const context = await buildContext({ ...contextOptions!, ...session });
   // C-MOVE destinations reached over TLS use our identity and trust as a client.
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
@@ -162,6 +165,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     }),
   };
   const unsubscribe = subscribe(log);
+  const metrics = startMetrics(s.http, () => running.size);
   const servers: StorageServer[] = [];
   const tlsServer = await StorageServer.create({ ...config, tls: context });
   events(tlsServer);
@@ -176,6 +180,12 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     servers.push(plain);
     plainAddress = await plain.listen(s.plainPort, s.host);
   }
+  const ops = await startOperations({
+    log, tls: s.tls, context, watchCerts: s.watchCerts, expiryWarningDays: s.expiryWarningDays, http: s.http,
+    storeRoot: config.storeRoot, index, running: () => running.size,
+    build: async () => buildContext({ ...(await contextOptionsFrom(s.tls, 'server', io))!, ...session }),
+    setContext: (c) => tlsServer.server.setTlsContext(c),
+  }, metrics);
   const moveCount = Object.keys(s.moveDestinations).length;
   log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}`,
     { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount, pid: process.pid });
@@ -193,13 +203,15 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
 
   // Stop cleanly: refuse new associations, let those in flight finish (their instances land), then close the index.
   const signal = await stopSignal;
+  ops.stopping();
   log('stopping', `${signal === 'parent-exited' ? 'the parent process (npm) exited' : signal}: stopping (no new associations; waiting up to ${s.stopTimeout} s for ${running.size} in progress)`, { reason: signal, running: running.size });
   const force = (): void => { log('stopped', 'second signal: exiting now'); process.exit(ExitCode.Interrupted); };
   process.once('SIGINT', force).once('SIGTERM', force);
   await gracefulStop(servers, s.stopTimeout * 1000, () => running.size, log);
   unsubscribe();
+  await ops.close();
   index.close();
-  context.dispose();
+  ops.context.dispose();
   clientContext?.dispose();
   log('stopped', 'stopped cleanly');
   return ExitCode.Ok;
