@@ -96,6 +96,17 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits', 'stopTimeout', 'http', 'log']);
 const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime', 'devPki', 'watch', 'expiryWarningDays']);
 
+/**
+ * A configured server has a real identity: the development PKI only when asked for, so a config
+ * that lost its certificate lines cannot come up with a throw-away CA. (Without a config file the
+ * development PKI is the zero-configuration first run.)
+ */
+export function checkIdentity(s: ServeSettings, config: string | undefined): void {
+  if (config !== undefined && s.tls.cert === undefined && s.tls.pkcs12 === undefined && !s.devPki) {
+    throw usageError(`the config file ${config} names no server certificate: set tls.cert and tls.key (or tls.pkcs12), or ask for the development PKI with tls.devPki: true or --dev-pki`);
+  }
+}
+
 /** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
 const MAX_SESSION_LIFETIME = 604_800;
 
@@ -207,11 +218,6 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
   oneOf(tls['crl-check'], 'crl-check', ['leaf', 'all'] as const);
   if (tls.profile !== undefined && !profileNames.includes(tls.profile)) throw usageError(`--profile must be one of ${profileNames.join(', ')}; got "${tls.profile}"`);
   const devPki = v['dev-pki'] === true || field(tlsJson, 'devPki', 'tls.', isBool, 'true or false') === true;
-  // A configured server has a real identity: the development PKI only when asked for, so a
-  // config that lost its certificate lines cannot come up with a throw-away CA.
-  if (v.config !== undefined && tls.cert === undefined && tls.pkcs12 === undefined && !devPki) {
-    throw usageError(`the config file ${v.config} names no server certificate: set tls.cert and tls.key (or tls.pkcs12), or ask for the development PKI with tls.devPki: true or --dev-pki`);
-  }
   const httpJson = field(json, 'http', '', isObject, 'an object { "port", "host" }');
   for (const k of Object.keys(httpJson ?? {})) if (k !== 'port' && k !== 'host') throw usageError(`config: unknown field "http.${k}" (known: port, host)`);
   const httpText = v['http-port'] ?? (httpJson?.port !== undefined ? String(field(httpJson, 'port', 'http.', isNumber, 'a port number')) : undefined);

@@ -17,7 +17,7 @@ import { help } from './serve-help.js';
 import { gracefulStop, stopRequested } from './serve-signals.js';
 import { startMetrics, startOperations } from './serve-ops.js';
 import { createServeLog, type ServeLog } from './serve-log.js';
-import { serveSettings, type ServeSettings } from './serve-config.js';
+import { checkIdentity, serveSettings, type ServeSettings } from './serve-config.js';
 import { buildContext, contextOptionsFrom } from './tls-options.js';
 import { channelNames } from '../diagnostics.js';
 import type { CommandModule } from './command.js';
@@ -133,6 +133,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
   const stopSignal = stopRequested(io.env);
   const s = serveSettings(values, io.cwd);
+  checkIdentity(s, values.config);
   // --json is the older spelling of --log-format json.
   const log = createServeLog(io.stdout, { ...s.log, format: s.log.format ?? (out.json ? 'json' : undefined) });
   await ensurePortsFree(s.host, [{ port: s.port, option: '--port' }, { port: s.plainPort, option: '--plain-port' }]);

@@ -92,3 +92,22 @@ test('a wrong --log-level or --log-format is a usage error naming the choices', 
   assert.equal(f.code, 2);
   assert.match(oneSentenceError(f).sentence, /--log-format must be one of text, json/);
 });
+
+test('a config file that names no certificate refuses to start unless the development PKI is asked for', async () => {
+  const dir = join(tmp.dir, 'nocert');
+  const { mkdirSync, existsSync } = await import('node:fs');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'serve.json'), JSON.stringify({ aet: 'PACS', data: 'data' }));
+  const r = await runCli(['serve', '--config', 'serve.json', '--port', '0'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(oneSentenceError(r).sentence, /names no server certificate: set tls\.cert and tls\.key \(or tls\.pkcs12\), or ask for the development PKI with tls\.devPki: true or --dev-pki/);
+  assert.ok(!existsSync(join(dir, 'data')), 'nothing written');
+  for (const [config, args] of [[{ aet: 'PACS', data: 'data', tls: { devPki: true } }, []], [{ aet: 'PACS', data: 'data2' }, ['--dev-pki']]] as const) {
+    writeFileSync(join(dir, 'serve.json'), JSON.stringify(config));
+    const p = spawnServe(['--config', 'serve.json', '--host', '127.0.0.1', '--port', '0', ...args], { cwd: dir });
+    try {
+      await listening(p);
+      assert.match(p.output(), /created a development PKI/);
+    } finally { await p.kill(); }
+  }
+});
