@@ -54,7 +54,8 @@ Options:
   --http-host ADDRESS    address of the HTTP port (default 127.0.0.1)
   --stop-timeout S       on SIGTERM/SIGINT, wait up to S seconds for running associations, then
                          abort them (default 30)
-  --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent; each stored
+  --log-level LEVEL, -ll LEVEL
+                         trace, debug, info (default), warn, error, fatal or silent (off); each stored
                          instance is a debug line
   --log-format text|json human lines (default) or one JSON object per line on stdout with time,
                          level, msg, event and the event's fields (--json: the same)

@@ -33,8 +33,9 @@ export type ServeLog = ((event: string, text: string, fields?: LogFields, level?
 };
 
 export function checkLogOptions(o: ServeLogOptions): { level: LogLevel; format: LogFormat; phi: boolean } {
-  const level = (o.level ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(level)) throw usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}; got "${o.level}"`);
+  // DCMTK's name for "no log" is off.
+  const level = (o.level === 'off' ? 'silent' : o.level ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(level)) throw usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (or off); got "${o.level}"`);
   const format = (o.format ?? 'text') as LogFormat;
   if (!LOG_FORMATS.includes(format)) throw usageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}; got "${o.format}"`);
   return { level, format, phi: o.phi === true };

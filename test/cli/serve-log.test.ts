@@ -87,7 +87,7 @@ test('a PHI value in a message is redacted there too', async () => {
 test('a wrong --log-level or --log-format is a usage error naming the choices', async () => {
   const r = await runCli(['serve', '--log-level', 'loud']);
   assert.equal(r.code, 2);
-  assert.match(oneSentenceError(r).sentence, /--log-level must be one of trace, debug, info, warn, error, fatal, silent/);
+  assert.match(oneSentenceError(r).sentence, /--log-level must be one of trace, debug, info, warn, error, fatal, silent \(or off\)/);
   const f = await runCli(['serve', '--log-format', 'xml']);
   assert.equal(f.code, 2);
   assert.match(oneSentenceError(f).sentence, /--log-format must be one of text, json/);
@@ -110,4 +110,12 @@ test('a config file that names no certificate refuses to start unless the develo
       assert.match(p.output(), /created a development PKI/);
     } finally { await p.kill(); }
   }
+});
+
+test('DCMTK spelling -ll sets serve\'s log level (off = nothing logged)', async () => {
+  const p = spawnServe(['--host', '127.0.0.1', '--port', '0', '--data', join(tmp.dir, 'll'), '-ll', 'off'], { cwd: tmp.dir });
+  try {
+    await listening(p);
+    assert.doesNotMatch(p.output(), /listening for DICOM|created a development PKI/);
+  } finally { await p.kill(); }
 });
