@@ -4,6 +4,8 @@
  * are relative to the file. Every mistake is a usage error naming the field.
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { applyEnvironment, validateConfig } from './serve-config-schema.js';
 import { dirname, resolve } from 'node:path';
 import { fileError, usageError } from './errors.js';
 import { oneOf, parseAeTitle, parsePort } from './args.js';
@@ -93,8 +95,6 @@ const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits', 'stopTimeout', 'http', 'log']);
-const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime', 'devPki', 'watch', 'expiryWarningDays']);
 
 /**
  * A configured server has a real identity: the development PKI only when asked for, so a config
@@ -117,14 +117,16 @@ export function readConfig(path: string): { json: Json; base: string } {
   } catch (e) {
     throw fileError(`cannot read the config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw usageError(`the config file ${path} is not valid JSON (${(e as Error).message})`);
+  // JSON with comments (// and /* */) and trailing commas, as editors allow for JSONC.
+  const errors: ParseError[] = [];
+  const json: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    const before = text.slice(0, e.offset).split('\n');
+    throw usageError(`the config file ${path} is not valid JSON: ${printParseErrorCode(e.error)} at line ${before.length}, column ${before.at(-1)!.length + 1}`);
   }
   if (!isObject(json)) throw usageError(`the config file ${path} must hold a JSON object`);
-  for (const k of Object.keys(json)) if (!KNOWN.has(k)) throw usageError(`config: unknown field "${k}" (known: ${[...KNOWN].join(', ')})`);
+  validateConfig(json);
   return { json, base: dirname(resolve(path)) };
 }
 
@@ -175,11 +177,12 @@ export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   'expiry-warning-days'?: string | undefined; 'log-level'?: string | undefined; 'log-format'?: string | undefined; 'log-phi'?: boolean | undefined;
 }
 
-export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
+export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.ProcessEnv = {}): ServeSettings {
   const { json, base } = v.config !== undefined ? readConfig(resolve(cwd, v.config)) : { json: {} as Json, base: cwd };
+  // DICOM_TLS_* variables win over the file (the command line over both); checked by the same schema.
+  if (Object.keys(env).some((k) => k.startsWith('DICOM_TLS_'))) validateConfig(applyEnvironment(json, env), 'config (with the DICOM_TLS_* environment)');
   const path = (p: string | undefined, from: string): string | undefined => (p === undefined ? undefined : resolve(from, p));
   const tlsJson = field(json, 'tls', '', isObject, 'an object') ?? {};
-  for (const k of Object.keys(tlsJson)) if (!KNOWN_TLS.has(k)) throw usageError(`config: unknown field "tls.${k}" (known: ${[...KNOWN_TLS].join(', ')})`);
   const portText = v.port ?? (json.port !== undefined ? String(field(json, 'port', '', isNumber, 'a port number')) : undefined);
   const plainText = v['plain-port'] ?? (json.plainPort !== undefined ? String(field(json, 'plainPort', '', isNumber, 'a port number')) : undefined);
   const port = portText === '0' ? 0 : parsePort(portText ?? '2762', 'port');

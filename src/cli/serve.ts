@@ -132,7 +132,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const out = new Output(io, values);
   // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
   const stopSignal = stopRequested(io.env);
-  const s = serveSettings(values, io.cwd);
+  const s = serveSettings(values, io.cwd, io.env);
   checkIdentity(s, values.config);
   // --json is the older spelling of --log-format json.
   const log = createServeLog(io.stdout, { ...s.log, format: s.log.format ?? (out.json ? 'json' : undefined) });
