@@ -63,7 +63,8 @@ Options:
                          (default: "[redacted]" in fields and messages)
   --verbose, -v          more detail in the log
 
-Config file (JSON), e.g.:
+Config file (JSON with comments; editors check it against schema/serve-config.schema.json, every
+field and its DICOM_TLS_* environment variable are in docs/serve-config.md), e.g.:
   { "aet": "PACS", "port": 2762, "plainPort": 11112, "data": "/srv/dicom",
     "tls": { "cert": "server.pem", "key": "server-key.pem", "ca": ["ca.pem"], "peerCert": "require",
              "profile": "bcp195-rfc8996", "groups": ["X25519MLKEM768", "X25519"], "sessionLifetime": 3600 },
