@@ -61,7 +61,9 @@ environment variable: \`DICOM_TLS_\` and the field's path, each name in upper sn
 names joined by \`__\` (\`tls.sessionLifetime\` → \`DICOM_TLS_TLS__SESSION_LIFETIME\`). Numbers and
 \`true\`/\`false\` are read as such, lists as comma-separated values. The environment wins over the
 file, the command line over both. An unknown \`DICOM_TLS_\` variable is an error, so a typo is not
-silently ignored.
+silently ignored (the variable named by \`--password-env\` or \`tls.passwordEnv\` excepted). Relative
+paths in variables are relative to the configuration file's directory (the working directory
+without one).
 
 ## Fields
 

@@ -124,10 +124,11 @@ export function environmentVariables(root: SchemaNode = serveConfigSchema()): Ar
  * file): numbers and booleans as such, lists comma-separated. An unknown DICOM_TLS_ name is an
  * error (a typo would otherwise be silently ignored).
  */
-export function applyEnvironment(json: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvironment(json: Record<string, unknown>, env: NodeJS.ProcessEnv, ignore: readonly (string | undefined)[] = []): Record<string, unknown> {
   const known = new Map(environmentVariables().map((v) => [v.name, v]));
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('DICOM_TLS_') || raw === undefined) continue;
+    // The variable that holds the key's password (--password-env) is not a setting.
+    if (!name.startsWith('DICOM_TLS_') || raw === undefined || ignore.includes(name)) continue;
     const v = known.get(name);
     if (v === undefined) throw usageError(`unknown environment variable ${name} (serve reads: ${[...known.keys()].join(', ')})`);
     const types = ([] as string[]).concat(v.node.type ?? []);

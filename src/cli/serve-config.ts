@@ -180,7 +180,10 @@ export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
 export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.ProcessEnv = {}): ServeSettings {
   const { json, base } = v.config !== undefined ? readConfig(resolve(cwd, v.config)) : { json: {} as Json, base: cwd };
   // DICOM_TLS_* variables win over the file (the command line over both); checked by the same schema.
-  if (Object.keys(env).some((k) => k.startsWith('DICOM_TLS_'))) validateConfig(applyEnvironment(json, env), 'config (with the DICOM_TLS_* environment)');
+  if (Object.keys(env).some((k) => k.startsWith('DICOM_TLS_'))) {
+    const passwordEnv = [v['password-env'], (json.tls as Json | undefined)?.passwordEnv as string | undefined];
+    validateConfig(applyEnvironment(json, env, passwordEnv), 'config (with the DICOM_TLS_* environment)');
+  }
   const path = (p: string | undefined, from: string): string | undefined => (p === undefined ? undefined : resolve(from, p));
   const tlsJson = field(json, 'tls', '', isObject, 'an object') ?? {};
   const portText = v.port ?? (json.port !== undefined ? String(field(json, 'port', '', isNumber, 'a port number')) : undefined);

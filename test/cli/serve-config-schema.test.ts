@@ -84,6 +84,7 @@ test('DICOM_TLS_* variables override the file; the command line wins over them; 
   assert.deepEqual(s.http, { port: 9100, host: '127.0.0.1' });
   assert.equal(serveSettings({ aet: 'CLI' }, tmpdir(), env).aet, 'CLI');
   assert.throws(() => serveSettings({}, tmpdir(), { DICOM_TLS_PROT: '1' }), /unknown environment variable DICOM_TLS_PROT \(serve reads: DICOM_TLS_AET, DICOM_TLS_PORT/);
+  assert.equal(serveSettings({ 'password-env': 'DICOM_TLS_KEY_PASSWORD' }, tmpdir(), { DICOM_TLS_KEY_PASSWORD: 'x' }).port, 2762, 'the password variable is not a setting');
   assert.throws(() => serveSettings({}, tmpdir(), { DICOM_TLS_PORT: 'eleven' }), /config \(with the DICOM_TLS_\* environment\) port must be a port number, got "eleven"/);
 });
 
