@@ -119,3 +119,24 @@ test('without --http-port there is no HTTP port', async () => {
     assert.doesNotMatch(q.output(), /health and metrics/);
   } finally { await q.kill(); }
 });
+
+test('/readyz is 503 naming the index when it cannot answer, and while stopping', async () => {
+  const { startHttp } = await import('../../src/cli/serve-http.js');
+  const { Registry } = await import('prom-client');
+  let stopping = false;
+  const h = await startHttp(0, '127.0.0.1', new Registry(), {
+    storeRoot: join(tmp.dir, 'unit-store'), indexQuery: () => { throw new Error('database is locked'); }, stopping: () => stopping,
+  });
+  try {
+    const r = await fetch(`http://127.0.0.1:${h.address.port}/readyz`);
+    assert.equal(r.status, 503);
+    const doc = await r.json() as { checks: { name: string; ok: boolean; error?: string }[] };
+    assert.deepEqual(doc.checks.find((c) => c.name === 'index'), { name: 'index', ok: false, error: 'database is locked' });
+    stopping = true;
+    const s = await (await fetch(`http://127.0.0.1:${h.address.port}/readyz`)).json() as { checks: { name: string }[] };
+    assert.ok(s.checks.some((c) => c.name === 'stopping'));
+  } finally {
+    h.server.closeAllConnections();
+    await new Promise<void>((r) => h.server.close(() => r()));
+  }
+});
