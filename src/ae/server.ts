@@ -139,7 +139,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   /** `handlers` as associations see them: each request checked against the association's access first. */
   readonly #guarded: HandlerRegistry;
   readonly #policy: AcceptorPolicy;
-  readonly #tls: SecureContext | undefined;
+  #tls: SecureContext | undefined;
   readonly #maxAssociations: number;
   readonly #maxPdu: number;
   readonly #artimMs: number;
@@ -198,6 +198,18 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   }
 
   /** Start listening (default: an ephemeral port on 127.0.0.1). */
+  /**
+   * Use `context` for TLS connections accepted from now on (a certificate reload without a
+   * restart). Associations already running keep the context they started with: dispose of the
+   * old one only after they have closed (or after `close()`).
+   */
+  setTlsContext(context: SecureContext): void {
+    if (this.#tls === undefined) throw new InvalidOptionError('tls', 'this server listens for plain DICOM; it has no TLS context to replace');
+    if (context.role !== 'server') throw new InvalidOptionError('tls', 'needs a SecureContext with role "server"');
+    this.#tls = context;
+    if (this.#secure !== undefined) this.#secure.context = context;
+  }
+
   async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
     if (this.#net !== undefined) throw new InvalidOptionError('listen', 'the server is already listening');
     const server = net.createServer({ allowHalfOpen: true });

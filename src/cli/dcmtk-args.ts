@@ -99,6 +99,8 @@ export function fromDcmtk(argv: readonly string[], command?: string): string[] {
       out.push('--query', argv[++i]!);
       continue;
     }
+    // serve's own log has levels (serve-log.ts, DCMTK's names included): its --log-level/-ll is kept.
+    if (command === 'serve' && (token === '--log-level' || token === '-ll')) { out.push('--log-level'); continue; }
     const rule = RULES[token];
     if (rule === undefined) { out.push(token); continue; }
     const values = argv.slice(i + 1, i + 1 + rule.arity);

@@ -1,14 +1,12 @@
 /**
  * serve's start-up lines about its own certificate and the CAs it trusts: subject,
- * subjectAltName, SHA-256 fingerprint (the form the AE-title bindings use), key, days to expiry,
- * and a warning when one expires within 30 days.
+ * subjectAltName, SHA-256 fingerprint (the form the AE-title bindings use), key, days to expiry.
+ * The expiry warnings (configurable, CRLs too, repeated after reloads and daily) are serve-reload.ts's.
  */
 import { readFileSync } from 'node:fs';
 import { pemCertificates, summarize, type CertificateSummary } from './cert-summary.js';
 
 type Log = (event: string, text: string, fields?: Record<string, unknown>) => void;
-
-const SOON_DAYS = 30;
 
 function read(path: string): CertificateSummary[] {
   try {
@@ -33,6 +31,5 @@ export function logCertificates(cert: string | undefined, ca: readonly string[] 
   for (const c of ca ?? []) for (const s of read(c)) entries.push(['trusted CA', s]);
   for (const [what, s] of entries) {
     log(what === 'certificate' ? 'certificate' : 'trusted-ca', line(what, s), { ...s });
-    if (s.daysToExpiry < SOON_DAYS) log('certificate-expiry', `warning: the ${what} ${s.subject} ${s.daysToExpiry < 0 ? 'has expired' : `expires in ${s.daysToExpiry} days`}; renew it`, { subject: s.subject, daysToExpiry: s.daysToExpiry });
   }
 }

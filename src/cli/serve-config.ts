@@ -4,6 +4,8 @@
  * are relative to the file. Every mistake is a usage error naming the field.
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { applyEnvironment, validateConfig } from './serve-config-schema.js';
 import { dirname, resolve } from 'node:path';
 import { fileError, usageError } from './errors.js';
 import { oneOf, parseAeTitle, parsePort } from './args.js';
@@ -36,6 +38,18 @@ export interface ServeSettings {
   limits: ServeLimits;
   /** The IHE ATNA audit trail (audit-config.ts), when configured. */
   audit: AuditSettings | undefined;
+  /** Seconds a stop waits for running associations before aborting them. */
+  stopTimeout: number;
+  /** The health and metrics HTTP port, when asked for. */
+  http: { port: number; host: string } | undefined;
+  /** Make (first run) and use the development PKI in DATA/pki: needed when a config file names no certificate. */
+  devPki: boolean;
+  /** Reload the TLS files when they change (besides SIGHUP). */
+  watchCerts: boolean;
+  /** Warn this many days before a certificate or CRL runs out. */
+  expiryWarningDays: number;
+  /** The log: level, format, patient data (serve-log.ts). */
+  log: { level?: string | undefined; format?: string | undefined; phi?: boolean | undefined };
 }
 
 /** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
@@ -84,8 +98,17 @@ const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const KNOWN = new Set(['aet', 'port', 'plainPort', 'host', 'data', 'maxAssociations', 'asyncWindow', 'tls', 'bindings', 'requireBinding', 'moveDestinations', 'access', 'users', 'limits', 'audit']);
-const KNOWN_TLS = new Set(['cert', 'key', 'pkcs12', 'ca', 'crl', 'crlCheck', 'profile', 'groups', 'requireHybridGroup', 'peerCert', 'passwordFile', 'passwordEnv', 'sessionLifetime']);
+
+/**
+ * A configured server has a real identity: the development PKI only when asked for, so a config
+ * that lost its certificate lines cannot come up with a throw-away CA. (Without a config file the
+ * development PKI is the zero-configuration first run.)
+ */
+export function checkIdentity(s: ServeSettings, config: string | undefined): void {
+  if (config !== undefined && s.tls.cert === undefined && s.tls.pkcs12 === undefined && !s.devPki) {
+    throw usageError(`the config file ${config} names no server certificate: set tls.cert and tls.key (or tls.pkcs12), or ask for the development PKI with tls.devPki: true or --dev-pki`);
+  }
+}
 
 /** RFC 8446 4.6.1: a TLS 1.3 ticket lives at most 7 days. */
 const MAX_SESSION_LIFETIME = 604_800;
@@ -97,14 +120,16 @@ export function readConfig(path: string): { json: Json; base: string } {
   } catch (e) {
     throw fileError(`cannot read the config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw usageError(`the config file ${path} is not valid JSON (${(e as Error).message})`);
+  // JSON with comments (// and /* */) and trailing commas, as editors allow for JSONC.
+  const errors: ParseError[] = [];
+  const json: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    const before = text.slice(0, e.offset).split('\n');
+    throw usageError(`the config file ${path} is not valid JSON: ${printParseErrorCode(e.error)} at line ${before.length}, column ${before.at(-1)!.length + 1}`);
   }
   if (!isObject(json)) throw usageError(`the config file ${path} must hold a JSON object`);
-  for (const k of Object.keys(json)) if (!KNOWN.has(k)) throw usageError(`config: unknown field "${k}" (known: ${[...KNOWN].join(', ')})`);
+  validateConfig(json);
   return { json, base: dirname(resolve(path)) };
 }
 
@@ -150,15 +175,21 @@ function destinationsFrom(v: unknown): Record<string, MoveDestination> {
 export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
   config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
-  'session-lifetime'?: string | undefined;
   audit?: string | undefined;
+  'session-lifetime'?: string | undefined; 'stop-timeout'?: string | undefined;
+  'http-port'?: string | undefined; 'http-host'?: string | undefined; 'dev-pki'?: boolean | undefined; 'watch-certs'?: boolean | undefined;
+  'expiry-warning-days'?: string | undefined; 'log-level'?: string | undefined; 'log-format'?: string | undefined; 'log-phi'?: boolean | undefined;
 }
 
-export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
+export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.ProcessEnv = {}): ServeSettings {
   const { json, base } = v.config !== undefined ? readConfig(resolve(cwd, v.config)) : { json: {} as Json, base: cwd };
+  // DICOM_TLS_* variables win over the file (the command line over both); checked by the same schema.
+  if (Object.keys(env).some((k) => k.startsWith('DICOM_TLS_'))) {
+    const passwordEnv = [v['password-env'], (json.tls as Json | undefined)?.passwordEnv as string | undefined];
+    validateConfig(applyEnvironment(json, env, passwordEnv), 'config (with the DICOM_TLS_* environment)');
+  }
   const path = (p: string | undefined, from: string): string | undefined => (p === undefined ? undefined : resolve(from, p));
   const tlsJson = field(json, 'tls', '', isObject, 'an object') ?? {};
-  for (const k of Object.keys(tlsJson)) if (!KNOWN_TLS.has(k)) throw usageError(`config: unknown field "tls.${k}" (known: ${[...KNOWN_TLS].join(', ')})`);
   const portText = v.port ?? (json.port !== undefined ? String(field(json, 'port', '', isNumber, 'a port number')) : undefined);
   const plainText = v['plain-port'] ?? (json.plainPort !== undefined ? String(field(json, 'plainPort', '', isNumber, 'a port number')) : undefined);
   const port = portText === '0' ? 0 : parsePort(portText ?? '2762', 'port');
@@ -174,6 +205,8 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
   if (!/^\d+$/.test(lifetimeText ?? '7200') || sessionLifetime > MAX_SESSION_LIFETIME) {
     throw usageError(`--session-lifetime must be a whole number of seconds, 0–${MAX_SESSION_LIFETIME} (0 = no session resumption), got "${lifetimeText}"`);
   }
+  const stopText = v['stop-timeout'] ?? (json.stopTimeout !== undefined ? String(field(json, 'stopTimeout', '', isNumber, 'a whole number of seconds')) : undefined);
+  if (!/^\d+$/.test(stopText ?? '30')) throw usageError(`--stop-timeout must be a whole number of seconds, got "${stopText}"`);
   const cliTls = v.cert !== undefined || v.pkcs12 !== undefined;
   const tls: TlsCliValues = {
     cert: cliTls ? path(v.cert, cwd) : path(field(tlsJson, 'cert', 'tls.', isString, 'a path'), base),
@@ -195,7 +228,27 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
   oneOf(tls['crl-check'], 'crl-check', ['leaf', 'all'] as const);
   if (tls.profile !== undefined && !profileNames.includes(tls.profile)) throw usageError(`--profile must be one of ${profileNames.join(', ')}; got "${tls.profile}"`);
   const data = resolve(v.data !== undefined ? cwd : base, v.data ?? field(json, 'data', '', isString, 'a directory') ?? (v.config !== undefined ? resolve(cwd, 'dicom-tls-data') : 'dicom-tls-data'));
+  const devPki = v['dev-pki'] === true || field(tlsJson, 'devPki', 'tls.', isBool, 'true or false') === true;
+  const httpJson = field(json, 'http', '', isObject, 'an object { "port", "host" }');
+  for (const k of Object.keys(httpJson ?? {})) if (k !== 'port' && k !== 'host') throw usageError(`config: unknown field "http.${k}" (known: port, host)`);
+  const httpText = v['http-port'] ?? (httpJson?.port !== undefined ? String(field(httpJson, 'port', 'http.', isNumber, 'a port number')) : undefined);
+  const http = httpText === undefined ? undefined : {
+    port: httpText === '0' ? 0 : parsePort(httpText, 'http-port'),
+    host: v['http-host'] ?? field(httpJson ?? {}, 'host', 'http.', isString, 'an address') ?? '127.0.0.1',
+  };
+  const warnText = v['expiry-warning-days'] ?? (tlsJson.expiryWarningDays !== undefined ? String(field(tlsJson, 'expiryWarningDays', 'tls.', isNumber, 'a whole number of days')) : undefined);
+  if (!/^\d+$/.test(warnText ?? '30')) throw usageError(`--expiry-warning-days must be a whole number of days, got "${warnText}"`);
+  const logJson = field(json, 'log', '', isObject, 'an object { "level", "format", "phi" }') ?? {};
+  for (const k of Object.keys(logJson)) if (!['level', 'format', 'phi'].includes(k)) throw usageError(`config: unknown field "log.${k}" (known: level, format, phi)`);
   return {
+    http, devPki,
+    watchCerts: v['watch-certs'] === true || field(tlsJson, 'watch', 'tls.', isBool, 'true or false') === true,
+    expiryWarningDays: Number(warnText ?? '30'),
+    log: {
+      level: v['log-level'] ?? field(logJson, 'level', 'log.', isString, 'a level name'),
+      format: v['log-format'] ?? field(logJson, 'format', 'log.', isString, '"text" or "json"'),
+      phi: v['log-phi'] ?? field(logJson, 'phi', 'log.', isBool, 'true or false'),
+    },
     aet: parseAeTitle(v.aet ?? field(json, 'aet', '', isString, 'an AE title'), 'aet', 'DICOM-TLS'),
     port, plainPort,
     host: v.host ?? field(json, 'host', '', isString, 'an address') ?? '0.0.0.0',
@@ -207,5 +260,6 @@ export function serveSettings(v: ServeCliValues, cwd: string): ServeSettings {
     access: serveAccess(json, base, v, cwd),
     limits: limitsFrom(json.limits),
     audit: auditSettings(json.audit, v.audit, base, data),
+    stopTimeout: Number(stopText ?? '30'),
   };
 }

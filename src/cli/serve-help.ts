@@ -11,6 +11,7 @@ The main job: a secure Storage + Query/Retrieve SCP with embedded defaults.
   - Prints how to connect (a dicom-tls echo line and a DCMTK echoscu line), logs each association
     and each failed handshake (peer, failing certificate, reason).
   - SIGINT/SIGTERM stop it cleanly: no new associations, instances in flight are finished.
+    SIGHUP reloads the certificates. Running it as a service: docs/operations.md.
 
 Options:
   --port N               DICOM over TLS port (default 2762; 0 = any free port)
@@ -46,10 +47,27 @@ Options:
   --audit URL            send the IHE ATNA audit trail (DICOM audit messages, PS3.15 A.5) to
                          syslog+tls://host:6514, syslog+udp://host:514 or file:///path; queued
                          on disk in DATA/audit-queue while the repository is unreachable
-  --json                 log events as JSON lines on stdout
+  --dev-pki              use (and on first run make) the development PKI in DATA/pki; needed when a
+                         --config file names no certificate (without --config it is the default)
+  --watch-certs          reload the TLS files when one changes (SIGHUP always reloads them: key,
+                         certificate, CAs, CRLs; running associations keep the previous ones)
+  --expiry-warning-days N
+                         warn N days before a certificate or CRL runs out (default 30)
+  --http-port N          serve /healthz, /readyz and /metrics (Prometheus) on N (off unless given)
+  --http-host ADDRESS    address of the HTTP port (default 127.0.0.1)
+  --stop-timeout S       on SIGTERM/SIGINT, wait up to S seconds for running associations, then
+                         abort them (default 30)
+  --log-level LEVEL, -ll LEVEL
+                         trace, debug, info (default), warn, error, fatal or silent (off); each stored
+                         instance is a debug line
+  --log-format text|json human lines (default) or one JSON object per line on stdout with time,
+                         level, msg, event and the event's fields (--json: the same)
+  --log-phi              log patient name, ID, birth date, accession number as they are
+                         (default: "[redacted]" in fields and messages)
   --verbose, -v          more detail in the log
 
-Config file (JSON), e.g.:
+Config file (JSON with comments; editors check it against schema/serve-config.schema.json, every
+field and its DICOM_TLS_* environment variable are in docs/serve-config.md), e.g.:
   { "aet": "PACS", "port": 2762, "plainPort": 11112, "data": "/srv/dicom",
     "tls": { "cert": "server.pem", "key": "server-key.pem", "ca": ["ca.pem"], "peerCert": "require",
              "profile": "bcp195-rfc8996", "groups": ["X25519MLKEM768", "X25519"], "sessionLifetime": 3600 },

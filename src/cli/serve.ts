@@ -14,12 +14,16 @@ import { Output, type Io } from './io.js';
 import { ensurePortsFree } from './port-check.js';
 import { logCertificates } from './serve-certificates.js';
 import { help } from './serve-help.js';
-import { serveSettings, type ServeSettings } from './serve-config.js';
+import { gracefulStop, stopRequested } from './serve-signals.js';
+import { startMetrics, startOperations } from './serve-ops.js';
+import { createServeLog, type ServeLog } from './serve-log.js';
+import { checkIdentity, serveSettings, type ServeSettings } from './serve-config.js';
 import { buildContext, contextOptionsFrom } from './tls-options.js';
 import { channelNames } from '../diagnostics.js';
 import type { CommandModule } from './command.js';
 import type { Association } from '../ae/association.js';
 import type { StorageServer } from '../services/scp/storage-server.js';
+import type { StoredInstance } from '../store/file-store.js';
 import { passwordFileVerifier } from '../ae/user-credentials.js';
 
 const serveOptions = {
@@ -32,18 +36,13 @@ const serveOptions = {
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
   audit: { type: 'string' },
+  'stop-timeout': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
+  'dev-pki': { type: 'boolean' }, 'watch-certs': { type: 'boolean' }, 'expiry-warning-days': { type: 'string' },
+  'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },
 } as const;
 
-/** A log line: `2026-11-22T03:20:00Z message` (or one JSON object per line with --json). */
-function logger(out: Output): (event: string, text: string, fields?: Record<string, unknown>) => void {
-  return (event, text, fields = {}) => {
-    if (out.json) out.io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, message: text, ...fields })}\n`);
-    else out.io.stdout.write(`${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${text}\n`);
-  };
-}
-
 /** First run: the development PKI in DATA/pki, unless an identity was given. */
-async function ensurePki(s: ServeSettings, log: ReturnType<typeof logger>): Promise<{ ca: string; client: string; clientKey: string } | undefined> {
+async function ensurePki(s: ServeSettings, log: ServeLog): Promise<{ ca: string; client: string; clientKey: string } | undefined> {
   if (s.tls.cert !== undefined || s.tls.pkcs12 !== undefined) return undefined;
   const dir = join(s.data, 'pki');
   const files = { ca: join(dir, 'ca.pem'), client: join(dir, 'client.pem'), clientKey: join(dir, 'client-key.pem') };
@@ -62,12 +61,22 @@ async function ensurePki(s: ServeSettings, log: ReturnType<typeof logger>): Prom
   return files;
 }
 
+/** A stored instance's fields: where it went and whose it is (the patient fields are redacted unless --log-phi). */
+function storedFields(i: StoredInstance, a: Association): Record<string, unknown> {
+  const r = i.attributes;
+  return {
+    sopInstanceUid: i.sopInstanceUid, sopClassUid: i.sopClassUid, studyInstanceUid: i.studyInstanceUid, seriesInstanceUid: i.seriesInstanceUid,
+    path: i.path, size: i.size, callingAeTitle: a.callingAeTitle,
+    patientId: r.PatientID, patientName: r.PatientName, patientBirthDate: r.PatientBirthDate, accessionNumber: r.AccessionNumber, modality: r.Modality,
+  };
+}
+
 function peerOf(a: Association): string {
   return `${a.remoteAddress ?? '?'}:${a.remotePort ?? '?'}`;
 }
 
 /** Log lines from the library's diagnostics channels: failed handshakes and rejected associations. */
-function subscribe(log: ReturnType<typeof logger>): () => void {
+function subscribe(log: ServeLog): () => void {
   const onServer = (m: unknown): void => {
     const e = m as { kind?: string; peer?: { address?: string; port?: number }; depth?: number; errorName?: string; errorString?: string; certificateString?: string; alert?: { description: string; direction: string }; error?: { message: string; code: string }; why?: string; callingAeTitle?: string; calledAeTitle?: string; remoteAddress?: string };
     if (e.kind === 'tls-handshake-failed') {
@@ -75,7 +84,7 @@ function subscribe(log: ReturnType<typeof logger>): () => void {
       const cert = subject !== undefined ? `, certificate at depth ${e.depth ?? '?'}: ${subject}` : '';
       const reason = e.errorName !== undefined ? `${e.errorString} (${e.errorName})` : e.error?.message ?? 'unknown';
       log('handshake-failed', `TLS handshake from ${e.peer?.address ?? '?'}:${e.peer?.port ?? '?'} failed${cert}: ${reason}`,
-        { peer: e.peer, depth: e.depth, errorName: e.errorName, errorString: e.errorString, certificateString: e.certificateString, alert: e.alert, code: e.error?.code });
+        { peer: e.peer, depth: e.depth, errorName: e.errorName, errorString: e.errorString, certificateString: e.certificateString, alert: e.alert, code: e.error?.code }, 'warn');
     } else if (e.kind === 'association-rejected') {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }
@@ -96,8 +105,13 @@ function subscribe(log: ReturnType<typeof logger>): () => void {
   };
 }
 
-function onAssociation(log: ReturnType<typeof logger>, plain: boolean) {
+/** The associations running now (for the stop and the metrics). */
+const running = new Set<Association>();
+
+function onAssociation(log: ServeLog, plain: boolean) {
   return (a: Association): void => {
+    running.add(a);
+    void a.whenClosed().then(() => running.delete(a));
     const tls = a.tls;
     const who = tls?.peerCertificate?.subject.replace(/\n/g, ', ');
     // The peer's side of the window (PS3.7 D.3.3.3): how many requests it may keep outstanding with us.
@@ -117,12 +131,12 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, serveOptions);
   if (positionals.length > 0) throw usageError(`serve takes no arguments (got "${positionals[0]}"); see dicom-tls serve --help`);
   const out = new Output(io, values);
-  const log = logger(out);
   // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve).once('SIGTERM', resolve);
-  });
-  const s = serveSettings(values, io.cwd);
+  const stopSignal = stopRequested(io.env);
+  const s = serveSettings(values, io.cwd, io.env);
+  checkIdentity(s, values.config);
+  // --json is the older spelling of --log-format json.
+  const log = createServeLog(io.stdout, { ...s.log, format: s.log.format ?? (out.json ? 'json' : undefined) });
   await ensurePortsFree(s.host, [{ port: s.port, option: '--port' }, { port: s.plainPort, option: '--plain-port' }]);
   try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const dev = await ensurePki(s, log);
@@ -130,7 +144,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   logCertificates(s.tls.cert, s.tls.ca, log);
   // A resumed handshake verifies no certificate: the lifetime bounds how long one verification
   // stands in for the next; 0 verifies the client's certificate at every association.
-  const context = await buildContext({ ...contextOptions!, ...(s.sessionLifetime === 0 ? { sessionResumption: false } : { sessionLifetime: s.sessionLifetime }) });
+  const session = s.sessionLifetime === 0 ? { sessionResumption: false } : { sessionLifetime: s.sessionLifetime };
+  const context = await buildContext({ ...contextOptions!, ...session });
   // C-MOVE destinations reached over TLS use our identity and trust as a client.
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
@@ -138,8 +153,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const index = new IndexDb(join(s.data, 'index.sqlite'));
   const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
   const events = (srv: StorageServer): void => {
-    srv.on('stored', (i, a) => log('stored', `stored ${i.sopInstanceUid} from ${a.callingAeTitle} (${i.size} bytes) in ${i.path}`, { sopInstanceUid: i.sopInstanceUid, path: i.path, size: i.size, callingAeTitle: a.callingAeTitle }));
-    srv.on('storeFailed', (e, _r, a) => log('store-failed', `an instance from ${a.callingAeTitle} could not be stored: ${e.message}`, { error: e.message, code: (e as { code?: string }).code, callingAeTitle: a.callingAeTitle }));
+    srv.on('stored', (i, a) => log('stored', `stored ${i.sopInstanceUid} from ${a.callingAeTitle} (${i.size} bytes) in ${i.path}`, storedFields(i, a), 'debug'));
+    srv.on('storeFailed', (e, _r, a) => log('store-failed', `an instance from ${a.callingAeTitle} could not be stored: ${e.message}`, { error: e.message, code: (e as { code?: string }).code, callingAeTitle: a.callingAeTitle }, 'warn'));
   };
   const config = {
     aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations,
@@ -155,6 +170,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   // The audit trail subscribes before the first association; Application Start is its first message.
   const audit = s.audit === undefined ? undefined
     : await (await import('./audit.js')).startAudit(s.audit, { name: `dicom-tls serve[${process.pid}]`, aeTitles: [s.aet] }, contextOptions, log);
+  const metrics = startMetrics(s.http, () => running.size);
   const servers: StorageServer[] = [];
   const tlsServer = await StorageServer.create({ ...config, tls: context });
   events(tlsServer);
@@ -169,10 +185,16 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     servers.push(plain);
     plainAddress = await plain.listen(s.plainPort, s.host);
   }
+  const ops = await startOperations({
+    log, tls: s.tls, context, watchCerts: s.watchCerts, expiryWarningDays: s.expiryWarningDays, http: s.http,
+    storeRoot: config.storeRoot, index, running: () => running.size,
+    build: async () => buildContext({ ...(await contextOptionsFrom(s.tls, 'server', io))!, ...session }),
+    setContext: (c) => tlsServer.server.setTlsContext(c),
+  }, metrics);
   const moveCount = Object.keys(s.moveDestinations).length;
   log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}`,
-    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount });
-  if (!out.json) {
+    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount, pid: process.pid });
+  if (log.format === 'text') {
     const rel = (p: string): string => { const r = relative(io.cwd, p); return r.startsWith('..') ? p : r; };
     const ca = dev?.ca ?? s.tls.ca?.[0] ?? '<ca.pem>';
     const cert = dev?.client ?? '<client.pem>';
@@ -186,14 +208,16 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
 
   // Stop cleanly: refuse new associations, let those in flight finish (their instances land), then close the index.
   const signal = await stopSignal;
-  log('stopping', `${signal}: stopping (no new associations; waiting for those in progress)`);
+  ops.stopping();
+  log('stopping', `${signal === 'parent-exited' ? 'the parent process (npm) exited' : signal}: stopping (no new associations; waiting up to ${s.stopTimeout} s for ${running.size} in progress)`, { reason: signal, running: running.size });
   const force = (): void => { log('stopped', 'second signal: exiting now'); process.exit(ExitCode.Interrupted); };
   process.once('SIGINT', force).once('SIGTERM', force);
-  await Promise.all(servers.map((srv) => srv.close({ timeout: 30_000 })));
+  await gracefulStop(servers, s.stopTimeout * 1000, () => running.size, log);
   unsubscribe();
   await audit?.stop();
+  await ops.close();
   index.close();
-  context.dispose();
+  ops.context.dispose();
   clientContext?.dispose();
   log('stopped', 'stopped cleanly');
   return ExitCode.Ok;

@@ -63,7 +63,7 @@ before(async () => {
     aet: 'GUARDED', users: { file: 'users', require: true },
     access: [{ aet: '*', user: 'alice', permissions: ['echo', 'store', 'query'] }],
   }));
-  guarded = await startServe(['--config', 'serve.json'], join(tmp.dir, 'guarded'));
+  guarded = await startServe(['--config', 'serve.json', '--dev-pki'], join(tmp.dir, 'guarded'));
 });
 
 after(async () => {

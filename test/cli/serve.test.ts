@@ -37,7 +37,7 @@ function walk(dir: string): string[] {
 }
 
 before(async () => {
-  server = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--plain-port', '0'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--plain-port', '0', '--log-level', 'debug'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
   server.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
   server.stderr.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
   const m = await waitFor(/listening for DICOM over TLS on 127\.0\.0\.1:(\d+) as AE DICOM-TLS, plain DICOM on 127\.0\.0\.1:(\d+)/);

@@ -68,7 +68,7 @@ before(async () => {
     // PACS is the server itself (its plain port): what it already holds is refused there as a duplicate.
     moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: movePort, tls: false }, PACS: { host: '127.0.0.1', port: plainPort, tls: false } },
   }));
-  server = spawn(process.execPath, [CLI, 'serve', '--config', join(tmp.dir, 'serve.json')], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [CLI, 'serve', '--config', join(tmp.dir, 'serve.json'), '--dev-pki'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
   server.stdout.setEncoding('utf8').on('data', (d: string) => { log += d; });
   server.stderr.setEncoding('utf8').on('data', (d: string) => { log += d; });
   port = await new Promise<number>((resolve, reject) => {

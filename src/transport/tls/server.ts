@@ -31,7 +31,7 @@ export interface SecureServerEvents {
 }
 
 export class SecureServer extends EventEmitter<SecureServerEvents> {
-  readonly context: SecureContext;
+  #context: SecureContext;
   readonly #server: net.Server;
   readonly #connections = new Set<SecureSocket>();
   readonly #handshakeTimeout: number;
@@ -40,13 +40,24 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
   constructor(context: SecureContext, options: SecureServerOptions = {}) {
     super();
     if (context.role !== 'server') throw new InvalidOptionError('context', 'a SecureServer needs a server-role SecureContext');
-    this.context = context;
+    this.#context = context;
     this.#handshakeTimeout = options.handshakeTimeout ?? 30_000;
     this.#allowHalfOpen = options.allowHalfOpen === true;
     this.#server = options.server ?? net.createServer({ allowHalfOpen: true });
     this.#server.on('connection', (sock) => this.#accept(sock));
     this.#server.on('error', (e) => this.emit('error', e));
     this.#server.on('close', () => this.emit('close'));
+  }
+
+  /**
+   * The context new connections get. Setting it (a certificate reload) changes only the
+   * connections accepted afterwards: each connection keeps the context it started with, so the
+   * old one must stay undisposed until they have closed.
+   */
+  get context(): SecureContext { return this.#context; }
+  set context(context: SecureContext) {
+    if (context.role !== 'server') throw new InvalidOptionError('context', 'a SecureServer needs a server-role SecureContext');
+    this.#context = context;
   }
 
   get netServer(): net.Server { return this.#server; }
@@ -80,7 +91,7 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
     const peer = { address: sock.remoteAddress, port: sock.remotePort };
     let secure: SecureSocket;
     try {
-      secure = new SecureSocket(sock, this.context, { allowHalfOpen: this.#allowHalfOpen });
+      secure = new SecureSocket(sock, this.#context, { allowHalfOpen: this.#allowHalfOpen });
     } catch (e) {
       sock.destroy();
       this.emit('handshakeError', e as TlsHandshakeError, peer);

@@ -1,0 +1,65 @@
+/**
+ * `serve`'s optional HTTP port for orchestrators and monitoring: `/healthz` (the process answers),
+ * `/readyz` (the store directory takes a file and the index answers a query; 503 with the failing
+ * check otherwise, and while stopping) and `/metrics` (Prometheus text format).
+ */
+import { createServer, type Server } from 'node:http';
+import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface HealthChecks {
+  /** Directory instances are written to. */
+  readonly storeRoot: string;
+  /** Runs one query on the index; throws when it cannot. */
+  indexQuery(): void;
+  /** True once a stop has begun. */
+  stopping(): boolean;
+}
+
+type Check = { name: string; ok: boolean; error?: string };
+
+function checks(h: HealthChecks): Check[] {
+  const out: Check[] = [];
+  const probe = join(h.storeRoot, `.readyz-${process.pid}`);
+  try {
+    mkdirSync(h.storeRoot, { recursive: true });
+    writeFileSync(probe, 'ready\n');
+    rmSync(probe, { force: true });
+    out.push({ name: 'store', ok: true });
+  } catch (e) {
+    out.push({ name: 'store', ok: false, error: `${h.storeRoot} is not writable (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
+  }
+  try {
+    h.indexQuery();
+    out.push({ name: 'index', ok: true });
+  } catch (e) {
+    out.push({ name: 'index', ok: false, error: (e as Error).message });
+  }
+  if (h.stopping()) out.push({ name: 'stopping', ok: false, error: 'the server is stopping' });
+  return out;
+}
+
+export async function startHttp(port: number, host: string, registry: Registry, health: HealthChecks): Promise<{ server: Server; address: AddressInfo }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, type: string, body: string): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') { send(405, 'text/plain', 'GET only\n'); return; }
+    if (path === '/healthz') send(200, 'application/json', `${JSON.stringify({ status: 'ok' })}\n`);
+    else if (path === '/readyz') {
+      const c = checks(health);
+      const ready = c.every((x) => x.ok);
+      send(ready ? 200 : 503, 'application/json', `${JSON.stringify({ status: ready ? 'ready' : 'not ready', checks: c })}\n`);
+    } else if (path === '/metrics') {
+      registry.metrics().then((text) => send(200, registry.contentType, text), (e: unknown) => send(500, 'text/plain', `${String(e)}\n`));
+    } else send(404, 'text/plain', 'not found: /healthz, /readyz, /metrics\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  return { server, address: server.address() as AddressInfo };
+}

@@ -1,0 +1,50 @@
+/**
+ * A `dicom-tls serve` child process for the service tests: its combined output, a wait for a log
+ * line (a hang guard, not a timed assertion), and its exit.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { CLI } from './cli.js';
+
+export interface ServeProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  output(): string;
+  waitFor(re: RegExp, guardMs?: number): Promise<RegExpExecArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(): Promise<void>;
+}
+
+export function spawnServe(args: readonly string[], o: { cwd: string; env?: NodeJS.ProcessEnv; command?: readonly string[] }): ServeProcess {
+  const [cmd, ...pre] = o.command ?? [process.execPath, CLI, 'serve'];
+  const child = spawn(cmd!, [...pre, ...args], { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const waitFor = (re: RegExp, guardMs = 30_000): Promise<RegExpExecArray> => new Promise((resolve, reject) => {
+    const check = (): void => {
+      const m = re.exec(out);
+      if (m !== null) { done(); resolve(m); }
+    };
+    const onExit = (): void => { done(); const m = re.exec(out); if (m !== null) resolve(m); else reject(new Error(`serve exited before ${re}:\n${out}`)); };
+    const guard = setTimeout(() => { done(); reject(new Error(`no ${re} in the serve output:\n${out}`)); }, guardMs);
+    const done = (): void => { clearTimeout(guard); child.stdout.off('data', check); child.stderr.off('data', check); child.off('exit', onExit); };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.once('exit', onExit);
+    check();
+  });
+  return {
+    child, output: () => out, waitFor, exited,
+    kill: async () => { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; } },
+  };
+}
+
+/** The TLS and plain ports from the "listening" line, the HTTP port from its own line (text or JSON form). */
+export async function listening(p: ServeProcess, http = false): Promise<{ port: number; plainPort: number | undefined; httpPort: number | undefined }> {
+  // The log line, or (a quiet --log-level) the printed connect lines.
+  await p.waitFor(/listening for DICOM over TLS on \S+?:\d+|Stop with Ctrl-C/);
+  const m = /listening for DICOM over TLS on \S+?:(\d+)/.exec(p.output()) ?? /dicom-tls echo localhost:(\d+)/.exec(p.output())!;
+  const plain = /plain DICOM on \S+?:(\d+)/.exec(p.output()) ?? /echoscu -aec \S+ localhost (\d+) +\(plain DICOM\)/.exec(p.output());
+  const h = http ? await p.waitFor(/health and metrics on http:\/\/\S+?:(\d+)/) : undefined;
+  return { port: Number(m[1]), plainPort: plain === null ? undefined : Number(plain[1]), httpPort: h === undefined ? undefined : Number(h[1]) };
+}
