@@ -80,7 +80,7 @@ test('serve with the repository down, then up: every audit message of both runs 
     aet: 'AUDITED', data: 'data',
     audit: { url: `syslog+tls://127.0.0.1:${port}`, auditSourceId: 'SERVE-TEST', tls: { cert: pki.valid.cert, key: pki.valid.key, ca: [pki.root.cert] } },
   }));
-  const args = ['--config', 'serve.json', '--host', '127.0.0.1', '--port', '0', '--plain-port', '0'];
+  const args = ['--config', 'serve.json', '--dev-pki', '--host', '127.0.0.1', '--port', '0', '--plain-port', '0'];
 
   // Run 1: nobody listens on the audit port.
   const first = startServe(cwd, args);
