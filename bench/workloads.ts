@@ -13,7 +13,7 @@ import { NotAvailableError, type Measurement, type ScpPeer, type ScuPeer, type S
 import { nodeTlsThroughput, opensslSpeed, opensslSTime } from './peers/ceilings.js';
 import { dcmjsDimseScp, dcmjsDimseScu } from './peers/dcmjs-dimse.js';
 import { dcmtkScu, storescp } from './peers/dcmtk.js';
-import { oursCliScu, oursCliStartup, oursScp, oursScu } from './peers/ours.js';
+import { oursCliScu, oursCliStartup, oursScp, oursScu, oursServe } from './peers/ours.js';
 import { indexWorkloads } from './index-bench.js';
 
 /** Which side of the ratios a row is on. */
@@ -51,6 +51,10 @@ const PAIRS = {
   dcmtkToOurs: { key: 'dcmtk-to-ours', kind: 'mixed', scu: dcmtkScu, scp: oursScp },
   oursCli: { key: 'ours-cli', kind: 'ours', scu: oursCliScu, scp: oursScp },
   oursCliToDcmtk: { key: 'ours-cli-to-dcmtk', kind: 'mixed', scu: oursCliScu, scp: storescp },
+  // `serve` as shipped (durable: fsync 'file', SQLite FULL); the rows above use fsync 'none'.
+  dcmtkToServe: { key: 'dcmtk-to-serve', kind: 'mixed', scu: dcmtkScu, scp: oursServe },
+  oursToServe: { key: 'ours-to-serve', kind: 'ours', scu: oursScu, scp: oursServe },
+  oursCliToServe: { key: 'ours-cli-to-serve', kind: 'ours', scu: oursCliScu, scp: oursServe },
 } as const satisfies Record<string, Pair>;
 
 /** The measured fields that have a value (exactOptionalPropertyTypes: no explicit undefined). */
@@ -227,10 +231,11 @@ export function allWorkloads(): Workload[] {
   const list: Workload[] = [];
   const mainPairs = [PAIRS.dcmtk, PAIRS.dcmjs, PAIRS.ours];
   const allPairs = [...mainPairs, PAIRS.oursToDcmtk, PAIRS.dcmtkToOurs, PAIRS.oursCli, PAIRS.oursCliToDcmtk];
+  const servePairs = [PAIRS.dcmtkToServe, PAIRS.oursToServe, PAIRS.oursCliToServe];
   for (const secure of [true, false]) {
     const t = secure ? 'tls' : 'plain';
     const T = secure ? 'TLS' : 'plain';
-    for (const pair of allPairs) list.push(storeWorkload(`store-small-${t}`, `C-STORE 200 × 100 KB, one association, to disk, ${T}`, pair, small, secure, true));
+    for (const pair of [...allPairs, ...servePairs]) list.push(storeWorkload(`store-small-${t}`, `C-STORE 200 × 100 KB, one association, to disk, ${T}`, pair, small, secure, true));
     for (const pair of mainPairs) list.push(storeWorkload(`store-small-${t}-ignore`, `C-STORE 200 × 100 KB, one association, discarded, ${T}`, pair, small, secure, false));
     for (const pair of allPairs) list.push(storeWorkload(`store-large-${t}`, `C-STORE 10 × 52 MB, one association, to disk, ${T}`, pair, large, secure, true));
     // dcmjs-dimse's large rows dominate the run time (~25 s each); its TLS discard row is enough
@@ -241,7 +246,7 @@ export function allWorkloads(): Workload[] {
   // The same 200 small instances into an SCP that has already served one association (20
   // instances of another study, by the same SCU, untimed): a long-running server's state. Our
   // SCP is a fresh Node process otherwise, running its path unoptimised for much of the run.
-  for (const pair of [PAIRS.dcmtk, PAIRS.ours, PAIRS.oursToDcmtk, PAIRS.dcmtkToOurs, PAIRS.oursCli]) {
+  for (const pair of [PAIRS.dcmtk, PAIRS.ours, PAIRS.oursToDcmtk, PAIRS.dcmtkToOurs, PAIRS.oursCli, ...servePairs]) {
     list.push(storeWorkload('store-small-tls-warm', 'C-STORE 200 × 100 KB, to disk, TLS, into an SCP that has served one association', pair, small, true, true, undefined, true));
   }
   for (const pair of [PAIRS.dcmtk, PAIRS.ours]) {

@@ -18,6 +18,9 @@
  * The CLI slots throw NotAvailableError while dist/cli/dicom-tls.js is missing; the runner prints n/a.
  */
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tlsFor } from '../lib/pki.js';
 import { run, runNodeScu, startNodeScp } from '../lib/proc.js';
@@ -41,6 +44,45 @@ export const oursScp: ScpPeer = {
   async start(options: ScpOptions): Promise<ScpHandle> {
     const json = JSON.stringify({ port: options.port, outDir: options.outDir ?? null, maxPdu: options.maxPdu ?? null, tls: tlsFor(options.tls, 'scp') });
     return startNodeScp('dicom-tls SCP', options.port, [...profileArgs('scp'), scpScript, json]);
+  },
+};
+
+/**
+ * `dicom-tls serve` as users run it (the bundled CLI, its durable defaults: FileStore fsync 'file',
+ * SQLite synchronous FULL), beside `oursScp`, which is the same StorageServer with fsync 'none'.
+ * Its data directory is a temp dir whose `files` is a link to outDir, so the runner counts only
+ * the stored instances (the index and its WAL stay beside). TLS on options.port, or plain DICOM
+ * there (`--plain-port`) with the TLS listener on any free port. Discarding is not a mode of serve.
+ */
+export const oursServe: ScpPeer = {
+  name: 'dicom-tls serve (durable)',
+  async start(options: ScpOptions): Promise<ScpHandle> {
+    if (!existsSync(cliMain)) throw new NotAvailableError('dist/cli/dicom-tls.js is not there yet');
+    if (options.outDir === undefined) throw new NotAvailableError('serve always stores');
+    const data = await mkdtemp(join(tmpdir(), 'dicom-tls-bench-serve-'));
+    await symlink(options.outDir, join(data, 'files'), 'dir');
+    const tls = options.tls;
+    const ports = tls === undefined ? ['--port', '0', '--plain-port', String(options.port)] : ['--port', String(options.port)];
+    // serve always has a TLS listener: without bench TLS files it makes its own development PKI.
+    const identity = tls === undefined ? [] : ['--cert', tls.serverCert, '--key', tls.serverKey, '--ca', tls.caCert];
+    try {
+      const handle = await startNodeScp('dicom-tls serve', options.port, [
+        ...profileArgs('serve'), cliMain, 'serve', '--host', '127.0.0.1', '--aet', 'STORESCP', '--data', data, ...ports, ...identity,
+      ]);
+      return {
+        pid: handle.pid,
+        async stop() {
+          try {
+            return await handle.stop();
+          } finally {
+            await rm(data, { recursive: true, force: true });
+          }
+        },
+      };
+    } catch (error) {
+      await rm(data, { recursive: true, force: true });
+      throw error;
+    }
   },
 };
 
