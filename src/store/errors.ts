@@ -66,10 +66,47 @@ const resourceErrnos = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EMFILE', 'ENFILE',
 export class StoreError extends DicomError {
   /** The DIMSE status to answer (from `statusForStoreError`). */
   readonly status: number;
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
+  /**
+   * The Error Comment (0000,0902) to answer: an LO value (PS3.5 6.2: at most 64 characters) that
+   * says what went wrong without the server's paths; the message (for logs) may say more.
+   */
+  readonly comment: string;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; comment?: string }) {
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = statusForStoreError[code];
+    this.comment = shortComment(options?.comment ?? message);
   }
+}
+
+/** At most 64 characters, cut at a word and marked when longer. */
+function shortComment(text: string): string {
+  const flat = text.replace(/[\r\n\\]+/g, ' ');
+  if (flat.length <= 64) return flat;
+  const cut = flat.slice(0, 63);
+  const space = cut.lastIndexOf(' ');
+  return `${space > 32 ? cut.slice(0, space) : cut}…`;
+}
+
+/** SQLite primary result codes (sqlite3.h) that mean the disk or the file system gave out. */
+const SQLITE_IOERR = 10;
+const SQLITE_FULL = 13;
+
+/**
+ * Map an index (SQLite) failure to a StoreError: a full disk (SQLITE_FULL) or an I/O error under
+ * the database (SQLITE_IOERR_*) is out of resources (A700), as a full disk is for the files: the
+ * SCU may send again later. Anything else is an index failure (0110).
+ */
+export function storeErrorFromIndex(error: unknown, what: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const errcode = (error as { errcode?: unknown } | null)?.errcode;
+  const primary = typeof errcode === 'number' ? errcode & 0xff : undefined;
+  if (primary === SQLITE_FULL || primary === SQLITE_IOERR) {
+    return new StoreError(storeErrorCodes.outOfResources, `${what}: ${String((error as Error).message ?? error)}`, {
+      cause: error,
+      comment: primary === SQLITE_FULL ? 'out of resources: the index database is full' : 'out of resources: the index database cannot write',
+    });
+  }
+  return new StoreError(storeErrorCodes.index, `${what}: ${String(error)}`, { cause: error, comment: 'the index database failed' });
 }
 
 /** Map a file-system error to a StoreError (ENOSPC → out of resources, others → I/O). */
@@ -77,7 +114,8 @@ export function storeErrorFromFs(error: unknown, what: string): StoreError {
   if (error instanceof StoreError) return error;
   const errno = (error as { code?: unknown } | null)?.code;
   if (typeof errno === 'string' && resourceErrnos.has(errno)) {
-    return new StoreError(storeErrorCodes.outOfResources, `${what}: ${errno}`, { cause: error });
+    return new StoreError(storeErrorCodes.outOfResources, `${what}: ${errno}`, { cause: error, comment: `out of resources: ${errno}` });
   }
-  return new StoreError(storeErrorCodes.io, `${what}: ${typeof errno === 'string' ? errno : String(error)}`, { cause: error });
+  const why = typeof errno === 'string' ? errno : String(error);
+  return new StoreError(storeErrorCodes.io, `${what}: ${why}`, { cause: error, comment: `cannot store the file: ${why}` });
 }

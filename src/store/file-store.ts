@@ -10,8 +10,8 @@ import { publish, channelNames } from '../diagnostics.js';
 import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation } from '../dataset/part10.js';
 import { DatasetHeadScanner, headText } from './dataset-head.js';
 import { asyncOps, syncOps, writeAll, writeAllSync, type PlaceOps } from './fs-ops.js';
-import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
-import type { IndexDb, InstanceRecord } from './index-db.js';
+import { StoreError, storeErrorCodes, storeErrorFromFs, storeErrorFromIndex } from './errors.js';
+import type { IndexDb, InstanceRecord, StoredFile } from './index-db.js';
 
 /**
  * The default C-STORE sink (PS3.4 B.2.2): the received data set is written bit-for-bit after a
@@ -19,7 +19,12 @@ import type { IndexDb, InstanceRecord } from './index-db.js';
  * <root>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm only when complete.
  */
 
-export const duplicatePolicies = ['overwrite', 'reject', 'keep-both'] as const;
+/**
+ * What a second C-STORE of a SOP Instance UID already stored does: 'keep-first' (default, as
+ * archives do: Success, the stored copy kept, a 'store-duplicate' diagnostics event),
+ * 'overwrite' (Success, the new copy replaces it), 'reject' (0111 Duplicate SOP Instance).
+ */
+export const duplicatePolicies = ['keep-first', 'overwrite', 'reject'] as const;
 export type DuplicatePolicy = (typeof duplicatePolicies)[number];
 
 /**
@@ -35,7 +40,7 @@ export type FsyncPolicy = (typeof fsyncPolicies)[number];
 export interface FileStoreOptions {
   /** Root directory; created if missing. */
   readonly root: string;
-  /** Default 'reject'. */
+  /** Default 'keep-first' (see duplicatePolicies). */
   readonly duplicates?: DuplicatePolicy;
   /** Default 'file'. */
   readonly fsync?: FsyncPolicy;
@@ -74,8 +79,21 @@ export interface StoredInstance {
   readonly datasetSize: number;
   /** A previous copy was replaced ('overwrite'). */
   readonly replaced: boolean;
+  /** Not stored again: the copy already stored was kept ('keep-first'); `path` is that copy. */
+  readonly duplicate: boolean;
   /** The identifying attributes found in the data set (what the index records). */
   readonly attributes: Omit<InstanceRecord, 'path' | 'transferSyntaxUid' | 'size'>;
+}
+
+/**
+ * What `reconcile` did with one file an interrupted run left: 'indexed' (complete, it was not
+ * acknowledged; now stored), 'removed' (another copy of the instance is indexed), 'unindexed'
+ * (its row named a file that never arrived; the row is gone, the instance can be sent again).
+ */
+export interface ReconciledFile {
+  readonly action: 'indexed' | 'removed' | 'unindexed';
+  readonly path: string;
+  readonly sopInstanceUid: string;
 }
 
 const partialMarker = '.partial-';
@@ -104,7 +122,7 @@ export class FileStore {
   private constructor(options: FileStoreOptions) {
     if (typeof options.root !== 'string' || options.root === '') throw new InvalidOptionError('root', 'must be a directory path');
     this.root = resolve(options.root);
-    this.duplicates = checkOption('duplicates', options.duplicates, duplicatePolicies, 'reject');
+    this.duplicates = checkOption('duplicates', options.duplicates, duplicatePolicies, 'keep-first');
     this.fsync = checkOption('fsync', options.fsync, fsyncPolicies, 'file');
     this.#index = options.index;
     this.#maxScan = options.maxScanBytes ?? 16 << 20;
@@ -116,7 +134,51 @@ export class FileStore {
     await mkdir(store.root, { recursive: true });
     const removed = await store.removePartials();
     if (removed.length > 0) publish(channelNames.server, () => ({ kind: 'store-partials-removed', files: removed }));
+    await store.reconcile();
     return store;
+  }
+
+  /**
+   * Settle what an interrupted run left between a file reaching its name and its index row (the
+   * index's pending entries): a file present is indexed from its entry, or removed when another
+   * copy of the instance is indexed; a row naming a file that never arrived is removed. One
+   * 'store-reconciled' diagnostics event per instance. Runs in `open`, before any store.
+   */
+  async reconcile(): Promise<ReconciledFile[]> {
+    const index = this.#index;
+    if (index === undefined) return [];
+    const settled: ReconciledFile[] = [];
+    let entries;
+    try {
+      entries = index.pendingEntries();
+    } catch (error) {
+      throw storeErrorFromIndex(error, 'cannot read the pending entries');
+    }
+    for (const entry of entries) {
+      const present = await asyncOps.exists(entry.path);
+      const row = index.findInstance(entry.sopInstanceUid);
+      const otherCopy = row !== undefined && row.path !== entry.path && (await asyncOps.exists(row.path));
+      let action: ReconciledFile['action'] | undefined;
+      if (present) {
+        if (entry.record !== undefined && !otherCopy) {
+          index.addInstance(entry.record, [entry.path]);
+          action = 'indexed';
+        } else if (row?.path !== entry.path) {
+          await rm(entry.path, { force: true });
+          action = 'removed';
+        }
+      } else if (row?.path === entry.path) {
+        index.removeInstance(entry.sopInstanceUid);
+        action = 'unindexed';
+      }
+      index.endPending([entry.path]);
+      if (action !== undefined) {
+        const done: ReconciledFile = { action, path: entry.path, sopInstanceUid: entry.sopInstanceUid };
+        settled.push(done);
+        publish(channelNames.server, () => ({ kind: 'store-reconciled', ...done }));
+      }
+    }
+    return settled;
   }
 
   /** Delete `.<uid>.partial-<random>` files in the root; returns their names. */
@@ -261,30 +323,23 @@ export class FileStore {
           ? scanner
           : await this.#scanFile(tempPath, header.length, meta.transferSyntaxUid);
       const attributes = this.#attributes(scanned, meta);
-      const finalPath = await this.#place(tempPath, attributes, small ? syncOps : asyncOps);
       const size = header.length + datasetSize;
-      let replaced = finalPath.replaced;
-      if (this.#index !== undefined) {
-        try {
-          const old = this.#index.addInstance({ ...attributes, path: finalPath.path, transferSyntaxUid: meta.transferSyntaxUid, size });
-          if (old !== undefined && old !== finalPath.path && this.duplicates === 'overwrite') {
-            await rm(old, { force: true });
-            replaced = true;
-          }
-        } catch (error) {
-          // Not indexed means not retrievable: do not keep a file the server cannot account for.
-          if (!finalPath.replaced) await rm(finalPath.path, { force: true });
-          throw error;
-        }
-      }
+      const ops = small ? syncOps : asyncOps;
+      const placed =
+        this.#index === undefined
+          ? await this.#placeUnindexed(tempPath, attributes, ops)
+          : await this.#placeIndexed(this.#index, tempPath, attributes, meta.transferSyntaxUid, size, ops);
+      // 'stored' carries what an audit trail records (audit/); a re-send kept as first stored
+      // ('keep-first') is 'store-duplicate', with the same facts.
       publish(channelNames.server, () => ({
-        kind: 'stored', path: finalPath.path, sopInstanceUid: meta.sopInstanceUid, size,
+        kind: placed.duplicate ? 'store-duplicate' : 'stored', path: placed.path, sopInstanceUid: meta.sopInstanceUid, size,
+        ...(placed.duplicate ? { policy: this.duplicates } : {}),
         sopClassUid: meta.sopClassUid, studyInstanceUid: attributes.StudyInstanceUID, patientId: attributes.PatientID,
         patientName: attributes.PatientName, accessionNumber: attributes.AccessionNumber,
         callingAeTitle: meta.callingAeTitle?.trim(), calledAeTitle: meta.calledAeTitle?.trim(),
       }));
       return {
-        path: finalPath.path,
+        path: placed.path,
         sopClassUid: meta.sopClassUid,
         sopInstanceUid: meta.sopInstanceUid,
         studyInstanceUid: attributes.StudyInstanceUID,
@@ -292,7 +347,8 @@ export class FileStore {
         transferSyntaxUid: meta.transferSyntaxUid,
         size,
         datasetSize,
-        replaced,
+        replaced: placed.replaced,
+        duplicate: placed.duplicate,
         attributes,
       };
     } catch (error) {
@@ -413,53 +469,143 @@ export class FileStore {
     return attributes;
   }
 
-  /** Move the complete temp file to its final name under the duplicate policy. */
-  async #place(tempPath: string, a: StoredInstance['attributes'], fs: PlaceOps): Promise<{ path: string; replaced: boolean }> {
-    const dir = join(this.root, a.StudyInstanceUID, a.SeriesInstanceUID);
-    const base = join(dir, a.SOPInstanceUID);
-    // The directory is made only when a link/rename says it is missing: a mkdir per instance
-    // was one more thread-pool round trip for the 199 instances of a series after the first.
-    const inDir = async <T>(fn: () => Promise<T>): Promise<T> => {
-      try {
-        return await fn();
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'ENOENT') throw error;
-        await fs.mkdir(dir);
-        return fn();
-      }
-    };
+  /**
+   * With an index, the index decides what is stored (PS3.4 B.2.2: one instance per SOP Instance
+   * UID). The commit protocol keeps "file present, row absent" from outliving a crash: a pending
+   * entry (with the row to write) is committed before the file reaches its name and removed in
+   * the commit that indexes it; FileStore.open settles what a crash left (see reconcile).
+   */
+  async #placeIndexed(index: IndexDb, tempPath: string, a: StoredInstance['attributes'], transferSyntaxUid: string, size: number, fs: PlaceOps): Promise<Placed> {
+    const uid = a.SOPInstanceUID;
+    const unlock = await lockInstance(`${this.root}\0${uid}`);
     try {
-      const known = this.#index?.findInstance(a.SOPInstanceUID);
-      if (this.duplicates === 'reject' && known !== undefined) {
-        throw new StoreError(storeErrorCodes.duplicate, `${a.SOPInstanceUID} is already stored at ${known.path}`);
+      let known: StoredFile | undefined;
+      try {
+        known = index.findInstance(uid);
+      } catch (error) {
+        throw storeErrorFromIndex(error, `cannot look up ${uid}`);
       }
-      let placed: { path: string; replaced: boolean };
+      // A row whose file is gone does not count: the instance is stored again.
+      const knownFile = known !== undefined && (await fs.exists(known.path));
+      if (knownFile && this.duplicates !== 'overwrite') {
+        await fs.unlink(tempPath).catch(() => undefined);
+        if (this.duplicates === 'reject') throw duplicateError(uid, known!.path);
+        return { path: known!.path, replaced: false, duplicate: true };
+      }
+      const dir = join(this.root, a.StudyInstanceUID, a.SeriesInstanceUID);
+      const path = join(dir, `${uid}.dcm`);
+      const record: InstanceRecord = { ...a, path, transferSyntaxUid, size };
+      // Overwritten with other study or series UIDs: the old copy is removed once the new row is in.
+      const stale = knownFile && known!.path !== path ? [known!.path] : [];
+      index.beginPending([{ path, sopInstanceUid: uid, record }, ...stale.map((p) => ({ path: p, sopInstanceUid: uid, record: undefined }))]);
+      const settle = (paths: string[]): void => {
+        try {
+          index.endPending(paths);
+        } catch {
+          // Left for the next start, which finds nothing to do for them.
+        }
+      };
+      try {
+        // rename() replaces a file no row accounts for (left by an older version, or a failure).
+        await inDirectory(fs, dir, () => fs.rename(tempPath, path));
+        if (this.fsync === 'file-and-directory') await fs.syncDir(dir);
+      } catch (error) {
+        settle([path, ...stale]);
+        throw storeErrorFromFs(error, `cannot place ${uid}`);
+      }
+      try {
+        index.addInstance(record, [path]);
+      } catch (error) {
+        // Not indexed means not retrievable: do not keep a file the server cannot account for.
+        // A copy that replaced the indexed one in place stays, with its pending entry: the row
+        // still names it, and the next start indexes it from the entry.
+        if (!(knownFile && known!.path === path)) {
+          await rm(path, { force: true }).catch(() => undefined);
+          settle([path, ...stale]);
+        }
+        throw error;
+      }
+      if (stale.length > 0) {
+        await rm(stale[0]!, { force: true }).catch(() => undefined);
+        settle(stale);
+      }
+      return { path, replaced: knownFile, duplicate: false };
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Without an index the file names decide: link() fails with EEXIST atomically. */
+  async #placeUnindexed(tempPath: string, a: StoredInstance['attributes'], fs: PlaceOps): Promise<Placed> {
+    const dir = join(this.root, a.StudyInstanceUID, a.SeriesInstanceUID);
+    const path = join(dir, `${a.SOPInstanceUID}.dcm`);
+    try {
+      let placed: Placed;
       if (this.duplicates === 'overwrite') {
-        const existed = await fs.exists(`${base}.dcm`);
-        await inDir(() => fs.rename(tempPath, `${base}.dcm`));
-        placed = { path: `${base}.dcm`, replaced: existed };
+        const existed = await fs.exists(path);
+        await inDirectory(fs, dir, () => fs.rename(tempPath, path));
+        placed = { path, replaced: existed, duplicate: false };
       } else {
-        // link() fails with EEXIST atomically: no check-then-rename race between two stores.
-        placed = { path: '', replaced: false };
-        for (let n = 0; ; n++) {
-          const candidate = n === 0 ? `${base}.dcm` : `${base}.${n}.dcm`;
-          try {
-            await inDir(() => fs.link(tempPath, candidate));
-            placed = { path: candidate, replaced: false };
-            break;
-          } catch (error) {
-            if ((error as { code?: string }).code !== 'EEXIST') throw error;
-            if (this.duplicates === 'reject') throw new StoreError(storeErrorCodes.duplicate, `${a.SOPInstanceUID} is already stored at ${candidate}`);
-          }
+        try {
+          await inDirectory(fs, dir, () => fs.link(tempPath, path));
+          placed = { path, replaced: false, duplicate: false };
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'EEXIST') throw error;
+          if (this.duplicates === 'reject') throw duplicateError(a.SOPInstanceUID, path);
+          placed = { path, replaced: false, duplicate: true };
         }
         await fs.unlink(tempPath);
       }
-      if (this.fsync === 'file-and-directory') await fs.syncDir(dir);
+      if (this.fsync === 'file-and-directory' && !placed.duplicate) await fs.syncDir(dir);
       return placed;
     } catch (error) {
       throw storeErrorFromFs(error, `cannot place ${a.SOPInstanceUID}`);
     }
   }
+}
+
+/** Where #place put an instance; `duplicate`: the one already stored was kept ('keep-first'). */
+interface Placed {
+  readonly path: string;
+  readonly replaced: boolean;
+  readonly duplicate: boolean;
+}
+
+function duplicateError(uid: string, path: string): StoreError {
+  return new StoreError(storeErrorCodes.duplicate, `${uid} is already stored at ${path}`, {
+    comment: 'duplicate: this SOP Instance is already stored (policy reject)',
+  });
+}
+
+/** Run `fn`; when it fails for a missing directory, make the directory and run it once more. */
+async function inDirectory<T>(fs: PlaceOps, dir: string, fn: () => Promise<T>): Promise<T> {
+  // The directory is made only when a link/rename says it is missing: a mkdir per instance
+  // was one more thread-pool round trip for the 199 instances of a series after the first.
+  try {
+    return await fn();
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOENT') throw error;
+    await fs.mkdir(dir);
+    return fn();
+  }
+}
+
+/**
+ * Stores of one SOP instance run their placing one at a time (per process; across processes the
+ * index's pending entries and commits decide): the second sees the first's row.
+ */
+const instanceLocks = new Map<string, Promise<void>>();
+async function lockInstance(key: string): Promise<() => void> {
+  const previous = instanceLocks.get(key);
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const tail = previous === undefined ? mine : previous.then(() => mine);
+  instanceLocks.set(key, tail);
+  await previous;
+  return () => {
+    release();
+    if (instanceLocks.get(key) === tail) instanceLocks.delete(key);
+  };
 }
 
 /** Data sets up to this size are written at the end with synchronous calls (see #writeSmall). */

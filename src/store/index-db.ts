@@ -1,4 +1,4 @@
-import { StoreError, storeErrorCodes } from './errors.js';
+import { StoreError, storeErrorCodes, storeErrorFromIndex } from './errors.js';
 import { sqlite, sqliteErrorCode, SQLITE_CONSTRAINT_FOREIGNKEY, transaction, type DatabaseSync, type StatementSync } from './sqlite.js';
 
 /**
@@ -96,7 +96,27 @@ CREATE TABLE IF NOT EXISTS instance (
   stored_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS instance_series ON instance(series_fk);
+CREATE TABLE IF NOT EXISTS pending (
+  path TEXT PRIMARY KEY,
+  sop_uid TEXT NOT NULL,
+  record TEXT,
+  started_at TEXT NOT NULL
+);
 `;
+
+/**
+ * A file that may exist at `path` without the instance row that accounts for it: written before
+ * the file reaches that name and removed in the transaction that indexes it (or once the file is
+ * gone). What a crash leaves here is settled at the next start (FileStore.open): the file is
+ * indexed from `record` or removed. Queries and retrieves read only the instance table, so an
+ * instance is visible only once both its file and its row are complete.
+ */
+export interface PendingEntry {
+  readonly path: string;
+  readonly sopInstanceUid: string;
+  /** The row to write once the file is in place; undefined for a superseded copy to be removed. */
+  readonly record: InstanceRecord | undefined;
+}
 
 /** The patient, study and series rows last written, by their values and ids. */
 interface Parents {
@@ -123,9 +143,16 @@ export interface IndexDbOptions {
   readonly synchronous?: 'full' | 'normal';
 }
 
+interface PendingOps {
+  begin(entries: readonly PendingEntry[]): void;
+  end(paths: readonly string[]): void;
+  list(): PendingEntry[];
+}
+
 export class IndexDb {
   readonly #db: DatabaseSync;
-  readonly #add: (record: InstanceRecord) => string | undefined;
+  readonly #add: (record: InstanceRecord, settled: readonly string[]) => string | undefined;
+  readonly #pending: PendingOps | undefined;
   readonly #find: StatementSync;
   readonly #remove: (sopUid: string) => boolean;
   /** The parent rows this connection wrote last (see addInstance). */
@@ -158,6 +185,7 @@ export class IndexDb {
         throw new StoreError(storeErrorCodes.index, 'the index is open read-only');
       };
       this.#remove = this.#add as unknown as (sopUid: string) => boolean;
+      this.#pending = undefined;
     } else {
       const upsertPatient = prepare(`INSERT INTO patient (patient_id, patient_name, patient_birth_date, patient_sex, charset)
         VALUES (@PatientID, @PatientName, @PatientBirthDate, @PatientSex, @SpecificCharacterSet)
@@ -214,7 +242,29 @@ export class IndexDb {
           @SpecificCharacterSet, @storedAt)
         ON CONFLICT(sop_uid) DO NOTHING RETURNING id`);
       // One transaction per stored instance: the index never shows half an instance.
-      const add = transaction(db, (record: InstanceRecord, parents: Parents | undefined): { old: string | undefined; parents: Parents } => {
+      const insertPending = db.prepare('INSERT OR REPLACE INTO pending (path, sop_uid, record, started_at) VALUES (?, ?, ?, ?)');
+      const deletePending = db.prepare('DELETE FROM pending WHERE path = ?');
+      const listPending = db.prepare('SELECT path, sop_uid, record FROM pending ORDER BY started_at');
+      const begin = transaction(db, (entries: readonly PendingEntry[]): void => {
+        const now = new Date().toISOString();
+        for (const e of entries) insertPending.run(e.path, e.sopInstanceUid, e.record === undefined ? null : JSON.stringify(e.record), now);
+      });
+      const end = transaction(db, (paths: readonly string[]): void => {
+        for (const path of paths) deletePending.run(path);
+      });
+      this.#pending = {
+        begin,
+        end,
+        list: () =>
+          (listPending.all() as { path: string; sop_uid: string; record: string | null }[]).map((r) => ({
+            path: r.path,
+            sopInstanceUid: r.sop_uid,
+            record: r.record === null ? undefined : (JSON.parse(r.record) as InstanceRecord),
+          })),
+      };
+      const add = transaction(db, (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): { old: string | undefined; parents: Parents } => {
+        // The pending entries of this file go in the same commit as its row (see PendingEntry).
+        for (const path of settled) deletePending.run(path);
         // Arrays cannot be bound: the sequences go in as JSON text.
         const { ProcedureCodeSequence, RequestAttributesSequence, ...row } = record;
         const procedureCodes = JSON.stringify(ProcedureCodeSequence ?? []);
@@ -251,17 +301,17 @@ export class IndexDb {
         }
         return { old, parents: { patientKey, patientFk, studyKey, studyFk, seriesKey, seriesFk } };
       });
-      this.#add = (record: InstanceRecord): string | undefined => {
+      this.#add = (record: InstanceRecord, settled: readonly string[]): string | undefined => {
         const parents = this.#parents;
         this.#parents = undefined; // kept only once this transaction has committed
         let done: ReturnType<typeof add>;
         try {
-          done = add(record, parents);
+          done = add(record, parents, settled);
         } catch (error) {
           // A parent row deleted or changed by another connection since: the foreign key caught
           // the remembered id. Once more, with every parent written through.
           if (parents === undefined || sqliteErrorCode(error) !== SQLITE_CONSTRAINT_FOREIGNKEY) throw error;
-          done = add(record, undefined);
+          done = add(record, undefined, settled);
         }
         this.#parents = done.old === undefined ? done.parents : undefined;
         return done.old;
@@ -281,14 +331,45 @@ export class IndexDb {
       transfer_syntax AS transferSyntaxUid, path, size FROM instance WHERE sop_uid = ?`);
   }
 
-  /** Record a stored instance (one transaction); returns the path it replaced, if any. */
-  addInstance(record: InstanceRecord): string | undefined {
+  /**
+   * Record a stored instance (one transaction); returns the path it replaced, if any. `settled`:
+   * pending paths (see beginPending) that this commit accounts for, removed in the same commit.
+   * A full disk or I/O error under the database is a StoreError 'out of resources' (A700).
+   */
+  addInstance(record: InstanceRecord, settled: readonly string[] = []): string | undefined {
     try {
-      return this.#add(record);
+      return this.#add(record, settled);
     } catch (error) {
-      if (error instanceof StoreError) throw error;
-      throw new StoreError(storeErrorCodes.index, `cannot index ${record.SOPInstanceUID}: ${String(error)}`, { cause: error });
+      throw storeErrorFromIndex(error, `cannot index ${record.SOPInstanceUID}`);
     }
+  }
+
+  /** Note files about to reach their names before their rows exist (one commit; see PendingEntry). */
+  beginPending(entries: readonly PendingEntry[]): void {
+    try {
+      this.#writable().begin(entries);
+    } catch (error) {
+      throw storeErrorFromIndex(error, 'cannot note a pending file');
+    }
+  }
+
+  /** Forget pending entries whose files are accounted for (indexed, or removed). */
+  endPending(paths: readonly string[]): void {
+    try {
+      this.#writable().end(paths);
+    } catch (error) {
+      throw storeErrorFromIndex(error, 'cannot settle a pending file');
+    }
+  }
+
+  /** The pending entries, oldest first (what a crash left, when called before storing starts). */
+  pendingEntries(): PendingEntry[] {
+    return this.#writable().list();
+  }
+
+  #writable(): PendingOps {
+    if (this.#pending === undefined) throw new StoreError(storeErrorCodes.index, 'the index is open read-only');
+    return this.#pending;
   }
 
   /** The stored file of one SOP instance, if indexed. */

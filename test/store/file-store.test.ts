@@ -8,6 +8,8 @@ import { FileStore } from '../../src/store/file-store.js';
 import { IndexDb } from '../../src/store/index-db.js';
 import { StoreError, storeErrorCodes, storeStatus } from '../../src/store/errors.js';
 import { readPart10Header } from '../../src/dataset/part10.js';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { channelNames } from '../../src/diagnostics.js';
 import { ctImageStorage, dcmdump, dump2dcm, dumpText, dumpValue, encodeDataset, specElements, tempDir, type InstanceSpec } from '../helpers/dicom-data.js';
 
 const explicitLE = '1.2.840.10008.1.2.1';
@@ -112,19 +114,22 @@ test('finds the identifying attributes in every transfer syntax, behind undefine
   }
 });
 
-test('duplicate policies: reject answers 0111, overwrite replaces, keep-both keeps both', async () => {
+test('duplicate policies: keep-first answers Success and keeps the first, reject answers 0111, overwrite replaces', async () => {
   const { dir, remove } = await tempDir('store');
   try {
     const s = spec(1);
     const first = encodeDataset([...specElements(s), [0x00081030, 'LO', 'FIRST']]);
     const second = encodeDataset([...specElements(s), [0x00081030, 'LO', 'SECOND']]);
-    for (const policy of ['reject', 'overwrite', 'keep-both'] as const) {
+    for (const policy of ['reject', 'overwrite', 'keep-first'] as const) {
       const root = join(dir, policy);
       const index = new IndexDb(':memory:');
       const store = await FileStore.open({ root, duplicates: policy, index });
       const a = await store.store(meta(s), chunked(first, [64]));
       if (policy === 'reject') {
-        await assert.rejects(store.store(meta(s), chunked(second, [64])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.duplicate && e.status === 0x0111);
+        await assert.rejects(
+          store.store(meta(s), chunked(second, [64])),
+          (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.duplicate && e.status === 0x0111 && e.comment.length <= 64 && !e.comment.includes(root),
+        );
         assert.match((await readFile(a.path)).toString('latin1'), /FIRST/);
         // The file-system check holds without an index too (link() is atomic).
         const bare = await FileStore.open({ root, duplicates: 'reject' });
@@ -135,11 +140,20 @@ test('duplicate policies: reject answers 0111, overwrite replaces, keep-both kee
         assert.equal(b.replaced, true);
         assert.match((await readFile(a.path)).toString('latin1'), /SECOND/);
       } else {
-        const b = await store.store(meta(s), chunked(second, [64]));
-        assert.notEqual(b.path, a.path);
+        const events: unknown[] = [];
+        const listen = (m: unknown): void => void events.push(m);
+        diagnosticsChannel.subscribe(channelNames.server, listen);
+        const b = await store.store(meta(s), chunked(second, [64])).finally(() => diagnosticsChannel.unsubscribe(channelNames.server, listen));
+        assert.equal(b.duplicate, true);
+        assert.equal(b.path, a.path);
         assert.match((await readFile(a.path)).toString('latin1'), /FIRST/);
-        assert.match((await readFile(b.path)).toString('latin1'), /SECOND/);
-        assert.equal(index.findInstance(s.SOPInstanceUID)?.path, b.path);
+        assert.equal(index.findInstance(s.SOPInstanceUID)?.path, a.path);
+        assert.deepEqual((await listAll(root)).filter((f) => f.endsWith('.dcm')).length, 1);
+        assert.ok(events.some((m) => (m as { kind?: string; sopInstanceUid?: string }).kind === 'store-duplicate' && (m as { sopInstanceUid?: string }).sopInstanceUid === s.SOPInstanceUID));
+        // Without an index, the file name decides the same way.
+        const bare = await FileStore.open({ root, duplicates: 'keep-first' });
+        assert.equal((await bare.store(meta(s), chunked(second, [64]))).duplicate, true);
+        assert.match((await readFile(a.path)).toString('latin1'), /FIRST/);
       }
       assert.deepEqual((await listAll(root)).filter((f) => f.includes('partial')), []);
       index.close();
@@ -229,6 +243,8 @@ test('a head longer than maxScanBytes is scanned again from the temp file', asyn
 
 test('options are validated by name', async () => {
   await assert.rejects(FileStore.open({ root: '/tmp/x', duplicates: 'maybe' as never }), /duplicates/);
+  // 'keep-both' was dropped: a second file the index cannot name is a file no query finds.
+  await assert.rejects(FileStore.open({ root: '/tmp/x', duplicates: 'keep-both' as never }), /duplicates/);
   await assert.rejects(FileStore.open({ root: '/tmp/x', fsync: 'always' as never }), /fsync/);
 });
 

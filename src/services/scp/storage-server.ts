@@ -36,7 +36,7 @@ export interface StorageServerConfig {
   readonly storeRoot: string;
   /** The SQLite index: a path, an open IndexDb, or default <storeRoot>/.index.sqlite. */
   readonly index?: string | IndexDb;
-  /** Default 'reject' (answer 0111 Duplicate SOP Instance). */
+  /** A re-sent SOP instance: default 'keep-first' (Success, stored once); 'reject' answers 0111 (see FileStore). */
   readonly duplicates?: DuplicatePolicy;
   /** FileStore fsync policy (default 'file'); with 'none' an index opened here also skips the per-commit WAL fsync. */
   readonly fsync?: FsyncPolicy;
@@ -163,7 +163,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   }
 
   static async #build(config: StorageServerConfig, index: IndexDb, ownIndex: boolean): Promise<StorageServer> {
-    const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'reject', fsync: config.fsync ?? 'file' });
+    const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'keep-first', fsync: config.fsync ?? 'file' });
     const ts = config.transferSyntaxes ?? STORAGE_TRANSFER_SYNTAXES;
     const both = { scu: true, scp: true } as const;
     const supported: SupportedAbstractSyntax[] = [

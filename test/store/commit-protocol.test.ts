@@ -1,0 +1,171 @@
+/**
+ * The store's commit protocol: what an interrupted run can leave between a file reaching its
+ * name and its index row, and how the next start settles it (pending entries, reconcile); a
+ * full index database answers A700 and leaves no file behind.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { FileStore } from '../../src/store/file-store.js';
+import { IndexDb, type InstanceRecord } from '../../src/store/index-db.js';
+import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
+import { channelNames } from '../../src/diagnostics.js';
+import { encodeFileMetaInformation } from '../../src/dataset/part10.js';
+import { ctImageStorage, encodeDataset, specElements, tempDir, type InstanceSpec } from '../helpers/dicom-data.js';
+
+const explicitLE = '1.2.840.10008.1.2.1';
+
+function spec(n: number, study = 1): InstanceSpec {
+  return {
+    PatientName: 'DOE^JOHN',
+    PatientID: 'PID001',
+    StudyInstanceUID: `1.2.826.0.9.${study}`,
+    SeriesInstanceUID: `1.2.826.0.9.${study}.2`,
+    SOPInstanceUID: `1.2.826.0.9.${study}.2.${n}`,
+    SOPClassUID: ctImageStorage,
+    Modality: 'CT',
+    InstanceNumber: String(n),
+  };
+}
+
+function meta(s: InstanceSpec) {
+  return { sopClassUid: ctImageStorage, sopInstanceUid: s.SOPInstanceUID, transferSyntaxUid: explicitLE };
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
+async function dcmFiles(root: string): Promise<string[]> {
+  return (await readdir(root, { recursive: true })).map(String).filter((f) => f.endsWith('.dcm')).map((f) => join(root, f)).sort();
+}
+
+/** A Part 10 file as the store writes it, for leftovers made by hand. */
+function part10(s: InstanceSpec, description = ''): Buffer {
+  const header = encodeFileMetaInformation({ MediaStorageSOPClassUID: ctImageStorage, MediaStorageSOPInstanceUID: s.SOPInstanceUID, TransferSyntaxUID: explicitLE });
+  return Buffer.concat([header, encodeDataset([...specElements(s), [0x00081030, 'LO', description]])]);
+}
+
+function record(s: InstanceSpec, path: string, size: number): InstanceRecord {
+  return {
+    SpecificCharacterSet: '', PatientID: s.PatientID ?? '', PatientName: s.PatientName ?? '', PatientBirthDate: '', PatientSex: '',
+    StudyInstanceUID: s.StudyInstanceUID, StudyDate: '', StudyTime: '', AccessionNumber: '', StudyID: '', StudyDescription: '',
+    ReferringPhysicianName: '', SeriesInstanceUID: s.SeriesInstanceUID, Modality: 'CT', SeriesNumber: '', SeriesDescription: '',
+    SOPInstanceUID: s.SOPInstanceUID, SOPClassUID: ctImageStorage, InstanceNumber: s.InstanceNumber ?? '', path, transferSyntaxUid: explicitLE, size,
+  };
+}
+
+function finalPath(root: string, s: InstanceSpec): string {
+  return join(root, s.StudyInstanceUID, s.SeriesInstanceUID, `${s.SOPInstanceUID}.dcm`);
+}
+
+test('a file the index does not know (left by a crash before the commit) does not block a re-send: it is stored, under every policy', async () => {
+  const { dir, remove } = await tempDir('commit');
+  try {
+    for (const policy of ['keep-first', 'reject', 'overwrite'] as const) {
+      const root = join(dir, policy);
+      const s = spec(1);
+      const orphan = finalPath(root, s);
+      await mkdir(dirname(orphan), { recursive: true });
+      await writeFile(orphan, part10(s, 'ORPHAN'));
+      const index = new IndexDb(':memory:');
+      const store = await FileStore.open({ root, index, duplicates: policy });
+      const stored = await store.store(meta(s), once(encodeDataset([...specElements(s), [0x00081030, 'LO', 'RESENT']])));
+      assert.equal(stored.duplicate, false, policy);
+      assert.equal(index.findInstance(s.SOPInstanceUID)?.path, orphan, policy);
+      assert.match((await readFile(orphan)).toString('latin1'), /RESENT/, policy);
+      assert.deepEqual(await dcmFiles(root), [orphan]);
+      index.close();
+    }
+  } finally {
+    await remove();
+  }
+});
+
+test('open settles pending entries: a complete file is indexed, a missing one forgotten, a superseded copy removed; one event each', async () => {
+  const { dir, remove } = await tempDir('commit');
+  const events: { kind?: string; action?: string; sopInstanceUid?: string }[] = [];
+  const listen = (m: unknown): void => void events.push(m as (typeof events)[number]);
+  diagnosticsChannel.subscribe(channelNames.server, listen);
+  try {
+    const root = join(dir, 'files');
+    const indexPath = join(dir, 'index.sqlite');
+    const index = new IndexDb(indexPath);
+    const first = await FileStore.open({ root, index });
+    // Stored and indexed normally: must survive the reconciliation untouched.
+    const kept = spec(1);
+    const keptStored = await first.store(meta(kept), once(encodeDataset(specElements(kept))));
+    // (a) crash after the rename, before the commit: file in place, pending entry, no row.
+    const renamed = spec(2);
+    const renamedPath = finalPath(root, renamed);
+    const bytes = part10(renamed, 'RENAMED');
+    await writeFile(renamedPath, bytes);
+    // (b) crash after the pending entry, before the rename: no file, no row.
+    const never = spec(3);
+    // (c) 'overwrite' into another study: the old copy's removal was interrupted.
+    const oldCopy = join(root, 'old', 'series', `${kept.SOPInstanceUID}.dcm`);
+    await mkdir(dirname(oldCopy), { recursive: true });
+    await writeFile(oldCopy, part10(kept));
+    index.beginPending([
+      { path: renamedPath, sopInstanceUid: renamed.SOPInstanceUID, record: record(renamed, renamedPath, bytes.length) },
+      { path: finalPath(root, never), sopInstanceUid: never.SOPInstanceUID, record: record(never, finalPath(root, never), 100) },
+      { path: oldCopy, sopInstanceUid: kept.SOPInstanceUID, record: undefined },
+    ]);
+    index.close();
+
+    const reopened = new IndexDb(indexPath);
+    const store = await FileStore.open({ root, index: reopened });
+    const actions = events.filter((e) => e.kind === 'store-reconciled').map((e) => `${e.action} ${e.sopInstanceUid}`).sort();
+    assert.deepEqual(actions, [`indexed ${renamed.SOPInstanceUID}`, `removed ${kept.SOPInstanceUID}`]);
+    assert.deepEqual(reopened.pendingEntries(), []);
+    assert.equal(reopened.findInstance(renamed.SOPInstanceUID)?.path, renamedPath);
+    assert.equal(reopened.findInstance(never.SOPInstanceUID), undefined);
+    assert.equal(reopened.findInstance(kept.SOPInstanceUID)?.path, keptStored.path);
+    // Index and files agree: every file has its row, every row its file.
+    const files = await dcmFiles(root);
+    assert.deepEqual(files, [keptStored.path, renamedPath].sort());
+    // The one that never arrived can be sent now.
+    const sent = await store.store(meta(never), once(encodeDataset(specElements(never))));
+    assert.equal(sent.duplicate, false);
+    reopened.close();
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.server, listen);
+    await remove();
+  }
+});
+
+test('a full index database answers A700 (out of resources) and leaves no file; what was stored stays', async () => {
+  const { dir, remove } = await tempDir('commit');
+  try {
+    const root = join(dir, 'files');
+    const index = new IndexDb(join(dir, 'index.sqlite'));
+    const store = await FileStore.open({ root, index, fsync: 'none' });
+    const pages = Number((index.connection.prepare('PRAGMA page_count').get() as { page_count: number }).page_count);
+    // SQLite answers SQLITE_FULL once the database would grow past this many pages.
+    index.connection.exec(`PRAGMA max_page_count = ${pages + 2}`);
+    const stored: string[] = [];
+    let failure: unknown;
+    for (let n = 1; n <= 400 && failure === undefined; n++) {
+      const s = { ...spec(n, n), StudyDescription: 'x'.repeat(60) };
+      try {
+        stored.push((await store.store(meta(s), once(encodeDataset([...specElements(s), [0x00081030, 'LO', 'D'.repeat(64)]])))).path);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    assert.ok(failure instanceof StoreError, `the index never filled up: ${String(failure)}`);
+    assert.equal(failure.code, storeErrorCodes.outOfResources);
+    assert.equal(failure.status, 0xa700);
+    assert.match(failure.comment, /out of resources/);
+    assert.ok(stored.length > 0);
+    // No file without its row, no temporary file.
+    assert.deepEqual(await dcmFiles(root), [...stored].sort());
+    assert.deepEqual((await readdir(root)).filter((f) => f.startsWith('.')), []);
+    for (const path of stored) assert.ok(index.findInstance(path.split('/').pop()!.replace(/\.dcm$/, '')));
+    index.close();
+  } finally {
+    await remove();
+  }
+});
