@@ -15,6 +15,10 @@ import type { CertificateBinding, CertificateIdentity } from '../acse/certificat
 import { serveAccess, type ServeAccess, type ServeAccessCliValues } from './serve-access.js';
 import { auditSettings, type AuditSettings } from './audit-config.js';
 
+/** The store's duplicate policies (src/store/file-store.ts duplicatePolicies; kept here so the CLI loads no store code to parse). */
+const DUPLICATE_POLICIES = ['keep-first', 'overwrite', 'reject'] as const;
+export type ServeDuplicatePolicy = (typeof DUPLICATE_POLICIES)[number];
+
 export interface MoveDestination { host: string; port: number; tls: boolean }
 
 export interface ServeSettings {
@@ -32,6 +36,8 @@ export interface ServeSettings {
   bindings: CertificateBinding[];
   requireBinding: boolean;
   moveDestinations: Record<string, MoveDestination>;
+  /** A re-sent SOP instance: 'keep-first' (default: Success, stored once), 'overwrite', or 'reject' (0111). */
+  duplicates: ServeDuplicatePolicy;
   /** Access rules and users (serve-access.ts). */
   access: ServeAccess;
   /** The config file's "limits" (docs/limits.md); absent keys keep the library defaults. */
@@ -179,6 +185,7 @@ export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   'session-lifetime'?: string | undefined; 'stop-timeout'?: string | undefined;
   'http-port'?: string | undefined; 'http-host'?: string | undefined; 'dev-pki'?: boolean | undefined; 'watch-certs'?: boolean | undefined;
   'expiry-warning-days'?: string | undefined; 'log-level'?: string | undefined; 'log-format'?: string | undefined; 'log-phi'?: boolean | undefined;
+  duplicates?: string | undefined;
 }
 
 export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.ProcessEnv = {}): ServeSettings {
@@ -207,6 +214,9 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
   }
   const stopText = v['stop-timeout'] ?? (json.stopTimeout !== undefined ? String(field(json, 'stopTimeout', '', isNumber, 'a whole number of seconds')) : undefined);
   if (!/^\d+$/.test(stopText ?? '30')) throw usageError(`--stop-timeout must be a whole number of seconds, got "${stopText}"`);
+  // store.duplicates is checked by the schema; --duplicates here.
+  const storeJson = field(json, 'store', '', isObject, 'an object') ?? {};
+  const duplicates = oneOf(v.duplicates ?? field(storeJson, 'duplicates', 'store.', isString, `one of ${DUPLICATE_POLICIES.join(', ')}`), 'duplicates', DUPLICATE_POLICIES) ?? 'keep-first';
   const cliTls = v.cert !== undefined || v.pkcs12 !== undefined;
   const tls: TlsCliValues = {
     cert: cliTls ? path(v.cert, cwd) : path(field(tlsJson, 'cert', 'tls.', isString, 'a path'), base),
@@ -261,5 +271,6 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
     limits: limitsFrom(json.limits),
     audit: auditSettings(json.audit, v.audit, base, data),
     stopTimeout: Number(stopText ?? '30'),
+    duplicates,
   };
 }

@@ -64,6 +64,10 @@ Options:
                          level, msg, event and the event's fields (--json: the same)
   --log-phi              log patient name, ID, birth date, accession number as they are
                          (default: "[redacted]" in fields and messages)
+  --duplicates keep-first|overwrite|reject
+                         an instance sent again: keep the copy stored and answer Success
+                         (default, logged), replace it (Success), or refuse it 0111 (Duplicate
+                         SOP Instance; DCMTK's storescu stops at the first such answer)
   --verbose, -v          more detail in the log
 
 Config file (JSON with comments; editors check it against schema/serve-config.schema.json, every
@@ -74,7 +78,7 @@ field and its DICOM_TLS_* environment variable are in docs/serve-config.md), e.g
     "bindings": [ { "aet": "CT1", "subject": "CN = ct1.example.org" },
                   { "aet": "MR1", "fingerprint": "AB:CD:…" },
                   { "aet": "US1", "issuer": "CN = Hospital CA", "serial": "3d:bf:…" } ],
-    "requireBinding": false,
+    "requireBinding": false, "store": { "duplicates": "keep-first" },
     "moveDestinations": { "WS1": { "host": "10.0.0.7", "port": 2762, "tls": true } },
     "access": [ { "aet": "CT1", "permissions": ["echo", "store"] },
                 { "aet": "WS1", "fingerprint": "AB:CD:…", "permissions": ["echo", "query", "retrieve"] },

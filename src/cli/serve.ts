@@ -35,7 +35,7 @@ const serveOptions = {
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
-  audit: { type: 'string' },
+  audit: { type: 'string' }, duplicates: { type: 'string' },
   'stop-timeout': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
   'dev-pki': { type: 'boolean' }, 'watch-certs': { type: 'boolean' }, 'expiry-warning-days': { type: 'string' },
   'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },
@@ -85,6 +85,12 @@ function subscribe(log: ServeLog): () => void {
       const reason = e.errorName !== undefined ? `${e.errorString} (${e.errorName})` : e.error?.message ?? 'unknown';
       log('handshake-failed', `TLS handshake from ${e.peer?.address ?? '?'}:${e.peer?.port ?? '?'} failed${cert}: ${reason}`,
         { peer: e.peer, depth: e.depth, errorName: e.errorName, errorString: e.errorString, certificateString: e.certificateString, alert: e.alert, code: e.error?.code }, 'warn');
+    } else if (e.kind === 'store-reconciled') {
+      // What a crash left between a file and its index row, settled at start-up (one line per instance).
+      const r = m as { action: string; path: string; sopInstanceUid: string };
+      const what = r.action === 'indexed' ? 'indexed (its file was complete; the sender was never answered)'
+        : r.action === 'removed' ? 'an unindexed second copy removed' : 'its row removed (the file never arrived); it can be sent again';
+      log('store-reconciled', `after an interrupted run: ${r.sopInstanceUid} ${what}: ${r.path}`, { action: r.action, sopInstanceUid: r.sopInstanceUid, path: r.path }, 'warn');
     } else if (e.kind === 'association-rejected') {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }
@@ -153,11 +159,13 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const index = new IndexDb(join(s.data, 'index.sqlite'));
   const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
   const events = (srv: StorageServer): void => {
-    srv.on('stored', (i, a) => log('stored', `stored ${i.sopInstanceUid} from ${a.callingAeTitle} (${i.size} bytes) in ${i.path}`, storedFields(i, a), 'debug'));
+    srv.on('stored', (i, a) => i.duplicate
+      ? log('store-duplicate', `${i.sopInstanceUid} from ${a.callingAeTitle} is already stored: kept the first copy (duplicates: keep-first), answered Success`, { ...storedFields(i, a), policy: 'keep-first' })
+      : log('stored', `stored ${i.sopInstanceUid} from ${a.callingAeTitle} (${i.size} bytes) in ${i.path}`, storedFields(i, a), 'debug'));
     srv.on('storeFailed', (e, _r, a) => log('store-failed', `an instance from ${a.callingAeTitle} could not be stored: ${e.message}`, { error: e.message, code: (e as { code?: string }).code, callingAeTitle: a.callingAeTitle }, 'warn'));
   };
   const config = {
-    aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations,
+    aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations, duplicates: s.duplicates,
     limits: { ...s.limits, maxAssociations: s.maxAssociations, asynchronousOperations: { maxOperationsInvoked: s.asyncWindow, maxOperationsPerformed: 1 } },
     ...(s.bindings.length > 0 ? { certificateBindings: s.bindings } : {}), requireCertificateBinding: s.requireBinding,
     // Always on: without rules, a verified certificate may do everything, anyone else echo and store.

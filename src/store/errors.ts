@@ -78,13 +78,13 @@ export class StoreError extends DicomError {
   }
 }
 
-/** At most 64 characters, cut at a word and marked when longer. */
+/** At most 64 characters of the default repertoire (PS3.5 6.1.2.1), cut at a word and marked when longer. */
 function shortComment(text: string): string {
-  const flat = text.replace(/[\r\n\\]+/g, ' ');
+  const flat = text.replace(/[\r\n\\]+/g, ' ').replace(/[^\x20-\x7e]/g, '?');
   if (flat.length <= 64) return flat;
-  const cut = flat.slice(0, 63);
+  const cut = flat.slice(0, 61);
   const space = cut.lastIndexOf(' ');
-  return `${space > 32 ? cut.slice(0, space) : cut}…`;
+  return `${space > 32 ? cut.slice(0, space) : cut}...`;
 }
 
 /** SQLite primary result codes (sqlite3.h) that mean the disk or the file system gave out. */

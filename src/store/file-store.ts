@@ -464,6 +464,7 @@ export class FileStore {
       throw new StoreError(
         storeErrorCodes.datasetMismatch,
         `the data set is ${attributes.SOPClassUID || '(no class)'} / ${attributes.SOPInstanceUID || '(no instance)'}, the command says ${meta.sopClassUid} / ${meta.sopInstanceUid}`,
+        { comment: attributes.SOPInstanceUID !== meta.sopInstanceUid ? "SOP Instance UID differs from the command's" : "SOP Class UID differs from the command's" },
       );
     }
     return attributes;

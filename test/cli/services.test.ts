@@ -63,7 +63,7 @@ before(async () => {
   storescp = spawn('storescp', ['-od', moveDir, '-aet', 'ARCHIVE', String(movePort)], { stdio: 'ignore' });
   // The subject as `dicom-tls pki inspect` prints it: the client certificate may call itself MODALITY.
   writeFileSync(join(tmp.dir, 'serve.json'), JSON.stringify({
-    aet: 'PACS', host: '127.0.0.1', port: 0, plainPort, data: 'data', asyncWindow: 3,
+    aet: 'PACS', host: '127.0.0.1', port: 0, plainPort, data: 'data', asyncWindow: 3, store: { duplicates: 'reject' },
     bindings: [{ aet: 'MODALITY', subject: 'CN = dicom-tls client, O = dicom-tls development PKI' }],
     // PACS is the server itself (its plain port): what it already holds is refused there as a duplicate.
     moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: movePort, tls: false }, PACS: { host: '127.0.0.1', port: plainPort, tls: false } },
@@ -120,7 +120,8 @@ test('store proposes an Asynchronous Operations Window (default 8), narrowed to 
 test('storing a duplicate: the failed instance is listed, exit 16', async () => {
   const r = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in', 'i1.dcm'), ...tls()]);
   assert.equal(r.code, 16);
-  assert.match(r.stdout, /failed +0x0111/);
+  // The whole Error Comment, not a cut-off UID or a server path.
+  assert.match(r.stdout, /failed +0x0111 +duplicate: this SOP Instance is already stored \(policy reject\)$/m);
   assert.match(r.stderr, /^error: 1 of 1 instances were not stored\. \[DICOM_ERR_PARTIAL\]$/m);
 });
 

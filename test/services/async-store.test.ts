@@ -45,7 +45,7 @@ async function instances(name: string, count: number): Promise<{ path: string; h
 
 /** A StorageServer whose C-STORE answers wait for the gate, and a count of the requests it saw outstanding. */
 async function gatedServer(name: string, limits: { asynchronousOperations?: AsynchronousOperationsWindow } = {}) {
-  const server = await StorageServer.create({ aeTitle: 'ASYNC-SCP', storeRoot: join(dir, `${name}-store`), fsync: 'none', limits });
+  const server = await StorageServer.create({ aeTitle: 'ASYNC-SCP', storeRoot: join(dir, `${name}-store`), fsync: 'none', duplicates: 'reject', limits });
   const handlers = server.server.handlers;
   const inner = handlers.get('C-STORE-RQ')!;
   let arrived = 0;

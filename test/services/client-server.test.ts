@@ -36,7 +36,7 @@ before(async () => {
     const f = await writeInstance(join(dir, 'in'), s, { ts: n === 4 ? IMPLICIT_LE : undefined, pixels: 2000 + n * 512 });
     files.push({ ...f, uid: s.SOPInstanceUID });
   }
-  server = await StorageServer.create({ aeTitle: 'STORE-SCP', storeRoot: join(dir, 'store'), fsync: 'none' });
+  server = await StorageServer.create({ aeTitle: 'STORE-SCP', storeRoot: join(dir, 'store'), fsync: 'none', duplicates: 'reject' });
   ({ port } = await server.listen(0));
 });
 

@@ -36,7 +36,7 @@ before(async () => {
   ({ dir, remove } = await tempDir('qr-status'));
   await mkdir(join(dir, 'in'));
   for (const n of [1, 4]) await writeInstance(join(dir, 'in'), spec(n));
-  dest = await StorageServer.create({ aeTitle: 'DEST', storeRoot: join(dir, 'dest'), fsync: 'none' });
+  dest = await StorageServer.create({ aeTitle: 'DEST', storeRoot: join(dir, 'dest'), fsync: 'none', duplicates: 'reject' });
   const { port: destPort } = await dest.listen(0);
   src = await StorageServer.create({ aeTitle: 'SRC', storeRoot: join(dir, 'src'), fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: destPort } } });
   await src.listen(0);
