@@ -78,6 +78,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #incoming: Incoming | undefined;
   #incomingResponse: { collected: (DatasetSink & { bytes(): Uint8Array }) | undefined } | undefined;
   #inflight = 0;
+  /** Woken when the assembler has taken every PDU handed to it (see #respondReleaseAfterOutstanding). */
+  #whenTaken: (() => void) | undefined;
   #idle: NodeJS.Timeout | undefined;
   #localError: DicomError | undefined;
   #closed = false;
@@ -109,7 +111,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     ul.on('releaseIndication', (i) => {
       // The peer asked; answer (a collision we started is answered by UpperLayer.release()).
       this.#released = true;
-      if (!i.collision) this.#ul.respondRelease();
+      if (!i.collision) void this.#respondReleaseAfterOutstanding();
     });
     ul.on('released', () => {
       this.#released = true;
@@ -239,6 +241,29 @@ export class Association extends TypedEmitter<AssociationEvents> {
     }
   }
 
+  /**
+   * A-RELEASE-RQ from the peer: the requests it sent before are answered first, then the
+   * A-RELEASE-RP (PS3.8 7.2: the release is answered by the user when it is ready; P-DATA may
+   * still be sent in Sta8). Answering at once lost those responses: an instance stored but never
+   * acknowledged, whose retry then met the duplicate policy.
+   */
+  async #respondReleaseAfterOutstanding(): Promise<void> {
+    try {
+      // The PDUs taken before the A-RELEASE-RQ reach their handlers, the handlers answer in
+      // order, and the answers are sent.
+      if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#whenTaken = resolve));
+      this.#whenTaken = undefined;
+      for (let tail = this.#handlerTail; ; tail = this.#handlerTail) {
+        await tail;
+        if (tail === this.#handlerTail) break;
+      }
+      await this.#sendTail;
+      if (!this.#closed) this.#ul.respondRelease();
+    } catch (error) {
+      this.#protocolFailure(error);
+    }
+  }
+
   /** A-ABORT (service-user source); resolves once the transport is closed. */
   async abort(): Promise<void> {
     this.#safeAbort();
@@ -324,10 +349,13 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#ul.pause();
     this.#assembler.push(pdvs).then(
       () => {
-        if (--this.#inflight === 0 && !this.#closed) this.#ul.resume();
+        if (--this.#inflight === 0) {
+          if (!this.#closed) this.#ul.resume();
+          this.#whenTaken?.();
+        }
       },
       (error: unknown) => {
-        this.#inflight--;
+        if (--this.#inflight === 0) this.#whenTaken?.();
         this.#protocolFailure(error);
       },
     );

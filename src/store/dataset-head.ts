@@ -5,8 +5,11 @@ import { StoreError, storeErrorCodes } from './errors.js';
  * top-level elements (the identifying attributes, PS3.3 C.7.1-C.12.1, all in groups 0008-0020).
  * It never buffers more than one wanted value: other values are skipped by count, nested
  * sequences and items are walked by their delimiters (PS3.5 7.5), so a 60 MB instance passes
- * through in flat memory. It stops looking at the first top-level tag past `stopAfterTag`.
- * Items of a few sequences (`identifyingSequences`) are kept one level deep, for sequence matching.
+ * through in flat memory. It keeps no values past the first top-level tag above `stopAfterTag`
+ * (`done`), but walks the framing to the end: `finish()` says whether the data set is whole (no
+ * value running past the end, no sequence, item or encapsulated pixel data left open), so a
+ * truncated instance is refused rather than acknowledged. Items of a few sequences
+ * (`identifyingSequences`) are kept one level deep, for sequence matching.
  */
 
 /** Tags (group << 16 | element) → VR, used for implicit VR data sets (PS3.6). */
@@ -76,6 +79,8 @@ interface Level {
   readonly implicit: boolean;
   /** Absolute end offset for a defined length. */
   readonly end?: number;
+  /** The sequence's (or pixel data's) tag, or the item tag: named when the data set ends inside. */
+  readonly tag: number;
   /** For a kept sequence (top level): its tag; for an item of one: where its values go. */
   readonly keep?: number | Map<number, HeadValue>;
 }
@@ -97,6 +102,8 @@ export class DatasetHeadScanner {
   #collect: { tag: number; vr: string; parts: Buffer[]; remaining: number; into: Map<number, HeadValue> } | undefined;
   #done = false;
   #consumed = 0;
+  /** The element whose value is being skipped or collected (named when the data set ends inside it). */
+  #valueTag = 0;
 
   constructor(options: HeadScannerOptions) {
     this.#explicit = options.explicitVr;
@@ -108,7 +115,7 @@ export class DatasetHeadScanner {
     this.#maxItems = options.maxItems ?? 64;
   }
 
-  /** True once past `stopAfterTag` at top level: later chunks need not be pushed. */
+  /** True once past `stopAfterTag` at top level: no more values will be kept (push the rest for `finish`). */
   get done(): boolean {
     return this.#done;
   }
@@ -129,10 +136,9 @@ export class DatasetHeadScanner {
 
   /** Feed the next chunk; throws StoreError (cannotUnderstand) on bytes that are not a data set. */
   push(chunk: Uint8Array): void {
-    if (this.#done) return;
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let pos = 0;
-    while (pos < buf.length && !this.#done) {
+    while (pos < buf.length) {
       if (this.#skip > 0) {
         const n = Math.min(this.#skip, buf.length - pos);
         this.#skip -= n;
@@ -166,6 +172,29 @@ export class DatasetHeadScanner {
       this.#element(implicit);
       this.#headerFill = 0;
     }
+  }
+
+  /**
+   * The data set has ended: throws StoreError (cannotUnderstand) when it ended inside an element
+   * header, a value, or a sequence, item or encapsulated pixel data not closed (PS3.5 7.1, 7.5, A.4).
+   */
+  finish(): void {
+    if (this.#skip > 0 || this.#collect !== undefined) {
+      const missing = this.#skip + (this.#collect?.remaining ?? 0);
+      throw this.#truncated(`the value of ${tagText(this.#valueTag)} lacks ${missing} bytes`);
+    }
+    if (this.#headerFill > 0) throw this.#truncated(`it ends inside an element header (${this.#headerFill} of 8 or 12 bytes)`);
+    this.#closeDefinedLevels();
+    const open = this.#stack[this.#stack.length - 1];
+    if (open !== undefined) {
+      throw this.#truncated(`${open.kind === 'item' ? 'an item' : open.tag === 0x7fe0_0010 ? 'the encapsulated pixel data' : 'a sequence'} ${tagText(open.tag)} is not closed`);
+    }
+  }
+
+  #truncated(what: string): StoreError {
+    return new StoreError(storeErrorCodes.cannotUnderstand, `the data set is truncated after ${this.#consumed} bytes: ${what}`, {
+      comment: `truncated data set: ${what}`,
+    });
   }
 
   /** Leave the defined-length sequences and items that end here. */
@@ -206,8 +235,10 @@ export class DatasetHeadScanner {
           const items = this.#sequences.get(parent.keep)!;
           if (items.length < this.#maxItems) items.push((keep = new Map()));
         }
-        if (keep === undefined && end !== undefined) this.#skip = length;
-        else this.#stack.push({ kind: 'item', implicit: parent.implicit, end, keep });
+        if (keep === undefined && end !== undefined) {
+          this.#skip = length;
+          this.#valueTag = tag;
+        } else this.#stack.push({ kind: 'item', implicit: parent.implicit, end, keep, tag });
       } else if (tag === itemDelimitationTag) {
         if (this.#stack.pop()?.kind !== 'item') throw this.#error('an item delimiter outside an item');
       } else if (tag === sequenceDelimitationTag) {
@@ -217,10 +248,8 @@ export class DatasetHeadScanner {
       }
       return;
     }
-    if (parent === undefined && tag > this.#stopAfter) {
-      this.#done = true;
-      return;
-    }
+    // Past the head: nothing more is kept, but the framing is walked to the end.
+    if (parent === undefined && tag > this.#stopAfter) this.#done = true;
     if (parent?.kind === 'sequence') throw this.#error(`element (${tag.toString(16).padStart(8, '0')}) directly inside a sequence`);
     let vr: string;
     let length: number;
@@ -233,16 +262,17 @@ export class DatasetHeadScanner {
       if (!/^[A-Z]{2}$/.test(vr)) throw this.#error(`no valid explicit VR for tag (${tag.toString(16).padStart(8, '0')})`);
       length = longVrs.has(vr) ? this.#u32(8) : this.#u16(6);
     }
-    const keepSequence = parent === undefined && this.#wantedSequences[tag] !== undefined && (vr === 'SQ' || (implicit && vr !== 'UN'));
+    const keepSequence = !this.#done && parent === undefined && this.#wantedSequences[tag] !== undefined && (vr === 'SQ' || (implicit && vr !== 'UN'));
     if (length === undefinedLength || keepSequence) {
       // An undefined length is a sequence (or encapsulated pixel data, or explicit UN whose
       // content is implicit VR LE, PS3.5 6.2.2): walk its items to find the end.
       if (keepSequence) this.#sequences.set(tag, []);
       const end = length === undefinedLength ? undefined : this.#consumed + length;
-      this.#stack.push({ kind: 'sequence', implicit: implicit || vr === 'UN', end, keep: keepSequence ? tag : undefined });
+      this.#stack.push({ kind: 'sequence', implicit: implicit || vr === 'UN', end, keep: keepSequence ? tag : undefined, tag });
       return;
     }
-    const into = parent === undefined ? this.#values : parent.keep instanceof Map ? parent.keep : undefined;
+    this.#valueTag = tag;
+    const into = parent === undefined ? (this.#done ? undefined : this.#values) : parent.keep instanceof Map ? parent.keep : undefined;
     if (into !== undefined && wantedHere?.[tag] !== undefined && length <= this.#maxValue && vr !== 'SQ') {
       if (length === 0) into.set(tag, { vr, bytes: Buffer.alloc(0) });
       else this.#collect = { tag, vr, parts: [], remaining: length, into };
@@ -260,6 +290,12 @@ export class DatasetHeadScanner {
   #error(what: string): StoreError {
     return new StoreError(storeErrorCodes.cannotUnderstand, `data set parse failed near byte ${this.#consumed}: ${what}`);
   }
+}
+
+/** (GGGG,EEEE), as PS3.5 writes tags. */
+function tagText(tag: number): string {
+  const hex = (tag >>> 0).toString(16).toUpperCase().padStart(8, '0');
+  return `(${hex.slice(0, 4)},${hex.slice(4)})`;
 }
 
 /** Decode a kept text value: trailing NUL/space padding removed (PS3.5 6.2), ISO_IR 192 as UTF-8. */

@@ -46,8 +46,6 @@ export interface FileStoreOptions {
   readonly fsync?: FsyncPolicy;
   /** When given, each stored instance is recorded in it (one transaction). */
   readonly index?: IndexDb;
-  /** Stop looking for identifying attributes after this many bytes of data set; default 16 MiB. */
-  readonly maxScanBytes?: number;
 }
 
 /** What the C-STORE command and presentation context say about the instance. */
@@ -114,7 +112,6 @@ export class FileStore {
   readonly duplicates: DuplicatePolicy;
   readonly fsync: FsyncPolicy;
   readonly #index: IndexDb | undefined;
-  readonly #maxScan: number;
   /** Temporary names: `.<uid>.partial-<random per store><counter>`, no random bytes per instance. */
   readonly #run = randomBytes(4).toString('hex');
   #n = 0;
@@ -125,7 +122,6 @@ export class FileStore {
     this.duplicates = checkOption('duplicates', options.duplicates, duplicatePolicies, 'keep-first');
     this.fsync = checkOption('fsync', options.fsync, fsyncPolicies, 'file');
     this.#index = options.index;
-    this.#maxScan = options.maxScanBytes ?? 16 << 20;
   }
 
   /** Create the root if needed and remove temporary files left by an interrupted run. */
@@ -277,7 +273,8 @@ export class FileStore {
           datasetSize += chunk.byteLength;
           if (refusal !== undefined) continue;
           try {
-            if (scanner !== undefined && !scanner.done && scanner.consumed < this.#maxScan) scanner.push(chunk);
+            // Every byte goes by the scanner: the head's values, then the framing to the end.
+            scanner?.push(chunk);
           } catch (error) {
             await inFlight;
             await refuse(error instanceof StoreError ? error : new StoreError(storeErrorCodes.cannotUnderstand, String(error), { cause: error }));
@@ -299,6 +296,16 @@ export class FileStore {
         await inFlight;
         throw new StoreError(storeErrorCodes.aborted, `the data set stream failed after ${datasetSize} bytes: ${String(error)}`, { cause: error });
       }
+      // PS3.4 B.2.3: a data set that ends inside a value or an open sequence is not the instance;
+      // answered C000 before anything reaches a final name.
+      if (refusal === undefined && scanner !== undefined) {
+        try {
+          scanner.finish();
+        } catch (error) {
+          await inFlight;
+          await refuse(error instanceof StoreError ? error : new StoreError(storeErrorCodes.cannotUnderstand, String(error), { cause: error }));
+        }
+      }
       const small = !opened && refusal === undefined;
       if (small) {
         this.#writeSmall(tempPath, batch);
@@ -316,12 +323,8 @@ export class FileStore {
           throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
         }
       }
-      // Deflated data sets, and heads longer than maxScanBytes, are scanned again from the
-      // temp file, after the peer is done sending.
-      const scanned =
-        scanner !== undefined && (scanner.done || scanner.consumed < this.#maxScan)
-          ? scanner
-          : await this.#scanFile(tempPath, header.length, meta.transferSyntaxUid);
+      // Deflated data sets are inflated and scanned from the temp file, after the peer is done sending.
+      const scanned = scanner ?? (await this.#scanFile(tempPath, header.length, meta.transferSyntaxUid));
       const attributes = this.#attributes(scanned, meta);
       const size = header.length + datasetSize;
       const ops = small ? syncOps : asyncOps;
@@ -397,7 +400,7 @@ export class FileStore {
     });
   }
 
-  /** Scan the data set in the temp file, inflating a deflated one (PS3.5 A.5); no byte cap. */
+  /** Scan the data set in the temp file to its end, inflating a deflated one (PS3.5 A.5). */
   async #scanFile(path: string, offset: number, transferSyntaxUid: string): Promise<DatasetHeadScanner> {
     const deflated = transferSyntaxUid === deflatedExplicitVrLittleEndian;
     const scanner = this.#scanner(deflated ? '1.2.840.10008.1.2.1' : transferSyntaxUid);
@@ -405,13 +408,12 @@ export class FileStore {
     const inflater = deflated ? createInflateRaw() : undefined;
     if (inflater !== undefined) file.on('error', (error) => inflater.destroy(error));
     try {
-      for await (const chunk of inflater === undefined ? file : file.pipe(inflater)) {
-        scanner.push(chunk as Buffer);
-        if (scanner.done) break;
-      }
+      for await (const chunk of inflater === undefined ? file : file.pipe(inflater)) scanner.push(chunk as Buffer);
+      scanner.finish();
     } catch (error) {
       if (error instanceof StoreError) throw error;
-      throw new StoreError(storeErrorCodes.cannotUnderstand, `cannot read the data set back: ${String(error)}`, { cause: error });
+      // A deflate stream cut short ends in zlib's "unexpected end of file".
+      throw new StoreError(storeErrorCodes.cannotUnderstand, `cannot read the data set back: ${String(error)}`, { cause: error, comment: `the deflated data set does not inflate: ${(error as { code?: string }).code ?? 'error'}` });
     } finally {
       file.destroy();
       inflater?.destroy();

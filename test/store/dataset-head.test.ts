@@ -39,7 +39,7 @@ function scan(bytes: Buffer, sizes: readonly number[], explicit: boolean): Datas
   const scanner = new DatasetHeadScanner({ explicitVr: explicit });
   let pos = 0;
   let i = 0;
-  while (pos < bytes.length && !scanner.done) {
+  while (pos < bytes.length) {
     const n = Math.max(1, sizes[i++ % sizes.length] ?? 1);
     scanner.push(bytes.subarray(pos, pos + n));
     pos += n;
@@ -58,8 +58,9 @@ test('keeps top-level identifying values only, past nested undefined-length sequ
         assert.equal(headText(scanner.values.get(0x0020000d), false), '1.2.3.4');
         assert.equal(headText(scanner.values.get(0x0020000e), false), '1.2.3.4.5');
         assert.equal(scanner.values.has(0x00081150), false);
-        // It stopped at the pixel data header, before its value.
-        assert.equal(scanner.consumed, bytes.length - 100);
+        // Past the head it keeps nothing but walks on: the whole data set, and it is whole.
+        assert.equal(scanner.consumed, bytes.length);
+        scanner.finish();
       }),
       { numRuns: 200 },
     );
@@ -128,5 +129,53 @@ test('keeps the items of the identifying sequences, defined or undefined lengths
       }),
       { numRuns: 150 },
     );
+  }
+});
+
+/** Encapsulated pixel data (PS3.5 A.4): an empty Basic Offset Table item, one fragment, the delimiter. */
+function encapsulated(explicit: boolean, fragment: number): Buffer {
+  return Buffer.concat([elementHeader(0x7fe00010, 'OB', 0xffffffff, explicit), item(Buffer.alloc(0), false), item(Buffer.alloc(fragment, 0x5a), false), seqDelimiter()]);
+}
+
+test('finish: a data set cut inside a value, an element header, a sequence, an item or encapsulated pixel data is truncated; cut between top-level elements it is whole', () => {
+  for (const explicit of [true, false]) {
+    const head = encodeDataset([[0x00080016, 'UI', '1.2.840.10008.5.1.4.1.1.7'], [0x0020000d, 'UI', '1.2.3.4'], [0x0020000e, 'UI', '1.2.3.4.5']], { explicit });
+    const sequence = Buffer.concat([elementHeader(0x00400275, 'SQ', 0xffffffff, explicit), item(encodeDataset([[0x00401001, 'SH', 'RP1']], { explicit }), true), seqDelimiter()]);
+    // Past the head (group 0028 and up): the part no earlier scan looked at.
+    const late = encodeDataset([[0x00280010, 'US', Uint8Array.of(0, 2)], [0x00880140, 'UI', '1.2.3']], { explicit });
+    const body = Buffer.concat([head, sequence, late]);
+    const whole = Buffer.concat([body, encapsulated(explicit, 100)]);
+    // Element boundaries at top level: cutting there leaves a shorter data set that is whole.
+    const boundaries = new Set<number>([0, head.length, head.length + sequence.length, body.length, whole.length]);
+    let offset = 0;
+    for (const part of [head, late]) {
+      for (let p = 0; p < part.length; ) {
+        boundaries.add(offset + p);
+        const long = explicit && ['OB', 'SQ', 'UN', 'UT'].includes(part.toString('latin1', p + 4, p + 6));
+        p += explicit ? (long ? 12 + part.readUInt32LE(p + 8) : 8 + part.readUInt16LE(p + 6)) : 8 + part.readUInt32LE(p + 4);
+      }
+      offset = part === head ? head.length + sequence.length : offset;
+    }
+    for (let cut = 1; cut <= whole.length; cut++) {
+      const scanner = new DatasetHeadScanner({ explicitVr: explicit });
+      let failure: unknown;
+      try {
+        // Two chunks: the cut must not depend on where a chunk ends.
+        scanner.push(whole.subarray(0, Math.floor(cut / 2)));
+        scanner.push(whole.subarray(Math.floor(cut / 2), cut));
+        scanner.finish();
+      } catch (error) {
+        failure = error;
+      }
+      if (boundaries.has(cut)) assert.equal(failure, undefined, `explicit ${explicit}, cut at ${cut}: ${String(failure)}`);
+      else {
+        assert.ok(failure instanceof StoreError && failure.code === storeErrorCodes.cannotUnderstand, `explicit ${explicit}, cut at ${cut} of ${whole.length} was taken as whole`);
+        assert.ok(failure.comment.length <= 64, failure.comment);
+      }
+    }
+    // The defect's sample: Pixel Data declaring more bytes than follow.
+    const scanner = new DatasetHeadScanner({ explicitVr: explicit });
+    scanner.push(Buffer.concat([body, elementHeader(0x7fe00010, 'OB', 1000, explicit), Buffer.alloc(10)]));
+    assert.throws(() => scanner.finish(), (e: unknown) => e instanceof StoreError && /truncated data set: the value of \(7FE0,0010\) lacks 990 bytes/.test(e.comment));
   }
 });

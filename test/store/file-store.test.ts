@@ -227,15 +227,43 @@ test('an interrupted store leaves no complete-looking file; leftovers are remove
   }
 });
 
-test('a head longer than maxScanBytes is scanned again from the temp file', async () => {
+test('a head far into the data set (behind a long private element) is found as it streams', async () => {
   const { dir, remove } = await tempDir('store');
   try {
-    const store = await FileStore.open({ root: dir, maxScanBytes: 100 });
+    const store = await FileStore.open({ root: dir });
     const s = spec(3);
-    // A long private element before the study and series UIDs pushes them past 100 bytes.
     const dataset = encodeDataset([...specElements(s), [0x00091010, 'UN', new Uint8Array(5000)]]);
     const stored = await store.store(meta(s), chunked(dataset, [30]));
     assert.equal(stored.seriesInstanceUid, s.SeriesInstanceUID);
+  } finally {
+    await remove();
+  }
+});
+
+test('a truncated data set (cut inside its Pixel Data) answers C000 in every transfer syntax, deflated too, and leaves no file', async () => {
+  const { dir, remove } = await tempDir('store-truncated');
+  try {
+    const pixels = [`(7fe0,0010) OB ${Array.from({ length: 1200 }, (_, i) => (i % 251).toString(16).padStart(2, '0')).join('\\')}`];
+    let n = 70;
+    for (const flags of [['+te', '-e'], ['+ti', '-e'], ['+tb'], ['+td']] as const) {
+      const s = spec(n++);
+      const src = await dump2dcm(dir, `t${n}.dcm`, dumpText(s, pixels), flags);
+      const header = await readPart10Header(src);
+      const ts = header.meta.TransferSyntaxUID;
+      const dataset = (await readFile(src)).subarray(header.datasetOffset);
+      const root = join(dir, `root-${n}`);
+      const store = await FileStore.open({ root, fsync: 'none' });
+      for (const cut of [1, 2, 999, Math.floor(dataset.length / 3)]) {
+        await assert.rejects(
+          store.store(meta(s, ts), chunked(dataset.subarray(0, dataset.length - cut), [700])),
+          (e: unknown) => e instanceof StoreError && e.status === 0xc000 && /truncated|inflate/.test(e.comment),
+          `${flags.join(' ')} cut ${cut}`,
+        );
+      }
+      assert.deepEqual(await listAll(root), [], flags.join(' '));
+      const stored = await store.store(meta(s, ts), chunked(dataset, [700]));
+      assert.equal(stored.datasetSize, dataset.length);
+    }
   } finally {
     await remove();
   }
