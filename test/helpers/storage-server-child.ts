@@ -1,7 +1,7 @@
 /**
  * A StorageServer in its own process, for tests that measure its memory (VmHWM in
- * /proc/<pid>/status) or kill a peer mid-instance. argv[2]: JSON { storeRoot, aeTitle, maxPduLength,
- * tls, limits, destinations }.
+ * /proc/<pid>/status), kill a peer mid-instance, or are killed themselves mid-store. argv[2]: JSON
+ * { storeRoot, aeTitle, maxPduLength, tls, limits, destinations }.
  * Prints one line `{"port":N}` once listening; each stored or failed instance as a JSON line.
  * Exits on SIGTERM after closing the server.
  */
@@ -21,6 +21,13 @@ const config = JSON.parse(process.argv[2] ?? '{}') as {
   /** C-MOVE destinations over plain TCP. */
   destinations?: Record<string, { host: string; port: number }>;
 };
+// A store given up without an answer (the peer vanished) is only seen on the diagnostics channel.
+diagnosticsChannel.subscribe(channelNames.server, (m) => {
+  const e = m as { kind?: string; sopInstanceUid?: string; error?: Error };
+  if (e.kind === 'store-failed') process.stdout.write(`${JSON.stringify({ failed: e.sopInstanceUid, why: String(e.error?.message) })}\n`);
+  // What a previous run, killed mid-store, left and the start-up settled (FileStore.reconcile).
+  if (e.kind === 'store-reconciled') process.stdout.write(`${JSON.stringify({ reconciled: e.sopInstanceUid, action: (m as { action?: string }).action })}\n`);
+});
 const server = await StorageServer.create({
   aeTitle: config.aeTitle ?? 'CHILD-SCP',
   storeRoot: config.storeRoot,
@@ -36,11 +43,6 @@ server.server.on('association', (a) => {
   });
 });
 server.on('stored', (i) => process.stdout.write(`${JSON.stringify({ stored: i.sopInstanceUid, path: i.path })}\n`));
-// A store given up without an answer (the peer vanished) is only seen on the diagnostics channel.
-diagnosticsChannel.subscribe(channelNames.server, (m) => {
-  const e = m as { kind?: string; sopInstanceUid?: string; error?: Error };
-  if (e.kind === 'store-failed') process.stdout.write(`${JSON.stringify({ failed: e.sopInstanceUid, why: String(e.error?.message) })}\n`);
-});
 // Under --expose-gc, collect often: garbage not yet collected would blur the peak RSS measured
 // by the parent, which is meant to show what the server holds on to.
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -1,0 +1,180 @@
+/**
+ * Crash consistency of the storing server: a real server process (test/helpers/storage-server-
+ * child.ts) is killed with SIGKILL during stores, again and again, and restarted on the same
+ * store. After every restart: each instance acknowledged with 0000 is there, byte for byte; the
+ * index and the files agree (no file without its row, no row without its file, no temporary
+ * file, no pending entry); and at the end every instance is storable (Success). When the kill
+ * lands is random; what is asserted holds wherever it lands.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { DicomClient } from '../../src/ae/client.js';
+import { IndexDb } from '../../src/store/index-db.js';
+import { readPart10Header } from '../../src/dataset/part10.js';
+import { TransferSyntax } from '../../src/dictionary/uids.js';
+import { ctImageStorage, encodeDataset, specElements, tempDir } from '../helpers/dicom-data.js';
+
+const CYCLES = 12;
+/** New instances per cycle, sent with those not yet acknowledged and some already acknowledged. */
+const PER_CYCLE = 15;
+
+interface Instance {
+  readonly uid: string;
+  readonly dataset: Buffer;
+}
+
+function instances(cycle: number): Instance[] {
+  const out: Instance[] = [];
+  for (let n = 1; n <= PER_CYCLE; n++) {
+    const uid = `1.2.826.0.1.3680043.9.4242.1.${cycle}.${n}`;
+    // Mostly small (written whole at the end), a few over 1 MiB (written while they arrive).
+    const pixels = n % 7 === 0 ? 1_300_000 + n : 2_000 + n * 997;
+    const dataset = encodeDataset([
+      ...specElements({ PatientID: 'CRASH', StudyInstanceUID: '1.2.826.0.1.3680043.9.4242.1', SeriesInstanceUID: `1.2.826.0.1.3680043.9.4242.1.${n % 3}`, SOPInstanceUID: uid, SOPClassUID: ctImageStorage }),
+      [0x7fe00010, 'OW', new Uint8Array(pixels).map((_, i) => (i * 31 + n) & 0xff)],
+    ]);
+    out.push({ uid, dataset });
+  }
+  return out;
+}
+
+interface Server {
+  readonly port: number;
+  readonly reconciled: string[];
+  kill(): Promise<void>;
+}
+
+async function startServer(storeRoot: string): Promise<Server> {
+  const script = new URL('../helpers/storage-server-child.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [script, JSON.stringify({ storeRoot, aeTitle: 'CRASH', maxPduLength: 65536 })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const reconciled: string[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = JSON.parse(line) as { port?: number; reconciled?: string; action?: string };
+      if (typeof m.port === 'number') resolve(m.port);
+      if (m.reconciled !== undefined) reconciled.push(`${m.action} ${m.reconciled}`);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
+  });
+  return {
+    port,
+    reconciled,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** The data set bytes of a stored file (after its File Meta Information). */
+async function storedDataset(path: string): Promise<Buffer> {
+  const header = await readPart10Header(path);
+  return (await readFile(path)).subarray(header.datasetOffset);
+}
+
+/** Files and index rows agree: every .dcm has its row and every row its file; nothing half-done is left. */
+async function assertAgreement(root: string, cycle: number): Promise<Map<string, string>> {
+  const names = (await readdir(root, { recursive: true })).map(String);
+  const files = names.filter((f) => f.endsWith('.dcm')).map((f) => join(root, f)).sort();
+  assert.deepEqual(names.filter((f) => f.includes('.partial-')), [], `cycle ${cycle}: temporary files left`);
+  const index = new IndexDb(join(root, '.index.sqlite'), { readonly: true });
+  try {
+    const rows = index.connection.prepare('SELECT sop_uid AS uid, path FROM instance').all() as { uid: string; path: string }[];
+    const pending = index.connection.prepare('SELECT count(*) AS n FROM pending').get() as { n: number };
+    assert.equal(Number(pending.n), 0, `cycle ${cycle}: pending entries left after start-up`);
+    assert.deepEqual(rows.map((r) => r.path).sort(), files, `cycle ${cycle}: files and index rows differ`);
+    return new Map(rows.map((r) => [r.uid, r.path]));
+  } finally {
+    index.close();
+  }
+}
+
+test(`kill -9 during stores, ${CYCLES} times: every acknowledged instance intact, every other storable, index and files agree`, { timeout: 600_000 }, async () => {
+  const { dir, remove } = await tempDir('crash');
+  const all: Instance[] = [];
+  const byUid = new Map<string, Instance>();
+  const acknowledged = new Set<string>();
+  const reconciledTotal: string[] = [];
+  try {
+    const root = join(dir, 'store');
+    for (let cycle = 1; cycle <= CYCLES; cycle++) {
+      const server = await startServer(root);
+      reconciledTotal.push(...server.reconciled);
+      const indexed = await assertAgreement(root, cycle);
+      for (const uid of acknowledged) {
+        const path = indexed.get(uid);
+        assert.ok(path !== undefined, `cycle ${cycle}: acknowledged ${uid} is gone`);
+        assert.ok((await storedDataset(path)).equals(byUid.get(uid)!.dataset), `cycle ${cycle}: acknowledged ${uid} differs`);
+      }
+      // Send this cycle's new instances, everything not yet acknowledged and a few acknowledged
+      // ones again (keep-first: Success), in a random order, and kill the server after a random
+      // number of answers (and a random few milliseconds more): mid-write, mid-rename,
+      // mid-commit, between instances, wherever it lands.
+      for (const i of instances(cycle)) {
+        all.push(i);
+        byUid.set(i.uid, i);
+      }
+      const todo = all.filter((i) => !acknowledged.has(i.uid) || randomInt(10) === 0).sort(() => randomInt(3) - 1);
+      const killAfter = randomInt(Math.max(1, todo.length));
+      const client = await DicomClient.associate({
+        host: '127.0.0.1', port: server.port, callingAeTitle: 'SCU', calledAeTitle: 'CRASH',
+        presentationContexts: [{ abstractSyntax: ctImageStorage, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
+        timeouts: { connect: 10_000, association: 10_000, dimse: 60_000 },
+      });
+      let answered = 0;
+      let killing: Promise<void> | undefined;
+      const kill = (): void => {
+        killing ??= new Promise<void>((resolve) => setTimeout(resolve, randomInt(4))).then(() => server.kill());
+      };
+      if (killAfter === 0) kill();
+      for (const instance of todo) {
+        let status: number | undefined;
+        try {
+          const r = await client.association.request(
+            { type: 'C-STORE-RQ', affectedSopClassUid: ctImageStorage, affectedSopInstanceUid: instance.uid, priority: 0 },
+            { dataset: instance.dataset },
+          ).response;
+          status = r.command.status;
+        } catch {
+          break; // the server is gone
+        }
+        assert.equal(status, 0, `cycle ${cycle}: ${instance.uid} answered 0x${status.toString(16)}`);
+        acknowledged.add(instance.uid);
+        if (++answered === killAfter) kill();
+      }
+      kill();
+      await killing;
+      await client.association.abort().catch(() => undefined);
+    }
+    // The last start: every instance, acknowledged or not, is stored with Success, and once.
+    const server = await startServer(root);
+    reconciledTotal.push(...server.reconciled);
+    await assertAgreement(root, CYCLES + 1);
+    const client = await DicomClient.associate({
+      host: '127.0.0.1', port: server.port, callingAeTitle: 'SCU', calledAeTitle: 'CRASH',
+      presentationContexts: [{ abstractSyntax: ctImageStorage, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
+    });
+    for (const instance of all) {
+      const r = await client.association.request(
+        { type: 'C-STORE-RQ', affectedSopClassUid: ctImageStorage, affectedSopInstanceUid: instance.uid, priority: 0 },
+        { dataset: instance.dataset },
+      ).response;
+      assert.equal(r.command.status, 0, `${instance.uid} is not storable after the crashes`);
+    }
+    await client.release();
+    await server.kill();
+    const indexed = await assertAgreement(root, CYCLES + 2);
+    assert.equal(indexed.size, all.length);
+    for (const instance of all) assert.ok((await storedDataset(indexed.get(instance.uid)!)).equals(instance.dataset), `${instance.uid} differs`);
+    // Not asserted (it depends on where the kills landed); shown so a run can be read.
+    console.log(`# crash consistency: ${acknowledged.size} acknowledged before the last start; settled at start-up: ${reconciledTotal.length ? reconciledTotal.join(', ') : 'nothing'}`);
+  } finally {
+    await remove();
+  }
+});
