@@ -76,6 +76,14 @@ test('serve refuses a bad config before it writes anything: exit 2, the field na
     const window = await runCli(['serve', '--config', 'd.json'], { cwd: tmp.dir });
     assert.equal(window.code, 2);
     assert.match(oneSentenceError(window).sentence, /config asyncWindow must be a number/i);
+    // The duplicates policy: by name, from the command line or the config's store section.
+    const dup = await runCli(['serve', '--duplicates', 'keep-both'], { cwd: tmp.dir });
+    assert.equal(dup.code, 2);
+    assert.match(oneSentenceError(dup).sentence, /--duplicates must be one of keep-first, overwrite, reject; got "keep-both"/);
+    writeFileSync(join(tmp.dir, 'e.json'), JSON.stringify({ store: { duplicates: 'sometimes' } }));
+    assert.match(oneSentenceError(await runCli(['serve', '--config', 'e.json'], { cwd: tmp.dir })).sentence, /--duplicates must be one of/);
+    writeFileSync(join(tmp.dir, 'f.json'), JSON.stringify({ store: { dedupe: true } }));
+    assert.match(oneSentenceError(await runCli(['serve', '--config', 'f.json'], { cwd: tmp.dir })).sentence, /unknown field "store\.dedupe"/);
     const negative = await runCli(['serve', '--async-window', '-1'], { cwd: tmp.dir });
     assert.equal(negative.code, 2);
     assert.match(negative.stderr, /--async-window/);

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
 
@@ -121,6 +121,28 @@ test('DCMTK echoscu (the printed line) and storescu over TLS; the instance lands
   assert.match(execFileSync('dcmdump', [stored[0]!]).toString(), /CLI-12345/);
   // Plain DICOM only where asked: the plain port answers echoscu without TLS.
   execFileSync('echoscu', ['-aec', 'DICOM-TLS', '127.0.0.1', String(plainPort)], { stdio: 'pipe' });
+});
+
+test('DCMTK storescu re-sends a half-sent study: every instance Success, each stored once, the re-sent one logged as kept', async () => {
+  const files = [1, 2, 3].map((n) => {
+    writeFileSync(join(tmp.dir, `study${n}.dump`), [
+      '(0008,0016) UI =CTImageStorage', `(0008,0018) UI [1.2.826.0.1.3680043.2.1125.8.1.${n}]`, '(0008,0060) CS [CT]',
+      '(0010,0010) PN [RETRY^STUDY]', '(0010,0020) LO [RETRY-1]', '(0020,000d) UI [1.2.826.0.1.3680043.2.1125.8]',
+      '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.8.1]', ''].join('\n'));
+    execFileSync('dump2dcm', ['+te', `study${n}.dump`, `study${n}.dcm`], { cwd: tmp.dir, stdio: 'pipe' });
+    return `study${n}.dcm`;
+  });
+  const inStudy = (): string[] => walk(join(tmp.dir, 'dicom-tls-data', 'files', '1.2.826.0.1.3680043.2.1125.8')).filter((f) => f.endsWith('.dcm'));
+  // The modality sent the first instance, then lost the association; its retry sends the whole study.
+  execFileSync('storescu', ['-aec', 'DICOM-TLS', '127.0.0.1', String(plainPort), files[0]!], { cwd: tmp.dir, stdio: 'pipe' });
+  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.8\.1\.1 from STORESCU/);
+  const before = readFileSync(inStudy()[0]!);
+  // storescu exits non-zero when an instance is refused: the retry must succeed as a whole.
+  execFileSync('storescu', ['-aec', 'DICOM-TLS', '127.0.0.1', String(plainPort), ...files], { cwd: tmp.dir, stdio: 'pipe' });
+  await waitFor(/1\.2\.826\.0\.1\.3680043\.2\.1125\.8\.1\.1 from STORESCU is already stored: kept the first copy \(duplicates: keep-first\), answered Success/);
+  await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.8\.1\.3 from STORESCU/);
+  assert.equal(inStudy().length, 3);
+  assert.ok(readFileSync(inStudy().find((f) => f.endsWith('.1.dcm'))!).equals(before), 'the first copy is kept as it was');
 });
 
 test('dicom-tls store (second terminal, generated PKI) stores into the data directory', async () => {
