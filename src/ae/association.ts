@@ -248,6 +248,12 @@ export class Association extends TypedEmitter<AssociationEvents> {
    * acknowledged, whose retry then met the duplicate policy.
    */
   async #respondReleaseAfterOutstanding(): Promise<void> {
+    // Bounded by the release timeout: a handler that never ends (an endless worklist the peer
+    // did not cancel) must not hold the association open.
+    const timer = setTimeout(() => {
+      this.#localError ??= new TimeoutError('association', `requests outstanding at the peer's A-RELEASE-RQ not answered within ${this.#releaseMs} ms; association aborted`);
+      this.#safeAbort();
+    }, this.#releaseMs);
     try {
       // The PDUs taken before the A-RELEASE-RQ reach their handlers, the handlers answer in
       // order, and the answers are sent.
@@ -261,6 +267,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
       if (!this.#closed) this.#ul.respondRelease();
     } catch (error) {
       this.#protocolFailure(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

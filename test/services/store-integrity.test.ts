@@ -113,3 +113,38 @@ test('C-STORE-RQ then A-RELEASE-RQ at once: the C-STORE-RSP (0000) comes first, 
     server.server.handlers.unregister('C-STORE-RQ').register('C-STORE-RQ', inner);
   }
 });
+
+test('a release asked while a request never ends is bounded: after the release timeout the association is aborted, not held open', { timeout: 60_000 }, async () => {
+  // No idle timeout: only the release bound can end this association.
+  const stuck = await StorageServer.create({ aeTitle: 'STUCK', storeRoot: join(dir, 'stuck'), fsync: 'none', limits: { idleTimeout: 0 }, server: { timeouts: { artim: 1000 } } });
+  const inner = stuck.server.handlers.get('C-STORE-RQ')!;
+  stuck.server.handlers.unregister('C-STORE-RQ').register('C-STORE-RQ', {
+    datasetSink: (request, context) => inner.datasetSink!(request, context),
+    handle: () => new Promise(() => undefined),
+  });
+  const { port: stuckPort } = await stuck.listen(0);
+  const s = spec(3, { SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.5.3' });
+  const f = await writeInstance(dir, s, { pixels: 1000 });
+  const header = await readPart10Header(f.path);
+  const dataset = (await readFile(f.path)).subarray(header.datasetOffset);
+  const socket = net.connect(stuckPort, '127.0.0.1');
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const incoming = pdus(socket);
+    socket.write(associateRq({ called: 'STUCK', calling: 'HASTY', pcId: 1, abstractSyntax: ctImageStorage, transferSyntax: TransferSyntax.ExplicitVrLittleEndian, maxLength: 16384 }));
+    assert.equal((await incoming.next()).value?.type, 0x02);
+    const command = encodeCommand({ type: 'C-STORE-RQ', messageId: 9, affectedSopClassUid: ctImageStorage, affectedSopInstanceUid: s.SOPInstanceUID, priority: 0, hasDataset: true });
+    socket.write(Buffer.concat([
+      pDataTf({ presentationContextId: 1, isCommand: true, isLast: true, data: command }),
+      pDataTf({ presentationContextId: 1, isCommand: false, isLast: true, data: dataset }),
+      pdu(0x05, Buffer.alloc(4)),
+    ]));
+    const types: number[] = [];
+    for await (const p of incoming) types.push(p.type);
+    // A-ABORT, never an A-RELEASE-RP without the answer.
+    assert.deepEqual(types, [0x07]);
+  } finally {
+    socket.destroy();
+    await stuck.close({ timeout: 1000 });
+  }
+});
