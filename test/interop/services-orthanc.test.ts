@@ -43,8 +43,7 @@ before(async () => {
     aeTitle: 'OURSCP',
     storeRoot: join(dir, 'ours'),
     fsync: 'none',
-    // Orthanc sends again what C-MOVE already brought: replace, do not refuse.
-    duplicates: 'overwrite',
+    // Orthanc sends again what C-MOVE already brought: the default (keep-first) answers Success.
     tls: new SecureContext({ role: 'server', identity: { cert: pki.peer.cert, key: pki.peer.key }, ca: [pki.ca] }),
   });
   const { port } = await ours.listen(0);
