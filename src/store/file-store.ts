@@ -124,7 +124,7 @@ export class FileStore {
     this.#index = options.index;
   }
 
-  /** Create the root if needed and remove temporary files left by an interrupted run. */
+  /** Create the root if needed; remove temporary files an interrupted run left and settle its pending entries (reconcile). */
   static async open(options: FileStoreOptions): Promise<FileStore> {
     const store = new FileStore(options);
     await mkdir(store.root, { recursive: true });

@@ -114,7 +114,7 @@ export const STORAGE_TRANSFER_SYNTAXES: readonly string[] = [
 ];
 
 export interface StorageServerEvents {
-  /** An instance was stored (complete file, indexed). */
+  /** An instance was stored (complete file, indexed), or was already and is kept (`instance.duplicate`, keep-first). */
   stored: (instance: StoredInstance, association: Association) => void;
   /** An instance was refused or failed to store (the status answered is `error.status` for a StoreError). */
   storeFailed: (error: Error, request: CStoreRq, association: Association) => void;
