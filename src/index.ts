@@ -118,9 +118,9 @@ export * from './dataset/index.js';
 export * from './dataset/part10.js';
 export * from './store/errors.js';
 export { FileStore, duplicatePolicies, fsyncPolicies } from './store/file-store.js';
-export type { DuplicatePolicy, FsyncPolicy, FileStoreOptions, StoreRequestMeta, StoredInstance } from './store/file-store.js';
+export type { DuplicatePolicy, FsyncPolicy, FileStoreOptions, ReconciledFile, StoreRequestMeta, StoredInstance } from './store/file-store.js';
 export { IndexDb } from './store/index-db.js';
-export type { IndexDbOptions, InstanceRecord, StoredFile } from './store/index-db.js';
+export type { IndexDbOptions, InstanceRecord, PendingEntry, StoredFile } from './store/index-db.js';
 export { findMatches, instancesFor, queryLevels, informationModels } from './store/query.js';
 export type { QueryLevel, InformationModel, FindOptions, NaturalizedDataset, NaturalizedValue } from './store/query.js';
 // Application entities: client (SCU), server (SCP), the association and its DIMSE exchange.

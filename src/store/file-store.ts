@@ -9,9 +9,12 @@ import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
 import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation } from '../dataset/part10.js';
 import { DatasetHeadScanner, headText } from './dataset-head.js';
-import { asyncOps, syncOps, writeAll, writeAllSync, type PlaceOps } from './fs-ops.js';
-import { StoreError, storeErrorCodes, storeErrorFromFs, storeErrorFromIndex } from './errors.js';
-import type { IndexDb, InstanceRecord, StoredFile } from './index-db.js';
+import { asyncOps, syncOps, writeAll, writeAllSync } from './fs-ops.js';
+import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
+import type { IndexDb, InstanceRecord } from './index-db.js';
+import { placeIndexed, placeUnindexed, reconcile, type ReconciledFile } from './commit.js';
+
+export type { ReconciledFile } from './commit.js';
 
 /**
  * The default C-STORE sink (PS3.4 B.2.2): the received data set is written bit-for-bit after a
@@ -83,16 +86,6 @@ export interface StoredInstance {
   readonly attributes: Omit<InstanceRecord, 'path' | 'transferSyntaxUid' | 'size'>;
 }
 
-/**
- * What `reconcile` did with one file an interrupted run left: 'indexed' (complete, it was not
- * acknowledged; now stored), 'removed' (another copy of the instance is indexed), 'unindexed'
- * (its row named a file that never arrived; the row is gone, the instance can be sent again).
- */
-export interface ReconciledFile {
-  readonly action: 'indexed' | 'removed' | 'unindexed';
-  readonly path: string;
-  readonly sopInstanceUid: string;
-}
 
 const partialMarker = '.partial-';
 const implicitVrLittleEndian = '1.2.840.10008.1.2';
@@ -141,40 +134,7 @@ export class FileStore {
    * 'store-reconciled' diagnostics event per instance. Runs in `open`, before any store.
    */
   async reconcile(): Promise<ReconciledFile[]> {
-    const index = this.#index;
-    if (index === undefined) return [];
-    const settled: ReconciledFile[] = [];
-    let entries;
-    try {
-      entries = index.pendingEntries();
-    } catch (error) {
-      throw storeErrorFromIndex(error, 'cannot read the pending entries');
-    }
-    for (const entry of entries) {
-      const present = await asyncOps.exists(entry.path);
-      const row = index.findInstance(entry.sopInstanceUid);
-      const otherCopy = row !== undefined && row.path !== entry.path && (await asyncOps.exists(row.path));
-      let action: ReconciledFile['action'] | undefined;
-      if (present) {
-        if (entry.record !== undefined && !otherCopy) {
-          index.addInstance(entry.record, [entry.path]);
-          action = 'indexed';
-        } else if (row?.path !== entry.path) {
-          await rm(entry.path, { force: true });
-          action = 'removed';
-        }
-      } else if (row?.path === entry.path) {
-        index.removeInstance(entry.sopInstanceUid);
-        action = 'unindexed';
-      }
-      index.endPending([entry.path]);
-      if (action !== undefined) {
-        const done: ReconciledFile = { action, path: entry.path, sopInstanceUid: entry.sopInstanceUid };
-        settled.push(done);
-        publish(channelNames.server, () => ({ kind: 'store-reconciled', ...done }));
-      }
-    }
-    return settled;
+    return this.#index === undefined ? [] : reconcile(this.#index);
   }
 
   /** Delete `.<uid>.partial-<random>` files in the root; returns their names. */
@@ -330,8 +290,8 @@ export class FileStore {
       const ops = small ? syncOps : asyncOps;
       const placed =
         this.#index === undefined
-          ? await this.#placeUnindexed(tempPath, attributes, ops)
-          : await this.#placeIndexed(this.#index, tempPath, attributes, meta.transferSyntaxUid, size, ops);
+          ? await placeUnindexed(this, tempPath, attributes, ops)
+          : await placeIndexed(this, this.#index, tempPath, attributes, meta.transferSyntaxUid, size, ops);
       // 'stored' carries what an audit trail records (audit/); a re-send kept as first stored
       // ('keep-first') is 'store-duplicate', with the same facts.
       publish(channelNames.server, () => ({
@@ -472,143 +432,6 @@ export class FileStore {
     return attributes;
   }
 
-  /**
-   * With an index, the index decides what is stored (PS3.4 B.2.2: one instance per SOP Instance
-   * UID). The commit protocol keeps "file present, row absent" from outliving a crash: a pending
-   * entry (with the row to write) is committed before the file reaches its name and removed in
-   * the commit that indexes it; FileStore.open settles what a crash left (see reconcile).
-   */
-  async #placeIndexed(index: IndexDb, tempPath: string, a: StoredInstance['attributes'], transferSyntaxUid: string, size: number, fs: PlaceOps): Promise<Placed> {
-    const uid = a.SOPInstanceUID;
-    const unlock = await lockInstance(`${this.root}\0${uid}`);
-    try {
-      let known: StoredFile | undefined;
-      try {
-        known = index.findInstance(uid);
-      } catch (error) {
-        throw storeErrorFromIndex(error, `cannot look up ${uid}`);
-      }
-      // A row whose file is gone does not count: the instance is stored again.
-      const knownFile = known !== undefined && (await fs.exists(known.path));
-      if (knownFile && this.duplicates !== 'overwrite') {
-        await fs.unlink(tempPath).catch(() => undefined);
-        if (this.duplicates === 'reject') throw duplicateError(uid, known!.path);
-        return { path: known!.path, replaced: false, duplicate: true };
-      }
-      const dir = join(this.root, a.StudyInstanceUID, a.SeriesInstanceUID);
-      const path = join(dir, `${uid}.dcm`);
-      const record: InstanceRecord = { ...a, path, transferSyntaxUid, size };
-      // Overwritten with other study or series UIDs: the old copy is removed once the new row is in.
-      const stale = knownFile && known!.path !== path ? [known!.path] : [];
-      index.beginPending([{ path, sopInstanceUid: uid, record }, ...stale.map((p) => ({ path: p, sopInstanceUid: uid, record: undefined }))]);
-      const settle = (paths: string[]): void => {
-        try {
-          index.endPending(paths);
-        } catch {
-          // Left for the next start, which finds nothing to do for them.
-        }
-      };
-      try {
-        // rename() replaces a file no row accounts for (left by an older version, or a failure).
-        await inDirectory(fs, dir, () => fs.rename(tempPath, path));
-        if (this.fsync === 'file-and-directory') await fs.syncDir(dir);
-      } catch (error) {
-        settle([path, ...stale]);
-        throw storeErrorFromFs(error, `cannot place ${uid}`);
-      }
-      try {
-        index.addInstance(record, [path]);
-      } catch (error) {
-        // Not indexed means not retrievable: do not keep a file the server cannot account for.
-        // A copy that replaced the indexed one in place stays, with its pending entry: the row
-        // still names it, and the next start indexes it from the entry.
-        if (!(knownFile && known!.path === path)) {
-          await rm(path, { force: true }).catch(() => undefined);
-          settle([path, ...stale]);
-        }
-        throw error;
-      }
-      if (stale.length > 0) {
-        await rm(stale[0]!, { force: true }).catch(() => undefined);
-        settle(stale);
-      }
-      return { path, replaced: knownFile, duplicate: false };
-    } finally {
-      unlock();
-    }
-  }
-
-  /** Without an index the file names decide: link() fails with EEXIST atomically. */
-  async #placeUnindexed(tempPath: string, a: StoredInstance['attributes'], fs: PlaceOps): Promise<Placed> {
-    const dir = join(this.root, a.StudyInstanceUID, a.SeriesInstanceUID);
-    const path = join(dir, `${a.SOPInstanceUID}.dcm`);
-    try {
-      let placed: Placed;
-      if (this.duplicates === 'overwrite') {
-        const existed = await fs.exists(path);
-        await inDirectory(fs, dir, () => fs.rename(tempPath, path));
-        placed = { path, replaced: existed, duplicate: false };
-      } else {
-        try {
-          await inDirectory(fs, dir, () => fs.link(tempPath, path));
-          placed = { path, replaced: false, duplicate: false };
-        } catch (error) {
-          if ((error as { code?: string }).code !== 'EEXIST') throw error;
-          if (this.duplicates === 'reject') throw duplicateError(a.SOPInstanceUID, path);
-          placed = { path, replaced: false, duplicate: true };
-        }
-        await fs.unlink(tempPath);
-      }
-      if (this.fsync === 'file-and-directory' && !placed.duplicate) await fs.syncDir(dir);
-      return placed;
-    } catch (error) {
-      throw storeErrorFromFs(error, `cannot place ${a.SOPInstanceUID}`);
-    }
-  }
-}
-
-/** Where #place put an instance; `duplicate`: the one already stored was kept ('keep-first'). */
-interface Placed {
-  readonly path: string;
-  readonly replaced: boolean;
-  readonly duplicate: boolean;
-}
-
-function duplicateError(uid: string, path: string): StoreError {
-  return new StoreError(storeErrorCodes.duplicate, `${uid} is already stored at ${path}`, {
-    comment: 'duplicate: this SOP Instance is already stored (policy reject)',
-  });
-}
-
-/** Run `fn`; when it fails for a missing directory, make the directory and run it once more. */
-async function inDirectory<T>(fs: PlaceOps, dir: string, fn: () => Promise<T>): Promise<T> {
-  // The directory is made only when a link/rename says it is missing: a mkdir per instance
-  // was one more thread-pool round trip for the 199 instances of a series after the first.
-  try {
-    return await fn();
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'ENOENT') throw error;
-    await fs.mkdir(dir);
-    return fn();
-  }
-}
-
-/**
- * Stores of one SOP instance run their placing one at a time (per process; across processes the
- * index's pending entries and commits decide): the second sees the first's row.
- */
-const instanceLocks = new Map<string, Promise<void>>();
-async function lockInstance(key: string): Promise<() => void> {
-  const previous = instanceLocks.get(key);
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = previous === undefined ? mine : previous.then(() => mine);
-  instanceLocks.set(key, tail);
-  await previous;
-  return () => {
-    release();
-    if (instanceLocks.get(key) === tail) instanceLocks.delete(key);
-  };
 }
 
 /** Data sets up to this size are written at the end with synchronous calls (see #writeSmall). */
