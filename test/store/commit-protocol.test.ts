@@ -169,3 +169,44 @@ test('a full index database answers A700 (out of resources) and leaves no file; 
     await remove();
   }
 });
+
+test("'overwrite' with other study and series UIDs: the new copy is indexed, the old one removed, nothing pending", async () => {
+  const { dir, remove } = await tempDir('commit');
+  try {
+    const root = join(dir, 'files');
+    const index = new IndexDb(':memory:');
+    const store = await FileStore.open({ root, index, duplicates: 'overwrite' });
+    const s = spec(1);
+    const first = await store.store(meta(s), once(encodeDataset(specElements(s))));
+    const moved = { ...s, StudyInstanceUID: '1.2.826.0.9.99', SeriesInstanceUID: '1.2.826.0.9.99.2' };
+    const second = await store.store(meta(moved), once(encodeDataset(specElements(moved))));
+    assert.notEqual(second.path, first.path);
+    assert.equal(second.replaced, true);
+    assert.equal(index.findInstance(s.SOPInstanceUID)?.path, second.path);
+    assert.deepEqual(await dcmFiles(root), [second.path]);
+    assert.deepEqual(index.pendingEntries(), []);
+    index.close();
+  } finally {
+    await remove();
+  }
+});
+
+test('two stores of one SOP instance at once (keep-first): both Success, one stored, the other told it is a duplicate', async () => {
+  const { dir, remove } = await tempDir('commit');
+  try {
+    const root = join(dir, 'files');
+    const index = new IndexDb(':memory:');
+    const store = await FileStore.open({ root, index });
+    const s = spec(5);
+    const copies = ['A', 'B'].map((d) => encodeDataset([...specElements(s), [0x00081030, 'LO', `COPY-${d}`]]));
+    const results = await Promise.all(copies.map((c) => store.store(meta(s), once(c))));
+    assert.deepEqual(results.map((r) => r.duplicate).sort(), [false, true]);
+    const kept = results.find((r) => !r.duplicate)!;
+    assert.equal(index.findInstance(s.SOPInstanceUID)?.path, kept.path);
+    assert.deepEqual(await dcmFiles(root), [kept.path]);
+    assert.deepEqual(index.pendingEntries(), []);
+    index.close();
+  } finally {
+    await remove();
+  }
+});
