@@ -14,6 +14,8 @@ const config = JSON.parse(process.argv[2] ?? '{}') as {
   storeRoot: string;
   aeTitle?: string;
   maxPduLength?: number;
+  /** FileStore fsync policy; default 'none' (memory tests; the crash test uses 'file', the server's default). */
+  fsync?: 'file' | 'file-and-directory' | 'none';
   /** PEM paths: listen for DICOM over TLS, requiring a client certificate under `ca`. */
   tls?: { cert: string; key: string; ca: string };
   /** More `limits` of the StorageServer config (maxPduLength above still applies). */
@@ -31,7 +33,7 @@ diagnosticsChannel.subscribe(channelNames.server, (m) => {
 const server = await StorageServer.create({
   aeTitle: config.aeTitle ?? 'CHILD-SCP',
   storeRoot: config.storeRoot,
-  fsync: 'none',
+  fsync: config.fsync ?? 'none',
   limits: { ...config.limits, maxPduLength: config.maxPduLength ?? 65536 },
   ...(config.destinations === undefined ? {} : { destinations: config.destinations }),
   ...(config.tls === undefined ? {} : { tls: new SecureContext({ role: 'server', identity: { cert: config.tls.cert, key: config.tls.key }, ca: [config.tls.ca] }) }),
