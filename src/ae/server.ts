@@ -241,7 +241,9 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     // on this TLS port is then named as such (and told so with a TLS alert) instead of being a
     // nameless handshake failure. The inner server never listens; it only hands sockets over.
     const inner = new net.Server();
-    const secure = new SecureServer(context, { server: inner, handshakeTimeout: this.#handshakeMs });
+    // Half-open as the plain port: the upper layer ends our side when the peer ends its own
+    // (at once, or after the A-RELEASE-RP still owed to a peer that asked for release).
+    const secure = new SecureServer(context, { server: inner, handshakeTimeout: this.#handshakeMs, allowHalfOpen: true });
     this.#secure = secure;
     server.on('connection', (s) => {
       const peer = { address: s.remoteAddress, port: s.remotePort };

@@ -82,6 +82,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   readonly #inbox: InboxItem[] = [];
   readonly #outbox: Outbox[] = [];
   #transportClosed = false;
+  /** The peer ended its side in Sta8 (see #attach): ours ends with the A-RELEASE-RP. */
+  #peerEndedInRelease = false;
   #transportError: unknown;
   #finished = false;
   #error: DicomError | undefined;
@@ -184,6 +186,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   /** A-RELEASE response (Evt14), after a `releaseIndication` or a collision `released`. */
   respondRelease(): void {
     this.#dispatch({ event: 'Evt14' });
+    if (this.#peerEndedInRelease) this.#close();
   }
 
   /** A-ABORT request (Evt15): sends A-ABORT (service-user source); in Sta4 just drops the connection attempt. */
@@ -435,9 +438,12 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     s.on('error', (error: unknown) => {
       this.#transportError ??= error;
     });
-    // A peer FIN on a half-open-capable Duplex: end our side too, so the stream closes.
+    // A peer FIN on a half-open-capable Duplex: end our side too, so the stream closes. After
+    // its A-RELEASE-RQ (Sta8) a peer that ends its sending side may still read: the answers
+    // still owed and the A-RELEASE-RP go out first, then respondRelease ends our side.
     s.on('end', () => {
-      if (!s.writableEnded) s.end();
+      if (this.#sm.state === 'Sta8') this.#peerEndedInRelease = true;
+      else if (!s.writableEnded) s.end();
     });
     s.on('close', () => this.#onClose());
     if (s.destroyed) queueMicrotask(() => this.#onClose());

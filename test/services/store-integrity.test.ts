@@ -6,7 +6,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { SecureContext } from '../../src/transport/tls/context.js';
+import { scenarioPki } from '../helpers/pki.js';
 import { join } from 'node:path';
 import { DicomClient } from '../../src/ae/client.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
@@ -148,3 +153,61 @@ test('a release asked while a request never ends is bounded: after the release t
     await stuck.close({ timeout: 1000 });
   }
 });
+
+for (const useTls of [false, true]) {
+  test(`C-STORE-RQ, A-RELEASE-RQ and the peer's FIN at once${useTls ? ' over TLS' : ''}: the C-STORE-RSP and the A-RELEASE-RP still reach it, then the server closes`, async () => {
+    const pki = scenarioPki();
+    const half = await StorageServer.create({
+      aeTitle: 'HALF', storeRoot: join(dir, `half-${useTls}`), fsync: 'none',
+      ...(useTls ? { tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] }) } : {}),
+    });
+    // The answer waits until the server has seen the peer's end of the connection: whatever the
+    // timing, the FIN is in before the C-STORE-RSP is sent.
+    const inner = half.server.handlers.get('C-STORE-RQ')!;
+    let peerEnded!: Promise<unknown>;
+    half.server.once('association', (a) => (peerEnded = once(a.upperLayer.transport!.stream, 'end')));
+    half.server.handlers.unregister('C-STORE-RQ').register('C-STORE-RQ', {
+      datasetSink: (request, context) => inner.datasetSink!(request, context),
+      async handle(request, context) {
+        await peerEnded;
+        return inner.handle(request, context);
+      },
+    });
+    const { port: halfPort } = await half.listen(0);
+    const uid = `1.2.826.0.1.3680043.9.7777.5.${useTls ? 5 : 4}`;
+    const f = await writeInstance(dir, spec(4, { SOPInstanceUID: uid }), { pixels: 200_000 });
+    const header = await readPart10Header(f.path);
+    const dataset = (await readFile(f.path)).subarray(header.datasetOffset);
+    const raw = net.connect(halfPort, '127.0.0.1');
+    await once(raw, 'connect');
+    const socket = useTls
+      ? tls.connect({ socket: raw, cert: readFileSync(pki.valid.cert), key: readFileSync(pki.valid.key), ca: readFileSync(pki.root.cert), rejectUnauthorized: false })
+      : raw;
+    if (useTls) await once(socket, 'secureConnect');
+    try {
+      const incoming = pdus(socket);
+      socket.write(associateRq({ called: 'HALF', calling: 'HASTY', pcId: 1, abstractSyntax: ctImageStorage, transferSyntax: TransferSyntax.ExplicitVrLittleEndian, maxLength: 16384 }));
+      assert.equal((await incoming.next()).value?.type, 0x02);
+      const command = encodeCommand({ type: 'C-STORE-RQ', messageId: 11, affectedSopClassUid: ctImageStorage, affectedSopInstanceUid: uid, priority: 0, hasDataset: true });
+      const parts = [pDataTf({ presentationContextId: 1, isCommand: true, isLast: true, data: command })];
+      for (let o = 0; o < dataset.length; o += 16000) {
+        parts.push(pDataTf({ presentationContextId: 1, isCommand: false, isLast: o + 16000 >= dataset.length, data: dataset.subarray(o, o + 16000) }));
+      }
+      // All of it, then our end of the connection: a peer that will send nothing more but still reads.
+      socket.end(Buffer.concat([...parts, pdu(0x05, Buffer.alloc(4))]));
+      const order: string[] = [];
+      for await (const p of incoming) {
+        if (p.type === 0x04) {
+          const rsp = decodeCommand(pdvsOf(p.body)[0]!.data) as { type: string; status: number };
+          order.push(`${rsp.type} ${rsp.status}`);
+        } else order.push(`PDU ${p.type}`);
+      }
+      // The loop ended: the server closed the connection after its answers.
+      assert.deepEqual(order, ['C-STORE-RSP 0', 'PDU 6']);
+      assert.ok(half.index.findInstance(uid));
+    } finally {
+      socket.destroy();
+      await half.close({ timeout: 1000 });
+    }
+  });
+}
