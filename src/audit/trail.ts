@@ -46,7 +46,7 @@ export class AuditTrail {
   readonly #subs: [string, (m: unknown) => void][] = [];
   /** Per acceptor association (keyed by its upper layer): studies received, for A.5.3.6. */
   readonly #assocs = new Map<UpperLayer, AssociationAcc>();
-  /** SOP Instance UID of a C-STORE-RQ being received → its association (until the 'stored' event). */
+  /** SOP Instance UID of a C-STORE-RQ being received → its association (until its 'stored', 'store-duplicate' or 'store-failed' event). */
   readonly #storing = new Map<string, AssociationAcc>();
   /** One Security Alert per streak of failed audit-channel handshakes, not one per retry. */
   #auditChannelAlerted = false;
@@ -159,7 +159,9 @@ export class AuditTrail {
       if (check === 'user-identity') this.record(userAuthentication(this.#src, username ?? 'unknown', peer, local, false, m.why as string));
       return;
     }
-    if (m.kind === 'stored' || m.kind === 'store-failed') {
+    // A re-send kept as first stored ('store-duplicate', duplicates 'keep-first') was still
+    // transferred: it is recorded as a stored one is.
+    if (m.kind === 'stored' || m.kind === 'store-duplicate' || m.kind === 'store-failed') {
       const uid = m.sopInstanceUid as string;
       const acc = this.#storing.get(uid);
       this.#storing.delete(uid);
