@@ -35,13 +35,13 @@ test('serve logs, per instance, what an interrupted run left and it settled: the
     { path: join(dirOf, `${never}.dcm`), sopInstanceUid: never, record: { ...record, SOPInstanceUID: never, path: join(dirOf, `${never}.dcm`) } },
   ]);
   index.close();
-  const server = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--plain-port', '0', '--data', data], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', data], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
   let log = '';
   try {
-    const plainPort = await new Promise<number>((resolve, reject) => {
+    const port = await new Promise<number>((resolve, reject) => {
       server.stdout.setEncoding('utf8').on('data', (d: string) => {
         log += d;
-        const m = /plain DICOM on 127\.0\.0\.1:(\d+)/.exec(log);
+        const m = /listening for DICOM over TLS on 127\.0\.0\.1:(\d+)/.exec(log);
         if (m !== null) resolve(Number(m[1]));
       });
       server.once('exit', (code) => reject(new Error(`serve exited (${code}):\n${log}`)));
@@ -49,7 +49,9 @@ test('serve logs, per instance, what an interrupted run left and it settled: the
     const lines = log.split('\n').filter((l) => l.includes('after an interrupted run'));
     assert.equal(lines.length, 1, log);
     assert.match(lines[0]!, /after an interrupted run: 1\.2\.826\.0\.1\.3680043\.9\.5151\.1\.1\.1 indexed \(its file was complete; the sender was never answered\)/);
-    const found = await runCli(['find', `127.0.0.1:${plainPort}`, '--no-tls', '--call', 'DICOM-TLS', '--level', 'IMAGE', '-k', `StudyInstanceUID=${s.StudyInstanceUID}`, '-k', `SeriesInstanceUID=${s.SeriesInstanceUID}`, '-k', 'SOPInstanceUID', '--json']);
+    // Over TLS with the development PKI serve made (the plain port lets anonymous peers only echo and store).
+    const pki = (f: string): string => join(data, 'pki', f);
+    const found = await runCli(['find', `127.0.0.1:${port}`, '--ca', pki('ca.pem'), '--cert', pki('client.pem'), '--key', pki('client-key.pem'), '--call', 'DICOM-TLS', '--level', 'IMAGE', '-k', `StudyInstanceUID=${s.StudyInstanceUID}`, '-k', `SeriesInstanceUID=${s.SeriesInstanceUID}`, '-k', 'SOPInstanceUID', '--json']);
     assert.equal(found.code, 0, found.stderr);
     assert.match(found.stdout, /1\.2\.826\.0\.1\.3680043\.9\.5151\.1\.1\.1/);
     assert.doesNotMatch(found.stdout, /5151\.1\.1\.2/);
