@@ -81,7 +81,7 @@ test('serve refuses a bad config before it writes anything: exit 2, the field na
     assert.equal(dup.code, 2);
     assert.match(oneSentenceError(dup).sentence, /--duplicates must be one of keep-first, overwrite, reject; got "keep-both"/);
     writeFileSync(join(tmp.dir, 'e.json'), JSON.stringify({ store: { duplicates: 'sometimes' } }));
-    assert.match(oneSentenceError(await runCli(['serve', '--config', 'e.json'], { cwd: tmp.dir })).sentence, /--duplicates must be one of/);
+    assert.match(oneSentenceError(await runCli(['serve', '--config', 'e.json'], { cwd: tmp.dir })).sentence, /config store\.duplicates must be one of keep-first, overwrite, reject, got "sometimes"/i);
     writeFileSync(join(tmp.dir, 'f.json'), JSON.stringify({ store: { dedupe: true } }));
     assert.match(oneSentenceError(await runCli(['serve', '--config', 'f.json'], { cwd: tmp.dir })).sentence, /unknown field "store\.dedupe"/);
     const negative = await runCli(['serve', '--async-window', '-1'], { cwd: tmp.dir });
