@@ -14,7 +14,8 @@ import type { DimseCommand } from './messages.js';
  * length, 1-byte context id and 1-byte message control header, so a fragment may hold
  * maxPduLength − 6 bytes. (The 6-byte PDU header is outside the variable field.)
  *
- * Dataset bytes are never copied: fragments are `subarray` views of the chunks given.
+ * Dataset bytes are not copied: fragments are `subarray` views of the chunks given, except the
+ * few bytes joining a chunk of odd length to the next and the pad of an odd-length stream.
  */
 
 /** PDV item header inside the P-DATA-TF variable field: item length (4) + context id (1) + control (1). */
@@ -24,16 +25,17 @@ export const PDU_HEADER_LENGTH = 6;
 /** Fragment size used when the peer announces no limit (Maximum Length 0, PS3.8 D.1): 1 MiB. */
 export const UNLIMITED_FRAGMENT_LENGTH = 0x100000;
 
-/** Largest fragment a PDV may carry for a peer's Maximum Length (0 = unlimited). */
+/** Largest fragment a PDV may carry for a peer's Maximum Length (0 = unlimited), always even. */
 export function maxFragmentLength(maxPduLength: number): number {
   if (!Number.isInteger(maxPduLength) || maxPduLength < 0 || maxPduLength > 0xffffffff) {
     throw new InvalidOptionError('maxPduLength', `must be an integer 0–4294967295, got ${String(maxPduLength)}`);
   }
   if (maxPduLength === 0) return UNLIMITED_FRAGMENT_LENGTH;
-  if (maxPduLength <= PDV_ITEM_HEADER_LENGTH) {
-    throw new InvalidOptionError('maxPduLength', `${maxPduLength} leaves no room for data after the 6-byte PDV header`);
+  if (maxPduLength < PDV_ITEM_HEADER_LENGTH + 2) {
+    throw new InvalidOptionError('maxPduLength', `${maxPduLength} leaves no room for two data bytes after the 6-byte PDV header`);
   }
-  return Math.min(maxPduLength - PDV_ITEM_HEADER_LENGTH, UNLIMITED_FRAGMENT_LENGTH * 16);
+  // Rounded down to even: every fragment has an even length (PS3.7 Annex F).
+  return Math.min(maxPduLength - PDV_ITEM_HEADER_LENGTH, UNLIMITED_FRAGMENT_LENGTH * 16) & ~1;
 }
 
 export interface FragmentOptions {
@@ -54,14 +56,20 @@ function checkContextId(id: number): void {
 }
 
 /**
- * Cuts a byte stream into fragments of at most `max` bytes, holding back the most recent fragment
- * until it is known whether more follow, so that the last one gets the last-fragment bit.
+ * Cuts a byte stream into fragments of at most `max` (even) bytes, holding back the most recent
+ * fragment until it is known whether more follow, so that the last one gets the last-fragment bit.
+ *
+ * Every fragment has an even length (PS3.7 Annex F; DCMTK aborts on an "Odd Fragment Length"):
+ * a chunk of odd length leaves its last byte carried over and joined with the start of the next
+ * chunk (one small copy of at most one fragment), and a stream of odd total length (a deflated
+ * data set, PS3.5 A.5) ends with one zero pad byte, as DCMTK pads its own deflated streams.
  */
 class Splitter {
   readonly #id: number;
   readonly #isCommand: boolean;
   readonly #max: number;
   #held: Uint8Array | undefined;
+  #carry: number | undefined;
 
   constructor(id: number, isCommand: boolean, max: number) {
     this.#id = id;
@@ -71,18 +79,42 @@ class Splitter {
 
   /** Appends to `out` the fragments of `chunk` that are known not to be the last. */
   push(chunk: Uint8Array, out: PresentationDataValue[]): PresentationDataValue[] {
-    for (let o = 0; o < chunk.length; o += this.#max) {
-      if (this.#held !== undefined) out.push(this.#pdv(this.#held, false));
-      this.#held = chunk.subarray(o, Math.min(o + this.#max, chunk.length));
+    if (chunk.length === 0) return out;
+    let rest = chunk;
+    if (this.#carry !== undefined) {
+      const take = Math.min(rest.length, this.#max - 1);
+      const joined = new Uint8Array(1 + take);
+      joined[0] = this.#carry;
+      joined.set(rest.subarray(0, take), 1);
+      this.#carry = undefined;
+      this.#piece(joined, out);
+      rest = rest.subarray(take);
     }
+    for (let o = 0; o < rest.length; o += this.#max) this.#piece(rest.subarray(o, Math.min(o + this.#max, rest.length)), out);
     return out;
   }
 
-  finish(): PresentationDataValue {
+  finish(out: PresentationDataValue[] = []): PresentationDataValue[] {
+    if (this.#carry !== undefined) {
+      this.#piece(Uint8Array.of(this.#carry, 0), out);
+      this.#carry = undefined;
+    }
     // An empty stream still needs one (empty) PDV with the last-fragment bit to end the message.
-    const last = this.#pdv(this.#held ?? new Uint8Array(0), true);
+    out.push(this.#pdv(this.#held ?? new Uint8Array(0), true));
     this.#held = undefined;
-    return last;
+    return out;
+  }
+
+  /** Only the last piece of a chunk can be odd (`max` is even): its last byte waits for the next. */
+  #piece(piece: Uint8Array, out: PresentationDataValue[]): void {
+    let data = piece;
+    if (data.length % 2 === 1) {
+      this.#carry = data[data.length - 1]!;
+      data = data.subarray(0, data.length - 1);
+      if (data.length === 0) return;
+    }
+    if (this.#held !== undefined) out.push(this.#pdv(this.#held, false));
+    this.#held = data;
   }
 
   #pdv(data: Uint8Array, isLast: boolean): PresentationDataValue {
@@ -128,14 +160,12 @@ export function* fragmentMessage(
   const d = new Splitter(options.presentationContextId, false, max);
   if (isUint8Array(dataset)) yield* d.push(dataset, []);
   else for (const chunk of dataset) yield* d.push(checkChunk(chunk), []);
-  yield d.finish();
+  yield* d.finish();
 }
 
 function commandFragments(command: Uint8Array, presentationContextId: number, max: number): PresentationDataValue[] {
   const c = new Splitter(presentationContextId, true, max);
-  const out = c.push(command, []);
-  out.push(c.finish());
-  return out;
+  return c.finish(c.push(command, []));
 }
 
 /** Like {@link fragmentMessage}, for a dataset that arrives as an async iterable (a file stream). */
@@ -173,7 +203,7 @@ export async function* fragmentMessageBatches(
     const batch = d.push(checkChunk(chunk), []);
     if (batch.length > 0) yield batch;
   }
-  yield [d.finish()];
+  yield d.finish();
 }
 
 /**

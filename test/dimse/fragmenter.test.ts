@@ -17,17 +17,20 @@ const shape = (pdvs: PresentationDataValue[]): string[] =>
 
 test('size rule: a fragment holds maxPduLength − 6 (PS3.8 D.1: Maximum Length is the P-DATA-TF variable field)', () => {
   assert.equal(maxFragmentLength(16384), 16378);
-  assert.equal(maxFragmentLength(7), 1);
+  assert.equal(maxFragmentLength(8), 2);
+  // Rounded down to even: every fragment has an even length (PS3.7 Annex F).
+  assert.equal(maxFragmentLength(17), 10);
   assert.equal(maxFragmentLength(0), UNLIMITED_FRAGMENT_LENGTH);
-  for (const bad of [1, 6, -1, 1.5, Number.NaN]) assert.throws(() => maxFragmentLength(bad), InvalidOptionError);
+  for (const bad of [1, 6, 7, -1, 1.5, Number.NaN]) assert.throws(() => maxFragmentLength(bad), InvalidOptionError);
 });
 
 test('boundaries: payload exactly fills, one byte over, one byte under', () => {
   const opts = { presentationContextId: 3, maxPduLength: 16 }; // 10 bytes per fragment
   assert.deepEqual(shape([...fragmentMessage(bytes(10), bytes(10), opts)]), ['C10!', 'D10!']);
-  assert.deepEqual(shape([...fragmentMessage(bytes(11), bytes(11), opts)]), ['C10', 'C1!', 'D10', 'D1!']);
-  assert.deepEqual(shape([...fragmentMessage(bytes(9), bytes(20), opts)]), ['C9!', 'D10', 'D10!']);
-  assert.deepEqual(shape([...fragmentMessage(bytes(21), undefined, opts)]), ['C10', 'C10', 'C1!']);
+  // An odd total ends with a zero pad byte: no PDV is ever of odd length.
+  assert.deepEqual(shape([...fragmentMessage(bytes(11), bytes(11), opts)]), ['C10', 'C2!', 'D10', 'D2!']);
+  assert.deepEqual(shape([...fragmentMessage(bytes(8), bytes(20), opts)]), ['C8!', 'D10', 'D10!']);
+  assert.deepEqual(shape([...fragmentMessage(bytes(22), undefined, opts)]), ['C10', 'C10', 'C2!']);
   // An empty dataset still ends with one last-fragment PDV.
   assert.deepEqual(shape([...fragmentMessage(bytes(4), new Uint8Array(0), opts)]), ['C4!', 'D0!']);
   for (const p of fragmentMessage(bytes(30), bytes(30), opts)) {
@@ -40,25 +43,26 @@ test('boundaries: payload exactly fills, one byte over, one byte under', () => {
 test('at several max PDU lengths the fragments reassemble to the input, and views are not copies', () => {
   const command = bytes(80);
   const dataset = bytes(100_003, 7);
-  for (const max of [7, 16, 17, 18, 92, 4096, 16384, 16384 + 6, 65536, 0]) {
+  const padded = Buffer.concat([dataset, Uint8Array.of(0)]);
+  for (const max of [8, 16, 17, 18, 92, 4096, 16384, 16384 + 6, 65536, 0]) {
     const pdvs = [...fragmentMessage(command, dataset, { presentationContextId: 1, maxPduLength: max })];
     const cmd = pdvs.filter((p) => p.isCommand);
     const ds = pdvs.filter((p) => !p.isCommand);
     assert.deepEqual(Buffer.concat(cmd.map((p) => p.data)), Buffer.from(command));
-    assert.deepEqual(Buffer.concat(ds.map((p) => p.data)), Buffer.from(dataset));
+    assert.deepEqual(Buffer.concat(ds.map((p) => p.data)), padded);
     assert.deepEqual(pdvs.map((p) => p.isLast).filter(Boolean).length, 2);
     assert.ok(cmd.at(-1)!.isLast && ds.at(-1)!.isLast && pdvs.indexOf(cmd.at(-1)!) === cmd.length - 1);
     const limit = maxFragmentLength(max);
-    assert.ok(pdvs.every((p) => p.data.length <= limit && p.data.length > 0));
-    assert.ok(ds.every((p) => p.data.buffer === dataset.buffer), 'dataset fragments are views');
+    assert.ok(pdvs.every((p) => p.data.length <= limit && p.data.length > 0 && p.data.length % 2 === 0));
+    assert.ok(ds.slice(0, -1).every((p) => p.data.buffer === dataset.buffer), 'dataset fragments are views');
   }
 });
 
-test('chunked and async datasets: fragments never span chunks and are views of them', async () => {
-  const chunks = [bytes(5), bytes(0), bytes(25, 1), bytes(3, 2)];
+test('chunked and async datasets: fragments are views of even chunks, never of odd length', async () => {
+  const chunks = [bytes(6), bytes(0), bytes(24, 1), bytes(4, 2)];
   const opts = { presentationContextId: 5, maxPduLength: 16 };
   const sync = [...fragmentMessage(bytes(2), chunks, opts)];
-  assert.deepEqual(shape(sync), ['C2!', 'D5', 'D10', 'D10', 'D5', 'D3!']);
+  assert.deepEqual(shape(sync), ['C2!', 'D6', 'D10', 'D10', 'D4', 'D4!']);
   const fromStream = [];
   for await (const p of fragmentMessageAsync(bytes(2), Readable.from(chunks.map((c) => Buffer.from(c))), opts)) fromStream.push(p);
   assert.deepEqual(shape(fromStream), shape(sync));
@@ -135,7 +139,7 @@ test('fragmentMessageBatches: the command first, then one batch per chunk read, 
   const opts = { presentationContextId: 7, maxPduLength: 16 }; // 10 bytes per fragment
   const reads: number[] = [];
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    for (const [i, n] of [25, 0, 5, 10].entries()) {
+    for (const [i, n] of [24, 0, 6, 10].entries()) {
       reads.push(i);
       yield bytes(n, i);
     }
@@ -146,12 +150,31 @@ test('fragmentMessageBatches: the command first, then one batch per chunk read, 
     batches.push(shape(batch));
     seenReads.push([...reads]);
   }
-  // 25 → D10 D10 out, D5 held; 0 → nothing (no empty batch); 5 → the held D5 out, D5 held;
-  // 10 → the held D5 out, D10 held; the end → D10 with the last-fragment bit.
-  assert.deepEqual(batches, [['C10', 'C2!'], ['D10', 'D10'], ['D5'], ['D5'], ['D10!']]);
+  // 24 → D10 D10 out, D4 held; 0 → nothing (no empty batch); 6 → the held D4 out, D6 held;
+  // 10 → the held D6 out, D10 held; the end → D10 with the last-fragment bit.
+  assert.deepEqual(batches, [['C10', 'C2!'], ['D10', 'D10'], ['D4'], ['D6'], ['D10!']]);
   // The command goes out before the first chunk is read; each batch once its chunk is in.
   assert.deepEqual(seenReads, [[], [0], [0, 1, 2], [0, 1, 2, 3], [0, 1, 2, 3]]);
   const flat = [];
   for await (const p of fragmentMessageAsync(bytes(12), chunks(), opts)) flat.push(p);
   assert.deepEqual(shape(flat), batches.flat());
+});
+
+test('odd chunks and odd totals (a deflated data set, a stream read in odd pieces): every PDV even, one zero pad at the end', async () => {
+  const opts = { presentationContextId: 1, maxPduLength: 16 }; // 10 bytes per fragment
+  for (const sizes of [[5, 0, 25, 3], [1, 1, 1], [79], [9, 9, 9, 9], [11, 2, 7], [1], [3, 0, 0, 4], [80]]) {
+    const chunks = sizes.map((n, i) => bytes(n, i));
+    const whole = Buffer.concat(chunks);
+    const expected = whole.length % 2 === 1 ? Buffer.concat([whole, Uint8Array.of(0)]) : whole;
+    const check = (pdvs: PresentationDataValue[], how: string): void => {
+      const ds = pdvs.filter((p) => !p.isCommand);
+      assert.ok(ds.every((p) => p.data.length % 2 === 0 && p.data.length <= 10), `${how} ${sizes}: ${shape(ds)}`);
+      assert.ok(ds.slice(0, -1).every((p) => p.data.length > 0 && !p.isLast) && ds.at(-1)!.isLast, `${how} ${sizes}`);
+      assert.deepEqual(Buffer.concat(ds.map((p) => p.data)), expected, `${how} ${sizes}`);
+    };
+    check([...fragmentMessage(bytes(2), chunks, opts)], 'sync');
+    const batched: PresentationDataValue[] = [];
+    for await (const b of fragmentMessageBatches(bytes(2), (async function* () { yield* chunks; })(), opts)) batched.push(...b);
+    check(batched, 'batches');
+  }
 });
