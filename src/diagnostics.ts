@@ -24,6 +24,8 @@ export const channelNames = {
   association: 'dicom-tls:association',
   /** A DIMSE message sent or received: { association, direction, command, presentationContextId } */
   dimse: 'dicom-tls:dimse',
+  /** A peer's mistake in a received DIMSE message that was tolerated: { association, command, presentationContextId, warning } */
+  dimseWarning: 'dicom-tls:dimse:warning',
   /** Server events: { kind: 'tls-handshake-failed'|'association-rejected'|'stored'|'store-failed'|'store-partials-removed'|'listener-error', … } */
   server: 'dicom-tls:server',
   /** A request's data set (a C-FIND identifier …) held in memory, handed to its handler: { association, command, presentationContextId, transferSyntaxUid, dataset } */

@@ -104,6 +104,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
       {
         onCommand: (c, id, has) => this.#onCommand(c, id, has),
         onMessage: (c, id) => this.#onMessage(c, id),
+        onWarning: (warning, command, presentationContextId) =>
+          publish(channelNames.dimseWarning, () => ({ association: this, command, presentationContextId, warning })),
       },
       { isAcceptedContext: (id) => info.contexts.get(id) !== undefined },
     );

@@ -11,6 +11,8 @@ import type { DicomClient } from '../ae/client.js';
 import type { RequestedContext } from '../acse/presentation-context.js';
 import type { RoleProposal } from '../acse/role-selection.js';
 import type { AsynchronousOperationsWindow } from '../acse/asynchronous-operations.js';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { channelNames } from '../diagnostics.js';
 
 export async function connectClient(
   s: ClientSettings,
@@ -80,4 +82,18 @@ function withCertificateNames(e: unknown, der: Buffer, asked: string): unknown {
   const names = certificateNames(der);
   const said = `${String(err.message).replace(/\.$/, '')}: the certificate names ${names.length > 0 ? names.join(', ') : 'no subjectAltName'}, not ${asked}; connect with one of those names or --verify-host one of them`;
   return Object.assign(new CliError(err.code, said, { cause: e }), { verifyFailure: err.verifyFailure });
+}
+
+/**
+ * With --verbose, print what the library tolerated from the peer (dimse:warning channel, e.g. a
+ * CommandGroupLength that miscounts). Returns the unsubscribe function.
+ */
+export function printPeerWarnings(out: { verbose: boolean; debug(text: string): void }): () => void {
+  if (!out.verbose) return () => undefined;
+  const listener = (m: unknown): void => {
+    const { warning, command } = m as { warning: string; command: { type: string } };
+    out.debug(`warning: the peer's ${command.type}: ${warning}`);
+  };
+  diagnosticsChannel.subscribe(channelNames.dimseWarning, listener);
+  return () => diagnosticsChannel.unsubscribe(channelNames.dimseWarning, listener);
 }

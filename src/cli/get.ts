@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { fileError, usageError } from './errors.js';
-import { connectClient } from './connect.js';
+import { connectClient, printPeerWarnings } from './connect.js';
 import { retrieveOutcome, runRetrieve } from './move.js';
 import { Output } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
@@ -47,10 +47,11 @@ export const command: CommandModule = {
     const [{ getContexts }, { FileStore }] = await Promise.all([import('../services/scu/retrieve.js'), import('../store/file-store.js')]);
     const store = await FileStore.open({ root: dir, duplicates: 'overwrite' });
     const { presentationContexts, roles } = getContexts({ models: [model] });
+    const unwatch = printPeerWarnings(out);
     const { client, dispose } = await connectClient(settings, { presentationContexts, roles });
     let received = 0;
     const bar = out.progress('receiving', 0);
-    const result = await runRetrieve(client, dispose, bar, () =>
+    const result = await runRetrieve(client, () => { unwatch(); dispose(); }, bar, () =>
       client.get(model, identifier(keys, level), {
         store, onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
         ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),

@@ -5,7 +5,7 @@
 import { clientOptions, oneOf, parse, parseAeTitle } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { CliError, ExitCode, usageError, codeOf } from './errors.js';
-import { connectClient, endAfterError } from './connect.js';
+import { connectClient, endAfterError, printPeerWarnings } from './connect.js';
 import { Output } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
 import type { CommandModule } from './command.js';
@@ -30,9 +30,12 @@ Examples:
 
 export interface SubOperations { remaining?: number | undefined; completed: number; failed: number; warning: number }
 
-export function reportSubOperations(out: Output, verb: string, s: SubOperations, extra: Record<string, unknown> = {}): number {
+export function reportSubOperations(out: Output, verb: string, s: SubOperations, extra: Record<string, unknown> = {}, failedLines: readonly string[] = []): number {
   if (out.json) out.document({ completed: s.completed, failed: s.failed, warning: s.warning, ...extra });
-  else out.line(`${verb}: completed ${s.completed}, warnings ${s.warning}, failed ${s.failed}`);
+  else {
+    for (const l of failedLines) out.line(l);
+    out.line(`${verb}: completed ${s.completed}, warnings ${s.warning}, failed ${s.failed}`);
+  }
   if (s.failed > 0 && !out.json) out.note(`error: ${s.failed} sub-operations failed. [DICOM_ERR_PARTIAL]`);
   return s.failed > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
 }
@@ -49,11 +52,22 @@ function failedSubOperations(e: unknown): Parameters<typeof retrieveOutcome>[2] 
 }
 
 /** The final C-MOVE/C-GET response: a refusal is an error (exit 15), failed sub-operations exit 16. */
-export function retrieveOutcome(out: Output, verb: string, r: { status: number; outcome: string; completed: number; failed: number; warning: number; errorComment: string | undefined; failedSopInstanceUids: readonly string[] }): number {
+export function retrieveOutcome(
+  out: Output,
+  verb: string,
+  r: { status: number; outcome: string; completed: number; failed: number; warning: number; errorComment: string | undefined; failedSopInstanceUids: readonly string[] },
+  /** Why an instance failed, when we know (e.g. the C-STORE we refused during C-GET). */
+  reasons: ReadonlyMap<string, string> = new Map(),
+  /** Why the other failed instances probably failed (e.g. no context proposed for them). */
+  otherwise?: string,
+): number {
   if (r.outcome === 'Failure' && r.completed === 0 && r.failed === 0 && r.warning === 0) {
     throw new CliError(codeOf('DIMSE_STATUS'), `${verb} failed with status 0x${r.status.toString(16).padStart(4, '0')}${r.errorComment ? ` (${r.errorComment})` : ''}`);
   }
-  return reportSubOperations(out, verb, r, { status: r.status, outcome: r.outcome, failedSopInstanceUids: r.failedSopInstanceUids });
+  const failures = r.failedSopInstanceUids.map((uid) => ({ sopInstanceUid: uid, reason: reasons.get(uid) ?? otherwise ?? 'the peer gave no reason' }));
+  for (const [uid, reason] of reasons) if (!r.failedSopInstanceUids.includes(uid)) failures.push({ sopInstanceUid: uid, reason });
+  return reportSubOperations(out, verb, r, { status: r.status, outcome: r.outcome, failedSopInstanceUids: r.failedSopInstanceUids, failures },
+    failures.map((f) => `failed ${f.sopInstanceUid}: ${f.reason}`));
 }
 
 /**
@@ -98,9 +112,10 @@ export const command: CommandModule = {
     const model = root === 'patient' ? 'PATIENT_ROOT' : 'STUDY_ROOT';
     const [{ sopClassFor }, { TransferSyntax }] = await Promise.all([import('../services/scu/find.js'), import('../dictionary/uids.js')]);
     const presentationContexts = [{ abstractSyntax: sopClassFor(model, 'move'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }];
+    const unwatch = printPeerWarnings(out);
     const { client, dispose } = await connectClient(settings, { presentationContexts });
     const bar = out.progress(`moving to ${dest}`, 0);
-    const result = await runRetrieve(client, dispose, bar, () =>
+    const result = await runRetrieve(client, () => { unwatch(); dispose(); }, bar, () =>
       client.move(model, identifier(keys, level), dest, {
         onProgress: (p) => { const done = p.completed + p.failed + p.warning; if (p.remaining !== undefined) bar.total = done + p.remaining; bar.update(done); },
         ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),

@@ -40,6 +40,8 @@ export interface AssemblerHandlers {
   ): DatasetSink | undefined | void | Promise<DatasetSink | undefined | void>;
   /** The whole message (command and its dataset, if any) has arrived and the sink has ended. */
   onMessage(command: DimseCommand, presentationContextId: number): void | Promise<void>;
+  /** A peer's mistake that was tolerated (e.g. a wrong CommandGroupLength), with the command it was in. */
+  onWarning?(message: string, command: DimseCommand, presentationContextId: number): void;
 }
 
 export interface AssemblerOptions {
@@ -179,11 +181,13 @@ export class DimseAssembler {
     if (!pdv.isLast) return;
     const bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.length);
     let command: DimseCommand;
+    const warnings: string[] = [];
     try {
-      command = decodeCommand(bytes);
+      command = decodeCommand(bytes, { onWarning: (message) => warnings.push(message) });
     } catch (cause) {
       this.#fail(new DimseProtocolError(DimseProtocolViolation.InvalidCommand, `invalid command set: ${(cause as Error).message}`, s.pcId, { cause }));
     }
+    for (const w of warnings) this.#handlers.onWarning?.(w, command, s.pcId);
     const hasDataset = commandHasDataset(command);
     const pcId = s.pcId;
     const sink = (await this.#handlers.onCommand(command, pcId, hasDataset)) ?? undefined;

@@ -53,6 +53,12 @@ export type CommandSetElements = {
 } & {
   /** Group-0000 elements this implementation does not know (e.g. retired ones, PS3.7 Annex E.2), verbatim. */
   readonly unknownElements?: readonly { readonly element: number; readonly value: Uint8Array }[];
+  /**
+   * Elements of other groups after the command group (implicit VR little endian, verbatim): DCMTK
+   * moves a response's "status detail" there, e.g. Orthanc's Failed SOP Instance UID List (0008,0058)
+   * of a failed C-GET, which PS3.7 puts in the response's data set. Decode only; never encoded.
+   */
+  readonly statusDetail?: Uint8Array;
 };
 
 const byElement: ReadonlyMap<number, { keyword: CommandElementKeyword; vr: Vr }> = new Map(
@@ -123,7 +129,7 @@ function encodeValue(keyword: string, vr: Vr, value: unknown): Uint8Array {
 export function encodeCommandSet(elements: CommandSetElements): Uint8Array {
   const parts: { element: number; value: Uint8Array }[] = [];
   for (const [keyword, value] of Object.entries(elements)) {
-    if (keyword === 'unknownElements' || value === undefined) continue;
+    if (keyword === 'unknownElements' || keyword === 'statusDetail' || value === undefined) continue;
     const def = (CommandElement as Record<string, { element: number; vr: Vr }>)[keyword];
     if (def === undefined || keyword === 'CommandGroupLength') {
       throw new CommandSetEncodeError(keyword, 'not a command element this codec encodes');
@@ -166,11 +172,21 @@ function elementName(element: number): string {
   return `(0000,${element.toString(16).padStart(4, '0').toUpperCase()})`;
 }
 
+export interface DecodeCommandSetOptions {
+  /** Called for what is wrong but tolerated (a CommandGroupLength that does not match). */
+  readonly onWarning?: (message: string) => void;
+}
+
 /**
- * Decode a command set. Checks: CommandGroupLength first and equal to the bytes that follow,
- * every element in group 0000, ascending order, values within the buffer, fixed VR lengths.
+ * Decode a command set. Checks: CommandGroupLength first, every element in group 0000, ascending
+ * order, values within the buffer, fixed VR lengths.
+ *
+ * A CommandGroupLength that differs from the bytes that follow is tolerated when the elements
+ * themselves fill the buffer exactly, and reported to `onWarning`: Orthanc 1.10.1 adds the
+ * error comment of a failed C-GET to the final C-GET-RSP after the length was computed, and
+ * DCMTK reads a command set without using its group length (dimse.cc: EGL_withoutGL).
  */
-export function decodeCommandSet(bytes: Uint8Array): CommandSetElements {
+export function decodeCommandSet(bytes: Uint8Array, options: DecodeCommandSetOptions = {}): CommandSetElements {
   if (bytes.length > MAX_COMMAND_SET_LENGTH + 12) {
     throw new CommandSetDecodeError(`command set of ${bytes.length} bytes exceeds the limit`);
   }
@@ -180,25 +196,30 @@ export function decodeCommandSet(bytes: Uint8Array): CommandSetElements {
     throw new CommandSetDecodeError('command set does not start with CommandGroupLength (0000,0000) of length 4');
   }
   const groupLength = view.getUint32(8, true);
-  if (groupLength !== bytes.length - 12) {
-    throw new CommandSetDecodeError(`CommandGroupLength is ${groupLength} but ${bytes.length - 12} bytes follow it`);
-  }
+  // Checked once the elements are known to be intact (below): a mismatch alone is tolerated.
+  const lengthMismatch = groupLength !== bytes.length - 12 ? `CommandGroupLength is ${groupLength} but ${bytes.length - 12} bytes follow it` : undefined;
   const out: Record<string, unknown> = {};
   const unknown: { element: number; value: Uint8Array }[] = [];
   let o = 12;
   let previous = 0;
   while (o < bytes.length) {
-    if (bytes.length - o < 8) throw new CommandSetDecodeError(`element header truncated at offset ${o}`);
+    if (bytes.length - o < 8) throw new CommandSetDecodeError(`element header truncated at offset ${o}${lengthMismatch === undefined ? '' : ` (${lengthMismatch})`}`);
     const group = view.getUint16(o, true);
     const element = view.getUint16(o + 2, true);
     const length = view.getUint32(o + 4, true);
+    if (group !== 0 && o === 12 + groupLength) {
+      // The command group ended where its length says; what follows is another group.
+      out['statusDetail'] = bytes.subarray(o);
+      options.onWarning?.(`${bytes.length - o} bytes of group ${group.toString(16).padStart(4, '0')} follow the command group (status detail); kept apart from the command, as DCMTK keeps them`);
+      break;
+    }
     if (group !== 0) {
       throw new CommandSetDecodeError(`element (${group.toString(16).padStart(4, '0')},${element.toString(16).padStart(4, '0')}) at offset ${o} is not in group 0000`);
     }
     if (element <= previous) throw new CommandSetDecodeError(`${elementName(element)} out of ascending order at offset ${o}`);
     previous = element;
     if (length > bytes.length - o - 8) {
-      throw new CommandSetDecodeError(`${elementName(element)} value length ${length} exceeds the command set`);
+      throw new CommandSetDecodeError(`${elementName(element)} value length ${length} exceeds the command set${lengthMismatch === undefined ? '' : ` (${lengthMismatch})`}`);
     }
     const value = bytes.subarray(o + 8, o + 8 + length);
     o += 8 + length;
@@ -236,5 +257,6 @@ export function decodeCommandSet(bytes: Uint8Array): CommandSetElements {
     }
   }
   if (unknown.length > 0) out['unknownElements'] = unknown;
+  if (lengthMismatch !== undefined && out['statusDetail'] === undefined) options.onWarning?.(`${lengthMismatch}; the elements are intact, so the command is accepted as DCMTK accepts it`);
   return out as CommandSetElements;
 }

@@ -1,6 +1,6 @@
 import { CommandDataSetTypeNull, CommandDataSetTypePresent, CommandField, commandNameOf } from '../dictionary/command-field.js';
 import type { CommandName } from '../dictionary/command-field.js';
-import { decodeCommandSet, encodeCommandSet } from './command-set.js';
+import { decodeCommandSet, encodeCommandSet, type DecodeCommandSetOptions } from './command-set.js';
 import type { CommandElementKeyword, CommandSetElements } from './command-set.js';
 import { InvalidCommandError } from './errors.js';
 
@@ -16,6 +16,8 @@ interface ResponseErrorFields {
   readonly offendingElement?: readonly number[];
   readonly errorComment?: string;
   readonly errorId?: number;
+  /** Received only: elements of other groups a peer put after the command group (see CommandSetElements). */
+  readonly statusDetail?: Uint8Array;
 }
 
 /** Sub-operation counts of C-MOVE / C-GET responses (PS3.7 9.3.3.2, 9.3.4.2). */
@@ -351,7 +353,7 @@ export function commandToElements(command: DimseCommand): CommandSetElements {
   }
   for (const f of spec.optional) if (src[f] !== undefined) out[fieldToKeyword[f]] = src[f];
   for (const key of Object.keys(src)) {
-    if (key === 'type' || key === 'hasDataset') continue;
+    if (key === 'type' || key === 'hasDataset' || key === 'statusDetail') continue;
     if (!(spec.required as readonly string[]).includes(key) && !(spec.optional as readonly string[]).includes(key) && src[key] !== undefined) {
       throw new InvalidCommandError(name, key, 'field not allowed in this command');
     }
@@ -387,6 +389,7 @@ export function elementsToCommand(elements: CommandSetElements): DimseCommand {
   const dataSetType = elements.CommandDataSetType;
   if (dataSetType === undefined) throw new InvalidCommandError(name, 'CommandDataSetType', 'required element is missing');
   dst['hasDataset'] = checkDataset(name, spec.dataset, dataSetType !== CommandDataSetTypeNull);
+  if (elements.statusDetail !== undefined && name.endsWith('-RSP')) dst['statusDetail'] = elements.statusDetail;
   return dst as unknown as DimseCommand;
 }
 
@@ -395,9 +398,9 @@ export function encodeCommand(command: DimseCommand): Uint8Array {
   return encodeCommandSet(commandToElements(command));
 }
 
-/** Decode command-set bytes to a message. */
-export function decodeCommand(bytes: Uint8Array): DimseCommand {
-  return elementsToCommand(decodeCommandSet(bytes));
+/** Decode command-set bytes to a message (`options.onWarning`: what was tolerated, see decodeCommandSet). */
+export function decodeCommand(bytes: Uint8Array, options: DecodeCommandSetOptions = {}): DimseCommand {
+  return elementsToCommand(decodeCommandSet(bytes, options));
 }
 
 export function isRequest(command: DimseCommand): command is DimseRequest {

