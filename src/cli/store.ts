@@ -4,7 +4,7 @@
  */
 import { clientOptions, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { CliError, ExitCode, usageError, CliCode } from './errors.js';
+import { CliError, ExitCode, usageError, CliCode, errorJson } from './errors.js';
 import { connectClient, endAfterError } from './connect.js';
 import { expandInputs } from './files.js';
 import { Output, table } from './io.js';
@@ -14,7 +14,10 @@ export const help = `Usage: dicom-tls store HOST:PORT FILE|DIR|GLOB... [options]
 
 Sends DICOM Part 10 files (folders recursively, globs like 'scans/**/*.dcm') with C-STORE over one
 association, proposing each instance's own transfer syntax, and prints a summary of sent,
-warning and failed instances. Exit code 16 when some instances failed.
+warning, failed and skipped instances. Exit code 16 when some instances failed. When the
+association ends early (the peer aborts, stops answering, the connection breaks) the summary says
+what was sent, failed and skipped, the file in flight and why, and the exit code is that of the
+failure: 9 timeout, 14 aborted, 8 connection lost (--json: an "ended" object).
 
 Store:
   --async-window N       propose an Asynchronous Operations Window of N (PS3.7 D.3.3.3): keep up
@@ -29,17 +32,33 @@ Examples:
       --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
   dicom-tls store pacs:11112 --no-tls --call PACS 'scans/**/*.dcm'`;
 
-export interface StoreResult { file: string; sopInstanceUid?: string; status?: number; outcome: 'sent' | 'warning' | 'failed'; error?: string }
+export interface StoreResult { file: string; sopInstanceUid?: string; status?: number; outcome: 'sent' | 'warning' | 'failed' | 'skipped'; error?: string }
 
-/** Summary lines (human) or document (--json) of a store run. */
-export function reportStore(out: Output, results: readonly StoreResult[]): number {
+/** Why a store run stopped early: the association ended under the instances in flight. */
+export interface StoreEnded { readonly error: unknown; readonly inFlight: readonly string[] }
+
+/**
+ * Summary lines (human) or document (--json) of a store run. Exit code: the class of the error
+ * that ended the association early (timeout 9, aborted 14, connection 8 …), else 16 when some
+ * instances failed, else 0.
+ */
+export function reportStore(out: Output, results: readonly StoreResult[], ended?: StoreEnded): number {
   const count = (o: StoreResult['outcome']): number => results.filter((r) => r.outcome === o).length;
-  const summary = { sent: count('sent'), warning: count('warning'), failed: count('failed') };
-  if (out.json) out.document({ ...summary, results });
+  const summary = { sent: count('sent'), warning: count('warning'), failed: count('failed'), skipped: count('skipped'), total: results.length };
+  const stop = ended === undefined ? undefined : { ...errorJson(ended.error).error, inFlight: ended.inFlight };
+  if (out.json) out.document({ ...summary, ...(stop === undefined ? {} : { ended: stop }), results });
   else {
-    const bad = results.filter((r) => r.outcome !== 'sent');
+    const bad = results.filter((r) => r.outcome === 'failed' || r.outcome === 'warning' || (r.outcome === 'skipped' && out.verbose));
     if (bad.length > 0) out.line(table(['file', 'outcome', 'status', 'reason'], bad.map((r) => [r.file, r.outcome, r.status === undefined ? '' : `0x${r.status.toString(16).padStart(4, '0')}`, r.error ?? ''])));
-    out.line(`sent ${summary.sent}, warnings ${summary.warning}, failed ${summary.failed} (of ${results.length})`);
+    out.line(`sent ${summary.sent}, warnings ${summary.warning}, failed ${summary.failed}, skipped ${summary.skipped} (of ${summary.total})`);
+  }
+  if (stop !== undefined) {
+    if (!out.json) {
+      const where = stop.inFlight.length === 0 ? '' : ` while sending ${stop.inFlight.join(', ')}`;
+      const rest = summary.skipped === 0 ? '' : `; ${summary.skipped} instance${summary.skipped === 1 ? ' was' : 's were'} not sent${out.verbose ? '' : ' (--verbose lists them)'}`;
+      out.note(`error: the association ended${where}: ${stop.message.replace(/\.$/, '')}${rest}. [${stop.code}]`);
+    }
+    return stop.exitCode as number;
   }
   if (summary.failed > 0) {
     if (!out.json) out.note(`error: ${summary.failed} of ${results.length} instances were not stored. [DICOM_ERR_PARTIAL]`);
@@ -90,18 +109,35 @@ export const command: CommandModule = {
         onProgress: (p) => { if (p.phase === 'done') bar.update(++answered); },
         ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
       });
-      await client.release();
     } catch (e) {
-      await endAfterError(client, e);
-      throw e;
-    } finally {
       bar.done();
+      await endAfterError(client, e);
       dispose();
+      throw e;
     }
+    // The association may have ended under the batch (aborted, timed out, lost): the results say
+    // what was sent, failed and skipped; the reason and the files in flight end the report.
+    let ended: StoreEnded | undefined;
+    if (client.association.isClosed) {
+      const { error } = await client.association.whenClosed();
+      const inFlight = raw.filter((r) => !r.skipped && r.status === undefined && r.error !== undefined && (error === undefined || r.error === error));
+      const reason = error ?? raw.find((r) => r.skipped)?.error ?? inFlight[0]?.error;
+      if (reason !== undefined) ended = { error: reason, inFlight: inFlight.map((r) => r.path ?? r.sopInstanceUid) };
+    } else {
+      try {
+        await client.release();
+      } catch (e) {
+        // Everything was answered; only the goodbye failed.
+        out.note(`warning: the release failed: ${(e as Error).message}`);
+        await client.abort().catch(() => undefined);
+      }
+    }
+    bar.done();
+    dispose();
     return reportStore(out, raw.map((r) => ({
       file: r.path ?? '(stream)', sopInstanceUid: r.sopInstanceUid, ...(r.status !== undefined ? { status: r.status } : {}),
-      outcome: r.outcome === 'Success' ? 'sent' : r.outcome === 'Warning' ? 'warning' : 'failed',
+      outcome: r.skipped === true ? 'skipped' : r.outcome === 'Success' ? 'sent' : r.outcome === 'Warning' ? 'warning' : 'failed',
       ...(r.outcome !== 'Success' ? { error: r.errorComment ?? r.error?.message ?? '' } : {}),
-    })));
+    })), ended);
   },
 };

@@ -156,7 +156,7 @@ test('dicom-tls store (second terminal, generated PKI) stores into the data dire
   execFileSync('dump2dcm', ['+te', 'ct2.dump', 'ct2.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
   const ok = await runCli(['store', `localhost:${tlsPort}`, 'ct2.dcm', ...trusted()], { cwd: tmp.dir });
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-  assert.match(ok.stdout, /sent 1, warnings 0, failed 0 \(of 1\)/);
+  assert.match(ok.stdout, /sent 1, warnings 0, failed 0, skipped 0 \(of 1\)/);
   await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.9\.5 from DICOM-TLS/);
 });
 

@@ -90,7 +90,7 @@ after(async () => {
 test('store a folder recursively and a glob: summary and JSON results', async () => {
   const r = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in', 'sub'), ...tls()]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /sent 2, warnings 0, failed 0 \(of 2\)/);
+  assert.match(r.stdout, /sent 2, warnings 0, failed 0, skipped 0 \(of 2\)/);
   const g = await runCli(['store', `127.0.0.1:${port}`, 'in/*.dcm', ...tls(), '--json'], { cwd: tmp.dir });
   assert.equal(g.code, 0, g.stderr);
   const doc = JSON.parse(g.stdout) as { sent: number; results: { sopInstanceUid: string }[] };
@@ -104,7 +104,7 @@ test('store proposes an Asynchronous Operations Window (default 8), narrowed to 
   const r = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in'), ...tls(), '--verbose']);
   assert.equal(r.code, 16, r.stderr); // stored by the test above: duplicates now
   assert.match(r.stdout + r.stderr, /asynchronous operations window: 3 C-STOREs outstanding \(proposed 8\)/);
-  assert.match(r.stdout, /sent 0, warnings 0, failed 3 \(of 3\)/);
+  assert.match(r.stdout, /sent 0, warnings 0, failed 3, skipped 0 \(of 3\)/);
   await logAfter(before, /association MODALITY → PACS from [^\n]*, up to 3 requests outstanding[;\n]/);
   const mark = log.length;
   const one = await runCli(['store', `127.0.0.1:${port}`, join(tmp.dir, 'in', 'i1.dcm'), ...tls(), '--async-window', '1', '--verbose']);

@@ -59,6 +59,11 @@ export interface StoreResult {
   readonly response: CStoreRsp | undefined;
   readonly error: DicomError | Error | undefined;
   readonly bytes: number;
+  /**
+   * True when the instance was never offered to the peer because the association had already
+   * ended (aborted, timed out, lost) while an earlier one was in flight: `error` is that reason.
+   */
+  readonly skipped?: boolean;
 }
 
 /** Progress of one send: before an instance starts (`sent` 0) and when it is answered. */
@@ -415,10 +420,21 @@ export async function storeInstances(association: Association, sources: readonly
   };
   let ahead: { index: number; bytes: Buffer | Error | undefined } | undefined;
   const wholeFiles = new WholeFiles();
+  /** Why the association ended under an instance in flight; later ones are skipped with it. */
+  let ended: Error | undefined;
   for (const [index, r] of resolved.entries()) {
     // A free place in the window first (window 1: the previous instance's answer, as ever).
     while (outstanding.size >= window) await Promise.race(outstanding);
     if (options.signal?.aborted === true) break;
+    if (association.isClosed && !('error' in r)) {
+      const reason = ended ?? (await association.whenClosed()).error ?? new Error('the association had ended');
+      done(index, r.sopInstanceUid, {
+        path: r.path, sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, transferSyntaxUid: r.transferSyntaxUid,
+        sentTransferSyntaxUid: undefined, status: undefined, outcome: 'Failure', errorComment: reason.message,
+        response: undefined, error: reason, bytes: 0, skipped: true,
+      });
+      continue;
+    }
     const mine = ahead?.index === index ? ahead.bytes : readWhole(wholeFiles, r, mayReuseBuffers(association));
     ahead = undefined;
     if ('error' in r) {
@@ -445,6 +461,7 @@ export async function storeInstances(association: Association, sources: readonly
     }
     const settled: Promise<void> = started.result.then((result) => {
       outstanding.delete(settled);
+      if (result.status === undefined && association.isClosed) ended ??= result.error;
       done(index, r.sopInstanceUid, result);
     });
     outstanding.add(settled);
