@@ -12,7 +12,8 @@ import type { CommandModule } from './command.js';
 export const help = `Usage: dicom-tls find HOST:PORT -k KEY[=VALUE]... [options]
 
 Queries the peer with C-FIND (Patient Root, Study Root or Modality Worklist) and prints the
-matches as a table (the keys asked for are the columns) or, with --json, as an array.
+matches as a table (the keys asked for are the columns) or, with --json, as an array of data sets
+in the DICOM JSON Model (PS3.18 F.2: tags, VRs and values, private attributes included).
 
 Query:
 ${queryKeyHelp}
@@ -27,9 +28,12 @@ Examples:
 
 export const findOptions = { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' } } as const;
 
-/** Matches as a table whose columns are the keys asked for (in order), or a JSON array. */
-export function reportMatches(out: Output, columns: readonly string[], matches: ReadonlyArray<Record<string, unknown>>): void {
-  if (out.json) { out.document(matches); return; }
+/**
+ * Matches as a table whose columns are the keys asked for (in order), or with --json as an array
+ * of data sets in the DICOM JSON Model (PS3.18 F.2), `json[i]` being `matches[i]`.
+ */
+export function reportMatches(out: Output, columns: readonly string[], matches: ReadonlyArray<Record<string, unknown>>, json: readonly unknown[] = matches): void {
+  if (out.json) { out.document(json); return; }
   const text = (v: unknown): string => v === undefined || v === null ? '' : Array.isArray(v) ? v.map(text).join('\\')
     : typeof v === 'object' ? (('Alphabetic' in (v as object)) ? String((v as { Alphabetic: unknown }).Alphabetic) : JSON.stringify(v)) : String(v);
   out.line(table(columns, matches.map((m) => columns.map((c) => text(m[c])))));
@@ -51,9 +55,16 @@ export const command: CommandModule = {
     const [{ sopClassFor }, { TransferSyntax }] = await Promise.all([import('../services/scu/find.js'), import('../dictionary/uids.js')]);
     const presentationContexts = [{ abstractSyntax: sopClassFor(model, 'find'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }];
     const { client, dispose } = await connectClient(settings, { presentationContexts });
+    const [{ findEncoded }, { decodeDatasetDict }, { toDicomJson }, { dcmjs, quietly }] = await Promise.all([
+      import('../services/scu/find.js'), import('../dataset/codec.js'), import('../dataset/json-model.js'), import('../dataset/dcmjs.js')]);
     const matches: Array<Record<string, unknown>> = [];
+    const json: unknown[] = [];
     try {
-      for await (const m of client.find(model, ident, settings.timeout !== undefined ? { timeout: settings.timeout } : {})) matches.push(m);
+      for await (const m of findEncoded(client.association, model, ident, settings.timeout !== undefined ? { timeout: settings.timeout } : {})) {
+        const dict = decodeDatasetDict(m.dataset, m.transferSyntaxUid);
+        json.push(toDicomJson(dict));
+        matches.push(quietly(() => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict)));
+      }
       await client.release();
     } catch (e) {
       await endAfterError(client, e);
@@ -62,7 +73,8 @@ export const command: CommandModule = {
       dispose();
     }
     const columns = keys.map((k) => k.keyword).filter((k) => k !== 'QueryRetrieveLevel');
-    reportMatches(out, columns.length > 0 ? columns : [...new Set(matches.flatMap((m) => Object.keys(m)))], matches);
+    // Without keys, the attributes returned; never dcmjs's own bookkeeping (_vrMap, _meta).
+    reportMatches(out, columns.length > 0 ? columns : [...new Set(matches.flatMap((m) => Object.keys(m)))].filter((k) => !k.startsWith('_')), matches, json);
     return ExitCode.Ok;
   },
 };

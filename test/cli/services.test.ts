@@ -132,8 +132,13 @@ test('find: a table of the keys asked for, and JSON', async () => {
   assert.match(r.stdout, /^P22 +PATIENT\^P22 +1\.2\.826\.0\.1\.3680043\.2\.1125\.7\.3$/m);
   assert.match(r.stdout, /^1 match$/m);
   const j = await runCli(['find', `127.0.0.1:${port}`, ...tls(), '--level', 'IMAGE', '-k', 'PatientID=P22', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.2.1125.7.3', '-k', 'SeriesInstanceUID=1.2.826.0.1.3680043.2.1125.7.3.1', '-k', 'SOPInstanceUID', '--json']);
-  const matches = JSON.parse(j.stdout) as { SOPInstanceUID: string }[];
-  assert.deepEqual(matches.map((m) => m.SOPInstanceUID).sort(), ['1.2.826.0.1.3680043.2.1125.7.2', '1.2.826.0.1.3680043.2.1125.7.3']);
+  // The DICOM JSON Model (PS3.18 F.2): tag → { vr, Value }, nothing of dcmjs's own.
+  const matches = JSON.parse(j.stdout) as Record<string, { vr: string; Value?: unknown[] }>[];
+  assert.deepEqual(matches.map((m) => m['00080018']?.Value?.[0]).sort(), ['1.2.826.0.1.3680043.2.1125.7.2', '1.2.826.0.1.3680043.2.1125.7.3']);
+  for (const m of matches) {
+    assert.ok(Object.keys(m).every((k) => /^[0-9A-F]{8}$/.test(k)), Object.keys(m).join());
+    assert.deepEqual(m['00100020'], { vr: 'LO', Value: ['P22'] });
+  }
   const bad = await runCli(['find', `127.0.0.1:${port}`, ...tls(), '-k', 'NoSuchKeyword=1']);
   assert.equal(bad.code, 2);
   oneSentenceError(bad);

@@ -101,3 +101,34 @@ test('C-GET that Orthanc cannot carry out: its final response (status detail in 
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /group 0008 follow the command group/);
 });
+
+test('find --json against Orthanc: every match in the DICOM JSON Model, no internals; the table shows only attributes', { skip }, async () => {
+  const uid = '1.2.826.0.1.3680043.9.7782.3.1.1';
+  const f = await writeInstance(join(dir, 'in'), spec(3, {
+    SOPInstanceUID: uid, PatientID: 'JSONPAT', PatientName: 'JSON^PATIENT', StudyDate: '20240102',
+    StudyInstanceUID: '1.2.826.0.1.3680043.9.7782.3', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7782.3.1',
+  }));
+  await orthanc!.upload(await readFile(f.path));
+  const peer = `127.0.0.1:${orthanc!.dicomPort}`;
+  const j = await runCli(['find', peer, ...tls(), '--level', 'STUDY', '-k', 'PatientID=JSONPAT', '-k', 'PatientName', '-k', 'StudyDate', '-k', 'NumberOfStudyRelatedInstances', '--json']);
+  assert.equal(j.code, 0, j.stderr);
+  assert.doesNotMatch(j.stdout, /_vrMap|_meta/);
+  const matches = JSON.parse(j.stdout) as Record<string, { vr: string; Value?: unknown[] }>[];
+  assert.equal(matches.length, 1);
+  const m = matches[0]!;
+  assert.ok(Object.keys(m).every((k) => /^[0-9A-F]{8}$/.test(k)), Object.keys(m).join());
+  assert.deepEqual(m['00100010'], { vr: 'PN', Value: [{ Alphabetic: 'JSON^PATIENT' }] });
+  assert.deepEqual(m['00100020'], { vr: 'LO', Value: ['JSONPAT'] });
+  assert.deepEqual(m['00080020'], { vr: 'DA', Value: ['20240102'] });
+  // IS is a JSON number (PS3.18 F.2.3.1).
+  assert.deepEqual(m['00201208'], { vr: 'IS', Value: [1] });
+  assert.deepEqual(m['00080052'], { vr: 'CS', Value: ['STUDY'] });
+  // Without keys, the table's columns are what came back, never dcmjs's bookkeeping.
+  const t = await runCli(['find', peer, ...tls(), '--level', 'STUDY', '-k', 'PatientID=JSONPAT']);
+  assert.equal(t.code, 0, t.stderr);
+  assert.doesNotMatch(t.stdout, /_vrMap/);
+  const bare = await runCli(['find', peer, ...tls(), '--level', 'STUDY']);
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.doesNotMatch(bare.stdout.split('\n')[0]!, /_vrMap/);
+  assert.match(bare.stdout.split('\n')[0]!, /QueryRetrieveLevel/);
+});

@@ -49,6 +49,20 @@ export interface FindOptions {
  * DimseStatusError (its `status`, e.g. 0xA900 identifier does not match SOP class).
  */
 export async function* find(association: Association, model: QueryModelName, identifier: NaturalDataset, options: FindOptions = {}): AsyncGenerator<NaturalDataset> {
+  for await (const m of findEncoded(association, model, identifier, options)) yield decodeDataset(m.dataset, m.transferSyntaxUid);
+}
+
+/** A match as it arrived: the identifier's bytes and the transfer syntax to read them in. */
+export interface EncodedMatch {
+  readonly dataset: Uint8Array;
+  readonly transferSyntaxUid: string;
+}
+
+/**
+ * {@link find}, yielding each match undecoded: for a caller that wants more than the naturalized
+ * form keeps (private attributes, VRs, binary values), e.g. the DICOM JSON Model (PS3.18 F.2).
+ */
+export async function* findEncoded(association: Association, model: QueryModelName, identifier: NaturalDataset, options: FindOptions = {}): AsyncGenerator<EncodedMatch> {
   const sopClass = sopClassFor(model, 'find');
   const context = association.contexts.select(sopClass, { requestorRole: association.role === 'requestor' ? 'scu' : 'scp' });
   const dataset = encodeDataset(identifier, context.transferSyntax);
@@ -64,7 +78,7 @@ export async function* find(association: Association, model: QueryModelName, ide
     for await (const message of pending) {
       const status = message.command.status;
       if (isPending(status)) {
-        if (message.dataset !== undefined && options.signal?.aborted !== true) yield decodeDataset(message.dataset, context.transferSyntax);
+        if (message.dataset !== undefined && options.signal?.aborted !== true) yield { dataset: message.dataset, transferSyntaxUid: context.transferSyntax };
         continue;
       }
       finished = true;
