@@ -60,8 +60,14 @@ export interface ServerTimeouts {
 }
 
 export interface DicomServerOptions extends Omit<AcceptorPolicy, 'presentationContexts' | 'maximumLength'> {
-  /** Accepted abstract and transfer syntaxes; default: Verification only. */
+  /**
+   * Accepted abstract and transfer syntaxes; default: Verification only. Verification is accepted
+   * whatever this lists (every DICOM AE answers C-ECHO, and the registry answers it by default)
+   * unless `verification` is false.
+   */
   readonly presentationContexts?: PresentationContextPolicy;
+  /** Accept the Verification SOP Class besides `presentationContexts`. Default true. */
+  readonly verification?: boolean;
   /** A server-role SecureContext: listen for DICOM over TLS. Absent: plain TCP. */
   readonly tls?: SecureContext | undefined;
   /** Concurrent associations (negotiating or established). Default 64. */
@@ -159,7 +165,8 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   constructor(options: DicomServerOptions = {}) {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
     if (options.tls !== undefined && options.tls.role !== 'server') throw new InvalidOptionError('tls', 'needs a SecureContext with role "server"');
-    const { tls, maxAssociations, maxPduLength, timeouts, handlers, presentationContexts, maxBufferedBytes, maxBufferedBytesPerAssociation, ...policy } = options;
+    const { tls, maxAssociations, maxPduLength, timeouts, handlers, presentationContexts, maxBufferedBytes, maxBufferedBytesPerAssociation, verification, ...policy } = options;
+    if (verification !== undefined && typeof verification !== 'boolean') throw new InvalidOptionError('verification', 'must be a boolean');
     // An empty or overlong title would refuse every association 1/1/7 without saying why.
     const titles = typeof policy.aeTitle === 'string' ? [policy.aeTitle] : Array.isArray(policy.aeTitle) ? policy.aeTitle : [];
     for (const t of titles) checkAeTitle('aeTitle', t);
@@ -168,7 +175,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#maxPdu = maxPduLength ?? DEFAULT_MAXIMUM_LENGTH;
     this.#policy = {
       ...policy,
-      presentationContexts: presentationContexts ?? { supported: [{ abstractSyntax: VerificationSopClass }] },
+      presentationContexts: withVerification(presentationContexts ?? { supported: [] }, verification ?? true),
       maximumLength: this.#maxPdu,
     };
     this.#tls = tls;
@@ -422,4 +429,11 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#secure = undefined;
     this.#closing = false;
   }
+}
+
+/** The policy with Verification added (first) when it does not list it already. */
+function withVerification(policy: PresentationContextPolicy, verification: boolean): PresentationContextPolicy {
+  const supported = policy.supported ?? [];
+  if (!verification || supported.some((s) => s.abstractSyntax === VerificationSopClass)) return policy;
+  return { ...policy, supported: [{ abstractSyntax: VerificationSopClass }, ...supported] };
 }

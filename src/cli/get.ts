@@ -22,6 +22,13 @@ when some sub-operations failed.
 Query:
 ${queryKeyHelp.replace(' | worklist', '')}
   --out DIR              where the files go (created if missing)
+  --sop-class UID|NAME   a storage SOP class to receive (repeatable; e.g. CtImageStorage). Default:
+                         the common image classes with their compressed syntaxes, then as many
+                         other storage classes as fit in 128 presentation contexts
+  --ts UID|NAME          a transfer syntax to accept them in (repeatable; e.g. JpegBaseline8Bit,
+                         1.2.840.10008.1.2.4.90): uncompressed ones share a context, each
+                         compressed one has its own. Default: explicit and implicit VR little
+                         endian, and JPEG, JPEG 2000, JPEG-LS and RLE lossless as stored
 
 ${clientOptionsHelp}
 
@@ -30,10 +37,21 @@ Examples:
       --ca dicom-tls-data/pki/ca.pem --cert dicom-tls-data/pki/client.pem --key dicom-tls-data/pki/client-key.pem
   dicom-tls get pacs:11112 --no-tls --call PACS --level STUDY -k StudyInstanceUID=1.2.3 --json`;
 
+/** A UID, or a keyword of `table` (e.g. CtImageStorage, JpegBaseline8Bit). */
+function uidOf(value: string, table: Readonly<Record<string, string>>, option: string): string {
+  if (/^[0-9]+(\.[0-9]+)*$/.test(value)) return value;
+  const hit = Object.entries(table).find(([k]) => k.toLowerCase() === value.toLowerCase());
+  if (hit === undefined) throw usageError(`${option} "${value}" is neither a UID nor a known name (e.g. ${Object.keys(table)[0]})`);
+  return hit[1];
+}
+
 export const command: CommandModule = {
   help,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' }, out: { type: 'string' } });
+    const { values, positionals } = parse(argv, {
+      ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' }, out: { type: 'string' },
+      'sop-class': { type: 'string', multiple: true }, ts: { type: 'string', multiple: true },
+    });
     const out = new Output(io, values);
     const keys = await parseQueryKeys(values.query ?? []);
     if (keys.length === 0) throw usageError('get needs at least one -k key (e.g. -k StudyInstanceUID=…)');
@@ -46,18 +64,33 @@ export const command: CommandModule = {
     const model = root === 'patient' ? 'PATIENT_ROOT' : 'STUDY_ROOT';
     const [{ getContexts }, { FileStore }] = await Promise.all([import('../services/scu/retrieve.js'), import('../store/file-store.js')]);
     const store = await FileStore.open({ root: dir, duplicates: 'overwrite' });
-    const { presentationContexts, roles } = getContexts({ models: [model] });
+    const { StorageSopClass, TransferSyntax } = await import('../dictionary/uids.js');
+    const sopClasses = values['sop-class']?.map((v) => uidOf(v, StorageSopClass, '--sop-class'));
+    const syntaxes = values.ts?.map((v) => uidOf(v, TransferSyntax, '--ts'));
+    let contexts;
+    try {
+      contexts = getContexts({ models: [model], ...(sopClasses === undefined ? {} : { storageSopClasses: sopClasses }), ...(syntaxes === undefined ? {} : { transferSyntaxes: syntaxes }) });
+    } catch (e) {
+      throw usageError((e as Error).message);
+    }
+    const { presentationContexts, roles } = contexts;
+    out.debug(`proposing ${presentationContexts.length} presentation contexts for ${roles.length} storage SOP classes`);
     const unwatch = printPeerWarnings(out);
     const { client, dispose } = await connectClient(settings, { presentationContexts, roles });
     let received = 0;
+    const refused = new Map<string, string>();
     const bar = out.progress('receiving', 0);
     const result = await runRetrieve(client, () => { unwatch(); dispose(); }, bar, () =>
       client.get(model, identifier(keys, level), {
         store, onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
+        onFailed: (error, uid) => refused.set(uid, `we could not keep it: ${error.message}`),
         ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
       }),
     );
     if (!out.json) out.line(`${received} instance${received === 1 ? '' : 's'} written under ${dir}`);
-    return retrieveOutcome(out, 'C-GET', result);
+    // An instance the peer never sent us: most often no accepted context fits its SOP class and
+    // transfer syntax (the peer's log says which).
+    const notSent = `not sent to us: the peer found no accepted presentation context for its SOP class and transfer syntax among the ${presentationContexts.length - 1} proposed (see --sop-class, --ts), or failed on its side`;
+    return retrieveOutcome(out, 'C-GET', result, refused, notSent);
   },
 };

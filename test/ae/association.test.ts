@@ -270,7 +270,7 @@ test('the acceptor sends a request to the requestor (C-GET style sub-operation):
         handle: async (_rq, ctx) => {
           const sub = ctx.association.request(
             { type: 'C-STORE-RQ', affectedSopClassUid: SC, affectedSopInstanceUid: '1.2.3', priority: 0 },
-            { dataset: [new Uint8Array([1, 2]), new Uint8Array([3])] },
+            { dataset: [new Uint8Array([1, 2]), new Uint8Array([3, 4])] },
           );
           subStatuses.push((await sub.response).command.status);
           return { status: Status.Success };
@@ -283,7 +283,7 @@ test('the acceptor sends a request to the requestor (C-GET style sub-operation):
     },
   );
   assert.deepEqual(subStatuses, [Status.Success]);
-  assert.deepEqual([...Buffer.concat(got)], [1, 2, 3]);
+  assert.deepEqual([...Buffer.concat(got)], [1, 2, 3, 4]);
 });
 
 test('connect timer: a TLS peer that accepts TCP and never answers the ClientHello gives TimeoutError("connect")', async () => {

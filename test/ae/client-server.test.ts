@@ -82,7 +82,7 @@ test('rejections: called AE, calling AE, and no acceptable context (when the pol
 });
 
 test('a context the server rejects: association accepted, echo fails with NoAcceptedContextError', async () => {
-  await withServer({ presentationContexts: { supported: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7' }] } }, async (port) => {
+  await withServer({ presentationContexts: { supported: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7' }] }, verification: false }, async (port) => {
     const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'A', calledAeTitle: 'B', timeouts: quick });
     await assert.rejects(client.echo(), NoAcceptedContextError);
     await client.release();
@@ -166,4 +166,20 @@ test('an invalid AE title for the server is refused when it is built, naming the
     assert.throws(() => new DicomServer({ aeTitle }), { code: 'DICOM_ERR_INVALID_OPTION', option: 'aeTitle' });
   }
   assert.doesNotThrow(() => new DicomServer({ aeTitle: ['MY-SCP', 'OTHER'] }));
+});
+
+test('presentation contexts given to DicomServer keep Verification unless verification: false', async () => {
+  const ct = '1.2.840.10008.5.1.4.1.1.2';
+  const proposal = [{ abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] }, { abstractSyntax: ct, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] }];
+  await withServer({ aeTitle: 'SCP', presentationContexts: { supported: [{ abstractSyntax: ct }] } }, async (port) => {
+    const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SCP', presentationContexts: proposal, timeouts: quick });
+    assert.equal((await client.echo()).status, Status.Success);
+    assert.ok(client.association.contexts.select(ct));
+    await client.release();
+  });
+  await withServer({ aeTitle: 'SCP', presentationContexts: { supported: [{ abstractSyntax: ct }] }, verification: false }, async (port) => {
+    const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SCP', presentationContexts: proposal, timeouts: quick });
+    await assert.rejects(client.echo(), NoAcceptedContextError);
+    await client.release();
+  });
 });

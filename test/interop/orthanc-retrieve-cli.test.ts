@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findOrthanc, makeOrthancPki, startOrthanc, type OrthancInstance, type OrthancPki } from '../helpers/orthanc.js';
-import { tempDir } from '../helpers/dicom-data.js';
+import { run, tempDir } from '../helpers/dicom-data.js';
 import { datasetHash, spec, writeBigInstance } from '../helpers/services.js';
 import { runCli } from '../helpers/cli.js';
 import { readFile } from 'node:fs/promises';
@@ -18,7 +18,8 @@ import { SecureContext } from '../../src/transport/tls/context.js';
 import { getContexts } from '../../src/services/scu/retrieve.js';
 import { FileStore } from '../../src/store/file-store.js';
 import { channelNames } from '../../src/diagnostics.js';
-import { StorageSopClass } from '../../src/dictionary/uids.js';
+import { StorageSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { decodePart10Header } from '../../src/dataset/part10.js';
 import { writeInstance } from '../helpers/services.js';
 
 const skip = findOrthanc() === undefined ? 'Orthanc is not installed' : false;
@@ -51,10 +52,10 @@ function tls(): string[] {
   return ['--aet', 'OURSCU', '--call', 'ORTHANC', '--ca', pki.ca, '--cert', pki.peer.cert, '--key', pki.peer.key, '--timeout', '60'];
 }
 
-test('get: a 25 MB multi-frame instance from Orthanc arrives whole, over DICOM TLS', { skip }, async () => {
+test('get: a 25 MB multi-frame instance (Multi-frame Grayscale Word SC) from Orthanc arrives whole, over DICOM TLS', { skip }, async () => {
   const uid = '1.2.826.0.1.3680043.9.7782.1.1.1';
   const big = await writeBigInstance(join(dir, 'in'), spec(1, {
-    SOPInstanceUID: uid, SOPClassUID: '1.2.840.10008.5.1.4.1.1.3.1', PatientID: 'BIGMF',
+    SOPInstanceUID: uid, SOPClassUID: StorageSopClass.MultiFrameGrayscaleWordSecondaryCaptureImageStorage, PatientID: 'BIGMF',
     StudyInstanceUID: '1.2.826.0.1.3680043.9.7782.1', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7782.1.1',
   }), 25 << 20);
   await orthanc!.upload(await readFile(big.path));
@@ -131,4 +132,46 @@ test('find --json against Orthanc: every match in the DICOM JSON Model, no inter
   assert.equal(bare.code, 0, bare.stderr);
   assert.doesNotMatch(bare.stdout.split('\n')[0]!, /_vrMap/);
   assert.match(bare.stdout.split('\n')[0]!, /QueryRetrieveLevel/);
+});
+
+/** A one-frame 16-bit image of `sopClass`, compressed by DCMTK's `tool` (dcmcjpeg, dcmcjpls, dcmcrle). */
+async function compressed(name: string, sopClass: string, tool: string, n: number): Promise<{ path: string; uid: string; ts: string }> {
+  const uid = `1.2.826.0.1.3680043.9.7782.4.1.${n}`;
+  const raw = await writeBigInstance(join(dir, 'raw'), spec(n, {
+    SOPInstanceUID: uid, SOPClassUID: sopClass, PatientID: 'COMPRESSED',
+    StudyInstanceUID: '1.2.826.0.1.3680043.9.7782.4', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7782.4.1',
+  }), 512 * 512 * 2);
+  const path = join(dir, 'compressed', `${name}.dcm`);
+  await run(tool, [raw.path, path]);
+  const header = decodePart10Header(await readFile(path), { final: true });
+  return { path, uid, ts: header.meta.TransferSyntaxUID };
+}
+
+test('get: compressed and uncommon instances arrive as stored (JPEG lossless, JPEG-LS, RLE), and a class beyond the common ones, from Orthanc', { skip }, async () => {
+  await mkdir(join(dir, 'raw'), { recursive: true });
+  await mkdir(join(dir, 'compressed'), { recursive: true });
+  const items = [
+    await compressed('ct-jpeg', StorageSopClass.CtImageStorage, 'dcmcjpeg', 1),
+    await compressed('mr-jpls', StorageSopClass.MrImageStorage, 'dcmcjpls', 2),
+    await compressed('us-rle', StorageSopClass.UltrasoundImageStorage, 'dcmcrle', 3),
+    await compressed('nm-jpeg', StorageSopClass.NuclearMedicineImageStorage, 'dcmcjpeg', 4),
+  ];
+  assert.deepEqual(items.map((i) => i.ts), [TransferSyntax.JpegLosslessSv1, TransferSyntax.JpegLsLossless, TransferSyntax.RleLossless, TransferSyntax.JpegLosslessSv1]);
+  for (const i of items) await orthanc!.upload(await readFile(i.path));
+  const out = join(dir, 'got-compressed');
+  const r = await runCli(['get', `127.0.0.1:${orthanc!.dicomPort}`, ...tls(), '--level', 'STUDY', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7782.4', '--out', out, '--json'], { killAfter: 120_000 });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { completed: number }).completed, 4);
+  const got = new Map<string, { ts: string; hash: string }>();
+  for (const f of (await readdir(out, { recursive: true })).filter((x) => x.endsWith('.dcm'))) {
+    const header = decodePart10Header(await readFile(join(out, f)), { final: true });
+    got.set(header.meta.MediaStorageSOPInstanceUID, { ts: header.meta.TransferSyntaxUID, hash: await datasetHash(join(out, f)) });
+  }
+  // The common classes come as stored, byte for byte.
+  for (const i of items.slice(0, 3)) {
+    assert.equal(got.get(i.uid)?.ts, i.ts, i.path);
+    assert.equal(got.get(i.uid)?.hash, await datasetHash(i.path), i.path);
+  }
+  // NM is beyond the common classes (an uncompressed context only): Orthanc decompresses it.
+  assert.equal(got.get(items[3]!.uid)?.ts, TransferSyntax.ExplicitVrLittleEndian);
 });

@@ -167,7 +167,7 @@ test('our client → dcmqrscp: store, C-FIND at each level, C-MOVE to our server
     try {
       await waitForPort(port);
       const sources = [join(dir, 'in')];
-      const { presentationContexts, roles } = getContexts({ scuRole: true });
+      const { presentationContexts, roles } = getContexts({ scuRole: true, maxContexts: 100 });
       const c = await DicomClient.associate({
         host: '127.0.0.1',
         port,

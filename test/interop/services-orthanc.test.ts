@@ -66,7 +66,7 @@ function clientTls(): SecureContext {
 }
 
 async function connect(): Promise<DicomClient> {
-  const { presentationContexts, roles } = getContexts({ scuRole: true });
+  const { presentationContexts, roles } = getContexts({ scuRole: true, maxContexts: 100 });
   const qr = Object.values(QueryRetrieveSopClass)
     .filter((u) => u !== QueryRetrieveSopClass.ModalityWorklistInformationModelFind && !presentationContexts.some((c) => c.abstractSyntax === u))
     .map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }));

@@ -67,7 +67,7 @@ after(async () => {
 });
 
 test('over TLS (mutual, AE title bound to the certificate): store, find, move to a TLS destination, get, commitment', async () => {
-  const { presentationContexts, roles } = getContexts({ scuRole: true });
+  const { presentationContexts, roles } = getContexts({ scuRole: true, maxContexts: 100 });
   const client = await DicomClient.associate({
     host: '127.0.0.1',
     port,

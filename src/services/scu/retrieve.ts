@@ -12,7 +12,8 @@ import type { RoleProposal } from '../../acse/role-selection.js';
 import { decodeDataset, encodeDataset, type NaturalDataset } from '../../dataset/codec.js';
 import { Priority } from '../../dictionary/command-field.js';
 import { formatStatus, isPending, statusClass, StatusClass } from '../../dictionary/status.js';
-import { StorageSopClass, TransferSyntax } from '../../dictionary/uids.js';
+import { StorageSopClass, TransferSyntax, transferSyntaxProperties } from '../../dictionary/uids.js';
+import { InvalidOptionError } from '../../errors.js';
 import type { CGetRsp, CMoveRsp } from '../../dimse/messages.js';
 import type { FileStore, StoredInstance } from '../../store/file-store.js';
 import type { HandlerRegistry } from '../scp/registry.js';
@@ -132,6 +133,8 @@ export interface GetOptions extends RetrieveOptions {
   readonly onInstance?: (instance: ReceivedInstance) => Promise<void> | void;
   /** Called after each instance is stored by `store`. */
   readonly onStored?: (instance: StoredInstance) => void;
+  /** Called for each instance `store` refused or failed to keep (its SOP Instance UID and why). */
+  readonly onFailed?: (error: Error, sopInstanceUid: string) => void;
 }
 
 /**
@@ -146,7 +149,11 @@ export async function get(association: Association, handlers: HandlerRegistry, m
       'C-STORE-RQ',
       storageHandler(
         options.store !== undefined
-          ? { store: options.store, ...(options.onStored === undefined ? {} : { onStored: options.onStored }) }
+          ? {
+              store: options.store,
+              ...(options.onStored === undefined ? {} : { onStored: options.onStored }),
+              ...(options.onFailed === undefined ? {} : { onFailed: (error: Error, request: { affectedSopInstanceUid: string }) => options.onFailed!(error, request.affectedSopInstanceUid) }),
+            }
           : { onInstance: options.onInstance! },
       ),
     );
@@ -158,40 +165,142 @@ export async function get(association: Association, handlers: HandlerRegistry, m
   }
 }
 
-/** Storage SOP classes most C-GET peers send: proposed by `getContexts` when none are named. */
+/**
+ * Image storage classes a retrieve most often brings: proposed first, each with its own context
+ * per compressed syntax of {@link RETRIEVE_COMPRESSED_TRANSFER_SYNTAXES} (so a compressed
+ * instance travels as stored), besides one uncompressed context.
+ */
 export const COMMON_STORAGE_SOP_CLASSES: readonly string[] = [
   StorageSopClass.CtImageStorage,
   StorageSopClass.MrImageStorage,
-  StorageSopClass.SecondaryCaptureImageStorage,
   StorageSopClass.UltrasoundImageStorage,
+  StorageSopClass.UltrasoundMultiFrameImageStorage,
   StorageSopClass.ComputedRadiographyImageStorage,
   StorageSopClass.DigitalXRayImageStorageForPresentation,
-  StorageSopClass.EnhancedCtImageStorage,
-  StorageSopClass.EnhancedMrImageStorage,
-  StorageSopClass.UltrasoundMultiFrameImageStorage,
-  StorageSopClass.MultiFrameTrueColorSecondaryCaptureImageStorage,
+  StorageSopClass.DigitalMammographyXRayImageStorageForPresentation,
+  StorageSopClass.SecondaryCaptureImageStorage,
+  StorageSopClass.XRayAngiographicImageStorage,
 ];
 
 /**
- * Presentation contexts and role selection for C-GET: the GET SOP class(es), and each Storage
- * SOP class with us as SCP (PS3.4 C.4.3.1: the SCU must propose the storage contexts and the SCP
- * role for them).
+ * Storage classes proposed next, uncompressed only, before the rest of the dictionary's: the
+ * other modalities' images, multi-frame secondary capture, presentation states, SR, PDF, RT.
  */
-export function getContexts(options: {
+export const FURTHER_STORAGE_SOP_CLASSES: readonly string[] = [
+  StorageSopClass.EnhancedCtImageStorage,
+  StorageSopClass.EnhancedMrImageStorage,
+  StorageSopClass.XRayRadiofluoroscopicImageStorage,
+  StorageSopClass.NuclearMedicineImageStorage,
+  StorageSopClass.PositronEmissionTomographyImageStorage,
+  StorageSopClass.EnhancedPetImageStorage,
+  StorageSopClass.MultiFrameSingleBitSecondaryCaptureImageStorage,
+  StorageSopClass.MultiFrameGrayscaleByteSecondaryCaptureImageStorage,
+  StorageSopClass.MultiFrameGrayscaleWordSecondaryCaptureImageStorage,
+  StorageSopClass.MultiFrameTrueColorSecondaryCaptureImageStorage,
+  StorageSopClass.DigitalXRayImageStorageForProcessing,
+  StorageSopClass.DigitalMammographyXRayImageStorageForProcessing,
+  StorageSopClass.BreastTomosynthesisImageStorage,
+  StorageSopClass.EnhancedXaImageStorage,
+  StorageSopClass.GrayscaleSoftcopyPresentationStateStorage,
+  StorageSopClass.KeyObjectSelectionDocumentStorage,
+  StorageSopClass.BasicTextSrStorage,
+  StorageSopClass.EnhancedSrStorage,
+  StorageSopClass.ComprehensiveSrStorage,
+  StorageSopClass.XRayRadiationDoseSrStorage,
+  StorageSopClass.EncapsulatedPdfStorage,
+  StorageSopClass.RtImageStorage,
+  StorageSopClass.RtDoseStorage,
+  StorageSopClass.RtStructureSetStorage,
+  StorageSopClass.RtPlanStorage,
+  StorageSopClass.VlPhotographicImageStorage,
+  StorageSopClass.VideoPhotographicImageStorage,
+  StorageSopClass.SegmentationStorage,
+];
+
+/** The uncompressed syntaxes, proposed together in one context per class. */
+export const RETRIEVE_UNCOMPRESSED_TRANSFER_SYNTAXES: readonly string[] = [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian];
+
+/**
+ * Compressed syntaxes for the common classes, one context each: the peer picks one syntax per
+ * context (PS3.8 9.3.3.2), so a list in one context would carry only one of them. A received
+ * instance is stored as it arrives (no codec needed on our side).
+ */
+export const RETRIEVE_COMPRESSED_TRANSFER_SYNTAXES: readonly string[] = [
+  TransferSyntax.JpegLosslessSv1,
+  TransferSyntax.JpegBaseline8Bit,
+  TransferSyntax.JpegExtended12Bit,
+  TransferSyntax.Jpeg2000Lossless,
+  TransferSyntax.Jpeg2000,
+  TransferSyntax.JpegLsLossless,
+  TransferSyntax.RleLossless,
+];
+
+/** An association carries at most 128 presentation contexts (odd ids 1–255, PS3.8 9.3.2.2). */
+export const MAX_PRESENTATION_CONTEXTS = 128;
+
+export interface GetContextsOptions {
   readonly models?: readonly QueryModelName[];
+  /**
+   * The storage classes to receive, each proposed like the common ones (uncompressed plus each
+   * compressed syntax, as room allows). Default: {@link COMMON_STORAGE_SOP_CLASSES}, then
+   * {@link FURTHER_STORAGE_SOP_CLASSES} and every other storage class of the dictionary,
+   * uncompressed, while room is left.
+   */
   readonly storageSopClasses?: readonly string[];
+  /**
+   * The syntaxes to propose for each class: the uncompressed ones together in one context, each
+   * other one in a context of its own. Default: {@link RETRIEVE_UNCOMPRESSED_TRANSFER_SYNTAXES}
+   * and {@link RETRIEVE_COMPRESSED_TRANSFER_SYNTAXES}.
+   */
   readonly transferSyntaxes?: readonly string[];
   /** Also propose the SCU role for the storage classes (to C-STORE on the same association). Default false. */
   readonly scuRole?: boolean;
-} = {}): { presentationContexts: RequestedContext[]; roles: RoleProposal[] } {
-  const ts = options.transferSyntaxes ?? [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian];
+  /** Contexts in all, the GET contexts included (leave room for contexts of your own). Default 128. */
+  readonly maxContexts?: number;
+}
+
+function uncompressed(ts: string): boolean {
+  const p = transferSyntaxProperties(ts);
+  return !p.encapsulated && !p.deflated && !p.referencedPixelData;
+}
+
+/**
+ * Presentation contexts and role selection for C-GET (PS3.4 C.4.3.1: the SCU proposes the
+ * storage contexts and the SCP role for them): the GET SOP class(es), then, within the 128
+ * contexts an association can carry, (1) an uncompressed context for each chosen class, (2) a
+ * context per compressed syntax for the chosen classes in order, (3) by default an uncompressed
+ * context for the further storage classes while room is left.
+ */
+export function getContexts(options: GetContextsOptions = {}): { presentationContexts: RequestedContext[]; roles: RoleProposal[] } {
+  const max = options.maxContexts ?? MAX_PRESENTATION_CONTEXTS;
+  if (!Number.isInteger(max) || max < 1 || max > MAX_PRESENTATION_CONTEXTS) {
+    throw new InvalidOptionError('maxContexts', `must be an integer 1–${MAX_PRESENTATION_CONTEXTS}, got ${String(max)}`);
+  }
   const models = options.models ?? ['STUDY_ROOT', 'PATIENT_ROOT'];
-  const classes = options.storageSopClasses ?? COMMON_STORAGE_SOP_CLASSES;
+  const ts = options.transferSyntaxes ?? [...RETRIEVE_UNCOMPRESSED_TRANSFER_SYNTAXES, ...RETRIEVE_COMPRESSED_TRANSFER_SYNTAXES];
+  if (ts.length === 0) throw new InvalidOptionError('transferSyntaxes', 'must name at least one transfer syntax');
+  const plain = ts.filter(uncompressed);
+  const others = ts.filter((t) => !uncompressed(t));
+  const chosen = [...new Set(options.storageSopClasses ?? COMMON_STORAGE_SOP_CLASSES)];
+  const contexts: RequestedContext[] = models.map((m) => ({ abstractSyntax: sopClassFor(m, 'get'), transferSyntaxes: [...RETRIEVE_UNCOMPRESSED_TRANSFER_SYNTAXES] }));
+  const room = (): number => max - contexts.length;
+  // (1) Every chosen class can arrive at least uncompressed (or in the first syntax named).
+  const first = plain.length > 0 ? plain : [others[0]!];
+  if (chosen.length > room()) {
+    throw new InvalidOptionError('storageSopClasses', `${chosen.length} storage SOP classes need more than the ${room()} presentation contexts left of ${max}`);
+  }
+  for (const c of chosen) contexts.push({ abstractSyntax: c, transferSyntaxes: first });
+  // (2) The compressed syntaxes, class by class, as room allows.
+  const rest = plain.length > 0 ? others : others.slice(1);
+  for (const c of chosen) for (const t of rest) if (room() > 0) contexts.push({ abstractSyntax: c, transferSyntaxes: [t] });
+  // (3) By default, the other storage classes uncompressed while room is left.
+  if (options.storageSopClasses === undefined && plain.length > 0) {
+    const further = [...new Set([...FURTHER_STORAGE_SOP_CLASSES, ...Object.values(StorageSopClass)])].filter((c) => !chosen.includes(c));
+    for (const c of further) if (room() > 0) contexts.push({ abstractSyntax: c, transferSyntaxes: plain });
+  }
+  const storageClasses = [...new Set(contexts.slice(models.length).map((c) => c.abstractSyntax))];
   return {
-    presentationContexts: [
-      ...models.map((m) => ({ abstractSyntax: sopClassFor(m, 'get'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] })),
-      ...classes.map((c) => ({ abstractSyntax: c, transferSyntaxes: ts })),
-    ],
-    roles: classes.map((c) => ({ sopClassUid: c, scuRole: options.scuRole === true, scpRole: true })),
+    presentationContexts: contexts,
+    roles: storageClasses.map((c) => ({ sopClassUid: c, scuRole: options.scuRole === true, scpRole: true })),
   };
 }
