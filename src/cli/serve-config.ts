@@ -56,6 +56,8 @@ export interface ServeSettings {
   expiryWarningDays: number;
   /** The log: level, format, patient data (serve-log.ts). */
   log: { level?: string | undefined; format?: string | undefined; phi?: boolean | undefined };
+  /** Accept private and unknown SOP classes as storage (--accept-unknown, "acceptUnknown"). */
+  acceptUnknown: boolean;
 }
 
 /** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
@@ -181,7 +183,7 @@ function destinationsFrom(v: unknown): Record<string, MoveDestination> {
 export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
   config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
-  audit?: string | undefined;
+  audit?: string | undefined; 'accept-unknown'?: boolean | undefined;
   'session-lifetime'?: string | undefined; 'stop-timeout'?: string | undefined;
   'http-port'?: string | undefined; 'http-host'?: string | undefined; 'dev-pki'?: boolean | undefined; 'watch-certs'?: boolean | undefined;
   'expiry-warning-days'?: string | undefined; 'log-level'?: string | undefined; 'log-format'?: string | undefined; 'log-phi'?: boolean | undefined;
@@ -272,5 +274,6 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
     audit: auditSettings(json.audit, v.audit, base, data),
     stopTimeout: Number(stopText ?? '30'),
     duplicates,
+    acceptUnknown: v['accept-unknown'] ?? field(json, 'acceptUnknown', '', isBool, 'true or false') ?? false,
   };
 }

@@ -35,7 +35,7 @@ const serveOptions = {
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
-  audit: { type: 'string' }, duplicates: { type: 'string' },
+  audit: { type: 'string' }, duplicates: { type: 'string' }, 'accept-unknown': { type: 'boolean' },
   'stop-timeout': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
   'dev-pki': { type: 'boolean' }, 'watch-certs': { type: 'boolean' }, 'expiry-warning-days': { type: 'string' },
   'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },
@@ -173,6 +173,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     ...(s.access.usersFile === undefined ? {} : {
       server: { userIdentity: passwordFileVerifier(s.access.usersFile), requireUserIdentity: s.access.requireUser },
     }),
+    acceptUnknownSopClasses: s.acceptUnknown,
   };
   const unsubscribe = subscribe(log);
   // The audit trail subscribes before the first association; Application Start is its first message.

@@ -20,7 +20,10 @@ import type { CStoreRq } from '../../dimse/messages.js';
 import { TypedEmitter } from '../../ul/upper-layer-events.js';
 import type { NaturalDataset } from '../../dataset/codec.js';
 import { InvalidOptionError } from '../../errors.js';
-import { NormalizedSopClass, QueryRetrieveSopClass, StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
+import { NormalizedSopClass, QueryRetrieveSopClass, RetiredStorageSopClass, StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
+
+/** SOP classes that are never storage: never accepted as such by `acceptUnknownSopClasses`. */
+const knownNonStorage: ReadonlySet<string> = new Set([VerificationSopClass, ...Object.values(QueryRetrieveSopClass), ...Object.values(NormalizedSopClass)]);
 import type { SecureContext } from '../../transport/tls/context.js';
 import { FileStore, type DuplicatePolicy, type FsyncPolicy, type StoredInstance } from '../../store/file-store.js';
 import { IndexDb } from '../../store/index-db.js';
@@ -93,6 +96,13 @@ export interface StorageServerConfig {
   readonly access?: readonly AccessRule[] | AuthorizeHandler;
   /** Transfer syntaxes accepted for storage, in preference order; default: every known one, uncompressed first. */
   readonly transferSyntaxes?: readonly string[];
+  /**
+   * Accept any SOP class proposed that is not a known non-storage one (Verification, Q/R, the
+   * normalized ones) as a storage SOP class: private and unknown (newer) classes, as Orthanc's
+   * UnknownSopClassAccepted and dcm4che's --accept-unknown do. The retired storage classes of
+   * the dictionary are accepted anyway. Default false.
+   */
+  readonly acceptUnknownSopClasses?: boolean;
   /** Modality Worklist source (PS3.4 K): matches for an identifier. */
   readonly worklist?: (identifier: NaturalDataset, signal: AbortSignal) => AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
   /** Storage Commitment report path; default 'auto'. */
@@ -165,11 +175,13 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   static async #build(config: StorageServerConfig, index: IndexDb, ownIndex: boolean): Promise<StorageServer> {
     const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'keep-first', fsync: config.fsync ?? 'file' });
     const ts = config.transferSyntaxes ?? STORAGE_TRANSFER_SYNTAXES;
+    const acceptUnknown = config.acceptUnknownSopClasses ?? false;
+    if (typeof acceptUnknown !== 'boolean') throw new InvalidOptionError('acceptUnknownSopClasses', 'must be a boolean');
     const both = { scu: true, scp: true } as const;
     const supported: SupportedAbstractSyntax[] = [
       { abstractSyntax: VerificationSopClass },
       // Role selection answered for storage: a C-GET requestor may be the Storage SCP (PS3.4 C.4.3).
-      ...Object.values(StorageSopClass).map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: ts, roles: both })),
+      ...[...Object.values(StorageSopClass), ...Object.values(RetiredStorageSopClass)].map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: ts, roles: both })),
       ...Object.values(QueryRetrieveSopClass)
         .filter((uid) => uid !== QueryRetrieveSopClass.ModalityWorklistInformationModelFind || config.worklist !== undefined)
         .map((abstractSyntax) => ({ abstractSyntax })),
@@ -210,7 +222,10 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       ...(config.certificateBindings === undefined ? {} : { certificateBindings: config.certificateBindings }),
       ...(config.requireCertificateBinding === undefined ? {} : { requireCertificateBinding: config.requireCertificateBinding }),
       ...(config.access === undefined ? {} : { authorize: typeof config.access === 'function' ? config.access : accessRules(config.access) }),
-      presentationContexts: { supported },
+      presentationContexts: {
+        supported,
+        ...(acceptUnknown ? { acceptAbstractSyntax: (uid: string) => !knownNonStorage.has(uid), defaultTransferSyntaxes: ts } : {}),
+      },
       handlers,
       maxAssociations: limits.maxAssociations ?? 64,
       maxPduLength: limits.maxPduLength ?? STORAGE_MAX_PDU_LENGTH,

@@ -1,0 +1,76 @@
+/**
+ * Retired, private and unknown storage SOP classes sent by DCMTK 3.6.7's dcmsend to our
+ * StorageServer: the retired US Image Storage (1.2.840.10008.5.1.4.1.1.6) is stored by default;
+ * a private SOP class only with `acceptUnknownSopClasses` (serve --accept-unknown).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { RetiredStorageSopClass } from '../../src/dictionary/uids.js';
+import { hasDcmtk, run } from '../helpers/dcmtk.js';
+import { tempDir } from '../helpers/dicom-data.js';
+import { spec, writeInstance } from '../helpers/services.js';
+import { serveSettings } from '../../src/cli/serve-config.js';
+
+const skip = hasDcmtk('dcmsend') ? false : 'DCMTK dcmsend missing';
+const PRIVATE_CLASS = '1.2.826.0.1.3680043.9.7785.1.1';
+
+let dir: string;
+let remove: () => Promise<void>;
+let retired: string;
+let privateFile: string;
+
+before(async () => {
+  if (skip !== false) return;
+  ({ dir, remove } = await tempDir('accept-unknown'));
+  await mkdir(join(dir, 'in'));
+  retired = (await writeInstance(join(dir, 'in'), spec(1, { SOPInstanceUID: '1.2.826.0.1.3680043.9.7785.2.1', SOPClassUID: RetiredStorageSopClass.UltrasoundImageStorage }))).path;
+  privateFile = (await writeInstance(join(dir, 'in'), spec(2, { SOPInstanceUID: '1.2.826.0.1.3680043.9.7785.2.2', SOPClassUID: PRIVATE_CLASS }))).path;
+});
+after(async () => {
+  await remove?.();
+});
+
+async function withServer(name: string, acceptUnknownSopClasses: boolean, fn: (server: StorageServer, port: number) => Promise<void>): Promise<void> {
+  const server = await StorageServer.create({ aeTitle: 'OURSCP', storeRoot: join(dir, name), fsync: 'none', acceptUnknownSopClasses });
+  const { port } = await server.listen(0);
+  try {
+    await fn(server, port);
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+}
+
+/**
+ * DCMTK's dcmsend proposing the file's own SOP class (-nuc: no UID checks, so a private class is
+ * sent too; storescu refuses to send a class it does not know).
+ */
+const storescu = (port: number, file: string): ReturnType<typeof run> => run('dcmsend', ['-nuc', '-aec', 'OURSCP', '127.0.0.1', String(port), file]);
+
+test('the retired US Image Storage is stored by default; a private SOP class is refused', { skip }, async () => {
+  await withServer('default', false, async (server, port) => {
+    const r = await storescu(port, retired);
+    assert.equal(r.code, 0, r.output);
+    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.1')?.SOPClassUID, RetiredStorageSopClass.UltrasoundImageStorage);
+    const p = await storescu(port, privateFile);
+    assert.match(p.output, /No Acceptable Presentation Contexts/);
+    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.2'), undefined);
+  });
+});
+
+test('acceptUnknownSopClasses: a private SOP class is stored, Verification still answered', { skip }, async () => {
+  await withServer('unknown', true, async (server, port) => {
+    const p = await storescu(port, privateFile);
+    assert.equal(p.code, 0, p.output);
+    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.2')?.SOPClassUID, PRIVATE_CLASS);
+    const echo = await run('echoscu', ['-aec', 'OURSCP', '127.0.0.1', String(port)]);
+    assert.equal(echo.code, 0, echo.output);
+  });
+});
+
+test('serve: --accept-unknown and the config key "acceptUnknown"', () => {
+  assert.equal(serveSettings({}, process.cwd()).acceptUnknown, false);
+  assert.equal(serveSettings({ 'accept-unknown': true }, process.cwd()).acceptUnknown, true);
+});
