@@ -1,6 +1,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { TransferSyntax, isKnownTransferSyntax, transferSyntaxProperties } from '../dictionary/uids.js';
 import { dcmjs, quietly } from './dcmjs.js';
+import { transcodeVr } from './vr-transcode.js';
 import type { DcmjsDict } from './dcmjs.js';
 import { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
 import { checkDatasetFraming, defineSequenceLengths } from './framing.js';
@@ -260,9 +261,11 @@ function checkKeywords(dataset: NaturalDataset, ts: string, path: string): void 
 }
 
 /**
- * Re-encode a dataset from one uncompressed transfer syntax to another (e.g. a C-FIND identifier
- * received in explicit VR big endian, answered in implicit VR little endian). Values, not bytes,
- * are kept: see the character-set note above.
+ * Re-encode a dataset from one uncompressed transfer syntax to another (e.g. an instance sent as
+ * a C-STORE sub-operation to a peer that accepts only implicit VR). Between the little endian
+ * syntaxes (deflated or not) only the element headers change, so text keeps its bytes and its
+ * Specific Character Set; from or to big endian, values (not bytes) are kept: see the
+ * character-set note above.
  */
 export function transcodeDataset(bytes: Uint8Array, fromTransferSyntaxUid: string, toTransferSyntaxUid: string): Uint8Array {
   if (fromTransferSyntaxUid === toTransferSyntaxUid) return bytes;
@@ -271,5 +274,29 @@ export function transcodeDataset(bytes: Uint8Array, fromTransferSyntaxUid: strin
       throw new UnsupportedTransferSyntaxError(uid, `cannot transcode to or from the encapsulated transfer syntax ${uid}`);
     }
   }
+  const from = syntaxOf(fromTransferSyntaxUid);
+  const to = syntaxOf(toTransferSyntaxUid);
+  if (from.littleEndian && to.littleEndian) {
+    // Little endian both ways: element headers rewritten, values (text in its character set)
+    // kept byte for byte; deflate undone and redone around it.
+    let raw = bytes;
+    if (from.deflated) {
+      try {
+        raw = inflateRawSync(bytes, { maxOutputLength: DEFAULT_MAX_INFLATED_LENGTH });
+      } catch (cause) {
+        throw new DatasetDecodeError(fromTransferSyntaxUid, `deflated dataset could not be inflated: ${(cause as Error).message}`, { cause });
+      }
+    }
+    let out: Uint8Array;
+    try {
+      out = transcodeVr(raw, from.inner === TransferSyntax.ImplicitVrLittleEndian, to.inner === TransferSyntax.ImplicitVrLittleEndian);
+    } catch (cause) {
+      throw new DatasetDecodeError(fromTransferSyntaxUid, `dataset could not be transcoded: ${(cause as Error).message}`, { cause });
+    }
+    if (!to.deflated) return out;
+    const d = deflateRawSync(out);
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+  // Big endian (retired) swaps values by VR: through dcmjs, whose text comes out as UTF-8.
   return encodeDatasetDict(decodeDatasetDict(bytes, fromTransferSyntaxUid), toTransferSyntaxUid);
 }
