@@ -80,14 +80,22 @@ export const command: CommandModule = {
     let received = 0;
     const refused = new Map<string, string>();
     const bar = out.progress('receiving', 0);
-    const result = await runRetrieve(client, () => { unwatch(); dispose(); }, bar, () =>
-      client.get(model, identifier(keys, level), {
-        store, onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
-        onFailed: (error, uid) => refused.set(uid, `we could not keep it: ${error.message}`),
-        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
-      }),
-    );
-    if (!out.json) out.line(`${received} instance${received === 1 ? '' : 's'} written under ${dir}`);
+    const written = (): string => `${received} instance${received === 1 ? '' : 's'} written under ${dir}`;
+    let result;
+    try {
+      result = await runRetrieve(client, () => { unwatch(); dispose(); }, bar, () =>
+        client.get(model, identifier(keys, level), {
+          store, onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
+          onFailed: (error, uid) => refused.set(uid, `we could not keep it: ${error.message}`),
+          ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+        }),
+      );
+    } catch (e) {
+      // The association ended (aborted, timed out, refused): what did arrive is kept; say so.
+      if (!out.json && received > 0) out.line(`${written()} before the C-GET ended`);
+      throw e;
+    }
+    if (!out.json) out.line(written());
     // An instance the peer never sent us: most often no accepted context fits its SOP class and
     // transfer syntax (the peer's log says which).
     const notSent = `not sent to us: the peer found no accepted presentation context for its SOP class and transfer syntax among the ${presentationContexts.length - 1} proposed (see --sop-class, --ts), or failed on its side`;

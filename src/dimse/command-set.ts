@@ -140,6 +140,8 @@ export function encodeCommandSet(elements: CommandSetElements): Uint8Array {
     if (byElement.has(u.element) || u.element === 0) {
       throw new CommandSetEncodeError(`(0000,${u.element.toString(16)})`, 'known element given as unknown');
     }
+    // Every value has an even length (PS3.5 7.1.1); an odd one would make the command set odd.
+    if (u.value.length % 2 === 1) throw new CommandSetEncodeError(`(0000,${u.element.toString(16)})`, `value of odd length ${u.value.length}`);
     parts.push(u);
   }
   parts.sort((a, b) => a.element - b.element);

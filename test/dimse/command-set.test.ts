@@ -105,6 +105,7 @@ test('encode refuses values the VR cannot hold', () => {
   assert.throws(() => encodeCommandSet({ MoveDestination: 'A'.repeat(17) }), CommandSetEncodeError);
   assert.throws(() => encodeCommandSet({ ErrorComment: 'back\\slash' }), CommandSetEncodeError);
   assert.throws(() => encodeCommandSet({ MessageID: 1, Bogus: 1 } as never), CommandSetEncodeError);
+  assert.throws(() => encodeCommandSet({ CommandField: 1, unknownElements: [{ element: 0x0001, value: new Uint8Array([1, 2, 3]) }] }), /odd length 3/);
 });
 
 test('unknown (retired) group-0000 elements are kept verbatim', () => {

@@ -93,3 +93,23 @@ test('get --sop-class/--ts narrowed: what cannot travel is named with the reason
   const bad = await runCli(['get', `127.0.0.1:${port}`, '--no-tls', '-k', `StudyInstanceUID=${study}`, '--sop-class', 'NoSuchStorage']);
   assert.equal(bad.code, 2, bad.stderr);
 });
+
+test('get: an association aborted after the first instance still says what was written, exit 14', { skip }, async () => {
+  const { default: diagnosticsChannel } = await import('node:diagnostics_channel');
+  const { channelNames } = await import('../../src/diagnostics.js');
+  // Our serve aborts its side as soon as the first C-STORE sub-operation is answered.
+  const onDimse = (m: unknown): void => {
+    const d = m as { direction: string; command: { type: string }; association: { role: string; abort(): Promise<void> } };
+    if (d.direction === 'received' && d.command.type === 'C-STORE-RSP' && d.association.role === 'acceptor') void d.association.abort().catch(() => undefined);
+  };
+  diagnosticsChannel.subscribe(channelNames.dimse, onDimse);
+  try {
+    const out = join(dir, 'got-aborted');
+    const r = await runCli(['get', `127.0.0.1:${port}`, '--no-tls', '--call', 'OURPACS', '--level', 'STUDY', '-k', `StudyInstanceUID=${study}`, '--out', out]);
+    assert.equal(r.code, 14, r.stdout + r.stderr);
+    assert.match(r.stdout, /^1 instance written under .* before the C-GET ended$/m);
+    assert.match(r.stderr, /\[DICOM_ERR_ASSOCIATION_ABORTED\]/);
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.dimse, onDimse);
+  }
+});
