@@ -175,3 +175,35 @@ test('get: compressed and uncommon instances arrive as stored (JPEG lossless, JP
   // NM is beyond the common classes (an uncompressed context only): Orthanc decompresses it.
   assert.equal(got.get(items[3]!.uid)?.ts, TransferSyntax.ExplicitVrLittleEndian);
 });
+
+test('C-MOVE from Orthanc to our serve (the move destination side): compressed instances are stored as Orthanc holds them', { skip }, async () => {
+  const { StorageServer } = await import('../../src/services/scp/storage-server.js');
+  const { SecureContext: Ctx } = await import('../../src/transport/tls/context.js');
+  await mkdir(join(dir, 'raw'), { recursive: true });
+  await mkdir(join(dir, 'compressed'), { recursive: true });
+  const items = [
+    await compressed('mv-ct-jpeg', StorageSopClass.CtImageStorage, 'dcmcjpeg', 11),
+    await compressed('mv-nm-jpls', StorageSopClass.NuclearMedicineImageStorage, 'dcmcjpls', 12),
+  ];
+  for (const i of items) await orthanc!.upload(await readFile(i.path));
+  const server = await StorageServer.create({
+    aeTitle: 'MOVEDEST', storeRoot: join(dir, 'movedest'), fsync: 'none',
+    tls: new Ctx({ role: 'server', identity: { cert: pki.peer.cert, key: pki.peer.key }, ca: [pki.ca] }),
+  });
+  const { port } = await server.listen(0);
+  try {
+    await orthanc!.putModality('movedest', { aet: 'MOVEDEST', port, useDicomTls: true });
+    const r = await runCli(['move', `127.0.0.1:${orthanc!.dicomPort}`, ...tls(), '--dest', 'MOVEDEST', '--level', 'SERIES',
+      '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7782.4', '-k', 'SeriesInstanceUID=1.2.826.0.1.3680043.9.7782.4.1']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const i of items) {
+      const stored = server.index.findInstance(i.uid);
+      assert.ok(stored, `${i.uid}\n${r.stdout}${r.stderr}\n${orthanc!.log().slice(-2000)}`);
+      const header = decodePart10Header(await readFile(stored.path), { final: true });
+      assert.equal(header.meta.TransferSyntaxUID, i.ts, i.path);
+      assert.equal(await datasetHash(stored.path), await datasetHash(i.path), i.path);
+    }
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});
