@@ -3,7 +3,7 @@
  * of PS3.4 Annex B.5 (Table B.5-1) that are not retired, named as in PS3.6 Annex A without spaces.
  */
 
-import { RetiredStorageSopClass } from './retired-storage-sop-classes.js';
+import { OtherStorageSopClass, RetiredStorageSopClass } from './standard-storage-sop-classes.js';
 
 /** PS3.4 Annex A. */
 export const VerificationSopClass = '1.2.840.10008.1.1';
@@ -187,7 +187,7 @@ export function isStorageSopClass(uid: string): boolean {
   return storageUids.has(uid);
 }
 
-export { RetiredStorageSopClass } from './retired-storage-sop-classes.js';
+export { OtherStorageSopClass, RetiredStorageSopClass } from './standard-storage-sop-classes.js';
 const retiredStorageUids: ReadonlySet<string> = new Set(Object.values(RetiredStorageSopClass));
 /** True when `uid` is a retired Storage SOP class ({@link RetiredStorageSopClass}). */
 export function isRetiredStorageSopClass(uid: string): boolean {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
-import { RetiredStorageSopClass } from '../../src/dictionary/uids.js';
+import { OtherStorageSopClass, RetiredStorageSopClass } from '../../src/dictionary/uids.js';
 import { hasDcmtk, run } from '../helpers/dcmtk.js';
 import { tempDir } from '../helpers/dicom-data.js';
 import { spec, writeInstance } from '../helpers/services.js';
@@ -21,12 +21,14 @@ let dir: string;
 let remove: () => Promise<void>;
 let retired: string;
 let privateFile: string;
+let dicos: string;
 
 before(async () => {
   if (skip !== false) return;
   ({ dir, remove } = await tempDir('accept-unknown'));
   await mkdir(join(dir, 'in'));
   retired = (await writeInstance(join(dir, 'in'), spec(1, { SOPInstanceUID: '1.2.826.0.1.3680043.9.7785.2.1', SOPClassUID: RetiredStorageSopClass.UltrasoundImageStorage }))).path;
+  dicos = (await writeInstance(join(dir, 'in'), spec(3, { SOPInstanceUID: '1.2.826.0.1.3680043.9.7785.2.3', SOPClassUID: OtherStorageSopClass.DicosCtImageStorage }))).path;
   privateFile = (await writeInstance(join(dir, 'in'), spec(2, { SOPInstanceUID: '1.2.826.0.1.3680043.9.7785.2.2', SOPClassUID: PRIVATE_CLASS }))).path;
 });
 after(async () => {
@@ -49,11 +51,14 @@ async function withServer(name: string, acceptUnknownSopClasses: boolean, fn: (s
  */
 const storescu = (port: number, file: string): ReturnType<typeof run> => run('dcmsend', ['-nuc', '-aec', 'OURSCP', '127.0.0.1', String(port), file]);
 
-test('the retired US Image Storage is stored by default; a private SOP class is refused', { skip }, async () => {
+test('the retired US Image Storage and a DICOS CT are stored by default; a private SOP class is refused', { skip }, async () => {
   await withServer('default', false, async (server, port) => {
     const r = await storescu(port, retired);
     assert.equal(r.code, 0, r.output);
     assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.1')?.SOPClassUID, RetiredStorageSopClass.UltrasoundImageStorage);
+    const d = await storescu(port, dicos);
+    assert.equal(d.code, 0, d.output);
+    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.3')?.SOPClassUID, OtherStorageSopClass.DicosCtImageStorage);
     const p = await storescu(port, privateFile);
     assert.match(p.output, /No Acceptable Presentation Contexts/);
     assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.2'), undefined);

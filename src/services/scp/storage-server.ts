@@ -20,7 +20,7 @@ import type { CStoreRq } from '../../dimse/messages.js';
 import { TypedEmitter } from '../../ul/upper-layer-events.js';
 import type { NaturalDataset } from '../../dataset/codec.js';
 import { InvalidOptionError } from '../../errors.js';
-import { NormalizedSopClass, QueryRetrieveSopClass, RetiredStorageSopClass, StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
+import { NormalizedSopClass, OtherStorageSopClass, QueryRetrieveSopClass, RetiredStorageSopClass, StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
 
 /** SOP classes that are never storage: never accepted as such by `acceptUnknownSopClasses`. */
 const knownNonStorage: ReadonlySet<string> = new Set([VerificationSopClass, ...Object.values(QueryRetrieveSopClass), ...Object.values(NormalizedSopClass)]);
@@ -99,8 +99,9 @@ export interface StorageServerConfig {
   /**
    * Accept any SOP class proposed that is not a known non-storage one (Verification, Q/R, the
    * normalized ones) as a storage SOP class: private and unknown (newer) classes, as Orthanc's
-   * UnknownSopClassAccepted and dcm4che's --accept-unknown do. The retired storage classes of
-   * the dictionary are accepted anyway. Default false.
+   * UnknownSopClassAccepted and dcm4che's --accept-unknown do. The retired and other storage
+   * classes of the dictionary (RetiredStorageSopClass, OtherStorageSopClass) are accepted anyway.
+   * Default false.
    */
   readonly acceptUnknownSopClasses?: boolean;
   /** Modality Worklist source (PS3.4 K): matches for an identifier. */
@@ -181,7 +182,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     const supported: SupportedAbstractSyntax[] = [
       { abstractSyntax: VerificationSopClass },
       // Role selection answered for storage: a C-GET requestor may be the Storage SCP (PS3.4 C.4.3).
-      ...[...Object.values(StorageSopClass), ...Object.values(RetiredStorageSopClass)].map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: ts, roles: both })),
+      ...[...Object.values(StorageSopClass), ...Object.values(OtherStorageSopClass), ...Object.values(RetiredStorageSopClass)].map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: ts, roles: both })),
       ...Object.values(QueryRetrieveSopClass)
         .filter((uid) => uid !== QueryRetrieveSopClass.ModalityWorklistInformationModelFind || config.worklist !== undefined)
         .map((abstractSyntax) => ({ abstractSyntax })),
