@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findOrthanc, makeOrthancPki, startOrthanc, type OrthancInstance, type OrthancPki } from '../helpers/orthanc.js';
 import { run, tempDir } from '../helpers/dicom-data.js';
@@ -206,4 +206,24 @@ test('C-MOVE from Orthanc to our serve (the move destination side): compressed i
   } finally {
     await server.close({ timeout: 1000 });
   }
+});
+
+test('store to Orthanc over DICOM TLS: a deflated data set of odd length (made by dump2dcm +td) is stored, not left waiting', { skip }, async () => {
+  await mkdir(join(dir, 'deflated'), { recursive: true });
+  let odd: { path: string; uid: string } | undefined;
+  for (let n = 1; n <= 8 && odd === undefined; n++) {
+    const uid = `1.2.826.0.1.3680043.9.7782.5.1.${n}`;
+    const dump = join(dir, 'deflated', `d${n}.dump`);
+    await writeFile(dump, ['(0008,0016) UI =SecondaryCaptureImageStorage', `(0008,0018) UI [${uid}]`, `(0010,0010) PN [ODD^${'x'.repeat(n)}]`,
+      '(0010,0020) LO [DEFLATED]', '(0020,000d) UI [1.2.826.0.1.3680043.9.7782.5]', '(0020,000e) UI [1.2.826.0.1.3680043.9.7782.5.1]', ''].join('\n'));
+    const path = join(dir, 'deflated', `d${n}.dcm`);
+    await run('dump2dcm', ['-q', '+td', dump, path]);
+    const file = await readFile(path);
+    if ((file.length - decodePart10Header(file, { final: true }).datasetOffset) % 2 === 1) odd = { path, uid };
+  }
+  assert.ok(odd, 'dump2dcm made a deflated data set of odd length');
+  const r = await runCli(['store', `127.0.0.1:${orthanc!.dicomPort}`, ...tls(), '--timeout', '20', odd.path]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /sent 1, warnings 0, failed 0, skipped 0 \(of 1\)/);
+  assert.equal((await orthanc!.find('Instance', { SOPInstanceUID: odd.uid })).length, 1);
 });
