@@ -115,12 +115,28 @@ export const command: CommandModule = {
     const unwatch = printPeerWarnings(out);
     const { client, dispose } = await connectClient(settings, { presentationContexts });
     const bar = out.progress(`moving to ${dest}`, 0);
-    const result = await runRetrieve(client, () => { unwatch(); dispose(); }, bar, () =>
-      client.move(model, identifier(keys, level), dest, {
-        onProgress: (p) => { const done = p.completed + p.failed + p.warning; if (p.remaining !== undefined) bar.total = done + p.remaining; bar.update(done); },
-        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
-      }),
-    );
+    let last: { completed: number; failed: number; warning: number; remaining: number | undefined } | undefined;
+    let result;
+    try {
+      result = await runRetrieve(client, () => { unwatch(); dispose(); }, bar, () =>
+        client.move(model, identifier(keys, level), dest, {
+          onProgress: (p) => {
+            last = p;
+            const done = p.completed + p.failed + p.warning;
+            if (p.remaining !== undefined) bar.total = done + p.remaining;
+            bar.update(done);
+          },
+          ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+        }),
+      );
+    } catch (e) {
+      // The association ended (aborted, timed out): the last counts the peer sent still tell
+      // how far the move got.
+      if (!out.json && last !== undefined) {
+        out.line(`C-MOVE: completed ${last.completed}, warnings ${last.warning}, failed ${last.failed}${last.remaining === undefined ? '' : `, remaining ${last.remaining}`} before the C-MOVE ended`);
+      }
+      throw e;
+    }
     return retrieveOutcome(out, 'C-MOVE', result);
   },
 };

@@ -113,3 +113,30 @@ test('get: an association aborted after the first instance still says what was w
     diagnosticsChannel.unsubscribe(channelNames.dimse, onDimse);
   }
 });
+
+test('move: an association aborted after the first sub-operation still reports the counts the peer sent, exit 14', { skip }, async () => {
+  const { default: diagnosticsChannel } = await import('node:diagnostics_channel');
+  const { channelNames } = await import('../../src/diagnostics.js');
+  const { startListening } = await import('../helpers/dcmtk.js');
+  await mkdir(join(dir, 'dest'));
+  const scp = await startListening('storescp', ['+xa', '-od', join(dir, 'dest'), '-aet', 'DEST']);
+  const mover = await StorageServer.create({ aeTitle: 'MOVER', storeRoot: join(dir, 'store'), index: server.index, fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: scp.port } } });
+  const { port: movePort } = await mover.listen(0);
+  // The serve aborts its side as it is about to send the second Pending C-MOVE-RSP (the
+  // message is published before it is written: the abort goes out first).
+  let pending = 0;
+  const onDimse = (m: unknown): void => {
+    const d = m as { direction: string; command: { type: string; status?: number }; association: { role: string; abort(): Promise<void> } };
+    if (d.direction === 'sent' && d.command.type === 'C-MOVE-RSP' && d.command.status === 0xff00 && ++pending === 2) void d.association.abort().catch(() => undefined);
+  };
+  diagnosticsChannel.subscribe(channelNames.dimse, onDimse);
+  try {
+    const r = await runCli(['move', `127.0.0.1:${movePort}`, '--no-tls', '--call', 'MOVER', '--dest', 'DEST', '--level', 'STUDY', '-k', `StudyInstanceUID=${study}`]);
+    assert.equal(r.code, 14, r.stdout + r.stderr);
+    assert.match(r.stdout, /^C-MOVE: completed 1, warnings 0, failed 0, remaining 3 before the C-MOVE ended$/m);
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.dimse, onDimse);
+    await mover.close({ timeout: 1000 });
+    await scp.stop();
+  }
+});
