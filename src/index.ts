@@ -154,10 +154,14 @@ export { verificationHandler } from './services/scp/verification.js';
 export { echo } from './services/scu/echo.js';
 // Services (PS3.4): storage, query/retrieve, storage commitment, DIMSE-N; the storing server.
 export { storeInstances, storageContextsFor, part10StreamSource, contextFor, listFiles, DEFAULT_STORE_WINDOW } from './services/scu/store.js';
+export { planStorageAssociations, type StoragePlan } from './services/scu/store-plan.js';
 export type { StoreSource, StoreOptions, StoreResult, StoreProgress, DatasetStreamSource } from './services/scu/store.js';
 export { find as cFind, queryModels, sopClassFor } from './services/scu/find.js';
 export type { FindOptions as FindRequestOptions, QueryModelName } from './services/scu/find.js';
-export { move as cMove, get as cGet, getContexts, COMMON_STORAGE_SOP_CLASSES } from './services/scu/retrieve.js';
+export {
+  move as cMove, get as cGet, getContexts, COMMON_STORAGE_SOP_CLASSES, FURTHER_STORAGE_SOP_CLASSES,
+  RETRIEVE_UNCOMPRESSED_TRANSFER_SYNTAXES, RETRIEVE_COMPRESSED_TRANSFER_SYNTAXES, type GetContextsOptions,
+} from './services/scu/retrieve.js';
 export type { RetrieveOptions, RetrieveProgress, RetrieveResult, GetOptions } from './services/scu/retrieve.js';
 export { nEventReport, nGet, nSet, nAction, nCreate, nDelete } from './services/scu/n-services.js';
 export type { NResult, NOptions, NInstance } from './services/scu/n-services.js';

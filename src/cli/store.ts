@@ -90,54 +90,80 @@ export const command: CommandModule = {
     if (skipped.length > 0) out.note(`skipping ${skipped.length} file${skipped.length === 1 ? '' : 's'} that are not DICOM Part 10 files${out.verbose ? `: ${skipped.join(', ')}` : ' (--verbose lists them)'}`);
     if (files.length === 0) throw new CliError(CliCode.file, 'the folders and patterns given hold no DICOM Part 10 files');
     out.debug(`${files.length} files for ${settings.calledAeTitle}@${settings.host}:${settings.port}`);
-    const { storageContextsFor } = await import('../services/scu/store.js');
-    const presentationContexts = await storageContextsFor(files);
-    if (presentationContexts.length === 0) throw new CliError(CliCode.file, `none of the ${files.length} files is a DICOM Part 10 file`);
-    const { client, dispose } = await connectClient(settings, {
-      presentationContexts,
-      // Window 1 is the default anyway: no sub-item, as DCMTK's storescu sends none.
-      ...(asyncWindow > 1 ? { asynchronousOperations: { maxOperationsInvoked: asyncWindow, maxOperationsPerformed: 1 } } : {}),
-    });
-    const agreed = client.association.info.asynchronousOperations.invoked;
-    out.debug(`asynchronous operations window: ${agreed === 0 ? 'unlimited' : agreed} C-STORE${agreed === 1 ? '' : 's'} outstanding${asyncWindow > 1 ? ` (proposed ${asyncWindow})` : ''}`);
+    const { planStorageAssociations } = await import('../services/scu/store-plan.js');
+    const plans = await planStorageAssociations(files);
+    if (plans[0]!.presentationContexts.length === 0) throw new CliError(CliCode.file, `none of the ${files.length} files is a DICOM Part 10 file`);
+    // More SOP classes and syntaxes than 128 presentation contexts carry: one association each.
+    if (plans.length > 1) out.debug(`${plans.length} associations: the files need more than 128 presentation contexts`);
     const bar = out.progress('storing', files.length);
     let answered = 0;
-    let raw;
-    try {
-      raw = await client.store(files, {
-        // Counted, not indexed: within a window the answers need not come in order.
-        onProgress: (p) => { if (p.phase === 'done') bar.update(++answered); },
-        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
-      });
-    } catch (e) {
-      bar.done();
-      await endAfterError(client, e);
-      dispose();
-      throw e;
-    }
-    // The association may have ended under the batch (aborted, timed out, lost): the results say
-    // what was sent, failed and skipped; the reason and the files in flight end the report.
+    const rows: StoreResult[] = [];
     let ended: StoreEnded | undefined;
-    if (client.association.isClosed) {
-      const { error } = await client.association.whenClosed();
-      const inFlight = raw.filter((r) => !r.skipped && r.status === undefined && r.error !== undefined && (error === undefined || r.error === error));
-      const reason = error ?? raw.find((r) => r.skipped)?.error ?? inFlight[0]?.error;
-      if (reason !== undefined) ended = { error: reason, inFlight: inFlight.map((r) => r.path ?? r.sopInstanceUid) };
-    } else {
-      try {
-        await client.release();
-      } catch (e) {
-        // Everything was answered; only the goodbye failed.
-        out.note(`warning: the release failed: ${(e as Error).message}`);
-        await client.abort().catch(() => undefined);
+    for (const [i, plan] of plans.entries()) {
+      if (ended !== undefined) {
+        rows.push(...plan.sources.map((f) => ({ file: typeof f === 'string' ? f : '(stream)', outcome: 'skipped' as const, error: (ended!.error as Error).message })));
+        continue;
       }
+      let connection;
+      try {
+        connection = await connectClient(settings, {
+          presentationContexts: plan.presentationContexts,
+          // Window 1 is the default anyway: no sub-item, as DCMTK's storescu sends none.
+          ...(asyncWindow > 1 ? { asynchronousOperations: { maxOperationsInvoked: asyncWindow, maxOperationsPerformed: 1 } } : {}),
+        });
+      } catch (e) {
+        if (i === 0) {
+          bar.done();
+          throw e;
+        }
+        // A later association that cannot be opened ends the run like an abort.
+        ended = { error: e, inFlight: [] };
+        rows.push(...plan.sources.map((f) => ({ file: typeof f === 'string' ? f : '(stream)', outcome: 'skipped' as const, error: (e as Error).message })));
+        continue;
+      }
+      const { client, dispose } = connection;
+      const agreed = client.association.info.asynchronousOperations.invoked;
+      out.debug(`asynchronous operations window: ${agreed === 0 ? 'unlimited' : agreed} C-STORE${agreed === 1 ? '' : 's'} outstanding${asyncWindow > 1 ? ` (proposed ${asyncWindow})` : ''}`);
+      let raw;
+      try {
+        raw = await client.store(plan.sources, {
+          // Counted, not indexed: within a window the answers need not come in order.
+          onProgress: (p) => { if (p.phase === 'done') bar.update(++answered); },
+          ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+        });
+      } catch (e) {
+        bar.done();
+        await endAfterError(client, e);
+        dispose();
+        throw e;
+      }
+      // The association may have ended under the batch (aborted, timed out, lost): the results
+      // say what was sent, failed and skipped; the reason and the files in flight end the report.
+      if (client.association.isClosed) {
+        const { error } = await client.association.whenClosed();
+        const inFlight = raw.filter((r) => !r.skipped && r.status === undefined && r.error !== undefined && (error === undefined || r.error === error));
+        const reason = error ?? raw.find((r) => r.skipped)?.error ?? inFlight[0]?.error;
+        if (reason !== undefined) ended = { error: reason, inFlight: inFlight.map((r) => r.path ?? r.sopInstanceUid) };
+      } else {
+        try {
+          await client.release();
+        } catch (e) {
+          // Everything was answered; only the goodbye failed.
+          out.note(`warning: the release failed: ${(e as Error).message}`);
+          await client.abort().catch(() => undefined);
+        }
+      }
+      dispose();
+      rows.push(...raw.map((r): StoreResult => ({
+        file: r.path ?? '(stream)', sopInstanceUid: r.sopInstanceUid, ...(r.status !== undefined ? { status: r.status } : {}),
+        outcome: r.skipped === true ? 'skipped' : r.outcome === 'Success' ? 'sent' : r.outcome === 'Warning' ? 'warning' : 'failed',
+        ...(r.outcome !== 'Success' ? { error: r.errorComment ?? r.error?.message ?? '' } : {}),
+      })));
     }
     bar.done();
-    dispose();
-    return reportStore(out, raw.map((r) => ({
-      file: r.path ?? '(stream)', sopInstanceUid: r.sopInstanceUid, ...(r.status !== undefined ? { status: r.status } : {}),
-      outcome: r.skipped === true ? 'skipped' : r.outcome === 'Success' ? 'sent' : r.outcome === 'Warning' ? 'warning' : 'failed',
-      ...(r.outcome !== 'Success' ? { error: r.errorComment ?? r.error?.message ?? '' } : {}),
-    })), ended);
+    // Results in the order of the files given, whatever association carried them.
+    const order = new Map(files.map((f, i) => [f, i]));
+    rows.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0));
+    return reportStore(out, rows, ended);
   },
 };

@@ -70,3 +70,31 @@ test('store: the peer stops answering: the DIMSE timeout ends the batch with a s
     await scp.stop();
   }
 });
+
+test('store: files of 70 SOP classes (140 presentation contexts) go over two associations, every one stored, results in file order', { skip }, async () => {
+  const { StorageSopClass } = await import('../../src/dictionary/uids.js');
+  const { readdir } = await import('node:fs/promises');
+  const many = join(dir, 'many');
+  await mkdir(many);
+  // The older classes, which DCMTK 3.6.7's storescp knows.
+  const classes = Object.values(StorageSopClass).filter((u) => !/^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(6\.3|9\.1\.4|11\.12|66\.[78]|77\.1\.[89]|88\.77|481\.2[345])$/.test(u)).slice(0, 70);
+  const paths: string[] = [];
+  for (const [n, sopClass] of classes.entries()) {
+    paths.push((await writeInstance(many, spec(n + 10, { SOPInstanceUID: `1.2.826.0.1.3680043.9.7783.3.${n + 1}`, SOPClassUID: sopClass }))).path);
+  }
+  const out = join(dir, 'many-out');
+  await mkdir(out);
+  const scp = await startListening('storescp', ['-v', '-od', out, '-aet', 'STORESCP']);
+  try {
+    const r = await runCli(['store', `127.0.0.1:${scp.port}`, '--no-tls', '--call', 'STORESCP', '--json', many], { killAfter: 180_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const s = JSON.parse(r.stdout) as Summary;
+    assert.deepEqual([s.sent, s.failed, s.skipped, s.total], [70, 0, 0, 70]);
+    assert.deepEqual(s.results.map((x) => x.file), [...paths].sort());
+    assert.equal((await readdir(out)).length, 70);
+    // (The readiness probe of startListening shows as one more association received, never released.)
+    assert.equal(scp.output().match(/Association Release/g)?.length, 2, scp.output().slice(0, 2000));
+  } finally {
+    await scp.stop();
+  }
+});

@@ -8,7 +8,7 @@ import { spec, writeInstance } from '../helpers/services.js';
 
 test('services exports', () => {
   for (const name of [
-    'storeInstances', 'storageContextsFor', 'part10StreamSource', 'contextFor', 'listFiles', 'cFind', 'cMove', 'cGet', 'getContexts', 'sopClassFor',
+    'storeInstances', 'storageContextsFor', 'planStorageAssociations', 'part10StreamSource', 'contextFor', 'listFiles', 'cFind', 'cMove', 'cGet', 'getContexts', 'sopClassFor',
     'nEventReport', 'nGet', 'nSet', 'nAction', 'nCreate', 'nDelete', 'CommitmentReceiver', 'requestStorageCommitment', 'parseCommitmentReport',
     'newTransactionUid', 'storageHandler', 'findHandler', 'moveHandler', 'getHandler', 'commitmentHandler', 'lookupAe', 'StorageServer',
   ]) {

@@ -7,7 +7,7 @@
  */
 import type { Association } from '../../ae/association.js';
 import { DimseStatusError } from '../../ae/errors.js';
-import type { RequestedContext } from '../../acse/presentation-context.js';
+import { MAX_PRESENTATION_CONTEXTS, type RequestedContext } from '../../acse/presentation-context.js';
 import type { RoleProposal } from '../../acse/role-selection.js';
 import { decodeDataset, encodeDataset, type NaturalDataset } from '../../dataset/codec.js';
 import { Priority } from '../../dictionary/command-field.js';
@@ -235,8 +235,6 @@ export const RETRIEVE_COMPRESSED_TRANSFER_SYNTAXES: readonly string[] = [
   TransferSyntax.RleLossless,
 ];
 
-/** An association carries at most 128 presentation contexts (odd ids 1–255, PS3.8 9.3.2.2). */
-export const MAX_PRESENTATION_CONTEXTS = 128;
 
 export interface GetContextsOptions {
   readonly models?: readonly QueryModelName[];

@@ -162,7 +162,8 @@ function resolvePath(path: string): Resolved | { path: string; error: Error } {
   }
 }
 
-async function resolveSources(sources: readonly StoreSource[]): Promise<(Resolved | { path: string; error: Error })[]> {
+/** Files listed and their headers read; an unreadable one as `{ path, error }`. (Also for store-plan.ts.) */
+export async function resolveSources(sources: readonly StoreSource[]): Promise<(Resolved | { path: string; error: Error })[]> {
   const out: (Resolved | { path: string; error: Error } | string)[] = [];
   const slices = new Slices();
   for (const [i, s] of sources.entries()) {
@@ -185,7 +186,7 @@ async function resolveSources(sources: readonly StoreSource[]): Promise<(Resolve
 }
 
 /** Uncompressed, so convertible explicit ↔ implicit VR (PS3.5 A.1-A.3). */
-function convertible(ts: string): boolean {
+export function convertible(ts: string): boolean {
   const p = transferSyntaxProperties(ts);
   return !p.encapsulated && !p.referencedPixelData;
 }
