@@ -156,8 +156,8 @@ export { echo } from './services/scu/echo.js';
 export { storeInstances, storageContextsFor, part10StreamSource, contextFor, listFiles, DEFAULT_STORE_WINDOW } from './services/scu/store.js';
 export { planStorageAssociations, type StoragePlan } from './services/scu/store-plan.js';
 export type { StoreSource, StoreOptions, StoreResult, StoreProgress, DatasetStreamSource } from './services/scu/store.js';
-export { find as cFind, queryModels, sopClassFor } from './services/scu/find.js';
-export type { FindOptions as FindRequestOptions, QueryModelName } from './services/scu/find.js';
+export { find as cFind, findEncoded as cFindEncoded, queryModels, sopClassFor } from './services/scu/find.js';
+export type { FindOptions as FindRequestOptions, QueryModelName, EncodedMatch } from './services/scu/find.js';
 export {
   move as cMove, get as cGet, getContexts, COMMON_STORAGE_SOP_CLASSES, FURTHER_STORAGE_SOP_CLASSES,
   RETRIEVE_UNCOMPRESSED_TRANSFER_SYNTAXES, RETRIEVE_COMPRESSED_TRANSFER_SYNTAXES, type GetContextsOptions,

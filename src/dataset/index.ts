@@ -3,3 +3,5 @@ export { decodeDataset, encodeDataset, decodeDatasetDict, encodeDatasetDict, tra
 export type { NaturalDataset } from './codec.js';
 export type { DcmjsDict } from './dcmjs.js';
 export { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
+export { toDicomJson } from './json-model.js';
+export type { DicomJsonAttribute, DicomJsonDataset } from './json-model.js';
