@@ -31,11 +31,12 @@ export function maxFragmentLength(maxPduLength: number): number {
     throw new InvalidOptionError('maxPduLength', `must be an integer 0–4294967295, got ${String(maxPduLength)}`);
   }
   if (maxPduLength === 0) return UNLIMITED_FRAGMENT_LENGTH;
-  if (maxPduLength < PDV_ITEM_HEADER_LENGTH + 2) {
-    throw new InvalidOptionError('maxPduLength', `${maxPduLength} leaves no room for two data bytes after the 6-byte PDV header`);
+  if (maxPduLength <= PDV_ITEM_HEADER_LENGTH) {
+    throw new InvalidOptionError('maxPduLength', `${maxPduLength} leaves no room for data after the 6-byte PDV header`);
   }
-  // Rounded down to even: every fragment has an even length (PS3.7 Annex F).
-  return Math.min(maxPduLength - PDV_ITEM_HEADER_LENGTH, UNLIMITED_FRAGMENT_LENGTH * 16) & ~1;
+  // Rounded down to even: every fragment has an even length (PS3.7 Annex F). A peer that allows
+  // one data byte (Maximum Length 7) leaves no choice: one byte per fragment.
+  return Math.max(1, Math.min(maxPduLength - PDV_ITEM_HEADER_LENGTH, UNLIMITED_FRAGMENT_LENGTH * 16) & ~1);
 }
 
 export interface FragmentOptions {
@@ -68,6 +69,8 @@ class Splitter {
   readonly #id: number;
   readonly #isCommand: boolean;
   readonly #max: number;
+  /** False only for one-byte fragments (a peer's Maximum Length of 7): nothing even fits. */
+  readonly #even: boolean;
   #held: Uint8Array | undefined;
   #carry: number | undefined;
 
@@ -75,6 +78,7 @@ class Splitter {
     this.#id = id;
     this.#isCommand = isCommand;
     this.#max = max;
+    this.#even = max % 2 === 0;
   }
 
   /** Appends to `out` the fragments of `chunk` that are known not to be the last. */
@@ -108,7 +112,7 @@ class Splitter {
   /** Only the last piece of a chunk can be odd (`max` is even): its last byte waits for the next. */
   #piece(piece: Uint8Array, out: PresentationDataValue[]): void {
     let data = piece;
-    if (data.length % 2 === 1) {
+    if (this.#even && data.length % 2 === 1) {
       this.#carry = data[data.length - 1]!;
       data = data.subarray(0, data.length - 1);
       if (data.length === 0) return;

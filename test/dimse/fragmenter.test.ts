@@ -18,10 +18,12 @@ const shape = (pdvs: PresentationDataValue[]): string[] =>
 test('size rule: a fragment holds maxPduLength − 6 (PS3.8 D.1: Maximum Length is the P-DATA-TF variable field)', () => {
   assert.equal(maxFragmentLength(16384), 16378);
   assert.equal(maxFragmentLength(8), 2);
+  // Maximum Length 7 allows one data byte: odd, but nothing else can be sent.
+  assert.equal(maxFragmentLength(7), 1);
   // Rounded down to even: every fragment has an even length (PS3.7 Annex F).
   assert.equal(maxFragmentLength(17), 10);
   assert.equal(maxFragmentLength(0), UNLIMITED_FRAGMENT_LENGTH);
-  for (const bad of [1, 6, 7, -1, 1.5, Number.NaN]) assert.throws(() => maxFragmentLength(bad), InvalidOptionError);
+  for (const bad of [1, 6, -1, 1.5, Number.NaN]) assert.throws(() => maxFragmentLength(bad), InvalidOptionError);
 });
 
 test('boundaries: payload exactly fills, one byte over, one byte under', () => {
@@ -43,17 +45,17 @@ test('boundaries: payload exactly fills, one byte over, one byte under', () => {
 test('at several max PDU lengths the fragments reassemble to the input, and views are not copies', () => {
   const command = bytes(80);
   const dataset = bytes(100_003, 7);
-  const padded = Buffer.concat([dataset, Uint8Array.of(0)]);
-  for (const max of [8, 16, 17, 18, 92, 4096, 16384, 16384 + 6, 65536, 0]) {
+  const padded = (max: number): Buffer => (max === 7 ? Buffer.from(dataset) : Buffer.concat([dataset, Uint8Array.of(0)]));
+  for (const max of [7, 8, 16, 17, 18, 92, 4096, 16384, 16384 + 6, 65536, 0]) {
     const pdvs = [...fragmentMessage(command, dataset, { presentationContextId: 1, maxPduLength: max })];
     const cmd = pdvs.filter((p) => p.isCommand);
     const ds = pdvs.filter((p) => !p.isCommand);
     assert.deepEqual(Buffer.concat(cmd.map((p) => p.data)), Buffer.from(command));
-    assert.deepEqual(Buffer.concat(ds.map((p) => p.data)), padded);
+    assert.deepEqual(Buffer.concat(ds.map((p) => p.data)), padded(max));
     assert.deepEqual(pdvs.map((p) => p.isLast).filter(Boolean).length, 2);
     assert.ok(cmd.at(-1)!.isLast && ds.at(-1)!.isLast && pdvs.indexOf(cmd.at(-1)!) === cmd.length - 1);
     const limit = maxFragmentLength(max);
-    assert.ok(pdvs.every((p) => p.data.length <= limit && p.data.length > 0 && p.data.length % 2 === 0));
+    assert.ok(pdvs.every((p) => p.data.length <= limit && p.data.length > 0 && (max === 7 || p.data.length % 2 === 0)));
     assert.ok(ds.slice(0, -1).every((p) => p.data.buffer === dataset.buffer), 'dataset fragments are views');
   }
 });
