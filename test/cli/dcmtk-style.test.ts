@@ -144,8 +144,10 @@ test('findscu -W with a sequence key runs unchanged through dicom-tls against wl
     execFileSync('findscu', args, { stdio: 'pipe' });
     const r = await runCli(['find', ...args, '-tls', '--json']);
     assert.equal(r.code, 0, r.stderr + scp.output());
-    const matches = JSON.parse(r.stdout) as Array<{ AccessionNumber: string; ScheduledProcedureStepSequence: Array<{ Modality: string }> }>;
-    assert.deepEqual(matches.map((m) => [m.AccessionNumber, m.ScheduledProcedureStepSequence[0]!.Modality]), [['ACC-CT', 'CT']]);
+    // --json is the DICOM JSON Model (PS3.18 F.2): AccessionNumber (0008,0050), the step sequence (0040,0100).
+    type Attr = { vr: string; Value?: unknown[] };
+    const matches = JSON.parse(r.stdout) as Array<Record<string, Attr>>;
+    assert.deepEqual(matches.map((m) => [m['00080050']?.Value?.[0], ((m['00400100']?.Value?.[0] as Record<string, Attr>)['00080060']?.Value?.[0])]), [['ACC-CT', 'CT']]);
   } finally {
     await scp.stop();
   }
