@@ -75,7 +75,18 @@ test('acceptUnknownSopClasses: a private SOP class is stored, Verification still
   });
 });
 
-test('serve: --accept-unknown and the config key "acceptUnknown"', () => {
+test('serve: --accept-unknown and the config key "acceptUnknown"', async () => {
+  const { writeFile: write, mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
   assert.equal(serveSettings({}, process.cwd()).acceptUnknown, false);
   assert.equal(serveSettings({ 'accept-unknown': true }, process.cwd()).acceptUnknown, true);
+  const cfg = await mkdtemp(join(tmpdir(), 'accept-unknown-config-'));
+  try {
+    await write(join(cfg, 'on.json'), JSON.stringify({ aet: 'X', acceptUnknown: true, tls: { devPki: true } }));
+    assert.equal(serveSettings({ config: 'on.json' }, cfg).acceptUnknown, true);
+    await write(join(cfg, 'bad.json'), JSON.stringify({ aet: 'X', acceptUnknown: 'yes', tls: { devPki: true } }));
+    assert.throws(() => serveSettings({ config: 'bad.json' }, cfg), /acceptUnknown must be true or false/);
+  } finally {
+    await rm(cfg, { recursive: true, force: true });
+  }
 });
