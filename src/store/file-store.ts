@@ -383,14 +383,13 @@ export class FileStore {
 
   #attributes(scanned: DatasetHeadScanner, meta: StoreRequestMeta): StoredInstance['attributes'] {
     const values = scanned.values;
-    const charset = headText(values.get(0x0008_0005), false);
-    // ISO_IR 192 is UTF-8; other single-byte sets are read as Latin-1 (exact for ISO_IR 100).
-    const utf8 = charset.split('\\').includes('ISO_IR 192');
-    const text = (tag: number): string => headText(values.get(tag), utf8);
+    const charset = headText(values.get(0x0008_0005), '');
+    // Text is decoded with the instance's own character set (PS3.5 6.1), so the index holds Unicode.
+    const text = (tag: number): string => headText(values.get(tag), charset);
     const items = (sequence: number, keys: Record<string, number>): Record<string, string>[] =>
       (scanned.sequences.get(sequence) ?? []).map((item) => {
         const out: Record<string, string> = {};
-        for (const [keyword, tag] of Object.entries(keys)) out[keyword] = headText(item.get(tag), utf8);
+        for (const [keyword, tag] of Object.entries(keys)) out[keyword] = headText(item.get(tag), charset);
         return out;
       });
     const attributes = {
