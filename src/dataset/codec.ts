@@ -266,16 +266,38 @@ export function encodeDatasetDict(dict: DcmjsDict, transferSyntaxUid: string, ch
   let out: Uint8Array;
   try {
     const stream = new dcmjs.data.WriteBufferStream(4096, s.littleEndian);
-    if (characterSet !== undefined) {
-      (stream as unknown as { encoder: unknown }).encoder = {
-        encode: (text: string): Uint8Array => {
-          const bytes = encodeText(text, characterSet);
-          if (bytes === undefined) throw new NotRepresentable(text);
-          return bytes;
-        },
+    if (characterSet === undefined) {
+      quietly(() => dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false }));
+    } else {
+      // dcmjs writes each value through a WriteBufferStream of its own, with a TextEncoder made
+      // in its constructor: the text writer is replaced on the prototype for this one synchronous
+      // call (nothing else runs meanwhile), then restored.
+      type Writer = { encoder: { encode(t: string): Uint8Array } };
+      const proto = dcmjs.data.WriteBufferStream.prototype as unknown as { writeUTF8String: (this: Writer, text: string) => number };
+      const own = Object.prototype.hasOwnProperty.call(proto, 'writeUTF8String');
+      const original = proto.writeUTF8String;
+      proto.writeUTF8String = function (this: Writer, text: string): number {
+        const encoder = this.encoder;
+        this.encoder = {
+          encode: (t: string): Uint8Array => {
+            const bytes = encodeText(t, characterSet);
+            if (bytes === undefined) throw new NotRepresentable(t);
+            return bytes;
+          },
+        };
+        try {
+          return original.call(this, text);
+        } finally {
+          this.encoder = encoder;
+        }
       };
+      try {
+        quietly(() => dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false }));
+      } finally {
+        if (own) proto.writeUTF8String = original;
+        else delete (proto as Partial<typeof proto>).writeUTF8String;
+      }
     }
-    quietly(() => dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false }));
     out = new Uint8Array(stream.getBuffer());
   } catch (cause) {
     if (cause instanceof NotRepresentable) throw cause;
