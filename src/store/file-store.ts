@@ -7,7 +7,7 @@ import { WritableChannel } from '../internal/writable-channel.js';
 import { createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
-import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation } from '../dataset/part10.js';
+import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation, readPart10Header } from '../dataset/part10.js';
 import { DatasetHeadScanner, headText } from './dataset-head.js';
 import { asyncOps, syncOps, writeAll, writeAllSync } from './fs-ops.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
@@ -135,6 +135,23 @@ export class FileStore {
    */
   async reconcile(): Promise<ReconciledFile[]> {
     return this.#index === undefined ? [] : reconcile(this.#index);
+  }
+
+  /**
+   * Read a stored file's identifying attributes again (a re-index after an upgrade, reindex.ts):
+   * its meta header for the transfer syntax, then its data set as at store time.
+   */
+  async readAttributes(path: string): Promise<StoredInstance['attributes'] & { readonly transferSyntaxUid: string }> {
+    let header;
+    try {
+      header = await readPart10Header(path);
+    } catch (error) {
+      throw new StoreError(storeErrorCodes.cannotUnderstand, `cannot read ${path} back: ${String(error)}`, { cause: error });
+    }
+    const ts = header.meta.TransferSyntaxUID;
+    const scanned = await this.#scanFile(path, header.datasetOffset, ts);
+    const attributes = this.#attributes(scanned, { sopClassUid: header.meta.MediaStorageSOPClassUID, sopInstanceUid: header.meta.MediaStorageSOPInstanceUID, transferSyntaxUid: ts });
+    return { ...attributes, transferSyntaxUid: ts };
   }
 
   /** Delete `.<uid>.partial-<random>` files in the root; returns their names. */

@@ -24,6 +24,7 @@ import { NormalizedSopClass, QueryRetrieveSopClass, StorageSopClass, TransferSyn
 import type { SecureContext } from '../../transport/tls/context.js';
 import { FileStore, type DuplicatePolicy, type FsyncPolicy, type StoredInstance } from '../../store/file-store.js';
 import { IndexDb } from '../../store/index-db.js';
+import { reindexIfOutdated } from '../../store/reindex.js';
 import { commitmentHandler } from './commitment.js';
 import { findHandler, getHandler, moveHandler, type RemoteAe } from './query-retrieve.js';
 import { HandlerRegistry } from './registry.js';
@@ -164,6 +165,8 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
 
   static async #build(config: StorageServerConfig, index: IndexDb, ownIndex: boolean): Promise<StorageServer> {
     const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'keep-first', fsync: config.fsync ?? 'file' });
+    // An index written by an older version is re-read from the files before anything is served.
+    await reindexIfOutdated(store, index);
     const ts = config.transferSyntaxes ?? STORAGE_TRANSFER_SYNTAXES;
     const both = { scu: true, scp: true } as const;
     const supported: SupportedAbstractSyntax[] = [
