@@ -24,7 +24,7 @@ export const channelNames = {
   association: 'dicom-tls:association',
   /** A DIMSE message sent or received: { association, direction, command, presentationContextId } */
   dimse: 'dicom-tls:dimse',
-  /** Server events: { kind: 'tls-handshake-failed'|'association-rejected'|'stored'|'store-failed'|'store-partials-removed'|'listener-error', … } */
+  /** Server events: { kind: 'tls-handshake-failed'|'association-rejected'|'stored'|'store-failed'|'store-partials-removed'|'reindex-started'|'reindex-progress'|'reindex-done'|'listener-error', … } */
   server: 'dicom-tls:server',
   /** A request's data set (a C-FIND identifier …) held in memory, handed to its handler: { association, command, presentationContextId, transferSyntaxUid, dataset } */
   requestDataset: 'dicom-tls:dimse:request-dataset',
