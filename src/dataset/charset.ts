@@ -266,24 +266,25 @@ function inverseGbk(): Map<string, number> {
   return gbkInverse;
 }
 
-/** Terms `encodeText` can write: no code extensions, or ISO_IR 192. */
+/** Terms `encodeText` can write: every known term, alone or as an ISO 2022 list of known terms. */
 export function canEncodeWith(charset: string | readonly string[] | undefined): boolean {
   const list = characterSetTerms(charset);
-  if (list.length !== 1) return false;
-  const t = terms.get(list[0]!);
-  return (t !== undefined && !t.extensions && t.g0?.kind === 'ascii') || list[0]! in wholeEncodings;
+  if (list.length === 1) return terms.has(list[0]!) || list[0]! in wholeEncodings;
+  return list.every((t) => terms.get(t)?.extensions === true || t === '');
 }
 
 /**
- * Encode `text` in a character set without code extensions (the default repertoire, a single-byte
- * ISO_IR term, ISO_IR 192, GBK; GB18030 where GBK's two-byte area holds every character).
+ * Encode `text` in the given Specific Character Set: the default repertoire, a single-byte set,
+ * ISO_IR 192, GBK, GB18030 (its GBK part), or a list of terms with ISO 2022 code extensions.
  * Undefined when a character has no code there (the caller answers in ISO_IR 192 instead).
  */
 export function encodeText(text: string, charset: string | readonly string[] | undefined): Uint8Array | undefined {
   const list = characterSetTerms(charset);
   if (!canEncodeWith(list)) return undefined;
   const term = list[0]!;
+  if (list.length > 1 || terms.get(term)?.extensions === true) return encodeIso2022(text.normalize('NFC'), list);
   if (term === 'ISO_IR 192') return new TextEncoder().encode(text);
+  if (term === 'ISO_IR 13') return encodeIso2022(text.normalize('NFC'), ['ISO_IR 13']);
   const mb = term === 'GBK' || term === 'GB18030';
   const g1 = terms.get(term)?.g1;
   const inv = mb ? inverseGbk() : g1?.kind === 'sb' ? inverseUpperHalf(g1.label) : undefined;
@@ -299,5 +300,108 @@ export function encodeText(text: string, charset: string | readonly string[] | u
     if (b > 0xff) out.push(b >> 8, b & 0xff);
     else out.push(b);
   }
+  return Uint8Array.from(out);
+}
+
+/** Inverse of a 94×94 set (JIS X 0208/0212, KS X 1001, GB 2312), from its EUC decoder: character → row/cell bytes | 0x8080. */
+const setInverses = new Map<string, Map<string, number>>();
+function inverseMultiByte(set: SetKind & { kind: 'mb' }): Map<string, number> {
+  const key = `${set.label}/${set.prefix ?? ''}`;
+  let inv = setInverses.get(key);
+  if (inv === undefined) {
+    inv = new Map();
+    const d = decoder(set.label);
+    for (let row = 0xa1; row <= 0xfe; row++) {
+      for (let cell = 0xa1; cell <= 0xfe; cell++) {
+        const c = d.decode(set.prefix === undefined ? Uint8Array.of(row, cell) : Uint8Array.of(set.prefix, row, cell));
+        if (c.length >= 1 && !c.includes('\ufffd') && [...c].length === 1 && !inv.has(c)) inv.set(c, (row << 8) | cell);
+      }
+    }
+    setInverses.set(key, inv);
+  }
+  return inv;
+}
+
+/** JIS X 0201 katakana (G1): character → byte, from the shift_jis decoder. */
+let katakanaInverse: Map<string, number> | undefined;
+function inverseKatakana(): Map<string, number> {
+  if (katakanaInverse === undefined) {
+    katakanaInverse = new Map();
+    for (let b = 0xa1; b <= 0xdf; b++) katakanaInverse.set(decoder('shift_jis').decode(Uint8Array.of(b)), b);
+  }
+  return katakanaInverse;
+}
+
+const escapeOf = (set: SetKind, g: 0 | 1): string => {
+  for (const [esc, d] of escapes) if (d.g === g && sameSet(d.set, set)) return esc;
+  throw new Error('no escape sequence for a set');
+};
+function sameSet(a: SetKind | undefined, b: SetKind | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.kind === b.kind && (a as { label?: string }).label === (b as { label?: string }).label && (a as { prefix?: number }).prefix === (b as { prefix?: number }).prefix;
+}
+
+/**
+ * ISO 2022 encoding (PS3.5 6.1.2.5): each character from the first listed set that has it, a
+ * designation written when G0 or G1 must change. Before every delimiter (`\`, `^`, `=`, CR, LF,
+ * TAB, FF) and at the end, G0 goes back to the initial set (PS3.5 6.1.2.5.3); G1 is designated
+ * again after a delimiter unless it already holds the initial set (the decoders of PN reset it),
+ * which gives the standard's own examples byte for byte (Annexes H, I, K).
+ */
+function encodeIso2022(text: string, list: readonly string[]): Uint8Array | undefined {
+  const initial = terms.get(list[0]!) ?? terms.get('')!;
+  const initialG0 = initial.g0 ?? ascii;
+  const extensions = list.length > 1 || initial.extensions;
+  const candidates = list.map((t) => terms.get(t)).filter((t): t is Term => t !== undefined);
+  let g0: SetKind = initialG0;
+  let g1: SetKind | undefined = initial.g1;
+  const out: number[] = [];
+  const designate = (set: SetKind, g: 0 | 1): boolean => {
+    if (sameSet(g === 0 ? g0 : g1, set)) return true;
+    if (!extensions) return false;
+    for (const ch of escapeOf(set, g)) out.push(ch.charCodeAt(0));
+    if (g === 0) g0 = set;
+    else g1 = set;
+    return true;
+  };
+  for (const c of text) {
+    const code = c.codePointAt(0)!;
+    if (code < 0x80) {
+      const delimiter = c === '\\' || c === '^' || c === '=' || c === '\r' || c === '\n' || c === '\t' || c === '\f';
+      if (g0.kind === 'mb' || (delimiter && !sameSet(g0, initialG0))) designate(initialG0, 0);
+      out.push(code);
+      if (delimiter && !sameSet(g1, initial.g1)) g1 = initial.g1 === undefined ? undefined : { kind: 'ascii' }; // unknown: designate again
+      continue;
+    }
+    let done = false;
+    for (const t of candidates) {
+      for (const [set, g] of [[t.g1, 1], [t.g0, 0]] as const) {
+        if (set === undefined || set.kind === 'ascii') continue;
+        if (set.kind === 'sb') {
+          const b = inverseUpperHalf(set.label).get(c);
+          if (b !== undefined && designate(set, 1)) {
+            out.push(b);
+            done = true;
+          }
+        } else if (set.kind === 'jisx0201') {
+          const b = g === 1 ? inverseKatakana().get(c) : undefined;
+          if (b !== undefined && designate(set, 1)) {
+            out.push(b);
+            done = true;
+          }
+        } else {
+          const rc = inverseMultiByte(set).get(c);
+          if (rc !== undefined && designate(set, g)) {
+            out.push(g === 0 ? (rc >> 8) & 0x7f : rc >> 8, g === 0 ? rc & 0x7f : rc & 0xff);
+            done = true;
+          }
+        }
+        if (done) break;
+      }
+      if (done) break;
+    }
+    if (!done) return undefined;
+  }
+  if (!sameSet(g0, initialG0)) designate(initialG0, 0);
   return Uint8Array.from(out);
 }

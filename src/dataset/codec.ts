@@ -18,7 +18,7 @@ import type { SequenceLevel } from './framing.js';
  * defined term, ISO 2022 code extensions included; dcmjs's own mapping refuses multi-valued
  * terms) and presented as Unicode, with (0008,0005) rewritten to ISO_IR 192 (`specificCharacterSetOf`
  * reads the original). Encoding writes UTF-8 and declares ISO_IR 192 whenever a value is not
- * ASCII, unless `characterSet` asks for a set without code extensions that holds every character.
+ * ASCII, unless `characterSet` asks for a set that holds every character.
  * Semantics are kept, bytes of non-UTF-8 text are not: bit-preserving storage must not go through here.
  */
 
@@ -326,9 +326,9 @@ export function decodeDataset(
 
 export interface EncodeDatasetOptions {
   /**
-   * Write text in this Specific Character Set when it is a set without code extensions (a single
-   * ISO_IR term, GBK, GB18030, ISO_IR 192) and holds every character of the dataset; otherwise
-   * text that is not ASCII goes out as ISO_IR 192. (0008,0005) says which, whatever the dataset held.
+   * Write text in this Specific Character Set (any term or ISO 2022 list charset.ts can encode)
+   * when it holds every character of the dataset; otherwise text that is not ASCII goes out as
+   * ISO_IR 192. (0008,0005) says which, whatever the dataset held.
    */
   readonly characterSet?: string;
 }

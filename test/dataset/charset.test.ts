@@ -88,9 +88,26 @@ test('encodeText: single-byte sets, UTF-8 and GB18030 round-trip the golden valu
   }
 });
 
-test('encodeText: undefined when a character has no code in the set, or the set needs code extensions', () => {
+test('encodeText: ISO 2022 values come out as the standard writes them (Annexes H, I, K)', () => {
+  for (const [name, charset, raw, text] of golden) {
+    if (!Array.isArray(charset) || name.includes('0212')) continue;
+    assert.deepEqual(encodeText(text, charset), b(raw), name);
+  }
+  // JIS X 0212 after JIS X 0208 in the list: 丂 is only in 0212.
+  assert.deepEqual(encodeText('x丂', ['', 'ISO 2022 IR 87', 'ISO 2022 IR 159']), b('x\x1b$(D0!\x1b(B'));
+  assert.deepEqual(encodeText('ﾔﾏﾀﾞ', 'ISO_IR 13'), b('\xd4\xcf\xc0\xde'));
+  // A single-byte set switched in G1 and back at a delimiter; decoding gives the text back.
+  const cs = ['ISO 2022 IR 100', 'ISO 2022 IR 144'];
+  const bytes = encodeText('Jérôme^Иван=é', cs)!;
+  assert.equal(decodeText(bytes, cs, { vr: 'PN' }), 'Jérôme^Иван=é');
+  assert.equal(decodeText(bytes, cs, { vr: 'LO' }), 'Jérôme^Иван=é');
+});
+
+test('encodeText: undefined when a character has no code in the set', () => {
   assert.equal(encodeText('Иванов', 'ISO_IR 100'), undefined);
-  assert.equal(encodeText('Doe', ['', 'ISO 2022 IR 87']), undefined);
+  assert.equal(encodeText('قباني', ['', 'ISO 2022 IR 149']), undefined);
+  assert.equal(encodeText('山田', 'ISO_IR 13'), undefined);
+  assert.deepEqual(encodeText('Doe', ['', 'ISO 2022 IR 87']), b('Doe'));
   assert.deepEqual(encodeText('Doe', ''), b('Doe'));
   assert.equal(encodeText('é', ''), undefined);
 });

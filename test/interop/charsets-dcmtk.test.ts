@@ -71,7 +71,7 @@ after(async () => {
 });
 
 /** findscu with a query file in `charset`; each response's (0008,0005) and its names as UTF-8 (dcmdump +U8). */
-async function find(name: string, charset: string, key: Buffer | string, id = ''): Promise<{ charset: string | undefined; name: string | undefined }[]> {
+async function find(name: string, charset: string, key: Buffer | string, id = '', utf8 = true): Promise<{ charset: string | undefined; name: string | undefined }[]> {
   const query = join(dir, `${name}.dcm`);
   await writeFile(`${query}.dump`, dump([
     ['(0008,0005)', 'CS', charset],
@@ -88,7 +88,8 @@ async function find(name: string, charset: string, key: Buffer | string, id = ''
   const found = [];
   for (const f of (await readdir(out)).sort()) {
     const path = join(out, f);
-    found.push({ charset: dumpValue(await dcmdump(path), '0008,0005'), name: dumpValue(await dcmdump(path, ['+U8']), '0010,0010') });
+    const plain = await dcmdump(path);
+    found.push({ charset: dumpValue(plain, '0008,0005'), name: dumpValue(utf8 ? await dcmdump(path, ['+U8']) : plain, '0010,0010') });
   }
   return found;
 }
@@ -103,9 +104,11 @@ test('findscu in ISO_IR 100: MÜLL* finds Müller case-insensitively', { skip },
   assert.deepEqual(found, [{ charset: 'ISO_IR 100', name: 'Müller^Hans' }]);
 });
 
-test('findscu in ISO 2022 IR 87: the ideographic key finds the Japanese name; the match comes back in ISO_IR 192', { skip }, async () => {
-  const found = await find('jp', '\\ISO 2022 IR 87', raw('\x1b$B;3ED\x1b(B*')); // 山田*
-  assert.deepEqual(found, [{ charset: 'ISO_IR 192', name: patients[2].text }]);
+test('findscu in ISO 2022 IR 87: the ideographic key finds the Japanese name; the match comes back in ISO 2022 IR 87', { skip }, async () => {
+  // This DCMTK's converter (glibc iconv) has no ISO 2022 IR 87: the response's bytes are compared
+  // with the standard's example instead (PS3.5 H.3.1), which is how the name was stored.
+  const found = await find('jp', '\\ISO 2022 IR 87', raw('\x1b$B;3ED\x1b(B*'), '', false); // 山田*
+  assert.deepEqual(found, [{ charset: '\\ISO 2022 IR 87', name: patients[2].name.toString('latin1') }]);
 });
 
 test('findscu in GB18030: the Chinese name is found and answered in GB18030', { skip }, async () => {
