@@ -97,11 +97,18 @@ export function characterSetTerms(value: string | readonly string[] | undefined)
   return list.length === 0 ? [''] : list;
 }
 
-const decoders = new Map<string, InstanceType<typeof TextDecoder>>();
-function decoder(label: string): InstanceType<typeof TextDecoder> {
+type Decoder = { decode(bytes: Uint8Array): string };
+const decoders = new Map<string, Decoder>();
+function decoder(label: string): Decoder {
   let d = decoders.get(label);
   if (d === undefined) {
-    d = new TextDecoder(label);
+    try {
+      d = new TextDecoder(label);
+    } catch {
+      // A Node built without full ICU (official builds have it) lacks the legacy decoders: the
+      // characters become U+FFFD rather than the store or the query failing on a name.
+      d = { decode: (bytes: Uint8Array): string => '\ufffd'.repeat(bytes.length) };
+    }
     decoders.set(label, d);
   }
   return d;
