@@ -288,6 +288,8 @@ export function canEncodeWith(charset: string | readonly string[] | undefined): 
 export function encodeText(text: string, charset: string | readonly string[] | undefined): Uint8Array | undefined {
   const list = characterSetTerms(charset);
   if (!canEncodeWith(list)) return undefined;
+  // ASCII is written as itself in every set (in ISO 2022 lists too: G0 starts as ASCII or romaji).
+  if (/^[\x00-\x7f]*$/.test(text)) return Uint8Array.from(text, (c) => c.charCodeAt(0));
   const term = list[0]!;
   if (list.length > 1 || terms.get(term)?.extensions === true) return encodeIso2022(text.normalize('NFC'), list);
   if (term === 'ISO_IR 192') return new TextEncoder().encode(text);

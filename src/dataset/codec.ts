@@ -338,7 +338,9 @@ export function encodeDataset(dataset: NaturalDataset, transferSyntaxUid: string
   syntaxOf(transferSyntaxUid);
   checkKeywords(dataset, transferSyntaxUid, '');
   const cs = options.characterSet;
-  if (cs !== undefined && cs !== 'ISO_IR 192' && canEncodeWith(cs)) {
+  // ASCII text is the same bytes in every set: such a dataset takes the plain path (no per-value
+  // encoder, no extra garbage per C-FIND match).
+  if (cs !== undefined && cs !== 'ISO_IR 192' && canEncodeWith(cs) && hasNonAscii(dataset)) {
     const withSet: NaturalDataset = { ...dataset, SpecificCharacterSet: cs.includes('\\') ? cs.split('\\') : cs };
     if (cs === '' ) delete (withSet as Record<string, unknown>)['SpecificCharacterSet'];
     let dict: DcmjsDict;
