@@ -91,6 +91,14 @@ function subscribe(log: ServeLog): () => void {
       const what = r.action === 'indexed' ? 'indexed (its file was complete; the sender was never answered)'
         : r.action === 'removed' ? 'an unindexed second copy removed' : 'its row removed (the file never arrived); it can be sent again';
       log('store-reconciled', `after an interrupted run: ${r.sopInstanceUid} ${what}: ${r.path}`, { action: r.action, sopInstanceUid: r.sopInstanceUid, path: r.path }, 'warn');
+    } else if (e.kind === 'reindex-started' || e.kind === 'reindex-progress' || e.kind === 'reindex-done') {
+      const r = m as { total: number; done?: number; failed?: number; fromVersion?: number; toVersion?: number };
+      const text = e.kind === 'reindex-started'
+        ? `the index was written by an older version (content ${r.fromVersion} < ${r.toVersion}): re-reading ${r.total} stored instances`
+        : e.kind === 'reindex-progress'
+          ? `re-indexing: ${r.done} of ${r.total} instances${r.failed ? `, ${r.failed} unreadable` : ''}`
+          : `re-indexed ${r.total - (r.failed ?? 0)} of ${r.total} instances${r.failed ? `; ${r.failed} files could not be read and keep their old index rows` : ''}`;
+      log(e.kind, text, { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0 }, e.kind === 'reindex-done' && (r.failed ?? 0) > 0 ? 'warn' : 'info');
     } else if (e.kind === 'association-rejected') {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }

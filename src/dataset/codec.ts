@@ -1,5 +1,6 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { TransferSyntax, isKnownTransferSyntax, transferSyntaxProperties } from '../dictionary/uids.js';
+import { decodeText, encodeText, characterSetTerms, canEncodeWith } from './charset.js';
 import { dcmjs, quietly } from './dcmjs.js';
 import { transcodeVr } from './vr-transcode.js';
 import type { DcmjsDict } from './dcmjs.js';
@@ -14,10 +15,12 @@ import type { SequenceLevel } from './framing.js';
  * streams). Deflate (PS3.5 A.5: raw RFC 1951 deflate of the explicit VR little endian encoding) is
  * done here with node:zlib, so the inflated size can be bounded.
  *
- * Character sets: dcmjs decodes text with the dataset's Specific Character Set and presents
- * it as Unicode, rewriting (0008,0005) to ISO_IR 192; encoding always writes UTF-8, so
- * encodeDataset declares ISO_IR 192 whenever a value is not ASCII. Semantics are kept, bytes of
- * non-UTF-8 text are not: bit-preserving storage must not go through here.
+ * Character sets: text is decoded with the dataset's Specific Character Set by charset.ts (every
+ * defined term, ISO 2022 code extensions included; dcmjs's own mapping refuses multi-valued
+ * terms) and presented as Unicode, with (0008,0005) rewritten to ISO_IR 192 (`specificCharacterSetOf`
+ * reads the original). Encoding writes UTF-8 and declares ISO_IR 192 whenever a value is not
+ * ASCII, unless `characterSet` asks for a set that holds every character.
+ * Semantics are kept, bytes of non-UTF-8 text are not: bit-preserving storage must not go through here.
  */
 
 /** A naturalized dataset (dcmjs): keyword → value, sequences as arrays of datasets. */
@@ -139,6 +142,68 @@ function restoreEmptyItems(dict: DcmjsDict, level: SequenceLevel): void {
   }
 }
 
+/** Where (0008,0005) is among the first top-level elements, and its value. */
+interface CharsetElement {
+  readonly offset: number;
+  readonly length: number;
+  readonly value: string;
+}
+
+/**
+ * The top-level Specific Character Set element: the elements before it (groups 0000-0008) are
+ * never sequences, so they are skipped by their lengths alone (the framing was checked already).
+ */
+function findSpecificCharacterSet(raw: Uint8Array, implicit: boolean, littleEndian: boolean): CharsetElement | undefined {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let at = 0;
+  while (at + 8 <= raw.length) {
+    const tag = ((view.getUint16(at, littleEndian) << 16) | view.getUint16(at + 2, littleEndian)) >>> 0;
+    if (tag > 0x0008_0005) return undefined;
+    let header = 8;
+    let length: number;
+    if (implicit) length = view.getUint32(at + 4, littleEndian);
+    else {
+      const vr = String.fromCharCode(raw[at + 4]!, raw[at + 5]!);
+      if (['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR', 'OD', 'OL', 'OV', 'SV', 'UV'].includes(vr)) {
+        header = 12;
+        length = view.getUint32(at + 8, littleEndian);
+      } else length = view.getUint16(at + 6, littleEndian);
+    }
+    if (length === 0xffffffff || at + header + length > raw.length) return undefined;
+    if (tag === 0x0008_0005) {
+      const value = String.fromCharCode(...raw.subarray(at + header, at + header + length)).replace(/[\0 ]+$/, '');
+      return { offset: at + header, length, value };
+    }
+    at += header + length;
+  }
+  return undefined;
+}
+
+/** Let a dcmjs read stream decode text with `charset` (charset.ts) instead of a TextDecoder of its choice. */
+function useCharset(stream: unknown, charset: string): void {
+  const s = stream as { decoder: unknown; setDecoder: (d: unknown) => void };
+  const terms = characterSetTerms(charset);
+  s.decoder = { decode: (v: DataView) => decodeText(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), terms) };
+  s.setDecoder = () => {};
+}
+
+/**
+ * The Specific Character Set (0008,0005) a dataset was written in, as its raw value
+ * (`'ISO 2022 IR 6\\ISO 2022 IR 87'`), or undefined when it has none. decodeDataset reports every
+ * dataset as ISO_IR 192 (its text is Unicode by then); a C-FIND SCP answers in the original.
+ */
+export function specificCharacterSetOf(bytes: Uint8Array, transferSyntaxUid: string): string | undefined {
+  const s = syntaxOf(transferSyntaxUid);
+  if (s.deflated) {
+    try {
+      bytes = inflateRawSync(bytes, { maxOutputLength: DEFAULT_MAX_INFLATED_LENGTH });
+    } catch {
+      return undefined;
+    }
+  }
+  return findSpecificCharacterSet(bytes, s.inner === TransferSyntax.ImplicitVrLittleEndian, s.littleEndian)?.value;
+}
+
 /** Implicit VR: the dictionary says which tags are sequences. */
 function isSequenceTag(tag: number): boolean {
   const h = tag.toString(16).padStart(8, '0').toUpperCase();
@@ -167,7 +232,15 @@ export function decodeDatasetDict(
     const implicit = s.inner === TransferSyntax.ImplicitVrLittleEndian;
     const structure = checkDatasetFraming(raw, implicit, s.littleEndian, isSequenceTag);
     raw = defineSequenceLengths(raw, implicit, s.littleEndian, isSequenceTag);
+    const charset = findSpecificCharacterSet(raw, implicit, s.littleEndian);
+    if (charset !== undefined) {
+      // dcmjs would pick its own decoder from this value (and refuse ISO 2022 lists): blank it, so it
+      // picks its default, which the stream then ignores for ours.
+      raw = Uint8Array.prototype.slice.call(raw);
+      raw.fill(0x20, charset.offset, charset.offset + charset.length);
+    }
     const stream = new dcmjs.data.ReadBufferStream(toArrayBuffer(raw), s.littleEndian, { noCopy: false });
+    useCharset(stream, charset?.value ?? '');
     const dict = quietly(() => dcmjs.data.DicomMessage._read(stream, s.inner, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false }));
     // The framing was checked, so dcmjs must consume exactly the whole buffer.
     if (stream.offset !== raw.length) {
@@ -182,15 +255,53 @@ export function decodeDatasetDict(
   }
 }
 
-/** Encode a dcmjs denaturalized dataset in `transferSyntaxUid` (no Part 10 header). */
-export function encodeDatasetDict(dict: DcmjsDict, transferSyntaxUid: string): Uint8Array {
+/** Thrown inside dcmjs's write when a character has no code in the asked character set. */
+class NotRepresentable extends Error {}
+
+/**
+ * Encode a dcmjs denaturalized dataset in `transferSyntaxUid` (no Part 10 header). Text is UTF-8
+ * unless `encodeText` (a set without code extensions, see charset.ts) is given.
+ */
+export function encodeDatasetDict(dict: DcmjsDict, transferSyntaxUid: string, characterSet?: string): Uint8Array {
   const s = syntaxOf(transferSyntaxUid);
   let out: Uint8Array;
   try {
     const stream = new dcmjs.data.WriteBufferStream(4096, s.littleEndian);
-    quietly(() => dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false }));
+    if (characterSet === undefined) {
+      quietly(() => dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false }));
+    } else {
+      // dcmjs writes each value through a WriteBufferStream of its own, with a TextEncoder made
+      // in its constructor: the text writer is replaced on the prototype for this one synchronous
+      // call (nothing else runs meanwhile), then restored.
+      type Writer = { encoder: { encode(t: string): Uint8Array } };
+      const proto = dcmjs.data.WriteBufferStream.prototype as unknown as { writeUTF8String: (this: Writer, text: string) => number };
+      const own = Object.prototype.hasOwnProperty.call(proto, 'writeUTF8String');
+      const original = proto.writeUTF8String;
+      proto.writeUTF8String = function (this: Writer, text: string): number {
+        const encoder = this.encoder;
+        this.encoder = {
+          encode: (t: string): Uint8Array => {
+            const bytes = encodeText(t, characterSet);
+            if (bytes === undefined) throw new NotRepresentable(t);
+            return bytes;
+          },
+        };
+        try {
+          return original.call(this, text);
+        } finally {
+          this.encoder = encoder;
+        }
+      };
+      try {
+        quietly(() => dcmjs.data.DicomMessage.write(s.littleEndian ? dict : swapBinaryWords(dict), stream, s.inner, { allowInvalidVRLength: false }));
+      } finally {
+        if (own) proto.writeUTF8String = original;
+        else delete (proto as Partial<typeof proto>).writeUTF8String;
+      }
+    }
     out = new Uint8Array(stream.getBuffer());
   } catch (cause) {
+    if (cause instanceof NotRepresentable) throw cause;
     throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be encoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
   if (s.deflated) {
@@ -214,10 +325,38 @@ export function decodeDataset(
   }
 }
 
+export interface EncodeDatasetOptions {
+  /**
+   * Write text in this Specific Character Set (any term or ISO 2022 list charset.ts can encode)
+   * when it holds every character of the dataset; otherwise text that is not ASCII goes out as
+   * ISO_IR 192. (0008,0005) says which, whatever the dataset held.
+   */
+  readonly characterSet?: string;
+}
+
 /** Encode a naturalized dataset. Unknown keywords are an error (dcmjs would log and drop them). */
-export function encodeDataset(dataset: NaturalDataset, transferSyntaxUid: string): Uint8Array {
+export function encodeDataset(dataset: NaturalDataset, transferSyntaxUid: string, options: EncodeDatasetOptions = {}): Uint8Array {
   syntaxOf(transferSyntaxUid);
   checkKeywords(dataset, transferSyntaxUid, '');
+  const cs = options.characterSet;
+  // ASCII text is the same bytes in every set: such a dataset takes the plain path (no per-value
+  // encoder, no extra garbage per C-FIND match).
+  if (cs !== undefined && cs !== 'ISO_IR 192' && canEncodeWith(cs) && hasNonAscii(dataset)) {
+    const withSet: NaturalDataset = { ...dataset, SpecificCharacterSet: cs.includes('\\') ? cs.split('\\') : cs };
+    if (cs === '' ) delete (withSet as Record<string, unknown>)['SpecificCharacterSet'];
+    let dict: DcmjsDict;
+    try {
+      dict = quietly(() => dcmjs.data.DicomMetaDictionary.denaturalizeDataset(withSet));
+    } catch (cause) {
+      throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be denaturalized: ${(cause as Error).message}`, { cause });
+    }
+    try {
+      return encodeDatasetDict(dict, transferSyntaxUid, cs);
+    } catch (error) {
+      if (!(error instanceof NotRepresentable)) throw error;
+      // A character the asked set lacks: the whole dataset goes out in UTF-8 instead.
+    }
+  }
   let dict: DcmjsDict;
   try {
     dict = quietly(() => dcmjs.data.DicomMetaDictionary.denaturalizeDataset(declareUtf8IfNeeded(dataset)));

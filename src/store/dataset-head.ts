@@ -1,3 +1,4 @@
+import { decodeText } from '../dataset/charset.js';
 import { StoreError, storeErrorCodes } from './errors.js';
 
 /**
@@ -298,12 +299,14 @@ function tagText(tag: number): string {
   return `(${hex.slice(0, 4)},${hex.slice(4)})`;
 }
 
-/** Decode a kept text value: trailing NUL/space padding removed (PS3.5 6.2), ISO_IR 192 as UTF-8. */
-export function headText(value: HeadValue | undefined, utf8: boolean): string {
+/**
+ * Decode a kept text value with the data set's Specific Character Set (0008,0005) (PS3.5 6.1;
+ * see dataset/charset.ts), then remove the padding (PS3.5 6.2): trailing NUL/space, leading
+ * space. `true`/`false` are kept for ISO_IR 192 and the default repertoire.
+ */
+export function headText(value: HeadValue | undefined, charset: string | boolean): string {
   if (value === undefined) return '';
-  let end = value.bytes.length;
-  while (end > 0 && (value.bytes[end - 1] === 0 || value.bytes[end - 1] === 0x20)) end--;
-  let start = 0;
-  while (start < end && value.bytes[start] === 0x20) start++;
-  return value.bytes.toString(utf8 ? 'utf8' : 'latin1', start, end);
+  const cs = charset === true ? 'ISO_IR 192' : charset === false ? 'ISO_IR 100' : charset;
+  // The padding is removed after decoding: in a multi-byte set a 0x20 or 0x00 byte need not be a character of its own.
+  return decodeText(value.bytes, cs, { vr: value.vr }).replace(/[\0 ]+$/, '').replace(/^ +/, '');
 }

@@ -7,7 +7,7 @@ import { WritableChannel } from '../internal/writable-channel.js';
 import { createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
-import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation } from '../dataset/part10.js';
+import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation, readPart10Header } from '../dataset/part10.js';
 import { DatasetHeadScanner, headText } from './dataset-head.js';
 import { asyncOps, syncOps, writeAll, writeAllSync } from './fs-ops.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
@@ -135,6 +135,23 @@ export class FileStore {
    */
   async reconcile(): Promise<ReconciledFile[]> {
     return this.#index === undefined ? [] : reconcile(this.#index);
+  }
+
+  /**
+   * Read a stored file's identifying attributes again (a re-index after an upgrade, reindex.ts):
+   * its meta header for the transfer syntax, then its data set as at store time.
+   */
+  async readAttributes(path: string): Promise<StoredInstance['attributes'] & { readonly transferSyntaxUid: string }> {
+    let header;
+    try {
+      header = await readPart10Header(path);
+    } catch (error) {
+      throw new StoreError(storeErrorCodes.cannotUnderstand, `cannot read ${path} back: ${String(error)}`, { cause: error });
+    }
+    const ts = header.meta.TransferSyntaxUID;
+    const scanned = await this.#scanFile(path, header.datasetOffset, ts);
+    const attributes = this.#attributes(scanned, { sopClassUid: header.meta.MediaStorageSOPClassUID, sopInstanceUid: header.meta.MediaStorageSOPInstanceUID, transferSyntaxUid: ts });
+    return { ...attributes, transferSyntaxUid: ts };
   }
 
   /** Delete `.<uid>.partial-<random>` files in the root; returns their names. */
@@ -383,14 +400,13 @@ export class FileStore {
 
   #attributes(scanned: DatasetHeadScanner, meta: StoreRequestMeta): StoredInstance['attributes'] {
     const values = scanned.values;
-    const charset = headText(values.get(0x0008_0005), false);
-    // ISO_IR 192 is UTF-8; other single-byte sets are read as Latin-1 (exact for ISO_IR 100).
-    const utf8 = charset.split('\\').includes('ISO_IR 192');
-    const text = (tag: number): string => headText(values.get(tag), utf8);
+    const charset = headText(values.get(0x0008_0005), '');
+    // Text is decoded with the instance's own character set (PS3.5 6.1), so the index holds Unicode.
+    const text = (tag: number): string => headText(values.get(tag), charset);
     const items = (sequence: number, keys: Record<string, number>): Record<string, string>[] =>
       (scanned.sequences.get(sequence) ?? []).map((item) => {
         const out: Record<string, string> = {};
-        for (const [keyword, tag] of Object.entries(keys)) out[keyword] = headText(item.get(tag), utf8);
+        for (const [keyword, tag] of Object.entries(keys)) out[keyword] = headText(item.get(tag), charset);
         return out;
       });
     const attributes = {

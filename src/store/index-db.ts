@@ -382,6 +382,14 @@ export class IndexDb {
     return this.#remove(sopInstanceUid);
   }
 
+  /** What version of the index's content the file holds (SQLite `user_version`; see reindex.ts). */
+  get contentVersion(): number {
+    return Number((this.#db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
+  }
+  set contentVersion(version: number) {
+    this.#db.exec(`PRAGMA user_version = ${Math.trunc(version)}`);
+  }
+
   /** The connection, for query.ts (not part of the public surface). */
   get connection(): DatabaseSync {
     return this.#db;

@@ -1,6 +1,7 @@
 import type { IndexDb, StoredFile } from './index-db.js';
 import { normalizeTime } from './index-db.js';
 import { StoreError, storeErrorCodes } from './errors.js';
+import { personNameMatches } from './text-match.js';
 import type { SQLInputValue } from 'node:sqlite';
 
 /**
@@ -176,17 +177,19 @@ function condition(key: string, attr: Attribute, raw: NaturalizedValue, params: 
       params.push(v);
       return kind === 'IS' ? `CAST(${col} AS INTEGER) = CAST(? AS INTEGER) AND ${col} <> ''` : `${col} = ?`;
     }
-    const pn = kind === 'PN';
-    // A PN key without '=' matches the alphabetic group only (PS3.4 C.2.2.2.1, PS3.5 6.2.1).
-    const target = pn && !v.includes('=') ? `dicom_pn_alpha(${col})` : col;
-    const ci = pn && options.caseInsensitivePersonName === true;
-    const lhs = ci ? `lower(${target})` : target;
-    if (/[*?]/.test(v)) {
-      params.push(globEscape(ci ? v.toLowerCase() : v));
-      return `${lhs} GLOB ?`;
+    const ci = kind === 'PN' && options.caseInsensitivePersonName === true;
+    if (kind === 'PN') {
+      // Component groups and case folding (text-match.ts), in JS: SQLite's lower() is ASCII-only.
+      params.push(v, ci ? 1 : 0);
+      return `dicom_pn_match(${col}, ?, ?)`;
     }
-    params.push(ci ? v.toLowerCase() : v);
-    return `${lhs} = ?`;
+    if (/[*?]/.test(v)) {
+      // GLOB works on characters of the stored Unicode text: `?` is one character.
+      params.push(globEscape(v.normalize('NFC')));
+      return `${col} GLOB ?`;
+    }
+    params.push(v.normalize('NFC'));
+    return `${col} = ?`;
   };
   if (attr.kind === 'modalities') {
     // ModalitiesInStudy matches when any series' Modality matches any given value.
@@ -267,7 +270,9 @@ function joins(upTo: QueryLevel): string {
 
 function registerFunctions(index: IndexDb): void {
   // Idempotent: SQLite replaces a function registered again.
-  index.connection.function('dicom_pn_alpha', { deterministic: true }, (v: unknown) => String(v ?? '').split('=')[0] ?? '');
+  index.connection.function('dicom_pn_match', { deterministic: true }, (value: unknown, key: unknown, ci: unknown) =>
+    personNameMatches(String(value ?? ''), String(key ?? ''), Number(ci) === 1) ? 1 : 0,
+  );
 }
 
 /** Identifier elements that are not keys (PS3.4 C.4.1.1.3): the level, the character set, dcmjs's VR map. */

@@ -7,7 +7,7 @@
  */
 import { DicomClient } from '../../ae/client.js';
 import type { Association } from '../../ae/association.js';
-import { decodeDataset, encodeDataset, type NaturalDataset } from '../../dataset/codec.js';
+import { decodeDataset, encodeDataset, specificCharacterSetOf, type NaturalDataset } from '../../dataset/codec.js';
 import { QueryRetrieveStatus, Status } from '../../dictionary/status.js';
 import { QueryRetrieveSopClass, TransferSyntax } from '../../dictionary/uids.js';
 import type { CFindRq, CGetRq, CMoveRq } from '../../dimse/messages.js';
@@ -49,6 +49,12 @@ function failure(error: unknown): ResponseFields {
 function identifierOf(context: HandleContext): NaturalDataset {
   if (context.dataset === undefined) throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', 'the request has no identifier');
   return decodeDataset(context.dataset, context.presentationContext.transferSyntax);
+}
+
+/** A match says the query's character set (the index's per-instance one was decoded already). */
+function responseCharset(match: NaturalDataset, characterSet: string): NaturalDataset {
+  if (!('SpecificCharacterSet' in match)) return match;
+  return { ...match, SpecificCharacterSet: characterSet.includes('\\') ? characterSet.split('\\') : characterSet };
 }
 
 export interface FindHandlerOptions {
@@ -117,6 +123,9 @@ export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-R
         matches = findMatches(options.index, model, identifier as never, options.match);
         if (unsupportedKeys(identifier as never).length > 0) pendingStatus = QueryRetrieveStatus.PendingWarningOptionalKeysNotSupported;
       }
+      // Matches are written in the query's character set when it has no code extensions and
+      // holds their text; otherwise in ISO_IR 192 (codec.ts encodeDataset), and say which.
+      const characterSet = specificCharacterSetOf(context.dataset!, ts) ?? '';
       let sent = 0;
       for await (const match of matches) {
         if (context.signal.aborted) return { status: Status.Cancel };
@@ -124,7 +133,7 @@ export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-R
           return { status: QueryRetrieveStatus.OutOfResources, errorComment: `more than ${maxMatches} matches: narrow the query` };
         }
         // Each match travels in the context's syntax; the Specific Character Set says how text is encoded.
-        await context.respond({ status: pendingStatus, dataset: encodeDataset(match, ts) });
+        await context.respond({ status: pendingStatus, dataset: encodeDataset(responseCharset(match, characterSet), ts, { characterSet }) });
         if (++sent % MATCHES_PER_TURN === 0) await yieldToEventLoop();
       }
     } catch (error) {

@@ -27,6 +27,7 @@ const knownNonStorage: ReadonlySet<string> = new Set([VerificationSopClass, ...O
 import type { SecureContext } from '../../transport/tls/context.js';
 import { FileStore, type DuplicatePolicy, type FsyncPolicy, type StoredInstance } from '../../store/file-store.js';
 import { IndexDb } from '../../store/index-db.js';
+import { reindexIfOutdated } from '../../store/reindex.js';
 import { commitmentHandler } from './commitment.js';
 import { findHandler, getHandler, moveHandler, type RemoteAe } from './query-retrieve.js';
 import { HandlerRegistry } from './registry.js';
@@ -175,6 +176,8 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
 
   static async #build(config: StorageServerConfig, index: IndexDb, ownIndex: boolean): Promise<StorageServer> {
     const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'keep-first', fsync: config.fsync ?? 'file' });
+    // An index written by an older version is re-read from the files before anything is served.
+    await reindexIfOutdated(store, index);
     const ts = config.transferSyntaxes ?? STORAGE_TRANSFER_SYNTAXES;
     const acceptUnknown = config.acceptUnknownSopClasses ?? false;
     if (typeof acceptUnknown !== 'boolean') throw new InvalidOptionError('acceptUnknownSopClasses', 'must be a boolean');

@@ -1,0 +1,56 @@
+/**
+ * Text matching for C-FIND on Unicode values (the index holds text decoded from each instance's
+ * Specific Character Set, the identifier is decoded from the query's): wildcard matching per
+ * character (PS3.4 C.2.2.2.4), case folding applied the same way to both sides, and Person Name
+ * component groups (PS3.4 C.2.2.2.1, PS3.5 6.2.1.1). Pure; registered as SQLite functions by query.ts.
+ */
+
+/**
+ * Case folding for case-insensitive matching: NFC, then Unicode's locale-independent lower case;
+ * final sigma is folded to σ, because lower-casing chooses ς or σ by position and a wildcard
+ * key (`ΟΔΥΣ*`) puts the letter in another position than the stored name.
+ */
+export function foldCase(text: string): string {
+  return text.normalize('NFC').toLowerCase().replace(/ς/g, 'σ');
+}
+
+const patterns = new Map<string, RegExp>();
+
+/** `*` any run of characters, `?` exactly one character (a code point, not a byte or UTF-16 unit). */
+function wildcardRegExp(key: string): RegExp {
+  let re = patterns.get(key);
+  if (re === undefined) {
+    const body = [...key].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'))).join('');
+    re = new RegExp(`^${body}$`, 'su');
+    if (patterns.size > 256) patterns.clear();
+    patterns.set(key, re);
+  }
+  return re;
+}
+
+/** Single value or wildcard matching of one value (no `\`) against one key value. */
+export function textMatches(value: string, key: string, caseInsensitive: boolean): boolean {
+  const v = caseInsensitive ? foldCase(value) : value.normalize('NFC');
+  const k = caseInsensitive ? foldCase(key) : key.normalize('NFC');
+  return /[*?]/.test(k) ? wildcardRegExp(k).test(v) : v === k;
+}
+
+/**
+ * Person Name matching. A key without `=` is matched against each component group of the stored
+ * name (alphabetic, ideographic, phonetic) and matches when one does: a key typed in kanji or
+ * hangul finds the name by its ideographic or phonetic group. A key with `=` matches group by
+ * group; a group the key leaves empty matches anything. A stored value with several names (`\`)
+ * matches when one of them does.
+ */
+export function personNameMatches(stored: string, key: string, caseInsensitive: boolean): boolean {
+  const keyGroups = key.split('=');
+  for (const name of stored.split('\\')) {
+    const groups = name.split('=');
+    if (keyGroups.length === 1) {
+      if (groups.some((g, i) => (i === 0 || g !== '') && textMatches(g, key, caseInsensitive))) return true;
+    } else if (keyGroups.every((k, i) => k === '' || textMatches(groups[i] ?? '', k, caseInsensitive))) {
+      return true;
+    }
+  }
+  return false;
+}
