@@ -6,10 +6,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, readdir, mkdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readdir, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
@@ -19,6 +18,7 @@ import { run, tempDir } from '../helpers/dicom-data.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { datasetHash, spec, writeBigInstance, writeInstance } from '../helpers/services.js';
+import { startStorageServerProcess, vmHwm, type StorageServerProcess } from '../helpers/storage-server-process.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 60_000 };
 let dir: string;
@@ -31,43 +31,10 @@ after(async () => {
   await remove();
 });
 
-interface Child {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly lines: Record<string, unknown>[];
-  stop(): Promise<void>;
-}
+type Child = StorageServerProcess;
 
-async function startChild(storeRoot: string, tls?: { cert: string; key: string; ca: string }): Promise<Child> {
-  const script = new URL('../helpers/storage-server-child.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--expose-gc', '--no-concurrent-array-buffer-sweeping', script, JSON.stringify({ storeRoot, maxPduLength: 65536, tls })], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: Record<string, unknown>[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = JSON.parse(l) as Record<string, unknown>;
-      if (typeof m['port'] === 'number') resolve(m['port']);
-      else lines.push(m);
-    });
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
-  });
-  const closed = new Promise<void>((r) => child.once('close', () => r()));
-  return {
-    child,
-    port,
-    lines,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await closed;
-      clearTimeout(t);
-    },
-  };
-}
-
-async function vmHwm(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const m = /VmHWM:\s+(\d+) kB/.exec(status);
-  return Number(m![1]) * 1024;
+function startChild(storeRoot: string, tls?: { cert: string; key: string; ca: string }): Promise<Child> {
+  return startStorageServerProcess({ storeRoot, maxPduLength: 65536, tls }, ['--expose-gc', '--no-concurrent-array-buffer-sweeping']);
 }
 
 for (const tls of [false, true]) {

@@ -10,10 +10,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import net from 'node:net';
 import { once } from 'node:events';
 import { encodePdu } from '../../src/ul/pdu/encode.js';
@@ -32,6 +30,7 @@ import type { StorageServerConfig } from '../../src/services/scp/storage-server.
 import { encodeDataset, tempDir } from '../helpers/dicom-data.js';
 import { spec, writeBigInstance } from '../helpers/services.js';
 import { addStudies } from '../helpers/many-studies.js';
+import { startStorageServerProcess, vmHwm, type StorageServerProcess } from '../helpers/storage-server-process.js';
 
 const STUDY_FIND = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;
 const STUDY_MOVE = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove;
@@ -56,43 +55,10 @@ after(async () => {
   await remove();
 });
 
-interface Child {
-  readonly child: ChildProcess;
-  readonly port: number;
-  /** What the child printed: associations that ended in an error, stored instances. */
-  readonly lines: Record<string, unknown>[];
-  stop(): Promise<void>;
-}
+type Child = StorageServerProcess;
 
-async function startChild(storeRoot: string, extra: { limits?: StorageServerConfig['limits']; destinations?: Record<string, { host: string; port: number }> } = {}): Promise<Child> {
-  const script = new URL('../helpers/storage-server-child.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, [script, JSON.stringify({ storeRoot, aeTitle: 'LOAD-SCP', maxPduLength: 65536, ...extra })], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: Record<string, unknown>[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = JSON.parse(l) as Record<string, unknown>;
-      if (typeof m['port'] === 'number') resolve(m['port']);
-      else lines.push(m);
-    });
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
-  });
-  const closed = new Promise<void>((r) => child.once('close', () => r()));
-  return {
-    child,
-    port,
-    lines,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await closed;
-      clearTimeout(t);
-    },
-  };
-}
-
-async function vmHwm(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+function startChild(storeRoot: string, extra: { limits?: StorageServerConfig['limits']; destinations?: Record<string, { host: string; port: number }> } = {}): Promise<Child> {
+  return startStorageServerProcess({ storeRoot, aeTitle: 'LOAD-SCP', maxPduLength: 65536, ...extra });
 }
 
 /** Poll until `check` holds; a hang guard, not a timing bound. */
