@@ -26,7 +26,7 @@ export const channelNames = {
   dimse: 'dicom-tls:dimse',
   /** A peer's mistake in a received DIMSE message that was tolerated: { association, command, presentationContextId, warning } */
   dimseWarning: 'dicom-tls:dimse:warning',
-  /** Server events: { kind: 'tls-handshake-failed'|'association-rejected'|'stored'|'store-failed'|'store-partials-removed'|'reindex-started'|'reindex-progress'|'reindex-done'|'listener-error', … } */
+  /** Server events: { kind: 'tls-handshake-failed'|'association-rejected'|'stored'|'store-failed'|'store-partials-removed'|'retrieve-started'|'retrieve-done'|'reindex-started'|'reindex-progress'|'reindex-done'|'listener-error', … } */
   server: 'dicom-tls:server',
   /** A request's data set (a C-FIND identifier …) held in memory, handed to its handler: { association, command, presentationContextId, transferSyntaxUid, dataset } */
   requestDataset: 'dicom-tls:dimse:request-dataset',

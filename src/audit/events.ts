@@ -186,8 +186,10 @@ function studyObjects(s: StudyTransfer, withInstances: boolean): ParticipantObje
 export interface Transfer {
   readonly source: Node;
   readonly destination: Node;
-  /** Which side asked: the association requestor (C-STORE SCU, or C-MOVE/C-GET SCU). */
-  readonly requestor: 'source' | 'destination';
+  /** Which side asked: the association requestor (C-STORE SCU, or C-MOVE/C-GET SCU); 'other' a third node (a C-MOVE SCU that is not the destination). */
+  readonly requestor: 'source' | 'destination' | 'other';
+  /** The third node that asked, when `requestor` is 'other' (A.5.3.6 "other participants … the requestor"). */
+  readonly requestorNode?: Node | undefined;
   readonly study: StudyTransfer;
   readonly outcome?: typeof EventOutcome[keyof typeof EventOutcome];
   readonly description?: string | undefined;
@@ -205,6 +207,7 @@ export function instancesTransferred(src: AuditSource, t: Transfer, action: 'C' 
     activeParticipants: [
       participant(t.source, t.requestor === 'source', RoleIdCode.Source),
       participant(t.destination, t.requestor === 'destination', RoleIdCode.Destination),
+      ...(t.requestor === 'other' && t.requestorNode !== undefined ? [participant(t.requestorNode, true)] : []),
     ],
     auditSource: source(src),
     participantObjects: studyObjects(t.study, true),

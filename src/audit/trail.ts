@@ -14,12 +14,14 @@ import type { SecureSocket } from '../transport/tls/socket.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
 import { EventOutcome } from './codes.js';
 import {
-  applicationActivity, instancesTransferred, query, securityAlert, userAuthentication,
-  type Application, type AuditSource, type NodeAuthenticationFailure, type StudyTransfer,
+  applicationActivity, beginTransferring, instancesAccessed, instancesTransferred, query, securityAlert, userAuthentication,
+  type Application, type AuditSource, type NodeAuthenticationFailure, type StudyTransfer, type Transfer,
 } from './events.js';
 import { auditMessageToXml, type AuditMessage } from './message.js';
 import { auditContexts, type AuditSender } from './sender.js';
 import { syslogMessage } from './syslog.js';
+import type { RetrieveEvent } from '../services/scp/query-retrieve.js';
+import type { RetrieveInstance } from '../store/query.js';
 
 export interface AuditTrailOptions {
   /** Where messages go; without one they are only published on `channelNames.audit` ('recorded'). */
@@ -159,6 +161,8 @@ export class AuditTrail {
       if (check === 'user-identity') this.record(userAuthentication(this.#src, username ?? 'unknown', peer, local, false, m.why as string));
       return;
     }
+    if (m.kind === 'retrieve-started') { this.#onRetrieveStarted(m as unknown as RetrieveEvent); return; }
+    if (m.kind === 'retrieve-done') { this.#onRetrieveDone(m as unknown as RetrieveEvent & { outcomes: readonly string[]; cancelled: boolean }); return; }
     // A re-send kept as first stored ('store-duplicate', duplicates 'keep-first') was still
     // transferred: it is recorded as a stored one is.
     if (m.kind === 'stored' || m.kind === 'store-duplicate' || m.kind === 'store-failed') {
@@ -177,6 +181,42 @@ export class AuditTrail {
       const list = s.sopClasses.get(cls) ?? [];
       list.push(uid);
       s.sopClasses.set(cls, list);
+    }
+  }
+
+  /** Who asked for a retrieve, and whether that is the destination itself (C-GET; a C-MOVE to oneself). */
+  #retrieveParties(e: RetrieveEvent): Pick<Transfer, 'source' | 'destination' | 'requestor' | 'requestorNode'> & { asker: { aeTitle: string; address?: string | undefined } } {
+    const a = e.association;
+    const asker = { aeTitle: a.callingAeTitle, address: a.remoteAddress };
+    const self = e.command.type === 'C-GET-RQ' || e.destination.aeTitle.trim() === asker.aeTitle.trim();
+    return { source: e.source, destination: e.destination, requestor: self ? 'destination' : 'other', requestorNode: self ? undefined : asker, asker };
+  }
+
+  /** A.5.3.3 Begin Transferring and A.5.3.5 Instances Accessed (read), one per study, before the first sub-operation. */
+  #onRetrieveStarted(e: RetrieveEvent): void {
+    const parties = this.#retrieveParties(e);
+    for (const study of byStudy(e.instances)) {
+      this.record(beginTransferring(this.#src, { ...parties, study }));
+      this.record(instancesAccessed(this.#src, parties.asker, { aeTitle: e.association.calledAeTitle }, study, 'R'));
+    }
+  }
+
+  /** A.5.3.6 for what we sent (action R), one per study: the instances the destination took. */
+  #onRetrieveDone(e: RetrieveEvent & { outcomes: readonly string[]; cancelled: boolean }): void {
+    const parties = this.#retrieveParties(e);
+    const attempted = e.instances.slice(0, e.outcomes.length);
+    const sent = attempted.filter((_, i) => e.outcomes[i] !== 'Failure');
+    for (const study of byStudy(e.instances)) {
+      const all = e.instances.filter((f) => f.studyInstanceUid === study.studyInstanceUid).length;
+      const mine = byStudy(sent.filter((f) => f.studyInstanceUid === study.studyInstanceUid))[0];
+      const got = mine === undefined ? 0 : [...mine.sopClasses.values()].reduce((n, l) => n + l.length, 0);
+      if (got === all) { this.record(instancesTransferred(this.#src, { ...parties, study }, 'R')); continue; }
+      // Instances not taken: the study's record lists what was sent (all it planned when nothing was).
+      this.record(instancesTransferred(this.#src, {
+        ...parties, study: mine ?? study,
+        outcome: got === 0 ? EventOutcome.SeriousFailure : EventOutcome.MinorFailure,
+        description: `${all - got} of ${all} instance(s) not transferred${e.cancelled ? '; retrieve cancelled' : ''}`,
+      }, 'R'));
     }
   }
 
@@ -237,6 +277,22 @@ export class AuditTrail {
     }
     for (const [uid, v] of this.#storing) if (v === acc) this.#storing.delete(uid);
   }
+}
+
+/** Retrieved instances grouped by study, in the order found. */
+function byStudy(instances: readonly RetrieveInstance[]): StudyTransfer[] {
+  const studies = new Map<string, { studyInstanceUid: string; patientId: string; patientName: string; accessionNumber: string; sopClasses: Map<string, string[]> }>();
+  for (const f of instances) {
+    let s = studies.get(f.studyInstanceUid);
+    if (s === undefined) {
+      s = { studyInstanceUid: f.studyInstanceUid, patientId: f.patientId, patientName: f.patientName, accessionNumber: f.accessionNumber, sopClasses: new Map() };
+      studies.set(f.studyInstanceUid, s);
+    }
+    const list = s.sopClasses.get(f.SOPClassUID) ?? [];
+    list.push(f.SOPInstanceUID);
+    s.sopClasses.set(f.SOPClassUID, list);
+  }
+  return [...studies.values()];
 }
 
 function subjectLine(certificateString: string): string | undefined {

@@ -363,7 +363,15 @@ export async function* findMatches(
  * level itself is required and may be a list of UIDs; keys of higher levels, when given, must
  * match too.
  */
-export function instancesFor(index: IndexDb, retrieveLevel: QueryLevel, keys: NaturalizedDataset): StoredFile[] {
+/** A stored file found for a retrieve, with the study and patient it belongs to (for the audit trail). */
+export interface RetrieveInstance extends StoredFile {
+  readonly studyInstanceUid: string;
+  readonly patientId: string;
+  readonly patientName: string;
+  readonly accessionNumber: string;
+}
+
+export function instancesFor(index: IndexDb, retrieveLevel: QueryLevel, keys: NaturalizedDataset): RetrieveInstance[] {
   if (!(queryLevels as readonly string[]).includes(retrieveLevel)) throw invalid(`unknown retrieve level ${String(retrieveLevel)}`);
   if (keyValues(keys[uniqueKey[retrieveLevel]]).length === 0) {
     throw invalid(`retrieve at ${retrieveLevel} level needs ${uniqueKey[retrieveLevel]} (PS3.4 C.4.2.2.1)`);
@@ -380,6 +388,7 @@ export function instancesFor(index: IndexDb, retrieveLevel: QueryLevel, keys: Na
     where.push(`${attr.sql} IN (${values.map(() => '?').join(', ')})`);
   }
   const sql = `SELECT i.sop_uid AS SOPInstanceUID, i.sop_class_uid AS SOPClassUID, i.transfer_syntax AS transferSyntaxUid,
-    i.path AS path, i.size AS size FROM ${joins('IMAGE')} WHERE ${where.join(' AND ')} ORDER BY st.id, se.id, i.id`;
-  return index.connection.prepare(sql).all(...(params as SQLInputValue[])) as unknown as StoredFile[];
+    i.path AS path, i.size AS size, st.study_uid AS studyInstanceUid, p.patient_id AS patientId, p.patient_name AS patientName,
+    st.accession_number AS accessionNumber FROM ${joins('IMAGE')} WHERE ${where.join(' AND ')} ORDER BY st.id, se.id, i.id`;
+  return index.connection.prepare(sql).all(...(params as SQLInputValue[])) as unknown as RetrieveInstance[];
 }

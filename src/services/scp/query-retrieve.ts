@@ -14,8 +14,9 @@ import type { CFindRq, CGetRq, CMoveRq } from '../../dimse/messages.js';
 import { InvalidOptionError } from '../../errors.js';
 import { Semaphore } from '../../internal/semaphore.js';
 import type { SecureContext } from '../../transport/tls/context.js';
-import type { IndexDb, StoredFile } from '../../store/index-db.js';
-import { findMatches, instancesFor, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
+import type { IndexDb } from '../../store/index-db.js';
+import { channelNames, publish } from '../../diagnostics.js';
+import { findMatches, instancesFor, type RetrieveInstance, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
 import { StoreError } from '../../store/errors.js';
 import { storeInstances, type StoreResult } from '../scu/store.js';
 import type { DimseHandler, HandleContext, ResponseFields } from './registry.js';
@@ -195,7 +196,7 @@ function finalFields(c: Counts, cancelled: boolean, ts: string): ResponseFields 
   return fields as unknown as ResponseFields;
 }
 
-function filesFor(index: IndexDb, request: CMoveRq | CGetRq, context: HandleContext): { files: StoredFile[]; identifier: NaturalDataset } {
+function filesFor(index: IndexDb, request: CMoveRq | CGetRq, context: HandleContext): { files: RetrieveInstance[]; identifier: NaturalDataset } {
   const identifier = identifierOf(context);
   const model = modelOf[request.affectedSopClassUid];
   if (model === undefined) throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', `unknown retrieve SOP class ${request.affectedSopClassUid}`);
@@ -204,23 +205,46 @@ function filesFor(index: IndexDb, request: CMoveRq | CGetRq, context: HandleCont
   return { files: instancesFor(index, level as QueryLevel, identifier as never), identifier };
 }
 
+/**
+ * A retrieve's sub-operations as published on `channelNames.server` ('retrieve-started', then
+ * 'retrieve-done' with each instance's outcome): who asked, who receives, what was read and sent.
+ */
+export interface RetrieveEvent {
+  readonly association: Association;
+  readonly command: CMoveRq | CGetRq;
+  /** Us, as the Storage SCU of the sub-operations. */
+  readonly source: { readonly aeTitle: string };
+  /** The Storage SCP of the sub-operations: the move destination, or the C-GET requestor. */
+  readonly destination: { readonly aeTitle: string; readonly address?: string | undefined };
+  readonly instances: readonly RetrieveInstance[];
+}
+
 async function sendAll(
   association: Association,
-  files: readonly StoredFile[],
+  files: readonly RetrieveInstance[],
   context: HandleContext,
   originator: { aeTitle: string; messageId: number } | undefined,
+  event: RetrieveEvent,
 ): Promise<ResponseFields> {
   const c: Counts = { remaining: files.length, completed: 0, failed: 0, warning: 0, failedUids: [] };
+  const outcomes: ('Success' | 'Warning' | 'Failure')[] = [];
   let cancelled = false;
-  for (const file of files) {
-    if (context.signal.aborted) {
-      cancelled = true;
-      break;
+  publish(channelNames.server, () => ({ kind: 'retrieve-started', ...event }));
+  try {
+    for (const file of files) {
+      if (context.signal.aborted) {
+        cancelled = true;
+        break;
+      }
+      const [r] = await storeInstances(association, [file.path], { ...(originator === undefined ? {} : { moveOriginator: originator }) });
+      tally(c, r ?? ({ outcome: 'Failure', sopInstanceUid: file.SOPInstanceUID } as StoreResult));
+      outcomes.push(r?.outcome ?? 'Failure');
+      if (r !== undefined && r.outcome === 'Failure' && r.sopInstanceUid === '') c.failedUids.push(file.SOPInstanceUID);
+      if (c.remaining > 0) await context.respond(countsFields(c, false));
     }
-    const [r] = await storeInstances(association, [file.path], { ...(originator === undefined ? {} : { moveOriginator: originator }) });
-    tally(c, r ?? ({ outcome: 'Failure', sopInstanceUid: file.SOPInstanceUID } as StoreResult));
-    if (r !== undefined && r.outcome === 'Failure' && r.sopInstanceUid === '') c.failedUids.push(file.SOPInstanceUID);
-    if (c.remaining > 0) await context.respond(countsFields(c, false));
+  } finally {
+    // Instances never attempted (cancel, a lost association) carry no outcome.
+    publish(channelNames.server, () => ({ kind: 'retrieve-done', ...event, outcomes, cancelled }));
   }
   return finalFields(c, cancelled, context.presentationContext.transferSyntax);
 }
@@ -248,7 +272,7 @@ export function lookupAe(destinations: MoveHandlerOptions['destinations'], aeTit
 }
 
 /** The contexts to propose for sending stored files: each SOP class with each file syntax, plus Implicit VR LE. */
-function contextsForFiles(files: readonly StoredFile[]) {
+function contextsForFiles(files: readonly RetrieveInstance[]) {
   const pairs = new Map<string, Set<string>>();
   for (const f of files) {
     const set = pairs.get(f.SOPClassUID) ?? new Set<string>();
@@ -264,7 +288,7 @@ function contextsForFiles(files: readonly StoredFile[]) {
 export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-RQ'> {
   return {
     async handle(request, context) {
-      let files: StoredFile[];
+      let files: RetrieveInstance[];
       try {
         files = filesFor(options.index, request, context).files;
       } catch (error) {
@@ -290,7 +314,9 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
         return { status: QueryRetrieveStatus.OutOfResourcesUnableToPerformSuboperations, errorComment: `cannot reach ${request.moveDestination.trim()}: ${String((error as Error).message)}`.slice(0, 64) };
       }
       try {
-        return await sendAll(client.association, files, context, { aeTitle: context.association.callingAeTitle, messageId: request.messageId });
+        const a = client.association;
+        return await sendAll(a, files, context, { aeTitle: context.association.callingAeTitle, messageId: request.messageId },
+          { association: context.association, command: request, source: { aeTitle: a.callingAeTitle }, destination: { aeTitle: a.calledAeTitle, address: a.remoteAddress }, instances: files });
       } finally {
         await client.release().catch(() => client.abort().catch(() => undefined));
       }
@@ -305,13 +331,15 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
 export function getHandler(options: { readonly index: IndexDb }): DimseHandler<'C-GET-RQ'> {
   return {
     async handle(request, context) {
-      let files: StoredFile[];
+      let files: RetrieveInstance[];
       try {
         files = filesFor(options.index, request, context).files;
       } catch (error) {
         return failure(error);
       }
-      return sendAll(context.association, files, context, undefined);
+      const a = context.association;
+      return sendAll(a, files, context, undefined,
+        { association: a, command: request, source: { aeTitle: a.calledAeTitle }, destination: { aeTitle: a.callingAeTitle, address: a.remoteAddress }, instances: files });
     },
   };
 }

@@ -1,0 +1,120 @@
+/**
+ * AuditTrail for what a StorageServer sends on retrieves: Begin Transferring (A.5.3.3), Instances
+ * Accessed (A.5.3.5) and Instances Transferred with action R (A.5.3.6), one per study, for C-MOVE
+ * sub-operations (to a third destination) and C-GET (back to the requestor); each schema-valid.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AuditTrail } from '../../src/audit/trail.js';
+import { channelNames } from '../../src/diagnostics.js';
+import { DicomClient } from '../../src/ae/client.js';
+import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { storageContextsFor } from '../../src/services/scu/store.js';
+import { getContexts } from '../../src/services/scu/retrieve.js';
+import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { tempDir } from '../helpers/dicom-data.js';
+import { spec, writeInstance } from '../helpers/services.js';
+import { assertSchemaValid } from '../helpers/audit-schema.js';
+
+const quick = { connect: 5000, association: 5000, dimse: 10000 };
+const STUDY1 = '1.2.826.0.1.3680043.9.7777.1';
+const STUDY2 = '1.2.826.0.1.3680043.9.7777.2';
+const CT = '1.2.840.10008.5.1.4.1.1.2';
+let dir: string;
+let remove: () => Promise<void>;
+let src: StorageServer;
+let dest: StorageServer;
+let port: number;
+let trail: AuditTrail;
+const recorded: string[] = [];
+const onAudit = (m: unknown): void => {
+  const e = m as { kind: string; xml?: string };
+  if (e.kind === 'recorded') recorded.push(e.xml!);
+};
+const event = (code: string) => (x: string): boolean => x.includes(`<EventID csd-code="${code}"`);
+const sentBy = (x: string): boolean => /EventActionCode="R"/.test(x);
+const forStudy = (uid: string) => (x: string): boolean => x.includes(`ParticipantObjectID="${uid}"`);
+
+before(async () => {
+  ({ dir, remove } = await tempDir('audit-retrieve'));
+  await mkdir(join(dir, 'in'));
+  for (const n of [1, 4, 2]) await writeInstance(join(dir, 'in'), spec(n));
+  diagnosticsChannel.subscribe(channelNames.audit, onAudit);
+  trail = new AuditTrail({ auditSourceId: 'AUDIT-TEST', application: { name: 'dicom-tls serve', aeTitles: ['SRC'] } }).start();
+  dest = await StorageServer.create({ aeTitle: 'DEST', storeRoot: join(dir, 'dest'), fsync: 'none' });
+  const { port: destPort } = await dest.listen(0);
+  src = await StorageServer.create({ aeTitle: 'SRC', storeRoot: join(dir, 'store'), fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: destPort } } });
+  ({ port } = await src.listen(0));
+  const loader = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'LOADER', calledAeTitle: 'SRC', presentationContexts: await storageContextsFor([join(dir, 'in')]), timeouts: quick });
+  assert.deepEqual((await loader.store([join(dir, 'in')])).map((r) => r.status), [0, 0, 0]);
+  await loader.release();
+});
+
+after(async () => {
+  await src.close({ timeout: 1000 });
+  await dest.close({ timeout: 1000 });
+  await trail.stop();
+  diagnosticsChannel.unsubscribe(channelNames.audit, onAudit);
+  await remove();
+});
+
+test('C-MOVE of two studies to a third AE: per study Begin Transferring, Instances Accessed, Instances Transferred (R, Source us, Destination DEST, requestor MOVER)', async () => {
+  const mark = recorded.length;
+  const client = await DicomClient.associate({
+    host: '127.0.0.1', port, callingAeTitle: 'MOVER', calledAeTitle: 'SRC', timeouts: quick,
+    presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
+  });
+  const result = await client.move('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: [STUDY1, STUDY2] }, 'DEST');
+  assert.equal(result.completed, 3);
+  await client.release();
+  const msgs = recorded.slice(mark);
+  const begin = msgs.filter(event('110102'));
+  const accessed = msgs.filter(event('110103'));
+  const sent = msgs.filter(event('110104')).filter(sentBy);
+  assert.equal(begin.length, 2, msgs.join('\n'));
+  assert.equal(accessed.length, 2);
+  assert.equal(sent.length, 2);
+  // Each study's begin comes before its transferred record.
+  for (const uid of [STUDY1, STUDY2]) assert.ok(msgs.findIndex(forStudy(uid)) < msgs.indexOf(sent.find(forStudy(uid))!));
+  const s1 = sent.find(forStudy(STUDY1))!;
+  assert.match(s1, /EventOutcomeIndicator="0"/);
+  assert.match(s1, new RegExp(`<SOPClass UID="${CT}" NumberOfInstances="2">`));
+  assert.match(s1, /ParticipantObjectID="PID1" ParticipantObjectTypeCode="1" ParticipantObjectTypeCodeRole="1">/);
+  assert.match(s1, /UserID="SRC"[^>]*UserIsRequestor="false"><RoleIDCode csd-code="110153"/);
+  assert.match(s1, /UserID="DEST"[^>]*UserIsRequestor="false" NetworkAccessPointID="127.0.0.1" NetworkAccessPointTypeCode="2"><RoleIDCode csd-code="110152"/);
+  assert.match(s1, /UserID="MOVER"[^>]*UserIsRequestor="true"/);
+  const s2 = sent.find(forStudy(STUDY2))!;
+  assert.match(s2, new RegExp(`<SOPClass UID="${CT}" NumberOfInstances="1">`));
+  assert.match(s2, /ParticipantObjectID="PID2"/);
+  const b1 = begin.find(forStudy(STUDY1))!;
+  assert.match(b1, /EventActionCode="E"/);
+  assert.match(b1, /UserID="SRC"[^>]*><RoleIDCode csd-code="110153"/);
+  const a1 = accessed.find(forStudy(STUDY1))!;
+  assert.match(a1, /EventActionCode="R"/);
+  assert.match(a1, /UserID="MOVER"[^>]*UserIsRequestor="true"/);
+  assert.match(a1, /ParticipantObjectID="PID1"/);
+  await assertSchemaValid(msgs);
+});
+
+test('C-GET: Instances Transferred (R) names the requestor as the Destination and requestor', async () => {
+  const mark = recorded.length;
+  const { presentationContexts, roles } = getContexts();
+  const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'GETTER', calledAeTitle: 'SRC', presentationContexts, roles, timeouts: quick });
+  const result = await client.get('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: STUDY1 }, { onInstance: async (i) => { for await (const _ of i.dataset) void _; } });
+  assert.equal(result.completed, 2);
+  await client.release();
+  const msgs = recorded.slice(mark);
+  const sent = msgs.filter(event('110104')).filter(sentBy);
+  assert.equal(sent.length, 1, msgs.join('\n'));
+  assert.equal(msgs.filter(event('110102')).length, 1);
+  assert.equal(msgs.filter(event('110103')).length, 1);
+  assert.match(sent[0]!, new RegExp(`ParticipantObjectID="${STUDY1}"`));
+  assert.match(sent[0]!, new RegExp(`<SOPClass UID="${CT}" NumberOfInstances="2">`));
+  assert.match(sent[0]!, /UserID="SRC"[^>]*UserIsRequestor="false"><RoleIDCode csd-code="110153"/);
+  assert.match(sent[0]!, /UserID="GETTER"[^>]*UserIsRequestor="true" NetworkAccessPointID="127.0.0.1" NetworkAccessPointTypeCode="2"><RoleIDCode csd-code="110152"/);
+  assert.doesNotMatch(sent[0]!, /UserID="GETTER"[\s\S]*UserID="GETTER"/, 'the requestor is not listed twice');
+  await assertSchemaValid(msgs);
+});
