@@ -15,6 +15,7 @@ import { publish, channelNames } from '../diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import type { SecureContext } from '../transport/tls/context.js';
 import { SecureSocket } from '../transport/tls/socket.js';
+import { TlsError } from '../transport/tls/errors.js';
 import { datagramSender, type DatagramSender } from '../transport/udp.js';
 import { AuditQueue } from './queue.js';
 import { octetCounted } from './syslog.js';
@@ -24,6 +25,9 @@ import { octetCounted } from './syslog.js';
  * channel itself (known before the connection exists, unlike the socket, which fails inside connect).
  */
 export const auditContexts = new WeakSet<object>();
+
+/** TLS alerts by which a peer refuses a certificate (RFC 8446 6.2): bad_certificate … access_denied, certificate_required. */
+const certificateAlerts = new Set([42, 43, 44, 45, 46, 48, 49, 116]);
 
 export type AuditTarget =
   | { readonly kind: 'tls'; readonly host: string; readonly port: number; readonly context: SecureContext }
@@ -162,7 +166,13 @@ export class AuditSender {
         this.#delay = this.#min;
         publish(channelNames.audit, () => ({ kind: 'connected', host: t.host, port: t.port }));
         conn.on('data', () => undefined); // a repository sends nothing; keep the stream flowing
-        conn.on('error', () => undefined);
+        conn.on('error', (error: unknown) => {
+          // TLS 1.3: the client's handshake ends before the server has checked our certificate; a
+          // refusal arrives as a fatal alert on the first read. Say so: it is a node authentication failure.
+          if (error instanceof TlsError && error.alert?.direction === 'read' && certificateAlerts.has(error.alert.code)) {
+            publish(channelNames.audit, () => ({ kind: 'certificate-refused', host: t.host, port: t.port, connection: conn, error }));
+          }
+        });
         conn.on('close', () => this.#lost(conn));
         this.#pump();
       },

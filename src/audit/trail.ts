@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { channelNames, publish } from '../diagnostics.js';
 import type { Association } from '../ae/association.js';
 import type { DimseCommand } from '../dimse/messages.js';
-import { TlsHandshakeError } from '../transport/tls/errors.js';
+import { TlsHandshakeError, type TlsError } from '../transport/tls/errors.js';
 import type { SecureSocket } from '../transport/tls/socket.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
 import { EventOutcome } from './codes.js';
@@ -72,7 +72,7 @@ export class AuditTrail {
     this.#on(channelNames.dimse, (m) => this.#onDimse(m as { association: Association; direction: 'sent' | 'received'; command: DimseCommand }));
     this.#on(channelNames.requestDataset, (m) => this.#onRequestDataset(m as { association: Association; command: DimseCommand; transferSyntaxUid: string; dataset: Uint8Array }));
     this.#on(channelNames.association, (m) => this.#onAssociation(m as { association: UpperLayer; kind: string }));
-    this.#on(channelNames.audit, (m) => { if ((m as { kind: string }).kind === 'connected') this.#auditChannelAlerted = false; });
+    this.#on(channelNames.audit, (m) => this.#onAuditChannel(m as { kind: string } & Record<string, unknown>));
     this.#sender?.start();
     this.record(applicationActivity(this.#src, this.#app, 'start'));
     return this;
@@ -133,6 +133,29 @@ export class AuditTrail {
     };
     const message = securityAlert(this.#src, f);
     if (ours) publish(channelNames.audit, () => ({ kind: 'local-security-alert', description: f.description, message }));
+    this.record(message);
+  }
+
+  /**
+   * The audit channel's own events. A streak of failures ends with a delivery: under TLS 1.3 a
+   * repository refusing our certificate completes the client's handshake ('connected') first.
+   */
+  #onAuditChannel(m: { kind: string } & Record<string, unknown>): void {
+    if (m.kind === 'delivered') { this.#auditChannelAlerted = false; return; }
+    if (m.kind !== 'certificate-refused' || this.#auditChannelAlerted) return;
+    this.#auditChannelAlerted = true;
+    const conn = m.connection as SecureSocket;
+    const error = m.error as TlsError;
+    const f: NodeAuthenticationFailure = {
+      kind: 'tls-handshake',
+      peer: { address: conn.remoteAddress ?? (m.host as string) },
+      local: this.#local(),
+      localRole: 'requestor',
+      description: `audit repository connection: the repository refused our certificate: ${error.message}`,
+      refusedBy: 'peer',
+    };
+    const message = securityAlert(this.#src, f);
+    publish(channelNames.audit, () => ({ kind: 'local-security-alert', description: f.description, message }));
     this.record(message);
   }
 

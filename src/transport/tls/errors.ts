@@ -129,10 +129,13 @@ function handshakeMessage(init: {
 export class TlsError extends DicomError {
   readonly sslError: number | undefined;
   readonly openssl: readonly OpenSslErrorEntry[];
-  constructor(message: string, init: { sslError?: number; openssl?: readonly OpenSslErrorEntry[]; cause?: unknown } = {}) {
+  /** The fatal alert that ended the connection, when one did (TLS 1.3: a peer refusing our certificate after our Finished). */
+  readonly alert: AlertInfo | undefined;
+  constructor(message: string, init: { sslError?: number; openssl?: readonly OpenSslErrorEntry[]; alert?: AlertInfo | undefined; cause?: unknown } = {}) {
     super('DICOM_TLS_ERR_IO', message, { cause: init.cause });
     this.sslError = init.sslError;
     this.openssl = init.openssl ?? [];
+    this.alert = init.alert;
   }
 }
 

@@ -363,7 +363,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
         break;
       }
       if (this.#callbackError !== undefined) { this.#fatal(this.#callbackError.error); return; }
-      this.#fatal(new TlsError(`TLS read failed: ${this.#describeFailure(err)}`, { sslError: err, openssl: drainErrors() }));
+      this.#fatal(new TlsError(`TLS read failed: ${this.#describeFailure(err)}`, { sslError: err, openssl: drainErrors(), alert: this.#alert }));
       return;
     }
     if (!this.#freed) pushPending();
