@@ -27,6 +27,7 @@ let dir: string;
 let remove: () => Promise<void>;
 let src: StorageServer;
 let dest: StorageServer;
+let dups: StorageServer;
 let port: number;
 let trail: AuditTrail;
 const recorded: string[] = [];
@@ -46,7 +47,13 @@ before(async () => {
   trail = new AuditTrail({ auditSourceId: 'AUDIT-TEST', application: { name: 'dicom-tls serve', aeTitles: ['SRC'] } }).start();
   dest = await StorageServer.create({ aeTitle: 'DEST', storeRoot: join(dir, 'dest'), fsync: 'none' });
   const { port: destPort } = await dest.listen(0);
-  src = await StorageServer.create({ aeTitle: 'SRC', storeRoot: join(dir, 'store'), fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: destPort } } });
+  // Refuses a re-sent instance (0111): a second move of the same instances fails there.
+  dups = await StorageServer.create({ aeTitle: 'DUPS', storeRoot: join(dir, 'dups'), fsync: 'none', duplicates: 'reject' });
+  const { port: dupsPort } = await dups.listen(0);
+  src = await StorageServer.create({
+    aeTitle: 'SRC', storeRoot: join(dir, 'store'), fsync: 'none',
+    destinations: { DEST: { host: '127.0.0.1', port: destPort }, DUPS: { host: '127.0.0.1', port: dupsPort } },
+  });
   ({ port } = await src.listen(0));
   const loader = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'LOADER', calledAeTitle: 'SRC', presentationContexts: await storageContextsFor([join(dir, 'in')]), timeouts: quick });
   assert.deepEqual((await loader.store([join(dir, 'in')])).map((r) => r.status), [0, 0, 0]);
@@ -56,6 +63,7 @@ before(async () => {
 after(async () => {
   await src.close({ timeout: 1000 });
   await dest.close({ timeout: 1000 });
+  await dups.close({ timeout: 1000 });
   await trail.stop();
   diagnosticsChannel.unsubscribe(channelNames.audit, onAudit);
   await remove();
@@ -117,4 +125,33 @@ test('C-GET: Instances Transferred (R) names the requestor as the Destination an
   assert.match(sent[0]!, /UserID="GETTER"[^>]*UserIsRequestor="true" NetworkAccessPointID="127.0.0.1" NetworkAccessPointTypeCode="2"><RoleIDCode csd-code="110152"/);
   assert.doesNotMatch(sent[0]!, /UserID="GETTER"[\s\S]*UserID="GETTER"/, 'the requestor is not listed twice');
   await assertSchemaValid(msgs);
+});
+
+test('C-MOVE where the destination refuses some instances: outcome 4 listing what it took; none taken: outcome 8', async () => {
+  const client = await DicomClient.associate({
+    host: '127.0.0.1', port, callingAeTitle: 'MOVER', calledAeTitle: 'SRC', timeouts: quick,
+    presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
+  });
+  try {
+    const first = `${STUDY1}.1.1`;
+    assert.equal((await client.move('STUDY_ROOT', { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: STUDY1, SeriesInstanceUID: `${STUDY1}.1`, SOPInstanceUID: first }, 'DUPS')).completed, 1);
+    let mark = recorded.length;
+    const some = await client.move('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: STUDY1 }, 'DUPS');
+    assert.deepEqual([some.completed, some.failed], [1, 1]);
+    let sent = recorded.slice(mark).filter(event('110104')).filter(sentBy);
+    assert.equal(sent.length, 1);
+    assert.match(sent[0]!, /EventOutcomeIndicator="4"/);
+    assert.match(sent[0]!, /EventOutcomeDescription>1 of 2 instance\(s\) not transferred</);
+    assert.match(sent[0]!, new RegExp(`<SOPClass UID="${CT}" NumberOfInstances="1"><Instance UID="${STUDY1}.1.4"/>`));
+    await assertSchemaValid(recorded.slice(mark));
+    mark = recorded.length;
+    await assert.rejects(client.move('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: STUDY1 }, 'DUPS'));
+    sent = recorded.slice(mark).filter(event('110104')).filter(sentBy);
+    assert.equal(sent.length, 1);
+    assert.match(sent[0]!, /EventOutcomeIndicator="8"/);
+    assert.match(sent[0]!, /EventOutcomeDescription>2 of 2 instance\(s\) not transferred</);
+    await assertSchemaValid(recorded.slice(mark));
+  } finally {
+    await client.release();
+  }
 });
