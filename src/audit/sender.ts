@@ -150,6 +150,9 @@ export class AuditSender {
     this.queue.shift(n);
     this.#written.splice(0, n);
     this.delivered += n;
+    // The reconnect delay starts again from its minimum only once something got through: under
+    // TLS 1.3 a repository that refuses our certificate still lets every attempt connect first.
+    this.#delay = this.#min;
     publish(channelNames.audit, () => ({ kind: 'delivered', count: n, queued: this.queue.length }));
   }
 
@@ -163,7 +166,6 @@ export class AuditSender {
         this.#connecting = false;
         if (this.#closed) { conn.destroy(); return; }
         this.#conn = conn;
-        this.#delay = this.#min;
         publish(channelNames.audit, () => ({ kind: 'connected', host: t.host, port: t.port }));
         conn.on('data', () => undefined); // a repository sends nothing; keep the stream flowing
         conn.on('error', (error: unknown) => {
