@@ -10,19 +10,9 @@ import { NoAcceptedContextError } from '../../src/acse/errors.js';
 import { channelNames } from '../../src/diagnostics.js';
 import { Status } from '../../src/dictionary/status.js';
 import { VerificationSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
-import type { DicomServerOptions } from '../../src/ae/server.js';
+import { withServer } from '../helpers/with-server.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 5000 };
-
-async function withServer(options: DicomServerOptions, fn: (port: number, server: DicomServer) => Promise<void>): Promise<void> {
-  const server = new DicomServer(options);
-  const { port } = await server.listen(0);
-  try {
-    await fn(port, server);
-  } finally {
-    await server.close({ timeout: 1000 });
-  }
-}
 
 test('echo over TCP: association accepted, C-ECHO Success, release; events and diagnostics published', async () => {
   const seen: string[] = [];

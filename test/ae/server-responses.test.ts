@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { DicomClient } from '../../src/ae/client.js';
-import { DicomServer, type DicomServerOptions } from '../../src/ae/server.js';
 import { HandlerRegistry } from '../../src/services/scp/registry.js';
 import { storageHandler } from '../../src/services/scp/storage.js';
 import { Status } from '../../src/dictionary/status.js';
@@ -18,6 +17,7 @@ import { decodeCommandSet } from '../../src/dimse/command-set.js';
 import type { Pdu } from '../../src/ul/pdu/types.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 import { maxLengthItem, rawAssociateRq, rawCommandSet, rawPData } from '../helpers/raw-pdu.js';
+import { withServer } from '../helpers/with-server.js';
 
 const VERIFICATION = '1.2.840.10008.1.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -25,16 +25,6 @@ const CT = '1.2.840.10008.5.1.4.1.1.2';
 const quick = { connect: 5000, association: 5000, dimse: 5000 };
 /** A hang guard only: every expectation here is met in milliseconds, or never. */
 const GUARD_MS = 20_000;
-
-async function withServer(options: DicomServerOptions, fn: (port: number, server: DicomServer) => Promise<void>): Promise<void> {
-  const server = new DicomServer(options);
-  const { port } = await server.listen(0);
-  try {
-    await fn(port, server);
-  } finally {
-    await server.close({ timeout: 1000 });
-  }
-}
 
 async function rawPeer(port: number): Promise<ScriptedPeer> {
   const socket = net.connect(port, '127.0.0.1');

@@ -11,27 +11,17 @@ import { once } from 'node:events';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
-import { DicomServer, type DicomServerOptions } from '../../src/ae/server.js';
 import { Status } from '../../src/dictionary/status.js';
 import { decodePdu } from '../../src/ul/pdu/decode.js';
 import type { AAssociateAcPdu, Pdu } from '../../src/ul/pdu/types.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 import { lengthPrefixed, maxLengthItem, rawAssociateRq, u16 } from '../helpers/raw-pdu.js';
+import { withServer } from '../helpers/with-server.js';
 
 const VERIFICATION = '1.2.840.10008.1.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const quick = { connect: 5000, association: 5000, dimse: 5000 };
-
-async function withServer(options: DicomServerOptions, fn: (port: number, server: DicomServer) => Promise<void>): Promise<void> {
-  const server = new DicomServer(options);
-  const { port } = await server.listen(0);
-  try {
-    await fn(port, server);
-  } finally {
-    await server.close({ timeout: 1000 });
-  }
-}
 
 /** Send `bytes` on a fresh connection; the first PDU the server answers, decoded (undefined: it closed). */
 async function answerTo(port: number, bytes: Uint8Array): Promise<Pdu | undefined> {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DicomClient } from '../../src/ae/client.js';
-import { DicomServer, type DicomServerOptions, type HandshakeFailure } from '../../src/ae/server.js';
+import type { HandshakeFailure } from '../../src/ae/server.js';
 import type { Association } from '../../src/ae/association.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { TlsHandshakeError } from '../../src/transport/tls/errors.js';
@@ -20,19 +20,10 @@ import { Status } from '../../src/dictionary/status.js';
 import { StorageSopClass, VerificationSopClass } from '../../src/dictionary/uids.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { hasDcmtk, run, startListening } from '../helpers/dcmtk.js';
+import { withServer } from '../helpers/with-server.js';
 
 const quick = { connect: 10_000, association: 10_000, dimse: 10_000 };
 const skip = !hasDcmtk('echoscu') || !hasDcmtk('storescp');
-
-async function withServer(options: DicomServerOptions, fn: (port: number, server: DicomServer) => Promise<void>): Promise<void> {
-  const server = new DicomServer(options);
-  const { port } = await server.listen(0);
-  try {
-    await fn(port, server);
-  } finally {
-    await server.close({ timeout: 1000 });
-  }
-}
 
 function ourServerTls(): SecureContext {
   const pki = scenarioPki();
