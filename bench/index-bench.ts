@@ -54,6 +54,7 @@ export function record(n: number): Record<string, unknown> {
     SOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
     InstanceNumber: String((n % PER_SERIES) + 1),
     path: `/data/${study}/${series}/${n}.dcm`,
+    key: `${study}/${series}/${n}.dcm`,
     transferSyntaxUid: '1.2.840.10008.1.2.1',
     size: 100_000,
   };
@@ -89,8 +90,8 @@ function identifier(op: IndexOp, q: number, instances: number): Record<string, u
 
 interface IndexModule {
   IndexDb: new (path: string, options?: { synchronous?: 'full' | 'normal' }) => {
-    addInstance(record: unknown): string | undefined;
-    close(): void;
+    addInstance(record: unknown): Promise<string | undefined>;
+    close(): Promise<void>;
   };
 }
 interface QueryModule {
@@ -118,10 +119,10 @@ export async function measureIndexOp(op: IndexOp, instances: number, queries: nu
       };
       if (op === 'add-full' || op === 'add-normal') {
         const stop = timer();
-        for (const r of records) index.addInstance(r);
+        for (const r of records) await index.addInstance(r);
         return { ...stop(), operations: instances, matches: 0 };
       }
-      for (const r of records) index.addInstance(r);
+      for (const r of records) await index.addInstance(r);
       // One untimed query: the statement cache and the SQLite page cache start warm, as on a server.
       for await (const _ of findMatches(index, 'STUDY_ROOT', identifier(op, 0, instances)));
       let matches = 0;
@@ -131,7 +132,7 @@ export async function measureIndexOp(op: IndexOp, instances: number, queries: nu
       }
       return { ...stop(), operations: queries, matches };
     } finally {
-      index.close();
+      await index.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -120,7 +120,13 @@ export * from './store/errors.js';
 export { FileStore, duplicatePolicies, fsyncPolicies } from './store/file-store.js';
 export type { DuplicatePolicy, FsyncPolicy, FileStoreOptions, ReconciledFile, StoreRequestMeta, StoredInstance } from './store/file-store.js';
 export { IndexDb } from './store/index-db.js';
-export type { IndexDbOptions, InstanceRecord, PendingEntry, StoredFile } from './store/index-db.js';
+export type { IndexDbOptions } from './store/index-db.js';
+export { SqliteIndex } from './store/sqlite-index.js';
+export type { SqliteIndexOptions } from './store/sqlite-index.js';
+export type {
+  InstanceIndex, InstanceRecord, PendingEntry, StoredFile, RetrieveInstance, IndexStatistics, CommitmentReference, CommitmentState, Unlock,
+} from './store/instance-index.js';
+export type { InstanceFiles } from './store/file-store.js';
 export { findMatches, instancesFor, queryLevels, informationModels } from './store/query.js';
 export type { QueryLevel, InformationModel, FindOptions, NaturalizedDataset, NaturalizedValue } from './store/query.js';
 // Application entities: client (SCU), server (SCP), the association and its DIMSE exchange.
@@ -170,7 +176,7 @@ export type { SopReference, CommitmentReport } from './services/scu/commitment.j
 export { storageHandler } from './services/scp/storage.js';
 export type { StorageHandlerOptions, ReceivedInstance } from './services/scp/storage.js';
 export { findHandler, moveHandler, getHandler, lookupAe } from './services/scp/query-retrieve.js';
-export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions } from './services/scp/query-retrieve.js';
+export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions, RetrieveHandlerOptions } from './services/scp/query-retrieve.js';
 export { commitmentHandler } from './services/scp/commitment.js';
 export type { CommitmentHandlerOptions } from './services/scp/commitment.js';
 export { StorageServer, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH, STORAGE_ASYNCHRONOUS_OPERATIONS } from './services/scp/storage-server.js';

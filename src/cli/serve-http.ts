@@ -12,15 +12,15 @@ import type { Registry } from 'prom-client';
 export interface HealthChecks {
   /** Directory instances are written to. */
   readonly storeRoot: string;
-  /** Runs one query on the index; throws when it cannot. */
-  indexQuery(): void;
+  /** Runs one query on the index; rejects when it cannot. */
+  indexQuery(): Promise<unknown>;
   /** True once a stop has begun. */
   stopping(): boolean;
 }
 
 type Check = { name: string; ok: boolean; error?: string };
 
-function checks(h: HealthChecks): Check[] {
+async function checks(h: HealthChecks): Promise<Check[]> {
   const out: Check[] = [];
   const probe = join(h.storeRoot, `.readyz-${process.pid}`);
   try {
@@ -32,7 +32,7 @@ function checks(h: HealthChecks): Check[] {
     out.push({ name: 'store', ok: false, error: `${h.storeRoot} is not writable (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
   }
   try {
-    h.indexQuery();
+    await h.indexQuery();
     out.push({ name: 'index', ok: true });
   } catch (e) {
     out.push({ name: 'index', ok: false, error: (e as Error).message });
@@ -50,9 +50,10 @@ export async function startHttp(port: number, host: string, registry: Registry, 
     if (req.method !== 'GET' && req.method !== 'HEAD') { send(405, 'text/plain', 'GET only\n'); return; }
     if (path === '/healthz') send(200, 'application/json', `${JSON.stringify({ status: 'ok' })}\n`);
     else if (path === '/readyz') {
-      const c = checks(health);
-      const ready = c.every((x) => x.ok);
-      send(ready ? 200 : 503, 'application/json', `${JSON.stringify({ status: ready ? 'ready' : 'not ready', checks: c })}\n`);
+      checks(health).then((c) => {
+        const ready = c.every((x) => x.ok);
+        send(ready ? 200 : 503, 'application/json', `${JSON.stringify({ status: ready ? 'ready' : 'not ready', checks: c })}\n`);
+      }, (e: unknown) => send(500, 'text/plain', `${String(e)}\n`));
     } else if (path === '/metrics') {
       registry.metrics().then((text) => send(200, registry.contentType, text), (e: unknown) => send(500, 'text/plain', `${String(e)}\n`));
     } else send(404, 'text/plain', 'not found: /healthz, /readyz, /metrics\n');

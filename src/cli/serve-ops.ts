@@ -9,7 +9,7 @@ import { createMetrics, type ServeMetrics } from './serve-metrics.js';
 import { startHttp } from './serve-http.js';
 import type { ServeLog } from './serve-log.js';
 import type { SecureContext } from '../transport/tls/context.js';
-import type { IndexDb } from '../store/index-db.js';
+import type { InstanceIndex } from '../store/instance-index.js';
 
 export interface OperationsOptions {
   readonly log: ServeLog;
@@ -22,7 +22,7 @@ export interface OperationsOptions {
   readonly expiryWarningDays: number;
   readonly http: { port: number; host: string } | undefined;
   readonly storeRoot: string;
-  readonly index: IndexDb;
+  readonly index: InstanceIndex;
   running(): number;
 }
 
@@ -50,7 +50,7 @@ export async function startOperations(o: OperationsOptions, metrics: ServeMetric
   let server: Server | undefined;
   if (o.http !== undefined && metrics !== undefined) {
     const h = await startHttp(o.http.port, o.http.host, metrics.registry, {
-      storeRoot: o.storeRoot, indexQuery: () => void o.index.findInstance('0'), stopping: () => stopping,
+      storeRoot: o.storeRoot, indexQuery: () => o.index.findInstance('0'), stopping: () => stopping,
     });
     server = h.server;
     o.log('http', `health and metrics on http://${o.http.host}:${h.address.port} (/healthz, /readyz, /metrics)`, { httpPort: h.address.port, httpHost: o.http.host });

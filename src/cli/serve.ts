@@ -163,8 +163,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   // C-MOVE destinations reached over TLS use our identity and trust as a client.
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
-  const [{ StorageServer }, { IndexDb }] = await Promise.all([import('../services/scp/storage-server.js'), import('../store/index-db.js')]);
-  const index = new IndexDb(join(s.data, 'index.sqlite'));
+  const [{ StorageServer }, { SqliteIndex }] = await Promise.all([import('../services/scp/storage-server.js'), import('../store/sqlite-index.js')]);
+  const index = new SqliteIndex(join(s.data, 'index.sqlite'));
   const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
   const events = (srv: StorageServer): void => {
     srv.on('stored', (i, a) => i.duplicate
@@ -233,7 +233,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   unsubscribe();
   await audit?.stop();
   await ops.close();
-  index.close();
+  await index.close();
   ops.context.dispose();
   clientContext?.dispose();
   log('stopped', 'stopped cleanly');

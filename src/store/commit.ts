@@ -3,13 +3,14 @@
  * index row under the duplicate policy, so that a crash at any point leaves nothing a restart
  * cannot settle (pending entries, see index-db.ts PendingEntry), and `reconcile`, which settles it.
  */
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { channelNames, publish } from '../diagnostics.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs, storeErrorFromIndex } from './errors.js';
 import { asyncOps, type PlaceOps } from './fs-ops.js';
 import type { DuplicatePolicy, FsyncPolicy } from './file-store.js';
-import type { IndexDb, InstanceRecord, StoredFile } from './index-db.js';
+import type { InstanceIndex, InstanceRecord, StoredFile } from './instance-index.js';
+import { pathOfKey, storageKeyOf } from './storage-key.js';
 
 /** What placing needs of the FileStore. */
 export interface PlaceContext {
@@ -18,8 +19,8 @@ export interface PlaceContext {
   readonly fsync: FsyncPolicy;
 }
 
-/** The identifying attributes of an instance (its index row without path, syntax and size). */
-type Attributes = Omit<InstanceRecord, 'path' | 'transferSyntaxUid' | 'size'>;
+/** The identifying attributes of an instance (its index row without key, syntax and size). */
+type Attributes = Omit<InstanceRecord, 'key' | 'transferSyntaxUid' | 'size'>;
 
 /**
  * What `reconcile` did with one file an interrupted run left: 'indexed' (complete, it was not
@@ -28,6 +29,8 @@ type Attributes = Omit<InstanceRecord, 'path' | 'transferSyntaxUid' | 'size'>;
  */
 export interface ReconciledFile {
   readonly action: 'indexed' | 'removed' | 'unindexed';
+  /** Storage key of the copy. */
+  readonly key: string;
   readonly path: string;
   readonly sopInstanceUid: string;
 }
@@ -38,84 +41,90 @@ export interface ReconciledFile {
  * entry (with the row to write) is committed before the file reaches its name and removed in
  * the commit that indexes it; FileStore.open settles what a crash left (see reconcile).
  */
-export async function placeIndexed(store: PlaceContext, index: IndexDb, tempPath: string, a: Attributes, transferSyntaxUid: string, size: number, fs: PlaceOps): Promise<Placed> {
+export async function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath: string, a: Attributes, transferSyntaxUid: string, size: number, fs: PlaceOps): Promise<Placed> {
   const uid = a.SOPInstanceUID;
-  const unlock = await lockInstance(`${store.root}\0${uid}`);
+  let unlock;
+  try {
+    // Across every process sharing the index: the second placing sees the first's row.
+    unlock = await index.lockInstance(uid);
+  } catch (error) {
+    throw storeErrorFromIndex(error, `cannot lock ${uid}`);
+  }
   try {
     let known: StoredFile | undefined;
     try {
-      known = index.findInstance(uid);
+      known = await index.findInstance(uid);
     } catch (error) {
       throw storeErrorFromIndex(error, `cannot look up ${uid}`);
     }
+    const knownPath = known === undefined ? undefined : pathOfKey(store.root, known.key);
     // A row whose file is gone does not count: the instance is stored again.
-    const knownFile = known !== undefined && (await fs.exists(known.path));
+    const knownFile = knownPath !== undefined && (await fs.exists(knownPath));
     if (knownFile && store.duplicates !== 'overwrite') {
       await fs.unlink(tempPath).catch(() => undefined);
-      if (store.duplicates === 'reject') throw duplicateError(uid, known!.path);
-      return { path: known!.path, replaced: false, duplicate: true };
+      if (store.duplicates === 'reject') throw duplicateError(uid, known!.key);
+      return { key: known!.key, path: knownPath!, replaced: false, duplicate: true };
     }
-    const dir = join(store.root, a.StudyInstanceUID, a.SeriesInstanceUID);
-    const path = join(dir, `${uid}.dcm`);
-    const record: InstanceRecord = { ...a, path, transferSyntaxUid, size };
+    const key = storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid);
+    const path = pathOfKey(store.root, key);
+    const dir = dirname(path);
+    const record: InstanceRecord = { ...a, key, transferSyntaxUid, size };
     // Overwritten with other study or series UIDs: the old copy is removed once the new row is in.
-    const stale = knownFile && known!.path !== path ? [known!.path] : [];
-    index.beginPending([{ path, sopInstanceUid: uid, record }, ...stale.map((p) => ({ path: p, sopInstanceUid: uid, record: undefined }))]);
-    const settle = (paths: string[]): void => {
-      try {
-        index.endPending(paths);
-      } catch {
-        // Left for the next start, which finds nothing to do for them.
-      }
+    const stale = knownFile && known!.key !== key ? [known!.key] : [];
+    await index.beginPending([{ key, sopInstanceUid: uid, record }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))]);
+    const settle = async (keys: string[]): Promise<void> => {
+      // Left for the next start when this fails, which finds nothing to do for them.
+      await index.endPending(keys).catch(() => undefined);
     };
     try {
       // rename() replaces a file no row accounts for (left by an older version, or a failure).
       await inDirectory(fs, dir, () => fs.rename(tempPath, path));
       if (store.fsync === 'file-and-directory') await fs.syncDir(dir);
     } catch (error) {
-      settle([path, ...stale]);
+      await settle([key, ...stale]);
       throw storeErrorFromFs(error, `cannot place ${uid}`);
     }
     try {
-      index.addInstance(record, [path]);
+      await index.addInstance(record, [key]);
     } catch (error) {
       // Not indexed means not retrievable: do not keep a file the server cannot account for.
       // A copy that replaced the indexed one in place stays, with its pending entry: the row
       // still names it, and the next start indexes it from the entry.
-      if (!(knownFile && known!.path === path)) {
+      if (!(knownFile && known!.key === key)) {
         await rm(path, { force: true }).catch(() => undefined);
-        settle([path, ...stale]);
+        await settle([key, ...stale]);
       }
       throw error;
     }
     if (stale.length > 0) {
-      await rm(stale[0]!, { force: true }).catch(() => undefined);
-      settle(stale);
+      await rm(pathOfKey(store.root, stale[0]!), { force: true }).catch(() => undefined);
+      await settle(stale);
     }
-    return { path, replaced: knownFile, duplicate: false };
+    return { key, path, replaced: knownFile, duplicate: false };
   } finally {
-    unlock();
+    await unlock().catch(() => undefined);
   }
 }
 
 /** Without an index the file names decide: link() fails with EEXIST atomically. */
 export async function placeUnindexed(store: PlaceContext, tempPath: string, a: Attributes, fs: PlaceOps): Promise<Placed> {
-  const dir = join(store.root, a.StudyInstanceUID, a.SeriesInstanceUID);
-  const path = join(dir, `${a.SOPInstanceUID}.dcm`);
+  const key = storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, a.SOPInstanceUID);
+  const path = pathOfKey(store.root, key);
+  const dir = dirname(path);
   try {
     let placed: Placed;
     if (store.duplicates === 'overwrite') {
       const existed = await fs.exists(path);
       await inDirectory(fs, dir, () => fs.rename(tempPath, path));
-      placed = { path, replaced: existed, duplicate: false };
+      placed = { key, path, replaced: existed, duplicate: false };
     } else {
       try {
         await inDirectory(fs, dir, () => fs.link(tempPath, path));
-        placed = { path, replaced: false, duplicate: false };
+        placed = { key, path, replaced: false, duplicate: false };
       } catch (error) {
         if ((error as { code?: string }).code !== 'EEXIST') throw error;
-        if (store.duplicates === 'reject') throw duplicateError(a.SOPInstanceUID, path);
-        placed = { path, replaced: false, duplicate: true };
+        if (store.duplicates === 'reject') throw duplicateError(a.SOPInstanceUID, key);
+        placed = { key, path, replaced: false, duplicate: true };
       }
       await fs.unlink(tempPath);
     }
@@ -127,41 +136,51 @@ export async function placeUnindexed(store: PlaceContext, tempPath: string, a: A
 }
 
 /**
- * Settle what an interrupted run left between a file reaching its name and its index row (the
- * index's pending entries): a file present is indexed from its entry, or removed when another
- * copy of the instance is indexed; a row naming a file that never arrived is removed. One
+ * Settle what an interrupted run left between a copy reaching its key and its index row (the
+ * index's pending entries): a copy present is indexed from its entry, or removed when another
+ * copy of the instance is indexed; a row naming a copy that never arrived is removed. Each
+ * instance is settled under its instance lock, its entries read again there: a node still
+ * placing it (on a shared index) finishes first, and leaves nothing to settle. One
  * 'store-reconciled' diagnostics event per instance. FileStore.open runs it before any store.
  */
-export async function reconcile(index: IndexDb): Promise<ReconciledFile[]> {
+export async function reconcile(root: string, index: InstanceIndex): Promise<ReconciledFile[]> {
   const settled: ReconciledFile[] = [];
-  let entries;
+  let uids;
   try {
-    entries = index.pendingEntries();
+    uids = [...new Set((await index.pendingEntries()).map((e) => e.sopInstanceUid))];
   } catch (error) {
     throw storeErrorFromIndex(error, 'cannot read the pending entries');
   }
-  for (const entry of entries) {
-    const present = await asyncOps.exists(entry.path);
-    const row = index.findInstance(entry.sopInstanceUid);
-    const otherCopy = row !== undefined && row.path !== entry.path && (await asyncOps.exists(row.path));
-    let action: ReconciledFile['action'] | undefined;
-    if (present) {
-      if (entry.record !== undefined && !otherCopy) {
-        index.addInstance(entry.record, [entry.path]);
-        action = 'indexed';
-      } else if (row?.path !== entry.path) {
-        await rm(entry.path, { force: true });
-        action = 'removed';
+  for (const uid of uids) {
+    const unlock = await index.lockInstance(uid);
+    try {
+      for (const entry of await index.pendingEntries(uid)) {
+        const path = pathOfKey(root, entry.key);
+        const present = await asyncOps.exists(path);
+        const row = await index.findInstance(entry.sopInstanceUid);
+        const otherCopy = row !== undefined && row.key !== entry.key && (await asyncOps.exists(pathOfKey(root, row.key)));
+        let action: ReconciledFile['action'] | undefined;
+        if (present) {
+          if (entry.record !== undefined && !otherCopy) {
+            await index.addInstance(entry.record, [entry.key]);
+            action = 'indexed';
+          } else if (row?.key !== entry.key) {
+            await rm(path, { force: true });
+            action = 'removed';
+          }
+        } else if (row?.key === entry.key) {
+          await index.removeInstance(entry.sopInstanceUid);
+          action = 'unindexed';
+        }
+        await index.endPending([entry.key]);
+        if (action !== undefined) {
+          const done: ReconciledFile = { action, key: entry.key, path, sopInstanceUid: entry.sopInstanceUid };
+          settled.push(done);
+          publish(channelNames.server, () => ({ kind: 'store-reconciled', ...done }));
+        }
       }
-    } else if (row?.path === entry.path) {
-      index.removeInstance(entry.sopInstanceUid);
-      action = 'unindexed';
-    }
-    index.endPending([entry.path]);
-    if (action !== undefined) {
-      const done: ReconciledFile = { action, path: entry.path, sopInstanceUid: entry.sopInstanceUid };
-      settled.push(done);
-      publish(channelNames.server, () => ({ kind: 'store-reconciled', ...done }));
+    } finally {
+      await unlock().catch(() => undefined);
     }
   }
   return settled;
@@ -169,13 +188,14 @@ export async function reconcile(index: IndexDb): Promise<ReconciledFile[]> {
 
 /** Where #place put an instance; `duplicate`: the one already stored was kept ('keep-first'). */
 export interface Placed {
+  readonly key: string;
   readonly path: string;
   readonly replaced: boolean;
   readonly duplicate: boolean;
 }
 
-function duplicateError(uid: string, path: string): StoreError {
-  return new StoreError(storeErrorCodes.duplicate, `${uid} is already stored at ${path}`, {
+function duplicateError(uid: string, key: string): StoreError {
+  return new StoreError(storeErrorCodes.duplicate, `${uid} is already stored as ${key}`, {
     comment: 'duplicate: this SOP Instance is already stored (policy reject)',
   });
 }
@@ -191,22 +211,4 @@ async function inDirectory<T>(fs: PlaceOps, dir: string, fn: () => Promise<T>): 
     await fs.mkdir(dir);
     return fn();
   }
-}
-
-/**
- * Stores of one SOP instance run their placing one at a time (per process; across processes the
- * index's pending entries and commits decide): the second sees the first's row.
- */
-const instanceLocks = new Map<string, Promise<void>>();
-async function lockInstance(key: string): Promise<() => void> {
-  const previous = instanceLocks.get(key);
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = previous === undefined ? mine : previous.then(() => mine);
-  instanceLocks.set(key, tail);
-  await previous;
-  return () => {
-    release();
-    if (instanceLocks.get(key) === tail) instanceLocks.delete(key);
-  };
 }

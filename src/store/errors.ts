@@ -43,6 +43,10 @@ export const storeErrorCodes = {
   invalidQuery: 'DICOM_ERR_STORE_INVALID_QUERY',
   /** The index database failed. */
   index: 'DICOM_ERR_STORE_INDEX',
+  /** The index database has a schema version this version cannot read (written by a newer one). */
+  indexVersion: 'DICOM_ERR_STORE_INDEX_VERSION',
+  /** The index database cannot be reached (server down, refused, authentication failed). */
+  indexUnavailable: 'DICOM_ERR_STORE_INDEX_UNAVAILABLE',
 } as const;
 
 export type StoreErrorCode = (typeof storeErrorCodes)[keyof typeof storeErrorCodes];
@@ -57,6 +61,8 @@ export const statusForStoreError: Readonly<Record<StoreErrorCode, number>> = {
   [storeErrorCodes.aborted]: storeStatus.processingFailure,
   [storeErrorCodes.invalidQuery]: storeStatus.identifierDoesNotMatchSopClass,
   [storeErrorCodes.index]: storeStatus.processingFailure,
+  [storeErrorCodes.indexVersion]: storeStatus.processingFailure,
+  [storeErrorCodes.indexUnavailable]: storeStatus.outOfResources,
 };
 
 /** errno codes that mean "no room": answered as out of resources. */

@@ -11,7 +11,8 @@ import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation, readPart10He
 import { DatasetHeadScanner, headText } from './dataset-head.js';
 import { asyncOps, syncOps, writeAll, writeAllSync } from './fs-ops.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
-import type { IndexDb, InstanceRecord } from './index-db.js';
+import type { InstanceIndex, InstanceRecord } from './instance-index.js';
+import { pathOfKey } from './storage-key.js';
 import { placeIndexed, placeUnindexed, reconcile, type ReconciledFile } from './commit.js';
 
 export type { ReconciledFile } from './commit.js';
@@ -48,7 +49,7 @@ export interface FileStoreOptions {
   /** Default 'file'. */
   readonly fsync?: FsyncPolicy;
   /** When given, each stored instance is recorded in it (one transaction). */
-  readonly index?: IndexDb;
+  readonly index?: InstanceIndex;
 }
 
 /** What the C-STORE command and presentation context say about the instance. */
@@ -69,6 +70,8 @@ export interface StoreRequestMeta {
 }
 
 export interface StoredInstance {
+  /** Storage key, relative to the root (what the index records). */
+  readonly key: string;
   readonly path: string;
   readonly sopClassUid: string;
   readonly sopInstanceUid: string;
@@ -83,7 +86,7 @@ export interface StoredInstance {
   /** Not stored again: the copy already stored was kept ('keep-first'); `path` is that copy. */
   readonly duplicate: boolean;
   /** The identifying attributes found in the data set (what the index records). */
-  readonly attributes: Omit<InstanceRecord, 'path' | 'transferSyntaxUid' | 'size'>;
+  readonly attributes: Omit<InstanceRecord, 'key' | 'transferSyntaxUid' | 'size'>;
 }
 
 
@@ -100,11 +103,16 @@ function checkOption<T extends string>(name: string, value: T | undefined, allow
   return value;
 }
 
-export class FileStore {
+/** Where a stored copy's file is, by its storage key (what retrieve and commitment read). */
+export interface InstanceFiles {
+  pathOf(key: string): string;
+}
+
+export class FileStore implements InstanceFiles {
   readonly root: string;
   readonly duplicates: DuplicatePolicy;
   readonly fsync: FsyncPolicy;
-  readonly #index: IndexDb | undefined;
+  readonly #index: InstanceIndex | undefined;
   /** Temporary names: `.<uid>.partial-<random per store><counter>`, no random bytes per instance. */
   readonly #run = randomBytes(4).toString('hex');
   #n = 0;
@@ -134,7 +142,12 @@ export class FileStore {
    * 'store-reconciled' diagnostics event per instance. Runs in `open`, before any store.
    */
   async reconcile(): Promise<ReconciledFile[]> {
-    return this.#index === undefined ? [] : reconcile(this.#index);
+    return this.#index === undefined ? [] : reconcile(this.root, this.#index);
+  }
+
+  /** The file of a storage key (as the index records it) under this store's root. */
+  pathOf(key: string): string {
+    return pathOfKey(this.root, key);
   }
 
   /**
@@ -319,6 +332,7 @@ export class FileStore {
         callingAeTitle: meta.callingAeTitle?.trim(), calledAeTitle: meta.calledAeTitle?.trim(),
       }));
       return {
+        key: placed.key,
         path: placed.path,
         sopClassUid: meta.sopClassUid,
         sopInstanceUid: meta.sopInstanceUid,

@@ -1,8 +1,9 @@
-import type { IndexDb, StoredFile } from './index-db.js';
-import { normalizeTime } from './index-db.js';
+import type { InstanceIndex, RetrieveInstance } from './instance-index.js';
 import { StoreError, storeErrorCodes } from './errors.js';
-import { personNameMatches } from './text-match.js';
-import type { SQLInputValue } from 'node:sqlite';
+import { normalizeTime, personNameMatches } from './text-match.js';
+import type { SqlDialect } from './sql-dialect.js';
+
+export type { RetrieveInstance } from './instance-index.js';
 
 /**
  * C-FIND against the index (PS3.4 C.2.2.2 matching, C.4.1 hierarchical search) and the retrieve
@@ -72,7 +73,8 @@ const attributes: Readonly<Record<string, Attribute>> = {
   StudyDescription: { level: 'STUDY', kind: 'text', sql: 'st.study_description' },
   ReferringPhysicianName: { level: 'STUDY', kind: 'PN', sql: 'st.referring_physician_name' },
   ProcedureCodeSequence: { level: 'STUDY', kind: 'sequence', sql: 'st.procedure_codes', nested: ['CodeValue', 'CodingSchemeDesignator', 'CodeMeaning'] },
-  ModalitiesInStudy: { level: 'STUDY', kind: 'modalities', sql: "(SELECT group_concat(m, '\\') FROM (SELECT DISTINCT y.modality AS m FROM series y WHERE y.study_fk = st.id AND y.modality <> '' ORDER BY 1))" },
+  // The SQL is the dialect's (sqlOf): each database joins distinct values its own way.
+  ModalitiesInStudy: { level: 'STUDY', kind: 'modalities', sql: '' },
   NumberOfStudyRelatedSeries: { level: 'STUDY', kind: 'count', sql: '(SELECT count(*) FROM series y WHERE y.study_fk = st.id)' },
   NumberOfStudyRelatedInstances: { level: 'STUDY', kind: 'count', sql: '(SELECT count(*) FROM series y JOIN instance z ON z.series_fk = y.id WHERE y.study_fk = st.id)' },
   SeriesInstanceUID: { level: 'SERIES', kind: 'UI', sql: 'se.series_uid' },
@@ -93,6 +95,32 @@ const uniqueKey: Readonly<Record<QueryLevel, string>> = {
   SERIES: 'SeriesInstanceUID',
   IMAGE: 'SOPInstanceUID',
 };
+
+/** The SQL expression of an attribute in `dialect`. */
+function sqlOf(attr: Attribute, dialect: SqlDialect): string {
+  return attr.kind === 'modalities' ? dialect.distinctJoined('y.modality', "FROM series y WHERE y.study_fk = st.id AND y.modality <> ''") : attr.sql;
+}
+
+/**
+ * Parameters of one statement: `bind` keeps a value and returns the dialect's placeholder.
+ * Conditions the dialect cannot run in SQL (Person Name matching on PostgreSQL) are kept as
+ * `filters` over extra selected columns, applied to the fetched rows.
+ */
+class Statement {
+  readonly values: unknown[] = [];
+  readonly filters: { readonly column: string; readonly test: (value: unknown) => boolean }[] = [];
+  readonly extraColumns: string[] = [];
+  constructor(readonly dialect: SqlDialect) {}
+  readonly bind = (value: unknown): string => {
+    this.values.push(value);
+    return this.dialect.placeholder(this.values.length);
+  };
+  filter(expr: string, test: (value: unknown) => boolean): void {
+    const column = `f${this.filters.length}`;
+    this.extraColumns.push(`${expr} AS ${column}`);
+    this.filters.push({ column, test });
+  }
+}
 
 function invalid(message: string): StoreError {
   return new StoreError(storeErrorCodes.invalidQuery, message);
@@ -140,56 +168,40 @@ function checkHierarchy(model: InformationModel, queryLevel: QueryLevel, identif
   }
 }
 
-function globEscape(s: string): string {
-  // GLOB's only specials besides * and ? are [ ]: '[' becomes the class '[[]'.
-  return s.replace(/\[/g, '[[]');
-}
-
-/** SQL condition for one key (PS3.4 C.2.2.2.1-C.2.2.2.5); undefined for universal matching. */
-function condition(key: string, attr: Attribute, raw: NaturalizedValue, params: unknown[], options: FindOptions): string | undefined {
-  if (attr.kind === 'sequence') return sequenceCondition(key, attr, raw, params, options);
+/** SQL condition for one key (PS3.4 C.2.2.2.1-C.2.2.2.5); undefined for universal matching (or a JS filter). */
+function condition(key: string, attr: Attribute, raw: NaturalizedValue, q: Statement, options: FindOptions): string | undefined {
+  if (attr.kind === 'sequence') return sequenceCondition(key, attr, raw, q, options);
   const values = keyValues(raw);
   if (values.length === 0 || attr.kind === 'count') return undefined;
-  const one = (v: string, kind: Kind, col: string = attr.sql): string => {
+  const d = q.dialect;
+  const one = (v: string, kind: Kind, col: string = attr.sql): string | undefined => {
     if (kind === 'DA' || kind === 'DT' || kind === 'TM') {
       const dash = v.indexOf('-');
       const norm = kind === 'TM' ? (x: string, f: '0' | '9') => normalizeTime(x, f) : (x: string) => x.replace(/[.:]/g, '');
-      const expr = kind === 'TM' ? `dicom_tm(${col})` : col;
+      const expr = kind === 'TM' ? d.time(col) : col;
       if (dash >= 0 && !(kind === 'DT' && /^[^-]*\d[-+]\d{4}$/.test(v))) {
         // Range matching (C.2.2.2.5): a-b, a-, -b; an empty stored value does not match.
         const lo = v.slice(0, dash).trim();
         const hi = v.slice(dash + 1).trim();
         const parts = [`${col} <> ''`];
-        if (lo !== '') {
-          parts.push(`${expr} >= ?`);
-          params.push(norm(lo, '0'));
-        }
-        if (hi !== '') {
-          parts.push(kind === 'DT' ? `substr(${expr}, 1, ${hi.length}) <= ?` : `${expr} <= ?`);
-          params.push(norm(hi, '9'));
-        }
+        if (lo !== '') parts.push(`${expr} >= ${q.bind(norm(lo, '0'))}`);
+        if (hi !== '') parts.push(kind === 'DT' ? `substr(${expr}, 1, ${hi.length}) <= ${q.bind(norm(hi, '9'))}` : `${expr} <= ${q.bind(norm(hi, '9'))}`);
         return `(${parts.join(' AND ')})`;
       }
-      params.push(norm(v, '0'));
-      return `${expr} = ?`;
+      return `${expr} = ${q.bind(norm(v, '0'))}`;
     }
-    if (kind === 'UI' || kind === 'IS') {
-      params.push(v);
-      return kind === 'IS' ? `CAST(${col} AS INTEGER) = CAST(? AS INTEGER) AND ${col} <> ''` : `${col} = ?`;
-    }
-    const ci = kind === 'PN' && options.caseInsensitivePersonName === true;
+    if (kind === 'UI') return `${col} = ${q.bind(v)}`;
+    if (kind === 'IS') return `${d.integer(col)} = ${d.integer(q.bind(v))} AND ${col} <> ''`;
     if (kind === 'PN') {
-      // Component groups and case folding (text-match.ts), in JS: SQLite's lower() is ASCII-only.
-      params.push(v, ci ? 1 : 0);
-      return `dicom_pn_match(${col}, ?, ?)`;
+      // Component groups and case folding (text-match.ts): in SQL where the dialect can, else
+      // on the fetched rows.
+      const ci = options.caseInsensitivePersonName === true;
+      if (d.personName !== undefined) return d.personName(col, v, ci, q.bind);
+      q.filter(col, (value) => personNameMatches(String(value ?? ''), v, ci));
+      return undefined;
     }
-    if (/[*?]/.test(v)) {
-      // GLOB works on characters of the stored Unicode text: `?` is one character.
-      params.push(globEscape(v.normalize('NFC')));
-      return `${col} GLOB ?`;
-    }
-    params.push(v.normalize('NFC'));
-    return `${col} = ?`;
+    if (/[*?]/.test(v)) return d.wildcard(col, v.normalize('NFC'), q.bind);
+    return `${col} = ${q.bind(v.normalize('NFC'))}`;
   };
   if (attr.kind === 'modalities') {
     // ModalitiesInStudy matches when any series' Modality matches any given value.
@@ -198,8 +210,7 @@ function condition(key: string, attr: Attribute, raw: NaturalizedValue, params: 
   }
   if (attr.kind === 'UI') {
     // List of UID matching (C.2.2.2.2).
-    params.push(...values);
-    return `${attr.sql} IN (${values.map(() => '?').join(', ')})`;
+    return `${attr.sql} IN (${values.map((v) => q.bind(v)).join(', ')})`;
   }
   if (values.length > 1) throw invalid(`${key} has ${values.length} values; only UIDs may be matched by list`);
   return one(values[0]!, attr.kind);
@@ -218,7 +229,7 @@ function queryItem(key: string, raw: NaturalizedValue): Readonly<Record<string, 
  * Sequence matching (PS3.4 C.2.2.2.6): a stored item matches when every key of the query item
  * matches it; the sequence matches when any of its items does. Empty keys match universally.
  */
-function sequenceCondition(key: string, attr: Attribute, raw: NaturalizedValue, params: unknown[], options: FindOptions): string | undefined {
+function sequenceCondition(key: string, attr: Attribute, raw: NaturalizedValue, q: Statement, options: FindOptions): string | undefined {
   const item = queryItem(key, raw);
   if (item === undefined) return undefined;
   const parts: string[] = [];
@@ -226,11 +237,11 @@ function sequenceCondition(key: string, attr: Attribute, raw: NaturalizedValue, 
     const values = keyValues(item[nested]);
     if (values.length === 0) continue;
     if (values.length > 1) throw invalid(`${key} > ${nested} has ${values.length} values`);
-    const inner: Attribute = { level: attr.level, kind: 'text', sql: `json_extract(j.value, '$.${nested}')` };
-    parts.push(condition(nested, inner, values[0], params, options)!);
+    const inner: Attribute = { level: attr.level, kind: 'text', sql: q.dialect.jsonField(nested) };
+    parts.push(condition(nested, inner, values[0], q, options)!);
   }
   if (parts.length === 0) return undefined;
-  return `EXISTS (SELECT 1 FROM json_each(${attr.sql}) j WHERE ${parts.join(' AND ')})`;
+  return `EXISTS (SELECT 1 FROM ${q.dialect.jsonItems(attr.sql)} WHERE ${parts.join(' AND ')})`;
 }
 
 function sequenceResponse(attr: Attribute, raw: unknown, requested: NaturalizedValue): NaturalizedValue {
@@ -268,13 +279,6 @@ function joins(upTo: QueryLevel): string {
   return parts.join(' ');
 }
 
-function registerFunctions(index: IndexDb): void {
-  // Idempotent: SQLite replaces a function registered again.
-  index.connection.function('dicom_pn_match', { deterministic: true }, (value: unknown, key: unknown, ci: unknown) =>
-    personNameMatches(String(value ?? ''), String(key ?? ''), Number(ci) === 1) ? 1 : 0,
-  );
-}
-
 /** Identifier elements that are not keys (PS3.4 C.4.1.1.3): the level, the character set, dcmjs's VR map. */
 const notKeys: ReadonlySet<string> = new Set(['QueryRetrieveLevel', 'SpecificCharacterSet', '_vrMap']);
 
@@ -300,14 +304,30 @@ export function unsupportedKeys(identifier: NaturalizedDataset): string[] {
   return out;
 }
 
+/** How an index runs a statement built here: its dialect, and all rows of a statement. */
+export interface SqlRunner {
+  readonly dialect: SqlDialect;
+  all(sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+}
+
 /**
  * C-FIND (PS3.4 C.4.1.3.1): the matches of `identifier` as naturalized data sets holding exactly
  * the requested keys plus QueryRetrieveLevel (and SpecificCharacterSet when requested). Unknown
  * keys and keys below the query level come back empty. Rows are read in pages, so stores can
- * go on while a slow peer consumes the matches.
+ * go on while a slow peer consumes the matches. The same as `index.find(...)`.
  */
-export async function* findMatches(
-  index: IndexDb,
+export function findMatches(
+  index: InstanceIndex,
+  model: InformationModel,
+  identifier: NaturalizedDataset,
+  options: FindOptions = {},
+): AsyncIterable<NaturalizedDataset> {
+  return index.find(model, identifier, options);
+}
+
+/** findMatches for an index implementation: the statements built here, run by `runner`. */
+export async function* queryMatches(
+  runner: SqlRunner,
   model: InformationModel,
   identifier: NaturalizedDataset,
   options: FindOptions = {},
@@ -315,34 +335,41 @@ export async function* findMatches(
   if (!(informationModels as readonly string[]).includes(model)) throw invalid(`unknown information model ${String(model)}`);
   const queryLevel = level(identifier);
   checkHierarchy(model, queryLevel, identifier);
-  registerFunctions(index);
   const requested = Object.keys(identifier).filter((k) => !notKeys.has(k));
-  const params: unknown[] = [];
+  const q = new Statement(runner.dialect);
   const where: string[] = [];
   const selected: [string, Attribute][] = [];
   for (const key of requested) {
     const attr = attributes[key];
     if (attr === undefined || levelRank[attr.level] > levelRank[queryLevel]) continue;
     selected.push([key, attr]);
-    const c = condition(key, attr, identifier[key], params, options);
+    const c = condition(key, attr, identifier[key], q, options);
     if (c !== undefined) where.push(c);
   }
   const table = levelTable[queryLevel];
-  const columns = selected.map(([, a], n) => `${a.sql} AS c${n}`);
-  columns.unshift(`${table}.id AS rowid_`, `${table}.charset AS charset_`);
-  const sql = `SELECT ${columns.join(', ')} FROM ${joins(queryLevel)} WHERE ${[...where, `${table}.id > ?`, `${table}.id <= ?`].join(' AND ')} ORDER BY ${table}.id LIMIT ?`;
-  const statement = index.connection.prepare(sql);
+  const columns = selected.map(([, a], n) => `${sqlOf(a, q.dialect)} AS c${n}`);
+  columns.unshift(`${table}.id AS rowid_`, `${table}.charset AS charset_`, ...q.extraColumns);
+  const from = q.bind(0);
+  const to = q.bind(0);
+  const limit = q.bind(0);
+  const sql = `SELECT ${columns.join(', ')} FROM ${joins(queryLevel)} WHERE ${[...where, `${table}.id > ${from}`, `${table}.id <= ${to}`].join(' AND ')} ORDER BY ${table}.id LIMIT ${limit}`;
+  const params = q.values;
   const pageSize = options.pageSize ?? 200;
   const scanChunk = options.scanChunk ?? 2000;
   // Rows stored after the query started are not looked at: the scan has an end.
-  const top = Number((index.connection.prepare(`SELECT max(id) AS top FROM ${levelTableName[queryLevel]}`).get() as { top: number | null }).top ?? 0);
+  const [topRow] = await runner.all(`SELECT max(id) AS top FROM ${levelTableName[queryLevel]}`, []);
+  const top = Number(topRow?.['top'] ?? 0);
   let last = 0;
   while (last < top) {
-    // The level's rows in id ranges of at most scanChunk, at most pageSize matches at a time.
+    // The level's rows in id ranges of at most scanChunk, at most pageSize rows at a time.
     // No statement stays open across a yield: the one connection stays free for stores.
     const end = Math.min(top, last + scanChunk);
-    const rows = statement.all(...(params as SQLInputValue[]), last, end, pageSize) as Record<string, unknown>[];
+    params[params.length - 3] = last;
+    params[params.length - 2] = end;
+    params[params.length - 1] = pageSize;
+    const rows = await runner.all(sql, params);
     for (const row of rows) {
+      if (!q.filters.every((f) => f.test(row[f.column]))) continue;
       const match: Record<string, NaturalizedValue> = { QueryRetrieveLevel: queryLevel };
       if ('SpecificCharacterSet' in identifier) match['SpecificCharacterSet'] = String(row['charset_'] ?? '');
       const byKey = new Map(
@@ -359,36 +386,34 @@ export async function* findMatches(
 }
 
 /**
- * C-MOVE / C-GET (PS3.4 C.4.2, C.4.3): the stored files under `keys` at `level`. The key of the
+ * C-MOVE / C-GET (PS3.4 C.4.2, C.4.3): the stored copies under `keys` at `level`. The key of the
  * level itself is required and may be a list of UIDs; keys of higher levels, when given, must
- * match too.
+ * match too. The same as `index.instancesFor(...)`.
  */
-/** A stored file found for a retrieve, with the study and patient it belongs to (for the audit trail). */
-export interface RetrieveInstance extends StoredFile {
-  readonly studyInstanceUid: string;
-  readonly patientId: string;
-  readonly patientName: string;
-  readonly accessionNumber: string;
+export function instancesFor(index: InstanceIndex, retrieveLevel: QueryLevel, keys: NaturalizedDataset): Promise<RetrieveInstance[]> {
+  return index.instancesFor(retrieveLevel, keys);
 }
 
-export function instancesFor(index: IndexDb, retrieveLevel: QueryLevel, keys: NaturalizedDataset): RetrieveInstance[] {
+/** instancesFor for an index implementation: the statement built here, run by `runner`. */
+export async function retrieveInstances(runner: SqlRunner, retrieveLevel: QueryLevel, keys: NaturalizedDataset): Promise<RetrieveInstance[]> {
   if (!(queryLevels as readonly string[]).includes(retrieveLevel)) throw invalid(`unknown retrieve level ${String(retrieveLevel)}`);
   if (keyValues(keys[uniqueKey[retrieveLevel]]).length === 0) {
     throw invalid(`retrieve at ${retrieveLevel} level needs ${uniqueKey[retrieveLevel]} (PS3.4 C.4.2.2.1)`);
   }
-  const params: unknown[] = [];
+  const q = new Statement(runner.dialect);
   const where: string[] = [];
   for (const lvl of queryLevels) {
     if (levelRank[lvl] > levelRank[retrieveLevel]) break;
     const key = uniqueKey[lvl];
     const values = keyValues(keys[key]);
     if (values.length === 0) continue;
-    const attr = attributes[key]!;
-    params.push(...values);
-    where.push(`${attr.sql} IN (${values.map(() => '?').join(', ')})`);
+    where.push(`${attributes[key]!.sql} IN (${values.map((v) => q.bind(v)).join(', ')})`);
   }
-  const sql = `SELECT i.sop_uid AS SOPInstanceUID, i.sop_class_uid AS SOPClassUID, i.transfer_syntax AS transferSyntaxUid,
-    i.path AS path, i.size AS size, st.study_uid AS studyInstanceUid, p.patient_id AS patientId, p.patient_name AS patientName,
-    st.accession_number AS accessionNumber FROM ${joins('IMAGE')} WHERE ${where.join(' AND ')} ORDER BY st.id, se.id, i.id`;
-  return index.connection.prepare(sql).all(...(params as SQLInputValue[])) as unknown as RetrieveInstance[];
+  const sql = `SELECT i.sop_uid AS "SOPInstanceUID", i.sop_class_uid AS "SOPClassUID", i.transfer_syntax AS "transferSyntaxUid",
+    i.storage_key AS "key", i.size AS "size", st.study_uid AS "studyInstanceUid", p.patient_id AS "patientId",
+    p.patient_name AS "patientName", st.accession_number AS "accessionNumber"
+    FROM ${joins('IMAGE')} WHERE ${where.join(' AND ')} ORDER BY st.id, se.id, i.id`;
+  const rows = await runner.all(sql, q.values);
+  // PostgreSQL's bigint comes back as text.
+  return rows.map((r) => ({ ...(r as unknown as RetrieveInstance), size: Number(r['size']) }));
 }

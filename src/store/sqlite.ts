@@ -33,9 +33,9 @@ export function sqlite(): typeof Sqlite {
  * `fn` run as one transaction (BEGIN … COMMIT, ROLLBACK when it throws), as better-sqlite3's
  * `db.transaction` did. Not re-entrant: the index never nests transactions.
  */
-export function transaction<A extends unknown[], R>(db: Sqlite.DatabaseSync, fn: (...args: A) => R): (...args: A) => R {
+export function transaction<A extends unknown[], R>(db: Sqlite.DatabaseSync, fn: (...args: A) => R, begin = 'BEGIN'): (...args: A) => R {
   return (...args: A): R => {
-    db.exec('BEGIN');
+    db.exec(begin);
     let result: R;
     try {
       result = fn(...args);

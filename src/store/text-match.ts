@@ -54,3 +54,15 @@ export function personNameMatches(stored: string, key: string, caseInsensitive: 
   }
   return false;
 }
+
+/**
+ * TM normalized for comparison (PS3.5 6.2 TM: HHMMSS.FFFFFF, components may be omitted from
+ * the right): missing digits filled with `fill` ('0' for a lower bound, '9' for an upper).
+ * PostgreSQL's `dicom_tm` (postgres-schema.ts) computes the same with '0'.
+ */
+export function normalizeTime(value: string, fill: '0' | '9'): string {
+  const v = value.trim().replace(/:/g, '');
+  if (v === '') return '';
+  const [whole = '', fraction = ''] = v.split('.');
+  return `${whole.padEnd(6, fill).slice(0, 6)}.${fraction.padEnd(6, fill).slice(0, 6)}`;
+}

@@ -93,7 +93,7 @@ test('plain port, default rules: echoscu and storescu work; findscu and getscu g
     assert.equal(e.code, 0, e.output);
     const s = await run('storescu', ['-aec', 'OUR-SCP', '127.0.0.1', String(port), file.path]);
     assert.equal(s.code, 0, s.output);
-    assert.ok(server.index.findInstance(file.uid), 'stored');
+    assert.ok((await server.storedInstance(file.uid)), 'stored');
     const f = await run('findscu', ['-S', '-aec', 'OUR-SCP', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID', '127.0.0.1', String(port)]);
     assert.notEqual(f.code, 0);
     assert.match(f.output, /No Acceptable Presentation Contexts/);
@@ -116,7 +116,7 @@ test('per-AE rules: CT1 may only store; an AE with no permission is rejected 1/1
   await withServer([{ aeTitle: 'CT1', permissions: ['store'] }, { aeTitle: '*', permissions: [] }], async (server, port) => {
     const s = await run('storescu', ['-aet', 'CT1', '-aec', 'OUR-SCP', '127.0.0.1', String(port), file.path]);
     assert.equal(s.code, 0, s.output);
-    assert.ok(server.index.findInstance(file.uid));
+    assert.ok((await server.storedInstance(file.uid)));
     const e = await run('echoscu', ['-aet', 'CT1', '-aec', 'OUR-SCP', '127.0.0.1', String(port)]);
     assert.notEqual(e.code, 0);
     assert.match(e.output, /No Acceptable Presentation Contexts/);
@@ -144,7 +144,7 @@ test('TLS, rule bound to a certificate fingerprint: findscu +tls with it may que
     const r = await run('storescu', [...dcmtkTls(), '-aet', 'READER', '-aec', 'OUR-SCP', '127.0.0.1', String(port), second.path]);
     assert.notEqual(r.code, 0);
     assert.match(r.output, /No presentation context for|No Acceptable Presentation Contexts/);
-    assert.equal(server.index.findInstance(second.uid), undefined);
+    assert.equal((await server.storedInstance(second.uid)), undefined);
   }, true);
 });
 
@@ -175,7 +175,7 @@ test('a request on a context accepted for something else: C-FIND on the Verifica
       const store = client.association.request({ type: 'C-STORE-RQ', affectedSopClassUid: ctImageStorage, affectedSopInstanceUid: second.uid, priority: 0 } as never,
         { presentationContextId: ct!.id, dataset: identifier });
       assert.equal((await store.response).command.status, Status.NotAuthorized);
-      assert.equal(server.index.findInstance(second.uid), undefined, 'nothing stored');
+      assert.equal((await server.storedInstance(second.uid)), undefined, 'nothing stored');
     } finally {
       await client.release();
     }

@@ -27,14 +27,16 @@ test('serve logs, per instance, what an interrupted run left and it settled: the
   ]);
   writeFileSync(path, bytes);
   const blank = { SpecificCharacterSet: '', PatientName: '', PatientBirthDate: '', PatientSex: '', StudyDate: '', StudyTime: '', AccessionNumber: '', StudyID: '', StudyDescription: '', ReferringPhysicianName: '', Modality: 'CT', SeriesNumber: '', SeriesDescription: '', InstanceNumber: '' };
-  const record = { ...blank, ...s, path, transferSyntaxUid: '1.2.840.10008.1.2.1', size: bytes.length };
+  const key = `${s.StudyInstanceUID}/${s.SeriesInstanceUID}/${s.SOPInstanceUID}.dcm`;
+  const neverKey = `${s.StudyInstanceUID}/${s.SeriesInstanceUID}/${never}.dcm`;
+  const record = { ...blank, ...s, key, transferSyntaxUid: '1.2.840.10008.1.2.1', size: bytes.length };
   const index = new IndexDb(join(data, 'index.sqlite'));
-  index.beginPending([
-    { path, sopInstanceUid: s.SOPInstanceUID, record },
+  await index.beginPending([
+    { key, sopInstanceUid: s.SOPInstanceUID, record },
     // And one killed before its rename: nothing to index, nothing to say.
-    { path: join(dirOf, `${never}.dcm`), sopInstanceUid: never, record: { ...record, SOPInstanceUID: never, path: join(dirOf, `${never}.dcm`) } },
+    { key: neverKey, sopInstanceUid: never, record: { ...record, SOPInstanceUID: never, key: neverKey } },
   ]);
-  index.close();
+  await index.close();
   const server = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data', data], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
   let log = '';
   try {

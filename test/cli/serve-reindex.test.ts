@@ -32,8 +32,8 @@ test('serve re-indexes an index of an older version before it listens, and logs 
   }
   // As the previous version left it: names read as Latin-1, content version 0.
   index.connection.prepare('UPDATE patient SET patient_name = ?').run(ivanov.toString('latin1'));
-  index.contentVersion = 0;
-  index.close();
+  await index.setContentVersion(0);
+  await index.close();
 
   const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0'], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
   let log = '';
@@ -62,6 +62,6 @@ test('serve re-indexes an index of an older version before it listens, and logs 
     const names = (reopened.connection.prepare('SELECT patient_name AS n FROM patient ORDER BY id').all() as { n: string }[]).map((r) => r.n);
     assert.deepEqual(names, ['Иванов^Иван', 'Иванов^Иван']);
   } finally {
-    reopened.close();
+    await reopened.close();
   }
 });

@@ -1,5 +1,5 @@
 /** An index with many studies (one instance each, no files): the load of big C-FINDs. */
-import type { IndexDb, InstanceRecord } from '../../src/store/index-db.js';
+import type { InstanceIndex, InstanceRecord } from '../../src/store/instance-index.js';
 
 export function studyRecord(n: number, root = '1.2.826.0.1.3680043.9.7777.90'): InstanceRecord {
   return {
@@ -22,13 +22,13 @@ export function studyRecord(n: number, root = '1.2.826.0.1.3680043.9.7777.90'): 
     SOPInstanceUID: `${root}.${n}.1.1`,
     SOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
     InstanceNumber: '1',
-    path: `/nonexistent/${n}.dcm`,
+    key: `nonexistent/${n}.dcm`,
     transferSyntaxUid: '1.2.840.10008.1.2.1',
     size: 1,
   };
 }
 
 /** Add `count` studies, one instance each. */
-export function addStudies(index: IndexDb, count: number, root?: string): void {
-  for (let n = 1; n <= count; n++) index.addInstance(studyRecord(n, root));
+export async function addStudies(index: InstanceIndex, count: number, root?: string): Promise<void> {
+  for (let n = 1; n <= count; n++) await index.addInstance(studyRecord(n, root));
 }

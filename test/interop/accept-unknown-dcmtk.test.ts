@@ -55,13 +55,13 @@ test('the retired US Image Storage and a DICOS CT are stored by default; a priva
   await withServer('default', false, async (server, port) => {
     const r = await storescu(port, retired);
     assert.equal(r.code, 0, r.output);
-    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.1')?.SOPClassUID, RetiredStorageSopClass.UltrasoundImageStorage);
+    assert.equal((await server.storedInstance('1.2.826.0.1.3680043.9.7785.2.1'))?.SOPClassUID, RetiredStorageSopClass.UltrasoundImageStorage);
     const d = await storescu(port, dicos);
     assert.equal(d.code, 0, d.output);
-    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.3')?.SOPClassUID, OtherStorageSopClass.DicosCtImageStorage);
+    assert.equal((await server.storedInstance('1.2.826.0.1.3680043.9.7785.2.3'))?.SOPClassUID, OtherStorageSopClass.DicosCtImageStorage);
     const p = await storescu(port, privateFile);
     assert.match(p.output, /No Acceptable Presentation Contexts/);
-    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.2'), undefined);
+    assert.equal((await server.storedInstance('1.2.826.0.1.3680043.9.7785.2.2')), undefined);
   });
 });
 
@@ -69,7 +69,7 @@ test('acceptUnknownSopClasses: a private SOP class is stored, Verification still
   await withServer('unknown', true, async (server, port) => {
     const p = await storescu(port, privateFile);
     assert.equal(p.code, 0, p.output);
-    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7785.2.2')?.SOPClassUID, PRIVATE_CLASS);
+    assert.equal((await server.storedInstance('1.2.826.0.1.3680043.9.7785.2.2'))?.SOPClassUID, PRIVATE_CLASS);
     const echo = await run('echoscu', ['-aec', 'OURSCP', '127.0.0.1', String(port)]);
     assert.equal(echo.code, 0, echo.output);
   });

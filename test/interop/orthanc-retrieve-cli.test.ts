@@ -197,7 +197,7 @@ test('C-MOVE from Orthanc to our serve (the move destination side): compressed i
       '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7782.4', '-k', 'SeriesInstanceUID=1.2.826.0.1.3680043.9.7782.4.1']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     for (const i of items) {
-      const stored = server.index.findInstance(i.uid);
+      const stored = (await server.storedInstance(i.uid));
       assert.ok(stored, `${i.uid}\n${r.stdout}${r.stderr}\n${orthanc!.log().slice(-2000)}`);
       const header = decodePart10Header(await readFile(stored.path), { final: true });
       assert.equal(header.meta.TransferSyntaxUID, i.ts, i.path);

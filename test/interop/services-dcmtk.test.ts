@@ -71,7 +71,7 @@ for (const tls of [false, true]) {
     await withServer(`from-storescu-${tls}`, tls, async (server, port) => {
       const r = await run('storescu', [...(tls ? dcmtkTls() : []), '-aec', 'OUR-SCP', '-aet', 'STORESCU', '127.0.0.1', String(port), ...files.map((f) => f.path)]);
       assert.equal(r.code, 0, r.output);
-      for (const f of files) assert.equal(await datasetHash(server.index.findInstance(f.uid)!.path), f.hash);
+      for (const f of files) assert.equal(await datasetHash((await server.storedInstance(f.uid))!.path), f.hash);
       const out = join(dir, `find-out-${tls}`);
       await mkdir(out);
       const q = await run('findscu', [...(tls ? dcmtkTls() : []), '-S', '-aec', 'OUR-SCP', '-X', '-od', out, '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID', '-k', 'PatientName=TEST*', '127.0.0.1', String(port)]);
@@ -100,7 +100,7 @@ test('movescu → our server → our second server (the move destination); getsc
         assert.equal(m.code, 0, m.output);
         const moved = files.filter((f) => f.uid.startsWith(`${study}.`));
         assert.ok(moved.length > 0);
-        for (const f of moved) assert.equal(await datasetHash(dest.index.findInstance(f.uid)!.path), f.hash);
+        for (const f of moved) assert.equal(await datasetHash((await dest.storedInstance(f.uid))!.path), f.hash);
         const out = join(dir, 'getscu-out');
         await mkdir(out);
         const g = await run('getscu', ['-S', '-aec', 'OUR-SCP', '-od', out, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study}`, '127.0.0.1', String(port)]);
@@ -196,7 +196,7 @@ test('our client → dcmqrscp: store, C-FIND at each level, C-MOVE to our server
       assert.equal(moved.outcome, 'Success');
       const expected = files.filter((f) => f.uid.startsWith('1.2.826.0.1.3680043.9.7777.1.'));
       assert.equal(moved.completed, expected.length);
-      for (const f of expected) assert.ok(dest.index.findInstance(f.uid), f.uid);
+      for (const f of expected) assert.ok((await dest.storedInstance(f.uid)), f.uid);
       const local = await FileStore.open({ root: join(dir, 'got-from-dcmqrscp'), fsync: 'none' });
       const got: string[] = [];
       const r = await c.get('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.2' }, { store: local, onStored: (i) => got.push(i.sopInstanceUid) });

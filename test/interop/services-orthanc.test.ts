@@ -112,7 +112,7 @@ test('our client → Orthanc over DICOM TLS: C-STORE byte-identical, C-FIND at e
   const moved = await client.move('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.1' }, 'OURSCP', { onProgress: (p) => progress.push(p.completed) });
   assert.equal(moved.outcome, 'Success');
   const expected = files.filter((f) => f.uid.startsWith('1.2.826.0.1.3680043.9.7777.1.'));
-  for (const f of expected) assert.equal(await datasetHash(ours.index.findInstance(f.uid)!.path), f.hash);
+  for (const f of expected) assert.equal(await datasetHash((await ours.storedInstance(f.uid))!.path), f.hash);
   // C-GET: the study comes back on this association.
   const local = await FileStore.open({ root: join(dir, 'got'), fsync: 'none' });
   const got: string[] = [];
@@ -129,7 +129,7 @@ test('Orthanc → our server over DICOM TLS: C-STORE and C-FIND (Orthanc as SCU)
   const ids = await orthanc!.instances();
   assert.ok(ids.length >= 4);
   await orthanc!.store('ourscp', ids);
-  for (const f of files) assert.equal(await datasetHash(ours.index.findInstance(f.uid)!.path), f.hash);
+  for (const f of files) assert.equal(await datasetHash((await ours.storedInstance(f.uid))!.path), f.hash);
   const answers = await orthanc!.query('ourscp', 'Study', { PatientID: 'PID1', StudyInstanceUID: '' });
   assert.equal(answers.length, 1);
   assert.match(JSON.stringify(answers[0]), /1\.2\.826\.0\.1\.3680043\.9\.7777\.1/);

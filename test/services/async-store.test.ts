@@ -123,7 +123,7 @@ test(`window 4: ${N} instances with 4 C-STOREs outstanding, all stored byte-iden
     assert.equal(seen.max, 4, 'the SCP had exactly the window outstanding at most');
     assert.deepEqual(results.map((r) => r.sopInstanceUid), files.map((f) => f.uid));
     assert.deepEqual(results.map((r) => r.status), files.map(() => 0));
-    for (const f of files) assert.equal(await datasetHash(server.index.findInstance(f.uid)!.path), f.hash);
+    for (const f of files) assert.equal(await datasetHash((await server.storedInstance(f.uid))!.path), f.hash);
     // Progress: one 'sending' and one 'done' per instance; the 4th is on its way before the 1st is answered.
     assert.equal(progress.filter((p) => p.phase === 'sending').length, N);
     assert.equal(progress.filter((p) => p.phase === 'done').length, N);
@@ -155,7 +155,7 @@ test('a refused instance in the middle of a window is its own result; the others
     assert.equal(results[3]?.outcome, 'Failure');
     assert.ok(!client.association.isClosed, 'a refusal leaves the association usable');
     await client.release();
-    for (const f of files) assert.equal(await datasetHash(server.index.findInstance(f.uid)!.path), f.hash);
+    for (const f of files) assert.equal(await datasetHash((await server.storedInstance(f.uid))!.path), f.hash);
   } finally {
     await server.close({ timeout: 1000 });
   }

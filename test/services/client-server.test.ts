@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DicomClient } from '../../src/ae/client.js';
 import { DicomServer } from '../../src/ae/server.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
+import type { SqliteIndex } from '../../src/store/sqlite-index.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
 import { getContexts } from '../../src/services/scu/retrieve.js';
 import { CommitmentReceiver } from '../../src/services/scu/commitment.js';
@@ -66,9 +67,9 @@ test('C-STORE: a directory over one association, each file in its own syntax, pe
   // StorageServer announces 256 KiB by default: the client fragments to it (PS3.8 D.1).
   assert.equal(client.association.peerMaxPduLength, 262144);
   // fsync 'none': the index it opened does not fsync its WAL per instance either.
-  assert.equal(server.index.synchronous, 'normal');
+  assert.equal((server.index as SqliteIndex).synchronous, 'normal');
   for (const f of files) {
-    const stored = server.index.findInstance(f.uid);
+    const stored = (await server.storedInstance(f.uid));
     assert.ok(stored !== undefined, f.uid);
     assert.equal(await datasetHash(stored.path), f.hash);
     assert.equal(stored.transferSyntaxUid, f.uid.endsWith('.4') ? IMPLICIT_LE : TransferSyntax.ExplicitVrLittleEndian);
@@ -91,7 +92,7 @@ test('C-STORE fallback: only Implicit VR LE accepted, an explicit file is transc
   const [r] = await client.store([f.path]);
   assert.equal(r?.status, 0);
   assert.equal(r?.sentTransferSyntaxUid, IMPLICIT_LE);
-  const stored = server.index.findInstance(s.SOPInstanceUID)!;
+  const stored = (await server.storedInstance(s.SOPInstanceUID))!;
   assert.equal(stored.transferSyntaxUid, IMPLICIT_LE);
   await client.release();
 });
@@ -148,7 +149,7 @@ test('C-MOVE to a configured destination: pending counts, final counts, files by
     assert.equal(result.failed, 0);
     assert.deepEqual(progress, [1]);
     for (const f of files.filter((x) => x.uid.includes('.7777.1.1.'))) {
-      const stored = dest.index.findInstance(f.uid);
+      const stored = (await dest.storedInstance(f.uid));
       assert.ok(stored, f.uid);
       assert.equal(await datasetHash(stored.path), f.hash);
     }

@@ -153,7 +153,7 @@ for (const tls of [false, true]) {
       }
       for (const x of [a, b]) {
         const uid = x === a ? `1.2.826.0.1.3680043.9.7777.30.${tls ? 1 : 0}.1` : `1.2.826.0.1.3680043.9.7777.30.${tls ? 1 : 0}.2`;
-        const stored = server.index.findInstance(uid);
+        const stored = (await server.storedInstance(uid));
         assert.ok(stored, uid);
         assert.equal(await datasetHash(stored.path), x.hash);
       }
@@ -200,7 +200,7 @@ for (const tls of [false, true]) {
         await client.release();
       }
       for (const x of sent) {
-        const stored = server.index.findInstance(x.uid);
+        const stored = (await server.storedInstance(x.uid));
         assert.ok(stored, x.uid);
         assert.equal(await datasetHash(stored.path), await datasetHash(x.path), x.uid);
       }

@@ -159,9 +159,9 @@ test('a full disk (3 MiB tmpfs): A700 for the instance that does not fit, earlie
     const results = await client.store(sources);
     assert.deepEqual(results.map((r) => r.status), [0, 0xa700, 0]);
     assert.equal(results[1]?.outcome, 'Failure');
-    assert.equal(await datasetHash(server.index.findInstance('1.2.826.0.1.3680043.9.7777.7.1.300')!.path), a.hash);
-    assert.equal(await datasetHash(server.index.findInstance('1.2.826.0.1.3680043.9.7777.7.1.302')!.path), b.hash);
-    assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7777.7.1.301'), undefined);
+    assert.equal(await datasetHash((await server.storedInstance('1.2.826.0.1.3680043.9.7777.7.1.300'))!.path), a.hash);
+    assert.equal(await datasetHash((await server.storedInstance('1.2.826.0.1.3680043.9.7777.7.1.302'))!.path), b.hash);
+    assert.equal((await server.storedInstance('1.2.826.0.1.3680043.9.7777.7.1.301')), undefined);
     const files = (await readdir(mnt, { recursive: true })).map(String);
     assert.deepEqual(files.filter((f) => f.includes('.partial-')), []);
     assert.equal(files.filter((f) => f.endsWith('.dcm')).length, 2);

@@ -30,7 +30,7 @@ let index: IndexDb;
 before(async () => {
   ({ dir, remove } = await tempDir('query-limits'));
   index = new IndexDb(join(dir, 'index.sqlite'), { synchronous: 'normal' });
-  addStudies(index, 300);
+  await addStudies(index, 300);
 });
 after(async () => {
   index.close();

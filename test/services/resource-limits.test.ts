@@ -48,7 +48,7 @@ before(async () => {
   loaded = join(dir, 'loaded');
   await mkdir(loaded, { recursive: true });
   const index = new IndexDb(join(loaded, '.index.sqlite'), { synchronous: 'normal' });
-  addStudies(index, 10_000);
+  await addStudies(index, 10_000);
   index.close();
 });
 after(async () => {

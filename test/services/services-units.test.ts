@@ -90,8 +90,8 @@ test('stream sources: a raw data set and a Part 10 stream; a file too large to t
   const results = await client.store([raw, streamed, c.path], { maxTranscodeBytes: 1 });
   assert.deepEqual(results.map((r) => r.outcome), ['Success', 'Success', 'Failure']);
   assert.match(results[2]?.errorComment ?? '', /transcod/);
-  assert.equal(await datasetHash(server.index.findInstance(raw.sopInstanceUid)!.path), a.hash);
-  assert.equal(await datasetHash(server.index.findInstance(streamed.sopInstanceUid)!.path), b.hash);
+  assert.equal(await datasetHash((await server.storedInstance(raw.sopInstanceUid))!.path), a.hash);
+  assert.equal(await datasetHash((await server.storedInstance(streamed.sopInstanceUid))!.path), b.hash);
   // An encapsulated syntax has no fallback: no context means no send.
   assert.equal(contextFor(client.association, raw.sopClassUid, TransferSyntax.JpegBaseline8Bit), undefined);
   assert.equal(contextFor(client.association, raw.sopClassUid, IMPLICIT_LE)?.transferSyntax, TransferSyntax.ExplicitVrLittleEndian);
@@ -150,7 +150,7 @@ test('bad requests get the standard failure status and the association goes on',
   const bytes = (await readFile(f.path)).subarray(header.datasetOffset);
   const mismatch = await a.request({ type: 'C-STORE-RQ', affectedSopClassUid: ct, affectedSopInstanceUid: '1.2.826.0.1.3680043.9.7777.1.1.51', priority: 0 }, { dataset: bytes }).response;
   assert.equal(mismatch.command.status, 0xa900);
-  assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.51'), undefined);
+  assert.equal((await server.storedInstance('1.2.826.0.1.3680043.9.7777.1.1.51')), undefined);
   // A data set that is not one: C000 cannot understand.
   const broken = await a.request({ type: 'C-STORE-RQ', affectedSopClassUid: ct, affectedSopInstanceUid: '1.2.826.0.1.3680043.9.7777.1.1.52', priority: 0 }, { dataset: garbage }).response;
   assert.equal(broken.command.status & 0xf000, 0xc000);
@@ -184,7 +184,7 @@ test('a source that fails mid-data-set: that instance fails, the association is 
   const partials = async (): Promise<string[]> => (await readdir(join(dir, 'store'))).filter((n) => n.includes('.partial-'));
   for (let i = 0; i < 100 && (await partials()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(await partials(), []);
-  assert.equal(server.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.60'), undefined);
+  assert.equal((await server.storedInstance('1.2.826.0.1.3680043.9.7777.1.1.60')), undefined);
 });
 
 test('limits: an association idle longer than limits.idleTimeout is aborted by the server', async () => {
@@ -214,7 +214,7 @@ test('a deflated file travels deflated when accepted, and is inflated and transc
   const [r] = await asIs.store([deflated]);
   assert.equal(r?.status, 0, r?.errorComment);
   assert.equal(r?.sentTransferSyntaxUid, TransferSyntax.DeflatedExplicitVrLittleEndian);
-  const stored = server.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.70')!;
+  const stored = (await server.storedInstance('1.2.826.0.1.3680043.9.7777.1.1.70'))!;
   assert.equal(stored.transferSyntaxUid, TransferSyntax.DeflatedExplicitVrLittleEndian);
   assert.equal(await datasetHash(stored.path), createHash('sha256').update((await readFile(deflated)).subarray(header.datasetOffset)).digest('hex'));
   await asIs.release();
@@ -226,7 +226,7 @@ test('a deflated file travels deflated when accepted, and is inflated and transc
     const [t] = await c.store([deflated]);
     assert.equal(t?.status, 0, t?.errorComment);
     assert.equal(t?.sentTransferSyntaxUid, IMPLICIT_LE);
-    assert.equal(other.index.findInstance('1.2.826.0.1.3680043.9.7777.1.1.70')?.transferSyntaxUid, IMPLICIT_LE);
+    assert.equal((await other.storedInstance('1.2.826.0.1.3680043.9.7777.1.1.70'))?.transferSyntaxUid, IMPLICIT_LE);
     await c.release();
   } finally {
     await other.close({ timeout: 1000 });

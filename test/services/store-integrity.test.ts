@@ -61,12 +61,12 @@ test('a data set whose Pixel Data runs past its end is refused C000 with a comme
       assert.equal(r.command.status, 0xc000, `cut ${cut}`);
       assert.match(String((r.command as { errorComment?: string }).errorComment), /^truncated data set: the value of \(7FE0,0010\) lacks \d+ bytes$/);
     }
-    assert.equal(server.index.findInstance(s.SOPInstanceUID), undefined);
+    assert.equal((await server.storedInstance(s.SOPInstanceUID)), undefined);
     assert.deepEqual(await dcmFiles(join(dir, 'store')), []);
     // The whole one is stored on the same association.
     const ok = await a.request(command, { dataset: whole }).response;
     assert.equal(ok.command.status, 0);
-    assert.ok(server.index.findInstance(s.SOPInstanceUID));
+    assert.ok((await server.storedInstance(s.SOPInstanceUID)));
   } finally {
     await client.release();
   }
@@ -112,7 +112,7 @@ test('C-STORE-RQ then A-RELEASE-RQ at once: the C-STORE-RSP (0000) comes first, 
       if (p.type !== 0x04) break;
     }
     assert.deepEqual(order, ['C-STORE-RSP 7 0', 'PDU 6']);
-    assert.ok(server.index.findInstance(s.SOPInstanceUID));
+    assert.ok((await server.storedInstance(s.SOPInstanceUID)));
   } finally {
     socket.destroy();
     server.server.handlers.unregister('C-STORE-RQ').register('C-STORE-RQ', inner);
@@ -204,7 +204,7 @@ for (const useTls of [false, true]) {
       }
       // The loop ended: the server closed the connection after its answers.
       assert.deepEqual(order, ['C-STORE-RSP 0', 'PDU 6']);
-      assert.ok(half.index.findInstance(uid));
+      assert.ok((await half.storedInstance(uid)));
     } finally {
       socket.destroy();
       await half.close({ timeout: 1000 });

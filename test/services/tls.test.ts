@@ -88,13 +88,13 @@ test('over TLS (mutual, AE title bound to the certificate): store, find, move to
   assert.match(client.tls?.protocol ?? '', /^TLSv1\.[23]$/);
   const stored = await client.store([join(dir, 'in')]);
   assert.deepEqual(stored.map((r) => r.status), [0, 0, 0]);
-  for (const f of files) assert.equal(await datasetHash(server.index.findInstance(f.uid)!.path), f.hash);
+  for (const f of files) assert.equal(await datasetHash((await server.storedInstance(f.uid))!.path), f.hash);
   const studies: unknown[] = [];
   for await (const m of client.find('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '' })) studies.push(m['StudyInstanceUID']);
   assert.equal(studies.length, 3);
   const moved = await client.move('STUDY_ROOT', { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.1', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1', SOPInstanceUID: files[0]!.uid }, 'TLS-DEST');
   assert.equal(moved.completed, 1);
-  assert.equal(await datasetHash(dest.index.findInstance(files[0]!.uid)!.path), files[0]!.hash);
+  assert.equal(await datasetHash((await dest.storedInstance(files[0]!.uid))!.path), files[0]!.hash);
   const local = await FileStore.open({ root: join(dir, 'got'), fsync: 'none' });
   const got = await client.get('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.2' }, { store: local });
   assert.equal(got.completed, 1);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { FileStore } from '../../src/store/file-store.js';
 import { IndexDb, type InstanceRecord } from '../../src/store/index-db.js';
 import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
@@ -48,12 +48,17 @@ function part10(s: InstanceSpec, description = ''): Buffer {
   return Buffer.concat([header, encodeDataset([...specElements(s), [0x00081030, 'LO', description]])]);
 }
 
-function record(s: InstanceSpec, path: string, size: number): InstanceRecord {
+/** The file of an index row under `root`. */
+function pathIn(root: string, f: { key: string } | undefined): string | undefined {
+  return f === undefined ? undefined : join(root, ...f.key.split('/'));
+}
+
+function record(s: InstanceSpec, key: string, size: number): InstanceRecord {
   return {
     SpecificCharacterSet: '', PatientID: s.PatientID ?? '', PatientName: s.PatientName ?? '', PatientBirthDate: '', PatientSex: '',
     StudyInstanceUID: s.StudyInstanceUID, StudyDate: '', StudyTime: '', AccessionNumber: '', StudyID: '', StudyDescription: '',
     ReferringPhysicianName: '', SeriesInstanceUID: s.SeriesInstanceUID, Modality: 'CT', SeriesNumber: '', SeriesDescription: '',
-    SOPInstanceUID: s.SOPInstanceUID, SOPClassUID: ctImageStorage, InstanceNumber: s.InstanceNumber ?? '', path, transferSyntaxUid: explicitLE, size,
+    SOPInstanceUID: s.SOPInstanceUID, SOPClassUID: ctImageStorage, InstanceNumber: s.InstanceNumber ?? '', key, transferSyntaxUid: explicitLE, size,
   };
 }
 
@@ -74,7 +79,7 @@ test('a file the index does not know (left by a crash before the commit) does no
       const store = await FileStore.open({ root, index, duplicates: policy });
       const stored = await store.store(meta(s), once(encodeDataset([...specElements(s), [0x00081030, 'LO', 'RESENT']])));
       assert.equal(stored.duplicate, false, policy);
-      assert.equal(index.findInstance(s.SOPInstanceUID)?.path, orphan, policy);
+      assert.equal(pathIn(root, await index.findInstance(s.SOPInstanceUID)), orphan, policy);
       assert.match((await readFile(orphan)).toString('latin1'), /RESENT/, policy);
       assert.deepEqual(await dcmFiles(root), [orphan]);
       index.close();
@@ -108,21 +113,22 @@ test('open settles pending entries: a complete file is indexed, a missing one fo
     const oldCopy = join(root, 'old', 'series', `${kept.SOPInstanceUID}.dcm`);
     await mkdir(dirname(oldCopy), { recursive: true });
     await writeFile(oldCopy, part10(kept));
-    index.beginPending([
-      { path: renamedPath, sopInstanceUid: renamed.SOPInstanceUID, record: record(renamed, renamedPath, bytes.length) },
-      { path: finalPath(root, never), sopInstanceUid: never.SOPInstanceUID, record: record(never, finalPath(root, never), 100) },
-      { path: oldCopy, sopInstanceUid: kept.SOPInstanceUID, record: undefined },
+    const keyOf = (path: string): string => relative(root, path).split(sep).join('/');
+    await index.beginPending([
+      { key: keyOf(renamedPath), sopInstanceUid: renamed.SOPInstanceUID, record: record(renamed, keyOf(renamedPath), bytes.length) },
+      { key: keyOf(finalPath(root, never)), sopInstanceUid: never.SOPInstanceUID, record: record(never, keyOf(finalPath(root, never)), 100) },
+      { key: keyOf(oldCopy), sopInstanceUid: kept.SOPInstanceUID, record: undefined },
     ]);
-    index.close();
+    await index.close();
 
     const reopened = new IndexDb(indexPath);
     const store = await FileStore.open({ root, index: reopened });
     const actions = events.filter((e) => e.kind === 'store-reconciled').map((e) => `${e.action} ${e.sopInstanceUid}`).sort();
     assert.deepEqual(actions, [`indexed ${renamed.SOPInstanceUID}`, `removed ${kept.SOPInstanceUID}`]);
-    assert.deepEqual(reopened.pendingEntries(), []);
-    assert.equal(reopened.findInstance(renamed.SOPInstanceUID)?.path, renamedPath);
-    assert.equal(reopened.findInstance(never.SOPInstanceUID), undefined);
-    assert.equal(reopened.findInstance(kept.SOPInstanceUID)?.path, keptStored.path);
+    assert.deepEqual(await reopened.pendingEntries(), []);
+    assert.equal(pathIn(root, await reopened.findInstance(renamed.SOPInstanceUID)), renamedPath);
+    assert.equal(await reopened.findInstance(never.SOPInstanceUID), undefined);
+    assert.equal(pathIn(root, await reopened.findInstance(kept.SOPInstanceUID)), keptStored.path);
     // Index and files agree: every file has its row, every row its file.
     const files = await dcmFiles(root);
     assert.deepEqual(files, [keptStored.path, renamedPath].sort());
@@ -163,7 +169,7 @@ test('a full index database answers A700 (out of resources) and leaves no file; 
     // No file without its row, no temporary file.
     assert.deepEqual(await dcmFiles(root), [...stored].sort());
     assert.deepEqual((await readdir(root)).filter((f) => f.startsWith('.')), []);
-    for (const path of stored) assert.ok(index.findInstance(path.split('/').pop()!.replace(/\.dcm$/, '')));
+    for (const path of stored) assert.ok(await index.findInstance(path.split('/').pop()!.replace(/\.dcm$/, '')));
     index.close();
   } finally {
     await remove();
@@ -182,9 +188,9 @@ test("'overwrite' with other study and series UIDs: the new copy is indexed, the
     const second = await store.store(meta(moved), once(encodeDataset(specElements(moved))));
     assert.notEqual(second.path, first.path);
     assert.equal(second.replaced, true);
-    assert.equal(index.findInstance(s.SOPInstanceUID)?.path, second.path);
+    assert.equal(pathIn(root, await index.findInstance(s.SOPInstanceUID)), second.path);
     assert.deepEqual(await dcmFiles(root), [second.path]);
-    assert.deepEqual(index.pendingEntries(), []);
+    assert.deepEqual(await index.pendingEntries(), []);
     index.close();
   } finally {
     await remove();
@@ -202,9 +208,9 @@ test('two stores of one SOP instance at once (keep-first): both Success, one sto
     const results = await Promise.all(copies.map((c) => store.store(meta(s), once(c))));
     assert.deepEqual(results.map((r) => r.duplicate).sort(), [false, true]);
     const kept = results.find((r) => !r.duplicate)!;
-    assert.equal(index.findInstance(s.SOPInstanceUID)?.path, kept.path);
+    assert.equal(pathIn(root, await index.findInstance(s.SOPInstanceUID)), kept.path);
     assert.deepEqual(await dcmFiles(root), [kept.path]);
-    assert.deepEqual(index.pendingEntries(), []);
+    assert.deepEqual(await index.pendingEntries(), []);
     index.close();
   } finally {
     await remove();

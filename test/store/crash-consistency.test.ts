@@ -89,7 +89,7 @@ async function assertAgreement(root: string, cycle: number): Promise<Map<string,
   assert.deepEqual(names.filter((f) => f.includes('.partial-')), [], `cycle ${cycle}: temporary files left`);
   const index = new IndexDb(join(root, '.index.sqlite'), { readonly: true });
   try {
-    const rows = index.connection.prepare('SELECT sop_uid AS uid, path FROM instance').all() as { uid: string; path: string }[];
+    const rows = (index.connection.prepare('SELECT sop_uid AS uid, storage_key AS key FROM instance').all() as { uid: string; key: string }[]).map((r) => ({ uid: r.uid, path: join(root, ...r.key.split('/')) }));
     const pending = index.connection.prepare('SELECT count(*) AS n FROM pending').get() as { n: number };
     assert.equal(Number(pending.n), 0, `cycle ${cycle}: pending entries left after start-up`);
     assert.deepEqual(rows.map((r) => r.path).sort(), files, `cycle ${cycle}: files and index rows differ`);

@@ -79,7 +79,7 @@ test('a 60 MB instance streams through with flat memory and is byte-identical', 
     const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
     assert.ok(delta < size / 2, `peak RSS grew by ${mib(delta)} while storing 60 MiB`);
     assert.ok(peak - atThird < 8 * 1048576, `peak RSS grew by ${mib(peak - atThird)} over the last 40 MiB`);
-    assert.equal(index.findInstance(s.SOPInstanceUID)?.size, stored.size);
+    assert.equal((await index.findInstance(s.SOPInstanceUID))?.size, stored.size);
     index.close();
   } finally {
     await remove();

@@ -147,7 +147,7 @@ test('duplicate policies: keep-first answers Success and keeps the first, reject
         assert.equal(b.duplicate, true);
         assert.equal(b.path, a.path);
         assert.match((await readFile(a.path)).toString('latin1'), /FIRST/);
-        assert.equal(index.findInstance(s.SOPInstanceUID)?.path, a.path);
+        assert.equal((await index.findInstance(s.SOPInstanceUID))?.key, a.key);
         assert.deepEqual((await listAll(root)).filter((f) => f.endsWith('.dcm')).length, 1);
         assert.ok(events.some((m) => (m as { kind?: string; sopInstanceUid?: string }).kind === 'store-duplicate' && (m as { sopInstanceUid?: string }).sopInstanceUid === s.SOPInstanceUID));
         // Without an index, the file name decides the same way.

@@ -24,7 +24,7 @@ const record = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
   SOPInstanceUID: '1.1.1.1',
   SOPClassUID: '1.2',
   InstanceNumber: '1',
-  path: '/x/1.dcm',
+  key: 'x/1.dcm',
   transferSyntaxUid: '1.2.840.10008.1.2.1',
   size: 10,
   ...over,
@@ -36,10 +36,10 @@ test('WAL mode; a second read-only connection sees committed instances', async (
     const path = join(dir, 'index.sqlite');
     const db = new IndexDb(path);
     assert.equal((db.connection.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
-    assert.equal(db.addInstance(record()), undefined);
+    assert.equal(await db.addInstance(record()), undefined);
     const reader = new IndexDb(path, { readonly: true });
-    assert.equal(reader.findInstance('1.1.1.1')?.path, '/x/1.dcm');
-    assert.throws(() => reader.addInstance(record()), /read-only/);
+    assert.equal((await reader.findInstance('1.1.1.1'))?.key, 'x/1.dcm');
+    await assert.rejects(reader.addInstance(record()), /read-only/);
     reader.close();
     db.close();
   } finally {
@@ -47,24 +47,24 @@ test('WAL mode; a second read-only connection sees committed instances', async (
   }
 });
 
-test('a re-sent instance that moved series replaces the row and prunes the emptied parents', () => {
+test('a re-sent instance that moved series replaces the row and prunes the emptied parents', async () => {
   const db = new IndexDb(':memory:');
-  db.addInstance(record());
-  const old = db.addInstance(record({ StudyInstanceUID: '1.2', SeriesInstanceUID: '1.2.1', PatientID: 'P2', path: '/x/2.dcm' }));
-  assert.equal(old, '/x/1.dcm');
+  await db.addInstance(record());
+  const old = await db.addInstance(record({ StudyInstanceUID: '1.2', SeriesInstanceUID: '1.2.1', PatientID: 'P2', key: 'x/2.dcm' }));
+  assert.equal(old, 'x/1.dcm');
   const count = (t: string) => (db.connection.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
   assert.deepEqual([count('patient'), count('study'), count('series'), count('instance')], [1, 1, 1, 1]);
-  assert.equal(db.removeInstance('1.1.1.1'), true);
+  assert.equal(await db.removeInstance('1.1.1.1'), true);
   assert.deepEqual([count('patient'), count('study'), count('series'), count('instance')], [0, 0, 0, 0]);
-  assert.equal(db.removeInstance('1.1.1.1'), false);
+  assert.equal(await db.removeInstance('1.1.1.1'), false);
   db.close();
 });
 
-test('a failing insert leaves the index unchanged (one transaction per instance)', () => {
+test('a failing insert leaves the index unchanged (one transaction per instance)', async () => {
   const db = new IndexDb(':memory:');
-  db.addInstance(record());
+  await db.addInstance(record());
   // size NOT NULL: the instance insert fails after patient/study/series upserts ran.
-  assert.throws(() => db.addInstance(record({ SOPInstanceUID: '9.9', SeriesInstanceUID: '9.9.1', StudyInstanceUID: '9.9.2', size: null as never })), /DICOM_ERR_STORE_INDEX|cannot index/);
+  await assert.rejects(db.addInstance(record({ SOPInstanceUID: '9.9', SeriesInstanceUID: '9.9.1', StudyInstanceUID: '9.9.2', size: null as never })), /DICOM_ERR_STORE_INDEX|cannot index/);
   const n = (db.connection.prepare('SELECT count(*) AS n FROM series').get() as { n: number }).n;
   assert.equal(n, 1);
   db.close();
@@ -98,20 +98,20 @@ test('instances of one series write their parent rows once; values that change a
     const path = join(dir, 'index.sqlite');
     const db = new IndexDb(path, { synchronous: 'normal' });
     const changes = (): number => (db.connection.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
-    db.addInstance(record());
+    await db.addInstance(record());
     const before = changes();
-    db.addInstance(record({ SOPInstanceUID: '1.1.1.2', path: '/x/2.dcm' }));
+    await db.addInstance(record({ SOPInstanceUID: '1.1.1.2', key: 'x/2.dcm' }));
     assert.equal(changes() - before, 1, 'the second instance of the series is one row written, its parents untouched');
     // A corrected patient name reaches the row (the remembered parents are keyed by their values).
-    db.addInstance(record({ SOPInstanceUID: '1.1.1.3', path: '/x/3.dcm', PatientName: 'A^C' }));
+    await db.addInstance(record({ SOPInstanceUID: '1.1.1.3', key: 'x/3.dcm', PatientName: 'A^C' }));
     const name = (db.connection.prepare('SELECT patient_name AS n FROM patient').get() as { n: string }).n;
     assert.equal(name, 'A^C');
     // Another connection (another process on the same file) deletes the whole series under us.
     const other = new IndexDb(path);
-    for (const uid of ['1.1.1.1', '1.1.1.2', '1.1.1.3']) assert.equal(other.removeInstance(uid), true);
+    for (const uid of ['1.1.1.1', '1.1.1.2', '1.1.1.3']) assert.equal(await other.removeInstance(uid), true);
     other.close();
     // The remembered series id is gone: the foreign key catches it and the parents are written again.
-    assert.equal(db.addInstance(record({ SOPInstanceUID: '1.1.1.4', path: '/x/4.dcm', PatientName: 'A^C' })), undefined);
+    assert.equal(await db.addInstance(record({ SOPInstanceUID: '1.1.1.4', key: 'x/4.dcm', PatientName: 'A^C' })), undefined);
     const row = db.connection
       .prepare('SELECT p.patient_name AS name, s.series_uid AS series FROM instance i JOIN series s ON i.series_fk = s.id JOIN study t ON s.study_fk = t.id JOIN patient p ON t.patient_fk = p.id WHERE i.sop_uid = ?')
       .get('1.1.1.4') as { name: string; series: string };

@@ -158,19 +158,19 @@ test('paged results stay consistent while stores go on between pages', async () 
     }
   }
   assert.deepEqual(seen, ['1.2.826.0.2.1', '1.2.826.0.2.2', '1.2.826.0.2.3', '1.2.826.0.2.4']);
-  assert.equal(index.removeInstance('1.2.826.0.2.1.1.99'), true);
+  assert.equal(await index.removeInstance('1.2.826.0.2.1.1.99'), true);
 });
 
-test('instancesFor: files for C-MOVE / C-GET at each level, lists of UIDs allowed', () => {
-  const sops = (level: Parameters<typeof instancesFor>[1], k: NaturalizedDataset) => instancesFor(index, level, k).map((f) => f.SOPInstanceUID).sort();
-  assert.deepEqual(sops('PATIENT', { PatientID: 'PID002' }), ['1.2.826.0.2.3.1.1', '1.2.826.0.2.3.1.2']);
-  assert.equal(sops('STUDY', { StudyInstanceUID: '1.2.826.0.2.1\\1.2.826.0.2.4' }).length, 4);
-  assert.deepEqual(sops('SERIES', { StudyInstanceUID: '1.2.826.0.2.1', SeriesInstanceUID: ['1.2.826.0.2.1.2'] }), ['1.2.826.0.2.1.2.1']);
-  assert.deepEqual(sops('SERIES', { StudyInstanceUID: '1.2.826.0.2.2', SeriesInstanceUID: '1.2.826.0.2.1.2' }), []);
-  const [file] = instancesFor(index, 'IMAGE', { SOPInstanceUID: '1.2.826.0.2.4.1.1' });
-  assert.ok(file?.path.endsWith('1.2.826.0.2.4/1.2.826.0.2.4.1/1.2.826.0.2.4.1.1.dcm'));
+test('instancesFor: files for C-MOVE / C-GET at each level, lists of UIDs allowed', async () => {
+  const sops = async (level: Parameters<typeof instancesFor>[1], k: NaturalizedDataset) => (await instancesFor(index, level, k)).map((f) => f.SOPInstanceUID).sort();
+  assert.deepEqual(await sops('PATIENT', { PatientID: 'PID002' }), ['1.2.826.0.2.3.1.1', '1.2.826.0.2.3.1.2']);
+  assert.equal((await sops('STUDY', { StudyInstanceUID: '1.2.826.0.2.1\\1.2.826.0.2.4' })).length, 4);
+  assert.deepEqual(await sops('SERIES', { StudyInstanceUID: '1.2.826.0.2.1', SeriesInstanceUID: ['1.2.826.0.2.1.2'] }), ['1.2.826.0.2.1.2.1']);
+  assert.deepEqual(await sops('SERIES', { StudyInstanceUID: '1.2.826.0.2.2', SeriesInstanceUID: '1.2.826.0.2.1.2' }), []);
+  const [file] = await instancesFor(index, 'IMAGE', { SOPInstanceUID: '1.2.826.0.2.4.1.1' });
+  assert.equal(file?.key, '1.2.826.0.2.4/1.2.826.0.2.4.1/1.2.826.0.2.4.1.1.dcm');
   assert.equal(file?.transferSyntaxUid, '1.2.840.10008.1.2.1');
-  assert.throws(() => instancesFor(index, 'SERIES', { StudyInstanceUID: '1.2.826.0.2.1' }), /SeriesInstanceUID/);
+  await assert.rejects(instancesFor(index, 'SERIES', { StudyInstanceUID: '1.2.826.0.2.1' }), /SeriesInstanceUID/);
 });
 
 test('matches are dcmjs naturalized data sets: dcmjs encodes them and dcmdump reads the values', async () => {
@@ -239,7 +239,7 @@ test('a large scan yields to the event loop between bounded chunks; a sparse mat
   const { addStudies } = await import('../helpers/many-studies.js');
   const local = new IndexDb(':memory:');
   try {
-    addStudies(local, 3000);
+    await addStudies(local, 3000);
     const S = { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '' };
     // Consume as fast as possible (no waiting of our own): a timer queued before the query still
     // runs long before its end, because the scan gives the event loop a turn between chunks.

@@ -14,14 +14,18 @@ import { channelNames, publish } from '../../diagnostics.js';
 import { decodeDataset, type NaturalDataset } from '../../dataset/codec.js';
 import { Status } from '../../dictionary/status.js';
 import { NormalizedSopClass, TransferSyntax } from '../../dictionary/uids.js';
-import type { IndexDb } from '../../store/index-db.js';
+import type { CommitmentReference, InstanceIndex } from '../../store/instance-index.js';
+import type { InstanceFiles } from '../../store/file-store.js';
 import { nEventReport } from '../scu/n-services.js';
 import { parseCommitmentReport, type SopReference } from '../scu/commitment.js';
 import { lookupAe, type MoveHandlerOptions } from './query-retrieve.js';
 import type { DimseHandler } from './registry.js';
 
 export interface CommitmentHandlerOptions {
-  readonly index: IndexDb;
+  /** Where the instances are looked up and the transaction's state is kept (any node sharing it can tell). */
+  readonly index: InstanceIndex;
+  /** Where the indexed copies are (their files are checked for presence and size). */
+  readonly store: InstanceFiles;
   /** Where to reach a requesting AE when its association is gone (same shape as move destinations). */
   readonly destinations?: MoveHandlerOptions['destinations'];
   /** 'auto' (default): same association if still open, else a new one; 'new-association': always a new one. */
@@ -34,26 +38,34 @@ export interface CommitmentHandlerOptions {
 const NoSuchObjectInstance = 0x0112;
 const ClassInstanceConflict = 0x0119;
 
-async function check(index: IndexDb, refs: readonly SopReference[]): Promise<NaturalDataset[]> {
-  const out: NaturalDataset[] = [];
+async function check(options: CommitmentHandlerOptions, refs: readonly SopReference[]): Promise<CommitmentReference[]> {
+  const out: CommitmentReference[] = [];
   for (const r of refs) {
-    const stored = index.findInstance(r.sopInstanceUid);
+    const stored = await options.index.findInstance(r.sopInstanceUid);
     let reason: number | undefined;
     if (stored === undefined) reason = NoSuchObjectInstance;
     else if (stored.SOPClassUID !== r.sopClassUid) reason = ClassInstanceConflict;
     else {
       try {
-        if ((await stat(stored.path)).size !== stored.size) reason = NoSuchObjectInstance;
+        if ((await stat(options.store.pathOf(stored.key))).size !== stored.size) reason = NoSuchObjectInstance;
       } catch {
         reason = NoSuchObjectInstance;
       }
     }
-    out.push({ ReferencedSOPClassUID: r.sopClassUid, ReferencedSOPInstanceUID: r.sopInstanceUid, ...(reason === undefined ? {} : { FailureReason: reason }) });
+    out.push({ sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, ...(reason === undefined ? {} : { failureReason: reason }) });
   }
   return out;
 }
 
-async function sendReport(association: Association, options: CommitmentHandlerOptions, transactionUid: string, results: readonly NaturalDataset[]): Promise<void> {
+/** The report's items (PS3.4 Table J.3-2). */
+const reportItem = (r: CommitmentReference): NaturalDataset => ({
+  ReferencedSOPClassUID: r.sopClassUid,
+  ReferencedSOPInstanceUID: r.sopInstanceUid,
+  ...(r.failureReason === undefined ? {} : { FailureReason: r.failureReason }),
+});
+
+async function sendReport(association: Association, options: CommitmentHandlerOptions, transactionUid: string, checked: readonly CommitmentReference[]): Promise<void> {
+  const results = checked.map(reportItem);
   const committed = results.filter((r) => r['FailureReason'] === undefined);
   const failed = results.filter((r) => r['FailureReason'] !== undefined);
   const info: Record<string, unknown> = { TransactionUID: transactionUid };
@@ -101,7 +113,7 @@ async function sendReport(association: Association, options: CommitmentHandlerOp
 /** The N-ACTION-RQ handler of the Storage Commitment Push Model SCP. */
 export function commitmentHandler(options: CommitmentHandlerOptions): DimseHandler<'N-ACTION-RQ'> {
   return {
-    handle(request, context) {
+    async handle(request, context) {
       if (request.requestedSopClassUid !== NormalizedSopClass.StorageCommitmentPushModel) return { status: Status.NoSuchSopClass };
       if (request.requestedSopInstanceUid !== NormalizedSopClass.StorageCommitmentPushModelInstance) return { status: Status.NoSuchSopInstance };
       if (request.actionTypeId !== 1) return { status: Status.NoSuchActionType };
@@ -115,11 +127,23 @@ export function commitmentHandler(options: CommitmentHandlerOptions): DimseHandl
       const parsed = parseCommitmentReport(info, context.association.callingAeTitle);
       if (parsed.transactionUid === '' || parsed.committed.length === 0) return { status: Status.MissingAttributeValue, errorComment: 'TransactionUID and ReferencedSOPSequence are required' };
       const association = context.association;
+      const uid = parsed.transactionUid;
+      // Accepted means recorded: the index keeps the request (and later its outcome and whether
+      // it was reported), where every node sharing the index can read it.
+      try {
+        await options.index.recordCommitment(uid, association.callingAeTitle, parsed.committed.map((r) => ({ sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid })));
+      } catch (error) {
+        publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: uid, error }));
+        return { status: Status.ProcessingFailure, errorComment: 'cannot record the request' };
+      }
       // After the N-ACTION-RSP has been queued (the handler's answer goes out first).
       setImmediate(() => {
-        check(options.index, parsed.committed)
-          .then((results) => sendReport(association, options, parsed.transactionUid, results))
-          .catch((error: unknown) => publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: parsed.transactionUid, error })));
+        (async () => {
+          const checked = await check(options, parsed.committed);
+          await options.index.commitmentChecked(uid, checked);
+          await sendReport(association, options, uid, checked);
+          await options.index.commitmentReported(uid);
+        })().catch((error: unknown) => publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: uid, error })));
       });
       return { status: Status.Success };
     },

@@ -1,5 +1,5 @@
 /**
- * Query/Retrieve SCP (PS3.4 C.4) over the embedded index: C-FIND answered from IndexDb with the
+ * Query/Retrieve SCP (PS3.4 C.4) over the index: C-FIND answered from an InstanceIndex with the
  * standard matching rules (store/query.ts), C-MOVE to destinations configured by AE title (a new
  * association as requestor, PS3.4 C.4.2.2), C-GET on the same association (PS3.4 C.4.3.2). Pending
  * responses carry the sub-operation counts; C-CANCEL-RQ stops before the next match or instance.
@@ -14,9 +14,10 @@ import type { CFindRq, CGetRq, CMoveRq } from '../../dimse/messages.js';
 import { InvalidOptionError } from '../../errors.js';
 import { Semaphore } from '../../internal/semaphore.js';
 import type { SecureContext } from '../../transport/tls/context.js';
-import type { IndexDb } from '../../store/index-db.js';
+import type { InstanceIndex } from '../../store/instance-index.js';
+import type { InstanceFiles } from '../../store/file-store.js';
 import { channelNames, publish } from '../../diagnostics.js';
-import { findMatches, instancesFor, type RetrieveInstance, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
+import { type RetrieveInstance, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
 import { StoreError } from '../../store/errors.js';
 import { storeInstances, type StoreResult } from '../scu/store.js';
 import type { DimseHandler, HandleContext, ResponseFields } from './registry.js';
@@ -59,7 +60,7 @@ function responseCharset(match: NaturalDataset, characterSet: string): NaturalDa
 }
 
 export interface FindHandlerOptions {
-  readonly index: IndexDb;
+  readonly index: InstanceIndex;
   /** Matches for a Modality Worklist query; absent: the worklist SOP class is answered "not supported". */
   readonly worklist?: (identifier: NaturalDataset, signal: AbortSignal) => AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
   readonly match?: IndexFindOptions;
@@ -121,7 +122,7 @@ export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-R
       } else {
         const model = modelOf[request.affectedSopClassUid];
         if (model === undefined) return { status: Status.SopClassNotSupported };
-        matches = findMatches(options.index, model, identifier as never, options.match);
+        matches = options.index.find(model, identifier as never, options.match);
         if (unsupportedKeys(identifier as never).length > 0) pendingStatus = QueryRetrieveStatus.PendingWarningOptionalKeysNotSupported;
       }
       // Matches are written in the query's character set when it has no code extensions and
@@ -196,13 +197,13 @@ function finalFields(c: Counts, cancelled: boolean, ts: string): ResponseFields 
   return fields as unknown as ResponseFields;
 }
 
-function filesFor(index: IndexDb, request: CMoveRq | CGetRq, context: HandleContext): { files: RetrieveInstance[]; identifier: NaturalDataset } {
+async function filesFor(index: InstanceIndex, request: CMoveRq | CGetRq, context: HandleContext): Promise<{ files: RetrieveInstance[]; identifier: NaturalDataset }> {
   const identifier = identifierOf(context);
   const model = modelOf[request.affectedSopClassUid];
   if (model === undefined) throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', `unknown retrieve SOP class ${request.affectedSopClassUid}`);
   const level = keyValues(identifier['QueryRetrieveLevel'] as never)[0] as QueryLevel | undefined;
   if (model === 'STUDY_ROOT' && level === 'PATIENT') throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', 'Study Root has no PATIENT level');
-  return { files: instancesFor(index, level as QueryLevel, identifier as never), identifier };
+  return { files: await index.instancesFor(level as QueryLevel, identifier as never), identifier };
 }
 
 /**
@@ -220,6 +221,7 @@ export interface RetrieveEvent {
 }
 
 async function sendAll(
+  store: InstanceFiles,
   association: Association,
   files: readonly RetrieveInstance[],
   context: HandleContext,
@@ -236,7 +238,7 @@ async function sendAll(
         cancelled = true;
         break;
       }
-      const [r] = await storeInstances(association, [file.path], { ...(originator === undefined ? {} : { moveOriginator: originator }) });
+      const [r] = await storeInstances(association, [store.pathOf(file.key)], { ...(originator === undefined ? {} : { moveOriginator: originator }) });
       tally(c, r ?? ({ outcome: 'Failure', sopInstanceUid: file.SOPInstanceUID } as StoreResult));
       outcomes.push(r?.outcome ?? 'Failure');
       if (r !== undefined && r.outcome === 'Failure' && r.sopInstanceUid === '') c.failedUids.push(file.SOPInstanceUID);
@@ -249,8 +251,13 @@ async function sendAll(
   return finalFields(c, cancelled, context.presentationContext.transferSyntax);
 }
 
-export interface MoveHandlerOptions {
-  readonly index: IndexDb;
+/** What a retrieve reads: the index, and where the indexed copies are. */
+export interface RetrieveHandlerOptions {
+  readonly index: InstanceIndex;
+  readonly store: InstanceFiles;
+}
+
+export interface MoveHandlerOptions extends RetrieveHandlerOptions {
   /** Move destinations by AE title (PS3.4 C.4.2.2.1: an unknown one is refused with A801). */
   readonly destinations: Readonly<Record<string, RemoteAe>> | ((aeTitle: string) => RemoteAe | undefined);
   /**
@@ -290,7 +297,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
     async handle(request, context) {
       let files: RetrieveInstance[];
       try {
-        files = filesFor(options.index, request, context).files;
+        files = (await filesFor(options.index, request, context)).files;
       } catch (error) {
         return failure(error);
       }
@@ -315,7 +322,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
       }
       try {
         const a = client.association;
-        return await sendAll(a, files, context, { aeTitle: context.association.callingAeTitle, messageId: request.messageId },
+        return await sendAll(options.store, a, files, context, { aeTitle: context.association.callingAeTitle, messageId: request.messageId },
           { association: context.association, command: request, source: { aeTitle: a.callingAeTitle }, destination: { aeTitle: a.calledAeTitle, address: a.remoteAddress }, instances: files });
       } finally {
         await client.release().catch(() => client.abort().catch(() => undefined));
@@ -328,17 +335,17 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
  * C-GET-RQ: C-STORE sub-operations on the same association (PS3.4 C.4.3.2), on contexts where
  * the requestor took the Storage SCP role by role selection; we act as the Storage SCU.
  */
-export function getHandler(options: { readonly index: IndexDb }): DimseHandler<'C-GET-RQ'> {
+export function getHandler(options: RetrieveHandlerOptions): DimseHandler<'C-GET-RQ'> {
   return {
     async handle(request, context) {
       let files: RetrieveInstance[];
       try {
-        files = filesFor(options.index, request, context).files;
+        files = (await filesFor(options.index, request, context)).files;
       } catch (error) {
         return failure(error);
       }
       const a = context.association;
-      return sendAll(a, files, context, undefined,
+      return sendAll(options.store, a, files, context, undefined,
         { association: a, command: request, source: { aeTitle: a.calledAeTitle }, destination: { aeTitle: a.callingAeTitle, address: a.remoteAddress }, instances: files });
     },
   };

@@ -26,7 +26,8 @@ import { NormalizedSopClass, OtherStorageSopClass, QueryRetrieveSopClass, Retire
 const knownNonStorage: ReadonlySet<string> = new Set([VerificationSopClass, ...Object.values(QueryRetrieveSopClass), ...Object.values(NormalizedSopClass)]);
 import type { SecureContext } from '../../transport/tls/context.js';
 import { FileStore, type DuplicatePolicy, type FsyncPolicy, type StoredInstance } from '../../store/file-store.js';
-import { IndexDb } from '../../store/index-db.js';
+import type { InstanceIndex, StoredFile } from '../../store/instance-index.js';
+import { SqliteIndex } from '../../store/sqlite-index.js';
 import { reindexIfOutdated } from '../../store/reindex.js';
 import { commitmentHandler } from './commitment.js';
 import { findHandler, getHandler, moveHandler, type RemoteAe } from './query-retrieve.js';
@@ -38,8 +39,11 @@ export interface StorageServerConfig {
   readonly aeTitle: string | readonly string[];
   /** Where instances are stored (<root>/<study>/<series>/<instance>.dcm). */
   readonly storeRoot: string;
-  /** The SQLite index: a path, an open IndexDb, or default <storeRoot>/.index.sqlite. */
-  readonly index?: string | IndexDb;
+  /**
+   * The index: an open InstanceIndex (SqliteIndex, PostgresIndex; left open by close), or the
+   * path of an embedded SQLite one, default <storeRoot>/.index.sqlite.
+   */
+  readonly index?: string | InstanceIndex;
   /** A re-sent SOP instance: default 'keep-first' (Success, stored once); 'reject' answers 0111 (see FileStore). */
   readonly duplicates?: DuplicatePolicy;
   /** FileStore fsync policy (default 'file'); with 'none' an index opened here also skips the per-commit WAL fsync. */
@@ -141,10 +145,10 @@ export const STORAGE_MAX_PDU_LENGTH = 262144;
 export class StorageServer extends TypedEmitter<StorageServerEvents> {
   readonly server: DicomServer;
   readonly store: FileStore;
-  readonly index: IndexDb;
+  readonly index: InstanceIndex;
   readonly #ownIndex: boolean;
 
-  private constructor(server: DicomServer, store: FileStore, index: IndexDb, ownIndex: boolean) {
+  private constructor(server: DicomServer, store: FileStore, index: InstanceIndex, ownIndex: boolean) {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
     this.server = server;
     this.store = store;
@@ -162,19 +166,21 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     if (titles.length === 0) throw new InvalidOptionError('aeTitle', 'must be an AE title or a non-empty list of them');
     for (const t of titles) checkAeTitle('aeTitle', t);
     await mkdir(config.storeRoot, { recursive: true });
-    const ownIndex = !(config.index instanceof IndexDb);
-    const index = config.index instanceof IndexDb ? config.index : new IndexDb(config.index ?? join(config.storeRoot, '.index.sqlite'), { synchronous: config.fsync === 'none' ? 'normal' : 'full' });
+    const given = config.index !== undefined && typeof config.index !== 'string';
+    if (given && typeof (config.index as InstanceIndex).find !== 'function') throw new InvalidOptionError('index', 'must be a path or an InstanceIndex');
+    const ownIndex = !given;
+    const index = given ? (config.index as InstanceIndex) : new SqliteIndex((config.index as string | undefined) ?? join(config.storeRoot, '.index.sqlite'), { synchronous: config.fsync === 'none' ? 'normal' : 'full' });
     try {
       return await StorageServer.#build(config, index, ownIndex);
     } catch (error) {
       // A bad option (AE title, limits, policy) found after the index was opened here: do not
       // leave the SQLite file open behind a rejected create.
-      if (ownIndex) index.close();
+      if (ownIndex) await index.close();
       throw error;
     }
   }
 
-  static async #build(config: StorageServerConfig, index: IndexDb, ownIndex: boolean): Promise<StorageServer> {
+  static async #build(config: StorageServerConfig, index: InstanceIndex, ownIndex: boolean): Promise<StorageServer> {
     const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'keep-first', fsync: config.fsync ?? 'file' });
     // An index written by an older version is re-read from the files before anything is served.
     await reindexIfOutdated(store, index);
@@ -215,9 +221,9 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
         ...(limits.maxConcurrentQueries === undefined ? {} : { maxConcurrent: limits.maxConcurrentQueries }),
       }),
     );
-    handlers.register('C-MOVE-RQ', moveHandler({ index, destinations: config.destinations ?? {}, ...(limits.moveTimeout === undefined ? {} : { timeout: limits.moveTimeout }) }));
-    handlers.register('C-GET-RQ', getHandler({ index }));
-    handlers.register('N-ACTION-RQ', commitmentHandler({ index, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto' }));
+    handlers.register('C-MOVE-RQ', moveHandler({ index, store, destinations: config.destinations ?? {}, ...(limits.moveTimeout === undefined ? {} : { timeout: limits.moveTimeout }) }));
+    handlers.register('C-GET-RQ', getHandler({ index, store }));
+    handlers.register('N-ACTION-RQ', commitmentHandler({ index, store, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto' }));
     const server = new DicomServer({
       ...config.server,
       aeTitle: config.aeTitle as string | readonly string[],
@@ -253,6 +259,12 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   /** Stop the server (see DicomServer.close) and close the index if it was opened here. */
   async close(options: { readonly timeout?: number } = {}): Promise<void> {
     await this.server.close(options);
-    if (this.#ownIndex) this.index.close();
+    if (this.#ownIndex) await this.index.close();
+  }
+
+  /** The stored copy of one SOP instance with its file, if indexed. */
+  async storedInstance(sopInstanceUid: string): Promise<(StoredFile & { readonly path: string }) | undefined> {
+    const stored = await this.index.findInstance(sopInstanceUid);
+    return stored === undefined ? undefined : { ...stored, path: this.store.pathOf(stored.key) };
   }
 }

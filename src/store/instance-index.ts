@@ -1,0 +1,172 @@
+/**
+ * The index of stored instances as the server sees it: an async interface with one
+ * implementation per database (sqlite-index.ts: embedded, through `node:sqlite`; postgres-index.ts:
+ * PostgreSQL, shared by several nodes). Handlers and the FileStore take this interface, never a
+ * concrete class or a SQL dialect.
+ *
+ * The index names each instance's stored copy by a storage key relative to the store's root
+ * (`<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`), never an absolute path: the
+ * same row serves every node that mounts the store, and a store moved to another directory.
+ */
+import type { FindOptions, InformationModel, NaturalizedDataset, QueryLevel } from './query.js';
+
+/** What the index records for one stored instance; keys are PS3.6 keywords. */
+export interface InstanceRecord {
+  readonly SpecificCharacterSet: string;
+  readonly PatientID: string;
+  readonly PatientName: string;
+  readonly PatientBirthDate: string;
+  readonly PatientSex: string;
+  readonly StudyInstanceUID: string;
+  readonly StudyDate: string;
+  readonly StudyTime: string;
+  readonly AccessionNumber: string;
+  readonly StudyID: string;
+  readonly StudyDescription: string;
+  readonly ReferringPhysicianName: string;
+  /** Items (CodeValue, CodingSchemeDesignator, CodeMeaning); stored as JSON for sequence matching. */
+  readonly ProcedureCodeSequence?: readonly Readonly<Record<string, string>>[];
+  readonly SeriesInstanceUID: string;
+  readonly Modality: string;
+  readonly SeriesNumber: string;
+  readonly SeriesDescription: string;
+  /** Items (RequestedProcedureID, ScheduledProcedureStepID); stored as JSON. */
+  readonly RequestAttributesSequence?: readonly Readonly<Record<string, string>>[];
+  readonly SOPInstanceUID: string;
+  readonly SOPClassUID: string;
+  readonly InstanceNumber: string;
+  /** Storage key of the stored copy, relative to the store's root ('/'-separated). */
+  readonly key: string;
+  readonly transferSyntaxUid: string;
+  /** Stored size in bytes. */
+  readonly size: number;
+}
+
+/** A stored instance's copy, as needed for C-MOVE / C-GET sub-operations and commitment. */
+export interface StoredFile {
+  readonly SOPInstanceUID: string;
+  readonly SOPClassUID: string;
+  readonly transferSyntaxUid: string;
+  /** Storage key, relative to the store's root. */
+  readonly key: string;
+  readonly size: number;
+}
+
+/** A stored copy found for a retrieve, with the study and patient it belongs to (for the audit trail). */
+export interface RetrieveInstance extends StoredFile {
+  readonly studyInstanceUid: string;
+  readonly patientId: string;
+  readonly patientName: string;
+  readonly accessionNumber: string;
+}
+
+/**
+ * A copy that may exist under `key` without the instance row that accounts for it: written before
+ * the copy reaches that key and removed in the transaction that indexes it (or once the copy is
+ * gone). What a crash leaves here is settled at the next start (FileStore.open, commit.ts
+ * reconcile): the copy is indexed from `record` or removed. Queries and retrieves read only
+ * instance rows, so an instance is visible only once both its copy and its row are complete.
+ */
+export interface PendingEntry {
+  readonly key: string;
+  readonly sopInstanceUid: string;
+  /** The row to write once the copy is in place; undefined for a superseded copy to be removed. */
+  readonly record: InstanceRecord | undefined;
+}
+
+/** Row counts of the index. */
+export interface IndexStatistics {
+  readonly patients: number;
+  readonly studies: number;
+  readonly series: number;
+  readonly instances: number;
+  /** Sum of the instances' stored sizes, bytes. */
+  readonly bytes: number;
+  /** Pending entries (copies being placed, or left by a crash). */
+  readonly pending: number;
+}
+
+/** One SOP instance referenced in a Storage Commitment request (PS3.4 J.3.2). */
+export interface CommitmentReference {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  /** Failure Reason (PS3.4 Table J.3-2) once checked and not committed. */
+  readonly failureReason?: number;
+}
+
+/**
+ * A Storage Commitment transaction as the index keeps it, so that any node sharing the index
+ * can tell what was asked and answered: 'requested' once the N-ACTION is accepted, 'checked'
+ * with each reference's outcome, 'reported' once the N-EVENT-REPORT was delivered.
+ */
+export interface CommitmentState {
+  readonly transactionUid: string;
+  /** The AE that asked (the report goes to it). */
+  readonly requestor: string;
+  readonly state: 'requested' | 'checked' | 'reported';
+  readonly references: readonly CommitmentReference[];
+  /** ISO 8601 times. */
+  readonly requestedAt: string;
+  readonly updatedAt: string;
+}
+
+/** Releases an instance lock (see InstanceIndex.lockInstance). */
+export type Unlock = () => Promise<void>;
+
+export interface InstanceIndex {
+  /** 'sqlite' or 'postgres': which database this is (diagnostics, health). */
+  readonly kind: string;
+
+  /**
+   * Record a stored instance (one transaction) under `duplicates`-independent rules: the row is
+   * inserted, or replaces the one with the same SOP Instance UID; returns the storage key it
+   * replaced, if any. `settled`: pending keys (see beginPending) this commit accounts for,
+   * removed in the same commit. A full disk or I/O error under the database is a StoreError
+   * 'out of resources' (A700).
+   */
+  addInstance(record: InstanceRecord, settled?: readonly string[]): Promise<string | undefined>;
+  /** Note copies about to reach their keys before their rows exist (one commit; see PendingEntry). */
+  beginPending(entries: readonly PendingEntry[]): Promise<void>;
+  /** Forget pending entries whose copies are accounted for (indexed, or removed). */
+  endPending(keys: readonly string[]): Promise<void>;
+  /** The pending entries, oldest first; of one SOP instance when `sopInstanceUid` is given. */
+  pendingEntries(sopInstanceUid?: string): Promise<PendingEntry[]>;
+  /**
+   * Place one SOP instance at a time across every process sharing this index: resolves once the
+   * caller holds the instance, with the function that lets it go. A holder that dies lets go
+   * (a database lock, not a flag): what it left is settled by reconcile.
+   */
+  lockInstance(sopInstanceUid: string): Promise<Unlock>;
+
+  /** The stored copy of one SOP instance, if indexed. */
+  findInstance(sopInstanceUid: string): Promise<StoredFile | undefined>;
+  /** Forget one SOP instance (and parents left empty); true if it was indexed. */
+  removeInstance(sopInstanceUid: string): Promise<boolean>;
+
+  /**
+   * C-FIND (PS3.4 C.4.1.3.1; query.ts has the matching rules): the matches of `identifier`,
+   * read in id ranges and pages so stores go on while a slow peer consumes them.
+   */
+  find(model: InformationModel, identifier: NaturalizedDataset, options?: FindOptions): AsyncIterable<NaturalizedDataset>;
+  /** C-MOVE / C-GET (PS3.4 C.4.2, C.4.3): the stored copies under `keys` at `level`, in study, series, instance order. */
+  instancesFor(level: QueryLevel, keys: NaturalizedDataset): Promise<RetrieveInstance[]>;
+  statistics(): Promise<IndexStatistics>;
+
+  /** Record a Storage Commitment request (state 'requested'); a repeated Transaction UID starts it again. */
+  recordCommitment(transactionUid: string, requestor: string, references: readonly CommitmentReference[]): Promise<void>;
+  /** Record each reference's outcome (state 'checked'). */
+  commitmentChecked(transactionUid: string, references: readonly CommitmentReference[]): Promise<void>;
+  /** The report was delivered (state 'reported'). */
+  commitmentReported(transactionUid: string): Promise<void>;
+  commitment(transactionUid: string): Promise<CommitmentState | undefined>;
+
+  /** The schema version of the database (migrations.ts); the current one once open. */
+  schemaVersion(): Promise<number>;
+  /** What version of the index's content the database holds (see reindex.ts). */
+  contentVersion(): Promise<number>;
+  setContentVersion(version: number): Promise<void>;
+  /** Every instance's SOP Instance UID, key, syntax and size, in insertion order (re-indexing). */
+  allInstances(): Promise<StoredFile[]>;
+
+  close(): Promise<void>;
+}
