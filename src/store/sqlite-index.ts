@@ -74,6 +74,8 @@ export class SqliteIndex implements InstanceIndex {
     this.#lockScope = path === ':memory:' ? `memory:${++memoryIndexes}` : resolve(path);
     try {
       this.#db = new (sqlite().DatabaseSync)(path, { readOnly: options.readonly ?? false });
+      // Another process opening or migrating the same file at once: wait for it, not fail.
+      this.#db.exec('PRAGMA busy_timeout = 10000');
       if (options.readonly !== true) {
         // WAL: readers (C-FIND) see a consistent snapshot while an instance is being indexed.
         this.#db.exec('PRAGMA journal_mode = WAL');

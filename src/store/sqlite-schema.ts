@@ -152,8 +152,6 @@ const migrations: readonly Migration[] = [
  * finds nothing to do). Returns the version found.
  */
 export function migrate(db: DatabaseSync, freshContentVersion: number): number {
-  // The busy timeout lets a second opener wait out the first one's migration.
-  db.exec('PRAGMA busy_timeout = 10000');
   const run = (): number => {
     const version = schemaVersionOf(db);
     if (version > SQLITE_SCHEMA_VERSION) {

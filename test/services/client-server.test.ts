@@ -204,6 +204,14 @@ test('Storage Commitment on the same association: committed and failed instances
   assert.deepEqual(report.committed.map((r) => r.sopInstanceUid), [files[0]!.uid]);
   assert.deepEqual(report.failed.map((r) => [r.sopInstanceUid, r.failureReason]), [['1.2.3.4.5.404', 0x0112], [files[1]!.uid, 0x0119]]);
   assert.equal(report.fromAeTitle, 'STORE-SCP');
+  // The transaction is kept in the index (any node sharing it can read it): asked, checked, reported.
+  let state = await server.index.commitment(report.transactionUid);
+  while (state?.state !== 'reported') {
+    await new Promise((r) => setTimeout(r, 10));
+    state = await server.index.commitment(report.transactionUid);
+  }
+  assert.equal(state.requestor, 'SCU');
+  assert.deepEqual(state.references.map((r) => [r.sopInstanceUid, r.failureReason]), [[files[0]!.uid, undefined], ['1.2.3.4.5.404', 0x0112], [files[1]!.uid, 0x0119]]);
   await client.release();
 });
 
