@@ -108,8 +108,10 @@ export function auditMessageToXml(m: AuditMessage): string {
       ['ParticipantObjectTypeCodeRole', o.typeCodeRole],
     ])}>`);
     out.push(code('ParticipantObjectIDTypeCode', o.idTypeCode));
+    // The A.5.1.1 schema requires a name or a query in every participant object: an object with
+    // neither (a study, a patient without a name) is named by its ID.
     if (o.query !== undefined) out.push(`<ParticipantObjectQuery>${b64(o.query)}</ParticipantObjectQuery>`);
-    else if (o.name !== undefined) out.push(`<ParticipantObjectName>${escapeXml(token(o.name))}</ParticipantObjectName>`);
+    else out.push(`<ParticipantObjectName>${escapeXml(token(o.name !== undefined && token(o.name) !== '' ? o.name : o.id))}</ParticipantObjectName>`);
     for (const d of o.details ?? []) out.push(`<ParticipantObjectDetail${attrs([['type', d.type], ['value', b64(d.value)]])}/>`);
     if ((o.sopClasses?.length ?? 0) > 0 || (o.accessions?.length ?? 0) > 0) {
       out.push('<ParticipantObjectDescription>');

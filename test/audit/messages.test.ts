@@ -53,6 +53,16 @@ test('the schema is not a rubber stamp: wrong codes, order and missing parts are
   assert.deepEqual(results.map((r) => r.ok), bad.map(() => false));
 });
 
+test('A.5.1.1 requires a name or a query in every participant object: the messages always carry one, the schema refuses neither', async () => {
+  const transferred = all()[5]!;
+  // The study has no name of its own: it is named by its UID; a patient without a name by its ID.
+  assert.match(transferred, /ParticipantObjectID="1.2.3.4"[^>]*><ParticipantObjectIDTypeCode[^>]*\/><ParticipantObjectName>1.2.3.4<\/ParticipantObjectName>/);
+  assert.match(all()[6]!, /ParticipantObjectID="unknown"[^>]*><ParticipantObjectIDTypeCode[^>]*\/><ParticipantObjectName>unknown<\/ParticipantObjectName>/);
+  const nameless = transferred.replace('<ParticipantObjectName>1.2.3.4</ParticipantObjectName>', '');
+  assert.notEqual(nameless, transferred);
+  assert.deepEqual((await xmllintAudit([nameless])).map((r) => r.ok), [false]);
+});
+
 test('field values follow PS3.15 A.5.3: codes, roles, participant objects', () => {
   const [start, , alert, , , transferred, , , , q] = all() as [string, string, string, string, string, string, string, string, string, string];
   assert.match(start, /<EventID csd-code="110100" codeSystemName="DCM" originalText="Application Activity"\/><EventTypeCode csd-code="110120"/);
