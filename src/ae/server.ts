@@ -368,7 +368,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
           : undefined,
         peerCertificate: transport.tls?.peerCertificate,
       };
-      publish(channelNames.server, { kind: 'association-rejected', server: this, ...rejection });
+      publish(channelNames.server, { kind: 'association-rejected', server: this, association: ul, ...rejection });
       this.emit('rejected', rejection);
       return;
     }

@@ -43,6 +43,16 @@ export const EventTypeCode = {
   AuditRecordingStarted: dcm('110134', 'Audit Recording Started'),
 } as const;
 
+/**
+ * Implementation extensions (PS3.15 A.5 lets an implementation extend the messages and asks its
+ * conformance statement to describe them): EventTypeCodes of a Security Alert for association
+ * events, coding scheme 99DICOMTLS (PS3.16 8.2: a private scheme designator starts with "99").
+ */
+export const ExtensionEventTypeCode = {
+  AssociationAccepted: Object.freeze({ csdCode: 'ASSOCIATION-ACCEPTED', codeSystemName: '99DICOMTLS', originalText: 'Association Accepted' }),
+  AssociationRejected: Object.freeze({ csdCode: 'ASSOCIATION-REJECTED', codeSystemName: '99DICOMTLS', originalText: 'Association Rejected' }),
+} as const;
+
 /** RoleIDCode of an ActiveParticipant, PS3.16 CID 402 "Audit Active Participant Role ID Code". */
 export const RoleIdCode = {
   Application: dcm('110150', 'Application'),

@@ -3,8 +3,9 @@
  * plain facts and returns an AuditMessage with the field values A.5.3 prescribes.
  */
 import { isIP } from 'node:net';
+import { describeRejection } from '../ul/reject-reasons.js';
 import {
-  AuditSourceTypeCode, EventActionCode, EventId, EventOutcome, EventTypeCode, NetworkAccessPointTypeCode,
+  AuditSourceTypeCode, EventActionCode, EventId, EventOutcome, EventTypeCode, ExtensionEventTypeCode, NetworkAccessPointTypeCode,
   ParticipantObjectIdTypeCode, ParticipantObjectTypeCode, ParticipantObjectTypeCodeRole, RoleIdCode,
 } from './codes.js';
 import type { ActiveParticipant, AuditMessage, ParticipantObject } from './message.js';
@@ -95,11 +96,29 @@ export interface NodeAuthenticationFailure {
   /** 'verify-callback': our verify callback refused a certificate OpenSSL accepted; 'local': our side (OpenSSL's verification, our policy, an alert we sent); 'peer': the peer's alert. */
   readonly refusedBy?: 'verify-callback' | 'local' | 'peer' | undefined;
   readonly userIdentity?: string | undefined;
+  /** The A-ASSOCIATE-RJ that carried the refusal, when it was an association's (its result, source, reason are recorded). */
+  readonly reject?: { readonly result: number; readonly source: number; readonly reason: number } | undefined;
   readonly at?: Date;
 }
 
+/** ParticipantObjectDetail pairs of an A-ASSOCIATE-RJ: the three numbers and the standard's words (PS3.8 Table 9-21). */
+function rejectDetails(rj: { result: number; source: number; reason: number }): { type: string; value: string }[] {
+  const d = describeRejection(rj.result, rj.source, rj.reason);
+  return [
+    { type: 'RejectResult', value: `${rj.result} ${d.result}` },
+    { type: 'RejectSource', value: `${rj.source} ${d.source}` },
+    { type: 'RejectReason', value: `${rj.reason} ${d.reason}` },
+  ];
+}
+
+/** "A-ASSOCIATE-RJ result 1 (rejected-permanent), source 1 (service-user), reason 3 (calling-AE-title-not-recognized)". */
+export function rejectText(rj: { result: number; source: number; reason: number }): string {
+  const d = describeRejection(rj.result, rj.source, rj.reason);
+  return `A-ASSOCIATE-RJ result ${rj.result} (${d.result}), source ${rj.source} (${d.source}), reason ${rj.reason} (${d.reason})`;
+}
+
 /**
- * A.5.3.13 Security Alert, EventTypeCode 110126 Node Authentication, outcome 4 (the attempt failed;
+ * A.5.3.11 Security Alert, EventTypeCode 110126 Node Authentication, outcome 4 (the attempt failed;
  * the node keeps working). The alert subject is the peer node (110182 Node ID) and the facts are
  * ParticipantObjectDetail pairs so a repository can index them.
  */
@@ -112,14 +131,15 @@ export function securityAlert(src: AuditSource, f: NodeAuthenticationFailure): A
   add('X509ErrorDepth', f.depth);
   add('RefusedBy', f.refusedBy);
   add('UserIdentity', f.userIdentity);
+  if (f.reject !== undefined) details.push(...rejectDetails(f.reject));
   const peerId = plainAddress(f.peer.address) ?? f.peer.aeTitle ?? 'unknown';
   return {
     eventId: EventId.SecurityAlert,
-    eventTypeCodes: [EventTypeCode.NodeAuthentication],
+    eventTypeCodes: f.reject !== undefined ? [EventTypeCode.NodeAuthentication, ExtensionEventTypeCode.AssociationRejected] : [EventTypeCode.NodeAuthentication],
     eventActionCode: EventActionCode.Execute,
     eventDateTime: f.at ?? new Date(),
     eventOutcomeIndicator: EventOutcome.MinorFailure,
-    eventOutcomeDescription: f.description,
+    eventOutcomeDescription: f.reject !== undefined ? `${rejectText(f.reject)}: ${f.description}` : f.description,
     activeParticipants: [
       // The reporting process (us) and the performing node (the peer that tried).
       participant(f.local, f.localRole === 'requestor'),
@@ -137,7 +157,74 @@ export function securityAlert(src: AuditSource, f: NodeAuthenticationFailure): A
   };
 }
 
-/** A.5.3.14 User Authentication: a user identity (PS3.7 D.3.3.7) accepted or refused. */
+/** An association accepted or rejected: who asked, who answered, and for a rejection the RJ and why. */
+export interface AssociationFacts {
+  /** The association requestor (calling AE title) and the acceptor (called AE title), with their addresses when known. */
+  readonly requestor: Node;
+  readonly acceptor: Node;
+  /** Our side: we accepted (or rejected) the request, or we asked. */
+  readonly localRole: 'acceptor' | 'requestor';
+  readonly reject?: { readonly result: number; readonly source: number; readonly reason: number } | undefined;
+  /** Why, in words, when known (our policy's reason). */
+  readonly why?: string | undefined;
+  readonly certificateSubject?: string | undefined;
+  readonly certificateFingerprint?: string | undefined;
+  /** The TLS version, when the association runs over TLS. */
+  readonly tlsProtocol?: string | undefined;
+  readonly at?: Date;
+}
+
+/** Rejections that refuse the node's identity (PS3.8 Table 9-21, source 1): calling or called AE title not recognized. */
+const AUTHENTICATION_REASONS = new Set([3, 7]);
+
+/**
+ * An association event as a Security Alert (A.5.3.11): the DICOM audit message set has no message
+ * of its own for associations. Accepted: outcome 0 with (110126, DCM, "Node Authentication") — the
+ * standard's Security Alert reports node authentication successes as well as failures — and the
+ * extension code Association Accepted. Rejected: outcome 4, the extension code Association
+ * Rejected, and Node Authentication too when the rejection refused the node's AE title. The alert
+ * subject is the peer node (110182 Node ID) with the association's facts as details.
+ */
+export function associationEvent(src: AuditSource, f: AssociationFacts): AuditMessage {
+  const peer = f.localRole === 'acceptor' ? f.requestor : f.acceptor;
+  const details: { type: string; value: string }[] = [
+    { type: 'Association', value: f.reject === undefined ? 'accepted' : 'rejected' },
+    { type: 'CallingAETitle', value: f.requestor.aeTitle ?? '' },
+    { type: 'CalledAETitle', value: f.acceptor.aeTitle ?? '' },
+    { type: 'RejectedBy', value: f.reject === undefined ? '' : f.localRole === 'acceptor' ? 'local' : 'peer' },
+  ].filter((d) => d.value !== '');
+  if (f.reject !== undefined) details.push(...rejectDetails(f.reject));
+  if (f.certificateSubject !== undefined) details.push({ type: 'CertificateSubject', value: f.certificateSubject });
+  if (f.certificateFingerprint !== undefined) details.push({ type: 'CertificateSHA256', value: f.certificateFingerprint });
+  if (f.tlsProtocol !== undefined) details.push({ type: 'TLS', value: f.tlsProtocol });
+  const rejected = f.reject !== undefined;
+  const authentication = !rejected || (f.reject!.source === 1 && AUTHENTICATION_REASONS.has(f.reject!.reason));
+  return {
+    eventId: EventId.SecurityAlert,
+    eventTypeCodes: [
+      ...(authentication ? [EventTypeCode.NodeAuthentication] : []),
+      rejected ? ExtensionEventTypeCode.AssociationRejected : ExtensionEventTypeCode.AssociationAccepted,
+    ],
+    eventActionCode: EventActionCode.Execute,
+    eventDateTime: f.at ?? new Date(),
+    eventOutcomeIndicator: rejected ? EventOutcome.MinorFailure : EventOutcome.Success,
+    eventOutcomeDescription: rejected
+      ? `${rejectText(f.reject!)}${f.why !== undefined && f.why !== '' ? `: ${f.why}` : ''}`
+      : `association accepted: ${f.requestor.aeTitle ?? '?'} → ${f.acceptor.aeTitle ?? '?'}`,
+    activeParticipants: [participant(f.requestor, true), participant(f.acceptor, false)],
+    auditSource: source(src),
+    participantObjects: [{
+      id: plainAddress(peer.address) ?? peer.aeTitle ?? 'unknown',
+      idTypeCode: ParticipantObjectIdTypeCode.NodeId,
+      typeCode: ParticipantObjectTypeCode.SystemObject,
+      typeCodeRole: ParticipantObjectTypeCodeRole.SecurityResource,
+      name: f.certificateSubject ?? peer.aeTitle,
+      details,
+    }],
+  };
+}
+
+/** A.5.3.12 User Authentication: a user identity (PS3.7 D.3.3.7) accepted or refused. */
 export function userAuthentication(src: AuditSource, user: string, node: Node, local: Node, accepted: boolean, description?: string, at = new Date()): AuditMessage {
   return {
     eventId: EventId.UserAuthentication,
@@ -172,7 +259,7 @@ function studyObjects(s: StudyTransfer, withInstances: boolean): ParticipantObje
     accessions: s.accessionNumber !== undefined && s.accessionNumber !== '' ? [s.accessionNumber] : [],
     sopClasses: [...s.sopClasses].map(([uid, instances]) => ({ uid, numberOfInstances: instances.length, instances: withInstances ? instances : [] })),
   }];
-  // A.5.3.6: the patient object is required; an instance without Patient ID still names one.
+  // A.5.3.7: the patient object is required; an instance without Patient ID still names one.
   objects.push({
     id: s.patientId !== undefined && s.patientId !== '' ? s.patientId : 'unknown',
     idTypeCode: ParticipantObjectIdTypeCode.PatientNumber,
@@ -188,7 +275,7 @@ export interface Transfer {
   readonly destination: Node;
   /** Which side asked: the association requestor (C-STORE SCU, or C-MOVE/C-GET SCU); 'other' a third node (a C-MOVE SCU that is not the destination). */
   readonly requestor: 'source' | 'destination' | 'other';
-  /** The third node that asked, when `requestor` is 'other' (A.5.3.6 "other participants … the requestor"). */
+  /** The third node that asked, when `requestor` is 'other' (A.5.3.7 "other participants … the requestor"). */
   readonly requestorNode?: Node | undefined;
   readonly study: StudyTransfer;
   readonly outcome?: typeof EventOutcome[keyof typeof EventOutcome];
@@ -196,7 +283,7 @@ export interface Transfer {
   readonly at?: Date;
 }
 
-/** A.5.3.6 DICOM Instances Transferred, one message per study. `action`: C the receiver, R the sender. */
+/** A.5.3.7 DICOM Instances Transferred, one message per study. `action`: C the receiver, R the sender. */
 export function instancesTransferred(src: AuditSource, t: Transfer, action: 'C' | 'R'): AuditMessage {
   return {
     eventId: EventId.DicomInstancesTransferred,
@@ -219,7 +306,7 @@ export function beginTransferring(src: AuditSource, t: Transfer): AuditMessage {
   return { ...instancesTransferred(src, t, 'R'), eventId: EventId.BeginTransferringDicomInstances, eventActionCode: EventActionCode.Execute };
 }
 
-/** A.5.3.5 DICOM Instances Accessed: instances read from the store for a retrieve. */
+/** A.5.3.6 DICOM Instances Accessed: instances read from the store for a retrieve. */
 export function instancesAccessed(src: AuditSource, requestor: Node, local: Node, study: StudyTransfer, action: 'R' | 'D' = 'R', at = new Date()): AuditMessage {
   return {
     eventId: EventId.DicomInstancesAccessed,
@@ -236,13 +323,13 @@ export interface QueryFacts {
   readonly source: Node;
   readonly destination: Node;
   readonly sopClassUid: string;
-  /** The identifier exactly as received (A.5.3.12: ParticipantObjectQuery, base64). */
+  /** The identifier exactly as received (A.5.3.10: ParticipantObjectQuery, base64). */
   readonly dataset: Uint8Array;
   readonly transferSyntaxUid: string;
   readonly at?: Date;
 }
 
-/** A.5.3.12 Query: the C-FIND identifier, base64, with the transfer syntax it was encoded in. */
+/** A.5.3.10 Query: the C-FIND identifier, base64, with the transfer syntax it was encoded in. */
 export function query(src: AuditSource, q: QueryFacts): AuditMessage {
   return {
     eventId: EventId.Query,

@@ -12,9 +12,11 @@ import type { DimseCommand } from '../dimse/messages.js';
 import { TlsHandshakeError, type TlsError } from '../transport/tls/errors.js';
 import type { SecureSocket } from '../transport/tls/socket.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
+import type { AAssociateRjPdu, Pdu } from '../ul/pdu/types.js';
+import { AssociationAudit } from './associations.js';
 import { EventOutcome } from './codes.js';
 import {
-  applicationActivity, beginTransferring, instancesAccessed, instancesTransferred, query, securityAlert, userAuthentication,
+  applicationActivity, associationEvent, beginTransferring, instancesAccessed, instancesTransferred, query, securityAlert, userAuthentication,
   type Application, type AuditSource, type NodeAuthenticationFailure, type StudyTransfer, type Transfer,
 } from './events.js';
 import { auditMessageToXml, type AuditMessage } from './message.js';
@@ -46,13 +48,14 @@ export class AuditTrail {
   readonly #app: Application;
   readonly #localAe: string | undefined;
   readonly #subs: [string, (m: unknown) => void][] = [];
-  /** Per acceptor association (keyed by its upper layer): studies received, for A.5.3.6. */
+  /** Per acceptor association (keyed by its upper layer): studies received, for A.5.3.7. */
   readonly #assocs = new Map<UpperLayer, AssociationAcc>();
   /** SOP Instance UID of a C-STORE-RQ being received → its association (until its 'stored', 'store-duplicate' or 'store-failed' event). */
   readonly #storing = new Map<string, AssociationAcc>();
   /** One Security Alert per streak of failed audit-channel handshakes, not one per retry. */
   #auditChannelAlerted = false;
   #started = false;
+  readonly #associations: AssociationAudit;
   /** Messages recorded (queued or published). */
   recorded = 0;
 
@@ -61,6 +64,7 @@ export class AuditTrail {
     this.#src = { auditSourceId: options.auditSourceId ?? hostname(), auditEnterpriseSiteId: options.auditEnterpriseSiteId };
     this.#app = options.application ?? { name: `dicom-tls[${process.pid}]` };
     this.#localAe = options.localAeTitle;
+    this.#associations = new AssociationAudit(this.#src, (m) => this.record(m));
   }
 
   /** Subscribe, send what an earlier run left queued, record Application Start. */
@@ -72,6 +76,8 @@ export class AuditTrail {
     this.#on(channelNames.dimse, (m) => this.#onDimse(m as { association: Association; direction: 'sent' | 'received'; command: DimseCommand }));
     this.#on(channelNames.requestDataset, (m) => this.#onRequestDataset(m as { association: Association; command: DimseCommand; transferSyntaxUid: string; dataset: Uint8Array }));
     this.#on(channelNames.association, (m) => this.#onAssociation(m as { association: UpperLayer; kind: string }));
+    this.#on(channelNames.pduSent, (m) => this.#associations.onSent(m as { association: UpperLayer; pdu: Pdu }));
+    this.#on(channelNames.pduReceived, (m) => this.#associations.onReceived(m as { association: UpperLayer; pdu: Pdu }));
     this.#on(channelNames.audit, (m) => this.#onAuditChannel(m as { kind: string } & Record<string, unknown>));
     this.#sender?.start();
     this.record(applicationActivity(this.#src, this.#app, 'start'));
@@ -171,14 +177,23 @@ export class AuditTrail {
       return;
     }
     if (m.kind === 'association-rejected') {
+      // The policy's rejection, with its reason: recorded here instead of from the RJ alone.
+      const rj = this.#associations.claim(m.association as UpperLayer | undefined) ?? (m.reject as AAssociateRjPdu);
       const check = m.check as 'certificate-binding' | 'user-identity' | undefined;
-      if (check === undefined) return;
       const peer = { aeTitle: m.callingAeTitle as string, address: m.remoteAddress as string | undefined };
       const local = { aeTitle: m.calledAeTitle as string };
       const cert = m.peerCertificate as { subject: string; fingerprint256: string } | undefined;
+      const transport = (m.association as UpperLayer | undefined)?.transport;
+      if (check === undefined) {
+        this.record(associationEvent(this.#src, {
+          requestor: peer, acceptor: local, localRole: 'acceptor', reject: rj, why: m.why as string,
+          certificateSubject: cert?.subject.replace(/\n/g, ', '), certificateFingerprint: cert?.fingerprint256, tlsProtocol: transport?.tls?.protocol,
+        }));
+        return;
+      }
       const username = m.username as string | undefined;
       this.record(securityAlert(this.#src, {
-        kind: check, peer, local, localRole: 'acceptor', description: m.why as string, refusedBy: 'local',
+        kind: check, peer, local, localRole: 'acceptor', description: m.why as string, refusedBy: 'local', reject: rj,
         certificateSubject: cert?.subject.replace(/\n/g, ', '), certificateFingerprint: cert?.fingerprint256, userIdentity: username,
       }));
       if (check === 'user-identity') this.record(userAuthentication(this.#src, username ?? 'unknown', peer, local, false, m.why as string));
@@ -215,7 +230,7 @@ export class AuditTrail {
     return { source: e.source, destination: e.destination, requestor: self ? 'destination' : 'other', requestorNode: self ? undefined : asker, asker };
   }
 
-  /** A.5.3.3 Begin Transferring and A.5.3.5 Instances Accessed (read), one per study, before the first sub-operation. */
+  /** A.5.3.3 Begin Transferring and A.5.3.6 Instances Accessed (read), one per study, before the first sub-operation. */
   #onRetrieveStarted(e: RetrieveEvent): void {
     const parties = this.#retrieveParties(e);
     for (const study of byStudy(e.instances)) {
@@ -224,7 +239,7 @@ export class AuditTrail {
     }
   }
 
-  /** A.5.3.6 for what we sent (action R), one per study: the instances the destination took. */
+  /** A.5.3.7 for what we sent (action R), one per study: the instances the destination took. */
   #onRetrieveDone(e: RetrieveEvent & { outcomes: readonly string[]; cancelled: boolean }): void {
     const parties = this.#retrieveParties(e);
     const attempted = e.instances.slice(0, e.outcomes.length);
@@ -283,7 +298,7 @@ export class AuditTrail {
     this.#flushAssociation(acc, kind === 'aborted');
   }
 
-  /** A.5.3.6, one message per study received on the association. */
+  /** A.5.3.7, one message per study received on the association. */
   #flushAssociation(acc: AssociationAcc, aborted = false): void {
     const a = acc.association;
     for (const [uid, s] of acc.studies) {

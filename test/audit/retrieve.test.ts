@@ -1,6 +1,6 @@
 /**
  * AuditTrail for what a StorageServer sends on retrieves: Begin Transferring (A.5.3.3), Instances
- * Accessed (A.5.3.5) and Instances Transferred with action R (A.5.3.6), one per study, for C-MOVE
+ * Accessed (A.5.3.6) and Instances Transferred with action R (A.5.3.7), one per study, for C-MOVE
  * sub-operations (to a third destination) and C-GET (back to the requestor); each schema-valid.
  */
 import { test, before, after } from 'node:test';

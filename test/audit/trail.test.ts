@@ -109,9 +109,14 @@ test('Application Start, then per-study Instances Transferred and a Query with t
 test('a calling AE title not bound to the certificate: one Security Alert naming the certificate', async () => {
   const mark = recorded.length;
   await assert.rejects(DicomClient.associate({ host: '127.0.0.1', port, tls: clientTls(), callingAeTitle: 'HOSPITAL-B', calledAeTitle: 'TLS-SCP', timeouts: quick }));
-  const alerts = since(mark).filter((x) => x.includes('csd-code="110113"'));
+  // The client in this same process records the rejection it received as an association event.
+  const alerts = since(mark).filter((x) => x.includes('csd-code="110113"') && detail(x, 'Association') === undefined);
   assert.equal(alerts.length, 1);
   assert.equal(detail(alerts[0]!, 'Failure'), 'certificate-binding');
+  // The one alert is the association's rejection too: the RJ's reason, no second message for it.
+  assert.equal(detail(alerts[0]!, 'RejectReason'), '3 calling-AE-title-not-recognized');
+  assert.match(alerts[0]!, /<EventTypeCode csd-code="ASSOCIATION-REJECTED"/);
+  assert.deepEqual(since(mark).filter((x) => detail(x, 'Association') !== undefined).map((x) => detail(x, 'RejectedBy')), ['peer']);
   assert.equal(detail(alerts[0]!, 'CertificateSHA256'), new X509Certificate(await readFile(scenarioPki().valid.cert)).fingerprint256);
   assert.match(alerts[0]!, /UserID="HOSPITAL-B"/);
   await assertSchemaValid(since(mark));
@@ -161,7 +166,7 @@ test('user identity: accepted → User Authentication 0; wrong passcode → Secu
     const auth = msgs.filter((x) => x.includes('csd-code="110114"'));
     assert.deepEqual(auth.map((x) => /EventOutcomeIndicator="(\d+)"/.exec(x)![1]), ['0', '4']);
     for (const a of auth) assert.match(a, /<ActiveParticipant UserID="bob" UserIsRequestor="true" NetworkAccessPointID="127.0.0.1"/);
-    const alerts = msgs.filter((x) => x.includes('csd-code="110113"'));
+    const alerts = msgs.filter((x) => x.includes('csd-code="110113"') && detail(x, 'Association') === undefined);
     assert.equal(alerts.length, 1);
     assert.equal(detail(alerts[0]!, 'Failure'), 'user-identity');
     assert.equal(detail(alerts[0]!, 'UserIdentity'), 'bob');
