@@ -283,8 +283,12 @@ export interface Transfer {
   readonly at?: Date;
 }
 
-/** A.5.3.7 DICOM Instances Transferred, one message per study. `action`: C the receiver, R the sender. */
-export function instancesTransferred(src: AuditSource, t: Transfer, action: 'C' | 'R'): AuditMessage {
+/**
+ * A.5.3.7 DICOM Instances Transferred, one message per study. `action`: C the receiver that did
+ * not hold them; R the sender (or a receiver that held them and changed nothing); U a receiver
+ * that replaced the copies it held.
+ */
+export function instancesTransferred(src: AuditSource, t: Transfer, action: 'C' | 'R' | 'U'): AuditMessage {
   return {
     eventId: EventId.DicomInstancesTransferred,
     eventActionCode: action,
@@ -306,16 +310,20 @@ export function beginTransferring(src: AuditSource, t: Transfer): AuditMessage {
   return { ...instancesTransferred(src, t, 'R'), eventId: EventId.BeginTransferringDicomInstances, eventActionCode: EventActionCode.Execute };
 }
 
-/** A.5.3.6 DICOM Instances Accessed: instances read from the store for a retrieve. */
-export function instancesAccessed(src: AuditSource, requestor: Node, local: Node, study: StudyTransfer, action: 'R' | 'D' = 'R', at = new Date()): AuditMessage {
+/**
+ * A.5.3.6 DICOM Instances Accessed: instances read from the store for a retrieve (R), or deleted
+ * from it (D). `local` undefined: the process itself did it (one participant, the requestor).
+ */
+export function instancesAccessed(src: AuditSource, requestor: Node, local: Node | undefined, study: StudyTransfer, action: 'R' | 'D' = 'R', at = new Date(), description?: string): AuditMessage {
   return {
     eventId: EventId.DicomInstancesAccessed,
     eventActionCode: action,
     eventDateTime: at,
     eventOutcomeIndicator: EventOutcome.Success,
-    activeParticipants: [participant(requestor, true), participant(local, false)],
+    eventOutcomeDescription: description,
+    activeParticipants: local === undefined ? [participant(requestor, true)] : [participant(requestor, true), participant(local, false)],
     auditSource: source(src),
-    participantObjects: studyObjects(study, false),
+    participantObjects: studyObjects(study, action === 'D'),
   };
 }
 

@@ -14,6 +14,8 @@ import type { SecureSocket } from '../transport/tls/socket.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
 import type { AAssociateRjPdu, Pdu } from '../ul/pdu/types.js';
 import { AssociationAudit } from './associations.js';
+import { identifierKeys, Outgoing, sentByStudy, type SentInstance } from './outgoing.js';
+import { statusClass, StatusClass } from '../dictionary/status.js';
 import { EventOutcome } from './codes.js';
 import {
   applicationActivity, associationEvent, beginTransferring, instancesAccessed, instancesTransferred, query, securityAlert, userAuthentication,
@@ -37,7 +39,7 @@ export interface AuditTrailOptions {
   readonly localAeTitle?: string;
 }
 
-interface StudyAcc { patientId?: string | undefined; patientName?: string | undefined; accessionNumber?: string | undefined; sopClasses: Map<string, string[]> }
+interface StudyAcc { studyInstanceUid: string; action: 'C' | 'R' | 'U'; patientId?: string | undefined; patientName?: string | undefined; accessionNumber?: string | undefined; sopClasses: Map<string, string[]> }
 interface AssociationAcc { association: Association; studies: Map<string, StudyAcc>; failures: number; identityRecorded: boolean }
 
 const C_FIND_RQ = 'C-FIND-RQ';
@@ -56,6 +58,10 @@ export class AuditTrail {
   #auditChannelAlerted = false;
   #started = false;
   readonly #associations: AssociationAudit;
+  /** What associations we requested send: C-STORE instances, C-FIND and C-MOVE identifiers. */
+  readonly #outgoing = new Outgoing((a, command, ts, dataset) => this.#onRequestSent(a, command, ts, dataset));
+  /** C-MOVE requests we sent, by upper layer and Message ID, until their final response. */
+  readonly #moves = new Map<UpperLayer, Map<number, { destination: string; studies: string[]; patientId: string | undefined }>>();
   /** Messages recorded (queued or published). */
   recorded = 0;
 
@@ -73,10 +79,14 @@ export class AuditTrail {
     this.#started = true;
     this.#on(channelNames.tlsHandshakeFailed, (m) => this.#onHandshakeFailed(m as { connection: SecureSocket; error: TlsHandshakeError }));
     this.#on(channelNames.server, (m) => this.#onServer(m as { kind: string } & Record<string, unknown>));
-    this.#on(channelNames.dimse, (m) => this.#onDimse(m as { association: Association; direction: 'sent' | 'received'; command: DimseCommand }));
+    this.#on(channelNames.dimse, (m) => this.#onDimse(m as { association: Association; direction: 'sent' | 'received'; command: DimseCommand; presentationContextId: number }));
     this.#on(channelNames.requestDataset, (m) => this.#onRequestDataset(m as { association: Association; command: DimseCommand; transferSyntaxUid: string; dataset: Uint8Array }));
     this.#on(channelNames.association, (m) => this.#onAssociation(m as { association: UpperLayer; kind: string }));
-    this.#on(channelNames.pduSent, (m) => this.#associations.onSent(m as { association: UpperLayer; pdu: Pdu }));
+    this.#on(channelNames.pduSent, (m) => {
+      const e = m as { association: UpperLayer; pdu: Pdu };
+      this.#associations.onSent(e);
+      this.#outgoing.onPduSent(e.association, e.pdu);
+    });
     this.#on(channelNames.pduReceived, (m) => this.#associations.onReceived(m as { association: UpperLayer; pdu: Pdu }));
     this.#on(channelNames.audit, (m) => this.#onAuditChannel(m as { kind: string } & Record<string, unknown>));
     this.#sender?.start();
@@ -89,6 +99,7 @@ export class AuditTrail {
     if (!this.#started) return;
     for (const acc of this.#assocs.values()) this.#flushAssociation(acc);
     this.#assocs.clear();
+    for (const sent of this.#outgoing.takeAll()) this.#flushSent(sent.association, sent.instances);
     this.record(applicationActivity(this.#src, this.#app, 'stop'));
     for (const [name, fn] of this.#subs) diagnosticsChannel.unsubscribe(name, fn);
     this.#subs.length = 0;
@@ -200,26 +211,60 @@ export class AuditTrail {
       return;
     }
     if (m.kind === 'retrieve-started') { this.#onRetrieveStarted(m as unknown as RetrieveEvent); return; }
+    if (m.kind === 'retrieve-failed') { this.#onRetrieveFailed(m as unknown as RetrieveEvent & { reason: string; error: unknown }); return; }
     if (m.kind === 'retrieve-done') { this.#onRetrieveDone(m as unknown as RetrieveEvent & { outcomes: readonly string[]; cancelled: boolean }); return; }
-    // A re-send kept as first stored ('store-duplicate', duplicates 'keep-first') was still
-    // transferred: it is recorded as a stored one is.
+    // A.5.3.7's action: C a new instance; R a re-send kept as first stored ('store-duplicate',
+    // duplicates 'keep-first': the receiver held it and changed nothing); U a held copy replaced
+    // (duplicates 'overwrite'). One message per study and action.
     if (m.kind === 'stored' || m.kind === 'store-duplicate' || m.kind === 'store-failed') {
       const uid = m.sopInstanceUid as string;
+      if (m.kind === 'stored' && m.replaced === true) this.#onReplaced(m);
       const acc = this.#storing.get(uid);
       this.#storing.delete(uid);
       if (acc === undefined) return;
       if (m.kind === 'store-failed') { acc.failures++; return; }
       const studyUid = (m.studyInstanceUid as string | undefined) ?? 'unknown';
-      let s = acc.studies.get(studyUid);
-      if (s === undefined) {
-        s = { patientId: m.patientId as string | undefined, patientName: m.patientName as string | undefined, accessionNumber: m.accessionNumber as string | undefined, sopClasses: new Map() };
-        acc.studies.set(studyUid, s);
+      const action = m.kind === 'store-duplicate' ? 'R' : m.replaced === true ? 'U' : 'C';
+      const key = `${action}\0${studyUid}`;
+      let st = acc.studies.get(key);
+      if (st === undefined) {
+        st = { studyInstanceUid: studyUid, action, patientId: m.patientId as string | undefined, patientName: m.patientName as string | undefined, accessionNumber: m.accessionNumber as string | undefined, sopClasses: new Map() };
+        acc.studies.set(key, st);
       }
       const cls = m.sopClassUid as string;
-      const list = s.sopClasses.get(cls) ?? [];
+      const list = st.sopClasses.get(cls) ?? [];
       list.push(uid);
-      s.sopClasses.set(cls, list);
+      st.sopClasses.set(cls, list);
+      return;
     }
+    if (m.kind === 'store-reconciled' && m.action === 'removed') this.#onReconcileRemoved(m);
+  }
+
+  /**
+   * A held copy replaced under duplicates 'overwrite': the old copy is deleted — DICOM Instances
+   * Accessed with action D (A.5.3.6), the sender that caused it as the requestor. The index keeps
+   * only the new copy's row: the record names the study and patient of the copy that replaced it.
+   */
+  #onReplaced(m: Record<string, unknown>): void {
+    const calling = m.callingAeTitle as string | undefined;
+    this.record(instancesAccessed(this.#src,
+      calling !== undefined && calling !== '' ? { aeTitle: calling } : this.#local(),
+      calling !== undefined && calling !== '' ? { aeTitle: m.calledAeTitle as string | undefined } : undefined,
+      this.#deletedStudy(m), 'D', new Date(), 'stored copy replaced by a re-sent instance (duplicates: overwrite)'));
+  }
+
+  /** A copy that an interrupted run left and another indexed copy supersedes, removed at start (reconcile). */
+  #onReconcileRemoved(m: Record<string, unknown>): void {
+    this.record(instancesAccessed(this.#src, { aeTitle: this.#app.name }, undefined, this.#deletedStudy(m), 'D', new Date(),
+      `superseded copy ${m.path as string} removed at start (another copy of the instance is indexed)`));
+  }
+
+  #deletedStudy(m: Record<string, unknown>): StudyTransfer {
+    const str = (k: string): string | undefined => { const v = m[k]; return typeof v === 'string' && v !== '' ? v : undefined; };
+    return {
+      studyInstanceUid: str('studyInstanceUid') ?? 'unknown', patientId: str('patientId'), patientName: str('patientName'), accessionNumber: str('accessionNumber'),
+      sopClasses: new Map([[str('sopClassUid') ?? 'unknown', [m.sopInstanceUid as string]]]),
+    };
   }
 
   /** Who asked for a retrieve, and whether that is the destination itself (C-GET; a C-MOVE to oneself). */
@@ -258,6 +303,21 @@ export class AuditTrail {
     }
   }
 
+  /**
+   * A C-MOVE whose destination was never reached (unknown AE title, connection refused or failed,
+   * association rejected, TLS handshake refused): A.5.3.7 with outcome 8 (serious failure: nothing
+   * was transferred), one per study of what it would have sent. A refused handshake is also its
+   * own Security Alert (tlsHandshakeFailed), a rejection its association event.
+   */
+  #onRetrieveFailed(e: RetrieveEvent & { reason: string; error: unknown }): void {
+    const parties = this.#retrieveParties(e);
+    const why = e.reason === 'unknown-destination' ? `move destination ${e.destination.aeTitle} unknown` : `cannot reach move destination ${e.destination.aeTitle}: ${(e.error as Error | undefined)?.message ?? 'error'}`;
+    for (const study of byStudy(e.instances)) {
+      const all = [...study.sopClasses.values()].reduce((n, l) => n + l.length, 0);
+      this.record(instancesTransferred(this.#src, { ...parties, study, outcome: EventOutcome.SeriousFailure, description: `${all} of ${all} instance(s) not transferred: ${why}` }, 'R'));
+    }
+  }
+
   #acc(association: Association): AssociationAcc {
     const ul = association.upperLayer;
     let acc = this.#assocs.get(ul);
@@ -273,10 +333,62 @@ export class AuditTrail {
     return acc;
   }
 
-  #onDimse({ association, direction, command }: { association: Association; direction: 'sent' | 'received'; command: DimseCommand }): void {
-    if (association.role !== 'acceptor') return;
+  #onDimse({ association, direction, command, presentationContextId }: { association: Association; direction: 'sent' | 'received'; command: DimseCommand; presentationContextId: number }): void {
+    this.#outgoing.onDimse(association, direction, command, presentationContextId);
+    if (association.role === 'requestor') {
+      // C-GET: the peer's C-STORE sub-operations arrive on the association we requested.
+      if (direction === 'received' && command.type === 'C-STORE-RQ') this.#storing.set(command.affectedSopInstanceUid, this.#acc(association));
+      if (direction === 'received' && command.type === 'C-MOVE-RSP' && statusClass(command.status) !== StatusClass.Pending) this.#onMoveDone(association, command);
+      return;
+    }
     const acc = this.#acc(association);
     if (direction === 'received' && command.type === 'C-STORE-RQ') this.#storing.set(command.affectedSopInstanceUid, acc);
+  }
+
+  /** A C-FIND or C-MOVE identifier we sent: a Query (A.5.3.10) with us as the Source; a C-MOVE's keys kept for its record. */
+  #onRequestSent(association: Association, command: DimseCommand, transferSyntaxUid: string, dataset: Uint8Array): void {
+    if (command.type === 'C-FIND-RQ') {
+      this.record(query(this.#src, {
+        source: { aeTitle: association.callingAeTitle },
+        destination: { aeTitle: association.calledAeTitle, address: association.remoteAddress },
+        sopClassUid: command.affectedSopClassUid, dataset, transferSyntaxUid,
+      }));
+      return;
+    }
+    if (command.type !== 'C-MOVE-RQ') return;
+    const ul = association.upperLayer;
+    const moves = this.#moves.get(ul) ?? new Map();
+    moves.set(command.messageId, { destination: command.moveDestination.trim(), ...identifierKeys(dataset, transferSyntaxUid) });
+    this.#moves.set(ul, moves);
+  }
+
+  /**
+   * The final C-MOVE-RSP of a move we asked for: DICOM Instances Transferred (A.5.3.7, action R:
+   * we are not the receiver) from the peer (Source) to the move destination (Destination), us as
+   * the requestor, one message per Study Instance UID of the identifier. The responses carry
+   * counts, not instances: the study lists no SOP classes, the description gives the counts.
+   */
+  #onMoveDone(association: Association, command: DimseCommand & { type: 'C-MOVE-RSP' }): void {
+    const moves = this.#moves.get(association.upperLayer);
+    const move = moves?.get(command.messageIdBeingRespondedTo);
+    if (move === undefined) return;
+    moves!.delete(command.messageIdBeingRespondedTo);
+    const completed = command.numberOfCompletedSuboperations ?? 0;
+    const warning = command.numberOfWarningSuboperations ?? 0;
+    const failed = command.numberOfFailedSuboperations ?? 0;
+    const refused = statusClass(command.status) === StatusClass.Failure;
+    const outcome = completed + warning === 0 && (failed > 0 || refused) ? EventOutcome.SeriousFailure : failed > 0 || refused ? EventOutcome.MinorFailure : EventOutcome.Success;
+    const description = `C-MOVE to ${move.destination}: completed ${completed}, warnings ${warning}, failed ${failed}; status 0x${command.status.toString(16).padStart(4, '0')}${command.errorComment !== undefined ? ` (${command.errorComment})` : ''}`;
+    for (const uid of move.studies.length > 0 ? move.studies : ['unknown']) {
+      this.record(instancesTransferred(this.#src, {
+        source: { aeTitle: association.calledAeTitle, address: association.remoteAddress },
+        destination: { aeTitle: move.destination },
+        requestor: 'other',
+        requestorNode: { aeTitle: association.callingAeTitle },
+        study: { studyInstanceUid: uid, patientId: move.patientId, sopClasses: new Map() },
+        outcome, description,
+      }, 'R'));
+    }
   }
 
   #onRequestDataset({ association, command, transferSyntaxUid, dataset }: { association: Association; command: DimseCommand; transferSyntaxUid: string; dataset: Uint8Array }): void {
@@ -292,6 +404,9 @@ export class AuditTrail {
 
   #onAssociation({ association, kind }: { association: UpperLayer; kind: string }): void {
     if (kind !== 'released' && kind !== 'aborted') return;
+    this.#moves.delete(association);
+    const sent = this.#outgoing.take(association);
+    if (sent !== undefined) this.#flushSent(sent.association, sent.instances, kind === 'aborted');
     const acc = this.#assocs.get(association);
     if (acc === undefined) return;
     this.#assocs.delete(association);
@@ -301,19 +416,42 @@ export class AuditTrail {
   /** A.5.3.7, one message per study received on the association. */
   #flushAssociation(acc: AssociationAcc, aborted = false): void {
     const a = acc.association;
-    for (const [uid, s] of acc.studies) {
-      const study: StudyTransfer = { studyInstanceUid: uid, patientId: s.patientId, patientName: s.patientName, accessionNumber: s.accessionNumber, sopClasses: s.sopClasses };
+    // Received on an association the peer requested (C-STORE SCU), or on one we requested (C-GET).
+    const theyAsked = a.role === 'acceptor';
+    const peer = { aeTitle: theyAsked ? a.callingAeTitle : a.calledAeTitle, address: a.remoteAddress };
+    const us = { aeTitle: theyAsked ? a.calledAeTitle : a.callingAeTitle };
+    for (const s of acc.studies.values()) {
+      const study: StudyTransfer = { studyInstanceUid: s.studyInstanceUid, patientId: s.patientId, patientName: s.patientName, accessionNumber: s.accessionNumber, sopClasses: s.sopClasses };
       const failed = acc.failures > 0 || aborted;
       this.record(instancesTransferred(this.#src, {
-        source: { aeTitle: a.callingAeTitle, address: a.remoteAddress },
-        destination: { aeTitle: a.calledAeTitle },
-        requestor: 'source',
+        source: peer,
+        destination: us,
+        requestor: theyAsked ? 'source' : 'destination',
         study,
         outcome: failed ? EventOutcome.MinorFailure : EventOutcome.Success,
         description: failed ? `${acc.failures} instance(s) not stored${aborted ? '; association aborted' : ''}` : undefined,
-      }, 'C'));
+      }, s.action));
     }
     for (const [uid, v] of this.#storing) if (v === acc) this.#storing.delete(uid);
+  }
+
+  /**
+   * A.5.3.7 for what an association we requested sent by C-STORE: us the Source (and requestor),
+   * the peer the Destination, action R (we are not the receiver), one message per study listing
+   * what the peer took; outcome 4 when some were not taken, 8 when none were.
+   */
+  #flushSent(a: Association, instances: readonly SentInstance[], aborted = false): void {
+    for (const { study, all, taken } of sentByStudy(instances)) {
+      const outcome = taken === all ? EventOutcome.Success : taken === 0 ? EventOutcome.SeriousFailure : EventOutcome.MinorFailure;
+      this.record(instancesTransferred(this.#src, {
+        source: { aeTitle: a.callingAeTitle },
+        destination: { aeTitle: a.calledAeTitle, address: a.remoteAddress },
+        requestor: 'source',
+        study,
+        outcome,
+        description: taken === all ? undefined : `${all - taken} of ${all} instance(s) not taken by ${a.calledAeTitle}${aborted ? '; association aborted' : ''}`,
+      }, 'R'));
+    }
   }
 }
 

@@ -176,7 +176,12 @@ export async function reconcile(root: string, index: InstanceIndex): Promise<Rec
         if (action !== undefined) {
           const done: ReconciledFile = { action, key: entry.key, path, sopInstanceUid: entry.sopInstanceUid };
           settled.push(done);
-          publish(channelNames.server, () => ({ kind: 'store-reconciled', ...done }));
+          // What an audit trail records of a removed copy (audit/): its study and patient when its entry names them.
+          const r = entry.record;
+          publish(channelNames.server, () => ({
+            kind: 'store-reconciled', ...done, sopClassUid: r?.SOPClassUID ?? row?.SOPClassUID,
+            studyInstanceUid: r?.StudyInstanceUID, patientId: r?.PatientID, patientName: r?.PatientName, accessionNumber: r?.AccessionNumber,
+          }));
         }
       }
     } finally {

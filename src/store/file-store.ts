@@ -327,6 +327,8 @@ export class FileStore implements InstanceFiles {
       publish(channelNames.server, () => ({
         kind: placed.duplicate ? 'store-duplicate' : 'stored', path: placed.path, sopInstanceUid: meta.sopInstanceUid, size,
         ...(placed.duplicate ? { policy: this.duplicates } : {}),
+        // A held copy was replaced (duplicates 'overwrite'): the old copy is deleted (audit/).
+        replaced: placed.replaced,
         sopClassUid: meta.sopClassUid, studyInstanceUid: attributes.StudyInstanceUID, patientId: attributes.PatientID,
         patientName: attributes.PatientName, accessionNumber: attributes.AccessionNumber,
         callingAeTitle: meta.callingAeTitle?.trim(), calledAeTitle: meta.calledAeTitle?.trim(),

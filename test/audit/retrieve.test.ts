@@ -36,7 +36,8 @@ const onAudit = (m: unknown): void => {
   if (e.kind === 'recorded') recorded.push(e.xml!);
 };
 const event = (code: string) => (x: string): boolean => x.includes(`<EventID csd-code="${code}"`);
-const sentBy = (x: string): boolean => /EventActionCode="R"/.test(x);
+/** What the server sent (action R); the C-MOVE requestor in this same process records its own view ("C-MOVE to …"), not counted here. */
+const sentBy = (x: string): boolean => /EventActionCode="R"/.test(x) && !x.includes('>C-MOVE to ');
 const forStudy = (uid: string) => (x: string): boolean => x.includes(`ParticipantObjectID="${uid}"`);
 
 before(async () => {

@@ -87,22 +87,38 @@ test('Application Start, then per-study Instances Transferred and a Query with t
   assert.deepEqual(stored.map((r) => r.status), [0, 0, 0]);
   for await (const _ of client.find('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', PatientID: 'PID1', StudyInstanceUID: '' })) void _;
   await client.release();
-  await until(() => since(mark).filter((x) => x.includes('csd-code="110104"')).length >= 2);
+  // Both sides are in this process: the server records what it received (C), the client what it sent (R).
+  await until(() => since(mark).filter((x) => x.includes('csd-code="110104"')).length >= 4);
   const msgs = since(mark);
-  const transferred = msgs.filter((x) => x.includes('csd-code="110104"'));
+  const transferred = msgs.filter((x) => x.includes('csd-code="110104"') && x.includes('EventActionCode="C"'));
   // spec(1) and spec(4) are study .7777.1 (patient PID1), spec(2) is .7777.2 (PID2): two messages.
   assert.equal(transferred.length, 2, msgs.join('\n'));
   const s1 = transferred.find((x) => x.includes('ParticipantObjectID="1.2.826.0.1.3680043.9.7777.1"'))!;
-  assert.match(s1, /EventActionCode="C"/);
   assert.match(s1, /<SOPClass UID="1.2.840.10008.5.1.4.1.1.2" NumberOfInstances="2">/);
   assert.match(s1, /ParticipantObjectID="PID1" ParticipantObjectTypeCode="1" ParticipantObjectTypeCodeRole="1">/);
   assert.match(s1, /UserID="HOSPITAL-A"[^>]*UserIsRequestor="true" NetworkAccessPointID="127.0.0.1" NetworkAccessPointTypeCode="2"><RoleIDCode csd-code="110153"/);
   assert.match(s1, /UserID="TLS-SCP"[^>]*UserIsRequestor="false"><RoleIDCode csd-code="110152"/);
+  // The client's view: action R (it is not the receiver), itself the Source and requestor, the
+  // study and patient read from the data sets as they went out, what the peer took.
+  const sent = msgs.filter((x) => x.includes('csd-code="110104"') && x.includes('EventActionCode="R"'));
+  assert.equal(sent.length, 2, msgs.join('\n'));
+  const c1 = sent.find((x) => x.includes('ParticipantObjectID="1.2.826.0.1.3680043.9.7777.1"'))!;
+  assert.match(c1, /EventOutcomeIndicator="0"/);
+  assert.match(c1, /UserID="HOSPITAL-A"[^>]*UserIsRequestor="true"><RoleIDCode csd-code="110153"/);
+  assert.match(c1, /UserID="TLS-SCP"[^>]*UserIsRequestor="false" NetworkAccessPointID="127.0.0.1" NetworkAccessPointTypeCode="2"><RoleIDCode csd-code="110152"/);
+  assert.match(c1, /<SOPClass UID="1.2.840.10008.5.1.4.1.1.2" NumberOfInstances="2">/);
+  assert.match(c1, /ParticipantObjectID="PID1" ParticipantObjectTypeCode="1" ParticipantObjectTypeCodeRole="1">/);
+  assert.ok(sent.some((x) => x.includes('ParticipantObjectID="PID2"')));
+  // A query is recorded by both: the SCP that received it and the SCU that issued it, same identifier.
   const queries = msgs.filter((x) => x.includes('csd-code="110112"'));
-  assert.equal(queries.length, 1);
-  const q = Buffer.from(/<ParticipantObjectQuery>([^<]*)</.exec(queries[0]!)![1]!, 'base64');
-  assert.ok(q.includes(Buffer.from('PID1')), 'the identifier as received');
-  assert.equal(detail(queries[0]!, 'TransferSyntax'), TransferSyntax.ExplicitVrLittleEndian);
+  assert.equal(queries.length, 2);
+  for (const query of queries) {
+    const q = Buffer.from(/<ParticipantObjectQuery>([^<]*)</.exec(query)![1]!, 'base64');
+    assert.ok(q.includes(Buffer.from('PID1')), 'the identifier as sent and received');
+    assert.equal(detail(query, 'TransferSyntax'), TransferSyntax.ExplicitVrLittleEndian);
+    assert.match(query, /UserID="HOSPITAL-A"[^>]*UserIsRequestor="true"[^>]*><RoleIDCode csd-code="110153"/);
+  }
+  assert.equal(/<ParticipantObjectQuery>([^<]*)</.exec(queries[0]!)![1], /<ParticipantObjectQuery>([^<]*)</.exec(queries[1]!)![1]);
   await assertSchemaValid(msgs);
 });
 

@@ -302,7 +302,17 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
         return failure(error);
       }
       const destination = lookupAe(options.destinations, request.moveDestination);
-      if (destination === undefined) return { status: QueryRetrieveStatus.MoveDestinationUnknown, errorComment: `unknown destination ${request.moveDestination.trim()}`.slice(0, 64) };
+      // A move that never reached its destination: 'retrieve-failed' says what was not sent and why (audit/).
+      const failed = (reason: 'unknown-destination' | 'unreachable', error: unknown, address?: string): void =>
+        publish(channelNames.server, () => ({
+          kind: 'retrieve-failed', reason, error, association: context.association, command: request,
+          source: { aeTitle: destination?.callingAeTitle ?? context.association.calledAeTitle },
+          destination: { aeTitle: request.moveDestination.trim(), address }, instances: files,
+        }));
+      if (destination === undefined) {
+        failed('unknown-destination', undefined);
+        return { status: QueryRetrieveStatus.MoveDestinationUnknown, errorComment: `unknown destination ${request.moveDestination.trim()}`.slice(0, 64) };
+      }
       if (files.length === 0) return { status: Status.Success, numberOfCompletedSuboperations: 0, numberOfFailedSuboperations: 0, numberOfWarningSuboperations: 0 };
       const t = options.timeout ?? DEFAULT_MOVE_TIMEOUT;
       let client: DicomClient;
@@ -318,6 +328,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
           timeouts: { connect: t, association: t, dimse: t },
         });
       } catch (error) {
+        failed('unreachable', error, destination.host);
         return { status: QueryRetrieveStatus.OutOfResourcesUnableToPerformSuboperations, errorComment: `cannot reach ${request.moveDestination.trim()}: ${String((error as Error).message)}`.slice(0, 64) };
       }
       try {
