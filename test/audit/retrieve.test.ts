@@ -18,6 +18,10 @@ import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids
 import { tempDir } from '../helpers/dicom-data.js';
 import { spec, writeInstance } from '../helpers/services.js';
 import { assertSchemaValid } from '../helpers/audit-schema.js';
+import { DicomServer } from '../../src/ae/server.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+import { scenarioPki } from '../helpers/pki.js';
+import { freePort } from '../helpers/dcmtk.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 10000 };
 const STUDY1 = '1.2.826.0.1.3680043.9.7777.1';
@@ -28,6 +32,9 @@ let remove: () => Promise<void>;
 let src: StorageServer;
 let dest: StorageServer;
 let dups: StorageServer;
+/** Refuses SRC's calling AE title; a TLS server whose certificate SRC's context does not trust. */
+let picky: DicomServer;
+let tlsDest: DicomServer;
 let port: number;
 let trail: AuditTrail;
 const recorded: string[] = [];
@@ -51,9 +58,20 @@ before(async () => {
   // Refuses a re-sent instance (0111): a second move of the same instances fails there.
   dups = await StorageServer.create({ aeTitle: 'DUPS', storeRoot: join(dir, 'dups'), fsync: 'none', duplicates: 'reject' });
   const { port: dupsPort } = await dups.listen(0);
+  picky = new DicomServer({ aeTitle: 'PICKY', callingAeTitles: ['SOMEONE-ELSE'] });
+  const { port: pickyPort } = await picky.listen(0);
+  const pki = scenarioPki();
+  tlsDest = new DicomServer({ aeTitle: 'TLSDEST', tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key } }) });
+  const { port: tlsPort } = await tlsDest.listen(0);
   src = await StorageServer.create({
     aeTitle: 'SRC', storeRoot: join(dir, 'store'), fsync: 'none',
-    destinations: { DEST: { host: '127.0.0.1', port: destPort }, DUPS: { host: '127.0.0.1', port: dupsPort } },
+    destinations: {
+      DEST: { host: '127.0.0.1', port: destPort }, DUPS: { host: '127.0.0.1', port: dupsPort },
+      CLOSED: { host: '127.0.0.1', port: await freePort() },
+      PICKY: { host: '127.0.0.1', port: pickyPort },
+      // SRC trusts another CA than the one that issued TLSDEST's certificate.
+      TLSDEST: { host: '127.0.0.1', port: tlsPort, tls: new SecureContext({ role: 'client', ca: [pki.unknownCa.cert] }) },
+    },
   });
   ({ port } = await src.listen(0));
   const loader = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'LOADER', calledAeTitle: 'SRC', presentationContexts: await storageContextsFor([join(dir, 'in')]), timeouts: quick });
@@ -65,6 +83,8 @@ after(async () => {
   await src.close({ timeout: 1000 });
   await dest.close({ timeout: 1000 });
   await dups.close({ timeout: 1000 });
+  await picky.close({ timeout: 1000 });
+  await tlsDest.close({ timeout: 1000 });
   await trail.stop();
   diagnosticsChannel.unsubscribe(channelNames.audit, onAudit);
   await remove();
@@ -156,3 +176,41 @@ test('C-MOVE where the destination refuses some instances: outcome 4 listing wha
     await client.release();
   }
 });
+
+for (const [dest, what, extra] of [
+  ['NOBODY', 'an unknown move destination', 'move destination NOBODY unknown'],
+  ['CLOSED', 'a destination that refuses the connection', 'cannot reach move destination CLOSED'],
+  ['PICKY', 'a destination that rejects the association', 'cannot reach move destination PICKY'],
+  ['TLSDEST', 'a destination whose certificate we refuse', 'cannot reach move destination TLSDEST'],
+] as const) {
+  test(`C-MOVE to ${what}: Instances Transferred with outcome 8, nothing transferred, and why`, async () => {
+    const mark = recorded.length;
+    const client = await DicomClient.associate({
+      host: '127.0.0.1', port, callingAeTitle: 'MOVER', calledAeTitle: 'SRC', timeouts: quick,
+      presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
+    });
+    try {
+      await assert.rejects(client.move('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: STUDY1 }, dest));
+    } finally {
+      await client.release();
+    }
+    const msgs = recorded.slice(mark);
+    const sent = msgs.filter(event('110104')).filter(sentBy);
+    assert.equal(sent.length, 1, msgs.join('\n'));
+    assert.match(sent[0]!, /EventActionCode="R"[^>]*EventOutcomeIndicator="8"/);
+    assert.ok(sent[0]!.includes(`<EventOutcomeDescription>2 of 2 instance(s) not transferred: ${extra}`), sent[0]);
+    assert.match(sent[0]!, new RegExp(`UserID="${dest}"[^>]*UserIsRequestor="false"[^>]*><RoleIDCode csd-code="110152"`));
+    assert.match(sent[0]!, /UserID="MOVER"[^>]*UserIsRequestor="true"/);
+    assert.equal(msgs.filter(event('110102')).length, 0, 'no Begin Transferring: nothing began');
+    if (dest === 'PICKY') {
+      // The rejection is also its own association event, seen from our side as the requestor.
+      assert.ok(msgs.some((x) => x.includes('csd-code="ASSOCIATION-REJECTED"') && x.includes('UserID="SRC"')));
+    }
+    if (dest === 'TLSDEST') {
+      // A refused node authentication is a Security Alert of its own, with the X509 error.
+      const alert = msgs.find((x) => x.includes('csd-code="110126"') && x.includes(Buffer.from('X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY').toString('base64')));
+      assert.ok(alert !== undefined, msgs.join('\n'));
+    }
+    await assertSchemaValid(msgs);
+  });
+}
