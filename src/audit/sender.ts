@@ -44,6 +44,12 @@ export interface AuditSenderOptions {
   readonly reconnectMax?: number;
   /** Connect + handshake timeout in ms. Default 10000. */
   readonly connectTimeout?: number;
+  /**
+   * TLS 1.3: how long to wait, after our handshake completed, for the repository's first record
+   * (its session ticket once it accepted our certificate, or the alert refusing it) before
+   * writing anyway, for a repository that sends no tickets. Default 2000 ms.
+   */
+  readonly answerWait?: number;
 }
 
 /** Parse `syslog+tls://host:6514`, `syslog+udp://host:514` (also `syslog://`), `file:///path`. */
@@ -66,6 +72,10 @@ export class AuditSender {
   readonly #max: number;
   readonly #connectTimeout: number;
   #conn: SecureSocket | undefined;
+  /** The repository has answered our handshake on #conn (see #connect): messages may be written. */
+  #answered = false;
+  readonly #answerWait: number;
+  #answerTimer: NodeJS.Timeout | undefined;
   #connecting = false;
   #udp: DatagramSender | undefined;
   /** Messages from the queue head already written on the current connection, with when. */
@@ -88,6 +98,7 @@ export class AuditSender {
     this.#min = options.reconnectMin ?? 200;
     this.#max = options.reconnectMax ?? 30000;
     this.#connectTimeout = options.connectTimeout ?? 10000;
+    this.#answerWait = options.answerWait ?? 2000;
     this.#delay = this.#min;
     if (this.#target.kind === 'tls') auditContexts.add(this.#target.context);
   }
@@ -120,6 +131,7 @@ export class AuditSender {
     if (t.kind === 'file') return this.#drainFile(t.path);
     if (t.kind === 'udp') return this.#drainUdp(t.host, t.port);
     if (this.#conn === undefined) return this.#connect();
+    if (!this.#answered) return;
     while (this.#written.length < this.queue.length) {
       const data = this.queue.at(this.#written.length)!;
       const conn = this.#conn;
@@ -176,6 +188,28 @@ export class AuditSender {
           }
         });
         conn.on('close', () => this.#lost(conn));
+        // Under TLS 1.3 our handshake completes before the repository has checked our
+        // certificate. A message written now arrives while it decides: when it refuses, it closes
+        // with our bytes unread, its kernel answers with a reset and may drop the alert still
+        // queued behind it, so that we see a plain reset instead of the refusal. So the first
+        // write waits for the repository's first record: its session ticket (accepted) or its
+        // alert (refused; the read fails with it). A repository that sends no ticket is written
+        // to after answerWait.
+        this.#answered = conn.protocol !== 'TLSv1.3';
+        if (!this.#answered) {
+          const answered = (): void => {
+            conn.socket.off('data', answered);
+            if (this.#answerTimer !== undefined) { clearTimeout(this.#answerTimer); this.#answerTimer = undefined; }
+            if (conn !== this.#conn || conn.destroyed || this.#answered) return;
+            this.#answered = true;
+            this.#pump();
+          };
+          // The socket's data reaches the TLS engine first (its listener came first): by now a
+          // refusing alert has failed the connection.
+          conn.socket.on('data', answered);
+          this.#answerTimer = setTimeout(answered, this.#answerWait);
+          this.#answerTimer.unref();
+        }
         this.#pump();
       },
       (error: unknown) => {
@@ -189,6 +223,8 @@ export class AuditSender {
   #lost(conn: SecureSocket): void {
     if (conn !== this.#conn) return;
     this.#conn = undefined;
+    this.#answered = false;
+    if (this.#answerTimer !== undefined) { clearTimeout(this.#answerTimer); this.#answerTimer = undefined; }
     if (this.#flushed !== undefined) {
       // We ended after everything was written and the repository closed in answer: it read it all.
       if (this.#written.length > 0) this.#confirm(this.#written.length);
