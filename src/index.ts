@@ -216,6 +216,6 @@ export { auditMessageToXml } from './audit/message.js';
 export type { AuditMessage, ActiveParticipant, ParticipantObject } from './audit/message.js';
 export * as auditCodes from './audit/codes.js';
 export {
-  applicationActivity, securityAlert, userAuthentication, instancesTransferred, beginTransferring, instancesAccessed, query as auditQuery,
+  applicationActivity, securityAlert, userAuthentication, instancesTransferred, beginTransferring, instancesAccessed, associationEvent, query as auditQuery,
 } from './audit/events.js';
 export { syslogMessage, octetCounted, splitOctetCounted } from './audit/syslog.js';

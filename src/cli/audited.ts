@@ -13,9 +13,10 @@ import type { Log } from './audit.js';
 import { contextOptionsFrom, type TlsCliValues } from './tls-options.js';
 /** The help block `audited` adds to a long-running client command. */
 export const clientAuditHelp = `Audit (IHE ATNA, docs/audit.md):
-  --audit URL            record Application Start/Stop and refused TLS handshakes of this run as
-                         DICOM audit messages to syslog+tls://host:6514, syslog+udp://host:514 or
-                         file:///path (TLS uses this command's --cert/--key/--ca)
+  --audit URL            record this run as DICOM audit messages (Application Start/Stop, its
+                         associations, refused TLS handshakes, what it sends, receives or asks
+                         for) to syslog+tls://host:6514, syslog+udp://host:514 or file:///path
+                         (TLS uses this command's --cert/--key/--ca)
   --audit-queue DIR      where messages wait while the repository is unreachable (default
                          $XDG_STATE_HOME/dicom-tls/audit-queue, else ~/.local/state/…); the next
                          run with the same queue sends them first
@@ -23,8 +24,8 @@ export const clientAuditHelp = `Audit (IHE ATNA, docs/audit.md):
 
 /**
  * A long-running client command with `--audit URL` (and `--audit-queue DIR`): the run is wrapped
- * in an audit trail (Application Start first, Application Stop last, a Security Alert for each
- * refused handshake). The two options are taken out before the command parses its own.
+ * in an audit trail (Application Start first, Application Stop last; in between what the trail
+ * sees of the run: associations, refused handshakes, instances sent or received, queries). The two options are taken out before the command parses its own.
  */
 export function audited(name: string, module: CommandModule): CommandModule {
   return {
