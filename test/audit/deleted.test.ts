@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { AuditTrail } from '../../src/audit/trail.js';
 import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
@@ -101,12 +101,12 @@ test("duplicates 'keep-first': the re-send is a transfer with action R (the rece
   assert.match(second[0]!, /EventActionCode="R"/);
 });
 
-function record(s: InstanceSpec, path: string): InstanceRecord {
+function record(s: InstanceSpec, key: string): InstanceRecord {
   return {
     SpecificCharacterSet: '', PatientID: s.PatientID ?? '', PatientName: s.PatientName ?? '', PatientBirthDate: '', PatientSex: '',
     StudyInstanceUID: s.StudyInstanceUID, StudyDate: '', StudyTime: '', AccessionNumber: '', StudyID: '', StudyDescription: '',
     ReferringPhysicianName: '', SeriesInstanceUID: s.SeriesInstanceUID, Modality: 'CT', SeriesNumber: '', SeriesDescription: '',
-    SOPInstanceUID: s.SOPInstanceUID, SOPClassUID: ctImageStorage, InstanceNumber: s.InstanceNumber ?? '', path, transferSyntaxUid: '1.2.840.10008.1.2.1', size: 100,
+    SOPInstanceUID: s.SOPInstanceUID, SOPClassUID: ctImageStorage, InstanceNumber: s.InstanceNumber ?? '', key, transferSyntaxUid: '1.2.840.10008.1.2.1', size: 100,
   };
 }
 
@@ -122,12 +122,13 @@ test('opening a store removes a copy an interrupted run left that another indexe
   const leftover = join(root, 'other', 'series', `${s.SOPInstanceUID}.dcm`);
   await mkdir(dirname(leftover), { recursive: true });
   await writeFile(leftover, Buffer.concat([encodeFileMetaInformation({ MediaStorageSOPClassUID: ctImageStorage, MediaStorageSOPInstanceUID: s.SOPInstanceUID, TransferSyntaxUID: '1.2.840.10008.1.2.1' }), bytes]));
-  index.beginPending([{ path: leftover, sopInstanceUid: s.SOPInstanceUID, record: record(s, leftover) }]);
-  index.close();
+  const key = relative(root, leftover).split(sep).join('/');
+  await index.beginPending([{ key, sopInstanceUid: s.SOPInstanceUID, record: record(s, key) }]);
+  await index.close();
   const mark = recorded.length;
   const reopened = new IndexDb(indexPath);
   await FileStore.open({ root, index: reopened });
-  reopened.close();
+  await reopened.close();
   const deleted = recorded.slice(mark).filter(event('110103'));
   assert.equal(deleted.length, 1, recorded.slice(mark).join('\n'));
   const d = deleted[0]!;
