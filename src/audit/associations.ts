@@ -4,7 +4,7 @@
  * application context or protocol version, the association limit, a closing server — is seen as
  * well as one by the server's policy). The RQ that each answers is kept per upper layer.
  */
-import type { AAssociateRjPdu, AAssociateRqPdu, Pdu } from '../ul/pdu/types.js';
+import type { AAssociateAcPdu, AAssociateRjPdu, AAssociateRqPdu, Pdu } from '../ul/pdu/types.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
 import { associationEvent, type AssociationFacts, type AuditSource } from './events.js';
 import type { AuditMessage } from './message.js';
@@ -28,7 +28,7 @@ export class AssociationAudit {
 
   onSent({ association, pdu }: PduEvent): void {
     if (pdu.type === 'A-ASSOCIATE-RQ') { this.#rq.set(association, pdu); return; }
-    if (pdu.type === 'A-ASSOCIATE-AC') { this.#answered(association, undefined, 'acceptor'); return; }
+    if (pdu.type === 'A-ASSOCIATE-AC') { this.#answered(association, undefined, 'acceptor', pdu); return; }
     if (pdu.type !== 'A-ASSOCIATE-RJ') return;
     this.#pending.set(association, pdu);
     queueMicrotask(() => {
@@ -40,7 +40,7 @@ export class AssociationAudit {
 
   onReceived({ association, pdu }: PduEvent): void {
     if (pdu.type === 'A-ASSOCIATE-RQ') this.#rq.set(association, pdu);
-    else if (pdu.type === 'A-ASSOCIATE-AC') this.#answered(association, undefined, 'requestor');
+    else if (pdu.type === 'A-ASSOCIATE-AC') this.#answered(association, undefined, 'requestor', pdu);
     else if (pdu.type === 'A-ASSOCIATE-RJ') this.#answered(association, pdu, 'requestor');
   }
 
@@ -55,7 +55,7 @@ export class AssociationAudit {
     return rj;
   }
 
-  #answered(ul: UpperLayer, rj: AAssociateRjPdu | undefined, localRole: 'acceptor' | 'requestor'): void {
+  #answered(ul: UpperLayer, rj: AAssociateRjPdu | undefined, localRole: 'acceptor' | 'requestor', ac?: AAssociateAcPdu): void {
     const rq = this.#rq.get(ul);
     this.#rq.delete(ul);
     const transport = ul.transport;
@@ -71,6 +71,8 @@ export class AssociationAudit {
       certificateSubject: cert?.subject.replace(/\n/g, ', '),
       certificateFingerprint: cert?.fingerprint256,
       tlsProtocol: transport?.tls?.protocol,
+      // An association that accepted none of the contexts asked for is accepted all the same (PS3.8 allows either): say so.
+      contexts: ac === undefined ? undefined : { accepted: ac.presentationContexts.filter((c) => c.result === 0).length, proposed: rq?.presentationContexts.length ?? ac.presentationContexts.length },
     };
     this.#record(associationEvent(this.#src, facts));
   }

@@ -171,6 +171,8 @@ export interface AssociationFacts {
   readonly certificateFingerprint?: string | undefined;
   /** The TLS version, when the association runs over TLS. */
   readonly tlsProtocol?: string | undefined;
+  /** Accepted: how many of the proposed presentation contexts were accepted. */
+  readonly contexts?: { readonly accepted: number; readonly proposed: number } | undefined;
   readonly at?: Date;
 }
 
@@ -197,6 +199,7 @@ export function associationEvent(src: AuditSource, f: AssociationFacts): AuditMe
   if (f.certificateSubject !== undefined) details.push({ type: 'CertificateSubject', value: f.certificateSubject });
   if (f.certificateFingerprint !== undefined) details.push({ type: 'CertificateSHA256', value: f.certificateFingerprint });
   if (f.tlsProtocol !== undefined) details.push({ type: 'TLS', value: f.tlsProtocol });
+  if (f.contexts !== undefined) details.push({ type: 'PresentationContexts', value: `${f.contexts.accepted} of ${f.contexts.proposed} accepted` });
   const rejected = f.reject !== undefined;
   const authentication = !rejected || (f.reject!.source === 1 && AUTHENTICATION_REASONS.has(f.reject!.reason));
   return {

@@ -66,6 +66,7 @@ test('an accepted association: a Security Alert with outcome 0, Node Authenticat
     assert.match(x, /UserID="SCP"[^>]*UserIsRequestor="false"/);
     assert.equal(detail(x, 'CallingAETitle'), 'GOOD');
     assert.equal(detail(x, 'CalledAETitle'), 'SCP');
+    assert.equal(detail(x, 'PresentationContexts'), '1 of 1 accepted');
   }
   await assertSchemaValid(events);
 });
