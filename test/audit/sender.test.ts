@@ -87,3 +87,42 @@ test('a full queue drops the new message, says so on the audit channel, and neve
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('TLS 1.3 to a repository that sends no session ticket: the first write waits for its answer, then answerWait, and everything arrives', async () => {
+  const { SecureServer } = await import('../../src/transport/tls/server.js');
+  const { splitOctetCounted } = await import('../../src/audit/syslog.js');
+  const pki = scenarioPki();
+  // sessionResumption false: no NewSessionTicket after the handshake, nothing at all from the repository.
+  const serverContext = new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert], sessionResumption: false });
+  const repository = new SecureServer(serverContext);
+  const received: Buffer[] = [];
+  let gotAll: () => void = () => undefined;
+  const all = new Promise<void>((resolve) => (gotAll = resolve));
+  let protocol: string | undefined;
+  repository.on('secureConnection', (conn) => {
+    protocol = conn.protocol;
+    conn.on('data', (d: Buffer) => {
+      received.push(d);
+      const { messages } = splitOctetCounted(Buffer.concat(received));
+      if (messages.length >= 2) gotAll();
+    });
+  });
+  const { port } = await repository.listen(0);
+  const context = new SecureContext({ role: 'client', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert] });
+  const sender = new AuditSender({ target: { kind: 'tls', host: '127.0.0.1', port, context }, queue: new AuditQueue(), answerWait: 50 });
+  const trail = new AuditTrail({ sender, auditSourceId: 'T' }).start();
+  try {
+    trail.record(applicationActivity(src, { name: 'x' }, 'start'));
+    await all; // hang guard: the test's own timeout
+    const { messages } = splitOctetCounted(Buffer.concat(received));
+    // Application Start and the message recorded, over TLS 1.3, with nothing ever read from the repository.
+    assert.equal(messages.length, 2);
+    assert.equal(protocol, 'TLSv1.3');
+    await assertSchemaValid(messages.map((m) => { const t = m.toString('utf8'); return t.slice(t.indexOf('<?xml')); }));
+  } finally {
+    await trail.stop({ flushTimeout: 1000 });
+    await repository.close();
+    context.dispose();
+    serverContext.dispose();
+  }
+});
