@@ -81,7 +81,13 @@ async function rejected(from: number, calling: string, contexts?: { abstractSynt
 }
 
 test('calling AE title not allowed: rejected (1, 1, 3) with the policy\'s reason, as Node Authentication and Association Rejected', async () => {
-  const [ours, theirs] = (await rejected(recorded.length, 'STRANGER')).sort((a) => (detail(a, 'RejectedBy') === 'local' ? -1 : 1));
+  const mark = recorded.length;
+  await rejected(mark, 'STRANGER');
+  await new Promise((r) => setImmediate(r));
+  const events = associationEvents(mark);
+  // One record per side: the RJ we sent and the policy's reason are one message, not two.
+  assert.deepEqual(events.map((x) => detail(x, 'RejectedBy')).sort(), ['local', 'peer']);
+  const [ours, theirs] = events.sort((a) => (detail(a, 'RejectedBy') === 'local' ? -1 : 1));
   for (const x of [ours!, theirs!]) {
     assert.match(x, /EventOutcomeIndicator="4"/);
     assert.match(x, /<EventTypeCode csd-code="110126"[^>]*\/><EventTypeCode csd-code="ASSOCIATION-REJECTED"/);
