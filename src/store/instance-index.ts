@@ -170,3 +170,16 @@ export interface InstanceIndex {
 
   close(): Promise<void>;
 }
+
+/** A commitment row as CommitmentState (both databases store the same columns). */
+export function commitmentOfRow(row: Readonly<Record<string, unknown>>): CommitmentState {
+  const time = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
+  return {
+    transactionUid: String(row['transaction_uid']),
+    requestor: String(row['requestor']),
+    state: String(row['state']) as CommitmentState['state'],
+    references: JSON.parse(String(row['refs'])) as CommitmentReference[],
+    requestedAt: time(row['requested_at']),
+    updatedAt: time(row['updated_at']),
+  };
+}
