@@ -35,7 +35,7 @@ const serveOptions = {
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
-  audit: { type: 'string' }, duplicates: { type: 'string' }, 'accept-unknown': { type: 'boolean' },
+  audit: { type: 'string' }, duplicates: { type: 'string' }, index: { type: 'string' }, 'accept-unknown': { type: 'boolean' },
   'stop-timeout': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
   'dev-pki': { type: 'boolean' }, 'watch-certs': { type: 'boolean' }, 'expiry-warning-days': { type: 'string' },
   'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },
@@ -163,8 +163,12 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   // C-MOVE destinations reached over TLS use our identity and trust as a client.
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
-  const [{ StorageServer }, { SqliteIndex }] = await Promise.all([import('../services/scp/storage-server.js'), import('../store/sqlite-index.js')]);
-  const index = new SqliteIndex(join(s.data, 'index.sqlite'));
+  const { StorageServer } = await import('../services/scp/storage-server.js');
+  // Embedded by default; PostgreSQL (shared by several nodes) when configured. A database that
+  // cannot be reached stops the start with one typed error (DICOM_ERR_STORE_INDEX_UNAVAILABLE).
+  const index = s.index === undefined
+    ? new (await import('../store/sqlite-index.js')).SqliteIndex(join(s.data, 'index.sqlite'))
+    : await (await import('../store/postgres-index.js')).PostgresIndex.open({ url: s.index.url, ...(s.index.maxConnections === undefined ? {} : { maxConnections: s.index.maxConnections }) });
   const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
   const events = (srv: StorageServer): void => {
     srv.on('stored', (i, a) => i.duplicate
@@ -210,7 +214,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   }, metrics);
   const moveCount = Object.keys(s.moveDestinations).length;
   log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}`,
-    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount, pid: process.pid });
+    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount, index: index.kind, pid: process.pid });
   if (log.format === 'text') {
     const rel = (p: string): string => { const r = relative(io.cwd, p); return r.startsWith('..') ? p : r; };
     const ca = dev?.ca ?? s.tls.ca?.[0] ?? '<ca.pem>';
