@@ -216,6 +216,8 @@ export class PostgresIndex implements InstanceIndex {
         throw postgresStoreError(error, what);
       }
       let broken: Error | undefined;
+      const onLost = (error: Error): void => void (broken = error);
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await fn(client, attempt);
@@ -226,6 +228,7 @@ export class PostgresIndex implements InstanceIndex {
         if (attempt < 5 && retryable.has(codeOf(error) ?? '')) continue;
         throw postgresStoreError(error, what);
       } finally {
+        client.off('error', onLost);
         client.release(broken);
       }
     }
@@ -341,10 +344,19 @@ export class PostgresIndex implements InstanceIndex {
   async lockInstance(sopInstanceUid: string): Promise<Unlock> {
     const unlockHere = await lockInProcess(`postgres:${this.#id}\0${sopInstanceUid}`);
     let client: PoolClient | undefined;
+    // A checked-out connection the server drops while we hold it (placing a file) reports here:
+    // without a listener, node-postgres would throw it as an uncaught 'error' event.
+    let lost: Error | undefined;
+    const onLost = (error: Error): void => {
+      lost = error;
+      publish(channelNames.server, () => ({ kind: 'index-connection-error', error }));
+    };
     try {
       client = await this.#locks.connect();
+      client.on('error', onLost);
       await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [INSTANCE_LOCK_CLASS, sopInstanceUid]);
     } catch (error) {
+      client?.off('error', onLost);
       client?.release(true);
       await unlockHere();
       throw postgresStoreError(error, `cannot lock ${sopInstanceUid}`);
@@ -352,10 +364,13 @@ export class PostgresIndex implements InstanceIndex {
     const held = client;
     return async () => {
       try {
+        if (lost !== undefined) throw lost;
         await held.query('SELECT pg_advisory_unlock($1, hashtext($2))', [INSTANCE_LOCK_CLASS, sopInstanceUid]);
+        held.off('error', onLost);
         held.release();
       } catch (error) {
         // Dropping the connection ends its session, and the lock with it.
+        held.off('error', onLost);
         held.release(error as Error);
       } finally {
         await unlockHere();
