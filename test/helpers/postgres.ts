@@ -70,8 +70,12 @@ export interface PostgresServer {
 
 let databases = 0;
 
-/** Start a throw-away cluster (see the module comment). */
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * Start a throw-away cluster (see the module comment). `durable`: fsync and synchronous commit
+ * on, as a production server (the bench compares it with SQLite's synchronous=FULL); off by
+ * default, for the tests.
+ */
+export async function startPostgres(options: { readonly durable?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error('PostgreSQL server binaries not found');
   const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-pg-'));
@@ -99,7 +103,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   const superuser = 'dicomtls';
   await exec('initdb', ['-D', data, '-U', superuser, '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
   const port = await freePort();
-  const settings = [`-p ${port}`, '-c listen_addresses=127.0.0.1', `-k ${dir}`, '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=300'];
+  const fast = options.durable === true ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'];
+  const settings = [`-p ${port}`, '-c listen_addresses=127.0.0.1', `-k ${dir}`, ...fast, '-c max_connections=300'];
   await exec('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', '-o', settings.join(' '), 'start']);
   const url = (database: string): string => `postgres://${superuser}@127.0.0.1:${port}/${database}`;
   return {
