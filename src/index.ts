@@ -123,6 +123,8 @@ export { IndexDb } from './store/index-db.js';
 export type { IndexDbOptions } from './store/index-db.js';
 export { SqliteIndex } from './store/sqlite-index.js';
 export type { SqliteIndexOptions } from './store/sqlite-index.js';
+export { PostgresIndex } from './store/postgres-index.js';
+export type { PostgresIndexOptions } from './store/postgres-index.js';
 export type {
   InstanceIndex, InstanceRecord, PendingEntry, StoredFile, RetrieveInstance, IndexStatistics, CommitmentReference, CommitmentState, Unlock,
 } from './store/instance-index.js';
