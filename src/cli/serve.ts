@@ -99,6 +99,12 @@ function subscribe(log: ServeLog): () => void {
           ? `re-indexing: ${r.done} of ${r.total} instances${r.failed ? `, ${r.failed} unreadable` : ''}`
           : `re-indexed ${r.total - (r.failed ?? 0)} of ${r.total} instances${r.failed ? `; ${r.failed} files could not be read and keep their old index rows` : ''}`;
       log(e.kind, text, { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0 }, e.kind === 'reindex-done' && (r.failed ?? 0) > 0 ? 'warn' : 'info');
+    } else if (e.kind === 'index-migrated') {
+      const r = m as { database: string; fromVersion: number; toVersion: number };
+      const name = r.database === 'postgres' ? 'PostgreSQL' : 'SQLite';
+      log('index-migrated', r.fromVersion === 0 ? `the ${name} index was created (schema ${r.toVersion})` : `the ${name} index was migrated from schema ${r.fromVersion} to ${r.toVersion}`, { database: r.database, fromVersion: r.fromVersion, toVersion: r.toVersion });
+    } else if (e.kind === 'index-connection-error') {
+      log('index-connection-error', `a PostgreSQL index connection was lost: ${e.error?.message ?? 'unknown'} (another is opened when needed)`, { code: e.error?.code }, 'warn');
     } else if (e.kind === 'association-rejected') {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }
@@ -164,6 +170,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
   const { StorageServer } = await import('../services/scp/storage-server.js');
+  // Subscribed before the index opens: its migration is logged.
+  const unsubscribe = subscribe(log);
   // Embedded by default; PostgreSQL (shared by several nodes) when configured. A database that
   // cannot be reached stops the start with one typed error (DICOM_ERR_STORE_INDEX_UNAVAILABLE).
   const index = s.index === undefined
@@ -187,7 +195,6 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     }),
     acceptUnknownSopClasses: s.acceptUnknown,
   };
-  const unsubscribe = subscribe(log);
   // The audit trail subscribes before the first association; Application Start is its first message.
   const audit = s.audit === undefined ? undefined
     : await (await import('./audit.js')).startAudit(s.audit, { name: `dicom-tls serve[${process.pid}]`, aeTitles: [s.aet] }, contextOptions, log);

@@ -60,6 +60,7 @@ describe('serve on a PostgreSQL index', { skip: postgresSkip() }, () => {
     try {
       const { port } = await listening(serve);
       assert.match(serve.output(), /"index":"postgres"/);
+      assert.match(serve.output(), /"event":"index-migrated".*"fromVersion":0,"toVersion":2/);
       const s = spec(1, { PatientID: 'PG-CLI-1' });
       const file = await writeInstance(tmp.dir, s);
       const pki = (f: string): string => join(data, 'pki', f);
