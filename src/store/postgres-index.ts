@@ -152,6 +152,8 @@ export class PostgresIndex implements InstanceIndex {
     this.#locks = locks;
     this.#runner = {
       dialect: postgresDialect,
+      // The scan runs on the server: nothing here waits for it but this query.
+      defaultScanChunk: Number.POSITIVE_INFINITY,
       all: async (sql, params) => {
         try {
           return (await pool.query(sql, params as unknown[])).rows as Record<string, unknown>[];

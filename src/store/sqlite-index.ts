@@ -98,6 +98,7 @@ export class SqliteIndex implements InstanceIndex {
     const db = this.#db;
     this.#runner = {
       dialect: sqliteDialect,
+      defaultScanChunk: 2000,
       all: async (sql, params) => this.#statement(sql).all(...(params as SQLInputValue[])) as Record<string, unknown>[],
     };
     // Statements bound with a whole record: keys the statement does not name are ignored.

@@ -266,6 +266,14 @@ describe(`C-FIND and retrieve matching on the ${backend.name} index`, { skip: ba
       let n = 0;
       for await (const _ of findMatches(local, 'STUDY_ROOT', S, { scanChunk: 1000, pageSize: 7 })) n++;
       assert.equal(n, 3000);
+      // The database's own step (bounded on SQLite, unbounded on PostgreSQL): pages still cover every row once.
+      const all: unknown[] = [];
+      for await (const m of findMatches(local, 'STUDY_ROOT', { ...S, AccessionNumber: '' }, { pageSize: 7 })) all.push(m['AccessionNumber']);
+      assert.equal(all.length, 3000);
+      assert.equal(new Set(all).size, 3000);
+      const sparseDefault: unknown[] = [];
+      for await (const m of findMatches(local, 'STUDY_ROOT', { ...S, AccessionNumber: '*000' }, { pageSize: 2 })) sparseDefault.push(m['AccessionNumber']);
+      assert.deepEqual(sparseDefault, ['A1000', 'A2000', 'A3000']);
     } finally {
       await local.close();
       await t.remove();
