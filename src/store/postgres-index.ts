@@ -196,11 +196,16 @@ export class PostgresIndex implements InstanceIndex {
       await Promise.all([pool.end(), locks.end()]).catch(() => undefined);
       throw postgresStoreError(error, `cannot connect to ${where}`);
     }
+    // Dropped between two statements of the migration: the next statement fails, nothing is thrown out of band.
+    const onLost = (): void => undefined;
+    client.on('error', onLost);
     try {
       const from = await migratePostgres(client as unknown as Queryable, INDEX_CONTENT_VERSION);
       if (from < POSTGRES_SCHEMA_VERSION) publish(channelNames.server, () => ({ kind: 'index-migrated', database: 'postgres', fromVersion: from, toVersion: POSTGRES_SCHEMA_VERSION }));
+      client.off('error', onLost);
       client.release();
     } catch (error) {
+      client.off('error', onLost);
       client.release(true);
       await Promise.all([pool.end(), locks.end()]).catch(() => undefined);
       throw postgresStoreError(error, `cannot prepare the index in ${where}`);
