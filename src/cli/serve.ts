@@ -200,7 +200,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     : await (await import('./audit.js')).startAudit(s.audit, { name: `dicom-tls serve[${process.pid}]`, aeTitles: [s.aet] }, contextOptions, log);
   const metrics = startMetrics(s.http, () => running.size);
   const servers: StorageServer[] = [];
-  const tlsServer = await StorageServer.create({ ...config, tls: context });
+  // Reports of commitments accepted and never sent (a stop, another node gone) go out from here.
+  const tlsServer = await StorageServer.create({ ...config, tls: context, recoverCommitments: true });
   events(tlsServer);
   tlsServer.server.on('association', onAssociation(log, false));
   servers.push(tlsServer);

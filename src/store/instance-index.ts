@@ -159,6 +159,12 @@ export interface InstanceIndex {
   /** The report was delivered (state 'reported'). */
   commitmentReported(transactionUid: string): Promise<void>;
   commitment(transactionUid: string): Promise<CommitmentState | undefined>;
+  /**
+   * Take up to `limit` transactions not reported and not touched since `before` (ISO 8601), the
+   * oldest first, and mark them touched now, in one statement: of several nodes looking at once,
+   * each transaction goes to one (commitment.ts reportAbandonedCommitments).
+   */
+  claimUnreportedCommitments(before: string, limit: number): Promise<CommitmentState[]>;
 
   /** The schema version of the database (migrations.ts); the current one once open. */
   schemaVersion(): Promise<number>;

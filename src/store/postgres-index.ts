@@ -441,6 +441,18 @@ export class PostgresIndex implements InstanceIndex {
     return row === undefined ? undefined : commitmentOfRow(row);
   }
 
+  async claimUnreportedCommitments(before: string, limit: number): Promise<CommitmentState[]> {
+    // SKIP LOCKED: a node claiming at the same moment takes the others.
+    const rows = await this.#query(
+      'cannot claim commitments',
+      `UPDATE commitment SET updated_at = now() WHERE transaction_uid IN
+          (SELECT transaction_uid FROM commitment WHERE state <> 'reported' AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+        RETURNING *`,
+      [before, limit],
+    );
+    return rows.map(commitmentOfRow).sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  }
+
   async schemaVersion(): Promise<number> {
     try {
       return await postgresSchemaVersion(this.#pool as unknown as Queryable);

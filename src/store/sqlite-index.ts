@@ -359,6 +359,13 @@ export class SqliteIndex implements InstanceIndex {
     return row === undefined ? undefined : commitmentOfRow(row);
   }
 
+  async claimUnreportedCommitments(before: string, limit: number): Promise<CommitmentState[]> {
+    const rows = this.#statement(`UPDATE commitment SET updated_at = ? WHERE transaction_uid IN
+        (SELECT transaction_uid FROM commitment WHERE state <> 'reported' AND updated_at < ? ORDER BY updated_at LIMIT ?)
+      RETURNING transaction_uid, requestor, state, refs, requested_at, updated_at`).all(new Date().toISOString(), before, limit) as Record<string, string>[];
+    return rows.map(commitmentOfRow).sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  }
+
   async schemaVersion(): Promise<number> {
     return schemaVersionOf(this.#db);
   }

@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DicomClient } from '../../src/ae/client.js';
+import { DicomServer } from '../../src/ae/server.js';
+import { HandlerRegistry } from '../../src/services/scp/registry.js';
+import { CommitmentReceiver } from '../../src/services/scu/commitment.js';
 import { NormalizedSopClass, QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
@@ -119,6 +122,44 @@ describe('two nodes on one PostgreSQL index and one store', { skip: postgresSkip
     } finally {
       await stop(a, b);
       await dest.close({ timeout: 1000 });
+    }
+  });
+
+  test('a commitment node A accepted and never reported is reported by node B, once, to the requestor', async () => {
+    const url = await pg.createDatabase();
+    const storeRoot = join(dir, 'shared-commit');
+    const inDir = join(dir, 'in-commit');
+    await mkdir(inDir, { recursive: true });
+    const file = { ...(await writeInstance(inDir, spec(7))), uid: spec(7).SOPInstanceUID };
+    const receiver = new CommitmentReceiver();
+    const requestor = new DicomServer({
+      aeTitle: 'MODALITY',
+      handlers: new HandlerRegistry().register('N-EVENT-REPORT-RQ', receiver.handler),
+      presentationContexts: { supported: [{ abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel, roles: { scu: false, scp: true } }] },
+    });
+    const { port: requestorPort } = await requestor.listen(0);
+    const [a, b] = await nodes(url, storeRoot, 'keep-first', { destinations: { MODALITY: { host: '127.0.0.1', port: requestorPort } } });
+    try {
+      const toA = await connect(a, 'NODE-A', await storageContextsFor([file.path]));
+      assert.equal((await toA.store([file.path]))[0]?.status, 0);
+      await toA.release();
+      // Node A accepted the request (recorded), then stopped before it reported.
+      await a.index.recordCommitment('2.25.777', 'MODALITY', [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: file.uid }, { sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '1.2.3.404' }]);
+      await stop(a);
+      // Not yet stale for a node that waits a minute: nothing taken.
+      assert.deepEqual(await b.server.reportAbandonedCommitments(), { reported: [], failed: [] });
+      const done = await b.server.reportAbandonedCommitments({ staleAfter: 0 });
+      assert.deepEqual(done, { reported: ['2.25.777'], failed: [] });
+      const report = await receiver.wait('2.25.777', 10_000);
+      assert.equal(report.fromAeTitle, 'NODE-B');
+      assert.deepEqual(report.committed.map((r) => r.sopInstanceUid), [file.uid]);
+      assert.deepEqual(report.failed.map((r) => [r.sopInstanceUid, r.failureReason]), [['1.2.3.404', 0x0112]]);
+      assert.equal((await b.index.commitment('2.25.777'))?.state, 'reported');
+      // Reported: not taken again.
+      assert.deepEqual(await b.server.reportAbandonedCommitments({ staleAfter: 0 }), { reported: [], failed: [] });
+    } finally {
+      await stop(b);
+      await requestor.close();
     }
   });
 

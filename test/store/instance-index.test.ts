@@ -106,6 +106,13 @@ for (const backend of indexBackends()) {
         assert.equal(state?.requestor, 'MODALITY');
         assert.deepEqual(state?.references, [{ sopClassUid: '1.2', sopInstanceUid: '1.1.1.1' }, { sopClassUid: '1.2', sopInstanceUid: '9.9', failureReason: 0x0112 }]);
         assert.ok(Date.parse(state!.updatedAt) >= Date.parse(state!.requestedAt));
+        // Unreported and idle: claimed once (the claim touches it), oldest first; reported ones never.
+        await index.recordCommitment('2.25.2', 'OTHER', [{ sopClassUid: '1.2', sopInstanceUid: '1.1.1.1' }]);
+        const idleBefore = new Date(Date.now() + 60_000).toISOString();
+        const claimed = await other.claimUnreportedCommitments(idleBefore, 10);
+        assert.deepEqual(claimed.map((c) => [c.transactionUid, c.state]), [['2.25.2', 'requested']]);
+        const claimTime = Date.parse(claimed[0]!.updatedAt);
+        assert.deepEqual(await index.claimUnreportedCommitments(new Date(claimTime - 1).toISOString(), 10), []);
       } finally {
         await other.close();
         await index.close();
