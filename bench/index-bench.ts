@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { run } from './lib/proc.js';
-import type { Measurement } from './lib/types.js';
+import { NotAvailableError, type Measurement } from './lib/types.js';
 import type { Workload } from './workloads.js';
 
-export const indexOps = ['add-full', 'add-normal', 'query-study', 'query-name', 'query-image'] as const;
+export const indexOps = ['add-full', 'add-normal', 'query-study', 'query-name', 'query-image', 'pg-add', 'pg-query-study', 'pg-query-name', 'pg-query-image'] as const;
 export type IndexOp = (typeof indexOps)[number];
 
 /** The bench's shape: patients of one study each, 2 series of 10 instances per study. */
@@ -88,11 +88,29 @@ function identifier(op: IndexOp, q: number, instances: number): Record<string, u
   }
 }
 
+interface BenchIndex {
+  addInstance(record: unknown): Promise<string | undefined>;
+  close(): Promise<void>;
+}
 interface IndexModule {
-  IndexDb: new (path: string, options?: { synchronous?: 'full' | 'normal' }) => {
-    addInstance(record: unknown): Promise<string | undefined>;
-    close(): Promise<void>;
-  };
+  IndexDb: new (path: string, options?: { synchronous?: 'full' | 'normal' }) => BenchIndex;
+}
+interface PostgresModule {
+  PostgresIndex: { open(options: { url: string }): Promise<BenchIndex> };
+}
+
+/** The PostgreSQL rows' index: a durable cluster of its own (test/helpers/postgres.ts), one fresh database. */
+async function openPostgres(dist: string): Promise<{ index: BenchIndex; stop: () => Promise<void> }> {
+  const { PostgresIndex } = (await import(pathToFileURL(join(dist, 'src/store/postgres-index.js')).href)) as PostgresModule;
+  const { startPostgres } = await import('../test/helpers/postgres.js');
+  const server = await startPostgres({ durable: true });
+  try {
+    const index = await PostgresIndex.open({ url: await server.createDatabase() });
+    return { index, stop: () => server.stop() };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
 }
 interface QueryModule {
   findMatches(index: unknown, model: string, identifier: unknown): AsyncIterable<unknown>;
@@ -100,11 +118,12 @@ interface QueryModule {
 
 /** One measured run, in this process. */
 export async function measureIndexOp(op: IndexOp, instances: number, queries: number, dist: string): Promise<{ seconds: number; cpuMs: number; operations: number; matches: number }> {
-  const { IndexDb } = (await import(pathToFileURL(join(dist, 'src/store/index-db.js')).href)) as IndexModule;
   const { findMatches } = (await import(pathToFileURL(join(dist, 'src/store/query.js')).href)) as QueryModule;
   const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-index-bench-'));
+  const postgres = op.startsWith('pg-') ? await openPostgres(dist) : undefined;
+  const query = op.replace(/^pg-/, '') as IndexOp;
   try {
-    const index = new IndexDb(join(dir, 'index.sqlite'), { synchronous: op === 'add-full' ? 'full' : 'normal' });
+    const index = postgres?.index ?? new ((await import(pathToFileURL(join(dist, 'src/store/index-db.js')).href)) as IndexModule).IndexDb(join(dir, 'index.sqlite'), { synchronous: op === 'add-full' ? 'full' : 'normal' });
     try {
       const records = Array.from({ length: instances }, (_, n) => record(n));
       // Wall time, and this process's CPU time (user + system) over the same span: on a shared
@@ -117,24 +136,25 @@ export async function measureIndexOp(op: IndexOp, instances: number, queries: nu
           return { seconds: Number(process.hrtime.bigint() - start) / 1e9, cpuMs: (used.user + used.system) / 1000 };
         };
       };
-      if (op === 'add-full' || op === 'add-normal') {
+      if (op === 'add-full' || op === 'add-normal' || op === 'pg-add') {
         const stop = timer();
         for (const r of records) await index.addInstance(r);
         return { ...stop(), operations: instances, matches: 0 };
       }
       for (const r of records) await index.addInstance(r);
       // One untimed query: the statement cache and the SQLite page cache start warm, as on a server.
-      for await (const _ of findMatches(index, 'STUDY_ROOT', identifier(op, 0, instances)));
+      for await (const _ of findMatches(index, 'STUDY_ROOT', identifier(query, 0, instances)));
       let matches = 0;
       const stop = timer();
       for (let q = 1; q <= queries; q++) {
-        for await (const _ of findMatches(index, 'STUDY_ROOT', identifier(op, q, instances))) matches++;
+        for await (const _ of findMatches(index, 'STUDY_ROOT', identifier(query, q, instances))) matches++;
       }
       return { ...stop(), operations: queries, matches };
     } finally {
       await index.close();
     }
   } finally {
+    await postgres?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -152,6 +172,10 @@ const titles: Readonly<Record<IndexOp, string>> = {
   'query-study': 'index (node:sqlite): 2 000 × C-FIND STUDY by Patient ID, 7 keys incl. ModalitiesInStudy, NumberOfStudyRelatedInstances, over 10 000 instances (rate = queries/s)',
   'query-name': 'index (node:sqlite): 2 000 × C-FIND STUDY by PatientName "SURNAME^*" and a date range, 50 matches each, over 10 000 instances (rate = queries/s)',
   'query-image': 'index (node:sqlite): 2 000 × C-FIND IMAGE, the 10 instances of one series, over 10 000 instances (rate = queries/s)',
+  'pg-add': 'index (PostgreSQL, local, fsync on): add 10 000 instances, one transaction each (rate = instances/s)',
+  'pg-query-study': 'index (PostgreSQL, local): 2 000 × C-FIND STUDY by Patient ID, as query-study (rate = queries/s)',
+  'pg-query-name': 'index (PostgreSQL, local): 2 000 × C-FIND STUDY by PatientName "SURNAME^*" and a date range, as query-name (rate = queries/s)',
+  'pg-query-image': 'index (PostgreSQL, local): 2 000 × C-FIND IMAGE of one series, as query-image (rate = queries/s)',
 };
 
 /** The bench rows: each op in a child process (a tenth of the sizes with --quick). */
@@ -160,9 +184,13 @@ export function indexWorkloads(): Workload[] {
     id: `index-${op}/ours`,
     scenario: titles[op],
     kind: 'ours' as const,
-    peers: 'dicom-tls IndexDb (node:sqlite)',
+    peers: op.startsWith('pg-') ? 'dicom-tls PostgresIndex (node-postgres, PostgreSQL)' : 'dicom-tls IndexDb (node:sqlite)',
     timing: 'in-process',
     async measure(ctx): Promise<Measurement> {
+      if (op.startsWith('pg-')) {
+        const { postgresBinDir } = await import('../test/helpers/postgres.js');
+        if (postgresBinDir() === undefined) throw new NotAvailableError('PostgreSQL server binaries not installed (apt-get install postgresql)');
+      }
       const instances = ctx.quick ? INSTANCES / 10 : INSTANCES;
       const queries = ctx.quick ? QUERIES / 10 : QUERIES;
       const r = await run(process.execPath, [here, '--op', op, '--instances', String(instances), '--queries', String(queries)]);

@@ -123,6 +123,8 @@ export { IndexDb } from './store/index-db.js';
 export type { IndexDbOptions } from './store/index-db.js';
 export { SqliteIndex } from './store/sqlite-index.js';
 export type { SqliteIndexOptions } from './store/sqlite-index.js';
+export { PostgresIndex } from './store/postgres-index.js';
+export type { PostgresIndexOptions } from './store/postgres-index.js';
 export type {
   InstanceIndex, InstanceRecord, PendingEntry, StoredFile, RetrieveInstance, IndexStatistics, CommitmentReference, CommitmentState, Unlock,
 } from './store/instance-index.js';
@@ -177,8 +179,8 @@ export { storageHandler } from './services/scp/storage.js';
 export type { StorageHandlerOptions, ReceivedInstance } from './services/scp/storage.js';
 export { findHandler, moveHandler, getHandler, lookupAe } from './services/scp/query-retrieve.js';
 export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions, RetrieveHandlerOptions } from './services/scp/query-retrieve.js';
-export { commitmentHandler } from './services/scp/commitment.js';
-export type { CommitmentHandlerOptions } from './services/scp/commitment.js';
+export { commitmentHandler, reportAbandonedCommitments } from './services/scp/commitment.js';
+export type { CommitmentHandlerOptions, CommitmentRecoveryOptions } from './services/scp/commitment.js';
 export { StorageServer, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH, STORAGE_ASYNCHRONOUS_OPERATIONS } from './services/scp/storage-server.js';
 export type { StorageServerConfig } from './services/scp/storage-server.js';
 

@@ -38,6 +38,8 @@ export interface ServeSettings {
   moveDestinations: Record<string, MoveDestination>;
   /** A re-sent SOP instance: 'keep-first' (default: Success, stored once), 'overwrite', or 'reject' (0111). */
   duplicates: ServeDuplicatePolicy;
+  /** The PostgreSQL index (--index, "index"); undefined: the embedded SQLite one in DATA/index.sqlite. */
+  index: { url: string; maxConnections: number | undefined } | undefined;
   /** Access rules and users (serve-access.ts). */
   access: ServeAccess;
   /** The config file's "limits" (docs/limits.md); absent keys keep the library defaults. */
@@ -188,6 +190,7 @@ export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   'http-port'?: string | undefined; 'http-host'?: string | undefined; 'dev-pki'?: boolean | undefined; 'watch-certs'?: boolean | undefined;
   'expiry-warning-days'?: string | undefined; 'log-level'?: string | undefined; 'log-format'?: string | undefined; 'log-phi'?: boolean | undefined;
   duplicates?: string | undefined;
+  index?: string | undefined;
 }
 
 export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.ProcessEnv = {}): ServeSettings {
@@ -219,6 +222,11 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
   // store.duplicates is checked by the schema; --duplicates here.
   const storeJson = field(json, 'store', '', isObject, 'an object') ?? {};
   const duplicates = oneOf(v.duplicates ?? field(storeJson, 'duplicates', 'store.', isString, `one of ${DUPLICATE_POLICIES.join(', ')}`), 'duplicates', DUPLICATE_POLICIES) ?? 'keep-first';
+  // index.* is checked by the schema; --index here.
+  const indexJson = field(json, 'index', '', isObject, 'an object') ?? {};
+  const indexUrl = v.index ?? field(indexJson, 'url', 'index.', isString, 'a postgres:// URL');
+  if (indexUrl !== undefined && !/^postgres(ql)?:\/\//.test(indexUrl)) throw usageError(`--index must be a postgres:// or postgresql:// URL, got "${indexUrl.replace(/:[^:@/]*@/, ':***@')}"`);
+  const index = indexUrl === undefined ? undefined : { url: indexUrl, maxConnections: field(indexJson, 'maxConnections', 'index.', isNumber, 'a whole number ≥ 1') };
   const cliTls = v.cert !== undefined || v.pkcs12 !== undefined;
   const tls: TlsCliValues = {
     cert: cliTls ? path(v.cert, cwd) : path(field(tlsJson, 'cert', 'tls.', isString, 'a path'), base),
@@ -274,6 +282,7 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
     audit: auditSettings(json.audit, v.audit, base, data),
     stopTimeout: Number(stopText ?? '30'),
     duplicates,
+    index,
     acceptUnknown: v['accept-unknown'] ?? field(json, 'acceptUnknown', '', isBool, 'true or false') ?? false,
   };
 }

@@ -71,6 +71,10 @@ Options:
                          an instance sent again: keep the copy stored and answer Success
                          (default, logged), replace it (Success), or refuse it 0111 (Duplicate
                          SOP Instance; DCMTK's storescu stops at the first such answer)
+  --index URL            the index in PostgreSQL, shared by several serve nodes:
+                         postgres://user@host:port/database (what the URL leaves out, password
+                         included, from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE); default:
+                         the embedded SQLite index in DATA/index.sqlite (docs/scale-out.md)
   --verbose, -v          more detail in the log
 
 Config file (JSON with comments; editors check it against schema/serve-config.schema.json, every
@@ -82,6 +86,7 @@ field and its DICOM_TLS_* environment variable are in docs/serve-config.md), e.g
                   { "aet": "MR1", "fingerprint": "AB:CD:…" },
                   { "aet": "US1", "issuer": "CN = Hospital CA", "serial": "3d:bf:…" } ],
     "requireBinding": false, "store": { "duplicates": "keep-first" },
+    "index": { "url": "postgres://dicom@db.example.org/pacs", "maxConnections": 10 },
     "moveDestinations": { "WS1": { "host": "10.0.0.7", "port": 2762, "tls": true } },
     "access": [ { "aet": "CT1", "permissions": ["echo", "store"] },
                 { "aet": "WS1", "fingerprint": "AB:CD:…", "permissions": ["echo", "query", "retrieve"] },

@@ -35,7 +35,7 @@ const serveOptions = {
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
-  audit: { type: 'string' }, duplicates: { type: 'string' }, 'accept-unknown': { type: 'boolean' },
+  audit: { type: 'string' }, duplicates: { type: 'string' }, index: { type: 'string' }, 'accept-unknown': { type: 'boolean' },
   'stop-timeout': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
   'dev-pki': { type: 'boolean' }, 'watch-certs': { type: 'boolean' }, 'expiry-warning-days': { type: 'string' },
   'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },
@@ -99,6 +99,12 @@ function subscribe(log: ServeLog): () => void {
           ? `re-indexing: ${r.done} of ${r.total} instances${r.failed ? `, ${r.failed} unreadable` : ''}`
           : `re-indexed ${r.total - (r.failed ?? 0)} of ${r.total} instances${r.failed ? `; ${r.failed} files could not be read and keep their old index rows` : ''}`;
       log(e.kind, text, { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0 }, e.kind === 'reindex-done' && (r.failed ?? 0) > 0 ? 'warn' : 'info');
+    } else if (e.kind === 'index-migrated') {
+      const r = m as { database: string; fromVersion: number; toVersion: number };
+      const name = r.database === 'postgres' ? 'PostgreSQL' : 'SQLite';
+      log('index-migrated', r.fromVersion === 0 ? `the ${name} index was created (schema ${r.toVersion})` : `the ${name} index was migrated from schema ${r.fromVersion} to ${r.toVersion}`, { database: r.database, fromVersion: r.fromVersion, toVersion: r.toVersion });
+    } else if (e.kind === 'index-connection-error') {
+      log('index-connection-error', `a PostgreSQL index connection was lost: ${e.error?.message ?? 'unknown'} (another is opened when needed)`, { code: e.error?.code }, 'warn');
     } else if (e.kind === 'association-rejected') {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }
@@ -163,8 +169,14 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   // C-MOVE destinations reached over TLS use our identity and trust as a client.
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
-  const [{ StorageServer }, { SqliteIndex }] = await Promise.all([import('../services/scp/storage-server.js'), import('../store/sqlite-index.js')]);
-  const index = new SqliteIndex(join(s.data, 'index.sqlite'));
+  const { StorageServer } = await import('../services/scp/storage-server.js');
+  // Subscribed before the index opens: its migration is logged.
+  const unsubscribe = subscribe(log);
+  // Embedded by default; PostgreSQL (shared by several nodes) when configured. A database that
+  // cannot be reached stops the start with one typed error (DICOM_ERR_STORE_INDEX_UNAVAILABLE).
+  const index = s.index === undefined
+    ? new (await import('../store/sqlite-index.js')).SqliteIndex(join(s.data, 'index.sqlite'))
+    : await (await import('../store/postgres-index.js')).PostgresIndex.open({ url: s.index.url, ...(s.index.maxConnections === undefined ? {} : { maxConnections: s.index.maxConnections }) });
   const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
   const events = (srv: StorageServer): void => {
     srv.on('stored', (i, a) => i.duplicate
@@ -183,13 +195,13 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     }),
     acceptUnknownSopClasses: s.acceptUnknown,
   };
-  const unsubscribe = subscribe(log);
   // The audit trail subscribes before the first association; Application Start is its first message.
   const audit = s.audit === undefined ? undefined
     : await (await import('./audit.js')).startAudit(s.audit, { name: `dicom-tls serve[${process.pid}]`, aeTitles: [s.aet] }, contextOptions, log);
   const metrics = startMetrics(s.http, () => running.size);
   const servers: StorageServer[] = [];
-  const tlsServer = await StorageServer.create({ ...config, tls: context });
+  // Reports of commitments accepted and never sent (a stop, another node gone) go out from here.
+  const tlsServer = await StorageServer.create({ ...config, tls: context, recoverCommitments: true });
   events(tlsServer);
   tlsServer.server.on('association', onAssociation(log, false));
   servers.push(tlsServer);
@@ -210,7 +222,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   }, metrics);
   const moveCount = Object.keys(s.moveDestinations).length;
   log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}`,
-    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount, pid: process.pid });
+    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount, index: index.kind, pid: process.pid });
   if (log.format === 'text') {
     const rel = (p: string): string => { const r = relative(io.cwd, p); return r.startsWith('..') ? p : r; };
     const ca = dev?.ca ?? s.tls.ca?.[0] ?? '<ca.pem>';

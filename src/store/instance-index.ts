@@ -159,6 +159,12 @@ export interface InstanceIndex {
   /** The report was delivered (state 'reported'). */
   commitmentReported(transactionUid: string): Promise<void>;
   commitment(transactionUid: string): Promise<CommitmentState | undefined>;
+  /**
+   * Take up to `limit` transactions not reported and not touched since `before` (ISO 8601), the
+   * oldest first, and mark them touched now, in one statement: of several nodes looking at once,
+   * each transaction goes to one (commitment.ts reportAbandonedCommitments).
+   */
+  claimUnreportedCommitments(before: string, limit: number): Promise<CommitmentState[]>;
 
   /** The schema version of the database (migrations.ts); the current one once open. */
   schemaVersion(): Promise<number>;
@@ -169,4 +175,17 @@ export interface InstanceIndex {
   allInstances(): Promise<StoredFile[]>;
 
   close(): Promise<void>;
+}
+
+/** A commitment row as CommitmentState (both databases store the same columns). */
+export function commitmentOfRow(row: Readonly<Record<string, unknown>>): CommitmentState {
+  const time = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
+  return {
+    transactionUid: String(row['transaction_uid']),
+    requestor: String(row['requestor']),
+    state: String(row['state']) as CommitmentState['state'],
+    references: JSON.parse(String(row['refs'])) as CommitmentReference[],
+    requestedAt: time(row['requested_at']),
+    updatedAt: time(row['updated_at']),
+  };
 }

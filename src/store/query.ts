@@ -27,9 +27,11 @@ export interface FindOptions {
   /** Rows fetched per index round trip; default 200. */
   readonly pageSize?: number;
   /**
-   * Rows of the query level's table examined per step, default 2000. Between steps the event
-   * loop runs (new connections, C-ECHO, other queries): a query that matches few of many rows
-   * never holds the process for a whole table scan.
+   * Rows of the query level's table examined per step: default 2000 on the embedded index, which
+   * runs in this process (between steps the event loop runs: new connections, C-ECHO, other
+   * queries; a query that matches few of many rows never holds the process for a whole table
+   * scan); unbounded on PostgreSQL, which scans on its server while the event loop goes on (one
+   * round trip per page, not per 2000 rows).
    */
   readonly scanChunk?: number;
 }
@@ -307,6 +309,8 @@ export function unsupportedKeys(identifier: NaturalizedDataset): string[] {
 /** How an index runs a statement built here: its dialect, and all rows of a statement. */
 export interface SqlRunner {
   readonly dialect: SqlDialect;
+  /** FindOptions.scanChunk when not given: bounded where the database runs in this process. */
+  readonly defaultScanChunk: number;
   all(sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
 }
 
@@ -355,7 +359,7 @@ export async function* queryMatches(
   const sql = `SELECT ${columns.join(', ')} FROM ${joins(queryLevel)} WHERE ${[...where, `${table}.id > ${from}`, `${table}.id <= ${to}`].join(' AND ')} ORDER BY ${table}.id LIMIT ${limit}`;
   const params = q.values;
   const pageSize = options.pageSize ?? 200;
-  const scanChunk = options.scanChunk ?? 2000;
+  const scanChunk = options.scanChunk ?? runner.defaultScanChunk;
   // Rows stored after the query started are not looked at: the scan has an end.
   const [topRow] = await runner.all(`SELECT max(id) AS top FROM ${levelTableName[queryLevel]}`, []);
   const top = Number(topRow?.['top'] ?? 0);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
+import { channelNames, publish } from '../diagnostics.js';
 import { StoreError, storeErrorCodes, storeErrorFromIndex } from './errors.js';
-import type { CommitmentReference, CommitmentState, IndexStatistics, InstanceIndex, InstanceRecord, PendingEntry, RetrieveInstance, StoredFile, Unlock } from './instance-index.js';
+import { commitmentOfRow, type CommitmentReference, type CommitmentState, type IndexStatistics, type InstanceIndex, type InstanceRecord, type PendingEntry, type RetrieveInstance, type StoredFile, type Unlock } from './instance-index.js';
 import { queryMatches, retrieveInstances, type FindOptions, type InformationModel, type NaturalizedDataset, type QueryLevel, type SqlRunner } from './query.js';
 import { INDEX_CONTENT_VERSION } from './reindex.js';
 import { sqliteDialect } from './sql-dialect.js';
@@ -81,7 +82,8 @@ export class SqliteIndex implements InstanceIndex {
         this.#db.exec('PRAGMA journal_mode = WAL');
         this.#db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
         this.#db.exec('PRAGMA foreign_keys = ON');
-        migrate(this.#db, INDEX_CONTENT_VERSION);
+        const from = migrate(this.#db, INDEX_CONTENT_VERSION);
+        if (from > 0 && from < SQLITE_SCHEMA_VERSION) publish(channelNames.server, () => ({ kind: 'index-migrated', database: 'sqlite', path, fromVersion: from, toVersion: SQLITE_SCHEMA_VERSION }));
       } else if (schemaVersionOf(this.#db) !== SQLITE_SCHEMA_VERSION) {
         throw new StoreError(storeErrorCodes.indexVersion, `schema version ${schemaVersionOf(this.#db)} is not the current ${SQLITE_SCHEMA_VERSION}: open it writable once to migrate it`);
       }
@@ -96,6 +98,7 @@ export class SqliteIndex implements InstanceIndex {
     const db = this.#db;
     this.#runner = {
       dialect: sqliteDialect,
+      defaultScanChunk: 2000,
       all: async (sql, params) => this.#statement(sql).all(...(params as SQLInputValue[])) as Record<string, unknown>[],
     };
     // Statements bound with a whole record: keys the statement does not name are ignored.
@@ -356,6 +359,13 @@ export class SqliteIndex implements InstanceIndex {
     return row === undefined ? undefined : commitmentOfRow(row);
   }
 
+  async claimUnreportedCommitments(before: string, limit: number): Promise<CommitmentState[]> {
+    const rows = this.#statement(`UPDATE commitment SET updated_at = ? WHERE transaction_uid IN
+        (SELECT transaction_uid FROM commitment WHERE state <> 'reported' AND updated_at < ? ORDER BY updated_at LIMIT ?)
+      RETURNING transaction_uid, requestor, state, refs, requested_at, updated_at`).all(new Date().toISOString(), before, limit) as Record<string, string>[];
+    return rows.map(commitmentOfRow).sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  }
+
   async schemaVersion(): Promise<number> {
     return schemaVersionOf(this.#db);
   }
@@ -390,19 +400,6 @@ export class SqliteIndex implements InstanceIndex {
     this.#closed = true;
     this.#db.close();
   }
-}
-
-/** A commitment row as CommitmentState (both databases store the same columns). */
-export function commitmentOfRow(row: Readonly<Record<string, unknown>>): CommitmentState {
-  const time = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
-  return {
-    transactionUid: String(row['transaction_uid']),
-    requestor: String(row['requestor']),
-    state: String(row['state']) as CommitmentState['state'],
-    references: JSON.parse(String(row['refs'])) as CommitmentReference[],
-    requestedAt: time(row['requested_at']),
-    updatedAt: time(row['updated_at']),
-  };
 }
 
 let memoryIndexes = 0;

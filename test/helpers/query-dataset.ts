@@ -1,5 +1,5 @@
 import { FileStore } from '../../src/store/file-store.js';
-import type { IndexDb } from '../../src/store/index-db.js';
+import type { InstanceIndex } from '../../src/store/instance-index.js';
 import { ctImageStorage, encodeDataset, encodeSequence, specElements, type Element, type InstanceSpec } from './dicom-data.js';
 
 const p1 = { PatientID: 'PID001', PatientName: 'DOE^JOHN', PatientBirthDate: '19700101', PatientSex: 'M' };
@@ -55,7 +55,7 @@ export function knownDataset(spec: InstanceSpec): Buffer {
 }
 
 /** Store the known data set through the file store into `root`, indexing into `index`. */
-export async function storeKnownDataset(root: string, index: IndexDb): Promise<FileStore> {
+export async function storeKnownDataset(root: string, index: InstanceIndex): Promise<FileStore> {
   const store = await FileStore.open({ root, index, fsync: 'none' });
   for (const spec of knownInstances) {
     await store.store(

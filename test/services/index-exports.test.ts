@@ -10,7 +10,7 @@ test('services exports', () => {
   for (const name of [
     'storeInstances', 'storageContextsFor', 'planStorageAssociations', 'part10StreamSource', 'contextFor', 'listFiles', 'cFind', 'cMove', 'cGet', 'getContexts', 'sopClassFor',
     'nEventReport', 'nGet', 'nSet', 'nAction', 'nCreate', 'nDelete', 'CommitmentReceiver', 'requestStorageCommitment', 'parseCommitmentReport',
-    'newTransactionUid', 'storageHandler', 'findHandler', 'moveHandler', 'getHandler', 'commitmentHandler', 'lookupAe', 'StorageServer',
+    'newTransactionUid', 'storageHandler', 'findHandler', 'moveHandler', 'getHandler', 'commitmentHandler', 'lookupAe', 'StorageServer', 'SqliteIndex', 'PostgresIndex', 'IndexDb',
   ]) {
     assert.equal(typeof (api as Record<string, unknown>)[name], 'function', name);
   }

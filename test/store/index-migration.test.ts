@@ -108,6 +108,7 @@ test('an index written before schema 2 is migrated at open: paths become keys, p
       assert.equal(await index.contentVersion(), 1);
       // No re-index was needed (content version 1), and the crashed third instance was indexed from its migrated entry.
       assert.deepEqual(events.filter((e) => e.kind?.startsWith('reindex')), []);
+      assert.deepEqual(events.filter((e) => e.kind === 'index-migrated').map((e) => ({ ...e })), [{ kind: 'index-migrated', database: 'sqlite', path: indexPath, fromVersion: 1, toVersion: 2 }]);
       assert.deepEqual(events.filter((e) => e.kind === 'store-reconciled').map((e) => `${e.action} ${e.sopInstanceUid}`), [`indexed ${spec(3).SOPInstanceUID}`]);
       assert.deepEqual(await index.pendingEntries(), []);
       for (const [n, path] of paths.entries()) {

@@ -64,7 +64,15 @@ const reportItem = (r: CommitmentReference): NaturalDataset => ({
   ...(r.failureReason === undefined ? {} : { FailureReason: r.failureReason }),
 });
 
-async function sendReport(association: Association, options: CommitmentHandlerOptions, transactionUid: string, checked: readonly CommitmentReference[]): Promise<void> {
+/** Who the report answers: the requesting AE, and the association it asked on while there is one. */
+interface ReportTarget {
+  readonly requestor: string;
+  /** Our AE title it called (the calling AE of a new association, unless the destination names one). */
+  readonly ourAeTitle: string;
+  readonly association?: Association;
+}
+
+async function sendReport(target: ReportTarget, options: CommitmentHandlerOptions, transactionUid: string, checked: readonly CommitmentReference[]): Promise<void> {
   const results = checked.map(reportItem);
   const committed = results.filter((r) => r['FailureReason'] === undefined);
   const failed = results.filter((r) => r['FailureReason'] !== undefined);
@@ -78,9 +86,10 @@ async function sendReport(association: Association, options: CommitmentHandlerOp
     eventInformation: info as NaturalDataset,
   };
   const t = options.timeout ?? 30_000;
-  const ae = association.callingAeTitle;
+  const ae = target.requestor;
+  const association = target.association;
   const remote = options.destinations === undefined ? undefined : lookupAe(options.destinations, ae);
-  if (options.report !== 'new-association' && !association.isClosed) {
+  if (options.report !== 'new-association' && association !== undefined && !association.isClosed) {
     try {
       await nEventReport(association, report, { timeout: t });
       publish(channelNames.server, () => ({ kind: 'commitment-reported', transactionUid, via: 'same-association' }));
@@ -96,7 +105,7 @@ async function sendReport(association: Association, options: CommitmentHandlerOp
     host: remote.host,
     port: remote.port,
     tls: remote.tls,
-    callingAeTitle: remote.callingAeTitle ?? association.calledAeTitle,
+    callingAeTitle: remote.callingAeTitle ?? target.ourAeTitle,
     calledAeTitle: ae,
     presentationContexts: [{ abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }],
     roles: [{ sopClassUid: NormalizedSopClass.StorageCommitmentPushModel, scuRole: false, scpRole: true }],
@@ -141,7 +150,7 @@ export function commitmentHandler(options: CommitmentHandlerOptions): DimseHandl
         (async () => {
           const checked = await check(options, parsed.committed);
           await options.index.commitmentChecked(uid, checked);
-          await sendReport(association, options, uid, checked);
+          await sendReport({ requestor: association.callingAeTitle, ourAeTitle: association.calledAeTitle, association }, options, uid, checked);
           await options.index.commitmentReported(uid);
         })().catch((error: unknown) => publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: uid, error })));
       });
@@ -149,3 +158,48 @@ export function commitmentHandler(options: CommitmentHandlerOptions): DimseHandl
     },
   };
 }
+
+export interface CommitmentRecoveryOptions extends CommitmentHandlerOptions {
+  /** Our AE title: the calling AE title of the reports' associations (unless a destination names one). */
+  readonly aeTitle: string;
+  /**
+   * A transaction neither reported nor touched for this many milliseconds is taken as abandoned
+   * (its node stopped or failed to report). Default 60 000: longer than a report takes.
+   */
+  readonly staleAfter?: number;
+  /** At most this many transactions in one call; default 100. */
+  readonly limit?: number;
+}
+
+/**
+ * Send the reports of Storage Commitment transactions that a node (this one before a restart,
+ * or another node sharing the index) accepted and never reported: each claimed in the index (one
+ * node takes it), checked now if it was not yet, and reported on a new association to the
+ * requesting AE's address in `destinations`. Returns the Transaction UIDs reported and those
+ * that could not be ('commitment-report-failed' on the `server` channel; tried again by a later
+ * call once stale again).
+ */
+export async function reportAbandonedCommitments(options: CommitmentRecoveryOptions): Promise<{ reported: string[]; failed: string[] }> {
+  const before = new Date(Date.now() - (options.staleAfter ?? 60_000)).toISOString();
+  const claimed = await options.index.claimUnreportedCommitments(before, options.limit ?? 100);
+  const reported: string[] = [];
+  const failed: string[] = [];
+  for (const t of claimed) {
+    const uid = t.transactionUid;
+    try {
+      let checked = t.references;
+      if (t.state === 'requested') {
+        checked = await check(options, t.references);
+        await options.index.commitmentChecked(uid, checked);
+      }
+      await sendReport({ requestor: t.requestor, ourAeTitle: options.aeTitle }, { ...options, report: 'new-association' }, uid, checked);
+      await options.index.commitmentReported(uid);
+      reported.push(uid);
+    } catch (error) {
+      failed.push(uid);
+      publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: uid, error }));
+    }
+  }
+  return { reported, failed };
+}
+

@@ -29,7 +29,7 @@ import { FileStore, type DuplicatePolicy, type FsyncPolicy, type StoredInstance 
 import type { InstanceIndex, StoredFile } from '../../store/instance-index.js';
 import { SqliteIndex } from '../../store/sqlite-index.js';
 import { reindexIfOutdated } from '../../store/reindex.js';
-import { commitmentHandler } from './commitment.js';
+import { commitmentHandler, reportAbandonedCommitments } from './commitment.js';
 import { findHandler, getHandler, moveHandler, type RemoteAe } from './query-retrieve.js';
 import { HandlerRegistry } from './registry.js';
 import { storageHandler } from './storage.js';
@@ -113,6 +113,13 @@ export interface StorageServerConfig {
   readonly worklist?: (identifier: NaturalDataset, signal: AbortSignal) => AsyncIterable<NaturalDataset> | Iterable<NaturalDataset>;
   /** Storage Commitment report path; default 'auto'. */
   readonly commitmentReport?: 'auto' | 'new-association';
+  /**
+   * At start, send the reports of Storage Commitment transactions accepted and never reported
+   * (by this node before a restart, or by another node sharing the index) and idle for a minute,
+   * to the requesting AEs' addresses in `destinations` (see `reportAbandonedCommitments`).
+   * Default false.
+   */
+  readonly recoverCommitments?: boolean;
   /** Further DicomServer options (timeouts, user identity, …). */
   readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations' | 'maxBufferedBytes' | 'maxBufferedBytesPerAssociation'>;
 }
@@ -142,18 +149,26 @@ export const STORAGE_ASYNCHRONOUS_OPERATIONS: AsynchronousOperationsWindow = Obj
 /** StorageServer's default Maximum Length (see `limits.maxPduLength`). */
 export const STORAGE_MAX_PDU_LENGTH = 262144;
 
+/** What reporting abandoned commitments needs of the configuration. */
+interface Recovery {
+  readonly aeTitle: string;
+  readonly destinations: Readonly<Record<string, RemoteAe>>;
+}
+
 export class StorageServer extends TypedEmitter<StorageServerEvents> {
   readonly server: DicomServer;
   readonly store: FileStore;
   readonly index: InstanceIndex;
   readonly #ownIndex: boolean;
+  readonly #recovery: Recovery;
 
-  private constructor(server: DicomServer, store: FileStore, index: InstanceIndex, ownIndex: boolean) {
+  private constructor(server: DicomServer, store: FileStore, index: InstanceIndex, ownIndex: boolean, recovery: Recovery) {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
     this.server = server;
     this.store = store;
     this.index = index;
     this.#ownIndex = ownIndex;
+    this.#recovery = recovery;
   }
 
   /** Open the store and index and build the server (call `listen` to start). */
@@ -244,7 +259,13 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       ...(limits.maxBufferedBytesPerAssociation === undefined ? {} : { maxBufferedBytesPerAssociation: limits.maxBufferedBytesPerAssociation }),
       timeouts: { ...config.server?.timeouts, idle: limits.idleTimeout ?? 60_000 },
     });
-    self = new StorageServer(server, store, index, ownIndex);
+    const aeTitle = typeof config.aeTitle === 'string' ? config.aeTitle : config.aeTitle[0]!;
+    self = new StorageServer(server, store, index, ownIndex, { aeTitle, destinations: config.destinations ?? {} });
+    if (config.recoverCommitments === true) {
+      // In the background: the server does not wait for requestors to answer before it serves.
+      const started = self;
+      setImmediate(() => void started.reportAbandonedCommitments().catch((error: unknown) => publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: '', error }))));
+    }
     return self;
   }
 
@@ -260,6 +281,15 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   async close(options: { readonly timeout?: number } = {}): Promise<void> {
     await this.server.close(options);
     if (this.#ownIndex) await this.index.close();
+  }
+
+  /**
+   * Report the Storage Commitment transactions accepted and never reported (by this node or
+   * another sharing the index), idle for `staleAfter` ms (default 60 000), on new associations
+   * to the requestors' addresses in `destinations`.
+   */
+  reportAbandonedCommitments(options: { readonly staleAfter?: number; readonly limit?: number } = {}): Promise<{ reported: string[]; failed: string[] }> {
+    return reportAbandonedCommitments({ index: this.index, store: this.store, aeTitle: this.#recovery.aeTitle, destinations: this.#recovery.destinations, ...options });
   }
 
   /** The stored copy of one SOP instance with its file, if indexed. */
