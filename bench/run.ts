@@ -3,6 +3,7 @@
  * one machine so that the ratios hold while the machine's speed drifts.
  *
  *   node dist/bench/run.js [--runs N] [--quick] [--only SUBSTRING[,SUBSTRING…]] [--out FILE]
+ *   (an --only name ending in '$' is matched exactly)
  *
  * Runs go round-robin (every workload once per round) so drift spreads over all rows alike. A full
  * run writes bench/RESULTS.md (keeping the hand-written notes below its marker); --quick and --only
@@ -77,8 +78,8 @@ function machine(): Record<string, string> {
 
 function row(w: Workload, o: Outcome, byScenario: Map<string, { w: Workload; o: Outcome }[]>): string[] {
   const base = [w.id, w.peers, w.timing];
-  if (o.kind === 'n/a') return [...base, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a'];
-  if (o.runs.length === 0) return [...base, 'error', '', '', '', '', '', ''];
+  if (o.kind === 'n/a') return [...base, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a'];
+  if (o.runs.length === 0) return [...base, 'error', '', '', '', '', '', '', ''];
   const seconds = spread(o.runs.map((m) => m.seconds));
   const last = o.runs[0]!;
   const mbps = last.bytes > 0 ? formatNumber(megabytesPerSecond(last.bytes, seconds.median)) : '';
@@ -90,6 +91,7 @@ function row(w: Workload, o: Outcome, byScenario: Map<string, { w: Workload; o: 
   };
   const rss = medianField((m) => (m.peakRssKb === undefined ? undefined : m.peakRssKb / 1024));
   const cpu = medianField((m) => m.scpCpuMs);
+  const scuCpu = medianField((m) => m.scuCpuMs);
   let vsDcmtk = '';
   let vsDimse = '';
   if (w.kind === 'ours' || w.kind === 'mixed') {
@@ -101,13 +103,13 @@ function row(w: Workload, o: Outcome, byScenario: Map<string, { w: Workload; o: 
     vsDcmtk = formatSpeedRatio(seconds.median, medianOf('dcmtk'));
     vsDimse = w.kind === 'ours' ? formatSpeedRatio(seconds.median, medianOf('dcmjs-dimse')) : '';
   }
-  return [...base, `${formatSpread(seconds)}${o.kind === 'error' ? ' (errors)' : ''}`, mbps, rate, rss, cpu, vsDcmtk, vsDimse];
+  return [...base, `${formatSpread(seconds)}${o.kind === 'error' ? ' (errors)' : ''}`, mbps, rate, rss, cpu, scuCpu, vsDcmtk, vsDimse];
 }
 
 function table(results: { w: Workload; o: Outcome }[]): string {
   const byScenario = new Map<string, { w: Workload; o: Outcome }[]>();
   for (const r of results) byScenario.set(r.w.scenario, [...(byScenario.get(r.w.scenario) ?? []), r]);
-  const header = ['workload', 'peers (SCU → SCP)', 'timing', 's: median (min–max)', 'MB/s', 'inst/s · assoc/s', 'SCP peak RSS MB', 'SCP CPU ms', 'ours/DCMTK', 'ours/dcmjs-dimse'];
+  const header = ['workload', 'peers (SCU → SCP)', 'timing', 's: median (min–max)', 'MB/s', 'inst/s · assoc/s', 'SCP peak RSS MB', 'SCP CPU ms', 'SCU CPU ms', 'ours/DCMTK', 'ours/dcmjs-dimse'];
   const sections: string[] = [];
   for (const [scenario, rows] of byScenario) {
     sections.push(`### ${scenario}\n\n${markdownTable(header, rows.map((r) => row(r.w, r.o, byScenario)))}`);
@@ -117,7 +119,9 @@ function table(results: { w: Workload; o: Outcome }[]): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const workloads = allWorkloads().filter((w) => args.only.length === 0 || args.only.some((s) => w.id.includes(s)));
+  // A name ending in '$' matches one workload exactly ('store-small-tls/ours$'), not its siblings.
+  const matches = (id: string, s: string): boolean => (s.endsWith('$') ? id === s.slice(0, -1) : id.includes(s));
+  const workloads = allWorkloads().filter((w) => args.only.length === 0 || args.only.some((s) => matches(w.id, s)));
   if (workloads.length === 0) throw new Error(`--only ${args.only.join(',')} matches no workload`);
   const dataDir = join(REPO, 'bench', 'data');
   process.stderr.write(`data: ${dataDir} (generated when missing)\n`);
@@ -184,6 +188,7 @@ async function main(): Promise<void> {
     'mutual authentication (EC P-256 dev PKI made with the openssl CLI at bench time). MB = 10^6 bytes.',
     '"SCP CPU ms" is the median CPU time the SCP process (all its threads) spent during the timed part: it',
     'moves far less than wall time on a busy host, and set beside the time it shows which side is the bottleneck.',
+    '"SCU CPU ms" is the same for our in-process SCU (its own process CPU over its timed part).',
     '',
     '## Machine',
     '',

@@ -58,7 +58,7 @@ const PAIRS = {
 } as const satisfies Record<string, Pair>;
 
 /** The measured fields that have a value (exactOptionalPropertyTypes: no explicit undefined). */
-const optional = (fields: { peakRssKb?: number | undefined; scpCpuMs?: number | undefined }): { peakRssKb?: number; scpCpuMs?: number } =>
+const optional = (fields: { peakRssKb?: number | undefined; scpCpuMs?: number | undefined; scuCpuMs?: number | undefined }): { peakRssKb?: number; scpCpuMs?: number; scuCpuMs?: number } =>
   Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 const label = (pair: Pair): string => `${pair.scu.name} → ${pair.scp.name}`;
 const sumBytes = async (files: readonly string[]): Promise<number> => {
@@ -76,7 +76,7 @@ async function withScp(
   tls: TlsFiles | undefined,
   options: { store: boolean; maxPdu?: number; expectFiles?: number; warmup?: (port: number) => Promise<unknown> },
   body: (port: number) => Promise<ScuTiming>,
-): Promise<{ seconds: number; peakRssKb: number | undefined; scpCpuMs: number | undefined }> {
+): Promise<{ seconds: number; peakRssKb: number | undefined; scpCpuMs: number | undefined; scuCpuMs: number | undefined }> {
   const port = await freePort();
   const outDir = options.store ? await mkdtemp(join(tmpdir(), 'dicom-tls-bench-out-')) : undefined;
   try {
@@ -84,13 +84,16 @@ async function withScp(
     let seconds: number;
     let peakRssKb: number | undefined;
     let scpCpuMs: number | undefined;
+    let scuCpuMs: number | undefined;
     try {
       // A server runs for days: the warm rows let each SCP serve one untimed association first.
       await options.warmup?.(port);
       const cpuBefore = await cpuMs(scp.pid);
       const start = process.hrtime.bigint();
       const reported = await body(port);
-      seconds = reported ?? Number(process.hrtime.bigint() - start) / 1e9;
+      const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+      seconds = typeof reported === 'object' ? reported.seconds : (reported ?? elapsed);
+      if (typeof reported === 'object') scuCpuMs = reported.cpuMs;
       const cpuAfter = await cpuMs(scp.pid);
       if (cpuBefore !== undefined && cpuAfter !== undefined) scpCpuMs = cpuAfter - cpuBefore;
     } finally {
@@ -100,7 +103,7 @@ async function withScp(
       const count = (await readdir(outDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
       if (count !== options.expectFiles) throw new Error(`SCP stored ${count} of ${options.expectFiles} instances`);
     }
-    return { seconds, peakRssKb, scpCpuMs };
+    return { seconds, peakRssKb, scpCpuMs, scuCpuMs };
   } finally {
     if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
   }
@@ -130,7 +133,7 @@ function storeWorkload(
       const files = pick(ctx);
       const tls = secure ? ctx.tls : undefined;
       const warmFiles = warm ? (ctx.quick ? ctx.data.warm.slice(0, 5) : ctx.data.warm) : [];
-      const { seconds, peakRssKb, scpCpuMs } = await withScp(
+      const { seconds, peakRssKb, scpCpuMs, scuCpuMs } = await withScp(
         pair,
         tls,
         {
@@ -141,7 +144,7 @@ function storeWorkload(
         },
         (port) => pair.scu.store({ port, tls, files, ...(maxPdu === undefined ? {} : { maxPdu }) }),
       );
-      return { seconds, bytes: await sumBytes(files), instances: files.length, ...optional({ peakRssKb, scpCpuMs }) };
+      return { seconds, bytes: await sumBytes(files), instances: files.length, ...optional({ peakRssKb, scpCpuMs, scuCpuMs }) };
     },
   };
 }
@@ -157,8 +160,8 @@ function echoWorkload(secure: boolean, pair: Pair): Workload {
     async measure(ctx) {
       const count = ctx.quick ? 20 : 200;
       const tls = secure ? ctx.tls : undefined;
-      const { seconds, scpCpuMs } = await withScp(pair, tls, { store: false }, (port) => pair.scu.echo({ port, tls, count }));
-      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs }) };
+      const { seconds, scpCpuMs, scuCpuMs } = await withScp(pair, tls, { store: false }, (port) => pair.scu.echo({ port, tls, count }));
+      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs, scuCpuMs }) };
     },
   };
 }
@@ -178,10 +181,10 @@ function concurrentWorkload(secure: boolean, pair: Pair): Workload {
       const filesPerClient = Array.from({ length: clients }, (_, i) => files.slice(i * per, (i + 1) * per));
       const all = filesPerClient.flat();
       const tls = secure ? ctx.tls : undefined;
-      const { seconds, peakRssKb, scpCpuMs } = await withScp(pair, tls, { store: true, expectFiles: all.length }, (port) =>
+      const { seconds, peakRssKb, scpCpuMs, scuCpuMs } = await withScp(pair, tls, { store: true, expectFiles: all.length }, (port) =>
         pair.scu.storeConcurrent({ port, tls, filesPerClient }),
       );
-      return { seconds, bytes: await sumBytes(all), instances: all.length, ...optional({ peakRssKb, scpCpuMs }) };
+      return { seconds, bytes: await sumBytes(all), instances: all.length, ...optional({ peakRssKb, scpCpuMs, scuCpuMs }) };
     },
   };
 }
@@ -261,8 +264,8 @@ export function allWorkloads(): Workload[] {
     timing: 'in-process',
     async measure(ctx) {
       const count = ctx.quick ? 20 : 200;
-      const { seconds, scpCpuMs } = await withScp(PAIRS.ours, ctx.tls, { store: false }, (port) => oursScu.echo({ port, tls: ctx.tls, count, resume: true }));
-      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs }) };
+      const { seconds, scpCpuMs, scuCpuMs } = await withScp(PAIRS.ours, ctx.tls, { store: false }, (port) => oursScu.echo({ port, tls: ctx.tls, count, resume: true }));
+      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs, scuCpuMs }) };
     },
   });
   // Handshakes with and without the hybrid post-quantum group: the echo-tls/ours row runs the
@@ -275,8 +278,8 @@ export function allWorkloads(): Workload[] {
     timing: 'in-process',
     async measure(ctx) {
       const count = ctx.quick ? 20 : 200;
-      const { seconds, scpCpuMs } = await withScp(PAIRS.ours, ctx.tls, { store: false }, (port) => oursScu.echo({ port, tls: ctx.tls, count, groups: 'X25519' }));
-      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs }) };
+      const { seconds, scpCpuMs, scuCpuMs } = await withScp(PAIRS.ours, ctx.tls, { store: false }, (port) => oursScu.echo({ port, tls: ctx.tls, count, groups: 'X25519' }));
+      return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs, scuCpuMs }) };
     },
   });
   for (const secure of [true, false]) for (const pair of mainPairs) list.push(concurrentWorkload(secure, pair));

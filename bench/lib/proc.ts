@@ -154,7 +154,7 @@ export async function startNodeScp(label: string, port: number, nodeArgs: readon
  * Run a Node SCU script in a child process with `input` as JSON on stdin; its last stdout line is
  * `{ "seconds": n }`, its own timing. A hung association must not hang the bench: killed after 5 min.
  */
-export async function runNodeScu(label: string, nodeArgs: readonly string[], input: object, stderrLines = 8): Promise<number> {
+export async function runNodeScu(label: string, nodeArgs: readonly string[], input: object, stderrLines = 8): Promise<{ seconds: number; cpuMs?: number }> {
   const child = spawn(process.execPath, [...nodeArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin!.end(JSON.stringify(input));
   let out = '';
@@ -164,5 +164,6 @@ export async function runNodeScu(label: string, nodeArgs: readonly string[], inp
   const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve)).finally(() => clearTimeout(timer));
   if (code !== 0) throw new Error(`${label} failed (${code}): ${err.trim().split('\n').slice(-stderrLines).join('\n')}`);
-  return (JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number }).seconds;
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number; timedCpuMs?: number };
+  return result.timedCpuMs === undefined ? { seconds: result.seconds } : { seconds: result.seconds, cpuMs: result.timedCpuMs };
 }

@@ -16,6 +16,8 @@ export interface Measurement {
   readonly peakRssKb?: number;
   /** CPU time the SCP process spent during the timed part (all its threads), when there is one. */
   readonly scpCpuMs?: number;
+  /** CPU time an in-process SCU (ours) spent during its own timed part, when it reports one. */
+  readonly scuCpuMs?: number;
 }
 
 /** PEM files of the bench's development PKI (EC P-256, one CA, serverAuth+clientAuth). */
@@ -75,9 +77,10 @@ export interface ScuConcurrentOptions {
 
 /**
  * What an SCU reports: undefined means "time me as a whole command" (process spawn to exit);
- * a number is the SCU's own in-process measurement in seconds (library figure).
+ * a number is the SCU's own in-process measurement in seconds (library figure); the object form
+ * adds the CPU time the SCU spent over that timed part.
  */
-export type ScuTiming = number | undefined;
+export type ScuTiming = number | { readonly seconds: number; readonly cpuMs?: number } | undefined;
 
 export interface ScpPeer {
   readonly name: string;

@@ -23,7 +23,7 @@ export const dcmjsDimseScp: ScpPeer = {
   },
 };
 
-function scu(input: object): Promise<number> {
+function scu(input: object): Promise<{ seconds: number; cpuMs?: number }> {
   return runNodeScu('dcmjs-dimse SCU', [scuScript], input, 6);
 }
 

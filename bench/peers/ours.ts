@@ -86,7 +86,7 @@ export const oursServe: ScpPeer = {
   },
 };
 
-function scu(input: object): Promise<number> {
+function scu(input: object): Promise<{ seconds: number; cpuMs?: number }> {
   return runNodeScu('dicom-tls SCU', [...profileArgs('scu'), scuScript], input, 8);
 }
 
