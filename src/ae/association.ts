@@ -74,6 +74,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
   readonly #running = new Map<number, LazyAbort>();
   #nextId = 1;
   #sendTail: Promise<void> = Promise.resolve();
+  /** Messages queued or being sent (see #enqueueSend). */
+  #sending = 0;
+  /** Requests whose handler is queued or running (see #onMessage). */
+  #handling = 0;
   #handlerTail: Promise<void> = Promise.resolve();
   #incoming: Incoming | undefined;
   #incomingResponse: { collected: (DatasetSink & { bytes(): Uint8Array }) | undefined } | undefined;
@@ -199,25 +203,30 @@ export class Association extends TypedEmitter<AssociationEvents> {
     const full = { ...command, messageId } as Exclude<DimseRequest, CCancelRq>;
     const sop = 'affectedSopClassUid' in full ? full.affectedSopClassUid : full.requestedSopClassUid;
     const pcId = options.presentationContextId ?? this.#info.contexts.select(sop).id;
-    const handle = new PendingRequest(full, pcId, () =>
-      this.#enqueueSend({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId),
-    );
+    const handle = new PendingRequest(full, pcId, () => this.#sendAsPromise({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId));
     if (this.#closed) {
       handle.fail(this.#closeError());
       return handle;
     }
     const entry = { request: handle, timer: undefined as NodeJS.Timeout | undefined, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink };
     this.#pending.set(messageId, entry);
-    this.#enqueueSend(full, options.dataset, pcId).then(
-      () => {
-        handle.markSent();
-        this.#armTimer(messageId);
-      },
-      (e: unknown) => {
-        this.#pending.delete(messageId);
-        handle.fail(e);
-      },
-    );
+    const sent = (): void => {
+      handle.markSent();
+      this.#armTimer(messageId);
+    };
+    const failed = (e: unknown): void => {
+      this.#pending.delete(messageId);
+      handle.fail(e);
+    };
+    let sending: Promise<void> | undefined;
+    try {
+      sending = this.#enqueueSend(full, options.dataset, pcId);
+    } catch (e) {
+      failed(e);
+      return handle;
+    }
+    if (sending === undefined) sent();
+    else sending.then(sent, failed);
     return handle;
   }
 
@@ -282,33 +291,70 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   // ---- sending -----------------------------------------------------------------------------------
 
-  /** Messages go out one at a time, whole, in the order asked (PS3.8 Annex E: no interleaving). */
-  #enqueueSend(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
-    const run = this.#sendTail.then(() => this.#sendNow(command, dataset, pcId));
-    this.#sendTail = run.catch(() => undefined);
+  /**
+   * Messages go out one at a time, whole, in the order asked (PS3.8 Annex E: no interleaving).
+   * With nothing queued ahead, a message in memory (every response, a small request) goes out at
+   * once and `undefined` comes back; a promise only when it must wait (a stream to read, a
+   * transport asking for 'drain', a message ahead of it). A failure found at once is thrown.
+   */
+  #enqueueSend(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> | undefined {
+    if (this.#sending === 0) {
+      this.#sending++;
+      let r: Promise<void> | undefined;
+      try {
+        r = this.#sendNow(command, dataset, pcId);
+      } finally {
+        if (r === undefined) this.#sending--;
+      }
+      return r === undefined ? undefined : this.#queued(r);
+    }
+    this.#sending++;
+    return this.#queued(this.#sendTail.then(() => this.#sendNow(command, dataset, pcId)));
+  }
+
+  #queued(run: Promise<void>): Promise<void> {
+    const settled = run.then(
+      () => void this.#sending--,
+      () => void this.#sending--,
+    );
+    this.#sendTail = settled;
     return run;
   }
 
-  async #sendNow(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
+  /** `#enqueueSend` for callers that want a promise whatever happens (a handler's `respond`, a cancel). */
+  #sendAsPromise(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
+    try {
+      return this.#enqueueSend(command, dataset, pcId) ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  #sendNow(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> | undefined {
     if (this.#closed) throw this.#closeError();
     const pdvs = fragmentCommandBatches(command, dataset, { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength });
     this.#notify('sent', command, pcId);
     // A dataset in memory (every response, most requests) comes as a synchronous generator, a
     // stream as batches, one per chunk read: no promise per fragment, a wait only when the
     // transport asks for 'drain'.
-    if (Symbol.asyncIterator in pdvs) {
-      for await (const batch of pdvs) await this.#sendPdvs(batch);
-    } else {
-      await this.#sendPdvs(pdvs);
+    if (Symbol.asyncIterator in pdvs) return this.#sendBatches(pdvs);
+    return this.#sendPdvs(pdvs);
+  }
+
+  async #sendBatches(batches: AsyncIterable<PresentationDataValue[]>): Promise<void> {
+    for await (const batch of batches) {
+      const wait = this.#sendPdvs(batch[Symbol.iterator]());
+      if (wait !== undefined) await wait;
     }
   }
 
-  /** Each PDV in its own P-DATA-TF, waiting only when the transport asks for 'drain'. */
-  async #sendPdvs(pdvs: Iterable<PresentationDataValue>): Promise<void> {
-    for (const pdv of pdvs) {
-      const wait = this.#sendPdv(pdv);
-      if (wait !== undefined) await wait;
+  /** Each PDV in its own P-DATA-TF; a promise only when the transport asks to wait for 'drain'. */
+  #sendPdvs(pdvs: Iterator<PresentationDataValue>): Promise<void> | undefined {
+    for (let n = pdvs.next(); n.done !== true; n = pdvs.next()) {
+      const wait = this.#sendPdv(n.value);
+      if (wait !== undefined) return wait.then(() => this.#sendPdvs(pdvs));
     }
+    return undefined;
   }
 
   /** One PDV in its own P-DATA-TF; a promise only when the transport asks us to wait for 'drain'. */
@@ -354,10 +400,23 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#touch();
     // After we aborted, PDUs still in flight (PS3.8 Sta13) are dropped unread by DIMSE.
     if (this.#aborting) return;
-    // Hold reading until the assembler (and the dataset sink behind it) has taken this PDU.
     this.#inflight++;
+    let wait: Promise<void> | undefined;
+    try {
+      wait = this.#assembler.feed(pdvs);
+    } catch (error) {
+      if (--this.#inflight === 0) this.#whenTaken?.();
+      this.#protocolFailure(error);
+      return;
+    }
+    // Taken at once (a command, a fragment into a synchronous sink): reading goes on untouched.
+    if (wait === undefined) {
+      if (--this.#inflight === 0) this.#whenTaken?.();
+      return;
+    }
+    // Hold reading until the assembler (and the dataset sink behind it) has taken this PDU.
     this.#ul.pause();
-    this.#assembler.push(pdvs).then(
+    wait.then(
       () => {
         if (--this.#inflight === 0) {
           if (!this.#closed) this.#ul.resume();
@@ -371,7 +430,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
     );
   }
 
-  async #onCommand(command: DimseCommand, pcId: number, hasDataset: boolean): Promise<DatasetSink | undefined> {
+  /** The command of a message has arrived: the sink for its data set, at once unless the handler's datasetSink or a full budget makes it wait. */
+  #onCommand(command: DimseCommand, pcId: number, hasDataset: boolean): DatasetSink | undefined | Promise<DatasetSink | undefined> {
     this.#notify('received', command, pcId);
     if (isRequest(command)) {
       if (command.type === 'C-CANCEL-RQ') {
@@ -388,28 +448,21 @@ export class Association extends TypedEmitter<AssociationEvents> {
       const controller = new LazyAbort();
       this.#running.set(command.messageId, controller);
       const handler = this.#handlers?.get(command.type);
+      if (handler?.datasetSink === undefined) return this.#requestSink(command, context, controller, hasDataset, handler !== undefined, undefined);
       const rc: RequestContext = { association: this, presentationContext: context, get signal() { return controller.signal; } };
-      let sink: DatasetSink | undefined;
-      if (handler?.datasetSink !== undefined) {
-        try {
-          sink = await handler.datasetSink(command as never, rc);
-        } catch (sinkError) {
-          // The handler could not take the dataset (e.g. cannot open a file): read and drop it, answer a failure.
-          this.#incoming = { command, context, controller, collected: undefined, sinkError };
-          return undefined;
-        }
+      // The handler could not take the dataset (e.g. cannot open a file): read and drop it, answer a failure.
+      const refused = (sinkError: unknown): undefined => {
+        this.#incoming = { command, context, controller, collected: undefined, sinkError };
+        return undefined;
+      };
+      let sink: DatasetSink | undefined | Promise<DatasetSink | undefined>;
+      try {
+        sink = handler.datasetSink(command as never, rc);
+      } catch (sinkError) {
+        return refused(sinkError);
       }
-      // No handler: the dataset is read and dropped, the request answered "unrecognized operation".
-      const collecting = hasDataset && sink === undefined && handler !== undefined ? collectSink(this.#maxCollected) : undefined;
-      if (collecting === undefined) {
-        this.#incoming = { command, context, controller, collected: undefined };
-        return sink;
-      }
-      // A new data set to hold in memory: not while a budget is full (reading stays paused).
-      await this.#datasets.admit(true);
-      const { sink: collected, held } = this.#datasets.collect(collecting);
-      this.#incoming = { command, context, controller, collected, held };
-      return collected;
+      if (isThenable(sink)) return sink.then((s) => this.#requestSink(command, context, controller, hasDataset, true, s), refused);
+      return this.#requestSink(command, context, controller, hasDataset, true, sink);
     }
     const id = command.messageIdBeingRespondedTo;
     const entry = this.#pending.get(id);
@@ -425,6 +478,29 @@ export class Association extends TypedEmitter<AssociationEvents> {
     return sink ?? collected;
   }
 
+  #requestSink(
+    command: Exclude<DimseRequest, CCancelRq>,
+    context: AcceptedContext,
+    controller: LazyAbort,
+    hasDataset: boolean,
+    handled: boolean,
+    sink: DatasetSink | undefined,
+  ): DatasetSink | undefined | Promise<DatasetSink | undefined> {
+    // No handler: the dataset is read and dropped, the request answered "unrecognized operation".
+    const collecting = hasDataset && sink === undefined && handled ? collectSink(this.#maxCollected) : undefined;
+    if (collecting === undefined) {
+      this.#incoming = { command, context, controller, collected: undefined };
+      return sink;
+    }
+    const collect = (): DatasetSink => {
+      const { sink: collected, held } = this.#datasets.collect(collecting);
+      this.#incoming = { command, context, controller, collected, held };
+      return collected;
+    };
+    // A new data set to hold in memory: not while a budget is full (reading stays paused).
+    return this.#datasets.mustWait(true) ? this.#datasets.admit(true).then(collect) : collect();
+  }
+
   #onMessage(command: DimseCommand, pcId: number): void {
     if (isRequest(command)) {
       if (command.type === 'C-CANCEL-RQ') return;
@@ -437,7 +513,16 @@ export class Association extends TypedEmitter<AssociationEvents> {
       // streaming into their own sinks) while this one is handled. Handlers run one at a time, in
       // the order the requests came, so responses go out in that order too: we perform one
       // operation at a time, whatever window was agreed for invoking.
-      this.#handlerTail = this.#handlerTail.then(() => this.#runHandler(incoming));
+      // With none ahead of it, a handler that answers at once (a discarding or in-memory SCP)
+      // is run and answered here, without a promise.
+      this.#handling++;
+      const run = this.#handling === 1 ? this.#runHandler(incoming) : this.#handlerTail.then(() => this.#runHandler(incoming));
+      if (run === undefined) {
+        this.#handling--;
+        return;
+      }
+      const done = (): void => void this.#handling--;
+      this.#handlerTail = run.then(done, done);
       return;
     }
     const id = command.messageIdBeingRespondedTo;
@@ -453,8 +538,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
     entry.request.deliver({ command, presentationContextId: pcId, dataset: collected?.bytes() }, final);
   }
 
-  async #runHandler(incoming: Incoming): Promise<void> {
-    const { command, context, controller } = incoming;
+  /** Runs the handler and sends its final response: a promise only if something had to wait. Never rejects. */
+  #runHandler(incoming: Incoming): Promise<void> | undefined {
+    const { command } = incoming;
     // The handler takes the data set: it no longer waits in the queue, and reading may go on.
     if (incoming.held !== undefined) this.#datasets.giveBack(incoming.held);
     let performing = true;
@@ -463,54 +549,84 @@ export class Association extends TypedEmitter<AssociationEvents> {
       if (performing) this.#performing--;
       performing = false;
     };
-    try {
-      const handler = this.#handlers?.get(command.type);
-      let fields: ResponseFields;
-      if (handler === undefined) {
-        fields = { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` };
-      } else if (incoming.sinkError !== undefined) {
-        const m = incoming.sinkError instanceof Error ? incoming.sinkError.message : String(incoming.sinkError);
-        fields = { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) };
-      } else {
-        const dataset = incoming.collected?.bytes();
-        if (dataset !== undefined) publish(channelNames.requestDataset, () => ({ association: this, command, presentationContextId: context.id, transferSyntaxUid: context.transferSyntax, dataset }));
-        try {
-          fields = await handler.handle(command as never, {
-            association: this,
-            presentationContext: context,
-            get signal() { return controller.signal; },
-            dataset,
-            respond: (f) => this.#respond(command, context.id, f),
-          });
-        } catch (error) {
-          if (this.#closed) return;
-          const m = error instanceof Error ? error.message : String(error);
-          fields = { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) };
-        }
-      }
-      if (this.#closed) return;
+    const done = (): void => {
       finalResponse();
-      try {
-        await this.#respond(command, context.id, fields);
-      } catch {
-        // A response the handler built badly still gets an answer; a closed association gets none.
-        if (this.#closed) return;
-        await this.#respond(command, context.id, { status: Status.ProcessingFailure, errorComment: 'the response could not be built' });
-      }
-    } catch (error) {
-      // Not even the failure response could be sent (e.g. the peer's Maximum Length fits no
-      // data): every request gets a response or the association ends now, never a silent wait.
-      // An association already ending (aborted, released: no longer Sta6) just has no one to tell.
+      this.#running.delete(command.messageId);
+    };
+    // Not even the failure response could be sent (e.g. the peer's Maximum Length fits no
+    // data): every request gets a response or the association ends now, never a silent wait.
+    // An association already ending (aborted, released: no longer Sta6) just has no one to tell.
+    const failed = (error: unknown): void => {
       if (!this.#closed && !this.#aborting && this.#ul.state === 'Sta6') {
         this.#localError ??= failAssociation(this.#ul, 'response', error);
       }
-    } finally {
-      finalResponse();
-      this.#running.delete(command.messageId);
+      done();
+    };
+    let r: Promise<void> | undefined;
+    try {
+      r = this.#handleAndAnswer(incoming, finalResponse);
+    } catch (error) {
+      failed(error);
+      return undefined;
+    }
+    if (r === undefined) {
+      done();
+      return undefined;
+    }
+    return r.then(done, failed);
+  }
+
+  #handleAndAnswer(incoming: Incoming, finalResponse: () => void): Promise<void> | undefined {
+    const { command, context, controller } = incoming;
+    const handler = this.#handlers?.get(command.type);
+    if (handler === undefined) return this.#answer(incoming, { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` }, finalResponse);
+    if (incoming.sinkError !== undefined) return this.#answer(incoming, failureFields(incoming.sinkError), finalResponse);
+    const dataset = incoming.collected?.bytes();
+    if (dataset !== undefined) publish(channelNames.requestDataset, () => ({ association: this, command, presentationContextId: context.id, transferSyntaxUid: context.transferSyntax, dataset }));
+    let fields: ResponseFields | Promise<ResponseFields>;
+    try {
+      fields = handler.handle(command as never, {
+        association: this,
+        presentationContext: context,
+        get signal() { return controller.signal; },
+        dataset,
+        respond: (f) => this.#respondAsPromise(command, context.id, f),
+      });
+    } catch (error) {
+      return this.#closed ? undefined : this.#answer(incoming, failureFields(error), finalResponse);
+    }
+    if (!isThenable(fields)) return this.#answer(incoming, fields, finalResponse);
+    return fields.then(
+      (f) => this.#answer(incoming, f, finalResponse),
+      (error: unknown) => (this.#closed ? undefined : this.#answer(incoming, failureFields(error), finalResponse)),
+    );
+  }
+
+  /** The final response; one the handler built badly still gets an answer; a closed association gets none. */
+  #answer(incoming: Incoming, fields: ResponseFields, finalResponse: () => void): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    finalResponse();
+    const { command, context } = incoming;
+    const fallback = (): Promise<void> | undefined =>
+      this.#closed ? undefined : this.#respond(command, context.id, { status: Status.ProcessingFailure, errorComment: 'the response could not be built' });
+    let r: Promise<void> | undefined;
+    try {
+      r = this.#respond(command, context.id, fields);
+    } catch {
+      return fallback();
+    }
+    return r?.then(undefined, fallback);
+  }
+
+  #respondAsPromise(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> {
+    try {
+      return this.#respond(request, pcId, fields) ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
   }
 
-  #respond(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> {
+  #respond(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> | undefined {
     const { dataset, ...rest } = fields;
     // The one place Error Comments leave the server: never a path, always a valid LO.
     if (rest.errorComment !== undefined) rest.errorComment = safeErrorComment(rest.errorComment);
@@ -601,3 +717,13 @@ export class Association extends TypedEmitter<AssociationEvents> {
 }
 
 type PDataPdvs = Parameters<DimseAssembler['push']>[0];
+
+/** Processing failure (0110) with the error's message as the comment. */
+function failureFields(error: unknown): ResponseFields {
+  const m = error instanceof Error ? error.message : String(error);
+  return { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) };
+}
+
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | undefined | null)?.then === 'function';
+}

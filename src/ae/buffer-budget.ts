@@ -78,6 +78,13 @@ export class HeldDatasets {
     this.#onWait = onWait;
   }
 
+  /** Whether `admit(start)` would wait now (a budget is full): without it, no promise is needed. */
+  mustWait(start: boolean): boolean {
+    if (this.#isClosed()) return false;
+    if (this.#own.full !== true && this.#server?.full !== true) return false;
+    return start || this.#own.held - this.#arriving > 0;
+  }
+
   /** Wait while a budget is full. `start`: a new data set is about to be collected. */
   async admit(start: boolean): Promise<void> {
     for (;;) {
@@ -97,13 +104,17 @@ export class HeldDatasets {
     this.#held.add(held);
     const sink = {
       ...inner,
-      write: async (fragment: Uint8Array) => {
-        await inner.write(fragment);
-        held.bytes += fragment.length;
-        this.#arriving += fragment.length;
-        this.#own.take(fragment.length);
-        this.#server?.take(fragment.length);
-        await this.admit(false);
+      write: (fragment: Uint8Array): void | Promise<void> => {
+        const counted = (): void | Promise<void> => {
+          held.bytes += fragment.length;
+          this.#arriving += fragment.length;
+          this.#own.take(fragment.length);
+          this.#server?.take(fragment.length);
+          // No promise while there is room: a fragment of a small data set is taken at once.
+          if (this.mustWait(false)) return this.admit(false);
+        };
+        const r = inner.write(fragment);
+        return r instanceof Promise ? r.then(counted) : counted();
       },
     };
     return { sink, held };

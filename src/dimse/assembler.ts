@@ -67,7 +67,8 @@ export class DimseAssembler {
   readonly #maxCommandLength: number;
   readonly #isAccepted: (id: number) => boolean;
   #state: State = { kind: 'idle' };
-  #tail: Promise<void> = Promise.resolve();
+  /** Settles when the last feed that had to wait has taken everything; undefined when none waits. */
+  #busy: Promise<void> | undefined;
   /** Context of the last message when it had no dataset, to name a stray dataset fragment precisely. */
   #lastNoDataset: number | undefined;
 
@@ -88,22 +89,67 @@ export class DimseAssembler {
    * Calls made before the previous one settled are queued, never reordered.
    */
   push(pdvs: readonly PresentationDataValue[] | PresentationDataValue): Promise<void> {
+    try {
+      return this.feed(pdvs) ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /**
+   * As `push`, without a promise when none is needed: the PDVs are handed on at once, and
+   * `undefined` comes back, unless a handler or a sink returns a promise (or an earlier feed is
+   * still waiting on one): then the rest waits for it and the returned promise settles when all
+   * is taken. A failure found at once is thrown; one found later rejects the promise. Small
+   * messages into synchronous sinks thus cost no promise per PDU (issue 21: a promise chain per
+   * PDU was a good part of a small instance's CPU on both sides).
+   */
+  feed(pdvs: readonly PresentationDataValue[] | PresentationDataValue): Promise<void> | undefined {
     const list = Array.isArray(pdvs) ? (pdvs as readonly PresentationDataValue[]) : [pdvs as PresentationDataValue];
-    const run = this.#tail.then(async () => {
+    const busy = this.#busy;
+    if (busy !== undefined) return this.#track(busy.then(() => this.#run(list, 0)));
+    const r = this.#run(list, 0);
+    return r === undefined ? undefined : this.#track(r);
+  }
+
+  /** Later feeds wait behind `p` (never rejected for them: they find the failed state instead). */
+  #track(p: Promise<void>): Promise<void> {
+    const settled = p.then(noop, noop);
+    this.#busy = settled;
+    void settled.then(() => {
+      if (this.#busy === settled) this.#busy = undefined;
+    });
+    return p;
+  }
+
+  #run(list: readonly PresentationDataValue[], from: number): Promise<void> | undefined {
+    for (let i = from; i < list.length; i++) {
+      let r: Promise<void> | undefined;
       try {
-        for (const pdv of list) await this.#one(pdv);
+        r = this.#one(list[i]!);
       } catch (error) {
-        // Whatever failed (the peer, a handler, a sink), the message stream is now unusable.
-        if (this.#state.kind !== 'failed') {
-          if (this.#state.kind === 'dataset') this.#state.sink?.abort?.(error as Error);
-          this.#state = { kind: 'failed', error: error as Error };
-        }
+        this.#failedBy(error);
         throw error;
       }
-    });
-    // Keep the chain alive after a failure so later pushes report the same error in order.
-    this.#tail = run.catch(() => undefined);
-    return run;
+      if (r !== undefined) {
+        const next = i + 1;
+        return r.then(
+          () => this.#run(list, next),
+          (error: unknown) => {
+            this.#failedBy(error);
+            throw error;
+          },
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /** Whatever failed (the peer, a handler, a sink), the message stream is now unusable. */
+  #failedBy(error: unknown): void {
+    if (this.#state.kind === 'failed') return;
+    if (this.#state.kind === 'dataset') this.#state.sink?.abort?.(error as Error);
+    this.#state = { kind: 'failed', error: error as Error };
   }
 
   /** The association ended (released or aborted): abandon any message in progress. */
@@ -133,7 +179,7 @@ export class DimseAssembler {
     throw error;
   }
 
-  async #one(pdv: PresentationDataValue): Promise<void> {
+  #one(pdv: PresentationDataValue): Promise<void> | undefined {
     const s = this.#state;
     const id = pdv.presentationContextId;
     if (s.kind === 'failed') throw s.error;
@@ -170,7 +216,7 @@ export class DimseAssembler {
     }
   }
 
-  async #command(pdv: PresentationDataValue): Promise<void> {
+  #command(pdv: PresentationDataValue): Promise<void> | undefined {
     const s = this.#state as Extract<State, { kind: 'command' }>;
     s.length += pdv.data.length;
     if (s.length > this.#maxCommandLength) {
@@ -178,44 +224,77 @@ export class DimseAssembler {
     }
     // The PDV data is a view into the received PDU; keep it only until the command completes.
     s.parts.push(pdv.data);
-    if (!pdv.isLast) return;
+    if (!pdv.isLast) return undefined;
     const bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.length);
     let command: DimseCommand;
-    const warnings: string[] = [];
+    let warnings: string[] | undefined;
     try {
-      command = decodeCommand(bytes, { onWarning: (message) => warnings.push(message) });
+      command = decodeCommand(bytes, { onWarning: (message) => (warnings ??= []).push(message) });
     } catch (cause) {
       this.#fail(new DimseProtocolError(DimseProtocolViolation.InvalidCommand, `invalid command set: ${(cause as Error).message}`, s.pcId, { cause }));
     }
-    for (const w of warnings) this.#handlers.onWarning?.(w, command, s.pcId);
+    if (warnings !== undefined) for (const w of warnings) this.#handlers.onWarning?.(w, command, s.pcId);
     const hasDataset = commandHasDataset(command);
     const pcId = s.pcId;
-    const sink = (await this.#handlers.onCommand(command, pcId, hasDataset)) ?? undefined;
+    const sink = this.#handlers.onCommand(command, pcId, hasDataset);
+    if (isPromise(sink)) return sink.then((taken) => this.#commanded(command, pcId, hasDataset, taken ?? undefined));
+    return this.#commanded(command, pcId, hasDataset, sink ?? undefined);
+  }
+
+  #commanded(command: DimseCommand, pcId: number, hasDataset: boolean, sink: DatasetSink | undefined): Promise<void> | undefined {
     if (hasDataset) {
       this.#state = { kind: 'dataset', pcId, command, sink };
-      return;
+      return undefined;
     }
     // A dataset PDV right after a no-dataset command is reported as such, not as "before command".
     this.#state = { kind: 'idle' };
     this.#lastNoDataset = pcId;
-    await this.#handlers.onMessage(command, pcId);
+    return promiseOrNothing(this.#handlers.onMessage(command, pcId));
   }
 
-  async #dataset(s: Extract<State, { kind: 'dataset' }>, pdv: PresentationDataValue): Promise<void> {
+  #dataset(s: Extract<State, { kind: 'dataset' }>, pdv: PresentationDataValue): Promise<void> | undefined {
+    let r: void | Promise<void> = undefined;
     try {
-      if (s.sink !== undefined && pdv.data.length > 0) await s.sink.write(pdv.data);
-      if (!pdv.isLast) return;
-      if (s.sink !== undefined) await s.sink.end();
+      if (s.sink !== undefined && pdv.data.length > 0) r = s.sink.write(pdv.data);
     } catch (error) {
-      // The sink failed (e.g. disk full): the message cannot complete; let the caller decide.
-      this.#state = { kind: 'failed', error: error as Error };
-      throw error;
+      this.#sinkFailed(error);
     }
+    if (isPromise(r)) return r.then(() => this.#written(s, pdv), (error: unknown) => this.#sinkFailed(error));
+    return this.#written(s, pdv);
+  }
+
+  #written(s: Extract<State, { kind: 'dataset' }>, pdv: PresentationDataValue): Promise<void> | undefined {
+    if (!pdv.isLast) return undefined;
+    let r: void | Promise<void> = undefined;
+    try {
+      if (s.sink !== undefined) r = s.sink.end();
+    } catch (error) {
+      this.#sinkFailed(error);
+    }
+    if (isPromise(r)) return r.then(() => this.#ended(s), (error: unknown) => this.#sinkFailed(error));
+    return this.#ended(s);
+  }
+
+  #ended(s: Extract<State, { kind: 'dataset' }>): Promise<void> | undefined {
     this.#state = { kind: 'idle' };
     this.#lastNoDataset = undefined;
-    await this.#handlers.onMessage(s.command, s.pcId);
+    return promiseOrNothing(this.#handlers.onMessage(s.command, s.pcId));
+  }
+
+  /** The sink failed (e.g. disk full): the message cannot complete; let the caller decide. */
+  #sinkFailed(error: unknown): never {
+    this.#state = { kind: 'failed', error: error as Error };
+    throw error;
   }
 }
+
+const noop = (): void => undefined;
+
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | undefined | null)?.then === 'function';
+}
+
+const promiseOrNothing = (v: void | Promise<void>): Promise<void> | undefined => (isPromise(v) ? v : undefined);
 
 /**
  * Wait for `event` on a Writable, or fail when it closes first. `events.once` alone only rejects
