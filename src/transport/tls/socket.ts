@@ -61,8 +61,39 @@ const STAGING_RECORDS = 4;
  * PDU reader then copies) measured no faster for 52 MB instances and 7 % slower for 100 KB ones
  * (a fresh 1 MiB allocation is mapped and faulted in page by page every few instances).
  */
-const FIRST_SLAB = 64 * 1024;
+const FIRST_SLAB = 2 * RECORD;
 const SLAB = 256 * 1024;
+/** No slab until the first read: a connection that never reads application data allocates none. */
+const NO_SLAB = Buffer.alloc(0);
+/**
+ * One staging buffer for every connection (it is used only within a synchronous SSL_write call,
+ * see records.ts); a connection finding it in use (a write from inside an OpenSSL callback) takes
+ * its own. A 64 KiB buffer per connection was garbage for every short association.
+ */
+let sharedStaging: Buffer | undefined;
+
+/**
+ * The ciphertext of a socket read is dead once the memory BIO has copied it: give its memory back
+ * now (detaching the ArrayBuffer frees it) instead of at the next full collection. Node allocates
+ * one ArrayBuffer per read, 64 KiB; V8 collects them only when their total passes its external
+ * memory limit (~64 MB), so a TLS receiver piled up that much dead ciphertext: a third of a
+ * storing SCP's peak RSS with 52 MB instances, and the full collections it set off were ~20 % of
+ * its CPU. A net.Socket's read is its own ArrayBuffer (trimmed to the bytes read, or not when
+ * little would be saved), so a chunk starting its ArrayBuffer owns it; Node's shared Buffer pool
+ * is not detachable and stays as it is. Listeners on the raw socket that run after the engine's
+ * see the chunk empty.
+ */
+const transfer = (ArrayBuffer.prototype as { transfer?: (length?: number) => ArrayBuffer }).transfer;
+function release(chunk: Buffer): void {
+  const ab = chunk.buffer;
+  if (transfer === undefined || chunk.byteOffset !== 0 || !(ab instanceof ArrayBuffer)) return;
+  try {
+    transfer.call(ab, 0);
+  } catch {
+    // Not detachable (a pooled or untransferable buffer): left to the collector.
+  }
+}
+let sharedStagingInUse = false;
 /** Largest ciphertext buffer kept for reuse between flushes (a 1 MiB slice of plaintext and its records). */
 const MAX_REUSED_OUT = 2 * 1024 * 1024;
 
@@ -100,11 +131,11 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #readPaused = false;
   #recvEnded = false;
   #waitingDrain: ((e?: Error | null) => void) | undefined;
-  #slab = Buffer.allocUnsafe(FIRST_SLAB);
+  #slab: Buffer = NO_SLAB;
   #slabOff = 0;
+  #flushScheduled = false;
   #outBuf: Buffer | undefined;
   /** Gathers small chunks into full records in #writeMany (SSL_write has consumed it when it returns). */
-  #staging: Buffer | undefined;
   #info: TlsInfo | undefined;
   #peerDer: Buffer[] = [];
   readonly #addr: { remoteAddress?: string | undefined; remotePort?: number | undefined; localAddress?: string | undefined; localPort?: number | undefined };
@@ -272,6 +303,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (n <= 0) { this.#fatal(new TlsError('BIO_write failed', { openssl: drainErrors() })); return; }
       off += n;
     }
+    release(chunk);
     if (this.#started) this.#drive();
   }
 
@@ -298,9 +330,25 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (this.#handshakeDone) this.#readLoop();
     } finally {
       this.#inDrive = false;
-      if (!this.#freed) this.#flush();
+      if (!this.#freed) this.#flushSoon();
       this.#runDeferred();
     }
+  }
+
+  /**
+   * What a read produced (a handshake flight, a session ticket, the Finished) goes out once the
+   * records the application writes in answer have joined it, at the latest after this turn of the
+   * event loop (setImmediate: after the promise and nextTick callbacks that answer): the client's
+   * Finished leaves with its A-ASSOCIATE-RQ, the server's ticket with its A-ASSOCIATE-AC, one
+   * socket write (and one wake-up of the peer) fewer each per association.
+   */
+  #flushSoon(): void {
+    if (this.#flushScheduled || (S.BIO_pending(this.#wbio) as number) <= 0) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      if (!this.#freed) this.#flush();
+    });
   }
 
   /**
@@ -344,7 +392,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (this.#slab.length - this.#slabOff < RECORD) {
         pushPending();
         if (this.#readPaused) break;
-        this.#slab = Buffer.allocUnsafe(SLAB);
+        this.#slab = Buffer.allocUnsafe(this.#slab === NO_SLAB ? FIRST_SLAB : SLAB);
         this.#slabOff = 0;
         start = 0;
       }
@@ -534,8 +582,16 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #writeMany(list: Buffer[], cb: (e?: Error | null) => void): void {
     if (this.#freed) { cb(new TlsError('write after the TLS connection was closed')); return; }
     if (!this.#handshakeDone) { this._write(Buffer.concat(list), 'binary', cb); return; }
-    const staging = (this.#staging ??= Buffer.allocUnsafe(STAGING_RECORDS * RECORD));
-    if (!emitRecords(list, staging, (piece) => this.#encrypt(piece as Buffer, cb))) return;
+    const shared = !sharedStagingInUse;
+    const staging = shared ? (sharedStaging ??= Buffer.allocUnsafe(STAGING_RECORDS * RECORD)) : Buffer.allocUnsafe(STAGING_RECORDS * RECORD);
+    if (shared) sharedStagingInUse = true;
+    let ok: boolean;
+    try {
+      ok = emitRecords(list, staging, (piece) => this.#encrypt(piece as Buffer, cb));
+    } finally {
+      if (shared) sharedStagingInUse = false;
+    }
+    if (!ok) return;
     if (this.#flush() || this.#socket.destroyed) cb();
     else this.#waitingDrain = cb;
   }

@@ -1,0 +1,78 @@
+// What the engine does per socket read and write: the ciphertext of a read is given back as soon
+// as OpenSSL has copied it, and the records a read produces (the client's Finished) leave in one
+// socket write with what the application writes in answer.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { SecureContext, VerifyMode } from '../../../src/transport/tls/context.js';
+import { createSecureServer } from '../../../src/transport/tls/server.js';
+import { SecureSocket } from '../../../src/transport/tls/socket.js';
+import { makeEngineCerts, type EngineCerts } from './engine-fixtures.js';
+
+let c: EngineCerts;
+before(() => { c = makeEngineCerts(); });
+after(() => c.cleanup());
+
+async function withPair(fn: (client: SecureSocket, accepted: Promise<SecureSocket>, rawWrites: () => number) => Promise<void>): Promise<void> {
+  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
+  const cctx = new SecureContext({ role: 'client', ca: [c.caCert], sessionResumption: false });
+  const server = createSecureServer(sctx, undefined, { allowHalfOpen: true });
+  const { port } = await server.listen(0, '127.0.0.1');
+  const acceptedP = once(server, 'secureConnection');
+  const raw = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  await once(raw, 'connect');
+  // Every write the engine makes on the TCP socket, from the ClientHello on.
+  let writes = 0;
+  const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
+  raw.write = ((...args: unknown[]) => (writes++, write(...args))) as typeof raw.write;
+  const client = new SecureSocket(raw, cctx, { servername: 'localhost' });
+  try {
+    await client.handshake();
+    await fn(client, acceptedP.then(([accepted]) => accepted as SecureSocket), () => writes);
+  } finally {
+    client.destroy();
+    await server.close();
+    cctx.dispose();
+    sctx.dispose();
+  }
+}
+
+test('the TLS 1.3 client Finished leaves in one socket write with the first data written after the handshake', async () => {
+  await withPair(async (client, acceptedP, rawWrites) => {
+    assert.equal(client.protocol, 'TLSv1.3');
+    // The handshake promise settled in the turn that read the server's flight: the Finished
+    // waits for what the application writes in that same turn.
+    client.write(Buffer.from('A-ASSOCIATE-RQ'));
+    const accepted = await acceptedP;
+    const [chunk] = (await once(accepted, 'data')) as [Buffer];
+    assert.equal(chunk.toString(), 'A-ASSOCIATE-RQ');
+    assert.equal(rawWrites(), 2, 'ClientHello, then Finished with the data');
+  });
+});
+
+test('ciphertext the engine has taken from a socket read is released at once; the plaintext arrives whole', async () => {
+  await withPair(async (client, acceptedP) => {
+    const accepted = await acceptedP;
+    // A listener on the raw socket after the engine's sees what is left of each read.
+    const rawServer = accepted.socket;
+    const seen: number[] = [];
+    rawServer.on('data', (chunk: Buffer) => seen.push(chunk.length));
+    const data = randomBytes(3 * 1024 * 1024);
+    const h = createHash('sha256');
+    let got = 0;
+    const done = new Promise<void>((resolve) => {
+      accepted.on('data', (d: Buffer) => {
+        h.update(d);
+        got += d.length;
+        if (got === data.length) resolve();
+      });
+    });
+    client.write(data);
+    await done;
+    assert.equal(h.digest('hex'), createHash('sha256').update(data).digest('hex'));
+    assert.ok(seen.length > 0);
+    assert.deepEqual([...new Set(seen)], [0], 'every read was released (detached) after the engine copied it');
+  });
+});
