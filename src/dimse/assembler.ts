@@ -320,12 +320,13 @@ function eventOrClose(writable: Writable, event: 'drain' | 'finish'): Promise<vo
 /** A sink over a Node Writable that honours its backpressure (waits for 'drain'). */
 export function writableSink(writable: Writable): DatasetSink {
   return {
-    async write(fragment) {
-      if (!writable.write(fragment)) await eventOrClose(writable, 'drain');
+    // A promise only when the Writable asks to wait for 'drain'.
+    write(fragment) {
+      return writable.write(fragment) ? undefined : eventOrClose(writable, 'drain');
     },
-    async end() {
+    end() {
       writable.end();
-      if (!writable.writableFinished) await eventOrClose(writable, 'finish');
+      return writable.writableFinished ? undefined : eventOrClose(writable, 'finish');
     },
     abort(error) {
       writable.destroy(error);

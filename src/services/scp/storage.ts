@@ -70,9 +70,11 @@ function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThro
   };
   done.then(finish, finish);
   const sink: DatasetSink = {
-    async write(fragment) {
-      if (settled || stream.destroyed) return; // the consumer is gone: drop the rest
-      if (!stream.write(fragment)) await new Promise<void>((resolve) => (wake = resolve));
+    // A promise only when the stream asks to wait: a fragment it takes at once costs none.
+    write(fragment) {
+      if (settled || stream.destroyed) return undefined; // the consumer is gone: drop the rest
+      if (stream.write(fragment)) return undefined;
+      return new Promise<void>((resolve) => (wake = resolve));
     },
     end() {
       if (!stream.destroyed) stream.end();
