@@ -330,7 +330,12 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (this.#handshakeDone) this.#readLoop();
     } finally {
       this.#inDrive = false;
-      if (!this.#freed) this.#flushSoon();
+      // A destroy (or other work) deferred from inside OpenSSL runs next: what OpenSSL has to
+      // say (an alert) goes out first, as before.
+      if (!this.#freed) {
+        if (this.#deferred.length > 0 || this.#destroyRequested) this.#flush();
+        else this.#flushSoon();
+      }
       this.#runDeferred();
     }
   }

@@ -76,3 +76,19 @@ test('ciphertext the engine has taken from a socket read is released at once; th
     assert.deepEqual([...new Set(seen)], [0], 'every read was released (detached) after the engine copied it');
   });
 });
+
+test('a record that fails to decrypt after the handshake: the server still sends its alert before it closes', { timeout: 20_000 }, async () => {
+  await withPair(async (client, acceptedP) => {
+    const accepted = await acceptedP;
+    accepted.on('error', () => undefined);
+    const failed = new Promise<Error | undefined>((resolve) => {
+      client.once('error', resolve);
+      client.once('close', () => resolve(undefined));
+    });
+    // An application-data record of random bytes, written past the engine: its tag cannot verify.
+    client.socket.write(Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x40]), randomBytes(0x40)]));
+    const error = await failed;
+    assert.ok(error !== undefined, 'the client saw the connection end without an error');
+    assert.match(error.message, /bad record mac/i);
+  });
+});
