@@ -18,18 +18,18 @@ import { channelNames, publish } from '../diagnostics.js';
 import { DicomError, TimeoutError } from '../errors.js';
 import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
 import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
-import { fragmentCommandBatches, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import type { AsyncDatasetSource } from '../dimse/fragmenter.js';
 import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest } from '../dimse/messages.js';
 import { Status, isPending } from '../dictionary/status.js';
 import type { TlsInfo } from '../transport/connection.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
-import type { PresentationDataValue } from '../ul/pdu/types.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
 import { MessageIdsExhaustedError, OperationsWindowExceededError, UnexpectedResponseError } from './errors.js';
 import { HeldDatasets, type HeldDataset } from './buffer-budget.js';
 import { PendingRequest } from './pending-request.js';
+import { MessageSender } from './message-sender.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
 import { LazyAbort } from './lazy-abort.js';
@@ -73,9 +73,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   readonly #pending = new Map<number, { request: PendingRequest; timer: NodeJS.Timeout | undefined; timeout: number; sink: RequestOptions['responseDatasetSink'] }>();
   readonly #running = new Map<number, LazyAbort>();
   #nextId = 1;
-  #sendTail: Promise<void> = Promise.resolve();
-  /** Messages queued or being sent (see #enqueueSend). */
-  #sending = 0;
+  readonly #sender: MessageSender;
   /** Requests whose handler is queued or running (see #onMessage). */
   #handling = 0;
   #handlerTail: Promise<void> = Promise.resolve();
@@ -100,6 +98,15 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#idleMs = options.idleTimeout ?? 0;
     this.#releaseMs = options.releaseTimeout ?? DEFAULT_RELEASE_MS;
     this.#maxCollected = options.maxCollectedDataset ?? 64 * 1024 * 1024;
+    this.#sender = new MessageSender({
+      ul,
+      get peerMaxPduLength() { return info.peerMaxPduLength; },
+      isClosed: () => this.#closed,
+      closeError: () => this.#closeError(),
+      sent: (command, pcId) => this.#notify('sent', command, pcId),
+      touch: () => this.#touch(),
+      drain: () => this.#drainWithin(),
+    });
     this.#datasets = new HeldDatasets(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, options.bufferBudget, {
       promise: new Promise((resolve) => this.once('closed', resolve)),
       is: () => this.#closed,
@@ -203,7 +210,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     const full = { ...command, messageId } as Exclude<DimseRequest, CCancelRq>;
     const sop = 'affectedSopClassUid' in full ? full.affectedSopClassUid : full.requestedSopClassUid;
     const pcId = options.presentationContextId ?? this.#info.contexts.select(sop).id;
-    const handle = new PendingRequest(full, pcId, () => this.#sendAsPromise({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId));
+    const handle = new PendingRequest(full, pcId, () => this.#sender.sendAsPromise({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId));
     if (this.#closed) {
       handle.fail(this.#closeError());
       return handle;
@@ -220,7 +227,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     };
     let sending: Promise<void> | undefined;
     try {
-      sending = this.#enqueueSend(full, options.dataset, pcId);
+      sending = this.#sender.send(full, options.dataset, pcId);
     } catch (e) {
       failed(e);
       return handle;
@@ -235,7 +242,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   /** A-RELEASE: waits for queued sends, then for the A-RELEASE-RP (at most the release timeout, then aborts). */
   async release(): Promise<void> {
     if (this.#closed) throw this.#closeError();
-    await this.#sendTail;
+    await this.#sender.idle;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -274,7 +281,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
         await tail;
         if (tail === this.#handlerTail) break;
       }
-      await this.#sendTail;
+      await this.#sender.idle;
       if (!this.#closed) this.#ul.respondRelease();
     } catch (error) {
       this.#protocolFailure(error);
@@ -290,82 +297,6 @@ export class Association extends TypedEmitter<AssociationEvents> {
   }
 
   // ---- sending -----------------------------------------------------------------------------------
-
-  /**
-   * Messages go out one at a time, whole, in the order asked (PS3.8 Annex E: no interleaving).
-   * With nothing queued ahead, a message in memory (every response, a small request) goes out at
-   * once and `undefined` comes back; a promise only when it must wait (a stream to read, a
-   * transport asking for 'drain', a message ahead of it). A failure found at once is thrown.
-   */
-  #enqueueSend(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> | undefined {
-    if (this.#sending === 0) {
-      this.#sending++;
-      let r: Promise<void> | undefined;
-      try {
-        r = this.#sendNow(command, dataset, pcId);
-      } finally {
-        if (r === undefined) this.#sending--;
-      }
-      return r === undefined ? undefined : this.#queued(r);
-    }
-    this.#sending++;
-    return this.#queued(this.#sendTail.then(() => this.#sendNow(command, dataset, pcId)));
-  }
-
-  #queued(run: Promise<void>): Promise<void> {
-    const settled = run.then(
-      () => void this.#sending--,
-      () => void this.#sending--,
-    );
-    this.#sendTail = settled;
-    return run;
-  }
-
-  /** `#enqueueSend` for callers that want a promise whatever happens (a handler's `respond`, a cancel). */
-  #sendAsPromise(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
-    try {
-      return this.#enqueueSend(command, dataset, pcId) ?? Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-  }
-
-  #sendNow(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> | undefined {
-    if (this.#closed) throw this.#closeError();
-    const pdvs = fragmentCommandBatches(command, dataset, { presentationContextId: pcId, maxPduLength: this.#info.peerMaxPduLength });
-    this.#notify('sent', command, pcId);
-    // A dataset in memory (every response, most requests) comes as a synchronous generator, a
-    // stream as batches, one per chunk read: no promise per fragment, a wait only when the
-    // transport asks for 'drain'.
-    if (Symbol.asyncIterator in pdvs) return this.#sendBatches(pdvs);
-    return this.#sendPdvs(pdvs);
-  }
-
-  async #sendBatches(batches: AsyncIterable<PresentationDataValue[]>): Promise<void> {
-    for await (const batch of batches) {
-      const wait = this.#sendPdvs(batch[Symbol.iterator]());
-      if (wait !== undefined) await wait;
-    }
-  }
-
-  /** Each PDV in its own P-DATA-TF; a promise only when the transport asks to wait for 'drain'. */
-  #sendPdvs(pdvs: Iterator<PresentationDataValue>): Promise<void> | undefined {
-    for (let n = pdvs.next(); n.done !== true; n = pdvs.next()) {
-      const wait = this.#sendPdv(n.value);
-      if (wait !== undefined) return wait.then(() => this.#sendPdvs(pdvs));
-    }
-    return undefined;
-  }
-
-  /** One PDV in its own P-DATA-TF; a promise only when the transport asks us to wait for 'drain'. */
-  #sendPdv(pdv: PresentationDataValue): Promise<void> | undefined {
-    if (this.#closed) throw this.#closeError();
-    if (this.#ul.sendPData({ type: 'P-DATA-TF', pdvs: [pdv] })) {
-      this.#touch();
-      return undefined;
-    }
-    return this.#drainWithin().then(() => this.#touch());
-  }
 
   /**
    * Wait for 'drain', at most the DIMSE timeout: a peer that stops reading (a zero TCP window)
@@ -630,7 +561,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     const { dataset, ...rest } = fields;
     // The one place Error Comments leave the server: never a path, always a valid LO.
     if (rest.errorComment !== undefined) rest.errorComment = safeErrorComment(rest.errorComment);
-    return this.#enqueueSend(responseFor(request, rest, dataset !== undefined), dataset, pcId);
+    return this.#sender.send(responseFor(request, rest, dataset !== undefined), dataset, pcId);
   }
 
   // ---- timers and failures -----------------------------------------------------------------------

@@ -1,0 +1,115 @@
+/**
+ * The sending half of an association: DIMSE messages out, one at a time, whole, in the order
+ * asked (PS3.8 Annex E: no interleaving), each PDV in its own P-DATA-TF within the peer's Maximum
+ * Length. With nothing queued ahead, a message in memory (every response, a small request) goes
+ * out at once without a promise; a promise only when it must wait (a stream to read, a transport
+ * asking for 'drain', a message ahead of it). A failure found at once is thrown.
+ */
+import type { DimseCommand } from '../dimse/messages.js';
+import { fragmentCommandBatches, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import type { DicomError } from '../errors.js';
+import type { UpperLayer } from '../ul/upper-layer.js';
+import type { PresentationDataValue } from '../ul/pdu/types.js';
+
+/** What the sender needs from its association. */
+export interface SenderHost {
+  readonly ul: UpperLayer;
+  /** The peer's Maximum Length (0 = none). */
+  readonly peerMaxPduLength: number;
+  /** Set once the association is over: sending then throws `closeError()`. */
+  isClosed(): boolean;
+  closeError(): DicomError;
+  /** A message is about to go out (diagnostics, the `message` event). */
+  sent(command: DimseCommand, presentationContextId: number): void;
+  /** Traffic: restart the idle timer. */
+  touch(): void;
+  /** The peer has taken none of our data for the DIMSE timeout while we wait for 'drain'. */
+  drain(): Promise<void>;
+}
+
+export class MessageSender {
+  readonly #host: SenderHost;
+  #tail: Promise<void> = Promise.resolve();
+  /** Messages queued or being sent. */
+  #sending = 0;
+
+  constructor(host: SenderHost) {
+    this.#host = host;
+  }
+
+  /** Settles when every message queued so far has been sent (or failed); never rejects. */
+  get idle(): Promise<void> {
+    return this.#tail;
+  }
+
+  /** Send now or after those queued ahead; `undefined` when it went out at once. */
+  send(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> | undefined {
+    if (this.#sending === 0) {
+      this.#sending++;
+      let r: Promise<void> | undefined;
+      try {
+        r = this.#sendNow(command, dataset, pcId);
+      } finally {
+        if (r === undefined) this.#sending--;
+      }
+      return r === undefined ? undefined : this.#queued(r);
+    }
+    this.#sending++;
+    return this.#queued(this.#tail.then(() => this.#sendNow(command, dataset, pcId)));
+  }
+
+  /** `send` for callers that want a promise whatever happens (a handler's `respond`, a cancel). */
+  sendAsPromise(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> {
+    try {
+      return this.send(command, dataset, pcId) ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  #queued(run: Promise<void>): Promise<void> {
+    this.#tail = run.then(
+      () => void this.#sending--,
+      () => void this.#sending--,
+    );
+    return run;
+  }
+
+  #sendNow(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> | undefined {
+    const host = this.#host;
+    if (host.isClosed()) throw host.closeError();
+    const pdvs = fragmentCommandBatches(command, dataset, { presentationContextId: pcId, maxPduLength: host.peerMaxPduLength });
+    host.sent(command, pcId);
+    // A dataset in memory (every response, most requests) comes as a synchronous generator, a
+    // stream as batches, one per chunk read: no promise per fragment, a wait only when the
+    // transport asks for 'drain'.
+    if (Symbol.asyncIterator in pdvs) return this.#sendBatches(pdvs);
+    return this.#sendPdvs(pdvs);
+  }
+
+  async #sendBatches(batches: AsyncIterable<PresentationDataValue[]>): Promise<void> {
+    for await (const batch of batches) {
+      const wait = this.#sendPdvs(batch[Symbol.iterator]());
+      if (wait !== undefined) await wait;
+    }
+  }
+
+  /** Each PDV in its own P-DATA-TF; a promise only when the transport asks to wait for 'drain'. */
+  #sendPdvs(pdvs: Iterator<PresentationDataValue>): Promise<void> | undefined {
+    for (let n = pdvs.next(); n.done !== true; n = pdvs.next()) {
+      const wait = this.#sendPdv(n.value);
+      if (wait !== undefined) return wait.then(() => this.#sendPdvs(pdvs));
+    }
+    return undefined;
+  }
+
+  #sendPdv(pdv: PresentationDataValue): Promise<void> | undefined {
+    const host = this.#host;
+    if (host.isClosed()) throw host.closeError();
+    if (host.ul.sendPData({ type: 'P-DATA-TF', pdvs: [pdv] })) {
+      host.touch();
+      return undefined;
+    }
+    return host.drain().then(() => host.touch());
+  }
+}
