@@ -47,6 +47,14 @@ export const storeErrorCodes = {
   indexVersion: 'DICOM_ERR_STORE_INDEX_VERSION',
   /** The index database cannot be reached (server down, refused, authentication failed). */
   indexUnavailable: 'DICOM_ERR_STORE_INDEX_UNAVAILABLE',
+  /** The blob store has no object under the key. */
+  blobNotFound: 'DICOM_ERR_STORE_BLOB_NOT_FOUND',
+  /** The blob store's bucket (or root directory) does not exist. */
+  blobContainer: 'DICOM_ERR_STORE_BLOB_CONTAINER',
+  /** The blob store refused the credentials or the operation (403, bad key id or signature). */
+  blobAccess: 'DICOM_ERR_STORE_BLOB_ACCESS',
+  /** The blob store cannot be reached or answered a server error (refused, reset, timeout, 5xx). */
+  blobUnavailable: 'DICOM_ERR_STORE_BLOB_UNAVAILABLE',
 } as const;
 
 export type StoreErrorCode = (typeof storeErrorCodes)[keyof typeof storeErrorCodes];
@@ -63,6 +71,11 @@ export const statusForStoreError: Readonly<Record<StoreErrorCode, number>> = {
   [storeErrorCodes.index]: storeStatus.processingFailure,
   [storeErrorCodes.indexVersion]: storeStatus.processingFailure,
   [storeErrorCodes.indexUnavailable]: storeStatus.outOfResources,
+  [storeErrorCodes.blobNotFound]: storeStatus.processingFailure,
+  [storeErrorCodes.blobContainer]: storeStatus.processingFailure,
+  [storeErrorCodes.blobAccess]: storeStatus.processingFailure,
+  // A storage service that is down may be back soon: A700 tells the SCU to send again later.
+  [storeErrorCodes.blobUnavailable]: storeStatus.outOfResources,
 };
 
 /** errno codes that mean "no room": answered as out of resources. */
