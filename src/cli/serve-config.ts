@@ -60,6 +60,17 @@ export interface ServeSettings {
   log: { level?: string | undefined; format?: string | undefined; phi?: boolean | undefined };
   /** Accept private and unknown SOP classes as storage (--accept-unknown, "acceptUnknown"). */
   acceptUnknown: boolean;
+  /** Where instances are kept (--storage, "storage"); undefined: DATA/files. A directory is absolute here. */
+  storage: ServeStorage | undefined;
+}
+
+/** The "storage" object (src/store/blob/open.ts StorageConfig; kept here so the CLI loads no store code to parse). */
+export interface ServeStorage {
+  url: string;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  partSize?: number;
 }
 
 /** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
@@ -191,6 +202,32 @@ export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   'expiry-warning-days'?: string | undefined; 'log-level'?: string | undefined; 'log-format'?: string | undefined; 'log-phi'?: boolean | undefined;
   duplicates?: string | undefined;
   index?: string | undefined;
+  storage?: string | undefined;
+}
+
+/** `s3://…` and `file://…` as given; any other value is a directory, resolved against `from`. */
+function storageFrom(v: ServeCliValues, json: Json, cwd: string, base: string): ServeStorage | undefined {
+  const storageJson = field(json, 'storage', '', isObject, 'an object { "url", "endpoint", "region", "forcePathStyle", "partSize" }') ?? {};
+  const url = v.storage ?? field(storageJson, 'url', 'storage.', isString, 'a URL or a directory');
+  const endpoint = field(storageJson, 'endpoint', 'storage.', isString, 'a URL');
+  const region = field(storageJson, 'region', 'storage.', isString, 'a region name');
+  const forcePathStyle = field(storageJson, 'forcePathStyle', 'storage.', isBool, 'true or false');
+  const partSize = field(storageJson, 'partSize', 'storage.', isNumber, 'a number of bytes');
+  if (url === undefined) {
+    if (Object.keys(storageJson).length > 0) throw usageError('config: "storage" needs a "url" (s3://bucket/prefix, file:///dir or a directory)');
+    return undefined;
+  }
+  if (url === '') throw usageError('--storage must be s3://bucket/prefix, file:///dir or a directory, got ""');
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 's3' && scheme !== 'file') throw usageError(`--storage must be s3://bucket/prefix, file:///dir or a directory, got "${url}"`);
+  if (scheme === 's3' && !/^s3:\/\/[^/]+/.test(url)) throw usageError(`--storage ${url} names no bucket (s3://bucket/prefix)`);
+  return {
+    url: scheme === undefined ? resolve(v.storage !== undefined ? cwd : base, url) : url,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(region === undefined ? {} : { region }),
+    ...(forcePathStyle === undefined ? {} : { forcePathStyle }),
+    ...(partSize === undefined ? {} : { partSize }),
+  };
 }
 
 export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.ProcessEnv = {}): ServeSettings {
@@ -284,5 +321,6 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
     duplicates,
     index,
     acceptUnknown: v['accept-unknown'] ?? field(json, 'acceptUnknown', '', isBool, 'true or false') ?? false,
+    storage: storageFrom(v, json, cwd, base),
   };
 }

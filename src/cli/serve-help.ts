@@ -75,6 +75,10 @@ Options:
                          postgres://user@host:port/database (what the URL leaves out, password
                          included, from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE); default:
                          the embedded SQLite index in DATA/index.sqlite (docs/scale-out.md)
+  --storage URL          where instances are kept: s3://BUCKET/PREFIX (S3, MinIO, Ceph RGW;
+                         credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS
+                         SDK's default chain; endpoint, region, forcePathStyle in the config's
+                         "storage"), file:///DIR or a directory (default DATA/files)
   --verbose, -v          more detail in the log
 
 Config file (JSON with comments; editors check it against schema/serve-config.schema.json, every
@@ -87,6 +91,7 @@ field and its DICOM_TLS_* environment variable are in docs/serve-config.md), e.g
                   { "aet": "US1", "issuer": "CN = Hospital CA", "serial": "3d:bf:…" } ],
     "requireBinding": false, "store": { "duplicates": "keep-first" },
     "index": { "url": "postgres://dicom@db.example.org/pacs", "maxConnections": 10 },
+    "storage": { "url": "s3://dicom/site-a", "endpoint": "http://10.0.0.9:9000", "forcePathStyle": true },
     "moveDestinations": { "WS1": { "host": "10.0.0.7", "port": 2762, "tls": true } },
     "access": [ { "aet": "CT1", "permissions": ["echo", "store"] },
                 { "aet": "WS1", "fingerprint": "AB:CD:…", "permissions": ["echo", "query", "retrieve"] },

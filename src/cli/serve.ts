@@ -35,7 +35,7 @@ const serveOptions = {
   config: { type: 'string' }, aet: { type: 'string' }, 'max-associations': { type: 'string' }, 'async-window': { type: 'string' },
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
-  audit: { type: 'string' }, duplicates: { type: 'string' }, index: { type: 'string' }, 'accept-unknown': { type: 'boolean' },
+  audit: { type: 'string' }, duplicates: { type: 'string' }, index: { type: 'string' }, 'accept-unknown': { type: 'boolean' }, storage: { type: 'string' },
   'stop-timeout': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
   'dev-pki': { type: 'boolean' }, 'watch-certs': { type: 'boolean' }, 'expiry-warning-days': { type: 'string' },
   'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },

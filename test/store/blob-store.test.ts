@@ -281,3 +281,30 @@ test('storage URLs: s3://bucket/prefix, file:///dir, a path; others refused', as
   assert.deepEqual(await keys(store), ['k.dcm:1']);
   await store.close();
 });
+
+test('openStoredDataset: a stored Part 10 object reads back as its header and the data set stream, in one request', async () => {
+  const { encodeFileMetaInformation } = await import('../../src/dataset/part10.js');
+  const { openStoredDataset } = await import('../../src/store/blob/read.js');
+  const meta = encodeFileMetaInformation({ MediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.2', MediaStorageSOPInstanceUID: '1.2.3.4', TransferSyntaxUID: '1.2.840.10008.1.2.1', SourceApplicationEntityTitle: 'CT1' });
+  const dataset = pattern(6 * MiB + 7, 5);
+  for (const store of [await kinds[0]!.open(), await kinds[1]!.open()]) {
+    try {
+      async function* body(): AsyncGenerator<Uint8Array> {
+        // The meta group split over two chunks: the header is found across chunk boundaries.
+        yield meta.subarray(0, 100);
+        yield meta.subarray(100);
+        yield* dataset.chunks();
+      }
+      await store.put('s/1.2.3.4.dcm', body());
+      const stored = await openStoredDataset(store, 's/1.2.3.4.dcm');
+      assert.equal(stored.header.meta.MediaStorageSOPInstanceUID, '1.2.3.4');
+      assert.equal(stored.header.datasetOffset, meta.length);
+      assert.equal(sha(await readAll(stored.dataset)), sha(dataset.all()), store.url);
+      await store.put('s/not-part10.dcm', [Buffer.from('not a DICOM file at all')]);
+      await rejectsWith(openStoredDataset(store, 's/not-part10.dcm'), storeErrorCodes.cannotUnderstand);
+      await rejectsWith(openStoredDataset(store, 's/missing.dcm'), storeErrorCodes.blobNotFound);
+    } finally {
+      await store.close();
+    }
+  }
+});
