@@ -143,7 +143,24 @@ export async function placeUnindexed(store: PlaceContext, tempPath: string, a: A
  * placing it (on a shared index) finishes first, and leaves nothing to settle. One
  * 'store-reconciled' diagnostics event per instance. FileStore.open runs it before any store.
  */
-export async function reconcile(root: string, index: InstanceIndex): Promise<ReconciledFile[]> {
+/** The stored copies reconcile looks at: files under a root, or objects in a BlobStore. */
+export interface StoredCopies {
+  exists(key: string): Promise<boolean>;
+  remove(key: string): Promise<void>;
+  /** Where a key is, for people (a path, or the object's URL). */
+  where(key: string): string;
+}
+
+/** The copies of a directory store. */
+export function filesUnder(root: string): StoredCopies {
+  return {
+    exists: (key) => asyncOps.exists(pathOfKey(root, key)),
+    remove: (key) => rm(pathOfKey(root, key), { force: true }),
+    where: (key) => pathOfKey(root, key),
+  };
+}
+
+export async function reconcile(copies: StoredCopies, index: InstanceIndex): Promise<ReconciledFile[]> {
   const settled: ReconciledFile[] = [];
   let uids;
   try {
@@ -155,17 +172,17 @@ export async function reconcile(root: string, index: InstanceIndex): Promise<Rec
     const unlock = await index.lockInstance(uid);
     try {
       for (const entry of await index.pendingEntries(uid)) {
-        const path = pathOfKey(root, entry.key);
-        const present = await asyncOps.exists(path);
+        const path = copies.where(entry.key);
+        const present = await copies.exists(entry.key);
         const row = await index.findInstance(entry.sopInstanceUid);
-        const otherCopy = row !== undefined && row.key !== entry.key && (await asyncOps.exists(pathOfKey(root, row.key)));
+        const otherCopy = row !== undefined && row.key !== entry.key && (await copies.exists(row.key));
         let action: ReconciledFile['action'] | undefined;
         if (present) {
           if (entry.record !== undefined && !otherCopy) {
             await index.addInstance(entry.record, [entry.key]);
             action = 'indexed';
           } else if (row?.key !== entry.key) {
-            await rm(path, { force: true });
+            await copies.remove(entry.key);
             action = 'removed';
           }
         } else if (row?.key === entry.key) {

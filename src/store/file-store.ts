@@ -13,14 +13,20 @@ import { asyncOps, syncOps, writeAll, writeAllSync } from './fs-ops.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
 import type { InstanceIndex, InstanceRecord } from './instance-index.js';
 import { pathOfKey } from './storage-key.js';
-import { placeIndexed, placeUnindexed, reconcile, type ReconciledFile } from './commit.js';
+import { filesUnder, placeIndexed, placeUnindexed, reconcile, type ReconciledFile, type StoredCopies } from './commit.js';
+import type { BlobStore } from './blob/blob-store.js';
+import { LocalBlobStore } from './blob/local.js';
+import { openStoredDataset, type StoredDataset } from './blob/read.js';
+import { placeInBlobStore, placeInBlobStoreUnindexed, type BlobBody } from './blob-commit.js';
 
 export type { ReconciledFile } from './commit.js';
 
 /**
  * The default C-STORE sink (PS3.4 B.2.2): the received data set is written bit-for-bit after a
  * File Meta Information header (PS3.10 7.1) to a temporary file, then renamed into
- * <root>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm only when complete.
+ * <root>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm only when complete. With a
+ * BlobStore of its own (`blobs`, e.g. S3) the root keeps only the temporary files, and the
+ * complete instance is put under that key in the BlobStore (blob-commit.ts).
  */
 
 /**
@@ -50,6 +56,11 @@ export interface FileStoreOptions {
   readonly fsync?: FsyncPolicy;
   /** When given, each stored instance is recorded in it (one transaction). */
   readonly index?: InstanceIndex;
+  /**
+   * Where complete instances go, when not to files under `root` (S3: blob/s3.ts). `root` then
+   * holds only the temporary files of instances being received. Closed by `close()`.
+   */
+  readonly blobs?: BlobStore;
 }
 
 /** What the C-STORE command and presentation context say about the instance. */
@@ -103,9 +114,16 @@ function checkOption<T extends string>(name: string, value: T | undefined, allow
   return value;
 }
 
-/** Where a stored copy's file is, by its storage key (what retrieve and commitment read). */
+/** Where stored copies are, by storage key (what retrieve and commitment read). */
 export interface InstanceFiles {
+  /** The copies are objects of a BlobStore (S3), not files under a root: read them with openDataset. */
+  readonly remote: boolean;
+  /** The file of a key (a directory store only). */
   pathOf(key: string): string;
+  /** The stored copy's size in bytes, or undefined when it is missing. */
+  sizeOf(key: string): Promise<number | undefined>;
+  /** Stream a stored copy: its meta header, then its data set. */
+  openDataset(key: string): Promise<StoredDataset>;
 }
 
 export class FileStore implements InstanceFiles {
@@ -113,21 +131,32 @@ export class FileStore implements InstanceFiles {
   readonly duplicates: DuplicatePolicy;
   readonly fsync: FsyncPolicy;
   readonly #index: InstanceIndex | undefined;
+  /** Where complete instances are: a LocalBlobStore on `root`, or the one given (remote). */
+  readonly blobs: BlobStore;
+  readonly remote: boolean;
+  readonly #copies: StoredCopies;
   /** Temporary names: `.<uid>.partial-<random per store><counter>`, no random bytes per instance. */
   readonly #run = randomBytes(4).toString('hex');
   #n = 0;
 
-  private constructor(options: FileStoreOptions) {
-    if (typeof options.root !== 'string' || options.root === '') throw new InvalidOptionError('root', 'must be a directory path');
+  private constructor(options: FileStoreOptions, blobs: BlobStore | undefined) {
     this.root = resolve(options.root);
     this.duplicates = checkOption('duplicates', options.duplicates, duplicatePolicies, 'keep-first');
     this.fsync = checkOption('fsync', options.fsync, fsyncPolicies, 'file');
     this.#index = options.index;
+    this.remote = blobs !== undefined;
+    this.blobs = blobs ?? LocalBlobStore.at({ root: this.root, fsync: this.fsync });
+    const b = this.blobs;
+    this.#copies = this.remote
+      ? { exists: async (key) => (await b.head(key)) !== undefined, remove: (key) => b.delete(key), where: (key) => `${b.url}${b.url.endsWith('/') ? '' : '/'}${key}` }
+      : filesUnder(this.root);
   }
 
   /** Create the root if needed; remove temporary files an interrupted run left and settle its pending entries (reconcile). */
   static async open(options: FileStoreOptions): Promise<FileStore> {
-    const store = new FileStore(options);
+    if (typeof options.root !== 'string' || options.root === '') throw new InvalidOptionError('root', 'must be a directory path');
+    if (options.blobs !== undefined && (typeof options.blobs !== 'object' || typeof options.blobs.put !== 'function')) throw new InvalidOptionError('blobs', 'must be a BlobStore');
+    const store = new FileStore(options, options.blobs);
     await mkdir(store.root, { recursive: true });
     const removed = await store.removePartials();
     if (removed.length > 0) publish(channelNames.server, () => ({ kind: 'store-partials-removed', files: removed }));
@@ -142,12 +171,31 @@ export class FileStore implements InstanceFiles {
    * 'store-reconciled' diagnostics event per instance. Runs in `open`, before any store.
    */
   async reconcile(): Promise<ReconciledFile[]> {
-    return this.#index === undefined ? [] : reconcile(this.root, this.#index);
+    return this.#index === undefined ? [] : reconcile(this.#copies, this.#index);
   }
 
-  /** The file of a storage key (as the index records it) under this store's root. */
+  /** The file of a storage key (as the index records it) under this store's root (not for a remote store). */
   pathOf(key: string): string {
+    if (this.remote) throw new InvalidOptionError('key', `${key} is an object of ${this.blobs.url}, not a file: read it with openDataset`);
     return pathOfKey(this.root, key);
+  }
+
+  /** Where a key is, for people: its file, or the object's URL (`s3://bucket/prefix/key`). */
+  locationOf(key: string): string {
+    return this.#copies.where(key);
+  }
+
+  async sizeOf(key: string): Promise<number | undefined> {
+    return (await this.blobs.head(key))?.size;
+  }
+
+  openDataset(key: string): Promise<StoredDataset> {
+    return openStoredDataset(this.blobs, key);
+  }
+
+  /** Release the BlobStore (S3 connections); the store is not used afterwards. */
+  async close(): Promise<void> {
+    await this.blobs.close();
   }
 
   /**
@@ -297,16 +345,19 @@ export class FileStore implements InstanceFiles {
         }
       }
       const small = !opened && refusal === undefined;
-      if (small) {
+      // A remote store puts a small data set from memory (a deflated one is scanned from its file).
+      const inMemory = small && this.remote && !deflated ? batch : undefined;
+      if (small && inMemory === undefined) {
         this.#writeSmall(tempPath, batch);
         batch = [];
-      } else {
+      } else if (!small) {
         await inFlight;
         kick();
         await inFlight;
         if (refusal !== undefined || handle === undefined) throw refusal ?? new StoreError(storeErrorCodes.io, 'the file was closed');
         try {
-          if (this.fsync !== 'none') await handle.sync();
+          // A remote store's temporary file is only the source of the upload: durability is the store's.
+          if (this.fsync !== 'none' && !this.remote) await handle.sync();
           await handle.close();
           handle = undefined;
         } catch (error) {
@@ -318,10 +369,23 @@ export class FileStore implements InstanceFiles {
       const attributes = this.#attributes(scanned, meta);
       const size = header.length + datasetSize;
       const ops = small ? syncOps : asyncOps;
-      const placed =
-        this.#index === undefined
-          ? await placeUnindexed(this, tempPath, attributes, ops)
-          : await placeIndexed(this, this.#index, tempPath, attributes, meta.transferSyntaxUid, size, ops);
+      let placed;
+      if (this.remote) {
+        const body: BlobBody = inMemory !== undefined ? () => inMemory : () => createReadStream(tempPath);
+        try {
+          placed =
+            this.#index === undefined
+              ? await placeInBlobStoreUnindexed(this, body, attributes, size)
+              : await placeInBlobStore(this, this.#index, body, attributes, meta.transferSyntaxUid, size);
+        } finally {
+          if (inMemory === undefined) await rm(tempPath, { force: true }).catch(() => undefined);
+        }
+      } else {
+        placed =
+          this.#index === undefined
+            ? await placeUnindexed(this, tempPath, attributes, ops)
+            : await placeIndexed(this, this.#index, tempPath, attributes, meta.transferSyntaxUid, size, ops);
+      }
       // 'stored' carries what an audit trail records (audit/); a re-send kept as first stored
       // ('keep-first') is 'store-duplicate', with the same facts.
       publish(channelNames.server, () => ({

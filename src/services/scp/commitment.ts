@@ -7,7 +7,6 @@
  * association to the requesting AE (configured like a move destination), proposing the SCP role
  * for the Storage Commitment SOP class (PS3.4 J.3.3.1).
  */
-import { stat } from 'node:fs/promises';
 import { DicomClient } from '../../ae/client.js';
 import type { Association } from '../../ae/association.js';
 import { channelNames, publish } from '../../diagnostics.js';
@@ -47,7 +46,8 @@ async function check(options: CommitmentHandlerOptions, refs: readonly SopRefere
     else if (stored.SOPClassUID !== r.sopClassUid) reason = ClassInstanceConflict;
     else {
       try {
-        if ((await stat(options.store.pathOf(stored.key))).size !== stored.size) reason = NoSuchObjectInstance;
+        // The copy in the store, which may be another node's: a directory, a shared mount or S3.
+        if ((await options.store.sizeOf(stored.key)) !== stored.size) reason = NoSuchObjectInstance;
       } catch {
         reason = NoSuchObjectInstance;
       }

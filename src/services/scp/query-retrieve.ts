@@ -19,7 +19,7 @@ import type { InstanceFiles } from '../../store/file-store.js';
 import { channelNames, publish } from '../../diagnostics.js';
 import { type RetrieveInstance, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
 import { StoreError } from '../../store/errors.js';
-import { storeInstances, type StoreResult } from '../scu/store.js';
+import { storeInstances, type StoreResult, type StoreSource } from '../scu/store.js';
 import type { DimseHandler, HandleContext, ResponseFields } from './registry.js';
 
 /** Where C-MOVE (and Storage Commitment reports on a new association) go for an AE title. */
@@ -238,7 +238,20 @@ async function sendAll(
         cancelled = true;
         break;
       }
-      const [r] = await storeInstances(association, [store.pathOf(file.key)], { ...(originator === undefined ? {} : { moveOriginator: originator }) });
+      let source: { source: StoreSource; close(): void } | undefined;
+      try {
+        source = await sourceOf(store, file);
+      } catch (error) {
+        // The object is gone or unreadable (store check finds why): this sub-operation fails.
+        publish(channelNames.server, () => ({ kind: 'retrieve-source-failed', sopInstanceUid: file.SOPInstanceUID, key: file.key, error }));
+      }
+      let r: StoreResult | undefined;
+      try {
+        if (source !== undefined) [r] = await storeInstances(association, [source.source], { ...(originator === undefined ? {} : { moveOriginator: originator }) });
+      } finally {
+        source?.close();
+      }
+      if (source === undefined) c.failedUids.push(file.SOPInstanceUID);
       tally(c, r ?? ({ outcome: 'Failure', sopInstanceUid: file.SOPInstanceUID } as StoreResult));
       outcomes.push(r?.outcome ?? 'Failure');
       if (r !== undefined && r.outcome === 'Failure' && r.sopInstanceUid === '') c.failedUids.push(file.SOPInstanceUID);
@@ -249,6 +262,25 @@ async function sendAll(
     publish(channelNames.server, () => ({ kind: 'retrieve-done', ...event, outcomes, cancelled }));
   }
   return finalFields(c, cancelled, context.presentationContext.transferSyntax);
+}
+
+/**
+ * What a sub-operation sends: the file of a directory store (read by the Storage SCU as any file),
+ * or the object of a remote store streamed, its meta header decoded from the first bytes.
+ */
+async function sourceOf(store: InstanceFiles, file: RetrieveInstance): Promise<{ source: StoreSource; close(): void }> {
+  if (!store.remote) return { source: store.pathOf(file.key), close: () => undefined };
+  const opened = await store.openDataset(file.key);
+  return {
+    source: {
+      sopClassUid: file.SOPClassUID,
+      sopInstanceUid: file.SOPInstanceUID,
+      transferSyntaxUid: opened.header.meta.TransferSyntaxUID,
+      dataset: opened.dataset,
+      size: file.size - opened.header.datasetOffset,
+    },
+    close: opened.close,
+  };
 }
 
 /** What a retrieve reads: the index, and where the indexed copies are. */

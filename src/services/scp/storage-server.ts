@@ -25,6 +25,7 @@ import { NormalizedSopClass, OtherStorageSopClass, QueryRetrieveSopClass, Retire
 /** SOP classes that are never storage: never accepted as such by `acceptUnknownSopClasses`. */
 const knownNonStorage: ReadonlySet<string> = new Set([VerificationSopClass, ...Object.values(QueryRetrieveSopClass), ...Object.values(NormalizedSopClass)]);
 import type { SecureContext } from '../../transport/tls/context.js';
+import type { BlobStore } from '../../store/blob/blob-store.js';
 import { FileStore, type DuplicatePolicy, type FsyncPolicy, type StoredInstance } from '../../store/file-store.js';
 import type { InstanceIndex, StoredFile } from '../../store/instance-index.js';
 import { SqliteIndex } from '../../store/sqlite-index.js';
@@ -44,6 +45,11 @@ export interface StorageServerConfig {
    * path of an embedded SQLite one, default <storeRoot>/.index.sqlite.
    */
   readonly index?: string | InstanceIndex;
+  /**
+   * Where complete instances are kept when not as files under `storeRoot` (an S3BlobStore,
+   * store/blob/): `storeRoot` then holds only instances being received. Left open by close.
+   */
+  readonly storage?: BlobStore;
   /** A re-sent SOP instance: default 'keep-first' (Success, stored once); 'reject' answers 0111 (see FileStore). */
   readonly duplicates?: DuplicatePolicy;
   /** FileStore fsync policy (default 'file'); with 'none' an index opened here also skips the per-commit WAL fsync. */
@@ -196,7 +202,10 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   }
 
   static async #build(config: StorageServerConfig, index: InstanceIndex, ownIndex: boolean): Promise<StorageServer> {
-    const store = await FileStore.open({ root: config.storeRoot, index, duplicates: config.duplicates ?? 'keep-first', fsync: config.fsync ?? 'file' });
+    const store = await FileStore.open({
+      root: config.storeRoot, index, duplicates: config.duplicates ?? 'keep-first', fsync: config.fsync ?? 'file',
+      ...(config.storage === undefined ? {} : { blobs: config.storage }),
+    });
     // An index written by an older version is re-read from the files before anything is served.
     await reindexIfOutdated(store, index);
     const ts = config.transferSyntaxes ?? STORAGE_TRANSFER_SYNTAXES;
@@ -295,6 +304,6 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   /** The stored copy of one SOP instance with its file, if indexed. */
   async storedInstance(sopInstanceUid: string): Promise<(StoredFile & { readonly path: string }) | undefined> {
     const stored = await this.index.findInstance(sopInstanceUid);
-    return stored === undefined ? undefined : { ...stored, path: this.store.pathOf(stored.key) };
+    return stored === undefined ? undefined : { ...stored, path: this.store.locationOf(stored.key) };
   }
 }

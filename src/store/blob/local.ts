@@ -45,6 +45,11 @@ export class LocalBlobStore implements BlobStore {
     this.fsync = fsync;
   }
 
+  /** A store on a root that exists (or that its owner creates): no file-system call. */
+  static at(options: LocalBlobStoreOptions): LocalBlobStore {
+    return new LocalBlobStore(options);
+  }
+
   /** Create the root when missing. */
   static async open(options: LocalBlobStoreOptions): Promise<LocalBlobStore> {
     const store = new LocalBlobStore(options);
