@@ -10,6 +10,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = `${root}dist/cli/dicom-tls.js`;
 const page = `${root}docs/cli.md`;
 const commands = ['serve', 'echo', 'store', 'find', 'move', 'get', 'diagnose', 'pki'];
+const subcommands = { store: ['check'] };
 
 function help(args) {
   return execFileSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).trimEnd();
@@ -27,7 +28,10 @@ export function render() {
     help(['--help']),
     '```',
   ];
-  for (const c of commands) parts.push('', `## ${c}`, '', '```text', help([c, '--help']), '```');
+  for (const c of commands) {
+    parts.push('', `## ${c}`, '', '```text', help([c, '--help']), '```');
+    for (const sub of subcommands[c] ?? []) parts.push('', `## ${c} ${sub}`, '', '```text', help([c, sub, '--help']), '```');
+  }
   parts.push('', '## DCMTK spellings', '', '```text', help(['help', 'dcmtk']), '```');
   return `${parts.join('\n')}\n`;
 }

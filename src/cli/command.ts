@@ -27,3 +27,13 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
   user: { summary: 'add, remove or list the users of serve --users (user identity passwords, scrypt)', load: async () => (await import('./user.js')).command },
   pki: { summary: 'create a CA and node certificates for DICOM TLS; inspect certificates', load: async () => (await import('./pki.js')).command },
 };
+
+/**
+ * Subcommands spelled as a command and a word (`store check`): looked up before the command, so
+ * `dicom-tls store check` is the consistency check, not a C-STORE to a host named "check".
+ */
+export const subcommands: Readonly<Record<string, Readonly<Record<string, CommandEntry>>>> = {
+  store: {
+    check: { summary: "compare the server's index with its stored instances; repair what a crash left", load: async () => (await import('./store-check.js')).command },
+  },
+};

@@ -3,7 +3,7 @@
  * turns any failure into one sentence, the typed code and the exit code of its class (errors.ts).
  * Stack traces only with --verbose.
  */
-import { commands } from './command.js';
+import { commands, subcommands } from './command.js';
 import { ExitCode, usageError, errorJson, exitCodeFor, exitCodeTable, formatError } from './errors.js';
 import type { Io } from './io.js';
 import { dcmtkHelp, fromDcmtk } from './dcmtk-args.js';
@@ -55,6 +55,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     const topic = first === 'help' ? rest[0] : undefined;
     if (topic === 'exit-codes') { io.stdout.write(`${exitCodesHelp()}\n`); return ExitCode.Ok; }
     if (topic === 'dcmtk') { io.stdout.write(`${dcmtkHelp}\n`); return ExitCode.Ok; }
+    const subtopic = topic === undefined || rest[1] === undefined ? undefined : subcommands[topic]?.[rest[1]];
+    if (subtopic !== undefined) {
+      io.stdout.write(`${(await subtopic.load()).help}\n`);
+      return ExitCode.Ok;
+    }
     if (topic !== undefined && commands[topic] !== undefined) {
       io.stdout.write(`${(await commands[topic]!.load()).help}\n`);
       return ExitCode.Ok;
@@ -63,9 +68,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return first === undefined ? ExitCode.Usage : ExitCode.Ok;
   }
   if (first === '--version' || first === '-V') { io.stdout.write(`${VERSION}\n`); return ExitCode.Ok; }
+  const sub = rest[0] === undefined ? undefined : subcommands[first]?.[rest[0]];
+  if (sub !== undefined) rest = rest.slice(1);
   const verbose = rest.includes('--verbose') || rest.includes('-v');
   const json = rest.includes('--json');
-  const entry = commands[first];
+  const entry = sub ?? commands[first];
   if (entry === undefined) {
     return report(usageError(`unknown command "${first}": run dicom-tls --help for the list`), io, verbose, json);
   }

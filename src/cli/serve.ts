@@ -172,11 +172,15 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const { StorageServer } = await import('../services/scp/storage-server.js');
   // Subscribed before the index opens: its migration is logged.
   const unsubscribe = subscribe(log);
+  const stores = await import('./serve-stores.js');
   // Embedded by default; PostgreSQL (shared by several nodes) when configured. A database that
   // cannot be reached stops the start with one typed error (DICOM_ERR_STORE_INDEX_UNAVAILABLE).
-  const index = s.index === undefined
-    ? new (await import('../store/sqlite-index.js')).SqliteIndex(join(s.data, 'index.sqlite'))
-    : await (await import('../store/postgres-index.js')).PostgresIndex.open({ url: s.index.url, ...(s.index.maxConnections === undefined ? {} : { maxConnections: s.index.maxConnections }) });
+  const index = await stores.openIndex(s);
+  // S3 is checked here (bucket, credentials): a wrong one stops the start, not the first C-STORE.
+  const { storeRoot, storage } = await stores.openStorage(s).catch(async (error: unknown) => {
+    await index.close();
+    throw error;
+  });
   const destinations = Object.fromEntries(Object.entries(s.moveDestinations).map(([ae, d]) => [ae, { host: d.host, port: d.port, ...(d.tls ? { tls: clientContext } : {}) }]));
   const events = (srv: StorageServer): void => {
     srv.on('stored', (i, a) => i.duplicate
@@ -185,7 +189,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     srv.on('storeFailed', (e, _r, a) => log('store-failed', `an instance from ${a.callingAeTitle} could not be stored: ${e.message}`, { error: e.message, code: (e as { code?: string }).code, callingAeTitle: a.callingAeTitle }, 'warn'));
   };
   const config = {
-    aeTitle: s.aet, storeRoot: join(s.data, 'files'), index, destinations, duplicates: s.duplicates,
+    aeTitle: s.aet, storeRoot, index, destinations, duplicates: s.duplicates,
+    ...(storage === undefined ? {} : { storage }),
     limits: { ...s.limits, maxAssociations: s.maxAssociations, asynchronousOperations: { maxOperationsInvoked: s.asyncWindow, maxOperationsPerformed: 1 } },
     ...(s.bindings.length > 0 ? { certificateBindings: s.bindings } : {}), requireCertificateBinding: s.requireBinding,
     // Always on: without rules, a verified certificate may do everything, anyone else echo and store.
@@ -221,8 +226,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     setContext: (c) => tlsServer.server.setTlsContext(c),
   }, metrics);
   const moveCount = Object.keys(s.moveDestinations).length;
-  log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}`,
-    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, moveDestinations: moveCount, index: index.kind, pid: process.pid });
+  log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}${storage === undefined ? '' : `, instances in ${storage.url}`}`,
+    { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, storage: storage?.url ?? storeRoot, moveDestinations: moveCount, index: index.kind, pid: process.pid });
   if (log.format === 'text') {
     const rel = (p: string): string => { const r = relative(io.cwd, p); return r.startsWith('..') ? p : r; };
     const ca = dev?.ca ?? s.tls.ca?.[0] ?? '<ca.pem>';
@@ -246,6 +251,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   await audit?.stop();
   await ops.close();
   await index.close();
+  await storage?.close();
   ops.context.dispose();
   clientContext?.dispose();
   log('stopped', 'stopped cleanly');

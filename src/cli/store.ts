@@ -11,6 +11,7 @@ import { Output, table } from './io.js';
 import type { CommandModule } from './command.js';
 
 export const help = `Usage: dicom-tls store HOST:PORT FILE|DIR|GLOB... [options]
+       dicom-tls store check [options]   (the server's own store: see dicom-tls store check --help)
 
 Sends DICOM Part 10 files (folders recursively, globs like 'scans/**/*.dcm') with C-STORE over one
 association, proposing each instance's own transfer syntax, and prints a summary of sent,

@@ -1,0 +1,119 @@
+/**
+ * The storing server with its instances in S3 (s3rver, started here) and two nodes sharing one
+ * index and one bucket, driven by DCMTK 3.6.7: storescu stores into node A; findscu, movescu (to a
+ * DCMTK storescp) and getscu ask node B, which never received an instance and sends every one of
+ * them from the bucket, byte-identical. One instance is above the multipart part size.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StorageServer } from '../../src/services/scp/storage-server.js';
+import { SqliteIndex } from '../../src/store/sqlite-index.js';
+import { S3BlobStore } from '../../src/store/blob/s3.js';
+import type { BlobStore } from '../../src/store/blob/blob-store.js';
+import { hasDcmtk, run, startListening } from '../helpers/dcmtk.js';
+import { dcmdump, dumpValue, tempDir } from '../helpers/dicom-data.js';
+import { startS3Server, type S3Server } from '../helpers/s3.js';
+import { datasetHash, spec, writeBigInstance, writeInstance } from '../helpers/services.js';
+
+const skip = ['storescu', 'findscu', 'movescu', 'getscu', 'storescp'].every((t) => hasDcmtk(t)) ? false : 'DCMTK tools missing';
+const MiB = 1024 * 1024;
+
+let dir: string;
+let remove: () => Promise<void>;
+let s3: S3Server;
+const files: { path: string; hash: string; uid: string }[] = [];
+
+before(async () => {
+  ({ dir, remove } = await tempDir('services-s3'));
+  s3 = await startS3Server(['dicom']);
+  await mkdir(join(dir, 'in'));
+  for (let n = 1; n <= 4; n++) {
+    const s = spec(n);
+    files.push({ ...(await writeInstance(join(dir, 'in'), s, { pixels: 3000 + n })), uid: s.SOPInstanceUID });
+  }
+  // Above the 5 MiB part size: a multipart upload on the way in, a streamed GetObject on the way out.
+  const big = spec(7, { SOPInstanceUID: '1.2.826.0.1.3680043.9.7777.1.1.7' });
+  files.push({ ...(await writeBigInstance(join(dir, 'in'), big, 12 * MiB)), uid: big.SOPInstanceUID });
+});
+after(async () => {
+  await s3?.close();
+  await remove();
+});
+
+async function objectHash(blobs: BlobStore, key: string): Promise<string> {
+  const { openStoredDataset } = await import('../../src/store/blob/read.js');
+  const hash = createHash('sha256');
+  for await (const c of (await openStoredDataset(blobs, key)).dataset) hash.update(c);
+  return hash.digest('hex');
+}
+
+test('two nodes on one index and one bucket: storescu → node A; findscu, movescu → storescp, getscu ← node B; every instance once, byte-identical', { skip }, async () => {
+  const index = new SqliteIndex(join(dir, 'index.sqlite'));
+  const storeA = await S3BlobStore.open({ ...s3.options('dicom', 'site'), partSize: 5 * MiB });
+  const storeB = await S3BlobStore.open({ ...s3.options('dicom', 'site'), partSize: 5 * MiB });
+  const dest = await startListening('storescp', ['+B', '-od', join(dir, 'moved')]).catch(async () => {
+    await mkdir(join(dir, 'moved'));
+    return startListening('storescp', ['+B', '-od', join(dir, 'moved')]);
+  });
+  const a = await StorageServer.create({ aeTitle: 'NODE-A', storeRoot: join(dir, 'spool-a'), index, storage: storeA, fsync: 'none' });
+  const b = await StorageServer.create({ aeTitle: 'NODE-B', storeRoot: join(dir, 'spool-b'), index, storage: storeB, fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: dest.port } } });
+  try {
+    const { port: portA } = await a.listen(0);
+    const { port: portB } = await b.listen(0);
+    const stored = await run('storescu', ['-aec', 'NODE-A', '-aet', 'STORESCU', '127.0.0.1', String(portA), ...files.map((f) => f.path)]);
+    assert.equal(stored.code, 0, stored.output);
+    // Sent again to the other node: the duplicate policy (keep-first) keeps one copy.
+    const again = await run('storescu', ['-aec', 'NODE-B', '-aet', 'STORESCU', '127.0.0.1', String(portB), files[0]!.path]);
+    assert.equal(again.code, 0, again.output);
+    const keys: string[] = [];
+    for await (const o of storeA.list()) keys.push(o.key);
+    assert.equal(keys.length, files.length);
+    for (const f of files) {
+      const row = await b.storedInstance(f.uid);
+      assert.ok(row, f.uid);
+      assert.equal(row.path, `s3://dicom/site/${row.key}`);
+      assert.equal(await objectHash(storeB, row.key), f.hash);
+    }
+    // The spool directories hold nothing once the instances are stored.
+    assert.deepEqual(await readdir(join(dir, 'spool-a')), []);
+
+    const findOut = join(dir, 'find-out');
+    await mkdir(findOut);
+    const q = await run('findscu', ['-S', '-aec', 'NODE-B', '-X', '-od', findOut, '-k', 'QueryRetrieveLevel=IMAGE', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7777.1', '-k', 'SeriesInstanceUID=1.2.826.0.1.3680043.9.7777.1.1', '-k', 'SOPInstanceUID', '127.0.0.1', String(portB)]);
+    assert.equal(q.code, 0, q.output);
+    const study = files.filter((f) => f.uid.startsWith('1.2.826.0.1.3680043.9.7777.1.'));
+    const found: string[] = [];
+    for (const name of await readdir(findOut)) found.push(dumpValue(await dcmdump(join(findOut, name)), '0008,0018') ?? '');
+    assert.deepEqual(found.sort(), study.map((f) => f.uid).sort());
+
+    const m = await run('movescu', ['-S', '-aec', 'NODE-B', '-aem', 'DEST', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7777.1', '127.0.0.1', String(portB)]);
+    assert.equal(m.code, 0, m.output);
+    const moved = await readdir(join(dir, 'moved'));
+    assert.equal(moved.length, study.length, dest.output());
+    for (const name of moved) {
+      const uid = dumpValue(await dcmdump(join(dir, 'moved', name), ['-M']), '0008,0018');
+      assert.equal(await datasetHash(join(dir, 'moved', name)), study.find((f) => f.uid === uid)?.hash, uid);
+    }
+
+    const getOut = join(dir, 'get-out');
+    await mkdir(getOut);
+    const g = await run('getscu', ['-S', '-aec', 'NODE-B', '-od', getOut, '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7777.1', '127.0.0.1', String(portB)]);
+    assert.equal(g.code, 0, g.output);
+    const got = await readdir(getOut);
+    assert.equal(got.length, study.length, g.output);
+    for (const name of got) {
+      const uid = dumpValue(await dcmdump(join(getOut, name), ['-M']), '0008,0018');
+      assert.equal(await datasetHash(join(getOut, name)), study.find((f) => f.uid === uid)?.hash, uid);
+    }
+  } finally {
+    await a.close({ timeout: 1000 });
+    await b.close({ timeout: 1000 });
+    await dest.stop();
+    await index.close();
+    await storeA.close();
+    await storeB.close();
+  }
+});
