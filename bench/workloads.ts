@@ -13,7 +13,7 @@ import { NotAvailableError, type Measurement, type ScpPeer, type ScuPeer, type S
 import { nodeTlsThroughput, opensslSpeed, opensslSTime } from './peers/ceilings.js';
 import { dcmjsDimseScp, dcmjsDimseScu } from './peers/dcmjs-dimse.js';
 import { dcmtkScu, storescp } from './peers/dcmtk.js';
-import { oursCliScu, oursCliStartup, oursScp, oursScu, oursServe } from './peers/ours.js';
+import { oursCliScu, oursCliStartup, oursScp, oursScu, oursServe, oursServeS3 } from './peers/ours.js';
 import { indexWorkloads } from './index-bench.js';
 
 /** Which side of the ratios a row is on. */
@@ -55,6 +55,9 @@ const PAIRS = {
   dcmtkToServe: { key: 'dcmtk-to-serve', kind: 'mixed', scu: dcmtkScu, scp: oursServe },
   oursToServe: { key: 'ours-to-serve', kind: 'ours', scu: oursScu, scp: oursServe },
   oursCliToServe: { key: 'ours-cli-to-serve', kind: 'ours', scu: oursCliScu, scp: oursServe },
+  // The same, its instances in S3 (s3rver, a Node S3-compatible server, on this machine).
+  dcmtkToServeS3: { key: 'dcmtk-to-serve-s3', kind: 'mixed', scu: dcmtkScu, scp: oursServeS3 },
+  oursToServeS3: { key: 'ours-to-serve-s3', kind: 'ours', scu: oursScu, scp: oursServeS3 },
 } as const satisfies Record<string, Pair>;
 
 /** The measured fields that have a value (exactOptionalPropertyTypes: no explicit undefined). */
@@ -85,6 +88,7 @@ async function withScp(
     let peakRssKb: number | undefined;
     let scpCpuMs: number | undefined;
     let scuCpuMs: number | undefined;
+    let stored: number | undefined;
     try {
       // A server runs for days: the warm rows let each SCP serve one untimed association first.
       await options.warmup?.(port);
@@ -96,11 +100,12 @@ async function withScp(
       if (typeof reported === 'object') scuCpuMs = reported.cpuMs;
       const cpuAfter = await cpuMs(scp.pid);
       if (cpuBefore !== undefined && cpuAfter !== undefined) scpCpuMs = cpuAfter - cpuBefore;
+      stored = await scp.stored?.();
     } finally {
       ({ peakRssKb } = await scp.stop());
     }
     if (outDir !== undefined && options.expectFiles !== undefined) {
-      const count = (await readdir(outDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+      const count = stored ?? (await readdir(outDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
       if (count !== options.expectFiles) throw new Error(`SCP stored ${count} of ${options.expectFiles} instances`);
     }
     return { seconds, peakRssKb, scpCpuMs, scuCpuMs };
@@ -245,6 +250,11 @@ export function allWorkloads(): Workload[] {
     // to separate its Dataset.toFile cost from its network path.
     const largeDiscard = secure ? mainPairs : [PAIRS.dcmtk, PAIRS.ours];
     for (const pair of largeDiscard) list.push(storeWorkload(`store-large-${t}-ignore`, `C-STORE 10 × 52 MB, one association, discarded, ${T}`, pair, large, secure, false));
+  }
+  // serve with S3 storage: the small and large stores, TLS.
+  for (const pair of [PAIRS.dcmtkToServeS3, PAIRS.oursToServeS3]) {
+    list.push(storeWorkload('store-small-tls-s3', 'C-STORE 200 × 100 KB, one association, into S3 (s3rver), TLS', pair, small, true, true));
+    list.push(storeWorkload('store-large-tls-s3', 'C-STORE 10 × 52 MB, one association, into S3 (s3rver), TLS', pair, large, true, true));
   }
   // The same 200 small instances into an SCP that has already served one association (20
   // instances of another study, by the same SCU, untimed): a long-running server's state. Our

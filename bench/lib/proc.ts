@@ -131,8 +131,8 @@ export function captureTail(child: ChildProcess): () => string {
  * Start a Node SCP script in a child process (`node [...nodeArgs] script json`), wait until it
  * listens on `port`, and return a handle whose stop() reports the child's peak RSS.
  */
-export async function startNodeScp(label: string, port: number, nodeArgs: readonly string[]): Promise<{ pid: number; stop(): Promise<{ peakRssKb: number | undefined }> }> {
-  const child = spawn(process.execPath, [...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startNodeScp(label: string, port: number, nodeArgs: readonly string[], env?: NodeJS.ProcessEnv): Promise<{ pid: number; stop(): Promise<{ peakRssKb: number | undefined }> }> {
+  const child = spawn(process.execPath, [...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(env === undefined ? {} : { env: { ...process.env, ...env } }) });
   const tail = captureTail(child);
   try {
     await waitForPort(port, child);

@@ -44,6 +44,8 @@ export interface ScpHandle {
   readonly pid: number;
   /** Stops the SCP; returns its peak RSS (VmHWM) read just before it was stopped. */
   stop(): Promise<{ peakRssKb: number | undefined }>;
+  /** Instances stored, for an SCP that does not store them as files in outDir (S3); read before stop. */
+  stored?(): Promise<number>;
 }
 
 export interface ScuStoreOptions {

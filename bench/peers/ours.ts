@@ -86,6 +86,56 @@ export const oursServe: ScpPeer = {
   },
 };
 
+/**
+ * `dicom-tls serve` as above with `--storage s3://dicom/bench`: an s3rver (the tests' S3-compatible
+ * server, a Node process of its own) started per run, credentials and endpoint in the environment.
+ * Peak RSS and CPU are serve's alone; s3rver's CPU competes on the same cores, as a local MinIO
+ * would. The instances are counted as objects in the bucket.
+ */
+export const oursServeS3: ScpPeer = {
+  name: 'dicom-tls serve (S3)',
+  async start(options: ScpOptions): Promise<ScpHandle> {
+    if (!existsSync(cliMain)) throw new NotAvailableError('dist/cli/dicom-tls.js is not there yet');
+    if (options.outDir === undefined) throw new NotAvailableError('serve always stores');
+    const [{ startS3Server }, { S3BlobStore }] = await Promise.all([import('../../test/helpers/s3.js'), import('../../src/store/blob/s3.js')]);
+    const s3 = await startS3Server(['dicom']);
+    const data = await mkdtemp(join(tmpdir(), 'dicom-tls-bench-serve-s3-'));
+    const tls = options.tls;
+    const ports = tls === undefined ? ['--port', '0', '--plain-port', String(options.port)] : ['--port', String(options.port)];
+    const identity = tls === undefined ? [] : ['--cert', tls.serverCert, '--key', tls.serverKey, '--ca', tls.caCert];
+    const env = { ...s3.env, DICOM_TLS_STORAGE__ENDPOINT: s3.endpoint, DICOM_TLS_STORAGE__FORCE_PATH_STYLE: 'true' };
+    const cleanup = async (): Promise<void> => {
+      await s3.close();
+      await rm(data, { recursive: true, force: true });
+    };
+    try {
+      const handle = await startNodeScp('dicom-tls serve (S3)', options.port, [
+        ...profileArgs('serve'), cliMain, 'serve', '--host', '127.0.0.1', '--aet', 'STORESCP', '--data', data, '--storage', 's3://dicom/bench', ...ports, ...identity,
+      ], env);
+      return {
+        pid: handle.pid,
+        async stored() {
+          const store = await S3BlobStore.open(s3.options('dicom', 'bench'));
+          let n = 0;
+          for await (const _ of store.list()) n++;
+          await store.close();
+          return n;
+        },
+        async stop() {
+          try {
+            return await handle.stop();
+          } finally {
+            await cleanup();
+          }
+        },
+      };
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+  },
+};
+
 function scu(input: object): Promise<{ seconds: number; cpuMs?: number }> {
   return runNodeScu('dicom-tls SCU', [...profileArgs('scu'), scuScript], input, 8);
 }

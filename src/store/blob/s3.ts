@@ -9,6 +9,7 @@
  */
 import { Readable } from 'node:stream';
 import { InvalidOptionError } from '../../errors.js';
+import { Semaphore } from '../../internal/semaphore.js';
 import { StoreError, storeErrorCodes } from '../errors.js';
 import { checkKey, checkPrefix, countBytes, type BlobInfo, type BlobStore, type ByteRange, type IncompleteBlob, type PutOptions } from './blob-store.js';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -31,6 +32,12 @@ export interface S3BlobStoreOptions {
   readonly queueSize?: number;
   /** SDK attempts per request (retries on throttling, 5xx, resets). Default 3. */
   readonly maxAttempts?: number;
+  /**
+   * Puts running at once across the store; more wait their turn. Default 4. Each holds up to
+   * (queueSize + 1) × partSize bytes, so this bounds the memory of all uploads (4 × 24 MiB with
+   * the defaults) whatever the number of associations and outstanding C-STOREs.
+   */
+  readonly maxConcurrentPuts?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -42,6 +49,7 @@ export class S3BlobStore implements BlobStore {
   readonly partSize: number;
   readonly queueSize: number;
   readonly #client: S3Client;
+  readonly #puts: Semaphore;
   readonly #sdk: typeof import('@aws-sdk/client-s3');
   readonly #Upload: typeof import('@aws-sdk/lib-storage').Upload;
 
@@ -52,6 +60,7 @@ export class S3BlobStore implements BlobStore {
     this.url = `s3://${this.bucket}/${this.prefix}`;
     this.partSize = options.partSize ?? 8 * MiB;
     this.queueSize = options.queueSize ?? 2;
+    this.#puts = new Semaphore(options.maxConcurrentPuts ?? 4);
     this.#client = client;
     this.#sdk = sdk;
     this.#Upload = upload;
@@ -85,6 +94,15 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: PutOptions): Promise<BlobInfo> {
     const objectKey = this.prefix + checkKey(key);
+    const release = (await this.#puts.acquire()) as () => void;
+    try {
+      return await this.#put(key, objectKey, body, options);
+    } finally {
+      release();
+    }
+  }
+
+  async #put(key: string, objectKey: string, body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions | undefined): Promise<BlobInfo> {
     let size = 0;
     const count = countBytes(key, options?.size, (n) => (size = n));
     const source = Readable.from(body, { objectMode: false });
@@ -231,6 +249,7 @@ function checkOptions(o: S3BlobStoreOptions): void {
   if (o.partSize !== undefined && (!Number.isSafeInteger(o.partSize) || o.partSize < 5 * MiB)) throw new InvalidOptionError('partSize', `must be an integer >= 5 MiB (the S3 minimum); got ${String(o.partSize)}`);
   if (o.queueSize !== undefined && (!Number.isSafeInteger(o.queueSize) || o.queueSize < 1)) throw new InvalidOptionError('queueSize', `must be an integer >= 1; got ${String(o.queueSize)}`);
   if (o.maxAttempts !== undefined && (!Number.isSafeInteger(o.maxAttempts) || o.maxAttempts < 1)) throw new InvalidOptionError('maxAttempts', `must be an integer >= 1; got ${String(o.maxAttempts)}`);
+  if (o.maxConcurrentPuts !== undefined && (!Number.isSafeInteger(o.maxConcurrentPuts) || o.maxConcurrentPuts < 1)) throw new InvalidOptionError('maxConcurrentPuts', `must be an integer >= 1; got ${String(o.maxConcurrentPuts)}`);
 }
 
 /** S3 error names (the `Code` of the error document) that mean refused credentials or permissions. */
