@@ -2,13 +2,16 @@
  * The storing server with its instances in S3 (s3rver, started here) and two nodes sharing one
  * index and one bucket, driven by DCMTK 3.6.7: storescu stores into node A; findscu, movescu (to a
  * DCMTK storescp) and getscu ask node B, which never received an instance and sends every one of
- * them from the bucket, byte-identical. One instance is above the multipart part size.
+ * them from the bucket, byte-identical, and answers a Storage Commitment request from the bucket.
+ * One instance is above the multipart part size.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DicomClient } from '../../src/ae/client.js';
+import { NormalizedSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { SqliteIndex } from '../../src/store/sqlite-index.js';
 import { S3BlobStore } from '../../src/store/blob/s3.js';
@@ -107,6 +110,22 @@ test('two nodes on one index and one bucket: storescu → node A; findscu, moves
     for (const name of got) {
       const uid = dumpValue(await dcmdump(join(getOut, name), ['-M']), '0008,0018');
       assert.equal(await datasetHash(join(getOut, name)), study.find((f) => f.uid === uid)?.hash, uid);
+    }
+
+    // Storage Commitment asked of node B: committed from the objects' sizes in the bucket; one
+    // whose object was removed behind the index's back is not.
+    const gone = files[1]!;
+    await storeA.delete((await b.storedInstance(gone.uid))!.key);
+    const client = await DicomClient.associate({
+      host: '127.0.0.1', port: portB, callingAeTitle: 'COMMITTER', calledAeTitle: 'NODE-B',
+      presentationContexts: [{ abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
+    });
+    try {
+      const report = await client.commit(files.map((f) => ({ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: f.uid })), { timeout: 20_000 });
+      assert.deepEqual(report.committed.map((r) => r.sopInstanceUid).sort(), files.filter((f) => f !== gone).map((f) => f.uid).sort());
+      assert.deepEqual(report.failed.map((r) => [r.sopInstanceUid, r.failureReason]), [[gone.uid, 0x0112]]);
+    } finally {
+      await client.release();
     }
   } finally {
     await a.close({ timeout: 1000 });
