@@ -129,6 +129,17 @@ export type {
   InstanceIndex, InstanceRecord, PendingEntry, StoredFile, RetrieveInstance, IndexStatistics, CommitmentReference, CommitmentState, Unlock,
 } from './store/instance-index.js';
 export type { InstanceFiles } from './store/file-store.js';
+export { LocalBlobStore } from './store/blob/local.js';
+export type { LocalBlobStoreOptions } from './store/blob/local.js';
+export { S3BlobStore } from './store/blob/s3.js';
+export type { S3BlobStoreOptions } from './store/blob/s3.js';
+export type { BlobStore, BlobInfo, ByteRange, IncompleteBlob, PutOptions } from './store/blob/blob-store.js';
+export { openBlobStore, parseStorageUrl } from './store/blob/open.js';
+export type { StorageConfig, StorageTarget } from './store/blob/open.js';
+export { openStoredDataset } from './store/blob/read.js';
+export type { StoredDataset } from './store/blob/read.js';
+export { checkStore } from './store/check.js';
+export type { StoreCheckFinding, StoreCheckOptions, StoreCheckReport } from './store/check.js';
 export { findMatches, instancesFor, queryLevels, informationModels } from './store/query.js';
 export type { QueryLevel, InformationModel, FindOptions, NaturalizedDataset, NaturalizedValue } from './store/query.js';
 // Application entities: client (SCU), server (SCP), the association and its DIMSE exchange.
