@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, openSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, rmSync } from 'node:fs';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { WritableChannel } from '../internal/writable-channel.js';
 import { createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
@@ -213,6 +214,21 @@ export class FileStore implements InstanceFiles {
     const scanned = await this.#scanFile(path, header.datasetOffset, ts);
     const attributes = this.#attributes(scanned, { sopClassUid: header.meta.MediaStorageSOPClassUID, sopInstanceUid: header.meta.MediaStorageSOPInstanceUID, transferSyntaxUid: ts });
     return { ...attributes, transferSyntaxUid: ts };
+  }
+
+  /**
+   * readAttributes of a stored copy by key: its file, or (a remote store) the object copied to a
+   * temporary file in the root first, removed after.
+   */
+  async readAttributesOf(key: string): Promise<StoredInstance['attributes'] & { readonly transferSyntaxUid: string }> {
+    if (!this.remote) return this.readAttributes(this.pathOf(key));
+    const temp = join(this.root, `.${key.slice(key.lastIndexOf('/') + 1)}${partialMarker}${this.#run}${(this.#n++).toString(36)}`);
+    try {
+      await pipeline(Readable.from(await this.blobs.get(key)), createWriteStream(temp, { flags: 'wx' }));
+      return await this.readAttributes(temp);
+    } finally {
+      await rm(temp, { force: true }).catch(() => undefined);
+    }
   }
 
   /** Delete `.<uid>.partial-<random>` files in the root; returns their names. */

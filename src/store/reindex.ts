@@ -42,9 +42,9 @@ export async function reindexIfOutdated(store: FileStore, index: InstanceIndex):
   const failed: { key: string; path: string; error: string }[] = [];
   let done = 0;
   for (const f of files) {
-    const path = store.pathOf(f.key);
+    const path = store.locationOf(f.key);
     try {
-      const attributes = await store.readAttributes(path);
+      const attributes = await store.readAttributesOf(f.key);
       const record: InstanceRecord = { ...attributes, key: f.key, size: f.size };
       await index.addInstance(record);
     } catch (error) {

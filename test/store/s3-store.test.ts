@@ -274,3 +274,28 @@ test('store check leaves unaccounted objects and temporary files younger than th
     await blobs.close();
   }
 });
+
+test('re-index of an index written by an older version reads the instances back from S3', async () => {
+  const { reindexIfOutdated } = await import('../../src/store/reindex.js');
+  const root = dir();
+  const blobs = await openS3();
+  const index = new SqliteIndex(join(root, 'index.sqlite'));
+  try {
+    const store = await FileStore.open({ root: join(root, 'spool'), index, blobs });
+    const s = { ...spec(40), PatientName: 'REINDEX^ME' };
+    const stored = await store.store(meta(s), chunks(dataset(s, 900)));
+    // An older version's row: the name read wrongly, the content version behind.
+    await index.addInstance({ ...stored.attributes, PatientName: 'WRONG', key: stored.key, transferSyntaxUid: explicitLE, size: stored.size });
+    await index.setContentVersion(0);
+    const result = await reindexIfOutdated(store, index);
+    assert.deepEqual({ total: result?.total, reindexed: result?.reindexed, failed: result?.failed.length }, { total: 1, reindexed: 1, failed: 0 });
+    const names: string[] = [];
+    for await (const m of index.find('STUDY_ROOT', { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: STUDY, SeriesInstanceUID: SERIES, SOPInstanceUID: s.SOPInstanceUID, PatientName: '' })) names.push(JSON.stringify(m['PatientName']));
+    assert.equal(names.length, 1);
+    assert.match(names[0]!, /REINDEX\^ME/);
+    assert.deepEqual(await readdir(join(root, 'spool')), []);
+  } finally {
+    await index.close();
+    await blobs.close();
+  }
+});
