@@ -308,3 +308,17 @@ test('openStoredDataset: a stored Part 10 object reads back as its header and th
     }
   }
 });
+
+test('an S3 endpoint that accepts connections and never answers: BLOB_UNAVAILABLE after the idle timeout, not a hang', async () => {
+  const { createServer } = await import('node:net');
+  const sockets: import('node:net').Socket[] = [];
+  const silent = createServer((s) => sockets.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const port = (silent.address() as import('node:net').AddressInfo).port;
+    await rejectsWith(S3BlobStore.open({ ...s3.options('dicom'), endpoint: `http://127.0.0.1:${port}`, idleTimeout: 300, maxAttempts: 1 }), storeErrorCodes.blobUnavailable);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => silent.close(r));
+  }
+});

@@ -38,6 +38,14 @@ export interface S3BlobStoreOptions {
    * the defaults) whatever the number of associations and outstanding C-STOREs.
    */
   readonly maxConcurrentPuts?: number;
+  /** Milliseconds to connect to the endpoint before the attempt counts as failed. Default 10 000. */
+  readonly connectTimeout?: number;
+  /**
+   * Milliseconds a connection may stay idle mid-request (a stalled service) before it is dropped
+   * and the request fails (or is retried). Default 120 000: a C-STORE never waits forever on a
+   * service that stopped answering, while holding the instance's lock.
+   */
+  readonly idleTimeout?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -76,6 +84,7 @@ export class S3BlobStore implements BlobStore {
       forcePathStyle: options.forcePathStyle ?? false,
       ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),
       maxAttempts: options.maxAttempts ?? 3,
+      requestHandler: { connectionTimeout: options.connectTimeout ?? 10_000, socketTimeout: options.idleTimeout ?? 120_000 },
       // The SDK's default since early 2025 sends CRC checksums in aws-chunked trailers, which
       // several S3-compatible services (older MinIO and Ceph RGW among them) reject or store
       // verbatim; only when an operation requires one is the compatible choice.
@@ -249,6 +258,9 @@ function checkOptions(o: S3BlobStoreOptions): void {
   if (o.partSize !== undefined && (!Number.isSafeInteger(o.partSize) || o.partSize < 5 * MiB)) throw new InvalidOptionError('partSize', `must be an integer >= 5 MiB (the S3 minimum); got ${String(o.partSize)}`);
   if (o.queueSize !== undefined && (!Number.isSafeInteger(o.queueSize) || o.queueSize < 1)) throw new InvalidOptionError('queueSize', `must be an integer >= 1; got ${String(o.queueSize)}`);
   if (o.maxAttempts !== undefined && (!Number.isSafeInteger(o.maxAttempts) || o.maxAttempts < 1)) throw new InvalidOptionError('maxAttempts', `must be an integer >= 1; got ${String(o.maxAttempts)}`);
+  for (const [name, v] of [['connectTimeout', o.connectTimeout], ['idleTimeout', o.idleTimeout]] as const) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new InvalidOptionError(name, `must be a whole number of milliseconds >= 1; got ${String(v)}`);
+  }
   if (o.maxConcurrentPuts !== undefined && (!Number.isSafeInteger(o.maxConcurrentPuts) || o.maxConcurrentPuts < 1)) throw new InvalidOptionError('maxConcurrentPuts', `must be an integer >= 1; got ${String(o.maxConcurrentPuts)}`);
 }
 
