@@ -1,7 +1,7 @@
 /**
  * A StorageServer in its own process, for tests that measure its memory (VmHWM in
  * /proc/<pid>/status), kill a peer mid-instance, or are killed themselves mid-store. argv[2]: JSON
- * { storeRoot, aeTitle, maxPduLength, tls, limits, destinations }.
+ * { storeRoot, aeTitle, maxPduLength, tls, limits, destinations, s3 }.
  * Prints one line `{"port":N}` once listening; each stored or failed instance as a JSON line.
  * Exits on SIGTERM after closing the server.
  */
@@ -22,6 +22,8 @@ const config = JSON.parse(process.argv[2] ?? '{}') as {
   limits?: StorageServerConfig['limits'];
   /** C-MOVE destinations over plain TCP. */
   destinations?: Record<string, { host: string; port: number }>;
+  /** Store the instances in S3 (test/helpers/s3.ts's server): S3BlobStore options without credentials. */
+  s3?: { endpoint: string; bucket: string; prefix?: string; partSize?: number };
 };
 // A store given up without an answer (the peer vanished) is only seen on the diagnostics channel.
 diagnosticsChannel.subscribe(channelNames.server, (m) => {
@@ -30,7 +32,11 @@ diagnosticsChannel.subscribe(channelNames.server, (m) => {
   // What a previous run, killed mid-store, left and the start-up settled (FileStore.reconcile).
   if (e.kind === 'store-reconciled') process.stdout.write(`${JSON.stringify({ reconciled: e.sopInstanceUid, action: (m as { action?: string }).action })}\n`);
 });
+const storage = config.s3 === undefined ? undefined : await (await import('../../src/store/blob/s3.js')).S3BlobStore.open({
+  ...config.s3, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+});
 const server = await StorageServer.create({
+  ...(storage === undefined ? {} : { storage }),
   aeTitle: config.aeTitle ?? 'CHILD-SCP',
   storeRoot: config.storeRoot,
   fsync: config.fsync ?? 'none',
