@@ -322,3 +322,43 @@ test('an S3 endpoint that accepts connections and never answers: BLOB_UNAVAILABL
     await new Promise((r) => silent.close(r));
   }
 });
+
+test('S3 incomplete multipart uploads (a service with ListMultipartUploads): listed under the prefix, aborted by removeIncomplete and by store check past the grace period', async () => {
+  const { createServer } = await import('node:http');
+  const { checkStore } = await import('../../src/store/check.js');
+  const { SqliteIndex } = await import('../../src/store/sqlite-index.js');
+  const calls: string[] = [];
+  const old = new Date(Date.now() - 3 * 3600_000).toISOString();
+  const young = new Date().toISOString();
+  // A stand-in for the few S3 calls this needs, answering as AWS documents them.
+  const stub = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    calls.push(`${req.method} ${url.pathname}${url.searchParams.has('uploads') ? '?uploads' : ''}${url.searchParams.has('uploadId') ? `?uploadId=${url.searchParams.get('uploadId')}` : ''}`);
+    if (req.method === 'HEAD') return res.writeHead(200).end();
+    if (req.method === 'DELETE') return res.writeHead(204).end();
+    if (url.searchParams.has('uploads')) {
+      const upload = (key: string, id: string, at: string): string => `<Upload><Key>${key}</Key><UploadId>${id}</UploadId><Initiated>${at}</Initiated></Upload>`;
+      return res.writeHead(200, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>dicom</Bucket><IsTruncated>false</IsTruncated>${upload('site/1.2/1.2.3/1.2.3.4.dcm', 'u-old', old)}${upload('site/1.2/1.2.3/1.2.3.5.dcm', 'u-young', young)}</ListMultipartUploadsResult>`);
+    }
+    return res.writeHead(200, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>dicom</Name><Prefix>site/</Prefix><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>');
+  });
+  await new Promise<void>((r) => stub.listen(0, '127.0.0.1', r));
+  const port = (stub.address() as import('node:net').AddressInfo).port;
+  const store = await S3BlobStore.open({ ...s3.options('dicom', 'site'), endpoint: `http://127.0.0.1:${port}` });
+  const index = new SqliteIndex(join(mkdtempSync(join(tmpdir(), 'blob-')), 'index.sqlite'));
+  try {
+    const listed = [];
+    for await (const i of store.listIncomplete()) listed.push(i);
+    assert.deepEqual(listed.map((i) => [i.key, i.id]), [['1.2/1.2.3/1.2.3.4.dcm', 'site/1.2/1.2.3/1.2.3.4.dcm\0u-old'], ['1.2/1.2.3/1.2.3.5.dcm', 'site/1.2/1.2.3/1.2.3.5.dcm\0u-young']]);
+    const report = await checkStore({ index, blobs: store, graceSeconds: 900 });
+    assert.deepEqual(report.findings.map((f) => [f.kind, f.key, f.action]), [['incomplete', '1.2/1.2.3/1.2.3.4.dcm', 'removed']]);
+    assert.equal(report.counts.incomplete, 2);
+    assert.ok(calls.includes('DELETE /dicom/site/1.2/1.2.3/1.2.3.4.dcm?uploadId=u-old'), calls.join('\n'));
+    assert.ok(!calls.some((c) => c.includes('u-young')), 'a young upload is left alone');
+    await assert.rejects(store.removeIncomplete({ key: 'x', id: 'other/x\0u' }), InvalidOptionError);
+  } finally {
+    await index.close();
+    await store.close();
+    await new Promise((r) => stub.close(r));
+  }
+});
