@@ -99,3 +99,25 @@ test('the binary reads a commented config and the environment', async () => {
     } finally { await p.kill(); }
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('"storage": a directory relative to the file, s3:// with its options, DICOM_TLS_STORAGE__* and --storage over the file; bad values named', async () => {
+  withConfig('{ "storage": { "url": "archive" } }', (dir) => {
+    assert.deepEqual(serveSettings({ config: join(dir, 'c.json') }, '/elsewhere').storage, { url: join(dir, 'archive') });
+  });
+  withConfig('{ "storage": { "url": "s3://dicom/site-a", "endpoint": "http://10.0.0.9:9000", "region": "eu-west-1", "forcePathStyle": true, "partSize": 16777216 } }', (dir) => {
+    const s = serveSettings({ config: join(dir, 'c.json') }, dir);
+    assert.deepEqual(s.storage, { url: 's3://dicom/site-a', endpoint: 'http://10.0.0.9:9000', region: 'eu-west-1', forcePathStyle: true, partSize: 16777216 });
+    assert.equal(serveSettings({ config: join(dir, 'c.json'), storage: 'file:///srv/dicom' }, dir).storage?.url, 'file:///srv/dicom');
+  });
+  const env = { DICOM_TLS_STORAGE__URL: 's3://b/p', DICOM_TLS_STORAGE__FORCE_PATH_STYLE: 'true', DICOM_TLS_STORAGE__ENDPOINT: 'http://127.0.0.1:9000' };
+  assert.deepEqual(serveSettings({}, '/x', env).storage, { url: 's3://b/p', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
+  assert.equal(serveSettings({}, '/x').storage, undefined);
+  assert.throws(() => serveSettings({ storage: 'http://example.test/x' }, '/x'), /--storage must be s3:\/\/bucket\/prefix/);
+  assert.throws(() => serveSettings({ storage: 's3://' }, '/x'), /names no bucket/);
+  withConfig('{ "storage": { "url": "s3://b", "partSize": 1024 } }', (dir) => {
+    assert.throws(() => serveSettings({ config: join(dir, 'c.json') }, dir), /partSize/);
+  });
+  withConfig('{ "storage": { "endpoint": "http://h:9000" } }', (dir) => {
+    assert.throws(() => serveSettings({ config: join(dir, 'c.json') }, dir), /"storage" needs a "url"/);
+  });
+});
