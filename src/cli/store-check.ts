@@ -29,7 +29,8 @@ instance is settled holding the index's lock on it):
   --dry-run       change nothing; report what a repair would do
   --config FILE   serve's config file: its data directory, "index" and "storage"
   --data DIR      serve's data directory (default ./dicom-tls-data)
-  --index URL     the index (default DIR/index.sqlite)
+  --index URL     the index: postgres://… (PG* variables as serve reads them), or an embedded
+                  index file (default: the config's "index", else DIR/index.sqlite)
   --storage URL   the blob store: s3://BUCKET/PREFIX, file:///DIR or a directory (default
                   DIR/files); S3 endpoint, region and path style from the config's "storage" or
                   DICOM_TLS_STORAGE__ENDPOINT …, credentials from AWS_ACCESS_KEY_ID … or the
@@ -79,10 +80,12 @@ export const command: CommandModule = {
     if (positionals.length > 0) throw usageError(`store check takes no arguments, got "${positionals.join(' ')}"`);
     const grace = values.grace === undefined ? 900 : Number(values.grace);
     if (!/^\d+$/.test(values.grace ?? '900')) throw usageError(`--grace must be a whole number of seconds, got "${values.grace}"`);
-    const s = serveSettings({ config: values.config, data: values.data, storage: values.storage }, io.cwd, io.env);
+    // --index: a PostgreSQL URL, or the path of an embedded index (SQLite) other than DATA/index.sqlite.
+    const postgres = values.index !== undefined && /^postgres(ql)?:\/\//.test(values.index);
+    const s = serveSettings({ config: values.config, data: values.data, storage: values.storage, ...(postgres ? { index: values.index } : {}) }, io.cwd, io.env);
     const { openServeStores } = await import('./serve-stores.js');
     const { checkStore } = await import('../store/check.js');
-    const stores = await openServeStores(s, values.index === undefined ? undefined : resolve(io.cwd, values.index));
+    const stores = await openServeStores(s, values.index === undefined || postgres ? undefined : resolve(io.cwd, values.index));
     let report: StoreCheckReport;
     try {
       report = await checkStore({ index: stores.index, blobs: stores.blobs, dryRun: values['dry-run'] === true, graceSeconds: grace });

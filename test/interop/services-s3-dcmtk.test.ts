@@ -1,19 +1,19 @@
 /**
  * The storing server with its instances in S3 (s3rver, started here) and two nodes sharing one
- * index and one bucket, driven by DCMTK 3.6.7: storescu stores into node A; findscu, movescu (to a
+ * index (embedded SQLite, and PostgreSQL: the scale-out setup) and one bucket, driven by DCMTK 3.6.7: storescu stores into node A; findscu, movescu (to a
  * DCMTK storescp) and getscu ask node B, which never received an instance and sends every one of
  * them from the bucket, byte-identical, and answers a Storage Commitment request from the bucket.
  * One instance is above the multipart part size.
  */
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DicomClient } from '../../src/ae/client.js';
 import { NormalizedSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
-import { SqliteIndex } from '../../src/store/sqlite-index.js';
+import { indexBackends } from '../helpers/index-backends.js';
 import { S3BlobStore } from '../../src/store/blob/s3.js';
 import type { BlobStore } from '../../src/store/blob/blob-store.js';
 import { hasDcmtk, run, startListening } from '../helpers/dcmtk.js';
@@ -53,16 +53,21 @@ async function objectHash(blobs: BlobStore, key: string): Promise<string> {
   return hash.digest('hex');
 }
 
-test('two nodes on one index and one bucket: storescu → node A; findscu, movescu → storescp, getscu ← node B; every instance once, byte-identical', { skip }, async () => {
-  const index = new SqliteIndex(join(dir, 'index.sqlite'));
-  const storeA = await S3BlobStore.open({ ...s3.options('dicom', 'site'), partSize: 5 * MiB });
-  const storeB = await S3BlobStore.open({ ...s3.options('dicom', 'site'), partSize: 5 * MiB });
-  const dest = await startListening('storescp', ['+B', '-od', join(dir, 'moved')]).catch(async () => {
-    await mkdir(join(dir, 'moved'));
-    return startListening('storescp', ['+B', '-od', join(dir, 'moved')]);
-  });
-  const a = await StorageServer.create({ aeTitle: 'NODE-A', storeRoot: join(dir, 'spool-a'), index, storage: storeA, fsync: 'none' });
-  const b = await StorageServer.create({ aeTitle: 'NODE-B', storeRoot: join(dir, 'spool-b'), index, storage: storeB, fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: dest.port } } });
+for (const backend of indexBackends()) describe(`on the ${backend.name} index`, { skip: skip || backend.skip }, () => {
+before(() => backend.start());
+after(() => backend.stop());
+test(`two nodes on one ${backend.name} index and one bucket: storescu → node A; findscu, movescu → storescp, getscu ← node B; every instance once, byte-identical`, async () => {
+  const prefix = `site-${backend.name}`;
+  const index = await backend.open(await mkdtemp(join(dir, 'index-')));
+  // Node B has an index of its own on the same database, as another process would (SQLite: the same file).
+  const indexB = await backend.reopen(index);
+  const storeA = await S3BlobStore.open({ ...s3.options('dicom', prefix), partSize: 5 * MiB });
+  const storeB = await S3BlobStore.open({ ...s3.options('dicom', prefix), partSize: 5 * MiB });
+  const work = await mkdtemp(join(dir, `${backend.name}-`));
+  await mkdir(join(work, 'moved'));
+  const dest = await startListening('storescp', ['+B', '-od', join(work, 'moved')]);
+  const a = await StorageServer.create({ aeTitle: 'NODE-A', storeRoot: join(work, 'spool-a'), index, storage: storeA, fsync: 'none' });
+  const b = await StorageServer.create({ aeTitle: 'NODE-B', storeRoot: join(work, 'spool-b'), index: indexB, storage: storeB, fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: dest.port } } });
   try {
     const { port: portA } = await a.listen(0);
     const { port: portB } = await b.listen(0);
@@ -77,13 +82,13 @@ test('two nodes on one index and one bucket: storescu → node A; findscu, moves
     for (const f of files) {
       const row = await b.storedInstance(f.uid);
       assert.ok(row, f.uid);
-      assert.equal(row.path, `s3://dicom/site/${row.key}`);
+      assert.equal(row.path, `s3://dicom/${prefix}/${row.key}`);
       assert.equal(await objectHash(storeB, row.key), f.hash);
     }
     // The spool directories hold nothing once the instances are stored.
-    assert.deepEqual(await readdir(join(dir, 'spool-a')), []);
+    assert.deepEqual(await readdir(join(work, 'spool-a')), []);
 
-    const findOut = join(dir, 'find-out');
+    const findOut = join(work, 'find-out');
     await mkdir(findOut);
     const q = await run('findscu', ['-S', '-aec', 'NODE-B', '-X', '-od', findOut, '-k', 'QueryRetrieveLevel=IMAGE', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7777.1', '-k', 'SeriesInstanceUID=1.2.826.0.1.3680043.9.7777.1.1', '-k', 'SOPInstanceUID', '127.0.0.1', String(portB)]);
     assert.equal(q.code, 0, q.output);
@@ -94,14 +99,14 @@ test('two nodes on one index and one bucket: storescu → node A; findscu, moves
 
     const m = await run('movescu', ['-S', '-aec', 'NODE-B', '-aem', 'DEST', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7777.1', '127.0.0.1', String(portB)]);
     assert.equal(m.code, 0, m.output);
-    const moved = await readdir(join(dir, 'moved'));
+    const moved = await readdir(join(work, 'moved'));
     assert.equal(moved.length, study.length, dest.output());
     for (const name of moved) {
-      const uid = dumpValue(await dcmdump(join(dir, 'moved', name), ['-M']), '0008,0018');
-      assert.equal(await datasetHash(join(dir, 'moved', name)), study.find((f) => f.uid === uid)?.hash, uid);
+      const uid = dumpValue(await dcmdump(join(work, 'moved', name), ['-M']), '0008,0018');
+      assert.equal(await datasetHash(join(work, 'moved', name)), study.find((f) => f.uid === uid)?.hash, uid);
     }
 
-    const getOut = join(dir, 'get-out');
+    const getOut = join(work, 'get-out');
     await mkdir(getOut);
     const g = await run('getscu', ['-S', '-aec', 'NODE-B', '-od', getOut, '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.9.7777.1', '127.0.0.1', String(portB)]);
     assert.equal(g.code, 0, g.output);
@@ -132,7 +137,9 @@ test('two nodes on one index and one bucket: storescu → node A; findscu, moves
     await b.close({ timeout: 1000 });
     await dest.stop();
     await index.close();
+    await indexB.close();
     await storeA.close();
     await storeB.close();
   }
+});
 });

@@ -18,7 +18,8 @@ import { LocalBlobStore } from '../../src/store/blob/local.js';
 import { readAll, type BlobStore } from '../../src/store/blob/blob-store.js';
 import { checkStore, type StoreCheckFinding } from '../../src/store/check.js';
 import { StoreError, storeErrorCodes, storeStatus } from '../../src/store/errors.js';
-import type { InstanceRecord } from '../../src/store/instance-index.js';
+import type { InstanceIndex, InstanceRecord } from '../../src/store/instance-index.js';
+import { indexBackends } from '../helpers/index-backends.js';
 import { ctImageStorage, encodeDataset, specElements, type InstanceSpec } from '../helpers/dicom-data.js';
 import { startS3Server, type S3Server } from '../helpers/s3.js';
 
@@ -185,7 +186,7 @@ describe('FileStore with S3 storage', () => {
 });
 
 /** Craft every kind of inconsistency `store check` knows in a store of two good instances. */
-async function craft(store: FileStore, index: SqliteIndex, blobs: BlobStore): Promise<{ good: string[]; orphan: string; missing: string; pendingKey: string; foreign: string }> {
+async function craft(store: FileStore, index: InstanceIndex, blobs: BlobStore): Promise<{ good: string[]; orphan: string; missing: string; pendingKey: string; foreign: string }> {
   const good: string[] = [];
   for (const n of [10, 11]) good.push((await store.store(meta(spec(n)), chunks(dataset(spec(n), 700)))).key);
   // An object no row accounts for (a restored backup, a crash of an older version).
@@ -210,10 +211,13 @@ function summary(findings: readonly StoreCheckFinding[]): string[] {
   return findings.map((f) => `${f.kind} ${f.key} ${f.action}`).sort();
 }
 
-for (const kind of ['S3', 'directory'] as const) {
-  test(`store check (${kind}): finds every crafted inconsistency; --dry-run changes nothing; a repair leaves a consistent store`, async () => {
+for (const backend of indexBackends()) describe(`store check on the ${backend.name} index`, { skip: backend.skip }, () => {
+  before(() => backend.start());
+  after(() => backend.stop());
+  for (const kind of ['S3', 'directory'] as const) {
+  test(`store check (${kind}, ${backend.name} index): finds every crafted inconsistency; --dry-run changes nothing; a repair leaves a consistent store`, async () => {
     const root = dir();
-    const index = new SqliteIndex(join(root, 'index.sqlite'));
+    const index = await backend.open(root);
     const blobs: BlobStore = kind === 'S3' ? await openS3() : await LocalBlobStore.open({ root: join(root, 'files') });
     const store = await FileStore.open({ root: join(root, kind === 'S3' ? 'spool' : 'files'), index, ...(kind === 'S3' ? { blobs } : {}) });
     try {
@@ -254,6 +258,7 @@ for (const kind of ['S3', 'directory'] as const) {
     }
   });
 }
+});
 
 test('store check leaves unaccounted objects and temporary files younger than the grace period alone (a store may still be running)', async () => {
   const root = dir();
