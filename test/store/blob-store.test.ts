@@ -247,7 +247,7 @@ describe('LocalBlobStore', () => {
     await assert.rejects(store.removeIncomplete({ key: 'x', id: 's/1.dcm' }), InvalidOptionError);
   });
 
-  test('a missing root is BLOB_CONTAINER for a put, an unreadable one BLOB_ACCESS', { skip: process.getuid?.() === 0 ? 'root reads any directory' : false }, async () => {
+  test('a root the process may not write: a put fails BLOB_ACCESS', { skip: process.getuid?.() === 0 ? 'root reads any directory' : false }, async () => {
     const root = join(mkdtempSync(join(tmpdir(), 'blob-')), 'store');
     const store = await LocalBlobStore.open({ root });
     const { chmod } = await import('node:fs/promises');
