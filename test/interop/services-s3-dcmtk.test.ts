@@ -65,6 +65,7 @@ test(`two nodes on one ${backend.name} index and one bucket: storescu → node A
   const storeB = await S3BlobStore.open({ ...s3.options('dicom', prefix), partSize: 5 * MiB });
   const work = await mkdtemp(join(dir, `${backend.name}-`));
   await mkdir(join(work, 'moved'));
+  await mkdir(join(work, 'twins'));
   const dest = await startListening('storescp', ['+B', '-od', join(work, 'moved')]);
   const a = await StorageServer.create({ aeTitle: 'NODE-A', storeRoot: join(work, 'spool-a'), index, storage: storeA, fsync: 'none' });
   const b = await StorageServer.create({ aeTitle: 'NODE-B', storeRoot: join(work, 'spool-b'), index: indexB, storage: storeB, fsync: 'none', destinations: { DEST: { host: '127.0.0.1', port: dest.port } } });
@@ -76,9 +77,15 @@ test(`two nodes on one ${backend.name} index and one bucket: storescu → node A
     // Sent again to the other node: the duplicate policy (keep-first) keeps one copy.
     const again = await run('storescu', ['-aec', 'NODE-B', '-aet', 'STORESCU', '127.0.0.1', String(portB), files[0]!.path]);
     assert.equal(again.code, 0, again.output);
+    // The same new instances sent to both nodes at once: both answered Success; one object and one row each.
+    const twins: { path: string }[] = [];
+    for (let n = 50; n < 54; n++) twins.push(await writeInstance(join(work, 'twins'), spec(n, { StudyInstanceUID: '1.2.826.0.1.3680043.9.7777.9', SeriesInstanceUID: '1.2.826.0.1.3680043.9.7777.9.1', SOPInstanceUID: `1.2.826.0.1.3680043.9.7777.9.1.${n}` }), { pixels: 5000 }));
+    const both = await Promise.all([portA, portB].map((port, i) => run('storescu', ['-aec', i === 0 ? 'NODE-A' : 'NODE-B', '-aet', 'STORESCU', '127.0.0.1', String(port), ...twins.map((t) => t.path)])));
+    for (const r of both) assert.equal(r.code, 0, r.output);
     const keys: string[] = [];
     for await (const o of storeA.list()) keys.push(o.key);
-    assert.equal(keys.length, files.length);
+    assert.equal(keys.length, files.length + twins.length);
+    assert.equal((await index.statistics()).instances, files.length + twins.length);
     for (const f of files) {
       const row = await b.storedInstance(f.uid);
       assert.ok(row, f.uid);
