@@ -147,6 +147,10 @@ test('store check on the default local store: an orphan file is reported (16), k
   const clean = await runCli(['store', 'check', '--data', data]);
   assert.equal(clean.code, 0, clean.stderr);
   assert.match(clean.stdout, /consistent: nothing to repair/);
+  // A store that cannot be read: exit code 18, the typed error named.
+  const unreachable = await runCli(['store', 'check', '--data', data, '--storage', 's3://dicom/x'], { env: { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', DICOM_TLS_STORAGE__ENDPOINT: 'http://127.0.0.1:1' } });
+  assert.equal(unreachable.code, 18, unreachable.stderr);
+  assert.match(unreachable.stderr, /ECONNREFUSED.*DICOM_ERR_STORE_BLOB_UNAVAILABLE/);
   const help = await runCli(['help', 'store', 'check']);
   assert.match(help.stdout, /Usage: dicom-tls store check/);
 });

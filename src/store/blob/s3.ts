@@ -284,7 +284,9 @@ export function s3Error(error: unknown, what: string, subject: 'key' | 'bucket')
   const name = e.name ?? '';
   const status = e.$metadata?.httpStatusCode;
   const errno = e.code ?? e.cause?.code ?? '';
-  const detail = `${what}: ${name || errno || 'error'}${e.message ? ` (${e.message})` : ''}`;
+  // A network failure is a plain Error named by its errno; an S3 error by its Code.
+  const label = name !== '' && name !== 'Error' ? name : errno || name || 'error';
+  const detail = `${what}: ${label}${e.message ? ` (${e.message})` : ''}`;
   if (name === 'NoSuchBucket' || (subject === 'bucket' && (name === 'NotFound' || status === 404))) {
     return new StoreError(storeErrorCodes.blobContainer, detail, { cause: error, comment: 'the storage bucket does not exist' });
   }
