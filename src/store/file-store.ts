@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, rmSync } from 'node:fs';
-import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -62,7 +62,17 @@ export interface FileStoreOptions {
    * holds only the temporary files of instances being received. Closed by `close()`.
    */
   readonly blobs?: BlobStore;
+  /**
+   * At open, temporary files of unfinished stores are removed only once this many milliseconds
+   * old (by modification time: a file being written is always younger). Default 0 (all of them)
+   * with an embedded index or none, where this process is the only writer; 15 minutes with a
+   * shared index (PostgreSQL), where other nodes may be writing into the same root right now.
+   */
+  readonly partialsGraceMs?: number;
 }
+
+/** The default `partialsGraceMs` of a store shared by several nodes. */
+export const sharedPartialsGraceMs = 15 * 60_000;
 
 /** What the C-STORE command and presentation context say about the instance. */
 export interface StoreRequestMeta {
@@ -159,7 +169,8 @@ export class FileStore implements InstanceFiles {
     if (options.blobs !== undefined && (typeof options.blobs !== 'object' || typeof options.blobs.put !== 'function')) throw new InvalidOptionError('blobs', 'must be a BlobStore');
     const store = new FileStore(options, options.blobs);
     await mkdir(store.root, { recursive: true });
-    const removed = await store.removePartials();
+    const grace = options.partialsGraceMs ?? (options.index !== undefined && options.index.kind !== 'sqlite' ? sharedPartialsGraceMs : 0);
+    const removed = await store.removePartials(grace);
     if (removed.length > 0) publish(channelNames.server, () => ({ kind: 'store-partials-removed', files: removed }));
     await store.reconcile();
     return store;
@@ -231,12 +242,21 @@ export class FileStore implements InstanceFiles {
     }
   }
 
-  /** Delete `.<uid>.partial-<random>` files in the root; returns their names. */
-  async removePartials(): Promise<string[]> {
+  /**
+   * Delete `.<uid>.partial-<random>` files in the root, those last modified at least `olderThanMs`
+   * ago (default: all); returns their names. A file another node is writing is never that old.
+   */
+  async removePartials(olderThanMs = 0): Promise<string[]> {
     const removed: string[] = [];
+    const before = Date.now() - olderThanMs;
     for (const name of await readdir(this.root)) {
       if (name.startsWith('.') && name.includes(partialMarker)) {
-        await rm(join(this.root, name), { force: true });
+        const path = join(this.root, name);
+        if (olderThanMs > 0) {
+          const info = await stat(path).catch(() => undefined);
+          if (info === undefined || info.mtimeMs > before) continue;
+        }
+        await rm(path, { force: true });
         removed.push(name);
       }
     }

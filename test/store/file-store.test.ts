@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { FileStore } from '../../src/store/file-store.js';
@@ -223,6 +223,38 @@ test('an interrupted store leaves no complete-looking file; leftovers are remove
     const stored = await sink.result;
     assert.equal(stored.datasetSize, dataset.length);
   } finally {
+    await remove();
+  }
+});
+
+test('a store shared by several nodes: at open only old leftovers are removed, never a file another node is writing', async () => {
+  const { dir, remove } = await tempDir('store');
+  const index = new IndexDb(join(dir, 'index.sqlite'));
+  try {
+    const old = join(dir, '.1.2.3.partial-aaaa0');
+    const live = join(dir, '.1.2.4.partial-bbbb0');
+    await writeFile(old, 'left by a node that crashed an hour ago');
+    await writeFile(live, 'being written by another node now');
+    const anHourAgo = new Date(Date.now() - 3600_000);
+    await utimes(old, anHourAgo, anHourAgo);
+    // A shared (non-embedded) index makes the grace the default; a Proxy stands in for PostgreSQL.
+    const shared = new Proxy(index, {
+      get: (t, k) => {
+        if (k === 'kind') return 'postgres';
+        const v: unknown = Reflect.get(t, k, t);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const store = await FileStore.open({ root: dir, index: shared });
+    const left = (await readdir(dir)).filter((n) => n.includes('.partial-'));
+    assert.deepEqual(left, ['.1.2.4.partial-bbbb0']);
+    await store.close();
+    // The embedded default: this process is the only writer, every leftover goes.
+    const embedded = await FileStore.open({ root: dir, index });
+    assert.deepEqual((await readdir(dir)).filter((n) => n.includes('.partial-')), []);
+    await embedded.close();
+  } finally {
+    await index.close();
     await remove();
   }
 });
