@@ -7,28 +7,24 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { once } from 'node:events';
 import { AuditTrail } from '../../src/audit/trail.js';
-import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { DicomServer } from '../../src/ae/server.js';
 import { decodePdu } from '../../src/ul/pdu/decode.js';
 import { rawAssociateRq } from '../helpers/raw-pdu.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 import { assertSchemaValid } from '../helpers/audit-schema.js';
+import { recordAudit } from '../helpers/audit-recorded.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 5000 };
 const VERIFICATION = '1.2.840.10008.1.1';
 let server: DicomServer;
 let port: number;
 let trail: AuditTrail;
-const recorded: string[] = [];
-const onAudit = (m: unknown): void => {
-  const e = m as { kind: string; xml?: string };
-  if (e.kind === 'recorded') recorded.push(e.xml!);
-};
+const audit = recordAudit();
+const recorded = audit.xml;
 const detail = (xml: string, type: string): string | undefined => {
   const v = new RegExp(`<ParticipantObjectDetail type="${type}" value="([^"]*)"/>`).exec(xml)?.[1];
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
@@ -39,7 +35,7 @@ async function until(predicate: () => boolean): Promise<void> {
 }
 
 before(async () => {
-  diagnosticsChannel.subscribe(channelNames.audit, onAudit);
+  audit.start();
   trail = new AuditTrail({ auditSourceId: 'AUDIT-TEST', application: { name: 'dicom-tls serve', aeTitles: ['SCP'] } }).start();
   server = new DicomServer({ aeTitle: 'SCP', callingAeTitles: ['GOOD', 'HOLDER'], rejectWhenNoContextAccepted: true, maxAssociations: 1, verification: true });
   ({ port } = await server.listen(0));
@@ -48,7 +44,7 @@ before(async () => {
 after(async () => {
   await server.close({ timeout: 1000 });
   await trail.stop();
-  diagnosticsChannel.unsubscribe(channelNames.audit, onAudit);
+  audit.stop();
   await assertSchemaValid(recorded);
 });
 

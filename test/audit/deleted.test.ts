@@ -7,11 +7,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { AuditTrail } from '../../src/audit/trail.js';
-import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
@@ -21,17 +19,15 @@ import { encodeFileMetaInformation } from '../../src/dataset/part10.js';
 import { ctImageStorage, encodeDataset, specElements, tempDir, type InstanceSpec } from '../helpers/dicom-data.js';
 import { spec, writeInstance } from '../helpers/services.js';
 import { assertSchemaValid } from '../helpers/audit-schema.js';
+import { recordAudit } from '../helpers/audit-recorded.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 10000 };
 const STUDY1 = '1.2.826.0.1.3680043.9.7777.1';
 let dir: string;
 let remove: () => Promise<void>;
 let trail: AuditTrail;
-const recorded: string[] = [];
-const onAudit = (m: unknown): void => {
-  const e = m as { kind: string; xml?: string };
-  if (e.kind === 'recorded') recorded.push(e.xml!);
-};
+const audit = recordAudit();
+const recorded = audit.xml;
 const event = (code: string) => (x: string): boolean => x.includes(`<EventID csd-code="${code}"`);
 async function until(predicate: () => boolean): Promise<void> {
   while (!predicate()) await new Promise((r) => setTimeout(r, 10));
@@ -41,13 +37,13 @@ before(async () => {
   ({ dir, remove } = await tempDir('audit-deleted'));
   await mkdir(join(dir, 'in'));
   await writeInstance(join(dir, 'in'), spec(1));
-  diagnosticsChannel.subscribe(channelNames.audit, onAudit);
+  audit.start();
   trail = new AuditTrail({ auditSourceId: 'AUDIT-TEST', application: { name: 'dicom-tls serve', aeTitles: ['SCP'] } }).start();
 });
 
 after(async () => {
   await trail.stop();
-  diagnosticsChannel.unsubscribe(channelNames.audit, onAudit);
+  audit.stop();
   await assertSchemaValid(recorded);
   await remove();
 });

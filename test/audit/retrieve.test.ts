@@ -5,11 +5,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuditTrail } from '../../src/audit/trail.js';
-import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
@@ -22,6 +20,7 @@ import { DicomServer } from '../../src/ae/server.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { freePort } from '../helpers/dcmtk.js';
+import { recordAudit } from '../helpers/audit-recorded.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 10000 };
 const STUDY1 = '1.2.826.0.1.3680043.9.7777.1';
@@ -37,11 +36,8 @@ let picky: DicomServer;
 let tlsDest: DicomServer;
 let port: number;
 let trail: AuditTrail;
-const recorded: string[] = [];
-const onAudit = (m: unknown): void => {
-  const e = m as { kind: string; xml?: string };
-  if (e.kind === 'recorded') recorded.push(e.xml!);
-};
+const audit = recordAudit();
+const recorded = audit.xml;
 const event = (code: string) => (x: string): boolean => x.includes(`<EventID csd-code="${code}"`);
 /** What the server sent (action R); the C-MOVE requestor in this same process records its own view ("C-MOVE to …"), not counted here. */
 const sentBy = (x: string): boolean => /EventActionCode="R"/.test(x) && !x.includes('>C-MOVE to ');
@@ -51,7 +47,7 @@ before(async () => {
   ({ dir, remove } = await tempDir('audit-retrieve'));
   await mkdir(join(dir, 'in'));
   for (const n of [1, 4, 2]) await writeInstance(join(dir, 'in'), spec(n));
-  diagnosticsChannel.subscribe(channelNames.audit, onAudit);
+  audit.start();
   trail = new AuditTrail({ auditSourceId: 'AUDIT-TEST', application: { name: 'dicom-tls serve', aeTitles: ['SRC'] } }).start();
   dest = await StorageServer.create({ aeTitle: 'DEST', storeRoot: join(dir, 'dest'), fsync: 'none' });
   const { port: destPort } = await dest.listen(0);
@@ -86,7 +82,7 @@ after(async () => {
   await picky.close({ timeout: 1000 });
   await tlsDest.close({ timeout: 1000 });
   await trail.stop();
-  diagnosticsChannel.unsubscribe(channelNames.audit, onAudit);
+  audit.stop();
   await remove();
 });
 

@@ -5,12 +5,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { X509Certificate } from 'node:crypto';
 import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuditTrail } from '../../src/audit/trail.js';
-import { channelNames } from '../../src/diagnostics.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
@@ -20,6 +18,7 @@ import { tempDir } from '../helpers/dicom-data.js';
 import { scenarioPki, type Identity } from '../helpers/pki.js';
 import { spec, writeInstance } from '../helpers/services.js';
 import { assertSchemaValid } from '../helpers/audit-schema.js';
+import { recordAudit } from '../helpers/audit-recorded.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 10000 };
 let dir: string;
@@ -27,11 +26,8 @@ let remove: () => Promise<void>;
 let server: StorageServer;
 let port: number;
 let trail: AuditTrail;
-const recorded: string[] = [];
-const onAudit = (m: unknown): void => {
-  const e = m as { kind: string; xml?: string };
-  if (e.kind === 'recorded') recorded.push(e.xml!);
-};
+const audit = recordAudit();
+const recorded = audit.xml;
 
 function clientTls(identity: Identity = scenarioPki().valid): SecureContext {
   return new SecureContext({ role: 'client', identity: { cert: identity.cert, key: identity.key }, ca: [scenarioPki().root.cert] });
@@ -52,7 +48,7 @@ before(async () => {
   await mkdir(join(dir, 'in'));
   for (const n of [1, 4, 2]) await writeInstance(join(dir, 'in'), spec(n));
   const pki = scenarioPki();
-  diagnosticsChannel.subscribe(channelNames.audit, onAudit);
+  audit.start();
   trail = new AuditTrail({ auditSourceId: 'AUDIT-TEST', application: { name: 'dicom-tls serve', aeTitles: ['TLS-SCP'] } }).start();
   server = await StorageServer.create({
     aeTitle: 'TLS-SCP',
@@ -68,7 +64,7 @@ before(async () => {
 after(async () => {
   await server.close({ timeout: 1000 });
   await trail.stop();
-  diagnosticsChannel.unsubscribe(channelNames.audit, onAudit);
+  audit.stop();
   await remove();
 });
 

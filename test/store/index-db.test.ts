@@ -1,34 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { IndexDb, normalizeTime, type InstanceRecord } from '../../src/store/index-db.js';
+import { IndexDb, normalizeTime } from '../../src/store/index-db.js';
 import { tempDir } from '../helpers/dicom-data.js';
+import { instanceRecord } from '../helpers/instance-record.js';
 
-const record = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
-  SpecificCharacterSet: '',
-  PatientID: 'P1',
-  PatientName: 'A^B',
-  PatientBirthDate: '',
-  PatientSex: '',
-  StudyInstanceUID: '1.1',
-  StudyDate: '20200101',
-  StudyTime: '',
-  AccessionNumber: '',
-  StudyID: '',
-  StudyDescription: '',
-  ReferringPhysicianName: '',
-  SeriesInstanceUID: '1.1.1',
-  Modality: 'CT',
-  SeriesNumber: '1',
-  SeriesDescription: '',
-  SOPInstanceUID: '1.1.1.1',
-  SOPClassUID: '1.2',
-  InstanceNumber: '1',
-  key: 'x/1.dcm',
-  transferSyntaxUid: '1.2.840.10008.1.2.1',
-  size: 10,
-  ...over,
-});
+const record = instanceRecord;
 
 test('WAL mode; a second read-only connection sees committed instances', async () => {
   const { dir, remove } = await tempDir('index');

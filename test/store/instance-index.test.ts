@@ -8,32 +8,10 @@ import type { InstanceIndex, InstanceRecord } from '../../src/store/instance-ind
 import { INDEX_CONTENT_VERSION } from '../../src/store/reindex.js';
 import { tempDir } from '../helpers/dicom-data.js';
 import { indexBackends } from '../helpers/index-backends.js';
+import { instanceRecord } from '../helpers/instance-record.js';
 
-const record = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
-  SpecificCharacterSet: 'ISO_IR 192',
-  PatientID: 'P1',
-  PatientName: 'Müller^Eva',
-  PatientBirthDate: '',
-  PatientSex: '',
-  StudyInstanceUID: '1.1',
-  StudyDate: '20200101',
-  StudyTime: '',
-  AccessionNumber: '',
-  StudyID: '',
-  StudyDescription: '',
-  ReferringPhysicianName: '',
-  SeriesInstanceUID: '1.1.1',
-  Modality: 'CT',
-  SeriesNumber: '1',
-  SeriesDescription: '',
-  SOPInstanceUID: '1.1.1.1',
-  SOPClassUID: '1.2',
-  InstanceNumber: '1',
-  key: '1.1/1.1.1/1.1.1.1.dcm',
-  transferSyntaxUid: '1.2.840.10008.1.2.1',
-  size: 10,
-  ...over,
-});
+const record = (over: Partial<InstanceRecord> = {}): InstanceRecord =>
+  instanceRecord({ SpecificCharacterSet: 'ISO_IR 192', PatientName: 'Müller^Eva', key: '1.1/1.1.1/1.1.1.1.dcm', ...over });
 
 for (const backend of indexBackends()) {
   describe(`the InstanceIndex contract on ${backend.name}`, { skip: backend.skip }, () => {
