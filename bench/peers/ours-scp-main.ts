@@ -48,7 +48,7 @@ if (options.outDir !== null) {
 } else {
   const handlers = new HandlerRegistry();
   handlers.register('C-STORE-RQ', {
-    datasetSink: () => ({ write: () => undefined, end: () => undefined }),
+    datasetSink: () => ({ fragmentUse: 'write' as const, write: () => undefined, end: () => undefined }),
     handle: () => ({ status: Status.Success }),
   });
   const server = new DicomServer({

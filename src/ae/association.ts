@@ -15,6 +15,8 @@
  *   acceptor:  `registry.register('C-STORE-RQ', { datasetSink(rq, ctx) {…}, handle(rq, ctx) {…} })`
  */
 import { channelNames, publish } from '../diagnostics.js';
+import { release as releaseBuffer } from '../internal/buffer-pool.js';
+import type { PresentationDataValue } from '../ul/pdu/types.js';
 import { DicomError, TimeoutError } from '../errors.js';
 import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
 import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
@@ -330,7 +332,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #onPData(pdvs: PDataPdvs): void {
     this.#touch();
     // After we aborted, PDUs still in flight (PS3.8 Sta13) are dropped unread by DIMSE.
-    if (this.#aborting) return;
+    if (this.#aborting) {
+      for (const pdv of Array.isArray(pdvs) ? (pdvs as readonly PresentationDataValue[]) : [pdvs as PresentationDataValue]) releaseBuffer(pdv.data);
+      return;
+    }
     this.#inflight++;
     let wait: Promise<void> | undefined;
     try {

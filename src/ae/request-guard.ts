@@ -17,7 +17,7 @@ import type { DatasetSink } from '../dimse/assembler.js';
 import { Status } from '../dictionary/status.js';
 import { HandlerRegistry, type DimseHandler, type RequestContext, type RequestName } from '../services/scp/registry.js';
 
-const DISCARD: DatasetSink = { write: () => undefined, end: () => undefined };
+const DISCARD: DatasetSink = { fragmentUse: 'write', write: () => undefined, end: () => undefined };
 
 /** Why `request` may not run on this association, or undefined when it may. */
 export function requestRefusal(request: { readonly type: string }, context: RequestContext): string | undefined {

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { PresentationDataValue } from '../ul/pdu/types.js';
+import { pin, release } from '../internal/buffer-pool.js';
 import { MAX_COMMAND_SET_LENGTH } from './command-set.js';
 import { DimseProtocolError, DimseProtocolViolation } from './errors.js';
 import { commandHasDataset, decodeCommand } from './messages.js';
@@ -22,6 +23,14 @@ import type { DimseCommand } from './messages.js';
 /** Where the dataset bytes of one message go. `write` may return a promise: it is awaited. */
 export interface DatasetSink {
   write(fragment: Uint8Array): void | Promise<void>;
+  /**
+   * How long the sink uses a fragment, which may be a view of a receive buffer that is reused
+   * once nothing uses it any more: 'write' — only until `write` returns, or its promise settles
+   * (anything kept longer is copied); 'release' — until the sink calls `releaseFragment(fragment)`
+   * once for it (e.g. when the bytes are on disk). Unset, the sink may keep fragments for ever:
+   * their buffers are then never reused (always safe, costs memory and collections).
+   */
+  readonly fragmentUse?: 'write' | 'release';
   /** The last fragment has been written. */
   end(): void | Promise<void>;
   /** The message will not complete (association aborted or protocol error). */
@@ -222,8 +231,10 @@ export class DimseAssembler {
     if (s.length > this.#maxCommandLength) {
       this.#fail(new DimseProtocolError(DimseProtocolViolation.CommandTooLarge, `command set exceeds ${this.#maxCommandLength} bytes`, s.pcId));
     }
-    // The PDV data is a view into the received PDU; keep it only until the command completes.
-    s.parts.push(pdv.data);
+    // The PDV data is a view of a receive buffer that may be reused once released: a command is
+    // small, so its bytes are copied and the view given back at once.
+    s.parts.push(Uint8Array.prototype.slice.call(pdv.data));
+    release(pdv.data);
     if (!pdv.isLast) return undefined;
     const bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.length);
     let command: DimseCommand;
@@ -254,12 +265,32 @@ export class DimseAssembler {
 
   #dataset(s: Extract<State, { kind: 'dataset' }>, pdv: PresentationDataValue): Promise<void> | undefined {
     let r: void | Promise<void> = undefined;
+    const sink = s.sink;
+    // The fragment's reference on its receive buffer (buffer-pool.ts): passed to a sink that
+    // releases, given back after the write to one that only uses it during the write, and
+    // otherwise the buffer is pinned (the sink may keep the view).
+    const use = sink === undefined || pdv.data.length === 0 ? 'none' : sink.fragmentUse;
+    if (use === 'none') release(pdv.data);
+    else if (use === undefined) pin(pdv.data);
     try {
-      if (s.sink !== undefined && pdv.data.length > 0) r = s.sink.write(pdv.data);
+      if (sink !== undefined && pdv.data.length > 0) r = sink.write(pdv.data);
     } catch (error) {
+      if (use === 'write') release(pdv.data);
       this.#sinkFailed(error);
     }
-    if (isPromise(r)) return r.then(() => this.#written(s, pdv), (error: unknown) => this.#sinkFailed(error));
+    if (isPromise(r)) {
+      return r.then(
+        () => {
+          if (use === 'write') release(pdv.data);
+          return this.#written(s, pdv);
+        },
+        (error: unknown) => {
+          if (use === 'write') release(pdv.data);
+          return this.#sinkFailed(error);
+        },
+      );
+    }
+    if (use === 'write') release(pdv.data);
     return this.#written(s, pdv);
   }
 
@@ -289,6 +320,9 @@ export class DimseAssembler {
 }
 
 const noop = (): void => undefined;
+
+/** A sink with `fragmentUse: 'release'` gives each fragment back with this once done with it. */
+export const releaseFragment: (fragment: Uint8Array) => void = release;
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | undefined | null)?.then === 'function';
@@ -339,6 +373,7 @@ export function collectSink(maxLength = 16 * 1024 * 1024): DatasetSink & { reado
   const parts: Uint8Array[] = [];
   let length = 0;
   return {
+    fragmentUse: 'write',
     write(fragment) {
       length += fragment.length;
       // A peer-controlled size against a local bound: a typed error, so the association aborts cleanly.

@@ -4,7 +4,12 @@
  * when the frame lies inside one chunk, or in chunks that are side by side in one ArrayBuffer
  * (the TLS layer hands out consecutive pieces of one receive slab), and a single copy otherwise;
  * or, where the consumer can use it so, as a view per chunk (`takeViews`).
+ *
+ * Pooled receive buffers (buffer-pool.ts): the queue holds a reference on each chunk while it is
+ * queued, and every view it returns carries one of its own, which the taker releases (or pins).
  */
+import { release, retain } from './buffer-pool.js';
+
 const EMPTY = new Uint8Array(0);
 
 export class ChunkQueue {
@@ -15,6 +20,13 @@ export class ChunkQueue {
   #head = 0;
   #length = 0;
 
+  /** Drop everything queued. */
+  clear(): void {
+    while (this.#first < this.#chunks.length) this.#dropFirst();
+    this.#length = 0;
+    this.#head = 0;
+  }
+
   /** Bytes queued and not yet taken. */
   get length(): number {
     return this.#length;
@@ -22,6 +34,7 @@ export class ChunkQueue {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    retain(chunk);
     this.#chunks.push(chunk);
     this.#length += chunk.length;
   }
@@ -53,12 +66,14 @@ export class ChunkQueue {
     if (n === 0 || first === undefined) return new Uint8Array(0);
     if (first.length - this.#head >= n) {
       const out = first.subarray(this.#head, this.#head + n);
+      retain(out);
       this.#head += n;
       if (this.#head === first.length) this.#dropFirst();
       return out;
     }
     if (this.#adjacent(n)) {
       const out = new Uint8Array(first.buffer, first.byteOffset + this.#head, n);
+      retain(out);
       this.#consume(n, undefined);
       return out;
     }
@@ -129,7 +144,11 @@ export class ChunkQueue {
       const avail = c.length - this.#head;
       const want = Math.min(avail, n - done);
       out?.set(c.subarray(this.#head, this.#head + want), done);
-      views?.push(c.subarray(this.#head, this.#head + want));
+      if (views !== undefined) {
+        const v = c.subarray(this.#head, this.#head + want);
+        retain(v);
+        views.push(v);
+      }
       done += want;
       if (want === avail) this.#dropFirst();
       else this.#head += want;
@@ -137,6 +156,7 @@ export class ChunkQueue {
   }
 
   #dropFirst(): void {
+    release(this.#chunks[this.#first] as Uint8Array);
     this.#chunks[this.#first] = EMPTY; // release the chunk now
     this.#first++;
     this.#head = 0;

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WritableChannel } from '../internal/writable-channel.js';
+import { releaseAll } from '../internal/buffer-pool.js';
 import { createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
@@ -113,6 +114,12 @@ export interface StoredInstance {
 
 
 const partialMarker = '.partial-';
+/**
+ * Sinks made by createSink: the store gives back each chunk (a view of a pooled receive buffer,
+ * internal/buffer-pool.ts) once done with it — written, or dropped — so the buffer can be reused.
+ */
+const releasingSources = new WeakSet<object>();
+const keepChunks = (): void => undefined;
 const implicitVrLittleEndian = '1.2.840.10008.1.2';
 const explicitVrBigEndian = '1.2.840.10008.1.2.2';
 // PS3.5 9.1: numeric components separated by single dots. Never '.' or '..': UIDs become
@@ -268,15 +275,16 @@ export class FileStore implements InstanceFiles {
    * and `result` settles once the file is complete and renamed (or failed and cleaned up).
    * Destroying the writable with an error aborts the store.
    */
-  createSink(meta: StoreRequestMeta): { writable: Writable; result: Promise<StoredInstance> } {
+  createSink(meta: StoreRequestMeta): { writable: Writable; result: Promise<StoredInstance>; releasesChunks: true } {
     const writable = new WritableChannel(256 * 1024);
+    releasingSources.add(writable);
     // The error reaches the caller through `result` (the iterator sees it); the stream may be
     // destroyed before iteration starts, so keep it from becoming an uncaught 'error' event.
     writable.on('error', () => undefined);
     const result = this.store(meta, writable);
     // The caller awaits `result`; avoid an unhandled rejection if it only watches the writable.
     result.catch(() => undefined);
-    return { writable, result };
+    return { writable, result, releasesChunks: true };
   }
 
   /** Store one instance whose data set arrives as chunks; resolves when the final file exists. */
@@ -295,6 +303,8 @@ export class FileStore implements InstanceFiles {
     const tempPath = join(this.root, `.${meta.sopInstanceUid}${partialMarker}${this.#run}${(this.#n++).toString(36)}`);
     let handle: FileHandle | undefined;
     let datasetSize = 0;
+    const giveBack: (chunks: readonly Uint8Array[]) => void = releasingSources.has(dataset) ? releaseAll : keepChunks;
+    let batch: Uint8Array[] = [];
     const deflated = meta.transferSyntaxUid === deflatedExplicitVrLittleEndian;
     const scanner = deflated ? undefined : this.#scanner(meta.transferSyntaxUid);
     try {
@@ -312,19 +322,21 @@ export class FileStore implements InstanceFiles {
       // WRITE_BATCH bytes waits for the write in flight (that wait is the backpressure: at most
       // ~2 × WRITE_BATCH bytes held). One awaited thread-pool write per fragment (16–64 KiB) was
       // the old way: every one of them sat on the critical path of the C-STORE-RSP.
-      let batch: Uint8Array[] = [header];
+      batch = [header];
       let batched = header.length;
       let inFlight: Promise<void> | undefined;
       const kick = (): void => {
         const parts = batch;
         batch = [];
         batched = 0;
-        if (refusal !== undefined || handle === undefined || parts.length === 0) return;
+        if (refusal !== undefined || handle === undefined || parts.length === 0) return giveBack(parts);
         const write: Promise<void> = writeAll(handle, parts).then(
           () => {
+            giveBack(parts);
             if (inFlight === write) inFlight = undefined;
           },
           async (error: unknown) => {
+            giveBack(parts);
             if (inFlight === write) inFlight = undefined;
             if (refusal === undefined) await refuse(storeErrorFromFs(error, `cannot write ${tempPath}`));
           },
@@ -345,11 +357,15 @@ export class FileStore implements InstanceFiles {
       try {
         for await (const chunk of dataset) {
           datasetSize += chunk.byteLength;
-          if (refusal !== undefined) continue;
+          if (refusal !== undefined) {
+            giveBack([chunk]);
+            continue;
+          }
           try {
             // Every byte goes by the scanner: the head's values, then the framing to the end.
             scanner?.push(chunk);
           } catch (error) {
+            giveBack([chunk]);
             await inFlight;
             await refuse(error instanceof StoreError ? error : new StoreError(storeErrorCodes.cannotUnderstand, String(error), { cause: error }));
             continue;
@@ -383,9 +399,17 @@ export class FileStore implements InstanceFiles {
       const small = !opened && refusal === undefined;
       // A remote store puts a small data set from memory (a deflated one is scanned from its file).
       const inMemory = small && this.remote && !deflated ? batch : undefined;
+      // An upload may still be reading its body after it failed (a timed-out request): chunks
+      // uploaded from memory are never given back, their buffers never reused.
+      if (inMemory !== undefined) batch = [];
       if (small && inMemory === undefined) {
-        this.#writeSmall(tempPath, batch);
+        const parts = batch;
         batch = [];
+        try {
+          this.#writeSmall(tempPath, parts);
+        } finally {
+          giveBack(parts);
+        }
       } else if (!small) {
         await inFlight;
         kick();
@@ -448,6 +472,8 @@ export class FileStore implements InstanceFiles {
         attributes,
       };
     } catch (error) {
+      giveBack(batch);
+      batch = [];
       await handle?.close().catch(() => undefined);
       await rm(tempPath, { force: true }).catch(() => undefined);
       publish(channelNames.server, () => ({ kind: 'store-failed', sopInstanceUid: meta.sopInstanceUid, error }));

@@ -5,6 +5,7 @@
  * association is aborted).
  */
 import { DicomError } from '../errors.js';
+import { pin } from '../internal/buffer-pool.js';
 import { PduDecodeError, PduTooLargeError } from './errors.js';
 import { PduReader, type PduReaderOptions } from './pdu/pdu-reader.js';
 import { bytesToSniff, sniffTransport } from './pdu/sniff.js';
@@ -27,6 +28,11 @@ export class InboundFramer {
     this.#reader = new PduReader(options);
   }
 
+  /** The stream is over: give back the buffers held for an incomplete PDU. */
+  clear(): void {
+    this.#reader.clear();
+  }
+
   get failed(): boolean {
     return this.#failed;
   }
@@ -39,6 +45,7 @@ export class InboundFramer {
     if (this.#failed) return;
     let bytes = chunk;
     if (!this.#sniffed) {
+      pin(chunk); // the first bytes may be kept (the preamble, a mismatch report)
       bytes = this.#preamble === undefined ? chunk : Buffer.concat([this.#preamble, chunk]);
       this.#preamble = undefined;
       const first = bytes[0];

@@ -15,7 +15,8 @@
  * A-RELEASE-RP (Sta7) is bounded by the caller, who calls abort() when its own timeout fires.
  */
 import type { Duplex } from 'node:stream';
-import { channelNames, publish } from '../diagnostics.js';
+import { channel, channelNames, publish } from '../diagnostics.js';
+import { pin as pinBuffer, release as releaseBuffer } from '../internal/buffer-pool.js';
 import { DicomError, InvalidOptionError, TimeoutError } from '../errors.js';
 import type { TransportConnection } from '../transport/connection.js';
 import type { AssociationActions, FsmInput, UserPrimitive } from './fsm/actions.js';
@@ -336,8 +337,15 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
         return this.emit('accepted', p.ac);
       case 'A-ASSOCIATE confirmation (reject)':
         return this.emit('rejected', p.rj);
-      case 'P-DATA indication':
+      case 'P-DATA indication': {
+        // The PDV values may be views of pooled receive buffers, each with a reference that the
+        // one listener (DIMSE) releases when done; with none nobody holds them, and with several
+        // nobody can tell when all are done: their buffers are then never reused.
+        const listeners = this.listenerCount('pData');
+        if (listeners === 0) for (const pdv of p.pdu.pdvs) releaseBuffer(pdv.data);
+        else if (listeners > 1) for (const pdv of p.pdu.pdvs) pinBuffer(pdv.data);
         return this.emit('pData', p.pdu);
+      }
       case 'A-RELEASE indication':
         return this.emit('releaseIndication', { collision: p.collision });
       case 'A-RELEASE confirmation':
@@ -479,14 +487,21 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   #onClose(): void {
     if (this.#transportClosed) return;
     this.#transportClosed = true;
+    this.#framer.clear();
     this.#stopArtim();
     this.#inbox.push({ kind: 'close', cause: this.#transportError });
     this.#drainInbox();
   }
 
   #onData(chunk: Uint8Array): void {
-    if (this.#framer.failed || this.#transportClosed || this.#sm.state === 'Sta1') return;
-    this.#framer.push(chunk, this.#transport?.tls === undefined, this.#sm.role, this.#inbox);
+    const dropped = this.#framer.failed || this.#transportClosed || this.#sm.state === 'Sta1';
+    if (!dropped) this.#framer.push(chunk, this.#transport?.tls === undefined, this.#sm.role, this.#inbox);
+    // The chunk's own reference (a pooled TLS receive buffer, buffer-pool.ts): what the framer
+    // kept, and the PDUs it made, hold references of their own. Another 'data' listener on the
+    // transport may keep the chunk: then its buffer is never reused.
+    if (this.#transport?.stream.listenerCount('data') === 1) releaseBuffer(chunk);
+    else pinBuffer(chunk);
+    if (dropped) return;
     this.#drainInbox();
     // Data arrived while paused: now hold the transport (at most this one chunk waits framed).
     if (this.#paused && !this.#streamPaused) {
@@ -522,6 +537,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     }
     if (this.#sm.state === 'Sta1') return;
     if (item.kind === 'pdu') {
+      // A subscriber may keep the PDU: its bytes must never be reused under it.
+      if (item.pdu.type === 'P-DATA-TF' && channel(channelNames.pduReceived).hasSubscribers) for (const pdv of item.pdu.pdvs) pinBuffer(pdv.data);
       publish(channelNames.pduReceived, { association: this, pdu: item.pdu });
       this.#safeDispatch(receivedPduEvent(item.pdu));
       return;

@@ -10,7 +10,7 @@
  * the temporary file is removed and no response is sent.
  */
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import type { DatasetSink } from '../../dimse/assembler.js';
+import { releaseFragment, type DatasetSink } from '../../dimse/assembler.js';
 import type { CStoreRq } from '../../dimse/messages.js';
 import { Status } from '../../dictionary/status.js';
 import type { FileStore, StoredInstance } from '../../store/file-store.js';
@@ -54,7 +54,7 @@ function errorComment(error: unknown): string {
  * 'drain' (or for the consumer to finish or the stream to close). Listeners are added once, not
  * per wait: a 60 MB instance waits thousands of times.
  */
-function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThrough({ highWaterMark: 256 * 1024 })): { sink: DatasetSink; stream: Writable } {
+function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThrough({ highWaterMark: 256 * 1024 }), releasesChunks = false): { sink: DatasetSink; stream: Writable } {
   stream.on('error', () => undefined);
   let settled = false;
   let wake: (() => void) | undefined;
@@ -70,9 +70,15 @@ function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThro
   };
   done.then(finish, finish);
   const sink: DatasetSink = {
+    // A store that gives each chunk back once written (FileStore) lets the receive buffers be
+    // reused; an application's stream may keep them, so theirs never are.
+    ...(releasesChunks ? { fragmentUse: 'release' as const } : {}),
     // A promise only when the stream asks to wait: a fragment it takes at once costs none.
     write(fragment) {
-      if (settled || stream.destroyed) return undefined; // the consumer is gone: drop the rest
+      if (settled || stream.destroyed) {
+        if (releasesChunks) releaseFragment(fragment);
+        return undefined; // the consumer is gone: drop the rest
+      }
       if (stream.write(fragment)) return undefined;
       return new Promise<void>((resolve) => (wake = resolve));
     },
@@ -93,14 +99,14 @@ export function storageHandler(options: StorageHandlerOptions): DimseHandler<'C-
     datasetSink(request, context) {
       const a = context.association;
       if ('store' in options) {
-        const { writable, result } = options.store.createSink({
+        const { writable, result, releasesChunks } = options.store.createSink({
           sopClassUid: request.affectedSopClassUid,
           sopInstanceUid: request.affectedSopInstanceUid,
           transferSyntaxUid: context.presentationContext.transferSyntax,
           callingAeTitle: a.callingAeTitle,
           calledAeTitle: a.calledAeTitle,
         });
-        const { sink } = passThroughSink(result, writable);
+        const { sink } = passThroughSink(result, writable, releasesChunks === true);
         results.set(request, result);
         return sink;
       }

@@ -22,6 +22,7 @@ import type { InfoCallback } from './callbacks.js';
 import { HybridGroupRequiredError, SslError, TlsError, TlsHandshakeError, type AlertInfo, type VerifyFailure } from './errors.js';
 import { x509ErrorName } from './x509-errors.js';
 import { RECORD, emitRecords } from './records.js';
+import { release as releaseSlab, retain as retainSlab, takeSlab } from '../../internal/buffer-pool.js';
 
 export interface SecureSocketOptions {
   /** SNI sent by a client; defaults to the context's `servername`. */
@@ -62,7 +63,6 @@ const STAGING_RECORDS = 4;
  * (a fresh 1 MiB allocation is mapped and faulted in page by page every few instances).
  */
 const FIRST_SLAB = 2 * RECORD;
-const SLAB = 256 * 1024;
 /** No slab until the first read: a connection that never reads application data allocates none. */
 const NO_SLAB = Buffer.alloc(0);
 /**
@@ -389,15 +389,23 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     // fewer pushes, and a PDU spanning several 16 KiB records stays one contiguous view that the
     // PDU reader takes without copying (it copied every P-DATA-TF larger than a record).
     let start = this.#slabOff;
+    // Full-size slabs come from the pool (internal/buffer-pool.ts): each chunk pushed carries one
+    // reference for its receiver, and the slab is reused only once every holder has released it.
     const pushPending = (): void => {
-      if (this.#slabOff > start && !this.push(this.#slab.subarray(start, this.#slabOff))) this.#readPaused = true;
+      if (this.#slabOff > start) {
+        const chunk = this.#slab.subarray(start, this.#slabOff);
+        retainSlab(chunk);
+        if (!this.push(chunk)) this.#readPaused = true;
+      }
       start = this.#slabOff;
     };
     while (!this.#readPaused && !this.#recvEnded && !this.#freed) {
       if (this.#slab.length - this.#slabOff < RECORD) {
         pushPending();
         if (this.#readPaused) break;
-        this.#slab = Buffer.allocUnsafe(this.#slab === NO_SLAB ? FIRST_SLAB : SLAB);
+        const first = this.#slab === NO_SLAB;
+        releaseSlab(this.#slab); // our own hold: the receivers' go on until they release theirs
+        this.#slab = first ? Buffer.allocUnsafe(FIRST_SLAB) : takeSlab();
         this.#slabOff = 0;
         start = 0;
       }
@@ -673,6 +681,9 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     // A clean close or a plain destroy after a good handshake keeps it resumable; errors do not.
     if (this.#handshakeDone && !this.#hadError) S.SSL_set_shutdown(this.#ssl, S.SSL_SENT_SHUTDOWN | S.SSL_RECEIVED_SHUTDOWN);
     S.SSL_free(this.#ssl); // also frees both memory BIOs
+    releaseSlab(this.#slab);
+    this.#slab = NO_SLAB;
+    this.#slabOff = 0;
     drainErrors();
     S.live.add('ssl', -1);
     this.#ssl = null;

@@ -7,6 +7,7 @@
  * is decoded from a view of it.
  */
 import { ChunkQueue } from '../../internal/chunk-queue.js';
+import { pin, release, retain } from '../../internal/buffer-pool.js';
 import { InvalidOptionError } from '../../errors.js';
 import { PduDecodeError, PduTooLargeError } from '../errors.js';
 import { decodePdu, isKnownPduType } from './decode.js';
@@ -70,6 +71,11 @@ export class PduReader {
     this.#split = opts.splitDataValues === true;
   }
 
+  /** Drop what is queued (the stream is over), giving back pooled buffers. */
+  clear(): void {
+    this.#queue.clear();
+  }
+
   /** Bytes received and not yet returned as a PDU. */
   get bufferedBytes(): number {
     return this.#queue.length;
@@ -123,7 +129,23 @@ export class PduReader {
         const pieces = this.#splitPData(length);
         if (pieces !== undefined) return pieces;
       }
-      return decodePdu(q.take(HEADER + length));
+      const frame = q.take(HEADER + length);
+      // Received bytes may be in a pooled buffer (buffer-pool.ts): each PDV value handed on
+      // carries its own reference (taken before the frame's is given back), which the receiver
+      // of the PDU releases; other PDUs may keep views (user identity values), so their buffer
+      // is never reused.
+      let pdu: Pdu;
+      try {
+        pdu = decodePdu(frame);
+      } catch (e) {
+        release(frame);
+        throw e;
+      }
+      if (pdu.type === 'P-DATA-TF') {
+        for (const pdv of pdu.pdvs) retain(pdv.data);
+        release(frame);
+      } else pin(frame);
+      return pdu;
     } catch (e) {
       this.#failed = e as Error;
       throw e;

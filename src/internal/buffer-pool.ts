@@ -1,0 +1,84 @@
+/**
+ * Receive slabs that are reused once every view handed out of them is released.
+ *
+ * A TLS connection decrypts into 256 KiB slabs and hands views of them up the stack. A fresh slab
+ * per 256 KiB received was dead as soon as the store had written its fragments, but V8 frees
+ * external memory only at a full collection: a storing SCP piled up ~70 MB of dead slabs between
+ * two collections (its peak RSS) and spent a fifth of its CPU collecting them.
+ *
+ * Reference counts, keyed by the slab's ArrayBuffer so any view of it finds its count:
+ * - the transport holds one while it writes into the slab, and gives each chunk it pushes one;
+ * - whoever keeps a view beyond the synchronous call that handed it over either `retain`s it
+ *   (and `release`s it when done, e.g. once the bytes are on disk) or `pin`s it;
+ * - a pinned slab is never reused (it is left to the garbage collector as before): the safe
+ *   answer wherever a view may live on unseen (an application's stream, a diagnostics
+ *   subscriber).
+ * A view from any other buffer (plain TCP reads, copies) is not pooled: all three calls are no-ops
+ * for it. A holder that never releases only costs reuse: the slab is collected, never recycled.
+ */
+const SLAB = 256 * 1024;
+/** Free slabs kept for reuse (process-wide): 2 MiB. More are left to the garbage collector. */
+const MAX_FREE = 8;
+
+interface Slab {
+  refs: number;
+  readonly buffer: Buffer;
+}
+
+const slabs = new WeakMap<ArrayBufferLike, Slab>();
+const free: Slab[] = [];
+const counts = { created: 0, reused: 0, recycled: 0, pinned: 0 };
+
+export const POOLED_SLAB_SIZE = SLAB;
+
+/** A slab for the caller to fill; the caller holds its first reference. */
+export function takeSlab(): Buffer {
+  const s = free.pop();
+  if (s !== undefined) {
+    s.refs = 1;
+    slabs.set(s.buffer.buffer, s);
+    counts.reused++;
+    return s.buffer;
+  }
+  const buffer = Buffer.allocUnsafeSlow(SLAB);
+  slabs.set(buffer.buffer, { refs: 1, buffer });
+  counts.created++;
+  return buffer;
+}
+
+/** One more holder of the slab behind `view` (no-op for a view of anything else). */
+export function retain(view: Uint8Array): void {
+  const s = slabs.get(view.buffer);
+  if (s !== undefined) s.refs++;
+}
+
+/** A holder is done with `view`; the last one returns the slab for reuse. */
+export function release(view: Uint8Array): void {
+  const s = slabs.get(view.buffer);
+  if (s === undefined) return;
+  if (--s.refs > 0) return;
+  // Out of the map while free: a stray release of an old view cannot touch it.
+  slabs.delete(view.buffer);
+  counts.recycled++;
+  if (free.length < MAX_FREE) free.push(s);
+}
+
+/** Releases each view of `views`. */
+export function releaseAll(views: readonly Uint8Array[]): void {
+  for (const v of views) release(v);
+}
+
+/** The slab behind `view` may be held indefinitely: never reuse it. */
+export function pin(view: Uint8Array): void {
+  if (slabs.delete(view.buffer)) counts.pinned++;
+}
+
+/** A pooled slab's view? (Whether `retain`/`release` do anything for it.) */
+export function isPooled(view: Uint8Array): boolean {
+  return slabs.has(view.buffer);
+}
+
+/** Counters for tests and benchmarks: slabs created, reused, recycled, pinned, and free now. */
+export function poolStats(): { created: number; reused: number; recycled: number; pinned: number; free: number; maxFree: number } {
+  return { ...counts, free: free.length, maxFree: MAX_FREE };
+}
