@@ -79,7 +79,8 @@ function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThro
         if (releasesChunks) releaseFragment(fragment);
         return undefined; // the consumer is gone: drop the rest
       }
-      if (stream.write(fragment)) return undefined;
+      // A chunk the store never took (it failed, the association was aborted) comes back with an error.
+      if (releasesChunks ? stream.write(fragment, (error) => error && releaseFragment(fragment)) : stream.write(fragment)) return undefined;
       return new Promise<void>((resolve) => (wake = resolve));
     },
     end() {
