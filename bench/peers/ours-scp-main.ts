@@ -8,7 +8,7 @@
  * overrides it ('file', 'file-and-directory'). Discard (`--ignore`): a DicomServer whose C-STORE
  * handler drops the data set fragments as they arrive.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DicomServer } from '../../src/ae/server.js';
@@ -18,6 +18,7 @@ import { HandlerRegistry } from '../../src/services/scp/registry.js';
 import { STORAGE_MAX_PDU_LENGTH, STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
 import type { FsyncPolicy } from '../../src/store/file-store.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
+import { poolStats } from '../../src/internal/buffer-pool.js';
 
 interface Options {
   readonly port: number;
@@ -75,6 +76,9 @@ const stop = (): void => {
     .catch(() => undefined)
     .finally(() => {
       if (indexDir !== undefined) rmSync(indexDir, { recursive: true, force: true });
+      // The receive-buffer pool's counters, for looking into memory use (not part of any row).
+      const statsTo = process.env['BENCH_POOL_STATS'];
+      if (statsTo !== undefined) appendFileSync(statsTo, `${JSON.stringify(poolStats())}\n`);
       process.exit(0);
     });
 };

@@ -17,8 +17,8 @@
  * for it. A holder that never releases only costs reuse: the slab is collected, never recycled.
  */
 const SLAB = 256 * 1024;
-/** Free slabs kept for reuse (process-wide): 2 MiB. More are left to the garbage collector. */
-const MAX_FREE = 8;
+/** Free slabs kept for reuse (process-wide), 4 MiB: a storing SCP's working set of slabs (a write batch in flight, the next gathering) fits; more are left to the garbage collector. */
+const MAX_FREE = 16;
 
 interface Slab {
   refs: number;
