@@ -132,8 +132,8 @@ export class PduReader {
       const frame = q.take(HEADER + length);
       // Received bytes may be in a pooled buffer (buffer-pool.ts): each PDV value handed on
       // carries its own reference (taken before the frame's is given back), which the receiver
-      // of the PDU releases; other PDUs may keep views (user identity values), so their buffer
-      // is never reused.
+      // of the PDU releases; an A-ASSOCIATE-RQ/-AC may keep views (user identity values), so its
+      // buffer is never reused; the fixed-size PDUs keep nothing.
       let pdu: Pdu;
       try {
         pdu = decodePdu(frame);
@@ -141,10 +141,9 @@ export class PduReader {
         release(frame);
         throw e;
       }
-      if (pdu.type === 'P-DATA-TF') {
-        for (const pdv of pdu.pdvs) retain(pdv.data);
-        release(frame);
-      } else pin(frame);
+      if (pdu.type === 'P-DATA-TF') for (const pdv of pdu.pdvs) retain(pdv.data);
+      if (isAssociate) pin(frame);
+      else release(frame);
       return pdu;
     } catch (e) {
       this.#failed = e as Error;
