@@ -1,0 +1,108 @@
+/**
+ * Three `dicom-tls serve` nodes behind HAProxy in TCP mode, each on its own data directory (the
+ * embedded default): DCMTK's `storescu +tls` and our `dicom-tls store` send batches through the
+ * balancer at the same time. TLS passes through the balancer: each node verifies the client's
+ * certificate itself. Every association is accepted and every instance acknowledged; each
+ * instance is on exactly one node, byte for byte the source's data set; a batch (one association,
+ * one TCP connection) lands whole on one node; the traffic is spread over more than one node; and
+ * the balancer's health checks (HTTP /readyz) leave no trace in the nodes' DICOM logs.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { tempDir } from '../helpers/cli.js';
+import { hasDcmtk } from '../helpers/dcmtk.js';
+import { findHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { startCluster, type Cluster } from '../helpers/serve-cluster.js';
+import { filesOnNode, makeBatches, nodeActivity, sendAll, type Batch } from '../helpers/cluster-traffic.js';
+
+const skip = findHaproxy() === undefined ? 'haproxy missing (Debian: haproxy)' : !hasDcmtk('storescu') ? 'DCMTK missing' : false;
+const tmp = tempDir('dicom-tls-cluster-');
+let cluster: Cluster | undefined;
+let balancer: Haproxy | undefined;
+let batches: Batch[] = [];
+
+before(async () => {
+  if (skip !== false) return;
+  const sources = join(tmp.dir, 'sources');
+  mkdirSync(sources);
+  // Six associations, three per tool; 2 MiB multi-frame instance first in each.
+  batches = await makeBatches(sources, { senders: 6, perBatch: 6, bigBytes: 2 << 20 });
+  cluster = await startCluster({ dir: tmp.dir, nodes: 3 });
+  // leastconn: what a site picks for connections as long and uneven as DICOM associations.
+  balancer = await startHaproxy({ backends: cluster.nodes.map((n) => ({ name: n.name, port: n.port, httpPort: n.httpPort })), balance: 'leastconn' });
+});
+
+after(async () => {
+  await balancer?.stop();
+  await cluster?.stop();
+  tmp.cleanup();
+});
+
+/** What to show when an assertion fails: the balancer's log and each node's. */
+function context(): string {
+  return `\n--- haproxy\n${balancer?.output() ?? ''}\n${(cluster?.nodes ?? []).map((n) => `--- ${n.name}\n${n.output()}`).join('\n')}`;
+}
+
+test('storescu +tls and dicom-tls store through HAProxy at once: every instance stored once, byte for byte, on more than one node', { skip, timeout: 600_000 }, async () => {
+  const results = await sendAll(batches, balancer!.port, cluster!.pki, cluster!.aet);
+  for (const r of results) {
+    assert.ok(r.ok, `${r.batch.aet} (${r.batch.tool}) failed:\n${r.output}${context()}`);
+    assert.equal(r.acknowledged, r.batch.instances.length, `${r.batch.aet}: not every instance acknowledged:\n${r.output}`);
+  }
+
+  const source = new Map(batches.flatMap((b) => b.instances.map((i) => [i.uid, i.hash] as const)));
+  const holder = new Map<string, string>(); // uid → node
+  const nodeOfBatch = new Map<string, string>(); // calling AE → node
+  const peers = new Map<string, { node: string; aet: string; tool: string | undefined }>(); // balancer source → association
+  for (const node of cluster!.nodes) {
+    const activity = nodeActivity(node);
+    assert.deepEqual(activity.problems, [], context());
+    // TLS ended at the node, not at the balancer: the node saw the client's certificate.
+    for (const a of activity.associations) {
+      assert.match(a.tls?.subject ?? '', /CN=cluster client/, `${node.name}: association ${a.aet} without the client certificate`);
+      assert.match(a.tls?.protocol ?? '', /^TLSv1\.[23]$/);
+      assert.ok(!nodeOfBatch.has(a.aet), `${a.aet} associated twice (${nodeOfBatch.get(a.aet)} and ${node.name})`);
+      nodeOfBatch.set(a.aet, node.name);
+      peers.set(a.peer, { node: node.name, aet: a.aet, tool: batches.find((b) => b.aet === a.aet)?.tool });
+    }
+    // The files on the node are exactly what its log says it stored, each the source's data set.
+    const files = await filesOnNode(node);
+    const logged = [...activity.stored.values()].flat();
+    assert.deepEqual([...files.keys()].sort(), [...logged].sort(), `${node.name}: files and stored events differ`);
+    for (const [uid, hash] of files) {
+      assert.equal(hash, source.get(uid), `${node.name}: ${uid} differs from the source`);
+      assert.ok(!holder.has(uid), `${uid} on ${holder.get(uid)} and ${node.name}`);
+      holder.set(uid, node.name);
+    }
+    // A batch is one association: all of it on the node that accepted that association.
+    for (const [aet, uids] of activity.stored) {
+      const batch = batches.find((b) => b.aet === aet)!;
+      assert.deepEqual([...uids].sort(), batch.instances.map((i) => i.uid).sort(), `${node.name}: batch ${aet} split or incomplete`);
+    }
+  }
+  assert.deepEqual([...holder.keys()].sort(), [...source.keys()].sort(), 'every source instance stored exactly once');
+  assert.deepEqual([...nodeOfBatch.keys()].sort(), batches.map((b) => b.aet).sort(), 'one association per batch, no other');
+  const used = new Set(nodeOfBatch.values());
+  assert.ok(used.size > 1, `all associations went to ${[...used].join()}${context()}`);
+
+  // The balancer's view agrees: one logged connection per association, to the node that logged
+  // that association (matched by the balancer's source port, the peer the node saw), none of
+  // them ended by a node or by the balancer; health checks are not frontend connections.
+  const connections = await balancer!.waitForConnections(batches.length);
+  assert.equal(connections.length, batches.length, balancer!.output());
+  for (const c of connections) {
+    const a = peers.get(c.via);
+    assert.ok(a !== undefined && a.node === c.server, `connection ${JSON.stringify(c)} is not an association of ${c.server}`);
+    assert.equal(c.retries, '0', `connection ${JSON.stringify(c)} needed a retry`);
+    // "--": closed normally by both sides. Our CLI exits as soon as the A-RELEASE-RP is in and
+    // its close is sent, so the node's answering close_notify meets a closed socket: a reset
+    // from the client side after all data ("CD"). Anything else (a node or the balancer ending
+    // the connection, a timeout) is a failure.
+    const allowed = a.tool === 'dicom-tls' ? ['--', 'CD'] : ['--'];
+    assert.ok(allowed.includes(c.termination), `${a.aet} (${a.tool}) via ${c.server}: termination ${c.termination}\n${balancer!.output()}`);
+  }
+  const stats = await balancer!.stats();
+  assert.ok(stats.every((s) => s.status === 'UP' && s.check === 'L7OK'), JSON.stringify(stats));
+});

@@ -1,0 +1,114 @@
+/**
+ * Traffic for the cluster tests: source instances split into batches, each batch sent on its own
+ * association through the balancer, half by DCMTK's `storescu +tls`, half by our CLI's
+ * `dicom-tls store`, all at once; and what each node stored, read back from its log and its files.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from './dcmtk.js';
+import { runCli } from './cli.js';
+import { spec, writeBigInstance, writeInstance, datasetHash } from './services.js';
+import type { ServePki } from './serve-pki.js';
+import type { ServeNode } from './serve-cluster.js';
+
+export interface SourceInstance {
+  readonly uid: string;
+  readonly path: string;
+  /** SHA-256 of the data set (after the File Meta Information): what a node must keep byte for byte. */
+  readonly hash: string;
+}
+
+export interface Batch {
+  /** The calling AE title of the batch's association: how the nodes' logs name it. */
+  readonly aet: string;
+  readonly tool: 'storescu' | 'dicom-tls';
+  readonly instances: readonly SourceInstance[];
+}
+
+/**
+ * `senders` batches of `perBatch` small instances each, in three studies; the first instance of
+ * every batch is a multi-frame one of `bigBytes` (so a balanced association also streams an
+ * instance larger than any buffer on the way). Even batches go by storescu, odd ones by our CLI.
+ */
+export async function makeBatches(dir: string, o: { senders: number; perBatch: number; bigBytes: number; first?: number }): Promise<Batch[]> {
+  const batches: Batch[] = [];
+  let n = o.first ?? 1;
+  for (let b = 0; b < o.senders; b++) {
+    const instances: SourceInstance[] = [];
+    for (let k = 0; k < o.perBatch; k++, n++) {
+      const s = spec(n);
+      const f = k === 0 ? await writeBigInstance(dir, s, o.bigBytes) : await writeInstance(dir, s, { pixels: 2048 + n * 16 });
+      instances.push({ uid: s.SOPInstanceUID, path: f.path, hash: f.hash });
+    }
+    const tool = b % 2 === 0 ? 'storescu' : 'dicom-tls';
+    batches.push({ aet: `${tool === 'storescu' ? 'SCU' : 'CLI'}${b + 1}`, tool, instances });
+  }
+  return batches;
+}
+
+export interface BatchResult {
+  readonly batch: Batch;
+  readonly ok: boolean;
+  /** Instances the sender saw acknowledged with Success. */
+  readonly acknowledged: number;
+  /** The sender's output, for failure messages. */
+  readonly output: string;
+}
+
+/** Sends one batch on one association to 127.0.0.1:`port`. */
+export async function sendBatch(batch: Batch, port: number, pki: ServePki, calledAe: string): Promise<BatchResult> {
+  const files = batch.instances.map((i) => i.path);
+  if (batch.tool === 'storescu') {
+    // -v prints one "Received Store Response (Success)" per acknowledged instance.
+    const r = await run('storescu', ['+tls', pki.clientKey, pki.client, '+cf', pki.ca, '-aet', batch.aet, '-aec', calledAe, '-v',
+      '127.0.0.1', String(port), ...files], 300_000);
+    const acknowledged = (r.output.match(/Received Store Response \(Success\)/g) ?? []).length;
+    return { batch, ok: r.code === 0, acknowledged, output: r.output };
+  }
+  const r = await runCli(['store', `127.0.0.1:${port}`, ...files, '--aet', batch.aet, '--call', calledAe,
+    '--ca', pki.ca, '--cert', pki.client, '--key', pki.clientKey, '--json'], { killAfter: 300_000 });
+  let acknowledged = 0;
+  try {
+    acknowledged = (JSON.parse(r.stdout) as { sent: number }).sent;
+  } catch {
+    // not a summary: the output says why
+  }
+  return { batch, ok: r.code === 0, acknowledged, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Every batch at once, each on its own association. */
+export function sendAll(batches: readonly Batch[], port: number, pki: ServePki, calledAe: string): Promise<BatchResult[]> {
+  return Promise.all(batches.map((b) => sendBatch(b, port, pki, calledAe)));
+}
+
+/** What one node holds in its own data directory: SOP Instance UID → data set hash, from the files. */
+export async function filesOnNode(node: ServeNode): Promise<Map<string, string>> {
+  const root = join(node.data, 'files');
+  const names = (await readdir(root, { recursive: true })).map(String).filter((f) => f.endsWith('.dcm'));
+  const out = new Map<string, string>();
+  for (const f of names) out.set(f.slice(f.lastIndexOf('/') + 1, -'.dcm'.length), await datasetHash(join(root, f)));
+  return out;
+}
+
+/** The node's log, summarised: associations by calling AE, stored instances by calling AE, and anything that went wrong. */
+export interface NodeAssociation {
+  readonly aet: string;
+  /** The address:port the node saw the association come from (behind a balancer: the balancer's). */
+  readonly peer: string;
+  readonly tls: { protocol?: string; subject?: string | null } | null;
+}
+
+export function nodeActivity(node: ServeNode): { associations: NodeAssociation[]; stored: Map<string, string[]>; problems: string[] } {
+  const events = node.events();
+  const associations = events.filter((e) => e.event === 'association')
+    .map((e) => ({ aet: String(e['callingAeTitle']), peer: String(e['peer']), tls: e['tls'] as NodeAssociation['tls'] }));
+  const stored = new Map<string, string[]>();
+  for (const e of events.filter((x) => x.event === 'stored')) {
+    const aet = String(e['callingAeTitle']);
+    stored.set(aet, [...(stored.get(aet) ?? []), String(e['sopInstanceUid'])]);
+  }
+  const bad = new Set(['handshake-failed', 'association-rejected', 'store-failed', 'store-duplicate']);
+  const problems = events.filter((e) => bad.has(e.event) || (e.event === 'association-end' && e['error'] !== null) || e.level === 'error' || e.level === 'fatal')
+    .map((e) => `${node.name}: ${e.event}: ${e.msg}`);
+  return { associations, stored, problems };
+}
