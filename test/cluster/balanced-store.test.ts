@@ -10,18 +10,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tempDir } from '../helpers/cli.js';
-import { hasDcmtk } from '../helpers/dcmtk.js';
+import { hasDcmtk, startListening, type Daemon } from '../helpers/dcmtk.js';
 import { findHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startCluster, type Cluster } from '../helpers/serve-cluster.js';
-import { filesOnNode, makeBatches, nodeActivity, sendAll, type Batch } from '../helpers/cluster-traffic.js';
+import { filesOnNode, getStudies, hashesIn, makeBatches, moveStudies, nodeActivity, sendAll, type Batch } from '../helpers/cluster-traffic.js';
+import { startDcmqrscp, findscuValues, type FindQuestion } from '../helpers/dcmqrscp.js';
+import { writeServePki } from '../helpers/serve-pki.js';
 
 const skip = findHaproxy() === undefined ? 'haproxy missing (Debian: haproxy)' : !hasDcmtk('storescu') ? 'DCMTK missing' : false;
 const tmp = tempDir('dicom-tls-cluster-');
 let cluster: Cluster | undefined;
 let balancer: Haproxy | undefined;
+let archive: Daemon | undefined;
 let batches: Batch[] = [];
+const archiveDir = join(tmp.dir, 'archive');
 
 before(async () => {
   if (skip !== false) return;
@@ -29,7 +33,11 @@ before(async () => {
   mkdirSync(sources);
   // Six associations, three per tool; 2 MiB multi-frame instance first in each.
   batches = await makeBatches(sources, { senders: 6, perBatch: 6, bigBytes: 2 << 20 });
-  cluster = await startCluster({ dir: tmp.dir, nodes: 3 });
+  // The C-MOVE destination: DCMTK's storescp over TLS, requiring the nodes' certificate.
+  const pki = writeServePki(join(tmp.dir, 'pki'), 'cluster');
+  mkdirSync(archiveDir);
+  archive = await startListening('storescp', ['+tls', pki.serverKey, pki.server, '+cf', pki.ca, '-aet', 'ARCHIVE', '-od', archiveDir]);
+  cluster = await startCluster({ dir: tmp.dir, nodes: 3, pki, config: () => ({ moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: archive!.port, tls: true } } }) });
   // leastconn: what a site picks for connections as long and uneven as DICOM associations.
   balancer = await startHaproxy({ backends: cluster.nodes.map((n) => ({ name: n.name, port: n.port, httpPort: n.httpPort })), balance: 'leastconn' });
 });
@@ -37,6 +45,7 @@ before(async () => {
 after(async () => {
   await balancer?.stop();
   await cluster?.stop();
+  await archive?.stop();
   tmp.cleanup();
 });
 
@@ -105,4 +114,56 @@ test('storescu +tls and dicom-tls store through HAProxy at once: every instance 
   }
   const stats = await balancer!.stats();
   assert.ok(stats.every((s) => s.status === 'UP' && s.check === 'L7OK'), JSON.stringify(stats));
+});
+
+/** Questions at each level, with single values, wildcards, ranges and the hierarchy below a study. */
+function questions(studies: readonly string[]): FindQuestion[] {
+  return [
+    { model: 'PATIENT_ROOT', keys: { QueryRetrieveLevel: 'PATIENT', PatientName: 'TEST*' }, compare: 'PatientID' },
+    { model: 'PATIENT_ROOT', keys: { QueryRetrieveLevel: 'PATIENT', PatientID: 'PID?' }, compare: 'PatientID' },
+    { model: 'PATIENT_ROOT', keys: { QueryRetrieveLevel: 'STUDY', PatientID: 'PID1' }, compare: 'StudyInstanceUID' },
+    { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'STUDY', StudyDate: '20200101-20200102' }, compare: 'StudyInstanceUID' },
+    { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'STUDY', PatientName: 'TEST^P2' }, compare: 'StudyInstanceUID' },
+    { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: studies.join('\\') }, compare: 'StudyInstanceUID' },
+    ...studies.flatMap((study): FindQuestion[] => [
+      { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: study, Modality: 'CT' }, compare: 'SeriesInstanceUID' },
+      { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: study, SeriesInstanceUID: `${study}.1` }, compare: 'SOPInstanceUID' },
+    ]),
+  ];
+}
+
+test('each node answers C-FIND as dcmqrscp does with the instances that node stored; C-GET and C-MOVE from it give them back byte for byte', { skip, timeout: 600_000 }, async () => {
+  const { pki, aet, nodes } = cluster!;
+  const sources = new Map(batches.flatMap((b) => b.instances.map((i) => [i.uid, i] as const)));
+  const held = await Promise.all(nodes.map((n) => filesOnNode(n)));
+  assert.ok(held.filter((h) => h.size > 0).length > 1, 'instances on more than one node');
+  // The reference: one dcmqrscp storage area per node, loaded from the source files of what that node holds.
+  const qr = await startDcmqrscp(join(tmp.dir, 'qr'), Object.fromEntries(nodes.map((n, i) => [n.name.toUpperCase(), [...held[i]!.keys()].map((u) => sources.get(u)!.path)])));
+  try {
+    const studies = [...new Set([...sources.values()].map((i) => i.study))].sort();
+    const differences: string[] = [];
+    let answered = 0;
+    for (const [i, node] of nodes.entries()) {
+      for (const q of questions(studies)) {
+        const expected = await findscuValues({ port: qr.port, aet: node.name.toUpperCase() }, q, join(tmp.dir, 'find'));
+        const actual = await findscuValues({ port: node.port, aet, tls: { key: pki.clientKey, cert: pki.client, ca: pki.ca } }, q, join(tmp.dir, 'find'));
+        if (expected.length > 0) answered++;
+        if (JSON.stringify(actual) !== JSON.stringify(expected)) differences.push(`${node.name} ${JSON.stringify(q)}: node ${JSON.stringify(actual)}, dcmqrscp ${JSON.stringify(expected)}`);
+      }
+      // Retrieve what the node holds, both ways.
+      const mine = [...new Set([...held[i]!.keys()].map((u) => sources.get(u)!.study))];
+      const got = await getStudies(node, mine, { pki, aet, out: join(tmp.dir, `get-${node.name}`) });
+      assert.deepEqual(got, held[i], `${node.name}: C-GET differs from what it holds`);
+      await moveStudies(node, mine, { pki, aet, dest: 'ARCHIVE' });
+      assert.deepEqual(await hashesIn(archiveDir), held[i], `${node.name}: C-MOVE differs from what it holds`);
+      rmSync(archiveDir, { recursive: true, force: true });
+      mkdirSync(archiveDir);
+      for (const [uid, hash] of held[i]!) assert.equal(hash, sources.get(uid)!.hash, `${node.name}: ${uid}`);
+    }
+    assert.deepEqual(differences, []);
+    // Two empty answers agree too: most questions must have matched something somewhere.
+    assert.ok(answered >= nodes.length * 4, `dcmqrscp matched something for only ${answered} questions`);
+  } finally {
+    await qr.stop();
+  }
 });

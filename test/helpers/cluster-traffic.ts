@@ -7,12 +7,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './dcmtk.js';
 import { runCli } from './cli.js';
+import { readPart10Header } from '../../src/dataset/part10.js';
 import { spec, writeBigInstance, writeInstance, datasetHash } from './services.js';
 import type { ServePki } from './serve-pki.js';
 import type { ServeNode } from './serve-cluster.js';
 
 export interface SourceInstance {
   readonly uid: string;
+  readonly study: string;
   readonly path: string;
   /** SHA-256 of the data set (after the File Meta Information): what a node must keep byte for byte. */
   readonly hash: string;
@@ -38,7 +40,7 @@ export async function makeBatches(dir: string, o: { senders: number; perBatch: n
     for (let k = 0; k < o.perBatch; k++, n++) {
       const s = spec(n);
       const f = k === 0 ? await writeBigInstance(dir, s, o.bigBytes) : await writeInstance(dir, s, { pixels: 2048 + n * 16 });
-      instances.push({ uid: s.SOPInstanceUID, path: f.path, hash: f.hash });
+      instances.push({ uid: s.SOPInstanceUID, study: s.StudyInstanceUID, path: f.path, hash: f.hash });
     }
     const tool = b % 2 === 0 ? 'storescu' : 'dicom-tls';
     batches.push({ aet: `${tool === 'storescu' ? 'SCU' : 'CLI'}${b + 1}`, tool, instances });
@@ -65,8 +67,7 @@ export async function sendBatch(batch: Batch, port: number, pki: ServePki, calle
     const acknowledged = (r.output.match(/Received Store Response \(Success\)/g) ?? []).length;
     return { batch, ok: r.code === 0, acknowledged, output: r.output };
   }
-  const r = await runCli(['store', `127.0.0.1:${port}`, ...files, '--aet', batch.aet, '--call', calledAe,
-    '--ca', pki.ca, '--cert', pki.client, '--key', pki.clientKey, '--json'], { killAfter: 300_000 });
+  const r = await runCli(['store', `127.0.0.1:${port}`, ...files, '--aet', batch.aet, '--call', calledAe, ...cliTls(pki), '--json'], { killAfter: 300_000 });
   let acknowledged = 0;
   try {
     acknowledged = (JSON.parse(r.stdout) as { sent: number }).sent;
@@ -81,13 +82,50 @@ export function sendAll(batches: readonly Batch[], port: number, pki: ServePki, 
   return Promise.all(batches.map((b) => sendBatch(b, port, pki, calledAe)));
 }
 
-/** What one node holds in its own data directory: SOP Instance UID → data set hash, from the files. */
-export async function filesOnNode(node: ServeNode): Promise<Map<string, string>> {
-  const root = join(node.data, 'files');
-  const names = (await readdir(root, { recursive: true })).map(String).filter((f) => f.endsWith('.dcm'));
+/**
+ * The Part 10 files under `dir` (recursively, names ending in `suffix`): SOP Instance UID from
+ * each file's meta information → data set hash. A UID found twice is an error.
+ */
+export async function hashesIn(dir: string, suffix = ''): Promise<Map<string, string>> {
+  const names = (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile() && e.name.endsWith(suffix)).map((e) => join(e.parentPath, e.name)).sort();
   const out = new Map<string, string>();
-  for (const f of names) out.set(f.slice(f.lastIndexOf('/') + 1, -'.dcm'.length), await datasetHash(join(root, f)));
+  for (const path of names) {
+    const uid = (await readPart10Header(path)).meta.MediaStorageSOPInstanceUID;
+    if (typeof uid !== 'string') throw new Error(`${path}: no Media Storage SOP Instance UID`);
+    if (out.has(uid)) throw new Error(`${uid} twice under ${dir}`);
+    out.set(uid, await datasetHash(path));
+  }
   return out;
+}
+
+/** What one node holds in its own data directory (the embedded store): SOP Instance UID → data set hash. */
+export function filesOnNode(node: ServeNode): Promise<Map<string, string>> {
+  return hashesIn(join(node.data, 'files'), '.dcm');
+}
+
+/** The TLS options of our CLI with the cluster's client identity. */
+export function cliTls(pki: ServePki): string[] {
+  return ['--ca', pki.ca, '--cert', pki.client, '--key', pki.clientKey];
+}
+
+/** C-GET of whole studies from `node` with our CLI into `out`: what arrived, SOP Instance UID → data set hash. */
+export async function getStudies(node: { port: number }, studies: readonly string[], o: { pki: ServePki; aet: string; out: string }): Promise<Map<string, string>> {
+  for (const study of studies) {
+    const r = await runCli(['get', `127.0.0.1:${node.port}`, '--call', o.aet, '--aet', 'GETTER', ...cliTls(o.pki), '--level', 'STUDY',
+      '-k', `StudyInstanceUID=${study}`, '--out', o.out], { killAfter: 300_000 });
+    if (r.code !== 0) throw new Error(`get ${study} from ${node.port}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+  }
+  return hashesIn(o.out);
+}
+
+/** C-MOVE of whole studies from `node` to the move destination `dest` (configured on the node) with our CLI. */
+export async function moveStudies(node: { port: number }, studies: readonly string[], o: { pki: ServePki; aet: string; dest: string }): Promise<void> {
+  for (const study of studies) {
+    const r = await runCli(['move', `127.0.0.1:${node.port}`, '--call', o.aet, '--aet', 'MOVER', ...cliTls(o.pki), '--dest', o.dest,
+      '--level', 'STUDY', '-k', `StudyInstanceUID=${study}`], { killAfter: 300_000 });
+    if (r.code !== 0) throw new Error(`move ${study} from ${node.port} to ${o.dest}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+  }
 }
 
 /** The node's log, summarised: associations by calling AE, stored instances by calling AE, and anything that went wrong. */

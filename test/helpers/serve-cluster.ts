@@ -7,6 +7,7 @@
  * A node keeps its ports across a restart, so the balancer's configuration stays valid after
  * `kill -9` and start again.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './dcmtk.js';
 import { spawnServe, type ServeProcess } from './serve-process.js';
@@ -48,7 +49,11 @@ export interface ClusterOptions {
   readonly aet?: string;
   /** Extra `serve` options for node `i` (0-based), e.g. a shared `--index` and `--storage`. */
   readonly args?: (i: number) => readonly string[];
+  /** A configuration file for node `i` (e.g. its move destinations); the options above win over it. */
+  readonly config?: (i: number) => Record<string, unknown>;
   readonly env?: NodeJS.ProcessEnv;
+  /** The PKI to use (e.g. made earlier for a peer the nodes talk to); one is made in `<dir>/pki` otherwise. */
+  readonly pki?: ServePki;
 }
 
 export interface Cluster {
@@ -70,9 +75,16 @@ function parseEvents(output: string): NodeEvent[] {
   });
 }
 
-async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: string, extra: readonly string[]): Promise<ServeNode> {
+async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: string, i: number): Promise<ServeNode> {
   const [port, httpPort] = [await freePort(), await freePort()];
   const data = join(o.dir, name);
+  const extra = [...(o.args?.(i) ?? [])];
+  const config = o.config?.(i);
+  if (config !== undefined) {
+    const file = join(o.dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(config, null, 2));
+    extra.push('--config', file);
+  }
   const args = ['--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--http-host', '127.0.0.1',
     '--data', data, '--aet', aet, '--cert', pki.server, '--key', pki.serverKey, '--ca', pki.ca, '--crl', pki.crl,
     '--log-format', 'json', '--log-level', 'debug', ...extra];
@@ -103,13 +115,13 @@ async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: st
 
 /** Starts `o.nodes` serve processes with one shared PKI; resolves when each listens on DICOM and HTTP. */
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
-  const pki = writeServePki(join(o.dir, 'pki'), 'cluster');
+  const pki = o.pki ?? writeServePki(join(o.dir, 'pki'), 'cluster');
   const aet = o.aet ?? 'CLUSTER';
   const nodes: ServeNode[] = [];
   const stop = async (): Promise<void> => { await Promise.all(nodes.map((n) => n.kill9())); };
   try {
     // One after another: on a small machine parallel start-ups only compete for the CPU.
-    for (let i = 0; i < o.nodes; i++) nodes.push(await startNode(`n${i + 1}`, o, pki, aet, o.args?.(i) ?? []));
+    for (let i = 0; i < o.nodes; i++) nodes.push(await startNode(`n${i + 1}`, o, pki, aet, i));
   } catch (e) {
     await stop();
     throw e;
