@@ -50,27 +50,43 @@ export async function makeBatches(dir: string, o: { senders: number; perBatch: n
 
 export interface BatchResult {
   readonly batch: Batch;
+  /** The sender exited 0 (every instance sent and answered Success). */
   readonly ok: boolean;
-  /** Instances the sender saw acknowledged with Success. */
-  readonly acknowledged: number;
+  /** The SOP Instance UIDs the sender saw answered with Success. */
+  readonly acknowledged: readonly string[];
   /** The sender's output, for failure messages. */
   readonly output: string;
+}
+
+/** storescu -v: each "Received Store Response (Success)" answers the file of the "Sending file:" before it. */
+function storescuAcknowledged(output: string, batch: Batch): string[] {
+  const byPath = new Map(batch.instances.map((i) => [i.path, i.uid]));
+  const out: string[] = [];
+  let current: string | undefined;
+  for (const line of output.split('\n')) {
+    const sending = /Sending file: (.+)$/.exec(line);
+    if (sending !== null) current = byPath.get(sending[1]!.trim());
+    else if (line.includes('Received Store Response (Success)') && current !== undefined) {
+      out.push(current);
+      current = undefined;
+    }
+  }
+  return out;
 }
 
 /** Sends one batch on one association to 127.0.0.1:`port`. */
 export async function sendBatch(batch: Batch, port: number, pki: ServePki, calledAe: string): Promise<BatchResult> {
   const files = batch.instances.map((i) => i.path);
   if (batch.tool === 'storescu') {
-    // -v prints one "Received Store Response (Success)" per acknowledged instance.
     const r = await run('storescu', ['+tls', pki.clientKey, pki.client, '+cf', pki.ca, '-aet', batch.aet, '-aec', calledAe, '-v',
       '127.0.0.1', String(port), ...files], 300_000);
-    const acknowledged = (r.output.match(/Received Store Response \(Success\)/g) ?? []).length;
-    return { batch, ok: r.code === 0, acknowledged, output: r.output };
+    return { batch, ok: r.code === 0, acknowledged: storescuAcknowledged(r.output, batch), output: r.output };
   }
   const r = await runCli(['store', `127.0.0.1:${port}`, ...files, '--aet', batch.aet, '--call', calledAe, ...cliTls(pki), '--json'], { killAfter: 300_000 });
-  let acknowledged = 0;
+  let acknowledged: string[] = [];
   try {
-    acknowledged = (JSON.parse(r.stdout) as { sent: number }).sent;
+    const doc = JSON.parse(r.stdout) as { results: { sopInstanceUid?: string; outcome: string }[] };
+    acknowledged = doc.results.filter((x) => x.outcome === 'sent' && x.sopInstanceUid !== undefined).map((x) => x.sopInstanceUid!);
   } catch {
     // not a summary: the output says why
   }

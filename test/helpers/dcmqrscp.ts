@@ -82,12 +82,13 @@ export async function findscuValues(peer: FindPeer, q: FindQuestion, work: strin
   mkdirSync(work, { recursive: true });
   const out = mkdtempSync(join(work, 'find-'));
   try {
-    const args = [q.model === 'PATIENT_ROOT' ? '-P' : '-S', '-aec', peer.aet, '-X', '-od', out];
+    const args = [q.model === 'PATIENT_ROOT' ? '-P' : '-S', '-v', '-aec', peer.aet, '-X', '-od', out];
     if (peer.tls !== undefined) args.push('+tls', peer.tls.key, peer.tls.cert, '+cf', peer.tls.ca);
     for (const [k, v] of Object.entries(q.keys)) args.push('-k', `${k}=${v}`);
     if (!(q.compare in q.keys)) args.push('-k', q.compare);
     const r = await run('findscu', [...args, '127.0.0.1', String(peer.port)], 120_000);
-    if (r.code !== 0) throw new Error(`findscu ${JSON.stringify(q)} to ${peer.aet}:${peer.port} failed:\n${r.output}`);
+    // findscu exits 0 after a failure status too: the final response must say Success.
+    if (r.code !== 0 || !/Received Final Find Response \(Success\)/.test(r.output)) throw new Error(`findscu ${JSON.stringify(q)} to ${peer.aet}:${peer.port} failed:\n${r.output}`);
     const files = readdirSync(out).sort().map((f) => join(out, f));
     if (files.length === 0) return [];
     // One dcmdump for all responses: +P prints just the compared element of each file.
