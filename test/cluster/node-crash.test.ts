@@ -21,8 +21,7 @@ import { hasDcmtk } from '../helpers/dcmtk.js';
 import { findHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startCluster, type Cluster, type ServeNode } from '../helpers/serve-cluster.js';
 import { spec, writeBigInstance } from '../helpers/services.js';
-import { filesOnNode, getStudies, makeBatches, nodeActivity, sendAll, sendBatch, type Batch, type SourceInstance } from '../helpers/cluster-traffic.js';
-import { findscuValues } from '../helpers/dcmqrscp.js';
+import { filesOnNode, makeBatches, nodeActivity, sendAll, sendBatch, visibleOn, type Batch, type SourceInstance } from '../helpers/cluster-traffic.js';
 
 const skip = findHaproxy() === undefined ? 'haproxy missing (Debian: haproxy)' : !hasDcmtk('storescu') ? 'DCMTK missing' : false;
 const tmp = tempDir('dicom-tls-cluster-crash-');
@@ -58,25 +57,14 @@ function context(): string {
   return `\n--- haproxy\n${balancer?.output() ?? ''}\n${(cluster?.nodes ?? []).map((n) => `--- ${n.name}\n${n.output()}`).join('\n')}`;
 }
 
-/** What a node shows (C-FIND at IMAGE level, every study) and holds, checked against each other and the sources. */
+/** What a node shows and gives back is exactly what it has on disk, with no temporary file, each the source's data set. */
 async function checkNode(node: ServeNode, studies: readonly string[], work: string): Promise<Map<string, string>> {
   const { pki, aet } = cluster!;
-  const peer = { port: node.port, aet, tls: { key: pki.clientKey, cert: pki.client, ca: pki.ca } };
-  const visible: string[] = [];
-  // Hierarchical: the series of each study, then the instances of each series.
-  for (const study of studies) {
-    const series = await findscuValues(peer, { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: study }, compare: 'SeriesInstanceUID' }, join(work, 'find'));
-    for (const s of series) {
-      visible.push(...await findscuValues(peer, { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: study, SeriesInstanceUID: s }, compare: 'SOPInstanceUID' }, join(work, 'find')));
-    }
-  }
+  const got = await visibleOn(node, studies, { pki, aet, work });
   const files = await filesOnNode(node);
-  assert.deepEqual(visible.sort(), [...files.keys()].sort(), `${node.name}: what C-FIND shows is not what is stored`);
+  assert.deepEqual(got, files, `${node.name}: what C-FIND shows and C-GET gives is not what is stored`);
   const leftovers = readdirSync(join(node.data, 'files'), { recursive: true }).map(String).filter((f) => f.includes('.partial-'));
   assert.deepEqual(leftovers, [], `${node.name}: temporary files left`);
-  const shown = [...new Set(visible.map((u) => sources.get(u)!.study))];
-  const got = await getStudies(node, shown, { pki, aet, out: join(work, `get-${node.name}`) });
-  assert.deepEqual(got, files, `${node.name}: C-GET does not give back what is stored`);
   for (const [uid, hash] of files) assert.equal(hash, sources.get(uid)!.hash, `${node.name}: ${uid} is not the source's data set`);
   return files;
 }

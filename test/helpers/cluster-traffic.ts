@@ -6,6 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './dcmtk.js';
+import { findscuValues } from './dcmqrscp.js';
 import { runCli } from './cli.js';
 import { readPart10Header } from '../../src/dataset/part10.js';
 import { spec, writeBigInstance, writeInstance, datasetHash } from './services.js';
@@ -133,6 +134,31 @@ export async function getStudies(node: { port: number }, studies: readonly strin
     if (r.code !== 0) throw new Error(`get ${study} from ${node.port}: exit ${r.code}\n${r.stdout}${r.stderr}`);
   }
   return hashesIn(o.out);
+}
+
+/**
+ * What a node shows and gives back: C-FIND (each study's series, then each series' instances,
+ * findscu +tls) and C-GET of every study showing something. Throws unless both name the same
+ * instances; returns SOP Instance UID → data set hash of what C-GET gave. Storage-agnostic: it
+ * holds for a node's own directory as for a shared store.
+ */
+export async function visibleOn(node: { name: string; port: number }, studies: readonly string[], o: { pki: ServePki; aet: string; work: string }): Promise<Map<string, string>> {
+  const peer = { port: node.port, aet: o.aet, tls: { key: o.pki.clientKey, cert: o.pki.client, ca: o.pki.ca } };
+  const find = join(o.work, 'find');
+  const visible: string[] = [];
+  const shown: string[] = [];
+  for (const study of studies) {
+    const series = await findscuValues(peer, { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: study }, compare: 'SeriesInstanceUID' }, find);
+    if (series.length > 0) shown.push(study);
+    for (const s of series) {
+      visible.push(...await findscuValues(peer, { model: 'STUDY_ROOT', keys: { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: study, SeriesInstanceUID: s }, compare: 'SOPInstanceUID' }, find));
+    }
+  }
+  const got = await getStudies(node, shown, { pki: o.pki, aet: o.aet, out: join(o.work, `get-${node.name}`) });
+  const a = [...visible].sort();
+  const b = [...got.keys()].sort();
+  if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${node.name}: C-FIND shows ${JSON.stringify(a)} but C-GET gives ${JSON.stringify(b)}`);
+  return got;
 }
 
 /** C-MOVE of whole studies from `node` to the move destination `dest` (configured on the node) with our CLI. */
