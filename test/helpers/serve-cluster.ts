@@ -27,6 +27,8 @@ export interface ServeNode {
   readonly port: number;
   readonly httpPort: number;
   readonly data: string;
+  /** The node's configuration file, when the cluster was given one. */
+  readonly configFile: string | undefined;
   /** The running process (a new one after `start`). */
   readonly process: ServeProcess;
   /** The JSON log lines of every run of this node so far. */
@@ -80,10 +82,10 @@ async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: st
   const data = join(o.dir, name);
   const extra = [...(o.args?.(i) ?? [])];
   const config = o.config?.(i);
-  if (config !== undefined) {
-    const file = join(o.dir, `${name}.json`);
-    writeFileSync(file, JSON.stringify(config, null, 2));
-    extra.push('--config', file);
+  const configFile = config === undefined ? undefined : join(o.dir, `${name}.json`);
+  if (configFile !== undefined) {
+    writeFileSync(configFile, JSON.stringify(config, null, 2));
+    extra.push('--config', configFile);
   }
   const args = ['--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--http-host', '127.0.0.1',
     '--data', data, '--aet', aet, '--cert', pki.server, '--key', pki.serverKey, '--ca', pki.ca, '--crl', pki.crl,
@@ -100,7 +102,7 @@ async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: st
   await run();
   const all = (): string => [...previous, p!.output()].join('');
   return {
-    name, port, httpPort, data,
+    name, port, httpPort, data, configFile,
     get process() { return p!; },
     events: () => parseEvents(all()),
     output: all,
