@@ -7,7 +7,8 @@
  * one node; the balancer's health checks (HTTP /readyz) leave no trace in the nodes' DICOM logs.
  * Then each node, asked directly, answers C-FIND as dcmqrscp does loaded with the instances the
  * node must know (its own on an embedded store, all of them on a shared one) and gives them back
- * by C-GET and C-MOVE — on a shared store, instances another node received.
+ * by C-GET and C-MOVE — on a shared store, instances another node received — and answers a
+ * Storage Commitment request for them.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,10 @@ import { startCluster, type Cluster } from '../helpers/serve-cluster.js';
 import { filesOnNode, getStudies, hashesIn, makeBatches, moveStudies, nodeActivity, sendAll, visibleOn, type Batch } from '../helpers/cluster-traffic.js';
 import { startDcmqrscp, findscuValues, type FindQuestion } from '../helpers/dcmqrscp.js';
 import { writeServePki } from '../helpers/serve-pki.js';
+import { ctImageStorage } from '../helpers/dicom-data.js';
+import { DicomClient } from '../../src/ae/client.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+import { NormalizedSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { clusterModes, type ClusterBackend } from '../helpers/cluster-modes.js';
 
 const tools = findHaproxy() === undefined ? 'haproxy missing (Debian: haproxy)' : !hasDcmtk('storescu') ? 'DCMTK missing' : false;
@@ -192,6 +197,29 @@ for (const mode of clusterModes) {
         assert.ok(answered >= nodes.length * 4, `dcmqrscp matched something for only ${answered} questions`);
       } finally {
         await qr.stop();
+      }
+    });
+
+    test('Storage Commitment asked of each node: committed what the node must know, the rest reported missing (0112)', { timeout: 600_000 }, async () => {
+      const { pki, aet, nodes } = cluster!;
+      assert.ok(receivedBy.size > 0, 'the first test stored the batches');
+      const all = batches.flatMap((b) => b.instances.map((i) => i.uid)).sort();
+      const tls = new SecureContext({ role: 'client', ca: [pki.ca], identity: { cert: pki.client, key: pki.clientKey } });
+      try {
+        for (const node of nodes) {
+          const client = await DicomClient.associate({ host: '127.0.0.1', port: node.port, tls, callingAeTitle: 'COMMITTER', calledAeTitle: aet,
+            presentationContexts: [{ abstractSyntax: NormalizedSopClass.StorageCommitmentPushModel, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }] });
+          try {
+            const report = await client.commit(all.map((sopInstanceUid) => ({ sopClassUid: ctImageStorage, sopInstanceUid })), { timeout: 120_000 });
+            const known = all.filter((u) => mode.shared || receivedBy.get(u) === node.name);
+            assert.deepEqual(report.committed.map((r) => r.sopInstanceUid).sort(), known, `${node.name}: committed`);
+            assert.deepEqual(report.failed.map((r) => [r.sopInstanceUid, r.failureReason]).sort(), all.filter((u) => !known.includes(u)).map((u) => [u, 0x0112]), `${node.name}: failed`);
+          } finally {
+            await client.release();
+          }
+        }
+      } finally {
+        tls.dispose();
       }
     });
   });
