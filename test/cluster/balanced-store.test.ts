@@ -71,7 +71,7 @@ for (const mode of clusterModes) {
       backend = await mode.start(join(tmp.dir, 'shared'));
       const b = backend;
       cluster = await startCluster({
-        dir: tmp.dir, nodes: 3, pki, args: (i) => b.args(i), env: b.env,
+        dir: tmp.dir, nodes: 3, pki, args: (i) => b.args(i), env: b.env, data: b.data,
         config: (i) => ({ ...b.config(i), moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: archive!.port, tls: true } } }),
       });
       // leastconn: what a site picks for connections as long and uneven as DICOM associations.

@@ -23,7 +23,7 @@ import { hasDcmtk } from '../helpers/dcmtk.js';
 import { findHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startCluster, type Cluster, type ServeNode } from '../helpers/serve-cluster.js';
 import { spec, writeBigInstance } from '../helpers/services.js';
-import { filesOnNode, makeBatches, nodeActivity, sendAll, sendBatch, visibleOn, type Batch, type SourceInstance } from '../helpers/cluster-traffic.js';
+import { hashesIn, makeBatches, nodeActivity, sendAll, sendBatch, visibleOn, type Batch, type SourceInstance } from '../helpers/cluster-traffic.js';
 import { clusterModes, type ClusterBackend } from '../helpers/cluster-modes.js';
 
 const tools = findHaproxy() === undefined ? 'haproxy missing (Debian: haproxy)' : !hasDcmtk('storescu') ? 'DCMTK missing' : false;
@@ -52,7 +52,7 @@ for (const mode of clusterModes) {
       for (const i of [...batches.flatMap((b) => b.instances), ...victim]) sources.set(i.uid, i);
       backend = await mode.start(join(tmp.dir, 'shared'));
       const b = backend;
-      cluster = await startCluster({ dir: tmp.dir, nodes: 3, args: (i) => b.args(i), config: (i) => b.config(i), env: b.env });
+      cluster = await startCluster({ dir: tmp.dir, nodes: 3, args: (i) => b.args(i), config: (i) => b.config(i), env: b.env, data: b.data });
       balancer = await startHaproxy({ backends: cluster.nodes.map((n) => ({ name: n.name, port: n.port, httpPort: n.httpPort })), balance: 'leastconn' });
     });
 
@@ -67,17 +67,20 @@ for (const mode of clusterModes) {
       `\n--- haproxy\n${balancer?.output() ?? ''}\n${(cluster?.nodes ?? []).map((n) => `--- ${n.name}\n${n.output()}`).join('\n')}`;
 
     /**
-     * What a node shows is what it gives back, each the source's data set; on an embedded store
-     * also exactly the files on disk, with no temporary file left.
+     * What a node shows is what it gives back, each the source's data set; when its files are in
+     * a directory here, also exactly those files, with no temporary file left.
      */
     async function checkNode(node: ServeNode, work: string): Promise<Map<string, string>> {
       const { pki, aet } = cluster!;
       const studies = [...new Set([...sources.values()].map((i) => i.study))].sort();
       const got = await visibleOn(node, studies, { pki, aet, work });
       for (const [uid, hash] of got) assert.equal(hash, sources.get(uid)!.hash, `${node.name}: ${uid} is not the source's data set`);
-      if (!mode.shared) {
-        assert.deepEqual(got, await filesOnNode(node), `${node.name}: what C-FIND shows and C-GET gives is not what is stored`);
-        const leftovers = readdirSync(join(node.data, 'files'), { recursive: true }).map(String).filter((f) => f.includes('.partial-'));
+      // Where the files are on this machine (a node's own directory, or the one they all share):
+      // exactly what is visible, and no temporary file left behind.
+      if (!mode.shared || backend!.data !== undefined) {
+        const files = join(node.data, 'files');
+        assert.deepEqual(got, await hashesIn(files, '.dcm'), `${node.name}: what C-FIND shows and C-GET gives is not what is in ${files}`);
+        const leftovers = readdirSync(files, { recursive: true }).map(String).filter((f) => f.includes('.partial-'));
         assert.deepEqual(leftovers, [], `${node.name}: temporary files left`);
       }
       return got;

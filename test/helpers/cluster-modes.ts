@@ -5,6 +5,8 @@
  * the embedded mode what it received itself, in the shared mode everything any node received.
  */
 export interface ClusterBackend {
+  /** The data directory of node `i`, when the mode decides it (one for all: a shared mount). */
+  readonly data?: (i: number) => string;
   /** Extra `serve` options for node `i`. */
   args(i: number): readonly string[];
   /** Configuration file contents for node `i` beyond the test's own keys. */

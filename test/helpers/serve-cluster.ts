@@ -54,6 +54,8 @@ export interface ClusterOptions {
   /** A configuration file for node `i` (e.g. its move destinations); the options above win over it. */
   readonly config?: (i: number) => Record<string, unknown>;
   readonly env?: NodeJS.ProcessEnv;
+  /** Data directory of node `i` (default `<dir>/<name>`): one for all is a shared mount. */
+  readonly data?: (i: number) => string;
   /** The PKI to use (e.g. made earlier for a peer the nodes talk to); one is made in `<dir>/pki` otherwise. */
   readonly pki?: ServePki;
 }
@@ -79,7 +81,7 @@ function parseEvents(output: string): NodeEvent[] {
 
 async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: string, i: number): Promise<ServeNode> {
   const [port, httpPort] = [await freePort(), await freePort()];
-  const data = join(o.dir, name);
+  const data = o.data?.(i) ?? join(o.dir, name);
   const extra = [...(o.args?.(i) ?? [])];
   const config = o.config?.(i);
   const configFile = config === undefined ? undefined : join(o.dir, `${name}.json`);
