@@ -74,8 +74,8 @@ for (const mode of clusterModes) {
         dir: tmp.dir, nodes: 3, pki, args: (i) => b.args(i), env: b.env, data: b.data,
         config: (i) => ({ ...b.config(i), moveDestinations: { ARCHIVE: { host: '127.0.0.1', port: archive!.port, tls: true } } }),
       });
-      // leastconn: what a site picks for connections as long and uneven as DICOM associations.
-      balancer = await startHaproxy({ backends: cluster.nodes.map((n) => ({ name: n.name, port: n.port, httpPort: n.httpPort })), balance: 'leastconn' });
+      // The documented configuration (leastconn, /readyz checks), with the nodes' addresses.
+      balancer = await startHaproxy({ backends: cluster.nodes.map((n) => ({ name: n.name, port: n.port, httpPort: n.httpPort })) });
     });
 
     after(async () => {

@@ -53,7 +53,7 @@ for (const mode of clusterModes) {
       backend = await mode.start(join(tmp.dir, 'shared'));
       const b = backend;
       cluster = await startCluster({ dir: tmp.dir, nodes: 3, args: (i) => b.args(i), config: (i) => b.config(i), env: b.env, data: b.data });
-      balancer = await startHaproxy({ backends: cluster.nodes.map((n) => ({ name: n.name, port: n.port, httpPort: n.httpPort })), balance: 'leastconn' });
+      balancer = await startHaproxy({ backends: cluster.nodes.map((n) => ({ name: n.name, port: n.port, httpPort: n.httpPort })) });
     });
 
     after(async () => {

@@ -1,5 +1,6 @@
 /**
- * docs/operations.md: the systemd unit passes `systemd-analyze verify`, and the backup it
+ * docs/operations.md: the systemd unit passes `systemd-analyze verify`, the HAProxy example passes
+ * `haproxy -c` as shipped (test/cluster runs it in front of real nodes), and the backup it
  * describes (VACUUM INTO while serving) gives an index that lists what was stored.
  */
 import { test } from 'node:test';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { spawnServe, listening } from '../helpers/serve-process.js';
+import { EXAMPLE_CONFIG, findHaproxy } from '../helpers/haproxy.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const unit = join(root, 'docs', 'examples', 'dicom-tls.service');
@@ -23,6 +25,14 @@ test('the systemd unit passes systemd-analyze verify without a warning', { skip:
   const text = readFileSync(unit, 'utf8');
   assert.match(text, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   assert.match(readFileSync(join(root, 'docs', 'operations.md'), 'utf8'), /examples\/dicom-tls\.service/);
+});
+
+const haproxy = findHaproxy();
+
+test('the HAProxy example is a valid configuration as shipped, and the page points to it', { skip: haproxy === undefined ? 'haproxy is not installed (apt-get install haproxy)' : false }, () => {
+  const r = spawnSync(haproxy!, ['-c', '-f', EXAMPLE_CONFIG], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(readFileSync(join(root, 'docs', 'operations.md'), 'utf8'), /\(examples\/haproxy\.cfg\)/);
 });
 
 test('the documented backup: VACUUM INTO while serving gives an index listing the stored instance', async () => {

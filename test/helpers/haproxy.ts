@@ -1,10 +1,10 @@
 /**
- * A private HAProxy per test, as a site would run one in front of several `dicom-tls serve`
- * nodes: TCP mode (the TLS of each association passes through untouched to the node, which
- * verifies the client certificate itself), a health check against each node's HTTP `/readyz`
- * (store writable, index answering) so that checks never open a DICOM association, and a
- * connection log line per balanced connection. Configuration, admin socket and log live in a
- * temporary directory; nothing touches a system service.
+ * A private HAProxy per test, running the configuration a site is given (docs/examples/
+ * haproxy.cfg) in front of several `dicom-tls serve` nodes: TCP mode (the TLS of each association
+ * passes through untouched to the node, which verifies the client certificate itself), a health
+ * check against each node's HTTP `/readyz` (store writable, index answering) so that checks never
+ * open a DICOM association, and a connection log line per balanced connection. Configuration,
+ * admin socket and log live in a temporary directory; nothing touches a system service.
  *
  * Behaviour of HAProxy 2.6 (Debian 12) that shapes this helper:
  * - `log stdout` with `-db` (foreground) writes the log to the process's stdout; we read it there.
@@ -16,10 +16,11 @@
  *   client nothing but a retry.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort } from './dcmtk.js';
 
 /**
@@ -43,17 +44,16 @@ export function findHaproxy(): string | undefined {
 export interface HaproxyBackend {
   /** Server name in the configuration and the log (letters, digits, `-`, `_`). */
   readonly name: string;
+  /** The node's DICOM (TLS) port. */
   readonly port: number;
-  /** The node's HTTP port for the `/readyz` check; a plain TCP connect check on `port` when absent. */
-  readonly httpPort?: number;
+  /** The node's HTTP port, for the `/readyz` check. */
+  readonly httpPort: number;
 }
 
 export interface HaproxyOptions {
   readonly backends: readonly HaproxyBackend[];
-  /** `roundrobin` (default) or `leastconn` (what a site with long associations of uneven length picks). */
+  /** Another balancing algorithm than the example's `leastconn`. */
   readonly balance?: 'roundrobin' | 'leastconn';
-  /** Seconds between health checks of a server (default 1). */
-  readonly checkInterval?: number;
 }
 
 /** One balanced connection, from the log line HAProxy writes when it closes. */
@@ -106,41 +106,37 @@ const BACKEND = 'dicom_nodes';
 const LOG_FORMAT = 'conn client=%ci:%cp server=%s via=%bi:%bp in=%U out=%B term=%ts retries=%rc';
 const LOG_LINE = /^conn client=(\S+) server=(\S+) via=(\S+) in=(\d+) out=(\d+) term=(\S+) retries=(\S+)$/;
 
+/** The documented configuration (docs/examples/haproxy.cfg), which the tests run. */
+export const EXAMPLE_CONFIG = fileURLToPath(new URL('../../../docs/examples/haproxy.cfg', import.meta.url));
+
+/**
+ * The documented configuration with this test's addresses: the log to stdout (in a form the
+ * helper parses) and an admin socket, the frontend on 127.0.0.1:`port`, the example's servers
+ * replaced by `backends`. Everything else — mode, timeouts, retries, balancing, health check —
+ * is the example's own, so a change there is what the tests run.
+ */
 function config(o: HaproxyOptions, port: number, socket: string): string {
-  const interval = o.checkInterval ?? 1;
+  const lines = readFileSync(EXAMPLE_CONFIG, 'utf8').split('\n');
+  const replace = (test: RegExp, by: (indent: string) => string[]): void => {
+    const at = lines.findIndex((l) => test.test(l));
+    if (at < 0) throw new Error(`${EXAMPLE_CONFIG}: no line ${test}`);
+    lines.splice(at, 1, ...by(/^\s*/.exec(lines[at]!)![0]));
+  };
+  replace(/^\s*log \/dev\/log /, (i) => [`${i}log stdout format raw local0 info`, `${i}stats socket ${socket} mode 600 level admin`]);
+  replace(/^\s*option tcplog$/, (i) => [`${i}log-format "${LOG_FORMAT}"`]);
+  replace(/^\s*bind :\d+$/, (i) => [`${i}bind 127.0.0.1:${port}`]);
+  if (!lines.some((l) => l.trim() === `backend ${BACKEND}`)) throw new Error(`${EXAMPLE_CONFIG}: no backend ${BACKEND}`);
   const servers = o.backends.map((b) => {
     if (!/^[A-Za-z0-9_-]+$/.test(b.name)) throw new Error(`haproxy server name "${b.name}" has characters the configuration does not take`);
-    return `  server ${b.name} 127.0.0.1:${b.port} check${b.httpPort === undefined ? '' : ` port ${b.httpPort}`}`;
+    return `    server ${b.name} 127.0.0.1:${b.port} check port ${b.httpPort}`;
   });
-  const http = o.backends.some((b) => b.httpPort !== undefined);
-  if (http && o.backends.some((b) => b.httpPort === undefined)) throw new Error('haproxy: give every backend an httpPort, or none');
-  return [
-    'global',
-    '  log stdout format raw local0 info',
-    `  stats socket ${socket} mode 600 level admin`,
-    '  maxconn 512',
-    'defaults',
-    '  mode tcp',
-    '  log global',
-    `  log-format "${LOG_FORMAT}"`,
-    '  timeout connect 5s',
-    // An association may sit idle between requests (a modality, a viewer); the nodes' own
-    // timeouts (ARTIM, DIMSE) end the ones that are dead.
-    '  timeout client 10m',
-    '  timeout server 10m',
-    '  timeout check 5s',
-    '  retries 3',
-    '  option redispatch',
-    'frontend dicom',
-    `  bind 127.0.0.1:${port}`,
-    `  default_backend ${BACKEND}`,
-    `backend ${BACKEND}`,
-    `  balance ${o.balance ?? 'roundrobin'}`,
-    ...(http ? ['  option httpchk GET /readyz', '  http-check expect status 200'] : []),
-    `  default-server inter ${interval}s fall 2 rise 1`,
-    ...servers,
-    '',
-  ].join('\n');
+  const kept = lines.filter((l) => !/^\s*server /.test(l));
+  if (o.balance !== undefined) {
+    const at = kept.findIndex((l) => /^\s*balance /.test(l));
+    if (at < 0) throw new Error(`${EXAMPLE_CONFIG}: no balance line`);
+    kept[at] = `    balance ${o.balance}`;
+  }
+  return `${kept.join('\n').trimEnd()}\n${servers.join('\n')}\n`;
 }
 
 /** A `show stat`-style command on the admin socket; the whole answer. */
