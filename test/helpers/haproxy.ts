@@ -52,8 +52,6 @@ export interface HaproxyBackend {
 
 export interface HaproxyOptions {
   readonly backends: readonly HaproxyBackend[];
-  /** Another balancing algorithm than the example's `leastconn`. */
-  readonly balance?: 'roundrobin' | 'leastconn';
 }
 
 /** One balanced connection, from the log line HAProxy writes when it closes. */
@@ -96,8 +94,6 @@ export interface Haproxy {
   stats(): Promise<HaproxyServerStat[]>;
   /** Waits (a hang guard, not a timed assertion) until `test` holds for the server stats. */
   waitForStats(test: (s: HaproxyServerStat[]) => boolean, what: string, guardMs?: number): Promise<HaproxyServerStat[]>;
-  /** `set server`: `ready`, `drain` (no new connections, checks go on) or `maint` (out of service). */
-  setState(server: string, state: 'ready' | 'drain' | 'maint'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -130,13 +126,11 @@ function config(o: HaproxyOptions, port: number, socket: string): string {
     if (!/^[A-Za-z0-9_-]+$/.test(b.name)) throw new Error(`haproxy server name "${b.name}" has characters the configuration does not take`);
     return `    server ${b.name} 127.0.0.1:${b.port} check port ${b.httpPort}`;
   });
-  const kept = lines.filter((l) => !/^\s*server /.test(l));
-  if (o.balance !== undefined) {
-    const at = kept.findIndex((l) => /^\s*balance /.test(l));
-    if (at < 0) throw new Error(`${EXAMPLE_CONFIG}: no balance line`);
-    kept[at] = `    balance ${o.balance}`;
-  }
-  return `${kept.join('\n').trimEnd()}\n${servers.join('\n')}\n`;
+  // The example's servers make way for ours, where they stood.
+  const first = lines.findIndex((l) => /^\s*server /.test(l));
+  if (first < 0) throw new Error(`${EXAMPLE_CONFIG}: no server line`);
+  const out = [...lines.slice(0, first), ...servers, ...lines.slice(first).filter((l) => !/^\s*server /.test(l))];
+  return `${out.join('\n').trimEnd()}\n`;
 }
 
 /** A `show stat`-style command on the admin socket; the whole answer. */
@@ -215,10 +209,6 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   const h: Haproxy = {
     port, dir, output: () => out, connections, waitForConnections,
     stats, waitForStats,
-    setState: async (server, state) => {
-      const answer = await admin(socket, `set server ${BACKEND}/${server} state ${state}`);
-      if (answer.trim() !== '') throw new Error(`haproxy: set server ${server} state ${state}: ${answer.trim()}`);
-    },
     stop,
   };
   try {
