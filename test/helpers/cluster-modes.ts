@@ -1,13 +1,17 @@
 /**
  * The ways the cluster tests run their three nodes: each on its own embedded store (SQLite and
- * files in its data directory, today's default), or all on one shared index and one shared blob
- * store. The tests assert the same traffic in both; what differs is what a node must show: in
- * the embedded mode what it received itself, in the shared mode everything any node received.
+ * files in its data directory, the default), or all on one shared index and one shared store:
+ * PostgreSQL with one data directory for all (a shared mount, as NFS would give). The tests
+ * assert the same traffic in every mode; what differs is what a node must show: in the embedded
+ * mode what it received itself, in a shared mode everything any node received.
  */
+import { mkdirSync } from 'node:fs';
+import { postgresSkip, startPostgres } from './postgres.js';
+
 export interface ClusterBackend {
   /** The data directory of node `i`, when the mode decides it (one for all: a shared mount). */
   readonly data?: (i: number) => string;
-  /** Extra `serve` options for node `i`. */
+  /** Extra `serve` (and `store check`) options for node `i`. */
   args(i: number): readonly string[];
   /** Configuration file contents for node `i` beyond the test's own keys. */
   config(i: number): Record<string, unknown>;
@@ -24,7 +28,7 @@ export interface ClusterMode {
   readonly skip: string | false;
   /** `dicom-tls store check` exists for this mode's store (it checks index against blobs). */
   readonly storeCheck: boolean;
-  /** Starts what the nodes share (nothing for the embedded mode). */
+  /** Starts what the nodes share (nothing for the embedded mode) in `dir`. */
   start(dir: string): Promise<ClusterBackend>;
 }
 
@@ -36,5 +40,28 @@ export const embeddedMode: ClusterMode = {
   start: async () => ({ args: () => [], config: () => ({}), env: {}, stop: async () => undefined }),
 };
 
-/** Every mode this build can run. */
-export const clusterModes: readonly ClusterMode[] = [embeddedMode];
+/** A fresh database on a throw-away PostgreSQL cluster, and what else the mode shares. */
+async function withPostgres(more: (url: string) => Promise<ClusterBackend>): Promise<ClusterBackend> {
+  const pg = await startPostgres();
+  try {
+    const backend = await more(await pg.createDatabase());
+    return { ...backend, stop: async () => { await backend.stop(); await pg.stop(); } };
+  } catch (e) {
+    await pg.stop();
+    throw e;
+  }
+}
+
+export const postgresSharedDirectoryMode: ClusterMode = {
+  name: 'one PostgreSQL index, one shared data directory',
+  shared: true,
+  skip: postgresSkip(),
+  storeCheck: false,
+  start: (dir) => withPostgres(async (url) => {
+    mkdirSync(dir, { recursive: true });
+    return { data: () => dir, args: () => ['--index', url], config: () => ({}), env: {}, stop: async () => undefined };
+  }),
+};
+
+/** Every mode, one test matrix. */
+export const clusterModes: readonly ClusterMode[] = [embeddedMode, postgresSharedDirectoryMode];
