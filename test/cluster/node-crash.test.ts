@@ -3,13 +3,14 @@
  * storescu +tls and dicom-tls store batches going through the balancer at the same time. The
  * killed node's associations end; the others are untouched. After the node is started again on
  * the same data: on every node, what C-FIND shows is exactly what C-GET gives back, complete and
- * byte for byte the source's (nothing half-visible: no row without its instance), and on an
- * embedded store exactly the files on disk with no temporary file left; on a shared store every
- * node shows the same and `dicom-tls store check` finds nothing to repair. Every instance a
- * sender saw acknowledged is there; the balancer took the node out while it was down and back
- * when it was up; and the instances not acknowledged are stored when sent again through the
- * balancer. Where the kill lands inside a store is not controlled: what is asserted holds
- * wherever it lands.
+ * byte for byte the source's (nothing half-visible: no row without its instance), where the files
+ * are in a directory exactly those files with no temporary file left, on a shared store the same
+ * on every node; `dicom-tls store check` (no grace period) finds nothing to repair, neither an
+ * object without its row nor a row without its object. Every instance a sender saw acknowledged
+ * is there; the balancer took the node out while it was down and back when it was up; and the
+ * instances not acknowledged are stored when sent again through the balancer, on a shared index
+ * none of them twice. Where the kill lands inside a store is not controlled: what is asserted
+ * holds wherever it lands.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
