@@ -69,15 +69,25 @@ async function keywordOf(name: string): Promise<string> {
   throw usageError(`-k ${name}: give a keyword (PatientName) or a tag (0010,0010), then =value`);
 }
 
+/**
+ * A `-k` value as the data set holds it: a backslash separates values (PS3.5 6.4; a UID list,
+ * PS3.4 C.2.2.2.2), so `a\b` is two values, as findscu makes it. Kept as one string, a list longer
+ * than one value may be (64 characters for a UID) was cut to that length when encoded, and the
+ * UIDs past it were never asked for.
+ */
+function valueOf(text: string): string | string[] {
+  return text.includes('\\') ? text.split('\\') : text;
+}
+
 /** The identifier data set (naturalized, dcmjs style: sequences are arrays of items) with QueryRetrieveLevel set. */
 export function identifier(keys: readonly QueryKey[], level: QueryLevelName | undefined): Record<string, unknown> {
   const ds: Record<string, unknown> = {};
   for (const k of keys) {
-    if (k.path === undefined) { ds[k.keyword] = k.value; continue; }
+    if (k.path === undefined) { ds[k.keyword] = valueOf(k.value); continue; }
     let node = ds;
     for (const [i, step] of k.path.entries()) {
       const last = i === k.path.length - 1;
-      if (step.item === undefined) { node[step.keyword] = k.value; break; }
+      if (step.item === undefined) { node[step.keyword] = valueOf(k.value); break; }
       // findscu: `Seq[0]` alone (no value) is an empty item, an item path makes the items up to it.
       const items = Array.isArray(node[step.keyword]) ? node[step.keyword] as Record<string, unknown>[] : [];
       node[step.keyword] = items;

@@ -157,6 +157,20 @@ test('get: the study arrives in the folder, the data set byte-identical', async 
   assert.ok(tail(got).equals(tail(original)), 'data set differs');
 });
 
+test('find and get with a UID list longer than one UID may be (64 characters): every listed study, none cut off', async () => {
+  // An unknown UID first, so the list's end lies past 64 characters: cut there, the last study was lost.
+  const list = ['1.2.826.0.1.3680043.2.1125.7.99', '1.2.826.0.1.3680043.2.1125.7.2', '1.2.826.0.1.3680043.2.1125.7.3'].join('\\');
+  assert.ok(list.length > 64);
+  const f = await runCli(['find', `127.0.0.1:${port}`, ...tls(), '--level', 'STUDY', '-k', `StudyInstanceUID=${list}`]);
+  assert.equal(f.code, 0, f.stderr);
+  assert.match(f.stdout, /^1\.2\.826\.0\.1\.3680043\.2\.1125\.7\.2$/m);
+  assert.match(f.stdout, /^1\.2\.826\.0\.1\.3680043\.2\.1125\.7\.3$/m);
+  assert.match(f.stdout, /^2 matches$/m);
+  const g = await runCli(['get', `127.0.0.1:${port}`, ...tls(), '--level', 'STUDY', '-k', `StudyInstanceUID=${list}`, '--out', join(tmp.dir, 'got-list')]);
+  assert.equal(g.code, 0, g.stderr);
+  assert.match(g.stdout, /C-GET: completed 3, warnings 0, failed 0/);
+});
+
 test('move to the configured destination (a DCMTK storescp); an unknown destination is exit 15', async () => {
   const r = await runCli(['move', `127.0.0.1:${port}`, ...tls(), '--dest', 'ARCHIVE', '--level', 'PATIENT', '--root', 'patient', '-k', 'PatientID=P1']);
   assert.equal(r.code, 0, r.stderr);
