@@ -169,15 +169,20 @@ for (const mode of clusterModes) {
       const sources = new Map(batches.flatMap((b) => b.instances.map((i) => [i.uid, i] as const)));
       // What each node must know: on its own store what it received, on a shared one everything.
       const known = nodes.map((n) => [...sources.keys()].filter((u) => mode.shared || receivedBy.get(u) === n.name).sort());
-      // The reference: one dcmqrscp storage area per node, loaded from the source files.
-      const qr = await startDcmqrscp(join(tmp.dir, 'qr'), Object.fromEntries(nodes.map((n, i) => [n.name.toUpperCase(), known[i]!.map((u) => sources.get(u)!.path)])));
+      // The reference: dcmqrscp loaded from the source files, one storage area per node (one for
+      // all on a shared store), each asked every question once.
+      const area = (i: number): string => (mode.shared ? 'ALL' : nodes[i]!.name.toUpperCase());
+      const qr = await startDcmqrscp(join(tmp.dir, 'qr'), Object.fromEntries(nodes.map((_, i) => [area(i), known[i]!.map((u) => sources.get(u)!.path)])));
       try {
         const studies = [...new Set([...sources.values()].map((i) => i.study))].sort();
+        const reference = new Map<string, Promise<string[]>>();
         const differences: string[] = [];
         let answered = 0;
         for (const [i, node] of nodes.entries()) {
-          for (const q of questions(studies)) {
-            const expected = await findscuValues({ port: qr.port, aet: node.name.toUpperCase() }, q, join(tmp.dir, 'find'));
+          for (const [k, q] of questions(studies).entries()) {
+            const key = `${area(i)} ${k}`;
+            if (!reference.has(key)) reference.set(key, findscuValues({ port: qr.port, aet: area(i) }, q, join(tmp.dir, 'find')));
+            const expected = await reference.get(key)!;
             const actual = await findscuValues({ port: node.port, aet, tls: { key: pki.clientKey, cert: pki.client, ca: pki.ca } }, q, join(tmp.dir, 'find'));
             if (expected.length > 0) answered++;
             if (JSON.stringify(actual) !== JSON.stringify(expected)) differences.push(`${node.name} ${JSON.stringify(q)}: node ${JSON.stringify(actual)}, dcmqrscp ${JSON.stringify(expected)}`);

@@ -126,12 +126,12 @@ export function cliTls(pki: ServePki): string[] {
   return ['--ca', pki.ca, '--cert', pki.client, '--key', pki.clientKey];
 }
 
-/** C-GET of whole studies from `node` with our CLI into `out`: what arrived, SOP Instance UID → data set hash. */
+/** C-GET of whole studies (one request, a UID list) from `node` with our CLI into `out`: what arrived, SOP Instance UID → data set hash. */
 export async function getStudies(node: { port: number }, studies: readonly string[], o: { pki: ServePki; aet: string; out: string }): Promise<Map<string, string>> {
-  for (const study of studies) {
+  if (studies.length > 0) {
     const r = await runCli(['get', `127.0.0.1:${node.port}`, '--call', o.aet, '--aet', 'GETTER', ...cliTls(o.pki), '--level', 'STUDY',
-      '-k', `StudyInstanceUID=${study}`, '--out', o.out], { killAfter: 300_000 });
-    if (r.code !== 0) throw new Error(`get ${study} from ${node.port}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+      '-k', `StudyInstanceUID=${studies.join('\\')}`, '--out', o.out], { killAfter: 300_000 });
+    if (r.code !== 0) throw new Error(`get ${studies.join(', ')} from ${node.port}: exit ${r.code}\n${r.stdout}${r.stderr}`);
   }
   return hashesIn(o.out);
 }
@@ -161,13 +161,12 @@ export async function visibleOn(node: { name: string; port: number }, studies: r
   return got;
 }
 
-/** C-MOVE of whole studies from `node` to the move destination `dest` (configured on the node) with our CLI. */
+/** C-MOVE of whole studies (one request, a UID list) from `node` to the move destination `dest` (configured on the node) with our CLI. */
 export async function moveStudies(node: { port: number }, studies: readonly string[], o: { pki: ServePki; aet: string; dest: string }): Promise<void> {
-  for (const study of studies) {
-    const r = await runCli(['move', `127.0.0.1:${node.port}`, '--call', o.aet, '--aet', 'MOVER', ...cliTls(o.pki), '--dest', o.dest,
-      '--level', 'STUDY', '-k', `StudyInstanceUID=${study}`], { killAfter: 300_000 });
-    if (r.code !== 0) throw new Error(`move ${study} from ${node.port} to ${o.dest}: exit ${r.code}\n${r.stdout}${r.stderr}`);
-  }
+  if (studies.length === 0) return;
+  const r = await runCli(['move', `127.0.0.1:${node.port}`, '--call', o.aet, '--aet', 'MOVER', ...cliTls(o.pki), '--dest', o.dest,
+    '--level', 'STUDY', '-k', `StudyInstanceUID=${studies.join('\\')}`], { killAfter: 300_000 });
+  if (r.code !== 0) throw new Error(`move ${studies.join(', ')} from ${node.port} to ${o.dest}: exit ${r.code}\n${r.stdout}${r.stderr}`);
 }
 
 /** The node's log, summarised: associations by calling AE, stored instances by calling AE, and anything that went wrong. */
