@@ -15,8 +15,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdirSync, rmSync } from 'node:fs';
 import { tempDir } from '../helpers/cli.js';
-import { hasDcmtk, startListening, type Daemon } from '../helpers/dcmtk.js';
-import { findHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { startListening, type Daemon } from '../helpers/dcmtk.js';
+import { clusterSkip, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startCluster, type Cluster } from '../helpers/serve-cluster.js';
 import { filesOnNode, getStudies, hashesIn, makeBatches, moveStudies, nodeActivity, sendAll, sendBatch, visibleOn, type Batch } from '../helpers/cluster-traffic.js';
 import { startDcmqrscp, findscuValues, type FindQuestion } from '../helpers/dcmqrscp.js';
@@ -27,7 +27,7 @@ import { SecureContext } from '../../src/transport/tls/context.js';
 import { NormalizedSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { clusterModes, type ClusterBackend } from '../helpers/cluster-modes.js';
 
-const tools = findHaproxy() === undefined ? 'haproxy missing (Debian: haproxy)' : !hasDcmtk('storescu') ? 'DCMTK missing' : false;
+const tools = clusterSkip();
 
 /** Questions at each level, with single values, wildcards, ranges and the hierarchy below a study. */
 function questions(studies: readonly string[]): FindQuestion[] {

@@ -10,11 +10,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { freePort } from '../helpers/dcmtk.js';
-import { findHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { clusterSkip, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startCluster, type Cluster } from '../helpers/serve-cluster.js';
 import { cliTls, nodeActivity } from '../helpers/cluster-traffic.js';
 
-const skip = findHaproxy() === undefined ? 'haproxy missing (Debian: haproxy)' : false;
+const skip = clusterSkip();
 let tmp: { dir: string; cleanup: () => void };
 let cluster: Cluster | undefined;
 let balancer: Haproxy | undefined;

@@ -20,14 +20,13 @@ import { DicomClient } from '../../src/ae/client.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { storageContextsFor } from '../../src/services/scu/store.js';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { hasDcmtk } from '../helpers/dcmtk.js';
-import { findHaproxy, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
+import { clusterSkip, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startCluster, type Cluster, type ServeNode } from '../helpers/serve-cluster.js';
 import { spec, writeBigInstance } from '../helpers/services.js';
 import { hashesIn, makeBatches, nodeActivity, sendAll, sendBatch, visibleOn, type Batch, type SourceInstance } from '../helpers/cluster-traffic.js';
 import { clusterModes, type ClusterBackend } from '../helpers/cluster-modes.js';
 
-const tools = findHaproxy() === undefined ? 'haproxy missing (Debian: haproxy)' : !hasDcmtk('storescu') ? 'DCMTK missing' : false;
+const tools = clusterSkip();
 
 for (const mode of clusterModes) {
   describe(`kill -9 of a serve node behind HAProxy, ${mode.name}`, { skip: tools !== false ? tools : mode.skip }, () => {

@@ -21,7 +21,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './dcmtk.js';
+import { freePort, hasDcmtk } from './dcmtk.js';
 
 /**
  * The HAProxy binary, or undefined: HAPROXY_BIN when set (and only it, so a wrong value shows as
@@ -39,6 +39,19 @@ export function findHaproxy(): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * `skip` for a test that needs HAProxy (and DCMTK's storescu, which every cluster test sends
+ * with): false when installed, a message when not; under CI (`CI` set) a missing one fails
+ * instead, since .ci/run installs them.
+ */
+export function clusterSkip(): string | false {
+  const missing = findHaproxy() === undefined ? 'haproxy is not installed (Debian: apt-get install haproxy)'
+    : !hasDcmtk('storescu') ? 'DCMTK is not installed (Debian: apt-get install dcmtk)' : undefined;
+  if (missing === undefined) return false;
+  if (process.env['CI'] !== undefined && process.env['CI'] !== '') throw new Error(`${missing}: CI installs it, so this is a failure`);
+  return missing;
 }
 
 export interface HaproxyBackend {
