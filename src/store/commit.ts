@@ -71,7 +71,11 @@ export async function placeIndexed(store: PlaceContext, index: InstanceIndex, te
     const record: InstanceRecord = { ...a, key, transferSyntaxUid, size };
     // Overwritten with other study or series UIDs: the old copy is removed once the new row is in.
     const stale = knownFile && known!.key !== key ? [known!.key] : [];
-    await index.beginPending([{ key, sopInstanceUid: uid, record }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))]);
+    // A new instance's entry need not wait for the disk: the row's durable commit after the
+    // rename carries it, and before that commit a power loss can leave at most an orphan file of
+    // an instance not acknowledged (docs/conformance.md "Durability"). An entry for a copy that
+    // replaces an indexed one must be durable: the old row would name new content.
+    await index.beginPending([{ key, sopInstanceUid: uid, record }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))], { durable: knownFile });
     const settle = async (keys: string[]): Promise<void> => {
       // Left for the next start when this fails, which finds nothing to do for them.
       await index.endPending(keys).catch(() => undefined);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fsync, openSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -405,11 +406,8 @@ export class FileStore implements InstanceFiles {
       if (small && inMemory === undefined) {
         const parts = batch;
         batch = [];
-        try {
-          this.#writeSmall(tempPath, parts);
-        } finally {
-          giveBack(parts);
-        }
+        // The received buffers go back once written, before the flush.
+        await this.#writeSmall(tempPath, parts, () => giveBack(parts));
       } else if (!small) {
         await inFlight;
         kick();
@@ -482,19 +480,27 @@ export class FileStore implements InstanceFiles {
   }
 
   /**
-   * A small data set, complete in memory: create, write, (fsync,) close with synchronous calls.
+   * A small data set, complete in memory: create, write, close with synchronous calls (fsync in the thread pool).
    * Five thread-pool round trips (open, writev, close, link, unlink) were the critical path of a
    * small C-STORE-RSP on a busy 2-core host, each waiting for the event loop to be scheduled
    * again; the calls themselves take tens of microseconds on a page-cache write (storescp makes
    * the same calls, synchronously). Throws the StoreError after removing the temp file.
    */
-  #writeSmall(tempPath: string, parts: Uint8Array[]): void {
+  async #writeSmall(tempPath: string, parts: Uint8Array[], written: () => void): Promise<void> {
     let fd: number | undefined;
     let failure: StoreError | undefined;
     try {
-      fd = openSync(tempPath, 'wx');
-      writeAllSync(fd, parts);
-      if (this.fsync !== 'none') fsyncSync(fd);
+      try {
+        fd = openSync(tempPath, 'wx');
+        writeAllSync(fd, parts);
+      } finally {
+        written();
+      }
+      // The flush alone goes to the thread pool: it waits for the disk (a few ms under load),
+      // and several associations' files are then flushed at once while the event loop goes on
+      // (the group commit of docs/conformance.md "Durability"); fsyncSync held every other
+      // association for each file.
+      if (this.fsync !== 'none') await fsyncAsync(fd);
     } catch (error) {
       failure = storeErrorFromFs(error, `cannot write ${tempPath}`);
     } finally {
@@ -591,6 +597,8 @@ export class FileStore implements InstanceFiles {
   }
 
 }
+
+const fsyncAsync = promisify(fsync);
 
 /** Data sets up to this size are written at the end with synchronous calls (see #writeSmall). */
 const SMALL_SYNC = 1 << 20;

@@ -125,8 +125,14 @@ export interface InstanceIndex {
    * 'out of resources' (A700).
    */
   addInstance(record: InstanceRecord, settled?: readonly string[]): Promise<string | undefined>;
-  /** Note copies about to reach their keys before their rows exist (one commit; see PendingEntry). */
-  beginPending(entries: readonly PendingEntry[]): Promise<void>;
+  /**
+   * Note copies about to reach their keys before their rows exist (one commit; see PendingEntry).
+   * `durable: false` (default true) lets the index commit them without waiting for the disk
+   * (SQLite: synchronous NORMAL for that commit): they survive a crash of the process, and the
+   * next durable commit makes them durable too; docs/conformance.md "Durability" says when that
+   * is enough. An index may ignore it (PostgreSQL commits them durably).
+   */
+  beginPending(entries: readonly PendingEntry[], options?: { readonly durable?: boolean }): Promise<void>;
   /** Forget pending entries whose copies are accounted for (indexed, or removed). */
   endPending(keys: readonly string[]): Promise<void>;
   /** The pending entries, oldest first; of one SOP instance when `sopInstanceUid` is given. */

@@ -316,7 +316,8 @@ export class PostgresIndex implements InstanceIndex {
     return { old, parents: { patientKey, patientFk, studyKey, studyFk, seriesKey, seriesFk } };
   }
 
-  async beginPending(entries: readonly PendingEntry[]): Promise<void> {
+  /** Always durable (`options.durable` is not used): PostgreSQL's own group commit shares the WAL flushes of concurrent commits. */
+  async beginPending(entries: readonly PendingEntry[], _options?: { readonly durable?: boolean }): Promise<void> {
     await this.#query(
       'cannot note a pending copy',
       `INSERT INTO pending (storage_key, sop_uid, record)

@@ -46,8 +46,16 @@ export interface SqliteIndexOptions {
   readonly synchronous?: 'full' | 'normal';
 }
 
+/** An addInstance call waiting for its batch's commit. */
+interface QueuedRow {
+  readonly record: InstanceRecord;
+  readonly settled: readonly string[];
+  resolve(old: string | undefined): void;
+  reject(error: unknown): void;
+}
+
 interface PendingOps {
-  begin(entries: readonly PendingEntry[]): void;
+  begin(entries: readonly PendingEntry[], durable: boolean): void;
   end(keys: readonly string[]): void;
   list(sopUid: string | undefined): PendingEntry[];
 }
@@ -61,6 +69,9 @@ export class SqliteIndex implements InstanceIndex {
   #closed = false;
   readonly #db: DatabaseSync;
   readonly #add: (record: InstanceRecord, settled: readonly string[]) => string | undefined;
+  /** Rows committed together (group commit, see addInstance); each settles its own caller. */
+  readonly #addBatch: (items: readonly QueuedRow[]) => void = () => undefined;
+  #queued: QueuedRow[] = [];
   readonly #pending: PendingOps | undefined;
   readonly #find: StatementSync;
   readonly #remove: (sopUid: string) => boolean;
@@ -173,10 +184,24 @@ export class SqliteIndex implements InstanceIndex {
       const deletePending = db.prepare('DELETE FROM pending WHERE storage_key = ?');
       const listPending = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending ORDER BY started_at, rowid');
       const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending WHERE sop_uid = ? ORDER BY started_at, rowid');
-      const begin = transaction(db, (entries: readonly PendingEntry[]): void => {
+      const beginTx = transaction(db, (entries: readonly PendingEntry[]): void => {
         const now = new Date().toISOString();
         for (const e of entries) insertPending.run(e.key, e.sopInstanceUid, e.record === undefined ? null : JSON.stringify(e.record), now);
       });
+      // A pending entry that is not `durable` is committed without the WAL fsync (synchronous
+      // NORMAL for this one commit): it survives a crash of the process, and the next FULL commit
+      // (the instance's row) fsyncs the WAL with it. docs/conformance.md "Durability" says why a
+      // power loss in between can cost at most an orphan file of an unacknowledged instance.
+      const full = options.synchronous !== 'normal';
+      const begin = (entries: readonly PendingEntry[], durable: boolean): void => {
+        if (durable || !full) return beginTx(entries);
+        db.exec('PRAGMA synchronous = NORMAL');
+        try {
+          beginTx(entries);
+        } finally {
+          db.exec('PRAGMA synchronous = FULL');
+        }
+      };
       const end = transaction(db, (keys: readonly string[]): void => {
         for (const key of keys) deletePending.run(key);
       });
@@ -190,7 +215,7 @@ export class SqliteIndex implements InstanceIndex {
             record: r.record === null ? undefined : (JSON.parse(r.record) as InstanceRecord),
           })),
       };
-      const add = transaction(db, (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): { old: string | undefined; parents: Parents } => {
+      const addBody = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): { old: string | undefined; parents: Parents } => {
         // The pending entries of this file go in the same commit as its row (see PendingEntry).
         for (const key of settled) deletePending.run(key);
         // Arrays cannot be bound: the sequences go in as JSON text.
@@ -228,21 +253,86 @@ export class SqliteIndex implements InstanceIndex {
           prune();
         }
         return { old, parents: { patientKey, patientFk, studyKey, studyFk, seriesKey, seriesFk } };
-      });
+      };
+      type Added = ReturnType<typeof addBody>;
+      const add = transaction(db, addBody);
+      // A parent row deleted or changed by another connection since it was remembered: the
+      // foreign key caught the remembered id. Once more, with every parent written through.
+      const withRetry = (run: typeof addBody, record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): Added => {
+        try {
+          return run(record, parents, settled);
+        } catch (error) {
+          if (parents === undefined || sqliteErrorCode(error) !== SQLITE_CONSTRAINT_FOREIGNKEY) throw error;
+          return run(record, undefined, settled);
+        }
+      };
+      // One row of a batch: a failing row is rolled back alone, its batch-mates stay.
+      const savepointed = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): Added => {
+        db.exec('SAVEPOINT instance_row');
+        try {
+          const done = addBody(record, parents, settled);
+          db.exec('RELEASE instance_row');
+          return done;
+        } catch (error) {
+          if (db.isTransaction) {
+            db.exec('ROLLBACK TO instance_row');
+            db.exec('RELEASE instance_row');
+          }
+          throw error;
+        }
+      };
       this.#add = (record: InstanceRecord, settled: readonly string[]): string | undefined => {
         const parents = this.#parents;
         this.#parents = undefined; // kept only once this transaction has committed
-        let done: ReturnType<typeof add>;
-        try {
-          done = add(record, parents, settled);
-        } catch (error) {
-          // A parent row deleted or changed by another connection since: the foreign key caught
-          // the remembered id. Once more, with every parent written through.
-          if (parents === undefined || sqliteErrorCode(error) !== SQLITE_CONSTRAINT_FOREIGNKEY) throw error;
-          done = add(record, undefined, settled);
-        }
+        const done = withRetry(add, record, parents, settled);
         this.#parents = done.old === undefined ? done.parents : undefined;
         return done.old;
+      };
+      this.#addBatch = (items: readonly QueuedRow[]): void => {
+        let parents = this.#parents;
+        this.#parents = undefined;
+        const outcomes: ({ readonly old: string | undefined } | { readonly error: unknown })[] = [];
+        let whole = true;
+        try {
+          db.exec('BEGIN');
+          for (const item of items) {
+            try {
+              const done = withRetry(savepointed, item.record, parents, item.settled);
+              outcomes.push({ old: done.old });
+              parents = done.old === undefined ? done.parents : undefined;
+            } catch (error) {
+              // A full disk or an I/O error ends SQLite's transaction itself: the batch is gone.
+              if (!db.isTransaction) throw error;
+              outcomes.push({ error });
+            }
+          }
+          db.exec('COMMIT');
+        } catch {
+          whole = false;
+          try {
+            if (db.isTransaction) db.exec('ROLLBACK');
+          } catch {
+            // already rolled back by SQLite
+          }
+        }
+        if (!whole) {
+          // The batch did not commit: every row once more in its own transaction, so that only
+          // the rows that fail again fail.
+          for (const item of items) {
+            try {
+              item.resolve(this.#add(item.record, item.settled));
+            } catch (error) {
+              item.reject(error);
+            }
+          }
+          return;
+        }
+        this.#parents = parents;
+        items.forEach((item, i) => {
+          const outcome = outcomes[i]!;
+          if ('error' in outcome) item.reject(outcome.error);
+          else item.resolve(outcome.old);
+        });
       };
       const deleteInstance = db.prepare('DELETE FROM instance WHERE sop_uid = ?');
       const remove = transaction(db, (sopUid: string): boolean => {
@@ -270,17 +360,47 @@ export class SqliteIndex implements InstanceIndex {
     return statement;
   }
 
-  async addInstance(record: InstanceRecord, settled: readonly string[] = []): Promise<string | undefined> {
-    try {
-      return this.#add(record, settled);
-    } catch (error) {
+  /**
+   * Group commit: the rows asked for within one turn of the event loop (several associations
+   * storing at once) are committed in one transaction at `setImmediate`, one WAL fsync for all
+   * of them; each caller's promise settles once that commit is durable. A row that fails is
+   * rolled back alone (a savepoint per row); a batch whose commit fails is retried row by row,
+   * so only the rows that fail again fail. A lone row is its own transaction, as before.
+   */
+  addInstance(record: InstanceRecord, settled: readonly string[] = []): Promise<string | undefined> {
+    const queued = new Promise<string | undefined>((resolve, reject) => {
+      if (this.#pending === undefined || this.#closed) {
+        try {
+          resolve(this.#add(record, settled));
+        } catch (error) {
+          reject(error);
+        }
+        return;
+      }
+      this.#queued.push({ record, settled, resolve, reject });
+      if (this.#queued.length === 1) setImmediate(() => this.#flush());
+    });
+    return queued.catch((error: unknown) => {
       throw storeErrorFromIndex(error, `cannot index ${record.SOPInstanceUID}`);
+    });
+  }
+
+  #flush(): void {
+    const items = this.#queued;
+    this.#queued = [];
+    if (items.length === 0) return;
+    if (items.length > 1) return this.#addBatch(items);
+    const [item] = items;
+    try {
+      item!.resolve(this.#add(item!.record, item!.settled));
+    } catch (error) {
+      item!.reject(error);
     }
   }
 
-  async beginPending(entries: readonly PendingEntry[]): Promise<void> {
+  async beginPending(entries: readonly PendingEntry[], options: { readonly durable?: boolean } = {}): Promise<void> {
     try {
-      this.#writable().begin(entries);
+      this.#writable().begin(entries, options.durable ?? true);
     } catch (error) {
       throw storeErrorFromIndex(error, 'cannot note a pending copy');
     }
@@ -397,6 +517,7 @@ export class SqliteIndex implements InstanceIndex {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#flush();
     this.#closed = true;
     this.#db.close();
   }
