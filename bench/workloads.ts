@@ -171,16 +171,20 @@ function echoWorkload(secure: boolean, pair: Pair): Workload {
   };
 }
 
-function concurrentWorkload(secure: boolean, pair: Pair): Workload {
-  const scenarioId = `concurrent-${secure ? 'tls' : 'plain'}`;
+function concurrentWorkload(secure: boolean, pair: Pair, associations = 50): Workload {
+  const T = secure ? 'TLS' : 'plain';
+  const scenarioId = associations === 50 ? `concurrent-${secure ? 'tls' : 'plain'}` : `store-small-${secure ? 'tls' : 'plain'}-${associations}assoc`;
   return {
     id: `${scenarioId}/${pair.key}`,
-    scenario: `50 clients × 4 small instances at once into one SCP, to disk, ${secure ? 'TLS' : 'plain'}`,
+    scenario: associations === 50
+      ? `50 clients × 4 small instances at once into one SCP, to disk, ${T}`
+      // storescp without --fork takes one association at a time: its rows here are sequential.
+      : `C-STORE 200 × 100 KB over ${associations} associations at once (${200 / associations} each), to disk, ${T}`,
     kind: pair.kind,
     peers: label(pair),
     timing: pair.scu.timing,
     async measure(ctx) {
-      const clients = ctx.quick ? 10 : 50;
+      const clients = ctx.quick ? Math.min(10, associations) : associations;
       const files = small(ctx);
       const per = Math.floor(files.length / clients);
       const filesPerClient = Array.from({ length: clients }, (_, i) => files.slice(i * per, (i + 1) * per));
@@ -293,6 +297,8 @@ export function allWorkloads(): Workload[] {
     },
   });
   for (const secure of [true, false]) for (const pair of mainPairs) list.push(concurrentWorkload(secure, pair));
+  // Group commit shows when several associations store at once (serve's durable default).
+  for (const secure of [true, false]) for (const pair of [PAIRS.dcmtk, PAIRS.dcmtkToServe, PAIRS.oursCliToServe]) list.push(concurrentWorkload(secure, pair, 4));
   list.push(
     // `echoscu --version` exits before DCMTK loads its data dictionary; a refused connection does
     // not, so it is the start-up that every DCMTK whole-command figure pays.
