@@ -39,9 +39,9 @@ export interface SqliteIndexOptions {
   readonly readonly?: boolean;
   /**
    * SQLite `synchronous` in WAL mode: 'full' (default) fsyncs the WAL at every commit, i.e. once
-   * per stored instance, blocking the event loop for a disk flush (0.3-0.6 ms measured on the
-   * project VM); 'normal' survives a crash of the process but may lose the last commits on power
-   * loss, matching a FileStore with fsync 'none'.
+   * per batch of rows stored together (see addInstance), blocking the event loop for a disk flush
+   * (0.3-0.6 ms on a quiet disk, several ms under other I/O); 'normal' survives a crash of the
+   * process but may lose the last commits on power loss, matching a FileStore with fsync 'none'.
    */
   readonly synchronous?: 'full' | 'normal';
 }
