@@ -36,12 +36,35 @@ export interface ReconciledFile {
 }
 
 /**
- * With an index, the index decides what is stored (PS3.4 B.2.2: one instance per SOP Instance
- * UID). The commit protocol keeps "file present, row absent" from outliving a crash: a pending
- * entry (with the row to write) is committed before the file reaches its name and removed in
- * the commit that indexes it; FileStore.open settles what a crash left (see reconcile).
+ * Where the copy being placed goes, for placeUnderIndex: a file renamed under the store's root
+ * (placeIndexed) or an object put into a BlobStore (blob-commit.ts). Each throws a StoreError.
  */
-export async function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath: string, a: Attributes, transferSyntaxUid: string, size: number, fs: PlaceOps): Promise<Placed> {
+export interface CopyTarget {
+  /** Is a copy there under the key (a row whose copy is gone does not count). */
+  exists(key: string): Promise<boolean>;
+  /** Make the received copy the one under the key; atomic: on failure nothing new shows under it. */
+  place(key: string): Promise<void>;
+  /** Remove the copy under the key (best effort). */
+  remove(key: string): Promise<void>;
+  /** How diagnostics name the copy under the key (a path, or the object's URL). */
+  where(key: string): string;
+  /** The received copy is not needed: a duplicate kept as first stored, or refused. */
+  discard(): Promise<void>;
+  /**
+   * Whether a new instance's pending entry must reach the disk before the copy is placed; false
+   * where the row's durable commit after the placing carries it (docs/conformance.md "Durability").
+   */
+  readonly durableNewEntry: boolean;
+}
+
+/**
+ * With an index, the index decides what is stored (PS3.4 B.2.2: one instance per SOP Instance
+ * UID). The commit protocol keeps "copy present, row absent" from outliving a crash: holding the
+ * index's lock on the instance, a pending entry (with the row to write) is committed before the
+ * copy reaches its key, and removed in the commit that indexes it; what a crash leaves between
+ * them is settled by reconcile at the next start (FileStore.open) or by `store check`.
+ */
+export async function placeUnderIndex(duplicates: DuplicatePolicy, index: InstanceIndex, target: CopyTarget, a: Attributes, transferSyntaxUid: string, size: number): Promise<Placed> {
   const uid = a.SOPInstanceUID;
   let unlock;
   try {
@@ -57,57 +80,77 @@ export async function placeIndexed(store: PlaceContext, index: InstanceIndex, te
     } catch (error) {
       throw storeErrorFromIndex(error, `cannot look up ${uid}`);
     }
-    const knownPath = known === undefined ? undefined : pathOfKey(store.root, known.key);
-    // A row whose file is gone does not count: the instance is stored again.
-    const knownFile = knownPath !== undefined && (await fs.exists(knownPath));
-    if (knownFile && store.duplicates !== 'overwrite') {
-      await fs.unlink(tempPath).catch(() => undefined);
-      if (store.duplicates === 'reject') throw duplicateError(uid, known!.key);
-      return { key: known!.key, path: knownPath!, replaced: false, duplicate: true };
+    // A row whose copy is gone does not count: the instance is stored again.
+    const knownCopy = known !== undefined && (await target.exists(known.key));
+    if (knownCopy && duplicates !== 'overwrite') {
+      await target.discard();
+      if (duplicates === 'reject') throw duplicateError(uid, known!.key);
+      return { key: known!.key, path: target.where(known!.key), replaced: false, duplicate: true };
     }
     const key = storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid);
-    const path = pathOfKey(store.root, key);
-    const dir = dirname(path);
     const record: InstanceRecord = { ...a, key, transferSyntaxUid, size };
     // Overwritten with other study or series UIDs: the old copy is removed once the new row is in.
-    const stale = knownFile && known!.key !== key ? [known!.key] : [];
-    // A new instance's entry need not wait for the disk: the row's durable commit after the
-    // rename carries it, and before that commit a power loss can leave at most an orphan file of
-    // an instance not acknowledged (docs/conformance.md "Durability"). An entry for a copy that
-    // replaces an indexed one must be durable: the old row would name new content.
-    await index.beginPending([{ key, sopInstanceUid: uid, record }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))], { durable: knownFile });
+    const stale = knownCopy && known!.key !== key ? [known!.key] : [];
+    // An entry for a copy that replaces an indexed one must be durable: the old row would name new content.
+    try {
+      await index.beginPending([{ key, sopInstanceUid: uid, record }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))], { durable: knownCopy || target.durableNewEntry });
+    } catch (error) {
+      throw storeErrorFromIndex(error, `cannot note ${uid} as pending`);
+    }
     const settle = async (keys: string[]): Promise<void> => {
-      // Left for the next start when this fails, which finds nothing to do for them.
+      // Left for the next start (or store check) when this fails: it finds nothing to do for them.
       await index.endPending(keys).catch(() => undefined);
     };
     try {
-      // rename() replaces a file no row accounts for (left by an older version, or a failure).
-      await inDirectory(fs, dir, () => fs.rename(tempPath, path));
-      if (store.fsync === 'file-and-directory') await fs.syncDir(dir);
+      await target.place(key);
     } catch (error) {
       await settle([key, ...stale]);
-      throw storeErrorFromFs(error, `cannot place ${uid}`);
+      throw error;
     }
     try {
       await index.addInstance(record, [key]);
     } catch (error) {
-      // Not indexed means not retrievable: do not keep a file the server cannot account for.
-      // A copy that replaced the indexed one in place stays, with its pending entry: the row
-      // still names it, and the next start indexes it from the entry.
-      if (!(knownFile && known!.key === key)) {
-        await rm(path, { force: true }).catch(() => undefined);
+      // Not indexed means not retrievable: do not keep a copy the server cannot account for. A
+      // copy that replaced the indexed one under the same key stays, with its pending entry: the
+      // row still names it, and reconcile indexes it from the entry.
+      if (!(knownCopy && known!.key === key)) {
+        await target.remove(key);
         await settle([key, ...stale]);
       }
-      throw error;
+      throw storeErrorFromIndex(error, `cannot index ${uid}`);
     }
     if (stale.length > 0) {
-      await rm(pathOfKey(store.root, stale[0]!), { force: true }).catch(() => undefined);
+      await target.remove(stale[0]!);
       await settle(stale);
     }
-    return { key, path, replaced: knownFile, duplicate: false };
+    return { key, path: target.where(key), replaced: knownCopy, duplicate: false };
   } finally {
     await unlock().catch(() => undefined);
   }
+}
+
+/** placeUnderIndex for a complete temporary file in the store's root, renamed onto its key. */
+export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath: string, a: Attributes, transferSyntaxUid: string, size: number, fs: PlaceOps): Promise<Placed> {
+  const target: CopyTarget = {
+    exists: (key) => fs.exists(pathOfKey(store.root, key)),
+    place: async (key) => {
+      const path = pathOfKey(store.root, key);
+      const dir = dirname(path);
+      try {
+        // rename() replaces a file no row accounts for (left by an older version, or a failure).
+        await inDirectory(fs, dir, () => fs.rename(tempPath, path));
+        if (store.fsync === 'file-and-directory') await fs.syncDir(dir);
+      } catch (error) {
+        throw storeErrorFromFs(error, `cannot place ${a.SOPInstanceUID}`);
+      }
+    },
+    remove: (key) => rm(pathOfKey(store.root, key), { force: true }).catch(() => undefined),
+    where: (key) => pathOfKey(store.root, key),
+    discard: () => fs.unlink(tempPath).catch(() => undefined),
+    // The row's durable commit after the rename carries a new instance's entry.
+    durableNewEntry: false,
+  };
+  return placeUnderIndex(store.duplicates, index, target, a, transferSyntaxUid, size);
 }
 
 /** Without an index the file names decide: link() fails with EEXIST atomically. */
@@ -220,7 +263,7 @@ export interface Placed {
   readonly duplicate: boolean;
 }
 
-function duplicateError(uid: string, key: string): StoreError {
+export function duplicateError(uid: string, key: string): StoreError {
   return new StoreError(storeErrorCodes.duplicate, `${uid} is already stored as ${key}`, {
     comment: 'duplicate: this SOP Instance is already stored (policy reject)',
   });
