@@ -284,7 +284,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
         if (tail === this.#handlerTail) break;
       }
       await this.#sender.idle;
-      if (!this.#closed) this.#ul.respondRelease();
+      // Only Sta8 still awaits our answer: an abort meanwhile (ours, or the provider's at a PDU
+      // the peer sent after its A-RELEASE-RQ) left nothing to answer, and answering would
+      // replace the abort's reason with an Evt14-in-Sta13 error.
+      if (!this.#closed && !this.#aborting && this.#ul.state === 'Sta8') this.#ul.respondRelease();
     } catch (error) {
       this.#protocolFailure(error);
     } finally {

@@ -32,6 +32,10 @@ export class MessageSender {
   #tail: Promise<void> = Promise.resolve();
   /** Messages queued or being sent. */
   #sending = 0;
+  /** A message that was not queued is in its synchronous part (see send). */
+  #inline = false;
+  /** Opened when that message is out; made only when something is asked meanwhile. */
+  #gate: { readonly promise: Promise<void>; readonly open: () => void } | undefined;
 
   constructor(host: SenderHost) {
     this.#host = host;
@@ -44,18 +48,48 @@ export class MessageSender {
 
   /** Send now or after those queued ahead; `undefined` when it went out at once. */
   send(command: DimseCommand, dataset: AsyncDatasetSource | undefined, pcId: number): Promise<void> | undefined {
-    if (this.#sending === 0) {
+    if (this.#sending > 0) {
       this.#sending++;
-      let r: Promise<void> | undefined;
-      try {
-        r = this.#sendNow(command, dataset, pcId);
-      } finally {
-        if (r === undefined) this.#sending--;
-      }
-      return r === undefined ? undefined : this.#queued(r);
+      // Asked from inside the sending of a message that was not queued (a listener of its 'sent'
+      // notification requesting something): #tail does not include that message yet, so wait
+      // behind a gate it opens when it is out. Chained on #tail alone, this one went out in a
+      // microtask, between that message's command and its data set (PS3.8 Annex E).
+      if (this.#inline) this.#tail = (this.#gate ??= gate()).promise;
+      return this.#queued(this.#tail.then(() => this.#sendNow(command, dataset, pcId)));
     }
-    this.#sending++;
-    return this.#queued(this.#tail.then(() => this.#sendNow(command, dataset, pcId)));
+    this.#sending = 1;
+    this.#inline = true;
+    let r: Promise<void> | undefined;
+    try {
+      r = this.#sendNow(command, dataset, pcId);
+    } catch (error) {
+      this.#inlineDone(undefined);
+      throw error;
+    }
+    this.#inlineDone(r);
+    return r;
+  }
+
+  /** The message sent without queueing has gone out (`r` undefined), failed, or goes on in `r`. */
+  #inlineDone(r: Promise<void> | undefined): void {
+    this.#inline = false;
+    const g = this.#gate;
+    this.#gate = undefined;
+    if (r === undefined) {
+      this.#sending--;
+      g?.open();
+      return;
+    }
+    if (g === undefined) {
+      void this.#queued(r);
+      return;
+    }
+    // Those asked meanwhile are already #tail (behind the gate): this one only opens it.
+    const settled = (): void => {
+      this.#sending--;
+      g.open();
+    };
+    r.then(settled, settled);
   }
 
   /** `send` for callers that want a promise whatever happens (a handler's `respond`, a cancel). */
@@ -112,4 +146,10 @@ export class MessageSender {
     }
     return host.drain().then(() => host.touch());
   }
+}
+
+function gate(): { readonly promise: Promise<void>; readonly open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
 }

@@ -347,9 +347,13 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
       }
       if (files.length === 0) return { status: Status.Success, numberOfCompletedSuboperations: 0, numberOfFailedSuboperations: 0, numberOfWarningSuboperations: 0 };
       const t = options.timeout ?? DEFAULT_MOVE_TIMEOUT;
+      // A C-CANCEL (or the requestor's association ending) stops the move at once: the
+      // sub-association is aborted, whatever it waits for (a destination that answers nothing
+      // or reads nothing would otherwise hold the cancel for the move timeout, then the release's).
+      const signal = context.signal;
       let client: DicomClient;
       try {
-        client = await DicomClient.associate({
+        const associating = DicomClient.associate({
           host: destination.host,
           port: destination.port,
           tls: destination.tls,
@@ -359,16 +363,32 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
           ...(destination.maxPduLength === undefined ? {} : { maxPduLength: destination.maxPduLength }),
           timeouts: { connect: t, association: t, dimse: t },
         });
+        const taken = await untilAborted(associating, signal);
+        if (taken === undefined) {
+          associating.then((c) => c.abort().catch(() => undefined), () => undefined);
+          return finalFields({ remaining: files.length, completed: 0, failed: 0, warning: 0, failedUids: [] }, true, context.presentationContext.transferSyntax);
+        }
+        client = taken;
       } catch (error) {
         failed('unreachable', error, destination.host);
         return { status: QueryRetrieveStatus.OutOfResourcesUnableToPerformSuboperations, errorComment: `cannot reach ${request.moveDestination.trim()}: ${String((error as Error).message)}`.slice(0, 64) };
       }
+      // The A-ABORT, then the transport at once: behind data a stalled destination does not take,
+      // the A-ABORT would hold the association in Sta13 until ARTIM, and the sub-operation with it.
+      const stop = (): void => {
+        void client.abort().catch(() => undefined);
+        client.association.upperLayer.destroy();
+      };
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
       try {
         const a = client.association;
         return await sendAll(options.store, a, files, context, { aeTitle: context.association.callingAeTitle, messageId: request.messageId },
           { association: context.association, command: request, source: { aeTitle: a.callingAeTitle }, destination: { aeTitle: a.calledAeTitle, address: a.remoteAddress }, instances: files });
       } finally {
-        await client.release().catch(() => client.abort().catch(() => undefined));
+        signal.removeEventListener('abort', stop);
+        if (signal.aborted) stop();
+        else await client.release().catch(() => client.abort().catch(() => undefined));
       }
     },
   };
@@ -392,4 +412,17 @@ export function getHandler(options: RetrieveHandlerOptions): DimseHandler<'C-GET
         { association: a, command: request, source: { aeTitle: a.calledAeTitle }, destination: { aeTitle: a.callingAeTitle, address: a.remoteAddress }, instances: files });
     },
   };
+}
+
+/** `p`'s value, or undefined once `signal` aborts first. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
 }
