@@ -193,7 +193,8 @@ test('limits: an association idle longer than limits.idleTimeout is aborted by t
   try {
     const client = await DicomClient.associate({ host: '127.0.0.1', port: p, callingAeTitle: 'SLEEPY', calledAeTitle: 'IDLE', timeouts: quick });
     assert.equal(client.association.peerMaxPduLength, 32768);
-    assert.equal((await client.echo()).status, 0);
+    // Nothing is sent after the A-ASSOCIATE-AC: whatever the machine's speed, the server's idle
+    // timer is what ends the association (a request here could itself meet the 150 ms limit).
     const { error } = await client.association.whenClosed();
     assert.ok(error !== undefined, 'closed by the server, not released');
   } finally {
