@@ -11,6 +11,13 @@ import { sqlite, sqliteErrorCode, SQLITE_CONSTRAINT_FOREIGNKEY, transaction, typ
 import { normalizeTime, personNameMatches } from './text-match.js';
 import { lockInProcess } from './instance-lock.js';
 
+/** A row's failure that also ended the batch's transaction (the row's savepoint is gone). */
+class BatchLost extends Error {
+  constructor(cause: unknown) {
+    super('the transaction ended with this row', { cause });
+  }
+}
+
 export type { InstanceRecord, PendingEntry, StoredFile } from './instance-index.js';
 
 /**
@@ -266,7 +273,9 @@ export class SqliteIndex implements InstanceIndex {
           return run(record, undefined, settled);
         }
       };
-      // One row of a batch: a failing row is rolled back alone, its batch-mates stay.
+      // One row of a batch: a failing row is rolled back alone, its batch-mates stay. When the
+      // savepoint is gone too, SQLite ended the whole transaction itself (a full disk, an I/O
+      // error): BatchLost says so. (Not `db.isTransaction`: Node 22.15 has no such property.)
       const savepointed = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): Added => {
         db.exec('SAVEPOINT instance_row');
         try {
@@ -274,9 +283,11 @@ export class SqliteIndex implements InstanceIndex {
           db.exec('RELEASE instance_row');
           return done;
         } catch (error) {
-          if (db.isTransaction) {
+          try {
             db.exec('ROLLBACK TO instance_row');
             db.exec('RELEASE instance_row');
+          } catch {
+            throw new BatchLost(error);
           }
           throw error;
         }
@@ -302,7 +313,7 @@ export class SqliteIndex implements InstanceIndex {
               parents = done.old === undefined ? done.parents : undefined;
             } catch (error) {
               // A full disk or an I/O error ends SQLite's transaction itself: the batch is gone.
-              if (!db.isTransaction) throw error;
+              if (error instanceof BatchLost) throw error.cause;
               outcomes.push({ error });
             }
           }
@@ -310,7 +321,7 @@ export class SqliteIndex implements InstanceIndex {
         } catch {
           whole = false;
           try {
-            if (db.isTransaction) db.exec('ROLLBACK');
+            db.exec('ROLLBACK');
           } catch {
             // already rolled back by SQLite
           }
