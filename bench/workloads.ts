@@ -15,6 +15,7 @@ import { dcmjsDimseScp, dcmjsDimseScu } from './peers/dcmjs-dimse.js';
 import { dcmtkScu, storescp } from './peers/dcmtk.js';
 import { oursCliScu, oursCliStartup, oursScp, oursScu, oursServe, oursServeS3 } from './peers/ours.js';
 import { indexWorkloads } from './index-bench.js';
+import { clusterWorkloads } from './cluster-bench.js';
 
 /** Which side of the ratios a row is on. */
 export type PeerKind = 'dcmtk' | 'dcmjs-dimse' | 'ours' | 'mixed' | 'ceiling';
@@ -312,6 +313,8 @@ export function allWorkloads(): Workload[] {
   );
   // The store's index alone: add-instance and C-FIND cost (bench/index-bench.ts).
   list.push(...indexWorkloads());
+  // serve nodes behind HAProxy on one PostgreSQL index and one store (bench/cluster-bench.ts).
+  list.push(...clusterWorkloads({ small, large }));
   list.push(
     {
       id: 'ceiling/node-tls',
