@@ -77,7 +77,8 @@ async function measureCluster(store: Store, nodes: number, files: readonly strin
     const pki = writeServePki(join(dir, 'pki'), 'bench');
     const cluster = await startCluster({
       dir, nodes, pki, aet: AET, env,
-      args: () => ['--index', url, ...storeArgs],
+      // serve's default log level: the helper asks for debug, which the tests read.
+      args: () => ['--index', url, ...storeArgs, '--log-level', 'info'],
       config: () => config,
       ...(store === 'dir' ? { data: () => shared } : {}),
     });
