@@ -90,7 +90,7 @@ export interface HaproxyServerStat {
   readonly status: string;
   /** Sessions sent to it so far. */
   readonly sessions: number;
-  /** Last check result, e.g. `L7OK`, `L4CON`. */
+  /** Last check result, e.g. `L7OK`, `L4CON` (without the `* ` HAProxy puts before it while a check runs). */
   readonly check: string;
 }
 
@@ -165,7 +165,7 @@ function parseStats(csv: string): HaproxyServerStat[] {
   const col = (row: string[], name: string): string => row[names.indexOf(name)] ?? '';
   return rows.map((r) => r.split(','))
     .filter((r) => col(r, 'pxname') === BACKEND && col(r, 'svname') !== 'BACKEND')
-    .map((r) => ({ name: col(r, 'svname'), status: col(r, 'status'), sessions: Number(col(r, 'stot')), check: col(r, 'check_status') }));
+    .map((r) => ({ name: col(r, 'svname'), status: col(r, 'status'), sessions: Number(col(r, 'stot')), check: col(r, 'check_status').replace(/^\* /, '') }));
 }
 
 /** Starts HAProxy in front of `backends` and resolves once every backend is UP. */
