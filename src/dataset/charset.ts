@@ -243,34 +243,38 @@ function decodeMultiByte(set: SetKind & { kind: 'mb' }, run: Uint8Array): string
 // ---------------------------------------------------------------------------------------------
 // Encoding (responses: C-FIND matches are encoded in the query's character set when they can be)
 
-/** Inverse of a single-byte set's upper half: character → byte. */
+/** Character → code tables built from the decoders on first use, one per set (see the inverse* functions). */
 const inverses = new Map<string, Map<string, number>>();
-function inverseUpperHalf(label: string): Map<string, number> {
-  let inv = inverses.get(label);
+function inverseTable(key: string, build: (inv: Map<string, number>) => void): Map<string, number> {
+  let inv = inverses.get(key);
   if (inv === undefined) {
     inv = new Map();
-    const half = upperHalf(label);
-    for (let b = 0xa0; b <= 0xff; b++) if (half[b - 0x80] !== '\ufffd') inv.set(half[b - 0x80]!, b);
-    inverses.set(label, inv);
+    build(inv);
+    inverses.set(key, inv);
   }
   return inv;
 }
 
+/** Inverse of a single-byte set's upper half: character → byte. */
+function inverseUpperHalf(label: string): Map<string, number> {
+  return inverseTable(`sb:${label}`, (inv) => {
+    const half = upperHalf(label);
+    for (let b = 0xa0; b <= 0xff; b++) if (half[b - 0x80] !== '\ufffd') inv.set(half[b - 0x80]!, b);
+  });
+}
+
 /** Inverse of GBK's two-byte area (GB 2312 is inside it), from the gbk decoder. */
-let gbkInverse: Map<string, number> | undefined;
 function inverseGbk(): Map<string, number> {
-  if (gbkInverse === undefined) {
-    gbkInverse = new Map();
+  return inverseTable('gbk', (inv) => {
     const d = decoder('gbk');
     for (let lead = 0x81; lead <= 0xfe; lead++) {
       for (let trail = 0x40; trail <= 0xfe; trail++) {
         if (trail === 0x7f) continue;
         const c = d.decode(Uint8Array.of(lead, trail));
-        if (c.length >= 1 && c !== '\ufffd' && !gbkInverse.has(c)) gbkInverse.set(c, (lead << 8) | trail);
+        if (c.length >= 1 && c !== '\ufffd' && !inv.has(c)) inv.set(c, (lead << 8) | trail);
       }
     }
-  }
-  return gbkInverse;
+  });
 }
 
 /** Terms `encodeText` can write: every known term, alone or as an ISO 2022 list of known terms. */
@@ -313,12 +317,8 @@ export function encodeText(text: string, charset: string | readonly string[] | u
 }
 
 /** Inverse of a 94×94 set (JIS X 0208/0212, KS X 1001, GB 2312), from its EUC decoder: character → row/cell bytes | 0x8080. */
-const setInverses = new Map<string, Map<string, number>>();
 function inverseMultiByte(set: SetKind & { kind: 'mb' }): Map<string, number> {
-  const key = `${set.label}/${set.prefix ?? ''}`;
-  let inv = setInverses.get(key);
-  if (inv === undefined) {
-    inv = new Map();
+  return inverseTable(`mb:${set.label}/${set.prefix ?? ''}`, (inv) => {
     const d = decoder(set.label);
     for (let row = 0xa1; row <= 0xfe; row++) {
       for (let cell = 0xa1; cell <= 0xfe; cell++) {
@@ -326,19 +326,15 @@ function inverseMultiByte(set: SetKind & { kind: 'mb' }): Map<string, number> {
         if (c.length >= 1 && !c.includes('\ufffd') && [...c].length === 1 && !inv.has(c)) inv.set(c, (row << 8) | cell);
       }
     }
-    setInverses.set(key, inv);
-  }
-  return inv;
+  });
 }
 
 /** JIS X 0201 katakana (G1): character → byte, from the shift_jis decoder. */
-let katakanaInverse: Map<string, number> | undefined;
 function inverseKatakana(): Map<string, number> {
-  if (katakanaInverse === undefined) {
-    katakanaInverse = new Map();
-    for (let b = 0xa1; b <= 0xdf; b++) katakanaInverse.set(decoder('shift_jis').decode(Uint8Array.of(b)), b);
-  }
-  return katakanaInverse;
+  return inverseTable('katakana', (inv) => {
+    const d = decoder('shift_jis');
+    for (let b = 0xa1; b <= 0xdf; b++) inv.set(d.decode(Uint8Array.of(b)), b);
+  });
 }
 
 const escapeOf = (set: SetKind, g: 0 | 1): string => {
