@@ -10,7 +10,7 @@ import type { BlobStore } from './blob/blob-store.js';
 import type { DuplicatePolicy } from './file-store.js';
 import type { InstanceIndex, InstanceRecord } from './instance-index.js';
 import { storageKeyOf } from './storage-key.js';
-import { duplicateError, placeUnderIndex, type CopyTarget, type Placed } from './commit.js';
+import { duplicateError, placeUnderIndex, type CopyTarget, type Placed, type StoredCopies } from './commit.js';
 
 type Attributes = Omit<InstanceRecord, 'key' | 'transferSyntaxUid' | 'size'>;
 
@@ -24,16 +24,23 @@ export interface BlobPlaceContext {
 
 const where = (blobs: BlobStore, key: string): string => `${blobs.url}${blobs.url.endsWith('/') ? '' : '/'}${key}`;
 
+/** The copies of a BlobStore other than the FileStore's own directory (objects in S3). */
+export function objectsIn(blobs: BlobStore): StoredCopies {
+  return {
+    exists: async (key) => (await blobs.head(key)) !== undefined,
+    remove: (key) => blobs.delete(key),
+    where: (key) => where(blobs, key),
+  };
+}
+
 export function placeInBlobStore(store: BlobPlaceContext, index: InstanceIndex, body: BlobBody, a: Attributes, transferSyntaxUid: string, size: number): Promise<Placed> {
   const { blobs } = store;
   const target: CopyTarget = {
-    exists: async (key) => (await blobs.head(key)) !== undefined,
+    ...objectsIn(blobs),
     // Nothing visible under the key when a put fails; an 'overwrite' put that failed leaves the old object.
     place: async (key) => {
       await blobs.put(key, body(), { size });
     },
-    remove: (key) => blobs.delete(key).catch(() => undefined),
-    where: (key) => where(blobs, key),
     // The body is the caller's (a temporary file it removes, or chunks in memory).
     discard: async () => undefined,
     durableNewEntry: true,

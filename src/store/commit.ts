@@ -39,15 +39,9 @@ export interface ReconciledFile {
  * Where the copy being placed goes, for placeUnderIndex: a file renamed under the store's root
  * (placeIndexed) or an object put into a BlobStore (blob-commit.ts). Each throws a StoreError.
  */
-export interface CopyTarget {
-  /** Is a copy there under the key (a row whose copy is gone does not count). */
-  exists(key: string): Promise<boolean>;
+export interface CopyTarget extends StoredCopies {
   /** Make the received copy the one under the key; atomic: on failure nothing new shows under it. */
   place(key: string): Promise<void>;
-  /** Remove the copy under the key (best effort). */
-  remove(key: string): Promise<void>;
-  /** How diagnostics name the copy under the key (a path, or the object's URL). */
-  where(key: string): string;
   /** The received copy is not needed: a duplicate kept as first stored, or refused. */
   discard(): Promise<void>;
   /**
@@ -114,13 +108,13 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
       // copy that replaced the indexed one under the same key stays, with its pending entry: the
       // row still names it, and reconcile indexes it from the entry.
       if (!(knownCopy && known!.key === key)) {
-        await target.remove(key);
+        await target.remove(key).catch(() => undefined);
         await settle([key, ...stale]);
       }
       throw storeErrorFromIndex(error, `cannot index ${uid}`);
     }
     if (stale.length > 0) {
-      await target.remove(stale[0]!);
+      await target.remove(stale[0]!).catch(() => undefined);
       await settle(stale);
     }
     return { key, path: target.where(key), replaced: knownCopy, duplicate: false };
@@ -132,7 +126,7 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
 /** placeUnderIndex for a complete temporary file in the store's root, renamed onto its key. */
 export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath: string, a: Attributes, transferSyntaxUid: string, size: number, fs: PlaceOps): Promise<Placed> {
   const target: CopyTarget = {
-    exists: (key) => fs.exists(pathOfKey(store.root, key)),
+    ...filesUnder(store.root, fs),
     place: async (key) => {
       const path = pathOfKey(store.root, key);
       const dir = dirname(path);
@@ -144,8 +138,6 @@ export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath
         throw storeErrorFromFs(error, `cannot place ${a.SOPInstanceUID}`);
       }
     },
-    remove: (key) => rm(pathOfKey(store.root, key), { force: true }).catch(() => undefined),
-    where: (key) => pathOfKey(store.root, key),
     discard: () => fs.unlink(tempPath).catch(() => undefined),
     // The row's durable commit after the rename carries a new instance's entry.
     durableNewEntry: false,
@@ -198,10 +190,10 @@ export interface StoredCopies {
   where(key: string): string;
 }
 
-/** The copies of a directory store. */
-export function filesUnder(root: string): StoredCopies {
+/** The copies of a directory store (`fs`: the calls to make, synchronous ones for a small file). */
+export function filesUnder(root: string, fs: PlaceOps = asyncOps): StoredCopies {
   return {
-    exists: (key) => asyncOps.exists(pathOfKey(root, key)),
+    exists: (key) => fs.exists(pathOfKey(root, key)),
     remove: (key) => rm(pathOfKey(root, key), { force: true }),
     where: (key) => pathOfKey(root, key),
   };

@@ -20,7 +20,7 @@ import { filesUnder, placeIndexed, placeUnindexed, reconcile, type ReconciledFil
 import type { BlobStore } from './blob/blob-store.js';
 import { LocalBlobStore } from './blob/local.js';
 import { openStoredDataset, type StoredDataset } from './blob/read.js';
-import { placeInBlobStore, placeInBlobStoreUnindexed, type BlobBody } from './blob-commit.js';
+import { objectsIn, placeInBlobStore, placeInBlobStoreUnindexed, type BlobBody } from './blob-commit.js';
 
 export type { ReconciledFile } from './commit.js';
 
@@ -165,10 +165,7 @@ export class FileStore implements InstanceFiles {
     this.#index = options.index;
     this.remote = blobs !== undefined;
     this.blobs = blobs ?? LocalBlobStore.at({ root: this.root, fsync: this.fsync });
-    const b = this.blobs;
-    this.#copies = this.remote
-      ? { exists: async (key) => (await b.head(key)) !== undefined, remove: (key) => b.delete(key), where: (key) => `${b.url}${b.url.endsWith('/') ? '' : '/'}${key}` }
-      : filesUnder(this.root);
+    this.#copies = this.remote ? objectsIn(this.blobs) : filesUnder(this.root);
   }
 
   /** Create the root if needed; remove temporary files an interrupted run left and settle its pending entries (reconcile). */
