@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { DataSet } from './lib/data.js';
 import { DCMTK_ENV, cpuMs, freePort, run } from './lib/proc.js';
 import { NotAvailableError, type Measurement, type ScpPeer, type ScuPeer, type ScuTiming, type TlsFiles } from './lib/types.js';
-import { nodeTlsThroughput, opensslSpeed, opensslSTime } from './peers/ceilings.js';
+import { durableFloor, nodeTlsThroughput, opensslSpeed, opensslSTime } from './peers/ceilings.js';
 import { dcmjsDimseScp, dcmjsDimseScu } from './peers/dcmjs-dimse.js';
 import { dcmtkScu, storescp } from './peers/dcmtk.js';
 import { oursCliScu, oursCliStartup, oursScp, oursScu, oursServe, oursServeS3 } from './peers/ours.js';
@@ -311,6 +311,18 @@ export function allWorkloads(): Workload[] {
     startupWorkload('startup/node', 'ceiling', 'node -e 0 (the floor for any Node CLI)', () => ({ command: process.execPath, args: ['-e', '0'] })),
     startupWorkload('startup/ours-cli', 'ours', 'dicom-tls --version', oursCliStartup),
   );
+  // What the disk allows a durable store whose peer sends one instance at a time: beside the
+  // store-small rows into `serve` (durable) and into storescp (which never flushes).
+  for (const [flushes, what] of [[0, 'no flush (what storescp pays)'], [1, 'the file flushed'], [2, 'the file and an index record flushed']] as const) {
+    list.push({
+      id: `floor/durable-${flushes}`,
+      scenario: 'floor: 200 × (create, write 100 KB, rename, append an index record), one at a time, no DICOM',
+      kind: 'ceiling',
+      peers: what,
+      timing: 'in-process',
+      measure: async (ctx) => durableFloor(small(ctx), flushes),
+    });
+  }
   // The store's index alone: add-instance and C-FIND cost (bench/index-bench.ts).
   list.push(...indexWorkloads());
   // serve nodes behind HAProxy on one PostgreSQL index and one store (bench/cluster-bench.ts).

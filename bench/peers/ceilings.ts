@@ -2,10 +2,13 @@
  * Ceilings with no DICOM in them: what the TLS layer alone can do on this machine.
  * - Node's own `tls` over loopback, sink in a child process, mutual auth, TLS 1.3;
  * - `openssl speed -evp aes-128-gcm` / `aes-256-gcm` (16 KiB blocks, the TLS record size);
- * - `openssl s_time`: full mutual-auth TLS 1.3 handshakes per second against `openssl s_server`.
+ * - `openssl s_time`: full mutual-auth TLS 1.3 handshakes per second against `openssl s_server`;
+ * - the file system's floor for a durable store with a one-at-a-time peer (`durableFloor`).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { captureTail, freePort, run, stopChild, waitForPort } from '../lib/proc.js';
@@ -102,5 +105,40 @@ export async function opensslSTime(tls: TlsFiles, seconds: number): Promise<Meas
   } finally {
     server.stdin?.end();
     await stopChild(server);
+  }
+}
+
+/**
+ * The least a store that keeps its promise on power loss must do per instance when the peer sends
+ * one C-STORE at a time (DCMTK storescu, and any SCU without an Asynchronous Operations Window):
+ * create a temporary file, write the instance, flush it, rename it into place, then append a
+ * small index record and flush that too, before the next instance can arrive. No DICOM, no
+ * JavaScript work beyond the system calls, in the same file system as the SCPs' stores. `flushes`
+ * 0 is the same without any flush: what `storescp` pays (it never flushes).
+ */
+export function durableFloor(files: readonly string[], flushes: 0 | 1 | 2): Measurement {
+  const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-bench-floor-'));
+  try {
+    const log = openSync(join(dir, 'index.log'), 'a');
+    const record = Buffer.alloc(4096, 0x20);
+    const data = files.map((f) => readFileSync(f));
+    const start = process.hrtime.bigint();
+    let bytes = 0;
+    data.forEach((bufferOf, i) => {
+      const temp = join(dir, `${i}.part`);
+      const fd = openSync(temp, 'wx');
+      writeSync(fd, bufferOf);
+      if (flushes > 0) fsyncSync(fd);
+      closeSync(fd);
+      renameSync(temp, join(dir, `${i}.dcm`));
+      writeSync(log, record);
+      if (flushes > 1) fdatasyncSync(log);
+      bytes += bufferOf.length;
+    });
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    closeSync(log);
+    return { seconds, bytes, instances: data.length };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
