@@ -6,6 +6,7 @@
  * transactions, parents pruned by id, a transaction retried when another node's commit got in
  * its way (foreign key, serialization, deadlock).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { channelNames, publish } from '../diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
@@ -39,6 +40,14 @@ export interface PostgresIndexOptions {
   readonly maxConnections?: number;
   /** Milliseconds to wait for a connection, default 10 000. */
   readonly connectTimeout?: number;
+  /**
+   * Milliseconds one statement may go unanswered before the database counts as unreachable
+   * (DICOM_ERR_STORE_INDEX_UNAVAILABLE, and the connection is dropped), default 60 000; 0: no
+   * limit. Without it, a database that stops answering (frozen host, lost packets without a
+   * reset) holds every store and query waiting on it for as long as it stays silent. Waiting for
+   * an instance lock that another node holds is not bounded by it: that wait polls.
+   */
+  readonly queryTimeout?: number;
 }
 
 /** Key space of the instance locks (pg_advisory_lock(int4, int4): this class, hashtext(uid)). */
@@ -53,6 +62,13 @@ const unreachable = new Set([
 /** SQLSTATEs after which the whole transaction is tried again (another node's commit got in the way). */
 const retryable = new Set(['40001', '40P01', '23503', '23505']);
 
+/** node-postgres's `query_timeout` fired: the connection is still waiting for that answer and must be dropped. */
+const timedOut = (error: unknown): boolean => /Query read timeout/i.test(String((error as Error | null)?.message ?? ''));
+
+/** How long a placing waits between two tries of an instance lock another node holds (ms). */
+const LOCK_POLL_MIN = 2;
+const LOCK_POLL_MAX = 100;
+
 const codeOf = (error: unknown): string | undefined => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
@@ -63,7 +79,7 @@ export function postgresStoreError(error: unknown, what: string): StoreError {
   if (error instanceof StoreError) return error;
   const code = codeOf(error);
   const message = String((error as Error | null)?.message ?? error);
-  if ((code !== undefined && unreachable.has(code)) || /timeout exceeded when trying to connect|Connection terminated/i.test(message)) {
+  if ((code !== undefined && unreachable.has(code)) || /timeout exceeded when trying to connect|Connection terminated|Query read timeout/i.test(message)) {
     return new StoreError(storeErrorCodes.indexUnavailable, `${what}: the PostgreSQL index cannot be reached: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`, {
       cause: error,
       comment: 'out of resources: the index database is unavailable',
@@ -174,6 +190,8 @@ export class PostgresIndex implements InstanceIndex {
     if (!Number.isInteger(max) || max < 1) throw new InvalidOptionError('maxConnections', `must be an integer ≥ 1, got ${String(max)}`);
     const connectTimeout = options.connectTimeout ?? 10_000;
     if (!Number.isInteger(connectTimeout) || connectTimeout < 1) throw new InvalidOptionError('connectTimeout', `must be an integer ≥ 1 (ms), got ${String(connectTimeout)}`);
+    const queryTimeout = options.queryTimeout ?? 60_000;
+    if (!Number.isInteger(queryTimeout) || queryTimeout < 0) throw new InvalidOptionError('queryTimeout', `must be an integer ≥ 0 (ms), got ${String(queryTimeout)}`);
     if (options.url !== undefined && (typeof options.url !== 'string' || !/^postgres(ql)?:\/\//.test(options.url))) {
       throw new InvalidOptionError('url', 'must be a postgres:// or postgresql:// URL');
     }
@@ -182,6 +200,7 @@ export class PostgresIndex implements InstanceIndex {
       ...(options.url === undefined ? {} : { connectionString: options.url }),
       max,
       connectionTimeoutMillis: connectTimeout,
+      ...(queryTimeout === 0 ? {} : { query_timeout: queryTimeout }),
       application_name: 'dicom-tls',
     };
     const pool = new pg.Pool(config);
@@ -231,7 +250,10 @@ export class PostgresIndex implements InstanceIndex {
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch((e: unknown) => (broken = e as Error));
+        // After a timeout the connection still owes that answer: a ROLLBACK would queue behind it.
+        // Dropping the connection rolls the transaction back on the server.
+        if (timedOut(error)) broken = error as Error;
+        else await client.query('ROLLBACK').catch((e: unknown) => (broken = e as Error));
         if (attempt < 5 && retryable.has(codeOf(error) ?? '')) continue;
         throw postgresStoreError(error, what);
       } finally {
@@ -362,7 +384,13 @@ export class PostgresIndex implements InstanceIndex {
     try {
       client = await this.#locks.connect();
       client.on('error', onLost);
-      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [INSTANCE_LOCK_CLASS, sopInstanceUid]);
+      // Tries, not one blocking pg_advisory_lock: each try is answered at once, so the query
+      // timeout tells a silent database from a lock another node holds for a long placing.
+      for (let pause = LOCK_POLL_MIN; ; pause = Math.min(pause * 2, LOCK_POLL_MAX)) {
+        const { rows } = await client.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS held', [INSTANCE_LOCK_CLASS, sopInstanceUid]);
+        if ((rows[0] as { held: boolean }).held) break;
+        await delay(pause);
+      }
     } catch (error) {
       client?.off('error', onLost);
       client?.release(true);

@@ -13,7 +13,7 @@
  * .ci/run installs them.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -64,6 +64,11 @@ export interface PostgresServer {
   createDatabase(): Promise<string>;
   /** The server's log so far (for assertion messages). */
   log(): Promise<string>;
+  /**
+   * Stop every process of the cluster (SIGSTOP: the postmaster and each backend), as a host that
+   * freezes: connections stay open and nothing answers. Returns the function that thaws it.
+   */
+  freeze(): () => void;
   /** Stop (immediate) and remove the cluster. */
   stop(): Promise<void>;
 }
@@ -125,6 +130,32 @@ export async function startPostgres(options: { readonly durable?: boolean } = {}
     async log() {
       const { readFile } = await import('node:fs/promises');
       return readFile(logFile, 'utf8').catch(() => '');
+    },
+    freeze() {
+      const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      // The backends are the postmaster's children (/proc/PID/stat: "pid (comm) state ppid ...").
+      const children = readdirSync('/proc')
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((entry) => {
+          try {
+            const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+            return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+      const pids = [postmaster, ...children];
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      return () => {
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGCONT');
+          } catch {
+            // gone
+          }
+        }
+      };
     },
     async stop() {
       await exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);

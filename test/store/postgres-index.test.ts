@@ -13,6 +13,7 @@ import { InvalidOptionError } from '../../src/errors.js';
 import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
 import { PostgresIndex } from '../../src/store/postgres-index.js';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres-schema.js';
+import { instanceRecord } from '../helpers/instance-record.js';
 import { postgresSkip, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
 test('a database that is down is DICOM_ERR_STORE_INDEX_UNAVAILABLE naming it without the password; a URL that is not postgres:// is an option error', async () => {
@@ -106,6 +107,74 @@ describe('PostgresIndex on a real PostgreSQL', { skip: postgresSkip() }, () => {
       await unlockB();
       // A's unlock on its dead connection does not throw.
       await unlockA();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('PostgresIndex when the database stops answering', { skip: postgresSkip() }, () => {
+  let server: PostgresServer;
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('a frozen database fails adds, look-ups, queries and locks with DICOM_ERR_STORE_INDEX_UNAVAILABLE instead of waiting; once it answers again the index works', { timeout: 120_000 }, async () => {
+    const url = await server.createDatabase();
+    const index = await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 500, connectTimeout: 1000 });
+    const unavailable = (e: unknown): boolean => {
+      assert.ok(e instanceof StoreError, String(e));
+      assert.equal(e.code, storeErrorCodes.indexUnavailable);
+      assert.equal(e.status, 0xa700);
+      return true;
+    };
+    try {
+      const first = instanceRecord({ SOPInstanceUID: '1.2.840.99.1', key: 'a/b/1.dcm' });
+      await index.addInstance(first);
+      const thaw = server.freeze();
+      try {
+        await assert.rejects(index.findInstance('1.2.840.99.1'), unavailable);
+        await assert.rejects(index.addInstance(instanceRecord({ SOPInstanceUID: '1.2.840.99.2', key: 'a/b/2.dcm' })), unavailable);
+        await assert.rejects(index.lockInstance('1.2.840.99.3'), unavailable);
+        await assert.rejects(
+          (async () => {
+            for await (const match of index.find('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '' })) void match;
+          })(),
+          unavailable,
+        );
+      } finally {
+        thaw();
+      }
+      // The connections that timed out were dropped, not returned to the pool mid-answer.
+      assert.equal((await index.findInstance('1.2.840.99.1'))?.SOPInstanceUID, '1.2.840.99.1');
+      await index.addInstance(instanceRecord({ SOPInstanceUID: '1.2.840.99.2', key: 'a/b/2.dcm' }));
+      await (await index.lockInstance('1.2.840.99.3'))();
+      assert.equal((await index.statistics()).instances, 2);
+    } finally {
+      await index.close();
+    }
+  });
+
+  test('a lock another node holds is waited for past the query timeout, and taken when it is let go', { timeout: 120_000 }, async () => {
+    const url = await server.createDatabase();
+    const [a, b] = [await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 200 }), await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 200 })];
+    try {
+      const unlockA = await a.lockInstance('1.2.840.99.9');
+      let bHolds = false;
+      const bLock = b.lockInstance('1.2.840.99.9').then((unlock) => {
+        bHolds = true;
+        return unlock;
+      });
+      // Several query timeouts' worth of polling: b still waits, and has not failed.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(bHolds, false);
+      await unlockA();
+      await (await bLock)();
+      assert.equal(bHolds, true);
     } finally {
       await a.close();
       await b.close();
