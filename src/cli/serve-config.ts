@@ -39,7 +39,7 @@ export interface ServeSettings {
   /** A re-sent SOP instance: 'keep-first' (default: Success, stored once), 'overwrite', or 'reject' (0111). */
   duplicates: ServeDuplicatePolicy;
   /** The PostgreSQL index (--index, "index"); undefined: the embedded SQLite one in DATA/index.sqlite. */
-  index: { url: string; maxConnections: number | undefined } | undefined;
+  index: { url: string; maxConnections: number | undefined; queryTimeout: number | undefined } | undefined;
   /** Access rules and users (serve-access.ts). */
   access: ServeAccess;
   /** The config file's "limits" (docs/limits.md); absent keys keep the library defaults. */
@@ -263,7 +263,11 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
   const indexJson = field(json, 'index', '', isObject, 'an object') ?? {};
   const indexUrl = v.index ?? field(indexJson, 'url', 'index.', isString, 'a postgres:// URL');
   if (indexUrl !== undefined && !/^postgres(ql)?:\/\//.test(indexUrl)) throw usageError(`--index must be a postgres:// or postgresql:// URL, got "${indexUrl.replace(/:[^:@/]*@/, ':***@')}"`);
-  const index = indexUrl === undefined ? undefined : { url: indexUrl, maxConnections: field(indexJson, 'maxConnections', 'index.', isNumber, 'a whole number ≥ 1') };
+  const index = indexUrl === undefined ? undefined : {
+        url: indexUrl,
+        maxConnections: field(indexJson, 'maxConnections', 'index.', isNumber, 'a whole number ≥ 1'),
+        queryTimeout: field(indexJson, 'queryTimeout', 'index.', isNumber, 'a whole number of milliseconds ≥ 0'),
+      };
   const cliTls = v.cert !== undefined || v.pkcs12 !== undefined;
   const tls: TlsCliValues = {
     cert: cliTls ? path(v.cert, cwd) : path(field(tlsJson, 'cert', 'tls.', isString, 'a path'), base),

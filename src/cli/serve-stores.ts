@@ -34,7 +34,11 @@ export async function openStorage(s: Pick<ServeSettings, 'data' | 'storage'>): P
 export async function openIndex(s: Pick<ServeSettings, 'data' | 'index'>, sqlitePath?: string): Promise<InstanceIndex> {
   if (s.index === undefined) return new (await import('../store/sqlite-index.js')).SqliteIndex(sqlitePath ?? join(s.data, 'index.sqlite'));
   const { PostgresIndex } = await import('../store/postgres-index.js');
-  return PostgresIndex.open({ url: s.index.url, ...(s.index.maxConnections === undefined ? {} : { maxConnections: s.index.maxConnections }) });
+  return PostgresIndex.open({
+    url: s.index.url,
+    ...(s.index.maxConnections === undefined ? {} : { maxConnections: s.index.maxConnections }),
+    ...(s.index.queryTimeout === undefined ? {} : { queryTimeout: s.index.queryTimeout }),
+  });
 }
 
 export async function openServeStores(s: ServeSettings, sqlitePath?: string): Promise<ServeStores> {

@@ -55,7 +55,7 @@ describe('serve on a PostgreSQL index', { skip: postgresSkip() }, () => {
     const url = await pg.createDatabase();
     const data = join(tmp.dir, 'data');
     const config = join(tmp.dir, 'serve.json');
-    writeFileSync(config, JSON.stringify({ data, host: '127.0.0.1', port: 0, tls: { devPki: true }, index: { url, maxConnections: 3 } }));
+    writeFileSync(config, JSON.stringify({ data, host: '127.0.0.1', port: 0, tls: { devPki: true }, index: { url, maxConnections: 3, queryTimeout: 30000 } }));
     const serve = spawnServe(['--config', config, '--log-format', 'json'], { cwd: tmp.dir });
     try {
       const { port } = await listening(serve);
