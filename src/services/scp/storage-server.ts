@@ -120,12 +120,14 @@ export interface StorageServerConfig {
   /** Storage Commitment report path; default 'auto'. */
   readonly commitmentReport?: 'auto' | 'new-association';
   /**
-   * At start, send the reports of Storage Commitment transactions accepted and never reported
-   * (by this node before a restart, or by another node sharing the index) and idle for a minute,
-   * to the requesting AEs' addresses in `destinations` (see `reportAbandonedCommitments`).
-   * Default false.
+   * Send the reports of Storage Commitment transactions accepted and never reported (by this
+   * node: its requestor was unreachable, or it stopped first; or by another node sharing the
+   * index) and idle for `staleAfter` ms (default 60 000), to the requesting AEs' addresses in
+   * `destinations` (see `reportAbandonedCommitments`): at start, then every `interval` ms
+   * (default 60 000), so a requestor that was down gets its report once it is back, without a
+   * restart. `true`: the defaults. Default false.
    */
-  readonly recoverCommitments?: boolean;
+  readonly recoverCommitments?: boolean | { readonly interval?: number; readonly staleAfter?: number };
   /** Further DicomServer options (timeouts, user identity, …). */
   readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations' | 'maxBufferedBytes' | 'maxBufferedBytesPerAssociation'>;
 }
@@ -167,6 +169,9 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   readonly index: InstanceIndex;
   readonly #ownIndex: boolean;
   readonly #recovery: Recovery;
+  #stopRecovery: (() => void) | undefined;
+  /** The recovery pass under way, if any (passes never overlap; close waits for it). */
+  #recoveryRun: Promise<void> | undefined;
 
   private constructor(server: DicomServer, store: FileStore, index: InstanceIndex, ownIndex: boolean, recovery: Recovery) {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
@@ -181,6 +186,10 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
   static async create(config: StorageServerConfig): Promise<StorageServer> {
     if (config === null || typeof config !== 'object') throw new InvalidOptionError('config', 'must be an object');
     if (typeof config.storeRoot !== 'string' || config.storeRoot === '') throw new InvalidOptionError('storeRoot', 'must be a directory path');
+    const recovery = typeof config.recoverCommitments === 'object' && config.recoverCommitments !== null ? config.recoverCommitments : {};
+    if (recovery.interval !== undefined && (!Number.isInteger(recovery.interval) || recovery.interval < 1)) {
+      throw new InvalidOptionError('recoverCommitments', `interval must be an integer ≥ 1 (ms), got ${String(recovery.interval)}`);
+    }
     // The acceptor compares called AE titles with these (PS3.5 AE); an empty or overlong one
     // would refuse every association 1/1/7 without saying why.
     const titles = typeof config.aeTitle === 'string' ? [config.aeTitle] : Array.isArray(config.aeTitle) ? config.aeTitle : [];
@@ -270,10 +279,10 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     });
     const aeTitle = typeof config.aeTitle === 'string' ? config.aeTitle : config.aeTitle[0]!;
     self = new StorageServer(server, store, index, ownIndex, { aeTitle, destinations: config.destinations ?? {} });
-    if (config.recoverCommitments === true) {
+    if (config.recoverCommitments !== undefined && config.recoverCommitments !== false) {
+      const { interval = 60_000, staleAfter } = config.recoverCommitments === true ? {} : config.recoverCommitments;
       // In the background: the server does not wait for requestors to answer before it serves.
-      const started = self;
-      setImmediate(() => void started.reportAbandonedCommitments().catch((error: unknown) => publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: '', error }))));
+      self.#startRecovery(interval, staleAfter);
     }
     return self;
   }
@@ -288,6 +297,8 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
 
   /** Stop the server (see DicomServer.close) and close the index if it was opened here. */
   async close(options: { readonly timeout?: number } = {}): Promise<void> {
+    this.#stopRecovery?.();
+    await this.#recoveryRun;
     await this.server.close(options);
     if (this.#ownIndex) await this.index.close();
   }
@@ -299,6 +310,27 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
    */
   reportAbandonedCommitments(options: { readonly staleAfter?: number; readonly limit?: number } = {}): Promise<{ reported: string[]; failed: string[] }> {
     return reportAbandonedCommitments({ index: this.index, store: this.store, aeTitle: this.#recovery.aeTitle, destinations: this.#recovery.destinations, ...options });
+  }
+
+  #startRecovery(interval: number, staleAfter: number | undefined): void {
+    let stopped = false;
+    const pass = (): void => {
+      if (stopped || this.#recoveryRun !== undefined) return;
+      this.#recoveryRun = this.reportAbandonedCommitments(staleAfter === undefined ? {} : { staleAfter })
+        .then(
+          () => undefined,
+          (error: unknown) => publish(channelNames.server, () => ({ kind: 'commitment-report-failed', transactionUid: '', error })),
+        )
+        .finally(() => (this.#recoveryRun = undefined));
+    };
+    const first = setImmediate(pass);
+    // unref: a server that is otherwise done does not stay up for its next pass.
+    const timer = setInterval(pass, interval).unref();
+    this.#stopRecovery = () => {
+      stopped = true;
+      clearImmediate(first);
+      clearInterval(timer);
+    };
   }
 
   /** The stored copy of one SOP instance with its file, if indexed. */
