@@ -305,13 +305,15 @@ export class AuditTrail {
 
   /**
    * A C-MOVE whose destination was never reached (unknown AE title, connection refused or failed,
-   * association rejected, TLS handshake refused): A.5.3.7 with outcome 8 (serious failure: nothing
+   * association rejected, TLS handshake refused, or the requestor's C-CANCEL before it answered): A.5.3.7 with outcome 8 (serious failure: nothing
    * was transferred), one per study of what it would have sent. A refused handshake is also its
    * own Security Alert (tlsHandshakeFailed), a rejection its association event.
    */
   #onRetrieveFailed(e: RetrieveEvent & { reason: string; error: unknown }): void {
     const parties = this.#retrieveParties(e);
-    const why = e.reason === 'unknown-destination' ? `move destination ${e.destination.aeTitle} unknown` : `cannot reach move destination ${e.destination.aeTitle}: ${(e.error as Error | undefined)?.message ?? 'error'}`;
+    const why = e.reason === 'unknown-destination' ? `move destination ${e.destination.aeTitle} unknown`
+      : e.reason === 'cancelled' ? `retrieve cancelled before move destination ${e.destination.aeTitle} was reached`
+        : `cannot reach move destination ${e.destination.aeTitle}: ${(e.error as Error | undefined)?.message ?? 'error'}`;
     for (const study of byStudy(e.instances)) {
       const all = [...study.sopClasses.values()].reduce((n, l) => n + l.length, 0);
       this.record(instancesTransferred(this.#src, { ...parties, study, outcome: EventOutcome.SeriousFailure, description: `${all} of ${all} instance(s) not transferred: ${why}` }, 'R'));

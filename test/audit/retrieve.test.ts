@@ -21,6 +21,9 @@ import { SecureContext } from '../../src/transport/tls/context.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { freePort } from '../helpers/dcmtk.js';
 import { recordAudit } from '../helpers/audit-recorded.js';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { encodeDataset } from '../../src/dataset/codec.js';
+import { QueryRetrieveStatus } from '../../src/dictionary/status.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 10000 };
 const STUDY1 = '1.2.826.0.1.3680043.9.7777.1';
@@ -34,6 +37,10 @@ let dups: StorageServer;
 /** Refuses SRC's calling AE title; a TLS server whose certificate SRC's context does not trust. */
 let picky: DicomServer;
 let tlsDest: DicomServer;
+/** Takes connections and never answers an A-ASSOCIATE-RQ: a move to it waits until cancelled. */
+let silent: Server;
+const silentSockets: Socket[] = [];
+let silentConnected: () => void = () => undefined;
 let port: number;
 let trail: AuditTrail;
 const audit = recordAudit();
@@ -59,12 +66,20 @@ before(async () => {
   const pki = scenarioPki();
   tlsDest = new DicomServer({ aeTitle: 'TLSDEST', tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key } }) });
   const { port: tlsPort } = await tlsDest.listen(0);
+  silent = createServer((socket) => {
+    silentSockets.push(socket);
+    socket.on('error', () => undefined);
+    silentConnected();
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const silentPort = (silent.address() as AddressInfo).port;
   src = await StorageServer.create({
     aeTitle: 'SRC', storeRoot: join(dir, 'store'), fsync: 'none',
     destinations: {
       DEST: { host: '127.0.0.1', port: destPort }, DUPS: { host: '127.0.0.1', port: dupsPort },
       CLOSED: { host: '127.0.0.1', port: await freePort() },
       PICKY: { host: '127.0.0.1', port: pickyPort },
+      SILENT: { host: '127.0.0.1', port: silentPort },
       // SRC trusts another CA than the one that issued TLSDEST's certificate.
       TLSDEST: { host: '127.0.0.1', port: tlsPort, tls: new SecureContext({ role: 'client', ca: [pki.unknownCa.cert] }) },
     },
@@ -81,6 +96,8 @@ after(async () => {
   await dups.close({ timeout: 1000 });
   await picky.close({ timeout: 1000 });
   await tlsDest.close({ timeout: 1000 });
+  for (const socket of silentSockets) socket.destroy();
+  await new Promise((resolve) => silent.close(resolve));
   await trail.stop();
   audit.stop();
   await remove();
@@ -210,3 +227,31 @@ for (const [dest, what, extra] of [
     await assertSchemaValid(msgs);
   });
 }
+
+test('C-MOVE cancelled before its destination answered: Instances Transferred with outcome 8, nothing transferred, cancelled', async () => {
+  const mark = recorded.length;
+  const client = await DicomClient.associate({
+    host: '127.0.0.1', port, callingAeTitle: 'MOVER', calledAeTitle: 'SRC', timeouts: quick,
+    presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
+  });
+  try {
+    const connected = new Promise<void>((resolve) => (silentConnected = resolve));
+    const move = client.association.request(
+      { type: 'C-MOVE-RQ', affectedSopClassUid: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, priority: 0, moveDestination: 'SILENT' },
+      { dataset: encodeDataset({ QueryRetrieveLevel: 'STUDY', StudyInstanceUID: STUDY1 }, TransferSyntax.ExplicitVrLittleEndian), timeout: 0 },
+    );
+    await connected;
+    await move.cancel();
+    assert.equal((await move.response).command.status, QueryRetrieveStatus.Cancel);
+  } finally {
+    await client.release();
+  }
+  const msgs = recorded.slice(mark);
+  const sent = msgs.filter(event('110104')).filter(sentBy);
+  assert.equal(sent.length, 1, msgs.join('\n'));
+  assert.match(sent[0]!, /EventActionCode="R"[^>]*EventOutcomeIndicator="8"/);
+  assert.ok(sent[0]!.includes('<EventOutcomeDescription>2 of 2 instance(s) not transferred: retrieve cancelled before move destination SILENT was reached'), sent[0]);
+  assert.match(sent[0]!, /UserID="SILENT"[^>]*UserIsRequestor="false"/);
+  assert.equal(msgs.filter(event('110102')).length, 0, 'no Begin Transferring: nothing began');
+  await assertSchemaValid(msgs);
+});

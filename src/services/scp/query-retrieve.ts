@@ -335,7 +335,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
       }
       const destination = lookupAe(options.destinations, request.moveDestination);
       // A move that never reached its destination: 'retrieve-failed' says what was not sent and why (audit/).
-      const failed = (reason: 'unknown-destination' | 'unreachable', error: unknown, address?: string): void =>
+      const failed = (reason: 'unknown-destination' | 'unreachable' | 'cancelled', error: unknown, address?: string): void =>
         publish(channelNames.server, () => ({
           kind: 'retrieve-failed', reason, error, association: context.association, command: request,
           source: { aeTitle: destination?.callingAeTitle ?? context.association.calledAeTitle },
@@ -366,6 +366,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
         const taken = await untilAborted(associating, signal);
         if (taken === undefined) {
           associating.then((c) => c.abort().catch(() => undefined), () => undefined);
+          failed('cancelled', undefined, destination.host);
           return finalFields({ remaining: files.length, completed: 0, failed: 0, warning: 0, failedUids: [] }, true, context.presentationContext.transferSyntax);
         }
         client = taken;
