@@ -620,6 +620,19 @@ export class Association extends TypedEmitter<AssociationEvents> {
     // Reading may be paused behind a sink: resume, or the peer's close would never be seen
     // and the association would sit in Sta13 until ARTIM.
     if (!this.#closed) this.#ul.resume();
+    // Nothing can be answered any more: what is outstanding fails now, not when a peer that
+    // keeps the connection open is finally cut off by ARTIM.
+    if (!this.#closed) this.#failOutstanding(() => this.#localError ?? new AssociationClosedError('the association was aborted'));
+  }
+
+  /** Reject every pending request and stop every running handler, with `reason()`. */
+  #failOutstanding(reason: () => DicomError): void {
+    for (const [, entry] of this.#pending) {
+      if (entry.timer !== undefined) clearTimeout(entry.timer);
+      entry.request.fail(reason());
+    }
+    this.#pending.clear();
+    for (const c of this.#running.values()) c.abort(reason());
   }
 
   #closeError(): DicomError {
@@ -641,12 +654,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     let built: DicomError | undefined;
     const reason = (): DicomError =>
       (built ??= error ?? new AssociationClosedError(this.#released ? 'the association was released before the response arrived' : 'the association was aborted'));
-    for (const [, entry] of this.#pending) {
-      if (entry.timer !== undefined) clearTimeout(entry.timer);
-      entry.request.fail(reason());
-    }
-    this.#pending.clear();
-    for (const c of this.#running.values()) c.abort(reason());
+    this.#failOutstanding(reason);
     // Nothing more will be handled here: the server's budget gets back what this association held.
     this.#datasets.giveBackAll();
     this.#assembler.close(reason);

@@ -1,0 +1,51 @@
+/**
+ * Our own A-ABORT ends what is outstanding at once. After it the upper layer waits in Sta13 for
+ * the peer to close the transport, at most ARTIM (PS3.8 9.2.3); a peer that keeps the connection
+ * open must not hold our pending requests, and whoever awaits them, for that long.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { DicomClient } from '../../src/ae/client.js';
+import { TransferSyntax, VerificationSopClass } from '../../src/dictionary/uids.js';
+import { decodePdu } from '../../src/ul/pdu/decode.js';
+import { encodePdu } from '../../src/ul/pdu/encode.js';
+import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
+import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { acFor } from '../ul/fixtures.js';
+
+test('a request outstanding when we abort fails at once, though the peer never closes the connection (ARTIM far away)', { timeout: 60_000 }, async () => {
+  const peers: ScriptedPeer[] = [];
+  let accepted!: (peer: ScriptedPeer) => void;
+  const connection = new Promise<ScriptedPeer>((resolve) => (accepted = resolve));
+  const server = net.createServer((socket) => {
+    const peer = new ScriptedPeer(socket);
+    peers.push(peer);
+    accepted(peer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    const associating = DicomClient.associate({
+      host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SILENT',
+      presentationContexts: [{ abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] }],
+      // ARTIM (the association timeout) ten minutes: longer than the hang guard above.
+      timeouts: { connect: 10_000, association: 600_000, dimse: 0 },
+    });
+    const peer = await connection;
+    const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
+    peer.write(encodePdu(acFor(rq)));
+    const client = await associating;
+    const echo = client.association.request({ type: 'C-ECHO-RQ', affectedSopClassUid: VerificationSopClass }, { timeout: 0 });
+    assert.equal((await peer.nextPdu())?.[0], 0x04, 'the C-ECHO-RQ reached the peer');
+    const aborted = client.association.abort();
+    await assert.rejects(echo.response, /abort/i);
+    assert.equal((await peer.nextPdu())?.[0], 0x07, 'the peer got the A-ABORT');
+    // The peer lets go now: the association closes.
+    peer.socket.destroy();
+    await aborted;
+  } finally {
+    for (const p of peers) p.socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
