@@ -310,6 +310,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #drive(): void {
     if (this.#freed || this.#inDrive) return;
     this.#inDrive = true;
+    let awaitingPeer = false;
     try {
       if (!this.#handshakeDone) {
         const r = S.SSL_do_handshake(this.#ssl) as number;
@@ -325,6 +326,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
             return;
           }
           if (this.#watchResumption) this.#keepResumedSession();
+          awaitingPeer = err === SslError.WantRead;
         }
       }
       if (this.#handshakeDone) this.#readLoop();
@@ -332,8 +334,11 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       this.#inDrive = false;
       // A destroy (or other work) deferred from inside OpenSSL runs next: what OpenSSL has to
       // say (an alert) goes out first, as before.
+      // A flight OpenSSL wrote while it now waits for the peer (the ClientHello, the server's
+      // ServerHello … Finished) is complete: nothing of ours can join it, so it goes out now
+      // rather than after this turn of the event loop, while the peer sits waiting for it.
       if (!this.#freed) {
-        if (this.#deferred.length > 0 || this.#destroyRequested) this.#flush();
+        if (this.#deferred.length > 0 || this.#destroyRequested || awaitingPeer) this.#flush();
         else this.#flushSoon();
       }
       this.#runDeferred();
@@ -341,7 +346,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   }
 
   /**
-   * What a read produced (a handshake flight, a session ticket, the Finished) goes out once the
+   * What a read produced (a session ticket, the client's Finished) goes out once the
    * records the application writes in answer have joined it, at the latest after this turn of the
    * event loop (setImmediate: after the promise and nextTick callbacks that answer): the client's
    * Finished leaves with its A-ASSOCIATE-RQ, the server's ticket with its A-ASSOCIATE-AC, one

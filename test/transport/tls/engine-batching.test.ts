@@ -52,6 +52,41 @@ test('the TLS 1.3 client Finished leaves in one socket write with the first data
   });
 });
 
+test('a handshake flight after which OpenSSL waits for the peer leaves in the turn that made it', async () => {
+  // The ClientHello, and the server's ServerHello … Finished: nothing of ours can join them, so
+  // they are not held back for the end of the event loop's turn as the client's Finished is.
+  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
+  const cctx = new SecureContext({ role: 'client', ca: [c.caCert], sessionResumption: false });
+  const server = createSecureServer(sctx, undefined, { allowHalfOpen: true });
+  // Server: what it had written when its engine (the first 'data' listener) had read the ClientHello.
+  const serverWritesAtFirstRead: number[] = [];
+  server.on('connection', (secure) => {
+    const raw = secure.socket;
+    let writes = 0;
+    const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
+    raw.write = ((...args: unknown[]) => (writes++, write(...args))) as typeof raw.write;
+    raw.once('data', () => serverWritesAtFirstRead.push(writes));
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  const raw = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  await once(raw, 'connect');
+  let writes = 0;
+  const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
+  raw.write = ((...args: unknown[]) => (writes++, write(...args))) as typeof raw.write;
+  const client = new SecureSocket(raw, cctx, { servername: 'localhost' });
+  try {
+    const done = client.handshake();
+    assert.equal(writes, 1, 'the ClientHello is written by handshake() itself');
+    await done;
+    assert.deepEqual(serverWritesAtFirstRead, [1], 'the server flight is written in the turn that read the ClientHello');
+  } finally {
+    client.destroy();
+    await server.close();
+    cctx.dispose();
+    sctx.dispose();
+  }
+});
+
 test('ciphertext the engine has taken from a socket read is released at once; the plaintext arrives whole', async () => {
   await withPair(async (client, acceptedP) => {
     const accepted = await acceptedP;
