@@ -283,6 +283,21 @@ export function allWorkloads(): Workload[] {
       return { seconds, bytes: 0, instances: count, ...optional({ scpCpuMs, scuCpuMs }) };
     },
   });
+  // The same after 1000 untimed associations by the same client into the same server: what a
+  // long-running pair does (a fresh pair spends much of the first 200 warming up). The SCP's CPU
+  // is not shown: it would include the warm-up.
+  list.push({
+    id: 'echo-tls-resume-warm/ours',
+    scenario: 'associations: connect + TLS handshake + A-ASSOCIATE + C-ECHO + release, ×200 (TLS session resumption), after 1000 untimed ones',
+    kind: 'ours',
+    peers: label(PAIRS.ours),
+    timing: 'in-process',
+    async measure(ctx) {
+      const count = ctx.quick ? 20 : 200;
+      const { seconds, scuCpuMs } = await withScp(PAIRS.ours, ctx.tls, { store: false }, (port) => oursScu.echo({ port, tls: ctx.tls, count, resume: true, warmup: ctx.quick ? 50 : 1000 }));
+      return { seconds, bytes: 0, instances: count, ...optional({ scuCpuMs }) };
+    },
+  });
   // Handshakes with and without the hybrid post-quantum group: the echo-tls/ours row runs the
   // default (X25519MLKEM768 between ours and ours); this one offers only X25519.
   list.push({

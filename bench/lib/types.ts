@@ -68,6 +68,8 @@ export interface ScuEchoOptions {
    * default, ours ↔ ours negotiate the hybrid X25519MLKEM768; 'X25519' measures the classical one.
    */
   readonly groups?: string;
+  /** Associations made first, untimed, by the same client against the same server; only ours supports it. */
+  readonly warmup?: number;
 }
 
 export interface ScuConcurrentOptions {
