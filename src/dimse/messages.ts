@@ -3,6 +3,7 @@ import type { CommandName } from '../dictionary/command-field.js';
 import { decodeCommandSet, encodeCommandSet, type DecodeCommandSetOptions } from './command-set.js';
 import type { CommandElementKeyword, CommandSetElements } from './command-set.js';
 import { InvalidCommandError } from './errors.js';
+import { encodeCommandDirect } from './command-encoder.js';
 
 /**
  * Every DIMSE-C and DIMSE-N command (PS3.7 Sections 9.3 and 10.3) as a readonly plain object in a
@@ -393,9 +394,14 @@ export function elementsToCommand(elements: CommandSetElements): DimseCommand {
   return dst as unknown as DimseCommand;
 }
 
-/** Encode a message to command-set bytes. */
+const tables = { specs: commandSpecs, fieldToKeyword };
+
+/**
+ * Encode a message to command-set bytes: written directly when every field is valid
+ * (command-encoder.ts), otherwise by the generic path, which names what is wrong.
+ */
 export function encodeCommand(command: DimseCommand): Uint8Array {
-  return encodeCommandSet(commandToElements(command));
+  return encodeCommandDirect(command, tables) ?? encodeCommandSet(commandToElements(command));
 }
 
 /** Decode command-set bytes to a message (`options.onWarning`: what was tolerated, see decodeCommandSet). */

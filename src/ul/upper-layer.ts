@@ -64,6 +64,9 @@ type InboxItem = InboundItem | { readonly kind: 'close'; readonly cause: unknown
 type Outbox = { readonly kind: 'primitive'; readonly primitive: UserPrimitive } | { readonly kind: 'closed' };
 
 const DEFAULT_MAX_PDU = 1024 * 1024;
+/** Looked up once: publish() built its message object on every PDU sent, subscribed or not. */
+const pduSentChannel = channel(channelNames.pduSent);
+const pduReceivedChannel = channel(channelNames.pduReceived);
 const DEFAULT_ARTIM_MS = 30_000;
 
 export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
@@ -474,7 +477,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
       });
     }
     for (const p of parts) s.write(p);
-    publish(channelNames.pduSent, { association: this, pdu });
+    if (pduSentChannel.hasSubscribers) pduSentChannel.publish({ association: this, pdu });
   }
 
   #close(): void {
@@ -538,8 +541,10 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     if (this.#sm.state === 'Sta1') return;
     if (item.kind === 'pdu') {
       // A subscriber may keep the PDU: its bytes must never be reused under it.
-      if (item.pdu.type === 'P-DATA-TF' && channel(channelNames.pduReceived).hasSubscribers) for (const pdv of item.pdu.pdvs) pinBuffer(pdv.data);
-      publish(channelNames.pduReceived, { association: this, pdu: item.pdu });
+      if (pduReceivedChannel.hasSubscribers) {
+        if (item.pdu.type === 'P-DATA-TF') for (const pdv of item.pdu.pdvs) pinBuffer(pdv.data);
+        pduReceivedChannel.publish({ association: this, pdu: item.pdu });
+      }
       this.#safeDispatch(receivedPduEvent(item.pdu));
       return;
     }

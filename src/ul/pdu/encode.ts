@@ -275,6 +275,18 @@ export function encodePduParts(pdu: Pdu): Uint8Array[] {
     h[11] = controlHeader(pdv);
     return [h, pdv.data];
   }
+  // One small fragment (a command: every response): header and fragment in one exact buffer.
+  if (pdu.pdvs.length === 1) {
+    const pdv = pdu.pdvs[0]!;
+    const b = new Uint8Array(12 + pdv.data.length);
+    b[0] = PduTypeCode['P-DATA-TF'];
+    putU32(b, 2, total);
+    putU32(b, 6, pdv.data.length + 2);
+    b[10] = pdv.presentationContextId;
+    b[11] = controlHeader(pdv);
+    b.set(pdv.data, 12);
+    return [b];
+  }
   const parts: Uint8Array[] = [];
   let w = new ByteWriter(64);
   w.u8(PduTypeCode['P-DATA-TF']).u8(0).u32(total);
