@@ -80,7 +80,16 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   #paused = false;
   /** Whether pause() has actually paused the transport stream (see pause()). */
   #streamPaused = false;
-  #corked = false;
+  /**
+   * PDU bytes sent and not yet handed to the transport: everything sent while a received chunk
+   * is processed (the answers to the PDUs it completed) goes out in one write at its end, and
+   * what is sent at other times at the end of that tick. See #send.
+   */
+  readonly #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #flushQueued = false;
+  /** Inside #onData: its end writes what was sent meanwhile. */
+  #receiving = false;
   #draining = false;
   #flushing = false;
   readonly #inbox: InboxItem[] = [];
@@ -465,22 +474,49 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     const parts = this.#encoded.get(pdu) ?? encodePduParts(pdu);
     this.#encoded.delete(pdu);
     if (s === undefined || s.destroyed || s.writableEnded) return;
-    // Everything sent in one tick (PDU header + PDV header + fragment, the PDUs of a message)
-    // leaves in one writev: one TLS flush and one syscall instead of one per part. With
-    // TCP_NODELAY each part was its own segment (and TLS record); the bench measured it.
-    if (!this.#corked) {
-      this.#corked = true;
-      s.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        s.uncork();
-      });
+    // Everything sent in one tick (PDU header + PDV header + fragment, the PDUs of a message,
+    // the answers to every request one read brought) leaves in one write: one TLS flush and one
+    // syscall instead of one per part (with TCP_NODELAY each part was its own segment and TLS
+    // record). Gathered here rather than corked in the stream: no cork, no nextTick and no
+    // stream buffer per message when an answer is sent while its request is being received.
+    for (const p of parts) {
+      this.#out.push(p);
+      this.#outBytes += p.length;
     }
-    for (const p of parts) s.write(p);
+    // Past the stream's high-water mark the bytes go on at once, so that `needsDrain` (the
+    // sender's backpressure) sees them.
+    if (this.#outBytes >= s.writableHighWaterMark) this.#flushOut();
+    else if (!this.#receiving && !this.#flushQueued) {
+      this.#flushQueued = true;
+      process.nextTick(() => this.#flushOut());
+    }
     if (pduSentChannel.hasSubscribers) pduSentChannel.publish({ association: this, pdu });
   }
 
+  /** Hand the gathered PDU bytes to the transport: one write, or one writev of several. */
+  #flushOut(): void {
+    this.#flushQueued = false;
+    const out = this.#out;
+    if (out.length === 0) return;
+    const s = this.#transport?.stream;
+    if (s === undefined || s.destroyed || s.writableEnded) {
+      out.length = 0;
+      this.#outBytes = 0;
+      return;
+    }
+    if (out.length === 1) {
+      s.write(out[0]!);
+    } else {
+      s.cork();
+      for (const p of out) s.write(p);
+      s.uncork();
+    }
+    out.length = 0;
+    this.#outBytes = 0;
+  }
+
   #close(): void {
+    this.#flushOut(); // the last PDU (an A-RELEASE-RP, an A-ABORT) goes before the end
     const s = this.#transport?.stream;
     if (s === undefined || s.destroyed) return; // Sta4: the pending connect is dropped when it lands
     // Flush what is queued (the last PDU), then let go: no waiting on a peer that may never close.
@@ -505,7 +541,14 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     if (this.#transport?.stream.listenerCount('data') === 1) releaseBuffer(chunk);
     else pinBuffer(chunk);
     if (dropped) return;
-    this.#drainInbox();
+    const receiving = this.#receiving;
+    this.#receiving = true;
+    try {
+      this.#drainInbox();
+    } finally {
+      this.#receiving = receiving;
+      if (!receiving) this.#flushOut();
+    }
     // Data arrived while paused: now hold the transport (at most this one chunk waits framed).
     if (this.#paused && !this.#streamPaused) {
       this.#streamPaused = true;
