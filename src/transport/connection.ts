@@ -15,6 +15,13 @@ export interface TransportConnection {
   readonly localPort: number | undefined;
   /** Present only on a TLS connection whose handshake completed. */
   readonly tls: TlsInfo | undefined;
+  /**
+   * Optional: write `chunks`, in order, as one, without the stream's buffering (no Writable
+   * queue, cork or callback), when the transport can take them at once: nothing is queued in
+   * `stream` and its socket is not full. Returns false, having written nothing, when it cannot;
+   * the caller then writes through `stream`. Meant for small batches (a few answers).
+   */
+  writeDirect?(chunks: readonly Uint8Array[]): boolean;
 }
 
 /** Read-only facts of a completed TLS handshake. */

@@ -504,7 +504,9 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
       this.#outBytes = 0;
       return;
     }
-    if (out.length === 1) {
+    if (this.#transport!.writeDirect?.(out) === true) {
+      // taken whole by the transport (TLS: encrypted into one socket write)
+    } else if (out.length === 1) {
       s.write(out[0]!);
     } else {
       s.cork();

@@ -131,6 +131,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #readPaused = false;
   #recvEnded = false;
   #waitingDrain: ((e?: Error | null) => void) | undefined;
+  /** Chunks written directly while a read was being decrypted: encrypted at the end of it. */
+  readonly #directOut: Uint8Array[] = [];
   #slab: Buffer = NO_SLAB;
   #slabOff = 0;
   #flushScheduled = false;
@@ -332,6 +334,10 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (this.#handshakeDone) this.#readLoop();
     } finally {
       this.#inDrive = false;
+      if (this.#directOut.length > 0) {
+        const out = this.#directOut.splice(0);
+        if (!this.#freed) this.#writeDirectNow(out);
+      }
       // A destroy (or other work) deferred from inside OpenSSL runs next: what OpenSSL has to
       // say (an alert) goes out first, as before.
       // A flight OpenSSL wrote while it now waits for the peer (the ClientHello, the server's
@@ -633,6 +639,44 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (off < chunk.length) this.#flush();
     }
     return true;
+  }
+
+  /**
+   * TransportConnection.writeDirect: encrypt `chunks` as one stream of records and flush them in
+   * one socket write, without the Writable machinery (a small answer went through write,
+   * _write, a callback and the stream's buffer state). Only when nothing waits in the stream or
+   * the socket (so the order holds) and the batch is small (the stream's backpressure is not
+   * bypassed for bulk data). Called while a read is being decrypted (an answer sent by the
+   * receiver of the data it pushed), the records wait for the end of that read, where the
+   * deferred stream writes went out too; SSL_write is never called from inside OpenSSL.
+   */
+  writeDirect(chunks: readonly Uint8Array[]): boolean {
+    if (!this.#handshakeDone || this.#freed || this.destroyed || this.writableEnded || this.writableLength > 0 || this.writableCorked > 0) return false;
+    if (this.#pendingWrite !== undefined || this.#waitingDrain !== undefined || this.#callbackDepth > 0 || this.#deferred.length > 0) return false;
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable || socket.writableNeedDrain) return false;
+    let bytes = 0;
+    for (const c of chunks) bytes += c.length;
+    if (bytes > this.writableHighWaterMark) return false;
+    if (this.#inDrive) {
+      for (const c of chunks) this.#directOut.push(c);
+      return true;
+    }
+    this.#writeDirectNow(chunks);
+    return true;
+  }
+
+  #writeDirectNow(chunks: readonly Uint8Array[]): void {
+    const shared = !sharedStagingInUse;
+    const staging = shared ? (sharedStaging ??= Buffer.allocUnsafe(STAGING_RECORDS * RECORD)) : Buffer.allocUnsafe(STAGING_RECORDS * RECORD);
+    if (shared) sharedStagingInUse = true;
+    let failed: Error | undefined;
+    try {
+      emitRecords(chunks, staging, (piece) => this.#encrypt(piece as Buffer, (e) => (failed = e ?? undefined)));
+    } finally {
+      if (shared) sharedStagingInUse = false;
+    }
+    if (failed === undefined) this.#flush();
   }
 
   #writeNow(chunk: Buffer, cb: (e?: Error | null) => void): void {
