@@ -63,3 +63,72 @@ test('the parts of PDUs sent in one tick reach the transport in one writev, byte
   toUl.end();
   await ul.whenClosed();
 });
+
+/** As recordingTransport, with writeDirect: `accept` says whether it takes the next batch. */
+function directTransport(): ReturnType<typeof recordingTransport> & { direct: Buffer[][]; accept: boolean[]; ticked: boolean[] } {
+  const t = recordingTransport();
+  const direct: Buffer[][] = [];
+  const accept: boolean[] = [];
+  const ticked: boolean[] = [];
+  return Object.assign(t, { direct, accept, ticked });
+}
+
+test('the PDUs sent while a received chunk is processed go to writeDirect in one batch at its end, before the tick ends; a refused batch takes the stream, in order', async () => {
+  const t = directTransport();
+  const ul = new UpperLayer();
+  ul.on('associateIndication', (rq) => ul.acceptAssociation(acFor(rq, 65536)));
+  let tickRan = false;
+  const connection = {
+    stream: t.stream, remoteAddress: undefined, remotePort: undefined, localAddress: undefined, localPort: undefined, tls: undefined,
+    writeDirect(chunks: readonly Uint8Array[]): boolean {
+      const ok = t.accept.shift() ?? true;
+      if (ok) {
+        t.direct.push(chunks.map((c) => Buffer.from(c)));
+        t.ticked.push(tickRan);
+      }
+      return ok;
+    },
+  };
+  ul.acceptConnection(connection);
+  t.toUl.write(encodePdu(rqPdu()));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ul.state, 'Sta6');
+  assert.equal(t.direct.length, 1, 'the A-ASSOCIATE-AC, sent while the RQ was received');
+  t.direct.length = 0;
+  t.ticked.length = 0;
+  t.calls.length = 0;
+
+  // Two answers to one received P-DATA-TF: one batch, handed over before the tick ends.
+  const a = new Uint8Array(100).fill(1);
+  const b = new Uint8Array(3000).fill(2);
+  ul.on('pData', () => {
+    tickRan = false;
+    process.nextTick(() => (tickRan = true));
+    ul.sendPData(pdata(a, true));
+    ul.sendPData(pdata(b, false));
+  });
+  t.toUl.write(encodePdu(pdata(new Uint8Array(10), true)));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(t.direct.length, 1, 'one batch for both answers');
+  assert.deepEqual(t.ticked, [false], 'written at the end of the chunk, not a tick later');
+  assert.equal(t.calls.length, 0, 'nothing through the stream');
+  const bytes = Buffer.concat(t.direct[0]!);
+  const first = decodePdu(bytes.subarray(0, 6 + bytes.readUInt32BE(2)));
+  const second = decodePdu(bytes.subarray(6 + bytes.readUInt32BE(2)));
+  assert.deepEqual(first.type === 'P-DATA-TF' && Buffer.from(first.pdvs[0]!.data), Buffer.from(a));
+  assert.deepEqual(second.type === 'P-DATA-TF' && Buffer.from(second.pdvs[0]!.data), Buffer.from(b));
+
+  // Refused: the same batch goes through the stream (one writev), and the next direct one after it.
+  t.accept.push(false, true);
+  t.toUl.write(encodePdu(pdata(new Uint8Array(10), true)));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(t.calls.length, 1, 'the refused batch in one writev');
+  assert.deepEqual(Buffer.concat(t.calls[0]!), bytes);
+  t.toUl.write(encodePdu(pdata(new Uint8Array(10), true)));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(t.direct.length, 2);
+  assert.deepEqual(Buffer.concat(t.direct[1]!), bytes);
+  ul.abort();
+  t.toUl.end();
+  await ul.whenClosed();
+});

@@ -127,3 +127,53 @@ test('a record that fails to decrypt after the handshake: the server still sends
     assert.match(error.message, /bad record mac/i);
   });
 });
+
+/** Reads from `socket` until `n` bytes have come, as one string. */
+async function readString(socket: SecureSocket, n: number): Promise<string> {
+  let got = '';
+  while (got.length < n) {
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    got += chunk.toString('latin1');
+  }
+  return got;
+}
+
+test('writeDirect: one socket write for a batch; refused while the stream has something queued; in order with stream writes, also from inside a read', async () => {
+  await withPair(async (client, acceptedP, rawWrites) => {
+    const accepted = await acceptedP;
+    // Outside a read: taken at once, all chunks in one socket write (counted on the client: its reads).
+    const rawServer = accepted.socket;
+    let serverWrites = 0;
+    const write = rawServer.write.bind(rawServer) as (...args: unknown[]) => boolean;
+    rawServer.write = ((...args: unknown[]) => (serverWrites++, write(...args))) as typeof rawServer.write;
+    assert.equal(accepted.writeDirect([Buffer.from('ab'), Buffer.from('cd'), Buffer.from('ef')]), true);
+    assert.equal(serverWrites, 1, 'the batch is encrypted and flushed in one socket write');
+    assert.equal(await readString(client, 6), 'abcdef');
+
+    // A stream write waiting (corked): writeDirect refuses, so nothing overtakes it.
+    accepted.cork();
+    accepted.write(Buffer.from('1'));
+    assert.equal(accepted.writeDirect([Buffer.from('2')]), false);
+    accepted.write(Buffer.from('2'));
+    accepted.uncork();
+    assert.equal(await readString(client, 2), '12');
+
+    // From inside a read (the receiver answering what it was pushed): a direct batch waits for the
+    // end of the read, and a stream write deferred after it goes after it; one deferred before it
+    // makes writeDirect refuse, and the caller's stream write keeps the order.
+    const order: string[] = [];
+    accepted.once('data', () => {
+      order.push(String(accepted.writeDirect([Buffer.from('x')])));
+      accepted.write(Buffer.from('y'));
+      order.push(String(accepted.writeDirect([Buffer.from('z')])));
+      accepted.write(Buffer.from('z'));
+    });
+    client.write(Buffer.from('go'));
+    assert.equal(await readString(client, 3), 'xyz');
+    assert.deepEqual(order, ['true', 'false']);
+
+    // A batch larger than the stream's high-water mark is refused (bulk data keeps the stream's backpressure).
+    assert.equal(accepted.writeDirect([Buffer.alloc(accepted.writableHighWaterMark + 1)]), false);
+    assert.ok(rawWrites() > 0);
+  });
+});
