@@ -134,3 +134,29 @@ test('what the direct encoder cannot prove valid goes to the generic path, which
   const withUndefined = { ...ok, errorComment: undefined } as unknown as DimseCommand;
   assert.deepEqual(Buffer.from(encodeCommandDirect(withUndefined, tables)!), Buffer.from(generic(withUndefined)));
 });
+
+test('decoded text values equal the TextDecoder reading they replace, padding and bytes above 0x7f included', async () => {
+  const { decodeCommandSet } = await import('../../src/dimse/command-set.js');
+  const reference = new TextDecoder('latin1');
+  const r = rng(7);
+  const one = (element: number, value: Uint8Array): Uint8Array => {
+    const b = Buffer.alloc(12 + 8 + value.length);
+    b.writeUInt32LE(4, 4);
+    b.writeUInt32LE(8 + value.length, 8);
+    b.writeUInt16LE(element, 14);
+    b.writeUInt32LE(value.length, 16);
+    b.set(value, 20);
+    return b;
+  };
+  const alphabet = [0x00, 0x20, 0x31, 0x2e, 0x41, 0x7a, 0x7e, 0x80, 0x9f, 0xa9, 0xe9, 0xff];
+  for (let i = 0; i < 2000; i++) {
+    const length = 2 * Math.floor(r() * 40);
+    const value = Uint8Array.from({ length }, () => (r() < 0.7 ? 0x30 + Math.floor(r() * 10) : alphabet[Math.floor(r() * alphabet.length)]!));
+    const ui = decodeCommandSet(one(0x1000, value)).AffectedSOPInstanceUID;
+    assert.equal(ui, reference.decode(value).replace(/[\0 ]+$/, ''), `UI ${Buffer.from(value).toString('hex')}`);
+    const lo = decodeCommandSet(one(0x0902, value)).ErrorComment;
+    assert.equal(lo, reference.decode(value).replace(/\0+$/, '').trim(), `LO ${Buffer.from(value).toString('hex')}`);
+    const ae = decodeCommandSet(one(0x0600, value)).MoveDestination;
+    assert.equal(ae, reference.decode(value).replace(/\0+$/, '').trim(), `AE ${Buffer.from(value).toString('hex')}`);
+  }
+});
