@@ -22,6 +22,13 @@ export interface TransportConnection {
    * the caller then writes through `stream`. Meant for small batches (a few answers).
    */
   writeDirect?(chunks: readonly Uint8Array[]): boolean;
+  /**
+   * Optional: `listener` is the one 'data' listener of `stream`, and may be called directly with
+   * received bytes whenever the stream would emit them to it at once (it flows, nothing is
+   * buffered, no other 'data' listener): the same calls in the same order, without the
+   * Readable's push, buffer bookkeeping and read-ahead tick for every chunk.
+   */
+  receiveDirect?(listener: (chunk: Uint8Array) => void): void;
 }
 
 /** Read-only facts of a completed TLS handshake. */

@@ -454,7 +454,9 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   #attach(t: TransportConnection): void {
     this.#transport = t;
     const s: Duplex = t.stream;
-    s.on('data', (chunk: Uint8Array) => this.#onData(chunk));
+    const onData = (chunk: Uint8Array): void => this.#onData(chunk);
+    s.on('data', onData);
+    t.receiveDirect?.(onData);
     s.on('error', (error: unknown) => {
       this.#transportError ??= error;
     });

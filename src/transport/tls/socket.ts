@@ -131,6 +131,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #readPaused = false;
   #recvEnded = false;
   #waitingDrain: ((e?: Error | null) => void) | undefined;
+  #receiver: ((chunk: Uint8Array) => void) | undefined;
   /** Chunks written directly while a read was being decrypted: encrypted at the end of it. */
   readonly #directOut: Uint8Array[] = [];
   #slab: Buffer = NO_SLAB;
@@ -406,7 +407,9 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (this.#slabOff > start) {
         const chunk = this.#slab.subarray(start, this.#slabOff);
         retainSlab(chunk);
-        if (!this.push(chunk)) this.#readPaused = true;
+        const receiver = this.#receiver;
+        if (receiver !== undefined && this.readableFlowing === true && this.readableLength === 0 && this.listenerCount('data') === 1) receiver(chunk);
+        else if (!this.push(chunk)) this.#readPaused = true;
       }
       start = this.#slabOff;
     };
@@ -639,6 +642,15 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       if (off < chunk.length) this.#flush();
     }
     return true;
+  }
+
+  /**
+   * TransportConnection.receiveDirect: plaintext goes straight to `listener` (the one 'data'
+   * listener) when the stream would emit it to it at once anyway; otherwise (paused, something
+   * buffered, other listeners) it is pushed as before, so the order and flow control hold.
+   */
+  receiveDirect(listener: (chunk: Uint8Array) => void): void {
+    this.#receiver = listener;
   }
 
   /**

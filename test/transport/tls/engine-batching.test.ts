@@ -177,3 +177,44 @@ test('writeDirect: one socket write for a batch; refused while the stream has so
     assert.ok(rawWrites() > 0);
   });
 });
+
+test('receiveDirect: plaintext goes to the one listener without push while the stream flows empty; paused or with a second listener it is pushed, in order', async () => {
+  await withPair(async (client, acceptedP) => {
+    const accepted = await acceptedP;
+    const got: string[] = [];
+    const listener = (chunk: Uint8Array): void => void got.push(Buffer.from(chunk).toString('latin1'));
+    accepted.on('data', listener);
+    accepted.receiveDirect(listener);
+    let pushes = 0;
+    const push = accepted.push.bind(accepted);
+    accepted.push = ((chunk: unknown) => (chunk !== null && pushes++, push(chunk as Buffer))) as typeof accepted.push;
+    const until = async (text: string): Promise<void> => {
+      while (got.join('') !== text) await new Promise((r) => setImmediate(r));
+    };
+
+    client.write(Buffer.from('one'));
+    await until('one');
+    client.write(Buffer.from('two'));
+    await until('onetwo');
+    assert.equal(pushes, 0, 'delivered directly');
+
+    // Paused: pushed into the stream's buffer, delivered on resume, then directly again, in order.
+    accepted.pause();
+    client.write(Buffer.from('three'));
+    while (accepted.readableLength === 0) await new Promise((r) => setImmediate(r));
+    assert.equal(got.join(''), 'onetwo');
+    assert.ok(pushes > 0);
+    accepted.resume();
+    client.write(Buffer.from('four'));
+    await until('onetwothreefour');
+
+    // A second listener sees everything too: the stream emits, no direct call.
+    const second: string[] = [];
+    accepted.on('data', (chunk: Buffer) => void second.push(chunk.toString('latin1')));
+    const before = pushes;
+    client.write(Buffer.from('five'));
+    await until('onetwothreefourfive');
+    assert.equal(second.join(''), 'five');
+    assert.ok(pushes > before);
+  });
+});
