@@ -142,6 +142,15 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   get isClosed(): boolean {
     return this.#finished;
   }
+  /**
+   * Bytes of PDUs sent and not yet copied out by the transport: those gathered here for the end
+   * of the chunk or tick (see #send) and those queued in the transport's stream. A sender that
+   * reuses the buffers its PDUs are views of may do so only at 0.
+   */
+  get queuedBytes(): number {
+    return this.#outBytes + (this.#transport?.stream.writableLength ?? 0);
+  }
+
   /** True when the last write filled the transport's buffer: wait for `drain()` before more. */
   get needsDrain(): boolean {
     return this.#transport?.stream.writableNeedDrain ?? false;

@@ -221,11 +221,12 @@ export function contextFor(association: Association, sopClassUid: string, transf
 }
 
 /**
- * A file's read buffer may be filled again once the transport has nothing queued (every byte
- * handed to it copied out) and nobody watches sent PDUs (a subscriber may keep their views).
+ * A file's read buffer may be filled again once the upper layer and the transport have nothing
+ * queued (every byte handed to them copied out: the upper layer gathers PDUs until the end of a
+ * tick, see UpperLayer.queuedBytes) and nobody watches sent PDUs (a subscriber may keep their views).
  */
 function mayReuseBuffers(association: Association): boolean {
-  return association.upperLayer.transport?.stream.writableLength === 0 && !channel(channelNames.pduSent).hasSubscribers;
+  return association.upperLayer.transport !== undefined && association.upperLayer.queuedBytes === 0 && !channel(channelNames.pduSent).hasSubscribers;
 }
 
 /** Chunk size for reading from disk: a whole number of fragments, about 1 MiB. */
