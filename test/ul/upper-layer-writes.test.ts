@@ -132,3 +132,24 @@ test('the PDUs sent while a received chunk is processed go to writeDirect in one
   t.toUl.end();
   await ul.whenClosed();
 });
+
+test('queuedBytes counts the PDUs gathered for the end of the tick, then what the stream still holds; 0 once all is taken', async () => {
+  const { stream, toUl, calls } = recordingTransport();
+  const ul = new UpperLayer();
+  ul.on('associateIndication', (rq) => ul.acceptAssociation(acFor(rq, 65536)));
+  ul.acceptConnection({ stream, remoteAddress: undefined, remotePort: undefined, localAddress: undefined, localPort: undefined, tls: undefined });
+  toUl.write(encodePdu(rqPdu()));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ul.queuedBytes, 0);
+  calls.length = 0;
+  ul.sendPData(pdata(new Uint8Array(5000), false));
+  // A sender reusing the buffer its PDUs point into must see them as not yet copied out.
+  assert.equal(ul.queuedBytes, 12 + 5000);
+  assert.equal(calls.length, 0);
+  await new Promise((r) => process.nextTick(r));
+  assert.equal(calls.length, 1);
+  assert.equal(ul.queuedBytes, 0);
+  ul.abort();
+  toUl.end();
+  await ul.whenClosed();
+});
