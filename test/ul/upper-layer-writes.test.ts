@@ -128,7 +128,7 @@ test('the PDUs sent while a received chunk is processed go to writeDirect in one
   await new Promise((r) => setImmediate(r));
   assert.equal(t.direct.length, 2);
   assert.deepEqual(Buffer.concat(t.direct[1]!), bytes);
-  ul.abort();
+  ul.destroy(); // no peer to answer an A-ABORT: closed now, not after ARTIM
   t.toUl.end();
   await ul.whenClosed();
 });
@@ -149,7 +149,7 @@ test('queuedBytes counts the PDUs gathered for the end of the tick, then what th
   await new Promise((r) => process.nextTick(r));
   assert.equal(calls.length, 1);
   assert.equal(ul.queuedBytes, 0);
-  ul.abort();
+  ul.destroy(); // no peer to answer an A-ABORT: closed now, not after ARTIM
   toUl.end();
   await ul.whenClosed();
 });
