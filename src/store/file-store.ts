@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, fsync, openSync, rmSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,7 +11,7 @@ import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
 import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation, readPart10Header } from '../dataset/part10.js';
 import { DatasetHeadScanner, headText } from './dataset-head.js';
-import { asyncOps, syncOps, writeAll, writeAllSync } from './fs-ops.js';
+import { asyncOps, closeFd, createExclusive, fsyncFd, syncOps, writeAll, writeAllSync } from './fs-ops.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
 import type { InstanceIndex, InstanceRecord } from './instance-index.js';
 import { pathOfKey } from './storage-key.js';
@@ -299,7 +298,22 @@ export class FileStore implements InstanceFiles {
       ReceivingApplicationEntityTitle: meta.calledAeTitle?.trim() || undefined,
     });
     const tempPath = join(this.root, `.${meta.sopInstanceUid}${partialMarker}${this.#run}${(this.#n++).toString(36)}`);
-    let handle: FileHandle | undefined;
+    // The temporary file is created in the thread pool at once, while the data set arrives:
+    // creating a file waits on the file system (0.1–1 ms of kernel time per file in a busy ext4
+    // directory), and as a synchronous call at the end it held every association for it. A remote
+    // store puts a small data set from memory: its file is created only if one is needed.
+    let opening: Promise<number> | undefined = this.remote ? undefined : createExclusive(tempPath);
+    opening?.catch(() => undefined);
+    /** The temporary file's descriptor once created and in use (the large path), until closed. */
+    let fd: number | undefined;
+    // Closes the temporary file (at most once; it may still be being created) without removing it.
+    const closeTemp = async (): Promise<void> => {
+      const o = opening;
+      opening = undefined;
+      fd = undefined;
+      const f = o === undefined ? undefined : await o.catch(() => undefined);
+      if (f !== undefined) await closeFd(f);
+    };
     let datasetSize = 0;
     const giveBack: (chunks: readonly Uint8Array[]) => void = releasingSources.has(dataset) ? releaseAll : keepChunks;
     let batch: Uint8Array[] = [];
@@ -311,8 +325,7 @@ export class FileStore implements InstanceFiles {
       let refusal: StoreError | undefined;
       const refuse = async (error: StoreError): Promise<void> => {
         refusal = error;
-        await handle?.close().catch(() => undefined);
-        handle = undefined;
+        await closeTemp().catch(() => undefined);
         await rm(tempPath, { force: true }).catch(() => undefined);
       };
       // Writes are gathered and run behind the network: the header and the first fragment start
@@ -327,8 +340,8 @@ export class FileStore implements InstanceFiles {
         const parts = batch;
         batch = [];
         batched = 0;
-        if (refusal !== undefined || handle === undefined || parts.length === 0) return giveBack(parts);
-        const write: Promise<void> = writeAll(handle, parts).then(
+        if (refusal !== undefined || fd === undefined || parts.length === 0) return giveBack(parts);
+        const write: Promise<void> = writeAll(fd, parts).then(
           () => {
             giveBack(parts);
             if (inFlight === write) inFlight = undefined;
@@ -342,12 +355,12 @@ export class FileStore implements InstanceFiles {
         inFlight = write;
       };
       // Small data sets are gathered whole and written with synchronous calls at the end (see
-      // SMALL_SYNC); the file is opened, and written behind the network, only once more arrives.
+      // SMALL_SYNC); the file is written behind the network only once more arrives.
       let opened = false;
       const openNow = async (): Promise<void> => {
         opened = true;
         try {
-          handle = await open(tempPath, 'wx');
+          fd = await (opening ??= createExclusive(tempPath));
         } catch (error) {
           await refuse(storeErrorFromFs(error, `cannot create ${tempPath}`));
         }
@@ -403,18 +416,26 @@ export class FileStore implements InstanceFiles {
       if (small && inMemory === undefined) {
         const parts = batch;
         batch = [];
+        let created: number;
+        try {
+          created = await (opening ??= createExclusive(tempPath));
+        } catch (error) {
+          giveBack(parts);
+          throw storeErrorFromFs(error, `cannot create ${tempPath}`);
+        }
+        // #writeSmall closes it, whatever happens.
+        opening = undefined;
         // The received buffers go back once written, before the flush.
-        await this.#writeSmall(tempPath, parts, () => giveBack(parts));
+        await this.#writeSmall(created, tempPath, parts, () => giveBack(parts));
       } else if (!small) {
         await inFlight;
         kick();
         await inFlight;
-        if (refusal !== undefined || handle === undefined) throw refusal ?? new StoreError(storeErrorCodes.io, 'the file was closed');
+        if (refusal !== undefined || fd === undefined) throw refusal ?? new StoreError(storeErrorCodes.io, 'the file was closed');
         try {
           // A remote store's temporary file is only the source of the upload: durability is the store's.
-          if (this.fsync !== 'none' && !this.remote) await handle.sync();
-          await handle.close();
-          handle = undefined;
+          if (this.fsync !== 'none' && !this.remote) await fsyncFd(fd);
+          await closeTemp();
         } catch (error) {
           throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
         }
@@ -469,7 +490,7 @@ export class FileStore implements InstanceFiles {
     } catch (error) {
       giveBack(batch);
       batch = [];
-      await handle?.close().catch(() => undefined);
+      await closeTemp().catch(() => undefined);
       await rm(tempPath, { force: true }).catch(() => undefined);
       publish(channelNames.server, () => ({ kind: 'store-failed', sopInstanceUid: meta.sopInstanceUid, error }));
       throw error instanceof StoreError ? error : storeErrorFromFs(error, 'store failed');
@@ -477,18 +498,17 @@ export class FileStore implements InstanceFiles {
   }
 
   /**
-   * A small data set, complete in memory: create, write, close with synchronous calls (fsync in the thread pool).
-   * Five thread-pool round trips (open, writev, close, link, unlink) were the critical path of a
-   * small C-STORE-RSP on a busy 2-core host, each waiting for the event loop to be scheduled
-   * again; the calls themselves take tens of microseconds on a page-cache write (storescp makes
-   * the same calls, synchronously). Throws the StoreError after removing the temp file.
+   * A small data set, complete in memory, into its created temporary file `fd`: write and close
+   * with synchronous calls, fsync in the thread pool. Thread-pool round trips (writev, close)
+   * were the critical path of a small C-STORE-RSP on a busy 2-core host, each waiting for the
+   * event loop to be scheduled again; the calls themselves take tens of microseconds on a
+   * page-cache write (storescp makes the same calls, synchronously). Closes `fd` whatever
+   * happens; throws the StoreError after removing the temp file.
    */
-  async #writeSmall(tempPath: string, parts: Uint8Array[], written: () => void): Promise<void> {
-    let fd: number | undefined;
+  async #writeSmall(fd: number, tempPath: string, parts: Uint8Array[], written: () => void): Promise<void> {
     let failure: StoreError | undefined;
     try {
       try {
-        fd = openSync(tempPath, 'wx');
         writeAllSync(fd, parts);
       } finally {
         written();
@@ -497,16 +517,14 @@ export class FileStore implements InstanceFiles {
       // and several associations' files are then flushed at once while the event loop goes on
       // (the group commit of docs/conformance.md "Durability"); fsyncSync held every other
       // association for each file.
-      if (this.fsync !== 'none') await fsyncAsync(fd);
+      if (this.fsync !== 'none') await fsyncFd(fd);
     } catch (error) {
       failure = storeErrorFromFs(error, `cannot write ${tempPath}`);
     } finally {
-      if (fd !== undefined) {
-        try {
-          closeSync(fd);
-        } catch (error) {
-          failure ??= storeErrorFromFs(error, `cannot flush ${tempPath}`);
-        }
+      try {
+        closeSync(fd);
+      } catch (error) {
+        failure ??= storeErrorFromFs(error, `cannot flush ${tempPath}`);
       }
     }
     if (failure !== undefined) {
@@ -594,8 +612,6 @@ export class FileStore implements InstanceFiles {
   }
 
 }
-
-const fsyncAsync = promisify(fsync);
 
 /** Data sets up to this size are written at the end with synchronous calls (see #writeSmall). */
 const SMALL_SYNC = 1 << 20;

@@ -3,8 +3,9 @@
  * behind the network, synchronous for small ones written whole at the end (file-store.ts
  * #writeSmall says why), with the same shape so #place runs either.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writevSync } from 'node:fs';
-import { link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { close, closeSync, existsSync, fsync, fsyncSync, linkSync, mkdirSync, open as openCb, openSync, renameSync, unlinkSync, writev, writevSync } from 'node:fs';
+import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 
 /** The file operations of #place: thread-pool (large instances) or synchronous (small ones). */
 export interface PlaceOps {
@@ -81,16 +82,27 @@ export function writeAllSync(fd: number, parts: Uint8Array[]): void {
   }
 }
 
-/** writev until every byte is on disk (a short write continues where it stopped). */
-export async function writeAll(handle: FileHandle, parts: Uint8Array[]): Promise<void> {
+const writevAsync = (fd: number, parts: NodeJS.ArrayBufferView[]): Promise<number> =>
+  new Promise((resolve, reject) => writev(fd, parts, (error, written) => (error ? reject(error) : resolve(written))));
+
+/** writev in the thread pool until every byte is written (a short write continues where it stopped). */
+export async function writeAll(fd: number, parts: Uint8Array[]): Promise<void> {
   let rest = parts;
   let total = byteLength(parts);
   while (total > 0) {
-    const { bytesWritten } = await handle.writev(rest as NodeJS.ArrayBufferView[]);
-    total -= bytesWritten;
-    rest = unwritten(rest, bytesWritten);
+    const written = await writevAsync(fd, rest as NodeJS.ArrayBufferView[]);
+    total -= written;
+    rest = unwritten(rest, written);
   }
 }
+
+/** Create a file that must not exist yet ('wx'), in the thread pool: its descriptor. */
+export const createExclusive: (path: string) => Promise<number> = (path) =>
+  new Promise((resolve, reject) => openCb(path, 'wx', (error, fd) => (error ? reject(error) : resolve(fd))));
+
+/** fsync and close in the thread pool. */
+export const fsyncFd = promisify(fsync);
+export const closeFd = promisify(close);
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile, mkdir, utimes } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { FileStore } from '../../src/store/file-store.js';
@@ -342,7 +342,7 @@ test('writes behind the network: a 3 MiB data set in uneven, slowly arriving chu
   }
 });
 
-test('a small data set is written whole at its end (no temp file while it arrives); a large one is written while it arrives', async () => {
+test('a small data set is written whole at its end (its temp file, created at once, stays empty while it arrives); a large one is written while it arrives', async () => {
   const { dir, remove } = await tempDir('store-small-sync');
   try {
     const store = await FileStore.open({ root: dir, fsync: 'file' });
@@ -350,16 +350,21 @@ test('a small data set is written whole at its end (no temp file while it arrive
     for (const [n, size, expectEarly] of [[51, 200_000, false], [52, 3 * 1024 * 1024, true]] as const) {
       const s = spec(n);
       const dataset = encodeDataset([...specElements(s), [0x7fe00010, 'OB', new Uint8Array(size).fill(n)]]);
-      let seenWhileArriving = false;
+      let writtenWhileArriving = false;
+      let createdWhileArriving = false;
       async function* watched(): AsyncGenerator<Uint8Array> {
         for await (const c of chunked(dataset, [65536])) {
           yield c;
-          await new Promise((r) => setImmediate(r));
-          if ((await partials()).length > 0) seenWhileArriving = true;
+          await new Promise((r) => setTimeout(r, 1));
+          for (const name of await partials()) {
+            createdWhileArriving = true;
+            if ((await stat(join(dir, name))).size > 0) writtenWhileArriving = true;
+          }
         }
       }
       const stored = await store.store(meta(s), watched());
-      assert.equal(seenWhileArriving, expectEarly, `${size} bytes`);
+      assert.equal(createdWhileArriving, true, `${size} bytes: the temp file is created while the data set arrives`);
+      assert.equal(writtenWhileArriving, expectEarly, `${size} bytes`);
       const file = await readFile(stored.path);
       assert.equal(sha(file.subarray((await readPart10Header(stored.path)).datasetOffset)), sha(dataset));
       assert.deepEqual(await partials(), []);
