@@ -10,6 +10,7 @@ import type { SQLInputValue } from 'node:sqlite';
 import { sqlite, sqliteErrorCode, SQLITE_CONSTRAINT_FOREIGNKEY, transaction, type DatabaseSync, type StatementSync } from './sqlite.js';
 import { normalizeTime, personNameMatches } from './text-match.js';
 import { lockInProcess } from './instance-lock.js';
+import { WalFlusher } from './wal-flush.js';
 
 /** A row's failure that also ended the batch's transaction (the row's savepoint is gone). */
 class BatchLost extends Error {
@@ -45,9 +46,11 @@ export interface SqliteIndexOptions {
   /** Open read-only (a second connection for queries); default false. */
   readonly readonly?: boolean;
   /**
-   * SQLite `synchronous` in WAL mode: 'full' (default) fsyncs the WAL at every commit, i.e. once
-   * per batch of rows stored together (see addInstance), blocking the event loop for a disk flush
-   * (0.3-0.6 ms on a quiet disk, several ms under other I/O); 'normal' survives a crash of the
+   * 'full' (default): every write settles only once its commit is on disk (the WAL flushed), i.e.
+   * one flush per batch of rows stored together (see addInstance). The connection commits at
+   * SQLite `synchronous` NORMAL and the index fsyncs the `-wal` file in the thread pool
+   * (wal-flush.ts), so the event loop goes on during the flush; where it cannot hold that file
+   * (in memory), SQLite's own FULL. 'normal': no flush per commit: survives a crash of the
    * process but may lose the last commits on power loss, matching a FileStore with fsync 'none'.
    */
   readonly synchronous?: 'full' | 'normal';
@@ -75,6 +78,8 @@ export class SqliteIndex implements InstanceIndex {
   readonly #statements = new Map<string, StatementSync>();
   #closed = false;
   readonly #db: DatabaseSync;
+  /** Flushes the WAL after durable commits ('full' on a file); undefined: SQLite flushes, or nothing does. */
+  readonly #wal: WalFlusher | undefined;
   readonly #add: (record: InstanceRecord, settled: readonly string[]) => string | undefined;
   /** Rows committed together (group commit, see addInstance); each settles its own caller. */
   readonly #addBatch: (items: readonly QueuedRow[]) => void = () => undefined;
@@ -102,6 +107,12 @@ export class SqliteIndex implements InstanceIndex {
         this.#db.exec('PRAGMA foreign_keys = ON');
         const from = migrate(this.#db, INDEX_CONTENT_VERSION);
         if (from > 0 && from < SQLITE_SCHEMA_VERSION) publish(channelNames.server, () => ({ kind: 'index-migrated', database: 'sqlite', path, fromVersion: from, toVersion: SQLITE_SCHEMA_VERSION }));
+        // Migrated at FULL; from here on the WAL is flushed in the thread pool (wal-flush.ts).
+        if (options.synchronous !== 'normal') {
+          const main = (this.#db.prepare('PRAGMA database_list').all() as { name: string; file: string }[]).find((d) => d.name === 'main');
+          this.#wal = WalFlusher.forDatabase(main?.file);
+          if (this.#wal !== undefined) this.#db.exec('PRAGMA synchronous = NORMAL');
+        }
       } else if (schemaVersionOf(this.#db) !== SQLITE_SCHEMA_VERSION) {
         throw new StoreError(storeErrorCodes.indexVersion, `schema version ${schemaVersionOf(this.#db)} is not the current ${SQLITE_SCHEMA_VERSION}: open it writable once to migrate it`);
       }
@@ -196,10 +207,11 @@ export class SqliteIndex implements InstanceIndex {
         for (const e of entries) insertPending.run(e.key, e.sopInstanceUid, e.record === undefined ? null : JSON.stringify(e.record), now);
       });
       // A pending entry that is not `durable` is committed without the WAL fsync (synchronous
-      // NORMAL for this one commit): it survives a crash of the process, and the next FULL commit
-      // (the instance's row) fsyncs the WAL with it. docs/conformance.md "Durability" says why a
+      // NORMAL for this one commit, or no flush by the WalFlusher): it survives a crash of the
+      // process, and the next durable commit (the instance's row) flushes the WAL with it. docs/conformance.md "Durability" says why a
       // power loss in between can cost at most an orphan file of an unacknowledged instance.
-      const full = options.synchronous !== 'normal';
+      // With a WalFlusher the connection is at NORMAL already: a durable entry is flushed by beginPending.
+      const full = options.synchronous !== 'normal' && this.#wal === undefined;
       const begin = (entries: readonly PendingEntry[], durable: boolean): void => {
         if (durable || !full) return beginTx(entries);
         db.exec('PRAGMA synchronous = NORMAL');
@@ -329,21 +341,17 @@ export class SqliteIndex implements InstanceIndex {
         if (!whole) {
           // The batch did not commit: every row once more in its own transaction, so that only
           // the rows that fail again fail.
-          for (const item of items) {
+          const again = items.map((item): { readonly old: string | undefined } | { readonly error: unknown } => {
             try {
-              item.resolve(this.#add(item.record, item.settled));
+              return { old: this.#add(item.record, item.settled) };
             } catch (error) {
-              item.reject(error);
+              return { error };
             }
-          }
-          return;
+          });
+          return this.#settleDurable(items, again);
         }
         this.#parents = parents;
-        items.forEach((item, i) => {
-          const outcome = outcomes[i]!;
-          if ('error' in outcome) item.reject(outcome.error);
-          else item.resolve(outcome.old);
-        });
+        this.#settleDurable(items, outcomes);
       };
       const deleteInstance = db.prepare('DELETE FROM instance WHERE sop_uid = ?');
       const remove = transaction(db, (sopUid: string): boolean => {
@@ -402,16 +410,47 @@ export class SqliteIndex implements InstanceIndex {
     if (items.length === 0) return;
     if (items.length > 1) return this.#addBatch(items);
     const [item] = items;
+    let outcome: { readonly old: string | undefined } | { readonly error: unknown };
     try {
-      item!.resolve(this.#add(item!.record, item!.settled));
+      outcome = { old: this.#add(item!.record, item!.settled) };
     } catch (error) {
-      item!.reject(error);
+      outcome = { error };
     }
+    this.#settleDurable(items, [outcome]);
+  }
+
+  /**
+   * Answer each row of a commit: a failed row at once, the committed ones once the WAL holding
+   * them is flushed (a failed flush fails them all: they are in the index, not on disk).
+   */
+  #settleDurable(items: readonly QueuedRow[], outcomes: readonly ({ readonly old: string | undefined } | { readonly error: unknown })[]): void {
+    const committed: [QueuedRow, string | undefined][] = [];
+    items.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if ('error' in outcome) item.reject(outcome.error);
+      else committed.push([item, outcome.old]);
+    });
+    if (committed.length === 0) return;
+    this.#durable().then(
+      () => {
+        for (const [item, old] of committed) item.resolve(old);
+      },
+      (error: unknown) => {
+        for (const [item] of committed) item.reject(error);
+      },
+    );
+  }
+
+  /** Settles once every commit made so far is on disk (see SqliteIndexOptions.synchronous). */
+  #durable(): Promise<void> {
+    return this.#wal === undefined ? Promise.resolve() : this.#wal.flush();
   }
 
   async beginPending(entries: readonly PendingEntry[], options: { readonly durable?: boolean } = {}): Promise<void> {
+    const durable = options.durable ?? true;
     try {
-      this.#writable().begin(entries, options.durable ?? true);
+      this.#writable().begin(entries, durable);
+      if (durable) await this.#durable();
     } catch (error) {
       throw storeErrorFromIndex(error, 'cannot note a pending copy');
     }
@@ -420,6 +459,7 @@ export class SqliteIndex implements InstanceIndex {
   async endPending(keys: readonly string[]): Promise<void> {
     try {
       this.#writable().end(keys);
+      await this.#durable();
     } catch (error) {
       throw storeErrorFromIndex(error, 'cannot settle a pending copy');
     }
@@ -441,7 +481,11 @@ export class SqliteIndex implements InstanceIndex {
 
   async findInstance(sopInstanceUid: string): Promise<StoredFile | undefined> {
     try {
-      return this.#find.get(sopInstanceUid) as StoredFile | undefined;
+      const row = this.#find.get(sopInstanceUid) as StoredFile | undefined;
+      // A row is committed before its flush ends: it is reported (a duplicate kept, a commitment
+      // answered) only once on disk.
+      if (row !== undefined) await this.#wal?.settled();
+      return row;
     } catch (error) {
       throw storeErrorFromIndex(error, `cannot look up ${sopInstanceUid}`);
     }
@@ -449,7 +493,9 @@ export class SqliteIndex implements InstanceIndex {
 
   async removeInstance(sopInstanceUid: string): Promise<boolean> {
     try {
-      return this.#remove(sopInstanceUid);
+      const removed = this.#remove(sopInstanceUid);
+      await this.#durable();
+      return removed;
     } catch (error) {
       throw storeErrorFromIndex(error, `cannot remove ${sopInstanceUid}`);
     }
@@ -475,14 +521,17 @@ export class SqliteIndex implements InstanceIndex {
     this.#statement(`INSERT INTO commitment (transaction_uid, requestor, state, refs, requested_at, updated_at) VALUES (?, ?, 'requested', ?, ?, ?)
       ON CONFLICT(transaction_uid) DO UPDATE SET requestor = excluded.requestor, state = excluded.state, refs = excluded.refs,
         requested_at = excluded.requested_at, updated_at = excluded.updated_at`).run(transactionUid, requestor, JSON.stringify(references), now, now);
+    await this.#durable();
   }
 
   async commitmentChecked(transactionUid: string, references: readonly CommitmentReference[]): Promise<void> {
     this.#statement("UPDATE commitment SET state = 'checked', refs = ?, updated_at = ? WHERE transaction_uid = ?").run(JSON.stringify(references), new Date().toISOString(), transactionUid);
+    await this.#durable();
   }
 
   async commitmentReported(transactionUid: string): Promise<void> {
     this.#statement("UPDATE commitment SET state = 'reported', updated_at = ? WHERE transaction_uid = ?").run(new Date().toISOString(), transactionUid);
+    await this.#durable();
   }
 
   async commitment(transactionUid: string): Promise<CommitmentState | undefined> {
@@ -494,6 +543,7 @@ export class SqliteIndex implements InstanceIndex {
     const rows = this.#statement(`UPDATE commitment SET updated_at = ? WHERE transaction_uid IN
         (SELECT transaction_uid FROM commitment WHERE state <> 'reported' AND updated_at < ? ORDER BY updated_at LIMIT ?)
       RETURNING transaction_uid, requestor, state, refs, requested_at, updated_at`).all(new Date().toISOString(), before, limit) as Record<string, string>[];
+    await this.#durable();
     return rows.map(commitmentOfRow).sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
   }
 
@@ -508,6 +558,7 @@ export class SqliteIndex implements InstanceIndex {
 
   async setContentVersion(version: number): Promise<void> {
     this.#statement("INSERT OR REPLACE INTO meta (name, value) VALUES ('content_version', ?)").run(String(Math.trunc(version)));
+    await this.#durable();
   }
 
   async allInstances(): Promise<StoredFile[]> {
@@ -520,8 +571,13 @@ export class SqliteIndex implements InstanceIndex {
     return this.#db;
   }
 
-  /** The connection's SQLite `synchronous` level as in effect ('full', 'normal', …). */
+  /**
+   * How durable a commit is once its write settles: 'full' when it is flushed first (by the
+   * WalFlusher, the connection itself then at NORMAL, or by SQLite at FULL), else the
+   * connection's SQLite `synchronous` level ('normal', …).
+   */
   get synchronous(): string {
+    if (this.#wal !== undefined) return 'full';
     const level = Number((this.#db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous);
     return ['off', 'normal', 'full', 'extra'][level] ?? String(level);
   }
@@ -531,6 +587,8 @@ export class SqliteIndex implements InstanceIndex {
     this.#flush();
     this.#closed = true;
     this.#db.close();
+    // The rows just committed settle once flushed (the close checkpointed them to disk anyway).
+    await this.#wal?.close();
   }
 }
 
