@@ -208,9 +208,10 @@ export class SqliteIndex implements InstanceIndex {
       });
       // A pending entry that is not `durable` is committed without the WAL fsync (synchronous
       // NORMAL for this one commit, or no flush by the WalFlusher): it survives a crash of the
-      // process, and the next durable commit (the instance's row) flushes the WAL with it. docs/conformance.md "Durability" says why a
-      // power loss in between can cost at most an orphan file of an unacknowledged instance.
-      // With a WalFlusher the connection is at NORMAL already: a durable entry is flushed by beginPending.
+      // process, and the next durable commit (the instance's row) flushes the WAL with it.
+      // docs/conformance.md "Durability" says why a power loss in between can cost at most an
+      // orphan file of an unacknowledged instance. With a WalFlusher the connection is at NORMAL
+      // already, and beginPending flushes a durable entry.
       const full = options.synchronous !== 'normal' && this.#wal === undefined;
       const begin = (entries: readonly PendingEntry[], durable: boolean): void => {
         if (durable || !full) return beginTx(entries);
