@@ -284,8 +284,27 @@ export class FileStore implements InstanceFiles {
     return { writable, result, releasesChunks: true };
   }
 
+  /** Stores under way (see settled). */
+  readonly #storing = new Set<Promise<unknown>>();
+
+  /**
+   * Settles once every store under way has finished, stored or failed and cleaned up (its
+   * temporary file removed): after the associations feeding them ended, nothing is left behind.
+   */
+  async settled(): Promise<void> {
+    while (this.#storing.size > 0) await Promise.allSettled([...this.#storing]);
+  }
+
   /** Store one instance whose data set arrives as chunks; resolves when the final file exists. */
-  async store(meta: StoreRequestMeta, dataset: AsyncIterable<Uint8Array>): Promise<StoredInstance> {
+  store(meta: StoreRequestMeta, dataset: AsyncIterable<Uint8Array>): Promise<StoredInstance> {
+    const storing = this.#store(meta, dataset);
+    this.#storing.add(storing);
+    const done = (): void => void this.#storing.delete(storing);
+    storing.then(done, done);
+    return storing;
+  }
+
+  async #store(meta: StoreRequestMeta, dataset: AsyncIterable<Uint8Array>): Promise<StoredInstance> {
     for (const [name, uid] of [['sopClassUid', meta.sopClassUid], ['sopInstanceUid', meta.sopInstanceUid], ['transferSyntaxUid', meta.transferSyntaxUid]] as const) {
       if (typeof uid !== 'string' || !uidPattern.test(uid)) throw new InvalidOptionError(name, `is not a valid UID: ${JSON.stringify(uid)}`);
     }

@@ -295,11 +295,18 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     return this.server.address;
   }
 
-  /** Stop the server (see DicomServer.close) and close the index if it was opened here. */
+  /**
+   * Stop the server (see DicomServer.close), wait for the stores its associations left under way
+   * to finish or clean up (at most `timeout` more), and close the index if it was opened here.
+   */
   async close(options: { readonly timeout?: number } = {}): Promise<void> {
     this.#stopRecovery?.();
     await this.#recoveryRun;
     await this.server.close(options);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeout ?? 10_000)));
+    await Promise.race([this.store.settled(), grace]);
+    clearTimeout(timer);
     if (this.#ownIndex) await this.index.close();
   }
 
