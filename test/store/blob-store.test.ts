@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,10 +61,19 @@ before(async () => {
 });
 after(async () => {
   await s3?.close();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
+/** Temporary directories made here, removed at the end. */
+const made: string[] = [];
+const tempRoot = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'blob-'));
+  made.push(d);
+  return d;
+};
+
 const kinds: { name: string; open(): Promise<BlobStore> }[] = [
-  { name: 'directory', open: () => LocalBlobStore.open({ root: join(mkdtempSync(join(tmpdir(), 'blob-')), 'store') }) },
+  { name: 'directory', open: () => LocalBlobStore.open({ root: join(tempRoot(), 'store') }) },
   { name: 'S3', open: () => S3BlobStore.open({ ...s3.options('dicom', `t${Math.random().toString(36).slice(2, 8)}`), partSize: 5 * MiB }) },
 ];
 
@@ -234,7 +243,7 @@ describe('S3BlobStore failures', () => {
 
 describe('LocalBlobStore', () => {
   test('an interrupted put leaves a temporary file that listIncomplete reports and removeIncomplete clears; list never shows it', async () => {
-    const root = join(mkdtempSync(join(tmpdir(), 'blob-')), 'store');
+    const root = join(tempRoot(), 'store');
     const store = await LocalBlobStore.open({ root, fsync: 'file-and-directory' });
     await store.put('s/1.dcm', [Buffer.from('one')]);
     await writeFile(join(root, '.1.2.3.dcm.partial-deadbeef0'), 'half');
@@ -248,7 +257,7 @@ describe('LocalBlobStore', () => {
   });
 
   test('a root the process may not write: a put fails BLOB_ACCESS', { skip: process.getuid?.() === 0 ? 'root reads any directory' : false }, async () => {
-    const root = join(mkdtempSync(join(tmpdir(), 'blob-')), 'store');
+    const root = join(tempRoot(), 'store');
     const store = await LocalBlobStore.open({ root });
     const { chmod } = await import('node:fs/promises');
     await chmod(root, 0o000);
@@ -260,7 +269,7 @@ describe('LocalBlobStore', () => {
   });
 
   test('a root removed under an open store: a put fails BLOB_CONTAINER', async () => {
-    const root = join(mkdtempSync(join(tmpdir(), 'blob-')), 'store');
+    const root = join(tempRoot(), 'store');
     const store = await LocalBlobStore.open({ root });
     const { rm } = await import('node:fs/promises');
     await rm(root, { recursive: true });
@@ -345,7 +354,7 @@ test('S3 incomplete multipart uploads (a service with ListMultipartUploads): lis
   await new Promise<void>((r) => stub.listen(0, '127.0.0.1', r));
   const port = (stub.address() as import('node:net').AddressInfo).port;
   const store = await S3BlobStore.open({ ...s3.options('dicom', 'site'), endpoint: `http://127.0.0.1:${port}` });
-  const index = new SqliteIndex(join(mkdtempSync(join(tmpdir(), 'blob-')), 'index.sqlite'));
+  const index = new SqliteIndex(join(tempRoot(), 'index.sqlite'));
   try {
     const listed = [];
     for await (const i of store.listIncomplete()) listed.push(i);

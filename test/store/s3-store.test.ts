@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,16 @@ const explicitLE = '1.2.840.10008.1.2.1';
 const STUDY = '1.2.826.0.1.3680043.9.7001';
 const SERIES = `${STUDY}.1`;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const dir = (): string => mkdtempSync(join(tmpdir(), 's3-store-'));
+/** Temporary directories made here, removed when the file's tests are done. */
+const made: string[] = [];
+const dir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 's3-store-'));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 function spec(n: number, series = SERIES): InstanceSpec {
   return { PatientName: 'DOE^JANE', PatientID: 'S3', StudyInstanceUID: STUDY, SeriesInstanceUID: series, SOPInstanceUID: `${SERIES}.${n}`, SOPClassUID: ctImageStorage, Modality: 'CT', InstanceNumber: String(n) };
