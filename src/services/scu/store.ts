@@ -476,7 +476,11 @@ export async function storeInstances(association: Association, sources: readonly
       await settled;
       continue;
     }
-    // This one is on the wire: read the next one while the peer works.
+    // This one is handed to the transport, which writes what a turn produced at the next tick
+    // (upper layer: cork, uncork on process.nextTick). Read the next file after that write, while
+    // the peer works: read here, before it, the read delayed the instance's bytes on the wire, and
+    // the transport still held them, so the read buffer could never be reused.
+    await new Promise<void>((resolve) => process.nextTick(resolve));
     ahead = { index: index + 1, bytes: readWhole(wholeFiles, resolved[index + 1], mayReuseBuffers(association)) };
   }
   await Promise.all(outstanding);
