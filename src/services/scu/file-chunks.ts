@@ -9,7 +9,7 @@
  * of a chunk until it sees the next one) and the transport has nothing queued, so every byte
  * handed to it has been copied out. Otherwise a fresh buffer is taken, as before.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { close as closeFd, closeSync, fstatSync, openSync, read as readFd, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 export interface FileChunks extends AsyncIterable<Uint8Array> {
@@ -18,12 +18,18 @@ export interface FileChunks extends AsyncIterable<Uint8Array> {
 }
 
 /**
- * Bytes `start`… of the open `file`, in chunks of `chunkSize` (the last one shorter). The file is
- * closed at the end, when iteration stops, or on `destroy`, whichever comes first.
+ * Bytes `start`… of the open `file` (a FileHandle, or a descriptor whose head was read with
+ * synchronous calls), in chunks of `chunkSize` (the last one shorter). The file is closed at the
+ * end, when iteration stops, or on `destroy`, whichever comes first.
  */
-export function fileChunks(file: FileHandle, start: number, chunkSize: number, mayReuse: () => boolean): FileChunks {
+export function fileChunks(file: FileHandle | number, start: number, chunkSize: number, mayReuse: () => boolean): FileChunks {
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= file.close().catch(() => undefined));
+  const close = (): Promise<void> =>
+    (closing ??= typeof file === 'number' ? new Promise<void>((resolve) => closeFd(file, () => resolve())) : file.close().catch(() => undefined));
+  const read = (buffer: Buffer, length: number, position: number): Promise<number> =>
+    typeof file === 'number'
+      ? new Promise((resolve, reject) => readFd(file, buffer, 0, length, position, (error, n) => (error === null ? resolve(n) : reject(error))))
+      : file.read(buffer, 0, length, position).then((r) => r.bytesRead);
   let started = false;
   let destroyed = false;
   async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
@@ -33,7 +39,7 @@ export function fileChunks(file: FileHandle, start: number, chunkSize: number, m
       let position = start;
       while (!destroyed) {
         const buffer = buffers.next(chunkSize, mayReuse);
-        const { bytesRead } = await file.read(buffer, 0, chunkSize, position);
+        const bytesRead = await read(buffer, chunkSize, position);
         if (bytesRead === 0 || destroyed) return;
         position += bytesRead;
         yield bytesRead === chunkSize ? buffer : buffer.subarray(0, bytesRead);
@@ -67,18 +73,22 @@ export class WholeFiles {
   read(path: string, mayReuse: boolean): Buffer {
     const fd = openSync(path, 'r');
     try {
-      const size = fstatSync(fd).size;
-      const buffer = this.#buffers.next(Math.max(size, 128 * 1024), () => mayReuse);
-      let n = 0;
-      while (n < size) {
-        const got = readSync(fd, buffer, n, size - n, n);
-        if (got === 0) break; // shrank since fstat: what is there
-        n += got;
-      }
-      return buffer.subarray(0, n);
+      return this.readFd(fd, fstatSync(fd).size, mayReuse);
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** The first `size` bytes of the open file `fd` (fewer if it is shorter now). */
+  readFd(fd: number, size: number, mayReuse: boolean): Buffer {
+    const buffer = this.#buffers.next(Math.max(size, 128 * 1024), () => mayReuse);
+    let n = 0;
+    while (n < size) {
+      const got = readSync(fd, buffer, n, size - n, n);
+      if (got === 0) break; // shrank since fstat: what is there
+      n += got;
+    }
+    return buffer.subarray(0, n);
   }
 }
 

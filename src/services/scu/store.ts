@@ -10,13 +10,13 @@
  * The same code sends the C-STORE sub-operations of C-MOVE (new association) and C-GET (same
  * association, our side acting in the SCP role).
  */
-import { readdirSync, statSync } from 'node:fs';
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Association, PendingRequest } from '../../ae/association.js';
 import type { AcceptedContext, RequestedContext } from '../../acse/presentation-context.js';
 import { InvalidOptionError, type DicomError } from '../../errors.js';
-import { decodePart10Header, readPart10HeaderSync, type Part10Header } from '../../dataset/part10.js';
+import { decodePart10Header, decodeWholePart10Header, readPart10HeaderFromFd, readPart10HeaderSync, type Part10Header } from '../../dataset/part10.js';
 import { transcodeDataset } from '../../dataset/codec.js';
 import { maxFragmentLength } from '../../dimse/fragmenter.js';
 import type { AsyncDatasetSource } from '../../dimse/fragmenter.js';
@@ -103,7 +103,13 @@ interface Resolved {
   readonly size: number | undefined;
   readonly header?: Part10Header;
   readonly dataset?: AsyncDatasetSource;
+  /** A file opened to be sent: its data set read whole (small files)… */
+  readonly whole?: Uint8Array;
+  /** …or its descriptor, the head read, the data set to stream from `header.datasetOffset`. */
+  readonly fd?: number;
 }
+
+type Unreadable = { readonly path: string; readonly error: Error };
 
 const DEFAULT_MAX_TRANSCODE = 64 * 1024 * 1024;
 
@@ -163,9 +169,20 @@ function resolvePath(path: string): Resolved | { path: string; error: Error } {
 }
 
 /** Files listed and their headers read; an unreadable one as `{ path, error }`. (Also for store-plan.ts.) */
-export async function resolveSources(sources: readonly StoreSource[]): Promise<(Resolved | { path: string; error: Error })[]> {
-  const out: (Resolved | { path: string; error: Error } | string)[] = [];
+export async function resolveSources(sources: readonly StoreSource[]): Promise<(Resolved | Unreadable)[]> {
   const slices = new Slices();
+  const out: (Resolved | Unreadable | string)[] = await listSources(sources, slices);
+  for (const [k, item] of out.entries()) {
+    if (typeof item !== 'string') continue;
+    await slices.next();
+    out[k] = resolvePath(item);
+  }
+  return out as (Resolved | Unreadable)[];
+}
+
+/** Files listed (paths, their headers not read yet) and streams checked. */
+async function listSources(sources: readonly StoreSource[], slices = new Slices()): Promise<(Resolved | string)[]> {
+  const out: (Resolved | string)[] = [];
   for (const [i, s] of sources.entries()) {
     if (typeof s === 'string') {
       const files: string[] = [];
@@ -177,12 +194,60 @@ export async function resolveSources(sources: readonly StoreSource[]): Promise<(
       throw new InvalidOptionError(`sources[${i}]`, 'must be a path or { sopClassUid, sopInstanceUid, transferSyntaxUid, dataset }');
     }
   }
-  for (const [k, item] of out.entries()) {
-    if (typeof item !== 'string') continue;
-    await slices.next();
-    out[k] = resolvePath(item);
+  return out;
+}
+
+/**
+ * Open a file to send it: one open, the head parsed from the bytes read. A small file is read
+ * whole (into `files`' reused buffers) and closed; a larger one stays open, its head read, for
+ * its data set to be streamed from the same descriptor.
+ */
+function openForSend(files: WholeFiles, path: string, mayReuse: boolean): Resolved | Unreadable {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const fileSize = fstatSync(fd).size;
+    let header: Part10Header;
+    let whole: Uint8Array | undefined;
+    let size: number;
+    if (fileSize <= WHOLE_FILE_MAX) {
+      const bytes = files.readFd(fd, fileSize, mayReuse);
+      closeSync(fd);
+      fd = undefined;
+      header = decodeWholePart10Header(bytes);
+      whole = bytes.subarray(header.datasetOffset);
+      size = whole.length;
+    } else {
+      header = readPart10HeaderFromFd(fd);
+      size = fileSize - header.datasetOffset;
+    }
+    const opened: Resolved = {
+      path,
+      sopClassUid: header.meta.MediaStorageSOPClassUID,
+      sopInstanceUid: header.meta.MediaStorageSOPInstanceUID,
+      transferSyntaxUid: header.meta.TransferSyntaxUID,
+      size,
+      header,
+      ...(whole === undefined ? { fd: fd! } : { whole }),
+    };
+    fd = undefined;
+    return opened;
+  } catch (error) {
+    return { path, error: error as Error };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return out as (Resolved | { path: string; error: Error })[];
+}
+
+/** Close the descriptor of a file opened to be sent and not streamed. */
+function closeUnsent(r: Resolved | Unreadable | undefined): void {
+  if (r !== undefined && 'fd' in r && r.fd !== undefined) {
+    try {
+      closeSync(r.fd);
+    } catch {
+      // Nothing to do: it was only read.
+    }
+  }
 }
 
 /** Uncompressed, so convertible explicit ↔ implicit VR (PS3.5 A.1-A.3). */
@@ -241,6 +306,7 @@ function outcomeOf(status: number): StoreResult['outcome'] {
 }
 
 async function datasetBytes(r: Resolved): Promise<Uint8Array> {
+  if (r.whole !== undefined) return r.whole;
   if (r.path !== undefined) {
     const file = await readFile(r.path);
     return file.subarray(r.header!.datasetOffset);
@@ -261,22 +327,13 @@ async function datasetBytes(r: Resolved): Promise<Uint8Array> {
  */
 const WHOLE_FILE_MAX = 4 << 20;
 
-function readWhole(files: WholeFiles, r: Resolved | { path: string; error: Error } | undefined, mayReuse: boolean): Buffer | Error | undefined {
-  if (r === undefined || 'error' in r || r.path === undefined || r.header === undefined || r.size === undefined || r.size > WHOLE_FILE_MAX) return undefined;
-  try {
-    return files.read(r.path, mayReuse);
-  } catch (error) {
-    return error as Error; // reported by sendOne when it gets there
-  }
-}
-
 /** An instance on its way: `sent` settles when its C-STORE-RQ is written out, `result` when it is answered. */
 interface InFlight {
   readonly sent: Promise<void>;
   readonly result: Promise<StoreResult>;
 }
 
-async function sendOne(association: Association, r: Resolved, options: StoreOptions, prefetched?: Buffer | Error): Promise<StoreResult | InFlight> {
+async function sendOne(association: Association, r: Resolved, options: StoreOptions): Promise<StoreResult | InFlight> {
   const base = { path: r.path, sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, transferSyntaxUid: r.transferSyntaxUid };
   const failed = (error: Error, sent?: string): StoreResult => ({
     ...base,
@@ -290,31 +347,27 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
   });
   const context = contextFor(association, r.sopClassUid, r.transferSyntaxUid);
   if (context === undefined) {
+    closeUnsent(r);
     return failed(new InvalidOptionError('sources', `no accepted presentation context can carry ${r.sopClassUid} in ${r.transferSyntaxUid}`));
   }
   let dataset: AsyncDatasetSource;
   let bytes = r.size ?? 0;
   if (context.transferSyntax === r.transferSyntaxUid) {
-    if (r.path !== undefined && prefetched !== undefined) {
+    // A deflated file is sent deflated: the context's syntax says so (PS3.5 A.5).
+    if (r.whole !== undefined) {
       // A small file, read whole (usually while the previous instance was on the wire).
-      if (prefetched instanceof Error) return failed(prefetched, context.transferSyntax);
-      dataset = prefetched.subarray(r.header!.datasetOffset);
-    } else if (r.path !== undefined) {
-      // A deflated file is sent deflated: the context's syntax says so (PS3.5 A.5). Opened here,
-      // before the command goes out: a file gone since it was listed fails alone.
-      let file: FileHandle;
-      try {
-        file = await open(r.path, 'r');
-      } catch (error) {
-        return failed(error as Error, context.transferSyntax);
-      }
-      dataset = fileChunks(file, r.header!.datasetOffset, readChunkSize(association), () => mayReuseBuffers(association));
+      dataset = r.whole;
+    } else if (r.fd !== undefined) {
+      // Opened (before the command goes out: a file gone since it was listed fails alone), its
+      // head read; the data set streams from the same descriptor.
+      dataset = fileChunks(r.fd, r.header!.datasetOffset, readChunkSize(association), () => mayReuseBuffers(association));
     } else {
       dataset = r.dataset!;
     }
   } else {
     const max = options.maxTranscodeBytes ?? DEFAULT_MAX_TRANSCODE;
     if (r.size !== undefined && r.size > max) {
+      closeUnsent(r);
       return failed(new InvalidOptionError('maxTranscodeBytes', `${r.sopInstanceUid} (${r.size} bytes) would need transcoding to ${context.transferSyntax}, above the limit of ${max} bytes`));
     }
     try {
@@ -323,6 +376,8 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
       bytes = converted.byteLength;
     } catch (error) {
       return failed(error as Error, context.transferSyntax);
+    } finally {
+      closeUnsent(r);
     }
   }
   const request = association.request(
@@ -382,6 +437,23 @@ async function answered(
   }
 }
 
+/** The result of a file that could not be read (or is not a Part 10 file). */
+function unreadable(r: Unreadable): StoreResult {
+  return {
+    path: r.path,
+    sopClassUid: '',
+    sopInstanceUid: '',
+    transferSyntaxUid: '',
+    sentTransferSyntaxUid: undefined,
+    status: undefined,
+    outcome: 'Failure',
+    errorComment: r.error.message,
+    response: undefined,
+    error: r.error,
+    bytes: 0,
+  };
+}
+
 function safe(fn: (() => void) | undefined): void {
   try {
     fn?.();
@@ -412,76 +484,85 @@ function storeWindow(association: Association, options: StoreOptions): number {
  */
 export async function storeInstances(association: Association, sources: readonly StoreSource[], options: StoreOptions = {}): Promise<StoreResult[]> {
   const window = storeWindow(association, options);
-  const resolved = await resolveSources(sources);
-  const total = resolved.length;
+  // Files are only listed here; each is opened when its turn comes (or one instance ahead), and
+  // its header parsed from the bytes read then: a second pass over every file's head before the
+  // first byte was sent cost an open, a read and a close per file.
+  const listed = await listSources(sources);
+  const total = listed.length;
   const results: StoreResult[] = [];
   const outstanding = new Set<Promise<void>>();
   const done = (index: number, sopInstanceUid: string, result: StoreResult): void => {
     results[index] = result;
     safe(() => options.onProgress?.({ index, total, sopInstanceUid, phase: 'done', result }));
   };
-  let ahead: { index: number; bytes: Buffer | Error | undefined } | undefined;
   const wholeFiles = new WholeFiles();
+  const opened = (index: number): Resolved | Unreadable | undefined => {
+    const item = listed[index];
+    return typeof item === 'string' ? openForSend(wholeFiles, item, mayReuseBuffers(association)) : item;
+  };
+  let ahead: { index: number; r: Resolved | Unreadable | undefined } | undefined;
   /** Why the association ended under an instance in flight; later ones are skipped with it. */
   let ended: Error | undefined;
-  for (const [index, r] of resolved.entries()) {
-    // A free place in the window first (window 1: the previous instance's answer, as ever).
-    while (outstanding.size >= window) await Promise.race(outstanding);
-    if (options.signal?.aborted === true) break;
-    if (association.isClosed && !('error' in r)) {
-      const reason = ended ?? (await association.whenClosed()).error ?? new Error('the association had ended');
-      done(index, r.sopInstanceUid, {
-        path: r.path, sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, transferSyntaxUid: r.transferSyntaxUid,
-        sentTransferSyntaxUid: undefined, status: undefined, outcome: 'Failure', errorComment: reason.message,
-        response: undefined, error: reason, bytes: 0, skipped: true,
+  try {
+    for (let index = 0; index < total; index++) {
+      // A free place in the window first (window 1: the previous instance's answer, as ever).
+      while (outstanding.size >= window) await Promise.race(outstanding);
+      if (options.signal?.aborted === true) break;
+      const item = listed[index]!;
+      if (association.isClosed) {
+        // Never sent: only its header is read, to say which instance was skipped.
+        const r = ahead?.index === index ? ahead.r! : typeof item === 'string' ? resolvePath(item) : item;
+        ahead = undefined;
+        closeUnsent(r);
+        if (!('error' in r)) {
+          const reason = ended ?? (await association.whenClosed()).error ?? new Error('the association had ended');
+          done(index, r.sopInstanceUid, {
+            path: r.path, sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, transferSyntaxUid: r.transferSyntaxUid,
+            sentTransferSyntaxUid: undefined, status: undefined, outcome: 'Failure', errorComment: reason.message,
+            response: undefined, error: reason, bytes: 0, skipped: true,
+          });
+          continue;
+        }
+        done(index, '', unreadable(r));
+        continue;
+      }
+      const r = ahead?.index === index ? ahead.r! : opened(index)!;
+      ahead = undefined;
+      if ('error' in r) {
+        done(index, '', unreadable(r));
+        continue;
+      }
+      safe(() => options.onProgress?.({ index, total, sopInstanceUid: r.sopInstanceUid, phase: 'sending' }));
+      const started = await sendOne(association, r, options);
+      if (!('sent' in started)) {
+        done(index, r.sopInstanceUid, started);
+        continue;
+      }
+      const settled: Promise<void> = started.result.then((result) => {
+        outstanding.delete(settled);
+        if (result.status === undefined && association.isClosed) ended ??= result.error;
+        done(index, r.sopInstanceUid, result);
       });
-      continue;
+      outstanding.add(settled);
+      // The next instance follows once this one is on the wire (not queued behind it in memory).
+      // A failed send is this instance's result and aborts the association: wait for that, so the
+      // later instances fail with its reason instead of racing the abort.
+      try {
+        await started.sent;
+      } catch {
+        await settled;
+        continue;
+      }
+      // This one is handed to the transport, which writes what a turn produced at the next tick
+      // (upper layer: cork, uncork on process.nextTick). Open and read the next file after that
+      // write, while the peer works: read before it, the read delayed the instance's bytes on the
+      // wire, and the transport still held them, so the read buffer could never be reused.
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      if (index + 1 < total && !association.isClosed) ahead = { index: index + 1, r: opened(index + 1) };
     }
-    const mine = ahead?.index === index ? ahead.bytes : readWhole(wholeFiles, r, mayReuseBuffers(association));
-    ahead = undefined;
-    if ('error' in r) {
-      done(index, '', {
-        path: r.path,
-        sopClassUid: '',
-        sopInstanceUid: '',
-        transferSyntaxUid: '',
-        sentTransferSyntaxUid: undefined,
-        status: undefined,
-        outcome: 'Failure',
-        errorComment: r.error.message,
-        response: undefined,
-        error: r.error,
-        bytes: 0,
-      });
-      continue;
-    }
-    safe(() => options.onProgress?.({ index, total, sopInstanceUid: r.sopInstanceUid, phase: 'sending' }));
-    const started = await sendOne(association, r, options, mine);
-    if (!('sent' in started)) {
-      done(index, r.sopInstanceUid, started);
-      continue;
-    }
-    const settled: Promise<void> = started.result.then((result) => {
-      outstanding.delete(settled);
-      if (result.status === undefined && association.isClosed) ended ??= result.error;
-      done(index, r.sopInstanceUid, result);
-    });
-    outstanding.add(settled);
-    // The next instance follows once this one is on the wire (not queued behind it in memory).
-    // A failed send is this instance's result and aborts the association: wait for that, so the
-    // later instances fail with its reason instead of racing the abort.
-    try {
-      await started.sent;
-    } catch {
-      await settled;
-      continue;
-    }
-    // This one is handed to the transport, which writes what a turn produced at the next tick
-    // (upper layer: cork, uncork on process.nextTick). Read the next file after that write, while
-    // the peer works: read here, before it, the read delayed the instance's bytes on the wire, and
-    // the transport still held them, so the read buffer could never be reused.
-    await new Promise<void>((resolve) => process.nextTick(resolve));
-    ahead = { index: index + 1, bytes: readWhole(wholeFiles, resolved[index + 1], mayReuseBuffers(association)) };
+  } finally {
+    // Stopped (signal, a throwing source) with the next file already open.
+    closeUnsent(ahead?.r);
   }
   await Promise.all(outstanding);
   return results;
