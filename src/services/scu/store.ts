@@ -554,7 +554,7 @@ export async function storeInstances(association: Association, sources: readonly
         continue;
       }
       // This one is handed to the transport, which writes what a turn produced at the next tick
-      // (upper layer: cork, uncork on process.nextTick). Open and read the next file after that
+      // (the upper layer gathers PDUs and writes them on process.nextTick). Open and read the next file after that
       // write, while the peer works: read before it, the read delayed the instance's bytes on the
       // wire, and the transport still held them, so the read buffer could never be reused.
       await new Promise<void>((resolve) => process.nextTick(resolve));
