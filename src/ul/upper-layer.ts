@@ -69,6 +69,9 @@ const pduSentChannel = channel(channelNames.pduSent);
 const pduReceivedChannel = channel(channelNames.pduReceived);
 const DEFAULT_ARTIM_MS = 30_000;
 
+/** Gathered bytes above which a tick's PDUs are written at once (a sender ignoring needsDrain). */
+const GATHER_MAX = 2 * 1024 * 1024;
+
 export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   readonly #sm: StateMachine;
   readonly #framer: InboundFramer;
@@ -153,7 +156,11 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 
   /** True when the last write filled the transport's buffer: wait for `drain()` before more. */
   get needsDrain(): boolean {
-    return this.#transport?.stream.writableNeedDrain ?? false;
+    const s = this.#transport?.stream;
+    if (s === undefined) return false;
+    // Gathered bytes count as written: a sender that fills the tick past the high-water mark
+    // waits in `drain()`, which hands them to the transport first.
+    return s.writableNeedDrain || this.#outBytes >= s.writableHighWaterMark;
   }
 
   // ---- service-user primitives (PS3.8 7) -------------------------------------------------------
@@ -290,6 +297,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   drain(): Promise<void> {
     const s = this.#transport?.stream;
     if (s === undefined || s.destroyed || this.#transportClosed) return Promise.reject(new AssociationClosedError());
+    if (this.#outBytes > 0 && this.#outBytes >= s.writableHighWaterMark) this.#flushOut();
     if (!s.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = (): void => (s.off('close', onClose), resolve());
@@ -494,9 +502,10 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
       this.#out.push(p);
       this.#outBytes += p.length;
     }
-    // Past the stream's high-water mark the bytes go on at once, so that `needsDrain` (the
-    // sender's backpressure) sees them.
-    if (this.#outBytes >= s.writableHighWaterMark) this.#flushOut();
+    // A message sent whole in one tick (the sender waits for `drain()` after its last PDU, see
+    // needsDrain) stays one write; only past GATHER_MAX, which no sender that heeds needsDrain
+    // reaches, do the bytes go on at once.
+    if (this.#outBytes >= GATHER_MAX) this.#flushOut();
     else if (!this.#receiving && !this.#flushQueued) {
       this.#flushQueued = true;
       process.nextTick(() => this.#flushOut());
