@@ -95,7 +95,11 @@ async function withScp(
       await options.warmup?.(port);
       const cpuBefore = await cpuMs(scp.pid);
       const start = process.hrtime.bigint();
-      const reported = await body(port);
+      const reported = await body(port).catch((error: unknown) => {
+        // What the SCP printed says whether it was still there (a refused connection, a crash).
+        const said = scp.output?.().trim().split('\n').slice(-12).join('\n');
+        throw said ? new Error(`${(error as Error).message}\n-- SCP output (tail):\n${said}`, { cause: error }) : error;
+      });
       const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
       seconds = typeof reported === 'object' ? reported.seconds : (reported ?? elapsed);
       if (typeof reported === 'object') scuCpuMs = reported.cpuMs;

@@ -127,14 +127,54 @@ export function captureTail(child: ChildProcess): () => string {
   return () => text;
 }
 
+/** Resolves once the child's output (stdout or stderr) matches `pattern`; rejects if it exits first or after timeoutMs. */
+export async function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+  let text = '';
+  let onData: (d: Buffer | string) => void = () => {};
+  let onExit: () => void = () => {};
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onData = (d) => {
+        text = (text + d.toString()).slice(-8000);
+        if (pattern.test(text)) resolve();
+      };
+      onExit = () => reject(new Error(`peer exited (${child.exitCode ?? child.signalCode}) before it printed ${pattern}`));
+      timer = setTimeout(() => reject(new Error(`no ${pattern} in the peer's output after ${timeoutMs} ms`)), timeoutMs);
+      if (child.exitCode !== null || child.signalCode !== null) onExit();
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      child.once('exit', onExit);
+    });
+  } finally {
+    clearTimeout(timer);
+    child.stdout?.off('data', onData);
+    child.stderr?.off('data', onData);
+    child.off('exit', onExit);
+  }
+}
+
 /**
  * Start a Node SCP script in a child process (`node [...nodeArgs] script json`), wait until it
- * listens on `port`, and return a handle whose stop() reports the child's peak RSS.
+ * listens on `port`, and return a handle whose stop() reports the child's peak RSS and whose
+ * output() is the tail of what it printed (for a failing run to say what the SCP saw).
+ *
+ * `ready`: a line the child prints once it serves (`dicom-tls serve` logs "listening"). A TCP
+ * connect alone is not proof for such a child: serve first binds and releases its ports to check
+ * they are free, and a probe landing in that instant connects although the real listener comes
+ * only after the index and storage are open; the SCU then meets a refused connection.
  */
-export async function startNodeScp(label: string, port: number, nodeArgs: readonly string[], env?: NodeJS.ProcessEnv): Promise<{ pid: number; stop(): Promise<{ peakRssKb: number | undefined }> }> {
+export async function startNodeScp(
+  label: string,
+  port: number,
+  nodeArgs: readonly string[],
+  env?: NodeJS.ProcessEnv,
+  ready?: RegExp,
+): Promise<{ pid: number; output(): string; stop(): Promise<{ peakRssKb: number | undefined }> }> {
   const child = spawn(process.execPath, [...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(env === undefined ? {} : { env: { ...process.env, ...env } }) });
   const tail = captureTail(child);
   try {
+    if (ready !== undefined) await waitForOutput(child, ready);
     await waitForPort(port, child);
   } catch (error) {
     await stopChild(child);
@@ -142,6 +182,7 @@ export async function startNodeScp(label: string, port: number, nodeArgs: readon
   }
   return {
     pid: child.pid!,
+    output: tail,
     async stop() {
       const peak = await peakRssKb(child.pid!);
       await stopChild(child);

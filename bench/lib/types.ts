@@ -46,6 +46,8 @@ export interface ScpHandle {
   stop(): Promise<{ peakRssKb: number | undefined }>;
   /** Instances stored, for an SCP that does not store them as files in outDir (S3); read before stop. */
   stored?(): Promise<number>;
+  /** The tail of what the SCP printed, when it runs as a child process: shown when a run fails. */
+  output?(): string;
 }
 
 export interface ScuStoreOptions {

@@ -47,6 +47,9 @@ export const oursScp: ScpPeer = {
   },
 };
 
+/** serve's log line once both listeners are up (a connect to the port alone can meet its port check). */
+const serveListening = /\blistening for DICOM over TLS on /;
+
 /**
  * `dicom-tls serve` as users run it (the bundled CLI, its durable defaults: FileStore fsync 'file',
  * SQLite synchronous FULL), beside `oursScp`, which is the same StorageServer with fsync 'none'.
@@ -68,9 +71,10 @@ export const oursServe: ScpPeer = {
     try {
       const handle = await startNodeScp('dicom-tls serve', options.port, [
         ...profileArgs('serve'), cliMain, 'serve', '--host', '127.0.0.1', '--aet', 'STORESCP', '--data', data, ...ports, ...identity,
-      ]);
+      ], undefined, serveListening);
       return {
         pid: handle.pid,
+        output: handle.output,
         async stop() {
           try {
             return await handle.stop();
@@ -98,7 +102,14 @@ export const oursServeS3: ScpPeer = {
     if (!existsSync(cliMain)) throw new NotAvailableError('dist/cli/dicom-tls.js is not there yet');
     if (options.outDir === undefined) throw new NotAvailableError('serve always stores');
     const [{ startS3Server }, { S3BlobStore }] = await Promise.all([import('../../test/helpers/s3.js'), import('../../src/store/blob/s3.js')]);
-    const s3 = await startS3Server(['dicom']);
+    // s3rver takes any free port; the runner's port for serve was free when it was picked, so
+    // s3rver may draw the very same one: then serve's port check would stop it, and the bench's
+    // readiness probe would meet s3rver. Start it again until the ports differ.
+    let s3 = await startS3Server(['dicom']);
+    while (s3.port === options.port) {
+      await s3.close();
+      s3 = await startS3Server(['dicom']);
+    }
     const data = await mkdtemp(join(tmpdir(), 'dicom-tls-bench-serve-s3-'));
     const tls = options.tls;
     const ports = tls === undefined ? ['--port', '0', '--plain-port', String(options.port)] : ['--port', String(options.port)];
@@ -111,9 +122,10 @@ export const oursServeS3: ScpPeer = {
     try {
       const handle = await startNodeScp('dicom-tls serve (S3)', options.port, [
         ...profileArgs('serve'), cliMain, 'serve', '--host', '127.0.0.1', '--aet', 'STORESCP', '--data', data, '--storage', 's3://dicom/bench', ...ports, ...identity,
-      ], env);
+      ], env, serveListening);
       return {
         pid: handle.pid,
+        output: handle.output,
         async stored() {
           const store = await S3BlobStore.open(s3.options('dicom', 'bench'));
           let n = 0;
