@@ -128,7 +128,7 @@ export function captureTail(child: ChildProcess): () => string {
 }
 
 /** Resolves once the child's output (stdout or stderr) matches `pattern`; rejects if it exits first or after timeoutMs. */
-export async function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+export async function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
   let text = '';
   let onData: (d: Buffer | string) => void = () => {};
   let onExit: () => void = () => {};
@@ -174,6 +174,7 @@ export async function startNodeScp(
   const child = spawn(process.execPath, [...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(env === undefined ? {} : { env: { ...process.env, ...env } }) });
   const tail = captureTail(child);
   try {
+    // serve opens its index and storage before it listens: a longer start than a bare SCP on a busy host.
     if (ready !== undefined) await waitForOutput(child, ready);
     await waitForPort(port, child);
   } catch (error) {
