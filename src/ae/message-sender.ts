@@ -5,8 +5,8 @@
  * out at once without a promise; a promise only when it must wait (a stream to read, a transport
  * asking for 'drain', a message ahead of it). A failure found at once is thrown.
  */
-import { commandHasDataset, commandSpecs, encodeCommand, type DimseCommand } from '../dimse/messages.js';
-import { fragmentCommandBatches, maxFragmentLength, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import type { DimseCommand } from '../dimse/messages.js';
+import { fragmentCommandBatches, singleCommandFragment, type AsyncDatasetSource } from '../dimse/fragmenter.js';
 import type { DicomError } from '../errors.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
 import type { PresentationDataValue } from '../ul/pdu/types.js';
@@ -121,10 +121,10 @@ export class MessageSender {
     const host = this.#host;
     if (host.isClosed()) throw host.closeError();
     // A message without a data set whose command fits one fragment (every C-STORE-RSP, C-ECHO,
-    // most responses): its one PDV is made here, with no generator and no fragment list. What
-    // is not so simple (or invalid) takes the general path below, which also names the error.
+    // most responses): one PDV, no generator. What is not so simple (or invalid) takes the
+    // general path below, which also names the error.
     if (dataset === undefined) {
-      const pdv = singleCommandPdv(command, pcId, host.peerMaxPduLength);
+      const pdv = singleCommandFragment(command, { presentationContextId: pcId, maxPduLength: host.peerMaxPduLength });
       if (pdv !== undefined) {
         host.sent(command, pcId);
         return this.#sendPdv(pdv);
@@ -183,17 +183,6 @@ export class MessageSender {
     }
     return host.drain().then(() => host.touch());
   }
-}
-
-/** The one PDV of a command-only message, or undefined when the fragmenter must judge it. */
-function singleCommandPdv(command: DimseCommand, pcId: number, peerMaxPduLength: number): PresentationDataValue | undefined {
-  const spec = commandSpecs[command.type];
-  if (spec === undefined || commandHasDataset(command)) return undefined;
-  if (!Number.isInteger(pcId) || pcId < 1 || pcId > 255 || pcId % 2 === 0) return undefined;
-  if (!Number.isInteger(peerMaxPduLength) || peerMaxPduLength < 0 || peerMaxPduLength > 0xffffffff || (peerMaxPduLength > 0 && peerMaxPduLength <= 7)) return undefined;
-  const data = encodeCommand(command);
-  if (data.length > maxFragmentLength(peerMaxPduLength)) return undefined;
-  return { presentationContextId: pcId, isCommand: true, isLast: true, data };
 }
 
 function gate(): { readonly promise: Promise<void>; readonly open: () => void } {

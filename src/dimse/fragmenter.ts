@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '../errors.js';
 import type { PresentationDataValue } from '../ul/pdu/types.js';
 import { InvalidCommandError } from './errors.js';
-import { commandHasDataset, encodeCommand } from './messages.js';
+import { commandHasDataset, commandSpecs, encodeCommand } from './messages.js';
 import type { DimseCommand } from './messages.js';
 
 /**
@@ -50,10 +50,28 @@ export interface FragmentOptions {
 export type DatasetSource = Uint8Array | Iterable<Uint8Array>;
 export type AsyncDatasetSource = DatasetSource | AsyncIterable<Uint8Array>;
 
+const isContextId = (id: number): boolean => Number.isInteger(id) && id >= 1 && id <= 255 && id % 2 === 1;
+/** A Maximum Length maxFragmentLength takes without an error. */
+const isMaxPduLength = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffffffff && (n === 0 || n > PDV_ITEM_HEADER_LENGTH);
+
 function checkContextId(id: number): void {
-  if (!Number.isInteger(id) || id < 1 || id > 255 || id % 2 === 0) {
+  if (!isContextId(id)) {
     throw new InvalidOptionError('presentationContextId', `must be an odd integer 1–255, got ${String(id)}`);
   }
+}
+
+/**
+ * The one PDV of a message without a data set whose command fits one fragment (every
+ * C-STORE-RSP, C-ECHO, most responses), made without a generator or a fragment list. Undefined
+ * when {@link fragmentCommandBatches} must take the message: a data set announced, a longer
+ * command, or options it rejects (and names).
+ */
+export function singleCommandFragment(command: DimseCommand, options: FragmentOptions): PresentationDataValue | undefined {
+  if (commandSpecs[command.type] === undefined || commandHasDataset(command)) return undefined;
+  if (!isContextId(options.presentationContextId) || !isMaxPduLength(options.maxPduLength)) return undefined;
+  const data = encodeCommand(command);
+  if (data.length > maxFragmentLength(options.maxPduLength)) return undefined;
+  return { presentationContextId: options.presentationContextId, isCommand: true, isLast: true, data };
 }
 
 /**

@@ -297,7 +297,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   drain(): Promise<void> {
     const s = this.#transport?.stream;
     if (s === undefined || s.destroyed || this.#transportClosed) return Promise.reject(new AssociationClosedError());
-    if (this.#outBytes > 0 && this.#outBytes >= s.writableHighWaterMark) this.#flushOut();
+    if (this.#outBytes >= s.writableHighWaterMark) this.#flushOut();
     if (!s.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = (): void => (s.off('close', onClose), resolve());
