@@ -10,6 +10,7 @@
  * - foreign objects: a key not named `<uid>.dcm`, which the store never writes (reported only: a
  *   wrong prefix must not empty someone else's bucket);
  * - incomplete writes older than the grace period: temporary files, multipart uploads (removed).
+ * Objects and rows are compared one study at a time (memory: the largest study, not the store).
  * Each decision about one SOP instance is taken holding the index's lock on it, the lock a node
  * holds from pending entry to row (across processes with PostgreSQL; within one with SQLite,
  * where the grace period keeps a check from removing the object of a store still running).
@@ -52,6 +53,12 @@ export interface StoreCheckOptions {
 export function uidOfKey(key: string): string | undefined {
   const m = /(?:^|\/)(\d+(?:\.\d+)*)\.dcm$/.exec(key);
   return m?.[1];
+}
+
+/** The study a key of the store's own form (`<study>/<series>/<uid>.dcm`) lies under. */
+function studyOfKey(key: string): string | undefined {
+  const parts = key.split('/');
+  return parts.length === 3 && uidOfKey(key) !== undefined ? parts[0] : undefined;
 }
 
 export async function checkStore(options: StoreCheckOptions): Promise<StoreCheckReport> {
@@ -106,52 +113,83 @@ export async function checkStore(options: StoreCheckOptions): Promise<StoreCheck
     });
   }
 
-  // 2. Objects, then rows: a key is accounted for by a row (or, in a dry run, a pending entry
-  // left in place). Pending entries are read before rows: an entry that becomes a row between
-  // the two reads is seen as one or the other, never as neither.
-  const objects = new Map<string, BlobInfo>();
-  for await (const o of blobs.list('')) objects.set(o.key, o);
-  const pendingKeys = new Set((await ix('cannot read the pending entries', () => index.pendingEntries())).map((e) => e.key));
-  const rows = await ix('cannot read the instances', () => index.allInstances());
-  const rowKeys = new Set(rows.map((r) => r.key));
+  // 2. Objects against rows, one study at a time: keys are `<study>/<series>/<uid>.dcm`, and both
+  // stores list a prefix's keys together (S3 in key order, a directory depth first), so the
+  // listing is read as it comes and only one study's objects and rows are held at once. Pending
+  // entries are read before each study's rows: an entry that becomes a row between the two reads
+  // is seen as one or the other, never as neither. Every removal is confirmed under the
+  // instance's lock, so a key that shows up in an unexpected group costs a look-up, never a
+  // wrong repair.
+  let objectCount = 0;
+  let rowCount = 0;
+  const studiesSeen = new Set<string>();
+  const checkStudy = async (study: string | undefined, listed: readonly BlobInfo[]): Promise<void> => {
+    const objects = new Map(listed.map((o) => [o.key, o]));
+    const pendingKeys = new Set((await ix('cannot read the pending entries', () => index.pendingEntries())).map((e) => e.key));
+    const rows = study === undefined || studiesSeen.has(study) ? [] : await ix(`cannot read the instances of study ${study}`, () => index.instancesFor('STUDY', { StudyInstanceUID: study }));
+    if (study !== undefined) studiesSeen.add(study);
+    rowCount += rows.length;
+    const rowKeys = new Set(rows.map((r) => r.key));
 
-  for (const [key, o] of objects) {
-    if (rowKeys.has(key) || pendingKeys.has(key)) continue;
-    const uid = uidOfKey(key);
-    // A young object may be a put whose pending entry this check just cleared (an embedded index
-    // locks within one process only): left for a later check.
-    if (o.modified !== undefined && now - o.modified.getTime() < graceMs) continue;
-    // Not a name the store writes: someone else's object under the prefix, never removed.
-    if (uid === undefined) {
-      note({ kind: 'foreign-object', key, size: o.size, action: 'none' });
-      continue;
+    for (const [key, o] of objects) {
+      if (rowKeys.has(key) || pendingKeys.has(key)) continue;
+      const uid = uidOfKey(key);
+      // A young object may be a put whose pending entry this check just cleared (an embedded index
+      // locks within one process only): left for a later check.
+      if (o.modified !== undefined && now - o.modified.getTime() < graceMs) continue;
+      // Not a name the store writes: someone else's object under the prefix, never removed.
+      if (uid === undefined) {
+        note({ kind: 'foreign-object', key, size: o.size, action: 'none' });
+        continue;
+      }
+      // Confirmed under the instance's lock: a store that finished since the listing has its row now.
+      const orphan = await withLock(uid, async () => {
+        const row = await ix(`cannot look up ${uid}`, () => index.findInstance(uid));
+        if (row?.key === key) return false;
+        if ((await ix('cannot read the pending entries', () => index.pendingEntries(uid))).some((e) => e.key === key)) return false;
+        if (!dryRun) await blobs.delete(key);
+        return true;
+      });
+      if (orphan) note({ kind: 'orphan-object', key, size: o.size, action: 'removed' });
     }
-    // Confirmed under the instance's lock: a store that finished since the listing has its row now.
-    const orphan = await withLock(uid, async () => {
-      const row = await ix(`cannot look up ${uid}`, () => index.findInstance(uid));
-      if (row?.key === key) return false;
-      if ((await ix('cannot read the pending entries', () => index.pendingEntries(uid))).some((e) => e.key === key)) return false;
-      if (!dryRun) await blobs.delete(key);
-      return true;
-    });
-    if (orphan) note({ kind: 'orphan-object', key, size: o.size, action: 'removed' });
-  }
 
-  for (const r of rows) {
-    const listed = objects.get(r.key);
-    if (listed !== undefined) {
-      if (listed.size !== r.size) note({ kind: 'size-mismatch', key: r.key, sopInstanceUid: r.SOPInstanceUID, indexed: r.size, stored: listed.size, action: 'none' });
-      continue;
+    for (const r of rows) {
+      const found = objects.get(r.key);
+      if (found !== undefined) {
+        if (found.size !== r.size) note({ kind: 'size-mismatch', key: r.key, sopInstanceUid: r.SOPInstanceUID, indexed: r.size, stored: found.size, action: 'none' });
+        continue;
+      }
+      await withLock(r.SOPInstanceUID, async () => {
+        // Put after the listing, or replaced by another copy since: not missing.
+        if ((await blobs.head(r.key)) !== undefined) return;
+        const row = await ix(`cannot look up ${r.SOPInstanceUID}`, () => index.findInstance(r.SOPInstanceUID));
+        if (row?.key !== r.key) return;
+        if (!dryRun) await ix(`cannot remove ${r.SOPInstanceUID}`, () => index.removeInstance(r.SOPInstanceUID));
+        note({ kind: 'missing-object', key: r.key, sopInstanceUid: r.SOPInstanceUID, action: 'unindexed' });
+      });
     }
-    await withLock(r.SOPInstanceUID, async () => {
-      // Put after the listing, or replaced by another copy since: not missing.
-      if ((await blobs.head(r.key)) !== undefined) return;
-      const row = await ix(`cannot look up ${r.SOPInstanceUID}`, () => index.findInstance(r.SOPInstanceUID));
-      if (row?.key !== r.key) return;
-      if (!dryRun) await ix(`cannot remove ${r.SOPInstanceUID}`, () => index.removeInstance(r.SOPInstanceUID));
-      note({ kind: 'missing-object', key: r.key, sopInstanceUid: r.SOPInstanceUID, action: 'unindexed' });
-    });
+  };
+
+  let group: BlobInfo[] = [];
+  let groupStudy: string | undefined;
+  for await (const o of blobs.list('')) {
+    objectCount++;
+    const study = studyOfKey(o.key);
+    if (group.length > 0 && study !== groupStudy) {
+      await checkStudy(groupStudy, group);
+      group = [];
+    }
+    groupStudy = study;
+    group.push(o);
   }
+  if (group.length > 0) await checkStudy(groupStudy, group);
+  // Studies the index holds and the listing never showed: each of their rows lost its object.
+  const unlisted: string[] = [];
+  for await (const s of index.find('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '' })) {
+    const uid = s['StudyInstanceUID'];
+    if (typeof uid === 'string' && !studiesSeen.has(uid)) unlisted.push(uid);
+  }
+  for (const study of unlisted) await checkStudy(study, []);
 
   // 3. Writes that never completed and are older than the grace period.
   let incompleteCount = 0;
@@ -170,7 +208,7 @@ export async function checkStore(options: StoreCheckOptions): Promise<StoreCheck
     dryRun,
     storage: blobs.url,
     index: index.kind,
-    counts: { objects: objects.size, rows: rows.length, pending: pendingCount, incomplete: incompleteCount },
+    counts: { objects: objectCount, rows: rowCount, pending: pendingCount, incomplete: incompleteCount },
     findings,
   };
 }

@@ -266,6 +266,57 @@ for (const backend of indexBackends()) describe(`store check on the ${backend.na
       await blobs.close();
     }
   });
+
+  test(`store check (${kind}, ${backend.name} index) goes one study at a time and never reads every row at once: a study that lost every object, a study of objects only, a size mismatch`, async () => {
+    const root = dir();
+    const index = await backend.open(root);
+    const blobs: BlobStore = kind === 'S3' ? await openS3() : await LocalBlobStore.open({ root: join(root, 'files') });
+    const store = await FileStore.open({ root: join(root, kind === 'S3' ? 'spool' : 'files'), index, ...(kind === 'S3' ? { blobs } : {}) });
+    const studyOf = (n: number): string => `${STUDY}.${n}`;
+    const put = async (study: number, n: number): Promise<string> => {
+      const s = { ...spec(n), StudyInstanceUID: studyOf(study), SeriesInstanceUID: `${studyOf(study)}.1`, SOPInstanceUID: `${studyOf(study)}.1.${n}` };
+      return (await store.store(meta(s), chunks(dataset(s, 300)))).key;
+    };
+    try {
+      const kept = [await put(1, 1), await put(1, 2), await put(2, 1), await put(4, 1)];
+      // Study 3: indexed, every object deleted by hand.
+      const lost = [await put(3, 1), await put(3, 2)];
+      for (const key of lost) await blobs.delete(key);
+      // Study 5: objects no row accounts for (a backup restored without its index).
+      const orphans = [`${studyOf(5)}/${studyOf(5)}.1/${studyOf(5)}.1.1.dcm`, `${studyOf(5)}/${studyOf(5)}.1/${studyOf(5)}.1.2.dcm`];
+      for (const key of orphans) await blobs.put(key, [Buffer.from('orphan')]);
+      // Study 4: its object replaced by one of another size.
+      await blobs.put(kept[3]!, [Buffer.from('shorter than it was')]);
+
+      const studiesRead: string[] = [];
+      const watched = new Proxy(index, {
+        get(target, name) {
+          if (name === 'allInstances') throw new Error('store check read every row at once');
+          const value = Reflect.get(target, name, target) as unknown;
+          if (name === 'instancesFor') {
+            return (level: 'STUDY', keys: { StudyInstanceUID: string }) => {
+              studiesRead.push(keys.StudyInstanceUID);
+              return target.instancesFor(level, keys);
+            };
+          }
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const report = await checkStore({ index: watched, blobs, graceSeconds: 0 });
+      assert.deepEqual(summary(report.findings), [
+        ...lost.map((k) => `missing-object ${k} unindexed`),
+        ...orphans.map((k) => `orphan-object ${k} removed`),
+        `size-mismatch ${kept[3]} none`,
+      ].sort());
+      assert.deepEqual([...studiesRead].sort(), [1, 2, 3, 4, 5].map(studyOf).sort(), 'each study read once');
+      assert.deepEqual(report.counts, { objects: 6, rows: 6, pending: 0, incomplete: 0 });
+      assert.deepEqual(await keys(blobs), kept.sort());
+      for (const key of lost) assert.equal(await index.findInstance(key.split('/')[2]!.replace(/\.dcm$/, '')), undefined);
+    } finally {
+      await index.close();
+      await blobs.close();
+    }
+  });
 }
 });
 
