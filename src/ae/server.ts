@@ -246,7 +246,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   #listenTls(server: net.Server, context: SecureContext): void {
     // The TLS engine gets each connection only after its first bytes were looked at: plain DICOM
     // on this TLS port is then named as such (and told so with a TLS alert) instead of being a
-    // nameless handshake failure. The inner server never listens; it only hands sockets over.
+    // nameless handshake failure. The inner server never listens: sockets are handed to the engine.
     const inner = new net.Server();
     // Half-open as the plain port: the upper layer ends our side when the peer ends its own
     // (at once, or after the A-RELEASE-RP still owed to a peer that asked for release).
@@ -267,18 +267,18 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
       };
       const onFirst = (chunk: Buffer): void => {
         cleanup();
-        s.pause();
         if (sniffTransport(chunk) === 'dicom') {
+          s.pause();
           const error = new TransportMismatchError('dicom', 'acceptor', chunk);
           // A fatal protocol_version alert (RFC 8446 6.2): a DICOM peer recognises "TLS here".
           s.end(TLS_PROTOCOL_VERSION_ALERT, () => s.destroy());
           this.#reportHandshakeFailure(undefined, error, peer);
           return;
         }
-        s.unshift(chunk);
-        inner.emit('connection', s);
-        s.resume(); // pause() above made the stream non-flowing; the engine's 'data' listener needs it flowing
-
+        // The engine takes this read as its first: no unshift and resume, which cost a stream
+        // round and a tick on every connection. Nothing can arrive in between: this runs
+        // synchronously inside the socket's 'data' event.
+        secure.acceptWithFirstBytes(s, chunk);
       };
       s.on('data', onFirst).on('close', cleanup).on('end', onEnd);
     });

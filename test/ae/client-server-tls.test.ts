@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import net from 'node:net';
 import { DicomClient } from '../../src/ae/client.js';
 import { DicomServer, type HandshakeFailure } from '../../src/ae/server.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
@@ -154,6 +155,44 @@ test('the seeds\' TLS callbacks through the SecureContext: a class-style server 
     await client.release();
     assert.ok(clientCalls.includes(0), 'the client callback saw the server leaf');
     assert.ok(serverCalls.some((c) => c.startsWith('0:0:X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:Subject Name:')), serverCalls.join('\n'));
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});
+
+test('the TLS port hands the read it looked at to the engine: the server flight is written inside that same read', async () => {
+  // The port reads the first bytes to tell plain DICOM from TLS. The engine takes that read as
+  // its own (no unshift and resume, a stream round and a tick later): by the time the socket's
+  // first 'data' event has been handled, ServerHello … Finished is written.
+  const created: net.Server[] = [];
+  const createServer = net.createServer;
+  (net as { createServer: typeof net.createServer }).createServer = ((...args: Parameters<typeof net.createServer>) => {
+    const s = createServer(...args);
+    created.push(s);
+    return s;
+  }) as typeof net.createServer;
+  const pki = scenarioPki();
+  const server = new DicomServer({ tls: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert, pki.caA.cert] }) });
+  let port: number;
+  try {
+    ({ port } = await server.listen(0));
+  } finally {
+    (net as { createServer: typeof net.createServer }).createServer = createServer;
+  }
+  const writesAtFirstRead: number[] = [];
+  assert.equal(created.length, 1);
+  created[0]!.on('connection', (raw: net.Socket) => {
+    // After the server's own listeners: the sniffing 'data' listener comes first.
+    let writes = 0;
+    const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
+    raw.write = ((...args: unknown[]) => (writes++, write(...args))) as typeof raw.write;
+    raw.once('data', () => writesAtFirstRead.push(writes));
+  });
+  try {
+    const client = await DicomClient.associate({ host: '127.0.0.1', port, tls: clientContext(), callingAeTitle: 'TLS-SCU', calledAeTitle: 'TLS-SCP', timeouts: quick });
+    assert.equal((await client.echo()).status, 0);
+    await client.release();
+    assert.deepEqual(writesAtFirstRead, [1]);
   } finally {
     await server.close({ timeout: 1000 });
   }

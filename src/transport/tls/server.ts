@@ -87,7 +87,16 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
     });
   }
 
-  #accept(sock: net.Socket): void {
+  /**
+   * @internal Run the handshake on `sock`, whose first bytes a listener has already read (and
+   * looked at): they go to the engine directly. Putting them back into the socket instead
+   * (`unshift`, then `resume`) cost a stream round and a tick on every connection.
+   */
+  acceptWithFirstBytes(sock: net.Socket, firstBytes: Buffer): void {
+    this.#accept(sock, firstBytes);
+  }
+
+  #accept(sock: net.Socket, firstBytes?: Buffer): void {
     const peer = { address: sock.remoteAddress, port: sock.remotePort };
     let secure: SecureSocket;
     try {
@@ -97,6 +106,8 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
       this.emit('handshakeError', e as TlsHandshakeError, peer);
       return;
     }
+    // Into the read BIO only: the handshake reads them once it starts, below.
+    if (firstBytes !== undefined) secure.takeFirstBytes(firstBytes);
     this.#connections.add(secure);
     secure.once('close', () => this.#connections.delete(secure));
     // A record that fails right after the handshake (a bad MAC in the flight that carries the

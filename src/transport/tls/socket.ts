@@ -297,6 +297,14 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     return false;
   }
 
+  /**
+   * @internal Bytes already read from the socket before this engine was attached (a server that
+   * looked at them to tell TLS from plain DICOM): taken as if the socket had just delivered them.
+   */
+  takeFirstBytes(chunk: Buffer): void {
+    this.#onData(chunk);
+  }
+
   // ---- the engine --------------------------------------------------------------------------
   #onData(chunk: Buffer): void {
     if (this.#freed) return;
