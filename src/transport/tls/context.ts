@@ -263,8 +263,14 @@ export class SecureContext {
       throw new TlsConfigurationError(option, message, { openssl: drainErrors() });
     };
     // Renegotiation refused (issue 2); no TLS compression (CRIME); server picks the cipher.
+    // A client sends its certificate uncompressed (RFC 8879): OpenSSL compresses a client
+    // certificate afresh at every full handshake, with Brotli at its highest quality, which
+    // measured ~0.9 ms of CPU per handshake (a fifth of a full mutual-auth handshake's client
+    // side) to save a few hundred bytes once per connection. Compressed certificates from the
+    // peer are still accepted; a server sends its own as OpenSSL decides (it never compresses
+    // one per connection).
     S.SSL_CTX_set_options(ctx, S.SSL_OP_NO_RENEGOTIATION | S.SSL_OP_NO_COMPRESSION
-      | (this.role === 'server' ? S.SSL_OP_CIPHER_SERVER_PREFERENCE : 0n));
+      | (this.role === 'server' ? S.SSL_OP_CIPHER_SERVER_PREFERENCE : S.SSL_OP_NO_TX_CERTIFICATE_COMPRESSION));
     S.SSL_CTX_set_mode(ctx, S.SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | S.SSL_MODE_AUTO_RETRY);
     // Always set, never left to the build's default (see profiles.ts): before the identity is
     // loaded, which OpenSSL checks against it.

@@ -170,6 +170,8 @@ export const SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR = 0x10;
 export const SSL_OP_NO_COMPRESSION = 1n << 17n;
 export const SSL_OP_CIPHER_SERVER_PREFERENCE = 1n << 22n;
 export const SSL_OP_NO_RENEGOTIATION = 1n << 30n;
+/** OpenSSL 3.2+ (RFC 8879): do not send our certificate compressed; an older OpenSSL ignores the bit. */
+export const SSL_OP_NO_TX_CERTIFICATE_COMPRESSION = 1n << 32n;
 export const SSL_SENT_SHUTDOWN = 1;
 export const SSL_RECEIVED_SHUTDOWN = 2;
 export const SSL_TLSEXT_ERR_OK = 0;
