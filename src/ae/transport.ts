@@ -64,8 +64,14 @@ export function lateTlsRejection(e: unknown): TlsHandshakeError | undefined {
   });
 }
 
-/** Keeps the first bytes a socket receives (for the "wrong protocol on this port" report). */
-export function recordFirstBytes(socket: net.Socket, limit = 16): () => Uint8Array {
+const NOTHING = new Uint8Array(0);
+
+/**
+ * Keeps the first bytes a socket receives (for the "wrong protocol on this port" report). The
+ * returned function stops recording and returns them; `false` only stops (the handshake went
+ * well: nothing to report, nothing to join).
+ */
+export function recordFirstBytes(socket: net.Socket, limit = 16): (wanted?: boolean) => Uint8Array {
   const parts: Buffer[] = [];
   let length = 0;
   const onData = (chunk: Buffer): void => {
@@ -74,9 +80,9 @@ export function recordFirstBytes(socket: net.Socket, limit = 16): () => Uint8Arr
     if (length >= limit) socket.off('data', onData);
   };
   socket.on('data', onData);
-  return () => {
+  return (wanted = true) => {
     socket.off('data', onData);
-    return Buffer.concat(parts);
+    return wanted ? Buffer.concat(parts) : NOTHING;
   };
 }
 
@@ -140,7 +146,7 @@ export async function openTransport(options: OpenTransportOptions): Promise<Tran
       if (sniffTransport(bytes) === 'dicom') throw new TransportMismatchError('dicom', 'requestor', bytes, { cause: e });
       throw e;
     }
-    firstBytes();
+    firstBytes(false);
     await settleTls13(secure, socket);
     return secure;
   } finally {
