@@ -135,6 +135,7 @@ export class SecureContext {
   #alpnWire: Buffer | undefined;
   #active = 0;
   #disposed = false;
+  #socketInfoCallbacks = 0;
 
   constructor(options: SecureContextOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
@@ -511,10 +512,18 @@ export class SecureContext {
     }
   }
 
+  /** @internal live connections of this context with their own info callback (socket.ts keeps it). */
+  countSocketInfoCallback(delta: 1 | -1): void {
+    this.#socketInfoCallbacks += delta;
+  }
+
   #info(ssl: unknown, where: number, ret: number): void {
+    const isAlert = (where & S.SSL_CB.ALERT) !== 0;
+    // ~17 events a handshake; only an alert matters when nobody observes them (it is recorded for
+    // the error report): the rest return before the connection is even looked up.
+    if (!isAlert && this.#socketInfoCallbacks === 0 && !this.#hasHook('onInfo', 'infoCallback') && !hasSubscribers(channelNames.tlsInfo)) return;
     const conn = connectionsBySsl.get(S.addressOf(ssl));
     if (conn === undefined) return;
-    const isAlert = (where & S.SSL_CB.ALERT) !== 0;
     let alertInfo: AlertInfo | undefined;
     if (isAlert) {
       alertInfo = {

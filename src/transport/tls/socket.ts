@@ -103,8 +103,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   readonly sessionKey: string | undefined;
   /** @internal ConnectionHooks: the session key with the server name and the host check. */
   readonly sessionSlot: string | undefined;
-  /** This connection's own handshake-information callback (after the context's). */
-  infoCallback: InfoCallback | undefined;
+  #infoCallback: InfoCallback | undefined;
   readonly #socket: net.Socket;
   #ssl: unknown;
   #rbio: unknown;
@@ -184,7 +183,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.context = context;
     this.role = context.role;
     if (options.infoCallback !== undefined && typeof options.infoCallback !== 'function') throw new InvalidOptionError('infoCallback', 'must be a function');
-    this.infoCallback = options.infoCallback;
+    if (options.infoCallback !== undefined) this.infoCallback = options.infoCallback;
     this.sessionKey = context.role === 'client' && context.options.sessionResumption !== false ? options.sessionKey : undefined;
     this.#watchResumption = context.role === 'server' && context.options.sessionResumption !== false;
     this.#socket = socket;
@@ -230,6 +229,16 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     });
   }
   #wbio: unknown;
+
+  /** This connection's own handshake-information callback (after the context's). */
+  get infoCallback(): InfoCallback | undefined { return this.#infoCallback; }
+  set infoCallback(fn: InfoCallback | undefined) {
+    // The context counts the live connections that have one: without any (and without its own
+    // hook or a subscriber), it skips the events that only an observer would see.
+    const had = this.#infoCallback !== undefined;
+    this.#infoCallback = fn;
+    if (!this.#freed && had !== (fn !== undefined)) this.context.countSocketInfoCallback(had ? -1 : 1);
+  }
 
   // ---- TransportConnection ---------------------------------------------------------------------
   get stream(): Duplex { return this; }
@@ -743,6 +752,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #free(): void {
     if (this.#freed) return;
     this.#freed = true;
+    if (this.#infoCallback !== undefined) this.context.countSocketInfoCallback(-1);
     connectionsBySsl.delete(this.#sslAddr);
     const resumed = this.takeResumedSession();
     if (resumed !== undefined) S.freeCountedSession(resumed);
