@@ -213,10 +213,13 @@ export interface OpenSslErrorEntry {
 export function drainErrors(): OpenSslErrorEntry[] {
   const out: OpenSslErrorEntry[] = [];
   if (bound === undefined) return out;
-  const buf = Buffer.alloc(256);
+  // Called after every failing call and at every connection's end, mostly on an empty queue:
+  // the text buffer is made only for an error there is.
+  let buf: Buffer | undefined;
   for (;;) {
     const code = Number(ERR_get_error());
     if (code === 0) return out;
+    buf ??= Buffer.alloc(256);
     ERR_error_string_n(code, buf, buf.length);
     const end = buf.indexOf(0);
     out.push({
