@@ -80,6 +80,9 @@ export class DimseAssembler {
   #busy: Promise<void> | undefined;
   /** Context of the last message when it had no dataset, to name a stray dataset fragment precisely. */
   #lastNoDataset: number | undefined;
+  /** What the decoder tolerated in the command being decoded (one options object, not one per command). */
+  #warnings: string[] | undefined;
+  readonly #decodeOptions = { onWarning: (message: string): void => void (this.#warnings ??= []).push(message) };
 
   constructor(handlers: AssemblerHandlers, options: AssemblerOptions = {}) {
     this.#handlers = handlers;
@@ -231,19 +234,33 @@ export class DimseAssembler {
     if (s.length > this.#maxCommandLength) {
       this.#fail(new DimseProtocolError(DimseProtocolViolation.CommandTooLarge, `command set exceeds ${this.#maxCommandLength} bytes`, s.pcId));
     }
-    // The PDV data is a view of a receive buffer that may be reused once released: a command is
-    // small, so its bytes are copied and the view given back at once.
-    s.parts.push(Uint8Array.prototype.slice.call(pdv.data));
-    release(pdv.data);
-    if (!pdv.isLast) return undefined;
-    const bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.length);
+    // The PDV data is a view of a receive buffer that may be reused once released. A command in
+    // one fragment (nearly all) is decoded from that view, which is then given back; the
+    // fragments of a longer one are copied and their views given back at once.
+    let bytes: Uint8Array;
+    if (pdv.isLast && s.parts.length === 0) {
+      bytes = pdv.data;
+    } else {
+      s.parts.push(Uint8Array.prototype.slice.call(pdv.data));
+      release(pdv.data);
+      if (!pdv.isLast) return undefined;
+      bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.length);
+    }
     let command: DimseCommand;
-    let warnings: string[] | undefined;
+    this.#warnings = undefined;
     try {
-      command = decodeCommand(bytes, { onWarning: (message) => (warnings ??= []).push(message) });
+      command = decodeCommand(bytes, this.#decodeOptions);
+      // The one field that may be a view of the bytes (a status detail after the command group).
+      if (bytes === pdv.data && 'statusDetail' in command && command.statusDetail !== undefined) {
+        command = { ...command, statusDetail: Uint8Array.prototype.slice.call(command.statusDetail) };
+      }
     } catch (cause) {
+      if (bytes === pdv.data) release(pdv.data);
       this.#fail(new DimseProtocolError(DimseProtocolViolation.InvalidCommand, `invalid command set: ${(cause as Error).message}`, s.pcId, { cause }));
     }
+    if (bytes === pdv.data) release(pdv.data);
+    const warnings = this.#warnings as string[] | undefined;
+    this.#warnings = undefined;
     if (warnings !== undefined) for (const w of warnings) this.#handlers.onWarning?.(w, command, s.pcId);
     const hasDataset = commandHasDataset(command);
     const pcId = s.pcId;

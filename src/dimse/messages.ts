@@ -4,6 +4,7 @@ import { decodeCommandSet, encodeCommandSet, type DecodeCommandSetOptions } from
 import type { CommandElementKeyword, CommandSetElements } from './command-set.js';
 import { InvalidCommandError } from './errors.js';
 import { encodeCommandDirect } from './command-encoder.js';
+import { decodeCommandDirect } from './command-decoder.js';
 
 /**
  * Every DIMSE-C and DIMSE-N command (PS3.7 Sections 9.3 and 10.3) as a readonly plain object in a
@@ -404,9 +405,14 @@ export function encodeCommand(command: DimseCommand): Uint8Array {
   return encodeCommandDirect(command, tables) ?? encodeCommandSet(commandToElements(command));
 }
 
-/** Decode command-set bytes to a message (`options.onWarning`: what was tolerated, see decodeCommandSet). */
+/**
+ * Decode command-set bytes to a message (`options.onWarning`: what was tolerated, see
+ * decodeCommandSet): read directly when well formed (command-decoder.ts), otherwise by the
+ * generic path, which names what is wrong. The message keeps no view of `bytes` unless it has
+ * a `statusDetail`.
+ */
 export function decodeCommand(bytes: Uint8Array, options: DecodeCommandSetOptions = {}): DimseCommand {
-  return elementsToCommand(decodeCommandSet(bytes, options));
+  return (decodeCommandDirect(bytes, tables) as DimseCommand | undefined) ?? elementsToCommand(decodeCommandSet(bytes, options));
 }
 
 export function isRequest(command: DimseCommand): command is DimseRequest {
