@@ -11,53 +11,65 @@ type Listener = (...args: unknown[]) => void;
 
 
 export class TypedEmitter<Events extends { [K in keyof Events]: (...args: never[]) => void }> {
-  readonly #listeners = new Map<keyof Events, Set<Listener>>();
+  /**
+   * Each event's listeners as an array that is never changed, only replaced (on, off, once): an
+   * emit iterates the array it found, whatever its listeners add or remove meanwhile, without
+   * copying it. (A copy per emit was an array per PDU and per message received.)
+   */
+  readonly #listeners = new Map<keyof Events, readonly Listener[]>();
   readonly #onListenerError: (event: keyof Events, error: unknown) => void;
 
   constructor(onListenerError: (event: keyof Events, error: unknown) => void) {
     this.#onListenerError = onListenerError;
   }
 
+  #add(event: keyof Events, listener: Listener): void {
+    const list = this.#listeners.get(event);
+    if (list === undefined) this.#listeners.set(event, [listener]);
+    else if (!list.includes(listener)) this.#listeners.set(event, [...list, listener]);
+  }
+
+  #remove(event: keyof Events, match: (l: Listener) => boolean): void {
+    const list = this.#listeners.get(event);
+    if (list === undefined || !list.some(match)) return;
+    const rest = list.filter((l) => !match(l));
+    if (rest.length === 0) this.#listeners.delete(event);
+    else this.#listeners.set(event, rest);
+  }
+
   on<K extends keyof Events>(event: K, listener: Events[K]): this {
-    let set = this.#listeners.get(event);
-    if (set === undefined) this.#listeners.set(event, (set = new Set()));
-    set.add(listener as unknown as Listener);
+    this.#add(event, listener as unknown as Listener);
     return this;
   }
 
   off<K extends keyof Events>(event: K, listener: Events[K]): this {
-    const set = this.#listeners.get(event);
-    if (set === undefined) return this;
-    set.delete(listener as unknown as Listener);
-    for (const l of set) if ((l as { original?: unknown }).original === listener) set.delete(l);
+    this.#remove(event, (l) => l === (listener as unknown) || (l as { original?: unknown }).original === listener);
     return this;
   }
 
   once<K extends keyof Events>(event: K, listener: Events[K]): this {
-    const wrapper = Object.assign(
+    const wrapper: Listener = Object.assign(
       (...args: unknown[]) => {
-        this.#listeners.get(event)?.delete(wrapper);
+        this.#remove(event, (l) => l === wrapper);
         (listener as unknown as Listener)(...args);
       },
       { original: listener },
     );
-    let set = this.#listeners.get(event);
-    if (set === undefined) this.#listeners.set(event, (set = new Set()));
-    set.add(wrapper);
+    this.#add(event, wrapper);
     return this;
   }
 
   listenerCount(event: keyof Events): number {
-    return this.#listeners.get(event)?.size ?? 0;
+    return this.#listeners.get(event)?.length ?? 0;
   }
 
   /** Call every listener; a throwing one is reported and the others still run. */
   protected emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
-    const set = this.#listeners.get(event);
-    if (set === undefined) return;
-    for (const l of [...set]) {
+    const list = this.#listeners.get(event);
+    if (list === undefined) return;
+    for (let i = 0; i < list.length; i++) {
       try {
-        l(...(args as unknown[]));
+        list[i]!(...(args as unknown[]));
       } catch (error) {
         this.#onListenerError(event, error);
       }
