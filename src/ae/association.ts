@@ -14,27 +14,27 @@
  *   requestor: `association.request(command, { dataset, responseDatasetSink })` → PendingRequest
  *   acceptor:  `registry.register('C-STORE-RQ', { datasetSink(rq, ctx) {…}, handle(rq, ctx) {…} })`
  */
-import { channelNames, publish } from '../diagnostics.js';
+import { channel, channelNames, publish } from '../diagnostics.js';
 import { release as releaseBuffer } from '../internal/buffer-pool.js';
 import type { PresentationDataValue } from '../ul/pdu/types.js';
 import { DicomError, TimeoutError } from '../errors.js';
 import type { AcceptedContext, AcceptedContexts } from '../acse/presentation-context.js';
 import { DimseAssembler, collectSink, type DatasetSink } from '../dimse/assembler.js';
 import type { AsyncDatasetSource } from '../dimse/fragmenter.js';
-import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest } from '../dimse/messages.js';
+import { isRequest, type CCancelRq, type DimseCommand, type DimseRequest, type DimseResponse } from '../dimse/messages.js';
 import { Status, isPending } from '../dictionary/status.js';
 import type { TlsInfo } from '../transport/connection.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
-import type { HandlerRegistry, RequestContext, ResponseFields } from '../services/scp/registry.js';
+import type { HandlerRegistry, ResponseFields } from '../services/scp/registry.js';
 import { MessageIdsExhaustedError, OperationsWindowExceededError, UnexpectedResponseError } from './errors.js';
-import { HeldDatasets, type HeldDataset } from './buffer-budget.js';
+import { HeldDatasets } from './buffer-budget.js';
 import { PendingRequest } from './pending-request.js';
 import { MessageSender } from './message-sender.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
-import { LazyAbort } from './lazy-abort.js';
+import { IncomingRequest, type RespondVia } from './incoming-request.js';
 import { failAssociation } from './guard.js';
 import { safeErrorComment } from './error-comment.js';
 
@@ -44,18 +44,8 @@ export { responseFor } from './response.js';
 
 export type { AssociationInfo, AssociationOptions, RequestCommand, RequestOptions, AssociationEvents } from './association-types.js';
 
-interface Incoming {
-  readonly command: Exclude<DimseRequest, CCancelRq>;
-  readonly context: AcceptedContext;
-  readonly controller: LazyAbort;
-  readonly collected: (DatasetSink & { bytes(): Uint8Array }) | undefined;
-  /** Bytes of `collected` counted against the buffer budgets until the handler takes them. */
-  readonly held?: HeldDataset | undefined;
-  /** The handler's datasetSink threw: the dataset is dropped and the request answered Processing failure. */
-  readonly sinkError?: unknown;
-}
-
 const DEFAULT_DIMSE_MS = 30_000;
+const dimseChannel = channel(channelNames.dimse);
 /** Default of `maxBufferedBytes`: request data sets held per association before reading pauses. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 const DEFAULT_RELEASE_MS = 30_000;
@@ -72,14 +62,23 @@ export class Association extends TypedEmitter<AssociationEvents> {
   /** The peer's requests received whose final response is not yet on its way (PS3.7 D.3.3.3). */
   #performing = 0;
   readonly #assembler: DimseAssembler;
-  readonly #pending = new Map<number, { request: PendingRequest; timer: NodeJS.Timeout | undefined; timeout: number; sink: RequestOptions['responseDatasetSink'] }>();
-  readonly #running = new Map<number, LazyAbort>();
+  readonly #pending = new Map<number, PendingEntry>();
+  /**
+   * The one DIMSE timer of the association, due at the earliest deadline it was armed for (see
+   * #armTimer); undefined when none runs.
+   */
+  #dimseTimer: NodeJS.Timeout | undefined;
+  #dimseDue = Infinity;
+  /** The peer's requests being handled, by Message ID (a C-CANCEL-RQ aborts one). */
+  readonly #running = new Map<number, IncomingRequest>();
   #nextId = 1;
   readonly #sender: MessageSender;
   /** Requests whose handler is queued or running (see #onMessage). */
   #handling = 0;
   #handlerTail: Promise<void> = Promise.resolve();
-  #incoming: Incoming | undefined;
+  #incoming: IncomingRequest | undefined;
+  /** How a handler's `respond` sends (one function per association, not one per request). */
+  readonly #respondVia: RespondVia = (request, pcId, fields) => this.#respondAsPromise(request, pcId, fields);
   #incomingResponse: { collected: (DatasetSink & { bytes(): Uint8Array }) | undefined } | undefined;
   #inflight = 0;
   /** Woken when the assembler has taken every PDU handed to it (see #respondReleaseAfterOutstanding). */
@@ -217,7 +216,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
       handle.fail(this.#closeError());
       return handle;
     }
-    const entry = { request: handle, timer: undefined as NodeJS.Timeout | undefined, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink };
+    const entry: PendingEntry = { request: handle, deadline: Infinity, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink };
     this.#pending.set(messageId, entry);
     const sent = (): void => {
       handle.markSent();
@@ -311,7 +310,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
    */
   #drainWithin(): Promise<void> {
     const drain = this.#ul.drain();
-    if (this.#dimseMs <= 0) return drain;
+    // Everything gathered went to the transport and it asks for no wait (the usual case: the
+    // TLS transport encrypts and writes at once): no timer and no race for a settled promise.
+    if (this.#dimseMs <= 0 || !this.#ul.needsDrain) return drain;
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -325,9 +326,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
     return Promise.race([drain, stalled]).finally(() => clearTimeout(timer));
   }
 
+  /** Every message each way: its notification object is built only for a subscriber or a listener. */
   #notify(direction: 'sent' | 'received', command: DimseCommand, presentationContextId: number): void {
-    publish(channelNames.dimse, () => ({ association: this, direction, command, presentationContextId }));
-    this.emit('message', { direction, command, presentationContextId });
+    if (dimseChannel.hasSubscribers) dimseChannel.publish({ association: this, direction, command, presentationContextId });
+    if (this.listenerCount('message') > 0) this.emit('message', { direction, command, presentationContextId });
   }
 
   // ---- receiving ---------------------------------------------------------------------------------
@@ -383,25 +385,18 @@ export class Association extends TypedEmitter<AssociationEvents> {
       const window = this.#info.asynchronousOperations.performed;
       if (window > 0 && this.#performing >= window) throw new OperationsWindowExceededError(window, command.type, command.messageId);
       this.#performing++;
-      const context = this.#info.contexts.get(pcId) as AcceptedContext;
-      const controller = new LazyAbort();
-      this.#running.set(command.messageId, controller);
+      const incoming = new IncomingRequest(this, command, this.#info.contexts.get(pcId) as AcceptedContext, this.#respondVia);
+      this.#running.set(command.messageId, incoming);
       const handler = this.#handlers?.get(command.type);
-      if (handler?.datasetSink === undefined) return this.#requestSink(command, context, controller, hasDataset, handler !== undefined, undefined);
-      const rc: RequestContext = { association: this, presentationContext: context, get signal() { return controller.signal; } };
-      // The handler could not take the dataset (e.g. cannot open a file): read and drop it, answer a failure.
-      const refused = (sinkError: unknown): undefined => {
-        this.#incoming = { command, context, controller, collected: undefined, sinkError };
-        return undefined;
-      };
+      if (handler?.datasetSink === undefined) return this.#requestSink(incoming, hasDataset, handler !== undefined, undefined);
       let sink: DatasetSink | undefined | Promise<DatasetSink | undefined>;
       try {
-        sink = handler.datasetSink(command as never, rc);
+        sink = handler.datasetSink(command as never, incoming);
       } catch (sinkError) {
-        return refused(sinkError);
+        return this.#refused(incoming, sinkError);
       }
-      if (isThenable(sink)) return sink.then((s) => this.#requestSink(command, context, controller, hasDataset, true, s), refused);
-      return this.#requestSink(command, context, controller, hasDataset, true, sink);
+      if (isThenable(sink)) return sink.then((s) => this.#requestSink(incoming, hasDataset, true, s), (sinkError: unknown) => this.#refused(incoming, sinkError));
+      return this.#requestSink(incoming, hasDataset, true, sink);
     }
     const id = command.messageIdBeingRespondedTo;
     const entry = this.#pending.get(id);
@@ -417,23 +412,25 @@ export class Association extends TypedEmitter<AssociationEvents> {
     return sink ?? collected;
   }
 
-  #requestSink(
-    command: Exclude<DimseRequest, CCancelRq>,
-    context: AcceptedContext,
-    controller: LazyAbort,
-    hasDataset: boolean,
-    handled: boolean,
-    sink: DatasetSink | undefined,
-  ): DatasetSink | undefined | Promise<DatasetSink | undefined> {
+  /** The handler could not take the dataset (e.g. cannot open a file): read and drop it, answer a failure. */
+  #refused(incoming: IncomingRequest, sinkError: unknown): undefined {
+    incoming.sinkError = sinkError;
+    this.#incoming = incoming;
+    return undefined;
+  }
+
+  #requestSink(incoming: IncomingRequest, hasDataset: boolean, handled: boolean, sink: DatasetSink | undefined): DatasetSink | undefined | Promise<DatasetSink | undefined> {
     // No handler: the dataset is read and dropped, the request answered "unrecognized operation".
     const collecting = hasDataset && sink === undefined && handled ? collectSink(this.#maxCollected) : undefined;
     if (collecting === undefined) {
-      this.#incoming = { command, context, controller, collected: undefined };
+      this.#incoming = incoming;
       return sink;
     }
     const collect = (): DatasetSink => {
       const { sink: collected, held } = this.#datasets.collect(collecting);
-      this.#incoming = { command, context, controller, collected, held };
+      incoming.collected = collected;
+      incoming.held = held;
+      this.#incoming = incoming;
       return collected;
     };
     // A new data set to hold in memory: not while a budget is full (reading stays paused).
@@ -472,89 +469,93 @@ export class Association extends TypedEmitter<AssociationEvents> {
     const final = !isPending(command.status);
     if (final) {
       this.#pending.delete(id);
-      if (entry.timer !== undefined) clearTimeout(entry.timer);
+      // Nothing left to wait for: the timer may run out unanswered, but holds no process open.
+      if (this.#pending.size === 0) this.#dimseTimer?.unref();
     }
     entry.request.deliver({ command, presentationContextId: pcId, dataset: collected?.bytes() }, final);
   }
 
   /** Runs the handler and sends its final response: a promise only if something had to wait. Never rejects. */
-  #runHandler(incoming: Incoming): Promise<void> | undefined {
-    const { command } = incoming;
+  #runHandler(incoming: IncomingRequest): Promise<void> | undefined {
     // The handler takes the data set: it no longer waits in the queue, and reading may go on.
     if (incoming.held !== undefined) this.#datasets.giveBack(incoming.held);
-    let performing = true;
-    const finalResponse = (): void => {
-      // The final response is on its way: the peer may invoke the next operation.
-      if (performing) this.#performing--;
-      performing = false;
-    };
-    const done = (): void => {
-      finalResponse();
-      this.#running.delete(command.messageId);
-    };
-    // Not even the failure response could be sent (e.g. the peer's Maximum Length fits no
-    // data): every request gets a response or the association ends now, never a silent wait.
-    // An association already ending (aborted, released: no longer Sta6) just has no one to tell.
-    const failed = (error: unknown): void => {
-      if (!this.#closed && !this.#aborting && this.#ul.state === 'Sta6') {
-        this.#localError ??= failAssociation(this.#ul, 'response', error);
-      }
-      done();
-    };
     let r: Promise<void> | undefined;
     try {
-      r = this.#handleAndAnswer(incoming, finalResponse);
+      r = this.#handleAndAnswer(incoming);
     } catch (error) {
-      failed(error);
+      this.#handlerFailed(incoming, error);
       return undefined;
     }
     if (r === undefined) {
-      done();
+      this.#handled(incoming);
       return undefined;
     }
-    return r.then(done, failed);
+    return r.then(
+      () => this.#handled(incoming),
+      (error: unknown) => this.#handlerFailed(incoming, error),
+    );
   }
 
-  #handleAndAnswer(incoming: Incoming, finalResponse: () => void): Promise<void> | undefined {
-    const { command, context, controller } = incoming;
+  /** The final response is on its way: the peer may invoke the next operation. */
+  #finalResponse(incoming: IncomingRequest): void {
+    if (incoming.performing) this.#performing--;
+    incoming.performing = false;
+  }
+
+  #handled(incoming: IncomingRequest): void {
+    this.#finalResponse(incoming);
+    this.#running.delete(incoming.command.messageId);
+  }
+
+  /**
+   * Not even the failure response could be sent (e.g. the peer's Maximum Length fits no data):
+   * every request gets a response or the association ends now, never a silent wait. An
+   * association already ending (aborted, released: no longer Sta6) just has no one to tell.
+   */
+  #handlerFailed(incoming: IncomingRequest, error: unknown): void {
+    if (!this.#closed && !this.#aborting && this.#ul.state === 'Sta6') {
+      this.#localError ??= failAssociation(this.#ul, 'response', error);
+    }
+    this.#handled(incoming);
+  }
+
+  #handleAndAnswer(incoming: IncomingRequest): Promise<void> | undefined {
+    const { command, presentationContext: context } = incoming;
     const handler = this.#handlers?.get(command.type);
-    if (handler === undefined) return this.#answer(incoming, { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` }, finalResponse);
-    if (incoming.sinkError !== undefined) return this.#answer(incoming, failureFields(incoming.sinkError), finalResponse);
+    if (handler === undefined) return this.#answer(incoming, { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` });
+    if (incoming.sinkError !== undefined) return this.#answer(incoming, failureFields(incoming.sinkError));
     const dataset = incoming.collected?.bytes();
+    incoming.dataset = dataset;
     if (dataset !== undefined) publish(channelNames.requestDataset, () => ({ association: this, command, presentationContextId: context.id, transferSyntaxUid: context.transferSyntax, dataset }));
     let fields: ResponseFields | Promise<ResponseFields>;
     try {
-      fields = handler.handle(command as never, {
-        association: this,
-        presentationContext: context,
-        get signal() { return controller.signal; },
-        dataset,
-        respond: (f) => this.#respondAsPromise(command, context.id, f),
-      });
+      fields = handler.handle(command as never, incoming);
     } catch (error) {
-      return this.#closed ? undefined : this.#answer(incoming, failureFields(error), finalResponse);
+      return this.#closed ? undefined : this.#answer(incoming, failureFields(error));
     }
-    if (!isThenable(fields)) return this.#answer(incoming, fields, finalResponse);
+    if (!isThenable(fields)) return this.#answer(incoming, fields);
     return fields.then(
-      (f) => this.#answer(incoming, f, finalResponse),
-      (error: unknown) => (this.#closed ? undefined : this.#answer(incoming, failureFields(error), finalResponse)),
+      (f) => this.#answer(incoming, f),
+      (error: unknown) => (this.#closed ? undefined : this.#answer(incoming, failureFields(error))),
     );
   }
 
   /** The final response; one the handler built badly still gets an answer; a closed association gets none. */
-  #answer(incoming: Incoming, fields: ResponseFields, finalResponse: () => void): Promise<void> | undefined {
+  #answer(incoming: IncomingRequest, fields: ResponseFields): Promise<void> | undefined {
     if (this.#closed) return undefined;
-    finalResponse();
-    const { command, context } = incoming;
-    const fallback = (): Promise<void> | undefined =>
-      this.#closed ? undefined : this.#respond(command, context.id, { status: Status.ProcessingFailure, errorComment: 'the response could not be built' });
+    this.#finalResponse(incoming);
     let r: Promise<void> | undefined;
     try {
-      r = this.#respond(command, context.id, fields);
+      r = this.#respond(incoming.command, incoming.presentationContext.id, fields);
     } catch {
-      return fallback();
+      return this.#answerFailed(incoming);
     }
-    return r?.then(undefined, fallback);
+    return r?.then(undefined, () => this.#answerFailed(incoming));
+  }
+
+  #answerFailed(incoming: IncomingRequest): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    return this.#respond(incoming.command, incoming.presentationContext.id, { status: Status.ProcessingFailure, errorComment: 'the response could not be built' });
   }
 
   #respondAsPromise(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> {
@@ -566,27 +567,66 @@ export class Association extends TypedEmitter<AssociationEvents> {
   }
 
   #respond(request: Exclude<DimseRequest, CCancelRq>, pcId: number, fields: ResponseFields): Promise<void> | undefined {
-    const { dataset, ...rest } = fields;
+    const dataset = fields.dataset;
+    // A new object, the handler's fields copied in (never changed: a handler may reuse them).
+    const response = responseFor(request, fields, dataset !== undefined) as { errorComment?: string };
     // The one place Error Comments leave the server: never a path, always a valid LO.
-    if (rest.errorComment !== undefined) rest.errorComment = safeErrorComment(rest.errorComment);
-    return this.#sender.send(responseFor(request, rest, dataset !== undefined), dataset, pcId);
+    if (response.errorComment !== undefined) response.errorComment = safeErrorComment(response.errorComment);
+    return this.#sender.send(response as DimseResponse, dataset, pcId);
   }
 
   // ---- timers and failures -----------------------------------------------------------------------
 
+  /**
+   * (Re)start the DIMSE timeout of request `id`: a deadline on its entry. One timer serves all of
+   * them (a timer made and cleared per request, and again per response, was a good part of the
+   * per-request work of a requestor): it runs until the earliest deadline it was armed for, and
+   * on expiry either finds a request past its deadline or waits again for the earliest one.
+   */
   #armTimer(id: number): void {
     const entry = this.#pending.get(id);
     if (entry === undefined) return;
-    if (entry.timer !== undefined) clearTimeout(entry.timer);
-    entry.timer = undefined;
-    if (entry.timeout <= 0) return;
-    entry.timer = setTimeout(() => {
-      const e = new TimeoutError('dimse', `no response to ${entry.request.command.type} (message ID ${id}) within ${entry.timeout} ms; association aborted`);
-      this.#localError ??= e;
-      this.#pending.delete(id);
-      entry.request.fail(e);
-      this.#safeAbort();
-    }, entry.timeout);
+    if (entry.timeout <= 0) {
+      entry.deadline = Infinity;
+      return;
+    }
+    entry.deadline = performance.now() + entry.timeout;
+    if (this.#dimseTimer === undefined || entry.deadline < this.#dimseDue) this.#startDimseTimer(entry.timeout, entry.deadline);
+    else this.#dimseTimer.ref();
+  }
+
+  #startDimseTimer(ms: number, due: number): void {
+    if (this.#dimseTimer !== undefined) clearTimeout(this.#dimseTimer);
+    this.#dimseDue = due;
+    this.#dimseTimer = setTimeout(() => this.#dimseExpired(), ms);
+  }
+
+  #stopDimseTimer(): void {
+    if (this.#dimseTimer !== undefined) clearTimeout(this.#dimseTimer);
+    this.#dimseTimer = undefined;
+    this.#dimseDue = Infinity;
+  }
+
+  #dimseExpired(): void {
+    this.#dimseTimer = undefined;
+    this.#dimseDue = Infinity;
+    if (this.#closed) return;
+    const now = performance.now();
+    let earliest = Infinity;
+    for (const [id, entry] of this.#pending) {
+      if (entry.deadline <= now) {
+        const e = new TimeoutError('dimse', `no response to ${entry.request.command.type} (message ID ${id}) within ${entry.timeout} ms; association aborted`);
+        this.#localError ??= e;
+        this.#pending.delete(id);
+        entry.request.fail(e);
+        this.#safeAbort();
+        return;
+      }
+      if (entry.deadline < earliest) earliest = entry.deadline;
+    }
+    // Answers restarted the deadlines meanwhile: wait for the earliest (at least 1 ms: the
+    // timer's clock is coarser than performance.now()).
+    if (earliest !== Infinity) this.#startDimseTimer(Math.max(1, Math.ceil(earliest - now)), earliest);
   }
 
   #touch(): void {
@@ -627,10 +667,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   /** Reject every pending request and stop every running handler, with `reason()`. */
   #failOutstanding(reason: () => DicomError): void {
-    for (const [, entry] of this.#pending) {
-      if (entry.timer !== undefined) clearTimeout(entry.timer);
-      entry.request.fail(reason());
-    }
+    this.#stopDimseTimer();
+    for (const [, entry] of this.#pending) entry.request.fail(reason());
     this.#pending.clear();
     for (const c of this.#running.values()) c.abort(reason());
   }
@@ -664,6 +702,15 @@ export class Association extends TypedEmitter<AssociationEvents> {
 }
 
 type PDataPdvs = Parameters<DimseAssembler['push']>[0];
+
+/** A request sent and not yet answered with its final response. */
+interface PendingEntry {
+  readonly request: PendingRequest;
+  /** When its DIMSE timeout expires (performance.now() time); Infinity when not armed. */
+  deadline: number;
+  readonly timeout: number;
+  readonly sink: RequestOptions['responseDatasetSink'];
+}
 
 /** Processing failure (0110) with the error's message as the comment. */
 function failureFields(error: unknown): ResponseFields {

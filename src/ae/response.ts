@@ -33,8 +33,8 @@ function echoesOf(requestType: string): Echoes {
   return e;
 }
 
-/** The response to `request` with the handler's fields; identifying fields are filled from the request (PS3.7 9.3, 10.3). */
-export function responseFor(request: Exclude<DimseRequest, CCancelRq>, fields: Omit<ResponseFields, 'dataset'>, hasDataset: boolean): DimseResponse {
+/** The response to `request` with the handler's fields (but its `dataset`); identifying fields are filled from the request (PS3.7 9.3, 10.3). */
+export function responseFor(request: Exclude<DimseRequest, CCancelRq>, fields: ResponseFields, hasDataset: boolean): DimseResponse {
   const e = echoesOf(request.type);
   const r = request as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = { type: e.type, messageIdBeingRespondedTo: request.messageId };
@@ -44,8 +44,9 @@ export function responseFor(request: Exclude<DimseRequest, CCancelRq>, fields: O
   if (e.sopInstance && echoable(sopInstance)) out['affectedSopInstanceUid'] = sopInstance;
   if (e.eventTypeId && r['eventTypeId'] !== undefined) out['eventTypeId'] = r['eventTypeId'];
   if (e.actionTypeId && r['actionTypeId'] !== undefined) out['actionTypeId'] = r['actionTypeId'];
-  const f = fields as Record<string, unknown>;
-  for (const k in f) if (f[k] !== undefined) out[k] = f[k];
+  const f = fields as unknown as Record<string, unknown>;
+  // `dataset` is the caller's (it goes out after the command), not a command field.
+  for (const k in f) if (k !== 'dataset' && f[k] !== undefined) out[k] = f[k];
   out['hasDataset'] = hasDataset;
   return out as unknown as DimseResponse;
 }

@@ -126,6 +126,22 @@ test('DIMSE timeout: TimeoutError("dimse"), the association is aborted on both s
   });
 });
 
+test('DIMSE timeout: a short timeout after a long one still expires first, naming its own request; the others fail with it', async () => {
+  await withServer({ asynchronousOperations: { maxOperationsInvoked: 4, maxOperationsPerformed: 4 } }, async (port, server) => {
+    server.handlers.register('C-ECHO-RQ', { handle: (_rq, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve({ status: 0 }))) });
+    const client = await connect(port, { asynchronousOperations: { maxOperationsInvoked: 4, maxOperationsPerformed: 4 } });
+    const rq = { type: 'C-ECHO-RQ', affectedSopClassUid: VerificationSopClass } as const;
+    const long = client.association.request(rq, { timeout: 600_000 });
+    const short = client.association.request(rq, { timeout: 100 });
+    const failed = await short.response.then(() => undefined, (e: unknown) => e);
+    assert.ok(failed instanceof TimeoutError && failed.timer === 'dimse', String(failed));
+    assert.match(failed.message, new RegExp(`\\(message ID ${short.messageId}\\) within 100 ms`));
+    // One timeout aborts the association: the long request fails with the same error, now.
+    assert.equal(await long.response.then(() => undefined, (e: unknown) => e), failed);
+    assert.ok((await client.association.whenClosed()).error instanceof TimeoutError);
+  });
+});
+
 test('a DIMSE protocol violation aborts that association only; a concurrent one keeps working', async () => {
   await withServer({}, async (port, server) => {
     const one = await connect(port);
