@@ -166,12 +166,14 @@ export function decodeCommandDirect(bytes: Uint8Array, tables: CommandTables): o
   // A dataset where the command never has one, or none where it always has: the generic path names it.
   if ((plan.dataset === 'none' && has) || (plan.dataset === 'required' && !has)) return clear(values);
   const out: Record<string, unknown> = { type: plan.type };
-  for (const f of plan.required) {
+  for (let i = 0; i < plan.required.length; i++) {
+    const f = plan.required[i]!;
     const v = values[f.slot];
     if (v === undefined) return clear(values);
     out[f.field] = v;
   }
-  for (const f of plan.optional) {
+  for (let i = 0; i < plan.optional.length; i++) {
+    const f = plan.optional[i]!;
     const v = values[f.slot];
     if (v !== undefined) out[f.field] = v;
   }

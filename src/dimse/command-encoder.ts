@@ -63,6 +63,18 @@ function buildPlans(tables: CommandTables): Map<string, Plan> {
 
 let plans: Map<string, Plan> | undefined;
 
+function put16(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+}
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = (v >>> 24) & 0xff;
+}
+
 /** Bytes of a string value (padded to even), or -1 when a character or the length is not allowed. */
 function stringLength(vr: Slot['vr'], value: unknown): number {
   if (typeof value !== 'string') return -1;
@@ -90,7 +102,7 @@ function valueLength(vr: Slot['vr'], value: unknown): number {
       return isUint(value, 0xffffffff) ? 4 : -1;
     case 'AT': {
       if (!Array.isArray(value)) return -1;
-      for (const t of value as unknown[]) if (!isUint(t, 0xffffffff)) return -1;
+      for (let i = 0; i < value.length; i++) if (!isUint((value as unknown[])[i], 0xffffffff)) return -1;
       return 4 * value.length;
     }
     default:
@@ -139,36 +151,38 @@ export function encodeCommandDirect(command: object, tables: CommandTables): Uin
     if (n < 0) return undefined;
     groupLength += 8 + n;
   }
+  // Written byte by byte: Buffer's writeUInt*LE and write() check their arguments at a cost that
+  // was most of this function's (and its only garbage, with the values as heap numbers).
   const out = Buffer.allocUnsafe(12 + groupLength);
-  out.writeUInt32LE(0, 0); // (0000,0000)
-  out.writeUInt32LE(4, 4);
-  out.writeUInt32LE(groupLength, 8);
+  put32(out, 0, 0); // (0000,0000)
+  put32(out, 4, 4);
+  put32(out, 8, groupLength);
   let o = 12;
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
     const v = s.field === undefined ? (s.element === CF_ELEMENT ? plan.commandField : dataSetType) : src[s.field];
     if (v === undefined) continue;
-    out.writeUInt16LE(0, o);
-    out.writeUInt16LE(s.element, o + 2);
+    put16(out, o, 0);
+    put16(out, o + 2, s.element);
     o += 8;
     switch (s.vr) {
       case 'US':
-        out.writeUInt32LE(2, o - 4);
-        out.writeUInt16LE(v as number, o);
+        put32(out, o - 4, 2);
+        put16(out, o, v as number);
         o += 2;
         break;
       case 'UL':
-        out.writeUInt32LE(4, o - 4);
-        out.writeUInt32LE(v as number, o);
+        put32(out, o - 4, 4);
+        put32(out, o, v as number);
         o += 4;
         break;
       case 'AT': {
         const tags = v as readonly number[];
-        out.writeUInt32LE(4 * tags.length, o - 4);
-        for (const t of tags) {
+        put32(out, o - 4, 4 * tags.length);
+        for (let t = 0; t < tags.length; t++) {
           // AT is a pair of US: group then element, each little endian (PS3.5 6.2).
-          out.writeUInt16LE(t >>> 16, o);
-          out.writeUInt16LE(t & 0xffff, o + 2);
+          put16(out, o, tags[t]! >>> 16);
+          put16(out, o + 2, tags[t]! & 0xffff);
           o += 4;
         }
         break;
@@ -177,8 +191,9 @@ export function encodeCommandDirect(command: object, tables: CommandTables): Uin
         const str = v as string;
         const n = str.length;
         const padded = n + (n & 1);
-        out.writeUInt32LE(padded, o - 4);
-        out.write(str, o, n, 'latin1');
+        put32(out, o - 4, padded);
+        // Checked above: every character is ASCII.
+        for (let c = 0; c < n; c++) out[o + c] = str.charCodeAt(c);
         // UI pads with NUL, the other string VRs with a space (PS3.5 6.2).
         if (n & 1) out[o + n] = s.vr === 'UI' ? 0 : 0x20;
         o += padded;
