@@ -61,7 +61,9 @@ export type TransportSource = TransportConnection | (() => Promise<TransportConn
 
 type InboxItem = InboundItem | { readonly kind: 'close'; readonly cause: unknown };
 
-type Outbox = { readonly kind: 'primitive'; readonly primitive: UserPrimitive } | { readonly kind: 'closed' };
+/** What the machine hands the user, in order: a primitive, or the end (no wrapper object per P-DATA indication). */
+type Outbox = UserPrimitive | typeof CLOSED;
+const CLOSED = Symbol('closed');
 
 const DEFAULT_MAX_PDU = 1024 * 1024;
 /** Looked up once: publish() built its message object on every PDU sent, subscribed or not. */
@@ -347,8 +349,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     this.#flushing = true;
     try {
       for (let o = this.#outbox.shift(); o !== undefined; o = this.#outbox.shift()) {
-        if (o.kind === 'closed') this.emit('closed', { error: this.#error });
-        else this.#deliver(o.primitive);
+        if (o === CLOSED) this.emit('closed', { error: this.#error });
+        else this.#deliver(o);
       }
     } finally {
       this.#flushing = false;
@@ -404,7 +406,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     if (this.#finished) return;
     this.#finished = true;
     this.#stopArtim();
-    this.#outbox.push({ kind: 'closed' });
+    this.#outbox.push(CLOSED);
   }
 
   #actions(): AssociationActions {
@@ -421,7 +423,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
         }, this.#artimMs);
       },
       stopArtim: () => this.#stopArtim(),
-      deliver: (primitive) => void this.#outbox.push({ kind: 'primitive', primitive }),
+      deliver: (primitive) => void this.#outbox.push(primitive),
       checkAssociateRq: (rq) => this.#check(rq),
     };
   }

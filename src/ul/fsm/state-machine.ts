@@ -3,7 +3,7 @@
  * `dispatch` that looks an event up in Table 9-10, runs the action and moves to the next state.
  * Each transition is published on the `stateTransition` diagnostics channel.
  */
-import { channelNames, publish } from '../../diagnostics.js';
+import { channel, channelNames } from '../../diagnostics.js';
 import type { AssociationActions, AssociationContext, FsmInput } from './actions.js';
 import { ACTIONS } from './actions.js';
 import { InvalidStateEventError } from './errors.js';
@@ -63,10 +63,13 @@ export class StateMachine {
     if (lookupTransition(this.#state, input.event) === undefined && !this.#running) {
       throw new InvalidStateEventError(this.#state, input.event);
     }
-    this.#queue.push(input);
-    if (this.#running) return;
+    if (this.#running) {
+      this.#queue.push(input);
+      return;
+    }
     this.#running = true;
     try {
+      this.#step(input);
       for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
         this.#step(next);
       }
@@ -85,10 +88,29 @@ export class StateMachine {
     const outcome = (ACTIONS[action] as (c: AssociationContext, i: FsmInput) => string | void)(this.#ctx, input);
     const to = resolveNext(ACTION_NEXT_STATE[action], outcome);
     this.#state = to;
-    const transition: Transition = { from, event: input.event, action, to };
-    publish(channelNames.stateTransition, () => ({ association: this.#association, ...transition }));
+    const transition = transitionOf(from, input.event, action, to);
+    if (stateTransitionChannel.hasSubscribers) stateTransitionChannel.publish({ association: this.#association, ...transition });
     this.#onTransition?.(transition);
   }
+}
+
+const stateTransitionChannel = channel(channelNames.stateTransition);
+
+/**
+ * The transitions taken, made once each and shared (they are values): every P-DATA-TF sent or
+ * received is a transition (DT-1, DT-2), and an object per PDU was garbage.
+ */
+const transitions = new Map<State, Map<EventId, Map<State, Transition>>>();
+
+function transitionOf(from: State, event: EventId, action: ActionName, to: State): Transition {
+  let byEvent = transitions.get(from);
+  if (byEvent === undefined) transitions.set(from, (byEvent = new Map()));
+  let byTo = byEvent.get(event);
+  if (byTo === undefined) byEvent.set(event, (byTo = new Map()));
+  let t = byTo.get(to);
+  // The action follows from the cell (from, event), so (from, event, to) names one transition.
+  if (t === undefined) byTo.set(to, (t = Object.freeze({ from, event, action, to })));
+  return t;
 }
 
 function resolveNext(next: NextState, outcome: string | void): State {
