@@ -389,8 +389,30 @@ export function isKnownPduType(type: number): boolean {
   return KNOWN_TYPES.has(type);
 }
 
+/**
+ * The usual P-DATA-TF: one PDV item filling the PDU, with an odd context ID. Read without the
+ * reader and error context decodePData sets up (objects per PDU received); anything else,
+ * malformed included, is left to it. Same result, the value a view of `bytes`.
+ */
+function decodeOnePdv(bytes: Uint8Array): PDataTfPdu | undefined {
+  const n = bytes.length;
+  if (n < 12 || bytes[0] !== PduTypeCode['P-DATA-TF']) return undefined;
+  const pduLength = ((bytes[2]! << 24) | (bytes[3]! << 16) | (bytes[4]! << 8) | bytes[5]!) >>> 0;
+  const itemLength = ((bytes[6]! << 24) | (bytes[7]! << 16) | (bytes[8]! << 8) | bytes[9]!) >>> 0;
+  const presentationContextId = bytes[10]!;
+  if (pduLength !== n - 6 || itemLength !== n - 10 || presentationContextId % 2 === 0) return undefined;
+  const mch = bytes[11]!;
+  // Annex E.2: bits 2–7 "shall be set to 0" but, like other reserved values, are not tested.
+  return { type: 'P-DATA-TF', pdvs: [{ presentationContextId, isCommand: (mch & 0x01) !== 0, isLast: (mch & 0x02) !== 0, data: bytes.subarray(12) }] };
+}
+
 /** Decode exactly one complete PDU (header included). */
 export function decodePdu(bytes: Uint8Array): Pdu {
+  return decodeOnePdv(bytes) ?? decodeAnyPdu(bytes);
+}
+
+/** decodePdu without the one-PDV shortcut (exported for the test that compares the two). */
+export function decodeAnyPdu(bytes: Uint8Array): Pdu {
   const type = bytes.length > 0 ? (bytes[0] as number) : -1;
   const ctx = new Ctx(type);
   const r = ctx.reader(bytes);
