@@ -23,6 +23,9 @@ export class InboundFramer {
   #preamble: Uint8Array | undefined;
   #sniffed = false;
   #failed = false;
+  /** Where the PDUs of the current push go, and the one callback that puts them there (not one per chunk). */
+  #out: { push(item: InboundItem): unknown } | undefined;
+  readonly #onPdu = (pdu: Pdu): void => void this.#out!.push({ kind: 'pdu', pdu });
 
   constructor(options: PduReaderOptions) {
     this.#reader = new PduReader(options);
@@ -66,8 +69,9 @@ export class InboundFramer {
       }
       this.#sniffed = true;
     }
+    this.#out = out;
     try {
-      this.#reader.feed(bytes, (pdu) => out.push({ kind: 'pdu', pdu }));
+      this.#reader.feed(bytes, this.#onPdu);
     } catch (e) {
       this.#failed = true;
       const error =

@@ -25,6 +25,7 @@ import type { State } from './fsm/ids.js';
 import { StateMachine, type Transition } from './fsm/state-machine.js';
 import { encodePduParts } from './pdu/encode.js';
 import { InboundFramer, type InboundItem } from './inbound-framer.js';
+import { Fifo } from './fifo.js';
 import { TypedEmitter, type UpperLayerEvents } from './upper-layer-events.js';
 
 export type { UpperLayerEvents } from './upper-layer-events.js';
@@ -97,8 +98,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   #receiving = false;
   #draining = false;
   #flushing = false;
-  readonly #inbox: InboxItem[] = [];
-  readonly #outbox: Outbox[] = [];
+  readonly #inbox = new Fifo<InboxItem>();
+  readonly #outbox = new Fifo<Outbox>();
   #transportClosed = false;
   /** The peer ended its side in Sta8 (see #attach): ours ends with the A-RELEASE-RP. */
   #peerEndedInRelease = false;
@@ -107,6 +108,13 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   #error: DicomError | undefined;
   #ac: AAssociateAcPdu | undefined;
   #peerMaxPduLength = 0;
+  /**
+   * PDUs encoded before their event is dispatched (#preEncode), until #send writes them: the
+   * last one in a slot (it is sent within the same dispatch: no WeakMap entry per PDU sent),
+   * any other in the map.
+   */
+  #encodedPdu: Pdu | undefined;
+  #encodedParts: Uint8Array[] | undefined;
   readonly #encoded = new WeakMap<Pdu, Uint8Array[]>();
 
   constructor(options: UpperLayerOptions = {}) {
@@ -335,12 +343,27 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 
   #preEncode(pdu: Pdu): void {
     // Encoding first makes a bad PDU from the user throw here, before any state change.
-    this.#encoded.set(pdu, encodePduParts(pdu));
+    const parts = encodePduParts(pdu);
+    if (this.#encodedPdu === undefined) {
+      this.#encodedPdu = pdu;
+      this.#encodedParts = parts;
+    } else {
+      this.#encoded.set(pdu, parts);
+    }
   }
 
   /** Dispatch, then hand out the primitives the transition produced (never from inside an action). */
   #dispatch(input: FsmInput): void {
-    this.#sm.dispatch(input);
+    try {
+      this.#sm.dispatch(input);
+    } finally {
+      // Not sent within its dispatch (queued behind a running action): it waits in the map.
+      if (this.#encodedPdu !== undefined) {
+        this.#encoded.set(this.#encodedPdu, this.#encodedParts!);
+        this.#encodedPdu = undefined;
+        this.#encodedParts = undefined;
+      }
+    }
     this.#flushOutbox();
   }
 
@@ -492,8 +515,16 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 
   #send(pdu: Pdu): void {
     const s = this.#transport?.stream;
-    const parts = this.#encoded.get(pdu) ?? encodePduParts(pdu);
-    this.#encoded.delete(pdu);
+    let parts: Uint8Array[] | undefined;
+    if (this.#encodedPdu === pdu) {
+      parts = this.#encodedParts;
+      this.#encodedPdu = undefined;
+      this.#encodedParts = undefined;
+    } else {
+      parts = this.#encoded.get(pdu);
+      if (parts !== undefined) this.#encoded.delete(pdu);
+    }
+    parts ??= encodePduParts(pdu);
     if (s === undefined || s.destroyed || s.writableEnded) return;
     // Everything sent in one tick (PDU header + PDV header + fragment, the PDUs of a message,
     // the answers to every request one read brought) leaves in one write: one TLS flush and one
