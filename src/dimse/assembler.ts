@@ -62,7 +62,8 @@ export interface AssemblerOptions {
 
 type State =
   | { readonly kind: 'idle' }
-  | { readonly kind: 'command'; readonly pcId: number; readonly parts: Uint8Array[]; length: number }
+  /** `parts`: copies of the fragments of a command in several (made at the first of them). */
+  | { readonly kind: 'command'; readonly pcId: number; parts: Uint8Array[] | undefined; length: number }
   | {
       readonly kind: 'dataset';
       readonly pcId: number;
@@ -71,11 +72,14 @@ type State =
     }
   | { readonly kind: 'failed'; readonly error: Error };
 
+/** Between messages (one object: the state changes twice per message). */
+const IDLE: State = { kind: 'idle' };
+
 export class DimseAssembler {
   readonly #handlers: AssemblerHandlers;
   readonly #maxCommandLength: number;
   readonly #isAccepted: (id: number) => boolean;
-  #state: State = { kind: 'idle' };
+  #state: State = IDLE;
   /** Settles when the last feed that had to wait has taken everything; undefined when none waits. */
   #busy: Promise<void> | undefined;
   /** Context of the last message when it had no dataset, to name a stray dataset fragment precisely. */
@@ -207,7 +211,7 @@ export class DimseAssembler {
           this.#fail(new DimseProtocolError(DimseProtocolViolation.DatasetBeforeCommand, `dataset fragment on presentation context ${id} before any command`, id));
         }
         this.#lastNoDataset = undefined;
-        this.#state = { kind: 'command', pcId: id, parts: [], length: 0 };
+        this.#state = { kind: 'command', pcId: id, parts: undefined, length: 0 };
         return this.#command(pdv);
       case 'command':
         if (id !== s.pcId) {
@@ -238,10 +242,10 @@ export class DimseAssembler {
     // one fragment (nearly all) is decoded from that view, which is then given back; the
     // fragments of a longer one are copied and their views given back at once.
     let bytes: Uint8Array;
-    if (pdv.isLast && s.parts.length === 0) {
+    if (pdv.isLast && s.parts === undefined) {
       bytes = pdv.data;
     } else {
-      s.parts.push(Uint8Array.prototype.slice.call(pdv.data));
+      (s.parts ??= []).push(Uint8Array.prototype.slice.call(pdv.data));
       release(pdv.data);
       if (!pdv.isLast) return undefined;
       bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.length);
@@ -275,7 +279,7 @@ export class DimseAssembler {
       return undefined;
     }
     // A dataset PDV right after a no-dataset command is reported as such, not as "before command".
-    this.#state = { kind: 'idle' };
+    this.#state = IDLE;
     this.#lastNoDataset = pcId;
     return promiseOrNothing(this.#handlers.onMessage(command, pcId));
   }
@@ -324,7 +328,7 @@ export class DimseAssembler {
   }
 
   #ended(s: Extract<State, { kind: 'dataset' }>): Promise<void> | undefined {
-    this.#state = { kind: 'idle' };
+    this.#state = IDLE;
     this.#lastNoDataset = undefined;
     return promiseOrNothing(this.#handlers.onMessage(s.command, s.pcId));
   }
