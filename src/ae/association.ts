@@ -83,6 +83,10 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #inflight = 0;
   /** Woken when the assembler has taken every PDU handed to it (see #respondReleaseAfterOutstanding). */
   #whenTaken: (() => void) | undefined;
+  /** Sends waiting for 'drain', the one timer bounding them, and the error it ended them with (#drainWithin). */
+  #drainWaits = 0;
+  #drainTimer: NodeJS.Timeout | undefined;
+  #drainTimeout: TimeoutError | undefined;
   #idle: NodeJS.Timeout | undefined;
   #localError: DicomError | undefined;
   #closed = false;
@@ -310,20 +314,35 @@ export class Association extends TypedEmitter<AssociationEvents> {
    */
   #drainWithin(): Promise<void> {
     const drain = this.#ul.drain();
-    // Everything gathered went to the transport and it asks for no wait (the usual case: the
-    // TLS transport encrypts and writes at once): no timer and no race for a settled promise.
+    // Everything gathered went to the transport and it asks for no wait: no timer for a settled promise.
     if (this.#dimseMs <= 0 || !this.#ul.needsDrain) return drain;
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const e = new TimeoutError('dimse', `the peer took none of our data for ${this.#dimseMs} ms (it stopped reading); association aborted`);
-        this.#localError ??= e;
-        this.#safeAbort();
-        this.#ul.destroy(e);
-        reject(e);
-      }, this.#dimseMs);
-    });
-    return Promise.race([drain, stalled]).finally(() => clearTimeout(timer));
+    // One timer for the association's waits, started by the first of overlapping ones (a timer,
+    // a promise and a race per wait were a good part of sending a small instance): re-armed,
+    // not made again; left to run out unref'd when no wait is left.
+    if (this.#drainWaits++ === 0) {
+      if (this.#drainTimer === undefined) this.#drainTimer = setTimeout(() => this.#drainStalled(), this.#dimseMs);
+      else this.#drainTimer.refresh().ref();
+    }
+    return drain.then(
+      () => this.#drainDone(),
+      (error: unknown) => {
+        this.#drainDone();
+        throw this.#drainTimeout ?? error;
+      },
+    );
+  }
+
+  #drainDone(): void {
+    if (--this.#drainWaits === 0) this.#drainTimer?.unref();
+  }
+
+  #drainStalled(): void {
+    if (this.#drainWaits === 0 || this.#closed) return;
+    const e = new TimeoutError('dimse', `the peer took none of our data for ${this.#dimseMs} ms (it stopped reading); association aborted`);
+    this.#drainTimeout = e;
+    this.#localError ??= e;
+    this.#safeAbort();
+    this.#ul.destroy(e);
   }
 
   /** Every message each way: its notification object is built only for a subscriber or a listener. */
@@ -685,6 +704,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#idle !== undefined) clearTimeout(this.#idle);
+    if (this.#drainTimer !== undefined) clearTimeout(this.#drainTimer);
     const error = this.#localError ?? ulError;
     this.#closeInfo = { error };
     // The reason is built only when something is left to fail: an Error's stack trace cost
