@@ -16,6 +16,8 @@ export interface DimseResponseMessage {
 
 type Waiter = { resolve: (r: IteratorResult<DimseResponseMessage>) => void; reject: (e: unknown) => void };
 
+const noop = (): void => undefined;
+
 export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
   readonly messageId: number;
   readonly command: DimseRequest;
@@ -31,8 +33,9 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
   #sentResolve!: () => void;
   #sentReject!: (e: unknown) => void;
   #sentSettled = false;
-  readonly #queue: DimseResponseMessage[] = [];
-  readonly #waiters: Waiter[] = [];
+  /** Responses not yet taken by the iterator, and the iterator's waiting calls: made when first needed. */
+  #queue: DimseResponseMessage[] | undefined;
+  #waiters: Waiter[] | undefined;
   readonly #cancel: () => Promise<void>;
   #resolve!: (m: DimseResponseMessage) => void;
   #reject!: (e: unknown) => void;
@@ -54,8 +57,8 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
       this.#sentReject = reject;
     });
     // Callers that only iterate must not get an unhandled rejection from `response` or `sent`.
-    this.response.catch(() => undefined);
-    this.sent.catch(() => undefined);
+    this.response.catch(noop);
+    this.sent.catch(noop);
   }
 
   get settled(): boolean {
@@ -101,13 +104,13 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
   }
 
   #push(m: DimseResponseMessage): void {
-    const w = this.#waiters.shift();
+    const w = this.#waiters?.shift();
     if (w !== undefined) w.resolve({ value: m, done: false });
-    else this.#queue.push(m);
+    else (this.#queue ??= []).push(m);
   }
 
   #flushDone(): void {
-    if (this.#queue.length > 0) return;
+    if (this.#waiters === undefined || (this.#queue !== undefined && this.#queue.length > 0)) return;
     for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
       if (this.#error !== undefined) w.reject(this.#error);
       else w.resolve({ value: undefined, done: true });
@@ -118,10 +121,10 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
     this.#iterated = true;
     return {
       next: () => {
-        const m = this.#queue.shift();
+        const m = this.#queue?.shift();
         if (m !== undefined) return Promise.resolve({ value: m, done: false });
         if (this.#done) return this.#error !== undefined ? Promise.reject(this.#error) : Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+        return new Promise((resolve, reject) => (this.#waiters ??= []).push({ resolve, reject }));
       },
       return: () => Promise.resolve({ value: undefined, done: true }),
     };
