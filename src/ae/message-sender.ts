@@ -6,7 +6,7 @@
  * asking for 'drain', a message ahead of it). A failure found at once is thrown.
  */
 import type { DimseCommand } from '../dimse/messages.js';
-import { fragmentCommandBatches, singleCommandFragment, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import { fragmentCommandBatches, inMemoryMessageFragments, singleCommandFragment, type AsyncDatasetSource } from '../dimse/fragmenter.js';
 import type { DicomError } from '../errors.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
 import type { PresentationDataValue } from '../ul/pdu/types.js';
@@ -128,6 +128,14 @@ export class MessageSender {
       if (pdv !== undefined) {
         host.sent(command, pcId);
         return this.#sendPdv(pdv);
+      }
+    }
+    // A data set in one buffer (a small file read whole): its PDVs as a list, no generators.
+    if (dataset instanceof Uint8Array && dataset.byteLength <= BURST_MAX) {
+      const list = inMemoryMessageFragments(command, dataset, { presentationContextId: pcId, maxPduLength: host.peerMaxPduLength });
+      if (list !== undefined) {
+        host.sent(command, pcId);
+        return this.#sendBurst(list.values());
       }
     }
     const pdvs = fragmentCommandBatches(command, dataset, { presentationContextId: pcId, maxPduLength: host.peerMaxPduLength });

@@ -75,6 +75,30 @@ export function singleCommandFragment(command: DimseCommand, options: FragmentOp
 }
 
 /**
+ * The PDVs of a message whose command fits one fragment and whose data set is one buffer of even
+ * length (every C-STORE-RQ of a file read whole): a list made directly, without the generators,
+ * the splitter and its held fragment (per message sent, they were most of the fragmenter's cost
+ * and garbage). The same PDVs as {@link fragmentCommandBatches}, the fragments views of
+ * `dataset`. Undefined when that function must take the message (and name what is wrong).
+ */
+export function inMemoryMessageFragments(command: DimseCommand, dataset: Uint8Array, options: FragmentOptions): PresentationDataValue[] | undefined {
+  if (commandSpecs[command.type] === undefined || !commandHasDataset(command)) return undefined;
+  const id = options.presentationContextId;
+  if (!isContextId(id) || !isMaxPduLength(options.maxPduLength)) return undefined;
+  const max = maxFragmentLength(options.maxPduLength);
+  const n = dataset.length;
+  if (max % 2 === 1 || n === 0 || n % 2 === 1) return undefined;
+  const data = encodeCommand(command);
+  if (data.length > max) return undefined;
+  const out: PresentationDataValue[] = [{ presentationContextId: id, isCommand: true, isLast: true, data }];
+  for (let o = 0; o < n; o += max) {
+    const end = Math.min(o + max, n);
+    out.push({ presentationContextId: id, isCommand: false, isLast: end === n, data: dataset.subarray(o, end) });
+  }
+  return out;
+}
+
+/**
  * Cuts a byte stream into fragments of at most `max` (even) bytes, holding back the most recent
  * fragment until it is known whether more follow, so that the last one gets the last-fragment bit.
  *
