@@ -77,16 +77,23 @@ export function release(view: Uint8Array): void {
 }
 
 /**
- * Take `chunk`, a socket read that owns its ArrayBuffer, into the counting with one reference
- * (the caller's, to hand on with the chunk): its memory is freed when the last holder releases
- * it. Returns false, doing nothing, for anything that may not be a read of its own (a view into
- * a larger buffer, Node's shared pool, a SharedArrayBuffer, a slab) or is small.
+ * Give `chunk`, about to be handed to a receiver that releases one reference for it, that
+ * reference. A socket read that owns its ArrayBuffer is taken into the counting (its memory is
+ * then freed when the last holder releases it); a chunk of a buffer already counted (a slab, a
+ * read adopted before) gets one more reference on it, so the receiver's release cannot free it
+ * under an earlier holder. Returns false, doing nothing, for anything else: what may not be a read
+ * of its own (a view into a larger buffer, Node's shared pool, a SharedArrayBuffer) or is small.
  */
 export function adopt(chunk: Uint8Array): boolean {
   const ab = chunk.buffer;
+  const counted = slabs.get(ab);
+  if (counted !== undefined) {
+    counted.refs++;
+    return true;
+  }
   if (transfer === undefined || chunk.byteOffset !== 0 || chunk.length < MIN_ADOPTED || !(ab instanceof ArrayBuffer)) return false;
   // Node trims a short read's buffer only when that saves much: the chunk is at least half of it.
-  if (chunk.length * 2 < ab.byteLength || slabs.has(ab)) return false;
+  if (chunk.length * 2 < ab.byteLength) return false;
   slabs.set(ab, { refs: 1, buffer: undefined });
   counts.adopted++;
   return true;

@@ -75,7 +75,6 @@ test('an adopted read is freed when its last view is released, not before', () =
 test('a pinned adopted read is left to the collector; only reads of their own are adopted', () => {
   const read = Buffer.allocUnsafeSlow(8192);
   assert.ok(adopt(read));
-  assert.ok(!adopt(read), 'adopted once');
   pin(read);
   release(read);
   assert.equal(read.buffer.byteLength, 8192, 'pinned: not freed');
@@ -85,8 +84,24 @@ test('a pinned adopted read is left to the collector; only reads of their own ar
   assert.ok(!adopt(Buffer.allocUnsafeSlow(1000)), 'small');
   assert.ok(!adopt(Buffer.allocUnsafe(100)), "Node's shared pool");
   assert.ok(!adopt(new Uint8Array(new SharedArrayBuffer(8192))), 'shared memory');
-  const slab = fresh();
-  assert.ok(!adopt(slab), 'already a pooled slab');
-  release(slab);
   assert.equal(big.buffer.byteLength, 65536);
+});
+
+test('a chunk of a buffer already counted gets a reference of its own: its release frees nothing under earlier holders', () => {
+  const read = Buffer.allocUnsafeSlow(65536).fill(3);
+  assert.ok(adopt(read));
+  const again = read.subarray(60000); // the same read handed on again (unshifted, say)
+  assert.ok(adopt(again));
+  release(again); // the second receiver is done
+  assert.equal(read.length, 65536, 'the first receiver still holds it');
+  assert.equal(read[0], 3);
+  release(read);
+  assert.equal(read.buffer.byteLength, 0, 'freed at the last release');
+  const slab = fresh();
+  const piece = slab.subarray(0, 100);
+  assert.ok(adopt(piece), 'a slab piece gets a reference too');
+  release(piece);
+  assert.ok(isPooled(slab), 'the filler still holds the slab');
+  release(slab);
+  assert.ok(!isPooled(slab));
 });
