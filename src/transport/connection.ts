@@ -26,7 +26,9 @@ export interface TransportConnection {
    * Optional: `listener` is the one 'data' listener of `stream`, and may be called directly with
    * received bytes whenever the stream would emit them to it at once (it flows, nothing is
    * buffered, no other 'data' listener): the same calls in the same order, without the
-   * Readable's push, buffer bookkeeping and read-ahead tick for every chunk.
+   * Readable's push, buffer bookkeeping and read-ahead tick for every chunk. Each chunk may
+   * carry one receive-buffer reference (internal/buffer-pool.ts) that the listener owns and
+   * releases or pins; the transport may re-register the listener on `stream` to do so.
    */
   receiveDirect?(listener: (chunk: Uint8Array) => void): void;
 }

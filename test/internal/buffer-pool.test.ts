@@ -1,10 +1,12 @@
 /**
  * The receive-slab pool: a slab is reused only once every reference is released, a pinned one
- * never, views of other buffers are not counted, and the free list is bounded.
+ * never, views of other buffers are not counted, and the free list is bounded. An adopted socket
+ * read is freed (its ArrayBuffer detached) when its last reference goes, a pinned one never, and
+ * only a buffer that is a read of its own is adopted.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isPooled, pin, poolStats, release, retain, takeSlab } from '../../src/internal/buffer-pool.js';
+import { adopt, isPooled, pin, poolStats, release, retain, takeSlab } from '../../src/internal/buffer-pool.js';
 
 /** Take slabs until the pool hands out a fresh one (the free list may hold others' slabs). */
 function fresh(): Buffer {
@@ -52,4 +54,54 @@ test('the free list stays bounded', () => {
   const taken = Array.from({ length: poolStats().maxFree * 2 }, () => takeSlab());
   for (const s of taken) release(s);
   assert.equal(poolStats().free, poolStats().maxFree);
+});
+
+test('an adopted read is freed when its last view is released, not before', () => {
+  const read = Buffer.allocUnsafeSlow(65536).fill(7);
+  assert.ok(adopt(read));
+  assert.ok(isPooled(read));
+  const view = read.subarray(1000, 3000);
+  retain(view);
+  release(read); // the receiver's reference
+  assert.equal(view.length, 2000, 'still held by the view: intact');
+  assert.equal(view[0], 7);
+  release(view);
+  assert.equal(read.buffer.byteLength, 0, 'freed at the last release');
+  assert.equal(view.length, 0);
+  assert.ok(!isPooled(view));
+  release(view); // a stray release of a freed read changes nothing
+});
+
+test('a pinned adopted read is left to the collector; only reads of their own are adopted', () => {
+  const read = Buffer.allocUnsafeSlow(8192);
+  assert.ok(adopt(read));
+  pin(read);
+  release(read);
+  assert.equal(read.buffer.byteLength, 8192, 'pinned: not freed');
+  const big = Buffer.allocUnsafeSlow(65536);
+  assert.ok(!adopt(big.subarray(1, 60000)), 'not at the start of its buffer');
+  assert.ok(!adopt(big.subarray(0, 20000)), 'a small part of a larger buffer');
+  assert.ok(!adopt(Buffer.allocUnsafeSlow(1000)), 'small');
+  assert.ok(!adopt(Buffer.allocUnsafe(100)), "Node's shared pool");
+  assert.ok(!adopt(new Uint8Array(new SharedArrayBuffer(8192))), 'shared memory');
+  assert.equal(big.buffer.byteLength, 65536);
+});
+
+test('a chunk of a buffer already counted gets a reference of its own: its release frees nothing under earlier holders', () => {
+  const read = Buffer.allocUnsafeSlow(65536).fill(3);
+  assert.ok(adopt(read));
+  const again = read.subarray(60000); // the same read handed on again (unshifted, say)
+  assert.ok(adopt(again));
+  release(again); // the second receiver is done
+  assert.equal(read.length, 65536, 'the first receiver still holds it');
+  assert.equal(read[0], 3);
+  release(read);
+  assert.equal(read.buffer.byteLength, 0, 'freed at the last release');
+  const slab = fresh();
+  const piece = slab.subarray(0, 100);
+  assert.ok(adopt(piece), 'a slab piece gets a reference too');
+  release(piece);
+  assert.ok(isPooled(slab), 'the filler still holds the slab');
+  release(slab);
+  assert.ok(!isPooled(slab));
 });
