@@ -47,7 +47,19 @@ export const identifyingSequences = {
   0x0040_0275: { 0x0040_1001: 'SH', 0x0040_0009: 'SH' },
 } as const satisfies Record<number, Record<number, string>>;
 
-const longVrs = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+const longVrs = ['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'];
+/** The long VRs by their two bytes as one big-endian number ('OB' → 0x4f42): no string per element. */
+const longVrCodes = new Set(longVrs.map((vr) => (vr.charCodeAt(0) << 8) | vr.charCodeAt(1)));
+/** Two-letter VR strings by code, made once each (PS3.5 7.1.2: two upper-case letters). */
+const vrStrings = new Map<number, string>();
+function vrOfCode(code: number): string | undefined {
+  const a = code >> 8;
+  const b = code & 0xff;
+  if (a < 0x41 || a > 0x5a || b < 0x41 || b > 0x5a) return undefined;
+  let vr = vrStrings.get(code);
+  if (vr === undefined) vrStrings.set(code, (vr = String.fromCharCode(a, b)));
+  return vr;
+}
 const undefinedLength = 0xffffffff;
 const itemTag = 0xfffe_e000;
 const itemDelimitationTag = 0xfffe_e00d;
@@ -138,10 +150,11 @@ export class DatasetHeadScanner {
   /** Feed the next chunk; throws StoreError (cannotUnderstand) on bytes that are not a data set. */
   push(chunk: Uint8Array): void {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const length = buf.length;
     let pos = 0;
-    while (pos < buf.length) {
+    while (pos < length) {
       if (this.#skip > 0) {
-        const n = Math.min(this.#skip, buf.length - pos);
+        const n = Math.min(this.#skip, length - pos);
         this.#skip -= n;
         pos += n;
         this.#consumed += n;
@@ -149,28 +162,44 @@ export class DatasetHeadScanner {
       }
       const c = this.#collect;
       if (c !== undefined) {
-        const n = Math.min(c.remaining, buf.length - pos);
-        c.parts.push(Buffer.from(buf.subarray(pos, pos + n)));
+        const n = Math.min(c.remaining, length - pos);
+        // A copy: the chunk may be a pooled receive buffer, reused once the store gives it back.
+        const part = Buffer.from(buf.subarray(pos, pos + n));
         c.remaining -= n;
         pos += n;
         this.#consumed += n;
+        if (c.remaining === 0 && c.parts.length === 0) c.into.set(c.tag, { vr: c.vr, bytes: part });
+        else c.parts.push(part);
         if (c.remaining === 0) {
-          c.into.set(c.tag, { vr: c.vr, bytes: Buffer.concat(c.parts) });
+          if (c.parts.length > 0) c.into.set(c.tag, { vr: c.vr, bytes: Buffer.concat(c.parts) });
           this.#collect = undefined;
         }
         continue;
       }
-      if (this.#headerFill === 0) this.#closeDefinedLevels();
+      if (this.#headerFill === 0) {
+        this.#closeDefinedLevels();
+        const implicit = this.#stack.length > 0 ? this.#stack[this.#stack.length - 1]!.implicit : !this.#explicit;
+        // The whole element header in this chunk (nearly always): read it where it is.
+        if (length - pos >= 8) {
+          const size = this.#headerSize(buf, pos, implicit);
+          if (length - pos >= size) {
+            this.#consumed += size;
+            this.#element(implicit, buf, pos);
+            pos += size;
+            continue;
+          }
+        }
+      }
       const implicit = this.#stack.length > 0 ? this.#stack[this.#stack.length - 1]!.implicit : !this.#explicit;
-      // Fill the 8-byte header, then 4 more for explicit long VRs.
-      const need = this.#headerNeed(implicit);
-      const n = Math.min(need - this.#headerFill, buf.length - pos);
+      // A header split between chunks: gather its 8 bytes, then 4 more for explicit long VRs.
+      const need = this.#headerFill < 8 ? 8 : this.#headerSize(this.#header, 0, implicit);
+      const n = Math.min(need - this.#headerFill, length - pos);
       buf.copy(this.#header, this.#headerFill, pos, pos + n);
       this.#headerFill += n;
       pos += n;
       this.#consumed += n;
-      if (this.#headerFill < need || this.#headerNeed(implicit) > this.#headerFill) continue;
-      this.#element(implicit);
+      if (this.#headerFill < need || this.#headerSize(this.#header, 0, implicit) > this.#headerFill) continue;
+      this.#element(implicit, this.#header, 0);
       this.#headerFill = 0;
     }
   }
@@ -208,26 +237,27 @@ export class DatasetHeadScanner {
     }
   }
 
-  #u16(offset: number): number {
-    return this.#bigEndian ? this.#header.readUInt16BE(offset) : this.#header.readUInt16LE(offset);
+  #u16(src: Buffer, offset: number): number {
+    return this.#bigEndian ? (src[offset]! << 8) | src[offset + 1]! : src[offset]! | (src[offset + 1]! << 8);
   }
-  #u32(offset: number): number {
-    return this.#bigEndian ? this.#header.readUInt32BE(offset) : this.#header.readUInt32LE(offset);
-  }
-
-  #headerNeed(implicit: boolean): number {
-    if (this.#headerFill < 8) return 8;
-    const group = this.#u16(0);
-    if (group === 0xfffe || implicit) return 8;
-    const vr = this.#header.toString('latin1', 4, 6);
-    return longVrs.has(vr) ? 12 : 8;
+  #u32(src: Buffer, offset: number): number {
+    return this.#bigEndian
+      ? src[offset]! * 0x1000000 + ((src[offset + 1]! << 16) | (src[offset + 2]! << 8) | src[offset + 3]!)
+      : src[offset + 3]! * 0x1000000 + ((src[offset + 2]! << 16) | (src[offset + 1]! << 8) | src[offset]!);
   }
 
-  #element(implicit: boolean): void {
-    const tag = ((this.#u16(0) << 16) | this.#u16(2)) >>> 0;
+  /** The size of the element header whose first 8 bytes are at `offset`: 8, or 12 for an explicit long VR. */
+  #headerSize(src: Buffer, offset: number, implicit: boolean): number {
+    if (implicit || this.#u16(src, offset) === 0xfffe) return 8;
+    return longVrCodes.has((src[offset + 4]! << 8) | src[offset + 5]!) ? 12 : 8;
+  }
+
+  /** The element whose header is at `offset` of `src` (the chunk, or the gathered header). */
+  #element(implicit: boolean, src: Buffer, offset: number): void {
+    const tag = ((this.#u16(src, offset) << 16) | this.#u16(src, offset + 2)) >>> 0;
     const parent = this.#stack[this.#stack.length - 1];
     if (tag >>> 16 === 0xfffe) {
-      const length = this.#u32(4);
+      const length = this.#u32(src, offset + 4);
       if (tag === itemTag) {
         if (parent?.kind !== 'sequence') throw this.#error('an item tag outside a sequence');
         const end = length === undefinedLength ? undefined : this.#consumed + length;
@@ -257,11 +287,13 @@ export class DatasetHeadScanner {
     const wantedHere = parent === undefined ? this.#wanted : parent.keep instanceof Map ? this.#wantedSequences[this.#keptSequenceTag()] : undefined;
     if (implicit) {
       vr = wantedHere?.[tag] ?? (parent === undefined && this.#wantedSequences[tag] !== undefined ? 'SQ' : 'UN');
-      length = this.#u32(4);
+      length = this.#u32(src, offset + 4);
     } else {
-      vr = this.#header.toString('latin1', 4, 6);
-      if (!/^[A-Z]{2}$/.test(vr)) throw this.#error(`no valid explicit VR for tag (${tag.toString(16).padStart(8, '0')})`);
-      length = longVrs.has(vr) ? this.#u32(8) : this.#u16(6);
+      const code = (src[offset + 4]! << 8) | src[offset + 5]!;
+      const known = vrOfCode(code);
+      if (known === undefined) throw this.#error(`no valid explicit VR for tag (${tag.toString(16).padStart(8, '0')})`);
+      vr = known;
+      length = longVrCodes.has(code) ? this.#u32(src, offset + 8) : this.#u16(src, offset + 6);
     }
     const keepSequence = !this.#done && parent === undefined && this.#wantedSequences[tag] !== undefined && (vr === 'SQ' || (implicit && vr !== 'UN'));
     if (length === undefinedLength || keepSequence) {
