@@ -85,6 +85,7 @@ export class Part10Error extends DicomError {
 const preambleLength = 128;
 const prefixEnd = 132;
 const textEncoder = new TextEncoder();
+const dicmPrefix = textEncoder.encode('DICM');
 
 // PS3.5 7.1.2: these explicit VRs have 2 reserved bytes and a 4-byte length.
 const longVrs = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
@@ -101,37 +102,6 @@ const metaKeywords: Readonly<Record<number, keyof FileMetaInformation>> = {
   0x0002_0018: 'ReceivingApplicationEntityTitle',
   0x0002_0100: 'PrivateInformationCreatorUID',
 };
-
-/** One explicit VR LE element, padded to even length (PS3.5 7.1.2, 6.2: UI pads with NUL). */
-function encodeElement(tag: number, vr: string, value: Uint8Array): Uint8Array {
-  const padded = value.length % 2 === 0 ? value : concat([value, Uint8Array.of(vr === 'UI' || vr === 'OB' ? 0 : 0x20)]);
-  const long = longVrs.has(vr);
-  const out = new Uint8Array((long ? 12 : 8) + padded.length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, tag >>> 16, true);
-  view.setUint16(2, tag & 0xffff, true);
-  out[4] = vr.charCodeAt(0);
-  out[5] = vr.charCodeAt(1);
-  if (long) view.setUint32(8, padded.length, true);
-  else {
-    if (padded.length > 0xffff) throw new Part10Error(part10ErrorCodes.invalidMeta, vr, `value of (${hex(tag)}) too long for ${vr}`);
-    view.setUint16(6, padded.length, true);
-  }
-  out.set(padded, long ? 12 : 8);
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 function hex(tag: number): string {
   const s = tag.toString(16).toUpperCase().padStart(8, '0');
@@ -161,33 +131,57 @@ export function encodeFileMetaInformation(
   checkUid('MediaStorageSOPInstanceUID', full.MediaStorageSOPInstanceUID);
   checkUid('TransferSyntaxUID', full.TransferSyntaxUID);
   checkUid('ImplementationClassUID', full.ImplementationClassUID);
-  const text = (name: string, value: string, max: number): Uint8Array => {
+  const text = (name: string, value: string, max: number): string => {
     if (value.length > max || !/^[\x20-\x7e]*$/.test(value)) {
       throw new Part10Error(part10ErrorCodes.invalidMeta, name, `${name} must be at most ${max} printable ASCII characters`);
     }
-    return textEncoder.encode(value);
+    return value;
   };
-  const elements: Uint8Array[] = [
-    encodeElement(0x0002_0001, 'OB', full.FileMetaInformationVersion ?? Uint8Array.of(0, 1)),
-    encodeElement(0x0002_0002, 'UI', textEncoder.encode(full.MediaStorageSOPClassUID)),
-    encodeElement(0x0002_0003, 'UI', textEncoder.encode(full.MediaStorageSOPInstanceUID)),
-    encodeElement(0x0002_0010, 'UI', textEncoder.encode(full.TransferSyntaxUID)),
-    encodeElement(0x0002_0012, 'UI', textEncoder.encode(full.ImplementationClassUID)),
+  // Every value is ASCII (UIDs, checked text) or bytes: the group is written into one buffer,
+  // no array per element (a C-STORE SCP writes one header per instance).
+  const elements: [number, string, string | Uint8Array][] = [
+    [0x0002_0001, 'OB', full.FileMetaInformationVersion ?? Uint8Array.of(0, 1)],
+    [0x0002_0002, 'UI', full.MediaStorageSOPClassUID],
+    [0x0002_0003, 'UI', full.MediaStorageSOPInstanceUID],
+    [0x0002_0010, 'UI', full.TransferSyntaxUID],
+    [0x0002_0012, 'UI', full.ImplementationClassUID],
   ];
-  if (full.ImplementationVersionName) elements.push(encodeElement(0x0002_0013, 'SH', text('ImplementationVersionName', full.ImplementationVersionName, 16)));
-  if (full.SourceApplicationEntityTitle) elements.push(encodeElement(0x0002_0016, 'AE', text('SourceApplicationEntityTitle', full.SourceApplicationEntityTitle, 16)));
-  if (full.SendingApplicationEntityTitle) elements.push(encodeElement(0x0002_0017, 'AE', text('SendingApplicationEntityTitle', full.SendingApplicationEntityTitle, 16)));
-  if (full.ReceivingApplicationEntityTitle) elements.push(encodeElement(0x0002_0018, 'AE', text('ReceivingApplicationEntityTitle', full.ReceivingApplicationEntityTitle, 16)));
+  if (full.ImplementationVersionName) elements.push([0x0002_0013, 'SH', text('ImplementationVersionName', full.ImplementationVersionName, 16)]);
+  if (full.SourceApplicationEntityTitle) elements.push([0x0002_0016, 'AE', text('SourceApplicationEntityTitle', full.SourceApplicationEntityTitle, 16)]);
+  if (full.SendingApplicationEntityTitle) elements.push([0x0002_0017, 'AE', text('SendingApplicationEntityTitle', full.SendingApplicationEntityTitle, 16)]);
+  if (full.ReceivingApplicationEntityTitle) elements.push([0x0002_0018, 'AE', text('ReceivingApplicationEntityTitle', full.ReceivingApplicationEntityTitle, 16)]);
   if (full.PrivateInformationCreatorUID) {
     checkUid('PrivateInformationCreatorUID', full.PrivateInformationCreatorUID);
-    elements.push(encodeElement(0x0002_0100, 'UI', textEncoder.encode(full.PrivateInformationCreatorUID)));
+    elements.push([0x0002_0100, 'UI', full.PrivateInformationCreatorUID]);
   }
-  const body = concat(elements);
-  const groupLength = new Uint8Array(4);
-  new DataView(groupLength.buffer).setUint32(0, body.length, true);
-  const prefix = new Uint8Array(prefixEnd);
-  prefix.set(textEncoder.encode('DICM'), preambleLength);
-  return concat([prefix, encodeElement(0x0002_0000, 'UL', groupLength), body]);
+  // PS3.5 7.1.2: long VRs have 2 reserved bytes and a 4-byte length; values padded to even length.
+  const headerOf = (vr: string): number => (longVrs.has(vr) ? 12 : 8);
+  let bodyLength = 0;
+  for (const [, vr, value] of elements) bodyLength += headerOf(vr) + value.length + (value.length % 2);
+  const out = new Uint8Array(prefixEnd + 12 + bodyLength);
+  const view = new DataView(out.buffer);
+  out.set(dicmPrefix, preambleLength);
+  let o = prefixEnd;
+  const put = (tag: number, vr: string, value: string | Uint8Array): void => {
+    const padded = value.length + (value.length % 2);
+    const long = longVrs.has(vr);
+    if (!long && padded > 0xffff) throw new Part10Error(part10ErrorCodes.invalidMeta, vr, `value of (${hex(tag)}) too long for ${vr}`);
+    view.setUint16(o, tag >>> 16, true);
+    view.setUint16(o + 2, tag & 0xffff, true);
+    out[o + 4] = vr.charCodeAt(0);
+    out[o + 5] = vr.charCodeAt(1);
+    if (long) view.setUint32(o + 8, padded, true);
+    else view.setUint16(o + 6, padded, true);
+    o += long ? 12 : 8;
+    if (typeof value === 'string') for (let i = 0; i < value.length; i++) out[o + i] = value.charCodeAt(i);
+    else out.set(value, o);
+    // UI and OB pad with NUL (the buffer's zero), the text VRs with a space (PS3.5 6.2).
+    if (padded > value.length) out[o + value.length] = vr === 'UI' || vr === 'OB' ? 0 : 0x20;
+    o += padded;
+  };
+  put(0x0002_0000, 'UL', Uint8Array.of(bodyLength & 0xff, (bodyLength >>> 8) & 0xff, (bodyLength >>> 16) & 0xff, bodyLength >>> 24));
+  for (const [tag, vr, value] of elements) put(tag, vr, value);
+  return out;
 }
 
 /** Heuristic for a data set without meta: a plausible even-group tag at offset 0 (PS3.5 7.1). */
