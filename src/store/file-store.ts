@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WritableChannel } from '../internal/writable-channel.js';
-import { releaseAll } from '../internal/buffer-pool.js';
+import { ChunkChannel } from '../internal/chunk-channel.js';
+import { release, releaseAll } from '../internal/buffer-pool.js';
 import { createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
@@ -282,6 +283,22 @@ export class FileStore implements InstanceFiles {
     // The caller awaits `result`; avoid an unhandled rejection if it only watches the writable.
     result.catch(() => undefined);
     return { writable, result, releasesChunks: true };
+  }
+
+  /**
+   * createSink without a Node stream (the C-STORE SCP's path, services/scp/storage.ts): write the
+   * data set's chunks into `channel` (each a view of a pooled receive buffer, given back once
+   * written or dropped), end it, and `result` settles as createSink's does. `channel.destroy(error)`
+   * aborts the store; once the store has settled, further chunks are dropped.
+   */
+  createChannel(meta: StoreRequestMeta): { channel: ChunkChannel; result: Promise<StoredInstance> } {
+    const channel = new ChunkChannel(256 * 1024, release);
+    releasingSources.add(channel);
+    const result = this.store(meta, channel);
+    // A store that failed before it read (an invalid UID) must not leave the writer waiting.
+    const close = (): void => channel.close();
+    result.then(close, close);
+    return { channel, result };
   }
 
   /** Stores under way (see settled). */

@@ -10,7 +10,8 @@
  * the temporary file is removed and no response is sent.
  */
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { releaseFragment, type DatasetSink } from '../../dimse/assembler.js';
+import type { DatasetSink } from '../../dimse/assembler.js';
+import type { ChunkChannel } from '../../internal/chunk-channel.js';
 import type { CStoreRq } from '../../dimse/messages.js';
 import { Status } from '../../dictionary/status.js';
 import type { FileStore, StoredInstance } from '../../store/file-store.js';
@@ -54,7 +55,7 @@ function errorComment(error: unknown): string {
  * 'drain' (or for the consumer to finish or the stream to close). Listeners are added once, not
  * per wait: a 60 MB instance waits thousands of times.
  */
-function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThrough({ highWaterMark: 256 * 1024 }), releasesChunks = false): { sink: DatasetSink; stream: Writable } {
+function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThrough({ highWaterMark: 256 * 1024 })): { sink: DatasetSink; stream: Writable } {
   stream.on('error', () => undefined);
   let settled = false;
   let wake: (() => void) | undefined;
@@ -70,17 +71,12 @@ function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThro
   };
   done.then(finish, finish);
   const sink: DatasetSink = {
-    // A store that gives each chunk back once written (FileStore) lets the receive buffers be
-    // reused; an application's stream may keep them, so theirs never are.
-    ...(releasesChunks ? { fragmentUse: 'release' as const } : {}),
+    // An application's stream may keep the fragments: their receive buffers are never reused
+    // (the FileStore's channelSink gives them back).
     // A promise only when the stream asks to wait: a fragment it takes at once costs none.
     write(fragment) {
-      if (settled || stream.destroyed) {
-        if (releasesChunks) releaseFragment(fragment);
-        return undefined; // the consumer is gone: drop the rest
-      }
-      // A chunk the store never took (it failed, the association was aborted) comes back with an error.
-      if (releasesChunks ? stream.write(fragment, (error) => error && releaseFragment(fragment)) : stream.write(fragment)) return undefined;
+      if (settled || stream.destroyed) return undefined; // the consumer is gone: drop the rest
+      if (stream.write(fragment)) return undefined;
       return new Promise<void>((resolve) => (wake = resolve));
     },
     end() {
@@ -93,6 +89,21 @@ function passThroughSink(done: Promise<unknown>, stream: Writable = new PassThro
   return { sink, stream };
 }
 
+/**
+ * A DatasetSink into a FileStore's channel: each fragment is given back by the store once
+ * written (or by the channel, when dropped), so the receive buffers are reused; a full channel
+ * holds the association back until the store has taken enough.
+ */
+function channelSink(channel: ChunkChannel): DatasetSink {
+  return {
+    fragmentUse: 'release',
+    // A promise only when the channel is full: a fragment it takes at once costs none.
+    write: (fragment) => (channel.write(fragment) ? undefined : channel.drained()),
+    end: () => channel.end(),
+    abort: (error) => channel.destroy(error),
+  };
+}
+
 /** The C-STORE-RQ handler for a FileStore or an application callback. */
 export function storageHandler(options: StorageHandlerOptions): DimseHandler<'C-STORE-RQ'> {
   const results = new WeakMap<CStoreRq, Promise<unknown>>();
@@ -100,16 +111,15 @@ export function storageHandler(options: StorageHandlerOptions): DimseHandler<'C-
     datasetSink(request, context) {
       const a = context.association;
       if ('store' in options) {
-        const { writable, result, releasesChunks } = options.store.createSink({
+        const { channel, result } = options.store.createChannel({
           sopClassUid: request.affectedSopClassUid,
           sopInstanceUid: request.affectedSopInstanceUid,
           transferSyntaxUid: context.presentationContext.transferSyntax,
           callingAeTitle: a.callingAeTitle,
           calledAeTitle: a.calledAeTitle,
         });
-        const { sink } = passThroughSink(result, writable, releasesChunks === true);
         results.set(request, result);
-        return sink;
+        return channelSink(channel);
       }
       let resolveDone!: (v: unknown) => void;
       let rejectDone!: (e: unknown) => void;
