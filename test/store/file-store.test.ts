@@ -373,3 +373,40 @@ test('a small data set is written whole at its end (its temp file, created at on
     await remove();
   }
 });
+
+test('createChannel: stores the chunks written; aborted by destroy with nothing left; a store refused before it reads drops what follows', async () => {
+  const { dir, remove } = await tempDir('store');
+  try {
+    const store = await FileStore.open({ root: dir });
+    const s = spec(1);
+    const dataset = encodeDataset([...specElements(s), [0x7fe00010, 'OB', new Uint8Array(300_000)]]);
+    // End to end, with the writer waiting whenever the channel is full.
+    const stored = store.createChannel(meta(s));
+    for (let pos = 0; pos < dataset.length; pos += 16_384) {
+      if (!stored.channel.write(dataset.subarray(pos, pos + 16_384))) await stored.channel.drained();
+    }
+    stored.channel.end();
+    const instance = await stored.result;
+    assert.equal(instance.datasetSize, dataset.length);
+    const header = await readPart10Header(instance.path);
+    assert.equal(sha((await readFile(instance.path)).subarray(header.datasetOffset)), sha(dataset));
+    // Destroyed mid-way: aborted, no temporary file left.
+    const aborted = store.createChannel(meta(spec(2)));
+    aborted.channel.write(dataset.subarray(0, 50_000));
+    aborted.channel.destroy(new Error('socket closed'));
+    await assert.rejects(aborted.result, (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.aborted);
+    // A command whose UID is not one: the store fails before it reads a byte. The writer must
+    // not wait for room that never comes (the association would hang); what it writes is dropped.
+    const refused = store.createChannel({ ...meta(spec(3)), sopInstanceUid: '1..2' });
+    await assert.rejects(refused.result, /not a valid UID/);
+    for (let pos = 0; pos < dataset.length; pos += 16_384) {
+      if (!refused.channel.write(dataset.subarray(pos, pos + 16_384))) await refused.channel.drained();
+    }
+    refused.channel.end();
+    assert.equal(refused.channel.closed, true);
+    // Only the stored instance: no temporary file of the other two.
+    assert.deepEqual(await listAll(dir), [s.StudyInstanceUID, join(s.StudyInstanceUID, s.SeriesInstanceUID), join(s.StudyInstanceUID, s.SeriesInstanceUID, `${s.SOPInstanceUID}.dcm`)]);
+  } finally {
+    await remove();
+  }
+});
