@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { builtinImports } from './builtin-imports.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** `dicom-tls --version`, answered by the entry alone (src/cli/bin.ts). */
+const { VERSION } = await import(new URL('../dist/src/cli/version.js', import.meta.url).href);
 const outdir = `${root}dist/cli`;
 rmSync(outdir, { recursive: true, force: true });
 const common = {
@@ -42,7 +44,7 @@ await build({
   outdir,
   chunkNames: 'chunks/[name]-[hash]',
   splitting: true,
-  define: { DICOM_TLS_SOLO_COMMANDS: JSON.stringify(Object.keys(SOLO).join(' ')) },
+  define: { DICOM_TLS_SOLO_COMMANDS: JSON.stringify(Object.keys(SOLO).join(' ')), DICOM_TLS_VERSION: JSON.stringify(VERSION) },
 });
 
 for (const [name, keep] of Object.entries(SOLO)) {
@@ -51,7 +53,7 @@ for (const [name, keep] of Object.entries(SOLO)) {
     entryPoints: { [name]: `${root}dist/src/cli/bin.js` },
     outdir: `${outdir}/solo`,
     splitting: false,
-    define: { DICOM_TLS_SOLO_COMMANDS: '""' },
+    define: { DICOM_TLS_SOLO_COMMANDS: '""', DICOM_TLS_VERSION: 'undefined' },
     plugins: [{
       name: 'only-this-command',
       setup(b) {

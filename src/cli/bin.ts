@@ -16,9 +16,17 @@ import { enableCompileCache } from './compile-cache.js';
  * has none). A string, which esbuild writes in place (an array would be a chunk of its own).
  */
 declare const DICOM_TLS_SOLO_COMMANDS: string | undefined;
+/** version.ts's VERSION, written in by the build (an import would be a chunk of its own). */
+declare const DICOM_TLS_VERSION: string | undefined;
 
-enableCompileCache();
 const [first, second] = process.argv.slice(2);
+// `--version` alone is answered here: it needs none of the program (main.ts answers it too,
+// after the DCMTK spellings of any other arguments are read).
+if (typeof DICOM_TLS_VERSION === 'string' && process.argv.length === 3 && (first === '--version' || first === '-V')) {
+  process.stdout.write(`${DICOM_TLS_VERSION}\n`);
+  process.exit(0);
+}
+enableCompileCache();
 const solo = typeof DICOM_TLS_SOLO_COMMANDS === 'undefined' ? [] : DICOM_TLS_SOLO_COMMANDS.split(' ').filter((c) => c !== '');
 if (first !== undefined && solo.includes(first) && !(first === 'store' && second === 'check')) {
   // That file is this program with only `first` in it: it runs the command and exits. A

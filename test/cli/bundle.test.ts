@@ -66,3 +66,15 @@ test('a command run from its own file says what the general bundle says: `X --he
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /^Usage: dicom-tls store check/);
 });
+
+test('`--version` is answered by the entry alone, with the version main.ts and package.json give', async () => {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  const entry = readFileSync(CLI, 'utf8');
+  assert.doesNotMatch(entry, /^import\b/m, 'the entry imports nothing before it answers');
+  for (const args of [['--version'], ['-V'], ['--version', '--verbose']]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${pkg.version}\n`, args.join(' '));
+    assert.equal(r.stderr, '');
+  }
+});
