@@ -274,7 +274,9 @@ export function allWorkloads(): Workload[] {
   for (const pair of [PAIRS.dcmtk, PAIRS.ours]) {
     list.push(storeWorkload('store-large-tls-pdu128k', 'C-STORE 10 × 52 MB, to disk, TLS, 128 KiB PDUs', pair, large, true, true, 131072));
   }
-  for (const secure of [true, false]) for (const pair of mainPairs) list.push(echoWorkload(secure, pair));
+  // The CLI's echo rows run `dicom-tls echo` 200 times against storescp, beside echoscu's (the dcmtk
+  // rows): whole commands both, so the CLI's start-up is in every association.
+  for (const secure of [true, false]) for (const pair of [...mainPairs, PAIRS.oursCliToDcmtk]) list.push(echoWorkload(secure, pair));
   list.push({
     id: 'echo-tls-resume/ours',
     scenario: 'associations: connect + TLS handshake + A-ASSOCIATE + C-ECHO + release, ×200 (TLS session resumption)',

@@ -1,27 +1,79 @@
 /**
  * Bundles the `dicom-tls` executable (dist/src/cli/bin.js, as tsc wrote it) into dist/cli/: the
  * entry dicom-tls.js and a few shared chunks, one set per command (each command is a dynamic
- * import, so `--version` loads none of them). Dependencies (koffi, dcmjs) stay
- * outside and are resolved from node_modules at run time, as for the library.
+ * import, so `--version` loads none of them), and dist/cli/solo/<command>.js for the client
+ * commands: the program with that command alone, in one file (see src/cli/bin.ts). Dependencies
+ * (koffi, dcmjs) stay outside and are resolved from node_modules at run time, as for the library.
+ *
+ * Node's own modules are then taken with `process.getBuiltinModule` instead of an ES import
+ * (scripts/builtin-imports.mjs): an ES import of a built-in builds its module namespace, which reads
+ * every export, and the lazy ones load their modules: `node:fs` alone pulled in fs/promises,
+ * readline and the REPL history (~2.5 ms), `node:util` worker_threads (~3 ms), on every command.
  */
 import { build } from 'esbuild';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { builtinImports } from './builtin-imports.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** `dicom-tls --version`, answered by the entry alone (src/cli/bin.ts). */
+const { VERSION } = await import(new URL('../dist/src/cli/version.js', import.meta.url).href);
 const outdir = `${root}dist/cli`;
 rmSync(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: { 'dicom-tls': `${root}dist/src/cli/bin.js` },
-  outdir,
-  chunkNames: 'chunks/[name]-[hash]',
+const common = {
   bundle: true,
-  splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node22',
   packages: 'external',
   sourcemap: true,
   logLevel: 'warning',
+};
+
+/**
+ * The client commands that get a file of their own (src/cli/bin.ts): the whole program with that
+ * command alone in its table. The other commands' modules are left out (a stub in their place):
+ * the entry never hands them this file, and serve's dependencies would otherwise be loaded too.
+ */
+const SOLO = { echo: ['echo'], store: ['store', 'audited'], find: ['find', 'audited'], move: ['move', 'audited'], get: ['get', 'audited'] };
+const COMMAND_MODULES = ['serve', 'echo', 'store', 'find', 'move', 'get', 'diagnose', 'user', 'pki', 'store-check', 'audited'];
+
+await build({
+  ...common,
+  entryPoints: { 'dicom-tls': `${root}dist/src/cli/bin.js` },
+  outdir,
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
+  define: { DICOM_TLS_SOLO_COMMANDS: JSON.stringify(Object.keys(SOLO).join(' ')), DICOM_TLS_VERSION: JSON.stringify(VERSION) },
 });
+
+for (const [name, keep] of Object.entries(SOLO)) {
+  await build({
+    ...common,
+    entryPoints: { [name]: `${root}dist/src/cli/bin.js` },
+    outdir: `${outdir}/solo`,
+    splitting: false,
+    define: { DICOM_TLS_SOLO_COMMANDS: '""', DICOM_TLS_VERSION: 'undefined' },
+    plugins: [{
+      name: 'only-this-command',
+      setup(b) {
+        const other = new RegExp(`^\\./(${COMMAND_MODULES.filter((m) => !keep.includes(m)).join('|')})\\.js$`);
+        b.onResolve({ filter: other }, (args) => (/[\\/]cli[\\/]command\.js$/.test(args.importer) ? { path: args.path, namespace: 'other-command' } : undefined));
+        b.onLoad({ filter: /.*/, namespace: 'other-command' }, (args) => ({
+          contents: `throw new Error('dicom-tls: ${args.path} is not part of the ${name} bundle');`,
+          loader: 'js',
+        }));
+      },
+    }],
+  });
+}
+
+for (const dir of [outdir, `${outdir}/chunks`, `${outdir}/solo`]) {
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.js'))) {
+    const file = `${dir}/${name}`;
+    const code = builtinImports(readFileSync(file, 'utf8'), file);
+    if (/^import\b[^;]*from\s*["']node:/m.test(code) || /^import\s*["']node:/m.test(code)) throw new Error(`${file}: an import of a built-in was left`);
+    writeFileSync(file, code);
+  }
+}
 chmodSync(`${outdir}/dicom-tls.js`, 0o755);

@@ -2,9 +2,7 @@
  * `--audit URL` for the long-running client commands (store, find, move, get). Light on purpose:
  * the audit trail's modules load only when `--audit` is given.
  */
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { tlsOptions } from './args.js';
 import type { CommandModule } from './command.js';
 import { usageError } from './errors.js';
@@ -49,10 +47,10 @@ export function audited(name: string, module: CommandModule): CommandModule {
       const { parseAuditUrl } = await import('../audit/sender.js');
       try { parseAuditUrl(url); } catch (e) { throw usageError(`--audit: ${(e as Error).message}`); }
       // The command's own TLS identity and trust, read leniently (its other options are its own).
-      const { values } = parseArgs({ args: rest, options: { ...tlsOptions, aet: { type: 'string' } }, strict: false, allowPositionals: true });
+      const { values } = process.getBuiltinModule('node:util').parseArgs({ args: rest, options: { ...tlsOptions, aet: { type: 'string' } }, strict: false, allowPositionals: true });
       const v = values as TlsCliValues & { aet?: string };
       const tls = url.startsWith('syslog+tls:') ? await contextOptionsFrom({ ...v, 'no-tls': undefined }, 'client', io) : undefined;
-      const stateHome = io.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state');
+      const stateHome = io.env['XDG_STATE_HOME'] ?? join(process.getBuiltinModule('node:os').homedir(), '.local', 'state');
       const settings: AuditSettings = {
         url, queue: resolve(io.cwd, queue ?? join(stateHome, 'dicom-tls', 'audit-queue')), maxQueued: 10000,
         auditSourceId: undefined, enterpriseSiteId: undefined, tls: { cert: undefined, key: undefined, ca: undefined },

@@ -3,10 +3,13 @@
  * two CAs of one name (two `pki init` runs, a re-created development PKI). Said in so many words,
  * with the proof: the trusted CA's key does not verify the peer's certificate.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pemCertificates } from './cert-summary.js';
+
+// node:crypto only when a certificate is looked at (a refused handshake): loading it costs ~5 ms.
+const x509 = (der: Buffer): X509Certificate => new (process.getBuiltinModule('node:crypto').X509Certificate)(der);
 
 const ISSUER_NOT_FOUND = new Set([2, 20]); // X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)
 
@@ -21,7 +24,7 @@ function trustedCertificates(paths: readonly string[]): Array<{ path: string; ce
     const text = bytes.toString('latin1');
     const ders = text.includes('-----BEGIN ') ? pemCertificates(text) : [bytes];
     for (const der of ders) {
-      try { out.push({ path, cert: new X509Certificate(der) }); } catch { /* not a certificate */ }
+      try { out.push({ path, cert: x509(der) }); } catch { /* not a certificate */ }
     }
   }
   return out;
@@ -35,7 +38,7 @@ export function sameNameHints(verify: ReadonlyArray<{ ok: boolean; error: number
   const trusted = trustedCertificates(caPaths);
   for (const v of failing) {
     let cert: X509Certificate;
-    try { cert = new X509Certificate(v.der!); } catch { continue; }
+    try { cert = x509(v.der!); } catch { continue; }
     for (const t of trusted) {
       if (t.cert.subject !== cert.issuer || cert.verify(t.cert.publicKey)) continue;
       hints.push(`the trusted CA in ${t.path} has the same name (${cert.issuer.replace(/\n/g, ', ')}) as the issuer of the peer's certificate, but it is a different key `
@@ -54,7 +57,7 @@ export function nameMismatchHints(verify: ReadonlyArray<{ ok: boolean; error: nu
   const v = verify.find((c) => !c.ok && (c.error === HOSTNAME_MISMATCH || c.error === IP_MISMATCH) && c.der !== undefined && c.der.length > 0);
   if (v === undefined) return [];
   let cert: X509Certificate;
-  try { cert = new X509Certificate(v.der!); } catch { return []; }
+  try { cert = x509(v.der!); } catch { return []; }
   const names = cert.subjectAltName?.split(', ') ?? [];
   return [`the certificate names ${names.length > 0 ? names.join(', ') : 'no subjectAltName at all'}${asked !== undefined ? `, not ${asked}` : ''}: `
     + `connect with one of these names (or --verify-host one of them), or issue a certificate whose subjectAltName includes ${asked ?? 'the name you connect with'}`];
@@ -77,5 +80,5 @@ export function nameMismatchRecorder(): { verifyCallback: (ok: 0 | 1, s: string,
 
 /** The names a certificate carries, for "connect with one of these". */
 export function certificateNames(der: Buffer): string[] {
-  try { return new X509Certificate(der).subjectAltName?.split(', ') ?? []; } catch { return []; }
+  try { return x509(der).subjectAltName?.split(', ') ?? []; } catch { return []; }
 }

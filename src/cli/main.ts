@@ -7,8 +7,8 @@ import { commands, subcommands } from './command.js';
 import { ExitCode, usageError, errorJson, exitCodeFor, exitCodeTable, formatError } from './errors.js';
 import type { Io } from './io.js';
 import { dcmtkHelp, fromDcmtk } from './dcmtk-args.js';
+import { VERSION } from './version.js';
 
-const VERSION = '0.1.0';
 
 export function exitCodesHelp(): string {
   const rows = exitCodeTable.map((r) => `  ${String(r.exit).padStart(3)}  ${r.meaning}${r.codes.length > 0 ? `\n       ${r.codes.join(', ')}` : ''}`);

@@ -1,4 +1,3 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { TransferSyntax, isKnownTransferSyntax, transferSyntaxProperties } from '../dictionary/uids.js';
 import { decodeText, encodeText, characterSetTerms, canEncodeWith } from './charset.js';
 import { dcmjs, quietly } from './dcmjs.js';
@@ -7,6 +6,10 @@ import type { DcmjsDict } from './dcmjs.js';
 import { DatasetDecodeError, DatasetEncodeError, UnsupportedTransferSyntaxError } from './errors.js';
 import { checkDatasetFraming, defineSequenceLengths } from './framing.js';
 import type { SequenceLevel } from './framing.js';
+
+// node:zlib when a deflated data set is met, not with the module: loading it costs ~2 ms of every
+// CLI start, and most data sets are not deflated.
+const zlib = (): typeof import('node:zlib') => process.getBuiltinModule('node:zlib');
 
 /**
  * Dataset ⇄ bytes for the uncompressed transfer syntaxes, without a Part 10 header — what travels
@@ -196,7 +199,7 @@ export function specificCharacterSetOf(bytes: Uint8Array, transferSyntaxUid: str
   const s = syntaxOf(transferSyntaxUid);
   if (s.deflated) {
     try {
-      bytes = inflateRawSync(bytes, { maxOutputLength: DEFAULT_MAX_INFLATED_LENGTH });
+      bytes = zlib().inflateRawSync(bytes, { maxOutputLength: DEFAULT_MAX_INFLATED_LENGTH });
     } catch {
       return undefined;
     }
@@ -222,7 +225,7 @@ export function decodeDatasetDict(
   if (s.deflated) {
     const max = options.maxInflatedLength ?? DEFAULT_MAX_INFLATED_LENGTH;
     try {
-      raw = inflateRawSync(bytes, { maxOutputLength: max });
+      raw = zlib().inflateRawSync(bytes, { maxOutputLength: max });
     } catch (cause) {
       throw new DatasetDecodeError(transferSyntaxUid, `deflated dataset could not be inflated (limit ${max} bytes): ${(cause as Error).message}`, { cause });
     }
@@ -305,7 +308,7 @@ export function encodeDatasetDict(dict: DcmjsDict, transferSyntaxUid: string, ch
     throw new DatasetEncodeError(transferSyntaxUid, `dataset could not be encoded: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
   if (s.deflated) {
-    const d = deflateRawSync(out);
+    const d = zlib().deflateRawSync(out);
     out = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
   return out;
@@ -421,7 +424,7 @@ export function transcodeDataset(bytes: Uint8Array, fromTransferSyntaxUid: strin
     let raw = bytes;
     if (from.deflated) {
       try {
-        raw = inflateRawSync(bytes, { maxOutputLength: DEFAULT_MAX_INFLATED_LENGTH });
+        raw = zlib().inflateRawSync(bytes, { maxOutputLength: DEFAULT_MAX_INFLATED_LENGTH });
       } catch (cause) {
         throw new DatasetDecodeError(fromTransferSyntaxUid, `deflated dataset could not be inflated: ${(cause as Error).message}`, { cause });
       }
@@ -433,7 +436,7 @@ export function transcodeDataset(bytes: Uint8Array, fromTransferSyntaxUid: strin
       throw new DatasetDecodeError(fromTransferSyntaxUid, `dataset could not be transcoded: ${(cause as Error).message}`, { cause });
     }
     if (!to.deflated) return out;
-    const d = deflateRawSync(out);
+    const d = zlib().deflateRawSync(out);
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
   // Big endian (retired) swaps values by VR: through dcmjs, whose text comes out as UTF-8.

@@ -4,7 +4,6 @@
  * ID 1: all committed, 2: some failed; J.3.3) — on the same association while it is open, or on a
  * new association the SCP opens to us (then our DicomServer needs `commitmentReportHandler`).
  */
-import { randomUUID } from 'node:crypto';
 import type { Association } from '../../ae/association.js';
 import { decodeDataset, type NaturalDataset } from '../../dataset/codec.js';
 import { NormalizedSopClass } from '../../dictionary/uids.js';
@@ -28,7 +27,7 @@ export interface CommitmentReport {
 
 /** A fresh UID for a transaction (PS3.5 B.2: UUID-derived, under 2.25). */
 export function newTransactionUid(): string {
-  return `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString()}`;
+  return `2.25.${BigInt(`0x${process.getBuiltinModule('node:crypto').randomUUID().replace(/-/g, '')}`).toString()}`;
 }
 
 function items(value: unknown): Record<string, unknown>[] {

@@ -3,7 +3,7 @@
  * callback for values that are not what OpenSSL expects (refused with an error naming them, never
  * guessed at), and the verify callback's view of OpenSSL's store context.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { InvalidOptionError } from '../../errors.js';
 import * as S from './openssl/ssl.js';
 import type { ConnectionHooks } from './context.js';
@@ -47,7 +47,7 @@ export function liveStacks(store: unknown): { der(which: 'chain' | 'peer'): read
     certs(which) {
       let list = certs.get(which);
       if (list === undefined) {
-        list = Object.freeze(der(which).map((d) => new X509Certificate(d)));
+        list = Object.freeze(der(which).map((d) => new (process.getBuiltinModule('node:crypto').X509Certificate)(d)));
         certs.set(which, list);
       }
       return list;

@@ -6,7 +6,9 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { X509Certificate, createHash } from 'node:crypto';
+// node:crypto is loaded where a certificate is looked at, not with the module: importing it costs
+// ~5 ms of every command's start, and a handshake that succeeds never needs it.
+const crypto = (): typeof import('node:crypto') => process.getBuiltinModule('node:crypto');
 import { InvalidOptionError } from '../../errors.js';
 import { publish, channel, channelNames, type ChannelName } from '../../diagnostics.js';
 import { drainErrors } from './openssl/lib.js';
@@ -471,7 +473,7 @@ export class SecureContext {
         const stacks = liveStacks(store);
         const context: VerifyContext = {
           depth, errorName: x509ErrorName(error), role: this.role,
-          get certificate() { return new X509Certificate(der); }, der, socket: conn.secureSocket,
+          get certificate() { return new (crypto().X509Certificate)(der); }, der, socket: conn.secureSocket,
           get chainDer() { return stacks.der('chain'); },
           get chain() { return stacks.certs('chain'); },
           get peerCertificatesDer() { return stacks.der('peer'); },
@@ -640,7 +642,7 @@ const LEVEL_FLOORS: Readonly<Record<number, string>> = {
 /** "RSA 1024-bit" / "EC prime256v1 (256-bit)" from a certificate's DER; undefined if unreadable. */
 function keyDescription(der: Buffer): string | undefined {
   try {
-    const key = new X509Certificate(der).publicKey;
+    const key = new (crypto().X509Certificate)(der).publicKey;
     const d = key.asymmetricKeyDetails;
     if (d?.modulusLength !== undefined) return `${(key.asymmetricKeyType ?? 'RSA').toUpperCase()} ${d.modulusLength}-bit`;
     if (d?.namedCurve !== undefined) return `EC ${d.namedCurve}`;
@@ -675,5 +677,5 @@ function hasSubscribers(name: ChannelName): boolean {
 /** SHA-256 of a refused certificate's DER, colon-separated upper-case hex (as `openssl x509 -fingerprint -sha256`). */
 function fingerprint256(cert: unknown): string | undefined {
   if (cert === null || cert === undefined) return undefined;
-  return createHash('sha256').update(derOf(cert)).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+  return crypto().createHash('sha256').update(derOf(cert)).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }

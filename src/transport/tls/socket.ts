@@ -11,7 +11,7 @@
  */
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { InvalidOptionError, TimeoutError } from '../../errors.js';
 import { publish, channelNames } from '../../diagnostics.js';
 import type { TlsInfo, TransportConnection } from '../connection.js';
@@ -522,7 +522,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       alpn,
       resumed: S.SSL_session_reused(ssl) === 1,
       group: S.negotiatedGroup(ssl),
-      get peerCertificateChain(): readonly X509Certificate[] { return (chain ??= der.map((d) => new X509Certificate(d))); },
+      get peerCertificateChain(): readonly X509Certificate[] { return (chain ??= der.map((d) => new (process.getBuiltinModule('node:crypto').X509Certificate)(d))); },
       get peerCertificate(): X509Certificate | undefined { return this.peerCertificateChain[0]; },
       verifyResult: { code, name: x509ErrorName(code), text: S.X509_verify_cert_error_string(code) as string },
     });
