@@ -5,6 +5,7 @@ import { encodeCommandDirect } from '../../src/dimse/command-encoder.js';
 import { commandSpecs, commandToElements, decodeCommand, encodeCommand } from '../../src/dimse/messages.js';
 import type { DimseCommand } from '../../src/dimse/messages.js';
 import type { CommandName } from '../../src/dictionary/command-field.js';
+import { rng } from '../helpers/random.js';
 
 // The tables messages.ts hands the direct encoder (the same objects, reached the same way).
 const fieldToKeyword: Record<string, string> = {
@@ -19,16 +20,6 @@ const fieldToKeyword: Record<string, string> = {
 };
 const tables = { specs: commandSpecs, fieldToKeyword };
 
-/** Deterministic PRNG (mulberry32), so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generic(command: DimseCommand): Uint8Array {
   return encodeCommandSet(commandToElements(command));

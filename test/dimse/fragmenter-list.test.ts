@@ -3,17 +3,8 @@ import assert from 'node:assert/strict';
 import { fragmentCommandBatches, inMemoryMessageFragments } from '../../src/dimse/fragmenter.js';
 import type { DimseCommand } from '../../src/dimse/messages.js';
 import type { PresentationDataValue } from '../../src/ul/pdu/types.js';
+import { rng } from '../helpers/random.js';
 
-/** Deterministic PRNG (mulberry32), so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const plain = (pdvs: Iterable<PresentationDataValue>): unknown[] =>
   [...pdvs].map((p) => ({ id: p.presentationContextId, command: p.isCommand, last: p.isLast, data: Buffer.from(p.data).toString('hex') }));
