@@ -58,11 +58,8 @@ for (const [name, keep] of Object.entries(SOLO)) {
       name: 'only-this-command',
       setup(b) {
         const other = new RegExp(`^\\./(${COMMAND_MODULES.filter((m) => !keep.includes(m)).join('|')})\\.js$`);
-        b.onResolve({ filter: other }, (args) => (/[\\/]cli[\\/]command\.js$/.test(args.importer) ? { path: args.path, namespace: 'other-command' } : undefined));
-        b.onLoad({ filter: /.*/, namespace: 'other-command' }, (args) => ({
-          contents: `throw new Error('dicom-tls: ${args.path} is not part of the ${name} bundle');`,
-          loader: 'js',
-        }));
+        // A real (shipped) module, so the bundle's source map points only at files the package holds.
+        b.onResolve({ filter: other }, (args) => (/[\\/]cli[\\/]command\.js$/.test(args.importer) ? { path: `${root}dist/src/cli/not-in-bundle.js` } : undefined));
       },
     }],
   });
