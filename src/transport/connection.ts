@@ -25,7 +25,9 @@ export interface TransportConnection {
   /**
    * Optional: `listener` is the one 'data' listener of `stream`, and may be called directly with
    * received bytes whenever the stream would emit them to it at once (it flows, nothing is
-   * buffered, no other 'data' listener): the same calls in the same order, without the
+   * buffered, no other 'data' listener, and the call does not come from inside the stream's own
+   * machinery, e.g. its _read, where it may hold a chunk not yet emitted): the same calls in the
+   * same order, without the
    * Readable's push, buffer bookkeeping and read-ahead tick for every chunk. Each chunk may
    * carry one receive-buffer reference (internal/buffer-pool.ts) that the listener owns and
    * releases or pins; the transport may re-register the listener on `stream` to do so.

@@ -131,6 +131,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #recvEnded = false;
   #waitingDrain: ((e?: Error | null) => void) | undefined;
   #receiver: ((chunk: Uint8Array) => void) | undefined;
+  /** Inside _read: the stream asked for more (see _read); what is decrypted now is pushed. */
+  #inStreamRead = false;
   /** Chunks written directly while a read was being decrypted: encrypted at the end of it. */
   readonly #directOut: Uint8Array[] = [];
   #slab: Buffer = NO_SLAB;
@@ -425,7 +427,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
         const chunk = this.#slab.subarray(start, this.#slabOff);
         retainSlab(chunk);
         const receiver = this.#receiver;
-        if (receiver !== undefined && this.readableFlowing === true && this.readableLength === 0 && this.listenerCount('data') === 1) receiver(chunk);
+        if (receiver !== undefined && !this.#inStreamRead && this.readableFlowing === true && this.readableLength === 0 && this.listenerCount('data') === 1) receiver(chunk);
         else if (!this.push(chunk)) this.#readPaused = true;
       }
       start = this.#slabOff;
@@ -597,7 +599,18 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     if (!this.#readPaused) return;
     this.#readPaused = false;
     if (this.#socket.isPaused()) this.#socket.resume();
-    if (this.#handshakeDone && !this.#inDrive) this.#drive();
+    if (!this.#handshakeDone || this.#inDrive) return;
+    // The stream calls _read() from inside its own machinery, where it may hold a chunk it has
+    // taken off its buffer and not emitted yet while readableLength already reads 0 (Node 26's
+    // flowing loop asks for the next chunk before emitting the current one). Nothing decrypted
+    // here may overtake that chunk: it is pushed, and the stream emits it in its place. Direct
+    // delivery happens only from the socket's events, outside any stream call.
+    this.#inStreamRead = true;
+    try {
+      this.#drive();
+    } finally {
+      this.#inStreamRead = false;
+    }
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -664,7 +677,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   /**
    * TransportConnection.receiveDirect: plaintext goes straight to `listener` (the one 'data'
    * listener) when the stream would emit it to it at once anyway; otherwise (paused, something
-   * buffered, other listeners) it is pushed as before, so the order and flow control hold.
+   * buffered, other listeners, or decrypted inside _read, where the stream may hold a chunk not
+   * yet emitted) it is pushed as before, so the order and flow control hold.
    */
   receiveDirect(listener: (chunk: Uint8Array) => void): void {
     this.#receiver = listener;
