@@ -118,7 +118,8 @@ test('what _read() decrypts is pushed, never handed to the receiver past a chunk
     accepted.pause();
     client.write(data);
     for (let round = 0; round < 200 && heldInRead === 0; round++) {
-      while (held.length === heldBeforeRead) await new Promise((r) => setImmediate(r));
+      const heldBytes = (): number => held.reduce((n, b) => n + b.length, 0);
+      while (held.length === heldBeforeRead && heldBytes() < data.length) await new Promise((r) => setImmediate(r));
       heldBeforeRead = held.length;
       const direct = received.length;
       accepted.resume(); // flowing again, nothing in the stream's own buffer
