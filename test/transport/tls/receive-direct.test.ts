@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { SecureContext, VerifyMode } from '../../../src/transport/tls/context.js';
 import { createSecureServer } from '../../../src/transport/tls/server.js';
 import { SecureSocket } from '../../../src/transport/tls/socket.js';
+import { rng } from '../../helpers/random.js';
 import { makeEngineCerts, type EngineCerts } from './engine-fixtures.js';
 
 let c: EngineCerts;
@@ -36,18 +37,6 @@ async function withPair(fn: (client: SecureSocket, accepted: SecureSocket) => Pr
   }
 }
 
-/** A deterministic generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('receiveDirect with a receiver that pauses the stream after every chunk and resumes it soon after (as the upper layer does behind a slow sink): every byte in order', { timeout: 60_000 }, async () => {
   // Paused, the engine pushes what it decrypts and stops once the stream is full (a chunk of a
   // whole 64 KiB socket read is enough), decrypted records may wait at a slab's end; resumed, the
@@ -55,7 +44,7 @@ test('receiveDirect with a receiver that pauses the stream after every chunk and
   // asks before it emits the one chunk it holds, with readableLength already 0. Records of
   // varied sizes (one per write) make such a wait at a slab's end frequent.
   await withPair(async (client, accepted) => {
-    const rnd = random(7);
+    const rnd = rng(7);
     const data = randomBytes(24 * 1024 * 1024);
     const h = createHash('sha256');
     let got = 0;
