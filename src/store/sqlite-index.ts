@@ -7,7 +7,7 @@ import { INDEX_CONTENT_VERSION } from './reindex.js';
 import { sqliteDialect } from './sql-dialect.js';
 import { migrate, schemaVersionOf, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js';
 import type { SQLInputValue } from 'node:sqlite';
-import { sqlite, sqliteErrorCode, SQLITE_CONSTRAINT_FOREIGNKEY, transaction, type DatabaseSync, type StatementSync } from './sqlite.js';
+import { retryWhileBusy, sqlite, sqliteErrorCode, SQLITE_CONSTRAINT_FOREIGNKEY, transaction, type DatabaseSync, type StatementSync } from './sqlite.js';
 import { normalizeTime, personNameMatches } from './text-match.js';
 import { lockInProcess } from './instance-lock.js';
 import { WalFlusher } from './wal-flush.js';
@@ -102,7 +102,8 @@ export class SqliteIndex implements InstanceIndex {
       this.#db.exec('PRAGMA busy_timeout = 10000');
       if (options.readonly !== true) {
         // WAL: readers (C-FIND) see a consistent snapshot while an instance is being indexed.
-        this.#db.exec('PRAGMA journal_mode = WAL');
+        // SQLite may refuse this at once, without the busy timeout, while another process writes.
+        retryWhileBusy(() => this.#db.exec('PRAGMA journal_mode = WAL'), 10_000);
         this.#db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
         this.#db.exec('PRAGMA foreign_keys = ON');
         const from = migrate(this.#db, INDEX_CONTENT_VERSION);

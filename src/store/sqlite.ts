@@ -60,3 +60,23 @@ export function sqliteErrorCode(error: unknown): number | undefined {
 
 /** SQLITE_CONSTRAINT_FOREIGNKEY (sqlite3.h). */
 export const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
+
+/**
+ * `fn`, tried again while SQLite answers SQLITE_BUSY at once, for up to `ms`. SQLite skips the
+ * busy timeout where waiting could deadlock: `PRAGMA journal_mode = WAL` on a file in rollback
+ * mode while another process holds a write transaction (an older index being migrated, two
+ * processes opening it at once) fails immediately. Blocks the thread between tries, so it is
+ * for opening a database only.
+ */
+export function retryWhileBusy<T>(fn: () => T, ms: number): T {
+  const deadline = Date.now() + ms;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      return fn();
+    } catch (error) {
+      if (((sqliteErrorCode(error) ?? 0) & 0xff) !== 5 || Date.now() >= deadline) throw error;
+    }
+    Atomics.wait(pause, 0, 0, wait);
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
 import { SqliteIndex } from '../../src/store/sqlite-index.js';
 import { sqlite } from '../../src/store/sqlite.js';
+import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
 import { encodeDataset, specElements, tempDir, type InstanceSpec } from '../helpers/dicom-data.js';
 
 const explicitLE = '1.2.840.10008.1.2.1';
@@ -184,6 +185,32 @@ test('an index of a newer schema is refused with a typed error, and left as it i
     const again = new DatabaseSync(path);
     assert.equal((again.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 99);
     again.close();
+  } finally {
+    await remove();
+  }
+});
+
+test('opening an index while another process holds a write transaction on it waits for it (SQLite refuses the switch to WAL at once, without its busy timeout)', async () => {
+  const { dir, remove } = await tempDir('index-migration');
+  try {
+    const path = join(dir, 'index.sqlite');
+    const db = new DatabaseSync(path);
+    db.exec('CREATE TABLE other_tool (x)');
+    db.close();
+    // Another process writing the file in rollback mode (an older version, a tool), for a second.
+    const holder = spawn(process.execPath, ['--no-warnings', '-e', `const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+      const d = new DatabaseSync(process.argv[1]);
+      d.exec('BEGIN IMMEDIATE'); d.exec('INSERT INTO other_tool VALUES (1)'); console.log('held');
+      setTimeout(() => { d.exec('COMMIT'); d.close(); }, 1000);`, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const index = new SqliteIndex(path);
+    try {
+      assert.equal(await index.schemaVersion(), SQLITE_SCHEMA_VERSION);
+    } finally {
+      await index.close();
+    }
+    assert.equal(await exited, 0, 'the other process committed');
   } finally {
     await remove();
   }
