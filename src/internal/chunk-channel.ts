@@ -6,10 +6,12 @@
  * the storing SCP. Chunks the reader never takes (it failed or stopped, the writer aborted) go to
  * `drop`, so that pooled receive buffers are given back.
  */
+import { Fifo } from './fifo.js';
+
 export class ChunkChannel implements AsyncIterable<Uint8Array> {
   readonly #highWaterMark: number;
   readonly #drop: (chunk: Uint8Array) => void;
-  #queue: Uint8Array[] = [];
+  readonly #queue = new Fifo<Uint8Array>();
   #bytes = 0;
   #ended = false;
   #failure: Error | undefined;
@@ -76,8 +78,8 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
     try {
       for (;;) {
         if (this.#failure !== undefined) throw this.#failure;
-        if (this.#queue.length > 0) {
-          const chunk = this.#queue.shift()!;
+        const chunk = this.#queue.shift();
+        if (chunk !== undefined) {
           this.#bytes -= chunk.byteLength;
           if (this.#bytes < this.#highWaterMark) this.#wake('writer');
           yield chunk;
@@ -92,10 +94,8 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
   }
 
   #dropQueued(): void {
-    const queued = this.#queue;
-    this.#queue = [];
     this.#bytes = 0;
-    for (const chunk of queued) this.#drop(chunk);
+    for (let chunk = this.#queue.shift(); chunk !== undefined; chunk = this.#queue.shift()) this.#drop(chunk);
   }
 
   #wake(who: 'reader' | 'writer'): void {

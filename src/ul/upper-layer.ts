@@ -25,7 +25,7 @@ import type { State } from './fsm/ids.js';
 import { StateMachine, type Transition } from './fsm/state-machine.js';
 import { encodePduParts } from './pdu/encode.js';
 import { InboundFramer, type InboundItem } from './inbound-framer.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../internal/fifo.js';
 import { TypedEmitter, type UpperLayerEvents } from './upper-layer-events.js';
 
 export type { UpperLayerEvents } from './upper-layer-events.js';

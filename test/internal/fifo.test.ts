@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fifo } from '../../src/ul/fifo.js';
+import { Fifo } from '../../src/internal/fifo.js';
 
 test('Fifo: items come out in the order they went in, pushes and shifts interleaved, empty gives undefined', () => {
   const q = new Fifo<number>();

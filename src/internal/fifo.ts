@@ -1,7 +1,8 @@
 /**
- * A first-in first-out list for the upper layer's inbox and outbox. Array.prototype.shift on a
- * list that is pushed to again at once (one PDU in, one out, for every PDU) made V8 trim and
- * regrow the array's store each time: taken here by index, the store is reused once empty.
+ * A first-in first-out list: the upper layer's inbox and outbox, a chunk channel's queue.
+ * Array.prototype.shift on a list that is pushed to again at once (one PDU or fragment in, one
+ * out) made V8 trim and regrow the array's store each time: taken here by index, the store is
+ * reused once empty.
  */
 export class Fifo<T> {
   #items: (T | undefined)[] = [];
