@@ -48,7 +48,8 @@ export const command: CommandModule = {
     }
     const ms = Date.now() - started;
     const tls = client.tls;
-    const peer = tls?.peerCertificate?.subject.replace(/\n/g, ', ');
+    // peerSubject is printed by OpenSSL: node:crypto (~5 ms) is not loaded for one line.
+    const peer = (tls === undefined ? undefined : 'peerSubject' in tls ? tls.peerSubject : tls.peerCertificate?.subject)?.replace(/\n/g, ', ');
     if (out.json) {
       out.document({
         peer: `${settings.host}:${settings.port}`, callingAeTitle: settings.callingAeTitle, calledAeTitle: settings.calledAeTitle,

@@ -54,6 +54,12 @@ export interface TlsInfo {
   readonly peerCertificateChain: readonly X509Certificate[];
   /** Leaf certificate of the peer, if any. */
   readonly peerCertificate: X509Certificate | undefined;
+  /**
+   * The leaf's subject as `peerCertificate.subject` gives it (one `KEY=value` per line), printed
+   * by OpenSSL, so reading it does not load node:crypto; undefined without a peer certificate.
+   * Optional: a transport of one's own may leave it out (read `peerCertificate` then).
+   */
+  readonly peerSubject?: string | undefined;
   /** SSL_get_verify_result: 0 (X509_V_OK) or the X509_V_ERR code, with its name and OpenSSL text. */
   readonly verifyResult: { readonly code: number; readonly name: string; readonly text: string };
 }

@@ -9,7 +9,7 @@ import {
   X509_free, X509_get0_notAfter, X509_get0_notBefore, X509_get0_serialNumber,
   X509_get_extension_flags, X509_get_issuer_name, X509_get_subject_name, X509_NAME_print_ex,
   X509_PURPOSE_get0, X509_PURPOSE_get0_name, X509_PURPOSE_get_count, X509_PURPOSE_get_id,
-  XN_FLAG_ONELINE, copyBytes, printToString, x509FromDer, type Ptr,
+  XN_FLAG_NODE_MULTILINE, XN_FLAG_ONELINE, copyBytes, printToString, x509FromDer, type Ptr,
 } from './openssl/x509.js';
 import { drainErrors } from './openssl/lib.js';
 import { UnableToReadCertificateError } from './x509-load-errors.js';
@@ -17,6 +17,24 @@ import { UnableToReadCertificateError } from './x509-load-errors.js';
 /** A name in OpenSSL's one-line form, `CN = Test Client, C = US` (XN_FLAG_ONELINE). */
 export function nameOneLine(x509Name: Ptr): string {
   return printToString((bio) => X509_NAME_print_ex(bio, x509Name, 0, XN_FLAG_ONELINE));
+}
+
+/**
+ * The subject of a DER certificate as node:crypto's `X509Certificate.subject` gives it (one
+ * `KEY=value` per line, same flags), printed by OpenSSL: what a client shows of its peer
+ * without loading node:crypto (~5 ms of a CLI command). undefined for bytes that are no certificate.
+ */
+export function subjectFromDer(der: Buffer): string | undefined {
+  const x509 = x509FromDer(der);
+  if (x509 === null) {
+    drainErrors();
+    return undefined;
+  }
+  try {
+    return printToString((bio) => X509_NAME_print_ex(bio, X509_get_subject_name(x509), 0, XN_FLAG_NODE_MULTILINE));
+  } finally {
+    X509_free(x509);
+  }
 }
 
 /** A certificate time as ASN1_TIME_print writes it: `Jun  1 21:31:35 2020 GMT`. */

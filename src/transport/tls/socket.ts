@@ -21,6 +21,7 @@ import { connectionsBySsl, derOf, type ConnectionHooks, type SecureContext, type
 import type { InfoCallback } from './callbacks.js';
 import { HybridGroupRequiredError, SslError, TlsError, TlsHandshakeError, type AlertInfo, type VerifyFailure } from './errors.js';
 import { x509ErrorName } from './x509-errors.js';
+import { subjectFromDer } from './certificate-string.js';
 import { RECORD, emitRecords } from './records.js';
 import { release as releaseSlab, retain as retainSlab, takeSlab } from '../../internal/buffer-pool.js';
 
@@ -264,6 +265,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   get resumed(): boolean { return this.#info?.resumed ?? false; }
   get peerCertificateChain(): readonly X509Certificate[] { return this.#info?.peerCertificateChain ?? []; }
   get peerCertificate(): X509Certificate | undefined { return this.#info?.peerCertificate; }
+  get peerSubject(): string | undefined { return this.#info?.peerSubject; }
   /** DER of the peer's chain, leaf first. */
   get peerCertificateChainDer(): readonly Buffer[] { return this.#peerDer; }
   get verifyResult(): TlsInfo['verifyResult'] | undefined { return this.#info?.verifyResult; }
@@ -518,6 +520,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.#peerDer = der;
     const code = Number(S.SSL_get_verify_result(ssl));
     let chain: X509Certificate[] | undefined;
+    let subject: string | undefined;
     this.#info = Object.freeze({
       protocol: S.SSL_get_version(ssl) as string,
       cipher: cipher === null ? '' : (S.SSL_CIPHER_get_name(cipher) as string),
@@ -526,6 +529,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       group: S.negotiatedGroup(ssl),
       get peerCertificateChain(): readonly X509Certificate[] { return (chain ??= der.map((d) => new (process.getBuiltinModule('node:crypto').X509Certificate)(d))); },
       get peerCertificate(): X509Certificate | undefined { return this.peerCertificateChain[0]; },
+      get peerSubject(): string | undefined { return der.length === 0 ? undefined : (subject ??= subjectFromDer(der[0]!)); },
       verifyResult: { code, name: x509ErrorName(code), text: S.X509_verify_cert_error_string(code) as string },
     });
     publish(channelNames.tlsHandshake, () => ({ connection: this, protocol: this.#info!.protocol, cipher: this.#info!.cipher, group: this.#info!.group, alpn, resumed: this.#info!.resumed }));

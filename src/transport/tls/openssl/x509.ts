@@ -67,6 +67,10 @@ export const ASN1_STRFLGS_RFC2253 = 0x1 | 0x2 | 0x4 | 0x10 | 0x100 | 0x200;
 // x509.h: XN_FLAG_ONELINE = ASN1_STRFLGS_RFC2253 | ASN1_STRFLGS_ESC_QUOTE (8) |
 // XN_FLAG_SEP_CPLUS_SPC (2<<16) | XN_FLAG_SPC_EQ (1<<23) | XN_FLAG_FN_SN (0): "CN = x, O = y"
 export const XN_FLAG_ONELINE = ASN1_STRFLGS_RFC2253 | 0x8 | (2 << 16) | (1 << 23);
+// The flags node:crypto's X509Certificate prints `subject` with (kX509NameFlagsMultiline):
+// ASN1_STRFLGS_ESC_2253 (1) | ESC_CTRL (2) | UTF8_CONVERT (0x10) | XN_FLAG_SEP_MULTILINE (4<<16)
+// | XN_FLAG_FN_SN (0): "C=US\nO=y\nCN=x".
+export const XN_FLAG_NODE_MULTILINE = 0x1 | 0x2 | 0x10 | (4 << 16);
 // asn1.h: MBSTRING_UTF8 = MBSTRING_FLAG (0x1000)
 export const MBSTRING_UTF8 = 0x1000;
 
