@@ -37,6 +37,7 @@ import { responseFor } from './response.js';
 import { IncomingRequest, type RespondVia } from './incoming-request.js';
 import { failAssociation } from './guard.js';
 import { safeErrorComment } from './error-comment.js';
+import { monotonicMs } from '../internal/clock.js';
 
 export type { DimseResponseMessage } from './pending-request.js';
 export { PendingRequest } from './pending-request.js';
@@ -609,7 +610,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
       entry.deadline = Infinity;
       return;
     }
-    entry.deadline = performance.now() + entry.timeout;
+    entry.deadline = monotonicMs() + entry.timeout;
     if (this.#dimseTimer === undefined || entry.deadline < this.#dimseDue) this.#startDimseTimer(entry.timeout, entry.deadline);
     else this.#dimseTimer.ref();
   }
@@ -630,7 +631,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#dimseTimer = undefined;
     this.#dimseDue = Infinity;
     if (this.#closed) return;
-    const now = performance.now();
+    const now = monotonicMs();
     let earliest = Infinity;
     for (const [id, entry] of this.#pending) {
       if (entry.deadline <= now) {
@@ -644,7 +645,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
       if (entry.deadline < earliest) earliest = entry.deadline;
     }
     // Answers restarted the deadlines meanwhile: wait for the earliest (at least 1 ms: the
-    // timer's clock is coarser than performance.now()).
+    // timer's clock is coarser than monotonicMs()).
     if (earliest !== Infinity) this.#startDimseTimer(Math.max(1, Math.ceil(earliest - now)), earliest);
   }
 
@@ -726,7 +727,7 @@ type PDataPdvs = Parameters<DimseAssembler['push']>[0];
 /** A request sent and not yet answered with its final response. */
 interface PendingEntry {
   readonly request: PendingRequest;
-  /** When its DIMSE timeout expires (performance.now() time); Infinity when not armed. */
+  /** When its DIMSE timeout expires (monotonicMs() time); Infinity when not armed. */
   deadline: number;
   readonly timeout: number;
   readonly sink: RequestOptions['responseDatasetSink'];

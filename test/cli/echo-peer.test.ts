@@ -1,7 +1,8 @@
 /**
  * `dicom-tls echo` over TLS names the peer's certificate subject as node:crypto's
  * X509Certificate prints it (keys in certificate order, RFC 2253 escapes, UTF-8 kept), without
- * loading node:crypto: the subject is printed by OpenSSL (TlsInfo.peerSubject).
+ * loading node:crypto: the subject is printed by OpenSSL (TlsInfo.peerSubject). Neither echo
+ * loads perf_hooks (the DIMSE deadlines use a clock of their own).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,14 +28,17 @@ function oddSubjectIdentity(): { cert: string; key: string } {
   return { cert, key };
 }
 
-function runWithProbe(args: string[]): Promise<{ code: number; stdout: string; stderr: string; cryptoLoaded: boolean }> {
+interface Probed { code: number; stdout: string; stderr: string; cryptoLoaded: boolean; perfHooksLoaded: boolean }
+
+function runWithProbe(args: string[]): Promise<Probed> {
   const probeOut = join(tmp.dir, `probe-${Math.random().toString(36).slice(2)}.txt`);
   const preload = join(tmp.dir, 'crypto-probe.cjs');
-  writeFileSync(preload, "process.on('exit', () => require('node:fs').writeFileSync(process.env.CRYPTO_PROBE_OUT, String(process.moduleLoadList.includes('NativeModule crypto'))));\n");
+  writeFileSync(preload, "process.on('exit', () => require('node:fs').writeFileSync(process.env.CRYPTO_PROBE_OUT, JSON.stringify(['crypto', 'perf_hooks'].map((m) => process.moduleLoadList.includes('NativeModule ' + m)))));\n");
   return new Promise((resolve) => {
     execFile(process.execPath, ['--require', preload, CLI, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CRYPTO_PROBE_OUT: probeOut } }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr, cryptoLoaded: readFileSync(probeOut, 'utf8') === 'true' });
+      const [cryptoLoaded, perfHooksLoaded] = JSON.parse(readFileSync(probeOut, 'utf8')) as [boolean, boolean];
+      resolve({ code, stdout, stderr, cryptoLoaded, perfHooksLoaded });
     });
   });
 }
@@ -52,6 +56,7 @@ test('echo over TLS prints the peer subject as X509Certificate.subject gives it,
     assert.equal(text.code, 0, text.stderr);
     assert.ok(text.stdout.includes(`, peer ${expected.replace(/\n/g, ', ')} in `), text.stdout);
     assert.equal(text.cryptoLoaded, false, 'dicom-tls echo loaded node:crypto');
+    assert.equal(text.perfHooksLoaded, false, 'dicom-tls echo loaded perf_hooks');
     const json = await runWithProbe([...args, '--json']);
     assert.equal(json.code, 0, json.stderr);
     assert.equal((JSON.parse(json.stdout) as { tls: { peerCertificate: string } }).tls.peerCertificate, expected.replace(/\n/g, ', '));
@@ -68,6 +73,19 @@ test('echo over TLS prints the peer subject as X509Certificate.subject gives it,
     } finally {
       await client.release();
     }
+  } finally {
+    await server.close();
+  }
+});
+
+test('a plain echo loads neither node:crypto nor perf_hooks', async () => {
+  const server = new DicomServer({ aeTitle: 'PLAIN-SCP' });
+  const { port } = await server.listen(0, '127.0.0.1');
+  try {
+    const r = await runWithProbe(['echo', `127.0.0.1:${port}`, '--no-tls', '--call', 'PLAIN-SCP']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Success over plain DICOM/);
+    assert.deepEqual([r.cryptoLoaded, r.perfHooksLoaded], [false, false]);
   } finally {
     await server.close();
   }

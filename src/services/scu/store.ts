@@ -26,6 +26,7 @@ import { TransferSyntax, transferSyntaxProperties } from '../../dictionary/uids.
 import { channel, channelNames } from '../../diagnostics.js';
 import { WholeFiles, fileChunks } from './file-chunks.js';
 import { codeUnitOrder } from '../../internal/code-unit-order.js';
+import { monotonicMs } from '../../internal/clock.js';
 
 /** A data set to send that is not a file: its identity and encoding, and its bytes (no Part 10 header). */
 export interface DatasetStreamSource {
@@ -121,12 +122,12 @@ const DEFAULT_MAX_TRANSCODE = 64 * 1024 * 1024;
 const SLICE_MS = 4;
 
 class Slices {
-  #since = performance.now();
+  #since = monotonicMs();
   /** Yield to the event loop when this slice of synchronous work is used up. */
   async next(): Promise<void> {
-    if (performance.now() - this.#since < SLICE_MS) return;
+    if (monotonicMs() - this.#since < SLICE_MS) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
-    this.#since = performance.now();
+    this.#since = monotonicMs();
   }
 }
 
