@@ -138,6 +138,26 @@ test('a missing OpenSSL function: one UnsupportedRuntimeError naming the runtime
   assert.equal(out.bound, false);
 });
 
+test('each OpenSSL function is declared to koffi on its first call; every declaration in the symbol tables is one koffi accepts', async () => {
+  const script = `
+    const { declareAll, declarationCounts, isBound } = await import(${moduleUrl('src/transport/tls/openssl/lib.js')});
+    const api = await import(${moduleUrl('src/index.js')});
+    new api.SecureContext({ role: 'client' }).dispose();
+    const afterContext = declarationCounts();
+    const failed = declareAll();
+    console.log(JSON.stringify({ bound: isBound(), afterContext, failed, afterAll: declarationCounts() }));
+  `;
+  const r = await node(['--input-type=module', '-e', script]);
+  assert.equal(r.code, 0, r.stderr);
+  type Counts = { recorded: number; declared: number };
+  const out = JSON.parse(r.stdout.trim()) as { bound: boolean; afterContext: Counts; failed: unknown[]; afterAll: Counts };
+  assert.equal(out.bound, true);
+  // A client context calls a few dozen of the ~230 functions the tables record: only those are declared.
+  assert.ok(out.afterContext.declared > 0 && out.afterContext.declared < out.afterContext.recorded / 2, JSON.stringify(out.afterContext));
+  assert.deepEqual(out.failed, []);
+  assert.equal(out.afterAll.declared, out.afterAll.recorded);
+});
+
 test('no koffi build for the platform: the CLI prints one sentence and exits 17 (unavailable)', async () => {
   // Stands in for a platform koffi has no prebuilt module for: resolving 'koffi' fails.
   const hide = join(tmp.dir, 'hide-koffi.cjs');
