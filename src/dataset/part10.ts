@@ -192,11 +192,16 @@ function looksLikeRawDataset(bytes: Uint8Array): boolean {
   return /^[A-Z]{2}$/.test(vr) || view.getUint32(4, true) < 0x10000;
 }
 
-function decodeText(bytes: Uint8Array): string {
-  let end = bytes.length;
-  while (end > 0 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
-  let start = 0;
+/**
+ * The text of `bytes[from, to)` without padding. Read in place: a view per element and a Buffer
+ * per value were most of the cost of a file's head (read twice per instance sent).
+ */
+function decodeText(bytes: Uint8Array, from: number, to: number): string {
+  let end = to;
+  while (end > from && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
+  let start = from;
   while (start < end && bytes[start] === 0x20) start++;
+  if (Buffer.isBuffer(bytes)) return bytes.toString('latin1', start, end);
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
 }
 
@@ -261,14 +266,13 @@ export function decodePart10Header(bytes: Uint8Array, options: { readonly final?
       throw new Part10Error(part10ErrorCodes.truncated, `(${hex(tag)}) value`, `the bytes end inside the value of meta element (${hex(tag)})`);
     }
     if (length % 2 === 1) warnings.push(`meta element (${hex(tag)}) has odd length ${length}`);
-    const value = bytes.subarray(valueStart, valueStart + length);
     if (tag === 0x0002_0000) {
       if (vr !== 'UL' || length !== 4) throw new Part10Error(part10ErrorCodes.invalidMeta, 'FileMetaInformationGroupLength', 'group length must be UL of 4 bytes');
       groupEnd = valueStart + length + view.getUint32(valueStart, true);
     } else {
       const keyword = metaKeywords[tag];
-      if (keyword === 'FileMetaInformationVersion') values[keyword] = Uint8Array.from(value);
-      else if (keyword !== undefined) values[keyword] = decodeText(value);
+      if (keyword === 'FileMetaInformationVersion') values[keyword] = Uint8Array.from(bytes.subarray(valueStart, valueStart + length));
+      else if (keyword !== undefined) values[keyword] = decodeText(bytes, valueStart, valueStart + length);
     }
     pos = valueStart + length;
   }
@@ -341,6 +345,8 @@ export function readPart10HeaderSync(path: string, options: ReadPart10HeaderOpti
   }
 }
 
+let headScratch: Buffer | undefined;
+
 /**
  * `readPart10HeaderSync` on a file already open (read from offset 0; the descriptor stays open
  * and its position is not used): a sender that streams the data set next reads it from the same
@@ -349,7 +355,9 @@ export function readPart10HeaderSync(path: string, options: ReadPart10HeaderOpti
 export function readPart10HeaderFromFd(fd: number, options: ReadPart10HeaderOptions = {}): Part10Header {
   const max = options.maxMetaBytes ?? 1 << 20;
   for (let size = 4096; ; ) {
-    const buffer = Buffer.alloc(size);
+    // The first read goes into one buffer kept for it: the header copies out what it keeps
+    // (strings, the version bytes), and this runs synchronously, so nothing else reads it meanwhile.
+    const buffer = size === 4096 ? (headScratch ??= Buffer.allocUnsafe(4096)) : Buffer.alloc(size);
     const r = tryHead(buffer, readSync(fd, buffer, 0, size, 0), max);
     if (typeof r !== 'number') return r;
     size = r;

@@ -12,6 +12,7 @@ import {
   openPart10DatasetStream,
   part10ErrorCodes,
   readPart10Header,
+  readPart10HeaderSync,
 } from '../../src/dataset/part10.js';
 import { ctImageStorage, dcmdump, dump2dcm, dumpText, dumpValue, encodeDataset, specElements, tempDir } from '../helpers/dicom-data.js';
 
@@ -159,6 +160,35 @@ test('odd lengths and a wrong group length are tolerated with warnings; a missin
   bad[at + 2] = 0x11;
   assert.throws(() => decodePart10Header(Buffer.concat([bad, Buffer.from([8, 0, 0, 0])])), (e: unknown) => e instanceof Part10Error && e.code === part10ErrorCodes.invalidMeta && e.field === 'TransferSyntaxUID');
   assert.throws(() => encodeFileMetaInformation({ MediaStorageSOPClassUID: 'x', MediaStorageSOPInstanceUID: '1', TransferSyntaxUID: '1' }), Part10Error);
+});
+
+test('headers read one after another keep their own values; padding is trimmed from Buffers and plain Uint8Arrays alike', async () => {
+  const dir = await tempDir('part10-seq-');
+  try {
+    const files = await Promise.all([1, 2, 3].map(async (n) => {
+      const meta = Buffer.from(encodeFileMetaInformation({ MediaStorageSOPClassUID: `1.2.${n}`, MediaStorageSOPInstanceUID: `1.2.3.${n}${n}`, TransferSyntaxUID: '1.2.840.10008.1.2.1' }));
+      const path = join(dir.dir, `f${n}.dcm`);
+      await writeFile(path, Buffer.concat([meta, Buffer.from([8, 0, 0x16, 0, 0x55, 0x49, 4, 0]), Buffer.from(`1.${n}\0`)]));
+      return { path, n, size: meta.length + 12 };
+    }));
+    const headers = files.map((f) => readPart10HeaderSync(f.path));
+    for (const [i, f] of files.entries()) {
+      const { header, fileSize } = headers[i]!;
+      assert.equal(fileSize, f.size);
+      assert.equal(header.meta.MediaStorageSOPClassUID, `1.2.${f.n}`);
+      assert.equal(header.meta.MediaStorageSOPInstanceUID, `1.2.3.${f.n}${f.n}`);
+      assert.deepEqual(header.meta.FileMetaInformationVersion, new Uint8Array([0, 1]));
+    }
+    // A UID padded with NUL (UI) and a name padded with spaces, from a Buffer and from a Uint8Array view.
+    const padded = Buffer.from(encodeFileMetaInformation({ MediaStorageSOPClassUID: '1.2', MediaStorageSOPInstanceUID: '1.2.3', TransferSyntaxUID: '1.2.840.10008.1.2', ImplementationVersionName: 'ABC' }));
+    for (const bytes of [padded, new Uint8Array(padded.buffer.slice(padded.byteOffset, padded.byteOffset + padded.length))]) {
+      const h = decodePart10Header(bytes, { final: true });
+      assert.equal(h.meta.MediaStorageSOPInstanceUID, '1.2.3');
+      assert.equal(h.meta.ImplementationVersionName, 'ABC');
+    }
+  } finally {
+    await dir.remove();
+  }
 });
 
 test('fuzz: random bytes after the prefix never crash the decoder', () => {
