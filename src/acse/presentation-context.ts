@@ -219,25 +219,30 @@ export interface ContextSelection {
   readonly requestorRole?: 'scu' | 'scp';
 }
 
+const DEFAULT_FALLBACK_TRANSFER_SYNTAXES: readonly string[] = [ExplicitVrLittleEndian, ImplicitVrLittleEndian];
+
 /** The transfer syntaxes a selection accepts, in order: the preferred one, then the fallbacks. */
 function wantedTransferSyntaxes(selection: ContextSelection): string[] {
   if (selection.transferSyntax === undefined) return [];
-  return [selection.transferSyntax, ...(selection.fallbackTransferSyntaxes ?? [ExplicitVrLittleEndian, ImplicitVrLittleEndian])];
+  return [selection.transferSyntax, ...(selection.fallbackTransferSyntaxes ?? DEFAULT_FALLBACK_TRANSFER_SYNTAXES)];
 }
 
 /** The negotiated presentation contexts of one association, indexed for sending. */
 export class AcceptedContexts {
   readonly #byId: ReadonlyMap<number, AcceptedContext>;
+  /** In ID order, sorted once: `find` runs for every instance sent. */
+  readonly #all: readonly AcceptedContext[];
   readonly rejected: readonly RejectedContext[];
 
   constructor(accepted: readonly AcceptedContext[], rejected: readonly RejectedContext[] = []) {
     this.#byId = new Map(accepted.map((c) => [c.id, c]));
+    this.#all = Object.freeze([...this.#byId.values()].sort((a, b) => a.id - b.id));
     this.rejected = rejected;
   }
 
   /** All accepted contexts in ID order. */
   get all(): readonly AcceptedContext[] {
-    return [...this.#byId.values()].sort((a, b) => a.id - b.id);
+    return this.#all;
   }
 
   /** The accepted contexts keyed by presentation context ID. */
@@ -256,16 +261,17 @@ export class AcceptedContexts {
 
   /** The context to use for `abstractSyntax`, or undefined. */
   find(abstractSyntax: string, selection: ContextSelection = {}): AcceptedContext | undefined {
+    // The first fitting context in ID order for the preferred syntax, then for each fallback in
+    // turn; no arrays built per call (it runs once per instance sent).
     const role = selection.requestorRole;
-    const candidates = this.all.filter(
-      (c) =>
-        c.abstractSyntax === abstractSyntax &&
-        (role === undefined || (role === 'scu' ? c.roles.requestorIsScu : c.roles.requestorIsScp)),
-    );
-    if (selection.transferSyntax === undefined) return candidates[0];
-    for (const ts of wantedTransferSyntaxes(selection)) {
-      const hit = candidates.find((c) => c.transferSyntax === ts);
-      if (hit !== undefined) return hit;
+    const fits = (c: AcceptedContext, ts: string | undefined): boolean =>
+      c.abstractSyntax === abstractSyntax && (ts === undefined || c.transferSyntax === ts) &&
+      (role === undefined || (role === 'scu' ? c.roles.requestorIsScu : c.roles.requestorIsScp));
+    const preferred = selection.transferSyntax;
+    for (const c of this.#all) if (fits(c, preferred)) return c;
+    if (preferred === undefined) return undefined;
+    for (const ts of selection.fallbackTransferSyntaxes ?? DEFAULT_FALLBACK_TRANSFER_SYNTAXES) {
+      for (const c of this.#all) if (fits(c, ts)) return c;
     }
     return undefined;
   }

@@ -173,6 +173,37 @@ test('requestor: interpretation keeps roles, rejects foreign IDs and unproposed 
   assert.throws(() => interpretPresentationContexts(rq, [{ id: 1, result: 0, transferSyntax: IMPLICIT_LE }, { id: 1, result: 0, transferSyntax: IMPLICIT_LE }]), NegotiationError);
 });
 
+test('lookup: find agrees with its definition (lowest ID among the fitting contexts, the preferred syntax before each fallback in turn) on random sets', () => {
+  const syntaxes = [IMPLICIT_LE, EXPLICIT_LE, JPEG_BASELINE, DEFLATED_LE];
+  const reference = (all: readonly { id: number; abstractSyntax: string; transferSyntax: string; roles: { requestorIsScu: boolean; requestorIsScp: boolean } }[],
+    abstractSyntax: string, sel: { transferSyntax?: string; fallbackTransferSyntaxes?: string[]; requestorRole?: 'scu' | 'scp' }): number | undefined => {
+    const candidates = [...all].sort((a, b) => a.id - b.id).filter((c) => c.abstractSyntax === abstractSyntax &&
+      (sel.requestorRole === undefined || (sel.requestorRole === 'scu' ? c.roles.requestorIsScu : c.roles.requestorIsScp)));
+    if (sel.transferSyntax === undefined) return candidates[0]?.id;
+    for (const ts of [sel.transferSyntax, ...(sel.fallbackTransferSyntaxes ?? [EXPLICIT_LE, IMPLICIT_LE])]) {
+      const hit = candidates.find((c) => c.transferSyntax === ts);
+      if (hit !== undefined) return hit.id;
+    }
+    return undefined;
+  };
+  const context = fc.record({
+    abstractSyntax: fc.constantFrom(CT_IMAGE_STORAGE, MR_IMAGE_STORAGE),
+    transferSyntax: fc.constantFrom(...syntaxes),
+    roles: fc.record({ requestorIsScu: fc.boolean(), requestorIsScp: fc.boolean() }),
+  });
+  const selection = fc.record({
+    transferSyntax: fc.option(fc.constantFrom(...syntaxes), { nil: undefined }),
+    fallbackTransferSyntaxes: fc.option(fc.subarray(syntaxes), { nil: undefined }),
+    requestorRole: fc.option(fc.constantFrom('scu' as const, 'scp' as const), { nil: undefined }),
+  }, { requiredKeys: [] });
+  fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 255 }), { maxLength: 8 }), fc.array(context, { minLength: 8, maxLength: 8 }),
+    fc.constantFrom(CT_IMAGE_STORAGE, MR_IMAGE_STORAGE), selection, (ids, contexts, abstractSyntax, sel) => {
+      const all = ids.map((id, i) => ({ id, ...contexts[i]! }));
+      const found = new AcceptedContexts(all).find(abstractSyntax, sel);
+      assert.equal(found?.id, reference(all, abstractSyntax, sel));
+    }), { numRuns: 500 });
+});
+
 test('lookup: exact, fallback to explicit then implicit LE, role filter, and errors that say why', () => {
   const scu = { requestorIsScu: true, requestorIsScp: false };
   const scp = { requestorIsScu: false, requestorIsScp: true };
