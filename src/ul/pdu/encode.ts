@@ -267,8 +267,11 @@ export function encodePduParts(pdu: Pdu): Uint8Array[] {
   // objects per PDU were a measurable share of sending with a peer's 16 KiB PDUs).
   if (pdu.pdvs.length === 1 && pdu.pdvs[0]!.data.length > COPY_THRESHOLD) {
     const pdv = pdu.pdvs[0]!;
-    const h = new Uint8Array(12);
+    // A Buffer (from Node's pool, every byte written below): a stream write converts any other
+    // Uint8Array into one, an object per PDU of a large message.
+    const h = Buffer.allocUnsafe(12);
     h[0] = PduTypeCode['P-DATA-TF'];
+    h[1] = 0;
     putU32(h, 2, total);
     putU32(h, 6, pdv.data.length + 2);
     h[10] = pdv.presentationContextId;
