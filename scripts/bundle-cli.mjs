@@ -9,11 +9,13 @@
  * (scripts/builtin-imports.mjs): an ES import of a built-in builds its module namespace, which reads
  * every export, and the lazy ones load their modules: `node:fs` alone pulled in fs/promises,
  * readline and the REPL history (~2.5 ms), `node:util` worker_threads (~3 ms), on every command.
+ * And every file is made ASCII-only (scripts/ascii-only.mjs): V8 then reads it as a one-byte string.
  */
 import { build } from 'esbuild';
 import { chmodSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { builtinImports } from './builtin-imports.mjs';
+import { asciiOnly } from './ascii-only.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** `dicom-tls --version`, answered by the entry alone (src/cli/bin.ts). */
@@ -68,7 +70,7 @@ for (const [name, keep] of Object.entries(SOLO)) {
 for (const dir of [outdir, `${outdir}/chunks`, `${outdir}/solo`]) {
   for (const name of readdirSync(dir).filter((n) => n.endsWith('.js'))) {
     const file = `${dir}/${name}`;
-    const code = builtinImports(readFileSync(file, 'utf8'), file);
+    const code = asciiOnly(builtinImports(readFileSync(file, 'utf8'), file));
     if (/^import\b[^;]*from\s*["']node:/m.test(code) || /^import\s*["']node:/m.test(code)) throw new Error(`${file}: an import of a built-in was left`);
     writeFileSync(file, code);
   }

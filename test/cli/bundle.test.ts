@@ -44,6 +44,21 @@ test('no file of the bundle imports a built-in as an ES module', () => {
   for (const f of files) assert.doesNotMatch(readFileSync(f, 'utf8'), /^import\b[^;]*["']node:/m, f);
 });
 
+test('every file of the bundle is ASCII (read by V8 as a one-byte string); asciiOnly escapes what is not', async () => {
+  const files = [...readdirSync(cliDir).map((n) => join(cliDir, n)), ...readdirSync(join(cliDir, 'chunks')).map((n) => join(cliDir, 'chunks', n)), ...readdirSync(join(cliDir, 'solo')).map((n) => join(cliDir, 'solo', n))]
+    .filter((f) => f.endsWith('.js'));
+  for (const f of files) assert.doesNotMatch(readFileSync(f, 'latin1'), /[^\x00-\x7f]/, f);
+  const { asciiOnly } = (await import(fileURLToPath(new URL('../../../scripts/ascii-only.mjs', import.meta.url)))) as { asciiOnly(code: string): string };
+  const code = '// A → B …\nconst s = "→😀"; const r = /é/;\n';
+  const out = asciiOnly(code);
+  assert.doesNotMatch(out, /[^\x00-\x7f]/);
+  assert.equal(out.split('\n').length, code.split('\n').length);
+  // The literals mean what they meant.
+  const run = (c: string): unknown => new Function(`${c}; return [s, r.source, r.test('é')];`)();
+  assert.deepEqual(run(out), ['→😀', '\\u00e9', true]);
+  assert.deepEqual((run(code) as unknown[])[0], '→😀');
+});
+
 test('each client command has its own file, without the server and its dependencies', () => {
   for (const name of SOLO) {
     const code = readFileSync(join(cliDir, 'solo', `${name}.js`), 'utf8');
