@@ -18,6 +18,7 @@
  * instead of koffi's message for the first symbol it happened to look up.
  */
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import type * as Koffi from 'koffi';
 import { UnsupportedRuntimeError } from '../errors.js';
 
@@ -79,6 +80,30 @@ function refuse(missing: string[], cause?: unknown): never {
   throw refused;
 }
 
+/**
+ * koffi's native module. koffi's entry (`require('koffi')`) finds it in the package built for
+ * the platform, `@koromix/koffi-<platform>-<arch>`, whose own entry picks the binary (glibc or
+ * musl) and loads it; koffi then copies node:util's exports into a namespace (loading util's
+ * lazy modules: worker_threads, the diff and colour helpers) and wraps deprecated calls: ~3 ms
+ * of the ~5 ms a TLS command spent loading koffi, for nothing this engine uses. So that package's
+ * entry is required directly, from where koffi resolves it, and its module taken when it is the
+ * version koffi expects (koffi's own check); anything else goes through koffi's entry.
+ */
+function loadKoffi(): KoffiModule {
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve('koffi');
+  try {
+    const fromKoffi = createRequire(entry);
+    const native = fromKoffi(`@koromix/koffi-${process.platform}-${process.arch}`) as KoffiModule & { version?: unknown };
+    const { readFileSync } = process.getBuiltinModule('node:fs');
+    const { version } = JSON.parse(readFileSync(new URL('package.json', pathToFileURL(entry)), 'utf8')) as { version?: unknown };
+    if (native?.version !== undefined && native.version === version && typeof native.load === 'function') return native;
+  } catch {
+    // No package for this platform (koffi then looks elsewhere): its entry decides.
+  }
+  return require(entry) as KoffiModule;
+}
+
 /** Load koffi, check the version, declare and bind everything recorded so far; once. */
 function bind(): Bound {
   if (bound !== undefined) return bound;
@@ -86,7 +111,7 @@ function bind(): Bound {
   let koffi: KoffiModule;
   let handle: Koffi.LibraryHandle;
   try {
-    koffi = createRequire(import.meta.url)('koffi') as KoffiModule;
+    koffi = loadKoffi();
     handle = koffi.load(null);
   } catch (e) {
     refuse([`the koffi native module for ${process.platform}-${process.arch}`], e);

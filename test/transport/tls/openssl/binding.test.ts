@@ -158,6 +158,41 @@ test('each OpenSSL function is declared to koffi on its first call; every declar
   assert.equal(out.afterAll.declared, out.afterAll.recorded);
 });
 
+test("koffi's native module is taken from its platform package directly; without that package, through koffi's entry", async () => {
+  const platformPackage = `@koromix/koffi-${process.platform}-${process.arch}`;
+  const script = `
+    import { createRequire } from 'node:module';
+    const api = await import(${moduleUrl('src/index.js')});
+    const version = api.opensslVersion();
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    console.log(JSON.stringify({
+      version,
+      platformPackage: loaded.some((f) => f.includes(${JSON.stringify(platformPackage)})),
+      koffiEntry: loaded.some((f) => /[\\/]koffi[\\/]src[\\/]koffi[\\/]index\.cjs$/.test(f)),
+    }));
+  `;
+  const fast = await node(['--input-type=module', '-e', script]);
+  assert.equal(fast.code, 0, fast.stderr);
+  const f = JSON.parse(fast.stdout.trim()) as Record<string, unknown>;
+  assert.match(String(f.version), /^OpenSSL 3\./);
+  assert.deepEqual([f.platformPackage, f.koffiEntry], [true, false]);
+  // The platform package hidden from a bare require: koffi's entry loads the module its own way.
+  const hide = join(tmp.dir, 'hide-platform-package.cjs');
+  writeFileSync(hide, [
+    "const Module = require('node:module');",
+    'const resolve = Module._resolveFilename;',
+    'Module._resolveFilename = function (request, ...rest) {',
+    `  if (request === ${JSON.stringify(platformPackage)}) throw Object.assign(new Error('hidden'), { code: 'MODULE_NOT_FOUND' });`,
+    '  return resolve.call(this, request, ...rest);',
+    '};',
+  ].join('\n'));
+  const slow = await node(['--require', hide, '--input-type=module', '-e', script]);
+  assert.equal(slow.code, 0, slow.stderr);
+  const s = JSON.parse(slow.stdout.trim()) as Record<string, unknown>;
+  assert.equal(s.version, f.version);
+  assert.equal(s.koffiEntry, true);
+});
+
 test('no koffi build for the platform: the CLI prints one sentence and exits 17 (unavailable)', async () => {
   // Stands in for a platform koffi has no prebuilt module for: resolving 'koffi' fails.
   const hide = join(tmp.dir, 'hide-koffi.cjs');
