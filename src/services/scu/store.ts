@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Association, PendingRequest } from '../../ae/association.js';
 import type { AcceptedContext, RequestedContext } from '../../acse/presentation-context.js';
 import { InvalidOptionError, type DicomError } from '../../errors.js';
-import { decodePart10Header, decodeWholePart10Header, readPart10HeaderFromFd, readPart10HeaderSync, type Part10Header } from '../../dataset/part10.js';
+import { decodePart10Header, decodeWholePart10Header, readPart10HeaderFromFd, type Part10Header } from '../../dataset/part10.js';
 import { transcodeDataset } from '../../dataset/codec.js';
 import { maxFragmentLength } from '../../dimse/fragmenter.js';
 import type { AsyncDatasetSource } from '../../dimse/fragmenter.js';
@@ -160,19 +160,27 @@ async function collectFiles(path: string, out: string[], slices: Slices): Promis
   }
 }
 
+/**
+ * A file's head, for planning (its SOP class and transfer syntax) or to name a skipped instance:
+ * never sent from this, so no size (an fstat per file); openForSend reads the file it sends.
+ */
 function resolvePath(path: string): Resolved | { path: string; error: Error } {
+  let fd: number | undefined;
   try {
-    const { header, fileSize } = readPart10HeaderSync(path);
+    fd = openSync(path, 'r');
+    const header = readPart10HeaderFromFd(fd);
     return {
       path,
       sopClassUid: header.meta.MediaStorageSOPClassUID,
       sopInstanceUid: header.meta.MediaStorageSOPInstanceUID,
       transferSyntaxUid: header.meta.TransferSyntaxUID,
-      size: fileSize - header.datasetOffset,
+      size: undefined,
       header,
     };
   } catch (error) {
     return { path, error: error as Error };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
