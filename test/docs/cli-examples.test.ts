@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, tempDir } from '../helpers/cli.js';
@@ -25,6 +25,15 @@ let port = 0;
 
 function help(args: string[]): string {
   return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+}
+
+/** The built entry points, by identity (a rebuild replaces them): a test must never rebuild dist/. */
+function builtFiles(): Record<string, string> {
+  const files = ['dist/cli/dicom-tls.js', 'dist/cli/solo/get.js', 'dist/src/index.js'];
+  return Object.fromEntries(files.map((f) => {
+    const s = statSync(join(root, f));
+    return [f, `${s.ino} ${s.mtimeMs}`];
+  }));
 }
 
 /** Command lines (continuations joined) that start with one of `starts`, from a text. */
@@ -106,16 +115,21 @@ test('every printed localhost example runs as printed against a default serve', 
   const startup = commandLines(log, ['dicom-tls', 'echoscu']).map((line) => ({ where: 'serve start-up', line }));
   assert.equal(startup.length, 2, log);
   const failures: string[] = [];
+  const built = builtFiles();
   for (const e of [...local, ...startup]) {
     if (e.line.startsWith('echoscu') && !hasDcmtk('echoscu')) continue;
     // `npx dicom-tls` as in the project's directory (README: npm ci), run from serve's directory.
     const ported = e.line.replace(/(localhost[: ])2762\b/g, `$1${port}`);
     if (e.where !== 'serve start-up') assert.notEqual(ported, e.line, `the example names no port 2762: ${e.line}`);
-    const line = ported.replace(/^npx dicom-tls /, `npx --prefix ${root} --no-install dicom-tls `);
+    // With an npx cache of its own, empty as on a machine that never ran npx here: npx then links
+    // the project into that cache, which runs its `prepare` script (and that must not rebuild
+    // the dist/ every other test runs from).
+    const line = ported.replace(/^npx dicom-tls /, `npx --prefix ${root} --cache ${join(tmp.dir, 'npm-cache')} --offline --no-install dicom-tls `);
     const r = await sh(line);
     if (r.code !== 0) failures.push(`${e.where}: ${e.line}\n  exit ${r.code}: ${r.output.trim()}`);
   }
   assert.deepEqual(failures, []);
+  assert.deepEqual(builtFiles(), built, 'running the examples (npx among them) rebuilt dist/');
 });
 
 test('every printed example names a command that exists', () => {
