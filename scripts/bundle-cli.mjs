@@ -12,16 +12,18 @@
  * And every file is made ASCII-only (scripts/ascii-only.mjs): V8 then reads it as a one-byte string.
  */
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinImports } from './builtin-imports.mjs';
 import { asciiOnly } from './ascii-only.mjs';
+import { replaceFiles } from './replace-files.mjs';
+// Never inside a test run (it exits there): see the script.
+import './no-build-in-tests.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** `dicom-tls --version`, answered by the entry alone (src/cli/bin.ts). */
 const { VERSION } = await import(new URL('../dist/src/cli/version.js', import.meta.url).href);
 const outdir = `${root}dist/cli`;
-rmSync(outdir, { recursive: true, force: true });
 const common = {
   bundle: true,
   platform: 'node',
@@ -30,7 +32,13 @@ const common = {
   packages: 'external',
   sourcemap: true,
   logLevel: 'warning',
+  // Kept in memory and put in place by replaceFiles (scripts/replace-files.mjs): a command
+  // running from dist/cli during a build never finds its files missing or half written.
+  write: false,
 };
+/** Every output file, by path relative to dist/cli. */
+const outputs = new Map();
+const collect = (result) => { for (const f of result.outputFiles) outputs.set(relative(outdir, f.path), f.text); };
 
 /**
  * The client commands that get a file of their own (src/cli/bin.ts): the whole program with that
@@ -40,17 +48,17 @@ const common = {
 const SOLO = { echo: ['echo'], store: ['store', 'audited'], find: ['find', 'audited'], move: ['move', 'audited'], get: ['get', 'audited'] };
 const COMMAND_MODULES = ['serve', 'echo', 'store', 'find', 'move', 'get', 'diagnose', 'user', 'pki', 'store-check', 'audited'];
 
-await build({
+collect(await build({
   ...common,
   entryPoints: { 'dicom-tls': `${root}dist/src/cli/bin.js` },
   outdir,
   chunkNames: 'chunks/[name]-[hash]',
   splitting: true,
   define: { DICOM_TLS_SOLO_COMMANDS: JSON.stringify(Object.keys(SOLO).join(' ')), DICOM_TLS_VERSION: JSON.stringify(VERSION) },
-});
+}));
 
 for (const [name, keep] of Object.entries(SOLO)) {
-  await build({
+  collect(await build({
     ...common,
     entryPoints: { [name]: `${root}dist/src/cli/bin.js` },
     outdir: `${outdir}/solo`,
@@ -64,15 +72,14 @@ for (const [name, keep] of Object.entries(SOLO)) {
         b.onResolve({ filter: other }, (args) => (/[\\/]cli[\\/]command\.js$/.test(args.importer) ? { path: `${root}dist/src/cli/not-in-bundle.js` } : undefined));
       },
     }],
-  });
+  }));
 }
 
-for (const dir of [outdir, `${outdir}/chunks`, `${outdir}/solo`]) {
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.js'))) {
-    const file = `${dir}/${name}`;
-    const code = asciiOnly(builtinImports(readFileSync(file, 'utf8'), file));
-    if (/^import\b[^;]*from\s*["']node:/m.test(code) || /^import\s*["']node:/m.test(code)) throw new Error(`${file}: an import of a built-in was left`);
-    writeFileSync(file, code);
-  }
+for (const [file, text] of outputs) {
+  if (!file.endsWith('.js')) continue;
+  const code = asciiOnly(builtinImports(text, file));
+  if (/^import\b[^;]*from\s*["']node:/m.test(code) || /^import\s*["']node:/m.test(code)) throw new Error(`${file}: an import of a built-in was left`);
+  outputs.set(file, code);
 }
-chmodSync(`${outdir}/dicom-tls.js`, 0o755);
+// The entry last: it is what a new command opens first.
+replaceFiles(outdir, [...outputs].map(([path, contents]) => ({ path, contents, ...(contents.startsWith('#!') ? { mode: 0o755 } : {}) })), ['dicom-tls.js']);
