@@ -33,6 +33,7 @@ import type { PresentationContextPolicy } from '../acse/presentation-context.js'
 import { VerificationSopClass } from '../dictionary/uids.js';
 import type { TransportConnection } from '../transport/connection.js';
 import { tcpConnection } from '../transport/tcp.js';
+import type { BoundPort } from '../transport/bound-port.js';
 import type { SecureContext } from '../transport/tls/context.js';
 import type { TlsHandshakeError, AlertInfo } from '../transport/tls/errors.js';
 import { SecureServer } from '../transport/tls/server.js';
@@ -204,7 +205,6 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     return (this.#net?.address() as AddressInfo | null) ?? undefined;
   }
 
-  /** Start listening (default: an ephemeral port on 127.0.0.1). */
   /**
    * Use `context` for TLS connections accepted from now on (a certificate reload without a
    * restart). Associations already running keep the context they started with: dispose of the
@@ -217,7 +217,11 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     if (this.#secure !== undefined) this.#secure.context = context;
   }
 
-  async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+  /**
+   * Start listening (default: an ephemeral port on 127.0.0.1) on `port` of `host`, or on a port bound beforehand (`bindPort`): its socket
+   * then becomes the listening one (`host` is not used), so no other socket ever listened there.
+   */
+  async listen(port: number | BoundPort = 0, host = '127.0.0.1'): Promise<AddressInfo> {
     if (this.#net !== undefined) throw new InvalidOptionError('listen', 'the server is already listening');
     const server = net.createServer({ allowHalfOpen: true });
     this.#net = server;
@@ -235,10 +239,12 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      const done = (): void => {
         server.off('error', reject);
         resolve();
-      });
+      };
+      if (typeof port === 'number') server.listen(port, host, done);
+      else server.listen(port.take(), done);
     });
     return server.address() as AddressInfo;
   }

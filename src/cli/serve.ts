@@ -11,7 +11,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { commonOptions, parse, passwordOptions, tlsOptions } from './args.js';
 import { ExitCode, fileError, usageError } from './errors.js';
 import { Output, type Io } from './io.js';
-import { ensurePortsFree } from './port-check.js';
+import { bindPorts, portError } from './port-check.js';
 import { logCertificates } from './serve-certificates.js';
 import { help } from './serve-help.js';
 import { gracefulStop, stopRequested } from './serve-signals.js';
@@ -157,7 +157,9 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   checkIdentity(s, values.config);
   // --json is the older spelling of --log-format json.
   const log = createServeLog(io.stdout, { ...s.log, format: s.log.format ?? (out.json ? 'json' : undefined) });
-  await ensurePortsFree(s.host, [{ port: s.port, option: '--port' }, { port: s.plainPort, option: '--plain-port' }]);
+  // Bound, not listening, until the servers are ready (port-check.ts); a failed start ends the
+  // process (bin.ts), which gives them back.
+  const [tlsPort, plainPort] = await bindPorts(s.host, [{ port: s.port, option: '--port' }, { port: s.plainPort, option: '--plain-port' }]);
   try { mkdirSync(s.data, { recursive: true }); } catch (e) { throw fileError(`cannot create the data directory ${s.data}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, e); }
   const dev = await ensurePki(s, log);
   const contextOptions = await contextOptionsFrom(s.tls, 'server', io);
@@ -210,14 +212,15 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   events(tlsServer);
   tlsServer.server.on('association', onAssociation(log, false));
   servers.push(tlsServer);
-  const address = await tlsServer.listen(s.port, s.host);
+  const address = await tlsServer.listen(tlsPort ?? s.port, s.host).catch((e: unknown) => { throw portError(e, s.host, s.port, '--port'); });
   let plainAddress;
   if (s.plainPort !== undefined) {
     const plain = await StorageServer.create(config);
     events(plain);
     plain.server.on('association', onAssociation(log, true));
     servers.push(plain);
-    plainAddress = await plain.listen(s.plainPort, s.host);
+    const port = s.plainPort;
+    plainAddress = await plain.listen(plainPort ?? port, s.host).catch((e: unknown) => { throw portError(e, s.host, port, '--plain-port'); });
   }
   const ops = await startOperations({
     log, tls: s.tls, context, watchCerts: s.watchCerts, expiryWarningDays: s.expiryWarningDays, http: s.http,

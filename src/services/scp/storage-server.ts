@@ -8,6 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { BoundPort } from '../../transport/bound-port.js';
 import type { AsynchronousOperationsWindow } from '../../acse/asynchronous-operations.js';
 import type { CertificateBinding } from '../../acse/certificate-binding.js';
 import { accessRules, type AccessRule, type AuthorizeHandler } from '../../acse/access-control.js';
@@ -287,7 +288,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     return self;
   }
 
-  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+  listen(port: number | BoundPort = 0, host = '127.0.0.1'): Promise<AddressInfo> {
     return this.server.listen(port, host);
   }
 
