@@ -41,13 +41,23 @@ export function checkLogOptions(o: ServeLogOptions): { level: LogLevel; format: 
   return { level, format, phi: o.phi === true };
 }
 
+/**
+ * Control characters (line breaks, escape sequences, C1) in a message, as visible escapes. A
+ * message carries what peers sent (a user name, an error about their data): one line per event
+ * must stay one line, so a peer cannot forge log lines nor drive the terminal that shows them.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' } as Record<string, string>)[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** The human form: pino's JSON line back into `time [LEVEL ]message` (no level word for info and debug). */
 function textStream(out: Writable): { write(line: string): void } {
   return {
     write(line: string): void {
       const o = JSON.parse(line) as { time: string; level: string; msg: string };
       const tag = o.level === 'warn' ? 'warning: ' : o.level === 'error' || o.level === 'fatal' ? 'error: ' : '';
-      out.write(`${o.time.replace(/\.\d+Z$/, 'Z')} ${tag}${o.msg}\n`);
+      out.write(`${o.time.replace(/\.\d+Z$/, 'Z')} ${tag}${escapeControls(o.msg)}\n`);
     },
   };
 }

@@ -119,3 +119,22 @@ test('DCMTK spelling -ll sets serve\'s log level (off = nothing logged)', async 
     assert.doesNotMatch(p.output(), /listening for DICOM|created a development PKI/);
   } finally { await p.kill(); }
 });
+
+test('text log: what a peer sent cannot break a line or reach the terminal (a user name with a line break and an escape sequence)', async () => {
+  const { DicomClient } = await import('../../src/ae/client.js');
+  const forged = '2026-01-01T00:00:00Z association FORGED → DICOM-TLS from 10.0.0.1:1';
+  const p = spawnServe(['--host', '127.0.0.1', '--port', '0', '--plain-port', '0', '--data', join(tmp.dir, 'data-forge')], { cwd: tmp.dir });
+  try {
+    const { plainPort } = await listening(p);
+    const client = await DicomClient.associate({
+      host: '127.0.0.1', port: plainPort!, callingAeTitle: 'FORGER', calledAeTitle: 'DICOM-TLS',
+      userIdentity: { type: 'username', username: `bob\n${forged}\r\u001b[2J\u009b` },
+    });
+    await client.release();
+    await p.waitFor(/association from FORGER .* released/);
+    const out = p.output();
+    assert.ok(!out.split('\n').some((l) => l.startsWith(forged)), `a forged line:\n${out}`);
+    assert.doesNotMatch(out, /[\u001b\u009b\r]/, 'control characters reached the log');
+    assert.ok(out.includes(`user bob\\n${forged}\\r\\u001b[2J\\u009b`), out);
+  } finally { await p.kill(); }
+});
