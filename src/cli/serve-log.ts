@@ -62,6 +62,34 @@ function textStream(out: Writable): { write(line: string): void } {
   };
 }
 
+/**
+ * The longest string a log line carries in its message or any field. Messages and fields quote
+ * what peers sent (a user name of up to 64 KiB, a 60 000-character UID in a data set it refuses):
+ * uncapped, every association of an unauthenticated peer could write 100 KiB of log.
+ */
+export const MAX_LOGGED_STRING = 2048;
+
+function clip(text: string): string {
+  return text.length <= MAX_LOGGED_STRING ? text : `${text.slice(0, MAX_LOGGED_STRING)}…(${text.length - MAX_LOGGED_STRING} more characters)`;
+}
+
+/** The fields with every string (at any depth) clipped; objects copied only where one was. */
+function clipFields(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return clip(v);
+  if (typeof v !== 'object' || v === null || depth > 8) return v;
+  if (Array.isArray(v)) {
+    const out = v.map((x) => clipFields(x, depth + 1));
+    return out.some((x, i) => x !== v[i]) ? out : v;
+  }
+  if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+  let out: Record<string, unknown> | undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const c = clipFields(x, depth + 1);
+    if (c !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = c;
+  }
+  return out ?? v;
+}
+
 /** Each PHI value found in the fields (at any depth) is also cut out of the message. */
 function phiValues(fields: unknown, acc: string[] = []): string[] {
   if (typeof fields !== 'object' || fields === null) return acc;
@@ -87,7 +115,7 @@ export function createServeLog(out: Writable, o: ServeLogOptions): ServeLog {
     if (!logger.isLevelEnabled(at)) return;
     let msg = text;
     if (!phi) for (const v of phiValues(fields).sort((a, b) => b.length - a.length)) msg = msg.split(v).join(REDACTED);
-    logger[at]({ event, ...fields }, msg);
+    logger[at]({ event, ...(clipFields(fields) as LogFields) }, clip(msg));
   }) as ServeLog;
   Object.defineProperties(log, {
     level: { value: level }, format: { value: format },

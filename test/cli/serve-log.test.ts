@@ -138,3 +138,25 @@ test('text log: what a peer sent cannot break a line or reach the terminal (a us
     assert.ok(out.includes(`user bob\\n${forged}\\r\\u001b[2J\\u009b`), out);
   } finally { await p.kill(); }
 });
+
+test('log lines stay short whatever a peer sent: long strings in the message and the fields are clipped, saying how much was cut', async () => {
+  const { createServeLog, MAX_LOGGED_STRING } = await import('../../src/cli/serve-log.js');
+  const { Writable } = await import('node:stream');
+  for (const format of ['json', 'text']) {
+    let written = '';
+    const out = new Writable({ write(chunk: Buffer, _e, cb) { written += chunk.toString(); cb(); } });
+    const log = createServeLog(out, { format });
+    const name = 'U'.repeat(64_000);
+    log('association', `association X from 127.0.0.1:1, user ${name}`, { user: name, tls: { subject: name }, permissions: ['echo'] });
+    const line = written.trimEnd();
+    assert.equal(line.split('\n').length, 1);
+    assert.ok(line.length < 3 * MAX_LOGGED_STRING + 1000, `${format}: a line of ${line.length} characters`);
+    assert.match(line, /…\(\d+ more characters\)/);
+    if (format === 'json') {
+      const o = JSON.parse(line) as { user: string; tls: { subject: string }; permissions: string[] };
+      assert.equal(o.user.length < MAX_LOGGED_STRING + 40, true);
+      assert.ok(o.tls.subject.startsWith('UUU') && o.tls.subject.endsWith(`(${64_000 - MAX_LOGGED_STRING} more characters)`));
+      assert.deepEqual(o.permissions, ['echo']);
+    }
+  }
+});
