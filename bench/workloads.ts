@@ -11,6 +11,7 @@ import type { DataSet } from './lib/data.js';
 import { DCMTK_ENV, cpuMs, freePort, run } from './lib/proc.js';
 import { NotAvailableError, type Measurement, type ScpPeer, type ScuPeer, type ScuTiming, type TlsFiles } from './lib/types.js';
 import { durableFloor, nodeTlsThroughput, opensslSpeed, opensslSTime } from './peers/ceilings.js';
+import { floorSmall } from './peers/floor-small.js';
 import { dcmjsDimseScp, dcmjsDimseScu } from './peers/dcmjs-dimse.js';
 import { dcmtkScu, storescp } from './peers/dcmtk.js';
 import { oursCliScu, oursCliStartup, oursScp, oursScu, oursServe, oursServeS3 } from './peers/ours.js';
@@ -342,6 +343,22 @@ export function allWorkloads(): Workload[] {
       peers: what,
       timing: 'in-process',
       measure: async (ctx) => durableFloor(small(ctx), flushes),
+    });
+  }
+  // What a bare Node server pays for a small-instance row's bytes, reads, writes and TLS (no
+  // DICOM, fresh process as our SCP): the SCP CPU column beside storescp's and ours.
+  for (const [transport, what] of [
+    ['net', "Node's net → net (a bare server in a child process)"],
+    ['tls', "Node's tls → tls (a bare server in a child process)"],
+    ['secure-socket', "Node's tls → dicom-tls SecureServer (the same bare server on our TLS engine)"],
+  ] as const) {
+    list.push({
+      id: `floor/small-${transport}`,
+      scenario: 'floor: 200 × 100 KB framed messages into a fresh Node server, a 100-byte answer each, up to 16 unanswered, no DICOM',
+      kind: 'ceiling',
+      peers: what,
+      timing: 'in-process',
+      measure: (ctx) => floorSmall(transport, ctx.tls, small(ctx)),
     });
   }
   // The store's index alone: add-instance and C-FIND cost (bench/index-bench.ts).
