@@ -26,7 +26,7 @@ const TLS13_SETTLE_MS = 250;
  * being lost to the connection reset our RQ provokes. Bounded: a server sending no ticket costs
  * at most TLS13_SETTLE_MS once per association. Only full handshakes wait (see below).
  */
-export async function settleTls13(secure: Pick<SecureSocket, 'protocol' | 'resumed' | 'once' | 'off' | 'destroy'>, raw: Pick<net.Socket, 'on' | 'off'>): Promise<void> {
+export async function settleTls13(secure: Pick<SecureSocket, 'protocol' | 'resumed' | 'once' | 'off' | 'destroy'>, raw: Pick<TlsClientReads, 'on' | 'off'>): Promise<void> {
   // A resumed session (PSK, RFC 8446 2.2) sends no certificates: there is nothing left for the
   // server to reject after our Finished, so the A-ASSOCIATE-RQ goes at once. Waiting for the
   // ticket cost one server round trip per association (bench: ~2-3 ms of ~5 ms with resumption).
@@ -64,32 +64,76 @@ export function lateTlsRejection(e: unknown): TlsHandshakeError | undefined {
   });
 }
 
-const NOTHING = new Uint8Array(0);
+/** What a TLS client socket reads, it reads into this one buffer (see TlsClientReads). */
+let sharedReadBuffer: Buffer | undefined;
+const FIRST_BYTES = 16;
 
 /**
- * Keeps the first bytes a socket receives (for the "wrong protocol on this port" report). The
- * returned function stops recording and returns them; `false` only stops (the handshake went
- * well: nothing to report, nothing to join).
+ * The reads of a TLS client socket, taken with net.connect's `onread` into one buffer shared by
+ * every such socket, instead of as 'data' events: the engine copies each read into its read BIO
+ * before the callback returns, so nothing needs a buffer of its own. A 'data' event cost a fresh
+ * 64 KiB ArrayBuffer per read and the Readable's push, emit and read-ahead tick (a few reads per
+ * association). Also keeps the first bytes (for the "wrong protocol on this port" report), and
+ * tells `on('data')` listeners (settleTls13) after the engine, as the socket's events did.
  */
-export function recordFirstBytes(socket: net.Socket, limit = 16): (wanted?: boolean) => Uint8Array {
-  const parts: Buffer[] = [];
-  let length = 0;
-  const onData = (chunk: Buffer): void => {
-    parts.push(Buffer.from(chunk.subarray(0, limit - length)));
-    length += Math.min(chunk.length, limit - length);
-    if (length >= limit) socket.off('data', onData);
+export class TlsClientReads {
+  #engine: SecureSocket | undefined;
+  /** Reads before the engine was attached, copied (a peer speaking first). */
+  #early: Buffer[] = [];
+  readonly #first = Buffer.alloc(FIRST_BYTES);
+  #firstLength = 0;
+  #watchers: readonly ((chunk: Buffer) => void)[] = [];
+
+  /** The `onread` option for net.connect. */
+  readonly onread = {
+    buffer: (): Buffer => (sharedReadBuffer ??= Buffer.allocUnsafe(64 * 1024)),
+    callback: (length: number, buffer: Buffer): boolean => {
+      this.#take(length, buffer);
+      return true;
+    },
   };
-  socket.on('data', onData);
-  return (wanted = true) => {
-    socket.off('data', onData);
-    return wanted ? Buffer.concat(parts) : NOTHING;
-  };
+
+  #take(length: number, buffer: Buffer): void {
+    if (this.#firstLength < FIRST_BYTES) {
+      const n = Math.min(length, FIRST_BYTES - this.#firstLength);
+      buffer.copy(this.#first, this.#firstLength, 0, n);
+      this.#firstLength += n;
+    }
+    if (this.#engine !== undefined) this.#engine.receiveCiphertext(buffer, length);
+    else this.#early.push(Buffer.from(buffer.subarray(0, length)));
+    const watchers = this.#watchers;
+    for (let i = 0; i < watchers.length; i++) watchers[i]!(buffer.subarray(0, length));
+  }
+
+  /** From now on reads go to `engine`, those already made first. */
+  attach(engine: SecureSocket): void {
+    this.#engine = engine;
+    const early = this.#early;
+    this.#early = [];
+    for (const chunk of early) engine.receiveCiphertext(chunk, chunk.length);
+  }
+
+  /** The first bytes received (up to 16), a copy. */
+  firstBytes(): Uint8Array {
+    return Buffer.from(this.#first.subarray(0, this.#firstLength));
+  }
+
+  /** Called for every read after the engine has taken it; 'data' only (settleTls13's raw socket). */
+  on(_event: 'data', listener: (chunk: Buffer) => void): this {
+    this.#watchers = [...this.#watchers, listener];
+    return this;
+  }
+
+  off(_event: 'data', listener: (chunk: Buffer) => void): this {
+    this.#watchers = this.#watchers.filter((l) => l !== listener);
+    return this;
+  }
 }
 
-function connectSocket(host: string, port: number, deadline: Promise<never>): Promise<net.Socket> {
+function connectSocket(host: string, port: number, deadline: Promise<never>, reads?: TlsClientReads): Promise<net.Socket> {
   // As an option, applied once the connection is up; setNoDelay() here would set it on the
   // connecting socket and Node would set it again after connect: one system call fewer.
-  const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+  const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true, ...(reads === undefined ? {} : { onread: reads.onread }) });
   const connected = new Promise<net.Socket>((resolve, reject) => {
     socket.once('connect', () => {
       socket.removeAllListeners('error');
@@ -128,9 +172,9 @@ export async function openTransport(options: OpenTransportOptions): Promise<Tran
   });
   deadline.catch(() => undefined);
   try {
-    const socket = await connectSocket(host, port, deadline);
-    if (options.tls === undefined) return tcpConnection(socket);
-    const firstBytes = recordFirstBytes(socket);
+    if (options.tls === undefined) return tcpConnection(await connectSocket(host, port, deadline));
+    const reads = new TlsClientReads();
+    const socket = await connectSocket(host, port, deadline, reads);
     let secure: SecureSocket;
     try {
       secure = new SecureSocket(socket, options.tls, { servername: options.servername ?? options.tls.options.servername ?? host, sessionKey: `${host}:${port}` });
@@ -138,16 +182,16 @@ export async function openTransport(options: OpenTransportOptions): Promise<Tran
       socket.destroy();
       throw e;
     }
+    reads.attach(secure);
     try {
       await Promise.race([secure.handshake(), deadline]);
     } catch (e) {
       secure.destroy();
-      const bytes = firstBytes();
+      const bytes = reads.firstBytes();
       if (sniffTransport(bytes) === 'dicom') throw new TransportMismatchError('dicom', 'requestor', bytes, { cause: e });
       throw e;
     }
-    firstBytes(false);
-    await settleTls13(secure, socket);
+    await settleTls13(secure, reads);
     return secure;
   } finally {
     if (timer !== undefined) clearTimeout(timer);

@@ -318,17 +318,34 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.#onData(chunk);
   }
 
+  /**
+   * @internal Ciphertext the socket's owner read itself (a client socket reading into a buffer of
+   * its own, net.connect's `onread`): the first `length` bytes of `buffer` are copied into the
+   * engine before this returns, so the buffer may be reused at once. The socket then emits no
+   * 'data'; its 'end', 'error' and 'close' still reach the engine as usual.
+   */
+  receiveCiphertext(buffer: Buffer, length: number): void {
+    if (this.#freed) return;
+    if (!this.#intoReadBio(buffer, length)) return;
+    if (this.#started) this.#drive();
+  }
+
   // ---- the engine --------------------------------------------------------------------------
   #onData(chunk: Buffer): void {
     if (this.#freed) return;
-    let off = 0;
-    while (off < chunk.length) {
-      const n = S.BIO_write(this.#rbio, off === 0 ? chunk : chunk.subarray(off), chunk.length - off) as number;
-      if (n <= 0) { this.#fatal(new TlsError('BIO_write failed', { openssl: drainErrors() })); return; }
-      off += n;
-    }
+    if (!this.#intoReadBio(chunk, chunk.length)) return;
     release(chunk);
     if (this.#started) this.#drive();
+  }
+
+  #intoReadBio(chunk: Buffer, length: number): boolean {
+    let off = 0;
+    while (off < length) {
+      const n = S.BIO_write(this.#rbio, off === 0 ? chunk : chunk.subarray(off), length - off) as number;
+      if (n <= 0) { this.#fatal(new TlsError('BIO_write failed', { openssl: drainErrors() })); return false; }
+      off += n;
+    }
+    return true;
   }
 
   #drive(): void {
