@@ -5,6 +5,9 @@
  */
 export type TruncationHandler = (field: string, needed: number, available: number) => never;
 
+/** Characters made per fromCharCode call: well under any engine's limit on arguments. */
+const LATIN1_CHUNK = 4096;
+
 export class ByteReader {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
@@ -60,8 +63,13 @@ export class ByteReader {
   /** One byte per character (ISO 646 / latin1): PS3.8 fields are ASCII. */
   latin1(n: number, field: string): string {
     const at = this.#need(n, field);
+    // Each byte its own code point, as a loop of fromCharCode would give, in one string rather
+    // than one per character appended (a UID of 64 bytes made 64 intermediate strings).
+    const bytes = this.#bytes;
     let s = '';
-    for (let i = at; i < at + n; i++) s += String.fromCharCode(this.#bytes[i] as number);
+    for (let i = at; i < at + n; i += LATIN1_CHUNK) {
+      s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(i + LATIN1_CHUNK, at + n)) as unknown as number[]);
+    }
     return s;
   }
 

@@ -109,10 +109,12 @@ interface Item {
 /** Split a variable field into items: type, reserved, 2-byte length, value (PS3.8 9.3.2). */
 function* items(r: ByteReader, field: string): Generator<Item> {
   while (r.remaining > 0) {
-    const type = r.u8(`${field}.Item-type`);
-    r.skip(1, `${field}.Reserved`);
-    const length = r.u16(`${field}.Item-length`);
-    yield { type, length, body: r.sub(length, `${field}.${itemName(type)}.Item-value`) };
+    // The field names are needed only by a read that fails: built then, not for every item.
+    const whole = r.remaining >= 4;
+    const type = r.u8(whole ? field : `${field}.Item-type`);
+    r.skip(1, whole ? field : `${field}.Reserved`);
+    const length = r.u16(whole ? field : `${field}.Item-length`);
+    yield { type, length, body: r.sub(length, length <= r.remaining ? field : `${field}.${itemName(type)}.Item-value`) };
   }
 }
 

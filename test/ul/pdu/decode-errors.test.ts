@@ -150,3 +150,14 @@ test('lenient where peers are: reserved fields, AE padding, UID trailing NUL', (
   assert.ok(pd.type === 'P-DATA-TF');
   assert.deepEqual(pd.pdvs[0], { presentationContextId: 1, isCommand: false, isLast: true, data: Uint8Array.of(0xaa) });
 });
+
+test('an item cut short names its header field or its value, with the bytes it needed and had', () => {
+  const e1 = rejects(assoc(1, APP, pcRq(), ui(MAXLEN), '20 00'), /^A-ASSOCIATE-RQ\.Item-length$/, AbortReason.InvalidPduParameterValue);
+  assert.match(e1.message, /needs 2 bytes, 0 left/);
+  const e2 = rejects(assoc(1, APP, pcRq(), ui(MAXLEN), '20'), /^A-ASSOCIATE-RQ\.Reserved$/, AbortReason.InvalidPduParameterValue);
+  assert.match(e2.message, /needs 1 bytes, 0 left/);
+  const e3 = rejects(assoc(1, APP, pcRq(), ui(MAXLEN), '20 00 0010 01 00 00 00'), /^A-ASSOCIATE-RQ\.Presentation-Context\.Item-value$/, AbortReason.InvalidPduParameterValue);
+  assert.match(e3.message, /needs 16 bytes, 4 left/);
+  const e4 = rejects(assoc(1, APP, pcRq('01', item(0x30, '"1.2.3"'), '40 00 0020 "1.2"'), ui(MAXLEN)), /^A-ASSOCIATE-RQ\.Presentation-Context\.Transfer-Syntax\.Item-value$/, AbortReason.InvalidPduParameterValue);
+  assert.match(e4.message, /needs 32 bytes, 3 left/);
+});
