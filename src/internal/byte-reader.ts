@@ -7,6 +7,11 @@ export type TruncationHandler = (field: string, needed: number, available: numbe
 
 /** Characters made per fromCharCode call: well under any engine's limit on arguments. */
 const LATIN1_CHUNK = 4096;
+/**
+ * Node's own latin1 decoder (one code point per byte, ISO 8859-1; not TextDecoder's 'latin1',
+ * which is windows-1252), native and taking any Uint8Array; the fromCharCode path otherwise.
+ */
+const latin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
 
 export class ByteReader {
   readonly #bytes: Uint8Array;
@@ -66,9 +71,10 @@ export class ByteReader {
     // Each byte its own code point, as a loop of fromCharCode would give, in one string rather
     // than one per character appended (a UID of 64 bytes made 64 intermediate strings).
     const bytes = this.#bytes;
+    if (latin1Slice !== undefined) return latin1Slice.call(bytes, at, at + n);
     let s = '';
     for (let i = at; i < at + n; i += LATIN1_CHUNK) {
-      s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(i + LATIN1_CHUNK, at + n)) as unknown as number[]);
+      s += String.fromCharCode.apply(null, Uint8Array.prototype.subarray.call(bytes, i, Math.min(i + LATIN1_CHUNK, at + n)) as unknown as number[]);
     }
     return s;
   }

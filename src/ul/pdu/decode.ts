@@ -108,13 +108,13 @@ interface Item {
 
 /** Split a variable field into items: type, reserved, 2-byte length, value (PS3.8 9.3.2). */
 function* items(r: ByteReader, field: string): Generator<Item> {
-  while (r.remaining > 0) {
+  for (let left = r.remaining; left > 0; left = r.remaining) {
     // The field names are needed only by a read that fails: built then, not for every item.
-    const whole = r.remaining >= 4;
+    const whole = left >= 4;
     const type = r.u8(whole ? field : `${field}.Item-type`);
     r.skip(1, whole ? field : `${field}.Reserved`);
     const length = r.u16(whole ? field : `${field}.Item-length`);
-    yield { type, length, body: r.sub(length, length <= r.remaining ? field : `${field}.${itemName(type)}.Item-value`) };
+    yield { type, length, body: r.sub(length, length <= left - 4 ? field : `${field}.${itemName(type)}.Item-value`) };
   }
 }
 
