@@ -84,9 +84,12 @@ export class TlsClientReads {
   #firstLength = 0;
   #watchers: readonly ((chunk: Buffer) => void)[] = [];
 
-  /** The `onread` option for net.connect. */
+  /**
+   * The `onread` option for net.connect: the buffer itself, not a function making it (Node
+   * would call that after every read and hand its result to the native side again).
+   */
   readonly onread = {
-    buffer: (): Buffer => (sharedReadBuffer ??= Buffer.allocUnsafe(64 * 1024)),
+    buffer: (sharedReadBuffer ??= Buffer.allocUnsafe(64 * 1024)),
     callback: (length: number, buffer: Buffer): boolean => {
       this.#take(length, buffer);
       return true;

@@ -29,12 +29,22 @@ export class TypedEmitter<Events extends { [K in keyof Events]: (...args: never[
     else if (!list.includes(listener)) this.#listeners.set(event, [...list, listener]);
   }
 
-  #remove(event: keyof Events, match: (l: Listener) => boolean): void {
+  /**
+   * Drop `listener` from `event`: the function itself, and a `once` wrapper of it (both, if both
+   * are there). By index, without a predicate or a filtered copy made for lists it is not in.
+   */
+  #remove(event: keyof Events, listener: unknown): void {
     const list = this.#listeners.get(event);
-    if (list === undefined || !list.some(match)) return;
-    const rest = list.filter((l) => !match(l));
-    if (rest.length === 0) this.#listeners.delete(event);
-    else this.#listeners.set(event, rest);
+    if (list === undefined) return;
+    let kept: Listener[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const l = list[i]!;
+      if (l === listener || (l as { original?: unknown }).original === listener) kept ??= list.slice(0, i);
+      else if (kept !== undefined) kept.push(l);
+    }
+    if (kept === undefined) return;
+    if (kept.length === 0) this.#listeners.delete(event);
+    else this.#listeners.set(event, kept);
   }
 
   on<K extends keyof Events>(event: K, listener: Events[K]): this {
@@ -43,18 +53,16 @@ export class TypedEmitter<Events extends { [K in keyof Events]: (...args: never[
   }
 
   off<K extends keyof Events>(event: K, listener: Events[K]): this {
-    this.#remove(event, (l) => l === (listener as unknown) || (l as { original?: unknown }).original === listener);
+    this.#remove(event, listener);
     return this;
   }
 
   once<K extends keyof Events>(event: K, listener: Events[K]): this {
-    const wrapper: Listener = Object.assign(
-      (...args: unknown[]) => {
-        this.#remove(event, (l) => l === wrapper);
-        (listener as unknown as Listener)(...args);
-      },
-      { original: listener },
-    );
+    const wrapper = ((...args: unknown[]) => {
+      this.#remove(event, wrapper);
+      (listener as unknown as Listener)(...args);
+    }) as Listener & { original?: unknown };
+    wrapper.original = listener;
     this.#add(event, wrapper);
     return this;
   }

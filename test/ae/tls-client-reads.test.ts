@@ -20,7 +20,7 @@ function fakeEngine(log: string[]): SecureSocket {
 
 test('reads before and after the engine is attached reach it in order, each as it was read', () => {
   const reads = new TlsClientReads();
-  const buffer = reads.onread.buffer();
+  const buffer = reads.onread.buffer;
   const read = (text: string): void => {
     const n = buffer.write(text, 'latin1');
     assert.equal(reads.onread.callback(n, buffer), true);
@@ -40,7 +40,7 @@ test('reads before and after the engine is attached reach it in order, each as i
 test('the first 16 bytes are kept whatever the reads\' sizes', () => {
   const reads = new TlsClientReads();
   reads.attach(fakeEngine([]));
-  const buffer = reads.onread.buffer();
+  const buffer = reads.onread.buffer;
   for (const part of ['\x07\x00', '\x00\x00\x00\x04\x00', '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00']) {
     reads.onread.callback(buffer.write(part, 'latin1'), buffer);
   }
