@@ -114,7 +114,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
       drain: () => this.#drainWithin(),
     });
     this.#datasets = new HeldDatasets(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, options.bufferBudget, {
-      promise: new Promise((resolve) => this.once('closed', resolve)),
+      when: () => this.whenClosed(),
       is: () => this.#closed,
     }, (budget, held, limit) => publish(channelNames.association, { association: this, kind: 'reading-paused', detail: { budget, held, limit } }));
     this.#assembler = new DimseAssembler(

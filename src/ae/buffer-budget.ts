@@ -58,7 +58,8 @@ export class HeldDatasets {
   readonly #own: BufferBudget;
   readonly #server: BufferBudget | undefined;
   readonly #held = new Set<HeldDataset>();
-  readonly #closed: Promise<unknown>;
+  /** The association's end, asked for only by a wait (most associations never wait). */
+  readonly #whenClosed: () => Promise<unknown>;
   readonly #isClosed: () => boolean;
   readonly #onWait: ((which: 'association' | 'server', held: number, limit: number) => void) | undefined;
   /** Bytes of the data set now arriving (the rest of #own is queued for handlers). */
@@ -68,12 +69,12 @@ export class HeldDatasets {
   constructor(
     limit: number,
     server: BufferBudget | undefined,
-    closed: { readonly promise: Promise<unknown>; readonly is: () => boolean },
+    closed: { readonly when: () => Promise<unknown>; readonly is: () => boolean },
     onWait?: (which: 'association' | 'server', held: number, limit: number) => void,
   ) {
     this.#own = new BufferBudget(limit);
     this.#server = server;
-    this.#closed = closed.promise;
+    this.#whenClosed = closed.when;
     this.#isClosed = closed.is;
     this.#onWait = onWait;
   }
@@ -94,7 +95,7 @@ export class HeldDatasets {
       if (!start && this.#own.held - this.#arriving <= 0) return;
       const b = full[0]!;
       this.#onWait?.(b === this.#own ? 'association' : 'server', b.held, b.limit);
-      await Promise.race([...full.map((b) => b.whenNotFull()), this.#closed]);
+      await Promise.race([...full.map((b) => b.whenNotFull()), this.#whenClosed()]);
     }
   }
 
