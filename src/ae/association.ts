@@ -130,7 +130,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
     ul.on('releaseIndication', (i) => {
       // The peer asked; answer (a collision we started is answered by UpperLayer.release()).
       this.#released = true;
-      if (!i.collision) void this.#respondReleaseAfterOutstanding();
+      if (i.collision) return;
+      // Nothing outstanding (the usual case: every request answered before the peer asked):
+      // answered now, without the wait below, its timer and its promises.
+      if (this.#inflight === 0 && this.#handling === 0 && !this.#sender.busy) {
+        if (!this.#closed && !this.#aborting && ul.state === 'Sta8') ul.respondRelease();
+        return;
+      }
+      void this.#respondReleaseAfterOutstanding();
     });
     ul.on('released', () => {
       this.#released = true;

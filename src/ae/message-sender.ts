@@ -49,6 +49,11 @@ export class MessageSender {
     this.#host = host;
   }
 
+  /** Whether a message is queued or being sent now (when not, `idle` has settled). */
+  get busy(): boolean {
+    return this.#sending > 0;
+  }
+
   /** Settles when every message queued so far has been sent (or failed); never rejects. */
   get idle(): Promise<void> {
     return this.#tail;
