@@ -31,3 +31,19 @@ test('latin1 past the end names the field and reads nothing', () => {
   assert.equal(r.offset, 1);
   assert.equal(r.latin1(2, 'x'), 'BC');
 });
+
+test('fixed-size reads: big-endian values, and a read past the end names the field and moves nothing', () => {
+  const r = new ByteReader(Uint8Array.of(0xff, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07), fail, 0, 7);
+  assert.equal(r.u8('a'), 0xff);
+  assert.equal(r.u16('b'), 0x0102);
+  assert.equal(r.u32('c'), 0x03040506);
+  assert.throws(() => r.u16('d'), /^Error: d: needs 2 bytes, 0 left$/);
+  assert.throws(() => r.u8('e'), /^Error: e: needs 1 bytes, 0 left$/);
+  assert.throws(() => r.u32('f'), /^Error: f: needs 4 bytes, 0 left$/);
+  assert.throws(() => r.skip(1, 'g'), /^Error: g: needs 1 bytes, 0 left$/);
+  assert.equal(r.offset, 7);
+  const s = new ByteReader(Uint8Array.of(1, 2, 3), fail, 1);
+  assert.throws(() => s.u32('h'), /^Error: h: needs 4 bytes, 2 left$/);
+  s.skip(2, 'i');
+  assert.equal(s.remaining, 0);
+});
