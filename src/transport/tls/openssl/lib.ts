@@ -180,36 +180,6 @@ function resolveLate(declaration: FuncDeclaration): KoffiFunction {
 }
 
 /**
- * The number of parameters a declaration names, or undefined for a variadic one (or a form not
- * recognised here): `'int SSL_read(SSL *ssl, void *buf, int num)'` → 3, `'… f(void)'` → 0.
- */
-export function arityOf(args: FuncArgs): number | undefined {
-  if (args.length === 3) return args[2].some((a) => a.includes('...')) ? undefined : args[2].length;
-  const inner = /\(([^()]*)\)\s*$/.exec(args[0])?.[1]?.trim();
-  if (inner === undefined || inner.includes('...')) return undefined;
-  return inner === '' || inner === 'void' ? 0 : inner.split(',').length;
-}
-
-/**
- * The function a symbol table exports: it binds on first use, then calls the bound one. One of a
- * fixed arity for each parameter count: a rest parameter and a spread made an array on every
- * call, ~80 calls on each side of every TLS association.
- */
-function callerOf(d: FuncDeclaration): (...a: never[]) => unknown {
-  const f = (): KoffiFunction => d.fn ?? resolveLate(d);
-  switch (arityOf(d.args)) {
-    case 0: return () => (d.fn ?? f())();
-    case 1: return (a: unknown) => (d.fn ?? f())(a);
-    case 2: return (a: unknown, b: unknown) => (d.fn ?? f())(a, b);
-    case 3: return (a: unknown, b: unknown, c: unknown) => (d.fn ?? f())(a, b, c);
-    case 4: return (a: unknown, b: unknown, c: unknown, e: unknown) => (d.fn ?? f())(a, b, c, e);
-    case 5: return (a: unknown, b: unknown, c: unknown, e: unknown, g: unknown) => (d.fn ?? f())(a, b, c, e, g);
-    case 6: return (a: unknown, b: unknown, c: unknown, e: unknown, g: unknown, h: unknown) => (d.fn ?? f())(a, b, c, e, g, h);
-    default: return (...a: unknown[]) => (d.fn ?? f())(...a);
-  }
-}
-
-/**
  * Declarations for the symbol tables. `func` takes koffi's own forms (a C prototype, or name,
  * result and argument types) and returns a function that binds on its first call; `proto`
  * declares a callback prototype (named, so `func` strings and `koffi.pointer(name)` can use it)
@@ -220,7 +190,8 @@ export const lib = {
   func(...args: FuncArgs): KoffiFunction {
     const declaration: FuncDeclaration = { args, symbol: symbolOf(args), fn: undefined };
     funcs.push(declaration);
-    return callerOf(declaration) as KoffiFunction;
+    const call = (...a: unknown[]): unknown => (declaration.fn ?? resolveLate(declaration))(...a);
+    return call as KoffiFunction;
   },
   proto(definition: string): string {
     const name = /([A-Za-z_][A-Za-z0-9_]*)\s*\(/.exec(definition)?.[1];
