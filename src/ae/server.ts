@@ -77,8 +77,10 @@ export interface DicomServerOptions extends Omit<AcceptorPolicy, 'presentationCo
   readonly maxPduLength?: number;
   readonly timeouts?: ServerTimeouts;
   /**
-   * Request data sets (identifiers, N-service data sets) held in memory across all associations
-   * before they stop reading from their sockets until handlers take them. Default 256 MiB; 0 = no limit.
+   * Request data sets (identifiers, N-service data sets) held in memory across all associations,
+   * counted from their first fragment until handlers take them; past it, associations stop
+   * reading from their sockets. The data set that started arriving first may go beyond it, the
+   * others wait, so the most held is this plus one data set. Default 256 MiB; 0 = no limit.
    */
   readonly maxBufferedBytes?: number;
   /** The same per association. Default 64 MiB; 0 = no limit. */

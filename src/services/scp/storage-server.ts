@@ -78,7 +78,7 @@ export interface StorageServerConfig {
      * answers every proposal synchronously.
      */
     readonly asynchronousOperations?: AsynchronousOperationsWindow;
-    /** Request data sets held in memory by all associations before reading pauses. Default 256 MiB; 0 = no limit. */
+    /** Request data sets held in memory (also while they arrive) by all associations before reading pauses; the most held is this plus one data set. Default 256 MiB; 0 = no limit. */
     readonly maxBufferedBytes?: number;
     /** The same per association. Default 64 MiB; 0 = no limit. */
     readonly maxBufferedBytesPerAssociation?: number;

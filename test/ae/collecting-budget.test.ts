@@ -1,0 +1,178 @@
+/**
+ * The server's budget for request data sets held in memory (`maxBufferedBytes`) counts a data
+ * set while it is still arriving, and bounds it: many associations each sending a large
+ * identifier at once hold at most the budget plus one data set (not one data set per
+ * association), every request is still answered (the oldest collection always goes on, so no
+ * deadlock), and an association aborted mid-collection gives its bytes back.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DicomClient } from '../../src/ae/client.js';
+import { DicomServer } from '../../src/ae/server.js';
+import { BufferBudget } from '../../src/ae/buffer-budget.js';
+import type { PendingRequest } from '../../src/ae/association.js';
+import { HandlerRegistry } from '../../src/services/scp/registry.js';
+import { encodeCommand } from '../../src/dimse/messages.js';
+import { NormalizedSopClass, QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+import { scenarioPki } from '../helpers/pki.js';
+import { Status } from '../../src/dictionary/status.js';
+import { encodeDataset } from '../helpers/dicom-data.js';
+
+const FIND = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;
+const COMMIT = NormalizedSopClass.StorageCommitmentPushModel;
+const MiB = 1024 * 1024;
+const CAP = 8 * MiB;
+const quick = { connect: 10_000, association: 10_000, dimse: 0 };
+
+/** A C-FIND identifier of about `size` bytes (the bulk in an element the index does not keep). */
+function identifier(size: number): Buffer {
+  return encodeDataset([
+    [0x00080052, 'CS', 'STUDY'],
+    [0x00420011, 'OB', Buffer.alloc(size, 7)],
+  ]);
+}
+
+/**
+ * The largest count the server's budget (recognised by its limit, CAP; the per-association
+ * budgets have another) reached, observed at every byte taken: no sampling interval to miss a peak.
+ */
+function watchPeak(): { peak: () => number; stop: () => void } {
+  const take = BufferBudget.prototype.take;
+  let peak = 0;
+  BufferBudget.prototype.take = function (this: BufferBudget, bytes: number): void {
+    take.call(this, bytes);
+    if (this.limit === CAP) peak = Math.max(peak, this.held);
+  };
+  return { peak: () => peak, stop: () => void (BufferBudget.prototype.take = take) };
+}
+
+async function findServer(tls?: SecureContext): Promise<{ server: DicomServer; port: number; handled: () => number }> {
+  let handled = 0;
+  const registry = new HandlerRegistry();
+  registry.register('C-FIND-RQ', {
+    async handle() {
+      handled++;
+      return { status: Status.Success };
+    },
+  });
+  registry.register('N-ACTION-RQ', {
+    async handle() {
+      handled++;
+      return { status: Status.Success };
+    },
+  });
+  // One budget per association too large to matter: the server's is the one under test.
+  const server = new DicomServer({
+    aeTitle: 'SCP',
+    presentationContexts: { supported: [{ abstractSyntax: FIND }, { abstractSyntax: COMMIT }] },
+    handlers: registry,
+    ...(tls === undefined ? {} : { tls }),
+    maxBufferedBytes: CAP,
+    maxBufferedBytesPerAssociation: 0,
+  });
+  const { port } = await server.listen(0);
+  return { server, port, handled: () => handled };
+}
+
+function connect(port: number, tls?: SecureContext): Promise<DicomClient> {
+  return DicomClient.associate({
+    host: '127.0.0.1',
+    port,
+    ...(tls === undefined ? {} : { tls }),
+    callingAeTitle: 'SCU',
+    calledAeTitle: 'SCP',
+    presentationContexts: [
+      { abstractSyntax: FIND, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
+      { abstractSyntax: COMMIT, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
+    ],
+    timeouts: quick,
+  });
+}
+
+function find(client: DicomClient, bytes: Uint8Array): PendingRequest {
+  return client.association.request({ type: 'C-FIND-RQ', affectedSopClassUid: FIND, priority: 0 }, { dataset: bytes });
+}
+
+/** An N-ACTION-RQ whose action information is `bytes` (collected for its handler like an identifier). */
+function action(client: DicomClient, bytes: Uint8Array): PendingRequest {
+  return client.association.request(
+    { type: 'N-ACTION-RQ', requestedSopClassUid: COMMIT, requestedSopInstanceUid: NormalizedSopClass.StorageCommitmentPushModelInstance, actionTypeId: 1, hasDataset: true },
+    { dataset: bytes },
+  );
+}
+
+/** Rejects after `ms` (a hang guard for a deadlock, not a timing bound). */
+function hangGuard<T>(p: Promise<T>, what: string, ms = 120_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung: ${what}`)), ms)));
+  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves when `check` holds, polling; rejects after `guard` ms (a hang guard). */
+async function until(check: () => boolean, what: string, guard = 60_000): Promise<void> {
+  for (let waited = 0; !check(); waited += 10) {
+    if (waited > guard) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+for (const tls of [false, true]) {
+test(`six associations each sending a 6 MiB C-FIND identifier or N-ACTION data set at once${tls ? ' over TLS' : ''}: at most the server budget plus one data set held, every request answered`, async () => {
+  const pki = tls ? scenarioPki() : undefined;
+  const serverTls = pki && new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert, pki.caA.cert] });
+  const clientTls = pki && new SecureContext({ role: 'client', identity: { cert: pki.clientA.cert, key: pki.clientA.key }, ca: [pki.root.cert] });
+  const { server, port, handled } = await findServer(serverTls);
+  const watch = watchPeak();
+  try {
+    const clients = await Promise.all(Array.from({ length: 6 }, () => connect(port, clientTls)));
+    const bytes = identifier(6 * MiB);
+    const requests = clients.map((c, i) => (i % 2 === 0 ? find(c, bytes) : action(c, bytes)));
+    const answers = await hangGuard(Promise.all(requests.map((r) => r.response)), 'six concurrent data sets against an 8 MiB budget');
+    for (const a of answers) assert.equal(a.command.status, Status.Success);
+    assert.equal(handled(), 6);
+    assert.ok(watch.peak() <= CAP + bytes.length, `held at most ${watch.peak()} bytes with a server budget of ${CAP} and ${bytes.length}-byte data sets`);
+    // Each data set was held in the budget whole at some point.
+    assert.ok(watch.peak() >= bytes.length);
+    assert.equal(server.bufferedBytes, 0);
+    await Promise.all(clients.map((c) => c.release()));
+  } finally {
+    watch.stop();
+    await server.close({ timeout: 1000 });
+  }
+});
+}
+
+test('an association aborted mid-collection gives its bytes back; the collections waiting behind it go on', async () => {
+  const { server, port, handled } = await findServer();
+  const watch = watchPeak();
+  try {
+    // The first collection on the server: a C-FIND-RQ whose identifier never ends.
+    const stuck = await connect(port);
+    const ul = stuck.association.upperLayer;
+    const pcId = stuck.association.contexts.select(FIND).id;
+    ul.sendPData({ type: 'P-DATA-TF', pdvs: [{ presentationContextId: pcId, isCommand: true, isLast: true, data: encodeCommand({ type: 'C-FIND-RQ', messageId: 1, affectedSopClassUid: FIND, priority: 0 }) }] });
+    const fragment = identifier(3 * MiB);
+    for (let o = 0; o < fragment.length; o += 16_000) {
+      ul.sendPData({ type: 'P-DATA-TF', pdvs: [{ presentationContextId: pcId, isCommand: false, isLast: false, data: fragment.subarray(o, Math.min(o + 16_000, fragment.length)) }] });
+    }
+    await until(() => server.bufferedBytes >= 3 * MiB, 'the partial identifier to be collected');
+    // Five more associations fill what is left of the budget and wait behind the stuck one.
+    const clients = await Promise.all(Array.from({ length: 5 }, () => connect(port)));
+    const bytes = identifier(6 * MiB);
+    const requests = clients.map((c) => find(c, bytes));
+    await until(() => server.bufferedBytes >= CAP - 16 * 1024, 'the budget to fill');
+    assert.equal(handled(), 0, 'no identifier completes while the oldest collection holds the budget');
+    stuck.abort();
+    await stuck.association.whenClosed();
+    const answers = await hangGuard(Promise.all(requests.map((r) => r.response)), 'the waiting identifiers after the abort');
+    for (const a of answers) assert.equal(a.command.status, Status.Success);
+    assert.ok(watch.peak() <= CAP + bytes.length, `held at most ${watch.peak()} bytes with a server budget of ${CAP}`);
+    await Promise.all(clients.map((c) => c.release()));
+    await until(() => server.associations.size === 0, 'every association to end');
+    assert.equal(server.bufferedBytes, 0);
+  } finally {
+    watch.stop();
+    await server.close({ timeout: 1000 });
+  }
+});
