@@ -23,6 +23,7 @@ const FIND = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;
 const COMMIT = NormalizedSopClass.StorageCommitmentPushModel;
 const MiB = 1024 * 1024;
 const CAP = 8 * MiB;
+const MAX_PDU = 16_384;
 const quick = { connect: 10_000, association: 10_000, dimse: 0 };
 
 /** A C-FIND identifier of about `size` bytes (the bulk in an element the index does not keep). */
@@ -70,6 +71,8 @@ async function findServer(tls?: SecureContext): Promise<{ server: DicomServer; p
     ...(tls === undefined ? {} : { tls }),
     maxBufferedBytes: CAP,
     maxBufferedBytesPerAssociation: 0,
+    // Fragments of at most MAX_PDU - 6 bytes: a waiting collection leaves less than that free.
+    maxPduLength: MAX_PDU,
   });
   const { port } = await server.listen(0);
   return { server, port, handled: () => handled };
@@ -154,14 +157,14 @@ test('an association aborted mid-collection gives its bytes back; the collection
     ul.sendPData({ type: 'P-DATA-TF', pdvs: [{ presentationContextId: pcId, isCommand: true, isLast: true, data: encodeCommand({ type: 'C-FIND-RQ', messageId: 1, affectedSopClassUid: FIND, priority: 0 }) }] });
     const fragment = identifier(3 * MiB);
     for (let o = 0; o < fragment.length; o += 16_000) {
-      ul.sendPData({ type: 'P-DATA-TF', pdvs: [{ presentationContextId: pcId, isCommand: false, isLast: false, data: fragment.subarray(o, Math.min(o + 16_000, fragment.length)) }] });
+      ul.sendPData({ type: 'P-DATA-TF', pdvs: [{ presentationContextId: pcId, isCommand: false, isLast: false, data: fragment.subarray(o, o + 16_000) }] });
     }
     await until(() => server.bufferedBytes >= 3 * MiB, 'the partial identifier to be collected');
     // Five more associations fill what is left of the budget and wait behind the stuck one.
     const clients = await Promise.all(Array.from({ length: 5 }, () => connect(port)));
     const bytes = identifier(6 * MiB);
     const requests = clients.map((c) => find(c, bytes));
-    await until(() => server.bufferedBytes >= CAP - 16 * 1024, 'the budget to fill');
+    await until(() => server.bufferedBytes > CAP - MAX_PDU, 'the budget to fill');
     assert.equal(handled(), 0, 'no identifier completes while the oldest collection holds the budget');
     stuck.abort();
     await stuck.association.whenClosed();
