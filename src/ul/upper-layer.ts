@@ -207,6 +207,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
    * before sending more. Throws PduExceedsPeerMaximumError above the peer's maximum length.
    */
   sendPData(pdu: PDataTfPdu): boolean {
+    this.#throwIfAborted('Evt9');
     if (this.#sm.accepts('Evt9')) {
       let length = 0;
       for (const pdv of pdu.pdvs) length += 6 + pdv.data.length;
@@ -219,7 +220,17 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 
   /** A-RELEASE request (Evt11). */
   requestRelease(): void {
+    this.#throwIfAborted('Evt11');
     this.#dispatch({ event: 'Evt11' });
+  }
+
+  /**
+   * A primitive of ours meeting an association already aborted (the peer's A-ABORT, or ours at a
+   * PDU it sent, AA-8, while we await its close in Sta13) fails with that abort as its reason:
+   * the state machine's "EvtN is not valid in Sta13" would read as our own bug.
+   */
+  #throwIfAborted(event: 'Evt9' | 'Evt11'): void {
+    if (this.#error !== undefined && !this.#sm.accepts(event) && (this.#sm.state === 'Sta13' || this.#finished)) throw this.#error;
   }
 
   /** A-RELEASE response (Evt14), after a `releaseIndication` or a collision `released`. */
