@@ -223,12 +223,20 @@ export class Association extends TypedEmitter<AssociationEvents> {
     const full = { ...command, messageId } as Exclude<DimseRequest, CCancelRq>;
     const sop = 'affectedSopClassUid' in full ? full.affectedSopClassUid : full.requestedSopClassUid;
     const pcId = options.presentationContextId ?? this.#info.contexts.select(sop).id;
-    const handle = new PendingRequest(full, pcId, () => this.#sender.sendAsPromise({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId));
+    const handle = new PendingRequest(full, pcId, () => {
+      // After our C-CANCEL-RQ the final response is due within the DIMSE timeout: a peer that
+      // goes on sending Pending responses must not hold the request (and its caller) forever.
+      if (this.#pending.get(messageId) === entry && !entry.cancelled) {
+        entry.cancelled = true;
+        this.#armTimer(messageId);
+      }
+      return this.#sender.sendAsPromise({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId);
+    });
     if (this.#closed) {
       handle.fail(this.#closeError());
       return handle;
     }
-    const entry: PendingEntry = { request: handle, deadline: Infinity, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink };
+    const entry: PendingEntry = { request: handle, deadline: Infinity, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink, cancelled: false };
     this.#pending.set(messageId, entry);
     const sent = (): void => {
       handle.markSent();
@@ -432,7 +440,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     if (command.type !== expected) {
       throw new UnexpectedResponseError(id, `${command.type} answers message ID ${id}, a ${entry.request.command.type}`);
     }
-    this.#armTimer(id);
+    if (!entry.cancelled) this.#armTimer(id);
     const sink = hasDataset ? entry.sink?.(command) : undefined;
     const collected = hasDataset && sink === undefined ? collectSink(this.#maxCollected) : undefined;
     this.#incomingResponse = { collected };
@@ -642,7 +650,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
     let earliest = Infinity;
     for (const [id, entry] of this.#pending) {
       if (entry.deadline <= now) {
-        const e = new TimeoutError('dimse', `no response to ${entry.request.command.type} (message ID ${id}) within ${entry.timeout} ms; association aborted`);
+        const e = new TimeoutError('dimse', entry.cancelled
+          ? `no final response to ${entry.request.command.type} (message ID ${id}) within ${entry.timeout} ms of our C-CANCEL-RQ; association aborted`
+          : `no response to ${entry.request.command.type} (message ID ${id}) within ${entry.timeout} ms; association aborted`);
         this.#localError ??= e;
         this.#pending.delete(id);
         entry.request.fail(e);
@@ -738,6 +748,8 @@ interface PendingEntry {
   deadline: number;
   readonly timeout: number;
   readonly sink: RequestOptions['responseDatasetSink'];
+  /** Our C-CANCEL-RQ went out: Pending responses no longer restart the deadline. */
+  cancelled: boolean;
 }
 
 /** Processing failure (0110) with the error's message as the comment. */

@@ -126,7 +126,13 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
         if (this.#done) return this.#error !== undefined ? Promise.reject(this.#error) : Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve, reject) => (this.#waiters ??= []).push({ resolve, reject }));
       },
-      return: () => Promise.resolve({ value: undefined, done: true }),
+      return: () => {
+        // The consumer left: Pending responses arriving from now on (a peer answering a
+        // C-CANCEL-RQ late, or never) are not kept for it; only the final one settles `response`.
+        this.#iterated = false;
+        this.#queue = undefined;
+        return Promise.resolve({ value: undefined, done: true });
+      },
     };
   }
 }
