@@ -3,7 +3,7 @@
  */
 import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { ExitCode } from './errors.js';
+import { ExitCode, usageError } from './errors.js';
 import { connectClient, endAfterError } from './connect.js';
 import { Output, table } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp, queryRoots } from './query-keys.js';
@@ -17,6 +17,8 @@ in the DICOM JSON Model (PS3.18 F.2: tags, VRs and values, private attributes in
 
 Query:
 ${queryKeyHelp}
+  --max-matches N        stop after N matches with C-CANCEL-RQ, as findscu's --cancel does
+                         (default 50000: a peer sending matches without end cannot fill memory)
 
 ${clientOptionsHelp}
 
@@ -26,7 +28,7 @@ Examples:
       -k PatientName='DOE^*' -k StudyDate=20240101-20241231 -k StudyInstanceUID
   dicom-tls find pacs:11112 --no-tls --call PACS --root patient --level PATIENT -k PatientID -k PatientName --json`;
 
-export const findOptions = { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' } } as const;
+export const findOptions = { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' }, 'max-matches': { type: 'string' } } as const;
 
 /**
  * Matches as a table whose columns are the keys asked for (in order), or with --json as an array
@@ -48,6 +50,8 @@ export const command: CommandModule = {
     const keys = await parseQueryKeys(values.query ?? []);
     const level = levelFrom(values.level, keys, 'STUDY');
     const root = oneOf(values.root, 'root', queryRoots) ?? 'study';
+    const maxMatches = values['max-matches'] === undefined ? 50_000 : Number(values['max-matches']);
+    if (!Number.isInteger(maxMatches) || maxMatches < 1) throw usageError(`--max-matches must be a whole number ≥ 1, got "${values['max-matches']}"`);
     const settings = await clientSettings(values, positionals[0], io);
     const model = root === 'patient' ? 'PATIENT_ROOT' : root === 'worklist' ? 'MODALITY_WORKLIST' : 'STUDY_ROOT';
     const ident = identifier(keys, root === 'worklist' ? undefined : level);
@@ -64,6 +68,11 @@ export const command: CommandModule = {
         const dict = decodeDatasetDict(m.dataset, m.transferSyntaxUid);
         json.push(toDicomJson(dict));
         matches.push(quietly(() => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict)));
+        // Leaving the loop sends C-CANCEL-RQ; the final response is due within the timeout.
+        if (matches.length >= maxMatches) {
+          out.note(`stopped after ${maxMatches} matches (--max-matches): the peer may have more; narrow the query`);
+          break;
+        }
       }
       await client.release();
     } catch (e) {
