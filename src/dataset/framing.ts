@@ -78,7 +78,7 @@ function walkElements(
       header = 8;
     } else {
       vr = String.fromCharCode(c.view.getUint8(o + 4), c.view.getUint8(o + 5));
-      if (!ALL_VRS.has(vr)) throw new FramingError(`${tagName(tag)} at offset ${o} has invalid VR "${vr}"`);
+      if (!ALL_VRS.has(vr)) throw new FramingError(`${tagName(tag)} at offset ${o} has invalid VR ${shownVr(vr)}`);
       if (LONG_VRS.has(vr)) {
         if (end - o < 12) throw new FramingError(`${tagName(tag)} header truncated at offset ${o}`);
         length = c.view.getUint32(o + 8, c.le);
@@ -162,6 +162,11 @@ function walkFragments(c: Ctx, o: number, end: number): number {
  * Throws {@link FramingError} unless `bytes` is a well-framed dataset in the given encoding;
  * returns the item structure of its sequences.
  */
+/** A VR that is no VR, as the message may show it: quoted if printable, else its bytes in hex (no control characters from the peer). */
+function shownVr(vr: string): string {
+  return /^[\x20-\x7e]{2}$/.test(vr) ? `"${vr}"` : [...vr].map((ch) => `0x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`).join(' ');
+}
+
 export function checkDatasetFraming(
   bytes: Uint8Array,
   implicitVr: boolean,

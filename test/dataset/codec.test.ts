@@ -151,6 +151,10 @@ test('bad input is a typed error: unknown keyword, truncation, bad VR, deflate b
   }
   const badVr = Buffer.from('10002000' + '5a5a' + '0400' + '49443120', 'hex');
   assert.throws(() => decodeDataset(badVr, ELE), (e: unknown) => e instanceof DatasetDecodeError && /invalid VR "ZZ"/.test(e.message));
+  // A peer's bytes that are no VR reach the message escaped: an ESC or NUL would reach the terminal
+  // of whoever reads the error (the CLI prints it as is).
+  const controlVr = Buffer.from('10002000' + '1b00' + '0400' + '49443120', 'hex');
+  assert.throws(() => decodeDataset(controlVr, ELE), (e: unknown) => e instanceof DatasetDecodeError && /invalid VR 0x1b 0x00/.test(e.message) && !/[\x00-\x1f]/.test(e.message));
   const big = encodeDataset({ PatientComments: 'x'.repeat(10000) }, DEFL);
   assert.throws(() => decodeDataset(big, DEFL, { maxInflatedLength: 1000 }), (e: unknown) => e instanceof DatasetDecodeError && /limit 1000/.test(e.message));
   assert.throws(() => decodeDataset(new Uint8Array([1, 2, 3]), DEFL), DatasetDecodeError);
