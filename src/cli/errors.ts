@@ -149,6 +149,9 @@ export function sentence(e: unknown): string {
   const mapped = fromSystemError(e);
   let m = mapped instanceof Error ? mapped.message : String(mapped);
   m = m.replace(/\s+/g, ' ').trim();
+  // Messages may quote a peer's bytes (AE titles, UIDs, comments): its control characters (an
+  // ESC sequence) must not reach the user's terminal as such.
+  m = m.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   if (m.length === 0) m = 'unknown error';
   m = m[0]!.toUpperCase() + m.slice(1);
   return /[.!?]$/.test(m) ? m : `${m}.`;
