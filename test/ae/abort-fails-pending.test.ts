@@ -5,26 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { DicomClient } from '../../src/ae/client.js';
 import { TransferSyntax, VerificationSopClass } from '../../src/dictionary/uids.js';
 import { decodePdu } from '../../src/ul/pdu/decode.js';
 import { encodePdu } from '../../src/ul/pdu/encode.js';
 import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
-import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { listenForScriptedPeer } from '../helpers/scripted-peer.js';
 import { acFor } from '../ul/fixtures.js';
 
 test('a request outstanding when we abort fails at once, though the peer never closes the connection (ARTIM far away)', { timeout: 60_000 }, async () => {
-  const peers: ScriptedPeer[] = [];
-  let accepted!: (peer: ScriptedPeer) => void;
-  const connection = new Promise<ScriptedPeer>((resolve) => (accepted = resolve));
-  const server = net.createServer((socket) => {
-    const peer = new ScriptedPeer(socket);
-    peers.push(peer);
-    accepted(peer);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  const { port, connection, close } = await listenForScriptedPeer();
   try {
     const associating = DicomClient.associate({
       host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SILENT',
@@ -45,7 +35,6 @@ test('a request outstanding when we abort fails at once, though the peer never c
     peer.socket.destroy();
     await aborted;
   } finally {
-    for (const p of peers) p.socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
   }
 });

@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { DicomClient } from '../../src/ae/client.js';
 import { TimeoutError } from '../../src/errors.js';
 import { TransferSyntax } from '../../src/dictionary/uids.js';
@@ -14,21 +13,12 @@ import { findEncoded, sopClassFor } from '../../src/services/scu/find.js';
 import { decodePdu } from '../../src/ul/pdu/decode.js';
 import { encodePdu } from '../../src/ul/pdu/encode.js';
 import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
-import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { listenForScriptedPeer } from '../helpers/scripted-peer.js';
 import { rawCommandSet, rawPData } from '../helpers/raw-pdu.js';
 import { acFor } from '../ul/fixtures.js';
 
 test('a peer that answers our C-CANCEL-RQ with endless Pending responses: the wait for the final one ends with a TimeoutError', { timeout: 60_000 }, async () => {
-  const peers: ScriptedPeer[] = [];
-  let accepted!: (peer: ScriptedPeer) => void;
-  const connection = new Promise<ScriptedPeer>((resolve) => (accepted = resolve));
-  const server = net.createServer((socket) => {
-    const peer = new ScriptedPeer(socket);
-    peers.push(peer);
-    accepted(peer);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  const { port, connection, close } = await listenForScriptedPeer();
   let flood: NodeJS.Timeout | undefined;
   try {
     const sopClass = sopClassFor('STUDY_ROOT', 'find');
@@ -73,7 +63,6 @@ test('a peer that answers our C-CANCEL-RQ with endless Pending responses: the wa
     assert.match(error.message, /C-CANCEL-RQ/);
   } finally {
     if (flood !== undefined) clearInterval(flood);
-    for (const p of peers) p.socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
   }
 });

@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { DicomClient } from '../../src/ae/client.js';
 import { TransferSyntax, VerificationSopClass } from '../../src/dictionary/uids.js';
 import { decodePdu } from '../../src/ul/pdu/decode.js';
@@ -15,7 +14,7 @@ import { encodePdu } from '../../src/ul/pdu/encode.js';
 import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
 import { PduDecodeError } from '../../src/ul/errors.js';
 import { AssociationAbortedError } from '../../src/ul/upper-layer-errors.js';
-import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { listenForScriptedPeer } from '../helpers/scripted-peer.js';
 import { acFor } from '../ul/fixtures.js';
 
 for (const [name, junk] of [
@@ -23,16 +22,7 @@ for (const [name, junk] of [
   ['an HTTP request', Buffer.from('GET / HTTP/1.1\r\n\r\n')],
 ] as const) {
   test(`${name} right after the A-ASSOCIATE-AC: the next request fails with the provider abort`, { timeout: 60_000 }, async () => {
-    const peers: ScriptedPeer[] = [];
-    let accepted!: (peer: ScriptedPeer) => void;
-    const connection = new Promise<ScriptedPeer>((resolve) => (accepted = resolve));
-    const server = net.createServer((socket) => {
-      const peer = new ScriptedPeer(socket);
-      peers.push(peer);
-      accepted(peer);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as net.AddressInfo).port;
+    const { port, connection, close } = await listenForScriptedPeer();
     try {
       const associating = DicomClient.associate({
         host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'HOSTILE',
@@ -60,8 +50,7 @@ for (const [name, junk] of [
       const closed = await client.association.whenClosed();
       assert.equal(closed.error, error, 'the association closes with the same reason');
     } finally {
-      for (const p of peers) p.socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await close();
     }
   });
 }

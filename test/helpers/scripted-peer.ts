@@ -58,3 +58,29 @@ export class ScriptedPeer {
     }
   }
 }
+
+/**
+ * A listener on 127.0.0.1 whose first connection becomes a ScriptedPeer: `connection` resolves
+ * with it; `close()` destroys every peer's socket and closes the listener.
+ */
+export async function listenForScriptedPeer(): Promise<{ port: number; connection: Promise<ScriptedPeer>; close(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const peers: ScriptedPeer[] = [];
+  let accepted!: (peer: ScriptedPeer) => void;
+  const connection = new Promise<ScriptedPeer>((resolve) => (accepted = resolve));
+  const server = createServer((socket) => {
+    const peer = new ScriptedPeer(socket);
+    peers.push(peer);
+    accepted(peer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    connection,
+    async close(): Promise<void> {
+      for (const p of peers) p.socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
