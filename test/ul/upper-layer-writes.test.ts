@@ -27,6 +27,7 @@ function recordingTransport(): { stream: Duplex; toUl: PassThrough; calls: Buffe
     },
   });
   toUl.on('data', (d: Buffer) => stream.push(d));
+  toUl.on('end', () => stream.push(null));
   return { stream, toUl, calls };
 }
 
