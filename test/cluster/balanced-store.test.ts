@@ -100,7 +100,9 @@ for (const mode of clusterModes) {
 
       const source = new Map(batches.flatMap((b) => b.instances.map((i) => [i.uid, i.hash] as const)));
       const nodeOfBatch = new Map<string, string>(); // calling AE → node
-      const peers = new Map<string, { node: string; aet: string; tool: string | undefined }>(); // balancer source → association
+      // The balancer's source address and port → association, per node: the kernel may give two
+      // connections to different nodes the same source port, so the port alone names nothing.
+      const peers = new Map<string, { node: string; aet: string; tool: string | undefined }>();
       for (const node of nodes) {
         const activity = nodeActivity(node);
         assert.deepEqual(activity.problems, [], context());
@@ -110,7 +112,9 @@ for (const mode of clusterModes) {
           assert.match(a.tls?.protocol ?? '', /^TLSv1\.[23]$/);
           assert.ok(!nodeOfBatch.has(a.aet), `${a.aet} associated twice (${nodeOfBatch.get(a.aet)} and ${node.name})`);
           nodeOfBatch.set(a.aet, node.name);
-          peers.set(a.peer, { node: node.name, aet: a.aet, tool: batches.find((b) => b.aet === a.aet)?.tool });
+          const key = `${node.name} ${a.peer}`;
+          assert.ok(!peers.has(key), `${node.name}: two associations from ${a.peer}`);
+          peers.set(key, { node: node.name, aet: a.aet, tool: batches.find((b) => b.aet === a.aet)?.tool });
         }
         // A batch is one association: all of it stored by the node that accepted that association, once.
         for (const [aet, uids] of activity.stored) {
@@ -143,13 +147,17 @@ for (const mode of clusterModes) {
       }
 
       // The balancer's view agrees: one logged connection per association, to the node that logged
-      // that association (matched by the balancer's source port, the peer the node saw), none of
-      // them ended by a node or by the balancer; health checks are not frontend connections.
+      // that association (matched by the node and the balancer's source address, the peer the node
+      // saw), each association once, none of them ended by a node or by the balancer; health
+      // checks are not frontend connections.
       const connections = await balancer!.waitForConnections(batches.length);
       assert.equal(connections.length, batches.length, balancer!.output());
+      const matched = new Set<string>();
       for (const c of connections) {
-        const a = peers.get(c.via);
-        assert.ok(a !== undefined && a.node === c.server, `connection ${JSON.stringify(c)} is not an association of ${c.server}`);
+        const a = peers.get(`${c.server} ${c.via}`);
+        assert.ok(a !== undefined, `connection ${JSON.stringify(c)} is not an association of ${c.server}`);
+        assert.ok(!matched.has(a.aet), `${a.aet}: two connections`);
+        matched.add(a.aet);
         assert.equal(c.retries, '0', `connection ${JSON.stringify(c)} needed a retry`);
         // "--": closed normally by both sides. "CD": the client reset it after the last data: it
         // closes its socket as soon as the A-RELEASE-RP is in (PS3.8 AR-3), and the node's
