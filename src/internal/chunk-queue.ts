@@ -52,6 +52,10 @@ export class ChunkQueue {
 
   /** Big-endian 32-bit value starting at `index`. */
   peekU32(index: number): number {
+    // Nearly always inside the first chunk: read there, not through four peekByte calls.
+    const c = this.#chunks[this.#first];
+    const i = index + this.#head;
+    if (c !== undefined && i + 4 <= c.length) return c[i]! * 0x1000000 + ((c[i + 1]! << 16) | (c[i + 2]! << 8) | c[i + 3]!);
     return (
       this.peekByte(index) * 0x1000000 +
       ((this.peekByte(index + 1) << 16) | (this.peekByte(index + 2) << 8) | this.peekByte(index + 3))

@@ -123,3 +123,21 @@ test('ChunkQueue keeps order across thousands of chunks while dropping consumed 
   for (const b of rest) assert.equal(b, expect++ & 0xff);
   assert.equal(expect, next);
 });
+
+test('ChunkQueue.peekU32 reads inside the first chunk after a take, and across chunks at its end', () => {
+  const q = new ChunkQueue();
+  q.push(Uint8Array.of(0xff, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60));
+  q.push(Uint8Array.of(0x70, 0x80));
+  q.take(1);
+  assert.equal(q.peekU32(0), 0x10203040);
+  assert.equal(q.peekU32(2), 0x30405060); // the last four bytes of the first chunk
+  assert.equal(q.peekU32(3), 0x40506070); // one byte from the second
+  assert.equal(q.peekU32(4), 0x50607080);
+  q.push(Uint8Array.of(0xfe));
+  q.take(5);
+  assert.equal(q.peekU32(0), 0x607080fe);
+  const high = new ChunkQueue();
+  high.push(Uint8Array.of(0, 0x80, 0, 0, 1, 9));
+  high.take(1);
+  assert.equal(high.peekU32(0), 0x80000001); // above 2^31 inside one chunk: not negative
+});

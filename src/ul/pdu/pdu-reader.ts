@@ -105,16 +105,17 @@ export class PduReader {
 
   #next(): Pdu | undefined {
     const q = this.#queue;
-    if (q.length === 0) return undefined;
+    const queued = q.length;
+    if (queued === 0) return undefined;
     try {
       const type = q.peekByte(0);
       if (!isKnownPduType(type)) {
         // At the start of a stream, a TLS record (0x14–0x17) or HTTP text waits for the bytes
         // that tell it apart, so the error can say "TLS on a plain DICOM port" or "HTTP".
-        if (this.#atStart && q.length < bytesToSniff(type)) return undefined;
+        if (this.#atStart && queued < bytesToSniff(type)) return undefined;
         throw this.#unrecognized(type);
       }
-      if (q.length < HEADER) return undefined;
+      if (queued < HEADER) return undefined;
       const length = q.peekU32(2);
       const isAssociate = type === PduTypeCode['A-ASSOCIATE-RQ'] || type === PduTypeCode['A-ASSOCIATE-AC'];
       if (!isAssociate && type !== PduTypeCode['P-DATA-TF'] && length !== 4) {
@@ -123,7 +124,7 @@ export class PduReader {
       }
       const limit = isAssociate ? this.#maxAssociatePduLength : this.#maxPduLength;
       if (length > limit) throw new PduTooLargeError(type, length, limit);
-      if (q.length < HEADER + length) return undefined;
+      if (queued < HEADER + length) return undefined;
       this.#atStart = false;
       if (this.#split && type === PduTypeCode['P-DATA-TF']) {
         const pieces = this.#splitPData(length);
