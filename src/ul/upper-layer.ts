@@ -81,6 +81,16 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   readonly #artimMs: number;
   readonly #check: (rq: AAssociateRqPdu) => AAssociateRjPdu | undefined;
   #transport: TransportConnection | undefined;
+  /** `#transport.stream`, kept: read on every chunk and every send (a getter on a SecureSocket). */
+  #stream: Duplex | undefined;
+  /**
+   * What the framer needs to word another protocol on the wire (no TLS underneath, our role),
+   * read at the first chunk: by then the role is set and any TLS handshake is done, and the
+   * framer looks at them only until it has sniffed the first bytes.
+   */
+  #plain = false;
+  #role: 'requestor' | 'acceptor' | undefined;
+  #firstChunk = true;
   #source: TransportSource | undefined;
   #artim: NodeJS.Timeout | undefined;
   #paused = false;
@@ -161,12 +171,12 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
    * reuses the buffers its PDUs are views of may do so only at 0.
    */
   get queuedBytes(): number {
-    return this.#outBytes + (this.#transport?.stream.writableLength ?? 0);
+    return this.#outBytes + (this.#stream?.writableLength ?? 0);
   }
 
   /** True when the last write filled the transport's buffer: wait for `drain()` before more. */
   get needsDrain(): boolean {
-    const s = this.#transport?.stream;
+    const s = this.#stream;
     if (s === undefined) return false;
     // Gathered bytes count as written: a sender that fills the tick past the high-water mark
     // waits in `drain()`, which hands them to the transport first.
@@ -207,11 +217,18 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
    * before sending more. Throws PduExceedsPeerMaximumError above the peer's maximum length.
    */
   sendPData(pdu: PDataTfPdu): boolean {
-    this.#throwIfAborted('Evt9');
-    if (this.#sm.accepts('Evt9')) {
+    // Sta6, nothing running (the common case, twice per message): DT-1 is sending the PDU, done
+    // here without the state machine's dispatch (StateMachine.inDataTransfer).
+    const direct = this.#sm.inDataTransfer;
+    if (!direct) this.#throwIfAborted('Evt9');
+    if (direct || this.#sm.accepts('Evt9')) {
       let length = 0;
       for (const pdv of pdu.pdvs) length += 6 + pdv.data.length;
       if (this.#peerMaxPduLength > 0 && length > this.#peerMaxPduLength) throw new PduExceedsPeerMaximumError(length, this.#peerMaxPduLength);
+      if (direct) {
+        this.#send(pdu, encodePduParts(pdu));
+        return !this.needsDrain;
+      }
       this.#preEncode(pdu);
     }
     this.#dispatch({ event: 'Evt9', pdu });
@@ -316,7 +333,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 
   /** Resolves when the transport can take more writes; rejects with AssociationClosedError once it is gone. */
   drain(): Promise<void> {
-    const s = this.#transport?.stream;
+    const s = this.#stream;
     if (s === undefined || s.destroyed || this.#transportClosed) return Promise.reject(new AssociationClosedError());
     if (this.#outBytes >= s.writableHighWaterMark) this.#flushOut();
     if (!s.writableNeedDrain) return Promise.resolve();
@@ -343,7 +360,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     this.#drainInbox();
     if (!this.#paused && this.#streamPaused) {
       this.#streamPaused = false;
-      this.#transport?.stream.resume();
+      this.#stream?.resume();
     }
   }
   get isPaused(): boolean {
@@ -402,15 +419,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
         return this.emit('accepted', p.ac);
       case 'A-ASSOCIATE confirmation (reject)':
         return this.emit('rejected', p.rj);
-      case 'P-DATA indication': {
-        // The PDV values may be views of pooled receive buffers, each with a reference that the
-        // one listener (DIMSE) releases when done; with none nobody holds them, and with several
-        // nobody can tell when all are done: their buffers are then never reused.
-        const listeners = this.listenerCount('pData');
-        if (listeners === 0) for (const pdv of p.pdu.pdvs) releaseBuffer(pdv.data);
-        else if (listeners > 1) for (const pdv of p.pdu.pdvs) pinBuffer(pdv.data);
-        return this.emit('pData', p.pdu);
-      }
+      case 'P-DATA indication':
+        return this.#pDataIndication(p.pdu);
       case 'A-RELEASE indication':
         return this.emit('releaseIndication', { collision: p.collision });
       case 'A-RELEASE confirmation':
@@ -427,6 +437,16 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
         return this.emit('providerAborted', e);
       }
     }
+  }
+
+  #pDataIndication(pdu: PDataTfPdu): void {
+    // The PDV values may be views of pooled receive buffers, each with a reference that the one
+    // listener (DIMSE) releases when done; with none nobody holds them, and with several nobody
+    // can tell when all are done: their buffers are then never reused.
+    const listeners = this.listenerCount('pData');
+    if (listeners === 0) for (const pdv of pdu.pdvs) releaseBuffer(pdv.data);
+    else if (listeners > 1) for (const pdv of pdu.pdvs) pinBuffer(pdv.data);
+    this.emit('pData', pdu);
   }
 
   #onTransition(t: Transition): void {
@@ -473,7 +493,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
       this.#dispatch(input);
     } catch (error) {
       this.#error ??= error instanceof DicomError ? error : new DicomError('DICOM_ERR_UL_INTERNAL', 'upper layer failure', { cause: error });
-      this.#transport?.stream.destroy();
+      this.#stream?.destroy();
     }
   }
 
@@ -507,6 +527,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   #attach(t: TransportConnection): void {
     this.#transport = t;
     const s: Duplex = t.stream;
+    this.#stream = s;
     const onData = (chunk: Uint8Array): void => this.#onData(chunk);
     s.on('data', onData);
     t.receiveDirect?.(onData);
@@ -524,10 +545,12 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     if (s.destroyed) queueMicrotask(() => this.#onClose());
   }
 
-  #send(pdu: Pdu): void {
-    const s = this.#transport?.stream;
-    let parts: Uint8Array[] | undefined;
-    if (this.#encodedPdu === pdu) {
+  #send(pdu: Pdu, encoded?: Uint8Array[]): void {
+    const s = this.#stream;
+    let parts = encoded;
+    if (parts !== undefined) {
+      // encoded by the caller (sendPData's direct DT-1)
+    } else if (this.#encodedPdu === pdu) {
       parts = this.#encodedParts;
       this.#encodedPdu = undefined;
       this.#encodedParts = undefined;
@@ -562,7 +585,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     this.#flushQueued = false;
     const out = this.#out;
     if (out.length === 0) return;
-    const s = this.#transport?.stream;
+    const s = this.#stream;
     if (s === undefined || s.destroyed || s.writableEnded) {
       out.length = 0;
       this.#outBytes = 0;
@@ -583,7 +606,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 
   #close(): void {
     this.#flushOut(); // the last PDU (an A-RELEASE-RP, an A-ABORT) goes before the end
-    const s = this.#transport?.stream;
+    const s = this.#stream;
     if (s === undefined || s.destroyed) return; // Sta4: the pending connect is dropped when it lands
     // Flush what is queued (the last PDU), then let go: no waiting on a peer that may never close.
     s.end(() => s.destroy());
@@ -600,11 +623,18 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
 
   #onData(chunk: Uint8Array): void {
     const dropped = this.#framer.failed || this.#transportClosed || this.#sm.state === 'Sta1';
-    if (!dropped) this.#framer.push(chunk, this.#transport?.tls === undefined, this.#sm.role, this.#inbox);
+    if (!dropped) {
+      if (this.#firstChunk) {
+        this.#firstChunk = false;
+        this.#plain = this.#transport?.tls === undefined;
+        this.#role = this.#sm.role;
+      }
+      this.#framer.push(chunk, this.#plain, this.#role, this.#inbox);
+    }
     // The chunk's own reference (a pooled TLS receive buffer, buffer-pool.ts): what the framer
     // kept, and the PDUs it made, hold references of their own. Another 'data' listener on the
     // transport may keep the chunk: then its buffer is never reused.
-    if (this.#transport?.stream.listenerCount('data') === 1) releaseBuffer(chunk);
+    if (this.#stream?.listenerCount('data') === 1) releaseBuffer(chunk);
     else pinBuffer(chunk);
     if (dropped) return;
     const receiving = this.#receiving;
@@ -618,7 +648,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     // Data arrived while paused: now hold the transport (at most this one chunk waits framed).
     if (this.#paused && !this.#streamPaused) {
       this.#streamPaused = true;
-      this.#transport?.stream.pause();
+      this.#stream?.pause();
     }
   }
 
@@ -647,16 +677,31 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
       }
       return;
     }
-    if (this.#sm.state === 'Sta1') return;
     if (item.kind === 'pdu') {
+      const pdu = item.pdu;
       // A subscriber may keep the PDU: its bytes must never be reused under it.
       if (pduReceivedChannel.hasSubscribers) {
-        if (item.pdu.type === 'P-DATA-TF') for (const pdv of item.pdu.pdvs) pinBuffer(pdv.data);
-        pduReceivedChannel.publish({ association: this, pdu: item.pdu });
+        if (this.#sm.state === 'Sta1') return;
+        if (pdu.type === 'P-DATA-TF') for (const pdv of pdu.pdvs) pinBuffer(pdv.data);
+        pduReceivedChannel.publish({ association: this, pdu });
       }
-      this.#safeDispatch(receivedPduEvent(item.pdu));
+      // Sta6, no action running and no primitive being handed out (the common case, twice per
+      // message): Evt10's DT-2 is handing the P-DATA indication to the user, done here without
+      // the state machine's dispatch and the outbox (StateMachine.inDataTransfer).
+      if (pdu.type === 'P-DATA-TF' && !this.#flushing && this.#sm.inDataTransfer) {
+        try {
+          this.#pDataIndication(pdu);
+        } catch (error) {
+          this.#error ??= error instanceof DicomError ? error : new DicomError('DICOM_ERR_UL_INTERNAL', 'upper layer failure', { cause: error });
+          this.#stream?.destroy();
+        }
+        return;
+      }
+      if (this.#sm.state === 'Sta1') return;
+      this.#safeDispatch(receivedPduEvent(pdu));
       return;
     }
+    if (this.#sm.state === 'Sta1') return;
     this.#error ??= item.error;
     this.emit('protocolError', item.error);
     this.#safeDispatch({ event: 'Evt19', reason: item.reason, cause: item.error });

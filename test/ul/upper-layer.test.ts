@@ -11,7 +11,7 @@ import { loopback, plainTransport } from '../helpers/loopback.js';
 import { acFor, pdata, rejectCalledAe, rqPdu } from './fixtures.js';
 
 /** Acceptor UL on the next accepted socket, requestor UL connecting; both tracked for transitions. */
-async function pair(opts: { accept?: boolean; acceptorMax?: number; acceptorPduLimit?: number } = {}) {
+async function pair(opts: { accept?: boolean; acceptorMax?: number; acceptorPduLimit?: number; observe?: boolean } = {}) {
   const lb = await loopback();
   const acceptor = new UpperLayer(opts.acceptorPduLimit === undefined ? {} : { maxPduLength: opts.acceptorPduLimit });
   const requestor = new UpperLayer();
@@ -20,7 +20,10 @@ async function pair(opts: { accept?: boolean; acceptorMax?: number; acceptorPduL
     const t = m as { association: UpperLayer; to: string };
     trail.get(t.association)?.push(t.to);
   };
-  diagnosticsChannel.subscribe(channelNames.stateTransition, onTransition);
+  // Observed, every transition goes through the state machine's table; unobserved, P-DATA in Sta6
+  // takes the upper layer's direct path (StateMachine.inDataTransfer).
+  const observe = opts.observe ?? true;
+  if (observe) diagnosticsChannel.subscribe(channelNames.stateTransition, onTransition);
   void lb.nextAccepted().then((s) => acceptor.acceptConnection(plainTransport(s)));
   acceptor.on('associateIndication', (rq) => {
     if (opts.accept === false) acceptor.rejectAssociation(rejectCalledAe);
@@ -28,7 +31,7 @@ async function pair(opts: { accept?: boolean; acceptorMax?: number; acceptorPduL
   });
   requestor.requestAssociation(() => lb.connect(), rqPdu());
   const done = async (): Promise<void> => {
-    diagnosticsChannel.unsubscribe(channelNames.stateTransition, onTransition);
+    if (observe) diagnosticsChannel.unsubscribe(channelNames.stateTransition, onTransition);
     await lb.close();
   };
   return { lb, acceptor, requestor, trail, done };
@@ -134,8 +137,8 @@ test('primitives in the wrong state throw InvalidStateEventError and change noth
   }
 });
 
-test('backpressure: pause() stops P-DATA indications and reading; drain() waits for the reader to catch up', async () => {
-  const { acceptor, requestor, done } = await pair({ acceptorMax: 0, acceptorPduLimit: 8 * 1024 * 1024 });
+for (const observe of [true, false]) test(`backpressure${observe ? '' : ' (P-DATA on the direct path)'}: pause() stops P-DATA indications and reading; drain() waits for the reader to catch up`, async () => {
+  const { acceptor, requestor, done } = await pair({ acceptorMax: 0, acceptorPduLimit: 8 * 1024 * 1024, observe });
   try {
     await requestor.associated();
     const received: number[] = [];
@@ -246,5 +249,48 @@ test('requestAssociation with an already open TransportConnection: AE-1 and AE-2
     assert.equal(requestor.isClosed, true);
   } finally {
     await lb.close();
+  }
+});
+
+test('P-DATA without a transition observer: in order both ways, answered from inside the indication; an observer subscribed later sees the next ones', async () => {
+  const { acceptor, requestor, trail, done } = await pair({ observe: false });
+  try {
+    await requestor.associated();
+    // The acceptor answers each P-DATA from inside its indication (as an SCP answers a C-ECHO).
+    acceptor.on('pData', (p) => void acceptor.sendPData(pdata(Uint8Array.of(p.pdvs[0]!.data[0]! + 100), false)));
+    const back: number[] = [];
+    const all = new Promise<void>((resolve) =>
+      requestor.on('pData', (p) => {
+        back.push(p.pdvs[0]!.data[0]!);
+        if (back.length === 8) resolve();
+      }),
+    );
+    for (let i = 0; i < 8; i++) assert.equal(requestor.sendPData(pdata(Uint8Array.of(i))), true);
+    await all;
+    assert.deepEqual(back, [100, 101, 102, 103, 104, 105, 106, 107]);
+    assert.equal(acceptor.state, 'Sta6');
+
+    const seen: string[] = [];
+    const onTransition = (m: unknown): void => {
+      const t = m as { association: UpperLayer; action: string; to: string };
+      seen.push(`${t.association === acceptor ? 'acceptor' : 'requestor'} ${t.action} ${t.to}`);
+    };
+    diagnosticsChannel.subscribe(channelNames.stateTransition, onTransition);
+    try {
+      const one = new Promise<void>((resolve) => requestor.once('pData', () => resolve()));
+      requestor.sendPData(pdata(Uint8Array.of(9)));
+      await one;
+    } finally {
+      diagnosticsChannel.unsubscribe(channelNames.stateTransition, onTransition);
+    }
+    assert.deepEqual(seen, ['requestor DT-1 Sta6', 'acceptor DT-2 Sta6', 'acceptor DT-1 Sta6', 'requestor DT-2 Sta6']);
+    assert.deepEqual(trail.get(requestor), [], 'the pair\'s own observer was never subscribed');
+
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    const acceptorClosed = acceptor.whenClosed();
+    await requestor.release();
+    assert.deepEqual(await acceptorClosed, { error: undefined });
+  } finally {
+    await done();
   }
 });

@@ -49,6 +49,17 @@ export class StateMachine {
     return this.#ctx.role;
   }
 
+  /**
+   * True in Sta6 with no action running and nobody subscribed to the `stateTransition` channel:
+   * a P-DATA-TF sent (Evt9, DT-1) or received (Evt10, DT-2) then leaves the state as it is, and
+   * the caller may run the action itself: the upper layer does, for the two P-DATA-TFs of every
+   * small message, without the table lookups, the action call and the transition record that
+   * `dispatch` makes for them. Such a transition is not passed to `onTransition`.
+   */
+  get inDataTransfer(): boolean {
+    return this.#state === 'Sta6' && !this.#running && !stateTransitionChannel.hasSubscribers;
+  }
+
   /** True when Table 9-10 has an action for `event` in the current state. */
   accepts(event: EventId): boolean {
     return lookupTransition(this.#state, event) !== undefined;

@@ -207,3 +207,31 @@ test('transitions are published on the stateTransition channel', () => {
     diagnosticsChannel.unsubscribe(channelNames.stateTransition, listener);
   }
 });
+
+test('inDataTransfer: only in Sta6, with no action running and no stateTransition subscriber', () => {
+  for (const state of ['Sta1', 'Sta2', 'Sta3', 'Sta5', 'Sta7', 'Sta8', 'Sta13'] as const) {
+    assert.equal(machineIn(state).sm.inDataTransfer, false, state);
+  }
+  const { sm, io } = machineIn('Sta6');
+  assert.equal(sm.inDataTransfer, true);
+  // Inside an action (here: the send of DT-1), the machine is busy: the caller must dispatch.
+  let during: boolean | undefined;
+  const send = io.sendPdu.bind(io);
+  io.sendPdu = (pdu) => {
+    during = sm.inDataTransfer;
+    send(pdu);
+  };
+  sm.dispatch(sampleInput('Evt9'));
+  assert.equal(during, false);
+  assert.equal(sm.inDataTransfer, true);
+  // An observer of every transition must see the P-DATA ones: then the table is used.
+  const seen: unknown[] = [];
+  const onTransition = (m: unknown): void => void seen.push(m);
+  diagnosticsChannel.subscribe(channelNames.stateTransition, onTransition);
+  try {
+    assert.equal(sm.inDataTransfer, false);
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.stateTransition, onTransition);
+  }
+  assert.equal(sm.inDataTransfer, true);
+});
