@@ -195,13 +195,18 @@ export class DimseAssembler {
     throw error;
   }
 
+  /** The presentation context ID last found accepted (0: none yet; IDs are odd). */
+  #acceptedId = 0;
+
   #one(pdv: PresentationDataValue): Promise<void> | undefined {
     const s = this.#state;
     const id = pdv.presentationContextId;
     if (s.kind === 'failed') throw s.error;
-    if (!this.#isAccepted(id)) {
+    // Accepted contexts do not change during an association: the last one found is not asked again.
+    if (id !== this.#acceptedId && !this.#isAccepted(id)) {
       this.#fail(new DimseProtocolError(DimseProtocolViolation.UnknownPresentationContext, `PDV on presentation context ${id}, which was not accepted`, id));
     }
+    this.#acceptedId = id;
     switch (s.kind) {
       case 'idle':
         if (!pdv.isCommand) {

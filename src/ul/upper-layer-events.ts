@@ -71,6 +71,25 @@ export class TypedEmitter<Events extends { [K in keyof Events]: (...args: never[
     return this.#listeners.get(event)?.length ?? 0;
   }
 
+  /**
+   * `emit` for an event of one argument whose listener count the caller already looked up (a
+   * P-DATA indication, twice per small message): no second lookup, no rest array and spread call.
+   */
+  protected emitOne<K extends keyof Events>(event: K, arg: Parameters<Events[K]>[0], list: readonly unknown[]): void {
+    for (let i = 0; i < list.length; i++) {
+      try {
+        (list[i] as (a: unknown) => void)(arg);
+      } catch (error) {
+        this.#onListenerError(event, error);
+      }
+    }
+  }
+
+  /** The listeners of `event` as they are now (the array is never changed, only replaced); undefined for none. */
+  protected listenersOf(event: keyof Events): readonly unknown[] | undefined {
+    return this.#listeners.get(event);
+  }
+
   /** Call every listener; a throwing one is reported and the others still run. */
   protected emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
     const list = this.#listeners.get(event);

@@ -443,10 +443,11 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     // The PDV values may be views of pooled receive buffers, each with a reference that the one
     // listener (DIMSE) releases when done; with none nobody holds them, and with several nobody
     // can tell when all are done: their buffers are then never reused.
-    const listeners = this.listenerCount('pData');
+    const list = this.listenersOf('pData');
+    const listeners = list?.length ?? 0;
     if (listeners === 0) for (const pdv of pdu.pdvs) releaseBuffer(pdv.data);
     else if (listeners > 1) for (const pdv of pdu.pdvs) pinBuffer(pdv.data);
-    this.emit('pData', pdu);
+    if (list !== undefined) this.emitOne('pData', pdu, list);
   }
 
   #onTransition(t: Transition): void {

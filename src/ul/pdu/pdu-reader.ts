@@ -142,7 +142,12 @@ export class PduReader {
         release(frame);
         throw e;
       }
-      if (pdu.type === 'P-DATA-TF') for (const pdv of pdu.pdvs) retain(pdv.data);
+      if (pdu.type === 'P-DATA-TF') {
+        // One PDV (nearly every P-DATA-TF): the frame's reference becomes its value's.
+        const pdvs = pdu.pdvs;
+        if (pdvs.length === 1 && pdvs[0]!.data.buffer === frame.buffer) return pdu;
+        for (const pdv of pdvs) retain(pdv.data);
+      }
       if (isAssociate) pin(frame);
       else release(frame);
       return pdu;
