@@ -164,6 +164,7 @@ export {
   DimseStatusError,
   MessageIdsExhaustedError,
   OperationsWindowExceededError,
+  DatasetStalledError,
 } from './ae/errors.js';
 export { BufferBudget } from './ae/buffer-budget.js';
 export { TransportMismatchError, AssociationAbortedError, AssociationClosedError } from './ul/upper-layer-errors.js';

@@ -28,7 +28,7 @@ import type { UpperLayer } from '../ul/upper-layer.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry, ResponseFields } from '../services/scp/registry.js';
-import { MessageIdsExhaustedError, OperationsWindowExceededError, UnexpectedResponseError } from './errors.js';
+import { MessageIdsExhaustedError, OperationsWindowExceededError, UnexpectedResponseError, type DatasetStalledError } from './errors.js';
 import { HeldDatasets } from './buffer-budget.js';
 import { PendingRequest } from './pending-request.js';
 import { MessageSender } from './message-sender.js';
@@ -115,8 +115,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
     });
     this.#datasets = new HeldDatasets(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, options.bufferBudget, {
       when: () => this.whenClosed(),
-      is: () => this.#closed,
-    }, (budget, held, limit) => publish(channelNames.association, { association: this, kind: 'reading-paused', detail: { budget, held, limit } }));
+      // Aborting: nothing more is read or held (the bytes were given back at the abort).
+      is: () => this.#closed || this.#aborting,
+    }, (budget, held, limit) => publish(channelNames.association, { association: this, kind: 'reading-paused', detail: { budget, held, limit } }), {
+      // A request of ours the peer has yet to answer (a C-GET's C-STORE-RQ): its answer is behind
+      // the data set arriving, which must not wait behind the others' (BufferBudget#first).
+      urgent: () => this.#pending.size > 0,
+      stalled: (error) => this.#stalled(error),
+    });
     this.#assembler = new DimseAssembler(
       {
         onCommand: (c, id, has) => this.#onCommand(c, id, has),
@@ -238,6 +244,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     }
     const entry: PendingEntry = { request: handle, deadline: Infinity, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink, cancelled: false };
     this.#pending.set(messageId, entry);
+    if (this.#pending.size === 1) this.#datasets.urgencyChanged();
     const sent = (): void => {
       handle.markSent();
       this.#armTimer(messageId);
@@ -685,9 +692,20 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#safeAbort();
   }
 
+  /** The data set arriving stalled while others waited for room in the server's budget. */
+  #stalled(error: DatasetStalledError): void {
+    if (this.#closed || this.#aborting) return;
+    publish(channelNames.association, { association: this, kind: 'dataset-stalled', detail: { error } });
+    this.#localError ??= error;
+    this.#safeAbort();
+  }
+
   #safeAbort(): void {
     if (this.#closed || this.#aborting) return;
     this.#aborting = true;
+    // Nothing more is read or handled: the budgets get their bytes back now, not when a peer
+    // that keeps its socket open is finally cut off by ARTIM.
+    this.#datasets.giveBackAll();
     try {
       this.#ul.abort();
     } catch {

@@ -1,3 +1,6 @@
+import { monotonicMs } from '../internal/clock.js';
+import { DatasetStalledError } from './errors.js';
+
 /**
  * A count of request data set bytes held in memory (identifiers, N-service data sets collected
  * for a handler), from the first fragment that arrives until the handler takes the data set,
@@ -13,15 +16,26 @@
 export class BufferBudget {
   /** Bytes allowed; 0 = no limit. */
   readonly limit: number;
+  /** How long the first collection may go without a fragment while others wait (ms; 0 = for ever). */
+  readonly stallMs: number;
   #held = 0;
   #waiters: (() => void)[] = [];
   /** Woken by every give and every collection that ends (the oldest may change). */
   #changeWaiters: (() => void)[] = [];
-  /** Data sets being collected, in the order they started (a Set keeps insertion order). */
-  readonly #collecting = new Set<object>();
+  /** Data sets being collected, in the order they started (a Map keeps insertion order). */
+  readonly #collecting = new Map<object, Collection>();
+  /** The first collection when last asked (see #first). */
+  #current: Collection | undefined;
+  /** Waits for room in this budget now (fragments that do not fit, new data sets while full). */
+  #waits = 0;
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** The first collection as the stall check last saw it, and since when it counts as stalled. */
+  #watched: Collection | undefined;
+  #since = 0;
 
-  constructor(limit: number) {
+  constructor(limit: number, stallMs = 0) {
     this.limit = limit;
+    this.stallMs = stallMs;
   }
 
   get held(): number {
@@ -52,9 +66,13 @@ export class BufferBudget {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** A data set starts being collected: it is the oldest once those before it have ended. */
-  startCollecting(token: object): void {
-    this.#collecting.add(token);
+  /**
+   * A data set starts being collected: it is the first once those before it have ended, unless
+   * an urgent one is collecting (see #first). `hooks.stalled` ends its association when it stalls
+   * as the first while others wait.
+   */
+  startCollecting(token: object, hooks: CollectionHooks = {}): void {
+    this.#collecting.set(token, { token, urgent: hooks.urgent, stalled: hooks.stalled, waiting: false, progressAt: 0 });
   }
 
   /** The collection is over (complete, failed, association gone); again is a no-op. */
@@ -62,15 +80,116 @@ export class BufferBudget {
     if (this.#collecting.delete(token)) this.#changed();
   }
 
-  /** Whether `token` is the data set that started collecting first among those still collecting. */
+  /** Whether `token` is the collection that goes on beyond the limit (see #first). */
   isOldest(token: object): boolean {
-    for (const first of this.#collecting) return first === token;
-    return false;
+    return this.#first()?.token === token;
+  }
+
+  /**
+   * The collection allowed beyond the limit: the oldest of those whose association has a
+   * handler waiting for the peer (a C-GET for its C-STORE-RSP, which is behind this data set on
+   * the wire: holding it back would hold the handler until its DIMSE timeout), else the oldest.
+   */
+  #first(): Collection | undefined {
+    // Over the limit, only the first can have taken it there: it stays first until it ends, or
+    // an urgent one put first now would wait for it to give back bytes it can only give back
+    // by going on (a deadlock).
+    const current = this.#current;
+    if (current !== undefined && this.#held > this.limit && this.#collecting.get(current.token) === current) return current;
+    let first: Collection | undefined;
+    for (const c of this.#collecting.values()) {
+      if (c.urgent?.() === true) {
+        first = c;
+        break;
+      }
+      first ??= c;
+    }
+    this.#current = first;
+    return first;
+  }
+
+  /** A fragment of `token` was counted (for the stall check: it makes progress). */
+  progressed(token: object): void {
+    if (this.#waits === 0) return;
+    const c = this.#collecting.get(token);
+    if (c !== undefined) c.progressAt = monotonicMs();
+  }
+
+  /**
+   * `token` (or a new data set, undefined) starts or stops waiting for room in this budget; a
+   * collection's own association budget marks it waiting too (`counts` false: no one waits for
+   * it in this budget, and it is not stalled by its peer while it waits).
+   */
+  waiting(token: object | undefined, on: boolean, counts = true): void {
+    const c = token === undefined ? undefined : this.#collecting.get(token);
+    if (c !== undefined) {
+      c.waiting = on;
+      if (!on) c.progressAt = monotonicMs();
+    }
+    if (!counts) return;
+    this.#waits += on ? 1 : -1;
+    if (this.stallMs <= 0 || this.limit <= 0) return;
+    if (this.#waits === 0) {
+      clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
+    } else if (on && this.#stallTimer === undefined) {
+      // The first collection's clock starts now: before, no one waited for it.
+      this.#watched = this.#first();
+      this.#since = monotonicMs();
+      this.#armStall(this.stallMs);
+    }
+  }
+
+  #armStall(ms: number): void {
+    const timer = setTimeout(() => {
+      // Checked after the event loop's next poll for I/O: a loop held up past the deadline
+      // (a collection elsewhere, a busy machine) first reads what the peer sent meanwhile.
+      setImmediate(() => {
+        if (this.#stallTimer === timer) this.#checkStall();
+      });
+    }, ms);
+    timer.unref();
+    this.#stallTimer = timer;
+  }
+
+  /**
+   * Others wait: the first collection has had `stallMs` since it became the first, last counted
+   * a fragment or last stopped waiting itself. If nothing came meanwhile, it is abandoned (its
+   * association aborted, its bytes and its turn given back) so the next one goes on.
+   */
+  #checkStall(): void {
+    this.#stallTimer = undefined;
+    if (this.#waits === 0) return;
+    const now = monotonicMs();
+    const first = this.#first();
+    if (first !== this.#watched || first === undefined || first.waiting) {
+      this.#watched = first;
+      this.#since = now;
+      this.#armStall(this.stallMs);
+      return;
+    }
+    this.#since = Math.max(this.#since, first.progressAt);
+    const left = this.#since + this.stallMs - now;
+    if (left > 0) {
+      this.#armStall(Math.max(1, Math.ceil(left)));
+      return;
+    }
+    this.#watched = undefined;
+    const held = (first.token as Partial<HeldDataset>).bytes ?? 0;
+    const waiting = this.#waits;
+    this.stopCollecting(first.token);
+    first.stalled?.(new DatasetStalledError(this.stallMs, held, waiting));
+    if (this.#waits > 0 && this.#stallTimer === undefined) this.#armStall(this.stallMs);
   }
 
   /** Resolves at the next give or end of a collection. */
   whenChanged(): Promise<void> {
     return new Promise((resolve) => this.#changeWaiters.push(resolve));
+  }
+
+  /** Something the order depends on changed (a handler now waits for its peer): waiters look again. */
+  changed(): void {
+    this.#changed();
   }
 
   #changed(): void {
@@ -79,6 +198,24 @@ export class BufferBudget {
     this.#changeWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** What a collection tells the server's budget about its association. */
+export interface CollectionHooks {
+  /** A handler of the association waits for the peer: this data set is in the way (see #first). */
+  readonly urgent?: (() => boolean) | undefined;
+  /** Abandoned for stalling while others waited: end the association. */
+  readonly stalled?: ((error: DatasetStalledError) => void) | undefined;
+}
+
+interface Collection {
+  readonly token: object;
+  readonly urgent: (() => boolean) | undefined;
+  readonly stalled: ((error: DatasetStalledError) => void) | undefined;
+  /** Waiting for room itself (not stalled by its peer meanwhile). */
+  waiting: boolean;
+  /** When a fragment was last counted or a wait of its own ended, while others waited (monotonicMs). */
+  progressAt: number;
 }
 
 /** The bytes of one request data set held in memory, until its handler takes them. */
@@ -109,6 +246,7 @@ export class HeldDatasets {
   readonly #whenClosed: () => Promise<unknown>;
   readonly #isClosed: () => boolean;
   readonly #onWait: ((which: 'association' | 'server', held: number, limit: number) => void) | undefined;
+  readonly #hooks: CollectionHooks;
   /** The data set now arriving (its bytes are also in #held until its handler takes it). */
   #arriving: HeldDataset | undefined;
 
@@ -118,19 +256,31 @@ export class HeldDatasets {
     server: BufferBudget | undefined,
     closed: { readonly when: () => Promise<unknown>; readonly is: () => boolean },
     onWait?: (which: 'association' | 'server', held: number, limit: number) => void,
+    hooks: CollectionHooks = {},
   ) {
     this.#own = new BufferBudget(limit);
     this.#server = server;
     this.#whenClosed = closed.when;
     this.#isClosed = closed.is;
     this.#onWait = onWait;
+    this.#hooks = hooks;
+  }
+
+  /** A handler of this association now waits for its peer: a collection waiting here may go first. */
+  urgencyChanged(): void {
+    if (this.#arriving !== undefined) this.#server?.changed();
   }
 
   /** Whether `admit(true)` would wait now (a budget is full): without it, no promise is needed. */
   mustWait(start: boolean): boolean {
     if (this.#isClosed()) return false;
-    if (start) return this.#own.full || this.#server?.full === true;
+    if (start) return this.#own.full || this.#serverFullForStart();
     return this.#ownMustWait();
+  }
+
+  /** A new data set waits while the server's budget is full, unless a handler waits for the peer (see BufferBudget#first). */
+  #serverFullForStart(): boolean {
+    return this.#server?.full === true && this.#hooks.urgent?.() !== true;
   }
 
   /** Wait while a budget is full. `start`: a new data set is about to be collected. */
@@ -142,14 +292,29 @@ export class HeldDatasets {
       if (!start) {
         if (!this.#ownMustWait()) return;
         this.#onWait?.('association', this.#own.held, this.#own.limit);
-        await Promise.race([this.#own.whenNotFull(), (closed ??= this.#whenClosed())]);
+        // Its own handlers hold the room: not stalled by its peer meanwhile.
+        this.#server?.waiting(this.#arriving, true, false);
+        try {
+          await Promise.race([this.#own.whenNotFull(), (closed ??= this.#whenClosed())]);
+        } finally {
+          this.#server?.waiting(this.#arriving, false, false);
+        }
         continue;
       }
-      const full = [this.#own, this.#server].filter((b): b is BufferBudget => b?.full === true);
-      if (full.length === 0) return;
-      const b = full[0]!;
+      const onServer = this.#serverFullForStart();
+      if (!this.#own.full && !onServer) return;
+      const b = this.#own.full ? this.#own : this.#server!;
       this.#onWait?.(b === this.#own ? 'association' : 'server', b.held, b.limit);
-      await Promise.race([...full.map((b) => b.whenNotFull()), (closed ??= this.#whenClosed())]);
+      const wakes = [(closed ??= this.#whenClosed())];
+      if (this.#own.full) wakes.push(this.#own.whenNotFull());
+      // The server's wakes at every change too: this handler may come to wait for its peer.
+      if (onServer) wakes.push(this.#server!.whenNotFull(), this.#server!.whenChanged());
+      if (onServer) this.#server!.waiting(undefined, true);
+      try {
+        await Promise.race(wakes);
+      } finally {
+        if (onServer) this.#server!.waiting(undefined, false);
+      }
     }
   }
 
@@ -174,7 +339,12 @@ export class HeldDatasets {
     // Re-checked at every change: a give may make room, an ended collection may make this the
     // oldest. Counted at once when it fits: another collection woken by the same change must
     // see these bytes, or both could take the same room.
-    while (this.#serverMustWait(held, bytes)) await Promise.race([server.whenChanged(), closed]);
+    server.waiting(held, true);
+    try {
+      while (this.#serverMustWait(held, bytes)) await Promise.race([server.whenChanged(), closed]);
+    } finally {
+      server.waiting(held, false);
+    }
     this.#count(held, bytes);
   }
 
@@ -184,6 +354,7 @@ export class HeldDatasets {
     held.bytes += bytes;
     this.#own.take(bytes);
     this.#server?.take(bytes);
+    this.#server?.progressed(held);
   }
 
   /** A collecting sink that counts what it holds against the budgets and waits for room. */
@@ -191,7 +362,7 @@ export class HeldDatasets {
     const held: HeldDataset = { bytes: 0 };
     this.#held.add(held);
     this.#arriving = held;
-    this.#server?.startCollecting(held);
+    this.#server?.startCollecting(held, this.#hooks);
     // No promise while there is room: a fragment of a small data set is taken at once.
     const ownRoom = (): void | Promise<void> => (this.#ownMustWait() ? this.admit(false) : undefined);
     const sink = {

@@ -81,3 +81,23 @@ export class OperationsWindowExceededError extends DicomError {
     this.messageId = messageId;
   }
 }
+
+/**
+ * A request data set being collected in memory got no fragment for `stalledMs` while it was the
+ * one allowed beyond the server's buffer budget and other data sets waited for room
+ * (`DicomServerOptions.timeouts.datasetStall`, docs/limits.md). Its association is aborted and
+ * its bytes given back, so the next one goes on.
+ */
+export class DatasetStalledError extends DicomError {
+  readonly stalledMs: number;
+  /** Bytes of the abandoned data set that had arrived. */
+  readonly heldBytes: number;
+  /** Waits for room in the budget when it was abandoned. */
+  readonly waiting: number;
+  constructor(stalledMs: number, heldBytes: number, waiting: number) {
+    super('DICOM_ERR_DATASET_STALLED', `the request data set being received (${heldBytes} bytes so far) made no progress for ${stalledMs} ms while ${waiting} other${waiting === 1 ? '' : 's'} waited for room in the server's buffer budget; association aborted`);
+    this.stalledMs = stalledMs;
+    this.heldBytes = heldBytes;
+    this.waiting = waiting;
+  }
+}

@@ -58,6 +58,12 @@ export interface ServerTimeouts {
   readonly idle?: number;
   /** Wait for each response to a request the server sends (C-GET sub-operations, N-EVENT-REPORT), ms. Default 30 000. */
   readonly dimse?: number;
+  /**
+   * A request data set arriving into memory that gets no fragment for this long, ms, while it is
+   * the one allowed beyond `maxBufferedBytes` and others wait for room: its association is
+   * aborted (`DatasetStalledError`) and the next one goes on. Default 30 000; 0 = never.
+   */
+  readonly datasetStall?: number;
 }
 
 export interface DicomServerOptions extends Omit<AcceptorPolicy, 'presentationContexts' | 'maximumLength'> {
@@ -132,6 +138,8 @@ export interface DicomServerEvents {
 }
 
 const DEFAULT_ARTIM_MS = 30_000;
+/** Default of `timeouts.datasetStall`: as long as a requestor is given for a response (the DIMSE timeout's usual 30 s). */
+const DEFAULT_DATASET_STALL_MS = 30_000;
 /** Default of `maxBufferedBytes` (all associations of a server). */
 export const DEFAULT_SERVER_BUFFERED_BYTES = 256 * 1024 * 1024;
 /** TLS record: alert (21), TLS 1.2 record version, length 2, fatal (2), protocol_version (70). */
@@ -187,7 +195,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#handshakeMs = positive('timeouts.handshake', timeouts?.handshake, this.#artimMs);
     this.#idleMs = positive('timeouts.idle', timeouts?.idle, 0, true);
     this.#dimseMs = positive('timeouts.dimse', timeouts?.dimse, 30_000, true);
-    this.#budget = new BufferBudget(positive('maxBufferedBytes', maxBufferedBytes, DEFAULT_SERVER_BUFFERED_BYTES, true));
+    this.#budget = new BufferBudget(positive('maxBufferedBytes', maxBufferedBytes, DEFAULT_SERVER_BUFFERED_BYTES, true), positive('timeouts.datasetStall', timeouts?.datasetStall, DEFAULT_DATASET_STALL_MS, true));
     this.#perAssociationBytes = positive('maxBufferedBytesPerAssociation', maxBufferedBytesPerAssociation, DEFAULT_MAX_BUFFERED_BYTES, true);
     this.handlers = handlers ?? new HandlerRegistry();
     this.#guarded = guardRequests(this.handlers);

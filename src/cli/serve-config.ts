@@ -77,6 +77,8 @@ export interface ServeStorage {
 export interface ServeLimits {
   maxBufferedBytes?: number;
   maxBufferedBytesPerAssociation?: number;
+  /** Milliseconds. */
+  datasetStallTimeout?: number;
   maxQueryMatches?: number;
   maxConcurrentQueries?: number;
   /** Milliseconds. */
@@ -87,6 +89,7 @@ export interface ServeLimits {
 const LIMIT_MINIMUM: Readonly<Record<keyof ServeLimits, number>> = {
   maxBufferedBytes: 0,
   maxBufferedBytesPerAssociation: 0,
+  datasetStallTimeout: 0,
   maxQueryMatches: 0,
   maxConcurrentQueries: 1,
   moveTimeout: 1,

@@ -111,7 +111,14 @@ function subscribe(log: ServeLog): () => void {
   };
   // An association its last-resort guard aborted: a defect worth a log line, the server goes on.
   const onAssociationEvent = (m: unknown): void => {
-    const e = m as { kind?: string; association?: { transport?: { remoteAddress?: string } }; detail?: { stage?: string; error?: Error } };
+    const e = m as { kind?: string; association?: { transport?: { remoteAddress?: string }; remoteAddress?: string; callingAeTitle?: string }; detail?: { stage?: string; error?: Error & { code?: string; heldBytes?: number; waiting?: number; stalledMs?: number } } };
+    if (e.kind === 'dataset-stalled') {
+      // A peer that stopped in the middle of a data set while others waited for the budget.
+      const error = e.detail?.error;
+      log('dataset-stalled', `association from ${e.association?.callingAeTitle ?? '?'} (${e.association?.remoteAddress ?? '?'}) aborted: ${error?.message ?? ''}`,
+        { callingAeTitle: e.association?.callingAeTitle ?? null, remoteAddress: e.association?.remoteAddress ?? null, code: error?.code ?? null, heldBytes: error?.heldBytes ?? null, waiting: error?.waiting ?? null, stalledMs: error?.stalledMs ?? null }, 'warn');
+      return;
+    }
     if (e.kind !== 'failed') return;
     const cause = e.detail?.error?.cause;
     log('association-failed', `association from ${e.association?.transport?.remoteAddress ?? '?'} aborted after an internal failure (${e.detail?.stage ?? '?'}): ${e.detail?.error?.message ?? ''}`,
@@ -143,7 +150,7 @@ function onAssociation(log: ServeLog, plain: boolean) {
     log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${tls?.group !== undefined ? ` (key exchange ${tls.group})` : ''}${who !== undefined ? `, certificate ${who} (SHA-256 ${tls!.peerCertificate!.fingerprint256})` : ''}`}${windowText}${accessText}`,
       { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, group: tls.group ?? null, subject: who ?? null, sha256Fingerprint: tls.peerCertificate?.fingerprint256 ?? null }, asynchronousOperationsWindow: window,
         user: user ?? null, permissions: access?.permissions ?? null, accessRule: access?.rule ?? null });
-    void a.whenClosed().then(({ error }) => log('association-end', `association from ${a.callingAeTitle} (${peerOf(a)}) ${error === undefined ? 'released' : `ended: ${error.message}`}`, { callingAeTitle: a.callingAeTitle, peer: peerOf(a), error: error?.message ?? null }));
+    void a.whenClosed().then(({ error }) => log('association-end', `association from ${a.callingAeTitle} (${peerOf(a)}) ${error === undefined ? 'released' : `ended: ${error.message}`}`, { callingAeTitle: a.callingAeTitle, peer: peerOf(a), error: error?.message ?? null, code: error?.code ?? null }));
   };
 }
 

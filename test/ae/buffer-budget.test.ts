@@ -140,3 +140,70 @@ test('one data set alone always completes against its association budget; a late
   a.datasets.giveBack(first.held);
   assert.equal(await settled(waiting), true);
 });
+
+/** An association whose handler may wait for its peer (`urgent`), and that records a stall abort. */
+function hooked(server: BufferBudget): { datasets: HeldDatasets; urgent: { on: boolean }; stalls: Error[] } {
+  const urgent = { on: false };
+  const stalls: Error[] = [];
+  const never = new Promise<void>(() => undefined);
+  const datasets = new HeldDatasets(0, server, { when: () => never, is: () => false }, undefined, { urgent: () => urgent.on, stalled: (e) => void stalls.push(e) });
+  return { datasets, urgent, stalls };
+}
+
+test('a collection whose association waits for its peer goes before older ones while the budget is not over its limit', async () => {
+  const server = new BufferBudget(100);
+  const a = hooked(server);
+  const b = hooked(server);
+  const ca = sinkOf(a);
+  const cb = sinkOf(b);
+  ca.sink.write(bytes(60));
+  const waiting = cb.sink.write(bytes(50));
+  assert.equal(await settled(waiting), false, 'no room, and b is not the oldest');
+  // b's handler now waits for its peer, whose answer is behind b's data set on the wire.
+  b.urgent.on = true;
+  b.datasets.urgencyChanged();
+  assert.equal(await settled(waiting), true, 'b goes first: what the others hold (60) is within the limit');
+  assert.equal(server.held, 110);
+  // Over the limit now through b: a waits for room, b goes on.
+  const aWaits = ca.sink.write(bytes(10));
+  assert.equal(await settled(aWaits), false);
+  assert.equal(await settled(cb.sink.write(bytes(100))), true);
+  b.datasets.giveBackAll();
+  assert.equal(await settled(aWaits), true);
+});
+
+test('over the limit, the collection that took it there stays first: one that becomes urgent later waits (no deadlock between them)', async () => {
+  const server = new BufferBudget(100);
+  const a = hooked(server);
+  const b = hooked(server);
+  const ca = sinkOf(a);
+  const cb = sinkOf(b);
+  ca.sink.write(bytes(150));
+  const waiting = cb.sink.write(bytes(10));
+  b.urgent.on = true;
+  b.datasets.urgencyChanged();
+  assert.equal(await settled(waiting), false, 'a is over the limit: b would wait for it, and it for b');
+  assert.equal(await settled(ca.sink.write(bytes(10))), true, 'a still goes on');
+  a.datasets.arrived();
+  a.datasets.giveBack(ca.held);
+  assert.equal(await settled(waiting), true);
+});
+
+test('the first collection, stalled while another waits, is abandoned after stallMs, once', async () => {
+  const server = new BufferBudget(100, 20);
+  const a = hooked(server);
+  const b = hooked(server);
+  const ca = sinkOf(a);
+  const cb = sinkOf(b);
+  ca.sink.write(bytes(90));
+  const waiting = cb.sink.write(bytes(50));
+  for (let i = 0; i < 1000 && a.stalls.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(a.stalls.length, 1);
+  assert.equal(a.stalls[0]!.name, 'DatasetStalledError');
+  assert.equal(b.stalls.length, 0);
+  // The association gives its bytes back as it aborts: b goes on.
+  a.datasets.giveBackAll();
+  assert.equal(await settled(waiting), true);
+  b.datasets.giveBackAll();
+  assert.equal(server.held, 0);
+});

@@ -82,6 +82,8 @@ export interface StorageServerConfig {
     readonly maxBufferedBytes?: number;
     /** The same per association. Default 64 MiB; 0 = no limit. */
     readonly maxBufferedBytesPerAssociation?: number;
+    /** A data set arriving into memory with no fragment this long, ms, while others wait for room in `maxBufferedBytes`: its association is aborted. Default 30 000; 0 = never. */
+    readonly datasetStallTimeout?: number;
     /** Matches sent for one C-FIND; one more ends it with A700. Default 50 000; 0 = no limit. */
     readonly maxQueryMatches?: number;
     /** C-FINDs run at once; more wait their turn. Default 4. */
@@ -276,7 +278,11 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       asynchronousOperations: limits.asynchronousOperations ?? STORAGE_ASYNCHRONOUS_OPERATIONS,
       ...(limits.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: limits.maxBufferedBytes }),
       ...(limits.maxBufferedBytesPerAssociation === undefined ? {} : { maxBufferedBytesPerAssociation: limits.maxBufferedBytesPerAssociation }),
-      timeouts: { ...config.server?.timeouts, idle: limits.idleTimeout ?? 60_000 },
+      timeouts: {
+        ...config.server?.timeouts,
+        idle: limits.idleTimeout ?? 60_000,
+        ...(limits.datasetStallTimeout === undefined ? {} : { datasetStall: limits.datasetStallTimeout }),
+      },
     });
     const aeTitle = typeof config.aeTitle === 'string' ? config.aeTitle : config.aeTitle[0]!;
     self = new StorageServer(server, store, index, ownIndex, { aeTitle, destinations: config.destinations ?? {} });
