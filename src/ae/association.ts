@@ -519,8 +519,6 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   /** Runs the handler and sends its final response: a promise only if something had to wait. Never rejects. */
   #runHandler(incoming: IncomingRequest): Promise<void> | undefined {
-    // The handler takes the data set: it no longer waits in the queue, and reading may go on.
-    if (incoming.held !== undefined) this.#datasets.giveBack(incoming.held);
     let r: Promise<void> | undefined;
     try {
       r = this.#handleAndAnswer(incoming);
@@ -547,6 +545,11 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #handled(incoming: IncomingRequest): void {
     this.#finalResponse(incoming);
     this.#running.delete(incoming.command.messageId);
+    // The handler is done with its data set: only now is its memory no longer ours to hold, so
+    // only now does it stop counting (it counted from its first fragment, through the handler).
+    if (incoming.held !== undefined) this.#datasets.giveBack(incoming.held);
+    incoming.collected = undefined;
+    incoming.dataset = undefined;
   }
 
   /**

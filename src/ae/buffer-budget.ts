@@ -3,7 +3,7 @@ import { DatasetStalledError } from './errors.js';
 
 /**
  * A count of request data set bytes held in memory (identifiers, N-service data sets collected
- * for a handler), from the first fragment that arrives until the handler takes the data set,
+ * for a handler), from the first fragment that arrives until the handler is done with the data set,
  * against a limit, with a way to wait until it is back under the limit. One budget per
  * association and one shared by every association of a server: the association stops reading
  * from its socket while a budget it answers to is over its limit (back-pressure to the peer
@@ -218,7 +218,7 @@ interface Collection {
   progressAt: number;
 }
 
-/** The bytes of one request data set held in memory, until its handler takes them. */
+/** The bytes of one request data set held in memory, until its handler is done with them. */
 export interface HeldDataset {
   bytes: number;
 }
@@ -247,7 +247,7 @@ export class HeldDatasets {
   readonly #isClosed: () => boolean;
   readonly #onWait: ((which: 'association' | 'server', held: number, limit: number) => void) | undefined;
   readonly #hooks: CollectionHooks;
-  /** The data set now arriving (its bytes are also in #held until its handler takes it). */
+  /** The data set now arriving (its bytes are also in #held until its handler is done with it). */
   #arriving: HeldDataset | undefined;
 
   /** `onWait`: reading pauses for a full budget (for the diagnostics channel). */
@@ -390,7 +390,7 @@ export class HeldDatasets {
     this.#arriving = undefined;
   }
 
-  /** The handler has taken the data set (or never will): its bytes count no more. */
+  /** The handler is done with the data set (or it will never get one): its bytes count no more. */
   giveBack(held: HeldDataset): void {
     if (!this.#held.delete(held)) return;
     if (this.#arriving === held) this.#arriving = undefined;

@@ -24,7 +24,7 @@ export class IncomingRequest extends LazyAbort implements HandleContext {
   readonly presentationContext: AcceptedContext;
   /** The data set collected in memory for the handler (no datasetSink took it). */
   collected: (DatasetSink & { bytes(): Uint8Array }) | undefined = undefined;
-  /** Bytes of `collected` counted against the buffer budgets until the handler takes them. */
+  /** Bytes of `collected` counted against the buffer budgets until the handler is done with them. */
   held: HeldDataset | undefined = undefined;
   /** The handler's datasetSink threw: the data set is dropped and the request answered Processing failure. */
   sinkError: unknown = undefined;

@@ -84,7 +84,7 @@ export interface DicomServerOptions extends Omit<AcceptorPolicy, 'presentationCo
   readonly timeouts?: ServerTimeouts;
   /**
    * Request data sets (identifiers, N-service data sets) held in memory across all associations,
-   * counted from their first fragment until handlers take them; past it, associations stop
+   * counted from their first fragment until their handlers are done; past it, associations stop
    * reading from their sockets. The data set that started arriving first may go beyond it, the
    * others wait, so the most held is this plus one data set. Default 256 MiB; 0 = no limit.
    */

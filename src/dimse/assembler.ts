@@ -394,21 +394,62 @@ export function writableSink(writable: Writable): DatasetSink {
 
 /** A sink that keeps the fragments in memory (for small datasets: identifiers, N- service data). */
 export function collectSink(maxLength = 16 * 1024 * 1024): DatasetSink & { readonly bytes: () => Uint8Array } {
-  const parts: Uint8Array[] = [];
+  // The fragments are copied (each is a view of a receive buffer the reader reuses) into chunks
+  // that grow with the data set (64 KiB doubling up to 8 MiB), not one small copy per fragment:
+  // thousands of PDU-sized allocations per large data set stayed in the allocator's arenas as
+  // resident memory long after they were freed. When the last fragment is in (the length known)
+  // the chunks are joined into one buffer of that length and dropped, so a data set waiting for
+  // its handler, and the one the handler works on, is held once, not twice (the copies and their
+  // join were both alive until the request was done with). The join is synchronous: two copies
+  // of one data set exist for that moment only.
+  let chunks: Uint8Array[] = [];
+  let chunk: Uint8Array | undefined;
+  let used = 0;
   let length = 0;
+  let whole: Uint8Array | undefined;
+  const join = (): Uint8Array => {
+    if (whole !== undefined) return whole;
+    if (chunks.length === 0) whole = new Uint8Array(0);
+    // One chunk filled to at least half: handed on as it is (no second copy).
+    else if (chunks.length === 1 && used * 2 >= chunk!.length) whole = chunk!.subarray(0, used);
+    else {
+      const b = Buffer.allocUnsafeSlow(length);
+      let at = 0;
+      for (let i = 0; i < chunks.length; i++) {
+        const c = i === chunks.length - 1 ? chunks[i]!.subarray(0, used) : chunks[i]!;
+        b.set(c, at);
+        at += c.length;
+      }
+      whole = new Uint8Array(b.buffer, b.byteOffset, length);
+      // The chunks are this sink's own: their memory is given back now, not at some later
+      // collection (external memory does not hurry V8's; 60 MiB chunks waited for it).
+      for (const c of chunks) (c.buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
+    }
+    chunks = [];
+    chunk = undefined;
+    return whole;
+  };
   return {
     fragmentUse: 'write',
     write(fragment) {
-      length += fragment.length;
+      const n = fragment.length;
+      length += n;
       // A peer-controlled size against a local bound: a typed error, so the association aborts cleanly.
       if (length > maxLength) throw new DimseProtocolError(DimseProtocolViolation.DatasetTooLarge, `dataset larger than ${maxLength} bytes`);
-      // Copy: the fragment is a view into a PDU buffer that the reader may reuse.
-      parts.push(Uint8Array.prototype.slice.call(fragment));
+      if (chunk === undefined || used + n > chunk.length) {
+        if (chunk !== undefined) chunks[chunks.length - 1] = chunk.subarray(0, used);
+        // The first chunk fits a one-fragment data set exactly (most identifiers).
+        const size = chunk === undefined ? n : Math.max(n, Math.min(Math.max(length - n, 64 * 1024), 8 * 1024 * 1024));
+        chunk = new Uint8Array(size);
+        chunks.push(chunk);
+        used = 0;
+      }
+      chunk.set(fragment, used);
+      used += n;
     },
-    end() {},
-    bytes: () => {
-      const b = Buffer.concat(parts, length);
-      return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    end() {
+      join();
     },
+    bytes: join,
   };
 }

@@ -179,3 +179,43 @@ test('an association aborted mid-collection gives its bytes back; the collection
     await server.close({ timeout: 1000 });
   }
 });
+
+for (const tls of [false, true]) {
+test(`a data set counts while its handler works on it, and is given back when the handler is done${tls ? ' over TLS' : ''}`, async () => {
+  const pki = tls ? scenarioPki() : undefined;
+  const serverTls = pki && new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert, pki.caA.cert] });
+  const clientTls = pki && new SecureContext({ role: 'client', identity: { cert: pki.clientA.cert, key: pki.clientA.key }, ca: [pki.root.cert] });
+  let release!: () => void;
+  const working = new Promise<void>((r) => (release = r));
+  const seen: number[] = [];
+  const registry = new HandlerRegistry();
+  const server = new DicomServer({
+    aeTitle: 'SCP',
+    presentationContexts: { supported: [{ abstractSyntax: FIND }] },
+    handlers: registry,
+    ...(serverTls === undefined ? {} : { tls: serverTls }),
+    maxBufferedBytes: CAP,
+  });
+  registry.register('C-FIND-RQ', {
+    async handle(_rq, ctx) {
+      seen.push(ctx.dataset!.length, server.bufferedBytes);
+      await working;
+      return { status: Status.Success };
+    },
+  });
+  const { port } = await server.listen(0);
+  try {
+    const client = await connect(port, clientTls);
+    const bytes = identifier(2 * MiB);
+    const answer = find(client, bytes).response;
+    await until(() => seen.length === 2, 'the handler to start');
+    assert.deepEqual(seen, [bytes.length, bytes.length], 'the data set the handler holds is counted');
+    release();
+    assert.equal((await answer).command.status, Status.Success);
+    await until(() => server.bufferedBytes === 0, 'the handler to be done');
+    await client.release();
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});
+}

@@ -286,3 +286,25 @@ test('writableSink rejects at end when its Writable closes before finishing', { 
   w.destroy();
   await assert.rejects(all, (e) => e instanceof DimseProtocolError && e.violation === 'sink-closed');
 });
+
+test('collectSink: any split of a data set into fragments (none, one, many of any size, views of a reused buffer) comes back whole and intact', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 200_000 }), { maxLength: 40 }), (sizes) => {
+      const sink = collectSink(64 * 1024 * 1024);
+      const expected: number[] = [];
+      const reused = new Uint8Array(200_000);
+      let v = 0;
+      for (const n of sizes) {
+        for (let i = 0; i < n; i++) reused[i] = (v = (v * 31 + 7) & 0xff);
+        for (let i = 0; i < n; i++) expected.push(reused[i]!);
+        if (n > 0) sink.write(reused.subarray(0, n));
+      }
+      sink.end();
+      const got = sink.bytes();
+      assert.equal(got.length, expected.length);
+      assert.ok(Buffer.from(got.buffer, got.byteOffset, got.length).equals(Buffer.from(expected)));
+      assert.equal(sink.bytes(), got, 'joined once');
+    }),
+    { numRuns: 60 },
+  );
+});
