@@ -684,6 +684,13 @@ export class Association extends TypedEmitter<AssociationEvents> {
       return;
     }
     this.#idle = setTimeout(() => {
+      // Reading paused for room in a budget: the peer may be sending, we are not reading. The
+      // wait has its own bounds (the stall limit of the data set in front); the idle clock
+      // starts again from here.
+      if (this.#datasets.waiting) {
+        this.#idle?.refresh();
+        return;
+      }
       this.#localError ??= new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`);
       this.#safeAbort();
     }, this.#idleMs);

@@ -247,6 +247,8 @@ export class HeldDatasets {
   readonly #isClosed: () => boolean;
   readonly #onWait: ((which: 'association' | 'server', held: number, limit: number) => void) | undefined;
   readonly #hooks: CollectionHooks;
+  /** Waits for room going on now: reading is paused by us, not by an idle peer. */
+  #waits = 0;
   /** The data set now arriving (its bytes are also in #held until its handler is done with it). */
   #arriving: HeldDataset | undefined;
 
@@ -264,6 +266,11 @@ export class HeldDatasets {
     this.#isClosed = closed.is;
     this.#onWait = onWait;
     this.#hooks = hooks;
+  }
+
+  /** Whether reading is paused now for room in a budget (the association is not idle: we are). */
+  get waiting(): boolean {
+    return this.#waits > 0;
   }
 
   /** A handler of this association now waits for its peer: a collection waiting here may go first. */
@@ -294,9 +301,11 @@ export class HeldDatasets {
         this.#onWait?.('association', this.#own.held, this.#own.limit);
         // Its own handlers hold the room: not stalled by its peer meanwhile.
         this.#server?.waiting(this.#arriving, true, false);
+        this.#waits++;
         try {
           await Promise.race([this.#own.whenNotFull(), (closed ??= this.#whenClosed())]);
         } finally {
+          this.#waits--;
           this.#server?.waiting(this.#arriving, false, false);
         }
         continue;
@@ -310,9 +319,11 @@ export class HeldDatasets {
       // The server's wakes at every change too: this handler may come to wait for its peer.
       if (onServer) wakes.push(this.#server!.whenNotFull(), this.#server!.whenChanged());
       if (onServer) this.#server!.waiting(undefined, true);
+      this.#waits++;
       try {
         await Promise.race(wakes);
       } finally {
+        this.#waits--;
         if (onServer) this.#server!.waiting(undefined, false);
       }
     }
@@ -340,9 +351,11 @@ export class HeldDatasets {
     // oldest. Counted at once when it fits: another collection woken by the same change must
     // see these bytes, or both could take the same room.
     server.waiting(held, true);
+    this.#waits++;
     try {
       while (this.#serverMustWait(held, bytes)) await Promise.race([server.whenChanged(), closed]);
     } finally {
+      this.#waits--;
       server.waiting(held, false);
     }
     this.#count(held, bytes);

@@ -54,7 +54,7 @@ export interface ServerTimeouts {
   readonly artim?: number;
   /** TLS handshake, ms. Default: the ARTIM value. */
   readonly handshake?: number;
-  /** Abort an association when nothing is exchanged for this long, ms. Default: never. */
+  /** Abort an association when nothing is exchanged for this long, ms (not while we pause its reading for room in a buffer budget). Default: never. */
   readonly idle?: number;
   /** Wait for each response to a request the server sends (C-GET sub-operations, N-EVENT-REPORT), ms. Default 30 000. */
   readonly dimse?: number;

@@ -219,3 +219,61 @@ test(`a data set counts while its handler works on it, and is given back when th
   }
 });
 }
+
+for (const tls of [false, true]) {
+test(`an association whose reading is paused for room in a budget is not idle: its idle timeout does not abort it while it waits${tls ? ' over TLS' : ''}`, async () => {
+  const pki = tls ? scenarioPki() : undefined;
+  const serverTls = pki && new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert, pki.caA.cert] });
+  const clientTls = pki && new SecureContext({ role: 'client', identity: { cert: pki.clientA.cert, key: pki.clientA.key }, ca: [pki.root.cert] });
+  const IDLE = 300;
+  let release!: () => void;
+  const working = new Promise<void>((r) => (release = r));
+  let handled = 0;
+  const registry = new HandlerRegistry();
+  registry.register('C-FIND-RQ', {
+    async handle() {
+      await working;
+      handled++;
+      return { status: Status.Success };
+    },
+  });
+  const server = new DicomServer({
+    aeTitle: 'SCP',
+    presentationContexts: { supported: [{ abstractSyntax: FIND }] },
+    handlers: registry,
+    ...(serverTls === undefined ? {} : { tls: serverTls }),
+    asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 },
+    maxBufferedBytesPerAssociation: MiB,
+    timeouts: { idle: IDLE },
+  });
+  const paused: unknown[] = [];
+  const onPause = (m: unknown): void => {
+    if ((m as { kind: string }).kind === 'reading-paused') paused.push(m);
+  };
+  const { default: dc } = await import('node:diagnostics_channel');
+  const { channelNames } = await import('../../src/diagnostics.js');
+  dc.subscribe(channelNames.association, onPause);
+  const { port } = await server.listen(0);
+  try {
+    const client = await DicomClient.associate({
+      host: '127.0.0.1', port, ...(clientTls === undefined ? {} : { tls: clientTls }), callingAeTitle: 'SCU', calledAeTitle: 'SCP',
+      presentationContexts: [{ abstractSyntax: FIND, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
+      asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 }, timeouts: quick,
+    });
+    // The first handler holds its identifier; the next ones fill the association's budget.
+    const requests = Array.from({ length: 4 }, () => find(client, identifier(MiB)));
+    await until(() => paused.length > 0, 'reading to pause for the budget');
+    // Several idle timeouts pass (a timer armed after the idle timer, with a longer delay, fires after it).
+    await new Promise((r) => setTimeout(r, 3 * IDLE));
+    assert.equal(client.association.isClosed, false, 'the association waiting for room was not aborted as idle');
+    release();
+    const answers = await hangGuard(Promise.all(requests.map((r) => r.response)), 'the pipelined identifiers');
+    for (const a of answers) assert.equal(a.command.status, Status.Success);
+    assert.equal(handled, 4);
+    await client.release();
+  } finally {
+    dc.unsubscribe(channelNames.association, onPause);
+    await server.close({ timeout: 1000 });
+  }
+});
+}
