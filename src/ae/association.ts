@@ -519,6 +519,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   /** Runs the handler and sends its final response: a promise only if something had to wait. Never rejects. */
   #runHandler(incoming: IncomingRequest): Promise<void> | undefined {
+    // The handler takes the data set: it no longer waits in the association's queue (the
+    // server's budget counts it until the handler is done, see #handled).
+    if (incoming.held !== undefined) this.#datasets.handling(incoming.held);
     let r: Promise<void> | undefined;
     try {
       r = this.#handleAndAnswer(incoming);

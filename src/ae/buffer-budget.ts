@@ -221,6 +221,8 @@ interface Collection {
 /** The bytes of one request data set held in memory, until its handler is done with them. */
 export interface HeldDataset {
   bytes: number;
+  /** Its handler has it: the association's budget no longer counts it (the server's still does). */
+  handled?: boolean;
 }
 
 /**
@@ -408,9 +410,22 @@ export class HeldDatasets {
     if (!this.#held.delete(held)) return;
     if (this.#arriving === held) this.#arriving = undefined;
     this.#server?.stopCollecting(held);
-    this.#own.give(held.bytes);
+    if (held.handled !== true) this.#own.give(held.bytes);
     this.#server?.give(held.bytes);
     held.bytes = 0;
+  }
+
+  /**
+   * Its handler has the data set: the association's budget no longer counts it, the server's
+   * does until `giveBack` (the memory is held until the handler is done). The association's
+   * budget bounds what its peer has queued; counting the one being handled there would make
+   * the next data set wait for a handler that may need that very peer (a C-GET waiting for its
+   * C-STORE-RSP) to finish.
+   */
+  handling(held: HeldDataset): void {
+    if (!this.#held.has(held) || held.handled === true) return;
+    held.handled = true;
+    this.#own.give(held.bytes);
   }
 
   /** The association is over: the server's budget gets back all it held. */
