@@ -3,15 +3,18 @@ import { DatasetStalledError } from './errors.js';
 
 /**
  * A count of request data set bytes held in memory (identifiers, N-service data sets collected
- * for a handler), from the first fragment that arrives until the handler is done with the data set,
- * against a limit, with a way to wait until it is back under the limit. One budget per
- * association and one shared by every association of a server: the association stops reading
- * from its socket while a budget it answers to is over its limit (back-pressure to the peer
- * through TCP), and reads again as handlers finish and give their bytes back.
+ * for a handler), from the first fragment that arrives until the handler takes the data set (an
+ * association's budget) or is done with it (the server's), against a limit, with a way to wait
+ * until it is back under the limit. One budget per association and one shared by every
+ * association of a server: the association stops reading from its socket while a budget it
+ * answers to is over its limit (back-pressure to the peer through TCP), and reads again as
+ * handlers finish and give their bytes back.
  *
  * The server's budget also keeps the data sets being collected in the order they started: the
- * oldest may go beyond the limit (see HeldDatasets), so the most held is the limit plus one data
- * set, whatever the number of associations.
+ * first (the oldest, or the oldest whose association owes us a response) may go beyond the
+ * limit (see HeldDatasets), so the most held is the limit plus one data set, whatever the
+ * number of associations. While others wait for room, the first must make progress: one that
+ * gets no fragment for `stallMs` is abandoned (its association aborted) so the next goes on.
  */
 export class BufferBudget {
   /** Bytes allowed; 0 = no limit. */
