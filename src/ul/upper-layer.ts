@@ -455,6 +455,12 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     const kind = t.action === 'AE-6' ? (t.to === 'Sta3' ? 'requested' : 'rejected') : LIFECYCLE[t.action];
     if (kind !== undefined) publish(channelNames.association, { association: this, kind, detail: t });
     if (t.to === 'Sta1' && (this.#transport === undefined || this.#transportClosed)) this.#finish();
+    // The requestor that sent an A-ABORT lets go at once: the A-ABORT, then the end of its
+    // transport. PS3.8 9.2 has it wait in Sta13 for the peer to close, bounded by ARTIM, whose
+    // value is local: the requestor's is zero, for it owns the connection (it also closes it
+    // after A-RELEASE, AR-3), and a peer that keeps it open would otherwise hold the requestor,
+    // and a CLI reporting a timeout, for a second timeout. The acceptor still waits (ARTIM).
+    if (t.to === 'Sta13' && t.from !== 'Sta13' && (t.action === 'AA-1' || t.action === 'AA-8') && this.#sm.role === 'requestor') this.#close();
   }
 
   #finish(): void {
