@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { DicomClient } from '../../src/ae/client.js';
+import { channelNames } from '../../src/diagnostics.js';
 import type { Association } from '../../src/ae/association.js';
 import { AssociationRejectedError } from '../../src/acse/errors.js';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
@@ -171,6 +173,18 @@ test('a source that fails mid-data-set: that instance fails, the association is 
     yield bytes.subarray(0, 100_000);
     throw new Error('disk read failed');
   }
+  // The server's attempt ends with 'store-failed', published once its temporary file is gone: our
+  // side closes right after its A-ABORT, often before the server has even created that file.
+  const failed = new Promise<void>((resolve) => {
+    const onServer = (m: unknown): void => {
+      const { kind, sopInstanceUid } = m as { kind: string; sopInstanceUid?: string };
+      if (kind === 'store-failed' && sopInstanceUid === '1.2.826.0.1.3680043.9.7777.1.1.60') {
+        diagnosticsChannel.unsubscribe(channelNames.server, onServer);
+        resolve();
+      }
+    };
+    diagnosticsChannel.subscribe(channelNames.server, onServer);
+  });
   const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'HALF', calledAeTitle: 'UNITS', presentationContexts: [{ abstractSyntax: ct, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }], timeouts: quick });
   const results = await client.store([
     { sopClassUid: ct, sopInstanceUid: '1.2.826.0.1.3680043.9.7777.1.1.60', transferSyntaxUid: TransferSyntax.ExplicitVrLittleEndian, dataset: failing() },
@@ -179,11 +193,10 @@ test('a source that fails mid-data-set: that instance fails, the association is 
   assert.deepEqual(results.map((r) => r.outcome), ['Failure', 'Failure']);
   assert.match(results[0]?.errorComment ?? '', /disk read failed/);
   assert.equal(client.association.isClosed, true);
-  // The server sees the abort and removes its temporary file (polled, no timing assumed).
+  // The server sees the abort and removes its temporary file.
+  await failed;
   const { readdir } = await import('node:fs/promises');
-  const partials = async (): Promise<string[]> => (await readdir(join(dir, 'store'))).filter((n) => n.includes('.partial-'));
-  for (let i = 0; i < 100 && (await partials()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(await partials(), []);
+  assert.deepEqual((await readdir(join(dir, 'store'))).filter((n) => n.includes('.partial-')), []);
   assert.equal((await server.storedInstance('1.2.826.0.1.3680043.9.7777.1.1.60')), undefined);
 });
 
