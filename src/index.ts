@@ -160,6 +160,7 @@ export {
   ConnectionRefusedError,
   ConnectionError,
   UnexpectedResponseError,
+  ResponseMismatchError,
   HandlerAlreadyRegisteredError,
   DimseStatusError,
   MessageIdsExhaustedError,

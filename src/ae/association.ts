@@ -34,6 +34,7 @@ import { PendingRequest } from './pending-request.js';
 import { MessageSender } from './message-sender.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
+import { responseMismatch } from './response-match.js';
 import { IncomingRequest, type RespondVia } from './incoming-request.js';
 import { failAssociation } from './guard.js';
 import { safeErrorComment } from './error-comment.js';
@@ -509,6 +510,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#incomingResponse = undefined;
     if (entry === undefined) return;
     const final = !isPending(command.status);
+    const mismatch = responseMismatch(entry.request.command, command);
+    if (mismatch !== undefined) {
+      if (!final) return this.#protocolFailure(mismatch);
+      this.#pending.delete(id);
+      if (this.#pending.size === 0) this.#dimseTimer?.unref();
+      entry.request.fail(mismatch);
+      return;
+    }
     if (final) {
       this.#pending.delete(id);
       // Nothing left to wait for: the timer may run out unanswered, but holds no process open.

@@ -4,6 +4,7 @@
  * abort and transport-mismatch errors come from the upper layer (ul/upper-layer-errors.ts).
  */
 import { DicomError } from '../errors.js';
+import type { DimseResponse } from '../dimse/messages.js';
 
 /** Nothing listens at host:port (ECONNREFUSED). */
 export class ConnectionRefusedError extends DicomError {
@@ -99,5 +100,32 @@ export class DatasetStalledError extends DicomError {
     this.stalledMs = stalledMs;
     this.heldBytes = heldBytes;
     this.waiting = waiting;
+  }
+}
+
+/**
+ * A response named another SOP Class or SOP Instance than its request: its Affected SOP Class UID
+ * (or Affected SOP Instance UID) is present and differs from the request's (PS3.7 9.3, 10.3:
+ * these response fields are "U(=)", equal to the request's when sent). Its status is not taken
+ * as the request's outcome: the request fails with this error, which keeps the response. After
+ * a final response the association goes on; after a Pending one it is aborted (the responses
+ * still to come could not be trusted either).
+ */
+export class ResponseMismatchError extends DicomError {
+  readonly messageId: number;
+  /** The response as received (its Status included). */
+  readonly response: DimseResponse;
+  readonly field: 'affectedSopClassUid' | 'affectedSopInstanceUid';
+  readonly expected: string;
+  readonly received: string;
+  constructor(response: DimseResponse, field: 'affectedSopClassUid' | 'affectedSopInstanceUid', expected: string, received: string) {
+    const what = field === 'affectedSopClassUid' ? 'Affected SOP Class UID' : 'Affected SOP Instance UID';
+    super('DICOM_ERR_DIMSE_RESPONSE_MISMATCH',
+      `${response.type} (message ID ${response.messageIdBeingRespondedTo}) names ${what} ${received}, not the request's ${expected}: its status 0x${response.status.toString(16).padStart(4, '0')} is not taken as the outcome`);
+    this.messageId = response.messageIdBeingRespondedTo;
+    this.response = response;
+    this.field = field;
+    this.expected = expected;
+    this.received = received;
   }
 }

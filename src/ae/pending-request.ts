@@ -33,6 +33,7 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
   #sentResolve!: () => void;
   #sentReject!: (e: unknown) => void;
   #sentSettled = false;
+  #sentOk = false;
   /** Responses not yet taken by the iterator, and the iterator's waiting calls: made when first needed. */
   #queue: DimseResponseMessage[] | undefined;
   #waiters: Waiter[] | undefined;
@@ -65,6 +66,11 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
     return this.#done;
   }
 
+  /** True once the request (command and data set) was written out whole. */
+  get isSent(): boolean {
+    return this.#sentSettled && this.#sentOk;
+  }
+
   /** Send C-CANCEL-RQ for this request (C-FIND, C-GET, C-MOVE; PS3.7 9.3.2.3). The final response still follows. */
   cancel(): Promise<void> {
     if (this.#done) return Promise.resolve();
@@ -87,6 +93,7 @@ export class PendingRequest implements AsyncIterable<DimseResponseMessage> {
   markSent(): void {
     if (this.#sentSettled) return;
     this.#sentSettled = true;
+    this.#sentOk = true;
     this.#sentResolve();
   }
 

@@ -440,7 +440,9 @@ async function answered(
     // No response and the association still open: the send itself failed (the source threw
     // mid-data-set), so the peer holds half a message. Nothing sane can follow it on this
     // association (PS3.8 Annex E): abort, and every later instance fails with that reason.
-    if (!association.isClosed) await association.abort().catch(() => undefined);
+    // A message sent whole whose response was refused (it named another instance) leaves the
+    // association as it was: the later instances go on.
+    if (!request.isSent && !association.isClosed) await association.abort().catch(() => undefined);
     return {
       ...base,
       sentTransferSyntaxUid,

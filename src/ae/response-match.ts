@@ -1,0 +1,23 @@
+/**
+ * Whether a response names what its request named (PS3.7 9.3, 10.3): a response's Affected SOP
+ * Class UID and Affected SOP Instance UID are "U(=)", optional and, when present, equal to the
+ * request's Affected (C-services, N-EVENT-REPORT, N-CREATE) or Requested (N-GET, N-SET, N-ACTION,
+ * N-DELETE) UID. An N-CREATE-RQ without an instance UID leaves it to the SCP, whose response
+ * then names the instance it created: nothing to compare.
+ */
+import type { DimseRequest, DimseResponse } from '../dimse/messages.js';
+import { ResponseMismatchError } from './errors.js';
+
+export function responseMismatch(request: DimseRequest, response: DimseResponse): ResponseMismatchError | undefined {
+  const rq = request as { affectedSopClassUid?: string; requestedSopClassUid?: string; affectedSopInstanceUid?: string; requestedSopInstanceUid?: string };
+  const sopClass = rq.affectedSopClassUid ?? rq.requestedSopClassUid;
+  if (response.affectedSopClassUid !== undefined && sopClass !== undefined && response.affectedSopClassUid !== sopClass) {
+    return new ResponseMismatchError(response, 'affectedSopClassUid', sopClass, response.affectedSopClassUid);
+  }
+  const instance = rq.affectedSopInstanceUid ?? rq.requestedSopInstanceUid;
+  const named = (response as { affectedSopInstanceUid?: string }).affectedSopInstanceUid;
+  if (named !== undefined && instance !== undefined && named !== instance) {
+    return new ResponseMismatchError(response, 'affectedSopInstanceUid', instance, named);
+  }
+  return undefined;
+}
