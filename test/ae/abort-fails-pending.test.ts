@@ -1,7 +1,8 @@
 /**
- * Our own A-ABORT ends what is outstanding at once. After it the upper layer waits in Sta13 for
- * the peer to close the transport, at most ARTIM (PS3.8 9.2.3); a peer that keeps the connection
- * open must not hold our pending requests, and whoever awaits them, for that long.
+ * Our own A-ABORT ends what is outstanding at once, and the requestor closes the connection right
+ * after it rather than waiting in Sta13 for the peer to close (at most ARTIM, PS3.8 9.2.3): a
+ * peer that keeps the connection open must not hold our pending requests, `abort()`, and whoever
+ * awaits them, for that long.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,9 +32,10 @@ test('a request outstanding when we abort fails at once, though the peer never c
     const aborted = client.association.abort();
     await assert.rejects(echo.response, /abort/i);
     assert.equal((await peer.nextPdu())?.[0], 0x07, 'the peer got the A-ABORT');
-    // The peer lets go now: the association closes.
-    peer.socket.destroy();
+    // The peer never lets go: our side closes the connection itself, and abort() resolves.
+    await peer.ended();
     await aborted;
+    assert.equal(client.association.isClosed, true);
   } finally {
     await close();
   }
