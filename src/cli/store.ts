@@ -140,7 +140,9 @@ export const command: CommandModule = {
       }
       // The association may have ended under the batch (aborted, timed out, lost): the results
       // say what was sent, failed and skipped; the reason and the files in flight end the report.
-      if (client.association.isClosed) {
+      // One we aborted may not be closed yet (our close follows the A-ABORT): no longer in Sta6,
+      // it is not released.
+      if (client.association.isClosed || client.association.upperLayer.state !== 'Sta6') {
         const { error } = await client.association.whenClosed();
         const inFlight = raw.filter((r) => !r.skipped && r.status === undefined && r.error !== undefined && (error === undefined || r.error === error));
         const reason = error ?? raw.find((r) => r.skipped)?.error ?? inFlight[0]?.error;

@@ -21,6 +21,7 @@ import { CLI, collect, oneSentenceError, tempDir } from '../helpers/cli.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { spawn } from 'node:child_process';
 import { acFor, VERIFICATION } from '../ul/fixtures.js';
+import { spec, writeInstance } from '../helpers/services.js';
 
 const tmp = tempDir('cli-timeout-abort-');
 test.after(() => tmp.cleanup());
@@ -44,15 +45,17 @@ async function stallingPeer(useTls: boolean, stall: Stall): Promise<{ port: numb
     const peer = new ScriptedPeer(socket);
     const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
     const pc = rq.presentationContexts[0]!;
-    peer.write(encodePdu(acFor(rq)));
-    assert.equal((await peer.nextPdu())?.[0], 0x04, 'the C-ECHO-RQ');
+    peer.write(encodePdu({ ...acFor(rq), presentationContexts: rq.presentationContexts.map((c) => ({ id: c.id, result: 0 as const, transferSyntax: c.transferSyntaxes[0]! })) }));
+    const request = await peer.nextPdu();
+    if (request?.[0] !== 0x04) { done([`PDU type ${request?.[0]}`]); return; }
     if (stall === 'release') {
       peer.write(rawPData(pc.id, true, true, rawCommandSet([[0x0002, VERIFICATION], [0x0100, 0x8030], [0x0120, 1], [0x0800, 0x0101], [0x0900, 0x0000]])));
       assert.equal((await peer.nextPdu())?.[0], 0x05, 'the A-RELEASE-RQ');
     }
     // Nothing answered from here on, and the connection is never closed by this side.
     const events: string[] = [];
-    const next = await peer.nextPdu();
+    let next = await peer.nextPdu();
+    while (next?.[0] === 0x04) next = await peer.nextPdu(); // the rest of a C-STORE-RQ's data set
     if (next !== undefined) events.push(next[0] === 0x07 ? 'A-ABORT' : `PDU type ${next[0]}`);
     await peer.ended();
     events.push('closed by the CLI');
@@ -104,3 +107,27 @@ for (const useTls of [false, true]) {
     });
   }
 }
+
+test('store over plain TCP, no C-STORE-RSP: exit 9 naming the file in flight, no release attempted, our close ends Sta13', { timeout: 120_000 }, async () => {
+  const peer = await stallingPeer(false, 'response');
+  const out = join(tmp.dir, 'transitions-store.txt');
+  try {
+    const file = await writeInstance(tmp.dir, spec(1));
+    const child = spawn(process.execPath, ['--import', preload, CLI, 'store', `127.0.0.1:${peer.port}`, file.path, '--no-tls', '--timeout', '2'], {
+      env: { ...process.env, TRANSITIONS_OUT: out }, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const r = await collect(child);
+    assert.equal(r.code, 9, r.stderr + r.stdout);
+    // The association ended under the batch: reported as such, without an A-RELEASE tried in
+    // Sta13 (that used to fail with a warning about the state machine, and exit 16).
+    const { code, sentence } = oneSentenceError(r);
+    assert.equal(code, 'DICOM_ERR_TIMEOUT');
+    assert.ok(sentence.startsWith(`the association ended while sending ${file.path}: No response to C-STORE-RQ (message ID 1) within 2000 ms`), sentence);
+    assert.deepEqual(await peer.seen, ['A-ABORT', 'closed by the CLI']);
+    const transitions = readFileSync(out, 'utf8').trim().split('\n');
+    const aborted = transitions.findIndex((t) => / AA-1 Sta13$/.test(t));
+    assert.deepEqual(transitions.slice(aborted + 1), ['Sta13 Evt17 AR-5 Sta1']);
+  } finally {
+    peer.close();
+  }
+});
