@@ -17,7 +17,8 @@ export const help = `Usage: dicom-tls get HOST:PORT -k KEY=VALUE... [--out DIR] 
 
 Retrieves the matching instances with C-GET: they arrive on the same association (SCP/SCU role
 selection) and are written to DIR as Part 10 files (default: the current directory). Exit code 16
-when some sub-operations failed.
+when some sub-operations failed or were never performed (the peer's final response is Cancel, or
+counts some remaining).
 
 Query:
 ${queryKeyHelp.replace(' | worklist', '')}

@@ -15,7 +15,8 @@ export const help = `Usage: dicom-tls move HOST:PORT --dest AE -k KEY=VALUE... [
 
 Asks the peer (C-MOVE) to send the matching instances to the AE title --dest (which the peer must
 know: host, port, TLS). Progress comes from the pending responses (remaining, completed, failed,
-warning). Exit code 16 when some sub-operations failed.
+warning). Exit code 16 when some sub-operations failed or were never performed (the peer's final
+response is Cancel, or counts some remaining).
 
 Query:
 ${queryKeyHelp.replace('worklist', 'patient | study').replace(' | patient | study', '')}
@@ -30,14 +31,21 @@ Examples:
 
 export interface SubOperations { remaining?: number | undefined; completed: number; failed: number; warning: number }
 
-export function reportSubOperations(out: Output, verb: string, s: SubOperations, extra: Record<string, unknown> = {}, failedLines: readonly string[] = []): number {
-  if (out.json) out.document({ completed: s.completed, failed: s.failed, warning: s.warning, ...extra });
+/**
+ * The counts of a final response, and the exit code: 16 when sub-operations failed, or when
+ * `undone` (the final response left some unperformed: a Cancel we never asked for, or a
+ * remaining count above 0), 0 otherwise.
+ */
+export function reportSubOperations(out: Output, verb: string, s: SubOperations, extra: Record<string, unknown> = {}, failedLines: readonly string[] = [], undone?: string): number {
+  const remaining = undone !== undefined && s.remaining !== undefined ? `, not performed ${s.remaining}` : '';
+  if (out.json) out.document({ completed: s.completed, failed: s.failed, warning: s.warning, ...(undone !== undefined ? { notPerformed: s.remaining ?? null } : {}), ...extra });
   else {
     for (const l of failedLines) out.line(l);
-    out.line(`${verb}: completed ${s.completed}, warnings ${s.warning}, failed ${s.failed}`);
+    out.line(`${verb}: completed ${s.completed}, warnings ${s.warning}, failed ${s.failed}${remaining}`);
   }
-  if (s.failed > 0 && !out.json) out.note(`error: ${s.failed} sub-operations failed. [DICOM_ERR_PARTIAL]`);
-  return s.failed > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
+  const problems = [...(s.failed > 0 ? [`${s.failed} sub-operations failed`] : []), ...(undone !== undefined ? [undone] : [])];
+  if (problems.length > 0 && !out.json) out.note(`error: ${problems.join('; ')}. [DICOM_ERR_PARTIAL]`);
+  return problems.length > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
 }
 
 /**
@@ -55,7 +63,7 @@ function failedSubOperations(e: unknown): Parameters<typeof retrieveOutcome>[2] 
 export function retrieveOutcome(
   out: Output,
   verb: string,
-  r: { status: number; outcome: string; completed: number; failed: number; warning: number; errorComment: string | undefined; failedSopInstanceUids: readonly string[] },
+  r: { status: number; outcome: string; remaining?: number | undefined; completed: number; failed: number; warning: number; errorComment: string | undefined; failedSopInstanceUids: readonly string[] },
   /** Why an instance failed, when we know (e.g. the C-STORE we refused during C-GET). */
   reasons: ReadonlyMap<string, string> = new Map(),
   /** Why the other failed instances probably failed (e.g. no context proposed for them). */
@@ -66,8 +74,14 @@ export function retrieveOutcome(
   }
   const failures = r.failedSopInstanceUids.map((uid) => ({ sopInstanceUid: uid, reason: reasons.get(uid) ?? otherwise ?? 'the peer gave no reason' }));
   for (const [uid, reason] of reasons) if (!r.failedSopInstanceUids.includes(uid)) failures.push({ sopInstanceUid: uid, reason });
+  // The final response says not everything was done: the peer cancelled (we never ask it to),
+  // or it counts sub-operations still remaining. Not a success, whatever its status.
+  const left = r.remaining ?? 0;
+  const undone = r.outcome === 'Cancel'
+    ? `the peer ended the ${verb} with Cancel (0x${r.status.toString(16).padStart(4, '0')}), ${r.remaining === undefined ? 'sub-operations' : `${r.remaining} sub-operations`} not performed`
+    : left > 0 ? `the peer's final response counts ${left} sub-operations remaining, never performed` : undefined;
   return reportSubOperations(out, verb, r, { status: r.status, outcome: r.outcome, failedSopInstanceUids: r.failedSopInstanceUids, failures },
-    failures.map((f) => `failed ${f.sopInstanceUid}: ${f.reason}`));
+    failures.map((f) => `failed ${f.sopInstanceUid}: ${f.reason}`), undone);
 }
 
 /**
