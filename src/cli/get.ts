@@ -18,7 +18,7 @@ export const help = `Usage: dicom-tls get HOST:PORT -k KEY=VALUE... [--out DIR] 
 Retrieves the matching instances with C-GET: they arrive on the same association (SCP/SCU role
 selection) and are written to DIR as Part 10 files (default: the current directory). Exit code 16
 when some sub-operations failed or were never performed (the peer's final response is Cancel, or
-counts some remaining).
+counts some remaining), or when the peer counts more completed than reached us.
 
 Query:
 ${queryKeyHelp.replace(' | worklist', '')}
@@ -100,6 +100,10 @@ export const command: CommandModule = {
     // An instance the peer never sent us: most often no accepted context fits its SOP class and
     // transfer syntax (the peer's log says which).
     const notSent = `not sent to us: the peer found no accepted presentation context for its SOP class and transfer syntax among the ${presentationContexts.length - 1} proposed (see --sop-class, --ts), or failed on its side`;
-    return retrieveOutcome(out, 'C-GET', result, refused, notSent);
+    // The sub-operations the peer counts as done are C-STOREs to us: more than reached us is
+    // not a complete retrieve, whatever the status says.
+    const claimed = result.completed + result.warning;
+    const missing = claimed > received ? `the peer counts ${claimed} sub-operations completed, but ${received} instance${received === 1 ? '' : 's'} reached us` : undefined;
+    return retrieveOutcome(out, 'C-GET', result, refused, notSent, missing);
   },
 };

@@ -38,7 +38,7 @@ export interface SubOperations { remaining?: number | undefined; completed: numb
  */
 export function reportSubOperations(out: Output, verb: string, s: SubOperations, extra: Record<string, unknown> = {}, failedLines: readonly string[] = [], undone?: string): number {
   const remaining = undone !== undefined && s.remaining !== undefined ? `, not performed ${s.remaining}` : '';
-  if (out.json) out.document({ completed: s.completed, failed: s.failed, warning: s.warning, ...(undone !== undefined ? { notPerformed: s.remaining ?? null } : {}), ...extra });
+  if (out.json) out.document({ completed: s.completed, failed: s.failed, warning: s.warning, ...(undone !== undefined && s.remaining !== undefined ? { notPerformed: s.remaining } : {}), ...extra });
   else {
     for (const l of failedLines) out.line(l);
     out.line(`${verb}: completed ${s.completed}, warnings ${s.warning}, failed ${s.failed}${remaining}`);
@@ -68,6 +68,8 @@ export function retrieveOutcome(
   reasons: ReadonlyMap<string, string> = new Map(),
   /** Why the other failed instances probably failed (e.g. no context proposed for them). */
   otherwise?: string,
+  /** A further reason the retrieve is not complete (e.g. C-GET: instances counted but never received). */
+  missing?: string,
 ): number {
   if (r.outcome === 'Failure' && r.completed === 0 && r.failed === 0 && r.warning === 0) {
     throw new CliError(codeOf('DIMSE_STATUS'), `${verb} failed with status 0x${r.status.toString(16).padStart(4, '0')}${r.errorComment ? ` (${r.errorComment})` : ''}`);
@@ -80,8 +82,9 @@ export function retrieveOutcome(
   const undone = r.outcome === 'Cancel'
     ? `the peer ended the ${verb} with Cancel (0x${r.status.toString(16).padStart(4, '0')}), ${r.remaining === undefined ? 'sub-operations' : `${r.remaining} sub-operations`} not performed`
     : left > 0 ? `the peer's final response counts ${left} sub-operations remaining, never performed` : undefined;
+  const incomplete = [undone, missing].filter((t) => t !== undefined).join('; ');
   return reportSubOperations(out, verb, r, { status: r.status, outcome: r.outcome, failedSopInstanceUids: r.failedSopInstanceUids, failures },
-    failures.map((f) => `failed ${f.sopInstanceUid}: ${f.reason}`), undone);
+    failures.map((f) => `failed ${f.sopInstanceUid}: ${f.reason}`), incomplete === '' ? undefined : incomplete);
 }
 
 /**

@@ -2,6 +2,8 @@
  * `move` and `get` never ask the peer to cancel: a final response that leaves sub-operations
  * unperformed (Cancel FE00, or a remaining count above 0 in any final response) is not a
  * success. Exit 16 with the counts and what was not performed; a plain final Success exits 0.
+ * For C-GET the completed sub-operations are C-STOREs to us: a peer counting more than reached
+ * us is not a success either.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,4 +75,11 @@ test('get: a final Cancel we never asked for exits 16', { timeout: 60_000 }, asy
   const r = await retrieveAgainst(['get', '-k', 'StudyInstanceUID=1.2.3', '--out', tmp.dir], STUDY_GET, [[0x0900, 0xfe00], [0x1021, 0], [0x1022, 0], [0x1023, 0]]);
   assert.equal(r.code, 16, r.stderr);
   assert.match(r.stderr, /the peer ended the C-GET with Cancel \(0xfe00\), sub-operations not performed\. \[DICOM_ERR_PARTIAL\]/);
+});
+
+test('get: a final Success counting instances that never reached us exits 16', { timeout: 60_000 }, async () => {
+  const r = await retrieveAgainst(['get', '-k', 'StudyInstanceUID=1.2.3', '--out', tmp.dir], STUDY_GET, [[0x0900, 0x0000], [0x1021, 3], [0x1022, 0], [0x1023, 0]]);
+  assert.equal(r.code, 16, r.stderr);
+  assert.match(r.stdout, /^0 instances written under /m);
+  assert.match(r.stderr, /^error: the peer counts 3 sub-operations completed, but 0 instances reached us\. \[DICOM_ERR_PARTIAL\]$/m);
 });
