@@ -441,8 +441,10 @@ async function answered(
     // mid-data-set), so the peer holds half a message. Nothing sane can follow it on this
     // association (PS3.8 Annex E): abort, and every later instance fails with that reason.
     // A message sent whole whose response was refused (it named another instance) leaves the
-    // association as it was: the later instances go on.
-    if (!request.isSent && !association.isClosed) await association.abort().catch(() => undefined);
+    // association usable (still Sta6): the later instances go on. An association already
+    // aborting (a DIMSE timeout) is awaited here too, so the later ones are skipped.
+    const usable = request.isSent && association.upperLayer.state === 'Sta6';
+    if (!usable && !association.isClosed) await association.abort().catch(() => undefined);
     return {
       ...base,
       sentTransferSyntaxUid,
