@@ -65,6 +65,11 @@ test('a C-ECHO-RSP naming another SOP class fails the echo; the association stay
     await nextCommand(peer, false);
     peer.write(echoRsp(2, VerificationSopClass));
     assert.equal((await second).status, 0);
+    // Present but empty (some peers send the element with no value) names nothing: no mismatch.
+    const third = client.echo();
+    await nextCommand(peer, false);
+    peer.write(echoRsp(3, ''));
+    assert.equal((await third).status, 0);
   } finally {
     await client.abort();
     await close();
