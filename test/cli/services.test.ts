@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import net from 'node:net';
 import { join } from 'node:path';
 import { CLI, runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
 
 const tmp = tempDir('cli-services-');
 let server: ChildProcessWithoutNullStreams;
@@ -35,12 +36,6 @@ function logAfter(from: number, re: RegExp): Promise<RegExpExecArray> {
     };
     server.stdout.on('data', check);
     check();
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
   });
 }
 
