@@ -151,11 +151,18 @@ test('a resumed TLS 1.3 session keeps the lifetime of its full handshake: the ne
     await withServer(ctx, async (port) => {
       const [s1, s2] = [join(dir, 's1.pem'), join(dir, 's2.pem')];
       const client = { port, CAfile: pki.trustRoot, cert: pki.valid.cert, key: pki.valid.key, keepStdinOpen: true, protocol: 'tls1_3' as const };
-      const t0 = Date.now();
-      const first = await runSClient({ ...client, extraArgs: ['-sess_out', s1] });
-      assert.match(first.stdout, /^New, TLSv1\.3/m, first.output);
-      assert.match(sessionText(s1), new RegExp(`lifetime hint: ${lifetime} \\(seconds\\)`));
-      await sleep(t0 + 1500 - Date.now());
+      // The resumption must start while the first ticket is still valid: on a host so loaded that
+      // the first handshake and the wait took the whole lifetime, the timeline is not the one
+      // under test, and the pair is made again (a few times) rather than asserting on it.
+      let t0 = 0;
+      for (let attempt = 1; ; attempt++) {
+        t0 = Date.now();
+        const first = await runSClient({ ...client, extraArgs: ['-sess_out', s1] });
+        assert.match(first.stdout, /^New, TLSv1\.3/m, first.output);
+        assert.match(sessionText(s1), new RegExp(`lifetime hint: ${lifetime} \\(seconds\\)`));
+        await sleep(t0 + 1500 - Date.now());
+        if (Date.now() - t0 < (lifetime - 2) * 1000 || attempt === 5) break;
+      }
       const second = await runSClient({ ...client, extraArgs: ['-sess_in', s1, '-sess_out', s2] });
       assert.match(second.stdout, /^Reused, TLSv1\.3/m, second.output);
       const hint = /lifetime hint: (\d+) \(seconds\)/.exec(sessionText(s2));
