@@ -97,9 +97,10 @@ async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: st
   const run = async (): Promise<void> => {
     if (p !== undefined) previous.push(p.output());
     p = spawnServe(args, { cwd: o.dir, ...(o.env === undefined ? {} : { env: o.env }) });
-    // Both listeners: the DICOM port, then the HTTP port the balancer checks.
-    await p.waitFor(/"event":"listening"/);
-    await p.waitFor(/"event":"http"/);
+    // Both listeners: the DICOM port, then the HTTP port the balancer checks. The guard is for a
+    // hang only: a node opening a shared index while the others store may take long on a loaded machine.
+    await p.waitFor(/"event":"listening"/, 120_000);
+    await p.waitFor(/"event":"http"/, 120_000);
   };
   await run();
   const all = (): string => [...previous, p!.output()].join('');
