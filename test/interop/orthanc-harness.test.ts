@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { dcmdump, dump2dcm, dumpText, dumpValue, tempDir } from '../helpers/dicom-data.js';
 import { findOrthanc, freePort, makeOrthancPki, startOrthanc } from '../helpers/orthanc.js';
 import type { OrthancInstance, OrthancPki } from '../helpers/orthanc.js';
+import { startListening } from '../helpers/dcmtk.js';
 
 function hasTool(name: string): boolean {
   try {
@@ -71,30 +72,10 @@ function datasetOf(part10: Buffer): Buffer {
 
 async function startStorescp(pki: OrthancPki, identity: { cert: string; key: string }, out: string):
 Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('storescp', ['+tls', identity.key, identity.cert, '+cf', pki.ca, '-aet', 'STORESCP',
-    '+B', '-od', out, String(port)], { stdio: 'ignore' });
-  // storescp prints nothing when ready: probe the port with a bare TCP connection (it logs the
-  // failed handshake and keeps listening).
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`storescp exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  };
-  return { port, child, stop };
+  // The shared start: a port no other process is handed, readiness by a bare TCP probe (storescp
+  // logs the failed handshake and keeps listening), a start that lost its port retried.
+  const d = await startListening('storescp', ['+tls', identity.key, identity.cert, '+cf', pki.ca, '-aet', 'STORESCP', '+B', '-od', out]);
+  return { port: d.port, child: d.child, stop: d.stop };
 }
 
 const study = '1.2.826.0.1.3680043.10.1410.4.1';
