@@ -54,9 +54,8 @@ test('a port another socket listens on: EADDRINUSE from bind, on its address and
 });
 
 test('given back: close() frees the port; a server may listen there then', async () => {
-  const probe = await listener('127.0.0.1');
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((r) => probe.close(r));
+  // A port below the ephemeral range, which no other process is handed in the meantime.
+  const port = await freePort();
   const bound = await bindPort('127.0.0.1', port);
   bound.close();
   const server = net.createServer().listen(port, '127.0.0.1');
