@@ -30,5 +30,6 @@ test('onFreePort starts again on another port when the port was taken, and throw
   await assert.rejects(onFreePort(async () => { attempts++; throw Object.assign(new Error('listen'), { code: 'EADDRINUSE' }); }, 4), /listen/);
   assert.equal(attempts, 4);
   assert.equal(isAddressInUse(new Error('could not bind IPv4 address "127.0.0.1": Address already in use')), true);
+  assert.equal(isAddressInUse(new Error('error: --port 24001: the port is already in use on 127.0.0.1 (another program, perhaps another dicom-tls serve, listens there); stop it or choose another --port. [DICOM_ERR_CONNECTION]')), true);
   assert.equal(isAddressInUse(new Error('connection refused')), false);
 });

@@ -57,7 +57,8 @@ export async function freePort(): Promise<number> {
 /** True for an error that says a port was already taken, in the words of Node or of a peer. */
 export function isAddressInUse(e: unknown): boolean {
   const text = e instanceof Error ? `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}` : String(e);
-  return /EADDRINUSE|address already in use/i.test(text);
+  // The last: `dicom-tls serve`'s own sentence for a busy port.
+  return /EADDRINUSE|address already in use|the port is already in use/i.test(text);
 }
 
 /**
