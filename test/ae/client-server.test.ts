@@ -11,6 +11,7 @@ import { channelNames } from '../../src/diagnostics.js';
 import { Status } from '../../src/dictionary/status.js';
 import { VerificationSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { withServer } from '../helpers/with-server.js';
+import { freePort } from '../helpers/free-port.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 5000 };
 
@@ -98,9 +99,8 @@ test('a handler answering a failure status; a throwing handler answers 0x0110; h
 });
 
 test('connection refused is a typed error', async () => {
-  const server = new DicomServer();
-  const { port } = await server.listen(0);
-  await server.close();
+  // Below the ephemeral range: nothing else may be handed the port before the connect.
+  const port = await freePort();
   await assert.rejects(
     DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'A', calledAeTitle: 'B', timeouts: quick }),
     (e: unknown) => e instanceof ConnectionRefusedError && e.code === 'DICOM_ERR_CONNECTION_REFUSED' && e.port === port,

@@ -92,7 +92,9 @@ test('a client that stops reading holds the server back, and then gets every byt
     const t = await openTransport({ host: '127.0.0.1', port, tls: clientCtx, timeout: 10_000 });
     const stream = t.stream;
     stream.pause();
-    await new Promise((r) => setTimeout(r, 300)); // not reading: the server must be held back
+    // Not reading: the server must be held back. Waited for (a hang guard), not assumed after a
+    // fixed time: a loaded machine may take long to fill the buffers.
+    for (const end = Date.now() + 60_000; !serverWaited && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
     assert.equal(serverWaited, true, 'the server met backpressure');
     assert.ok(stream.readableLength < payload.length, 'not everything was read ahead');
     const hash = createHash('sha256');

@@ -68,7 +68,9 @@ test('every message arrives exactly once, RFC 5424 with the XML as MSG, schema-v
   try {
     const trail = new AuditTrail({ sender: sender(port, join(dir, 'q-basic')), auditSourceId: 'RSYSLOG-TEST' }).start();
     numbered(trail, 'b', 0, 25);
-    await trail.stop();
+    // The flush is waited for (a hang guard): the default 5 s may end it on a loaded machine,
+    // leaving messages queued that the assertions below expect delivered.
+    await trail.stop({ flushTimeout: 60_000 });
     const lines = await r.waitFor((m) => m.length >= sent.length);
     assert.equal(lines.length, sent.length);
     for (let i = 0; i < 25; i++) assert.equal(countOf(lines, 'b', i), 1, `run-b-${i}`);

@@ -7,7 +7,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuMs, freePort, startNodeScp } from '../../bench/lib/proc.js';
+import { cpuMs, startNodeScp } from '../../bench/lib/proc.js';
+// Below the ephemeral range: the test's gap (nothing listening) must stay a gap, which a port
+// another process's listen(0) or connect() may be handed could not promise.
+import { freePort } from '../helpers/free-port.js';
 
 test('cpuMs: the CPU a process spends, across all its threads; undefined once it has gone', async () => {
   // Spins until it has itself spent 300 ms of CPU (by its own count, so however loaded the

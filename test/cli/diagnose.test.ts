@@ -5,11 +5,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { spawn } from 'node:child_process';
 import { scenarioPki, type Identity } from '../helpers/pki.js';
 import { startSServer, runSClient, callKey, type PeerTlsOptions } from '../helpers/openssl-peer.js';
 import { runCli, oneSentenceError } from '../helpers/cli.js';
+import { startListening } from '../helpers/dcmtk.js';
+import { freePort } from '../helpers/free-port.js';
 
 const pki = scenarioPki();
 
@@ -81,9 +81,9 @@ test('diagnose: the server requires a client certificate and none is given', asy
 });
 
 test('diagnose: refused port and unknown host are one-sentence errors with their own exit codes', async () => {
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
+  // Below the ephemeral range: a port released by listen(0) may be handed to another process's
+  // listen(0) while the CLI starts.
+  const port = await freePort();
   const refused = await runCli(['diagnose', `127.0.0.1:${port}`, '--ca', pki.trustRoot]);
   assert.equal(refused.code, 7);
   assert.equal(oneSentenceError(refused).code, 'DICOM_ERR_CONNECTION_REFUSED');
@@ -92,22 +92,9 @@ test('diagnose: refused port and unknown host are one-sentence errors with their
   assert.equal(oneSentenceError(unknown).code, 'DICOM_ERR_UNKNOWN_HOST');
 });
 
-/** A DCMTK storescp on a free port; TLS when `tls` names its key, certificate and CA. */
+/** A DCMTK storescp on a free port (the shared start: a port no other process is handed, readiness polled); TLS when `tls` names its key, certificate and CA. */
 async function startStorescp(tls?: { key: string; cert: string; ca: string }): Promise<{ port: number; stop: () => Promise<void> }> {
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
-  const args = [...(tls ? ['+tls', tls.key, tls.cert, '+cf', tls.ca] : []), '--ignore', String(port)];
-  const child = spawn('storescp', args, { stdio: 'ignore' });
-  // Wait until it accepts connections (a readiness poll, not a timed assertion).
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1').once('connect', () => { c.destroy(); resolve(true); }).once('error', () => resolve(false));
-    });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { port, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+  return startListening('storescp', [...(tls ? ['+tls', tls.key, tls.cert, '+cf', tls.ca] : []), '--ignore']);
 }
 
 test('diagnose vs DCMTK storescp without TLS: "DICOM without TLS", exit 12; with --no-tls: no problem', async () => {

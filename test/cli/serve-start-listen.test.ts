@@ -16,16 +16,9 @@ import { CLI, tempDir } from '../helpers/cli.js';
 import { spawnServe, listening } from '../helpers/serve-process.js';
 import { DicomClient } from '../../src/ae/client.js';
 import { Status } from '../../src/dictionary/status.js';
+import { freePort } from '../helpers/free-port.js';
 
 const hook = pathToFileURL(fileURLToPath(new URL('../helpers/listen-log.js', import.meta.url))).href;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** One plain association attempt: 'refused', 'served' (echo answered Success), or what else happened. */
 async function attempt(port: number): Promise<string> {

@@ -10,6 +10,8 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import net from 'node:net';
 import { join } from 'node:path';
 import { CLI, runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
+import { startListening } from '../helpers/dcmtk.js';
 
 const tmp = tempDir('cli-services-');
 let server: ChildProcessWithoutNullStreams;
@@ -38,12 +40,6 @@ function logAfter(from: number, re: RegExp): Promise<RegExpExecArray> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
-}
-
 /** A CT instance made with DCMTK's dump2dcm (no committed binaries). */
 function makeInstance(dir: string, n: number, patientId: string): string {
   const dump = join(dir, `i${n}.dump`);
@@ -58,9 +54,12 @@ function makeInstance(dir: string, n: number, patientId: string): string {
 before(async () => {
   const moveDir = join(tmp.dir, 'moved');
   mkdirSync(moveDir);
-  const movePort = await freePort();
+  // The move destination, ready (listening) before the server is told about it: a spawned
+  // storescp may still be starting when the move test runs.
+  const archive = await startListening('storescp', ['-od', moveDir, '-aet', 'ARCHIVE']);
+  storescp = archive.child;
+  const movePort = archive.port;
   const plainPort = await freePort();
-  storescp = spawn('storescp', ['-od', moveDir, '-aet', 'ARCHIVE', String(movePort)], { stdio: 'ignore' });
   // The subject as `dicom-tls pki inspect` prints it: the client certificate may call itself MODALITY.
   writeFileSync(join(tmp.dir, 'serve.json'), JSON.stringify({
     aet: 'PACS', host: '127.0.0.1', port: 0, plainPort, data: 'data', asyncWindow: 3, store: { duplicates: 'reject' },

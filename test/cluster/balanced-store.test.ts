@@ -18,7 +18,7 @@ import { tempDir } from '../helpers/cli.js';
 import { startListening, type Daemon } from '../helpers/dcmtk.js';
 import { clusterSkip, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startCluster, type Cluster } from '../helpers/serve-cluster.js';
-import { filesOnNode, getStudies, hashesIn, makeBatches, moveStudies, nodeActivity, sendAll, sendBatch, visibleOn, type Batch } from '../helpers/cluster-traffic.js';
+import { filesOnNode, getStudies, hashesIn, logsSettled, makeBatches, moveStudies, nodeActivity, sendAll, sendBatch, visibleOn, type Batch } from '../helpers/cluster-traffic.js';
 import { startDcmqrscp, findscuValues, type FindQuestion } from '../helpers/dcmqrscp.js';
 import { writeServePki } from '../helpers/serve-pki.js';
 import { ctImageStorage } from '../helpers/dicom-data.js';
@@ -97,6 +97,7 @@ for (const mode of clusterModes) {
         assert.ok(r.ok, `${r.batch.aet} (${r.batch.tool}) failed:\n${r.output}${context()}`);
         assert.deepEqual(r.acknowledged, r.batch.instances.map((i) => i.uid), `${r.batch.aet}: not every instance acknowledged, in order:\n${r.output}`);
       }
+      await logsSettled(nodes);
 
       const source = new Map(batches.flatMap((b) => b.instances.map((i) => [i.uid, i.hash] as const)));
       const nodeOfBatch = new Map<string, string>(); // calling AE → node
@@ -247,6 +248,7 @@ for (const mode of clusterModes) {
       const results = await Promise.all([sendBatch(twins[0]!, a.port, pki, aet), sendBatch(twins[1]!, b.port, pki, aet)]);
       const uids = batch!.instances.map((i) => i.uid);
       for (const r of results) assert.deepEqual(r.acknowledged, uids, `${r.batch.aet}:\n${r.output}`);
+      await logsSettled(nodes);
       const events = (event: string): string[] => nodes.flatMap((n) => n.events().filter((e) => e.event === event && String(e['callingAeTitle']).startsWith('TWIN-')).map((e) => String(e['sopInstanceUid']))).sort();
       if (mode.shared) {
         // Stored by one node or the other, never both; the other answered Success for the copy it has.

@@ -12,7 +12,7 @@ import { runCli, tempDir } from '../helpers/cli.js';
 import { freePort } from '../helpers/dcmtk.js';
 import { clusterSkip, startHaproxy, type Haproxy } from '../helpers/haproxy.js';
 import { startCluster, type Cluster } from '../helpers/serve-cluster.js';
-import { cliTls, nodeActivity } from '../helpers/cluster-traffic.js';
+import { cliTls, logsSettled, nodeActivity } from '../helpers/cluster-traffic.js';
 
 const skip = clusterSkip();
 let tmp: { dir: string; cleanup: () => void };
@@ -44,6 +44,7 @@ test('a node that refuses the connection costs the client a retry on another nod
     assert.equal(r.code, 0, `echo ${i}: ${r.stdout}${r.stderr}\n${balancer!.output()}`);
   }
   const connections = await balancer!.waitForConnections(associations);
+  await logsSettled(nodes);
   assert.ok(connections.every((c) => c.server === nodes[0]!.name), `every connection ends on the live node:\n${balancer!.output()}`);
   // HAProxy's retry count: "+N" when the connection was redispatched to another server.
   assert.ok(connections.some((c) => c.retries.startsWith('+')), `the ghost was picked and its connection redispatched:\n${balancer!.output()}`);

@@ -14,6 +14,7 @@ import { encodeCommand } from '../../src/dimse/messages.js';
 import type { DimseCommand } from '../../src/dimse/messages.js';
 import { encodeDataset } from '../../src/dataset/codec.js';
 import { associateRq, parseAc, pDataTf, pdu, pdus, pdvsOf } from '../helpers/scripted-ul.js';
+import { freePort } from '../helpers/free-port.js';
 
 /**
  * Our C-STORE-RQ, fragmented to exactly the maximum length storescp announces, against DCMTK's
@@ -29,15 +30,6 @@ function hasStorescp(): boolean {
   } catch {
     return false;
   }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function connectWhenListening(port: number, child: ChildProcess): Promise<Socket> {

@@ -191,3 +191,32 @@ export function nodeActivity(node: ServeNode): { associations: NodeAssociation[]
     .map((e) => `${node.name}: ${e.event}: ${e.msg}`);
   return { associations, stored, problems };
 }
+
+/**
+ * Waits (a hang guard, not a timing) until each node's log, as read so far through its pipe, has
+ * an `association-end` line for every `association` line: the node writes its lines before it
+ * answers, but this process may read a node's pipe after the answer, or after a sender's exit, has
+ * arrived. An association's end is its last line, so its stored lines are in by then.
+ */
+export async function logsSettled(nodes: readonly ServeNode[], guardMs = 120_000): Promise<void> {
+  const end = Date.now() + guardMs;
+  const open = (): string[] => nodes.flatMap((n) => {
+    const events = n.events();
+    const count = (name: string): number => events.filter((e) => e.event === name).length;
+    return count('association') === count('association-end') ? [] : [`${n.name}: ${count('association')} associations, ${count('association-end')} ended`];
+  });
+  for (let left = open(); left.length > 0; left = open()) {
+    if (Date.now() > end) throw new Error(`the nodes' logs never showed every association ended: ${left.join('; ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Waits (a hang guard) until some node's log shows an association from `aet`; that node. */
+export async function nodeWithAssociation(nodes: readonly ServeNode[], aet: string, guardMs = 60_000): Promise<ServeNode | undefined> {
+  for (const end = Date.now() + guardMs; Date.now() < end;) {
+    const node = nodes.find((n) => nodeActivity(n).associations.some((a) => a.aet === aet));
+    if (node !== undefined) return node;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return undefined;
+}

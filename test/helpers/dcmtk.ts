@@ -4,6 +4,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { onFreePort } from './free-port.js';
 
 export function hasDcmtk(tool = 'echoscu'): boolean {
   try {
@@ -14,14 +15,7 @@ export function hasDcmtk(tool = 'echoscu'): boolean {
   }
 }
 
-/** A port nothing listens on right now (bound then released). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from './free-port.js';
 
 export interface RunResult {
   readonly code: number | null;
@@ -52,8 +46,11 @@ export interface Daemon {
 }
 
 /** Start a listening DCMTK tool (storescp) on a free port given last; resolves once it accepts connections. */
-export async function startListening(tool: string, args: readonly string[]): Promise<Daemon> {
-  const port = await freePort();
+export function startListening(tool: string, args: readonly string[]): Promise<Daemon> {
+  return onFreePort((port) => listenOn(tool, args, port));
+}
+
+async function listenOn(tool: string, args: readonly string[], port: number): Promise<Daemon> {
   const child = spawn(tool, [...args, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -65,8 +62,10 @@ export async function startListening(tool: string, args: readonly string[]): Pro
     await closed;
   };
   // Poll-connect: storescp prints nothing reliable before it listens. A probe that connects and
-  // closes at once costs storescp one aborted association, which it logs and survives.
-  for (let i = 0; i < 200 && !exited; i++) {
+  // closes at once costs storescp one aborted association, which it logs and survives. The
+  // bound is a hang guard (a loaded machine may take long to start the tool), not a timing.
+  const end = Date.now() + 60_000;
+  while (!exited && Date.now() < end) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), resolve(true)));
@@ -76,5 +75,6 @@ export async function startListening(tool: string, args: readonly string[]): Pro
     await new Promise((r) => setTimeout(r, 50));
   }
   await stop();
+  // After stop() the output is complete: an "Address already in use" in it makes onFreePort retry.
   throw new Error(`${tool} did not start listening on ${port}: ${output}`);
 }

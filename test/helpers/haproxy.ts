@@ -21,7 +21,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, hasDcmtk } from './dcmtk.js';
+import { hasDcmtk } from './dcmtk.js';
+import { onFreePort } from './free-port.js';
 
 /**
  * The HAProxy binary, or undefined: HAPROXY_BIN when set (and only it, so a wrong value shows as
@@ -172,9 +173,13 @@ function parseStats(csv: string): HaproxyServerStat[] {
 export async function startHaproxy(o: HaproxyOptions): Promise<Haproxy> {
   const bin = findHaproxy();
   if (bin === undefined) throw new Error('haproxy is not installed (Debian: apt-get install haproxy)');
+  // A haproxy that could not bind its frontend ("Address already in use") exits, and is retried.
+  return onFreePort((port) => startOn(o, bin, port));
+}
+
+async function startOn(o: HaproxyOptions, bin: string, port: number): Promise<Haproxy> {
   const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-haproxy-'));
   const socket = join(dir, 'admin.sock');
-  const port = await freePort();
   const cfg = join(dir, 'haproxy.cfg');
   writeFileSync(cfg, config(o, port, socket));
   // -db: stay in the foreground, log to our pipe; -f: only our file.

@@ -27,8 +27,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -79,7 +78,7 @@ export interface OrthancOptions {
   modalities?: Record<string, OrthancModality>;
   /** Merged last into the configuration (for one-off options). */
   extraConfig?: Record<string, unknown>;
-  /** How long to wait for /system to answer, default 20 s. */
+  /** Hang guard for /system to answer, default 60 s (a loaded machine starts it slowly). */
   startTimeoutMs?: number;
 }
 
@@ -127,16 +126,7 @@ export interface OrthancInstance {
 }
 
 /** A port nobody listens on now, on every interface (Orthanc binds 0.0.0.0). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, resolve);
-  });
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
+export { freePort };
 
 function modalityEntry(m: OrthancModality): Record<string, unknown> {
   return { AET: m.aet, Host: m.host ?? '127.0.0.1', Port: m.port, UseDicomTls: m.useDicomTls ?? false };
@@ -252,7 +242,7 @@ async function startOnce(binary: string, options: OrthancOptions): Promise<Ortha
   };
 
   try {
-    await Promise.race([waitReady(baseUrl, child, options.startTimeoutMs ?? 20_000, () => output), spawnError]);
+    await Promise.race([waitReady(baseUrl, child, options.startTimeoutMs ?? 60_000, () => output), spawnError]);
   } catch (err) {
     await stop();
     throw err;

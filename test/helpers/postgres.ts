@@ -14,11 +14,11 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { onFreePort } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -43,16 +43,6 @@ export function postgresSkip(): string | false {
   return message;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface PostgresServer {
   readonly port: number;
@@ -107,10 +97,20 @@ export async function startPostgres(options: { readonly durable?: boolean } = {}
   const exec = (file: string, args: string[]) => (as.length === 0 ? run(join(bin, file), args) : run(as[0]!, [...as.slice(1), join(bin, file), ...args]));
   const superuser = 'dicomtls';
   await exec('initdb', ['-D', data, '-U', superuser, '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
-  const port = await freePort();
   const fast = options.durable === true ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'];
-  const settings = [`-p ${port}`, '-c listen_addresses=127.0.0.1', `-k ${dir}`, ...fast, '-c max_connections=300'];
-  await exec('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', '-o', settings.join(' '), 'start']);
+  // A postmaster that could not bind its port says so in its log and pg_ctl fails: the log's new
+  // part goes into the error, so onFreePort retries on another port.
+  const port = await onFreePort(async (port) => {
+    const settings = [`-p ${port}`, '-c listen_addresses=127.0.0.1', `-k ${dir}`, ...fast, '-c max_connections=300'];
+    const before = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0;
+    try {
+      await exec('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', '-o', settings.join(' '), 'start']);
+    } catch (e) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(before) : '';
+      throw new Error(`pg_ctl start on port ${port} failed: ${String(e)}\n${log}`, { cause: e });
+    }
+    return port;
+  });
   const url = (database: string): string => `postgres://${superuser}@127.0.0.1:${port}/${database}`;
   return {
     port,

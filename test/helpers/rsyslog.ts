@@ -18,14 +18,8 @@ export interface RsyslogOptions {
   readonly ca: string;
 }
 
-/** A free TCP port on 127.0.0.1 (listened on then closed). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+/** A port for rsyslogd's input: outside the ephemeral range, so it stays free across a restart. */
+export { freePort } from './free-port.js';
 
 export class Rsyslog {
   readonly output: string;

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { onFreePort } from './free-port.js';
 
 export const s3Credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
@@ -34,10 +35,13 @@ export interface S3Server {
 
 async function spawnChild(config: { port?: number; directory: string; buckets?: string[] }): Promise<{ child: ChildProcess; port: number }> {
   const script = new URL('./s3-child.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Passed on as before, and kept: "address already in use" in it makes onFreePort retry.
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); process.stderr.write(d); });
   const port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (l) => resolve((JSON.parse(l) as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
+    child.once('close', (code) => reject(new Error(`s3rver exited with ${code}: ${stderr}`)));
   });
   return { child, port };
 }
@@ -52,7 +56,10 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<v
 /** Start a server with these buckets created. */
 export async function startS3Server(buckets: readonly string[] = ['dicom']): Promise<S3Server> {
   const directory = mkdtempSync(join(tmpdir(), 's3rver-'));
-  let { child, port } = await spawnChild({ directory, buckets: [...buckets] });
+  // A port below the ephemeral range, not port 0: restart() binds the same port again after a
+  // kill, and an ephemeral one may have been handed to another process's connect() or listen(0)
+  // in the meantime.
+  let { child, port } = await onFreePort((p) => spawnChild({ port: p, directory, buckets: [...buckets] }));
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,

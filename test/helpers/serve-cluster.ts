@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './dcmtk.js';
+import { freePort, onFreePort } from './free-port.js';
 import { spawnServe, type ServeProcess } from './serve-process.js';
 import { writeServePki, type ServePki } from './serve-pki.js';
 
@@ -80,7 +80,7 @@ function parseEvents(output: string): NodeEvent[] {
 }
 
 async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: string, i: number): Promise<ServeNode> {
-  const [port, httpPort] = [await freePort(), await freePort()];
+  let [port, httpPort] = [0, 0];
   const data = o.data?.(i) ?? join(o.dir, name);
   const extra = [...(o.args?.(i) ?? [])];
   const config = o.config?.(i);
@@ -89,19 +89,32 @@ async function startNode(name: string, o: ClusterOptions, pki: ServePki, aet: st
     writeFileSync(configFile, JSON.stringify(config, null, 2));
     extra.push('--config', configFile);
   }
-  const args = ['--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--http-host', '127.0.0.1',
+  // Fixed ports, not 0: the balancer's configuration names them, and a restart binds them again.
+  const args = (): string[] => ['--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--http-host', '127.0.0.1',
     '--data', data, '--aet', aet, '--cert', pki.server, '--key', pki.serverKey, '--ca', pki.ca, '--crl', pki.crl,
     '--log-format', 'json', '--log-level', 'debug', ...extra];
-  const previous: string[] = [];
+  let previous: string[] = [];
   let p: ServeProcess | undefined;
   const run = async (): Promise<void> => {
     if (p !== undefined) previous.push(p.output());
-    p = spawnServe(args, { cwd: o.dir, ...(o.env === undefined ? {} : { env: o.env }) });
-    // Both listeners: the DICOM port, then the HTTP port the balancer checks.
-    await p.waitFor(/"event":"listening"/);
-    await p.waitFor(/"event":"http"/);
+    p = spawnServe(args(), { cwd: o.dir, ...(o.env === undefined ? {} : { env: o.env }) });
+    // Both listeners: the DICOM port, then the HTTP port the balancer checks. The guard is for a
+    // hang only: a node opening a shared index while the others store may take long on a loaded machine.
+    await p.waitFor(/"event":"listening"/, 120_000);
+    await p.waitFor(/"event":"http"/, 120_000);
   };
-  await run();
+  // A first start that lost a port to another test's pick ("the port is already in use") is
+  // made again on new ports.
+  await onFreePort(async (free) => {
+    [port, httpPort] = [free, await freePort()];
+    try {
+      await run();
+    } catch (e) {
+      await p?.kill();
+      [p, previous] = [undefined, []];
+      throw e;
+    }
+  });
   const all = (): string => [...previous, p!.output()].join('');
   return {
     name, port, httpPort, data, configFile,

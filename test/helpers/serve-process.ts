@@ -19,7 +19,13 @@ export function spawnServe(args: readonly string[], o: { cwd: string; env?: Node
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
   child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  // Resolved once the output pipes are drained too ('close'), so whoever reads output() after
+  // the exit sees the last lines: at 'exit' they may still be in the pipe. A process of its own
+  // (npm's child) may hold the pipes past the exit: then no more than a grace after the exit.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => {
+    const grace = setTimeout(() => r({ code, signal }), 10_000).unref();
+    child.once('close', () => { clearTimeout(grace); r({ code, signal }); });
+  }));
   const waitFor = (re: RegExp, guardMs = 30_000): Promise<RegExpExecArray> => new Promise((resolve, reject) => {
     const check = (): void => {
       const m = re.exec(out);
@@ -27,10 +33,11 @@ export function spawnServe(args: readonly string[], o: { cwd: string; env?: Node
     };
     const onExit = (): void => { done(); const m = re.exec(out); if (m !== null) resolve(m); else reject(new Error(`serve exited before ${re}:\n${out}`)); };
     const guard = setTimeout(() => { done(); reject(new Error(`no ${re} in the serve output:\n${out}`)); }, guardMs);
-    const done = (): void => { clearTimeout(guard); child.stdout.off('data', check); child.stderr.off('data', check); child.off('exit', onExit); };
+    const done = (): void => { clearTimeout(guard); child.stdout.off('data', check); child.stderr.off('data', check); child.off('close', onExit); };
     child.stdout.on('data', check);
     child.stderr.on('data', check);
-    child.once('exit', onExit);
+    // 'close', not 'exit': the line may still be in the pipe when the process has exited.
+    child.once('close', onExit);
     check();
   });
   return {

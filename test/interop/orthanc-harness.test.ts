@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { dcmdump, dump2dcm, dumpText, dumpValue, tempDir } from '../helpers/dicom-data.js';
 import { findOrthanc, freePort, makeOrthancPki, startOrthanc } from '../helpers/orthanc.js';
 import type { OrthancInstance, OrthancPki } from '../helpers/orthanc.js';
+import { startListening } from '../helpers/dcmtk.js';
 
 function hasTool(name: string): boolean {
   try {
@@ -47,13 +48,14 @@ function occurrences(orthanc: OrthancInstance, text: string): number {
 }
 
 /**
- * Runs `action`, then waits (bounded) until `text` shows once more in Orthanc's log than before:
- * Orthanc logs a refused handshake on its own thread, possibly after the peer has exited.
+ * Runs `action`, then waits until `text` shows once more in Orthanc's log than before: Orthanc
+ * logs a refused handshake on its own thread, possibly after the peer has exited, and on a loaded
+ * machine possibly long after; the bound is only a hang guard.
  */
 async function logsDuring(orthanc: OrthancInstance, text: string, action: () => Promise<void>): Promise<boolean> {
   const before = occurrences(orthanc, text);
   await action();
-  for (let i = 0; i < 100; i++) {
+  for (const end = Date.now() + 60_000; Date.now() < end;) {
     if (occurrences(orthanc, text) > before) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -70,30 +72,10 @@ function datasetOf(part10: Buffer): Buffer {
 
 async function startStorescp(pki: OrthancPki, identity: { cert: string; key: string }, out: string):
 Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('storescp', ['+tls', identity.key, identity.cert, '+cf', pki.ca, '-aet', 'STORESCP',
-    '+B', '-od', out, String(port)], { stdio: 'ignore' });
-  // storescp prints nothing when ready: probe the port with a bare TCP connection (it logs the
-  // failed handshake and keeps listening).
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`storescp exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  };
-  return { port, child, stop };
+  // The shared start: a port no other process is handed, readiness by a bare TCP probe (storescp
+  // logs the failed handshake and keeps listening), a start that lost its port retried.
+  const d = await startListening('storescp', ['+tls', identity.key, identity.cert, '+cf', pki.ca, '-aet', 'STORESCP', '+B', '-od', out]);
+  return { port: d.port, child: d.child, stop: d.stop };
 }
 
 const study = '1.2.826.0.1.3680043.10.1410.4.1';

@@ -17,6 +17,7 @@ import { FileStore } from '../../src/store/file-store.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { freePort, hasDcmtk, run, startListening } from '../helpers/dcmtk.js';
+import { waitListening } from '../helpers/free-port.js';
 import { dcmdump, dumpValue, tempDir } from '../helpers/dicom-data.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { datasetHash, spec, writeInstance } from '../helpers/services.js';
@@ -165,7 +166,7 @@ test('our client → dcmqrscp: store, C-FIND at each level, C-MOVE to our server
     let client: DicomClient | undefined;
     const scp: ChildProcess = spawn('dcmqrscp', ['-c', join(dir, 'qr.cfg'), String(port)], { stdio: 'ignore' });
     try {
-      await waitForPort(port);
+      await waitListening(port, scp);
       const sources = [join(dir, 'in')];
       const { presentationContexts, roles } = getContexts({ scuRole: true, maxContexts: 100 });
       const c = await DicomClient.associate({
@@ -211,18 +212,3 @@ test('our client → dcmqrscp: store, C-FIND at each level, C-MOVE to our server
   });
 });
 
-async function waitForPort(port: number): Promise<void> {
-  const net = await import('node:net');
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}

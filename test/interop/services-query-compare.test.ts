@@ -16,6 +16,7 @@ import { storageContextsFor } from '../../src/services/scu/store.js';
 import { IndexDb } from '../../src/store/index-db.js';
 import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { freePort, hasDcmtk } from '../helpers/dcmtk.js';
+import { waitListening } from '../helpers/free-port.js';
 import { tempDir } from '../helpers/dicom-data.js';
 import { storeKnownDataset } from '../helpers/query-dataset.js';
 
@@ -61,14 +62,7 @@ before(async () => {
   const config = [`NetworkTCPPort = ${qrPort}`, 'MaxPDUSize = 16384', 'MaxAssociations = 4', 'HostTable BEGIN', 'HostTable END', 'VendorTable BEGIN', 'VendorTable END', 'AETable BEGIN', `QRSCP ${db} RW (100, 1024mb) ANY`, 'AETable END'];
   await writeFile(join(dir, 'qr.cfg'), `${config.join('\n')}\n`);
   scp = spawn('dcmqrscp', ['-c', join(dir, 'qr.cfg'), String(qrPort)], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = connect(qrPort, '127.0.0.1', () => (c.destroy(), resolve(true)));
-      c.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitListening(qrPort, scp);
   // The same files, sent by our client to both.
   const sources = [join(dir, 'seed')];
   for (const [port, called] of [[oursPort, 'OURS'], [qrPort, 'QRSCP']] as const) {

@@ -93,7 +93,11 @@ test('store: files of 70 SOP classes (140 presentation contexts) go over two ass
     assert.deepEqual(s.results.map((x) => x.file), [...paths].sort());
     assert.equal((await readdir(out)).length, 70);
     // (The readiness probe of startListening shows as one more association received, never released.)
-    assert.equal(scp.output().match(/Association Release/g)?.length, 2, scp.output().slice(0, 2000));
+    // storescp's lines reach this process through a pipe, possibly after our CLI's exit: waited
+    // for (a hang guard), then counted exactly.
+    const releases = (): number => scp.output().match(/Association Release/g)?.length ?? 0;
+    for (const end = Date.now() + 30_000; releases() < 2 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(releases(), 2, scp.output().slice(0, 2000));
   } finally {
     await scp.stop();
   }

@@ -8,6 +8,7 @@ import { IndexDb } from '../../src/store/index-db.js';
 import { findMatches, type InformationModel } from '../../src/store/query.js';
 import { dcmdump, dumpValue, run, tempDir } from '../helpers/dicom-data.js';
 import { storeKnownDataset } from '../helpers/query-dataset.js';
+import { freePort, waitListening } from '../helpers/free-port.js';
 
 /**
  * The same known data set, stored by our FileStore, indexed by DCMTK's dcmqridx and served by
@@ -55,32 +56,6 @@ let index: IndexDb;
 let scp: ChildProcess | undefined;
 let port = 0;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function waitForPort(p: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = connect(p, '127.0.0.1', () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`dcmqrscp did not listen on ${p}`);
-}
-
 before(async () => {
   const t = await tempDir('dcmqrscp');
   dir = t.dir;
@@ -102,7 +77,7 @@ before(async () => {
   ].join('\n');
   await writeFile(join(dir, 'qr.cfg'), `${config}\n`);
   scp = spawn('dcmqrscp', ['-c', join(dir, 'qr.cfg'), String(port)], { stdio: 'ignore' });
-  await waitForPort(port);
+  await waitListening(port, scp);
 });
 
 after(async () => {

@@ -125,7 +125,9 @@ describe('PostgresIndex when the database stops answering', { skip: postgresSkip
 
   test('a frozen database fails adds, look-ups, queries and locks with DICOM_ERR_STORE_INDEX_UNAVAILABLE instead of waiting; once it answers again the index works', { timeout: 120_000 }, async () => {
     const url = await server.createDatabase();
-    const index = await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 500, connectTimeout: 1000 });
+    // The timeouts also bound the work done while the database answers (opening, the first add,
+    // the look-ups after the thaw): long enough for a loaded machine, short for the test.
+    const index = await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 2000, connectTimeout: 5000 });
     const unavailable = (e: unknown): boolean => {
       assert.ok(e instanceof StoreError, String(e));
       assert.equal(e.code, storeErrorCodes.indexUnavailable);
@@ -161,7 +163,9 @@ describe('PostgresIndex when the database stops answering', { skip: postgresSkip
 
   test('a lock another node holds is waited for past the query timeout, and taken when it is let go', { timeout: 120_000 }, async () => {
     const url = await server.createDatabase();
-    const [a, b] = [await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 200 }), await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 200 })];
+    // 500 ms: short against the wait below, long against a loaded machine's answer to one query
+    // (a's own lock must not time out).
+    const [a, b] = [await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 500 }), await PostgresIndex.open({ url, maxConnections: 2, queryTimeout: 500 })];
     try {
       const unlockA = await a.lockInstance('1.2.840.99.9');
       let bHolds = false;
@@ -170,7 +174,7 @@ describe('PostgresIndex when the database stops answering', { skip: postgresSkip
         return unlock;
       });
       // Several query timeouts' worth of polling: b still waits, and has not failed.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await new Promise((resolve) => setTimeout(resolve, 2000));
       assert.equal(bHolds, false);
       await unlockA();
       await (await bLock)();

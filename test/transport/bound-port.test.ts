@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { bindPort } from '../../src/transport/bound-port.js';
+import { freePort } from '../helpers/free-port.js';
 
 function connect(port: number, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve) => {
@@ -24,9 +25,8 @@ async function listener(host: string): Promise<net.Server> {
 }
 
 test('bound, not listening: refused; then the server listens on that socket and accepts', async () => {
-  const probe = await listener('127.0.0.1');
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((r) => probe.close(r));
+  // A port below the ephemeral range, which no other process is handed in the meantime.
+  const port = await freePort();
   const bound = await bindPort('127.0.0.1', port);
   assert.equal(await connect(port), 'ECONNREFUSED');
   const server = net.createServer((c) => { c.on('error', () => undefined); c.end(); });
@@ -54,9 +54,8 @@ test('a port another socket listens on: EADDRINUSE from bind, on its address and
 });
 
 test('given back: close() frees the port; a server may listen there then', async () => {
-  const probe = await listener('127.0.0.1');
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((r) => probe.close(r));
+  // A port below the ephemeral range, which no other process is handed in the meantime.
+  const port = await freePort();
   const bound = await bindPort('127.0.0.1', port);
   bound.close();
   const server = net.createServer().listen(port, '127.0.0.1');

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { poolStats, release } from '../../src/internal/buffer-pool.js';
 import { connectTcp, listenTcp } from '../../src/transport/tcp.js';
 import type { TransportConnection } from '../../src/transport/connection.js';
+import { freePort } from '../helpers/free-port.js';
 
 test('plain TCP connect/listen give TransportConnections without TLS facts', async () => {
   const accepted: TransportConnection[] = [];
@@ -26,9 +27,9 @@ test('plain TCP connect/listen give TransportConnections without TLS facts', asy
 });
 
 test('connect to a closed port rejects', async () => {
-  const l = await listenTcp({ port: 0 }, () => undefined);
-  const port = l.address.port;
-  await l.close();
+  // Below the ephemeral range: a port released by listen(0) may be given to another process's
+  // listen(0) before the connect.
+  const port = await freePort();
   await assert.rejects(connectTcp({ host: '127.0.0.1', port }), /ECONNREFUSED/);
 });
 

@@ -182,7 +182,9 @@ test('ARTIM in Sta2: a peer that connects and never sends an A-ASSOCIATE-RQ is d
 });
 
 test('ARTIM in Sta13: after an A-ABORT, a peer that never closes is dropped', async () => {
-  const { lb, ul, peer } = await acceptorWithRawPeer({ artimTimeout: 50 });
+  // ARTIM runs from the A-ABORT on: it must outlast the test's look at Sta13 just after, which a
+  // loaded machine may delay well past 50 ms.
+  const { lb, ul, peer } = await acceptorWithRawPeer({ artimTimeout: 1000 });
   try {
     peer.write(new Uint8Array([0x0a, 0, 0, 0, 0, 4, 0, 0, 0, 0]));
     assert.deepEqual([...((await peer.nextPdu()) ?? [])], abortBytes(2, 1));

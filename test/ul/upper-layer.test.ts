@@ -9,6 +9,7 @@ import { channelNames } from '../../src/diagnostics.js';
 import type { PDataTfPdu } from '../../src/ul/pdu/types.js';
 import { loopback, plainTransport } from '../helpers/loopback.js';
 import { acFor, pdata, rejectCalledAe, rqPdu } from './fixtures.js';
+import { freePort } from '../helpers/free-port.js';
 
 /** Acceptor UL on the next accepted socket, requestor UL connecting; both tracked for transitions. */
 async function pair(opts: { accept?: boolean; acceptorMax?: number; acceptorPduLimit?: number; observe?: boolean } = {}) {
@@ -182,9 +183,8 @@ test('a throwing listener does not break the association; connect failure is an 
   } finally {
     await done();
   }
-  const lb = await loopback();
-  const port = lb.port;
-  await lb.close();
+  // Below the ephemeral range: nothing else may be handed the port before the connect.
+  const port = await freePort();
   const ul = new UpperLayer();
   const pAbort = new Promise<{ origin: string; cause?: unknown }>((resolve) => ul.once('providerAborted', resolve));
   const { connect } = await import('node:net');

@@ -64,17 +64,6 @@ export function makeEngineCerts(): EngineCerts {
   };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface OpensslProcess {
   proc: ChildProcessWithoutNullStreams;
   output(): string;
@@ -96,14 +85,16 @@ export function spawnOpenssl(args: string[]): OpensslProcess {
   };
   proc.stdout.on('data', onData);
   proc.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the output pipes may still hold data when the process has exited, and
+  // whoever awaits `exited` (waitFor's failure, a test reading output()) must see all of it.
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   return {
     proc,
     output: () => out,
     waitFor: (re) => new Promise<string>((resolve, reject) => {
       if (re.test(out)) { resolve(out); return; }
       waiters.push({ re, resolve });
-      void exited.then(() => setTimeout(() => { if (!re.test(out)) reject(new Error(`openssl exited before ${re}; output:\n${out}`)); }, 50));
+      void exited.then(() => { if (!re.test(out)) reject(new Error(`openssl exited before ${re}; output:\n${out}`)); });
     }),
     exited,
     kill: async () => {
@@ -117,8 +108,9 @@ export function spawnOpenssl(args: string[]): OpensslProcess {
 
 /** Start `openssl s_server` and wait until it accepts. */
 export async function startSServer(args: string[]): Promise<{ port: number; server: OpensslProcess }> {
-  const port = await freePort();
-  const server = spawnOpenssl(['s_server', '-accept', `127.0.0.1:${port}`, '-naccept', '1', ...args]);
-  await server.waitFor(/ACCEPT/);
-  return { port, server };
+  // Port 0: s_server binds a port of the kernel's choosing and prints it, so no port is picked
+  // first and bound later (another process could take it in between).
+  const server = spawnOpenssl(['s_server', '-accept', '127.0.0.1:0', '-naccept', '1', ...args]);
+  const out = await server.waitFor(/ACCEPT 127\.0\.0\.1:\d+/);
+  return { port: Number(/ACCEPT 127\.0\.0\.1:(\d+)/.exec(out)![1]), server };
 }

@@ -12,7 +12,7 @@ import { HybridGroupRequiredError, TlsConfigurationError, TlsHandshakeError } fr
 import { availableHybridGroups, defaultGroups, groupAvailable } from '../../../src/transport/tls/groups.js';
 import { InvalidOptionError } from '../../../src/errors.js';
 import { channelNames } from '../../../src/diagnostics.js';
-import { makeEngineCerts, spawnOpenssl, startSServer, freePort, type EngineCerts } from './engine-fixtures.js';
+import { makeEngineCerts, spawnOpenssl, startSServer, type EngineCerts } from './engine-fixtures.js';
 
 let c: EngineCerts;
 before(() => { c = makeEngineCerts(); });
@@ -164,9 +164,7 @@ test('a server with requireHybridGroup refuses an OpenSSL 3.0 s_client with Hybr
 });
 
 test('a TLS 1.2-only peer meets requireHybridGroup: the same typed error', needsHybrid, async () => {
-  const port = await freePort();
-  const proc = spawnOpenssl(['s_server', '-accept', `127.0.0.1:${port}`, '-naccept', '1', '-tls1_2', '-cert', c.serverCert, '-key', c.serverKey]);
-  await proc.waitFor(/ACCEPT/);
+  const { port, server: proc } = await startSServer(['-tls1_2', '-cert', c.serverCert, '-key', c.serverKey]);
   const ctx = client({ requireHybridGroup: true });
   try {
     await assert.rejects(SecureSocket.connect({ host: '127.0.0.1', port, context: ctx }), HybridGroupRequiredError);

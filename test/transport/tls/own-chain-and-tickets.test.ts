@@ -142,29 +142,37 @@ test('a resumed TLS 1.3 session keeps the lifetime of its full handshake: the ne
   const pki = scenarioPki();
   const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-lifetime-'));
   const lifetime = 5;
-  const ctx = new SecureContext({
-    role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert],
-    verifyMode: VerifyMode.Peer | VerifyMode.FailIfNoPeerCert, sessionLifetime: lifetime,
-  });
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   try {
-    await withServer(ctx, async (port) => {
-      const [s1, s2] = [join(dir, 's1.pem'), join(dir, 's2.pem')];
-      const client = { port, CAfile: pki.trustRoot, cert: pki.valid.cert, key: pki.valid.key, keepStdinOpen: true, protocol: 'tls1_3' as const };
-      const t0 = Date.now();
-      const first = await runSClient({ ...client, extraArgs: ['-sess_out', s1] });
-      assert.match(first.stdout, /^New, TLSv1\.3/m, first.output);
-      assert.match(sessionText(s1), new RegExp(`lifetime hint: ${lifetime} \\(seconds\\)`));
-      await sleep(t0 + 1500 - Date.now());
-      const second = await runSClient({ ...client, extraArgs: ['-sess_in', s1, '-sess_out', s2] });
-      assert.match(second.stdout, /^Reused, TLSv1\.3/m, second.output);
-      const hint = /lifetime hint: (\d+) \(seconds\)/.exec(sessionText(s2));
-      assert.ok(hint !== null && Number(hint[1]) < lifetime, `the renewed ticket's lifetime: ${hint?.[1] ?? 'none'} s`);
-      assert.equal(ctx.cachedSessions, 1, 'the used session left the cache');
-      await sleep(t0 + 6500 - Date.now());
-      const third = await runSClient({ ...client, extraArgs: ['-sess_in', s2] });
-      assert.match(third.stdout, /^New, TLSv1\.3/m, third.output);
-    });
+    // The resumption must start while the first ticket is still valid: on a host so loaded that
+    // the first handshake and the wait took most of the lifetime, the timeline is not the one
+    // under test, and it is run again (a few times) on a fresh server rather than asserted on.
+    let tested = false;
+    for (let attempt = 1; !tested; attempt++) {
+      const ctx = new SecureContext({
+        role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert],
+        verifyMode: VerifyMode.Peer | VerifyMode.FailIfNoPeerCert, sessionLifetime: lifetime,
+      });
+      await withServer(ctx, async (port) => {
+        const [s1, s2] = [join(dir, 's1.pem'), join(dir, 's2.pem')];
+        const client = { port, CAfile: pki.trustRoot, cert: pki.valid.cert, key: pki.valid.key, keepStdinOpen: true, protocol: 'tls1_3' as const };
+        const t0 = Date.now();
+        const first = await runSClient({ ...client, extraArgs: ['-sess_out', s1] });
+        assert.match(first.stdout, /^New, TLSv1\.3/m, first.output);
+        assert.match(sessionText(s1), new RegExp(`lifetime hint: ${lifetime} \\(seconds\\)`));
+        await sleep(t0 + 1500 - Date.now());
+        if (Date.now() - t0 >= (lifetime - 2) * 1000 && attempt < 5) return;
+        tested = true;
+        const second = await runSClient({ ...client, extraArgs: ['-sess_in', s1, '-sess_out', s2] });
+        assert.match(second.stdout, /^Reused, TLSv1\.3/m, second.output);
+        const hint = /lifetime hint: (\d+) \(seconds\)/.exec(sessionText(s2));
+        assert.ok(hint !== null && Number(hint[1]) < lifetime, `the renewed ticket's lifetime: ${hint?.[1] ?? 'none'} s`);
+        assert.equal(ctx.cachedSessions, 1, 'the used session left the cache');
+        await sleep(t0 + 6500 - Date.now());
+        const third = await runSClient({ ...client, extraArgs: ['-sess_in', s2] });
+        assert.match(third.stdout, /^New, TLSv1\.3/m, third.output);
+      });
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,15 +15,7 @@ import { PduReader } from '../../../src/ul/pdu/pdu-reader.js';
 import type { AAssociateRqPdu, Pdu } from '../../../src/ul/pdu/types.js';
 import * as F from './fixtures-dcmtk.js';
 import { userInformation } from '../../helpers/user-information.js';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
+import { freePort } from '../../helpers/free-port.js';
 
 /** Reads PDUs from a socket through PduReader, one at a time. */
 function pduStream(socket: net.Socket): () => Promise<Pdu> {
@@ -59,7 +51,9 @@ test('our encoded PDUs are accepted by DCMTK storescp; its answers decode', asyn
   const scp: ChildProcess = spawn('storescp', ['-aet', 'DCMTK-SCP', String(port)], { stdio: 'ignore' });
   let socket: net.Socket | undefined;
   try {
-    for (let i = 0; i < 100 && socket === undefined; i++) {
+    // Until storescp listens (it may start slowly on a loaded machine) or exits; the bound is a
+    // hang guard, not a number of tries.
+    for (const end = Date.now() + 60_000; socket === undefined && scp.exitCode === null && Date.now() < end;) {
       try {
         const s = net.connect(port, '127.0.0.1');
         await once(s, 'connect');
