@@ -7,6 +7,7 @@
  * imports nothing heavy and runs before any command module is loaded.
  */
 import { DicomError } from '../errors.js';
+import { escapeControls } from './escape-controls.js';
 
 /** Exit codes, one per error class. Values never change between releases. */
 export const ExitCode = {
@@ -151,7 +152,7 @@ export function sentence(e: unknown): string {
   m = m.replace(/\s+/g, ' ').trim();
   // Messages may quote a peer's bytes (AE titles, UIDs, comments): its control characters (an
   // ESC sequence) must not reach the user's terminal as such.
-  m = m.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  m = escapeControls(m);
   if (m.length === 0) m = 'unknown error';
   m = m[0]!.toUpperCase() + m.slice(1);
   return /[.!?]$/.test(m) ? m : `${m}.`;

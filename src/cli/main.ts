@@ -12,7 +12,8 @@ import { VERSION } from './version.js';
 
 export function exitCodesHelp(): string {
   const rows = exitCodeTable.map((r) => `  ${String(r.exit).padStart(3)}  ${r.meaning}${r.codes.length > 0 ? `\n       ${r.codes.join(', ')}` : ''}`);
-  return ['Exit codes (one per error class; errors print "error: <sentence> [<CODE>]"):', ...rows].join('\n');
+  return ['Exit codes (one per error class; errors print "error: <sentence> [<CODE>]", where a control',
+    'character the sentence quotes is written as an escape such as \\u001b):', ...rows].join('\n');
 }
 
 function globalHelp(): string {

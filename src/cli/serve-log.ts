@@ -7,6 +7,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { usageError } from './errors.js';
+import { escapeControls } from './escape-controls.js';
 import type { Writable } from 'node:stream';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -39,16 +40,6 @@ export function checkLogOptions(o: ServeLogOptions): { level: LogLevel; format: 
   const format = (o.format ?? 'text') as LogFormat;
   if (!LOG_FORMATS.includes(format)) throw usageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}; got "${o.format}"`);
   return { level, format, phi: o.phi === true };
-}
-
-/**
- * Control characters (line breaks, escape sequences, C1) in a message, as visible escapes. A
- * message carries what peers sent (a user name, an error about their data): one line per event
- * must stay one line, so a peer cannot forge log lines nor drive the terminal that shows them.
- */
-export function escapeControls(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
-    ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' } as Record<string, string>)[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The human form: pino's JSON line back into `time [LEVEL ]message` (no level word for info and debug). */
