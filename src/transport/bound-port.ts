@@ -15,7 +15,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
-import { bind, close, lastErrno, setsockopt, socket } from './tls/openssl/libc.js';
+import { bind, close, inetPton, lastErrno, setsockopt, socket } from './tls/openssl/libc.js';
 
 // Linux <sys/socket.h>, <netinet/in.h>.
 const AF_INET = 2;
@@ -33,33 +33,22 @@ function systemError(syscall: string, errno: number, address: string, port: numb
   return Object.assign(new Error(`${syscall} ${code} ${address}:${port}`), { code, errno: -errno, syscall, address, port });
 }
 
+/**
+ * struct sockaddr_in (16 bytes: family, port, 4 address bytes at 4) or sockaddr_in6 (28 bytes:
+ * family, port, flow info, 16 address bytes at 8, scope id), the address as the C library's
+ * inet_pton reads it. `address` comes from the resolver, so it is one of the family's forms; a
+ * zone (`%eth0`) is dropped, the scope id left 0.
+ */
 function sockaddr(family: 4 | 6, address: string, port: number): Buffer {
-  if (family === 4) {
-    const b = Buffer.alloc(16);
-    b.writeUInt16LE(AF_INET, 0);
-    b.writeUInt16BE(port, 2);
-    address.split('.').forEach((octet, i) => b.writeUInt8(Number(octet), 4 + i));
-    return b;
-  }
-  const b = Buffer.alloc(28);
-  b.writeUInt16LE(AF_INET6, 0);
+  const b = Buffer.alloc(family === 4 ? 16 : 28);
+  b.writeUInt16LE(family === 4 ? AF_INET : AF_INET6, 0);
   b.writeUInt16BE(port, 2);
-  ipv6Bytes(address).copy(b, 8);
-  return b;
-}
-
-/** The 16 bytes of an IPv6 address in text form (with "::" and an embedded IPv4 tail). */
-function ipv6Bytes(text: string): Buffer {
-  const address = text.replace(/%.*$/, '');
-  const [head, tail] = address.includes('::') ? address.split('::') as [string, string] : [address, undefined];
-  const words = (s: string): number[] => s === '' ? [] : s.split(':').flatMap((w) => w.includes('.')
-    ? ((o) => [(o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!])(w.split('.').map(Number))
-    : [parseInt(w, 16)]);
-  const h = words(head);
-  const t = tail === undefined ? [] : words(tail);
-  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  const b = Buffer.alloc(16);
-  all.forEach((w, i) => b.writeUInt16BE(w, i * 2));
+  const bytes = Buffer.alloc(family === 4 ? 4 : 16);
+  const text = address.replace(/%.*$/, '');
+  if (Number(inetPton(family === 4 ? AF_INET : AF_INET6, text, bytes)) !== 1) {
+    throw Object.assign(new Error(`inet_pton EINVAL ${address}:${port}`), { code: 'EINVAL', syscall: 'inet_pton', address, port });
+  }
+  bytes.copy(b, family === 4 ? 4 : 8);
   return b;
 }
 
