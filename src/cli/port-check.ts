@@ -44,3 +44,17 @@ export async function bindPorts(host: string, ports: ReadonlyArray<{ port: numbe
   }
   return bound;
 }
+
+/** HOST:PORT as printed and as `dicom-tls echo` reads it: an IPv6 address in brackets (`[::1]:2762`). */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * The host a printed connect line names: `localhost` where the server listens on every address or
+ * on 127.0.0.1; else the address it listens on, which `localhost` may not reach (`--host ::1`,
+ * where localhost resolves to 127.0.0.1 only).
+ */
+export function connectHost(host: string): string {
+  return ['0.0.0.0', '::', '127.0.0.1', 'localhost'].includes(host) ? 'localhost' : host;
+}

@@ -11,7 +11,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { commonOptions, parse, passwordOptions, tlsOptions } from './args.js';
 import { ExitCode, fileError, usageError } from './errors.js';
 import { Output, type Io } from './io.js';
-import { bindPorts, portError } from './port-check.js';
+import { bindPorts, connectHost, hostPort, portError } from './port-check.js';
 import { logCertificates } from './serve-certificates.js';
 import { help } from './serve-help.js';
 import { gracefulStop, stopRequested } from './serve-signals.js';
@@ -236,17 +236,18 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     setContext: (c) => tlsServer.server.setTlsContext(c),
   }, metrics);
   const moveCount = Object.keys(s.moveDestinations).length;
-  log('listening', `listening for DICOM over TLS on ${s.host}:${address.port} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${s.host}:${plainAddress.port}` : ''}; data in ${s.data}${storage === undefined ? '' : `, instances in ${storage.url}`}`,
+  log('listening', `listening for DICOM over TLS on ${hostPort(s.host, address.port)} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${hostPort(s.host, plainAddress.port)}` : ''}; data in ${s.data}${storage === undefined ? '' : `, instances in ${storage.url}`}`,
     { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, storage: storage?.url ?? storeRoot, moveDestinations: moveCount, index: index.kind, pid: process.pid });
   if (log.format === 'text') {
     const rel = (p: string): string => { const r = relative(io.cwd, p); return r.startsWith('..') ? p : r; };
     const ca = dev?.ca ?? s.tls.ca?.[0] ?? '<ca.pem>';
     const cert = dev?.client ?? '<client.pem>';
     const key = dev?.clientKey ?? '<client-key.pem>';
+    const at = connectHost(s.host);
     out.line('Connect with:');
-    out.line(`  dicom-tls echo localhost:${address.port} --call ${s.aet} --ca ${rel(ca)} --cert ${rel(cert)} --key ${rel(key)}`);
-    out.line(`  echoscu +tls ${rel(key)} ${rel(cert)} +cf ${rel(ca)} -aec ${s.aet} localhost ${address.port}`);
-    if (plainAddress !== undefined) out.line(`  echoscu -aec ${s.aet} localhost ${plainAddress.port}          (plain DICOM)`);
+    out.line(`  dicom-tls echo ${hostPort(at, address.port)} --call ${s.aet} --ca ${rel(ca)} --cert ${rel(cert)} --key ${rel(key)}`);
+    out.line(`  echoscu +tls ${rel(key)} ${rel(cert)} +cf ${rel(ca)} -aec ${s.aet} ${at} ${address.port}`);
+    if (plainAddress !== undefined) out.line(`  echoscu -aec ${s.aet} ${at} ${plainAddress.port}          (plain DICOM)`);
     out.line('Stop with Ctrl-C (instances in flight are finished first).');
   }
 

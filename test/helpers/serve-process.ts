@@ -49,10 +49,10 @@ export function spawnServe(args: readonly string[], o: { cwd: string; env?: Node
 /** The TLS and plain ports from the "listening" line, the HTTP port from its own line (text or JSON form). */
 export async function listening(p: ServeProcess, http = false): Promise<{ port: number; plainPort: number | undefined; httpPort: number | undefined }> {
   // The log line, or (a quiet --log-level) the printed connect lines. The port is after the last
-  // colon: the host may be an IPv6 address (`on ::1:2762`).
+  // colon: the host may be an IPv6 address (`on [::1]:2762`).
   await p.waitFor(/listening for DICOM over TLS on \S+?:\d+|Stop with Ctrl-C/);
-  const m = /listening for DICOM over TLS on \S+:(\d+)/.exec(p.output()) ?? /dicom-tls echo localhost:(\d+)/.exec(p.output())!;
-  const plain = /plain DICOM on \S+:(\d+)/.exec(p.output()) ?? /echoscu -aec \S+ localhost (\d+) +\(plain DICOM\)/.exec(p.output());
+  const m = /listening for DICOM over TLS on \S+:(\d+)/.exec(p.output()) ?? /dicom-tls echo \S+:(\d+)/.exec(p.output())!;
+  const plain = /plain DICOM on \S+:(\d+)/.exec(p.output()) ?? /echoscu -aec \S+ \S+ (\d+) +\(plain DICOM\)/.exec(p.output());
   const h = http ? await p.waitFor(/health and metrics on http:\/\/\S+?:(\d+)/) : undefined;
   return { port: Number(m[1]), plainPort: plain === null ? undefined : Number(plain[1]), httpPort: h === undefined ? undefined : Number(h[1]) };
 }
