@@ -3,40 +3,17 @@
 // socket write with what the application writes in answer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { SecureContext, VerifyMode } from '../../../src/transport/tls/context.js';
-import { createSecureServer } from '../../../src/transport/tls/server.js';
-import { SecureSocket } from '../../../src/transport/tls/socket.js';
-import { makeEngineCerts, type EngineCerts } from './engine-fixtures.js';
+import type { SecureSocket } from '../../../src/transport/tls/socket.js';
+import { countWrites, makeEngineCerts, openSecurePair, withSecurePair, type EngineCerts } from './engine-fixtures.js';
 
 let c: EngineCerts;
 before(() => { c = makeEngineCerts(); });
 after(() => c.cleanup());
 
-async function withPair(fn: (client: SecureSocket, accepted: Promise<SecureSocket>, rawWrites: () => number) => Promise<void>): Promise<void> {
-  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
-  const cctx = new SecureContext({ role: 'client', ca: [c.caCert], sessionResumption: false });
-  const server = createSecureServer(sctx, undefined, { allowHalfOpen: true });
-  const { port } = await server.listen(0, '127.0.0.1');
-  const acceptedP = once(server, 'secureConnection');
-  const raw = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-  await once(raw, 'connect');
-  // Every write the engine makes on the TCP socket, from the ClientHello on.
-  let writes = 0;
-  const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
-  raw.write = ((...args: unknown[]) => (writes++, write(...args))) as typeof raw.write;
-  const client = new SecureSocket(raw, cctx, { servername: 'localhost' });
-  try {
-    await client.handshake();
-    await fn(client, acceptedP.then(([accepted]) => accepted as SecureSocket), () => writes);
-  } finally {
-    client.destroy();
-    await server.close();
-    cctx.dispose();
-    sctx.dispose();
-  }
+function withPair(fn: (client: SecureSocket, accepted: Promise<SecureSocket>, rawWrites: () => number) => Promise<void>): Promise<void> {
+  return withSecurePair(c, (p) => fn(p.client, p.accepted, p.clientWrites));
 }
 
 test('the TLS 1.3 client Finished leaves in one socket write with the first data written after the handshake', async () => {
@@ -55,35 +32,21 @@ test('the TLS 1.3 client Finished leaves in one socket write with the first data
 test('a handshake flight after which OpenSSL waits for the peer leaves in the turn that made it', async () => {
   // The ClientHello, and the server's ServerHello … Finished: nothing of ours can join them, so
   // they are not held back for the end of the event loop's turn as the client's Finished is.
-  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
-  const cctx = new SecureContext({ role: 'client', ca: [c.caCert], sessionResumption: false });
-  const server = createSecureServer(sctx, undefined, { allowHalfOpen: true });
   // Server: what it had written when its engine (the first 'data' listener) had read the ClientHello.
   const serverWritesAtFirstRead: number[] = [];
-  server.on('connection', (secure) => {
-    const raw = secure.socket;
-    let writes = 0;
-    const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
-    raw.write = ((...args: unknown[]) => (writes++, write(...args))) as typeof raw.write;
-    raw.once('data', () => serverWritesAtFirstRead.push(writes));
+  const { client, clientWrites, close } = await openSecurePair(c, {
+    onConnection: (secure) => {
+      const writes = countWrites(secure.socket);
+      secure.socket.once('data', () => serverWritesAtFirstRead.push(writes()));
+    },
   });
-  const { port } = await server.listen(0, '127.0.0.1');
-  const raw = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-  await once(raw, 'connect');
-  let writes = 0;
-  const write = raw.write.bind(raw) as (...args: unknown[]) => boolean;
-  raw.write = ((...args: unknown[]) => (writes++, write(...args))) as typeof raw.write;
-  const client = new SecureSocket(raw, cctx, { servername: 'localhost' });
   try {
     const done = client.handshake();
-    assert.equal(writes, 1, 'the ClientHello is written by handshake() itself');
+    assert.equal(clientWrites(), 1, 'the ClientHello is written by handshake() itself');
     await done;
     assert.deepEqual(serverWritesAtFirstRead, [1], 'the server flight is written in the turn that read the ClientHello');
   } finally {
-    client.destroy();
-    await server.close();
-    cctx.dispose();
-    sctx.dispose();
+    await close();
   }
 });
 

@@ -8,6 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
+import { once } from 'node:events';
+import { SecureContext, VerifyMode } from '../../../src/transport/tls/context.js';
+import { createSecureServer } from '../../../src/transport/tls/server.js';
+import { SecureSocket } from '../../../src/transport/tls/socket.js';
 
 export interface EngineCerts {
   dir: string;
@@ -62,6 +66,64 @@ export function makeEngineCerts(): EngineCerts {
     caBCert: p('cab.pem'), clientBCert: p('clientb.pem'), clientBKey: p('clientb.key'),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** Counts every write made on `socket` from now on: the record flights an engine sends. */
+export function countWrites(socket: net.Socket): () => number {
+  let writes = 0;
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  socket.write = ((...args: unknown[]) => (writes++, write(...args))) as typeof socket.write;
+  return () => writes;
+}
+
+export interface SecurePair {
+  /** Our client engine on a connected TCP socket, its handshake not started. */
+  readonly client: SecureSocket;
+  /** The server's end, once its handshake is done. */
+  readonly accepted: Promise<SecureSocket>;
+  /** Writes on the client's TCP socket, from the ClientHello on. */
+  readonly clientWrites: () => number;
+  /** Destroys the client, closes the server and disposes of both contexts. */
+  close(): Promise<void>;
+}
+
+/**
+ * A client SecureSocket connected over 127.0.0.1 to createSecureServer with the engine
+ * certificates: the server asks for no client certificate, the client resumes no session, both
+ * ends allow half-open. `onConnection` sees each server-side socket as it connects.
+ */
+export async function openSecurePair(c: EngineCerts, o: { onConnection?: (secure: SecureSocket) => void } = {}): Promise<SecurePair> {
+  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
+  const cctx = new SecureContext({ role: 'client', ca: [c.caCert], sessionResumption: false });
+  const server = createSecureServer(sctx, undefined, { allowHalfOpen: true });
+  if (o.onConnection !== undefined) server.on('connection', o.onConnection);
+  const { port } = await server.listen(0, '127.0.0.1');
+  const accepted = once(server, 'secureConnection').then(([s]) => s as SecureSocket);
+  void accepted.catch(() => undefined); // awaited by the tests that want it, not by all
+  const raw = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  await once(raw, 'connect');
+  const clientWrites = countWrites(raw);
+  const client = new SecureSocket(raw, cctx, { servername: 'localhost' });
+  return {
+    client, accepted, clientWrites,
+    close: async () => {
+      client.destroy();
+      await server.close();
+      cctx.dispose();
+      sctx.dispose();
+    },
+  };
+}
+
+/** openSecurePair with the handshake done before `fn`, closed after it. */
+export async function withSecurePair(c: EngineCerts, fn: (pair: SecurePair) => Promise<void>): Promise<void> {
+  const pair = await openSecurePair(c);
+  try {
+    await pair.client.handshake();
+    await fn(pair);
+  } finally {
+    await pair.close();
+  }
 }
 
 export interface OpensslProcess {

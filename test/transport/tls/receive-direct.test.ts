@@ -3,38 +3,18 @@
 // listener in the order it was sent, whatever the stream is doing when the engine decrypts it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { SecureContext, VerifyMode } from '../../../src/transport/tls/context.js';
-import { createSecureServer } from '../../../src/transport/tls/server.js';
-import { SecureSocket } from '../../../src/transport/tls/socket.js';
+import type { SecureSocket } from '../../../src/transport/tls/socket.js';
 import { rng } from '../../helpers/random.js';
-import { makeEngineCerts, type EngineCerts } from './engine-fixtures.js';
+import { makeEngineCerts, withSecurePair, type EngineCerts } from './engine-fixtures.js';
 
 let c: EngineCerts;
 before(() => { c = makeEngineCerts(); });
 after(() => c.cleanup());
 
-async function withPair(fn: (client: SecureSocket, accepted: SecureSocket) => Promise<void>): Promise<void> {
-  const sctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
-  const cctx = new SecureContext({ role: 'client', ca: [c.caCert], sessionResumption: false });
-  const server = createSecureServer(sctx, undefined, { allowHalfOpen: true });
-  const { port } = await server.listen(0, '127.0.0.1');
-  const acceptedP = once(server, 'secureConnection');
-  const raw = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-  await once(raw, 'connect');
-  const client = new SecureSocket(raw, cctx, { servername: 'localhost' });
-  try {
-    await client.handshake();
-    const [accepted] = (await acceptedP) as [SecureSocket];
-    await fn(client, accepted);
-  } finally {
-    client.destroy();
-    await server.close();
-    cctx.dispose();
-    sctx.dispose();
-  }
+function withPair(fn: (client: SecureSocket, accepted: SecureSocket) => Promise<void>): Promise<void> {
+  return withSecurePair(c, async (p) => fn(p.client, await p.accepted));
 }
 
 test('receiveDirect with a receiver that pauses the stream after every chunk and resumes it soon after (as the upper layer does behind a slow sink): every byte in order', { timeout: 60_000 }, async () => {
