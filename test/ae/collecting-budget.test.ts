@@ -7,46 +7,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DicomClient } from '../../src/ae/client.js';
+import type { DicomClient } from '../../src/ae/client.js';
 import { DicomServer } from '../../src/ae/server.js';
-import { BufferBudget } from '../../src/ae/buffer-budget.js';
 import type { PendingRequest } from '../../src/ae/association.js';
 import { HandlerRegistry } from '../../src/services/scp/registry.js';
 import { encodeCommand } from '../../src/dimse/messages.js';
-import { NormalizedSopClass, QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { NormalizedSopClass } from '../../src/dictionary/uids.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { Status } from '../../src/dictionary/status.js';
-import { encodeDataset } from '../helpers/dicom-data.js';
+import { associateScu, findIdentifier as identifier, findRequest as find, STUDY_ROOT_FIND } from '../helpers/find-scu.js';
+import { hangGuard, until } from '../helpers/hang-guard.js';
+import { watchPeak } from '../helpers/budget-peak.js';
 
-const FIND = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;
+const FIND = STUDY_ROOT_FIND;
 const COMMIT = NormalizedSopClass.StorageCommitmentPushModel;
 const MiB = 1024 * 1024;
 const CAP = 8 * MiB;
 const MAX_PDU = 16_384;
 const quick = { connect: 10_000, association: 10_000, dimse: 0 };
-
-/** A C-FIND identifier of about `size` bytes (the bulk in an element the index does not keep). */
-function identifier(size: number): Buffer {
-  return encodeDataset([
-    [0x00080052, 'CS', 'STUDY'],
-    [0x00420011, 'OB', Buffer.alloc(size, 7)],
-  ]);
-}
-
-/**
- * The largest count the server's budget (recognised by its limit, CAP; the per-association
- * budgets have another) reached, observed at every byte taken: no sampling interval to miss a peak.
- */
-function watchPeak(): { peak: () => number; stop: () => void } {
-  const take = BufferBudget.prototype.take;
-  let peak = 0;
-  BufferBudget.prototype.take = function (this: BufferBudget, bytes: number): void {
-    take.call(this, bytes);
-    if (this.limit === CAP) peak = Math.max(peak, this.held);
-  };
-  return { peak: () => peak, stop: () => void (BufferBudget.prototype.take = take) };
-}
 
 async function findServer(tls?: SecureContext): Promise<{ server: DicomServer; port: number; handled: () => number }> {
   let handled = 0;
@@ -79,22 +58,7 @@ async function findServer(tls?: SecureContext): Promise<{ server: DicomServer; p
 }
 
 function connect(port: number, tls?: SecureContext): Promise<DicomClient> {
-  return DicomClient.associate({
-    host: '127.0.0.1',
-    port,
-    ...(tls === undefined ? {} : { tls }),
-    callingAeTitle: 'SCU',
-    calledAeTitle: 'SCP',
-    presentationContexts: [
-      { abstractSyntax: FIND, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
-      { abstractSyntax: COMMIT, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
-    ],
-    timeouts: quick,
-  });
-}
-
-function find(client: DicomClient, bytes: Uint8Array): PendingRequest {
-  return client.association.request({ type: 'C-FIND-RQ', affectedSopClassUid: FIND, priority: 0 }, { dataset: bytes });
+  return associateScu(port, { abstractSyntaxes: [FIND, COMMIT], timeouts: quick, tls });
 }
 
 /** An N-ACTION-RQ whose action information is `bytes` (collected for its handler like an identifier). */
@@ -105,28 +69,13 @@ function action(client: DicomClient, bytes: Uint8Array): PendingRequest {
   );
 }
 
-/** Rejects after `ms` (a hang guard for a deadlock, not a timing bound). */
-function hangGuard<T>(p: Promise<T>, what: string, ms = 120_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung: ${what}`)), ms)));
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
-}
-
-/** Resolves when `check` holds, polling; rejects after `guard` ms (a hang guard). */
-async function until(check: () => boolean, what: string, guard = 60_000): Promise<void> {
-  for (let waited = 0; !check(); waited += 10) {
-    if (waited > guard) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 for (const tls of [false, true]) {
 test(`six associations each sending a 6 MiB C-FIND identifier or N-ACTION data set at once${tls ? ' over TLS' : ''}: at most the server budget plus one data set held, every request answered`, async () => {
   const pki = tls ? scenarioPki() : undefined;
   const serverTls = pki && new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert, pki.caA.cert] });
   const clientTls = pki && new SecureContext({ role: 'client', identity: { cert: pki.clientA.cert, key: pki.clientA.key }, ca: [pki.root.cert] });
   const { server, port, handled } = await findServer(serverTls);
-  const watch = watchPeak();
+  const watch = watchPeak(CAP);
   try {
     const clients = await Promise.all(Array.from({ length: 6 }, () => connect(port, clientTls)));
     const bytes = identifier(6 * MiB);
@@ -148,7 +97,7 @@ test(`six associations each sending a 6 MiB C-FIND identifier or N-ACTION data s
 
 test('an association aborted mid-collection gives its bytes back; the collections waiting behind it go on', async () => {
   const { server, port, handled } = await findServer();
-  const watch = watchPeak();
+  const watch = watchPeak(CAP);
   try {
     // The first collection on the server: a C-FIND-RQ whose identifier never ends.
     const stuck = await connect(port);
@@ -255,10 +204,8 @@ test(`an association whose reading is paused for room in a budget is not idle: i
   dc.subscribe(channelNames.association, onPause);
   const { port } = await server.listen(0);
   try {
-    const client = await DicomClient.associate({
-      host: '127.0.0.1', port, ...(clientTls === undefined ? {} : { tls: clientTls }), callingAeTitle: 'SCU', calledAeTitle: 'SCP',
-      presentationContexts: [{ abstractSyntax: FIND, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
-      asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 }, timeouts: quick,
+    const client = await associateScu(port, {
+      abstractSyntaxes: [FIND], tls: clientTls, asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 }, timeouts: quick,
     });
     // The first handler holds its identifier; the next ones fill the association's budget.
     const requests = Array.from({ length: 4 }, () => find(client, identifier(MiB)));

@@ -9,28 +9,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { channelNames } from '../../src/diagnostics.js';
-import { DicomClient } from '../../src/ae/client.js';
+import type { DicomClient } from '../../src/ae/client.js';
 import { DicomServer, type DicomServerOptions } from '../../src/ae/server.js';
-import type { Association, PendingRequest } from '../../src/ae/association.js';
+import type { Association } from '../../src/ae/association.js';
 import { HandlerRegistry } from '../../src/services/scp/registry.js';
-import { QueryRetrieveSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
 import { Status } from '../../src/dictionary/status.js';
 import type { AsynchronousOperationsWindow } from '../../src/acse/asynchronous-operations.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { encodeDataset } from '../helpers/dicom-data.js';
+import { associateScu, findIdentifier as identifier, findRequest as find, STUDY_ROOT_FIND } from '../helpers/find-scu.js';
 import { scenarioPki } from '../helpers/pki.js';
 
-const FIND = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;
+const FIND = STUDY_ROOT_FIND;
 const MiB = 1024 * 1024;
 const quick = { connect: 5000, association: 5000, dimse: 0 };
-
-/** A C-FIND identifier of about `size` bytes (the bulk in an element the index does not keep). */
-function identifier(size: number): Buffer {
-  return encodeDataset([
-    [0x00080052, 'CS', 'STUDY'],
-    [0x00420011, 'OB', Buffer.alloc(size, 7)],
-  ]);
-}
 
 /** A C-FIND handler that holds every request until `open()`. */
 function gatedFind(): { registry: HandlerRegistry; started: () => number; open: () => void; firstStarted: Promise<void> } {
@@ -69,20 +61,7 @@ async function serverWith(options: DicomServerOptions): Promise<{ server: DicomS
 }
 
 function connect(port: number, window?: AsynchronousOperationsWindow, dimse = 0, tls?: SecureContext): Promise<DicomClient> {
-  return DicomClient.associate({
-    host: '127.0.0.1',
-    port,
-    ...(tls === undefined ? {} : { tls }),
-    callingAeTitle: 'SCU',
-    calledAeTitle: 'SCP',
-    presentationContexts: [{ abstractSyntax: FIND, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
-    ...(window === undefined ? {} : { asynchronousOperations: window }),
-    timeouts: { ...quick, dimse },
-  });
-}
-
-function find(client: DicomClient, bytes: Uint8Array): PendingRequest {
-  return client.association.request({ type: 'C-FIND-RQ', affectedSopClassUid: FIND, priority: 0 }, { dataset: bytes });
+  return associateScu(port, { abstractSyntaxes: [FIND], timeouts: { ...quick, dimse }, tls, asynchronousOperations: window });
 }
 
 /** The budgets named by 'reading-paused' messages on the association channel while `fn` runs. */
