@@ -6,25 +6,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DicomClient } from '../../src/ae/client.js';
-import { TransferSyntax, VerificationSopClass } from '../../src/dictionary/uids.js';
-import { decodePdu } from '../../src/ul/pdu/decode.js';
+import { VerificationSopClass } from '../../src/dictionary/uids.js';
 import { encodePdu } from '../../src/ul/pdu/encode.js';
-import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
 import { listenForScriptedPeer } from '../helpers/scripted-peer.js';
+import { proposeToScriptedPeer } from '../helpers/scripted-association.js';
 import { acFor } from '../ul/fixtures.js';
 
 test('a request outstanding when we abort fails at once, though the peer never closes the connection (ARTIM far away)', { timeout: 60_000 }, async () => {
-  const { port, connection, close } = await listenForScriptedPeer();
+  const listener = await listenForScriptedPeer();
   try {
-    const associating = DicomClient.associate({
-      host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SILENT',
-      presentationContexts: [{ abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] }],
+    const { associating, peer, rq } = await proposeToScriptedPeer(listener, {
+      calledAeTitle: 'SILENT', abstractSyntax: VerificationSopClass,
       // ARTIM (the association timeout) ten minutes: longer than the hang guard above.
       timeouts: { connect: 10_000, association: 600_000, dimse: 0 },
     });
-    const peer = await connection;
-    const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
     peer.write(encodePdu(acFor(rq)));
     const client = await associating;
     const echo = client.association.request({ type: 'C-ECHO-RQ', affectedSopClassUid: VerificationSopClass }, { timeout: 0 });
@@ -37,6 +32,6 @@ test('a request outstanding when we abort fails at once, though the peer never c
     await aborted;
     assert.equal(client.association.isClosed, true);
   } finally {
-    await close();
+    await listener.close();
   }
 });

@@ -6,29 +6,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DicomClient } from '../../src/ae/client.js';
 import { TimeoutError } from '../../src/errors.js';
-import { TransferSyntax } from '../../src/dictionary/uids.js';
 import { findEncoded, sopClassFor } from '../../src/services/scu/find.js';
-import { decodePdu } from '../../src/ul/pdu/decode.js';
 import { encodePdu } from '../../src/ul/pdu/encode.js';
-import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
 import { listenForScriptedPeer } from '../helpers/scripted-peer.js';
+import { proposeToScriptedPeer } from '../helpers/scripted-association.js';
 import { rawCommandSet, rawPData } from '../helpers/raw-pdu.js';
 import { acFor } from '../ul/fixtures.js';
 
 test('a peer that answers our C-CANCEL-RQ with endless Pending responses: the wait for the final one ends with a TimeoutError', { timeout: 60_000 }, async () => {
-  const { port, connection, close } = await listenForScriptedPeer();
+  const listener = await listenForScriptedPeer();
   let flood: NodeJS.Timeout | undefined;
   try {
     const sopClass = sopClassFor('STUDY_ROOT', 'find');
-    const associating = DicomClient.associate({
-      host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'ENDLESS',
-      presentationContexts: [{ abstractSyntax: sopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] }],
-      timeouts: { connect: 10_000, association: 10_000, dimse: 1_000 },
+    const { associating, peer, rq } = await proposeToScriptedPeer(listener, {
+      calledAeTitle: 'ENDLESS', abstractSyntax: sopClass, timeouts: { connect: 10_000, association: 10_000, dimse: 1_000 },
     });
-    const peer = await connection;
-    const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
     const pcId = rq.presentationContexts[0]!.id;
     peer.write(encodePdu(acFor(rq)));
     const client = await associating;
@@ -63,6 +56,6 @@ test('a peer that answers our C-CANCEL-RQ with endless Pending responses: the wa
     assert.match(error.message, /C-CANCEL-RQ/);
   } finally {
     if (flood !== undefined) clearInterval(flood);
-    await close();
+    await listener.close();
   }
 });

@@ -7,14 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DicomClient } from '../../src/ae/client.js';
-import { TransferSyntax, VerificationSopClass } from '../../src/dictionary/uids.js';
-import { decodePdu } from '../../src/ul/pdu/decode.js';
+import { VerificationSopClass } from '../../src/dictionary/uids.js';
 import { encodePdu } from '../../src/ul/pdu/encode.js';
-import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
 import { PduDecodeError } from '../../src/ul/errors.js';
 import { AssociationAbortedError } from '../../src/ul/upper-layer-errors.js';
 import { listenForScriptedPeer } from '../helpers/scripted-peer.js';
+import { proposeToScriptedPeer } from '../helpers/scripted-association.js';
 import { acFor } from '../ul/fixtures.js';
 
 for (const [name, junk] of [
@@ -22,15 +20,11 @@ for (const [name, junk] of [
   ['an HTTP request', Buffer.from('GET / HTTP/1.1\r\n\r\n')],
 ] as const) {
   test(`${name} right after the A-ASSOCIATE-AC: the next request fails with the provider abort`, { timeout: 60_000 }, async () => {
-    const { port, connection, close } = await listenForScriptedPeer();
+    const listener = await listenForScriptedPeer();
     try {
-      const associating = DicomClient.associate({
-        host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'HOSTILE',
-        presentationContexts: [{ abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] }],
-        timeouts: { connect: 10_000, association: 600_000, dimse: 0 },
+      const { associating, peer, rq } = await proposeToScriptedPeer(listener, {
+        calledAeTitle: 'HOSTILE', abstractSyntax: VerificationSopClass, timeouts: { connect: 10_000, association: 600_000, dimse: 0 },
       });
-      const peer = await connection;
-      const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
       // The AC and the junk in one write: the client reads both before it sends anything.
       peer.write(Buffer.concat([encodePdu(acFor(rq)), junk]));
       const client = await associating.catch((e: unknown) => e as Error);
@@ -50,7 +44,7 @@ for (const [name, junk] of [
       const closed = await client.association.whenClosed();
       assert.equal(closed.error, error, 'the association closes with the same reason');
     } finally {
-      await close();
+      await listener.close();
     }
   });
 }
