@@ -7,20 +7,7 @@ import type { DimseCommand } from '../../src/dimse/messages.js';
 import { CommandField } from '../../src/dictionary/command-field.js';
 import type { CommandName } from '../../src/dictionary/command-field.js';
 import { rng } from '../helpers/random.js';
-
-// The tables messages.ts hands the direct decoder (the same objects, reached the same way).
-const fieldToKeyword: Record<string, string> = {
-  affectedSopClassUid: 'AffectedSOPClassUID', requestedSopClassUid: 'RequestedSOPClassUID', messageId: 'MessageID',
-  messageIdBeingRespondedTo: 'MessageIDBeingRespondedTo', moveDestination: 'MoveDestination', priority: 'Priority', status: 'Status',
-  offendingElement: 'OffendingElement', errorComment: 'ErrorComment', errorId: 'ErrorID', affectedSopInstanceUid: 'AffectedSOPInstanceUID',
-  requestedSopInstanceUid: 'RequestedSOPInstanceUID', eventTypeId: 'EventTypeID', attributeIdentifierList: 'AttributeIdentifierList',
-  actionTypeId: 'ActionTypeID', numberOfRemainingSuboperations: 'NumberOfRemainingSuboperations',
-  numberOfCompletedSuboperations: 'NumberOfCompletedSuboperations', numberOfFailedSuboperations: 'NumberOfFailedSuboperations',
-  numberOfWarningSuboperations: 'NumberOfWarningSuboperations', moveOriginatorApplicationEntityTitle: 'MoveOriginatorApplicationEntityTitle',
-  moveOriginatorMessageId: 'MoveOriginatorMessageID',
-};
-const tables = { specs: commandSpecs, fieldToKeyword };
-
+import { fieldToKeyword, tables } from './command-tables.js';
 
 type Vr = 'UL' | 'US' | 'UI' | 'AE' | 'LO' | 'AT';
 const defs = Object.entries(CommandElement).filter(([k]) => k !== 'CommandGroupLength') as [string, { element: number; vr: Vr }][];

@@ -6,20 +6,7 @@ import { commandSpecs, commandToElements, decodeCommand, encodeCommand } from '.
 import type { DimseCommand } from '../../src/dimse/messages.js';
 import type { CommandName } from '../../src/dictionary/command-field.js';
 import { rng } from '../helpers/random.js';
-
-// The tables messages.ts hands the direct encoder (the same objects, reached the same way).
-const fieldToKeyword: Record<string, string> = {
-  affectedSopClassUid: 'AffectedSOPClassUID', requestedSopClassUid: 'RequestedSOPClassUID', messageId: 'MessageID',
-  messageIdBeingRespondedTo: 'MessageIDBeingRespondedTo', moveDestination: 'MoveDestination', priority: 'Priority', status: 'Status',
-  offendingElement: 'OffendingElement', errorComment: 'ErrorComment', errorId: 'ErrorID', affectedSopInstanceUid: 'AffectedSOPInstanceUID',
-  requestedSopInstanceUid: 'RequestedSOPInstanceUID', eventTypeId: 'EventTypeID', attributeIdentifierList: 'AttributeIdentifierList',
-  actionTypeId: 'ActionTypeID', numberOfRemainingSuboperations: 'NumberOfRemainingSuboperations',
-  numberOfCompletedSuboperations: 'NumberOfCompletedSuboperations', numberOfFailedSuboperations: 'NumberOfFailedSuboperations',
-  numberOfWarningSuboperations: 'NumberOfWarningSuboperations', moveOriginatorApplicationEntityTitle: 'MoveOriginatorApplicationEntityTitle',
-  moveOriginatorMessageId: 'MoveOriginatorMessageID',
-};
-const tables = { specs: commandSpecs, fieldToKeyword };
-
+import { tables } from './command-tables.js';
 
 function generic(command: DimseCommand): Uint8Array {
   return encodeCommandSet(commandToElements(command));

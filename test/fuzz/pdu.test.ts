@@ -13,6 +13,7 @@ import { PduReader } from '../../src/ul/pdu/pdu-reader.js';
 import { AbortReason } from '../../src/ul/pdu/types.js';
 import { anyPdu, chunking, splitAt } from '../helpers/pdu-arbitraries.js';
 import * as F from '../ul/pdu/fixtures-dcmtk.js';
+import { byteMutation as mutation, mutateBytes as mutate } from './grammar.js';
 
 const REASONS = new Set<number>(Object.values(AbortReason));
 
@@ -24,26 +25,6 @@ function decodesOrTypedError(bytes: Uint8Array): void {
     assert.ok(REASONS.has(e.abortReason));
     assert.ok(e.field.length > 0);
   }
-}
-
-/** Mutations: overwrite bytes, truncate, insert; optionally repair PDU-length so the body is reached. */
-const mutation = fc.record({
-  writes: fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { maxLength: 6 }),
-  truncateTo: fc.option(fc.nat(), { nil: undefined }),
-  insertAt: fc.option(fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 8 })), { nil: undefined }),
-  repairLength: fc.boolean(),
-});
-
-function mutate(src: Uint8Array, m: typeof mutation extends fc.Arbitrary<infer T> ? T : never): Uint8Array {
-  let b = Uint8Array.from(src);
-  if (m.insertAt !== undefined && b.length > 0) {
-    const at = m.insertAt[0] % b.length;
-    b = Uint8Array.from([...b.subarray(0, at), ...m.insertAt[1], ...b.subarray(at)]);
-  }
-  for (const [i, v] of m.writes) if (b.length > 0) b[i % b.length] = v;
-  if (m.truncateTo !== undefined && b.length > 0) b = b.subarray(0, m.truncateTo % b.length);
-  if (m.repairLength && b.length >= 6) new DataView(b.buffer, b.byteOffset).setUint32(2, b.length - 6);
-  return b;
 }
 
 test('fuzz: random bytes decode to a Pdu or a PduDecodeError', () => {
