@@ -103,12 +103,17 @@ after(async () => {
   await remove();
 });
 
-test('C-MOVE of two studies to a third AE: per study Begin Transferring, Instances Accessed, Instances Transferred (R, Source us, Destination DEST, requestor MOVER)', async () => {
-  const mark = recorded.length;
-  const client = await DicomClient.associate({
+/** MOVER's association to SRC, proposing Study Root C-MOVE. */
+function associateMover(): Promise<DicomClient> {
+  return DicomClient.associate({
     host: '127.0.0.1', port, callingAeTitle: 'MOVER', calledAeTitle: 'SRC', timeouts: quick,
     presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
   });
+}
+
+test('C-MOVE of two studies to a third AE: per study Begin Transferring, Instances Accessed, Instances Transferred (R, Source us, Destination DEST, requestor MOVER)', async () => {
+  const mark = recorded.length;
+  const client = await associateMover();
   const result = await client.move('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: [STUDY1, STUDY2] }, 'DEST');
   assert.equal(result.completed, 3);
   await client.release();
@@ -162,10 +167,7 @@ test('C-GET: Instances Transferred (R) names the requestor as the Destination an
 });
 
 test('C-MOVE where the destination refuses some instances: outcome 4 listing what it took; none taken: outcome 8', async () => {
-  const client = await DicomClient.associate({
-    host: '127.0.0.1', port, callingAeTitle: 'MOVER', calledAeTitle: 'SRC', timeouts: quick,
-    presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
-  });
+  const client = await associateMover();
   try {
     const first = `${STUDY1}.1.1`;
     assert.equal((await client.move('STUDY_ROOT', { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: STUDY1, SeriesInstanceUID: `${STUDY1}.1`, SOPInstanceUID: first }, 'DUPS')).completed, 1);
@@ -198,10 +200,7 @@ for (const [dest, what, extra] of [
 ] as const) {
   test(`C-MOVE to ${what}: Instances Transferred with outcome 8, nothing transferred, and why`, async () => {
     const mark = recorded.length;
-    const client = await DicomClient.associate({
-      host: '127.0.0.1', port, callingAeTitle: 'MOVER', calledAeTitle: 'SRC', timeouts: quick,
-      presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
-    });
+    const client = await associateMover();
     try {
       await assert.rejects(client.move('STUDY_ROOT', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: STUDY1 }, dest));
     } finally {
@@ -230,10 +229,7 @@ for (const [dest, what, extra] of [
 
 test('C-MOVE cancelled before its destination answered: Instances Transferred with outcome 8, nothing transferred, cancelled', async () => {
   const mark = recorded.length;
-  const client = await DicomClient.associate({
-    host: '127.0.0.1', port, callingAeTitle: 'MOVER', calledAeTitle: 'SRC', timeouts: quick,
-    presentationContexts: [{ abstractSyntax: QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelMove, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] }],
-  });
+  const client = await associateMover();
   try {
     const connected = new Promise<void>((resolve) => (silentConnected = resolve));
     const move = client.association.request(

@@ -31,7 +31,8 @@ function recordingTransport(): { stream: Duplex; toUl: PassThrough; calls: Buffe
   return { stream, toUl, calls };
 }
 
-test('the parts of PDUs sent in one tick reach the transport in one writev, bytes in order', async () => {
+/** An upper layer that accepted a peer's A-ASSOCIATE-RQ over a recordingTransport (Sta6), the calls of the accept forgotten. */
+async function established(): Promise<{ ul: UpperLayer; toUl: PassThrough; calls: Buffer[][] }> {
   const { stream, toUl, calls } = recordingTransport();
   const ul = new UpperLayer();
   ul.on('associateIndication', (rq) => ul.acceptAssociation(acFor(rq, 65536)));
@@ -40,6 +41,11 @@ test('the parts of PDUs sent in one tick reach the transport in one writev, byte
   await new Promise((r) => setImmediate(r));
   assert.equal(ul.state, 'Sta6');
   calls.length = 0;
+  return { ul, toUl, calls };
+}
+
+test('the parts of PDUs sent in one tick reach the transport in one writev, bytes in order', async () => {
+  const { ul, toUl, calls } = await established();
   // Fragments above the copy threshold travel as views: header part + fragment part per PDU.
   const a = new Uint8Array(5000).fill(1);
   const b = new Uint8Array(7000).fill(2);
@@ -135,14 +141,8 @@ test('the PDUs sent while a received chunk is processed go to writeDirect in one
 });
 
 test('queuedBytes counts the PDUs gathered for the end of the tick, then what the stream still holds; 0 once all is taken', async () => {
-  const { stream, toUl, calls } = recordingTransport();
-  const ul = new UpperLayer();
-  ul.on('associateIndication', (rq) => ul.acceptAssociation(acFor(rq, 65536)));
-  ul.acceptConnection({ stream, remoteAddress: undefined, remotePort: undefined, localAddress: undefined, localPort: undefined, tls: undefined });
-  toUl.write(encodePdu(rqPdu()));
-  await new Promise((r) => setImmediate(r));
+  const { ul, toUl, calls } = await established();
   assert.equal(ul.queuedBytes, 0);
-  calls.length = 0;
   ul.sendPData(pdata(new Uint8Array(5000), false));
   // A sender reusing the buffer its PDUs point into must see them as not yet copied out.
   assert.equal(ul.queuedBytes, 12 + 5000);

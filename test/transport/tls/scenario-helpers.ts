@@ -72,6 +72,22 @@ export async function closeSocket(socket: SecureSocket | undefined): Promise<voi
   clearTimeout(guard);
 }
 
+/**
+ * Our client with `context` against the server on `port`: undefined when it connected (and was
+ * closed again), else what the connect threw. The context is disposed of either way.
+ */
+export async function handshakeOutcome(port: number, context: SecureContext): Promise<unknown> {
+  try {
+    const socket = await SecureSocket.connect({ host: '127.0.0.1', port, context });
+    await closeSocket(socket);
+    return undefined;
+  } catch (e) {
+    return e;
+  } finally {
+    context.dispose();
+  }
+}
+
 export function assertHandshakeError(e: unknown): TlsHandshakeError {
   if (!(e instanceof TlsHandshakeError)) {
     throw new Error(`expected a TlsHandshakeError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });

@@ -14,9 +14,8 @@ import assert from 'node:assert/strict';
 import { scenarioPki, type Identity } from '../../helpers/pki.js';
 import { startSServer, runSClient, callKey, type PeerTlsOptions, type SClientResult } from '../../helpers/openssl-peer.js';
 import { SecureContext, VerifyMode, type SecureContextOptions, type VerifyContext } from '../../../src/transport/tls/context.js';
-import { SecureSocket } from '../../../src/transport/tls/socket.js';
 import {
-  connectOurClient, closeSocket, assertHandshakeError, subjectOf, within, certificateStringFromCli, type Policy, type ClientOutcome,
+  connectOurClient, closeSocket, handshakeOutcome, assertHandshakeError, subjectOf, within, certificateStringFromCli, type Policy, type ClientOutcome,
 } from './scenario-helpers.js';
 
 const pki = scenarioPki();
@@ -220,18 +219,7 @@ test('class style: an overridden onVerify sees the same calls and its answer dec
         return answer;
       }
     }
-    const { result } = await againstSServer(s, async (port) => {
-      const context = new Verifier({ role: 'client', ca: [pki.trustRoot] });
-      try {
-        const socket = await SecureSocket.connect({ host: '127.0.0.1', port, context });
-        await closeSocket(socket);
-        return undefined;
-      } catch (e) {
-        return e;
-      } finally {
-        context.dispose();
-      }
-    });
+    const { result } = await againstSServer(s, (port) => handshakeOutcome(port, new Verifier({ role: 'client', ca: [pki.trustRoot] })));
     if (answer === 1) {
       assert.equal(result, undefined, String(result));
       assert.deepEqual(seen.map(callKey), theirs.verifyCalls.map(callKey));
@@ -245,18 +233,8 @@ test('class style: an overridden onVerify sees the same calls and its answer dec
 test('a verify callback that throws fails the handshake with that error as the cause; s_server sees the alert', async () => {
   const s = serverScenarios.find((x) => x.name === 'valid chain')!;
   const boom = new Error('policy database unavailable');
-  const { result, serverAlerts } = await againstSServer(s, async (port) => {
-    const context = new SecureContext({ role: 'client', ca: [pki.trustRoot], verifyCallback: () => { throw boom; } });
-    try {
-      const socket = await SecureSocket.connect({ host: '127.0.0.1', port, context });
-      await closeSocket(socket);
-      return undefined;
-    } catch (e) {
-      return e;
-    } finally {
-      context.dispose();
-    }
-  });
+  const { result, serverAlerts } = await againstSServer(s, (port) =>
+    handshakeOutcome(port, new SecureContext({ role: 'client', ca: [pki.trustRoot], verifyCallback: () => { throw boom; } })));
   const e = assertHandshakeError(result);
   assert.equal(e.cause, boom);
   assert.equal(serverAlerts.length, 1, 'the server was told');
