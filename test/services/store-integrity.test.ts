@@ -18,27 +18,21 @@ import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { decodeCommand, encodeCommand } from '../../src/dimse/messages.js';
 import { readPart10Header } from '../../src/dataset/part10.js';
 import { TransferSyntax } from '../../src/dictionary/uids.js';
-import { tempDir } from '../helpers/dicom-data.js';
 import { ctImageStorage } from '../helpers/dicom-data.js';
 import { spec, writeInstance } from '../helpers/services.js';
 import { associateRq, pDataTf, pdu, pdus, pdvsOf } from '../helpers/scripted-ul.js';
+import { storageServerIn } from '../helpers/storage-server-fixture.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 10000 };
 let dir: string;
-let remove: () => Promise<void>;
 let server: StorageServer;
 let port: number;
+let close: () => Promise<void>;
 
 before(async () => {
-  ({ dir, remove } = await tempDir('store-integrity'));
-  server = await StorageServer.create({ aeTitle: 'KEEP', storeRoot: join(dir, 'store'), fsync: 'none', limits: { maxPduLength: 16384 } });
-  port = (await server.listen(0)).port;
+  ({ dir, server, port, close } = await storageServerIn('store-integrity', { aeTitle: 'KEEP', limits: { maxPduLength: 16384 } }));
 });
-
-after(async () => {
-  await server.close({ timeout: 1000 });
-  await remove();
-});
+after(() => close());
 
 async function dcmFiles(root: string): Promise<string[]> {
   return (await readdir(root, { recursive: true })).map(String).filter((f) => f.endsWith('.dcm'));

@@ -11,34 +11,29 @@ import type { Duplex } from 'node:stream';
 import { deflateRawSync } from 'node:zlib';
 import { DicomClient } from '../../src/ae/client.js';
 import { DicomServer } from '../../src/ae/server.js';
-import { StorageServer, STORAGE_TRANSFER_SYNTAXES } from '../../src/services/scp/storage-server.js';
+import { STORAGE_TRANSFER_SYNTAXES, type StorageServer } from '../../src/services/scp/storage-server.js';
 import { HandlerRegistry } from '../../src/services/scp/registry.js';
 import { storageContextsFor, type StoreResult } from '../../src/services/scu/store.js';
 import { encodeFileMetaInformation, readPart10Header } from '../../src/dataset/part10.js';
 import { Status } from '../../src/dictionary/status.js';
 import { TransferSyntax } from '../../src/dictionary/uids.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
-import { ctImageStorage, encodeDataset, specElements, tempDir } from '../helpers/dicom-data.js';
+import { ctImageStorage, encodeDataset, specElements } from '../helpers/dicom-data.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { spec, writeBigInstance, writeInstance } from '../helpers/services.js';
+import { storageServerIn } from '../helpers/storage-server-fixture.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 10000 };
 let dir: string;
-let remove: () => Promise<void>;
 let server: StorageServer;
 let port: number;
+let close: () => Promise<void>;
 
 before(async () => {
-  ({ dir, remove } = await tempDir('store-send-path'));
   // 16 KiB PDUs, as DCMTK's storescp announces by default: a 100 KB instance is 7 PDUs.
-  server = await StorageServer.create({ aeTitle: 'SEND-SCP', storeRoot: join(dir, 'store'), fsync: 'none', limits: { maxPduLength: 16384 } });
-  port = (await server.listen(0)).port;
+  ({ dir, server, port, close } = await storageServerIn('store-send-path', { aeTitle: 'SEND-SCP', limits: { maxPduLength: 16384 } }));
 });
-
-after(async () => {
-  await server.close({ timeout: 1000 });
-  await remove();
-});
+after(() => close());
 
 /** Counts the transport's write calls (`_write` and `_writev`) and the bytes of each. */
 function countWrites(stream: Duplex): { readonly calls: number[]; restore(): void } {
