@@ -14,7 +14,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import { Status } from '../../src/dictionary/status.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { tempDir } from '../helpers/dicom-data.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { interposed } from '../helpers/interposed-socket.js';
 import { applyAttack, attack, seedConversations, type Conversation } from './grammar.js';
 import { corpus } from './corpus/reproducers.js';
 
@@ -258,37 +259,24 @@ test('live fuzz: the same over TLS (PDUs inside records)', async () => {
 /** A duplex between the TLS client and its socket that corrupts the client's outgoing bytes. */
 function corrupting(raw: net.Socket, writes: readonly (readonly [offset: number, value: number])[], truncateAt: number | undefined): Duplex {
   let sent = 0;
-  const d = new Duplex({
-    write(chunk: Buffer, _enc, cb) {
-      const b = Buffer.from(chunk);
-      let corrupted = false;
-      for (const [off, v] of writes) {
-        if (off >= sent && off < sent + b.length) {
-          b[off - sent] = v;
-          corrupted = true;
-        }
+  return interposed(raw, (chunk) => {
+    const b = Buffer.from(chunk);
+    let corrupted = false;
+    for (const [off, v] of writes) {
+      if (off >= sent && off < sent + b.length) {
+        b[off - sent] = v;
+        corrupted = true;
       }
-      let out = b;
-      if (truncateAt !== undefined && sent + b.length > truncateAt) out = b.subarray(0, Math.max(0, truncateAt - sent));
-      // A corrupted ClientHello may announce more than it holds: the server would wait for the
-      // rest until its handshake timeout while the client waits for an answer. Our FIN ends that.
-      const firstFlight = sent === 0;
-      sent += b.length;
-      if (out.length > 0 && !raw.destroyed) raw.write(out);
-      if ((truncateAt !== undefined && sent >= truncateAt) || (corrupted && firstFlight)) raw.end();
-      cb();
-    },
-    read() {},
-    final(cb) {
-      raw.end();
-      cb();
-    },
+    }
+    let out = b;
+    if (truncateAt !== undefined && sent + b.length > truncateAt) out = b.subarray(0, Math.max(0, truncateAt - sent));
+    // A corrupted ClientHello may announce more than it holds: the server would wait for the
+    // rest until its handshake timeout while the client waits for an answer. Our FIN ends that.
+    const firstFlight = sent === 0;
+    sent += b.length;
+    if (out.length > 0 && !raw.destroyed) raw.write(out);
+    if ((truncateAt !== undefined && sent >= truncateAt) || (corrupted && firstFlight)) raw.end();
   });
-  raw.on('data', (c: Buffer) => d.push(c));
-  raw.on('end', () => d.push(null));
-  raw.on('close', () => d.destroy());
-  raw.on('error', () => d.destroy());
-  return d;
 }
 
 test('live fuzz: corrupted and truncated TLS record streams (handshake and application data)', async () => {

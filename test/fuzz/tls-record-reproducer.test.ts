@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { DicomClient } from '../../src/ae/client.js';
@@ -17,40 +17,28 @@ import { SecureContext } from '../../src/transport/tls/context.js';
 import { Status } from '../../src/dictionary/status.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { rawAssociateRq } from '../helpers/raw-pdu.js';
+import { interposed } from '../helpers/interposed-socket.js';
 
 /** Between the TLS client and its socket: holds writes for one turn of the event loop and sends them as one, the last byte flipped once app data follows the handshake. */
 function coalescingCorrupter(raw: net.Socket): Duplex {
   let held: Buffer[] = [];
   let scheduled = false;
   let writes = 0;
-  const d = new Duplex({
-    write(chunk: Buffer, _enc, cb) {
-      held.push(Buffer.from(chunk));
-      writes++;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(() => {
-          scheduled = false;
-          const out = Buffer.concat(held);
-          held = [];
-          // The client's first flight is one write; Finished and app data come after it.
-          if (writes > 1 && out.length > 0) out[out.length - 1] = out[out.length - 1]! ^ 0xff;
-          if (!raw.destroyed) raw.write(out);
-        });
-      }
-      cb();
-    },
-    read() {},
-    final(cb) {
-      raw.end();
-      cb();
-    },
+  return interposed(raw, (chunk) => {
+    held.push(Buffer.from(chunk));
+    writes++;
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        const out = Buffer.concat(held);
+        held = [];
+        // The client's first flight is one write; Finished and app data come after it.
+        if (writes > 1 && out.length > 0) out[out.length - 1] = out[out.length - 1]! ^ 0xff;
+        if (!raw.destroyed) raw.write(out);
+      });
+    }
   });
-  raw.on('data', (c: Buffer) => d.push(c));
-  raw.on('end', () => d.push(null));
-  raw.on('close', () => d.destroy());
-  raw.on('error', () => d.destroy());
-  return d;
 }
 
 test('a bad record MAC in the read that completes the TLS handshake does not end the server', async () => {
