@@ -200,6 +200,7 @@ function buildCertificate(o: BuildOptions): Ptr {
   }
 }
 
+/** The certificate just built and its key as PEM, with its description; `x509` is freed here. */
 function finish(x509: Ptr, key: Ptr, keyPassword: string | PasswordCallback | undefined): GeneratedCertificate {
   try {
     return {
@@ -209,6 +210,7 @@ function finish(x509: Ptr, key: Ptr, keyPassword: string | PasswordCallback | un
     };
   } finally {
     drainErrors();
+    X509_free(x509);
   }
 }
 
@@ -226,11 +228,7 @@ export function createCertificateAuthority(options: CertificateAuthorityOptions)
         [NID.authority_key_identifier, 'keyid:always'],
       ],
     });
-    try {
-      return finish(x509, key, options.keyPassword);
-    } finally {
-      X509_free(x509);
-    }
+    return finish(x509, key, options.keyPassword);
   } finally {
     EVP_PKEY_free(key);
   }
@@ -266,11 +264,7 @@ export function createNodeCertificate(ca: SigningAuthority, options: NodeCertifi
       subject: [['CN', options.commonName], ...(options.subject ?? [])],
       days: validDays(options.days ?? 825, 'days'), key, issuer: { cert: signer.cert, key: signer.key }, extensions,
     });
-    try {
-      return finish(x509, key, options.keyPassword);
-    } finally {
-      X509_free(x509);
-    }
+    return finish(x509, key, options.keyPassword);
   } finally {
     EVP_PKEY_free(key);
     signer.free();
