@@ -81,6 +81,16 @@ test('C-MOVE: some sub-operations failed is B000 (Warning); all failed is A702 (
   }
 });
 
+test('C-MOVE with an identifier the index cannot answer (Study Root at PATIENT level): a failure status naming why', async () => {
+  const client = await connect(qrContexts);
+  try {
+    await assert.rejects(client.move('STUDY_ROOT', { QueryRetrieveLevel: 'PATIENT', PatientID: '' }, 'DEST'), (e: unknown) =>
+      e instanceof DimseStatusError && e.status === 0xa900 && /Study Root has no PATIENT level/.test(e.message));
+  } finally {
+    await client.release();
+  }
+});
+
 /** The raw C-FIND responses (status and identifier) for one identifier. */
 async function findRaw(client: DicomClient, identifier: Record<string, unknown>): Promise<{ status: number; match?: Record<string, unknown> }[]> {
   const sopClass = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;

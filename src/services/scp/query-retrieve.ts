@@ -197,13 +197,18 @@ function finalFields(c: Counts, cancelled: boolean, ts: string): ResponseFields 
   return fields as unknown as ResponseFields;
 }
 
-async function filesFor(index: InstanceIndex, request: CMoveRq | CGetRq, context: HandleContext): Promise<{ files: RetrieveInstance[]; identifier: NaturalDataset }> {
-  const identifier = identifierOf(context);
-  const model = modelOf[request.affectedSopClassUid];
-  if (model === undefined) throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', `unknown retrieve SOP class ${request.affectedSopClassUid}`);
-  const level = keyValues(identifier['QueryRetrieveLevel'] as never)[0] as QueryLevel | undefined;
-  if (model === 'STUDY_ROOT' && level === 'PATIENT') throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', 'Study Root has no PATIENT level');
-  return { files: await index.instancesFor(level as QueryLevel, identifier as never), identifier };
+/** The instances a C-MOVE or C-GET asks for, or the failure response for a request the index cannot answer. */
+async function filesFor(index: InstanceIndex, request: CMoveRq | CGetRq, context: HandleContext): Promise<RetrieveInstance[] | ResponseFields> {
+  try {
+    const identifier = identifierOf(context);
+    const model = modelOf[request.affectedSopClassUid];
+    if (model === undefined) throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', `unknown retrieve SOP class ${request.affectedSopClassUid}`);
+    const level = keyValues(identifier['QueryRetrieveLevel'] as never)[0] as QueryLevel | undefined;
+    if (model === 'STUDY_ROOT' && level === 'PATIENT') throw new StoreError('DICOM_ERR_STORE_INVALID_QUERY', 'Study Root has no PATIENT level');
+    return await index.instancesFor(level as QueryLevel, identifier as never);
+  } catch (error) {
+    return failure(error);
+  }
 }
 
 /**
@@ -327,12 +332,8 @@ function contextsForFiles(files: readonly RetrieveInstance[]) {
 export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-RQ'> {
   return {
     async handle(request, context) {
-      let files: RetrieveInstance[];
-      try {
-        files = (await filesFor(options.index, request, context)).files;
-      } catch (error) {
-        return failure(error);
-      }
+      const files = await filesFor(options.index, request, context);
+      if (!Array.isArray(files)) return files;
       const destination = lookupAe(options.destinations, request.moveDestination);
       // A move that never reached its destination: 'retrieve-failed' says what was not sent and why (audit/).
       const failed = (reason: 'unknown-destination' | 'unreachable' | 'cancelled', error: unknown, address?: string): void =>
@@ -402,12 +403,8 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
 export function getHandler(options: RetrieveHandlerOptions): DimseHandler<'C-GET-RQ'> {
   return {
     async handle(request, context) {
-      let files: RetrieveInstance[];
-      try {
-        files = (await filesFor(options.index, request, context)).files;
-      } catch (error) {
-        return failure(error);
-      }
+      const files = await filesFor(options.index, request, context);
+      if (!Array.isArray(files)) return files;
       const a = context.association;
       return sendAll(options.store, a, files, context, undefined,
         { association: a, command: request, source: { aeTitle: a.calledAeTitle }, destination: { aeTitle: a.callingAeTitle, address: a.remoteAddress }, instances: files });
