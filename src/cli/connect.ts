@@ -75,6 +75,24 @@ export async function endAfterError(client: DicomClient, e: unknown): Promise<vo
   await client.abort().catch(() => undefined);
 }
 
+/**
+ * `work` on the association, then release it; after an error the association is ended as
+ * endAfterError says and the error thrown on. The TLS context is disposed of either way.
+ */
+export async function releaseAfter<T>(connection: { client: DicomClient; dispose(): void }, work: (client: DicomClient) => Promise<T>): Promise<T> {
+  const { client, dispose } = connection;
+  try {
+    const result = await work(client);
+    await client.release();
+    return result;
+  } catch (e) {
+    await endAfterError(client, e);
+    throw e;
+  } finally {
+    dispose();
+  }
+}
+
 /** The handshake error for a name mismatch, naming the names the certificate carries (exit 10 kept). */
 function withCertificateNames(e: unknown, der: Buffer, asked: string): unknown {
   const err = e as { code?: string; message?: string; verifyFailure?: unknown };

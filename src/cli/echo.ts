@@ -6,7 +6,7 @@ import { clientOptions, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { ExitCode, usageError } from './errors.js';
 import { Output } from './io.js';
-import { connectClient, endAfterError } from './connect.js';
+import { connectClient, releaseAfter } from './connect.js';
 import type { CommandModule } from './command.js';
 
 export const help = `Usage: dicom-tls echo HOST:PORT [options]
@@ -35,19 +35,14 @@ export const command: CommandModule = {
     if (!Number.isInteger(repeat) || repeat < 1) throw usageError(`--repeat must be a whole number ≥ 1, got "${values.repeat}"`);
     const settings = await clientSettings(values, positionals[0], io);
     const started = Date.now();
-    const { client, dispose } = await connectClient(settings);
-    const statuses: number[] = [];
-    try {
-      for (let i = 0; i < repeat; i++) statuses.push((await client.echo()).status);
-      await client.release();
-    } catch (e) {
-      await endAfterError(client, e);
-      throw e;
-    } finally {
-      dispose();
-    }
+    const connection = await connectClient(settings);
+    const statuses = await releaseAfter(connection, async (client) => {
+      const all: number[] = [];
+      for (let i = 0; i < repeat; i++) all.push((await client.echo()).status);
+      return all;
+    });
     const ms = Date.now() - started;
-    const tls = client.tls;
+    const tls = connection.client.tls;
     // peerSubject is printed by OpenSSL: node:crypto (~5 ms) is not loaded for one line.
     const peer = (tls === undefined ? undefined : 'peerSubject' in tls ? tls.peerSubject : tls.peerCertificate?.subject)?.replace(/\n/g, ', ');
     if (out.json) {

@@ -4,7 +4,7 @@
 import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { ExitCode, usageError } from './errors.js';
-import { connectClient, endAfterError } from './connect.js';
+import { connectClient, releaseAfter } from './connect.js';
 import { Output, table } from './io.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp, queryRoots } from './query-keys.js';
 import type { CommandModule } from './command.js';
@@ -58,12 +58,12 @@ export const command: CommandModule = {
     out.debug(`C-FIND ${model}: ${JSON.stringify(ident)} to ${settings.host}:${settings.port}`);
     const [{ sopClassFor }, { TransferSyntax }] = await Promise.all([import('../services/scu/find.js'), import('../dictionary/uids.js')]);
     const presentationContexts = [{ abstractSyntax: sopClassFor(model, 'find'), transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] }];
-    const { client, dispose } = await connectClient(settings, { presentationContexts });
+    const connection = await connectClient(settings, { presentationContexts });
     const [{ findEncoded }, { decodeDatasetDict }, { toDicomJson }, { dcmjs, quietly }] = await Promise.all([
       import('../services/scu/find.js'), import('../dataset/codec.js'), import('../dataset/json-model.js'), import('../dataset/dcmjs.js')]);
     const matches: Array<Record<string, unknown>> = [];
     const json: unknown[] = [];
-    try {
+    await releaseAfter(connection, async (client) => {
       for await (const m of findEncoded(client.association, model, ident, settings.timeout !== undefined ? { timeout: settings.timeout } : {})) {
         const dict = decodeDatasetDict(m.dataset, m.transferSyntaxUid);
         json.push(toDicomJson(dict));
@@ -74,13 +74,7 @@ export const command: CommandModule = {
           break;
         }
       }
-      await client.release();
-    } catch (e) {
-      await endAfterError(client, e);
-      throw e;
-    } finally {
-      dispose();
-    }
+    });
     const columns = keys.map((k) => k.keyword).filter((k) => k !== 'QueryRetrieveLevel');
     // Without keys, the attributes returned; never dcmjs's own bookkeeping (_vrMap, _meta).
     reportMatches(out, columns.length > 0 ? columns : [...new Set(matches.flatMap((m) => Object.keys(m)))].filter((k) => !k.startsWith('_')), matches, json);
