@@ -14,7 +14,6 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { DicomClient } from '../../src/ae/client.js';
 import { DicomServer, type DicomServerOptions } from '../../src/ae/server.js';
 import type { Association } from '../../src/ae/association.js';
-import { BufferBudget } from '../../src/ae/buffer-budget.js';
 import { DatasetStalledError } from '../../src/ae/errors.js';
 import { HandlerRegistry } from '../../src/services/scp/registry.js';
 import { encodeCommand } from '../../src/dimse/messages.js';
@@ -23,7 +22,9 @@ import { SecureContext } from '../../src/transport/tls/context.js';
 import { channelNames } from '../../src/diagnostics.js';
 import { scenarioPki } from '../helpers/pki.js';
 import { Status } from '../../src/dictionary/status.js';
-import { encodeDataset } from '../helpers/dicom-data.js';
+import { findIdentifier as identifier } from '../helpers/find-scu.js';
+import { hangGuard, until } from '../helpers/hang-guard.js';
+import { watchPeak } from '../helpers/budget-peak.js';
 
 const FIND = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelFind;
 const GET = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelGet;
@@ -33,13 +34,6 @@ const CAP = 8 * MiB;
 const MAX_PDU = 16_384;
 const quick = { connect: 10_000, association: 10_000, dimse: 0 };
 
-function identifier(size: number): Buffer {
-  return encodeDataset([
-    [0x00080052, 'CS', 'STUDY'],
-    [0x00420011, 'OB', Buffer.alloc(size, 7)],
-  ]);
-}
-
 function tlsPair(tls: boolean): { server?: SecureContext; client?: SecureContext } {
   if (!tls) return {};
   const pki = scenarioPki();
@@ -47,17 +41,6 @@ function tlsPair(tls: boolean): { server?: SecureContext; client?: SecureContext
     server: new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert, pki.caA.cert] }),
     client: new SecureContext({ role: 'client', identity: { cert: pki.clientA.cert, key: pki.clientA.key }, ca: [pki.root.cert] }),
   };
-}
-
-/** The largest count the server's budget (limit CAP) reached, at every byte taken. */
-function watchPeak(): { peak: () => number; stop: () => void } {
-  const take = BufferBudget.prototype.take;
-  let peak = 0;
-  BufferBudget.prototype.take = function (this: BufferBudget, bytes: number): void {
-    take.call(this, bytes);
-    if (this.limit === CAP) peak = Math.max(peak, this.held);
-  };
-  return { peak: () => peak, stop: () => void (BufferBudget.prototype.take = take) };
 }
 
 async function serverWith(options: Partial<DicomServerOptions>, tls: SecureContext | undefined): Promise<{ server: DicomServer; port: number; accepted: Association[] }> {
@@ -104,19 +87,6 @@ function startStuckFind(client: DicomClient, size: number): void {
   }
 }
 
-function hangGuard<T>(p: Promise<T>, what: string, ms = 120_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung: ${what}`)), ms)));
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
-}
-
-async function until(check: () => boolean, what: string, guard = 60_000): Promise<void> {
-  for (let waited = 0; !check(); waited += 10) {
-    if (waited > guard) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 for (const tls of [false, true]) {
   test(`a peer that stops in the middle of the data set allowed beyond the budget is aborted after timeouts.datasetStall, with DatasetStalledError; the waiting ones go on${tls ? ' (TLS)' : ''}`, async () => {
     const pair = tlsPair(tls);
@@ -137,7 +107,7 @@ for (const tls of [false, true]) {
       events.push('stalled');
     };
     diagnosticsChannel.subscribe(channelNames.association, onAssociation);
-    const watch = watchPeak();
+    const watch = watchPeak(CAP);
     try {
       const stuck = await connect(port, pair.client);
       await until(() => accepted.length === 1, 'the first association');
@@ -199,7 +169,7 @@ for (const tls of [false, true]) {
       asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 },
       timeouts: { dimse: 20_000, datasetStall: 0 },
     }, pair.server);
-    const watch = watchPeak();
+    const watch = watchPeak(CAP);
     try {
       // Another peer's identifier, stuck under the budget, leaves room for less than the next one.
       const stuck = await connect(port, pair.client);
