@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { DicomError } from '../../src/errors.js';
 import { bindPorts } from '../../src/cli/port-check.js';
 import { exitCodeFor } from '../../src/cli/errors.js';
-import { freePortOn, skipWithoutIpv6 } from '../helpers/ipv6.js';
+import { skipWithoutIpv6 } from '../helpers/ipv6.js';
+import { freePort, onFreePort } from '../helpers/free-port.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { spawnServe, listening } from '../helpers/serve-process.js';
 
@@ -36,10 +37,9 @@ async function holder(host: string): Promise<{ port: number; close(): Promise<vo
 
 /** Bound on `host`: refused on every `reach` address; listened on: accepted on each of them. */
 async function bindsAndServes(host: string, reach: readonly string[]): Promise<void> {
-  const port = await freePortOn(host === '::' ? '::' : host);
-  const [bound] = await bindPorts(host, [{ port, option: '--port' }]);
+  const bound = await onFreePort(async (port) => (await bindPorts(host, [{ port, option: '--port' }]))[0]);
   assert.ok(bound !== undefined);
-  assert.equal(bound.port, port);
+  const port = bound.port;
   for (const to of reach) assert.equal(await connect(port, to), 'ECONNREFUSED', `${host} bound, ${to} reached before the listen`);
   const server = net.createServer((c) => { c.on('error', () => undefined); c.end(); });
   server.listen(bound.take());
@@ -91,7 +91,7 @@ test('a busy port on IPv6: already in use, on ::1 and on the wildcard; the ports
     await assert.rejects(bindPorts('::1', [{ port: h.port, option: '--port' }]), busy(h.port, '::1'));
     await assert.rejects(bindPorts('::', [{ port: h.port, option: '--port' }]), busy(h.port, '::'));
     // --port bound, then --plain-port busy: --port is free again afterwards.
-    const first = await freePortOn('::1');
+    const first = await freePort();
     await assert.rejects(bindPorts('::1', [{ port: first, option: '--port' }, { port: h.port, option: '--plain-port' }]), (e: unknown) =>
       e instanceof DicomError && e.message.includes(`--plain-port ${h.port}: the port is already in use`));
     const again = await bindPorts('::1', [{ port: first, option: '--port' }]);
@@ -117,7 +117,7 @@ test('the dual-stack wildcard conflicts with IPv4: :: on a port 127.0.0.1 holds,
 });
 
 test('serve --host ::1 on ports it binds first says so, and answers its printed echo line over TLS and a plain echo on ::1', { skip: skipWithoutIpv6 }, async () => {
-  const [port, plainPort] = [await freePortOn('::1'), await freePortOn('::1')];
+  const [port, plainPort] = [await freePort(), await freePort()];
   const p = spawnServe(['--host', '::1', '--port', String(port), '--plain-port', String(plainPort), '--data', join(tmp.dir, 'data')], { cwd: tmp.dir });
   try {
     const seen = await listening(p);

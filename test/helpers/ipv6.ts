@@ -1,6 +1,4 @@
-/** Whether this machine can run the IPv6 tests, and free ports on a given address. */
-import net from 'node:net';
-import { once } from 'node:events';
+/** Whether this machine can run the IPv6 tests. */
 import { readFileSync } from 'node:fs';
 
 /**
@@ -17,12 +15,3 @@ export function hasIpv6Loopback(): boolean {
 
 /** The reason to skip an IPv6 test, or false where it can run. */
 export const skipWithoutIpv6: string | false = hasIpv6Loopback() ? false : 'no IPv6 loopback on this machine (/proc/net/if_inet6)';
-
-/** A port the system calls free on `host` now (listened on and closed again). */
-export async function freePortOn(host: string): Promise<number> {
-  const s = net.createServer().listen(0, host);
-  await once(s, 'listening');
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
