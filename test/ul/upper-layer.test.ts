@@ -338,3 +338,35 @@ test('a transition observer subscribed and unsubscribed from inside P-DATA indic
     await done();
   }
 });
+
+for (const observe of [true, false]) test(`release collision with P-DATA in flight both ways${observe ? '' : ' (P-DATA on the direct path)'}: every P-DATA indicated, in order, before the release indication; both close cleanly`, async () => {
+  const { acceptor, requestor, done } = await pair({ observe });
+  try {
+    await requestor.associated();
+    await new Promise<void>((resolve) => (acceptor.state === 'Sta6' ? resolve() : acceptor.once('associateIndication', () => setImmediate(resolve))));
+    const seen = new Map<UpperLayer, string[]>([[requestor, []], [acceptor, []]]);
+    for (const ul of [requestor, acceptor]) {
+      const log = seen.get(ul)!;
+      ul.on('pData', (p) => log.push(`${p.pdvs[0]!.data[0]!} in ${ul.state}`));
+      ul.on('releaseIndication', (i) => log.push(`indication:${i.collision}`));
+    }
+    // Each side sends its P-DATA, then its A-RELEASE-RQ, in the same tick: the P-DATA meets the
+    // other side in Sta6 or, once it has asked too, in Sta7 (AR-6), never after the RQ.
+    for (let i = 0; i < 20; i++) {
+      requestor.sendPData(pdata(Uint8Array.of(i)));
+      acceptor.sendPData(pdata(Uint8Array.of(100 + i), false));
+    }
+    await Promise.all([requestor.release(), acceptor.release()]);
+    for (const [ul, base] of [[requestor, 100], [acceptor, 0]] as const) {
+      const log = seen.get(ul)!;
+      assert.equal(log.length, 21, log.join(', '));
+      assert.deepEqual(log.slice(0, 20).map((l) => Number(l.split(' ')[0])), Array.from({ length: 20 }, (_, i) => base + i));
+      for (const l of log.slice(0, 20)) assert.match(l, / in Sta[67]$/);
+      assert.equal(log[20], 'indication:true');
+    }
+    assert.equal(requestor.state, 'Sta1');
+    assert.equal(acceptor.state, 'Sta1');
+  } finally {
+    await done();
+  }
+});
