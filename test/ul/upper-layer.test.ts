@@ -294,3 +294,79 @@ test('P-DATA without a transition observer: in order both ways, answered from in
     await done();
   }
 });
+
+test('a transition observer subscribed and unsubscribed from inside P-DATA indications, P-DATA queued behind: it sees every transition in between, each from the state the last one left', async () => {
+  const { acceptor, requestor, done } = await pair({ observe: false });
+  const seen: { action: string; from: string; to: string }[] = [];
+  const onTransition = (m: unknown): void => {
+    const t = m as { association: UpperLayer; action: string; from: string; to: string };
+    if (t.association === acceptor) seen.push({ action: t.action, from: t.from, to: t.to });
+  };
+  try {
+    await requestor.associated();
+    const indications: number[] = [];
+    // The acceptor answers each P-DATA from inside its indication; the observer comes with the
+    // fourth and goes with the eighth, while the rest of the requestor's PDUs wait to be read.
+    acceptor.on('pData', (p) => {
+      const i = p.pdvs[0]!.data[0]!;
+      indications.push(i);
+      if (i === 3) diagnosticsChannel.subscribe(channelNames.stateTransition, onTransition);
+      acceptor.sendPData(pdata(Uint8Array.of(i + 100), false));
+      if (i === 7) diagnosticsChannel.unsubscribe(channelNames.stateTransition, onTransition);
+    });
+    const back: number[] = [];
+    const all = new Promise<void>((resolve) =>
+      requestor.on('pData', (p) => {
+        back.push(p.pdvs[0]!.data[0]!);
+        if (back.length === 10) resolve();
+      }),
+    );
+    for (let i = 0; i < 10; i++) requestor.sendPData(pdata(Uint8Array.of(i)));
+    await all;
+    assert.deepEqual(indications, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(back, [100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
+    const expected = [{ action: 'DT-1', from: 'Sta6', to: 'Sta6' }];
+    for (let i = 4; i <= 7; i++) expected.push({ action: 'DT-2', from: 'Sta6', to: 'Sta6' }, { action: 'DT-1', from: 'Sta6', to: 'Sta6' });
+    assert.deepEqual(seen, expected);
+
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    const acceptorClosed = acceptor.whenClosed();
+    await requestor.release();
+    assert.deepEqual(await acceptorClosed, { error: undefined });
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.stateTransition, onTransition);
+    await done();
+  }
+});
+
+for (const observe of [true, false]) test(`release collision with P-DATA in flight both ways${observe ? '' : ' (P-DATA on the direct path)'}: every P-DATA indicated, in order, before the release indication; both close cleanly`, async () => {
+  const { acceptor, requestor, done } = await pair({ observe });
+  try {
+    await requestor.associated();
+    await new Promise<void>((resolve) => (acceptor.state === 'Sta6' ? resolve() : acceptor.once('associateIndication', () => setImmediate(resolve))));
+    const seen = new Map<UpperLayer, string[]>([[requestor, []], [acceptor, []]]);
+    for (const ul of [requestor, acceptor]) {
+      const log = seen.get(ul)!;
+      ul.on('pData', (p) => log.push(`${p.pdvs[0]!.data[0]!} in ${ul.state}`));
+      ul.on('releaseIndication', (i) => log.push(`indication:${i.collision}`));
+    }
+    // Each side sends its P-DATA, then its A-RELEASE-RQ, in the same tick: the P-DATA meets the
+    // other side in Sta6 or, once it has asked too, in Sta7 (AR-6), never after the RQ.
+    for (let i = 0; i < 20; i++) {
+      requestor.sendPData(pdata(Uint8Array.of(i)));
+      acceptor.sendPData(pdata(Uint8Array.of(100 + i), false));
+    }
+    await Promise.all([requestor.release(), acceptor.release()]);
+    for (const [ul, base] of [[requestor, 100], [acceptor, 0]] as const) {
+      const log = seen.get(ul)!;
+      assert.equal(log.length, 21, log.join(', '));
+      assert.deepEqual(log.slice(0, 20).map((l) => Number(l.split(' ')[0])), Array.from({ length: 20 }, (_, i) => base + i));
+      for (const l of log.slice(0, 20)) assert.match(l, / in Sta[67]$/);
+      assert.equal(log[20], 'indication:true');
+    }
+    assert.equal(requestor.state, 'Sta1');
+    assert.equal(acceptor.state, 'Sta1');
+  } finally {
+    await done();
+  }
+});

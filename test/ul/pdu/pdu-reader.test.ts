@@ -171,3 +171,29 @@ test('HTTP is named whatever the chunking of its first bytes', () => {
     assert.ok(error instanceof PduDecodeError && error.sniffed === 'http', `split after ${cut} bytes: ${String(error)}`);
   }
 });
+
+test('PDU-lengths of 2^31 and 2^32-1 are read unsigned, whether the header is inside one chunk or split at any byte: refused as too large, never taken as short', () => {
+  for (const length of [0x80000000, 0xffffffff, 0x80000001]) {
+    for (const type of [0x01, 0x04]) {
+      const header = Uint8Array.of(type, 0, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff, 0, 1, 0, 0);
+      // 0: the whole header (and a few body bytes) in one chunk after a byte already taken.
+      for (let cut = 0; cut < 6; cut++) {
+        const reader = new PduReader({ maxPduLength: 16384 });
+        if (cut === 0) {
+          assert.deepEqual(reader.push(F.ECHOSCU_RELEASE_RQ), [decodePdu(F.ECHOSCU_RELEASE_RQ)]);
+        } else {
+          assert.deepEqual(reader.push(header.subarray(0, cut)), []);
+        }
+        assert.throws(
+          () => reader.push(cut === 0 ? header : header.subarray(cut)),
+          (e: unknown) => {
+            assert.ok(e instanceof PduTooLargeError, String(e));
+            assert.equal(e.length, length, `type ${type}, cut ${cut}`);
+            assert.equal(e.pduType, type);
+            return true;
+          },
+        );
+      }
+    }
+  }
+});
