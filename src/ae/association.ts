@@ -35,6 +35,7 @@ import { MessageSender } from './message-sender.js';
 import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCommand, RequestOptions } from './association-types.js';
 import { responseFor } from './response.js';
 import { responseMismatch } from './response-match.js';
+import { contextMismatch } from './context-match.js';
 import { IncomingRequest, type RespondVia } from './incoming-request.js';
 import { failAssociation } from './guard.js';
 import { safeErrorComment } from './error-comment.js';
@@ -430,6 +431,15 @@ export class Association extends TypedEmitter<AssociationEvents> {
       this.#performing++;
       const incoming = new IncomingRequest(this, command, this.#info.contexts.get(pcId) as AcceptedContext, this.#respondVia);
       this.#running.set(command.messageId, incoming);
+      const refusal = contextMismatch(command, incoming.presentationContext.abstractSyntax);
+      if (refusal !== undefined) {
+        // Before any handler sees it: its data set is read and dropped (a sink that would open a
+        // file is never asked for), the request answered with the refusal.
+        incoming.refusal = refusal;
+        publish(channelNames.association, () => ({ association: this, kind: 'request-refused', detail: { command: command.type, messageId: command.messageId, presentationContextId: pcId, ...refusal } }));
+        this.#incoming = incoming;
+        return undefined;
+      }
       const handler = this.#handlers?.get(command.type);
       if (handler?.datasetSink === undefined) return this.#requestSink(incoming, hasDataset, handler !== undefined, undefined);
       let sink: DatasetSink | undefined | Promise<DatasetSink | undefined>;
@@ -578,6 +588,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   #handleAndAnswer(incoming: IncomingRequest): Promise<void> | undefined {
     const { command, presentationContext: context } = incoming;
+    if (incoming.refusal !== undefined) return this.#answer(incoming, { status: incoming.refusal.status, errorComment: incoming.refusal.errorComment });
     const handler = this.#handlers?.get(command.type);
     if (handler === undefined) return this.#answer(incoming, { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` });
     if (incoming.sinkError !== undefined) return this.#answer(incoming, failureFields(incoming.sinkError));

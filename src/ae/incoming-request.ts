@@ -12,6 +12,7 @@ import type { HandleContext, ResponseFields } from '../services/scp/registry.js'
 import type { Association } from './association.js';
 import type { HeldDataset } from './buffer-budget.js';
 import { LazyAbort } from './lazy-abort.js';
+import type { ContextMismatch } from './context-match.js';
 
 export type ReceivedRequest = Exclude<DimseRequest, CCancelRq>;
 
@@ -28,6 +29,8 @@ export class IncomingRequest extends LazyAbort implements HandleContext {
   held: HeldDataset | undefined = undefined;
   /** The handler's datasetSink threw: the data set is dropped and the request answered Processing failure. */
   sinkError: unknown = undefined;
+  /** The request names a SOP class its context was not negotiated for: answered with this, no handler run (see context-match.ts). */
+  refusal: ContextMismatch | undefined = undefined;
   /** Given to `handle`: the collected data set's bytes. */
   dataset: Uint8Array | undefined = undefined;
   /** Counted in the association's operations performed until its final response is on its way. */

@@ -119,6 +119,13 @@ function subscribe(log: ServeLog): () => void {
         { callingAeTitle: e.association?.callingAeTitle ?? null, remoteAddress: e.association?.remoteAddress ?? null, code: error?.code ?? null, heldBytes: error?.heldBytes ?? null, waiting: error?.waiting ?? null, stalledMs: error?.stalledMs ?? null }, 'warn');
       return;
     }
+    if (e.kind === 'request-refused') {
+      // A request naming a SOP class its context was not negotiated for (ae/context-match.ts).
+      const d = e.detail as unknown as { command: string; messageId: number; presentationContextId: number; status: number; sopClassUid: string; abstractSyntax: string };
+      log('request-refused', `${d.command} (message ID ${d.messageId}) from ${e.association?.callingAeTitle ?? '?'} (${e.association?.remoteAddress ?? '?'}) refused ${d.status.toString(16).padStart(4, '0').toUpperCase()}H: SOP class ${d.sopClassUid} on presentation context ${d.presentationContextId} (${d.abstractSyntax})`,
+        { callingAeTitle: e.association?.callingAeTitle ?? null, remoteAddress: e.association?.remoteAddress ?? null, command: d.command, messageId: d.messageId, presentationContextId: d.presentationContextId, status: d.status, sopClassUid: d.sopClassUid, abstractSyntax: d.abstractSyntax }, 'warn');
+      return;
+    }
     if (e.kind !== 'failed') return;
     const cause = e.detail?.error?.cause;
     log('association-failed', `association from ${e.association?.transport?.remoteAddress ?? '?'} aborted after an internal failure (${e.detail?.stage ?? '?'}): ${e.detail?.error?.message ?? ''}`,
