@@ -26,6 +26,7 @@ import { HandlerRegistry } from '../services/scp/registry.js';
 import * as services from '../services/scu/client-services.js';
 import { echo } from '../services/scu/echo.js';
 import { Association } from './association.js';
+import { checkClientOptions } from './client-options.js';
 import { lateTlsRejection, openTransport } from './transport.js';
 
 export interface ClientTimeouts {
@@ -99,10 +100,7 @@ export class DicomClient {
 
   /** Connect, negotiate, and resolve with a client on an established association. */
   static async associate(options: DicomClientOptions): Promise<DicomClient> {
-    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'must be an object');
-    if (typeof options.host !== 'string' || options.host.length === 0) throw new InvalidOptionError('host', 'must be a non-empty string');
-    if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new InvalidOptionError('port', `must be an integer 1–65535, got ${String(options.port)}`);
-    if (options.tls !== undefined && options.tls.role !== 'client') throw new InvalidOptionError('tls', 'needs a SecureContext with role "client"');
+    checkClientOptions(options);
     const t = options.timeouts ?? {};
     const connectMs = checkTimeout('connect', t.connect);
     const associationMs = checkTimeout('association', t.association);
