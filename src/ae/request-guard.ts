@@ -1,9 +1,10 @@
 /**
  * The second half of access control (acse/access-control.ts): every request an acceptor receives
  * is checked against what its association was granted before a handler sees it. Negotiation
- * already rejected the contexts the requestor may not use, but a context carries any command
- * (a C-FIND-RQ can be sent on the Verification context, a C-STORE-RQ on a context accepted only
- * for a C-GET's sub-operations), so the command itself is checked here:
+ * already rejected the contexts the requestor may not use, but a context carries any command of
+ * its SOP class (a C-STORE-RQ on a context accepted only for a C-GET's sub-operations; a command
+ * naming another SOP class than its context's was refused before, see context-match.ts), so the
+ * command itself is checked here:
  *
  * - the request's permission (C-ECHO echo, C-FIND query, C-MOVE/C-GET retrieve, the rest store)
  *   must have been granted;

@@ -140,3 +140,42 @@ test('a Meta SOP Class context carries its member classes (Basic Film Session N-
     await scp.close({ timeout: 1000 });
   }
 });
+
+test('the requestor too: a C-GET sub-operation C-STORE-RQ naming another SOP class than its context\'s → 0122H, the client\'s handler never runs', async () => {
+  const get = QueryRetrieveSopClass.StudyRootQueryRetrieveInformationModelGet;
+  const subStatuses: number[] = [];
+  const handlers = new HandlerRegistry().register('C-GET-RQ', {
+    async handle(_rq, ctx) {
+      const ct = ctx.association.info.contexts.all.find((c) => c.abstractSyntax === ctImageStorage)!;
+      const sc = spec(3);
+      for (const sopClass of [secondaryCaptureStorage, ctImageStorage]) {
+        const sub = ctx.association.request({ type: 'C-STORE-RQ', affectedSopClassUid: sopClass, affectedSopInstanceUid: sc.SOPInstanceUID, priority: 0 },
+          { presentationContextId: ct.id, dataset: encodeDataset(specElements(spec(3)), { explicit: false }) });
+        subStatuses.push((await sub.response).command.status);
+      }
+      return { status: Status.Success, numberOfCompletedSuboperations: 1, numberOfFailedSuboperations: 1, numberOfWarningSuboperations: 0, numberOfRemainingSuboperations: 0 };
+    },
+  });
+  const scp = new DicomServer({ handlers, presentationContexts: { supported: [{ abstractSyntax: get }, { abstractSyntax: ctImageStorage, roles: { scu: false, scp: true } }] } });
+  const { port } = await scp.listen(0);
+  try {
+    const received: string[] = [];
+    const clientHandlers = new HandlerRegistry().register('C-STORE-RQ', { handle: (rq) => (received.push(rq.affectedSopClassUid), { status: Status.Success }) });
+    const client = await DicomClient.associate({
+      host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SCP', timeouts: quick, handlers: clientHandlers,
+      presentationContexts: [{ abstractSyntax: get, transferSyntaxes: IMPLICIT }, { abstractSyntax: ctImageStorage, transferSyntaxes: IMPLICIT }],
+      roles: [{ sopClassUid: ctImageStorage, scuRole: false, scpRole: true }],
+    });
+    try {
+      const identifier = encodeDataset([[0x00080052, 'CS', 'STUDY']], { explicit: false });
+      const rsp = await client.association.request({ type: 'C-GET-RQ', affectedSopClassUid: get, priority: 0 }, { dataset: identifier }).response;
+      assert.equal(rsp.command.status, Status.Success);
+      assert.deepEqual(subStatuses, [Status.SopClassNotSupported, Status.Success]);
+      assert.deepEqual(received, [ctImageStorage]);
+    } finally {
+      await client.release();
+    }
+  } finally {
+    await scp.close({ timeout: 1000 });
+  }
+});
