@@ -105,6 +105,11 @@ function subscribe(log: ServeLog): () => void {
       log('index-migrated', r.fromVersion === 0 ? `the ${name} index was created (schema ${r.toVersion})` : `the ${name} index was migrated from schema ${r.fromVersion} to ${r.toVersion}`, { database: r.database, fromVersion: r.fromVersion, toVersion: r.toVersion });
     } else if (e.kind === 'index-connection-error') {
       log('index-connection-error', `a PostgreSQL index connection was lost: ${e.error?.message ?? 'unknown'} (another is opened when needed)`, { code: e.error?.code }, 'warn');
+    } else if (e.kind === 'retrieve-source-failed') {
+      // The index names an instance whose stored copy cannot be read: `store check` finds why.
+      const r = m as { retrieve: string; sopInstanceUid: string; key: string; path?: string };
+      log('retrieve-source-failed', `a ${r.retrieve} sub-operation failed: the stored copy of ${r.sopInstanceUid} could not be read (${r.path ?? r.key}): ${e.error?.message ?? 'unknown'}`,
+        { retrieve: r.retrieve, sopInstanceUid: r.sopInstanceUid, key: r.key, path: r.path, code: e.error?.code }, 'warn');
     } else if (e.kind === 'association-rejected') {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }

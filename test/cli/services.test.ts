@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { CLI, runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
@@ -197,4 +197,20 @@ test('the AE title is bound to the certificate: another AE title with the same c
   const r = await runCli(['echo', `127.0.0.1:${port}`, ...tls('SPOOFER')]);
   assert.equal(r.code, 13);
   assert.match(oneSentenceError(r).sentence, /calling-AE-title-not-recognized/);
+});
+
+test('get of a study with one stored file gone: that sub-operation fails, the other instance arrives, exit 16, and the server\'s log says which file could not be read', { timeout: 120_000 }, async () => {
+  // Last in this file: it removes what the tests above retrieve.
+  const file = walk(join(data, 'files')).find((f) => f.endsWith('.7.2.dcm'));
+  assert.ok(file !== undefined, 'the stored file of 1.2.826.0.1.3680043.2.1125.7.2');
+  rmSync(file);
+  const from = log.length;
+  const out = join(tmp.dir, 'got-gone');
+  const r = await runCli(['get', `127.0.0.1:${port}`, ...tls(), '--level', 'STUDY', '-k', 'StudyInstanceUID=1.2.826.0.1.3680043.2.1125.7.3', '--out', out]);
+  assert.equal(r.code, 16, `${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /C-GET: completed 1, warnings 0, failed 1/);
+  assert.match(r.stdout, /failed 1\.2\.826\.0\.1\.3680043\.2\.1125\.7\.2: /);
+  assert.deepEqual(walk(out).map((f) => f.slice(f.lastIndexOf('/') + 1)), ['1.2.826.0.1.3680043.2.1125.7.3.dcm']);
+  const [line] = await logAfter(from, /warning: a C-GET sub-operation failed: the stored copy of 1\.2\.826\.0\.1\.3680043\.2\.1125\.7\.2 could not be read \(.*\): .*ENOENT.*/);
+  assert.ok(line.includes(file), line);
 });

@@ -236,6 +236,7 @@ async function sendAll(
   const c: Counts = { remaining: files.length, completed: 0, failed: 0, warning: 0, failedUids: [] };
   const outcomes: ('Success' | 'Warning' | 'Failure')[] = [];
   let cancelled = false;
+  const retrieve = 'moveDestination' in event.command ? 'C-MOVE' : 'C-GET';
   publish(channelNames.server, () => ({ kind: 'retrieve-started', ...event }));
   try {
     for (const file of files) {
@@ -244,17 +245,33 @@ async function sendAll(
         break;
       }
       let source: { source: StoreSource; close(): void } | undefined;
+      const unreadable = (error: unknown, path?: string): void => {
+        // The stored copy is gone or unreadable (store check finds why): this sub-operation
+        // fails (counted failed, in the Failed SOP Instance UID List) and the others go on.
+        source = undefined;
+        publish(channelNames.server, () => ({ kind: 'retrieve-source-failed', retrieve, sopInstanceUid: file.SOPInstanceUID, key: file.key, path, error }));
+      };
       try {
         source = await sourceOf(store, file);
       } catch (error) {
-        // The object is gone or unreadable (store check finds why): this sub-operation fails.
-        publish(channelNames.server, () => ({ kind: 'retrieve-source-failed', sopInstanceUid: file.SOPInstanceUID, key: file.key, error }));
+        unreadable(error);
       }
       let r: StoreResult | undefined;
       try {
         if (source !== undefined) [r] = await storeInstances(association, [source.source], { ...(originator === undefined ? {} : { moveOriginator: originator }) });
+      } catch (error) {
+        // A directory store's file is looked at by the send itself: gone, it throws there, before
+        // anything is sent for it (the association is as it was). Anything else ends the retrieve.
+        const path = typeof source?.source === 'string' ? source.source : undefined;
+        if (path === undefined || (error as NodeJS.ErrnoException).path !== path) throw error;
+        unreadable(error, path);
       } finally {
         source?.close();
+      }
+      // Not a Part 10 file (cut short, overwritten): failed with no SOP Instance UID read from it.
+      if (r !== undefined && r.status === undefined && r.sopInstanceUid === '' && r.error !== undefined) {
+        const { error, path } = r;
+        publish(channelNames.server, () => ({ kind: 'retrieve-source-failed', retrieve, sopInstanceUid: file.SOPInstanceUID, key: file.key, path, error }));
       }
       if (source === undefined) c.failedUids.push(file.SOPInstanceUID);
       tally(c, r ?? ({ outcome: 'Failure', sopInstanceUid: file.SOPInstanceUID } as StoreResult));
