@@ -74,10 +74,17 @@ for (const mode of clusterModes) {
      * (a node's own directory after its restart; a shared one only after `store check`, since a
      * node starting on a shared store leaves young temporary files to the others writing them).
      */
-    async function checkNode(node: ServeNode, work: string, settled: boolean): Promise<Map<string, string>> {
+    async function checkNode(node: ServeNode, work: string, settled: boolean, when: string): Promise<Map<string, string>> {
       const { pki, aet } = cluster!;
       const studies = [...new Set([...sources.values()].map((i) => i.study))].sort();
-      const got = await visibleOn(node, studies, { pki, aet, work });
+      let got: Map<string, string>;
+      try {
+        got = await visibleOn(node, studies, { pki, aet, work });
+      } catch (error) {
+        // Which mode, which node, when, what the get printed (in the message), and the nodes' logs
+        // (a sub-operation that failed on the node's side is a warning there, naming the file).
+        throw new Error(`${mode.name}, ${when}, ${node.name}: ${(error as Error).message}${context()}`, { cause: error });
+      }
       for (const [uid, hash] of got) assert.equal(hash, sources.get(uid)!.hash, `${node.name}: ${uid} is not the source's data set`);
       if (!mode.shared || backend!.data !== undefined) {
         const files = join(node.data, 'files');
@@ -191,7 +198,7 @@ for (const mode of clusterModes) {
       const where = new Map<string, string[]>(); // uid → nodes that show it
       const seen: Map<string, string>[] = [];
       for (const node of nodes) {
-        const got = await checkNode(node, join(tmp.dir, 'check-1'), !mode.shared);
+        const got = await checkNode(node, join(tmp.dir, 'check-1'), !mode.shared, `after ${doomed.name}'s kill -9 and restart`);
         seen.push(got);
         for (const uid of got.keys()) where.set(uid, [...(where.get(uid) ?? []), node.name]);
       }
@@ -211,7 +218,7 @@ for (const mode of clusterModes) {
       const again = await sendBatch({ aet: 'AGAIN', tool: 'dicom-tls', instances: missing }, balancer!.port, pki, aet);
       assert.ok(again.ok, again.output);
       const everywhere = new Map<string, string>();
-      for (const node of nodes) for (const [uid, hash] of await checkNode(node, join(tmp.dir, 'check-2'), mode.storeCheck || !mode.shared)) everywhere.set(uid, hash);
+      for (const node of nodes) for (const [uid, hash] of await checkNode(node, join(tmp.dir, 'check-2'), mode.storeCheck || !mode.shared, `after ${doomed.name}'s kill -9 and restart, and the unacknowledged sent again`)) everywhere.set(uid, hash);
       assert.deepEqual([...everywhere.keys()].sort(), [...sources.keys()].sort(), 'every source instance is stored');
       if (mode.shared) {
         // One index: no instance was ever stored twice, whichever node it was sent to again.

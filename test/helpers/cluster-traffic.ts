@@ -127,11 +127,11 @@ export function cliTls(pki: ServePki): string[] {
 }
 
 /** C-GET of whole studies (one request, a UID list) from `node` with our CLI into `out`: what arrived, SOP Instance UID → data set hash. */
-export async function getStudies(node: { port: number }, studies: readonly string[], o: { pki: ServePki; aet: string; out: string }): Promise<Map<string, string>> {
+export async function getStudies(node: { name?: string; port: number }, studies: readonly string[], o: { pki: ServePki; aet: string; out: string }): Promise<Map<string, string>> {
   if (studies.length > 0) {
     const r = await runCli(['get', `127.0.0.1:${node.port}`, '--call', o.aet, '--aet', 'GETTER', ...cliTls(o.pki), '--level', 'STUDY',
       '-k', `StudyInstanceUID=${studies.join('\\')}`, '--out', o.out], { killAfter: 300_000 });
-    if (r.code !== 0) throw new Error(`get ${studies.join(', ')} from ${node.port}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+    if (r.code !== 0) throw new Error(`get ${studies.join(', ')} from ${node.name ?? 'the node'} (port ${node.port}): exit ${r.code}\n${r.stdout}${r.stderr}`);
   }
   return hashesIn(o.out);
 }
