@@ -28,6 +28,7 @@ const where = (blobs: BlobStore, key: string): string => `${blobs.url}${blobs.ur
 export function objectsIn(blobs: BlobStore): StoredCopies {
   return {
     exists: async (key) => (await blobs.head(key)) !== undefined,
+    size: async (key) => (await blobs.head(key))?.size,
     remove: (key) => blobs.delete(key),
     where: (key) => where(blobs, key),
   };

@@ -4,7 +4,7 @@
  * cannot settle (pending entries, see index-db.ts PendingEntry), and `reconcile`, which settles it.
  */
 import { dirname } from 'node:path';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { channelNames, publish } from '../diagnostics.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs, storeErrorFromIndex } from './errors.js';
 import { asyncOps, type PlaceOps } from './fs-ops.js';
@@ -185,6 +185,8 @@ export async function placeUnindexed(store: PlaceContext, tempPath: string, a: A
 /** The stored copies reconcile looks at: files under a root, or objects in a BlobStore. */
 export interface StoredCopies {
   exists(key: string): Promise<boolean>;
+  /** The copy's size in bytes, or undefined when there is none. */
+  size(key: string): Promise<number | undefined>;
   remove(key: string): Promise<void>;
   /** Where a key is, for people (a path, or the object's URL). */
   where(key: string): string;
@@ -194,6 +196,10 @@ export interface StoredCopies {
 export function filesUnder(root: string, fs: PlaceOps = asyncOps): StoredCopies {
   return {
     exists: (key) => fs.exists(pathOfKey(root, key)),
+    size: (key) => stat(pathOfKey(root, key)).then((st) => st.size, (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    }),
     remove: (key) => rm(pathOfKey(root, key), { force: true }),
     where: (key) => pathOfKey(root, key),
   };
@@ -212,7 +218,12 @@ export async function reconcile(copies: StoredCopies, index: InstanceIndex): Pro
     try {
       for (const entry of await index.pendingEntries(uid)) {
         const path = copies.where(entry.key);
-        const present = await copies.exists(entry.key);
+        const size = await copies.size(entry.key);
+        // A copy of another size than its entry's row is not the one being placed: a put cut short
+        // where the store writes objects in place (s3rver does; S3 shows a put only once complete).
+        // Never acknowledged, it is not indexed; where no row names it, it goes.
+        const cut = size !== undefined && entry.record !== undefined && size !== entry.record.size;
+        const present = size !== undefined && !cut;
         const row = await index.findInstance(entry.sopInstanceUid);
         const otherCopy = row !== undefined && row.key !== entry.key && (await copies.exists(row.key));
         let action: ReconciledFile['action'] | undefined;
@@ -224,6 +235,8 @@ export async function reconcile(copies: StoredCopies, index: InstanceIndex): Pro
             await copies.remove(entry.key);
             action = 'removed';
           }
+        } else if (cut) {
+          if (row?.key !== entry.key) await copies.remove(entry.key);
         } else if (row?.key === entry.key) {
           await index.removeInstance(entry.sopInstanceUid);
           action = 'unindexed';

@@ -192,6 +192,36 @@ describe('FileStore with S3 storage', () => {
       await blobs.close();
     }
   });
+
+  test('reconcile at open and store check: an object cut short under its key (a killed put on an S3 stand-in that writes in place) is not indexed, and is removed', async () => {
+    const root = dir();
+    const blobs = await openS3();
+    const index = new SqliteIndex(join(root, 'index.sqlite'));
+    try {
+      const store = await FileStore.open({ root: join(root, 'spool'), index, blobs });
+      const s = spec(7);
+      const whole = dataset(s, 4000);
+      const stored = await store.store(meta(s), chunks(whole));
+      const record = (await index.allInstances()).find((r) => r.SOPInstanceUID === s.SOPInstanceUID)!;
+      const full: InstanceRecord = { ...stored.attributes, key: stored.key, transferSyntaxUid: record.transferSyntaxUid, size: record.size };
+      // What a node killed mid-put leaves where the server writes the object in place (s3rver
+      // does): the pending entry, and the first part of the object under the key.
+      const object = await readAll(await blobs.get(stored.key));
+      await index.removeInstance(s.SOPInstanceUID);
+      await index.beginPending([{ key: stored.key, sopInstanceUid: s.SOPInstanceUID, record: full }]);
+      await blobs.put(stored.key, chunks(object.subarray(0, 1000)), { size: 1000 });
+      // `store check` says what it would do: remove it, not index it.
+      const dry = await checkStore({ index, blobs, dryRun: true, graceSeconds: 0 });
+      assert.deepEqual(dry.findings.filter((f) => f.kind === 'pending'), [{ kind: 'pending', key: stored.key, sopInstanceUid: s.SOPInstanceUID, action: 'removed' }]);
+      await FileStore.open({ root: join(root, 'spool'), index, blobs });
+      assert.equal(await index.findInstance(s.SOPInstanceUID), undefined, 'a cut-short object indexed');
+      assert.deepEqual(await index.pendingEntries(), []);
+      assert.equal(await blobs.head(stored.key), undefined, 'the cut-short object is left');
+    } finally {
+      await index.close();
+      await blobs.close();
+    }
+  });
 });
 
 /** Craft every kind of inconsistency `store check` knows in a store of two good instances. */
