@@ -89,7 +89,9 @@ function subscribe(log: ServeLog): () => void {
       // What a crash left between a file and its index row, settled at start-up (one line per instance).
       const r = m as { action: string; path: string; sopInstanceUid: string };
       const what = r.action === 'indexed' ? 'indexed (its file was complete; the sender was never answered)'
-        : r.action === 'removed' ? 'an unindexed second copy removed' : 'its row removed (the file never arrived); it can be sent again';
+        : r.action === 'removed' ? 'an unindexed second copy removed'
+          : r.action === 'discarded' ? 'a copy cut short removed (never acknowledged); it can be sent again'
+            : 'its row removed (the file never arrived); it can be sent again';
       log('store-reconciled', `after an interrupted run: ${r.sopInstanceUid} ${what}: ${r.path}`, { action: r.action, sopInstanceUid: r.sopInstanceUid, path: r.path }, 'warn');
     } else if (e.kind === 'reindex-started' || e.kind === 'reindex-progress' || e.kind === 'reindex-done') {
       const r = m as { total: number; done?: number; failed?: number; fromVersion?: number; toVersion?: number };

@@ -25,10 +25,11 @@ type Attributes = Omit<InstanceRecord, 'key' | 'transferSyntaxUid' | 'size'>;
 /**
  * What `reconcile` did with one file an interrupted run left: 'indexed' (complete, it was not
  * acknowledged; now stored), 'removed' (another copy of the instance is indexed), 'unindexed'
- * (its row named a file that never arrived; the row is gone, the instance can be sent again).
+ * (its row named a file that never arrived; the row is gone, the instance can be sent again),
+ * 'discarded' (a copy cut short, of another size than its row: never acknowledged, removed).
  */
 export interface ReconciledFile {
-  readonly action: 'indexed' | 'removed' | 'unindexed';
+  readonly action: 'indexed' | 'removed' | 'unindexed' | 'discarded';
   /** Storage key of the copy. */
   readonly key: string;
   readonly path: string;
@@ -236,7 +237,10 @@ export async function reconcile(copies: StoredCopies, index: InstanceIndex): Pro
             action = 'removed';
           }
         } else if (cut) {
-          if (row?.key !== entry.key) await copies.remove(entry.key);
+          if (row?.key !== entry.key) {
+            await copies.remove(entry.key);
+            action = 'discarded';
+          }
         } else if (row?.key === entry.key) {
           await index.removeInstance(entry.sopInstanceUid);
           action = 'unindexed';

@@ -7,6 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
+import { channelNames } from '../../src/diagnostics.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -213,7 +215,18 @@ describe('FileStore with S3 storage', () => {
       // `store check` says what it would do: remove it, not index it.
       const dry = await checkStore({ index, blobs, dryRun: true, graceSeconds: 0 });
       assert.deepEqual(dry.findings.filter((f) => f.kind === 'pending'), [{ kind: 'pending', key: stored.key, sopInstanceUid: s.SOPInstanceUID, action: 'removed' }]);
-      await FileStore.open({ root: join(root, 'spool'), index, blobs });
+      const reconciled: { action: string; sopInstanceUid: string }[] = [];
+      const onServer = (m: unknown): void => {
+        const e = m as { kind?: string; action: string; sopInstanceUid: string };
+        if (e.kind === 'store-reconciled') reconciled.push({ action: e.action, sopInstanceUid: e.sopInstanceUid });
+      };
+      diagnostics.subscribe(channelNames.server, onServer);
+      try {
+        await FileStore.open({ root: join(root, 'spool'), index, blobs });
+      } finally {
+        diagnostics.unsubscribe(channelNames.server, onServer);
+      }
+      assert.deepEqual(reconciled, [{ action: 'discarded', sopInstanceUid: s.SOPInstanceUID }]);
       assert.equal(await index.findInstance(s.SOPInstanceUID), undefined, 'a cut-short object indexed');
       assert.deepEqual(await index.pendingEntries(), []);
       assert.equal(await blobs.head(stored.key), undefined, 'the cut-short object is left');
