@@ -97,15 +97,13 @@ export async function checkStore(options: StoreCheckOptions): Promise<StoreCheck
         const held = await blobs.head(entry.key);
         // Not the size its entry's row says: a put cut short where the store writes in place (see reconcile).
         const cut = held !== undefined && entry.record !== undefined && held.size !== entry.record.size;
-        const present = held !== undefined && !cut;
+        const present = held !== undefined;
         const row = await ix(`cannot look up ${uid}`, () => index.findInstance(uid));
         const otherCopy = row !== undefined && row.key !== entry.key && (await blobs.head(row.key)) !== undefined;
         let action: 'indexed' | 'removed' | 'unindexed' | 'cleared' = 'cleared';
         if (present) {
-          if (entry.record !== undefined && !otherCopy) action = 'indexed';
+          if (entry.record !== undefined && !otherCopy && !cut) action = 'indexed';
           else if (row?.key !== entry.key) action = 'removed';
-        } else if (cut) {
-          if (row?.key !== entry.key) action = 'removed';
         } else if (row?.key === entry.key) action = 'unindexed';
         if (!dryRun) {
           if (action === 'indexed') await ix(`cannot index ${uid}`, () => index.addInstance(entry.record!, [entry.key]));

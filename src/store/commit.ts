@@ -223,23 +223,18 @@ export async function reconcile(copies: StoredCopies, index: InstanceIndex): Pro
         // A copy of another size than its entry's row is not the one being placed: a put cut short
         // where the store writes objects in place (s3rver does; S3 shows a put only once complete).
         // Never acknowledged, it is not indexed; where no row names it, it goes.
-        const cut = size !== undefined && entry.record !== undefined && size !== entry.record.size;
-        const present = size !== undefined && !cut;
+        const present = size !== undefined;
+        const cut = present && entry.record !== undefined && size !== entry.record.size;
         const row = await index.findInstance(entry.sopInstanceUid);
         const otherCopy = row !== undefined && row.key !== entry.key && (await copies.exists(row.key));
         let action: ReconciledFile['action'] | undefined;
         if (present) {
-          if (entry.record !== undefined && !otherCopy) {
+          if (entry.record !== undefined && !otherCopy && !cut) {
             await index.addInstance(entry.record, [entry.key]);
             action = 'indexed';
           } else if (row?.key !== entry.key) {
             await copies.remove(entry.key);
-            action = 'removed';
-          }
-        } else if (cut) {
-          if (row?.key !== entry.key) {
-            await copies.remove(entry.key);
-            action = 'discarded';
+            action = cut && !otherCopy ? 'discarded' : 'removed';
           }
         } else if (row?.key === entry.key) {
           await index.removeInstance(entry.sopInstanceUid);
