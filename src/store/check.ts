@@ -18,6 +18,7 @@
 import { channelNames, publish } from '../diagnostics.js';
 import type { BlobInfo, BlobStore, IncompleteBlob } from './blob/blob-store.js';
 import { storeErrorFromIndex } from './errors.js';
+import { pendingAction } from './commit.js';
 import type { InstanceIndex } from './instance-index.js';
 
 export type StoreCheckFinding =
@@ -100,11 +101,9 @@ export async function checkStore(options: StoreCheckOptions): Promise<StoreCheck
         const present = held !== undefined;
         const row = await ix(`cannot look up ${uid}`, () => index.findInstance(uid));
         const otherCopy = row !== undefined && row.key !== entry.key && (await blobs.head(row.key)) !== undefined;
-        let action: 'indexed' | 'removed' | 'unindexed' | 'cleared' = 'cleared';
-        if (present) {
-          if (entry.record !== undefined && !otherCopy && !cut) action = 'indexed';
-          else if (row?.key !== entry.key) action = 'removed';
-        } else if (row?.key === entry.key) action = 'unindexed';
+        // reconcile's rule; a cut-short copy is reported here as the removal it is.
+        const decided = pendingAction({ present, cut, hasRecord: entry.record !== undefined, otherCopy, rowNamesIt: row?.key === entry.key });
+        const action: 'indexed' | 'removed' | 'unindexed' | 'cleared' = decided === undefined ? 'cleared' : decided === 'discarded' ? 'removed' : decided;
         if (!dryRun) {
           if (action === 'indexed') await ix(`cannot index ${uid}`, () => index.addInstance(entry.record!, [entry.key]));
           if (action === 'removed') await blobs.delete(entry.key);

@@ -183,6 +183,19 @@ export async function placeUnindexed(store: PlaceContext, tempPath: string, a: A
  * placing it (on a shared index) finishes first, and leaves nothing to settle. One
  * 'store-reconciled' diagnostics event per instance. FileStore.open runs it before any store.
  */
+/**
+ * What becomes of one pending entry's copy, from what is found (the rule `reconcile` applies at
+ * start-up and `store check` applies while nodes run): `present` a copy under its key, `cut` of
+ * another size than the entry's row, `otherCopy` another key of the instance indexed and there,
+ * `rowNamesIt` the index row already naming this key. Undefined: only the entry is cleared.
+ */
+export function pendingAction(f: { present: boolean; cut: boolean; hasRecord: boolean; otherCopy: boolean; rowNamesIt: boolean }): ReconciledFile['action'] | undefined {
+  if (!f.present) return f.rowNamesIt ? 'unindexed' : undefined;
+  if (f.hasRecord && !f.otherCopy && !f.cut) return 'indexed';
+  if (f.rowNamesIt) return undefined;
+  return f.cut && !f.otherCopy ? 'discarded' : 'removed';
+}
+
 /** The stored copies reconcile looks at: files under a root, or objects in a BlobStore. */
 export interface StoredCopies {
   exists(key: string): Promise<boolean>;
@@ -227,19 +240,10 @@ export async function reconcile(copies: StoredCopies, index: InstanceIndex): Pro
         const cut = present && entry.record !== undefined && size !== entry.record.size;
         const row = await index.findInstance(entry.sopInstanceUid);
         const otherCopy = row !== undefined && row.key !== entry.key && (await copies.exists(row.key));
-        let action: ReconciledFile['action'] | undefined;
-        if (present) {
-          if (entry.record !== undefined && !otherCopy && !cut) {
-            await index.addInstance(entry.record, [entry.key]);
-            action = 'indexed';
-          } else if (row?.key !== entry.key) {
-            await copies.remove(entry.key);
-            action = cut && !otherCopy ? 'discarded' : 'removed';
-          }
-        } else if (row?.key === entry.key) {
-          await index.removeInstance(entry.sopInstanceUid);
-          action = 'unindexed';
-        }
+        const action = pendingAction({ present, cut, hasRecord: entry.record !== undefined, otherCopy, rowNamesIt: row?.key === entry.key });
+        if (action === 'indexed') await index.addInstance(entry.record!, [entry.key]);
+        else if (action === 'removed' || action === 'discarded') await copies.remove(entry.key);
+        else if (action === 'unindexed') await index.removeInstance(entry.sopInstanceUid);
         await index.endPending([entry.key]);
         if (action !== undefined) {
           const done: ReconciledFile = { action, key: entry.key, path, sopInstanceUid: entry.sopInstanceUid };
