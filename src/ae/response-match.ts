@@ -8,10 +8,11 @@
  */
 import type { DimseRequest, DimseResponse } from '../dimse/messages.js';
 import { ResponseMismatchError } from './errors.js';
+import { requestSopClass } from './context-match.js';
 
 export function responseMismatch(request: DimseRequest, response: DimseResponse): ResponseMismatchError | undefined {
-  const rq = request as { affectedSopClassUid?: string; requestedSopClassUid?: string; affectedSopInstanceUid?: string; requestedSopInstanceUid?: string };
-  const sopClass = rq.affectedSopClassUid ?? rq.requestedSopClassUid;
+  const rq = request as { affectedSopInstanceUid?: string; requestedSopInstanceUid?: string };
+  const sopClass = requestSopClass(request);
   if (response.affectedSopClassUid !== undefined && response.affectedSopClassUid !== '' && sopClass !== undefined && response.affectedSopClassUid !== sopClass) {
     return new ResponseMismatchError(response, 'affectedSopClassUid', sopClass, response.affectedSopClassUid);
   }
