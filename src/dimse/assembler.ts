@@ -274,9 +274,8 @@ export class DimseAssembler {
     const hasDataset = commandHasDataset(command);
     const pcId = s.pcId;
     const sink = this.#handlers.onCommand(command, pcId, hasDataset);
-    // Thenable checks written out here and below (no helper call: several per message).
-    if (typeof (sink as { then?: unknown } | undefined | null)?.then === 'function') return (sink as Promise<DatasetSink | undefined | void>).then((taken) => this.#commanded(command, pcId, hasDataset, taken ?? undefined));
-    return this.#commanded(command, pcId, hasDataset, (sink as DatasetSink | undefined | void) ?? undefined);
+    if (isPromise(sink)) return sink.then((taken) => this.#commanded(command, pcId, hasDataset, taken ?? undefined));
+    return this.#commanded(command, pcId, hasDataset, sink ?? undefined);
   }
 
   #commanded(command: DimseCommand, pcId: number, hasDataset: boolean, sink: DatasetSink | undefined): Promise<void> | undefined {
@@ -287,8 +286,7 @@ export class DimseAssembler {
     // A dataset PDV right after a no-dataset command is reported as such, not as "before command".
     this.#state = IDLE;
     this.#lastNoDataset = pcId;
-    const r = this.#handlers.onMessage(command, pcId);
-    return typeof (r as { then?: unknown } | undefined)?.then === 'function' ? (r as Promise<void>) : undefined;
+    return promiseOrNothing(this.#handlers.onMessage(command, pcId));
   }
 
   #dataset(s: Extract<State, { kind: 'dataset' }>, pdv: PresentationDataValue): Promise<void> | undefined {
@@ -306,8 +304,8 @@ export class DimseAssembler {
       if (use === 'write') release(pdv.data);
       this.#sinkFailed(error);
     }
-    if (typeof (r as { then?: unknown } | undefined)?.then === 'function') {
-      return (r as Promise<void>).then(
+    if (isPromise(r)) {
+      return r.then(
         () => {
           if (use === 'write') release(pdv.data);
           return this.#written(s, pdv);
@@ -330,15 +328,14 @@ export class DimseAssembler {
     } catch (error) {
       this.#sinkFailed(error);
     }
-    if (typeof (r as { then?: unknown } | undefined)?.then === 'function') return (r as Promise<void>).then(() => this.#ended(s), (error: unknown) => this.#sinkFailed(error));
+    if (isPromise(r)) return r.then(() => this.#ended(s), (error: unknown) => this.#sinkFailed(error));
     return this.#ended(s);
   }
 
   #ended(s: Extract<State, { kind: 'dataset' }>): Promise<void> | undefined {
     this.#state = IDLE;
     this.#lastNoDataset = undefined;
-    const r = this.#handlers.onMessage(s.command, s.pcId);
-    return typeof (r as { then?: unknown } | undefined)?.then === 'function' ? (r as Promise<void>) : undefined;
+    return promiseOrNothing(this.#handlers.onMessage(s.command, s.pcId));
   }
 
   /** The sink failed (e.g. disk full): the message cannot complete; let the caller decide. */
@@ -353,6 +350,11 @@ const noop = (): void => undefined;
 /** A sink with `fragmentUse: 'release'` gives each fragment back with this once done with it. */
 export const releaseFragment: (fragment: Uint8Array) => void = release;
 
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | undefined | null)?.then === 'function';
+}
+
+const promiseOrNothing = (v: void | Promise<void>): Promise<void> | undefined => (isPromise(v) ? v : undefined);
 
 /**
  * Wait for `event` on a Writable, or fail when it closes first. `events.once` alone only rejects
