@@ -29,9 +29,13 @@ export const storeStatus = {
 export const storeErrorCodes = {
   /** The disk is full or a quota or file-handle limit is reached. */
   outOfResources: 'DICOM_ERR_STORE_OUT_OF_RESOURCES',
-  /** The data set could not be parsed or lacks identifying attributes. */
+  /** The data set could not be parsed, or an identifying UID (or the command's) is not a valid UID. */
   cannotUnderstand: 'DICOM_ERR_STORE_CANNOT_UNDERSTAND',
-  /** The data set's SOP Class or Instance UID differs from the command's. */
+  /**
+   * The data set does not match its SOP class: an identifying attribute every patient IOD
+   * requires (Study, Series, SOP Class or SOP Instance UID) is missing, or its SOP Class or
+   * Instance UID differs from the command's.
+   */
   datasetMismatch: 'DICOM_ERR_STORE_DATASET_MISMATCH',
   /** The SOP instance is already stored and the duplicate policy is 'reject'. */
   duplicate: 'DICOM_ERR_STORE_DUPLICATE',
@@ -90,10 +94,16 @@ export class StoreError extends DicomError {
    * says what went wrong without the server's paths; the message (for logs) may say more.
    */
   readonly comment: string;
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; comment?: string }) {
+  /**
+   * The Offending Element (0000,0901) to answer with an A900 or Cxxx (PS3.4 Table B.2-1): the
+   * tags of the attributes at fault, when the failure is about particular ones.
+   */
+  readonly offendingElement: readonly number[] | undefined;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; comment?: string; offendingElement?: readonly number[] }) {
     super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = statusForStoreError[code];
     this.comment = shortComment(options?.comment ?? message);
+    this.offendingElement = options?.offendingElement;
   }
 }
 

@@ -322,8 +322,21 @@ export class FileStore implements InstanceFiles {
   }
 
   async #store(meta: StoreRequestMeta, dataset: AsyncIterable<Uint8Array>): Promise<StoredInstance> {
-    for (const [name, uid] of [['sopClassUid', meta.sopClassUid], ['sopInstanceUid', meta.sopInstanceUid], ['transferSyntaxUid', meta.transferSyntaxUid]] as const) {
-      if (typeof uid !== 'string' || !uidPattern.test(uid)) throw new InvalidOptionError(name, `is not a valid UID: ${JSON.stringify(uid)}`);
+    if (typeof meta.transferSyntaxUid !== 'string' || !uidPattern.test(meta.transferSyntaxUid)) {
+      throw new InvalidOptionError('transferSyntaxUid', `is not a valid UID: ${JSON.stringify(meta.transferSyntaxUid)}`);
+    }
+    // The command's UIDs come from the peer (a C-STORE-RQ): a bad one is the sender's error
+    // (C000 naming the command element), and the data set is still drained by the caller.
+    for (const [name, uid, tag, label] of [
+      ['sopClassUid', meta.sopClassUid, 0x0000_0002, 'Affected SOP Class UID (0000,0002)'],
+      ['sopInstanceUid', meta.sopInstanceUid, 0x0000_1000, 'Affected SOP Instance UID (0000,1000)'],
+    ] as const) {
+      if (typeof uid !== 'string' || !uidPattern.test(uid)) {
+        throw new StoreError(storeErrorCodes.cannotUnderstand, `${name}: the command's ${label} is not a valid UID: ${JSON.stringify(uid)}`, {
+          comment: `${label} is not a valid UID`,
+          offendingElement: [tag],
+        });
+      }
     }
     const header = encodeFileMetaInformation({
       MediaStorageSOPClassUID: meta.sopClassUid,
@@ -631,11 +644,7 @@ export class FileStore implements InstanceFiles {
       ProcedureCodeSequence: items(0x0008_1032, { CodeValue: 0x0008_0100, CodingSchemeDesignator: 0x0008_0102, CodeMeaning: 0x0008_0104 }),
       RequestAttributesSequence: items(0x0040_0275, { RequestedProcedureID: 0x0040_1001, ScheduledProcedureStepID: 0x0040_0009 }),
     };
-    for (const key of ['StudyInstanceUID', 'SeriesInstanceUID'] as const) {
-      if (!uidPattern.test(attributes[key])) {
-        throw new StoreError(storeErrorCodes.cannotUnderstand, `the data set has no valid ${key} (found ${JSON.stringify(attributes[key])})`);
-      }
-    }
+    checkIdentifyingUids(attributes);
     // PS3.4 B.2.3: the data set must be the instance the command announces.
     if (attributes.SOPInstanceUID !== meta.sopInstanceUid || attributes.SOPClassUID !== meta.sopClassUid) {
       throw new StoreError(
@@ -648,6 +657,35 @@ export class FileStore implements InstanceFiles {
   }
 
 }
+
+/**
+ * The UIDs every stored instance needs (its storage key and index rows are made of them): an
+ * empty or absent one is a data set that does not match its (patient) SOP class, A900, as these
+ * are Type 1 in every IOD the server accepts (PS3.3 General Study, General Series, SOP Common);
+ * a value that is not a UID (PS3.5 9.1: digits and dots, at most 64 characters) is not
+ * understood, C000. Either names the attribute (Error Comment and Offending Element).
+ */
+function checkIdentifyingUids(attributes: Readonly<Record<'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPClassUID' | 'SOPInstanceUID', string>>): void {
+  for (const [key, tag, label] of identifyingUids) {
+    const value = attributes[key];
+    if (value === '') {
+      throw new StoreError(storeErrorCodes.datasetMismatch, `the data set has no ${key} ${label}`, { comment: `${key} ${label} is missing`, offendingElement: [tag] });
+    }
+    if (!uidPattern.test(value)) {
+      throw new StoreError(storeErrorCodes.cannotUnderstand, `the data set's ${key} ${label} is not a valid UID: ${JSON.stringify(value)}`, {
+        comment: `${key} ${label} is not a valid UID`,
+        offendingElement: [tag],
+      });
+    }
+  }
+}
+
+const identifyingUids = [
+  ['SOPClassUID', 0x0008_0016, '(0008,0016)'],
+  ['SOPInstanceUID', 0x0008_0018, '(0008,0018)'],
+  ['StudyInstanceUID', 0x0020_000d, '(0020,000D)'],
+  ['SeriesInstanceUID', 0x0020_000e, '(0020,000E)'],
+] as const;
 
 /** Data sets up to this size are written at the end with synchronous calls (see #writeSmall). */
 const SMALL_SYNC = 1 << 20;

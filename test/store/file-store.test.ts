@@ -169,13 +169,35 @@ test('a data set that does not parse or does not match the command answers C000 
     const store = await FileStore.open({ root: dir });
     const s = spec(1);
     const noStudy = encodeDataset(specElements({ ...s, StudyInstanceUID: '' }));
-    await assert.rejects(store.store(meta(s), chunked(noStudy, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand && e.status === storeStatus.cannotUnderstand);
-    // UIDs name directories: '..' and friends must never get that far.
-    for (const bad of ['..', '1..2', '.', '1.2.']) {
+    // A Type 1 UID missing: the data set does not match its SOP class (PS3.4 B.2.3), A900 naming it.
+    const missing = (key: string, tag: number, comment: string) => (e: unknown) =>
+      e instanceof StoreError && e.code === storeErrorCodes.datasetMismatch && e.status === storeStatus.datasetDoesNotMatchSopClass &&
+      e.comment === comment && e.offendingElement?.length === 1 && e.offendingElement[0] === tag;
+    await assert.rejects(store.store(meta(s), chunked(noStudy, [50])), missing('StudyInstanceUID', 0x0020000d, 'StudyInstanceUID (0020,000D) is missing'));
+    const noSeries = encodeDataset(specElements({ ...s, SeriesInstanceUID: '' }));
+    await assert.rejects(store.store(meta(s), chunked(noSeries, [50])), missing('SeriesInstanceUID', 0x0020000e, 'SeriesInstanceUID (0020,000E) is missing'));
+    const noInstance = encodeDataset(specElements({ ...s, SOPInstanceUID: '' }));
+    await assert.rejects(store.store(meta(s), chunked(noInstance, [50])), missing('SOPInstanceUID', 0x00080018, 'SOPInstanceUID (0008,0018) is missing'));
+    const noClass = encodeDataset(specElements({ ...s, SOPClassUID: '' }));
+    await assert.rejects(store.store(meta(s), chunked(noClass, [50])), missing('SOPClassUID', 0x00080016, 'SOPClassUID (0008,0016) is missing'));
+    // UIDs name directories: '..' and friends must never get that far; a value that is not a UID is not understood (C000).
+    for (const bad of ['..', '1..2', '.', '1.2.', '1.2.abc', `1.${'2'.repeat(63)}`]) {
       const ds = encodeDataset(specElements({ ...s, StudyInstanceUID: bad }));
-      await assert.rejects(store.store(meta(s), chunked(ds, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand, bad);
+      await assert.rejects(
+        store.store(meta(s), chunked(ds, [50])),
+        (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand && e.comment === 'StudyInstanceUID (0020,000D) is not a valid UID' && e.offendingElement?.[0] === 0x0020000d,
+        bad,
+      );
     }
-    await assert.rejects(store.store({ ...meta(s), sopInstanceUid: '../x' }, chunked(noStudy, [50])), /sopInstanceUid/);
+    // The command's own UIDs come from the peer: C000 naming the command element, not a processing failure.
+    await assert.rejects(
+      store.store({ ...meta(s), sopInstanceUid: '../x' }, chunked(noStudy, [50])),
+      (e: unknown) => e instanceof StoreError && e.status === 0xc000 && /sopInstanceUid/.test(e.message) && e.offendingElement?.[0] === 0x00001000,
+    );
+    await assert.rejects(
+      store.store({ ...meta(s), sopClassUid: 'x' }, chunked(noStudy, [50])),
+      (e: unknown) => e instanceof StoreError && e.status === 0xc000 && e.comment === 'Affected SOP Class UID (0000,0002) is not a valid UID' && e.offendingElement?.[0] === 0x00000002,
+    );
     const garbage = Buffer.from('this is not a data set at all, no, not at all....'.repeat(20));
     let pulled = 0;
     async function* counted(): AsyncGenerator<Uint8Array> {

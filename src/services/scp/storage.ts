@@ -163,7 +163,12 @@ export function storageHandler(options: StorageHandlerOptions): DimseHandler<'C-
             // ignored
           }
         }
-        return { status: error instanceof StoreError ? error.status : Status.ProcessingFailure, errorComment: errorComment(error) };
+        const offendingElement = error instanceof StoreError ? error.offendingElement : undefined;
+        return {
+          status: error instanceof StoreError ? error.status : Status.ProcessingFailure,
+          errorComment: errorComment(error),
+          ...(offendingElement === undefined ? {} : { offendingElement }),
+        };
       }
     },
   };
