@@ -194,6 +194,32 @@ export function isRetiredStorageSopClass(uid: string): boolean {
   return retiredStorageUids.has(uid);
 }
 
+/**
+ * PS3.4 Annex GG (Non-Patient Object Storage Service Class), Table GG.3-1: classes sent with
+ * C-STORE whose IODs (PS3.3: Hanging Protocol, Color Palette, Implant Templates, Defined
+ * Procedure Protocols, Protocol Approval, Inventory) have no Patient, Study or Series: they carry
+ * no Study or Series Instance UID, and the standard queries and retrieves them with information
+ * models of their own (Hanging Protocol, Color Palette, Implant Template, Defined Procedure
+ * Protocol, Inventory Q/R), not Patient or Study Root. Inventory Storage is newer than the
+ * generated table (standard-storage-sop-classes.ts), hence its UID here.
+ */
+export const NonPatientStorageSopClass = {
+  HangingProtocolStorage: OtherStorageSopClass.HangingProtocolStorage,
+  ColorPaletteStorage: OtherStorageSopClass.ColorPaletteStorage,
+  GenericImplantTemplateStorage: OtherStorageSopClass.GenericImplantTemplateStorage,
+  ImplantAssemblyTemplateStorage: OtherStorageSopClass.ImplantAssemblyTemplateStorage,
+  ImplantTemplateGroupStorage: OtherStorageSopClass.ImplantTemplateGroupStorage,
+  CtDefinedProcedureProtocolStorage: OtherStorageSopClass.CtDefinedProcedureProtocolStorage,
+  ProtocolApprovalStorage: OtherStorageSopClass.ProtocolApprovalStorage,
+  XaDefinedProcedureProtocolStorage: OtherStorageSopClass.XaDefinedProcedureProtocolStorage,
+  InventoryStorage: '1.2.840.10008.5.1.4.1.1.201.1',
+} as const;
+const nonPatientStorageUids: ReadonlySet<string> = new Set(Object.values(NonPatientStorageSopClass));
+/** True when `uid` is a non-patient object storage class ({@link NonPatientStorageSopClass}). */
+export function isNonPatientStorageSopClass(uid: string): boolean {
+  return nonPatientStorageUids.has(uid);
+}
+
 /** PS3.4 Annex C.6 (Query/Retrieve information models) and Annex K.6 (Modality Worklist). */
 export const QueryRetrieveSopClass = {
   PatientRootQueryRetrieveInformationModelFind: '1.2.840.10008.5.1.4.1.2.1.1',

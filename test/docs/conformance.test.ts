@@ -22,8 +22,8 @@ import type { AAssociateRjPdu, AAssociateRqPdu } from '../../src/ul/pdu/types.js
 import { accessRules } from '../../src/acse/access-control.js';
 import { DEFAULT_TRANSFER_SYNTAXES, MAX_PRESENTATION_CONTEXTS, type RequestedContext } from '../../src/acse/presentation-context.js';
 import { implementationClassUid, implementationVersionName } from '../../src/dataset/part10.js';
-import { NormalizedSopClass, QueryRetrieveSopClass, StorageSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
-import { STORAGE_ASYNCHRONOUS_OPERATIONS, STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
+import { NonPatientStorageSopClass, NormalizedSopClass, OtherStorageSopClass, QueryRetrieveSopClass, RetiredStorageSopClass, StorageSopClass, TransferSyntax } from '../../src/dictionary/uids.js';
+import { ACCEPTED_STORAGE_SOP_CLASSES, STORAGE_ASYNCHRONOUS_OPERATIONS, STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
 import { DEFAULT_STORE_WINDOW } from '../../src/services/scu/store.js';
 import { DEFAULT_ASYNC_WINDOW } from '../../src/cli/store.js';
 import { statusForStoreError } from '../../src/store/errors.js';
@@ -81,6 +81,26 @@ test('the counts the statement gives match the dictionary', () => {
   const count = Object.keys(StorageSopClass).length;
   assert.match(doc, new RegExp(`All ${count} Storage SOP classes of \`StorageSopClass\``));
   assert.match(doc, new RegExp(`every \`StorageSopClass\` UID \\(${count}\\)`));
+});
+
+test('the accepted and the non-patient storage classes the statement names are the lists of the code', () => {
+  const nonPatient: readonly string[] = Object.values(NonPatientStorageSopClass);
+  const refused = uidRows(section('**Non-patient objects are refused at negotiation.**', 'Their IODs'), 1).map(([uid]) => uid);
+  assert.deepEqual(refused.sort(), [...nonPatient].sort());
+  assert.match(doc, new RegExp(`The ${nonPatient.length} SOP classes of the Non-Patient Object\\s+Storage Service Class`));
+  // Accepted: all of StorageSopClass and RetiredStorageSopClass, OtherStorageSopClass less the non-patient ones.
+  const others = Object.values(OtherStorageSopClass).filter((uid) => !nonPatient.includes(uid));
+  assert.deepEqual(
+    [...ACCEPTED_STORAGE_SOP_CLASSES].sort(),
+    [...Object.values(StorageSopClass), ...Object.values(RetiredStorageSopClass), ...others].sort(),
+  );
+  const retired = Object.keys(RetiredStorageSopClass).length;
+  const scp = section('##### 4.2.1.1 SOP classes', '##### 4.2.1.2');
+  assert.match(scp, new RegExp(`the ${Object.keys(StorageSopClass).length} of\\s+\`StorageSopClass\`, the retired ones of \`RetiredStorageSopClass\` \\(${retired} classes;`));
+  assert.match(scp, new RegExp(`and the ${others.length} current storage SOP classes`));
+  assert.match(doc, new RegExp(`the other UIDs of \`ACCEPTED_STORAGE_SOP_CLASSES\` \\(${ACCEPTED_STORAGE_SOP_CLASSES.length - Object.keys(StorageSopClass).length}: `));
+  // Nothing the statement lists as refused is accepted.
+  for (const uid of nonPatient) assert.ok(!ACCEPTED_STORAGE_SOP_CLASSES.includes(uid), uid);
 });
 
 test('every C-STORE status the store can answer is in the C-STORE-RSP table, and nothing else', () => {
@@ -209,8 +229,8 @@ test('the non-storage SCP contexts of the table are accepted with the stated pre
   }
 });
 
-test('every Storage SOP class is accepted, with the first storage transfer syntax and both roles', async () => {
-  const all = Object.values(StorageSopClass);
+test('every accepted storage SOP class is accepted, with the first storage transfer syntax and both roles', async () => {
+  const all = ACCEPTED_STORAGE_SOP_CLASSES;
   const reversed = [...STORAGE_TRANSFER_SYNTAXES].reverse();
   for (let i = 0; i < all.length; i += MAX_PRESENTATION_CONTEXTS) {
     const batch = all.slice(i, i + MAX_PRESENTATION_CONTEXTS);
@@ -243,5 +263,28 @@ test('the transfer syntaxes stated as not accepted for storage are refused', asy
     assert.equal(client.association.contexts.find(StorageSopClass.MrImageStorage)?.transferSyntax, TransferSyntax.JpegBaseline8Bit);
   } finally {
     await client.release();
+  }
+});
+
+test('every non-patient storage SOP class is refused at negotiation (abstract syntax not supported), also with acceptUnknownSopClasses', async () => {
+  const open = await StorageServer.create({ aeTitle: 'CONFORMANCE', storeRoot: join(scratch.dir, 'accept-unknown'), acceptUnknownSopClasses: true });
+  const openPort = (await open.listen(0, '127.0.0.1')).port;
+  try {
+    for (const p of [port, openPort]) {
+      const nonPatient = Object.values(NonPatientStorageSopClass);
+      const client = await DicomClient.associate({
+        host: '127.0.0.1', port: p, callingAeTitle: 'DOC-TEST', calledAeTitle: 'CONFORMANCE', timeouts: quick,
+        // Verification too, so the association is accepted and the other answers can be read.
+        presentationContexts: [...verification, ...nonPatient.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...STORAGE_TRANSFER_SYNTAXES.slice(0, 2)] }))],
+      });
+      try {
+        for (const uid of nonPatient) assert.equal(client.association.contexts.find(uid), undefined, uid);
+        assert.deepEqual(client.association.contexts.rejected.map((r) => r.result), nonPatient.map(() => 3));
+      } finally {
+        await client.release();
+      }
+    }
+  } finally {
+    await open.close({ timeout: 1000 });
   }
 });

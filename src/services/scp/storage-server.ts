@@ -21,10 +21,20 @@ import type { CStoreRq } from '../../dimse/messages.js';
 import { TypedEmitter } from '../../ul/upper-layer-events.js';
 import type { NaturalDataset } from '../../dataset/codec.js';
 import { InvalidOptionError } from '../../errors.js';
-import { NormalizedSopClass, OtherStorageSopClass, QueryRetrieveSopClass, RetiredStorageSopClass, StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
+import { NormalizedSopClass, OtherStorageSopClass, QueryRetrieveSopClass, RetiredStorageSopClass, StorageSopClass, TransferSyntax, VerificationSopClass, isNonPatientStorageSopClass } from '../../dictionary/uids.js';
 
 /** SOP classes that are never storage: never accepted as such by `acceptUnknownSopClasses`. */
 const knownNonStorage: ReadonlySet<string> = new Set([VerificationSopClass, ...Object.values(QueryRetrieveSopClass), ...Object.values(NormalizedSopClass)]);
+/**
+ * The storage classes the server accepts: every current, other and retired one of the dictionary
+ * but the non-patient ones (PS3.4 GG). Their instances have no Study or Series Instance UID,
+ * which the index, the storage key and the Patient/Study Root models all need, so they are
+ * refused at negotiation (abstract syntax not supported) rather than failed one by one after
+ * the SCU has sent them; Orthanc and dcm4chee-arc's default configuration refuse them too.
+ */
+export const ACCEPTED_STORAGE_SOP_CLASSES: readonly string[] = [...Object.values(StorageSopClass), ...Object.values(OtherStorageSopClass), ...Object.values(RetiredStorageSopClass)].filter(
+  (uid) => !isNonPatientStorageSopClass(uid),
+);
 import type { SecureContext } from '../../transport/tls/context.js';
 import type { BlobStore } from '../../store/blob/blob-store.js';
 import { FileStore, type DuplicatePolicy, type FsyncPolicy, type StoredInstance } from '../../store/file-store.js';
@@ -114,7 +124,8 @@ export interface StorageServerConfig {
    * Accept any SOP class proposed that is not a known non-storage one (Verification, Q/R, the
    * normalized ones) as a storage SOP class: private and unknown (newer) classes, as Orthanc's
    * UnknownSopClassAccepted and dcm4che's --accept-unknown do. The retired and other storage
-   * classes of the dictionary (RetiredStorageSopClass, OtherStorageSopClass) are accepted anyway.
+   * classes of the dictionary (RetiredStorageSopClass, OtherStorageSopClass) are accepted anyway;
+   * the non-patient ones (NonPatientStorageSopClass) never are, with or without this option.
    * Default false.
    */
   readonly acceptUnknownSopClasses?: boolean;
@@ -227,7 +238,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     const supported: SupportedAbstractSyntax[] = [
       { abstractSyntax: VerificationSopClass },
       // Role selection answered for storage: a C-GET requestor may be the Storage SCP (PS3.4 C.4.3).
-      ...[...Object.values(StorageSopClass), ...Object.values(OtherStorageSopClass), ...Object.values(RetiredStorageSopClass)].map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: ts, roles: both })),
+      ...ACCEPTED_STORAGE_SOP_CLASSES.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: ts, roles: both })),
       ...Object.values(QueryRetrieveSopClass)
         .filter((uid) => uid !== QueryRetrieveSopClass.ModalityWorklistInformationModelFind || config.worklist !== undefined)
         .map((abstractSyntax) => ({ abstractSyntax })),
@@ -270,7 +281,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       ...(config.access === undefined ? {} : { authorize: typeof config.access === 'function' ? config.access : accessRules(config.access) }),
       presentationContexts: {
         supported,
-        ...(acceptUnknown ? { acceptAbstractSyntax: (uid: string) => !knownNonStorage.has(uid), defaultTransferSyntaxes: ts } : {}),
+        ...(acceptUnknown ? { acceptAbstractSyntax: (uid: string) => !knownNonStorage.has(uid) && !isNonPatientStorageSopClass(uid), defaultTransferSyntaxes: ts } : {}),
       },
       handlers,
       maxAssociations: limits.maxAssociations ?? 64,
