@@ -22,6 +22,7 @@ import { buildContext, contextOptionsFrom } from './tls-options.js';
 import { channelNames } from '../diagnostics.js';
 import type { CommandModule } from './command.js';
 import type { Association } from '../ae/association.js';
+import { presentationContextResultNames } from '../acse/presentation-context.js';
 import type { StorageServer } from '../services/scp/storage-server.js';
 import type { StoredInstance } from '../store/file-store.js';
 import { passwordFileVerifier } from '../ae/user-credentials.js';
@@ -161,9 +162,14 @@ function onAssociation(log: ServeLog, plain: boolean) {
     const user = a.info.userIdentity?.username;
     const access = a.info.access;
     const accessText = `${user !== undefined ? `, user ${user}` : ''}${access !== undefined ? `; may ${access.permissions.join(', ')} (${access.rule ?? 'access rules'})` : ''}`;
-    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${tls?.group !== undefined ? ` (key exchange ${tls.group})` : ''}${who !== undefined ? `, certificate ${who} (SHA-256 ${tls!.peerCertificate!.fingerprint256})` : ''}`}${windowText}${accessText}`,
+    // A refused SOP class (a non-patient object, a private class) is said here: the peer then
+    // sends nothing for it, or aborts, and the operator sees why.
+    const refused = [...new Map(a.contexts.rejected.map((r) => [`${r.abstractSyntax} ${r.result}`, r])).values()];
+    const refusedText = refused.length === 0 ? '' : `; refused ${refused.map((r) => `${r.abstractSyntax} (${presentationContextResultNames[r.result] ?? r.result})`).join(', ')}`;
+    log('association', `association ${a.callingAeTitle} → ${a.calledAeTitle} from ${peerOf(a)} ${plain ? 'over plain DICOM' : `over ${tls?.protocol ?? 'TLS'}${tls?.group !== undefined ? ` (key exchange ${tls.group})` : ''}${who !== undefined ? `, certificate ${who} (SHA-256 ${tls!.peerCertificate!.fingerprint256})` : ''}`}${windowText}${accessText}${refusedText}`,
       { callingAeTitle: a.callingAeTitle, calledAeTitle: a.calledAeTitle, peer: peerOf(a), tls: tls === undefined ? null : { protocol: tls.protocol, cipher: tls.cipher, group: tls.group ?? null, subject: who ?? null, sha256Fingerprint: tls.peerCertificate?.fingerprint256 ?? null }, asynchronousOperationsWindow: window,
-        user: user ?? null, permissions: access?.permissions ?? null, accessRule: access?.rule ?? null });
+        user: user ?? null, permissions: access?.permissions ?? null, accessRule: access?.rule ?? null,
+        refusedContexts: refused.map((r) => ({ abstractSyntax: r.abstractSyntax, result: r.result })) });
     void a.whenClosed().then(({ error }) => log('association-end', `association from ${a.callingAeTitle} (${peerOf(a)}) ${error === undefined ? 'released' : `ended: ${error.message}`}`, { callingAeTitle: a.callingAeTitle, peer: peerOf(a), error: error?.message ?? null, code: error?.code ?? null }));
   };
 }

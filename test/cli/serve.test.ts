@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, runCli, oneSentenceError, tempDir } from '../helpers/cli.js';
@@ -143,6 +143,24 @@ test('DCMTK storescu re-sends a half-sent study: every instance Success, each st
   await waitFor(/stored 1\.2\.826\.0\.1\.3680043\.2\.1125\.8\.1\.3 from STORESCU/);
   assert.equal(inStudy().length, 3);
   assert.ok(readFileSync(inStudy().find((f) => f.endsWith('.1.dcm'))!).equals(before), 'the first copy is kept as it was');
+});
+
+test('DCMTK storescu: a Color Palette is refused at negotiation and the log says so; a CT without Study Instance UID fails A900, nothing stored', async () => {
+  writeFileSync(join(tmp.dir, 'palette.dump'), ['(0008,0016) UI =ColorPaletteStorage', '(0008,0018) UI [1.2.826.0.1.3680043.2.1125.7.1]',
+    '(0028,1101) US 256\\0\\8', '(0028,1102) US 256\\0\\8', '(0028,1103) US 256\\0\\8', '(0028,1201) OW 0000', '(0028,1202) OW 0000', '(0028,1203) OW 0000', ''].join('\n'));
+  execFileSync('dump2dcm', ['+te', 'palette.dump', 'palette.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
+  const palette = spawnSync('storescu', ['-R', '-aec', 'DICOM-TLS', '-aet', 'PALETTESCU', '127.0.0.1', String(plainPort), 'palette.dcm'], { cwd: tmp.dir, encoding: 'utf8' });
+  assert.notEqual(palette.status, 0);
+  assert.match(palette.stderr + palette.stdout, /No Acceptable Presentation Contexts/);
+  await waitFor(/association PALETTESCU → DICOM-TLS from [^\n]*; refused 1\.2\.840\.10008\.5\.1\.4\.39\.1 \(abstract-syntax-not-supported/);
+  writeFileSync(join(tmp.dir, 'nostudy.dump'), ['(0008,0016) UI =CTImageStorage', '(0008,0018) UI [1.2.826.0.1.3680043.2.1125.7.2]', '(0008,0060) CS [CT]',
+    '(0010,0020) LO [NO-STUDY]', '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.7.3]', ''].join('\n'));
+  execFileSync('dump2dcm', ['+te', 'nostudy.dump', 'nostudy.dcm'], { cwd: tmp.dir, stdio: 'pipe' });
+  const noStudy = spawnSync('storescu', ['-v', '-aec', 'DICOM-TLS', '-aet', 'NOSTUDYSCU', '127.0.0.1', String(plainPort), 'nostudy.dcm'], { cwd: tmp.dir, encoding: 'utf8' });
+  assert.match(noStudy.stderr + noStudy.stdout, /Received Store Response \(Error: DataSetDoesNotMatchSOPClass\)/);
+  await waitFor(/an instance from NOSTUDYSCU could not be stored: the data set has no StudyInstanceUID \(0020,000D\)/);
+  const all = walk(join(tmp.dir, 'dicom-tls-data', 'files'));
+  assert.ok(!all.some((f) => f.includes('1.2.826.0.1.3680043.2.1125.7.')), all.join('\n'));
 });
 
 test('dicom-tls store (second terminal, generated PKI) stores into the data directory', async () => {
