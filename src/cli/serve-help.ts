@@ -46,7 +46,9 @@ Options:
   --require-user         reject associations that name no user (needs --users)
   --accept-unknown       store private and unknown SOP classes too (any SOP class that is not
                          Verification, Query/Retrieve or a normalized one); retired storage
-                         classes are always accepted (config "acceptUnknown": true)
+                         classes are always accepted, non-patient objects (Hanging Protocol,
+                         Color Palette, Implant Templates, Defined Procedure Protocols: no
+                         study) never are (config "acceptUnknown": true)
   --audit URL            send the IHE ATNA audit trail (DICOM audit messages, PS3.15 A.5) to
                          syslog+tls://host:6514, syslog+udp://host:514 or file:///path; queued
                          on disk in DATA/audit-queue while the repository is unreachable
