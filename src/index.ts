@@ -194,7 +194,7 @@ export { findHandler, moveHandler, getHandler, lookupAe } from './services/scp/q
 export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions, RetrieveHandlerOptions } from './services/scp/query-retrieve.js';
 export { commitmentHandler, reportAbandonedCommitments } from './services/scp/commitment.js';
 export type { CommitmentHandlerOptions, CommitmentRecoveryOptions } from './services/scp/commitment.js';
-export { StorageServer, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH, STORAGE_ASYNCHRONOUS_OPERATIONS } from './services/scp/storage-server.js';
+export { StorageServer, ACCEPTED_STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH, STORAGE_ASYNCHRONOUS_OPERATIONS } from './services/scp/storage-server.js';
 export type { StorageServerConfig } from './services/scp/storage-server.js';
 
 // Transport: plain TCP and the TLS layer (OpenSSL through koffi).

@@ -79,3 +79,16 @@ test('the retired and other storage SOP classes are what scripts/storage-sop-cla
   const uidsTs = readFileSync(`${root}src/dictionary/uids.ts`, 'utf8');
   assert.equal(readFileSync(script.OUTPUT, 'utf8'), script.render(readFileSync(script.DEFAULT_SOURCE, 'utf8'), uidsTs), 'run: node scripts/storage-sop-classes.mjs');
 });
+
+test('NonPatientStorageSopClass: the classes of PS3.4 Table GG.3-1, all but Inventory from the generated table', async () => {
+  const { NonPatientStorageSopClass, OtherStorageSopClass, StorageSopClass, RetiredStorageSopClass, isNonPatientStorageSopClass } = await import('../../src/dictionary/uids.js');
+  const uids: readonly string[] = Object.values(NonPatientStorageSopClass);
+  assert.equal(uids.length, 9);
+  assert.equal(new Set(uids).size, uids.length);
+  const other: readonly string[] = Object.values(OtherStorageSopClass);
+  assert.deepEqual(uids.filter((u) => !other.includes(u)), [NonPatientStorageSopClass.InventoryStorage]);
+  assert.equal(NonPatientStorageSopClass.InventoryStorage, '1.2.840.10008.5.1.4.1.1.201.1');
+  // Never a class of Table B.5-1 or a retired one: those have a patient.
+  for (const u of [...Object.values(StorageSopClass), ...Object.values(RetiredStorageSopClass)]) assert.ok(!isNonPatientStorageSopClass(u), u);
+  assert.ok(isNonPatientStorageSopClass('1.2.840.10008.5.1.4.39.1') && !isNonPatientStorageSopClass(OtherStorageSopClass.DicosCtImageStorage));
+});
