@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { FileStore } from '../../src/store/file-store.js';
 import { IndexDb } from '../../src/store/index-db.js';
+import { SqliteIndex } from '../../src/store/sqlite-index.js';
 import { StoreError, storeErrorCodes, storeStatus } from '../../src/store/errors.js';
 import { readPart10Header } from '../../src/dataset/part10.js';
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -213,6 +214,28 @@ test('a data set that does not parse or does not match the command answers C000 
     await assert.rejects(store.store(meta(s), chunked(other, [50])), (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.datasetMismatch && e.status === 0xa900);
     assert.deepEqual(await listAll(dir), []);
   } finally {
+    await remove();
+  }
+});
+
+test('a large instance (streamed to its file) without a Series Instance UID answers A900 and leaves no file and no row', async () => {
+  const { dir, remove } = await tempDir('store');
+  const index = new SqliteIndex(join(dir, 'index.sqlite'));
+  try {
+    const root = join(dir, 'files');
+    const store = await FileStore.open({ root, index });
+    const s = spec(7);
+    // Beyond the in-memory size: written to its temporary file as it arrives, checked at the end.
+    const dataset = encodeDataset([...specElements({ ...s, SeriesInstanceUID: '' }), [0x7fe00010, 'OB', new Uint8Array(3 << 20).fill(9)]]);
+    await assert.rejects(
+      store.store(meta(s), chunked(dataset, [16_384])),
+      (e: unknown) => e instanceof StoreError && e.status === 0xa900 && e.offendingElement?.[0] === 0x0020000e,
+    );
+    assert.deepEqual(await listAll(root), []);
+    const stats = await index.statistics();
+    assert.deepEqual([stats.instances, stats.series, stats.studies, stats.patients, stats.pending], [0, 0, 0, 0, 0]);
+  } finally {
+    index.close();
     await remove();
   }
 });
