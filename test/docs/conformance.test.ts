@@ -98,7 +98,10 @@ test('the accepted and the non-patient storage classes the statement names are t
   const scp = section('##### 4.2.1.1 SOP classes', '##### 4.2.1.2');
   assert.match(scp, new RegExp(`the ${Object.keys(StorageSopClass).length} of\\s+\`StorageSopClass\`, the retired ones of \`RetiredStorageSopClass\` \\(${retired} classes;`));
   assert.match(scp, new RegExp(`and the ${others.length} current storage SOP classes`));
-  assert.match(doc, new RegExp(`the other UIDs of \`ACCEPTED_STORAGE_SOP_CLASSES\` \\(${ACCEPTED_STORAGE_SOP_CLASSES.length - Object.keys(StorageSopClass).length}: `));
+  const otherAccepted = ACCEPTED_STORAGE_SOP_CLASSES.length - Object.keys(StorageSopClass).length;
+  assert.match(doc, new RegExp(`the other UIDs of \`ACCEPTED_STORAGE_SOP_CLASSES\` \\(${otherAccepted}: `));
+  assert.match(scp, new RegExp(`\\| The ${otherAccepted} other storage SOP classes of \`ACCEPTED_STORAGE_SOP_CLASSES\``));
+  assert.match(scp, new RegExp(`\\| The ${nonPatient.length} Non-Patient Object Storage SOP classes .* \\| No \\| No: refused at negotiation \\|`));
   // Nothing the statement lists as refused is accepted.
   for (const uid of nonPatient) assert.ok(!ACCEPTED_STORAGE_SOP_CLASSES.includes(uid), uid);
 });
