@@ -153,6 +153,10 @@ test('DCMTK storescu: a Color Palette is refused at negotiation and the log says
   assert.notEqual(palette.status, 0);
   assert.match(palette.stderr + palette.stdout, /No Acceptable Presentation Contexts/);
   await waitFor(/association PALETTESCU → DICOM-TLS from [^\n]*; refused 1\.2\.840\.10008\.5\.1\.4\.39\.1 \(abstract-syntax-not-supported/);
+  // dicom-tls store says the same: the class was refused, and why.
+  const ours = await runCli(['store', `127.0.0.1:${plainPort}`, '--no-tls', '--call', 'DICOM-TLS', 'palette.dcm'], { cwd: tmp.dir });
+  assert.notEqual(ours.code, 0);
+  assert.match(ours.stdout + ours.stderr, /no accepted presentation context can carry 1\.2\.840\.10008\.5\.1\.4\.39\.1 in [\d.]+ \(the peer answered abstract-syntax-not-supported/);
   writeFileSync(join(tmp.dir, 'nostudy.dump'), ['(0008,0016) UI =CTImageStorage', '(0008,0018) UI [1.2.826.0.1.3680043.2.1125.7.2]', '(0008,0060) CS [CT]',
     '(0010,0020) LO [NO-STUDY]', '(0020,000e) UI [1.2.826.0.1.3680043.2.1125.7.3]', ''].join('\n'));
   execFileSync('dump2dcm', ['+te', 'nostudy.dump', 'nostudy.dcm'], { cwd: tmp.dir, stdio: 'pipe' });

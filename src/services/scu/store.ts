@@ -13,7 +13,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Association, PendingRequest } from '../../ae/association.js';
-import type { AcceptedContext, RequestedContext } from '../../acse/presentation-context.js';
+import { presentationContextResultNames, type AcceptedContext, type RequestedContext } from '../../acse/presentation-context.js';
 import { InvalidOptionError, type DicomError } from '../../errors.js';
 import { decodePart10Header, decodeWholePart10Header, readPart10HeaderFromFd, type Part10Header } from '../../dataset/part10.js';
 import { transcodeDataset } from '../../dataset/codec.js';
@@ -365,7 +365,10 @@ async function sendOne(association: Association, r: Resolved, options: StoreOpti
   const context = contextFor(association, r.sopClassUid, r.transferSyntaxUid);
   if (context === undefined) {
     closeUnsent(r);
-    return failed(new InvalidOptionError('sources', `no accepted presentation context can carry ${r.sopClassUid} in ${r.transferSyntaxUid}`));
+    // The peer's answer for this class, when it refused it (a non-patient object, a private class): the user sees why.
+    const refused = association.contexts.rejected.find((c) => c.abstractSyntax === r.sopClassUid);
+    const answer = refused === undefined ? '' : ` (the peer answered ${presentationContextResultNames[refused.result] ?? refused.result})`;
+    return failed(new InvalidOptionError('sources', `no accepted presentation context can carry ${r.sopClassUid} in ${r.transferSyntaxUid}${answer}`));
   }
   let dataset: AsyncDatasetSource;
   let bytes = r.size ?? 0;
