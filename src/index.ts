@@ -171,6 +171,7 @@ export { BufferBudget } from './ae/buffer-budget.js';
 export { TransportMismatchError, AssociationAbortedError, AssociationClosedError } from './ul/upper-layer-errors.js';
 export { HandlerRegistry } from './services/scp/registry.js';
 export type { DimseHandler, RequestName, ResponseFields, RequestContext, HandleContext } from './services/scp/registry.js';
+export type { DatasetLimit } from './ae/dataset-limit.js';
 export { verificationHandler } from './services/scp/verification.js';
 export { echo } from './services/scu/echo.js';
 // Services (PS3.4): storage, query/retrieve, storage commitment, DIMSE-N; the storing server.
@@ -190,7 +191,7 @@ export { CommitmentReceiver, requestStorageCommitment, parseCommitmentReport, ne
 export type { SopReference, CommitmentReport } from './services/scu/commitment.js';
 export { storageHandler } from './services/scp/storage.js';
 export type { StorageHandlerOptions, ReceivedInstance } from './services/scp/storage.js';
-export { findHandler, moveHandler, getHandler, lookupAe } from './services/scp/query-retrieve.js';
+export { findHandler, moveHandler, getHandler, lookupAe, DEFAULT_MAX_IDENTIFIER_LENGTH } from './services/scp/query-retrieve.js';
 export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions, RetrieveHandlerOptions } from './services/scp/query-retrieve.js';
 export { commitmentHandler, reportAbandonedCommitments } from './services/scp/commitment.js';
 export type { CommitmentHandlerOptions, CommitmentRecoveryOptions } from './services/scp/commitment.js';

@@ -36,6 +36,7 @@ import type { AssociationEvents, AssociationInfo, AssociationOptions, RequestCom
 import { responseFor } from './response.js';
 import { responseMismatch } from './response-match.js';
 import { contextMismatch } from './context-match.js';
+import { limitedSink, overLimitComment, type DatasetLimit, type DatasetOverLimit } from './dataset-limit.js';
 import { IncomingRequest, type RespondVia } from './incoming-request.js';
 import { failAssociation } from './guard.js';
 import { safeErrorComment } from './error-comment.js';
@@ -441,15 +442,16 @@ export class Association extends TypedEmitter<AssociationEvents> {
         return undefined;
       }
       const handler = this.#handlers?.get(command.type);
-      if (handler?.datasetSink === undefined) return this.#requestSink(incoming, hasDataset, handler !== undefined, undefined);
+      if (handler?.datasetSink === undefined) return this.#requestSink(incoming, hasDataset, handler !== undefined, undefined, handler?.datasetLimit);
       let sink: DatasetSink | undefined | Promise<DatasetSink | undefined>;
       try {
         sink = handler.datasetSink(command as never, incoming);
       } catch (sinkError) {
         return this.#refused(incoming, sinkError);
       }
-      if (isThenable(sink)) return sink.then((s) => this.#requestSink(incoming, hasDataset, true, s), (sinkError: unknown) => this.#refused(incoming, sinkError));
-      return this.#requestSink(incoming, hasDataset, true, sink);
+      const limit = handler.datasetLimit;
+      if (isThenable(sink)) return sink.then((s) => this.#requestSink(incoming, hasDataset, true, s, limit), (sinkError: unknown) => this.#refused(incoming, sinkError));
+      return this.#requestSink(incoming, hasDataset, true, sink, limit);
     }
     const id = command.messageIdBeingRespondedTo;
     const entry = this.#pending.get(id);
@@ -472,7 +474,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     return undefined;
   }
 
-  #requestSink(incoming: IncomingRequest, hasDataset: boolean, handled: boolean, sink: DatasetSink | undefined): DatasetSink | undefined | Promise<DatasetSink | undefined> {
+  #requestSink(incoming: IncomingRequest, hasDataset: boolean, handled: boolean, sink: DatasetSink | undefined, limit?: DatasetLimit): DatasetSink | undefined | Promise<DatasetSink | undefined> {
     // No handler: the dataset is read and dropped, the request answered "unrecognized operation".
     const collecting = hasDataset && sink === undefined && handled ? collectSink(this.#maxCollected) : undefined;
     if (collecting === undefined) {
@@ -484,7 +486,15 @@ export class Association extends TypedEmitter<AssociationEvents> {
       incoming.collected = collected;
       incoming.held = held;
       this.#incoming = incoming;
-      return collected;
+      if (limit === undefined || !(limit.maxLength > 0)) return collected;
+      // Past the handler's limit: what was collected is dropped and given back to the budgets
+      // at once (the rest is only counted), the request answered with the limit's status.
+      return limitedSink(collected, limit, (over) => {
+        incoming.overLimit = over;
+        incoming.collected = undefined;
+        incoming.held = undefined;
+        this.#datasets.giveBack(held);
+      });
     };
     // A new data set to hold in memory: not while a budget is full (reading stays paused).
     return this.#datasets.mustWait(true) ? this.#datasets.admit(true).then(collect) : collect();
@@ -592,6 +602,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     const handler = this.#handlers?.get(command.type);
     if (handler === undefined) return this.#answer(incoming, { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` });
     if (incoming.sinkError !== undefined) return this.#answer(incoming, failureFields(incoming.sinkError));
+    if (incoming.overLimit !== undefined) return this.#answer(incoming, this.#overLimit(incoming, incoming.overLimit));
     const dataset = incoming.collected?.bytes();
     incoming.dataset = dataset;
     if (dataset !== undefined) publish(channelNames.requestDataset, () => ({ association: this, command, presentationContextId: context.id, transferSyntaxUid: context.transferSyntax, dataset }));
@@ -606,6 +617,18 @@ export class Association extends TypedEmitter<AssociationEvents> {
       (f) => this.#answer(incoming, f),
       (error: unknown) => (this.#closed ? undefined : this.#answer(incoming, failureFields(error))),
     );
+  }
+
+  /** The refusal of a request whose data set went past its handler's limit, published on the `association` channel. */
+  #overLimit(incoming: IncomingRequest, over: DatasetOverLimit): ResponseFields {
+    const { command, presentationContext } = incoming;
+    const fields = { status: over.limit.status, errorComment: overLimitComment(over.limit) };
+    publish(channelNames.association, () => ({
+      association: this,
+      kind: 'request-too-large',
+      detail: { command: command.type, messageId: command.messageId, presentationContextId: presentationContext.id, ...fields, length: over.length, limit: over.limit.maxLength },
+    }));
+    return fields;
   }
 
   /** The final response; one the handler built badly still gets an answer; a closed association gets none. */

@@ -13,6 +13,7 @@ import type { Association } from './association.js';
 import type { HeldDataset } from './buffer-budget.js';
 import { LazyAbort } from './lazy-abort.js';
 import type { ContextMismatch } from './context-match.js';
+import type { DatasetOverLimit } from './dataset-limit.js';
 
 export type ReceivedRequest = Exclude<DimseRequest, CCancelRq>;
 
@@ -31,6 +32,8 @@ export class IncomingRequest extends LazyAbort implements HandleContext {
   sinkError: unknown = undefined;
   /** The request names a SOP class its context was not negotiated for: answered with this, no handler run (see context-match.ts). */
   refusal: ContextMismatch | undefined = undefined;
+  /** The data set went past its handler's `datasetLimit`: dropped, answered with the limit's status, no handler run. */
+  overLimit: DatasetOverLimit | undefined = undefined;
   /** Given to `handle`: the collected data set's bytes. */
   dataset: Uint8Array | undefined = undefined;
   /** Counted in the association's operations performed until its final response is on its way. */

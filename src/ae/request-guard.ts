@@ -32,6 +32,7 @@ export function requestRefusal(request: { readonly type: string }, context: Requ
 
 function guard<N extends RequestName>(handler: DimseHandler<N>): DimseHandler<N> {
   return {
+    datasetLimit: handler.datasetLimit,
     datasetSink(request, context) {
       if (requestRefusal(request, context) !== undefined) return DISCARD;
       return handler.datasetSink?.(request, context);

@@ -83,6 +83,8 @@ export interface ServeLimits {
   maxConcurrentQueries?: number;
   /** Milliseconds. */
   moveTimeout?: number;
+  /** Bytes of a C-FIND, C-MOVE or C-GET identifier. */
+  maxIdentifierLength?: number;
 }
 
 /** The minimum of each limit (0 = no limit where that is allowed). */
@@ -93,6 +95,7 @@ const LIMIT_MINIMUM: Readonly<Record<keyof ServeLimits, number>> = {
   maxQueryMatches: 0,
   maxConcurrentQueries: 1,
   moveTimeout: 1,
+  maxIdentifierLength: 0,
 };
 
 function limitsFrom(v: unknown): ServeLimits {

@@ -134,6 +134,13 @@ function subscribe(log: ServeLog): () => void {
         { callingAeTitle: e.association?.callingAeTitle ?? null, remoteAddress: e.association?.remoteAddress ?? null, command: d.command, messageId: d.messageId, presentationContextId: d.presentationContextId, status: d.status, sopClassUid: d.sopClassUid, abstractSyntax: d.abstractSyntax }, 'warn');
       return;
     }
+    if (e.kind === 'request-too-large') {
+      // A query identifier over limits.maxIdentifierLength: answered C000, the association goes on.
+      const d = e.detail as unknown as { command: string; messageId: number; status: number; length: number; limit: number };
+      log('request-too-large', `${d.command} (message ID ${d.messageId}) from ${e.association?.callingAeTitle ?? '?'} (${e.association?.remoteAddress ?? '?'}) refused ${d.status.toString(16).padStart(4, '0').toUpperCase()}H: its data set of ${d.length} bytes is over the limit of ${d.limit}`,
+        { callingAeTitle: e.association?.callingAeTitle ?? null, remoteAddress: e.association?.remoteAddress ?? null, command: d.command, messageId: d.messageId, status: d.status, length: d.length, limit: d.limit }, 'warn');
+      return;
+    }
     if (e.kind !== 'failed') return;
     const cause = e.detail?.error?.cause;
     log('association-failed', `association from ${e.association?.transport?.remoteAddress ?? '?'} aborted after an internal failure (${e.detail?.stage ?? '?'}): ${e.detail?.error?.message ?? ''}`,

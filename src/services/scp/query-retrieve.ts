@@ -21,6 +21,7 @@ import { type RetrieveInstance, keyValues, unsupportedKeys, type FindOptions as 
 import { StoreError } from '../../store/errors.js';
 import { storeInstances, type StoreResult, type StoreSource } from '../scu/store.js';
 import type { DimseHandler, HandleContext, ResponseFields } from './registry.js';
+import type { DatasetLimit } from '../../ae/dataset-limit.js';
 
 /** Where C-MOVE (and Storage Commitment reports on a new association) go for an AE title. */
 export interface RemoteAe {
@@ -76,12 +77,33 @@ export interface FindHandlerOptions {
    * order (a C-CANCEL-RQ ends the wait with Cancel).
    */
   readonly maxConcurrent?: number;
+  /** Most bytes of a query identifier, default `DEFAULT_MAX_IDENTIFIER_LENGTH`; 0 = no limit of its own (see `identifierLimit`). */
+  readonly maxIdentifierLength?: number;
 }
 
 /** Default of `maxMatches`. */
 export const DEFAULT_MAX_QUERY_MATCHES = 50_000;
 /** Default of `maxConcurrent`. */
 export const DEFAULT_MAX_CONCURRENT_QUERIES = 4;
+/**
+ * Default of `maxIdentifierLength` (C-FIND, C-MOVE, C-GET): 64 KiB. A query's identifier is a few
+ * hundred bytes; a retrieve by a list of UIDs (PS3.4 C.2.2.2.2) of 2 000 instances still fits.
+ * Decoding one costs up to a hundred times its size (dcmjs makes objects of every item and value),
+ * outside the buffer budgets: measured, a 1 MiB identifier of small sequence items took ~100 MiB.
+ */
+export const DEFAULT_MAX_IDENTIFIER_LENGTH = 64 * 1024;
+
+/**
+ * The handler's `datasetLimit`: an identifier beyond `maxLength` is dropped unread and the request
+ * answered C000 (Failure: Unable to process, PS3.4 C.4.1.1.4, C.4.2.1.5, C.4.3.1.4) with the Error
+ * Comment `identifier larger than N bytes`; the association goes on. 0: no limit here (the
+ * association's `maxCollectedDataset` still bounds it, with an A-ABORT).
+ */
+function identifierLimit(maxLength: number | undefined): DatasetLimit | undefined {
+  const n = checkCount('maxIdentifierLength', maxLength, DEFAULT_MAX_IDENTIFIER_LENGTH, true);
+  return n === 0 ? undefined : { maxLength: n, status: QueryRetrieveStatus.UnableToProcess, name: 'identifier' };
+}
+
 /** Matches sent between turns of the event loop (a source that never waits would hold it). */
 const MATCHES_PER_TURN = 64;
 
@@ -95,7 +117,9 @@ function checkCount(option: string, v: number | undefined, fallback: number, all
 export function findHandler(options: FindHandlerOptions): DimseHandler<'C-FIND-RQ'> {
   const maxMatches = checkCount('maxMatches', options.maxMatches, DEFAULT_MAX_QUERY_MATCHES, true);
   const slots = new Semaphore(checkCount('maxConcurrent', options.maxConcurrent, DEFAULT_MAX_CONCURRENT_QUERIES, false));
+  const datasetLimit = identifierLimit(options.maxIdentifierLength);
   return {
+    datasetLimit,
     async handle(request, context) {
       const release = await slots.acquire(context.signal);
       if (release === false) return { status: Status.Cancel };
@@ -309,6 +333,8 @@ async function sourceOf(store: InstanceFiles, file: RetrieveInstance): Promise<{
 export interface RetrieveHandlerOptions {
   readonly index: InstanceIndex;
   readonly store: InstanceFiles;
+  /** Most bytes of the identifier, default `DEFAULT_MAX_IDENTIFIER_LENGTH`; beyond: C000 (see findHandler). 0 = no limit of its own. */
+  readonly maxIdentifierLength?: number;
 }
 
 export interface MoveHandlerOptions extends RetrieveHandlerOptions {
@@ -348,6 +374,7 @@ function contextsForFiles(files: readonly RetrieveInstance[]) {
 /** C-MOVE-RQ: a new association to the destination, one C-STORE per matching instance. */
 export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-RQ'> {
   return {
+    datasetLimit: identifierLimit(options.maxIdentifierLength),
     async handle(request, context) {
       const files = await filesFor(options.index, request, context);
       if (!Array.isArray(files)) return files;
@@ -419,6 +446,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
  */
 export function getHandler(options: RetrieveHandlerOptions): DimseHandler<'C-GET-RQ'> {
   return {
+    datasetLimit: identifierLimit(options.maxIdentifierLength),
     async handle(request, context) {
       const files = await filesFor(options.index, request, context);
       if (!Array.isArray(files)) return files;

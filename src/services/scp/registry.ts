@@ -14,6 +14,7 @@ import type { DatasetSink } from '../../dimse/assembler.js';
 import type { CommandOf, DimseRequest } from '../../dimse/messages.js';
 import type { CommandName } from '../../dictionary/command-field.js';
 import { HandlerAlreadyRegisteredError } from '../../ae/errors.js';
+import type { DatasetLimit } from '../../ae/dataset-limit.js';
 import type { Association } from '../../ae/association.js';
 import { verificationHandler } from './verification.js';
 
@@ -60,6 +61,14 @@ export interface DimseHandler<N extends RequestName = RequestName> {
    * memory and given to `handle` as `context.dataset`. Called once the command has arrived.
    */
   datasetSink?(request: CommandOf<N>, context: RequestContext): DatasetSink | undefined | Promise<DatasetSink | undefined>;
+  /**
+   * The largest request data set collected in memory for this handler (no `datasetSink`): past
+   * `maxLength` bytes nothing more is kept (what was is given back to the buffer budgets), the
+   * rest is read and dropped, and the request is answered `status` with the Error Comment
+   * `<name> larger than <maxLength> bytes`, `handle` never called; the association goes on.
+   * Absent: only the association's `maxCollectedDataset` (an A-ABORT) bounds it.
+   */
+  readonly datasetLimit?: DatasetLimit | undefined;
   /** The whole request has arrived: answer with the final response. A throw answers 0x0110 Processing failure. */
   handle(request: CommandOf<N>, context: HandleContext): ResponseFields | Promise<ResponseFields>;
 }

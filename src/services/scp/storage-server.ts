@@ -100,6 +100,8 @@ export interface StorageServerConfig {
     readonly maxConcurrentQueries?: number;
     /** C-MOVE: connect, response and send timeout towards the destination, ms. Default 20 000. */
     readonly moveTimeout?: number;
+    /** Bytes of a C-FIND, C-MOVE or C-GET identifier; a larger one is answered C000 (Unable to process). Default 64 KiB; 0 = no limit but the 64 MiB of any data set. */
+    readonly maxIdentifierLength?: number;
   };
   /** Calling AE titles bound to TLS client certificates (rejected 1/1/3 on mismatch). */
   readonly certificateBindings?: readonly CertificateBinding[];
@@ -258,6 +260,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     const caseInsensitivePersonName = config.caseInsensitivePersonName ?? true;
     if (typeof caseInsensitivePersonName !== 'boolean') throw new InvalidOptionError('caseInsensitivePersonName', 'must be a boolean');
     const limits = config.limits ?? {};
+    const identifierLength = limits.maxIdentifierLength === undefined ? {} : { maxIdentifierLength: limits.maxIdentifierLength };
     handlers.register(
       'C-FIND-RQ',
       findHandler({
@@ -266,10 +269,11 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
         ...(config.worklist ? { worklist: config.worklist } : {}),
         ...(limits.maxQueryMatches === undefined ? {} : { maxMatches: limits.maxQueryMatches }),
         ...(limits.maxConcurrentQueries === undefined ? {} : { maxConcurrent: limits.maxConcurrentQueries }),
+        ...identifierLength,
       }),
     );
-    handlers.register('C-MOVE-RQ', moveHandler({ index, store, destinations: config.destinations ?? {}, ...(limits.moveTimeout === undefined ? {} : { timeout: limits.moveTimeout }) }));
-    handlers.register('C-GET-RQ', getHandler({ index, store }));
+    handlers.register('C-MOVE-RQ', moveHandler({ index, store, destinations: config.destinations ?? {}, ...(limits.moveTimeout === undefined ? {} : { timeout: limits.moveTimeout }), ...identifierLength }));
+    handlers.register('C-GET-RQ', getHandler({ index, store, ...identifierLength }));
     handlers.register('N-ACTION-RQ', commitmentHandler({ index, store, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto' }));
     const server = new DicomServer({
       ...config.server,
