@@ -65,11 +65,22 @@ function causeOfConnect(e: unknown): unknown {
 }
 
 /**
- * End the association after `e`: a failure status leaves it usable, so release it politely
- * (A-RELEASE); anything else (lost connection, protocol error, timeout) aborts it.
+ * Errors after which the exchange with the peer is complete and in step: a failure status, and a
+ * final response with our Message ID that names another SOP class or instance than the request
+ * (PS3.7 9.3, 10.3: the peer's mistake, but it answered that request and nothing is left
+ * outstanding). A response to a Message ID we never used is not among them: nothing then says
+ * which request it answers or whether ours will still come, and the association was aborted
+ * (DICOM_ERR_DIMSE_UNEXPECTED_RESPONSE), as DCMTK's SCUs abort on DIMSE_UNEXPECTEDRESPONSE.
+ */
+const ANSWERED = new Set([codeOf('DIMSE_STATUS'), codeOf('DIMSE_RESPONSE_MISMATCH')]);
+
+/**
+ * End the association after `e`: after an answered request (ANSWERED) an association still
+ * established is released politely (A-RELEASE); anything else (lost connection, protocol error,
+ * timeout, an association already aborted) aborts it.
  */
 export async function endAfterError(client: DicomClient, e: unknown): Promise<void> {
-  if ((e as { code?: string })?.code === codeOf('DIMSE_STATUS')) {
+  if (ANSWERED.has(String((e as { code?: unknown })?.code)) && client.association.upperLayer.state === 'Sta6') {
     try { await client.release(); return; } catch { /* fall through to abort */ }
   }
   await client.abort().catch(() => undefined);

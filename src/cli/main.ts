@@ -13,7 +13,13 @@ import { VERSION } from './version.js';
 export function exitCodesHelp(): string {
   const rows = exitCodeTable.map((r) => `  ${String(r.exit).padStart(3)}  ${r.meaning}${r.codes.length > 0 ? `\n       ${r.codes.join(', ')}` : ''}`);
   return ['Exit codes (one per error class; errors print "error: <sentence> [<CODE>]", where a control',
-    'character the sentence quotes is written as an escape such as \\u001b):', ...rows].join('\n');
+    'character the sentence quotes is written as an escape such as \\u001b):', ...rows,
+    '',
+    'How an association ends after an error: a request the peer answered (a failure status, 15, or a',
+    'final response naming another SOP class or instance than the request, 14 with',
+    'DICOM_ERR_DIMSE_RESPONSE_MISMATCH) leaves it established and it is released (A-RELEASE); after',
+    'anything else (a response to a message ID never sent, a broken PDU, a timeout, a lost',
+    'connection) it is aborted (A-ABORT).'].join('\n');
 }
 
 function globalHelp(): string {

@@ -70,6 +70,7 @@ export function rawPData(contextId: number, isCommand: boolean, isLast: boolean,
 }
 
 export const A_RELEASE_RQ = Uint8Array.of(0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0);
+export const A_RELEASE_RP = Uint8Array.of(0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0);
 
 /** An implicit VR little endian command set of raw element values (no validation), group length first. */
 export function rawCommandSet(elements: readonly (readonly [element: number, value: Uint8Array | string | number])[]): Uint8Array {
