@@ -32,7 +32,7 @@ function identifier(size: number): Buffer {
 }
 
 test('serve logs a peer that stalled mid data set while another waited (dataset-stalled, DICOM_ERR_DATASET_STALLED) and answers the other', async () => {
-  writeFileSync(join(tmp.dir, 'stall.json'), JSON.stringify({ access: [{ aet: 'STALLER', permissions: ['echo', 'query'] }], limits: { maxBufferedBytes: 4 * MiB, datasetStallTimeout: 300 } }));
+  writeFileSync(join(tmp.dir, 'stall.json'), JSON.stringify({ access: [{ aet: 'STALLER', permissions: ['echo', 'query'] }], limits: { maxBufferedBytes: 4 * MiB, datasetStallTimeout: 300, maxIdentifierLength: 0 } }));
   const p = spawnServe(['--host', '127.0.0.1', '--port', '0', '--plain-port', '0', '--data', join(tmp.dir, 'data'), '--config', 'stall.json', '--dev-pki', '--log-format', 'json'], { cwd: tmp.dir });
   try {
     const { plainPort } = await listening(p);

@@ -118,7 +118,8 @@ async function rawPipeliner(port: number, identifier: Uint8Array, total: number)
 
 test('pipelined C-FIND identifiers from a raw peer that reads nothing: the server stops reading at its budget; its peak RSS stays far below what was sent', async (t) => {
   const budget = 16 * MiB;
-  const server = await startChild(loaded, { limits: { asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 1 }, maxBufferedBytesPerAssociation: budget } });
+  // No identifier limit of its own (64 KiB by default): the budget is what is tested here.
+  const server = await startChild(loaded, { limits: { asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 1 }, maxBufferedBytesPerAssociation: budget, maxIdentifierLength: 0 } });
   try {
     // Each identifier: every study (10 000 matches, ~2.5 MB of responses nobody reads) and 2 MiB
     // of an element the index does not keep.
