@@ -7,18 +7,13 @@
  * they are used (acse/options.ts, acse/presentation-context.ts, acse/role-selection.ts, …).
  */
 import { InvalidOptionError } from '../errors.js';
+import { describe } from '../internal/option-shape.js';
 import { isValidUid } from '../acse/presentation-context.js';
 import { checkMaximumLength } from '../acse/options.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
 import type { DicomClientOptions } from './client.js';
 
 type Fields = Readonly<Record<string, unknown>>;
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? `'${v}'` : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
-}
 
 function object(option: string, v: unknown): Fields {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InvalidOptionError(option, `must be an object, got ${describe(v)}`);

@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { X509Certificate } from 'node:crypto';
 import { channelNames, publish } from '../diagnostics.js';
 import { InvalidOptionError, type DicomError } from '../errors.js';
+import { checkServerOptions } from './server-options.js';
 import {
   DEFAULT_MAXIMUM_LENGTH,
   checkAeTitle,
@@ -175,6 +176,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
 
   constructor(options: DicomServerOptions = {}) {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
+    checkServerOptions(options);
     if (options.tls !== undefined && options.tls.role !== 'server') throw new InvalidOptionError('tls', 'needs a SecureContext with role "server"');
     const { tls, maxAssociations, maxPduLength, timeouts, handlers, presentationContexts, maxBufferedBytes, maxBufferedBytesPerAssociation, verification, ...policy } = options;
     if (verification !== undefined && typeof verification !== 'boolean') throw new InvalidOptionError('verification', 'must be a boolean');

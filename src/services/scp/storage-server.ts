@@ -20,6 +20,7 @@ import { channelNames, publish } from '../../diagnostics.js';
 import type { CStoreRq } from '../../dimse/messages.js';
 import { TypedEmitter } from '../../ul/upper-layer-events.js';
 import type { NaturalDataset } from '../../dataset/codec.js';
+import { checkStorageServerConfig } from './storage-server-options.js';
 import { InvalidOptionError } from '../../errors.js';
 import { NormalizedSopClass, OtherStorageSopClass, QueryRetrieveSopClass, RetiredStorageSopClass, StorageSopClass, TransferSyntax, VerificationSopClass, isNonPatientStorageSopClass } from '../../dictionary/uids.js';
 
@@ -200,7 +201,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
 
   /** Open the store and index and build the server (call `listen` to start). */
   static async create(config: StorageServerConfig): Promise<StorageServer> {
-    if (config === null || typeof config !== 'object') throw new InvalidOptionError('config', 'must be an object');
+    checkStorageServerConfig(config);
     if (typeof config.storeRoot !== 'string' || config.storeRoot === '') throw new InvalidOptionError('storeRoot', 'must be a directory path');
     const recovery = typeof config.recoverCommitments === 'object' && config.recoverCommitments !== null ? config.recoverCommitments : {};
     if (recovery.interval !== undefined && (!Number.isInteger(recovery.interval) || recovery.interval < 1)) {

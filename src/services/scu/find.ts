@@ -5,6 +5,7 @@
  * (PS3.7 9.3.2.3) and waits for the final response, so the association is ready for the next
  * request.
  */
+import { checkFindCall } from './call-options.js';
 import type { Association } from '../../ae/association.js';
 import { DimseStatusError } from '../../ae/errors.js';
 import { decodeDataset, encodeDataset, type NaturalDataset } from '../../dataset/codec.js';
@@ -48,8 +49,15 @@ export interface FindOptions {
  * C-FIND: yields each match. A final status other than Success/Cancel rejects the iteration with
  * DimseStatusError (its `status`, e.g. 0xA900 identifier does not match SOP class).
  */
-export async function* find(association: Association, model: QueryModelName, identifier: NaturalDataset, options: FindOptions = {}): AsyncGenerator<NaturalDataset> {
-  for await (const m of findEncoded(association, model, identifier, options)) yield decodeDataset(m.dataset, m.transferSyntaxUid);
+export function find(association: Association, model: QueryModelName, identifier: NaturalDataset, options: FindOptions = {}): AsyncGenerator<NaturalDataset> {
+  // Checked at the call, not at the first iteration (a generator's body waits for that).
+  checkFindCall(identifier, options);
+  sopClassFor(model, 'find');
+  return decoded(findEncoded(association, model, identifier, options));
+}
+
+async function* decoded(matches: AsyncGenerator<EncodedMatch>): AsyncGenerator<NaturalDataset> {
+  for await (const m of matches) yield decodeDataset(m.dataset, m.transferSyntaxUid);
 }
 
 /** A match as it arrived: the identifier's bytes and the transfer syntax to read them in. */
@@ -62,7 +70,13 @@ export interface EncodedMatch {
  * {@link find}, yielding each match undecoded: for a caller that wants more than the naturalized
  * form keeps (private attributes, VRs, binary values), e.g. the DICOM JSON Model (PS3.18 F.2).
  */
-export async function* findEncoded(association: Association, model: QueryModelName, identifier: NaturalDataset, options: FindOptions = {}): AsyncGenerator<EncodedMatch> {
+export function findEncoded(association: Association, model: QueryModelName, identifier: NaturalDataset, options: FindOptions = {}): AsyncGenerator<EncodedMatch> {
+  checkFindCall(identifier, options);
+  sopClassFor(model, 'find');
+  return encodedMatches(association, model, identifier, options);
+}
+
+async function* encodedMatches(association: Association, model: QueryModelName, identifier: NaturalDataset, options: FindOptions): AsyncGenerator<EncodedMatch> {
   const sopClass = sopClassFor(model, 'find');
   const context = association.contexts.select(sopClass, { requestorRole: association.role === 'requestor' ? 'scu' : 'scp' });
   const dataset = encodeDataset(identifier, context.transferSyntax);

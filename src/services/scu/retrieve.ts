@@ -5,6 +5,7 @@
  * SCP/SCU role selection, PS3.7 D.3.3.4). Both report progress from the Pending responses'
  * sub-operation counts (PS3.7 9.3.3.2, 9.3.4.2).
  */
+import { checkRetrieveCall } from './call-options.js';
 import type { Association } from '../../ae/association.js';
 import { DimseStatusError } from '../../ae/errors.js';
 import { MAX_PRESENTATION_CONTEXTS, type RequestedContext } from '../../acse/presentation-context.js';
@@ -123,6 +124,11 @@ function failedListOf(bytes: Uint8Array | undefined, transferSyntax: string): st
 
 /** C-MOVE to `destination` (an AE title the SCP knows). Resolves with the final counts; a Failure status rejects with DimseStatusError. */
 export function move(association: Association, model: QueryModelName, identifier: NaturalDataset, destination: string, options: RetrieveOptions = {}): Promise<RetrieveResult> {
+  try {
+    checkRetrieveCall('move', identifier, destination, options);
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
   return retrieve(association, 'move', model, identifier, destination, options);
 }
 
@@ -143,6 +149,7 @@ export interface GetOptions extends RetrieveOptions {
  * either, a C-STORE-RQ handler must already be registered.
  */
 export async function get(association: Association, handlers: HandlerRegistry, model: QueryModelName, identifier: NaturalDataset, options: GetOptions = {}): Promise<RetrieveResult> {
+  checkRetrieveCall('get', identifier, undefined, options);
   const own = options.store !== undefined || options.onInstance !== undefined;
   if (own) {
     handlers.register(

@@ -10,6 +10,7 @@
  * The same code sends the C-STORE sub-operations of C-MOVE (new association) and C-GET (same
  * association, our side acting in the SCP role).
  */
+import { checkStoreCall } from './call-options.js';
 import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Association, PendingRequest } from '../../ae/association.js';
@@ -507,6 +508,7 @@ function storeWindow(association: Association, options: StoreOptions): number {
  * lost association fails the instances in flight and every later one.
  */
 export async function storeInstances(association: Association, sources: readonly StoreSource[], options: StoreOptions = {}): Promise<StoreResult[]> {
+  checkStoreCall(sources, options);
   const window = storeWindow(association, options);
   // Files are only listed here; each is opened when its turn comes (or one instance ahead), and
   // its header parsed from the bytes read then: a second pass over every file's head before the
