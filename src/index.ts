@@ -193,7 +193,7 @@ export { storageHandler } from './services/scp/storage.js';
 export type { StorageHandlerOptions, ReceivedInstance } from './services/scp/storage.js';
 export { findHandler, moveHandler, getHandler, lookupAe, DEFAULT_MAX_IDENTIFIER_LENGTH } from './services/scp/query-retrieve.js';
 export type { RemoteAe, FindHandlerOptions, MoveHandlerOptions, RetrieveHandlerOptions } from './services/scp/query-retrieve.js';
-export { commitmentHandler, reportAbandonedCommitments } from './services/scp/commitment.js';
+export { commitmentHandler, reportAbandonedCommitments, DEFAULT_MAX_COMMITMENT_REQUEST_LENGTH } from './services/scp/commitment.js';
 export type { CommitmentHandlerOptions, CommitmentRecoveryOptions } from './services/scp/commitment.js';
 export { StorageServer, ACCEPTED_STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH, STORAGE_ASYNCHRONOUS_OPERATIONS } from './services/scp/storage-server.js';
 export type { StorageServerConfig } from './services/scp/storage-server.js';

@@ -85,6 +85,8 @@ export interface ServeLimits {
   moveTimeout?: number;
   /** Bytes of a C-FIND, C-MOVE or C-GET identifier. */
   maxIdentifierLength?: number;
+  /** Bytes of a Storage Commitment request's Action Information. */
+  maxCommitmentRequestLength?: number;
 }
 
 /** The minimum of each limit (0 = no limit where that is allowed). */
@@ -96,6 +98,7 @@ const LIMIT_MINIMUM: Readonly<Record<keyof ServeLimits, number>> = {
   maxConcurrentQueries: 1,
   moveTimeout: 1,
   maxIdentifierLength: 0,
+  maxCommitmentRequestLength: 0,
 };
 
 function limitsFrom(v: unknown): ServeLimits {

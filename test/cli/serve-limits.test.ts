@@ -17,7 +17,7 @@ function withConfig(json: unknown, fn: (dir: string) => void): void {
 }
 
 test('serve config "limits": each key read as given, absent keys left to the defaults', () => {
-  const limits = { maxBufferedBytes: 1 << 27, maxBufferedBytesPerAssociation: 1 << 25, datasetStallTimeout: 5000, maxQueryMatches: 1000, maxConcurrentQueries: 2, moveTimeout: 5000, maxIdentifierLength: 4096 };
+  const limits = { maxBufferedBytes: 1 << 27, maxBufferedBytesPerAssociation: 1 << 25, datasetStallTimeout: 5000, maxQueryMatches: 1000, maxConcurrentQueries: 2, moveTimeout: 5000, maxIdentifierLength: 4096, maxCommitmentRequestLength: 0 };
   withConfig({ limits }, (dir) => assert.deepEqual(serveSettings({ config: 'c.json' }, dir).limits, limits));
   withConfig({ limits: { maxQueryMatches: 0 } }, (dir) => assert.deepEqual(serveSettings({ config: 'c.json' }, dir).limits, { maxQueryMatches: 0 }));
   withConfig({}, (dir) => assert.deepEqual(serveSettings({ config: 'c.json' }, dir).limits, {}));

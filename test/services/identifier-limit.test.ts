@@ -15,12 +15,15 @@ import { DicomClient } from '../../src/ae/client.js';
 import { StorageServer, type StorageServerConfig } from '../../src/services/scp/storage-server.js';
 import { DEFAULT_MAX_IDENTIFIER_LENGTH, findHandler } from '../../src/services/scp/query-retrieve.js';
 import { IndexDb } from '../../src/store/index-db.js';
-import { QueryRetrieveSopClass, TransferSyntax, VerificationSopClass } from '../../src/dictionary/uids.js';
+import { NormalizedSopClass, QueryRetrieveSopClass, TransferSyntax, VerificationSopClass } from '../../src/dictionary/uids.js';
 import { QueryRetrieveStatus, Status } from '../../src/dictionary/status.js';
 import { decodeCommand } from '../../src/dimse/messages.js';
 import { decodePdu } from '../../src/ul/pdu/decode.js';
 import type { Pdu } from '../../src/ul/pdu/types.js';
 import { InvalidOptionError } from '../../src/errors.js';
+import { nAction } from '../../src/services/scu/n-services.js';
+import { commitmentHandler } from '../../src/services/scp/commitment.js';
+import { DimseStatusError } from '../../src/ae/errors.js';
 import { channelNames } from '../../src/diagnostics.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 import { maxLengthItem, rawAssociateRq, rawCommandSet, rawPData } from '../helpers/raw-pdu.js';
@@ -61,7 +64,7 @@ function connect(port: number): Promise<DicomClient> {
     port,
     callingAeTitle: 'QSCU',
     calledAeTitle: 'QR',
-    presentationContexts: [VerificationSopClass, STUDY_FIND, STUDY_MOVE, STUDY_GET].map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [EXPLICIT] })),
+    presentationContexts: [VerificationSopClass, STUDY_FIND, STUDY_MOVE, STUDY_GET, NormalizedSopClass.StorageCommitmentPushModel].map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [EXPLICIT] })),
     timeouts: quick,
   });
 }
@@ -147,9 +150,10 @@ test('the default limit (64 KiB) refuses a larger identifier; 0 leaves only the 
   }
 });
 
-test('maxIdentifierLength must be a whole number ≥ 0', () => {
+test('maxIdentifierLength and maxRequestLength must be whole numbers ≥ 0', () => {
   for (const bad of [-1, 1.5, Number.NaN, '10' as never]) {
     assert.throws(() => findHandler({ index, maxIdentifierLength: bad }), (e: unknown) => e instanceof InvalidOptionError && /maxIdentifierLength/.test(e.message));
+    assert.throws(() => commitmentHandler({ index, store: {} as never, maxRequestLength: bad }), (e: unknown) => e instanceof InvalidOptionError && /maxRequestLength/.test(e.message));
   }
 });
 
@@ -230,6 +234,29 @@ test('findscu with a key value over the limit gets C000 and releases', { skip: !
     assert.match(many.output, /Received Final Find Response \(Failed: UnableToProcess\)/, many.output.slice(-2000));
     assert.match(many.output, /Releasing Association/, many.output.slice(-2000));
   } finally {
+    await server.close();
+  }
+});
+
+test('a Storage Commitment request over maxCommitmentRequestLength: 0213 (Resource limitation) with a comment, and the association goes on', async () => {
+  const { server, port } = await serve({ maxCommitmentRequestLength: 4096 });
+  const seen = tooLargeEvents();
+  try {
+    const client = await connect(port);
+    // nAction rejects a failure status with DimseStatusError, the comment in its message.
+    await assert.rejects(nAction(client.association, {
+      sopClassUid: NormalizedSopClass.StorageCommitmentPushModel, sopInstanceUid: NormalizedSopClass.StorageCommitmentPushModelInstance, actionTypeId: 1,
+      actionInformation: {
+        TransactionUID: '1.2.826.0.1.3680043.2.99',
+        ReferencedSOPSequence: Array.from({ length: 200 }, (_, i) => ({ ReferencedSOPClassUID: '1.2.840.10008.5.1.4.1.1.2', ReferencedSOPInstanceUID: `1.2.826.0.1.3680043.2.${i}` })),
+      },
+    }), (e: unknown) => e instanceof DimseStatusError && e.status === Status.ResourceLimitation && /action information larger than 4096 bytes/.test(e.message));
+    assert.equal((await client.echo()).status, Status.Success);
+    await client.release();
+    assert.deepEqual(seen.events.map((e) => [e.detail['command'], e.detail['status'], e.detail['limit']]), [['N-ACTION-RQ', 0x0213, 4096]]);
+    assert.ok((seen.events[0]!.detail['length'] as number) > 200 * 60);
+  } finally {
+    seen.stop();
     await server.close();
   }
 });

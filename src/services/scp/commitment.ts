@@ -7,6 +7,7 @@
  * association to the requesting AE (configured like a move destination), proposing the SCP role
  * for the Storage Commitment SOP class (PS3.4 J.3.3.1).
  */
+import { InvalidOptionError } from '../../errors.js';
 import { DicomClient } from '../../ae/client.js';
 import type { Association } from '../../ae/association.js';
 import { channelNames, publish } from '../../diagnostics.js';
@@ -31,7 +32,20 @@ export interface CommitmentHandlerOptions {
   readonly report?: 'auto' | 'new-association';
   /** Milliseconds for the association and response of a report sent on a new association. Default 30 000. */
   readonly timeout?: number;
+  /**
+   * Most bytes of a request's Action Information, default `DEFAULT_MAX_COMMITMENT_REQUEST_LENGTH`;
+   * a larger one is answered 0213 (Resource limitation) unread, the association goes on. 0 = no
+   * limit of its own (the 64 MiB of any collected data set).
+   */
+  readonly maxRequestLength?: number;
 }
+
+/**
+ * Default of `maxRequestLength`: 1 MiB, a transaction of about 8 000 instances (an item of two
+ * UIDs is ~130 bytes). Decoding costs up to a hundred times the bytes (dcmjs makes objects of
+ * every item and value), outside the buffer budgets (docs/limits.md).
+ */
+export const DEFAULT_MAX_COMMITMENT_REQUEST_LENGTH = 1024 * 1024;
 
 /** Failure Reason values (PS3.4 J.3.3.1.1 / Table J.3-2 via PS3.7 C.5). */
 const NoSuchObjectInstance = 0x0112;
@@ -121,7 +135,11 @@ async function sendReport(target: ReportTarget, options: CommitmentHandlerOption
 
 /** The N-ACTION-RQ handler of the Storage Commitment Push Model SCP. */
 export function commitmentHandler(options: CommitmentHandlerOptions): DimseHandler<'N-ACTION-RQ'> {
+  const max = options.maxRequestLength ?? DEFAULT_MAX_COMMITMENT_REQUEST_LENGTH;
+  if (!Number.isInteger(max) || max < 0) throw new InvalidOptionError('maxRequestLength', `must be an integer ≥ 0, got ${String(max)}`);
   return {
+    // PS3.7 C.5: 0213 Resource limitation, "not performed due to resource limitation".
+    ...(max === 0 ? {} : { datasetLimit: { maxLength: max, status: Status.ResourceLimitation, name: 'action information' } }),
     async handle(request, context) {
       if (request.requestedSopClassUid !== NormalizedSopClass.StorageCommitmentPushModel) return { status: Status.NoSuchSopClass };
       if (request.requestedSopInstanceUid !== NormalizedSopClass.StorageCommitmentPushModelInstance) return { status: Status.NoSuchSopInstance };

@@ -42,6 +42,7 @@ const LIMITS_SHAPE: Readonly<Record<string, Check>> = {
   maxConcurrentQueries: integer(1),
   moveTimeout: integer(1),
   maxIdentifierLength: integer(0),
+  maxCommitmentRequestLength: integer(0),
 };
 
 /** The DicomServer options a StorageServer takes through `server` (the others are its own). */

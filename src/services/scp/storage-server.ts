@@ -103,6 +103,8 @@ export interface StorageServerConfig {
     readonly moveTimeout?: number;
     /** Bytes of a C-FIND, C-MOVE or C-GET identifier; a larger one is answered C000 (Unable to process). Default 64 KiB; 0 = no limit but the 64 MiB of any data set. */
     readonly maxIdentifierLength?: number;
+    /** Bytes of a Storage Commitment request's Action Information; a larger one is answered 0213 (Resource limitation). Default 1 MiB; 0 = no limit but the 64 MiB of any data set. */
+    readonly maxCommitmentRequestLength?: number;
   };
   /** Calling AE titles bound to TLS client certificates (rejected 1/1/3 on mismatch). */
   readonly certificateBindings?: readonly CertificateBinding[];
@@ -275,7 +277,10 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
     );
     handlers.register('C-MOVE-RQ', moveHandler({ index, store, destinations: config.destinations ?? {}, ...(limits.moveTimeout === undefined ? {} : { timeout: limits.moveTimeout }), ...identifierLength }));
     handlers.register('C-GET-RQ', getHandler({ index, store, ...identifierLength }));
-    handlers.register('N-ACTION-RQ', commitmentHandler({ index, store, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto' }));
+    handlers.register('N-ACTION-RQ', commitmentHandler({
+      index, store, destinations: config.destinations ?? {}, report: config.commitmentReport ?? 'auto',
+      ...(limits.maxCommitmentRequestLength === undefined ? {} : { maxRequestLength: limits.maxCommitmentRequestLength }),
+    }));
     const server = new DicomServer({
       ...config.server,
       aeTitle: config.aeTitle as string | readonly string[],
