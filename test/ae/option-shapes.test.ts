@@ -116,6 +116,9 @@ test('the SCU calls check their options at the call: store, find, move, get', as
       ['move: a non-function onProgress', () => client.move('STUDY_ROOT', study, 'WS1', { onProgress: 5 as never }), 'onProgress', /must be a function, got number 5/],
       ['get: a non-function onInstance', () => client.get('STUDY_ROOT', study, { onInstance: 'x' as never }), 'onInstance', /must be a function, got 'x'/],
       ['get: an unknown option', () => client.get('STUDY_ROOT', study, { out: '/tmp' } as never), 'out', /is not a known option/],
+      ['echo: a string timeout', () => client.echo({ timeout: '5' as never }), 'timeout', /non-negative number of milliseconds, got '5'/],
+      ['echo: an unknown option', () => client.echo({ timout: 5 } as never), 'timout', /is not a known option \(known: timeout\)/],
+      ['commit: a reference without its instance', () => client.commit([{ sopClassUid: StorageSopClass.CtImageStorage } as never]), 'references[0].sopInstanceUid', /is required/],
     ];
     for (const [what, call, option, message] of cases) {
       // A throw at the call (find) or a rejected promise (the others): both before anything is sent.

@@ -6,7 +6,7 @@
  * called for the first time) or an option silently ignored.
  */
 import { InvalidOptionError } from '../../errors.js';
-import { abortSignal, checkFields, describe, fields, func, integer, isPlainObject, milliseconds, oneOf, string, type Check } from '../../internal/option-shape.js';
+import { abortSignal, checkFields, describe, fields, func, integer, isPlainObject, milliseconds, oneOf, required, string, type Check } from '../../internal/option-shape.js';
 
 /** PS3.7 Table E.1-1: 0 medium, 1 high, 2 low. */
 const priority = oneOf([0, 1, 2]);
@@ -28,6 +28,20 @@ const STORE_SHAPE: Readonly<Record<string, Check>> = {
 const FIND_SHAPE: Readonly<Record<string, Check>> = { priority, signal: abortSignal, timeout: milliseconds };
 const RETRIEVE_SHAPE: Readonly<Record<string, Check>> = { ...FIND_SHAPE, onProgress: func };
 const GET_SHAPE: Readonly<Record<string, Check>> = { ...RETRIEVE_SHAPE, store: object, onInstance: func, onStored: func, onFailed: func };
+
+const TIMEOUT_SHAPE: Readonly<Record<string, Check>> = { timeout: milliseconds };
+
+/** The `{ timeout }` of echo and the N-services. */
+export function checkTimeoutOption(options: unknown): void {
+  checkFields('', options, TIMEOUT_SHAPE);
+}
+
+/** requestStorageCommitment's `{ transactionUid, timeout }`. */
+export function checkCommitmentCall(references: unknown, options: unknown): void {
+  if (!Array.isArray(references)) throw new InvalidOptionError('references', `must be an array of { sopClassUid, sopInstanceUid }, got ${describe(references)}`);
+  references.forEach((r, i) => fields({ sopClassUid: required(string), sopInstanceUid: required(string) })(`references[${i}]`, r));
+  checkFields('', options, { transactionUid: string, timeout: milliseconds });
+}
 
 /** `sources` of storeInstances: a list of file paths and stream sources; `options` its StoreOptions. */
 export function checkStoreCall(sources: unknown, options: unknown): void {

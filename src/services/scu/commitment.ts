@@ -4,6 +4,7 @@
  * ID 1: all committed, 2: some failed; J.3.3) — on the same association while it is open, or on a
  * new association the SCP opens to us (then our DicomServer needs `commitmentReportHandler`).
  */
+import { checkCommitmentCall } from './call-options.js';
 import type { Association } from '../../ae/association.js';
 import { decodeDataset, type NaturalDataset } from '../../dataset/codec.js';
 import { NormalizedSopClass } from '../../dictionary/uids.js';
@@ -48,6 +49,7 @@ export function parseCommitmentReport(info: NaturalDataset, fromAeTitle: string)
 
 /** Send the commitment request (N-ACTION-RQ, PS3.4 J.3.2.1); resolves with its transaction UID once accepted. */
 export async function requestStorageCommitment(association: Association, references: readonly SopReference[], options: { readonly transactionUid?: string; readonly timeout?: number } = {}): Promise<string> {
+  checkCommitmentCall(references, options);
   const transactionUid = options.transactionUid ?? newTransactionUid();
   await nAction(
     association,

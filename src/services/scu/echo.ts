@@ -1,4 +1,5 @@
 /** Verification SOP Class SCU (PS3.4 Annex A, PS3.7 9.1.5): one C-ECHO-RQ, one C-ECHO-RSP. */
+import { checkTimeoutOption } from './call-options.js';
 import type { Association } from '../../ae/association.js';
 import { DimseStatusError } from '../../ae/errors.js';
 import { VerificationSopClass } from '../../dictionary/uids.js';
@@ -11,6 +12,7 @@ import type { CEchoRsp } from '../../dimse/messages.js';
  * NoAcceptedContextError; no answer in time with TimeoutError('dimse').
  */
 export async function echo(association: Association, options: { readonly timeout?: number } = {}): Promise<CEchoRsp> {
+  checkTimeoutOption(options);
   const pending = association.request(
     { type: 'C-ECHO-RQ', affectedSopClassUid: VerificationSopClass },
     options.timeout === undefined ? {} : { timeout: options.timeout },

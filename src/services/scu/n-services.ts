@@ -5,6 +5,7 @@
  * set; a Failure status rejects with DimseStatusError (warnings resolve). Enough for Storage
  * Commitment Push (PS3.4 J) and MPPS (PS3.4 F).
  */
+import { checkTimeoutOption } from './call-options.js';
 import type { Association } from '../../ae/association.js';
 import { DimseStatusError } from '../../ae/errors.js';
 import { decodeDataset, encodeDataset, type NaturalDataset } from '../../dataset/codec.js';
@@ -24,6 +25,7 @@ export interface NOptions {
 }
 
 async function nRequest(association: Association, sopClassUid: string, command: RequestCommand, dataset: NaturalDataset | undefined, options: NOptions): Promise<NResult> {
+  checkTimeoutOption(options);
   const context = association.contexts.select(sopClassUid);
   const withDataset = dataset === undefined ? command : ({ ...command, hasDataset: true } as RequestCommand);
   const pending = association.request(withDataset, {
