@@ -4,7 +4,6 @@
  * cannot settle (pending entries, see index-db.ts PendingEntry), and `reconcile`, which settles it.
  */
 import { dirname } from 'node:path';
-import { rm, stat } from 'node:fs/promises';
 import { channelNames, publish } from '../diagnostics.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs, storeErrorFromIndex } from './errors.js';
 import { asyncOps, type PlaceOps } from './fs-ops.js';
@@ -208,13 +207,11 @@ export interface StoredCopies {
 
 /** The copies of a directory store (`fs`: the calls to make, synchronous ones for a small file). */
 export function filesUnder(root: string, fs: PlaceOps = asyncOps): StoredCopies {
+  // Every call through `fs`: a test that makes the file system fail sees each of them fail.
   return {
     exists: (key) => fs.exists(pathOfKey(root, key)),
-    size: (key) => stat(pathOfKey(root, key)).then((st) => st.size, (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    }),
-    remove: (key) => rm(pathOfKey(root, key), { force: true }),
+    size: (key) => fs.size(pathOfKey(root, key)),
+    remove: (key) => fs.remove(pathOfKey(root, key)),
     where: (key) => pathOfKey(root, key),
   };
 }
