@@ -171,7 +171,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
               assert.deepEqual(held, [row.key]);
               // Readable as a retrieve reads it.
               const reader = await FileStore.open({ root, index, ...(mode === 's3' ? { blobs } : {}) });
-              assert.ok((await readAll((await reader.openDataset(row.key)).dataset)).equals(data));
+              assert.ok((await readAll((await reader.openDataset(row.key, row.size)).dataset)).equals(data));
             } finally {
               await blobs.close();
               await index.close();
