@@ -51,7 +51,11 @@ export function placeInBlobStore(store: BlobPlaceContext, index: InstanceIndex, 
   return placeUnderIndex(store.duplicates, index, target, a, transferSyntaxUid, size);
 }
 
-/** Without an index (one process, e.g. `get` into a bucket): the object under the key decides. */
+/**
+ * Without an index (one process, e.g. `get` into a bucket): the object under the key decides.
+ * Nothing records a second key here, so 'overwrite' puts over the key: safe where puts are atomic
+ * (S3, MinIO, Ceph RGW), not on a server that writes in place (docs/conformance.md "Duplicate policy").
+ */
 export async function placeInBlobStoreUnindexed(store: BlobPlaceContext, body: BlobBody, a: Attributes, size: number): Promise<Placed> {
   const { blobs } = store;
   const key = storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, a.SOPInstanceUID);
