@@ -3,13 +3,14 @@
  * already stored: a failed placing (an injected rename failure; an S3 put that wrote part of the
  * object, as a server writing in place leaves it, and then failed) or a failed index write leaves
  * the acknowledged copy whole and indexed and nothing of the new one; a failed removal of the old
- * copy leaves it accounted for by a pending entry, which `store check` (or the next start) settles.
+ * copy leaves it accounted for by a pending entry, which `store check` (or the next start) settles;
+ * a new copy nothing accounts for (its entry lost) is an orphan `store check` removes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { readAll, type BlobStore } from '../../src/store/blob/blob-store.js';
 import { LocalBlobStore } from '../../src/store/blob/local.js';
 import { S3BlobStore } from '../../src/store/blob/s3.js';
@@ -164,5 +165,23 @@ test('S3: a put that wrote part of the new object under its key and failed (a se
     await real.close();
     await s3.close();
     await remove();
+  }
+});
+
+test('store check: a copy under a replacement key that nothing accounts for (its pending entry lost with a power cut) is an orphan and removed; the indexed copy stays', async () => {
+  const d = await directory();
+  try {
+    const stray = d.first.key.replace(/\.dcm$/, '-mz0abc12ff00ee11.dcm');
+    const path = join(d.root, ...stray.split('/'));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, v2);
+    const blobs = LocalBlobStore.at({ root: d.root });
+    const report = await checkStore({ index: d.index, blobs, graceSeconds: 0 });
+    assert.deepEqual(report.findings.map((f) => [f.kind, f.key, f.action]), [['orphan-object', stray, 'removed']]);
+    assert.equal(existsSync(path), false);
+    assert.ok(existsSync(d.first.path));
+    await consistent(d.index, blobs);
+  } finally {
+    await d.done();
   }
 });
