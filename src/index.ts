@@ -133,7 +133,7 @@ export { LocalBlobStore } from './store/blob/local.js';
 export type { LocalBlobStoreOptions } from './store/blob/local.js';
 export { S3BlobStore } from './store/blob/s3.js';
 export type { S3BlobStoreOptions } from './store/blob/s3.js';
-export type { BlobStore, BlobInfo, ByteRange, IncompleteBlob, PutOptions } from './store/blob/blob-store.js';
+export type { BlobStore, BlobInfo, BlobStream, ByteRange, IncompleteBlob, PutOptions } from './store/blob/blob-store.js';
 export { openBlobStore, parseStorageUrl } from './store/blob/open.js';
 export type { StorageConfig, StorageTarget } from './store/blob/open.js';
 export { openStoredDataset } from './store/blob/read.js';

@@ -23,7 +23,7 @@ instance is settled holding the index's lock on it):
   missing-object  an index row whose object is gone: the row is removed (the sender may store
                   the instance again)
   size-mismatch   an object whose size differs from its row: reported only
-  foreign-object  an object the store never writes (not <uid>.dcm): reported only
+  foreign-object  an object the store never writes (not <uid>.dcm or <uid>-<token>.dcm): reported only
   incomplete      a temporary file or unfinished multipart upload older than --grace: removed
 
   --dry-run       change nothing; report what a repair would do

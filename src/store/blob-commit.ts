@@ -1,9 +1,10 @@
 /**
  * The FileStore's commit when instances go to a BlobStore other than its own directory (S3): the
  * protocol of commit.ts placeUnderIndex, with a put instead of a rename. Holding the index's
- * lock on the SOP instance: pending entry (key + row) committed, then the object put (atomic: the
- * key shows nothing until it is complete), then the row written and the entry removed in one
- * transaction. An instance is visible only once both are complete; what a crash leaves between
+ * lock on the SOP instance: pending entry (key + row) committed, then the object put under a key
+ * no indexed copy uses (on S3 the key shows nothing until it is complete; a server that writes
+ * in place shows part of it, never over an acknowledged object), then the row written and the
+ * entry removed in one transaction. An instance is visible only once both are complete; what a crash leaves between
  * them is a pending entry, settled by reconcile at the next start or by `store check`.
  */
 import type { BlobStore } from './blob/blob-store.js';
@@ -38,7 +39,8 @@ export function placeInBlobStore(store: BlobPlaceContext, index: InstanceIndex, 
   const { blobs } = store;
   const target: CopyTarget = {
     ...objectsIn(blobs),
-    // Nothing visible under the key when a put fails; an 'overwrite' put that failed leaves the old object.
+    // Never over an indexed object's key (placeUnderIndex): a put that failed, even one cut short
+    // by a server that writes in place, leaves the indexed object whole.
     place: async (key) => {
       await blobs.put(key, body(), { size });
     },
@@ -49,7 +51,11 @@ export function placeInBlobStore(store: BlobPlaceContext, index: InstanceIndex, 
   return placeUnderIndex(store.duplicates, index, target, a, transferSyntaxUid, size);
 }
 
-/** Without an index (one process, e.g. `get` into a bucket): the object under the key decides. */
+/**
+ * Without an index (one process, e.g. `get` into a bucket): the object under the key decides.
+ * Nothing records a second key here, so 'overwrite' puts over the key: safe where puts are atomic
+ * (S3, MinIO, Ceph RGW), not on a server that writes in place (docs/conformance.md "Duplicate policy").
+ */
 export async function placeInBlobStoreUnindexed(store: BlobPlaceContext, body: BlobBody, a: Attributes, size: number): Promise<Placed> {
   const { blobs } = store;
   const key = storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, a.SOPInstanceUID);

@@ -20,6 +20,7 @@ import type { BlobInfo, BlobStore, IncompleteBlob } from './blob/blob-store.js';
 import { storeErrorFromIndex } from './errors.js';
 import { pendingAction } from './commit.js';
 import type { InstanceIndex } from './instance-index.js';
+import { uidOfKey } from './storage-key.js';
 
 export type StoreCheckFinding =
   | { readonly kind: 'pending'; readonly key: string; readonly sopInstanceUid: string; readonly action: 'indexed' | 'removed' | 'unindexed' | 'cleared' }
@@ -50,11 +51,7 @@ export interface StoreCheckOptions {
   readonly now?: Date;
 }
 
-/** The SOP Instance UID a key names (`…/<uid>.dcm`), or undefined for a key the store never writes. */
-export function uidOfKey(key: string): string | undefined {
-  const m = /(?:^|\/)(\d+(?:\.\d+)*)\.dcm$/.exec(key);
-  return m?.[1];
-}
+export { uidOfKey } from './storage-key.js';
 
 /** The study a key of the store's own form (`<study>/<series>/<uid>.dcm`) lies under. */
 function studyOfKey(key: string): string | undefined {

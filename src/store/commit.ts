@@ -4,13 +4,12 @@
  * cannot settle (pending entries, see index-db.ts PendingEntry), and `reconcile`, which settles it.
  */
 import { dirname } from 'node:path';
-import { rm, stat } from 'node:fs/promises';
 import { channelNames, publish } from '../diagnostics.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs, storeErrorFromIndex } from './errors.js';
 import { asyncOps, type PlaceOps } from './fs-ops.js';
 import type { DuplicatePolicy, FsyncPolicy } from './file-store.js';
 import type { InstanceIndex, InstanceRecord, StoredFile } from './instance-index.js';
-import { pathOfKey, storageKeyOf } from './storage-key.js';
+import { pathOfKey, storageKeyOf, versionedKeyOf } from './storage-key.js';
 
 /** What placing needs of the FileStore. */
 export interface PlaceContext {
@@ -46,8 +45,8 @@ export interface CopyTarget extends StoredCopies {
   /** The received copy is not needed: a duplicate kept as first stored, or refused. */
   discard(): Promise<void>;
   /**
-   * Whether a new instance's pending entry must reach the disk before the copy is placed; false
-   * where the row's durable commit after the placing carries it (docs/conformance.md "Durability").
+   * Whether the pending entries must reach the disk before the copy is placed; false where the
+   * row's durable commit after the placing carries them (docs/conformance.md "Durability").
    */
   readonly durableNewEntry: boolean;
 }
@@ -58,6 +57,13 @@ export interface CopyTarget extends StoredCopies {
  * index's lock on the instance, a pending entry (with the row to write) is committed before the
  * copy reaches its key, and removed in the commit that indexes it; what a crash leaves between
  * them is settled by reconcile at the next start (FileStore.open) or by `store check`.
+ *
+ * A copy that replaces an indexed one ('overwrite', or a row whose copy is gone) goes under a key
+ * of its own (versionedKeyOf), never over the indexed copy: that one is removed only once the row
+ * names the new copy, through a pending entry of its own. So a store that fails or is killed at
+ * any point leaves the old instance whole and indexed, or the new one: a put cut short where the
+ * store writes in place (s3rver) cuts only the new copy. Orthanc (a new attachment per stored
+ * file) and dcm4chee-arc (a new storage path, the old location deleted later) do the same.
  */
 export async function placeUnderIndex(duplicates: DuplicatePolicy, index: InstanceIndex, target: CopyTarget, a: Attributes, transferSyntaxUid: string, size: number): Promise<Placed> {
   const uid = a.SOPInstanceUID;
@@ -82,42 +88,53 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
       if (duplicates === 'reject') throw duplicateError(uid, known!.key);
       return { key: known!.key, path: target.where(known!.key), replaced: false, duplicate: true };
     }
-    const key = storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid);
+    // No row: the instance's own key (what a copy nobody accounts for holds there is not an
+    // acknowledged instance). A row: a key no copy of it used, so nothing the row reads is written.
+    const key = known === undefined ? storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid) : versionedKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid);
     const record: InstanceRecord = { ...a, key, transferSyntaxUid, size };
-    // Overwritten with other study or series UIDs: the old copy is removed once the new row is in.
-    const stale = knownCopy && known!.key !== key ? [known!.key] : [];
-    // An entry for a copy that replaces an indexed one must be durable: the old row would name new content.
+    // The indexed copy, removed once the new row is in (its own pending entry until then).
+    const stale = knownCopy ? [known!.key] : [];
+    // Not flushed on its own where the row's durable commit carries it (durableNewEntry false):
+    // lost with a power cut, it leaves at most an unacknowledged orphan copy, the old one indexed.
     try {
-      await index.beginPending([{ key, sopInstanceUid: uid, record }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))], { durable: knownCopy || target.durableNewEntry });
+      await index.beginPending([{ key, sopInstanceUid: uid, record }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))], { durable: target.durableNewEntry });
     } catch (error) {
       throw storeErrorFromIndex(error, `cannot note ${uid} as pending`);
     }
+    // The entries go once what they account for is settled; when that fails they stay, for the
+    // next start (or store check), whose rule (pendingAction) settles each case.
     const settle = async (keys: string[]): Promise<void> => {
-      // Left for the next start (or store check) when this fails: it finds nothing to do for them.
       await index.endPending(keys).catch(() => undefined);
+    };
+    const removeThenSettle = async (remove: string, keys: string[]): Promise<void> => {
+      let removed = false;
+      await target.remove(remove).then(() => (removed = true), () => undefined);
+      if (removed) await settle(keys);
     };
     try {
       await target.place(key);
     } catch (error) {
-      await settle([key, ...stale]);
+      // Where the store writes in place, a failed put may have left part of the copy under its key.
+      await removeThenSettle(key, [key, ...stale]);
       throw error;
     }
     try {
       await index.addInstance(record, [key]);
     } catch (error) {
-      // Not indexed means not retrievable: do not keep a copy the server cannot account for. A
-      // copy that replaced the indexed one under the same key stays, with its pending entry: the
-      // row still names it, and reconcile indexes it from the entry.
-      if (!(knownCopy && known!.key === key)) {
-        await target.remove(key).catch(() => undefined);
-        await settle([key, ...stale]);
+      // Not indexed means not retrievable: the new copy goes, the old one stays indexed. Unless
+      // the commit went in after all (its answer lost with the connection): the row then names the
+      // new copy, which stays. Where the row cannot be read, the new copy goes only if no old copy
+      // depends on knowing (a removed new copy the row names would leave the old one to go too).
+      let row: StoredFile | undefined | null = null;
+      try {
+        row = await index.findInstance(uid);
+      } catch {
+        row = null;
       }
+      if (row === null ? stale.length === 0 : row?.key !== key) await removeThenSettle(key, [key, ...stale]);
       throw storeErrorFromIndex(error, `cannot index ${uid}`);
     }
-    if (stale.length > 0) {
-      await target.remove(stale[0]!).catch(() => undefined);
-      await settle(stale);
-    }
+    if (stale.length > 0) await removeThenSettle(stale[0]!, stale);
     return { key, path: target.where(key), replaced: knownCopy, duplicate: false };
   } finally {
     await unlock().catch(() => undefined);
@@ -140,7 +157,7 @@ export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath
       }
     },
     discard: () => fs.unlink(tempPath).catch(() => undefined),
-    // The row's durable commit after the rename carries a new instance's entry.
+    // The row's durable commit after the rename carries the entries.
     durableNewEntry: false,
   };
   return placeUnderIndex(store.duplicates, index, target, a, transferSyntaxUid, size);
@@ -208,13 +225,11 @@ export interface StoredCopies {
 
 /** The copies of a directory store (`fs`: the calls to make, synchronous ones for a small file). */
 export function filesUnder(root: string, fs: PlaceOps = asyncOps): StoredCopies {
+  // Every call through `fs`: a test that makes the file system fail sees each of them fail.
   return {
     exists: (key) => fs.exists(pathOfKey(root, key)),
-    size: (key) => stat(pathOfKey(root, key)).then((st) => st.size, (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    }),
-    remove: (key) => rm(pathOfKey(root, key), { force: true }),
+    size: (key) => fs.size(pathOfKey(root, key)),
+    remove: (key) => fs.remove(pathOfKey(root, key)),
     where: (key) => pathOfKey(root, key),
   };
 }

@@ -59,6 +59,8 @@ export const storeErrorCodes = {
   blobAccess: 'DICOM_ERR_STORE_BLOB_ACCESS',
   /** The blob store cannot be reached or answered a server error (refused, reset, timeout, 5xx). */
   blobUnavailable: 'DICOM_ERR_STORE_BLOB_UNAVAILABLE',
+  /** A stored copy is not the one its index row records (another size: cut short, or changed). */
+  blobDamaged: 'DICOM_ERR_STORE_BLOB_DAMAGED',
 } as const;
 
 export type StoreErrorCode = (typeof storeErrorCodes)[keyof typeof storeErrorCodes];
@@ -80,6 +82,7 @@ export const statusForStoreError: Readonly<Record<StoreErrorCode, number>> = {
   [storeErrorCodes.blobAccess]: storeStatus.processingFailure,
   // A storage service that is down may be back soon: A700 tells the SCU to send again later.
   [storeErrorCodes.blobUnavailable]: storeStatus.outOfResources,
+  [storeErrorCodes.blobDamaged]: storeStatus.processingFailure,
 };
 
 /** errno codes that mean "no room": answered as out of resources. */

@@ -141,8 +141,11 @@ export interface InstanceFiles {
   pathOf(key: string): string;
   /** The stored copy's size in bytes, or undefined when it is missing. */
   sizeOf(key: string): Promise<number | undefined>;
-  /** Stream a stored copy: its meta header, then its data set. */
-  openDataset(key: string): Promise<StoredDataset>;
+  /**
+   * Stream a stored copy: its meta header, then its data set. `expectedSize`: the size its row
+   * records; a copy of another size is refused (DICOM_ERR_STORE_BLOB_DAMAGED) before anything is read on.
+   */
+  openDataset(key: string, expectedSize?: number): Promise<StoredDataset>;
 }
 
 export class FileStore implements InstanceFiles {
@@ -206,8 +209,8 @@ export class FileStore implements InstanceFiles {
     return (await this.blobs.head(key))?.size;
   }
 
-  openDataset(key: string): Promise<StoredDataset> {
-    return openStoredDataset(this.blobs, key);
+  openDataset(key: string, expectedSize?: number): Promise<StoredDataset> {
+    return openStoredDataset(this.blobs, key, expectedSize);
   }
 
   /** Release the BlobStore (S3 connections); the store is not used afterwards. */

@@ -3,8 +3,8 @@
  * behind the network, synchronous for small ones written whole at the end (file-store.ts
  * #writeSmall says why), with the same shape so #place runs either.
  */
-import { close, closeSync, existsSync, fsync, fsyncSync, linkSync, mkdirSync, open as openCb, openSync, renameSync, unlinkSync, writev, writevSync } from 'node:fs';
-import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { close, closeSync, existsSync, fsync, fsyncSync, linkSync, mkdirSync, open as openCb, openSync, renameSync, rmSync, statSync, unlinkSync, writev, writevSync } from 'node:fs';
+import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 /** The file operations of #place: thread-pool (large instances) or synchronous (small ones). */
@@ -14,6 +14,10 @@ export interface PlaceOps {
   unlink(path: string): Promise<void>;
   mkdir(path: string): Promise<unknown>;
   exists(path: string): Promise<boolean>;
+  /** The file's size in bytes, or undefined when there is none. */
+  size(path: string): Promise<number | undefined>;
+  /** Remove a file; a missing one is not an error. */
+  remove(path: string): Promise<void>;
   syncDir(path: string): Promise<void>;
 }
 
@@ -23,6 +27,8 @@ export const asyncOps: PlaceOps = {
   unlink,
   mkdir: (path) => mkdir(path, { recursive: true }),
   exists,
+  size: (path) => stat(path).then((st) => st.size, absent),
+  remove: (path) => rm(path, { force: true }),
   async syncDir(path) {
     const d = await open(path, 'r');
     try {
@@ -40,6 +46,14 @@ export const syncOps: PlaceOps = {
   unlink: async (path) => unlinkSync(path),
   mkdir: async (path) => mkdirSync(path, { recursive: true }),
   exists: async (path) => existsSync(path),
+  size: async (path) => {
+    try {
+      return statSync(path).size;
+    } catch (error) {
+      return absent(error as NodeJS.ErrnoException);
+    }
+  },
+  remove: async (path) => rmSync(path, { force: true }),
   async syncDir(path) {
     const fd = openSync(path, 'r');
     try {
@@ -111,4 +125,10 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A missing file has no size; any other failure is one. */
+function absent(error: NodeJS.ErrnoException): undefined {
+  if (error.code === 'ENOENT') return undefined;
+  throw error;
 }

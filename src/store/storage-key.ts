@@ -3,12 +3,30 @@
  * prefix), `<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`, always '/'-separated.
  * The index keeps keys, never absolute paths: every node sharing a store resolves them itself.
  */
+import { randomBytes } from 'node:crypto';
 import { isAbsolute, join, sep } from 'node:path';
 import { StoreError, storeErrorCodes } from './errors.js';
 
 /** The key of an instance's copy (the UIDs are checked by the FileStore before they get here). */
 export function storageKeyOf(studyUid: string, seriesUid: string, sopInstanceUid: string): string {
   return `${studyUid}/${seriesUid}/${sopInstanceUid}.dcm`;
+}
+
+/**
+ * The key of a further copy of an instance whose row exists: `<study>/<series>/<uid>-<token>.dcm`,
+ * a key no earlier copy used (the token: the time in base 36 and 4 random bytes). A copy that
+ * replaces an indexed one is never written where the indexed one is: that one stays whole until
+ * the row names the new copy (commit.ts placeUnderIndex), whether the store writes objects
+ * atomically (a rename, S3) or in place (s3rver, some S3 stand-ins).
+ */
+export function versionedKeyOf(studyUid: string, seriesUid: string, sopInstanceUid: string): string {
+  return `${studyUid}/${seriesUid}/${sopInstanceUid}-${Date.now().toString(36)}${randomBytes(4).toString('hex')}.dcm`;
+}
+
+/** The SOP Instance UID a key names (`…/<uid>.dcm` or `…/<uid>-<token>.dcm`), or undefined for a key the store never writes. */
+export function uidOfKey(key: string): string | undefined {
+  const m = /(?:^|\/)(\d+(?:\.\d+)*)(?:-[0-9a-z]+)?\.dcm$/.exec(key);
+  return m?.[1];
 }
 
 /**

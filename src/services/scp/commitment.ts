@@ -14,7 +14,7 @@ import { channelNames, publish } from '../../diagnostics.js';
 import { decodeDataset, type NaturalDataset } from '../../dataset/codec.js';
 import { Status } from '../../dictionary/status.js';
 import { NormalizedSopClass, TransferSyntax } from '../../dictionary/uids.js';
-import type { CommitmentReference, InstanceIndex } from '../../store/instance-index.js';
+import type { CommitmentReference, InstanceIndex, StoredFile } from '../../store/instance-index.js';
 import type { InstanceFiles } from '../../store/file-store.js';
 import { nEventReport } from '../scu/n-services.js';
 import { parseCommitmentReport, type SopReference } from '../scu/commitment.js';
@@ -58,17 +58,22 @@ async function check(options: CommitmentHandlerOptions, refs: readonly SopRefere
     let reason: number | undefined;
     if (stored === undefined) reason = NoSuchObjectInstance;
     else if (stored.SOPClassUID !== r.sopClassUid) reason = ClassInstanceConflict;
-    else {
-      try {
-        // The copy in the store, which may be another node's: a directory, a shared mount or S3.
-        if ((await options.store.sizeOf(stored.key)) !== stored.size) reason = NoSuchObjectInstance;
-      } catch {
-        reason = NoSuchObjectInstance;
-      }
-    }
+    else if (!(await copyHeld(options, stored))) reason = NoSuchObjectInstance;
     out.push({ sopClassUid: r.sopClassUid, sopInstanceUid: r.sopInstanceUid, ...(reason === undefined ? {} : { failureReason: reason }) });
   }
   return out;
+}
+
+/**
+ * The copy a row names is in the store (which may be another node's: a directory, a shared mount
+ * or S3) with the size the row records. A copy gone since the row was read is looked up once
+ * more: an 'overwrite' meanwhile put the instance under a new key and removed the old copy.
+ */
+async function copyHeld(options: CommitmentHandlerOptions, stored: StoredFile): Promise<boolean> {
+  const held = (f: StoredFile): Promise<boolean> => options.store.sizeOf(f.key).then((size) => size === f.size, () => false);
+  if (await held(stored)) return true;
+  const again = await options.index.findInstance(stored.SOPInstanceUID).catch(() => undefined);
+  return again !== undefined && again.key !== stored.key && again.SOPClassUID === stored.SOPClassUID && (await held(again));
 }
 
 /** The report's items (PS3.4 Table J.3-2). */

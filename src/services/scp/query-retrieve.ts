@@ -18,7 +18,7 @@ import type { InstanceIndex } from '../../store/instance-index.js';
 import type { InstanceFiles } from '../../store/file-store.js';
 import { channelNames, publish } from '../../diagnostics.js';
 import { type RetrieveInstance, keyValues, unsupportedKeys, type FindOptions as IndexFindOptions, type InformationModel, type QueryLevel } from '../../store/query.js';
-import { StoreError } from '../../store/errors.js';
+import { StoreError, storeErrorCodes } from '../../store/errors.js';
 import { storeInstances, type StoreResult, type StoreSource } from '../scu/store.js';
 import type { DimseHandler, HandleContext, ResponseFields } from './registry.js';
 import type { DatasetLimit } from '../../ae/dataset-limit.js';
@@ -250,7 +250,7 @@ export interface RetrieveEvent {
 }
 
 async function sendAll(
-  store: InstanceFiles,
+  options: RetrieveHandlerOptions,
   association: Association,
   files: readonly RetrieveInstance[],
   context: HandleContext,
@@ -270,15 +270,15 @@ async function sendAll(
       }
       let source: { source: StoreSource; close(): void } | undefined;
       const unreadable = (error: unknown, path?: string): void => {
-        // The stored copy is gone or unreadable (store check finds why): this sub-operation
-        // fails (counted failed, in the Failed SOP Instance UID List) and the others go on.
+        // The stored copy is gone, damaged or unreadable (store check finds why): this
+        // sub-operation fails (counted failed, in the Failed SOP Instance UID List) and the others go on.
         source = undefined;
         publish(channelNames.server, () => ({ kind: 'retrieve-source-failed', retrieve, sopInstanceUid: file.SOPInstanceUID, key: file.key, path, error }));
       };
       try {
-        source = await sourceOf(store, file);
+        source = await sourceOf(options, file);
       } catch (error) {
-        unreadable(error);
+        unreadable(error, options.store.remote ? undefined : options.store.pathOf(file.key));
       }
       let r: StoreResult | undefined;
       try {
@@ -297,7 +297,7 @@ async function sendAll(
         const { error, path } = r;
         publish(channelNames.server, () => ({ kind: 'retrieve-source-failed', retrieve, sopInstanceUid: file.SOPInstanceUID, key: file.key, path, error }));
       }
-      if (source === undefined) c.failedUids.push(file.SOPInstanceUID);
+      // Counted and listed once: tally lists a failure that names its instance.
       tally(c, r ?? ({ outcome: 'Failure', sopInstanceUid: file.SOPInstanceUID } as StoreResult));
       outcomes.push(r?.outcome ?? 'Failure');
       if (r !== undefined && r.outcome === 'Failure' && r.sopInstanceUid === '') c.failedUids.push(file.SOPInstanceUID);
@@ -312,11 +312,31 @@ async function sendAll(
 
 /**
  * What a sub-operation sends: the file of a directory store (read by the Storage SCU as any file),
- * or the object of a remote store streamed, its meta header decoded from the first bytes.
+ * or the object of a remote store streamed, its meta header decoded from the first bytes. The copy
+ * is checked first (present, of the size its row records), so one that is gone or damaged fails
+ * its own sub-operation before anything of it is sent. One that fails is looked up again: an
+ * 'overwrite' since the index was read put the instance under a new key (and removed the old
+ * copy), and that copy is sent.
  */
-async function sourceOf(store: InstanceFiles, file: RetrieveInstance): Promise<{ source: StoreSource; close(): void }> {
-  if (!store.remote) return { source: store.pathOf(file.key), close: () => undefined };
-  const opened = await store.openDataset(file.key);
+async function sourceOf(options: RetrieveHandlerOptions, file: RetrieveInstance): Promise<{ source: StoreSource; close(): void }> {
+  try {
+    return await openSource(options.store, file);
+  } catch (error) {
+    const row = await options.index.findInstance(file.SOPInstanceUID).catch(() => undefined);
+    if (row === undefined || row.key === file.key) throw error;
+    return openSource(options.store, { ...file, ...row });
+  }
+}
+
+async function openSource(store: InstanceFiles, file: RetrieveInstance): Promise<{ source: StoreSource; close(): void }> {
+  if (!store.remote) {
+    const path = store.pathOf(file.key);
+    const size = await store.sizeOf(file.key);
+    if (size === undefined) throw new StoreError(storeErrorCodes.blobNotFound, `cannot read ${path}: ENOENT (no such file)`, { comment: 'the stored copy is missing' });
+    if (size !== file.size) throw new StoreError(storeErrorCodes.blobDamaged, `${path} is ${size} bytes, its index row records ${file.size}`, { comment: 'the stored copy is damaged' });
+    return { source: path, close: () => undefined };
+  }
+  const opened = await store.openDataset(file.key, file.size);
   return {
     source: {
       sopClassUid: file.SOPClassUID,
@@ -429,7 +449,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
       else signal.addEventListener('abort', stop, { once: true });
       try {
         const a = client.association;
-        return await sendAll(options.store, a, files, context, { aeTitle: context.association.callingAeTitle, messageId: request.messageId },
+        return await sendAll(options, a, files, context, { aeTitle: context.association.callingAeTitle, messageId: request.messageId },
           { association: context.association, command: request, source: { aeTitle: a.callingAeTitle }, destination: { aeTitle: a.calledAeTitle, address: a.remoteAddress }, instances: files });
       } finally {
         signal.removeEventListener('abort', stop);
@@ -451,7 +471,7 @@ export function getHandler(options: RetrieveHandlerOptions): DimseHandler<'C-GET
       const files = await filesFor(options.index, request, context);
       if (!Array.isArray(files)) return files;
       const a = context.association;
-      return sendAll(options.store, a, files, context, undefined,
+      return sendAll(options, a, files, context, undefined,
         { association: a, command: request, source: { aeTitle: a.calledAeTitle }, destination: { aeTitle: a.callingAeTitle, address: a.remoteAddress }, instances: files });
     },
   };

@@ -30,6 +30,13 @@ export interface IncompleteBlob {
   readonly started?: Date;
 }
 
+/**
+ * What `get` streams. `objectSize`: the whole object's size (not the range's), where the store
+ * learns it with the read itself (S3: the GetObject response; a directory: fstat of the opened
+ * file); a reader that needs it and finds it absent asks `head`.
+ */
+export type BlobStream = AsyncIterable<Uint8Array> & { readonly objectSize?: number };
+
 /** Bytes `start` up to and including `end` (HTTP Range semantics); `end` omitted: to the end. */
 export interface ByteRange {
   readonly start: number;
@@ -61,7 +68,7 @@ export interface BlobStore {
   /** Write `body` under `key`; resolves once the object is durable and visible. */
   put(key: string, body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: PutOptions): Promise<BlobInfo>;
   /** Stream an object (or a byte range of it). Rejects with BLOB_NOT_FOUND when absent. */
-  get(key: string, range?: ByteRange): Promise<AsyncIterable<Uint8Array>>;
+  get(key: string, range?: ByteRange): Promise<BlobStream>;
   /** The object's size, or undefined when absent. */
   head(key: string): Promise<BlobInfo | undefined>;
   /** Remove an object; removing an absent one is not an error. */

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '../../errors.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from '../errors.js';
-import { checkKey, checkPrefix, countBytes, type BlobInfo, type BlobStore, type ByteRange, type IncompleteBlob, type PutOptions } from './blob-store.js';
+import { checkKey, checkPrefix, countBytes, type BlobInfo, type BlobStore, type BlobStream, type ByteRange, type IncompleteBlob, type PutOptions } from './blob-store.js';
 
 /** Same values as FileStore's fsyncPolicies (file-store.ts says what each costs). */
 export type LocalFsync = 'file' | 'file-and-directory' | 'none';
@@ -92,17 +92,24 @@ export class LocalBlobStore implements BlobStore {
     return { key, size };
   }
 
-  async get(key: string, range?: ByteRange): Promise<AsyncIterable<Uint8Array>> {
+  async get(key: string, range?: ByteRange): Promise<BlobStream> {
     const path = this.pathOf(key);
     checkRange(range);
     // Opened here so a missing file rejects get() itself, not the first read.
     let handle;
+    let objectSize: number;
     try {
       handle = await open(path, 'r');
     } catch (error) {
       throw fsError(error, `cannot read ${key}`);
     }
-    return createReadStream('', { fd: handle, start: range?.start, end: range?.end, autoClose: true });
+    try {
+      objectSize = (await handle.stat()).size;
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw fsError(error, `cannot read ${key}`);
+    }
+    return Object.assign(createReadStream('', { fd: handle, start: range?.start, end: range?.end, autoClose: true }), { objectSize });
   }
 
   async head(key: string): Promise<BlobInfo | undefined> {

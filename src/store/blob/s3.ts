@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { InvalidOptionError } from '../../errors.js';
 import { Semaphore } from '../../internal/semaphore.js';
 import { StoreError, storeErrorCodes } from '../errors.js';
-import { checkKey, checkPrefix, countBytes, type BlobInfo, type BlobStore, type ByteRange, type IncompleteBlob, type PutOptions } from './blob-store.js';
+import { checkKey, checkPrefix, countBytes, type BlobInfo, type BlobStore, type BlobStream, type ByteRange, type IncompleteBlob, type PutOptions } from './blob-store.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface S3BlobStoreOptions {
@@ -144,8 +144,11 @@ export class S3BlobStore implements BlobStore {
       const out = await this.#client.send(
         new this.#sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end ?? ''}` }) }),
       );
-      // In Node the body is an http.IncomingMessage: a Readable, so an async iterable.
-      return out.Body as unknown as AsyncIterable<Uint8Array>;
+      // In Node the body is an http.IncomingMessage: a Readable, so an async iterable. The whole
+      // object's size: Content-Range's total for a range, else Content-Length.
+      const total = range === undefined ? out.ContentLength : Number(/\/(\d+)$/.exec(out.ContentRange ?? '')?.[1] ?? Number.NaN);
+      const body = out.Body as unknown as BlobStream;
+      return total === undefined || !Number.isSafeInteger(total) ? body : Object.assign(body, { objectSize: total });
     } catch (error) {
       throw s3Error(error, `cannot get ${key}`, 'key');
     }
