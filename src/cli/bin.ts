@@ -32,7 +32,9 @@ if (typeof DICOM_TLS_VERSION === 'string' && process.argv.length === 3 && (first
 enableCompileCache();
 const solo = new Map((typeof DICOM_TLS_SOLO_COMMANDS === 'undefined' ? '' : DICOM_TLS_SOLO_COMMANDS).split(' ').filter((c) => c !== '').map((c) => c.split(':') as [string, string]));
 const hash = first === undefined ? undefined : solo.get(first);
-if (first !== undefined && hash !== undefined && !(first === 'store' && second === 'check')) {
+// With --enable-source-maps the general bundle runs every command: Node maps no stack frame of
+// a vm.Script (nodejs/node#52102), and who asks for source maps wants them more than speed.
+if (first !== undefined && hash !== undefined && !(first === 'store' && second === 'check') && process.sourceMapsEnabled !== true) {
   // That file is this program with only `first` in it: it runs the command and exits.
   const url = new URL(`./solo/${first}.js`, import.meta.url);
   await runSoloScript(process.getBuiltinModule('node:url').fileURLToPath(url), url.href, first, hash, compileCacheDir());

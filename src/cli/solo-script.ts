@@ -61,7 +61,7 @@ export async function runSoloScript(file: string, fileUrl: string, command: stri
     }
   }
   const script = new vm.Script(source, {
-    filename: file,
+    filename: fileUrl,
     ...(cachedData === undefined ? {} : { cachedData }),
     // The file has no dynamic import that runs; any other would load as from an ES module.
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,

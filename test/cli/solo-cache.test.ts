@@ -188,3 +188,12 @@ test('soloScript: the module becomes one strict async function of import.meta.ur
   // A dynamic import is an expression, allowed.
   assert.doesNotThrow(() => soloScript('const m = import("./m.js");\n', 'z.js'));
 });
+
+test('with --enable-source-maps a client command runs from the general bundle: its stack frames name the TypeScript sources', async () => {
+  const port = await freePort();
+  // Nothing listens there: connection refused; --verbose prints the stack.
+  const r = await runCli(['echo', `127.0.0.1:${port}`, '--no-tls', '--verbose'], { env: { NODE_OPTIONS: '--enable-source-maps' } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /\n\s+at .*\.ts:\d+:\d+\)?\n/, r.stderr);
+  assert.doesNotMatch(r.stderr, /solo\/echo\.js/, r.stderr);
+});
