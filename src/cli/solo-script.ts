@@ -13,8 +13,9 @@
  *
  * The cache lives beside Node's own, in `module.getCompileCacheDir()` (one directory per Node
  * version, architecture and V8 flags; NODE_COMPILE_CACHE chooses it, NODE_DISABLE_COMPILE_CACHE=1
- * turns both off), named by the command and the hash of the file the build wrote, so a rebuilt
- * CLI never reads another file's cache (V8 itself only compares the source's length). It is
+ * turns both off), named by the command, plain TCP or TLS (cacheVariant) and the hash of the file
+ * the build wrote, so a rebuilt CLI never reads another file's cache (V8 itself only compares the
+ * source's length). It is
  * written once, when none was accepted, after a run that exited 0 (not `--help`: that compiles
  * only the option parsing), to a temporary file renamed into place: concurrent commands never
  * read half a file. A cache that cannot be read or written only costs the compile time.
@@ -28,8 +29,17 @@ interface VmScript {
 }
 
 /** The file name of a command's cache in the cache directory. */
-export function soloCacheName(command: string, hash: string, size: number, mtimeMs: number): string {
-  return `dicom-tls-${command}-${hash}-${size}-${Math.trunc(mtimeMs)}.cache`;
+export function soloCacheName(command: string, variant: string, hash: string, size: number, mtimeMs: number): string {
+  return `dicom-tls-${command}-${variant}-${hash}-${size}-${Math.trunc(mtimeMs)}.cache`;
+}
+
+/**
+ * Which of a command's two caches a run uses: a plain-TCP run never calls the TLS engine's code,
+ * so a cache written after one would leave a TLS run compiling all of it (and the other way
+ * round), for as long as the cache lives. `--no-tls` and DCMTK's `-tls`/`--disable-tls`.
+ */
+export function cacheVariant(argv: readonly string[]): 'plain' | 'tls' {
+  return argv.some((a) => a === '--no-tls' || a === '-tls' || a === '--disable-tls') ? 'plain' : 'tls';
 }
 
 /**
@@ -54,7 +64,7 @@ export async function runSoloScript(file: string, fileUrl: string, command: stri
   if (cacheDir !== undefined) {
     try {
       const st = fs.statSync(file);
-      cachePath = `${cacheDir}/${soloCacheName(command, hash, st.size, st.mtimeMs)}`;
+      cachePath = `${cacheDir}/${soloCacheName(command, cacheVariant(process.argv.slice(2)), hash, st.size, st.mtimeMs)}`;
       cachedData = fs.readFileSync(cachePath);
     } catch {
       // No cache yet (or none readable): compiled from source, and cached after this run.

@@ -11,8 +11,10 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DicomServer } from '../../src/ae/server.js';
+import { SecureContext } from '../../src/transport/tls/context.js';
+import { scenarioPki } from '../helpers/pki.js';
 import { channelNames } from '../../src/diagnostics.js';
-import { soloCacheName, worthCaching } from '../../src/cli/solo-script.js';
+import { cacheVariant, soloCacheName, worthCaching } from '../../src/cli/solo-script.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 
@@ -69,7 +71,7 @@ test('echo writes its code cache after the first run that exits 0, reads it on t
     assert.ok(firstKinds.includes('released') && !firstKinds.includes('aborted'), `released, not aborted: ${firstKinds.join(', ')}`);
     const made = caches(dir);
     assert.equal(made.size, 1, `one cache, for echo: ${[...made.keys()].join(', ')}`);
-    assert.match([...made.keys()][0]!, /dicom-tls-echo-[0-9a-f]{16}-\d+-\d+\.cache$/);
+    assert.match([...made.keys()][0]!, /dicom-tls-echo-plain-[0-9a-f]{16}-\d+-\d+\.cache$/);
     assert.ok([...made.values()][0]!.size > 0);
 
     let second!: Awaited<ReturnType<typeof runCli>>;
@@ -81,6 +83,35 @@ test('echo writes its code cache after the first run that exits 0, reads it on t
     assert.deepEqual(caches(dir), made, 'the cache was read, not rewritten');
   } finally {
     await server.close();
+    cleanup();
+  }
+});
+
+test('a plain and a TLS run of a command keep a cache each; each kind reads its own', async () => {
+  const { dir, cleanup } = tempDir('dicom-tls-solo-cache-');
+  const pki = scenarioPki();
+  const plain = new DicomServer({ aeTitle: 'CACHE-SCP' });
+  const tls = new DicomServer({ aeTitle: 'CACHE-SCP', tls: new SecureContext({ role: 'server', identity: pki.valid, ca: [pki.caA.cert] }) });
+  const { port: plainPort } = await plain.listen(0, '127.0.0.1');
+  const { port: tlsPort } = await tls.listen(0, '127.0.0.1');
+  try {
+    const plainArgs = ['echo', `127.0.0.1:${plainPort}`, '--no-tls', '--call', 'CACHE-SCP'];
+    const tlsArgs = ['echo', `127.0.0.1:${tlsPort}`, '--call', 'CACHE-SCP', '--ca', pki.trustRoot, '--cert', pki.clientA.cert, '--key', pki.clientA.key];
+    const first = await runCli(plainArgs, { env: env(dir) });
+    assert.equal(first.code, 0, first.stderr);
+    const afterPlain = caches(dir);
+    assert.deepEqual([...afterPlain.keys()].map((k) => /dicom-tls-echo-(plain|tls)-/.exec(k)?.[1]), ['plain']);
+    const secure = await runCli(tlsArgs, { env: env(dir) });
+    assert.equal(secure.code, 0, secure.stderr);
+    assert.match(secure.stdout, /Success over TLSv1\.3/);
+    const afterTls = caches(dir);
+    assert.deepEqual([...afterTls.keys()].map((k) => /dicom-tls-echo-(plain|tls)-/.exec(k)?.[1]).sort(), ['plain', 'tls'], 'the TLS run wrote a cache of its own');
+    for (const [k, v] of afterPlain) assert.deepEqual(afterTls.get(k), v, 'the plain cache untouched');
+    for (const args of [plainArgs, tlsArgs]) assert.equal((await runCli(args, { env: env(dir) })).code, 0);
+    assert.deepEqual(caches(dir), afterTls, 'each kind read its own, none rewritten');
+  } finally {
+    await plain.close();
+    await tls.close();
     cleanup();
   }
 });
@@ -161,12 +192,14 @@ test('no cache is written by a help text, by a failed command, or with the compi
   }
 });
 
-test('worthCaching: a run that exited 0 and was not a help text', () => {
+test('worthCaching: a run that exited 0 and was not a help text; cacheVariant: plain TCP or TLS', () => {
   assert.equal(worthCaching(['echo', 'h:1'], 0), true);
   assert.equal(worthCaching(['echo', 'h:1'], 8), false);
   assert.equal(worthCaching(['echo', '--help'], 0), false);
   assert.equal(worthCaching(['store', '-h'], 0), false);
-  assert.equal(soloCacheName('echo', 'abc', 10, 12.7), 'dicom-tls-echo-abc-10-12.cache');
+  assert.equal(soloCacheName('echo', 'tls', 'abc', 10, 12.7), 'dicom-tls-echo-tls-abc-10-12.cache');
+  assert.equal(cacheVariant(['echo', 'h:1']), 'tls');
+  for (const off of ['--no-tls', '-tls', '--disable-tls']) assert.equal(cacheVariant(['echo', 'h:1', off]), 'plain');
 });
 
 test('soloScript: the module becomes one strict async function of import.meta.url, every line in its place', async () => {
