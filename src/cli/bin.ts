@@ -7,13 +7,16 @@
  * ~40 chunks of `echo` or `store` cost ~12 ms of every run in resolving, reading and linking.
  *
  * The entry stays tiny: the compile cache is switched on first, and only then is the rest loaded
- * (a dynamic import), so that every file after this one is read from the cache.
+ * (a dynamic import), so that every file after this one is read from the cache. A command's own
+ * file is a script run with a code cache of its own, made after a run (src/cli/solo-script.ts).
  */
-import { enableCompileCache } from './compile-cache.js';
+import { compileCacheDir, enableCompileCache } from './compile-cache.js';
+import { runSoloScript } from './solo-script.js';
 
 /**
- * The commands with a file of their own, separated by spaces; the build defines it (tsc's output
- * has none). A string, which esbuild writes in place (an array would be a chunk of its own).
+ * The commands with a file of their own, each as `command:hash` (the hash of that file, naming its
+ * code cache), separated by spaces; the build defines it (tsc's output has none). A string, which
+ * esbuild writes in place (an array would be a chunk of its own).
  */
 declare const DICOM_TLS_SOLO_COMMANDS: string | undefined;
 /** version.ts's VERSION, written in by the build (an import would be a chunk of its own). */
@@ -27,12 +30,14 @@ if (typeof DICOM_TLS_VERSION === 'string' && process.argv.length === 3 && (first
   process.exit(0);
 }
 enableCompileCache();
-const solo = typeof DICOM_TLS_SOLO_COMMANDS === 'undefined' ? [] : DICOM_TLS_SOLO_COMMANDS.split(' ').filter((c) => c !== '');
-if (first !== undefined && solo.includes(first) && !(first === 'store' && second === 'check')) {
-  // That file is this program with only `first` in it: it runs the command and exits. A
-  // specifier the bundler does not follow (it is another build's output).
-  const file: string = `./solo/${first}.js`;
-  await import(file);
+const solo = new Map((typeof DICOM_TLS_SOLO_COMMANDS === 'undefined' ? '' : DICOM_TLS_SOLO_COMMANDS).split(' ').filter((c) => c !== '').map((c) => c.split(':') as [string, string]));
+const hash = first === undefined ? undefined : solo.get(first);
+// With --enable-source-maps the general bundle runs every command: Node maps no stack frame of
+// a vm.Script (nodejs/node#52102), and who asks for source maps wants them more than speed.
+if (first !== undefined && hash !== undefined && !(first === 'store' && second === 'check') && process.sourceMapsEnabled !== true) {
+  // That file is this program with only `first` in it: it runs the command and exits.
+  const url = new URL(`./solo/${first}.js`, import.meta.url);
+  await runSoloScript(process.getBuiltinModule('node:url').fileURLToPath(url), url.href, first, hash, compileCacheDir());
 } else {
   const [{ main }, { processIo }] = await Promise.all([import('./main.js'), import('./io.js')]);
   const code = await main(process.argv.slice(2), processIo());

@@ -23,3 +23,16 @@ export function enableCompileCache(): string {
     return 'failed';
   }
 }
+
+/**
+ * The directory Node's compile cache uses in this process (one per Node version, architecture
+ * and V8 flags), or undefined when it is off or could not be made: the commands' own code caches
+ * go there too (solo-script.ts).
+ */
+export function compileCacheDir(): string | undefined {
+  try {
+    return (nodeModule as { getCompileCacheDir?: () => string | undefined }).getCompileCacheDir?.();
+  } catch {
+    return undefined;
+  }
+}

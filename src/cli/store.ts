@@ -91,8 +91,9 @@ export const command: CommandModule = {
     if (skipped.length > 0) out.note(`skipping ${skipped.length} file${skipped.length === 1 ? '' : 's'} that are not DICOM Part 10 files${out.verbose ? `: ${skipped.join(', ')}` : ' (--verbose lists them)'}`);
     if (files.length === 0) throw new CliError(CliCode.file, 'the folders and patterns given hold no DICOM Part 10 files');
     out.debug(`${files.length} files for ${settings.calledAeTitle}@${settings.host}:${settings.port}`);
-    const { planStorageAssociations } = await import('../services/scu/store-plan.js');
-    const plans = await planStorageAssociations(files);
+    const [{ planStorageAssociations }, { markListedFiles }] = await Promise.all([import('../services/scu/store-plan.js'), import('../services/scu/store.js')]);
+    // expandInputs stat'ed each: neither the plan nor the send lists them again.
+    const plans = await planStorageAssociations(markListedFiles(files));
     if (plans[0]!.presentationContexts.length === 0) throw new CliError(CliCode.file, `none of the ${files.length} files is a DICOM Part 10 file`);
     // More SOP classes and syntaxes than 128 presentation contexts carry: one association each.
     if (plans.length > 1) out.debug(`${plans.length} associations: the files need more than 128 presentation contexts`);

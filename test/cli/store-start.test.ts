@@ -2,18 +2,20 @@
  * `dicom-tls store` reads its files' heads to plan the presentation contexts before it connects.
  * A run whose files turn out to be unusable ends with its file error and leaves no connection
  * open and nothing sent; a file that disappears once the association has begun fails alone,
- * with its reason, and the others are sent.
+ * with its reason, and the others are sent. The files named are looked up (stat) once, by the
+ * input expansion.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { spec, writeInstance } from '../helpers/services.js';
 import { tempDir } from '../helpers/dicom-data.js';
-import { oneSentenceError, runCli } from '../helpers/cli.js';
+import { CLI, collect, oneSentenceError, runCli } from '../helpers/cli.js';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -72,6 +74,37 @@ test('a file removed after the association began fails alone, with its reason; t
     assert.equal(failed.file, last);
     assert.match(failed.error ?? '', /ENOENT|no such file/);
     assert.deepEqual(doc.results.map((x) => x.file), files, 'results in the order given');
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});
+
+test('each file named is looked up once (the input expansion), not again by the plan or the send; all are stored, exit 0', async () => {
+  const sub = join(dir, 'once');
+  mkdirSync(sub);
+  const files: string[] = [];
+  for (let n = 1; n <= 6; n++) files.push((await writeInstance(sub, spec(n, { SOPInstanceUID: `1.2.826.0.1.3680043.9.7777.22.${n}` }))).path);
+  const counts = join(dir, 'stat-counts.json');
+  const preload = join(dir, 'stat-probe.cjs');
+  // Counts the stat calls on the test's files (the bundle takes statSync from node:fs when it is loaded, after this).
+  writeFileSync(preload, [
+    "const fs = require('node:fs'); const seen = {}; const dir = process.env.STAT_PROBE_DIR;",
+    "const count = (p) => { if (String(p).startsWith(dir)) seen[p] = (seen[p] ?? 0) + 1; };",
+    "for (const name of ['statSync', 'lstatSync']) { const f = fs[name]; fs[name] = function (p, ...a) { count(p); return f.call(this, p, ...a); }; }",
+    "process.on('exit', () => fs.writeFileSync(process.env.STAT_PROBE_OUT, JSON.stringify(seen)));",
+  ].join('\n'));
+  const server = await StorageServer.create({ aeTitle: 'START-SCP', storeRoot: join(dir, 'store-once'), fsync: 'none' });
+  const port = (await server.listen(0)).port;
+  try {
+    const child = spawn(process.execPath, ['--require', preload, CLI, 'store', `127.0.0.1:${port}`, '--no-tls', '--call', 'START-SCP', '--json', ...files], {
+      env: { ...process.env, STAT_PROBE_DIR: sub, STAT_PROBE_OUT: counts }, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const r = await collect(child);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { sent: number }).sent, files.length);
+    const seen = JSON.parse(readFileSync(counts, 'utf8')) as Record<string, number>;
+    assert.deepEqual(Object.keys(seen).sort(), [...files].sort());
+    for (const f of files) assert.equal(seen[f], 1, `${f} stat'ed ${seen[f]} times`);
   } finally {
     await server.close({ timeout: 1000 });
   }

@@ -4,7 +4,7 @@
  */
 import { MAX_PRESENTATION_CONTEXTS, type RequestedContext } from '../../acse/presentation-context.js';
 import { TransferSyntax } from '../../dictionary/uids.js';
-import { convertible, resolveSources, type StoreSource } from './store.js';
+import { convertible, isListedFiles, markListedFiles, resolveSources, type StoreSource } from './store.js';
 
 /** One association's share of a batch: its sources and the contexts to propose for them. */
 export interface StoragePlan {
@@ -49,6 +49,8 @@ export async function planStorageAssociations(sources: readonly StoreSource[], m
   plans[0]!.sources.unshift(...unreadable);
   // One association: the sources in the order given.
   if (plans.length === 1) plans[0]!.sources = [...sources];
-  return plans.map(({ sources: s, presentationContexts }) => ({ sources: s, presentationContexts }));
+  // Files already listed stay so: storeInstances does not stat them again.
+  const listed = isListedFiles(sources);
+  return plans.map(({ sources: s, presentationContexts }) => ({ sources: listed ? markListedFiles(s as string[]) : s, presentationContexts }));
 }
 

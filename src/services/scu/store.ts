@@ -197,8 +197,28 @@ export async function resolveSources(sources: readonly StoreSource[]): Promise<(
   return out as (Resolved | Unreadable)[];
 }
 
+/**
+ * Lists of paths already known to name files, not directories (the CLI's expanded inputs, the
+ * plans made from them): listed again, each cost a `stat` per file, twice per `dicom-tls store`
+ * (the plan, then the send). Not public: only code that listed the files itself marks them.
+ */
+const listedFiles = new WeakSet<readonly StoreSource[]>();
+
+/** Mark `files` (paths of files, each stat'ed by the caller) as listed; returns it. */
+export function markListedFiles<T extends readonly string[]>(files: T): T {
+  listedFiles.add(files);
+  return files;
+}
+
+/** Whether `sources` was marked by markListedFiles (store-plan.ts passes the mark on). */
+export function isListedFiles(sources: readonly StoreSource[]): boolean {
+  return listedFiles.has(sources);
+}
+
 /** Files listed (paths, their headers not read yet) and streams checked. */
 async function listSources(sources: readonly StoreSource[], slices = new Slices()): Promise<(Resolved | string)[]> {
+  // Already listed: a file that has gone since fails alone when it is opened.
+  if (listedFiles.has(sources)) return [...(sources as readonly string[])];
   const out: (Resolved | string)[] = [];
   for (const [i, s] of sources.entries()) {
     if (typeof s === 'string') {

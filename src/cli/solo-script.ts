@@ -1,0 +1,95 @@
+/**
+ * Runs a client command's own file (dist/cli/solo/<command>.js) as a script with a V8 code cache
+ * made AFTER a run, not when the file was compiled.
+ *
+ * Node's compile cache (compile-cache.ts) holds only what V8 compiled eagerly when it compiled a
+ * file: a bundle's functions, module bodies included, are compiled lazily, so every run parsed and
+ * compiled the few hundred functions a command calls, again (~10 ms of CPU of a TLS `echo`, ~14
+ * of a `store`, bench/RESULTS.md sixteenth round). A cache taken from the script once a command
+ * has run (`script.createCachedData()`) holds every function compiled so far, and a later run
+ * reads their bytecode instead. An ES module cannot be compiled with a cache of our choosing
+ * (vm modules are experimental), so the build writes these files as one function expression
+ * (scripts/solo-script.mjs) that this file compiles with `vm.Script`.
+ *
+ * The cache lives beside Node's own, in `module.getCompileCacheDir()` (one directory per Node
+ * version, architecture and V8 flags; NODE_COMPILE_CACHE chooses it, NODE_DISABLE_COMPILE_CACHE=1
+ * turns both off), named by the command, plain TCP or TLS (cacheVariant) and the hash of the file
+ * the build wrote, so a rebuilt CLI never reads another file's cache (V8 itself only compares the
+ * source's length). It is
+ * written once, when none was accepted, after a run that exited 0 (not `--help`: that compiles
+ * only the option parsing), to a temporary file renamed into place: concurrent commands never
+ * read half a file. A cache that cannot be read or written only costs the compile time.
+ */
+
+/** The parts of node:vm used here (the module is loaded only when a command runs from its file). */
+interface VmScript {
+  readonly cachedDataRejected?: boolean;
+  runInThisContext(): unknown;
+  createCachedData(): Buffer;
+}
+
+/** The file name of a command's cache in the cache directory. */
+export function soloCacheName(command: string, variant: string, hash: string, size: number, mtimeMs: number): string {
+  return `dicom-tls-${command}-${variant}-${hash}-${size}-${Math.trunc(mtimeMs)}.cache`;
+}
+
+/**
+ * Which of a command's two caches a run uses: a plain-TCP run never calls the TLS engine's code,
+ * so a cache written after one would leave a TLS run compiling all of it (and the other way
+ * round), for as long as the cache lives. `--no-tls` and DCMTK's `-tls`/`--disable-tls`.
+ */
+export function cacheVariant(argv: readonly string[]): 'plain' | 'tls' {
+  return argv.some((a) => a === '--no-tls' || a === '-tls' || a === '--disable-tls') ? 'plain' : 'tls';
+}
+
+/**
+ * Whether this run's compiled code is worth keeping: a command that ran to completion, not a help
+ * text (a help run compiles the option parsing only, and its cache would be kept for good).
+ */
+export function worthCaching(argv: readonly string[], code: number): boolean {
+  return code === 0 && !argv.some((a) => a === '--help' || a === '-h' || a === 'help');
+}
+
+/**
+ * Compile and run `file` (a function expression `(async function (importMetaUrl) { … })` holding
+ * the whole command) with the cache of `command`; resolves when its program has (the program
+ * ends the process itself).
+ */
+export async function runSoloScript(file: string, fileUrl: string, command: string, hash: string, cacheDir: string | undefined): Promise<void> {
+  const fs = process.getBuiltinModule('node:fs');
+  const vm = process.getBuiltinModule('node:vm');
+  const source = fs.readFileSync(file, 'latin1');
+  let cachePath: string | undefined;
+  let cachedData: Buffer | undefined;
+  if (cacheDir !== undefined) {
+    try {
+      const st = fs.statSync(file);
+      cachePath = `${cacheDir}/${soloCacheName(command, cacheVariant(process.argv.slice(2)), hash, st.size, st.mtimeMs)}`;
+      cachedData = fs.readFileSync(cachePath);
+    } catch {
+      // No cache yet (or none readable): compiled from source, and cached after this run.
+    }
+  }
+  const script = new vm.Script(source, {
+    filename: fileUrl,
+    ...(cachedData === undefined ? {} : { cachedData }),
+    // The file has no dynamic import that runs; any other would load as from an ES module.
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  }) as unknown as VmScript;
+  if (cachePath !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
+    const path = cachePath;
+    const argv = process.argv.slice(2);
+    process.once('exit', (code) => {
+      if (!worthCaching(argv, code)) return;
+      const temp = `${path}.${process.pid}.tmp`;
+      try {
+        fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+        fs.renameSync(temp, path);
+      } catch {
+        try { fs.rmSync(temp, { force: true }); } catch { /* nothing left to do */ }
+      }
+    });
+  }
+  const program = script.runInThisContext() as (importMetaUrl: string) => Promise<void>;
+  await program(fileUrl);
+}
