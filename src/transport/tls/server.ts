@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { SecureContext } from './context.js';
 import { SecureSocket } from './socket.js';
 import type { TlsHandshakeError } from './errors.js';
-import { InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError, TimeoutError } from '../../errors.js';
 
 export interface SecureServerOptions {
   /** Use this (possibly already listening) net.Server instead of creating one. */
@@ -117,7 +117,7 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
     secure.on('error', () => undefined);
     this.emit('connection', secure);
     if (secure.destroyed) return;
-    const timer = setTimeout(() => secure.destroy(), this.#handshakeTimeout);
+    const timer = setTimeout(() => secure.abortHandshake(new TimeoutError('handshake', `the peer did not complete the TLS handshake within ${this.#handshakeTimeout} ms`)), this.#handshakeTimeout);
     secure.handshake().then(() => {
       clearTimeout(timer);
       this.emit('secureConnection', secure);

@@ -566,6 +566,29 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     }
   }
 
+  /**
+   * @internal End a handshake that has not completed, for a reason of the owner's (a server's
+   * handshake timeout, a connection shed under a limit): reported as any failed handshake, a
+   * TlsHandshakeError whose cause is `cause`, published on `tlsHandshakeFailed`, so that a log
+   * and an audit trail see it once instead of a silent close. After the handshake: a destroy.
+   */
+  abortHandshake(cause: Error): void {
+    if (this.#handshakeDone || this.#handshakeFailed || this.#freed) { this.destroy(); return; }
+    if (this.#whenSafe(() => this.abortHandshake(cause))) return;
+    this.#failHandshakeWith(cause);
+  }
+
+  /** A handshake failed by something other than OpenSSL (a timeout, a reset): one report, then destroy. */
+  #failHandshakeWith(cause: Error): void {
+    this.#handshakeFailed = true;
+    drainErrors();
+    const err = new TlsHandshakeError({ message: `TLS handshake failed: ${cause.message}`, cause, alert: this.#alert });
+    publish(channelNames.tlsHandshakeFailed, { connection: this, error: err });
+    this.#rejectHandshake?.(err);
+    this.#failPending(err);
+    this.destroy();
+  }
+
   #failHandshake(sslError: number): void {
     if (this.#handshakeFailed) return;
     this.#handshakeFailed = true;
@@ -825,8 +848,9 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #onSocketError(e: Error): void {
     if (!this.#handshakeDone) {
       this.#callbackError ??= { error: e };
-      if (!this.#handshakeFailed) { this.#handshakeFailed = true; this.#rejectHandshake?.(new TlsHandshakeError({ cause: e, message: `TLS handshake failed: ${e.message}` })); }
-      this.destroy();
+      // A reset in the middle of the handshake is a failed handshake as a FIN there is (#onSocketEnd).
+      if (!this.#handshakeFailed) this.#failHandshakeWith(e);
+      else this.destroy();
       return;
     }
     this.destroy(e);
