@@ -166,6 +166,7 @@ export {
   MessageIdsExhaustedError,
   OperationsWindowExceededError,
   DatasetStalledError,
+  PendingConnectionLimitError,
 } from './ae/errors.js';
 export { BufferBudget } from './ae/buffer-budget.js';
 export { TransportMismatchError, AssociationAbortedError, AssociationClosedError } from './ul/upper-layer-errors.js';

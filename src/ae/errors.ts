@@ -129,3 +129,17 @@ export class ResponseMismatchError extends DicomError {
     this.received = received;
   }
 }
+
+/**
+ * A connection the server closed because more connections than `maxPendingConnections` held no
+ * association (a TLS handshake in progress, an A-ASSOCIATE-RQ not yet received): the oldest of
+ * them is shed for the one that arrived (docs/limits.md). Peers that stall halfway cannot make
+ * the server hold connections without bound, and a peer that completes at once still gets in.
+ */
+export class PendingConnectionLimitError extends DicomError {
+  readonly limit: number;
+  constructor(limit: number) {
+    super('DICOM_ERR_PENDING_CONNECTION_LIMIT', `closed: ${limit} connections were waiting to complete a TLS handshake or send an A-ASSOCIATE-RQ (maxPendingConnections) and this one had waited longest`);
+    this.limit = limit;
+  }
+}

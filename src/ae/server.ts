@@ -49,6 +49,7 @@ import { HandlerRegistry } from '../services/scp/registry.js';
 import { Association, DEFAULT_MAX_BUFFERED_BYTES } from './association.js';
 import { BufferBudget } from './buffer-budget.js';
 import { guardRequests } from './request-guard.js';
+import { PendingConnections, type ShedConnection } from './pending-connections.js';
 
 export interface ServerTimeouts {
   /** ARTIM (PS3.8 9.1.5): wait for the A-ASSOCIATE-RQ after connect, and for the close after RJ/release. Default 30 000. */
@@ -80,6 +81,12 @@ export interface DicomServerOptions extends Omit<AcceptorPolicy, 'presentationCo
   readonly tls?: SecureContext | undefined;
   /** Concurrent associations (negotiating or established). Default 64. */
   readonly maxAssociations?: number;
+  /**
+   * Connections holding no association (TLS handshake in progress, A-ASSOCIATE-RQ not yet
+   * received, rejected and closing): one more sheds the one that has waited longest
+   * (`PendingConnectionLimitError`). Default 256.
+   */
+  readonly maxPendingConnections?: number;
   /** Our Maximum Length (0x51): the largest P-DATA-TF we accept. Default 16384; 0 = no limit. */
   readonly maxPduLength?: number;
   readonly timeouts?: ServerTimeouts;
@@ -139,6 +146,8 @@ export interface DicomServerEvents {
 }
 
 const DEFAULT_ARTIM_MS = 30_000;
+/** Default of `maxPendingConnections`: a burst of peers connecting at once fits, ~15 MB of handshakes at most. */
+export const DEFAULT_MAX_PENDING_CONNECTIONS = 256;
 /** Default of `timeouts.datasetStall`: as long as a requestor is given for a response (the DIMSE timeout's usual 30 s). */
 const DEFAULT_DATASET_STALL_MS = 30_000;
 /** Default of `maxBufferedBytes` (all associations of a server). */
@@ -169,6 +178,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   readonly #associations = new Set<Association>();
   readonly #upperLayers = new Set<UpperLayer>();
   readonly #sockets = new Set<net.Socket>();
+  readonly #pending: PendingConnections;
   #negotiating = 0;
   #net: net.Server | undefined;
   #secure: SecureServer | undefined;
@@ -178,7 +188,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
     checkServerOptions(options);
     if (options.tls !== undefined && options.tls.role !== 'server') throw new InvalidOptionError('tls', 'needs a SecureContext with role "server"');
-    const { tls, maxAssociations, maxPduLength, timeouts, handlers, presentationContexts, maxBufferedBytes, maxBufferedBytesPerAssociation, verification, ...policy } = options;
+    const { tls, maxAssociations, maxPendingConnections, maxPduLength, timeouts, handlers, presentationContexts, maxBufferedBytes, maxBufferedBytesPerAssociation, verification, ...policy } = options;
     if (verification !== undefined && typeof verification !== 'boolean') throw new InvalidOptionError('verification', 'must be a boolean');
     // An empty or overlong title would refuse every association 1/1/7 without saying why.
     const titles = typeof policy.aeTitle === 'string' ? [policy.aeTitle] : Array.isArray(policy.aeTitle) ? policy.aeTitle : [];
@@ -193,6 +203,9 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     };
     this.#tls = tls;
     this.#maxAssociations = positive('maxAssociations', maxAssociations, 64);
+    const pendingLimit = maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS;
+    if (!Number.isInteger(pendingLimit) || pendingLimit < 1) throw new InvalidOptionError('maxPendingConnections', `must be a whole number ≥ 1, got ${String(maxPendingConnections)}`);
+    this.#pending = new PendingConnections(pendingLimit, (shed) => this.#onShed(shed));
     this.#artimMs = positive('timeouts.artim', timeouts?.artim, DEFAULT_ARTIM_MS);
     this.#handshakeMs = positive('timeouts.handshake', timeouts?.handshake, this.#artimMs);
     this.#idleMs = positive('timeouts.idle', timeouts?.idle, 0, true);
@@ -206,6 +219,11 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   /** Request data set bytes now held in memory by this server's associations (see `maxBufferedBytes`). */
   get bufferedBytes(): number {
     return this.#budget.held;
+  }
+
+  /** Connections holding no association now (see `maxPendingConnections`). */
+  get pendingConnections(): number {
+    return this.#pending.size;
   }
 
   /** Established associations. */
@@ -240,11 +258,13 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     server.on('connection', (s) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
+      this.#pending.add(s);
     });
     if (this.#tls === undefined) {
       server.on('connection', (s) => {
+        if (s.destroyed) return;
         s.setNoDelay(true);
-        this.#onTransport(tcpConnection(s));
+        this.#onTransport(tcpConnection(s), s);
       });
     } else {
       this.#listenTls(server, this.#tls);
@@ -270,7 +290,9 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     // (at once, or after the A-RELEASE-RP still owed to a peer that asked for release).
     const secure = new SecureServer(context, { server: inner, handshakeTimeout: this.#handshakeMs, allowHalfOpen: true });
     this.#secure = secure;
+    secure.on('connection', (ss) => this.#pending.secure(ss.socket, ss));
     server.on('connection', (s) => {
+      if (s.destroyed) return;
       const peer = { address: s.remoteAddress, port: s.remotePort };
       const timer = setTimeout(() => s.destroy(), this.#handshakeMs);
       const cleanup = (): void => {
@@ -300,7 +322,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
       };
       s.on('data', onFirst).on('close', cleanup).on('end', onEnd);
     });
-    secure.on('secureConnection', (s) => this.#onTransport(s));
+    secure.on('secureConnection', (s) => this.#onTransport(s, s.socket));
     secure.on('handshakeError', (error, peer) => this.#reportHandshakeFailure(error, error, peer));
     secure.on('error', () => undefined);
   }
@@ -321,7 +343,14 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.emit('handshakeError', failure);
   }
 
-  #onTransport(transport: TransportConnection): void {
+  /** A pending connection shed for a newer one: published, unless the TLS engine reports it as a failed handshake. */
+  #onShed(shed: ShedConnection): void {
+    if (shed.stage === 'handshake') return;
+    const peer = { address: shed.socket.remoteAddress, port: shed.socket.remotePort };
+    publish(channelNames.server, { kind: 'connection-shed', server: this, peer, stage: shed.stage, error: shed.error });
+  }
+
+  #onTransport(transport: TransportConnection, socket: net.Socket): void {
     const peer = { address: transport.remoteAddress, port: transport.remotePort };
     const ul = new UpperLayer({
       maxPduLength: this.#maxPdu === 0 ? 0xffffffff : this.#maxPdu,
@@ -335,15 +364,20 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
             : undefined,
     });
     this.#upperLayers.add(ul);
+    this.#pending.upperLayer(socket, ul);
     ul.on('protocolError', (e) => this.emit('connectionError', e, peer));
     ul.on('closed', () => this.#upperLayers.delete(ul));
     ul.on('associateIndication', (rq) => {
       this.#negotiating++;
+      this.#pending.negotiating(socket, true);
       // The last-resort guard of this association: whatever its negotiation throws (a policy
       // callback, a value we could not send back) aborts it alone; nothing reaches the process.
-      this.#negotiate(ul, rq, transport)
+      this.#negotiate(ul, rq, transport, socket)
         .catch((error: unknown) => failAssociation(ul, 'negotiation', error))
-        .finally(() => this.#negotiating--);
+        .finally(() => {
+          this.#negotiating--;
+          this.#pending.negotiating(socket, false);
+        });
     });
     ul.acceptConnection(transport);
   }
@@ -359,7 +393,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     return n;
   }
 
-  async #negotiate(ul: UpperLayer, rq: AAssociateRqPdu, transport: TransportConnection): Promise<void> {
+  async #negotiate(ul: UpperLayer, rq: AAssociateRqPdu, transport: TransportConnection, socket: net.Socket): Promise<void> {
     let result: Awaited<ReturnType<typeof negotiateAssociation>>;
     try {
       result = await negotiateAssociation(rq, this.#policy, { tls: transport.tls, remoteAddress: transport.remoteAddress });
@@ -417,6 +451,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
       },
     );
     this.#associations.add(association);
+    this.#pending.remove(socket);
     association.once('closed', () => this.#associations.delete(association));
     this.emit('association', association);
   }

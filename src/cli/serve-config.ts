@@ -75,6 +75,7 @@ export interface ServeStorage {
 
 /** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
 export interface ServeLimits {
+  maxPendingConnections?: number;
   maxBufferedBytes?: number;
   maxBufferedBytesPerAssociation?: number;
   /** Milliseconds. */
@@ -91,6 +92,7 @@ export interface ServeLimits {
 
 /** The minimum of each limit (0 = no limit where that is allowed). */
 const LIMIT_MINIMUM: Readonly<Record<keyof ServeLimits, number>> = {
+  maxPendingConnections: 1,
   maxBufferedBytes: 0,
   maxBufferedBytesPerAssociation: 0,
   datasetStallTimeout: 0,

@@ -113,6 +113,11 @@ function subscribe(log: ServeLog): () => void {
       const r = m as { retrieve: string; sopInstanceUid: string; key: string; path?: string };
       log('retrieve-source-failed', `a ${r.retrieve} sub-operation failed: the stored copy of ${r.sopInstanceUid} could not be read (${r.path ?? r.key}): ${e.error?.message ?? 'unknown'}`,
         { retrieve: r.retrieve, sopInstanceUid: r.sopInstanceUid, key: r.key, path: r.path, code: e.error?.code }, 'warn');
+    } else if (e.kind === 'connection-shed') {
+      // More connections waited for a handshake or an A-ASSOCIATE-RQ than limits.maxPendingConnections.
+      const r = m as { stage: string; error: { message: string; code: string; limit: number } };
+      log('connection-shed', `connection from ${e.peer?.address ?? '?'}:${e.peer?.port ?? '?'} ${r.error.message}`,
+        { peer: e.peer, stage: r.stage, limit: r.error.limit, code: r.error.code }, 'warn');
     } else if (e.kind === 'association-rejected') {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }

@@ -73,6 +73,8 @@ export interface StorageServerConfig {
   readonly limits?: {
     /** Concurrent associations; one more is rejected 2/3/2. Default 64. */
     readonly maxAssociations?: number;
+    /** Connections holding no association (TLS handshake, A-ASSOCIATE-RQ not yet sent); one more sheds the oldest. Default 256. */
+    readonly maxPendingConnections?: number;
     /**
      * Our Maximum Length (largest P-DATA-TF accepted). Default 262144: fewer, larger PDUs per
      * instance (per-PDU work in both peers); one PDU is buffered per association while it arrives.
@@ -148,7 +150,7 @@ export interface StorageServerConfig {
    */
   readonly recoverCommitments?: boolean | { readonly interval?: number; readonly staleAfter?: number };
   /** Further DicomServer options (timeouts, user identity, …). */
-  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations' | 'maxBufferedBytes' | 'maxBufferedBytesPerAssociation'>;
+  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPendingConnections' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations' | 'maxBufferedBytes' | 'maxBufferedBytesPerAssociation'>;
 }
 
 const uncompressedFirst = [
@@ -295,6 +297,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       },
       handlers,
       maxAssociations: limits.maxAssociations ?? 64,
+      ...(limits.maxPendingConnections === undefined ? {} : { maxPendingConnections: limits.maxPendingConnections }),
       maxPduLength: limits.maxPduLength ?? STORAGE_MAX_PDU_LENGTH,
       asynchronousOperations: limits.asynchronousOperations ?? STORAGE_ASYNCHRONOUS_OPERATIONS,
       ...(limits.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: limits.maxBufferedBytes }),
