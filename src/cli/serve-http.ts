@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 
 export interface HealthChecks {
@@ -19,6 +19,17 @@ export interface HealthChecks {
 }
 
 type Check = { name: string; ok: boolean; error?: string };
+
+/**
+ * Connections the port keeps open at once; one more closes the oldest. Probes and scrapers open
+ * one or two; unbounded, a peer opening idle or slow (slowloris) connections held one file
+ * descriptor each for Node's 60-90 s header timeout, descriptors the DICOM ports and the store
+ * share. Closing the oldest rather than refusing the newest keeps the probes answered.
+ */
+export const MAX_HTTP_CONNECTIONS = 32;
+/** Milliseconds a request may take to send its headers, and the whole request (Node: 60 s, 300 s). */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 15_000;
 
 async function checks(h: HealthChecks): Promise<Check[]> {
   const out: Check[] = [];
@@ -42,7 +53,7 @@ async function checks(h: HealthChecks): Promise<Check[]> {
 }
 
 export async function startHttp(port: number, host: string, registry: Registry, health: HealthChecks): Promise<{ server: Server; address: AddressInfo }> {
-  const server = createServer((req, res) => {
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string): void => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
@@ -57,6 +68,15 @@ export async function startHttp(port: number, host: string, registry: Registry, 
     } else if (path === '/metrics') {
       registry.metrics().then((text) => send(200, registry.contentType, text), (e: unknown) => send(500, 'text/plain', `${String(e)}\n`));
     } else send(404, 'text/plain', 'not found: /healthz, /readyz, /metrics\n');
+  });
+  const open = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    if (open.size <= MAX_HTTP_CONNECTIONS) return;
+    const oldest = open.values().next().value!;
+    open.delete(oldest);
+    oldest.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
