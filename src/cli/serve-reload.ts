@@ -3,7 +3,7 @@
  * TLS files) builds a new context from the same settings — key, certificate, CAs, CRLs — and
  * hands it to the listeners. Associations already running keep the context they started with;
  * new ones get the new. A reload that fails (a half-written file, a key that does not match the
- * certificate) keeps the current context and logs why. Expiry warnings come at start-up, after
+ * certificate, a certificate that has expired) keeps the current context and logs why. Expiry warnings come at start-up, after
  * each reload and once a day.
  */
 import { unwatchFile, watchFile } from 'node:fs';
@@ -91,8 +91,19 @@ export class CertificateReloader {
         { reason, error: (e as Error).message, code: (e as { code?: string }).code ?? null }, 'error');
       return;
     }
+    // A pair that loads but has run out (an old file copied back) would make every peer refuse
+    // us: keep the current one. (One not yet valid is put in service: a certificate issued on a
+    // host whose clock runs ahead becomes valid by itself, and a watched file changes only once.)
+    const next = expiries(this.#o.files);
+    const expired = next.find((e) => e.kind === 'certificate' && e.until.getTime() <= Date.now());
+    if (expired !== undefined) {
+      context.dispose();
+      log('reload-failed', `${reason}: reloading the TLS files failed, the current certificates stay in use: the new certificate ${expired.name} (${expired.file}) expired on ${expired.until.toISOString()}; peers would refuse it`,
+        { reason, error: 'certificate expired', code: null, file: expired.file, subject: expired.name, notAfter: expired.until.toISOString() }, 'error');
+      return;
+    }
     this.#o.apply(context);
-    this.#current = expiries(this.#o.files);
+    this.#current = next;
     const cert = this.#current.find((e) => e.kind === 'certificate');
     log('reloaded', `${reason}: TLS files reloaded; new associations use them${cert !== undefined ? ` (certificate ${cert.name}, valid until ${cert.until.toISOString()})` : ''}, running ones continue on the previous ones`,
       { reason, subject: cert?.name ?? null, notAfter: cert?.until.toISOString() ?? null });

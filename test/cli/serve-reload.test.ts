@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { spawnServe, listening } from '../helpers/serve-process.js';
 import { writeServePki, type ServePki } from '../helpers/serve-pki.js';
+import { scenarioPki } from '../helpers/pki.js';
 
 const tmp = tempDir('cli-serve-reload-');
 after(() => tmp.cleanup());
@@ -60,6 +61,20 @@ test('SIGHUP: new associations use the new certificate and CA, a running one con
     assert.equal((await echo(port, b)).code, 0, 'still serving with B');
     p.child.kill('SIGTERM');
     assert.equal((await p.exited).code, 0);
+  } finally { await p.kill(); }
+});
+
+test('SIGHUP with an expired certificate and its key on disk: refused, the current certificate stays in use, and the log says why', async () => {
+  const { a, live, p, port } = await serveLive('expired');
+  try {
+    // A matching pair that OpenSSL loads: only its dates are wrong (an old file copied back).
+    const expired = scenarioPki().expired;
+    copyFileSync(expired.cert, join(live, 'server.pem'));
+    copyFileSync(expired.key, join(live, 'server-key.pem'));
+    p.child.kill('SIGHUP');
+    await p.waitFor(/error: SIGHUP: reloading the TLS files failed, the current certificates stay in use: the new certificate .* expired on /);
+    assert.doesNotMatch(p.output(), /SIGHUP: TLS files reloaded/);
+    assert.equal((await echo(port, a)).code, 0, 'still serving with A');
   } finally { await p.kill(); }
 });
 
