@@ -131,8 +131,11 @@ export class SecureContext {
   /** The key-exchange groups set on the context, or undefined for OpenSSL's default. */
   get groups(): string | undefined { return this.#groups; }
   #groups: string | undefined;
+  #minProtocol = 'TLSv1.2';
   /** True when the context accepts only a hybrid post-quantum key exchange. */
   get requiresHybridGroup(): boolean { return this.options.requireHybridGroup === true; }
+  /** The lowest protocol version this context accepts (its profile's, `minProtocol`, or TLSv1.3 with `requireHybridGroup`). */
+  get minProtocol(): string { return this.#minProtocol; }
   readonly #native: NativeState;
   #alpnWire: Buffer | undefined;
   #active = 0;
@@ -288,6 +291,7 @@ export class SecureContext {
       if (!Object.hasOwn(S.PROTOCOL_VERSION, v)) throw new InvalidOptionError(name, `unknown protocol "${v}"`);
     }
     if (S.SSL_CTX_set_min_proto_version(ctx, S.PROTOCOL_VERSION[minP]) !== 1) fail('minProtocol', `cannot set ${minP}`);
+    this.#minProtocol = minP;
     if (S.SSL_CTX_set_max_proto_version(ctx, S.PROTOCOL_VERSION[maxP]) !== 1) fail('maxProtocol', `cannot set ${maxP}`);
     const ciphers = o.ciphers ?? profile.ciphers;
     if (S.SSL_CTX_set_cipher_list(ctx, ciphers) !== 1) fail('ciphers', `OpenSSL accepts none of "${ciphers}"`);

@@ -62,6 +62,8 @@ export interface AlertInfo {
 type HandshakeInit = {
   verifyFailure?: VerifyFailure | undefined; alert?: AlertInfo | undefined;
   openssl?: readonly OpenSslErrorEntry[]; sslError?: number; cause?: unknown; message?: string;
+  /** A server refusing the client's version: the highest the client offered, and our minimum. */
+  peerVersion?: { offered: string; minimum: string } | undefined;
 };
 
 /** The TLS handshake failed. The message says in one sentence what failed. */
@@ -70,8 +72,11 @@ export class TlsHandshakeError extends DicomError {
   readonly alert: AlertInfo | undefined;
   readonly openssl: readonly OpenSslErrorEntry[];
   readonly sslError: number | undefined;
+  /** A server that refused the client's protocol version: the highest version the client offered ('TLSv1', 'TLSv1.1'). */
+  readonly peerVersion: string | undefined;
   constructor(init: HandshakeInit, code = 'DICOM_TLS_ERR_HANDSHAKE') {
     super(code, init.message ?? handshakeMessage(init), { cause: init.cause });
+    this.peerVersion = init.peerVersion?.offered;
     this.verifyFailure = init.verifyFailure;
     this.alert = init.alert;
     this.openssl = init.openssl ?? [];
@@ -97,6 +102,7 @@ export class HybridGroupRequiredError extends TlsHandshakeError {
 function handshakeMessage(init: {
   verifyFailure?: VerifyFailure | undefined; alert?: AlertInfo | undefined;
   openssl?: readonly OpenSslErrorEntry[]; sslError?: number; cause?: unknown;
+  peerVersion?: { offered: string; minimum: string } | undefined;
 }): string {
   if (init.cause !== undefined) {
     const m = init.cause instanceof Error ? init.cause.message : String(init.cause);
@@ -115,7 +121,8 @@ function handshakeMessage(init: {
   if (a !== undefined) {
     const alert = `the ${a.level} alert "${a.description}" (${a.code})`;
     if (a.direction === 'read') return `TLS handshake failed: the peer sent ${alert}`;
-    const reason = first?.reason;
+    const v = init.peerVersion;
+    const reason = first?.reason !== undefined && v !== undefined ? `${first.reason}: the peer offered ${v.offered} at most, below this side's minimum (${v.minimum})` : first?.reason;
     return reason !== undefined ? `TLS handshake failed: ${reason}; we sent ${alert}` : `TLS handshake failed: we sent ${alert}`;
   }
   if (first !== undefined) return `TLS handshake failed: ${first.reason ?? first.text}`;

@@ -594,7 +594,7 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.#handshakeFailed = true;
     const openssl = drainErrors();
     const init = {
-      verifyFailure: this.#verifyFailure, alert: this.#alert, openssl, sslError,
+      verifyFailure: this.#verifyFailure, alert: this.#alert, openssl, sslError, peerVersion: this.#refusedVersion(openssl),
       ...(this.#callbackError !== undefined ? { cause: this.#callbackError.error } : {}),
     };
     const err = this.#lacksHybridGroup(init) ? new HybridGroupRequiredError(init, (this.context.groups ?? '').split(':').map((g) => g.replace(/^[*?]+/, ''))) : new TlsHandshakeError(init);
@@ -604,6 +604,16 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     // The alert (if any) is already flushed; end TCP after it and free the SSL.
     this.#socket.end();
     this.destroy();
+  }
+
+  /**
+   * A server refusing the client's version: OpenSSL then answers in the client's record version
+   * (RFC 8446 D.2), so SSL_get_version names the highest version the client offered.
+   */
+  #refusedVersion(openssl: readonly { reason?: string | undefined }[]): { offered: string; minimum: string } | undefined {
+    if (this.role !== 'server' || openssl[0]?.reason !== 'unsupported protocol') return undefined;
+    const offered = S.SSL_get_version(this.#ssl) as string;
+    return offered === 'unknown' ? undefined : { offered, minimum: this.context.minProtocol };
   }
 
   /**

@@ -170,3 +170,24 @@ test('renegotiation is refused', async () => {
     ctx.dispose();
   }
 });
+
+test('a client offering only TLS 1.0 or 1.1 is refused with the version it offered named', async () => {
+  const ctx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, verifyMode: VerifyMode.None });
+  const h = await serve(ctx);
+  try {
+    for (const [flag, name] of [['-tls1', 'TLSv1'], ['-tls1_1', 'TLSv1.1']] as const) {
+      const failed = h.nextError();
+      // s_client at security level 0: OpenSSL 3 refuses to even offer these versions above it.
+      const client = sClient(h.port, [flag, '-cipher', 'DEFAULT:@SECLEVEL=0']);
+      try {
+        const { error } = await failed;
+        assert.equal(error.peerVersion, name);
+        assert.match(error.message, new RegExp(`the peer offered ${name.replace('.', '\\.')} at most, below this side's minimum \\(TLSv1\\.2\\)`));
+        assert.equal(error.alert?.code, 70);
+      } finally { await client.kill(); }
+    }
+  } finally {
+    await h.server.close();
+    ctx.dispose();
+  }
+});
