@@ -16,7 +16,7 @@ export interface ServeMetrics {
 
 interface AssociationMessage { association?: { role?: string }; kind?: string; detail?: { event?: string } }
 interface DimseMessage { association?: object & { role?: string }; direction?: string; command?: { type?: string; messageId?: number; messageIdBeingRespondedTo?: number } }
-interface ServerMessage { kind?: string; size?: number; errorName?: string; error?: { code?: string } }
+interface ServerMessage { kind?: string; size?: number; errorName?: string; error?: { code?: string; cause?: unknown } }
 
 export function createMetrics(expiries: () => readonly Expiry[], running: () => number): ServeMetrics {
   const registry = new Registry();
@@ -28,6 +28,7 @@ export function createMetrics(expiries: () => readonly Expiry[], running: () => 
   const bytes = new Counter({ name: 'dicom_tls_stored_bytes_total', help: 'Bytes of the stored files (meta header and data set)', registers });
   const storeFailures = new Counter({ name: 'dicom_tls_store_failures_total', help: 'Instances that were refused or could not be stored', registers });
   const handshakes = new Counter({ name: 'dicom_tls_handshake_failures_total', help: 'Failed TLS handshakes, by X509 error name (or error code when no certificate was refused)', labelNames: ['error'], registers });
+  const shed = new Counter({ name: 'dicom_tls_connections_shed_total', help: 'Connections closed for a newer one while more than limits.maxPendingConnections held no association (a TLS handshake or an A-ASSOCIATE-RQ not completed)', registers });
   const pduErrors = new Counter({ name: 'dicom_tls_pdu_errors_total', help: 'Associations aborted for an unrecognised or invalid PDU (PS3.8 Evt19)', registers });
   const latency = new Histogram({ name: 'dicom_tls_store_duration_seconds', help: 'C-STORE: from the request received to the response sent', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
   new Gauge({
@@ -72,7 +73,11 @@ export function createMetrics(expiries: () => readonly Expiry[], running: () => 
     const e = m as ServerMessage;
     if (e.kind === 'stored') { instances.inc(); bytes.inc(e.size ?? 0); }
     else if (e.kind === 'store-failed') storeFailures.inc();
-    else if (e.kind === 'tls-handshake-failed') handshakes.inc({ error: e.errorName ?? e.error?.code ?? 'unknown' });
+    else if (e.kind === 'connection-shed') shed.inc();
+    else if (e.kind === 'tls-handshake-failed') {
+      handshakes.inc({ error: e.errorName ?? e.error?.code ?? 'unknown' });
+      if ((e.error?.cause as { code?: string } | undefined)?.code === 'DICOM_ERR_PENDING_CONNECTION_LIMIT') shed.inc();
+    }
   };
   diagnosticsChannel.subscribe(channelNames.association, onAssociation);
   diagnosticsChannel.subscribe(channelNames.dimse, onDimse);

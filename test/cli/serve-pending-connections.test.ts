@@ -14,12 +14,12 @@ import { spawnServe, listening } from '../helpers/serve-process.js';
 const tmp = tempDir('cli-serve-pending-');
 after(() => tmp.cleanup());
 
-test('serve: a third silent connection on the TLS port with limits.maxPendingConnections 2 closes the oldest and logs it', { timeout: 120_000 }, async () => {
+test('serve: a third silent connection on the TLS port with limits.maxPendingConnections 2 closes the oldest, logs it and counts it', { timeout: 120_000 }, async () => {
   writeFileSync(join(tmp.dir, 'pending.json'), JSON.stringify({ limits: { maxPendingConnections: 2 } }));
-  const p = spawnServe(['--host', '127.0.0.1', '--port', '0', '--data', join(tmp.dir, 'data'), '--config', 'pending.json', '--dev-pki', '--log-format', 'json'], { cwd: tmp.dir });
+  const p = spawnServe(['--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--data', join(tmp.dir, 'data'), '--config', 'pending.json', '--dev-pki', '--log-format', 'json'], { cwd: tmp.dir });
   const socks: net.Socket[] = [];
   try {
-    const { port } = await listening(p);
+    const { port, httpPort } = await listening(p, true);
     // Connected one after another: the server accepts them in that order.
     for (let i = 0; i < 3; i++) {
       const s = net.connect(port, '127.0.0.1');
@@ -38,6 +38,9 @@ test('serve: a third silent connection on the TLS port with limits.maxPendingCon
     assert.equal(shed[0]!.limit, 2);
     assert.equal((shed[0]!.peer as { port: number }).port, oldest);
     assert.match(String(shed[0]!.msg), new RegExp(`connection from 127\\.0\\.0\\.1:${oldest} closed: 2 connections were waiting`));
+    // Operators see it in the metrics too.
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    assert.match(metrics, /^dicom_tls_connections_shed_total 1$/m);
   } finally {
     for (const s of socks) s.destroy();
     await p.kill();
