@@ -91,7 +91,7 @@ export class PendingConnections {
         this.#onShed({ socket, stage: 'handshake', error });
         p.secure.abortHandshake(error);
       } else {
-        this.#onShed({ socket, stage: p.ul !== undefined ? 'association-request' : 'first-bytes', error });
+        this.#onShed({ socket, stage: p.ul !== undefined || p.secure !== undefined ? 'association-request' : 'first-bytes', error });
         if (p.ul !== undefined) p.ul.destroy();
         socket.destroy();
       }
