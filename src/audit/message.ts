@@ -52,8 +52,16 @@ export interface AuditMessage {
 // XML 1.0 forbids most C0 controls even as references: replace them, they only come from the wire.
 const INVALID_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
+/**
+ * Line breaks and tabs as character references: the message is one line (the file transport
+ * writes one per line, and readers of syslog split on them), so a peer's user name or AE title
+ * holding a line break could not start a line a reader would take for another record. A
+ * reference keeps the character for the parser (raw, an attribute's would turn into a space).
+ */
+const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\n': '&#10;', '\r': '&#13;', '\t': '&#9;' };
+
 export function escapeXml(s: string): string {
-  return s.replace(INVALID_XML, '\ufffd').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return s.replace(INVALID_XML, '\ufffd').replace(/[&<>"'\n\r\t]/g, (c) => ESCAPES[c]!);
 }
 
 /** xsd:token collapses white space; do it ourselves so what is sent is what a validator sees. */

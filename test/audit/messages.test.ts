@@ -96,3 +96,17 @@ test('RFC 5424 header and octet counting round-trip', () => {
   assert.equal(rest.length, 10);
   assert.throws(() => splitOctetCounted(Buffer.from('x12 abc')), /octet-counted/);
 });
+
+test('a peer\'s line breaks and tabs (a user name, an AE title, an error text) keep the message on one line: written as character references, still valid', async () => {
+  const hostile = 'alice\n<85>1 2026-12-07T00:00:00Z host dicom-tls - fake\r\tline';
+  const xml = [
+    securityAlert(src, { kind: 'user-identity', peer: { aeTitle: 'S\nCU', address: '127.0.0.1' }, local: scp, localRole: 'acceptor', description: `refused: ${hostile}`, userIdentity: hostile }),
+    userAuthentication(src, hostile, scu, scp, false, hostile),
+  ].map(auditMessageToXml);
+  for (const x of xml) {
+    assert.doesNotMatch(x, /[\n\r\t]/);
+    assert.match(x, /alice&#10;&lt;85&gt;1 2026/);
+    assert.doesNotMatch(syslogMessage(x, new Date(0)).toString('utf8'), /[\n\r]/);
+  }
+  await assertSchemaValid(xml);
+});
