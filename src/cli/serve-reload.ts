@@ -28,8 +28,6 @@ const DAY_MS = 86_400_000;
 
 export class CertificateReloader {
   readonly #o: ReloaderOptions;
-  /** Contexts replaced by a reload: connections may still use them, so they are disposed at stop. */
-  readonly #retired: SecureContext[] = [];
   #current: Expiry[];
   #running: Promise<void> = Promise.resolve();
   #debounce: NodeJS.Timeout | undefined;
@@ -110,14 +108,17 @@ export class CertificateReloader {
     this.warnExpiry();
   }
 
-  retire(context: SecureContext): void { this.#retired.push(context); }
+  /**
+   * A context a reload replaced: disposed at once. SecureContext defers freeing it until its last
+   * connection has closed, so running associations go on; kept until the stop instead, every
+   * reload left one more SSL_CTX and its session cache behind.
+   */
+  retire(context: SecureContext): void { context.dispose(); }
 
   close(): void {
     process.off('SIGHUP', this.#onHup);
     clearInterval(this.#daily);
     clearTimeout(this.#debounce);
     for (const f of this.#watched) unwatchFile(f);
-    for (const c of this.#retired) c.dispose();
-    this.#retired.length = 0;
   }
 }
