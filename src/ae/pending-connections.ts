@@ -48,10 +48,9 @@ export class PendingConnections {
   /** Connections holding no association now. */
   get size(): number { return this.#pending.size; }
 
-  /** A connection was accepted: kept, and the oldest shed when that makes one too many. */
+  /** A connection was accepted: kept, and the oldest shed when that makes one too many. The owner calls `remove` at its 'close'. */
   add(socket: net.Socket): void {
     this.#pending.set(socket, { negotiating: false });
-    socket.once('close', () => this.remove(socket));
     while (this.#pending.size - this.#negotiating > this.#limit && this.#shedOldest());
   }
 

@@ -257,7 +257,10 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#net = server;
     server.on('connection', (s) => {
       this.#sockets.add(s);
-      s.on('close', () => this.#sockets.delete(s));
+      s.on('close', () => {
+        this.#sockets.delete(s);
+        this.#pending.remove(s);
+      });
       this.#pending.add(s);
     });
     if (this.#tls === undefined) {
