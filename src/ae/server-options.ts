@@ -58,6 +58,7 @@ export const SERVER_OPTIONS_SHAPE: Readonly<Record<string, Check>> = {
   implementationVersionName: string,
   verification: boolean,
   maxAssociations: integer(1),
+  maxPendingConnections: integer(1),
   maxPduLength: (option, v) => void checkMaximumLength(option, v as number),
   timeouts: fields(SERVER_TIMEOUTS_SHAPE),
   maxBufferedBytes: integer(0),

@@ -203,9 +203,8 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     };
     this.#tls = tls;
     this.#maxAssociations = positive('maxAssociations', maxAssociations, 64);
-    const pendingLimit = maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS;
-    if (!Number.isInteger(pendingLimit) || pendingLimit < 1) throw new InvalidOptionError('maxPendingConnections', `must be a whole number ≥ 1, got ${String(maxPendingConnections)}`);
-    this.#pending = new PendingConnections(pendingLimit, (shed) => this.#onShed(shed));
+    // Its shape is checked with the other options (server-options.ts).
+    this.#pending = new PendingConnections(maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, (shed) => this.#onShed(shed));
     this.#artimMs = positive('timeouts.artim', timeouts?.artim, DEFAULT_ARTIM_MS);
     this.#handshakeMs = positive('timeouts.handshake', timeouts?.handshake, this.#artimMs);
     this.#idleMs = positive('timeouts.idle', timeouts?.idle, 0, true);

@@ -31,6 +31,7 @@ const remoteAe = fields({ host: required(string), port: required(integer(1, 6553
 
 const LIMITS_SHAPE: Readonly<Record<string, Check>> = {
   maxAssociations: integer(1),
+  maxPendingConnections: integer(1),
   maxPduLength: maximumLength,
   idleTimeout: milliseconds,
   // Checked with its own messages by DicomServer.
@@ -46,7 +47,7 @@ const LIMITS_SHAPE: Readonly<Record<string, Check>> = {
 };
 
 /** The DicomServer options a StorageServer takes through `server` (the others are its own). */
-const OWN = new Set(['aeTitle', 'tls', 'presentationContexts', 'handlers', 'maxAssociations', 'maxPduLength', 'certificateBindings', 'asynchronousOperations', 'maxBufferedBytes', 'maxBufferedBytesPerAssociation']);
+const OWN = new Set(['aeTitle', 'tls', 'presentationContexts', 'handlers', 'maxAssociations', 'maxPendingConnections', 'maxPduLength', 'certificateBindings', 'asynchronousOperations', 'maxBufferedBytes', 'maxBufferedBytesPerAssociation']);
 const SERVER_SHAPE = Object.fromEntries(Object.entries(SERVER_OPTIONS_SHAPE).filter(([k]) => !OWN.has(k)));
 
 const STORAGE_CONFIG_SHAPE: Readonly<Record<string, Check>> = {
