@@ -11,7 +11,7 @@ import type { BlobStore } from './blob/blob-store.js';
 import type { DuplicatePolicy } from './file-store.js';
 import type { InstanceIndex, InstanceRecord } from './instance-index.js';
 import { storageKeyOf } from './storage-key.js';
-import { duplicateError, placeUnderIndex, type CopyTarget, type Placed, type StoredCopies } from './commit.js';
+import { crc32Of, duplicateError, placeUnderIndex, type CopyTarget, type Placed, type StoredCopies } from './commit.js';
 
 type Attributes = Omit<InstanceRecord, 'key' | 'transferSyntaxUid' | 'size'>;
 
@@ -30,6 +30,7 @@ export function objectsIn(blobs: BlobStore): StoredCopies {
   return {
     exists: async (key) => (await blobs.head(key)) !== undefined,
     size: async (key) => (await blobs.head(key))?.size,
+    crc32: async (key) => ((await blobs.head(key)) === undefined ? undefined : crc32Of(await blobs.get(key))),
     remove: (key) => blobs.delete(key),
     where: (key) => where(blobs, key),
   };

@@ -18,7 +18,7 @@
 import { channelNames, publish } from '../diagnostics.js';
 import type { BlobInfo, BlobStore, IncompleteBlob } from './blob/blob-store.js';
 import { storeErrorFromIndex } from './errors.js';
-import { pendingAction } from './commit.js';
+import { crc32Of, pendingAction } from './commit.js';
 import type { InstanceIndex } from './instance-index.js';
 import { uidOfKey } from './storage-key.js';
 
@@ -96,14 +96,19 @@ export async function checkStore(options: StoreCheckOptions): Promise<StoreCheck
         // Not the size its entry's row says: a put cut short where the store writes in place (see reconcile).
         const cut = held !== undefined && entry.record !== undefined && held.size !== entry.record.size;
         const present = held !== undefined;
+        // A copy placed before its flush finished: its bytes against the entry's checksum (as reconcile).
+        const torn = present && !cut && entry.crc32 !== undefined ? (await crc32Of(await blobs.get(entry.key))) !== entry.crc32 : cut && entry.crc32 !== undefined ? true : undefined;
         const row = await ix(`cannot look up ${uid}`, () => index.findInstance(uid));
         const otherCopy = row !== undefined && row.key !== entry.key && (await blobs.head(row.key)) !== undefined;
+        const rowNamesIt = row?.key === entry.key;
         // reconcile's rule; a cut-short copy is reported here as the removal it is.
-        const decided = pendingAction({ present, cut, hasRecord: entry.record !== undefined, otherCopy, rowNamesIt: row?.key === entry.key });
+        const decided = pendingAction({ present, cut, torn, hasRecord: entry.record !== undefined, otherCopy, rowNamesIt });
         const action: 'indexed' | 'removed' | 'unindexed' | 'cleared' = decided === undefined ? 'cleared' : decided === 'discarded' ? 'removed' : decided;
         if (!dryRun) {
           if (action === 'indexed') await ix(`cannot index ${uid}`, () => index.addInstance(entry.record!, [entry.key]));
           if (action === 'removed') await blobs.delete(entry.key);
+          // A torn copy goes with the row that names it (never acknowledged).
+          if (decided === 'discarded' && rowNamesIt) await ix(`cannot remove ${uid}`, () => index.removeInstance(uid));
           if (action === 'unindexed') await ix(`cannot remove ${uid}`, () => index.removeInstance(uid));
           await ix('cannot clear a pending entry', () => index.endPending([entry.key]));
         }

@@ -3,7 +3,9 @@
  * index row under the duplicate policy, so that a crash at any point leaves nothing a restart
  * cannot settle (pending entries, see index-db.ts PendingEntry), and `reconcile`, which settles it.
  */
+import { createReadStream } from 'node:fs';
 import { dirname } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { channelNames, publish } from '../diagnostics.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs, storeErrorFromIndex } from './errors.js';
 import { asyncOps, type PlaceOps } from './fs-ops.js';
@@ -25,7 +27,8 @@ type Attributes = Omit<InstanceRecord, 'key' | 'transferSyntaxUid' | 'size'>;
  * What `reconcile` did with one file an interrupted run left: 'indexed' (complete, it was not
  * acknowledged; now stored), 'removed' (another copy of the instance is indexed), 'unindexed'
  * (its row named a file that never arrived; the row is gone, the instance can be sent again),
- * 'discarded' (a copy cut short, of another size than its row: never acknowledged, removed).
+ * 'discarded' (a copy cut short, of another size than its row, or whose bytes differ from its
+ * entry's checksum: never acknowledged, removed with the row that names it).
  */
 export interface ReconciledFile {
   readonly action: 'indexed' | 'removed' | 'unindexed' | 'discarded';
@@ -49,6 +52,16 @@ export interface CopyTarget extends StoredCopies {
    * row's durable commit after the placing carries them (docs/conformance.md "Durability").
    */
   readonly durableNewEntry: boolean;
+  /**
+   * The received copy is not flushed yet: its flush is under way (`flushed`, started when the
+   * data set was complete) and `crc32` is its bytes' checksum. A new instance is then placed and
+   * its row committed while the copy is flushed, instead of after (one flush wait per instance
+   * instead of two in a row): its pending entry keeps the checksum and stays until both flushes
+   * have finished, so that after a power loss reconcile removes a copy whose bytes did not reach
+   * the disk, with its row (docs/conformance.md "Durability"). A copy of an instance already
+   * indexed waits for `flushed` before it is placed. Undefined: the copy is on disk already.
+   */
+  readonly unflushed?: { readonly flushed: Promise<void>; readonly crc32: number };
 }
 
 /**
@@ -83,6 +96,7 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
     }
     // A row whose copy is gone does not count: the instance is stored again.
     const knownCopy = known !== undefined && (await target.exists(known.key));
+    const unflushed = target.unflushed;
     if (knownCopy && duplicates !== 'overwrite') {
       await target.discard();
       if (duplicates === 'reject') throw duplicateError(uid, known!.key);
@@ -96,8 +110,13 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
     const stale = knownCopy ? [known!.key] : [];
     // Not flushed on its own where the row's durable commit carries it (durableNewEntry false):
     // lost with a power cut, it leaves at most an unacknowledged orphan copy, the old one indexed.
+    // A new instance's copy is placed and indexed while it is flushed (see CopyTarget.unflushed).
+    const overlapped = unflushed !== undefined && known === undefined;
     try {
-      await index.beginPending([{ key, sopInstanceUid: uid, record }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))], { durable: target.durableNewEntry });
+      await index.beginPending(
+        [{ key, sopInstanceUid: uid, record, ...(overlapped ? { crc32: unflushed.crc32 } : {}) }, ...stale.map((k) => ({ key: k, sopInstanceUid: uid, record: undefined }))],
+        { durable: target.durableNewEntry },
+      );
     } catch (error) {
       throw storeErrorFromIndex(error, `cannot note ${uid} as pending`);
     }
@@ -112,11 +131,40 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
       if (removed) await settle(keys);
     };
     try {
+      // Not overlapped: the copy reaches its key only once on disk.
+      if (unflushed !== undefined && !overlapped) await unflushed.flushed;
       await target.place(key);
     } catch (error) {
       // Where the store writes in place, a failed put may have left part of the copy under its key.
       await removeThenSettle(key, [key, ...stale]);
       throw error;
+    }
+    if (overlapped) {
+      // The row is committed while the copy is flushed, its entry kept (with the copy's checksum)
+      // until both flushes have finished: answered only then.
+      const [row, copy] = await Promise.allSettled([index.addInstance(record, [], { copyFlushed: unflushed.flushed }), unflushed.flushed]);
+      if (copy.status === 'rejected') {
+        // The copy may not be what was received: it goes, and the row if it went in.
+        await index.removeInstance(uid).catch(() => undefined);
+        await removeThenSettle(key, [key]);
+        throw row.status === 'rejected' ? storeErrorFromIndex(row.reason, `cannot index ${uid}`) : copy.reason;
+      }
+      if (row.status === 'rejected') {
+        // As below: the new copy goes unless the commit went in after all.
+        let found: StoredFile | undefined | null = null;
+        try {
+          found = await index.findInstance(uid);
+        } catch {
+          found = null;
+        }
+        if (found?.key !== key) await removeThenSettle(key, [key]);
+        throw storeErrorFromIndex(row.reason, `cannot index ${uid}`);
+      }
+      // Both on disk: the entry has nothing left to settle. Its removal need not be flushed (an
+      // entry a power loss leaves is settled by reconcile: the checksum matches, the row names it).
+      // Removed here, holding the instance: later, it could remove the entry of the next placing.
+      await index.endPending([key], { durable: false }).catch(() => undefined);
+      return { key, path: target.where(key), replaced: false, duplicate: false };
     }
     try {
       await index.addInstance(record, [key]);
@@ -142,8 +190,9 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
 }
 
 /** placeUnderIndex for a complete temporary file in the store's root, renamed onto its key. */
-export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath: string, a: Attributes, transferSyntaxUid: string, size: number, fs: PlaceOps): Promise<Placed> {
+export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath: string, a: Attributes, transferSyntaxUid: string, size: number, fs: PlaceOps, unflushed?: CopyTarget['unflushed']): Promise<Placed> {
   const target: CopyTarget = {
+    ...(unflushed === undefined ? {} : { unflushed }),
     ...filesUnder(store.root, fs),
     place: async (key) => {
       const path = pathOfKey(store.root, key);
@@ -204,10 +253,17 @@ export async function placeUnindexed(store: PlaceContext, tempPath: string, a: A
  * What becomes of one pending entry's copy, from what is found (the rule `reconcile` applies at
  * start-up and `store check` applies while nodes run): `present` a copy under its key, `cut` of
  * another size than the entry's row, `otherCopy` another key of the instance indexed and there,
- * `rowNamesIt` the index row already naming this key. Undefined: only the entry is cleared.
+ * `rowNamesIt` the index row already naming this key, `torn` whether the copy's bytes differ from
+ * the entry's checksum (undefined: the entry has none). Undefined: only the entry is cleared; a
+ * copy 'discarded' goes with the row when the row names it.
  */
-export function pendingAction(f: { present: boolean; cut: boolean; hasRecord: boolean; otherCopy: boolean; rowNamesIt: boolean }): ReconciledFile['action'] | undefined {
+export function pendingAction(f: { present: boolean; cut: boolean; torn?: boolean | undefined; hasRecord: boolean; otherCopy: boolean; rowNamesIt: boolean }): ReconciledFile['action'] | undefined {
   if (!f.present) return f.rowNamesIt ? 'unindexed' : undefined;
+  // The entry's checksum does not match: the copy's flush did not finish (a power loss), so it
+  // was never acknowledged; it goes, and the row naming it with it.
+  if (f.torn === true) return 'discarded';
+  // The checksum matches and the row names the copy: placed, indexed and flushed; only the entry is left.
+  if (f.torn === false && f.rowNamesIt) return undefined;
   if (f.hasRecord && !f.otherCopy && !f.cut) return 'indexed';
   if (f.rowNamesIt) return undefined;
   return f.cut && !f.otherCopy ? 'discarded' : 'removed';
@@ -218,6 +274,8 @@ export interface StoredCopies {
   exists(key: string): Promise<boolean>;
   /** The copy's size in bytes, or undefined when there is none. */
   size(key: string): Promise<number | undefined>;
+  /** CRC-32 (zlib's) of the copy's bytes (read whole), or undefined when there is none. */
+  crc32(key: string): Promise<number | undefined>;
   remove(key: string): Promise<void>;
   /** Where a key is, for people (a path, or the object's URL). */
   where(key: string): string;
@@ -229,6 +287,11 @@ export function filesUnder(root: string, fs: PlaceOps = asyncOps): StoredCopies 
   return {
     exists: (key) => fs.exists(pathOfKey(root, key)),
     size: (key) => fs.size(pathOfKey(root, key)),
+    // Read only for a pending entry with a checksum (reconcile, store check).
+    crc32: (key) => crc32Of(createReadStream(pathOfKey(root, key))).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    }),
     remove: (key) => fs.remove(pathOfKey(root, key)),
     where: (key) => pathOfKey(root, key),
   };
@@ -253,12 +316,16 @@ export async function reconcile(copies: StoredCopies, index: InstanceIndex): Pro
         // Never acknowledged, it is not indexed; where no row names it, it goes.
         const present = size !== undefined;
         const cut = present && entry.record !== undefined && size !== entry.record.size;
+        // A copy placed before its flush finished (see CopyTarget.unflushed): are its bytes the ones received?
+        const torn = present && !cut && entry.crc32 !== undefined ? (await copies.crc32(entry.key)) !== entry.crc32 : cut && entry.crc32 !== undefined ? true : undefined;
         const row = await index.findInstance(entry.sopInstanceUid);
         const otherCopy = row !== undefined && row.key !== entry.key && (await copies.exists(row.key));
-        const action = pendingAction({ present, cut, hasRecord: entry.record !== undefined, otherCopy, rowNamesIt: row?.key === entry.key });
+        const rowNamesIt = row?.key === entry.key;
+        const action = pendingAction({ present, cut, torn, hasRecord: entry.record !== undefined, otherCopy, rowNamesIt });
         if (action === 'indexed') await index.addInstance(entry.record!, [entry.key]);
         else if (action === 'removed' || action === 'discarded') await copies.remove(entry.key);
         else if (action === 'unindexed') await index.removeInstance(entry.sopInstanceUid);
+        if (action === 'discarded' && rowNamesIt) await index.removeInstance(entry.sopInstanceUid);
         await index.endPending([entry.key]);
         if (action !== undefined) {
           const done: ReconciledFile = { action, key: entry.key, path, sopInstanceUid: entry.sopInstanceUid };
@@ -303,4 +370,11 @@ async function inDirectory<T>(fs: PlaceOps, dir: string, fn: () => Promise<T>): 
     await fs.mkdir(dir);
     return fn();
   }
+}
+
+/** CRC-32 (zlib's) of a stream of bytes: a copy read back, to compare with its pending entry's. */
+export async function crc32Of(bytes: AsyncIterable<Uint8Array>): Promise<number> {
+  let value = 0;
+  for await (const chunk of bytes) value = crc32(chunk, value);
+  return value;
 }

@@ -7,12 +7,12 @@ import { pipeline } from 'node:stream/promises';
 import { WritableChannel } from '../internal/writable-channel.js';
 import { ChunkChannel } from '../internal/chunk-channel.js';
 import { release, releaseAll } from '../internal/buffer-pool.js';
-import { createInflateRaw } from 'node:zlib';
+import { crc32, createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
 import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation, readPart10Header } from '../dataset/part10.js';
 import { DatasetHeadScanner, headText } from './dataset-head.js';
-import { asyncOps, closeFd, createExclusive, fsyncFd, syncOps, writeAll, writeAllSync } from './fs-ops.js';
+import { asyncOps, closeFd, copyFsync, createExclusive, syncOps, writeAll, writeAllSync } from './fs-ops.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
 import type { InstanceIndex, InstanceRecord } from './instance-index.js';
 import { pathOfKey } from './storage-key.js';
@@ -460,6 +460,8 @@ export class FileStore implements InstanceFiles {
         }
       }
       const small = !opened && refusal === undefined;
+      /** A small data set's file with its flush still under way (see #overlapsFlush). */
+      let unflushed: { readonly flushed: Promise<void>; readonly crc32: number } | undefined;
       // A remote store puts a small data set from memory (a deflated one is scanned from its file).
       const inMemory = small && this.remote && !deflated ? batch : undefined;
       // An upload may still be reading its body after it failed (a timed-out request): chunks
@@ -477,8 +479,15 @@ export class FileStore implements InstanceFiles {
         }
         // #writeSmall closes it, whatever happens.
         opening = undefined;
-        // The received buffers go back once written, before the flush.
-        await this.#writeSmall(created, tempPath, parts, () => giveBack(parts));
+        if (this.#overlapsFlush) {
+          // Checksummed before the buffers go back: the pending entry keeps it (commit.ts CopyTarget.unflushed).
+          let sum = 0;
+          for (const p of parts) sum = crc32(p, sum);
+          unflushed = { flushed: this.#writeSmallUnflushed(created, tempPath, parts, () => giveBack(parts)), crc32: sum };
+        } else {
+          // The received buffers go back once written, before the flush.
+          await this.#writeSmall(created, tempPath, parts, () => giveBack(parts));
+        }
       } else if (!small) {
         await inFlight;
         kick();
@@ -486,7 +495,7 @@ export class FileStore implements InstanceFiles {
         if (refusal !== undefined || fd === undefined) throw refusal ?? new StoreError(storeErrorCodes.io, 'the file was closed');
         try {
           // A remote store's temporary file is only the source of the upload: durability is the store's.
-          if (this.fsync !== 'none' && !this.remote) await fsyncFd(fd);
+          if (this.fsync !== 'none' && !this.remote) await copyFsync.fsync(fd);
           await closeTemp();
         } catch (error) {
           throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
@@ -512,7 +521,7 @@ export class FileStore implements InstanceFiles {
         placed =
           this.#index === undefined
             ? await placeUnindexed(this, tempPath, attributes, ops)
-            : await placeIndexed(this, this.#index, tempPath, attributes, meta.transferSyntaxUid, size, ops);
+            : await placeIndexed(this, this.#index, tempPath, attributes, meta.transferSyntaxUid, size, ops, unflushed);
       }
       // 'stored' carries what an audit trail records (audit/); a re-send kept as first stored
       // ('keep-first') is 'store-duplicate', with the same facts.
@@ -569,7 +578,7 @@ export class FileStore implements InstanceFiles {
       // and several associations' files are then flushed at once while the event loop goes on
       // (the group commit of docs/conformance.md "Durability"); fsyncSync held every other
       // association for each file.
-      if (this.fsync !== 'none') await fsyncFd(fd);
+      if (this.fsync !== 'none') await copyFsync.fsync(fd);
     } catch (error) {
       failure = storeErrorFromFs(error, `cannot write ${tempPath}`);
     } finally {
@@ -583,6 +592,48 @@ export class FileStore implements InstanceFiles {
       rmSync(tempPath, { force: true });
       throw failure;
     }
+  }
+
+  /**
+   * Whether a small data set's file is placed and indexed while it is flushed (commit.ts
+   * CopyTarget.unflushed): a flushing store under the embedded index, whose entry can be ended
+   * without a flush of its own. (PostgreSQL would pay a second durable commit per instance.)
+   */
+  get #overlapsFlush(): boolean {
+    return this.fsync !== 'none' && !this.remote && this.#index?.kind === 'sqlite';
+  }
+
+  /**
+   * #writeSmall with the flush left running: writes `parts` (synchronously, as #writeSmall), and
+   * returns the flush under way, which closes `fd` when done and rejects with a StoreError. A
+   * failed write is thrown here (the temp file removed, `fd` closed).
+   */
+  #writeSmallUnflushed(fd: number, tempPath: string, parts: Uint8Array[], written: () => void): Promise<void> {
+    try {
+      try {
+        writeAllSync(fd, parts);
+      } finally {
+        written();
+      }
+    } catch (error) {
+      try {
+        closeSync(fd);
+      } catch {
+        // the write's error is the one to report
+      }
+      rmSync(tempPath, { force: true });
+      throw storeErrorFromFs(error, `cannot write ${tempPath}`);
+    }
+    const flushed = copyFsync.fsync(fd).then(
+      () => closeFd(fd),
+      async (error: unknown) => {
+        await closeFd(fd).catch(() => undefined);
+        throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
+      },
+    );
+    // Awaited by the commit, or left when the store fails or keeps an earlier copy.
+    flushed.catch(() => undefined);
+    return flushed;
   }
 
   #scanner(transferSyntaxUid: string): DatasetHeadScanner {

@@ -116,6 +116,12 @@ export const createExclusive: (path: string) => Promise<number> = (path) =>
 
 /** fsync and close in the thread pool. */
 export const fsyncFd = promisify(fsync);
+
+/**
+ * @internal The FileStore's flush of a received copy (its temporary file), replaceable by tests
+ * (to count flushes, hold one back, or make it fail).
+ */
+export const copyFsync: { fsync: (fd: number) => Promise<void> } = { fsync: fsyncFd };
 export const closeFd = promisify(close);
 
 async function exists(path: string): Promise<boolean> {

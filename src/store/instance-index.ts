@@ -72,7 +72,29 @@ export interface PendingEntry {
   readonly sopInstanceUid: string;
   /** The row to write once the copy is in place; undefined for a superseded copy to be removed. */
   readonly record: InstanceRecord | undefined;
+  /**
+   * CRC-32 (zlib's) of the copy's bytes, given when the copy reaches its key and its row is
+   * committed before the copy's flush has finished (commit.ts placeUnderIndex): after a power
+   * loss, a copy that does not match was never acknowledged, and reconcile removes it with its row.
+   */
+  readonly crc32?: number;
 }
+
+/** A pending entry's record column: the row as JSON, its `crc32` beside the row's keys. */
+export function pendingRecordText(e: PendingEntry): string | null {
+  if (e.record === undefined) return null;
+  return JSON.stringify(e.crc32 === undefined ? e.record : { ...e.record, [crc32Key]: e.crc32 });
+}
+
+/** A pending entry read back from its columns (pendingRecordText's inverse). */
+export function pendingEntryOf(key: string, sopInstanceUid: string, text: string | null | undefined): PendingEntry {
+  if (text == null) return { key, sopInstanceUid, record: undefined };
+  const { [crc32Key]: crc32, ...record } = JSON.parse(text) as InstanceRecord & { [crc32Key]?: number };
+  return { key, sopInstanceUid, record, ...(typeof crc32 === 'number' ? { crc32 } : {}) };
+}
+
+/** Not a DICOM keyword: never a column of the row (rows are bound by keyword). */
+const crc32Key = 'contentCrc32';
 
 /** Row counts of the index. */
 export interface IndexStatistics {
@@ -110,6 +132,15 @@ export interface CommitmentState {
   readonly updatedAt: string;
 }
 
+export interface AddInstanceOptions {
+  /**
+   * The flush of the row's copy, still under way (commit.ts placeUnderIndex): a look-up that
+   * finds the row waits for it, as for the row's own flush, so that a row is never reported
+   * before its copy is on disk. An index may ignore it where no such look-up can happen first.
+   */
+  readonly copyFlushed?: Promise<unknown>;
+}
+
 /** Releases an instance lock (see InstanceIndex.lockInstance). */
 export type Unlock = () => Promise<void>;
 
@@ -124,7 +155,7 @@ export interface InstanceIndex {
    * removed in the same commit. A full disk or I/O error under the database is a StoreError
    * 'out of resources' (A700).
    */
-  addInstance(record: InstanceRecord, settled?: readonly string[]): Promise<string | undefined>;
+  addInstance(record: InstanceRecord, settled?: readonly string[], options?: AddInstanceOptions): Promise<string | undefined>;
   /**
    * Note copies about to reach their keys before their rows exist (one commit; see PendingEntry).
    * `durable: false` (default true) lets the index commit them without waiting for the disk
@@ -133,8 +164,12 @@ export interface InstanceIndex {
    * is enough. An index may ignore it (PostgreSQL commits them durably).
    */
   beginPending(entries: readonly PendingEntry[], options?: { readonly durable?: boolean }): Promise<void>;
-  /** Forget pending entries whose copies are accounted for (indexed, or removed). */
-  endPending(keys: readonly string[]): Promise<void>;
+  /**
+   * Forget pending entries whose copies are accounted for (indexed, or removed). `durable: false`
+   * (default true): the commit need not be flushed (an entry left by a power loss is settled by
+   * reconcile); an index may ignore it.
+   */
+  endPending(keys: readonly string[], options?: { readonly durable?: boolean }): Promise<void>;
   /** The pending entries, oldest first; of one SOP instance when `sopInstanceUid` is given. */
   pendingEntries(sopInstanceUid?: string): Promise<PendingEntry[]>;
   /**

@@ -13,6 +13,8 @@ import { InvalidOptionError } from '../errors.js';
 import { StoreError, storeErrorCodes, storeErrorFromIndex } from './errors.js';
 import {
   commitmentOfRow,
+  pendingEntryOf,
+  pendingRecordText,
   type CommitmentReference,
   type CommitmentState,
   type IndexStatistics,
@@ -345,11 +347,12 @@ export class PostgresIndex implements InstanceIndex {
       `INSERT INTO pending (storage_key, sop_uid, record)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
         ON CONFLICT (storage_key) DO UPDATE SET sop_uid = excluded.sop_uid, record = excluded.record, started_at = clock_timestamp()`,
-      [entries.map((e) => e.key), entries.map((e) => e.sopInstanceUid), entries.map((e) => (e.record === undefined ? null : JSON.stringify(e.record)))],
+      [entries.map((e) => e.key), entries.map((e) => e.sopInstanceUid), entries.map((e) => pendingRecordText(e))],
     );
   }
 
-  async endPending(keys: readonly string[]): Promise<void> {
+  /** Always durable (`options.durable` is not used). */
+  async endPending(keys: readonly string[], _options?: { readonly durable?: boolean }): Promise<void> {
     await this.#query('cannot settle a pending copy', 'DELETE FROM pending WHERE storage_key = ANY($1::text[])', [keys]);
   }
 
@@ -359,11 +362,7 @@ export class PostgresIndex implements InstanceIndex {
       `SELECT storage_key, sop_uid, record FROM pending ${sopInstanceUid === undefined ? '' : 'WHERE sop_uid = $1'} ORDER BY started_at, seq`,
       sopInstanceUid === undefined ? [] : [sopInstanceUid],
     );
-    return rows.map((row) => ({
-      key: String(row['storage_key']),
-      sopInstanceUid: String(row['sop_uid']),
-      record: row['record'] == null ? undefined : (JSON.parse(String(row['record'])) as InstanceRecord),
-    }));
+    return rows.map((row) => pendingEntryOf(String(row['storage_key']), String(row['sop_uid']), row['record'] == null ? null : String(row['record'])));
   }
 
   /**

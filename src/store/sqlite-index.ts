@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { channelNames, publish } from '../diagnostics.js';
 import { StoreError, storeErrorCodes, storeErrorFromIndex } from './errors.js';
-import { commitmentOfRow, type CommitmentReference, type CommitmentState, type IndexStatistics, type InstanceIndex, type InstanceRecord, type PendingEntry, type RetrieveInstance, type StoredFile, type Unlock } from './instance-index.js';
+import { commitmentOfRow, pendingEntryOf, pendingRecordText, type AddInstanceOptions, type CommitmentReference, type CommitmentState, type IndexStatistics, type InstanceIndex, type InstanceRecord, type PendingEntry, type RetrieveInstance, type StoredFile, type Unlock } from './instance-index.js';
 import { queryMatches, retrieveInstances, type FindOptions, type InformationModel, type NaturalizedDataset, type QueryLevel, type SqlRunner } from './query.js';
 import { INDEX_CONTENT_VERSION } from './reindex.js';
 import { sqliteDialect } from './sql-dialect.js';
@@ -205,7 +205,7 @@ export class SqliteIndex implements InstanceIndex {
       const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending WHERE sop_uid = ? ORDER BY started_at, rowid');
       const beginTx = transaction(db, (entries: readonly PendingEntry[]): void => {
         const now = new Date().toISOString();
-        for (const e of entries) insertPending.run(e.key, e.sopInstanceUid, e.record === undefined ? null : JSON.stringify(e.record), now);
+        for (const e of entries) insertPending.run(e.key, e.sopInstanceUid, pendingRecordText(e), now);
       });
       // A pending entry that is not `durable` is committed without the WAL fsync (synchronous
       // NORMAL for this one commit, or no flush by the WalFlusher): it survives a crash of the
@@ -230,11 +230,9 @@ export class SqliteIndex implements InstanceIndex {
         begin,
         end,
         list: (sopUid) =>
-          ((sopUid === undefined ? listPending.all() : listPendingOf.all(sopUid)) as { key: string; sop_uid: string; record: string | null }[]).map((r) => ({
-            key: r.key,
-            sopInstanceUid: r.sop_uid,
-            record: r.record === null ? undefined : (JSON.parse(r.record) as InstanceRecord),
-          })),
+          ((sopUid === undefined ? listPending.all() : listPendingOf.all(sopUid)) as { key: string; sop_uid: string; record: string | null }[]).map((r) =>
+            pendingEntryOf(r.key, r.sop_uid, r.record),
+          ),
       };
       const addBody = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): { old: string | undefined; parents: Parents } => {
         // The pending entries of this file go in the same commit as its row (see PendingEntry).
@@ -388,7 +386,8 @@ export class SqliteIndex implements InstanceIndex {
    * rolled back alone (a savepoint per row); a batch whose commit fails is retried row by row,
    * so only the rows that fail again fail. A lone row is its own transaction, as before.
    */
-  addInstance(record: InstanceRecord, settled: readonly string[] = []): Promise<string | undefined> {
+  addInstance(record: InstanceRecord, settled: readonly string[] = [], options: AddInstanceOptions = {}): Promise<string | undefined> {
+    if (options.copyFlushed !== undefined) this.#holdReports(options.copyFlushed);
     const queued = new Promise<string | undefined>((resolve, reject) => {
       if (this.#pending === undefined || this.#closed) {
         try {
@@ -443,6 +442,15 @@ export class SqliteIndex implements InstanceIndex {
     );
   }
 
+  /** Copies whose rows are committed and whose flushes are under way (see findInstance). */
+  readonly #copyFlushes = new Set<Promise<unknown>>();
+
+  #holdReports(flushed: Promise<unknown>): void {
+    const held = flushed.then(noop, noop);
+    this.#copyFlushes.add(held);
+    void held.then(() => this.#copyFlushes.delete(held));
+  }
+
   /** Settles once every commit made so far is on disk (see SqliteIndexOptions.synchronous). */
   #durable(): Promise<void> {
     return this.#wal === undefined ? Promise.resolve() : this.#wal.flush();
@@ -458,10 +466,10 @@ export class SqliteIndex implements InstanceIndex {
     }
   }
 
-  async endPending(keys: readonly string[]): Promise<void> {
+  async endPending(keys: readonly string[], options: { readonly durable?: boolean } = {}): Promise<void> {
     try {
       this.#writable().end(keys);
-      await this.#durable();
+      if (options.durable ?? true) await this.#durable();
     } catch (error) {
       throw storeErrorFromIndex(error, 'cannot settle a pending copy');
     }
@@ -484,9 +492,12 @@ export class SqliteIndex implements InstanceIndex {
   async findInstance(sopInstanceUid: string): Promise<StoredFile | undefined> {
     try {
       const row = this.#find.get(sopInstanceUid) as StoredFile | undefined;
-      // A row is committed before its flush ends: it is reported (a duplicate kept, a commitment
-      // answered) only once on disk.
-      if (row !== undefined) await this.#wal?.settled();
+      // A row is committed before its flush ends, and before its copy's (see addInstance's
+      // copyFlushed): it is reported (a duplicate kept, a commitment answered) only once on disk.
+      if (row !== undefined) {
+        await this.#wal?.settled();
+        if (this.#copyFlushes.size > 0) await Promise.allSettled([...this.#copyFlushes]);
+      }
       return row;
     } catch (error) {
       throw storeErrorFromIndex(error, `cannot look up ${sopInstanceUid}`);
@@ -595,3 +606,4 @@ export class SqliteIndex implements InstanceIndex {
 }
 
 let memoryIndexes = 0;
+const noop = (): void => undefined;
