@@ -624,10 +624,21 @@ export class FileStore implements InstanceFiles {
       rmSync(tempPath, { force: true });
       throw storeErrorFromFs(error, `cannot write ${tempPath}`);
     }
+    // Closed synchronously (tens of microseconds): one thread-pool round trip less before the answer.
     const flushed = copyFsync.fsync(fd).then(
-      () => closeFd(fd),
-      async (error: unknown) => {
-        await closeFd(fd).catch(() => undefined);
+      () => {
+        try {
+          closeSync(fd);
+        } catch (error) {
+          throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
+        }
+      },
+      (error: unknown) => {
+        try {
+          closeSync(fd);
+        } catch {
+          // the flush's error is the one to report
+        }
         throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
       },
     );
