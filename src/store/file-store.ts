@@ -597,10 +597,14 @@ export class FileStore implements InstanceFiles {
   /**
    * Whether a small data set's file is placed and indexed while it is flushed (commit.ts
    * CopyTarget.unflushed): a flushing store under the embedded index, whose entry can be ended
-   * without a flush of its own. (PostgreSQL would pay a second durable commit per instance.)
+   * without a flush of its own (PostgreSQL would pay a second durable commit per instance), when
+   * this is the only instance being stored. That is a peer sending one instance at a time, which
+   * otherwise waits for two flushes in a row per instance; with several instances in flight
+   * their flushes already overlap one another (group commit), and the checksum and the entry's
+   * own commit would be CPU spent for no shorter wait.
    */
   get #overlapsFlush(): boolean {
-    return this.fsync !== 'none' && !this.remote && this.#index?.kind === 'sqlite';
+    return this.fsync !== 'none' && !this.remote && this.#index?.kind === 'sqlite' && this.#storing.size <= 1;
   }
 
   /**

@@ -120,6 +120,41 @@ test("a small instance's file flush runs while its row is committed and the WAL 
   }
 });
 
+test('with several instances being stored at once, each file is flushed before its rename and row, as before (their flushes overlap one another)', async () => {
+  const { dir, remove } = await tempDir('flush-overlap-several');
+  const index = new SqliteIndex(join(dir, 'index.sqlite'));
+  const store = await FileStore.open({ root: join(dir, 'files'), index, fsync: 'file' });
+  const file = hold(copyFsync);
+  const wal = hold(walFsync, true);
+  try {
+    const [a, b] = [spec(4), spec(5)];
+    // Both data sets arrive before either is complete.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    async function* gated(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+      await gate;
+      yield bytes;
+    }
+    const stored = [store.store(meta(a), gated(dataset(a))), store.store(meta(b), gated(dataset(b)))];
+    release();
+    const flushes = [await guard(file.next(), 'a file was never flushed'), await guard(file.next(), 'a file was never flushed')];
+    await turns();
+    assert.equal(wal.calls, 0, 'a row was committed before its file was flushed');
+    assert.deepEqual(await index.pendingEntries(), [], 'nothing placed before its flush');
+    for (const f of flushes) f.release();
+    const placed = await Promise.all(stored);
+    assert.deepEqual(placed.map((p) => p.duplicate), [false, false]);
+    assert.deepEqual(await index.pendingEntries(), []);
+    assert.equal((await index.statistics()).instances, 2);
+  } finally {
+    file.restore();
+    wal.restore();
+    await store.close();
+    await index.close();
+    await remove();
+  }
+});
+
 test("a failed file flush while the row was committed: refused, no row, no file, no pending entry", async () => {
   const { dir, remove } = await tempDir('flush-overlap-fail');
   const index = new SqliteIndex(join(dir, 'index.sqlite'));
