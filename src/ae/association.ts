@@ -37,6 +37,7 @@ import { responseFor } from './response.js';
 import { responseMismatch } from './response-match.js';
 import { contextMismatch } from './context-match.js';
 import { limitedSink, overLimitComment, type DatasetLimit, type DatasetOverLimit } from './dataset-limit.js';
+import { notAuthorized, requestRefusal } from './request-guard.js';
 import { IncomingRequest, type RespondVia } from './incoming-request.js';
 import { failAssociation } from './guard.js';
 import { safeErrorComment } from './error-comment.js';
@@ -441,7 +442,19 @@ export class Association extends TypedEmitter<AssociationEvents> {
         this.#incoming = incoming;
         return undefined;
       }
+      // Looked up once: the handler that chooses where the data set goes also answers it.
       const handler = this.#handlers?.get(command.type);
+      incoming.handler = handler;
+      if (handler !== undefined) {
+        // Access control (request-guard.ts), asked once per request: a refused one is answered
+        // without its handler, its data set read and dropped.
+        const why = requestRefusal(command, incoming);
+        if (why !== undefined) {
+          incoming.refusal = notAuthorized(why);
+          this.#incoming = incoming;
+          return undefined;
+        }
+      }
       if (handler?.datasetSink === undefined) return this.#requestSink(incoming, hasDataset, handler !== undefined, undefined, handler?.datasetLimit);
       let sink: DatasetSink | undefined | Promise<DatasetSink | undefined>;
       try {
@@ -599,7 +612,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #handleAndAnswer(incoming: IncomingRequest): Promise<void> | undefined {
     const { command, presentationContext: context } = incoming;
     if (incoming.refusal !== undefined) return this.#answer(incoming, { status: incoming.refusal.status, errorComment: incoming.refusal.errorComment });
-    const handler = this.#handlers?.get(command.type);
+    const handler = incoming.handler;
     if (handler === undefined) return this.#answer(incoming, { status: Status.UnrecognizedOperation, errorComment: `no ${command.type} handler` });
     if (incoming.sinkError !== undefined) return this.#answer(incoming, failureFields(incoming.sinkError));
     if (incoming.overLimit !== undefined) return this.#answer(incoming, this.#overLimit(incoming, incoming.overLimit));

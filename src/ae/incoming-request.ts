@@ -8,11 +8,10 @@
 import type { AcceptedContext } from '../acse/presentation-context.js';
 import type { DatasetSink } from '../dimse/assembler.js';
 import type { CCancelRq, DimseRequest } from '../dimse/messages.js';
-import type { HandleContext, ResponseFields } from '../services/scp/registry.js';
+import type { DimseHandler, HandleContext, ResponseFields } from '../services/scp/registry.js';
 import type { Association } from './association.js';
 import type { HeldDataset } from './buffer-budget.js';
 import { LazyAbort } from './lazy-abort.js';
-import type { ContextMismatch } from './context-match.js';
 import type { DatasetOverLimit } from './dataset-limit.js';
 
 export type ReceivedRequest = Exclude<DimseRequest, CCancelRq>;
@@ -30,8 +29,14 @@ export class IncomingRequest extends LazyAbort implements HandleContext {
   held: HeldDataset | undefined = undefined;
   /** The handler's datasetSink threw: the data set is dropped and the request answered Processing failure. */
   sinkError: unknown = undefined;
-  /** The request names a SOP class its context was not negotiated for: answered with this, no handler run (see context-match.ts). */
-  refusal: ContextMismatch | undefined = undefined;
+  /** The handler registered for the request when its command arrived: it takes the data set and answers. */
+  handler: DimseHandler | undefined = undefined;
+  /**
+   * Answered with this, no handler run: the request names a SOP class its context was not
+   * negotiated for (context-match.ts), or the association's access does not allow it
+   * (request-guard.ts).
+   */
+  refusal: { readonly status: number; readonly errorComment: string } | undefined = undefined;
   /** The data set went past its handler's `datasetLimit`: dropped, answered with the limit's status, no handler run. */
   overLimit: DatasetOverLimit | undefined = undefined;
   /** Given to `handle`: the collected data set's bytes. */

@@ -11,14 +11,13 @@
  * - the requestor must hold the SCU role on the context it used (PS3.7 D.3.3.4).
  *
  * A refused request is answered 0124H Refused: Not Authorized (PS3.7 C.5) with a comment; its
- * data set is read and dropped, never given to a handler.
+ * data set is read and dropped, never given to a handler. The association asks once per request,
+ * when its command has arrived and a handler is registered for it (a request nobody handles is
+ * answered Unrecognized operation, as without access control).
  */
 import { permissionForRequest } from '../acse/access-control.js';
-import type { DatasetSink } from '../dimse/assembler.js';
 import { Status } from '../dictionary/status.js';
-import { HandlerRegistry, type DimseHandler, type RequestContext, type RequestName } from '../services/scp/registry.js';
-
-const DISCARD: DatasetSink = { fragmentUse: 'write', write: () => undefined, end: () => undefined };
+import type { RequestContext } from '../services/scp/registry.js';
 
 /** Why `request` may not run on this association, or undefined when it may. */
 export function requestRefusal(request: { readonly type: string }, context: RequestContext): string | undefined {
@@ -30,58 +29,8 @@ export function requestRefusal(request: { readonly type: string }, context: Requ
   return undefined;
 }
 
-function guard<N extends RequestName>(handler: DimseHandler<N>): DimseHandler<N> {
-  return {
-    datasetLimit: handler.datasetLimit,
-    datasetSink(request, context) {
-      if (requestRefusal(request, context) !== undefined) return DISCARD;
-      return handler.datasetSink?.(request, context);
-    },
-    handle(request, context) {
-      const why = requestRefusal(request, context);
-      // LO: at most 64 characters (PS3.7 C.5: Error Comment).
-      if (why !== undefined) return { status: Status.NotAuthorized, errorComment: why.slice(0, 64) };
-      return handler.handle(request, context);
-    },
-  };
-}
-
-/** A view of `registry` whose handlers check each request first; registrations stay on `registry`. */
-class GuardedRegistry extends HandlerRegistry {
-  readonly #inner: HandlerRegistry;
-  readonly #wrapped = new WeakMap<object, DimseHandler<never>>();
-
-  constructor(inner: HandlerRegistry) {
-    super({ defaults: false });
-    this.#inner = inner;
-  }
-
-  override register<N extends RequestName>(command: N, handler: DimseHandler<N>): this {
-    this.#inner.register(command, handler);
-    return this;
-  }
-
-  override unregister(command: RequestName): this {
-    this.#inner.unregister(command);
-    return this;
-  }
-
-  override get<N extends RequestName>(command: N): DimseHandler<N> | undefined {
-    const h = this.#inner.get(command);
-    if (h === undefined) return undefined;
-    let g = this.#wrapped.get(h);
-    if (g === undefined) {
-      g = guard(h) as unknown as DimseHandler<never>;
-      this.#wrapped.set(h, g);
-    }
-    return g as unknown as DimseHandler<N>;
-  }
-
-  override has(command: RequestName): boolean {
-    return this.#inner.has(command);
-  }
-}
-
-export function guardRequests(registry: HandlerRegistry): HandlerRegistry {
-  return new GuardedRegistry(registry);
+/** The answer to a refused request: Refused: Not Authorized, `why` as its Error Comment. */
+export function notAuthorized(why: string): { readonly status: number; readonly errorComment: string } {
+  // LO: at most 64 characters (PS3.7 C.5: Error Comment).
+  return { status: Status.NotAuthorized, errorComment: why.slice(0, 64) };
 }

@@ -48,7 +48,6 @@ import { TransportMismatchError } from '../ul/upper-layer-errors.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
 import { Association, DEFAULT_MAX_BUFFERED_BYTES } from './association.js';
 import { BufferBudget } from './buffer-budget.js';
-import { guardRequests } from './request-guard.js';
 import { PendingConnections, type ShedConnection } from './pending-connections.js';
 
 export interface ServerTimeouts {
@@ -163,8 +162,6 @@ function positive(option: string, v: number | undefined, fallback: number, allow
 
 export class DicomServer extends TypedEmitter<DicomServerEvents> {
   readonly handlers: HandlerRegistry;
-  /** `handlers` as associations see them: each request checked against the association's access first. */
-  readonly #guarded: HandlerRegistry;
   readonly #policy: AcceptorPolicy;
   #tls: SecureContext | undefined;
   readonly #maxAssociations: number;
@@ -212,7 +209,6 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#budget = new BufferBudget(positive('maxBufferedBytes', maxBufferedBytes, DEFAULT_SERVER_BUFFERED_BYTES, true), positive('timeouts.datasetStall', timeouts?.datasetStall, DEFAULT_DATASET_STALL_MS, true));
     this.#perAssociationBytes = positive('maxBufferedBytesPerAssociation', maxBufferedBytesPerAssociation, DEFAULT_MAX_BUFFERED_BYTES, true);
     this.handlers = handlers ?? new HandlerRegistry();
-    this.#guarded = guardRequests(this.handlers);
   }
 
   /** Request data set bytes now held in memory by this server's associations (see `maxBufferedBytes`). */
@@ -444,7 +440,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
         access: result.access,
       },
       {
-        handlers: this.#guarded,
+        handlers: this.handlers,
         idleTimeout: this.#idleMs,
         dimseTimeout: this.#dimseMs,
         releaseTimeout: this.#artimMs,
