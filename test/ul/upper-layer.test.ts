@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { Duplex } from 'node:stream';
 import { UpperLayer } from '../../src/ul/upper-layer.js';
 import { AssociationRejectedError, PduExceedsPeerMaximumError } from '../../src/ul/upper-layer-errors.js';
 import { InvalidStateEventError } from '../../src/ul/fsm/errors.js';
@@ -9,6 +10,7 @@ import { channelNames } from '../../src/diagnostics.js';
 import type { PDataTfPdu } from '../../src/ul/pdu/types.js';
 import { loopback, plainTransport } from '../helpers/loopback.js';
 import { acFor, pdata, rejectCalledAe, rqPdu } from './fixtures.js';
+import { encodePdu } from '../../src/ul/pdu/encode.js';
 import { freePort } from '../helpers/free-port.js';
 
 /** Acceptor UL on the next accepted socket, requestor UL connecting; both tracked for transitions. */
@@ -169,6 +171,89 @@ for (const observe of [true, false]) test(`backpressure${observe ? '' : ' (P-DAT
   } finally {
     await done();
   }
+});
+
+for (const observe of [true, false]) test(`a pause from inside a P-DATA indication holds the rest of its chunk and what arrives meanwhile; order kept, no indication while paused or inside another${observe ? '' : ' (direct path)'}`, async () => {
+  const { acceptor, requestor, done } = await pair({ observe });
+  try {
+    await requestor.associated();
+    const indications: number[] = [];
+    const faults: string[] = [];
+    let depth = 0;
+    let resumeSoon: (() => void) | undefined;
+    acceptor.on('pData', (p) => {
+      const i = p.pdvs[0]!.data[0]!;
+      if (acceptor.isPaused) faults.push(`${i} indicated while paused`);
+      if (depth > 0) faults.push(`${i} indicated inside another indication`);
+      depth++;
+      try {
+        indications.push(i);
+        if (i === 2) {
+          // Mid-chunk (0–9 leave in one write): 3–9 wait, and so do 10–14, sent now.
+          acceptor.pause();
+          for (let j = 10; j < 15; j++) requestor.sendPData(pdata(Uint8Array.of(j)));
+          resumeSoon = () => acceptor.resume();
+        } else if (i === 5) {
+          // Paused and resumed within the indication (as DIMSE does for a sink that takes a PDU at once).
+          acceptor.pause();
+          acceptor.resume();
+        } else if (i === 11) {
+          acceptor.pause();
+          queueMicrotask(() => acceptor.resume());
+        }
+      } finally {
+        depth--;
+      }
+    });
+    for (let i = 0; i < 10; i++) requestor.sendPData(pdata(Uint8Array.of(i)));
+    while (resumeSoon === undefined) await new Promise((r) => setImmediate(r));
+    // Give the second write time to arrive while the acceptor is paused (the outcome does not depend on it).
+    for (let k = 0; k < 20; k++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(indications, [0, 1, 2], 'nothing indicated while paused');
+    resumeSoon();
+    while (indications.length < 15) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(indications, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    assert.deepEqual(faults, []);
+    assert.equal(acceptor.isPaused, false);
+    acceptor.on('releaseIndication', () => acceptor.respondRelease());
+    const acceptorClosed = acceptor.whenClosed();
+    await requestor.release();
+    assert.deepEqual(await acceptorClosed, { error: undefined });
+  } finally {
+    await done();
+  }
+});
+
+test('bytes that arrive from inside a P-DATA indication (a transport delivering synchronously) are indicated after it, in order, never inside it', async () => {
+  // A transport whose reads the test makes: push() outside _read emits 'data' at once, so a push
+  // from inside an indication re-enters the upper layer while it is still handing PDUs on.
+  const stream = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+  const acceptor = new UpperLayer();
+  acceptor.on('associateIndication', (rq) => acceptor.acceptAssociation(acFor(rq)));
+  acceptor.acceptConnection({ stream, remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2, tls: undefined });
+  await new Promise((r) => setImmediate(r)); // the stream flowing
+  stream.push(encodePdu(rqPdu()));
+  assert.equal(acceptor.state, 'Sta6');
+  const chunk = (from: number, to: number): Buffer => Buffer.concat(Array.from({ length: to - from }, (_, k) => encodePdu(pdata(Uint8Array.of(from + k)))));
+  const indications: number[] = [];
+  const faults: string[] = [];
+  let depth = 0;
+  acceptor.on('pData', (p) => {
+    const i = p.pdvs[0]!.data[0]!;
+    if (depth > 0) faults.push(`${i} indicated inside another indication`);
+    depth++;
+    try {
+      indications.push(i);
+      if (i === 0) stream.push(chunk(3, 6));
+    } finally {
+      depth--;
+    }
+  });
+  stream.push(chunk(0, 3));
+  assert.deepEqual(indications, [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(faults, []);
+  acceptor.destroy();
+  await acceptor.whenClosed();
 });
 
 test('a throwing listener does not break the association; connect failure is an A-P-ABORT (transport)', async () => {
