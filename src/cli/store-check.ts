@@ -36,7 +36,7 @@ instance is settled holding the index's lock on it):
                   DICOM_TLS_STORAGE__ENDPOINT …, credentials from AWS_ACCESS_KEY_ID … or the
                   AWS SDK's default chain
   --grace S       objects and incomplete writes younger than S seconds may belong to a store
-                  still running: left alone (default 900)
+                  still running: left alone (default 900; 0: none, every object is checked)
   --json          the report as one JSON document
 
 Exit codes: 0 the store is consistent; 16 findings (repaired unless --dry-run; size mismatches

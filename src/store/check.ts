@@ -45,7 +45,12 @@ export interface StoreCheckOptions {
   readonly blobs: BlobStore;
   /** Change nothing; report what would be done. */
   readonly dryRun?: boolean;
-  /** Incomplete writes and unaccounted objects younger than this (seconds) may belong to a store still running: left alone. Default 900. */
+  /**
+   * Incomplete writes and unaccounted objects younger than this (seconds) may belong to a store
+   * still running: left alone. Default 900. 0: no grace at all, so an object whose time stamp is
+   * ahead of this clock (another host's clock, or a file written a moment ago on another CPU) is
+   * checked too.
+   */
   readonly graceSeconds?: number;
   /** For tests: the present time. */
   readonly now?: Date;
@@ -140,7 +145,7 @@ export async function checkStore(options: StoreCheckOptions): Promise<StoreCheck
       const uid = uidOfKey(key);
       // A young object may be a put whose pending entry this check just cleared (an embedded index
       // locks within one process only): left for a later check.
-      if (o.modified !== undefined && now - o.modified.getTime() < graceMs) continue;
+      if (graceMs > 0 && o.modified !== undefined && now - o.modified.getTime() < graceMs) continue;
       // Not a name the store writes: someone else's object under the prefix, never removed.
       if (uid === undefined) {
         note({ kind: 'foreign-object', key, size: o.size, action: 'none' });
@@ -200,7 +205,7 @@ export async function checkStore(options: StoreCheckOptions): Promise<StoreCheck
   const incomplete: IncompleteBlob[] = [];
   for await (const i of blobs.listIncomplete()) {
     incompleteCount++;
-    if (i.started !== undefined && now - i.started.getTime() < graceMs) continue;
+    if (graceMs > 0 && i.started !== undefined && now - i.started.getTime() < graceMs) continue;
     incomplete.push(i);
   }
   for (const i of incomplete) {
