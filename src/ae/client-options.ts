@@ -7,7 +7,7 @@
  * they are used (acse/options.ts, acse/presentation-context.ts, acse/role-selection.ts, …).
  */
 import { InvalidOptionError } from '../errors.js';
-import { describe } from '../internal/option-shape.js';
+import { boolean as checkBoolean, describe, milliseconds, object as checkObject, string as checkString } from '../internal/option-shape.js';
 import { isValidUid } from '../acse/presentation-context.js';
 import { checkMaximumLength } from '../acse/options.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
@@ -16,7 +16,7 @@ import type { DicomClientOptions } from './client.js';
 type Fields = Readonly<Record<string, unknown>>;
 
 function object(option: string, v: unknown): Fields {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InvalidOptionError(option, `must be an object, got ${describe(v)}`);
+  checkObject(option, v);
   return v as Fields;
 }
 
@@ -26,8 +26,8 @@ function list(option: string, v: unknown): readonly unknown[] {
 }
 
 function string(option: string, v: unknown): string {
-  if (typeof v !== 'string') throw new InvalidOptionError(option, `must be a string, got ${describe(v)}`);
-  return v;
+  checkString(option, v);
+  return v as string;
 }
 
 function uid(option: string, v: unknown): void {
@@ -35,8 +35,7 @@ function uid(option: string, v: unknown): void {
 }
 
 function boolean(option: string, v: unknown, optional: boolean): void {
-  if (optional && v === undefined) return;
-  if (typeof v !== 'boolean') throw new InvalidOptionError(option, `must be true or false, got ${describe(v)}`);
+  if (!optional || v !== undefined) checkBoolean(option, v);
 }
 
 function bytes(option: string, v: unknown, orString: boolean): void {
@@ -86,12 +85,7 @@ function checkUserIdentity(v: unknown): void {
 
 function checkTimeouts(v: unknown): void {
   const t = object('timeouts', v);
-  for (const k of ['connect', 'association', 'dimse', 'idle']) {
-    const ms = t[k];
-    if (ms !== undefined && (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)) {
-      throw new InvalidOptionError(`timeouts.${k}`, `must be a non-negative number of milliseconds, got ${describe(ms)}`);
-    }
-  }
+  for (const k of ['connect', 'association', 'dimse', 'idle']) if (t[k] !== undefined) milliseconds(`timeouts.${k}`, t[k]);
 }
 
 function checkAssociateRq(v: unknown): void {

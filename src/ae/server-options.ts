@@ -8,15 +8,11 @@
 import { checkMaximumLength } from '../acse/options.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
 import { InvalidOptionError } from '../errors.js';
-import { any, arrayOf, boolean, checkFields, describe, either, fields, func, integer, isPlainObject, milliseconds, required, string, type Check } from '../internal/option-shape.js';
+import { any, arrayOf, boolean, checkFields, describe, either, fields, func, integer, isPlainObject, milliseconds, object, required, string, type Check } from '../internal/option-shape.js';
 
 const isString = (v: unknown): boolean => typeof v === 'string';
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 const strings = (what: string): Check => arrayOf(string, what);
-
-const object: Check = (option, v) => {
-  if (!isPlainObject(v)) throw new InvalidOptionError(option, `must be an object, got ${describe(v)}`);
-};
 
 const supportedSyntax = fields({
   abstractSyntax: required(string),

@@ -24,6 +24,11 @@ function fail(option: string, must: string, v: unknown): never {
 
 export const isPlainObject = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** An object (not null, not an array): a record of fields, or an instance checked where it is used. */
+export const object: Check = (option, v) => {
+  if (!isPlainObject(v)) fail(option, 'an object', v);
+};
+
 /** A whole number within [min, max]. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): Check {
   const must = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer ${min}–${max}`;

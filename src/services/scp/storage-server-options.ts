@@ -7,16 +7,10 @@
 import { checkMaximumLength } from '../../acse/options.js';
 import { InvalidOptionError } from '../../errors.js';
 import { SERVER_OPTIONS_SHAPE } from '../../ae/server-options.js';
-import { any, arrayOf, boolean, checkFields, describe, either, fields, func, integer, isPlainObject, milliseconds, oneOf, required, string, type Check } from '../../internal/option-shape.js';
+import { any, arrayOf, boolean, checkFields, describe, either, fields, func, integer, isPlainObject, milliseconds, object, oneOf, required, string, type Check } from '../../internal/option-shape.js';
 
 const isString = (v: unknown): boolean => typeof v === 'string';
 const isFunction = (v: unknown): boolean => typeof v === 'function';
-const isObject = (v: unknown): boolean => v !== null && typeof v === 'object';
-
-const object: Check = (option, v) => {
-  if (!isObject(v)) throw new InvalidOptionError(option, `must be an object, got ${describe(v)}`);
-};
-
 /** An object whose every value passes `value` (keys are names: AE titles). */
 function record(value: Check): Check {
   return (option, v) => {
@@ -53,7 +47,7 @@ const SERVER_SHAPE = Object.fromEntries(Object.entries(SERVER_OPTIONS_SHAPE).fil
 const STORAGE_CONFIG_SHAPE: Readonly<Record<string, Check>> = {
   aeTitle: either('an AE title or a list of them', [isString, string], [Array.isArray, arrayOf(string, 'a list of AE titles')]),
   storeRoot: string,
-  index: either('a path or an InstanceIndex', [isString, string], [isObject, object]),
+  index: either('a path or an InstanceIndex', [isString, string], [isPlainObject, object]),
   storage: object,
   // Checked with their own messages (FileStore).
   duplicates: any,

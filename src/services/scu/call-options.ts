@@ -6,14 +6,10 @@
  * called for the first time) or an option silently ignored.
  */
 import { InvalidOptionError } from '../../errors.js';
-import { abortSignal, checkFields, describe, fields, func, integer, isPlainObject, milliseconds, oneOf, required, string, type Check } from '../../internal/option-shape.js';
+import { abortSignal, checkFields, describe, fields, func, integer, isPlainObject, milliseconds, object, oneOf, required, string, type Check } from '../../internal/option-shape.js';
 
 /** PS3.7 Table E.1-1: 0 medium, 1 high, 2 low. */
 const priority = oneOf([0, 1, 2]);
-
-const object: Check = (option, v) => {
-  if (v === null || typeof v !== 'object') throw new InvalidOptionError(option, `must be an object, got ${describe(v)}`);
-};
 
 const STORE_SHAPE: Readonly<Record<string, Check>> = {
   priority,
