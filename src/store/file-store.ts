@@ -567,30 +567,11 @@ export class FileStore implements InstanceFiles {
    * happens; throws the StoreError after removing the temp file.
    */
   async #writeSmall(fd: number, tempPath: string, parts: Uint8Array[], written: () => void): Promise<void> {
-    let failure: StoreError | undefined;
     try {
-      try {
-        writeAllSync(fd, parts);
-      } finally {
-        written();
-      }
-      // The flush alone goes to the thread pool: it waits for the disk (a few ms under load),
-      // and several associations' files are then flushed at once while the event loop goes on
-      // (the group commit of docs/conformance.md "Durability"); fsyncSync held every other
-      // association for each file.
-      if (this.fsync !== 'none') await copyFsync.fsync(fd);
+      await this.#writeSmallUnflushed(fd, tempPath, parts, written, this.fsync !== 'none');
     } catch (error) {
-      failure = storeErrorFromFs(error, `cannot write ${tempPath}`);
-    } finally {
-      try {
-        closeSync(fd);
-      } catch (error) {
-        failure ??= storeErrorFromFs(error, `cannot flush ${tempPath}`);
-      }
-    }
-    if (failure !== undefined) {
       rmSync(tempPath, { force: true });
-      throw failure;
+      throw error;
     }
   }
 
@@ -608,11 +589,14 @@ export class FileStore implements InstanceFiles {
   }
 
   /**
-   * #writeSmall with the flush left running: writes `parts` (synchronously, as #writeSmall), and
+   * #writeSmall with the flush (when `flush`) left running: writes `parts` synchronously and
    * returns the flush under way, which closes `fd` when done and rejects with a StoreError. A
-   * failed write is thrown here (the temp file removed, `fd` closed).
+   * failed write is thrown here (the temp file removed, `fd` closed). The flush alone goes to the
+   * thread pool: it waits for the disk (a few ms under load), and several associations' files are
+   * then flushed at once while the event loop goes on (the group commit of docs/conformance.md
+   * "Durability"); fsyncSync held every other association for each file.
    */
-  #writeSmallUnflushed(fd: number, tempPath: string, parts: Uint8Array[], written: () => void): Promise<void> {
+  #writeSmallUnflushed(fd: number, tempPath: string, parts: Uint8Array[], written: () => void, flush = true): Promise<void> {
     try {
       try {
         writeAllSync(fd, parts);
@@ -629,23 +613,25 @@ export class FileStore implements InstanceFiles {
       throw storeErrorFromFs(error, `cannot write ${tempPath}`);
     }
     // Closed synchronously (tens of microseconds): one thread-pool round trip less before the answer.
-    const flushed = copyFsync.fsync(fd).then(
-      () => {
-        try {
-          closeSync(fd);
-        } catch (error) {
-          throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
-        }
-      },
-      (error: unknown) => {
-        try {
-          closeSync(fd);
-        } catch {
-          // the flush's error is the one to report
-        }
+    const close = (): void => {
+      try {
+        closeSync(fd);
+      } catch (error) {
         throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
-      },
-    );
+      }
+    };
+    if (!flush) {
+      close();
+      return Promise.resolve();
+    }
+    const flushed = copyFsync.fsync(fd).then(close, (error: unknown) => {
+      try {
+        closeSync(fd);
+      } catch {
+        // the flush's error is the one to report
+      }
+      throw storeErrorFromFs(error, `cannot flush ${tempPath}`);
+    });
     // Awaited by the commit, or left when the store fails or keeps an earlier copy.
     flushed.catch(() => undefined);
     return flushed;
