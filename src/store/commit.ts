@@ -130,6 +130,19 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
       await target.remove(remove).then(() => (removed = true), () => undefined);
       if (removed) await settle(keys);
     };
+    // Not indexed means not retrievable: the new copy goes, the old one stays indexed. Unless
+    // the commit went in after all (its answer lost with the connection): the row then names the
+    // new copy, which stays. Where the row cannot be read, the new copy goes only if no old copy
+    // depends on knowing (a removed new copy the row names would leave the old one to go too).
+    const dropUnlessIndexed = async (): Promise<void> => {
+      let row: StoredFile | undefined | null = null;
+      try {
+        row = await index.findInstance(uid);
+      } catch {
+        row = null;
+      }
+      if (row === null ? stale.length === 0 : row?.key !== key) await removeThenSettle(key, [key, ...stale]);
+    };
     try {
       // Not overlapped: the copy reaches its key only once on disk.
       if (unflushed !== undefined && !overlapped) await unflushed.flushed;
@@ -150,14 +163,7 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
         throw row.status === 'rejected' ? storeErrorFromIndex(row.reason, `cannot index ${uid}`) : copy.reason;
       }
       if (row.status === 'rejected') {
-        // As below: the new copy goes unless the commit went in after all.
-        let found: StoredFile | undefined | null = null;
-        try {
-          found = await index.findInstance(uid);
-        } catch {
-          found = null;
-        }
-        if (found?.key !== key) await removeThenSettle(key, [key]);
+        await dropUnlessIndexed();
         throw storeErrorFromIndex(row.reason, `cannot index ${uid}`);
       }
       // Both on disk: the entry has nothing left to settle. Its removal need not be flushed (an
@@ -169,17 +175,7 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
     try {
       await index.addInstance(record, [key]);
     } catch (error) {
-      // Not indexed means not retrievable: the new copy goes, the old one stays indexed. Unless
-      // the commit went in after all (its answer lost with the connection): the row then names the
-      // new copy, which stays. Where the row cannot be read, the new copy goes only if no old copy
-      // depends on knowing (a removed new copy the row names would leave the old one to go too).
-      let row: StoredFile | undefined | null = null;
-      try {
-        row = await index.findInstance(uid);
-      } catch {
-        row = null;
-      }
-      if (row === null ? stale.length === 0 : row?.key !== key) await removeThenSettle(key, [key, ...stale]);
+      await dropUnlessIndexed();
       throw storeErrorFromIndex(error, `cannot index ${uid}`);
     }
     if (stale.length > 0) await removeThenSettle(stale[0]!, stale);
