@@ -132,7 +132,8 @@ function storeWorkload(
   secure: boolean,
   store: boolean,
   maxPdu?: number,
-  warm = false,
+  /** true: one untimed association of other instances first; a number: the timed instances sent that many times first. */
+  warm: boolean | number = false,
 ): Workload {
   return {
     id: `${scenarioId}/${pair.key}`,
@@ -143,7 +144,8 @@ function storeWorkload(
     async measure(ctx) {
       const files = pick(ctx);
       const tls = secure ? ctx.tls : undefined;
-      const warmFiles = warm ? (ctx.quick ? ctx.data.warm.slice(0, 5) : ctx.data.warm) : [];
+      const warmFiles = warm === true ? (ctx.quick ? ctx.data.warm.slice(0, 5) : ctx.data.warm) : [];
+      const rounds = typeof warm === 'number' ? warm : 0;
       const { seconds, peakRssKb, scpCpuMs, scuCpuMs } = await withScp(
         pair,
         tls,
@@ -151,7 +153,14 @@ function storeWorkload(
           store,
           expectFiles: files.length + warmFiles.length,
           ...(maxPdu === undefined ? {} : { maxPdu }),
-          ...(warm ? { warmup: (port: number) => pair.scu.store({ port, tls, files: warmFiles }) } : {}),
+          ...(warm === true ? { warmup: (port: number) => pair.scu.store({ port, tls, files: warmFiles }) } : {}),
+          ...(rounds > 0
+            ? {
+                warmup: async (port: number) => {
+                  for (let i = 0; i < rounds; i++) await pair.scu.store({ port, tls, files });
+                },
+              }
+            : {}),
         },
         (port) => pair.scu.store({ port, tls, files, ...(maxPdu === undefined ? {} : { maxPdu }) }),
       );
@@ -271,6 +280,16 @@ export function allWorkloads(): Workload[] {
   // SCP is a fresh Node process otherwise, running its path unoptimised for much of the run.
   for (const pair of [PAIRS.dcmtk, PAIRS.ours, PAIRS.oursToDcmtk, PAIRS.dcmtkToOurs, PAIRS.oursCli, ...servePairs]) {
     list.push(storeWorkload('store-small-tls-warm', 'C-STORE 200 × 100 KB, to disk, TLS, into an SCP that has served one association', pair, small, true, true, undefined, true));
+  }
+  // SCP CPU per small instance in a server that has run a while: the same 200 instances,
+  // discarded, after the SCU sent them five times untimed (1000 instances). storescp is native code
+  // from its first instance; a fresh Node process runs ours unoptimised for much of its first 200,
+  // which the rows above (a fresh SCP per run) include.
+  for (const secure of [true, false]) {
+    const t = secure ? 'tls' : 'plain';
+    for (const pair of [PAIRS.dcmtk, PAIRS.ours]) {
+      list.push(storeWorkload(`store-small-${t}-ignore-warm`, `C-STORE 200 × 100 KB, discarded, ${secure ? 'TLS' : 'plain'}, into an SCP that has received 1000 instances`, pair, small, secure, false, undefined, 5));
+    }
   }
   for (const pair of [PAIRS.dcmtk, PAIRS.ours]) {
     list.push(storeWorkload('store-large-tls-pdu128k', 'C-STORE 10 × 52 MB, to disk, TLS, 128 KiB PDUs', pair, large, true, true, 131072));
