@@ -15,11 +15,11 @@
  * version, architecture and V8 flags; NODE_COMPILE_CACHE chooses it, NODE_DISABLE_COMPILE_CACHE=1
  * turns both off), named by the command, plain TCP or TLS (cacheVariant) and the hash of the file
  * the build wrote, so a rebuilt CLI never reads another file's cache (V8 itself only compares the
- * source's length). It is
- * written once, when none was accepted, after a run that exited 0 and saw an association released
- * (not `--help`, not a `serve` stopped before any peer came: those compile only the start; a
- * `serve` writes it when stopped cleanly), to a temporary file renamed into place: concurrent commands never
- * read half a file. A cache that cannot be read or written only costs the compile time.
+ * source's length). It is written once, when none was accepted, after a run that exited 0 and saw
+ * an association released (not `--help`, not a `serve` stopped before any peer came: those
+ * compile only the start; a `serve` writes it when stopped cleanly), to a temporary file renamed
+ * into place: concurrent commands never read half a file. A cache that cannot be read or written
+ * only costs the compile time.
  */
 
 /** The parts of node:vm used here (the module is loaded only when a command runs from its file). */
@@ -56,12 +56,12 @@ export function worthCaching(argv: readonly string[], code: number, released: bo
   return code === 0 && released && !argv.some((a) => a === '--help' || a === '-h' || a === 'help');
 }
 
-/** The library's association life-cycle channel (src/diagnostics.ts), named here: this module is the entry's, not the library's. */
+/** The library's association life-cycle channel (src/diagnostics.ts), named here: this module is in the entry, which loads none of the library. */
 const ASSOCIATION_CHANNEL = 'dicom-tls:association';
 
 /**
- * Compile and run `file` (a function expression `(async function (importMetaUrl) { … })` holding
- * the whole command) with the cache of `command`; resolves when its program has (the program
+ * Compile and run `file` (a function expression `(async function (importMetaUrl, importPackage)
+ * { … })` holding the whole command) with the cache of `command`; resolves when its program has (the program
  * ends the process itself).
  */
 export async function runSoloScript(file: string, fileUrl: string, command: string, hash: string, cacheDir: string | undefined): Promise<void> {
