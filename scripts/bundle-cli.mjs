@@ -44,11 +44,11 @@ const common = {
 const outputs = new Map();
 
 /**
- * The client commands that get a file of their own (src/cli/bin.ts): the whole program with that
+ * The commands that get a file of their own (src/cli/bin.ts): the whole program with that
  * command alone in its table. The other commands' modules are left out (a stub in their place):
  * the entry never hands them this file, and serve's dependencies would otherwise be loaded too.
  */
-const SOLO = { echo: ['echo'], store: ['store', 'audited'], find: ['find', 'audited'], move: ['move', 'audited'], get: ['get', 'audited'] };
+const SOLO = { echo: ['echo'], serve: ['serve'], store: ['store', 'audited'], find: ['find', 'audited'], move: ['move', 'audited'], get: ['get', 'audited'] };
 const COMMAND_MODULES = ['serve', 'echo', 'store', 'find', 'move', 'get', 'diagnose', 'user', 'pki', 'store-check', 'audited'];
 
 /** Node's modules through process.getBuiltinModule, every character ASCII (see above). */

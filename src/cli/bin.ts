@@ -2,7 +2,8 @@
 /**
  * The `dicom-tls` executable. The build bundles it with what it imports into dist/cli/
  * (scripts/bundle-cli.mjs): an entry and a few chunks per command, and for the client commands
- * that are run again and again (echo, store, find, move, get) a file of their own, dist/cli/solo/
+ * that are run again and again (echo, store, find, move, get) and `serve` (whose first
+ * association would otherwise run compiling) a file of their own, dist/cli/solo/
  * <command>.js, holding all that command needs: Node loads an ES module file by file, and the
  * ~40 chunks of `echo` or `store` cost ~12 ms of every run in resolving, reading and linking.
  *

@@ -192,14 +192,17 @@ test('no cache is written by a help text, by a failed command, or with the compi
   }
 });
 
-test('worthCaching: a run that exited 0 and was not a help text; cacheVariant: plain TCP or TLS', () => {
-  assert.equal(worthCaching(['echo', 'h:1'], 0), true);
-  assert.equal(worthCaching(['echo', 'h:1'], 8), false);
-  assert.equal(worthCaching(['echo', '--help'], 0), false);
-  assert.equal(worthCaching(['store', '-h'], 0), false);
+test('worthCaching: a run that exited 0, released an association and was not a help text; cacheVariant: plain TCP or TLS', () => {
+  assert.equal(worthCaching(['echo', 'h:1'], 0, true), true);
+  assert.equal(worthCaching(['echo', 'h:1'], 8, true), false);
+  assert.equal(worthCaching(['serve'], 0, false), false);
+  assert.equal(worthCaching(['echo', '--help'], 0, true), false);
+  assert.equal(worthCaching(['store', '-h'], 0, true), false);
   assert.equal(soloCacheName('echo', 'tls', 'abc', 10, 12.7), 'dicom-tls-echo-tls-abc-10-12.cache');
   assert.equal(cacheVariant(['echo', 'h:1']), 'tls');
   for (const off of ['--no-tls', '-tls', '--disable-tls']) assert.equal(cacheVariant(['echo', 'h:1', off]), 'plain');
+  assert.equal(cacheVariant(['serve', '--port', '2762']), 'tls');
+  for (const plain of [['--plain-port', '104'], ['--plain-port=104']]) assert.equal(cacheVariant(['serve', ...plain]), 'plain');
 });
 
 test('soloScript: the module becomes one strict async function of import.meta.url, every line in its place', async () => {
@@ -220,6 +223,18 @@ test('soloScript: the module becomes one strict async function of import.meta.ur
   assert.throws(() => soloScript('const d = import.meta.dirname;\n', 'z.js'), /import\.meta other than/);
   // A dynamic import is an expression, allowed.
   assert.doesNotThrow(() => soloScript('const m = import("./m.js");\n', 'z.js'));
+  // A package's imports, static or dynamic, go through the second parameter, line for line.
+  const pkg = soloScript(['import { a, b as c } from "pkg";', 'import d from "@scope/d";', 'import * as e from "e/sub";', 'globalThis.__soloPkg = [a, c, d, e.x, await import("f")];'].join('\n'), 'p.js');
+  // The static ones first, on the opening line, in order; their lines left empty.
+  assert.deepEqual(pkg.split('\n').slice(0, 4), [
+    '(async function (importMetaUrl, importPackage) { "use strict"; const { a, b: c } = await importPackage("pkg"); const { default: d } = await importPackage("@scope/d"); const e = await importPackage("e/sub");',
+    '', '', '',
+  ]);
+  const modules: Record<string, unknown> = { pkg: { a: 1, b: 2 }, '@scope/d': { default: 3 }, 'e/sub': { x: 4 }, f: 'f' };
+  const run = (0, eval)(pkg) as (url: string, importPackage: (s: string) => Promise<unknown>) => Promise<void>;
+  await run('file:///p.js', async (s) => modules[s]);
+  assert.deepEqual((globalThis as { __soloPkg?: unknown }).__soloPkg, [1, 2, 3, 4, 'f']);
+  assert.throws(() => soloScript('import a, { b } from "pkg";\n', 'z.js'), /cannot rewrite the import of pkg/);
 });
 
 test('with --enable-source-maps a client command runs from the general bundle: its stack frames name the TypeScript sources', async () => {
