@@ -182,6 +182,40 @@ export function encodeFileMetaInformation(
   return out;
 }
 
+/**
+ * encodeFileMetaInformation for instances that differ only in their SOP Instance UID (a C-STORE
+ * SCP's instances of one transfer syntax, SOP class and pair of AE titles): everything else is
+ * checked and encoded once; each header is that template with the instance's UID, its length
+ * and the group length filled in. Same bytes, same errors as encodeFileMetaInformation.
+ */
+export function fileMetaEncoder(
+  meta: Omit<FileMetaInformation, 'ImplementationClassUID' | 'MediaStorageSOPInstanceUID'> & { readonly ImplementationClassUID?: string },
+): (sopInstanceUid: string) => Uint8Array {
+  // A one-character UID stands in for the instance's: its element is 8 + 2 bytes.
+  const template = encodeFileMetaInformation({ ...meta, MediaStorageSOPInstanceUID: '1' });
+  // The group length's value, then (0002,0001) OB (12 + 2 bytes) and (0002,0002) UI (8 + its padded value).
+  const groupLength = new DataView(template.buffer, template.byteOffset).getUint32(prefixEnd + 8, true);
+  const classLength = meta.MediaStorageSOPClassUID.length;
+  const element = prefixEnd + 12 + 14 + 8 + classLength + (classLength % 2);
+  const head = template.subarray(0, element + 8);
+  const tail = template.subarray(element + 10);
+  return (uid) => {
+    checkUid('MediaStorageSOPInstanceUID', uid);
+    const padded = uid.length + (uid.length % 2);
+    const out = new Uint8Array(head.length + padded + tail.length);
+    out.set(head);
+    const body = groupLength - 2 + padded;
+    out[prefixEnd + 8] = body & 0xff;
+    out[prefixEnd + 9] = (body >>> 8) & 0xff;
+    out[prefixEnd + 10] = (body >>> 16) & 0xff;
+    out[prefixEnd + 11] = body >>> 24;
+    out[element + 6] = padded;
+    for (let i = 0; i < uid.length; i++) out[element + 8 + i] = uid.charCodeAt(i);
+    out.set(tail, element + 8 + padded);
+    return out;
+  };
+}
+
 /** Heuristic for a data set without meta: a plausible even-group tag at offset 0 (PS3.5 7.1). */
 function looksLikeRawDataset(bytes: Uint8Array): boolean {
   if (bytes.length < 8) return false;

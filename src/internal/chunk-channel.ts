@@ -20,6 +20,9 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
   #wakeReader: (() => void) | undefined;
   #wakeWriter: (() => void) | undefined;
   #drain: Promise<void> | undefined;
+  /** Set by takeEach: chunks go to it as they are written, none queued. */
+  #taker: ((chunk: Uint8Array) => boolean) | undefined;
+  #taken: { resolve(ended: boolean): void; reject(error: Error): void } | undefined;
 
   constructor(highWaterMark: number, drop: (chunk: Uint8Array) => void = () => undefined) {
     this.#highWaterMark = highWaterMark;
@@ -40,6 +43,11 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
       this.#drop(chunk);
       return true;
     }
+    const take = this.#taker;
+    if (take !== undefined) {
+      if (!take(chunk)) this.#stopTaking(false);
+      return true;
+    }
     this.#queue.push(chunk);
     this.#bytes += chunk.byteLength;
     this.#wake('reader');
@@ -55,6 +63,7 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
   /** The last chunk was written: the reader ends once it has taken the queued ones. */
   end(): void {
     this.#ended = true;
+    if (this.#taker !== undefined) this.#stopTaking(true);
     this.#wake('reader');
   }
 
@@ -63,6 +72,10 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
     if (this.closed) return;
     this.#failure = error;
     this.#dropQueued();
+    const taken = this.#taken;
+    this.#taker = undefined;
+    this.#taken = undefined;
+    taken?.reject(error);
     this.#wake('reader');
     this.#wake('writer');
   }
@@ -71,7 +84,39 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
   close(): void {
     this.#closed = true;
     this.#dropQueued();
+    if (this.#taker !== undefined) this.#stopTaking(true);
     this.#wake('writer');
+  }
+
+  /**
+   * The reader's other way in: `take` gets each chunk, those queued and then each as it is
+   * written, synchronously inside `write` (no queue, no promise or generator step per chunk),
+   * until it returns false (it took that chunk, and wants the rest by iterating) or the writer
+   * ends. Resolves true once ended with every chunk taken, false when `take` declined more;
+   * rejects with `destroy`'s error. `take` must not throw.
+   */
+  takeEach(take: (chunk: Uint8Array) => boolean): Promise<boolean> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    for (let chunk = this.#queue.shift(); chunk !== undefined; chunk = this.#queue.shift()) {
+      this.#bytes -= chunk.byteLength;
+      if (!take(chunk)) {
+        if (this.#bytes < this.#highWaterMark) this.#wake('writer');
+        return Promise.resolve(false);
+      }
+    }
+    this.#wake('writer');
+    if (this.#ended || this.#closed) return Promise.resolve(true);
+    return new Promise<boolean>((resolve, reject) => {
+      this.#taker = take;
+      this.#taken = { resolve, reject };
+    });
+  }
+
+  #stopTaking(ended: boolean): void {
+    const taken = this.#taken;
+    this.#taker = undefined;
+    this.#taken = undefined;
+    taken?.resolve(ended);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WritableChannel } from '../internal/writable-channel.js';
@@ -10,7 +10,7 @@ import { release, releaseAll } from '../internal/buffer-pool.js';
 import { crc32, createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
-import { deflatedExplicitVrLittleEndian, encodeFileMetaInformation, readPart10Header } from '../dataset/part10.js';
+import { deflatedExplicitVrLittleEndian, fileMetaEncoder, readPart10Header } from '../dataset/part10.js';
 import { DatasetHeadScanner, headText } from './dataset-head.js';
 import { asyncOps, closeFd, copyFsync, createExclusive, syncOps, writeAll, writeAllSync } from './fs-ops.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
@@ -160,9 +160,12 @@ export class FileStore implements InstanceFiles {
   /** Temporary names: `.<uid>.partial-<random per store><counter>`, no random bytes per instance. */
   readonly #run = randomBytes(4).toString('hex');
   #n = 0;
+  /** The root and a separator: temporary paths made without path.join's normalising (the UIDs are checked). */
+  readonly #rootSlash: string;
 
   private constructor(options: FileStoreOptions, blobs: BlobStore | undefined) {
     this.root = resolve(options.root);
+    this.#rootSlash = this.root.endsWith(sep) ? this.root : this.root + sep;
     this.duplicates = checkOption('duplicates', options.duplicates, duplicatePolicies, 'keep-first');
     this.fsync = checkOption('fsync', options.fsync, fsyncPolicies, 'file');
     this.#index = options.index;
@@ -324,32 +327,42 @@ export class FileStore implements InstanceFiles {
     return storing;
   }
 
-  async #store(meta: StoreRequestMeta, dataset: AsyncIterable<Uint8Array>): Promise<StoredInstance> {
-    if (typeof meta.transferSyntaxUid !== 'string' || !uidPattern.test(meta.transferSyntaxUid)) {
-      throw new InvalidOptionError('transferSyntaxUid', `is not a valid UID: ${JSON.stringify(meta.transferSyntaxUid)}`);
+  /**
+   * Header encoders by transfer syntax, SOP class and AE titles (fileMetaEncoder): an
+   * association's instances share one, so each header is a copy of a template with its UID in.
+   * Emptied when full: a peer cycling through AE titles costs only the encoding it always did.
+   */
+  readonly #headers = new Map<string, (sopInstanceUid: string) => Uint8Array>();
+
+  /** The instance's File Meta Information; the command's UIDs checked (a bad one refused as the peer's error). */
+  #headerOf(meta: StoreRequestMeta): Uint8Array {
+    const key = `${meta.transferSyntaxUid}\n${meta.sopClassUid}\n${meta.callingAeTitle}\n${meta.calledAeTitle}`;
+    let encode = this.#headers.get(key);
+    if (encode === undefined) {
+      if (typeof meta.transferSyntaxUid !== 'string' || !uidPattern.test(meta.transferSyntaxUid)) {
+        throw new InvalidOptionError('transferSyntaxUid', `is not a valid UID: ${JSON.stringify(meta.transferSyntaxUid)}`);
+      }
+      checkCommandUid('sopClassUid', meta.sopClassUid, 0x0000_0002, 'Affected SOP Class UID (0000,0002)');
+      const calling = meta.callingAeTitle?.trim() || undefined;
+      encode = fileMetaEncoder({
+        MediaStorageSOPClassUID: meta.sopClassUid,
+        TransferSyntaxUID: meta.transferSyntaxUid,
+        SourceApplicationEntityTitle: calling,
+        SendingApplicationEntityTitle: calling,
+        ReceivingApplicationEntityTitle: meta.calledAeTitle?.trim() || undefined,
+      });
+      if (this.#headers.size >= 64) this.#headers.clear();
+      this.#headers.set(key, encode);
     }
     // The command's UIDs come from the peer (a C-STORE-RQ): a bad one is the sender's error
     // (C000 naming the command element), and the data set is still drained by the caller.
-    for (const [name, uid, tag, label] of [
-      ['sopClassUid', meta.sopClassUid, 0x0000_0002, 'Affected SOP Class UID (0000,0002)'],
-      ['sopInstanceUid', meta.sopInstanceUid, 0x0000_1000, 'Affected SOP Instance UID (0000,1000)'],
-    ] as const) {
-      if (typeof uid !== 'string' || !uidPattern.test(uid)) {
-        throw new StoreError(storeErrorCodes.cannotUnderstand, `${name}: the command's ${label} is not a valid UID: ${JSON.stringify(uid)}`, {
-          comment: `${label} is not a valid UID`,
-          offendingElement: [tag],
-        });
-      }
-    }
-    const header = encodeFileMetaInformation({
-      MediaStorageSOPClassUID: meta.sopClassUid,
-      MediaStorageSOPInstanceUID: meta.sopInstanceUid,
-      TransferSyntaxUID: meta.transferSyntaxUid,
-      SourceApplicationEntityTitle: meta.callingAeTitle?.trim() || undefined,
-      SendingApplicationEntityTitle: meta.callingAeTitle?.trim() || undefined,
-      ReceivingApplicationEntityTitle: meta.calledAeTitle?.trim() || undefined,
-    });
-    const tempPath = join(this.root, `.${meta.sopInstanceUid}${partialMarker}${this.#run}${(this.#n++).toString(36)}`);
+    checkCommandUid('sopInstanceUid', meta.sopInstanceUid, 0x0000_1000, 'Affected SOP Instance UID (0000,1000)');
+    return encode(meta.sopInstanceUid);
+  }
+
+  async #store(meta: StoreRequestMeta, dataset: AsyncIterable<Uint8Array>): Promise<StoredInstance> {
+    const header = this.#headerOf(meta);
+    const tempPath = `${this.#rootSlash}.${meta.sopInstanceUid}${partialMarker}${this.#run}${(this.#n++).toString(36)}`;
     // The temporary file is created in the thread pool at once, while the data set arrives:
     // creating a file waits on the file system (0.1–1 ms of kernel time per file in a busy ext4
     // directory), and as a synchronous call at the end it held every association for it. A remote
@@ -418,7 +431,37 @@ export class FileStore implements InstanceFiles {
         }
       };
       try {
-        for await (const chunk of dataset) {
+        // From a ChunkChannel (the C-STORE SCP's path) the chunks are taken as they are written,
+        // without a promise or generator step per fragment, while the data set is small enough
+        // to be gathered whole (SMALL_SYNC); the loop below takes the rest of a larger one.
+        let ended = false;
+        if (dataset instanceof ChunkChannel) {
+          let unscannable: unknown;
+          ended = await dataset.takeEach((chunk) => {
+            datasetSize += chunk.byteLength;
+            if (unscannable !== undefined) {
+              giveBack([chunk]);
+              return true;
+            }
+            try {
+              scanner?.push(chunk);
+            } catch (error) {
+              giveBack([chunk]);
+              unscannable = error;
+              return true;
+            }
+            batch.push(chunk);
+            batched += chunk.byteLength;
+            return batched < SMALL_SYNC;
+          });
+          if (unscannable !== undefined) {
+            await refuse(unscannable instanceof StoreError ? unscannable : new StoreError(storeErrorCodes.cannotUnderstand, String(unscannable), { cause: unscannable }));
+          } else if (!ended) {
+            await openNow();
+            kick();
+          }
+        }
+        if (!ended) for await (const chunk of dataset) {
           datasetSize += chunk.byteLength;
           if (refusal !== undefined) {
             giveBack([chunk]);
@@ -732,6 +775,16 @@ function checkIdentifyingUids(attributes: Readonly<Record<'StudyInstanceUID' | '
         offendingElement: [tag],
       });
     }
+  }
+}
+
+/** A UID of the C-STORE command: C000 naming its element when it is not one. */
+function checkCommandUid(name: string, uid: unknown, tag: number, label: string): void {
+  if (typeof uid !== 'string' || !uidPattern.test(uid)) {
+    throw new StoreError(storeErrorCodes.cannotUnderstand, `${name}: the command's ${label} is not a valid UID: ${JSON.stringify(uid)}`, {
+      comment: `${label} is not a valid UID`,
+      offendingElement: [tag],
+    });
   }
 }
 

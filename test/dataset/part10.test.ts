@@ -8,6 +8,7 @@ import {
   Part10Error,
   decodePart10Header,
   encodeFileMetaInformation,
+  fileMetaEncoder,
   implementationClassUid,
   openPart10DatasetStream,
   part10ErrorCodes,
@@ -45,6 +46,33 @@ test('encodeFileMetaInformation: golden bytes of the group length and the first 
   ]);
   assert.deepEqual(Buffer.from(bytes.subarray(132, 144)), Buffer.from([0x02, 0, 0, 0, 0x55, 0x4c, 4, 0, expectedRest.length, 0, 0, 0]));
   assert.deepEqual(Buffer.from(bytes.subarray(144)), expectedRest);
+});
+
+test('fileMetaEncoder: the same bytes and errors as encodeFileMetaInformation for every UID length and AE title set', () => {
+  const uid = fc.array(fc.integer({ min: 0, max: 99_999 }), { minLength: 1, maxLength: 14 }).map((parts) => parts.join('.').slice(0, 64).replace(/\.$/, ''));
+  const ae = fc.option(fc.stringMatching(/^[A-Z0-9 _]{1,16}$/), { nil: undefined });
+  fc.assert(
+    fc.property(uid, uid, uid, ae, ae, fc.array(uid, { minLength: 1, maxLength: 4 }), (sopClass, ts, creator, calling, called, instances) => {
+      const fixed = {
+        MediaStorageSOPClassUID: sopClass,
+        TransferSyntaxUID: ts,
+        SourceApplicationEntityTitle: calling,
+        SendingApplicationEntityTitle: calling,
+        ReceivingApplicationEntityTitle: called,
+        ...(creator.length % 3 === 0 ? { PrivateInformationCreatorUID: creator } : {}),
+      };
+      const encode = fileMetaEncoder(fixed);
+      for (const instance of instances) {
+        assert.deepEqual(encode(instance), encodeFileMetaInformation({ ...fixed, MediaStorageSOPInstanceUID: instance }));
+      }
+    }),
+    { numRuns: 300 },
+  );
+  const encode = fileMetaEncoder({ MediaStorageSOPClassUID: ctImageStorage, TransferSyntaxUID: '1.2.840.10008.1.2.1' });
+  for (const bad of ['', '1..2', 'x', '1'.repeat(65)]) {
+    assert.throws(() => encode(bad), (error: unknown) => error instanceof Part10Error && error.code === part10ErrorCodes.invalidMeta);
+  }
+  assert.throws(() => fileMetaEncoder({ MediaStorageSOPClassUID: '1.2', TransferSyntaxUID: '1.2', SourceApplicationEntityTitle: 'X'.repeat(17) }), Part10Error);
 });
 
 test('a file we write is read by dcmdump with equal values', async () => {

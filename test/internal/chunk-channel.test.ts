@@ -83,3 +83,46 @@ test('close() with no reader ever (a store that failed before reading) releases 
   assert.equal(channel.write(bytes(1)), true);
   assert.equal(dropped.length, 2);
 });
+
+test('takeEach: queued chunks first, then each inside write (nothing queued); a waiting writer goes on; true at end', async () => {
+  const channel = new ChunkChannel(100);
+  const sent = [bytes(60, 1), bytes(60, 2), bytes(10, 3), bytes(10, 4)];
+  assert.equal(channel.write(sent[0]!), true);
+  assert.equal(channel.write(sent[1]!), false);
+  const drained = channel.drained();
+  const taken: Uint8Array[] = [];
+  const taking = channel.takeEach((chunk) => (taken.push(chunk), true));
+  assert.deepEqual(taken, sent.slice(0, 2), 'the queued chunks are taken at once');
+  await drained;
+  assert.equal(channel.write(sent[2]!), true);
+  assert.equal(taken.length, 3, 'taken within write, synchronously');
+  assert.equal(channel.write(sent[3]!), true);
+  channel.end();
+  assert.equal(await taking, true);
+  assert.deepEqual(taken, sent);
+});
+
+test('takeEach: a declined chunk ends the taking (false); the rest is read by iterating, in order', async () => {
+  const channel = new ChunkChannel(1024);
+  const taken: Uint8Array[] = [];
+  const taking = channel.takeEach((chunk) => (taken.push(chunk), taken.length < 2));
+  const sent = [bytes(10, 1), bytes(10, 2), bytes(10, 3), bytes(10, 4)];
+  for (const c of sent) channel.write(c);
+  channel.end();
+  assert.equal(await taking, false);
+  assert.deepEqual(taken, sent.slice(0, 2));
+  assert.deepEqual(await readAll(channel), sent.slice(2));
+});
+
+test('takeEach: destroy rejects it with the error; later chunks are dropped', async () => {
+  const dropped: Uint8Array[] = [];
+  const channel = new ChunkChannel(1024, (c) => dropped.push(c));
+  const taking = channel.takeEach(() => true);
+  const error = new Error('association aborted');
+  channel.destroy(error);
+  await assert.rejects(taking, (e) => e === error);
+  const late = bytes(5);
+  channel.write(late);
+  assert.deepEqual(dropped, [late]);
+  await assert.rejects(channel.takeEach(() => true), (e) => e === error);
+});

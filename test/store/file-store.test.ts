@@ -460,3 +460,40 @@ test('createChannel: stores the chunks written; aborted by destroy with nothing 
     await remove();
   }
 });
+
+test('createChannel: a data set over the small limit is taken as written, then read on; one that stops parsing mid-way is refused (C000) after its last chunk, leaving no file', async () => {
+  const { dir, remove } = await tempDir('store-channel-take');
+  try {
+    const store = await FileStore.open({ root: dir });
+    const s = spec(1);
+    const large = encodeDataset([...specElements(s), [0x7fe00010, 'OB', new Uint8Array(3 * 1024 * 1024).map((_, i) => i & 0xff)]]);
+    const stored = store.createChannel(meta(s));
+    for (let pos = 0; pos < large.length; pos += 16_384) {
+      if (!stored.channel.write(large.subarray(pos, pos + 16_384))) await stored.channel.drained();
+    }
+    stored.channel.end();
+    const instance = await stored.result;
+    assert.equal(instance.datasetSize, large.length);
+    const header = await readPart10Header(instance.path);
+    assert.equal(sha((await readFile(instance.path)).subarray(header.datasetOffset)), sha(large));
+    // An item tag at the top level: the scanner refuses it in the chunk that carries it; the
+    // chunks after it are still taken (the peer is answered after its last fragment).
+    const t = spec(2);
+    const head = encodeDataset(specElements(t));
+    const stray = Uint8Array.of(0xfe, 0xff, 0x00, 0xe0, 4, 0, 0, 0, 1, 2, 3, 4);
+    const refused = store.createChannel(meta(t));
+    let settled = false;
+    refused.result.then(() => (settled = true), () => (settled = true));
+    refused.channel.write(head);
+    refused.channel.write(stray);
+    for (let i = 0; i < 5; i++) refused.channel.write(new Uint8Array(16_384));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'not answered before the data set ended');
+    refused.channel.end();
+    await assert.rejects(refused.result, (e: unknown) => e instanceof StoreError && e.status === 0xc000 && /item tag outside a sequence/.test(e.message));
+    await store.settled();
+    assert.deepEqual(await listAll(dir), [s.StudyInstanceUID, join(s.StudyInstanceUID, s.SeriesInstanceUID), join(s.StudyInstanceUID, s.SeriesInstanceUID, `${s.SOPInstanceUID}.dcm`)]);
+  } finally {
+    await remove();
+  }
+});
