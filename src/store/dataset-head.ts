@@ -339,6 +339,25 @@ function tagText(tag: number): string {
 export function headText(value: HeadValue | undefined, charset: string | boolean): string {
   if (value === undefined) return '';
   const cs = charset === true ? 'ISO_IR 192' : charset === false ? 'ISO_IR 100' : charset;
+  // The usual value: 7-bit bytes, no escape, in a set whose G0 starts as ASCII (all but a first
+  // term of ISO 2022 IR 87 or 159, which start in a 94×94 set): every byte is its own character,
+  // so the padding comes off the bytes and they are read as Latin-1 at once, not a character at a
+  // time (a stored instance decodes ~20 values; this was its largest garbage).
+  const bytes = value.bytes;
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0)) end--;
+  let start = 0;
+  while (start < end && bytes[start] === 0x20) start++;
+  let plain = !startsMultiByte(cs);
+  for (let i = start; plain && i < end; i++) plain = bytes[i]! < 0x80 && bytes[i] !== 0x1b;
+  if (plain) return bytes.toString('latin1', start, end);
   // The padding is removed after decoding: in a multi-byte set a 0x20 or 0x00 byte need not be a character of its own.
-  return decodeText(value.bytes, cs, { vr: value.vr }).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  return decodeText(bytes, cs, { vr: value.vr }).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+}
+
+/** Whether the first term of (0008,0005) designates a 94×94 set into G0 (dataset/charset.ts). */
+function startsMultiByte(charset: string): boolean {
+  if (charset === '' || charset === 'ISO_IR 100' || charset === 'ISO_IR 192') return false;
+  const first = charset.split('\\')[0]!.trim();
+  return first === 'ISO 2022 IR 87' || first === 'ISO 2022 IR 159';
 }

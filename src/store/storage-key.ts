@@ -45,5 +45,15 @@ export function pathOfKey(root: string, key: string): string {
   if (key === '' || parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\\') || p.includes(sep))) {
     throw new StoreError(storeErrorCodes.index, `the index holds an invalid storage key ${JSON.stringify(key)}`);
   }
-  return join(root, ...parts);
+  // join(root, ...parts) without normalising the checked key again on every call (one per
+  // stored instance): the root's normal form and a separator, once per root.
+  let prefix = rootPrefixes.get(root);
+  if (prefix === undefined) {
+    prefix = join(root, 'k').slice(0, -1);
+    if (rootPrefixes.size >= 16) rootPrefixes.clear();
+    rootPrefixes.set(root, prefix);
+  }
+  return prefix + (sep === '/' ? key : parts.join(sep));
 }
+
+const rootPrefixes = new Map<string, string>();

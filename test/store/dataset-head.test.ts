@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DatasetHeadScanner, headText } from '../../src/store/dataset-head.js';
 import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
+import { decodeText } from '../../src/dataset/charset.js';
 import { elementHeader, encodeDataset } from '../helpers/dicom-data.js';
 
 const item = (body: Buffer, undefinedLength: boolean): Buffer => {
@@ -178,4 +179,29 @@ test('finish: a data set cut inside a value, an element header, a sequence, an i
     scanner.push(Buffer.concat([body, elementHeader(0x7fe00010, 'OB', 1000, explicit), Buffer.alloc(10)]));
     assert.throws(() => scanner.finish(), (e: unknown) => e instanceof StoreError && /truncated data set: the value of \(7FE0,0010\) lacks 990 bytes/.test(e.comment));
   }
+});
+
+test('headText: the same text as decoding with the character set and trimming after, for every byte mix and set', () => {
+  const charsets = ['', 'ISO_IR 100', 'ISO_IR 192', 'ISO_IR 13', 'ISO 2022 IR 87', '\\ISO 2022 IR 87', ' ISO 2022 IR 159 \\ISO 2022 IR 87', 'ISO 2022 IR 6\\ISO 2022 IR 149', 'ISO_IR 144', 'GB18030', 'ISO 2022 IR 13\\ISO 2022 IR 87'];
+  // Mostly 7-bit text with padding, sometimes escapes (ESC $ B, ESC ( B) and high bytes.
+  const byte = fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+    { weight: 2, arbitrary: fc.constantFrom(0x00, 0x20, 0x5c, 0x5e, 0x3d) },
+    { weight: 1, arbitrary: fc.constantFrom(0x1b, 0x24, 0x42, 0x28) },
+    { weight: 1, arbitrary: fc.integer({ min: 0x80, max: 0xff }) },
+  );
+  fc.assert(
+    fc.property(fc.array(byte, { maxLength: 40 }), fc.constantFrom(...charsets), fc.constantFrom('PN', 'LO', 'UI', 'SH'), (bytes, charset, vr) => {
+      const value = { vr, bytes: Buffer.from(bytes) };
+      const reference = decodeText(value.bytes, charset, { vr }).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+      assert.equal(headText(value, charset), reference);
+    }),
+    { numRuns: 3000 },
+  );
+  // A first term of ISO 2022 IR 87 starts in JIS X 0208: 7-bit bytes are pairs of it, not ASCII.
+  assert.notEqual(headText({ vr: 'PN', bytes: Buffer.from('\x30\x21', 'latin1') }, 'ISO 2022 IR 87'), '0!');
+  // An escape in 7-bit bytes switches G0 to JIS X 0208 (PS3.5 H): not read as Latin-1.
+  const escaped = { vr: 'PN', bytes: Buffer.from('Yamada^\x1b$B;3ED\x1b(B', 'latin1') };
+  assert.equal(headText(escaped, '\\ISO 2022 IR 87'), decodeText(escaped.bytes, '\\ISO 2022 IR 87', { vr: 'PN' }));
+  assert.equal(headText(escaped, '\\ISO 2022 IR 87'), 'Yamada^山田');
 });
