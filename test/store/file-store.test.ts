@@ -497,3 +497,47 @@ test('createChannel: a data set over the small limit is taken as written, then r
     await remove();
   }
 });
+
+test("fsync 'none': a lone small instance's temporary file is made once its data set is complete; with another under way, at once", async () => {
+  const { dir, remove } = await tempDir('store-create-late');
+  const partials = async (): Promise<string[]> => (await readdir(dir)).filter((name) => name.includes('.partial-'));
+  // Many turns of the loop and of the thread pool: an early create (made in the pool at the
+  // request) has long completed by the last of them.
+  const turns = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) {
+      await stat(dir);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  try {
+    const store = await FileStore.open({ root: dir, fsync: 'none' });
+    const s = spec(1);
+    const dataset = encodeDataset(specElements(s));
+    const lone = store.createChannel(meta(s));
+    lone.channel.write(dataset.subarray(0, 10));
+    await turns();
+    assert.deepEqual(await partials(), [], 'no file while the data set arrives');
+    // A second instance while the first is under way: its file is made at once, in the pool.
+    const t = spec(2);
+    const second = store.createChannel(meta(t));
+    const secondData = encodeDataset(specElements(t));
+    second.channel.write(secondData.subarray(0, 10));
+    let seen: string[] = [];
+    for (let i = 0; i < 400 && seen.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      seen = await partials();
+    }
+    assert.equal(seen.length, 1);
+    assert.match(seen[0]!, new RegExp(`^\\.${t.SOPInstanceUID.replaceAll('.', '\\.')}\\.partial-`));
+    lone.channel.write(dataset.subarray(10));
+    lone.channel.end();
+    second.channel.write(secondData.subarray(10));
+    second.channel.end();
+    const [a, b] = await Promise.all([lone.result, second.result]);
+    assert.equal(sha((await readFile(a.path)).subarray((await readPart10Header(a.path)).datasetOffset)), sha(dataset));
+    assert.equal(sha((await readFile(b.path)).subarray((await readPart10Header(b.path)).datasetOffset)), sha(secondData));
+    assert.deepEqual(await partials(), []);
+  } finally {
+    await remove();
+  }
+});
