@@ -109,7 +109,8 @@ export class DatasetHeadScanner {
   readonly #values = new Map<number, HeadValue>();
   readonly #sequences = new Map<number, Map<number, HeadValue>[]>();
   readonly #stack: Level[] = [];
-  readonly #header = Buffer.alloc(12);
+  /** An element header split between chunks, gathered (made on the first split: most data sets have none). */
+  #splitHeader: Buffer | undefined;
   #headerFill = 0;
   #skip = 0;
   #collect: { tag: number; vr: string; parts: Buffer[]; remaining: number; into: Map<number, HeadValue> } | undefined;
@@ -164,7 +165,8 @@ export class DatasetHeadScanner {
       if (c !== undefined) {
         const n = Math.min(c.remaining, length - pos);
         // A copy: the chunk may be a pooled receive buffer, reused once the store gives it back.
-        const part = Buffer.from(buf.subarray(pos, pos + n));
+        const part = Buffer.allocUnsafe(n);
+        buf.copy(part, 0, pos, pos + n);
         c.remaining -= n;
         pos += n;
         this.#consumed += n;
@@ -192,14 +194,15 @@ export class DatasetHeadScanner {
       }
       const implicit = this.#stack.length > 0 ? this.#stack[this.#stack.length - 1]!.implicit : !this.#explicit;
       // A header split between chunks: gather its 8 bytes, then 4 more for explicit long VRs.
-      const need = this.#headerFill < 8 ? 8 : this.#headerSize(this.#header, 0, implicit);
+      const header = (this.#splitHeader ??= Buffer.alloc(12));
+      const need = this.#headerFill < 8 ? 8 : this.#headerSize(header, 0, implicit);
       const n = Math.min(need - this.#headerFill, length - pos);
-      buf.copy(this.#header, this.#headerFill, pos, pos + n);
+      buf.copy(header, this.#headerFill, pos, pos + n);
       this.#headerFill += n;
       pos += n;
       this.#consumed += n;
-      if (this.#headerFill < need || this.#headerSize(this.#header, 0, implicit) > this.#headerFill) continue;
-      this.#element(implicit, this.#header, 0);
+      if (this.#headerFill < need || this.#headerSize(header, 0, implicit) > this.#headerFill) continue;
+      this.#element(implicit, header, 0);
       this.#headerFill = 0;
     }
   }
