@@ -307,6 +307,17 @@ export class FileStore implements InstanceFiles {
     return { channel, result };
   }
 
+  /**
+   * How long creating a temporary file has taken lately (µs, a moving average over about 8
+   * creates, the thread pool's round trip included): whether a lone instance's file is created
+   * late and synchronously (see #store). Starts at 0: a store starts by trying it.
+   */
+  #createMicros = 0;
+
+  #noteCreate(started: number): void {
+    this.#createMicros += ((performance.now() - started) * 1000 - this.#createMicros) / 8;
+  }
+
   /** Stores under way (see settled). */
   readonly #storing = new Set<Promise<unknown>>();
 
@@ -367,15 +378,20 @@ export class FileStore implements InstanceFiles {
     // creating a file waits on the file system (0.1–1 ms of kernel time per file in a busy ext4
     // directory), and as a synchronous call at the end it held every association for it. A remote
     // store puts a small data set from memory: its file is created only if one is needed.
-    // Unless this is the only instance being stored and nothing is flushed (a synchronous peer
-    // into a store with fsync 'none'): then the loop has nothing else to do while the file is
-    // created, and a small data set's file is created synchronously once it is complete, without
-    // the thread pool's hand-off (a worker woken, its result queued back: about 50 µs of CPU per
-    // instance on tmpfs, and as much on ext4). A flushing store keeps the early create: its
-    // creates wait on the journal behind the flushes, which the data set's arrival then hides.
-    const createLate = !this.remote && this.fsync === 'none' && this.#storing.size === 0;
-    let opening: Promise<number> | undefined = this.remote || createLate ? undefined : createExclusive(tempPath);
-    opening?.catch(() => undefined);
+    // Unless this is the only instance being stored, nothing is flushed and creates are quick (a
+    // synchronous peer into a store with fsync 'none' on tmpfs or a journaled file system): then
+    // the loop has nothing else to do while the file is created, and a small data set's file is
+    // created synchronously once it is complete, without the thread pool's hand-off (a worker
+    // woken, which on a busy host preempts the loop, and its result queued back). A flushing
+    // store keeps the early create (its creates wait on the journal behind the flushes, which
+    // the data set's arrival then hides), and so does a file system whose creates are slow.
+    const createLate = !this.remote && this.fsync === 'none' && this.#storing.size === 0 && this.#createMicros < QUICK_CREATE_MICROS;
+    let opening: Promise<number> | undefined;
+    if (!this.remote && !createLate) {
+      const started = performance.now();
+      opening = createExclusive(tempPath);
+      opening.then(() => this.#noteCreate(started), () => undefined);
+    }
     /** The temporary file's descriptor once created and in use (the large path), until closed. */
     let fd: number | undefined;
     // Closes the temporary file (at most once; it may still be being created) without removing it.
@@ -522,7 +538,12 @@ export class FileStore implements InstanceFiles {
         batch = [];
         let created: number;
         try {
-          created = opening !== undefined ? await opening : openSync(tempPath, 'wx');
+          if (opening !== undefined) created = await opening;
+          else {
+            const started = performance.now();
+            created = openSync(tempPath, 'wx');
+            this.#noteCreate(started);
+          }
         } catch (error) {
           giveBack(parts);
           throw storeErrorFromFs(error, `cannot create ${tempPath}`);
@@ -801,6 +822,13 @@ const identifyingUids = [
   ['StudyInstanceUID', 0x0020_000d, '(0020,000D)'],
   ['SeriesInstanceUID', 0x0020_000e, '(0020,000E)'],
 ] as const;
+
+/**
+ * A create quicker than this (µs) is made synchronously for a lone instance (see #store): tmpfs
+ * takes ~5 µs and the thread pool's round trip ~17; this VM's journal-less ext4 0.5–6 ms, which
+ * would hold the loop.
+ */
+const QUICK_CREATE_MICROS = 100;
 
 /** Data sets up to this size are written at the end with synchronous calls (see #writeSmall). */
 const SMALL_SYNC = 1 << 20;
