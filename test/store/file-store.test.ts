@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile, mkdir, stat, utimes } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { FileStore } from '../../src/store/file-store.js';
@@ -537,6 +537,30 @@ test("fsync 'none': a lone small instance's temporary file is made once its data
     assert.equal(sha((await readFile(a.path)).subarray((await readPart10Header(a.path)).datasetOffset)), sha(dataset));
     assert.equal(sha((await readFile(b.path)).subarray((await readPart10Header(b.path)).datasetOffset)), sha(secondData));
     assert.deepEqual(await partials(), []);
+  } finally {
+    await remove();
+  }
+});
+
+test("fsync 'none': a lone instance whose file cannot be created (the root gone) is refused with a typed error; the next is stored once the root is back", async () => {
+  const { dir, remove } = await tempDir('store-create-fails');
+  try {
+    const root = join(dir, 'root');
+    const store = await FileStore.open({ root, fsync: 'none' });
+    await rm(root, { recursive: true });
+    const s = spec(1);
+    const dataset = encodeDataset(specElements(s));
+    const failing = store.createChannel(meta(s));
+    failing.channel.write(dataset);
+    failing.channel.end();
+    await assert.rejects(failing.result, (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.io && /cannot create/.test(e.message) && /ENOENT/.test(e.message));
+    await mkdir(root);
+    const again = store.createChannel(meta(s));
+    again.channel.write(dataset);
+    again.channel.end();
+    const stored = await again.result;
+    assert.equal(sha((await readFile(stored.path)).subarray((await readPart10Header(stored.path)).datasetOffset)), sha(dataset));
+    assert.deepEqual((await readdir(root)).filter((name) => name.includes('.partial-')), []);
   } finally {
     await remove();
   }
