@@ -354,6 +354,11 @@ export class FileStore implements InstanceFiles {
         throw new InvalidOptionError('transferSyntaxUid', `is not a valid UID: ${JSON.stringify(meta.transferSyntaxUid)}`);
       }
       checkCommandUid('sopClassUid', meta.sopClassUid, 0x0000_0002, 'Affected SOP Class UID (0000,0002)');
+    }
+    // The command's UIDs come from the peer (a C-STORE-RQ): a bad one is the sender's error
+    // (C000 naming the command element), and the data set is still drained by the caller.
+    checkCommandUid('sopInstanceUid', meta.sopInstanceUid, 0x0000_1000, 'Affected SOP Instance UID (0000,1000)');
+    if (encode === undefined) {
       const calling = meta.callingAeTitle?.trim() || undefined;
       encode = fileMetaEncoder({
         MediaStorageSOPClassUID: meta.sopClassUid,
@@ -365,9 +370,6 @@ export class FileStore implements InstanceFiles {
       if (this.#headers.size >= 64) this.#headers.clear();
       this.#headers.set(key, encode);
     }
-    // The command's UIDs come from the peer (a C-STORE-RQ): a bad one is the sender's error
-    // (C000 naming the command element), and the data set is still drained by the caller.
-    checkCommandUid('sopInstanceUid', meta.sopInstanceUid, 0x0000_1000, 'Affected SOP Instance UID (0000,1000)');
     return encode(meta.sopInstanceUid);
   }
 

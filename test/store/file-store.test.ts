@@ -565,3 +565,27 @@ test("fsync 'none': a lone instance whose file cannot be created (the root gone)
     await remove();
   }
 });
+
+test('the command is checked before the header is made: a bad SOP Instance UID is refused as such (C000 naming it) whatever else is wrong', async () => {
+  const { dir, remove } = await tempDir('store-command-checks');
+  try {
+    const store = await FileStore.open({ root: dir });
+    const s = spec(1);
+    const dataset = encodeDataset(specElements(s));
+    const send = (m: ReturnType<typeof meta>): Promise<unknown> => {
+      const { channel, result } = store.createChannel(m);
+      channel.write(dataset);
+      channel.end();
+      return result;
+    };
+    const refusedFor = (tag: number) => (e: unknown) => e instanceof StoreError && e.code === storeErrorCodes.cannotUnderstand && e.offendingElement?.[0] === tag;
+    // Stored: the header of these titles is now made from a template.
+    await send({ ...meta(s), callingAeTitle: 'GOOD' });
+    await assert.rejects(send({ ...meta(s), callingAeTitle: 'GOOD', sopInstanceUid: '1..2' }), refusedFor(0x0000_1000));
+    // An AE title no header can hold, and an instance UID that is not one: the UID's refusal, as ever.
+    await assert.rejects(send({ ...meta(s), callingAeTitle: 'BAD\u0001AE', sopInstanceUid: '1..2' }), refusedFor(0x0000_1000));
+    await assert.rejects(send({ ...meta(s), callingAeTitle: 'GOOD', sopClassUid: '1.2.x', sopInstanceUid: '1..2' }), refusedFor(0x0000_0002));
+  } finally {
+    await remove();
+  }
+});
