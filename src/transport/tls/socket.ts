@@ -198,9 +198,10 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.sessionKey = context.role === 'client' && context.options.sessionResumption !== false ? options.sessionKey : undefined;
     this.#watchResumption = context.role === 'server' && context.options.sessionResumption !== false;
     this.#socket = socket;
-    this.#addr = addressesOf(socket);
     // A client may start on a socket still connecting (its ClientHello then waits in the socket):
-    // the addresses are known once it is up, and a failure to connect is no failed handshake.
+    // the addresses are known once it is up (asked before, the local one would cost a system
+    // call that Node forgets at connect), and a failure to connect is no failed handshake.
+    this.#addr = socket.connecting ? {} : addressesOf(socket);
     if (socket.connecting) {
       this.#tcpUp = false;
       socket.once('connect', () => {
