@@ -133,24 +133,37 @@ export class TlsClientReads {
   }
 }
 
-function connectSocket(host: string, port: number, deadline: Promise<never>, reads?: TlsClientReads): Promise<net.Socket> {
+/**
+ * Starts a TCP connection: the socket at once (before it is connected) and, settling once it is
+ * up or has failed (or the deadline passed: then the socket is destroyed), its outcome with the
+ * failure named.
+ */
+function startConnect(host: string, port: number, deadline: Promise<never>, reads?: TlsClientReads): { socket: net.Socket; connected: Promise<net.Socket> } {
   // As an option, applied once the connection is up; setNoDelay() here would set it on the
   // connecting socket and Node would set it again after connect: one system call fewer.
   const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true, ...(reads === undefined ? {} : { onread: reads.onread }) });
   const connected = new Promise<net.Socket>((resolve, reject) => {
+    // Only our own listener goes: a TLS engine attached while connecting has one of its own.
+    const onError = (e: NodeJS.ErrnoException): void => {
+      reject(e.code === 'ECONNREFUSED' ? new ConnectionRefusedError(host, port, { cause: e }) : new ConnectionError(host, port, e.message, { cause: e }));
+    };
     socket.once('connect', () => {
-      socket.removeAllListeners('error');
+      socket.off('error', onError);
       resolve(socket);
     });
-    socket.once('error', (e: NodeJS.ErrnoException) => {
-      reject(e.code === 'ECONNREFUSED' ? new ConnectionRefusedError(host, port, { cause: e }) : new ConnectionError(host, port, e.message, { cause: e }));
-    });
+    socket.once('error', onError);
   });
-  return Promise.race([connected, deadline]).catch((e: unknown) => {
-    socket.destroy();
-    throw e;
-  });
+  return {
+    socket,
+    connected: Promise.race([connected, deadline]).catch((e: unknown) => {
+      socket.destroy();
+      throw e;
+    }),
+  };
 }
+
+/** Resolves after the callbacks already queued with process.nextTick (net.connect's connect(2) for an address). */
+const afterQueuedTicks = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
 
 export interface OpenTransportOptions {
   readonly host: string;
@@ -175,9 +188,16 @@ export async function openTransport(options: OpenTransportOptions): Promise<Tran
   });
   deadline.catch(() => undefined);
   try {
-    if (options.tls === undefined) return tcpConnection(await connectSocket(host, port, deadline));
+    if (options.tls === undefined) return tcpConnection(await startConnect(host, port, deadline).connected);
     const reads = new TlsClientReads();
-    const socket = await connectSocket(host, port, deadline, reads);
+    const { socket, connected } = startConnect(host, port, deadline, reads);
+    connected.catch(() => undefined); // awaited below, unless the engine cannot even be made
+    // The ClientHello is made while TCP connects, not after: its key shares (ML-KEM-768 and
+    // X25519 key generation) are the largest piece of the client's first flight, and the
+    // connection takes an event-loop turn to come up even on loopback. net.connect issues
+    // connect(2) from a tick of its own (queued with nextTick for an address): that goes first,
+    // then the engine starts, and its ClientHello waits in the socket until the connection is up.
+    await afterQueuedTicks();
     let secure: SecureSocket;
     try {
       secure = new SecureSocket(socket, options.tls, { servername: options.servername ?? options.tls.options.servername ?? host, sessionKey: `${host}:${port}` });
@@ -186,8 +206,16 @@ export async function openTransport(options: OpenTransportOptions): Promise<Tran
       throw e;
     }
     reads.attach(secure);
+    const handshake = secure.handshake();
+    handshake.catch(() => undefined); // a connection that never came up is reported as such, below
     try {
-      await Promise.race([secure.handshake(), deadline]);
+      await connected;
+    } catch (e) {
+      secure.destroy();
+      throw e;
+    }
+    try {
+      await Promise.race([handshake, deadline]);
     } catch (e) {
       secure.destroy();
       const bytes = reads.firstBytes();

@@ -95,6 +95,12 @@ function release(chunk: Buffer): void {
   }
 }
 let sharedStagingInUse = false;
+
+interface Addresses { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined; readonly localAddress?: string | undefined; readonly localPort?: number | undefined }
+/** Kept per connection: a destroyed socket no longer tells them. */
+function addressesOf(socket: net.Socket): Addresses {
+  return { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, localAddress: socket.localAddress, localPort: socket.localPort };
+}
 /** Largest ciphertext buffer kept for reuse between flushes (a 1 MiB slice of plaintext and its records). */
 const MAX_REUSED_OUT = 2 * 1024 * 1024;
 
@@ -143,7 +149,9 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   /** Gathers small chunks into full records in #writeMany (SSL_write has consumed it when it returns). */
   #info: TlsInfo | undefined;
   #peerDer: Buffer[] = [];
-  readonly #addr: { remoteAddress?: string | undefined; remotePort?: number | undefined; localAddress?: string | undefined; localPort?: number | undefined };
+  #addr: Addresses;
+  /** False while the TCP connection this client started on is still connecting. */
+  #tcpUp = true;
 
   /** Connect over TCP and complete the handshake. */
   static async connect(opts: SecureConnectOptions): Promise<SecureSocket> {
@@ -190,10 +198,17 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     this.sessionKey = context.role === 'client' && context.options.sessionResumption !== false ? options.sessionKey : undefined;
     this.#watchResumption = context.role === 'server' && context.options.sessionResumption !== false;
     this.#socket = socket;
-    this.#addr = {
-      remoteAddress: socket.remoteAddress, remotePort: socket.remotePort,
-      localAddress: socket.localAddress, localPort: socket.localPort,
-    };
+    // A client may start on a socket still connecting (its ClientHello then waits in the socket):
+    // the addresses are known once it is up (asked before, the local one would cost a system
+    // call that Node forgets at connect), and a failure to connect is no failed handshake.
+    this.#addr = socket.connecting ? {} : addressesOf(socket);
+    if (socket.connecting) {
+      this.#tcpUp = false;
+      socket.once('connect', () => {
+        this.#tcpUp = true;
+        this.#addr = addressesOf(socket);
+      });
+    }
     context.acquire();
     const ssl = S.SSL_new(context.nativeHandle);
     if (ssl === null) {
@@ -856,6 +871,9 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   }
 
   #onSocketError(e: Error): void {
+    // The connection never came up (refused, unreachable): whoever connected reports that; the
+    // handshake just ends, as it does for a close before it completed.
+    if (!this.#tcpUp) { this.destroy(); return; }
     if (!this.#handshakeDone) {
       this.#callbackError ??= { error: e };
       // A reset in the middle of the handshake is a failed handshake as a FIN there is (#onSocketEnd).
