@@ -165,6 +165,15 @@ export interface InstanceIndex {
    */
   beginPending(entries: readonly PendingEntry[], options?: { readonly durable?: boolean }): Promise<void>;
   /**
+   * Optional (the embedded index): a new instance's row and its copy's pending entry `entry` in
+   * one commit, with `place` (which puts the copy under `entry.key` synchronously, throwing a
+   * StoreError when it cannot) run right after that commit, before anything else runs in this
+   * process; instead of beginPending, placing, addInstance (two commits). The entry stays until
+   * the caller ends it; when `place` throws, the row and the entry are removed and the call
+   * rejects with its error. commit.ts placeUnderIndex says when it is used.
+   */
+  addPlaced?(record: InstanceRecord, entry: PendingEntry, place: () => void, options?: AddInstanceOptions): Promise<void>;
+  /**
    * Forget pending entries whose copies are accounted for (indexed, or removed). `durable: false`
    * (default true): the commit need not be flushed (an entry left by a power loss is settled by
    * reconcile); an index may ignore it.

@@ -56,10 +56,12 @@ export interface SqliteIndexOptions {
   readonly synchronous?: 'full' | 'normal';
 }
 
-/** An addInstance call waiting for its batch's commit. */
+/** An addInstance (or addPlaced) call waiting for its batch's commit. */
 interface QueuedRow {
   readonly record: InstanceRecord;
   readonly settled: readonly string[];
+  /** addPlaced: the copy's pending entry, committed with the row, and the placing run right after that commit. */
+  readonly placing?: { readonly entry: PendingEntry; readonly place: () => void };
   resolve(old: string | undefined): void;
   reject(error: unknown): void;
 }
@@ -80,15 +82,24 @@ export class SqliteIndex implements InstanceIndex {
   readonly #db: DatabaseSync;
   /** Flushes the WAL after durable commits ('full' on a file); undefined: SQLite flushes, or nothing does. */
   readonly #wal: WalFlusher | undefined;
-  readonly #add: (record: InstanceRecord, settled: readonly string[]) => string | undefined;
+  readonly #add: (record: InstanceRecord, settled: readonly string[], entry?: PendingEntry) => string | undefined;
   /** Rows committed together (group commit, see addInstance); each settles its own caller. */
   readonly #addBatch: (items: readonly QueuedRow[]) => void = () => undefined;
   #queued: QueuedRow[] = [];
   readonly #pending: PendingOps | undefined;
   readonly #find: StatementSync;
   readonly #remove: (sopUid: string) => boolean;
+  /** addPlaced's placing failed after its commit: the row (if it still names the key) and the entry go, in one commit. */
+  readonly #unplace: (sopUid: string, key: string) => void;
   /** The parent rows this connection wrote last (see addInstance). */
   #parents: Parents | undefined;
+  /**
+   * Pending entries ended without a commit of their own (endPending `durable: false`): deleted
+   * in the next write transaction of this connection, before anything else it writes (so a later
+   * entry under the same key is never the one deleted), or by the idle drain (#drainSoon).
+   */
+  #ending: string[] = [];
+  #drainTimer: NodeJS.Timeout | undefined;
 
   /**
    * Open or create the index at `path` (':memory:' for a throw-away one), migrated to the
@@ -142,6 +153,7 @@ export class SqliteIndex implements InstanceIndex {
         throw new StoreError(storeErrorCodes.index, 'the index is open read-only');
       };
       this.#remove = this.#add as unknown as (sopUid: string) => boolean;
+      this.#unplace = this.#add as unknown as (sopUid: string, key: string) => void;
       this.#pending = undefined;
     } else {
       const upsertPatient = prepare(`INSERT INTO patient (patient_id, patient_name, patient_birth_date, patient_sex, charset)
@@ -203,7 +215,13 @@ export class SqliteIndex implements InstanceIndex {
       const deletePending = db.prepare('DELETE FROM pending WHERE storage_key = ?');
       const listPending = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending ORDER BY started_at, rowid');
       const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending WHERE sop_uid = ? ORDER BY started_at, rowid');
+      // The entries ended since the last write (see #ending), deleted first in each write transaction;
+      // forgotten only once that transaction has committed (see #ended).
+      const endQueued = (): void => {
+        for (const key of this.#ending) deletePending.run(key);
+      };
       const beginTx = transaction(db, (entries: readonly PendingEntry[]): void => {
+        endQueued();
         const now = new Date().toISOString();
         for (const e of entries) insertPending.run(e.key, e.sopInstanceUid, pendingRecordText(e), now);
       });
@@ -223,20 +241,23 @@ export class SqliteIndex implements InstanceIndex {
           db.exec('PRAGMA synchronous = FULL');
         }
       };
-      const end = transaction(db, (keys: readonly string[]): void => {
+      const endTx = transaction(db, (keys: readonly string[]): void => {
+        endQueued();
         for (const key of keys) deletePending.run(key);
       });
       this.#pending = {
-        begin,
-        end,
+        begin: (entries, durable) => this.#ended(() => begin(entries, durable)),
+        end: (keys) => this.#ended(() => endTx(keys)),
         list: (sopUid) =>
           ((sopUid === undefined ? listPending.all() : listPendingOf.all(sopUid)) as { key: string; sop_uid: string; record: string | null }[]).map((r) =>
             pendingEntryOf(r.key, r.sop_uid, r.record),
           ),
       };
-      const addBody = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): { old: string | undefined; parents: Parents } => {
+      const addBody = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): { old: string | undefined; parents: Parents } => {
         // The pending entries of this file go in the same commit as its row (see PendingEntry).
         for (const key of settled) deletePending.run(key);
+        // addPlaced: the copy's entry is written with its row, and stays (see addPlaced).
+        if (entry !== undefined) insertPending.run(entry.key, entry.sopInstanceUid, pendingRecordText(entry), new Date().toISOString());
         // Arrays cannot be bound: the sequences go in as JSON text.
         const { ProcedureCodeSequence, RequestAttributesSequence, ...row } = record;
         const procedureCodes = JSON.stringify(ProcedureCodeSequence ?? []);
@@ -274,24 +295,27 @@ export class SqliteIndex implements InstanceIndex {
         return { old, parents: { patientKey, patientFk, studyKey, studyFk, seriesKey, seriesFk } };
       };
       type Added = ReturnType<typeof addBody>;
-      const add = transaction(db, addBody);
+      const add = transaction(db, (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): Added => {
+        endQueued();
+        return addBody(record, parents, settled, entry);
+      });
       // A parent row deleted or changed by another connection since it was remembered: the
       // foreign key caught the remembered id. Once more, with every parent written through.
-      const withRetry = (run: typeof addBody, record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): Added => {
+      const withRetry = (run: typeof addBody, record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): Added => {
         try {
-          return run(record, parents, settled);
+          return run(record, parents, settled, entry);
         } catch (error) {
           if (parents === undefined || sqliteErrorCode(error) !== SQLITE_CONSTRAINT_FOREIGNKEY) throw error;
-          return run(record, undefined, settled);
+          return run(record, undefined, settled, entry);
         }
       };
       // One row of a batch: a failing row is rolled back alone, its batch-mates stay. When the
       // savepoint is gone too, SQLite ended the whole transaction itself (a full disk, an I/O
       // error): BatchLost says so. (Not `db.isTransaction`: Node 22.15 has no such property.)
-      const savepointed = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): Added => {
+      const savepointed = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): Added => {
         db.exec('SAVEPOINT instance_row');
         try {
-          const done = addBody(record, parents, settled);
+          const done = addBody(record, parents, settled, entry);
           db.exec('RELEASE instance_row');
           return done;
         } catch (error) {
@@ -304,23 +328,25 @@ export class SqliteIndex implements InstanceIndex {
           throw error;
         }
       };
-      this.#add = (record: InstanceRecord, settled: readonly string[]): string | undefined => {
+      this.#add = (record: InstanceRecord, settled: readonly string[], entry?: PendingEntry): string | undefined => {
         const parents = this.#parents;
         this.#parents = undefined; // kept only once this transaction has committed
-        const done = withRetry(add, record, parents, settled);
+        const done = this.#ended(() => withRetry(add, record, parents, settled, entry));
         this.#parents = done.old === undefined ? done.parents : undefined;
         return done.old;
       };
       this.#addBatch = (items: readonly QueuedRow[]): void => {
         let parents = this.#parents;
         this.#parents = undefined;
-        const outcomes: ({ readonly old: string | undefined } | { readonly error: unknown })[] = [];
+        const outcomes: Outcome[] = [];
         let whole = true;
+        const ending = this.#ending.length;
         try {
           db.exec('BEGIN');
+          endQueued();
           for (const item of items) {
             try {
-              const done = withRetry(savepointed, item.record, parents, item.settled);
+              const done = withRetry(savepointed, item.record, parents, item.settled, item.placing?.entry);
               outcomes.push({ old: done.old });
               parents = done.old === undefined ? done.parents : undefined;
             } catch (error) {
@@ -341,27 +367,39 @@ export class SqliteIndex implements InstanceIndex {
         if (!whole) {
           // The batch did not commit: every row once more in its own transaction, so that only
           // the rows that fail again fail.
-          const again = items.map((item): { readonly old: string | undefined } | { readonly error: unknown } => {
+          const again = items.map((item): Outcome => {
             try {
-              return { old: this.#add(item.record, item.settled) };
+              return { old: this.#add(item.record, item.settled, item.placing?.entry) };
             } catch (error) {
               return { error };
             }
           });
           return this.#settleDurable(items, again);
         }
+        this.#ending.splice(0, ending);
         this.#parents = parents;
         this.#settleDurable(items, outcomes);
       };
       const deleteInstance = db.prepare('DELETE FROM instance WHERE sop_uid = ?');
       const remove = transaction(db, (sopUid: string): boolean => {
+        endQueued();
         const removed = Number(deleteInstance.run(sopUid).changes) > 0;
         if (removed) prune();
         return removed;
       });
       this.#remove = (sopUid: string): boolean => {
         this.#parents = undefined; // a parent may have been pruned
-        return remove(sopUid);
+        return this.#ended(() => remove(sopUid));
+      };
+      const deletePlaced = db.prepare('DELETE FROM instance WHERE sop_uid = ? AND storage_key = ?');
+      const unplace = transaction(db, (sopUid: string, key: string): void => {
+        endQueued();
+        if (Number(deletePlaced.run(sopUid, key).changes) > 0) prune();
+        deletePending.run(key);
+      });
+      this.#unplace = (sopUid: string, key: string): void => {
+        this.#parents = undefined;
+        this.#ended(() => unplace(sopUid, key));
       };
     }
     this.#find = db.prepare(`SELECT sop_uid AS SOPInstanceUID, sop_class_uid AS SOPClassUID,
@@ -387,17 +425,40 @@ export class SqliteIndex implements InstanceIndex {
    * so only the rows that fail again fail. A lone row is its own transaction, as before.
    */
   addInstance(record: InstanceRecord, settled: readonly string[] = [], options: AddInstanceOptions = {}): Promise<string | undefined> {
+    return this.#queue(record, settled, undefined, options);
+  }
+
+  /**
+   * A new instance's row and its copy's pending entry (`entry`, which stays) in one commit, and
+   * `place` (which puts the copy under `entry.key`, synchronously) called right after that commit,
+   * before anything else runs on this thread: no query of this process sees the row before its
+   * copy is in place, and a crash between the two leaves a row and an entry whose copy never
+   * arrived, which reconcile settles ('unindexed'). One commit per new instance instead of two
+   * (entry, then row). Settles once durable, as addInstance; when `place` throws, the row and the
+   * entry are removed and the call rejects with what it threw. The caller ends the entry
+   * (endPending) once the copy is settled (flushed). Batched like addInstance.
+   */
+  addPlaced(record: InstanceRecord, entry: PendingEntry, place: () => void, options: AddInstanceOptions = {}): Promise<void> {
+    return this.#queue(record, [], { entry, place }, options).then(noop);
+  }
+
+  #queue(record: InstanceRecord, settled: readonly string[], placing: QueuedRow['placing'], options: AddInstanceOptions): Promise<string | undefined> {
     if (options.copyFlushed !== undefined) this.#holdReports(options.copyFlushed);
     const queued = new Promise<string | undefined>((resolve, reject) => {
+      const item: QueuedRow = { record, settled, ...(placing === undefined ? {} : { placing }), resolve, reject };
       if (this.#pending === undefined || this.#closed) {
+        let outcome: Outcome;
         try {
-          resolve(this.#add(record, settled));
+          outcome = { old: this.#add(record, settled, placing?.entry) };
         } catch (error) {
-          reject(error);
+          outcome = { error };
         }
+        this.#placeCommitted([item], [outcome]);
+        if ('error' in outcome) reject(outcome.error);
+        else resolve(outcome.old);
         return;
       }
-      this.#queued.push({ record, settled, resolve, reject });
+      this.#queued.push(item);
       if (this.#queued.length === 1) setImmediate(() => this.#flush());
     });
     return queued.catch((error: unknown) => {
@@ -411,9 +472,9 @@ export class SqliteIndex implements InstanceIndex {
     if (items.length === 0) return;
     if (items.length > 1) return this.#addBatch(items);
     const [item] = items;
-    let outcome: { readonly old: string | undefined } | { readonly error: unknown };
+    let outcome: Outcome;
     try {
-      outcome = { old: this.#add(item!.record, item!.settled) };
+      outcome = { old: this.#add(item!.record, item!.settled, item!.placing?.entry) };
     } catch (error) {
       outcome = { error };
     }
@@ -421,10 +482,49 @@ export class SqliteIndex implements InstanceIndex {
   }
 
   /**
+   * The placings (addPlaced) of the rows just committed, one after the other and before anything
+   * else runs: a placing that throws takes its row and entry out again (its outcome becomes the error).
+   */
+  #placeCommitted(items: readonly QueuedRow[], outcomes: Outcome[]): void {
+    items.forEach((item, i) => {
+      if (item.placing === undefined || 'error' in outcomes[i]!) return;
+      try {
+        item.placing.place();
+      } catch (error) {
+        outcomes[i] = { error };
+        try {
+          this.#unplace(item.record.SOPInstanceUID, item.placing.entry.key);
+        } catch {
+          // Left to reconcile: the entry's copy is not under its key, the row names it ('unindexed').
+        }
+      }
+    });
+  }
+
+  /** The entries ended without a commit of their own are gone once `write` (a write transaction that deleted them first) has committed. */
+  #ended<T>(write: () => T): T {
+    const ending = this.#ending.length;
+    const done = write();
+    this.#ending.splice(0, ending);
+    return done;
+  }
+
+  /** A write transaction for the ended entries alone, when nothing else has written for a while. */
+  #drainSoon(): void {
+    if (this.#drainTimer !== undefined) return;
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      if (this.#ending.length > 0 && !this.#closed) this.#pending?.end([]);
+    }, ENDING_DRAIN_MS);
+    this.#drainTimer.unref();
+  }
+
+  /**
    * Answer each row of a commit: a failed row at once, the committed ones once the WAL holding
    * them is flushed (a failed flush fails them all: they are in the index, not on disk).
    */
-  #settleDurable(items: readonly QueuedRow[], outcomes: readonly ({ readonly old: string | undefined } | { readonly error: unknown })[]): void {
+  #settleDurable(items: readonly QueuedRow[], outcomes: Outcome[]): void {
+    this.#placeCommitted(items, outcomes);
     const committed: [QueuedRow, string | undefined][] = [];
     items.forEach((item, i) => {
       const outcome = outcomes[i]!;
@@ -468,15 +568,25 @@ export class SqliteIndex implements InstanceIndex {
 
   async endPending(keys: readonly string[], options: { readonly durable?: boolean } = {}): Promise<void> {
     try {
-      this.#writable().end(keys);
-      if (options.durable ?? true) await this.#durable();
+      const pending = this.#writable();
+      if (options.durable === false) {
+        // No commit of its own: deleted first in the next write transaction (see #ending).
+        this.#ending.push(...keys);
+        this.#drainSoon();
+        return;
+      }
+      pending.end(keys);
+      await this.#durable();
     } catch (error) {
       throw storeErrorFromIndex(error, 'cannot settle a pending copy');
     }
   }
 
   async pendingEntries(sopInstanceUid?: string): Promise<PendingEntry[]> {
-    return this.#writable().list(sopInstanceUid);
+    const pending = this.#writable();
+    // Ended entries are not pending any more.
+    if (this.#ending.length > 0) pending.end([]);
+    return pending.list(sopInstanceUid);
   }
 
   #writable(): PendingOps {
@@ -523,6 +633,7 @@ export class SqliteIndex implements InstanceIndex {
   }
 
   async statistics(): Promise<IndexStatistics> {
+    if (this.#ending.length > 0) this.#pending?.end([]);
     const row = this.#statement(`SELECT (SELECT count(*) FROM patient) AS patients, (SELECT count(*) FROM study) AS studies,
       (SELECT count(*) FROM series) AS series, (SELECT count(*) FROM instance) AS instances,
       (SELECT coalesce(sum(size), 0) FROM instance) AS bytes, (SELECT count(*) FROM pending) AS pending`).get() as Record<string, number>;
@@ -598,6 +709,14 @@ export class SqliteIndex implements InstanceIndex {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#flush();
+    if (this.#ending.length > 0) {
+      try {
+        this.#pending?.end([]);
+      } catch {
+        // left to reconcile at the next open: each such entry's copy is in place and its row names it
+      }
+    }
+    clearTimeout(this.#drainTimer);
     this.#closed = true;
     this.#db.close();
     // The rows just committed settle once flushed (the close checkpointed them to disk anyway).
@@ -606,4 +725,7 @@ export class SqliteIndex implements InstanceIndex {
 }
 
 let memoryIndexes = 0;
+/** How long ended entries may wait for another write before they get a commit of their own. */
+const ENDING_DRAIN_MS = 1000;
+type Outcome = { readonly old: string | undefined } | { readonly error: unknown };
 const noop = (): void => undefined;
