@@ -78,6 +78,11 @@ export interface PendingEntry {
    * loss, a copy that does not match was never acknowledged, and reconcile removes it with its row.
    */
   readonly crc32?: number;
+  /**
+   * When the entry was written (ISO 8601), where the index reports it (the embedded one): a young
+   * entry whose row names a copy not yet in place may be a store still running (store check).
+   */
+  readonly startedAt?: string;
 }
 
 /** A pending entry's record column: the row as JSON, its `crc32` beside the row's keys. */
@@ -87,10 +92,11 @@ export function pendingRecordText(e: PendingEntry): string | null {
 }
 
 /** A pending entry read back from its columns (pendingRecordText's inverse). */
-export function pendingEntryOf(key: string, sopInstanceUid: string, text: string | null | undefined): PendingEntry {
-  if (text == null) return { key, sopInstanceUid, record: undefined };
+export function pendingEntryOf(key: string, sopInstanceUid: string, text: string | null | undefined, startedAt?: string): PendingEntry {
+  const at = startedAt === undefined ? {} : { startedAt };
+  if (text == null) return { key, sopInstanceUid, record: undefined, ...at };
   const { [crc32Key]: crc32, ...record } = JSON.parse(text) as InstanceRecord & { [crc32Key]?: number };
-  return { key, sopInstanceUid, record, ...(typeof crc32 === 'number' ? { crc32 } : {}) };
+  return { key, sopInstanceUid, record, ...(typeof crc32 === 'number' ? { crc32 } : {}), ...at };
 }
 
 /** Not a DICOM keyword: never a column of the row (rows are bound by keyword). */

@@ -213,8 +213,8 @@ export class SqliteIndex implements InstanceIndex {
       // One transaction per stored instance: the index never shows half an instance.
       const insertPending = db.prepare('INSERT OR REPLACE INTO pending (storage_key, sop_uid, record, started_at) VALUES (?, ?, ?, ?)');
       const deletePending = db.prepare('DELETE FROM pending WHERE storage_key = ?');
-      const listPending = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending ORDER BY started_at, rowid');
-      const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending WHERE sop_uid = ? ORDER BY started_at, rowid');
+      const listPending = db.prepare('SELECT storage_key AS key, sop_uid, record, started_at FROM pending ORDER BY started_at, rowid');
+      const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record, started_at FROM pending WHERE sop_uid = ? ORDER BY started_at, rowid');
       // The entries ended since the last write (see #ending), deleted first in each write transaction;
       // forgotten only once that transaction has committed (see #ended).
       const endQueued = (): void => {
@@ -249,8 +249,8 @@ export class SqliteIndex implements InstanceIndex {
         begin: (entries, durable) => this.#ended(() => begin(entries, durable)),
         end: (keys) => this.#ended(() => endTx(keys)),
         list: (sopUid) =>
-          ((sopUid === undefined ? listPending.all() : listPendingOf.all(sopUid)) as { key: string; sop_uid: string; record: string | null }[]).map((r) =>
-            pendingEntryOf(r.key, r.sop_uid, r.record),
+          ((sopUid === undefined ? listPending.all() : listPendingOf.all(sopUid)) as { key: string; sop_uid: string; record: string | null; started_at: string }[]).map((r) =>
+            pendingEntryOf(r.key, r.sop_uid, r.record, r.started_at),
           ),
       };
       const addBody = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): { old: string | undefined; parents: Parents } => {
