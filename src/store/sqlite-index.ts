@@ -190,10 +190,11 @@ export class SqliteIndex implements InstanceIndex {
         RETURNING id`);
       const seriesId = db.prepare('SELECT id FROM series WHERE series_uid = ?');
       const previous = db.prepare('SELECT storage_key AS key FROM instance WHERE sop_uid = ?');
-      const upsertInstance = prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, storage_key,
+      // The instance's statements take positional values: binding a whole record by name looks
+      // every key of it up three times (@, :, $), ~10 µs per instance against ~1 µs.
+      const upsertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, storage_key,
           transfer_syntax, size, charset, stored_at)
-        VALUES (@seriesFk, @SOPInstanceUID, @SOPClassUID, @InstanceNumber, @key, @transferSyntaxUid, @size,
-          @SpecificCharacterSet, @storedAt)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(sop_uid) DO UPDATE SET series_fk = excluded.series_fk, sop_class_uid = excluded.sop_class_uid,
           instance_number = excluded.instance_number, storage_key = excluded.storage_key, transfer_syntax = excluded.transfer_syntax,
           size = excluded.size, charset = excluded.charset, stored_at = excluded.stored_at`);
@@ -205,10 +206,9 @@ export class SqliteIndex implements InstanceIndex {
         pruneStudy.run();
         prunePatient.run();
       };
-      const insertInstance = prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, storage_key,
+      const insertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, storage_key,
           transfer_syntax, size, charset, stored_at)
-        VALUES (@seriesFk, @SOPInstanceUID, @SOPClassUID, @InstanceNumber, @key, @transferSyntaxUid, @size,
-          @SpecificCharacterSet, @storedAt)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(sop_uid) DO NOTHING RETURNING id`);
       // One transaction per stored instance: the index never shows half an instance.
       const insertPending = db.prepare('INSERT OR REPLACE INTO pending (storage_key, sop_uid, record, started_at) VALUES (?, ?, ?, ?)');
@@ -283,12 +283,12 @@ export class SqliteIndex implements InstanceIndex {
           parents?.seriesKey === seriesKey
             ? parents.seriesFk
             : ((upsertSeries.get({ ...row, studyFk, requestAttributes }) ?? seriesId.get(row.SeriesInstanceUID)!) as { id: number }).id;
-        const values = { ...row, seriesFk, storedAt: new Date().toISOString() };
+        const values = [seriesFk, row.SOPInstanceUID, row.SOPClassUID, row.InstanceNumber, row.key, row.transferSyntaxUid, row.size, row.SpecificCharacterSet, new Date().toISOString()] as const;
         // A new instance is one statement; a re-sent one reads the key it replaces, then updates.
         let old: string | undefined;
-        if (insertInstance.get(values) === undefined) {
+        if (insertInstance.get(...values) === undefined) {
           old = (previous.get(record.SOPInstanceUID) as { key: string } | undefined)?.key;
-          upsertInstance.run(values);
+          upsertInstance.run(...values);
           // It may have moved to another series or study: drop emptied parents.
           prune();
         }
