@@ -514,7 +514,12 @@ export class SqliteIndex implements InstanceIndex {
     if (this.#drainTimer !== undefined) return;
     this.#drainTimer = setTimeout(() => {
       this.#drainTimer = undefined;
-      if (this.#ending.length > 0 && !this.#closed) this.#pending?.end([]);
+      if (this.#ending.length === 0 || this.#closed) return;
+      try {
+        this.#pending?.end([]);
+      } catch {
+        // Kept for the next write (or reconcile): each such entry's copy is in place and named by its row.
+      }
     }, ENDING_DRAIN_MS);
     this.#drainTimer.unref();
   }
