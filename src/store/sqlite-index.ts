@@ -211,10 +211,11 @@ export class SqliteIndex implements InstanceIndex {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(sop_uid) DO NOTHING RETURNING id`);
       // One transaction per stored instance: the index never shows half an instance.
-      const insertPending = db.prepare('INSERT OR REPLACE INTO pending (storage_key, sop_uid, record, started_at) VALUES (?, ?, ?, ?)');
+      const insertPending = db.prepare(`INSERT OR REPLACE INTO pending (storage_key, sop_uid, record, started_at, seq)
+        VALUES (?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM pending))`);
       const deletePending = db.prepare('DELETE FROM pending WHERE storage_key = ?');
-      const listPending = db.prepare('SELECT storage_key AS key, sop_uid, record, started_at FROM pending ORDER BY started_at, rowid');
-      const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record, started_at FROM pending WHERE sop_uid = ? ORDER BY started_at, rowid');
+      const listPending = db.prepare('SELECT storage_key AS key, sop_uid, record, started_at FROM pending ORDER BY started_at, seq');
+      const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record, started_at FROM pending WHERE sop_uid = ? ORDER BY started_at, seq');
       // The entries ended since the last write (see #ending), deleted first in each write transaction;
       // forgotten only once that transaction has committed (see #ended).
       const endQueued = (): void => {
