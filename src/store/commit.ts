@@ -75,7 +75,9 @@ export interface CopyTarget extends StoredCopies {
  * UID). The commit protocol keeps "copy present, row absent" from outliving a crash: holding the
  * index's lock on the instance, a pending entry (with the row to write) is committed before the
  * copy reaches its key, and removed in the commit that indexes it; what a crash leaves between
- * them is settled by reconcile at the next start (FileStore.open) or by `store check`.
+ * them is settled by reconcile at the next start (FileStore.open) or by `store check`. A new
+ * instance placed with a synchronous rename under an index that offers it (addPlaced) has its
+ * row and entry in one commit, the copy placed right after it (placeNew).
  *
  * A copy that replaces an indexed one ('overwrite', or a row whose copy is gone) goes under a key
  * of its own (versionedKeyOf), never over the indexed copy: that one is removed only once the row

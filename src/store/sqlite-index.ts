@@ -96,10 +96,11 @@ export class SqliteIndex implements InstanceIndex {
   /**
    * Pending entries ended without a commit of their own (endPending `durable: false`): deleted
    * in the next write transaction of this connection, before anything else it writes (so a later
-   * entry under the same key is never the one deleted), or by the idle drain (#drainSoon).
+   * entry under the same key is never the one deleted), at the latest at the next turn of the
+   * event loop (#drainSoon).
    */
   #ending: string[] = [];
-  #drainTimer: NodeJS.Timeout | undefined;
+  #drainTimer: NodeJS.Immediate | undefined;
 
   /**
    * Open or create the index at `path` (':memory:' for a throw-away one), migrated to the
@@ -510,10 +511,14 @@ export class SqliteIndex implements InstanceIndex {
     return done;
   }
 
-  /** A write transaction for the ended entries alone, when nothing else has written for a while. */
+  /**
+   * A write transaction for the ended entries alone at the next turn of the event loop, unless
+   * another write carried them first: after the answer that ended them (a peer sending one
+   * instance at a time is then preparing its next one), not between its data and its answer.
+   */
   #drainSoon(): void {
     if (this.#drainTimer !== undefined) return;
-    this.#drainTimer = setTimeout(() => {
+    this.#drainTimer = setImmediate(() => {
       this.#drainTimer = undefined;
       if (this.#ending.length === 0 || this.#closed) return;
       try {
@@ -521,8 +526,7 @@ export class SqliteIndex implements InstanceIndex {
       } catch {
         // Kept for the next write (or reconcile): each such entry's copy is in place and named by its row.
       }
-    }, ENDING_DRAIN_MS);
-    this.#drainTimer.unref();
+    });
   }
 
   /**
@@ -722,7 +726,7 @@ export class SqliteIndex implements InstanceIndex {
         // left to reconcile at the next open: each such entry's copy is in place and its row names it
       }
     }
-    clearTimeout(this.#drainTimer);
+    clearImmediate(this.#drainTimer);
     this.#closed = true;
     this.#db.close();
     // The rows just committed settle once flushed (the close checkpointed them to disk anyway).
@@ -731,7 +735,5 @@ export class SqliteIndex implements InstanceIndex {
 }
 
 let memoryIndexes = 0;
-/** How long ended entries may wait for another write before they get a commit of their own. */
-const ENDING_DRAIN_MS = 1000;
 type Outcome = { readonly old: string | undefined } | { readonly error: unknown };
 const noop = (): void => undefined;

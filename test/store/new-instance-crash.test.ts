@@ -137,7 +137,7 @@ test("fsync 'file': a copy torn after its row and entry were committed (its flus
 });
 
 for (const fsync of ['none', 'file'] as const satisfies readonly FsyncPolicy[]) {
-  test(`fsync '${fsync}': a new instance is one commit of the index (its row with its pending entry; the entry's end goes with the next)`, async () => {
+  test(`fsync '${fsync}': a new instance is one commit of the index before its answer (its row with its pending entry); the entry's end comes after the answer`, async () => {
     const { dir, remove } = await tempDir('new-instance-commits');
     const index = new SqliteIndex(join(dir, 'index.sqlite'), { synchronous: fsync === 'none' ? 'normal' : 'full' });
     const db = index.connection;
@@ -149,10 +149,18 @@ for (const fsync of ['none', 'file'] as const satisfies readonly FsyncPolicy[]) 
     };
     try {
       const store = await FileStore.open({ root: join(dir, 'files'), index, fsync });
+      const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
       await store.store(metaOf(100), chunks(datasetOf(100)));
-      const before = commits;
-      for (let n = 101; n <= 105; n++) await store.store(metaOf(n), chunks(datasetOf(n)));
-      assert.equal(commits - before, 5);
+      await turn();
+      for (let n = 101; n <= 105; n++) {
+        const before = commits;
+        await store.store(metaOf(n), chunks(datasetOf(n)));
+        // Before the answer: the row with its entry, nothing else.
+        assert.equal(commits - before, 1);
+        // The entry's end after it, at the next turn (no other write carried it).
+        await turn();
+        assert.equal(commits - before, 2);
+      }
       // Ended entries are not pending, and are gone from the table after the next write.
       assert.deepEqual(await index.pendingEntries(), []);
       assert.equal((index.connection.prepare('SELECT count(*) AS n FROM pending').get() as { n: number }).n, 0);
