@@ -17,7 +17,8 @@ Compares the index of \`dicom-tls serve\` with its blob store and repairs what a
 store (a crash, kill -9, a lost node) or a hand left behind; safe while serve nodes run (each
 instance is settled holding the index's lock on it):
   pending         a copy on its way to the store when a node stopped: indexed from its pending
-                  entry when complete, else removed (as serve does at start-up)
+                  entry when complete, else removed (as serve does at start-up); a row whose
+                  copy is not in place yet is removed only once its entry is older than --grace
   orphan-object   an object no index row or pending entry accounts for, older than --grace:
                   removed
   missing-object  an index row whose object is gone: the row is removed (the sender may store

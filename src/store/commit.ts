@@ -3,12 +3,12 @@
  * index row under the duplicate policy, so that a crash at any point leaves nothing a restart
  * cannot settle (pending entries, see index-db.ts PendingEntry), and `reconcile`, which settles it.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { channelNames, publish } from '../diagnostics.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs, storeErrorFromIndex } from './errors.js';
-import { asyncOps, type PlaceOps } from './fs-ops.js';
+import { asyncOps, syncOps, type PlaceOps } from './fs-ops.js';
 import type { DuplicatePolicy, FsyncPolicy } from './file-store.js';
 import type { InstanceIndex, InstanceRecord, StoredFile } from './instance-index.js';
 import { pathOfKey, storageKeyOf, versionedKeyOf } from './storage-key.js';
@@ -62,6 +62,12 @@ export interface CopyTarget extends StoredCopies {
    * indexed waits for `flushed` before it is placed. Undefined: the copy is on disk already.
    */
   readonly unflushed?: { readonly flushed: Promise<void>; readonly crc32: number };
+  /**
+   * `place`, done synchronously (throws a StoreError): given where placing is a rename on this
+   * host, so that a new instance's copy can be placed right after the commit of its row and entry
+   * (InstanceIndex.addPlaced), before anything else in this process reads the index.
+   */
+  readonly placeNow?: (key: string) => void;
 }
 
 /**
@@ -69,7 +75,9 @@ export interface CopyTarget extends StoredCopies {
  * UID). The commit protocol keeps "copy present, row absent" from outliving a crash: holding the
  * index's lock on the instance, a pending entry (with the row to write) is committed before the
  * copy reaches its key, and removed in the commit that indexes it; what a crash leaves between
- * them is settled by reconcile at the next start (FileStore.open) or by `store check`.
+ * them is settled by reconcile at the next start (FileStore.open) or by `store check`. A new
+ * instance placed with a synchronous rename under an index that offers it (addPlaced) has its
+ * row and entry in one commit, the copy placed right after it (placeNew).
  *
  * A copy that replaces an indexed one ('overwrite', or a row whose copy is gone) goes under a key
  * of its own (versionedKeyOf), never over the indexed copy: that one is removed only once the row
@@ -106,6 +114,9 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
     // acknowledged instance). A row: a key no copy of it used, so nothing the row reads is written.
     const key = known === undefined ? storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid) : versionedKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid);
     const record: InstanceRecord = { ...a, key, transferSyntaxUid, size };
+    if (known === undefined && target.placeNow !== undefined && index.addPlaced !== undefined) {
+      return await placeNew(index, target, record, target.placeNow, unflushed);
+    }
     // The indexed copy, removed once the new row is in (its own pending entry until then).
     const stale = knownCopy ? [known!.key] : [];
     // Not flushed on its own where the row's durable commit carries it (durableNewEntry false):
@@ -185,6 +196,51 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
   }
 }
 
+/**
+ * A new instance (no row) under an index that commits a row with its entry (addPlaced), the copy
+ * placed right after that commit: one commit per instance instead of two (docs/conformance.md
+ * "Durability" has the order and what a crash leaves at each point). The entry, with the copy's
+ * checksum while its flush is under way, is ended once the copy is settled, without a commit of
+ * its own (the index's next write carries it): an entry left by a crash has its copy in place
+ * and its row naming it, and reconcile only clears it (or, torn, removes both).
+ */
+async function placeNew(index: InstanceIndex, target: CopyTarget, record: InstanceRecord, placeNow: (key: string) => void, unflushed: CopyTarget['unflushed']): Promise<Placed> {
+  const { key, SOPInstanceUID: uid } = record;
+  const entry = { key, sopInstanceUid: uid, record, ...(unflushed === undefined ? {} : { crc32: unflushed.crc32 }) };
+  // Not indexed means not retrievable: the copy goes (a failed placing left it where it was).
+  const drop = async (): Promise<void> => {
+    await target.discard();
+    let row: StoredFile | undefined | null = null;
+    try {
+      row = await index.findInstance(uid);
+    } catch {
+      row = null;
+    }
+    // The commit went in after all (its answer lost): the row names the copy, which stays.
+    if (row?.key === key) return;
+    let removed = false;
+    await target.remove(key).then(() => (removed = true), () => undefined);
+    if (removed) await index.endPending([key]).catch(() => undefined);
+  };
+  const [row, copy] = await Promise.allSettled([
+    index.addPlaced!(record, entry, () => placeNow(key), unflushed === undefined ? {} : { copyFlushed: unflushed.flushed }),
+    unflushed?.flushed,
+  ]);
+  if (copy.status === 'rejected') {
+    // The copy may not be what was received: it goes, and the row if it went in.
+    await index.removeInstance(uid).catch(() => undefined);
+    await drop();
+    throw row.status === 'rejected' ? storeErrorFromIndex(row.reason, `cannot index ${uid}`) : copy.reason;
+  }
+  if (row.status === 'rejected') {
+    await drop();
+    throw storeErrorFromIndex(row.reason, `cannot index ${uid}`);
+  }
+  // Ended while the instance is held: later, it could end the entry of the next placing.
+  await index.endPending([key], { durable: false }).catch(() => undefined);
+  return { key, path: target.where(key), replaced: false, duplicate: false };
+}
+
 /** placeUnderIndex for a complete temporary file in the store's root, renamed onto its key. */
 export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath: string, a: Attributes, transferSyntaxUid: string, size: number, fs: PlaceOps, unflushed?: CopyTarget['unflushed']): Promise<Placed> {
   const target: CopyTarget = {
@@ -204,6 +260,8 @@ export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath
     discard: () => fs.unlink(tempPath).catch(() => undefined),
     // The row's durable commit after the rename carries the entries.
     durableNewEntry: false,
+    // A small copy's rename (synchronous calls); its directory's flush would be one more wait between commit and placing.
+    ...(fs === syncOps && store.fsync !== 'file-and-directory' ? { placeNow: (key: string) => renameNow(tempPath, pathOfKey(store.root, key), a.SOPInstanceUID) } : {}),
   };
   return placeUnderIndex(store.duplicates, index, target, a, transferSyntaxUid, size);
 }
@@ -258,10 +316,10 @@ export function pendingAction(f: { present: boolean; cut: boolean; torn?: boolea
   // The entry's checksum does not match: the copy's flush did not finish (a power loss), so it
   // was never acknowledged; it goes, and the row naming it with it.
   if (f.torn === true) return 'discarded';
-  // The checksum matches and the row names the copy: placed, indexed and flushed; only the entry is left.
-  if (f.torn === false && f.rowNamesIt) return undefined;
-  if (f.hasRecord && !f.otherCopy && !f.cut) return 'indexed';
+  // The row names the copy (with a checksum: one that matches): placed and indexed (a new
+  // instance's row is committed with its entry, see placeNew); only the entry is left.
   if (f.rowNamesIt) return undefined;
+  if (f.hasRecord && !f.otherCopy && !f.cut) return 'indexed';
   return f.cut && !f.otherCopy ? 'discarded' : 'removed';
 }
 
@@ -353,6 +411,21 @@ export function duplicateError(uid: string, key: string): StoreError {
   return new StoreError(storeErrorCodes.duplicate, `${uid} is already stored as ${key}`, {
     comment: 'duplicate: this SOP Instance is already stored (policy reject)',
   });
+}
+
+/** rename(), making the directory when it is missing, with synchronous calls (see CopyTarget.placeNow). */
+function renameNow(from: string, to: string, uid: string): void {
+  try {
+    try {
+      renameSync(from, to);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ENOENT') throw error;
+      mkdirSync(dirname(to), { recursive: true });
+      renameSync(from, to);
+    }
+  } catch (error) {
+    throw storeErrorFromFs(error, `cannot place ${uid}`);
+  }
 }
 
 /** Run `fn`; when it fails for a missing directory, make the directory and run it once more. */

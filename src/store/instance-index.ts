@@ -78,6 +78,11 @@ export interface PendingEntry {
    * loss, a copy that does not match was never acknowledged, and reconcile removes it with its row.
    */
   readonly crc32?: number;
+  /**
+   * When the entry was written (ISO 8601), where the index reports it (the embedded one): a young
+   * entry whose row names a copy not yet in place may be a store still running (store check).
+   */
+  readonly startedAt?: string;
 }
 
 /** A pending entry's record column: the row as JSON, its `crc32` beside the row's keys. */
@@ -87,10 +92,11 @@ export function pendingRecordText(e: PendingEntry): string | null {
 }
 
 /** A pending entry read back from its columns (pendingRecordText's inverse). */
-export function pendingEntryOf(key: string, sopInstanceUid: string, text: string | null | undefined): PendingEntry {
-  if (text == null) return { key, sopInstanceUid, record: undefined };
+export function pendingEntryOf(key: string, sopInstanceUid: string, text: string | null | undefined, startedAt?: string): PendingEntry {
+  const at = startedAt === undefined ? {} : { startedAt };
+  if (text == null) return { key, sopInstanceUid, record: undefined, ...at };
   const { [crc32Key]: crc32, ...record } = JSON.parse(text) as InstanceRecord & { [crc32Key]?: number };
-  return { key, sopInstanceUid, record, ...(typeof crc32 === 'number' ? { crc32 } : {}) };
+  return { key, sopInstanceUid, record, ...(typeof crc32 === 'number' ? { crc32 } : {}), ...at };
 }
 
 /** Not a DICOM keyword: never a column of the row (rows are bound by keyword). */
@@ -164,6 +170,15 @@ export interface InstanceIndex {
    * is enough. An index may ignore it (PostgreSQL commits them durably).
    */
   beginPending(entries: readonly PendingEntry[], options?: { readonly durable?: boolean }): Promise<void>;
+  /**
+   * Optional (the embedded index): a new instance's row and its copy's pending entry `entry` in
+   * one commit, with `place` (which puts the copy under `entry.key` synchronously, throwing a
+   * StoreError when it cannot) run right after that commit, before anything else runs in this
+   * process; instead of beginPending, placing, addInstance (two commits). The entry stays until
+   * the caller ends it; when `place` throws, the row and the entry are removed and the call
+   * rejects with its error. commit.ts placeUnderIndex says when it is used.
+   */
+  addPlaced?(record: InstanceRecord, entry: PendingEntry, place: () => void, options?: AddInstanceOptions): Promise<void>;
   /**
    * Forget pending entries whose copies are accounted for (indexed, or removed). `durable: false`
    * (default true): the commit need not be flushed (an entry left by a power loss is settled by

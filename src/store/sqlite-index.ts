@@ -56,10 +56,12 @@ export interface SqliteIndexOptions {
   readonly synchronous?: 'full' | 'normal';
 }
 
-/** An addInstance call waiting for its batch's commit. */
+/** An addInstance (or addPlaced) call waiting for its batch's commit. */
 interface QueuedRow {
   readonly record: InstanceRecord;
   readonly settled: readonly string[];
+  /** addPlaced: the copy's pending entry, committed with the row, and the placing run right after that commit. */
+  readonly placing?: { readonly entry: PendingEntry; readonly place: () => void };
   resolve(old: string | undefined): void;
   reject(error: unknown): void;
 }
@@ -80,15 +82,25 @@ export class SqliteIndex implements InstanceIndex {
   readonly #db: DatabaseSync;
   /** Flushes the WAL after durable commits ('full' on a file); undefined: SQLite flushes, or nothing does. */
   readonly #wal: WalFlusher | undefined;
-  readonly #add: (record: InstanceRecord, settled: readonly string[]) => string | undefined;
+  readonly #add: (record: InstanceRecord, settled: readonly string[], entry?: PendingEntry) => string | undefined;
   /** Rows committed together (group commit, see addInstance); each settles its own caller. */
   readonly #addBatch: (items: readonly QueuedRow[]) => void = () => undefined;
   #queued: QueuedRow[] = [];
   readonly #pending: PendingOps | undefined;
   readonly #find: StatementSync;
   readonly #remove: (sopUid: string) => boolean;
+  /** addPlaced's placing failed after its commit: the row (if it still names the key) and the entry go, in one commit. */
+  readonly #unplace: (sopUid: string, key: string) => void;
   /** The parent rows this connection wrote last (see addInstance). */
   #parents: Parents | undefined;
+  /**
+   * Pending entries ended without a commit of their own (endPending `durable: false`): deleted
+   * in the next write transaction of this connection, before anything else it writes (so a later
+   * entry under the same key is never the one deleted), at the latest at the next turn of the
+   * event loop (#drainSoon).
+   */
+  #ending: string[] = [];
+  #drainTimer: NodeJS.Immediate | undefined;
 
   /**
    * Open or create the index at `path` (':memory:' for a throw-away one), migrated to the
@@ -142,6 +154,7 @@ export class SqliteIndex implements InstanceIndex {
         throw new StoreError(storeErrorCodes.index, 'the index is open read-only');
       };
       this.#remove = this.#add as unknown as (sopUid: string) => boolean;
+      this.#unplace = this.#add as unknown as (sopUid: string, key: string) => void;
       this.#pending = undefined;
     } else {
       const upsertPatient = prepare(`INSERT INTO patient (patient_id, patient_name, patient_birth_date, patient_sex, charset)
@@ -178,10 +191,11 @@ export class SqliteIndex implements InstanceIndex {
         RETURNING id`);
       const seriesId = db.prepare('SELECT id FROM series WHERE series_uid = ?');
       const previous = db.prepare('SELECT storage_key AS key FROM instance WHERE sop_uid = ?');
-      const upsertInstance = prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, storage_key,
+      // The instance's statements take positional values: binding a whole record by name looks
+      // every key of it up three times (@, :, $), ~10 µs per instance against ~1 µs.
+      const upsertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, storage_key,
           transfer_syntax, size, charset, stored_at)
-        VALUES (@seriesFk, @SOPInstanceUID, @SOPClassUID, @InstanceNumber, @key, @transferSyntaxUid, @size,
-          @SpecificCharacterSet, @storedAt)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(sop_uid) DO UPDATE SET series_fk = excluded.series_fk, sop_class_uid = excluded.sop_class_uid,
           instance_number = excluded.instance_number, storage_key = excluded.storage_key, transfer_syntax = excluded.transfer_syntax,
           size = excluded.size, charset = excluded.charset, stored_at = excluded.stored_at`);
@@ -193,17 +207,23 @@ export class SqliteIndex implements InstanceIndex {
         pruneStudy.run();
         prunePatient.run();
       };
-      const insertInstance = prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, storage_key,
+      const insertInstance = db.prepare(`INSERT INTO instance (series_fk, sop_uid, sop_class_uid, instance_number, storage_key,
           transfer_syntax, size, charset, stored_at)
-        VALUES (@seriesFk, @SOPInstanceUID, @SOPClassUID, @InstanceNumber, @key, @transferSyntaxUid, @size,
-          @SpecificCharacterSet, @storedAt)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(sop_uid) DO NOTHING RETURNING id`);
       // One transaction per stored instance: the index never shows half an instance.
-      const insertPending = db.prepare('INSERT OR REPLACE INTO pending (storage_key, sop_uid, record, started_at) VALUES (?, ?, ?, ?)');
+      const insertPending = db.prepare(`INSERT OR REPLACE INTO pending (storage_key, sop_uid, record, started_at, seq)
+        VALUES (?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM pending))`);
       const deletePending = db.prepare('DELETE FROM pending WHERE storage_key = ?');
-      const listPending = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending ORDER BY started_at, rowid');
-      const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record FROM pending WHERE sop_uid = ? ORDER BY started_at, rowid');
+      const listPending = db.prepare('SELECT storage_key AS key, sop_uid, record, started_at FROM pending ORDER BY started_at, seq');
+      const listPendingOf = db.prepare('SELECT storage_key AS key, sop_uid, record, started_at FROM pending WHERE sop_uid = ? ORDER BY started_at, seq');
+      // The entries ended since the last write (see #ending), deleted first in each write transaction;
+      // forgotten only once that transaction has committed (see #ended).
+      const endQueued = (): void => {
+        for (const key of this.#ending) deletePending.run(key);
+      };
       const beginTx = transaction(db, (entries: readonly PendingEntry[]): void => {
+        endQueued();
         const now = new Date().toISOString();
         for (const e of entries) insertPending.run(e.key, e.sopInstanceUid, pendingRecordText(e), now);
       });
@@ -223,20 +243,23 @@ export class SqliteIndex implements InstanceIndex {
           db.exec('PRAGMA synchronous = FULL');
         }
       };
-      const end = transaction(db, (keys: readonly string[]): void => {
+      const endTx = transaction(db, (keys: readonly string[]): void => {
+        endQueued();
         for (const key of keys) deletePending.run(key);
       });
       this.#pending = {
-        begin,
-        end,
+        begin: (entries, durable) => this.#ended(() => begin(entries, durable)),
+        end: (keys) => this.#ended(() => endTx(keys)),
         list: (sopUid) =>
-          ((sopUid === undefined ? listPending.all() : listPendingOf.all(sopUid)) as { key: string; sop_uid: string; record: string | null }[]).map((r) =>
-            pendingEntryOf(r.key, r.sop_uid, r.record),
+          ((sopUid === undefined ? listPending.all() : listPendingOf.all(sopUid)) as { key: string; sop_uid: string; record: string | null; started_at: string }[]).map((r) =>
+            pendingEntryOf(r.key, r.sop_uid, r.record, r.started_at),
           ),
       };
-      const addBody = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): { old: string | undefined; parents: Parents } => {
+      const addBody = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): { old: string | undefined; parents: Parents } => {
         // The pending entries of this file go in the same commit as its row (see PendingEntry).
         for (const key of settled) deletePending.run(key);
+        // addPlaced: the copy's entry is written with its row, and stays (see addPlaced).
+        if (entry !== undefined) insertPending.run(entry.key, entry.sopInstanceUid, pendingRecordText(entry), new Date().toISOString());
         // Arrays cannot be bound: the sequences go in as JSON text.
         const { ProcedureCodeSequence, RequestAttributesSequence, ...row } = record;
         const procedureCodes = JSON.stringify(ProcedureCodeSequence ?? []);
@@ -262,36 +285,39 @@ export class SqliteIndex implements InstanceIndex {
           parents?.seriesKey === seriesKey
             ? parents.seriesFk
             : ((upsertSeries.get({ ...row, studyFk, requestAttributes }) ?? seriesId.get(row.SeriesInstanceUID)!) as { id: number }).id;
-        const values = { ...row, seriesFk, storedAt: new Date().toISOString() };
+        const values = [seriesFk, row.SOPInstanceUID, row.SOPClassUID, row.InstanceNumber, row.key, row.transferSyntaxUid, row.size, row.SpecificCharacterSet, new Date().toISOString()] as const;
         // A new instance is one statement; a re-sent one reads the key it replaces, then updates.
         let old: string | undefined;
-        if (insertInstance.get(values) === undefined) {
+        if (insertInstance.get(...values) === undefined) {
           old = (previous.get(record.SOPInstanceUID) as { key: string } | undefined)?.key;
-          upsertInstance.run(values);
+          upsertInstance.run(...values);
           // It may have moved to another series or study: drop emptied parents.
           prune();
         }
         return { old, parents: { patientKey, patientFk, studyKey, studyFk, seriesKey, seriesFk } };
       };
       type Added = ReturnType<typeof addBody>;
-      const add = transaction(db, addBody);
+      const add = transaction(db, (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): Added => {
+        endQueued();
+        return addBody(record, parents, settled, entry);
+      });
       // A parent row deleted or changed by another connection since it was remembered: the
       // foreign key caught the remembered id. Once more, with every parent written through.
-      const withRetry = (run: typeof addBody, record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): Added => {
+      const withRetry = (run: typeof addBody, record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): Added => {
         try {
-          return run(record, parents, settled);
+          return run(record, parents, settled, entry);
         } catch (error) {
           if (parents === undefined || sqliteErrorCode(error) !== SQLITE_CONSTRAINT_FOREIGNKEY) throw error;
-          return run(record, undefined, settled);
+          return run(record, undefined, settled, entry);
         }
       };
       // One row of a batch: a failing row is rolled back alone, its batch-mates stay. When the
       // savepoint is gone too, SQLite ended the whole transaction itself (a full disk, an I/O
       // error): BatchLost says so. (Not `db.isTransaction`: Node 22.15 has no such property.)
-      const savepointed = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[]): Added => {
+      const savepointed = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): Added => {
         db.exec('SAVEPOINT instance_row');
         try {
-          const done = addBody(record, parents, settled);
+          const done = addBody(record, parents, settled, entry);
           db.exec('RELEASE instance_row');
           return done;
         } catch (error) {
@@ -304,23 +330,25 @@ export class SqliteIndex implements InstanceIndex {
           throw error;
         }
       };
-      this.#add = (record: InstanceRecord, settled: readonly string[]): string | undefined => {
+      this.#add = (record: InstanceRecord, settled: readonly string[], entry?: PendingEntry): string | undefined => {
         const parents = this.#parents;
         this.#parents = undefined; // kept only once this transaction has committed
-        const done = withRetry(add, record, parents, settled);
+        const done = this.#ended(() => withRetry(add, record, parents, settled, entry));
         this.#parents = done.old === undefined ? done.parents : undefined;
         return done.old;
       };
       this.#addBatch = (items: readonly QueuedRow[]): void => {
         let parents = this.#parents;
         this.#parents = undefined;
-        const outcomes: ({ readonly old: string | undefined } | { readonly error: unknown })[] = [];
+        const outcomes: Outcome[] = [];
         let whole = true;
+        const ending = this.#ending.length;
         try {
           db.exec('BEGIN');
+          endQueued();
           for (const item of items) {
             try {
-              const done = withRetry(savepointed, item.record, parents, item.settled);
+              const done = withRetry(savepointed, item.record, parents, item.settled, item.placing?.entry);
               outcomes.push({ old: done.old });
               parents = done.old === undefined ? done.parents : undefined;
             } catch (error) {
@@ -341,27 +369,39 @@ export class SqliteIndex implements InstanceIndex {
         if (!whole) {
           // The batch did not commit: every row once more in its own transaction, so that only
           // the rows that fail again fail.
-          const again = items.map((item): { readonly old: string | undefined } | { readonly error: unknown } => {
+          const again = items.map((item): Outcome => {
             try {
-              return { old: this.#add(item.record, item.settled) };
+              return { old: this.#add(item.record, item.settled, item.placing?.entry) };
             } catch (error) {
               return { error };
             }
           });
           return this.#settleDurable(items, again);
         }
+        this.#ending.splice(0, ending);
         this.#parents = parents;
         this.#settleDurable(items, outcomes);
       };
       const deleteInstance = db.prepare('DELETE FROM instance WHERE sop_uid = ?');
       const remove = transaction(db, (sopUid: string): boolean => {
+        endQueued();
         const removed = Number(deleteInstance.run(sopUid).changes) > 0;
         if (removed) prune();
         return removed;
       });
       this.#remove = (sopUid: string): boolean => {
         this.#parents = undefined; // a parent may have been pruned
-        return remove(sopUid);
+        return this.#ended(() => remove(sopUid));
+      };
+      const deletePlaced = db.prepare('DELETE FROM instance WHERE sop_uid = ? AND storage_key = ?');
+      const unplace = transaction(db, (sopUid: string, key: string): void => {
+        endQueued();
+        if (Number(deletePlaced.run(sopUid, key).changes) > 0) prune();
+        deletePending.run(key);
+      });
+      this.#unplace = (sopUid: string, key: string): void => {
+        this.#parents = undefined;
+        this.#ended(() => unplace(sopUid, key));
       };
     }
     this.#find = db.prepare(`SELECT sop_uid AS SOPInstanceUID, sop_class_uid AS SOPClassUID,
@@ -387,17 +427,40 @@ export class SqliteIndex implements InstanceIndex {
    * so only the rows that fail again fail. A lone row is its own transaction, as before.
    */
   addInstance(record: InstanceRecord, settled: readonly string[] = [], options: AddInstanceOptions = {}): Promise<string | undefined> {
+    return this.#queue(record, settled, undefined, options);
+  }
+
+  /**
+   * A new instance's row and its copy's pending entry (`entry`, which stays) in one commit, and
+   * `place` (which puts the copy under `entry.key`, synchronously) called right after that commit,
+   * before anything else runs on this thread: no query of this process sees the row before its
+   * copy is in place, and a crash between the two leaves a row and an entry whose copy never
+   * arrived, which reconcile settles ('unindexed'). One commit per new instance instead of two
+   * (entry, then row). Settles once durable, as addInstance; when `place` throws, the row and the
+   * entry are removed and the call rejects with what it threw. The caller ends the entry
+   * (endPending) once the copy is settled (flushed). Batched like addInstance.
+   */
+  addPlaced(record: InstanceRecord, entry: PendingEntry, place: () => void, options: AddInstanceOptions = {}): Promise<void> {
+    return this.#queue(record, [], { entry, place }, options).then(noop);
+  }
+
+  #queue(record: InstanceRecord, settled: readonly string[], placing: QueuedRow['placing'], options: AddInstanceOptions): Promise<string | undefined> {
     if (options.copyFlushed !== undefined) this.#holdReports(options.copyFlushed);
     const queued = new Promise<string | undefined>((resolve, reject) => {
+      const item: QueuedRow = { record, settled, ...(placing === undefined ? {} : { placing }), resolve, reject };
       if (this.#pending === undefined || this.#closed) {
+        let outcome: Outcome;
         try {
-          resolve(this.#add(record, settled));
+          outcome = { old: this.#add(record, settled, placing?.entry) };
         } catch (error) {
-          reject(error);
+          outcome = { error };
         }
+        this.#placeCommitted([item], [outcome]);
+        if ('error' in outcome) reject(outcome.error);
+        else resolve(outcome.old);
         return;
       }
-      this.#queued.push({ record, settled, resolve, reject });
+      this.#queued.push(item);
       if (this.#queued.length === 1) setImmediate(() => this.#flush());
     });
     return queued.catch((error: unknown) => {
@@ -411,9 +474,9 @@ export class SqliteIndex implements InstanceIndex {
     if (items.length === 0) return;
     if (items.length > 1) return this.#addBatch(items);
     const [item] = items;
-    let outcome: { readonly old: string | undefined } | { readonly error: unknown };
+    let outcome: Outcome;
     try {
-      outcome = { old: this.#add(item!.record, item!.settled) };
+      outcome = { old: this.#add(item!.record, item!.settled, item!.placing?.entry) };
     } catch (error) {
       outcome = { error };
     }
@@ -421,10 +484,57 @@ export class SqliteIndex implements InstanceIndex {
   }
 
   /**
+   * The placings (addPlaced) of the rows just committed, one after the other and before anything
+   * else runs: a placing that throws takes its row and entry out again (its outcome becomes the error).
+   */
+  #placeCommitted(items: readonly QueuedRow[], outcomes: Outcome[]): void {
+    items.forEach((item, i) => {
+      if (item.placing === undefined || 'error' in outcomes[i]!) return;
+      try {
+        item.placing.place();
+      } catch (error) {
+        outcomes[i] = { error };
+        try {
+          this.#unplace(item.record.SOPInstanceUID, item.placing.entry.key);
+        } catch {
+          // Left to reconcile: the entry's copy is not under its key, the row names it ('unindexed').
+        }
+      }
+    });
+  }
+
+  /** The entries ended without a commit of their own are gone once `write` (a write transaction that deleted them first) has committed. */
+  #ended<T>(write: () => T): T {
+    const ending = this.#ending.length;
+    const done = write();
+    this.#ending.splice(0, ending);
+    return done;
+  }
+
+  /**
+   * A write transaction for the ended entries alone at the next turn of the event loop, unless
+   * another write carried them first: after the answer that ended them (a peer sending one
+   * instance at a time is then preparing its next one), not between its data and its answer.
+   */
+  #drainSoon(): void {
+    if (this.#drainTimer !== undefined) return;
+    this.#drainTimer = setImmediate(() => {
+      this.#drainTimer = undefined;
+      if (this.#ending.length === 0 || this.#closed) return;
+      try {
+        this.#pending?.end([]);
+      } catch {
+        // Kept for the next write (or reconcile): each such entry's copy is in place and named by its row.
+      }
+    });
+  }
+
+  /**
    * Answer each row of a commit: a failed row at once, the committed ones once the WAL holding
    * them is flushed (a failed flush fails them all: they are in the index, not on disk).
    */
-  #settleDurable(items: readonly QueuedRow[], outcomes: readonly ({ readonly old: string | undefined } | { readonly error: unknown })[]): void {
+  #settleDurable(items: readonly QueuedRow[], outcomes: Outcome[]): void {
+    this.#placeCommitted(items, outcomes);
     const committed: [QueuedRow, string | undefined][] = [];
     items.forEach((item, i) => {
       const outcome = outcomes[i]!;
@@ -468,15 +578,25 @@ export class SqliteIndex implements InstanceIndex {
 
   async endPending(keys: readonly string[], options: { readonly durable?: boolean } = {}): Promise<void> {
     try {
-      this.#writable().end(keys);
-      if (options.durable ?? true) await this.#durable();
+      const pending = this.#writable();
+      if (options.durable === false) {
+        // No commit of its own: deleted first in the next write transaction (see #ending).
+        this.#ending.push(...keys);
+        this.#drainSoon();
+        return;
+      }
+      pending.end(keys);
+      await this.#durable();
     } catch (error) {
       throw storeErrorFromIndex(error, 'cannot settle a pending copy');
     }
   }
 
   async pendingEntries(sopInstanceUid?: string): Promise<PendingEntry[]> {
-    return this.#writable().list(sopInstanceUid);
+    const pending = this.#writable();
+    // Ended entries are not pending any more.
+    if (this.#ending.length > 0) pending.end([]);
+    return pending.list(sopInstanceUid);
   }
 
   #writable(): PendingOps {
@@ -523,6 +643,7 @@ export class SqliteIndex implements InstanceIndex {
   }
 
   async statistics(): Promise<IndexStatistics> {
+    if (this.#ending.length > 0) this.#pending?.end([]);
     const row = this.#statement(`SELECT (SELECT count(*) FROM patient) AS patients, (SELECT count(*) FROM study) AS studies,
       (SELECT count(*) FROM series) AS series, (SELECT count(*) FROM instance) AS instances,
       (SELECT coalesce(sum(size), 0) FROM instance) AS bytes, (SELECT count(*) FROM pending) AS pending`).get() as Record<string, number>;
@@ -598,6 +719,14 @@ export class SqliteIndex implements InstanceIndex {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#flush();
+    if (this.#ending.length > 0) {
+      try {
+        this.#pending?.end([]);
+      } catch {
+        // left to reconcile at the next open: each such entry's copy is in place and its row names it
+      }
+    }
+    clearImmediate(this.#drainTimer);
     this.#closed = true;
     this.#db.close();
     // The rows just committed settle once flushed (the close checkpointed them to disk anyway).
@@ -606,4 +735,5 @@ export class SqliteIndex implements InstanceIndex {
 }
 
 let memoryIndexes = 0;
+type Outcome = { readonly old: string | undefined } | { readonly error: unknown };
 const noop = (): void => undefined;

@@ -9,7 +9,7 @@ import { transaction, type DatabaseSync } from './sqlite.js';
 import { storageKeyOfPath } from './storage-key.js';
 
 /** The schema this version writes. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 const parents = `
 CREATE TABLE IF NOT EXISTS patient (
@@ -73,7 +73,6 @@ CREATE TABLE IF NOT EXISTS pending (
 
 /** Tables new in schema 2 (also part of a fresh database). */
 const schema2Tables = `
-CREATE INDEX IF NOT EXISTS pending_sop ON pending(sop_uid);
 CREATE TABLE IF NOT EXISTS commitment (
   transaction_uid TEXT PRIMARY KEY,
   requestor TEXT NOT NULL,
@@ -87,6 +86,23 @@ CREATE TABLE IF NOT EXISTS meta (
   value TEXT NOT NULL
 );
 `;
+
+/**
+ * The pending entries (schema 3): one B-tree, keyed by storage key. The table holds a few rows
+ * (the copies being placed), written and deleted in every new instance's commit: a rowid table
+ * with a unique key and an index by SOP Instance UID was three B-trees, three pages in each
+ * commit's WAL frames (~4 µs of its ~20 µs); a look-up by SOP Instance UID reads it whole.
+ * `seq` keeps the order of entries written in the same millisecond (the rowid did).
+ */
+function pendingTable(name: string): string {
+  return `CREATE TABLE ${name} (
+  storage_key TEXT PRIMARY KEY,
+  sop_uid TEXT NOT NULL,
+  record TEXT,
+  started_at TEXT NOT NULL,
+  seq INTEGER NOT NULL
+) WITHOUT ROWID;`;
+}
 
 const currentSchema = `${parents}
 CREATE TABLE instance (
@@ -102,12 +118,7 @@ CREATE TABLE instance (
   stored_at TEXT NOT NULL
 );
 CREATE INDEX instance_series ON instance(series_fk);
-CREATE TABLE pending (
-  storage_key TEXT PRIMARY KEY,
-  sop_uid TEXT NOT NULL,
-  record TEXT,
-  started_at TEXT NOT NULL
-);
+${pendingTable('pending')}
 ${schema2Tables}`;
 
 /** A migration from version - 1 to `version`, run inside the migrating transaction. */
@@ -139,8 +150,18 @@ const migrations: readonly Migration[] = [
         }
         insert.run(storageKeyOfPath(r.k), r.uid, record, r.at);
       }
-      db.exec(schema2Tables);
+      db.exec(`CREATE INDEX IF NOT EXISTS pending_sop ON pending(sop_uid);${schema2Tables}`);
       db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES ('content_version', ?)").run(String(legacyContent));
+    },
+  },
+  {
+    // The pending table becomes one B-tree (see pendingTable), its entries and their order kept.
+    version: 3,
+    up(db) {
+      db.exec(pendingTable('pending_v3'));
+      db.exec('INSERT INTO pending_v3 (storage_key, sop_uid, record, started_at, seq) SELECT storage_key, sop_uid, record, started_at, rowid FROM pending');
+      db.exec('DROP TABLE pending');
+      db.exec('ALTER TABLE pending_v3 RENAME TO pending');
     },
   },
 ];

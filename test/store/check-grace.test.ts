@@ -50,3 +50,33 @@ test('store check, a grace period: a young orphan is left, an old one removed', 
     assert.equal(existsSync(path), false);
   });
 });
+
+test("store check, a grace period: a row and its pending entry whose copy is not in place yet (a new instance between its commit and its rename) are left; later, or with no grace, the row goes", async () => {
+  const { dir, remove } = await tempDir('check-grace');
+  const root = join(dir, 'files');
+  const index = new SqliteIndex(join(dir, 'index.sqlite'));
+  try {
+    await mkdir(root, { recursive: true });
+    const uid = `${STUDY}.1.2`;
+    const key = `${STUDY}/${STUDY}.1/${uid}.dcm`;
+    const record = {
+      SpecificCharacterSet: '', PatientID: 'G', PatientName: '', PatientBirthDate: '', PatientSex: '', StudyInstanceUID: STUDY, StudyDate: '', StudyTime: '',
+      AccessionNumber: '', StudyID: '', StudyDescription: '', ReferringPhysicianName: '', SeriesInstanceUID: `${STUDY}.1`, Modality: 'CT', SeriesNumber: '',
+      SeriesDescription: '', SOPInstanceUID: uid, SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', InstanceNumber: '', key, transferSyntaxUid: '1.2.840.10008.1.2.1', size: 100,
+    };
+    // What the store of a new instance holds between its one commit and its rename (commit.ts placeNew).
+    await index.beginPending([{ key, sopInstanceUid: uid, record }]);
+    await index.addInstance(record);
+    const blobs = LocalBlobStore.at({ root });
+    assert.deepEqual((await checkStore({ index, blobs, graceSeconds: 900 })).findings, []);
+    assert.equal((await index.findInstance(uid))?.key, key);
+    assert.equal((await index.pendingEntries()).length, 1);
+    const later = await checkStore({ index, blobs, graceSeconds: 900, now: new Date(Date.now() + 901_000) });
+    assert.deepEqual(later.findings.map((f) => [f.kind, f.key, f.action]), [['pending', key, 'unindexed']]);
+    assert.equal(await index.findInstance(uid), undefined);
+    assert.deepEqual(await index.pendingEntries(), []);
+  } finally {
+    await index.close();
+    await remove();
+  }
+});

@@ -182,7 +182,11 @@ test(`kill -9 during stores, ${CYCLES} times: every acknowledged instance intact
     }
     await client.release();
     await server.kill();
+    // Killed once more: the last entry ended without a commit of its own (it goes with the next
+    // write) may be left, its copy in place and its row naming it; the next start clears it.
+    const last = (current = await startServer(root));
     const indexed = await assertAgreement(root, CYCLES + 2);
+    await last.kill();
     assert.equal(indexed.size, all.length);
     for (const instance of all) assert.ok((await storedDataset(indexed.get(instance.uid)!)).equals(datasetOf(instance)), `${instance.uid} differs`);
     // Not asserted (it depends on where the kills landed); shown so a run can be read.

@@ -116,6 +116,8 @@ test('concurrent durable stores into a FileStore: all answered, all indexed, one
     // The failed instance's file is gone with its row; nothing is pending or half-written.
     const files = (await readdir(root, { recursive: true })).map(String).filter((f) => f.endsWith('.dcm') || f.includes('.partial-'));
     assert.equal(files.length, rows.length);
+    // (Entries ended without a commit of their own go with the index's next write: not pending any more.)
+    assert.deepEqual(await index.pendingEntries(), []);
     assert.equal(count(index, 'SELECT count(*) AS n FROM pending'), 0);
   } finally {
     await index.close();

@@ -17,7 +17,7 @@ import { StorageServer } from '../../src/services/scp/storage-server.js';
 import { StoreError, storeErrorCodes } from '../../src/store/errors.js';
 import { SqliteIndex } from '../../src/store/sqlite-index.js';
 import { sqlite } from '../../src/store/sqlite.js';
-import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
+import { LEGACY_SCHEMA, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
 import { encodeDataset, specElements, tempDir, type InstanceSpec } from '../helpers/dicom-data.js';
 
 const explicitLE = '1.2.840.10008.1.2.1';
@@ -105,11 +105,11 @@ test('an index written before schema 2 is migrated at open: paths become keys, p
     const server = await StorageServer.create({ aeTitle: 'MIGRATED', storeRoot: root, index: indexPath, fsync: 'none' });
     try {
       const index = server.index;
-      assert.equal(await index.schemaVersion(), 2);
+      assert.equal(await index.schemaVersion(), SQLITE_SCHEMA_VERSION);
       assert.equal(await index.contentVersion(), 1);
       // No re-index was needed (content version 1), and the crashed third instance was indexed from its migrated entry.
       assert.deepEqual(events.filter((e) => e.kind?.startsWith('reindex')), []);
-      assert.deepEqual(events.filter((e) => e.kind === 'index-migrated').map((e) => ({ ...e })), [{ kind: 'index-migrated', database: 'sqlite', path: indexPath, fromVersion: 1, toVersion: 2 }]);
+      assert.deepEqual(events.filter((e) => e.kind === 'index-migrated').map((e) => ({ ...e })), [{ kind: 'index-migrated', database: 'sqlite', path: indexPath, fromVersion: 1, toVersion: SQLITE_SCHEMA_VERSION }]);
       assert.deepEqual(events.filter((e) => e.kind === 'store-reconciled').map((e) => `${e.action} ${e.sopInstanceUid}`), [`indexed ${spec(3).SOPInstanceUID}`]);
       assert.deepEqual(await index.pendingEntries(), []);
       for (const [n, path] of paths.entries()) {
@@ -165,7 +165,7 @@ test('two processes opening an index before schema 2 at once: one migrates, the 
     const outputs = await Promise.all([1, 2].map(() => run(process.execPath, ['--no-warnings', '--input-type=module', '-e', script, indexPath])));
     for (const { stdout } of outputs) {
       const result = JSON.parse(stdout) as { version: number; keys: string[] };
-      assert.equal(result.version, 2);
+      assert.equal(result.version, SQLITE_SCHEMA_VERSION);
       assert.deepEqual(result.keys, [1, 2].map((n) => `${spec(n).StudyInstanceUID}/${spec(n).SeriesInstanceUID}/${spec(n).SOPInstanceUID}.dcm`));
     }
   } finally {
@@ -212,6 +212,49 @@ test('opening an index while another process holds a write transaction on it wai
     }
     assert.equal(await exited, 0, 'the other process committed');
   } finally {
+    await remove();
+  }
+});
+
+test('an index of schema 2 is migrated at open: its pending table becomes one B-tree keyed by storage key, its entries kept in their order', async () => {
+  const { dir, remove } = await tempDir('index-migration');
+  const path = join(dir, 'index.sqlite');
+  const events: { kind?: string; fromVersion?: number; toVersion?: number }[] = [];
+  const listen = (m: unknown): void => void events.push(m as (typeof events)[number]);
+  diagnosticsChannel.subscribe(channelNames.server, listen);
+  try {
+    const db = new DatabaseSync(path);
+    // Schema 2 as it was written: a rowid table, its storage key unique, an index by SOP Instance UID.
+    db.exec(LEGACY_SCHEMA);
+    db.exec(`ALTER TABLE instance RENAME COLUMN path TO storage_key; ALTER TABLE pending RENAME COLUMN path TO storage_key;
+      CREATE INDEX pending_sop ON pending(sop_uid);
+      CREATE TABLE commitment (transaction_uid TEXT PRIMARY KEY, requestor TEXT NOT NULL, state TEXT NOT NULL, refs TEXT NOT NULL, requested_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta (name, value) VALUES ('content_version', '1');
+      PRAGMA user_version = 2;`);
+    const insert = db.prepare('INSERT INTO pending (storage_key, sop_uid, record, started_at) VALUES (?, ?, ?, ?)');
+    // Two in the same millisecond (an overwrite's new and old copy): their order is the order written.
+    insert.run('s/r/9.dcm', '9', null, '2026-12-07T10:00:00.000Z');
+    insert.run('s/r/1.dcm', '1', null, '2026-12-07T10:00:00.000Z');
+    insert.run('s/r/5.dcm', '5', null, '2026-12-07T09:00:00.000Z');
+    db.close();
+    const index = new SqliteIndex(path);
+    try {
+      assert.equal(await index.schemaVersion(), 3);
+      assert.deepEqual(events.filter((e) => e.kind === 'index-migrated').map((e) => [e.fromVersion, e.toVersion]), [[2, 3]]);
+      assert.deepEqual((await index.pendingEntries()).map((e) => e.key), ['s/r/5.dcm', 's/r/9.dcm', 's/r/1.dcm']);
+      assert.deepEqual((await index.pendingEntries('1')).map((e) => e.key), ['s/r/1.dcm']);
+      const sql = (index.connection.prepare("SELECT sql FROM sqlite_master WHERE name = 'pending'").get() as { sql: string }).sql;
+      assert.match(sql, /WITHOUT ROWID/);
+      assert.deepEqual(index.connection.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'pending' AND type = 'index' AND sql IS NOT NULL").all(), []);
+      // Written again under a key already pending: replaced, and now the newest.
+      await index.beginPending([{ key: 's/r/5.dcm', sopInstanceUid: '5', record: undefined }]);
+      assert.deepEqual((await index.pendingEntries()).map((e) => e.key).slice(0, 2), ['s/r/9.dcm', 's/r/1.dcm']);
+    } finally {
+      await index.close();
+    }
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.server, listen);
     await remove();
   }
 });
