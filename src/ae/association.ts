@@ -242,8 +242,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
       }
       return this.#sender.sendAsPromise({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId);
     });
-    if (this.#closed) {
-      handle.fail(this.#closeError());
+    if (this.#closed || this.#ending()) {
+      handle.fail(this.#endingError());
       return handle;
     }
     const entry: PendingEntry = { request: handle, deadline: Infinity, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink, cancelled: false };
@@ -275,6 +275,13 @@ export class Association extends TypedEmitter<AssociationEvents> {
   async release(): Promise<void> {
     if (this.#closed) throw this.#closeError();
     await this.#sender.idle;
+    // Already ending (we aborted at a peer's protocol error, the peer asked first, a release is
+    // under way): no A-RELEASE-RQ is valid now (PS3.8 Table 9-10); the outcome is how it ends.
+    if (this.#ending() || this.#ul.state !== 'Sta6') {
+      const { error } = await this.whenClosed();
+      if (error !== undefined) throw error;
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -795,6 +802,16 @@ export class Association extends TypedEmitter<AssociationEvents> {
     for (const [, entry] of this.#pending) entry.request.fail(reason());
     this.#pending.clear();
     for (const c of this.#running.values()) c.abort(reason());
+  }
+
+  /** Aborting, or released past the point where P-DATA may still be sent (Sta6, Sta8). */
+  #ending(): boolean {
+    const state = this.#ul.state;
+    return this.#aborting || (state !== 'Sta6' && state !== 'Sta8');
+  }
+
+  #endingError(): DicomError {
+    return this.#localError ?? this.#closeInfo?.error ?? new AssociationClosedError(this.#aborting || this.#closed ? undefined : 'the association is being released');
   }
 
   #closeError(): DicomError {
