@@ -480,6 +480,11 @@ export class Association extends TypedEmitter<AssociationEvents> {
     if (command.type !== expected) {
       throw new UnexpectedResponseError(id, `${command.type} answers message ID ${id}, a ${entry.request.command.type}`);
     }
+    // Only C-FIND, C-GET and C-MOVE answer with Pending (PS3.4 C.4): taken as "more to come"
+    // elsewhere, the request waited for the DIMSE timeout for a final response never due.
+    if (isPending(command.status) && !HAS_PENDING.has(command.type)) {
+      throw new UnexpectedResponseError(id, `${command.type} answers message ID ${id} with the Pending status 0x${command.status.toString(16).toUpperCase()}, which only C-FIND, C-GET and C-MOVE responses carry`);
+    }
     if (!entry.cancelled) this.#armTimer(id);
     const sink = hasDataset ? entry.sink?.(command) : undefined;
     const collected = hasDataset && sink === undefined ? collectSink(this.#maxCollected) : undefined;
@@ -844,6 +849,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
 }
 
 type PDataPdvs = Parameters<DimseAssembler['push']>[0];
+
+/** The responses that may be Pending (PS3.4 C.4.1.1.4, C.4.2.1.4, C.4.3.1.4). */
+const HAS_PENDING: ReadonlySet<string> = new Set(['C-FIND-RSP', 'C-GET-RSP', 'C-MOVE-RSP']);
 
 /** A request sent and not yet answered with its final response. */
 interface PendingEntry {
