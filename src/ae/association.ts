@@ -141,6 +141,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
       // The peer asked; answer (a collision we started is answered by UpperLayer.release()).
       this.#released = true;
       if (i.collision) return;
+      // The peer sends no P-DATA after its A-RELEASE-RQ (PS3.8 Table 9-10: no Evt9 in Sta7): a
+      // request of ours it has not answered never will be. Failed now, not at the DIMSE timeout.
+      if (this.#pending.size > 0) {
+        const unanswered = this.#pending.size;
+        this.#stopDimseTimer();
+        for (const [, entry] of this.#pending) entry.request.fail(new AssociationClosedError(`the peer asked to release the association with ${unanswered} of our requests unanswered`));
+        this.#pending.clear();
+      }
       // Nothing outstanding (the usual case: every request answered before the peer asked):
       // answered now, without the wait below, its timer and its promises.
       if (this.#inflight === 0 && this.#handling === 0 && !this.#sender.busy) {

@@ -72,3 +72,18 @@ test("after the peer's A-RELEASE-RQ was answered, release() resolves with the as
     await close();
   }
 });
+
+test("the peer's A-RELEASE-RQ while our request is unanswered: the request fails at once (the peer can send no more P-DATA), the release is answered", { timeout: 120_000 }, async () => {
+  const { client, peer, close } = await associated();
+  try {
+    const echo = client.echo();
+    assert.equal((await peer.nextPdu())?.[0], 0x04);
+    peer.write(A_RELEASE_RQ);
+    const e = await hangGuard(echo.then(() => assert.fail('the echo succeeded'), (err: unknown) => err as { code?: string; message?: string }), 'the echo after the peer released');
+    assert.equal(e.code, 'DICOM_ERR_ASSOCIATION_CLOSED', String(e.message));
+    assert.match(String(e.message), /release/);
+    assert.equal((await peer.nextPdu())?.[0], 0x06, 'our A-RELEASE-RP');
+  } finally {
+    await close();
+  }
+});
