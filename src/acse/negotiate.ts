@@ -464,7 +464,7 @@ export interface NegotiatedAssociation {
  * breaks the rules (the caller A-ABORTs): another application context name, an answer for an
  * unknown context, a transfer syntax we did not propose.
  */
-export function interpretAssociateAc(rq: AAssociateRqPdu, ac: AAssociateAcPdu): NegotiatedAssociation {
+export function interpretAssociateAc(rq: AAssociateRqPdu, ac: AAssociateAcPdu, minPeerMaximumLength?: number): NegotiatedAssociation {
   if (ac.applicationContextName !== rq.applicationContextName) {
     throw new NegotiationError(
       `A-ASSOCIATE-AC application context name '${ac.applicationContextName}' differs from the proposed '${rq.applicationContextName}'`,
@@ -473,6 +473,12 @@ export function interpretAssociateAc(rq: AAssociateRqPdu, ac: AAssociateAcPdu): 
   const peerMax = ac.userInformation.maximumLength ?? 0;
   if (peerMax > 0 && peerMax < 7) {
     throw new NegotiationError(`A-ASSOCIATE-AC maximum length ${peerMax} leaves no room for data after a PDV header`);
+  }
+  // The acceptor's floor, as the acceptor applies it to a requestor (negotiateAssociation): a few
+  // data bytes per P-DATA-TF cost tens of times the CPU and memory per byte sent.
+  const floor = checkMinPeerMaximumLength(minPeerMaximumLength);
+  if (peerMax > 0 && peerMax < floor) {
+    throw new NegotiationError(`A-ASSOCIATE-AC maximum length ${peerMax} is below the ${floor} we send P-DATA-TF PDUs down to (minPeerMaximumLength)`);
   }
   const roles = roleOutcomes(rq.userInformation.roleSelections, ac.userInformation.roleSelections);
   const contexts = interpretPresentationContexts(rq.presentationContexts, ac.presentationContexts, roles);

@@ -141,6 +141,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
       // The peer asked; answer (a collision we started is answered by UpperLayer.release()).
       this.#released = true;
       if (i.collision) return;
+      // The peer sends no P-DATA after its A-RELEASE-RQ (PS3.8 Table 9-10: no Evt9 in Sta7): a
+      // request of ours it has not answered never will be. Failed now, not at the DIMSE timeout.
+      if (this.#pending.size > 0) {
+        const unanswered = this.#pending.size;
+        this.#stopDimseTimer();
+        for (const [, entry] of this.#pending) entry.request.fail(new AssociationClosedError(`the peer asked to release the association with ${unanswered} of our requests unanswered`));
+        this.#pending.clear();
+      }
       // Nothing outstanding (the usual case: every request answered before the peer asked):
       // answered now, without the wait below, its timer and its promises.
       if (this.#inflight === 0 && this.#handling === 0 && !this.#sender.busy) {
@@ -242,8 +250,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
       }
       return this.#sender.sendAsPromise({ type: 'C-CANCEL-RQ', messageIdBeingRespondedTo: messageId }, undefined, pcId);
     });
-    if (this.#closed) {
-      handle.fail(this.#closeError());
+    if (this.#closed || this.#ending()) {
+      handle.fail(this.#endingError());
       return handle;
     }
     const entry: PendingEntry = { request: handle, deadline: Infinity, timeout: options.timeout ?? this.#dimseMs, sink: options.responseDatasetSink, cancelled: false };
@@ -275,6 +283,13 @@ export class Association extends TypedEmitter<AssociationEvents> {
   async release(): Promise<void> {
     if (this.#closed) throw this.#closeError();
     await this.#sender.idle;
+    // Already ending (we aborted at a peer's protocol error, the peer asked first, a release is
+    // under way): no A-RELEASE-RQ is valid now (PS3.8 Table 9-10); the outcome is how it ends.
+    if (this.#ending() || this.#ul.state !== 'Sta6') {
+      const { error } = await this.whenClosed();
+      if (error !== undefined) throw error;
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -472,6 +487,11 @@ export class Association extends TypedEmitter<AssociationEvents> {
     const expected = entry.request.command.type.replace(/-RQ$/, '-RSP');
     if (command.type !== expected) {
       throw new UnexpectedResponseError(id, `${command.type} answers message ID ${id}, a ${entry.request.command.type}`);
+    }
+    // Only C-FIND, C-GET and C-MOVE answer with Pending (PS3.4 C.4): taken as "more to come"
+    // elsewhere, the request waited for the DIMSE timeout for a final response never due.
+    if (isPending(command.status) && !HAS_PENDING.has(command.type)) {
+      throw new UnexpectedResponseError(id, `${command.type} answers message ID ${id} with the Pending status 0x${command.status.toString(16).toUpperCase()}, which only C-FIND, C-GET and C-MOVE responses carry`);
     }
     if (!entry.cancelled) this.#armTimer(id);
     const sink = hasDataset ? entry.sink?.(command) : undefined;
@@ -797,6 +817,16 @@ export class Association extends TypedEmitter<AssociationEvents> {
     for (const c of this.#running.values()) c.abort(reason());
   }
 
+  /** Aborting, or released past the point where P-DATA may still be sent (Sta6, Sta8). */
+  #ending(): boolean {
+    const state = this.#ul.state;
+    return this.#aborting || (state !== 'Sta6' && state !== 'Sta8');
+  }
+
+  #endingError(): DicomError {
+    return this.#localError ?? this.#closeInfo?.error ?? new AssociationClosedError(this.#aborting || this.#closed ? undefined : 'the association is being released');
+  }
+
   #closeError(): DicomError {
     return this.#localError ?? this.#closeInfo?.error ?? new AssociationClosedError();
   }
@@ -827,6 +857,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
 }
 
 type PDataPdvs = Parameters<DimseAssembler['push']>[0];
+
+/** The responses that may be Pending (PS3.4 C.4.1.1.4, C.4.2.1.4, C.4.3.1.4). */
+const HAS_PENDING: ReadonlySet<string> = new Set(['C-FIND-RSP', 'C-GET-RSP', 'C-MOVE-RSP']);
 
 /** A request sent and not yet answered with its final response. */
 interface PendingEntry {

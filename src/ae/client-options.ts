@@ -9,7 +9,7 @@
 import { InvalidOptionError } from '../errors.js';
 import { boolean as checkBoolean, describe, milliseconds, object as checkObject, string as checkString } from '../internal/option-shape.js';
 import { isValidUid } from '../acse/presentation-context.js';
-import { checkMaximumLength } from '../acse/options.js';
+import { checkMaximumLength, checkMinPeerMaximumLength } from '../acse/options.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
 import type { DicomClientOptions } from './client.js';
 
@@ -127,6 +127,7 @@ export function checkClientOptions(options: unknown): asserts options is DicomCl
   if (o['roles'] !== undefined) checkRoles(o['roles']);
   if (o['userIdentity'] !== undefined) checkUserIdentity(o['userIdentity']);
   if (o['maxPduLength'] !== undefined) checkMaximumLength('maxPduLength', o['maxPduLength'] as number);
+  if (o['minPeerMaximumLength'] !== undefined) checkMinPeerMaximumLength(o['minPeerMaximumLength'] as number);
   if (o['timeouts'] !== undefined) checkTimeouts(o['timeouts']);
   if (o['handlers'] !== undefined && !(o['handlers'] instanceof HandlerRegistry)) throw new InvalidOptionError('handlers', `must be a HandlerRegistry, got ${describe(o['handlers'])}`);
   if (o['associateRq'] !== undefined) checkAssociateRq(o['associateRq']);

@@ -56,6 +56,11 @@ export interface DicomClientOptions {
   /** Our Maximum Length (0x51): the largest P-DATA-TF we accept. Default 16384; 0 = no limit. */
   readonly maxPduLength?: number | undefined;
   /**
+   * The smallest Maximum Length the acceptor may answer with (0, no limit, is always fine);
+   * below it the association is aborted with a NegotiationError. Default 256, as DicomServer's.
+   */
+  readonly minPeerMaximumLength?: number | undefined;
+  /**
    * Propose an Asynchronous Operations Window (PS3.7 D.3.3.3): how many requests we want to keep
    * outstanding (`maxOperationsInvoked`) and how many of the acceptor's we perform at once
    * (`maxOperationsPerformed`); 0 = unlimited. Absent: not proposed, operations are synchronous.
@@ -149,7 +154,7 @@ export class DicomClient {
     }
     let negotiated;
     try {
-      negotiated = interpretAssociateAc(rq, ac);
+      negotiated = interpretAssociateAc(rq, ac, options.minPeerMaximumLength);
     } catch (e) {
       ul.abort();
       throw e instanceof NegotiationError ? e : new NegotiationError('the A-ASSOCIATE-AC could not be interpreted', { cause: e });

@@ -6,7 +6,7 @@
  * asking for 'drain', a message ahead of it). A failure found at once is thrown.
  */
 import type { DimseCommand } from '../dimse/messages.js';
-import { fragmentCommandBatches, inMemoryMessageFragments, singleCommandFragment, type AsyncDatasetSource } from '../dimse/fragmenter.js';
+import { fragmentCommandBatches, inMemoryMessageFragments, MAX_FRAGMENTS_AT_ONCE, maxFragmentLength, singleCommandFragment, type AsyncDatasetSource } from '../dimse/fragmenter.js';
 import type { DicomError } from '../errors.js';
 import type { UpperLayer } from '../ul/upper-layer.js';
 import type { PresentationDataValue } from '../ul/pdu/types.js';
@@ -149,7 +149,9 @@ export class MessageSender {
     // stream as batches, one per chunk read: no promise per fragment, a wait only when the
     // transport asks for 'drain'.
     if (Symbol.asyncIterator in pdvs) return this.#sendBatches(pdvs);
-    if (dataset instanceof Uint8Array && dataset.byteLength <= BURST_MAX) return this.#sendBurst(pdvs);
+    // A burst only of few PDUs: a peer's tiny Maximum Length makes a small data set many, each
+    // waiting in the transport unless the sender heeds 'drain' between them.
+    if (dataset instanceof Uint8Array && dataset.byteLength <= BURST_MAX && dataset.byteLength <= maxFragmentLength(host.peerMaxPduLength) * MAX_FRAGMENTS_AT_ONCE) return this.#sendBurst(pdvs);
     return this.#sendPdvs(pdvs);
   }
 

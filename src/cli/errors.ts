@@ -70,7 +70,7 @@ export const exitCodeTable = rows([
   [ExitCode.HandshakeFailed, 'the TLS handshake failed otherwise (the peer refused us, no common protocol or cipher)', ' DICOM_TLS_ERR_HANDSHAKE '],
   [ExitCode.TransportMismatch, 'TLS/plain mismatch, or the peer does not speak DICOM', ' DICOM_ERR_UL_TLS_ON_PLAIN_PORT DICOM_ERR_UL_TRANSPORT_MISMATCH DICOM_ERR_UL_NOT_DICOM '],
   [ExitCode.AssociationRejected, 'the association was rejected or nothing useful was accepted', ' DICOM_ERR_ASSOCIATION_REJECTED DICOM_ERR_NO_ACCEPTED_CONTEXT DICOM_ERR_NEGOTIATION '],
-  [ExitCode.AssociationAborted, 'the association was aborted or the peer broke the protocol', ' DICOM_ERR_ASSOCIATION_ABORTED DICOM_ERR_ASSOCIATION_CLOSED DICOM_ERR_PDU_MALFORMED DICOM_ERR_PDU_TOO_LARGE DICOM_ERR_DIMSE_PROTOCOL DICOM_ERR_DIMSE_UNEXPECTED_RESPONSE DICOM_ERR_DIMSE_RESPONSE_MISMATCH '],
+  [ExitCode.AssociationAborted, 'the association was aborted or the peer broke the protocol', ' DICOM_ERR_ASSOCIATION_ABORTED DICOM_ERR_ASSOCIATION_CLOSED DICOM_ERR_PDU_MALFORMED DICOM_ERR_PDU_TOO_LARGE DICOM_ERR_DIMSE_PROTOCOL DICOM_ERR_DIMSE_UNEXPECTED_RESPONSE DICOM_ERR_DIMSE_RESPONSE_MISMATCH DICOM_ERR_OPERATIONS_WINDOW_EXCEEDED DICOM_ERR_COMMAND_SET_DECODE DICOM_ERR_INVALID_ASSOCIATE_RQ '],
   [ExitCode.DimseFailure, 'the peer answered a request with a failure status', ' DICOM_ERR_DIMSE_STATUS '],
   [ExitCode.PartialFailure, 'some items failed (e.g. store: some files were not stored)', ` ${CliCode.partial} `],
   [ExitCode.Unavailable, 'the command or feature is not available in this build or runtime', ` ${CliCode.unavailable} DICOM_TLS_ERR_UNSUPPORTED_RUNTIME `],

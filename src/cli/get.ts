@@ -16,7 +16,8 @@ import type { CommandModule } from './command.js';
 export const help = `Usage: dicom-tls get HOST:PORT -k KEY=VALUE... [--out DIR] [options]
 
 Retrieves the matching instances with C-GET: they arrive on the same association (SCP/SCU role
-selection) and are written to DIR as Part 10 files (default: the current directory). Exit code 16
+selection) and are written to DIR as Part 10 files (default: the current directory); one cut
+short by the association's end leaves no file. Exit code 16
 when some sub-operations failed or were never performed (the peer's final response is Cancel, or
 counts some remaining), or when the peer counts more completed than reached us.
 
@@ -44,6 +45,13 @@ function uidOf(value: string, table: Readonly<Record<string, string>>, option: s
   const hit = Object.entries(table).find(([k]) => k.toLowerCase() === value.toLowerCase());
   if (hit === undefined) throw usageError(`${option} "${value}" is neither a UID nor a known name (e.g. ${Object.keys(table)[0]})`);
   return hit[1];
+}
+
+/** The store's writes under way finished or cleaned up; at most a while (a guard, not expected to run out). */
+async function storesSettled(store: { settled(): Promise<void> }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([store.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+  clearTimeout(timer);
 }
 
 export const command: CommandModule = {
@@ -93,6 +101,9 @@ export const command: CommandModule = {
       );
     } catch (e) {
       // The association ended (aborted, timed out, refused): what did arrive is kept; say so.
+      // A sub-operation cut short removes its temporary file as it fails: wait for that, or the
+      // exit leaves a .partial file in DIR.
+      await storesSettled(store);
       if (!out.json && received > 0) out.line(`${written()} before the C-GET ended`);
       throw e;
     }

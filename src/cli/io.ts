@@ -4,6 +4,7 @@
  * with --json, and a progress bar that draws only when stderr is a terminal.
  */
 import type { Readable, Writable } from 'node:stream';
+import { escapeControls } from './escape-controls.js';
 
 export interface Io {
   readonly stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -26,6 +27,15 @@ export function processIo(): Io {
   };
 }
 
+/**
+ * Lines for people quote what peers sent (matches, error comments, UIDs, AE titles): a control
+ * character is written as its escape (escape-controls.ts), so an ESC sequence cannot drive the
+ * terminal and a CR cannot overwrite a line. Only our own line breaks stay.
+ */
+function visible(text: string): string {
+  return text.includes('\n') ? text.split('\n').map(escapeControls).join('\n') : escapeControls(text);
+}
+
 /** Output mode of one run. */
 export class Output {
   readonly json: boolean;
@@ -41,16 +51,16 @@ export class Output {
   }
   /** A line for people (stdout in human mode; stderr with --json so stdout stays one document). */
   line(text = ''): void {
-    (this.json ? this.io.stderr : this.io.stdout).write(`${text}\n`);
+    (this.json ? this.io.stderr : this.io.stdout).write(`${visible(text)}\n`);
   }
   /** Progress/notes that are never data: always stderr. */
   note(text: string): void {
     if (this.quiet) return;
-    this.io.stderr.write(`${text}\n`);
+    this.io.stderr.write(`${visible(text)}\n`);
   }
   /** Only with --verbose. */
   debug(text: string): void {
-    if (this.verbose) this.io.stderr.write(`${text}\n`);
+    if (this.verbose) this.io.stderr.write(`${visible(text)}\n`);
   }
   /** The one JSON document of a --json run. */
   document(value: unknown): void {
@@ -108,7 +118,9 @@ export class Progress {
 }
 
 /** A plain-text table: columns padded to the widest cell. */
-export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+export function table(headers: readonly string[], rowsAsSent: ReadonlyArray<readonly string[]>): string {
+  // A cell is one line whatever a peer put in it (a line break in a Patient Name is not a row).
+  const rows = rowsAsSent.map((r) => r.map(escapeControls));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [fmt(headers), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');

@@ -19,7 +19,11 @@ export function exitCodesHelp(): string {
     'final response naming another SOP class or instance than the request, 14 with',
     'DICOM_ERR_DIMSE_RESPONSE_MISMATCH) leaves it established and it is released (A-RELEASE); after',
     'anything else (a response to a message ID never sent, a broken PDU, a timeout, a lost',
-    'connection) it is aborted (A-ABORT).'].join('\n');
+    'connection) it is aborted (A-ABORT).',
+    '',
+    'Text a peer sent (matches, reasons, certificate names) is written with its control characters',
+    'as escapes too: in the human output an ESC or CR from a peer is never sent to the terminal, and',
+    'a table cell is one line.'].join('\n');
 }
 
 function globalHelp(): string {

@@ -180,7 +180,16 @@ export function decodeText(bytes: Uint8Array, charset: string | readonly string[
           continue;
         }
       }
-      if (b === LF || b === CR || b === TAB || b === FF || b === BACKSLASH || (pn && (b === CARET || b === EQUALS))) {
+      // A run of plain G0 bytes decoded whole: a byte at a time, the value was a rope of one
+      // cons string per byte (~32 bytes of heap each, 500 MB for a 16 MB Patient Name).
+      // (A 94×94 G0 takes its pairs above; what it leaves goes a byte at a time.)
+      const end = g0.kind === 'mb' ? i : runEnd(bytes, i, (x) => x < 0x80 && !(x === ESC && extensions) && !isDelimiter(x, pn));
+      if (end > i) {
+        out += Buffer.from(bytes.buffer, bytes.byteOffset + i, end - i).toString('latin1');
+        i = end;
+        continue;
+      }
+      if (isDelimiter(b, pn)) {
         // Delimiters end the code state: back to the initial designations (PS3.5 6.1.2.5.3).
         g0 = initial.g0 ?? ascii;
         g1 = initial.g1;
@@ -190,8 +199,9 @@ export function decodeText(bytes: Uint8Array, charset: string | readonly string[
       continue;
     }
     if (g1 === undefined) {
-      out += '\ufffd';
-      i++;
+      const end = runEnd(bytes, i, (x) => x >= 0x80);
+      out += '\ufffd'.repeat(end - i);
+      i = end;
     } else if (g1.kind === 'mb') {
       const end = runEnd(bytes, i, (x) => x >= 0x80);
       const run = bytes.subarray(i, end);
@@ -201,12 +211,31 @@ export function decodeText(bytes: Uint8Array, charset: string | readonly string[
       out += b >= 0xa1 && b <= 0xdf ? decoder('shift_jis').decode(Uint8Array.of(b)) : '\ufffd';
       i++;
     } else if (g1.kind === 'sb') {
-      out += upperHalf(g1.label)[b - 0x80];
-      i++;
+      const end = runEnd(bytes, i, (x) => x >= 0x80);
+      out += mapRun(bytes, i, end, upperHalf(g1.label));
+      i = end;
     } else {
       out += '\ufffd';
       i++;
     }
+  }
+  return out;
+}
+
+/** The bytes that end the code state (PS3.5 6.1.2.5.3): LF, CR, TAB, FF, backslash; in PN also ^ and =. */
+function isDelimiter(b: number, pn: boolean): boolean {
+  return b === LF || b === CR || b === TAB || b === FF || b === BACKSLASH || (pn && (b === CARET || b === EQUALS));
+}
+
+/** Upper-half bytes through `table`, as flat strings of up to 64 Ki characters each (not a rope). */
+function mapRun(bytes: Uint8Array, start: number, end: number, table: readonly string[]): string {
+  let out = '';
+  const chars: string[] = [];
+  for (let k = start; k < end; k += 0x10000) {
+    const stop = Math.min(k + 0x10000, end);
+    chars.length = 0;
+    for (let j = k; j < stop; j++) chars.push(table[bytes[j]! - 0x80]!);
+    out += chars.join('');
   }
   return out;
 }

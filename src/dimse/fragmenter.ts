@@ -25,6 +25,15 @@ export const PDU_HEADER_LENGTH = 6;
 /** Fragment size used when the peer announces no limit (Maximum Length 0, PS3.8 D.1): 1 MiB. */
 export const UNLIMITED_FRAGMENT_LENGTH = 0x100000;
 
+/**
+ * Most fragments made at once (a list, a batch): a data set is cut in slices of this many whole
+ * fragments, so the PDVs of one slice are made, sent and let go before the next. A peer's tiny
+ * Maximum Length (8: two data bytes per PDU) otherwise made ~150 bytes of PDV objects per two
+ * bytes of data at once, 600 MB for a 4 MB instance. With usual PDU sizes a slice is 16 MiB or
+ * more: the fragments are the same as without slices.
+ */
+export const MAX_FRAGMENTS_AT_ONCE = 1024;
+
 /** Largest fragment a PDV may carry for a peer's Maximum Length (0 = unlimited), always even. */
 export function maxFragmentLength(maxPduLength: number): number {
   if (!Number.isInteger(maxPduLength) || maxPduLength < 0 || maxPduLength > 0xffffffff) {
@@ -87,7 +96,7 @@ export function inMemoryMessageFragments(command: DimseCommand, dataset: Uint8Ar
   if (!isContextId(id) || !isMaxPduLength(options.maxPduLength)) return undefined;
   const max = maxFragmentLength(options.maxPduLength);
   const n = dataset.length;
-  if (max % 2 === 1 || n === 0 || n % 2 === 1) return undefined;
+  if (max % 2 === 1 || n === 0 || n % 2 === 1 || n > max * MAX_FRAGMENTS_AT_ONCE) return undefined;
   const data = encodeCommand(command);
   if (data.length > max) return undefined;
   const out: PresentationDataValue[] = [{ presentationContextId: id, isCommand: true, isLast: true, data }];
@@ -204,9 +213,22 @@ export function* fragmentMessage(
   yield* commandFragments(command, options.presentationContextId, max);
   if (dataset === undefined) return;
   const d = new Splitter(options.presentationContextId, false, max);
-  if (isUint8Array(dataset)) yield* d.push(dataset, []);
-  else for (const chunk of dataset) yield* d.push(checkChunk(chunk), []);
+  if (isUint8Array(dataset)) for (const slice of slices(dataset, max)) yield* d.push(slice, []);
+  else for (const chunk of dataset) for (const slice of slices(checkChunk(chunk), max)) yield* d.push(slice, []);
   yield* d.finish();
+}
+
+/**
+ * `chunk` in slices of MAX_FRAGMENTS_AT_ONCE whole fragments of `max` bytes (the last slice the
+ * rest): cut where the fragments are cut anyway (`max` is even, or 1), so the PDVs are the same.
+ */
+function* slices(chunk: Uint8Array, max: number): Generator<Uint8Array, void, undefined> {
+  const size = max * MAX_FRAGMENTS_AT_ONCE;
+  if (chunk.length <= size) {
+    yield chunk;
+    return;
+  }
+  for (let o = 0; o < chunk.length; o += size) yield chunk.subarray(o, Math.min(o + size, chunk.length));
 }
 
 function commandFragments(command: Uint8Array, presentationContextId: number, max: number): PresentationDataValue[] {
@@ -246,8 +268,10 @@ export async function* fragmentMessageBatches(
   yield commandFragments(command, options.presentationContextId, max);
   const d = new Splitter(options.presentationContextId, false, max);
   for await (const chunk of dataset) {
-    const batch = d.push(checkChunk(chunk), []);
-    if (batch.length > 0) yield batch;
+    for (const slice of slices(checkChunk(chunk), max)) {
+      const batch = d.push(slice, []);
+      if (batch.length > 0) yield batch;
+    }
   }
   yield d.finish();
 }

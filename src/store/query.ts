@@ -133,7 +133,11 @@ export function keyValues(value: NaturalizedValue): string[] {
   if (value === undefined || value === null) return [];
   const list = Array.isArray(value) ? value : [value];
   const out: string[] = [];
-  for (const v of list) {
+  for (const given of list) {
+    // A key sent in a VR other than the dictionary's (Patient's Name as LO) comes from dcmjs as a
+    // String object: its text, matched as the key it is, not a Person Name with no groups
+    // (which matched as universal and answered every patient).
+    const v = given instanceof String ? given.valueOf() : given;
     if (v === undefined || v === null) continue;
     if (typeof v === 'object') {
       // PN: the alphabetic group unless others are given (PS3.5 6.2.1).
@@ -269,7 +273,7 @@ function responseValue(kind: Kind, raw: unknown): NaturalizedValue {
 }
 
 function emptyLike(value: NaturalizedValue): NaturalizedValue {
-  const isSequence = Array.isArray(value) && value.some((v) => typeof v === 'object' && v !== null && !('Alphabetic' in v) && !('Ideographic' in v) && !('Phonetic' in v));
+  const isSequence = Array.isArray(value) && value.some((v) => typeof v === 'object' && v !== null && !(v instanceof String) && !('Alphabetic' in v) && !('Ideographic' in v) && !('Phonetic' in v));
   return isSequence || (Array.isArray(value) && value.length === 0) ? [] : '';
 }
 

@@ -111,3 +111,20 @@ test('encodeText: undefined when a character has no code in the set', () => {
   assert.deepEqual(encodeText('Doe', ''), b('Doe'));
   assert.equal(encodeText('é', ''), undefined);
 });
+
+// A text value built a byte at a time was a rope of one V8 cons string per byte (~32 bytes of
+// heap each): a hostile peer's 16 MB Patient Name took 500 MB, a 64 MiB identifier more than
+// the CLI's heap. Runs are decoded whole.
+test('a long text value costs about its own size in heap, in every kind of run', async () => {
+  const { decodeText: decode } = await import('../../src/dataset/charset.js');
+  const n = 8 << 20;
+  for (const [label, byte, charset] of [['ASCII', 0x41, undefined], ['ISO 8859-1 upper half', 0xe9, 'ISO_IR 100'], ['no G1 (U+FFFD)', 0xe9, '']] as const) {
+    const bytes = new Uint8Array(n).fill(byte);
+    const before = process.memoryUsage().heapUsed;
+    const text = decode(bytes, charset, { vr: 'PN' });
+    const grown = process.memoryUsage().heapUsed - before;
+    assert.equal(text.length, n, label);
+    assert.equal(text.charCodeAt(n - 1), byte === 0x41 ? 0x41 : byte === 0xe9 && charset === 'ISO_IR 100' ? 0xe9 : 0xfffd, label);
+    assert.ok(grown < 96 * 1024 * 1024, `${label}: ${(grown / 1048576).toFixed(0)} MiB of heap for an 8 MiB value`);
+  }
+});

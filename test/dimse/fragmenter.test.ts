@@ -180,3 +180,37 @@ test('odd chunks and odd totals (a deflated data set, a stream read in odd piece
     check(batched, 'batches');
   }
 });
+
+// A peer's tiny Maximum Length (8: two data bytes per P-DATA-TF) must not make every PDV of a
+// large data set at once: ~150 bytes of objects per two bytes of data (600 MB for 4 MB).
+test('tiny Maximum Length: fragments are made a slice at a time, the same fragments as one cut', async () => {
+  const { MAX_FRAGMENTS_AT_ONCE, fragmentMessage, fragmentMessageBatches, inMemoryMessageFragments } = await import('../../src/dimse/fragmenter.js');
+  const data = new Uint8Array(1 << 20).map((_, i) => i & 0xff);
+  const command = new Uint8Array([1, 2, 3, 4]);
+  // Streamed: no batch holds more than MAX_FRAGMENTS_AT_ONCE PDVs; together they are the data.
+  let total = 0;
+  let batches = 0;
+  let joined = 0;
+  for await (const batch of fragmentMessageBatches(command, (async function* () { yield data; })(), { presentationContextId: 1, maxPduLength: 8 })) {
+    assert.ok(batch.length <= MAX_FRAGMENTS_AT_ONCE, `a batch of ${batch.length} PDVs`);
+    batches++;
+    for (const pdv of batch) if (!pdv.isCommand) {
+      assert.equal(pdv.data[0], data[joined]);
+      joined += pdv.data.length;
+      total++;
+    }
+  }
+  assert.equal(joined, data.length);
+  assert.equal(total, data.length / 2);
+  assert.ok(batches > 1);
+  // In memory: lazily, a slice at a time (the first PDVs do not wait for all 2 million).
+  const big = new Uint8Array(4 << 20);
+  const before = process.memoryUsage().heapUsed;
+  const pdvs = fragmentMessage(command, big, { presentationContextId: 1, maxPduLength: 8 });
+  for (let i = 0; i < 4; i++) pdvs.next();
+  const grown = process.memoryUsage().heapUsed - before;
+  assert.ok(grown < 64 * 1024 * 1024, `${(grown / 1048576).toFixed(0)} MiB of heap for the first PDVs`);
+  // The list for a burst is made only for few PDVs; at usual sizes, as before.
+  assert.equal(inMemoryMessageFragments({ type: 'C-STORE-RQ', messageId: 1, affectedSopClassUid: '1.2', affectedSopInstanceUid: '1.2.3', priority: 0 } as never, data, { presentationContextId: 1, maxPduLength: 8 }), undefined);
+  assert.equal(inMemoryMessageFragments({ type: 'C-STORE-RQ', messageId: 1, affectedSopClassUid: '1.2', affectedSopInstanceUid: '1.2.3', priority: 0 } as never, data, { presentationContextId: 1, maxPduLength: 16384 })?.length, 1 + Math.ceil(data.length / 16378));
+});
