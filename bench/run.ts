@@ -20,6 +20,7 @@ import { makePki } from './lib/pki.js';
 import { NotAvailableError, type Measurement } from './lib/types.js';
 import { formatNumber, formatSpeedRatio, formatSpread, markdownTable, median, megabytesPerSecond, spread } from './lib/stats.js';
 import { allWorkloads, type Workload } from './workloads.js';
+import { removeDeferred } from './lib/scratch.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const NOTES_MARKER = '<!-- notes: everything below this line is kept across runs -->';
@@ -158,6 +159,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await rm(pki.dir, { recursive: true, force: true });
+    removeDeferred();
   }
   const elapsed = (Date.now() - started.getTime()) / 1000;
   const results = workloads.map((w) => ({ w, o: outcomes.get(w)! }));

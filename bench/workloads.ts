@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { removeAtEnd } from './lib/scratch.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,7 +117,11 @@ async function withScp(
     }
     return { seconds, peakRssKb, scpCpuMs, scuCpuMs };
   } finally {
-    if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
+    if (outDir !== undefined) {
+      // Many files: removed when the bench ends (lib/scratch.ts); a large row's 10 at once.
+      if ((options.expectFiles ?? 0) > 50) removeAtEnd(outDir);
+      else await rm(outDir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -6,7 +6,8 @@
  * - the file system's floor for a durable store with a one-at-a-time peer (`durableFloor`).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { removeAtEnd } from '../lib/scratch.js';
+import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -139,6 +140,6 @@ export function durableFloor(files: readonly string[], flushes: 0 | 1 | 2): Meas
     closeSync(log);
     return { seconds, bytes, instances: data.length };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeAtEnd(dir);
   }
 }
