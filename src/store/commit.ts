@@ -166,22 +166,10 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
     if (overlapped) {
       // The row is committed while the copy is flushed, its entry kept (with the copy's checksum)
       // until both flushes have finished: answered only then.
-      const [row, copy] = await Promise.allSettled([index.addInstance(record, [], { copyFlushed: unflushed.flushed }), unflushed.flushed]);
-      if (copy.status === 'rejected') {
-        // The copy may not be what was received: it goes, and the row if it went in.
-        await index.removeInstance(uid).catch(() => undefined);
-        await removeThenSettle(key, [key]);
-        throw row.status === 'rejected' ? storeErrorFromIndex(row.reason, `cannot index ${uid}`) : copy.reason;
-      }
-      if (row.status === 'rejected') {
-        await dropUnlessIndexed();
-        throw storeErrorFromIndex(row.reason, `cannot index ${uid}`);
-      }
-      // Both on disk: the entry has nothing left to settle. Its removal need not be flushed (an
-      // entry a power loss leaves is settled by reconcile: the checksum matches, the row names it).
-      // Removed here, holding the instance: later, it could remove the entry of the next placing.
-      await index.endPending([key], { durable: false }).catch(() => undefined);
-      return { key, path: target.where(key), replaced: false, duplicate: false };
+      return await settleBesideFlush(index, target, key, uid, index.addInstance(record, [], { copyFlushed: unflushed.flushed }), unflushed.flushed, {
+        copyFailed: () => removeThenSettle(key, [key]),
+        rowFailed: dropUnlessIndexed,
+      });
     }
     try {
       await index.addInstance(record, [key]);
@@ -222,21 +210,36 @@ async function placeNew(index: InstanceIndex, target: CopyTarget, record: Instan
     await target.remove(key).then(() => (removed = true), () => undefined);
     if (removed) await index.endPending([key]).catch(() => undefined);
   };
-  const [row, copy] = await Promise.allSettled([
-    index.addPlaced!(record, entry, () => placeNow(key), unflushed === undefined ? {} : { copyFlushed: unflushed.flushed }),
-    unflushed?.flushed,
-  ]);
+  const row = index.addPlaced!(record, entry, () => placeNow(key), unflushed === undefined ? {} : { copyFlushed: unflushed.flushed });
+  return settleBesideFlush(index, target, key, uid, row, unflushed?.flushed, { copyFailed: drop, rowFailed: drop });
+}
+
+/**
+ * A new copy's row commit and its flush (if any), run together, settled: a failed flush removes
+ * the copy, and the row if it went in (the copy may not be what was received); a failed commit
+ * leaves it to `rowFailed`; both done, the entry is ended without a flush of its own (one a power
+ * loss leaves is settled by reconcile: its checksum matches, the row names the copy), while the
+ * instance is still held (later, it could end the entry of the next placing).
+ */
+async function settleBesideFlush(
+  index: InstanceIndex,
+  target: CopyTarget,
+  key: string,
+  uid: string,
+  commit: Promise<unknown>,
+  flushed: Promise<void> | undefined,
+  on: { copyFailed: () => Promise<void>; rowFailed: () => Promise<void> },
+): Promise<Placed> {
+  const [row, copy] = await Promise.allSettled([commit, flushed]);
   if (copy.status === 'rejected') {
-    // The copy may not be what was received: it goes, and the row if it went in.
     await index.removeInstance(uid).catch(() => undefined);
-    await drop();
+    await on.copyFailed();
     throw row.status === 'rejected' ? storeErrorFromIndex(row.reason, `cannot index ${uid}`) : copy.reason;
   }
   if (row.status === 'rejected') {
-    await drop();
+    await on.rowFailed();
     throw storeErrorFromIndex(row.reason, `cannot index ${uid}`);
   }
-  // Ended while the instance is held: later, it could end the entry of the next placing.
   await index.endPending([key], { durable: false }).catch(() => undefined);
   return { key, path: target.where(key), replaced: false, duplicate: false };
 }

@@ -7,27 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runCli, tempDir } from '../helpers/cli.js';
+import { codeCaches } from '../helpers/code-caches.js';
 import { spawnServe, listening } from '../helpers/serve-process.js';
 
-/** serve's code caches under dir: name → { ino, mtimeMs, size } (echo's, and Node's own entries, left out). */
-function serveCaches(dir: string): Map<string, { ino: number; mtimeMs: number; size: number }> {
-  const found = new Map<string, { ino: number; mtimeMs: number; size: number }>();
-  let all: string[] = [];
-  try {
-    all = readdirSync(dir, { recursive: true }) as string[];
-  } catch {
-    return found;
-  }
-  for (const rel of all) {
-    if (!/(^|\/)dicom-tls-serve-.*\.cache$/.test(rel)) continue;
-    const st = statSync(join(dir, rel));
-    if (st.isFile()) found.set(rel, { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size });
-  }
-  return found;
-}
+/** serve's code caches under dir (echo's, and Node's own entries, left out). */
+const serveCaches = (dir: string) => codeCaches(dir, 'serve');
 
 /** One serve run: started with a plain listener, `echoes` C-ECHO associations, stopped with SIGTERM. */
 async function serveRun(data: string, cacheDir: string, echoes: number): Promise<string> {

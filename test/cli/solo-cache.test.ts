@@ -16,6 +16,7 @@ import { scenarioPki } from '../helpers/pki.js';
 import { channelNames } from '../../src/diagnostics.js';
 import { cacheVariant, soloCacheName, worthCaching } from '../../src/cli/solo-script.js';
 import { runCli, tempDir } from '../helpers/cli.js';
+import { codeCaches } from '../helpers/code-caches.js';
 import { freePort } from '../helpers/free-port.js';
 
 interface SoloScript { soloScript(code: string, file: string): string }
@@ -27,23 +28,8 @@ function env(dir: string, extra: Record<string, string | undefined> = {}): NodeJ
   return { NODE_COMPILE_CACHE: dir, NODE_DISABLE_COMPILE_CACHE: undefined, ...extra };
 }
 
-/** Our code caches under dir (Node's own entries beside them are not ours): name → { ino, mtimeMs, size }. */
-function caches(dir: string): Map<string, { ino: number; mtimeMs: number; size: number }> {
-  const found = new Map<string, { ino: number; mtimeMs: number; size: number }>();
-  let all: string[] = [];
-  try {
-    all = readdirSync(dir, { recursive: true }) as string[];
-  } catch {
-    return found;
-  }
-  for (const rel of all) {
-    if (!/(^|\/)dicom-tls-[a-z]+-.*\.cache$/.test(rel)) continue;
-    const st = statSync(join(dir, rel));
-    if (!st.isFile()) continue;
-    found.set(rel, { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size });
-  }
-  return found;
-}
+/** Our code caches under dir (Node's own entries beside them are not ours). */
+const caches = (dir: string) => codeCaches(dir);
 
 /** Association life-cycle kinds the in-process server publishes while `fn` runs. */
 async function kindsDuring(fn: () => Promise<void>): Promise<string[]> {
