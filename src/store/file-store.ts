@@ -11,18 +11,22 @@ import { crc32, createInflateRaw } from 'node:zlib';
 import { InvalidOptionError } from '../errors.js';
 import { publish, channelNames } from '../diagnostics.js';
 import { deflatedExplicitVrLittleEndian, fileMetaEncoder, readPart10Header } from '../dataset/part10.js';
-import { DatasetHeadScanner, headText } from './dataset-head.js';
+import { DatasetHeadScanner } from './dataset-head.js';
+import { checkCommandUid, instanceAttributes, uidPattern } from './instance-attributes.js';
 import { asyncOps, closeFd, copyFsync, createExclusive, syncOps, writeAll, writeAllSync } from './fs-ops.js';
 import { StoreError, storeErrorCodes, storeErrorFromFs } from './errors.js';
-import type { InstanceIndex, InstanceRecord } from './instance-index.js';
+import type { InstanceIndex } from './instance-index.js';
 import { pathOfKey } from './storage-key.js';
 import { filesUnder, placeIndexed, placeUnindexed, reconcile, type ReconciledFile, type StoredCopies } from './commit.js';
 import type { BlobStore } from './blob/blob-store.js';
 import { LocalBlobStore } from './blob/local.js';
 import { openStoredDataset, type StoredDataset } from './blob/read.js';
 import { objectsIn, placeInBlobStore, placeInBlobStoreUnindexed, type BlobBody } from './blob-commit.js';
+import { duplicatePolicies, fsyncPolicies, sharedPartialsGraceMs, type DuplicatePolicy, type FileStoreOptions, type FsyncPolicy, type InstanceFiles, type StoredInstance, type StoreRequestMeta } from './file-store-types.js';
 
 export type { ReconciledFile } from './commit.js';
+export { duplicatePolicies, fsyncPolicies, sharedPartialsGraceMs } from './file-store-types.js';
+export type { DuplicatePolicy, FileStoreOptions, FsyncPolicy, InstanceFiles, StoredInstance, StoreRequestMeta } from './file-store-types.js';
 
 /**
  * The default C-STORE sink (PS3.4 B.2.2): the received data set is written bit-for-bit after a
@@ -31,88 +35,6 @@ export type { ReconciledFile } from './commit.js';
  * BlobStore of its own (`blobs`, e.g. S3) the root keeps only the temporary files, and the
  * complete instance is put under that key in the BlobStore (blob-commit.ts).
  */
-
-/**
- * What a second C-STORE of a SOP Instance UID already stored does: 'keep-first' (default, as
- * archives do: Success, the stored copy kept, a 'store-duplicate' diagnostics event),
- * 'overwrite' (Success, the new copy replaces it), 'reject' (0111 Duplicate SOP Instance).
- */
-export const duplicatePolicies = ['keep-first', 'overwrite', 'reject'] as const;
-export type DuplicatePolicy = (typeof duplicatePolicies)[number];
-
-/**
- * 'file': fsync the file before the rename (survives power loss once answered);
- * 'file-and-directory': also fsync the directory after the rename; 'none': leave it to the OS.
- * Measured on the project's 2-core VM (ext4 on virtio, 300 instances of 256 KiB): 2-7 ms per
- * instance under every policy, the run-to-run noise larger than any difference; on disks that
- * honour flushes expect one flush latency per instance for 'file', two for 'file-and-directory'.
- */
-export const fsyncPolicies = ['file', 'file-and-directory', 'none'] as const;
-export type FsyncPolicy = (typeof fsyncPolicies)[number];
-
-export interface FileStoreOptions {
-  /** Root directory; created if missing. */
-  readonly root: string;
-  /** Default 'keep-first' (see duplicatePolicies). */
-  readonly duplicates?: DuplicatePolicy;
-  /** Default 'file'. */
-  readonly fsync?: FsyncPolicy;
-  /** When given, each stored instance is recorded in it (one transaction). */
-  readonly index?: InstanceIndex;
-  /**
-   * Where complete instances go, when not to files under `root` (S3: blob/s3.ts). `root` then
-   * holds only the temporary files of instances being received. Closed by `close()`.
-   */
-  readonly blobs?: BlobStore;
-  /**
-   * At open, temporary files of unfinished stores are removed only once this many milliseconds
-   * old (by modification time: a file being written is always younger). Default 0 (all of them)
-   * with an embedded index or none, where this process is the only writer; 15 minutes with a
-   * shared index (PostgreSQL), where other nodes may be writing into the same root right now.
-   */
-  readonly partialsGraceMs?: number;
-}
-
-/** The default `partialsGraceMs` of a store shared by several nodes. */
-export const sharedPartialsGraceMs = 15 * 60_000;
-
-/** What the C-STORE command and presentation context say about the instance. */
-export interface StoreRequestMeta {
-  /** Affected SOP Class UID (0000,0002). */
-  readonly sopClassUid: string;
-  /** Affected SOP Instance UID (0000,1000). */
-  readonly sopInstanceUid: string;
-  /** The presentation context's transfer syntax: how the data set bytes are encoded. */
-  readonly transferSyntaxUid: string;
-  /**
-   * Calling AE title, recorded as SourceApplicationEntityTitle (0002,0016) as DCMTK and dcm4che
-   * do, and as SendingApplicationEntityTitle (0002,0017).
-   */
-  readonly callingAeTitle?: string;
-  /** Called AE title (this server), recorded as ReceivingApplicationEntityTitle (0002,0018). */
-  readonly calledAeTitle?: string;
-}
-
-export interface StoredInstance {
-  /** Storage key, relative to the root (what the index records). */
-  readonly key: string;
-  readonly path: string;
-  readonly sopClassUid: string;
-  readonly sopInstanceUid: string;
-  readonly studyInstanceUid: string;
-  readonly seriesInstanceUid: string;
-  readonly transferSyntaxUid: string;
-  /** File size: meta header plus data set. */
-  readonly size: number;
-  readonly datasetSize: number;
-  /** A previous copy was replaced ('overwrite'). */
-  readonly replaced: boolean;
-  /** Not stored again: the copy already stored was kept ('keep-first'); `path` is that copy. */
-  readonly duplicate: boolean;
-  /** The identifying attributes found in the data set (what the index records). */
-  readonly attributes: Omit<InstanceRecord, 'key' | 'transferSyntaxUid' | 'size'>;
-}
-
 
 const partialMarker = '.partial-';
 /**
@@ -123,9 +45,6 @@ const releasingSources = new WeakSet<object>();
 const keepChunks = (): void => undefined;
 const implicitVrLittleEndian = '1.2.840.10008.1.2';
 const explicitVrBigEndian = '1.2.840.10008.1.2.2';
-// PS3.5 9.1: numeric components separated by single dots. Never '.' or '..': UIDs become
-// directory and file names, so this is also what keeps a data set from escaping the root.
-const uidPattern = /^(?=.{1,64}$)\d+(\.\d+)*$/;
 
 function checkOption<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
@@ -133,20 +52,6 @@ function checkOption<T extends string>(name: string, value: T | undefined, allow
   return value;
 }
 
-/** Where stored copies are, by storage key (what retrieve and commitment read). */
-export interface InstanceFiles {
-  /** The copies are objects of a BlobStore (S3), not files under a root: read them with openDataset. */
-  readonly remote: boolean;
-  /** The file of a key (a directory store only). */
-  pathOf(key: string): string;
-  /** The stored copy's size in bytes, or undefined when it is missing. */
-  sizeOf(key: string): Promise<number | undefined>;
-  /**
-   * Stream a stored copy: its meta header, then its data set. `expectedSize`: the size its row
-   * records; a copy of another size is refused (DICOM_ERR_STORE_BLOB_DAMAGED) before anything is read on.
-   */
-  openDataset(key: string, expectedSize?: number): Promise<StoredDataset>;
-}
 
 export class FileStore implements InstanceFiles {
   readonly root: string;
@@ -234,7 +139,7 @@ export class FileStore implements InstanceFiles {
     }
     const ts = header.meta.TransferSyntaxUID;
     const scanned = await this.#scanFile(path, header.datasetOffset, ts);
-    const attributes = this.#attributes(scanned, { sopClassUid: header.meta.MediaStorageSOPClassUID, sopInstanceUid: header.meta.MediaStorageSOPInstanceUID, transferSyntaxUid: ts });
+    const attributes = instanceAttributes(scanned, { sopClassUid: header.meta.MediaStorageSOPClassUID, sopInstanceUid: header.meta.MediaStorageSOPInstanceUID });
     return { ...attributes, transferSyntaxUid: ts };
   }
 
@@ -576,7 +481,7 @@ export class FileStore implements InstanceFiles {
       }
       // Deflated data sets are inflated and scanned from the temp file, after the peer is done sending.
       const scanned = scanner ?? (await this.#scanFile(tempPath, header.length, meta.transferSyntaxUid));
-      const attributes = this.#attributes(scanned, meta);
+      const attributes = instanceAttributes(scanned, meta);
       const size = header.length + datasetSize;
       const ops = small ? syncOps : asyncOps;
       let placed;
@@ -737,93 +642,7 @@ export class FileStore implements InstanceFiles {
     }
     return scanner;
   }
-
-  #attributes(scanned: DatasetHeadScanner, meta: StoreRequestMeta): StoredInstance['attributes'] {
-    const values = scanned.values;
-    const charset = headText(values.get(0x0008_0005), '');
-    // Text is decoded with the instance's own character set (PS3.5 6.1), so the index holds Unicode.
-    const text = (tag: number): string => headText(values.get(tag), charset);
-    const items = (sequence: number, keys: Record<string, number>): Record<string, string>[] =>
-      (scanned.sequences.get(sequence) ?? []).map((item) => {
-        const out: Record<string, string> = {};
-        for (const [keyword, tag] of Object.entries(keys)) out[keyword] = headText(item.get(tag), charset);
-        return out;
-      });
-    const attributes = {
-      SpecificCharacterSet: charset,
-      PatientID: text(0x0010_0020),
-      PatientName: text(0x0010_0010),
-      PatientBirthDate: text(0x0010_0030),
-      PatientSex: text(0x0010_0040),
-      StudyInstanceUID: text(0x0020_000d),
-      StudyDate: text(0x0008_0020),
-      StudyTime: text(0x0008_0030),
-      AccessionNumber: text(0x0008_0050),
-      StudyID: text(0x0020_0010),
-      StudyDescription: text(0x0008_1030),
-      ReferringPhysicianName: text(0x0008_0090),
-      SeriesInstanceUID: text(0x0020_000e),
-      Modality: text(0x0008_0060),
-      SeriesNumber: text(0x0020_0011),
-      SeriesDescription: text(0x0008_103e),
-      SOPInstanceUID: text(0x0008_0018),
-      SOPClassUID: text(0x0008_0016),
-      InstanceNumber: text(0x0020_0013),
-      ProcedureCodeSequence: items(0x0008_1032, { CodeValue: 0x0008_0100, CodingSchemeDesignator: 0x0008_0102, CodeMeaning: 0x0008_0104 }),
-      RequestAttributesSequence: items(0x0040_0275, { RequestedProcedureID: 0x0040_1001, ScheduledProcedureStepID: 0x0040_0009 }),
-    };
-    checkIdentifyingUids(attributes);
-    // PS3.4 B.2.3: the data set must be the instance the command announces.
-    if (attributes.SOPInstanceUID !== meta.sopInstanceUid || attributes.SOPClassUID !== meta.sopClassUid) {
-      throw new StoreError(
-        storeErrorCodes.datasetMismatch,
-        `the data set is ${attributes.SOPClassUID || '(no class)'} / ${attributes.SOPInstanceUID || '(no instance)'}, the command says ${meta.sopClassUid} / ${meta.sopInstanceUid}`,
-        { comment: attributes.SOPInstanceUID !== meta.sopInstanceUid ? "SOP Instance UID differs from the command's" : "SOP Class UID differs from the command's" },
-      );
-    }
-    return attributes;
-  }
-
 }
-
-/**
- * The UIDs every stored instance needs (its storage key and index rows are made of them): an
- * empty or absent one is a data set that does not match its (patient) SOP class, A900, as these
- * are Type 1 in every IOD the server accepts (PS3.3 General Study, General Series, SOP Common);
- * a value that is not a UID (PS3.5 9.1: digits and dots, at most 64 characters) is not
- * understood, C000. Either names the attribute (Error Comment and Offending Element).
- */
-function checkIdentifyingUids(attributes: Readonly<Record<'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPClassUID' | 'SOPInstanceUID', string>>): void {
-  for (const [key, tag, label] of identifyingUids) {
-    const value = attributes[key];
-    if (value === '') {
-      throw new StoreError(storeErrorCodes.datasetMismatch, `the data set has no ${key} ${label}`, { comment: `${key} ${label} is missing`, offendingElement: [tag] });
-    }
-    if (!uidPattern.test(value)) {
-      throw new StoreError(storeErrorCodes.cannotUnderstand, `the data set's ${key} ${label} is not a valid UID: ${JSON.stringify(value)}`, {
-        comment: `${key} ${label} is not a valid UID`,
-        offendingElement: [tag],
-      });
-    }
-  }
-}
-
-/** A UID of the C-STORE command: C000 naming its element when it is not one. */
-function checkCommandUid(name: string, uid: unknown, tag: number, label: string): void {
-  if (typeof uid !== 'string' || !uidPattern.test(uid)) {
-    throw new StoreError(storeErrorCodes.cannotUnderstand, `${name}: the command's ${label} is not a valid UID: ${JSON.stringify(uid)}`, {
-      comment: `${label} is not a valid UID`,
-      offendingElement: [tag],
-    });
-  }
-}
-
-const identifyingUids = [
-  ['SOPClassUID', 0x0008_0016, '(0008,0016)'],
-  ['SOPInstanceUID', 0x0008_0018, '(0008,0018)'],
-  ['StudyInstanceUID', 0x0020_000d, '(0020,000D)'],
-  ['SeriesInstanceUID', 0x0020_000e, '(0020,000E)'],
-] as const;
 
 /**
  * A create quicker than this (µs) is made synchronously for a lone instance (see #store): tmpfs
