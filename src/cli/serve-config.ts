@@ -80,6 +80,10 @@ export interface ServeLimits {
   maxBufferedBytesPerAssociation?: number;
   /** Milliseconds. */
   datasetStallTimeout?: number;
+  /** Milliseconds: a TLS handshake not completed. */
+  handshakeTimeout?: number;
+  /** Milliseconds: the A-ASSOCIATE-RQ not received (ARTIM). */
+  artimTimeout?: number;
   maxQueryMatches?: number;
   maxConcurrentQueries?: number;
   /** Milliseconds. */
@@ -96,6 +100,8 @@ const LIMIT_MINIMUM: Readonly<Record<keyof ServeLimits, number>> = {
   maxBufferedBytes: 0,
   maxBufferedBytesPerAssociation: 0,
   datasetStallTimeout: 0,
+  handshakeTimeout: 1,
+  artimTimeout: 1,
   maxQueryMatches: 0,
   maxConcurrentQueries: 1,
   moveTimeout: 1,

@@ -33,6 +33,8 @@ const LIMITS_SHAPE: Readonly<Record<string, Check>> = {
   maxBufferedBytes: integer(0),
   maxBufferedBytesPerAssociation: integer(0),
   datasetStallTimeout: milliseconds,
+  handshakeTimeout: milliseconds,
+  artimTimeout: milliseconds,
   maxQueryMatches: integer(0),
   maxConcurrentQueries: integer(1),
   moveTimeout: integer(1),

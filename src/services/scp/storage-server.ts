@@ -95,6 +95,10 @@ export interface StorageServerConfig {
     readonly maxBufferedBytes?: number;
     /** The same per association. Default 64 MiB; 0 = no limit. */
     readonly maxBufferedBytesPerAssociation?: number;
+    /** A TLS handshake not completed this long after the connection, ms: the connection is closed. Default: `artimTimeout`. */
+    readonly handshakeTimeout?: number;
+    /** The A-ASSOCIATE-RQ not received this long after connecting (over TLS: after the handshake), and the wait for an A-RELEASE-RP, ms (ARTIM, PS3.8 9.1.5). Default 30 000. */
+    readonly artimTimeout?: number;
     /** A data set arriving into memory with no fragment this long, ms, while others wait for room in `maxBufferedBytes`: its association is aborted. Default 30 000; 0 = never. */
     readonly datasetStallTimeout?: number;
     /** Matches sent for one C-FIND; one more ends it with A700. Default 50 000; 0 = no limit. */
@@ -305,6 +309,8 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       timeouts: {
         ...config.server?.timeouts,
         idle: limits.idleTimeout ?? 60_000,
+        ...(limits.artimTimeout === undefined ? {} : { artim: limits.artimTimeout }),
+        ...(limits.handshakeTimeout === undefined ? {} : { handshake: limits.handshakeTimeout }),
         ...(limits.datasetStallTimeout === undefined ? {} : { datasetStall: limits.datasetStallTimeout }),
       },
     });
