@@ -97,6 +97,17 @@ export function characterSetTerms(value: string | readonly string[] | undefined)
   return list.length === 0 ? [''] : list;
 }
 
+/**
+ * Whether text in `charset` (a (0008,0005) value) starts with ASCII in G0: every term but the
+ * 94×94 sets designated into G0 at the start (ISO 2022 IR 87 and IR 159). A value of 7-bit bytes
+ * without ESC is then its bytes read as Latin-1, whatever the set (decodeText gives the same).
+ */
+export function startsAscii(charset: string): boolean {
+  const cut = charset.indexOf('\\');
+  const first = (cut === -1 ? charset : charset.slice(0, cut)).trim();
+  return terms.get(first)?.g0?.kind !== 'mb';
+}
+
 type Decoder = { decode(bytes: Uint8Array): string };
 const decoders = new Map<string, Decoder>();
 function decoder(label: string): Decoder {

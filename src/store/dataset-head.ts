@@ -1,4 +1,4 @@
-import { decodeText } from '../dataset/charset.js';
+import { decodeText, startsAscii } from '../dataset/charset.js';
 import { StoreError, storeErrorCodes } from './errors.js';
 
 /**
@@ -351,16 +351,10 @@ export function headText(value: HeadValue | undefined, charset: string | boolean
   while (end > 0 && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0)) end--;
   let start = 0;
   while (start < end && bytes[start] === 0x20) start++;
-  let plain = !startsMultiByte(cs);
+  let plain = startsAscii(cs);
   for (let i = start; plain && i < end; i++) plain = bytes[i]! < 0x80 && bytes[i] !== 0x1b;
   if (plain) return bytes.toString('latin1', start, end);
   // The padding is removed after decoding: in a multi-byte set a 0x20 or 0x00 byte need not be a character of its own.
   return decodeText(bytes, cs, { vr: value.vr }).replace(/[\0 ]+$/, '').replace(/^ +/, '');
 }
 
-/** Whether the first term of (0008,0005) designates a 94×94 set into G0 (dataset/charset.ts). */
-function startsMultiByte(charset: string): boolean {
-  if (charset === '' || charset === 'ISO_IR 100' || charset === 'ISO_IR 192') return false;
-  const first = charset.split('\\')[0]!.trim();
-  return first === 'ISO 2022 IR 87' || first === 'ISO 2022 IR 159';
-}
