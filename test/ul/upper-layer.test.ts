@@ -40,6 +40,14 @@ async function pair(opts: { accept?: boolean; acceptorMax?: number; acceptorPduL
   return { lb, acceptor, requestor, trail, done };
 }
 
+/** The requestor releases, the acceptor answers: both close, the acceptor without an error. */
+async function releaseCleanly(acceptor: UpperLayer, requestor: UpperLayer): Promise<void> {
+  acceptor.on('releaseIndication', () => acceptor.respondRelease());
+  const acceptorClosed = acceptor.whenClosed();
+  await requestor.release();
+  assert.deepEqual(await acceptorClosed, { error: undefined });
+}
+
 test('normal association, P-DATA both ways, release: both ends end in Sta1 with no error', async () => {
   const { acceptor, requestor, trail, done } = await pair();
   try {
@@ -57,10 +65,7 @@ test('normal association, P-DATA both ways, release: both ends end in Sta1 with 
     assert.equal(back.pdvs[0]!.isCommand, false);
     assert.deepEqual([...back.pdvs[0]!.data], [4, 5]);
 
-    acceptor.on('releaseIndication', () => acceptor.respondRelease());
-    const acceptorClosed = acceptor.whenClosed();
-    await requestor.release();
-    assert.deepEqual(await acceptorClosed, { error: undefined });
+    await releaseCleanly(acceptor, requestor);
     assert.equal(requestor.state, 'Sta1');
     assert.equal(acceptor.state, 'Sta1');
     assert.deepEqual(trail.get(requestor), ['Sta4', 'Sta5', 'Sta6', 'Sta6', 'Sta6', 'Sta7', 'Sta1']);
@@ -215,10 +220,7 @@ for (const observe of [true, false]) test(`a pause from inside a P-DATA indicati
     assert.deepEqual(indications, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
     assert.deepEqual(faults, []);
     assert.equal(acceptor.isPaused, false);
-    acceptor.on('releaseIndication', () => acceptor.respondRelease());
-    const acceptorClosed = acceptor.whenClosed();
-    await requestor.release();
-    assert.deepEqual(await acceptorClosed, { error: undefined });
+    await releaseCleanly(acceptor, requestor);
   } finally {
     await done();
   }
@@ -371,10 +373,7 @@ test('P-DATA without a transition observer: in order both ways, answered from in
     assert.deepEqual(seen, ['requestor DT-1 Sta6', 'acceptor DT-2 Sta6', 'acceptor DT-1 Sta6', 'requestor DT-2 Sta6']);
     assert.deepEqual(trail.get(requestor), [], 'the pair\'s own observer was never subscribed');
 
-    acceptor.on('releaseIndication', () => acceptor.respondRelease());
-    const acceptorClosed = acceptor.whenClosed();
-    await requestor.release();
-    assert.deepEqual(await acceptorClosed, { error: undefined });
+    await releaseCleanly(acceptor, requestor);
   } finally {
     await done();
   }
@@ -414,10 +413,7 @@ test('a transition observer subscribed and unsubscribed from inside P-DATA indic
     for (let i = 4; i <= 7; i++) expected.push({ action: 'DT-2', from: 'Sta6', to: 'Sta6' }, { action: 'DT-1', from: 'Sta6', to: 'Sta6' });
     assert.deepEqual(seen, expected);
 
-    acceptor.on('releaseIndication', () => acceptor.respondRelease());
-    const acceptorClosed = acceptor.whenClosed();
-    await requestor.release();
-    assert.deepEqual(await acceptorClosed, { error: undefined });
+    await releaseCleanly(acceptor, requestor);
   } finally {
     diagnosticsChannel.unsubscribe(channelNames.stateTransition, onTransition);
     await done();
