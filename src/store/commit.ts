@@ -18,6 +18,8 @@ export interface PlaceContext {
   readonly root: string;
   readonly duplicates: DuplicatePolicy;
   readonly fsync: FsyncPolicy;
+  /** Whether the store places nothing but this copy now (AddInstanceOptions.alone). */
+  readonly storingAlone?: boolean;
 }
 
 /** The identifying attributes of an instance (its index row without key, syntax and size). */
@@ -68,6 +70,8 @@ export interface CopyTarget extends StoredCopies {
    * (InstanceIndex.addPlaced), before anything else in this process reads the index.
    */
   readonly placeNow?: (key: string) => void;
+  /** The store places nothing else now: the row's commit need not wait for others to join (AddInstanceOptions.alone). */
+  readonly alone?: boolean;
 }
 
 /**
@@ -210,7 +214,10 @@ async function placeNew(index: InstanceIndex, target: CopyTarget, record: Instan
     await target.remove(key).then(() => (removed = true), () => undefined);
     if (removed) await index.endPending([key]).catch(() => undefined);
   };
-  const row = index.addPlaced!(record, entry, () => placeNow(key), unflushed === undefined ? {} : { copyFlushed: unflushed.flushed });
+  const row = index.addPlaced!(record, entry, () => placeNow(key), {
+    ...(unflushed === undefined ? {} : { copyFlushed: unflushed.flushed }),
+    ...(target.alone === true ? { alone: true } : {}),
+  });
   return settleBesideFlush(index, target, key, uid, row, unflushed?.flushed, { copyFailed: drop, rowFailed: drop });
 }
 
@@ -265,6 +272,7 @@ export function placeIndexed(store: PlaceContext, index: InstanceIndex, tempPath
     durableNewEntry: false,
     // A small copy's rename (synchronous calls); its directory's flush would be one more wait between commit and placing.
     ...(fs === syncOps && store.fsync !== 'file-and-directory' ? { placeNow: (key: string) => renameNow(tempPath, pathOfKey(store.root, key), a.SOPInstanceUID) } : {}),
+    ...(store.storingAlone === true ? { alone: true } : {}),
   };
   return placeUnderIndex(store.duplicates, index, target, a, transferSyntaxUid, size);
 }

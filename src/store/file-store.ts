@@ -226,6 +226,11 @@ export class FileStore implements InstanceFiles {
   /** Stores under way (see settled). */
   readonly #storing = new Set<Promise<unknown>>();
 
+  /** @internal Whether the store placing a copy now is the only one under way (commit.ts PlaceContext.storingAlone). */
+  get storingAlone(): boolean {
+    return this.#storing.size <= 1;
+  }
+
   /**
    * Settles once every store under way has finished, stored or failed and cleaned up (its
    * temporary file removed): after the associations feeding them ended, nothing is left behind.

@@ -145,6 +145,13 @@ export interface AddInstanceOptions {
    * before its copy is on disk. An index may ignore it where no such look-up can happen first.
    */
   readonly copyFlushed?: Promise<unknown>;
+  /**
+   * Nothing else is being stored by the caller now, so no other row can join this one's commit:
+   * an index that groups the rows of one turn of the event loop into one commit may commit it at
+   * once instead of waiting that turn out (a peer sending one instance at a time waits for the
+   * answer, so the wait is all latency). An index may ignore it.
+   */
+  readonly alone?: boolean;
 }
 
 /** Releases an instance lock (see InstanceIndex.lockInstance). */

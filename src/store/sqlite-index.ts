@@ -424,7 +424,8 @@ export class SqliteIndex implements InstanceIndex {
    * storing at once) are committed in one transaction at `setImmediate`, one WAL fsync for all
    * of them; each caller's promise settles once that commit is durable. A row that fails is
    * rolled back alone (a savepoint per row); a batch whose commit fails is retried row by row,
-   * so only the rows that fail again fail. A lone row is its own transaction, as before.
+   * so only the rows that fail again fail. A lone row is its own transaction, as before; a row
+   * whose caller stores nothing else (`options.alone`), with no row waiting, is committed at once.
    */
   addInstance(record: InstanceRecord, settled: readonly string[] = [], options: AddInstanceOptions = {}): Promise<string | undefined> {
     return this.#queue(record, settled, undefined, options);
@@ -461,7 +462,9 @@ export class SqliteIndex implements InstanceIndex {
         return;
       }
       this.#queued.push(item);
-      if (this.#queued.length === 1) setImmediate(() => this.#flush());
+      // A row nobody can join (see AddInstanceOptions.alone): committed now, not a turn later.
+      if (options.alone === true && this.#queued.length === 1) this.#flush();
+      else if (this.#queued.length === 1) setImmediate(() => this.#flush());
     });
     return queued.catch((error: unknown) => {
       throw storeErrorFromIndex(error, `cannot index ${record.SOPInstanceUID}`);

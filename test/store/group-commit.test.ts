@@ -124,3 +124,63 @@ test('concurrent durable stores into a FileStore: all answered, all indexed, one
     await remove();
   }
 });
+
+test('a row whose caller stores nothing else (alone) is committed and placed at once; others wait the turn out to be grouped', async () => {
+  const { dir, remove } = await tempDir('group-commit');
+  const index = new SqliteIndex(join(dir, 'index.sqlite'));
+  try {
+    const entryOf = (n: number) => ({ key: record(n).key, sopInstanceUid: record(n).SOPInstanceUID, record: record(n) });
+    const placed: number[] = [];
+    const rows = (): number => count(index, 'SELECT count(*) AS n FROM instance');
+    // Alone: the commit and the placing happen inside the call, before anything else runs.
+    const first = index.addPlaced(record(1), entryOf(1), () => void placed.push(1), { alone: true });
+    assert.deepEqual(placed, [1]);
+    assert.equal(rows(), 1);
+    await first;
+    // Not alone: grouped with whatever else is asked for in this turn, committed at setImmediate.
+    const second = index.addPlaced(record(2), entryOf(2), () => void placed.push(2));
+    // Alone, but a row is already waiting: it joins that commit rather than going first.
+    const third = index.addPlaced(record(3), entryOf(3), () => void placed.push(3), { alone: true });
+    assert.deepEqual(placed, [1]);
+    assert.equal(rows(), 1);
+    await Promise.all([second, third]);
+    assert.deepEqual(placed, [1, 2, 3]);
+    assert.equal(rows(), 3);
+  } finally {
+    await index.close();
+    await remove();
+  }
+});
+
+test('a lone store into a FileStore has its row committed within the call that places it; stores at once are still grouped', async () => {
+  const { dir, remove } = await tempDir('group-commit');
+  const root = join(dir, 'store');
+  const index = new SqliteIndex(join(dir, 'index.sqlite'));
+  const asked: { alone: boolean }[] = [];
+  const addPlaced = index.addPlaced.bind(index);
+  index.addPlaced = (record, entry, place, options = {}) => {
+    asked.push({ alone: options.alone === true });
+    return addPlaced(record, entry, place, options);
+  };
+  try {
+    const store = await FileStore.open({ root, index, fsync: 'none' });
+    const uidOf = (i: number): string => `1.2.826.0.1.3680043.9.78.1.${i}`;
+    const dataset = (i: number): Uint8Array => encodeDataset([
+      ...specElements({ PatientID: 'GA', StudyInstanceUID: '1.2.826.0.1.3680043.9.78', SeriesInstanceUID: '1.2.826.0.1.3680043.9.78.1', SOPInstanceUID: uidOf(i), SOPClassUID: ctImageStorage }),
+      [0x7fe00010, 'OW', new Uint8Array(2000).fill(i)],
+    ]);
+    const storeOne = (i: number) => store.store({ sopClassUid: ctImageStorage, sopInstanceUid: uidOf(i), transferSyntaxUid: '1.2.840.10008.1.2.1' }, (async function* () {
+      yield dataset(i);
+    })());
+    for (const i of [1, 2]) await storeOne(i);
+    assert.deepEqual(asked, [{ alone: true }, { alone: true }]);
+    asked.length = 0;
+    await Promise.all([3, 4, 5].map(storeOne));
+    assert.equal(asked.length, 3);
+    assert.ok(asked.some((a) => !a.alone), `stores at once all asked alone: ${JSON.stringify(asked)}`);
+    assert.equal(count(index, 'SELECT count(*) AS n FROM instance'), 5);
+  } finally {
+    await index.close();
+    await remove();
+  }
+});
