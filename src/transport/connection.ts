@@ -19,9 +19,15 @@ export interface TransportConnection {
    * Optional: write `chunks`, in order, as one, without the stream's buffering (no Writable
    * queue, cork or callback), when the transport can take them at once: nothing is queued in
    * `stream` and its socket is not full. Returns false, having written nothing, when it cannot;
-   * the caller then writes through `stream`. Meant for small batches (a few answers).
+   * the caller then writes through `stream`. A transport may refuse large batches; one that takes
+   * them must say so in `needsDrain`.
    */
   writeDirect?(chunks: readonly Uint8Array[]): boolean;
+  /**
+   * Optional, with writeDirect: true while bytes it took still wait to be written (the socket
+   * was full); `stream` emits 'drain' once they are. Wait for it as for `stream.writableNeedDrain`.
+   */
+  readonly needsDrain?: boolean;
   /**
    * Optional: `listener` is the one 'data' listener of `stream`, and may be called directly with
    * received bytes whenever the stream would emit them to it at once (it flows, nothing is

@@ -179,8 +179,9 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     const s = this.#stream;
     if (s === undefined) return false;
     // Gathered bytes count as written: a sender that fills the tick past the high-water mark
-    // waits in `drain()`, which hands them to the transport first.
-    return s.writableNeedDrain || this.#outBytes >= s.writableHighWaterMark;
+    // waits in `drain()`, which hands them to the transport first. Bytes the transport took
+    // directly and still holds (`needsDrain`) count as the stream's own.
+    return s.writableNeedDrain || this.#outBytes >= s.writableHighWaterMark || this.#transport?.needsDrain === true;
   }
 
   // ---- service-user primitives (PS3.8 7) -------------------------------------------------------
@@ -336,7 +337,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     const s = this.#stream;
     if (s === undefined || s.destroyed || this.#transportClosed) return Promise.reject(new AssociationClosedError());
     if (this.#outBytes >= s.writableHighWaterMark) this.#flushOut();
-    if (!s.writableNeedDrain) return Promise.resolve();
+    if (!s.writableNeedDrain && this.#transport?.needsDrain !== true) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = (): void => (s.off('close', onClose), resolve());
       const onClose = (): void => (s.off('drain', onDrain), reject(new AssociationClosedError()));

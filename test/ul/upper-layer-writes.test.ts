@@ -154,3 +154,49 @@ test('queuedBytes counts the PDUs gathered for the end of the tick, then what th
   toUl.end();
   await ul.whenClosed();
 });
+
+test('a transport that took a batch directly and still holds it (needsDrain): sendPData asks to wait, and drain() waits for its stream\'s drain', async () => {
+  const t = recordingTransport();
+  const ul = new UpperLayer();
+  ul.on('associateIndication', (rq) => ul.acceptAssociation(acFor(rq, 65536)));
+  const direct: Buffer[][] = [];
+  const connection = {
+    stream: t.stream, remoteAddress: undefined, remotePort: undefined, localAddress: undefined, localPort: undefined, tls: undefined,
+    needsDrain: false,
+    /** The next batch taken fills the socket under it. */
+    fills: false,
+    writeDirect(chunks: readonly Uint8Array[]): boolean {
+      if (connection.needsDrain) return false;
+      direct.push(chunks.map((c) => Buffer.from(c)));
+      if (connection.fills) connection.needsDrain = true;
+      return true;
+    },
+  };
+  ul.acceptConnection(connection);
+  t.toUl.write(encodePdu(rqPdu()));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ul.state, 'Sta6');
+  direct.length = 0;
+
+  // A message larger than the stream's high-water mark: drain() hands it over at once.
+  const fragment = new Uint8Array(16000).fill(7);
+  let pdus = 1;
+  while (ul.sendPData(pdata(fragment, false))) pdus++;
+  assert.ok(pdus * 16012 >= t.stream.writableHighWaterMark, 'past the high-water mark: wait');
+  connection.fills = true; // the socket under the transport will not take it all
+  let drained = false;
+  const waiting = ul.drain().then(() => (drained = true));
+  assert.equal(direct.length, 1, 'handed to writeDirect whole');
+  assert.equal(Buffer.concat(direct[0]!).length, pdus * (12 + 16000));
+  assert.equal(ul.needsDrain, true, 'the transport still holds it');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(drained, false, 'drain() waits while the transport holds the batch');
+  assert.equal(ul.sendPData(pdata(new Uint8Array(10), false)), false, 'a send meanwhile is told to wait too');
+  connection.needsDrain = false;
+  t.stream.emit('drain');
+  await waiting;
+  assert.equal(ul.needsDrain, false);
+  ul.destroy();
+  t.toUl.end();
+  await ul.whenClosed();
+});

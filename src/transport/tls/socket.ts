@@ -142,6 +142,8 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
   #inStreamRead = false;
   /** Chunks written directly while a read was being decrypted: encrypted at the end of it. */
   readonly #directOut: Uint8Array[] = [];
+  /** A direct write left ciphertext in the socket: 'drain' is emitted when it is written (needsDrain). */
+  #directBacklog = false;
   #slab: Buffer = NO_SLAB;
   #slabOff = 0;
   #flushScheduled = false;
@@ -244,6 +246,10 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       const cb = this.#waitingDrain;
       this.#waitingDrain = undefined;
       cb?.();
+      if (this.#directBacklog) {
+        this.#directBacklog = false;
+        this.emit('drain');
+      }
     });
   }
   #wbio: unknown;
@@ -758,22 +764,26 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
 
   /**
    * TransportConnection.writeDirect: encrypt `chunks` as one stream of records and flush them in
-   * one socket write, without the Writable machinery (a small answer went through write,
-   * _write, a callback and the stream's buffer state). Only when nothing waits in the stream or
-   * the socket (so the order holds) and the batch is small (the stream's backpressure is not
-   * bypassed for bulk data). Called while a read is being decrypted (an answer sent by the
-   * receiver of the data it pushed), the records wait for the end of that read, where the
-   * deferred stream writes went out too; SSL_write is never called from inside OpenSSL.
+   * one socket write, without the Writable machinery (write, _write or _writev, a callback, the
+   * stream's buffer state and, for a batch above its high-water mark, a 'drain' a tick later).
+   * Only when nothing waits in the stream or the socket, so the order holds. A batch of any size:
+   * its plaintext is encrypted at once (the caller may reuse its buffers), and what the kernel
+   * does not take at once waits in the socket as ciphertext, as a stream write's would; then
+   * `needsDrain` is true until the socket drains, when this stream emits 'drain' (and refuses
+   * direct writes meanwhile, so later bytes queue behind them in the stream). Called while a read
+   * is being decrypted (an answer sent by the receiver of the data it pushed), the records wait
+   * for the end of that read, where the deferred stream writes went out too; SSL_write is never
+   * called from inside OpenSSL; only small batches are taken there (at most the high-water mark).
    */
   writeDirect(chunks: readonly Uint8Array[]): boolean {
     if (!this.#handshakeDone || this.#freed || this.destroyed || this.writableEnded || this.writableLength > 0 || this.writableCorked > 0) return false;
     if (this.#pendingWrite !== undefined || this.#waitingDrain !== undefined || this.#callbackDepth > 0 || this.#deferred.length > 0) return false;
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable || socket.writableNeedDrain) return false;
-    let bytes = 0;
-    for (const c of chunks) bytes += c.length;
-    if (bytes > this.writableHighWaterMark) return false;
     if (this.#inDrive) {
+      let bytes = 0;
+      for (const c of chunks) bytes += c.length;
+      if (bytes > this.writableHighWaterMark) return false;
       for (const c of chunks) this.#directOut.push(c);
       return true;
     }
@@ -791,7 +801,15 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
     } finally {
       if (shared) sharedStagingInUse = false;
     }
-    if (failed === undefined) this.#flush();
+    if (failed === undefined && !this.#flush() && !this.#socket.destroyed) this.#directBacklog = true;
+  }
+
+  /**
+   * TransportConnection.needsDrain: bytes taken by writeDirect wait in the socket (the kernel did
+   * not take them at once); this stream emits 'drain' when they are written.
+   */
+  get needsDrain(): boolean {
+    return this.#directBacklog;
   }
 
   #writeNow(chunk: Buffer, cb: (e?: Error | null) => void): void {
