@@ -52,14 +52,23 @@ export function isHybridGroup(name: string): boolean {
 }
 
 /**
+ * The classical groups a client sends a key share for besides the hybrid: X25519, which a peer on
+ * OpenSSL's defaults picks, and secp256r1, the one DCMTK offers first: its TLS profiles (BCP 195)
+ * accept only the NIST curves P-256, P-384 and P-521, and without a P-256 share every handshake
+ * with a DCMTK peer took a HelloRetryRequest, one more round trip and a second ClientHello.
+ */
+const KEY_SHARE_GROUPS = new Set(['X25519', 'secp256r1']);
+
+/**
  * The list a context sets when the caller gives none: X25519MLKEM768 first, then OpenSSL 3.0's
  * classical list. `*` marks the groups the client sends a key share for (OpenSSL 3.5 syntax):
- * both X25519MLKEM768 and X25519, so a peer without the hybrid answers with X25519 at once
- * instead of a HelloRetryRequest. Undefined (OpenSSL's own default) where there is no hybrid.
+ * X25519MLKEM768, X25519 and secp256r1, so a peer without the hybrid (OpenSSL's defaults, DCMTK)
+ * answers with X25519 or P-256 at once instead of a HelloRetryRequest. Undefined (OpenSSL's own
+ * default) where there is no hybrid.
  */
 export function defaultGroups(): string | undefined {
   if (!groupAvailable('X25519MLKEM768')) return undefined;
-  return ['*X25519MLKEM768', ...CLASSIC_GROUPS.map((g) => (g === 'X25519' ? '*X25519' : g))].join(':');
+  return ['*X25519MLKEM768', ...CLASSIC_GROUPS.map((g) => (KEY_SHARE_GROUPS.has(g) ? `*${g}` : g))].join(':');
 }
 
 /** The list that requires a hybrid group: every hybrid group this OpenSSL has, with a key share for the first. */

@@ -51,10 +51,11 @@ async function ours(serverOpts: Partial<SecureContextOptions>, clientOpts: Parti
   }
 }
 
-test('the default list offers X25519MLKEM768 first, with key shares for it and X25519, where OpenSSL has it', needsHybrid, () => {
+test('the default list offers X25519MLKEM768 first, with key shares for it, X25519 and secp256r1, where OpenSSL has it', needsHybrid, () => {
   const list = defaultGroups();
   assert.ok(list !== undefined);
-  assert.match(list, /^\*X25519MLKEM768:\*X25519:/);
+  assert.match(list, /^\*X25519MLKEM768:\*X25519:\*secp256r1:/);
+  assert.deepEqual(list.split(':').filter((g) => g.startsWith('*')), ['*X25519MLKEM768', '*X25519', '*secp256r1']);
   assert.equal(client().groups, list);
   assert.deepEqual(availableHybridGroups()[0], 'X25519MLKEM768');
 });
@@ -112,6 +113,20 @@ test('against an OpenSSL 3.0 s_server our default client falls back to X25519 wi
     assert.equal(s.protocol, 'TLSv1.3');
     assert.equal(s.group?.toLowerCase(), 'x25519');
     // One ServerHello: the X25519 key share was already in the first ClientHello.
+    assert.equal(states.filter((st) => /read server hello/.test(st)).length, 1, states.join('|'));
+    s.destroy();
+  } finally { await proc.kill(); ctx.dispose(); }
+});
+
+test("against a peer that offers only the NIST curves (DCMTK's TLS profiles) our default client is answered with P-256 without a HelloRetryRequest", async () => {
+  const { port, server: proc } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey, '-groups', 'P-256:P-384:P-521']);
+  const states: string[] = [];
+  const ctx = client({ infoCallback: (e) => { if (e.loop) states.push(e.state); } });
+  try {
+    const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: ctx });
+    assert.equal(s.protocol, 'TLSv1.3');
+    assert.match(String(s.group), /^(secp256r1|prime256v1|P-256)$/i);
+    // One ServerHello: the P-256 key share was already in the first ClientHello.
     assert.equal(states.filter((st) => /read server hello/.test(st)).length, 1, states.join('|'));
     s.destroy();
   } finally { await proc.kill(); ctx.dispose(); }
