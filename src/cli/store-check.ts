@@ -18,7 +18,8 @@ store (a crash, kill -9, a lost node) or a hand left behind; safe while serve no
 instance is settled holding the index's lock on it):
   pending         a copy on its way to the store when a node stopped: indexed from its pending
                   entry when complete, else removed (as serve does at start-up); a row whose
-                  copy is not in place yet is removed only once its entry is older than --grace
+                  copy is not in place yet is removed only once its entry is older than --grace;
+                  an entry whose copy is in place and named by its row is only cleared, unreported
   orphan-object   an object no index row or pending entry accounts for, older than --grace:
                   removed
   missing-object  an index row whose object is gone: the row is removed (the sender may store

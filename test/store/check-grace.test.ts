@@ -80,3 +80,32 @@ test("store check, a grace period: a row and its pending entry whose copy is not
     await remove();
   }
 });
+
+test('store check, no grace: a pending entry whose copy is in place and named by its row (a new instance stored whole, its entry ended but not yet deleted when the server was killed) is cleared without a finding', async () => {
+  const { dir, remove } = await tempDir('check-grace');
+  const root = join(dir, 'files');
+  const index = new SqliteIndex(join(dir, 'index.sqlite'));
+  try {
+    const uid = `${STUDY}.1.3`;
+    const key = `${STUDY}/${STUDY}.1/${uid}.dcm`;
+    const record = {
+      SpecificCharacterSet: '', PatientID: 'G', PatientName: '', PatientBirthDate: '', PatientSex: '', StudyInstanceUID: STUDY, StudyDate: '', StudyTime: '',
+      AccessionNumber: '', StudyID: '', StudyDescription: '', ReferringPhysicianName: '', SeriesInstanceUID: `${STUDY}.1`, Modality: 'CT', SeriesNumber: '',
+      SeriesDescription: '', SOPInstanceUID: uid, SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', InstanceNumber: '', key, transferSyntaxUid: '1.2.840.10008.1.2.1', size: 100,
+    };
+    await index.beginPending([{ key, sopInstanceUid: uid, record }]);
+    await index.addInstance(record);
+    const path = join(root, ...key.split('/'));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, new Uint8Array(100));
+    const report = await checkStore({ index, blobs: LocalBlobStore.at({ root }), graceSeconds: 0 });
+    assert.deepEqual(report.findings, []);
+    assert.equal(report.counts.pending, 1);
+    assert.deepEqual(await index.pendingEntries(), []);
+    assert.equal((await index.findInstance(uid))?.key, key);
+    assert.equal(existsSync(path), true);
+  } finally {
+    await index.close();
+    await remove();
+  }
+});

@@ -8,7 +8,8 @@
  * before its copy was placed is not indexed and is stored again as new; one killed after is
  * indexed whole and a re-send is its duplicate. A copy torn after its row (a power loss before
  * its flush finished, simulated by changing its bytes) is removed with its row. Also: one commit
- * per new instance, and a placing that fails after the commit leaves neither row nor copy.
+ * per new instance (the next one's commit ends the entry), and a placing that fails after the
+ * commit leaves neither row nor copy.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ import { join } from 'node:path';
 import { channelNames } from '../../src/diagnostics.js';
 import { readPart10Header } from '../../src/dataset/part10.js';
 import { FileStore, type FsyncPolicy } from '../../src/store/file-store.js';
-import { SqliteIndex } from '../../src/store/sqlite-index.js';
+import { SqliteIndex, type SqliteIndexOptions } from '../../src/store/sqlite-index.js';
 import { StoreError } from '../../src/store/errors.js';
 import type { NewInstanceCrashPoint } from '../helpers/new-instance-crash-child.js';
 import { ctImageStorage, encodeDataset, specElements, tempDir } from '../helpers/dicom-data.js';
@@ -136,34 +137,50 @@ test("fsync 'file': a copy torn after its row and entry were committed (its flus
   }
 });
 
+/** An index whose COMMITs are counted (every write transaction of the index ends in one `COMMIT` exec). */
+function countingIndex(path: string, options: SqliteIndexOptions): { index: SqliteIndex; commits: () => number } {
+  const index = new SqliteIndex(path, options);
+  const db = index.connection;
+  const exec = db.exec.bind(db);
+  let commits = 0;
+  db.exec = (sql: string) => {
+    if (/^\s*COMMIT\b/i.test(sql)) commits++;
+    return exec(sql);
+  };
+  return { index, commits: () => commits };
+}
+
+const pendingRows = (index: SqliteIndex): number => (index.connection.prepare('SELECT count(*) AS n FROM pending').get() as { n: number }).n;
+
 for (const fsync of ['none', 'file'] as const satisfies readonly FsyncPolicy[]) {
-  test(`fsync '${fsync}': a new instance is one commit of the index before its answer (its row with its pending entry); the entry's end comes after the answer`, async () => {
+  test(`fsync '${fsync}': N new instances sent one after another are N commits of the index, one before each answer (its row with its pending entry, and the end of the entry before it); not 2N`, async () => {
     const { dir, remove } = await tempDir('new-instance-commits');
-    const index = new SqliteIndex(join(dir, 'index.sqlite'), { synchronous: fsync === 'none' ? 'normal' : 'full' });
-    const db = index.connection;
-    const exec = db.exec.bind(db);
-    let commits = 0;
-    db.exec = (sql: string) => {
-      if (/^\s*COMMIT\b/i.test(sql)) commits++;
-      return exec(sql);
-    };
+    // Never idle long enough for a drain of its own here: only the writes count.
+    const options = { synchronous: fsync === 'none' ? 'normal' : 'full', idleDrainMs: 3_600_000 } as const;
+    const { index, commits } = countingIndex(join(dir, 'index.sqlite'), options);
     try {
       const store = await FileStore.open({ root: join(dir, 'files'), index, fsync });
       const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
       await store.store(metaOf(100), chunks(datasetOf(100)));
       await turn();
-      for (let n = 101; n <= 105; n++) {
-        const before = commits;
+      const first = commits();
+      for (let n = 101; n <= 110; n++) {
+        const before = commits();
         await store.store(metaOf(n), chunks(datasetOf(n)));
-        // Before the answer: the row with its entry, nothing else.
-        assert.equal(commits - before, 1);
-        // The entry's end after it, at the next turn (no other write carried it).
+        // Before the answer: the row with its entry (and the previous entry's end), nothing else.
+        assert.equal(commits() - before, 1);
+        // Nor after it: the entry's end waits for the next write.
         await turn();
-        assert.equal(commits - before, 2);
+        await turn();
+        assert.equal(commits() - before, 1);
+        // Only the last instance's entry is left in the table, ended.
+        assert.equal(pendingRows(index), 1);
       }
-      // Ended entries are not pending, and are gone from the table after the next write.
+      assert.equal(commits() - first, 10);
+      // Ended entries are not pending: asking drains them (one commit), the table is empty.
       assert.deepEqual(await index.pendingEntries(), []);
-      assert.equal((index.connection.prepare('SELECT count(*) AS n FROM pending').get() as { n: number }).n, 0);
+      assert.equal(commits() - first, 11);
+      assert.equal(pendingRows(index), 0);
       await store.close();
     } finally {
       await index.close();
@@ -171,6 +188,27 @@ for (const fsync of ['none', 'file'] as const satisfies readonly FsyncPolicy[]) 
     }
   });
 }
+
+test('an ended entry that no later write carries gets a commit of its own once the index is idle', { timeout: 60_000 }, async () => {
+  const { dir, remove } = await tempDir('new-instance-idle-drain');
+  const options = { synchronous: 'normal', idleDrainMs: 1 } as const;
+  const { index, commits } = countingIndex(join(dir, 'index.sqlite'), options);
+  try {
+    const store = await FileStore.open({ root: join(dir, 'files'), index, fsync: 'none' });
+    const before = commits();
+    await store.store(metaOf(200), chunks(datasetOf(200)));
+    assert.equal(commits() - before, 1);
+    // No bound on when: it comes (the test's timeout is the hang guard).
+    while (pendingRows(index) > 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(commits() - before, 2);
+    assert.deepEqual(await index.pendingEntries(), []);
+    assert.equal(commits() - before, 2);
+    await store.close();
+  } finally {
+    await index.close();
+    await remove();
+  }
+});
 
 test('a placing that fails after the row and entry were committed leaves neither row, copy nor entry; the instance is refused and can be sent again', async () => {
   const { dir, remove } = await tempDir('new-instance-place');
