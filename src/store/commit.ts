@@ -81,7 +81,8 @@ export interface CopyTarget extends StoredCopies {
  * copy reaches its key, and removed in the commit that indexes it; what a crash leaves between
  * them is settled by reconcile at the next start (FileStore.open) or by `store check`. A new
  * instance placed with a synchronous rename under an index that offers it (addPlaced) has its
- * row and entry in one commit, the copy placed right after it (placeNew).
+ * row and entry in one commit, the copy placed right after it (placeNew); that commit comes
+ * first, with no look-up before it: its insert finds a known instance, and is then rolled back.
  *
  * A copy that replaces an indexed one ('overwrite', or a row whose copy is gone) goes under a key
  * of its own (versionedKeyOf), never over the indexed copy: that one is removed only once the row
@@ -100,6 +101,15 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
     throw storeErrorFromIndex(error, `cannot lock ${uid}`);
   }
   try {
+    const unflushed = target.unflushed;
+    // Where a new instance's row and entry are one commit (addPlaced), its insert tells a new
+    // instance from a known one: no look-up (a read transaction of its own) before it. A known
+    // one is rolled back there, nothing written or placed, and goes the way below.
+    if (target.placeNow !== undefined && index.addPlaced !== undefined) {
+      const record: InstanceRecord = { ...a, key: storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid), transferSyntaxUid, size };
+      const placed = await placeNew(index, target, record, target.placeNow, unflushed);
+      if (placed !== undefined) return placed;
+    }
     let known: StoredFile | undefined;
     try {
       known = await index.findInstance(uid);
@@ -108,7 +118,6 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
     }
     // A row whose copy is gone does not count: the instance is stored again.
     const knownCopy = known !== undefined && (await target.exists(known.key));
-    const unflushed = target.unflushed;
     if (knownCopy && duplicates !== 'overwrite') {
       await target.discard();
       if (duplicates === 'reject') throw duplicateError(uid, known!.key);
@@ -118,9 +127,6 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
     // acknowledged instance). A row: a key no copy of it used, so nothing the row reads is written.
     const key = known === undefined ? storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid) : versionedKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid);
     const record: InstanceRecord = { ...a, key, transferSyntaxUid, size };
-    if (known === undefined && target.placeNow !== undefined && index.addPlaced !== undefined) {
-      return await placeNew(index, target, record, target.placeNow, unflushed);
-    }
     // The indexed copy, removed once the new row is in (its own pending entry until then).
     const stale = knownCopy ? [known!.key] : [];
     // Not flushed on its own where the row's durable commit carries it (durableNewEntry false):
@@ -190,13 +196,14 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
 
 /**
  * A new instance (no row) under an index that commits a row with its entry (addPlaced), the copy
- * placed right after that commit: one commit per instance instead of two (docs/conformance.md
+ * placed right after that commit; undefined, nothing done, when the insert finds the instance
+ * indexed already: one commit per instance instead of two (docs/conformance.md
  * "Durability" has the order and what a crash leaves at each point). The entry, with the copy's
  * checksum while its flush is under way, is ended once the copy is settled, without a commit of
  * its own (the index's next write carries it): an entry left by a crash has its copy in place
  * and its row naming it, and reconcile only clears it (or, torn, removes both).
  */
-async function placeNew(index: InstanceIndex, target: CopyTarget, record: InstanceRecord, placeNow: (key: string) => void, unflushed: CopyTarget['unflushed']): Promise<Placed> {
+async function placeNew(index: InstanceIndex, target: CopyTarget, record: InstanceRecord, placeNow: (key: string) => void, unflushed: CopyTarget['unflushed']): Promise<Placed | undefined> {
   const { key, SOPInstanceUID: uid } = record;
   const entry = { key, sopInstanceUid: uid, record, ...(unflushed === undefined ? {} : { crc32: unflushed.crc32 }) };
   // Not indexed means not retrievable: the copy goes (a failed placing left it where it was).
@@ -218,6 +225,10 @@ async function placeNew(index: InstanceIndex, target: CopyTarget, record: Instan
     ...(unflushed === undefined ? {} : { copyFlushed: unflushed.flushed }),
     ...(target.alone === true ? { alone: true } : {}),
   });
+  // The copy's flush goes on meanwhile; awaited below, or by the known instance's way.
+  void unflushed?.flushed.catch(() => undefined);
+  // Indexed already: nothing was written or placed (undefined: the caller goes the known way).
+  if ((await row.catch(() => true)) === false) return undefined;
   return settleBesideFlush(index, target, key, uid, row, unflushed?.flushed, { copyFailed: drop, rowFailed: drop });
 }
 

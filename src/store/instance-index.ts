@@ -183,9 +183,11 @@ export interface InstanceIndex {
    * StoreError when it cannot) run right after that commit, before anything else runs in this
    * process; instead of beginPending, placing, addInstance (two commits). The entry stays until
    * the caller ends it; when `place` throws, the row and the entry are removed and the call
-   * rejects with its error. commit.ts placeUnderIndex says when it is used.
+   * rejects with its error. When the instance has a row already, nothing is written nor placed
+   * and it settles false (the insert finds the row: a new instance needs no look-up before it).
+   * commit.ts placeUnderIndex says when it is used.
    */
-  addPlaced?(record: InstanceRecord, entry: PendingEntry, place: () => void, options?: AddInstanceOptions): Promise<void>;
+  addPlaced?(record: InstanceRecord, entry: PendingEntry, place: () => void, options?: AddInstanceOptions): Promise<boolean>;
   /**
    * Forget pending entries whose copies are accounted for (indexed, or removed). `durable: false`
    * (default true): the commit need not be flushed (an entry left by a power loss is settled by

@@ -19,6 +19,13 @@ class BatchLost extends Error {
   }
 }
 
+/** addPlaced's instance has a row already: its transaction (or savepoint) is rolled back, nothing placed. */
+class AlreadyIndexed extends Error {
+  constructor() {
+    super('the instance is indexed already');
+  }
+}
+
 export type { InstanceRecord, PendingEntry, StoredFile } from './instance-index.js';
 
 /**
@@ -66,8 +73,11 @@ export interface SqliteIndexOptions {
 interface QueuedRow {
   readonly record: InstanceRecord;
   readonly settled: readonly string[];
-  /** addPlaced: the copy's pending entry, committed with the row, and the placing run right after that commit. */
-  readonly placing?: { readonly entry: PendingEntry; readonly place: () => void };
+  /**
+   * addPlaced: the copy's pending entry, committed with the row, the placing run right after that
+   * commit, and the copy's flush under way (see AddInstanceOptions.copyFlushed), held once placed.
+   */
+  readonly placing?: { readonly entry: PendingEntry; readonly place: () => void; readonly copyFlushed?: Promise<unknown> | undefined };
   resolve(old: string | undefined): void;
   reject(error: unknown): void;
 }
@@ -300,6 +310,8 @@ export class SqliteIndex implements InstanceIndex {
         // A new instance is one statement; a re-sent one reads the key it replaces, then updates.
         let old: string | undefined;
         if (insertInstance.get(...values) === undefined) {
+          // addPlaced places new instances only: this one goes the way of a known one (commit.ts).
+          if (entry !== undefined) throw new AlreadyIndexed();
           old = (previous.get(record.SOPInstanceUID) as { key: string } | undefined)?.key;
           upsertInstance.run(...values);
           // It may have moved to another series or study: drop emptied parents.
@@ -451,10 +463,19 @@ export class SqliteIndex implements InstanceIndex {
    * arrived, which reconcile settles ('unindexed'). One commit per new instance instead of two
    * (entry, then row). Settles once durable, as addInstance; when `place` throws, the row and the
    * entry are removed and the call rejects with what it threw. The caller ends the entry
-   * (endPending) once the copy is settled (flushed). Batched like addInstance.
+   * (endPending) once the copy is settled (flushed). Batched like addInstance. An instance that
+   * has a row already (the insert finds it: no look-up of its own) rolls back and settles false:
+   * nothing written, nothing placed.
    */
-  addPlaced(record: InstanceRecord, entry: PendingEntry, place: () => void, options: AddInstanceOptions = {}): Promise<void> {
-    return this.#queue(record, [], { entry, place }, options).then(noop);
+  addPlaced(record: InstanceRecord, entry: PendingEntry, place: () => void, options: AddInstanceOptions = {}): Promise<boolean> {
+    // The copy's flush is held (for findInstance) only once it is placed: a known instance's is not.
+    return this.#queue(record, [], { entry, place, copyFlushed: options.copyFlushed }, options.alone === true ? { alone: true } : {}).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof AlreadyIndexed) return false;
+        throw error;
+      },
+    );
   }
 
   #queue(record: InstanceRecord, settled: readonly string[], placing: QueuedRow['placing'], options: AddInstanceOptions): Promise<string | undefined> {
@@ -479,6 +500,7 @@ export class SqliteIndex implements InstanceIndex {
       else if (this.#queued.length === 1) setImmediate(() => this.#flush());
     });
     return queued.catch((error: unknown) => {
+      if (error instanceof AlreadyIndexed) throw error;
       throw storeErrorFromIndex(error, `cannot index ${record.SOPInstanceUID}`);
     });
   }
@@ -507,6 +529,7 @@ export class SqliteIndex implements InstanceIndex {
       if (item.placing === undefined || 'error' in outcomes[i]!) return;
       try {
         item.placing.place();
+        if (item.placing.copyFlushed !== undefined) this.#holdReports(item.placing.copyFlushed);
       } catch (error) {
         outcomes[i] = { error };
         try {

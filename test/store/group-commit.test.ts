@@ -184,3 +184,28 @@ test('a lone store into a FileStore has its row committed within the call that p
     await remove();
   }
 });
+
+test('addPlaced in one batch with an instance indexed already: that row alone is rolled back (false, not placed, no entry), the others placed and committed', async () => {
+  const { dir, remove } = await tempDir('group-commit');
+  const index = new SqliteIndex(join(dir, 'index.sqlite'), { synchronous: 'normal' });
+  try {
+    await index.addInstance({ ...record(2), size: 7 });
+    const placed: number[] = [];
+    const entryOf = (n: number) => ({ key: record(n).key, sopInstanceUid: record(n).SOPInstanceUID, record: record(n) });
+    const outcomes = await Promise.all([1, 2, 3].map((n) => index.addPlaced(record(n), entryOf(n), () => placed.push(n))));
+    assert.deepEqual(outcomes, [true, false, true]);
+    assert.deepEqual(placed, [1, 3]);
+    // The known row untouched, the new ones in with their entries; none for the known one.
+    assert.equal(count(index, `SELECT size AS n FROM instance WHERE sop_uid = '${record(2).SOPInstanceUID}'`), 7);
+    assert.equal(count(index, 'SELECT count(*) AS n FROM instance'), 3);
+    assert.deepEqual((await index.pendingEntries()).map((e) => e.key).sort(), [record(1).key, record(3).key]);
+    // Alone (its own transaction), the same.
+    assert.equal(await index.addPlaced(record(2), entryOf(2), () => placed.push(2)), false);
+    assert.deepEqual(placed, [1, 3]);
+    assert.equal(count(index, `SELECT size AS n FROM instance WHERE sop_uid = '${record(2).SOPInstanceUID}'`), 7);
+    assert.deepEqual((await index.pendingEntries()).map((e) => e.key).sort(), [record(1).key, record(3).key]);
+  } finally {
+    await index.close();
+    await remove();
+  }
+});
