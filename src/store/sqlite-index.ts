@@ -62,11 +62,14 @@ export interface SqliteIndexOptions {
    */
   readonly synchronous?: 'full' | 'normal';
   /**
-   * How long this connection writes nothing before the pending entries ended without a commit
-   * of their own (endPending `durable: false`) get one; until then the next write carries them
-   * (docs/conformance.md "Durability"). Default 50 ms.
+   * How long this connection writes nothing before it counts as idle: the pending entries ended
+   * without a commit of their own (endPending `durable: false`) then get one (until then the
+   * next write carries them), and the WAL is checkpointed once `idleCheckpointWrites` writes
+   * have gone into it (docs/conformance.md "Durability"). Default 50 ms.
    */
   readonly idleDrainMs?: number;
+  /** Write transactions after which an idle index checkpoints its WAL; default IDLE_CHECKPOINT_WRITES. */
+  readonly idleCheckpointWrites?: number;
 }
 
 /** An addInstance (or addPlaced) call waiting for its batch's commit. */
@@ -113,14 +116,17 @@ export class SqliteIndex implements InstanceIndex {
    * Pending entries ended without a commit of their own (endPending `durable: false`): deleted
    * in the next write transaction of this connection, before anything else it writes (so a later
    * entry under the same key is never the one deleted), at the latest once this connection has
-   * written nothing for `idleDrainMs` (#drainSoon).
+   * written nothing for `idleDrainMs` (#whenIdle).
    */
   #ending: string[] = [];
-  #drainTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   /** Write transactions that carried the ended entries (#ended), so far: the drain's measure of idleness. */
   #carried = 0;
   #carriedAtArm = 0;
+  /** Of those, the ones since this connection's last idle checkpoint (#whenIdle). */
+  #sinceCheckpoint = 0;
   readonly #idleDrainMs: number;
+  readonly #idleCheckpointWrites: number;
 
   /**
    * Open or create the index at `path` (':memory:' for a throw-away one), migrated to the
@@ -129,6 +135,7 @@ export class SqliteIndex implements InstanceIndex {
   constructor(path: string, options: SqliteIndexOptions = {}) {
     this.#lockScope = path === ':memory:' ? `memory:${++memoryIndexes}` : resolve(path);
     this.#idleDrainMs = options.idleDrainMs ?? 50;
+    this.#idleCheckpointWrites = options.idleCheckpointWrites ?? IDLE_CHECKPOINT_WRITES;
     try {
       this.#db = new (sqlite().DatabaseSync)(path, { readOnly: options.readonly ?? false });
       // Another process opening or migrating the same file at once: wait for it, not fail.
@@ -139,6 +146,9 @@ export class SqliteIndex implements InstanceIndex {
         retryWhileBusy(() => this.#db.exec('PRAGMA journal_mode = WAL'), 10_000);
         this.#db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
         this.#db.exec('PRAGMA foreign_keys = ON');
+        // The WAL is checkpointed when the index is idle (#whenIdle); SQLite's own checkpoint,
+        // inside a COMMIT on the event loop, only past this many frames (its default 1000).
+        this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_FRAMES}`);
         const from = migrate(this.#db, INDEX_CONTENT_VERSION);
         if (from > 0 && from < SQLITE_SCHEMA_VERSION) publish(channelNames.server, () => ({ kind: 'index-migrated', database: 'sqlite', path, fromVersion: from, toVersion: SQLITE_SCHEMA_VERSION }));
         // Migrated at FULL; from here on the WAL is flushed in the thread pool (wal-flush.ts).
@@ -402,7 +412,7 @@ export class SqliteIndex implements InstanceIndex {
           return this.#settleDurable(items, again);
         }
         this.#ending.splice(0, ending);
-        this.#carried++;
+        this.#wrote();
         this.#parents = parents;
         this.#settleDurable(items, outcomes);
       };
@@ -546,24 +556,31 @@ export class SqliteIndex implements InstanceIndex {
     const ending = this.#ending.length;
     const done = write();
     this.#ending.splice(0, ending);
-    this.#carried++;
+    this.#wrote();
     return done;
   }
 
+  #wrote(): void {
+    this.#carried++;
+    if (++this.#sinceCheckpoint >= this.#idleCheckpointWrites) this.#whenIdle();
+  }
+
   /**
-   * A write transaction for the ended entries alone once this connection has written nothing
-   * for `idleDrainMs`: while instances keep arriving (a peer sending one at a time), each
-   * instance's commit carries the end of the one before, one commit per instance instead of two.
+   * Once this connection has written nothing for `idleDrainMs`: a write transaction for the
+   * ended entries alone (while instances keep arriving, a peer sending one at a time, each
+   * instance's commit carries the end of the one before: one commit per instance instead of
+   * two), and a WAL checkpoint once `idleCheckpointWrites` writes have gone in since the last
+   * (instead of SQLite's, inside some instance's COMMIT: its fsyncs then hold up that answer).
    * The timer is unref'd (it keeps no process alive); close, pendingEntries and statistics drain
    * first. A crash meanwhile leaves only entries whose copy is in place and named by its row,
    * which reconcile and `store check` clear without a finding.
    */
-  #drainSoon(): void {
-    if (this.#drainTimer !== undefined) return;
+  #whenIdle(): void {
+    if (this.#idleTimer !== undefined) return;
     this.#carriedAtArm = this.#carried;
     const timer = setTimeout(() => {
-      if (this.#ending.length === 0 || this.#closed) {
-        this.#drainTimer = undefined;
+      if (this.#closed || (this.#ending.length === 0 && this.#sinceCheckpoint < this.#idleCheckpointWrites)) {
+        this.#idleTimer = undefined;
         return;
       }
       // Written since: not idle; what is left waits for the next write or the next quiet interval.
@@ -572,15 +589,24 @@ export class SqliteIndex implements InstanceIndex {
         timer.refresh();
         return;
       }
-      this.#drainTimer = undefined;
       try {
-        this.#pending?.end([]);
+        if (this.#ending.length > 0) this.#pending?.end([]);
       } catch {
         // Kept for the next write (or reconcile): each such entry's copy is in place and named by its row.
       }
+      if (this.#sinceCheckpoint >= this.#idleCheckpointWrites) {
+        this.#sinceCheckpoint = 0;
+        try {
+          // PASSIVE: copies what no reader (another connection) still needs, waits for nobody.
+          this.#db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+        } catch {
+          // Left to the next idle interval, or to SQLite's own at WAL_AUTOCHECKPOINT_FRAMES.
+        }
+      }
+      this.#idleTimer = undefined;
     }, this.#idleDrainMs);
     timer.unref();
-    this.#drainTimer = timer;
+    this.#idleTimer = timer;
   }
 
   /**
@@ -636,7 +662,7 @@ export class SqliteIndex implements InstanceIndex {
       if (options.durable === false) {
         // No commit of its own: deleted first in the next write transaction (see #ending).
         this.#ending.push(...keys);
-        this.#drainSoon();
+        this.#whenIdle();
         return;
       }
       pending.end(keys);
@@ -780,8 +806,8 @@ export class SqliteIndex implements InstanceIndex {
         // left to reconcile at the next open: each such entry's copy is in place and its row names it
       }
     }
-    clearTimeout(this.#drainTimer);
-    this.#drainTimer = undefined;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     this.#closed = true;
     this.#db.close();
     // The rows just committed settle once flushed (the close checkpointed them to disk anyway).
@@ -790,5 +816,12 @@ export class SqliteIndex implements InstanceIndex {
 }
 
 let memoryIndexes = 0;
+/**
+ * Write transactions (about four WAL frames each for a new instance) after which an idle index
+ * checkpoints its WAL: SQLite's default interval of 1000 frames, moved to a quiet moment.
+ */
+const IDLE_CHECKPOINT_WRITES = 250;
+/** SQLite's own checkpoint past this many WAL frames (~16 MB at 4 KiB pages): the cap while writes never pause. */
+const WAL_AUTOCHECKPOINT_FRAMES = 4000;
 type Outcome = { readonly old: string | undefined } | { readonly error: unknown };
 const noop = (): void => undefined;
