@@ -287,6 +287,9 @@ export class SqliteIndex implements InstanceIndex {
           ),
       };
       const addBody = (record: InstanceRecord, parents: Parents | undefined, settled: readonly string[], entry?: PendingEntry): { old: string | undefined; parents: Parents } => {
+        // addPlaced places new instances only: a known one goes back before anything is written
+        // (commit.ts then goes the way of a known instance).
+        if (entry !== undefined && previous.get(record.SOPInstanceUID) !== undefined) throw new AlreadyIndexed();
         // The pending entries of this file go in the same commit as its row (see PendingEntry).
         for (const key of settled) deletePending.run(key);
         // addPlaced: the copy's entry is written with its row, and stays (see addPlaced).
@@ -320,7 +323,6 @@ export class SqliteIndex implements InstanceIndex {
         // A new instance is one statement; a re-sent one reads the key it replaces, then updates.
         let old: string | undefined;
         if (insertInstance.get(...values) === undefined) {
-          // addPlaced places new instances only: this one goes the way of a known one (commit.ts).
           if (entry !== undefined) throw new AlreadyIndexed();
           old = (previous.get(record.SOPInstanceUID) as { key: string } | undefined)?.key;
           upsertInstance.run(...values);
@@ -366,7 +368,14 @@ export class SqliteIndex implements InstanceIndex {
       this.#add = (record: InstanceRecord, settled: readonly string[], entry?: PendingEntry): string | undefined => {
         const parents = this.#parents;
         this.#parents = undefined; // kept only once this transaction has committed
-        const done = this.#ended(() => withRetry(add, record, parents, settled, entry));
+        let done: Added;
+        try {
+          done = this.#ended(() => withRetry(add, record, parents, settled, entry));
+        } catch (error) {
+          // Rolled back before it wrote a parent: the ones remembered still stand.
+          if (error instanceof AlreadyIndexed) this.#parents = parents;
+          throw error;
+        }
         this.#parents = done.old === undefined ? done.parents : undefined;
         return done.old;
       };
