@@ -82,7 +82,7 @@ export interface CopyTarget extends StoredCopies {
  * them is settled by reconcile at the next start (FileStore.open) or by `store check`. A new
  * instance placed with a synchronous rename under an index that offers it (addPlaced) has its
  * row and entry in one commit, the copy placed right after it (placeNew); that commit comes
- * first, with no look-up before it: its insert finds a known instance, and is then rolled back.
+ * first, with no look-up before it: it reads the row itself, and a known instance's is rolled back.
  *
  * A copy that replaces an indexed one ('overwrite', or a row whose copy is gone) goes under a key
  * of its own (versionedKeyOf), never over the indexed copy: that one is removed only once the row
@@ -102,9 +102,9 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
   }
   try {
     const unflushed = target.unflushed;
-    // Where a new instance's row and entry are one commit (addPlaced), its insert tells a new
-    // instance from a known one: no look-up (a read transaction of its own) before it. A known
-    // one is rolled back there, nothing written or placed, and goes the way below.
+    // Where a new instance's row and entry are one commit (addPlaced), that transaction tells a
+    // new instance from a known one: no look-up (a read transaction of its own) before it. A
+    // known one is rolled back there, nothing written or placed, and goes the way below.
     if (target.placeNow !== undefined && index.addPlaced !== undefined) {
       const record: InstanceRecord = { ...a, key: storageKeyOf(a.StudyInstanceUID, a.SeriesInstanceUID, uid), transferSyntaxUid, size };
       const placed = await placeNew(index, target, record, target.placeNow, unflushed);
@@ -196,8 +196,8 @@ export async function placeUnderIndex(duplicates: DuplicatePolicy, index: Instan
 
 /**
  * A new instance (no row) under an index that commits a row with its entry (addPlaced), the copy
- * placed right after that commit; undefined, nothing done, when the insert finds the instance
- * indexed already: one commit per instance instead of two (docs/conformance.md
+ * placed right after that commit; undefined, nothing done, when that transaction finds the
+ * instance indexed already: one commit per instance instead of two (docs/conformance.md
  * "Durability" has the order and what a crash leaves at each point). The entry, with the copy's
  * checksum while its flush is under way, is ended once the copy is settled, without a commit of
  * its own (the index's next write carries it): an entry left by a crash has its copy in place

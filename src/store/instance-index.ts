@@ -184,7 +184,7 @@ export interface InstanceIndex {
    * process; instead of beginPending, placing, addInstance (two commits). The entry stays until
    * the caller ends it; when `place` throws, the row and the entry are removed and the call
    * rejects with its error. When the instance has a row already, nothing is written nor placed
-   * and it settles false (the insert finds the row: a new instance needs no look-up before it).
+   * and it settles false (the transaction reads the row: a new instance needs no look-up before it).
    * commit.ts placeUnderIndex says when it is used.
    */
   addPlaced?(record: InstanceRecord, entry: PendingEntry, place: () => void, options?: AddInstanceOptions): Promise<boolean>;

@@ -483,8 +483,8 @@ export class SqliteIndex implements InstanceIndex {
    * (entry, then row). Settles once durable, as addInstance; when `place` throws, the row and the
    * entry are removed and the call rejects with what it threw. The caller ends the entry
    * (endPending) once the copy is settled (flushed). Batched like addInstance. An instance that
-   * has a row already (the insert finds it: no look-up of its own) rolls back and settles false:
-   * nothing written, nothing placed.
+   * has a row already (read first inside the transaction: no look-up of its own) rolls back and
+   * settles false: nothing written, nothing placed.
    */
   addPlaced(record: InstanceRecord, entry: PendingEntry, place: () => void, options: AddInstanceOptions = {}): Promise<boolean> {
     // The copy's flush is held (for findInstance) only once it is placed: a known instance's is not.

@@ -1,7 +1,7 @@
 /**
  * A new instance under the embedded index has no look-up of its own before its commit: the
- * commit of its row with its pending entry (SqliteIndex.addPlaced) is tried first, and its insert
- * tells a new instance from a known one (one read transaction fewer per instance). A known one is
+ * commit of its row with its pending entry (SqliteIndex.addPlaced) is tried first, and that
+ * transaction tells a new instance from a known one (one read transaction fewer per instance). A known one is
  * rolled back there, nothing written or placed, and goes the known instance's way under each
  * duplicate policy: kept as first stored, refused, or stored beside the first ('overwrite').
  */
