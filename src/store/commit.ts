@@ -221,14 +221,27 @@ async function placeNew(index: InstanceIndex, target: CopyTarget, record: Instan
     await target.remove(key).then(() => (removed = true), () => undefined);
     if (removed) await index.endPending([key]).catch(() => undefined);
   };
-  const row = index.addPlaced!(record, entry, () => placeNow(key), {
+  let placed = false;
+  const row = index.addPlaced!(record, entry, () => {
+    placeNow(key);
+    placed = true;
+  }, {
     ...(unflushed === undefined ? {} : { copyFlushed: unflushed.flushed }),
     ...(target.alone === true ? { alone: true } : {}),
   });
   // The copy's flush goes on meanwhile; awaited below, or by the known instance's way.
   void unflushed?.flushed.catch(() => undefined);
+  const outcome = await row.then((isNew) => ({ isNew }), (error: unknown) => ({ error }));
   // Indexed already: nothing was written or placed (undefined: the caller goes the known way).
-  if ((await row.catch(() => true)) === false) return undefined;
+  if ('isNew' in outcome && !outcome.isNew) return undefined;
+  if ('error' in outcome && !placed) {
+    // Not placed (the commit failed, or the placing, which the index undid): no row names this
+    // copy and nothing of it is under its key, where a copy of the same instance, indexed
+    // before, may lie (the commit may have failed before it could tell). Only the received copy goes.
+    await unflushed?.flushed.catch(() => undefined);
+    await target.discard();
+    throw storeErrorFromIndex(outcome.error, `cannot index ${uid}`);
+  }
   return settleBesideFlush(index, target, key, uid, row, unflushed?.flushed, { copyFailed: drop, rowFailed: drop });
 }
 

@@ -90,3 +90,35 @@ for (const duplicates of ['keep-first', 'reject', 'overwrite'] as const satisfie
     });
   }
 }
+
+test('a commit that fails before it could tell the instance is known, with the look-up after it failing too, leaves the indexed copy under its key alone', async () => {
+  const { dir, remove } = await tempDir('new-instance-lookup');
+  const index = new SqliteIndex(join(dir, 'index.sqlite'), { synchronous: 'normal' });
+  let failing = false;
+  const failed = (): Promise<never> => Promise.reject(new StoreError('DICOM_ERR_STORE_INDEX', 'the index fails for the test'));
+  const flaky = new Proxy(index, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (failing && (prop === 'addPlaced' || prop === 'findInstance')) return failed;
+      return (value as (...a: unknown[]) => unknown).bind(target);
+    },
+  }) as InstanceIndex;
+  const root = join(dir, 'files');
+  try {
+    const store = await FileStore.open({ root, index: flaky, fsync: 'none' });
+    const first = await store.store(metaOf(1), chunks(datasetOf(1, 1)));
+    const bytes = await readFile(first.path);
+    failing = true;
+    await assert.rejects(store.store(metaOf(1), chunks(datasetOf(1, 2))), StoreError);
+    failing = false;
+    // The instance indexed before is whole: its row, its copy, and no temporary file beside it.
+    assert.deepEqual(await readFile(first.path), bytes);
+    assert.equal((await index.findInstance(uidOf(1)))?.key, first.key);
+    assert.deepEqual(await filesUnder(root), [first.path]);
+    await store.close();
+  } finally {
+    await index.close();
+    await remove();
+  }
+});
