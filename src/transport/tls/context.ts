@@ -525,9 +525,10 @@ export class SecureContext {
 
   #info(ssl: unknown, where: number, ret: number): void {
     const isAlert = (where & S.SSL_CB.ALERT) !== 0;
-    // ~17 events a handshake; only an alert matters when nobody observes them (it is recorded for
-    // the error report): the rest return before the connection is even looked up.
-    if (!isAlert && this.#socketInfoCallbacks === 0 && !this.#hasHook('onInfo', 'infoCallback') && !hasSubscribers(channelNames.tlsInfo)) return;
+    // ~17 events a handshake, and a close_notify at each end; only a fatal alert matters when
+    // nobody observes them (it is recorded for the error report): the rest return before the
+    // connection is even looked up (and a warning's description is not asked of OpenSSL).
+    if ((!isAlert || (ret >> 8) !== 2) && this.#socketInfoCallbacks === 0 && !this.#hasHook('onInfo', 'infoCallback') && !hasSubscribers(channelNames.tlsInfo)) return;
     const conn = connectionsBySsl.get(S.addressOf(ssl));
     if (conn === undefined) return;
     let alertInfo: AlertInfo | undefined;
