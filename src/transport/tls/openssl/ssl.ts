@@ -219,12 +219,24 @@ export function SSL_add1_chain_cert(ssl: unknown, x509: unknown): number {
   return Number(SSL_ctrl(ssl, SSL_CTRL_CHAIN_CERT, 1, x509));
 }
 
-/** Read a memory BIO to its end (small objects only: names, DER of one certificate). */
+/** What readMemBio reads into first; a certificate's DER fits, the peer's is read at every handshake. */
+const MEM_SCRATCH = 8192;
+let memScratch: Buffer | undefined;
+/**
+ * Read a memory BIO to its end (small objects only: names, DER of one certificate). Read into a
+ * scratch buffer first: a memory BIO hands out what it holds up to the length asked, so only
+ * a read that fills it needs BIO_pending for the rest (one OpenSSL call instead of two).
+ */
 export function readMemBio(bio: unknown): Buffer {
-  const n = BIO_pending(bio);
-  const buf = Buffer.allocUnsafe(n);
-  const got = n > 0 ? (BIO_read(bio, buf, n) as number) : 0;
-  return got === n ? buf : buf.subarray(0, Math.max(0, got));
+  const scratch = (memScratch ??= Buffer.allocUnsafe(MEM_SCRATCH));
+  const got = BIO_read(bio, scratch, scratch.length) as number;
+  if (got <= 0) return Buffer.alloc(0);
+  if (got < scratch.length) return Buffer.from(scratch.subarray(0, got));
+  const more = BIO_pending(bio);
+  const out = Buffer.allocUnsafe(got + Math.max(0, more));
+  scratch.copy(out, 0, 0, got);
+  const rest = more > 0 ? (BIO_read(bio, out.subarray(got), more) as number) : 0;
+  return rest === more ? out : out.subarray(0, got + Math.max(0, rest));
 }
 
 // ---- live-object accounting (leak test) -------------------------------------------------
