@@ -30,20 +30,26 @@ export class ByteWriter {
     return at;
   }
 
+  // The fixed-size writes check the room themselves and call #reserve only to grow (one call
+  // each instead of two: an A-ASSOCIATE-RQ or -AC is ~40 of them, written in the interpreter's
+  // tiers for a fresh process's first few hundred associations).
   u8(v: number): this {
-    const at = this.#reserve(1); // before reading #view: reserving may replace it
-    this.#view.setUint8(at, v);
+    const at = this.#len;
+    if (at + 1 > this.#buf.length) this.#reserve(1); else this.#len = at + 1;
+    this.#view.setUint8(at, v); // after reserving: growing replaces #view
     return this;
   }
 
   u16(v: number): this {
-    const at = this.#reserve(2); // before reading #view: reserving may replace it
+    const at = this.#len;
+    if (at + 2 > this.#buf.length) this.#reserve(2); else this.#len = at + 2;
     this.#view.setUint16(at, v);
     return this;
   }
 
   u32(v: number): this {
-    const at = this.#reserve(4); // before reading #view: reserving may replace it
+    const at = this.#len;
+    if (at + 4 > this.#buf.length) this.#reserve(4); else this.#len = at + 4;
     this.#view.setUint32(at, v);
     return this;
   }
