@@ -291,12 +291,17 @@ export async function negotiateAssociation(
       why: `the requestor's maximum length ${peerMax} is below the ${minPeerMaximumLength} we send P-DATA-TF PDUs down to`,
     };
   }
-  const identity = await evaluateUserIdentity(
-    ui.userIdentityRq,
-    policy.userIdentity,
-    { callingAeTitle: calling, calledAeTitle: called, tls: context.tls },
-    { required: policy.requireUserIdentity === true },
-  );
+  // The steps below that may call a handler of the policy are awaited only when they have
+  // something to decide: without it each returned a settled answer, and each await was a promise
+  // and a microtask turn more between a requestor's A-ASSOCIATE-RQ and our AC (three per association).
+  const identity = ui.userIdentityRq === undefined && policy.requireUserIdentity !== true
+    ? { accept: true as const, identity: undefined, ac: undefined } // as evaluateUserIdentity answers: nothing sent, none required
+    : await evaluateUserIdentity(
+      ui.userIdentityRq,
+      policy.userIdentity,
+      { callingAeTitle: calling, calledAeTitle: called, tls: context.tls },
+      { required: policy.requireUserIdentity === true },
+    );
   if (!identity.accept) {
     const r = USER_IDENTITY_REJECTION;
     return { reject: rj(r.result, r.source, r.reason), why: identity.why, check: 'user-identity' };
@@ -320,7 +325,9 @@ export async function negotiateAssociation(
 
   const extContext = { callingAeTitle: calling, calledAeTitle: called };
   // 0x57: SOP classes the handler accepts by their related general SOP class.
-  const viaCommon = await acceptViaCommonExtended(ui.sopClassCommonExtendedNegotiations, policy.sopClassCommonExtended, extContext);
+  const viaCommon = policy.sopClassCommonExtended === undefined || ui.sopClassCommonExtendedNegotiations.length === 0
+    ? new Set<string>() // as acceptViaCommonExtended answers without a handler or an item
+    : await acceptViaCommonExtended(ui.sopClassCommonExtendedNegotiations, policy.sopClassCommonExtended, extContext);
   const pcPolicy: PresentationContextPolicy =
     viaCommon.size === 0
       ? policy.presentationContexts
@@ -345,8 +352,9 @@ export async function negotiateAssociation(
       why: 'no proposed presentation context could be accepted',
     };
   }
-  const acceptedSyntaxes = new Set(pc.accepted.map((c) => c.abstractSyntax));
-  const extAnswers = await answerSopClassExtended(ui.sopClassExtendedNegotiations, policy.sopClassExtended, acceptedSyntaxes, extContext);
+  const extAnswers = policy.sopClassExtended === undefined
+    ? [] // as answerSopClassExtended answers without a handler
+    : await answerSopClassExtended(ui.sopClassExtendedNegotiations, policy.sopClassExtended, new Set(pc.accepted.map((c) => c.abstractSyntax)), extContext);
   const asyncAnswer = answerAsynchronousOperations(ui.asynchronousOperationsWindow, asyncAllowed);
 
   const accept: AAssociateAcPdu = {

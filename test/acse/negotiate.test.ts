@@ -278,3 +278,41 @@ test('property: whatever the RQ, an accepting AC answers each context once with 
     { numRuns: 200 },
   );
 });
+
+test('a policy without handlers to ask (no user identity, no extended negotiation, no check functions) decides without waiting for further turns; one that has them still awaits each', async () => {
+  // What the acceptor's RQ → AC path waits: without a handler to call there is nothing to
+  // wait for, and each settled step awaited was a microtask turn (and a promise) more.
+  const turnsUntilSettled = async (p: Promise<unknown>): Promise<number> => {
+    let settled = false;
+    void p.then(() => { settled = true; });
+    for (let turns = 1; turns <= 50; turns++) {
+      await Promise.resolve();
+      if (settled) return turns;
+    }
+    return Infinity;
+  };
+  const rq = buildAssociateRq(options);
+  const plain = negotiateAssociation(rq, policy);
+  assert.equal(await turnsUntilSettled(plain), 1);
+  assert.equal(isRejected(await plain), false);
+
+  // The same answers as before where the handlers are there (and the steps are awaited).
+  const withHandlers: AcceptorPolicy = {
+    ...policy,
+    sopClassExtended: (uid) => (uid === CT_IMAGE_STORAGE ? new Uint8Array([1]) : undefined),
+    sopClassCommonExtended: async () => [],
+  };
+  const rqExt = buildAssociateRq({
+    ...options,
+    sopClassExtended: [{ sopClassUid: CT_IMAGE_STORAGE, serviceClassApplicationInformation: new Uint8Array([1, 0]) }],
+    sopClassCommonExtended: [{ sopClassUid: MR_IMAGE_STORAGE, serviceClassUid: '1.2.840.10008.4.2', relatedGeneralSopClassUids: [] }],
+  });
+  const result = await negotiateAssociation(rqExt, withHandlers);
+  assert.ok(!isRejected(result));
+  assert.deepEqual(result.accept.userInformation.sopClassExtendedNegotiations.map((i) => i.sopClassUid), [CT_IMAGE_STORAGE]);
+  // No user identity sent: accepted without one, and refused when the policy requires one.
+  assert.equal(result.userIdentity, undefined);
+  const required = await negotiateAssociation(rq, { ...policy, requireUserIdentity: true });
+  assert.ok(isRejected(required));
+  assert.equal(required.check, 'user-identity');
+});
