@@ -118,10 +118,14 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
     this.emit('connection', secure);
     if (secure.destroyed) return;
     const timer = setTimeout(() => secure.abortHandshake(new TimeoutError('handshake', `the peer did not complete the TLS handshake within ${this.#handshakeTimeout} ms`)), this.#handshakeTimeout);
-    secure.handshake().then(() => {
+    // Announced as the handshake completes, not a microtask later: the owner's reader is then in
+    // place before the request that came with the client's Finished is decrypted (see
+    // SecureSocket.onHandshakeDone), as Node's tls.Server announces its connections.
+    secure.onHandshakeDone(() => {
       clearTimeout(timer);
       this.emit('secureConnection', secure);
-    }, (e: TlsHandshakeError) => {
+    });
+    secure.handshake().then(undefined, (e: TlsHandshakeError) => {
       clearTimeout(timer);
       this.emit('handshakeError', e, peer);
     });

@@ -619,7 +619,29 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       this.#pendingFinal = undefined;
       this.#deferred.push(() => this._final(f));
     }
+    const owner = this.#onHandshakeDone;
+    this.#onHandshakeDone = undefined;
+    if (owner !== undefined) {
+      try {
+        owner();
+      } catch (e) {
+        queueMicrotask(() => { throw e; }); // the owner's failure, not the engine's: as a listener's would surface
+      }
+    }
   }
+
+  /**
+   * @internal Call `fn` once, synchronously, when the handshake completes: before the
+   * application data that came with the peer's last flight (a client's Finished and its first
+   * request arrive together) is decrypted, so an owner that attaches its reader here receives it
+   * directly. Through the handshake promise the owner came a microtask later, and that data had
+   * meanwhile been pushed into the stream's buffer, to be read back out in a tick of its own.
+   */
+  onHandshakeDone(fn: () => void): void {
+    if (this.#handshakeDone) fn();
+    else this.#onHandshakeDone = fn;
+  }
+  #onHandshakeDone: (() => void) | undefined;
 
   /**
    * @internal End a handshake that has not completed, for a reason of the owner's (a server's
