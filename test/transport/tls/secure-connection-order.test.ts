@@ -16,7 +16,7 @@ let c: EngineCerts;
 before(() => { c = makeEngineCerts(); });
 after(() => c.cleanup());
 
-test("'secureConnection' comes as the handshake completes: before the handshake promise's reactions and before the data sent with the client's Finished is decrypted", async () => {
+test("'secureConnection' comes as the handshake completes: before the handshake promise's reactions and before the data sent with the client's Finished is decrypted", { timeout: 60_000 }, async () => {
   const serverCtx = new SecureContext({ role: 'server', identity: { cert: c.serverCert, key: c.serverKey }, ca: [c.caCert] });
   const clientCtx = new SecureContext({ role: 'client', identity: { cert: c.clientCert, key: c.clientKey }, ca: [c.caCert] });
   const server = createSecureServer(serverCtx);
