@@ -12,9 +12,19 @@ import { dirname, join } from 'node:path';
 import { LocalBlobStore } from '../../src/store/blob/local.js';
 import { checkStore } from '../../src/store/check.js';
 import { SqliteIndex } from '../../src/store/sqlite-index.js';
+import type { InstanceRecord } from '../../src/store/instance-index.js';
 import { tempDir } from '../helpers/dicom-data.js';
 
 const STUDY = '1.2.826.0.1.3680043.9.7303';
+
+/** An index row of a CT instance in the test's study. */
+function recordOf(uid: string, key: string): InstanceRecord {
+  return {
+    SpecificCharacterSet: '', PatientID: 'G', PatientName: '', PatientBirthDate: '', PatientSex: '', StudyInstanceUID: STUDY, StudyDate: '', StudyTime: '',
+    AccessionNumber: '', StudyID: '', StudyDescription: '', ReferringPhysicianName: '', SeriesInstanceUID: `${STUDY}.1`, Modality: 'CT', SeriesNumber: '',
+    SeriesDescription: '', SOPInstanceUID: uid, SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', InstanceNumber: '', key, transferSyntaxUid: '1.2.840.10008.1.2.1', size: 100,
+  };
+}
 const orphanKey = `${STUDY}/${STUDY}.1/${STUDY}.1.1.dcm`;
 
 async function withOrphan(fn: (root: string, index: SqliteIndex, path: string) => Promise<void>): Promise<void> {
@@ -59,11 +69,7 @@ test("store check, a grace period: a row and its pending entry whose copy is not
     await mkdir(root, { recursive: true });
     const uid = `${STUDY}.1.2`;
     const key = `${STUDY}/${STUDY}.1/${uid}.dcm`;
-    const record = {
-      SpecificCharacterSet: '', PatientID: 'G', PatientName: '', PatientBirthDate: '', PatientSex: '', StudyInstanceUID: STUDY, StudyDate: '', StudyTime: '',
-      AccessionNumber: '', StudyID: '', StudyDescription: '', ReferringPhysicianName: '', SeriesInstanceUID: `${STUDY}.1`, Modality: 'CT', SeriesNumber: '',
-      SeriesDescription: '', SOPInstanceUID: uid, SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', InstanceNumber: '', key, transferSyntaxUid: '1.2.840.10008.1.2.1', size: 100,
-    };
+    const record = recordOf(uid, key);
     // What the store of a new instance holds between its one commit and its rename (commit.ts placeNew).
     await index.beginPending([{ key, sopInstanceUid: uid, record }]);
     await index.addInstance(record);
@@ -88,11 +94,7 @@ test('store check, no grace: a pending entry whose copy is in place and named by
   try {
     const uid = `${STUDY}.1.3`;
     const key = `${STUDY}/${STUDY}.1/${uid}.dcm`;
-    const record = {
-      SpecificCharacterSet: '', PatientID: 'G', PatientName: '', PatientBirthDate: '', PatientSex: '', StudyInstanceUID: STUDY, StudyDate: '', StudyTime: '',
-      AccessionNumber: '', StudyID: '', StudyDescription: '', ReferringPhysicianName: '', SeriesInstanceUID: `${STUDY}.1`, Modality: 'CT', SeriesNumber: '',
-      SeriesDescription: '', SOPInstanceUID: uid, SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', InstanceNumber: '', key, transferSyntaxUid: '1.2.840.10008.1.2.1', size: 100,
-    };
+    const record = recordOf(uid, key);
     await index.beginPending([{ key, sopInstanceUid: uid, record }]);
     await index.addInstance(record);
     const path = join(root, ...key.split('/'));
