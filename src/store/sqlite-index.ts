@@ -155,7 +155,13 @@ export class SqliteIndex implements InstanceIndex {
         if (options.synchronous !== 'normal') {
           const main = (this.#db.prepare('PRAGMA database_list').all() as { name: string; file: string }[]).find((d) => d.name === 'main');
           this.#wal = WalFlusher.forDatabase(main?.file);
-          if (this.#wal !== undefined) this.#db.exec('PRAGMA synchronous = NORMAL');
+          if (this.#wal !== undefined) {
+            this.#db.exec('PRAGMA synchronous = NORMAL');
+            // Grown ahead once, under the write lock (BEGIN IMMEDIATE): see WalFlusher.preallocate.
+            const wal = this.#wal;
+            const pageSize = Number((this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+            transaction(this.#db, () => wal.preallocate(WAL_HEADER_BYTES + WAL_PREALLOCATE_FRAMES * (WAL_FRAME_HEADER_BYTES + pageSize)), 'BEGIN IMMEDIATE')();
+          }
         }
       } else if (schemaVersionOf(this.#db) !== SQLITE_SCHEMA_VERSION) {
         throw new StoreError(storeErrorCodes.indexVersion, `schema version ${schemaVersionOf(this.#db)} is not the current ${SQLITE_SCHEMA_VERSION}: open it writable once to migrate it`);
@@ -832,5 +838,14 @@ let memoryIndexes = 0;
 const IDLE_CHECKPOINT_WRITES = 250;
 /** SQLite's own checkpoint past this many WAL frames (~16 MB at 4 KiB pages): the cap while writes never pause. */
 const WAL_AUTOCHECKPOINT_FRAMES = 4000;
+
+/**
+ * Frames a durable index's WAL is grown to when it opens (WalFlusher.preallocate): about as many
+ * as an idle checkpoint lets gather (IDLE_CHECKPOINT_WRITES commits of a few pages each), ~4 MiB.
+ */
+const WAL_PREALLOCATE_FRAMES = 1000;
+/** SQLite's WAL file format: a 32-byte header, then frames of a 24-byte header and a page. */
+const WAL_HEADER_BYTES = 32;
+const WAL_FRAME_HEADER_BYTES = 24;
 type Outcome = { readonly old: string | undefined } | { readonly error: unknown };
 const noop = (): void => undefined;

@@ -5,7 +5,7 @@
  * settles only once a flush that started after its commit has finished. docs/conformance.md
  * "Durability" says why this keeps what synchronous FULL kept.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { StoreError, storeErrorCodes } from './errors.js';
 import { fsyncFd } from './fs-ops.js';
 
@@ -53,6 +53,31 @@ export class WalFlusher {
       return undefined;
     }
     return new WalFlusher(fd);
+  }
+
+  /**
+   * Grows the WAL file to `bytes` with zeros beyond its end (nothing it holds is touched) and
+   * flushes that once, so that the commits after it write into the file in place. A flush of a
+   * file that grows also writes its new blocks' allocation (~0.13 ms per commit against ~0.07 on
+   * this project's test host): SQLite reuses its WAL from the start after each checkpoint, so only
+   * a WAL that is still growing pays that, which is every commit after a start until the file
+   * has grown once (PostgreSQL fills its WAL segments with zeros for the same reason). SQLite
+   * reads a WAL only up to its first frame whose checksum fails, and zeros fail it, so they read
+   * as the end of the log (and a file of zeros alone as an empty log). The caller holds the
+   * database's write lock, so that no other connection appends meanwhile. Best effort: a file
+   * system that cannot take it (full) leaves the WAL to grow as before.
+   */
+  preallocate(bytes: number): void {
+    if (this.#closed) return;
+    try {
+      let at = fstatSync(this.#fd).size;
+      if (at >= bytes) return;
+      const zeros = new Uint8Array(Math.min(bytes - at, 1 << 18));
+      while (at < bytes) at += writeSync(this.#fd, zeros, 0, Math.min(zeros.length, bytes - at), at);
+      fsyncSync(this.#fd);
+    } catch {
+      // Left to grow as it would have (what was written is zeros past the log's end).
+    }
   }
 
   /** Settles once everything written to the WAL before this call is on disk; rejects with a StoreError (A700) if a flush failed. */

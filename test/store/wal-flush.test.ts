@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DicomClient } from '../../src/ae/client.js';
 import { TransferSyntax } from '../../src/dictionary/uids.js';
@@ -146,6 +147,47 @@ test('serve as shipped (durable): the C-STORE-RSP waits for the index flush; a f
     hold.restore();
     await client?.association.abort().catch(() => undefined);
     await server.close({ timeout: 1000 }).catch(() => undefined);
+    await remove();
+  }
+});
+
+test('a durable index grows its WAL once when it opens: commits then write into it in place, and the zeros past the log read as its end', async () => {
+  const { dir, remove } = await tempDir('wal-flush');
+  const path = join(dir, 'index.sqlite');
+  const index = new SqliteIndex(path);
+  try {
+    const opened = (await stat(`${path}-wal`)).size;
+    // Room for ~1000 frames of the default 4 KiB pages.
+    assert.ok(opened >= 4_000_000, `the WAL was ${opened} bytes after opening`);
+    for (let n = 1; n <= 40; n++) await index.addInstance(record(n));
+    assert.equal((await stat(`${path}-wal`)).size, opened, 'the WAL grew: the commits did not write in place');
+    // What a crash leaves: the database and its WAL without the shared-memory index, so the next
+    // opening reads the log from the file up to its first invalid frame (the zeros).
+    const copy = join(dir, 'copy.sqlite');
+    await copyFile(path, copy);
+    await copyFile(`${path}-wal`, `${copy}-wal`);
+    const reopened = new SqliteIndex(copy);
+    try {
+      assert.equal(Number((reopened.connection.prepare('SELECT count(*) AS n FROM instance').get() as { n: number }).n), 40);
+      await reopened.addInstance(record(41));
+      assert.equal((await reopened.findInstance(record(41).SOPInstanceUID))?.key, record(41).key);
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    await index.close();
+    await remove();
+  }
+});
+
+test('an index whose commits SQLite flushes itself (synchronous NORMAL, fsync none) leaves its WAL to grow as SQLite makes it', async () => {
+  const { dir, remove } = await tempDir('wal-flush');
+  const path = join(dir, 'index.sqlite');
+  const index = new SqliteIndex(path, { synchronous: 'normal' });
+  try {
+    assert.ok((await stat(`${path}-wal`)).size < 1_000_000);
+  } finally {
+    await index.close();
     await remove();
   }
 });
