@@ -118,7 +118,11 @@ test('against an OpenSSL 3.0 s_server our default client falls back to X25519 wi
   } finally { await proc.kill(); ctx.dispose(); }
 });
 
-test("against a peer that offers only the NIST curves (DCMTK's TLS profiles) our default client is answered with P-256 without a HelloRetryRequest", async () => {
+// Several key shares need OpenSSL's `*` syntax in our default list, set only where the hybrid exists
+// (OpenSSL 3.5); OpenSSL 3.0's own default sends one share (X25519) and a NIST-only peer retries.
+const severalKeyShares = defaultGroups() !== undefined ? {} : { skip: 'the linked OpenSSL keeps its own default list, one key share' };
+
+test("against a peer that offers only the NIST curves (DCMTK's TLS profiles) our default client is answered with P-256 without a HelloRetryRequest", severalKeyShares, async () => {
   const { port, server: proc } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey, '-groups', 'P-256:P-384:P-521']);
   const states: string[] = [];
   const ctx = client({ infoCallback: (e) => { if (e.loop) states.push(e.state); } });
