@@ -160,7 +160,11 @@ export class SqliteIndex implements InstanceIndex {
             // Grown ahead once, under the write lock (BEGIN IMMEDIATE): see WalFlusher.preallocate.
             const wal = this.#wal;
             const pageSize = Number((this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
-            transaction(this.#db, () => wal.preallocate(WAL_HEADER_BYTES + WAL_PREALLOCATE_FRAMES * (WAL_FRAME_HEADER_BYTES + pageSize)), 'BEGIN IMMEDIATE')();
+            try {
+              transaction(this.#db, () => wal.preallocate(WAL_HEADER_BYTES + WAL_PREALLOCATE_FRAMES * (WAL_FRAME_HEADER_BYTES + pageSize)), 'BEGIN IMMEDIATE')();
+            } catch {
+              // Another connection kept the write lock past the busy timeout: the WAL grows as it would have.
+            }
           }
         }
       } else if (schemaVersionOf(this.#db) !== SQLITE_SCHEMA_VERSION) {
