@@ -541,12 +541,10 @@ export class SecureSocket extends Duplex implements TransportConnection, Connect
       return true;
     }
     if (n === buf.length) { // the buffer is full: more may wait
-      const more = S.BIO_pending(wbio);
-      if (more > 0) {
-        const whole = Buffer.allocUnsafe(n + more);
-        buf.copy(whole, 0, 0, n);
-        const m = S.BIO_read(wbio, whole.subarray(n), more) as number;
-        if (m > 0) n += m; else drainErrors();
+      const whole = S.readMemBioRest(wbio, buf);
+      if (whole !== buf) {
+        if (whole.length === n) drainErrors(); // pending, yet nothing read
+        n = whole.length;
         buf = whole;
         own = whole;
       }

@@ -232,11 +232,22 @@ export function readMemBio(bio: unknown): Buffer {
   const got = BIO_read(bio, scratch, scratch.length) as number;
   if (got <= 0) return Buffer.alloc(0);
   if (got < scratch.length) return Buffer.from(scratch.subarray(0, got));
+  const whole = readMemBioRest(bio, scratch);
+  return whole === scratch ? Buffer.from(scratch) : whole;
+}
+
+/**
+ * After a read of a memory BIO that filled `head`: `head`'s bytes followed by everything the BIO
+ * still holds (BIO_pending), in a new buffer, or `head` itself when it holds nothing more. A
+ * shorter result than head plus the pending bytes means the BIO returned less than it said.
+ */
+export function readMemBioRest(bio: unknown, head: Buffer): Buffer {
   const more = BIO_pending(bio);
-  const out = Buffer.allocUnsafe(got + Math.max(0, more));
-  scratch.copy(out, 0, 0, got);
-  const rest = more > 0 ? (BIO_read(bio, out.subarray(got), more) as number) : 0;
-  return rest === more ? out : out.subarray(0, got + Math.max(0, rest));
+  if (more <= 0) return head;
+  const out = Buffer.allocUnsafe(head.length + more);
+  head.copy(out);
+  const rest = BIO_read(bio, out.subarray(head.length), more) as number;
+  return rest === more ? out : out.subarray(0, head.length + Math.max(0, rest));
 }
 
 // ---- live-object accounting (leak test) -------------------------------------------------
