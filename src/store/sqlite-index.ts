@@ -333,7 +333,6 @@ export class SqliteIndex implements InstanceIndex {
         // A new instance is one statement; a re-sent one reads the key it replaces, then updates.
         let old: string | undefined;
         if (insertInstance.get(...values) === undefined) {
-          if (entry !== undefined) throw new AlreadyIndexed();
           old = (previous.get(record.SOPInstanceUID) as { key: string } | undefined)?.key;
           upsertInstance.run(...values);
           // It may have moved to another series or study: drop emptied parents.
