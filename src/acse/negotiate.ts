@@ -51,6 +51,7 @@ import {
   buildUserIdentityRq,
   evaluateUserIdentity,
   interpretUserIdentityAc,
+  settledUserIdentity,
   USER_IDENTITY_REJECTION,
   type ReceivedUserIdentity,
   type UserIdentityHandler,
@@ -291,16 +292,17 @@ export async function negotiateAssociation(
       why: `the requestor's maximum length ${peerMax} is below the ${minPeerMaximumLength} we send P-DATA-TF PDUs down to`,
     };
   }
-  // The steps below that may call a handler of the policy are awaited only when they have
-  // something to decide: without it each returned a settled answer, and each await was a promise
-  // and a microtask turn more between a requestor's A-ASSOCIATE-RQ and our AC (three per association).
-  const identity = ui.userIdentityRq === undefined && policy.requireUserIdentity !== true
-    ? { accept: true as const, identity: undefined, ac: undefined } // as evaluateUserIdentity answers: nothing sent, none required
-    : await evaluateUserIdentity(
+  // The steps below that may call a handler of the policy are awaited only when a handler is to
+  // be called: each settled answer awaited was a promise and a microtask turn more between a
+  // requestor's A-ASSOCIATE-RQ and our AC (three per association). Their modules' settled*
+  // functions give the answers that call no handler.
+  const identityOptions = { required: policy.requireUserIdentity === true };
+  const identity = settledUserIdentity(ui.userIdentityRq, policy.userIdentity, identityOptions)
+    ?? await evaluateUserIdentity(
       ui.userIdentityRq,
       policy.userIdentity,
       { callingAeTitle: calling, calledAeTitle: called, tls: context.tls },
-      { required: policy.requireUserIdentity === true },
+      identityOptions,
     );
   if (!identity.accept) {
     const r = USER_IDENTITY_REJECTION;

@@ -163,20 +163,17 @@ export type UserIdentityOutcome =
   | { readonly accept: false; readonly why: string };
 
 /**
- * Acceptor side. No 0x58 item: accept (unless `required`). No handler: the identity is ignored
- * and no 0x59 is sent, as for an acceptor that does not support the negotiation (D.3.3.7).
- * A handler that throws rejects. On acceptance with a positive response requested, the 0x59
- * item carries an empty response for types 1 and 2 and the handler's server response (possibly
- * empty) for types 3–5.
+ * The answers of evaluateUserIdentity that no handler decides, in one place: no 0x58 item
+ * (accepted, unless `required`), an item that cannot be decoded (rejected), no handler (the
+ * identity ignored, unless `required`). Otherwise the decoded identity, for `ask` to decide on.
  */
-export async function evaluateUserIdentity(
+function triageUserIdentity(
   item: UserIdentityRqItem | undefined,
   handler: UserIdentityHandler | undefined,
-  context: UserIdentityContext,
-  options: { required?: boolean } = {},
-): Promise<UserIdentityOutcome> {
+  required: boolean,
+): UserIdentityOutcome | { readonly ask: UserIdentityHandler; readonly identity: ReceivedUserIdentity } {
   if (item === undefined) {
-    return options.required === true
+    return required
       ? { accept: false, why: 'no user identity was given and the acceptor requires one' }
       : { accept: true, identity: undefined, ac: undefined };
   }
@@ -184,13 +181,45 @@ export async function evaluateUserIdentity(
   if (decoded.identity === undefined) return { accept: false, why: decoded.why };
   const identity = decoded.identity;
   if (handler === undefined) {
-    return options.required === true
+    return required
       ? { accept: false, why: 'the acceptor requires a user identity but has no handler to check it' }
       : { accept: true, identity, ac: undefined };
   }
+  return { ask: handler, identity };
+}
+
+/**
+ * What evaluateUserIdentity answers when it calls no handler, without a promise to wait for;
+ * undefined when the handler is to decide (an item that decodes, and a handler).
+ */
+export function settledUserIdentity(
+  item: UserIdentityRqItem | undefined,
+  handler: UserIdentityHandler | undefined,
+  options: { required?: boolean } = {},
+): UserIdentityOutcome | undefined {
+  const triaged = triageUserIdentity(item, handler, options.required === true);
+  return 'ask' in triaged ? undefined : triaged;
+}
+
+/**
+ * Acceptor side. No 0x58 item: accept (unless `required`). No handler: the identity is ignored
+ * and no 0x59 is sent, as for an acceptor that does not support the negotiation (D.3.3.7).
+ * A handler that throws rejects. On acceptance with a positive response requested, the 0x59
+ * item carries an empty response for types 1 and 2 and the handler's server response (possibly
+ * empty) for types 3–5. settledUserIdentity gives the answers that call no handler synchronously.
+ */
+export async function evaluateUserIdentity(
+  item: UserIdentityRqItem | undefined,
+  handler: UserIdentityHandler | undefined,
+  context: UserIdentityContext,
+  options: { required?: boolean } = {},
+): Promise<UserIdentityOutcome> {
+  const triaged = triageUserIdentity(item, handler, options.required === true);
+  if (!('ask' in triaged)) return triaged;
+  const { ask, identity } = triaged;
   let decision: UserIdentityDecision;
   try {
-    decision = await handler(identity, context);
+    decision = await ask(identity, context);
   } catch (err) {
     return { accept: false, why: `the user identity handler failed: ${err instanceof Error ? err.message : String(err)}` };
   }

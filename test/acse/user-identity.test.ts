@@ -6,6 +6,7 @@ import {
   decodeUserIdentityRq,
   evaluateUserIdentity,
   interpretUserIdentityAc,
+  settledUserIdentity,
   USER_IDENTITY_REJECTION,
   type UserIdentityRequest,
 } from '../../src/acse/user-identity.js';
@@ -88,6 +89,48 @@ test('no handler: identity ignored, no 0x59 (acceptor without user identity supp
   assert.equal(out.ac, undefined);
   assert.deepEqual(interpretUserIdentityAc(item, undefined), { sent: true, positiveResponseRequested: true, confirmed: false, serverResponse: undefined });
   assert.deepEqual(interpretUserIdentityAc(undefined, undefined), { sent: false, positiveResponseRequested: false, confirmed: false, serverResponse: undefined });
+});
+
+test('settledUserIdentity: the answer evaluateUserIdentity gives without its handler, undefined exactly when it calls one', async () => {
+  const item = buildUserIdentityRq({ type: 'username', username: 'alice' });
+  const items = {
+    none: undefined,
+    decodes: item,
+    'not UTF-8': { ...item, primaryField: Uint8Array.from([0xff, 0xfe]) },
+    'unknown type': { ...item, identityType: 9 as never },
+  };
+  // Expected `accept` of the settled answer; 'handler' where the handler decides.
+  const expected: Record<keyof typeof items, Record<'none' | 'handler', [boolean | 'handler', boolean | 'handler']>> = {
+    none: { none: [true, false], handler: [true, false] },
+    decodes: { none: [true, false], handler: ['handler', 'handler'] },
+    'not UTF-8': { none: [false, false], handler: [false, false] },
+    'unknown type': { none: [false, false], handler: [false, false] },
+  };
+  let calls = 0;
+  const spy = () => { calls++; return true; };
+  for (const [itemName, it] of Object.entries(items) as [keyof typeof items, (typeof items)[keyof typeof items]][]) {
+    for (const handlerName of ['none', 'handler'] as const) {
+      const handler = handlerName === 'none' ? undefined : spy;
+      for (const [r, required] of [false, true].entries()) {
+        const name = `${itemName}, ${handlerName}, required ${required}`;
+        const settled = settledUserIdentity(it, handler, { required });
+        const before = calls;
+        const out = await evaluateUserIdentity(it, handler, ctx, { required });
+        const called = calls - before;
+        assert.equal(settled === undefined, called === 1, `${name}: undefined exactly when the handler is called`);
+        assert.equal(called <= 1, true, name);
+        const want = expected[itemName][handlerName][r];
+        if (want === 'handler') {
+          assert.equal(settled, undefined, name);
+        } else {
+          assert.deepEqual(settled, out, `${name}: the same answer`);
+          assert.equal(settled?.accept, want, name);
+        }
+      }
+    }
+  }
+  assert.deepEqual(settledUserIdentity(undefined, spy), { accept: true, identity: undefined, ac: undefined }, 'options default: not required');
+  assert.equal(calls, 2, 'only the two calls with a decodable item and a handler asked it');
 });
 
 test('requestor: empty or over-long fields are option errors', () => {
