@@ -40,6 +40,19 @@ export type SopClassCommonExtendedHandler = (
 ) => readonly string[] | Promise<readonly string[]>;
 
 /**
+ * What answerSopClassExtended answers when it calls no handler, without a promise to wait for:
+ * nothing without a handler or without a proposed item whose SOP class we accepted. Undefined
+ * when the handler is to be asked.
+ */
+export function settledSopClassExtended(
+  proposed: readonly SopClassExtendedNegotiationItem[],
+  handler: SopClassExtendedHandler | undefined,
+  acceptedAbstractSyntaxes: ReadonlySet<string>,
+): SopClassExtendedNegotiationItem[] | undefined {
+  return handler === undefined || !proposed.some((item) => acceptedAbstractSyntaxes.has(item.sopClassUid)) ? [] : undefined;
+}
+
+/**
  * Acceptor side: the 0x56 items of our AC. Only proposed SOP classes whose abstract syntax we
  * accepted are answered (an answer for anything else would mean nothing to the requestor), one
  * answer per SOP class. A handler that throws answers nothing for that SOP class: extended
@@ -51,7 +64,9 @@ export async function answerSopClassExtended(
   acceptedAbstractSyntaxes: ReadonlySet<string>,
   context: ExtendedNegotiationContext,
 ): Promise<SopClassExtendedNegotiationItem[]> {
-  if (handler === undefined) return [];
+  const settled = settledSopClassExtended(proposed, handler, acceptedAbstractSyntaxes);
+  if (settled !== undefined) return settled;
+  const ask = handler!; // settledSopClassExtended answers every call without one
   const out: SopClassExtendedNegotiationItem[] = [];
   const done = new Set<string>();
   for (const item of proposed) {
@@ -59,7 +74,7 @@ export async function answerSopClassExtended(
     done.add(item.sopClassUid);
     let answer: Uint8Array | undefined;
     try {
-      answer = await handler(item.sopClassUid, item.serviceClassApplicationInformation, context);
+      answer = await ask(item.sopClassUid, item.serviceClassApplicationInformation, context);
     } catch {
       answer = undefined;
     }
@@ -73,6 +88,17 @@ export async function answerSopClassExtended(
 }
 
 /**
+ * What acceptViaCommonExtended answers when it calls no handler, without a promise to wait for:
+ * nothing without a handler or without items. Undefined when the handler is to be asked.
+ */
+export function settledCommonExtended(
+  proposed: readonly SopClassCommonExtendedNegotiationItem[],
+  handler: SopClassCommonExtendedHandler | undefined,
+): Set<string> | undefined {
+  return handler === undefined || proposed.length === 0 ? new Set() : undefined;
+}
+
+/**
  * Acceptor side: SOP classes to accept on the strength of 0x57 items. Only UIDs that were
  * actually proposed in the items are kept; a throwing handler, or one that answers no list, adds nothing.
  */
@@ -81,10 +107,12 @@ export async function acceptViaCommonExtended(
   handler: SopClassCommonExtendedHandler | undefined,
   context: ExtendedNegotiationContext,
 ): Promise<Set<string>> {
-  if (handler === undefined || proposed.length === 0) return new Set();
+  const settled = settledCommonExtended(proposed, handler);
+  if (settled !== undefined) return settled;
+  const ask = handler!; // settledCommonExtended answers every call without one
   let uids: readonly string[];
   try {
-    uids = await handler(proposed, context);
+    uids = await ask(proposed, context);
   } catch {
     return new Set();
   }

@@ -28,6 +28,8 @@ import {
   acceptViaCommonExtended,
   answerSopClassExtended,
   interpretSopClassExtended,
+  settledCommonExtended,
+  settledSopClassExtended,
   type SopClassCommonExtendedHandler,
   type SopClassExtendedHandler,
 } from './extended-negotiation.js';
@@ -327,9 +329,8 @@ export async function negotiateAssociation(
 
   const extContext = { callingAeTitle: calling, calledAeTitle: called };
   // 0x57: SOP classes the handler accepts by their related general SOP class.
-  const viaCommon = policy.sopClassCommonExtended === undefined || ui.sopClassCommonExtendedNegotiations.length === 0
-    ? new Set<string>() // as acceptViaCommonExtended answers without a handler or an item
-    : await acceptViaCommonExtended(ui.sopClassCommonExtendedNegotiations, policy.sopClassCommonExtended, extContext);
+  const viaCommon = settledCommonExtended(ui.sopClassCommonExtendedNegotiations, policy.sopClassCommonExtended)
+    ?? await acceptViaCommonExtended(ui.sopClassCommonExtendedNegotiations, policy.sopClassCommonExtended, extContext);
   const pcPolicy: PresentationContextPolicy =
     viaCommon.size === 0
       ? policy.presentationContexts
@@ -354,9 +355,9 @@ export async function negotiateAssociation(
       why: 'no proposed presentation context could be accepted',
     };
   }
-  const extAnswers = policy.sopClassExtended === undefined
-    ? [] // as answerSopClassExtended answers without a handler
-    : await answerSopClassExtended(ui.sopClassExtendedNegotiations, policy.sopClassExtended, new Set(pc.accepted.map((c) => c.abstractSyntax)), extContext);
+  const acceptedSyntaxes = new Set(pc.accepted.map((c) => c.abstractSyntax));
+  const extAnswers = settledSopClassExtended(ui.sopClassExtendedNegotiations, policy.sopClassExtended, acceptedSyntaxes)
+    ?? await answerSopClassExtended(ui.sopClassExtendedNegotiations, policy.sopClassExtended, acceptedSyntaxes, extContext);
   const asyncAnswer = answerAsynchronousOperations(ui.asynchronousOperationsWindow, asyncAllowed);
 
   const accept: AAssociateAcPdu = {

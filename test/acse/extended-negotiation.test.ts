@@ -4,6 +4,8 @@ import {
   acceptViaCommonExtended,
   answerSopClassExtended,
   interpretSopClassExtended,
+  settledCommonExtended,
+  settledSopClassExtended,
 } from '../../src/acse/extended-negotiation.js';
 import { CT_IMAGE_STORAGE, PATIENT_ROOT_FIND } from './uids.js';
 
@@ -52,6 +54,55 @@ test('0x56: an answer that is not bytes (an untyped handler) is not sent', async
   const accepted = new Set([PATIENT_ROOT_FIND]);
   for (const bad of ['yes', 1, null, [1]]) {
     assert.deepEqual(await answerSopClassExtended(proposed, (() => bad) as unknown as () => Uint8Array, accepted, ctx), [], String(bad));
+  }
+});
+
+test('settledSopClassExtended: the answer answerSopClassExtended gives without its handler, undefined exactly when it calls one', async () => {
+  const accepted = new Set([PATIENT_ROOT_FIND]);
+  const find = { sopClassUid: PATIENT_ROOT_FIND, serviceClassApplicationInformation: info(1) };
+  const other = { sopClassUid: CT_IMAGE_STORAGE, serviceClassApplicationInformation: info(2) };
+  let calls = 0;
+  const spy = () => { calls++; return info(0); };
+  for (const [name, proposed, handlerCalled] of [
+    ['no items', [], false],
+    ['only a SOP class not accepted', [other], false],
+    ['an accepted SOP class', [find], true],
+    ['accepted and not', [other, find, find], true],
+  ] as const) {
+    for (const handler of [undefined, spy]) {
+      const label = `${name}, ${handler === undefined ? 'no handler' : 'handler'}`;
+      const settled = settledSopClassExtended(proposed, handler, accepted);
+      const before = calls;
+      const out = await answerSopClassExtended(proposed, handler, accepted, ctx);
+      const called = calls - before > 0;
+      assert.equal(called, handler !== undefined && handlerCalled, label);
+      assert.equal(settled === undefined, called, `${label}: undefined exactly when the handler is called`);
+      if (settled !== undefined) {
+        assert.deepEqual(settled, out, `${label}: the same answer`);
+        assert.deepEqual(settled, [], label);
+      }
+    }
+  }
+});
+
+test('settledCommonExtended: the answer acceptViaCommonExtended gives without its handler, undefined exactly when it calls one', async () => {
+  const items = [{ sopClassUid: '1.2.3.5', serviceClassUid: '1.2.840.10008.4.2', relatedGeneralSopClassUids: [CT_IMAGE_STORAGE] }];
+  let calls = 0;
+  const spy = () => { calls++; return ['1.2.3.5']; };
+  for (const proposed of [[], items]) {
+    for (const handler of [undefined, spy]) {
+      const label = `${proposed.length} items, ${handler === undefined ? 'no handler' : 'handler'}`;
+      const settled = settledCommonExtended(proposed, handler);
+      const before = calls;
+      const out = await acceptViaCommonExtended(proposed, handler, ctx);
+      const called = calls - before > 0;
+      assert.equal(called, handler !== undefined && proposed.length > 0, label);
+      assert.equal(settled === undefined, called, `${label}: undefined exactly when the handler is called`);
+      if (settled !== undefined) {
+        assert.deepEqual(settled, out, `${label}: the same answer`);
+        assert.deepEqual([...settled], [], label);
+      }
+    }
   }
 });
 
