@@ -7,4 +7,8 @@ test('the public surface exposes the negotiation entry points', () => {
     assert.equal(typeof api[name], 'function', name);
   }
   assert.equal(api.IMPLEMENTATION_VERSION_NAME, 'DICOMTLS_010');
+  // The synchronous early answers of the negotiation steps are the acceptor's own, not API.
+  for (const name of ['settledUserIdentity', 'settledSopClassExtended', 'settledCommonExtended']) {
+    assert.equal(name in api, false, name);
+  }
 });

@@ -316,3 +316,54 @@ test('a policy without handlers to ask (no user identity, no extended negotiatio
   assert.ok(isRejected(required));
   assert.equal(required.check, 'user-identity');
 });
+
+test('handlers configured: an RQ without user identity or extended items calls none of them and waits no further turn; one with the items calls each', async () => {
+  const turnsUntilSettled = async (p: Promise<unknown>): Promise<number> => {
+    let settled = false;
+    void p.then(() => { settled = true; });
+    for (let turns = 1; turns <= 50; turns++) {
+      await Promise.resolve();
+      if (settled) return turns;
+    }
+    return Infinity;
+  };
+  const calls = { userIdentity: 0, sopClassExtended: 0, sopClassCommonExtended: 0 };
+  const spied: AcceptorPolicy = {
+    ...policy,
+    userIdentity: () => { calls.userIdentity++; return true; },
+    sopClassExtended: () => { calls.sopClassExtended++; return new Uint8Array([1]); },
+    sopClassCommonExtended: () => { calls.sopClassCommonExtended++; return []; },
+  };
+  const plain = negotiateAssociation(buildAssociateRq(options), spied);
+  assert.equal(await turnsUntilSettled(plain), 1);
+  assert.equal(isRejected(await plain), false);
+  assert.deepEqual(calls, { userIdentity: 0, sopClassExtended: 0, sopClassCommonExtended: 0 });
+
+  // 0x56 only for a SOP class we did not accept: nothing to ask either.
+  const unaccepted = negotiateAssociation(buildAssociateRq({ ...options, sopClassExtended: [{ sopClassUid: MR_IMAGE_STORAGE, serviceClassApplicationInformation: new Uint8Array([1]) }] }), spied);
+  assert.equal(await turnsUntilSettled(unaccepted), 1);
+  const unacceptedOut = await unaccepted;
+  assert.ok(!isRejected(unacceptedOut));
+  assert.deepEqual(unacceptedOut.accept.userInformation.sopClassExtendedNegotiations, []);
+  // A user identity that cannot be decoded is refused without asking the handler.
+  const item = buildAssociateRq({ ...options, userIdentity: { type: 'username', username: 'alice' } }).userInformation.userIdentityRq;
+  assert.ok(item !== undefined);
+  const rqBad = buildAssociateRq(options);
+  const undecodable = negotiateAssociation({ ...rqBad, userInformation: { ...rqBad.userInformation, userIdentityRq: { ...item, primaryField: Uint8Array.from([0xff]) } } }, spied);
+  assert.equal(await turnsUntilSettled(undecodable), 1);
+  const undecodableOut = await undecodable;
+  assert.ok(isRejected(undecodableOut) && undecodableOut.check === 'user-identity' && /UTF-8/.test(undecodableOut.why));
+  assert.deepEqual(calls, { userIdentity: 0, sopClassExtended: 0, sopClassCommonExtended: 0 });
+
+  const rqItems = buildAssociateRq({
+    ...options,
+    userIdentity: { type: 'username', username: 'alice' },
+    sopClassExtended: [{ sopClassUid: CT_IMAGE_STORAGE, serviceClassApplicationInformation: new Uint8Array([1, 0]) }],
+    sopClassCommonExtended: [{ sopClassUid: MR_IMAGE_STORAGE, serviceClassUid: '1.2.840.10008.4.2', relatedGeneralSopClassUids: [] }],
+  });
+  const withItems = await negotiateAssociation(rqItems, spied);
+  assert.ok(!isRejected(withItems));
+  assert.deepEqual(calls, { userIdentity: 1, sopClassExtended: 1, sopClassCommonExtended: 1 });
+  assert.equal(withItems.userIdentity?.username, 'alice');
+  assert.deepEqual(withItems.accept.userInformation.sopClassExtendedNegotiations.map((i) => i.sopClassUid), [CT_IMAGE_STORAGE]);
+});
