@@ -19,7 +19,7 @@ import { certificateString } from './certificate-string.js';
 import { x509ErrorName } from './x509-errors.js';
 import { loadIdentity, type LoadedIdentity, type IdentityOptions, type PasswordCallback } from './identity.js';
 import { configureTrust } from './trust.js';
-import { configureGroups } from './groups.js';
+import { configureGroups, resumptionGroups } from './groups.js';
 import { clientCaNames, derOf, infoAnswer, liveStacks, verifyAnswer, X509_V_ERR_CERT_REJECTED } from './callback-answers.js';
 import type { Source } from './x509-sources.js';
 import type { SecureSocket } from './socket.js';
@@ -140,6 +140,10 @@ export class SecureContext {
   #alpnWire: Buffer | undefined;
   #active = 0;
   #disposed = false;
+  /** Client: the key-exchange group each kept session's handshake agreed on (TLS 1.3), by slot. */
+  readonly #sessionGroups = new Map<string, string>();
+  /** Client: the list a resumption offers for each group (resumptionGroups), null for the context's own. */
+  readonly #resumptionLists = new Map<string, string | null>();
   #socketInfoCallbacks = 0;
 
   constructor(options: SecureContextOptions) {
@@ -241,7 +245,11 @@ export class SecureContext {
       if (conn.sessionKey !== undefined) {
         slot = JSON.stringify([conn.sessionKey, sendSni ? sni : '', conn.verifyHost ?? '']);
         const sess = this.#native.sessions.get(slot);
-        if (sess !== undefined) S.SSL_set_session(ssl, sess);
+        if (sess !== undefined) {
+          S.SSL_set_session(ssl, sess);
+          const group = this.#sessionGroups.get(slot);
+          if (group !== undefined) this.#offerSessionGroup(ssl, group);
+        }
       }
     }
     const host = conn.verifyHost;
@@ -251,6 +259,20 @@ export class SecureContext {
       if (ok !== 1) throw new TlsConfigurationError('verifyHost', `OpenSSL refused "${host}"`, { openssl: drainErrors() });
     }
     return slot;
+  }
+
+  /** Client, resuming: a key share for the session's group alone (groups.ts, resumptionGroups). */
+  #offerSessionGroup(ssl: unknown, group: string): void {
+    let list = this.#resumptionLists.get(group);
+    if (list === undefined) {
+      list = resumptionGroups(this.#groups, group) ?? null;
+      this.#resumptionLists.set(group, list);
+    }
+    // Refused, the context's list stays: the handshake is what it was without this.
+    if (list !== null && S.SSL_set1_groups_list(ssl, list) !== 1) {
+      this.#resumptionLists.set(group, null);
+      drainErrors();
+    }
   }
 
   #register(fn: (...args: never[]) => unknown, proto: unknown): unknown {
@@ -611,6 +633,10 @@ export class SecureContext {
     if (old !== undefined) S.SSL_SESSION_free(old);
     else S.live.add('sessions');
     this.#native.sessions.set(key, sess);
+    // A TLS 1.3 ticket comes after the handshake, whose group the connection knows by then.
+    const group = conn!.secureSocket.group;
+    if (group === undefined) this.#sessionGroups.delete(key);
+    else this.#sessionGroups.set(key, group);
     return 1; // we keep the reference OpenSSL handed us
   }
 

@@ -78,6 +78,38 @@ export function hybridOnlyGroups(): string | undefined {
 }
 
 /**
+ * The groups a client offers when it resumes a TLS 1.3 session whose handshake agreed on
+ * `group`: the context's list unchanged, with a key share for that group alone (OpenSSL 3.5's
+ * `*` syntax). A resumed handshake still runs an (EC)DHE exchange (psk_dhe_ke) and the client
+ * generates a key pair for every share it sends, which the server, having answered this group
+ * before, then ignores; X25519MLKEM768, X25519 and P-256 were three key generations where one
+ * is used. The supported groups and their order stay as they were, so a server that now wants
+ * another group still gets it (through a HelloRetryRequest), never a weaker one than the list
+ * allows. Undefined, meaning "leave the context's list", where there is nothing to spare or the
+ * list is not one this can rewrite safely: OpenSSL's own default (one share), a list with at
+ * most one share, with tuples (`/`), or without the group.
+ */
+export function resumptionGroups(list: string | undefined, group: string): string | undefined {
+  if (list === undefined || list.includes('/')) return undefined;
+  const tokens = list.split(':');
+  const prefix = /^[?*-]*/;
+  let shares = 0;
+  let at = -1;
+  const wanted = group.toLowerCase();
+  for (let i = 0; i < tokens.length; i++) {
+    const p = prefix.exec(tokens[i]!)![0];
+    if (p.includes('*')) shares++;
+    if (!p.includes('-') && tokens[i]!.slice(p.length).toLowerCase() === wanted) at = i;
+  }
+  if (shares < 2 || at < 0) return undefined;
+  return tokens.map((t, i) => {
+    const p = prefix.exec(t)![0];
+    const bare = p.replaceAll('*', '');
+    return (i === at ? `${bare}*` : bare) + t.slice(p.length);
+  }).join(':');
+}
+
+/**
  * Set the context's groups: the caller's list, the hybrid-only list (requireHybridGroup), or the
  * default. Returns what was set (undefined: OpenSSL's own default). Typed errors name the option.
  */

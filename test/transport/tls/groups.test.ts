@@ -9,7 +9,7 @@ import { SecureContext, VerifyMode, type InfoEvent, type SecureContextOptions } 
 import { createSecureServer } from '../../../src/transport/tls/server.js';
 import { SecureSocket } from '../../../src/transport/tls/socket.js';
 import { HybridGroupRequiredError, TlsConfigurationError, TlsHandshakeError } from '../../../src/transport/tls/errors.js';
-import { availableHybridGroups, defaultGroups, groupAvailable } from '../../../src/transport/tls/groups.js';
+import { availableHybridGroups, defaultGroups, groupAvailable, resumptionGroups } from '../../../src/transport/tls/groups.js';
 import { InvalidOptionError } from '../../../src/errors.js';
 import { channelNames } from '../../../src/diagnostics.js';
 import { makeEngineCerts, spawnOpenssl, startSServer, type EngineCerts } from './engine-fixtures.js';
@@ -134,6 +134,81 @@ test("against a peer that offers only the NIST curves (DCMTK's TLS profiles) our
     assert.equal(states.filter((st) => /read server hello/.test(st)).length, 1, states.join('|'));
     s.destroy();
   } finally { await proc.kill(); ctx.dispose(); }
+});
+
+/** The key_share groups (TLS code points) of each ClientHello in an `s_server -trace` output. */
+function keyShareGroups(trace: string): number[][] {
+  return trace.split(/ClientHello, Length=/).slice(1).map((hello) => {
+    const ext = /extension_type=key_share\(51\)[\s\S]*?(?=extension_type=|\n\n|$)/.exec(hello);
+    return ext === null ? [] : [...ext[0].matchAll(/NamedGroup: .*\((\d+)\)$/gm)].map((m) => Number(m[1]));
+  });
+}
+const X25519 = 29;
+const SECP256R1 = 23;
+const X25519MLKEM768 = 4588;
+
+test('a resumed handshake sends a key share for the resumed session\'s group alone, still an (EC)DHE exchange (s_server -trace)', severalKeyShares, async () => {
+  for (const [groups, chosen] of [[[], X25519], [['-groups', 'P-256:P-384'], SECP256R1]] as const) {
+    const { port, server: proc } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey, '-trace', '-naccept', '2', ...groups]);
+    const ctx = client();
+    try {
+      for (const resumed of [false, true]) {
+        const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: ctx });
+        // The ticket comes after the handshake; the session is kept once it has been read.
+        while (ctx.cachedSessions === 0) await new Promise((r) => setTimeout(r, 5));
+        assert.equal(s.resumed, resumed);
+        s.end();
+        await once(s, 'close');
+      }
+      await proc.kill();
+      const shares = keyShareGroups(proc.output());
+      assert.equal(shares.length, 2, proc.output());
+      // The full handshake: the hybrid, X25519 and P-256. The resumption: the group agreed then.
+      assert.deepEqual(shares[0], [X25519MLKEM768, X25519, SECP256R1]);
+      assert.deepEqual(shares[1], [chosen]);
+      // psk_dhe_ke: the resumption still runs a key exchange (forward secrecy), not psk_ke alone.
+      const resumedHello = proc.output().split(/ClientHello, Length=/)[2]!;
+      const modes = /extension_type=psk_key_exchange_modes[\s\S]*?(?=extension_type=|\n\n)/.exec(resumedHello)?.[0] ?? '';
+      assert.match(modes, /psk_dhe_ke/);
+      assert.doesNotMatch(modes, /\bpsk_ke\b/);
+    } finally { await proc.kill(); ctx.dispose(); }
+  }
+});
+
+test('our client resumes with our server on X25519MLKEM768, in one ServerHello, after it offered only that key share', needsHybrid, async () => {
+  const sctx = server();
+  const states: string[] = [];
+  const cctx = client({ infoCallback: (e) => { if (e.loop) states.push(e.state); } });
+  const srv = createSecureServer(sctx);
+  srv.on('secureConnection', (a: SecureSocket) => { a.resume(); a.on('end', () => a.end()); });
+  const { port } = await srv.listen(0, '127.0.0.1');
+  try {
+    for (const resumed of [false, true, true]) {
+      states.length = 0;
+      const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx });
+      while (cctx.cachedSessions === 0) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(s.resumed, resumed);
+      assert.equal(s.group, 'X25519MLKEM768');
+      assert.equal(states.filter((st) => /read server hello/.test(st)).length, 1, states.join('|'));
+      s.end();
+      await once(s, 'close');
+    }
+  } finally { await srv.close(); cctx.dispose(); sctx.dispose(); }
+});
+
+test('resumptionGroups: the same list with one key share, or undefined where it must stay', () => {
+  const list = '*X25519MLKEM768:*X25519:*secp256r1:X448:secp521r1';
+  assert.equal(resumptionGroups(list, 'X25519MLKEM768'), '*X25519MLKEM768:X25519:secp256r1:X448:secp521r1');
+  assert.equal(resumptionGroups(list, 'x25519'), 'X25519MLKEM768:*X25519:secp256r1:X448:secp521r1');
+  assert.equal(resumptionGroups(list, 'secp256r1'), 'X25519MLKEM768:X25519:*secp256r1:X448:secp521r1');
+  // A group without a share in the context's list gets the one share: still one key generation.
+  assert.equal(resumptionGroups(list, 'X448'), 'X25519MLKEM768:X25519:secp256r1:*X448:secp521r1');
+  assert.equal(resumptionGroups('?*X25519MLKEM768:?*X25519', 'X25519'), '?X25519MLKEM768:?*X25519');
+  assert.equal(resumptionGroups(undefined, 'X25519'), undefined); // OpenSSL's default: one share
+  assert.equal(resumptionGroups('X25519MLKEM768:X25519', 'X25519'), undefined); // one share already
+  assert.equal(resumptionGroups('*X25519MLKEM768:*X25519', 'secp384r1'), undefined); // not in the list
+  assert.equal(resumptionGroups('*X25519MLKEM768:*X25519:-secp384r1', 'secp384r1'), undefined); // removed
+  assert.equal(resumptionGroups('*X25519MLKEM768 / *X25519:secp256r1', 'X25519'), undefined); // tuples
 });
 
 test('an OpenSSL 3.0 s_client reaches our default server with a classical group', async () => {

@@ -204,6 +204,10 @@ export function SSL_set_tlsext_host_name(ssl: unknown, name: string): number {
 export function SSL_CTX_set1_groups_list(ctx: unknown, list: string): number {
   return Number(SSL_CTX_ctrl_str(ctx, SSL_CTRL_SET_GROUPS_LIST, 0, list));
 }
+/** SSL_set1_groups_list: the connection's own groups (and key shares), replacing its context's. */
+export function SSL_set1_groups_list(ssl: unknown, list: string): number {
+  return Number(SSL_ctrl_str(ssl, SSL_CTRL_SET_GROUPS_LIST, 0, list));
+}
 /** The key-exchange group of the handshake (TLS 1.3, or ECDHE in TLS 1.2), or undefined. */
 export function negotiatedGroup(ssl: unknown): string | undefined {
   // SSL_get0_group_name reads the session's group: before the first hello there is no session
