@@ -10,10 +10,10 @@
  * (fsync and synchronous commit on), as the `index-*-pg` rows. Without haproxy or the PostgreSQL
  * server binaries the rows are n/a.
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpuMs, peakRssKb } from './lib/proc.js';
+import { scratchDir } from './lib/scratch.js';
 import { NotAvailableError, type Measurement, type TlsFiles } from './lib/types.js';
 import { oursScu } from './peers/ours.js';
 import type { Context, Workload } from './workloads.js';
@@ -47,7 +47,7 @@ async function measureCluster(store: Store, nodes: number, files: readonly strin
     import('../test/helpers/serve-pki.js'),
     import('../src/store/blob/s3.js'),
   ]);
-  const dir = await mkdtemp(join(tmpdir(), 'dicom-tls-bench-cluster-'));
+  const dir = await scratchDir('cluster-');
   const stops: (() => Promise<unknown>)[] = [];
   try {
     const pg = await startPostgres({ durable: true });

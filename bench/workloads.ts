@@ -3,10 +3,8 @@
  * peer can be paired with any SCP peer, so the mixed pairs are rows like the others.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { removeAtEnd } from './lib/scratch.js';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { removeAtEnd, scratchDir } from './lib/scratch.js';
 import { fileURLToPath } from 'node:url';
 import type { DataSet } from './lib/data.js';
 import { DCMTK_ENV, cpuMs, freePort, run } from './lib/proc.js';
@@ -84,7 +82,7 @@ async function withScp(
   body: (port: number) => Promise<ScuTiming>,
 ): Promise<{ seconds: number; peakRssKb: number | undefined; scpCpuMs: number | undefined; scuCpuMs: number | undefined }> {
   const port = await freePort();
-  const outDir = options.store ? await mkdtemp(join(tmpdir(), 'dicom-tls-bench-out-')) : undefined;
+  const outDir = options.store ? await scratchDir('out-') : undefined;
   try {
     const scp = await pair.scp.start({ port, tls, outDir, ...(options.maxPdu === undefined ? {} : { maxPdu: options.maxPdu }) });
     let seconds: number;

@@ -6,9 +6,8 @@
  * - the file system's floor for a durable store with a one-at-a-time peer (`durableFloor`).
  */
 import { spawn } from 'node:child_process';
-import { removeAtEnd } from '../lib/scratch.js';
-import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { removeAtEnd, scratchDirSync } from '../lib/scratch.js';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -118,7 +117,7 @@ export async function opensslSTime(tls: TlsFiles, seconds: number): Promise<Meas
  * 0 is the same without any flush: what `storescp` pays (it never flushes).
  */
 export function durableFloor(files: readonly string[], flushes: 0 | 1 | 2): Measurement {
-  const dir = mkdtempSync(join(tmpdir(), 'dicom-tls-bench-floor-'));
+  const dir = scratchDirSync('floor-');
   try {
     const log = openSync(join(dir, 'index.log'), 'a');
     const record = Buffer.alloc(4096, 0x20);

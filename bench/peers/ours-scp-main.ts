@@ -9,8 +9,7 @@
  * handler drops the data set fragments as they arrive.
  */
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DicomServer } from '../../src/ae/server.js';
 import { StorageSopClass, VerificationSopClass } from '../../src/dictionary/uids.js';
 import { Status } from '../../src/dictionary/status.js';
@@ -35,7 +34,8 @@ let indexDir: string | undefined;
 
 let close: () => Promise<void>;
 if (options.outDir !== null) {
-  indexDir = mkdtempSync(join(tmpdir(), 'dicom-tls-bench-index-'));
+  // Beside the output directory (in the bench's scratch directory, lib/scratch.ts), not in the OS temp directory.
+  indexDir = mkdtempSync(join(dirname(options.outDir), 'index-'));
   const storage = await StorageServer.create({
     aeTitle,
     storeRoot: options.outDir,

@@ -18,11 +18,11 @@
  * The CLI slots throw NotAvailableError while dist/cli/dicom-tls.js is missing; the runner prints n/a.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tlsFor } from '../lib/pki.js';
+import { scratchDir } from '../lib/scratch.js';
 import { run, runNodeScu, startNodeScp } from '../lib/proc.js';
 import { NotAvailableError, type ScpHandle, type ScpOptions, type ScpPeer, type ScuPeer, type TlsFiles } from '../lib/types.js';
 
@@ -62,7 +62,7 @@ export const oursServe: ScpPeer = {
   async start(options: ScpOptions): Promise<ScpHandle> {
     if (!existsSync(cliMain)) throw new NotAvailableError('dist/cli/dicom-tls.js is not there yet');
     if (options.outDir === undefined) throw new NotAvailableError('serve always stores');
-    const data = await mkdtemp(join(tmpdir(), 'dicom-tls-bench-serve-'));
+    const data = await scratchDir('serve-');
     await symlink(options.outDir, join(data, 'files'), 'dir');
     const tls = options.tls;
     const ports = tls === undefined ? ['--port', '0', '--plain-port', String(options.port)] : ['--port', String(options.port)];
@@ -110,7 +110,7 @@ export const oursServeS3: ScpPeer = {
       await s3.close();
       s3 = await startS3Server(['dicom']);
     }
-    const data = await mkdtemp(join(tmpdir(), 'dicom-tls-bench-serve-s3-'));
+    const data = await scratchDir('serve-s3-');
     const tls = options.tls;
     const ports = tls === undefined ? ['--port', '0', '--plain-port', String(options.port)] : ['--port', String(options.port)];
     const identity = tls === undefined ? [] : ['--cert', tls.serverCert, '--key', tls.serverKey, '--ca', tls.caCert];
