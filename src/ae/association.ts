@@ -724,7 +724,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #startDimseTimer(ms: number, due: number): void {
     if (this.#dimseTimer !== undefined) clearTimeout(this.#dimseTimer);
     this.#dimseDue = due;
-    this.#dimseTimer = setTimeout(() => this.#dimseExpired(), ms);
+    // Checked after the event loop's next poll for I/O (as the idle timer, #touch): a loop held
+    // up past the deadline first reads the answers the peer sent meanwhile.
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (this.#dimseTimer === timer) this.#dimseExpired();
+      });
+    }, ms);
+    this.#dimseTimer = timer;
   }
 
   #stopDimseTimer(): void {

@@ -128,6 +128,33 @@ test('DIMSE timeout: TimeoutError("dimse"), the association is aborted on both s
   });
 });
 
+test('DIMSE timeout: an answer waiting unread after the event loop was held past the timeout is read, not taken for no answer', async () => {
+  // Timers run before the event loop reads its sockets (see the idle test below).
+  const timeout = 100;
+  await withServer({}, async (port) => {
+    const client = await connect(port);
+    let dataPdus = 0;
+    // Held right after the server's C-ECHO-RSP (the second P-DATA) went to the socket, before
+    // we could read it, for longer than our DIMSE timeout.
+    const hold = (m: unknown): void => {
+      if ((m as { pdu: { type: string } }).pdu.type !== 'P-DATA-TF' || ++dataPdus !== 2) return;
+      process.nextTick(() => {
+        const until = performance.now() + 3 * timeout;
+        while (performance.now() < until);
+      });
+    };
+    diagnosticsChannel.subscribe(channelNames.pduSent, hold);
+    try {
+      const rsp = await client.echo({ timeout });
+      assert.equal(dataPdus, 2);
+      assert.equal(rsp.status, Status.Success, 'answered, not aborted for want of an answer');
+    } finally {
+      diagnosticsChannel.unsubscribe(channelNames.pduSent, hold);
+    }
+    await client.release();
+  });
+});
+
 test('DIMSE timeout: a short timeout after a long one still expires first, naming its own request; the others fail with it', async () => {
   await withServer({ asynchronousOperations: { maxOperationsInvoked: 4, maxOperationsPerformed: 4 } }, async (port, server) => {
     server.handlers.register('C-ECHO-RQ', { handle: (_rq, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve({ status: 0 }))) });
