@@ -93,6 +93,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #drainTimer: NodeJS.Timeout | undefined;
   #drainTimeout: TimeoutError | undefined;
   #idle: NodeJS.Timeout | undefined;
+  /** A PDU each way since the idle timer last fired (see #touch). */
+  #traffic = false;
   #localError: DicomError | undefined;
   #closed = false;
   #closeInfo: { readonly error: DicomError | undefined } | undefined;
@@ -722,7 +724,14 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #startDimseTimer(ms: number, due: number): void {
     if (this.#dimseTimer !== undefined) clearTimeout(this.#dimseTimer);
     this.#dimseDue = due;
-    this.#dimseTimer = setTimeout(() => this.#dimseExpired(), ms);
+    // Checked after the event loop's next poll for I/O (as the idle timer, #touch): a loop held
+    // up past the deadline first reads the answers the peer sent meanwhile.
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (this.#dimseTimer === timer) this.#dimseExpired();
+      });
+    }, ms);
+    this.#dimseTimer = timer;
   }
 
   #stopDimseTimer(): void {
@@ -757,6 +766,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   #touch(): void {
     if (this.#idleMs <= 0 || this.#closed) return;
+    this.#traffic = true;
     // Called for every PDU each way: restart the one timer rather than make a new one each time.
     if (this.#idle !== undefined) {
       this.#idle.refresh();
@@ -770,8 +780,20 @@ export class Association extends TypedEmitter<AssociationEvents> {
         this.#idle?.refresh();
         return;
       }
-      this.#localError ??= new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`);
-      this.#safeAbort();
+      // Timers run before the event loop polls for I/O: after a stretch in which the loop was
+      // busy (or the process got no CPU), the peer's PDUs may be waiting unread in the socket
+      // although the peer was never idle. Decide after the loop has read (setImmediate runs
+      // after the poll phase): a PDU read there restarts the timer instead.
+      this.#traffic = false;
+      setImmediate(() => {
+        if (this.#traffic || this.#closed) return;
+        if (this.#datasets.waiting) {
+          this.#idle?.refresh();
+          return;
+        }
+        this.#localError ??= new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`);
+        this.#safeAbort();
+      });
     }, this.#idleMs);
   }
 

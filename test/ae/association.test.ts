@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { Writable } from 'node:stream';
 import { DicomClient } from '../../src/ae/client.js';
 import { DicomServer, type DicomServerOptions } from '../../src/ae/server.js';
@@ -16,6 +17,7 @@ import { AssociationRejectedError } from '../../src/acse/errors.js';
 import { TimeoutError } from '../../src/errors.js';
 import { AssociationAbortedError } from '../../src/ul/upper-layer-errors.js';
 import { Status } from '../../src/dictionary/status.js';
+import { channelNames } from '../../src/diagnostics.js';
 import { QueryRetrieveSopClass, StorageSopClass, TransferSyntax, VerificationSopClass } from '../../src/dictionary/uids.js';
 
 const quick = { connect: 5000, association: 5000, dimse: 5000 };
@@ -126,6 +128,33 @@ test('DIMSE timeout: TimeoutError("dimse"), the association is aborted on both s
   });
 });
 
+test('DIMSE timeout: an answer waiting unread after the event loop was held past the timeout is read, not taken for no answer', async () => {
+  // Timers run before the event loop reads its sockets (see the idle test below).
+  const timeout = 100;
+  await withServer({}, async (port) => {
+    const client = await connect(port);
+    let dataPdus = 0;
+    // Held right after the server's C-ECHO-RSP (the second P-DATA) went to the socket, before
+    // we could read it, for longer than our DIMSE timeout.
+    const hold = (m: unknown): void => {
+      if ((m as { pdu: { type: string } }).pdu.type !== 'P-DATA-TF' || ++dataPdus !== 2) return;
+      process.nextTick(() => {
+        const until = performance.now() + 3 * timeout;
+        while (performance.now() < until);
+      });
+    };
+    diagnosticsChannel.subscribe(channelNames.pduSent, hold);
+    try {
+      const rsp = await client.echo({ timeout });
+      assert.equal(dataPdus, 2);
+      assert.equal(rsp.status, Status.Success, 'answered, not aborted for want of an answer');
+    } finally {
+      diagnosticsChannel.unsubscribe(channelNames.pduSent, hold);
+    }
+    await client.release();
+  });
+});
+
 test('DIMSE timeout: a short timeout after a long one still expires first, naming its own request; the others fail with it', async () => {
   await withServer({ asynchronousOperations: { maxOperationsInvoked: 4, maxOperationsPerformed: 4 } }, async (port, server) => {
     server.handlers.register('C-ECHO-RQ', { handle: (_rq, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve({ status: 0 }))) });
@@ -207,6 +236,36 @@ test('idle timeout: traffic keeps an association alive past the idle time; silen
     // The server's timer restarted no earlier than when the last request was sent: the abort
     // comes an idle time after that at the soonest (a margin for the clocks' rounding).
     assert.ok(closedAt! - lastSent >= idle - 50, `aborted ${closedAt! - lastSent} ms after the last echo was sent`);
+  });
+});
+
+test('idle timeout: a request waiting unread after the event loop was held past the idle time is traffic, not silence', async () => {
+  // Timers run before the event loop reads its sockets: once the loop has been busy past the
+  // idle time, the idle timer's turn comes before the read of what the peer sent meanwhile.
+  const idle = 100;
+  await withServer({ timeouts: { idle } }, async (port) => {
+    const client = await connect(port);
+    let held = false;
+    // Held right after our C-ECHO-RQ went to the socket (the flush is queued before this tick),
+    // before the server could read it, for longer than the server's idle time.
+    const hold = (m: unknown): void => {
+      if (held || (m as { pdu: { type: string } }).pdu.type !== 'P-DATA-TF') return;
+      held = true;
+      process.nextTick(() => {
+        const until = performance.now() + 3 * idle;
+        while (performance.now() < until);
+      });
+    };
+    diagnosticsChannel.subscribe(channelNames.pduSent, hold);
+    try {
+      const rsp = await client.echo();
+      assert.equal(held, true);
+      assert.equal(rsp.status, Status.Success, 'answered, not aborted as idle');
+      assert.equal(client.association.isClosed, false);
+    } finally {
+      diagnosticsChannel.unsubscribe(channelNames.pduSent, hold);
+    }
+    await client.release();
   });
 });
 

@@ -209,7 +209,10 @@ test(`an association whose reading is paused for room in a budget is not idle: i
     });
     // The first handler holds its identifier; the next ones fill the association's budget.
     const requests = Array.from({ length: 4 }, () => find(client, identifier(MiB)));
-    await until(() => paused.length > 0, 'reading to pause for the budget');
+    // An abort before the pause (the idle timer taking a busy event loop for a silent peer)
+    // fails here at once, not after the hang guard waiting for a pause that can no longer come.
+    await until(() => paused.length > 0 || client.association.isClosed, 'reading to pause for the budget');
+    assert.equal(client.association.isClosed, false, 'the association was not aborted (as idle) while its identifiers arrived');
     // Several idle timeouts pass (a timer armed after the idle timer, with a longer delay, fires after it).
     await new Promise((r) => setTimeout(r, 3 * IDLE));
     assert.equal(client.association.isClosed, false, 'the association waiting for room was not aborted as idle');
