@@ -79,15 +79,19 @@ export function hybridOnlyGroups(): string | undefined {
 
 /**
  * The groups a client offers when it resumes a TLS 1.3 session whose handshake agreed on
- * `group`: the context's list unchanged, with a key share for that group alone (OpenSSL 3.5's
- * `*` syntax). A resumed handshake still runs an (EC)DHE exchange (psk_dhe_ke) and the client
- * generates a key pair for every share it sends, which the server, having answered this group
- * before, then ignores; X25519MLKEM768, X25519 and P-256 were three key generations where one
- * is used. The supported groups and their order stay as they were, so a server that now wants
- * another group still gets it (through a HelloRetryRequest), never a weaker one than the list
- * allows. Undefined, meaning "leave the context's list", where there is nothing to spare or the
- * list is not one this can rewrite safely: OpenSSL's own default (one share), a list with at
- * most one share, with tuples (`/`), or without the group.
+ * `group`: the context's list unchanged, with key shares only for that group and for the list's
+ * first key-share group (OpenSSL 3.5's `*` syntax; one share when they are the same). A resumed
+ * handshake still runs an (EC)DHE exchange (psk_dhe_ke) and the client generates a key pair for
+ * every share it sends, which the server, having answered this group before, then ignores;
+ * X25519MLKEM768, X25519 and P-256 were three key generations where one is used. The first
+ * share stays because a server whose list has no tuples (ours, OpenSSL before 3.5) takes a share
+ * it is sent without asking for the group it prefers: offered X25519 alone, a server that has
+ * gained X25519MLKEM768 since the session (restarted, upgraded, another node behind the same
+ * name) would answer X25519, and every later session with it would stay there. The supported
+ * groups and their order stay as they were, so a server that now wants another group still gets
+ * it (through a HelloRetryRequest). Undefined, meaning "leave the context's list", where there is
+ * nothing to spare or the list is not one this can rewrite safely: OpenSSL's own default (one
+ * share), a list with at most one share, with tuples (`/`), or without the group.
  */
 export function resumptionGroups(list: string | undefined, group: string): string | undefined {
   if (list === undefined || list.includes('/')) return undefined;
@@ -95,17 +99,21 @@ export function resumptionGroups(list: string | undefined, group: string): strin
   const prefix = /^[?*-]*/;
   let shares = 0;
   let at = -1;
+  let first = -1;
   const wanted = group.toLowerCase();
   for (let i = 0; i < tokens.length; i++) {
     const p = prefix.exec(tokens[i]!)![0];
-    if (p.includes('*')) shares++;
+    if (p.includes('*')) {
+      shares++;
+      if (first < 0) first = i;
+    }
     if (!p.includes('-') && tokens[i]!.slice(p.length).toLowerCase() === wanted) at = i;
   }
   if (shares < 2 || at < 0) return undefined;
   return tokens.map((t, i) => {
     const p = prefix.exec(t)![0];
     const bare = p.replaceAll('*', '');
-    return (i === at ? `${bare}*` : bare) + t.slice(p.length);
+    return (i === at || i === first ? `${bare}*` : bare) + t.slice(p.length);
   }).join(':');
 }
 

@@ -147,7 +147,7 @@ const X25519 = 29;
 const SECP256R1 = 23;
 const X25519MLKEM768 = 4588;
 
-test('a resumed handshake sends a key share for the resumed session\'s group alone, still an (EC)DHE exchange (s_server -trace)', severalKeyShares, async () => {
+test('a resumed handshake sends key shares for the resumed session\'s group and the list\'s first alone, still an (EC)DHE exchange (s_server -trace)', severalKeyShares, async () => {
   for (const [groups, chosen] of [[[], X25519], [['-groups', 'P-256:P-384'], SECP256R1]] as const) {
     const { port, server: proc } = await startSServer(['-cert', c.serverCert, '-key', c.serverKey, '-trace', '-naccept', '2', ...groups]);
     const ctx = client();
@@ -163,9 +163,10 @@ test('a resumed handshake sends a key share for the resumed session\'s group alo
       await proc.kill();
       const shares = keyShareGroups(proc.output());
       assert.equal(shares.length, 2, proc.output());
-      // The full handshake: the hybrid, X25519 and P-256. The resumption: the group agreed then.
+      // The full handshake: the hybrid, X25519 and P-256. The resumption: the list's first (the
+      // hybrid, which a server that has gained it since would take) and the group agreed then.
       assert.deepEqual(shares[0], [X25519MLKEM768, X25519, SECP256R1]);
-      assert.deepEqual(shares[1], [chosen]);
+      assert.deepEqual(shares[1], [X25519MLKEM768, chosen]);
       // psk_dhe_ke: the resumption still runs a key exchange (forward secrecy), not psk_ke alone.
       const resumedHello = proc.output().split(/ClientHello, Length=/)[2]!;
       const modes = /extension_type=psk_key_exchange_modes[\s\S]*?(?=extension_type=|\n\n)/.exec(resumedHello)?.[0] ?? '';
@@ -196,14 +197,39 @@ test('our client resumes with our server on X25519MLKEM768, in one ServerHello, 
   } finally { await srv.close(); cctx.dispose(); sctx.dispose(); }
 });
 
+test('a session agreed on X25519 does not keep the client off X25519MLKEM768 with a server that has it (the same session key: a restarted or upgraded server)', needsHybrid, async () => {
+  const cctx = client();
+  const classic = server({ groups: 'X25519' });
+  const hybridServer = server();
+  const servers = [createSecureServer(classic), createSecureServer(hybridServer)];
+  for (const srv of servers) srv.on('secureConnection', (a: SecureSocket) => { a.resume(); a.on('end', () => a.end()); });
+  try {
+    const ports = [(await servers[0]!.listen(0, '127.0.0.1')).port, (await servers[1]!.listen(0, '127.0.0.1')).port];
+    const groups: (string | undefined)[] = [];
+    for (const port of [ports[0]!, ports[1]!, ports[1]!]) {
+      const s = await SecureSocket.connect({ host: '127.0.0.1', port, context: cctx, sessionKey: 'pacs' });
+      while (cctx.cachedSessions === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20)); // the ticket of this connection, not the last one's
+      groups.push(s.group);
+      s.end();
+      await once(s, 'close');
+    }
+    // A fresh client gets the hybrid from the second server: so must this one, whose last session was classical.
+    assert.deepEqual(groups, ['x25519', 'X25519MLKEM768', 'X25519MLKEM768']);
+  } finally {
+    for (const srv of servers) await srv.close();
+    cctx.dispose(); classic.dispose(); hybridServer.dispose();
+  }
+});
+
 test('resumptionGroups: the same list with one key share, or undefined where it must stay', () => {
   const list = '*X25519MLKEM768:*X25519:*secp256r1:X448:secp521r1';
   assert.equal(resumptionGroups(list, 'X25519MLKEM768'), '*X25519MLKEM768:X25519:secp256r1:X448:secp521r1');
-  assert.equal(resumptionGroups(list, 'x25519'), 'X25519MLKEM768:*X25519:secp256r1:X448:secp521r1');
-  assert.equal(resumptionGroups(list, 'secp256r1'), 'X25519MLKEM768:X25519:*secp256r1:X448:secp521r1');
-  // A group without a share in the context's list gets the one share: still one key generation.
-  assert.equal(resumptionGroups(list, 'X448'), 'X25519MLKEM768:X25519:secp256r1:*X448:secp521r1');
-  assert.equal(resumptionGroups('?*X25519MLKEM768:?*X25519', 'X25519'), '?X25519MLKEM768:?*X25519');
+  assert.equal(resumptionGroups(list, 'x25519'), '*X25519MLKEM768:*X25519:secp256r1:X448:secp521r1');
+  assert.equal(resumptionGroups(list, 'secp256r1'), '*X25519MLKEM768:X25519:*secp256r1:X448:secp521r1');
+  // A group without a share in the context's list gets a share, beside the first one's.
+  assert.equal(resumptionGroups(list, 'X448'), '*X25519MLKEM768:X25519:secp256r1:*X448:secp521r1');
+  assert.equal(resumptionGroups('?*X25519MLKEM768:?*X25519:?*secp256r1', 'secp256r1'), '?*X25519MLKEM768:?X25519:?*secp256r1');
   assert.equal(resumptionGroups(undefined, 'X25519'), undefined); // OpenSSL's default: one share
   assert.equal(resumptionGroups('X25519MLKEM768:X25519', 'X25519'), undefined); // one share already
   assert.equal(resumptionGroups('*X25519MLKEM768:*X25519', 'secp384r1'), undefined); // not in the list
