@@ -176,6 +176,12 @@ export function temporaryCongestionRejection(): AAssociateRjPdu {
   return rj(RejectResult.RejectedTransient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
 }
 
+/**
+ * A-ASSOCIATE-RJ (1, 1, 1) when the AC we would send does not encode: the policy's handlers
+ * answered more than the user information item's 2-byte length holds (PS3.8 9.3.3).
+ */
+export const unencodableAcceptRejection: AAssociateRjPdu = rj(RejectResult.RejectedPermanent, RejectSource.ServiceUser, RejectReason.NoReasonGiven);
+
 function matchesCalled(policy: AcceptorPolicy['aeTitle'], called: string): boolean {
   if (policy === undefined) return true;
   if (typeof policy === 'function') return policy(called);

@@ -25,6 +25,8 @@ import {
   checkMinPeerMaximumLength,
   isRejected,
   negotiateAssociation,
+  unencodableAcceptRejection,
+  type RejectedAssociation,
   temporaryCongestionRejection,
   tooManyAssociationsRejection,
   type AcceptorPolicy,
@@ -45,6 +47,7 @@ import { failAssociation } from './guard.js';
 import { UpperLayer } from '../ul/upper-layer.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { TransportMismatchError } from '../ul/upper-layer-errors.js';
+import { PduEncodeError } from '../ul/errors.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
 import { Association, DEFAULT_MAX_BUFFERED_BYTES } from './association.js';
 import { BufferBudget } from './buffer-budget.js';
@@ -391,6 +394,25 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     return n;
   }
 
+  /** A-ASSOCIATE-RJ to the requestor, told on the diagnostics channel and as 'rejected'. */
+  #reject(ul: UpperLayer, rq: AAssociateRqPdu, transport: TransportConnection, result: RejectedAssociation): void {
+    ul.rejectAssociation(result.reject);
+    const rejection: AssociationRejection = {
+      reject: result.reject,
+      why: result.why,
+      callingAeTitle: rq.callingAeTitle.trim(),
+      calledAeTitle: rq.calledAeTitle.trim(),
+      remoteAddress: transport.remoteAddress,
+      check: result.check,
+      username: result.check === 'user-identity' && rq.userInformation.userIdentityRq !== undefined && rq.userInformation.userIdentityRq.identityType <= 2
+        ? Buffer.from(rq.userInformation.userIdentityRq.primaryField).toString('utf8')
+        : undefined,
+      peerCertificate: transport.tls?.peerCertificate,
+    };
+    publish(channelNames.server, { kind: 'association-rejected', server: this, association: ul, ...rejection });
+    this.emit('rejected', rejection);
+  }
+
   async #negotiate(ul: UpperLayer, rq: AAssociateRqPdu, transport: TransportConnection, socket: net.Socket): Promise<void> {
     let result: Awaited<ReturnType<typeof negotiateAssociation>>;
     try {
@@ -405,24 +427,19 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     }
     if (ul.state !== 'Sta3') return; // the peer left while we decided
     if (isRejected(result)) {
-      ul.rejectAssociation(result.reject);
-      const rejection: AssociationRejection = {
-        reject: result.reject,
-        why: result.why,
-        callingAeTitle: rq.callingAeTitle.trim(),
-        calledAeTitle: rq.calledAeTitle.trim(),
-        remoteAddress: transport.remoteAddress,
-        check: result.check,
-        username: result.check === 'user-identity' && rq.userInformation.userIdentityRq !== undefined && rq.userInformation.userIdentityRq.identityType <= 2
-          ? Buffer.from(rq.userInformation.userIdentityRq.primaryField).toString('utf8')
-          : undefined,
-        peerCertificate: transport.tls?.peerCertificate,
-      };
-      publish(channelNames.server, { kind: 'association-rejected', server: this, association: ul, ...rejection });
-      this.emit('rejected', rejection);
+      this.#reject(ul, rq, transport, result);
       return;
     }
-    ul.acceptAssociation(result.accept);
+    try {
+      ul.acceptAssociation(result.accept);
+    } catch (error) {
+      // Our AC does not encode: what the policy's handlers answered overflows a length field (a
+      // user identity server response that fits its own sub-item, with the other sub-items past
+      // the user information item's 2-byte length). Nothing was sent yet: refused, not aborted.
+      if (!(error instanceof PduEncodeError) || ul.state !== 'Sta3') throw error;
+      this.#reject(ul, rq, transport, { reject: unencodableAcceptRejection, why: `our A-ASSOCIATE-AC cannot be encoded: ${error.message}` });
+      return;
+    }
     const association = new Association(
       ul,
       {

@@ -310,6 +310,24 @@ test('user identity between our client and server: username+passcode accepted (p
   );
 });
 
+test('user identity: a server response that fits its sub-item but not the AC\'s user information item gets an A-ASSOCIATE-RJ (1, 1, 1), not an abort; the next association is accepted', async () => {
+  await withServer(
+    { userIdentity: (id) => (id.token?.[0] === 1 ? { accept: true, serverResponse: new Uint8Array(65_500) } : true) },
+    async (port, server) => {
+      const rejected = new Promise<{ why: string }>((resolve) => server.once('rejected', resolve));
+      await assert.rejects(connect(port, { userIdentity: { type: 'jwt', token: new Uint8Array([1]), positiveResponseRequested: true } }), (e: unknown) => {
+        assert.ok(e instanceof AssociationRejectedError, String(e));
+        assert.deepEqual([e.result, e.source, e.reason], [1, 1, 1]);
+        return true;
+      });
+      assert.match((await rejected).why, /A-ASSOCIATE-AC cannot be encoded/);
+      const ok = await connect(port, { userIdentity: { type: 'jwt', token: new Uint8Array([2]), positiveResponseRequested: true } });
+      assert.equal(ok.association.info.userIdentityResult?.confirmed, true);
+      await ok.release();
+    },
+  );
+});
+
 test('graceful close waits for the association to be released; new connections are refused meanwhile', async () => {
   const server = new DicomServer({ presentationContexts: policy });
   const { port } = await server.listen(0);

@@ -117,7 +117,7 @@ test('user information sub-items with values that are not UIDs are answered A-AB
   });
 });
 
-test('the last-resort guard: an exception escaping negotiation aborts that association alone and is published', async () => {
+test('the last-resort guard: an exception escaping negotiation aborts that association alone and is published; an AC that does not encode is refused instead', async () => {
   const failed: { stage: string; error: Error }[] = [];
   const onAssoc = (m: unknown): void => {
     const e = m as { kind?: string; detail?: { stage: string; error: Error } };
@@ -125,9 +125,10 @@ test('the last-resort guard: an exception escaping negotiation aborts that assoc
   };
   diagnosticsChannel.subscribe(channelNames.association, onAssoc);
   try {
-    // Two accepted SOP classes whose extended negotiation answers are each fine, together more
-    // than the User Information item's 2-byte length holds: the AC cannot be encoded (this ended
-    // the process), and a policy callback that throws.
+    // A policy callback that throws. Beside it, two accepted SOP classes whose extended
+    // negotiation answers are each fine, together more than the User Information item's 2-byte
+    // length holds: the AC cannot be encoded (this once ended the process, then aborted the
+    // association); nothing has been sent yet, so it is refused with an A-ASSOCIATE-RJ (1, 1, 1).
     const big = new Uint8Array(40_000);
     await withServer(
       {
@@ -152,7 +153,7 @@ test('the last-resort guard: an exception escaping negotiation aborts that assoc
             userItems: [maxLengthItem(16384), ext(VERIFICATION), ext(CT)],
           }),
         );
-        assert.deepEqual(tooBig, { type: 'A-ABORT', source: 0, reason: 0 });
+        assert.deepEqual(tooBig, { type: 'A-ASSOCIATE-RJ', result: 1, source: 1, reason: 1 });
         const throwing = await answerTo(port, rawAssociateRq({ contexts: [{ id: 9, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }] }));
         assert.deepEqual(throwing, { type: 'A-ABORT', source: 0, reason: 0 });
         await echoStillWorks(port);
@@ -161,8 +162,7 @@ test('the last-resort guard: an exception escaping negotiation aborts that assoc
   } finally {
     diagnosticsChannel.unsubscribe(channelNames.association, onAssoc);
   }
-  assert.deepEqual(failed.map((f) => f.stage), ['negotiation', 'negotiation']);
-  assert.match(failed[0]!.error.message, /User-Information/);
-  assert.match(failed[1]!.error.message, /policy store down/);
+  assert.deepEqual(failed.map((f) => f.stage), ['negotiation']);
+  assert.match(failed[0]!.error.message, /policy store down/);
   assert.equal((failed[0]!.error as { code?: string }).code, 'DICOM_ERR_ASSOCIATION_FAILED');
 });
