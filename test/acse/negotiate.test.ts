@@ -279,18 +279,20 @@ test('property: whatever the RQ, an accepting AC answers each context once with 
   );
 });
 
+/** Microtask turns until `p` settles (Infinity past 50): what the acceptor's RQ → AC path waits. */
+async function turnsUntilSettled(p: Promise<unknown>): Promise<number> {
+  let settled = false;
+  void p.then(() => { settled = true; });
+  for (let turns = 1; turns <= 50; turns++) {
+    await Promise.resolve();
+    if (settled) return turns;
+  }
+  return Infinity;
+}
+
 test('a policy without handlers to ask (no user identity, no extended negotiation, no check functions) decides without waiting for further turns; one that has them still awaits each', async () => {
   // What the acceptor's RQ → AC path waits: without a handler to call there is nothing to
   // wait for, and each settled step awaited was a microtask turn (and a promise) more.
-  const turnsUntilSettled = async (p: Promise<unknown>): Promise<number> => {
-    let settled = false;
-    void p.then(() => { settled = true; });
-    for (let turns = 1; turns <= 50; turns++) {
-      await Promise.resolve();
-      if (settled) return turns;
-    }
-    return Infinity;
-  };
   const rq = buildAssociateRq(options);
   const plain = negotiateAssociation(rq, policy);
   assert.equal(await turnsUntilSettled(plain), 1);
@@ -318,15 +320,6 @@ test('a policy without handlers to ask (no user identity, no extended negotiatio
 });
 
 test('handlers configured: an RQ without user identity or extended items calls none of them and waits no further turn; one with the items calls each', async () => {
-  const turnsUntilSettled = async (p: Promise<unknown>): Promise<number> => {
-    let settled = false;
-    void p.then(() => { settled = true; });
-    for (let turns = 1; turns <= 50; turns++) {
-      await Promise.resolve();
-      if (settled) return turns;
-    }
-    return Infinity;
-  };
   const calls = { userIdentity: 0, sopClassExtended: 0, sopClassCommonExtended: 0 };
   const spied: AcceptorPolicy = {
     ...policy,
