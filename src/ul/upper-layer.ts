@@ -26,6 +26,7 @@ import { StateMachine, type Transition } from './fsm/state-machine.js';
 import { encodePduParts } from './pdu/encode.js';
 import { InboundFramer, type InboundItem } from './inbound-framer.js';
 import { Fifo } from '../internal/fifo.js';
+import { AfterPollTimer } from '../internal/after-poll-timer.js';
 import { TypedEmitter, type UpperLayerEvents } from './upper-layer-events.js';
 
 export type { UpperLayerEvents } from './upper-layer-events.js';
@@ -92,7 +93,10 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   #role: 'requestor' | 'acceptor' | undefined;
   #firstChunk = true;
   #source: TransportSource | undefined;
-  #artim: NodeJS.Timeout | undefined;
+  /** Decided after the loop's next read: the PDU or close it waits for may be in the socket already. */
+  readonly #artim: AfterPollTimer;
+  /** The peer's FIN was read (see #artim). */
+  #peerEnded = false;
   #paused = false;
   /** Whether pause() has actually paused the transport stream (see pause()). */
   #streamPaused = false;
@@ -132,6 +136,12 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     const artim = options.artimTimeout ?? DEFAULT_ARTIM_MS;
     if (!Number.isFinite(artim) || artim <= 0) throw new InvalidOptionError('artimTimeout', `must be a positive number of milliseconds, got ${String(artim)}`);
     this.#artimMs = artim;
+    this.#artim = new AfterPollTimer(artim, () => {
+      // The peer's FIN was read: it did close (our side's close, which ends the wait, comes in
+      // a later turn of the loop). Not a silent peer: nothing to report as a timeout.
+      if (!this.#peerEnded) this.#error ??= new TimeoutError('ARTIM', `ARTIM timer expired after ${this.#artimMs} ms in ${this.#sm.state} (PS3.8 9.1.5)`);
+      this.#safeDispatch({ event: 'Evt18' });
+    });
     const maxPduLength = options.maxPduLength ?? DEFAULT_MAX_PDU;
     // A large P-DATA-TF spread over socket reads (every one over plain TCP, whose reads are 64 KiB)
     // reaches DIMSE as views of them, not as a copy: a fifth of a receiving SCP's CPU.
@@ -476,14 +486,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
       connectTransport: () => this.#connect(),
       sendPdu: (pdu) => this.#send(pdu),
       closeTransport: () => this.#close(),
-      startArtim: () => {
-        this.#stopArtim();
-        this.#artim = setTimeout(() => {
-          this.#artim = undefined;
-          this.#error ??= new TimeoutError('ARTIM', `ARTIM timer expired after ${this.#artimMs} ms in ${this.#sm.state} (PS3.8 9.1.5)`);
-          this.#safeDispatch({ event: 'Evt18' });
-        }, this.#artimMs);
-      },
+      startArtim: () => this.#artim.start(),
       stopArtim: () => this.#stopArtim(),
       deliver: (primitive) => void this.#outbox.push(primitive),
       checkAssociateRq: (rq) => this.#check(rq),
@@ -491,8 +494,8 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
   }
 
   #stopArtim(): void {
-    if (this.#artim !== undefined) clearTimeout(this.#artim);
-    this.#artim = undefined;
+    // Cleared, not left to run out: a closed association is not kept alive by its timer.
+    this.#artim.dispose();
   }
 
   /** Transport and timer events come from callbacks: an unexpected failure tears down, never throws. */
@@ -546,6 +549,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     // its A-RELEASE-RQ (Sta8) a peer that ends its sending side may still read: the answers
     // still owed and the A-RELEASE-RP go out first, then respondRelease ends our side.
     s.on('end', () => {
+      this.#peerEnded = true;
       if (this.#sm.state === 'Sta8') this.#peerEndedInRelease = true;
       else if (!s.writableEnded) s.end();
     });
