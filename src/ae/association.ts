@@ -42,6 +42,7 @@ import { IncomingRequest, type RespondVia } from './incoming-request.js';
 import { failAssociation } from './guard.js';
 import { safeErrorComment } from './error-comment.js';
 import { monotonicMs } from '../internal/clock.js';
+import { AfterPollTimer } from '../internal/after-poll-timer.js';
 
 export type { DimseResponseMessage } from './pending-request.js';
 export { PendingRequest } from './pending-request.js';
@@ -292,19 +293,29 @@ export class Association extends TypedEmitter<AssociationEvents> {
       if (error !== undefined) throw error;
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
+    let timer: AfterPollTimer | undefined;
+    let closing = false;
+    // Decided after the loop's next read: the A-RELEASE-RP may be in the socket already.
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = new AfterPollTimer(this.#releaseMs, () => {
+        // The A-RELEASE-RP was read (AR-3: Sta1, transport closing): the close, a later turn of
+        // the loop, settles the release. One more wait bounds that close.
+        if (this.#ul.state === 'Sta1' && !closing) {
+          closing = true;
+          timer?.start();
+          return;
+        }
         const e = new TimeoutError('association', `no A-RELEASE-RP within ${this.#releaseMs} ms; association aborted`);
         this.#localError ??= e;
         this.#safeAbort();
         reject(e);
-      }, this.#releaseMs);
+      });
+      timer.start();
     });
     try {
       await Promise.race([this.#ul.release(), timeout]);
     } finally {
-      clearTimeout(timer);
+      timer?.dispose();
     }
   }
 

@@ -28,6 +28,7 @@ import { echo } from '../services/scu/echo.js';
 import { Association } from './association.js';
 import { checkClientOptions } from './client-options.js';
 import { lateTlsRejection, openTransport } from './transport.js';
+import { AfterPollTimer } from '../internal/after-poll-timer.js';
 
 export interface ClientTimeouts {
   /** TCP connect + TLS handshake, ms. Default 30 000. */
@@ -124,15 +125,17 @@ export class DicomClient {
     const maxPdu = rq.userInformation.maximumLength ?? 0;
     const ul = new UpperLayer({ maxPduLength: maxPdu === 0 ? 0xffffffff : maxPdu, artimTimeout: associationMs > 0 ? associationMs : DEFAULT_TIMEOUT_MS });
     // The connect timer bounds TCP + TLS; the association timer then bounds the wait for AC/RJ.
-    let timer: NodeJS.Timeout | undefined;
+    let timer: AfterPollTimer | undefined;
     let timedOut: TimeoutError | undefined;
     const source = async () => {
       const transport = await openTransport({ host: options.host, port: options.port, tls: options.tls, servername: options.servername, timeout: connectMs });
       if (associationMs > 0) {
-        timer = setTimeout(() => {
+        // Decided after the loop's next read: the answer may be in the socket already.
+        timer = new AfterPollTimer(associationMs, () => {
           timedOut = new TimeoutError('association', `no A-ASSOCIATE-AC or -RJ from ${options.host}:${options.port} within ${associationMs} ms`);
           ul.destroy(timedOut);
-        }, associationMs);
+        });
+        timer.start();
       }
       return transport;
     };
@@ -150,7 +153,7 @@ export class DicomClient {
       // The typed connect/TLS failure beats the A-P-ABORT it caused.
       throw timedOut ?? connectError ?? lateRejection(e) ?? e;
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.dispose();
     }
     let negotiated;
     try {

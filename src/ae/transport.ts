@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { TimeoutError } from '../errors.js';
+import { AfterPollTimer } from '../internal/after-poll-timer.js';
 import type { TransportConnection } from '../transport/connection.js';
 import { tcpConnection } from '../transport/tcp.js';
 import type { SecureContext } from '../transport/tls/context.js';
@@ -179,13 +180,14 @@ export interface OpenTransportOptions {
 
 export async function openTransport(options: OpenTransportOptions): Promise<TransportConnection> {
   const { host, port } = options;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: AfterPollTimer | undefined;
   const deadline = new Promise<never>((_, reject) => {
     if (options.timeout !== undefined && options.timeout > 0) {
-      timer = setTimeout(
-        () => reject(new TimeoutError('connect', `connecting to ${host}:${port}${options.tls ? ' (TCP + TLS handshake)' : ''} took longer than ${options.timeout} ms`)),
-        options.timeout,
+      // Decided after the loop's next read: the connection or the server's flight may be there.
+      timer = new AfterPollTimer(options.timeout, () =>
+        reject(new TimeoutError('connect', `connecting to ${host}:${port}${options.tls ? ' (TCP + TLS handshake)' : ''} took longer than ${options.timeout} ms`)),
       );
+      timer.start();
     }
   });
   deadline.catch(() => undefined);
@@ -228,6 +230,6 @@ export async function openTransport(options: OpenTransportOptions): Promise<Tran
     if (settling !== undefined) await settling;
     return secure;
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.dispose();
   }
 }
