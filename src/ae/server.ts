@@ -52,6 +52,7 @@ import { HandlerRegistry } from '../services/scp/registry.js';
 import { Association, DEFAULT_MAX_BUFFERED_BYTES } from './association.js';
 import { BufferBudget } from './buffer-budget.js';
 import { PendingConnections, type ShedConnection } from './pending-connections.js';
+import { AfterPollTimer } from '../internal/after-poll-timer.js';
 
 export interface ServerTimeouts {
   /** ARTIM (PS3.8 9.1.5): wait for the A-ASSOCIATE-RQ after connect, and for the close after RJ/release. Default 30 000. */
@@ -295,9 +296,11 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     server.on('connection', (s) => {
       if (s.destroyed) return;
       const peer = { address: s.remoteAddress, port: s.remotePort };
-      const timer = setTimeout(() => s.destroy(), this.#handshakeMs);
+      // Decided after the loop's next read: the first bytes may be in the socket already.
+      const timer = new AfterPollTimer(this.#handshakeMs, () => s.destroy());
+      timer.start();
       const cleanup = (): void => {
-        clearTimeout(timer);
+        timer.dispose();
         s.off('data', onFirst).off('close', cleanup).off('end', onEnd);
       };
       // A peer that leaves before its first byte (FIN on a half-open-capable socket) is done:

@@ -11,6 +11,7 @@ import type { SecureContext } from './context.js';
 import { SecureSocket } from './socket.js';
 import type { TlsHandshakeError } from './errors.js';
 import { InvalidOptionError, TimeoutError } from '../../errors.js';
+import { AfterPollTimer } from '../../internal/after-poll-timer.js';
 
 export interface SecureServerOptions {
   /** Use this (possibly already listening) net.Server instead of creating one. */
@@ -117,16 +118,18 @@ export class SecureServer extends EventEmitter<SecureServerEvents> {
     secure.on('error', () => undefined);
     this.emit('connection', secure);
     if (secure.destroyed) return;
-    const timer = setTimeout(() => secure.abortHandshake(new TimeoutError('handshake', `the peer did not complete the TLS handshake within ${this.#handshakeTimeout} ms`)), this.#handshakeTimeout);
+    // Decided after the loop's next read: the client's last flight may be in the socket already.
+    const timer = new AfterPollTimer(this.#handshakeTimeout, () => secure.abortHandshake(new TimeoutError('handshake', `the peer did not complete the TLS handshake within ${this.#handshakeTimeout} ms`)));
+    timer.start();
     // Announced as the handshake completes, not a microtask later: the owner's reader is then in
     // place before the request that came with the client's Finished is decrypted (see
     // SecureSocket.onHandshakeDone), as Node's tls.Server announces its connections.
     secure.onHandshakeDone(() => {
-      clearTimeout(timer);
+      timer.dispose();
       this.emit('secureConnection', secure);
     });
     secure.handshake().then(undefined, (e: TlsHandshakeError) => {
-      clearTimeout(timer);
+      timer.dispose();
       this.emit('handshakeError', e, peer);
     });
   }
