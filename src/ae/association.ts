@@ -91,7 +91,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #whenTaken: (() => void) | undefined;
   /** Sends waiting for 'drain', the one timer bounding them, and the error it ended them with (#drainWithin). */
   #drainWaits = 0;
-  #drainTimer: NodeJS.Timeout | undefined;
+  #drainTimer: AfterPollTimer | undefined;
   #drainTimeout: TimeoutError | undefined;
   #idle: NodeJS.Timeout | undefined;
   /** A PDU each way since the idle timer last fired (see #touch). */
@@ -374,10 +374,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
     // One timer for the association's waits, started by the first of overlapping ones (a timer,
     // a promise and a race per wait were a good part of sending a small instance): re-armed,
     // not made again; left to run out unref'd when no wait is left.
-    if (this.#drainWaits++ === 0) {
-      if (this.#drainTimer === undefined) this.#drainTimer = setTimeout(() => this.#drainStalled(), this.#dimseMs);
-      else this.#drainTimer.refresh().ref();
-    }
+    // Decided after the loop's next poll (AfterPollTimer): a 'drain' may be waiting there.
+    if (this.#drainWaits++ === 0) (this.#drainTimer ??= new AfterPollTimer(this.#dimseMs, () => this.#drainStalled())).start();
     return drain.then(
       () => this.#drainDone(),
       (error: unknown) => {
@@ -388,7 +386,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   }
 
   #drainDone(): void {
-    if (--this.#drainWaits === 0) this.#drainTimer?.unref();
+    if (--this.#drainWaits === 0) this.#drainTimer?.stop();
   }
 
   #drainStalled(): void {
@@ -872,7 +870,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#idle !== undefined) clearTimeout(this.#idle);
-    if (this.#drainTimer !== undefined) clearTimeout(this.#drainTimer);
+    this.#drainTimer?.dispose();
     const error = this.#localError ?? ulError;
     this.#closeInfo = { error };
     // The reason is built only when something is left to fail: an Error's stack trace cost
