@@ -42,7 +42,7 @@ import { IncomingRequest, type RespondVia } from './incoming-request.js';
 import { failAssociation } from './guard.js';
 import { safeErrorComment } from './error-comment.js';
 import { monotonicMs } from '../internal/clock.js';
-import { AfterPollTimer } from '../internal/after-poll-timer.js';
+import { AfterPollTimer, setAfterPollTimeout } from '../internal/after-poll-timer.js';
 
 export type { DimseResponseMessage } from './pending-request.js';
 export { PendingRequest } from './pending-request.js';
@@ -93,9 +93,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #drainWaits = 0;
   #drainTimer: AfterPollTimer | undefined;
   #drainTimeout: TimeoutError | undefined;
-  #idle: NodeJS.Timeout | undefined;
-  /** A PDU each way since the idle timer last fired (see #touch). */
-  #traffic = false;
+  #idle: AfterPollTimer | undefined;
   #localError: DicomError | undefined;
   #closed = false;
   #closeInfo: { readonly error: DicomError | undefined } | undefined;
@@ -735,12 +733,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#dimseDue = due;
     // Checked after the event loop's next poll for I/O (as the idle timer, #touch): a loop held
     // up past the deadline first reads the answers the peer sent meanwhile.
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        if (this.#dimseTimer === timer) this.#dimseExpired();
-      });
-    }, ms);
-    this.#dimseTimer = timer;
+    this.#dimseTimer = setAfterPollTimeout(ms, (t) => {
+      if (this.#dimseTimer === t) this.#dimseExpired();
+    });
   }
 
   #stopDimseTimer(): void {
@@ -775,35 +770,23 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   #touch(): void {
     if (this.#idleMs <= 0 || this.#closed) return;
-    this.#traffic = true;
-    // Called for every PDU each way: restart the one timer rather than make a new one each time.
-    if (this.#idle !== undefined) {
-      this.#idle.refresh();
+    // Called for every PDU each way: the one timer restarted, not made again. Decided after the
+    // event loop has read its sockets (AfterPollTimer): after a stretch in which the loop was
+    // busy (or the process got no CPU) the peer's PDUs may be waiting unread although the peer
+    // was never idle, and reading them restarts the timer instead.
+    (this.#idle ??= new AfterPollTimer(this.#idleMs, () => this.#idleExpired())).start();
+  }
+
+  #idleExpired(): void {
+    if (this.#closed) return;
+    // Reading paused for room in a budget: the peer may be sending, we are not reading. The wait
+    // has its own bounds (the stall limit of the data set in front); the idle clock starts again.
+    if (this.#datasets.waiting) {
+      this.#idle?.start();
       return;
     }
-    this.#idle = setTimeout(() => {
-      // Reading paused for room in a budget: the peer may be sending, we are not reading. The
-      // wait has its own bounds (the stall limit of the data set in front); the idle clock
-      // starts again from here.
-      if (this.#datasets.waiting) {
-        this.#idle?.refresh();
-        return;
-      }
-      // Timers run before the event loop polls for I/O: after a stretch in which the loop was
-      // busy (or the process got no CPU), the peer's PDUs may be waiting unread in the socket
-      // although the peer was never idle. Decide after the loop has read (setImmediate runs
-      // after the poll phase): a PDU read there restarts the timer instead.
-      this.#traffic = false;
-      setImmediate(() => {
-        if (this.#traffic || this.#closed) return;
-        if (this.#datasets.waiting) {
-          this.#idle?.refresh();
-          return;
-        }
-        this.#localError ??= new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`);
-        this.#safeAbort();
-      });
-    }, this.#idleMs);
+    this.#localError ??= new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`);
+    this.#safeAbort();
   }
 
   #protocolFailure(error: unknown): void {
@@ -869,7 +852,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #onClosed(ulError: DicomError | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#idle !== undefined) clearTimeout(this.#idle);
+    this.#idle?.dispose();
     this.#drainTimer?.dispose();
     const error = this.#localError ?? ulError;
     this.#closeInfo = { error };

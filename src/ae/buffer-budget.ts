@@ -1,4 +1,5 @@
 import { monotonicMs } from '../internal/clock.js';
+import { setAfterPollTimeout } from '../internal/after-poll-timer.js';
 import { DatasetStalledError } from './errors.js';
 
 /**
@@ -144,13 +145,11 @@ export class BufferBudget {
   }
 
   #armStall(ms: number): void {
-    const timer = setTimeout(() => {
-      // Checked after the event loop's next poll for I/O: a loop held up past the deadline
-      // (a collection elsewhere, a busy machine) first reads what the peer sent meanwhile.
-      setImmediate(() => {
-        if (this.#stallTimer === timer) this.#checkStall();
-      });
-    }, ms);
+    // Checked after the event loop's next poll for I/O: a loop held up past the deadline
+    // (a collection elsewhere, a busy machine) first reads what the peer sent meanwhile.
+    const timer = setAfterPollTimeout(ms, (t) => {
+      if (this.#stallTimer === t) this.#checkStall();
+    });
     timer.unref();
     this.#stallTimer = timer;
   }

@@ -60,3 +60,13 @@ export class AfterPollTimer {
     });
   }
 }
+
+/**
+ * A one-shot timeout decided after the loop's next poll for I/O (see AfterPollTimer), for owners
+ * that re-arm with a different delay each time: `expired` gets the Timeout, so the owner acts
+ * only if it is still its current one (one replaced or cleared meanwhile is stale).
+ */
+export function setAfterPollTimeout(ms: number, expired: (timer: NodeJS.Timeout) => void): NodeJS.Timeout {
+  const timer: NodeJS.Timeout = setTimeout(() => setImmediate(() => expired(timer)), ms);
+  return timer;
+}
