@@ -261,7 +261,7 @@ export class SecureContext {
     return slot;
   }
 
-  /** Client, resuming: a key share for the session's group alone (groups.ts, resumptionGroups). */
+  /** Client, resuming: key shares for the session's group and the list's first only (groups.ts, resumptionGroups). */
   #offerSessionGroup(ssl: unknown, group: string): void {
     let list = this.#resumptionLists.get(group);
     if (list === undefined) {
