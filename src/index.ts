@@ -198,6 +198,8 @@ export { commitmentHandler, reportAbandonedCommitments, DEFAULT_MAX_COMMITMENT_R
 export type { CommitmentHandlerOptions, CommitmentRecoveryOptions } from './services/scp/commitment.js';
 export { StorageServer, ACCEPTED_STORAGE_SOP_CLASSES, STORAGE_TRANSFER_SYNTAXES, STORAGE_MAX_PDU_LENGTH, STORAGE_ASYNCHRONOUS_OPERATIONS } from './services/scp/storage-server.js';
 export type { StorageServerConfig } from './services/scp/storage-server.js';
+export { warmUpStoragePath } from './services/scp/warm-up.js';
+export type { WarmUpOptions, WarmUpReport } from './services/scp/warm-up.js';
 
 // Transport: plain TCP and the TLS layer (OpenSSL through koffi).
 export { connectTcp, listenTcp, tcpConnection, type TcpListener } from './transport/tcp.js';

@@ -174,9 +174,10 @@ export async function startNodeScp(
   const child = spawn(process.execPath, [...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(env === undefined ? {} : { env: { ...process.env, ...env } }) });
   const tail = captureTail(child);
   try {
-    // serve opens its index and storage before it listens: a longer start than a bare SCP on a busy host.
-    if (ready !== undefined) await waitForOutput(child, ready);
-    await waitForPort(port, child);
+    // serve opens its index and storage before it listens, and our SCPs warm their store path
+    // (~1 s quiet, several on a busy host): a longer start than a bare SCP.
+    if (ready !== undefined) await waitForOutput(child, ready, 120_000);
+    await waitForPort(port, child, 120_000);
   } catch (error) {
     await stopChild(child);
     throw new Error(`${label} did not start: ${(error as Error).message}\n${tail()}`);

@@ -5,8 +5,10 @@
  * To disk: StorageServer (the default C-STORE handler into FileStore, indexed in SQLite); the
  * index lives in a temp directory beside, not inside, outDir (the runner counts the files there).
  * fsync policy 'none', as DCMTK storescp (it never fsyncs): like with like. BENCH_OURS_FSYNC
- * overrides it ('file', 'file-and-directory'). Discard (`--ignore`): a DicomServer whose C-STORE
- * handler drops the data set fragments as they arrive.
+ * overrides it ('file', 'file-and-directory'). Like `serve`, it warms its store path before the
+ * port opens (warmUpStoragePath, 800 instances; BENCH_OURS_WARM_UP sets the count, 0 none).
+ * Discard (`--ignore`): a DicomServer whose C-STORE handler drops the data set fragments as they
+ * arrive, with no warm-up: those rows keep a cold process's cost in view.
  */
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,6 +17,7 @@ import { StorageSopClass, VerificationSopClass } from '../../src/dictionary/uids
 import { Status } from '../../src/dictionary/status.js';
 import { HandlerRegistry } from '../../src/services/scp/registry.js';
 import { STORAGE_MAX_PDU_LENGTH, STORAGE_TRANSFER_SYNTAXES, StorageServer } from '../../src/services/scp/storage-server.js';
+import { warmUpStoragePath } from '../../src/services/scp/warm-up.js';
 import type { FsyncPolicy } from '../../src/store/file-store.js';
 import { SecureContext } from '../../src/transport/tls/context.js';
 import { poolStats } from '../../src/internal/buffer-pool.js';
@@ -44,6 +47,9 @@ if (options.outDir !== null) {
     ...(tls === undefined ? {} : { tls }),
     limits: { idleTimeout: 0, ...(maxPdu === undefined ? {} : { maxPduLength: maxPdu }) },
   });
+  // As `serve` does by default: the store path warmed before the port opens (BENCH_OURS_WARM_UP=0: not).
+  const warmUp = Number(process.env['BENCH_OURS_WARM_UP'] ?? 800);
+  if (warmUp > 0) await warmUpStoragePath({ instances: warmUp, fsync: (process.env['BENCH_OURS_FSYNC'] ?? 'none') as FsyncPolicy, tls: tls !== undefined });
   await storage.listen(options.port, '127.0.0.1');
   close = () => storage.close({ timeout: 1000 });
 } else {

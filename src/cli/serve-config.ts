@@ -48,6 +48,8 @@ export interface ServeSettings {
   audit: AuditSettings | undefined;
   /** Seconds a stop waits for running associations before aborting them. */
   stopTimeout: number;
+  /** Instances the start-up warm-up stores before the ports open (0: none). */
+  warmUp: number;
   /** The health and metrics HTTP port, when asked for. */
   http: { port: number; host: string } | undefined;
   /** Make (first run) and use the development PKI in DATA/pki: needed when a config file names no certificate. */
@@ -214,7 +216,7 @@ export interface ServeCliValues extends TlsCliValues, ServeAccessCliValues {
   port?: string | undefined; 'plain-port'?: string | undefined; host?: string | undefined; data?: string | undefined;
   config?: string | undefined; aet?: string | undefined; 'max-associations'?: string | undefined; 'async-window'?: string | undefined;
   audit?: string | undefined; 'accept-unknown'?: boolean | undefined;
-  'session-lifetime'?: string | undefined; 'stop-timeout'?: string | undefined;
+  'session-lifetime'?: string | undefined; 'stop-timeout'?: string | undefined; 'warm-up'?: string | undefined;
   'http-port'?: string | undefined; 'http-host'?: string | undefined; 'dev-pki'?: boolean | undefined; 'watch-certs'?: boolean | undefined;
   'expiry-warning-days'?: string | undefined; 'log-level'?: string | undefined; 'log-format'?: string | undefined; 'log-phi'?: boolean | undefined;
   duplicates?: string | undefined;
@@ -273,6 +275,8 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
   }
   const stopText = v['stop-timeout'] ?? (json.stopTimeout !== undefined ? String(field(json, 'stopTimeout', '', isNumber, 'a whole number of seconds')) : undefined);
   if (!/^\d+$/.test(stopText ?? '30')) throw usageError(`--stop-timeout must be a whole number of seconds, got "${stopText}"`);
+  const warmText = v['warm-up'] ?? (json.warmUp !== undefined ? String(field(json, 'warmUp', '', isNumber, 'a whole number of instances')) : undefined);
+  if (!/^\d+$/.test(warmText ?? '800') || Number(warmText ?? '800') > 100000) throw usageError(`--warm-up must be a whole number of instances 0–100000 (0 = no warm-up), got "${warmText}"`);
   // store.duplicates is checked by the schema; --duplicates here.
   const storeJson = field(json, 'store', '', isObject, 'an object') ?? {};
   const duplicates = oneOf(v.duplicates ?? field(storeJson, 'duplicates', 'store.', isString, `one of ${DUPLICATE_POLICIES.join(', ')}`), 'duplicates', DUPLICATE_POLICIES) ?? 'keep-first';
@@ -339,6 +343,7 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
     limits: limitsFrom(json.limits),
     audit: auditSettings(json.audit, v.audit, base, data),
     stopTimeout: Number(stopText ?? '30'),
+    warmUp: Number(warmText ?? '800'),
     duplicates,
     index,
     acceptUnknown: v['accept-unknown'] ?? field(json, 'acceptUnknown', '', isBool, 'true or false') ?? false,

@@ -62,6 +62,9 @@ Options:
   --http-host ADDRESS    address of the HTTP port (default 127.0.0.1)
   --stop-timeout S       on SIGTERM/SIGINT, wait up to S seconds for running associations, then
                          abort them (default 30)
+  --warm-up N            before the ports open, store N synthetic instances through loopback
+                         associations into a scratch store (removed after), so the first peer's
+                         instances run compiled code (default 800, about a second; 0 = none)
   --log-level LEVEL, -ll LEVEL
                          trace, debug, info (default), warn, error, fatal or silent (off); each stored
                          instance is a debug line

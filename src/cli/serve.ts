@@ -37,7 +37,7 @@ const serveOptions = {
   'session-lifetime': { type: 'string' },
   users: { type: 'string' }, 'require-user': { type: 'boolean' },
   audit: { type: 'string' }, duplicates: { type: 'string' }, index: { type: 'string' }, 'accept-unknown': { type: 'boolean' }, storage: { type: 'string' },
-  'stop-timeout': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
+  'stop-timeout': { type: 'string' }, 'warm-up': { type: 'string' }, 'http-port': { type: 'string' }, 'http-host': { type: 'string' },
   'dev-pki': { type: 'boolean' }, 'watch-certs': { type: 'boolean' }, 'expiry-warning-days': { type: 'string' },
   'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-phi': { type: 'boolean' },
 } as const;
@@ -186,6 +186,22 @@ function onAssociation(log: ServeLog, plain: boolean) {
   };
 }
 
+/**
+ * The start-up warm-up (services/scp/warm-up.ts), before anything subscribes to the library's
+ * channels: its loopback associations are neither logged nor audited. A failed warm-up (a full
+ * temporary directory) only costs the first peer's speed: a warning, and the start goes on.
+ */
+async function warmUp(instances: number, log: ServeLog): Promise<void> {
+  if (instances === 0) return;
+  const { warmUpStoragePath } = await import('../services/scp/warm-up.js');
+  try {
+    const r = await warmUpStoragePath({ instances });
+    log('warmed-up', `warmed up the store path: ${r.instances} instances through ${r.associations} loopback associations in ${(r.ms / 1000).toFixed(1)} s`, { instances: r.instances, associations: r.associations, ms: Math.round(r.ms) });
+  } catch (error) {
+    log('warm-up-failed', `the start-up warm-up failed (the first associations run slower, nothing else changes): ${error instanceof Error ? error.message : String(error)}`, { error: error instanceof Error ? error.message : String(error), code: (error as { code?: string }).code ?? null }, 'warn');
+  }
+}
+
 async function serve(argv: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, serveOptions);
   if (positionals.length > 0) throw usageError(`serve takes no arguments (got "${positionals[0]}"); see dicom-tls serve --help`);
@@ -211,6 +227,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
   const { StorageServer } = await import('../services/scp/storage-server.js');
+  await warmUp(s.warmUp, log);
   // Subscribed before the index opens: its migration is logged.
   const unsubscribe = subscribe(log);
   const stores = await import('./serve-stores.js');

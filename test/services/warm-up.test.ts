@@ -1,0 +1,97 @@
+/**
+ * The start-up warm-up: real loopback associations (TLS and plain, one at a time and windowed)
+ * into a scratch store that is gone afterwards, nothing of the caller's touched, and what a
+ * killed warm-up left removed by the next one.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { warmUpStoragePath } from '../../src/services/scp/warm-up.js';
+import { channelNames } from '../../src/diagnostics.js';
+import { InvalidOptionError } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'warm-up-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Seen { kinds: string[]; callingAeTitles: Set<string>; handshakes: number; windows: number[] }
+
+async function watching<T>(run: () => Promise<T>): Promise<{ result: T; seen: Seen }> {
+  const seen: Seen = { kinds: [], callingAeTitles: new Set(), handshakes: 0, windows: [] };
+  const onAssociation = (m: unknown): void => void seen.kinds.push((m as { kind: string }).kind);
+  const onHandshake = (): void => void seen.handshakes++;
+  // The A-ASSOCIATE-ACs as the requestor received them: who asked, and the window agreed.
+  const onPdu = (m: unknown): void => {
+    const pdu = (m as { pdu: { type: string; callingAeTitle?: string; userInformation?: { asynchronousOperationsWindow?: { maxOperationsInvoked: number } } } }).pdu;
+    if (pdu.type !== 'A-ASSOCIATE-AC') return;
+    seen.callingAeTitles.add(pdu.callingAeTitle ?? '?');
+    seen.windows.push(pdu.userInformation?.asynchronousOperationsWindow?.maxOperationsInvoked ?? 1);
+  };
+  diagnosticsChannel.subscribe(channelNames.association, onAssociation);
+  diagnosticsChannel.subscribe(channelNames.tlsHandshake, onHandshake);
+  diagnosticsChannel.subscribe(channelNames.pduReceived, onPdu);
+  try {
+    return { result: await run(), seen };
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onAssociation);
+    diagnosticsChannel.unsubscribe(channelNames.tlsHandshake, onHandshake);
+    diagnosticsChannel.unsubscribe(channelNames.pduReceived, onPdu);
+  }
+}
+
+test('warmUpStoragePath stores every instance through real associations of all four kinds and leaves nothing behind', async () => {
+  const where = join(dir, 'all-kinds');
+  mkdirSync(where);
+  const { result, seen } = await watching(() => warmUpStoragePath({ instances: 20, directory: where, fsync: 'none' }));
+  assert.equal(result.instances, 20);
+  assert.equal(result.associations, 7, '20 instances in associations of ceil(20 / 8) = 3');
+  // Each association is seen from both ends (the requestor's AE-3, the acceptor's AE-7), released, never aborted.
+  const count = (kind: string): number => seen.kinds.filter((k) => k === kind).length;
+  assert.equal(count('accepted'), 14);
+  assert.equal(count('released'), 14);
+  assert.equal(count('aborted'), 0);
+  assert.deepEqual([...seen.callingAeTitles], ['WARM-UP']);
+  // Every other association is TLS: a handshake on each side.
+  assert.equal(seen.handshakes, 2 * 4, 'four TLS associations, both ends');
+  assert.deepEqual(seen.windows, [1, 1, 16, 16, 1, 1, 16], 'one at a time and windowed, in turn');
+  assert.deepEqual(readdirSync(where), [], 'the scratch directory is removed');
+});
+
+test('warmUpStoragePath without TLS, and with none to store', async () => {
+  const where = join(dir, 'plain');
+  mkdirSync(where);
+  const { result, seen } = await watching(() => warmUpStoragePath({ instances: 8, directory: where, tls: false, fsync: 'none' }));
+  assert.equal(result.associations, 8);
+  assert.equal(seen.handshakes, 0);
+  const none = await warmUpStoragePath({ instances: 0, directory: where });
+  assert.equal(none.associations, 0);
+  assert.deepEqual(readdirSync(where), []);
+});
+
+test('warmUpStoragePath removes the scratch directories of killed warm-ups, not those of running ones', async () => {
+  const where = join(dir, 'stale');
+  mkdirSync(where);
+  // A process id that has ended: a child that exited.
+  const gone = Number(execFileSync(process.execPath, ['-p', 'process.pid'], { encoding: 'utf8' }).trim());
+  const stale = join(where, `.dicom-tls-warm-up-${gone}-abc123`);
+  const running = join(where, `.dicom-tls-warm-up-${process.ppid}-def456`);
+  const unrelated = join(where, 'dicom-tls-warm-up-notours');
+  for (const d of [stale, running, unrelated]) {
+    mkdirSync(join(d, '0'), { recursive: true });
+    writeFileSync(join(d, '0', 'x.dcm'), 'left');
+  }
+  await warmUpStoragePath({ instances: 1, directory: where, fsync: 'none', tls: false });
+  assert.deepEqual(readdirSync(where).sort(), [`.dicom-tls-warm-up-${process.ppid}-def456`, 'dicom-tls-warm-up-notours']);
+});
+
+test('warmUpStoragePath: a count that is not a whole number is an InvalidOptionError; a directory that cannot hold it rejects', async () => {
+  for (const instances of [-1, 1.5, Number.NaN]) {
+    await assert.rejects(warmUpStoragePath({ instances }), (e: unknown) => e instanceof InvalidOptionError && e.code === 'DICOM_ERR_INVALID_OPTION' && /instances/.test(e.message));
+  }
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  await assert.rejects(warmUpStoragePath({ instances: 1, directory: file }), /ENOTDIR/);
+});
