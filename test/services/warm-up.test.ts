@@ -1,7 +1,7 @@
 /**
- * The start-up warm-up: real loopback associations (TLS and plain, one at a time and windowed)
- * into a scratch store that is gone afterwards, nothing of the caller's touched, and what a
- * killed warm-up left removed by the next one.
+ * The start-up warm-up: real loopback associations from a peer process (TLS and plain, one at a
+ * time and windowed) into a scratch store that is gone afterwards, and what a killed warm-up left
+ * removed by the next one.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ async function watching<T>(run: () => Promise<T>): Promise<{ result: T; seen: Se
   const seen: Seen = { kinds: [], callingAeTitles: new Set(), handshakes: 0, windows: [] };
   const onAssociation = (m: unknown): void => void seen.kinds.push((m as { kind: string }).kind);
   const onHandshake = (): void => void seen.handshakes++;
-  // The A-ASSOCIATE-ACs as the requestor received them: who asked, and the window agreed.
+  // The A-ASSOCIATE-ACs the scratch servers sent: who asked, and the window agreed.
   const onPdu = (m: unknown): void => {
     const pdu = (m as { pdu: { type: string; callingAeTitle?: string; userInformation?: { asynchronousOperationsWindow?: { maxOperationsInvoked: number } } } }).pdu;
     if (pdu.type !== 'A-ASSOCIATE-AC') return;
@@ -32,13 +32,13 @@ async function watching<T>(run: () => Promise<T>): Promise<{ result: T; seen: Se
   };
   diagnosticsChannel.subscribe(channelNames.association, onAssociation);
   diagnosticsChannel.subscribe(channelNames.tlsHandshake, onHandshake);
-  diagnosticsChannel.subscribe(channelNames.pduReceived, onPdu);
+  diagnosticsChannel.subscribe(channelNames.pduSent, onPdu);
   try {
     return { result: await run(), seen };
   } finally {
     diagnosticsChannel.unsubscribe(channelNames.association, onAssociation);
     diagnosticsChannel.unsubscribe(channelNames.tlsHandshake, onHandshake);
-    diagnosticsChannel.unsubscribe(channelNames.pduReceived, onPdu);
+    diagnosticsChannel.unsubscribe(channelNames.pduSent, onPdu);
   }
 }
 
@@ -48,14 +48,14 @@ test('warmUpStoragePath stores every instance through real associations of all f
   const { result, seen } = await watching(() => warmUpStoragePath({ instances: 20, directory: where, fsync: 'none' }));
   assert.equal(result.instances, 20);
   assert.equal(result.associations, 7, '20 instances in associations of ceil(20 / 8) = 3');
-  // Each association is seen from both ends (the requestor's AE-3, the acceptor's AE-7), released, never aborted.
+  // Seen from the acceptor's end (the requestor is a process of its own): accepted, released, never aborted.
   const count = (kind: string): number => seen.kinds.filter((k) => k === kind).length;
-  assert.equal(count('accepted'), 14);
-  assert.equal(count('released'), 14);
+  assert.equal(count('accepted'), 7);
+  assert.equal(count('released'), 7);
   assert.equal(count('aborted'), 0);
   assert.deepEqual([...seen.callingAeTitles], ['WARM-UP']);
-  // Every other association is TLS: a handshake on each side.
-  assert.equal(seen.handshakes, 2 * 4, 'four TLS associations, both ends');
+  // Every other association is TLS.
+  assert.equal(seen.handshakes, 4, 'four TLS associations');
   assert.deepEqual(seen.windows, [1, 1, 16, 16, 1, 1, 16], 'one at a time and windowed, in turn');
   assert.deepEqual(readdirSync(where), [], 'the scratch directory is removed');
 });
@@ -94,4 +94,19 @@ test('warmUpStoragePath: a count that is not a whole number is an InvalidOptionE
   const file = join(dir, 'a-file');
   writeFileSync(file, '');
   await assert.rejects(warmUpStoragePath({ instances: 1, directory: file }), /ENOTDIR/);
+});
+
+test('warmUpStoragePath: a peer that cannot run rejects with its reason, and the scratch directory is removed', async () => {
+  const where = join(dir, 'peer-fails');
+  mkdirSync(where);
+  // A broken NODE_OPTIONS, inherited by the peer process: it exits before it connects.
+  const saved = process.env['NODE_OPTIONS'];
+  process.env['NODE_OPTIONS'] = `--require ${join(dir, 'no-such-module.cjs')}`;
+  try {
+    await assert.rejects(warmUpStoragePath({ instances: 4, directory: where, fsync: 'none' }), /the warm-up's peer failed \(exit \d+\): .*no-such-module/s);
+  } finally {
+    if (saved === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = saved;
+  }
+  assert.deepEqual(readdirSync(where), []);
 });

@@ -12,22 +12,26 @@
  * bytecode only. A long-running server can pay it once, before it listens, instead of on the
  * first study a modality sends.
  *
- * The warm-up's server and client are separate objects with their own scratch directory, index,
- * and (with `tls`) a throwaway CA and certificates made in memory: nothing of the caller's store,
- * index, trust or session cache is touched. They publish on the diagnostics channels like any
- * association (calling AE title WARM-UP): call this before subscribing, as `serve` does.
+ * The scratch servers are separate objects with their own scratch directory, index and (for the
+ * TLS half) a throwaway CA and certificates made in memory: nothing of the caller's store, index,
+ * trust or session cache is touched. The requesting side runs in a child process
+ * (warm-up-peer.ts), as a real peer would: its memory stays out of this one. The associations
+ * publish on the diagnostics channels like any (calling AE title WARM-UP): call this before
+ * subscribing, as `serve` does.
  */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DicomClient } from '../../ae/client.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InvalidOptionError } from '../../errors.js';
-import { StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
 import type { FsyncPolicy } from '../../store/file-store.js';
 import { SecureContext } from '../../transport/tls/context.js';
 import { createCertificateAuthority, createNodeCertificate } from '../../transport/tls/pki.js';
-import type { DatasetStreamSource } from '../scu/store.js';
 import { StorageServer } from './storage-server.js';
+import type { WarmUpJob } from './warm-up-peer.js';
 
 export interface WarmUpOptions {
   /** Instances to store (default 800), spread over eight associations (of at most 100 each). */
@@ -48,8 +52,6 @@ export interface WarmUpReport {
 }
 
 const WARM_UP_AE = 'WARM-UP';
-/** A UID root for the warm-up's objects (2.25: UUID-derived, PS3.5 B.2); they never leave the process. */
-const ROOT = '2.25.31415926535897932384626433832795';
 /** The size of a typical small instance (a CT or MR slice): the data set spans several socket reads. */
 const PIXEL_BYTES = 256 * 256 * 2;
 /** Associations per cycle of the four kinds (TLS or plain, one at a time or windowed), twice over. */
@@ -79,74 +81,49 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Explicit VR Little Endian element (PS3.5 7.1.2): a 2-byte length, or reserved + 4-byte for OB/OW. */
-function element(group: number, elem: number, vr: string, value: Uint8Array): Buffer {
-  const long = vr === 'OB' || vr === 'OW';
-  const header = Buffer.alloc(long ? 12 : 8);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(elem, 2);
-  header.write(vr, 4, 'latin1');
-  if (long) header.writeUInt32LE(value.byteLength, 8);
-  else header.writeUInt16LE(value.byteLength, 6);
-  return Buffer.concat([header, value]);
-}
-
-function text(group: number, elem: number, vr: string, value: string): Buffer {
-  const padded = value.length % 2 === 0 ? value : value + (vr === 'UI' ? '\0' : ' ');
-  return element(group, elem, vr, Buffer.from(padded, 'latin1'));
-}
-
-function us(group: number, elem: number, value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(value);
-  return element(group, elem, 'US', b);
-}
-
-/** A Secondary Capture image with the attributes the index keeps, in Explicit VR Little Endian. */
-function instance(run: string, association: number, n: number, pixels: Uint8Array): DatasetStreamSource {
-  const study = `${ROOT}.${run}.${association + 1}`;
-  const series = `${study}.1`;
-  const sopInstanceUid = `${series}.${n + 1}`;
-  const dataset = Buffer.concat([
-    text(0x0008, 0x0005, 'CS', 'ISO_IR 100'),
-    text(0x0008, 0x0016, 'UI', StorageSopClass.SecondaryCaptureImageStorage),
-    text(0x0008, 0x0018, 'UI', sopInstanceUid),
-    text(0x0008, 0x0020, 'DA', '20260101'),
-    text(0x0008, 0x0030, 'TM', '120000'),
-    text(0x0008, 0x0050, 'SH', `A${n}`),
-    text(0x0008, 0x0060, 'CS', 'OT'),
-    text(0x0010, 0x0010, 'PN', 'WARM^UP'),
-    text(0x0010, 0x0020, 'LO', 'WARM-UP'),
-    text(0x0010, 0x0030, 'DA', '19700101'),
-    text(0x0010, 0x0040, 'CS', 'O'),
-    text(0x0020, 0x000d, 'UI', study),
-    text(0x0020, 0x000e, 'UI', series),
-    text(0x0020, 0x0010, 'SH', '1'),
-    text(0x0020, 0x0011, 'IS', '1'),
-    text(0x0020, 0x0013, 'IS', String(n + 1)),
-    us(0x0028, 0x0002, 1),
-    text(0x0028, 0x0004, 'CS', 'MONOCHROME2'),
-    us(0x0028, 0x0010, 256),
-    us(0x0028, 0x0011, 256),
-    us(0x0028, 0x0100, 16),
-    us(0x0028, 0x0101, 12),
-    us(0x0028, 0x0102, 11),
-    us(0x0028, 0x0103, 0),
-    element(0x7fe0, 0x0010, 'OW', pixels),
-  ]);
-  return { sopClassUid: StorageSopClass.SecondaryCaptureImageStorage, sopInstanceUid, transferSyntaxUid: TransferSyntax.ExplicitVrLittleEndian, dataset, size: dataset.byteLength };
-}
-
-/** A throwaway CA, server and client identity, in memory, for the TLS half. */
-function throwawayContexts(): { server: SecureContext; client: SecureContext } {
+/** A throwaway CA, server identity and client identity (PEM for the peer), for the TLS half. */
+function throwawayIdentities(): { server: SecureContext; client: NonNullable<WarmUpJob['tls']> } {
   const ca = createCertificateAuthority({ subject: [['CN', 'dicom-tls warm-up CA']], days: 1 });
   const server = createNodeCertificate(ca, { commonName: 'localhost', ipAddresses: ['127.0.0.1'], days: 1 });
   const client = createNodeCertificate(ca, { commonName: WARM_UP_AE, days: 1 });
-  const trust = [Buffer.from(ca.certPem)];
   return {
-    server: new SecureContext({ role: 'server', identity: { cert: Buffer.from(server.certPem), key: Buffer.from(server.keyPem) }, ca: trust }),
-    client: new SecureContext({ role: 'client', identity: { cert: Buffer.from(client.certPem), key: Buffer.from(client.keyPem) }, ca: trust, sessionResumption: false }),
+    server: new SecureContext({ role: 'server', identity: { cert: Buffer.from(server.certPem), key: Buffer.from(server.keyPem) }, ca: [Buffer.from(ca.certPem)] }),
+    client: { certPem: client.certPem, keyPem: client.keyPem, caPem: ca.certPem },
   };
+}
+
+/**
+ * The peer's script: beside this file in the library's own files; from the bundled CLI, found
+ * through the package's entry (dist/src/index.js).
+ */
+function peerScript(): string {
+  const here = fileURLToPath(new URL('./warm-up-peer.js', import.meta.url));
+  if (existsSync(here)) return here;
+  return join(dirname(createRequire(import.meta.url).resolve('dicom-tls')), 'services', 'scp', 'warm-up-peer.js');
+}
+
+/** Bounds the whole peer run: a warm-up that hangs must not hold the start for ever. */
+const PEER_TIMEOUT_MS = 180_000;
+
+/** Run the peer with its job: resolves when it stored everything, rejects with its reason otherwise. */
+function runPeer(job: WarmUpJob): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [peerScript()], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr = (stderr + d).slice(-2000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), PEER_TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`the warm-up's peer could not start: ${error.message}`, { cause: error }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`the warm-up's peer failed (${signal ?? `exit ${String(code)}`}): ${stderr.trim() || 'no reason given'}`));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(JSON.stringify(job));
+  });
 }
 
 function checkCount(value: number | undefined): number {
@@ -164,56 +141,33 @@ function checkCount(value: number | undefined): number {
 export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<WarmUpReport> {
   const total = checkCount(options.instances);
   const start = performance.now();
+  if (total === 0) return { instances: 0, associations: 0, ms: 0 };
   const directory = options.directory ?? tmpdir();
   await removeStale(directory);
   const scratch = await mkdtemp(join(directory, `${SCRATCH_PREFIX}${process.pid}-`));
-  const contexts = options.tls === false ? undefined : throwawayContexts();
-  const pixels = new Uint8Array(PIXEL_BYTES);
-  const run = String(process.pid);
+  const identities = options.tls === false ? undefined : throwawayIdentities();
   const per = Math.max(1, Math.min(MAX_PER_ASSOCIATION, Math.ceil(total / ASSOCIATIONS)));
-  let associations = 0;
+  const associations: { tls: boolean; windowed: boolean; count: number }[] = [];
+  for (let left = total, i = 0; left > 0; left -= per, i++) {
+    associations.push({ tls: identities !== undefined && i % 2 === 0, windowed: i % 4 >= 2, count: Math.min(per, left) });
+  }
+  const servers: StorageServer[] = [];
   try {
-    for (let done = 0; done < total; associations++) {
-      const count = Math.min(per, total - done);
-      const tls = contexts !== undefined && associations % 2 === 0;
-      const windowed = associations % 4 >= 2;
-      const root = join(scratch, String(associations));
-      const server = await StorageServer.create({
-        aeTitle: WARM_UP_AE, storeRoot: root, fsync: options.fsync ?? 'file',
-        ...(tls ? { tls: contexts.server } : {}), limits: { idleTimeout: 0 },
+    const server = async (tls: SecureContext | undefined, name: string): Promise<number> => {
+      const s = await StorageServer.create({
+        aeTitle: WARM_UP_AE, storeRoot: join(scratch, name), fsync: options.fsync ?? 'file',
+        ...(tls === undefined ? {} : { tls }), limits: { idleTimeout: 0 },
       });
-      try {
-        const address = await server.listen(0, '127.0.0.1');
-        const client = await DicomClient.associate({
-          host: '127.0.0.1', port: address.port, callingAeTitle: WARM_UP_AE, calledAeTitle: WARM_UP_AE,
-          ...(tls ? { tls: contexts.client } : {}),
-          presentationContexts: [
-            { abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] },
-            { abstractSyntax: StorageSopClass.SecondaryCaptureImageStorage, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
-          ],
-          ...(windowed ? { asynchronousOperations: { maxOperationsInvoked: 16, maxOperationsPerformed: 1 } } : {}),
-        });
-        try {
-          await client.echo();
-          const sources = Array.from({ length: count }, (_, k) => instance(run, associations, done + k, pixels));
-          const results = await client.store(sources);
-          const failed = results.find((r) => r.outcome !== 'Success');
-          if (failed !== undefined) throw new Error(`the warm-up's instance ${failed.sopInstanceUid} was not stored: ${failed.errorComment ?? String(failed.error ?? failed.status)}`, { cause: failed.error });
-          await client.release();
-        } catch (error) {
-          await client.abort();
-          throw error;
-        }
-      } finally {
-        await server.close({ timeout: 1000 });
-        await rm(root, { recursive: true, force: true });
-      }
-      done += count;
-    }
+      servers.push(s);
+      return (await s.listen(0, '127.0.0.1')).port;
+    };
+    const plain = await server(undefined, 'plain');
+    const tls = identities === undefined ? undefined : await server(identities.server, 'tls');
+    await runPeer({ aeTitle: WARM_UP_AE, ports: { tls, plain }, tls: identities?.client, associations, pixelBytes: PIXEL_BYTES, run: String(process.pid) });
   } finally {
-    contexts?.server.dispose();
-    contexts?.client.dispose();
+    for (const s of servers) await s.close({ timeout: 1000 }).catch(() => undefined);
+    identities?.server.dispose();
     await rm(scratch, { recursive: true, force: true });
   }
-  return { instances: total, associations, ms: performance.now() - start };
+  return { instances: total, associations: associations.length, ms: performance.now() - start };
 }

@@ -1,0 +1,135 @@
+/**
+ * The requesting side of the start-up warm-up (warm-up.ts), run as a child process: the
+ * associations that store synthetic instances into the warming process's scratch servers. In a
+ * process of its own, as a real peer is: its buffers and compiled client code stay out of the
+ * server's memory (in the server's process they added 10–15 MB to its peak).
+ *
+ * Reads the job (WarmUpJob, JSON) on stdin; exits 0 once every instance was stored with Success,
+ * otherwise 1 with the reason on stderr.
+ */
+import { readFileSync } from 'node:fs';
+import { DicomClient } from '../../ae/client.js';
+import { StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
+import { SecureContext } from '../../transport/tls/context.js';
+import type { DatasetStreamSource } from '../scu/store.js';
+
+/** What the warming process asks of its peer. */
+export interface WarmUpJob {
+  readonly aeTitle: string;
+  readonly ports: { readonly tls: number | undefined; readonly plain: number };
+  /** The client identity and the CA, PEM (throwaway, made in memory for this warm-up). */
+  readonly tls: { readonly certPem: string; readonly keyPem: string; readonly caPem: string } | undefined;
+  /** One per association, in order. */
+  readonly associations: readonly { readonly tls: boolean; readonly windowed: boolean; readonly count: number }[];
+  readonly pixelBytes: number;
+  /** Makes the UIDs of this run's instances unique. */
+  readonly run: string;
+}
+
+/** A UID root for the warm-up's objects (2.25: UUID-derived, PS3.5 B.2); they never leave the machine. */
+const ROOT = '2.25.31415926535897932384626433832795';
+
+/** Explicit VR Little Endian element (PS3.5 7.1.2): a 2-byte length, or reserved + 4-byte for OB/OW. */
+function element(group: number, elem: number, vr: string, value: Uint8Array): Buffer {
+  const long = vr === 'OB' || vr === 'OW';
+  const header = Buffer.alloc(long ? 12 : 8);
+  header.writeUInt16LE(group, 0);
+  header.writeUInt16LE(elem, 2);
+  header.write(vr, 4, 'latin1');
+  if (long) header.writeUInt32LE(value.byteLength, 8);
+  else header.writeUInt16LE(value.byteLength, 6);
+  return Buffer.concat([header, value]);
+}
+
+function text(group: number, elem: number, vr: string, value: string): Buffer {
+  const padded = value.length % 2 === 0 ? value : value + (vr === 'UI' ? '\0' : ' ');
+  return element(group, elem, vr, Buffer.from(padded, 'latin1'));
+}
+
+function us(group: number, elem: number, value: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(value);
+  return element(group, elem, 'US', b);
+}
+
+/** A Secondary Capture image with the attributes the index keeps, in Explicit VR Little Endian. */
+function instance(run: string, association: number, n: number, pixels: Uint8Array): DatasetStreamSource {
+  const study = `${ROOT}.${run}.${association + 1}`;
+  const series = `${study}.1`;
+  const sopInstanceUid = `${series}.${n + 1}`;
+  const head = Buffer.concat([
+    text(0x0008, 0x0005, 'CS', 'ISO_IR 100'),
+    text(0x0008, 0x0016, 'UI', StorageSopClass.SecondaryCaptureImageStorage),
+    text(0x0008, 0x0018, 'UI', sopInstanceUid),
+    text(0x0008, 0x0020, 'DA', '20260101'),
+    text(0x0008, 0x0030, 'TM', '120000'),
+    text(0x0008, 0x0050, 'SH', `A${n}`),
+    text(0x0008, 0x0060, 'CS', 'OT'),
+    text(0x0010, 0x0010, 'PN', 'WARM^UP'),
+    text(0x0010, 0x0020, 'LO', 'WARM-UP'),
+    text(0x0010, 0x0030, 'DA', '19700101'),
+    text(0x0010, 0x0040, 'CS', 'O'),
+    text(0x0020, 0x000d, 'UI', study),
+    text(0x0020, 0x000e, 'UI', series),
+    text(0x0020, 0x0010, 'SH', '1'),
+    text(0x0020, 0x0011, 'IS', '1'),
+    text(0x0020, 0x0013, 'IS', String(n + 1)),
+    us(0x0028, 0x0002, 1),
+    text(0x0028, 0x0004, 'CS', 'MONOCHROME2'),
+    us(0x0028, 0x0010, 256),
+    us(0x0028, 0x0011, 256),
+    us(0x0028, 0x0100, 16),
+    us(0x0028, 0x0101, 12),
+    us(0x0028, 0x0102, 11),
+    us(0x0028, 0x0103, 0),
+  ]);
+  // The pixels are one buffer shared by every instance, sent as they are: no copy per instance.
+  const pixelHeader = element(0x7fe0, 0x0010, 'OW', new Uint8Array(0));
+  pixelHeader.writeUInt32LE(pixels.byteLength, 8);
+  const size = head.byteLength + pixelHeader.byteLength + pixels.byteLength;
+  return { sopClassUid: StorageSopClass.SecondaryCaptureImageStorage, sopInstanceUid, transferSyntaxUid: TransferSyntax.ExplicitVrLittleEndian, dataset: [head, pixelHeader, pixels], size };
+}
+
+
+async function main(): Promise<void> {
+  const job = JSON.parse(readFileSync(0, 'utf8')) as WarmUpJob;
+  const tls = job.tls === undefined ? undefined : new SecureContext({
+    role: 'client', identity: { cert: Buffer.from(job.tls.certPem), key: Buffer.from(job.tls.keyPem) }, ca: [Buffer.from(job.tls.caPem)], sessionResumption: false,
+  });
+  const pixels = new Uint8Array(job.pixelBytes);
+  let n = 0;
+  for (const [i, a] of job.associations.entries()) {
+    const port = a.tls ? job.ports.tls : job.ports.plain;
+    if (port === undefined || (a.tls && tls === undefined)) throw new Error(`association ${i}: no ${a.tls ? 'TLS' : 'plain'} port`);
+    const client = await DicomClient.associate({
+      host: '127.0.0.1', port, callingAeTitle: job.aeTitle, calledAeTitle: job.aeTitle,
+      ...(a.tls ? { tls } : {}),
+      presentationContexts: [
+        { abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] },
+        { abstractSyntax: StorageSopClass.SecondaryCaptureImageStorage, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
+      ],
+      // One at a time, as DCMTK's storescu sends, or with an Asynchronous Operations Window.
+      ...(a.windowed ? { asynchronousOperations: { maxOperationsInvoked: 16, maxOperationsPerformed: 1 } } : {}),
+    });
+    try {
+      await client.echo();
+      const results = await client.store(Array.from({ length: a.count }, (_, k) => instance(job.run, i, n + k, pixels)));
+      const failed = results.find((r) => r.outcome !== 'Success');
+      if (failed !== undefined) throw new Error(`instance ${failed.sopInstanceUid} was not stored: ${failed.errorComment ?? String(failed.error ?? failed.status)}`);
+      await client.release();
+    } catch (error) {
+      await client.abort();
+      throw error;
+    }
+    n += a.count;
+  }
+  tls?.dispose();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);
