@@ -107,6 +107,8 @@ const PEER_TIMEOUT_MS = 180_000;
 
 /** Run the peer with its job: resolves when it stored everything, rejects with its reason otherwise. */
 function runPeer(job: WarmUpJob): Promise<void> {
+  // A single executable application's execPath is the application, not Node: it would start itself.
+  if (process.getBuiltinModule('node:sea')?.isSea() === true) return Promise.reject(new Error('the warm-up needs a Node executable to run its peer; a single executable application has none'));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [peerScript()], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
