@@ -52,8 +52,8 @@ export interface WarmUpReport {
 }
 
 const WARM_UP_AE = 'WARM-UP';
-/** The size of a typical small instance (a CT or MR slice): the data set spans several socket reads. */
-const PIXEL_BYTES = 256 * 256 * 2;
+/** A small instance (64 KiB of pixels): its data set spans socket reads and TLS records as a CT or MR slice's does; larger ones only raised the server's peak memory. */
+const PIXEL_BYTES = 256 * 256;
 /** Associations per cycle of the four kinds (TLS or plain, one at a time or windowed), twice over. */
 const ASSOCIATIONS = 8;
 const MAX_PER_ASSOCIATION = 100;
