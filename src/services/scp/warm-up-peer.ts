@@ -11,6 +11,9 @@ import { readFileSync } from 'node:fs';
 import { DicomClient } from '../../ae/client.js';
 import { StorageSopClass, TransferSyntax, VerificationSopClass } from '../../dictionary/uids.js';
 import { SecureContext } from '../../transport/tls/context.js';
+import { SecureSocket } from '../../transport/tls/socket.js';
+import { connectTcp } from '../../transport/tcp.js';
+import { pduRelay } from './warm-up-relay.js';
 import type { DatasetStreamSource } from '../scu/store.js';
 
 /** What the warming process asks of its peer. */
@@ -97,13 +100,19 @@ async function main(): Promise<void> {
     role: 'client', identity: { cert: Buffer.from(job.tls.certPem), key: Buffer.from(job.tls.keyPem) }, ca: [Buffer.from(job.tls.caPem)], sessionResumption: false,
   });
   const pixels = new Uint8Array(job.pixelBytes);
+  // One at a time, the client goes through a relay that writes PDU by PDU, as DCMTK's storescu.
+  const relays = {
+    plain: await pduRelay(() => connectTcp({ host: '127.0.0.1', port: job.ports.plain })),
+    tls: job.ports.tls === undefined || tls === undefined ? undefined : await pduRelay(() => SecureSocket.connect({ host: '127.0.0.1', port: job.ports.tls!, context: tls })),
+  };
   let n = 0;
   for (const [i, a] of job.associations.entries()) {
-    const port = a.tls ? job.ports.tls : job.ports.plain;
-    if (port === undefined || (a.tls && tls === undefined)) throw new Error(`association ${i}: no ${a.tls ? 'TLS' : 'plain'} port`);
+    const direct = a.tls ? job.ports.tls : job.ports.plain;
+    const relay = a.tls ? relays.tls : relays.plain;
+    if (direct === undefined || relay === undefined) throw new Error(`association ${i}: no ${a.tls ? 'TLS' : 'plain'} port`);
     const client = await DicomClient.associate({
-      host: '127.0.0.1', port, callingAeTitle: job.aeTitle, calledAeTitle: job.aeTitle,
-      ...(a.tls ? { tls } : {}),
+      host: '127.0.0.1', port: a.windowed ? direct : relay.address.port, callingAeTitle: job.aeTitle, calledAeTitle: job.aeTitle,
+      ...(a.tls && a.windowed ? { tls } : {}),
       presentationContexts: [
         { abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] },
         { abstractSyntax: StorageSopClass.SecondaryCaptureImageStorage, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
@@ -123,6 +132,8 @@ async function main(): Promise<void> {
     }
     n += a.count;
   }
+  await relays.plain.close();
+  await relays.tls?.close();
   tls?.dispose();
 }
 
