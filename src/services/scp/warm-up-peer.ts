@@ -105,6 +105,14 @@ async function main(): Promise<void> {
     plain: await pduRelay(() => connectTcp({ host: '127.0.0.1', port: job.ports.plain })),
     tls: job.ports.tls === undefined || tls === undefined ? undefined : await pduRelay(() => SecureSocket.connect({ host: '127.0.0.1', port: job.ports.tls!, context: tls })),
   };
+  // Every storage SOP class, as DCMTK's storescu proposes them: decoding and answering a
+  // request of a hundred contexts is code that a request of two leaves cold.
+  const presentationContexts = [
+    { abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] },
+    { abstractSyntax: StorageSopClass.SecondaryCaptureImageStorage, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] },
+    ...Object.values(StorageSopClass).filter((uid) => uid !== StorageSopClass.SecondaryCaptureImageStorage).slice(0, 100)
+      .map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian, TransferSyntax.ImplicitVrLittleEndian] })),
+  ];
   let n = 0;
   for (const [i, a] of job.associations.entries()) {
     const direct = a.tls ? job.ports.tls : job.ports.plain;
@@ -113,10 +121,7 @@ async function main(): Promise<void> {
     const client = await DicomClient.associate({
       host: '127.0.0.1', port: a.windowed ? direct : relay.address.port, callingAeTitle: job.aeTitle, calledAeTitle: job.aeTitle,
       ...(a.tls && a.windowed ? { tls } : {}),
-      presentationContexts: [
-        { abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] },
-        { abstractSyntax: StorageSopClass.SecondaryCaptureImageStorage, transferSyntaxes: [TransferSyntax.ExplicitVrLittleEndian] },
-      ],
+      presentationContexts,
       // One at a time, as DCMTK's storescu sends, or with an Asynchronous Operations Window.
       ...(a.windowed ? { asynchronousOperations: { maxOperationsInvoked: 16, maxOperationsPerformed: 1 } } : {}),
     });
