@@ -78,8 +78,10 @@ test('warmUpStoragePath removes the scratch directories of killed warm-ups, not 
   const gone = Number(execFileSync(process.execPath, ['-p', 'process.pid'], { encoding: 'utf8' }).trim());
   const stale = join(where, `.dicom-tls-warm-up-${gone}-abc123`);
   const running = join(where, `.dicom-tls-warm-up-${process.ppid}-def456`);
+  // Named with this process's id but not one of its warm-ups: an earlier process had the id.
+  const reused = join(where, `.dicom-tls-warm-up-${process.pid}-ghi789`);
   const unrelated = join(where, 'dicom-tls-warm-up-notours');
-  for (const d of [stale, running, unrelated]) {
+  for (const d of [stale, running, unrelated, reused]) {
     mkdirSync(join(d, '0'), { recursive: true });
     writeFileSync(join(d, '0', 'x.dcm'), 'left');
   }

@@ -60,13 +60,20 @@ const MAX_PER_ASSOCIATION = 100;
 /** The scratch directory's name: the process id lets a later warm-up remove what a killed one left. */
 const SCRATCH_PREFIX = '.dicom-tls-warm-up-';
 
-/** Remove scratch directories of warm-ups whose process is gone (killed before its clean-up). */
+/** This process's warm-ups under way: their scratch directories, never stale. */
+const active = new Set<string>();
+
+/**
+ * Remove scratch directories of warm-ups whose process is gone (killed before its clean-up). One
+ * named with this process's own id and not under way is stale too: a process before this one had
+ * the same id (a container's PID 1 restarted over a kept temporary directory).
+ */
 async function removeStale(directory: string): Promise<void> {
   const names = await readdir(directory).catch(() => [] as string[]);
   for (const name of names) {
     if (!name.startsWith(SCRATCH_PREFIX)) continue;
     const pid = Number(/^(\d+)-/.exec(name.slice(SCRATCH_PREFIX.length))?.[1]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || active.has(join(directory, name)) || (pid !== process.pid && alive(pid))) continue;
     await rm(join(directory, name), { recursive: true, force: true }).catch(() => undefined);
   }
 }
@@ -165,6 +172,7 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
   const directory = options.directory ?? tmpdir();
   await removeStale(directory);
   const scratch = await mkdtemp(join(directory, `${SCRATCH_PREFIX}${process.pid}-`));
+  active.add(scratch);
   const identities = options.tls === false ? undefined : throwawayIdentities();
   const per = Math.max(1, Math.min(MAX_PER_ASSOCIATION, Math.ceil(total / ASSOCIATIONS)));
   const associations: { tls: boolean; windowed: boolean; count: number }[] = [];
@@ -189,6 +197,7 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
     for (const s of servers) await s.close({ timeout: 1000 }).catch(() => undefined);
     identities?.server.dispose();
     await rm(scratch, { recursive: true, force: true });
+    active.delete(scratch);
   }
   return { instances: total, associations: associations.length, ms: performance.now() - start };
 }
