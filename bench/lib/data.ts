@@ -9,6 +9,7 @@
  */
 import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { explicitElement, explicitText, explicitUs } from '../../src/dataset/explicit-element.js';
 
 const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
 const SECONDARY_CAPTURE = '1.2.840.10008.5.1.4.1.1.7';
@@ -37,33 +38,9 @@ interface Spec {
   readonly study?: number;
 }
 
-/** VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 §7.1.2). */
-const LONG_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR', 'OD', 'OL', 'OV']);
-
-function pad(value: string, vr: string): Buffer {
-  const bytes = Buffer.from(value, 'latin1');
-  if (bytes.length % 2 === 0) return bytes;
-  // UI pads with NUL, other string VRs with a space (PS3.5 §6.2).
-  return Buffer.concat([bytes, Buffer.from(vr === 'UI' ? [0] : [0x20])]);
-}
-
-function element(group: number, elem: number, vr: string, value: Buffer): Buffer {
-  const long = LONG_VRS.has(vr);
-  const header = Buffer.alloc(long ? 12 : 8);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(elem, 2);
-  header.write(vr, 4, 'latin1');
-  if (long) header.writeUInt32LE(value.length, 8);
-  else header.writeUInt16LE(value.length, 6);
-  return Buffer.concat([header, value]);
-}
-
-const str = (g: number, e: number, vr: string, v: string): Buffer => element(g, e, vr, pad(v, vr));
-const us = (g: number, e: number, v: number): Buffer => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(v);
-  return element(g, e, 'US', b);
-};
+const element = explicitElement;
+const str = explicitText;
+const us = explicitUs;
 
 /** Everything up to and including the Pixel Data element header; the pixel bytes follow. */
 function header(spec: Spec, index: number, pixelBytes: number): Buffer {

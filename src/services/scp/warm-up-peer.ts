@@ -15,6 +15,7 @@ import { SecureSocket } from '../../transport/tls/socket.js';
 import { connectTcp } from '../../transport/tcp.js';
 import { pduRelay } from './warm-up-relay.js';
 import type { DatasetStreamSource } from '../scu/store.js';
+import { explicitElement, explicitText, explicitUs } from '../../dataset/explicit-element.js';
 
 /** What the warming process asks of its peer. */
 export interface WarmUpJob {
@@ -32,62 +33,40 @@ export interface WarmUpJob {
 /** A UID root for the warm-up's objects (2.25: UUID-derived, PS3.5 B.2); they never leave the machine. */
 const ROOT = '2.25.31415926535897932384626433832795';
 
-/** Explicit VR Little Endian element (PS3.5 7.1.2): a 2-byte length, or reserved + 4-byte for OB/OW. */
-function element(group: number, elem: number, vr: string, value: Uint8Array): Buffer {
-  const long = vr === 'OB' || vr === 'OW';
-  const header = Buffer.alloc(long ? 12 : 8);
-  header.writeUInt16LE(group, 0);
-  header.writeUInt16LE(elem, 2);
-  header.write(vr, 4, 'latin1');
-  if (long) header.writeUInt32LE(value.byteLength, 8);
-  else header.writeUInt16LE(value.byteLength, 6);
-  return Buffer.concat([header, value]);
-}
-
-function text(group: number, elem: number, vr: string, value: string): Buffer {
-  const padded = value.length % 2 === 0 ? value : value + (vr === 'UI' ? '\0' : ' ');
-  return element(group, elem, vr, Buffer.from(padded, 'latin1'));
-}
-
-function us(group: number, elem: number, value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(value);
-  return element(group, elem, 'US', b);
-}
-
 /** A Secondary Capture image with the attributes the index keeps, in Explicit VR Little Endian. */
 function instance(run: string, association: number, n: number, pixels: Uint8Array): DatasetStreamSource {
   const study = `${ROOT}.${run}.${association + 1}`;
   const series = `${study}.1`;
   const sopInstanceUid = `${series}.${n + 1}`;
   const head = Buffer.concat([
-    text(0x0008, 0x0005, 'CS', 'ISO_IR 100'),
-    text(0x0008, 0x0016, 'UI', StorageSopClass.SecondaryCaptureImageStorage),
-    text(0x0008, 0x0018, 'UI', sopInstanceUid),
-    text(0x0008, 0x0020, 'DA', '20260101'),
-    text(0x0008, 0x0030, 'TM', '120000'),
-    text(0x0008, 0x0050, 'SH', `A${n}`),
-    text(0x0008, 0x0060, 'CS', 'OT'),
-    text(0x0010, 0x0010, 'PN', 'WARM^UP'),
-    text(0x0010, 0x0020, 'LO', 'WARM-UP'),
-    text(0x0010, 0x0030, 'DA', '19700101'),
-    text(0x0010, 0x0040, 'CS', 'O'),
-    text(0x0020, 0x000d, 'UI', study),
-    text(0x0020, 0x000e, 'UI', series),
-    text(0x0020, 0x0010, 'SH', '1'),
-    text(0x0020, 0x0011, 'IS', '1'),
-    text(0x0020, 0x0013, 'IS', String(n + 1)),
-    us(0x0028, 0x0002, 1),
-    text(0x0028, 0x0004, 'CS', 'MONOCHROME2'),
-    us(0x0028, 0x0010, 256),
-    us(0x0028, 0x0011, 256),
-    us(0x0028, 0x0100, 16),
-    us(0x0028, 0x0101, 12),
-    us(0x0028, 0x0102, 11),
-    us(0x0028, 0x0103, 0),
+    // Half with a Specific Character Set, half in the default repertoire, as the field sends.
+    ...(n % 2 === 1 ? [explicitText(0x0008, 0x0005, 'CS', 'ISO_IR 100')] : []),
+    explicitText(0x0008, 0x0016, 'UI', StorageSopClass.SecondaryCaptureImageStorage),
+    explicitText(0x0008, 0x0018, 'UI', sopInstanceUid),
+    explicitText(0x0008, 0x0020, 'DA', '20260101'),
+    explicitText(0x0008, 0x0030, 'TM', '120000'),
+    explicitText(0x0008, 0x0050, 'SH', `A${n}`),
+    explicitText(0x0008, 0x0060, 'CS', 'OT'),
+    explicitText(0x0010, 0x0010, 'PN', 'WARM^UP'),
+    explicitText(0x0010, 0x0020, 'LO', 'WARM-UP'),
+    explicitText(0x0010, 0x0030, 'DA', '19700101'),
+    explicitText(0x0010, 0x0040, 'CS', 'O'),
+    explicitText(0x0020, 0x000d, 'UI', study),
+    explicitText(0x0020, 0x000e, 'UI', series),
+    explicitText(0x0020, 0x0010, 'SH', '1'),
+    explicitText(0x0020, 0x0011, 'IS', '1'),
+    explicitText(0x0020, 0x0013, 'IS', String(n + 1)),
+    explicitUs(0x0028, 0x0002, 1),
+    explicitText(0x0028, 0x0004, 'CS', 'MONOCHROME2'),
+    explicitUs(0x0028, 0x0010, 256),
+    explicitUs(0x0028, 0x0011, 256),
+    explicitUs(0x0028, 0x0100, 16),
+    explicitUs(0x0028, 0x0101, 12),
+    explicitUs(0x0028, 0x0102, 11),
+    explicitUs(0x0028, 0x0103, 0),
   ]);
   // The pixels are one buffer shared by every instance, sent as they are: no copy per instance.
-  const pixelHeader = element(0x7fe0, 0x0010, 'OW', new Uint8Array(0));
+  const pixelHeader = explicitElement(0x7fe0, 0x0010, 'OW', new Uint8Array(0));
   pixelHeader.writeUInt32LE(pixels.byteLength, 8);
   const size = head.byteLength + pixelHeader.byteLength + pixels.byteLength;
   return { sopClassUid: StorageSopClass.SecondaryCaptureImageStorage, sopInstanceUid, transferSyntaxUid: TransferSyntax.ExplicitVrLittleEndian, dataset: [head, pixelHeader, pixels], size };
