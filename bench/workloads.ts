@@ -255,6 +255,39 @@ function startupWorkload(
   };
 }
 
+/**
+ * A storing SCP's start-up, over TLS, to disk: from spawn until it takes associations (storescp:
+ * its port accepts; ours: after the start-up warm-up of its store path, which our SCPs do before
+ * they listen), ×5 (quick: 2); instances = starts; the peak RSS is that of the last start.
+ */
+function scpStartWorkload(id: string, kind: PeerKind, scp: ScpPeer): Workload {
+  return {
+    id,
+    scenario: 'Storing SCP start-up over TLS: spawn until it takes associations, ×5',
+    kind,
+    peers: scp.name,
+    timing: 'whole command',
+    async measure(ctx) {
+      const count = ctx.quick ? 2 : 5;
+      let seconds = 0;
+      let peakRssKb: number | undefined;
+      for (let i = 0; i < count; i++) {
+        const port = await freePort();
+        const outDir = await scratchDir('start-');
+        try {
+          const start = process.hrtime.bigint();
+          const handle = await scp.start({ port, tls: ctx.tls, outDir });
+          seconds += Number(process.hrtime.bigint() - start) / 1e9;
+          ({ peakRssKb } = await handle.stop());
+        } finally {
+          await rm(outDir, { recursive: true, force: true });
+        }
+      }
+      return { seconds, bytes: 0, instances: count, ...optional({ peakRssKb }) };
+    },
+  };
+}
+
 const ceilingBytes = (ctx: Context): number => (ctx.quick ? 32 : 512) * 1024 * 1024;
 
 export function allWorkloads(): Workload[] {
@@ -354,6 +387,9 @@ export function allWorkloads(): Workload[] {
     })),
     startupWorkload('startup/node', 'ceiling', 'node -e 0 (the floor for any Node CLI)', () => ({ command: process.execPath, args: ['-e', '0'] })),
     startupWorkload('startup/ours-cli', 'ours', 'dicom-tls --version', oursCliStartup),
+    scpStartWorkload('scp-start/dcmtk', 'dcmtk', storescp),
+    scpStartWorkload('scp-start/ours', 'ours', oursScp),
+    scpStartWorkload('scp-start/serve', 'ours', oursServe),
   );
   // What the disk allows a durable store whose peer sends one instance at a time: beside the
   // store-small rows into `serve` (durable) and into storescp (which never flushes).
