@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, type DicomError } from '../errors.js';
 import type { TlsInfo } from '../transport/connection.js';
 import {
   DICOM_APPLICATION_CONTEXT,
@@ -161,6 +161,8 @@ export interface RejectedAssociation {
   readonly why: string;
   /** Which node-authentication check refused, when one did (the audit trail reports these as Security Alerts). */
   readonly check?: 'certificate-binding' | 'user-identity';
+  /** The local error behind a refusal no policy decided (the negotiation timeout). */
+  readonly error?: DicomError;
 }
 
 function rj(result: number, source: number, reason: number): AAssociateRjPdu {
@@ -175,6 +177,12 @@ export function tooManyAssociationsRejection(): AAssociateRjPdu {
 export function temporaryCongestionRejection(): AAssociateRjPdu {
   return rj(RejectResult.RejectedTransient, RejectSource.ServiceProviderPresentation, RejectReason.TemporaryCongestion);
 }
+
+/**
+ * A-ASSOCIATE-RJ (2, 1, 1: rejected-transient, service-user, no-reason-given) when the policy has
+ * not decided within the server's negotiation timeout: nothing was refused, a later try may pass.
+ */
+export const negotiationTimeoutRejection: AAssociateRjPdu = rj(RejectResult.RejectedTransient, RejectSource.ServiceUser, RejectReason.NoReasonGiven);
 
 /**
  * A-ASSOCIATE-RJ (1, 1, 1) when the AC we would send does not encode: the policy's handlers

@@ -23,6 +23,7 @@ const supportedSyntax = fields({
 export const SERVER_TIMEOUTS_SHAPE: Readonly<Record<string, Check>> = {
   artim: milliseconds,
   handshake: milliseconds,
+  negotiation: milliseconds,
   idle: milliseconds,
   dimse: milliseconds,
   datasetStall: milliseconds,

@@ -17,7 +17,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { X509Certificate } from 'node:crypto';
 import { channelNames, publish } from '../diagnostics.js';
-import { InvalidOptionError, type DicomError } from '../errors.js';
+import { InvalidOptionError, TimeoutError, type DicomError } from '../errors.js';
 import { checkServerOptions } from './server-options.js';
 import {
   DEFAULT_MAXIMUM_LENGTH,
@@ -29,6 +29,7 @@ import {
   type RejectedAssociation,
   temporaryCongestionRejection,
   tooManyAssociationsRejection,
+  negotiationTimeoutRejection,
   type AcceptorPolicy,
 } from '../acse/negotiate.js';
 import { checkAsynchronousOperationsWindow } from '../acse/asynchronous-operations.js';
@@ -59,6 +60,13 @@ export interface ServerTimeouts {
   readonly artim?: number;
   /** TLS handshake, ms. Default: the ARTIM value. */
   readonly handshake?: number;
+  /**
+   * The acceptor policy's answer to an A-ASSOCIATE-RQ (its callbacks: `userIdentity`,
+   * `authorize`, `callingAeTitles`, extended negotiation), ms. A policy that has not answered by
+   * then is refused A-ASSOCIATE-RJ 2/1/1 (rejected-transient, service-user, no-reason-given) and
+   * its slot freed; what it answers later is dropped. Default: the ARTIM value.
+   */
+  readonly negotiation?: number;
   /** Abort an association when nothing is exchanged for this long, ms (not while we pause its reading for room in a buffer budget). Default: never. */
   readonly idle?: number;
   /** Wait for each response to a request the server sends (C-GET sub-operations, N-EVENT-REPORT), ms. Default 30 000. */
@@ -136,6 +144,8 @@ export interface AssociationRejection {
   readonly username?: string | undefined;
   /** The peer's certificate, when TLS. */
   readonly peerCertificate?: X509Certificate | undefined;
+  /** What refused it when no policy decision did (a `TimeoutError` with `timer: 'negotiation'`). */
+  readonly error?: DicomError | undefined;
 }
 
 export interface DicomServerEvents {
@@ -172,6 +182,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
   readonly #maxPdu: number;
   readonly #artimMs: number;
   readonly #handshakeMs: number;
+  readonly #negotiationMs: number;
   readonly #idleMs: number;
   readonly #dimseMs: number;
   readonly #budget: BufferBudget;
@@ -208,6 +219,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#pending = new PendingConnections(maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, (shed) => this.#onShed(shed));
     this.#artimMs = positive('timeouts.artim', timeouts?.artim, DEFAULT_ARTIM_MS);
     this.#handshakeMs = positive('timeouts.handshake', timeouts?.handshake, this.#artimMs);
+    this.#negotiationMs = positive('timeouts.negotiation', timeouts?.negotiation, this.#artimMs);
     this.#idleMs = positive('timeouts.idle', timeouts?.idle, 0, true);
     this.#dimseMs = positive('timeouts.dimse', timeouts?.dimse, 30_000, true);
     this.#budget = new BufferBudget(positive('maxBufferedBytes', maxBufferedBytes, DEFAULT_SERVER_BUFFERED_BYTES, true), positive('timeouts.datasetStall', timeouts?.datasetStall, DEFAULT_DATASET_STALL_MS, true));
@@ -371,19 +383,44 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#pending.upperLayer(socket, ul);
     ul.on('protocolError', (e) => this.emit('connectionError', e, peer));
     ul.on('closed', () => this.#upperLayers.delete(ul));
-    ul.on('associateIndication', (rq) => {
-      this.#negotiating++;
-      this.#pending.negotiating(socket, true);
-      // The last-resort guard of this association: whatever its negotiation throws (a policy
-      // callback, a value we could not send back) aborts it alone; nothing reaches the process.
-      this.#negotiate(ul, rq, transport, socket)
-        .catch((error: unknown) => failAssociation(ul, 'negotiation', error))
-        .finally(() => {
-          this.#negotiating--;
-          this.#pending.negotiating(socket, false);
-        });
-    });
+    ul.on('associateIndication', (rq) => this.#onAssociateRq(ul, rq, transport, socket));
     ul.acceptConnection(transport);
+  }
+
+  /**
+   * An A-ASSOCIATE-RQ holds a slot while the policy decides (PS3.8 runs no ARTIM in Sta3). The
+   * slot is given back when the policy has answered, when the connection ends first (the peer's
+   * A-ABORT, its close, `close()`), or at the negotiation timeout, whichever comes first: a
+   * policy callback that never settles (a user identity check waiting on a directory that does
+   * not answer) would otherwise hold it for the life of the process.
+   */
+  #onAssociateRq(ul: UpperLayer, rq: AAssociateRqPdu, transport: TransportConnection, socket: net.Socket): void {
+    this.#negotiating++;
+    this.#pending.negotiating(socket, true);
+    let holding = true;
+    const giveBack = (): boolean => {
+      if (!holding) return false;
+      holding = false;
+      clearTimeout(timer);
+      ul.off('closed', giveBack);
+      this.#negotiating--;
+      this.#pending.negotiating(socket, false);
+      return true;
+    };
+    const timer = setTimeout(() => {
+      if (!giveBack() || ul.state !== 'Sta3') return;
+      const error = new TimeoutError('negotiation', `the acceptor policy did not answer the A-ASSOCIATE-RQ within ${this.#negotiationMs} ms`);
+      this.#reject(ul, rq, transport, { reject: negotiationTimeoutRejection, why: error.message, error });
+    }, this.#negotiationMs);
+    ul.on('closed', giveBack);
+    // The last-resort guard of this association: whatever its negotiation throws (a policy
+    // callback, a value we could not send back) aborts it alone; nothing reaches the process.
+    // One that throws after the timeout refused the RQ has nothing left to abort.
+    this.#negotiate(ul, rq, transport, socket)
+      .catch((error: unknown) => {
+        if (holding) failAssociation(ul, 'negotiation', error);
+      })
+      .finally(giveBack);
   }
 
   /**
@@ -411,6 +448,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
         ? Buffer.from(rq.userInformation.userIdentityRq.primaryField).toString('utf8')
         : undefined,
       peerCertificate: transport.tls?.peerCertificate,
+      error: result.error,
     };
     publish(channelNames.server, { kind: 'association-rejected', server: this, association: ul, ...rejection });
     this.emit('rejected', rejection);

@@ -35,7 +35,7 @@ const SERVER_CASES: [string, unknown, string, RegExp][] = [
   ['a negative size', { maxBufferedBytesPerAssociation: -1 }, 'maxBufferedBytesPerAssociation', /must be an integer ≥ 0, got number -1/],
   ['a string for the Maximum Length', { maxPduLength: '16384' }, 'maxPduLength', /must be 0 \(no limit\) or an integer/],
   ['timeouts not an object', { timeouts: 30 }, 'timeouts', /must be an object/],
-  ['an unknown timeout', { timeouts: { idel: 5 } }, 'timeouts.idel', /is not a known option \(known: artim, handshake, idle, dimse, datasetStall\)/],
+  ['an unknown timeout', { timeouts: { idel: 5 } }, 'timeouts.idel', /is not a known option \(known: artim, handshake, negotiation, idle, dimse, datasetStall\)/],
   ['a negative timeout', { timeouts: { dimse: -1 } }, 'timeouts.dimse', /non-negative number of milliseconds/],
   ['a non-function callback', { userIdentity: 'alice' }, 'userIdentity', /must be a function, got 'alice'/],
   ['a non-function authorize', { authorize: {} }, 'authorize', /must be a function, got an object/],
