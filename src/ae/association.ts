@@ -94,6 +94,8 @@ export class Association extends TypedEmitter<AssociationEvents> {
   #drainTimer: AfterPollTimer | undefined;
   #drainTimeout: TimeoutError | undefined;
   #idle: AfterPollTimer | undefined;
+  /** Bounds a wait for the application to take a PDU (#sinkWaitStarted). */
+  #sinkTimer: AfterPollTimer | undefined;
   #localError: DicomError | undefined;
   #closed = false;
   #closeInfo: { readonly error: DicomError | undefined } | undefined;
@@ -427,18 +429,45 @@ export class Association extends TypedEmitter<AssociationEvents> {
     }
     // Hold reading until the assembler (and the dataset sink behind it) has taken this PDU.
     this.#ul.pause();
+    this.#sinkWaitStarted();
     wait.then(
       () => {
         if (--this.#inflight === 0) {
+          this.#sinkTimer?.stop();
           if (!this.#closed) this.#ul.resume();
           this.#whenTaken?.();
         }
       },
       (error: unknown) => {
-        if (--this.#inflight === 0) this.#whenTaken?.();
+        if (--this.#inflight === 0) {
+          this.#sinkTimer?.stop();
+          this.#whenTaken?.();
+        }
         this.#protocolFailure(error);
       },
     );
+  }
+
+  /**
+   * Reading is paused until the application takes a PDU (a `datasetSink` that resolves, a sink's
+   * `write` or `end`): while it is, neither the peer's A-ABORT nor its close can be read. A sink
+   * that never settles would hold the association, and its slot, after its peer has gone; the
+   * wait is bounded by the DIMSE timeout, restarted by each PDU taken. Waits for room in a buffer
+   * budget are not the application's: they have bounds of their own (limits.md).
+   */
+  #sinkWaitStarted(): void {
+    if (this.#dimseMs <= 0) return;
+    (this.#sinkTimer ??= new AfterPollTimer(this.#dimseMs, () => this.#sinkStalled())).start();
+  }
+
+  #sinkStalled(): void {
+    if (this.#closed || this.#aborting || this.#inflight === 0) return;
+    if (this.#datasets.waiting) {
+      this.#sinkTimer?.start();
+      return;
+    }
+    this.#localError ??= new TimeoutError('sink', `the application took none of the peer's data for ${this.#dimseMs} ms (a dataset sink that does not settle); association aborted`);
+    this.#safeAbort();
   }
 
   /** The command of a message has arrived: the sink for its data set, at once unless the handler's datasetSink or a full budget makes it wait. */
@@ -854,6 +883,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
     this.#closed = true;
     this.#idle?.dispose();
     this.#drainTimer?.dispose();
+    this.#sinkTimer?.dispose();
     const error = this.#localError ?? ulError;
     this.#closeInfo = { error };
     // The reason is built only when something is left to fail: an Error's stack trace cost
