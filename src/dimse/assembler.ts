@@ -274,8 +274,21 @@ export class DimseAssembler {
     const hasDataset = commandHasDataset(command);
     const pcId = s.pcId;
     const sink = this.#handlers.onCommand(command, pcId, hasDataset);
-    if (isPromise(sink)) return sink.then((taken) => this.#commanded(command, pcId, hasDataset, taken ?? undefined));
+    if (isPromise(sink)) return sink.then((taken) => this.#sinkTaken(command, pcId, hasDataset, taken ?? undefined));
     return this.#commanded(command, pcId, hasDataset, sink ?? undefined);
+  }
+
+  /**
+   * A sink that came after the association ended (closed while its handler opened it): nothing
+   * will be written to it or end it, so it is told at once, not left holding a file open.
+   */
+  #sinkTaken(command: DimseCommand, pcId: number, hasDataset: boolean, sink: DatasetSink | undefined): Promise<void> | undefined {
+    const s = this.#state;
+    if (s.kind === 'failed') {
+      sink?.abort?.(s.error);
+      throw s.error;
+    }
+    return this.#commanded(command, pcId, hasDataset, sink);
   }
 
   #commanded(command: DimseCommand, pcId: number, hasDataset: boolean, sink: DatasetSink | undefined): Promise<void> | undefined {

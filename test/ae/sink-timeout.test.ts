@@ -86,3 +86,28 @@ test('a sink that takes its time, each write under the DIMSE timeout, is not cut
     await server.close({ timeout: 1000 });
   }
 });
+
+test('a datasetSink that resolves after the association ended: the late sink is told to abort, never left open', { timeout: 120_000 }, async () => {
+  let resolveSink!: (s: DatasetSink) => void;
+  const handlers = new HandlerRegistry();
+  handlers.register('C-STORE-RQ', { datasetSink: () => new Promise<DatasetSink>((r) => (resolveSink = r)), handle: () => ({ status: 0 }) });
+  const server = new DicomServer({ handlers, presentationContexts: { supported: [{ abstractSyntax: SC }] }, timeouts: { dimse: 300 } });
+  const accepted: Association[] = [];
+  server.on('association', (a) => accepted.push(a));
+  const { port } = await server.listen(0);
+  try {
+    const client = await associate(port);
+    await assert.rejects(client.association.request({ type: 'C-STORE-RQ', affectedSopClassUid: SC, affectedSopInstanceUid: '1.2.3', priority: 0 }, { dataset: [new Uint8Array(1000)] }).response);
+    await hangGuard(accepted[0]!.whenClosed(), 'the server side to end');
+    const late: unknown[] = [];
+    let written = 0;
+    let abortedWith: unknown;
+    const lateAborted = new Promise<void>((done) => resolveSink({ write: () => void written++, end: () => void late.push('end'), abort: (e) => { abortedWith = e; done(); } }));
+    await hangGuard(lateAborted, 'the late sink to be aborted', 20_000);
+    assert.ok(abortedWith instanceof Error);
+    assert.equal(written, 0);
+    assert.deepEqual(late, []);
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});
