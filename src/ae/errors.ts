@@ -138,8 +138,13 @@ export class ResponseMismatchError extends DicomError {
  */
 export class PendingConnectionLimitError extends DicomError {
   readonly limit: number;
-  constructor(limit: number) {
-    super('DICOM_ERR_PENDING_CONNECTION_LIMIT', `closed: ${limit} connections were waiting to complete a TLS handshake or send an A-ASSOCIATE-RQ (maxPendingConnections) and this one had waited longest`);
+  /** Which limit: the number of connections, or the bytes they sent before their A-ASSOCIATE-RQ was complete. */
+  readonly option: 'maxPendingConnections' | 'maxPendingBytes';
+  constructor(limit: number, option: 'maxPendingConnections' | 'maxPendingBytes' = 'maxPendingConnections') {
+    super('DICOM_ERR_PENDING_CONNECTION_LIMIT', option === 'maxPendingConnections'
+      ? `closed: ${limit} connections were waiting to complete a TLS handshake or send an A-ASSOCIATE-RQ (maxPendingConnections) and this one had waited longest`
+      : `closed: connections waiting to complete a TLS handshake or send an A-ASSOCIATE-RQ had sent more than ${limit} bytes between them (maxPendingBytes) and this one had waited longest`);
     this.limit = limit;
+    this.option = option;
   }
 }

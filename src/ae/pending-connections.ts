@@ -11,6 +11,11 @@
  * handshake and association at once while others stall. Connections whose A-ASSOCIATE-RQ is
  * being negotiated are not shed (the association limit bounds them); an accepted association
  * leaves this set.
+ *
+ * The bytes they send are bounded too (`maxBytes`): each may buffer an A-ASSOCIATE-RQ of up to
+ * 1 MiB until ARTIM, so `limit` of them sending all but the last byte held 256 MiB. What each has
+ * sent since it connected (or since its last RQ was answered) counts, until its RQ is complete;
+ * past the budget the oldest connection is shed, as for one connection too many.
  */
 import type net from 'node:net';
 import type { SecureSocket } from '../transport/tls/socket.js';
@@ -20,6 +25,9 @@ import { PendingConnectionLimitError } from './errors.js';
 interface Pending {
   /** The A-ASSOCIATE-RQ is being negotiated: not shed. */
   negotiating: boolean;
+  /** Bytes received that count against `maxBytes` (none while negotiating). */
+  bytes: number;
+  readonly onData: (chunk: Buffer) => void;
   /** The TLS engine, once the first bytes were handed to it. */
   secure?: SecureSocket | undefined;
   /** The upper layer, once the transport is up. */
@@ -33,25 +41,44 @@ export interface ShedConnection {
   readonly error: PendingConnectionLimitError;
 }
 
+/** Default of `maxPendingBytes`: 16 requests of the largest size taken (1 MiB), a few hundred of the usual few kilobytes. */
+export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
 export class PendingConnections {
   readonly #limit: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
   /** Insertion order is age: the first entry not negotiating is the one shed. */
   readonly #pending = new Map<net.Socket, Pending>();
   #negotiating = 0;
   readonly #onShed: (shed: ShedConnection) => void;
 
-  constructor(limit: number, onShed: (shed: ShedConnection) => void) {
+  constructor(limit: number, onShed: (shed: ShedConnection) => void, maxBytes = DEFAULT_MAX_PENDING_BYTES) {
     this.#limit = limit;
     this.#onShed = onShed;
+    this.#maxBytes = maxBytes;
   }
+
+  /** Bytes counted against `maxBytes` now. */
+  get bytes(): number { return this.#bytes; }
 
   /** Connections holding no association now. */
   get size(): number { return this.#pending.size; }
 
   /** A connection was accepted: kept, and the oldest shed when that makes one too many. The owner calls `remove` at its 'close'. */
   add(socket: net.Socket): void {
-    this.#pending.set(socket, { negotiating: false });
-    while (this.#pending.size - this.#negotiating > this.#limit && this.#shedOldest());
+    const p: Pending = { negotiating: false, bytes: 0, onData: (chunk) => this.#received(p, chunk.length) };
+    // A listener of its own, removed when the connection leaves this set: associations pay nothing.
+    if (this.#maxBytes > 0) socket.on('data', p.onData);
+    this.#pending.set(socket, p);
+    while (this.#pending.size - this.#negotiating > this.#limit && this.#shedOldest(this.#limit, 'maxPendingConnections'));
+  }
+
+  #received(p: Pending, n: number): void {
+    if (p.negotiating) return;
+    p.bytes += n;
+    this.#bytes += n;
+    while (this.#bytes > this.#maxBytes && this.#shedOldest(this.#maxBytes, 'maxPendingBytes'));
   }
 
   secure(socket: net.Socket, secure: SecureSocket): void {
@@ -70,6 +97,9 @@ export class PendingConnections {
     if (p === undefined || p.negotiating === on) return;
     p.negotiating = on;
     this.#negotiating += on ? 1 : -1;
+    // Its RQ is complete and decoded: those bytes are no longer held.
+    this.#bytes -= p.bytes;
+    p.bytes = 0;
   }
 
   /** Its association was accepted, or it closed. */
@@ -77,14 +107,16 @@ export class PendingConnections {
     const p = this.#pending.get(socket);
     if (p === undefined) return;
     if (p.negotiating) this.#negotiating--;
+    this.#bytes -= p.bytes;
+    socket.off('data', p.onData);
     this.#pending.delete(socket);
   }
 
-  #shedOldest(): boolean {
+  #shedOldest(limit: number, option: PendingConnectionLimitError['option']): boolean {
     for (const [socket, p] of this.#pending) {
       if (p.negotiating) continue;
       this.remove(socket);
-      const error = new PendingConnectionLimitError(this.#limit);
+      const error = new PendingConnectionLimitError(limit, option);
       if (p.secure !== undefined && !p.secure.handshakeComplete) {
         // Reported by the engine as a failed handshake (logged and audited as one).
         this.#onShed({ socket, stage: 'handshake', error });

@@ -56,6 +56,7 @@ export const SERVER_OPTIONS_SHAPE: Readonly<Record<string, Check>> = {
   verification: boolean,
   maxAssociations: integer(1),
   maxPendingConnections: integer(1),
+  maxPendingBytes: integer(0),
   maxPduLength: (option, v) => void checkMaximumLength(option, v as number),
   timeouts: fields(SERVER_TIMEOUTS_SHAPE),
   maxBufferedBytes: integer(0),

@@ -52,7 +52,7 @@ import { PduEncodeError } from '../ul/errors.js';
 import { HandlerRegistry } from '../services/scp/registry.js';
 import { Association, DEFAULT_MAX_BUFFERED_BYTES } from './association.js';
 import { BufferBudget } from './buffer-budget.js';
-import { PendingConnections, type ShedConnection } from './pending-connections.js';
+import { DEFAULT_MAX_PENDING_BYTES, PendingConnections, type ShedConnection } from './pending-connections.js';
 import { AfterPollTimer } from '../internal/after-poll-timer.js';
 
 export interface ServerTimeouts {
@@ -98,6 +98,12 @@ export interface DicomServerOptions extends Omit<AcceptorPolicy, 'presentationCo
    * (`PendingConnectionLimitError`). Default 256.
    */
   readonly maxPendingConnections?: number;
+  /**
+   * Bytes those connections may have sent between them before their A-ASSOCIATE-RQs were
+   * complete (each RQ may be up to 1 MiB): past it the one that has waited longest is shed, as
+   * for `maxPendingConnections`. Default 16 MiB; 0 = no limit.
+   */
+  readonly maxPendingBytes?: number;
   /** Our Maximum Length (0x51): the largest P-DATA-TF we accept. Default 16384; 0 = no limit. */
   readonly maxPduLength?: number;
   readonly timeouts?: ServerTimeouts;
@@ -200,7 +206,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     super((event, error) => publish(channelNames.server, { kind: 'listener-error', event, error }));
     checkServerOptions(options);
     if (options.tls !== undefined && options.tls.role !== 'server') throw new InvalidOptionError('tls', 'needs a SecureContext with role "server"');
-    const { tls, maxAssociations, maxPendingConnections, maxPduLength, timeouts, handlers, presentationContexts, maxBufferedBytes, maxBufferedBytesPerAssociation, verification, ...policy } = options;
+    const { tls, maxAssociations, maxPendingConnections, maxPendingBytes, maxPduLength, timeouts, handlers, presentationContexts, maxBufferedBytes, maxBufferedBytesPerAssociation, verification, ...policy } = options;
     if (verification !== undefined && typeof verification !== 'boolean') throw new InvalidOptionError('verification', 'must be a boolean');
     // An empty or overlong title would refuse every association 1/1/7 without saying why.
     const titles = typeof policy.aeTitle === 'string' ? [policy.aeTitle] : Array.isArray(policy.aeTitle) ? policy.aeTitle : [];
@@ -216,7 +222,7 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#tls = tls;
     this.#maxAssociations = positive('maxAssociations', maxAssociations, 64);
     // Its shape is checked with the other options (server-options.ts).
-    this.#pending = new PendingConnections(maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, (shed) => this.#onShed(shed));
+    this.#pending = new PendingConnections(maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS, (shed) => this.#onShed(shed), maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES);
     this.#artimMs = positive('timeouts.artim', timeouts?.artim, DEFAULT_ARTIM_MS);
     this.#handshakeMs = positive('timeouts.handshake', timeouts?.handshake, this.#artimMs);
     this.#negotiationMs = positive('timeouts.negotiation', timeouts?.negotiation, this.#artimMs);

@@ -119,3 +119,51 @@ test('maxPendingConnections must be a whole number of at least 1', () => {
     assert.throws(() => new DicomServer({ maxPendingConnections: v }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'maxPendingConnections');
   }
 });
+
+/** The start of an A-ASSOCIATE-RQ announcing 1 MiB, with `n` bytes of its body: the reader buffers it until the rest comes. */
+function partialRq(n: number): Buffer {
+  const b = Buffer.alloc(6 + n);
+  b[0] = 0x01;
+  b.writeUInt32BE(1024 * 1024, 2);
+  return b;
+}
+
+test('plain: the bytes of A-ASSOCIATE-RQs not yet complete are bounded by maxPendingBytes, the oldest connection shed', { timeout: 120_000 }, async () => {
+  const server = new DicomServer({ maxPendingBytes: 100_000 });
+  const shed: { peer: { port: number }; error: PendingConnectionLimitError }[] = [];
+  const onServer = (m: unknown): void => { if ((m as { kind: string }).kind === 'connection-shed') shed.push(m as (typeof shed)[number]); };
+  diagnosticsChannel.subscribe(channelNames.server, onServer);
+  const { port } = await server.listen(0);
+  const socks: net.Socket[] = [];
+  try {
+    // Two of 40 000 bytes fit; the third takes the total past the budget.
+    socks.push(await stalled(port, partialRq(40_000)));
+    socks.push(await stalled(port, partialRq(40_000)));
+    const firstClosed = once(socks[0]!, 'close');
+    const firstPort = socks[0]!.localPort;
+    socks.push(await stalled(port, partialRq(40_000)));
+    await firstClosed;
+    assert.equal(shed.length, 1);
+    assert.equal(shed[0]!.peer.port, firstPort);
+    assert.ok(shed[0]!.error instanceof PendingConnectionLimitError);
+    assert.equal(shed[0]!.error.code, 'DICOM_ERR_PENDING_CONNECTION_LIMIT');
+    assert.equal(shed[0]!.error.option, 'maxPendingBytes');
+    assert.equal(shed[0]!.error.limit, 100_000);
+    // A peer whose RQ is complete at once associates meanwhile, its bytes no longer counted.
+    const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SCP', timeouts: quick });
+    assert.equal((await client.echo()).status, 0);
+    await client.release();
+    assert.equal(shed.length, 1);
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.server, onServer);
+    for (const s of socks) s.destroy();
+    await server.close({ timeout: 1000 });
+  }
+});
+
+test('maxPendingBytes must be a whole number, 0 for no limit', () => {
+  for (const v of [-1, 1.5, Number.NaN]) {
+    assert.throws(() => new DicomServer({ maxPendingBytes: v }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'maxPendingBytes');
+  }
+  assert.doesNotThrow(() => new DicomServer({ maxPendingBytes: 0 }));
+});
