@@ -78,6 +78,8 @@ export interface ServeStorage {
 /** Resource limits settable in the config file's "limits" object; each a whole number ≥ its minimum. */
 export interface ServeLimits {
   maxPendingConnections?: number;
+  /** Bytes sent by connections whose A-ASSOCIATE-RQ is not complete. */
+  maxPendingBytes?: number;
   maxBufferedBytes?: number;
   maxBufferedBytesPerAssociation?: number;
   /** Milliseconds. */
@@ -99,6 +101,7 @@ export interface ServeLimits {
 /** The minimum of each limit (0 = no limit where that is allowed). */
 const LIMIT_MINIMUM: Readonly<Record<keyof ServeLimits, number>> = {
   maxPendingConnections: 1,
+  maxPendingBytes: 0,
   maxBufferedBytes: 0,
   maxBufferedBytesPerAssociation: 0,
   datasetStallTimeout: 0,

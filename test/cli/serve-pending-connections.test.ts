@@ -46,3 +46,34 @@ test('serve: a third silent connection on the TLS port with limits.maxPendingCon
     await p.kill();
   }
 });
+
+test('serve: limits.maxPendingBytes bounds what connections send before their A-ASSOCIATE-RQ is complete, the oldest closed and logged', { timeout: 120_000 }, async () => {
+  writeFileSync(join(tmp.dir, 'pending-bytes.json'), JSON.stringify({ limits: { maxPendingBytes: 100000 } }));
+  const p = spawnServe(['--host', '127.0.0.1', '--port', '0', '--plain-port', '0', '--data', join(tmp.dir, 'data-bytes'), '--config', 'pending-bytes.json', '--dev-pki', '--log-format', 'json'], { cwd: tmp.dir });
+  const socks: net.Socket[] = [];
+  try {
+    const { plainPort } = await listening(p);
+    // Each the start of an A-ASSOCIATE-RQ announcing 1 MiB, 40 000 bytes of it sent.
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect(plainPort!, '127.0.0.1');
+      s.on('error', () => undefined);
+      await once(s, 'connect');
+      const rq = Buffer.alloc(40_006);
+      rq[0] = 0x01;
+      rq.writeUInt32BE(1024 * 1024, 2);
+      s.write(rq);
+      socks.push(s);
+    }
+    const oldest = socks[0]!.localPort;
+    await once(socks[0]!, 'close');
+    await p.waitFor(/"event":"connection-shed"/);
+    const shed = p.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'connection-shed');
+    assert.equal(shed.length, 1, p.output());
+    assert.equal(shed[0]!.code, 'DICOM_ERR_PENDING_CONNECTION_LIMIT');
+    assert.equal((shed[0]!.peer as { port: number }).port, oldest);
+    assert.match(String(shed[0]!.msg), /maxPendingBytes/);
+  } finally {
+    for (const s of socks) s.destroy();
+    await p.kill();
+  }
+});

@@ -26,6 +26,7 @@ const remoteAe = fields({ host: required(string), port: required(integer(1, 6553
 const LIMITS_SHAPE: Readonly<Record<string, Check>> = {
   maxAssociations: integer(1),
   maxPendingConnections: integer(1),
+  maxPendingBytes: integer(0),
   maxPduLength: maximumLength,
   idleTimeout: milliseconds,
   // Checked with its own messages by DicomServer.
@@ -43,7 +44,7 @@ const LIMITS_SHAPE: Readonly<Record<string, Check>> = {
 };
 
 /** The DicomServer options a StorageServer takes through `server` (the others are its own). */
-const OWN = new Set(['aeTitle', 'tls', 'presentationContexts', 'handlers', 'maxAssociations', 'maxPendingConnections', 'maxPduLength', 'certificateBindings', 'asynchronousOperations', 'maxBufferedBytes', 'maxBufferedBytesPerAssociation']);
+const OWN = new Set(['aeTitle', 'tls', 'presentationContexts', 'handlers', 'maxAssociations', 'maxPendingConnections', 'maxPendingBytes', 'maxPduLength', 'certificateBindings', 'asynchronousOperations', 'maxBufferedBytes', 'maxBufferedBytesPerAssociation']);
 const SERVER_SHAPE = Object.fromEntries(Object.entries(SERVER_OPTIONS_SHAPE).filter(([k]) => !OWN.has(k)));
 
 const STORAGE_CONFIG_SHAPE: Readonly<Record<string, Check>> = {

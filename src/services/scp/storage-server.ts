@@ -75,6 +75,8 @@ export interface StorageServerConfig {
     readonly maxAssociations?: number;
     /** Connections holding no association (TLS handshake, A-ASSOCIATE-RQ not yet sent); one more sheds the oldest. Default 256. */
     readonly maxPendingConnections?: number;
+    /** Bytes those connections may have sent before their A-ASSOCIATE-RQs were complete; past it the oldest is shed. Default 16 MiB; 0 = no limit. */
+    readonly maxPendingBytes?: number;
     /**
      * Our Maximum Length (largest P-DATA-TF accepted). Default 262144: fewer, larger PDUs per
      * instance (per-PDU work in both peers); one PDU is buffered per association while it arrives.
@@ -154,7 +156,7 @@ export interface StorageServerConfig {
    */
   readonly recoverCommitments?: boolean | { readonly interval?: number; readonly staleAfter?: number };
   /** Further DicomServer options (timeouts, user identity, …). */
-  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPendingConnections' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations' | 'maxBufferedBytes' | 'maxBufferedBytesPerAssociation'>;
+  readonly server?: Omit<DicomServerOptions, 'aeTitle' | 'tls' | 'presentationContexts' | 'handlers' | 'maxAssociations' | 'maxPendingConnections' | 'maxPendingBytes' | 'maxPduLength' | 'certificateBindings' | 'asynchronousOperations' | 'maxBufferedBytes' | 'maxBufferedBytesPerAssociation'>;
 }
 
 const uncompressedFirst = [
@@ -302,6 +304,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
       handlers,
       maxAssociations: limits.maxAssociations ?? 64,
       ...(limits.maxPendingConnections === undefined ? {} : { maxPendingConnections: limits.maxPendingConnections }),
+      ...(limits.maxPendingBytes === undefined ? {} : { maxPendingBytes: limits.maxPendingBytes }),
       maxPduLength: limits.maxPduLength ?? STORAGE_MAX_PDU_LENGTH,
       asynchronousOperations: limits.asynchronousOperations ?? STORAGE_ASYNCHRONOUS_OPERATIONS,
       ...(limits.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: limits.maxBufferedBytes }),
