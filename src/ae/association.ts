@@ -452,11 +452,12 @@ export class Association extends TypedEmitter<AssociationEvents> {
    * Reading is paused until the application takes a PDU (a `datasetSink` that resolves, a sink's
    * `write` or `end`): while it is, neither the peer's A-ABORT nor its close can be read. A sink
    * that never settles would hold the association, and its slot, after its peer has gone; the
-   * wait is bounded by the DIMSE timeout, restarted by each PDU taken. Waits for room in a buffer
-   * budget are not the application's: they have bounds of their own (limits.md).
+   * wait is bounded by the DIMSE timeout, restarted by each PDU taken. An idle timeout, where one
+   * is set (StorageServer), bounds it already: no PDU is read meanwhile. Waits for room in a
+   * buffer budget are not the application's: they have bounds of their own (limits.md).
    */
   #sinkWaitStarted(): void {
-    if (this.#dimseMs <= 0) return;
+    if (this.#dimseMs <= 0 || this.#idleMs > 0) return;
     (this.#sinkTimer ??= new AfterPollTimer(this.#dimseMs, () => this.#sinkStalled())).start();
   }
 

@@ -111,3 +111,21 @@ test('a datasetSink that resolves after the association ended: the late sink is 
     await server.close({ timeout: 1000 });
   }
 });
+
+test('where an idle timeout is set (StorageServer), it bounds the wait for a sink instead of the shorter DIMSE timeout', { timeout: 120_000 }, async () => {
+  const handlers = new HandlerRegistry();
+  handlers.register('C-STORE-RQ', { datasetSink: (): DatasetSink => ({ write: never, end: () => undefined }), handle: () => ({ status: 0 }) });
+  const server = new DicomServer({ handlers, presentationContexts: { supported: [{ abstractSyntax: SC }] }, timeouts: { dimse: 100, idle: 1500 } });
+  const accepted: Association[] = [];
+  server.on('association', (a) => accepted.push(a));
+  const { port } = await server.listen(0);
+  try {
+    const client = await associate(port);
+    await assert.rejects(client.association.request({ type: 'C-STORE-RQ', affectedSopClassUid: SC, affectedSopInstanceUid: '1.2.3', priority: 0 }, { dataset: [new Uint8Array(100_000)] }).response);
+    const { error } = await hangGuard(accepted[0]!.whenClosed(), 'the server side to end');
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.equal(error.timer, 'idle');
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});
