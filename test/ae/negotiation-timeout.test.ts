@@ -75,6 +75,29 @@ for (const [name, policy] of callbacks) {
   });
 }
 
+test('close() while a policy callback hangs gives its slot back: listening again, the server accepts', { timeout: 120_000 }, async () => {
+  let asked!: () => void;
+  const wasAsked = new Promise<void>((r) => (asked = r));
+  let calls = 0;
+  const server = new DicomServer({
+    maxAssociations: 1,
+    timeouts: { negotiation: 600_000 },
+    userIdentity: () => (calls++ === 0 ? (asked(), never()) : true),
+  });
+  const { port } = await server.listen(0);
+  const attempt = associate(port).then(() => 'associated', (e: unknown) => e);
+  await hangGuard(wasAsked, 'the policy asked');
+  await hangGuard(server.close({ timeout: 100 }), 'close');
+  assert.notEqual(await hangGuard(attempt, 'requestor'), 'associated');
+  const again = await server.listen(0);
+  try {
+    const client = await hangGuard(associate(again.port), 'association after listening again');
+    await client.release();
+  } finally {
+    await server.close({ timeout: 1000 });
+  }
+});
+
 test('timeouts.negotiation is checked as the other timeouts', () => {
   assert.throws(() => new DicomServer({ timeouts: { negotiation: 0 } }), InvalidOptionError);
   assert.throws(() => new DicomServer({ timeouts: { negotiation: '1s' as unknown as number } }), InvalidOptionError);
