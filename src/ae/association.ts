@@ -554,6 +554,9 @@ export class Association extends TypedEmitter<AssociationEvents> {
       return sink;
     }
     const collect = (): DatasetSink => {
+      // Ended while it waited for room: nothing more is read or held here, and a collection
+      // started now would stay on the server's budget as the oldest, never progressing.
+      if (this.#closed || this.#aborting) return collecting;
       const { sink: collected, held } = this.#datasets.collect(collecting);
       incoming.collected = collected;
       incoming.held = held;
