@@ -140,10 +140,16 @@ export class PendingConnectionLimitError extends DicomError {
   readonly limit: number;
   /** Which limit: the number of connections, or the bytes they sent before their A-ASSOCIATE-RQ was complete. */
   readonly option: 'maxPendingConnections' | 'maxPendingBytes';
-  constructor(limit: number, option: 'maxPendingConnections' | 'maxPendingBytes' = 'maxPendingConnections') {
-    super('DICOM_ERR_PENDING_CONNECTION_LIMIT', option === 'maxPendingConnections'
-      ? `closed: ${limit} connections were waiting to complete a TLS handshake or send an A-ASSOCIATE-RQ (maxPendingConnections) and this one had waited longest`
-      : `closed: connections waiting to complete a TLS handshake or send an A-ASSOCIATE-RQ had sent more than ${limit} bytes between them (maxPendingBytes) and this one had waited longest`);
+  /** `ended`: its association was over (aborted, released, rejected) and it only waited for the peer to close. */
+  constructor(limit: number, option: 'maxPendingConnections' | 'maxPendingBytes' = 'maxPendingConnections', ended = false) {
+    const over = option === 'maxPendingConnections'
+      ? `${limit} connections held no association (maxPendingConnections)`
+      : `connections holding no association had sent more than ${limit} bytes between them (maxPendingBytes)`;
+    super('DICOM_ERR_PENDING_CONNECTION_LIMIT', ended
+      ? `closed without waiting for the peer to close it, its association over: ${over}`
+      : option === 'maxPendingConnections'
+        ? `closed: ${limit} connections were waiting to complete a TLS handshake or send an A-ASSOCIATE-RQ (maxPendingConnections) and this one had waited longest`
+        : `closed: connections waiting to complete a TLS handshake or send an A-ASSOCIATE-RQ had sent more than ${limit} bytes between them (maxPendingBytes) and this one had waited longest`);
     this.limit = limit;
     this.option = option;
   }

@@ -25,6 +25,8 @@ import { PendingConnectionLimitError } from './errors.js';
 interface Pending {
   /** The A-ASSOCIATE-RQ is being negotiated: not shed. */
   negotiating: boolean;
+  /** Its association ended (aborted, released) and waits in Sta13 for the peer to close. */
+  closing?: boolean;
   /** Bytes received that count against `maxBytes` (none while negotiating). */
   bytes: number;
   readonly onData: (chunk: Buffer) => void;
@@ -37,7 +39,7 @@ interface Pending {
 export interface ShedConnection {
   readonly socket: net.Socket;
   /** Where it was: before its first bytes, in the TLS handshake, or after it (upper layer). */
-  readonly stage: 'first-bytes' | 'handshake' | 'association-request';
+  readonly stage: 'first-bytes' | 'handshake' | 'association-request' | 'closing';
   readonly error: PendingConnectionLimitError;
 }
 
@@ -66,8 +68,8 @@ export class PendingConnections {
   get size(): number { return this.#pending.size; }
 
   /** A connection was accepted: kept, and the oldest shed when that makes one too many. The owner calls `remove` at its 'close'. */
-  add(socket: net.Socket): void {
-    const p: Pending = { negotiating: false, bytes: 0, onData: (chunk) => this.#received(p, chunk.length) };
+  add(socket: net.Socket, ul?: UpperLayer, closing = false): void {
+    const p: Pending = { negotiating: false, closing, ul, bytes: 0, onData: (chunk) => this.#received(p, chunk.length) };
     // A listener of its own, removed when the connection leaves this set: associations pay nothing.
     if (this.#maxBytes > 0) socket.on('data', p.onData);
     this.#pending.set(socket, p);
@@ -79,6 +81,22 @@ export class PendingConnections {
     p.bytes += n;
     this.#bytes += n;
     while (this.#bytes > this.#maxBytes && this.#shedOldest(this.#maxBytes, 'maxPendingBytes'));
+  }
+
+  /**
+   * Its association ended and waits in Sta13 for the peer to close (PS3.8 AA-1, AA-8, AR-3),
+   * at most ARTIM: it holds no association slot, but its socket is counted and shed as the others,
+   * or peers that get aborted and keep their sockets open could hold descriptors without bound.
+   */
+  closing(socket: net.Socket, ul: UpperLayer): void {
+    if (socket.destroyed) return;
+    const p = this.#pending.get(socket);
+    if (p !== undefined) {
+      p.ul ??= ul;
+      p.closing = true;
+      return;
+    }
+    this.add(socket, ul, true);
   }
 
   secure(socket: net.Socket, secure: SecureSocket): void {
@@ -113,16 +131,26 @@ export class PendingConnections {
   }
 
   #shedOldest(limit: number, option: PendingConnectionLimitError['option']): boolean {
-    for (const [socket, p] of this.#pending) {
-      if (p.negotiating) continue;
+    // One whose association is over has nothing left to lose: it goes before any still to come.
+    let chosen: [net.Socket, Pending] | undefined;
+    for (const entry of this.#pending) {
+      if (entry[1].negotiating) continue;
+      if (entry[1].closing === true) {
+        chosen = entry;
+        break;
+      }
+      chosen ??= entry;
+    }
+    if (chosen !== undefined) {
+      const [socket, p] = chosen;
       this.remove(socket);
-      const error = new PendingConnectionLimitError(limit, option);
+      const error = new PendingConnectionLimitError(limit, option, p.closing === true);
       if (p.secure !== undefined && !p.secure.handshakeComplete) {
         // Reported by the engine as a failed handshake (logged and audited as one).
         this.#onShed({ socket, stage: 'handshake', error });
         p.secure.abortHandshake(error);
       } else {
-        this.#onShed({ socket, stage: p.ul !== undefined || p.secure !== undefined ? 'association-request' : 'first-bytes', error });
+        this.#onShed({ socket, stage: p.closing === true ? 'closing' : p.ul !== undefined || p.secure !== undefined ? 'association-request' : 'first-bytes', error });
         if (p.ul !== undefined) p.ul.destroy();
         socket.destroy();
       }

@@ -389,6 +389,8 @@ export class DicomServer extends TypedEmitter<DicomServerEvents> {
     this.#pending.upperLayer(socket, ul);
     ul.on('protocolError', (e) => this.emit('connectionError', e, peer));
     ul.on('closed', () => this.#upperLayers.delete(ul));
+    // Aborted or released, waiting for the peer's close: back among the connections holding no association.
+    ul.on('awaitingClose', () => this.#pending.closing(socket, ul));
     ul.on('associateIndication', (rq) => this.#onAssociateRq(ul, rq, transport, socket));
     ul.acceptConnection(transport);
   }

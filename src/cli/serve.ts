@@ -116,8 +116,9 @@ function subscribe(log: ServeLog): () => void {
     } else if (e.kind === 'connection-shed') {
       // More connections waited for a handshake or an A-ASSOCIATE-RQ than limits.maxPendingConnections.
       const r = m as { stage: string; error: { message: string; code: string; limit: number } };
+      // One whose association was over lost nothing (a peer keeping its socket open after our A-ABORT).
       log('connection-shed', `connection from ${e.peer?.address ?? '?'}:${e.peer?.port ?? '?'} ${r.error.message}`,
-        { peer: e.peer, stage: r.stage, limit: r.error.limit, code: r.error.code }, 'warn');
+        { peer: e.peer, stage: r.stage, limit: r.error.limit, code: r.error.code }, r.stage === 'closing' ? 'debug' : 'warn');
     } else if (e.kind === 'association-rejected') {
       log('association-rejected', `association from ${e.callingAeTitle} (${e.remoteAddress ?? '?'}) to ${e.calledAeTitle} rejected: ${e.why}`, { callingAeTitle: e.callingAeTitle, calledAeTitle: e.calledAeTitle, remoteAddress: e.remoteAddress, why: e.why });
     }

@@ -127,6 +127,8 @@ export interface UpperLayerEvents {
   providerAborted: (error: AssociationAbortedError) => void;
   /** A malformed/oversized PDU, or another protocol on the wire (TransportMismatchError). */
   protocolError: (error: DicomError) => void;
+  /** Entered Sta13: nothing more is exchanged; the transport waits for the peer's close, at most ARTIM. */
+  awaitingClose: () => void;
   /** Last event: state Sta1, transport closed, timer stopped. `error` says why, if not a clean end. */
   closed: (info: { readonly error: DicomError | undefined }) => void;
 }

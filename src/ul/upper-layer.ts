@@ -64,8 +64,9 @@ export type TransportSource = TransportConnection | (() => Promise<TransportConn
 type InboxItem = InboundItem | { readonly kind: 'close'; readonly cause: unknown };
 
 /** What the machine hands the user, in order: a primitive, or the end (no wrapper object per P-DATA indication). */
-type Outbox = UserPrimitive | typeof CLOSED;
+type Outbox = UserPrimitive | typeof CLOSED | typeof AWAITING_CLOSE;
 const CLOSED = Symbol('closed');
+const AWAITING_CLOSE = Symbol('awaiting close');
 
 const DEFAULT_MAX_PDU = 1024 * 1024;
 /** Looked up once: publish() built its message object on every PDU sent, subscribed or not. */
@@ -412,6 +413,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     try {
       for (let o = this.#outbox.shift(); o !== undefined; o = this.#outbox.shift()) {
         if (o === CLOSED) this.emit('closed', { error: this.#error });
+        else if (o === AWAITING_CLOSE) this.emit('awaitingClose');
         else this.#deliver(o);
       }
     } finally {
@@ -472,6 +474,7 @@ export class UpperLayer extends TypedEmitter<UpperLayerEvents> {
     // after A-RELEASE, AR-3), and a peer that keeps it open would otherwise hold the requestor,
     // and a CLI reporting a timeout, for a second timeout. The acceptor still waits (ARTIM).
     if (t.to === 'Sta13' && t.from !== 'Sta13' && (t.action === 'AA-1' || t.action === 'AA-8') && this.#sm.role === 'requestor') this.#close();
+    else if (t.to === 'Sta13' && t.from !== 'Sta13') this.#outbox.push(AWAITING_CLOSE);
   }
 
   #finish(): void {

@@ -18,6 +18,7 @@ import { TlsHandshakeError } from '../../src/transport/tls/errors.js';
 import { InvalidOptionError } from '../../src/errors.js';
 import { channelNames } from '../../src/diagnostics.js';
 import { scenarioPki } from '../helpers/pki.js';
+import { rawAssociateRq } from '../helpers/raw-pdu.js';
 
 const quick = { connect: 10_000, association: 10_000, dimse: 10_000 };
 /** The start of a ClientHello record (its header announces 300 bytes, 6 arrive): the handshake waits for the rest. */
@@ -166,4 +167,42 @@ test('maxPendingBytes must be a whole number, 0 for no limit', () => {
     assert.throws(() => new DicomServer({ maxPendingBytes: v }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'maxPendingBytes');
   }
   assert.doesNotThrow(() => new DicomServer({ maxPendingBytes: 0 }));
+});
+
+test('associations we aborted, waiting in Sta13 for peers that keep their sockets open, count as pending connections: the oldest is closed first', { timeout: 120_000 }, async () => {
+  // ARTIM far beyond the test: only the bound can close them.
+  const server = new DicomServer({ maxPendingConnections: 2, timeouts: { artim: 600_000 } });
+  const shed: { stage: string; error: PendingConnectionLimitError }[] = [];
+  const onServer = (m: unknown): void => { if ((m as { kind: string }).kind === 'connection-shed') shed.push(m as (typeof shed)[number]); };
+  diagnosticsChannel.subscribe(channelNames.server, onServer);
+  const { port } = await server.listen(0);
+  const socks: net.Socket[] = [];
+  const closed: Promise<unknown>[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const s = await stalled(port, Buffer.from(rawAssociateRq()));
+      socks.push(s);
+      closed.push(once(s, 'close'));
+      // The A-ASSOCIATE-AC, then a PDU of no known type: our A-ABORT (AA-8), and the socket is kept open.
+      const [ac] = (await once(s, 'data')) as [Buffer];
+      assert.equal(ac[0], 0x02);
+      const abort = once(s, 'data');
+      s.write(Buffer.from([0x99, 0, 0, 0, 0, 2, 0, 0]));
+      assert.equal(((await abort) as [Buffer])[0][0], 0x07);
+    }
+    // The third connection made one too many: the oldest aborted one is closed.
+    await closed[0];
+    await pendingReaches(server, 2);
+    assert.equal(shed.length, 1);
+    assert.equal(shed[0]!.stage, 'closing');
+    assert.ok(shed[0]!.error instanceof PendingConnectionLimitError);
+    // Established associations still come in.
+    const client = await DicomClient.associate({ host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SCP', timeouts: quick });
+    assert.equal((await client.echo()).status, 0);
+    await client.release();
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.server, onServer);
+    for (const s of socks) s.destroy();
+    await server.close({ timeout: 1000 });
+  }
 });
