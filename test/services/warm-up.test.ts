@@ -112,3 +112,19 @@ test('warmUpStoragePath: a peer that cannot run rejects with its reason, and the
   }
   assert.deepEqual(readdirSync(where), []);
 });
+
+test('warmUpStoragePath: an abort while the peer stores ends it with the abort\'s reason, and the scratch directory is removed', async () => {
+  const where = join(dir, 'aborted');
+  mkdirSync(where);
+  const controller = new AbortController();
+  // Aborted at the first association the scratch servers accept: the peer is running.
+  const onAssociation = (m: unknown): void => { if ((m as { kind: string }).kind === 'accepted') controller.abort(new Error('stop asked for')); };
+  diagnosticsChannel.subscribe(channelNames.association, onAssociation);
+  try {
+    await assert.rejects(warmUpStoragePath({ instances: 4000, directory: where, fsync: 'none', signal: controller.signal }), /^Error: stop asked for$/);
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onAssociation);
+  }
+  assert.deepEqual(readdirSync(where), []);
+  await assert.rejects(warmUpStoragePath({ instances: 1, directory: where, signal: AbortSignal.abort(new Error('before')) }), /before/);
+});

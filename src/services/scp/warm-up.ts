@@ -42,6 +42,11 @@ export interface WarmUpOptions {
   readonly fsync?: FsyncPolicy;
   /** Where the scratch directory is made (default the OS temporary directory); removed afterwards. */
   readonly directory?: string;
+  /**
+   * Ends the warm-up early (a stop asked for while it runs): the peer is killed, the scratch
+   * servers closed and the directory removed, and the warm-up rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface WarmUpReport {
@@ -130,22 +135,31 @@ async function primeLifecycle(root: string, fsync: FsyncPolicy): Promise<void> {
 /** Bounds the whole peer run: a warm-up that hangs must not hold the start for ever. */
 const PEER_TIMEOUT_MS = 180_000;
 
-/** Run the peer with its job: resolves when it stored everything, rejects with its reason otherwise. */
-function runPeer(job: WarmUpJob): Promise<void> {
+/**
+ * Run the peer with its job: resolves when it stored everything, rejects with its reason
+ * otherwise, or with the abort's reason once `abort` fires (the peer is killed first).
+ */
+function runPeer(job: WarmUpJob, abort: AbortSignal | undefined): Promise<void> {
   // A single executable application's execPath is the application, not Node: it would start itself.
   if (process.getBuiltinModule('node:sea')?.isSea() === true) return Promise.reject(new Error('the warm-up needs a Node executable to run its peer; a single executable application has none'));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [peerScript()], { stdio: ['pipe', 'ignore', 'pipe'] });
+    // A process group of its own: a Ctrl-C in the terminal reaches this process, which ends the peer.
+    const child = spawn(process.execPath, [peerScript()], { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr = (stderr + d).slice(-2000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), PEER_TIMEOUT_MS);
+    const onAbort = (): void => void child.kill('SIGKILL');
+    abort?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {
       clearTimeout(timer);
+      abort?.removeEventListener('abort', onAbort);
       reject(new Error(`the warm-up's peer could not start: ${error.message}`, { cause: error }));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve();
+      abort?.removeEventListener('abort', onAbort);
+      if (abort?.aborted === true) reject(abort.reason as Error);
+      else if (code === 0) resolve();
       else reject(new Error(`the warm-up's peer failed (${signal ?? `exit ${String(code)}`}): ${stderr.trim() || 'no reason given'}`));
     });
     child.stdin.on('error', () => undefined);
@@ -170,6 +184,7 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
   const start = performance.now();
   if (total === 0) return { instances: 0, associations: 0, ms: 0 };
   const directory = options.directory ?? tmpdir();
+  options.signal?.throwIfAborted();
   await removeStale(directory);
   const scratch = await mkdtemp(join(directory, `${SCRATCH_PREFIX}${process.pid}-`));
   active.add(scratch);
@@ -192,7 +207,8 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
     };
     const plain = await server(undefined, 'plain');
     const tls = identities === undefined ? undefined : await server(identities.server, 'tls');
-    await runPeer({ aeTitle: WARM_UP_AE, ports: { tls, plain }, tls: identities?.client, associations, pixelBytes: PIXEL_BYTES, run: String(process.pid) });
+    options.signal?.throwIfAborted();
+    await runPeer({ aeTitle: WARM_UP_AE, ports: { tls, plain }, tls: identities?.client, associations, pixelBytes: PIXEL_BYTES, run: String(process.pid) }, options.signal);
   } finally {
     for (const s of servers) await s.close({ timeout: 1000 }).catch(() => undefined);
     identities?.server.dispose();
