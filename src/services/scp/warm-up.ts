@@ -21,7 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -71,15 +71,22 @@ const active = new Set<string>();
 /**
  * Remove scratch directories of warm-ups whose process is gone (killed before its clean-up). One
  * named with this process's own id and not under way is stale too: a process before this one had
- * the same id (a container's PID 1 restarted over a kept temporary directory).
+ * the same id (a container's PID 1 restarted over a kept temporary directory). Only directories
+ * this user made: the temporary directory is shared, and one another user planted under our
+ * prefix is theirs (emptying a directory someone else can change under us could be steered into
+ * another).
  */
 async function removeStale(directory: string): Promise<void> {
   const names = await readdir(directory).catch(() => [] as string[]);
+  const uid = process.getuid?.();
   for (const name of names) {
     if (!name.startsWith(SCRATCH_PREFIX)) continue;
     const pid = Number(/^(\d+)-/.exec(name.slice(SCRATCH_PREFIX.length))?.[1]);
-    if (!Number.isInteger(pid) || pid <= 0 || active.has(join(directory, name)) || (pid !== process.pid && alive(pid))) continue;
-    await rm(join(directory, name), { recursive: true, force: true }).catch(() => undefined);
+    const path = join(directory, name);
+    if (!Number.isInteger(pid) || pid <= 0 || active.has(path) || (pid !== process.pid && alive(pid))) continue;
+    const st = await lstat(path).catch(() => undefined);
+    if (st === undefined || !st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+    await rm(path, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
