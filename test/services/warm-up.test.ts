@@ -128,3 +128,22 @@ test('warmUpStoragePath: an abort while the peer stores ends it with the abort\'
   assert.deepEqual(readdirSync(where), []);
   await assert.rejects(warmUpStoragePath({ instances: 1, directory: where, signal: AbortSignal.abort(new Error('before')) }), /before/);
 });
+
+test('warmUpStoragePath keeps no more than a few instances in the scratch store at any time', async () => {
+  const where = join(dir, 'few');
+  mkdirSync(where);
+  // Counted at each association's end: eight of 25 instances each.
+  let most = 0;
+  const onAssociation = (m: unknown): void => {
+    if ((m as { kind: string }).kind !== 'released') return;
+    const files = readdirSync(where, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.dcm')).length;
+    most = Math.max(most, files);
+  };
+  diagnosticsChannel.subscribe(channelNames.association, onAssociation);
+  try {
+    await warmUpStoragePath({ instances: 200, directory: where, fsync: 'none', tls: false });
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onAssociation);
+  }
+  assert.ok(most < 25, `${most} instances were in the scratch store at once: fewer than one association's 25 expected`);
+});

@@ -21,7 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -210,6 +210,10 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
         ...(tls === undefined ? {} : { tls }), limits: { idleTimeout: 0 },
       });
       servers.push(s);
+      // Each instance goes once stored: the scratch store holds a few, not 800 (~105 MB), which a
+      // temporary directory in memory (tmpfs, a container's) would hold in RAM, counted against
+      // the container's memory limit.
+      s.on('stored', (i) => void unlink(i.path).catch(() => undefined));
       return (await s.listen(0, '127.0.0.1')).port;
     };
     const plain = await server(undefined, 'plain');
