@@ -16,10 +16,11 @@
  * TLS half) a throwaway CA and certificates made in memory: nothing of the caller's store, index,
  * trust or session cache is touched. The requesting side runs in a child process
  * (warm-up-peer.ts), as a real peer would: its memory stays out of this one. The associations
- * publish on the diagnostics channels like any (calling AE title WARM-UP): call this before
+ * publish on the diagnostics channels like any (AE titles WARM-UP-<8 random hex digits>): call this before
  * subscribing, as `serve` does.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -201,12 +202,16 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
   for (let left = total, i = 0; left > 0; left -= per, i++) {
     associations.push({ tls: identities !== undefined && i % 2 === 0, windowed: i % 4 >= 2, count: Math.min(per, left) });
   }
+  // The scratch servers listen on the loopback, where any local user's process can connect: they
+  // associate only with a peer that knows this run's AE title (calling and called), which the
+  // peer is given on its stdin, out of sight of other users (unlike its command line).
+  const aeTitle = `${WARM_UP_AE}-${randomBytes(4).toString('hex').toUpperCase()}`;
   const servers: StorageServer[] = [];
   try {
     await primeLifecycle(join(scratch, 'prime'), options.fsync ?? 'file');
     const server = async (tls: SecureContext | undefined, name: string): Promise<number> => {
       const s = await StorageServer.create({
-        aeTitle: WARM_UP_AE, storeRoot: join(scratch, name), fsync: options.fsync ?? 'file',
+        aeTitle, callingAeTitles: [aeTitle], storeRoot: join(scratch, name), fsync: options.fsync ?? 'file',
         ...(tls === undefined ? {} : { tls }), limits: { idleTimeout: 0 },
       });
       servers.push(s);
@@ -219,7 +224,7 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
     const plain = await server(undefined, 'plain');
     const tls = identities === undefined ? undefined : await server(identities.server, 'tls');
     options.signal?.throwIfAborted();
-    await runPeer({ aeTitle: WARM_UP_AE, ports: { tls, plain }, tls: identities?.client, associations, pixelBytes: PIXEL_BYTES, run: String(process.pid) }, options.signal);
+    await runPeer({ aeTitle, ports: { tls, plain }, tls: identities?.client, associations, pixelBytes: PIXEL_BYTES, run: String(process.pid) }, options.signal);
   } finally {
     for (const s of servers) await s.close({ timeout: 1000 }).catch(() => undefined);
     identities?.server.dispose();
