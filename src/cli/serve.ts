@@ -14,7 +14,7 @@ import { Output, type Io } from './io.js';
 import { bindPorts, connectHost, hostPort, portError } from './port-check.js';
 import { logCertificates } from './serve-certificates.js';
 import { help } from './serve-help.js';
-import { gracefulStop, stopRequested } from './serve-signals.js';
+import { gracefulStop, holdReloads, stopRequested } from './serve-signals.js';
 import { warmUp } from './serve-warm-up.js';
 import { startMetrics, startOperations } from './serve-ops.js';
 import { createServeLog, type ServeLog } from './serve-log.js';
@@ -193,6 +193,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const out = new Output(io, values);
   // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
   const stopSignal = stopRequested(io.env);
+  const reloadsHeld = holdReloads();
   const s = serveSettings(values, io.cwd, io.env);
   checkIdentity(s, values.config);
   // --json is the older spelling of --log-format json.
@@ -278,6 +279,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     build: async () => buildContext({ ...(await contextOptionsFrom(s.tls, 'server', io))!, ...session }),
     setContext: (c) => tlsServer.server.setTlsContext(c),
   }, metrics);
+  if (reloadsHeld()) void ops.reload('SIGHUP during the start');
   const moveCount = Object.keys(s.moveDestinations).length;
   log('listening', `listening for DICOM over TLS on ${hostPort(s.host, address.port)} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${hostPort(s.host, plainAddress.port)}` : ''}; data in ${s.data}${storage === undefined ? '' : `, instances in ${storage.url}`}`,
     { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, storage: storage?.url ?? storeRoot, moveDestinations: moveCount, index: index.kind, pid: process.pid });
