@@ -151,8 +151,9 @@ function runPeer(job: WarmUpJob, abort: AbortSignal | undefined): Promise<void> 
   // A single executable application's execPath is the application, not Node: it would start itself.
   if (process.getBuiltinModule('node:sea')?.isSea() === true) return Promise.reject(new Error('the warm-up needs a Node executable to run its peer; a single executable application has none'));
   return new Promise((resolve, reject) => {
-    // A process group of its own: a Ctrl-C in the terminal reaches this process, which ends the peer.
-    const child = spawn(process.execPath, [peerScript()], { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
+    // A process group of its own: a Ctrl-C in the terminal reaches this process, which ends the
+    // peer (on Windows, detached would give it a console window of its own).
+    const child = spawn(process.execPath, [peerScript()], { stdio: ['pipe', 'ignore', 'pipe'], detached: process.platform !== 'win32', windowsHide: true });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr = (stderr + d).slice(-2000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), PEER_TIMEOUT_MS);
