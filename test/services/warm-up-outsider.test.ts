@@ -29,7 +29,8 @@ test('an outsider associating with a scratch server during the warm-up is reject
   // At the warm-up's first association, while its servers surely listen.
   const onAssociation = (m: unknown): void => {
     if ((m as { kind: string }).kind !== 'accepted' || outsider !== undefined) return;
-    const port = (servers[0]!.address() as net.AddressInfo).port;
+    // The one listening now (the warm-up opens and closes a first server before any traffic).
+    const port = (servers.find((s) => s.listening)!.address() as net.AddressInfo).port;
     outsider = DicomClient.associate({
       host: '127.0.0.1', port, callingAeTitle: 'WARM-UP', calledAeTitle: 'WARM-UP',
       presentationContexts: [{ abstractSyntax: VerificationSopClass, transferSyntaxes: [TransferSyntax.ImplicitVrLittleEndian] }],

@@ -216,7 +216,7 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
         ...(tls === undefined ? {} : { tls }), limits: { idleTimeout: 0 },
       });
       servers.push(s);
-      // Each instance goes once stored: the scratch store holds a few, not 800 (~105 MB), which a
+      // Each instance goes once stored: the scratch store holds a few, not 800 (~55 MB), which a
       // temporary directory in memory (tmpfs, a container's) would hold in RAM, counted against
       // the container's memory limit.
       s.on('stored', (i) => void unlink(i.path).catch(() => undefined));
