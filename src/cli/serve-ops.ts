@@ -31,6 +31,8 @@ export interface Operations {
   readonly context: SecureContext;
   /** Readiness turns 503 from here on. */
   stopping(): void;
+  /** Read the TLS files again, as SIGHUP does. */
+  reload(reason: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function startOperations(o: OperationsOptions, metrics: ServeMetric
   return {
     get context() { return current; },
     stopping: () => { stopping = true; },
+    reload: (reason) => reloader.reload(reason),
     close: async () => {
       reloader.close();
       metrics?.close();

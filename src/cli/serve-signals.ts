@@ -22,6 +22,23 @@ export function stopRequested(env: NodeJS.ProcessEnv): Promise<StopReason> {
   });
 }
 
+/**
+ * Node's default for SIGHUP ends the process, and the certificate reloader only listens for it
+ * once the server is up: a `systemctl reload` during the start (the warm-up's seconds above all)
+ * would kill the server, and systemd counts SIGHUP as a clean exit, so Restart=on-failure would
+ * not bring it back. Held from the start instead: `release()` stops holding and says whether
+ * one came, to be reloaded once the reloader runs (the files may have changed since they were read).
+ */
+export function holdReloads(): () => boolean {
+  let came = false;
+  const hold = (): void => { came = true; };
+  process.on('SIGHUP', hold);
+  return () => {
+    process.off('SIGHUP', hold);
+    return came;
+  };
+}
+
 export interface Stoppable { close(options: { timeout: number }): Promise<void> }
 
 /**

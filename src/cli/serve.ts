@@ -14,7 +14,8 @@ import { Output, type Io } from './io.js';
 import { bindPorts, connectHost, hostPort, portError } from './port-check.js';
 import { logCertificates } from './serve-certificates.js';
 import { help } from './serve-help.js';
-import { gracefulStop, stopRequested } from './serve-signals.js';
+import { gracefulStop, holdReloads, stopRequested } from './serve-signals.js';
+import { warmUp } from './serve-warm-up.js';
 import { startMetrics, startOperations } from './serve-ops.js';
 import { createServeLog, type ServeLog } from './serve-log.js';
 import { checkIdentity, serveSettings, type ServeSettings } from './serve-config.js';
@@ -187,28 +188,13 @@ function onAssociation(log: ServeLog, plain: boolean) {
   };
 }
 
-/**
- * The start-up warm-up (services/scp/warm-up.ts), before anything subscribes to the library's
- * channels: its loopback associations are neither logged nor audited. A failed warm-up (a full
- * temporary directory) only costs the first peer's speed: a warning, and the start goes on.
- */
-async function warmUp(instances: number, log: ServeLog): Promise<void> {
-  if (instances === 0) return;
-  const { warmUpStoragePath } = await import('../services/scp/warm-up.js');
-  try {
-    const r = await warmUpStoragePath({ instances });
-    log('warmed-up', `warmed up the store path: ${r.instances} instances through ${r.associations} loopback associations in ${(r.ms / 1000).toFixed(1)} s`, { instances: r.instances, associations: r.associations, ms: Math.round(r.ms) });
-  } catch (error) {
-    log('warm-up-failed', `the start-up warm-up failed (the first associations run slower, nothing else changes): ${error instanceof Error ? error.message : String(error)}`, { error: error instanceof Error ? error.message : String(error), code: (error as { code?: string }).code ?? null }, 'warn');
-  }
-}
-
 async function serve(argv: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, serveOptions);
   if (positionals.length > 0) throw usageError(`serve takes no arguments (got "${positionals[0]}"); see dicom-tls serve --help`);
   const out = new Output(io, values);
   // Listen for the stop signals first: a Ctrl-C during start-up also ends in the clean stop below.
   const stopSignal = stopRequested(io.env);
+  const reloadsHeld = holdReloads();
   const s = serveSettings(values, io.cwd, io.env);
   checkIdentity(s, values.config);
   // --json is the older spelling of --log-format json.
@@ -228,7 +214,16 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   const needClient = Object.values(s.moveDestinations).some((d) => d.tls);
   const clientContext = needClient ? await buildContext({ ...contextOptions!, role: 'client', verifyMode: 0x01 }) : undefined;
   const { StorageServer } = await import('../services/scp/storage-server.js');
-  await warmUp(s.warmUp, log);
+  const stoppedEarly = await warmUp(s.warmUp, log, stopSignal);
+  if (stoppedEarly !== undefined) {
+    // Asked to stop during the warm-up: nothing was opened but the bound ports; none is listened on.
+    log('stopping', `${stoppedEarly === 'parent-exited' ? 'the parent process (npm) exited' : stoppedEarly}: stopping during the start-up warm-up (the ports were never opened)`, { reason: stoppedEarly, running: 0 });
+    for (const p of [tlsPort, plainPort]) p?.close();
+    context.dispose();
+    clientContext?.dispose();
+    log('stopped', 'stopped cleanly');
+    return ExitCode.Ok;
+  }
   // Subscribed before the index opens: its migration is logged.
   const unsubscribe = subscribe(log);
   const stores = await import('./serve-stores.js');
@@ -285,6 +280,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     build: async () => buildContext({ ...(await contextOptionsFrom(s.tls, 'server', io))!, ...session }),
     setContext: (c) => tlsServer.server.setTlsContext(c),
   }, metrics);
+  if (reloadsHeld()) void ops.reload('SIGHUP during the start');
   const moveCount = Object.keys(s.moveDestinations).length;
   log('listening', `listening for DICOM over TLS on ${hostPort(s.host, address.port)} as AE ${s.aet}${plainAddress !== undefined ? `, plain DICOM on ${hostPort(s.host, plainAddress.port)}` : ''}; data in ${s.data}${storage === undefined ? '' : `, instances in ${storage.url}`}`,
     { port: address.port, plainPort: plainAddress?.port ?? null, aet: s.aet, data: s.data, storage: storage?.url ?? storeRoot, moveDestinations: moveCount, index: index.kind, pid: process.pid });

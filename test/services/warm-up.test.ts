@@ -53,7 +53,8 @@ test('warmUpStoragePath stores every instance through real associations of all f
   assert.equal(count('accepted'), 7);
   assert.equal(count('released'), 7);
   assert.equal(count('aborted'), 0);
-  assert.deepEqual([...seen.callingAeTitles], ['WARM-UP']);
+  assert.equal(seen.callingAeTitles.size, 1);
+  assert.match([...seen.callingAeTitles][0]!, /^WARM-UP-[0-9A-F]{8}$/, "this run's own AE title");
   // Every other association is TLS.
   assert.equal(seen.handshakes, 4, 'four TLS associations');
   assert.deepEqual(seen.windows, [1, 1, 16, 16, 1, 1, 16], 'one at a time and windowed, in turn');
@@ -111,4 +112,39 @@ test('warmUpStoragePath: a peer that cannot run rejects with its reason, and the
     else process.env['NODE_OPTIONS'] = saved;
   }
   assert.deepEqual(readdirSync(where), []);
+});
+
+test('warmUpStoragePath: an abort while the peer stores ends it with the abort\'s reason, and the scratch directory is removed', async () => {
+  const where = join(dir, 'aborted');
+  mkdirSync(where);
+  const controller = new AbortController();
+  // Aborted at the first association the scratch servers accept: the peer is running.
+  const onAssociation = (m: unknown): void => { if ((m as { kind: string }).kind === 'accepted') controller.abort(new Error('stop asked for')); };
+  diagnosticsChannel.subscribe(channelNames.association, onAssociation);
+  try {
+    await assert.rejects(warmUpStoragePath({ instances: 4000, directory: where, fsync: 'none', signal: controller.signal }), /^Error: stop asked for$/);
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onAssociation);
+  }
+  assert.deepEqual(readdirSync(where), []);
+  await assert.rejects(warmUpStoragePath({ instances: 1, directory: where, signal: AbortSignal.abort(new Error('before')) }), /before/);
+});
+
+test('warmUpStoragePath keeps no more than a few instances in the scratch store at any time', async () => {
+  const where = join(dir, 'few');
+  mkdirSync(where);
+  // Counted at each association's end: eight of 25 instances each.
+  let most = 0;
+  const onAssociation = (m: unknown): void => {
+    if ((m as { kind: string }).kind !== 'released') return;
+    const files = readdirSync(where, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.dcm')).length;
+    most = Math.max(most, files);
+  };
+  diagnosticsChannel.subscribe(channelNames.association, onAssociation);
+  try {
+    await warmUpStoragePath({ instances: 200, directory: where, fsync: 'none', tls: false });
+  } finally {
+    diagnosticsChannel.unsubscribe(channelNames.association, onAssociation);
+  }
+  assert.ok(most < 25, `${most} instances were in the scratch store at once: fewer than one association's 25 expected`);
 });

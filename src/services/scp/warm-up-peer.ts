@@ -73,6 +73,12 @@ function instance(run: string, association: number, n: number, pixels: Uint8Arra
 }
 
 
+// A signal to the whole process group (Ctrl-C in a terminal, systemd stopping the unit) reaches
+// this process as well as the warming one, which may see this one die first and take it for a
+// broken store path. The warming process decides: it kills this one when it stops, and if it
+// dies, the associations end and so does this process.
+for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => undefined);
+
 async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(0, 'utf8')) as WarmUpJob;
   const tls = job.tls === undefined ? undefined : new SecureContext({
