@@ -279,7 +279,7 @@ export function serveSettings(v: ServeCliValues, cwd: string, env: NodeJS.Proces
   const stopText = v['stop-timeout'] ?? (json.stopTimeout !== undefined ? String(field(json, 'stopTimeout', '', isNumber, 'a whole number of seconds')) : undefined);
   if (!/^\d+$/.test(stopText ?? '30')) throw usageError(`--stop-timeout must be a whole number of seconds, got "${stopText}"`);
   const warmText = v['warm-up'] ?? (json.warmUp !== undefined ? String(field(json, 'warmUp', '', isNumber, 'a whole number of instances')) : undefined);
-  if (!/^\d+$/.test(warmText ?? '800') || Number(warmText ?? '800') > 100000) throw usageError(`--warm-up must be a whole number of instances 0–100000 (0 = no warm-up), got "${warmText}"`);
+  if (!/^\d+$/.test(warmText ?? '800') || Number(warmText ?? '800') > 10000) throw usageError(`--warm-up must be a whole number of instances 0–10000 (0 = no warm-up), got "${warmText}"`);
   // store.duplicates is checked by the schema; --duplicates here.
   const storeJson = field(json, 'store', '', isObject, 'an object') ?? {};
   const duplicates = oneOf(v.duplicates ?? field(storeJson, 'duplicates', 'store.', isString, `one of ${DUPLICATE_POLICIES.join(', ')}`), 'duplicates', DUPLICATE_POLICIES) ?? 'keep-first';

@@ -147,8 +147,11 @@ async function primeLifecycle(root: string, fsync: FsyncPolicy): Promise<void> {
  */
 const PEER_NODE_OPTIONS = ['--max-semi-space-size=1'];
 
-/** Bounds the whole peer run: a warm-up that hangs must not hold the start for ever. */
-const PEER_TIMEOUT_MS = 180_000;
+/**
+ * Bounds the whole peer run, so that a warm-up that hangs does not hold the start for ever: a
+ * minute, and 20 ms per instance (~8 times what one takes on a busy two-core machine).
+ */
+const peerTimeoutMs = (instances: number): number => 60_000 + 20 * instances;
 
 /**
  * Run the peer with its job: resolves when it stored everything, rejects with its reason
@@ -163,7 +166,7 @@ function runPeer(job: WarmUpJob, abort: AbortSignal | undefined): Promise<void> 
     const child = spawn(process.execPath, [...PEER_NODE_OPTIONS, peerScript()], { stdio: ['pipe', 'ignore', 'pipe'], detached: process.platform !== 'win32', windowsHide: true });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr = (stderr + d).slice(-2000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), PEER_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), peerTimeoutMs(job.associations.reduce((n, a) => n + a.count, 0)));
     const onAbort = (): void => void child.kill('SIGKILL');
     abort?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {
