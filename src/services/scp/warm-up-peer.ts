@@ -58,8 +58,9 @@ function instance(run: string, association: number, n: number, pixels: Uint8Arra
     explicitText(0x0020, 0x0013, 'IS', String(n + 1)),
     explicitUs(0x0028, 0x0002, 1),
     explicitText(0x0028, 0x0004, 'CS', 'MONOCHROME2'),
+    // Rows × Columns × 2 bytes: as many as the shared pixel buffer holds.
     explicitUs(0x0028, 0x0010, 256),
-    explicitUs(0x0028, 0x0011, 256),
+    explicitUs(0x0028, 0x0011, pixels.byteLength / (256 * 2)),
     explicitUs(0x0028, 0x0100, 16),
     explicitUs(0x0028, 0x0101, 12),
     explicitUs(0x0028, 0x0102, 11),
