@@ -29,7 +29,7 @@ function wholePdus(buffered: Buffer): { pdus: Buffer[]; rest: Buffer } {
 
 /** Relay one client connection to `upstream`, PDU by PDU. */
 function relay(down: TransportConnection, connectUpstream: () => Promise<TransportConnection>): void {
-  let buffered = Buffer.alloc(0);
+  let buffered: Buffer = Buffer.alloc(0);
   let wake: (() => void) | undefined;
   let ended = false;
   down.stream.on('data', (chunk: Uint8Array) => {
@@ -52,7 +52,8 @@ function relay(down: TransportConnection, connectUpstream: () => Promise<Transpo
       upstream.stream.on('error', () => down.stream.destroy());
       for (;;) {
         const { pdus, rest } = wholePdus(buffered);
-        buffered = Buffer.from(rest);
+        // A view: the next chunk's concat makes a new buffer, and nothing writes into this one.
+        buffered = rest;
         for (const pdu of pdus) {
           upstream.stream.write(pdu);
           await turn();
