@@ -22,7 +22,8 @@ export async function warmUp(instances: number, log: ServeLog, stop: Promise<Sto
     const r = await warmUpStoragePath({ instances, signal: controller.signal });
     if (reason === undefined) log('warmed-up', `warmed up the store path: ${r.instances} instances through ${r.associations} loopback associations in ${(r.ms / 1000).toFixed(1)} s`, { instances: r.instances, associations: r.associations, ms: Math.round(r.ms) });
   } catch (error) {
-    if (reason === undefined) log('warm-up-failed', `the start-up warm-up failed (the first associations run slower, nothing else changes): ${error instanceof Error ? error.message : String(error)}`, { error: error instanceof Error ? error.message : String(error), code: (error as { code?: string }).code ?? null }, 'warn');
+    const message = error instanceof Error ? error.message : String(error);
+    if (reason === undefined) log('warm-up-failed', `the start-up warm-up failed (the first associations run slower, nothing else changes): ${message}`, { error: message, code: (error as { code?: string }).code ?? null }, 'warn');
   }
   return reason;
 }
