@@ -207,11 +207,11 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
   await removeStale(directory);
   const scratch = await mkdtemp(join(directory, `${SCRATCH_PREFIX}${process.pid}-`));
   active.add(scratch);
-  const identities = options.tls === false ? undefined : throwawayIdentities();
+  let identities: ReturnType<typeof throwawayIdentities> | undefined;
   const per = Math.max(1, Math.min(MAX_PER_ASSOCIATION, Math.ceil(total / ASSOCIATIONS)));
   const associations: { tls: boolean; windowed: boolean; count: number }[] = [];
   for (let left = total, i = 0; left > 0; left -= per, i++) {
-    associations.push({ tls: identities !== undefined && i % 2 === 0, windowed: i % 4 >= 2, count: Math.min(per, left) });
+    associations.push({ tls: options.tls !== false && i % 2 === 0, windowed: i % 4 >= 2, count: Math.min(per, left) });
   }
   // The scratch servers listen on the loopback, where any local user's process can connect: they
   // associate only with a peer that knows this run's AE title (calling and called), which the
@@ -219,6 +219,8 @@ export async function warmUpStoragePath(options: WarmUpOptions = {}): Promise<Wa
   const aeTitle = `${WARM_UP_AE}-${randomBytes(4).toString('hex').toUpperCase()}`;
   const servers: StorageServer[] = [];
   try {
+    // Inside the try: a failure here still removes the scratch directory.
+    if (options.tls !== false) identities = throwawayIdentities();
     await primeLifecycle(join(scratch, 'prime'), options.fsync ?? 'file');
     const server = async (tls: SecureContext | undefined, name: string): Promise<number> => {
       const s = await StorageServer.create({
