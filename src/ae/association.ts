@@ -462,12 +462,22 @@ export class Association extends TypedEmitter<AssociationEvents> {
   }
 
   #sinkStalled(): void {
-    if (this.#closed || this.#aborting || this.#inflight === 0) return;
+    if (this.#aborting || this.#inflight === 0) return;
+    this.#waitExpired(this.#sinkTimer, () => new TimeoutError('sink', `the application took none of the peer's data for ${this.#dimseMs} ms (a dataset sink that does not settle); association aborted`));
+  }
+
+  /**
+   * A wait bounded by `timer` ran out. Reading paused for room in a budget: the peer may be
+   * sending, we are not reading; that wait has its own bounds (the stall limit of the data set in
+   * front), and this clock starts again. Otherwise the association is aborted with `error`.
+   */
+  #waitExpired(timer: AfterPollTimer | undefined, error: () => TimeoutError): void {
+    if (this.#closed) return;
     if (this.#datasets.waiting) {
-      this.#sinkTimer?.start();
+      timer?.start();
       return;
     }
-    this.#localError ??= new TimeoutError('sink', `the application took none of the peer's data for ${this.#dimseMs} ms (a dataset sink that does not settle); association aborted`);
+    this.#localError ??= error();
     this.#safeAbort();
   }
 
@@ -811,15 +821,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   }
 
   #idleExpired(): void {
-    if (this.#closed) return;
-    // Reading paused for room in a budget: the peer may be sending, we are not reading. The wait
-    // has its own bounds (the stall limit of the data set in front); the idle clock starts again.
-    if (this.#datasets.waiting) {
-      this.#idle?.start();
-      return;
-    }
-    this.#localError ??= new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`);
-    this.#safeAbort();
+    this.#waitExpired(this.#idle, () => new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`));
   }
 
   #protocolFailure(error: unknown): void {
