@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DicomClient } from '../../src/ae/client.js';
-import { DicomServer } from '../../src/ae/server.js';
+import { DicomServer, type ServerTimeouts } from '../../src/ae/server.js';
 import type { Association } from '../../src/ae/association.js';
 import { HandlerRegistry, type DimseHandler } from '../../src/services/scp/registry.js';
 import type { DatasetSink } from '../../src/dimse/assembler.js';
@@ -26,6 +26,17 @@ function associate(port: number): Promise<DicomClient> {
   });
 }
 
+/** A listening server whose C-STORE handler is `handler`, and the associations it accepts. */
+async function storeServer(handler: DimseHandler<'C-STORE-RQ'>, timeouts: ServerTimeouts, maxAssociations?: number): Promise<{ server: DicomServer; port: number; accepted: Association[] }> {
+  const handlers = new HandlerRegistry();
+  handlers.register('C-STORE-RQ', handler);
+  const server = new DicomServer({ ...(maxAssociations === undefined ? {} : { maxAssociations }), handlers, presentationContexts: { supported: [{ abstractSyntax: SC }] }, timeouts });
+  const accepted: Association[] = [];
+  server.on('association', (a) => accepted.push(a));
+  const { port } = await server.listen(0);
+  return { server, port, accepted };
+}
+
 const aborted: unknown[] = [];
 const sinks: readonly [string, () => DimseHandler<'C-STORE-RQ'>][] = [
   ['a datasetSink that never resolves', () => ({ datasetSink: never, handle: () => ({ status: 0 }) })],
@@ -36,12 +47,7 @@ const sinks: readonly [string, () => DimseHandler<'C-STORE-RQ'>][] = [
 for (const [name, handler] of sinks) {
   test(`${name}: the association is aborted at the DIMSE timeout and its slot given back`, { timeout: 120_000 }, async () => {
     aborted.length = 0;
-    const handlers = new HandlerRegistry();
-    handlers.register('C-STORE-RQ', handler());
-    const server = new DicomServer({ maxAssociations: 1, handlers, presentationContexts: { supported: [{ abstractSyntax: SC }] }, timeouts: { dimse: 300 } });
-    const accepted: Association[] = [];
-    server.on('association', (a) => accepted.push(a));
-    const { port } = await server.listen(0);
+    const { server, port, accepted } = await storeServer(handler(), { dimse: 300 }, 1);
     try {
       const client = await associate(port);
       // The requestor gives up first (its DIMSE timeout), aborts and closes: unseen by the server,
@@ -63,15 +69,12 @@ for (const [name, handler] of sinks) {
 }
 
 test('a sink that takes its time, each write under the DIMSE timeout, is not cut off', { timeout: 120_000 }, async () => {
-  const handlers = new HandlerRegistry();
   let writes = 0;
-  handlers.register('C-STORE-RQ', {
+  // Far longer in all than one DIMSE timeout: each write restarts it.
+  const { server, port } = await storeServer({
     datasetSink: (): DatasetSink => ({ write: () => new Promise((r) => setTimeout(() => { writes++; r(); }, 10)), end: () => undefined }),
     handle: () => ({ status: 0 }),
-  });
-  // Far longer in all than one DIMSE timeout: each write restarts it.
-  const server = new DicomServer({ handlers, presentationContexts: { supported: [{ abstractSyntax: SC }] }, timeouts: { dimse: 1000 } });
-  const { port } = await server.listen(0);
+  }, { dimse: 1000 });
   try {
     const client = await DicomClient.associate({
       host: '127.0.0.1', port, callingAeTitle: 'SCU', calledAeTitle: 'SCP', maxPduLength: 16_384,
@@ -89,12 +92,7 @@ test('a sink that takes its time, each write under the DIMSE timeout, is not cut
 
 test('a datasetSink that resolves after the association ended: the late sink is told to abort, never left open', { timeout: 120_000 }, async () => {
   let resolveSink!: (s: DatasetSink) => void;
-  const handlers = new HandlerRegistry();
-  handlers.register('C-STORE-RQ', { datasetSink: () => new Promise<DatasetSink>((r) => (resolveSink = r)), handle: () => ({ status: 0 }) });
-  const server = new DicomServer({ handlers, presentationContexts: { supported: [{ abstractSyntax: SC }] }, timeouts: { dimse: 300 } });
-  const accepted: Association[] = [];
-  server.on('association', (a) => accepted.push(a));
-  const { port } = await server.listen(0);
+  const { server, port, accepted } = await storeServer({ datasetSink: () => new Promise<DatasetSink>((r) => (resolveSink = r)), handle: () => ({ status: 0 }) }, { dimse: 300 });
   try {
     const client = await associate(port);
     await assert.rejects(client.association.request({ type: 'C-STORE-RQ', affectedSopClassUid: SC, affectedSopInstanceUid: '1.2.3', priority: 0 }, { dataset: [new Uint8Array(1000)] }).response);
@@ -113,12 +111,7 @@ test('a datasetSink that resolves after the association ended: the late sink is 
 });
 
 test('where an idle timeout is set (StorageServer), it bounds the wait for a sink instead of the shorter DIMSE timeout', { timeout: 120_000 }, async () => {
-  const handlers = new HandlerRegistry();
-  handlers.register('C-STORE-RQ', { datasetSink: (): DatasetSink => ({ write: never, end: () => undefined }), handle: () => ({ status: 0 }) });
-  const server = new DicomServer({ handlers, presentationContexts: { supported: [{ abstractSyntax: SC }] }, timeouts: { dimse: 100, idle: 1500 } });
-  const accepted: Association[] = [];
-  server.on('association', (a) => accepted.push(a));
-  const { port } = await server.listen(0);
+  const { server, port, accepted } = await storeServer({ datasetSink: (): DatasetSink => ({ write: never, end: () => undefined }), handle: () => ({ status: 0 }) }, { dimse: 100, idle: 1500 });
   try {
     const client = await associate(port);
     await assert.rejects(client.association.request({ type: 'C-STORE-RQ', affectedSopClassUid: SC, affectedSopInstanceUid: '1.2.3', priority: 0 }, { dataset: [new Uint8Array(100_000)] }).response);
