@@ -56,6 +56,12 @@ export interface ScuStoreOptions {
   /** Part 10 files, all sent on one association. */
   readonly files: readonly string[];
   readonly maxPdu?: number;
+  /**
+   * Before the timed part, the same client process stores `files` this many times (one association
+   * each) into the SCP on `warmup.port`, untimed: an application that has been sending for a while.
+   * Only ours supports it (a C program has no such state).
+   */
+  readonly warmup?: { readonly port: number; readonly rounds: number };
 }
 
 export interface ScuEchoOptions {

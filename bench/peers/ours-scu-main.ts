@@ -24,8 +24,11 @@ interface Options {
   readonly maxPdu?: number | null;
   /** Key-exchange groups to offer (echo rows); null: the default, X25519MLKEM768 first. */
   readonly groups?: string | null;
-  /** Echo rows: associations made before the timed ones, untimed (a long-running client and server). */
-  readonly warmup?: number;
+  /**
+   * Echo rows: associations made before the timed ones, untimed (a long-running client and server).
+   * Store rows: the files stored `rounds` times into the SCP on `port` first, untimed (a long-running client).
+   */
+  readonly warmup?: number | { readonly port: number; readonly rounds: number } | null;
 }
 
 const options = JSON.parse(readFileSync(0, 'utf8')) as Options;
@@ -48,11 +51,12 @@ const base = {
   ...(options.maxPdu == null ? {} : { maxPduLength: options.maxPdu }),
 };
 
-async function store(files: readonly string[]): Promise<void> {
+async function store(files: readonly string[], port = options.port): Promise<void> {
   // Proposes an Asynchronous Operations Window (PS3.7 D.3.3.3), as `dicom-tls store` does: a peer
   // that answers without one (DCMTK) keeps it synchronous; our StorageServer allows 16.
   const client = await DicomClient.associate({
     ...base,
+    port,
     presentationContexts: await storageContextsFor(files),
     asynchronousOperations: { maxOperationsInvoked: 16, maxOperationsPerformed: 1 },
   });
@@ -75,7 +79,10 @@ async function echoes(count: number): Promise<{ resumed: number; groups: Set<str
   return { resumed, groups };
 }
 
-if (options.mode === 'echo' && (options.warmup ?? 0) > 0) await echoes(options.warmup!);
+if (options.mode === 'echo' && typeof options.warmup === 'number' && options.warmup > 0) await echoes(options.warmup);
+if (options.mode === 'store' && typeof options.warmup === 'object' && options.warmup !== null) {
+  for (let i = 0; i < options.warmup.rounds; i++) await store(options.files ?? [], options.warmup.port);
+}
 const start = process.hrtime.bigint();
 const cpuStart = process.cpuUsage();
 if (options.mode === 'store') {
@@ -85,7 +92,7 @@ if (options.mode === 'store') {
 } else {
   const { resumed, groups } = await echoes(options.count ?? 0);
   // A resumption row that silently did full handshakes would be a lie: say so, and fail.
-  const warmedUp = (options.warmup ?? 0) > 0;
+  const warmedUp = typeof options.warmup === 'number' && options.warmup > 0;
   if (options.resume === true && tls !== undefined && resumed < (options.count ?? 0) - (warmedUp ? 0 : 1)) {
     throw new Error(`only ${resumed} of ${options.count} associations resumed their TLS session`);
   }

@@ -156,7 +156,7 @@ function scu(input: object): Promise<{ seconds: number; cpuMs?: number }> {
 export const oursScu: ScuPeer = {
   name: 'dicom-tls DicomClient',
   timing: 'in-process',
-  store: (o) => scu({ mode: 'store', port: o.port, tls: tlsFor(o.tls, 'scu'), files: o.files, maxPdu: o.maxPdu ?? null }),
+  store: (o) => scu({ mode: 'store', port: o.port, tls: tlsFor(o.tls, 'scu'), files: o.files, maxPdu: o.maxPdu ?? null, warmup: o.warmup ?? null }),
   echo: (o) => scu({ mode: 'echo', port: o.port, tls: tlsFor(o.tls, 'scu'), count: o.count, resume: o.resume === true, groups: o.groups ?? null, warmup: o.warmup ?? 0 }),
   storeConcurrent: (o) => scu({ mode: 'concurrent', port: o.port, tls: tlsFor(o.tls, 'scu'), filesPerClient: o.filesPerClient }),
 };
