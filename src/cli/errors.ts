@@ -75,7 +75,7 @@ export const exitCodeTable = rows([
   [ExitCode.PartialFailure, 'some items failed (e.g. store: some files were not stored)', ` ${CliCode.partial} `],
   [ExitCode.Unavailable, 'the command or feature is not available in this build or runtime', ` ${CliCode.unavailable} DICOM_TLS_ERR_UNSUPPORTED_RUNTIME `],
   [ExitCode.Storage, 'local storage or data set error', ' DICOM_ERR_STORE_* DICOM_ERR_DATASET_* DICOM_ERR_PART10_* '],
-  [ExitCode.Interrupted, 'interrupted (SIGINT/SIGTERM) before the work was done', ` ${CliCode.interrupted} `],
+  [ExitCode.Interrupted, 'interrupted (SIGINT/SIGTERM) before the work was done (find, move, get: cancelled with C-CANCEL-RQ)', ` ${CliCode.interrupted} `],
 ]);
 
 /** A failure the CLI itself detects (usage, files, passwords, hosts, unavailable features). */

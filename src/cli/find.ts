@@ -3,9 +3,10 @@
  */
 import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { ExitCode, usageError } from './errors.js';
+import { CliCode, ExitCode, usageError } from './errors.js';
 import { connectClient, releaseAfter } from './connect.js';
 import { Output, table } from './io.js';
+import { Interruption } from './interrupt.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp, queryRoots } from './query-keys.js';
 import type { CommandModule } from './command.js';
 
@@ -14,6 +15,11 @@ export const help = `Usage: dicom-tls find HOST:PORT -k KEY[=VALUE]... [options]
 Queries the peer with C-FIND (Patient Root, Study Root or Modality Worklist) and prints the
 matches as a table (the keys asked for are the columns) or, with --json, as an array of data sets
 in the DICOM JSON Model (PS3.18 F.2: tags, VRs and values, private attributes included).
+
+Ctrl-C (SIGINT) or SIGTERM while the C-FIND runs asks the peer to stop (C-CANCEL-RQ), waits for
+its final response, prints the matches received until the cancel, releases the association and
+exits 130. A second Ctrl-C, or no final response within --timeout, aborts the association
+(A-ABORT); exit 130 too.
 
 Query:
 ${queryKeyHelp}
@@ -63,21 +69,44 @@ export const command: CommandModule = {
       import('../services/scu/find.js'), import('../dataset/codec.js'), import('../dataset/json-model.js'), import('../dataset/dcmjs.js')]);
     const matches: Array<Record<string, unknown>> = [];
     const json: unknown[] = [];
-    await releaseAfter(connection, async (client) => {
-      for await (const m of findEncoded(client.association, model, ident, settings.timeout !== undefined ? { timeout: settings.timeout } : {})) {
-        const dict = decodeDatasetDict(m.dataset, m.transferSyntaxUid);
-        json.push(toDicomJson(dict));
-        matches.push(quietly(() => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict)));
-        // Leaving the loop sends C-CANCEL-RQ; the final response is due within the timeout.
-        if (matches.length >= maxMatches) {
-          out.note(`stopped after ${maxMatches} matches (--max-matches): the peer may have more; narrow the query`);
-          break;
+    const interruption = new Interruption(out, 'C-FIND', () => void connection.client.abort().catch(() => undefined));
+    let final: number | undefined;
+    try {
+      await releaseAfter(connection, async (client) => {
+        // After a cancel, the final status is told to the user (Cancel, or whatever the peer sent).
+        const watch = (m: { direction: string; command: { type: string; status?: number } }): void => {
+          if (m.direction === 'received' && m.command.type === 'C-FIND-RSP' && (m.command.status! & 0xff00) !== 0xff00) final = m.command.status;
+        };
+        interruption.signal.addEventListener('abort', () => client.association.on('message', watch), { once: true });
+        try {
+          for await (const m of findEncoded(client.association, model, ident, { signal: interruption.signal, ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}) })) {
+            const dict = decodeDatasetDict(m.dataset, m.transferSyntaxUid);
+            json.push(toDicomJson(dict));
+            matches.push(quietly(() => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict)));
+            // Leaving the loop sends C-CANCEL-RQ; the final response is due within the timeout.
+            if (matches.length >= maxMatches) {
+              out.note(`stopped after ${maxMatches} matches (--max-matches): the peer may have more; narrow the query`);
+              break;
+            }
+          }
+        } finally {
+          interruption.operationEnded();
         }
-      }
-    });
+      });
+    } catch (e) {
+      throw interruption.by === undefined ? e : interruption.error(e);
+    } finally {
+      interruption.dispose();
+    }
     const columns = keys.map((k) => k.keyword).filter((k) => k !== 'QueryRetrieveLevel');
     // Without keys, the attributes returned; never dcmjs's own bookkeeping (_vrMap, _meta).
     reportMatches(out, columns.length > 0 ? columns : [...new Set(matches.flatMap((m) => Object.keys(m)))].filter((k) => !k.startsWith('_')), matches, json);
+    const cancelled = interruption.cancelled;
+    if (cancelled !== undefined) {
+      const status = final === undefined ? 'its final response' : `its final response is ${final === 0xfe00 ? 'Cancel' : final === 0 ? 'Success' : 'status'} (0x${final.toString(16).padStart(4, '0')})`;
+      if (!out.json) out.note(`error: C-FIND cancelled on ${cancelled} after ${matches.length} match${matches.length === 1 ? '' : 'es'} (the matches the peer sent after the cancel are not shown): ${status}; the association was released. [${CliCode.interrupted}]`);
+      return ExitCode.Interrupted;
+    }
     return ExitCode.Ok;
   },
 };

@@ -10,6 +10,7 @@ import { fileError, usageError } from './errors.js';
 import { connectClient, printPeerWarnings } from './connect.js';
 import { retrieveOutcome, runRetrieve } from './move.js';
 import { Output } from './io.js';
+import { Interruption } from './interrupt.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
 import type { CommandModule } from './command.js';
 
@@ -20,6 +21,12 @@ selection) and are written to DIR as Part 10 files (default: the current directo
 short by the association's end leaves no file. Exit code 16
 when some sub-operations failed or were never performed (the peer's final response is Cancel, or
 counts some remaining), or when the peer counts more completed than reached us.
+
+Ctrl-C (SIGINT) or SIGTERM while the C-GET runs asks the peer to stop (C-CANCEL-RQ) and waits for
+its final response, still writing the instances that arrive meanwhile; then prints the counts,
+releases the association and exits 130 (unless that response says all was done). A second
+Ctrl-C, or no final response within --timeout, aborts the association (A-ABORT; an instance cut
+short leaves no file); exit 130 too.
 
 Query:
 ${queryKeyHelp.replace(' | worklist', '')}
@@ -90,11 +97,15 @@ export const command: CommandModule = {
     const refused = new Map<string, string>();
     const bar = out.progress('receiving', 0);
     const written = (): string => `${received} instance${received === 1 ? '' : 's'} written under ${dir}`;
+    // After a cancel the instances still arriving are stored as before, until the final response.
+    const interruption = new Interruption(out, 'C-GET', () => void client.abort().catch(() => undefined));
+    interruption.signal.addEventListener('abort', () => bar.done(), { once: true });
     let result;
     try {
-      result = await runRetrieve(client, () => { unwatch(); dispose(); }, bar, () =>
+      result = await runRetrieve(client, () => { interruption.dispose(); unwatch(); dispose(); }, bar, interruption, () =>
         client.get(model, identifier(keys, level), {
-          store, onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
+          store, signal: interruption.signal,
+          onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
           onFailed: (error, uid) => refused.set(uid, `we could not keep it: ${error.message}`),
           ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
         }),
@@ -105,7 +116,7 @@ export const command: CommandModule = {
       // exit leaves a .partial file in DIR.
       await storesSettled(store);
       if (!out.json && received > 0) out.line(`${written()} before the C-GET ended`);
-      throw e;
+      throw interruption.by === undefined ? e : interruption.error(e);
     }
     if (!out.json) out.line(written());
     // An instance the peer never sent us: most often no accepted context fits its SOP class and
@@ -115,6 +126,6 @@ export const command: CommandModule = {
     // not a complete retrieve, whatever the status says.
     const claimed = result.completed + result.warning;
     const missing = claimed > received ? `the peer counts ${claimed} sub-operations completed, but ${received} instance${received === 1 ? '' : 's'} reached us` : undefined;
-    return retrieveOutcome(out, 'C-GET', result, refused, notSent, missing);
+    return retrieveOutcome(out, 'C-GET', result, { reasons: refused, otherwise: notSent, missing, interrupted: interruption.cancelled });
   },
 };
