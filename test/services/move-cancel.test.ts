@@ -3,6 +3,7 @@
  * its sub-operations and answers Cancel). The move timeout is far longer than the test's hang
  * guard, so only the cancel itself can end the move: the sub-association is aborted at once,
  * not left to wait for the destination until the move timeout (and then its release timeout).
+ * The instance the abort cut short counts as not performed (remaining), not as failed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,6 +62,11 @@ test('C-CANCEL of a C-MOVE stuck on a destination that reads nothing: the final 
     await move.cancel();
     const final = await move.response;
     assert.equal(final.command.status, QueryRetrieveStatus.Cancel);
+    // The instance cut short by the cancel was not performed, not failed: counted remaining,
+    // no Failed SOP Instance UID List.
+    const counts = final.command as { numberOfRemainingSuboperations?: number; numberOfCompletedSuboperations?: number; numberOfFailedSuboperations?: number };
+    assert.deepEqual([counts.numberOfCompletedSuboperations, counts.numberOfFailedSuboperations, counts.numberOfRemainingSuboperations], [0, 0, 3]);
+    assert.equal(final.dataset, undefined);
     await client.release();
   } finally {
     for (const a of stalled) a.upperLayer.transport?.stream.resume();

@@ -292,6 +292,12 @@ async function sendAll(
       } finally {
         source?.close();
       }
+      // The C-CANCEL aborted a move's sub-association (moveHandler's stop) under this instance:
+      // unanswered, it was not performed rather than failed (PS3.4 C.4.2.3.1), and is counted remaining.
+      if (context.signal.aborted && r?.status === undefined && r?.outcome === 'Failure') {
+        cancelled = true;
+        break;
+      }
       // Not a Part 10 file (cut short, overwritten): failed with no SOP Instance UID read from it.
       if (r !== undefined && r.status === undefined && r.sopInstanceUid === '' && r.error !== undefined) {
         const { error, path } = r;
