@@ -80,3 +80,39 @@ test('get: SIGINT sends C-CANCEL-RQ, keeps the instance still sent, reads the fi
     cleanup();
   }
 });
+
+test('get: a peer that ignores the cancel, sending half an instance, is aborted at the second SIGINT; exit 130, no partial file left', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir('get-cancel-abort-');
+  const events: string[] = [];
+  let child: ReturnType<typeof spawn> | undefined;
+  const scp = await hostileGetScp(async (s) => {
+    s.storeRq(100, '1.2.3.4.5');
+    s.data(ctInstance('1.2.3.4.5'), true);
+    events.push(`store-rsp ${u16(await nextCommand(s.peer), 0x0000_0900)}`);
+    s.getRsp(0xff00, { completed: 1, failed: 0, warning: 0, remaining: 2 });
+    child!.kill('SIGINT');
+    events.push(`command 0x${u16(await nextCommand(s.peer), 0x0000_0100)?.toString(16)}`);
+    // Ignoring the cancel: the next instance starts and stops half-way.
+    const half = ctInstance('1.2.3.4.6', 100_000);
+    s.storeRq(101, '1.2.3.4.6');
+    for (let o = 0; o < 50_000; o += 8_000) s.data(half.subarray(o, o + 8_000), false);
+    child!.kill('SIGINT');
+    events.push(await s.end());
+  });
+  try {
+    child = spawn(process.execPath, [CLI, 'get', `127.0.0.1:${scp.port}`, '--no-tls', '--timeout', '30', '-k', 'StudyInstanceUID=1.2.3', '--out', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const r = await collect(child as never);
+    await scp.done;
+    assert.deepEqual(events, ['store-rsp 0', 'command 0xfff', 'abort'], r.stderr);
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /^SIGINT again: aborting the association \(A-ABORT\)$/m);
+    assert.match(r.stderr, /^error: C-GET cancelled on SIGINT, then the association was aborted \(A-ABORT\) before the peer's final response\. \[DICOM_ERR_INTERRUPTED\]$/m);
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    assert.equal(files.length, 1, files.join('\n'));
+    assert.deepEqual(files.filter((f) => f.includes('.partial')), []);
+  } finally {
+    child?.kill('SIGKILL');
+    await scp.close();
+    cleanup();
+  }
+});
