@@ -104,7 +104,7 @@ export const command: CommandModule = {
     const cancelled = interruption.cancelled;
     if (cancelled !== undefined) {
       const status = final === undefined ? 'its final response' : `its final response is ${final === 0xfe00 ? 'Cancel' : final === 0 ? 'Success' : 'status'} (0x${final.toString(16).padStart(4, '0')})`;
-      if (!out.json) out.note(`error: C-FIND cancelled on ${cancelled} after ${matches.length} match${matches.length === 1 ? '' : 'es'} (the matches the peer sent after the cancel are not shown): ${status}; the association was released. [${CliCode.interrupted}]`);
+      if (!out.json) out.error(`error: C-FIND cancelled on ${cancelled} after ${matches.length} match${matches.length === 1 ? '' : 'es'} (the matches the peer sent after the cancel are not shown): ${status}; the association was released. [${CliCode.interrupted}]`);
       return ExitCode.Interrupted;
     }
     return ExitCode.Ok;

@@ -58,6 +58,10 @@ export class Output {
     if (this.quiet) return;
     this.io.stderr.write(`${visible(text)}\n`);
   }
+  /** An `error: … [CODE]` line of a command that still prints its results: always stderr, --quiet or not. */
+  error(text: string): void {
+    this.io.stderr.write(`${visible(text)}\n`);
+  }
   /** Only with --verbose. */
   debug(text: string): void {
     if (this.verbose) this.io.stderr.write(`${visible(text)}\n`);

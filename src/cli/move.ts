@@ -51,7 +51,7 @@ export function reportSubOperations(out: Output, verb: string, s: SubOperations,
   }
   const problems = [...(interrupted && undone !== undefined ? [undone] : []), ...(s.failed > 0 ? [`${s.failed} sub-operations failed`] : []), ...(!interrupted && undone !== undefined ? [undone] : [])];
   const code = interrupted ? CliCode.interrupted : CliCode.partial;
-  if (problems.length > 0 && !out.json) out.note(`error: ${problems.join('; ')}. [${code}]`);
+  if (problems.length > 0 && !out.json) out.error(`error: ${problems.join('; ')}. [${code}]`);
   return interrupted ? ExitCode.Interrupted : problems.length > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
 }
 

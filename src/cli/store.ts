@@ -57,12 +57,12 @@ export function reportStore(out: Output, results: readonly StoreResult[], ended?
     if (!out.json) {
       const where = stop.inFlight.length === 0 ? '' : ` while sending ${stop.inFlight.join(', ')}`;
       const rest = summary.skipped === 0 ? '' : `; ${summary.skipped} instance${summary.skipped === 1 ? ' was' : 's were'} not sent${out.verbose ? '' : ' (--verbose lists them)'}`;
-      out.note(`error: the association ended${where}: ${stop.message.replace(/\.$/, '')}${rest}. [${stop.code}]`);
+      out.error(`error: the association ended${where}: ${stop.message.replace(/\.$/, '')}${rest}. [${stop.code}]`);
     }
     return stop.exitCode as number;
   }
   if (summary.failed > 0) {
-    if (!out.json) out.note(`error: ${summary.failed} of ${results.length} instances were not stored. [DICOM_ERR_PARTIAL]`);
+    if (!out.json) out.error(`error: ${summary.failed} of ${results.length} instances were not stored. [DICOM_ERR_PARTIAL]`);
     return ExitCode.PartialFailure;
   }
   return ExitCode.Ok;

@@ -116,6 +116,14 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+test('move --quiet: no notes, but the error line that names the cancel is printed', { timeout: 60_000 }, async () => {
+  const { r, seen } = await run([...move, '--timeout', '30', '--quiet'], 'honour', ['SIGINT']);
+  cancelMatches(seen);
+  assert.equal(r.code, 130, r.stderr);
+  assert.doesNotMatch(r.stderr, /cancelling the C-MOVE/);
+  assert.match(r.stderr, /^error: C-MOVE cancelled on SIGINT: .* \[DICOM_ERR_INTERRUPTED\]$/m);
+});
+
 test('move: SIGINT when the peer had already done it all (final Success, nothing remaining): the counts, release, exit 0', { timeout: 60_000 }, async () => {
   const { r, seen } = await run([...move, '--timeout', '30'], 'finish', ['SIGINT']);
   cancelMatches(seen);
