@@ -88,6 +88,8 @@ export interface ServeLimits {
   handshakeTimeout?: number;
   /** Milliseconds: the A-ASSOCIATE-RQ not received (ARTIM). */
   artimTimeout?: number;
+  /** Milliseconds: the acceptor's checks of an A-ASSOCIATE-RQ not done (then refused 2/1/1). */
+  negotiationTimeout?: number;
   maxQueryMatches?: number;
   maxConcurrentQueries?: number;
   /** Milliseconds. */
@@ -107,6 +109,7 @@ const LIMIT_MINIMUM: Readonly<Record<keyof ServeLimits, number>> = {
   datasetStallTimeout: 0,
   handshakeTimeout: 1,
   artimTimeout: 1,
+  negotiationTimeout: 1,
   maxQueryMatches: 0,
   maxConcurrentQueries: 1,
   moveTimeout: 1,

@@ -105,7 +105,8 @@ field and its DICOM_TLS_* environment variable are in docs/serve-config.md), e.g
     "limits": { "maxQueryMatches": 50000, "maxConcurrentQueries": 4, "moveTimeout": 20000,
                 "maxBufferedBytes": 268435456, "maxBufferedBytesPerAssociation": 67108864,
                 "datasetStallTimeout": 30000, "maxIdentifierLength": 65536,
-                "handshakeTimeout": 30000, "artimTimeout": 30000 },
+                "handshakeTimeout": 30000, "artimTimeout": 30000,
+                "negotiationTimeout": 30000 },
     "audit": { "url": "syslog+tls://arr.example.org:6514", "auditSourceId": "PACS",
                "queue": "audit-queue", "maxQueued": 10000,
                "tls": { "cert": "audit.pem", "key": "audit-key.pem", "ca": ["arr-ca.pem"] } } }

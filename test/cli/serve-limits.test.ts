@@ -17,7 +17,7 @@ function withConfig(json: unknown, fn: (dir: string) => void): void {
 }
 
 test('serve config "limits": each key read as given, absent keys left to the defaults', () => {
-  const limits = { maxBufferedBytes: 1 << 27, maxBufferedBytesPerAssociation: 1 << 25, datasetStallTimeout: 5000, maxQueryMatches: 1000, maxConcurrentQueries: 2, moveTimeout: 5000, maxIdentifierLength: 4096, maxCommitmentRequestLength: 0, handshakeTimeout: 10_000, artimTimeout: 5000 };
+  const limits = { maxBufferedBytes: 1 << 27, maxBufferedBytesPerAssociation: 1 << 25, datasetStallTimeout: 5000, maxQueryMatches: 1000, maxConcurrentQueries: 2, moveTimeout: 5000, maxIdentifierLength: 4096, maxCommitmentRequestLength: 0, handshakeTimeout: 10_000, artimTimeout: 5000, negotiationTimeout: 2000 };
   withConfig({ limits }, (dir) => assert.deepEqual(serveSettings({ config: 'c.json' }, dir).limits, limits));
   withConfig({ limits: { maxQueryMatches: 0 } }, (dir) => assert.deepEqual(serveSettings({ config: 'c.json' }, dir).limits, { maxQueryMatches: 0 }));
   withConfig({}, (dir) => assert.deepEqual(serveSettings({ config: 'c.json' }, dir).limits, {}));
@@ -32,6 +32,8 @@ test('serve config "limits": an unknown key, a wrong type or a value below the m
     [{ maxIdentifierLength: -1 }, /limits\.maxIdentifierLength must be a whole number ≥ 0/],
     [{ handshakeTimeout: 0 }, /limits\.handshakeTimeout must be a whole number ≥ 1/],
     [{ artimTimeout: 1.5 }, /limits\.artimTimeout must be a whole number ≥ 1/],
+    [{ negotiationTimeout: 0 }, /limits\.negotiationTimeout must be a whole number ≥ 1/],
+    [{ negotiationTimeout: '5s' }, /limits\.negotiationTimeout must be a whole number ≥ 1/],
     [[1], /config limits must be an object/],
   ];
   for (const [limits, message] of cases) {

@@ -36,6 +36,7 @@ const LIMITS_SHAPE: Readonly<Record<string, Check>> = {
   datasetStallTimeout: milliseconds,
   handshakeTimeout: milliseconds,
   artimTimeout: milliseconds,
+  negotiationTimeout: milliseconds,
   maxQueryMatches: integer(0),
   maxConcurrentQueries: integer(1),
   moveTimeout: integer(1),

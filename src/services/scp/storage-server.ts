@@ -101,6 +101,8 @@ export interface StorageServerConfig {
     readonly handshakeTimeout?: number;
     /** The A-ASSOCIATE-RQ not received this long after connecting (over TLS: after the handshake), and the wait for an A-RELEASE-RP, ms (ARTIM, PS3.8 9.1.5). Default 30 000. */
     readonly artimTimeout?: number;
+    /** The checks of an A-ASSOCIATE-RQ (calling AE titles, user identity, access rules) not answered this long, ms: refused 2/1/1 (rejected-transient) and its slot freed. Default: `artimTimeout`. */
+    readonly negotiationTimeout?: number;
     /** A data set arriving into memory with no fragment this long, ms, while others wait for room in `maxBufferedBytes`: its association is aborted. Default 30 000; 0 = never. */
     readonly datasetStallTimeout?: number;
     /** Matches sent for one C-FIND; one more ends it with A700. Default 50 000; 0 = no limit. */
@@ -314,6 +316,7 @@ export class StorageServer extends TypedEmitter<StorageServerEvents> {
         idle: limits.idleTimeout ?? 60_000,
         ...(limits.artimTimeout === undefined ? {} : { artim: limits.artimTimeout }),
         ...(limits.handshakeTimeout === undefined ? {} : { handshake: limits.handshakeTimeout }),
+        ...(limits.negotiationTimeout === undefined ? {} : { negotiation: limits.negotiationTimeout }),
         ...(limits.datasetStallTimeout === undefined ? {} : { datasetStall: limits.datasetStallTimeout }),
       },
     });
