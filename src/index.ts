@@ -166,6 +166,7 @@ export {
   MessageIdsExhaustedError,
   OperationsWindowExceededError,
   DatasetStalledError,
+  HandlerStalledError,
   PendingConnectionLimitError,
 } from './ae/errors.js';
 export { BufferBudget } from './ae/buffer-budget.js';

@@ -28,7 +28,7 @@ import type { UpperLayer } from '../ul/upper-layer.js';
 import { TypedEmitter } from '../ul/upper-layer-events.js';
 import { AssociationClosedError, type AssociationAbortedError } from '../ul/upper-layer-errors.js';
 import type { HandlerRegistry, ResponseFields } from '../services/scp/registry.js';
-import { MessageIdsExhaustedError, OperationsWindowExceededError, UnexpectedResponseError, type DatasetStalledError } from './errors.js';
+import { HandlerStalledError, MessageIdsExhaustedError, OperationsWindowExceededError, UnexpectedResponseError, type DatasetStalledError } from './errors.js';
 import { HeldDatasets } from './buffer-budget.js';
 import { PendingRequest } from './pending-request.js';
 import { MessageSender } from './message-sender.js';
@@ -463,16 +463,27 @@ export class Association extends TypedEmitter<AssociationEvents> {
 
   #sinkStalled(): void {
     if (this.#aborting || this.#inflight === 0) return;
-    this.#waitExpired(this.#sinkTimer, () => new TimeoutError('sink', `the application took none of the peer's data for ${this.#dimseMs} ms (a dataset sink that does not settle); association aborted`));
+    this.#waitExpired(this.#sinkTimer, this.#dimseMs, () => new TimeoutError('sink', `the application took none of the peer's data for ${this.#dimseMs} ms (a dataset sink that does not settle); association aborted`));
   }
 
   /**
-   * A wait bounded by `timer` ran out. Reading paused for room in a budget: the peer may be
+   * A wait bounded by `timer` (`ms`) ran out. Reading paused for room in the association's own
+   * budget: the data sets in it wait for this association's handlers, and only a handler that
+   * finishes gives room back, so the wait is the application's, as for a sink: aborted with a
+   * HandlerStalledError. Reading paused for room in the server's budget: the peer may be
    * sending, we are not reading; that wait has its own bounds (the stall limit of the data set in
    * front), and this clock starts again. Otherwise the association is aborted with `error`.
    */
-  #waitExpired(timer: AfterPollTimer | undefined, error: () => TimeoutError): void {
+  #waitExpired(timer: AfterPollTimer | undefined, ms: number, error: () => TimeoutError): void {
     if (this.#closed) return;
+    if (this.#datasets.waitingForHandlers) {
+      const { held, limit } = this.#datasets.own;
+      const stalled = new HandlerStalledError(ms, held, limit);
+      publish(channelNames.association, { association: this, kind: 'handler-stalled', detail: { error: stalled } });
+      this.#localError ??= stalled;
+      this.#safeAbort();
+      return;
+    }
     if (this.#datasets.waiting) {
       timer?.start();
       return;
@@ -821,7 +832,7 @@ export class Association extends TypedEmitter<AssociationEvents> {
   }
 
   #idleExpired(): void {
-    this.#waitExpired(this.#idle, () => new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`));
+    this.#waitExpired(this.#idle, this.#idleMs, () => new TimeoutError('idle', `association idle for ${this.#idleMs} ms; aborted`));
   }
 
   #protocolFailure(error: unknown): void {

@@ -253,6 +253,8 @@ export class HeldDatasets {
   readonly #hooks: CollectionHooks;
   /** Waits for room going on now: reading is paused by us, not by an idle peer. */
   #waits = 0;
+  /** Those of them for room in the association's own budget, which only its handlers give back. */
+  #ownWaits = 0;
   /** The data set now arriving (its bytes are also in #held until its handler is done with it). */
   #arriving: HeldDataset | undefined;
 
@@ -275,6 +277,20 @@ export class HeldDatasets {
   /** Whether reading is paused now for room in a budget (the association is not idle: we are). */
   get waiting(): boolean {
     return this.#waits > 0;
+  }
+
+  /**
+   * Whether reading is paused for room in the association's own budget: held by data sets that
+   * wait for this association's handlers, so only a handler that finishes gives it back (no
+   * other association, no stall limit). The wait is the application's, as for a sink.
+   */
+  get waitingForHandlers(): boolean {
+    return this.#ownWaits > 0;
+  }
+
+  /** Bytes the association's own budget counts now, and its limit. */
+  get own(): { readonly held: number; readonly limit: number } {
+    return { held: this.#own.held, limit: this.#own.limit };
   }
 
   /** A handler of this association now waits for its peer: a collection waiting here may go first. */
@@ -306,10 +322,12 @@ export class HeldDatasets {
         // Its own handlers hold the room: not stalled by its peer meanwhile.
         this.#server?.waiting(this.#arriving, true, false);
         this.#waits++;
+        this.#ownWaits++;
         try {
           await Promise.race([this.#own.whenNotFull(), (closed ??= this.#whenClosed())]);
         } finally {
           this.#waits--;
+          this.#ownWaits--;
           this.#server?.waiting(this.#arriving, false, false);
         }
         continue;
@@ -323,11 +341,15 @@ export class HeldDatasets {
       // The server's wakes at every change too: this handler may come to wait for its peer.
       if (onServer) wakes.push(this.#server!.whenNotFull(), this.#server!.whenChanged());
       if (onServer) this.#server!.waiting(undefined, true);
+      // The association's own budget full: its handlers must give room back first, whatever the server's.
+      const own = b === this.#own;
       this.#waits++;
+      if (own) this.#ownWaits++;
       try {
         await Promise.race(wakes);
       } finally {
         this.#waits--;
+        if (own) this.#ownWaits--;
         if (onServer) this.#server!.waiting(undefined, false);
       }
     }

@@ -104,6 +104,27 @@ export class DatasetStalledError extends DicomError {
 }
 
 /**
+ * Reading was paused because the peer's pipelined requests (within its Asynchronous Operations
+ * Window, PS3.7 D.3.3.3) filled the association's buffer budget with data sets waiting for their
+ * handlers, and the handler in front of them took none for as long as a sink may take a PDU (the
+ * DIMSE timeout, or the idle timeout where one is set; docs/limits.md). Nothing else frees that
+ * room: the association is aborted and its bytes given back.
+ */
+export class HandlerStalledError extends DicomError {
+  readonly waitedMs: number;
+  /** Bytes of request data sets the association held, waiting for their handlers. */
+  readonly heldBytes: number;
+  /** The association's budget (`maxBufferedBytesPerAssociation`). */
+  readonly limit: number;
+  constructor(waitedMs: number, heldBytes: number, limit: number) {
+    super('DICOM_ERR_HANDLER_STALLED', `the peer's queued request data sets (${heldBytes} bytes, the association's budget is ${limit}) waited ${waitedMs} ms for a handler that took none of them; association aborted`);
+    this.waitedMs = waitedMs;
+    this.heldBytes = heldBytes;
+    this.limit = limit;
+  }
+}
+
+/**
  * A response named another SOP Class or SOP Instance than its request: its Affected SOP Class UID
  * (or Affected SOP Instance UID) is present and differs from the request's (PS3.7 9.3, 10.3:
  * these response fields are "U(=)", equal to the request's when sent). Its status is not taken

@@ -126,12 +126,19 @@ function subscribe(log: ServeLog): () => void {
   };
   // An association its last-resort guard aborted: a defect worth a log line, the server goes on.
   const onAssociationEvent = (m: unknown): void => {
-    const e = m as { kind?: string; association?: { transport?: { remoteAddress?: string }; remoteAddress?: string; callingAeTitle?: string }; detail?: { stage?: string; error?: Error & { code?: string; heldBytes?: number; waiting?: number; stalledMs?: number } } };
+    const e = m as { kind?: string; association?: { transport?: { remoteAddress?: string }; remoteAddress?: string; callingAeTitle?: string }; detail?: { stage?: string; error?: Error & { code?: string; heldBytes?: number; waiting?: number; stalledMs?: number; waitedMs?: number; limit?: number } } };
     if (e.kind === 'dataset-stalled') {
       // A peer that stopped in the middle of a data set while others waited for the budget.
       const error = e.detail?.error;
       log('dataset-stalled', `association from ${e.association?.callingAeTitle ?? '?'} (${e.association?.remoteAddress ?? '?'}) aborted: ${error?.message ?? ''}`,
         { callingAeTitle: e.association?.callingAeTitle ?? null, remoteAddress: e.association?.remoteAddress ?? null, code: error?.code ?? null, heldBytes: error?.heldBytes ?? null, waiting: error?.waiting ?? null, stalledMs: error?.stalledMs ?? null }, 'warn');
+      return;
+    }
+    if (e.kind === 'handler-stalled') {
+      // Pipelined data sets filled the association's budget behind a handler that took none of them.
+      const error = e.detail?.error;
+      log('handler-stalled', `association from ${e.association?.callingAeTitle ?? '?'} (${e.association?.remoteAddress ?? '?'}) aborted: ${error?.message ?? ''}`,
+        { callingAeTitle: e.association?.callingAeTitle ?? null, remoteAddress: e.association?.remoteAddress ?? null, code: error?.code ?? null, heldBytes: error?.heldBytes ?? null, limit: error?.limit ?? null, waitedMs: error?.waitedMs ?? null }, 'warn');
       return;
     }
     if (e.kind === 'request-refused') {

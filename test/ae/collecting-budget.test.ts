@@ -170,7 +170,7 @@ test(`a data set counts while its handler works on it, and is given back when th
 }
 
 for (const tls of [false, true]) {
-test(`an association whose reading is paused for room in a budget is not idle: its idle timeout does not abort it while it waits${tls ? ' over TLS' : ''}`, async () => {
+test(`an association whose reading is paused for room in the server's budget is not idle: its idle timeout does not abort it while it waits${tls ? ' over TLS' : ''}`, async () => {
   const pki = tls ? scenarioPki() : undefined;
   const serverTls = pki && new SecureContext({ role: 'server', identity: { cert: pki.valid.cert, key: pki.valid.key }, ca: [pki.root.cert, pki.caA.cert] });
   const clientTls = pki && new SecureContext({ role: 'client', identity: { cert: pki.clientA.cert, key: pki.clientA.key }, ca: [pki.root.cert] });
@@ -192,7 +192,10 @@ test(`an association whose reading is paused for room in a budget is not idle: i
     handlers: registry,
     ...(serverTls === undefined ? {} : { tls: serverTls }),
     asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 },
-    maxBufferedBytesPerAssociation: MiB,
+    // The server's budget, not the association's: room in its own budget comes only from its
+    // own handlers, and a wait for them is bounded like a sink's (handler-stalled.test.ts).
+    maxBufferedBytes: MiB,
+    maxBufferedBytesPerAssociation: 0,
     timeouts: { idle: IDLE },
   });
   const paused: unknown[] = [];
@@ -207,7 +210,7 @@ test(`an association whose reading is paused for room in a budget is not idle: i
     const client = await associateScu(port, {
       abstractSyntaxes: [FIND], tls: clientTls, asynchronousOperations: { maxOperationsInvoked: 0, maxOperationsPerformed: 0 }, timeouts: quick,
     });
-    // The first handler holds its identifier; the next ones fill the association's budget.
+    // The first handler holds its identifier, which fills the server's budget; the next ones wait for room.
     const requests = Array.from({ length: 4 }, () => find(client, identifier(MiB)));
     // An abort before the pause (the idle timer taking a busy event loop for a silent peer)
     // fails here at once, not after the hang guard waiting for a pause that can no longer come.
