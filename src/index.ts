@@ -9,6 +9,7 @@ export {
   AssociationRejectedError,
   NoAcceptedContextError,
   NegotiationError,
+  IdentityChecksBusyError,
   InvalidAssociateRequestError,
   describeRejection,
   rejectResultNames,
@@ -80,6 +81,7 @@ export type { CertificateIdentity, CertificateBinding } from './acse/certificate
 export { accessRules, checkAccessRules, permissionForContext, permissionForRequest, DEFAULT_ACCESS_RULES, PERMISSIONS } from './acse/access-control.js';
 export type { AccessDecision, AccessPeer, AccessRule, AuthorizeHandler, Permission } from './acse/access-control.js';
 export { hashPassword, verifyPassword, parsePasswordFile, formatPasswordFile, passwordFileVerifier } from './ae/user-credentials.js';
+export { throttleUserIdentity, type IdentityThrottleOptions } from './acse/identity-throttle.js';
 export {
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,

@@ -42,3 +42,21 @@ export class InvalidAssociateRequestError extends DicomError {
     this.abortReason = abortReason;
   }
 }
+
+/**
+ * A user identity check refused before it ran: as many as `throttleUserIdentity` lets run or wait
+ * are under way (`limit: 'queue'`), or as many of the same calling address (`'address'`; one
+ * after a failed check of that address). The acceptor answers A-ASSOCIATE-RJ 2/3/2
+ * (rejected-transient, service-provider presentation, local-limit-exceeded): a later try may pass.
+ */
+export class IdentityChecksBusyError extends DicomError {
+  readonly limit: 'queue' | 'address';
+  readonly max: number;
+  constructor(limit: 'queue' | 'address', max: number) {
+    super('DICOM_ERR_IDENTITY_CHECKS_BUSY', limit === 'queue'
+      ? `user identity checks busy: ${max} already wait for their turn`
+      : `user identity checks busy: ${max} of this address already running or waiting`);
+    this.limit = limit;
+    this.max = max;
+  }
+}

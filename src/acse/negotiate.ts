@@ -161,7 +161,7 @@ export interface RejectedAssociation {
   readonly why: string;
   /** Which node-authentication check refused, when one did (the audit trail reports these as Security Alerts). */
   readonly check?: 'certificate-binding' | 'user-identity';
-  /** The local error behind a refusal no policy decided (the negotiation timeout). */
+  /** The local error behind a refusal no policy decided (the negotiation timeout, too many identity checks under way). */
   readonly error?: DicomError;
 }
 
@@ -317,10 +317,12 @@ export async function negotiateAssociation(
     ?? await evaluateUserIdentity(
       ui.userIdentityRq,
       policy.userIdentity,
-      { callingAeTitle: calling, calledAeTitle: called, tls: context.tls },
+      { callingAeTitle: calling, calledAeTitle: called, tls: context.tls, remoteAddress: context.remoteAddress },
       identityOptions,
     );
   if (!identity.accept) {
+    // Too many checks under way: nothing was checked, so no identity was refused.
+    if (identity.busy !== undefined) return { reject: tooManyAssociationsRejection(), why: identity.why, error: identity.busy };
     const r = USER_IDENTITY_REJECTION;
     return { reject: rj(r.result, r.source, r.reason), why: identity.why, check: 'user-identity' };
   }

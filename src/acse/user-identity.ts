@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
+import { IdentityChecksBusyError } from './errors.js';
 import type { TlsInfo } from '../transport/connection.js';
 import {
   RejectReason,
@@ -107,6 +108,8 @@ export interface UserIdentityContext {
   readonly callingAeTitle: string;
   readonly calledAeTitle: string;
   readonly tls?: TlsInfo | undefined;
+  /** The requestor's IP address, when known (throttleUserIdentity keeps its count per address). */
+  readonly remoteAddress?: string | undefined;
 }
 
 /** The handler's answer: true/false, or an object carrying the server response (types 3–5). */
@@ -160,7 +163,7 @@ export const USER_IDENTITY_REJECTION = Object.freeze({
 /** Outcome of the acceptor's identity check. `ac` is the 0x59 item to put in our AC, if any. */
 export type UserIdentityOutcome =
   | { readonly accept: true; readonly identity: ReceivedUserIdentity | undefined; readonly ac: UserIdentityAcItem | undefined }
-  | { readonly accept: false; readonly why: string };
+  | { readonly accept: false; readonly why: string; readonly busy?: IdentityChecksBusyError };
 
 /**
  * The answers of evaluateUserIdentity that no handler decides, in one place: no 0x58 item
@@ -221,6 +224,8 @@ export async function evaluateUserIdentity(
   try {
     decision = await ask(identity, context);
   } catch (err) {
+    // Not checked at all (throttleUserIdentity): refused as transient, not as a wrong identity.
+    if (err instanceof IdentityChecksBusyError) return { accept: false, why: err.message, busy: err };
     return { accept: false, why: `the user identity handler failed: ${err instanceof Error ? err.message : String(err)}` };
   }
   const accepted = decision === true || (typeof decision === 'object' && decision !== null && decision.accept === true);

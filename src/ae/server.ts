@@ -150,7 +150,7 @@ export interface AssociationRejection {
   readonly username?: string | undefined;
   /** The peer's certificate, when TLS. */
   readonly peerCertificate?: X509Certificate | undefined;
-  /** What refused it when no policy decision did (a `TimeoutError` with `timer: 'negotiation'`). */
+  /** What refused it when no policy decision did (a `TimeoutError` with `timer: 'negotiation'`, an `IdentityChecksBusyError`). */
   readonly error?: DicomError | undefined;
 }
 

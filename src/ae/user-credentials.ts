@@ -11,6 +11,7 @@ import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } 
 import { readFile } from 'node:fs/promises';
 import { InvalidOptionError } from '../errors.js';
 import type { UserIdentityHandler } from '../acse/user-identity.js';
+import { throttleUserIdentity, type IdentityThrottleOptions } from '../acse/identity-throttle.js';
 
 /** scrypt cost: N = 2^14, r = 8, p = 1 (RFC 7914's interactive-login parameters), 16 MiB of memory. */
 const DEFAULT = { N: 16384, r: 8, p: 1 } as const;
@@ -89,11 +90,14 @@ const DUMMY = `scrypt$${DEFAULT.N}$${DEFAULT.r}$${DEFAULT.p}$${randomBytes(16).t
  * The identity handler of a password file (or of a map name → hash): type 2 accepted when the
  * passcode matches the user's scrypt key, type 1 only for a user listed without one, types 3–5
  * never (give your own handler for Kerberos, SAML or JWT). The file is read at every call.
+ * Each check (the file read and scrypt, both in the libuv thread pool) goes through
+ * throttleUserIdentity (`throttle`: its options; false: none), so a flood of A-ASSOCIATE-RQs
+ * cannot queue unbounded work there (docs/limits.md).
  */
-export function passwordFileVerifier(source: string | ReadonlyMap<string, string>): UserIdentityHandler {
+export function passwordFileVerifier(source: string | ReadonlyMap<string, string>, options: { readonly throttle?: IdentityThrottleOptions | false } = {}): UserIdentityHandler {
   const load = async (): Promise<ReadonlyMap<string, string>> =>
     typeof source === 'string' ? parsePasswordFile(await readFile(source, 'utf8'), source) : source;
-  return async (identity) => {
+  const check: UserIdentityHandler = async (identity) => {
     const users = await load();
     const hash = identity.username === undefined ? undefined : users.get(identity.username);
     if (identity.type === 'username-passcode') {
@@ -103,4 +107,5 @@ export function passwordFileVerifier(source: string | ReadonlyMap<string, string
     if (identity.type === 'username') return hash === '';
     return false;
   };
+  return options.throttle === false ? check : throttleUserIdentity(check, options.throttle);
 }
