@@ -2,10 +2,12 @@
  * User identity checks under a flood (docs/limits.md, Associations): one address sends
  * A-ASSOCIATE-RQs with a wrong passcode as fast as it is answered, over many connections at once.
  * Each check runs scrypt in the thread pool; unthrottled, every RQ held an association slot while
- * its scrypt waited behind the others', so the flood held all of them and a user with the right
- * password from another address was refused 2/3/2. Throttled (passwordFileVerifier's default):
- * the flooding address has at most a few checks under way, the rest are refused 2/3/2 at once
- * without a check, and the right user gets in and stores.
+ * its scrypt waited behind the others', so the flood held most of them (a user with the right
+ * password from another address was often refused 2/3/2), and the check of one that got in
+ * queued in the thread pool behind every scrypt already there (as do the store's file
+ * operations): dozens of wrong passcodes were checked and refused before it. Throttled (passwordFileVerifier's default): the
+ * flooding address has one check at a time, each later than the last, the rest are refused
+ * 2/3/2 at once without a check, and the right user gets in and stores at once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,6 +75,10 @@ test('a flood of wrong passcodes from one address: the flood is refused 2/3/2 wi
     // The flood is under way: the server has answered some of it.
     await until(() => [...outcomes.values()].reduce((a, b) => a + b, 0) >= 200, 'the flood to be answered', 60_000);
     const { path } = await writeInstance(fixture.dir, spec(1, { SOPClassUID: ctImageStorage }));
+    // Wrong passcodes checked (and refused 1/2/1) while the right user associates and stores:
+    // with checks running unbounded, its own scrypt (and the store's file operations) wait in
+    // the thread pool behind every scrypt queued before them, one refusal each.
+    const checkedBefore = outcomes.get('RJ 1/2/1') ?? 0;
     const client = await hangGuard(DicomClient.associate({
       host: '127.0.0.1', port, callingAeTitle: 'ALICE', calledAeTitle: 'SCP',
       presentationContexts: [{ abstractSyntax: ctImageStorage, transferSyntaxes: ['1.2.840.10008.1.2.1'] }],
@@ -81,7 +87,9 @@ test('a flood of wrong passcodes from one address: the flood is refused 2/3/2 wi
     }), 'the right user to be answered', 60_000);
     try {
       const [result] = await client.store([path]);
+      const checkedDuring = (outcomes.get('RJ 1/2/1') ?? 0) - checkedBefore;
       assert.equal(result?.status, Status.Success);
+      assert.ok(checkedDuring <= 4, `${checkedDuring} wrong passcodes were checked while the right user associated and stored one instance`);
     } finally {
       await client.release();
     }
