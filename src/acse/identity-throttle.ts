@@ -16,7 +16,7 @@ import { IdentityChecksBusyError } from './errors.js';
 import type { UserIdentityContext, UserIdentityDecision, UserIdentityHandler, ReceivedUserIdentity } from './user-identity.js';
 
 export interface IdentityThrottleOptions {
-  /** Checks running at once. Default 2 (the thread pool has 4 threads unless UV_THREADPOOL_SIZE says otherwise: 2 stay for the store). */
+  /** Checks running at once. Default 2, fewer if UV_THREADPOOL_SIZE leaves the thread pool under 4 threads: at least 2 stay for the store (at least 1 check). */
   readonly maxConcurrent?: number;
   /** Checks waiting for their turn beyond those; one more is refused at once. Default 32. */
   readonly maxQueued?: number;
@@ -52,10 +52,16 @@ function count(option: string, v: number | undefined, fallback: number, min: num
   return v;
 }
 
+/** 2, or fewer so that 2 threads of the libuv pool (4 unless UV_THREADPOOL_SIZE says otherwise) stay for file operations; at least 1. */
+function defaultConcurrency(): number {
+  const pool = Number(process.env['UV_THREADPOOL_SIZE']);
+  return Math.max(1, Math.min(2, (Number.isInteger(pool) && pool > 0 ? pool : 4) - 2));
+}
+
 const accepted = (d: UserIdentityDecision): boolean => d === true || (typeof d === 'object' && d !== null && d.accept === true);
 
 export function throttleUserIdentity(handler: UserIdentityHandler, options: IdentityThrottleOptions = {}): (identity: ReceivedUserIdentity, context: UserIdentityContext) => Promise<UserIdentityDecision> {
-  const maxConcurrent = count('maxConcurrent', options.maxConcurrent, 2, 1);
+  const maxConcurrent = count('maxConcurrent', options.maxConcurrent, defaultConcurrency(), 1);
   const maxQueued = count('maxQueued', options.maxQueued, 32, 0);
   const maxPerAddress = count('maxPerAddress', options.maxPerAddress, 4, 1);
   const baseDelay = count('failureDelay', options.failureDelay, 250, 0);
