@@ -42,7 +42,9 @@ Options:
                          every proposal synchronously); they are answered in order
   --users FILE           check user identities (PS3.7 D.3.3.7: user name, or user name and
                          password) against FILE (make it with dicom-tls user add); a wrong
-                         password is rejected (A-ASSOCIATE-RJ 1/2/1)
+                         password is rejected (A-ASSOCIATE-RJ 1/2/1); at most 2 checks run
+                         and 32 wait, an address that failed one gets one at a time, later
+                         and later: more are refused 2/3/2 unchecked (docs/limits.md)
   --require-user         reject associations that name no user (needs --users)
   --accept-unknown       store private and unknown SOP classes too (any SOP class that is not
                          Verification, Query/Retrieve or a normalized one); retired storage
