@@ -14,25 +14,48 @@ export function foldCase(text: string): string {
   return text.normalize('NFC').toLowerCase().replace(/ς/g, 'σ');
 }
 
-const patterns = new Map<string, RegExp>();
-
-/** `*` any run of characters, `?` exactly one character (a code point, not a byte or UTF-16 unit). */
-function wildcardRegExp(key: string): RegExp {
-  let re = patterns.get(key);
-  if (re === undefined) {
-    const body = [...key].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'))).join('');
-    re = new RegExp(`^${body}$`, 'su');
-    if (patterns.size > 256) patterns.clear();
-    patterns.set(key, re);
+/**
+ * `*` any run of characters, `?` exactly one character (a code point, not a byte or UTF-16 unit).
+ * Not a regular expression: a backtracking engine takes time exponential in the number of `*`
+ * (`**…*a` against a name ran for minutes, and the index runs in the server's one thread), so
+ * one pass with a single resume point, as glob matchers do: after a mismatch only the last `*`
+ * is widened, each widening moving on by one character, at most value × pattern steps; none when
+ * the pattern needs more characters than the value has.
+ */
+function wildcardMatches(value: string, key: string): boolean {
+  const v = [...value];
+  const p = [...key];
+  let needed = 0;
+  for (const c of p) if (c !== '*') needed++;
+  if (needed > v.length) return false;
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (i < v.length) {
+    const c = p[j];
+    if (c === '*') {
+      star = j++;
+      resume = i;
+    } else if (c !== undefined && (c === '?' || c === v[i])) {
+      i++;
+      j++;
+    } else if (star >= 0) {
+      j = star + 1;
+      i = ++resume;
+    } else {
+      return false;
+    }
   }
-  return re;
+  while (p[j] === '*') j++;
+  return j === p.length;
 }
 
 /** Single value or wildcard matching of one value (no `\`) against one key value. */
 export function textMatches(value: string, key: string, caseInsensitive: boolean): boolean {
   const v = caseInsensitive ? foldCase(value) : value.normalize('NFC');
   const k = caseInsensitive ? foldCase(key) : key.normalize('NFC');
-  return /[*?]/.test(k) ? wildcardRegExp(k).test(v) : v === k;
+  return /[*?]/.test(k) ? wildcardMatches(v, k) : v === k;
 }
 
 /**
