@@ -41,8 +41,23 @@ if (first !== undefined && hash !== undefined && !(first === 'store' && second =
   await runSoloScript(process.getBuiltinModule('node:url').fileURLToPath(url), url.href, first, hash, compileCacheDir());
 } else {
   const [{ main }, { processIo }] = await Promise.all([import('./main.js'), import('./io.js')]);
+  // A reader that went away (`| head`) leaves the output nowhere to go: no more of it, and no
+  // crash on an unhandled EPIPE; the command still finishes its work and exits with its code.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const code = await main(process.argv.slice(2), processIo());
   // `serve` resolves only after a clean shutdown; every other command is done here. Exiting
-  // explicitly keeps a peer's half-closed socket from holding the process open.
+  // explicitly keeps a peer's half-closed socket from holding the process open; but only once
+  // stdout and stderr have taken all that was written: a pipe takes 64 KiB at a time, the rest
+  // waits in the stream, and process.exit drops it (a `find --json | jq` lost its matches).
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
   process.exit(code);
+}
+
+/** Resolves once what was written to `stream` before is handed to the OS (or the stream failed: a reader gone). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('close', resolve);
+    stream.write('', () => resolve());
+  });
 }

@@ -24,7 +24,10 @@ exits 130. A second Ctrl-C, or no final response within --timeout, aborts the as
 Query:
 ${queryKeyHelp}
   --max-matches N        stop after N matches with C-CANCEL-RQ, as findscu's --cancel does
-                         (default 50000: a peer sending matches without end cannot fill memory)
+                         (default 50000)
+  --max-match-bytes N    stop the same way once the matches received total N bytes (their
+                         encoded identifiers; default 134217728, 128 MiB): with --max-matches,
+                         a peer sending matches without end, or very large ones, cannot fill memory
 
 ${clientOptionsHelp}
 
@@ -34,7 +37,7 @@ Examples:
       -k PatientName='DOE^*' -k StudyDate=20240101-20241231 -k StudyInstanceUID
   dicom-tls find pacs:11112 --no-tls --call PACS --root patient --level PATIENT -k PatientID -k PatientName --json`;
 
-export const findOptions = { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' }, 'max-matches': { type: 'string' } } as const;
+export const findOptions = { ...clientOptions, query: { type: 'string', short: 'k', multiple: true }, level: { type: 'string' }, root: { type: 'string' }, 'max-matches': { type: 'string' }, 'max-match-bytes': { type: 'string' } } as const;
 
 /**
  * Matches as a table whose columns are the keys asked for (in order), or with --json as an array
@@ -58,6 +61,8 @@ export const command: CommandModule = {
     const root = oneOf(values.root, 'root', queryRoots) ?? 'study';
     const maxMatches = values['max-matches'] === undefined ? 50_000 : Number(values['max-matches']);
     if (!Number.isInteger(maxMatches) || maxMatches < 1) throw usageError(`--max-matches must be a whole number ≥ 1, got "${values['max-matches']}"`);
+    const maxBytes = values['max-match-bytes'] === undefined ? 128 * 1024 * 1024 : Number(values['max-match-bytes']);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw usageError(`--max-match-bytes must be a whole number ≥ 1, got "${values['max-match-bytes']}"`);
     const settings = await clientSettings(values, positionals[0], io);
     const model = root === 'patient' ? 'PATIENT_ROOT' : root === 'worklist' ? 'MODALITY_WORKLIST' : 'STUDY_ROOT';
     const ident = identifier(keys, root === 'worklist' ? undefined : level);
@@ -67,10 +72,14 @@ export const command: CommandModule = {
     const connection = await connectClient(settings, { presentationContexts });
     const [{ findEncoded }, { decodeDatasetDict }, { toDicomJson }, { dcmjs, quietly }] = await Promise.all([
       import('../services/scu/find.js'), import('../dataset/codec.js'), import('../dataset/json-model.js'), import('../dataset/dcmjs.js')]);
+    // One form per match, the one printed: the naturalized data set for the table, the JSON
+    // Model for --json.
     const matches: Array<Record<string, unknown>> = [];
     const json: unknown[] = [];
     const interruption = new Interruption(out, 'C-FIND', () => void connection.client.abort().catch(() => undefined));
     let final: number | undefined;
+    let count = 0;
+    let bytes = 0;
     try {
       await releaseAfter(connection, async (client) => {
         // After a cancel, the final status is told to the user (Cancel, or whatever the peer sent).
@@ -81,11 +90,17 @@ export const command: CommandModule = {
         try {
           for await (const m of findEncoded(client.association, model, ident, { signal: interruption.signal, ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}) })) {
             const dict = decodeDatasetDict(m.dataset, m.transferSyntaxUid);
-            json.push(toDicomJson(dict));
-            matches.push(quietly(() => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict)));
+            if (out.json) json.push(toDicomJson(dict));
+            else matches.push(quietly(() => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict)));
+            count++;
+            bytes += m.dataset.length;
             // Leaving the loop sends C-CANCEL-RQ; the final response is due within the timeout.
-            if (matches.length >= maxMatches) {
+            if (count >= maxMatches) {
               out.note(`stopped after ${maxMatches} matches (--max-matches): the peer may have more; narrow the query`);
+              break;
+            }
+            if (bytes >= maxBytes) {
+              out.note(`stopped after ${count} match${count === 1 ? '' : 'es'} of ${bytes} bytes in all (--max-match-bytes ${maxBytes}): the peer may have more; narrow the query`);
               break;
             }
           }
@@ -104,7 +119,7 @@ export const command: CommandModule = {
     const cancelled = interruption.cancelled;
     if (cancelled !== undefined) {
       const status = final === undefined ? 'its final response' : `its final response is ${final === 0xfe00 ? 'Cancel' : final === 0 ? 'Success' : 'status'} (0x${final.toString(16).padStart(4, '0')})`;
-      if (!out.json) out.error(`error: C-FIND cancelled on ${cancelled} after ${matches.length} match${matches.length === 1 ? '' : 'es'} (the matches the peer sent after the cancel are not shown): ${status}; the association was released. [${CliCode.interrupted}]`);
+      if (!out.json) out.error(`error: C-FIND cancelled on ${cancelled} after ${count} match${count === 1 ? '' : 'es'} (the matches the peer sent after the cancel are not shown): ${status}; the association was released. [${CliCode.interrupted}]`);
       return ExitCode.Interrupted;
     }
     return ExitCode.Ok;

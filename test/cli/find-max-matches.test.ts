@@ -1,7 +1,8 @@
 /**
  * `find` collects the matches to print them as one table or JSON array: a peer sending Pending
  * responses without end would fill memory. It stops after --max-matches (default 50 000) with a
- * C-CANCEL-RQ, as findscu's --cancel does, and prints what it got with a note.
+ * C-CANCEL-RQ, as findscu's --cancel does, or once the matches total --max-match-bytes (default
+ * 128 MiB), and prints what it got with a note.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,14 @@ import { encodePdu } from '../../src/ul/pdu/encode.js';
 import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 import { rawCommandSet, rawPData } from '../helpers/raw-pdu.js';
-import { runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { CLI, runCli } from '../helpers/cli.js';
+import { hangGuard } from '../helpers/hang-guard.js';
 import { acFor } from '../ul/fixtures.js';
 
-test('find against a peer whose matches never end: stops at --max-matches with C-CANCEL-RQ and prints them', { timeout: 120_000 }, async () => {
+/** A C-FIND SCP sending Pending responses with `identifier` without end until a C-CANCEL-RQ, then Cancel. */
+async function endlessMatches(identifier: Uint8Array): Promise<{ port: number; cancelled(): boolean; close(): Promise<void> }> {
   const peers: ScriptedPeer[] = [];
   let cancelled = false;
   const server = net.createServer((socket) => {
@@ -23,14 +28,15 @@ test('find against a peer whose matches never end: stops at --max-matches with C
     void (async () => {
       const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
       const pc = rq.presentationContexts[0]!;
-      // acFor accepts implicit VR little endian: the identifiers below are in it.
+      // acFor accepts implicit VR little endian: the identifiers are in it.
       peer.write(encodePdu(acFor(rq)));
       const sop = '1.2.840.10008.5.1.4.1.2.2.1';
       const pending = Buffer.concat([
         rawPData(pc.id, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0000], [0x0900, 0xff00]])),
-        rawPData(pc.id, false, true, Uint8Array.of(0x10, 0, 0x10, 0, 4, 0, 0, 0, 0x58, 0x5e, 0x59, 0x20)),
+        ...Array.from({ length: Math.ceil(identifier.length / 16000) }, (_, i) =>
+          rawPData(pc.id, false, (i + 1) * 16000 >= identifier.length, identifier.subarray(i * 16000, (i + 1) * 16000))),
       ]);
-      const flood = setInterval(() => peer.write(pending), 5);
+      const flood = setInterval(() => { if (peer.socket.writableLength < 4_000_000) peer.write(pending); }, 5);
       for (let pdu = await peer.nextPdu(); pdu !== undefined; pdu = await peer.nextPdu()) {
         if (pdu.includes(Buffer.from([0, 0, 0, 1, 2, 0, 0, 0, 0xff, 0x0f]))) {
           // C-CANCEL-RQ: the final response, Cancel (FE00).
@@ -45,15 +51,79 @@ test('find against a peer whose matches never end: stops at --max-matches with C
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cancelled: () => cancelled,
+    async close() {
+      for (const p of peers) p.socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** (0010,0010) Patient's Name of `length` bytes, implicit VR little endian. */
+function largeName(length: number): Buffer {
+  const identifier = Buffer.alloc(8 + length, 0x41);
+  identifier.set([0x10, 0, 0x10, 0]);
+  identifier.writeUInt32LE(length, 4);
+  return identifier;
+}
+
+test('find against a peer whose matches never end: stops at --max-matches with C-CANCEL-RQ and prints them', { timeout: 120_000 }, async () => {
+  const peer = await endlessMatches(Uint8Array.of(0x10, 0, 0x10, 0, 4, 0, 0, 0, 0x58, 0x5e, 0x59, 0x20));
   try {
-    const r = await runCli(['find', `127.0.0.1:${port}`, '--no-tls', '-k', 'PatientName', '--max-matches', '3', '--timeout', '30']);
+    const r = await runCli(['find', `127.0.0.1:${peer.port}`, '--no-tls', '-k', 'PatientName', '--max-matches', '3', '--timeout', '30']);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(cancelled, 'the peer got a C-CANCEL-RQ');
+    assert.ok(peer.cancelled(), 'the peer got a C-CANCEL-RQ');
     assert.match(r.stdout, /^3 matches$/m);
     assert.match(r.stderr, /stopped after 3 matches/);
   } finally {
-    for (const p of peers) p.socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await peer.close();
+  }
+});
+
+test('find against a peer whose matches are large: stops once they total --max-match-bytes, with C-CANCEL-RQ, and prints them', { timeout: 120_000 }, async () => {
+  // 100 008 bytes a match: the tenth reaches 1 000 000.
+  const peer = await endlessMatches(largeName(100_000));
+  try {
+    const r = await runCli(['find', `127.0.0.1:${peer.port}`, '--no-tls', '-k', 'PatientName', '--max-match-bytes', '1000000', '--timeout', '30', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stopped after 10 matches of 1000080 bytes in all \(--max-match-bytes 1000000\)/);
+    assert.equal((JSON.parse(r.stdout) as unknown[]).length, 10);
+    assert.ok(peer.cancelled(), 'the peer got a C-CANCEL-RQ');
+  } finally {
+    await peer.close();
+  }
+});
+
+test('find: output larger than a pipe holds reaches the pipe whole before the process exits (table and --json)', { timeout: 120_000 }, async () => {
+  const peer = await endlessMatches(largeName(50_000));
+  try {
+    const table = await runCli(['find', `127.0.0.1:${peer.port}`, '--no-tls', '-k', 'PatientName', '--max-matches', '20', '--timeout', '30']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.equal(table.stdout.split('\n').filter((l) => /^A{50000}$/.test(l.trimEnd())).length, 20);
+    assert.match(table.stdout, /^20 matches\n$/m);
+    const json = await runCli(['find', `127.0.0.1:${peer.port}`, '--no-tls', '-k', 'PatientName', '--max-matches', '20', '--timeout', '30', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const matches = JSON.parse(json.stdout) as { '00100010': { Value: { Alphabetic: string }[] } }[];
+    assert.deepEqual(matches.map((m) => m['00100010'].Value[0]!.Alphabetic.length), new Array<number>(20).fill(50_000));
+  } finally {
+    await peer.close();
+  }
+});
+
+test('find: a reader that leaves early (| head) ends the command with its own exit code, no EPIPE crash', { timeout: 120_000 }, async () => {
+  const peer = await endlessMatches(largeName(50_000));
+  try {
+    const child = spawn(process.execPath, [CLI, 'find', `127.0.0.1:${peer.port}`, '--no-tls', '-k', 'PatientName', '--max-matches', '20', '--timeout', '30', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    // Read the first chunk, then close our end of the pipe as `head -c` does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const [code] = await hangGuard(once(child, 'close'), 'find exiting after its reader left') as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
+  } finally {
+    await peer.close();
   }
 });
