@@ -936,7 +936,7 @@ interface PendingEntry {
 /** Processing failure (0110) with the error's message as the comment. */
 function failureFields(error: unknown): ResponseFields {
   const m = error instanceof Error ? error.message : String(error);
-  return { status: Status.ProcessingFailure, errorComment: m.slice(0, 64) };
+  return { status: Status.ProcessingFailure, errorComment: m };
 }
 
 function isThenable<T>(v: T | Promise<T>): v is Promise<T> {

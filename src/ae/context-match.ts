@@ -49,6 +49,6 @@ export function contextMismatch(request: { readonly type: string }, abstractSynt
   if (META_SOP_CLASSES.get(abstractSyntax)?.has(sopClassUid) === true) return undefined;
   const status = request.type.startsWith('N-') ? Status.NoSuchSopClass : Status.SopClassNotSupported;
   // LO: at most 64 characters (PS3.7 C.5: Error Comment).
-  const errorComment = `SOP class ${sopClassUid} is not the context's`.slice(0, 64);
+  const errorComment = `SOP class ${sopClassUid} is not the context's`;
   return { status, errorComment, sopClassUid, abstractSyntax };
 }

@@ -31,6 +31,6 @@ export function requestRefusal(request: { readonly type: string }, context: Requ
 
 /** The answer to a refused request: Refused: Not Authorized, `why` as its Error Comment. */
 export function notAuthorized(why: string): { readonly status: number; readonly errorComment: string } {
-  // LO: at most 64 characters (PS3.7 C.5: Error Comment).
-  return { status: Status.NotAuthorized, errorComment: why.slice(0, 64) };
+  // LO: the association shortens it to 64 characters (PS3.7 C.5: Error Comment; error-comment.ts).
+  return { status: Status.NotAuthorized, errorComment: why };
 }

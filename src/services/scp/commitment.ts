@@ -154,7 +154,7 @@ export function commitmentHandler(options: CommitmentHandlerOptions): DimseHandl
       try {
         info = decodeDataset(context.dataset, context.presentationContext.transferSyntax);
       } catch (error) {
-        return { status: Status.InvalidArgumentValue, errorComment: String((error as Error).message).slice(0, 64) };
+        return { status: Status.InvalidArgumentValue, errorComment: String((error as Error).message) };
       }
       const parsed = parseCommitmentReport(info, context.association.callingAeTitle);
       if (parsed.transactionUid === '' || parsed.committed.length === 0) return { status: Status.MissingAttributeValue, errorComment: 'TransactionUID and ReferencedSOPSequence are required' };

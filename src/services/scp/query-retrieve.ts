@@ -45,7 +45,7 @@ const modelOf: Readonly<Record<string, InformationModel>> = {
 };
 
 function failure(error: unknown): ResponseFields {
-  const comment = (error instanceof Error ? error.message : String(error)).slice(0, 64);
+  const comment = error instanceof Error ? error.message : String(error);
   return { status: error instanceof StoreError ? error.status : QueryRetrieveStatus.UnableToProcess, errorComment: comment };
 }
 
@@ -414,7 +414,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
         }));
       if (destination === undefined) {
         failed('unknown-destination', undefined);
-        return { status: QueryRetrieveStatus.MoveDestinationUnknown, errorComment: `unknown destination ${request.moveDestination.trim()}`.slice(0, 64) };
+        return { status: QueryRetrieveStatus.MoveDestinationUnknown, errorComment: `unknown destination ${request.moveDestination.trim()}` };
       }
       if (files.length === 0) return { status: Status.Success, numberOfCompletedSuboperations: 0, numberOfFailedSuboperations: 0, numberOfWarningSuboperations: 0 };
       const t = options.timeout ?? DEFAULT_MOVE_TIMEOUT;
@@ -443,7 +443,7 @@ export function moveHandler(options: MoveHandlerOptions): DimseHandler<'C-MOVE-R
         client = taken;
       } catch (error) {
         failed('unreachable', error, destination.host);
-        return { status: QueryRetrieveStatus.OutOfResourcesUnableToPerformSuboperations, errorComment: `cannot reach ${request.moveDestination.trim()}: ${String((error as Error).message)}`.slice(0, 64) };
+        return { status: QueryRetrieveStatus.OutOfResourcesUnableToPerformSuboperations, errorComment: `cannot reach ${request.moveDestination.trim()}: ${String((error as Error).message)}` };
       }
       // The A-ABORT, then the transport at once: behind data a stalled destination does not take,
       // the A-ABORT would hold the association in Sta13 until ARTIM, and the sub-operation with it.

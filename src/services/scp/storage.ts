@@ -47,7 +47,7 @@ export type StorageHandlerOptions =
 /** Error Comment (0000,0902) is LO: 64 characters; a StoreError carries one made to fit. */
 function errorComment(error: unknown): string {
   if (error instanceof StoreError) return error.comment;
-  return (error instanceof Error ? error.message : String(error)).slice(0, 64);
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
