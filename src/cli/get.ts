@@ -18,7 +18,8 @@ export const help = `Usage: dicom-tls get HOST:PORT -k KEY=VALUE... [--out DIR] 
 
 Retrieves the matching instances with C-GET: they arrive on the same association (SCP/SCU role
 selection) and are written to DIR as Part 10 files (default: the current directory); one cut
-short by the association's end leaves no file. Exit code 16
+short by the association's end leaves no file, one sent twice is one file (the later copy, counted
+once). Exit code 16
 when some sub-operations failed or were never performed (the peer's final response is Cancel, or
 counts some remaining), or when the peer counts more completed than reached us.
 
@@ -94,9 +95,15 @@ export const command: CommandModule = {
     const unwatch = printPeerWarnings(out);
     const { client, dispose } = await connectClient(settings, { presentationContexts, roles });
     let received = 0;
+    // A peer may send an instance twice: its file is written again (the later copy kept), and
+    // what we say counts instances, not C-STOREs.
+    const instances = new Set<string>();
     const refused = new Map<string, string>();
     const bar = out.progress('receiving', 0);
-    const written = (): string => `${received} instance${received === 1 ? '' : 's'} written under ${dir}`;
+    const written = (): string => {
+      const again = received - instances.size;
+      return `${instances.size} instance${instances.size === 1 ? '' : 's'} written under ${dir}${again > 0 ? ` (${again} sent again: the later copy kept)` : ''}`;
+    };
     // After a cancel the instances still arriving are stored as before, until the final response.
     const interruption = new Interruption(out, 'C-GET', () => void client.abort().catch(() => undefined));
     interruption.signal.addEventListener('abort', () => bar.done(), { once: true });
@@ -105,7 +112,7 @@ export const command: CommandModule = {
       result = await runRetrieve(client, () => { interruption.dispose(); unwatch(); dispose(); }, bar, interruption, () =>
         client.get(model, identifier(keys, level), {
           store, signal: interruption.signal,
-          onStored: (i) => { received++; bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
+          onStored: (i) => { received++; instances.add(i.sopInstanceUid); bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },
           onFailed: (error, uid) => refused.set(uid, `we could not keep it: ${error.message}`),
           ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
         }),

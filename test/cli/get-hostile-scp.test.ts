@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneSentenceError, runCli, tempDir } from '../helpers/cli.js';
 import { ctInstance, hostileGetScp, type GetSession } from '../helpers/hostile-get-scp.js';
@@ -65,3 +65,28 @@ for (const [how, end] of [
     }
   });
 }
+
+test('get: an instance sent twice is one file, the later copy, and is counted once', { timeout: 120_000 }, async () => {
+  const { dir, cleanup } = tempDir('get-twice-');
+  const scp = await hostileGetScp(async (s) => {
+    s.storeRq(100, '1.2.3.4.5');
+    s.data(ctInstance('1.2.3.4.5', 100), true);
+    assert.equal(await s.storeStatus(), 0);
+    s.storeRq(101, '1.2.3.4.5');
+    s.data(ctInstance('1.2.3.4.5', 300), true);
+    assert.equal(await s.storeStatus(), 0);
+    s.getRsp(0, { completed: 2, failed: 0, warning: 0 });
+    await s.end();
+  });
+  try {
+    const r = await runCli(['get', `127.0.0.1:${scp.port}`, '--no-tls', '--timeout', '60', '-k', 'StudyInstanceUID=1.2.3', '--out', dir]);
+    await scp.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(filesUnder(dir), ['1.2.3/1.2.3.4/1.2.3.4.5.dcm']);
+    assert.ok(readFileSync(join(dir, '1.2.3/1.2.3.4/1.2.3.4.5.dcm')).includes(Buffer.from('X'.repeat(300))), 'the later copy is the one kept');
+    assert.match(r.stdout, /^1 instance written under .* \(1 sent again: the later copy kept\)$/m);
+  } finally {
+    await scp.close();
+    cleanup();
+  }
+});
