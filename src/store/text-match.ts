@@ -23,21 +23,21 @@ export function foldCase(text: string): string {
  * the pattern needs more characters than the value has.
  */
 function wildcardMatches(value: string, key: string): boolean {
-  const v = [...value];
-  const p = [...key];
-  let needed = 0;
-  for (const c of p) if (c !== '*') needed++;
+  const { p, needed, prefix } = patternOf(key);
+  // The usual key, `DOE*`: no code point to count.
+  if (prefix !== undefined) return value.startsWith(prefix);
+  const v = codePoints(value);
   if (needed > v.length) return false;
   let i = 0;
   let j = 0;
   let star = -1;
   let resume = 0;
   while (i < v.length) {
-    const c = p[j];
-    if (c === '*') {
+    const c = j < p.length ? p[j]! : -1;
+    if (c === STAR) {
       star = j++;
       resume = i;
-    } else if (c !== undefined && (c === '?' || c === v[i])) {
+    } else if (c !== -1 && (c === ANY || c === v[i])) {
       i++;
       j++;
     } else if (star >= 0) {
@@ -47,8 +47,44 @@ function wildcardMatches(value: string, key: string): boolean {
       return false;
     }
   }
-  while (p[j] === '*') j++;
+  while (j < p.length && p[j] === STAR) j++;
   return j === p.length;
+}
+
+const STAR = 0x2a;
+const ANY = 0x3f;
+
+/** A key's code points and how many characters a value needs to match it (one key is matched against every row). */
+interface Pattern {
+  readonly p: readonly number[];
+  readonly needed: number;
+  /** The text before the one `*` that ends the key, when that is its only wildcard. */
+  readonly prefix: string | undefined;
+}
+const patterns = new Map<string, Pattern>();
+function patternOf(key: string): Pattern {
+  let pattern = patterns.get(key);
+  if (pattern === undefined) {
+    const p = codePoints(key);
+    let needed = 0;
+    for (const c of p) if (c !== STAR) needed++;
+    const wildcards = p.filter((c) => c === STAR || c === ANY).length;
+    pattern = { p, needed, prefix: wildcards === 1 && key.endsWith('*') ? key.slice(0, -1) : undefined };
+    if (patterns.size > 256) patterns.clear();
+    patterns.set(key, pattern);
+  }
+  return pattern;
+}
+
+/** The code points of `text` (a `?` matches one, whatever its length in UTF-16 units). */
+function codePoints(text: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.codePointAt(i)!;
+    out.push(c);
+    if (c > 0xffff) i++;
+  }
+  return out;
 }
 
 /** Single value or wildcard matching of one value (no `\`) against one key value. */
