@@ -70,8 +70,11 @@ function patternOf(key: string): Pattern {
     for (const c of p) if (c !== STAR) needed++;
     const wildcards = p.filter((c) => c === STAR || c === ANY).length;
     pattern = { p, needed, prefix: wildcards === 1 && key.endsWith('*') ? key.slice(0, -1) : undefined };
-    if (patterns.size > 256) patterns.clear();
-    patterns.set(key, pattern);
+    // Kept only when short: 256 keys of an identifier's 64 KiB each would hold 130 MB.
+    if (key.length <= 256) {
+      if (patterns.size >= 256) patterns.clear();
+      patterns.set(key, pattern);
+    }
   }
   return pattern;
 }
