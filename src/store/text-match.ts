@@ -62,6 +62,7 @@ interface Pattern {
   readonly prefix: string | undefined;
 }
 const patterns = new Map<string, Pattern>();
+let patternsLength = 0;
 function patternOf(key: string): Pattern {
   let pattern = patterns.get(key);
   if (pattern === undefined) {
@@ -70,11 +71,14 @@ function patternOf(key: string): Pattern {
     for (const c of p) if (c !== STAR) needed++;
     const wildcards = p.filter((c) => c === STAR || c === ANY).length;
     pattern = { p, needed, prefix: wildcards === 1 && key.endsWith('*') ? key.slice(0, -1) : undefined };
-    // Kept only when short: 256 keys of an identifier's 64 KiB each would hold 130 MB.
-    if (key.length <= 256) {
-      if (patterns.size >= 256) patterns.clear();
-      patterns.set(key, pattern);
+    // At most 256 keys and 64 Ki code points in all (256 of an identifier's 64 KiB would hold
+    // 130 MB); a longer key is kept alone, as it is matched against every row of its query.
+    if (patterns.size >= 256 || patternsLength + p.length > 65_536) {
+      patterns.clear();
+      patternsLength = 0;
     }
+    patterns.set(key, pattern);
+    patternsLength += p.length;
   }
   return pattern;
 }
