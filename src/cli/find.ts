@@ -3,7 +3,7 @@
  */
 import { clientOptions, oneOf, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
-import { CliCode, ExitCode, usageError } from './errors.js';
+import { CliCode, ExitCode, errorJson, exitCodeFor, formatError, usageError } from './errors.js';
 import { connectClient, releaseAfter } from './connect.js';
 import { Output, table } from './io.js';
 import { Interruption } from './interrupt.js';
@@ -15,6 +15,9 @@ export const help = `Usage: dicom-tls find HOST:PORT -k KEY[=VALUE]... [options]
 Queries the peer with C-FIND (Patient Root, Study Root or Modality Worklist) and prints the
 matches as a table (the keys asked for are the columns) or, with --json, as an array of data sets
 in the DICOM JSON Model (PS3.18 F.2: tags, VRs and values, private attributes included).
+When the C-FIND ends in an error after some matches (a failure status such as a peer's A700 for
+more matches than it sends, a timeout, an abort), the matches are printed all the same, then the
+error, and the exit code is the error's (--json: {"error": {…}, "matches": […]}).
 
 Ctrl-C (SIGINT) or SIGTERM while the C-FIND runs asks the peer to stop (C-CANCEL-RQ), waits for
 its final response, prints the matches received until the cancel, releases the association and
@@ -43,12 +46,12 @@ export const findOptions = { ...clientOptions, query: { type: 'string', short: '
  * Matches as a table whose columns are the keys asked for (in order), or with --json as an array
  * of data sets in the DICOM JSON Model (PS3.18 F.2), `json[i]` being `matches[i]`.
  */
-export function reportMatches(out: Output, columns: readonly string[], matches: ReadonlyArray<Record<string, unknown>>, json: readonly unknown[] = matches): void {
+export function reportMatches(out: Output, columns: readonly string[], matches: ReadonlyArray<Record<string, unknown>>, json: readonly unknown[] = matches, after = ''): void {
   if (out.json) { out.document(json); return; }
   const text = (v: unknown): string => v === undefined || v === null ? '' : Array.isArray(v) ? v.map(text).join('\\')
     : typeof v === 'object' ? (('Alphabetic' in (v as object)) ? String((v as { Alphabetic: unknown }).Alphabetic) : JSON.stringify(v)) : String(v);
   out.line(table(columns, matches.map((m) => columns.map((c) => text(m[c])))));
-  out.line(`${matches.length} match${matches.length === 1 ? '' : 'es'}`);
+  out.line(`${matches.length} match${matches.length === 1 ? '' : 'es'}${after}`);
 }
 
 export const command: CommandModule = {
@@ -80,6 +83,10 @@ export const command: CommandModule = {
     let final: number | undefined;
     let count = 0;
     let bytes = 0;
+    // What arrived before a failure (a final failure status after the matches, such as the A700
+    // of a peer's own cap on them; a timeout; an abort) is still part of the answer: printed,
+    // then the error, with the error's exit code.
+    let ended: unknown;
     try {
       await releaseAfter(connection, async (client) => {
         // After a cancel, the final status is told to the user (Cancel, or whatever the peer sent).
@@ -109,13 +116,22 @@ export const command: CommandModule = {
         }
       });
     } catch (e) {
-      throw interruption.by === undefined ? e : interruption.error(e);
+      const error = interruption.by === undefined ? e : interruption.error(e);
+      if (count === 0) throw error;
+      ended = error;
     } finally {
       interruption.dispose();
     }
     const columns = keys.map((k) => k.keyword).filter((k) => k !== 'QueryRetrieveLevel');
     // Without keys, the attributes returned; never dcmjs's own bookkeeping (_vrMap, _meta).
-    reportMatches(out, columns.length > 0 ? columns : [...new Set(matches.flatMap((m) => Object.keys(m)))].filter((k) => !k.startsWith('_')), matches, json);
+    const shown = columns.length > 0 ? columns : [...new Set(matches.flatMap((m) => Object.keys(m)))].filter((k) => !k.startsWith('_'));
+    if (ended !== undefined) {
+      if (out.json) out.document({ ...errorJson(ended), matches: json });
+      else reportMatches(out, shown, matches, json, ' before the C-FIND ended');
+      out.error(formatError(ended, out.verbose));
+      return exitCodeFor(ended);
+    }
+    reportMatches(out, shown, matches, json);
     const cancelled = interruption.cancelled;
     if (cancelled !== undefined) {
       const status = final === undefined ? 'its final response' : `its final response is ${final === 0xfe00 ? 'Cancel' : final === 0 ? 'Success' : 'status'} (0x${final.toString(16).padStart(4, '0')})`;

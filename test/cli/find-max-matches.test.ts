@@ -69,6 +69,14 @@ function largeName(length: number): Buffer {
   return identifier;
 }
 
+/** (0010,0010) Patient's Name `name`, padded to even length, implicit VR little endian. */
+function nameElement(name: string): Buffer {
+  const value = name.length % 2 === 1 ? `${name} ` : name;
+  const element = largeName(value.length);
+  element.write(value, 8, 'latin1');
+  return element;
+}
+
 test('find against a peer whose matches never end: stops at --max-matches with C-CANCEL-RQ and prints them', { timeout: 120_000 }, async () => {
   const peer = await endlessMatches(Uint8Array.of(0x10, 0, 0x10, 0, 4, 0, 0, 0, 0x58, 0x5e, 0x59, 0x20));
   try {
@@ -125,5 +133,49 @@ test('find: a reader that leaves early (| head) ends the command with its own ex
     assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
   } finally {
     await peer.close();
+  }
+});
+
+test('find: the matches that arrived before a failure status are printed, then the error with its exit code (table and --json)', { timeout: 120_000 }, async () => {
+  const peers: ScriptedPeer[] = [];
+  const server = net.createServer((socket) => {
+    const peer = new ScriptedPeer(socket);
+    peers.push(peer);
+    void (async () => {
+      const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
+      const pc = rq.presentationContexts[0]!;
+      peer.write(encodePdu(acFor(rq)));
+      const sop = '1.2.840.10008.5.1.4.1.2.2.1';
+      for (let pdu = await peer.nextPdu(); pdu !== undefined; pdu = await peer.nextPdu()) {
+        if (pdu[0] === 0x04 && (pdu[11]! & 0x02) !== 0 && (pdu[11]! & 0x01) === 0) {
+          // The identifier arrived: three matches, then A700 (Refused: Out of Resources) as a capped SCP answers.
+          for (const name of ['ONE^A', 'TWO^B', 'THREE^C']) {
+            peer.write(rawPData(pc.id, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0000], [0x0900, 0xff00]])));
+            peer.write(rawPData(pc.id, false, true, nameElement(name)));
+          }
+          peer.write(rawPData(pc.id, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0101], [0x0900, 0xa700], [0x0902, 'more than 3 matches: narrow the query']])));
+        }
+        if (pdu[0] === 0x05) peer.write(Uint8Array.of(0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0));
+        if (pdu[0] === 0x07) break;
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    const table = await runCli(['find', `127.0.0.1:${port}`, '--no-tls', '-k', 'PatientName', '--timeout', '30']);
+    assert.equal(table.code, 15, table.stderr);
+    assert.deepEqual(table.stdout.split('\n').map((l) => l.trim()).filter((l) => /^(ONE|TWO|THREE)\^/.test(l)), ['ONE^A', 'TWO^B', 'THREE^C']);
+    assert.match(table.stdout, /^3 matches before the C-FIND ended$/m);
+    assert.match(table.stderr, /^error: C-FIND failed: 0xA700 \(more than 3 matches: narrow the query\)\. \[DICOM_ERR_DIMSE_STATUS\]$/m);
+    const json = await runCli(['find', `127.0.0.1:${port}`, '--no-tls', '-k', 'PatientName', '--timeout', '30', '--json']);
+    assert.equal(json.code, 15, json.stderr);
+    const doc = JSON.parse(json.stdout) as { error: { code: string; exitCode: number }; matches: { '00100010': { Value: { Alphabetic: string }[] } }[] };
+    assert.equal(doc.error.code, 'DICOM_ERR_DIMSE_STATUS');
+    assert.equal(doc.error.exitCode, 15);
+    assert.deepEqual(doc.matches.map((m) => m['00100010'].Value[0]!.Alphabetic), ['ONE^A', 'TWO^B', 'THREE^C']);
+  } finally {
+    for (const p of peers) p.socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
