@@ -316,6 +316,9 @@ export function decodePart10Header(bytes: Uint8Array, options: { readonly final?
     if (typeof values[required] !== 'string' || values[required] === '') {
       throw new Part10Error(part10ErrorCodes.invalidMeta, required, `the meta group has no ${required} (PS3.10 7.1)`);
     }
+    // They name the file's presentation context and its C-STORE: a file whose UID is not one
+    // (a path, a letter) is refused here, alone, not by the association it would have broken.
+    checkUid(required, values[required] as string);
   }
   if (values['ImplementationClassUID'] === undefined) {
     warnings.push('no ImplementationClassUID (0002,0012)');
