@@ -87,21 +87,37 @@ export async function endAfterError(client: DicomClient, e: unknown): Promise<vo
 }
 
 /**
- * `work` on the association, then release it; after an error the association is ended as
- * endAfterError says and the error thrown on. The TLS context is disposed of either way.
+ * Release after the work is done: every request was answered, so a release the peer refuses or
+ * never answers (no A-RELEASE-RP within the timeout) leaves the work's result standing: a
+ * warning, and the association is aborted. A C-ECHO, a query or a move that succeeded is not
+ * reported as failed (nor repeated by the user) because of the goodbye.
  */
-export async function releaseAfter<T>(connection: { client: DicomClient; dispose(): void }, work: (client: DicomClient) => Promise<T>): Promise<T> {
-  const { client, dispose } = connection;
+export async function releaseOrWarn(client: DicomClient, out: { note(text: string): void }): Promise<void> {
   try {
-    const result = await work(client);
     await client.release();
-    return result;
+  } catch (e) {
+    out.note(`warning: the release failed: ${(e as Error).message}`);
+    await client.abort().catch(() => undefined);
+  }
+}
+
+/**
+ * `work` on the association, then release it (releaseOrWarn); after an error the association is
+ * ended as endAfterError says and the error thrown on. The TLS context is disposed of either way.
+ */
+export async function releaseAfter<T>(connection: { client: DicomClient; dispose(): void }, out: { note(text: string): void }, work: (client: DicomClient) => Promise<T>): Promise<T> {
+  const { client, dispose } = connection;
+  let result: T;
+  try {
+    result = await work(client);
   } catch (e) {
     await endAfterError(client, e);
-    throw e;
-  } finally {
     dispose();
+    throw e;
   }
+  await releaseOrWarn(client, out);
+  dispose();
+  return result;
 }
 
 /** The handshake error for a name mismatch, naming the names the certificate carries (exit 10 kept). */

@@ -36,7 +36,7 @@ export const command: CommandModule = {
     const settings = await clientSettings(values, positionals[0], io);
     const started = Date.now();
     const connection = await connectClient(settings);
-    const statuses = await releaseAfter(connection, async (client) => {
+    const statuses = await releaseAfter(connection, out, async (client) => {
       const all: number[] = [];
       for (let i = 0; i < repeat; i++) all.push((await client.echo()).status);
       return all;

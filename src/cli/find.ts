@@ -88,7 +88,7 @@ export const command: CommandModule = {
     // then the error, with the error's exit code.
     let ended: unknown;
     try {
-      await releaseAfter(connection, async (client) => {
+      await releaseAfter(connection, out, async (client) => {
         // After a cancel, the final status is told to the user (Cancel, or whatever the peer sent).
         const watch = (m: { direction: string; command: { type: string; status?: number } }): void => {
           if (m.direction === 'received' && m.command.type === 'C-FIND-RSP' && (m.command.status! & 0xff00) !== 0xff00) final = m.command.status;

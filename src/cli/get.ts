@@ -109,7 +109,7 @@ export const command: CommandModule = {
     interruption.signal.addEventListener('abort', () => bar.done(), { once: true });
     let result;
     try {
-      result = await runRetrieve(client, () => { interruption.dispose(); unwatch(); dispose(); }, bar, interruption, () =>
+      result = await runRetrieve(client, () => { interruption.dispose(); unwatch(); dispose(); }, bar, interruption, out, () =>
         client.get(model, identifier(keys, level), {
           store, signal: interruption.signal,
           onStored: (i) => { received++; instances.add(i.sopInstanceUid); bar.update(received); out.debug(`received ${i.sopInstanceUid} → ${i.path}`); },

@@ -5,7 +5,7 @@
 import { clientOptions, oneOf, parse, parseAeTitle } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { CliCode, CliError, ExitCode, usageError, codeOf } from './errors.js';
-import { connectClient, endAfterError, printPeerWarnings } from './connect.js';
+import { connectClient, endAfterError, printPeerWarnings, releaseOrWarn } from './connect.js';
 import { Output } from './io.js';
 import { Interruption } from './interrupt.js';
 import { identifier, levelFrom, parseQueryKeys, queryKeyHelp } from './query-keys.js';
@@ -121,6 +121,7 @@ export async function runRetrieve(
   dispose: () => void,
   bar: { done(): void },
   interruption: Interruption,
+  out: { note(text: string): void },
   retrieve: () => Promise<Parameters<typeof retrieveOutcome>[2]>,
 ): Promise<Parameters<typeof retrieveOutcome>[2]> {
   try {
@@ -130,7 +131,8 @@ export async function runRetrieve(
     } finally {
       interruption.operationEnded();
     }
-    await client.release();
+    bar.done();
+    await releaseOrWarn(client, out);
     return result;
   } catch (e) {
     await endAfterError(client, e);
@@ -167,7 +169,7 @@ export const command: CommandModule = {
     interruption.signal.addEventListener('abort', () => bar.done(), { once: true });
     let result;
     try {
-      result = await runRetrieve(client, () => { interruption.dispose(); unwatch(); dispose(); }, bar, interruption, () =>
+      result = await runRetrieve(client, () => { interruption.dispose(); unwatch(); dispose(); }, bar, interruption, out, () =>
         client.move(model, identifier(keys, level), dest, {
           signal: interruption.signal,
           onProgress: (p) => {

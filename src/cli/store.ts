@@ -5,7 +5,7 @@
 import { clientOptions, parse } from './args.js';
 import { clientOptionsHelp, clientSettings } from './client-options.js';
 import { CliError, ExitCode, usageError, CliCode, errorJson } from './errors.js';
-import { connectClient, endAfterError } from './connect.js';
+import { connectClient, endAfterError, releaseOrWarn } from './connect.js';
 import { expandInputs } from './files.js';
 import { Output, table } from './io.js';
 import type { CommandModule } from './command.js';
@@ -149,13 +149,8 @@ export const command: CommandModule = {
         const reason = error ?? raw.find((r) => r.skipped)?.error ?? inFlight[0]?.error;
         if (reason !== undefined) ended = { error: reason, inFlight: inFlight.map((r) => r.path ?? r.sopInstanceUid) };
       } else {
-        try {
-          await client.release();
-        } catch (e) {
-          // Everything was answered; only the goodbye failed.
-          out.note(`warning: the release failed: ${(e as Error).message}`);
-          await client.abort().catch(() => undefined);
-        }
+        // Everything was answered; only the goodbye can fail.
+        await releaseOrWarn(client, out);
       }
       dispose();
       rows.push(...raw.map((r): StoreResult => ({
