@@ -282,6 +282,16 @@ export class DatasetHeadScanner {
       }
       return;
     }
+    // File Meta Information (PS3.10 7.1) is the file's, never the data set's: written after our
+    // own meta group, such elements are read back as part of it (a Transfer Syntax UID of the
+    // sender's choosing, the data set starting past its first element), a file every retrieve
+    // would hand out broken.
+    if (parent === undefined && tag >>> 16 === 0x0002) {
+      throw new StoreError(storeErrorCodes.cannotUnderstand, `the data set holds File Meta Information element ${tagText(tag)}, which belongs to a file's meta group only (PS3.10 7.1)`, {
+        comment: `File Meta Information ${tagText(tag)} in the data set`,
+        offendingElement: [tag],
+      });
+    }
     // Past the head: nothing more is kept, but the framing is walked to the end.
     if (parent === undefined && tag > this.#stopAfter) this.#done = true;
     if (parent?.kind === 'sequence') throw this.#error(`element (${tag.toString(16).padStart(8, '0')}) directly inside a sequence`);
