@@ -101,6 +101,9 @@ const metaKeywords: Readonly<Record<number, keyof FileMetaInformation>> = {
   0x0002_0100: 'PrivateInformationCreatorUID',
 };
 
+/** The meta elements that say what a file is: given twice, the second is not the meta's. */
+const identifyingMeta = new Set([0x0002_0002, 0x0002_0003, 0x0002_0010]);
+
 function hex(tag: number): string {
   const s = tag.toString(16).toUpperCase().padStart(8, '0');
   return `${s.slice(0, 4)},${s.slice(4)}`;
@@ -278,6 +281,12 @@ export function decodePart10Header(bytes: Uint8Array, options: { readonly final?
     if (group !== 0x0002) break;
     if (pos + 8 > bytes.length) throw new Part10Error(part10ErrorCodes.truncated, 'meta element header', 'the bytes end inside a meta element header');
     const tag = (group << 16) | view.getUint16(pos + 2, true);
+    // Past the end the group length gives, a second group length, SOP class, instance or
+    // transfer syntax is the data set's (a writer that kept File Meta Information in it): the meta
+    // ends there, as DCMTK reads it, instead of redefining what the file is (a Transfer Syntax UID
+    // of the data set's choosing, the data set read from past its first element). Other elements
+    // there are still taken as the meta's, a group length that miscounts them tolerated.
+    if (groupEnd !== undefined && pos >= groupEnd && (tag === 0x0002_0000 || (identifyingMeta.has(tag) && values[metaKeywords[tag]!] !== undefined))) break;
     const vr = String.fromCharCode(bytes[pos + 4] ?? 0, bytes[pos + 5] ?? 0);
     if (!/^[A-Z]{2}$/.test(vr)) {
       throw new Part10Error(part10ErrorCodes.invalidMeta, `(${hex(tag)}) VR`, `meta element (${hex(tag)}) has no explicit VR: the meta group must be Explicit VR Little Endian (PS3.10 7.1)`);

@@ -234,3 +234,16 @@ test('fuzz: random bytes after the prefix never crash the decoder', () => {
     { numRuns: 2000 },
   );
 });
+
+test('File Meta Information elements repeated in the data set (past the group length) are the data set\'s: they never redefine the file\'s transfer syntax', () => {
+  const meta = Buffer.from(encodeFileMetaInformation({ MediaStorageSOPClassUID: ctImageStorage, MediaStorageSOPInstanceUID: '1.2.3', TransferSyntaxUID: '1.2.840.10008.1.2.1' }));
+  const dataset = encodeDataset([[0x0002_0010, 'UI', '1.2.840.10008.1.2.4.50'], ...specElements(spec)]);
+  const header = decodePart10Header(Buffer.concat([meta, dataset]));
+  assert.equal(header.meta.TransferSyntaxUID, '1.2.840.10008.1.2.1');
+  assert.equal(header.datasetOffset, meta.length);
+  // The same with a second group length first, as an implicit VR writer leaves it.
+  const implicit = encodeDataset([[0x0002_0000, 'UL', Buffer.from([4, 0, 0, 0])], [0x0002_0010, 'UI', '1.2.840.10008.1.2.4.50'], ...specElements(spec)], { explicit: false });
+  const second = decodePart10Header(Buffer.concat([meta, implicit]));
+  assert.equal(second.meta.TransferSyntaxUID, '1.2.840.10008.1.2.1');
+  assert.equal(second.datasetOffset, meta.length);
+});
