@@ -18,47 +18,52 @@ import { CLI, runCli } from '../helpers/cli.js';
 import { hangGuard } from '../helpers/hang-guard.js';
 import { acFor } from '../ul/fixtures.js';
 
-/** A C-FIND SCP sending Pending responses with `identifier` without end until a C-CANCEL-RQ, then Cancel. */
-async function endlessMatches(identifier: Uint8Array): Promise<{ port: number; cancelled(): boolean; close(): Promise<void> }> {
+/** A scripted C-FIND SCP: accepts the association, then hands each peer, its context id and the find SOP class to `run`. */
+async function scriptedFindScp(run: (peer: ScriptedPeer, pcId: number, sop: string) => Promise<void>): Promise<{ port: number; close(): Promise<void> }> {
   const peers: ScriptedPeer[] = [];
-  let cancelled = false;
   const server = net.createServer((socket) => {
     const peer = new ScriptedPeer(socket);
     peers.push(peer);
     void (async () => {
       const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
-      const pc = rq.presentationContexts[0]!;
       // acFor accepts implicit VR little endian: the identifiers are in it.
       peer.write(encodePdu(acFor(rq)));
-      const sop = '1.2.840.10008.5.1.4.1.2.2.1';
-      const pending = Buffer.concat([
-        rawPData(pc.id, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0000], [0x0900, 0xff00]])),
-        ...Array.from({ length: Math.ceil(identifier.length / 16000) }, (_, i) =>
-          rawPData(pc.id, false, (i + 1) * 16000 >= identifier.length, identifier.subarray(i * 16000, (i + 1) * 16000))),
-      ]);
-      const flood = setInterval(() => { if (peer.socket.writableLength < 4_000_000) peer.write(pending); }, 5);
-      for (let pdu = await peer.nextPdu(); pdu !== undefined; pdu = await peer.nextPdu()) {
-        if (pdu.includes(Buffer.from([0, 0, 0, 1, 2, 0, 0, 0, 0xff, 0x0f]))) {
-          // C-CANCEL-RQ: the final response, Cancel (FE00).
-          cancelled = true;
-          clearInterval(flood);
-          peer.write(rawPData(pc.id, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0101], [0x0900, 0xfe00]])));
-        }
-        if (pdu[0] === 0x05) peer.write(Uint8Array.of(0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0));
-        if (pdu[0] === 0x07) break;
-      }
-      clearInterval(flood);
+      await run(peer, rq.presentationContexts[0]!.id, '1.2.840.10008.5.1.4.1.2.2.1');
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
-    cancelled: () => cancelled,
     async close() {
       for (const p of peers) p.socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** A C-FIND SCP sending Pending responses with `identifier` without end until a C-CANCEL-RQ, then Cancel. */
+async function endlessMatches(identifier: Uint8Array): Promise<{ port: number; cancelled(): boolean; close(): Promise<void> }> {
+  let cancelled = false;
+  const scp = await scriptedFindScp(async (peer, pcId, sop) => {
+    const pending = Buffer.concat([
+      rawPData(pcId, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0000], [0x0900, 0xff00]])),
+      ...Array.from({ length: Math.ceil(identifier.length / 16000) }, (_, i) =>
+        rawPData(pcId, false, (i + 1) * 16000 >= identifier.length, identifier.subarray(i * 16000, (i + 1) * 16000))),
+    ]);
+    const flood = setInterval(() => { if (peer.socket.writableLength < 4_000_000) peer.write(pending); }, 5);
+    for (let pdu = await peer.nextPdu(); pdu !== undefined; pdu = await peer.nextPdu()) {
+      if (pdu.includes(Buffer.from([0, 0, 0, 1, 2, 0, 0, 0, 0xff, 0x0f]))) {
+        // C-CANCEL-RQ: the final response, Cancel (FE00).
+        cancelled = true;
+        clearInterval(flood);
+        peer.write(rawPData(pcId, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0101], [0x0900, 0xfe00]])));
+      }
+      if (pdu[0] === 0x05) peer.write(Uint8Array.of(0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0));
+      if (pdu[0] === 0x07) break;
+    }
+    clearInterval(flood);
+  });
+  return { port: scp.port, cancelled: () => cancelled, close: () => scp.close() };
 }
 
 /** (0010,0010) Patient's Name of `length` bytes, implicit VR little endian. */
@@ -137,31 +142,21 @@ test('find: a reader that leaves early (| head) ends the command with its own ex
 });
 
 test('find: the matches that arrived before a failure status are printed, then the error with its exit code (table and --json)', { timeout: 120_000 }, async () => {
-  const peers: ScriptedPeer[] = [];
-  const server = net.createServer((socket) => {
-    const peer = new ScriptedPeer(socket);
-    peers.push(peer);
-    void (async () => {
-      const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
-      const pc = rq.presentationContexts[0]!;
-      peer.write(encodePdu(acFor(rq)));
-      const sop = '1.2.840.10008.5.1.4.1.2.2.1';
-      for (let pdu = await peer.nextPdu(); pdu !== undefined; pdu = await peer.nextPdu()) {
-        if (pdu[0] === 0x04 && (pdu[11]! & 0x02) !== 0 && (pdu[11]! & 0x01) === 0) {
-          // The identifier arrived: three matches, then A700 (Refused: Out of Resources) as a capped SCP answers.
-          for (const name of ['ONE^A', 'TWO^B', 'THREE^C']) {
-            peer.write(rawPData(pc.id, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0000], [0x0900, 0xff00]])));
-            peer.write(rawPData(pc.id, false, true, nameElement(name)));
-          }
-          peer.write(rawPData(pc.id, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0101], [0x0900, 0xa700], [0x0902, 'more than 3 matches: narrow the query']])));
+  const scp = await scriptedFindScp(async (peer, pcId, sop) => {
+    for (let pdu = await peer.nextPdu(); pdu !== undefined; pdu = await peer.nextPdu()) {
+      if (pdu[0] === 0x04 && (pdu[11]! & 0x02) !== 0 && (pdu[11]! & 0x01) === 0) {
+        // The identifier arrived: three matches, then A700 (Refused: Out of Resources) as a capped SCP answers.
+        for (const name of ['ONE^A', 'TWO^B', 'THREE^C']) {
+          peer.write(rawPData(pcId, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0000], [0x0900, 0xff00]])));
+          peer.write(rawPData(pcId, false, true, nameElement(name)));
         }
-        if (pdu[0] === 0x05) peer.write(Uint8Array.of(0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0));
-        if (pdu[0] === 0x07) break;
+        peer.write(rawPData(pcId, true, true, rawCommandSet([[0x0002, sop], [0x0100, 0x8020], [0x0120, 1], [0x0800, 0x0101], [0x0900, 0xa700], [0x0902, 'more than 3 matches: narrow the query']])));
       }
-    })();
+      if (pdu[0] === 0x05) peer.write(Uint8Array.of(0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0));
+      if (pdu[0] === 0x07) break;
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = scp.port;
   try {
     const table = await runCli(['find', `127.0.0.1:${port}`, '--no-tls', '-k', 'PatientName', '--timeout', '30']);
     assert.equal(table.code, 15, table.stderr);
@@ -175,7 +170,6 @@ test('find: the matches that arrived before a failure status are printed, then t
     assert.equal(doc.error.exitCode, 15);
     assert.deepEqual(doc.matches.map((m) => m['00100010'].Value[0]!.Alphabetic), ['ONE^A', 'TWO^B', 'THREE^C']);
   } finally {
-    for (const p of peers) p.socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await scp.close();
   }
 });
