@@ -6,11 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { decodePdu } from '../../src/ul/pdu/decode.js';
 import { encodePdu } from '../../src/ul/pdu/encode.js';
 import type { AAssociateRqPdu } from '../../src/ul/pdu/types.js';
-import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { ScriptedPeer, scriptedServer } from '../helpers/scripted-peer.js';
 import { rawCommandSet, rawPData } from '../helpers/raw-pdu.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,26 +18,13 @@ import { hangGuard } from '../helpers/hang-guard.js';
 import { acFor } from '../ul/fixtures.js';
 
 /** A scripted C-FIND SCP: accepts the association, then hands each peer, its context id and the find SOP class to `run`. */
-async function scriptedFindScp(run: (peer: ScriptedPeer, pcId: number, sop: string) => Promise<void>): Promise<{ port: number; close(): Promise<void> }> {
-  const peers: ScriptedPeer[] = [];
-  const server = net.createServer((socket) => {
-    const peer = new ScriptedPeer(socket);
-    peers.push(peer);
-    void (async () => {
-      const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
-      // acFor accepts implicit VR little endian: the identifiers are in it.
-      peer.write(encodePdu(acFor(rq)));
-      await run(peer, rq.presentationContexts[0]!.id, '1.2.840.10008.5.1.4.1.2.2.1');
-    })();
+function scriptedFindScp(run: (peer: ScriptedPeer, pcId: number, sop: string) => Promise<void>): Promise<{ port: number; close(): Promise<void> }> {
+  return scriptedServer(async (peer) => {
+    const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
+    // acFor accepts implicit VR little endian: the identifiers are in it.
+    peer.write(encodePdu(acFor(rq)));
+    await run(peer, rq.presentationContexts[0]!.id, '1.2.840.10008.5.1.4.1.2.2.1');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    async close() {
-      for (const p of peers) p.socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
 }
 
 /** A C-FIND SCP sending Pending responses with `identifier` without end until a C-CANCEL-RQ, then Cancel. */

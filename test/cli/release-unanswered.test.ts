@@ -7,12 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { decodePdu } from '../../src/ul/pdu/decode.js';
 import { encodePdu } from '../../src/ul/pdu/encode.js';
 import type { AAssociateRqPdu, Pdu } from '../../src/ul/pdu/types.js';
-import { ScriptedPeer } from '../helpers/scripted-peer.js';
+import { scriptedServer } from '../helpers/scripted-peer.js';
 import { rawCommandSet, rawPData } from '../helpers/raw-pdu.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { ctInstance, hostileGetScp } from '../helpers/hostile-get-scp.js';
@@ -20,40 +19,27 @@ import { acFor } from '../ul/fixtures.js';
 
 /** Answers C-ECHO, C-FIND (no match) and C-MOVE (nothing to move) with Success; A-RELEASE-RQ never. */
 async function silentOnRelease(): Promise<{ port: number; releases(): number; close(): Promise<void> }> {
-  const peers: ScriptedPeer[] = [];
   let releases = 0;
-  const server = net.createServer((socket) => {
-    const peer = new ScriptedPeer(socket);
-    peers.push(peer);
-    void (async () => {
-      const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
-      peer.write(encodePdu(acFor(rq)));
-      let command: Buffer | undefined;
-      for (let pdu = await peer.nextPdu(); pdu !== undefined; pdu = await peer.nextPdu()) {
-        if (pdu[0] === 0x05) releases++;
-        if (pdu[0] !== 0x04) continue;
-        for (const pdv of (decodePdu(pdu) as Extract<Pdu, { type: 'P-DATA-TF' }>).pdvs) {
-          if (pdv.isCommand) command = Buffer.from(pdv.data);
-          const field = command!.readUInt16LE(command!.indexOf(Buffer.from([0, 0, 0, 1, 2, 0, 0, 0])) + 8);
-          // A request with a data set is answered once the data set is in.
-          if (pdv.isCommand && field !== 0x0030) continue;
-          if (!pdv.isLast) continue;
-          const sop = field === 0x0030 ? '1.2.840.10008.1.1' : rq.presentationContexts.find((pc) => pc.id === pdv.presentationContextId)!.abstractSyntax;
-          peer.write(rawPData(pdv.presentationContextId, true, true, rawCommandSet([[0x0002, sop], [0x0100, field | 0x8000], [0x0120, 1], [0x0800, 0x0101], [0x0900, 0],
-            ...(field === 0x0021 ? [[0x1020, 0], [0x1021, 0], [0x1022, 0], [0x1023, 0]] as const : [])])));
-        }
+  const scp = await scriptedServer(async (peer) => {
+    const rq = decodePdu((await peer.nextPdu())!) as AAssociateRqPdu;
+    peer.write(encodePdu(acFor(rq)));
+    let command: Buffer | undefined;
+    for (let pdu = await peer.nextPdu(); pdu !== undefined; pdu = await peer.nextPdu()) {
+      if (pdu[0] === 0x05) releases++;
+      if (pdu[0] !== 0x04) continue;
+      for (const pdv of (decodePdu(pdu) as Extract<Pdu, { type: 'P-DATA-TF' }>).pdvs) {
+        if (pdv.isCommand) command = Buffer.from(pdv.data);
+        const field = command!.readUInt16LE(command!.indexOf(Buffer.from([0, 0, 0, 1, 2, 0, 0, 0])) + 8);
+        // A request with a data set is answered once the data set is in.
+        if (pdv.isCommand && field !== 0x0030) continue;
+        if (!pdv.isLast) continue;
+        const sop = field === 0x0030 ? '1.2.840.10008.1.1' : rq.presentationContexts.find((pc) => pc.id === pdv.presentationContextId)!.abstractSyntax;
+        peer.write(rawPData(pdv.presentationContextId, true, true, rawCommandSet([[0x0002, sop], [0x0100, field | 0x8000], [0x0120, 1], [0x0800, 0x0101], [0x0900, 0],
+          ...(field === 0x0021 ? [[0x1020, 0], [0x1021, 0], [0x1022, 0], [0x1023, 0]] as const : [])])));
       }
-    })();
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    releases: () => releases,
-    async close() {
-      for (const p of peers) p.socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  return { port: scp.port, releases: () => releases, close: () => scp.close() };
 }
 
 test('echo, find and move against a peer that never answers the release: the result, a warning, exit 0', { timeout: 120_000 }, async () => {

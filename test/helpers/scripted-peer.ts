@@ -84,3 +84,26 @@ export async function listenForScriptedPeer(): Promise<{ port: number; connectio
     },
   };
 }
+
+/**
+ * A listener on 127.0.0.1 where every connection becomes a ScriptedPeer handed to `serve` (each
+ * in turn, its errors ignored: the test's assertions say what went wrong); `close()` destroys
+ * every peer's socket and closes the listener.
+ */
+export async function scriptedServer(serve: (peer: ScriptedPeer) => Promise<void>): Promise<{ port: number; close(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const peers: ScriptedPeer[] = [];
+  const server = createServer((socket) => {
+    const peer = new ScriptedPeer(socket);
+    peers.push(peer);
+    serve(peer).catch(() => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    async close(): Promise<void> {
+      for (const p of peers) p.socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
