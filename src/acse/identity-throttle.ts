@@ -108,8 +108,9 @@ export function throttleUserIdentity(handler: UserIdentityHandler, options: Iden
       w!.start();
     }
     if (next !== Infinity && running < maxConcurrent) {
+      // Not unref'd: a check waiting for its turn is an answer owed, and nothing else need keep
+      // the process alive meanwhile (a library caller awaiting the verifier alone).
       timer = setTimeout(pump, Math.max(1, next - now));
-      timer.unref();
     }
   };
 
