@@ -13,7 +13,7 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import { IdentityChecksBusyError } from './errors.js';
-import type { UserIdentityContext, UserIdentityDecision, UserIdentityHandler, ReceivedUserIdentity } from './user-identity.js';
+import { isAccepted, type UserIdentityContext, type UserIdentityDecision, type UserIdentityHandler, type ReceivedUserIdentity } from './user-identity.js';
 
 export interface IdentityThrottleOptions {
   /** Checks running at once. Default 2, fewer if UV_THREADPOOL_SIZE leaves the thread pool under 4 threads: at least 2 stay for the store (at least 1 check). */
@@ -57,8 +57,6 @@ function defaultConcurrency(): number {
   const pool = Number(process.env['UV_THREADPOOL_SIZE']);
   return Math.max(1, Math.min(2, (Number.isInteger(pool) && pool > 0 ? pool : 4) - 2));
 }
-
-const accepted = (d: UserIdentityDecision): boolean => d === true || (typeof d === 'object' && d !== null && d.accept === true);
 
 export function throttleUserIdentity(handler: UserIdentityHandler, options: IdentityThrottleOptions = {}): (identity: ReceivedUserIdentity, context: UserIdentityContext) => Promise<UserIdentityDecision> {
   const maxConcurrent = count('maxConcurrent', options.maxConcurrent, defaultConcurrency(), 1);
@@ -134,7 +132,7 @@ export function throttleUserIdentity(handler: UserIdentityHandler, options: Iden
     let ok = false;
     try {
       const decision = await handler(identity, context);
-      ok = accepted(decision);
+      ok = isAccepted(decision);
       return decision;
     } finally {
       a.inFlight--;

@@ -160,6 +160,11 @@ export const USER_IDENTITY_REJECTION = Object.freeze({
   reason: RejectReason.AcseNoReasonGiven,
 });
 
+/** Whether a handler's answer accepts the identity: `true`, or an object with `accept: true`. */
+export function isAccepted(decision: UserIdentityDecision): boolean {
+  return decision === true || (typeof decision === 'object' && decision !== null && decision.accept === true);
+}
+
 /** Outcome of the acceptor's identity check. `ac` is the 0x59 item to put in our AC, if any. */
 export type UserIdentityOutcome =
   | { readonly accept: true; readonly identity: ReceivedUserIdentity | undefined; readonly ac: UserIdentityAcItem | undefined }
@@ -228,8 +233,7 @@ export async function evaluateUserIdentity(
     if (err instanceof IdentityChecksBusyError) return { accept: false, why: err.message, busy: err };
     return { accept: false, why: `the user identity handler failed: ${err instanceof Error ? err.message : String(err)}` };
   }
-  const accepted = decision === true || (typeof decision === 'object' && decision !== null && decision.accept === true);
-  if (!accepted) {
+  if (!isAccepted(decision)) {
     // The username is the peer's text: escaped, as it ends up in diagnostics and logs.
     const who = identity.username !== undefined ? ` '${printable(identity.username)}'` : '';
     return { accept: false, why: `user identity (${identity.type}${who}) rejected by the handler` };
