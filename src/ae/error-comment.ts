@@ -4,6 +4,7 @@
  * reaches a peer, and the value always fits its VR (LO: 64 characters of the default repertoire,
  * no backslash) instead of failing the response's encoding.
  */
+import { cutAtWord } from '../internal/cut-at-word.js';
 
 /**
  * Paths as they appear in Node's error messages: absolute (POSIX, Windows, file URLs) and
@@ -15,21 +16,10 @@ const hidePath = (word: string): string => (/[A-Za-z_~]/.test(word) || word === 
 
 export function safeErrorComment(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
-  const clean = shorten(text
+  const clean = cutAtWord(text
     .replace(PATH, hidePath)
     .replace(/[^\x20-\x5b\x5d-\x7e]/g, '?')
     .trim());
   return clean.length === 0 ? undefined : clean;
 }
 
-/**
- * At most 64 characters; a longer text is cut after its last whole word that fits and ends in
- * "...", so that what is cut off is seen to be, and never a number cut short ("from
- * 127.0.0.1:1121" for port 11211 read as another port).
- */
-function shorten(text: string): string {
-  if (text.length <= 64) return text;
-  const room = text.slice(0, 61);
-  const space = room.lastIndexOf(' ');
-  return `${(space >= 32 ? room.slice(0, space) : room).trimEnd()}...`;
-}

@@ -1,4 +1,5 @@
 import { DicomError } from '../errors.js';
+import { cutAtWord } from '../internal/cut-at-word.js';
 
 /**
  * DIMSE status codes the store answers with (PS3.4 B.2.3 for C-STORE, C.4.1.1.4 for C-FIND,
@@ -112,11 +113,7 @@ export class StoreError extends DicomError {
 
 /** At most 64 characters of the default repertoire (PS3.5 6.1.2.1), cut at a word and marked when longer. */
 function shortComment(text: string): string {
-  const flat = text.replace(/[\r\n\\]+/g, ' ').replace(/[^\x20-\x7e]/g, '?');
-  if (flat.length <= 64) return flat;
-  const cut = flat.slice(0, 61);
-  const space = cut.lastIndexOf(' ');
-  return `${space > 32 ? cut.slice(0, space) : cut}...`;
+  return cutAtWord(text.replace(/[\r\n\\]+/g, ' ').replace(/[^\x20-\x7e]/g, '?'));
 }
 
 /** SQLite primary result codes (sqlite3.h) that mean the disk or the file system gave out. */
