@@ -36,6 +36,13 @@ async function nextCommand(peer: ScriptedPeer): Promise<{ pcId: number; elements
 
 const u16 = (c: { elements: Map<number, Buffer> } | undefined, tag: number): number | undefined => c?.elements.get(tag)?.readUInt16LE(0);
 
+
+/** `count` files under `dir`, none of them a partial one. */
+function assertWholeFiles(dir: string, count: number): void {
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  assert.equal(files.length, count, files.join('\n'));
+  assert.deepEqual(files.filter((f) => f.includes('.partial')), []);
+}
 test('get: SIGINT sends C-CANCEL-RQ, keeps the instance still sent, reads the final Cancel, releases and exits 130', { timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir('get-cancel-');
   const events: string[] = [];
@@ -71,9 +78,7 @@ test('get: SIGINT sends C-CANCEL-RQ, keeps the instance still sent, reads the fi
     assert.match(r.stdout, /^2 instances written under /m);
     assert.match(r.stdout, /^C-GET: completed 2, warnings 0, failed 0, not performed 1$/m);
     assert.match(r.stderr, /^error: C-GET cancelled on SIGINT: the peer's final response is Cancel \(0xfe00\), 1 sub-operations not performed; the association was released\. \[DICOM_ERR_INTERRUPTED\]$/m);
-    const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-    assert.equal(files.length, 2, files.join('\n'));
-    assert.deepEqual(files.filter((f) => f.includes('.partial')), []);
+    assertWholeFiles(dir, 2);
   } finally {
     child?.kill('SIGKILL');
     await scp.close();
@@ -107,9 +112,7 @@ test('get: a peer that ignores the cancel, sending half an instance, is aborted 
     assert.equal(r.code, 130, r.stderr);
     assert.match(r.stderr, /^SIGINT again: aborting the association \(A-ABORT\)$/m);
     assert.match(r.stderr, /^error: C-GET cancelled on SIGINT, then the association was aborted \(A-ABORT\) before the peer's final response\. \[DICOM_ERR_INTERRUPTED\]$/m);
-    const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-    assert.equal(files.length, 1, files.join('\n'));
-    assert.deepEqual(files.filter((f) => f.includes('.partial')), []);
+    assertWholeFiles(dir, 1);
   } finally {
     child?.kill('SIGKILL');
     await scp.close();
